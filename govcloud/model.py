@@ -1,0 +1,251 @@
+"""The estate as plain frozen dataclasses: settings, catalogue, host pool and tenancy plans.
+
+Built only from data that has passed the schema, with defaults already filled in
+(``schema.with_defaults``), so nothing here guesses a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Zone = Literal["intranet", "extranet"]
+ZONES: tuple[Zone, ...] = ("intranet", "extranet")
+
+
+@dataclass(frozen=True)
+class Flavor:
+    name: str
+    vcpus: int
+    ram_gb: float
+    disk_gb: int
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str
+    os: str = ""
+
+
+@dataclass(frozen=True)
+class HostClass:
+    name: str
+    vcpus: int
+    ram_gb: int
+    disk_gb: int
+    cost_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class HostPool:
+    classes: tuple[HostClass, ...]
+    hosts: dict[str, dict[str, int]]  # zone -> class name -> count
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+    disk_allocation_ratio: float = 1.0
+    headroom: float = 0.8
+
+    def host_class(self, name: str) -> HostClass:
+        return next(c for c in self.classes if c.name == name)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    flavors: dict[str, Flavor]
+    images: dict[str, Image]
+    website_suffixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    estate: str
+    driver: str
+    cloud: str
+    domain: str
+    concurrency: int
+    state_url: str
+    networks: dict[str, str]
+    host_pool: HostPool
+    catalogue: Catalogue
+    prices: str
+    file: str = "govcloud.yaml"
+
+
+@dataclass(frozen=True)
+class Department:
+    id: str
+    name: str
+    cost_centre: str
+    zone: Zone
+    name_en: str = ""
+    contact: str = ""
+
+
+@dataclass(frozen=True)
+class Quota:
+    instances: int
+    cores: int
+    ram_gb: int
+    volumes: int
+    volume_gb: int
+    websites: int
+
+
+@dataclass(frozen=True)
+class Load:
+    cpu: float
+    ram: float
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    flavor: str
+    image: str
+    count: int
+    volume_gb: int
+    anti_affinity: bool
+    load: Load
+    antivirus: bool
+    backup: bool
+    exemption: str
+    protected: bool
+
+    def replica_names(self) -> list[str]:
+        if self.count == 1:
+            return [self.name]
+        return [f"{self.name}-{i}" for i in range(1, self.count + 1)]
+
+
+@dataclass(frozen=True)
+class Website:
+    domain: str
+    kind: str
+    storage_gb: int
+    upstream: str | None
+    public: bool
+    protected: bool
+
+
+@dataclass(frozen=True)
+class Retention:
+    daily: int
+    weekly: int
+    monthly: int
+    yearly: int
+
+
+@dataclass(frozen=True)
+class Antivirus:
+    enabled: bool
+    schedule: str
+
+
+@dataclass(frozen=True)
+class Backup:
+    enabled: bool
+    schedule: str
+    retention: Retention
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LegacyServers:
+    host_class: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Legacy:
+    servers: tuple[LegacyServers, ...]
+    admin_staff: float
+    antivirus_yuan_per_year: float
+    backup_yuan_per_year: float
+    websites: int
+
+
+@dataclass(frozen=True)
+class TenancyPlan:
+    department: Department
+    quota: Quota
+    servers: tuple[ServerSpec, ...]
+    websites: tuple[Website, ...]
+    antivirus: Antivirus
+    backup: Backup
+    legacy: Legacy
+    file: str
+    data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.department.id
+
+
+@dataclass(frozen=True)
+class Estate:
+    root: Path
+    settings: Settings
+    plans: dict[str, TenancyPlan]  # department id -> plan
+
+    def plan(self, department: str) -> TenancyPlan:
+        return self.plans[department]
+
+
+def settings_from(data: dict[str, Any], file: str) -> Settings:
+    pool = data["host_pool"]
+    cat = data["catalogue"]
+    return Settings(
+        estate=data["estate"],
+        driver=data["cloud"]["driver"],
+        cloud=data["cloud"]["cloud"],
+        domain=data["cloud"]["domain"],
+        concurrency=data["cloud"]["concurrency"],
+        state_url=data["state"]["url"],
+        networks=dict(data["networks"]),
+        host_pool=HostPool(
+            classes=tuple(HostClass(**c) for c in pool["classes"]),
+            hosts={z: dict(pool["hosts"].get(z, {})) for z in ZONES},
+            cpu_allocation_ratio=pool["cpu_allocation_ratio"],
+            ram_allocation_ratio=pool["ram_allocation_ratio"],
+            disk_allocation_ratio=pool["disk_allocation_ratio"],
+            headroom=pool["headroom"],
+        ),
+        catalogue=Catalogue(
+            flavors={f["name"]: Flavor(**f) for f in cat["flavors"]},
+            images={i["name"]: Image(**i) for i in cat["images"]},
+            website_suffixes=tuple(cat["website_suffixes"]),
+        ),
+        prices=data["prices"],
+        file=file,
+    )
+
+
+def plan_from(data: dict[str, Any], file: str) -> TenancyPlan:
+    dep = data["department"]
+    svc = data["services"]
+    legacy = data["legacy"]
+    return TenancyPlan(
+        department=Department(**dep),
+        quota=Quota(**data["quota"]),
+        servers=tuple(
+            ServerSpec(**{**s, "load": Load(**s["load"])}) for s in data["servers"]
+        ),
+        websites=tuple(Website(**{"upstream": None, **w}) for w in data["websites"]),
+        antivirus=Antivirus(**svc["antivirus"]),
+        backup=Backup(
+            enabled=svc["backup"]["enabled"],
+            schedule=svc["backup"]["schedule"],
+            retention=Retention(**svc["backup"]["retention"]),
+            paths=tuple(svc["backup"]["paths"]),
+        ),
+        legacy=Legacy(
+            servers=tuple(LegacyServers(s["class"], s["count"]) for s in legacy["servers"]),
+            admin_staff=legacy["admin_staff"],
+            antivirus_yuan_per_year=legacy["antivirus_yuan_per_year"],
+            backup_yuan_per_year=legacy["backup_yuan_per_year"],
+            websites=legacy["websites"],
+        ),
+        file=file,
+        data=data,
+    )

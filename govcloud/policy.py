@@ -1,0 +1,218 @@
+"""Policies as data: rules in ``policies/*.yaml`` with CEL expressions over a tenancy plan.
+
+A rule holds when its expression is true. ``each: servers`` (or ``websites``) evaluates it
+once per item with ``item`` bound, so a failure points at that item's line. ``message`` and
+``hint`` may embed ``{{ CEL }}`` placeholders, evaluated only when the rule fails.
+
+Variables an expression sees:
+  plan       the tenancy plan with every default filled in
+  item       the current server or website (rules with ``each``)
+  totals     what the plan asks for in all: instances, vcpus, ram_gb, volumes, volume_gb, websites
+  catalogue  flavors (name -> vcpus, ram_gb, disk_gb), images (name -> os), website_suffixes
+Functions: closest(value, names) -> "did you mean 'x'? " or "";
+           has_suffix(domain, suffixes) -> bool; join(list) -> "a, b, c".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cel
+
+from govcloud.documents import Document, Path_, dotted
+from govcloud.documents import load as load_yaml
+from govcloud.errors import Diagnostic
+from govcloud.model import Catalogue, Settings
+from govcloud.schema import IDENT, TEXT, _arr, _obj, _s, check, with_defaults
+
+POLICY_SCHEMA: dict[str, Any] = _obj("A policy file.", {
+    "rules": _arr("Rules.", _obj("One rule.", {
+        "id": _s("Rule id, shown with every finding.", IDENT),
+        "severity": {"type": "string", "enum": ["error", "warning"], "default": "error",
+                     "description": "error blocks plan and apply; warning is shown."},
+        "description": _s("Why the rule exists.", None, default=""),
+        "each": {"type": "string", "enum": ["plan", "servers", "websites"], "default": "plan",
+                 "description": "Evaluate once per plan, or once per server or website."},
+        "path": _s("Key the finding points at (relative to the item).", r"^[a-z_.]*$",
+                   default=""),
+        "expression": _s("CEL expression that is true when the plan complies.", None),
+        "message": _s("What is wrong; may hold {{ CEL }} placeholders.", None),
+        "hint": _s("How to fix it; may hold {{ CEL }} placeholders.", None, default=""),
+    }, ["id", "expression", "message"])),
+}, ["rules"])
+_ = TEXT  # rule text is operator-written and shown as-is; it never reaches a template
+
+_PLACEHOLDER = re.compile(r"\{\{(.+?)\}\}")
+
+
+def _closest(value: Any, names: Any) -> str:
+    match = difflib.get_close_matches(str(value), [str(n) for n in names], 1, 0.5)
+    return f"did you mean '{match[0]}'? " if match else ""
+
+
+def _has_suffix(domain: Any, suffixes: Any) -> bool:
+    d = str(domain)
+    return any(d == s or d.endswith("." + s) for s in suffixes)
+
+
+def _join(values: Any) -> str:
+    items = sorted(values) if isinstance(values, dict) else values
+    return ", ".join(str(v) for v in items)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    each: str
+    path: str
+    expression: str
+    message: str
+    hint: str
+    file: str
+    line: int
+    program: Any
+    message_parts: tuple[Any, ...]
+    hint_parts: tuple[Any, ...]
+
+
+def _template(text: str) -> tuple[Any, ...]:
+    """Split text into literal strings and compiled CEL programs."""
+    parts: list[Any] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(text):
+        parts.append(text[pos:m.start()])
+        parts.append(cel.compile(m.group(1).strip()))
+        pos = m.end()
+    parts.append(text[pos:])
+    return tuple(p for p in parts if p != "")
+
+
+def _render(parts: tuple[Any, ...], ctx: Any) -> str:
+    out = []
+    for p in parts:
+        if isinstance(p, str):
+            out.append(p)
+        else:
+            try:
+                value = p.execute(ctx)
+            except Exception as exc:  # noqa: BLE001 - a broken placeholder must not hide the finding
+                value = f"<{exc}>"
+            out.append(_join(value) if isinstance(value, list) else str(value))
+    return "".join(out)
+
+
+def load_rules(folder: Path, root: Path) -> tuple[list[Rule], list[Diagnostic]]:
+    """Read every policy file in ``folder``; compile every expression; report every problem."""
+    rules: list[Rule] = []
+    problems: list[Diagnostic] = []
+    seen: dict[str, str] = {}
+    for path in sorted(folder.glob("*.y*ml")):
+        name = str(path.relative_to(root))
+        doc, diags = load_yaml(path, name)
+        problems += diags
+        if doc is None:
+            continue
+        found = check(doc, POLICY_SCHEMA)
+        problems += found
+        if found:
+            continue
+        data = with_defaults(doc.data, POLICY_SCHEMA)
+        for i, r in enumerate(data["rules"]):
+            where: Path_ = ("rules", i)
+            if r["id"] in seen:
+                problems.append(doc.diag((*where, "id"), f"rule id '{r['id']}' is already used "
+                                         f"in {seen[r['id']]}", "give each rule its own id"))
+                continue
+            seen[r["id"]] = name
+            try:
+                program = cel.compile(r["expression"])
+                message_parts = _template(r["message"])
+                hint_parts = _template(r["hint"])
+            except ValueError as exc:
+                problems.append(doc.diag((*where, "expression"),
+                                         f"rule '{r['id']}' does not compile: "
+                                         f"{str(exc).splitlines()[0]}",
+                                         "fix the CEL expression (see policies/README.md)"))
+                continue
+            rules.append(Rule(r["id"], r["severity"], r["each"], r["path"], r["expression"],
+                              r["message"], r["hint"], name, doc.line(where), program,
+                              message_parts, hint_parts))
+    return rules, problems
+
+
+def catalogue_view(catalogue: Catalogue) -> dict[str, Any]:
+    return {
+        "flavors": {f.name: {"vcpus": f.vcpus, "ram_gb": f.ram_gb, "disk_gb": f.disk_gb}
+                    for f in catalogue.flavors.values()},
+        "images": {i.name: {"os": i.os} for i in catalogue.images.values()},
+        "website_suffixes": list(catalogue.website_suffixes),
+    }
+
+
+def totals(plan: dict[str, Any], catalogue: dict[str, Any]) -> dict[str, Any]:
+    """What a plan asks for in all, so rules can compare it with the quota."""
+    flavors = catalogue["flavors"]
+    vcpus = ram = instances = volumes = volume_gb = 0.0
+    for s in plan["servers"]:
+        f = flavors.get(s["flavor"])
+        instances += s["count"]
+        if f:
+            vcpus += f["vcpus"] * s["count"]
+            ram += f["ram_gb"] * s["count"]
+        if s["volume_gb"]:
+            volumes += s["count"]
+            volume_gb += s["volume_gb"] * s["count"]
+    return {"instances": int(instances), "vcpus": int(vcpus), "ram_gb": ram,
+            "volumes": int(volumes), "volume_gb": int(volume_gb),
+            "websites": len(plan["websites"])}
+
+
+class PolicyEngine:
+    """Evaluates compiled rules against plans."""
+
+    def __init__(self, rules: list[Rule], settings: Settings | None) -> None:
+        self.rules = rules
+        self.catalogue = catalogue_view(settings.catalogue) if settings else \
+            {"flavors": {}, "images": {}, "website_suffixes": []}
+
+    def evaluate(self, doc: Document, plan: dict[str, Any]) -> list[Diagnostic]:
+        ctx = cel.Context({"plan": plan, "totals": totals(plan, self.catalogue),
+                           "catalogue": self.catalogue, "item": {}})
+        ctx.add_function("closest", _closest)
+        ctx.add_function("has_suffix", _has_suffix)
+        ctx.add_function("join", _join)
+        out: list[Diagnostic] = []
+        for rule in self.rules:
+            if rule.each == "plan":
+                self._one(rule, ctx, doc, (), out)
+                continue
+            for i, item in enumerate(plan[rule.each]):
+                ctx.add_variable("item", item)
+                self._one(rule, ctx, doc, (rule.each, i), out)
+        return out
+
+    def _one(self, rule: Rule, ctx: Any, doc: Document, base: Path_,
+             out: list[Diagnostic]) -> None:
+        try:
+            ok = rule.program.execute(ctx)
+        except Exception as exc:  # noqa: BLE001 - CEL raises plain KeyError/TypeError/ValueError
+            out.append(Diagnostic(rule.file, rule.line, f"rule {rule.id}",
+                                  f"rule cannot be evaluated on {doc.file}: {exc!r}",
+                                  "fix the rule's expression", "error", rule.id))
+            return
+        if ok is True:
+            return
+        if ok is not False:
+            out.append(Diagnostic(rule.file, rule.line, f"rule {rule.id}",
+                                  f"expression returned {ok!r}, not true or false",
+                                  "make the expression a boolean test", "error", rule.id))
+            return
+        path: Path_ = (*base, *[p for p in rule.path.split(".") if p])
+        out.append(Diagnostic(doc.file, doc.line(path), dotted(path),
+                              _render(rule.message_parts, ctx), _render(rule.hint_parts, ctx),
+                              rule.severity, rule.id))  # type: ignore[arg-type]

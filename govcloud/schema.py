@@ -1,0 +1,409 @@
+"""The tenancy-plan and estate-settings schemas, as JSON Schema, and the one place defaults live.
+
+The schemas are printed by ``govcloud schema`` for editors (yaml-language-server), and checked
+here by a small walker over the subset of JSON Schema they use, so that every problem comes out
+with its line, its key path and a hint in plain words.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from typing import Any
+
+from govcloud.documents import Document, Path_
+from govcloud.errors import Diagnostic
+
+# Characters that could break out of a generated nginx config, systemd unit or shell command.
+DANGEROUS = {";": "';'", "{": "'{'", "}": "'}'", "/": "'/'", "'": "a quote", '"': "a quote",
+             "`": "a backquote", "$": "'$'", "\\": "a backslash", "\n": "a newline",
+             "\r": "a carriage return", "<": "'<'", ">": "'>'", "|": "'|'", "&": "'&'",
+             "\t": "a tab", "\x00": "a NUL byte", "*": "'*'", " ": "a space", "#": "'#'"}
+
+IDENT = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
+NAME = r"^[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]$"
+DNS = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+CRON = r"^(\S+ ){4}\S+$"
+CRON_FIELD = re.compile(r"^(\*|\d{1,2}(-\d{1,2})?)(/\d{1,2})?(,(\d{1,2}(-\d{1,2})?)(/\d{1,2})?)*$")
+# Free text shown to people (Chinese names included): no control characters, quotes or
+# characters a template or shell would interpret.
+TEXT = r"^[^\x00-\x1f\x7f;{}\"'`$\\<>|&]*$"
+ABS_PATH = r"^(/[A-Za-z0-9_.-]+)+$"
+URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*$"
+COST_CENTRE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
+
+HINTS = {
+    IDENT: "use 2-40 lowercase letters, digits and '-', starting with a letter, e.g. 'finance'",
+    NAME: "use lowercase letters, digits, '.' and '-', e.g. 'web-01'",
+    DNS: "use a lowercase DNS name such as 'czj.qingdao.gov.cn'",
+    CRON: "use a five-field cron schedule such as '30 2 * * *'",
+    TEXT: "remove quotes, ';', '{', '}', '$', '\\', '<', '>', '|', '&' and line breaks",
+    ABS_PATH: "use an absolute path of letters, digits, '_', '.', '-', e.g. '/srv/data'",
+    URL: "use a plain http(s) URL such as 'http://10.0.0.5:8080/app'",
+    COST_CENTRE: "use letters, digits and '-', e.g. 'CC-1002'",
+}
+
+
+def _s(description: str, pattern: str | None = None, **kw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "string", "description": description, **kw}
+    if pattern:
+        out["pattern"] = pattern
+    return out
+
+
+def _i(description: str, minimum: int = 0, maximum: int | None = None, **kw: Any) -> dict:
+    out: dict[str, Any] = {"type": "integer", "description": description, "minimum": minimum}
+    if maximum is not None:
+        out["maximum"] = maximum
+    out.update(kw)
+    return out
+
+
+def _n(description: str, minimum: float = 0, maximum: float | None = None, **kw: Any) -> dict:
+    out: dict[str, Any] = {"type": "number", "description": description, "minimum": minimum}
+    if maximum is not None:
+        out["maximum"] = maximum
+    out.update(kw)
+    return out
+
+
+def _obj(description: str, props: dict[str, Any], required: list[str] | None = None,
+         **kw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "description": description, "properties": props,
+                           "additionalProperties": False}
+    if required:
+        out["required"] = required
+    out.update(kw)
+    return out
+
+
+def _arr(description: str, items: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return {"type": "array", "description": description, "items": items, **kw}
+
+
+RETENTION = _obj("How many backups restic keeps (restic forget --keep-*).", {
+    "daily": _i("Daily snapshots to keep.", 0, 366, default=7),
+    "weekly": _i("Weekly snapshots to keep.", 0, 104, default=4),
+    "monthly": _i("Monthly snapshots to keep.", 0, 120, default=12),
+    "yearly": _i("Yearly snapshots to keep.", 0, 30, default=0),
+}, default={})
+
+PLAN_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://govcloud.example/schema/tenancy-plan.json",
+    "title": "govcloud tenancy plan",
+    "description": "What one department needs from the shared government cloud.",
+    **_obj("", {
+        "department": _obj("Who the department is.", {
+            "id": _s("Stable identifier, used in every resource name.", IDENT),
+            "name": _s("Official name, e.g. 青岛市财政局.", TEXT, minLength=1, maxLength=80),
+            "name_en": _s("English name.", TEXT, maxLength=120, default=""),
+            "cost_centre": _s("Finance cost centre charged for this department.", COST_CENTRE),
+            "zone": {"type": "string", "enum": ["intranet", "extranet"],
+                     "description": "Network zone: intranet (公务内网) or extranet (公务外网)."},
+            "contact": _s("Contact e-mail or phone of the department's IT staff.", TEXT,
+                          maxLength=120, default=""),
+        }, ["id", "name", "cost_centre", "zone"]),
+        "quota": _obj("Quota the department is granted on the shared cloud.", {
+            "instances": _i("Maximum servers.", 0, 10_000, default=10),
+            "cores": _i("Maximum vCPUs.", 0, 100_000, default=20),
+            "ram_gb": _i("Maximum RAM in GiB.", 0, 1_000_000, default=64),
+            "volumes": _i("Maximum volumes.", 0, 10_000, default=10),
+            "volume_gb": _i("Maximum volume storage in GB.", 0, 10_000_000, default=1000),
+            "websites": _i("Maximum hosted websites.", 0, 1000, default=5),
+        }, default={}),
+        "servers": _arr("Virtual machines on the shared hosts.", _obj("One server spec.", {
+            "name": _s("Server name, unique in the estate; replicas get -1, -2 … appended.",
+                       NAME),
+            "flavor": _s("Flavor from the estate catalogue.", NAME),
+            "image": _s("Image from the estate catalogue.", NAME),
+            "count": _i("How many replicas.", 1, 100, default=1),
+            "volume_gb": _i("Data volume per replica in GB (0: none).", 0, 100_000, default=0),
+            "anti_affinity": {"type": "boolean", "default": False,
+                              "description": "Put the replicas on distinct hosts."},
+            "load": _obj("Expected average use of the allocated resources (0-1).", {
+                "cpu": _n("Average CPU use.", 0, 1, default=0.3),
+                "ram": _n("Average RAM use.", 0, 1, default=0.5),
+            }, default={}),
+            "antivirus": {"type": "boolean", "default": True,
+                          "description": "Scan this server with the shared antivirus."},
+            "backup": {"type": "boolean", "default": True,
+                       "description": "Back this server's data up to the backup centre."},
+            "exemption": _s("Why antivirus or backup is off (required when either is off).",
+                            TEXT, maxLength=400, default=""),
+            "protected": {"type": "boolean", "default": False,
+                          "description": "Never delete or replace this server."},
+        }, ["name", "flavor", "image"]), default=[], maxItems=500),
+        "websites": _arr("Websites on the shared web hosts.", _obj("One website.", {
+            "domain": _s("Domain the site answers to.", DNS),
+            "kind": {"type": "string", "enum": ["static", "php", "proxy"], "default": "static",
+                     "description": "static files, PHP (php-fpm) or a reverse proxy."},
+            "storage_gb": _i("Docroot storage in GB.", 0, 10_000, default=1),
+            "upstream": _s("Backend URL (proxy sites only).", URL),
+            "public": {"type": "boolean", "default": True,
+                       "description": "Published on the internet (extranet only)."},
+            "protected": {"type": "boolean", "default": False,
+                          "description": "Never delete this site."},
+        }, ["domain"]), default=[], maxItems=200),
+        "services": _obj("Shared services for the department.", {
+            "antivirus": _obj("Shared antivirus (ClamAV).", {
+                "enabled": {"type": "boolean", "default": True, "description": "On or off."},
+                "schedule": _s("When scans run (cron).", CRON, default="0 3 * * *"),
+            }, default={}),
+            "backup": _obj("Disaster-recovery backup (restic).", {
+                "enabled": {"type": "boolean", "default": True, "description": "On or off."},
+                "schedule": _s("When backups run (cron).", CRON, default="30 1 * * *"),
+                "retention": RETENTION,
+                "paths": _arr("Paths to back up on each server.",
+                              _s("An absolute path.", ABS_PATH), default=["/srv/data"],
+                              maxItems=20),
+            }, default={}),
+        }, default={}),
+        "legacy": _obj("What the department ran before consolidation (for savings).", {
+            "servers": _arr("Its own servers.", _obj("Servers of one class.", {
+                "class": _s("Legacy server class from the price book.", NAME),
+                "count": _i("How many.", 0, 10_000),
+            }, ["class", "count"]), default=[]),
+            "admin_staff": _n("Full-time staff who ran them.", 0, 1000, default=0),
+            "antivirus_yuan_per_year": _n("Its own antivirus licences, yuan a year.", 0,
+                                          default=0),
+            "backup_yuan_per_year": _n("Its own backup, yuan a year.", 0, default=0),
+            "websites": _i("Websites it hosted itself.", 0, 1000, default=0),
+        }, default={}),
+    }, ["department"]),
+}
+PLAN_SCHEMA.pop("description", None)
+PLAN_SCHEMA["description"] = "What one department needs from the shared government cloud."
+
+FLAVOR = _obj("A flavor offered to departments.", {
+    "name": _s("Flavor name.", NAME),
+    "vcpus": _i("vCPUs.", 1, 512),
+    "ram_gb": _n("RAM in GiB.", 0.25, 8192),
+    "disk_gb": _i("Root disk in GB.", 1, 100_000),
+}, ["name", "vcpus", "ram_gb", "disk_gb"])
+
+HOST_CLASS = _obj("A class of physical host.", {
+    "name": _s("Class name.", NAME),
+    "vcpus": _i("Physical cores (threads).", 1, 4096),
+    "ram_gb": _i("RAM in GiB.", 1, 65536),
+    "disk_gb": _i("Local disk in GB.", 1, 10_000_000),
+    "cost_weight": _n("Relative cost; cheaper capacity is preferred when equal.", 0,
+                      default=1.0),
+}, ["name", "vcpus", "ram_gb", "disk_gb"])
+
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://govcloud.example/schema/estate-settings.json",
+    "title": "govcloud estate settings",
+    **_obj("Estate-wide settings.", {
+        "estate": _s("Name of the estate.", IDENT),
+        "cloud": _obj("Which cloud to drive.", {
+            "driver": {"type": "string", "enum": ["sim", "openstack"], "default": "sim",
+                       "description": "sim (embedded) or openstack."},
+            "cloud": _s("clouds.yaml entry (openstack; OS_CLOUD overrides).", NAME,
+                        default="govcloud"),
+            "domain": _s("Keystone domain holding the department projects.", IDENT,
+                         default="govcloud"),
+            "concurrency": _i("Changes applied at once.", 1, 64, default=8),
+        }, default={}),
+        "state": _obj("Where state, journal and locks live.", {
+            "url": _s("sqlite:///path (relative to the estate) or postgresql://…",
+                      r"^(sqlite:///|postgresql://|postgres://)\S+$",
+                      default="sqlite:///.state/govcloud.db"),
+        }, default={}),
+        "networks": _obj("Address pools per zone.", {
+            "intranet": _s("CIDR for intranet department networks.",
+                           r"^\d+\.\d+\.\d+\.\d+/\d+$", default="10.20.0.0/16"),
+            "extranet": _s("CIDR for extranet department networks.",
+                           r"^\d+\.\d+\.\d+\.\d+/\d+$", default="10.40.0.0/16"),
+        }, default={}),
+        "host_pool": _obj("Physical hosts of the shared platform.", {
+            "cpu_allocation_ratio": _n("vCPUs per physical core.", 0.1, 64, default=4.0),
+            "ram_allocation_ratio": _n("RAM overcommit.", 0.1, 4, default=1.0),
+            "disk_allocation_ratio": _n("Disk overcommit.", 0.1, 10, default=1.0),
+            "headroom": _n("Plan hosts to this fill level (meet the need, moderately ahead).",
+                           0.1, 1, default=0.8),
+            "classes": _arr("Host classes.", HOST_CLASS, minItems=1),
+            "hosts": _obj("Hosts available per zone and class.", {
+                "intranet": {"type": "object", "additionalProperties": _i("Hosts.", 0, 100_000),
+                             "description": "Host class → count.", "default": {}},
+                "extranet": {"type": "object", "additionalProperties": _i("Hosts.", 0, 100_000),
+                             "description": "Host class → count.", "default": {}},
+            }),
+        }, ["classes", "hosts"]),
+        "catalogue": _obj("What departments may ask for.", {
+            "flavors": _arr("Flavors.", FLAVOR, minItems=1),
+            "images": _arr("Images.", _obj("An image.", {
+                "name": _s("Image name.", NAME),
+                "os": _s("Operating system.", TEXT, default=""),
+            }, ["name"]), minItems=1),
+            "website_suffixes": _arr("Allowed domain suffixes for hosted websites.",
+                                     _s("A DNS suffix.", DNS), default=[]),
+        }, ["flavors", "images"]),
+        "prices": _s("Price book file, relative to the estate.", r"^[A-Za-z0-9_./-]+$",
+                     default="prices.yaml"),
+    }, ["estate", "host_pool", "catalogue"]),
+}
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "object": (dict,), "array": (list,),
+}
+_TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number",
+               "boolean": "true or false", "object": "a mapping of keys", "array": "a list"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int | float):
+        return f"{value!r} (a number)"
+    if isinstance(value, str):
+        return f"{value!r} (text)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{value!r}"
+
+
+def _dangerous_hint(value: str) -> str | None:
+    found = [word for ch, word in DANGEROUS.items() if ch in value]
+    if ".." in value:
+        found.append("'..'")
+    return ", ".join(dict.fromkeys(found)) if found else None
+
+
+def check(doc: Document, schema: dict[str, Any]) -> list[Diagnostic]:
+    """Every way ``doc.data`` breaks ``schema``, each with line, path and hint."""
+    out: list[Diagnostic] = []
+    _walk(doc, doc.data, schema, (), out)
+    return out
+
+
+def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
+          out: list[Diagnostic]) -> None:
+    expected = schema.get("type")
+    if expected:
+        types = _TYPES[expected]
+        if not isinstance(value, types) or (expected in ("integer", "number")
+                                            and isinstance(value, bool)):
+            example = schema.get("default")
+            hint = f"write {_TYPE_WORDS[expected]}"
+            if example not in (None, {}, []):
+                hint += f", e.g. {example!r}" if not isinstance(example, str) else \
+                    f", e.g. '{example}'"
+            if expected == "string" and isinstance(value, int | float):
+                hint += " (quote it)"
+            out.append(doc.diag(path, f"expected {_TYPE_WORDS[expected]}, got {_kind(value)}",
+                                hint))
+            return
+    if "enum" in schema and value not in schema["enum"]:
+        choices = ", ".join(str(c) for c in schema["enum"])
+        close = difflib.get_close_matches(str(value), [str(c) for c in schema["enum"]], 1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        out.append(doc.diag(path, f"{value!r} is not allowed", f"{hint}use one of: {choices}"))
+        return
+    if expected == "object":
+        _walk_object(doc, value, schema, path, out)
+    elif expected == "array":
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            out.append(doc.diag(path, f"{len(value)} items, more than the "
+                                f"{schema['maxItems']} allowed", "split or shorten the list"))
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            out.append(doc.diag(path, f"needs at least {schema['minItems']} item(s)",
+                                "add one"))
+        for i, item in enumerate(value):
+            _walk(doc, item, schema["items"], (*path, i), out)
+    elif expected == "string":
+        _walk_string(doc, value, schema, path, out)
+    elif expected in ("integer", "number"):
+        if "minimum" in schema and value < schema["minimum"]:
+            out.append(doc.diag(path, f"{value} is below the minimum {schema['minimum']}",
+                                f"use a value of at least {schema['minimum']}"))
+        if "maximum" in schema and value > schema["maximum"]:
+            out.append(doc.diag(path, f"{value} is above the maximum {schema['maximum']}",
+                                f"use a value of at most {schema['maximum']}"))
+
+
+def _walk_object(doc: Document, value: dict[str, Any], schema: dict[str, Any], path: Path_,
+                 out: list[Diagnostic]) -> None:
+    props: dict[str, Any] = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    for name in schema.get("required", []):
+        if name not in value:
+            desc = props.get(name, {}).get("description", "")
+            out.append(doc.diag(path, f"missing required key '{name}'",
+                                f"add '{name}:' ({desc.rstrip('.')})" if desc else
+                                f"add '{name}:'"))
+    for key, item in value.items():
+        sub = props.get(key)
+        if sub is not None:
+            _walk(doc, item, sub, (*path, key), out)
+        elif isinstance(extra, dict):
+            _walk(doc, item, extra, (*path, key), out)
+        elif extra is False:
+            close = difflib.get_close_matches(key, list(props), 1, 0.6)
+            hint = f"did you mean '{close[0]}'?" if close else \
+                f"allowed keys here: {', '.join(props)}"
+            out.append(doc.diag((*path, key), f"unknown key '{key}'", hint))
+
+
+def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
+                 out: list[Diagnostic]) -> None:
+    if "minLength" in schema and len(value) < schema["minLength"]:
+        out.append(doc.diag(path, "is empty", "write a value"))
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        out.append(doc.diag(path, f"is {len(value)} characters, over {schema['maxLength']}",
+                            "shorten it"))
+    pattern = schema.get("pattern")
+    if pattern and not _compiled(pattern).search(value):
+        bad = _dangerous_hint(value)
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        if bad:
+            message = (f"{shown!r} contains {bad}, which could break a generated config or "
+                       "shell command")
+        else:
+            message = f"{shown!r} is not valid here"
+        out.append(doc.diag(path, message, HINTS.get(pattern, f"match {pattern}")))
+    elif pattern == CRON:
+        fields = value.split(" ")
+        if not all(CRON_FIELD.match(f) for f in fields):
+            out.append(doc.diag(path, f"{value!r} is not a cron schedule this tool accepts",
+                                HINTS[CRON] + " (digits, '*', ',', '-', '/' only)"))
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    if pattern not in _PATTERNS:
+        _PATTERNS[pattern] = re.compile(pattern)
+    return _PATTERNS[pattern]
+
+
+def with_defaults(value: Any, schema: dict[str, Any]) -> Any:
+    """A copy of already-checked ``value`` with every schema default filled in.
+
+    This is the one place defaults are applied: the model never invents values.
+    """
+    kind = schema.get("type")
+    if kind == "object" and isinstance(value, dict):
+        props = schema.get("properties", {})
+        out = {}
+        for key, sub in props.items():
+            if key in value:
+                out[key] = with_defaults(value[key], sub)
+            elif "default" in sub:
+                out[key] = with_defaults(copy.deepcopy(sub["default"]), sub)
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            if key not in props:
+                out[key] = with_defaults(item, extra) if isinstance(extra, dict) else item
+        return out
+    if kind == "array" and isinstance(value, list):
+        return [with_defaults(item, schema["items"]) for item in value]
+    return value

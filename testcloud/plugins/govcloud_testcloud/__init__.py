@@ -1,0 +1,1 @@
+"""Glue code for the govcloud OpenStack test cloud (testcloud/)."""
