@@ -1,0 +1,181 @@
+"""Apply: carry out exactly the changes of a plan, journaled, concurrently where independent.
+
+Within a department, deletes run first (children before parents), then creates and updates
+in creation order (projects before networks before servers before volumes); a stage waits for
+the one before it. Departments proceed independently. Every change is journaled before and
+after, and the last applied state is recorded per resource, so an interrupted apply leaves
+a journal the next run reports and a cloud the next plan finishes without duplicates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from govcloud.desired import STAGE, Resource
+from govcloud.drivers.base import Driver
+from govcloud.errors import DriverError, GovcloudError, StalePlan
+from govcloud.planning import Change, Plan, fingerprint
+from govcloud.store import ApplyRecord, Store
+
+Event = Callable[[str, Change, str], None]  # (phase, change, detail)
+RETRIES = 3
+
+
+@dataclass
+class ApplyResult:
+    apply_id: str
+    done: list[Change] = field(default_factory=list)
+    failed: list[tuple[Change, str]] = field(default_factory=list)
+    skipped: list[Change] = field(default_factory=list)
+    resumed: list[ApplyRecord] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+    def summary(self) -> dict[str, int]:
+        return {"done": len(self.done), "failed": len(self.failed),
+                "skipped": len(self.skipped)}
+
+
+def _groups(changes: list[Change]) -> dict[str, list[list[Change]]]:
+    """Per department, the ordered groups of changes that may run together."""
+    per: dict[str, dict[tuple[int, int], list[Change]]] = defaultdict(lambda: defaultdict(list))
+    for c in changes:
+        if c.action == "delete":
+            slot = (0, -STAGE[c.kind])
+        else:
+            slot = (1, STAGE[c.kind])
+        per[c.department][slot].append(c)
+    return {d: [slots[k] for k in sorted(slots)] for d, slots in per.items()}
+
+
+def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
+               on_event: Event | None = None, check_fingerprint: bool = True) -> ApplyResult:
+    """Apply ``plan``; the caller holds the store's lock. Returns what was done, even on
+    failure."""
+    started = time.monotonic()
+    if check_fingerprint:
+        current = fingerprint(driver.read())
+        if current != plan.state_fingerprint:
+            raise StalePlan("the saved plan was made against a state that has changed since",
+                            "run govcloud plan again and apply the new plan")
+    apply_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    result = ApplyResult(apply_id, resumed=store.interrupted())
+    if result.resumed:
+        store.close_interrupted(apply_id)
+    pending = plan.pending
+    store.begin_apply(apply_id, len(pending))
+    emit = on_event or (lambda phase, change, detail: None)
+    seq_lock = threading.Lock()
+    seq = [0]
+
+    def journal(change: Change, phase: str, detail: str = "") -> None:
+        with seq_lock:
+            seq[0] += 1
+            n = seq[0]
+        store.journal(apply_id, n, change.key, change.action, phase, detail)
+
+    def run(change: Change) -> None:
+        journal(change, "started")
+        emit("started", change, "")
+        attempt = 0
+        while True:
+            try:
+                _carry_out(change, driver, store)
+                break
+            except DriverError as exc:
+                attempt += 1
+                if not exc.retryable or attempt >= RETRIES:
+                    raise
+                time.sleep(min(0.2 * 2 ** attempt, 5))
+        journal(change, "done")
+        emit("done", change, "")
+
+    groups = _groups(pending)
+    position = {d: 0 for d in groups}
+    broken: set[str] = set()
+    futures: dict[Future[None], Change] = {}
+    outstanding: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+
+        def launch(department: str) -> None:
+            if position[department] < len(groups[department]):
+                group = groups[department][position[department]]
+                outstanding[department] = len(group)
+                for change in group:
+                    futures[pool.submit(run, change)] = change
+
+        for d in sorted(groups):
+            launch(d)
+        try:
+            while futures:
+                finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    change = futures.pop(fut)
+                    d = change.department
+                    exc = fut.exception()
+                    if exc is None:
+                        result.done.append(change)
+                    else:
+                        message = exc.render() if isinstance(exc, GovcloudError) else \
+                            f"internal error: {exc!r}"
+                        result.failed.append((change, message))
+                        journal(change, "failed", message)
+                        emit("failed", change, message)
+                        broken.add(d)
+                    outstanding[d] -= 1
+                    if outstanding[d] == 0:
+                        position[d] += 1
+                        if d in broken:
+                            for later in groups[d][position[d]:]:
+                                for c in later:
+                                    result.skipped.append(c)
+                                    journal(c, "skipped", "an earlier change of the department "
+                                            "failed")
+                                    emit("skipped", c, "")
+                            position[d] = len(groups[d])
+                        else:
+                            launch(d)
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+    result.seconds = time.monotonic() - started
+    store.finish_apply(apply_id, "ok" if result.ok else "failed", result.summary())
+    return result
+
+
+def _carry_out(change: Change, driver: Driver, store: Store) -> None:
+    if change.action == "create":
+        assert change.after is not None
+        made = driver.create(change.after)
+        store.record_applied(_applied(change.after, made))
+    elif change.action == "update":
+        assert change.before is not None and change.after is not None
+        made = driver.update(change.before, change.after)
+        store.record_applied(_applied(change.after, made))
+    elif change.action == "replace":
+        assert change.before is not None and change.after is not None
+        driver.delete(change.before)
+        made = driver.create(change.after)
+        store.record_applied(_applied(change.after, made))
+    elif change.action == "delete":
+        assert change.before is not None
+        if change.before.protected:
+            raise GovcloudError(f"{change.key} is protected and is never deleted",
+                                "remove 'protected: true' from its plan first")
+        driver.delete(change.before)
+        store.forget_applied(change.key)
+
+
+def _applied(want: Resource, made: Resource) -> Resource:
+    return Resource(want.kind, want.department, want.name, want.attrs, want.protected,
+                    made.computed)

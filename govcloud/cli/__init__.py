@@ -1,0 +1,75 @@
+"""The ``govcloud`` command: a thin shell over the engine.
+
+Each command parses options, calls one engine function and renders the result. Errors from
+the engine arrive as ``GovcloudError`` and are printed as one plain sentence with the fix;
+anything else is an internal bug, reported with the path of a log holding the traceback.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import click
+
+from govcloud import __version__
+from govcloud.errors import GovcloudError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="govcloud")
+@click.option("--estate", "-C", "estate", type=click.Path(file_okay=False, path_type=Path),
+              default=".", show_default=True, envvar="GOVCLOUD_ESTATE",
+              help="Estate folder (holds govcloud.yaml, plans/, policies/, inventories/).")
+@click.pass_context
+def cli(ctx: click.Context, estate: Path) -> None:
+    """govcloud: department tenancy plans to a shared government cloud.
+
+    \b
+    Example:
+      govcloud validate && govcloud plan && govcloud apply --yes && govcloud show
+    """
+    ctx.obj = estate
+
+
+def _crash_log(exc: BaseException) -> Path:
+    folder = Path(os.environ.get("GOVCLOUD_LOG_DIR", tempfile.gettempdir()))
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    path = folder / f"govcloud-crash-{stamp}-{os.getpid()}.log"
+    try:
+        path.write_text("".join(traceback.format_exception(exc)))
+    except OSError:
+        path = Path("(could not write a log)")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: no traceback ever reaches the user."""
+    try:
+        rc = cli.main(args=argv, prog_name="govcloud", standalone_mode=False)
+    except GovcloudError as exc:
+        click.echo(f"Error: {exc.render()}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        log = _crash_log(exc)
+        click.echo(f"Internal error: {exc!r}. This is a bug in govcloud; the details are in "
+                   f"{log}. Please report it with that file.", err=True)
+        sys.exit(70)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+# Command modules register themselves on ``cli`` when imported.
+from govcloud.cli import core  # noqa: E402,F401

@@ -1,0 +1,276 @@
+"""The core commands: validate, schema, plan, apply, drift, show, history."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from govcloud import engine
+from govcloud.cli import cli
+from govcloud.cli.output import emit_json, output_option
+from govcloud.cli.render import apply_text, drift_text, plan_text, show_text
+from govcloud.errors import GovcloudError, ValidationFailed
+from govcloud.planning import Change
+from govcloud.policy import POLICY_SCHEMA
+from govcloud.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
+
+
+def _root(ctx: click.Context) -> Path:
+    return ctx.find_root().obj or Path(".")
+
+
+@cli.command()
+@output_option("text", "json")
+@click.pass_context
+def validate(ctx: click.Context, output: str) -> None:
+    """Check every plan, policy and the settings; report every problem at once.
+
+    Each problem is printed as FILE:LINE: KEY.PATH: what is wrong — how to fix it.
+    Exit code 1 when there is an error.
+
+    \b
+    Example:
+      govcloud validate
+    """
+    checked = engine.validate(_root(ctx))
+    if output == "json":
+        emit_json({"files": checked.files, "departments": len(checked.plans),
+                   "errors": len(checked.errors), "warnings": len(checked.warnings),
+                   "diagnostics": [d.as_dict() for d in checked.diagnostics]})
+    else:
+        for d in checked.diagnostics:
+            click.echo(d.render(), err=d.severity == "error")
+        if checked.errors:
+            click.echo(f"{len(checked.errors)} error(s), {len(checked.warnings)} warning(s) in "
+                       f"{checked.files} plan file(s).", err=True)
+        else:
+            click.echo(f"OK: {checked.files} plan file(s), {len(checked.plans)} departments, "
+                       f"{len(checked.warnings)} warning(s).")
+    if checked.errors:
+        ctx.exit(1)
+
+
+@cli.command()
+@click.argument("which", type=click.Choice(["plan", "settings", "policy"]), default="plan")
+def schema(which: str) -> None:
+    """Print the JSON Schema of tenancy plans (or of settings or policy files).
+
+    Point yaml-language-server at it to get completion and checks in an editor:
+    the first line of a plan reads  # yaml-language-server: $schema=../docs/schema/tenancy-plan.json
+
+    \b
+    Example:
+      govcloud schema plan > docs/schema/tenancy-plan.json
+    """
+    data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA}[which]
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _fail_validation(exc: ValidationFailed) -> None:
+    for d in exc.diagnostics:
+        click.echo(d.render(), err=True)
+    raise GovcloudError("the estate does not validate; nothing was planned",
+                        "fix the errors above (govcloud validate lists them)")
+
+
+@cli.command()
+@click.option("--prune", is_flag=True, help="Also delete orphans: resources of departments "
+              "that have no plan (protected ones are never deleted).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan as JSON, to apply exactly it later.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+@output_option("text", "json")
+@click.pass_context
+def plan(ctx: click.Context, prune: bool, out: Path | None, detailed_exitcode: bool,
+         output: str) -> None:
+    """Show the changes apply would make, per department, each with its reason.
+
+    \b
+    Example:
+      govcloud plan --out plan.json && govcloud apply plan.json
+    """
+    try:
+        with engine.session(_root(ctx)) as s:
+            p = s.plan(prune)
+            if output == "json":
+                emit_json(p.as_dict())
+            else:
+                click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
+    except ValidationFailed as exc:
+        _fail_validation(exc)
+        return
+    if out:
+        engine.save_plan(p, out)
+        if output == "text":
+            click.echo(f"Saved the plan to {out}: apply it with govcloud apply {out}")
+    if detailed_exitcode and p.has_changes:
+        ctx.exit(2)
+
+
+class _Progress:
+    """A progress bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.count = 0
+        self.mutex = threading.Lock()
+        self.tty = sys.stderr.isatty()
+        self.bar = click.progressbar(length=total, label="Applying", file=sys.stderr) \
+            if self.tty and total else None
+        if self.bar:
+            self.bar.__enter__()
+
+    def __call__(self, phase: str, change: Change, detail: str) -> None:
+        if phase == "started":
+            return
+        with self.mutex:
+            self._show(phase, change, detail)
+
+    def _show(self, phase: str, change: Change, detail: str) -> None:
+        self.count += 1
+        if self.bar:
+            self.bar.update(1)
+            if phase == "failed":
+                click.echo(f"\n  failed {change.key}: {detail}", err=True)
+        else:
+            click.echo(f"[{self.count}/{self.total}] {phase:<7} {change.action} {change.key}"
+                       + (f": {detail}" if detail else ""), err=True)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.__exit__(None, None, None)
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
+@click.option("--prune", is_flag=True, help="Also delete orphans (see plan --prune).")
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for another apply's lock instead of failing at once.")
+@output_option("text", "json")
+@click.pass_context
+def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
+          lock_timeout: float, output: str) -> None:
+    """Apply a fresh plan (shown first, then confirmed) or a saved plan file.
+
+    Only one apply runs at a time per state store. A saved plan is refused when the cloud
+    has changed since it was made. An interrupted apply is finished by the next one.
+
+    \b
+    Examples:
+      govcloud apply --yes
+      govcloud plan --out plan.json && govcloud apply plan.json
+    """
+    try:
+        with engine.session(_root(ctx)) as s, engine.locked(s, lock_timeout):
+            if plan_file:
+                if prune:
+                    raise GovcloudError("--prune applies to fresh plans only",
+                                        "make the saved plan with govcloud plan --prune --out")
+                p = engine.load_plan(plan_file)
+            else:
+                p = s.plan(prune)
+                if output == "text":
+                    click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
+                if not p.has_changes:
+                    if output == "json":
+                        emit_json({"apply_id": None, "summary": {"done": 0}, "ok": True})
+                    return
+                if not yes:
+                    if not sys.stdin.isatty():
+                        raise GovcloudError("apply needs confirmation and there is no terminal "
+                                            "to ask on", "pass --yes to apply without asking")
+                    click.confirm("Apply these changes?", abort=True)
+            progress = _Progress(len(p.pending))
+            try:
+                result = engine.apply(s, p, on_event=progress)
+            finally:
+                progress.close()
+    except ValidationFailed as exc:
+        _fail_validation(exc)
+        return
+    if output == "json":
+        emit_json({"apply_id": result.apply_id, "ok": result.ok, "summary": result.summary(),
+                   "seconds": result.seconds,
+                   "failed": [{"key": c.key, "error": m} for c, m in result.failed],
+                   "skipped": [c.key for c in result.skipped]})
+    else:
+        click.echo(apply_text(result))
+    if not result.ok:
+        ctx.exit(1)
+
+
+@cli.command()
+@output_option("text", "json")
+@click.pass_context
+def drift(ctx: click.Context, output: str) -> None:
+    """List out-of-band changes: the cloud against the last applied state, per department.
+
+    Exit code 2 when there is drift.
+
+    \b
+    Example:
+      govcloud drift --output json
+    """
+    with engine.session(_root(ctx)) as s:
+        items = engine.drift(s)
+    if output == "json":
+        emit_json([d.as_dict() for d in items])
+    else:
+        click.echo(drift_text(items))
+    if items:
+        ctx.exit(2)
+
+
+@cli.command()
+@output_option("text", "json")
+@click.pass_context
+def show(ctx: click.Context, output: str) -> None:
+    """Show the applied estate: per department its servers, hosts, volumes, sites, network.
+
+    \b
+    Example:
+      govcloud show
+    """
+    with engine.session(_root(ctx)) as s:
+        data = engine.show(s)
+    if output == "json":
+        emit_json(data)
+    else:
+        click.echo(show_text(data))
+
+
+@cli.command()
+@click.option("--limit", default=10, show_default=True, help="How many applies to list.")
+@click.option("--journal", "apply_id", help="Print the journal of one apply.")
+@output_option("text", "json")
+@click.pass_context
+def history(ctx: click.Context, limit: int, apply_id: str | None, output: str) -> None:
+    """List recent applies (or one apply's journal) from the state store.
+
+    \b
+    Example:
+      govcloud history --limit 5
+    """
+    with engine.session(_root(ctx)) as s:
+        if apply_id:
+            rows = s.store.journal_of(apply_id)
+            if output == "json":
+                emit_json([dict(zip(("key", "action", "phase", "detail"), r,
+                                    strict=True)) for r in rows])
+            else:
+                for key, action, phase, detail in rows:
+                    click.echo(f"{phase:<8} {action:<8} {key} {detail}".rstrip())
+            return
+        recs = s.store.applies(limit)
+    if output == "json":
+        emit_json([r.__dict__ for r in recs])
+        return
+    for r in recs:
+        click.echo(f"{r.id}  {r.started_at}  {r.result or 'interrupted/running':<12} "
+                   f"{r.done}/{r.total} changes  by {r.holder}")

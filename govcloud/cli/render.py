@@ -1,0 +1,133 @@
+"""Text rendering of plans, apply results, drift and the applied estate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from govcloud.apply import ApplyResult
+from govcloud.drift import Drift
+from govcloud.model import Estate
+from govcloud.planning import Change, Plan
+
+SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "replace": ("-/+", "magenta"),
+          "delete": ("-", "red"), "no-op": (" ", None)}
+
+
+def _describe(c: Change) -> str:
+    res = c.after or c.before
+    assert res is not None
+    a = res.attrs
+    if c.kind == "server" and c.action in ("create", "delete"):
+        extra = f"{a.get('flavor')} {a.get('image')}"
+        if c.before and c.before.computed.get("host"):
+            extra += f" on {c.before.computed['host']}"
+        return extra
+    if c.kind == "volume" and c.action in ("create", "delete"):
+        return f"{a.get('size_gb')} GB for {a.get('server')}"
+    if c.kind == "website" and c.action in ("create", "delete"):
+        return str(a.get("kind"))
+    return ""
+
+
+def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
+    lines: list[str] = []
+    pending = plan.pending
+    by_dep: dict[str, list[Change]] = {}
+    for c in pending:
+        by_dep.setdefault(c.department, []).append(c)
+    if pending:
+        lines.append("govcloud will perform the following actions:")
+    for dep, changes in sorted(by_dep.items()):
+        p = estate.plans.get(dep)
+        title = f"{dep} — {p.department.name} ({p.department.zone})" if p else \
+            f"{dep} (no plan)"
+        lines.append("")
+        lines.append(click.style(f"  # {title}", bold=True) if color else f"  # {title}")
+        for c in changes:
+            sym, colour = SYMBOL[c.action]
+            head = f"  {sym:>3} {c.kind:<14} {c.key.split('/', 2)[2]}"
+            detail = _describe(c)
+            text = f"{head}  {detail}".rstrip()
+            lines.append(click.style(text, fg=colour) if color and colour else text)
+            lines.append(f"        reason: {c.reason}")
+    kept = [o for o in plan.orphans if not any(c.key == o.resource.key for c in pending)]
+    if kept:
+        lines.append("")
+        lines.append(f"Orphans — in the cloud but in no plan; kept (pass --prune to delete"
+                     f"{', protected ones never' if any(o.resource.protected for o in kept) else ''}"
+                     "):")
+        for o in kept:
+            mark = " (protected)" if o.resource.protected else ""
+            lines.append(f"    ! {o.resource.key}{mark}: {o.reason}")
+    for w in plan.warnings:
+        lines.append(f"Warning: {w}")
+    s = plan.summary()
+    lines.append("")
+    if not pending:
+        lines.append(f"No changes. The cloud matches the plans ({s['no-op']} resources "
+                     f"unchanged{f', {len(kept)} orphans kept' if kept else ''}).")
+    else:
+        lines.append(f"Plan: {s['create']} to add, {s['update']} to change, {s['replace']} to "
+                     f"replace, {s['delete']} to destroy; {s['no-op']} unchanged"
+                     f"{f', {len(kept)} orphans kept' if kept else ''}.")
+    return "\n".join(lines)
+
+
+def apply_text(result: ApplyResult) -> str:
+    lines = []
+    for rec in result.resumed:
+        lines.append(f"Note: apply {rec.id} (started {rec.started_at} by {rec.holder}) was "
+                     f"interrupted after {rec.done} of {rec.total} changes; this run "
+                     "finished it.")
+    for change, message in result.failed:
+        lines.append(f"Failed: {change.action} {change.key}: {message}")
+    if result.skipped:
+        lines.append(f"Skipped {len(result.skipped)} change(s) that depended on a failed one: "
+                     + ", ".join(c.key for c in result.skipped[:10])
+                     + (" …" if len(result.skipped) > 10 else ""))
+    s = result.summary()
+    verdict = "Apply complete" if result.ok else "Apply FAILED"
+    lines.append(f"{verdict}: {s['done']} done, {s['failed']} failed, {s['skipped']} skipped "
+                 f"in {result.seconds:.1f}s (apply id {result.apply_id}).")
+    if not result.ok:
+        lines.append("Nothing half-made is left behind: run govcloud apply again to finish "
+                     "once the cause is fixed.")
+    return "\n".join(lines)
+
+
+def drift_text(items: list[Drift]) -> str:
+    if not items:
+        return "No drift: the cloud matches the last applied state."
+    lines = []
+    current = None
+    for d in items:
+        if d.department != current:
+            current = d.department
+            lines.append(f"  # {current}")
+        lines.append(f"    {d.what:<8} {d.kind:<14} {d.key.split('/', 2)[2]}: {d.detail}")
+    lines.append(f"Drift: {len(items)} out-of-band change(s) in "
+                 f"{len({d.department for d in items})} department(s). Run govcloud plan to "
+                 "see how apply would restore the plans.")
+    return "\n".join(lines)
+
+
+def show_text(data: dict[str, Any]) -> str:
+    from govcloud.cli.output import table
+
+    rows = []
+    for dep, d in data["departments"].items():
+        rows.append([dep, d.get("name", ""), d.get("zone", ""), len(d["servers"]), d["vcpus"],
+                     f"{d['ram_gb']:g}", d["volume_gb"], len(d["websites"]),
+                     d.get("network") or "-"])
+    out = [table(["department", "name", "zone", "servers", "vCPU", "RAM GiB", "volume GB",
+                  "sites", "network"], rows, "lllrrrrrrl")]
+    out.append("")
+    out.append(f"{len(rows)} departments, {sum(r[3] for r in rows)} servers on "
+               f"{len(data['hosts_used'])} hosts.")
+    last = data.get("last_apply")
+    if last:
+        out.append(f"Last apply {last['id']}: {last['result'] or 'running or interrupted'}, "
+                   f"finished {last['finished_at'] or '-'}.")
+    return "\n".join(out)

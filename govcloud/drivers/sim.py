@@ -1,0 +1,204 @@
+"""The sim driver: an embedded cloud kept in the state store.
+
+Projects, quotas, networks, servers, volumes, websites and service settings are rows; servers
+are placed on the settings' host pool by the placement engine, honouring allocation ratios,
+headroom, zones and anti-affinity; quotas are enforced like nova's. ``GOVCLOUD_SIM_DELAY``
+(seconds) makes every change take that long, so tests can interrupt an apply mid-way.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import time
+import uuid
+from typing import Any
+
+from govcloud import placement
+from govcloud.desired import Resource
+from govcloud.drivers.base import Driver
+from govcloud.errors import DriverError
+from govcloud.model import Settings
+from govcloud.store import Store, now
+
+TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
+    key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+    body TEXT NOT NULL, host TEXT, created_at TEXT NOT NULL)"""
+
+
+class SimDriver(Driver):
+    name = "sim"
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.hosts = placement.pool_hosts(settings.host_pool)
+        self.ratios = placement.Ratios.of(settings.host_pool)
+        self.delay = float(os.environ.get("GOVCLOUD_SIM_DELAY", "0") or 0)
+        store.execute(TABLE)
+
+    # --- reading --------------------------------------------------------------------------
+    def read(self) -> list[Resource]:
+        rows = self.store.query("SELECT body FROM sim_resources ORDER BY key")
+        return [Resource.from_dict(json.loads(body)) for (body,) in rows]
+
+    def placement(self) -> dict[str, str]:
+        """Server key -> host name."""
+        return dict(self.store.query(
+            "SELECT key, host FROM sim_resources WHERE kind = 'server' AND host IS NOT NULL"))
+
+    def host_list(self) -> list[placement.Host]:
+        return list(self.hosts)
+
+    def _get(self, key: str) -> Resource | None:
+        rows = self.store.query("SELECT body FROM sim_resources WHERE key = ?", (key,))
+        return Resource.from_dict(json.loads(rows[0][0])) if rows else None
+
+    # --- writing --------------------------------------------------------------------------
+    def create(self, res: Resource) -> Resource:
+        self._pause()
+        with self.store.transaction():
+            existing = self._get(res.key)
+            if existing is not None:
+                return existing  # idempotent: an earlier, interrupted run already made it
+            self._require_parents(res)
+            computed: dict[str, Any] = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, res.key)),
+                                        "created_at": now()}
+            host = None
+            if res.kind == "server":
+                self._check_quota(res)
+                host = self._place(res)
+                computed["host"] = host
+            elif res.kind == "volume":
+                self._check_volume_quota(res)
+            elif res.kind == "network":
+                computed["cidr"] = self._allocate_cidr(res)
+            made = Resource(res.kind, res.department, res.name, res.attrs, res.protected,
+                            computed)
+            self._write(made, host)
+            return made
+
+    def update(self, before: Resource, after: Resource) -> Resource:
+        self._pause()
+        with self.store.transaction():
+            current = self._get(before.key)
+            if current is None:
+                raise DriverError(f"{before.key} is gone from the cloud",
+                                  "run govcloud plan again: it will be created", retryable=False)
+            host = current.computed.get("host")
+            made = Resource(after.kind, after.department, after.name, after.attrs,
+                            after.protected, current.computed)
+            if after.kind == "server" and after.attrs.get("vcpus") != current.attrs.get("vcpus") \
+                    or after.kind == "server" and after.attrs.get("ram_gb") != \
+                    current.attrs.get("ram_gb"):
+                # A resize: leave the old slot, find one that fits the new flavor.
+                self.store.execute("UPDATE sim_resources SET host = NULL WHERE key = ?",
+                                   (after.key,))
+                self._check_quota(after, replacing=current)
+                host = self._place(after)
+                made.computed["host"] = host
+            self._write(made, host)
+            return made
+
+    def delete(self, res: Resource) -> None:
+        self._pause()
+        with self.store.transaction():
+            self.store.execute("DELETE FROM sim_resources WHERE key = ?", (res.key,))
+
+    # --- internals ------------------------------------------------------------------------
+    def _pause(self) -> None:
+        if self.delay:
+            time.sleep(self.delay)
+
+    def _write(self, res: Resource, host: str | None) -> None:
+        self.store.execute(
+            "INSERT INTO sim_resources (key, department, kind, name, body, host, created_at) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET body = excluded.body, "
+            "host = excluded.host",
+            (res.key, res.department, res.kind, res.name,
+             json.dumps(res.as_dict(), sort_keys=True, ensure_ascii=False), host,
+             res.computed.get("created_at", now())))
+
+    def _require_parents(self, res: Resource) -> None:
+        if res.kind == "project":
+            return
+        if self._get(f"{res.department}/project/{res.department}") is None:
+            raise DriverError(f"project {res.department} does not exist for {res.key}",
+                              "the project is created first; re-run apply", retryable=True)
+        if res.kind == "volume":
+            server = res.attrs.get("server")
+            if server and self._get(f"{res.department}/server/{server}") is None:
+                raise DriverError(f"server {server} does not exist for volume {res.key}",
+                                  "re-run apply", retryable=True)
+
+    def _quota(self, department: str) -> dict[str, Any]:
+        q = self._get(f"{department}/quota/{department}")
+        return q.attrs if q else {}
+
+    def _check_quota(self, res: Resource, replacing: Resource | None = None) -> None:
+        quota = self._quota(res.department)
+        if not quota:
+            return
+        rows = self.store.query("SELECT body FROM sim_resources WHERE department = ? AND "
+                                "kind = 'server' AND key != ?", (res.department, res.key))
+        servers = [json.loads(b)["attrs"] for (b,) in rows]
+        cores = sum(s["vcpus"] for s in servers) + res.attrs["vcpus"]
+        ram = sum(s["ram_gb"] for s in servers) + res.attrs["ram_gb"]
+        count = len(servers) + 1
+        over = []
+        if count > quota["instances"]:
+            over.append(f"instances {count} > {quota['instances']}")
+        if cores > quota["cores"]:
+            over.append(f"cores {cores} > {quota['cores']}")
+        if ram > quota["ram_gb"]:
+            over.append(f"ram_gb {ram:g} > {quota['ram_gb']}")
+        if over:
+            raise DriverError(f"department {res.department}: quota exceeded creating server "
+                              f"{res.name}: {', '.join(over)}",
+                              "raise the department's quota in its plan, or ask for less")
+
+    def _check_volume_quota(self, res: Resource) -> None:
+        quota = self._quota(res.department)
+        if not quota:
+            return
+        rows = self.store.query("SELECT body FROM sim_resources WHERE department = ? AND "
+                                "kind = 'volume' AND key != ?", (res.department, res.key))
+        sizes = [json.loads(b)["attrs"]["size_gb"] for (b,) in rows]
+        if len(sizes) + 1 > quota["volumes"] or sum(sizes) + res.attrs["size_gb"] > \
+                quota["volume_gb"]:
+            raise DriverError(f"department {res.department}: volume quota exceeded creating "
+                              f"{res.name} ({res.attrs['size_gb']} GB)",
+                              "raise quota.volumes / quota.volume_gb in the plan")
+
+    def _usage(self) -> dict[str, placement.Usage]:
+        used: dict[str, placement.Usage] = {}
+        rows = self.store.query("SELECT department, body, host FROM sim_resources "
+                                "WHERE kind = 'server' AND host IS NOT NULL")
+        for department, body, host in rows:
+            attrs = json.loads(body)["attrs"]
+            u = used.setdefault(host, placement.Usage())
+            u.vcpus += attrs["vcpus"]
+            u.ram_gb += attrs["ram_gb"]
+            u.disk_gb += attrs["disk_gb"]
+            if attrs.get("server_group"):
+                u.groups.add(f"{department}/{attrs['server_group']}")
+        return used
+
+    def _place(self, res: Resource) -> str:
+        group = res.attrs.get("server_group")
+        demand = placement.Demand(res.key, res.department, res.attrs["zone"], res.attrs["vcpus"],
+                                  res.attrs["ram_gb"], res.attrs["disk_gb"],
+                                  f"{res.department}/{group}" if group else None)
+        return placement.place_one(demand, self.hosts, self._usage(), self.ratios)
+
+    def _allocate_cidr(self, res: Resource) -> str:
+        pool = ipaddress.ip_network(self.settings.networks[res.attrs["zone"]])
+        taken = set()
+        for (body,) in self.store.query("SELECT body FROM sim_resources WHERE kind = 'network'"):
+            taken.add(json.loads(body).get("computed", {}).get("cidr"))
+        for subnet in pool.subnets(new_prefix=24):
+            if str(subnet) not in taken:
+                return str(subnet)
+        raise DriverError(f"department {res.department}: the {res.attrs['zone']} address pool "
+                          f"{pool} is exhausted", f"widen networks.{res.attrs['zone']}")

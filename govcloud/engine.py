@@ -1,0 +1,132 @@
+"""The operations the CLI offers, each one call: validate, plan, apply, drift, show.
+
+This is the edge where the pure core meets the state store and the drivers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govcloud.apply import ApplyResult, Event, apply_plan
+from govcloud.desired import Resource, desired_state
+from govcloud.drift import Drift, find_drift
+from govcloud.drivers import Driver, open_driver
+from govcloud.errors import GovcloudError
+from govcloud.estate import Checked, check_estate, find_root
+from govcloud.model import Estate
+from govcloud.planning import PLAN_FORMAT, Plan, make_plan
+from govcloud.store import Store, open_store
+
+
+def validate(root: Path, extra_plans: list[Path] | None = None) -> Checked:
+    return check_estate(find_root(root), extra_plans)
+
+
+@dataclass
+class Session:
+    """An estate with its state store and driver open."""
+
+    estate: Estate
+    store: Store
+    driver: Driver
+
+    def desired(self) -> dict[str, Resource]:
+        return desired_state(self.estate)
+
+    def plan(self, prune: bool = False) -> Plan:
+        return make_plan(self.desired(), self.driver.read(), set(self.estate.plans), prune)
+
+
+@contextmanager
+def session(root: Path) -> Iterator[Session]:
+    """Open the estate at ``root`` (it must validate), its store and its driver."""
+    estate = validate(root).estate()
+    store = open_store(estate.settings.state_url, estate.root)
+    try:
+        driver = open_driver(estate, store)
+        try:
+            yield Session(estate, store, driver)
+        finally:
+            driver.close()
+    finally:
+        store.close()
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    try:
+        path.write_text(json.dumps(plan.as_dict(), ensure_ascii=False, indent=1))
+    except OSError as exc:
+        raise GovcloudError(f"cannot write the plan to {path}: {exc.strerror}",
+                            "choose a writable path for --out") from exc
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise GovcloudError(f"cannot read the saved plan {path}: {exc.strerror}",
+                            "check the path given to apply") from exc
+    except json.JSONDecodeError as exc:
+        raise GovcloudError(f"{path}:{exc.lineno}: not a saved govcloud plan (invalid JSON)",
+                            "save a plan with govcloud plan --out FILE") from exc
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        raise GovcloudError(f"{path} is not a saved govcloud plan of format {PLAN_FORMAT}",
+                            "save a plan with govcloud plan --out FILE")
+    try:
+        return Plan.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GovcloudError(f"{path} is a damaged saved plan ({exc!r})",
+                            "make a new one with govcloud plan --out FILE") from exc
+
+
+@contextmanager
+def locked(s: Session, timeout: float = 0.0) -> Iterator[None]:
+    """Hold the state store's apply lock: plan, confirm and apply inside it."""
+    s.store.lock(timeout)
+    try:
+        yield
+    finally:
+        s.store.unlock()
+
+
+def apply(s: Session, plan: Plan, on_event: Event | None = None) -> ApplyResult:
+    """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on."""
+    return apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
+
+
+def drift(s: Session) -> list[Drift]:
+    return find_drift(s.driver.read(), s.store.applied(), s.desired())
+
+
+def show(s: Session) -> dict[str, Any]:
+    """The applied estate per department, as read from the cloud."""
+    actual = s.driver.read()
+    deps: dict[str, dict[str, Any]] = {}
+    for res in actual:
+        d = deps.setdefault(res.department, {"servers": [], "volumes": 0, "volume_gb": 0,
+                                             "websites": [], "network": None, "vcpus": 0,
+                                             "ram_gb": 0.0})
+        if res.kind == "project":
+            d["name"] = res.attrs.get("name", "")
+            d["zone"] = res.attrs.get("zone", "")
+        elif res.kind == "server":
+            d["servers"].append({"name": res.name, "flavor": res.attrs.get("flavor"),
+                                 "host": res.computed.get("host")})
+            d["vcpus"] += res.attrs.get("vcpus", 0)
+            d["ram_gb"] += res.attrs.get("ram_gb", 0)
+        elif res.kind == "volume":
+            d["volumes"] += 1
+            d["volume_gb"] += res.attrs.get("size_gb", 0)
+        elif res.kind == "website":
+            d["websites"].append(res.name)
+        elif res.kind == "network":
+            d["network"] = res.computed.get("cidr")
+    hosts = sorted({s_["host"] for d in deps.values() for s_ in d["servers"] if s_["host"]})
+    last = s.store.applies(1)
+    return {"departments": dict(sorted(deps.items())), "hosts_used": hosts,
+            "last_apply": last[0].__dict__ if last else None}
