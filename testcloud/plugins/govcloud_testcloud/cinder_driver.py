@@ -33,7 +33,6 @@ class FileBackedVolumeDriver(fake_driver.FakeLoggingVolumeDriver):
         self.configuration.append_config_values(file_opts)
         self.backend_name = (
             self.configuration.safe_get('volume_backend_name') or 'testcloud')
-        self.protocol = 'local'
 
     # -- paths -------------------------------------------------------------
     def _dir(self):
@@ -80,7 +79,7 @@ class FileBackedVolumeDriver(fake_driver.FakeLoggingVolumeDriver):
         self._truncate(self._vol_path(volume), volume['size'])
 
     def create_snapshot(self, snapshot):
-        shutil.copyfile(self._vol_path(snapshot.volume),
+        shutil.copyfile(self._vol_path({'id': snapshot['volume_id']}),
                         self._snap_path(snapshot))
 
     def delete_snapshot(self, snapshot):
@@ -125,6 +124,5 @@ class FileBackedVolumeDriver(fake_driver.FakeLoggingVolumeDriver):
 
     def _update_volume_stats(self):
         super()._update_volume_stats()
-        self._stats['storage_protocol'] = 'local'
         for pool in self._stats['pools']:
             pool['reserved_percentage'] = 0
