@@ -1,0 +1,510 @@
+"""The packing search behind ``placement.place``: one zone's servers onto the fewest hosts.
+
+Pure and deterministic (no clocks, no randomness): every limit is a count, never a time.
+
+The search is a small portfolio, and the best result wins (fewest hosts, then lowest cost):
+
+1. Host-by-host filling (the bin-centric "dot product" and "norm" heuristics of Panigrahy et
+   al., *Heuristics for Vector Bin Packing*, 2011): open one host, then repeatedly add the
+   server whose size best matches what is left on it, so CPU-heavy and RAM-heavy servers end
+   up sharing hosts. Identical sizes are grouped, so one step costs O(distinct sizes), not
+   O(servers); that is what lets 50,000 servers place in seconds.
+2. First-fit decreasing, the textbook baseline, so the result is never worse than it.
+3. An improvement pass that tries to empty the least-loaded hosts into the others.
+4. For small zones (≤ ``EXACT_LIMIT`` servers), a bounded depth-first search that tries one
+   host fewer at a time, down to the lower bound.
+
+Host classes: each open host takes a class by a policy (cheapest first, largest first, or the
+class that packs the most per host); finally hosts whose load fits a cheaper spare host are
+moved onto it, so equal host counts prefer the cheaper capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+EPS = 1e-9
+EXACT_LIMIT = 40
+EXACT_NODES = 20_000
+DRAIN_TRIES = 24
+
+Vec = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One server, as the search sees it."""
+
+    key: str
+    size: Vec
+    group: str | None
+
+
+@dataclass(frozen=True)
+class Stock:
+    """The spare hosts of one class in one zone, in the order they are taken."""
+
+    cap: Vec  # usable capacity of one host
+    cost: float
+    hosts: tuple[str, ...]  # host names
+
+
+@dataclass
+class Bin:
+    """One opened host while searching (mutable working state, never returned)."""
+
+    stock: int
+    cap: Vec
+    used: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    items: list[int] = field(default_factory=list)
+    groups: set[str] = field(default_factory=set)
+
+    def fits(self, item: Item) -> bool:
+        s, u, c = item.size, self.used, self.cap
+        return (u[0] + s[0] <= c[0] + EPS and u[1] + s[1] <= c[1] + EPS
+                and u[2] + s[2] <= c[2] + EPS
+                and (item.group is None or item.group not in self.groups))
+
+    def add(self, i: int, item: Item) -> None:
+        self.items.append(i)
+        for d in range(3):
+            self.used[d] += item.size[d]
+        if item.group is not None:
+            self.groups.add(item.group)
+
+    def remove(self, i: int, item: Item) -> None:
+        self.items.remove(i)
+        for d in range(3):
+            self.used[d] -= item.size[d]
+        if item.group is not None:
+            self.groups.discard(item.group)
+
+    def load(self) -> float:
+        return max(self.used[d] / self.cap[d] for d in range(3) if self.cap[d] > 0)
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A zone's packing: for every used host (stock index, host name), its item indices."""
+
+    bins: tuple[tuple[int, str, tuple[int, ...]], ...]
+    unplaced: tuple[int, ...]  # items that did not fit the stock (empty when all fit)
+    cost: float
+
+    @property
+    def hosts(self) -> int:
+        return len(self.bins)
+
+    def rank(self) -> tuple[int, int, float]:
+        return (len(self.unplaced), len(self.bins), round(self.cost, 9))
+
+
+# --- the portfolio -------------------------------------------------------------------------
+
+def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
+    """The best packing found for one zone (``lower``: its lower bound on hosts)."""
+    if not items:
+        return Packed((), (), 0.0)
+    n = len(items)
+    policies = ["cheapest", "largest", "densest"] if len(stocks) > 1 else ["cheapest"]
+    scores = ["dot", "norm"] if n > 5_000 else ["dot", "norm", "weighted"]
+    runs: list[list[Bin]] = []
+    results: list[tuple[tuple[int, int, float], int]] = []
+    for policy in policies:
+        for score in scores:
+            bins, left = _fill_hosts(items, stocks, policy, score)
+            runs.append(bins)
+            results.append(((len(left), len(bins), _cost(bins, stocks)), len(runs) - 1))
+            if not left and len(bins) <= lower:
+                break
+        if results and min(results)[0][0] == 0 and min(results)[0][1] <= lower:
+            break
+    for order in (["sum"] if n > 5_000 else ["sum", "max", "cpu", "ram"]):
+        bins, left = first_fit_decreasing(items, stocks, order)
+        runs.append(bins)
+        results.append(((len(left), len(bins), _cost(bins, stocks)), len(runs) - 1))
+    best_rank, best = min(results)
+    bins = runs[best]
+    placed = {i for b in bins for i in b.items}
+    unplaced = [i for i in range(n) if i not in placed]
+    if not unplaced:
+        _drain(bins, items, stocks, lower)
+        if n <= EXACT_LIMIT and len(bins) > lower:
+            bins = _exact(items, stocks, bins, lower)
+        _cheapen(bins, items, stocks)
+    return _freeze(bins, stocks, unplaced)
+
+
+def _cost(bins: Sequence[Bin], stocks: Sequence[Stock]) -> float:
+    return sum(stocks[b.stock].cost for b in bins)
+
+
+def _freeze(bins: list[Bin], stocks: Sequence[Stock], unplaced: Sequence[int]) -> Packed:
+    taken = [0] * len(stocks)
+    out = []
+    for b in sorted(bins, key=lambda b: b.stock):
+        out.append((b.stock, stocks[b.stock].hosts[taken[b.stock]], tuple(sorted(b.items))))
+        taken[b.stock] += 1
+    return Packed(tuple(out), tuple(unplaced), _cost(bins, stocks))
+
+
+def _norm(size: Vec, cap: Vec) -> float:
+    return sum(size[d] / cap[d] for d in range(3) if cap[d] > 0)
+
+
+# --- 1. host-by-host filling ---------------------------------------------------------------
+
+class _Kinds:
+    """Items grouped by identical size; within a size, anti-affinity members first."""
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        by_size: dict[Vec, list[int]] = {}
+        group_size: dict[str, int] = {}
+        for it in items:
+            if it.group is not None:
+                group_size[it.group] = group_size.get(it.group, 0) + 1
+        for i, it in enumerate(items):
+            by_size.setdefault(it.size, []).append(i)
+        self.sizes: list[Vec] = sorted(by_size, key=lambda s: (-sum(s), s))
+        self.queues: list[list[int]] = []
+        for s in self.sizes:
+            q = by_size[s]
+            q.sort(key=lambda i: (items[i].group is None,
+                                  -group_size.get(items[i].group or "", 0),
+                                  items[i].group or "", items[i].key))
+            self.queues.append(q)
+        self.head = [0] * len(self.sizes)
+        self.left = [len(q) for q in self.queues]
+        self.total = len(items)
+        self.taken = [False] * len(items)
+
+    def pick(self, t: int, items: Sequence[Item], groups: set[str]) -> int | None:
+        q, taken = self.queues[t], self.taken
+        h = self.head[t]
+        while h < len(q) and taken[q[h]]:
+            h += 1
+        self.head[t] = h
+        for pos in range(h, len(q)):
+            i = q[pos]
+            if taken[i]:
+                continue
+            g = items[i].group
+            if g is None or g not in groups:
+                return i
+        return None
+
+    def take(self, i: int, t: int) -> None:
+        self.taken[i] = True
+        self.left[t] -= 1
+        self.total -= 1
+
+    def untake(self, i: int, t: int) -> None:
+        self.taken[i] = False
+        self.left[t] += 1
+        self.total += 1
+        self.head[t] = 0
+
+
+def _fill(kinds: _Kinds, items: Sequence[Item], cap: Vec, score: str,
+          weights: Vec) -> list[tuple[int, int]]:
+    """Fill one host of capacity ``cap``; returns the (item, kind) picks, already taken."""
+    inv = tuple(1.0 / (c * c) if c > 0 else 0.0 for c in cap)
+    w = (weights[0] * inv[0], weights[1] * inv[1], weights[2] * inv[2])
+    c0, c1, c2 = cap
+    u0 = u1 = u2 = 0.0
+    groups: set[str] = set()
+    picks: list[tuple[int, int]] = []
+    excluded: set[int] = set()
+    active = [t for t in range(len(kinds.sizes)) if kinds.left[t] > 0]
+    sizes, left = kinds.sizes, kinds.left
+    while True:
+        r0, r1, r2 = c0 - u0, c1 - u1, c2 - u2
+        best, best_score = -1, float("-inf")
+        for t in active:
+            if not left[t] or t in excluded:
+                continue
+            s0, s1, s2 = sizes[t]
+            if s0 > r0 + EPS or s1 > r1 + EPS or s2 > r2 + EPS:
+                continue
+            if score == "norm":
+                a, b, c = r0 - s0, r1 - s1, r2 - s2
+                sc = -(a * a * inv[0] + b * b * inv[1] + c * c * inv[2])
+            else:
+                sc = s0 * r0 * w[0] + s1 * r1 * w[1] + s2 * r2 * w[2]
+            if sc > best_score:
+                best, best_score = t, sc
+        if best < 0:
+            return picks
+        i = kinds.pick(best, items, groups)
+        if i is None:
+            excluded.add(best)
+            continue
+        kinds.take(i, best)
+        picks.append((i, best))
+        s0, s1, s2 = sizes[best]
+        u0, u1, u2 = u0 + s0, u1 + s1, u2 + s2
+        g = items[i].group
+        if g is not None:
+            groups.add(g)
+
+
+def _fill_hosts(items: Sequence[Item], stocks: Sequence[Stock], policy: str,
+                score: str) -> tuple[list[Bin], list[int]]:
+    kinds = _Kinds(items)
+    spare = [len(s.hosts) for s in stocks]
+    if policy == "largest":
+        order = sorted(range(len(stocks)), key=lambda s: (-_size(stocks[s]), stocks[s].cost, s))
+    else:  # cheapest first; "densest" also breaks ties towards the cheaper class
+        order = sorted(range(len(stocks)), key=lambda s: (stocks[s].cost, -_size(stocks[s]), s))
+    totals = [0.0, 0.0, 0.0]
+    for it in items:
+        for d in range(3):
+            totals[d] += it.size[d]
+    bins: list[Bin] = []
+    while kinds.total:
+        weights: Vec = (1.0, 1.0, 1.0)
+        if score == "weighted":
+            rem = [0.0, 0.0, 0.0]
+            for t, s in enumerate(kinds.sizes):
+                for d in range(3):
+                    rem[d] += s[d] * kinds.left[t]
+            top = max(rem[d] / stocks[order[0]].cap[d] for d in range(3)) or 1.0
+            weights = tuple(0.25 + rem[d] / stocks[order[0]].cap[d] / top for d in range(3))
+        chosen: tuple[int, list[tuple[int, int]]] | None = None
+        if policy == "densest":
+            best_val = -1.0
+            for s in order:
+                if not spare[s]:
+                    continue
+                picks = _fill(kinds, items, stocks[s].cap, score, weights)
+                val = sum(_norm(items[i].size, _biggest(stocks)) for i, _ in picks)
+                for i, t in reversed(picks):
+                    kinds.untake(i, t)
+                if picks and val > best_val + EPS:
+                    best_val, chosen = val, (s, [])
+            if chosen is not None:
+                s = chosen[0]
+                chosen = (s, _fill(kinds, items, stocks[s].cap, score, weights))
+        else:
+            for s in order:
+                if not spare[s]:
+                    continue
+                picks = _fill(kinds, items, stocks[s].cap, score, weights)
+                if picks:
+                    chosen = (s, picks)
+                    break
+        if chosen is None:
+            break
+        s, picks = chosen
+        spare[s] -= 1
+        b = Bin(s, stocks[s].cap)
+        for i, _ in picks:
+            b.add(i, items[i])
+        bins.append(b)
+    left = [i for i, t in enumerate(kinds.taken) if not t]
+    return bins, left
+
+
+def _size(stock: Stock) -> float:
+    return stock.cap[0] + stock.cap[1] / 8 + stock.cap[2] / 160
+
+
+def _biggest(stocks: Sequence[Stock]) -> Vec:
+    return tuple(max(s.cap[d] for s in stocks) for d in range(3))  # type: ignore[return-value]
+
+
+# --- 2. first-fit decreasing ---------------------------------------------------------------
+
+def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
+                         order: str = "sum") -> tuple[list[Bin], list[int]]:
+    """Textbook FFD: items by decreasing size, each onto the first host (in stock order, then
+    host order) with room. ``order``: sum of normalised sizes, their max, or CPU or RAM."""
+    ref = _biggest(stocks) if stocks else (1.0, 1.0, 1.0)
+    keys = {
+        "sum": lambda it: _norm(it.size, ref),
+        "max": lambda it: max(it.size[d] / ref[d] for d in range(3) if ref[d] > 0),
+        "cpu": lambda it: (it.size[0], it.size[1]),
+        "ram": lambda it: (it.size[1], it.size[0]),
+    }
+    key = keys[order]
+    seq = sorted(range(len(items)), key=lambda i: (_neg(key(items[i])), items[i].key))
+    hosts = [(s, stock.cap) for s, stock in enumerate(stocks) for _ in stock.hosts]
+    bins: list[Bin | None] = [None] * len(hosts)
+    # Hosts only fill up, so once a host is too full for a size it stays too full: each size
+    # remembers the first host that may still take it.
+    first: dict[Vec, int] = {}
+    left: list[int] = []
+    for i in seq:
+        it = items[i]
+        size = it.size
+        j = first.get(size, 0)
+        placed = False
+        while j < len(hosts):
+            b = bins[j]
+            if b is None:
+                cap = hosts[j][1]
+                if all(size[d] <= cap[d] + EPS for d in range(3)):
+                    b = bins[j] = Bin(hosts[j][0], cap)
+            if b is not None and b.fits(it):
+                b.add(i, it)
+                placed = True
+                break
+            full = b is None or any(b.used[d] + size[d] > b.cap[d] + EPS for d in range(3))
+            if full and first.get(size, 0) == j:
+                first[size] = j + 1  # only anti-affinity blocks a host that is not full
+            j += 1
+        if not placed:
+            left.append(i)
+    return [b for b in bins if b is not None], left
+
+
+def _neg(key: float | tuple[float, float]) -> float | tuple[float, float]:
+    return tuple(-k for k in key) if isinstance(key, tuple) else -key  # type: ignore[return-value]
+
+
+# --- 3. emptying the least-loaded hosts ----------------------------------------------------
+
+def _drain(bins: list[Bin], items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> None:
+    """Try to move every item off the least-loaded hosts onto the others (best fit)."""
+    tries = 0
+    for b in sorted(bins, key=lambda b: (b.load(), len(b.items))):
+        if len(bins) <= lower or tries >= DRAIN_TRIES:
+            return
+        need = [sum(items[i].size[d] for i in b.items) for d in range(3)]
+        free = [sum(o.cap[d] - o.used[d] for o in bins if o is not b) for d in range(3)]
+        if any(need[d] > free[d] + EPS for d in range(3)):
+            continue
+        tries += 1
+        moves: list[tuple[int, Bin]] = []
+        for i in sorted(b.items, key=lambda i: -_norm(items[i].size, b.cap)):
+            target = _best_fit(items[i], bins, exclude=b)
+            if target is None:
+                break
+            target.add(i, items[i])
+            moves.append((i, target))
+        if len(moves) == len(b.items):
+            bins.remove(b)
+        else:
+            for i, target in moves:
+                target.remove(i, items[i])
+
+
+def _best_fit(item: Item, bins: Sequence[Bin], exclude: Bin | None = None) -> Bin | None:
+    best, best_slack = None, float("inf")
+    for o in bins:
+        if o is exclude or not o.fits(item):
+            continue
+        slack = sum((o.cap[d] - o.used[d] - item.size[d]) / o.cap[d]
+                    for d in range(3) if o.cap[d] > 0)
+        if slack < best_slack - EPS:
+            best, best_slack = o, slack
+    return best
+
+
+# --- 4. exact search for small zones -------------------------------------------------------
+
+def _exact(items: Sequence[Item], stocks: Sequence[Stock], bins: list[Bin],
+           lower: int) -> list[Bin]:
+    """Try one host fewer at a time with a bounded depth-first search."""
+    best = bins
+    for k in range(len(bins) - 1, lower - 1, -1):
+        found = None
+        for mix in _mixes(items, stocks, k):
+            found = _search(items, stocks, mix)
+            if found is not None:
+                break
+        if found is None:
+            break
+        best = found
+    return best
+
+
+def _mixes(items: Sequence[Item], stocks: Sequence[Stock], k: int) -> list[tuple[int, ...]]:
+    """Class mixes of k hosts (stock index per host) that could hold the total demand,
+    cheapest first; at most a dozen."""
+    total = [sum(it.size[d] for it in items) for d in range(3)]
+    out: list[tuple[float, tuple[int, ...]]] = []
+
+    def rec(s: int, left: int, counts: list[int]) -> None:
+        if len(out) > 200:
+            return
+        if s == len(stocks) - 1:
+            if left > len(stocks[s].hosts):
+                return
+            full = [*counts, left]
+            cap = [sum(full[j] * stocks[j].cap[d] for j in range(len(stocks))) for d in range(3)]
+            if all(cap[d] + EPS >= total[d] for d in range(3)):
+                cost = sum(full[j] * stocks[j].cost for j in range(len(stocks)))
+                out.append((cost, tuple(j for j in range(len(stocks)) for _ in range(full[j]))))
+            return
+        for c in range(min(left, len(stocks[s].hosts)), -1, -1):
+            rec(s + 1, left - c, [*counts, c])
+
+    if stocks:
+        rec(0, k, [])
+    out.sort()
+    return [m for _, m in out[:12]]
+
+
+def _search(items: Sequence[Item], stocks: Sequence[Stock],
+            mix: tuple[int, ...]) -> list[Bin] | None:
+    ref = _biggest(stocks)
+    seq = sorted(range(len(items)),
+                 key=lambda i: (-max(items[i].size[d] / ref[d] for d in range(3)),
+                                items[i].key))
+    bins = [Bin(s, stocks[s].cap) for s in mix]
+    free = [sum(b.cap[d] for b in bins) for d in range(3)]
+    need = [sum(it.size[d] for it in items) for d in range(3)]
+    nodes = 0
+
+    def rec(pos: int) -> bool:
+        nonlocal nodes
+        if pos == len(seq):
+            return True
+        nodes += 1
+        if nodes > EXACT_NODES:
+            return False
+        i = seq[pos]
+        it = items[i]
+        seen_empty: set[int] = set()
+        for b in bins:
+            if not b.items:
+                if b.stock in seen_empty:
+                    continue  # identical empty hosts: trying one is enough
+                seen_empty.add(b.stock)
+            if not b.fits(it):
+                continue
+            b.add(i, it)
+            if rec(pos + 1):
+                return True
+            b.remove(i, it)
+            if nodes > EXACT_NODES:
+                return False
+        return False
+
+    if any(need[d] > free[d] + EPS for d in range(3)):
+        return None
+    if not rec(0):
+        return None
+    return [b for b in bins if b.items]
+
+
+# --- cheaper capacity for the same host count ----------------------------------------------
+
+def _cheapen(bins: list[Bin], items: Sequence[Item], stocks: Sequence[Stock]) -> None:
+    """Move a host's whole load onto a spare host of a cheaper class where it fits."""
+    spare = [len(s.hosts) for s in stocks]
+    for b in bins:
+        spare[b.stock] -= 1
+    cheaper = sorted(range(len(stocks)), key=lambda s: (stocks[s].cost, s))
+    for b in sorted(bins, key=lambda b: (-stocks[b.stock].cost, b.load())):
+        for s in cheaper:
+            if stocks[s].cost >= stocks[b.stock].cost - EPS:
+                break
+            cap = stocks[s].cap
+            if spare[s] and all(b.used[d] <= cap[d] + EPS for d in range(3)):
+                spare[s] -= 1
+                spare[b.stock] += 1
+                b.stock, b.cap = s, cap
+                break
