@@ -58,6 +58,17 @@ class Catalogue:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """The ``services:`` section: whether and how apply runs the service playbooks."""
+
+    enabled: bool = False
+    servers: bool = False
+    signatures: str = "/srv/clamav-signatures"
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     estate: str
     driver: str
@@ -70,6 +81,7 @@ class Settings:
     catalogue: Catalogue
     prices: str
     file: str = "govcloud.yaml"
+    services: ServiceSettings = ServiceSettings()
 
 
 @dataclass(frozen=True)
@@ -218,6 +230,11 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
         ),
         prices=data["prices"],
         file=file,
+        services=ServiceSettings(
+            enabled=data["services"]["enabled"], servers=data["services"]["servers"],
+            signatures=data["services"]["signatures"],
+            tls_certificate=data["services"]["tls"].get("certificate"),
+            tls_key=data["services"]["tls"].get("key")),
     )
 
 

@@ -111,9 +111,10 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
     scores = ["dot", "norm"] if n > 5_000 else ["dot", "norm", "weighted"]
     runs: list[list[Bin]] = []
     results: list[tuple[tuple[int, int, float], int]] = []
+    template = _Kinds(items)
     for policy in policies:
         for score in scores:
-            bins, left = _fill_hosts(items, stocks, policy, score)
+            bins, left = _fill_hosts(items, stocks, policy, score, template)
             runs.append(bins)
             results.append(((len(left), len(bins), _cost(bins, stocks)), len(runs) - 1))
             if not left and len(bins) <= lower:
@@ -156,24 +157,33 @@ def _norm(size: Vec, cap: Vec) -> float:
 # --- 1. host-by-host filling ---------------------------------------------------------------
 
 class _Kinds:
-    """Items grouped by identical size; within a size, anti-affinity members first."""
+    """Items grouped by identical size. Within a size, anti-affinity members come first and
+    interleaved (the first member of every group, largest groups first, then the second
+    members...), so a host meets few members of a group it already holds."""
 
-    def __init__(self, items: Sequence[Item]) -> None:
-        by_size: dict[Vec, list[int]] = {}
-        group_size: dict[str, int] = {}
-        for it in items:
-            if it.group is not None:
-                group_size[it.group] = group_size.get(it.group, 0) + 1
-        for i, it in enumerate(items):
-            by_size.setdefault(it.size, []).append(i)
-        self.sizes: list[Vec] = sorted(by_size, key=lambda s: (-sum(s), s))
-        self.queues: list[list[int]] = []
-        for s in self.sizes:
-            q = by_size[s]
-            q.sort(key=lambda i: (items[i].group is None,
-                                  -group_size.get(items[i].group or "", 0),
-                                  items[i].group or "", items[i].key))
-            self.queues.append(q)
+    def __init__(self, items: Sequence[Item], template: _Kinds | None = None) -> None:
+        if template is None:
+            by_size: dict[Vec, list[int]] = {}
+            group_size: dict[str, int] = {}
+            for it in items:
+                if it.group is not None:
+                    group_size[it.group] = group_size.get(it.group, 0) + 1
+            rank: dict[str, int] = {}
+            keys = []
+            for i, it in enumerate(items):
+                by_size.setdefault(it.size, []).append(i)
+                g = it.group
+                if g is None:
+                    keys.append((1, 0, 0, "", it.key))
+                else:
+                    r = rank[g] = rank.get(g, -1) + 1
+                    keys.append((0, r, -group_size[g], g, it.key))
+            self.sizes: list[Vec] = sorted(by_size, key=lambda s: (-sum(s), s))
+            self.queues: list[list[int]] = [sorted(by_size[s], key=keys.__getitem__)
+                                            for s in self.sizes]
+        else:
+            self.sizes = template.sizes
+            self.queues = template.queues
         self.head = [0] * len(self.sizes)
         self.left = [len(q) for q in self.queues]
         self.total = len(items)
@@ -250,8 +260,8 @@ def _fill(kinds: _Kinds, items: Sequence[Item], cap: Vec, score: str,
 
 
 def _fill_hosts(items: Sequence[Item], stocks: Sequence[Stock], policy: str,
-                score: str) -> tuple[list[Bin], list[int]]:
-    kinds = _Kinds(items)
+                score: str, template: _Kinds) -> tuple[list[Bin], list[int]]:
+    kinds = _Kinds(items, template)
     spare = [len(s.hosts) for s in stocks]
     if policy == "largest":
         order = sorted(range(len(stocks)), key=lambda s: (-_size(stocks[s]), stocks[s].cost, s))

@@ -354,6 +354,34 @@ def _zone_bound(items: Sequence[packing.Item], stocks: Sequence[packing.Stock]) 
     return bound
 
 
+def violations(assignment: Mapping[str, str], demands: Iterable[Demand], hosts: Iterable[Host],
+               ratios: Ratios) -> list[str]:
+    """Every way an assignment breaks the rules: unplaced servers, unknown hosts, zones mixed,
+    capacity exceeded, anti-affinity broken. Empty when the assignment is valid."""
+    by_name = {h.name: h for h in hosts}
+    used: dict[str, Usage] = {}
+    problems = []
+    for d in sorted(demands, key=lambda d: d.key):
+        name = assignment.get(d.key)
+        host = by_name.get(name or "")
+        if host is None:
+            problems.append(f"{d.key}: not placed" if name is None
+                            else f"{d.key}: unknown host {name}")
+            continue
+        if host.zone != d.zone:
+            problems.append(f"{d.key}: {d.zone} server on {host.zone} host {name}")
+        u = used.setdefault(host.name, Usage())
+        if d.group and d.group in u.groups:
+            problems.append(f"{d.key}: a second replica of {d.group} on {name}")
+        u.add(d)
+    for name, u in sorted(used.items()):
+        cap = capacity(by_name[name], ratios)
+        for k, attr in enumerate(DIMENSIONS):
+            if getattr(u, attr) > cap[k] + packing.EPS:
+                problems.append(f"{name}: {attr} {getattr(u, attr):g} over usable {cap[k]:g}")
+    return problems
+
+
 # --- shared plumbing -----------------------------------------------------------------------
 
 def _by_zone(demands: Sequence[Demand]) -> dict[str, list[Demand]]:

@@ -29,9 +29,11 @@ CRON_FIELD = re.compile(r"^(\*|\d{1,2}(-\d{1,2})?)(/\d{1,2})?(,(\d{1,2}(-\d{1,2}
 # Free text shown to people (Chinese names included): no control characters, quotes or
 # characters a template or shell would interpret.
 TEXT = r"^[^\x00-\x1f\x7f;{}\"'`$\\<>|&]*$"
-ABS_PATH = r"^(/[A-Za-z0-9_.-]+)+$"
+ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
 URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*$"
 COST_CENTRE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
+SOURCE = (r"^((/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+"
+          r"|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*)$")
 
 HINTS = {
     IDENT: "use 2-40 lowercase letters, digits and '-', starting with a letter, e.g. 'finance'",
@@ -42,6 +44,7 @@ HINTS = {
     ABS_PATH: "use an absolute path of letters, digits, '_', '.', '-', e.g. '/srv/data'",
     URL: "use a plain http(s) URL such as 'http://10.0.0.5:8080/app'",
     COST_CENTRE: "use letters, digits and '-', e.g. 'CC-1002'",
+    SOURCE: "use an absolute path such as '/srv/clamav-signatures' or an http(s) URL",
 }
 
 
@@ -243,6 +246,23 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         }, ["flavors", "images"]),
         "prices": _s("Price book file, relative to the estate.", r"^[A-Za-z0-9_./-]+$",
                      default="prices.yaml"),
+        "services": _obj("Shared services (web hosting, antivirus, backup) configured by the "
+                         "Ansible playbooks in playbooks/ after each apply.", {
+            "enabled": {"type": "boolean", "default": False,
+                        "description": "Run the service playbooks after apply (off: apply "
+                        "changes the cloud only and says the playbooks were skipped)."},
+            "servers": {"type": "boolean", "default": False,
+                        "description": "Also configure the department VMs (needs them "
+                        "reachable over SSH, i.e. a real cloud)."},
+            "signatures": _s("Where the antivirus mirror takes ClamAV signatures from: a "
+                             "path on the mirror host or an http(s) URL (no internet needed).",
+                             SOURCE, default="/srv/clamav-signatures"),
+            "tls": _obj("TLS for hosted websites; without a certificate each site gets a "
+                        "generated self-signed one.", {
+                "certificate": _s("Certificate (chain) file on the web hosts.", ABS_PATH),
+                "key": _s("Its private key file on the web hosts.", ABS_PATH),
+            }, default={}),
+        }, default={}),
     }, ["estate", "host_pool", "catalogue"]),
 }
 
@@ -270,10 +290,22 @@ def _kind(value: Any) -> str:
     return f"{value!r}"
 
 
-def _dangerous_hint(value: str) -> str | None:
-    found = [word for ch, word in DANGEROUS.items() if ch in value]
-    if ".." in value:
-        found.append("'..'")
+EXAMPLES = {IDENT: "finance", NAME: "web-01", DNS: "czj.qingdao.gov.cn", TEXT: "青岛市财政局",
+            ABS_PATH: "/srv/data", URL: "http://10.0.0.5:8080/app", COST_CENTRE: "CC-1002"}
+
+
+def _dangerous_hint(value: str, pattern: str) -> str | None:
+    """Name the characters of ``value`` that ``pattern`` refuses and a config or shell
+    command would interpret ('..' always: it walks out of a folder)."""
+    example = EXAMPLES.get(pattern, "ab")
+    regex = _compiled(pattern)
+
+    def refused(text: str) -> bool:
+        return not regex.fullmatch(example[:2] + text + example[2:]) and \
+            not regex.fullmatch(example + text)
+
+    found = ["'..'"] if ".." in value else []
+    found += [word for ch, word in DANGEROUS.items() if ch in value and refused(ch)]
     return ", ".join(dict.fromkeys(found)) if found else None
 
 
@@ -360,8 +392,8 @@ def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
         out.append(doc.diag(path, f"is {len(value)} characters, over {schema['maxLength']}",
                             "shorten it"))
     pattern = schema.get("pattern")
-    if pattern and not _compiled(pattern).search(value):
-        bad = _dangerous_hint(value)
+    if pattern and not _compiled(pattern).fullmatch(value):
+        bad = _dangerous_hint(value, pattern)
         shown = value if len(value) <= 60 else value[:57] + "..."
         if bad:
             message = (f"{shown!r} contains {bad}, which could break a generated config or "

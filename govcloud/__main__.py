@@ -1,0 +1,3 @@
+from govcloud.cli import main
+
+main()

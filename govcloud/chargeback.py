@@ -1,0 +1,305 @@
+"""Chargeback: each department's share of the shared platform's cost for one month.
+
+Pure, and exact to the fen. The platform's cost is a set of pools (``prices.yaml`` pools):
+the shared hosts (amortisation and maintenance of every host owned, power of the hosts in
+use) and fixed monthly pools (storage and backup, web platform, security, network, staff).
+Each pool is split by its declared rule:
+
+* ``usage``  — in proportion to each department's priced usage of the pool's items (units ×
+  the rate card in force for the month). The capacity nobody uses is priced the same way and
+  charged to no one: it is the pool's *idle* line, shown, not spread over departments.
+* ``even``   — equal shares between the departments.
+* ``weight`` — in proportion to declared weights.
+
+Every pool's cost is rounded to the fen once, then divided with the largest-remainder method
+(floor every share, hand the leftover fen to the largest remainders), so
+
+    Σ department charges + idle = platform cost, exactly, for every pool and in total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any
+
+from govcloud.pricebook import HOURS_PER_MONTH, ITEMS, Pool, PriceBook, Source
+
+FEN = Decimal("0.01")
+ZERO = Decimal(0)
+IDLE = "(idle)"
+HOST_ITEMS = ("vcpu", "ram_gb", "disk_gb")
+
+
+def fen(value: Decimal) -> Decimal:
+    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class HostClassSize:
+    name: str
+    vcpus: float
+    ram_gb: float
+    disk_gb: float
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The shared hosts: every host owned (zone → class → count), those in use, their sizes
+    and allocation ratios (what one host can sell)."""
+
+    owned: Mapping[str, Mapping[str, int]]
+    in_use: Mapping[str, Mapping[str, int]]
+    classes: Mapping[str, HostClassSize]
+    cpu_ratio: float = 4.0
+    ram_ratio: float = 1.0
+    disk_ratio: float = 1.0
+
+    def owned_by_class(self) -> dict[str, int]:
+        return _by_class(self.owned)
+
+    def in_use_by_class(self) -> dict[str, int]:
+        return _by_class(self.in_use)
+
+    def capacity(self) -> dict[str, Decimal]:
+        """Sellable vCPU, RAM and root disk of every owned host (physical × ratio)."""
+        out = {item: ZERO for item in HOST_ITEMS}
+        for cls, n in self.owned_by_class().items():
+            c = self.classes[cls]
+            out["vcpu"] += Decimal(str(c.vcpus * self.cpu_ratio)) * n
+            out["ram_gb"] += Decimal(str(c.ram_gb * self.ram_ratio)) * n
+            out["disk_gb"] += Decimal(str(c.disk_gb * self.disk_ratio)) * n
+        return out
+
+    @classmethod
+    def of(cls, pool: Any, in_use: Mapping[str, Mapping[str, int]]) -> Platform:
+        """From the settings' HostPool and the hosts in use."""
+        return cls(owned={z: dict(c) for z, c in pool.hosts.items()},
+                   in_use={z: dict(c) for z, c in in_use.items()},
+                   classes={c.name: HostClassSize(c.name, c.vcpus, c.ram_gb, c.disk_gb)
+                            for c in pool.classes},
+                   cpu_ratio=pool.cpu_allocation_ratio, ram_ratio=pool.ram_allocation_ratio,
+                   disk_ratio=pool.disk_allocation_ratio)
+
+
+def _by_class(zones: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for classes in zones.values():
+        for cls, n in classes.items():
+            out[cls] = out.get(cls, 0) + n
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One line of a pool's cost, with the price line it came from."""
+
+    label: str
+    yuan: Decimal
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "yuan": str(self.yuan), "source": self.source}
+
+
+@dataclass(frozen=True)
+class PoolSplit:
+    name: str
+    rule: str
+    cost: Decimal  # to the fen
+    lines: tuple[CostLine, ...]
+    basis: dict[str, Decimal]  # department (and IDLE) → weight used for the split
+    shares: dict[str, Decimal]  # department → yuan
+    idle: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "rule": self.rule, "cost": str(self.cost),
+                "idle": str(self.idle), "lines": [x.as_dict() for x in self.lines],
+                "basis": {k: str(v) for k, v in self.basis.items()},
+                "shares": {k: str(v) for k, v in self.shares.items()}}
+
+
+@dataclass(frozen=True)
+class DepartmentCharge:
+    department: str
+    usage: dict[str, float]
+    list_value: Decimal  # usage × rate card, for reference
+    by_pool: dict[str, Decimal]
+    total: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"department": self.department, "usage": self.usage,
+                "list_value": str(self.list_value),
+                "by_pool": {k: str(v) for k, v in self.by_pool.items()},
+                "total": str(self.total)}
+
+
+@dataclass(frozen=True)
+class Statement:
+    period: str
+    departments: tuple[DepartmentCharge, ...]
+    pools: tuple[PoolSplit, ...]
+    rates: dict[str, tuple[Decimal, str]]  # item → (yuan per unit, source)
+    platform_cost: Decimal
+    idle: Decimal
+    closed_at: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def charge(self, department: str) -> Decimal:
+        for d in self.departments:
+            if d.department == department:
+                return d.total
+        return ZERO
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "platform_cost": str(self.platform_cost),
+                "idle": str(self.idle), "closed_at": self.closed_at,
+                "charged": str(sum((d.total for d in self.departments), ZERO)),
+                "rates": {k: {"yuan": str(v), "source": s} for k, (v, s) in self.rates.items()},
+                "departments": [d.as_dict() for d in self.departments],
+                "pools": [p.as_dict() for p in self.pools], "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Statement:
+        return cls(
+            period=data["period"],
+            departments=tuple(DepartmentCharge(
+                d["department"], d["usage"], Decimal(d["list_value"]),
+                {k: Decimal(v) for k, v in d["by_pool"].items()}, Decimal(d["total"]))
+                for d in data["departments"]),
+            pools=tuple(PoolSplit(
+                p["name"], p["rule"], Decimal(p["cost"]),
+                tuple(CostLine(x["label"], Decimal(x["yuan"]), x["source"]) for x in p["lines"]),
+                {k: Decimal(v) for k, v in p["basis"].items()},
+                {k: Decimal(v) for k, v in p["shares"].items()}, Decimal(p["idle"]))
+                for p in data["pools"]),
+            rates={k: (Decimal(v["yuan"]), v["source"]) for k, v in data["rates"].items()},
+            platform_cost=Decimal(data["platform_cost"]), idle=Decimal(data["idle"]),
+            closed_at=data.get("closed_at"), notes=tuple(data.get("notes", ())))
+
+
+def split(total_fen: int, weights: Mapping[str, Decimal]) -> dict[str, int]:
+    """Divide ``total_fen`` in proportion to ``weights`` into whole fen that add up exactly
+    (largest remainder; ties go to the name that sorts first)."""
+    names = list(weights)
+    total_w = sum(weights.values(), ZERO)
+    if not names or total_w <= 0:
+        raise ValueError("nothing to split over")
+    with localcontext() as ctx:
+        ctx.prec = 80
+        out: dict[str, int] = {}
+        rems: list[tuple[Decimal, str]] = []
+        given = 0
+        for n in names:
+            q, r = divmod(Decimal(total_fen) * weights[n], total_w)
+            out[n] = int(q)
+            given += int(q)
+            rems.append((r, n))
+    left = total_fen - given
+    rems.sort(key=lambda t: (-t[0], t[1]))
+    for _, n in rems[:left]:
+        out[n] += 1
+    return out
+
+
+def host_cost_lines(book: PriceBook, platform: Platform, period: str) -> list[CostLine]:
+    """The shared hosts' monthly cost: write-off and maintenance of every owned host, power
+    of the hosts in use."""
+    lines = []
+    tariff = book.tariff_for(period)
+    in_use = platform.in_use_by_class()
+    for cls, n in platform.owned_by_class().items():
+        m = book.host_classes[cls]
+        if n:
+            lines.append(CostLine(f"{cls} × {n} write-off ({m.purchase_yuan} / {m.years} years "
+                                  "/ 12)", m.purchase_yuan / m.years / 12 * n, str(m.source)))
+            if m.maintenance_yuan_per_year:
+                lines.append(CostLine(f"{cls} × {n} maintenance "
+                                      f"({m.maintenance_yuan_per_year} a year / 12)",
+                                      m.maintenance_yuan_per_year / 12 * n, str(m.source)))
+        used = in_use.get(cls, 0)
+        if used:
+            kwh = m.power_w * HOURS_PER_MONTH * book.pue / 1000
+            lines.append(CostLine(
+                f"{cls} × {used} in use: power {m.power_w} W × {HOURS_PER_MONTH} h × PUE "
+                f"{book.pue} × {tariff.yuan} yuan/kWh", kwh * tariff.yuan * used,
+                f"{m.source}; {tariff.source}"))
+    return lines
+
+
+def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
+               platform: Platform) -> Statement:
+    """The month's statement: every pool split between departments and idle, to the fen."""
+    rates = book.rates(period)
+    price = {item: rates[item].yuan for item in ITEMS}
+    deps = sorted(usage)
+    qty = {d: {item: Decimal(str(usage[d].get(item, 0) or 0)) for item in ITEMS} for d in deps}
+    host_cap = platform.capacity()
+    pools: list[PoolSplit] = []
+    for pool in book.pools:
+        if pool.cost == "hosts":
+            lines = host_cost_lines(book, platform, period)
+        else:
+            p = book.pool_cost(pool, period)
+            lines = [CostLine(f"{pool.name} ({pool.description or 'fixed'}) a month", p.yuan,
+                              str(p.source))]
+        cost = fen(sum((x.yuan for x in lines), ZERO))
+        basis = _basis(pool, deps, qty, price, host_cap)
+        if sum(basis.values(), ZERO) <= 0:
+            basis = {IDLE: Decimal(1)}
+        parts = split(int(cost * 100), basis)
+        shares = {d: Decimal(parts.get(d, 0)) / 100 for d in deps}
+        idle = Decimal(parts.get(IDLE, 0)) / 100
+        pools.append(PoolSplit(pool.name, pool.rule, cost, tuple(lines), basis, shares, idle))
+    charges = []
+    for d in deps:
+        by_pool = {p.name: p.shares[d] for p in pools}
+        list_value = fen(sum((qty[d][i] * price[i] for i in ITEMS), ZERO))
+        charges.append(DepartmentCharge(d, {i: float(usage[d].get(i, 0) or 0) for i in ITEMS},
+                                        list_value, by_pool, sum(by_pool.values(), ZERO)))
+    return Statement(period, tuple(charges), tuple(pools),
+                     {i: (rates[i].yuan, str(rates[i].source)) for i in ITEMS},
+                     sum((p.cost for p in pools), ZERO), sum((p.idle for p in pools), ZERO))
+
+
+def _basis(pool: Pool, deps: list[str], qty: dict[str, dict[str, Decimal]],
+           price: dict[str, Decimal], host_cap: dict[str, Decimal]) -> dict[str, Decimal]:
+    if pool.rule == "even":
+        return {d: Decimal(1) for d in deps}
+    if pool.rule == "weight":
+        return {d: pool.weights.get(d, pool.default_weight) for d in deps}
+    out = {d: sum((qty[d][i] * price[i] for i in pool.items), ZERO) for d in deps}
+    idle = ZERO
+    for i in pool.items:
+        cap = host_cap.get(i) if i in HOST_ITEMS else pool.capacity.get(i)
+        if cap is None:
+            continue  # no declared capacity: the users carry all of it
+        used = sum((qty[d][i] for d in deps), ZERO)
+        idle += max(cap - used, ZERO) * price[i]
+    out[IDLE] = idle
+    return out
+
+
+def check_invariant(s: Statement) -> None:
+    """Raise AssertionError unless charges + idle = platform cost, pool by pool and in total."""
+    for p in s.pools:
+        got = sum(p.shares.values(), ZERO) + p.idle
+        assert got == p.cost, f"pool {p.name}: {got} != {p.cost}"
+    total = sum((d.total for d in s.departments), ZERO) + s.idle
+    assert total == s.platform_cost, f"{total} != {s.platform_cost}"
+
+
+def cost_delta(book: PriceBook, period: str, before: Mapping[str, Mapping[str, float]],
+               after: Mapping[str, Mapping[str, float]], platform: Platform
+               ) -> dict[str, Decimal]:
+    """Monthly charge after minus before, per department whose charge changes."""
+    deps = set(before) | set(after)
+    b = chargeback(book, period, {d: before.get(d, {}) for d in deps}, platform)
+    a = chargeback(book, period, {d: after.get(d, {}) for d in deps}, platform)
+    out = {}
+    for d in sorted(deps):
+        delta = a.charge(d) - b.charge(d)
+        if delta:
+            out[d] = delta
+    return out

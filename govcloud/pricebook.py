@@ -1,0 +1,328 @@
+"""The price book: what each billed item costs a month, and what the shared platform costs.
+
+Pure: ``load`` reads one YAML file into frozen values and collects every problem with its
+file, line and key path (the same ``schema.check`` walker the plans use). Every price is
+effective-dated: an entry applies from its month (``from: 2026-07``) until the next entry, so
+a price added later never changes a past period. Money is ``Decimal`` yuan throughout.
+
+Every figure keeps the line it came from (``Price.source``), so a report can say which price
+line produced each number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from govcloud.documents import Document, Path_, load
+from govcloud.errors import Diagnostic, ValidationFailed
+from govcloud.schema import _arr, _i, _n, _obj, _s, check, with_defaults
+
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+_PERIOD_RE = re.compile(PERIOD)
+
+# Billed items: what a department is metered on, per month.
+ITEMS: tuple[str, ...] = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb",
+                          "antivirus_seat")
+ITEM_LABELS = {"vcpu": "vCPU", "ram_gb": "RAM GiB", "disk_gb": "root disk GB",
+               "volume_gb": "volume GB", "website": "website", "backup_gb": "backup GB",
+               "antivirus_seat": "antivirus seat"}
+RULES = ("even", "usage", "weight")
+
+_DATED = _arr("Effective-dated values: each applies from its month until the next.",
+              _obj("One dated value.", {
+                  "from": _s("First month it applies, YYYY-MM.", PERIOD),
+                  "yuan": _n("Yuan (per unit per month, or per month for a pool).", 0),
+              }, ["from", "yuan"]), minItems=1)
+
+_MACHINE = _obj("The cost of one physical server of a class.", {
+    "purchase_yuan": _n("Purchase price in yuan, amortised over 'years'.", 0),
+    "years": _n("Years the purchase is written off over.", 0.5, 30),
+    "power_w": _n("Average electrical draw in watts.", 0, 100_000),
+    "maintenance_yuan_per_year": _n("Maintenance contract and spares, yuan a year.", 0,
+                                    default=0),
+}, ["purchase_yuan", "years", "power_w"])
+
+PRICE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://govcloud.example/schema/price-book.json",
+    "title": "govcloud price book",
+    **_obj("Unit prices, platform costs and the legacy baseline's costs, in yuan.", {
+        "currency": {"type": "string", "enum": ["CNY"], "default": "CNY",
+                     "description": "Currency of every figure (yuan)."},
+        "units": _obj("Rate card: yuan per unit per month for each billed item.", {
+            item: {**_DATED, "description": f"Yuan per {ITEM_LABELS[item]} per month."}
+            for item in ITEMS
+        }, list(ITEMS)),
+        "power": _obj("Electricity.", {
+            "tariff": {**_arr("Yuan per kWh, effective-dated.", _obj("One tariff.", {
+                "from": _s("First month it applies, YYYY-MM.", PERIOD),
+                "yuan_per_kwh": _n("Yuan per kWh.", 0, 100),
+            }, ["from", "yuan_per_kwh"]), minItems=1)},
+            "pue": _n("Power usage effectiveness of the data centre (cooling overhead).", 1, 5,
+                      default=1.5),
+            "legacy_pue": _n("PUE of departments' own server rooms.", 1, 5, default=2.0),
+        }, ["tariff"]),
+        "host_classes": {"type": "object", "description": "Shared host classes (as in "
+                         "govcloud.yaml host_pool.classes) → their cost.",
+                         "additionalProperties": _MACHINE},
+        "legacy_classes": {"type": "object", "description": "Legacy server classes used by "
+                           "plans' legacy.servers → their cost.",
+                           "additionalProperties": _MACHINE},
+        "staff": _obj("People.", {
+            "admin_yuan_per_year": _n("Cost of one full-time server administrator a year "
+                                      "(salary and on-costs).", 0),
+            "legacy_website_yuan_per_year": _n("What a department paid a year to host one "
+                                               "website itself (hosting, certificates).", 0,
+                                               default=0),
+        }, ["admin_yuan_per_year"]),
+        "pools": _arr("Shared platform cost pools and how each is split.", _obj("A pool.", {
+            "name": _s("Pool name.", r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"),
+            "description": _s("What is in it.", r"^[^\x00-\x1f]*$", default=""),
+            "cost": {"type": "string", "enum": ["hosts", "fixed"], "default": "fixed",
+                     "description": "hosts: computed from host_classes and the host pool; "
+                                    "fixed: yuan_per_month."},
+            "yuan_per_month": {**_DATED, "description": "Monthly cost (fixed pools)."},
+            "rule": {"type": "string", "enum": list(RULES),
+                     "description": "even: equal shares; usage: in proportion to priced "
+                                    "usage of 'items', unused capacity shown as idle; "
+                                    "weight: in proportion to 'weights'."},
+            "items": _arr("Billed items whose priced usage drives a usage split.",
+                          {"type": "string", "enum": list(ITEMS),
+                           "description": "A billed item."}, default=[]),
+            "capacity": {"type": "object", "description": "Capacity of items that are not "
+                         "host resources (e.g. backup_gb), so their unused part is idle.",
+                         "additionalProperties": _n("Units.", 0), "default": {}},
+            "weights": {"type": "object", "description": "Department id → weight (weight "
+                        "rule); departments not listed weigh 'default_weight'.",
+                        "additionalProperties": _n("Weight.", 0), "default": {}},
+            "default_weight": _n("Weight of departments not in 'weights'.", 0, default=1),
+        }, ["name", "rule"]), minItems=1),
+    }, ["units", "power", "host_classes", "legacy_classes", "staff", "pools"]),
+}
+PRICE_SCHEMA.pop("description", None)
+PRICE_SCHEMA["description"] = "Unit prices, platform costs and legacy costs, in yuan."
+
+HOURS_PER_MONTH = Decimal(730)  # 8,760 hours / 12
+HOURS_PER_YEAR = Decimal(8760)
+
+
+def D(value: Any) -> Decimal:
+    """A YAML number as an exact Decimal (via its text, so 0.85 stays 0.85)."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a figure came from: file, line and key path."""
+
+    file: str
+    line: int
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} {self.path}"
+
+
+@dataclass(frozen=True)
+class Dated:
+    """One effective-dated value."""
+
+    start: str  # YYYY-MM
+    yuan: Decimal
+    source: Source
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    purchase_yuan: Decimal
+    years: Decimal
+    power_w: Decimal
+    maintenance_yuan_per_year: Decimal
+    source: Source
+
+    def amortisation_per_year(self) -> Decimal:
+        return self.purchase_yuan / self.years
+
+    def power_kwh_per_year(self, pue: Decimal) -> Decimal:
+        return self.power_w * HOURS_PER_YEAR * pue / 1000
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    description: str
+    cost: str  # hosts | fixed
+    yuan_per_month: tuple[Dated, ...]
+    rule: str
+    items: tuple[str, ...]
+    capacity: dict[str, Decimal]
+    weights: dict[str, Decimal]
+    default_weight: Decimal
+    source: Source
+
+
+@dataclass(frozen=True)
+class Price:
+    """A value in force for a period, with the line it came from."""
+
+    yuan: Decimal
+    source: Source
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    file: str
+    units: dict[str, tuple[Dated, ...]]
+    tariff: tuple[Dated, ...]
+    pue: Decimal
+    legacy_pue: Decimal
+    host_classes: dict[str, Machine]
+    legacy_classes: dict[str, Machine]
+    admin_yuan_per_year: Price
+    legacy_website_yuan_per_year: Price
+    pools: tuple[Pool, ...]
+
+    def unit(self, item: str, period: str) -> Price:
+        """The price of one unit of ``item`` for ``period`` (YYYY-MM)."""
+        return in_force(self.units[item], period, f"units.{item}")
+
+    def rates(self, period: str) -> dict[str, Price]:
+        return {item: self.unit(item, period) for item in ITEMS}
+
+    def tariff_for(self, period: str) -> Price:
+        return in_force(self.tariff, period, "power.tariff")
+
+    def pool_cost(self, pool: Pool, period: str) -> Price:
+        return in_force(pool.yuan_per_month, period, f"pools.{pool.name}.yuan_per_month")
+
+
+class NoPrice(ValidationFailed):
+    """No price is in force for a period (it is before the first effective date)."""
+
+
+def in_force(entries: tuple[Dated, ...], period: str, what: str) -> Price:
+    """The last entry whose month is not after ``period``."""
+    found: Dated | None = None
+    for e in entries:  # sorted by start at load time
+        if e.start <= period:
+            found = e
+        else:
+            break
+    if found is None:
+        first = entries[0] if entries else None
+        where = first.source if first else Source("prices.yaml", 0, what)
+        raise NoPrice(diagnostics=[Diagnostic(
+            where.file, where.line, what, f"no price in force for {period} (the first one "
+            f"applies from {first.start if first else 'never'})",
+            f"add an entry with 'from: {period}' or earlier")])
+    return Price(found.yuan, found.source)
+
+
+def check_period(period: str) -> str:
+    if not _PERIOD_RE.match(period):
+        from govcloud.errors import GovcloudError
+
+        raise GovcloudError(f"{period!r} is not a period", "write the month as YYYY-MM, "
+                            "e.g. --period 2026-10")
+    return period
+
+
+def load_book(path: Path, display: str | None = None,
+              host_classes: set[str] | None = None,
+              legacy_classes: set[str] | None = None) -> PriceBook:
+    """Read and check the price book; ValidationFailed lists every problem at once.
+
+    ``host_classes``/``legacy_classes``, when given, are the classes the estate uses: each
+    must have a price.
+    """
+    name = display or path.name
+    doc, diags = load(path, name)
+    if doc is None:
+        raise ValidationFailed(diagnostics=diags)
+    book, problems = parse_book(doc, host_classes, legacy_classes)
+    problems = diags + problems
+    if any(d.severity == "error" for d in problems) or book is None:
+        raise ValidationFailed(diagnostics=sorted(problems))
+    return book
+
+
+def parse_book(doc: Document, host_classes: set[str] | None = None,
+               legacy_classes: set[str] | None = None
+               ) -> tuple[PriceBook | None, list[Diagnostic]]:
+    problems = check(doc, PRICE_SCHEMA)
+    if problems:
+        return None, problems
+    data = with_defaults(doc.data, PRICE_SCHEMA)
+
+    def src(path: Path_) -> Source:
+        from govcloud.documents import dotted
+
+        return Source(doc.file, doc.line(path), dotted(path))
+
+    def dated(entries: list[dict[str, Any]], path: Path_, key: str = "yuan") -> tuple[Dated, ...]:
+        out = [Dated(e["from"], D(e[key]), src((*path, i))) for i, e in enumerate(entries)]
+        seen: dict[str, int] = {}
+        for i, e in enumerate(out):
+            if e.start in seen:
+                problems.append(doc.diag((*path, i, "from"), f"two prices from {e.start} "
+                                         f"(also entry {seen[e.start]})",
+                                         "keep one entry per month"))
+            seen[e.start] = i
+        return tuple(sorted(out, key=lambda e: e.start))
+
+    def machines(key: str) -> dict[str, Machine]:
+        return {n: Machine(n, D(m["purchase_yuan"]), D(m["years"]), D(m["power_w"]),
+                           D(m["maintenance_yuan_per_year"]), src((key, n)))
+                for n, m in data[key].items()}
+
+    units = {item: dated(data["units"][item], ("units", item)) for item in ITEMS}
+    tariff = dated(data["power"]["tariff"], ("power", "tariff"), "yuan_per_kwh")
+    pools = []
+    names: set[str] = set()
+    for i, p in enumerate(data["pools"]):
+        path: Path_ = ("pools", i)
+        if p["name"] in names:
+            problems.append(doc.diag((*path, "name"), f"duplicate pool '{p['name']}'",
+                                     "give each pool its own name"))
+        names.add(p["name"])
+        if p["cost"] == "fixed" and "yuan_per_month" not in p:
+            problems.append(doc.diag(path, "a fixed pool needs yuan_per_month",
+                                     "add 'yuan_per_month: [{from: 2026-01, yuan: 1000}]'"))
+        if p["cost"] == "hosts" and "yuan_per_month" in p:
+            problems.append(doc.diag((*path, "yuan_per_month"), "a hosts pool is computed "
+                                     "from host_classes", "remove yuan_per_month or set "
+                                     "cost: fixed"))
+        if p["rule"] == "usage" and not p["items"]:
+            problems.append(doc.diag((*path, "rule"), "a usage split needs items",
+                                     "add 'items: [vcpu, ram_gb]' (the billed items whose "
+                                     "priced usage drives the split)"))
+        if p["rule"] != "weight" and p["weights"]:
+            problems.append(doc.diag((*path, "weights"), "weights only apply to rule: weight",
+                                     "remove weights or set rule: weight"))
+        pools.append(Pool(p["name"], p["description"], p["cost"],
+                          dated(p.get("yuan_per_month", []), (*path, "yuan_per_month")),
+                          p["rule"], tuple(p["items"]),
+                          {k: D(v) for k, v in p["capacity"].items()},
+                          {k: D(v) for k, v in p["weights"].items()},
+                          D(p["default_weight"]), src(path)))
+    for key, wanted in (("host_classes", host_classes), ("legacy_classes", legacy_classes)):
+        for cls in sorted(wanted or ()):
+            if cls not in data[key]:
+                problems.append(doc.diag((key,), f"no price for {key[:-2]} '{cls}' used by "
+                                         "the estate", f"add '{cls}: {{purchase_yuan: …, "
+                                         "years: 5, power_w: …}}'"))
+    book = PriceBook(
+        file=doc.file, units=units, tariff=tariff, pue=D(data["power"]["pue"]),
+        legacy_pue=D(data["power"]["legacy_pue"]),
+        host_classes=machines("host_classes"), legacy_classes=machines("legacy_classes"),
+        admin_yuan_per_year=Price(D(data["staff"]["admin_yuan_per_year"]),
+                                  src(("staff", "admin_yuan_per_year"))),
+        legacy_website_yuan_per_year=Price(D(data["staff"]["legacy_website_yuan_per_year"]),
+                                           src(("staff", "legacy_website_yuan_per_year"))),
+        pools=tuple(pools))
+    return book, problems

@@ -1,0 +1,73 @@
+"""Validation from data: each folder under cases/ holds plan files and the exact diagnostics
+`govcloud validate` must print for them (file:line: key.path: what — how to fix)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_estate, govcloud
+
+CASES = Path(__file__).parent / "cases"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_case(case: str, tmp_path: Path) -> None:
+    estate = copy_estate(tmp_path / "estate", plans=False)
+    shutil.copytree(CASES / case / "plans", estate / "plans", dirs_exist_ok=True)
+    expected = (CASES / case / "expected.txt").read_text().splitlines()
+    proc = govcloud("validate", estate=estate)
+    printed = [line for line in (proc.stdout + proc.stderr).splitlines()
+               if line.startswith("plans/")]
+    assert printed == expected
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == (1 if expected else 0)
+
+
+def test_oversize_file(empty_estate: Path) -> None:
+    big = empty_estate / "plans" / "big.yaml"
+    big.write_text("department:\n  id: big\n" + "# padding\n" * 120_000)
+    proc = govcloud("validate", estate=empty_estate)
+    assert proc.returncode == 1
+    assert ("plans/big.yaml:1: file is 1,200,022 bytes, over the 1,000,000-byte limit — split "
+            "it or remove what does not belong in a tenancy plan") in proc.stderr
+
+
+def test_every_problem_in_every_file_at_once(empty_estate: Path) -> None:
+    """Problems in several files come out together in one run, sorted by file and line."""
+    for case in ("unknown-key", "wrong-type", "invalid-dns"):
+        text = (CASES / case / "plans" / "water.yaml").read_text()
+        n = case.replace("-", "")
+        text = text.replace("id: water", f"id: water{n}").replace("sw-app", f"sw{n}") \
+            .replace("swj", f"swj{n}").replace("CC-3001", f"CC-{len(n)}1")
+        (empty_estate / "plans" / f"{case}.yaml").write_text(text)
+    proc = govcloud("validate", estate=empty_estate)
+    assert proc.returncode == 1
+    files = [line.split(":")[0] for line in proc.stderr.splitlines() if line.startswith("plans")]
+    assert files == ["plans/invalid-dns.yaml", "plans/unknown-key.yaml", "plans/wrong-type.yaml"]
+
+
+def test_broken_policy_is_reported_with_its_line(empty_estate: Path) -> None:
+    shutil.copytree(CASES / "valid" / "plans", empty_estate / "plans", dirs_exist_ok=True)
+    (empty_estate / "policies" / "local.yaml").write_text(
+        "rules:\n  - id: broken\n    expression: plan.quota.cores >=\n    message: x\n")
+    proc = govcloud("validate", estate=empty_estate)
+    assert proc.returncode == 1
+    assert "policies/local.yaml:3: rules[0].expression: rule 'broken' does not compile" in \
+        proc.stderr
+
+
+def test_settings_errors_are_reported(empty_estate: Path) -> None:
+    settings = empty_estate / "govcloud.yaml"
+    original = settings.read_text()
+    settings.write_text(original.replace("headroom: 0.8", "headroom: 1.8"))
+    proc = govcloud("validate", estate=empty_estate)
+    assert proc.returncode == 1
+    assert ("govcloud.yaml:24: host_pool.headroom: 1.8 is above the maximum 1 — use a value of "
+            "at most 1") in proc.stderr
+    settings.write_text(original.replace("x86-2s-mem: 4", "x86-2s-mme: 4"))
+    proc = govcloud("validate", estate=empty_estate)
+    assert ("govcloud.yaml:40: host_pool.hosts.intranet.x86-2s-mme: unknown host class "
+            "'x86-2s-mme' — did you mean 'x86-2s-mem'?") in proc.stderr
