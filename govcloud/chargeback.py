@@ -303,3 +303,14 @@ def cost_delta(book: PriceBook, period: str, before: Mapping[str, Mapping[str, f
         if delta:
             out[d] = delta
     return out
+
+
+def plan_cost_delta(book: PriceBook, period: str, changes: Any, platform: Platform
+                    ) -> dict[str, Decimal]:
+    """Monthly charge delta per department of a plan's changes (each with before/after
+    resources), at the month's prices."""
+    from govcloud.usage import allocations
+
+    before = allocations([c.before for c in changes if c.before is not None])
+    after = allocations([c.after for c in changes if c.after is not None])
+    return cost_delta(book, period, before, after, platform)

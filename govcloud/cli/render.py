@@ -39,12 +39,17 @@ def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
         by_dep.setdefault(c.department, []).append(c)
     if pending:
         lines.append("govcloud will perform the following actions:")
+    from govcloud.reports import plan_costs  # monthly cost delta; {} without a price book
+
+    deltas, month = plan_costs(plan, estate) if pending else ({}, "")
     for dep, changes in sorted(by_dep.items()):
         p = estate.plans.get(dep)
         title = f"{dep} — {p.department.name} ({p.department.zone})" if p else \
             f"{dep} (no plan)"
         lines.append("")
         lines.append(click.style(f"  # {title}", bold=True) if color else f"  # {title}")
+        if dep in deltas:
+            lines.append(f"    monthly cost {deltas[dep]:+,.2f} yuan (at {month} prices)")
         for c in changes:
             sym, colour = SYMBOL[c.action]
             head = f"  {sym:>3} {c.kind:<14} {c.key.split('/', 2)[2]}"

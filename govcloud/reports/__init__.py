@@ -199,6 +199,23 @@ def history(estate: Estate, store: Store) -> list[dict[str, Any]]:
     return out
 
 
+def plan_costs(plan: Any, estate: Estate, period: str | None = None
+               ) -> tuple[dict[str, Decimal], str]:
+    """Monthly cost delta per department of a plan at this month's prices; empty when the
+    estate has no (valid) price book, so ``govcloud plan`` never fails for want of one."""
+    import datetime
+
+    period = period or datetime.date.today().strftime("%Y-%m")
+    try:
+        book = book_for(estate)
+        platform = Platform.of(estate.settings.host_pool, {})
+        from govcloud.chargeback import plan_cost_delta
+
+        return plan_cost_delta(book, period, plan.changes, platform), period
+    except (GovcloudError, KeyError, ValueError, ArithmeticError):
+        return {}, period
+
+
 def money(value: Decimal) -> str:
     """Yuan with thousands separators, to the fen."""
     return f"{value:,.2f}"

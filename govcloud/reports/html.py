@@ -56,7 +56,10 @@ def hbar_chart(chart_id: str, title: str, rows: list[tuple[str, list[tuple[str, 
                        f'class="value">{value:,.0f}</text>')
             y += bar_h
         y += gap
-    legend = {name: colour for _, bars in rows for name, _, colour in bars}
+    legend: dict[str, str] = {}
+    for _, bars in rows:
+        for name, _, colour in bars:
+            legend.setdefault(name, colour)
     x = label_w
     for name, colour in legend.items():
         out.append(f'<rect class="legend" x="{x}" y="{height - 22}" width="12" height="12" '
