@@ -47,6 +47,7 @@ PORTS = {
     'neutron': 9696, 'cinder': 8776,
     'rabbit': int(os.environ.get('TESTCLOUD_RABBIT_PORT', 5672)),
     'rabbit_dist': 25672, 'epmd': 4369,
+    'memcached': int(os.environ.get('TESTCLOUD_MEMCACHED_PORT', 11211)),
     'mysql': int(os.environ.get('TESTCLOUD_MYSQL_PORT', 3307)),
 }
 N_COMPUTE = int(os.environ.get('TESTCLOUD_COMPUTE_HOSTS', '2'))
@@ -485,6 +486,9 @@ def infra_processes():
             '--character-set-server=utf8mb4',
             '--collation-server=utf8mb4_general_ci',
             '--log-error=%s' % (LOGS / 'mariadb.log')]),
+        'memcached': dict(argv=[
+            '/usr/bin/memcached', '-l', '127.0.0.1', '-p',
+            str(PORTS['memcached']), '-U', '0', '-m', '64', '-u', 'nobody']),
         'epmd': dict(argv=['/usr/bin/epmd', '-address', '127.0.0.1',
                            '-port', str(PORTS['epmd'])]),
         'rabbitmq': dict(
@@ -1007,6 +1011,8 @@ def cmd_up(args):
                  port_open(PORTS['mysql']), timeout, 0.2, proc=['mariadb'])
         wait_for('rabbitmq', lambda: amqp_ok(PORTS['rabbit']), timeout, 0.5,
                  proc=['rabbitmq'])
+        wait_for('memcached', lambda: port_open(PORTS['memcached']), 10,
+                 0.1, proc=['memcached'])
 
     with Phase('databases + db syncs'):
         create_databases(sec)
@@ -1066,15 +1072,16 @@ def cmd_down(args):
                    if p.stem not in known and p.stem != 'mariadbd') \
         if RUN.is_dir() else []
     order = [n for n in reversed(names) if n not in infra_processes()] + \
-        extra + ['rabbitmq', 'epmd', 'mariadb']
+        extra + ['rabbitmq', 'epmd', 'memcached', 'mariadb']
     stopped = []
     # OpenStack services in parallel (they are independent), infra after
-    ostack = [n for n in order if n not in ('rabbitmq', 'epmd', 'mariadb')]
+    infra = ('rabbitmq', 'epmd', 'memcached', 'mariadb')
+    ostack = [n for n in order if n not in infra]
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
         for n, r in zip(ostack, ex.map(stop_process, ostack)):
             if r:
                 stopped.append(n)
-    for n in ('rabbitmq', 'epmd', 'mariadb'):
+    for n in infra:
         if stop_process(n, timeout=60):
             stopped.append(n)
     log('stopped: %s' % (', '.join(stopped) or 'nothing was running'))
