@@ -107,26 +107,41 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
     if not items:
         return Packed((), (), 0.0)
     n = len(items)
-    policies = ["cheapest", "largest", "densest"] if len(stocks) > 1 else ["cheapest"]
-    scores = ["dot", "norm"] if n > 5_000 else ["dot", "norm", "weighted"]
-    runs: list[list[Bin]] = []
-    results: list[tuple[tuple[int, int, float], int]] = []
+    large = n > 5_000
     template = _Kinds(items)
+    tight = _binding(items, stocks)
+    runs: list[tuple[tuple[int, int, float], list[Bin]]] = []
+
+    def run(policy: str, score: str, emphasis: float) -> tuple[int, int, float]:
+        weights = tuple(emphasis if d == tight else 1.0 for d in range(3))
+        bins, left = _fill_hosts(items, stocks, policy, score, weights, template)
+        rank = (len(left), len(bins), round(_cost(bins, stocks), 9))
+        runs.append((rank, bins))
+        return rank
+
+    # Host-by-host filling. The emphasis on the dimension that binds the lower bound steers
+    # each host towards filling that dimension to the brim; the best emphasis depends on the
+    # estate, so a few are tried (for large zones: until one does worse than the last).
+    policies = ["largest", "densest", "cheapest"] if len(stocks) > 1 else ["cheapest"]
+    if large and len(stocks) > 1:
+        policies = ["largest", "cheapest"]
     for policy in policies:
-        for score in scores:
-            bins, left = _fill_hosts(items, stocks, policy, score, template)
-            runs.append(bins)
-            results.append(((len(left), len(bins), _cost(bins, stocks)), len(runs) - 1))
-            if not left and len(bins) <= lower:
+        last = None
+        for emphasis in (1.0, 2.0, 4.0, 8.0):
+            rank = run(policy, "dot", emphasis)
+            if min(r[0] for r in runs)[:2] <= (0, lower):
                 break
-        if results and min(results)[0][0] == 0 and min(results)[0][1] <= lower:
+            if large and last is not None and rank > last:
+                break
+            last = rank
+        if not large:
+            run(policy, "norm", 1.0)
+        if min(r[0] for r in runs)[:2] <= (0, lower) or (large and policy == "cheapest"):
             break
-    for order in (["sum"] if n > 5_000 else ["sum", "max", "cpu", "ram"]):
+    for order in (["sum"] if large else ["sum", "max", "cpu", "ram"]):
         bins, left = first_fit_decreasing(items, stocks, order)
-        runs.append(bins)
-        results.append(((len(left), len(bins), _cost(bins, stocks)), len(runs) - 1))
-    best_rank, best = min(results)
-    bins = runs[best]
+        runs.append(((len(left), len(bins), round(_cost(bins, stocks), 9)), bins))
+    bins = min(runs, key=lambda r: r[0])[1]
     placed = {i for b in bins for i in b.items}
     unplaced = [i for i in range(n) if i not in placed]
     if not unplaced:
@@ -135,6 +150,24 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
             bins = _exact(items, stocks, bins, lower)
         _cheapen(bins, items, stocks)
     return _freeze(bins, stocks, unplaced)
+
+
+def _binding(items: Sequence[Item], stocks: Sequence[Stock]) -> int:
+    """The dimension that needs the most hosts (largest hosts first)."""
+    worst, need = 0, -1.0
+    for d in range(3):
+        total = sum(it.size[d] for it in items)
+        caps = sorted((s.cap[d] for s in stocks for _ in s.hosts), reverse=True)
+        k, acc = 0.0, 0.0
+        for c in caps:
+            if acc >= total:
+                break
+            take = min(c, total - acc)
+            acc += take
+            k += take / c if c > 0 else 0.0
+        if k > need:
+            worst, need = d, k
+    return worst
 
 
 def _cost(bins: Sequence[Bin], stocks: Sequence[Stock]) -> float:
@@ -260,27 +293,15 @@ def _fill(kinds: _Kinds, items: Sequence[Item], cap: Vec, score: str,
 
 
 def _fill_hosts(items: Sequence[Item], stocks: Sequence[Stock], policy: str,
-                score: str, template: _Kinds) -> tuple[list[Bin], list[int]]:
+                score: str, weights: Vec, template: _Kinds) -> tuple[list[Bin], list[int]]:
     kinds = _Kinds(items, template)
     spare = [len(s.hosts) for s in stocks]
     if policy == "largest":
         order = sorted(range(len(stocks)), key=lambda s: (-_size(stocks[s]), stocks[s].cost, s))
     else:  # cheapest first; "densest" also breaks ties towards the cheaper class
         order = sorted(range(len(stocks)), key=lambda s: (stocks[s].cost, -_size(stocks[s]), s))
-    totals = [0.0, 0.0, 0.0]
-    for it in items:
-        for d in range(3):
-            totals[d] += it.size[d]
     bins: list[Bin] = []
     while kinds.total:
-        weights: Vec = (1.0, 1.0, 1.0)
-        if score == "weighted":
-            rem = [0.0, 0.0, 0.0]
-            for t, s in enumerate(kinds.sizes):
-                for d in range(3):
-                    rem[d] += s[d] * kinds.left[t]
-            top = max(rem[d] / stocks[order[0]].cap[d] for d in range(3)) or 1.0
-            weights = tuple(0.25 + rem[d] / stocks[order[0]].cap[d] / top for d in range(3))
         chosen: tuple[int, list[tuple[int, int]]] | None = None
         if policy == "densest":
             best_val = -1.0

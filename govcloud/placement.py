@@ -321,7 +321,9 @@ def lower_bound(demands: Iterable[Demand], hosts: Iterable[Host],
     """Per zone, the fewest hosts any placement could use: for each dimension the fewest of
     the zone's hosts (largest first) whose usable capacity adds up to the total demand, and
     the largest anti-affinity group; the maximum of those. With one host class this is
-    ceil(total demand / usable capacity of a host), the textbook bound."""
+    ceil(total demand / usable capacity of a host), the textbook bound, except that when every
+    size in a dimension is a whole number a host counts only the whole part of its usable
+    capacity there (153.6 usable vCPUs hold at most 153 whole ones)."""
     hosts = list(hosts)
     out: dict[str, int] = {}
     for zone, zone_demands in _by_zone(sorted(demands, key=lambda d: d.key)).items():
@@ -340,7 +342,10 @@ def _zone_bound(items: Sequence[packing.Item], stocks: Sequence[packing.Stock]) 
     bound = max([1, *groups.values()])
     for d in range(3):
         total = sum(it.size[d] for it in items)
-        caps = sorted((s.cap[d] for s in stocks for _ in s.hosts), reverse=True)
+        whole = all(float(it.size[d]).is_integer() for it in items)
+        # Whole-number sizes fill at most the whole part of a host's usable capacity.
+        caps = sorted((math.floor(s.cap[d] + packing.EPS) if whole else s.cap[d]
+                       for s in stocks for _ in s.hosts), reverse=True)
         biggest = caps[0] if caps else 0.0
         k, acc = 0, 0.0
         for c in caps:
