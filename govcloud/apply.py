@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from govcloud.desired import STAGE, Resource
 from govcloud.drivers.base import Driver
@@ -35,6 +36,7 @@ class ApplyResult:
     skipped: list[Change] = field(default_factory=list)
     resumed: list[ApplyRecord] = field(default_factory=list)
     seconds: float = 0.0
+    services: Any = None  # services.ServicesOutcome, set by engine.apply
 
     @property
     def ok(self) -> bool:

@@ -6,7 +6,7 @@ This is the edge where the pure core meets the state store and the drivers.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +94,15 @@ def locked(s: Session, timeout: float = 0.0) -> Iterator[None]:
         s.store.unlock()
 
 
-def apply(s: Session, plan: Plan, on_event: Event | None = None) -> ApplyResult:
-    """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on."""
-    return apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
+def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool = True,
+          on_service: Callable[[str], None] | None = None) -> ApplyResult:
+    """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on.
+    Then the service playbooks run for the departments it changed (``result.services``)."""
+    result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
+    from govcloud.services import after_apply  # ansible only when services run
+
+    result.services = after_apply(s.estate, s.store, result.done, services, on_service)
+    return result
 
 
 def drift(s: Session) -> list[Drift]:

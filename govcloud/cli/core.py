@@ -152,10 +152,12 @@ class _Progress:
 @click.option("--prune", is_flag=True, help="Also delete orphans (see plan --prune).")
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True,
               help="Seconds to wait for another apply's lock instead of failing at once.")
+@click.option("--no-services", is_flag=True, help="Change the cloud only: do not run the "
+              "service playbooks (web hosting, antivirus, backup) afterwards.")
 @output_option("text", "json")
 @click.pass_context
 def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
-          lock_timeout: float, output: str) -> None:
+          lock_timeout: float, no_services: bool, output: str) -> None:
     """Apply a fresh plan (shown first, then confirmed) or a saved plan file.
 
     Only one apply runs at a time per state store. A saved plan is refused when the cloud
@@ -188,7 +190,8 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
                     click.confirm("Apply these changes?", abort=True)
             progress = _Progress(len(p.pending))
             try:
-                result = engine.apply(s, p, on_event=progress)
+                result = engine.apply(s, p, on_event=progress, services=not no_services,
+                                      on_service=lambda text: click.echo(text, err=True))
             finally:
                 progress.close()
     except ValidationFailed as exc:
@@ -198,10 +201,13 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
         emit_json({"apply_id": result.apply_id, "ok": result.ok, "summary": result.summary(),
                    "seconds": result.seconds,
                    "failed": [{"key": c.key, "error": m} for c, m in result.failed],
-                   "skipped": [c.key for c in result.skipped]})
+                   "skipped": [c.key for c in result.skipped],
+                   "services": result.services.as_dict() if result.services else None})
     else:
         click.echo(apply_text(result))
-    if not result.ok:
+        if result.services:
+            click.echo(result.services.render())
+    if not result.ok or (result.services and not result.services.ok):
         ctx.exit(1)
 
 

@@ -1,0 +1,206 @@
+"""The Ansible inventory of the shared services: inventories/ plus govcloud's state.
+
+``inventories/hosts.yml`` names the shared hosts (web hosts, signature mirror, backup
+host) and ``inventories/group_vars/*.yml`` / ``host_vars/*.yml`` their settings; govcloud
+adds, from the last applied state, every department's sites, antivirus and backup settings
+(and its servers, when ``services.servers`` is on). The result is one dynamic-inventory
+document, printed by ``govcloud inventory --list`` and handed as is to ansible-runner.
+
+Every value taken from the state is checked again against the plan schema's patterns before
+it goes into the inventory: the inventory is the only way a value reaches a template or a
+command, so a tampered state can never smuggle ``;``, quotes, ``}``, ``..`` or a newline in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from govcloud.desired import Resource
+from govcloud.errors import GovcloudError
+from govcloud.model import Estate
+from govcloud.schema import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
+
+SHARED_GROUPS = ("webhosts", "av_mirror", "backup_hosts", "department_servers")
+SITE_KINDS = ("static", "php", "proxy")
+ZONES = ("intranet", "extranet")
+
+
+class InventoryError(GovcloudError):
+    """inventories/ is unreadable, or a value is unfit for a template or command."""
+
+
+def _check(value: Any, pattern: str, what: str) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(pattern, value) or ".." in value:
+        raise InventoryError(f"refusing {what} {value!r}: it is not a value a plan may hold",
+                             "the state store holds a value no validated plan could produce; "
+                             "check who changed it, then run govcloud validate and apply")
+    return value
+
+
+def _schedule(value: Any, what: str) -> str:
+    _check(value, CRON, what)
+    if not all(CRON_FIELD.match(f) for f in value.split(" ")):
+        _check(None, CRON, what)
+    return str(value)
+
+
+def site_user(prefix: str, department: str) -> str:
+    """The system user of a department's sites: ``gc-<id>``, shortened past 32 characters."""
+    name = f"{prefix}{department}"
+    if len(name) <= 32:
+        return name
+    digest = hashlib.sha256(department.encode()).hexdigest()[:6]
+    return f"{prefix}{department[:32 - len(prefix) - 7]}-{digest}"
+
+
+def load_static(folder: Path) -> dict[str, Any]:
+    """inventories/hosts.yml (YAML inventory) and group_vars/host_vars, as dynamic JSON."""
+    groups: dict[str, dict[str, Any]] = {"all": {"hosts": [], "vars": {}, "children": []}}
+    hostvars: dict[str, dict[str, Any]] = {}
+
+    def read(path: Path) -> Any:
+        try:
+            return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise InventoryError(f"cannot read {path}: {exc.strerror}",
+                                 "check the inventories/ folder") from exc
+        except yaml.YAMLError as exc:
+            raise InventoryError(f"{path} is not valid YAML: {exc}",
+                                 "fix the file (see the Ansible YAML inventory format)") from exc
+
+    def walk(name: str, body: dict[str, Any] | None) -> None:
+        g = groups.setdefault(name, {"hosts": [], "vars": {}, "children": []})
+        body = body or {}
+        for host, hv in (body.get("hosts") or {}).items():
+            if host not in g["hosts"]:
+                g["hosts"].append(host)
+            hostvars.setdefault(host, {}).update(hv or {})
+        g["vars"].update(body.get("vars") or {})
+        for child, cbody in (body.get("children") or {}).items():
+            if child not in g["children"]:
+                g["children"].append(child)
+            walk(child, cbody)
+
+    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+        data = read(path)
+        if not isinstance(data, dict):
+            raise InventoryError(f"{path} is not a YAML inventory",
+                                 "start it with 'all:' and list groups under children:")
+        for name, body in data.items():
+            walk(name, body)
+    for path in sorted(folder.joinpath("group_vars").glob("*.y*ml")):
+        groups.setdefault(path.stem, {"hosts": [], "vars": {}, "children": []})
+        groups[path.stem]["vars"].update(read(path))
+    for path in sorted(folder.joinpath("host_vars").glob("*.y*ml")):
+        hostvars.setdefault(path.stem, {}).update(read(path))
+    for g in SHARED_GROUPS:
+        groups.setdefault(g, {"hosts": [], "vars": {}, "children": []})
+    for name in list(groups):
+        if name != "all" and name not in groups["all"]["children"]:
+            parent = any(name in o["children"] for o in groups.values())
+            if not parent:
+                groups["all"]["children"].append(name)
+    return {**groups, "_meta": {"hostvars": hostvars}}
+
+
+def departments(applied: dict[str, Resource], prefix: str) -> dict[str, Any]:
+    """Per department, what the service playbooks need, from the last applied state."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def dep(d: str) -> dict[str, Any]:
+        _check(d, IDENT, "department id")
+        return out.setdefault(d, {
+            "id": d, "name": d, "zone": "", "user": site_user(prefix, d),
+            "antivirus": {"enabled": False, "schedule": "0 3 * * *"},
+            "backup": {"enabled": False, "schedule": "30 1 * * *",
+                       "retention": {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 0},
+                       "paths": []},
+            "servers": [], "websites": []})
+
+    for res in sorted(applied.values(), key=lambda r: r.key):
+        a = res.attrs
+        if res.kind == "project":
+            d = dep(res.department)
+            d["name"] = _check(a.get("name", res.department), TEXT, "department name")
+            d["zone"] = _check(a.get("zone"), "^(intranet|extranet)$", "zone")
+        elif res.kind == "website":
+            kind = _check(a.get("kind"), "^(static|php|proxy)$", "site kind")
+            upstream = a.get("upstream")
+            if kind == "proxy":
+                _check(upstream, URL, "upstream")
+            dep(res.department)["websites"].append({
+                "domain": _check(res.name, DNS, "domain"), "kind": kind,
+                "upstream": upstream if kind == "proxy" else None,
+                "zone": _check(a.get("zone"), "^(intranet|extranet)$", "zone"),
+                "public": bool(a.get("public", True))})
+        elif res.kind == "antivirus":
+            dep(res.department)["antivirus"] = {
+                "enabled": bool(a.get("enabled")),
+                "schedule": _schedule(a.get("schedule"), "antivirus schedule")}
+        elif res.kind == "backup":
+            r = a.get("retention", {})
+            dep(res.department)["backup"] = {
+                "enabled": bool(a.get("enabled")),
+                "schedule": _schedule(a.get("schedule"), "backup schedule"),
+                "retention": {k: int(r.get(k, 0)) for k in ("daily", "weekly", "monthly",
+                                                             "yearly")},
+                "paths": [_check(p, ABS_PATH, "backup path") for p in a.get("paths", [])]}
+        elif res.kind == "server":
+            dep(res.department)["servers"].append({
+                "name": _check(res.name, NAME, "server name"),
+                "address": _address(res), "antivirus": bool(a.get("antivirus", True))})
+    for d in out.values():
+        if d["zone"] == "" and d["websites"]:
+            d["zone"] = d["websites"][0]["zone"]
+    return dict(sorted(out.items()))
+
+
+def _address(res: Resource) -> str | None:
+    for key in ("address", "ip", "fixed_ip", "access_ipv4"):
+        value = res.computed.get(key)
+        if isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F.:]+", value):
+            return value
+    return None
+
+
+def build(estate: Estate, applied: dict[str, Resource], folder: Path | None = None
+          ) -> dict[str, Any]:
+    """The whole inventory: static hosts and settings, plus the departments from state."""
+    inv = load_static(folder or estate.root / "inventories")
+    allvars = inv["all"]["vars"]
+    prefix = str(allvars.get("site_user_prefix", "gc-"))
+    _check(prefix, r"^[a-z][a-z0-9-]{0,8}$", "site_user_prefix")
+    deps = departments(applied, prefix)
+    svc = estate.settings.services
+    sites = []
+    for d in deps.values():
+        for w in d["websites"]:
+            sites.append({**w, "department": d["id"], "user": d["user"],
+                          "conf": f"{d['id']}_{w['domain']}.conf"})
+    allvars.update({
+        "govcloud_estate": estate.settings.estate,
+        "govcloud_departments": deps,
+        "govcloud_websites": sites,
+        "govcloud_av_signatures": svc.signatures,
+        "govcloud_tls_certificate": svc.tls_certificate or "",
+        "govcloud_tls_key": svc.tls_key or "",
+    })
+    servers = inv["department_servers"]
+    if svc.servers:
+        for d in deps.values():
+            group = f"dept_{d['id'].replace('-', '_')}"
+            inv[group] = {"hosts": [], "vars": {"govcloud_department": d["id"]}, "children": []}
+            if group not in servers["children"]:
+                servers["children"].append(group)
+            for s in d["servers"]:
+                inv[group]["hosts"].append(s["name"])
+                hv = inv["_meta"]["hostvars"].setdefault(s["name"], {})
+                hv.setdefault("govcloud_department", d["id"])
+                if s["address"]:
+                    hv.setdefault("ansible_host", s["address"])
+    return inv

@@ -1,0 +1,164 @@
+"""Running one playbook through ansible-runner: artifacts kept under an id, events streamed,
+failures summarised (host, task, message, artifact path), stats kept for idempotence checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from govcloud.errors import GovcloudError
+
+Line = Callable[[str], None]
+
+
+class PlaybookFailed(GovcloudError):
+    """A service playbook failed; the message names host, task, error and artifacts."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    host: str
+    task: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.host}: task '{self.task}': {self.message}"
+
+
+@dataclass
+class PlaybookRun:
+    """What one ansible-runner run did."""
+
+    playbook: str
+    ident: str
+    status: str
+    rc: int
+    artifacts: Path
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.rc == 0 and not self.failures
+
+    @property
+    def changed(self) -> int:
+        return sum(self.stats.get("changed", {}).values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"playbook": self.playbook, "ident": self.ident, "status": self.status,
+                "rc": self.rc, "ok": self.ok, "changed": self.changed,
+                "artifacts": str(self.artifacts), "seconds": round(self.seconds, 1),
+                "failures": [f.__dict__ for f in self.failures]}
+
+    def render_failure(self) -> str:
+        lines = [f"{self.playbook} failed ({self.status}, rc {self.rc})"]
+        lines += [f"  {f.render()}" for f in self.failures]
+        lines.append(f"  artifacts: {self.artifacts}")
+        return "\n".join(lines)
+
+
+def _message(res: dict[str, Any]) -> str:
+    parts = []
+    for key in ("msg", "stderr", "module_stderr", "reason"):
+        value = res.get(key)
+        if value and isinstance(value, str) and value.strip() not in parts:
+            parts.append(value.strip())
+    if not parts and res.get("results"):
+        for item in res["results"]:
+            if isinstance(item, dict) and item.get("failed"):
+                return _message(item)
+    text = " | ".join(parts) or "failed"
+    text = " ".join(text.split())
+    return text if len(text) <= 600 else text[:597] + "..."
+
+
+def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str, Any],
+                 runs_dir: Path, tags: str | None = None, on_line: Line | None = None,
+                 ) -> PlaybookRun:
+    """Run ``playbook`` with ``inventory``; artifacts go to ``runs_dir/<ident>``."""
+    import ansible_runner  # the side-effect edge: only here
+
+    say = on_line or (lambda text: None)
+    ident = f"{time.strftime('%Y%m%dT%H%M%S')}-{playbook.stem}-{uuid.uuid4().hex[:6]}"
+    private = runs_dir / ident
+    private.mkdir(parents=True, exist_ok=True)
+    failures: list[Failure] = []
+
+    def handler(event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        host = data.get("host", "")
+        task = data.get("task", "")
+        if kind == "playbook_on_play_start":
+            say(f"PLAY {data.get('play', '')}")
+        elif kind == "runner_on_ok" and data.get("res", {}).get("changed"):
+            say(f"  changed  {host}: {task}")
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            failures.append(Failure(host, task, _message(data.get("res", {}))))
+            say(f"  FAILED   {host}: {task}: {failures[-1].message}")
+        elif kind == "runner_on_unreachable":
+            failures.append(Failure(host, task, "unreachable: "
+                                    + _message(data.get("res", {}))))
+            say(f"  UNREACHABLE {host}: {failures[-1].message}")
+        return True
+
+    env = {
+        "ANSIBLE_ROLES_PATH": str(playbook.parent / "roles"),
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "True",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
+        "ANSIBLE_STDOUT_CALLBACK": "default",
+        "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "False",
+    }
+    cmdline = f"--tags {tags}" if tags else None
+    started = time.monotonic()
+    try:
+        r = ansible_runner.run(
+            private_data_dir=str(private), artifact_dir=str(private / "artifacts"),
+            ident=ident, playbook=str(playbook), inventory=inventory, extravars=extravars,
+            envvars=env, cmdline=cmdline, quiet=True, event_handler=handler,
+            settings={"suppress_ansible_output": True})
+    except Exception as exc:  # ansible-runner raises plain exceptions for setup problems
+        raise PlaybookFailed(f"could not start {playbook.name}: {exc}",
+                             f"see the run folder {private}") from exc
+    artifacts = private / "artifacts" / ident
+    stats = r.stats or {}
+    run = PlaybookRun(playbook.name, ident, r.status, int(r.rc or 0), artifacts,
+                      {k: dict(v) for k, v in stats.items() if isinstance(v, dict)},
+                      failures, time.monotonic() - started)
+    if not run.ok and not failures:
+        run.failures.append(Failure("-", "-", _tail(artifacts / "stdout")))
+    (private / "summary.json").write_text(json.dumps(run.as_dict(), indent=1))
+    return run
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no output"
+    return " | ".join(text[-lines:]) or "no output"
+
+
+def prune_runs(runs_dir: Path, keep: int = 50) -> None:
+    """Keep the newest ``keep`` run folders."""
+    if not runs_dir.is_dir():
+        return
+    runs = sorted((p for p in runs_dir.iterdir() if p.is_dir()), key=lambda p: p.name)
+    for old in runs[:-keep]:
+        for root, dirs, files in os.walk(old, topdown=False):
+            for f in files:
+                os.unlink(os.path.join(root, f))
+            for d in dirs:
+                os.rmdir(os.path.join(root, d))
+        old.rmdir()
