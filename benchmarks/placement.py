@@ -346,8 +346,9 @@ def _line(r: Row) -> str:
 def _table(rows: list[Row]) -> str:
     head = ("case", "VMs", "LB formula", "LB", "optimum", "govcloud", "FFD", "spread", "gc/LB",
             "gc s", "FFD s")
-    body = [(r.case, r.vms, r.formula, r.lb, "-" if r.optimum is None else r.optimum, r.govcloud, r.ffd,
-             r.spread, f"{r.govcloud / r.lb:.3f}", f"{r.seconds:.2f}", f"{r.ffd_seconds:.2f}")
+    body = [(r.case, r.vms, r.formula, r.lb, "-" if r.optimum is None else r.optimum,
+             r.govcloud, r.ffd, r.spread, f"{r.govcloud / r.lb:.3f}", f"{r.seconds:.2f}",
+             f"{r.ffd_seconds:.2f}")
             for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w)
