@@ -69,5 +69,5 @@ def test_settings_errors_are_reported(empty_estate: Path) -> None:
             "at most 1") in proc.stderr
     settings.write_text(original.replace("x86-2s-mem: 4", "x86-2s-mme: 4"))
     proc = govcloud("validate", estate=empty_estate)
-    assert ("govcloud.yaml:40: host_pool.hosts.intranet.x86-2s-mme: unknown host class "
+    assert ("govcloud.yaml:39: host_pool.hosts.intranet.x86-2s-mme: unknown host class "
             "'x86-2s-mme' — did you mean 'x86-2s-mem'?") in proc.stderr
