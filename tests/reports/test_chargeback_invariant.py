@@ -1,0 +1,121 @@
+"""Chargeback on generated estates: charges + idle = platform cost, to the fen, for every
+split rule; a past month's charge does not move when a later price is added."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from govcloud.chargeback import Platform, chargeback, check_invariant, split
+from govcloud.pricebook import Dated, PriceBook, Source, load_book
+
+REPO = Path(__file__).resolve().parents[2]
+BOOK = load_book(REPO / "prices.yaml")
+RULES = ("even", "usage", "weight")
+
+
+def platform(hosts: int = 20) -> Platform:
+    from govcloud.chargeback import HostClassSize
+
+    return Platform(owned={"intranet": {"x86-2s-std": hosts, "x86-2s-mem": hosts // 4},
+                           "extranet": {"x86-2s-std": hosts // 2}},
+                    in_use={"intranet": {"x86-2s-std": hosts // 2}},
+                    classes={"x86-2s-std": HostClassSize("x86-2s-std", 48, 384, 7680),
+                             "x86-2s-mem": HostClassSize("x86-2s-mem", 48, 768, 7680)})
+
+
+def generated_usage(rng: random.Random, departments: int) -> dict[str, dict[str, float]]:
+    out = {}
+    for i in range(departments):
+        servers = rng.randint(0, 12)
+        out[f"dep-{i:04d}"] = {
+            "vcpu": float(servers * rng.choice([1, 2, 4, 8])),
+            "ram_gb": float(servers * rng.choice([2, 4, 8, 16, 32])),
+            "disk_gb": float(servers * rng.choice([20, 40, 80])),
+            "volume_gb": float(rng.choice([0, 50, 100, 1000, 3333])),
+            "website": float(rng.randint(0, 4)),
+            "backup_gb": float(rng.choice([0, 7, 150, 999.5])),
+            "antivirus_seat": float(servers),
+            "servers": float(servers), "volumes": 1.0,
+        }
+    return out
+
+
+def book_with_rule(rule: str) -> PriceBook:
+    """The example price book with every pool split by one rule."""
+    pools = []
+    for p in BOOK.pools:
+        items = p.items or ("vcpu", "ram_gb")
+        weights = {"dep-0001": Decimal("2.5"), "dep-0003": Decimal(0)} if rule == "weight" \
+            else {}
+        pools.append(replace(p, rule=rule, items=items, weights=weights))
+    return replace(BOOK, pools=tuple(pools))
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("seed", range(5))
+def test_invariant_for_every_rule(rule: str, seed: int) -> None:
+    rng = random.Random(seed)
+    usage = generated_usage(rng, rng.randint(1, 300))
+    s = chargeback(book_with_rule(rule), "2026-10", usage, platform(rng.randint(1, 40)))
+    check_invariant(s)
+    total = sum((d.total for d in s.departments), Decimal(0)) + s.idle
+    assert total == s.platform_cost
+    assert all(d.total == d.total.quantize(Decimal("0.01")) for d in s.departments)
+    if rule != "usage":
+        assert s.idle == 0
+    else:
+        assert s.idle > 0  # the example pool is far from full
+
+
+def test_mixed_rules_as_in_the_example_book() -> None:
+    usage = generated_usage(random.Random(7), 2000)
+    s = chargeback(BOOK, "2026-10", usage, platform(200))
+    check_invariant(s)
+    assert {p.rule for p in s.pools} == set(RULES)
+
+
+@settings(max_examples=200, deadline=None)
+@given(total=st.integers(0, 10**12),
+       weights=st.lists(st.decimals(0, 10**6, places=3), min_size=1, max_size=30))
+def test_split_adds_up_to_the_fen(total: int, weights: list[Decimal]) -> None:
+    named = {f"d{i:02d}": w for i, w in enumerate(weights)}
+    if sum(weights) <= 0:
+        with pytest.raises(ValueError):
+            split(total, named)
+        return
+    parts = split(total, named)
+    assert sum(parts.values()) == total
+    for n, w in named.items():  # no share is off by more than one fen from exact
+        exact = Decimal(total) * w / sum(weights)
+        assert abs(parts[n] - exact) < 1
+
+
+def test_past_period_keeps_its_price_when_a_later_one_is_added() -> None:
+    usage = generated_usage(random.Random(3), 50)
+    before = chargeback(BOOK, "2026-10", usage, platform())
+    src = Source("prices.yaml", 999, "added")
+    later = replace(BOOK, units={**BOOK.units, "vcpu": (*BOOK.units["vcpu"],
+                                                        Dated("2026-11", Decimal(99), src))},
+                    pools=tuple(replace(p, yuan_per_month=(*p.yuan_per_month,
+                                                           Dated("2026-11", Decimal(1), src)))
+                                if p.cost == "fixed" else p for p in BOOK.pools),
+                    tariff=(*BOOK.tariff, Dated("2026-11", Decimal(3), src)))
+    after = chargeback(later, "2026-10", usage, platform())
+    assert after.as_dict() == before.as_dict()
+    moved = chargeback(later, "2026-11", usage, platform())
+    assert moved.platform_cost != before.platform_cost
+    check_invariant(moved)
+
+
+def test_effective_dates_pick_the_last_price_not_after_the_period() -> None:
+    assert BOOK.unit("vcpu", "2026-06").yuan == 35
+    assert BOOK.unit("vcpu", "2026-07").yuan == 32
+    assert BOOK.unit("vcpu", "2027-03").yuan == 32
+    assert BOOK.unit("vcpu", "2026-07").source.line > 0
