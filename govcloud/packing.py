@@ -28,6 +28,7 @@ EPS = 1e-9
 EXACT_LIMIT = 40
 EXACT_NODES = 20_000
 DRAIN_TRIES = 24
+EJECT_LIMIT = 2_000  # zones up to this many servers also try one-item ejections
 
 Vec = tuple[float, float, float]
 
@@ -144,6 +145,16 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
     bins = min(runs, key=lambda r: r[0])[1]
     placed = {i for b in bins for i in b.items}
     unplaced = [i for i in range(n) if i not in placed]
+    if unplaced:
+        unplaced = _repair(unplaced, items, stocks, bins)
+    if unplaced and n <= EXACT_LIMIT:
+        total = sum(len(s.hosts) for s in stocks)
+        for k in range(max(lower, 1), total + 1):
+            found = next((f for m in _mixes(items, stocks, k)
+                          if (f := _search(items, stocks, m)) is not None), None)
+            if found is not None:
+                bins, unplaced = found, []
+                break
     if not unplaced:
         _drain(bins, items, stocks, lower)
         if n <= EXACT_LIMIT and len(bins) > lower:
@@ -407,18 +418,86 @@ def _drain(bins: list[Bin], items: Sequence[Item], stocks: Sequence[Stock], lowe
         if any(need[d] > free[d] + EPS for d in range(3)):
             continue
         tries += 1
-        moves: list[tuple[int, Bin]] = []
+        moves: list[tuple[int, Bin, Bin]] = []  # (item, from, to), undone in reverse
         for i in sorted(b.items, key=lambda i: -_norm(items[i].size, b.cap)):
             target = _best_fit(items[i], bins, exclude=b)
-            if target is None:
+            if target is not None:
+                b.remove(i, items[i])
+                target.add(i, items[i])
+                moves.append((i, b, target))
+                continue
+            ejected = _eject(i, items, bins, b) if len(items) <= EJECT_LIMIT else None
+            if ejected is None:
                 break
-            target.add(i, items[i])
-            moves.append((i, target))
-        if len(moves) == len(b.items):
-            bins.remove(b)
+            moves += ejected
+        if b.items:
+            _undo(moves, items)
         else:
-            for i, target in moves:
-                target.remove(i, items[i])
+            bins.remove(b)
+
+
+def _undo(moves: list[tuple[int, Bin, Bin]], items: Sequence[Item]) -> None:
+    for i, src, dst in reversed(moves):
+        dst.remove(i, items[i])
+        src.add(i, items[i])
+
+
+def _repair(unplaced: list[int], items: Sequence[Item], stocks: Sequence[Stock],
+            bins: list[Bin]) -> list[int]:
+    """Place what the first pass left out: best fit, else a spare host, else after moving one
+    other server aside. Returns what still does not fit."""
+    spare = [len(s.hosts) for s in stocks]
+    for b in bins:
+        spare[b.stock] -= 1
+    left = []
+    for i in sorted(unplaced, key=lambda i: (-_norm(items[i].size, _biggest(stocks)), i)):
+        it = items[i]
+        target = _best_fit(it, bins)
+        if target is None:
+            fresh = [s for s in range(len(stocks)) if spare[s]
+                     and all(it.size[d] <= stocks[s].cap[d] + EPS for d in range(3))]
+            if fresh:
+                s = min(fresh, key=lambda s: (stocks[s].cost, s))
+                spare[s] -= 1
+                target = Bin(s, stocks[s].cap)
+                bins.append(target)
+        if target is not None:
+            target.add(i, it)
+        elif _eject(i, items, bins, None) is None:
+            left.append(i)
+    return sorted(left)
+
+
+def _eject(i: int, items: Sequence[Item], bins: Sequence[Bin],
+           source: Bin | None) -> list[tuple[int, Bin, Bin]] | None:
+    """Place item ``i`` (now on ``source``) by first moving one other item ``j`` off a host
+    ``t`` onto a third host; the two moves, or None."""
+    it = items[i]
+    for t in bins:
+        if t is source or (it.group is not None and it.group in t.groups):
+            continue
+        for j in list(t.items):
+            jt = items[j]
+            if jt.group is not None and jt.group == it.group:
+                continue
+            if any(t.used[d] - jt.size[d] + it.size[d] > t.cap[d] + EPS for d in range(3)):
+                continue
+            t.remove(j, jt)
+            dest = None
+            for o in bins:
+                if o is not t and o is not source and o.fits(jt):
+                    dest = o
+                    break
+            if dest is None:
+                t.add(j, jt)
+                continue
+            dest.add(j, jt)
+            t.add(i, it)
+            if source is None:
+                return [(j, t, dest)]
+            source.remove(i, it)
+            return [(j, t, dest), (i, source, t)]
+    return None
 
 
 def _best_fit(item: Item, bins: Sequence[Bin], exclude: Bin | None = None) -> Bin | None:
