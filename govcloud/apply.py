@@ -64,15 +64,15 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
     """Apply ``plan``; the caller holds the store's lock. Returns what was done, even on
     failure."""
     started = time.monotonic()
-    if check_fingerprint:
-        current = fingerprint(driver.read())
-        if current != plan.state_fingerprint:
-            raise StalePlan("the saved plan was made against a state that has changed since",
-                            "run govcloud plan again and apply the new plan")
+    actual = driver.read()
+    if check_fingerprint and fingerprint(actual) != plan.state_fingerprint:
+        raise StalePlan("the saved plan was made against a state that has changed since",
+                        "run govcloud plan again and apply the new plan")
     apply_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     result = ApplyResult(apply_id, resumed=store.interrupted())
     if result.resumed:
         store.close_interrupted(apply_id)
+    _reconcile_records(plan, actual, store)
     pending = plan.pending
     store.begin_apply(apply_id, len(pending))
     emit = on_event or (lambda phase, change, detail: None)
@@ -153,6 +153,22 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
     result.seconds = time.monotonic() - started
     store.finish_apply(apply_id, "ok" if result.ok else "failed", result.summary())
     return result
+
+
+def _reconcile_records(plan: Plan, actual: list[Resource], store: Store) -> None:
+    """Bring the record of applied state in line with what an interrupted run did: a change
+    the cloud finished but the record missed (killed in between) is recorded now."""
+    applied = store.applied()
+    in_cloud = {r.key: r for r in actual}
+    touched = {c.key for c in plan.changes}
+    for c in plan.changes:
+        if c.action == "no-op" and c.after is not None:
+            have = applied.get(c.key)
+            if have is None or have.attrs != c.after.attrs or have.protected != c.after.protected:
+                store.record_applied(_applied(c.after, in_cloud.get(c.key, c.after)))
+    for key in applied:
+        if key not in in_cloud and key not in touched:
+            store.forget_applied(key)
 
 
 def _carry_out(change: Change, driver: Driver, store: Store) -> None:

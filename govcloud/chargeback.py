@@ -179,6 +179,15 @@ class Statement:
             closed_at=data.get("closed_at"), notes=tuple(data.get("notes", ())))
 
 
+def _dec(v: float | int | None) -> Decimal:
+    """A quantity as an exact Decimal (whole numbers, the common case, without text)."""
+    if not v:
+        return ZERO
+    if isinstance(v, int) or v.is_integer():
+        return Decimal(int(v))
+    return Decimal(str(v))
+
+
 def split(total_fen: int, weights: Mapping[str, Decimal]) -> dict[str, int]:
     """Divide ``total_fen`` in proportion to ``weights`` into whole fen that add up exactly
     (largest remainder; ties go to the name that sorts first)."""
@@ -234,7 +243,7 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
     rates = book.rates(period)
     price = {item: rates[item].yuan for item in ITEMS}
     deps = sorted(usage)
-    qty = {d: {item: Decimal(str(usage[d].get(item, 0) or 0)) for item in ITEMS} for d in deps}
+    qty = {d: {item: _dec(usage[d].get(item, 0)) for item in ITEMS} for d in deps}
     host_cap = platform.capacity()
     pools: list[PoolSplit] = []
     for pool in book.pools:
@@ -249,8 +258,8 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
         if sum(basis.values(), ZERO) <= 0:
             basis = {IDLE: Decimal(1)}
         parts = split(int(cost * 100), basis)
-        shares = {d: Decimal(parts.get(d, 0)) / 100 for d in deps}
-        idle = Decimal(parts.get(IDLE, 0)) / 100
+        shares = {d: Decimal(parts.get(d, 0)).scaleb(-2) for d in deps}
+        idle = Decimal(parts.get(IDLE, 0)).scaleb(-2)
         pools.append(PoolSplit(pool.name, pool.rule, cost, tuple(lines), basis, shares, idle))
     charges = []
     for d in deps:

@@ -92,6 +92,15 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
     private = runs_dir / ident
     private.mkdir(parents=True, exist_ok=True)
     failures: list[Failure] = []
+    # The inventory as a dynamic-inventory script, exactly what govcloud inventory --list
+    # prints (ansible reads a plain JSON file as a YAML inventory, without _meta).
+    (private / "inventory.json").write_text(json.dumps(inventory, ensure_ascii=False))
+    script = private / "inventory.sh"
+    script.write_text('#!/bin/sh\n# govcloud inventory: --list prints it all, --host nothing '
+                      '(every host variable is under _meta)\n'
+                      'case "$1" in --host) echo "{}";; *) exec cat "$(dirname "$0")/'
+                      'inventory.json";; esac\n')
+    script.chmod(0o700)
 
     def handler(event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
@@ -119,13 +128,15 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
         "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
         "ANSIBLE_STDOUT_CALLBACK": "default",
         "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "False",
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+        "ANSIBLE_INVENTORY_ENABLED": "script",
     }
     cmdline = f"--tags {tags}" if tags else None
     started = time.monotonic()
     try:
         r = ansible_runner.run(
             private_data_dir=str(private), artifact_dir=str(private / "artifacts"),
-            ident=ident, playbook=str(playbook), inventory=inventory, extravars=extravars,
+            ident=ident, playbook=str(playbook), inventory=str(script), extravars=extravars,
             envvars=env, cmdline=cmdline, quiet=True, event_handler=handler,
             settings={"suppress_ansible_output": True})
     except Exception as exc:  # ansible-runner raises plain exceptions for setup problems

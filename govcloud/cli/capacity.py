@@ -1,0 +1,147 @@
+"""Capacity commands: capacity (hosts needed, utilization, what-if) and consolidate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from govcloud import capacity as planning
+from govcloud import engine
+from govcloud.cli import cli
+from govcloud.cli.output import emit_json, output_option, table
+from govcloud.consolidation import MigrationPlan, repack
+from govcloud.errors import GovcloudError
+from govcloud.model import Estate
+from govcloud.placement import Ratios
+
+
+def _root(ctx: click.Context) -> Path:
+    return ctx.find_root().obj or Path(".")
+
+
+@cli.command("capacity")
+@click.option("--add", "add", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="What if this tenancy plan joins (repeatable); may be a file in plans/.")
+@output_option("text", "json")
+@click.pass_context
+def capacity_command(ctx: click.Context, add: tuple[Path, ...], output: str) -> None:
+    """Hosts the estate needs per zone and host class, how full they run, and what it saved.
+
+    Per zone: hosts needed per class (fewest hosts, then the cheaper class), average and peak
+    utilization of vCPU, RAM and disk (share of allocatable capacity; the headroom target
+    caps it), the lower bound, the hosts nova's default spread would occupy, and the
+    consolidation ratio (legacy servers per host). With --add, the extra hosts the new
+    plans would need, if any.
+
+    \b
+    Examples:
+      govcloud capacity
+      govcloud capacity --add plans/new.yaml --output json
+    """
+    root = _root(ctx)
+    added = [p.resolve() for p in add]
+    inside = (root / "plans").resolve()
+    after = engine.validate(root, [p for p in added if p.parent != inside]).estate()
+    if not added:
+        result = planning.report(after)
+        if output == "json":
+            emit_json(result.as_dict())
+        else:
+            click.echo(_report_text(result))
+        return
+    before = _without(after, set(added))
+    change = planning.what_if(before, after)
+    if output == "json":
+        emit_json(change.as_dict())
+        return
+    click.echo(_report_text(change.after))
+    names = ", ".join(change.departments) or "no new department"
+    click.echo(f"\nWhat if {names} joins: hosts {change.before.hosts} -> {change.after.hosts}.")
+    if change.extra:
+        extra = "; ".join(f"{zone}: " + ", ".join(f"{n} {cls}" for cls, n in per.items())
+                          for zone, per in change.extra.items())
+        click.echo(f"The installed pool is too small: add {extra} to host_pool.hosts.")
+    else:
+        click.echo("It fits the installed pool: no extra hosts needed.")
+
+
+@cli.command()
+@output_option("text", "json")
+@click.pass_context
+def consolidate(ctx: click.Context, output: str) -> None:
+    """Propose live migrations that free hosts, with as few migrations as possible.
+
+    Reads the current placement from the driver and drains the emptiest hosts onto the
+    fullest ones; every step keeps zones, anti-affinity and capacity (with ratios and
+    headroom) valid in the state the steps before it leave. Reports OpenStack Watcher's
+    efficacy indicators: released nodes, migrations, released_nodes_ratio.
+
+    \b
+    Example:
+      govcloud consolidate --output json
+    """
+    with engine.session(_root(ctx)) as s:
+        where = getattr(s.driver, "placement", None)
+        hosts = getattr(s.driver, "host_list", None)
+        if where is None or hosts is None:
+            raise GovcloudError(f"the {s.driver.name} driver does not report where servers run",
+                                "run consolidate against the sim driver's estate")
+        plan = repack(where(), planning.demands(s.driver.read()), hosts(),
+                      Ratios.of(s.estate.settings.host_pool))
+    if output == "json":
+        emit_json(plan.as_dict())
+    else:
+        click.echo(_plan_text(plan))
+
+
+def _without(estate: Estate, files: set[Path]) -> Estate:
+    """The estate without the plans read from ``files``."""
+    plans = {k: p for k, p in estate.plans.items()
+             if (estate.root / p.file).resolve() not in files}
+    return Estate(estate.root, estate.settings, plans)
+
+
+def _pct(values: dict[str, float]) -> str:
+    return "/".join(f"{100 * v:.0f}" for v in values.values()) + " %"
+
+
+def _report_text(r: planning.CapacityReport) -> str:
+    rows: list[list[Any]] = []
+    for z in r.zones:
+        rows.append([
+            z.zone, z.servers, z.departments, z.hosts,
+            ", ".join(f"{cls} {n}" for cls, n in z.needed.items()) or "-",
+            z.lower_bound, "NoValidHost" if z.spread is None else z.spread,
+            sum(z.installed.values()), _pct(z.average), _pct(z.peak), z.legacy_servers,
+            f"{z.consolidation_ratio:.1f}:1" if z.hosts else "-",
+        ])
+    header = ["zone", "servers", "depts", "hosts", "by class", "lower bound", "nova spread",
+              "installed", "avg vCPU/RAM/disk", "peak vCPU/RAM/disk", "legacy", "ratio"]
+    lines = [f"Capacity of estate {r.estate} (planned to {100 * r.headroom:.0f} % headroom)",
+             "", table(header, rows, "lrrrlrrrrrrr")]
+    if r.extra:
+        lines.append("")
+        for z in r.zones:
+            if z.extra:
+                lines.append(f"{z.zone}: the installed pool is short by "
+                             + ", ".join(f"{n} {cls}" for cls, n in z.extra.items()))
+    return "\n".join(lines)
+
+
+def _plan_text(plan: MigrationPlan) -> str:
+    if not plan.steps:
+        return (f"Nothing to consolidate: no host of the {plan.hosts_before} in use can be "
+                f"emptied onto the others (a full re-pack would use {plan.repacked}).")
+    rows = [[n, m.server, m.source, m.target] for n, m in enumerate(plan.steps, 1)]
+    return "\n".join([
+        table(["#", "server", "from", "to"], rows, "r"),
+        "",
+        f"Frees {len(plan.released)} of {plan.hosts_before} hosts in use with "
+        f"{plan.migrations} migration(s): {', '.join(plan.released)}.",
+        f"Released hosts per migration {plan.released_per_migration:.3f}; Watcher "
+        f"released_nodes_ratio {plan.released_nodes_ratio:.1f} % of {plan.nodes} nodes. "
+        f"{plan.hosts_after} hosts stay in use (a full re-pack from scratch: {plan.repacked}).",
+    ])

@@ -1,0 +1,210 @@
+"""Plan and apply on the sim cloud, through the real CLI: convergence after SIGKILL, the apply
+lock, pruning, protected resources, saved plans, drift and capacity errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from govcloud import engine
+from govcloud.desired import Resource
+from tests.conftest import govcloud
+
+
+def _actual(estate: Path) -> list[Resource]:
+    with engine.session(estate) as s:
+        return s.driver.read()
+
+
+def _desired(estate: Path) -> dict[str, Resource]:
+    with engine.session(estate) as s:
+        return s.desired()
+
+
+def test_apply_converges_and_plans_nothing_after(estate: Path) -> None:
+    assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 2
+    proc = govcloud("apply", "--yes", estate=estate)
+    assert proc.returncode == 0, proc.stderr
+    assert "Apply complete" in proc.stdout
+    assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 0
+    actual = {r.key: r for r in _actual(estate)}
+    desired = _desired(estate)
+    assert set(actual) == set(desired)
+    for key, want in desired.items():
+        assert actual[key].attrs == want.attrs
+
+
+def test_apply_without_yes_and_without_terminal_refuses(estate: Path) -> None:
+    proc = govcloud("apply", estate=estate)
+    assert proc.returncode == 1
+    assert "pass --yes to apply without asking" in proc.stderr
+    assert _actual(estate) == []
+
+
+def _start_apply(estate: Path, delay: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), "apply",
+                             "--yes", *extra], env={**os.environ, "GOVCLOUD_SIM_DELAY": delay},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_at_random_points_then_rerun_converges(estate: Path) -> None:
+    """20 times: apply from nothing, SIGKILL it after a random number of finished changes
+    (others are in flight), apply again; the cloud ends exactly as planned."""
+    rng = random.Random(20261126)
+    desired = _desired(estate)
+    servers_wanted = Counter(r.department for r in desired.values() if r.kind == "server")
+    for round_ in range(20):
+        shutil.rmtree(estate / ".state", ignore_errors=True)
+        target = rng.randint(1, len(desired) - 1)
+        proc = _start_apply(estate, "0.002")
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith(f"[{target}/"):
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, f"round {round_}: apply ended before the kill"
+        keys = [r.key for r in _actual(estate)]
+        assert target <= len(keys) < len(desired)
+        assert len(keys) == len(set(keys)) and set(keys) <= set(desired)
+        again = govcloud("apply", "--yes", estate=estate)
+        assert again.returncode == 0, again.stderr
+        assert "was interrupted after" in again.stdout
+        actual = _actual(estate)
+        assert sorted(r.key for r in actual) == sorted(desired)
+        assert Counter(r.department for r in actual if r.kind == "server") == servers_wanted
+        with engine.session(estate) as s:
+            assert set(s.store.applied()) == set(desired)
+            assert not s.store.interrupted()
+    assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 0
+
+
+def test_second_apply_fails_at_once_with_the_holder_or_waits(estate: Path) -> None:
+    first = _start_apply(estate, "0.02")
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # wait until the first apply holds the lock
+            with engine.session(estate) as s:
+                if s.store.applies(1):
+                    break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        second = govcloud("apply", "--yes", estate=estate)
+        assert second.returncode == 1
+        assert "the state store is locked by" in second.stderr
+        assert f"pid {first.pid} since 20" in second.stderr
+        assert "--lock-timeout" in second.stderr
+        third = govcloud("apply", "--yes", "--lock-timeout", "300", estate=estate, timeout=400)
+        assert third.returncode == 0, third.stderr
+    finally:
+        first.wait(timeout=300)
+    assert first.returncode == 0
+    assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 0
+
+
+def test_removed_department_is_deleted_only_with_prune(estate: Path) -> None:
+    govcloud("apply", "--yes", estate=estate, check=True)
+    (estate / "plans" / "statistics.yaml").unlink()
+    plan = govcloud("plan", "--detailed-exitcode", "--output", "json", estate=estate)
+    assert plan.returncode == 0
+    data = json.loads(plan.stdout)
+    assert data["summary"]["delete"] == 0
+    assert {o["key"].split("/")[0] for o in data["orphans"]} == {"statistics"}
+    text = govcloud("plan", estate=estate).stdout
+    assert "Orphans" in text and "statistics/server/" in text
+    pruned = govcloud("plan", "--prune", "--detailed-exitcode", "--output", "json",
+                      estate=estate)
+    assert pruned.returncode == 2
+    deletes = [c for c in json.loads(pruned.stdout)["changes"] if c["action"] == "delete"]
+    assert deletes and {c["department"] for c in deletes} == {"statistics"}
+    govcloud("apply", "--yes", "--prune", estate=estate, check=True)
+    assert not [r for r in _actual(estate) if r.department == "statistics"]
+    assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 0
+
+
+def test_protected_resources_are_never_deleted(estate: Path) -> None:
+    govcloud("apply", "--yes", estate=estate, check=True)
+    protected = {r.key for r in _actual(estate) if r.department == "finance" and r.protected}
+    assert protected, "the example finance plan protects its treasury gateway"
+    (estate / "plans" / "finance.yaml").unlink()
+    proc = govcloud("apply", "--yes", "--prune", estate=estate)
+    assert proc.returncode == 0, proc.stderr
+    left = {r.key for r in _actual(estate) if r.department == "finance"}
+    assert protected <= left
+    assert "protected: never deleted" in proc.stdout
+
+
+def test_server_count_change_plans_exactly_that(estate: Path) -> None:
+    govcloud("apply", "--yes", estate=estate, check=True)
+    plan_file = estate / "plans" / "finance.yaml"
+    plan_file.write_text(plan_file.read_text().replace(
+        "    flavor: m1.large\n    image: kylin-v10-sp3\n    count: 3",
+        "    flavor: m1.large\n    image: kylin-v10-sp3\n    count: 4"))
+    data = json.loads(govcloud("plan", "--output", "json", estate=estate).stdout)
+    pending = [(c["action"], c["key"]) for c in data["changes"] if c["action"] != "no-op"]
+    assert pending == [("create", "finance/server/fin-budget-app-4")]
+
+
+def test_saved_plan_is_refused_after_the_state_moved(estate: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    govcloud("plan", "--out", str(saved), estate=estate, check=True)
+    # Someone else applies one department first: the state moves on.
+    others = tmp_path / "others"
+    (estate / "plans").rename(others)
+    (estate / "plans").mkdir()
+    (others / "health.yaml").rename(estate / "plans" / "health.yaml")
+    govcloud("apply", "--yes", estate=estate, check=True)
+    proc = govcloud("apply", str(saved), estate=estate)
+    assert proc.returncode == 1
+    assert "the saved plan was made against a state that has changed since" in proc.stderr
+    assert "run govcloud plan again" in proc.stderr
+    fresh = tmp_path / "fresh.json"
+    govcloud("plan", "--out", str(fresh), estate=estate, check=True)
+    assert govcloud("apply", str(fresh), estate=estate).returncode == 0
+
+
+def test_drift_lists_out_of_band_changes(estate: Path) -> None:
+    govcloud("apply", "--yes", estate=estate, check=True)
+    assert govcloud("drift", estate=estate).returncode == 0
+    with engine.session(estate) as s:
+        actual = {r.key: r for r in s.driver.read()}
+        quota = actual["health/quota/health"]
+        s.driver.update(quota, Resource(quota.kind, quota.department, quota.name,
+                                        {**quota.attrs, "cores": 999}))
+        s.driver.delete(actual["transport/website/jtj.qingdao.gov.cn"]
+                        if "transport/website/jtj.qingdao.gov.cn" in actual else
+                        next(r for r in actual.values() if r.department == "transport"
+                             and r.kind == "website"))
+    proc = govcloud("drift", "--output", "json", estate=estate)
+    assert proc.returncode == 2
+    items = {(d["department"], d["kind"], d["what"]) for d in json.loads(proc.stdout)}
+    assert items == {("health", "quota", "changed"), ("transport", "website", "deleted")}
+    text = govcloud("drift", estate=estate).stdout
+    assert "cores: applied" in text and "999" in text
+    govcloud("apply", "--yes", estate=estate, check=True)
+    assert govcloud("drift", estate=estate).returncode == 0
+
+
+def test_capacity_shortage_names_department_and_what_is_short(estate: Path) -> None:
+    settings = estate / "govcloud.yaml"
+    settings.write_text(settings.read_text().replace("x86-2s-std: 10\n      x86-2s-mem: 2",
+                                                     "x86-2s-std: 1\n      x86-2s-mem: 0"))
+    proc = govcloud("apply", "--yes", estate=estate)
+    assert proc.returncode == 1
+    assert "out of extranet capacity placing" in proc.stdout
+    assert "short of" in proc.stdout and "add extranet hosts to host_pool.hosts" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    # Intranet departments were unaffected and are complete.
+    actual = _actual(estate)
+    intranet = [r for r in actual if r.kind == "server" and r.attrs["zone"] == "intranet"]
+    want = [r for r in _desired(estate).values() if r.kind == "server"
+            and r.attrs["zone"] == "intranet"]
+    assert len(intranet) == len(want)
