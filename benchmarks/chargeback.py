@@ -1,0 +1,119 @@
+"""Chargeback benchmark: a 2,000-department estate over 12 months, against a baseline.
+
+    python benchmarks/chargeback.py           # prints figures; exits 1 when over the goal
+
+Goal (issue #6): chargeback for 2,000 departments over 12 months in ≤ 2 s on the 2-core
+reference machine. The usage is generated (seeded) with the example catalogue's shapes; the
+price book is the example estate's prices.yaml (six pools, all three split rules), with a
+price change in July so the months do not all share one rate card.
+
+Baseline, measured in the same run: the same chargeback with the textbook exact method —
+every share as a ``fractions.Fraction`` of the pool, floored to the fen, the leftover fen by
+largest remainder — instead of govcloud's integer ``divmod`` on Decimals. Both must give the
+same fen for every department; the ratio is baseline time / govcloud time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from unittest import mock
+
+from govcloud import chargeback as cb
+from govcloud.chargeback import HostClassSize, Platform, chargeback, check_invariant
+from govcloud.pricebook import load_book
+
+REPO = Path(__file__).resolve().parent.parent
+GOAL_SECONDS = 2.0
+
+
+def usage(rng: random.Random, departments: int) -> dict[str, dict[str, float]]:
+    flavors = [(1, 2, 20), (2, 4, 40), (4, 8, 80), (8, 16, 160), (4, 32, 80), (8, 64, 160)]
+    out = {}
+    for i in range(departments):
+        vcpu = ram = disk = 0
+        servers = rng.randint(1, 40)
+        for _ in range(servers):
+            f = rng.choice(flavors)
+            vcpu, ram, disk = vcpu + f[0], ram + f[1], disk + f[2]
+        volume = rng.choice([0, 100, 500, 2000, 6000])
+        sites = rng.randint(0, 3)
+        out[f"dep-{i:04d}"] = {"vcpu": vcpu, "ram_gb": ram, "disk_gb": disk,
+                               "volume_gb": volume, "website": sites,
+                               "backup_gb": volume + sites * 5, "antivirus_seat": servers,
+                               "servers": servers, "volumes": 1 if volume else 0}
+    return out
+
+
+def platform(departments: int) -> Platform:
+    n = max(4, departments * 2 // 5)
+    return Platform(owned={"intranet": {"x86-2s-std": n, "x86-2s-mem": n // 3},
+                           "extranet": {"x86-2s-std": n // 2}},
+                    in_use={"intranet": {"x86-2s-std": n * 2 // 3, "x86-2s-mem": n // 4},
+                            "extranet": {"x86-2s-std": n // 3}},
+                    classes={"x86-2s-std": HostClassSize("x86-2s-std", 48, 384, 7680),
+                             "x86-2s-mem": HostClassSize("x86-2s-mem", 48, 768, 7680)})
+
+
+def fraction_split(total_fen: int, weights: dict[str, Decimal]) -> dict[str, int]:
+    """The baseline: exact shares as Fractions, floored, leftover by largest remainder."""
+    total_w = sum(Fraction(w) for w in weights.values())
+    exact = {n: Fraction(total_fen) * Fraction(w) / total_w for n, w in weights.items()}
+    out = {n: int(v) for n, v in exact.items()}
+    left = total_fen - sum(out.values())
+    order = sorted(exact, key=lambda n: (-(exact[n] - out[n]), n))
+    for n in order[:left]:
+        out[n] += 1
+    return out
+
+
+def run(months: list[str], data: list[dict[str, dict[str, float]]], plat: Platform,
+        book: object) -> tuple[float, list[cb.Statement]]:
+    start = time.perf_counter()
+    statements = [chargeback(book, m, u, plat) for m, u in zip(months, data, strict=True)]
+    return time.perf_counter() - start, statements
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--departments", type=int, default=2000)
+    ap.add_argument("--months", type=int, default=12)
+    args = ap.parse_args()
+    book = load_book(REPO / "prices.yaml")
+    rng = random.Random(6)
+    months = [f"2026-{m:02d}" for m in range(1, args.months + 1)]
+    # Usage drifts month to month: each month is its own generated estate of the same size.
+    data = [usage(rng, args.departments) for _ in months]
+    plat = platform(args.departments)
+
+    ours, statements = run(months, data, plat, book)
+    for s in statements:
+        check_invariant(s)
+    with mock.patch.object(cb, "split", fraction_split):
+        base, baseline = run(months, data, plat, book)
+    same = all(a.as_dict() == b.as_dict() for a, b in zip(statements, baseline, strict=True))
+
+    shares = sum(len(s.departments) * len(s.pools) for s in statements)
+    charged = sum((s.platform_cost - s.idle for s in statements), Decimal(0))
+    idle = sum((s.idle for s in statements), Decimal(0))
+    print(f"chargeback: {args.departments:,} departments × {args.months} months, "
+          f"{len(book.pools)} pools ({', '.join(sorted({p.rule for p in book.pools}))}), "
+          f"{shares:,} shares")
+    print(f"  govcloud (Decimal divmod, largest remainder): {ours:.3f} s "
+          f"({ours / args.months * 1000:.1f} ms a month)")
+    print(f"  baseline (fractions.Fraction exact split):     {base:.3f} s")
+    print(f"  ratio baseline / govcloud: {base / ours:.2f}×; same fen everywhere: {same}")
+    print(f"  a year's platform cost {sum((s.platform_cost for s in statements), Decimal(0)):,} "
+          f"yuan = charged {charged:,} + idle {idle:,} (exact)")
+    ok = ours <= GOAL_SECONDS and same
+    print(f"goal ≤ {GOAL_SECONDS:g} s: {'met' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
