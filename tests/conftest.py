@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,8 +83,10 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PostgreSQL server on 127.0.0.1 for the suite; fails (never skips) if it
     cannot start."""
     bindir = _pg_bin()
-    data = tmp_path_factory.mktemp("pg") / "data"
-    sock = data.parent / "sock"
+    # Not under pytest's tmp folders: they are private to root, and the server runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="govcloud-pg-"))
+    data = base / "data"
+    sock = base / "sock"
     sock.mkdir()
     prefix: list[str] = []
     if os.geteuid() == 0:
@@ -118,6 +121,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
                         "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,117 @@
+"""The state store and its lock, on SQLite and on a real PostgreSQL started by the suite."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from govcloud.desired import Resource
+from govcloud.errors import LockHeld
+from govcloud.store import Store
+from tests.conftest import govcloud
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/state.db"
+    return request.getfixturevalue("fresh_pg")
+
+
+def test_applied_state_round_trip(url: str, tmp_path: Path) -> None:
+    store = Store(url, tmp_path)
+    res = Resource("server", "finance", "web-1", {"flavor": "m1.large", "load": {"cpu": 0.3}},
+                   True, {"host": "h1"})
+    store.record_applied(res)
+    store.record_applied(Resource("project", "财政", "财政", {"name": "青岛市财政局"}))
+    again = Store(url, tmp_path).applied()
+    assert again["finance/server/web-1"] == res
+    assert again["finance/server/web-1"].computed == {"host": "h1"}
+    assert again["财政/project/财政"].attrs["name"] == "青岛市财政局"
+    store.forget_applied(res.key)
+    assert set(Store(url, tmp_path).applied()) == {"财政/project/财政"}
+
+
+def test_journal_marks_interrupted_applies(url: str, tmp_path: Path) -> None:
+    store = Store(url, tmp_path)
+    store.begin_apply("a1", 3)
+    store.journal("a1", 1, "d/server/x", "create", "started")
+    store.journal("a1", 2, "d/server/x", "create", "done")
+    store.begin_apply("a2", 1)
+    store.finish_apply("a2", "ok", {"done": 1})
+    interrupted = store.interrupted()
+    assert [(a.id, a.done, a.total) for a in interrupted] == [("a1", 1, 3)]
+    store.close_interrupted("a3")
+    assert store.interrupted() == []
+    assert store.journal_of("a1") == [("d/server/x", "create", "started", ""),
+                                      ("d/server/x", "create", "done", "")]
+
+
+def test_transaction_rolls_back(url: str, tmp_path: Path) -> None:
+    store = Store(url, tmp_path)
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.set_meta("k", "v")
+            raise RuntimeError("boom")
+    assert store.get_meta("k") is None
+    with store.transaction():
+        store.set_meta("k", "v")
+    assert Store(url, tmp_path).get_meta("k") == "v"
+
+
+def test_lock_is_exclusive_names_holder_and_can_be_waited_for(url: str, tmp_path: Path) -> None:
+    first = Store(url, tmp_path)
+    second = Store(url, tmp_path)
+    first.lock()
+    with pytest.raises(LockHeld) as err:
+        second.lock()
+    assert f"pid {os.getpid()} since 20" in str(err.value)
+    assert "--lock-timeout" in err.value.hint
+    started = time.monotonic()
+    threading.Timer(1.0, first.unlock).start()
+    second.lock(timeout=30)
+    assert 0.8 < time.monotonic() - started < 30
+    with pytest.raises(LockHeld):
+        first.lock(timeout=0.3)
+    second.unlock()
+
+
+def test_lock_dies_with_a_killed_holder(url: str, tmp_path: Path) -> None:
+    code = ("import sys, time; from pathlib import Path; from govcloud.store import Store; "
+            f"s = Store({url!r}, Path({str(tmp_path)!r})); s.lock(); print('locked', flush=True); "
+            "time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    store = Store(url, tmp_path)
+    with pytest.raises(LockHeld):
+        store.lock()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    store.lock(timeout=10)  # taken at once: no stale lock after a SIGKILL
+    store.unlock()
+
+
+def test_apply_and_plan_on_postgresql(estate: Path, fresh_pg: str) -> None:
+    env = {"GOVCLOUD_STATE_URL": fresh_pg}
+    proc = govcloud("apply", "--yes", estate=estate, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert govcloud("plan", "--detailed-exitcode", estate=estate, env=env).returncode == 0
+    assert not (estate / ".state").exists()  # everything went to PostgreSQL
+    # and the SQLite default sees an empty cloud
+    assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 2
+
+
+def test_unreachable_postgresql_is_a_clear_error(estate: Path) -> None:
+    env = {"GOVCLOUD_STATE_URL": "postgresql://govcloud:s3cret@127.0.0.1:1/nope"}
+    proc = govcloud("plan", estate=estate, env=env)
+    assert proc.returncode == 1
+    assert "cannot connect to the state store postgresql://govcloud:***@127.0.0.1:1/nope" in \
+        proc.stderr
+    assert "s3cret" not in proc.stderr and "Traceback" not in proc.stderr

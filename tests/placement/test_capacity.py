@@ -1,0 +1,115 @@
+"""Capacity report, what-if and consolidate: the pure functions on data, and the commands
+run as a user would on a copy of the example estate (sim driver)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from govcloud import capacity, engine
+from govcloud.consolidation import repack, replay
+from govcloud.placement import Demand, Host, Ratios, violations
+from tests.conftest import govcloud
+
+STD = dict(host_class="std", vcpus=16, ram_gb=64, disk_gb=1000)
+RATIOS = Ratios(cpu=1.0, ram=1.0, disk=1.0, headroom=1.0)
+
+
+def _hosts(zone: str, n: int) -> list[Host]:
+    return [Host(f"{zone}-{i}", zone, **STD) for i in range(1, n + 1)]  # type: ignore[arg-type]
+
+
+def test_repack_frees_hosts_with_few_migrations() -> None:
+    hosts = _hosts("intranet", 3)
+    demands = [Demand(f"a/server/s{i}", "a", "intranet", 4, 16, 100) for i in range(6)]
+    current = {d.key: f"intranet-{i % 3 + 1}" for i, d in enumerate(demands)}
+    plan = repack(current, demands, hosts, RATIOS)
+    assert plan.hosts_before == 3 and plan.hosts_after == 2 == plan.repacked
+    assert plan.migrations == 2 and plan.released_per_migration == 0.5
+    assert replay(current, demands, hosts, RATIOS, plan.steps) == []
+    assert plan.as_dict()["released_compute_nodes_count"] == 1
+
+
+def test_repack_keeps_anti_affinity_and_zones() -> None:
+    hosts = _hosts("intranet", 2) + _hosts("extranet", 1)
+    demands = [Demand("a/server/db-1", "a", "intranet", 2, 4, 10, "a/db-aa"),
+               Demand("a/server/db-2", "a", "intranet", 2, 4, 10, "a/db-aa"),
+               Demand("b/server/web", "b", "extranet", 1, 2, 10)]
+    current = {"a/server/db-1": "intranet-1", "a/server/db-2": "intranet-2",
+               "b/server/web": "extranet-1"}
+    plan = repack(current, demands, hosts, RATIOS)
+    assert plan.steps == () and plan.released == ()
+    assert plan.hosts_after == 3 == plan.repacked
+
+
+def test_report_of_the_example_estate() -> None:
+    estate = engine.validate(Path(__file__).resolve().parents[2]).estate()
+    report = capacity.report(estate)
+    assert [z.zone for z in report.zones] == ["intranet", "extranet"]
+    for z in report.zones:
+        assert z.hosts >= z.lower_bound > 0
+        assert z.extra == {}
+        assert all(v <= estate.settings.host_pool.headroom + 1e-9 for v in z.peak.values())
+        assert z.consolidation_ratio == z.legacy_servers / z.hosts
+        assert z.spread is None or z.spread >= z.hosts
+    wanted = capacity.demands(__import__("govcloud.desired").desired.desired_state(estate)
+                              .values())
+    assert sum(z.servers for z in report.zones) == len(wanted)
+
+
+def _new_plan(estate: Path, servers: int) -> Path:
+    data = yaml.safe_load((estate / "plans" / "big-data.yaml").read_text(encoding="utf-8"))
+    data["department"].update(id="new-dept", name="青岛市新部门", cost_centre="CC-9999")
+    data["quota"].update(instances=servers, cores=8 * servers, ram_gb=64 * servers,
+                         volumes=0, volume_gb=0, websites=0)
+    data["servers"] = [{"name": "nd-db", "flavor": "r1.xlarge", "image": "kylin-v10-sp3",
+                        "count": servers, "load": {"cpu": 0.5, "ram": 0.8}}]
+    data["websites"] = []
+    path = estate / "plans" / "new.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_what_if_a_department_joins(estate: Path) -> None:
+    _new_plan(estate, servers=60)  # 3,840 GiB of RAM: more than the extranet pool holds
+    out = govcloud("capacity", "--add", str(estate / "plans" / "new.yaml"), "-o", "json", estate=estate,
+                   check=True)
+    data = json.loads(out.stdout)
+    assert data["departments"] == ["new-dept"]
+    assert data["hosts_after"] > data["hosts_before"]
+    assert sum(data["extra_hosts"]["extranet"].values()) > 0
+    text = govcloud("capacity", "--add", str(estate / "plans" / "new.yaml"), estate=estate, check=True).stdout
+    assert "What if new-dept joins" in text and "add " in text
+
+
+def test_what_if_that_fits(estate: Path) -> None:
+    _new_plan(estate, servers=2)
+    text = govcloud("capacity", "--add", str(estate / "plans" / "new.yaml"), estate=estate, check=True).stdout
+    assert "no extra hosts needed" in text
+
+
+def test_consolidate_after_apply(estate: Path) -> None:
+    govcloud("apply", "--yes", estate=estate, check=True)
+    data = json.loads(govcloud("consolidate", "-o", "json", estate=estate, check=True).stdout)
+    released = set(data["released"])
+    assert data["instance_migrations_count"] == len(data["steps"])
+    assert not released & {s["to"] for s in data["steps"]}
+    assert data["hosts_after"] >= data["repacked"]
+    # The same advice from the pure function, checked step by step.
+    with engine.session(estate) as s:
+        current = s.driver.placement()
+        demands = capacity.demands(s.driver.read())
+        hosts = s.driver.host_list()
+        ratios = Ratios.of(s.estate.settings.host_pool)
+    assert violations(current, demands, hosts, ratios) == []
+    plan = repack(current, demands, hosts, ratios)
+    assert plan.as_dict() == data
+    assert replay(current, demands, hosts, ratios, plan.steps) == []
+
+
+def test_commands_have_help_and_examples() -> None:
+    for cmd in ("capacity", "consolidate"):
+        out = govcloud(cmd, "--help", check=True).stdout
+        assert "Example" in out
