@@ -74,19 +74,19 @@ def _new_plan(estate: Path, servers: int) -> Path:
 
 def test_what_if_a_department_joins(estate: Path) -> None:
     _new_plan(estate, servers=60)  # 3,840 GiB of RAM: more than the extranet pool holds
-    out = govcloud("capacity", "--add", str(estate / "plans" / "new.yaml"), "-o", "json", estate=estate,
-                   check=True)
+    new = str(estate / "plans" / "new.yaml")
+    out = govcloud("capacity", "--add", new, "-o", "json", estate=estate, check=True)
     data = json.loads(out.stdout)
     assert data["departments"] == ["new-dept"]
     assert data["hosts_after"] > data["hosts_before"]
     assert sum(data["extra_hosts"]["extranet"].values()) > 0
-    text = govcloud("capacity", "--add", str(estate / "plans" / "new.yaml"), estate=estate, check=True).stdout
+    text = govcloud("capacity", "--add", new, estate=estate, check=True).stdout
     assert "What if new-dept joins" in text and "add " in text
 
 
 def test_what_if_that_fits(estate: Path) -> None:
-    _new_plan(estate, servers=2)
-    text = govcloud("capacity", "--add", str(estate / "plans" / "new.yaml"), estate=estate, check=True).stdout
+    new = str(_new_plan(estate, servers=2))
+    text = govcloud("capacity", "--add", new, estate=estate, check=True).stdout
     assert "no extra hosts needed" in text
 
 
