@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
-from govcloud.pricebook import HOURS_PER_MONTH, ITEMS, Pool, PriceBook, Source
+from govcloud.pricebook import HOURS_PER_MONTH, ITEMS, Pool, PriceBook
 
 FEN = Decimal("0.01")
 ZERO = Decimal(0)
@@ -300,12 +300,14 @@ def check_invariant(s: Statement) -> None:
 
 
 def cost_delta(book: PriceBook, period: str, before: Mapping[str, Mapping[str, float]],
-               after: Mapping[str, Mapping[str, float]], platform: Platform
-               ) -> dict[str, Decimal]:
-    """Monthly charge after minus before, per department whose charge changes."""
+               after: Mapping[str, Mapping[str, float]], platform: Platform,
+               platform_after: Platform | None = None) -> dict[str, Decimal]:
+    """Monthly charge after minus before, per department whose charge changes (the platform
+    after may differ: more or fewer hosts in use)."""
     deps = set(before) | set(after)
     b = chargeback(book, period, {d: before.get(d, {}) for d in deps}, platform)
-    a = chargeback(book, period, {d: after.get(d, {}) for d in deps}, platform)
+    a = chargeback(book, period, {d: after.get(d, {}) for d in deps},
+                   platform_after or platform)
     out = {}
     for d in sorted(deps):
         delta = a.charge(d) - b.charge(d)
@@ -314,12 +316,12 @@ def cost_delta(book: PriceBook, period: str, before: Mapping[str, Mapping[str, f
     return out
 
 
-def plan_cost_delta(book: PriceBook, period: str, changes: Any, platform: Platform
-                    ) -> dict[str, Decimal]:
+def plan_cost_delta(book: PriceBook, period: str, changes: Any, platform: Platform,
+                    platform_after: Platform | None = None) -> dict[str, Decimal]:
     """Monthly charge delta per department of a plan's changes (each with before/after
     resources), at the month's prices."""
     from govcloud.usage import allocations
 
     before = allocations([c.before for c in changes if c.before is not None])
     after = allocations([c.after for c in changes if c.after is not None])
-    return cost_delta(book, period, before, after, platform)
+    return cost_delta(book, period, before, after, platform, platform_after)

@@ -19,7 +19,7 @@ from typing import Any
 
 from govcloud.documents import Document, Path_, load
 from govcloud.errors import Diagnostic, ValidationFailed
-from govcloud.schema import _arr, _i, _n, _obj, _s, check, with_defaults
+from govcloud.schema import _arr, _n, _obj, _s, check, with_defaults
 
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 _PERIOD_RE = re.compile(PERIOD)

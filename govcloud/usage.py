@@ -21,14 +21,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from govcloud.desired import Resource
 
-if TYPE_CHECKING:  # the pure part never needs the store at run time
-    from govcloud.store import Store
+
+class Store(Protocol):
+    """What this module needs of the state store (govcloud.store.Store has it)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 PLATFORM = "_platform"
 BILLED = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb", "antivirus_seat")
@@ -156,8 +169,6 @@ def ensure_tables(store: Store) -> None:
 
 def record(store: Store, records: Iterable[Record], replace_period: str | None = None) -> int:
     """Store records (replacing earlier ones of the same period, department and item)."""
-    from govcloud.store import now
-
     ensure_tables(store)
     rows = list(records)
     stamp = now()
@@ -215,8 +226,6 @@ def hosts_in_use(records: Iterable[Record]) -> dict[str, dict[str, int]]:
 
 
 def save_statement(store: Store, period: str, body: dict[str, Any], by: str) -> None:
-    from govcloud.store import now
-
     ensure_tables(store)
     store.execute("INSERT INTO statements (period, body, closed_at, closed_by) "
                   "VALUES (?,?,?,?)", (period, json.dumps(body, ensure_ascii=False,

@@ -28,8 +28,8 @@ def book_for(estate: Estate) -> PriceBook:
     path = estate.root / estate.settings.prices
     if not path.is_file():
         raise GovcloudError(f"the estate has no price book {estate.settings.prices}",
-                            "write prices.yaml (see govcloud schema prices) or set prices: "
-                            "in govcloud.yaml")
+                            "write one (docs/schema/price-book.json is its schema) or point "
+                            "prices: in govcloud.yaml at it")
     legacy = {s.host_class for p in estate.plans.values() for s in p.legacy.servers}
     hosts = {c for zone in estate.settings.host_pool.hosts.values() for c, n in zone.items()
              if n}
@@ -207,11 +207,15 @@ def plan_costs(plan: Any, estate: Estate, period: str | None = None
 
     period = period or datetime.date.today().strftime("%Y-%m")
     try:
-        book = book_for(estate)
-        platform = Platform.of(estate.settings.host_pool, {})
         from govcloud.chargeback import plan_cost_delta
 
-        return plan_cost_delta(book, period, plan.changes, platform), period
+        book = book_for(estate)
+        pool = estate.settings.host_pool
+        before = [c.before for c in plan.changes if c.before is not None]
+        after = [c.after for c in plan.changes if c.after is not None]
+        return plan_cost_delta(book, period, plan.changes,
+                               Platform.of(pool, hosts_in_use(estate, before)[0]),
+                               Platform.of(pool, hosts_in_use(estate, after)[0])), period
     except (GovcloudError, KeyError, ValueError, ArithmeticError):
         return {}, period
 

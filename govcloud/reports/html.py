@@ -194,8 +194,8 @@ ul.notes li {{ margin: 4px 0; }}
         f"{escape(period)}</h1>",
         '<div class="summary">',
         f"<div>Platform cost 平台成本<b>¥{_money(statement.platform_cost)}</b>a month</div>",
-        f"<div>Charged to departments 部门分摊<b>¥{_money(statement.platform_cost - statement.idle)}"
-        "</b></div>",
+        "<div>Charged to departments 部门分摊"
+        f"<b>¥{_money(statement.platform_cost - statement.idle)}</b></div>",
         f"<div>Idle capacity 空闲容量<b>¥{_money(statement.idle)}</b></div>",
         f"<div>Saving 节约<b>¥{_money(ledger.saving)}</b>a month, "
         f"¥{_money(ledger.saving * 12)} a year</div>",

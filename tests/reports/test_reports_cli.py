@@ -99,7 +99,7 @@ def test_price_book_problems_come_with_file_and_line(golden: Path) -> None:
 
 def test_unpriced_legacy_class_is_named(golden: Path) -> None:
     prices = golden / "prices.yaml"
-    prices.write_text(prices.read_text().replace("  old: {purchase_yuan", "  older: {purchase_yuan"))
+    prices.write_text(prices.read_text().replace("  old: {", "  older: {"))
     proc = govcloud("report", "savings", "--period", "2026-10", estate=golden)
     assert proc.returncode == 1
     assert "no price for legacy_class 'old'" in proc.stderr
