@@ -37,7 +37,7 @@ def hbar_chart(chart_id: str, title: str, rows: list[tuple[str, list[tuple[str, 
     bar_h, gap, label_w, width = 14, 10, 210, 860
     plot_w = width - label_w - 120
     top = 34
-    height = top + len(rows) * (per * bar_h + gap) + 40
+    height = top + len(rows) * (per * bar_h + gap) + 60
     vmax = max((v for _, bars in rows for _, v, _ in bars), default=0) or 1
     out = [f'<svg class="chart" id="{chart_id}" xmlns="http://www.w3.org/2000/svg" '
            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
@@ -60,14 +60,34 @@ def hbar_chart(chart_id: str, title: str, rows: list[tuple[str, list[tuple[str, 
     for _, bars in rows:
         for name, _, colour in bars:
             legend.setdefault(name, colour)
-    x = label_w
-    for name, colour in legend.items():
-        out.append(f'<rect class="legend" x="{x}" y="{height - 22}" width="12" height="12" '
-                   f'fill="{colour}"/><text x="{x + 16}" y="{height - 12}" '
-                   f'class="label">{escape(name)}</text>')
-        x += 30 + 8 * len(name)
+    out += _legend(legend, label_w, height - 22, width)
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _text_width(text: str) -> int:
+    return sum(13 if ord(ch) > 0x2E80 else 7 for ch in text)
+
+
+def _legend(items: dict[str, str], x0: int, y0: int, width: int) -> list[str]:
+    """Legend entries left to right, wrapping above the bottom line when the row is full."""
+    rows: list[list[tuple[str, str, int]]] = [[]]
+    x = x0
+    for name, colour in items.items():
+        w = 16 + _text_width(name) + 24
+        if rows[-1] and x + w > width:
+            rows.append([])
+            x = x0
+        rows[-1].append((name, colour, x))
+        x += w
+    out = []
+    for i, row in enumerate(rows):
+        y = y0 - (len(rows) - 1 - i) * 18
+        for name, colour, x in row:
+            out.append(f'<rect class="legend" x="{x}" y="{y}" width="12" height="12" '
+                       f'fill="{colour}"/><text x="{x + 16}" y="{y + 10}" '
+                       f'class="label">{escape(name)}</text>')
+    return out
 
 
 def line_chart(chart_id: str, title: str, periods: list[str],
@@ -104,12 +124,7 @@ def line_chart(chart_id: str, title: str, periods: list[str],
             out.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3.5" '
                        f'fill="{colour}"><title>{escape(name)} {escape(periods[i])}: '
                        f'{v:,.1f}</title></circle>')
-    x = left
-    for name, _, colour in series:
-        out.append(f'<rect class="legend" x="{x}" y="{height - 22}" width="12" height="12" '
-                   f'fill="{colour}"/><text x="{x + 16}" y="{height - 12}" '
-                   f'class="label">{escape(name)}</text>')
-        x += 40 + 7 * len(name)
+    out += _legend({name: colour for name, _, colour in series}, left, height - 22, width)
     out.append("</svg>")
     return "\n".join(out)
 
@@ -161,12 +176,12 @@ def report(estate: Estate, period: str, statement: Statement, ledger: Ledger,
     legacy_servers = sum(d.legacy_servers for d in ledger.departments)
     in_use = sum(n for z in util["hosts_in_use"].values() for n in z.values())
     owned = sum(n for z in util["hosts_owned"].values() for n in z.values())
-    host_rows = [("before: departments' own servers 各部门自有服务器",
-                  [("servers", float(legacy_servers), COLOURS["legacy"])]),
-                 ("after: shared hosts in use 共享主机(在用)",
-                  [("servers", float(in_use), COLOURS["cost"])]),
-                 ("after: shared hosts owned 共享主机(总数)",
-                  [("servers", float(owned), COLOURS["idle"])])]
+    host_rows = [("整合前 before", [("departments' own servers 自有服务器",
+                                    float(legacy_servers), COLOURS["legacy"])]),
+                 ("整合后 after", [("shared hosts in use 在用共享主机", float(in_use),
+                                   COLOURS["cost"])]),
+                 ("共享主机 owned", [("shared hosts owned 共享主机总数", float(owned),
+                                     COLOURS["idle"])])]
     head = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
