@@ -108,11 +108,9 @@ class Plan:
 def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
     """A digest of the actual state: any change to any resource changes it."""
     items = actual.values() if isinstance(actual, dict) else actual
-    h = hashlib.sha256()
-    for res in sorted(items, key=lambda r: r.key):
-        h.update(json.dumps([res.key, res.attrs, res.protected], sort_keys=True,
-                            ensure_ascii=False).encode())
-    return h.hexdigest()
+    rows = sorted(([r.key, r.attrs, r.protected] for r in items), key=lambda row: row[0])
+    text = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _fmt(value: Any) -> str:
@@ -138,6 +136,10 @@ def make_plan(desired: dict[str, Resource], actual: list[Resource], planned_depa
         if have is None:
             changes.append(Change("create", key, want.kind, want.department,
                                   "in the plan, not in the cloud", None, want))
+            continue
+        if have.protected == want.protected and have.attrs == want.attrs:
+            changes.append(Change("no-op", key, want.kind, want.department, "matches the plan",
+                                  have, want))
             continue
         delta = diff_attrs(have.attrs, want.attrs)
         if not delta and have.protected == want.protected:

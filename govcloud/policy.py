@@ -173,12 +173,30 @@ def totals(plan: dict[str, Any], catalogue: dict[str, Any]) -> dict[str, Any]:
 
 
 class PolicyEngine:
-    """Evaluates compiled rules against plans."""
+    """Evaluates compiled rules against plans.
+
+    The rules of one scope (the plan, each server, each website) are also compiled together
+    into one program returning every verdict at once, so a plan costs a handful of CEL calls
+    instead of one per rule and item; if that combined call fails, the rules are evaluated
+    one by one to name the rule at fault.
+    """
 
     def __init__(self, rules: list[Rule], settings: Settings | None) -> None:
         self.rules = rules
         self.catalogue = catalogue_view(settings.catalogue) if settings else \
             {"flavors": {}, "images": {}, "website_suffixes": []}
+        self.scopes: dict[str, tuple[list[Rule], Any]] = {}
+        for scope in ("plan", "servers", "websites"):
+            members = [r for r in rules if r.each == scope]
+            if not members:
+                continue
+            body = "[" + ", ".join(f"({r.expression})" for r in members) + "]"
+            source = body if scope == "plan" else f"plan.{scope}.map(item, {body})"
+            try:
+                combined = cel.compile(source)
+            except ValueError:
+                combined = None
+            self.scopes[scope] = (members, combined)
 
     def evaluate(self, doc: Document, plan: dict[str, Any]) -> list[Diagnostic]:
         ctx = cel.Context({"plan": plan, "totals": totals(plan, self.catalogue),
@@ -187,13 +205,29 @@ class PolicyEngine:
         ctx.add_function("has_suffix", _has_suffix)
         ctx.add_function("join", _join)
         out: list[Diagnostic] = []
-        for rule in self.rules:
-            if rule.each == "plan":
-                self._one(rule, ctx, doc, (), out)
+        for scope, (members, combined) in self.scopes.items():
+            items = [None] if scope == "plan" else plan[scope]
+            if not items:
                 continue
-            for i, item in enumerate(plan[rule.each]):
-                ctx.add_variable("item", item)
-                self._one(rule, ctx, doc, (rule.each, i), out)
+            verdicts = None
+            if combined is not None:
+                try:
+                    verdicts = combined.execute(ctx)
+                except Exception:  # noqa: BLE001 - fall back to rule-by-rule to name the culprit
+                    verdicts = None
+            if scope == "plan" and verdicts is not None:
+                verdicts = [verdicts]
+            for i, item in enumerate(items):
+                row = verdicts[i] if verdicts is not None else None
+                if row is not None and all(v is True for v in row):
+                    continue
+                if item is not None:
+                    ctx.add_variable("item", item)
+                base: Path_ = () if item is None else (scope, i)
+                for n, rule in enumerate(members):
+                    if row is not None and row[n] is True:
+                        continue
+                    self._one(rule, ctx, doc, base, out)
         return out
 
     def _one(self, rule: Rule, ctx: Any, doc: Document, base: Path_,
