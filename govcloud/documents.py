@@ -81,7 +81,8 @@ class _Converter:
             return items
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self.convert(key_node, path, depth + 1) if key_node.tag != _STR else key_node.value
+            key = key_node.value if key_node.tag == _STR else \
+                self.convert(key_node, path, depth + 1)
             line = key_node.start_mark.line + 1
             if key == "<<":
                 self.problems.append(

@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Command modules register themselves on ``cli`` when imported.
-from govcloud.cli import capacity  # noqa: E402,F401
-from govcloud.cli import core  # noqa: E402,F401
-from govcloud.cli import reports  # noqa: E402,F401
-from govcloud.cli import services  # noqa: E402,F401
+from govcloud.cli import (  # noqa: E402
+    capacity,  # noqa: F401
+    core,  # noqa: F401
+    reports,  # noqa: F401
+    services,  # noqa: F401
+)

@@ -57,12 +57,13 @@ def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
             text = f"{head}  {detail}".rstrip()
             lines.append(click.style(text, fg=colour) if color and colour else text)
             lines.append(f"        reason: {c.reason}")
-    kept = [o for o in plan.orphans if not any(c.key == o.resource.key for c in pending)]
+    deleting = {c.key for c in pending if c.action == "delete"}
+    kept = [o for o in plan.orphans if o.resource.key not in deleting]
     if kept:
+        never = ", protected ones never" if any(o.resource.protected for o in kept) else ""
         lines.append("")
-        lines.append(f"Orphans — in the cloud but in no plan; kept (pass --prune to delete"
-                     f"{', protected ones never' if any(o.resource.protected for o in kept) else ''}"
-                     "):")
+        lines.append("Orphans — in the cloud but in no plan; kept (pass --prune to delete"
+                     f"{never}):")
         for o in kept:
             mark = " (protected)" if o.resource.protected else ""
             lines.append(f"    ! {o.resource.key}{mark}: {o.reason}")

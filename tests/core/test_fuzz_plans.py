@@ -68,7 +68,9 @@ def malformed_plan(draw: st.DrawFn) -> str:
         text = text.replace("  ", "\t", 1)
     elif mangle == "bytes":
         pos = draw(st.integers(0, len(text)))
-        text = text[:pos] + draw(st.sampled_from(["\x00", ": :", "[", "&x *x", "!!python/object:os.system {}", "\ufeff"])) + text[pos:]
+        noise = draw(st.sampled_from(["\x00", ": :", "[", "&x *x", "\ufeff",
+                                      "!!python/object:os.system {}"]))
+        text = text[:pos] + noise + text[pos:]
     return text
 
 
