@@ -24,7 +24,7 @@ def open_driver(estate: Estate, store: Store) -> Driver:
         except ImportError as exc:
             raise GovcloudError(f"the openstack driver cannot be loaded: {exc}",
                                 "pip install govcloud with its openstacksdk dependency") from exc
-        return OpenStackDriver(estate.settings)
+        return OpenStackDriver(estate.settings, store)
     raise GovcloudError(f"unknown cloud driver '{name}'", "set cloud.driver to sim or openstack")
 
 

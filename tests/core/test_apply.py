@@ -88,7 +88,7 @@ def test_sigkill_at_random_points_then_rerun_converges(estate: Path) -> None:
 
 
 def test_second_apply_fails_at_once_with_the_holder_or_waits(estate: Path) -> None:
-    first = _start_apply(estate, "0.02")
+    first = _start_apply(estate, "0.15")  # slow enough to still run when the second starts
     try:
         deadline = time.monotonic() + 30
         while True:  # wait until the first apply holds the lock
