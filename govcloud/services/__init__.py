@@ -61,7 +61,8 @@ class ServicesOutcome:
 
 def state_dir(estate: Estate, store: Store) -> Path:
     """The state folder: beside the SQLite file, else the estate's .state."""
-    return store.path.parent if store.path is not None else estate.root / ".state"
+    folder = store.path.parent if store.path is not None else estate.root / ".state"
+    return folder.resolve()
 
 
 def changed_departments(changes: Iterable[Change]) -> list[str]:
@@ -74,7 +75,7 @@ def build_inventory(estate: Estate, store: Store) -> dict[str, Any]:
 
 
 def _playbook(estate: Estate, name: str) -> Path:
-    path = estate.root / "playbooks" / f"{name}.yml"
+    path = (estate.root / "playbooks" / f"{name}.yml").resolve()
     if not path.is_file():
         raise GovcloudError(f"the estate has no playbook {path}",
                             "copy playbooks/ from the govcloud example estate")

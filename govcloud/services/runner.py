@@ -67,15 +67,15 @@ class PlaybookRun:
 
 
 def _message(res: dict[str, Any]) -> str:
+    for item in res.get("results") or []:  # a loop: the first failed item says why
+        if isinstance(item, dict) and item.get("failed"):
+            label = item.get("_ansible_item_label", item.get("item", ""))
+            return f"item {label}: {_message(item)}" if label else _message(item)
     parts = []
     for key in ("msg", "stderr", "module_stderr", "reason"):
         value = res.get(key)
         if value and isinstance(value, str) and value.strip() not in parts:
             parts.append(value.strip())
-    if not parts and res.get("results"):
-        for item in res["results"]:
-            if isinstance(item, dict) and item.get("failed"):
-                return _message(item)
     text = " | ".join(parts) or "failed"
     text = " ".join(text.split())
     return text if len(text) <= 600 else text[:597] + "..."
@@ -129,6 +129,7 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
         "ANSIBLE_STDOUT_CALLBACK": "default",
         "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "False",
         "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+        "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_INVENTORY_ENABLED": "script",
     }
     cmdline = f"--tags {tags}" if tags else None

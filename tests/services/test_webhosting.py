@@ -65,7 +65,7 @@ def test_every_site_is_served_by_its_host_header(rig: Rig) -> None:
 def test_per_site_access_logs(rig: Rig) -> None:
     dep, _, site = sites(rig)[0]
     fetch(rig, site["domain"], "/metering-probe")
-    log = rig.path("nginx_log_dir") / "sites" / dep / f"{site['domain']}.access.log"
+    log = rig.path("nginx_log_dir") / "sites" / f"{dep}_{site['domain']}.access.log"
     assert f"{site['domain']} 127.0.0.1" in log.read_text()
     assert "/metering-probe" in log.read_text()
     others = [p for p in (rig.path("nginx_log_dir") / "sites").rglob("*.log") if p != log]
@@ -148,7 +148,7 @@ def test_removed_site_stops_being_served_and_is_archived(rig: Rig) -> None:
     assert (archived[0] / "notice.html").read_text() == "kept for the archive"
     assert not list(rig.path("nginx_sites_dir").glob(f"{dep}_{site['domain']}.conf"))
     # the other sites are still served
-    for other_dep, name, other in sites(rig):
+    for _dep, name, other in sites(rig):
         if other.get("kind", "static") == "static":
             status, body = fetch(rig, other["domain"])
             assert status == 200 and name in body
