@@ -166,7 +166,7 @@ def start_process(name, argv, env=None, user=None, group=None, cwd=None):
     return proc.pid
 
 
-def stop_process(name, timeout=30):
+def stop_process(name, timeout=15):
     pidfile = RUN / ('%s.pid' % name)
     pid, st = read_pidfile(name)
     if pid is None:
@@ -386,6 +386,7 @@ def configure(sec):
     render('keystone.conf', ETC / 'keystone' / 'keystone.conf', v)
     for sub in ('fernet-keys', 'credential-keys'):
         (ETC / 'keystone' / sub).mkdir(parents=True, exist_ok=True)
+        (ETC / 'keystone' / sub).chmod(0o700)
     render('placement.conf', ETC / 'placement' / 'placement.conf', v)
 
     # nova: controller config + one config per fake compute host
@@ -465,6 +466,11 @@ def gunicorn(name, module, port, workers=1, wsgi_argv=''):
     argv = [str(VENV / 'bin' / 'gunicorn'), '--no-control-socket',
             '--bind', '127.0.0.1:%d' % port, '--workers', str(workers),
             '--timeout', '300', '--graceful-timeout', '10',
+            # nova asks neutron for ports of many servers in one GET: the
+            # default 4094-byte request line gives "URI Too Long" at ~30
+            # servers
+            '--limit-request-line', '0',
+            '--limit-request-field_size', '65536',
             '--name', name]
     if threads > 1:
         argv += ['--worker-class', 'gthread', '--threads', str(threads)]
