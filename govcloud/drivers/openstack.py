@@ -1,0 +1,769 @@
+"""The openstack driver: departments as Keystone projects, their networks, servers and volumes.
+
+Everything govcloud makes carries its marks, so it is found again and never duplicated:
+projects hold tags ``govcloud`` and ``gc-dept-<id>`` in the govcloud domain; networks, subnets,
+routers and security groups are tagged the same; servers are tagged and carry ``gc-*``
+metadata; volumes carry ``gc-*`` metadata; server groups are named ``gc-<dept>-<name>`` in
+the department's project. Reading the estate makes one paginated, filtered list call per
+resource type plus two quota calls per department: the count never grows with servers.
+
+Service-layer resources (websites, antivirus, backup) and the websites quota are not
+OpenStack objects: the Ansible playbooks configure them, and their record lives in the state
+store (table ``os_records``).
+
+openstacksdk objects never leave this module: they become ``Resource`` values here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from govcloud.desired import Resource
+from govcloud.drivers.base import Driver
+from govcloud.errors import CapacityError, DriverError, GovcloudError
+from govcloud.model import Settings
+from govcloud.store import Store, now
+
+T = TypeVar("T")
+TAG = "govcloud"
+RECORDED = frozenset({"website", "antivirus", "backup"})
+WAIT_SECONDS = float(os.environ.get("GOVCLOUD_OS_WAIT", "600"))
+RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
+    key TEXT PRIMARY KEY, department TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL)
+"""
+
+
+def dept_tag(department: str) -> str:
+    return f"gc-dept-{department}"
+
+
+def zone_tag(zone: str) -> str:
+    return f"gc-zone-{zone}"
+
+
+class OpenStackDriver(Driver):
+    name = "openstack"
+
+    def __init__(self, settings: Settings, store: Store, cloud: str | None = None) -> None:
+        import keystoneauth1.exceptions as ksa_exceptions
+        import openstack
+        from openstack import exceptions as sdk_exceptions
+
+        self._exc = sdk_exceptions
+        self._ksa = ksa_exceptions
+        self.settings = settings
+        self.store = store
+        self.cloud = cloud or os.environ.get("OS_CLOUD") or settings.cloud
+        try:
+            self.conn = openstack.connect(cloud=self.cloud)
+            self.conn.authorize()
+        except sdk_exceptions.ConfigException as exc:
+            raise GovcloudError(f"no cloud named '{self.cloud}' in clouds.yaml",
+                                "set cloud.cloud in govcloud.yaml or OS_CLOUD, and "
+                                "OS_CLIENT_CONFIG_FILE if clouds.yaml is elsewhere") from exc
+        except sdk_exceptions.SDKException as exc:
+            raise GovcloudError(f"cannot log in to cloud '{self.cloud}': {_short(exc)}",
+                                "check the credentials of that clouds.yaml entry and that "
+                                "Keystone is reachable") from exc
+        store.execute(RECORDS)
+        self._lock = threading.RLock()
+        self._scoped: dict[str, Any] = {}
+        self._domain_id: str | None = None
+        self._flavors: dict[str, Any] | None = None
+        self._images: dict[str, Any] | None = None
+        self._admin_role: Any = None
+
+    # --- helpers --------------------------------------------------------------------------
+    def _call(self, what: str, department: str, fn: Callable[[], T]) -> T:
+        """Run one SDK call, turning its failures into DriverError with the department."""
+        e = self._exc
+        try:
+            return fn()
+        except DriverError:
+            raise
+        except e.ConflictException as exc:
+            raise DriverError(f"department {department}: {what}: conflict: {_short(exc)}",
+                              "retrying", retryable=True) from exc
+        except e.HttpException as exc:
+            status = getattr(exc, "status_code", None) or 0
+            text = _short(exc)
+            if status == 403 and "uota" in text or status == 413:
+                raise DriverError(f"department {department}: the cloud refused to {what}: "
+                                  f"quota exceeded ({text})",
+                                  "raise the department's quota in its plan, or ask for "
+                                  "less") from exc
+            if status >= 500:
+                raise DriverError(f"department {department}: {what}: server error {status}: "
+                                  f"{text}", "retrying", retryable=True) from exc
+            raise DriverError(f"department {department}: cannot {what}: {text}",
+                              "check the request against the cloud's catalogue") from exc
+        except e.SDKException as exc:
+            raise DriverError(f"department {department}: {what}: {_short(exc)}",
+                              "check the cloud is reachable", retryable=True) from exc
+        except self._ksa.http.Unauthorized as exc:
+            raise DriverError(f"department {department}: {what}: not authorised: {_short(exc)}",
+                              "check the operator's role on the department project") from exc
+        except self._ksa.ClientException as exc:
+            raise DriverError(f"department {department}: {what}: {_short(exc)}",
+                              "check the cloud is reachable", retryable=True) from exc
+        except (ConnectionError, TimeoutError) as exc:
+            raise DriverError(f"department {department}: {what}: {exc}",
+                              "check the cloud is reachable", retryable=True) from exc
+
+    def _domain(self) -> str:
+        if self._domain_id is None:
+            with self._lock:
+                if self._domain_id is None:
+                    name = self.settings.domain
+                    dom = self.conn.identity.find_domain(name)
+                    if dom is None:
+                        dom = self.conn.identity.create_domain(
+                            name=name, description="govcloud department projects")
+                    self._domain_id = dom.id
+        return self._domain_id
+
+    def _role(self) -> Any:
+        if self._admin_role is None:
+            self._admin_role = self.conn.identity.find_role("admin")
+        return self._admin_role
+
+    def _project(self, department: str) -> Any | None:
+        found = list(self.conn.identity.projects(domain_id=self._domain(),
+                                                 tags=dept_tag(department)))
+        return found[0] if found else None
+
+    def _as(self, department: str) -> Any:
+        """A connection scoped to the department's project (nova creates in the token's
+        project)."""
+        with self._lock:
+            if department not in self._scoped:
+                project = self._project(department)
+                if project is None:
+                    raise DriverError(f"project of department {department} does not exist",
+                                      "the project is created first; re-run apply",
+                                      retryable=True)
+                self._scoped[department] = self.conn.connect_as_project(
+                    {"id": project.id, "domain_id": project.domain_id})
+            return self._scoped[department]
+
+    def _flavor(self, name: str, department: str) -> Any:
+        with self._lock:
+            if self._flavors is None:
+                self._flavors = {f.name: f for f in self.conn.compute.flavors()}
+        if name not in self._flavors:
+            raise DriverError(f"department {department}: flavor '{name}' does not exist in "
+                              f"cloud '{self.cloud}'",
+                              "create it in the cloud or remove it from the catalogue")
+        return self._flavors[name]
+
+    def _image(self, name: str, department: str) -> Any:
+        with self._lock:
+            if self._images is None:
+                self._images = {i.name: i for i in self.conn.image.images()}
+        if name not in self._images:
+            raise DriverError(f"department {department}: image '{name}' does not exist in "
+                              f"cloud '{self.cloud}'",
+                              "upload it to the cloud or remove it from the catalogue")
+        return self._images[name]
+
+    # --- reading --------------------------------------------------------------------------
+    def read(self) -> list[Resource]:
+        out: list[Resource] = []
+        c = self.conn
+        projects = {p.id: p for p in c.identity.projects(domain_id=self._domain(), tags=TAG)}
+        dep_of: dict[str, str] = {}
+        records = {k: json.loads(b) for k, b in self.store.query(
+            "SELECT key, body FROM os_records")}
+        for pid, p in projects.items():
+            dep = _dept_of(p.tags)
+            if dep is None:
+                continue
+            dep_of[pid] = dep
+            attrs = _json(p.description)
+            out.append(Resource("project", dep, dep, attrs, computed={"id": pid}))
+            q = c.compute.get_quota_set(pid)
+            v = c.block_storage.get_quota_set(pid)
+            websites = records.get(f"{dep}/quota/{dep}", {}).get("websites", 0)
+            out.append(Resource("quota", dep, dep, {
+                "instances": q.instances, "cores": q.cores, "ram_gb": q.ram // 1024,
+                "volumes": v.volumes, "volume_gb": v.gigabytes, "websites": websites}))
+        net_by_id: dict[str, str] = {}
+        subnets = {s.network_id: s for s in c.network.subnets(tags=TAG)}
+        for n in c.network.networks(tags=TAG):
+            dep = dep_of.get(n.project_id)
+            if dep is None:
+                continue
+            net_by_id[n.id] = n.name
+            sub = subnets.get(n.id)
+            out.append(Resource("network", dep, n.name, {"zone": _zone_of(n.tags)},
+                                computed={"id": n.id, "cidr": sub.cidr if sub else None}))
+        for r in c.network.routers(tags=TAG):
+            dep = dep_of.get(r.project_id)
+            if dep is None:
+                continue
+            out.append(Resource("router", dep, r.name, {
+                "zone": _zone_of(r.tags), "network": _json(r.description).get("network")},
+                computed={"id": r.id}))
+        for sg in c.network.security_groups(tags=TAG):
+            dep = dep_of.get(sg.project_id)
+            if dep is None:
+                continue
+            zone = _zone_of(sg.tags)
+            out.append(Resource("security_group", dep, sg.name, {
+                "zone": zone, "rules": self._rules_back(sg.security_group_rules, zone)},
+                computed={"id": sg.id}))
+        groups: dict[str, tuple[str, str]] = {}
+        for g in c.compute.server_groups(all_projects=True):
+            dep = dep_of.get(g.project_id)
+            prefix = f"gc-{dep}-"
+            if dep is None or not g.name.startswith(prefix):
+                continue
+            name = g.name[len(prefix):]
+            groups[g.id] = (dep, name)
+            policy = g.policy or (g.policies[0] if g.policies else None)
+            out.append(Resource("server_group", dep, name, {"policy": policy},
+                                computed={"id": g.id, "members": list(g.member_ids or [])}))
+        member_group = {m: groups[gid][1] for gid, (dep, _) in groups.items()
+                        for m in next((r.computed["members"] for r in out
+                                       if r.kind == "server_group" and r.computed["id"] == gid),
+                                      [])}
+        images = {i.id: i.name for i in c.image.images()}
+        for s in c.compute.servers(details=True, all_projects=True, tags=TAG):
+            dep = dep_of.get(s.project_id)
+            md = s.metadata or {}
+            if dep is None or md.get("gc-dept") != dep:
+                continue
+            flavor = s.flavor or {}
+            attrs = {
+                "flavor": flavor.get("original_name") or flavor.get("name"),
+                "image": images.get((s.image or {}).get("id"), md.get("gc-image")),
+                "zone": md.get("gc-zone"),
+                "vcpus": flavor.get("vcpus"),
+                "ram_gb": _ram_gb(flavor.get("ram")),
+                "disk_gb": flavor.get("disk"),
+                "server_group": member_group.get(s.id),
+                "network": md.get("gc-network"),
+                "load": {"cpu": float(md.get("gc-load-cpu", 0)),
+                         "ram": float(md.get("gc-load-ram", 0))},
+                "antivirus": md.get("gc-antivirus") == "true",
+                "backup": md.get("gc-backup") == "true",
+                "protected": md.get("gc-protected") == "true",
+            }
+            out.append(Resource("server", dep, s.name, attrs, md.get("gc-protected") == "true",
+                                {"id": s.id, "host": s.compute_host, "status": s.status}))
+        for v in c.block_storage.volumes(details=True, all_projects=True,
+                                          metadata={"govcloud": "1"}):
+            dep = dep_of.get(v.project_id)
+            md = v.metadata or {}
+            if dep is None or md.get("gc-dept") != dep:
+                continue
+            out.append(Resource("volume", dep, v.name, {"size_gb": v.size,
+                                                        "server": md.get("gc-server")},
+                                md.get("gc-protected") == "true",
+                                {"id": v.id, "status": v.status}))
+        for body in records.values():
+            res = Resource.from_dict(body)
+            if res.kind in RECORDED:
+                out.append(res)
+        return out
+
+    def _rules_back(self, rules: list[dict[str, Any]], zone: str) -> list[str]:
+        pool = self.settings.networks.get(zone)
+        out = []
+        for r in rules or []:
+            if r.get("direction") != "ingress":
+                continue
+            prefix = r.get("remote_ip_prefix")
+            source = "zone" if prefix == pool else "any" if prefix in ("0.0.0.0/0", None) \
+                else prefix
+            if r.get("protocol") == "icmp":
+                out.append(f"ingress icmp from {source}")
+            else:
+                out.append(f"ingress {r.get('protocol')} {r.get('port_range_min')} from "
+                           f"{source}")
+        order = {text: i for i, text in enumerate(_all_rule_texts())}
+        return sorted(out, key=lambda t: order.get(t, 999))
+
+    # --- writing --------------------------------------------------------------------------
+    def create(self, res: Resource) -> Resource:
+        if res.kind in RECORDED:
+            return self._record(res)
+        handler = getattr(self, f"_create_{res.kind}")
+        return self._call(f"create {res.kind} {res.name}", res.department,
+                          lambda: handler(res))  # type: ignore[no-any-return]
+
+    def update(self, before: Resource, after: Resource) -> Resource:
+        return self._call(f"update {after.kind} {after.name}", after.department,
+                          lambda: self._update(before, after))
+
+    def delete(self, res: Resource) -> None:
+        if res.kind in RECORDED:
+            self.store.execute("DELETE FROM os_records WHERE key = ?", (res.key,))
+            return
+        handler = getattr(self, f"_delete_{res.kind}")
+        self._call(f"delete {res.kind} {res.name}", res.department, lambda: handler(res))
+
+    def _update(self, before: Resource, after: Resource) -> Resource:
+        if after.kind in RECORDED:
+            return self._record(after)
+        if after.kind == "project":
+            p = self._project(after.department)
+            self._call("update project", after.department, lambda: self.conn.identity
+                       .update_project(p, description=json.dumps(after.attrs,
+                                                                ensure_ascii=False)))
+            return after
+        if after.kind == "quota":
+            return self._create_quota(after)
+        if after.kind == "security_group":
+            self._delete_security_group(before)
+            return self._create_security_group(after)
+        if after.kind == "server":
+            return self._update_server(before, after)
+        if after.kind == "volume":
+            vol_id = before.computed.get("id") or self._find_volume(after)
+            conn = self._as(after.department)
+            self._call("extend volume", after.department,
+                       lambda: conn.block_storage.extend_volume(vol_id, after.attrs["size_gb"]))
+            return after
+        raise DriverError(f"{after.key}: {after.kind} cannot be updated in place",
+                          "this is a bug: the plan should have asked for a replacement")
+
+    # --- records (service layer) ----------------------------------------------------------
+    def _record(self, res: Resource) -> Resource:
+        made = Resource(res.kind, res.department, res.name, res.attrs, res.protected,
+                        {"recorded_at": now()})
+        self.store.execute(
+            "INSERT INTO os_records (key, department, body, updated_at) VALUES (?,?,?,?) "
+            "ON CONFLICT (key) DO UPDATE SET body = excluded.body, "
+            "updated_at = excluded.updated_at",
+            (res.key, res.department, json.dumps(made.as_dict(), ensure_ascii=False), now()))
+        return made
+
+    # --- projects and quotas --------------------------------------------------------------
+    def _create_project(self, res: Resource) -> Resource:
+        dep = res.department
+        existing = self._project(dep)
+        if existing is None:
+            existing = self._call("create project", dep, lambda: self.conn.identity
+                                  .create_project(name=f"gc-{dep}", domain_id=self._domain(),
+                                                  description=json.dumps(res.attrs,
+                                                                         ensure_ascii=False),
+                                                  tags=[TAG, dept_tag(dep),
+                                                        zone_tag(res.attrs["zone"])]))
+        me = self.conn.current_user_id
+        self._call("grant the operator a role on the project", dep, lambda: self.conn.identity
+                   .assign_project_role_to_user(existing, me, self._role()))
+        return Resource(res.kind, dep, res.name, res.attrs, computed={"id": existing.id})
+
+    def _delete_project(self, res: Resource) -> None:
+        p = self._project(res.department)
+        if p is not None:
+            self._call("delete project", res.department,
+                       lambda: self.conn.identity.delete_project(p, ignore_missing=True))
+        with self._lock:
+            self._scoped.pop(res.department, None)
+
+    def _create_quota(self, res: Resource) -> Resource:
+        dep = res.department
+        p = self._project(dep)
+        if p is None:
+            raise DriverError(f"project of department {dep} does not exist", "re-run apply",
+                              retryable=True)
+        a = res.attrs
+        self._call("set compute quota", dep, lambda: self.conn.compute.update_quota_set(
+            p.id, instances=a["instances"], cores=a["cores"], ram=a["ram_gb"] * 1024,
+            server_groups=max(10, a["instances"]), server_group_members=max(10, a["instances"])))
+        self._call("set volume quota", dep, lambda: self.conn.block_storage.update_quota_set(
+            p.id, volumes=a["volumes"], gigabytes=a["volume_gb"]))
+        self._call("set network quota", dep, lambda: self.conn.network.update_quota(
+            p.id, networks=2, subnets=2, routers=1, ports=a["instances"] * 2 + 10,
+            security_groups=5, security_group_rules=50))
+        self._record(Resource("quota", dep, dep, {"websites": a["websites"]}))
+        return res
+
+    def _delete_quota(self, res: Resource) -> None:
+        self.store.execute("DELETE FROM os_records WHERE key = ?", (res.key,))
+
+    # --- networks -------------------------------------------------------------------------
+    def _tags(self, res: Resource) -> list[str]:
+        return [TAG, dept_tag(res.department), zone_tag(res.attrs["zone"])]
+
+    def _create_network(self, res: Resource) -> Resource:
+        dep = res.department
+        net = self.conn.network
+        p = self._project(dep)
+        found = [n for n in net.networks(tags=dept_tag(dep)) if n.name == res.name]
+        with self._lock:  # one CIDR allocation at a time
+            network = found[0] if found else self._call("create network", dep, lambda: net
+                                                        .create_network(name=res.name,
+                                                                        project_id=p.id))
+            if not found:
+                net.set_tags(network, self._tags(res))
+            subnets = list(net.subnets(network_id=network.id))
+            if subnets:
+                subnet = subnets[0]
+            else:
+                cidr = self._free_cidr(res.attrs["zone"], dep)
+                subnet = self._call("create subnet", dep, lambda: net.create_subnet(
+                    name=res.name, network_id=network.id, project_id=p.id, ip_version=4,
+                    cidr=cidr, enable_dhcp=False))
+                net.set_tags(subnet, self._tags(res))
+        return Resource(res.kind, dep, res.name, res.attrs,
+                        computed={"id": network.id, "cidr": subnet.cidr})
+
+    def _free_cidr(self, zone: str, department: str) -> str:
+        pool = ipaddress.ip_network(self.settings.networks[zone])
+        taken = {s.cidr for s in self.conn.network.subnets(tags=TAG)}
+        for candidate in pool.subnets(new_prefix=24):
+            if str(candidate) not in taken:
+                return str(candidate)
+        raise DriverError(f"department {department}: the {zone} address pool {pool} is "
+                          "exhausted", f"widen networks.{zone} in govcloud.yaml")
+
+    def _delete_network(self, res: Resource) -> None:
+        net = self.conn.network
+        for n in net.networks(tags=dept_tag(res.department)):
+            if n.name != res.name:
+                continue
+            for port in net.ports(network_id=n.id):
+                if port.device_owner in ("network:dhcp", ""):
+                    self._call("delete port", res.department,
+                               lambda port=port: net.delete_port(port, ignore_missing=True))
+            for s in net.subnets(network_id=n.id):
+                self._call("delete subnet", res.department,
+                           lambda s=s: net.delete_subnet(s, ignore_missing=True))
+            self._call("delete network", res.department,
+                       lambda n=n: net.delete_network(n, ignore_missing=True))
+
+    def _create_router(self, res: Resource) -> Resource:
+        dep = res.department
+        net = self.conn.network
+        p = self._project(dep)
+        found = [r for r in net.routers(tags=dept_tag(dep)) if r.name == res.name]
+        router = found[0] if found else self._call("create router", dep, lambda: net
+                                                   .create_router(name=res.name,
+                                                                  project_id=p.id,
+                                                                  description=json.dumps(
+                                                                      {"network":
+                                                                       res.attrs["network"]})))
+        if not found:
+            net.set_tags(router, self._tags(res))
+        # Only the department's own subnet: no external gateway, never another zone's network.
+        networks = [n for n in net.networks(tags=dept_tag(dep))
+                    if n.name == res.attrs["network"]]
+        if networks:
+            attached = {ip["subnet_id"] for port in net.ports(device_id=router.id)
+                        for ip in port.fixed_ips or []}
+            for s in net.subnets(network_id=networks[0].id):
+                if s.id not in attached:
+                    self._call("attach the router to the subnet", dep,
+                               lambda s=s: net.add_interface_to_router(router, subnet_id=s.id))
+        return Resource(res.kind, dep, res.name, res.attrs, computed={"id": router.id})
+
+    def _delete_router(self, res: Resource) -> None:
+        net = self.conn.network
+        for r in net.routers(tags=dept_tag(res.department)):
+            if r.name != res.name:
+                continue
+            for port in net.ports(device_id=r.id):
+                for ip in port.fixed_ips or []:
+                    self._call("detach router", res.department, lambda ip=ip, r=r: net
+                               .remove_interface_from_router(r, subnet_id=ip["subnet_id"]))
+            self._call("delete router", res.department,
+                       lambda r=r: net.delete_router(r, ignore_missing=True))
+
+    def _create_security_group(self, res: Resource) -> Resource:
+        dep = res.department
+        net = self.conn.network
+        p = self._project(dep)
+        found = [g for g in net.security_groups(tags=dept_tag(dep)) if g.name == res.name]
+        if found:
+            group = found[0]
+        else:
+            group = self._call("create security group", dep, lambda: net.create_security_group(
+                name=res.name, project_id=p.id, description="govcloud department default"))
+            net.set_tags(group, self._tags(res))
+        have = set(self._rules_back(group.security_group_rules, res.attrs["zone"]))
+        pool = self.settings.networks[res.attrs["zone"]]
+        for text in res.attrs["rules"]:
+            if text in have:
+                continue
+            parts = text.split()
+            proto = parts[1]
+            source = parts[-1]
+            prefix = pool if source == "zone" else "0.0.0.0/0" if source == "any" else source
+            port = None if proto == "icmp" else int(parts[2])
+            rule = {"security_group_id": group.id, "project_id": p.id, "direction": "ingress",
+                    "ethertype": "IPv4", "protocol": proto, "port_range_min": port,
+                    "port_range_max": port, "remote_ip_prefix": prefix}
+            self._call("add security group rule", dep,
+                       lambda rule=rule: net.create_security_group_rule(**rule))
+        return Resource(res.kind, dep, res.name, res.attrs, computed={"id": group.id})
+
+    def _delete_security_group(self, res: Resource) -> None:
+        net = self.conn.network
+        for g in net.security_groups(tags=dept_tag(res.department)):
+            if g.name == res.name:
+                self._call("delete security group", res.department,
+                           lambda g=g: net.delete_security_group(g, ignore_missing=True))
+
+    # --- compute --------------------------------------------------------------------------
+    def _find_group(self, department: str, name: str) -> Any | None:
+        conn = self._as(department)
+        wanted = f"gc-{department}-{name}"
+        return next((g for g in conn.compute.server_groups() if g.name == wanted), None)
+
+    def _create_server_group(self, res: Resource) -> Resource:
+        dep = res.department
+        conn = self._as(dep)
+        group = self._find_group(dep, res.name) or self._call(
+            "create server group", dep, lambda: conn.compute.create_server_group(
+                name=f"gc-{dep}-{res.name}", policy=res.attrs["policy"]))
+        return Resource(res.kind, dep, res.name, res.attrs, computed={"id": group.id})
+
+    def _delete_server_group(self, res: Resource) -> None:
+        group = self._find_group(res.department, res.name)
+        if group is not None:
+            conn = self._as(res.department)
+            self._call("delete server group", res.department,
+                       lambda: conn.compute.delete_server_group(group, ignore_missing=True))
+
+    def _find_server(self, res: Resource) -> Any | None:
+        conn = self._as(res.department)
+        for s in conn.compute.servers(details=True, tags=dept_tag(res.department),
+                                      name=f"^{res.name}$"):
+            if s.name == res.name:
+                return s
+        return None
+
+    def _create_server(self, res: Resource) -> Resource:
+        dep = res.department
+        a = res.attrs
+        conn = self._as(dep)
+        server = self._find_server(res)
+        if server is None:
+            flavor = self._flavor(a["flavor"], dep)
+            image = self._image(a["image"], dep)
+            nets = [n for n in conn.network.networks(tags=dept_tag(dep)) if n.name == a["network"]]
+            if not nets:
+                raise DriverError(f"department {dep}: network {a['network']} missing for "
+                                  f"{res.name}", "re-run apply", retryable=True)
+            hints = {}
+            if a.get("server_group"):
+                group = self._find_group(dep, a["server_group"])
+                if group is None:
+                    raise DriverError(f"department {dep}: server group {a['server_group']} "
+                                      f"missing for {res.name}", "re-run apply", retryable=True)
+                hints["group"] = group.id
+            metadata = {
+                "govcloud": "1", "gc-dept": dep, "gc-zone": a["zone"], "gc-network": a["network"],
+                "gc-image": a["image"], "gc-load-cpu": str(a["load"]["cpu"]),
+                "gc-load-ram": str(a["load"]["ram"]),
+                "gc-antivirus": str(a["antivirus"]).lower(),
+                "gc-backup": str(a["backup"]).lower(),
+                "gc-protected": str(a["protected"]).lower(),
+            }
+            server = self._call(f"create server {res.name}", dep, lambda: conn.compute
+                                .create_server(name=res.name, flavor_id=flavor.id,
+                                               image_id=image.id,
+                                               networks=[{"uuid": nets[0].id}],
+                                               security_groups=[{"name": f"{dep}-default"}],
+                                               metadata=metadata,
+                                               tags=[TAG, dept_tag(dep)],
+                                               scheduler_hints=hints or None))
+        server = self._wait_server(conn, server, res)
+        return Resource(res.kind, dep, res.name, a, res.protected,
+                        {"id": server.id, "host": server.compute_host})
+
+    def _wait_server(self, conn: Any, server: Any, res: Resource) -> Any:
+        deadline = time.monotonic() + WAIT_SECONDS
+        server_id = server.id
+        while True:
+            server = self._call("read server", res.department,
+                                lambda: conn.compute.get_server(server_id))
+            if server.status == "ACTIVE":
+                return server
+            if server.status == "ERROR":
+                fault = (server.fault or {}).get("message", "no fault message")
+                # Delete the failed server so the next run starts clean (no half-made server).
+                conn.compute.delete_server(server, ignore_missing=True)
+                if "No valid host" in fault:
+                    raise CapacityError(f"department {res.department}: no host can take server "
+                                        f"{res.name} ({res.attrs['flavor']}): {fault}",
+                                        "add compute capacity or choose a smaller flavor")
+                raise DriverError(f"department {res.department}: server {res.name} went to "
+                                  f"ERROR: {fault}", "see the nova logs; re-run apply",
+                                  retryable=True)
+            if time.monotonic() > deadline:
+                raise DriverError(f"department {res.department}: server {res.name} not ACTIVE "
+                                  f"after {WAIT_SECONDS:g}s (status {server.status})",
+                                  "check the cloud; re-run apply to wait again", retryable=True)
+            time.sleep(1.0)
+
+    def _update_server(self, before: Resource, after: Resource) -> Resource:
+        dep = after.department
+        conn = self._as(dep)
+        server = self._find_server(after)
+        if server is None:
+            raise DriverError(f"{after.key} is gone from the cloud", "run plan again")
+        a = after.attrs
+        if before.attrs.get("flavor") != a["flavor"]:
+            flavor = self._flavor(a["flavor"], dep)
+            self._call(f"resize {after.name}", dep,
+                       lambda: conn.compute.resize_server(server, flavor.id))
+            deadline = time.monotonic() + WAIT_SECONDS
+            while True:
+                s = conn.compute.get_server(server.id)
+                if s.status == "VERIFY_RESIZE":
+                    conn.compute.confirm_server_resize(s)
+                elif s.status == "ACTIVE" and (s.flavor or {}).get("original_name") == \
+                        a["flavor"]:
+                    break
+                elif s.status == "ERROR" or time.monotonic() > deadline:
+                    raise DriverError(f"department {dep}: resize of {after.name} failed "
+                                      f"(status {s.status})", "see the nova logs")
+                time.sleep(1.0)
+        metadata = {"gc-load-cpu": str(a["load"]["cpu"]), "gc-load-ram": str(a["load"]["ram"]),
+                    "gc-antivirus": str(a["antivirus"]).lower(),
+                    "gc-backup": str(a["backup"]).lower(),
+                    "gc-protected": str(a["protected"]).lower()}
+        self._call(f"update metadata of {after.name}", dep,
+                   lambda: conn.compute.set_server_metadata(server, **metadata))
+        return Resource(after.kind, dep, after.name, a, after.protected,
+                        {"id": server.id, "host": server.compute_host})
+
+    def _delete_server(self, res: Resource) -> None:
+        conn = self._as(res.department)
+        server = self._find_server(res)
+        if server is None:
+            return
+        self._call(f"delete server {res.name}", res.department,
+                   lambda: conn.compute.delete_server(server, ignore_missing=True))
+        self._call(f"wait for server {res.name} to go", res.department,
+                   lambda: conn.compute.wait_for_delete(server, wait=WAIT_SECONDS))
+
+    # --- volumes --------------------------------------------------------------------------
+    def _find_volume(self, res: Resource) -> Any | None:
+        conn = self._as(res.department)
+        for v in conn.block_storage.volumes(details=True, name=res.name,
+                                            metadata={"govcloud": "1"}):
+            if v.name == res.name and (v.metadata or {}).get("gc-dept") == res.department:
+                return v
+        return None
+
+    def _create_volume(self, res: Resource) -> Resource:
+        dep = res.department
+        conn = self._as(dep)
+        vol = self._find_volume(res)
+        if vol is None:
+            vol = self._call(f"create volume {res.name}", dep, lambda: conn.block_storage
+                             .create_volume(name=res.name, size=res.attrs["size_gb"],
+                                            metadata={"govcloud": "1", "gc-dept": dep,
+                                                      "gc-server": res.attrs["server"],
+                                                      "gc-protected":
+                                                          str(res.protected).lower()}))
+        vol = self._wait_volume(conn, vol, res, ("available", "in-use"))
+        if vol.status == "available" and res.attrs.get("server"):
+            server = self._find_server(Resource("server", dep, res.attrs["server"], {}))
+            if server is None:
+                raise DriverError(f"department {dep}: server {res.attrs['server']} missing for "
+                                  f"volume {res.name}", "re-run apply", retryable=True)
+            self._call(f"attach volume {res.name}", dep, lambda: conn.compute
+                       .create_volume_attachment(server, volume_id=vol.id))
+            vol = self._wait_volume(conn, vol, res, ("in-use",))
+        return Resource(res.kind, dep, res.name, res.attrs, res.protected,
+                        {"id": vol.id, "status": vol.status})
+
+    def _wait_volume(self, conn: Any, vol: Any, res: Resource, wanted: tuple[str, ...]) -> Any:
+        deadline = time.monotonic() + WAIT_SECONDS
+        vol_id = vol.id
+        while True:
+            vol = self._call("read volume", res.department,
+                             lambda: conn.block_storage.get_volume(vol_id))
+            if vol.status in wanted:
+                return vol
+            if vol.status.startswith("error"):
+                raise DriverError(f"department {res.department}: volume {res.name} is in "
+                                  f"{vol.status}", "see the cinder logs; re-run apply")
+            if time.monotonic() > deadline:
+                raise DriverError(f"department {res.department}: volume {res.name} still "
+                                  f"{vol.status} after {WAIT_SECONDS:g}s", "re-run apply",
+                                  retryable=True)
+            time.sleep(0.5)
+
+    def _delete_volume(self, res: Resource) -> None:
+        conn = self._as(res.department)
+        vol = self._find_volume(res)
+        if vol is None:
+            return
+        for att in vol.attachments or []:
+            self._call(f"detach volume {res.name}", res.department, lambda att=att: conn.compute
+                       .delete_volume_attachment(att["server_id"], vol.id, ignore_missing=True))
+        self._wait_volume(conn, vol, res, ("available",))
+        self._call(f"delete volume {res.name}", res.department,
+                   lambda: conn.block_storage.delete_volume(vol, ignore_missing=True))
+        deadline = time.monotonic() + WAIT_SECONDS
+        while self._find_volume(res) is not None and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    # --- usage ----------------------------------------------------------------------------
+    def usage(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        """Per-department usage from nova's os-simple-tenant-usage (one call for all)."""
+        projects = {p.id: _dept_of(p.tags) for p in
+                    self.conn.identity.projects(domain_id=self._domain(), tags=TAG)}
+        out: dict[str, dict[str, float]] = {}
+        for u in self.conn.compute.usages(start=start, end=end, detailed=False):
+            dep = projects.get(u.project_id)
+            if dep:
+                out[dep] = {"vcpu_hours": float(u.total_vcpus_usage or 0),
+                            "ram_mb_hours": float(u.total_memory_mb_usage or 0),
+                            "disk_gb_hours": float(u.total_local_gb_usage or 0),
+                            "server_hours": float(u.total_hours or 0)}
+        return out
+
+
+def _all_rule_texts() -> list[str]:
+    from govcloud.desired import SECURITY_RULES
+
+    return [t for rules in SECURITY_RULES.values() for t in rules]
+
+
+def _dept_of(tags: list[str] | None) -> str | None:
+    for t in tags or []:
+        if t.startswith("gc-dept-"):
+            return t[len("gc-dept-"):]
+    return None
+
+
+def _zone_of(tags: list[str] | None) -> str | None:
+    for t in tags or []:
+        if t.startswith("gc-zone-"):
+            return t[len("gc-zone-"):]
+    return None
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _ram_gb(mb: Any) -> float | None:
+    if mb is None:
+        return None
+    gb = mb / 1024
+    return int(gb) if gb == int(gb) else gb
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "details", None) or exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
