@@ -68,6 +68,33 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Any = None
     return out, "driver"
 
 
+def measured_records(resources: list[Any], driver: Any, period: str) -> list[usage.Record]:
+    """Allocations from the cloud's resources; measured vCPU and RAM from the driver's usage
+    API (nova os-simple-tenant-usage: hours in the month, averaged over the month)."""
+    import calendar
+    from datetime import UTC, datetime
+
+    year, month = (int(x) for x in period.split("-"))
+    start = datetime(year, month, 1, tzinfo=UTC)
+    days = calendar.monthrange(year, month)[1]
+    end = min(datetime(year, month, days, 23, 59, 59, tzinfo=UTC), datetime.now(UTC))
+    hours = max((end - start).total_seconds() / 3600, 1.0)
+    reader = getattr(driver, "usage", None)
+    measured = reader(start, end) if reader and end > start else {}
+    source = getattr(driver, "name", "cloud")
+    out = []
+    for d, items in sorted(usage.allocations(resources).items()):
+        m = measured.get(d)
+        for item, v in items.items():
+            used = None
+            if m is not None and item == "vcpu":
+                used = round(min(m["vcpu_hours"] / hours, v), 3)
+            elif m is not None and item == "ram_gb":
+                used = round(min(m["ram_mb_hours"] / 1024 / hours, v), 3)
+            out.append(usage.Record(period, d, item, v, used, source))
+    return out
+
+
 def collect(estate: Estate, store: Store, driver: Any, period: str) -> dict[str, Any]:
     """Read the cloud and store the month's usage samples and hosts in use."""
     check_period(period)
@@ -75,11 +102,7 @@ def collect(estate: Estate, store: Store, driver: Any, period: str) -> dict[str,
     if getattr(driver, "name", "") == "sim":
         records = usage.sim_samples(resources, period)
     else:
-        measured = getattr(driver, "usage", None)  # e.g. nova os-simple-tenant-usage
-        records = measured(period) if measured else [
-            usage.Record(period, d, item, v, None, getattr(driver, "name", "cloud"))
-            for d, items in sorted(usage.allocations(resources).items())
-            for item, v in items.items()]
+        records = measured_records(resources, driver, period)
     in_use, source = hosts_in_use(estate, resources, driver)
     records += usage.host_records(period, in_use, source)
     n = usage.record(store, records, replace_period=period)
