@@ -1,0 +1,43 @@
+"""No restic password or TLS private key appears anywhere but its own file: not in the
+logs, the ansible-runner artifacts, the state store, the reports or the command output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.services.conftest import Rig
+
+
+def test_no_secret_leaks(rig: Rig) -> None:
+    secrets_dir = rig.path("restic_secrets_dir")
+    passwords = [p.read_text().strip() for p in secrets_dir.glob("*.pass")]
+    assert len(passwords) >= 10 and all(len(p) >= 40 for p in passwords)
+    keys = []
+    for key in rig.path("tls_dir").glob("*.key"):
+        body = "".join(line for line in key.read_text().splitlines()
+                       if "PRIVATE KEY" not in line)
+        keys.append(body[:40])
+    assert keys
+    needles = [s.encode() for s in passwords + keys]
+    # produce some more output first: a drill, a report, the inventory
+    rig.gc("backup", "verify", "--department", "finance", check=False)
+    rig.gc("report", "security", check=False)
+    rig.gc("inventory", "--list")
+    rig.gc("history")
+
+    allowed = {secrets_dir, rig.path("tls_dir")}
+    searched = 0
+    for path in rig.base.rglob("*"):
+        if not path.is_file() or path.is_symlink() or any(path.is_relative_to(a)
+                                                          for a in allowed):
+            continue
+        data = path.read_bytes()
+        searched += 1
+        for needle in needles:
+            assert needle not in data, f"a secret leaked into {path}"
+    for out in rig.outputs:
+        for needle in needles:
+            assert needle.decode() not in out
+    state = rig.estate / ".state"
+    assert any(Path(state).rglob("job_events/*.json"))  # the artifacts were searched
+    assert searched > 100
