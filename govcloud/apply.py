@@ -35,6 +35,7 @@ class ApplyResult:
     failed: list[tuple[Change, str]] = field(default_factory=list)
     skipped: list[Change] = field(default_factory=list)
     resumed: list[ApplyRecord] = field(default_factory=list)
+    rolled_back: dict[str, str] = field(default_factory=dict)  # department -> outcome
     seconds: float = 0.0
     services: Any = None  # services.ServicesOutcome, set by engine.apply
 
@@ -150,9 +151,36 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
             for fut in futures:
                 fut.cancel()
             raise
+    for department in sorted({c.department for c, _ in result.failed}):
+        _roll_back_new_department(department, pending, result, driver, store, journal)
     result.seconds = time.monotonic() - started
     store.finish_apply(apply_id, "ok" if result.ok else "failed", result.summary())
     return result
+
+
+def _roll_back_new_department(department: str, pending: list[Change], result: ApplyResult,
+                              driver: Driver, store: Store,
+                              journal: Callable[[Change, str, str], None]) -> None:
+    """A department this apply was creating from nothing, and that failed part way, is undone:
+    no half-made department is left (the next apply creates it whole once the cause is fixed).
+    A department that existed before keeps what was done: it is consistent and recorded."""
+    mine = [c for c in pending if c.department == department]
+    if not mine or any(c.action != "create" for c in mine) or \
+            not any(c.kind == "project" for c in mine):
+        return
+    made = [c for c in result.done if c.department == department]
+    made.sort(key=lambda c: STAGE[c.kind], reverse=True)
+    try:
+        for c in made:
+            assert c.after is not None
+            driver.delete(c.after)
+            store.forget_applied(c.key)
+            journal(c, "rolled-back", "the department failed part way")
+    except GovcloudError as exc:
+        result.rolled_back[department] = f"roll-back failed: {exc.render()}; run apply again"
+        return
+    result.done = [c for c in result.done if c.department != department]
+    result.rolled_back[department] = f"rolled back {len(made)} change(s)"
 
 
 def _reconcile_records(plan: Plan, actual: list[Resource], store: Store) -> None:

@@ -89,6 +89,9 @@ def apply_text(result: ApplyResult) -> str:
                      "finished it.")
     for change, message in result.failed:
         lines.append(f"Failed: {change.action} {change.key}: {message}")
+    for department, outcome in sorted(result.rolled_back.items()):
+        lines.append(f"Department {department} was new and failed part way: {outcome}, so no "
+                     "half-made department is left.")
     if result.skipped:
         lines.append(f"Skipped {len(result.skipped)} change(s) that depended on a failed one: "
                      + ", ".join(c.key for c in result.skipped[:10])

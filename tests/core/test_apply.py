@@ -208,3 +208,11 @@ def test_capacity_shortage_names_department_and_what_is_short(estate: Path) -> N
     want = [r for r in _desired(estate).values() if r.kind == "server"
             and r.attrs["zone"] == "intranet"]
     assert len(intranet) == len(want)
+    # Extranet departments that failed part way were new: rolled back. Each department in
+    # the cloud is whole; none is half-made.
+    desired = _desired(estate)
+    present = {r.department for r in actual}
+    for dep in present:
+        assert {r.key for r in actual if r.department == dep} == \
+            {k for k, r in desired.items() if r.department == dep}, dep
+    assert "no half-made department is left" in proc.stdout
