@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
 from govcloud.cli import (  # noqa: E402
     capacity,  # noqa: F401
     core,  # noqa: F401
+    credentials,  # noqa: F401
     reports,  # noqa: F401
     services,  # noqa: F401
 )
