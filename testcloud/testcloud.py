@@ -127,10 +127,18 @@ def _pgid_members(pgid):
 def read_pidfile(name):
     p = RUN / ('%s.pid' % name)
     try:
-        pid, st = p.read_text().split()
+        pid, st = p.read_text().split()[:2]
         return int(pid), st
     except (OSError, ValueError):
         return None, None
+
+
+def started_at(name):
+    """Wall-clock (epoch) start time of a process started by testcloud."""
+    try:
+        return float((RUN / ('%s.pid' % name)).read_text().split()[2])
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def is_running(name):
@@ -162,7 +170,8 @@ def start_process(name, argv, env=None, user=None, group=None, cwd=None):
         if st:
             break
         time.sleep(0.01)
-    (RUN / ('%s.pid' % name)).write_text('%d %s\n' % (proc.pid, st))
+    (RUN / ('%s.pid' % name)).write_text('%d %s %.3f\n' % (
+        proc.pid, st, time.time()))
     return proc.pid
 
 
@@ -763,11 +772,25 @@ def cloud_health(sec, timeout):
     hosts = {'testcloud-compute-%d' % i for i in range(1, N_COMPUTE + 1)}
     discovered = [False]
 
+    def reported_since_start(svc, proc=None):
+        # 'up' alone may come from the heartbeat of a previous process
+        # (service_down_time is 60s): require one from the current process
+        import datetime
+        ts = svc.updated_at
+        if not ts:
+            return False
+        dt = datetime.datetime.fromisoformat(ts.replace('Z', ''))
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=datetime.timezone.utc)
+        proc = proc or 'nova-compute-%s' % svc.host.rsplit('-', 1)[1]
+        return dt.timestamp() >= started_at(proc) - 1
+
     def computes_up():
         svcs = [s for s in conn.compute.services()
                 if s.binary == 'nova-compute' and s.host in hosts]
         return len(svcs) == len(hosts) and all(
-            s.state == 'up' and s.status == 'enabled' for s in svcs)
+            s.state == 'up' and s.status == 'enabled' and
+            reported_since_start(s) for s in svcs)
 
     wait_for('nova-compute services up', computes_up, timeout, 1,
              proc=['nova-compute-%d' % i for i in range(1, N_COMPUTE + 1)]
@@ -817,7 +840,9 @@ def cloud_health(sec, timeout):
         svcs = list(conn.block_storage.services())
         vol = [s for s in svcs if s.binary == 'cinder-volume']
         sch = [s for s in svcs if s.binary == 'cinder-scheduler']
-        return (vol and sch and all(s.state == 'up' for s in vol + sch))
+        return (vol and sch and all(
+            s.state == 'up' and reported_since_start(s, s.binary)
+            for s in vol + sch))
 
     wait_for('cinder-volume and cinder-scheduler up', cinder_ok, timeout, 1,
              proc=['cinder-api', 'cinder-volume', 'cinder-scheduler'])
