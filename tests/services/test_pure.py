@@ -1,0 +1,76 @@
+"""The pure parts of the services layer: scan logs to findings, drill reports, the static
+inventory, which departments an apply re-runs. No real component needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from govcloud.backup import parse_drill
+from govcloud.desired import Resource
+from govcloud.planning import Change
+from govcloud.security import ScanLog, parse_scan, security_report, when
+from govcloud.services import changed_departments
+from govcloud.services.inventory import load_static
+
+LOG = """/srv/www/finance/czj.qingdao.gov.cn/up/a.com: Govcloud.Test.EICAR.UNOFFICIAL FOUND
+/srv/www/finance/czj.qingdao.gov.cn/up/b c.zip: Win.Test.EICAR_HDB-1 FOUND
+LibClamAV Warning: something unrelated
+"""
+
+
+def test_parse_scan() -> None:
+    assert parse_scan(LOG) == [
+        ("/srv/www/finance/czj.qingdao.gov.cn/up/a.com", "Govcloud.Test.EICAR.UNOFFICIAL"),
+        ("/srv/www/finance/czj.qingdao.gov.cn/up/b c.zip", "Win.Test.EICAR_HDB-1")]
+    assert parse_scan("") == []
+
+
+def test_only_the_latest_scan_per_host_counts() -> None:
+    logs = [ScanLog("web-01", "finance", "20261101T020000000Z", LOG),
+            ScanLog("web-01", "finance", "20261102T020000000Z", ""),      # cleaned since
+            ScanLog("web-02", "finance", "20261102T020000000Z", LOG),
+            ScanLog("web-01", "health", "20261102T030000000Z", "")]
+    report = security_report(logs, ["finance", "health", "transport"])
+    by = {r.department: r for r in report}
+    assert [f.host for f in by["finance"].findings] == ["web-02", "web-02"]
+    assert by["finance"].hosts == ["web-01", "web-02"]
+    assert by["finance"].last_scan == "2026-11-02T02:00:00Z"
+    assert by["health"].findings == [] and by["health"].last_scan
+    assert by["transport"].last_scan == "" and by["transport"].hosts == []
+    assert when("20261102T030000123456789Z") == "2026-11-02T03:00:00Z"
+
+
+def test_parse_drill() -> None:
+    ok = parse_drill("finance", "dr-01", "checked_at 2026-11-26T09:00:00Z\nsnapshot ab12cd34\n"
+                     "files 12\nstatus ok\n")
+    assert ok.ok and ok.files == 12 and ok.snapshot == "ab12cd34" and not ok.mismatches
+    bad = parse_drill("finance", "dr-01", "snapshot ab12\nfiles 3\nstatus failed: restored "
+                      "files differ\nmismatch ./srv/a: FAILED\n")
+    assert not bad.ok and bad.mismatches == ["./srv/a: FAILED"]
+    assert not parse_drill("finance", "dr-01", "").ok
+
+
+def test_static_inventory(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  children:\n    webhosts:\n      hosts:\n        web-01: {ansible_host: 10.0.0.1}"
+        "\n      vars: {web_zones: [extranet]}\n    backup_hosts:\n      hosts:\n        dr-01:\n")
+    (tmp_path / "group_vars" / "all.yml").write_text("web_root: /srv/www\n")
+    inv = load_static(tmp_path)
+    assert inv["webhosts"]["hosts"] == ["web-01"]
+    assert inv["webhosts"]["vars"] == {"web_zones": ["extranet"]}
+    assert inv["_meta"]["hostvars"]["web-01"] == {"ansible_host": "10.0.0.1"}
+    assert inv["all"]["vars"] == {"web_root": "/srv/www"}
+    assert inv["av_mirror"] == {"hosts": [], "vars": {}, "children": []}
+    assert {"webhosts", "backup_hosts", "av_mirror", "department_servers"} <= \
+        set(inv["all"]["children"])
+
+
+def test_only_departments_with_service_changes_rerun() -> None:
+    def change(kind: str, dep: str) -> Change:
+        r = Resource(kind, dep, dep, {})
+        return Change("create", r.key, kind, dep, "new in plan", None, r)
+
+    changes = [change("website", "finance"), change("quota", "health"),
+               change("backup", "transport"), change("volume", "ecology")]
+    assert changed_departments(changes) == ["finance", "transport"]
