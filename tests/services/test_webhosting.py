@@ -152,3 +152,13 @@ def test_removed_site_stops_being_served_and_is_archived(rig: Rig) -> None:
         if other.get("kind", "static") == "static":
             status, body = fetch(rig, other["domain"])
             assert status == 200 and name in body
+
+
+def test_a_bad_server_block_is_refused_before_it_goes_live(rig: Rig) -> None:
+    check = rig.bin("govcloud-nginx-check")
+    good = next(rig.path("nginx_sites_dir").glob("*.conf"))
+    assert subprocess.run([check, str(good)], capture_output=True).returncode == 0
+    bad = rig.base / "bad.conf"
+    bad.write_text(good.read_text().replace("server_name", "server_nam", 1))
+    proc = subprocess.run([check, str(bad)], capture_output=True, text=True)
+    assert proc.returncode != 0 and "server_nam" in proc.stderr
