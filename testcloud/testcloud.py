@@ -470,8 +470,10 @@ def os_env(extra=None):
     return env
 
 
-def gunicorn(name, module, port, workers=1, wsgi_argv=''):
-    threads = int(os.environ.get('TESTCLOUD_GUNICORN_THREADS', '1'))
+def gunicorn(name, module, port, workers=1, wsgi_argv='', threads=None):
+    threads = int(os.environ.get(
+        'TESTCLOUD_%s_THREADS' % name.upper().replace('-', '_'),
+        os.environ.get('TESTCLOUD_GUNICORN_THREADS', threads or 1)))
     argv = [str(VENV / 'bin' / 'gunicorn'), '--no-control-socket',
             '--bind', '127.0.0.1:%d' % port, '--workers', str(workers),
             '--timeout', '300', '--graceful-timeout', '10',
