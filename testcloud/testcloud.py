@@ -1171,6 +1171,12 @@ def main():
             cmd_up(args)
         except TestCloudError as e:
             print('\nERROR: %s' % e, file=sys.stderr)
+            dead = [n for n in all_process_names()
+                    if (RUN / ('%s.pid' % n)).exists() and not is_running(n)]
+            for n in dead:
+                print('\n---- %s is not running; last lines of %s:\n%s' % (
+                    n, LOGS / (n + '.log'), tail(LOGS / (n + '.log'), 30)),
+                    file=sys.stderr)
             print('Logs: %s   (testcloud/logs prints their tails)' % LOGS,
                   file=sys.stderr)
             return 1
