@@ -63,11 +63,14 @@ def test_backup_verify_restore_gives_identical_files(rig: Rig, two: dict) -> Non
         items = sorted(files)
         items[0].unlink()  # deleted
         items[1].write_bytes(b"corrupted by ransomware")  # corrupted
-    drills = rig.gc_json("backup", "verify")
+    # every department with backup on is drilled; those never backed up fail the drill
+    drills = rig.gc_json("backup", "verify", ok_codes=(1,))
     by_dep = {d["department"]: d for d in drills}
     for dep, files in two.items():
         assert by_dep[dep]["ok"], by_dep[dep]
         assert by_dep[dep]["files"] == len(files)
+    never = [d for d in drills if d["department"] not in two and d["department"] != "statistics"]
+    assert never and all(d["status"] == "failed: no snapshot" for d in never), never
     one = rig.gc_json("backup", "verify", "--department", "finance")
     assert [d["department"] for d in one] == ["finance"] and one[0]["ok"]
 
