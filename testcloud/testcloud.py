@@ -572,7 +572,21 @@ def all_process_names():
     return list(infra_processes()) + list(openstack_processes())
 
 
+PROCESS_PORTS = {
+    'mariadb': 'mysql', 'memcached': 'memcached', 'epmd': 'epmd',
+    'rabbitmq': 'rabbit', 'keystone': 'keystone',
+    'placement-api': 'placement', 'nova-api': 'nova', 'glance-api': 'glance',
+    'neutron-api': 'neutron', 'cinder-api': 'cinder',
+}
+
+
 def start(name, spec):
+    port = PORTS.get(PROCESS_PORTS.get(name, ''), None)
+    if port and not is_running(name) and port_open(port):
+        raise TestCloudError(
+            'cannot start %s: 127.0.0.1:%d is already in use by a process '
+            'testcloud did not start (see: ss -ltnp | grep :%d)' % (
+                name, port, port))
     return start_process(name, spec['argv'], env=spec.get('env'),
                          user=spec.get('user'), cwd=spec.get('cwd'))
 
@@ -1006,6 +1020,14 @@ def write_client_config(sec):
 # commands
 # --------------------------------------------------------------------------
 def cmd_up(args):
+    import fcntl
+    D.mkdir(parents=True, exist_ok=True)
+    lock = open(D / '.up.lock', 'w')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log('another testcloud/up is running; waiting for it')
+        fcntl.flock(lock, fcntl.LOCK_EX)
     sec = load_secrets()
     infra = infra_processes()
     ostack = openstack_processes()
@@ -1020,7 +1042,7 @@ def cmd_up(args):
                 if not api_answers(url):
                     raise TestCloudError('%s API does not answer at %s' % (
                         svc, url))
-            if not amqp_ok(PORTS['rabbit']):
+            if not port_open(PORTS['rabbit']):
                 raise TestCloudError('rabbitmq does not answer')
             cloud_health(sec, 60)
         with Phase('resources'):
