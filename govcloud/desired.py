@@ -128,8 +128,11 @@ def department_resources(plan: TenancyPlan, estate: Estate) -> list[Resource]:
 
 def desired_state(estate: Estate) -> dict[str, Resource]:
     """Every resource every plan asks for, by key."""
+    from govcloud.estate import quiet_gc
+
     out: dict[str, Resource] = {}
-    for plan in estate.plans.values():
-        for res in department_resources(plan, estate):
-            out[res.key] = res
+    with quiet_gc():
+        for plan in estate.plans.values():
+            for res in department_resources(plan, estate):
+                out[res.key] = res
     return out

@@ -12,12 +12,34 @@ from typing import Any
 
 import yaml
 
-try:  # the C parser is several times faster; fall back to pure Python where it is missing
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
 from govcloud.errors import Diagnostic
+
+try:  # the C parser is several times faster; fall back to pure Python where it is missing
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader with its implicit-tag resolution memoised.
+
+    Resolving a plain scalar's tag (int? bool? null?) depends on its text alone, and plans
+    repeat the same few hundred values (flavors, images, true, 0.3 …): a dict lookup replaces
+    PyYAML's regular-expression scan for every one of them.
+    """
+
+    _tags: dict[str, str] = {}
+
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._tags) < 50_000:
+                    self._tags[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 50_000
@@ -110,7 +132,7 @@ class _Converter:
 
 
 _STR = "tag:yaml.org,2002:str"
-_resolver_loader = _Loader("")
+_resolver_loader = _BaseLoader("")
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:

@@ -6,7 +6,10 @@ department), ``policies/`` and ``inventories/``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +56,28 @@ def find_root(start: Path) -> Path:
                         "run govcloud in the estate folder or pass --estate PATH")
 
 
+@contextlib.contextmanager
+def quiet_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic data (plans parsed
+    into plain dicts and frozen dataclasses): its passes over millions of new objects find
+    nothing to free and cost a quarter of the time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def check_estate(root: Path, extra_plans: list[Path] | None = None,
                  policies: bool = True) -> Checked:
     """Check every file of the estate and collect every problem."""
+    with quiet_gc():
+        return _check_estate(root, extra_plans, policies)
+
+
+def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) -> Checked:
     out = Checked(root)
     out.settings = _settings(root, out)
     plan_files = sorted([*root.joinpath("plans").glob("*.yaml"),

@@ -127,6 +127,14 @@ def diff_attrs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple
 def make_plan(desired: dict[str, Resource], actual: list[Resource], planned_departments:
               set[str], prune: bool = False) -> Plan:
     """Compare desired with actual and list every change with its reason."""
+    from govcloud.estate import quiet_gc
+
+    with quiet_gc():
+        return _make_plan(desired, actual, planned_departments, prune)
+
+
+def _make_plan(desired: dict[str, Resource], actual: list[Resource],
+               planned_departments: set[str], prune: bool) -> Plan:
     by_key = {r.key: r for r in actual}
     changes: list[Change] = []
     orphans: list[Orphan] = []
