@@ -208,7 +208,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                         default="govcloud"),
             "domain": _s("Keystone domain holding the department projects.", IDENT,
                          default="govcloud"),
-            "concurrency": _i("Changes applied at once.", 1, 64, default=8),
+            "concurrency": _i("Changes in flight at once.", 1, 256, default=16),
         }, default={}),
         "state": _obj("Where state, journal and locks live.", {
             "url": _s("sqlite:///path (relative to the estate) or postgresql://…",

@@ -79,6 +79,7 @@ class OpenStackDriver(Driver):
         self._flavors: dict[str, Any] | None = None
         self._images: dict[str, Any] | None = None
         self._admin_role: Any = None
+        self._watch = _ServerWatch(self.conn)
 
     # --- helpers --------------------------------------------------------------------------
     def _call(self, what: str, department: str, fn: Callable[[], T]) -> T:
@@ -583,17 +584,21 @@ class OpenStackDriver(Driver):
                         {"id": server.id, "host": server.compute_host})
 
     def _wait_server(self, conn: Any, server: Any, res: Resource) -> Any:
+        """Wait for ACTIVE. One poller lists every pending server in one call per second, so
+        a hundred servers being built cost one request a second, not a hundred."""
         deadline = time.monotonic() + WAIT_SECONDS
         server_id = server.id
         while True:
-            server = self._call("read server", res.department,
-                                lambda: conn.compute.get_server(server_id))
-            if server.status == "ACTIVE":
-                return server
-            if server.status == "ERROR":
-                fault = (server.fault or {}).get("message", "no fault message")
+            seen = self._watch.status(server_id)
+            if seen is None:  # not in the poller's list (yet): read it directly
+                seen = self._call("read server", res.department,
+                                  lambda: conn.compute.get_server(server_id))
+            if seen.status == "ACTIVE":
+                return seen
+            if seen.status == "ERROR":
+                fault = (seen.fault or {}).get("message", "no fault message")
                 # Delete the failed server so the next run starts clean (no half-made server).
-                conn.compute.delete_server(server, ignore_missing=True)
+                conn.compute.delete_server(server_id, ignore_missing=True)
                 if "No valid host" in fault:
                     raise CapacityError(f"department {res.department}: no host can take server "
                                         f"{res.name} ({res.attrs['flavor']}): {fault}",
@@ -603,9 +608,9 @@ class OpenStackDriver(Driver):
                                   retryable=True)
             if time.monotonic() > deadline:
                 raise DriverError(f"department {res.department}: server {res.name} not ACTIVE "
-                                  f"after {WAIT_SECONDS:g}s (status {server.status})",
+                                  f"after {WAIT_SECONDS:g}s (status {seen.status})",
                                   "check the cloud; re-run apply to wait again", retryable=True)
-            time.sleep(1.0)
+            self._watch.wait(server_id)
 
     def _update_server(self, before: Resource, after: Resource) -> Resource:
         dep = after.department
@@ -775,6 +780,58 @@ class OpenStackDriver(Driver):
                             "disk_gb_hours": float(u.total_local_gb_usage or 0),
                             "server_hours": float(u.total_hours or 0)}
         return out
+
+
+class _ServerWatch:
+    """Polls the status of every server being waited for, with one list call per round."""
+
+    def __init__(self, conn: Any, interval: float = 1.0) -> None:
+        self.conn = conn
+        self.interval = interval
+        self.cond = threading.Condition()
+        self.waiting: dict[str, int] = {}
+        self.seen: dict[str, Any] = {}
+        self.round = 0
+        self.thread: threading.Thread | None = None
+
+    def status(self, server_id: str) -> Any | None:
+        with self.cond:
+            self.waiting.setdefault(server_id, 0)
+            self._start()
+            return self.seen.get(server_id)
+
+    def wait(self, server_id: str) -> None:
+        """Until the next polling round has finished."""
+        with self.cond:
+            current = self.round
+            self.cond.wait_for(lambda: self.round > current, timeout=self.interval * 10)
+            self.waiting.pop(server_id, None)
+
+    def _start(self) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._run, daemon=True,
+                                           name="govcloud-server-watch")
+            self.thread.start()
+
+    def _run(self) -> None:
+        idle = 0
+        while idle < 30:
+            time.sleep(self.interval)
+            with self.cond:
+                wanted = bool(self.waiting)
+            if not wanted:
+                idle += 1
+                continue
+            idle = 0
+            try:
+                found = {s.id: s for s in self.conn.compute.servers(
+                    details=True, all_projects=True, tags=TAG)}
+            except Exception:  # noqa: BLE001 - a failed round is retried; waiters read directly
+                found = {}
+            with self.cond:
+                self.seen = found
+                self.round += 1
+                self.cond.notify_all()
 
 
 def _all_rule_texts() -> list[str]:
