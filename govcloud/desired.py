@@ -89,7 +89,7 @@ def department_resources(plan: TenancyPlan, estate: Estate) -> list[Resource]:
         Resource("network", d, f"{d}-net", {"zone": zone}),
         Resource("router", d, f"{d}-router", {"zone": zone, "network": f"{d}-net"}),
         Resource("security_group", d, f"{d}-default",
-                 {"zone": zone, "rules": SECURITY_RULES[zone]}),
+                 {"zone": zone, "rules": sorted(SECURITY_RULES[zone])}),
     ]
     flavors = estate.settings.catalogue.flavors
     for spec in plan.servers:

@@ -191,7 +191,7 @@ class OpenStackDriver(Driver):
             out.append(Resource("project", dep, dep, attrs, computed={"id": pid}))
             q = c.compute.get_quota_set(pid)
             v = c.block_storage.get_quota_set(pid)
-            websites = records.get(f"{dep}/quota/{dep}", {}).get("websites", 0)
+            websites = records.get(f"{dep}/quota/{dep}", {}).get("attrs", {}).get("websites", 0)
             out.append(Resource("quota", dep, dep, {
                 "instances": q.instances, "cores": q.cores, "ram_gb": q.ram // 1024,
                 "volumes": v.volumes, "volume_gb": v.gigabytes, "websites": websites}))
@@ -259,11 +259,12 @@ class OpenStackDriver(Driver):
             }
             out.append(Resource("server", dep, s.name, attrs, md.get("gc-protected") == "true",
                                 {"id": s.id, "host": s.compute_host, "status": s.status}))
-        for v in c.block_storage.volumes(details=True, all_projects=True,
-                                          metadata={"govcloud": "1"}):
+        # Cinder's metadata filter is not reliable across releases (here it matched nothing):
+        # list all volumes, a page per thousand, and keep govcloud's by their metadata.
+        for v in c.block_storage.volumes(details=True, all_projects=True):
             dep = dep_of.get(v.project_id)
             md = v.metadata or {}
-            if dep is None or md.get("gc-dept") != dep:
+            if dep is None or md.get("govcloud") != "1" or md.get("gc-dept") != dep:
                 continue
             out.append(Resource("volume", dep, v.name, {"size_gb": v.size,
                                                         "server": md.get("gc-server")},
@@ -289,8 +290,7 @@ class OpenStackDriver(Driver):
             else:
                 out.append(f"ingress {r.get('protocol')} {r.get('port_range_min')} from "
                            f"{source}")
-        order = {text: i for i, text in enumerate(_all_rule_texts())}
-        return sorted(out, key=lambda t: order.get(t, 999))
+        return sorted(out)
 
     # --- writing --------------------------------------------------------------------------
     def create(self, res: Resource) -> Resource:
@@ -571,14 +571,14 @@ class OpenStackDriver(Driver):
                 "gc-backup": str(a["backup"]).lower(),
                 "gc-protected": str(a["protected"]).lower(),
             }
-            server = self._call(f"create server {res.name}", dep, lambda: conn.compute
-                                .create_server(name=res.name, flavor_id=flavor.id,
-                                               image_id=image.id,
-                                               networks=[{"uuid": nets[0].id}],
-                                               security_groups=[{"name": f"{dep}-default"}],
-                                               metadata=metadata,
-                                               tags=[TAG, dept_tag(dep)],
-                                               scheduler_hints=hints or None))
+            request = {"name": res.name, "flavor_id": flavor.id, "image_id": image.id,
+                       "networks": [{"uuid": nets[0].id}],
+                       "security_groups": [{"name": f"{dep}-default"}],
+                       "metadata": metadata, "tags": [TAG, dept_tag(dep)]}
+            if hints:
+                request["scheduler_hints"] = hints
+            server = self._call(f"create server {res.name}", dep,
+                                lambda: conn.compute.create_server(**request))
         server = self._wait_server(conn, server, res)
         return Resource(res.kind, dep, res.name, a, res.protected,
                         {"id": server.id, "host": server.compute_host})
@@ -657,9 +657,10 @@ class OpenStackDriver(Driver):
     # --- volumes --------------------------------------------------------------------------
     def _find_volume(self, res: Resource) -> Any | None:
         conn = self._as(res.department)
-        for v in conn.block_storage.volumes(details=True, name=res.name,
-                                            metadata={"govcloud": "1"}):
-            if v.name == res.name and (v.metadata or {}).get("gc-dept") == res.department:
+        for v in conn.block_storage.volumes(details=True, name=res.name):
+            md = v.metadata or {}
+            if v.name == res.name and md.get("govcloud") == "1" and \
+                    md.get("gc-dept") == res.department:
                 return v
         return None
 
@@ -832,12 +833,6 @@ class _ServerWatch:
                 self.seen = found
                 self.round += 1
                 self.cond.notify_all()
-
-
-def _all_rule_texts() -> list[str]:
-    from govcloud.desired import SECURITY_RULES
-
-    return [t for rules in SECURITY_RULES.values() for t in rules]
 
 
 def _dept_of(tags: list[str] | None) -> str | None:
