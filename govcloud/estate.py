@@ -16,7 +16,14 @@ from typing import Any
 
 from govcloud.documents import Document, load
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
-from govcloud.model import Estate, Settings, TenancyPlan, plan_from, settings_from
+from govcloud.model import (
+    Estate,
+    Settings,
+    TenancyPlan,
+    plan_from,
+    replica_names,
+    settings_from,
+)
 from govcloud.policy import PolicyEngine, load_rules
 from govcloud.schema import PLAN_SCHEMA, SETTINGS_SCHEMA, check, with_defaults
 
@@ -176,9 +183,7 @@ def _unique(doc: Document, data: dict[str, Any], owners: dict[str, dict[str, tup
     claim("department", data["department"]["id"], ("department", "id"),
           "each department needs its own id; rename one")
     for i, s in enumerate(data["servers"]):
-        names = [s["name"]] if s["count"] == 1 else \
-            [f"{s['name']}-{n}" for n in range(1, s["count"] + 1)]
-        for name in names:
+        for name in replica_names(s["name"], s["count"]):
             claim("server", name, ("servers", i, "name"),
                   "server names are host names and must be unique in the estate; rename one")
     for i, w in enumerate(data["websites"]):

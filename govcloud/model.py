@@ -125,9 +125,13 @@ class ServerSpec:
     protected: bool
 
     def replica_names(self) -> list[str]:
-        if self.count == 1:
-            return [self.name]
-        return [f"{self.name}-{i}" for i in range(1, self.count + 1)]
+        return replica_names(self.name, self.count)
+
+
+def replica_names(name: str, count: int) -> list[str]:
+    """The first replica keeps the plain name, the others get -2, -3 …, so scaling from one
+    to two adds a server instead of renaming (and so replacing) the first."""
+    return [name] + [f"{name}-{i}" for i in range(2, count + 1)]
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,8 @@ PLAN_SCHEMA: dict[str, Any] = {
             "websites": _i("Maximum hosted websites.", 0, 1000, default=5),
         }, default={}),
         "servers": _arr("Virtual machines on the shared hosts.", _obj("One server spec.", {
-            "name": _s("Server name, unique in the estate; replicas get -1, -2 … appended.",
+            "name": _s("Server name, unique in the estate; replicas after the first get "
+                       "-2, -3 … appended.",
                        NAME),
             "flavor": _s("Flavor from the estate catalogue.", NAME),
             "image": _s("Image from the estate catalogue.", NAME),

@@ -396,32 +396,46 @@ class OpenStackDriver(Driver):
     def _tags(self, res: Resource) -> list[str]:
         return [TAG, dept_tag(res.department), zone_tag(res.attrs["zone"])]
 
+    def _tag(self, item: Any, res: Resource) -> None:
+        """Neutron tags are set after creation: a run killed in between leaves an untagged
+        resource, which the next run finds by name in the project and tags."""
+        if set(self._tags(res)) - set(item.tags or []):
+            self.conn.network.set_tags(item, self._tags(res))
+
+    def _in_project(self, lister: Callable[..., Any], department: str, name: str) -> list[Any]:
+        """The department's resources of one type named ``name``, tagged or not."""
+        project = self._project(department)
+        if project is None:
+            return []
+        return [x for x in lister(project_id=project.id) if x.name == name]
+
     def _create_network(self, res: Resource) -> Resource:
         dep = res.department
         net = self.conn.network
         p = self._project(dep)
-        found = [n for n in net.networks(tags=dept_tag(dep)) if n.name == res.name]
+        found = self._in_project(net.networks, dep, res.name)
         with self._lock:  # one CIDR allocation at a time
             network = found[0] if found else self._call("create network", dep, lambda: net
                                                         .create_network(name=res.name,
                                                                         project_id=p.id))
-            if not found:
-                net.set_tags(network, self._tags(res))
+            self._tag(network, res)
             subnets = list(net.subnets(network_id=network.id))
             if subnets:
                 subnet = subnets[0]
+                self._tag(subnet, res)
             else:
                 cidr = self._free_cidr(res.attrs["zone"], dep)
                 subnet = self._call("create subnet", dep, lambda: net.create_subnet(
                     name=res.name, network_id=network.id, project_id=p.id, ip_version=4,
                     cidr=cidr, enable_dhcp=False))
-                net.set_tags(subnet, self._tags(res))
+                self._tag(subnet, res)
         return Resource(res.kind, dep, res.name, res.attrs,
                         computed={"id": network.id, "cidr": subnet.cidr})
 
     def _free_cidr(self, zone: str, department: str) -> str:
         pool = ipaddress.ip_network(self.settings.networks[zone])
-        taken = {s.cidr for s in self.conn.network.subnets(tags=TAG)}
+        # Every subnet the cloud has, tagged or not (a killed run may leave one untagged).
+        taken = {s.cidr for s in self.conn.network.subnets()}
         for candidate in pool.subnets(new_prefix=24):
             if str(candidate) not in taken:
                 return str(candidate)
@@ -430,9 +444,7 @@ class OpenStackDriver(Driver):
 
     def _delete_network(self, res: Resource) -> None:
         net = self.conn.network
-        for n in net.networks(tags=dept_tag(res.department)):
-            if n.name != res.name:
-                continue
+        for n in self._in_project(net.networks, res.department, res.name):
             for port in net.ports(network_id=n.id):
                 if port.device_owner in ("network:dhcp", ""):
                     self._call("delete port", res.department,
@@ -447,18 +459,16 @@ class OpenStackDriver(Driver):
         dep = res.department
         net = self.conn.network
         p = self._project(dep)
-        found = [r for r in net.routers(tags=dept_tag(dep)) if r.name == res.name]
+        found = self._in_project(net.routers, dep, res.name)
         router = found[0] if found else self._call("create router", dep, lambda: net
                                                    .create_router(name=res.name,
                                                                   project_id=p.id,
                                                                   description=json.dumps(
                                                                       {"network":
                                                                        res.attrs["network"]})))
-        if not found:
-            net.set_tags(router, self._tags(res))
+        self._tag(router, res)
         # Only the department's own subnet: no external gateway, never another zone's network.
-        networks = [n for n in net.networks(tags=dept_tag(dep))
-                    if n.name == res.attrs["network"]]
+        networks = self._in_project(net.networks, dep, res.attrs["network"])
         if networks:
             attached = {ip["subnet_id"] for port in net.ports(device_id=router.id)
                         for ip in port.fixed_ips or []}
@@ -470,9 +480,7 @@ class OpenStackDriver(Driver):
 
     def _delete_router(self, res: Resource) -> None:
         net = self.conn.network
-        for r in net.routers(tags=dept_tag(res.department)):
-            if r.name != res.name:
-                continue
+        for r in self._in_project(net.routers, res.department, res.name):
             for port in net.ports(device_id=r.id):
                 for ip in port.fixed_ips or []:
                     self._call("detach router", res.department, lambda ip=ip, r=r: net
@@ -484,13 +492,14 @@ class OpenStackDriver(Driver):
         dep = res.department
         net = self.conn.network
         p = self._project(dep)
-        found = [g for g in net.security_groups(tags=dept_tag(dep)) if g.name == res.name]
+        found = self._in_project(net.security_groups, dep, res.name)
         if found:
             group = found[0]
+            self._tag(group, res)
         else:
             group = self._call("create security group", dep, lambda: net.create_security_group(
                 name=res.name, project_id=p.id, description="govcloud department default"))
-            net.set_tags(group, self._tags(res))
+            self._tag(group, res)
         have = set(self._rules_back(group.security_group_rules, res.attrs["zone"]))
         pool = self.settings.networks[res.attrs["zone"]]
         for text in res.attrs["rules"]:
@@ -510,7 +519,7 @@ class OpenStackDriver(Driver):
 
     def _delete_security_group(self, res: Resource) -> None:
         net = self.conn.network
-        for g in net.security_groups(tags=dept_tag(res.department)):
+        for g in self._in_project(net.security_groups, res.department, res.name):
             if g.name == res.name:
                 self._call("delete security group", res.department,
                            lambda g=g: net.delete_security_group(g, ignore_missing=True))
@@ -552,7 +561,7 @@ class OpenStackDriver(Driver):
         if server is None:
             flavor = self._flavor(a["flavor"], dep)
             image = self._image(a["image"], dep)
-            nets = [n for n in conn.network.networks(tags=dept_tag(dep)) if n.name == a["network"]]
+            nets = self._in_project(self.conn.network.networks, dep, a["network"])
             if not nets:
                 raise DriverError(f"department {dep}: network {a['network']} missing for "
                                   f"{res.name}", "re-run apply", retryable=True)
@@ -749,11 +758,14 @@ class OpenStackDriver(Driver):
         member = c.identity.find_role("member")
         c.identity.assign_project_role_to_user(project, user, member)
         try:
+            # Only these credentials: no clouds.yaml entry or OS_* variable may blend in.
             as_user = openstack.connect(
-                auth_url=c.auth["auth_url"], username=name, password=password,
-                user_domain_id=self._domain(), project_id=project.id,
-                project_domain_id=project.domain_id, region_name=c.config.region_name,
-                identity_api_version="3", interface=c.config.interface)
+                load_yaml_config=False, load_envvars=False, auth_type="password",
+                auth={"auth_url": c.auth["auth_url"], "username": name, "password": password,
+                      "user_domain_id": self._domain(), "project_id": project.id,
+                      "project_domain_id": project.domain_id},
+                region_name=c.config.region_name, identity_api_version="3",
+                interface=c.config.interface)
             stamp = time.strftime("%Y%m%dT%H%M%S")
             expires = (datetime.now(UTC) + timedelta(days=days)).strftime(
                 "%Y-%m-%dT%H:%M:%S") if days else None

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from govcloud.model import replica_names
 from tests.conftest import govcloud
 from tests.openstack.conftest import SUBSET, domain_of, env, os_estate, purge_domain
 
@@ -53,8 +54,7 @@ def _expected(estate: Path) -> dict[str, Any]:
         volumes = {}
         groups = set()
         for s in plan.get("servers", []):
-            names = [s["name"]] if s.get("count", 1) == 1 else \
-                [f"{s['name']}-{i}" for i in range(1, s["count"] + 1)]
+            names = replica_names(s["name"], s.get("count", 1))
             for n in names:
                 servers[n] = s["flavor"]
                 if s.get("volume_gb"):
@@ -124,16 +124,26 @@ def test_server_count_change_plans_exactly_that(applied: Path) -> None:
     path = applied / "plans" / "ecology.yaml"
     original = path.read_text()
     plan = yaml.safe_load(original)
-    spec = next(s for s in plan["servers"] if s.get("count", 1) == 1 and not s.get("volume_gb"))
+    spec = next(s for s in plan["servers"] if s.get("count", 1) >= 2)
+    name, count = spec["name"], spec["count"]
+    spec["count"] = count + 1
+    flavor = next(f for f in yaml.safe_load((applied / "govcloud.yaml").read_text())
+                  ["catalogue"]["flavors"] if f["name"] == spec["flavor"])
+    plan["quota"]["instances"] += 1
+    plan["quota"]["cores"] += flavor["vcpus"]
+    plan["quota"]["ram_gb"] += int(flavor["ram_gb"])
+    plan["quota"]["volumes"] += 1
+    plan["quota"]["volume_gb"] += spec.get("volume_gb", 0)
     try:
-        path.write_text(original.replace(f"name: {spec['name']}\n",
-                                         f"name: {spec['name']}\n    count: 2\n", 1))
+        path.write_text(yaml.safe_dump(plan, allow_unicode=True, sort_keys=False))
         proc = govcloud("plan", "--output", "json", estate=applied, env=env(), timeout=300)
         data = json.loads(proc.stdout)
         pending = [(c["action"], c["key"]) for c in data["changes"] if c["action"] != "no-op"]
-        assert pending == [("create", f"ecology/server/{spec['name']}-1"),
-                           ("create", f"ecology/server/{spec['name']}-2"),
-                           ("delete", f"ecology/server/{spec['name']}")]
+        expected = [("update", "ecology/quota/ecology"),
+                    ("create", f"ecology/server/{name}-{count + 1}")]
+        if spec.get("volume_gb"):
+            expected.append(("create", f"ecology/volume/{name}-{count + 1}-data"))
+        assert pending == expected
     finally:
         path.write_text(original)
 
@@ -148,7 +158,8 @@ def test_department_credential_is_isolated(cloud: Any, applied: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         creds[dep] = json.loads(proc.stdout)
     a = creds["statistics"]
-    conn = openstack.connect(auth_type="v3applicationcredential",
+    conn = openstack.connect(load_yaml_config=False, load_envvars=False,
+                             auth_type="v3applicationcredential",
                              auth={"auth_url": a["auth_url"],
                                    "application_credential_id": a["id"],
                                    "application_credential_secret": a["secret"]},
