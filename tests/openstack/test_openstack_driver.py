@@ -277,3 +277,53 @@ def test_quota_refusal_is_clear_and_leaves_no_half_made_department(cloud: Any,
         assert inv["projects"] == {}
     finally:
         purge_domain(cloud, domain_of(estate))
+
+
+def _count_plan_calls(estate: Path) -> tuple[int, int]:
+    """API requests made by one no-op plan (reading the estate), counted at the HTTP session."""
+    import keystoneauth1.session as ks_session
+
+    from govcloud import engine
+
+    calls: list[str] = []
+    original = ks_session.Session.request
+
+    def counting(self: Any, url: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(f"{method} {url.split('?')[0]}")
+        return original(self, url, method, *args, **kwargs)
+
+    os.environ.update(env())
+    with engine.session(estate) as s:
+        ks_session.Session.request = counting  # type: ignore[method-assign]
+        try:
+            plan = s.plan()
+        finally:
+            ks_session.Session.request = original  # type: ignore[method-assign]
+    assert not plan.has_changes
+    servers = sum(1 for c in plan.changes if c.kind == "server")
+    return len(calls), servers
+
+
+def test_noop_plan_api_calls_do_not_grow_with_servers(cloud: Any, tmp_path: Path) -> None:
+    estate = os_estate(tmp_path / "estate", ())
+    plan = {"department": {"id": "calls", "name": "调用计数", "cost_centre": "CC-7777",
+                           "zone": "extranet"},
+            "quota": {"instances": 100, "cores": 100, "ram_gb": 200, "volumes": 1,
+                      "volume_gb": 10},
+            "servers": [{"name": "calls-web", "flavor": "m1.small", "image": "debian-12",
+                         "count": 10}]}
+    path = estate / "plans" / "calls.yaml"
+    try:
+        counts = {}
+        for n in (10, 100):
+            plan["servers"][0]["count"] = n
+            path.write_text(yaml.safe_dump(plan, allow_unicode=True))
+            proc = govcloud("apply", "--yes", estate=estate, env=env(), timeout=1800)
+            assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+            counts[n] = _count_plan_calls(estate)
+        print(f"API calls of a no-op plan: {counts[10][0]} at 10 servers, "
+              f"{counts[100][0]} at 100 servers")
+        assert counts[10][1] == 10 and counts[100][1] == 100
+        assert counts[100][0] == counts[10][0], counts
+    finally:
+        purge_domain(cloud, domain_of(estate))
