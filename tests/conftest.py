@@ -61,6 +61,22 @@ def govcloud(*args: str, estate: Path | None = None, env: dict[str, str] | None 
     return proc
 
 
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need(binary: str, *alternatives: str, install: str = ".ci/run") -> str:
+    """The path of a real component's binary; fail under CI, skip elsewhere, when missing."""
+    for name in (binary, *alternatives):
+        path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists()
+                                      else None)
+        if path:
+            return path
+    message = f"{binary} is not installed (run {install})"
+    if CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

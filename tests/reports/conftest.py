@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import copy_estate, govcloud
+from tests.conftest import need as _need
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
@@ -19,21 +19,7 @@ CI = os.environ.get("CI", "").lower() == "true"
 
 
 def need(binary: str, *alternatives: str) -> str:
-    """The path of a real component's binary; fail under CI, skip elsewhere, when missing."""
-    for name in (binary, *alternatives):
-        path = shutil.which(name)
-        if path:
-            return path
-    message = f"{binary} is not installed (run .ci/install-reports)"
-    if CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return _need(binary, *alternatives, install=".ci/install-reports")
 
 
 def golden_estate(tmp_path: Path, name: str = "small") -> Path:

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.reports.conftest import free_port, need
+from tests.conftest import free_port
+from tests.reports.conftest import need
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "docs" / "grafana" / "govcloud.json"

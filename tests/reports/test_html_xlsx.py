@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import govcloud
-from tests.reports.conftest import free_port, need
+from tests.conftest import free_port, govcloud
+from tests.reports.conftest import need
 
 
 def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:

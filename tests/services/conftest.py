@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, copy_estate, govcloud
+from tests.conftest import REPO, copy_estate, free_port, govcloud
+from tests.conftest import need as _need
 
 CI = os.environ.get("CI", "").lower() == "true"
 USER_PREFIX = "gct-"
@@ -38,21 +39,7 @@ SIGNATURE = "Govcloud.Test.EICAR"
 
 
 def need(binary: str, *alternatives: str) -> str:
-    for name in (binary, *alternatives):
-        path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists()
-                                      else None)
-        if path:
-            return path
-    message = f"{binary} is not installed (run .ci/install-services)"
-    if CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return _need(binary, *alternatives, install=".ci/install-services")
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, what: str = "",
