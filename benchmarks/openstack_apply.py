@@ -27,7 +27,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 CLOUDS = Path(os.environ.get("TESTCLOUD_DIR", "/var/tmp/govcloud-testcloud")) / "clouds.yaml"
-FLAVOR, IMAGE = "m1.small", "cirros-0.6"
+FLAVOR, IMAGE = "m1.small", "debian-12"
 
 
 def connect() -> Any:
