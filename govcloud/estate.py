@@ -99,7 +99,7 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
         out.diagnostics += problems
         engine = PolicyEngine(rules, out.settings)
     owners: dict[str, dict[str, tuple[str, int]]] = {"department": {}, "server": {},
-                                                     "domain": {}}
+                                                     "domain": {}, "cost centre": {}}
     for path in plan_files:
         out.files += 1
         name = _display(path, root)
@@ -182,6 +182,8 @@ def _unique(doc: Document, data: dict[str, Any], owners: dict[str, dict[str, tup
 
     claim("department", data["department"]["id"], ("department", "id"),
           "each department needs its own id; rename one")
+    claim("cost centre", data["department"]["cost_centre"], ("department", "cost_centre"),
+          "finance charges each cost centre to one department; correct one of them")
     for i, s in enumerate(data["servers"]):
         for name in replica_names(s["name"], s["count"]):
             claim("server", name, ("servers", i, "name"),

@@ -16,23 +16,29 @@ openstacksdk objects never leave this module: they become ``Resource`` values he
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from govcloud.desired import Resource
 from govcloud.drivers.base import Driver
+from govcloud.drivers.openstack_identity import IdentityServices
+from govcloud.drivers.openstack_network import (
+    TAG,
+    NetworkResources,
+    dept_of,
+    dept_tag,
+    zone_of,
+    zone_tag,
+)
 from govcloud.errors import CapacityError, DriverError, GovcloudError
 from govcloud.model import Settings
 from govcloud.store import Store, now
 
 T = TypeVar("T")
-TAG = "govcloud"
 RECORDED = frozenset({"website", "antivirus", "backup"})
 WAIT_SECONDS = float(os.environ.get("GOVCLOUD_OS_WAIT", "600"))
 RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
@@ -40,15 +46,7 @@ RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
 """
 
 
-def dept_tag(department: str) -> str:
-    return f"gc-dept-{department}"
-
-
-def zone_tag(zone: str) -> str:
-    return f"gc-zone-{zone}"
-
-
-class OpenStackDriver(Driver):
+class OpenStackDriver(NetworkResources, IdentityServices, Driver):
     name = "openstack"
 
     def __init__(self, settings: Settings, store: Store, cloud: str | None = None) -> None:
@@ -183,7 +181,7 @@ class OpenStackDriver(Driver):
         records = {k: json.loads(b) for k, b in self.store.query(
             "SELECT key, body FROM os_records")}
         for pid, p in projects.items():
-            dep = _dept_of(p.tags)
+            dep = dept_of(p.tags)
             if dep is None:
                 continue
             dep_of[pid] = dep
@@ -203,20 +201,20 @@ class OpenStackDriver(Driver):
                 continue
             net_by_id[n.id] = n.name
             sub = subnets.get(n.id)
-            out.append(Resource("network", dep, n.name, {"zone": _zone_of(n.tags)},
+            out.append(Resource("network", dep, n.name, {"zone": zone_of(n.tags)},
                                 computed={"id": n.id, "cidr": sub.cidr if sub else None}))
         for r in c.network.routers(tags=TAG):
             dep = dep_of.get(r.project_id)
             if dep is None:
                 continue
             out.append(Resource("router", dep, r.name, {
-                "zone": _zone_of(r.tags), "network": _json(r.description).get("network")},
+                "zone": zone_of(r.tags), "network": _json(r.description).get("network")},
                 computed={"id": r.id}))
         for sg in c.network.security_groups(tags=TAG):
             dep = dep_of.get(sg.project_id)
             if dep is None:
                 continue
-            zone = _zone_of(sg.tags)
+            zone = zone_of(sg.tags)
             out.append(Resource("security_group", dep, sg.name, {
                 "zone": zone, "rules": self._rules_back(sg.security_group_rules, zone)},
                 computed={"id": sg.id}))
@@ -275,22 +273,6 @@ class OpenStackDriver(Driver):
             if res.kind in RECORDED:
                 out.append(res)
         return out
-
-    def _rules_back(self, rules: list[dict[str, Any]], zone: str) -> list[str]:
-        pool = self.settings.networks.get(zone)
-        out = []
-        for r in rules or []:
-            if r.get("direction") != "ingress":
-                continue
-            prefix = r.get("remote_ip_prefix")
-            source = "zone" if prefix == pool else "any" if prefix in ("0.0.0.0/0", None) \
-                else prefix
-            if r.get("protocol") == "icmp":
-                out.append(f"ingress icmp from {source}")
-            else:
-                out.append(f"ingress {r.get('protocol')} {r.get('port_range_min')} from "
-                           f"{source}")
-        return sorted(out)
 
     # --- writing --------------------------------------------------------------------------
     def create(self, res: Resource) -> Resource:
@@ -391,138 +373,6 @@ class OpenStackDriver(Driver):
 
     def _delete_quota(self, res: Resource) -> None:
         self.store.execute("DELETE FROM os_records WHERE key = ?", (res.key,))
-
-    # --- networks -------------------------------------------------------------------------
-    def _tags(self, res: Resource) -> list[str]:
-        return [TAG, dept_tag(res.department), zone_tag(res.attrs["zone"])]
-
-    def _tag(self, item: Any, res: Resource) -> None:
-        """Neutron tags are set after creation: a run killed in between leaves an untagged
-        resource, which the next run finds by name in the project and tags."""
-        if set(self._tags(res)) - set(item.tags or []):
-            self.conn.network.set_tags(item, self._tags(res))
-
-    def _in_project(self, lister: Callable[..., Any], department: str, name: str) -> list[Any]:
-        """The department's resources of one type named ``name``, tagged or not."""
-        project = self._project(department)
-        if project is None:
-            return []
-        return [x for x in lister(project_id=project.id) if x.name == name]
-
-    def _create_network(self, res: Resource) -> Resource:
-        dep = res.department
-        net = self.conn.network
-        p = self._project(dep)
-        found = self._in_project(net.networks, dep, res.name)
-        with self._lock:  # one CIDR allocation at a time
-            network = found[0] if found else self._call("create network", dep, lambda: net
-                                                        .create_network(name=res.name,
-                                                                        project_id=p.id))
-            self._tag(network, res)
-            subnets = list(net.subnets(network_id=network.id))
-            if subnets:
-                subnet = subnets[0]
-                self._tag(subnet, res)
-            else:
-                cidr = self._free_cidr(res.attrs["zone"], dep)
-                subnet = self._call("create subnet", dep, lambda: net.create_subnet(
-                    name=res.name, network_id=network.id, project_id=p.id, ip_version=4,
-                    cidr=cidr, enable_dhcp=False))
-                self._tag(subnet, res)
-        return Resource(res.kind, dep, res.name, res.attrs,
-                        computed={"id": network.id, "cidr": subnet.cidr})
-
-    def _free_cidr(self, zone: str, department: str) -> str:
-        pool = ipaddress.ip_network(self.settings.networks[zone])
-        # Every subnet the cloud has, tagged or not (a killed run may leave one untagged).
-        taken = {s.cidr for s in self.conn.network.subnets()}
-        for candidate in pool.subnets(new_prefix=24):
-            if str(candidate) not in taken:
-                return str(candidate)
-        raise DriverError(f"department {department}: the {zone} address pool {pool} is "
-                          "exhausted", f"widen networks.{zone} in govcloud.yaml")
-
-    def _delete_network(self, res: Resource) -> None:
-        net = self.conn.network
-        for n in self._in_project(net.networks, res.department, res.name):
-            for port in net.ports(network_id=n.id):
-                if port.device_owner in ("network:dhcp", ""):
-                    self._call("delete port", res.department,
-                               lambda port=port: net.delete_port(port, ignore_missing=True))
-            for s in net.subnets(network_id=n.id):
-                self._call("delete subnet", res.department,
-                           lambda s=s: net.delete_subnet(s, ignore_missing=True))
-            self._call("delete network", res.department,
-                       lambda n=n: net.delete_network(n, ignore_missing=True))
-
-    def _create_router(self, res: Resource) -> Resource:
-        dep = res.department
-        net = self.conn.network
-        p = self._project(dep)
-        found = self._in_project(net.routers, dep, res.name)
-        router = found[0] if found else self._call("create router", dep, lambda: net
-                                                   .create_router(name=res.name,
-                                                                  project_id=p.id,
-                                                                  description=json.dumps(
-                                                                      {"network":
-                                                                       res.attrs["network"]})))
-        self._tag(router, res)
-        # Only the department's own subnet: no external gateway, never another zone's network.
-        networks = self._in_project(net.networks, dep, res.attrs["network"])
-        if networks:
-            attached = {ip["subnet_id"] for port in net.ports(device_id=router.id)
-                        for ip in port.fixed_ips or []}
-            for s in net.subnets(network_id=networks[0].id):
-                if s.id not in attached:
-                    self._call("attach the router to the subnet", dep,
-                               lambda s=s: net.add_interface_to_router(router, subnet_id=s.id))
-        return Resource(res.kind, dep, res.name, res.attrs, computed={"id": router.id})
-
-    def _delete_router(self, res: Resource) -> None:
-        net = self.conn.network
-        for r in self._in_project(net.routers, res.department, res.name):
-            for port in net.ports(device_id=r.id):
-                for ip in port.fixed_ips or []:
-                    self._call("detach router", res.department, lambda ip=ip, r=r: net
-                               .remove_interface_from_router(r, subnet_id=ip["subnet_id"]))
-            self._call("delete router", res.department,
-                       lambda r=r: net.delete_router(r, ignore_missing=True))
-
-    def _create_security_group(self, res: Resource) -> Resource:
-        dep = res.department
-        net = self.conn.network
-        p = self._project(dep)
-        found = self._in_project(net.security_groups, dep, res.name)
-        if found:
-            group = found[0]
-            self._tag(group, res)
-        else:
-            group = self._call("create security group", dep, lambda: net.create_security_group(
-                name=res.name, project_id=p.id, description="govcloud department default"))
-            self._tag(group, res)
-        have = set(self._rules_back(group.security_group_rules, res.attrs["zone"]))
-        pool = self.settings.networks[res.attrs["zone"]]
-        for text in res.attrs["rules"]:
-            if text in have:
-                continue
-            parts = text.split()
-            proto = parts[1]
-            source = parts[-1]
-            prefix = pool if source == "zone" else "0.0.0.0/0" if source == "any" else source
-            port = None if proto == "icmp" else int(parts[2])
-            rule = {"security_group_id": group.id, "project_id": p.id, "direction": "ingress",
-                    "ethertype": "IPv4", "protocol": proto, "port_range_min": port,
-                    "port_range_max": port, "remote_ip_prefix": prefix}
-            self._call("add security group rule", dep,
-                       lambda rule=rule: net.create_security_group_rule(**rule))
-        return Resource(res.kind, dep, res.name, res.attrs, computed={"id": group.id})
-
-    def _delete_security_group(self, res: Resource) -> None:
-        net = self.conn.network
-        for g in self._in_project(net.security_groups, res.department, res.name):
-            if g.name == res.name:
-                self._call("delete security group", res.department,
-                           lambda g=g: net.delete_security_group(g, ignore_missing=True))
 
     # --- compute --------------------------------------------------------------------------
     def _find_group(self, department: str, name: str) -> Any | None:
@@ -728,73 +578,6 @@ class OpenStackDriver(Driver):
         while self._find_volume(res) is not None and time.monotonic() < deadline:
             time.sleep(0.5)
 
-    # --- department credentials -----------------------------------------------------------
-    def issue_credential(self, department: str, days: int | None = 90) -> dict[str, str]:
-        """An application credential scoped to the department's project, for its IT staff.
-
-        The secret is returned once and stored nowhere. The department's IT user gets a
-        random password only for the moment it takes to create the credential (Keystone lets
-        a user create credentials for itself only), then another random one nobody knows.
-        """
-        import secrets
-        from datetime import UTC, timedelta
-
-        import openstack
-
-        c = self.conn
-        project = self._project(department)
-        if project is None:
-            raise GovcloudError(f"department {department} has no project in cloud "
-                                f"'{self.cloud}'", "apply its plan first")
-        name = f"gc-{department}-it"
-        user = c.identity.find_user(name, domain_id=self._domain())
-        password = secrets.token_urlsafe(24)
-        if user is None:
-            user = c.identity.create_user(name=name, domain_id=self._domain(),
-                                          password=password, description=f"IT staff of "
-                                          f"{department} (govcloud)")
-        else:
-            c.identity.update_user(user, password=password)
-        member = c.identity.find_role("member")
-        c.identity.assign_project_role_to_user(project, user, member)
-        try:
-            # Only these credentials: no clouds.yaml entry or OS_* variable may blend in.
-            as_user = openstack.connect(
-                load_yaml_config=False, load_envvars=False, auth_type="password",
-                auth={"auth_url": c.auth["auth_url"], "username": name, "password": password,
-                      "user_domain_id": self._domain(), "project_id": project.id,
-                      "project_domain_id": project.domain_id},
-                region_name=c.config.region_name, identity_api_version="3",
-                interface=c.config.interface)
-            stamp = time.strftime("%Y%m%dT%H%M%S")
-            expires = (datetime.now(UTC) + timedelta(days=days)).strftime(
-                "%Y-%m-%dT%H:%M:%S") if days else None
-            cred = as_user.identity.create_application_credential(
-                user=as_user.current_user_id, name=f"{name}-{stamp}",
-                description=f"govcloud: {department} IT staff", roles=[{"name": "member"}],
-                expires_at=expires, unrestricted=False)
-        finally:
-            c.identity.update_user(user, password=secrets.token_urlsafe(32))
-        return {"id": cred.id, "name": cred.name, "secret": cred.secret,
-                "project_id": project.id, "user": name, "expires_at": expires or "never",
-                "auth_url": c.auth["auth_url"]}
-
-    # --- usage ----------------------------------------------------------------------------
-    def usage(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
-        """Per-department usage from nova's os-simple-tenant-usage (one call for all)."""
-        projects = {p.id: _dept_of(p.tags) for p in
-                    self.conn.identity.projects(domain_id=self._domain(), tags=TAG)}
-        out: dict[str, dict[str, float]] = {}
-        for u in self.conn.compute.usages(start=start, end=end, detailed=False):
-            dep = projects.get(u.project_id)
-            if dep:
-                out[dep] = {"vcpu_hours": float(u.total_vcpus_usage or 0),
-                            "ram_mb_hours": float(u.total_memory_mb_usage or 0),
-                            "disk_gb_hours": float(u.total_local_gb_usage or 0),
-                            "server_hours": float(u.total_hours or 0)}
-        return out
-
-
 class _ServerWatch:
     """Polls the status of every server being waited for, with one list call per round."""
 
@@ -845,20 +628,6 @@ class _ServerWatch:
                 self.seen = found
                 self.round += 1
                 self.cond.notify_all()
-
-
-def _dept_of(tags: list[str] | None) -> str | None:
-    for t in tags or []:
-        if t.startswith("gc-dept-"):
-            return t[len("gc-dept-"):]
-    return None
-
-
-def _zone_of(tags: list[str] | None) -> str | None:
-    for t in tags or []:
-        if t.startswith("gc-zone-"):
-            return t[len("gc-zone-"):]
-    return None
 
 
 def _json(text: str | None) -> dict[str, Any]:

@@ -1,0 +1,87 @@
+"""Keystone side of the openstack driver: department credentials, and usage from nova."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from govcloud.drivers.openstack_network import TAG, dept_of
+from govcloud.errors import GovcloudError
+
+
+class IdentityServices:
+    """Mixed into OpenStackDriver: needs ``conn``, ``cloud``, ``_domain`` and ``_project``."""
+
+    conn: Any
+    cloud: str
+    _domain: Callable[[], str]
+    _project: Callable[[str], Any]
+
+    def issue_credential(self, department: str, days: int | None = 90) -> dict[str, str]:
+        """An application credential scoped to the department's project, for its IT staff.
+
+        The secret is returned once and stored nowhere. The department's IT user gets a
+        random password only for the moment it takes to create the credential (Keystone lets
+        a user create credentials for itself only), then another random one nobody knows.
+        """
+        import secrets
+        from datetime import UTC, timedelta
+
+        import openstack
+
+        c = self.conn
+        project = self._project(department)
+        if project is None:
+            raise GovcloudError(f"department {department} has no project in cloud "
+                                f"'{self.cloud}'", "apply its plan first")
+        name = f"gc-{department}-it"
+        user = c.identity.find_user(name, domain_id=self._domain())
+        password = secrets.token_urlsafe(24)
+        if user is None:
+            user = c.identity.create_user(name=name, domain_id=self._domain(),
+                                          password=password, description=f"IT staff of "
+                                          f"{department} (govcloud)")
+        else:
+            c.identity.update_user(user, password=password)
+        member = c.identity.find_role("member")
+        c.identity.assign_project_role_to_user(project, user, member)
+        try:
+            # Only these credentials: no clouds.yaml entry or OS_* variable may blend in.
+            as_user = openstack.connect(
+                load_yaml_config=False, load_envvars=False, auth_type="password",
+                auth={"auth_url": c.auth["auth_url"], "username": name, "password": password,
+                      "user_domain_id": self._domain(), "project_id": project.id,
+                      "project_domain_id": project.domain_id},
+                region_name=c.config.region_name, identity_api_version="3",
+                interface=c.config.interface)
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            expires = (datetime.now(UTC) + timedelta(days=days)).strftime(
+                "%Y-%m-%dT%H:%M:%S") if days else None
+            cred = as_user.identity.create_application_credential(
+                user=as_user.current_user_id, name=f"{name}-{stamp}",
+                description=f"govcloud: {department} IT staff", roles=[{"name": "member"}],
+                expires_at=expires, unrestricted=False)
+        finally:
+            c.identity.update_user(user, password=secrets.token_urlsafe(32))
+        return {"id": cred.id, "name": cred.name, "secret": cred.secret,
+                "project_id": project.id, "user": name, "expires_at": expires or "never",
+                "auth_url": c.auth["auth_url"]}
+
+    # --- usage ----------------------------------------------------------------------------
+    def usage(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        """Per-department usage from nova's os-simple-tenant-usage (one call for all)."""
+        projects = {p.id: dept_of(p.tags) for p in
+                    self.conn.identity.projects(domain_id=self._domain(), tags=TAG)}
+        out: dict[str, dict[str, float]] = {}
+        for u in self.conn.compute.usages(start=start, end=end, detailed=False):
+            dep = projects.get(u.project_id)
+            if dep:
+                out[dep] = {"vcpu_hours": float(u.total_vcpus_usage or 0),
+                            "ram_mb_hours": float(u.total_memory_mb_usage or 0),
+                            "disk_gb_hours": float(u.total_local_gb_usage or 0),
+                            "server_hours": float(u.total_hours or 0)}
+        return out
+
+
