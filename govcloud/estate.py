@@ -9,12 +9,15 @@ from __future__ import annotations
 import contextlib
 import difflib
 import gc
+import multiprocessing
+import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from govcloud.documents import Document, load
+from govcloud.documents import Document, dotted, load
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
 from govcloud.model import (
     Estate,
@@ -84,6 +87,33 @@ def check_estate(root: Path, extra_plans: list[Path] | None = None,
         return _check_estate(root, extra_plans, policies)
 
 
+@dataclass
+class _FileResult:
+    """One plan file checked on its own; what needs the other files (uniqueness) is left as
+    claims for the caller."""
+
+    name: str
+    diagnostics: list[Diagnostic]
+    claims: list[_Claim] = field(default_factory=list)
+    plan: TenancyPlan | None = None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    kind: str
+    value: str
+    file: str
+    line: int
+    path: str
+    fix: str
+
+
+# Estates this large are checked by one process per core (fork: the compiled policies are
+# inherited, not pickled). Below it, starting the processes costs more than it saves.
+PARALLEL_FROM = 300
+_WORKER: tuple[Path, Settings | None, PolicyEngine | None] | None = None
+
+
 def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) -> Checked:
     out = Checked(root)
     out.settings = _settings(root, out)
@@ -98,31 +128,66 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
         rules, problems = load_rules(root / "policies", root)
         out.diagnostics += problems
         engine = PolicyEngine(rules, out.settings)
-    owners: dict[str, dict[str, tuple[str, int]]] = {"department": {}, "server": {},
-                                                     "domain": {}, "cost centre": {}}
-    for path in plan_files:
+    owners: dict[str, dict[str, tuple[str, int]]] = {}
+    for result in _check_files(plan_files, root, out.settings, engine):
         out.files += 1
-        name = _display(path, root)
-        doc, diags = load(path, name)
-        out.diagnostics += diags
-        if doc is None:
-            continue
-        found = check(doc, PLAN_SCHEMA)
-        out.diagnostics += found
-        if found or diags:
-            continue
-        data = with_defaults(doc.data, PLAN_SCHEMA)
-        before = len(out.diagnostics)
-        _unique(doc, data, owners, out.diagnostics)
-        if out.settings is not None:
-            _references(doc, data, out.settings, out.diagnostics)
-        if engine is not None:
-            out.diagnostics += engine.evaluate(doc, data)
-        if not any(d.severity == "error" for d in out.diagnostics[before:]):
-            plan = plan_from(data, name)
-            out.plans.setdefault(plan.id, plan)
+        out.diagnostics += result.diagnostics
+        duplicates = _unique(result.claims, owners)
+        out.diagnostics += duplicates
+        if result.plan is not None and not duplicates:
+            out.plans.setdefault(result.plan.id, result.plan)
     out.diagnostics.sort(key=lambda d: (d.file, d.line, d.path))
     return out
+
+
+def _check_files(paths: list[Path], root: Path, settings: Settings | None,
+                 engine: PolicyEngine | None) -> Iterator[_FileResult]:
+    """Each file checked on its own, in order; by one process per core for large estates."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if len(paths) < PARALLEL_FROM or cores < 2 or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        for path in paths:
+            yield _check_file(path, root, settings, engine)
+        return
+    global _WORKER
+    _WORKER = (root, settings, engine)
+    chunks = [paths[i:i + 64] for i in range(0, len(paths), 64)]
+    try:
+        with ProcessPoolExecutor(max_workers=cores,
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            for results in pool.map(_check_chunk, chunks):
+                yield from results
+    finally:
+        _WORKER = None
+
+
+def _check_chunk(paths: list[Path]) -> list[_FileResult]:
+    assert _WORKER is not None
+    root, settings, engine = _WORKER
+    gc.disable()
+    return [_check_file(path, root, settings, engine) for path in paths]
+
+
+def _check_file(path: Path, root: Path, settings: Settings | None,
+                engine: PolicyEngine | None) -> _FileResult:
+    name = _display(path, root)
+    doc, diags = load(path, name)
+    result = _FileResult(name, list(diags))
+    if doc is None:
+        return result
+    found = check(doc, PLAN_SCHEMA)
+    result.diagnostics += found
+    if found or diags:
+        return result
+    data = with_defaults(doc.data, PLAN_SCHEMA)
+    result.claims = _claims(doc, data)
+    if settings is not None:
+        _references(doc, data, settings, result.diagnostics)
+    if engine is not None:
+        result.diagnostics += engine.evaluate(doc, data)
+    if not any(d.severity == "error" for d in result.diagnostics):
+        result.plan = plan_from(data, name)
+    return result
 
 
 def _display(path: Path, root: Path) -> str:
@@ -169,16 +234,12 @@ def _suggest(value: str, choices: Any, where: str) -> str:
     return f"{prefix}use one of {where}: {listed}"
 
 
-def _unique(doc: Document, data: dict[str, Any], owners: dict[str, dict[str, tuple[str, int]]],
-            out: list[Diagnostic]) -> None:
+def _claims(doc: Document, data: dict[str, Any]) -> list[_Claim]:
+    """What this plan claims for itself alone across the estate."""
+    out = []
+
     def claim(kind: str, value: str, path: tuple[Any, ...], fix: str) -> None:
-        line = doc.line(path)
-        if value in owners[kind]:
-            file, first = owners[kind][value]
-            out.append(doc.diag(path, f"duplicate {kind} '{value}' (also in {file}:{first})",
-                                fix))
-        else:
-            owners[kind][value] = (doc.file, line)
+        out.append(_Claim(kind, value, doc.file, doc.line(path), dotted(path), fix))
 
     claim("department", data["department"]["id"], ("department", "id"),
           "each department needs its own id; rename one")
@@ -191,6 +252,23 @@ def _unique(doc: Document, data: dict[str, Any], owners: dict[str, dict[str, tup
     for i, w in enumerate(data["websites"]):
         claim("domain", w["domain"], ("websites", i, "domain"),
               "one domain is served by one department; remove or rename one")
+    return out
+
+
+def _unique(claims: list[_Claim], owners: dict[str, dict[str, tuple[str, int]]]) -> \
+        list[Diagnostic]:
+    """Duplicates of what earlier files already claimed (the first file keeps it)."""
+    out = []
+    for c in claims:
+        seen = owners.setdefault(c.kind, {})
+        if c.value in seen:
+            file, first = seen[c.value]
+            out.append(Diagnostic(c.file, c.line, c.path,
+                                  f"duplicate {c.kind} '{c.value}' (also in {file}:{first})",
+                                  c.fix))
+        else:
+            seen[c.value] = (c.file, c.line)
+    return out
 
 
 def _references(doc: Document, data: dict[str, Any], settings: Settings,

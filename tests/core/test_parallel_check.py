@@ -1,0 +1,39 @@
+"""Large estates are checked by one process per core: same findings, same plans, same order
+as checking them one file after another."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.estate_gen import generate
+from govcloud import estate as estate_module
+from govcloud.estate import check_estate
+
+
+def test_parallel_check_matches_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = generate(320, tmp_path / "estate")
+    plans = root / "plans"
+    # Problems spread over chunks: a duplicate server across far-apart files, a bad flavor,
+    # a malformed file.
+    first = (plans / "dept-00003.yaml").read_text()
+    (plans / "dept-00300.yaml").write_text(
+        (plans / "dept-00300.yaml").read_text().replace("name: d00300-s0", "name: d00003-s0"))
+    (plans / "dept-00150.yaml").write_text(first.replace("dept-00003", "dept-00150")
+                                           .replace("d00003", "d00150")
+                                           .replace("CC-00003", "CC-00150")
+                                           .replace("flavor: m1.", "flavor: m9.", 1))
+    (plans / "dept-00200.yaml").write_text("department: [\n")
+    parallel = check_estate(root)
+    monkeypatch.setattr(estate_module, "PARALLEL_FROM", 10**9)
+    serial = check_estate(root)
+    assert parallel.diagnostics == serial.diagnostics
+    assert parallel.plans == serial.plans
+    assert parallel.files == serial.files == 320
+    rendered = [d.render() for d in parallel.errors]
+    assert any("plans/dept-00300.yaml" in r and "duplicate server 'd00003-s0'" in r
+               for r in rendered)
+    assert any("plans/dept-00150.yaml" in r and "flavor 'm9." in r for r in rendered)
+    assert any(r.startswith("plans/dept-00200.yaml:2: malformed YAML") for r in rendered)
+    assert len(parallel.plans) == 317
