@@ -133,6 +133,57 @@ def govcloud(conn: Any, n: int) -> float:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+ANSIBLE = os.environ.get("ANSIBLE_PLAYBOOK", "/opt/govcloud-bench/ansible/bin/ansible-playbook")
+PLAYBOOK = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: servers, one after another as the module waits for each
+      openstack.cloud.server:
+        auth: "{{ auth }}"
+        region_name: RegionOne
+        name: "ansible-{{ item }}"
+        flavor: %s
+        image: %s
+        network: "{{ network }}"
+        wait: true
+        timeout: 600
+      loop: "{{ range(%d) | list }}"
+"""
+
+
+def ansible(conn: Any, n: int) -> float | None:
+    """The `ansible` package's openstack.cloud.server module, if installed
+    (python -m venv /opt/govcloud-bench/ansible && /opt/govcloud-bench/ansible/bin/pip install
+    'ansible==11.13.0' openstacksdk: the last release for Python 3.11), in a plain loop as
+    playbooks usually write it."""
+    if not Path(ANSIBLE).exists():
+        print(f"(ansible's openstack.cloud.server not measured: {ANSIBLE} is missing)")
+        return None
+    project, scoped, net = scratch_project(conn, "bench-ansible-" + uuid.uuid4().hex[:6])
+    cloud = yaml.safe_load(CLOUDS.read_text())["clouds"]["govcloud-test"]["auth"]
+    auth = {"auth_url": cloud["auth_url"], "username": cloud["username"],
+            "password": cloud["password"], "user_domain_name": cloud["user_domain_name"],
+            "project_id": project.id}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ansible-"))
+    try:
+        (tmp / "play.yml").write_text(PLAYBOOK % (FLAVOR, IMAGE, n))
+        (tmp / "vars.yml").write_text(yaml.safe_dump({"auth": auth, "network": net.id}))
+        t = time.monotonic()
+        proc = subprocess.run([ANSIBLE, "-i", "localhost,", str(tmp / "play.yml"),
+                               "-e", f"@{tmp / 'vars.yml'}"], capture_output=True, text=True,
+                              env={**os.environ, "ANSIBLE_PYTHON_INTERPRETER":
+                                   str(Path(ANSIBLE).parent / "python")})
+        took = time.monotonic() - t
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
+        return took
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(conn, project)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--servers", type=int, default=100)
@@ -140,6 +191,9 @@ def main() -> int:
     conn = connect()
     results = {"govcloud apply": govcloud(conn, n), "raw sdk, all at once (limit)":
                limit(conn, n), "serial sdk loop": serial(conn, n)}
+    took = ansible(conn, n)
+    if took is not None:
+        results["ansible openstack.cloud.server"] = took
     base = results["raw sdk, all at once (limit)"]
     print(f"{n} servers ({FLAVOR}, {IMAGE}) on the test cloud")
     print(f"{'way':<32} {'seconds':>8} {'÷ limit':>8}")
