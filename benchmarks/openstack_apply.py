@@ -177,7 +177,11 @@ def ansible(conn: Any, n: int) -> float | None:
                                    str(Path(ANSIBLE).parent / "python")})
         took = time.monotonic() - t
         if proc.returncode != 0:
-            raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
+            failed = [line for line in (proc.stdout + proc.stderr).splitlines()
+                      if "Error" in line or "FAILED" in line]
+            print(f"(ansible's openstack.cloud.server failed, not timed: "
+                  f"{(failed or ['see ansible output'])[-1][-300:]})")
+            return None
         return took
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -77,6 +77,23 @@ def need(binary: str, *alternatives: str, install: str = ".ci/run") -> str:
     pytest.skip(message)
 
 
+def apply_killed_after(estate: Path, finished: int, *args: str,
+                       env: dict[str, str] | None = None) -> int:
+    """Start ``govcloud apply --yes ARGS`` and SIGKILL it as soon as it reports ``finished``
+    changes done (others are in flight then); return its exit status (-9 if killed)."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), "apply",
+                             "--yes", *args], env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith(f"[{finished}/"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    return proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -146,7 +146,7 @@ class NetworkResources:
             for s in net.subnets(network_id=networks[0].id):
                 if s.id not in attached:
                     self._call("attach the router to the subnet", dep,
-                               lambda s=s: net.add_interface_to_router(router, subnet_id=s.id))
+                               lambda s=s: net.add_interface_to_router(router, subnet=s.id))
         return Resource(res.kind, dep, res.name, res.attrs, computed={"id": router.id})
 
     def _delete_router(self, res: Resource) -> None:
@@ -155,7 +155,7 @@ class NetworkResources:
             for port in net.ports(device_id=r.id):
                 for ip in port.fixed_ips or []:
                     self._call("detach router", res.department, lambda ip=ip, r=r: net
-                               .remove_interface_from_router(r, subnet_id=ip["subnet_id"]))
+                               .remove_interface_from_router(r, subnet=ip["subnet_id"]))
             self._call("delete router", res.department,
                        lambda r=r: net.delete_router(r, ignore_missing=True))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from govcloud import engine
 from govcloud.desired import Resource
-from tests.conftest import govcloud
+from tests.conftest import apply_killed_after, govcloud
 
 
 def _actual(estate: Path) -> list[Resource]:
@@ -64,14 +64,8 @@ def test_sigkill_at_random_points_then_rerun_converges(estate: Path) -> None:
     for round_ in range(20):
         shutil.rmtree(estate / ".state", ignore_errors=True)
         target = rng.randint(1, len(desired) - 1)
-        proc = _start_apply(estate, "0.002")
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if line.startswith(f"[{target}/"):
-                proc.send_signal(signal.SIGKILL)
-                break
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, f"round {round_}: apply ended before the kill"
+        status = apply_killed_after(estate, target, env={"GOVCLOUD_SIM_DELAY": "0.002"})
+        assert status == -signal.SIGKILL, f"round {round_}: apply ended before the kill"
         keys = [r.key for r in _actual(estate)]
         assert target <= len(keys) < len(desired)
         assert len(keys) == len(set(keys)) and set(keys) <= set(desired)

@@ -115,7 +115,7 @@ def purge_domain(conn: Any, domain_name: str) -> None:
         if r.project_id in ids:
             for port in net.ports(device_id=r.id):
                 for ip in port.fixed_ips or []:
-                    net.remove_interface_from_router(r, subnet_id=ip["subnet_id"])
+                    net.remove_interface_from_router(r, subnet=ip["subnet_id"])
             net.delete_router(r)
     for n in net.networks():
         if n.project_id in ids:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 import yaml
 
 from govcloud.model import replica_names
-from tests.conftest import govcloud
+from tests.conftest import apply_killed_after, govcloud
 from tests.openstack.conftest import SUBSET, domain_of, env, os_estate, purge_domain
 
 
@@ -225,16 +223,8 @@ def test_sigkill_mid_apply_then_rerun_converges(cloud: Any, tmp_path: Path) -> N
             elif parked.exists():
                 parked.rename(plan)
             args = ["apply", "--yes"] + (["--prune"] if mode == "prune" else [])
-            proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), *args],
-                                    env={**os.environ, **env()}, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                if line.startswith(f"[{target}/"):
-                    proc.send_signal(signal.SIGKILL)
-                    break
-            proc.wait()
-            assert proc.returncode == -signal.SIGKILL, f"{mode} at {target}: ended first"
+            status = apply_killed_after(estate, target, *args[2:], env=env())
+            assert status == -signal.SIGKILL, f"{mode} at {target}: ended first"
             again = govcloud(*args, estate=estate, env=env(), timeout=1200)
             assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
             assert "was interrupted after" in again.stdout
