@@ -156,8 +156,9 @@ PLAYBOOK = """
 def ansible(conn: Any, n: int) -> float | None:
     """The `ansible` package's openstack.cloud.server module, if installed
     (python -m venv /opt/govcloud-bench/ansible && /opt/govcloud-bench/ansible/bin/pip install
-    'ansible==11.13.0' openstacksdk: the last release for Python 3.11), in a plain loop as
-    playbooks usually write it."""
+    'ansible==11.13.0' 'openstacksdk<4': the last ansible for Python 3.11, whose
+    openstack.cloud 2.5.0 still imports openstack.version, gone in openstacksdk 4), in a plain
+    loop as playbooks usually write it."""
     if not Path(ANSIBLE).exists():
         print(f"(ansible's openstack.cloud.server not measured: {ANSIBLE} is missing)")
         return None
