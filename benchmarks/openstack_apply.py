@@ -147,6 +147,7 @@ PLAYBOOK = """
         flavor: %s
         image: %s
         network: "{{ network }}"
+        auto_ip: false
         wait: true
         timeout: 600
       loop: "{{ range(%d) | list }}"
