@@ -218,21 +218,17 @@ class OpenStackDriver(NetworkResources, IdentityServices, Driver):
             out.append(Resource("security_group", dep, sg.name, {
                 "zone": zone, "rules": self._rules_back(sg.security_group_rules, zone)},
                 computed={"id": sg.id}))
-        groups: dict[str, tuple[str, str]] = {}
+        member_group: dict[str, str] = {}  # server id -> its anti-affinity group's name
         for g in c.compute.server_groups(all_projects=True):
             dep = dep_of.get(g.project_id)
             prefix = f"gc-{dep}-"
             if dep is None or not g.name.startswith(prefix):
                 continue
             name = g.name[len(prefix):]
-            groups[g.id] = (dep, name)
+            member_group.update((m, name) for m in g.member_ids or [])
             policy = g.policy or (g.policies[0] if g.policies else None)
             out.append(Resource("server_group", dep, name, {"policy": policy},
                                 computed={"id": g.id, "members": list(g.member_ids or [])}))
-        member_group = {m: groups[gid][1] for gid, (dep, _) in groups.items()
-                        for m in next((r.computed["members"] for r in out
-                                       if r.kind == "server_group" and r.computed["id"] == gid),
-                                      [])}
         images = {i.id: i.name for i in c.image.images()}
         for s in c.compute.servers(details=True, all_projects=True, tags=TAG):
             dep = dep_of.get(s.project_id)
@@ -305,7 +301,6 @@ class OpenStackDriver(NetworkResources, IdentityServices, Driver):
         if after.kind == "quota":
             return self._create_quota(after)
         if after.kind == "security_group":
-            self._delete_security_group(before)
             return self._create_security_group(after)
         if after.kind == "server":
             return self._update_server(before, after)

@@ -47,21 +47,21 @@ class NetworkResources:
     _project: Callable[[str], Any]
     _call: Callable[..., Any]
 
+    def _rule_text(self, rule: dict[str, Any], zone: str) -> str | None:
+        """An ingress rule as the plan writes it ("ingress tcp 22 from zone"); None for the
+        egress rules neutron adds itself."""
+        if rule.get("direction") != "ingress":
+            return None
+        prefix = rule.get("remote_ip_prefix")
+        source = "zone" if prefix == self.settings.networks.get(zone) else \
+            "any" if prefix in ("0.0.0.0/0", None) else prefix
+        if rule.get("protocol") == "icmp":
+            return f"ingress icmp from {source}"
+        return f"ingress {rule.get('protocol')} {rule.get('port_range_min')} from {source}"
+
     def _rules_back(self, rules: list[dict[str, Any]], zone: str) -> list[str]:
-        pool = self.settings.networks.get(zone)
-        out = []
-        for r in rules or []:
-            if r.get("direction") != "ingress":
-                continue
-            prefix = r.get("remote_ip_prefix")
-            source = "zone" if prefix == pool else "any" if prefix in ("0.0.0.0/0", None) \
-                else prefix
-            if r.get("protocol") == "icmp":
-                out.append(f"ingress icmp from {source}")
-            else:
-                out.append(f"ingress {r.get('protocol')} {r.get('port_range_min')} from "
-                           f"{source}")
-        return sorted(out)
+        texts = (self._rule_text(r, zone) for r in rules or [])
+        return sorted(t for t in texts if t is not None)
 
 
     def _tags(self, res: Resource) -> list[str]:
@@ -171,8 +171,22 @@ class NetworkResources:
             group = self._call("create security group", dep, lambda: net.create_security_group(
                 name=res.name, project_id=p.id, description="govcloud department default"))
             self._tag(group, res)
-        have = set(self._rules_back(group.security_group_rules, res.attrs["zone"]))
-        pool = self.settings.networks[res.attrs["zone"]]
+        zone = res.attrs["zone"]
+        wanted = set(res.attrs["rules"])
+        have = set()
+        # Converge in place (the group stays attached to the department's servers): remove
+        # ingress rules the plan no longer lists, add the missing ones.
+        for rule in group.security_group_rules or []:
+            text = self._rule_text(rule, zone)
+            if text is None:
+                continue
+            if text in wanted:
+                have.add(text)
+            else:
+                self._call("remove security group rule", dep,
+                           lambda rule=rule: net.delete_security_group_rule(
+                               rule["id"], ignore_missing=True))
+        pool = self.settings.networks[zone]
         for text in res.attrs["rules"]:
             if text in have:
                 continue

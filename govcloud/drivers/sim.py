@@ -89,9 +89,9 @@ class SimDriver(Driver):
             host = current.computed.get("host")
             made = Resource(after.kind, after.department, after.name, after.attrs,
                             after.protected, current.computed)
-            if after.kind == "server" and after.attrs.get("vcpus") != current.attrs.get("vcpus") \
-                    or after.kind == "server" and after.attrs.get("ram_gb") != \
-                    current.attrs.get("ram_gb"):
+            resized = any(after.attrs.get(k) != current.attrs.get(k)
+                          for k in ("vcpus", "ram_gb", "disk_gb"))
+            if after.kind == "server" and resized:
                 # A resize: leave the old slot, find one that fits the new flavor.
                 self.store.execute("UPDATE sim_resources SET host = NULL WHERE key = ?",
                                    (after.key,))

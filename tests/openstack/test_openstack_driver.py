@@ -317,3 +317,28 @@ def test_noop_plan_api_calls_do_not_grow_with_servers(cloud: Any, tmp_path: Path
         assert counts[100][0] == counts[10][0], counts
     finally:
         purge_domain(cloud, domain_of(estate))
+
+
+def test_security_group_drift_is_repaired_in_place(cloud: Any, applied: Path) -> None:
+    """Rules changed out of band are put back without replacing the group, which stays
+    attached to the department's servers."""
+    project = _projects(cloud, applied)["statistics"]
+    group = next(g for g in cloud.network.security_groups(project_id=project.id)
+                 if g.name == "statistics-default")
+    ssh = next(r for r in group.security_group_rules if r.get("port_range_min") == 22)
+    cloud.network.delete_security_group_rule(ssh["id"])
+    cloud.network.create_security_group_rule(
+        security_group_id=group.id, project_id=project.id, direction="ingress",
+        ethertype="IPv4", protocol="tcp", port_range_min=3389, port_range_max=3389,
+        remote_ip_prefix="0.0.0.0/0")
+    data = json.loads(govcloud("plan", "--output", "json", estate=applied, env=env(),
+                               timeout=300).stdout)
+    pending = [(c["action"], c["key"]) for c in data["changes"] if c["action"] != "no-op"]
+    assert ("update", "statistics/security_group/statistics-default") in pending
+    proc = govcloud("apply", "--yes", estate=applied, env=env(), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    after = cloud.network.get_security_group(group.id)  # same group, not a new one
+    ports = sorted((r.get("protocol"), r.get("port_range_min"), r.get("remote_ip_prefix"))
+                   for r in after.security_group_rules if r.get("direction") == "ingress")
+    assert ("tcp", 22, "10.20.0.0/16") in ports
+    assert not [p for p in ports if p[1] == 3389]
