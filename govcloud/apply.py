@@ -25,7 +25,7 @@ from govcloud.planning import Change, Plan, fingerprint
 from govcloud.store import ApplyRecord, Store
 
 Event = Callable[[str, Change, str], None]  # (phase, change, detail)
-RETRIES = 3
+RETRIES = 4
 
 
 @dataclass
@@ -98,7 +98,7 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
                 attempt += 1
                 if not exc.retryable or attempt >= RETRIES:
                     raise
-                time.sleep(min(0.2 * 2 ** attempt, 5))
+                time.sleep(min(2.0 ** attempt, 8))
         journal(change, "done")
         emit("done", change, "")
 

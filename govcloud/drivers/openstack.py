@@ -453,6 +453,13 @@ class OpenStackDriver(NetworkResources, IdentityServices, Driver):
                 fault = (seen.fault or {}).get("message", "no fault message")
                 # Delete the failed server so the next run starts clean (no half-made server).
                 conn.compute.delete_server(server_id, ignore_missing=True)
+                if "No valid host" in fault and res.attrs.get("server_group"):
+                    # Nova checks anti-affinity late: members booted together, or a member
+                    # still being deleted, make a transient NoValidHost. Retried with backoff.
+                    raise DriverError(f"department {res.department}: no host for server "
+                                      f"{res.name} in anti-affinity group "
+                                      f"{res.attrs['server_group']}: {fault}",
+                                      "add compute hosts if this persists", retryable=True)
                 if "No valid host" in fault:
                     raise CapacityError(f"department {res.department}: no host can take server "
                                         f"{res.name} ({res.attrs['flavor']}): {fault}",
