@@ -24,9 +24,9 @@ from fractions import Fraction
 from pathlib import Path
 from unittest import mock
 
-from govcloud import chargeback as cb
-from govcloud.chargeback import HostClassSize, Platform, chargeback, check_invariant
-from govcloud.pricebook import load_book
+from govcloud.finance import chargeback as cb
+from govcloud.finance.chargeback import HostClassSize, Platform, chargeback, check_invariant
+from govcloud.runtime.loader import load_book
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL_SECONDS = 2.0

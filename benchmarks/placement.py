@@ -32,9 +32,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from govcloud.consolidation import repack, replay
 from govcloud.errors import CapacityError
-from govcloud.placement import (
+from govcloud.placement.consolidation import repack, replay
+from govcloud.placement.hosts import (
     Demand,
     Host,
     Ratios,
@@ -333,7 +333,7 @@ def _watcher_breaks(w: dict[str, object], demands: list[Demand], hosts: list[Hos
                     current: dict[str, str]) -> int:
     """How many of Watcher's migrations, replayed in order, are invalid for govcloud's rules
     (Watcher checks only vCPU and RAM, and no server groups)."""
-    from govcloud.consolidation import Migration
+    from govcloud.placement.consolidation import Migration
 
     steps = [Migration(s, a, b) for s, a, b in w["steps"]]  # type: ignore[union-attr]
     return len(replay(current, demands, hosts, RATIOS, steps))

@@ -19,9 +19,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.estate_gen import generate  # noqa: E402
-from govcloud.desired import desired_state  # noqa: E402
-from govcloud.estate import check_estate  # noqa: E402
-from govcloud.planning import make_plan  # noqa: E402
+from govcloud.core.desired import desired_state  # noqa: E402
+from govcloud.core.planning import make_plan  # noqa: E402
+from govcloud.runtime.files import quiet_gc  # noqa: E402
+from govcloud.runtime.loader import check_estate  # noqa: E402
 
 try:
     from yaml import CSafeLoader as Loader
@@ -42,10 +43,11 @@ def parse_only(root: Path) -> int:
 def validate_and_plan(root: Path) -> tuple[int, int]:
     checked = check_estate(root)
     estate = checked.estate()
-    desired = desired_state(estate)
     # Planned against a cloud where every resource exists but one server per department
     # differs (a realistic day: mostly no-ops, some changes to find).
-    plan = make_plan(desired, ACTUAL[root], set(estate.plans))
+    with quiet_gc():
+        desired = desired_state(estate)
+        plan = make_plan(desired, ACTUAL[root], set(estate.plans))
     assert plan.has_changes
     return len(estate.plans), len(plan.changes)
 
@@ -55,7 +57,7 @@ ACTUAL: dict[Path, list] = {}
 
 def actual_state(root: Path) -> list:
     """The cloud as the sim driver would return it after an apply, with some drift."""
-    from govcloud.desired import Resource
+    from govcloud.core.desired import Resource
 
     estate = check_estate(root).estate()
     out, seen = [], set()

@@ -52,7 +52,9 @@ def govcloud(*args: str, estate: Path | None = None, env: dict[str, str] | None 
     cmd = [sys.executable, "-m", "govcloud"]
     if estate is not None:
         cmd += ["-C", str(estate)]
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # The checkout under test, whatever govcloud pip installed elsewhere.
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(env or {})}
     proc = subprocess.run([*cmd, *args], capture_output=True, text=True, env=full_env,
                           timeout=timeout, stdin=subprocess.DEVNULL)
     if check and proc.returncode != 0:

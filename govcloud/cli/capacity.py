@@ -7,14 +7,13 @@ from typing import Any
 
 import click
 
-from govcloud import capacity as planning
-from govcloud import engine
 from govcloud.cli import cli
 from govcloud.cli.output import emit_json, output_option, table
-from govcloud.consolidation import MigrationPlan, repack
-from govcloud.errors import GovcloudError
-from govcloud.model import Estate
-from govcloud.placement import Ratios
+from govcloud.core.model import Estate
+from govcloud.placement import capacity
+from govcloud.placement.consolidation import MigrationPlan, repack
+from govcloud.placement.hosts import Ratios
+from govcloud.runtime import engine
 
 
 def _root(ctx: click.Context) -> Path:
@@ -46,14 +45,14 @@ def capacity_command(ctx: click.Context, add: tuple[Path, ...], output: str) -> 
     inside = (root / "plans").resolve()
     after = engine.validate(root, [p for p in added if p.parent != inside]).estate()
     if not added:
-        result = planning.report(after)
+        result = capacity.report(after)
         if output == "json":
             emit_json(result.as_dict())
         else:
             click.echo(_report_text(result))
         return
     before = _without(after, set(added))
-    change = planning.what_if(before, after)
+    change = capacity.what_if(before, after)
     if output == "json":
         emit_json(change.as_dict())
         return
@@ -84,13 +83,8 @@ def consolidate(ctx: click.Context, output: str) -> None:
       govcloud consolidate --output json
     """
     with engine.session(_root(ctx)) as s:
-        where = getattr(s.driver, "placement", None)
-        hosts = getattr(s.driver, "host_list", None)
-        if where is None or hosts is None:
-            raise GovcloudError(f"the {s.driver.name} driver does not report where servers run",
-                                "run consolidate against the sim driver's estate")
-        plan = repack(where(), planning.demands(s.driver.read()), hosts(),
-                      Ratios.of(s.estate.settings.host_pool))
+        plan = repack(s.driver.servers_on_hosts(), capacity.demands(s.driver.read()),
+                      s.driver.hosts(), Ratios.of(s.estate.settings.host_pool))
     if output == "json":
         emit_json(plan.as_dict())
     else:
@@ -108,7 +102,7 @@ def _pct(values: dict[str, float]) -> str:
     return "/".join(f"{100 * v:.0f}" for v in values.values()) + " %"
 
 
-def _report_text(r: planning.CapacityReport) -> str:
+def _report_text(r: capacity.CapacityReport) -> str:
     rows: list[list[Any]] = []
     for z in r.zones:
         rows.append([

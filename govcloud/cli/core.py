@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from govcloud import engine
 from govcloud.cli import cli
 from govcloud.cli.output import emit_json, output_option
 from govcloud.cli.render import apply_text, drift_text, plan_text, show_text
+from govcloud.core.planning import Change
+from govcloud.core.policy import POLICY_SCHEMA
+from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.errors import GovcloudError, ValidationFailed
-from govcloud.planning import Change
-from govcloud.policy import POLICY_SCHEMA
-from govcloud.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
+from govcloud.runtime import engine
 
 
 def _root(ctx: click.Context) -> Path:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from govcloud import engine
 from govcloud.cli import cli
 from govcloud.cli.output import emit_json, output_option
 from govcloud.errors import GovcloudError
+from govcloud.runtime import engine
 
 
 @cli.group()
@@ -40,11 +40,7 @@ def issue(ctx: click.Context, department: str, days: int, output: str) -> None:
         if department not in s.estate.plans:
             raise GovcloudError(f"no department '{department}' in plans/",
                                 "use a department id from a tenancy plan")
-        issuer = getattr(s.driver, "issue_credential", None)
-        if issuer is None:
-            raise GovcloudError(f"the {s.driver.name} driver has no credentials to issue",
-                                "set cloud.driver: openstack in govcloud.yaml")
-        cred = issuer(department, days or None)
+        cred = s.driver.issue_credential(department, days or None)
     if output == "json":
         emit_json(cred)
         return

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from govcloud.apply import ApplyResult
-from govcloud.drift import Drift
-from govcloud.model import Estate
-from govcloud.planning import Change, Plan
+from govcloud.core.drift import Drift
+from govcloud.core.model import Estate
+from govcloud.core.planning import Change, Plan
+from govcloud.runtime.apply import ApplyResult
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "replace": ("-/+", "magenta"),
           "delete": ("-", "red"), "no-op": (" ", None)}
@@ -39,7 +39,7 @@ def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
         by_dep.setdefault(c.department, []).append(c)
     if pending:
         lines.append("govcloud will perform the following actions:")
-    from govcloud.reports import plan_costs  # monthly cost delta; {} without a price book
+    from govcloud.runtime.accounts import plan_costs  # monthly cost delta; {} without a price book
 
     deltas, month = plan_costs(plan, estate) if pending else ({}, "")
     for dep, changes in sorted(by_dep.items()):

@@ -10,12 +10,13 @@ from typing import Any
 
 import click
 
-from govcloud import engine, reports
 from govcloud.cli import cli
 from govcloud.cli.groups import report
 from govcloud.cli.output import emit_csv, emit_json, output_option, table
-from govcloud.pricebook import check_period
+from govcloud.finance.pricebook import check_period
 from govcloud.reports import tables
+from govcloud.runtime import accounts, engine
+from govcloud.runtime.files import write_bytes
 
 
 def _root(ctx: click.Context) -> Path:
@@ -58,16 +59,16 @@ def _emit(kind: str, output: str, out: Path | None, period: str,
         from govcloud.reports.xlsx import workbook
 
         path = out or Path(f"govcloud-{period}.xlsx")
-        reports.write_bytes(path, workbook(sheets, notes, active=sheets[0][0]))
+        write_bytes(path, workbook(sheets, notes, active=sheets[0][0]))
         click.echo(f"Wrote {path} ({', '.join(name for name, _ in sheets)}).")
     else:
         click.echo(text)
 
 
 def _all_sheets(s: engine.Session, period: str) -> dict[str, Any]:
-    util = reports.utilization(s.estate, s.store, period)
-    st = reports.statement_for(s.estate, s.store, period)
-    led = reports.savings_for(s.estate, s.store, period)
+    util = accounts.utilization(s.estate, s.store, period)
+    st = accounts.statement_for(s.estate, s.store, period)
+    led = accounts.savings_for(s.estate, s.store, period)
     return {"util": util, "statement": st, "ledger": led,
             "sheets": {"Utilization": tables.utilization_table(util),
                        "Chargeback": tables.chargeback_table(s.estate, st),
@@ -103,7 +104,7 @@ def utilization(ctx: click.Context, period: str, output: str, out: Path | None) 
             _emit("utilization", output, out, period, _ordered(a["sheets"], "Utilization"),
                   None, "", list(a["ledger"].assumptions))
             return
-        data = reports.utilization(s.estate, s.store, period)
+        data = accounts.utilization(s.estate, s.store, period)
     header, rows = tables.utilization_table(data)
     in_use = sum(n for z in data["hosts_in_use"].values() for n in z.values())
     owned = sum(n for z in data["hosts_owned"].values() for n in z.values())
@@ -136,7 +137,7 @@ def chargeback(ctx: click.Context, period: str, output: str, out: Path | None) -
             _emit("chargeback", output, out, period, _ordered(a["sheets"], "Chargeback"),
                   None, "", list(a["ledger"].assumptions))
             return
-        st = reports.statement_for(s.estate, s.store, period)
+        st = accounts.statement_for(s.estate, s.store, period)
         header, rows = tables.chargeback_table(s.estate, st)
     text = table(header, [[_cell(v) for v in r] for r in rows], "ll" + "r" * (len(header) - 2))
     status = f"closed {st.closed_at}" if st.closed_at else "open (prices may still change it)"
@@ -170,7 +171,7 @@ def savings(ctx: click.Context, period: str, output: str, out: Path | None,
             _emit("savings", output, out, period, _ordered(a["sheets"], "Savings"),
                   None, "", list(a["ledger"].assumptions))
             return
-        led = reports.savings_for(s.estate, s.store, period)
+        led = accounts.savings_for(s.estate, s.store, period)
         header, rows = tables.savings_table(s.estate, led)
     text = table(header, [[_cell(v) for v in r] for r in rows], "llrrrrr")
     if detail:
@@ -199,7 +200,7 @@ def html_report(ctx: click.Context, period: str, out: Path | None) -> None:
 
     with engine.session(_root(ctx)) as s:
         a = _all_sheets(s, period)
-        hist = reports.history(s.estate, s.store)
+        hist = accounts.history(s.estate, s.store)
         page = render(s.estate, period, a["statement"], a["ledger"], a["util"], hist,
                       {"chargeback": a["sheets"]["Chargeback"],
                        "savings": a["sheets"]["Savings"],
@@ -207,7 +208,7 @@ def html_report(ctx: click.Context, period: str, out: Path | None) -> None:
                        "savings_detail": a["sheets"]["Savings sources"],
                        "cost_detail": a["sheets"]["Platform cost"]})
     path = out or Path(f"govcloud-report-{period}.html")
-    reports.write_bytes(path, page.encode("utf-8"))
+    write_bytes(path, page.encode("utf-8"))
     click.echo(f"Wrote {path}.")
 
 
@@ -227,9 +228,11 @@ def publish(ctx: click.Context, period: str, out: Path) -> None:
     from govcloud.reports import publish as pub
 
     with engine.session(_root(ctx)) as s:
-        st = reports.statement_for(s.estate, s.store, period)
-        led = reports.savings_for(s.estate, s.store, period)
-        files = pub.write(out, s.estate, st, led)
+        st = accounts.statement_for(s.estate, s.store, period)
+        led = accounts.savings_for(s.estate, s.store, period)
+        files = [out / name for name in pub.release(s.estate, st, led)]
+        for path, data in zip(files, pub.release(s.estate, st, led).values(), strict=True):
+            write_bytes(path, data)
     for f in files:
         click.echo(f"Wrote {f}")
     if not st.closed_at:
@@ -258,7 +261,7 @@ def statement_close(ctx: click.Context, period: str) -> None:
       govcloud statement close --period 2026-10
     """
     with engine.session(_root(ctx)) as s:
-        st = reports.close(s.estate, s.store, period)
+        st = accounts.close(s.estate, s.store, period)
     click.echo(f"Closed {period}: platform cost {st.platform_cost:,.2f} yuan, charged "
                f"{st.platform_cost - st.idle:,.2f}, idle {st.idle:,.2f} (at {st.closed_at}).")
 
@@ -285,7 +288,7 @@ def usage_collect(ctx: click.Context, period: str, output: str) -> None:
       govcloud usage collect --period 2026-10
     """
     with engine.session(_root(ctx)) as s:
-        result = reports.collect(s.estate, s.store, s.driver, period)
+        result = accounts.collect(s.estate, s.store, s.driver, period)
     if output == "json":
         emit_json(result)
     else:
@@ -306,7 +309,7 @@ def exporter(ctx: click.Context, port: int, host: str) -> None:
     Example:
       govcloud exporter --port 9464
     """
-    from govcloud.exporter import serve
+    from govcloud.runtime.exporter import serve
 
     click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
     serve(_root(ctx), host, port)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from govcloud import backup as backups
-from govcloud import engine, services
 from govcloud.cli import cli
 from govcloud.cli.groups import report
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError
-from govcloud.security import security_report
+from govcloud.runtime import engine
+from govcloud.services import backup as backups
+from govcloud.services import playbooks
+from govcloud.services.scans import security_report
 
 
 def _root(ctx: click.Context) -> Path:
@@ -24,7 +25,7 @@ def _progress(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _check_runs(ctx: click.Context, runs: list[services.PlaybookRun]) -> None:
+def _check_runs(ctx: click.Context, runs: list[playbooks.PlaybookRun]) -> None:
     failed = [r for r in runs if not r.ok]
     for r in failed:
         click.echo(r.render_failure(), err=True)
@@ -48,7 +49,7 @@ def inventory(ctx: click.Context, list_: bool, host: str | None) -> None:
       govcloud inventory --list
     """
     with engine.session(_root(ctx)) as s:
-        inv = services.build_inventory(s.estate, s.store)
+        inv = playbooks.build_inventory(s.estate, s.store)
     if host:
         emit_json(inv["_meta"]["hostvars"].get(host, {}))
     else:
@@ -88,7 +89,7 @@ def services_run(ctx: click.Context, departments: tuple[str, ...], lock_timeout:
         if unknown:
             raise GovcloudError(f"no department {', '.join(unknown)} in the estate",
                                 "use department ids from plans/")
-        outcome = services.run_services(s.estate, s.store, deps,
+        outcome = playbooks.run_services(s.estate, s.store, deps,
                                         _progress if output == "text" else None)
     if output == "json":
         emit_json(outcome.as_dict())
@@ -117,7 +118,7 @@ def report_security(ctx: click.Context, department: str | None, output: str) -> 
         if department and department not in s.estate.plans:
             raise GovcloudError(f"no department '{department}' in the estate",
                                 "use a department id from plans/")
-        logs, runs = services.collect_scans(s.estate, s.store, deps)
+        logs, runs = playbooks.collect_scans(s.estate, s.store, deps)
     _check_runs(ctx, runs)
     rows = security_report(logs, deps)
     if output == "json":

@@ -1,10 +1,60 @@
-"""The driver interface: read the actual state, create, update, delete."""
+"""The driver interface: four verbs every driver has, and the abilities some drivers add.
+
+Every driver reads the actual state and creates, updates and deletes resources. What only
+some clouds can do is declared here too, as an :class:`Ability` and a method: a driver lists
+the abilities it has in ``abilities`` and overrides their methods; the caller asks
+``driver.can(Ability.X)`` (or just calls, and gets :class:`Unsupported`, a plain error with
+the fix). Nothing is discovered with ``getattr``; ``tests/core/test_drivers.py`` checks that
+each driver's ``abilities`` matches the methods it really overrides.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
 
-from govcloud.desired import Resource
+from govcloud.core.desired import Resource
+from govcloud.errors import GovcloudError
+from govcloud.placement.hosts import Host
+
+
+class Ability(StrEnum):
+    """What a driver may be able to do beyond the four verbs."""
+
+    RESIZE = "resize"  # update() changes a server's flavor in place
+    PLACEMENT = "placement"  # servers_on_hosts() and hosts(): where every server runs
+    USAGE = "usage"  # usage(): measured CPU and RAM hours per department
+    CREDENTIALS = "credentials"  # issue_credential(): department-scoped cloud credentials
+    MIGRATION = "migration"  # migrate(): move a running server to another host
+
+
+# The method each ability stands for (a driver with the ability overrides them).
+METHODS: dict[Ability, tuple[str, ...]] = {
+    Ability.RESIZE: (),
+    Ability.PLACEMENT: ("servers_on_hosts", "hosts"),
+    Ability.USAGE: ("usage",),
+    Ability.CREDENTIALS: ("issue_credential",),
+    Ability.MIGRATION: ("migrate",),
+}
+
+FIX = {
+    Ability.PLACEMENT: "run it against the sim driver's estate",
+    Ability.USAGE: "usage is then counted from allocations only",
+    Ability.CREDENTIALS: "set cloud.driver: openstack in govcloud.yaml",
+    Ability.MIGRATION: "move the server by hand, or use a driver that can migrate",
+    Ability.RESIZE: "replace the server instead",
+}
+
+
+class Unsupported(GovcloudError):
+    """The driver lacks an ability the command needs."""
+
+    def __init__(self, driver: str, ability: Ability) -> None:
+        super().__init__(f"the {driver} driver cannot {ability.value.replace('_', ' ')}"
+                         f" (it lacks the '{ability.value}' ability)", FIX[ability])
+        self.ability = ability
 
 
 class Driver(ABC):
@@ -15,7 +65,11 @@ class Driver(ABC):
     finished by the next run without duplicates.
     """
 
-    name: str = "abstract"
+    name: ClassVar[str] = "abstract"
+    abilities: ClassVar[frozenset[Ability]] = frozenset()
+
+    def can(self, ability: Ability) -> bool:
+        return ability in self.abilities
 
     @abstractmethod
     def read(self) -> list[Resource]:
@@ -35,3 +89,24 @@ class Driver(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    # --- abilities: override together with listing the ability in ``abilities`` ----------
+    def servers_on_hosts(self) -> dict[str, str]:
+        """Server key → the host it runs on."""
+        raise Unsupported(self.name, Ability.PLACEMENT)
+
+    def hosts(self) -> list[Host]:
+        """The compute hosts servers can run on."""
+        raise Unsupported(self.name, Ability.PLACEMENT)
+
+    def usage(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        """Department → ``vcpu_hours`` and ``ram_mb_hours`` measured in [start, end)."""
+        raise Unsupported(self.name, Ability.USAGE)
+
+    def issue_credential(self, department: str, days: int | None = 90) -> dict[str, str]:
+        """A credential scoped to one department's project; its secret is returned once."""
+        raise Unsupported(self.name, Ability.CREDENTIALS)
+
+    def migrate(self, server_key: str, host: str) -> Resource:
+        """Move a running server to ``host``; return it as it runs there."""
+        raise Unsupported(self.name, Ability.MIGRATION)

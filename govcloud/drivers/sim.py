@@ -15,12 +15,12 @@ import time
 import uuid
 from typing import Any
 
-from govcloud import placement
-from govcloud.desired import Resource
-from govcloud.drivers.base import Driver
+from govcloud.core.desired import Resource
+from govcloud.core.model import Settings
+from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import DriverError
-from govcloud.model import Settings
-from govcloud.store import Store, now
+from govcloud.placement import hosts as placement
+from govcloud.runtime.store import Store, now
 
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
@@ -29,11 +29,12 @@ TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
 
 class SimDriver(Driver):
     name = "sim"
+    abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT})
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self.store = store
         self.settings = settings
-        self.hosts = placement.pool_hosts(settings.host_pool)
+        self.pool = placement.pool_hosts(settings.host_pool)
         self.ratios = placement.Ratios.of(settings.host_pool)
         self.delay = float(os.environ.get("GOVCLOUD_SIM_DELAY", "0") or 0)
         store.execute(TABLE)
@@ -43,13 +44,13 @@ class SimDriver(Driver):
         rows = self.store.query("SELECT body FROM sim_resources ORDER BY key")
         return [Resource.from_dict(json.loads(body)) for (body,) in rows]
 
-    def placement(self) -> dict[str, str]:
+    def servers_on_hosts(self) -> dict[str, str]:
         """Server key -> host name."""
         return dict(self.store.query(
             "SELECT key, host FROM sim_resources WHERE kind = 'server' AND host IS NOT NULL"))
 
-    def host_list(self) -> list[placement.Host]:
-        return list(self.hosts)
+    def hosts(self) -> list[placement.Host]:
+        return list(self.pool)
 
     def _get(self, key: str) -> Resource | None:
         rows = self.store.query("SELECT body FROM sim_resources WHERE key = ?", (key,))
@@ -190,7 +191,7 @@ class SimDriver(Driver):
         demand = placement.Demand(res.key, res.department, res.attrs["zone"], res.attrs["vcpus"],
                                   res.attrs["ram_gb"], res.attrs["disk_gb"],
                                   f"{res.department}/{group}" if group else None)
-        return placement.place_one(demand, self.hosts, self._usage(), self.ratios)
+        return placement.place_one(demand, self.pool, self._usage(), self.ratios)
 
     def _allocate_cidr(self, res: Resource) -> str:
         pool = ipaddress.ip_network(self.settings.networks[res.attrs["zone"]])

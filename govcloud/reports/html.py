@@ -11,10 +11,10 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from govcloud.chargeback import Statement
-from govcloud.model import Estate
+from govcloud.core.model import Estate
+from govcloud.finance.chargeback import Statement
+from govcloud.finance.savings import Ledger
 from govcloud.reports.tables import Table
-from govcloud.savings import Ledger
 
 FONT = ("'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'WenQuanYi Micro Hei', "
         "'Microsoft YaHei', 'PingFang SC', sans-serif")

@@ -12,13 +12,11 @@ import csv
 import io
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from govcloud.chargeback import Statement
-from govcloud.model import Estate
-from govcloud.reports import write_bytes
-from govcloud.savings import Ledger
+from govcloud.core.model import Estate
+from govcloud.finance.chargeback import Statement
+from govcloud.finance.savings import Ledger
 
 PUBLIC_FIELDS: list[tuple[str, str, str, str]] = [
     # name, type, unit, description
@@ -79,27 +77,23 @@ def dataset(estate: Estate, statement: Statement, ledger: Ledger) -> dict[str, A
     }
 
 
-def write(out: Path, estate: Estate, statement: Statement, ledger: Ledger) -> list[Path]:
+def release(estate: Estate, statement: Statement, ledger: Ledger) -> dict[str, bytes]:
+    """The release's files by name: the month's CSV (with a BOM, so Excel reads UTF-8), the
+    data dictionary, and the JSON with totals and assumptions. Writing them is the caller's."""
     data = dataset(estate, statement, ledger)
     period = statement.period
-    files = []
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
     names = [f[0] for f in PUBLIC_FIELDS]
-    w.writerow(names)
-    for r in data["records"]:
-        w.writerow([r[n] for n in names])
-    path = out / f"spending-and-savings-{period}.csv"
-    write_bytes(path, ("\ufeff" + buf.getvalue()).encode("utf-8"))  # BOM: Excel reads UTF-8
-    files.append(path)
+    return {
+        f"spending-and-savings-{period}.csv":
+            _csv([names, *([r[n] for n in names] for r in data["records"])]),
+        "data-dictionary.csv": _csv([["name", "type", "unit", "description"],
+                                     *PUBLIC_FIELDS]),
+        f"spending-and-savings-{period}.json":
+            json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"),
+    }
+
+
+def _csv(rows: Any) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["name", "type", "unit", "description"])
-    w.writerows(PUBLIC_FIELDS)
-    path = out / "data-dictionary.csv"
-    write_bytes(path, ("\ufeff" + buf.getvalue()).encode("utf-8"))
-    files.append(path)
-    path = out / f"spending-and-savings-{period}.json"
-    write_bytes(path, json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))
-    files.append(path)
-    return files
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")

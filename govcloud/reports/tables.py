@@ -9,9 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from govcloud.chargeback import ZERO, Statement
-from govcloud.model import Estate
-from govcloud.savings import Ledger
+from govcloud.core.model import Estate
+from govcloud.finance.chargeback import ZERO, Statement
+from govcloud.finance.savings import Ledger
 
 Table = tuple[list[str], list[list[Any]]]
 

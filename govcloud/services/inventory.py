@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from govcloud.desired import Resource
+from govcloud.core.desired import Resource
+from govcloud.core.model import Estate
+from govcloud.core.schema import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
 from govcloud.errors import GovcloudError
-from govcloud.model import Estate
-from govcloud.schema import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
 
 SHARED_GROUPS = ("webhosts", "av_mirror", "backup_hosts", "department_servers")
 SITE_KINDS = ("static", "php", "proxy")

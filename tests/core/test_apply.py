@@ -14,8 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from govcloud import engine
-from govcloud.desired import Resource
+from govcloud.core.desired import Resource
+from govcloud.runtime import engine
 from tests.conftest import apply_killed_after, govcloud
 
 

@@ -2,29 +2,126 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import yaml
 
 from tests.conftest import REPO, govcloud
 
-PURE = ["govcloud.documents", "govcloud.schema", "govcloud.model", "govcloud.policy",
-        "govcloud.estate", "govcloud.desired", "govcloud.planning", "govcloud.drift",
-        "govcloud.placement"]
-FORBIDDEN = ["openstack", "keystoneauth1", "ansible_runner", "ansible", "sqlite3", "psycopg",
-             "click", "govcloud.drivers", "govcloud.store", "govcloud.cli", "govcloud.engine",
-             "govcloud.apply", "prometheus_client"]
+# The layers. A module's package says what it may touch; every module is in one of them.
+PURE_PACKAGES = ["govcloud.core", "govcloud.placement", "govcloud.finance", "govcloud.reports"]
+PURE_MODULES = ["govcloud.errors"]
+EDGE_PACKAGES = ["govcloud.runtime", "govcloud.drivers", "govcloud.services", "govcloud.cli"]
+EDGE_MODULES = ["govcloud", "govcloud.__main__"]
+# What the pure core never imports: the edge, drivers, databases, the terminal, the network,
+# processes and the file system's writers.
+FORBIDDEN = ["govcloud.runtime", "govcloud.drivers", "govcloud.services", "govcloud.cli",
+             "openstack", "keystoneauth1", "ansible_runner", "ansible", "sqlite3", "psycopg",
+             "click", "prometheus_client", "socket", "http", "urllib", "requests", "ssl",
+             "subprocess", "multiprocessing", "concurrent", "threading", "shutil", "tempfile",
+             "os", "io", "gc", "signal", "select", "asyncio", "openpyxl"]
+FILE_CALLS = {"open", "read_text", "read_bytes", "write_text", "write_bytes", "mkdir", "glob",
+              "rglob", "iterdir", "unlink", "touch", "rename", "exists", "is_file", "is_dir",
+              "stat", "chmod"}
+# Renderers may build an in-memory file (io.BytesIO for an XLSX) and need openpyxl for it.
+ALLOWED = {"govcloud.reports.xlsx": {"io", "openpyxl"}, "govcloud.reports.publish": {"io"}}
 
 
-def test_pure_core_imports_no_driver_database_or_cli() -> None:
-    code = (f"import sys; import {', '.join(PURE)}; "
-            f"bad = [m for m in {FORBIDDEN!r} if m in sys.modules]; print(bad)")
+def _modules(package: str) -> list[str]:
+    folder = REPO.joinpath(*package.split("."))
+    return sorted(".".join((package, *p.relative_to(folder).with_suffix("").parts))
+                  .removesuffix(".__init__") for p in folder.rglob("*.py"))
+
+
+def _path(module: str) -> Path:
+    base = REPO.joinpath(*module.split("."))
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _pure() -> list[str]:
+    return [m for pkg in PURE_PACKAGES for m in _modules(pkg)] + PURE_MODULES
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    known = set(_pure()) | set(EDGE_MODULES)
+    known |= {m for pkg in EDGE_PACKAGES for m in _modules(pkg)}
+    found = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+             for p in (REPO / "govcloud").rglob("*.py")}
+    assert found - known == set(), "place these modules in a pure or an edge package"
+
+
+def _imports(module: str) -> list[tuple[int, str]]:
+    tree = ast.parse(_path(module).read_text())
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.lineno, node.module))
+            out += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return out
+
+
+def test_pure_packages_import_no_edge_module() -> None:
+    """Static: every import statement of every pure module, including those inside functions."""
+    bad = []
+    for module in _pure():
+        allowed = ALLOWED.get(module, set())
+        for line, name in _imports(module):
+            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN if f not in allowed):
+                bad.append(f"{_path(module).relative_to(REPO)}:{line} imports {name}")
+    assert bad == []
+
+
+def test_pure_packages_touch_no_file() -> None:
+    bad = []
+    for module in _pure():
+        for node in ast.walk(ast.parse(_path(module).read_text())):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+                if name in FILE_CALLS:
+                    bad.append(f"{_path(module).relative_to(REPO)}:{node.lineno} calls {name}()")
+    assert bad == []
+
+
+def test_importing_the_pure_core_loads_no_edge_module() -> None:
+    """Dynamic: what the pure modules pull in at import time, transitively."""
+    code = (f"import sys; import {', '.join(_pure())}; "
+            f"bad = [m for m in sys.modules if any(m == f or m.startswith(f + '.') "
+            f"for f in {FORBIDDEN[:12]!r})]; print(sorted(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+                         check=True, cwd=REPO).stdout.strip()
     assert out == "[]", f"the pure core imported {out}"
+
+
+def test_package_faces_only_reexport() -> None:
+    """A package's __init__.py holds a docstring and imports, never logic."""
+    for init in (REPO / "govcloud").rglob("__init__.py"):
+        if init.parent.name == "cli":
+            continue  # the click group and main() are the CLI package's face by design
+        for node in ast.parse(init.read_text()).body:
+            ok = isinstance(node, ast.Import | ast.ImportFrom) or (
+                isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) or (
+                isinstance(node, ast.Assign) and all(
+                    isinstance(t, ast.Name) and t.id in ("__all__", "__version__")
+                    for t in node.targets))
+            assert ok, f"{init.relative_to(REPO)}:{node.lineno} holds logic; move it to a module"
+
+
+def test_pure_modules_are_the_mypy_strict_set() -> None:
+    """mypy runs strict on every pure package (pyproject's [[tool.mypy.overrides]])."""
+    import tomllib
+
+    conf = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]
+    strict = {m for o in conf.get("overrides", []) if o.get("strict")
+              for m in ([o["module"]] if isinstance(o["module"], str) else o["module"])}
+    assert {f"{p}.*" for p in PURE_PACKAGES} | set(PURE_MODULES) <= strict
 
 
 def _commands() -> list[list[str]]:

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govcloud.estate import check_estate
+from govcloud.runtime.loader import check_estate
 from tests.conftest import copy_estate, govcloud
 
 VALID = yaml.safe_load((Path(__file__).parent / "cases/valid/plans/water.yaml").read_text())

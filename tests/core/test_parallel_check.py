@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.estate_gen import generate
-from govcloud import estate as estate_module
-from govcloud.estate import check_estate
+from govcloud.runtime import loader as estate_module
+from govcloud.runtime.loader import check_estate
 
 
 def test_parallel_check_matches_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

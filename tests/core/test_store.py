@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from govcloud.desired import Resource
+from govcloud.core.desired import Resource
 from govcloud.errors import LockHeld
-from govcloud.store import Store
+from govcloud.runtime.store import Store
 from tests.conftest import govcloud
 
 
@@ -84,7 +84,7 @@ def test_lock_is_exclusive_names_holder_and_can_be_waited_for(url: str, tmp_path
 
 
 def test_lock_dies_with_a_killed_holder(url: str, tmp_path: Path) -> None:
-    code = ("import sys, time; from pathlib import Path; from govcloud.store import Store; "
+    code = ("import sys, time; from pathlib import Path; from govcloud.runtime.store import Store; "
             f"s = Store({url!r}, Path({str(tmp_path)!r})); s.lock(); print('locked', flush=True); "
             "time.sleep(120)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

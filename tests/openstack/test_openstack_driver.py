@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from govcloud.model import replica_names
+from govcloud.core.model import replica_names
 from tests.conftest import apply_killed_after, govcloud
 from tests.openstack.conftest import SUBSET, domain_of, env, os_estate, purge_domain
 
@@ -273,7 +273,7 @@ def _count_plan_calls(estate: Path) -> tuple[int, int]:
     """API requests made by one no-op plan (reading the estate), counted at the HTTP session."""
     import keystoneauth1.session as ks_session
 
-    from govcloud import engine
+    from govcloud.runtime import engine
 
     calls: list[str] = []
     original = ks_session.Session.request

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from govcloud import capacity, engine
-from govcloud.consolidation import repack, replay
-from govcloud.placement import Demand, Host, Ratios, violations
+from govcloud.placement import capacity
+from govcloud.placement.consolidation import repack, replay
+from govcloud.placement.hosts import Demand, Host, Ratios, violations
+from govcloud.runtime import engine
 from tests.conftest import govcloud
 
 STD = dict(host_class="std", vcpus=16, ram_gb=64, disk_gb=1000)
@@ -54,7 +55,7 @@ def test_report_of_the_example_estate() -> None:
         assert all(v <= estate.settings.host_pool.headroom + 1e-9 for v in z.peak.values())
         assert z.consolidation_ratio == z.legacy_servers / z.hosts
         assert z.spread is None or z.spread >= z.hosts
-    wanted = capacity.demands(__import__("govcloud.desired").desired.desired_state(estate)
+    wanted = capacity.demands(__import__("govcloud.core.desired").core.desired.desired_state(estate)
                               .values())
     assert sum(z.servers for z in report.zones) == len(wanted)
 
@@ -99,9 +100,9 @@ def test_consolidate_after_apply(estate: Path) -> None:
     assert data["hosts_after"] >= data["repacked"]
     # The same advice from the pure function, checked step by step.
     with engine.session(estate) as s:
-        current = s.driver.placement()
+        current = s.driver.servers_on_hosts()
         demands = capacity.demands(s.driver.read())
-        hosts = s.driver.host_list()
+        hosts = s.driver.hosts()
         ratios = Ratios.of(s.estate.settings.host_pool)
     assert violations(current, demands, hosts, ratios) == []
     plan = repack(current, demands, hosts, ratios)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from govcloud.core.model import HostClass, HostPool
 from govcloud.errors import CapacityError
-from govcloud.model import HostClass, HostPool
-from govcloud.placement import (
+from govcloud.placement.hosts import (
     Demand,
     Host,
     Ratios,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govcloud.consolidation import repack, replay
 from govcloud.errors import CapacityError
-from govcloud.placement import (
+from govcloud.placement.consolidation import repack, replay
+from govcloud.placement.hosts import (
     Demand,
     Host,
     Ratios,

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govcloud.chargeback import Platform, chargeback, check_invariant, split
-from govcloud.pricebook import Dated, PriceBook, Source, load_book
+from govcloud.finance.chargeback import Platform, chargeback, check_invariant, split
+from govcloud.finance.pricebook import Dated, PriceBook, Source
+from govcloud.runtime.loader import load_book
 
 REPO = Path(__file__).resolve().parents[2]
 BOOK = load_book(REPO / "prices.yaml")
@@ -21,7 +22,7 @@ RULES = ("even", "usage", "weight")
 
 
 def platform(hosts: int = 20) -> Platform:
-    from govcloud.chargeback import HostClassSize
+    from govcloud.finance.chargeback import HostClassSize
 
     return Platform(owned={"intranet": {"x86-2s-std": hosts, "x86-2s-mem": hosts // 4},
                            "extranet": {"x86-2s-std": hosts // 2}},

@@ -18,9 +18,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govcloud.desired import Resource
-from govcloud.estate import check_estate
-from govcloud.schema import ABS_PATH, DNS, IDENT, NAME, URL
+from govcloud.core.desired import Resource
+from govcloud.core.schema import ABS_PATH, DNS, IDENT, NAME, URL
+from govcloud.runtime.loader import check_estate
 from govcloud.services import inventory
 from govcloud.services.inventory import InventoryError
 from tests.conftest import copy_estate

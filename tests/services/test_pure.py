@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from govcloud.backup import parse_drill
-from govcloud.desired import Resource
-from govcloud.planning import Change
-from govcloud.security import ScanLog, parse_scan, security_report, when
-from govcloud.services import changed_departments
+from govcloud.core.desired import Resource
+from govcloud.core.planning import Change
+from govcloud.services.backup import parse_drill
 from govcloud.services.inventory import load_static
+from govcloud.services.playbooks import changed_departments
+from govcloud.services.scans import ScanLog, parse_scan, security_report, when
 
 LOG = """/srv/www/finance/czj.qingdao.gov.cn/up/a.com: Govcloud.Test.EICAR.UNOFFICIAL FOUND
 /srv/www/finance/czj.qingdao.gov.cn/up/b c.zip: Win.Test.EICAR_HDB-1 FOUND

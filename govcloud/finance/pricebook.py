@@ -14,12 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from govcloud.documents import Document, Path_, load
+from govcloud.core.documents import Document, Path_, dotted
+from govcloud.core.schema import arr_of, check, num_of, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
-from govcloud.schema import _arr, _n, _obj, _s, check, with_defaults
 
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 _PERIOD_RE = re.compile(PERIOD)
@@ -32,17 +31,17 @@ ITEM_LABELS = {"vcpu": "vCPU", "ram_gb": "RAM GiB", "disk_gb": "root disk GB",
                "antivirus_seat": "antivirus seat"}
 RULES = ("even", "usage", "weight")
 
-_DATED = _arr("Effective-dated values: each applies from its month until the next.",
-              _obj("One dated value.", {
-                  "from": _s("First month it applies, YYYY-MM.", PERIOD),
-                  "yuan": _n("Yuan (per unit per month, or per month for a pool).", 0),
+_DATED = arr_of("Effective-dated values: each applies from its month until the next.",
+              obj_of("One dated value.", {
+                  "from": str_of("First month it applies, YYYY-MM.", PERIOD),
+                  "yuan": num_of("Yuan (per unit per month, or per month for a pool).", 0),
               }, ["from", "yuan"]), minItems=1)
 
-_MACHINE = _obj("The cost of one physical server of a class.", {
-    "purchase_yuan": _n("Purchase price in yuan, amortised over 'years'.", 0),
-    "years": _n("Years the purchase is written off over.", 0.5, 30),
-    "power_w": _n("Average electrical draw in watts.", 0, 100_000),
-    "maintenance_yuan_per_year": _n("Maintenance contract and spares, yuan a year.", 0,
+_MACHINE = obj_of("The cost of one physical server of a class.", {
+    "purchase_yuan": num_of("Purchase price in yuan, amortised over 'years'.", 0),
+    "years": num_of("Years the purchase is written off over.", 0.5, 30),
+    "power_w": num_of("Average electrical draw in watts.", 0, 100_000),
+    "maintenance_yuan_per_year": num_of("Maintenance contract and spares, yuan a year.", 0,
                                     default=0),
 }, ["purchase_yuan", "years", "power_w"])
 
@@ -50,21 +49,21 @@ PRICE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://govcloud.example/schema/price-book.json",
     "title": "govcloud price book",
-    **_obj("Unit prices, platform costs and the legacy baseline's costs, in yuan.", {
+    **obj_of("Unit prices, platform costs and the legacy baseline's costs, in yuan.", {
         "currency": {"type": "string", "enum": ["CNY"], "default": "CNY",
                      "description": "Currency of every figure (yuan)."},
-        "units": _obj("Rate card: yuan per unit per month for each billed item.", {
+        "units": obj_of("Rate card: yuan per unit per month for each billed item.", {
             item: {**_DATED, "description": f"Yuan per {ITEM_LABELS[item]} per month."}
             for item in ITEMS
         }, list(ITEMS)),
-        "power": _obj("Electricity.", {
-            "tariff": {**_arr("Yuan per kWh, effective-dated.", _obj("One tariff.", {
-                "from": _s("First month it applies, YYYY-MM.", PERIOD),
-                "yuan_per_kwh": _n("Yuan per kWh.", 0, 100),
+        "power": obj_of("Electricity.", {
+            "tariff": {**arr_of("Yuan per kWh, effective-dated.", obj_of("One tariff.", {
+                "from": str_of("First month it applies, YYYY-MM.", PERIOD),
+                "yuan_per_kwh": num_of("Yuan per kWh.", 0, 100),
             }, ["from", "yuan_per_kwh"]), minItems=1)},
-            "pue": _n("Power usage effectiveness of the data centre (cooling overhead).", 1, 5,
+            "pue": num_of("Power usage effectiveness of the data centre (cooling overhead).", 1, 5,
                       default=1.5),
-            "legacy_pue": _n("PUE of departments' own server rooms.", 1, 5, default=2.0),
+            "legacy_pue": num_of("PUE of departments' own server rooms.", 1, 5, default=2.0),
         }, ["tariff"]),
         "host_classes": {"type": "object", "description": "Shared host classes (as in "
                          "govcloud.yaml host_pool.classes) → their cost.",
@@ -72,16 +71,16 @@ PRICE_SCHEMA: dict[str, Any] = {
         "legacy_classes": {"type": "object", "description": "Legacy server classes used by "
                            "plans' legacy.servers → their cost.",
                            "additionalProperties": _MACHINE},
-        "staff": _obj("People.", {
-            "admin_yuan_per_year": _n("Cost of one full-time server administrator a year "
+        "staff": obj_of("People.", {
+            "admin_yuan_per_year": num_of("Cost of one full-time server administrator a year "
                                       "(salary and on-costs).", 0),
-            "legacy_website_yuan_per_year": _n("What a department paid a year to host one "
+            "legacy_website_yuan_per_year": num_of("What a department paid a year to host one "
                                                "website itself (hosting, certificates).", 0,
                                                default=0),
         }, ["admin_yuan_per_year"]),
-        "pools": _arr("Shared platform cost pools and how each is split.", _obj("A pool.", {
-            "name": _s("Pool name.", r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"),
-            "description": _s("What is in it.", r"^[^\x00-\x1f]*$", default=""),
+        "pools": arr_of("Shared platform cost pools and how each is split.", obj_of("A pool.", {
+            "name": str_of("Pool name.", r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"),
+            "description": str_of("What is in it.", r"^[^\x00-\x1f]*$", default=""),
             "cost": {"type": "string", "enum": ["hosts", "fixed"], "default": "fixed",
                      "description": "hosts: computed from host_classes and the host pool; "
                                     "fixed: yuan_per_month."},
@@ -90,16 +89,16 @@ PRICE_SCHEMA: dict[str, Any] = {
                      "description": "even: equal shares; usage: in proportion to priced "
                                     "usage of 'items', unused capacity shown as idle; "
                                     "weight: in proportion to 'weights'."},
-            "items": _arr("Billed items whose priced usage drives a usage split.",
+            "items": arr_of("Billed items whose priced usage drives a usage split.",
                           {"type": "string", "enum": list(ITEMS),
                            "description": "A billed item."}, default=[]),
             "capacity": {"type": "object", "description": "Capacity of items that are not "
                          "host resources (e.g. backup_gb), so their unused part is idle.",
-                         "additionalProperties": _n("Units.", 0), "default": {}},
+                         "additionalProperties": num_of("Units.", 0), "default": {}},
             "weights": {"type": "object", "description": "Department id → weight (weight "
                         "rule); departments not listed weigh 'default_weight'.",
-                        "additionalProperties": _n("Weight.", 0), "default": {}},
-            "default_weight": _n("Weight of departments not in 'weights'.", 0, default=1),
+                        "additionalProperties": num_of("Weight.", 0), "default": {}},
+            "default_weight": num_of("Weight of departments not in 'weights'.", 0, default=1),
         }, ["name", "rule"]), minItems=1),
     }, ["units", "power", "host_classes", "legacy_classes", "staff", "pools"]),
 }
@@ -232,25 +231,6 @@ def check_period(period: str) -> str:
     return period
 
 
-def load_book(path: Path, display: str | None = None,
-              host_classes: set[str] | None = None,
-              legacy_classes: set[str] | None = None) -> PriceBook:
-    """Read and check the price book; ValidationFailed lists every problem at once.
-
-    ``host_classes``/``legacy_classes``, when given, are the classes the estate uses: each
-    must have a price.
-    """
-    name = display or path.name
-    doc, diags = load(path, name)
-    if doc is None:
-        raise ValidationFailed(diagnostics=diags)
-    book, problems = parse_book(doc, host_classes, legacy_classes)
-    problems = diags + problems
-    if any(d.severity == "error" for d in problems) or book is None:
-        raise ValidationFailed(diagnostics=sorted(problems))
-    return book
-
-
 def parse_book(doc: Document, host_classes: set[str] | None = None,
                legacy_classes: set[str] | None = None
                ) -> tuple[PriceBook | None, list[Diagnostic]]:
@@ -260,8 +240,6 @@ def parse_book(doc: Document, host_classes: set[str] | None = None,
     data = with_defaults(doc.data, PRICE_SCHEMA)
 
     def src(path: Path_) -> Source:
-        from govcloud.documents import dotted
-
         return Source(doc.file, doc.line(path), dotted(path))
 
     def dated(entries: list[dict[str, Any]], path: Path_, key: str = "yuan") -> tuple[Dated, ...]:

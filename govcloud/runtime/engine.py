@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from govcloud.apply import ApplyResult, Event, apply_plan
-from govcloud.desired import Resource, desired_state
-from govcloud.drift import Drift, find_drift
+from govcloud.core.desired import Resource, desired_state
+from govcloud.core.drift import Drift, find_drift
+from govcloud.core.model import Estate
+from govcloud.core.planning import PLAN_FORMAT, Plan, make_plan
 from govcloud.drivers import Driver, open_driver
 from govcloud.errors import GovcloudError
-from govcloud.estate import Checked, check_estate, find_root
-from govcloud.model import Estate
-from govcloud.planning import PLAN_FORMAT, Plan, make_plan
-from govcloud.store import Store, open_store
+from govcloud.runtime.apply import ApplyResult, Event, apply_plan
+from govcloud.runtime.files import quiet_gc
+from govcloud.runtime.loader import Checked, check_estate, find_root
+from govcloud.runtime.store import Store, open_store
 
 
 def validate(root: Path, extra_plans: list[Path] | None = None) -> Checked:
@@ -36,10 +37,13 @@ class Session:
     driver: Driver
 
     def desired(self) -> dict[str, Resource]:
-        return desired_state(self.estate)
+        with quiet_gc():
+            return desired_state(self.estate)
 
     def plan(self, prune: bool = False) -> Plan:
-        return make_plan(self.desired(), self.driver.read(), set(self.estate.plans), prune)
+        desired, actual = self.desired(), self.driver.read()
+        with quiet_gc():
+            return make_plan(desired, actual, set(self.estate.plans), prune)
 
 
 @contextmanager
@@ -99,7 +103,7 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
     """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on.
     Then the service playbooks run for the departments it changed (``result.services``)."""
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
-    from govcloud.services import after_apply  # ansible only when services run
+    from govcloud.services.playbooks import after_apply  # ansible only when services run
 
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)
     return result

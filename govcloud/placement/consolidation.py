@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from govcloud.placement import (
+from govcloud.placement.hosts import (
     Demand,
     Host,
     Ratios,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from govcloud.model import Estate, TenancyPlan
+from govcloud.core.model import Estate, TenancyPlan
 
 # Creation order. Deletion runs in the reverse order.
 KINDS: tuple[str, ...] = (
@@ -128,11 +128,8 @@ def department_resources(plan: TenancyPlan, estate: Estate) -> list[Resource]:
 
 def desired_state(estate: Estate) -> dict[str, Resource]:
     """Every resource every plan asks for, by key."""
-    from govcloud.estate import quiet_gc
-
     out: dict[str, Resource] = {}
-    with quiet_gc():
-        for plan in estate.plans.values():
-            for res in department_resources(plan, estate):
-                out[res.key] = res
+    for plan in estate.plans.values():
+        for res in department_resources(plan, estate):
+            out[res.key] = res
     return out

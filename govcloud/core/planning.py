@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from govcloud.desired import STAGE, UPDATABLE, Resource
+from govcloud.core.desired import STAGE, UPDATABLE, Resource
 
 Action = Literal["create", "update", "replace", "delete", "no-op"]
 PLAN_FORMAT = 1
@@ -127,14 +127,6 @@ def diff_attrs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple
 def make_plan(desired: dict[str, Resource], actual: list[Resource], planned_departments:
               set[str], prune: bool = False) -> Plan:
     """Compare desired with actual and list every change with its reason."""
-    from govcloud.estate import quiet_gc
-
-    with quiet_gc():
-        return _make_plan(desired, actual, planned_departments, prune)
-
-
-def _make_plan(desired: dict[str, Resource], actual: list[Resource],
-               planned_departments: set[str], prune: bool) -> Plan:
     by_key = {r.key: r for r in actual}
     changes: list[Change] = []
     orphans: list[Orphan] = []

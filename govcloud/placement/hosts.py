@@ -16,9 +16,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from govcloud import packing
+from govcloud.core.model import HostPool
 from govcloud.errors import CapacityError
-from govcloud.model import HostPool
+from govcloud.placement import packing
 
 DIMENSIONS = ("vcpus", "ram_gb", "disk_gb")
 

@@ -12,7 +12,7 @@ import difflib
 import re
 from typing import Any
 
-from govcloud.documents import Document, Path_
+from govcloud.core.documents import Document, Path_
 from govcloud.errors import Diagnostic
 
 # Characters that could break out of a generated nginx config, systemd unit or shell command.
@@ -48,14 +48,14 @@ HINTS = {
 }
 
 
-def _s(description: str, pattern: str | None = None, **kw: Any) -> dict[str, Any]:
+def str_of(description: str, pattern: str | None = None, **kw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "string", "description": description, **kw}
     if pattern:
         out["pattern"] = pattern
     return out
 
 
-def _i(description: str, minimum: int = 0, maximum: int | None = None, **kw: Any) -> dict:
+def int_of(description: str, minimum: int = 0, maximum: int | None = None, **kw: Any) -> dict:
     out: dict[str, Any] = {"type": "integer", "description": description, "minimum": minimum}
     if maximum is not None:
         out["maximum"] = maximum
@@ -63,7 +63,7 @@ def _i(description: str, minimum: int = 0, maximum: int | None = None, **kw: Any
     return out
 
 
-def _n(description: str, minimum: float = 0, maximum: float | None = None, **kw: Any) -> dict:
+def num_of(description: str, minimum: float = 0, maximum: float | None = None, **kw: Any) -> dict:
     out: dict[str, Any] = {"type": "number", "description": description, "minimum": minimum}
     if maximum is not None:
         out["maximum"] = maximum
@@ -71,7 +71,7 @@ def _n(description: str, minimum: float = 0, maximum: float | None = None, **kw:
     return out
 
 
-def _obj(description: str, props: dict[str, Any], required: list[str] | None = None,
+def obj_of(description: str, props: dict[str, Any], required: list[str] | None = None,
          **kw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "object", "description": description, "properties": props,
                            "additionalProperties": False}
@@ -81,15 +81,15 @@ def _obj(description: str, props: dict[str, Any], required: list[str] | None = N
     return out
 
 
-def _arr(description: str, items: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def arr_of(description: str, items: dict[str, Any], **kw: Any) -> dict[str, Any]:
     return {"type": "array", "description": description, "items": items, **kw}
 
 
-RETENTION = _obj("How many backups restic keeps (restic forget --keep-*).", {
-    "daily": _i("Daily snapshots to keep.", 0, 366, default=7),
-    "weekly": _i("Weekly snapshots to keep.", 0, 104, default=4),
-    "monthly": _i("Monthly snapshots to keep.", 0, 120, default=12),
-    "yearly": _i("Yearly snapshots to keep.", 0, 30, default=0),
+RETENTION = obj_of("How many backups restic keeps (restic forget --keep-*).", {
+    "daily": int_of("Daily snapshots to keep.", 0, 366, default=7),
+    "weekly": int_of("Weekly snapshots to keep.", 0, 104, default=4),
+    "monthly": int_of("Monthly snapshots to keep.", 0, 120, default=12),
+    "yearly": int_of("Yearly snapshots to keep.", 0, 30, default=0),
 }, default={})
 
 PLAN_SCHEMA: dict[str, Any] = {
@@ -97,102 +97,102 @@ PLAN_SCHEMA: dict[str, Any] = {
     "$id": "https://govcloud.example/schema/tenancy-plan.json",
     "title": "govcloud tenancy plan",
     "description": "What one department needs from the shared government cloud.",
-    **_obj("", {
-        "department": _obj("Who the department is.", {
-            "id": _s("Stable identifier, used in every resource name.", IDENT),
-            "name": _s("Official name, e.g. 青岛市财政局.", TEXT, minLength=1, maxLength=80),
-            "name_en": _s("English name.", TEXT, maxLength=120, default=""),
-            "cost_centre": _s("Finance cost centre charged for this department.", COST_CENTRE),
+    **obj_of("", {
+        "department": obj_of("Who the department is.", {
+            "id": str_of("Stable identifier, used in every resource name.", IDENT),
+            "name": str_of("Official name, e.g. 青岛市财政局.", TEXT, minLength=1, maxLength=80),
+            "name_en": str_of("English name.", TEXT, maxLength=120, default=""),
+            "cost_centre": str_of("Finance cost centre charged for this department.", COST_CENTRE),
             "zone": {"type": "string", "enum": ["intranet", "extranet"],
                      "description": "Network zone: intranet (公务内网) or extranet (公务外网)."},
-            "contact": _s("Contact e-mail or phone of the department's IT staff.", TEXT,
+            "contact": str_of("Contact e-mail or phone of the department's IT staff.", TEXT,
                           maxLength=120, default=""),
         }, ["id", "name", "cost_centre", "zone"]),
-        "quota": _obj("Quota the department is granted on the shared cloud.", {
-            "instances": _i("Maximum servers.", 0, 10_000, default=10),
-            "cores": _i("Maximum vCPUs.", 0, 100_000, default=20),
-            "ram_gb": _i("Maximum RAM in GiB.", 0, 1_000_000, default=64),
-            "volumes": _i("Maximum volumes.", 0, 10_000, default=10),
-            "volume_gb": _i("Maximum volume storage in GB.", 0, 10_000_000, default=1000),
-            "websites": _i("Maximum hosted websites.", 0, 1000, default=5),
+        "quota": obj_of("Quota the department is granted on the shared cloud.", {
+            "instances": int_of("Maximum servers.", 0, 10_000, default=10),
+            "cores": int_of("Maximum vCPUs.", 0, 100_000, default=20),
+            "ram_gb": int_of("Maximum RAM in GiB.", 0, 1_000_000, default=64),
+            "volumes": int_of("Maximum volumes.", 0, 10_000, default=10),
+            "volume_gb": int_of("Maximum volume storage in GB.", 0, 10_000_000, default=1000),
+            "websites": int_of("Maximum hosted websites.", 0, 1000, default=5),
         }, default={}),
-        "servers": _arr("Virtual machines on the shared hosts.", _obj("One server spec.", {
-            "name": _s("Server name, unique in the estate; replicas after the first get "
+        "servers": arr_of("Virtual machines on the shared hosts.", obj_of("One server spec.", {
+            "name": str_of("Server name, unique in the estate; replicas after the first get "
                        "-2, -3 … appended.",
                        NAME),
-            "flavor": _s("Flavor from the estate catalogue.", NAME),
-            "image": _s("Image from the estate catalogue.", NAME),
-            "count": _i("How many replicas.", 1, 100, default=1),
-            "volume_gb": _i("Data volume per replica in GB (0: none).", 0, 100_000, default=0),
+            "flavor": str_of("Flavor from the estate catalogue.", NAME),
+            "image": str_of("Image from the estate catalogue.", NAME),
+            "count": int_of("How many replicas.", 1, 100, default=1),
+            "volume_gb": int_of("Data volume per replica in GB (0: none).", 0, 100_000, default=0),
             "anti_affinity": {"type": "boolean", "default": False,
                               "description": "Put the replicas on distinct hosts."},
-            "load": _obj("Expected average use of the allocated resources (0-1).", {
-                "cpu": _n("Average CPU use.", 0, 1, default=0.3),
-                "ram": _n("Average RAM use.", 0, 1, default=0.5),
+            "load": obj_of("Expected average use of the allocated resources (0-1).", {
+                "cpu": num_of("Average CPU use.", 0, 1, default=0.3),
+                "ram": num_of("Average RAM use.", 0, 1, default=0.5),
             }, default={}),
             "antivirus": {"type": "boolean", "default": True,
                           "description": "Scan this server with the shared antivirus."},
             "backup": {"type": "boolean", "default": True,
                        "description": "Back this server's data up to the backup centre."},
-            "exemption": _s("Why antivirus or backup is off (required when either is off).",
+            "exemption": str_of("Why antivirus or backup is off (required when either is off).",
                             TEXT, maxLength=400, default=""),
             "protected": {"type": "boolean", "default": False,
                           "description": "Never delete or replace this server."},
         }, ["name", "flavor", "image"]), default=[], maxItems=500),
-        "websites": _arr("Websites on the shared web hosts.", _obj("One website.", {
-            "domain": _s("Domain the site answers to.", DNS),
+        "websites": arr_of("Websites on the shared web hosts.", obj_of("One website.", {
+            "domain": str_of("Domain the site answers to.", DNS),
             "kind": {"type": "string", "enum": ["static", "php", "proxy"], "default": "static",
                      "description": "static files, PHP (php-fpm) or a reverse proxy."},
-            "storage_gb": _i("Docroot storage in GB.", 0, 10_000, default=1),
-            "upstream": _s("Backend URL (proxy sites only).", URL),
+            "storage_gb": int_of("Docroot storage in GB.", 0, 10_000, default=1),
+            "upstream": str_of("Backend URL (proxy sites only).", URL),
             "public": {"type": "boolean", "default": True,
                        "description": "Published on the internet (extranet only)."},
             "protected": {"type": "boolean", "default": False,
                           "description": "Never delete this site."},
         }, ["domain"]), default=[], maxItems=200),
-        "services": _obj("Shared services for the department.", {
-            "antivirus": _obj("Shared antivirus (ClamAV).", {
+        "services": obj_of("Shared services for the department.", {
+            "antivirus": obj_of("Shared antivirus (ClamAV).", {
                 "enabled": {"type": "boolean", "default": True, "description": "On or off."},
-                "schedule": _s("When scans run (cron).", CRON, default="0 3 * * *"),
+                "schedule": str_of("When scans run (cron).", CRON, default="0 3 * * *"),
             }, default={}),
-            "backup": _obj("Disaster-recovery backup (restic).", {
+            "backup": obj_of("Disaster-recovery backup (restic).", {
                 "enabled": {"type": "boolean", "default": True, "description": "On or off."},
-                "schedule": _s("When backups run (cron).", CRON, default="30 1 * * *"),
+                "schedule": str_of("When backups run (cron).", CRON, default="30 1 * * *"),
                 "retention": RETENTION,
-                "paths": _arr("Paths to back up on each server.",
-                              _s("An absolute path.", ABS_PATH), default=["/srv/data"],
+                "paths": arr_of("Paths to back up on each server.",
+                              str_of("An absolute path.", ABS_PATH), default=["/srv/data"],
                               maxItems=20),
             }, default={}),
         }, default={}),
-        "legacy": _obj("What the department ran before consolidation (for savings).", {
-            "servers": _arr("Its own servers.", _obj("Servers of one class.", {
-                "class": _s("Legacy server class from the price book.", NAME),
-                "count": _i("How many.", 0, 10_000),
+        "legacy": obj_of("What the department ran before consolidation (for savings).", {
+            "servers": arr_of("Its own servers.", obj_of("Servers of one class.", {
+                "class": str_of("Legacy server class from the price book.", NAME),
+                "count": int_of("How many.", 0, 10_000),
             }, ["class", "count"]), default=[]),
-            "admin_staff": _n("Full-time staff who ran them.", 0, 1000, default=0),
-            "antivirus_yuan_per_year": _n("Its own antivirus licences, yuan a year.", 0,
+            "admin_staff": num_of("Full-time staff who ran them.", 0, 1000, default=0),
+            "antivirus_yuan_per_year": num_of("Its own antivirus licences, yuan a year.", 0,
                                           default=0),
-            "backup_yuan_per_year": _n("Its own backup, yuan a year.", 0, default=0),
-            "websites": _i("Websites it hosted itself.", 0, 1000, default=0),
+            "backup_yuan_per_year": num_of("Its own backup, yuan a year.", 0, default=0),
+            "websites": int_of("Websites it hosted itself.", 0, 1000, default=0),
         }, default={}),
     }, ["department"]),
 }
 PLAN_SCHEMA.pop("description", None)
 PLAN_SCHEMA["description"] = "What one department needs from the shared government cloud."
 
-FLAVOR = _obj("A flavor offered to departments.", {
-    "name": _s("Flavor name.", NAME),
-    "vcpus": _i("vCPUs.", 1, 512),
-    "ram_gb": _n("RAM in GiB.", 0.25, 8192),
-    "disk_gb": _i("Root disk in GB.", 1, 100_000),
+FLAVOR = obj_of("A flavor offered to departments.", {
+    "name": str_of("Flavor name.", NAME),
+    "vcpus": int_of("vCPUs.", 1, 512),
+    "ram_gb": num_of("RAM in GiB.", 0.25, 8192),
+    "disk_gb": int_of("Root disk in GB.", 1, 100_000),
 }, ["name", "vcpus", "ram_gb", "disk_gb"])
 
-HOST_CLASS = _obj("A class of physical host.", {
-    "name": _s("Class name.", NAME),
-    "vcpus": _i("Physical cores (threads).", 1, 4096),
-    "ram_gb": _i("RAM in GiB.", 1, 65536),
-    "disk_gb": _i("Local disk in GB.", 1, 10_000_000),
-    "cost_weight": _n("Relative cost; cheaper capacity is preferred when equal.", 0,
+HOST_CLASS = obj_of("A class of physical host.", {
+    "name": str_of("Class name.", NAME),
+    "vcpus": int_of("Physical cores (threads).", 1, 4096),
+    "ram_gb": int_of("RAM in GiB.", 1, 65536),
+    "disk_gb": int_of("Local disk in GB.", 1, 10_000_000),
+    "cost_weight": num_of("Relative cost; cheaper capacity is preferred when equal.", 0,
                       default=1.0),
 }, ["name", "vcpus", "ram_gb", "disk_gb"])
 
@@ -200,54 +200,54 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://govcloud.example/schema/estate-settings.json",
     "title": "govcloud estate settings",
-    **_obj("Estate-wide settings.", {
-        "estate": _s("Name of the estate.", IDENT),
-        "cloud": _obj("Which cloud to drive.", {
+    **obj_of("Estate-wide settings.", {
+        "estate": str_of("Name of the estate.", IDENT),
+        "cloud": obj_of("Which cloud to drive.", {
             "driver": {"type": "string", "enum": ["sim", "openstack"], "default": "sim",
                        "description": "sim (embedded) or openstack."},
-            "cloud": _s("clouds.yaml entry (openstack; OS_CLOUD overrides).", NAME,
+            "cloud": str_of("clouds.yaml entry (openstack; OS_CLOUD overrides).", NAME,
                         default="govcloud"),
-            "domain": _s("Keystone domain holding the department projects.", IDENT,
+            "domain": str_of("Keystone domain holding the department projects.", IDENT,
                          default="govcloud"),
-            "concurrency": _i("Changes in flight at once.", 1, 256, default=16),
+            "concurrency": int_of("Changes in flight at once.", 1, 256, default=16),
         }, default={}),
-        "state": _obj("Where state, journal and locks live.", {
-            "url": _s("sqlite:///path (relative to the estate) or postgresql://…",
+        "state": obj_of("Where state, journal and locks live.", {
+            "url": str_of("sqlite:///path (relative to the estate) or postgresql://…",
                       r"^(sqlite:///|postgresql://|postgres://)\S+$",
                       default="sqlite:///.state/govcloud.db"),
         }, default={}),
-        "networks": _obj("Address pools per zone.", {
-            "intranet": _s("CIDR for intranet department networks.",
+        "networks": obj_of("Address pools per zone.", {
+            "intranet": str_of("CIDR for intranet department networks.",
                            r"^\d+\.\d+\.\d+\.\d+/\d+$", default="10.20.0.0/16"),
-            "extranet": _s("CIDR for extranet department networks.",
+            "extranet": str_of("CIDR for extranet department networks.",
                            r"^\d+\.\d+\.\d+\.\d+/\d+$", default="10.40.0.0/16"),
         }, default={}),
-        "host_pool": _obj("Physical hosts of the shared platform.", {
-            "cpu_allocation_ratio": _n("vCPUs per physical core.", 0.1, 64, default=4.0),
-            "ram_allocation_ratio": _n("RAM overcommit.", 0.1, 4, default=1.0),
-            "disk_allocation_ratio": _n("Disk overcommit.", 0.1, 10, default=1.0),
-            "headroom": _n("Plan hosts to this fill level (meet the need, moderately ahead).",
+        "host_pool": obj_of("Physical hosts of the shared platform.", {
+            "cpu_allocation_ratio": num_of("vCPUs per physical core.", 0.1, 64, default=4.0),
+            "ram_allocation_ratio": num_of("RAM overcommit.", 0.1, 4, default=1.0),
+            "disk_allocation_ratio": num_of("Disk overcommit.", 0.1, 10, default=1.0),
+            "headroom": num_of("Plan hosts to this fill level (meet the need, moderately ahead).",
                            0.1, 1, default=0.8),
-            "classes": _arr("Host classes.", HOST_CLASS, minItems=1),
-            "hosts": _obj("Hosts available per zone and class.", {
-                "intranet": {"type": "object", "additionalProperties": _i("Hosts.", 0, 100_000),
+            "classes": arr_of("Host classes.", HOST_CLASS, minItems=1),
+            "hosts": obj_of("Hosts available per zone and class.", {
+                "intranet": {"type": "object", "additionalProperties": int_of("Hosts.", 0, 100_000),
                              "description": "Host class → count.", "default": {}},
-                "extranet": {"type": "object", "additionalProperties": _i("Hosts.", 0, 100_000),
+                "extranet": {"type": "object", "additionalProperties": int_of("Hosts.", 0, 100_000),
                              "description": "Host class → count.", "default": {}},
             }),
         }, ["classes", "hosts"]),
-        "catalogue": _obj("What departments may ask for.", {
-            "flavors": _arr("Flavors.", FLAVOR, minItems=1),
-            "images": _arr("Images.", _obj("An image.", {
-                "name": _s("Image name.", NAME),
-                "os": _s("Operating system.", TEXT, default=""),
+        "catalogue": obj_of("What departments may ask for.", {
+            "flavors": arr_of("Flavors.", FLAVOR, minItems=1),
+            "images": arr_of("Images.", obj_of("An image.", {
+                "name": str_of("Image name.", NAME),
+                "os": str_of("Operating system.", TEXT, default=""),
             }, ["name"]), minItems=1),
-            "website_suffixes": _arr("Allowed domain suffixes for hosted websites.",
-                                     _s("A DNS suffix.", DNS), default=[]),
+            "website_suffixes": arr_of("Allowed domain suffixes for hosted websites.",
+                                     str_of("A DNS suffix.", DNS), default=[]),
         }, ["flavors", "images"]),
-        "prices": _s("Price book file, relative to the estate.", r"^[A-Za-z0-9_./-]+$",
+        "prices": str_of("Price book file, relative to the estate.", r"^[A-Za-z0-9_./-]+$",
                      default="prices.yaml"),
-        "services": _obj("Shared services (web hosting, antivirus, backup) configured by the "
+        "services": obj_of("Shared services (web hosting, antivirus, backup) configured by the "
                          "Ansible playbooks in playbooks/ after each apply.", {
             "enabled": {"type": "boolean", "default": False,
                         "description": "Run the service playbooks after apply (off: apply "
@@ -255,13 +255,13 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "servers": {"type": "boolean", "default": False,
                         "description": "Also configure the department VMs (needs them "
                         "reachable over SSH, i.e. a real cloud)."},
-            "signatures": _s("Where the antivirus mirror takes ClamAV signatures from: a "
+            "signatures": str_of("Where the antivirus mirror takes ClamAV signatures from: a "
                              "path on the mirror host or an http(s) URL (no internet needed).",
                              SOURCE, default="/srv/clamav-signatures"),
-            "tls": _obj("TLS for hosted websites; without a certificate each site gets a "
+            "tls": obj_of("TLS for hosted websites; without a certificate each site gets a "
                         "generated self-signed one.", {
-                "certificate": _s("Certificate (chain) file on the web hosts.", ABS_PATH),
-                "key": _s("Its private key file on the web hosts.", ABS_PATH),
+                "certificate": str_of("Certificate (chain) file on the web hosts.", ABS_PATH),
+                "key": str_of("Its private key file on the web hosts.", ABS_PATH),
             }, default={}),
         }, default={}),
     }, ["estate", "host_pool", "catalogue"]),

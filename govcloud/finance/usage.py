@@ -1,9 +1,9 @@
 """Usage: what each department was allocated and used in a month, kept in the state store.
 
-The pure part turns resources (from the plans or read from the cloud) into per-department
+Pure: turns resources (from the plans or read from the cloud) into per-department
 allocations, and makes the sim driver's deterministic "measured" samples from the plans'
-expected load. The store part keeps them in a ``usage`` table, so every report runs from the
-state store alone, without a cloud. Closed statements live in ``statements``.
+expected load. ``govcloud.runtime.records`` keeps them in the state store, so every report
+runs from the state store alone, without a cloud.
 
 Items (all per department and month):
   vcpu, ram_gb, disk_gb   allocated to its servers (flavor sizes)
@@ -20,44 +20,15 @@ The platform's own rows (department ``_platform``) hold hosts in use per class:
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
 
-from govcloud.desired import Resource
-
-
-class Store(Protocol):
-    """What this module needs of the state store (govcloud.store.Store has it)."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    def transaction(self) -> AbstractContextManager[None]: ...
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+from govcloud.core.desired import Resource
 
 PLATFORM = "_platform"
 BILLED = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb", "antivirus_seat")
 COUNTED = ("servers", "volumes")
 ITEMS = BILLED + COUNTED
-
-TABLES = [
-    """CREATE TABLE IF NOT EXISTS usage (
-        period TEXT NOT NULL, department TEXT NOT NULL, item TEXT NOT NULL,
-        allocated REAL NOT NULL, used REAL, source TEXT NOT NULL, collected_at TEXT NOT NULL,
-        PRIMARY KEY (period, department, item))""",
-    """CREATE TABLE IF NOT EXISTS statements (
-        period TEXT PRIMARY KEY, body TEXT NOT NULL, closed_at TEXT NOT NULL,
-        closed_by TEXT NOT NULL)""",
-]
-
 
 @dataclass(frozen=True)
 class Record:
@@ -161,43 +132,6 @@ def host_records(period: str, by_zone_class: dict[str, dict[str, int]],
             for cls, n in sorted(classes.items())]
 
 
-# --- the store ------------------------------------------------------------------------------
-def ensure_tables(store: Store) -> None:
-    for stmt in TABLES:
-        store.execute(stmt)
-
-
-def record(store: Store, records: Iterable[Record], replace_period: str | None = None) -> int:
-    """Store records (replacing earlier ones of the same period, department and item)."""
-    ensure_tables(store)
-    rows = list(records)
-    stamp = now()
-    with store.transaction():
-        if replace_period:
-            store.execute("DELETE FROM usage WHERE period = ?", (replace_period,))
-        for r in rows:
-            store.execute(
-                "INSERT INTO usage (period, department, item, allocated, used, source, "
-                "collected_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (period, department, item) "
-                "DO UPDATE SET allocated = excluded.allocated, used = excluded.used, "
-                "source = excluded.source, collected_at = excluded.collected_at",
-                (r.period, r.department, r.item, r.allocated, r.used, r.source, stamp))
-    return len(rows)
-
-
-def load(store: Store, period: str) -> list[Record]:
-    ensure_tables(store)
-    rows = store.query("SELECT period, department, item, allocated, used, source FROM usage "
-                       "WHERE period = ? ORDER BY department, item", (period,))
-    return [Record(p, d, i, float(a), None if u is None else float(u), s)
-            for p, d, i, a, u, s in rows]
-
-
-def periods(store: Store) -> list[str]:
-    ensure_tables(store)
-    return [p for (p,) in store.query("SELECT DISTINCT period FROM usage ORDER BY period")]
-
-
 def by_department(records: Iterable[Record]) -> dict[str, dict[str, float]]:
     """Department → item → allocated (platform rows left out)."""
     out: dict[str, dict[str, float]] = {}
@@ -223,17 +157,3 @@ def hosts_in_use(records: Iterable[Record]) -> dict[str, dict[str, int]]:
             _, zone, cls = r.item.split(":", 2)
             out.setdefault(zone, {})[cls] = int(r.allocated)
     return out
-
-
-def save_statement(store: Store, period: str, body: dict[str, Any], by: str) -> None:
-    ensure_tables(store)
-    store.execute("INSERT INTO statements (period, body, closed_at, closed_by) "
-                  "VALUES (?,?,?,?)", (period, json.dumps(body, ensure_ascii=False,
-                                                         sort_keys=True), now(), by))
-
-
-def statement(store: Store, period: str) -> tuple[dict[str, Any], str] | None:
-    """A closed month's frozen chargeback and when it was closed, or None."""
-    ensure_tables(store)
-    rows = store.query("SELECT body, closed_at FROM statements WHERE period = ?", (period,))
-    return (json.loads(rows[0][0]), rows[0][1]) if rows else None

@@ -23,10 +23,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from govcloud.desired import Resource
-from govcloud.drivers.base import Driver
-from govcloud.drivers.openstack_identity import IdentityServices
-from govcloud.drivers.openstack_network import (
+from govcloud.core.desired import Resource
+from govcloud.core.model import Settings
+from govcloud.drivers.base import Ability, Driver
+from govcloud.drivers.openstack.identity import IdentityServices
+from govcloud.drivers.openstack.network import (
     TAG,
     NetworkResources,
     dept_of,
@@ -35,8 +36,7 @@ from govcloud.drivers.openstack_network import (
     zone_tag,
 )
 from govcloud.errors import CapacityError, DriverError, GovcloudError
-from govcloud.model import Settings
-from govcloud.store import Store, now
+from govcloud.runtime.store import Store, now
 
 T = TypeVar("T")
 RECORDED = frozenset({"website", "antivirus", "backup"})
@@ -48,6 +48,7 @@ RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
 
 class OpenStackDriver(NetworkResources, IdentityServices, Driver):
     name = "openstack"
+    abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS})
 
     def __init__(self, settings: Settings, store: Store, cloud: str | None = None) -> None:
         import keystoneauth1.exceptions as ksa_exceptions

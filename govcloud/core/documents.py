@@ -1,4 +1,4 @@
-"""Reading YAML files into plain data, keeping the line of every key for diagnostics.
+"""Parsing YAML text into plain data, keeping the line of every key for diagnostics.
 
 Guards against what a hostile or broken file can do to a loader: files over a size
 limit, alias bombs ("billion laughs"), recursive anchors, duplicate keys and non-text keys.
@@ -7,7 +7,6 @@ limit, alias bombs ("billion laughs"), recursive anchors, duplicate keys and non
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -139,26 +138,6 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     if node.tag == _STR:
         return node.value
     return _resolver_loader.construct_object(node, deep=True)
-
-
-def load(path: Path, display: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
-    """Read one YAML file; on failure return no document and the reasons why."""
-    name = display or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Diagnostic(name, 0, "", f"cannot read the file: {exc.strerror}",
-                                 "check the path and its permissions")]
-    if len(raw) > MAX_FILE_BYTES:
-        return None, [Diagnostic(name, 1, "", f"file is {len(raw):,} bytes, over the "
-                                 f"{MAX_FILE_BYTES:,}-byte limit",
-                                 "split it or remove what does not belong in a tenancy plan")]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [Diagnostic(name, raw[: exc.start].count(b"\n") + 1, "",
-                                 "file is not valid UTF-8", "save it as UTF-8")]
-    return parse(text, name)
 
 
 def parse(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:

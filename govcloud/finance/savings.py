@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from govcloud.chargeback import ZERO, Statement, fen
-from govcloud.documents import Path_, dotted
-from govcloud.model import TenancyPlan
-from govcloud.pricebook import HOURS_PER_MONTH, D, PriceBook
+from govcloud.core.documents import Path_, dotted
+from govcloud.core.model import TenancyPlan
+from govcloud.finance.chargeback import ZERO, Statement, fen
+from govcloud.finance.pricebook import HOURS_PER_MONTH, D, PriceBook
 
 LineOf = Callable[[Path_], int]
 

@@ -18,30 +18,28 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cel
 
-from govcloud.documents import Document, Path_, dotted
-from govcloud.documents import load as load_yaml
+from govcloud.core.documents import Document, Path_, dotted
+from govcloud.core.model import Catalogue, Settings
+from govcloud.core.schema import IDENT, TEXT, arr_of, check, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic
-from govcloud.model import Catalogue, Settings
-from govcloud.schema import IDENT, TEXT, _arr, _obj, _s, check, with_defaults
 
-POLICY_SCHEMA: dict[str, Any] = _obj("A policy file.", {
-    "rules": _arr("Rules.", _obj("One rule.", {
-        "id": _s("Rule id, shown with every finding.", IDENT),
+POLICY_SCHEMA: dict[str, Any] = obj_of("A policy file.", {
+    "rules": arr_of("Rules.", obj_of("One rule.", {
+        "id": str_of("Rule id, shown with every finding.", IDENT),
         "severity": {"type": "string", "enum": ["error", "warning"], "default": "error",
                      "description": "error blocks plan and apply; warning is shown."},
-        "description": _s("Why the rule exists.", None, default=""),
+        "description": str_of("Why the rule exists.", None, default=""),
         "each": {"type": "string", "enum": ["plan", "servers", "websites"], "default": "plan",
                  "description": "Evaluate once per plan, or once per server or website."},
-        "path": _s("Key the finding points at (relative to the item).", r"^[a-z_.]*$",
+        "path": str_of("Key the finding points at (relative to the item).", r"^[a-z_.]*$",
                    default=""),
-        "expression": _s("CEL expression that is true when the plan complies.", None),
-        "message": _s("What is wrong; may hold {{ CEL }} placeholders.", None),
-        "hint": _s("How to fix it; may hold {{ CEL }} placeholders.", None, default=""),
+        "expression": str_of("CEL expression that is true when the plan complies.", None),
+        "message": str_of("What is wrong; may hold {{ CEL }} placeholders.", None),
+        "hint": str_of("How to fix it; may hold {{ CEL }} placeholders.", None, default=""),
     }, ["id", "expression", "message"])),
 }, ["rules"])
 _ = TEXT  # rule text is operator-written and shown as-is; it never reaches a template
@@ -106,17 +104,13 @@ def _render(parts: tuple[Any, ...], ctx: Any) -> str:
     return "".join(out)
 
 
-def load_rules(folder: Path, root: Path) -> tuple[list[Rule], list[Diagnostic]]:
-    """Read every policy file in ``folder``; compile every expression; report every problem."""
+def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
+    """Compile the rules of every parsed policy file; report every problem."""
     rules: list[Rule] = []
     problems: list[Diagnostic] = []
     seen: dict[str, str] = {}
-    for path in sorted(folder.glob("*.y*ml")):
-        name = str(path.relative_to(root))
-        doc, diags = load_yaml(path, name)
-        problems += diags
-        if doc is None:
-            continue
+    for doc in docs:
+        name = doc.file
         found = check(doc, POLICY_SCHEMA)
         problems += found
         if found:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
-from govcloud.pricebook import HOURS_PER_MONTH, ITEMS, Pool, PriceBook
+from govcloud.finance.pricebook import HOURS_PER_MONTH, ITEMS, Pool, PriceBook
 
 FEN = Decimal("0.01")
 ZERO = Decimal(0)
@@ -320,7 +320,7 @@ def plan_cost_delta(book: PriceBook, period: str, changes: Any, platform: Platfo
                     platform_after: Platform | None = None) -> dict[str, Decimal]:
     """Monthly charge delta per department of a plan's changes (each with before/after
     resources), at the month's prices."""
-    from govcloud.usage import allocations
+    from govcloud.finance.usage import allocations
 
     before = allocations([c.before for c in changes if c.before is not None])
     after = allocations([c.after for c in changes if c.after is not None])

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from govcloud.desired import Resource
+from govcloud.core.desired import Resource
 from govcloud.errors import LockHeld, StateError
 
 SCHEMA = [

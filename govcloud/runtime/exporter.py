@@ -16,8 +16,12 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from govcloud import engine, placement, reports, usage
+from govcloud.drivers.base import Ability
 from govcloud.errors import GovcloudError
+from govcloud.finance import usage
+from govcloud.placement import hosts as placement
+from govcloud.runtime import accounts, engine
+from govcloud.runtime import records as stored
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ class EstateCollector(Collector):
                 q.add_metric([dep, names[dep], res], float(getattr(p.quota, field)))
         yield q
 
-        periods = usage.periods(s.store)
+        periods = stored.periods(s.store)
         latest = periods[-1] if periods else None
         u = GaugeMetricFamily("govcloud_department_used", "Measured use in the latest "
                               "collected month (sim samples or the cloud's usage API).",
@@ -88,13 +92,13 @@ class EstateCollector(Collector):
                                  labels=["part", "period"])
         if latest:
             for dep, items in sorted(usage.used_by_department(
-                    usage.load(s.store, latest)).items()):
+                    stored.load(s.store, latest)).items()):
                 for item, res in RESOURCES.items():
                     v = items.get(item)
                     if v is not None:
                         u.add_metric([dep, names.get(dep, dep), res, latest], v)
-            ledger = reports.savings_for(est, s.store, latest)
-            st = reports.statement_for(est, s.store, latest)
+            ledger = accounts.savings_for(est, s.store, latest)
+            st = accounts.statement_for(est, s.store, latest)
             for d in st.departments:
                 cost.add_metric([d.department, names.get(d.department, d.department), latest],
                                 float(d.total))
@@ -139,7 +143,7 @@ class EstateCollector(Collector):
         pool = self.s.estate.settings.host_pool
         ratios = placement.Ratios.of(pool)
         hosts = {h.name: h for h in placement.pool_hosts(pool)}
-        where = self.s.driver.placement() if hasattr(self.s.driver, "placement") else {}
+        where = self.s.driver.servers_on_hosts() if self.s.driver.can(Ability.PLACEMENT) else {}
         used: dict[str, list[float]] = {}
         for r in resources:
             if r.kind != "server":

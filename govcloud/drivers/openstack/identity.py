@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from govcloud.drivers.openstack_network import TAG, dept_of
+from govcloud.drivers.openstack.network import TAG, dept_of
 from govcloud.errors import GovcloudError
 
 

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from govcloud.desired import Resource, desired_state
+from govcloud.core.desired import Resource, desired_state
+from govcloud.core.model import ZONES, Estate, HostPool
 from govcloud.errors import CapacityError
-from govcloud.model import ZONES, Estate, HostPool
-from govcloud.placement import (
+from govcloud.placement.hosts import (
     Demand,
     Host,
     Placement,
@@ -27,7 +27,7 @@ from govcloud.placement import (
     spread,
 )
 
-DIMENSIONS = ("vcpu", "ram", "disk")
+REPORTED = ("vcpu", "ram", "disk")  # how utilization is reported, in the order of DIMENSIONS
 
 
 @dataclass(frozen=True)
@@ -165,9 +165,9 @@ def report(estate: Estate) -> CapacityReport:
             lower_bound=bound.get(zone, 0),
             spread=nova.count(zone) if nova is not None else None,
             average={n: round(sum(u[k] for u in util) / len(util), 4) if util else 0.0
-                     for k, n in enumerate(DIMENSIONS)},
+                     for k, n in enumerate(REPORTED)},
             peak={n: round(max((u[k] for u in util), default=0.0), 4)
-                  for k, n in enumerate(DIMENSIONS)},
+                  for k, n in enumerate(REPORTED)},
             legacy_servers=sum(s.count for p in plans for s in p.legacy.servers),
         ))
     return CapacityReport(estate.settings.estate, pool.headroom, tuple(zones))

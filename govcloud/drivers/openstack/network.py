@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from govcloud.desired import Resource
+from govcloud.core.desired import Resource
 from govcloud.errors import DriverError
 
 TAG = "govcloud"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from govcloud.desired import Resource
-from govcloud.planning import diff_attrs
+from govcloud.core.desired import Resource
+from govcloud.core.planning import diff_attrs
 
 
 @dataclass(frozen=True)

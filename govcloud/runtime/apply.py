@@ -18,11 +18,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from govcloud.desired import STAGE, Resource
+from govcloud.core.desired import STAGE, Resource
+from govcloud.core.planning import Change, Plan, fingerprint
 from govcloud.drivers.base import Driver
 from govcloud.errors import DriverError, GovcloudError, StalePlan
-from govcloud.planning import Change, Plan, fingerprint
-from govcloud.store import ApplyRecord, Store
+from govcloud.runtime.store import ApplyRecord, Store
 
 Event = Callable[[str, Change, str], None]  # (phase, change, detail)
 RETRIES = 4

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from govcloud.core.model import Estate
 from govcloud.errors import GovcloudError
-from govcloud.model import Estate
-from govcloud.services import PlaybookRun, fresh, run_playbooks, state_dir
+from govcloud.runtime.store import Store
+from govcloud.services.playbooks import PlaybookRun, fresh, run_playbooks, state_dir
 from govcloud.services.runner import Line
-from govcloud.store import Store
 
 
 @dataclass

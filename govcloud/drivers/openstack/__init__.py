@@ -1,0 +1,2 @@
+"""The OpenStack driver: compute (``driver``), network (``network``) and identity
+(``identity``) through openstacksdk."""

@@ -1,0 +1,148 @@
+"""Shared services (web hosting, antivirus, backup) configured by Ansible after apply.
+
+The playbooks in the estate's ``playbooks/`` run through ansible-runner with the inventory
+of ``inventory.build``: the shared hosts of ``inventories/`` plus the departments from the
+state store. Each run keeps its artifacts under the state folder
+(``.state/services/runs/<id>``); only the departments an apply changed are re-run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from govcloud.core.model import Estate
+from govcloud.core.planning import Change
+from govcloud.errors import GovcloudError
+from govcloud.runtime.store import Store
+from govcloud.services import inventory
+from govcloud.services.runner import Line, PlaybookFailed, PlaybookRun, prune_runs, run_playbook
+
+__all__ = ["PLAYBOOKS", "PlaybookFailed", "PlaybookRun", "ServicesOutcome", "after_apply",
+           "build_inventory", "changed_departments", "run_services", "state_dir"]
+
+PLAYBOOKS = ("webhosting", "antivirus", "backup")
+SERVICE_KINDS = frozenset({"project", "website", "antivirus", "backup", "server"})
+
+
+@dataclass
+class ServicesOutcome:
+    """What the service playbooks did after an apply (or why they did not run)."""
+
+    departments: list[str] = field(default_factory=list)
+    runs: list[PlaybookRun] = field(default_factory=list)
+    skipped: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and all(r.ok for r in self.runs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"departments": self.departments, "skipped": self.skipped or None,
+                "error": self.error or None, "ok": self.ok,
+                "runs": [r.as_dict() for r in self.runs]}
+
+    def render(self) -> str:
+        if self.skipped:
+            return f"Service playbooks skipped: {self.skipped}."
+        lines = [f"Service playbooks failed: {self.error}"] if self.error else []
+        for r in self.runs:
+            if r.ok:
+                lines.append(f"{r.playbook}: ok, {r.changed} changed ({r.seconds:.0f}s, "
+                             f"artifacts {r.artifacts})")
+            else:
+                lines.append(r.render_failure())
+        return "\n".join(lines)
+
+
+def state_dir(estate: Estate, store: Store) -> Path:
+    """The state folder: beside the SQLite file, else the estate's .state."""
+    folder = store.path.parent if store.path is not None else estate.root / ".state"
+    return folder.resolve()
+
+
+def changed_departments(changes: Iterable[Change]) -> list[str]:
+    """Departments whose sites, antivirus, backup or servers an apply changed."""
+    return sorted({c.department for c in changes if c.kind in SERVICE_KINDS})
+
+
+def build_inventory(estate: Estate, store: Store) -> dict[str, Any]:
+    return inventory.build(estate, store.applied())
+
+
+def _playbook(estate: Estate, name: str) -> Path:
+    path = (estate.root / "playbooks" / f"{name}.yml").resolve()
+    if not path.is_file():
+        raise GovcloudError(f"the estate has no playbook {path}",
+                            "copy playbooks/ from the govcloud example estate")
+    return path
+
+
+def run_playbooks(estate: Estate, store: Store, names: Iterable[str], departments: list[str],
+                  tags: str | None = None, extra: dict[str, Any] | None = None,
+                  on_line: Line | None = None) -> list[PlaybookRun]:
+    """Run each playbook of ``names`` for ``departments``; every run is returned."""
+    inv = build_inventory(estate, store)
+    base = state_dir(estate, store) / "services"
+    fetch = base / "fetched"
+    fetch.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for name in names:
+        say = on_line or (lambda text: None)
+        say(f"Running {name}.yml for {len(departments)} department(s)")
+        runs.append(run_playbook(_playbook(estate, name), inv, {
+            "govcloud_only": departments, "govcloud_fetch_dir": str(fetch), **(extra or {})},
+            base / "runs", tags, on_line))
+    prune_runs(base / "runs")
+    return runs
+
+
+def run_services(estate: Estate, store: Store, departments: list[str],
+                 on_line: Line | None = None) -> ServicesOutcome:
+    """Converge web hosting, antivirus and backup for ``departments``."""
+    if not departments:
+        return ServicesOutcome(skipped="no department's sites, antivirus, backup or "
+                               "servers changed")
+    return ServicesOutcome(departments, run_playbooks(estate, store, PLAYBOOKS, departments,
+                                                      on_line=on_line))
+
+
+def after_apply(estate: Estate, store: Store, changes: Iterable[Change], enabled: bool = True,
+                on_line: Line | None = None) -> ServicesOutcome:
+    """The service step of apply: only the changed departments, only when switched on."""
+    if not enabled:
+        return ServicesOutcome(skipped="--no-services was given")
+    if not estate.settings.services.enabled:
+        return ServicesOutcome(skipped="services.enabled is off in govcloud.yaml (turn it on "
+                               "once inventories/ names real web, mirror and backup hosts)")
+    try:
+        return run_services(estate, store, changed_departments(changes), on_line)
+    except GovcloudError as exc:  # the cloud changes stand; say why the services did not run
+        return ServicesOutcome(changed_departments(changes), error=exc.render())
+
+
+def fresh(folder: Path) -> Path:
+    """An empty ``folder`` for files fetched by one run."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def collect_scans(estate: Estate, store: Store, departments: list[str],
+                  on_line: Line | None = None) -> tuple[list[Any], list[PlaybookRun]]:
+    """Fetch the departments' scan logs from every scanned host (antivirus.yml, tag
+    collect); returns them as ``security.ScanLog`` values and the run."""
+    from govcloud.services.scans import ScanLog
+
+    fetched = fresh(state_dir(estate, store) / "services" / "fetched" / "security")
+    runs = run_playbooks(estate, store, ["antivirus"], departments, tags="collect",
+                         on_line=on_line)
+    logs = []
+    for log in sorted(fetched.glob("*/*/*.log")):
+        host, dep = log.parent.parent.name, log.parent.name
+        logs.append(ScanLog(host, dep, log.stem, log.read_text(errors="replace")))
+    return logs, runs
