@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from govcloud import __version__
-from govcloud.errors import GovcloudError
+from govcloud.errors import GovcloudError, ValidationFailed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: no traceback ever reaches the user."""
     try:
         rc = cli.main(args=argv, prog_name="govcloud", standalone_mode=False)
+    except ValidationFailed as exc:
+        click.echo(exc.render(), err=True)
+        click.echo("Error: the estate does not validate; nothing was done — fix the errors "
+                   "above (govcloud validate lists them)", err=True)
+        sys.exit(1)
     except GovcloudError as exc:
         click.echo(f"Error: {exc.render()}", err=True)
         sys.exit(1)

@@ -8,16 +8,11 @@ from typing import Any
 import click
 
 from govcloud.cli import cli
+from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option, table
-from govcloud.core.model import Estate
 from govcloud.placement import capacity
-from govcloud.placement.consolidation import MigrationPlan, repack
-from govcloud.placement.hosts import Ratios
+from govcloud.placement.consolidation import MigrationPlan
 from govcloud.runtime import engine
-
-
-def _root(ctx: click.Context) -> Path:
-    return ctx.find_root().obj or Path(".")
 
 
 @cli.command("capacity")
@@ -40,31 +35,27 @@ def capacity_command(ctx: click.Context, add: tuple[Path, ...], output: str) -> 
       govcloud capacity
       govcloud capacity --add plans/new.yaml --output json
     """
-    root = _root(ctx)
-    added = [p.resolve() for p in add]
-    inside = (root / "plans").resolve()
-    after = engine.validate(root, [p for p in added if p.parent != inside]).estate()
-    if not added:
-        result = capacity.report(after)
-        if output == "json":
-            emit_json(result.as_dict())
-        else:
-            click.echo(_report_text(result))
-        return
-    before = _without(after, set(added))
-    change = capacity.what_if(before, after)
+    result = engine.capacity(root(ctx), list(add))
     if output == "json":
-        emit_json(change.as_dict())
-        return
-    click.echo(_report_text(change.after))
+        emit_json(result.as_dict())
+    elif isinstance(result, capacity.WhatIf):
+        click.echo(_what_if_text(result))
+    else:
+        click.echo(_report_text(result))
+
+
+def _what_if_text(change: capacity.WhatIf) -> str:
+    lines = [_report_text(change.after)]
     names = ", ".join(change.departments) or "no new department"
-    click.echo(f"\nWhat if {names} joins: hosts {change.before.hosts} -> {change.after.hosts}.")
+    lines.append(f"\nWhat if {names} joins: hosts {change.before.hosts} -> "
+                 f"{change.after.hosts}.")
     if change.extra:
         extra = "; ".join(f"{zone}: " + ", ".join(f"{n} {cls}" for cls, n in per.items())
                           for zone, per in change.extra.items())
-        click.echo(f"The installed pool is too small: add {extra} to host_pool.hosts.")
+        lines.append(f"The installed pool is too small: add {extra} to host_pool.hosts.")
     else:
-        click.echo("It fits the installed pool: no extra hosts needed.")
+        lines.append("It fits the installed pool: no extra hosts needed.")
+    return "\n".join(lines)
 
 
 @cli.command()
@@ -82,20 +73,12 @@ def consolidate(ctx: click.Context, output: str) -> None:
     Example:
       govcloud consolidate --output json
     """
-    with engine.session(_root(ctx)) as s:
-        plan = repack(s.driver.servers_on_hosts(), capacity.demands(s.driver.read()),
-                      s.driver.hosts(), Ratios.of(s.estate.settings.host_pool))
+    with session(ctx) as s:
+        plan = engine.consolidation(s)
     if output == "json":
         emit_json(plan.as_dict())
     else:
         click.echo(_plan_text(plan))
-
-
-def _without(estate: Estate, files: set[Path]) -> Estate:
-    """The estate without the plans read from ``files``."""
-    plans = {k: p for k, p in estate.plans.items()
-             if (estate.root / p.file).resolve() not in files}
-    return Estate(estate.root, estate.settings, plans)
 
 
 def _pct(values: dict[str, float]) -> str:

@@ -10,17 +10,22 @@ from pathlib import Path
 import click
 
 from govcloud.cli import cli
+from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option
-from govcloud.cli.render import apply_text, drift_text, plan_text, show_text
-from govcloud.core.planning import Change
+from govcloud.cli.render import (
+    apply_text,
+    drift_text,
+    history_text,
+    journal_text,
+    plan_text,
+    show_text,
+    validate_text,
+)
+from govcloud.core.planning import Change, Plan
 from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
-from govcloud.errors import GovcloudError, ValidationFailed
+from govcloud.errors import GovcloudError
 from govcloud.runtime import engine
-
-
-def _root(ctx: click.Context) -> Path:
-    return ctx.find_root().obj or Path(".")
 
 
 @cli.command()
@@ -36,20 +41,11 @@ def validate(ctx: click.Context, output: str) -> None:
     Example:
       govcloud validate
     """
-    checked = engine.validate(_root(ctx))
+    checked = engine.validate(root(ctx))
     if output == "json":
-        emit_json({"files": checked.files, "departments": len(checked.plans),
-                   "errors": len(checked.errors), "warnings": len(checked.warnings),
-                   "diagnostics": [d.as_dict() for d in checked.diagnostics]})
+        emit_json(checked.as_dict())
     else:
-        for d in checked.diagnostics:
-            click.echo(d.render(), err=d.severity == "error")
-        if checked.errors:
-            click.echo(f"{len(checked.errors)} error(s), {len(checked.warnings)} warning(s) in "
-                       f"{checked.files} plan file(s).", err=True)
-        else:
-            click.echo(f"OK: {checked.files} plan file(s), {len(checked.plans)} departments, "
-                       f"{len(checked.warnings)} warning(s).")
+        validate_text(checked)
     if checked.errors:
         ctx.exit(1)
 
@@ -70,13 +66,6 @@ def schema(which: str) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _fail_validation(exc: ValidationFailed) -> None:
-    for d in exc.diagnostics:
-        click.echo(d.render(), err=True)
-    raise GovcloudError("the estate does not validate; nothing was planned",
-                        "fix the errors above (govcloud validate lists them)")
-
-
 @cli.command()
 @click.option("--prune", is_flag=True, help="Also delete orphans: resources of departments "
               "that have no plan (protected ones are never deleted).")
@@ -94,16 +83,12 @@ def plan(ctx: click.Context, prune: bool, out: Path | None, detailed_exitcode: b
     Example:
       govcloud plan --out plan.json && govcloud apply plan.json
     """
-    try:
-        with engine.session(_root(ctx)) as s:
-            p = s.plan(prune)
-            if output == "json":
-                emit_json(p.as_dict())
-            else:
-                click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
-    except ValidationFailed as exc:
-        _fail_validation(exc)
-        return
+    with session(ctx) as s:
+        p = s.plan(prune)
+        if output == "json":
+            emit_json(p.as_dict())
+        else:
+            click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
     if out:
         engine.save_plan(p, out)
         if output == "text":
@@ -168,47 +153,38 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
       govcloud apply --yes
       govcloud plan --out plan.json && govcloud apply plan.json
     """
-    try:
-        with engine.session(_root(ctx)) as s, engine.locked(s, lock_timeout):
-            if plan_file:
-                if prune:
-                    raise GovcloudError("--prune applies to fresh plans only",
-                                        "make the saved plan with govcloud plan --prune --out")
-                p = engine.load_plan(plan_file)
-            else:
-                p = s.plan(prune)
-                if output == "text":
-                    click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
-                if not p.has_changes:
-                    if output == "json":
-                        emit_json({"apply_id": None, "summary": {"done": 0}, "ok": True})
-                    return
-                if not yes:
-                    if not sys.stdin.isatty():
-                        raise GovcloudError("apply needs confirmation and there is no terminal "
-                                            "to ask on", "pass --yes to apply without asking")
-                    click.confirm("Apply these changes?", abort=True)
-            progress = _Progress(len(p.pending))
-            try:
-                result = engine.apply(s, p, on_event=progress, services=not no_services,
-                                      on_service=lambda text: click.echo(text, err=True))
-            finally:
-                progress.close()
-    except ValidationFailed as exc:
-        _fail_validation(exc)
-        return
+    with session(ctx) as s, engine.locked(s, lock_timeout):
+        p = engine.load_plan(plan_file, prune) if plan_file else s.plan(prune)
+        if not plan_file and not _confirmed(p, s, yes, output):
+            return
+        progress = _Progress(len(p.pending))
+        try:
+            result = engine.apply(s, p, on_event=progress, services=not no_services,
+                                  on_service=lambda text: click.echo(text, err=True))
+        finally:
+            progress.close()
     if output == "json":
-        emit_json({"apply_id": result.apply_id, "ok": result.ok, "summary": result.summary(),
-                   "seconds": result.seconds,
-                   "failed": [{"key": c.key, "error": m} for c, m in result.failed],
-                   "skipped": [c.key for c in result.skipped],
-                   "services": result.services.as_dict() if result.services else None})
+        emit_json(result.as_dict())
     else:
         click.echo(apply_text(result))
-        if result.services:
-            click.echo(result.services.render())
     if not result.ok or (result.services and not result.services.ok):
         ctx.exit(1)
+
+
+def _confirmed(p: Plan, s: engine.Session, yes: bool, output: str) -> bool:
+    """Show a fresh plan and ask for confirmation; False when there is nothing to do."""
+    if output == "text":
+        click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
+    if not p.has_changes:
+        if output == "json":
+            emit_json({"apply_id": None, "summary": {"done": 0}, "ok": True})
+        return False
+    if not yes:
+        if not sys.stdin.isatty():
+            raise GovcloudError("apply needs confirmation and there is no terminal to ask on",
+                                "pass --yes to apply without asking")
+        click.confirm("Apply these changes?", abort=True)
+    return True
 
 
 @cli.command()
@@ -223,7 +199,7 @@ def drift(ctx: click.Context, output: str) -> None:
     Example:
       govcloud drift --output json
     """
-    with engine.session(_root(ctx)) as s:
+    with session(ctx) as s:
         items = engine.drift(s)
     if output == "json":
         emit_json([d.as_dict() for d in items])
@@ -243,7 +219,7 @@ def show(ctx: click.Context, output: str) -> None:
     Example:
       govcloud show
     """
-    with engine.session(_root(ctx)) as s:
+    with session(ctx) as s:
         data = engine.show(s)
     if output == "json":
         emit_json(data)
@@ -263,20 +239,9 @@ def history(ctx: click.Context, limit: int, apply_id: str | None, output: str) -
     Example:
       govcloud history --limit 5
     """
-    with engine.session(_root(ctx)) as s:
-        if apply_id:
-            rows = s.store.journal_of(apply_id)
-            if output == "json":
-                emit_json([dict(zip(("key", "action", "phase", "detail"), r,
-                                    strict=True)) for r in rows])
-            else:
-                for key, action, phase, detail in rows:
-                    click.echo(f"{phase:<8} {action:<8} {key} {detail}".rstrip())
-            return
-        recs = s.store.applies(limit)
+    with session(ctx) as s:
+        data = engine.journal(s, apply_id) if apply_id else engine.history(s, limit)
     if output == "json":
-        emit_json([r.__dict__ for r in recs])
-        return
-    for r in recs:
-        click.echo(f"{r.id}  {r.started_at}  {r.result or 'interrupted/running':<12} "
-                   f"{r.done}/{r.total} changes  by {r.holder}")
+        emit_json(data)
+    else:
+        click.echo(journal_text(data) if apply_id else history_text(data))

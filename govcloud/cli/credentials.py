@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from govcloud.cli import cli
+from govcloud.cli.options import session
 from govcloud.cli.output import emit_json, output_option
 from govcloud.errors import GovcloudError
-from govcloud.runtime import engine
 
 
 @cli.group()
@@ -35,8 +35,7 @@ def issue(ctx: click.Context, department: str, days: int, output: str) -> None:
     Example:
       govcloud credentials issue --department finance --days 30
     """
-    root = ctx.find_root().obj
-    with engine.session(root) as s:
+    with session(ctx) as s:
         if department not in s.estate.plans:
             raise GovcloudError(f"no department '{department}' in plans/",
                                 "use a department id from a tenancy plan")

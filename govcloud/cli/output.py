@@ -6,9 +6,16 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from govcloud.reports.text import csv_cell, table, width
+from govcloud.reports.views import Report
+from govcloud.runtime.files import write_bytes
+
+__all__ = ["emit_csv", "emit_json", "emit_report", "output_option", "table", "width"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,25 +40,18 @@ def emit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     click.echo(buf.getvalue(), nl=False)
 
 
-def width(text: str) -> int:
-    """Display width: CJK characters take two columns."""
-    import unicodedata
+def emit_report(rep: Report, output: str, workbook: Path) -> None:
+    """A finance report in the format asked for; an XLSX goes to ``workbook``."""
+    if output == "json":
+        emit_json(rep.data)
+    elif output == "csv":
+        header, rows = rep.main
+        emit_csv(header, [[csv_cell(v) for v in r] for r in rows])
+    elif output == "xlsx":
+        from govcloud.reports.xlsx import workbook as render
 
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
-    """A plain text table that lines up Chinese names too."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
-    widths = [max(width(r[i]) for r in cells) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate(cells):
-        parts = []
-        for i, cell in enumerate(row):
-            pad = " " * (widths[i] - width(cell))
-            right = i < len(align) and align[i] == "r"
-            parts.append(pad + cell if right else cell + pad)
-        lines.append("  ".join(parts).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        write_bytes(workbook, render(list(rep.sheets.items()), list(rep.notes),
+                                     active=next(iter(rep.sheets))))
+        click.echo(f"Wrote {workbook} ({', '.join(rep.sheets)}).")
+    else:
+        click.echo(rep.text)

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from govcloud.core.checks import Checked
 from govcloud.core.drift import Drift
 from govcloud.core.model import Estate
 from govcloud.core.planning import Change, Plan
@@ -81,6 +82,30 @@ def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
     return "\n".join(lines)
 
 
+def validate_text(checked: Checked) -> None:
+    """Every finding (errors on stderr), then the verdict."""
+    for d in checked.diagnostics:
+        click.echo(d.render(), err=d.severity == "error")
+    if checked.errors:
+        click.echo(f"{len(checked.errors)} error(s), {len(checked.warnings)} warning(s) in "
+                   f"{checked.files} plan file(s).", err=True)
+    else:
+        click.echo(f"OK: {checked.files} plan file(s), {len(checked.plans)} departments, "
+                   f"{len(checked.warnings)} warning(s).")
+
+
+def history_text(applies: list[dict[str, Any]]) -> str:
+    if not applies:
+        return "No applies recorded yet."
+    return "\n".join(f"{r['id']}  {r['started_at']}  {r['result'] or 'interrupted/running':<12} "
+                     f"{r['done']}/{r['total']} changes  by {r['holder']}" for r in applies)
+
+
+def journal_text(rows: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{r['phase']:<8} {r['action']:<8} {r['key']} {r['detail']}".rstrip()
+                     for r in rows)
+
+
 def apply_text(result: ApplyResult) -> str:
     lines = []
     for rec in result.resumed:
@@ -103,6 +128,8 @@ def apply_text(result: ApplyResult) -> str:
     if not result.ok:
         lines.append("Nothing half-made is left behind: run govcloud apply again to finish "
                      "once the cause is fixed.")
+    if result.services:
+        lines.append(result.services.render())
     return "\n".join(lines)
 
 

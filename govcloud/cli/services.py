@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from govcloud.cli import cli
-from govcloud.cli.groups import report
+from govcloud.cli.options import report, session
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError
 from govcloud.runtime import engine
 from govcloud.services import backup as backups
 from govcloud.services import playbooks
 from govcloud.services.scans import security_report
-
-
-def _root(ctx: click.Context) -> Path:
-    return ctx.find_root().obj or Path(".")
 
 
 def _progress(text: str) -> None:
@@ -48,7 +43,7 @@ def inventory(ctx: click.Context, list_: bool, host: str | None) -> None:
     Example:
       govcloud inventory --list
     """
-    with engine.session(_root(ctx)) as s:
+    with session(ctx) as s:
         inv = playbooks.build_inventory(s.estate, s.store)
     if host:
         emit_json(inv["_meta"]["hostvars"].get(host, {}))
@@ -83,7 +78,7 @@ def services_run(ctx: click.Context, departments: tuple[str, ...], lock_timeout:
     Example:
       govcloud services run
     """
-    with engine.session(_root(ctx)) as s, engine.locked(s, lock_timeout):
+    with session(ctx) as s, engine.locked(s, lock_timeout):
         deps = list(departments) or sorted(s.estate.plans)
         unknown = [d for d in deps if d not in s.estate.plans]
         if unknown:
@@ -113,7 +108,7 @@ def report_security(ctx: click.Context, department: str | None, output: str) -> 
     Example:
       govcloud report security --output json
     """
-    with engine.session(_root(ctx)) as s:
+    with session(ctx) as s:
         deps = [department] if department else sorted(s.estate.plans)
         if department and department not in s.estate.plans:
             raise GovcloudError(f"no department '{department}' in the estate",
@@ -159,7 +154,7 @@ def backup_verify(ctx: click.Context, department: str | None, output: str) -> No
     Example:
       govcloud backup verify --department finance
     """
-    with engine.session(_root(ctx)) as s:
+    with session(ctx) as s:
         drills, runs = backups.verify(s.estate, s.store, department)
     _check_runs(ctx, runs)
     if output == "json":
@@ -187,7 +182,7 @@ def backup_restore(ctx: click.Context, department: str, target: str) -> None:
     Example:
       govcloud backup restore --department finance --to /srv/restore/finance
     """
-    with engine.session(_root(ctx)) as s:
+    with session(ctx) as s:
         run = backups.restore(s.estate, s.store, department, target,
                               _progress if sys.stderr.isatty() else None)
     _check_runs(ctx, [run])

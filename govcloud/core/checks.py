@@ -43,6 +43,11 @@ class Checked:
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "departments": len(self.plans),
+                "errors": len(self.errors), "warnings": len(self.warnings),
+                "diagnostics": [d.as_dict() for d in self.diagnostics]}
+
     def estate(self) -> Estate:
         """The estate, or ValidationFailed with every error."""
         if self.errors or self.settings is None:

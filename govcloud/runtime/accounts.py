@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from govcloud.core.model import Estate
@@ -20,8 +21,9 @@ from govcloud.finance.chargeback import Platform, Statement, chargeback, check_i
 from govcloud.finance.pricebook import PriceBook, check_period
 from govcloud.finance.savings import Ledger, ledger
 from govcloud.placement import hosts as placement
+from govcloud.reports import views
 from govcloud.runtime import records as stored
-from govcloud.runtime.files import read_document
+from govcloud.runtime.files import read_document, write_bytes
 from govcloud.runtime.loader import load_book
 from govcloud.runtime.store import Store, holder_id
 
@@ -161,10 +163,73 @@ def _line_of(estate: Estate) -> Any:
     return for_plan
 
 
-def savings_for(estate: Estate, store: Store, period: str) -> Ledger:
+def savings_for(estate: Estate, store: Store, period: str,
+                statement: Statement | None = None) -> Ledger:
     book = book_for(estate)
-    return ledger(estate.plans, book, statement_for(estate, store, period, book),
+    return ledger(estate.plans, book, statement or statement_for(estate, store, period, book),
                   _line_of(estate))
+
+
+@dataclass(frozen=True)
+class Month:
+    """Every figure of one month, each computed once: what the workbook and HTML need."""
+
+    period: str
+    utilization: dict[str, Any]
+    statement: Statement
+    ledger: Ledger
+
+    def sheets(self, estate: Estate) -> dict[str, Any]:
+        return views.workbook_sheets(estate, self.utilization, self.statement, self.ledger)
+
+
+def month(estate: Estate, store: Store, period: str) -> Month:
+    st = statement_for(estate, store, period)
+    return Month(period, utilization(estate, store, period), st,
+                 savings_for(estate, store, period, st))
+
+
+def report(estate: Estate, store: Store, kind: str, period: str, detail: bool = False,
+           workbook: bool = False) -> views.Report:
+    """One finance report (utilization, chargeback or savings) for a month. Only its own
+    figures are computed, unless ``workbook`` asks for every sheet beside it."""
+    if workbook:
+        m = month(estate, store, period)
+        rep = {"utilization": lambda: views.utilization(m.utilization, period),
+               "chargeback": lambda: views.chargeback(estate, m.statement),
+               "savings": lambda: views.savings(estate, m.ledger, period, detail)}[kind]()
+        return views.Report(period, rep.sheets, rep.data, rep.text, tuple(m.ledger.assumptions)
+                            ).with_sheets(m.sheets(estate))
+    if kind == "utilization":
+        return views.utilization(utilization(estate, store, period), period)
+    if kind == "chargeback":
+        return views.chargeback(estate, statement_for(estate, store, period))
+    return views.savings(estate, savings_for(estate, store, period), period, detail)
+
+
+def publish(estate: Estate, store: Store, period: str, folder: Path) -> tuple[list[Path], bool]:
+    """Write the month's open-data release into ``folder``; the paths, and whether the month
+    is closed."""
+    from govcloud.reports.publish import release
+
+    st = statement_for(estate, store, period)
+    files = release(estate, st, savings_for(estate, store, period, st))
+    for name, data in files.items():
+        write_bytes(folder / name, data)
+    return [folder / name for name in files], st.closed_at is not None
+
+
+def html_page(estate: Estate, store: Store, period: str) -> str:
+    """The month's self-contained HTML report."""
+    from govcloud.reports.html import report as render
+
+    m = month(estate, store, period)
+    sheets = m.sheets(estate)
+    return render(estate, period, m.statement, m.ledger, m.utilization, history(estate, store),
+                  {"chargeback": sheets["Chargeback"], "savings": sheets["Savings"],
+                   "utilization": sheets["Utilization"],
+                   "savings_detail": sheets["Savings sources"],
+                   "cost_detail": sheets["Platform cost"]})
 
 
 def name_of(estate: Estate, dep: str) -> str:

@@ -47,6 +47,13 @@ class ApplyResult:
         return {"done": len(self.done), "failed": len(self.failed),
                 "skipped": len(self.skipped)}
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"apply_id": self.apply_id, "ok": self.ok, "summary": self.summary(),
+                "seconds": self.seconds,
+                "failed": [{"key": c.key, "error": m} for c, m in self.failed],
+                "skipped": [c.key for c in self.skipped],
+                "services": self.services.as_dict() if self.services else None}
+
 
 def _groups(changes: list[Change]) -> dict[str, list[list[Change]]]:
     """Per department, the ordered groups of changes that may run together."""

@@ -18,6 +18,10 @@ from govcloud.core.model import Estate
 from govcloud.core.planning import PLAN_FORMAT, Plan, make_plan
 from govcloud.drivers import Driver, open_driver
 from govcloud.errors import GovcloudError
+from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
+from govcloud.placement.capacity import report as capacity_report
+from govcloud.placement.consolidation import MigrationPlan, repack
+from govcloud.placement.hosts import Ratios
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc
 from govcloud.runtime.loader import Checked, check_estate, find_root
@@ -69,7 +73,11 @@ def save_plan(plan: Plan, path: Path) -> None:
                             "choose a writable path for --out") from exc
 
 
-def load_plan(path: Path) -> Plan:
+def load_plan(path: Path, prune: bool = False) -> Plan:
+    """A plan saved by ``govcloud plan --out``; --prune belongs to the plan, not to apply."""
+    if prune:
+        raise GovcloudError("--prune applies to fresh plans only",
+                            "make the saved plan with govcloud plan --prune --out")
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
@@ -109,6 +117,17 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
     return result
 
 
+def history(s: Session, limit: int) -> list[dict[str, Any]]:
+    """The most recent applies, newest first."""
+    return [r.__dict__ for r in s.store.applies(limit)]
+
+
+def journal(s: Session, apply_id: str) -> list[dict[str, Any]]:
+    """One apply's journal: every change's phases in order."""
+    return [dict(zip(("key", "action", "phase", "detail"), r, strict=True))
+            for r in s.store.journal_of(apply_id)]
+
+
 def drift(s: Session) -> list[Drift]:
     return find_drift(s.driver.read(), s.store.applied(), s.desired())
 
@@ -140,3 +159,23 @@ def show(s: Session) -> dict[str, Any]:
     last = s.store.applies(1)
     return {"departments": dict(sorted(deps.items())), "hosts_used": hosts,
             "last_apply": last[0].__dict__ if last else None}
+
+
+def capacity(root: Path, added: list[Path]) -> CapacityReport | WhatIf:
+    """Hosts the estate needs; with ``added`` plan files, what changes if they join (files
+    outside plans/ are validated with the estate as if they were in it)."""
+    root = find_root(root)
+    files = [p.resolve() for p in added]
+    inside = (root / "plans").resolve()
+    after = validate(root, [p for p in files if p.parent != inside]).estate()
+    if not files:
+        return capacity_report(after)
+    before = Estate(after.root, after.settings, {
+        k: p for k, p in after.plans.items() if (after.root / p.file).resolve() not in files})
+    return what_if(before, after)
+
+
+def consolidation(s: Session) -> MigrationPlan:
+    """Live migrations that free hosts, from where the driver says servers run."""
+    return repack(s.driver.servers_on_hosts(), demands(s.driver.read()), s.driver.hosts(),
+                  Ratios.of(s.estate.settings.host_pool))

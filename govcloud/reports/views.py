@@ -1,0 +1,86 @@
+"""A finance report as one value every output format renders from: its tables (sheets), its
+JSON, its terminal text and its notes. Pure: built from finance values, written by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from govcloud.core.model import Estate
+from govcloud.finance.chargeback import Statement
+from govcloud.finance.savings import Ledger
+from govcloud.reports import tables
+from govcloud.reports.text import cell, columns, table
+
+# What the terminal shows of the utilization table (CSV, JSON and XLSX carry every column).
+UTILIZATION_TEXT = ("department", "name", "servers", "vcpu", "vcpu_used", "vcpu_util", "ram_gb",
+                    "ram_gb_used", "ram_util", "volume_gb", "websites", "backup_gb",
+                    "antivirus_seats")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report: ``sheets`` in order, the first being the report itself."""
+
+    period: str
+    sheets: dict[str, tables.Table]
+    data: Any
+    text: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def main(self) -> tables.Table:
+        return next(iter(self.sheets.values()))
+
+    def with_sheets(self, others: dict[str, tables.Table]) -> Report:
+        """This report's own sheet first, then the others (for a workbook)."""
+        first = next(iter(self.sheets))
+        sheets = {first: self.sheets[first]} | {k: v for k, v in others.items() if k != first}
+        return Report(self.period, sheets, self.data, self.text, self.notes)
+
+
+def _text(header: list[str], rows: list[list[Any]], align: str) -> str:
+    return table(header, [[cell(v) for v in r] for r in rows], align)
+
+
+def utilization(util: dict[str, Any], period: str) -> Report:
+    header, rows = tables.utilization_table(util)
+    in_use = sum(n for z in util["hosts_in_use"].values() for n in z.values())
+    owned = sum(n for z in util["hosts_owned"].values() for n in z.values())
+    text = _text(*columns(header, rows, UTILIZATION_TEXT), "llrrrrrrrrrrr")
+    text += f"\n\n{len(rows)} departments on {in_use} of {owned} shared hosts ({period})."
+    data = {"period": period, "departments": [r.as_dict() for r in util["rows"]],
+            "hosts_in_use": util["hosts_in_use"], "hosts_owned": util["hosts_owned"]}
+    return Report(period, {"Utilization": (header, rows)}, data, text)
+
+
+def chargeback(estate: Estate, st: Statement) -> Report:
+    header, rows = tables.chargeback_table(estate, st)
+    text = _text(header, rows, "ll" + "r" * (len(header) - 2))
+    status = f"closed {st.closed_at}" if st.closed_at else "open (prices may still change it)"
+    text += (f"\n\nPeriod {st.period}, {status}. Pools: "
+             + "; ".join(f"{p.name} split by {p.rule}" for p in st.pools)
+             + f".\nCheck: charges {st.platform_cost - st.idle:,.2f} + idle {st.idle:,.2f} = "
+             f"platform cost {st.platform_cost:,.2f}.")
+    return Report(st.period, {"Chargeback": (header, rows)}, st.as_dict(), text)
+
+
+def savings(estate: Estate, led: Ledger, period: str, detail: bool = False) -> Report:
+    header, rows = tables.savings_table(estate, led)
+    text = _text(header, rows, "llrrrrr")
+    if detail:
+        text += "\n\n" + _text(*tables.savings_detail(led), "llrll")
+    text += (f"\n\nEstate saving {led.saving:,.2f} yuan a month, {led.saving * 12:,.2f} a year "
+             f"({period}).\nAssumptions:\n" + "\n".join(f"  - {a}" for a in led.assumptions))
+    return Report(period, {"Savings": (header, rows)}, led.as_dict(), text,
+                  tuple(led.assumptions))
+
+
+def workbook_sheets(estate: Estate, util: dict[str, Any], st: Statement, led: Ledger
+                    ) -> dict[str, tables.Table]:
+    """Every sheet of the month's workbook (and of the HTML report's tables)."""
+    return {"Utilization": tables.utilization_table(util),
+            "Chargeback": tables.chargeback_table(estate, st),
+            "Savings": tables.savings_table(estate, led),
+            "Savings sources": tables.savings_detail(led),
+            "Platform cost": tables.cost_detail(st)}
