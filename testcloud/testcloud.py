@@ -797,7 +797,7 @@ def cloud_health(sec, timeout):
             return False
         dt = datetime.datetime.fromisoformat(ts.replace('Z', ''))
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=datetime.timezone.utc)
+            dt = dt.replace(tzinfo=datetime.UTC)
         proc = proc or 'nova-compute-%s' % svc.host.rsplit('-', 1)[1]
         return dt.timestamp() >= started_at(proc) - 1
 
@@ -957,7 +957,8 @@ def ensure_resources(sec):
                         'govcloud_testcloud': 'true'})
         log('   image %s created (%s)' % (name, img.id))
         wait_for('image %s active' % name,
-                 lambda: conn.image.get_image(img.id).status == 'active', 60)
+                 lambda img_id=img.id: conn.image.get_image(img_id).status == 'active',
+                 60)
 
     # admin project: effectively unlimited (tests run ~100 servers at once)
     conn.compute.update_quota_set(
@@ -1133,7 +1134,7 @@ def cmd_down(args):
     infra = ('rabbitmq', 'epmd', 'memcached', 'mariadb')
     ostack = [n for n in order if n not in infra]
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
-        for n, r in zip(ostack, ex.map(stop_process, ostack)):
+        for n, r in zip(ostack, ex.map(stop_process, ostack), strict=True):
             if r:
                 stopped.append(n)
     for n in infra:

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """The safe loader with its implicit-tag resolution memoised.
 
     Resolving a plain scalar's tag (int? bool? null?) depends on its text alone, and plans
@@ -30,14 +30,15 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     _tags: dict[str, str] = {}
 
     def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        # (types-PyYAML leaves BaseResolver.resolve untyped, hence the two ignores)
         if kind is yaml.ScalarNode and implicit[0]:
             tag = self._tags.get(value)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
                 if len(self._tags) < 50_000:
                     self._tags[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call,no-any-return]
 
 
 MAX_FILE_BYTES = 1_000_000

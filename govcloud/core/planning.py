@@ -108,7 +108,7 @@ class Plan:
 def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
     """A digest of the actual state: any change to any resource changes it."""
     items = actual.values() if isinstance(actual, dict) else actual
-    rows = sorted(([r.key, r.attrs, r.protected] for r in items), key=lambda row: row[0])
+    rows = [[r.key, r.attrs, r.protected] for r in sorted(items, key=lambda r: r.key)]
     text = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

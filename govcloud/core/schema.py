@@ -55,7 +55,8 @@ def str_of(description: str, pattern: str | None = None, **kw: Any) -> dict[str,
     return out
 
 
-def int_of(description: str, minimum: int = 0, maximum: int | None = None, **kw: Any) -> dict:
+def int_of(description: str, minimum: int = 0, maximum: int | None = None,
+           **kw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "integer", "description": description, "minimum": minimum}
     if maximum is not None:
         out["maximum"] = maximum
@@ -63,7 +64,8 @@ def int_of(description: str, minimum: int = 0, maximum: int | None = None, **kw:
     return out
 
 
-def num_of(description: str, minimum: float = 0, maximum: float | None = None, **kw: Any) -> dict:
+def num_of(description: str, minimum: float = 0, maximum: float | None = None,
+           **kw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "number", "description": description, "minimum": minimum}
     if maximum is not None:
         out["maximum"] = maximum

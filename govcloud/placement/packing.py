@@ -21,7 +21,7 @@ moved onto it, so equal host counts prefer the cheaper capacity.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 EPS = 1e-9
@@ -31,6 +31,13 @@ DRAIN_TRIES = 24
 EJECT_LIMIT = 2_000  # zones up to this many servers also try one-item ejections
 
 Vec = tuple[float, float, float]
+SortKey = float | tuple[float, float]
+
+
+def _vec(values: Iterable[float]) -> Vec:
+    """Exactly three values (CPU, RAM, disk) as a vector."""
+    cpu, ram, disk = values
+    return (cpu, ram, disk)
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
     runs: list[tuple[tuple[int, int, float], list[Bin]]] = []
 
     def run(policy: str, score: str, emphasis: float) -> tuple[int, int, float]:
-        weights = tuple(emphasis if d == tight else 1.0 for d in range(3))
+        weights = _vec(emphasis if d == tight else 1.0 for d in range(3))
         bins, left = _fill_hosts(items, stocks, policy, score, weights, template)
         rank = (len(left), len(bins), round(_cost(bins, stocks), 9))
         runs.append((rank, bins))
@@ -353,7 +360,7 @@ def _size(stock: Stock) -> float:
 
 
 def _biggest(stocks: Sequence[Stock]) -> Vec:
-    return tuple(max(s.cap[d] for s in stocks) for d in range(3))  # type: ignore[return-value]
+    return _vec(max(s.cap[d] for s in stocks) for d in range(3))
 
 
 # --- 2. first-fit decreasing ---------------------------------------------------------------
@@ -363,7 +370,7 @@ def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
     """Textbook FFD: items by decreasing size, each onto the first host (in stock order, then
     host order) with room. ``order``: sum of normalised sizes, their max, or CPU or RAM."""
     ref = _biggest(stocks) if stocks else (1.0, 1.0, 1.0)
-    keys = {
+    keys: dict[str, Callable[[Item], SortKey]] = {
         "sum": lambda it: _norm(it.size, ref),
         "max": lambda it: max(it.size[d] / ref[d] for d in range(3) if ref[d] > 0),
         "cpu": lambda it: (it.size[0], it.size[1]),
@@ -401,8 +408,8 @@ def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
     return [b for b in bins if b is not None], left
 
 
-def _neg(key: float | tuple[float, float]) -> float | tuple[float, float]:
-    return tuple(-k for k in key) if isinstance(key, tuple) else -key  # type: ignore[return-value]
+def _neg(key: SortKey) -> SortKey:
+    return (-key[0], -key[1]) if isinstance(key, tuple) else -key
 
 
 # --- 3. emptying the least-loaded hosts ----------------------------------------------------

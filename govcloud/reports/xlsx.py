@@ -20,7 +20,9 @@ def workbook(sheets: list[tuple[str, Table]], notes: list[str], active: str = ""
     from openpyxl.styles import Font, PatternFill
 
     wb = Workbook()
-    wb.remove(wb.active)
+    blank = wb.active  # a new workbook starts with one empty sheet
+    if blank is not None:
+        wb.remove(blank)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
     for title, (header, rows) in sheets:

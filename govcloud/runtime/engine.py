@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govcloud.core.checks import Checked
 from govcloud.core.desired import Resource, desired_state
 from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
@@ -24,7 +25,7 @@ from govcloud.placement.consolidation import MigrationPlan, repack
 from govcloud.placement.hosts import Ratios
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc
-from govcloud.runtime.loader import Checked, check_estate, find_root
+from govcloud.runtime.loader import check_estate, find_root
 from govcloud.runtime.store import Store, open_store
 
 

@@ -91,20 +91,20 @@ class EstateCollector(Collector):
                                  "for the month, split into charged and idle.",
                                  labels=["part", "period"])
         if latest:
-            for dep, items in sorted(usage.used_by_department(
+            for dep, used in sorted(usage.used_by_department(
                     stored.load(s.store, latest)).items()):
                 for item, res in RESOURCES.items():
-                    v = items.get(item)
+                    v = used.get(item)
                     if v is not None:
                         u.add_metric([dep, names.get(dep, dep), res, latest], v)
             ledger = accounts.savings_for(est, s.store, latest)
             st = accounts.statement_for(est, s.store, latest)
-            for d in st.departments:
-                cost.add_metric([d.department, names.get(d.department, d.department), latest],
-                                float(d.total))
-            for d in ledger.departments:
-                sav.add_metric([d.department, names.get(d.department, d.department), latest],
-                               float(d.saving))
+            for charge in st.departments:
+                label = [charge.department, names.get(charge.department, charge.department)]
+                cost.add_metric([*label, latest], float(charge.total))
+            for saved in ledger.departments:
+                label = [saved.department, names.get(saved.department, saved.department)]
+                sav.add_metric([*label, latest], float(saved.saving))
             plat.add_metric(["charged", latest], float(st.platform_cost - st.idle))
             plat.add_metric(["idle", latest], float(st.idle))
         yield u
@@ -127,8 +127,8 @@ class EstateCollector(Collector):
         drift = GaugeMetricFamily("govcloud_drift_count", "Out-of-band changes: the cloud "
                                   "against the last applied state.", labels=["department"])
         counts: dict[str, int] = {d: 0 for d in est.plans}
-        for item in engine.drift(s):
-            counts[item.department] = counts.get(item.department, 0) + 1
+        for change in engine.drift(s):
+            counts[change.department] = counts.get(change.department, 0) + 1
         for dep, n in sorted(counts.items()):
             drift.add_metric([dep], n)
         yield drift

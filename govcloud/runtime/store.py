@@ -217,7 +217,7 @@ class Store:
                      (now(), f"interrupted; finished by {by}"))
 
     def journal_of(self, apply_id: str) -> list[tuple[str, str, str, str]]:
-        return [tuple(r) for r in self.query(  # type: ignore[misc]
+        return [tuple(r) for r in self.query(
             "SELECT key, action, phase, detail FROM journal WHERE apply_id = ? ORDER BY seq",
             (apply_id,))]
 

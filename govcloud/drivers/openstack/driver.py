@@ -275,9 +275,8 @@ class OpenStackDriver(NetworkResources, IdentityServices, Driver):
     def create(self, res: Resource) -> Resource:
         if res.kind in RECORDED:
             return self._record(res)
-        handler = getattr(self, f"_create_{res.kind}")
-        return self._call(f"create {res.kind} {res.name}", res.department,
-                          lambda: handler(res))  # type: ignore[no-any-return]
+        handler: Callable[[Resource], Resource] = getattr(self, f"_create_{res.kind}")
+        return self._call(f"create {res.kind} {res.name}", res.department, lambda: handler(res))
 
     def update(self, before: Resource, after: Resource) -> Resource:
         return self._call(f"update {after.kind} {after.name}", after.department,
@@ -543,8 +542,9 @@ class OpenStackDriver(NetworkResources, IdentityServices, Driver):
             if server is None:
                 raise DriverError(f"department {dep}: server {res.attrs['server']} missing for "
                                   f"volume {res.name}", "re-run apply", retryable=True)
+            vol_id = vol.id
             self._call(f"attach volume {res.name}", dep, lambda: conn.compute
-                       .create_volume_attachment(server, volume_id=vol.id))
+                       .create_volume_attachment(server, volume_id=vol_id))
             vol = self._wait_volume(conn, vol, res, ("in-use",))
         return Resource(res.kind, dep, res.name, res.attrs, res.protected,
                         {"id": vol.id, "status": vol.status})
@@ -571,9 +571,13 @@ class OpenStackDriver(NetworkResources, IdentityServices, Driver):
         vol = self._find_volume(res)
         if vol is None:
             return
+
+        def detach(server_id: str) -> Callable[[], Any]:
+            return lambda: conn.compute.delete_volume_attachment(server_id, vol.id,
+                                                                 ignore_missing=True)
+
         for att in vol.attachments or []:
-            self._call(f"detach volume {res.name}", res.department, lambda att=att: conn.compute
-                       .delete_volume_attachment(att["server_id"], vol.id, ignore_missing=True))
+            self._call(f"detach volume {res.name}", res.department, detach(att["server_id"]))
         self._wait_volume(conn, vol, res, ("available",))
         self._call(f"delete volume {res.name}", res.department,
                    lambda: conn.block_storage.delete_volume(vol, ignore_missing=True))

@@ -30,6 +30,7 @@ class IdentityServices:
         from datetime import UTC, timedelta
 
         import openstack
+        from openstack.identity.v3._proxy import Proxy as IdentityV3
 
         c = self.conn
         project = self._project(department)
@@ -59,8 +60,12 @@ class IdentityServices:
             stamp = time.strftime("%Y%m%dT%H%M%S")
             expires = (datetime.now(UTC) + timedelta(days=days)).strftime(
                 "%Y-%m-%dT%H:%M:%S") if days else None
-            cred = as_user.identity.create_application_credential(
-                user=as_user.current_user_id, name=f"{name}-{stamp}",
+            identity, user_id = as_user.identity, as_user.current_user_id
+            if not isinstance(identity, IdentityV3) or user_id is None:  # asked for v3 above
+                raise GovcloudError(f"cloud '{self.cloud}' gave {name} no Keystone v3 session",
+                                    "check that the cloud's identity endpoint serves API v3")
+            cred = identity.create_application_credential(
+                user=user_id, name=f"{name}-{stamp}",
                 description=f"govcloud: {department} IT staff", roles=[{"name": "member"}],
                 expires_at=expires, unrestricted=False)
         finally:

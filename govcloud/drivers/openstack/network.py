@@ -47,7 +47,7 @@ class NetworkResources:
     _project: Callable[[str], Any]
     _call: Callable[..., Any]
 
-    def _rule_text(self, rule: dict[str, Any], zone: str) -> str | None:
+    def _rule_text(self, rule: dict[str, Any], zone: str | None) -> str | None:
         """An ingress rule as the plan writes it ("ingress tcp 22 from zone"); None for the
         egress rules neutron adds itself."""
         if rule.get("direction") != "ingress":
@@ -59,7 +59,7 @@ class NetworkResources:
             return f"ingress icmp from {source}"
         return f"ingress {rule.get('protocol')} {rule.get('port_range_min')} from {source}"
 
-    def _rules_back(self, rules: list[dict[str, Any]], zone: str) -> list[str]:
+    def _rules_back(self, rules: list[dict[str, Any]], zone: str | None) -> list[str]:
         texts = (self._rule_text(r, zone) for r in rules or [])
         return sorted(t for t in texts if t is not None)
 

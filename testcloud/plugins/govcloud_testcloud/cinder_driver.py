@@ -8,10 +8,9 @@ iSCSI, LVM or root helpers.
 import os
 import shutil
 
+from cinder.tests import fake_driver
 from oslo_config import cfg
 from oslo_log import log as logging
-
-from cinder.tests import fake_driver
 
 LOG = logging.getLogger(__name__)
 

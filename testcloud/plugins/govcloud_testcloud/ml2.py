@@ -5,8 +5,8 @@ port only has to look bound (vif_type ovs, status ACTIVE) for nova to be happy.
 Registered as ``testcloud_agentless`` in the ``neutron.ml2.mechanism_drivers``
 entry-point group (see pyproject.toml).
 """
-from neutron_lib.api.definitions import portbindings
 from neutron_lib import constants
+from neutron_lib.api.definitions import portbindings
 from neutron_lib.plugins.ml2 import api
 
 
