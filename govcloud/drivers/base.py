@@ -39,6 +39,14 @@ METHODS: dict[Ability, tuple[str, ...]] = {
     Ability.MIGRATION: ("migrate",),
 }
 
+WHAT = {
+    Ability.PLACEMENT: "report where servers run",
+    Ability.USAGE: "measure usage",
+    Ability.CREDENTIALS: "issue department credentials",
+    Ability.MIGRATION: "migrate servers between hosts",
+    Ability.RESIZE: "resize servers in place",
+}
+
 FIX = {
     Ability.PLACEMENT: "run it against the sim driver's estate",
     Ability.USAGE: "usage is then counted from allocations only",
@@ -52,8 +60,8 @@ class Unsupported(GovcloudError):
     """The driver lacks an ability the command needs."""
 
     def __init__(self, driver: str, ability: Ability) -> None:
-        super().__init__(f"the {driver} driver cannot {ability.value.replace('_', ' ')}"
-                         f" (it lacks the '{ability.value}' ability)", FIX[ability])
+        super().__init__(f"the {driver} driver cannot {WHAT[ability]} (it lacks the "
+                         f"'{ability.value}' ability)", FIX[ability])
         self.ability = ability
 
 

@@ -78,6 +78,23 @@ def test_pure_packages_import_no_edge_module() -> None:
     assert bad == []
 
 
+# Inside the pure layer, dependencies point one way: the core knows nothing of placement,
+# finance or the renderers; placement and finance know nothing of the renderers.
+BELOW = {"govcloud.core": ["govcloud.placement", "govcloud.finance", "govcloud.reports"],
+         "govcloud.placement": ["govcloud.finance", "govcloud.reports"],
+         "govcloud.finance": ["govcloud.reports"]}
+
+
+def test_pure_packages_depend_one_way() -> None:
+    bad = []
+    for package, above in BELOW.items():
+        for module in _modules(package):
+            for line, name in _imports(module):
+                if any(name == a or name.startswith(a + ".") for a in above):
+                    bad.append(f"{_path(module).relative_to(REPO)}:{line} imports {name}")
+    assert bad == []
+
+
 def test_pure_packages_touch_no_file() -> None:
     bad = []
     for module in _pure():
@@ -168,6 +185,10 @@ def test_printed_schema_matches_the_docs_copy_and_validates_the_example_plans() 
     assert settings == json.loads((REPO / "docs/schema/estate-settings.json").read_text())
     jsonschema.Draft202012Validator(settings).validate(
         yaml.safe_load((REPO / "govcloud.yaml").read_text()))
+    policy = json.loads(govcloud("schema", "policy", check=True).stdout)
+    assert policy == json.loads((REPO / "docs/schema/policy.json").read_text())
+    for path in sorted((REPO / "policies").glob("*.yaml")):
+        jsonschema.Draft202012Validator(policy).validate(yaml.safe_load(path.read_text()))
 
 
 def test_schema_rejects_what_our_validator_rejects() -> None:

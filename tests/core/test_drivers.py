@@ -1,0 +1,50 @@
+"""What a driver declares it can do is what it really does (drivers/base.py's abilities)."""
+
+from __future__ import annotations
+
+import pytest
+
+from govcloud.drivers.base import METHODS, Ability, Driver, Unsupported
+from govcloud.drivers.openstack.driver import OpenStackDriver
+from govcloud.drivers.sim import SimDriver
+
+DRIVERS = [SimDriver, OpenStackDriver]
+
+
+def _overridden(cls: type[Driver]) -> set[str]:
+    names = {n for a in METHODS.values() for n in a}
+    return {n for n in names if getattr(cls, n) is not getattr(Driver, n)}
+
+
+@pytest.mark.parametrize("cls", DRIVERS, ids=lambda c: c.name)
+def test_declared_abilities_match_the_methods_a_driver_overrides(cls: type[Driver]) -> None:
+    overridden = _overridden(cls)
+    for ability, methods in METHODS.items():
+        if not methods:
+            continue
+        has = set(methods) <= overridden
+        partly = bool(set(methods) & overridden)
+        assert has == (ability in cls.abilities), \
+            f"{cls.name}: '{ability}' declared {ability in cls.abilities} but implemented {has}"
+        assert has or not partly, f"{cls.name} implements only part of '{ability}'"
+
+
+def test_both_drivers_resize_in_place() -> None:
+    assert all(Ability.RESIZE in cls.abilities for cls in DRIVERS)
+
+
+def test_a_missing_ability_is_a_plain_error_with_the_fix() -> None:
+    class Bare(Driver):
+        name = "bare"
+
+        def read(self):  # type: ignore[no-untyped-def]
+            return []
+
+        create = update = delete = read  # type: ignore[assignment]
+
+    with pytest.raises(Unsupported) as err:
+        Bare().issue_credential("finance")
+    assert err.value.render() == ("the bare driver cannot issue department credentials (it "
+                                  "lacks the 'credentials' ability) — set cloud.driver: "
+                                  "openstack in govcloud.yaml")
+    assert not Bare().can(Ability.PLACEMENT)
