@@ -267,7 +267,7 @@ def first_fit_decreasing(demands: Iterable[Demand], hosts: Iterable[Host],
             packed = packing.Packed((), tuple(left), 0.0)
             raise CapacityError(*_pool_short(zone_demands, zone, items, stocks, classes,
                                              packed))
-        frozen = packing._freeze(bins, stocks, ())
+        frozen = packing.freeze(bins, stocks, ())
         for _, name, members in frozen.bins:
             for i in members:
                 assignment[zone_demands[i].key] = name

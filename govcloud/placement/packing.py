@@ -12,7 +12,7 @@ The search is a small portfolio, and the best result wins (fewest hosts, then lo
 2. First-fit decreasing, the textbook baseline, so the result is never worse than it.
 3. An improvement pass that tries to empty the least-loaded hosts into the others.
 4. For small zones (≤ ``EXACT_LIMIT`` servers), a bounded depth-first search that tries one
-   host fewer at a time, down to the lower bound.
+   host fewer at a time, down to the lower bound (``exact``).
 
 Host classes: each open host takes a class by a policy (cheapest first, largest first, or the
 class that packs the most per host); finally hosts whose load fits a cheaper spare host are
@@ -21,91 +21,16 @@ moved onto it, so equal host counts prefer the cheaper capacity.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
-EPS = 1e-9
-EXACT_LIMIT = 40
-EXACT_NODES = 20_000
+from govcloud.placement.bins import EPS, Bin, Item, Packed, SortKey, Stock, Vec, biggest
+from govcloud.placement.bins import vec as _vec
+from govcloud.placement.exact import EXACT_LIMIT, fewer_hosts, mixes, search
+
+__all__ = ["EPS", "Bin", "Item", "Packed", "Stock", "Vec", "first_fit_decreasing", "pack"]
+
 DRAIN_TRIES = 24
 EJECT_LIMIT = 2_000  # zones up to this many servers also try one-item ejections
-
-Vec = tuple[float, float, float]
-SortKey = float | tuple[float, float]
-
-
-def _vec(values: Iterable[float]) -> Vec:
-    """Exactly three values (CPU, RAM, disk) as a vector."""
-    cpu, ram, disk = values
-    return (cpu, ram, disk)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One server, as the search sees it."""
-
-    key: str
-    size: Vec
-    group: str | None
-
-
-@dataclass(frozen=True)
-class Stock:
-    """The spare hosts of one class in one zone, in the order they are taken."""
-
-    cap: Vec  # usable capacity of one host
-    cost: float
-    hosts: tuple[str, ...]  # host names
-
-
-@dataclass
-class Bin:
-    """One opened host while searching (mutable working state, never returned)."""
-
-    stock: int
-    cap: Vec
-    used: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
-    items: list[int] = field(default_factory=list)
-    groups: set[str] = field(default_factory=set)
-
-    def fits(self, item: Item) -> bool:
-        s, u, c = item.size, self.used, self.cap
-        return (u[0] + s[0] <= c[0] + EPS and u[1] + s[1] <= c[1] + EPS
-                and u[2] + s[2] <= c[2] + EPS
-                and (item.group is None or item.group not in self.groups))
-
-    def add(self, i: int, item: Item) -> None:
-        self.items.append(i)
-        for d in range(3):
-            self.used[d] += item.size[d]
-        if item.group is not None:
-            self.groups.add(item.group)
-
-    def remove(self, i: int, item: Item) -> None:
-        self.items.remove(i)
-        for d in range(3):
-            self.used[d] -= item.size[d]
-        if item.group is not None:
-            self.groups.discard(item.group)
-
-    def load(self) -> float:
-        return max(self.used[d] / self.cap[d] for d in range(3) if self.cap[d] > 0)
-
-
-@dataclass(frozen=True)
-class Packed:
-    """A zone's packing: for every used host (stock index, host name), its item indices."""
-
-    bins: tuple[tuple[int, str, tuple[int, ...]], ...]
-    unplaced: tuple[int, ...]  # items that did not fit the stock (empty when all fit)
-    cost: float
-
-    @property
-    def hosts(self) -> int:
-        return len(self.bins)
-
-    def rank(self) -> tuple[int, int, float]:
-        return (len(self.unplaced), len(self.bins), round(self.cost, 9))
 
 
 # --- the portfolio -------------------------------------------------------------------------
@@ -157,17 +82,17 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
     if unplaced and n <= EXACT_LIMIT:
         total = sum(len(s.hosts) for s in stocks)
         for k in range(max(lower, 1), total + 1):
-            found = next((f for m in _mixes(items, stocks, k)
-                          if (f := _search(items, stocks, m)) is not None), None)
+            found = next((f for m in mixes(items, stocks, k)
+                          if (f := search(items, stocks, m)) is not None), None)
             if found is not None:
                 bins, unplaced = found, []
                 break
     if not unplaced:
         _drain(bins, items, stocks, lower)
         if n <= EXACT_LIMIT and len(bins) > lower:
-            bins = _exact(items, stocks, bins, lower)
+            bins = fewer_hosts(items, stocks, bins, lower)
         _cheapen(bins, items, stocks)
-    return _freeze(bins, stocks, unplaced)
+    return freeze(bins, stocks, unplaced)
 
 
 def _binding(items: Sequence[Item], stocks: Sequence[Stock]) -> int:
@@ -192,7 +117,7 @@ def _cost(bins: Sequence[Bin], stocks: Sequence[Stock]) -> float:
     return sum(stocks[b.stock].cost for b in bins)
 
 
-def _freeze(bins: list[Bin], stocks: Sequence[Stock], unplaced: Sequence[int]) -> Packed:
+def freeze(bins: list[Bin], stocks: Sequence[Stock], unplaced: Sequence[int]) -> Packed:
     taken = [0] * len(stocks)
     out = []
     for b in sorted(bins, key=lambda b: b.stock):
@@ -327,7 +252,7 @@ def _fill_hosts(items: Sequence[Item], stocks: Sequence[Stock], policy: str,
                 if not spare[s]:
                     continue
                 picks = _fill(kinds, items, stocks[s].cap, score, weights)
-                val = sum(_norm(items[i].size, _biggest(stocks)) for i, _ in picks)
+                val = sum(_norm(items[i].size, biggest(stocks)) for i, _ in picks)
                 for i, t in reversed(picks):
                     kinds.untake(i, t)
                 if picks and val > best_val + EPS:
@@ -359,17 +284,13 @@ def _size(stock: Stock) -> float:
     return stock.cap[0] + stock.cap[1] / 8 + stock.cap[2] / 160
 
 
-def _biggest(stocks: Sequence[Stock]) -> Vec:
-    return _vec(max(s.cap[d] for s in stocks) for d in range(3))
-
-
 # --- 2. first-fit decreasing ---------------------------------------------------------------
 
 def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
                          order: str = "sum") -> tuple[list[Bin], list[int]]:
     """Textbook FFD: items by decreasing size, each onto the first host (in stock order, then
     host order) with room. ``order``: sum of normalised sizes, their max, or CPU or RAM."""
-    ref = _biggest(stocks) if stocks else (1.0, 1.0, 1.0)
+    ref = biggest(stocks) if stocks else (1.0, 1.0, 1.0)
     keys: dict[str, Callable[[Item], SortKey]] = {
         "sum": lambda it: _norm(it.size, ref),
         "max": lambda it: max(it.size[d] / ref[d] for d in range(3) if ref[d] > 0),
@@ -457,7 +378,7 @@ def _repair(unplaced: list[int], items: Sequence[Item], stocks: Sequence[Stock],
     for b in bins:
         spare[b.stock] -= 1
     left = []
-    for i in sorted(unplaced, key=lambda i: (-_norm(items[i].size, _biggest(stocks)), i)):
+    for i in sorted(unplaced, key=lambda i: (-_norm(items[i].size, biggest(stocks)), i)):
         it = items[i]
         target = _best_fit(it, bins)
         if target is None:
@@ -517,94 +438,6 @@ def _best_fit(item: Item, bins: Sequence[Bin], exclude: Bin | None = None) -> Bi
         if slack < best_slack - EPS:
             best, best_slack = o, slack
     return best
-
-
-# --- 4. exact search for small zones -------------------------------------------------------
-
-def _exact(items: Sequence[Item], stocks: Sequence[Stock], bins: list[Bin],
-           lower: int) -> list[Bin]:
-    """Try one host fewer at a time with a bounded depth-first search."""
-    best = bins
-    for k in range(len(bins) - 1, lower - 1, -1):
-        found = None
-        for mix in _mixes(items, stocks, k):
-            found = _search(items, stocks, mix)
-            if found is not None:
-                break
-        if found is None:
-            break
-        best = found
-    return best
-
-
-def _mixes(items: Sequence[Item], stocks: Sequence[Stock], k: int) -> list[tuple[int, ...]]:
-    """Class mixes of k hosts (stock index per host) that could hold the total demand,
-    cheapest first; at most a dozen."""
-    total = [sum(it.size[d] for it in items) for d in range(3)]
-    out: list[tuple[float, tuple[int, ...]]] = []
-
-    def rec(s: int, left: int, counts: list[int]) -> None:
-        if len(out) > 200:
-            return
-        if s == len(stocks) - 1:
-            if left > len(stocks[s].hosts):
-                return
-            full = [*counts, left]
-            cap = [sum(full[j] * stocks[j].cap[d] for j in range(len(stocks))) for d in range(3)]
-            if all(cap[d] + EPS >= total[d] for d in range(3)):
-                cost = sum(full[j] * stocks[j].cost for j in range(len(stocks)))
-                out.append((cost, tuple(j for j in range(len(stocks)) for _ in range(full[j]))))
-            return
-        for c in range(min(left, len(stocks[s].hosts)), -1, -1):
-            rec(s + 1, left - c, [*counts, c])
-
-    if stocks:
-        rec(0, k, [])
-    out.sort()
-    return [m for _, m in out[:12]]
-
-
-def _search(items: Sequence[Item], stocks: Sequence[Stock],
-            mix: tuple[int, ...]) -> list[Bin] | None:
-    ref = _biggest(stocks)
-    seq = sorted(range(len(items)),
-                 key=lambda i: (-max(items[i].size[d] / ref[d] for d in range(3)),
-                                items[i].key))
-    bins = [Bin(s, stocks[s].cap) for s in mix]
-    free = [sum(b.cap[d] for b in bins) for d in range(3)]
-    need = [sum(it.size[d] for it in items) for d in range(3)]
-    nodes = 0
-
-    def rec(pos: int) -> bool:
-        nonlocal nodes
-        if pos == len(seq):
-            return True
-        nodes += 1
-        if nodes > EXACT_NODES:
-            return False
-        i = seq[pos]
-        it = items[i]
-        seen_empty: set[int] = set()
-        for b in bins:
-            if not b.items:
-                if b.stock in seen_empty:
-                    continue  # identical empty hosts: trying one is enough
-                seen_empty.add(b.stock)
-            if not b.fits(it):
-                continue
-            b.add(i, it)
-            if rec(pos + 1):
-                return True
-            b.remove(i, it)
-            if nodes > EXACT_NODES:
-                return False
-        return False
-
-    if any(need[d] > free[d] + EPS for d in range(3)):
-        return None
-    if not rec(0):
-        return None
-    return [b for b in bins if b.items]
 
 
 # --- cheaper capacity for the same host count ----------------------------------------------

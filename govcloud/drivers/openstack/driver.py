@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
+from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch
 from govcloud.drivers.openstack.identity import IdentityServices
 from govcloud.drivers.openstack.network import (
     TAG,
@@ -35,18 +35,17 @@ from govcloud.drivers.openstack.network import (
     zone_of,
     zone_tag,
 )
-from govcloud.errors import CapacityError, DriverError, GovcloudError
+from govcloud.errors import DriverError, GovcloudError
 from govcloud.runtime.store import Store, now
 
 T = TypeVar("T")
 RECORDED = frozenset({"website", "antivirus", "backup"})
-WAIT_SECONDS = float(os.environ.get("GOVCLOUD_OS_WAIT", "600"))
 RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL)
 """
 
 
-class OpenStackDriver(NetworkResources, IdentityServices, Driver):
+class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driver):
     name = "openstack"
     abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS})
 
@@ -78,7 +77,7 @@ class OpenStackDriver(NetworkResources, IdentityServices, Driver):
         self._flavors: dict[str, Any] | None = None
         self._images: dict[str, Any] | None = None
         self._admin_role: Any = None
-        self._watch = _ServerWatch(self.conn)
+        self._watch = ServerWatch(self.conn)
 
     # --- helpers --------------------------------------------------------------------------
     def _call(self, what: str, department: str, fn: Callable[[], T]) -> T:
@@ -368,273 +367,6 @@ class OpenStackDriver(NetworkResources, IdentityServices, Driver):
 
     def _delete_quota(self, res: Resource) -> None:
         self.store.execute("DELETE FROM os_records WHERE key = ?", (res.key,))
-
-    # --- compute --------------------------------------------------------------------------
-    def _find_group(self, department: str, name: str) -> Any | None:
-        conn = self._as(department)
-        wanted = f"gc-{department}-{name}"
-        return next((g for g in conn.compute.server_groups() if g.name == wanted), None)
-
-    def _create_server_group(self, res: Resource) -> Resource:
-        dep = res.department
-        conn = self._as(dep)
-        group = self._find_group(dep, res.name) or self._call(
-            "create server group", dep, lambda: conn.compute.create_server_group(
-                name=f"gc-{dep}-{res.name}", policy=res.attrs["policy"]))
-        return Resource(res.kind, dep, res.name, res.attrs, computed={"id": group.id})
-
-    def _delete_server_group(self, res: Resource) -> None:
-        group = self._find_group(res.department, res.name)
-        if group is not None:
-            conn = self._as(res.department)
-            self._call("delete server group", res.department,
-                       lambda: conn.compute.delete_server_group(group, ignore_missing=True))
-
-    def _find_server(self, res: Resource) -> Any | None:
-        conn = self._as(res.department)
-        for s in conn.compute.servers(details=True, tags=dept_tag(res.department),
-                                      name=f"^{res.name}$"):
-            if s.name == res.name:
-                return s
-        return None
-
-    def _create_server(self, res: Resource) -> Resource:
-        dep = res.department
-        a = res.attrs
-        conn = self._as(dep)
-        server = self._find_server(res)
-        if server is None:
-            flavor = self._flavor(a["flavor"], dep)
-            image = self._image(a["image"], dep)
-            nets = self._in_project(self.conn.network.networks, dep, a["network"])
-            if not nets:
-                raise DriverError(f"department {dep}: network {a['network']} missing for "
-                                  f"{res.name}", "re-run apply", retryable=True)
-            hints = {}
-            if a.get("server_group"):
-                group = self._find_group(dep, a["server_group"])
-                if group is None:
-                    raise DriverError(f"department {dep}: server group {a['server_group']} "
-                                      f"missing for {res.name}", "re-run apply", retryable=True)
-                hints["group"] = group.id
-            metadata = {
-                "govcloud": "1", "gc-dept": dep, "gc-zone": a["zone"], "gc-network": a["network"],
-                "gc-image": a["image"], "gc-load-cpu": str(a["load"]["cpu"]),
-                "gc-load-ram": str(a["load"]["ram"]),
-                "gc-antivirus": str(a["antivirus"]).lower(),
-                "gc-backup": str(a["backup"]).lower(),
-                "gc-protected": str(a["protected"]).lower(),
-            }
-            request = {"name": res.name, "flavor_id": flavor.id, "image_id": image.id,
-                       "networks": [{"uuid": nets[0].id}],
-                       "security_groups": [{"name": f"{dep}-default"}],
-                       "metadata": metadata, "tags": [TAG, dept_tag(dep)]}
-            if hints:
-                request["scheduler_hints"] = hints
-            server = self._call(f"create server {res.name}", dep,
-                                lambda: conn.compute.create_server(**request))
-        server = self._wait_server(conn, server, res)
-        return Resource(res.kind, dep, res.name, a, res.protected,
-                        {"id": server.id, "host": server.compute_host})
-
-    def _wait_server(self, conn: Any, server: Any, res: Resource) -> Any:
-        """Wait for ACTIVE. One poller lists every pending server in one call per second, so
-        a hundred servers being built cost one request a second, not a hundred."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        server_id = server.id
-        while True:
-            seen = self._watch.status(server_id)
-            if seen is None:  # not in the poller's list (yet): read it directly
-                seen = self._call("read server", res.department,
-                                  lambda: conn.compute.get_server(server_id))
-            if seen.status == "ACTIVE":
-                return seen
-            if seen.status == "ERROR":
-                fault = (seen.fault or {}).get("message", "no fault message")
-                # Delete the failed server so the next run starts clean (no half-made server).
-                conn.compute.delete_server(server_id, ignore_missing=True)
-                if "No valid host" in fault and res.attrs.get("server_group"):
-                    # Nova checks anti-affinity late: members booted together, or a member
-                    # still being deleted, make a transient NoValidHost. Retried with backoff.
-                    raise DriverError(f"department {res.department}: no host for server "
-                                      f"{res.name} in anti-affinity group "
-                                      f"{res.attrs['server_group']}: {fault}",
-                                      "add compute hosts if this persists", retryable=True)
-                if "No valid host" in fault:
-                    raise CapacityError(f"department {res.department}: no host can take server "
-                                        f"{res.name} ({res.attrs['flavor']}): {fault}",
-                                        "add compute capacity or choose a smaller flavor")
-                raise DriverError(f"department {res.department}: server {res.name} went to "
-                                  f"ERROR: {fault}", "see the nova logs; re-run apply",
-                                  retryable=True)
-            if time.monotonic() > deadline:
-                raise DriverError(f"department {res.department}: server {res.name} not ACTIVE "
-                                  f"after {WAIT_SECONDS:g}s (status {seen.status})",
-                                  "check the cloud; re-run apply to wait again", retryable=True)
-            self._watch.wait(server_id)
-
-    def _update_server(self, before: Resource, after: Resource) -> Resource:
-        dep = after.department
-        conn = self._as(dep)
-        server = self._find_server(after)
-        if server is None:
-            raise DriverError(f"{after.key} is gone from the cloud", "run plan again")
-        a = after.attrs
-        if before.attrs.get("flavor") != a["flavor"]:
-            flavor = self._flavor(a["flavor"], dep)
-            self._call(f"resize {after.name}", dep,
-                       lambda: conn.compute.resize_server(server, flavor.id))
-            deadline = time.monotonic() + WAIT_SECONDS
-            while True:
-                s = conn.compute.get_server(server.id)
-                if s.status == "VERIFY_RESIZE":
-                    conn.compute.confirm_server_resize(s)
-                elif s.status == "ACTIVE" and (s.flavor or {}).get("original_name") == \
-                        a["flavor"]:
-                    break
-                elif s.status == "ERROR" or time.monotonic() > deadline:
-                    raise DriverError(f"department {dep}: resize of {after.name} failed "
-                                      f"(status {s.status})", "see the nova logs")
-                time.sleep(1.0)
-        metadata = {"gc-load-cpu": str(a["load"]["cpu"]), "gc-load-ram": str(a["load"]["ram"]),
-                    "gc-antivirus": str(a["antivirus"]).lower(),
-                    "gc-backup": str(a["backup"]).lower(),
-                    "gc-protected": str(a["protected"]).lower()}
-        self._call(f"update metadata of {after.name}", dep,
-                   lambda: conn.compute.set_server_metadata(server, **metadata))
-        return Resource(after.kind, dep, after.name, a, after.protected,
-                        {"id": server.id, "host": server.compute_host})
-
-    def _delete_server(self, res: Resource) -> None:
-        conn = self._as(res.department)
-        server = self._find_server(res)
-        if server is None:
-            return
-        self._call(f"delete server {res.name}", res.department,
-                   lambda: conn.compute.delete_server(server, ignore_missing=True))
-        self._call(f"wait for server {res.name} to go", res.department,
-                   lambda: conn.compute.wait_for_delete(server, wait=WAIT_SECONDS))
-
-    # --- volumes --------------------------------------------------------------------------
-    def _find_volume(self, res: Resource) -> Any | None:
-        conn = self._as(res.department)
-        for v in conn.block_storage.volumes(details=True, name=res.name):
-            md = v.metadata or {}
-            if v.name == res.name and md.get("govcloud") == "1" and \
-                    md.get("gc-dept") == res.department:
-                return v
-        return None
-
-    def _create_volume(self, res: Resource) -> Resource:
-        dep = res.department
-        conn = self._as(dep)
-        vol = self._find_volume(res)
-        if vol is None:
-            vol = self._call(f"create volume {res.name}", dep, lambda: conn.block_storage
-                             .create_volume(name=res.name, size=res.attrs["size_gb"],
-                                            metadata={"govcloud": "1", "gc-dept": dep,
-                                                      "gc-server": res.attrs["server"],
-                                                      "gc-protected":
-                                                          str(res.protected).lower()}))
-        vol = self._wait_volume(conn, vol, res, ("available", "in-use"))
-        if vol.status == "available" and res.attrs.get("server"):
-            server = self._find_server(Resource("server", dep, res.attrs["server"], {}))
-            if server is None:
-                raise DriverError(f"department {dep}: server {res.attrs['server']} missing for "
-                                  f"volume {res.name}", "re-run apply", retryable=True)
-            vol_id = vol.id
-            self._call(f"attach volume {res.name}", dep, lambda: conn.compute
-                       .create_volume_attachment(server, volume_id=vol_id))
-            vol = self._wait_volume(conn, vol, res, ("in-use",))
-        return Resource(res.kind, dep, res.name, res.attrs, res.protected,
-                        {"id": vol.id, "status": vol.status})
-
-    def _wait_volume(self, conn: Any, vol: Any, res: Resource, wanted: tuple[str, ...]) -> Any:
-        deadline = time.monotonic() + WAIT_SECONDS
-        vol_id = vol.id
-        while True:
-            vol = self._call("read volume", res.department,
-                             lambda: conn.block_storage.get_volume(vol_id))
-            if vol.status in wanted:
-                return vol
-            if vol.status.startswith("error"):
-                raise DriverError(f"department {res.department}: volume {res.name} is in "
-                                  f"{vol.status}", "see the cinder logs; re-run apply")
-            if time.monotonic() > deadline:
-                raise DriverError(f"department {res.department}: volume {res.name} still "
-                                  f"{vol.status} after {WAIT_SECONDS:g}s", "re-run apply",
-                                  retryable=True)
-            time.sleep(0.5)
-
-    def _delete_volume(self, res: Resource) -> None:
-        conn = self._as(res.department)
-        vol = self._find_volume(res)
-        if vol is None:
-            return
-
-        def detach(server_id: str) -> Callable[[], Any]:
-            return lambda: conn.compute.delete_volume_attachment(server_id, vol.id,
-                                                                 ignore_missing=True)
-
-        for att in vol.attachments or []:
-            self._call(f"detach volume {res.name}", res.department, detach(att["server_id"]))
-        self._wait_volume(conn, vol, res, ("available",))
-        self._call(f"delete volume {res.name}", res.department,
-                   lambda: conn.block_storage.delete_volume(vol, ignore_missing=True))
-        deadline = time.monotonic() + WAIT_SECONDS
-        while self._find_volume(res) is not None and time.monotonic() < deadline:
-            time.sleep(0.5)
-
-class _ServerWatch:
-    """Polls the status of every server being waited for, with one list call per round."""
-
-    def __init__(self, conn: Any, interval: float = 1.0) -> None:
-        self.conn = conn
-        self.interval = interval
-        self.cond = threading.Condition()
-        self.waiting: dict[str, int] = {}
-        self.seen: dict[str, Any] = {}
-        self.round = 0
-        self.thread: threading.Thread | None = None
-
-    def status(self, server_id: str) -> Any | None:
-        with self.cond:
-            self.waiting.setdefault(server_id, 0)
-            self._start()
-            return self.seen.get(server_id)
-
-    def wait(self, server_id: str) -> None:
-        """Until the next polling round has finished."""
-        with self.cond:
-            current = self.round
-            self.cond.wait_for(lambda: self.round > current, timeout=self.interval * 10)
-            self.waiting.pop(server_id, None)
-
-    def _start(self) -> None:
-        if self.thread is None or not self.thread.is_alive():
-            self.thread = threading.Thread(target=self._run, daemon=True,
-                                           name="govcloud-server-watch")
-            self.thread.start()
-
-    def _run(self) -> None:
-        idle = 0
-        while idle < 30:
-            time.sleep(self.interval)
-            with self.cond:
-                wanted = bool(self.waiting)
-            if not wanted:
-                idle += 1
-                continue
-            idle = 0
-            try:
-                found = {s.id: s for s in self.conn.compute.servers(
-                    details=True, all_projects=True, tags=TAG)}
-            except Exception:  # noqa: BLE001 - a failed round is retried; waiters read directly
-                found = {}
-            with self.cond:
-                self.seen = found
-                self.round += 1
-                self.cond.notify_all()
 
 
 def _json(text: str | None) -> dict[str, Any]:

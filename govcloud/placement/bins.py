@@ -1,0 +1,91 @@
+"""What the packing search works on: servers as size vectors (``Item``), the spare hosts of a
+class (``Stock``), an opened host (``Bin``) and a zone's result (``Packed``). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+EPS = 1e-9
+
+Vec = tuple[float, float, float]
+SortKey = float | tuple[float, float]
+
+
+def vec(values: Iterable[float]) -> Vec:
+    """Exactly three values (CPU, RAM, disk) as a vector."""
+    cpu, ram, disk = values
+    return (cpu, ram, disk)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One server, as the search sees it."""
+
+    key: str
+    size: Vec
+    group: str | None
+
+
+@dataclass(frozen=True)
+class Stock:
+    """The spare hosts of one class in one zone, in the order they are taken."""
+
+    cap: Vec  # usable capacity of one host
+    cost: float
+    hosts: tuple[str, ...]  # host names
+
+
+@dataclass
+class Bin:
+    """One opened host while searching (mutable working state, never returned)."""
+
+    stock: int
+    cap: Vec
+    used: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    items: list[int] = field(default_factory=list)
+    groups: set[str] = field(default_factory=set)
+
+    def fits(self, item: Item) -> bool:
+        s, u, c = item.size, self.used, self.cap
+        return (u[0] + s[0] <= c[0] + EPS and u[1] + s[1] <= c[1] + EPS
+                and u[2] + s[2] <= c[2] + EPS
+                and (item.group is None or item.group not in self.groups))
+
+    def add(self, i: int, item: Item) -> None:
+        self.items.append(i)
+        for d in range(3):
+            self.used[d] += item.size[d]
+        if item.group is not None:
+            self.groups.add(item.group)
+
+    def remove(self, i: int, item: Item) -> None:
+        self.items.remove(i)
+        for d in range(3):
+            self.used[d] -= item.size[d]
+        if item.group is not None:
+            self.groups.discard(item.group)
+
+    def load(self) -> float:
+        return max(self.used[d] / self.cap[d] for d in range(3) if self.cap[d] > 0)
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A zone's packing: for every used host (stock index, host name), its item indices."""
+
+    bins: tuple[tuple[int, str, tuple[int, ...]], ...]
+    unplaced: tuple[int, ...]  # items that did not fit the stock (empty when all fit)
+    cost: float
+
+    @property
+    def hosts(self) -> int:
+        return len(self.bins)
+
+    def rank(self) -> tuple[int, int, float]:
+        return (len(self.unplaced), len(self.bins), round(self.cost, 9))
+
+
+def biggest(stocks: Sequence[Stock]) -> Vec:
+    """The largest capacity of any class, per dimension."""
+    return vec(max(s.cap[d] for s in stocks) for d in range(3))
