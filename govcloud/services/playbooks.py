@@ -22,7 +22,14 @@ from govcloud.core.planning import Change
 from govcloud.errors import GovcloudError
 from govcloud.runtime.store import Store
 from govcloud.services import inventory
-from govcloud.services.runner import Line, PlaybookFailed, PlaybookRun, prune_runs, run_playbook
+from govcloud.services.runner import (
+    Line,
+    PlaybookFailed,
+    PlaybookRun,
+    prune_runs,
+    require_ansible,
+    run_playbook,
+)
 
 __all__ = ["PLAYBOOKS", "PlaybookFailed", "PlaybookRun", "ServicesOutcome", "after_apply",
            "build_inventory", "changed_departments", "playbook_folder", "run_services",
@@ -127,6 +134,7 @@ def run_playbooks(estate: Estate, store: Store, names: Iterable[str], department
                   tags: str | None = None, extra: dict[str, Any] | None = None,
                   on_line: Line | None = None) -> list[PlaybookRun]:
     """Run each playbook of ``names`` for ``departments``; every run is returned."""
+    require_ansible()  # before anything is said or built: a missing extra is named first
     inv = build_inventory(estate, store)
     base = state_dir(estate, store) / "services"
     fetch = base / "fetched"
