@@ -69,6 +69,16 @@ class ValidationFailed(GovcloudError):
         return "\n".join(d.render() for d in self.diagnostics)
 
 
+class MissingExtra(GovcloudError):
+    """A part of govcloud installed as an extra (openstack, services, xlsx, postgres) is used,
+    but its packages are not installed; the hint names the pip command that adds them."""
+
+    def __init__(self, feature: str, extra: str, missing: str, instead: str = "") -> None:
+        fix = f"pip install 'govcloud[{extra}]'" + (f", or {instead}" if instead else "")
+        super().__init__(f"{feature} needs {missing}, which is not installed", fix)
+        self.extra = extra
+
+
 class StateError(GovcloudError):
     """The state store cannot be opened or is not what govcloud expects."""
 

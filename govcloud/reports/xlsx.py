@@ -10,14 +10,19 @@ import io
 from decimal import Decimal
 from typing import Any
 
+from govcloud.errors import MissingExtra
 from govcloud.reports.tables import Table
 
 MONEY = "#,##0.00"
 
 
 def workbook(sheets: list[tuple[str, Table]], notes: list[str], active: str = "") -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
+    try:
+        from openpyxl import Workbook
+        from openpyxl.styles import Font, PatternFill
+    except ImportError as exc:
+        raise MissingExtra("the xlsx output", "xlsx", "openpyxl",
+                           "use --output csv") from exc
 
     wb = Workbook()
     blank = wb.active  # a new workbook starts with one empty sheet

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from govcloud.core.desired import Resource
-from govcloud.errors import LockHeld, StateError
+from govcloud.errors import LockHeld, MissingExtra, StateError
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -96,7 +96,13 @@ class Store:
                                  "check state.url in govcloud.yaml and the folder's "
                                  "permissions") from exc
         elif parts.scheme in ("postgresql", "postgres"):
-            import psycopg  # imported here: the pure core never needs it
+            try:  # imported here: the pure core never needs it, nor a SQLite estate
+                import psycopg
+            except ImportError as exc:
+                raise MissingExtra("a PostgreSQL state store (state.url postgresql://…)",
+                                   "postgres", "psycopg",
+                                   "leave state.url and GOVCLOUD_STATE_URL unset for the "
+                                   "SQLite store") from exc
 
             self.path = None
             self.kind = "postgresql"
