@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from govcloud.runtime.loader import check_estate
-from tests.conftest import copy_estate, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import copy_estate
 
 VALID = yaml.safe_load((Path(__file__).parent / "cases/valid/plans/water.yaml").read_text())
 

@@ -14,8 +14,10 @@ import pytest
 import yaml
 
 from govcloud.core.model import replica_names
-from tests.conftest import apply_killed_after, govcloud
-from tests.openstack.conftest import SUBSET, domain_of, env, os_estate, purge_domain
+from tests.support.cli import apply_killed_after, govcloud
+from tests.support.testcloud import SUBSET, domain_of, env, os_estate, purge_domain
+
+pytestmark = [pytest.mark.real, pytest.mark.openstack]
 
 
 def _projects(cloud: Any, estate: Path) -> dict[str, Any]:

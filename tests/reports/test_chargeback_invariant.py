@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,8 +14,8 @@ from hypothesis import strategies as st
 from govcloud.finance.chargeback import Platform, chargeback, check_invariant, split
 from govcloud.finance.pricebook import Dated, PriceBook, Source
 from govcloud.runtime.loader import load_book
+from tests.support.estate import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 BOOK = load_book(REPO / "prices.yaml")
 RULES = ("even", "usage", "weight")
 

@@ -23,7 +23,7 @@ from govcloud.core.schema import ABS_PATH, DNS, IDENT, NAME, URL
 from govcloud.runtime.loader import check_estate
 from govcloud.services import inventory
 from govcloud.services.inventory import InventoryError
-from tests.conftest import copy_estate
+from tests.support.estate import REPO, copy_estate
 
 EVIL = ['x";rm -rf /;"', "a}b", "../../etc", "a\nb", "a'b", "a;b", "a b", "a{b", "a$(id)",
         "/srv/../etc/shadow", "/srv/data\n", "a`id`"]
@@ -31,8 +31,7 @@ DANGEROUS = set(";'\"{}`$\\\n\r\t <>|&")
 
 
 def plan_with(path: tuple[Any, ...], value: str) -> dict[str, Any]:
-    base = yaml.safe_load((Path(__file__).parents[2] / "plans" / "approval.yaml")
-                          .read_text(encoding="utf-8"))
+    base = yaml.safe_load((REPO / "plans" / "approval.yaml").read_text(encoding="utf-8"))
     data = copy.deepcopy(base)
     node = data
     for key in path[:-1]:

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.conftest import Rig
+from tests.support.estate import edit
+from tests.support.rig import Rig
+
+pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
+              pytest.mark.restic]  # the rig runs every service playbook for real
 
 
 def fetch(rig: Rig, host: str, path: str = "/") -> tuple[int, str]:
@@ -31,7 +35,8 @@ def sites(rig: Rig) -> list[tuple[str, str, dict]]:
 
 
 def test_first_apply_ran_every_playbook(rig: Rig) -> None:
-    result = json.loads(rig.first_apply.stdout)  # type: ignore[attr-defined]
+    assert rig.first_apply is not None
+    result = json.loads(rig.first_apply.stdout)
     svc = result["services"]
     assert svc["ok"], svc
     assert [r["playbook"] for r in svc["runs"]] == ["webhosting.yml", "antivirus.yml",
@@ -159,6 +164,7 @@ def test_a_bad_server_block_is_refused_before_it_goes_live(rig: Rig) -> None:
     good = next(rig.path("nginx_sites_dir").glob("*.conf"))
     assert subprocess.run([check, str(good)], capture_output=True).returncode == 0
     bad = rig.base / "bad.conf"
-    bad.write_text(good.read_text().replace("server_name", "server_nam", 1))
+    bad.write_text(good.read_text())
+    edit(bad, "server_name", "server_nam")
     proc = subprocess.run([check, str(bad)], capture_output=True, text=True)
     assert proc.returncode != 0 and "server_nam" in proc.stderr
