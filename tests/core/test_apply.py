@@ -10,11 +10,14 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from govcloud.core.desired import Resource
 from govcloud.runtime import engine
 from tests.support.cli import apply_killed_after, govcloud, start_apply
 from tests.support.components import wait_for
 from tests.support.estate import edit
+from tests.support.pyramid import sized
 
 
 def _actual(estate: Path) -> list[Resource]:
@@ -47,13 +50,15 @@ def test_apply_without_yes_and_without_terminal_refuses(estate: Path) -> None:
     assert _actual(estate) == []
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_converges(estate: Path) -> None:
-    """20 times: apply from nothing, SIGKILL it after a random number of finished changes
-    (others are in flight), apply again; the cloud ends exactly as planned."""
+    """20 times under CI=true, 5 times elsewhere (tests/support/pyramid.py): apply from
+    nothing, SIGKILL it after a random number of finished changes (others are in flight),
+    apply again; the cloud ends exactly as planned."""
     rng = random.Random(20261126)
     desired = _desired(estate)
     servers_wanted = Counter(r.department for r in desired.values() if r.kind == "server")
-    for round_ in range(20):
+    for round_ in range(sized(ci=20, dev=5)):
         shutil.rmtree(estate / ".state", ignore_errors=True)
         target = rng.randint(1, len(desired) - 1)
         status = apply_killed_after(estate, target, env={"GOVCLOUD_SIM_DELAY": "0.002"})

@@ -14,6 +14,7 @@ from govcloud.runtime.loader import check_estate
 from tests.support.estate import edit
 
 
+@pytest.mark.slow
 def test_parallel_check_matches_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = generate(320, tmp_path / "estate")
     plans = root / "plans"

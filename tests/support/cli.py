@@ -31,6 +31,18 @@ def govcloud(*args: str, estate: Path | None = None, env: dict[str, str] | None 
     return proc
 
 
+def help_text(*args: str) -> str:
+    """What ``govcloud ARGS --help`` prints, rendered in this process by click (the same
+    text; a subprocess would only add half a second of imports per command)."""
+    from click.testing import CliRunner
+
+    from govcloud.cli import cli
+
+    result = CliRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0, f"govcloud {' '.join(args)} --help: {result.output}"
+    return result.output
+
+
 def apply_and_collect(estate: Path, *periods: str) -> Path:
     """Apply the estate, then collect usage for each of ``periods`` (YYYY-MM)."""
     govcloud("apply", "--yes", "-o", "json", estate=estate, check=True)

@@ -4,6 +4,9 @@ A test that needs a real component carries the marker ``real`` and one marker pe
 it needs (pyproject.toml lists them). Forgetting is not possible: a test that uses one of
 ``REAL_FIXTURES``, or calls ``require()`` (``need()`` does), without those markers fails with
 the line to add. This module is a pytest plugin; tests/conftest.py loads it.
+
+Pure tests that are slow at full size (generated inputs, repeated kills) run at full size
+under CI=true, which .ci/run sets, and smaller on a developer machine: ``sized()``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,12 @@ def problems(item: pytest.Item) -> list[str]:
         out.append(f"{item.nodeid} is marked {', '.join(sorted(have & set(COMPONENTS)))} but "
                    f"not real: {_fix(['real'])}")
     return out
+
+
+def sized(*, ci: int, dev: int) -> int:
+    """How many examples, rounds or items a pure test runs: ``ci`` under CI=true, ``dev``
+    elsewhere (big enough to mean something, small enough for the fast layer)."""
+    return ci if CI else dev
 
 
 def require(*components: str) -> None:
