@@ -4,8 +4,9 @@ with a real nginx, php-fpm, ClamAV and restic.
 
 Every location of inventories/group_vars/all.yml is pointed into the folder and every port
 onto loopback, so nothing of the machine's own configuration is touched; the department site
-users get the test prefix ``gct-`` and are removed afterwards. Under CI=true a component that
-is missing or cannot start fails the run; on a developer machine it skips.
+users get a prefix of the run's own (``gct<pid>-``, so two runs on one machine keep apart)
+and are removed afterwards. Under CI=true a component that is missing or cannot start fails
+the run; on a developer machine it skips.
 """
 
 from __future__ import annotations

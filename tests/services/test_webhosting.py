@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from govcloud.services.inventory import site_user
 from tests.support.estate import edit
-from tests.support.rig import Rig
+from tests.support.rig import USER_PREFIX, Rig
 
 pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
               pytest.mark.restic]  # the rig runs every service playbook for real
@@ -104,7 +105,7 @@ def test_one_department_cannot_read_another_s_docroot(rig: Rig) -> None:
             by_dep.setdefault(dep, site["domain"])
     (a, site_a), (b, site_b) = sorted(by_dep.items())[:2]
     web = rig.path("web_root")
-    user_a = f"gct-{a}"
+    user_a = site_user(USER_PREFIX, a)
 
     def read_as(user: str, path: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["runuser", "-u", user, "--", "cat", str(path)],

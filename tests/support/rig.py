@@ -4,6 +4,7 @@ what a test reads from the rig, the proxy sites' upstream, and the test's EICAR 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -14,7 +15,9 @@ import yaml
 
 from tests.support.cli import govcloud
 
-USER_PREFIX = "gct-"
+# The department site users' prefix, this run's own (at most 9 characters, as govcloud
+# allows): a rig run at the same time on the same machine neither sees nor removes them.
+USER_PREFIX = f"gct{os.getpid() % 100000:05d}-"
 # The EICAR test string, written by the tests only (kept split so this file is never flagged).
 EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" + "-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 SIGNATURE = "Govcloud.Test.EICAR"
@@ -80,7 +83,7 @@ class Rig:
 
 
 def remove_test_users() -> None:
-    """Remove the department site users and groups the rig created (prefix ``gct-``)."""
+    """Remove the department site users and groups this run's rig created."""
     for line in Path("/etc/passwd").read_text().splitlines():
         name = line.split(":", 1)[0]
         if name.startswith(USER_PREFIX):
