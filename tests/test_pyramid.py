@@ -3,7 +3,12 @@ or ``need()`` without ``real`` and the component's marker fails, saying what to 
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
+
+from tests.support.estate import REPO
+from tests.support.pyramid import COMPONENTS, REAL_FIXTURES
 
 # The inner runs load the markers plugin the way tests/conftest.py does; the module is already
 # imported by the outer run, hence the warning filter.
@@ -87,3 +92,10 @@ def test_the_fast_layer_deselects_what_is_marked_real(pytester: pytest.Pytester)
     # what is marked real is left out; the unmarked uses of a real component are not: they
     # fail here, in the fast layer, at once
     result.assert_outcomes(passed=1, failed=1, errors=2, deselected=3)
+
+
+def test_the_components_are_the_markers_pyproject_registers() -> None:
+    options = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]
+    names = {line.split(":")[0].strip() for line in options["ini_options"]["markers"]}
+    assert names - {"real", "slow"} == set(COMPONENTS)
+    assert {c for needs in REAL_FIXTURES.values() for c in needs} <= set(COMPONENTS)
