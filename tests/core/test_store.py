@@ -15,10 +15,11 @@ import pytest
 from govcloud.core.desired import Resource
 from govcloud.errors import LockHeld
 from govcloud.runtime.store import Store
-from tests.conftest import govcloud
+from tests.support.cli import govcloud
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.real,
+                                                                   pytest.mark.postgres])])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/state.db"
@@ -98,6 +99,8 @@ def test_lock_dies_with_a_killed_holder(url: str, tmp_path: Path) -> None:
     store.unlock()
 
 
+@pytest.mark.real
+@pytest.mark.postgres
 def test_apply_and_plan_on_postgresql(estate: Path, fresh_pg: str) -> None:
     env = {"GOVCLOUD_STATE_URL": fresh_pg}
     proc = govcloud("apply", "--yes", estate=estate, env=env)

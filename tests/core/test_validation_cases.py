@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_estate, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import copy_estate, edit, line_of
 
 CASES = Path(__file__).parent / "cases"
 
@@ -38,11 +39,12 @@ def test_oversize_file(empty_estate: Path) -> None:
 def test_every_problem_in_every_file_at_once(empty_estate: Path) -> None:
     """Problems in several files come out together in one run, sorted by file and line."""
     for case in ("unknown-key", "wrong-type", "invalid-dns"):
-        text = (CASES / case / "plans" / "water.yaml").read_text()
-        n = case.replace("-", "")
-        text = text.replace("id: water", f"id: water{n}").replace("sw-app", f"sw{n}") \
-            .replace("swj", f"swj{n}").replace("CC-3001", f"CC-{len(n)}1")
-        (empty_estate / "plans" / f"{case}.yaml").write_text(text)
+        plan = empty_estate / "plans" / f"{case}.yaml"
+        shutil.copy(CASES / case / "plans" / "water.yaml", plan)
+        n = case.replace("-", "")  # one department per file: its own id, names, cost centre
+        for old, new in (("id: water", f"id: water{n}"), ("sw-app", f"sw{n}"),
+                         ("swj", f"swj{n}"), ("CC-3001", f"CC-{len(n)}1")):
+            edit(plan, old, new)
     proc = govcloud("validate", estate=empty_estate)
     assert proc.returncode == 1
     files = [line.split(":")[0] for line in proc.stderr.splitlines() if line.startswith("plans")]
@@ -62,12 +64,15 @@ def test_broken_policy_is_reported_with_its_line(empty_estate: Path) -> None:
 def test_settings_errors_are_reported(empty_estate: Path) -> None:
     settings = empty_estate / "govcloud.yaml"
     original = settings.read_text()
-    settings.write_text(original.replace("headroom: 0.8", "headroom: 1.8"))
+    edit(settings, "headroom: 0.8", "headroom: 1.8")
     proc = govcloud("validate", estate=empty_estate)
     assert proc.returncode == 1
-    assert ("govcloud.yaml:24: host_pool.headroom: 1.8 is above the maximum 1 — use a value of "
-            "at most 1") in proc.stderr
-    settings.write_text(original.replace("x86-2s-mem: 4", "x86-2s-mme: 4"))
+    line = line_of(settings, "headroom: 1.8")
+    assert (f"govcloud.yaml:{line}: host_pool.headroom: 1.8 is above the maximum 1 — use a "
+            "value of at most 1") in proc.stderr
+    settings.write_text(original)
+    edit(settings, "x86-2s-mem: 4", "x86-2s-mme: 4")
     proc = govcloud("validate", estate=empty_estate)
-    assert ("govcloud.yaml:39: host_pool.hosts.intranet.x86-2s-mme: unknown host class "
+    line = line_of(settings, "x86-2s-mme")
+    assert (f"govcloud.yaml:{line}: host_pool.hosts.intranet.x86-2s-mme: unknown host class "
             "'x86-2s-mme' — did you mean 'x86-2s-mem'?") in proc.stderr

@@ -8,13 +8,12 @@ import io
 import json
 from pathlib import Path
 
-from tests.conftest import govcloud
-from tests.reports.conftest import golden_estate
+from tests.support.cli import govcloud, help_text
+from tests.support.estate import edit, golden_estate, line_of
 
 
 def test_plan_shows_monthly_cost_delta_per_department(golden: Path) -> None:
-    plan = golden / "plans" / "beta.yaml"
-    plan.write_text(plan.read_text().replace("count: 2", "count: 3"))
+    edit(golden / "plans" / "beta.yaml", "count: 2", "count: 3")
     out = govcloud("plan", estate=golden, check=True).stdout
     # one more f1 server: priced usage 2×10 + 4×5 + 10×1 = 50 of the hosts pool's 800 → +183.12
     # (the idle line shrinks by as much; the even and weight pools do not move)
@@ -26,8 +25,7 @@ def test_plan_shows_monthly_cost_delta_per_department(golden: Path) -> None:
 
 def test_plan_works_without_a_price_book(golden: Path) -> None:
     (golden / "prices.yaml").unlink()
-    plan = golden / "plans" / "beta.yaml"
-    plan.write_text(plan.read_text().replace("count: 2", "count: 3"))
+    edit(golden / "plans" / "beta.yaml", "count: 2", "count: 3")
     proc = govcloud("plan", estate=golden)
     assert proc.returncode == 0, proc.stderr
     assert "monthly cost" not in proc.stdout and "b-app-3" in proc.stdout
@@ -82,24 +80,20 @@ def test_missing_usage_is_one_plain_sentence(tmp_path: Path) -> None:
 
 def test_price_book_problems_come_with_file_and_line(golden: Path) -> None:
     prices = golden / "prices.yaml"
-    text = prices.read_text()
-    text = text.replace("vcpu: [{from: 2026-01, yuan: 10}]", "vcpu: [{from: 2026-1, yuan: 10}]")
-    text = text.replace("rule: even", "rule: evenly")
-    text = text.replace("  old: {purchase_yuan", "  older: {purchase_yuan")
-    prices.write_text(text)
+    edit(prices, "vcpu: [{from: 2026-01, yuan: 10}]", "vcpu: [{from: 2026-1, yuan: 10}]")
+    edit(prices, "rule: even", "rule: evenly")
+    edit(prices, "  old: {purchase_yuan", "  older: {purchase_yuan")
     proc = govcloud("report", "chargeback", "--period", "2026-10", estate=golden)
     assert proc.returncode == 1
     err = proc.stderr
-    lines = text.splitlines()
-    vcpu_line = next(i for i, x in enumerate(lines, 1) if "vcpu:" in x)
-    rule_line = next(i for i, x in enumerate(lines, 1) if "evenly" in x)
+    vcpu_line = line_of(prices, "vcpu:")
+    rule_line = line_of(prices, "evenly")
     assert f"prices.yaml:{vcpu_line}: units.vcpu[0].from:" in err
     assert f"prices.yaml:{rule_line}:" in err and "did you mean 'even'" in err
 
 
 def test_unpriced_legacy_class_is_named(golden: Path) -> None:
-    prices = golden / "prices.yaml"
-    prices.write_text(prices.read_text().replace("  old: {", "  older: {"))
+    edit(golden / "prices.yaml", "  old: {", "  older: {")
     proc = govcloud("report", "savings", "--period", "2026-10", estate=golden)
     assert proc.returncode == 1
     assert "no price for legacy_class 'old'" in proc.stderr
@@ -109,5 +103,4 @@ def test_every_finance_command_has_help_with_an_example() -> None:
     for args in (["report", "utilization"], ["report", "chargeback"], ["report", "savings"],
                  ["report", "html"], ["report", "publish"], ["statement", "close"],
                  ["usage", "collect"], ["exporter"]):
-        out = govcloud(*args, "--help", check=True).stdout
-        assert "Example" in out, args
+        assert "Example" in help_text(*args), args
