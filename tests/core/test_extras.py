@@ -16,7 +16,7 @@ import yaml
 
 from govcloud.errors import MissingExtra
 from govcloud.services import runner
-from tests.conftest import REPO
+from tests.support.estate import REPO
 
 HIDDEN = ("openstack", "keystoneauth1", "ansible_runner", "ansible", "openpyxl", "psycopg")
 PRELUDE = ("import sys\n"

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from govcloud.cli import cli, reference
-from tests.conftest import REPO
+from tests.support.estate import REPO
 
 README = REPO / "README.md"
 

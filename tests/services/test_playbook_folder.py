@@ -16,7 +16,7 @@ import pytest
 
 from govcloud.errors import GovcloudError
 from govcloud.services.playbooks import checkout_playbooks, packaged_playbooks, playbook_folder
-from tests.conftest import REPO
+from tests.support.estate import REPO
 
 
 def _folder(path: Path) -> Path:
