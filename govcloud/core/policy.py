@@ -76,6 +76,7 @@ class Rule:
     program: Any
     message_parts: tuple[Any, ...]
     hint_parts: tuple[Any, ...]
+    variables: frozenset[str] = frozenset()
 
 
 def _template(text: str) -> tuple[Any, ...]:
@@ -133,9 +134,10 @@ def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
                                          f"{str(exc).splitlines()[0]}",
                                          "fix the CEL expression (see policies/README.md)"))
                 continue
+            variables = frozenset(program.references()["variables"])
             rules.append(Rule(r["id"], r["severity"], r["each"], r["path"], r["expression"],
                               r["message"], r["hint"], name, doc.line(where), program,
-                              message_parts, hint_parts))
+                              message_parts, hint_parts, variables))
     return rules, problems
 
 
@@ -173,10 +175,15 @@ class PolicyEngine:
     into one program returning every verdict at once, so a plan costs a handful of CEL calls
     instead of one per rule and item; if that combined call fails, the rules are evaluated
     one by one to name the rule at fault.
+
+    Without settings there is no catalogue to check against: the rules that read it are left
+    out (``skipped``) rather than failing every server of every plan.
     """
 
     def __init__(self, rules: list[Rule], settings: Settings | None) -> None:
-        self.rules = rules
+        self.skipped = [] if settings else [r for r in rules if "catalogue" in r.variables]
+        self.rules = [r for r in rules if r not in self.skipped]
+        rules = self.rules
         self.catalogue = catalogue_view(settings.catalogue) if settings else \
             {"flavors": {}, "images": {}, "website_suffixes": []}
         self.scopes: dict[str, tuple[list[Rule], Any]] = {}

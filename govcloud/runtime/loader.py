@@ -63,6 +63,11 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
         rules, problems = load_rules(root / "policies", root)
         out.diagnostics += problems
         engine = PolicyEngine(rules, out.settings)
+        if engine.skipped:
+            out.diagnostics.append(Diagnostic(
+                SETTINGS_FILE, 0, "", f"{len(engine.skipped)} policy rule(s) that use the "
+                f"catalogue were not evaluated ({', '.join(r.id for r in engine.skipped)}), "
+                f"as {SETTINGS_FILE} has errors", f"fix {SETTINGS_FILE} first", "warning"))
     owners: dict[str, dict[str, tuple[str, int]]] = {}
     for result in _check_files(plan_files, root, out.settings, engine):
         out.files += 1
