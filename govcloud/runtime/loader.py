@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from govcloud.core.checks import Checked, FileResult, check_plan, check_settings, unique
+from govcloud.core.checks import (
+    Checked,
+    FileResult,
+    Owners,
+    check_plan,
+    check_settings,
+    pool_room,
+    unique,
+)
 from govcloud.core.model import Settings
 from govcloud.core.policy import PolicyEngine, Rule, compile_rules
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
@@ -68,7 +76,7 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
                 SETTINGS_FILE, 0, "", f"{len(engine.skipped)} policy rule(s) that use the "
                 f"catalogue were not evaluated ({', '.join(r.id for r in engine.skipped)}), "
                 f"as {SETTINGS_FILE} has errors", f"fix {SETTINGS_FILE} first", "warning"))
-    owners: dict[str, dict[str, tuple[str, int]]] = {}
+    owners: Owners = {}
     for result in _check_files(plan_files, root, out.settings, engine):
         out.files += 1
         out.diagnostics += result.diagnostics
@@ -76,6 +84,7 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
         out.diagnostics += duplicates
         if result.plan is not None and not duplicates:
             out.plans.setdefault(result.plan.id, result.plan)
+    out.diagnostics += pool_room(out)
     out.diagnostics.sort(key=lambda d: (d.file, d.line, d.path))
     return out
 
