@@ -21,7 +21,7 @@ from govcloud.core.model import (
     replica_names,
     settings_from,
 )
-from govcloud.core.policy import PolicyEngine
+from govcloud.core.policy import PolicyEngine, Watch
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA, check, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
 
@@ -79,7 +79,7 @@ class Claim:
 
 
 def check_plan(doc: Document, parsed: list[Diagnostic], settings: Settings | None,
-               engine: PolicyEngine | None) -> FileResult:
+               engine: PolicyEngine | None, watch: Watch | None = None) -> FileResult:
     """One parsed plan checked on its own: schema, references, policy. What needs the other
     plans (uniqueness) is returned as claims."""
     result = FileResult(doc.file, list(parsed))
@@ -92,7 +92,7 @@ def check_plan(doc: Document, parsed: list[Diagnostic], settings: Settings | Non
     if settings is not None:
         references(doc, data, settings, result.diagnostics)
     if engine is not None:
-        result.diagnostics += engine.evaluate(doc, data)
+        result.diagnostics += engine.evaluate(doc, data, watch)
     if not any(d.severity == "error" for d in result.diagnostics):
         result.plan = plan_from(data, doc.file)
     return result

@@ -25,9 +25,10 @@ from govcloud.core.checks import (
     unique,
 )
 from govcloud.core.model import Settings
-from govcloud.core.policy import PolicyEngine, Rule, compile_rules
+from govcloud.core.policy import PolicyEngine, Rule, Watch, compile_rules
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
 from govcloud.finance.pricebook import PriceBook, parse_book
+from govcloud.runtime import budget
 from govcloud.runtime.files import display, quiet_gc, read_document
 
 SETTINGS_FILE = "govcloud.yaml"
@@ -66,6 +67,7 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
     if not plan_files:
         out.diagnostics.append(Diagnostic("plans/", 0, "", "no tenancy plans found",
                                           "add one YAML file per department under plans/"))
+    rules: list[Rule] = []
     engine = None
     if policies:
         rules, problems = load_rules(root / "policies", root)
@@ -77,7 +79,7 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
                 f"catalogue were not evaluated ({', '.join(r.id for r in engine.skipped)}), "
                 f"as {SETTINGS_FILE} has errors", f"fix {SETTINGS_FILE} first", "warning"))
     owners: Owners = {}
-    for result in _check_files(plan_files, root, out.settings, engine):
+    for result in _check_files(plan_files, root, out, rules, engine):
         out.files += 1
         out.diagnostics += result.diagnostics
         duplicates = unique(result.claims, owners)
@@ -89,12 +91,21 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
     return out
 
 
-def _check_files(paths: list[PlanFile], root: Path, settings: Settings | None,
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+def _check_files(paths: list[PlanFile], root: Path, out: Checked, rules: list[Rule],
                  engine: PolicyEngine | None) -> Iterator[FileResult]:
-    """Each file checked on its own, in order; by one process per core for large estates."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if len(paths) < PARALLEL_FROM or cores < 2 or \
-            "fork" not in multiprocessing.get_all_start_methods():
+    """Each file checked on its own, in order: under a budget when a policy may be costly
+    (``govcloud.runtime.budget``), else here, or by one process per core for large estates."""
+    settings = out.settings
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    if engine is not None and engine.unbounded and forks:
+        yield from _check_budgeted(paths, root, out, rules)
+        return
+    cores = _cores()
+    if len(paths) < PARALLEL_FROM or cores < 2 or not forks:
         for path in paths:
             yield _check_file(path, root, settings, engine)
         return
@@ -110,6 +121,21 @@ def _check_files(paths: list[PlanFile], root: Path, settings: Settings | None,
         _WORKER = None
 
 
+def _check_budgeted(paths: list[PlanFile], root: Path, out: Checked, rules: list[Rule]
+                    ) -> Iterator[FileResult]:
+    settings = out.settings
+
+    def make_job(disabled: frozenset[str]) -> budget.Job:
+        engine = PolicyEngine(rules, settings, disabled)
+        return lambda i, watch: _check_file(paths[i], root, settings, engine, watch)
+
+    workers = _cores() if len(paths) >= PARALLEL_FROM else 1
+    results, overruns = budget.run(len(paths), make_job, rules, workers)
+    for overrun in overruns:
+        out.diagnostics.append(overrun.diagnostic(display(paths[overrun.item][0], root)))
+    yield from results
+
+
 def _check_chunk(paths: list[PlanFile]) -> list[FileResult]:
     assert _WORKER is not None
     root, settings, engine = _WORKER
@@ -118,13 +144,13 @@ def _check_chunk(paths: list[PlanFile]) -> list[FileResult]:
 
 
 def _check_file(plan_file: PlanFile, root: Path, settings: Settings | None,
-                engine: PolicyEngine | None) -> FileResult:
+                engine: PolicyEngine | None, watch: Watch | None = None) -> FileResult:
     path, explicit = plan_file
     name = display(path, root)
     doc, diags = read_document(path, name, root, outside=explicit)
     if doc is None:
         return FileResult(name, list(diags))
-    return check_plan(doc, list(diags), settings, engine)
+    return check_plan(doc, list(diags), settings, engine, watch)
 
 
 def _settings(root: Path, out: Checked) -> Settings | None:
