@@ -90,6 +90,7 @@ class Rule:
 # Called with the rule before each evaluation of an unbounded rule, and with None after it.
 Watch = Callable[[Rule | None], None]
 
+
 def _template(text: str) -> tuple[Any, ...]:
     """Split text into literal strings and compiled CEL programs."""
     parts: list[Any] = []

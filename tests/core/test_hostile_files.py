@@ -5,13 +5,16 @@ never waited on, and none of its content is ever printed (issue #11, items 2 and
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from govcloud.runtime import files
-from tests.conftest import govcloud
+from tests.conftest import REPO, govcloud
 
 SECRET = "DB_PASSWORD=hunter2-not-for-your-eyes\nAPI_KEY=sk-live-0123456789abcdef\n"
 SHADOW = ("root:$y$j9T$SALTSALT$HASHHASHHASHHASH:19000:0:99999:7:::\n"
@@ -90,8 +93,14 @@ def test_a_huge_file_is_refused_by_its_size_without_being_read(estate: Path) -> 
     huge = estate / "plans" / "huge.yaml"
     with huge.open("wb") as f:  # sparse: 3 GB that take no disk
         f.truncate(3 * 1024**3)
-    proc = govcloud("validate", estate=estate, timeout=60)
-    assert proc.returncode == 1
+
+    def one_gigabyte() -> None:  # reading the file whole would fail with MemoryError
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, resource.RLIM_INFINITY))
+
+    proc = subprocess.run([sys.executable, "-m", "govcloud", "-C", str(estate), "validate"],
+                          capture_output=True, text=True, timeout=120, preexec_fn=one_gigabyte,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert proc.returncode == 1, proc.stderr
     assert ("plans/huge.yaml:1: file is 3,221,225,472 bytes, over the 1,000,000-byte limit"
             in proc.stderr)
     assert "MemoryError" not in proc.stderr and "Internal error" not in proc.stderr
