@@ -68,3 +68,23 @@ def test_bad_or_overlapping_pools_apply_nothing(estate: Path) -> None:
     settings.write_text(original)
     plan = json.loads(govcloud("plan", "-o", "json", estate=estate, check=True).stdout)
     assert plan["changes"] and {c["action"] for c in plan["changes"]} == {"create"}
+
+
+def test_non_finite_prices_are_refused_at_their_line(tmp_path: Path) -> None:
+    from govcloud.errors import ValidationFailed
+    from govcloud.runtime.loader import load_book
+    from tests.conftest import REPO
+
+    text = (REPO / "prices.yaml").read_text()
+    book = tmp_path / "prices.yaml"
+    first = next(line for line in text.splitlines() if "yuan:" in line)
+    book.write_text(text.replace(first, first.split("yuan:")[0] + "yuan: .inf}", 1))
+    line = text.splitlines().index(first) + 1
+    try:
+        load_book(book, "prices.yaml")
+    except ValidationFailed as exc:
+        rendered = exc.render()
+    else:
+        raise AssertionError("a price of infinity was accepted")
+    assert rendered.startswith(f"prices.yaml:{line}: ")
+    assert ".inf is not a finite number (NaN and infinity are not amounts)" in rendered
