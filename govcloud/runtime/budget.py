@@ -97,7 +97,8 @@ class _Worker:
 
 def _child(job: Job, index: dict[str, int], shared: Any, conn: Connection, start: int,
            stop: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the run on Ctrl-C
+    with contextlib.suppress(ValueError):  # forked from a thread other than the main one
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the run on Ctrl-C
     _limit_memory()
 
     def watch(rule: Rule | None) -> None:
