@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     except GovcloudError as exc:
         click.echo(f"Error: {exc.render()}", err=True)
         sys.exit(1)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click's wrapping of Ctrl-C
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:

@@ -25,6 +25,7 @@ from govcloud.core.planning import Change, Plan
 from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.errors import GovcloudError
+from govcloud.finance.pricebook import PRICE_SCHEMA
 from govcloud.runtime import engine
 
 
@@ -51,9 +52,10 @@ def validate(ctx: click.Context, output: str) -> None:
 
 
 @cli.command()
-@click.argument("which", type=click.Choice(["plan", "settings", "policy"]), default="plan")
+@click.argument("which", type=click.Choice(["plan", "settings", "policy", "prices"]),
+                default="plan")
 def schema(which: str) -> None:
-    """Print the JSON Schema of tenancy plans (or of settings or policy files).
+    """Print the JSON Schema of tenancy plans (or of settings, policy or price-book files).
 
     Point yaml-language-server at it to get completion and checks in an editor:
     the first line of a plan reads  # yaml-language-server: $schema=../docs/schema/tenancy-plan.json
@@ -62,7 +64,8 @@ def schema(which: str) -> None:
     Example:
       govcloud schema plan > docs/schema/tenancy-plan.json
     """
-    data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA}[which]
+    data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA,
+            "prices": PRICE_SCHEMA}[which]
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 

@@ -20,7 +20,7 @@ from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.schema import arr_of, check, num_of, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
 
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # [0-9], not \d: JSON Schema's regexes are ECMA-262
 _PERIOD_RE = re.compile(PERIOD)
 
 # Billed items: what a department is metered on, per month.

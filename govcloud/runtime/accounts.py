@@ -8,6 +8,7 @@ The renderers (xlsx, html, publish) live beside it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -30,15 +31,16 @@ from govcloud.runtime.store import Store, holder_id
 
 def book_for(estate: Estate) -> PriceBook:
     """The estate's price book, checked against the host and legacy classes it uses."""
-    path = estate.root / estate.settings.prices
-    if not path.is_file():
+    path = estate.root / estate.settings.prices  # an absolute setting stays as written
+    if not os.path.lexists(path):
         raise GovcloudError(f"the estate has no price book {estate.settings.prices}",
                             "write one (docs/schema/price-book.json is its schema) or point "
                             "prices: in govcloud.yaml at it")
     legacy = {s.host_class for p in estate.plans.values() for s in p.legacy.servers}
     hosts = {c for zone in estate.settings.host_pool.hosts.values() for c, n in zone.items()
              if n}
-    return load_book(path, estate.settings.prices, hosts, legacy)
+    return load_book(path, estate.settings.prices, hosts, legacy, estate.root,
+                     outside=Path(estate.settings.prices).is_absolute())
 
 
 def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = None
@@ -155,7 +157,7 @@ def _line_of(estate: Estate) -> Any:
 
     def for_plan(plan: Any) -> Any:
         if plan.file not in cache:
-            doc, _ = read_document(estate.root / plan.file, plan.file)
+            doc, _ = read_document(estate.root / plan.file, plan.file, estate.root)
             cache[plan.file] = doc
         doc = cache[plan.file]
         return (lambda path: doc.line(path)) if doc is not None else (lambda path: 0)

@@ -1,5 +1,9 @@
-"""Validation from data: each folder under cases/ holds plan files and the exact diagnostics
-`govcloud validate` must print for them (file:line: key.path: what — how to fix)."""
+"""Validation from data: each folder under cases/ holds estate files and the exact diagnostics
+`govcloud validate` must print for them (file:line: key.path: what — how to fix).
+
+A case's files go over a copy of the example estate: ``plans/`` (without it, the example's
+plans), ``govcloud.yaml`` (replaces the settings) and ``policies/`` (added to the shipped
+ones). ``expected.txt`` lists every diagnostic line printed for those files, in order."""
 
 from __future__ import annotations
 
@@ -14,14 +18,22 @@ from tests.support.estate import copy_estate, edit, line_of
 CASES = Path(__file__).parent / "cases"
 
 
+DIAGNOSTIC_PREFIXES = ("plans/", "policies/", "govcloud.yaml")
+
+
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
 def test_case(case: str, tmp_path: Path) -> None:
-    estate = copy_estate(tmp_path / "estate", plans=False)
-    shutil.copytree(CASES / case / "plans", estate / "plans", dirs_exist_ok=True)
-    expected = (CASES / case / "expected.txt").read_text().splitlines()
+    folder = CASES / case
+    estate = copy_estate(tmp_path / "estate", plans=not (folder / "plans").is_dir())
+    for part in ("plans", "policies"):
+        if (folder / part).is_dir():
+            shutil.copytree(folder / part, estate / part, dirs_exist_ok=True)
+    if (folder / "govcloud.yaml").is_file():
+        shutil.copy(folder / "govcloud.yaml", estate / "govcloud.yaml")
+    expected = (folder / "expected.txt").read_text().splitlines()
     proc = govcloud("validate", estate=estate)
     printed = [line for line in (proc.stdout + proc.stderr).splitlines()
-               if line.startswith("plans/")]
+               if line.startswith(DIAGNOSTIC_PREFIXES)]
     assert printed == expected
     assert "Traceback" not in proc.stderr
     assert proc.returncode == (1 if expected else 0)
