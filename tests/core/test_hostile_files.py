@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from govcloud.runtime import files
-from tests.conftest import REPO, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import REPO, edit
 
 SECRET = "DB_PASSWORD=hunter2-not-for-your-eyes\nAPI_KEY=sk-live-0123456789abcdef\n"
 SHADOW = ("root:$y$j9T$SALTSALT$HASHHASHHASHHASH:19000:0:99999:7:::\n"
@@ -143,27 +144,32 @@ def test_price_book_setting_stays_inside_the_estate_unless_absolute(
     (applied.parent / "escaped.yaml").write_text((applied / "prices.yaml").read_text())
     expected = {
         # a relative path that climbs out: refused, with how to name an outside file
-        "../escaped.yaml": "Error: ../escaped.yaml: is outside the estate folder (a folder on "
+        "../escaped.yaml": "../escaped.yaml: is outside the estate folder (a folder on "
                            "the way is a symbolic link, or the path climbs out with '..') — "
                            "write an absolute path in 'prices:' in govcloud.yaml to use a price "
                            "book kept outside the estate",
-        "linked-prices.yaml": "Error: linked-prices.yaml: is a symbolic link",
-        "/dev/zero": "Error: /dev/zero: is a device, not a regular file — remove it",
+        "linked-prices.yaml": "linked-prices.yaml: is a symbolic link",
+        "/dev/zero": "/dev/zero: is a device, not a regular file — remove it",
         # named explicitly outside: read, but a file of another kind is not quoted
-        str(secrets["shadow"]): f"Error: {secrets['shadow']}:1: holds none of the keys of a "
+        str(secrets["shadow"]): f"{secrets['shadow']}:1: holds none of the keys of a "
                                 "govcloud price book (is it one?); its content is not shown",
-        str(secrets["env"]): f"Error: {secrets['env']}:1: expected a mapping of keys, got text",
+        str(secrets["env"]): f"{secrets['env']}:1: expected a mapping of keys, got text",
     }
     for value, message in expected.items():
-        settings.write_text(original.replace("prices: prices.yaml", f"prices: {value}"))
+        settings.write_text(original)
+        edit(settings, "prices: prices.yaml", f"prices: {value}")
         proc = govcloud("report", "chargeback", "--period", "2026-10", estate=applied,
                         timeout=60)
         assert proc.returncode == 1, value
         _no_leak(proc)
-        assert message in proc.stderr, (value, proc.stderr)
+        # one diagnostic line per problem, then the verdict (main() prints them)
+        assert any(line.startswith(message) for line in proc.stderr.splitlines()), \
+            (value, proc.stderr)
+        assert "Error: the estate does not validate; nothing was done" in proc.stderr
     outside = applied.parent / "prices-elsewhere.yaml"
     outside.write_text((applied / "prices.yaml").read_text())
-    settings.write_text(original.replace("prices: prices.yaml", f"prices: {outside}"))
+    settings.write_text(original)
+    edit(settings, "prices: prices.yaml", f"prices: {outside}")
     govcloud("report", "chargeback", "--period", "2026-10", estate=applied, check=True)
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import edit, line_of
 
 
 def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
+    edit(path, old, new, count=None)
 
 
 def _clean(proc: object) -> None:
@@ -51,20 +50,21 @@ def _applied_nothing(estate: Path, finance: Path) -> bool:
 def test_bad_or_overlapping_pools_apply_nothing(estate: Path) -> None:
     settings = estate / "govcloud.yaml"
     original = settings.read_text()
-    bad = {"intranet: 10.20.0.0/33": "govcloud.yaml:17: networks.intranet: '10.20.0.0/33' is "
-                                     "not an IPv4 network",
-           "extranet: 10.20.0.0/16": "govcloud.yaml:18: networks.extranet: 10.20.0.0/16 "
-                                     "overlaps networks.intranet (10.20.0.0/16)"}
-    for edit, message in bad.items():
-        zone = edit.split(":")[0]
-        settings.write_text(original.replace(f"{zone}: 10.{20 if zone == 'intranet' else 40}"
-                                             ".0.0/16", edit))
-        assert settings.read_text() != original
+    intranet = line_of(settings, "intranet: 10.20.0.0/16")
+    extranet = line_of(settings, "extranet: 10.40.0.0/16")
+    bad = {"intranet: 10.20.0.0/33": f"govcloud.yaml:{intranet}: networks.intranet: "
+                                     "'10.20.0.0/33' is not an IPv4 network",
+           "extranet: 10.20.0.0/16": f"govcloud.yaml:{extranet}: networks.extranet: "
+                                     "10.20.0.0/16 overlaps networks.intranet (10.20.0.0/16)"}
+    for change, message in bad.items():
+        zone = change.split(":")[0]
+        settings.write_text(original)
+        edit(settings, f"{zone}: 10.{20 if zone == 'intranet' else 40}.0.0/16", change)
         proc = govcloud("apply", "--yes", estate=estate)
         assert proc.returncode == 1
         _clean(proc)
         assert message in proc.stderr
-        assert "nothing was planned" in proc.stderr
+        assert "the estate does not validate; nothing was done" in proc.stderr
     settings.write_text(original)
     plan = json.loads(govcloud("plan", "-o", "json", estate=estate, check=True).stdout)
     assert plan["changes"] and {c["action"] for c in plan["changes"]} == {"create"}
@@ -73,12 +73,13 @@ def test_bad_or_overlapping_pools_apply_nothing(estate: Path) -> None:
 def test_non_finite_prices_are_refused_at_their_line(tmp_path: Path) -> None:
     from govcloud.errors import ValidationFailed
     from govcloud.runtime.loader import load_book
-    from tests.conftest import REPO
+    from tests.support.estate import REPO
 
     text = (REPO / "prices.yaml").read_text()
     book = tmp_path / "prices.yaml"
     first = next(line for line in text.splitlines() if "yuan:" in line)
-    book.write_text(text.replace(first, first.split("yuan:")[0] + "yuan: .inf}", 1))
+    book.write_text(text)
+    edit(book, first, first.split("yuan:")[0] + "yuan: .inf}", count=None)
     line = text.splitlines().index(first) + 1
     try:
         load_book(book, "prices.yaml")

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from govcloud.core import expressions
-from tests.conftest import REPO, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import REPO
 
 
 def _list(n: int) -> str:

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import regress
 
-from tests.conftest import REPO, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import REPO
 
 SCHEMAS = sorted((REPO / "docs" / "schema").glob("*.json"))
 PRINTED = {"tenancy-plan.json": "plan", "estate-settings.json": "settings",
