@@ -73,6 +73,15 @@ class StateError(GovcloudError):
     """The state store cannot be opened or is not what govcloud expects."""
 
 
+class DamagedState(StateError):
+    """A row of the state store cannot be read: names its table and key."""
+
+    def __init__(self, message: str, hint: str, table: str, key: str) -> None:
+        super().__init__(message, hint)
+        self.table = table
+        self.key = key
+
+
 class LockHeld(GovcloudError):
     """Another apply holds the state store's lock."""
 

@@ -41,8 +41,8 @@ class SimDriver(Driver):
 
     # --- reading --------------------------------------------------------------------------
     def read(self) -> list[Resource]:
-        rows = self.store.query("SELECT body FROM sim_resources ORDER BY key")
-        return [Resource.from_dict(json.loads(body)) for (body,) in rows]
+        rows = self.store.query("SELECT key, body FROM sim_resources ORDER BY key")
+        return [self.store.resource("sim_resources", key, body) for key, body in rows]
 
     def servers_on_hosts(self) -> dict[str, str]:
         """Server key -> host name."""
@@ -54,7 +54,7 @@ class SimDriver(Driver):
 
     def _get(self, key: str) -> Resource | None:
         rows = self.store.query("SELECT body FROM sim_resources WHERE key = ?", (key,))
-        return Resource.from_dict(json.loads(rows[0][0])) if rows else None
+        return self.store.resource("sim_resources", key, rows[0][0]) if rows else None
 
     # --- writing --------------------------------------------------------------------------
     def create(self, res: Resource) -> Resource:
@@ -141,9 +141,9 @@ class SimDriver(Driver):
         quota = self._quota(res.department)
         if not quota:
             return
-        rows = self.store.query("SELECT body FROM sim_resources WHERE department = ? AND "
+        rows = self.store.query("SELECT key, body FROM sim_resources WHERE department = ? AND "
                                 "kind = 'server' AND key != ?", (res.department, res.key))
-        servers = [json.loads(b)["attrs"] for (b,) in rows]
+        servers = [self.store.resource("sim_resources", k, b).attrs for k, b in rows]
         cores = sum(s["vcpus"] for s in servers) + res.attrs["vcpus"]
         ram = sum(s["ram_gb"] for s in servers) + res.attrs["ram_gb"]
         count = len(servers) + 1
@@ -163,9 +163,9 @@ class SimDriver(Driver):
         quota = self._quota(res.department)
         if not quota:
             return
-        rows = self.store.query("SELECT body FROM sim_resources WHERE department = ? AND "
+        rows = self.store.query("SELECT key, body FROM sim_resources WHERE department = ? AND "
                                 "kind = 'volume' AND key != ?", (res.department, res.key))
-        sizes = [json.loads(b)["attrs"]["size_gb"] for (b,) in rows]
+        sizes = [self.store.resource("sim_resources", k, b).attrs["size_gb"] for k, b in rows]
         if len(sizes) + 1 > quota["volumes"] or sum(sizes) + res.attrs["size_gb"] > \
                 quota["volume_gb"]:
             raise DriverError(f"department {res.department}: volume quota exceeded creating "
@@ -174,10 +174,10 @@ class SimDriver(Driver):
 
     def _usage(self) -> dict[str, placement.Usage]:
         used: dict[str, placement.Usage] = {}
-        rows = self.store.query("SELECT department, body, host FROM sim_resources "
+        rows = self.store.query("SELECT key, department, body, host FROM sim_resources "
                                 "WHERE kind = 'server' AND host IS NOT NULL")
-        for department, body, host in rows:
-            attrs = json.loads(body)["attrs"]
+        for key, department, body, host in rows:
+            attrs = self.store.resource("sim_resources", key, body).attrs
             u = used.setdefault(host, placement.Usage())
             u.vcpus += attrs["vcpus"]
             u.ram_gb += attrs["ram_gb"]
@@ -196,8 +196,9 @@ class SimDriver(Driver):
     def _allocate_cidr(self, res: Resource) -> str:
         pool = ipaddress.ip_network(self.settings.networks[res.attrs["zone"]])
         taken = set()
-        for (body,) in self.store.query("SELECT body FROM sim_resources WHERE kind = 'network'"):
-            taken.add(json.loads(body).get("computed", {}).get("cidr"))
+        for key, body in self.store.query("SELECT key, body FROM sim_resources "
+                                          "WHERE kind = 'network'"):
+            taken.add(self.store.resource("sim_resources", key, body).computed.get("cidr"))
         for subnet in pool.subnets(new_prefix=24):
             if str(subnet) not in taken:
                 return str(subnet)

@@ -17,7 +17,7 @@ from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
 from govcloud.core.planning import PLAN_FORMAT, Plan, make_plan
 from govcloud.drivers import Driver, open_driver
-from govcloud.errors import GovcloudError
+from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc
 from govcloud.runtime.loader import Checked, check_estate, find_root
@@ -50,13 +50,27 @@ class Session:
 def session(root: Path) -> Iterator[Session]:
     """Open the estate at ``root`` (it must validate), its store and its driver."""
     estate = validate(root).estate()
-    store = open_store(estate.settings.state_url, estate.root)
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
     try:
         driver = open_driver(estate, store)
         try:
             yield Session(estate, store, driver)
         finally:
             driver.close()
+    finally:
+        store.close()
+
+
+def init_state(root: Path) -> tuple[str, bool]:
+    """Start a new, empty state store for the estate at ``root`` (at its state.url): where it
+    is, and whether it was made now (False: it already was this estate's store)."""
+    checked = validate(root)
+    if checked.settings is None:
+        raise ValidationFailed(diagnostics=checked.diagnostics)
+    settings = checked.settings
+    store = open_store(settings.state_url, checked.root, settings.estate, init=True)
+    try:
+        return str(store.where), store.created
     finally:
         store.close()
 
