@@ -90,6 +90,10 @@ class StalePlan(GovcloudError):
     """A saved plan was made against a state that has moved on since."""
 
 
+class PlanMismatch(GovcloudError):
+    """A saved plan differs from the plan the current plans, policies and cloud give."""
+
+
 class DriverError(GovcloudError):
     """The cloud refused or failed a change; retryable tells whether trying again may help."""
 

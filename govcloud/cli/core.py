@@ -160,8 +160,10 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
           lock_timeout: float, no_services: bool, output: str) -> None:
     """Apply a fresh plan (shown first, then confirmed) or a saved plan file.
 
-    Only one apply runs at a time per state store. A saved plan is refused when the cloud
-    has changed since it was made. An interrupted apply is finished by the next one.
+    Only one apply runs at a time per state store. A saved plan is checked, not trusted:
+    apply makes the plan afresh and refuses the file when the cloud has changed since it was
+    made, or when it differs in anything from what the current plans, policies and settings
+    give (naming the first difference). An interrupted apply is finished by the next one.
 
     \b
     Examples:
@@ -174,7 +176,7 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
                 if prune:
                     raise GovcloudError("--prune applies to fresh plans only",
                                         "make the saved plan with govcloud plan --prune --out")
-                p = engine.load_plan(plan_file)
+                p = engine.saved_plan(s, plan_file)
             else:
                 p = s.plan(prune)
                 if output == "text":

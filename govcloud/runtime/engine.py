@@ -6,6 +6,8 @@ This is the edge where the pure core meets the state store and the drivers.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from typing import Any
 from govcloud.core.desired import Resource, desired_state
 from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
-from govcloud.core.planning import PLAN_FORMAT, Plan, make_plan
+from govcloud.core.planning import Plan, check_saved, make_plan
 from govcloud.drivers import Driver, open_driver
 from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
@@ -35,10 +37,14 @@ class Session:
     estate: Estate
     store: Store
     driver: Driver
+    _desired: dict[str, Resource] | None = None
 
     def desired(self) -> dict[str, Resource]:
-        with quiet_gc():
-            return desired_state(self.estate)
+        """What the plans ask for (made once: the estate does not change in a session)."""
+        if self._desired is None:
+            with quiet_gc():
+                self._desired = desired_state(self.estate)
+        return self._desired
 
     def plan(self, prune: bool = False) -> Plan:
         desired, actual = self.desired(), self.driver.read()
@@ -83,23 +89,40 @@ def save_plan(plan: Plan, path: Path) -> None:
                             "choose a writable path for --out") from exc
 
 
-def load_plan(path: Path) -> Plan:
+MAX_PLAN_BYTES = 512 * 1024 * 1024  # a saved plan of tens of thousands of departments fits
+
+
+def read_saved(path: Path) -> Any:
+    """A saved plan file's JSON, not yet trusted: a regular file, size-capped."""
+    hint = "check the path given to apply; save a plan with govcloud plan --out FILE"
     try:
-        data = json.loads(path.read_text())
+        with path.open("rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise GovcloudError(f"the saved plan {path} is not a regular file", hint)
+            raw = f.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
-        raise GovcloudError(f"cannot read the saved plan {path}: {exc.strerror}",
-                            "check the path given to apply") from exc
+        raise GovcloudError(f"cannot read the saved plan {path}: {exc.strerror}", hint) from exc
+    if len(raw) > MAX_PLAN_BYTES:
+        raise GovcloudError(f"the saved plan {path} is over {MAX_PLAN_BYTES:,} bytes", hint)
+    try:
+        return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise GovcloudError(f"{path}:{exc.lineno}: not a saved govcloud plan (invalid JSON)",
                             "save a plan with govcloud plan --out FILE") from exc
-    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-        raise GovcloudError(f"{path} is not a saved govcloud plan of format {PLAN_FORMAT}",
-                            "save a plan with govcloud plan --out FILE")
-    try:
-        return Plan.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GovcloudError(f"{path} is a damaged saved plan ({exc!r})",
-                            "make a new one with govcloud plan --out FILE") from exc
+    except (ValueError, RecursionError) as exc:
+        raise GovcloudError(f"{path} is not a saved govcloud plan ({type(exc).__name__})",
+                            "save a plan with govcloud plan --out FILE") from exc
+
+
+def saved_plan(s: Session, path: Path) -> Plan:
+    """The plan to apply for a saved plan file: made afresh from the current cloud, plans,
+    policies and settings, and only if the file shows exactly it (else StalePlan or
+    PlanMismatch naming the first difference). A file is data to check, never to trust."""
+    data = read_saved(path)
+    prune = data.get("prune") if isinstance(data, dict) else False
+    fresh = s.plan(prune if isinstance(prune, bool) else False)
+    check_saved(data, fresh, str(path))
+    return fresh
 
 
 @contextmanager
