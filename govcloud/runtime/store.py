@@ -184,47 +184,56 @@ class Store:
         return {r[0] for r in rows if not str(r[0]).startswith("sqlite_")}
 
     def _identify(self, estate: str | None, init: bool) -> None:
-        """Make sure this is a govcloud store (of this estate); set up a new one."""
+        """Make sure this is a govcloud store (of this estate); set up a new one. Read first,
+        so opening a store that is already set up never waits for a write lock."""
         try:
-            with self.transaction():
-                if self.kind == "postgresql":  # one set-up at a time
-                    self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY + 1,))
-                tables = self._tables()
-                version = self.get_meta("schema_version") if "meta" in tables else None
-                if version is None:
-                    if not tables - {"meta"}:
-                        if self.kind == "sqlite" and not init and not self.created:
-                            raise StateError(
-                                f"the state store {self.where} holds no govcloud tables",
-                                "restore it from a backup; to start a new, empty estate on "
-                                "purpose, run govcloud state init")
-                        self.created = True
-                    elif not (LEGACY <= tables and tables <= KNOWN_TABLES):
-                        shown = ", ".join(sorted(tables)[:6])
-                        raise StateError(
-                            f"{self.where} is not a govcloud state store (it holds the tables "
-                            f"{shown})", "check state.url in govcloud.yaml (or "
-                            "GOVCLOUD_STATE_URL); restore the store from a backup, or move it "
-                            "away and run govcloud state init")
-                    for stmt in SCHEMA:
-                        self.execute(stmt)
-                    self.set_meta("schema_version", str(SCHEMA_VERSION))
-                elif not version.isdigit() or int(version) > SCHEMA_VERSION:
-                    raise StateError(f"the state store {self.where} has schema version "
-                                     f"{version}; this govcloud knows {SCHEMA_VERSION}",
-                                     "use the govcloud release that wrote it (or newer)")
-                owner = self.get_meta("estate")
-                if estate and owner is None:
-                    self.set_meta("estate", estate)
-                elif estate and owner != estate:
-                    raise StateError(f"the state store {self.where} belongs to estate "
-                                     f"'{owner}', not '{estate}'",
-                                     "point state.url at this estate's own store; if you "
-                                     f"renamed the estate, set estate: {owner} back")
-        except (sqlite3.DatabaseError) as exc:
+            if self._check(estate, init, write=False):
+                with self.transaction():
+                    if self.kind == "postgresql":  # one set-up at a time
+                        self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY + 1,))
+                    self._check(estate, init, write=True)
+        except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.where} is not a govcloud state store: {exc}",
                              "restore the store from a backup, or check state.url; to start "
                              "anew, move the file away and run govcloud state init") from exc
+
+    def _check(self, estate: str | None, init: bool, write: bool) -> bool:
+        """Refuse a store that is not this estate's govcloud store; True when it has to be
+        set up or stamped (done only when ``write``)."""
+        tables = self._tables()
+        version = self.get_meta("schema_version") if "meta" in tables else None
+        if version is None:
+            if not tables - {"meta"}:
+                if self.kind == "sqlite" and not init and not self.created:
+                    raise StateError(f"the state store {self.where} holds no govcloud tables",
+                                     "restore it from a backup; to start a new, empty estate "
+                                     "on purpose, run govcloud state init")
+                self.created = True
+            elif not (LEGACY <= tables and tables <= KNOWN_TABLES):
+                shown = ", ".join(sorted(tables)[:6])
+                raise StateError(f"{self.where} is not a govcloud state store (it holds the "
+                                 f"tables {shown})", "check state.url in govcloud.yaml (or "
+                                 "GOVCLOUD_STATE_URL); restore the store from a backup, or "
+                                 "move it away and run govcloud state init")
+            if not write:
+                return True
+            for stmt in SCHEMA:
+                self.execute(stmt)
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif not version.isdigit() or int(version) > SCHEMA_VERSION:
+            raise StateError(f"the state store {self.where} has schema version {version}; "
+                             f"this govcloud knows {SCHEMA_VERSION}",
+                             "use the govcloud release that wrote it (or newer)")
+        owner = self.get_meta("estate")
+        if estate and owner is not None and owner != estate:
+            raise StateError(f"the state store {self.where} belongs to estate '{owner}', not "
+                             f"'{estate}'", "point state.url at this estate's own store; if "
+                             f"you renamed the estate, set estate: {owner} back")
+        if estate and owner is None:
+            if not write:
+                return True
+            self.set_meta("estate", estate)
+        return False
 
     # --- plumbing -------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
