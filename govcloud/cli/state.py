@@ -15,10 +15,10 @@ def state() -> None:
     """The state store (state.url): last applied state, journal, lock, the sim cloud.
 
     A store is made on first use: the estate's .state/ folder is created (owner-only) and an
-    empty PostgreSQL database is set up. Any other missing folder, and a store file that is
-    empty (0 bytes), not a SQLite database, another program's or another estate's, is
-    refused rather than taken for a new estate: restore it from a backup, or start anew on
-    purpose with govcloud state init.
+    empty PostgreSQL database is set up. Any other missing folder, a store file that was
+    deleted (its lock file is still there), and one that is empty (0 bytes), not a SQLite
+    database, another program's or another estate's, is refused rather than taken for a new
+    estate: restore it from a backup, or start anew on purpose with govcloud state init.
 
     \b
     Example:

@@ -7,9 +7,10 @@ session-level advisory lock on PostgreSQL, so a killed apply never leaves a stal
 The store knows it is govcloud's: its ``meta`` table holds a schema version and the estate's
 name. A store that is missing is made on first use: the estate's own ``.state/`` folder is
 created (owner-only), any other folder must exist; an empty PostgreSQL database is set up.
-A SQLite file that is empty (0 bytes), not a database, another program's, or another
-estate's is refused with the way out, never taken for a new estate; ``govcloud state init``
-starts a new, empty store on purpose. Files are owner-only (0700 folder, 0600 files).
+A SQLite file that was deleted (its lock file is left), is empty (0 bytes), not a database,
+another program's, or another estate's is refused with the way out, never taken for a new
+estate; ``govcloud state init`` starts a new, empty store on purpose. Files are owner-only
+(0700 folder, 0600 files).
 """
 
 from __future__ import annotations
@@ -154,6 +155,11 @@ class Store:
                     "govcloud state init")
             if init:
                 _tighten(path, 0o600)
+        elif Path(f"{path}.lock").exists() and not init:
+            raise StateError(f"the state store {path} is missing, though its lock file is "
+                             "there: it was deleted or moved",
+                             "restore it from a backup; to start a new, empty estate on "
+                             "purpose, run govcloud state init")
         else:
             self.created = _create_sqlite(path)
         try:

@@ -63,6 +63,22 @@ def test_an_emptied_store_is_refused_until_started_anew_on_purpose(estate: Path)
     assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 2
 
 
+def test_a_deleted_store_is_not_silently_made_anew(estate: Path) -> None:
+    state = estate / ".state"
+    for path in state.glob("govcloud.db*"):
+        if path.name != "govcloud.db.lock":  # the lock file shows a store was there
+            path.unlink()
+    proc = govcloud("plan", estate=estate)
+    assert proc.returncode == 1
+    clean(proc)
+    assert "govcloud.db is missing, though its lock file is there: it was deleted or moved " \
+           "— restore it from a backup; to start a new, empty estate on purpose, run " \
+           "govcloud state init" in proc.stderr
+    assert not (state / "govcloud.db").exists()
+    govcloud("state", "init", estate=estate, check=True)
+    assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 2
+
+
 @pytest.mark.parametrize("content, says", [
     (b"this is not a database, it is a note\n" * 200, "is not a govcloud state store: file "
      "is not a database"),
