@@ -83,12 +83,25 @@ class StateError(GovcloudError):
     """The state store cannot be opened or is not what govcloud expects."""
 
 
+class DamagedState(StateError):
+    """A row of the state store cannot be read: names its table and key."""
+
+    def __init__(self, message: str, hint: str, table: str, key: str) -> None:
+        super().__init__(message, hint)
+        self.table = table
+        self.key = key
+
+
 class LockHeld(GovcloudError):
     """Another apply holds the state store's lock."""
 
 
 class StalePlan(GovcloudError):
     """A saved plan was made against a state that has moved on since."""
+
+
+class PlanMismatch(GovcloudError):
+    """A saved plan differs from the plan the current plans, policies and cloud give."""
 
 
 class DriverError(GovcloudError):

@@ -148,8 +148,10 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
           lock_timeout: float, no_services: bool, output: str) -> None:
     """Apply a fresh plan (shown first, then confirmed) or a saved plan file.
 
-    Only one apply runs at a time per state store. A saved plan is refused when the cloud
-    has changed since it was made. An interrupted apply is finished by the next one.
+    Only one apply runs at a time per state store. A saved plan is checked, not trusted:
+    apply makes the plan afresh and refuses the file when the cloud has changed since it was
+    made, or when it differs in anything from what the current plans, policies and settings
+    give (naming the first difference). An interrupted apply is finished by the next one.
 
     \b
     Examples:
@@ -157,7 +159,7 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
       govcloud plan --out plan.json && govcloud apply plan.json
     """
     with session(ctx) as s, engine.locked(s, lock_timeout):
-        p = engine.load_plan(plan_file, prune) if plan_file else s.plan(prune)
+        p = engine.saved_plan(s, plan_file, prune) if plan_file else s.plan(prune)
         if not plan_file and not _confirmed(p, s, yes, output):
             return
         progress = _Progress(len(p.pending))

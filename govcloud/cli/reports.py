@@ -176,10 +176,17 @@ def usage_collect(ctx: click.Context, period: str, output: str) -> None:
 @cli.command()
 @click.option("--port", type=int, default=9464, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--interval", type=click.FloatRange(0, 86400), default=10.0, show_default=True,
+              help="Rebuild the metrics at most once per this many seconds; scrapes in "
+              "between get the last ones.")
 @click.pass_context
-def exporter(ctx: click.Context, port: int, host: str) -> None:
+def exporter(ctx: click.Context, port: int, host: str, interval: float) -> None:
     """Serve Prometheus metrics: per-department resources, quota, cost and savings, the last
     apply, drift and host utilization.
+
+    Scrapes are answered from a snapshot rebuilt at most once per --interval, by one event
+    loop with a cap on open connections; slow or half-open clients are dropped after a few
+    seconds. A state store that cannot be read shows as govcloud_state_ok 0.
 
     \b
     Example:
@@ -188,4 +195,4 @@ def exporter(ctx: click.Context, port: int, host: str) -> None:
     from govcloud.runtime.exporter import serve
 
     click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
-    serve(root(ctx), host, port)
+    serve(root(ctx), host, port, interval)

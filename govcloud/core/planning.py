@@ -1,7 +1,9 @@
 """Plan: the changes that take the cloud from its actual state to the plans' desired state.
 
 A plan is a value. Every change has an action and a reason; the plan carries a fingerprint
-of the actual state it was made against, so a saved plan is refused once the state moves on.
+of the actual state it was made against, so a saved plan is refused once the state moves on,
+and one of what the plans asked for. A saved plan is data to check, not to trust: apply makes
+the plan afresh and :func:`check_saved` refuses a file that differs from it in anything.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from govcloud.core.desired import STAGE, UPDATABLE, Resource
+from govcloud.errors import GovcloudError, PlanMismatch, StalePlan
 
 Action = Literal["create", "update", "replace", "delete", "no-op"]
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: saved plans carry inputs_fingerprint and are checked against a fresh plan
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Plan:
     state_fingerprint: str
     prune: bool
     warnings: tuple[str, ...] = ()
+    inputs_fingerprint: str = ""  # what the plans, policies and settings asked for
 
     @property
     def pending(self) -> list[Change]:
@@ -89,6 +93,7 @@ class Plan:
         return {
             "format": PLAN_FORMAT,
             "state_fingerprint": self.state_fingerprint,
+            "inputs_fingerprint": self.inputs_fingerprint,
             "prune": self.prune,
             "summary": self.summary(),
             "warnings": list(self.warnings),
@@ -102,7 +107,8 @@ class Plan:
         return cls(tuple(Change.from_dict(c) for c in d["changes"]),
                    tuple(Orphan(Resource.from_dict(o["resource"]), o["reason"])
                          for o in d["orphans"]),
-                   d["state_fingerprint"], d["prune"], tuple(d.get("warnings", [])))
+                   d["state_fingerprint"], d["prune"], tuple(d.get("warnings", [])),
+                   d.get("inputs_fingerprint", ""))
 
 
 def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
@@ -111,6 +117,101 @@ def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
     rows = [[r.key, r.attrs, r.protected] for r in sorted(items, key=lambda r: r.key)]
     text = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def inputs_fingerprint(desired: dict[str, Resource], planned_departments: set[str]) -> str:
+    """A digest of everything a plan follows from besides the cloud: the desired state the
+    plans, policies and settings give (policies only admit or refuse it) and which
+    departments have a plan."""
+    rows = [[r.key, r.attrs, r.protected] for _, r in sorted(desired.items())]
+    text = json.dumps([rows, sorted(planned_departments)], sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The order a saved plan's parts are compared in, so the first difference named is the one
+# that explains the most: the cloud moved, the inputs changed, then the changes themselves.
+_PARTS = ("format", "state_fingerprint", "inputs_fingerprint", "prune", "changes", "orphans",
+          "warnings", "summary")
+_MISSING = object()
+
+
+def check_saved(saved: Any, fresh: Plan, name: str) -> None:
+    """Refuse a saved plan (parsed JSON) unless it is exactly ``fresh``, the plan made now
+    from the same cloud, plans, policies and settings; the error names the first difference.
+    Applying ``fresh`` then does exactly what the saved file shows."""
+    redo = "make a new plan with govcloud plan --out FILE and review it; nothing was applied"
+    if not isinstance(saved, dict) or saved.get("format") != PLAN_FORMAT:
+        raise GovcloudError(f"{name} is not a saved govcloud plan of format {PLAN_FORMAT}",
+                            "save a plan with govcloud plan --out FILE")
+    if saved.get("state_fingerprint") != fresh.state_fingerprint:
+        raise StalePlan("the saved plan was made against a state that has changed since",
+                        "run govcloud plan again and apply the new plan")
+    if saved.get("inputs_fingerprint") != fresh.inputs_fingerprint:
+        raise PlanMismatch(f"{name} was made from other plans, policies or settings than the "
+                           "estate's current ones", redo)
+    want = json.loads(json.dumps(fresh.as_dict(), ensure_ascii=False))
+    found = _first_difference(saved, want, _PARTS)
+    if found is None and _canonical(saved) != _canonical(want):  # 1 for 1.0 or true
+        found = _first_difference(saved, want, _PARTS, quick=False)
+    if found is not None:
+        where, have, should = found
+        raise PlanMismatch(f"{name} differs from the plan the current plans, policies and "
+                           f"cloud give, first at {_where(where, want)}: "
+                           f"{_shown(have)} in the file, {_shown(should)} in a fresh plan "
+                           "(the file was edited or damaged)", redo)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _first_difference(have: Any, want: Any, order: tuple[str, ...] = (), quick: bool = True
+                      ) -> tuple[list[str | int], Any, Any] | None:
+    """The path of the first place ``have`` and ``want`` differ, with both values there;
+    None when they are the same. ``quick`` skips parts Python finds equal (it takes 1 for
+    1.0 and true); without it types count too."""
+    if quick and type(have) is type(want) and have == want:
+        return None
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [], have, want
+        keys = [k for k in order if k in want or k in have]
+        keys += [k for k in want if k not in keys] + [k for k in have if k not in want and
+                                                       k not in keys]
+        for k in keys:
+            found = _first_difference(have.get(k, _MISSING), want.get(k, _MISSING), (), quick)
+            if found is not None:
+                return [k, *found[0]], found[1], found[2]
+        return None
+    if isinstance(want, list):
+        if not isinstance(have, list):
+            return [], have, want
+        for i in range(max(len(have), len(want))):
+            found = _first_difference(have[i] if i < len(have) else _MISSING,
+                                      want[i] if i < len(want) else _MISSING, (), quick)
+            if found is not None:
+                return [i, *found[0]], found[1], found[2]
+        return None
+    same = type(have) is type(want) and (have == want or have != have and want != want)
+    return None if same else ([], have, want)
+
+
+def _where(path: list[str | int], want: dict[str, Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    if len(path) > 1 and path[0] == "changes" and isinstance(path[1], int) and \
+            path[1] < len(want["changes"]):
+        text += f" (change of {want['changes'][path[1]]['key']})"
+    return text
+
+
+def _shown(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _fmt(value: Any) -> str:
@@ -183,7 +284,8 @@ def make_plan(desired: dict[str, Resource], actual: list[Resource], planned_depa
             warnings.append(f"{key} is an orphan but protected: never deleted")
     changes.sort(key=_order)
     orphans.sort(key=lambda o: o.resource.key)
-    return Plan(tuple(changes), tuple(orphans), fingerprint(actual), prune, tuple(warnings))
+    return Plan(tuple(changes), tuple(orphans), fingerprint(actual), prune, tuple(warnings),
+                inputs_fingerprint(desired, planned_departments))
 
 
 def _order(c: Change) -> tuple[Any, ...]:

@@ -30,6 +30,7 @@ from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
 from govcloud.finance.pricebook import PriceBook, parse_book
 from govcloud.runtime import budget
 from govcloud.runtime.files import display, quiet_gc, read_document
+from govcloud.runtime.stateurl import url_problem
 
 SETTINGS_FILE = "govcloud.yaml"
 
@@ -158,7 +159,11 @@ def _settings(root: Path, out: Checked) -> Settings | None:
     out.diagnostics += diags
     if doc is None:
         return None
-    return check_settings(doc, out)
+    settings = check_settings(doc, out)
+    problem = url_problem(settings.state_url) if settings is not None else None
+    if problem:  # parsed here, not first when plan opens the store
+        out.diagnostics.append(doc.diag(("state", "url"), *problem))
+    return settings
 
 
 def load_rules(folder: Path, root: Path) -> tuple[list[Rule], list[Diagnostic]]:

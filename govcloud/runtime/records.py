@@ -68,4 +68,4 @@ def statement(store: Store, period: str) -> tuple[dict[str, Any], str] | None:
     """A closed month's frozen chargeback and when it was closed, or None."""
     ensure_tables(store)
     rows = store.query("SELECT body, closed_at FROM statements WHERE period = ?", (period,))
-    return (json.loads(rows[0][0]), rows[0][1]) if rows else None
+    return (store.document("statements", period, rows[0][0]), rows[0][1]) if rows else None

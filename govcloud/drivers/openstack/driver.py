@@ -178,7 +178,7 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
         c = self.conn
         projects = {p.id: p for p in c.identity.projects(domain_id=self._domain(), tags=TAG)}
         dep_of: dict[str, str] = {}
-        records = {k: json.loads(b) for k, b in self.store.query(
+        records = {k: self.store.resource("os_records", k, b) for k, b in self.store.query(
             "SELECT key, body FROM os_records")}
         for pid, p in projects.items():
             dep = dept_of(p.tags)
@@ -189,7 +189,8 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
             out.append(Resource("project", dep, dep, attrs, computed={"id": pid}))
             q = c.compute.get_quota_set(pid)
             v = c.block_storage.get_quota_set(pid)
-            websites = records.get(f"{dep}/quota/{dep}", {}).get("attrs", {}).get("websites", 0)
+            recorded = records.get(f"{dep}/quota/{dep}")
+            websites = recorded.attrs.get("websites", 0) if recorded else 0
             out.append(Resource("quota", dep, dep, {
                 "instances": q.instances, "cores": q.cores, "ram_gb": q.ram // 1024,
                 "volumes": v.volumes, "volume_gb": v.gigabytes, "websites": websites}))
@@ -264,8 +265,7 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
                                                         "server": md.get("gc-server")},
                                 md.get("gc-protected") == "true",
                                 {"id": v.id, "status": v.status}))
-        for body in records.values():
-            res = Resource.from_dict(body)
+        for res in records.values():
             if res.kind in RECORDED:
                 out.append(res)
         return out
