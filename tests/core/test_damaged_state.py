@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import govcloud
-from tests.support.estate import REPO, copy_estate
+from tests.support.estate import REPO, copy_estate, edit
 
 NO_SERVICES = "--no-services"
 
@@ -127,7 +127,7 @@ def test_a_store_in_a_missing_folder_is_refused_not_created(estate: Path, tmp_pa
 def test_another_estates_store_is_refused(estate: Path, tmp_path: Path) -> None:
     other = copy_estate(tmp_path / "other")
     settings = other / "govcloud.yaml"
-    settings.write_text(settings.read_text().replace("estate: qingdao", "estate: yantai"))
+    edit(settings, "estate: qingdao", "estate: yantai")
     env = {"GOVCLOUD_STATE_URL": f"sqlite:///{estate}/.state/govcloud.db"}
     proc = govcloud("plan", estate=other, env=env)
     assert proc.returncode == 1
@@ -161,7 +161,7 @@ def damage(estate: Path, table: str, body: str) -> None:
 def test_a_damaged_row_names_its_table_key_and_the_way_out(
         estate: Path, table: str, commands: tuple[list[str], ...], body: str, why: str) -> None:
     plan = estate / "plans" / "finance.yaml"  # so apply has a change to make
-    plan.write_text(plan.read_text().replace("    count: 3\n", "    count: 4\n", 1))
+    edit(plan, "    count: 3\n", "    count: 4\n")
     damage(estate, table, body)
     delete = f"DELETE FROM {table} WHERE key = '{KEY}'"
     for args in commands:
@@ -194,7 +194,7 @@ def test_a_malformed_postgresql_url_is_refused_at_validate(estate: Path, url: st
                                                            why: str) -> None:
     settings = estate / "govcloud.yaml"
     text = settings.read_text()
-    settings.write_text(text.replace("url: sqlite:///.state/govcloud.db", f'url: "{url}"'))
+    edit(settings, "url: sqlite:///.state/govcloud.db", f'url: "{url}"')
     line = text.splitlines().index("  url: sqlite:///.state/govcloud.db") + 1
     proc = govcloud("validate", estate=estate)
     assert proc.returncode == 1

@@ -25,7 +25,7 @@ import pytest
 from govcloud.errors import GovcloudError
 from govcloud.runtime import engine
 from tests.support.cli import govcloud
-from tests.support.estate import copy_estate
+from tests.support.estate import copy_estate, edit
 from tests.support.pyramid import CI
 
 EDITS = 1000 if CI else 150
@@ -124,7 +124,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
             path.unlink()
     govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
     finance = estate / "plans" / "finance.yaml"
-    finance.write_text(finance.read_text().replace("    count: 3\n", "    count: 4\n", 1))
+    edit(finance, "    count: 3\n", "    count: 4\n")
     stats = estate / "plans" / "statistics.yaml"
     text = stats.read_text().replace("flavor: m1.large", "flavor: m1.small", 1)
     start = text.index("  - name: tj-warehouse")

@@ -16,6 +16,7 @@ from govcloud.core.desired import Resource
 from govcloud.runtime import engine
 from tests.support.cli import govcloud
 from tests.support.estate import copy_estate
+from tests.support.estate import edit as shared_edit
 
 
 def cloud(estate: Path) -> dict[str, Resource]:
@@ -37,9 +38,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+    shared_edit(path, old, new, count=None)
 
 
 @pytest.fixture
