@@ -203,7 +203,7 @@ def test_a_malformed_postgresql_url_is_refused_at_validate(estate: Path, url: st
         proc.stderr, proc.stderr
     assert "USER:PASSWORD@HOST:PORT/DATABASE" in proc.stderr
     proc = govcloud("plan", estate=estate)
-    assert proc.returncode == 1 and "nothing was planned" in proc.stderr
+    assert proc.returncode == 1 and "does not validate; nothing was done" in proc.stderr
     clean(proc)
     # Given in the environment, it is refused when the store is opened, the password hidden.
     settings.write_text(text)
