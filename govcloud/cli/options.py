@@ -7,7 +7,6 @@ modules import it from here, so neither depends on the other being loaded first.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import Any, TypeVar
 import click
 
 from govcloud.cli import cli
-from govcloud.finance.pricebook import check_period
+from govcloud.errors import GovcloudError
+from govcloud.finance.period import Month
 from govcloud.runtime import engine
+from govcloud.runtime.store import clock
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,13 +41,20 @@ def session(ctx: click.Context) -> Iterator[engine.Session]:
 
 
 def _this_month() -> str:
-    return datetime.date.today().strftime("%Y-%m")
+    return str(Month.of(clock()))
+
+
+def _month(ctx: click.Context, param: click.Parameter, value: str) -> Month:
+    try:
+        return Month.parse(value, f"--{param.name}")
+    except GovcloudError as exc:
+        raise click.BadParameter(exc.render()) from None
 
 
 def period_option(f: F) -> F:
+    """``--period`` as a :class:`Month`, parsed once here."""
     return click.option("--period", "-p", default=_this_month, show_default="this month",
-                        callback=lambda ctx, param, v: check_period(v),
-                        help="Month, YYYY-MM.")(f)
+                        callback=_month, help="Month, YYYY-MM (this month: month to date).")(f)
 
 
 def out_option(f: F) -> F:

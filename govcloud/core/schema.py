@@ -8,6 +8,7 @@ with its line, its key path and a hint in plain words.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import re
 from typing import Any
@@ -290,6 +291,8 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if isinstance(value, datetime.date):
+        return f"the date {value.isoformat()} (YAML reads an unquoted date as a date)"
     return f"{value!r}"
 
 
@@ -333,6 +336,10 @@ def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
                     f", e.g. '{example}'"
             if expected == "string" and isinstance(value, int | float):
                 hint += " (quote it)"
+            if expected == "string" and isinstance(value, datetime.date):
+                month = "(0[1-9]|1[0-2])$" in schema.get("pattern", "")
+                hint = (f"write the month in quotes: \"{value:%Y-%m}\"" if month
+                        else f"put it in quotes: \"{value.isoformat()}\"")
             out.append(doc.diag(path, f"expected {_TYPE_WORDS[expected]}, got {_kind(value)}",
                                 hint))
             return

@@ -13,6 +13,7 @@ import json
 import os
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from govcloud.core.desired import Resource
@@ -20,11 +21,14 @@ from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import DriverError
 from govcloud.placement import hosts as placement
-from govcloud.runtime.store import Store, now
+from govcloud.runtime.store import Store, now, stamp
 
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
     body TEXT NOT NULL, host TEXT, created_at TEXT NOT NULL)"""
+RETIRED = """CREATE TABLE IF NOT EXISTS sim_retired (
+    key TEXT NOT NULL, body TEXT NOT NULL, deleted_at TEXT NOT NULL,
+    PRIMARY KEY (key, deleted_at))"""
 
 
 class SimDriver(Driver):
@@ -38,11 +42,17 @@ class SimDriver(Driver):
         self.ratios = placement.Ratios.of(settings.host_pool)
         self.delay = float(os.environ.get("GOVCLOUD_SIM_DELAY", "0") or 0)
         store.execute(TABLE)
+        store.execute(RETIRED)
 
     # --- reading --------------------------------------------------------------------------
     def read(self) -> list[Resource]:
         rows = self.store.query("SELECT body FROM sim_resources ORDER BY key")
         return [Resource.from_dict(json.loads(body)) for (body,) in rows]
+
+    def retired(self, since: datetime) -> list[Resource]:
+        rows = self.store.query("SELECT body, deleted_at FROM sim_retired WHERE deleted_at >= ? "
+                                "ORDER BY key, deleted_at", (stamp(since),))
+        return [Resource.from_dict(json.loads(body)) for body, _ in rows]
 
     def servers_on_hosts(self) -> dict[str, str]:
         """Server key -> host name."""
@@ -105,6 +115,14 @@ class SimDriver(Driver):
     def delete(self, res: Resource) -> None:
         self._pause()
         with self.store.transaction():
+            gone = self._get(res.key)
+            if gone is not None:  # kept, so usage bills it for the hours it lived
+                at = now()
+                body = gone.as_dict()
+                body["computed"] = {**gone.computed, "deleted_at": at}
+                self.store.execute("INSERT INTO sim_retired (key, body, deleted_at) VALUES "
+                                   "(?,?,?)", (res.key, json.dumps(body, sort_keys=True,
+                                                                   ensure_ascii=False), at))
             self.store.execute("DELETE FROM sim_resources WHERE key = ?", (res.key,))
 
     # --- internals ------------------------------------------------------------------------

@@ -11,10 +11,10 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from govcloud.core.model import Estate
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.savings import Ledger
-from govcloud.reports.tables import Table
+from govcloud.finance.utilization import Utilization
+from govcloud.reports.tables import Names, Table
 
 FONT = ("'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'WenQuanYi Micro Hei', "
         "'Microsoft YaHei', 'PingFang SC', sans-serif")
@@ -148,13 +148,11 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "".join(out)
 
 
-def report(estate: Estate, period: str, statement: Statement, ledger: Ledger,
-           util: dict[str, Any], history: list[dict[str, Any]], tables: dict[str, Table]
+def report(title: str, names: Names, period: str, statement: Statement, ledger: Ledger,
+           util: Utilization, history: list[dict[str, Any]], tables: dict[str, Table]
            ) -> str:
-    names = {d: (p.department.name) for d, p in estate.plans.items()}
-
     def label(dep: str) -> str:
-        return names.get(dep, dep)
+        return names.get(dep, (dep, ""))[0]
 
     charges = sorted(statement.departments, key=lambda d: -d.total)
     cost_rows = [(label(d.department), [("monthly charge", _n(d.total), COLOURS["cost"])])
@@ -174,8 +172,8 @@ def report(estate: Estate, period: str, statement: Statement, ledger: Ledger,
         ("RAM GiB used", [h["ram_gb_used"] for h in history], COLOURS["ram_used"]),
     ]
     legacy_servers = sum(d.legacy_servers for d in ledger.departments)
-    in_use = sum(n for z in util["hosts_in_use"].values() for n in z.values())
-    owned = sum(n for z in util["hosts_owned"].values() for n in z.values())
+    in_use = sum(n for z in util.hosts_in_use.values() for n in z.values())
+    owned = sum(n for z in util.hosts_owned.values() for n in z.values())
     host_rows = [("整合前 before", [("departments' own servers 自有服务器",
                                     float(legacy_servers), COLOURS["legacy"])]),
                  ("整合后 after", [("shared hosts in use 在用共享主机", float(in_use),
@@ -185,7 +183,7 @@ def report(estate: Estate, period: str, statement: Statement, ledger: Ledger,
     head = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(estate.settings.estate)} — 政务云资源使用、计费与节约报告 {escape(period)}</title>
+<title>{escape(title)} — 政务云资源使用、计费与节约报告 {escape(period)}</title>
 <style>
 body {{ font-family: {FONT}; margin: 24px; color: #222; max-width: 1200px; }}
 h1 {{ font-size: 22px; }} h2 {{ font-size: 18px; margin-top: 32px; }}
@@ -205,7 +203,7 @@ ul.notes li {{ margin: 4px 0; }}
                                               Decimal(0)) + statement.idle else "✗"
     body = [
         head,
-        f"<h1>{escape(estate.settings.estate)} 政务云 — utilization, chargeback and savings, "
+        f"<h1>{escape(title)} 政务云 — utilization, chargeback and savings, "
         f"{escape(period)}</h1>",
         '<div class="summary">',
         f"<div>Platform cost 平台成本<b>¥{_money(statement.platform_cost)}</b>a month</div>",

@@ -6,31 +6,32 @@ idle line and the totals, so every table adds up on its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from govcloud.core.model import Estate
 from govcloud.finance.chargeback import ZERO, Statement
 from govcloud.finance.savings import Ledger
+from govcloud.finance.utilization import Utilization
 
 Table = tuple[list[str], list[list[Any]]]
+Names = Mapping[str, tuple[str, str]]  # department → (name, English name)
 
 
-def _name(estate: Estate, dep: str) -> str:
-    p = estate.plans.get(dep)
-    return p.department.name if p else dep
+def _name(names: Names, dep: str) -> str:
+    return names.get(dep, (dep, ""))[0]
 
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x * 100:.1f}%"
 
 
-def utilization_table(data: dict[str, Any]) -> Table:
+def utilization_table(data: Utilization) -> Table:
     header = ["department", "name", "servers", "vcpu", "vcpu_used", "vcpu_util", "ram_gb",
               "ram_gb_used", "ram_util", "disk_gb", "volumes", "volume_gb", "websites",
               "backup_gb", "antivirus_seats", "quota_cores", "quota_ram_gb"]
     rows = []
-    for r in data["rows"]:
+    for r in data.rows:
         a, u = r.allocated, r.used
         rows.append([r.department, r.name, int(a["servers"]), a["vcpu"], u.get("vcpu"),
                      _pct(r.ratio("vcpu")), a["ram_gb"], u.get("ram_gb"),
@@ -40,12 +41,12 @@ def utilization_table(data: dict[str, Any]) -> Table:
     return header, rows
 
 
-def chargeback_table(estate: Estate, s: Statement) -> Table:
+def chargeback_table(names: Names, s: Statement) -> Table:
     pools = [p.name for p in s.pools]
     header = ["department", "name", "list_value", *pools, "total"]
     rows: list[list[Any]] = []
     for d in s.departments:
-        rows.append([d.department, _name(estate, d.department), d.list_value,
+        rows.append([d.department, _name(names, d.department), d.list_value,
                      *[d.by_pool[p] for p in pools], d.total])
     rows.append(["(idle)", "idle capacity (charged to no department)", "",
                  *[p.idle for p in s.pools], s.idle])
@@ -54,12 +55,12 @@ def chargeback_table(estate: Estate, s: Statement) -> Table:
     return header, rows
 
 
-def savings_table(estate: Estate, ledger: Ledger) -> Table:
+def savings_table(names: Names, ledger: Ledger) -> Table:
     header = ["department", "name", "legacy_servers", "legacy_cost", "consolidated_cost",
               "saving", "saving_per_year"]
     rows: list[list[Any]] = []
     for d in ledger.departments:
-        rows.append([d.department, _name(estate, d.department), d.legacy_servers,
+        rows.append([d.department, _name(names, d.department), d.legacy_servers,
                      d.legacy_total, d.consolidated, d.saving, d.saving_per_year])
     rows.append(["(idle)", "idle platform capacity", "", Decimal("0.00"), ledger.idle,
                  -ledger.idle, -ledger.idle * 12])

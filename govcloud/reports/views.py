@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from govcloud.core.model import Estate
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.savings import Ledger
+from govcloud.finance.utilization import Utilization
 from govcloud.reports import tables
+from govcloud.reports.tables import Names
 from govcloud.reports.text import cell, columns, table
 
 # What the terminal shows of the utilization table (CSV, JSON and XLSX carry every column).
@@ -43,30 +44,39 @@ def _text(header: list[str], rows: list[list[Any]], align: str) -> str:
     return table(header, [[cell(v) for v in r] for r in rows], align)
 
 
-def utilization(util: dict[str, Any], period: str) -> Report:
+def utilization(util: Utilization) -> Report:
     header, rows = tables.utilization_table(util)
-    in_use = sum(n for z in util["hosts_in_use"].values() for n in z.values())
-    owned = sum(n for z in util["hosts_owned"].values() for n in z.values())
+    in_use = sum(n for z in util.hosts_in_use.values() for n in z.values())
+    owned = sum(n for z in util.hosts_owned.values() for n in z.values())
     text = _text(*columns(header, rows, UTILIZATION_TEXT), "llrrrrrrrrrrr")
-    text += f"\n\n{len(rows)} departments on {in_use} of {owned} shared hosts ({period})."
-    data = {"period": period, "departments": [r.as_dict() for r in util["rows"]],
-            "hosts_in_use": util["hosts_in_use"], "hosts_owned": util["hosts_owned"]}
-    return Report(period, {"Utilization": (header, rows)}, data, text)
+    text += f"\n\n{len(rows)} departments on {in_use} of {owned} shared hosts ({util.label})."
+    return Report(util.period, {"Utilization": (header, rows)}, util.as_dict(), text)
 
 
-def chargeback(estate: Estate, st: Statement) -> Report:
-    header, rows = tables.chargeback_table(estate, st)
+def period_label(st: Statement) -> str:
+    if st.month_to_date and st.hours:
+        return f"{st.period} month to date ({st.hours[0]} of {st.hours[1]} hours)"
+    return st.period
+
+
+def chargeback(names: Names, st: Statement) -> Report:
+    header, rows = tables.chargeback_table(names, st)
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
     status = f"closed {st.closed_at}" if st.closed_at else "open (prices may still change it)"
-    text += (f"\n\nPeriod {st.period}, {status}. Pools: "
+    if st.adjustments:
+        text += "\n\nAdjustments:\n" + "\n".join(
+            f"  {a.department}: {a.yuan:+,.2f} — {a.reason} ({a.by}, {a.at})"
+            for a in st.adjustments)
+    text += (f"\n\nPeriod {period_label(st)}, {status}. Pools: "
              + "; ".join(f"{p.name} split by {p.rule}" for p in st.pools)
-             + f".\nCheck: charges {st.platform_cost - st.idle:,.2f} + idle {st.idle:,.2f} = "
-             f"platform cost {st.platform_cost:,.2f}.")
+             + f".\nCheck: charges {st.platform_cost - st.idle + st.adjusted():,.2f} + idle "
+             f"{st.idle:,.2f} = platform cost {st.platform_cost:,.2f}"
+             + (f" + adjustments {st.adjusted():,.2f}." if st.adjustments else "."))
     return Report(st.period, {"Chargeback": (header, rows)}, st.as_dict(), text)
 
 
-def savings(estate: Estate, led: Ledger, period: str, detail: bool = False) -> Report:
-    header, rows = tables.savings_table(estate, led)
+def savings(names: Names, led: Ledger, period: str, detail: bool = False) -> Report:
+    header, rows = tables.savings_table(names, led)
     text = _text(header, rows, "llrrrrr")
     if detail:
         text += "\n\n" + _text(*tables.savings_detail(led), "llrll")
@@ -76,11 +86,11 @@ def savings(estate: Estate, led: Ledger, period: str, detail: bool = False) -> R
                   tuple(led.assumptions))
 
 
-def workbook_sheets(estate: Estate, util: dict[str, Any], st: Statement, led: Ledger
+def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
                     ) -> dict[str, tables.Table]:
     """Every sheet of the month's workbook (and of the HTML report's tables)."""
     return {"Utilization": tables.utilization_table(util),
-            "Chargeback": tables.chargeback_table(estate, st),
-            "Savings": tables.savings_table(estate, led),
+            "Chargeback": tables.chargeback_table(names, st),
+            "Savings": tables.savings_table(names, led),
             "Savings sources": tables.savings_detail(led),
             "Platform cost": tables.cost_detail(st)}

@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from govcloud.drivers.base import Ability
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
+from govcloud.finance.period import Month
 from govcloud.placement import hosts as placement
 from govcloud.runtime import accounts, engine
 from govcloud.runtime import records as stored
@@ -97,8 +98,8 @@ class EstateCollector(Collector):
                     v = used.get(item)
                     if v is not None:
                         u.add_metric([dep, names.get(dep, dep), res, latest], v)
-            ledger = accounts.savings_for(est, s.store, latest)
-            st = accounts.statement_for(est, s.store, latest)
+            ledger = accounts.savings_for(est, s.store, Month.parse(latest))
+            st = accounts.statement_for(est, s.store, Month.parse(latest))
             for charge in st.departments:
                 label = [charge.department, names.get(charge.department, charge.department)]
                 cost.add_metric([*label, latest], float(charge.total))

@@ -28,10 +28,22 @@ def golden_estate(tmp_path: Path, name: str = "small") -> Path:
     return dest
 
 
+# The clock of every finance test: the estate was applied on New Year's Day 2026 and it is
+# now 26 November 2026, noon (GOVCLOUD_NOW), so months up to October are whole and November
+# is month to date, whatever the machine's date.
+BUILT = {"GOVCLOUD_NOW": "2026-01-01T00:00:00Z"}
+NOW = {"GOVCLOUD_NOW": "2026-11-26T12:00:00Z"}
+
+
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
+
+
 def applied(estate: Path, *periods: str) -> Path:
-    govcloud("apply", "--yes", "-o", "json", estate=estate, check=True)
+    govcloud("apply", "--yes", "-o", "json", estate=estate, check=True, env=BUILT)
     for p in periods:
-        govcloud("usage", "collect", "--period", p, estate=estate, check=True)
+        govcloud("usage", "collect", "--period", p, estate=estate, check=True, env=NOW)
     return estate
 
 
