@@ -223,6 +223,12 @@ def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool =
         rep = {"utilization": lambda: views.utilization(m.utilization),
                "chargeback": lambda: views.chargeback(m.names, m.statement),
                "savings": lambda: views.savings(m.names, m.ledger, period, detail)}[kind]()
+        if frozen is not None:  # what the figures were computed from, as stored
+            rep = views.Report(period, rep.sheets, {
+                **rep.data, "closed_at": frozen.closed_at, "closed_by": frozen.closed_by,
+                "price_book": {"digest": frozen.book_digest, "lines": frozen.price_lines}},
+                rep.text + f"\nClosed {frozen.closed_at} by {frozen.closed_by}; price book "
+                f"{frozen.book_digest}.", rep.notes)
         if not workbook:
             return rep
         return views.Report(period, rep.sheets, rep.data, rep.text, tuple(m.ledger.assumptions)

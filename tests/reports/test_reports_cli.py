@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import govcloud
@@ -44,14 +45,20 @@ def test_publish_writes_open_data_without_private_fields(golden: Path, tmp_path:
     data = json.loads((out / "spending-and-savings-2026-10.json").read_text(encoding="utf-8"))
     assert data["closed"] is True
     assert {f["name"] for f in data["dictionary"]} == set(data["records"][0])
-    assert all(f["description"] for f in data["dictionary"])
+    assert all(f["description"] and f["title_zh"] for f in data["dictionary"])
     by = {r["department_id"]: r for r in data["records"]}
     assert by["alpha"]["department_name"] == "甲局"
     assert by["alpha"]["monthly_charge_yuan"] == 561.87 and by["beta"]["saving_yuan"] == -95.25
     assert data["totals"]["saving_yuan"] == 2908.0
     rows = list(csv.DictReader(io.StringIO(
         (out / "spending-and-savings-2026-10.csv").read_text(encoding="utf-8-sig"))))
-    assert [r["department_id"] for r in rows] == ["alpha", "beta"]
+    assert [r["department_id"] for r in rows] == ["alpha", "beta", "(idle)"]
+    # the CSV adds up to the estate's figures on its own (issue #12 case 7: it overstated
+    # savings by leaving idle out)
+    assert sum(Decimal(r["saving_yuan"]) for r in rows) == Decimal("2908.00")
+    assert sum(Decimal(r["monthly_charge_yuan"]) for r in rows) == \
+        Decimal(data["totals"]["platform_cost_yuan"]).quantize(Decimal("0.01"))
+    assert {r["closed"] for r in rows} == {"true"}
     everything = "".join(p.read_text(encoding="utf-8-sig") for p in out.iterdir())
     for private in ("CC-1", "a-app", "b-app", "intranet", "h1", "10.20.", "cost_centre",
                     "contact", "alpha.example.gov.cn"):
