@@ -83,20 +83,32 @@ def test_recorded_usage_equals_openstack_usage_show(cloud: Any, estate_two: Path
     shown = {dep: _osc("usage", "show", "--project", projects[dep], "--start", start,
                        "--end", end) for dep in DEPARTMENTS}
     assert set(recorded) >= set(DEPARTMENTS)
-    # servers that ran this month, by nova's own count (the deleted one included)
-    ran = {dep: len(u.server_usages or []) for dep in DEPARTMENTS
+    # servers that ran this month, by nova's own record (the deleted one included)
+    ran = {dep: list(u.server_usages or []) for dep in DEPARTMENTS
            for u in cloud.compute.usages(start=datetime(now.year, now.month, 1),
                                          end=now.replace(tzinfo=None, microsecond=0),
                                          detailed=1)
            if u.project_id == projects[dep]}
-    assert ran["statistics"] == 3, ran  # 2 + 1 warehouse, one of the 2 since deleted
+    assert len(ran["statistics"]) == 3, ran  # 2 + 1 warehouse, one of the 2 since deleted
+    assert sum(1 for s in ran["statistics"] if s.state == "terminated") == 1
+    window_end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     for dep in DEPARTMENTS:
         osc = shown[dep]
         ours = recorded[dep]
-        n_servers = ran[dep]
-        # govcloud bills whole hours begun (launch hour down, now/deletion hour up): at most
-        # two hours more per server than nova's exact seconds, never less
-        per_server = {"CPU Hours": 4.0, "RAM MB-Hours": 32 * 1024.0, "Disk GB-Hours": 80.0}
+        # the billing rule applied to nova's per-server launch and end times gives exactly
+        # what govcloud recorded (to the 6-decimal rounding of unit-months)
+        hours = {s.instance_id: _billed(s.started_at, s.ended_at, window_end) for s in ran[dep]}
+        for item, attr, scale in (("vcpu", "vcpus", 1.0), ("ram_gb", "memory_mb", 1 / 1024),
+                                  ("disk_gb", "local_gb", 1.0)):
+            want = sum(getattr(s, attr) * scale * hours[s.instance_id] for s in ran[dep])
+            assert ours[item] * month_hours == pytest.approx(want, abs=1e-6 * month_hours), \
+                (dep, item)
+        slack = {"CPU Hours": sum(s.vcpus for s in ran[dep]) * 2.0,
+                 "RAM MB-Hours": sum(s.memory_mb for s in ran[dep]) * 2.0,
+                 "Disk GB-Hours": sum(s.local_gb for s in ran[dep]) * 2.0}
+        # against openstackclient's totals: govcloud bills whole hours begun (launch hour
+        # down, the hour under way or of deletion up), so at most two hours more per server
+        # than nova's exact seconds, never less
         for col, item, scale in (("CPU Hours", "vcpu", 1.0),
                                  ("RAM MB-Hours", "ram_gb", 1024.0),
                                  ("Disk GB-Hours", "disk_gb", 1.0)):
@@ -104,8 +116,7 @@ def test_recorded_usage_equals_openstack_usage_show(cloud: Any, estate_two: Path
             theirs = float(osc[col])
             print(f"{dep} {col}: govcloud {mine:.2f}, openstack usage show {theirs:.2f}")
             assert theirs > 0, (dep, col, osc)
-            assert theirs - 0.01 <= mine <= theirs + 2 * per_server[col] * n_servers, \
-                (dep, col, mine, theirs)
+            assert theirs - 0.01 <= mine <= theirs + slack[col], (dep, col, mine, theirs)
 
     # a past month in which nothing of these departments ran: govcloud refuses, and nova
     # agrees there was nothing
@@ -120,6 +131,20 @@ def test_recorded_usage_equals_openstack_usage_show(cloud: Any, estate_two: Path
     report = govcloud("report", "chargeback", "--period", month, estate=estate, env=env())
     assert report.returncode == 0, report.stderr
     assert "month to date" in report.stdout
+
+
+def _billed(started: str, ended: str | None, window_end: datetime) -> int:
+    """Hours billed by the documented rule: launch hour down to end hour up."""
+    def parse(t: str) -> datetime:
+        return datetime.fromisoformat(t).replace(tzinfo=UTC)
+
+    lo = parse(started).replace(minute=0, second=0, microsecond=0)
+    hi = window_end
+    if ended:
+        e = parse(ended)
+        up = e.replace(minute=0, second=0, microsecond=0)
+        hi = min(hi, up if up == e else up + timedelta(hours=1))
+    return max(int((hi - lo).total_seconds()) // 3600, 0)
 
 
 def _month_hours(now: datetime) -> int:
