@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from govcloud.cli import cli
-from govcloud.cli.options import out_option, period_option, report, root, session
+from govcloud.cli.options import (
+    out_option,
+    period_option,
+    report,
+    root,
+    session,
+    span_of,
+    span_options,
+)
 from govcloud.cli.output import emit_json, emit_report, output_option
 from govcloud.finance.period import Month
 from govcloud.runtime import accounts, closing
@@ -42,18 +50,29 @@ def utilization(ctx: click.Context, period: Month, output: str, out: Path | None
 
 @report.command()
 @period_option
+@span_options
 @output_option(*FORMATS)
 @out_option
 @click.pass_context
-def chargeback(ctx: click.Context, period: Month, output: str, out: Path | None) -> None:
+def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
+               to_month: Month | None, output: str, out: Path | None) -> None:
     """Each department's share of the platform's cost for one month, pool by pool, with idle
-    capacity as its own line. Charges + idle = platform cost, to the fen.
+    capacity as its own line. Charges + idle = platform cost, to the fen. With --from/--to:
+    each department's charge month by month and in total, and for a year from January the
+    forecast of the year (method stated).
 
     \b
     Example:
       govcloud report chargeback --period 2026-10 --output csv > chargeback-2026-10.csv
+      govcloud report chargeback --from 2026-01 --to 2026-10
     """
-    _report(ctx, "chargeback", period, output, out)
+    span = span_of(from_month, to_month)
+    if span is None:
+        _report(ctx, "chargeback", period, output, out)
+        return
+    with session(ctx) as s:
+        rep = accounts.span_report(s.estate, s.store, span)
+    emit_report(rep, output, out or Path(f"govcloud-{span}.xlsx"))
 
 
 @report.command()

@@ -4,10 +4,12 @@ JSON, its terminal text and its notes. Pure: built from finance values, written 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.savings import Ledger
+from govcloud.finance.span import FORECAST_METHOD, SpanTotals
 from govcloud.finance.utilization import Utilization
 from govcloud.reports import tables
 from govcloud.reports.tables import Names
@@ -94,3 +96,28 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
             "Savings": tables.savings_table(names, led),
             "Savings sources": tables.savings_detail(led),
             "Platform cost": tables.cost_detail(st)}
+
+
+def span(names: Names, t: SpanTotals, label: str, year_hours: int) -> Report:
+    """Charges per department month by month over a span, with the idle and platform rows,
+    and (for a year from January) the forecast of the year with its method."""
+    header = ["department", "name", *t.months, "total"]
+    rows: list[list[Any]] = [[d, names.get(d, (d, ""))[0], *v, t.total(d)]
+                             for d, v in t.charges.items()]
+    rows.append(["(idle)", "idle capacity (charged to no department)", *t.idle,
+                 sum(t.idle, Decimal(0))])
+    rows.append(["(total)", "platform cost", *t.platform, sum(t.platform, Decimal(0))])
+    text = _text(header, rows, "ll" + "r" * (len(header) - 2))
+    month_to_date = [m for m, (run, full) in zip(t.months, t.hours, strict=True) if run < full]
+    text += f"\n\n{label}: {len(t.months)} months"
+    if month_to_date:
+        text += f" ({', '.join(month_to_date)} month to date)"
+    data = {"span": label, **t.as_dict()}
+    forecast = t.forecast(year_hours)
+    if forecast is not None:
+        text += (f".\nForecast for {t.months[0][:4]}: platform cost {forecast:,.2f} yuan "
+                 f"(method: {FORECAST_METHOD}).")
+        data["forecast"] = {"platform_cost": str(forecast), "method": FORECAST_METHOD}
+    else:
+        text += "."
+    return Report(label, {"Chargeback by month": (header, rows)}, data, text)

@@ -19,9 +19,10 @@ from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
 from govcloud.finance.chargeback import Platform, Statement, chargeback, check_invariant
-from govcloud.finance.period import Month, Window
+from govcloud.finance.period import Month, Span, Window
 from govcloud.finance.pricebook import PriceBook
 from govcloud.finance.savings import Ledger, ledger
+from govcloud.finance.span import totals
 from govcloud.finance.utilization import Utilization, UtilRow
 from govcloud.placement import hosts as placement
 from govcloud.reports import views
@@ -238,6 +239,16 @@ def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool =
     if kind == "chargeback":
         return views.chargeback(names_of(estate), statement_for(estate, store, month))
     return views.savings(names_of(estate), savings_for(estate, store, month), period, detail)
+
+
+def span_report(estate: Estate, store: Store, span: Span) -> views.Report:
+    """Each department's charges month by month over ``span`` (closed months as frozen),
+    with the year's forecast for a span from January."""
+    book = book_for(estate)
+    statements = [statement_for(estate, store, m, book) for m in span]
+    year = Month(span.first.year, 1)
+    year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
+    return views.span(names_of(estate), totals(statements), str(span), year_hours)
 
 
 def html_page(estate: Estate, store: Store, month: Month) -> str:
