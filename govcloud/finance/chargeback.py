@@ -19,9 +19,10 @@ Every pool's cost is rounded to the fen once, then divided with the largest-rema
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from govcloud.finance.pricebook import HOURS_PER_MONTH, ITEMS, Pool, PriceBook
@@ -226,19 +227,21 @@ def split(total_fen: int, weights: Mapping[str, Decimal]) -> dict[str, int]:
     """Divide ``total_fen`` in proportion to ``weights`` into whole fen that add up exactly
     (largest remainder; ties go to the name that sorts first)."""
     names = list(weights)
-    total_w = sum(weights.values(), ZERO)
+    # Exact in integers: every weight as a fraction, over their least common denominator.
+    ratios = [weights[n].as_integer_ratio() for n in names]
+    den = math.lcm(*(d for _, d in ratios)) if ratios else 1
+    ints = [num * (den // d) for num, d in ratios]
+    total_w = sum(ints)
     if not names or total_w <= 0:
         raise ValueError("nothing to split over")
-    with localcontext() as ctx:
-        ctx.prec = 80
-        out: dict[str, int] = {}
-        rems: list[tuple[Decimal, str]] = []
-        given = 0
-        for n in names:
-            q, r = divmod(Decimal(total_fen) * weights[n], total_w)
-            out[n] = int(q)
-            given += int(q)
-            rems.append((r, n))
+    out: dict[str, int] = {}
+    rems: list[tuple[int, str]] = []
+    given = 0
+    for n, w in zip(names, ints, strict=True):
+        q, r = divmod(total_fen * w, total_w)
+        out[n] = q
+        given += q
+        rems.append((r, n))
     left = total_fen - given
     rems.sort(key=lambda t: (-t[0], t[1]))
     for _, n in rems[:left]:
@@ -313,13 +316,14 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
     adjust: dict[str, Decimal] = {}
     for a in adjustments:
         adjust[a.department] = adjust.get(a.department, ZERO) + a.yuan
+    empty: dict[str, Any] = {}
     for d in sorted(set(deps) | set(adjust)):
         by_pool = {p.name: p.shares.get(d, ZERO) for p in pools}
-        q = qty.get(d, {})
+        q = qty.get(d, empty)
         list_value = fen(sum((q.get(i, ZERO) * price[i] for i in ITEMS), ZERO))
         extra = adjust.get(d, ZERO)
-        charges.append(DepartmentCharge(d, {i: float(usage.get(d, {}).get(i, 0) or 0)
-                                            for i in ITEMS},
+        u = usage.get(d, empty)
+        charges.append(DepartmentCharge(d, {i: float(u.get(i, 0) or 0) for i in ITEMS},
                                         list_value, by_pool, sum(by_pool.values(), ZERO) + extra,
                                         extra))
     return Statement(period, tuple(charges), tuple(pools),

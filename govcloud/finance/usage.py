@@ -183,7 +183,10 @@ def by_department(records: Iterable[Record]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for r in records:
         if r.department != PLATFORM:
-            out.setdefault(r.department, empty())[r.item] = r.allocated
+            row = out.get(r.department)
+            if row is None:
+                row = out[r.department] = empty()
+            row[r.item] = r.allocated
     return out
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 def width(text: str) -> int:
     """Display width: CJK characters take two columns."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
