@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from govcloud.core.desired import Resource
-from govcloud.finance.period import Window, parse_time
+from govcloud.finance.period import Month, Window, parse_time
 
 PLATFORM = "_platform"
 BILLED = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb", "antivirus_seat")
@@ -216,3 +216,34 @@ def hosts_in_use(records: Iterable[Record]) -> dict[str, dict[str, int]]:
             _, zone, cls = r.item.split(":", 2)
             out.setdefault(zone, {})[cls] = int(r.allocated)
     return out
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """A month's allocations as the chargeback reads them."""
+
+    by_department: dict[str, dict[str, float]]
+    hosts_in_use: dict[str, dict[str, int]]
+    hours: tuple[int, int] | None
+
+
+def allocated(period: str, rows: Iterable[tuple[str, str, float]]) -> Allocated:
+    """From (department, item, allocated) rows: department → item → units, the hosts in use
+    (platform rows ``hosts:zone:class``) and the hours run (platform row ``hours``)."""
+    out: dict[str, dict[str, float]] = {}
+    hosts: dict[str, dict[str, int]] = {}
+    run = None
+    for dep, item, value in rows:
+        if dep == PLATFORM:
+            if item.startswith("hosts:"):
+                _, zone, cls = item.split(":", 2)
+                hosts.setdefault(zone, {})[cls] = int(value)
+            elif item == "hours":
+                run = value
+            continue
+        row = out.get(dep)
+        if row is None:
+            row = out[dep] = empty()
+        row[item] = value
+    return Allocated(out, hosts,
+                     None if run is None else (int(run), Month.parse(period).hours))

@@ -155,10 +155,13 @@ def statement_for(estate: Estate, store: Store, month: Month,
     frozen = stored.closing(store, str(month))
     if frozen is not None:
         return frozen.statement
-    records = records_for(store, month)
-    platform = Platform.of(estate.settings.host_pool, usage.hosts_in_use(records))
-    s = chargeback(book or book_for(estate), str(month), usage.by_department(records),
-                   platform, usage.hours_run(records), stored.adjustments(store, str(month)))
+    rows = stored.allocated(store, str(month))
+    if not rows:
+        records_for(store, month)  # the plain error with the fix
+    got = usage.allocated(str(month), rows)
+    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use)
+    s = chargeback(book or book_for(estate), str(month), got.by_department, platform,
+                   got.hours, stored.adjustments(store, str(month)))
     check_invariant(s)
     return s
 
