@@ -113,10 +113,12 @@ class PoolSplit:
     basis: dict[str, Decimal]  # department (and IDLE) → weight used for the split
     shares: dict[str, Decimal]  # department → yuan
     idle: Decimal
+    items: tuple[str, ...] = ()  # the billed items of a usage split
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "rule": self.rule, "cost": str(self.cost),
-                "idle": str(self.idle), "lines": [x.as_dict() for x in self.lines],
+                "idle": str(self.idle), "items": list(self.items),
+                "lines": [x.as_dict() for x in self.lines],
                 "basis": {k: str(v) for k, v in self.basis.items()},
                 "shares": {k: str(v) for k, v in self.shares.items()}}
 
@@ -205,7 +207,8 @@ class Statement:
                 p["name"], p["rule"], Decimal(p["cost"]),
                 tuple(CostLine(x["label"], Decimal(x["yuan"]), x["source"]) for x in p["lines"]),
                 {k: Decimal(v) for k, v in p["basis"].items()},
-                {k: Decimal(v) for k, v in p["shares"].items()}, Decimal(p["idle"]))
+                {k: Decimal(v) for k, v in p["shares"].items()}, Decimal(p["idle"]),
+                tuple(p.get("items", ())))
                 for p in data["pools"]),
             rates={k: (Decimal(v["yuan"]), v["source"]) for k, v in data["rates"].items()},
             platform_cost=Decimal(data["platform_cost"]), idle=Decimal(data["idle"]),
@@ -311,7 +314,8 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
         parts = split(int(cost * 100), basis)
         shares = {d: Decimal(parts.get(d, 0)).scaleb(-2) for d in deps}
         idle = Decimal(parts.get(IDLE, 0)).scaleb(-2)
-        pools.append(PoolSplit(pool.name, pool.rule, cost, tuple(lines), basis, shares, idle))
+        pools.append(PoolSplit(pool.name, pool.rule, cost, tuple(lines), basis, shares, idle,
+                               pool.items if pool.rule == "usage" else ()))
     charges = []
     adjust: dict[str, Decimal] = {}
     for a in adjustments:
@@ -389,3 +393,31 @@ def plan_cost_delta(book: PriceBook, period: str, changes: Any, platform: Platfo
     before = allocations([c.before for c in changes if c.before is not None])
     after = allocations([c.after for c in changes if c.after is not None])
     return cost_delta(book, period, before, after, platform, platform_after)
+
+
+def rate_card(s: Statement) -> list[dict[str, Any]]:
+    """What departments really paid per unit of each billed item: every usage pool's charges
+    (its cost less idle) attributed to its items by priced usage, over the units billed; and
+    per department, the pools split evenly or by weight. Beside each, the list price."""
+    qty: dict[str, Decimal] = {i: ZERO for i in ITEMS}
+    for d in s.departments:
+        for i in ITEMS:
+            qty[i] += _dec(d.usage.get(i, 0))
+    charged: dict[str, Decimal] = {}
+    rows: list[dict[str, Any]] = []
+    for p in s.pools:
+        paid = p.cost - p.idle
+        if p.items:
+            weights = {i: qty[i] * s.rates[i][0] for i in p.items}
+            total = sum(weights.values(), ZERO)
+            for i, w in weights.items():
+                if total:
+                    charged[i] = charged.get(i, ZERO) + paid * w / total
+        elif s.departments:
+            n = Decimal(len(s.departments))
+            rows.append({"item": f"{p.name} (per department, {p.rule})", "list_price": None,
+                         "units": n, "charged": fen(paid), "yuan_per_unit": fen(paid / n)})
+    out = [{"item": i, "list_price": s.rates[i][0], "units": qty[i], "charged": fen(c),
+            "yuan_per_unit": fen(c / qty[i]) if qty[i] else None}
+           for i, c in charged.items()]
+    return out + rows

@@ -14,7 +14,7 @@ from typing import Any
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.savings import Ledger
 from govcloud.finance.utilization import Utilization
-from govcloud.reports.tables import Names, Table
+from govcloud.reports.tables import Names, Percent, Table, title
 
 FONT = ("'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'WenQuanYi Micro Hei', "
         "'Microsoft YaHei', 'PingFang SC', sans-serif")
@@ -129,16 +129,23 @@ def line_chart(chart_id: str, title: str, periods: list[str],
     return "\n".join(out)
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ['<table><thead><tr>']
-    out += [f"<th>{escape(h)}</th>" for h in header]
+def _table(header: list[str], rows: list[list[Any]], caption: str = "") -> str:
+    """A table with a caption, column headers in words (zh-CN first) scoped to their columns,
+    and each row's first cell as the row's header."""
+    out = [f"<table><caption>{escape(caption)}</caption><thead><tr>" if caption
+           else "<table><thead><tr>"]
+    out += [f'<th scope="col">{escape(title(h))}</th>' for h in header]
     out.append("</tr></thead><tbody>")
     for r in rows:
         cls = ' class="total"' if str(r[0]).startswith("(") else ""
         out.append(f"<tr{cls}>")
-        for v in r:
-            if isinstance(v, Decimal):
+        for i, v in enumerate(r):
+            if i == 0:
+                out.append(f'<th scope="row">{escape("" if v is None else str(v))}</th>')
+            elif isinstance(v, Decimal):
                 out.append(f'<td class="num">{_money(v)}</td>')
+            elif isinstance(v, Percent):
+                out.append(f'<td class="num">{v * 100:.1f}%</td>')
             elif isinstance(v, int | float) and not isinstance(v, bool):
                 out.append(f'<td class="num">{v:,.6g}</td>')
             else:
@@ -230,7 +237,7 @@ ul.notes li {{ margin: 4px 0; }}
               "figure comes from 数据来源", "cost_detail": "Platform cost lines 平台成本明细"}
     for key, (header, rows) in tables.items():
         body.append(f"<h2>{escape(titles.get(key, key))}</h2>")
-        body.append(_table(header, rows))
+        body.append(_table(header, rows, f"{titles.get(key, key)} — {period}"))
     body.append("<h2>Assumptions 假设</h2><ul class=\"notes\">")
     body += [f"<li>{escape(a)}</li>" for a in ledger.assumptions]
     body.append("</ul>")

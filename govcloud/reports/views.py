@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from govcloud.finance.chargeback import Statement
+from govcloud.finance.chargeback import Statement, rate_card
 from govcloud.finance.savings import Ledger
 from govcloud.finance.span import FORECAST_METHOD, SpanTotals
 from govcloud.finance.utilization import Utilization
@@ -61,9 +61,18 @@ def period_label(st: Statement) -> str:
     return st.period
 
 
+def _card(v: Any) -> Any:
+    return None if v is None else str(v)
+
+
 def chargeback(names: Names, st: Statement) -> Report:
     header, rows = tables.chargeback_table(names, st)
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
+    card = rate_card(st)
+    card_table = tables.rate_card_table(st, card)
+    text += ("\n\nRate card: what departments paid per unit after the shared pools (charges "
+             "less idle, attributed to items by priced usage), against the list price:\n"
+             + _text(*card_table, "lrrrr"))
     status = f"closed {st.closed_at}" if st.closed_at else "open (prices may still change it)"
     if st.adjustments:
         text += "\n\nAdjustments:\n" + "\n".join(
@@ -74,7 +83,9 @@ def chargeback(names: Names, st: Statement) -> Report:
              + f".\nCheck: charges {st.platform_cost - st.idle + st.adjusted():,.2f} + idle "
              f"{st.idle:,.2f} = platform cost {st.platform_cost:,.2f}"
              + (f" + adjustments {st.adjusted():,.2f}." if st.adjustments else "."))
-    return Report(st.period, {"Chargeback": (header, rows)}, st.as_dict(), text)
+    data = {**st.as_dict(), "rate_card": [{k: _card(v) for k, v in r.items()} for r in card]}
+    return Report(st.period, {"Chargeback": (header, rows), "Rate card": card_table}, data,
+                  text)
 
 
 def savings(names: Names, led: Ledger, period: str, detail: bool = False) -> Report:
@@ -93,6 +104,7 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
     """Every sheet of the month's workbook (and of the HTML report's tables)."""
     return {"Utilization": tables.utilization_table(util),
             "Chargeback": tables.chargeback_table(names, st),
+            "Rate card": tables.rate_card_table(st, rate_card(st)),
             "Savings": tables.savings_table(names, led),
             "Savings sources": tables.savings_detail(led),
             "Platform cost": tables.cost_detail(st)}

@@ -68,13 +68,36 @@ def test_publish_writes_open_data_without_private_fields(golden: Path, tmp_path:
 def test_csv_output_is_machine_readable(golden: Path) -> None:
     out = govcloud("report", "chargeback", "--period", "2026-10", "-o", "csv", estate=golden,
                    check=True).stdout
-    rows = list(csv.DictReader(io.StringIO(out)))
+    # a BOM first, so Excel on Chinese Windows reads the UTF-8 names (issue #12 case 8)
+    assert out.startswith("\ufeffdepartment,")
+    rows = list(csv.DictReader(io.StringIO(out.removeprefix("\ufeff"))))
     assert rows[0]["department"] == "alpha" and rows[0]["total"] == "561.87"
     assert rows[-1]["department"] == "(total)" and rows[-1]["total"] == "3530.00"
+    assert "list_value" not in rows[0]  # neither a cost nor a charge (case 9)
     util = govcloud("report", "utilization", "--period", "2026-10", "-o", "csv",
                     estate=golden, check=True).stdout
-    u = {r["department"]: r for r in csv.DictReader(io.StringIO(util))}
+    u = {r["department"]: r for r in csv.DictReader(io.StringIO(util.removeprefix("\ufeff")))}
     assert u["alpha"]["vcpu"] == "2.0" and u["beta"]["antivirus_seats"] == "2"
+    assert 0 < float(u["alpha"]["vcpu_util"]) < 1  # a ratio, not "43.8%"
+
+
+def test_rate_card_states_what_departments_pay(golden: Path) -> None:
+    data = json.loads(govcloud("report", "chargeback", "--period", "2026-10", "-o", "json",
+                               estate=golden, check=True).stdout)
+    card = {r["item"]: r for r in data["rate_card"]}
+    # README.md of the golden estate: the hosts pool charges alpha 183.12 + beta 366.25 =
+    # 549.37 for priced usage vCPU 6×10, RAM 12×5, disk 30×1 = 150 → vCPU gets 60/150 of it
+    assert card["vcpu"]["charged"] == "219.75" and card["vcpu"]["units"] == "6"
+    assert card["vcpu"]["yuan_per_unit"] == "36.62" and card["vcpu"]["list_price"] == "10"
+    # the web pool (100 a month) has one site and no declared capacity
+    assert card["website"]["yuan_per_unit"] == "100.00"
+    per_dep = card["ops (per department, even)"]
+    assert per_dep["yuan_per_unit"] == "50.00" and per_dep["units"] == "2"
+    charged = sum(Decimal(r["charged"]) for r in data["rate_card"])
+    assert abs(charged - Decimal(data["charged"])) <= Decimal("0.05")  # fen rounding only
+    text = govcloud("report", "chargeback", "--period", "2026-10", estate=golden,
+                    check=True).stdout
+    assert "Rate card: what departments paid per unit" in text
 
 
 def test_missing_usage_is_one_plain_sentence(tmp_path: Path) -> None:
@@ -118,3 +141,23 @@ def test_every_finance_command_has_help_with_an_example() -> None:
                  ["usage", "collect"], ["exporter"]):
         out = govcloud(*args, "--help", check=True).stdout
         assert "Example" in out, args
+
+
+def test_report_tables_have_captions_scopes_and_titles_in_words(golden: Path,
+                                                               tmp_path: Path) -> None:
+    import re
+
+    page = tmp_path / "report.html"
+    govcloud("report", "html", "--period", "2026-10", "--out", str(page), estate=golden,
+             check=True)
+    text = page.read_text(encoding="utf-8")
+    tables = re.findall(r"<table>.*?</table>", text, re.S)
+    assert len(tables) >= 5
+    for t in tables:
+        assert re.match(r"<table><caption>[^<]+2026-10</caption>", t), t[:120]
+        heads = re.findall(r'<th scope="col">([^<]*)</th>', t)
+        assert heads and '<th scope="row">' in t
+        for h in heads:  # words, zh-CN first: no bare code names
+            assert re.search(r"[\u4e00-\u9fff]", h) and " " in h, h
+    assert "<th scope=\"col\">list_value</th>" not in text
+    assert "storage 资源池分摊（元） storage pool share (yuan)" in text
