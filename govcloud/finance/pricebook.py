@@ -12,7 +12,7 @@ line produced each number.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -121,6 +121,15 @@ PRICE_SCHEMA: dict[str, Any] = {
                         "additionalProperties": num_of("Weight.", 0), "default": {}},
             "default_weight": num_of("Weight of departments not in 'weights'.", 0, default=1),
         }, ["name", "rule"]), minItems=1),
+        "budgets": {"type": "object", "default": {},
+                    "description": "Department id → its yearly budgets for the shared cloud "
+                                   "(the exporter's year-to-date spend is alerted against "
+                                   "them: docs/prometheus/govcloud-alerts.yml).",
+                    "additionalProperties": arr_of("Budgets by year.", obj_of("One year.", {
+                        "year": {"type": "integer", "minimum": 2000, "maximum": 2100,
+                                 "description": "Calendar year."},
+                        "yuan": num_of("Budget for the year, yuan.", 0),
+                    }, ["year", "yuan"]))},
     }, ["units", "power", "host_classes", "legacy_classes", "staff", "pools"]),
 }
 PRICE_SCHEMA.pop("description", None)
@@ -238,6 +247,7 @@ class PriceBook:
     pools: tuple[Pool, ...]
     power_changes: tuple[Change, ...] = ()
     staff_changes: tuple[Change, ...] = ()
+    budgets: dict[str, dict[int, Price]] = field(default_factory=dict)
     pue_sources: tuple[Source, Source] = (Source("prices.yaml", 0, "power.pue"),
                                           Source("prices.yaml", 0, "power.legacy_pue"))
 
@@ -394,5 +404,8 @@ def parse_book(doc: Document, host_classes: set[str] | None = None,
         pools=tuple(pools),
         power_changes=changes(data["power"]["changes"], ("power", "changes")),
         staff_changes=changes(data["staff"]["changes"], ("staff", "changes")),
-        pue_sources=(src(("power", "pue")), src(("power", "legacy_pue"))))
+        pue_sources=(src(("power", "pue")), src(("power", "legacy_pue"))),
+        budgets={dep: {b["year"]: Price(D(b["yuan"]), src(("budgets", dep, i)))
+                       for i, b in enumerate(years)}
+                 for dep, years in data["budgets"].items()})
     return book, problems

@@ -244,11 +244,15 @@ def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool =
     return views.savings(names_of(estate), savings_for(estate, store, month), period, detail)
 
 
-def span_report(estate: Estate, store: Store, span: Span) -> views.Report:
+def span_report(estate: Estate, store: Store, span: Span,
+                recorded_only: bool = False) -> views.Report:
     """Each department's charges month by month over ``span`` (closed months as frozen),
-    with the year's forecast for a span from January."""
+    with the year's forecast for a span from January. ``recorded_only`` leaves out months
+    with no usage recorded (the exporter's year to date) instead of refusing them."""
     book = book_for(estate)
-    statements = [statement_for(estate, store, m, book) for m in span]
+    have = set(stored.periods(store)) if recorded_only else set()
+    statements = [statement_for(estate, store, m, book) for m in span
+                  if not recorded_only or str(m) in have]
     year = Month(span.first.year, 1)
     year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
     return views.span(names_of(estate), totals(statements), str(span), year_hours)

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from govcloud.drivers.base import Ability
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
-from govcloud.finance.period import Month
+from govcloud.finance.period import Month, Span
 from govcloud.placement import hosts as placement
 from govcloud.runtime import accounts, engine
 from govcloud.runtime import records as stored
@@ -54,6 +54,31 @@ class EstateCollector(Collector):
                                    "everything, 0 when a part failed (see the log).")
             up.add_metric([], 0)
             yield up
+
+    def _budgets(self, est: Any, store: Any, latest: str | None, names: dict[str, str]
+                 ) -> Iterator[GaugeMetricFamily]:
+        """Year-to-date spend and the year's budget per department (the alert rules in
+        docs/prometheus/govcloud-alerts.yml compare them)."""
+        spend = GaugeMetricFamily("govcloud_department_spend_year_to_date_yuan", "A "
+                                  "department's charges from January to the latest collected "
+                                  "month, yuan.", labels=["department", "name", "year"])
+        budget = GaugeMetricFamily("govcloud_department_budget_yuan", "A department's budget "
+                                   "for the shared cloud for the year (prices.yaml budgets).",
+                                   labels=["department", "name", "year"])
+        if latest:
+            month = Month.parse(latest)
+            year = str(month.year)
+            report = accounts.span_report(est, store, Span.year_to_date(month),
+                                          recorded_only=True)
+            book = accounts.book_for(est)
+            for dep, v in report.data["departments"].items():
+                spend.add_metric([dep, names.get(dep, dep), year], float(v["total"]))
+            for dep, years in sorted(book.budgets.items()):
+                if month.year in years:
+                    budget.add_metric([dep, names.get(dep, dep), year],
+                                      float(years[month.year].yuan))
+        yield spend
+        yield budget
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         s = self.s
@@ -110,6 +135,7 @@ class EstateCollector(Collector):
             plat.add_metric(["idle", latest], float(st.idle))
         yield u
         yield cost
+        yield from self._budgets(est, s.store, latest, names)
         yield sav
         yield plat
 
