@@ -15,6 +15,7 @@ import re
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,3 +205,45 @@ def test_readme_first_command_then_chargeback_prints_month_to_date(tmp_path: Pat
     assert len([r for r in rows if not r["department"].startswith("(")]) == 16
     assert all(float(r["total"]) > 0 for r in rows if not r["department"].startswith("("))
     assert NOW["GOVCLOUD_NOW"].startswith("2026-11-26T12")
+
+
+def test_every_price_is_effective_dated(golden: Path) -> None:
+    """Host and legacy classes, staff and PUE changed from November leave October alone and
+    change November (case 2: an edit used to rewrite every open month)."""
+    run(golden, "usage", "collect", "--period", "2026-11")
+    before = {m: json.loads(run(golden, "report", kind, "--period", m, "-o", "json"))
+              for m in ("2026-10", "2026-11") for kind in ("savings",)}
+    prices = golden / "prices.yaml"
+    text = prices.read_text()
+    text = text.replace(
+        "h1: {purchase_yuan: 12000, years: 1, power_w: 1000, maintenance_yuan_per_year: 1200}",
+        "h1: {purchase_yuan: 12000, years: 1, power_w: 1000, maintenance_yuan_per_year: 1200,"
+        " changes: [{from: \"2026-11\", purchase_yuan: 24000}]}")
+    text = text.replace(
+        "old: {purchase_yuan: 6000, years: 5, power_w: 100, maintenance_yuan_per_year: 1200}",
+        "old: {purchase_yuan: 6000, years: 5, power_w: 100, maintenance_yuan_per_year: 1200,"
+        " changes: [{from: \"2026-11\", power_w: 300}]}")
+    text = text.replace("  legacy_website_yuan_per_year: 1200\n",
+                        "  legacy_website_yuan_per_year: 1200\n"
+                        "  changes: [{from: \"2026-11\", admin_yuan_per_year: 240000}]\n")
+    text = text.replace("  legacy_pue: 2.0\n",
+                        "  legacy_pue: 2.0\n  changes: [{from: \"2026-11\", legacy_pue: 3.0}]\n")
+    prices.write_text(text)
+    run(golden, "validate")
+    after = {m: json.loads(run(golden, "report", "savings", "--period", m, "-o", "json"))
+             for m in ("2026-10", "2026-11")}
+    def figures(led: dict[str, Any]) -> Any:  # the money, not the (moved) citations
+        return (led["saving"], [(d["department"], d["legacy_total"], d["saving"],
+                                 [x["yuan"] for x in d["legacy"]]) for d in led["departments"]])
+
+    # October is open, yet untouched: every change is dated November
+    assert figures(after["2026-10"]) == figures(before["2026-10"])
+    assert figures(after["2026-11"]) != figures(before["2026-11"])
+    nov = {d["department"]: d for d in after["2026-11"]["departments"]}
+    assert any("PUE 3.0" in x["label"] and "300 W" in x["label"]
+               for x in nov["alpha"]["legacy"])
+    assert any("240000" in x["label"] for x in nov["alpha"]["legacy"])
+    cb = json.loads(run(golden, "report", "chargeback", "--period", "2026-11", "-o", "json"))
+    hosts = next(p for p in cb["pools"] if p["name"] == "hosts")
+    assert any("24000 / 1 years" in x["label"] and "changes[0]" in x["source"]
+               for x in hosts["lines"])
