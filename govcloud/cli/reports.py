@@ -114,6 +114,28 @@ def html_report(ctx: click.Context, period: Month, out: Path | None) -> None:
     click.echo(f"Wrote {path}.")
 
 
+@report.command("statement")
+@period_option
+@click.option("--department", required=True, help="Department id.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to write (default statement-DEPARTMENT-PERIOD.html).")
+@click.pass_context
+def statement_report(ctx: click.Context, period: Month, department: str,
+                     out: Path | None) -> None:
+    """Write a department's monthly statement as a printable HTML page: its share of every
+    pool, adjustments, total and saving, with the statement's digest.
+
+    \b
+    Example:
+      govcloud report statement --period 2026-10 --department finance
+    """
+    with session(ctx) as s:
+        page = accounts.statement_page(s.estate, s.store, period, department)
+    path = out or Path(f"statement-{department}-{period}.html")
+    write_bytes(path, page.encode("utf-8"))
+    click.echo(f"Wrote {path}.")
+
+
 @report.command()
 @period_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="open-data",

@@ -258,6 +258,20 @@ def span_report(estate: Estate, store: Store, span: Span,
     return views.span(names_of(estate), totals(statements), str(span), year_hours)
 
 
+def statement_page(estate: Estate, store: Store, month: Month, department: str) -> str:
+    """A department's printable statement for the month, with its digest."""
+    from govcloud.reports.statement import page
+
+    m = figures(estate, store, month)
+    if department not in {d.department for d in m.statement.departments}:
+        raise GovcloudError(f"no charge for '{department}' in {month}",
+                            "one of: " + ", ".join(d.department
+                                                   for d in m.statement.departments))
+    frozen = stored.closing(store, str(month))
+    return page(m.title, department, m.names.get(department, (department, ""))[0],
+                m.statement, m.ledger, frozen.book_digest if frozen else "")
+
+
 def html_page(estate: Estate, store: Store, month: Month) -> str:
     """The month's self-contained HTML report."""
     from govcloud.reports.html import report as render

@@ -161,3 +161,31 @@ def test_report_tables_have_captions_scopes_and_titles_in_words(golden: Path,
             assert re.search(r"[\u4e00-\u9fff]", h) and " " in h, h
     assert "<th scope=\"col\">list_value</th>" not in text
     assert "storage 资源池分摊（元） storage pool share (yuan)" in text
+
+
+def test_printable_statement_per_department_carries_its_digest(golden: Path,
+                                                               tmp_path: Path) -> None:
+    import re
+
+    def statement() -> str:
+        out = tmp_path / "s.html"
+        govcloud("report", "statement", "--period", "2026-10", "--department", "alpha",
+                 "--out", str(out), estate=golden, check=True)
+        return out.read_text(encoding="utf-8")
+
+    open_page = statement()
+    assert "未结账 open" in open_page and "561.87" in open_page and "@media print" in open_page
+    govcloud("statement", "close", "--period", "2026-10", estate=golden, check=True)
+    closed = statement()
+    digest = re.search(r"Statement digest (sha256:[0-9a-f]{64})", closed)
+    book = re.search(r"Price book digest (sha256:[0-9a-f]{64})", closed)
+    assert digest and book and "已结账 closed" in closed
+    # shares: hosts 183.12, storage 153.75, web 100, ops 50, net 75 (the golden README)
+    for share in ("183.12", "153.75", "100.00", "50.00", "75.00", "561.87"):
+        assert f'<td class="num">{share}</td>' in closed, share
+    prices = golden / "prices.yaml"
+    prices.write_text(prices.read_text().replace("yuan: 300", "yuan: 900"))
+    assert statement() == closed  # the frozen month: same page, same digest
+    missing = govcloud("report", "statement", "--period", "2026-10", "--department", "nobody",
+                       estate=golden)
+    assert missing.returncode == 1 and "no charge for 'nobody'" in missing.stderr
