@@ -137,6 +137,22 @@ def collect_quietly(estate: Estate, store: Store, driver: Driver) -> str:
     return f"usage collected for {got['label']}"
 
 
+def collect_due(estate: Estate, store: Store, driver: Driver) -> list[str]:
+    """The exporter's hourly schedule: this month to date, and last month in full when what
+    was recorded of it stopped before its end (and it is not closed)."""
+    this = Month.of(clock())
+    notes = [collect_quietly(estate, store, driver)]
+    last = this.previous()
+    run = usage.hours_run(stored.load(store, str(last)))
+    if run and run[0] < run[1] and stored.closing(store, str(last)) is None:
+        try:
+            got = collect(estate, store, driver, last)
+            notes.append(f"usage collected for {got['label']}")
+        except GovcloudError as exc:
+            notes.append(f"usage of {last} not collected: {exc.render()}")
+    return notes
+
+
 def records_for(store: Store, month: Month) -> list[usage.Record]:
     records = stored.load(store, str(month))
     if not records:

@@ -216,5 +216,7 @@ def serve(root: Any, host: str, port: int) -> None:
         except OSError as exc:
             raise GovcloudError(f"cannot listen on {host}:{port}: {exc.strerror}",
                                 "choose a free port with --port") from exc
-        while True:
+        while True:  # the schedule: this month's usage every hour, last month's once it ends
+            for note in accounts.collect_due(s.estate, s.store, s.driver):
+                log.info("%s", note)
             time.sleep(3600)

@@ -247,3 +247,17 @@ def test_every_price_is_effective_dated(golden: Path) -> None:
     hosts = next(p for p in cb["pools"] if p["name"] == "hosts")
     assert any("24000 / 1 years" in x["label"] and "changes[0]" in x["source"]
                for x in hosts["lines"])
+
+
+def test_the_exporter_schedule_collects_this_month_and_finishes_last_month(
+        golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from govcloud.runtime import accounts, engine
+
+    run(golden, "usage", "collect", "--period", "2026-10", GOVCLOUD_NOW="2026-10-15T06:20:00Z")
+    with engine.session(golden) as s:
+        notes = accounts.collect_due(s.estate, s.store, s.driver)
+    assert notes == ["usage collected for 2026-11 month to date (613 of 720 hours, to "
+                     "2026-11-26 13:00 UTC)", "usage collected for 2026-10"]
+    hours = dict(sqlite3.connect(golden / ".state/govcloud.db").execute(
+        "SELECT period, allocated FROM usage WHERE department = '_platform' AND item = 'hours'"))
+    assert hours["2026-10"] == 744 and hours["2026-11"] == 613
