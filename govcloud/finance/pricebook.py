@@ -21,7 +21,6 @@ from govcloud.core.schema import arr_of, check, num_of, obj_of, str_of, with_def
 from govcloud.errors import Diagnostic, ValidationFailed
 
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
-_PERIOD_RE = re.compile(PERIOD)
 
 # Billed items: what a department is metered on, per month.
 ITEMS: tuple[str, ...] = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb",
@@ -307,15 +306,6 @@ def in_force(entries: tuple[Dated, ...], period: str, what: str) -> Price:
             f"applies from {first.start if first else 'never'})",
             f"add an entry with 'from: {period}' or earlier")])
     return Price(found.yuan, found.source)
-
-
-def check_period(period: str) -> str:
-    if not _PERIOD_RE.match(period):
-        from govcloud.errors import GovcloudError
-
-        raise GovcloudError(f"{period!r} is not a period", "write the month as YYYY-MM, "
-                            "e.g. --period 2026-10")
-    return period
 
 
 def parse_book(doc: Document, host_classes: set[str] | None = None,
