@@ -33,7 +33,8 @@ from govcloud.runtime import engine
 @output_option("text", "json")
 @click.pass_context
 def validate(ctx: click.Context, output: str) -> None:
-    """Check every plan, policy and the settings; report every problem at once.
+    """Check every plan, policy, the settings and the price book; report every problem at
+    once.
 
     Each problem is printed as FILE:LINE: KEY.PATH: what is wrong — how to fix it.
     Exit code 1 when there is an error.
@@ -42,7 +43,7 @@ def validate(ctx: click.Context, output: str) -> None:
     Example:
       govcloud validate
     """
-    checked = engine.validate(root(ctx))
+    checked = engine.validate(root(ctx), prices=True)
     if output == "json":
         emit_json(checked.as_dict())
     else:

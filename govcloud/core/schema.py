@@ -8,6 +8,7 @@ with its line, its key path and a hint in plain words.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import math
 import re
@@ -302,6 +303,8 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if isinstance(value, datetime.date):
+        return f"the date {value.isoformat()} (YAML reads an unquoted date as a date)"
     return f"{value!r}"
 
 
@@ -366,6 +369,10 @@ def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
                     f", e.g. '{example}'"
             if expected == "string" and isinstance(value, int | float):
                 hint += " (quote it)"
+            if expected == "string" and isinstance(value, datetime.date):
+                month = "(0[1-9]|1[0-2])$" in schema.get("pattern", "")
+                hint = (f"write the month in quotes: \"{value:%Y-%m}\"" if month
+                        else f"put it in quotes: \"{value.isoformat()}\"")
             # The whole file of the wrong kind (not YAML data at all, say KEY=VALUE lines)
             # is never quoted back: it may be anything, secrets included.
             got = _kind(value) if path or not isinstance(value, str) else \

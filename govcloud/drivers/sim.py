@@ -15,6 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from govcloud.core.desired import Resource
@@ -22,11 +23,14 @@ from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import DriverError
 from govcloud.placement import hosts as placement
-from govcloud.runtime.store import Store, now
+from govcloud.runtime.store import Store, now, stamp
 
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
     body TEXT NOT NULL, host TEXT, created_at TEXT NOT NULL)"""
+RETIRED = """CREATE TABLE IF NOT EXISTS sim_retired (
+    key TEXT NOT NULL, body TEXT NOT NULL, deleted_at TEXT NOT NULL,
+    PRIMARY KEY (key, deleted_at))"""
 
 
 class SimDriver(Driver):
@@ -44,12 +48,18 @@ class SimDriver(Driver):
         # after every read() and whenever a change fails.
         self._used: dict[str, placement.Usage] | None = None
         store.execute(TABLE)
+        store.execute(RETIRED)
 
     # --- reading --------------------------------------------------------------------------
     def read(self) -> list[Resource]:
         self._used = None
         rows = self.store.query("SELECT key, body FROM sim_resources ORDER BY key")
         return [self.store.resource("sim_resources", key, body) for key, body in rows]
+
+    def retired(self, since: datetime) -> list[Resource]:
+        rows = self.store.query("SELECT body, deleted_at FROM sim_retired WHERE deleted_at >= ? "
+                                "ORDER BY key, deleted_at", (stamp(since),))
+        return [Resource.from_dict(json.loads(body)) for body, _ in rows]
 
     def servers_on_hosts(self) -> dict[str, str]:
         """Server key -> host name."""
@@ -127,6 +137,14 @@ class SimDriver(Driver):
         with self._changing():
             rows = self.store.query("SELECT body, host FROM sim_resources WHERE key = ?",
                                     (res.key,))
+            if rows:  # kept, so usage bills it for the hours it lived
+                gone = self.store.resource("sim_resources", res.key, rows[0][0])
+                at = now()
+                body = gone.as_dict()
+                body["computed"] = {**gone.computed, "deleted_at": at}
+                self.store.execute("INSERT INTO sim_retired (key, body, deleted_at) VALUES "
+                                   "(?,?,?)", (res.key, json.dumps(body, sort_keys=True,
+                                                                   ensure_ascii=False), at))
             self.store.execute("DELETE FROM sim_resources WHERE key = ?", (res.key,))
             if rows and rows[0][1]:
                 self._hold(rows[0][1], self.store.resource("sim_resources", res.key,

@@ -31,8 +31,17 @@ from govcloud.runtime.loader import check_estate, find_root
 from govcloud.runtime.store import Store, open_store
 
 
-def validate(root: Path, extra_plans: list[Path] | None = None) -> Checked:
-    return check_estate(find_root(root), extra_plans)
+def validate(root: Path, extra_plans: list[Path] | None = None,
+             prices: bool = False) -> Checked:
+    """Check the estate; with ``prices``, its price book too (what ``govcloud validate``
+    does: a broken price book breaks only the finance reports, so other commands go on)."""
+    checked = check_estate(find_root(root), extra_plans)
+    if prices and checked.settings is not None:
+        from govcloud.runtime.loader import check_book
+
+        checked.diagnostics += check_book(checked.root, checked.settings.prices, checked)
+        checked.diagnostics.sort(key=lambda d: (d.file, d.line, d.path))
+    return checked
 
 
 @dataclass
@@ -153,6 +162,10 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)
+    if result.done:  # this month's usage, so the finance reports work at once
+        from govcloud.runtime.accounts import collect_quietly
+
+        result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result
 
 

@@ -28,6 +28,7 @@ from govcloud.core.drift import find_drift
 from govcloud.drivers.base import Ability
 from govcloud.errors import DamagedState, GovcloudError, StateError
 from govcloud.finance import usage
+from govcloud.finance.period import Month, Span
 from govcloud.placement import hosts as placement
 from govcloud.runtime import accounts, engine
 from govcloud.runtime import records as stored
@@ -65,6 +66,31 @@ class EstateCollector(Collector):
             log.exception("scrape failed")
             problem = exc
         yield from _health(problem)
+
+    def _budgets(self, est: Any, store: Any, latest: str | None, names: dict[str, str]
+                 ) -> Iterator[GaugeMetricFamily]:
+        """Year-to-date spend and the year's budget per department (the alert rules in
+        docs/prometheus/govcloud-alerts.yml compare them)."""
+        spend = GaugeMetricFamily("govcloud_department_spend_year_to_date_yuan", "A "
+                                  "department's charges from January to the latest collected "
+                                  "month, yuan.", labels=["department", "name", "year"])
+        budget = GaugeMetricFamily("govcloud_department_budget_yuan", "A department's budget "
+                                   "for the shared cloud for the year (prices.yaml budgets).",
+                                   labels=["department", "name", "year"])
+        if latest:
+            month = Month.parse(latest)
+            year = str(month.year)
+            report = accounts.span_report(est, store, Span.year_to_date(month),
+                                          recorded_only=True)
+            book = accounts.book_for(est)
+            for dep, v in report.data["departments"].items():
+                spend.add_metric([dep, names.get(dep, dep), year], float(v["total"]))
+            for dep, years in sorted(book.budgets.items()):
+                if month.year in years:
+                    budget.add_metric([dep, names.get(dep, dep), year],
+                                      float(years[month.year].yuan))
+        yield spend
+        yield budget
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         s = self.s
@@ -108,8 +134,8 @@ class EstateCollector(Collector):
                     v = used.get(item)
                     if v is not None:
                         u.add_metric([dep, names.get(dep, dep), res, latest], v)
-            ledger = accounts.savings_for(est, s.store, latest)
-            st = accounts.statement_for(est, s.store, latest)
+            ledger = accounts.savings_for(est, s.store, Month.parse(latest))
+            st = accounts.statement_for(est, s.store, Month.parse(latest))
             for charge in st.departments:
                 label = [charge.department, names.get(charge.department, charge.department)]
                 cost.add_metric([*label, latest], float(charge.total))
@@ -120,6 +146,7 @@ class EstateCollector(Collector):
             plat.add_metric(["idle", latest], float(st.idle))
         yield u
         yield cost
+        yield from self._budgets(est, s.store, latest, names)
         yield sav
         yield plat
 
@@ -263,4 +290,17 @@ def serve(root: Any, host: str, port: int, interval: float = 10.0) -> None:
 
     with engine.session(root) as s:
         snapshot = Snapshot(s, interval)
+        threading.Thread(target=_collect_on_schedule, args=(s,), name="usage-schedule",
+                         daemon=True).start()
         serve_pages(snapshot.page, host, port)
+
+
+def _collect_on_schedule(s: engine.Session) -> None:
+    """The schedule: this month's usage every hour, last month's once it ends."""
+    while True:
+        try:
+            for note in accounts.collect_due(s.estate, s.store, s.driver):
+                log.info("%s", note)
+        except GovcloudError as exc:
+            log.warning("usage collection failed: %s", exc.render())
+        time.sleep(3600)

@@ -200,3 +200,20 @@ def load_book(path: Path, display: str | None = None,
     if any(d.severity == "error" for d in problems) or book is None:
         raise ValidationFailed(diagnostics=sorted(problems))
     return book
+
+
+def check_book(root: Path, name: str, checked: Checked) -> list[Diagnostic]:
+    """Every problem of the estate's price book (none when it has none: prices are optional
+    until a finance report asks for them)."""
+    path = root / name
+    if not path.is_file():
+        return []
+    doc, diags = read_document(path, name)
+    if doc is None:
+        return diags
+    s = checked.settings
+    hosts = {c for zone in s.host_pool.hosts.values() for c, n in zone.items() if n} \
+        if s is not None else None
+    legacy = {x.host_class for p in checked.plans.values() for x in p.legacy.servers}
+    _, problems = parse_book(doc, hosts, legacy)
+    return diags + problems

@@ -69,8 +69,22 @@ AFTER_DELETE = {
 LOCK_KEY = 7_031_942  # advisory lock id for PostgreSQL
 
 
+def clock() -> datetime:
+    """The time now, UTC. ``GOVCLOUD_NOW`` (ISO, e.g. 2026-01-01T00:00:00Z) sets it instead:
+    the tests replay a year of applies with it."""
+    fixed = os.environ.get("GOVCLOUD_NOW")
+    if fixed:
+        t = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+        return t if t.tzinfo else t.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def stamp(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(clock())
 
 
 def holder_id() -> str:

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import apply_and_collect
+from tests.support.cli import NOW, apply_and_collect
 from tests.support.estate import copy_estate, golden_estate
+
+
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every finance test runs at the same moment (tests.support.cli.NOW)."""
+    monkeypatch.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
 
 
 @pytest.fixture

@@ -70,7 +70,10 @@ def test_adding_a_later_price_leaves_the_month_alone(golden: Path) -> None:
     assert report(golden, "chargeback") == before
     govcloud("usage", "collect", "--period", "2026-11", estate=golden, check=True)
     nov = report(golden, "chargeback", "2026-11")
-    assert nov["platform_cost"] == "4260.00"  # power 730 → 1460 at the November tariff
+    # a whole November would cost 4,260.00 (power 730 → 1460 at the November tariff); at noon
+    # on the 26th, 613 of its 720 hours have begun: month to date, 4260 × 613 / 720
+    assert nov["hours"] == [613, 720]
+    assert nov["platform_cost"] == "3626.92"
 
 
 def test_closed_month_ignores_later_edits_to_its_own_prices(golden: Path) -> None:

@@ -58,8 +58,12 @@ def test_html_report_renders_in_chromium(example: Path, tmp_path: Path) -> None:
 
 
 def _sheet_totals(ws: Any) -> dict[str, list[Any]]:
+    """Rows by their first cell, columns by code name (the sheet's titles are in words)."""
+    from govcloud.reports.tables import TITLES
+
+    code = {t: c for c, t in TITLES.items()}
     rows = list(ws.iter_rows(values_only=True))
-    header = rows[0]
+    header = [code.get(h, h) for h in rows[0]]
     return {str(r[0]): dict(zip(header, r, strict=True)) for r in rows[1:]}
 
 
@@ -90,3 +94,11 @@ def test_xlsx_totals_equal_the_json_reports(example: Path, tmp_path: Path) -> No
     assert sum(u[d["department"]]["vcpu"] for d in ut["departments"]) == \
         sum(d["allocated"]["vcpu"] for d in ut["departments"])
     assert u["finance"]["name"] == "青岛市财政局"
+    # issue #12 case 8: percentages are numbers with a percent format, every sheet filters
+    ws = wb["Utilization"]
+    col = [c.value for c in ws[1]].index("vCPU使用率 vCPU utilization") + 1
+    cell = ws.cell(row=2, column=col)
+    assert isinstance(cell.value, float) and 0 < cell.value < 1 and cell.number_format == "0.0%"
+    assert all(wb[n].auto_filter.ref for n in ("Utilization", "Chargeback", "Savings"))
+    assert "部门 Department" in [c.value for c in wb["Chargeback"][1]]
+    assert "list_value" not in [c.value for c in wb["Chargeback"][1]]

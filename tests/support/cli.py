@@ -43,12 +43,23 @@ def help_text(*args: str) -> str:
     return result.output
 
 
+# The clock of every finance test: the estate was applied on New Year's Day 2026 and it is
+# now 26 November 2026, noon (GOVCLOUD_NOW), so months up to October are whole and November
+# is month to date, whatever the machine's date.
+BUILT = {"GOVCLOUD_NOW": "2026-01-01T00:00:00Z"}
+NOW = {"GOVCLOUD_NOW": "2026-11-26T12:00:00Z"}
+
+
 def apply_and_collect(estate: Path, *periods: str) -> Path:
-    """Apply the estate, then collect usage for each of ``periods`` (YYYY-MM)."""
-    govcloud("apply", "--yes", "-o", "json", estate=estate, check=True)
+    """Apply the estate as of BUILT, then collect usage for each of ``periods`` (YYYY-MM) as
+    of NOW."""
+    govcloud("apply", "--yes", "-o", "json", estate=estate, check=True, env=BUILT)
     for p in periods:
-        govcloud("usage", "collect", "--period", p, estate=estate, check=True)
+        govcloud("usage", "collect", "--period", p, estate=estate, check=True, env=NOW)
     return estate
+
+
+applied = apply_and_collect
 
 
 def start_apply(estate: Path, *args: str, env: dict[str, str] | None = None

@@ -253,7 +253,8 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
                 "protected": md.get("gc-protected") == "true",
             }
             out.append(Resource("server", dep, s.name, attrs, md.get("gc-protected") == "true",
-                                {"id": s.id, "host": s.compute_host, "status": s.status}))
+                                {"id": s.id, "host": s.compute_host, "status": s.status,
+                                 "created_at": s.launched_at or s.created_at}))
         # Cinder's metadata filter is not reliable across releases (here it matched nothing):
         # list all volumes, a page per thousand, and keep govcloud's by their metadata.
         for v in c.block_storage.volumes(details=True, all_projects=True):
@@ -264,7 +265,8 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
             out.append(Resource("volume", dep, v.name, {"size_gb": v.size,
                                                         "server": md.get("gc-server")},
                                 md.get("gc-protected") == "true",
-                                {"id": v.id, "status": v.status}))
+                                {"id": v.id, "status": v.status,
+                                 "created_at": v.created_at}))
         for res in records.values():
             if res.kind in RECORDED:
                 out.append(res)
@@ -314,8 +316,12 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
 
     # --- records (service layer) ----------------------------------------------------------
     def _record(self, res: Resource) -> Resource:
+        rows = self.store.query("SELECT body FROM os_records WHERE key = ?", (res.key,))
+        first = json.loads(rows[0][0]).get("computed", {}) if rows else {}
+        stamp = now()
         made = Resource(res.kind, res.department, res.name, res.attrs, res.protected,
-                        {"recorded_at": now()})
+                        {"recorded_at": stamp,
+                         "created_at": first.get("created_at") or stamp})
         self.store.execute(
             "INSERT INTO os_records (key, department, body, updated_at) VALUES (?,?,?,?) "
             "ON CONFLICT (key) DO UPDATE SET body = excluded.body, "
