@@ -20,7 +20,6 @@ from govcloud.core.schema import arr_of, check, num_of, obj_of, str_of, with_def
 from govcloud.errors import Diagnostic, ValidationFailed
 
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # [0-9], not \d: JSON Schema's regexes are ECMA-262
-_PERIOD_RE = re.compile(PERIOD)
 
 # Billed items: what a department is metered on, per month.
 ITEMS: tuple[str, ...] = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.reports.test_exporter_prometheus import get, wait_for
 from tests.support.cli import applied, govcloud
 from tests.support.components import free_port
 from tests.support.components import need as _need
@@ -23,7 +24,6 @@ from tests.support.estate import copy_estate
 
 def need(binary: str) -> str:
     return _need(binary, component="prometheus")
-from tests.reports.test_exporter_prometheus import get, wait_for
 
 pytestmark = [pytest.mark.real, pytest.mark.prometheus]
 
