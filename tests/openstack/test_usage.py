@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.openstack.conftest import CLOUD, CLOUDS, domain_of, env, os_estate, purge_domain
 from tests.support.cli import govcloud
 from tests.support.estate import edit
+from tests.support.testcloud import CLOUD, CLOUDS, domain_of, env, os_estate, purge_domain
 
 pytestmark = [pytest.mark.real, pytest.mark.openstack]
 
