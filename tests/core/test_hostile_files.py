@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from govcloud.runtime import files
-from tests.support.cli import govcloud
+from tests.support.cli import NOW, apply_and_collect, govcloud
 from tests.support.estate import REPO, edit
 
 SECRET = "DB_PASSWORD=hunter2-not-for-your-eyes\nAPI_KEY=sk-live-0123456789abcdef\n"
@@ -130,10 +130,11 @@ def test_never_more_than_the_limit_plus_one_byte_is_read(tmp_path: Path,
 
 
 @pytest.fixture
-def applied(estate: Path) -> Path:
-    govcloud("apply", "--yes", estate=estate, check=True)
-    govcloud("usage", "collect", "--period", "2026-10", estate=estate, check=True)
-    return estate
+def applied(estate: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Applied as of New Year's Day, with October's usage collected as of 26 November
+    (tests.support.cli's finance clock), so the test does not depend on today's date."""
+    monkeypatch.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
+    return apply_and_collect(estate, "2026-10")
 
 
 def test_price_book_setting_stays_inside_the_estate_unless_absolute(
