@@ -6,8 +6,6 @@ This is the edge where the pure core meets the state store and the drivers.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan, repack
 from govcloud.placement.hosts import Ratios
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
-from govcloud.runtime.files import quiet_gc
+from govcloud.runtime.files import quiet_gc, read_bytes
 from govcloud.runtime.loader import check_estate, find_root
 from govcloud.runtime.store import Store, open_store
 
@@ -108,17 +106,13 @@ MAX_PLAN_BYTES = 512 * 1024 * 1024  # a saved plan of tens of thousands of depar
 
 def read_saved(path: Path) -> Any:
     """A saved plan file's JSON, not yet trusted: a regular file, size-capped."""
-    hint = "check the path given to apply; save a plan with govcloud plan --out FILE"
-    try:
-        # O_NONBLOCK: a FIFO given as the plan must not hang apply before it is refused
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise GovcloudError(f"the saved plan {path} is not a regular file", hint)
-            raw = f.read(MAX_PLAN_BYTES + 1)
-    except OSError as exc:
-        raise GovcloudError(f"cannot read the saved plan {path}: {exc.strerror}", hint) from exc
-    if len(raw) > MAX_PLAN_BYTES:
-        raise GovcloudError(f"the saved plan {path} is over {MAX_PLAN_BYTES:,} bytes", hint)
+    # The estate's one reader: a regular file only (no link, FIFO or device), size-capped.
+    raw, problems = read_bytes(path, f"the saved plan {path}", None, limit=MAX_PLAN_BYTES)
+    if raw is None:
+        p = problems[0]
+        raise GovcloudError(f"{p.file} {p.message}",
+                            "check the path given to apply; save a plan with govcloud plan "
+                            "--out FILE")
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
