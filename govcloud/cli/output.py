@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 
 import click
 
-from govcloud.reports.text import csv_cell, table, width
+from govcloud.reports.text import csv_cell, table
 from govcloud.reports.views import Report
 from govcloud.runtime.files import write_bytes
 
-__all__ = ["emit_csv", "emit_json", "emit_report", "output_option", "table", "width"]
+__all__ = ["emit_csv", "emit_json", "emit_report", "output_option", "table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

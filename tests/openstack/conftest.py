@@ -7,8 +7,6 @@ the command that starts it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +16,7 @@ from tests.support.pyramid import require
 from tests.support.testcloud import (
     CLOUDS,
     connect,
-    domain_of,
     ensure_catalogue,
-    os_estate,
-    purge_domain,
 )
 
 
@@ -40,13 +35,3 @@ def cloud() -> Any:
                     "testcloud/up")
     ensure_catalogue(conn)
     return conn
-
-
-@pytest.fixture
-def estate_os(cloud: Any, tmp_path: Path) -> Iterator[Path]:
-    """The 4-department subset of the example estate, on the test cloud; cleaned up after."""
-    estate = os_estate(tmp_path / "estate")
-    try:
-        yield estate
-    finally:
-        purge_domain(cloud, domain_of(estate))
