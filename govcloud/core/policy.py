@@ -10,7 +10,8 @@ Variables an expression sees:
   totals     what the plan asks for in all: instances, vcpus, ram_gb, volumes, volume_gb, websites
   catalogue  flavors (name -> vcpus, ram_gb, disk_gb), images (name -> os), website_suffixes
 Functions: closest(value, names) -> "did you mean 'x'? " or "";
-           has_suffix(domain, suffixes) -> bool; join(list) -> "a, b, c".
+           has_suffix(domain, suffixes) -> bool; join(list) -> "a, b, c";
+           whole(number) -> the smallest whole number at least it (for integer fields).
 """
 
 from __future__ import annotations
@@ -100,8 +101,23 @@ def _render(parts: tuple[Any, ...], ctx: Any) -> str:
                 value = p.execute(ctx)
             except Exception as exc:  # noqa: BLE001 - a broken placeholder must not hide the finding
                 value = f"<{exc}>"
-            out.append(_join(value) if isinstance(value, list) else str(value))
+            out.append(_join(value) if isinstance(value, list) else _text(value))
     return "".join(out)
+
+
+def _text(value: Any) -> str:
+    """A value in a message as a plan writes it: true/false, 104 rather than 104.0."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _whole(value: Any) -> int:
+    """The smallest whole number at least ``value``: what an integer field must be set to."""
+    number = float(value)
+    return int(number) if number.is_integer() else int(number) + (number > 0)
 
 
 def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
@@ -198,6 +214,7 @@ class PolicyEngine:
         ctx.add_function("closest", _closest)
         ctx.add_function("has_suffix", _has_suffix)
         ctx.add_function("join", _join)
+        ctx.add_function("whole", _whole)
         out: list[Diagnostic] = []
         for scope, (members, combined) in self.scopes.items():
             items = [None] if scope == "plan" else plan[scope]

@@ -297,6 +297,19 @@ EXAMPLES = {IDENT: "finance", NAME: "web-01", DNS: "czj.qingdao.gov.cn", TEXT: "
             ABS_PATH: "/srv/data", URL: "http://10.0.0.5:8080/app", COST_CENTRE: "CC-1002"}
 
 
+def yaml_literal(value: Any) -> str:
+    """``value`` as it is written in a plan, so a hint can be copied as it stands."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _dangerous_hint(value: str, pattern: str) -> str | None:
     """Name the characters of ``value`` that ``pattern`` refuses and a config or shell
     command would interpret ('..' always: it walks out of a folder)."""
@@ -329,8 +342,7 @@ def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
             example = schema.get("default")
             hint = f"write {_TYPE_WORDS[expected]}"
             if example not in (None, {}, []):
-                hint += f", e.g. {example!r}" if not isinstance(example, str) else \
-                    f", e.g. '{example}'"
+                hint += f", e.g. {yaml_literal(example)}"
             if expected == "string" and isinstance(value, int | float):
                 hint += " (quote it)"
             out.append(doc.diag(path, f"expected {_TYPE_WORDS[expected]}, got {_kind(value)}",

@@ -9,7 +9,6 @@ The renderers (xlsx, html, publish) live beside it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
 from govcloud.finance.chargeback import Platform, Statement, chargeback, check_invariant
+from govcloud.finance.chargeback import plan_cost as plan_cost_of
 from govcloud.finance.pricebook import PriceBook, check_period
 from govcloud.finance.savings import Ledger, ledger
 from govcloud.placement import hosts as placement
@@ -287,22 +287,31 @@ def history(estate: Estate, store: Store) -> list[dict[str, Any]]:
     return out
 
 
-def plan_costs(plan: Any, estate: Estate, period: str | None = None
-               ) -> tuple[dict[str, Decimal], str]:
-    """Monthly cost delta per department of a plan at this month's prices; empty when the
-    estate has no (valid) price book, so ``govcloud plan`` never fails for want of one."""
+def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str, Any] | None:
+    """The plan's effect on the monthly bill at ``period``'s prices (this month's by default),
+    computed as ``usage collect`` and the chargeback would compute the statements before and
+    after; None when the estate has no (valid) price book, so a plan never fails for want
+    of one."""
     import datetime
 
     period = period or datetime.date.today().strftime("%Y-%m")
+    before, after = plan.state_before(), plan.state_after()
+    pool = estate.settings.host_pool
     try:
-        from govcloud.finance.chargeback import plan_cost_delta
-
         book = book_for(estate)
-        pool = estate.settings.host_pool
-        before = [c.before for c in plan.changes if c.before is not None]
-        after = [c.after for c in plan.changes if c.after is not None]
-        return plan_cost_delta(book, period, plan.changes,
-                               Platform.of(pool, hosts_in_use(estate, before)[0]),
-                               Platform.of(pool, hosts_in_use(estate, after)[0])), period
-    except (GovcloudError, KeyError, ValueError, ArithmeticError):
-        return {}, period
+        book.rates(period)
+    except GovcloudError:  # no price book, or no price for the month
+        return None
+    in_use_before = hosts_in_use(estate, before)[0]
+    same_servers = _servers(before) == _servers(after)
+    in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
+    cost = plan_cost_of(book, period, usage.allocations(before), usage.allocations(after),
+                        Platform.of(pool, in_use_before), Platform.of(pool, in_use_after))
+    return cost.as_dict()
+
+
+def _servers(resources: list[Any]) -> list[tuple[Any, ...]]:
+    """What placement sees of the servers: equal lists place on the same hosts."""
+    return sorted((r.key, r.attrs.get("zone"), r.attrs.get("vcpus"), r.attrs.get("ram_gb"),
+                   r.attrs.get("disk_gb"), r.attrs.get("server_group"))
+                  for r in resources if r.kind == "server")

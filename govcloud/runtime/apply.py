@@ -67,6 +67,22 @@ def _groups(changes: list[Change]) -> dict[str, list[list[Change]]]:
     return {d: [slots[k] for k in sorted(slots)] for d, slots in per.items()}
 
 
+def _units(group: list[Change]) -> list[list[Change]]:
+    """The changes of one stage as units that run side by side: each change alone, except
+    the members of a roll (the replicas of one server), which form one unit, in order."""
+    rolls: dict[str, list[Change]] = {}
+    units: list[list[Change]] = []
+    for c in group:
+        if c.roll and c.action in ("resize", "replace"):
+            if c.roll not in rolls:
+                rolls[c.roll] = []
+                units.append(rolls[c.roll])
+            rolls[c.roll].append(c)
+        else:
+            units.append([c])
+    return units
+
+
 def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
                on_event: Event | None = None, check_fingerprint: bool = True) -> ApplyResult:
     """Apply ``plan``; the caller holds the store's lock. Returns what was done, even on
@@ -109,19 +125,38 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
         journal(change, "done")
         emit("done", change, "")
 
+    def run_unit(unit: list[Change]) -> list[tuple[Change, BaseException | None]]:
+        """One change, or a roll: its members one at a time, each started only once the one
+        before it is done (the driver returns when a server is ACTIVE again); a failure
+        stops the roll and leaves the rest untouched."""
+        out: list[tuple[Change, BaseException | None]] = []
+        for change in unit:
+            try:
+                run(change)
+            except Exception as exc:  # noqa: BLE001 - reported per change below
+                out.append((change, exc))
+                return out
+            out.append((change, None))
+        return out
+
     groups = _groups(pending)
     position = {d: 0 for d in groups}
     broken: set[str] = set()
-    futures: dict[Future[None], Change] = {}
+    futures: dict[Future[list[tuple[Change, BaseException | None]]], list[Change]] = {}
     outstanding: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
 
         def launch(department: str) -> None:
             if position[department] < len(groups[department]):
-                group = groups[department][position[department]]
-                outstanding[department] = len(group)
-                for change in group:
-                    futures[pool.submit(run, change)] = change
+                units = _units(groups[department][position[department]])
+                outstanding[department] = len(units)
+                for unit in units:
+                    futures[pool.submit(run_unit, unit)] = unit
+
+        def skip(change: Change, why: str) -> None:
+            result.skipped.append(change)
+            journal(change, "skipped", why)
+            emit("skipped", change, "")
 
         for d in sorted(groups):
             launch(d)
@@ -129,28 +164,28 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
             while futures:
                 finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    change = futures.pop(fut)
-                    d = change.department
-                    exc = fut.exception()
-                    if exc is None:
-                        result.done.append(change)
-                    else:
+                    unit = futures.pop(fut)
+                    d = unit[0].department
+                    outcomes = fut.result()
+                    for change, exc in outcomes:
+                        if exc is None:
+                            result.done.append(change)
+                            continue
                         message = exc.render() if isinstance(exc, GovcloudError) else \
                             f"internal error: {exc!r}"
                         result.failed.append((change, message))
                         journal(change, "failed", message)
                         emit("failed", change, message)
                         broken.add(d)
+                    for change in unit[len(outcomes):]:
+                        skip(change, f"the roll stopped: {outcomes[-1][0].key} failed")
                     outstanding[d] -= 1
                     if outstanding[d] == 0:
                         position[d] += 1
                         if d in broken:
                             for later in groups[d][position[d]:]:
                                 for c in later:
-                                    result.skipped.append(c)
-                                    journal(c, "skipped", "an earlier change of the department "
-                                            "failed")
-                                    emit("skipped", c, "")
+                                    skip(c, "an earlier change of the department failed")
                             position[d] = len(groups[d])
                         else:
                             launch(d)
@@ -182,6 +217,7 @@ def _roll_back_new_department(department: str, pending: list[Change], result: Ap
             assert c.after is not None
             driver.delete(c.after)
             store.forget_applied(c.key)
+            store.release(c.key)
             journal(c, "rolled-back", "the department failed part way")
     except GovcloudError as exc:
         result.rolled_back[department] = f"roll-back failed: {exc.render()}; run apply again"
@@ -204,19 +240,25 @@ def _reconcile_records(plan: Plan, actual: list[Resource], store: Store) -> None
     for key in applied:
         if key not in in_cloud and key not in touched:
             store.forget_applied(key)
+            store.release(key)
 
 
 def _carry_out(change: Change, driver: Driver, store: Store) -> None:
     if change.action == "create":
         assert change.after is not None
+        store.claim(change.key)
         made = driver.create(change.after)
         store.record_applied(_applied(change.after, made))
-    elif change.action == "update":
+    elif change.action in ("update", "resize"):
         assert change.before is not None and change.after is not None
         made = driver.update(change.before, change.after)
         store.record_applied(_applied(change.after, made))
     elif change.action == "replace":
         assert change.before is not None and change.after is not None
+        if change.before.protected:
+            raise GovcloudError(f"{change.key} is protected and is never replaced",
+                                "remove 'protected: true' from its plan first")
+        store.claim(change.key)
         driver.delete(change.before)
         made = driver.create(change.after)
         store.record_applied(_applied(change.after, made))
@@ -227,6 +269,10 @@ def _carry_out(change: Change, driver: Driver, store: Store) -> None:
                                 "remove 'protected: true' from its plan first")
         driver.delete(change.before)
         store.forget_applied(change.key)
+        store.release(change.key)
+    else:
+        raise GovcloudError(f"{change.key}: apply cannot carry out a '{change.action}' change",
+                            "this is a bug: only pending changes are applied")
 
 
 def _applied(want: Resource, made: Resource) -> Resource:

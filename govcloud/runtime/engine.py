@@ -6,7 +6,7 @@ This is the edge where the pure core meets the state store and the drivers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +18,13 @@ from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
 from govcloud.core.planning import PLAN_FORMAT, Plan, make_plan
 from govcloud.drivers import Driver, open_driver
+from govcloud.drivers.base import Ability
 from govcloud.errors import GovcloudError
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan, repack
 from govcloud.placement.hosts import Ratios
+from govcloud.runtime.accounts import plan_cost
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc
 from govcloud.runtime.loader import check_estate, find_root
@@ -45,10 +47,41 @@ class Session:
         with quiet_gc():
             return desired_state(self.estate)
 
-    def plan(self, prune: bool = False) -> Plan:
+    def plan(self, prune: bool = False, delete_unmanaged: Collection[str] = (),
+             cost: bool = True) -> Plan:
+        """The plan, with what it does to the monthly bill (``cost``).
+
+        ``delete_unmanaged`` names resources govcloud did not create that the operator wants
+        deleted (by key ``department/kind/name`` or by name); each must be one of them.
+        """
         desired, actual = self.desired(), self.driver.read()
+        planned = {d: p.file for d, p in self.estate.plans.items()}
+        owned, can_resize = self.store.owned(), self.driver.can(Ability.RESIZE)
         with quiet_gc():
-            return make_plan(desired, actual, set(self.estate.plans), prune)
+            plan = make_plan(desired, actual, planned, prune, owned=owned,
+                             can_resize=can_resize)
+            if delete_unmanaged:
+                plan = make_plan(desired, actual, planned, prune, owned=owned,
+                                 can_resize=can_resize,
+                                 delete_unmanaged=_unmanaged_keys(plan, delete_unmanaged))
+            return plan.with_cost(plan_cost(plan, self.estate)) if cost else plan
+
+
+def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
+    """The keys of the unmanaged resources ``names`` name (by key, or by name if unique)."""
+    keys = set()
+    for name in names:
+        found = [o.resource.key for o in plan.unmanaged
+                 if name in (o.resource.key, o.resource.name)]
+        if len(found) != 1:
+            known = ", ".join(o.resource.key for o in plan.unmanaged) or "none"
+            what = "names several" if found else "is not"
+            raise GovcloudError(f"--delete-unmanaged {name} {what} unmanaged resource(s) "
+                                f"(unmanaged now: {known})",
+                                "give the full key department/kind/name of a resource "
+                                "govcloud did not create (govcloud plan lists them)")
+        keys.add(found[0])
+    return keys
 
 
 @contextmanager
@@ -68,17 +101,20 @@ def session(root: Path) -> Iterator[Session]:
 
 def save_plan(plan: Plan, path: Path) -> None:
     try:
-        path.write_text(json.dumps(plan.as_dict(), ensure_ascii=False, indent=1))
+        # One line, by the C encoder: an indented dump goes through the pure-Python one.
+        path.write_text(json.dumps(plan.as_dict(), ensure_ascii=False))
     except OSError as exc:
         raise GovcloudError(f"cannot write the plan to {path}: {exc.strerror}",
                             "choose a writable path for --out") from exc
 
 
 def load_plan(path: Path, prune: bool = False) -> Plan:
-    """A plan saved by ``govcloud plan --out``; --prune belongs to the plan, not to apply."""
+    """A plan saved by ``govcloud plan --out``; --prune (and --delete-unmanaged) belong to
+    the plan, not to apply."""
     if prune:
-        raise GovcloudError("--prune applies to fresh plans only",
-                            "make the saved plan with govcloud plan --prune --out")
+        raise GovcloudError("--prune and --delete-unmanaged apply to fresh plans only",
+                            "make the saved plan with govcloud plan --prune (or "
+                            "--delete-unmanaged KEY) --out FILE")
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
@@ -125,6 +161,10 @@ def history(s: Session, limit: int) -> list[dict[str, Any]]:
 
 def journal(s: Session, apply_id: str) -> list[dict[str, Any]]:
     """One apply's journal: every change's phases in order."""
+    if not s.store.query("SELECT 1 FROM applies WHERE id = ?", (apply_id,)):
+        recent = ", ".join(r.id for r in s.store.applies(3)) or "none yet"
+        raise GovcloudError(f"no apply with id {apply_id!r} in the state store (the latest: "
+                            f"{recent})", "copy an id from govcloud history")
     return [dict(zip(("key", "action", "phase", "detail"), r, strict=True))
             for r in s.store.journal_of(apply_id)]
 
