@@ -81,6 +81,7 @@ from govcloud.cli import (  # noqa: E402
     capacity,  # noqa: F401
     core,  # noqa: F401
     credentials,  # noqa: F401
+    onboarding,  # noqa: F401
     reports,  # noqa: F401
     services,  # noqa: F401
 )

@@ -1,5 +1,6 @@
-"""Validation from data: each folder under cases/ holds plan files and the exact diagnostics
-`govcloud validate` must print for them (file:line: key.path: what — how to fix)."""
+"""Validation from data: each folder under cases/ with an expected.txt holds plan files and the
+exact diagnostics `govcloud validate` must print for them (file:line: key.path: what — how to
+fix). Folders with a case.yaml are plan cases (test_plan_cases.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from tests.conftest import copy_estate, govcloud
 CASES = Path(__file__).parent / "cases"
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir()
+                                        if (p / "expected.txt").is_file()))
 def test_case(case: str, tmp_path: Path) -> None:
     estate = copy_estate(tmp_path / "estate", plans=False)
     shutil.copytree(CASES / case / "plans", estate / "plans", dirs_exist_ok=True)
