@@ -31,8 +31,11 @@ def output_option(*formats: str) -> Callable[[F], F]:
 def emit_json(data: Any) -> None:
     """JSON for machines, by the C encoder (an indented dump runs the pure-Python one, ten
     times slower on a large plan); indented only for a person at a terminal."""
-    indent = 2 if click.get_text_stream("stdout").isatty() else None
-    click.echo(json.dumps(data, ensure_ascii=False, indent=indent, default=str))
+    out = click.get_text_stream("stdout")
+    indent = 2 if out.isatty() else None
+    # Written as it is: click.echo would scan the whole text for colour codes to strip.
+    out.write(json.dumps(data, ensure_ascii=False, indent=indent, default=str) + "\n")
+    out.flush()
 
 
 def emit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -135,10 +135,21 @@ _STR = "tag:yaml.org,2002:str"
 _resolver_loader = _BaseLoader("")
 
 
+_constructed: dict[tuple[str, str], Any] = {}
+
+
 def _scalar(node: yaml.ScalarNode) -> Any:
+    """A scalar's value. Plans repeat the same numbers and booleans over and over, and such
+    values are immutable: each (tag, text) is constructed once."""
     if node.tag == _STR:
         return node.value
-    return _resolver_loader.construct_object(node, deep=True)
+    key = (node.tag, node.value)
+    found = _constructed.get(key, _constructed)
+    if found is _constructed:
+        found = _resolver_loader.construct_object(node, deep=True)
+        if len(_constructed) < 50_000:
+            _constructed[key] = found
+    return found
 
 
 def parse(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:

@@ -54,18 +54,35 @@ class Change:
             "action": self.action, "key": self.key, "kind": self.kind,
             "department": self.department, "reason": self.reason, "impact": self.impact,
             "roll": self.roll,
-            "before": self.before.as_dict() if self.before else None,
-            "after": self.after.as_dict() if self.after else None,
+            "before": _resource(self.before), "after": _resource(self.after),
             "diff": {k: [a, b] for k, (a, b) in self.diff.items()},
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Change:
+        name = d["key"].split("/", 2)[2]
+
+        def resource(r: dict[str, Any] | None) -> Resource | None:
+            return None if r is None else Resource(
+                d["kind"], d["department"], name, r["attrs"], r.get("protected", False),
+                r.get("computed", {}), r.get("roll", ""))
+
         return cls(d["action"], d["key"], d["kind"], d["department"], d["reason"],
-                   Resource.from_dict(d["before"]) if d.get("before") else None,
-                   Resource.from_dict(d["after"]) if d.get("after") else None,
+                   resource(d.get("before")), resource(d.get("after")),
                    {k: (v[0], v[1]) for k, v in d.get("diff", {}).items()},
                    d.get("impact", ""), d.get("roll", ""))
+
+
+def _resource(r: Resource | None) -> dict[str, Any] | None:
+    """A change's resource without what the change already says (key, kind, department)."""
+    if r is None:
+        return None
+    out: dict[str, Any] = {"attrs": r.attrs, "protected": r.protected}
+    if r.computed:
+        out["computed"] = r.computed
+    if r.roll:
+        out["roll"] = r.roll
+    return out
 
 
 @dataclass(frozen=True)

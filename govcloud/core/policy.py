@@ -18,15 +18,21 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
+import types
 from dataclasses import dataclass
 from typing import Any
-
-import cel
 
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.model import Catalogue, Settings
 from govcloud.core.schema import IDENT, TEXT, arr_of, check, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic
+
+# The cel package's __init__ also imports its interactive shell (prompt_toolkit, pygments):
+# a third of every govcloud command's start-up, for a REPL govcloud never opens. A stand-in
+# for that one submodule keeps it out; the compiler and evaluator are untouched.
+sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+import cel  # noqa: E402
 
 POLICY_SCHEMA: dict[str, Any] = obj_of("A policy file.", {
     "rules": arr_of("Rules.", obj_of("One rule.", {
@@ -196,6 +202,7 @@ class PolicyEngine:
         self.catalogue = catalogue_view(settings.catalogue) if settings else \
             {"flavors": {}, "images": {}, "website_suffixes": []}
         self.scopes: dict[str, tuple[list[Rule], Any]] = {}
+        self._ctx: Any = None
         for scope in ("plan", "servers", "websites"):
             members = [r for r in rules if r.each == scope]
             if not members:
@@ -208,13 +215,25 @@ class PolicyEngine:
                 combined = None
             self.scopes[scope] = (members, combined)
 
+    def _context(self) -> Any:
+        """The evaluation context: the catalogue and the functions, converted to CEL once
+        per engine (only the plan changes from one evaluation to the next)."""
+        if self._ctx is None:
+            ctx = cel.Context({"catalogue": self.catalogue, "item": {}})
+            ctx.add_function("closest", _closest)
+            ctx.add_function("has_suffix", _has_suffix)
+            ctx.add_function("join", _join)
+            ctx.add_function("whole", _whole)
+            self._ctx = ctx
+        return self._ctx
+
     def evaluate(self, doc: Document, plan: dict[str, Any]) -> list[Diagnostic]:
-        ctx = cel.Context({"plan": plan, "totals": totals(plan, self.catalogue),
-                           "catalogue": self.catalogue, "item": {}})
-        ctx.add_function("closest", _closest)
-        ctx.add_function("has_suffix", _has_suffix)
-        ctx.add_function("join", _join)
-        ctx.add_function("whole", _whole)
+        """Every rule over one plan (not thread-safe: one engine evaluates one plan at a
+        time)."""
+        ctx = self._context()
+        ctx.add_variable("plan", plan)
+        ctx.add_variable("totals", totals(plan, self.catalogue))
+        ctx.add_variable("item", {})
         out: list[Diagnostic] = []
         for scope, (members, combined) in self.scopes.items():
             items = [None] if scope == "plan" else plan[scope]

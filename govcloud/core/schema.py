@@ -445,7 +445,10 @@ def with_defaults(value: Any, schema: dict[str, Any]) -> Any:
             if key in value:
                 out[key] = with_defaults(value[key], sub)
             elif "default" in sub:
-                out[key] = with_defaults(copy.deepcopy(sub["default"]), sub)
+                default = sub["default"]
+                if isinstance(default, dict | list):  # never share a mutable default
+                    default = copy.deepcopy(default)
+                out[key] = with_defaults(default, sub)
         extra = schema.get("additionalProperties")
         for key, item in value.items():
             if key not in props:

@@ -61,10 +61,11 @@ def allocations(resources: Iterable[Resource]) -> dict[str, dict[str, float]]:
         elif r.kind == "volume":
             volumes[f"{r.department}/{r.attrs.get('server')}"] = float(r.attrs["size_gb"])
     for r in res:
+        d = out.get(r.department)
+        if d is None:
+            d = out[r.department] = empty()
         if r.kind == "project":
-            out.setdefault(r.department, empty())
             continue
-        d = out.setdefault(r.department, empty())
         a = r.attrs
         if r.kind == "server":
             d["servers"] += 1
