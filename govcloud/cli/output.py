@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +32,7 @@ def output_option(*formats: str) -> Callable[[F], F]:
 def emit_json(data: Any) -> None:
     """JSON for machines, by the C encoder (an indented dump runs the pure-Python one, ten
     times slower on a large plan); indented only for a person at a terminal."""
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     indent = 2 if out.isatty() else None
     # Written as it is: click.echo would scan the whole text for colour codes to strip.
     out.write(json.dumps(data, ensure_ascii=False, indent=indent, default=str) + "\n")

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from govcloud.core.catalogue import sizes_text
 from govcloud.core.checks import Checked
 from govcloud.core.drift import Drift
 from govcloud.core.model import Estate
@@ -75,7 +76,7 @@ def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
             if rolls.get(c.roll, 0) > 1:
                 lines.append(f"        rolling: one of {rolls[c.roll]} replicas of "
                              f"{c.roll.split('/', 1)[1]}, changed one at a time")
-    lines += _leftover_text(plan)
+    lines += _leftover_text(plan) + _catalogue_text(plan)
     if plan.decisions:
         lines.append("")
         lines.append("To decide (plan --detailed-exitcode exits 2 until then):")
@@ -88,17 +89,36 @@ def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
         lines.append(_cost_line(cost, set(by_dep)))
     unmanaged = f", {s['unmanaged']} unmanaged kept" if s["unmanaged"] else ""
     orphans = f", {s['orphans_kept']} orphans kept" if s["orphans_kept"] else ""
-    if not pending and not plan.decisions:
+    flavors = f"; {len(plan.catalogue.create) + len(plan.catalogue.recreate)} catalogue " \
+        "flavor(s) to make" if plan.catalogue and plan.catalogue.pending else ""
+    if not plan.has_changes and not plan.decisions:
         lines.append(f"No changes. The cloud matches the plans ({s['no-op']} resources "
                      f"unchanged{orphans}).")
-    elif not pending:
+    elif not plan.has_changes:
         lines.append(f"No changes to make; {len(plan.decisions)} thing(s) to decide (above): "
                      f"{s['no-op']} unchanged, {s['blocked']} blocked{orphans}{unmanaged}.")
     else:
         lines.append(f"Plan: {s['create']} to add, {s['update']} to change, {s['resize']} to "
                      f"resize, {s['replace']} to replace, {s['delete']} to destroy; "
-                     f"{s['blocked']} blocked, {s['no-op']} unchanged{orphans}{unmanaged}.")
+                     f"{s['blocked']} blocked, {s['no-op']} unchanged{orphans}{unmanaged}"
+                     f"{flavors}.")
     return "\n".join(lines)
+
+
+def _catalogue_text(plan: Plan) -> list[str]:
+    """The flavors apply makes first, and what the cloud lacks that nothing needs yet."""
+    cat = plan.catalogue
+    if cat is None or not (cat.pending or cat.notes):
+        return []
+    lines = ["", f"Catalogue of cloud {cat.cloud} (govcloud.yaml):"]
+    for f in cat.create:
+        lines.append(f"    + flavor {f.name}  {sizes_text((f.vcpus, f.ram_gb, f.disk_gb))} "
+                     "(missing: made before any server)")
+    for f in cat.recreate:
+        lines.append(f"  -/+ flavor {f.name}  {sizes_text((f.vcpus, f.ram_gb, f.disk_gb))} "
+                     "(the cloud's differs and no server uses it: made again)")
+    lines += [f"    note: {n}" for n in cat.notes]
+    return lines
 
 
 def _leftover_text(plan: Plan) -> list[str]:

@@ -24,6 +24,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from govcloud.core.catalogue import CatalogueChanges
 from govcloud.core.desired import RESIZE, STAGE, UPDATABLE, Resource
 
 Action = Literal["create", "update", "resize", "replace", "delete", "blocked", "no-op"]
@@ -125,6 +126,7 @@ class Plan:
     unmanaged: tuple[Orphan, ...] = ()
     decisions: tuple[Decision, ...] = ()
     cost: dict[str, Any] | None = None  # the monthly cost delta (govcloud.finance), if priced
+    catalogue: CatalogueChanges | None = None  # flavors to make, images missing (if checked)
 
     @property
     def pending(self) -> list[Change]:
@@ -137,12 +139,13 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.pending)
+        """Something for apply to do: a resource change, or a catalogue flavor to make."""
+        return bool(self.pending) or bool(self.catalogue and self.catalogue.pending)
 
     @property
     def converged(self) -> bool:
         """Nothing to change and nothing to decide: ``--detailed-exitcode`` exits 0."""
-        return not self.pending and not self.decisions
+        return not self.has_changes and not self.decisions
 
     def counts(self) -> Counter[str]:
         return Counter(c.action for c in self.changes)
@@ -181,6 +184,21 @@ class Plan:
     def with_cost(self, cost: dict[str, Any] | None) -> Plan:
         return replace(self, cost=cost)
 
+    def with_catalogue(self, catalogue: CatalogueChanges) -> Plan:
+        """The plan with the cloud's catalogue checked: each problem is a decision."""
+        found = tuple(Decision("(catalogue)", p, "fix govcloud.yaml's catalogue or the cloud, "
+                               "then plan again; apply refuses until then")
+                      for p in catalogue.problems)
+        return replace(self, catalogue=catalogue, decisions=self.decisions + found)
+
+    def needed_images(self) -> dict[str, list[str]]:
+        """Image → the servers this plan makes from it."""
+        out: dict[str, list[str]] = {}
+        for c in self.pending:
+            if c.kind == "server" and c.action in ("create", "replace") and c.after:
+                out.setdefault(c.after.attrs["image"], []).append(c.key)
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "format": PLAN_FORMAT,
@@ -189,6 +207,7 @@ class Plan:
             "summary": self.summary(),
             "decisions": [d.as_dict() for d in self.decisions],
             "cost": self.cost,
+            "catalogue": self.catalogue.as_dict() if self.catalogue else None,
             "warnings": list(self.warnings),
             "changes": [c.as_dict() for c in self.changes],
             "orphans": [o.as_dict() for o in self.orphans],
@@ -201,7 +220,8 @@ class Plan:
                    tuple(Orphan.from_dict(o) for o in d["orphans"]),
                    d["state_fingerprint"], d["prune"], tuple(d.get("warnings", [])),
                    tuple(Orphan.from_dict(o) for o in d.get("unmanaged", [])),
-                   tuple(Decision(**x) for x in d.get("decisions", [])), d.get("cost"))
+                   tuple(Decision(**x) for x in d.get("decisions", [])), d.get("cost"),
+                   CatalogueChanges.from_dict(d["catalogue"]) if d.get("catalogue") else None)
 
 
 def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +25,10 @@ from govcloud.errors import DriverError, GovcloudError, StalePlan
 from govcloud.runtime.store import ApplyRecord, Store
 
 Event = Callable[[str, Change, str], None]  # (phase, change, detail)
-RETRIES = 4
+# A retryable failure is tried again after 2, 4, 8, 16, 30, 30 and 30 s: two minutes, the
+# time nova's scheduler may take to learn that a deleted server left its host (a replaced
+# member of an anti-affinity group is refused its old host until then).
+RETRIES = 8
 
 
 @dataclass
@@ -109,19 +112,27 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
             n = seq[0]
         store.journal(apply_id, n, change.key, change.action, phase, detail)
 
+    # A replaced server's volumes stay in the plan unchanged: they are attached to the new one.
+    attached: dict[str, list[Resource]] = {}
+    for c in plan.changes:
+        if c.kind == "volume" and c.action != "delete" and c.after is not None and \
+                c.after.attrs.get("server"):
+            attached.setdefault(f"{c.department}/server/{c.after.attrs['server']}",
+                                []).append(c.after)
+
     def run(change: Change) -> None:
         journal(change, "started")
         emit("started", change, "")
         attempt = 0
         while True:
             try:
-                _carry_out(change, driver, store)
+                _carry_out(change, driver, store, attached.get(change.key, []))
                 break
             except DriverError as exc:
                 attempt += 1
                 if not exc.retryable or attempt >= RETRIES:
                     raise
-                time.sleep(min(2.0 ** attempt, 8))
+                time.sleep(min(2.0 ** attempt, 30))
         journal(change, "done")
         emit("done", change, "")
 
@@ -243,7 +254,8 @@ def _reconcile_records(plan: Plan, actual: list[Resource], store: Store) -> None
             store.release(key)
 
 
-def _carry_out(change: Change, driver: Driver, store: Store) -> None:
+def _carry_out(change: Change, driver: Driver, store: Store,
+               volumes: Sequence[Resource] = ()) -> None:
     if change.action == "create":
         assert change.after is not None
         store.claim(change.key)
@@ -262,6 +274,8 @@ def _carry_out(change: Change, driver: Driver, store: Store) -> None:
         driver.delete(change.before)
         made = driver.create(change.after)
         store.record_applied(_applied(change.after, made))
+        for volume in volumes:  # kept: detached as the old server went, attached again
+            driver.create(volume)
     elif change.action == "delete":
         assert change.before is not None
         if change.before.protected:

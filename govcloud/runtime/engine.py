@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govcloud.core.catalogue import compare
 from govcloud.core.checks import Checked
 from govcloud.core.desired import Resource, desired_state
 from govcloud.core.drift import Drift, find_drift
@@ -64,6 +65,10 @@ class Session:
                 plan = make_plan(desired, actual, planned, prune, owned=owned,
                                  can_resize=can_resize,
                                  delete_unmanaged=_unmanaged_keys(plan, delete_unmanaged))
+            if self.driver.can(Ability.CATALOGUE):
+                declared = self.estate.settings.catalogue
+                plan = plan.with_catalogue(compare(
+                    declared, self.driver.cloud_catalogue(declared), plan.needed_images()))
             return plan.with_cost(plan_cost(plan, self.estate)) if cost else plan
 
 
@@ -146,7 +151,20 @@ def locked(s: Session, timeout: float = 0.0) -> Iterator[None]:
 def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool = True,
           on_service: Callable[[str], None] | None = None) -> ApplyResult:
     """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on.
-    Then the service playbooks run for the departments it changed (``result.services``)."""
+    Then the service playbooks run for the departments it changed (``result.services``).
+
+    The catalogue comes first: a problem the plan found (an image a server needs that the
+    cloud lacks, a flavor in use that differs) stops the apply before any change; the
+    flavors the cloud lacks are made before the servers that use them."""
+    catalogue = plan.catalogue
+    if catalogue is not None and catalogue.problems:
+        more = f" (and {len(catalogue.problems) - 1} more)" if len(catalogue.problems) > 1 \
+            else ""
+        what, _, fix = catalogue.problems[0].partition(" — ")
+        raise GovcloudError(f"the catalogue stops this apply before any change: {what}{more}",
+                            fix or "see govcloud plan")
+    if catalogue is not None and catalogue.pending:
+        s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 

@@ -9,12 +9,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from govcloud.core.checks import Checked
 from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import IDENT, PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.core.skeleton import cost_centre_for, department_plan
 from govcloud.errors import GovcloudError
 from govcloud.finance.pricebook import PRICE_SCHEMA
-from govcloud.runtime.loader import SETTINGS_FILE, Checked, check_estate, find_root
+from govcloud.runtime.loader import SETTINGS_FILE, check_estate, find_root
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Estate file → the template it starts as.
