@@ -31,8 +31,13 @@ Action = Literal["create", "update", "resize", "replace", "delete", "blocked", "
 ACTIONS: tuple[str, ...] = ("create", "update", "resize", "replace", "delete", "blocked",
                             "no-op")
 PLAN_FORMAT = 2
-# What every resource of a department stands on.
+# What a department's resources stand on, and what each kind of resource needs of it (a
+# server also needs its server group and keeps its volumes attached).
 INFRASTRUCTURE = ("project", "quota", "network", "router", "security_group")
+STANDS_ON: dict[str, tuple[str, ...]] = {
+    "server": INFRASTRUCTURE, "volume": ("project", "quota"), "website": ("project", "quota"),
+    "server_group": ("project", "quota"), "network": ("project", "quota"),
+    "router": ("project", "network"), "security_group": ("project",)}
 
 
 @dataclass(frozen=True)
@@ -382,7 +387,7 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
     needs: dict[str, str] = {}  # key -> the key of a resource that stands on it
     for r in stays:
         d = r.department
-        for kind in INFRASTRUCTURE:
+        for kind in STANDS_ON.get(r.kind, ("project",)):
             for key in _infrastructure_keys(d, kind):
                 needs.setdefault(key, r.key)
         if r.kind == "server":

@@ -54,9 +54,15 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
             r.attrs["disk_gb"],
             f"{r.department}/{r.attrs['server_group']}" if r.attrs.get("server_group")
             else None) for r in servers]
-        result = placement.place(demands, hosts, placement.Ratios.of(pool))
-        return ({z: result.by_class(z) for z in sorted(pool.hosts)
-                 if result.by_class(z)}, "placement")
+        ratios = placement.Ratios.of(pool)
+        packed: dict[str, dict[str, int]] = {}
+        for zone in sorted(pool.hosts):
+            zone_demands = tuple(sorted((d for d in demands if d.zone == zone),
+                                        key=lambda d: d.key))
+            used = _zone_hosts(zone_demands, tuple(h for h in hosts if h.zone == zone), ratios)
+            if used:
+                packed[zone] = used
+        return packed, "placement"
     except GovcloudError:
         pass
     by_name = {h.name: h for h in hosts}
@@ -69,6 +75,22 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
             out.setdefault(h.zone, {})
             out[h.zone][h.host_class] = out[h.zone].get(h.host_class, 0) + 1
     return out, "driver"
+
+
+_PLACED: dict[tuple[Any, ...], dict[str, int]] = {}
+
+
+def _zone_hosts(demands: tuple[Any, ...], hosts: tuple[Any, ...], ratios: Any
+                ) -> dict[str, int]:
+    """Host class → hosts one zone's servers are packed onto. Zones are packed apart, and a
+    plan asks for the same zone before and after when it changes another: a zone is packed
+    once per process."""
+    key = (demands, hosts, ratios)
+    if key not in _PLACED:
+        if len(_PLACED) > 8:
+            _PLACED.clear()
+        _PLACED[key] = placement.place(demands, hosts, ratios).by_class()
+    return dict(_PLACED[key])
 
 
 def measured_records(resources: list[Any], driver: Driver, period: str) -> list[usage.Record]:
