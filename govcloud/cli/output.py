@@ -33,9 +33,11 @@ def emit_json(data: Any) -> None:
     """JSON for machines, by the C encoder (an indented dump runs the pure-Python one, ten
     times slower on a large plan); indented only for a person at a terminal."""
     out = sys.stdout
-    indent = 2 if out.isatty() else None
+    tty = out.isatty()
+    text = json.dumps(data, ensure_ascii=False, default=str, indent=2 if tty else None,
+                      separators=None if tty else (",", ":"))
     # Written as it is: click.echo would scan the whole text for colour codes to strip.
-    out.write(json.dumps(data, ensure_ascii=False, indent=indent, default=str) + "\n")
+    out.write(text + "\n")
     out.flush()
 
 
