@@ -78,6 +78,8 @@ def generate(n: int, dest: Path, seed: int = 7, shape: str = "servers") -> Path:
     for zone in ("intranet", "extranet"):
         settings["host_pool"]["hosts"][zone] = {
             k: v * scale for k, v in settings["host_pool"]["hosts"][zone].items()}
+    # Each department takes a /24 of its zone's pool: two /9s hold 32,768 per zone.
+    settings["networks"] = {"intranet": "10.0.0.0/9", "extranet": "10.128.0.0/9"}
     (dest / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
     for i in range(n):
         plan = department(i, rng, shape)

@@ -25,6 +25,7 @@ from govcloud.core.planning import Change, Plan
 from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.errors import GovcloudError
+from govcloud.finance.pricebook import PRICE_SCHEMA
 from govcloud.runtime import engine
 
 
@@ -32,7 +33,8 @@ from govcloud.runtime import engine
 @output_option("text", "json")
 @click.pass_context
 def validate(ctx: click.Context, output: str) -> None:
-    """Check every plan, policy and the settings; report every problem at once.
+    """Check every plan, policy, the settings and the price book; report every problem at
+    once.
 
     Each problem is printed as FILE:LINE: KEY.PATH: what is wrong — how to fix it.
     Exit code 1 when there is an error.
@@ -41,7 +43,7 @@ def validate(ctx: click.Context, output: str) -> None:
     Example:
       govcloud validate
     """
-    checked = engine.validate(root(ctx))
+    checked = engine.validate(root(ctx), prices=True)
     if output == "json":
         emit_json(checked.as_dict())
     else:
@@ -51,9 +53,10 @@ def validate(ctx: click.Context, output: str) -> None:
 
 
 @cli.command()
-@click.argument("which", type=click.Choice(["plan", "settings", "policy"]), default="plan")
+@click.argument("which", type=click.Choice(["plan", "settings", "policy", "prices"]),
+                default="plan")
 def schema(which: str) -> None:
-    """Print the JSON Schema of tenancy plans (or of settings or policy files).
+    """Print the JSON Schema of tenancy plans (or of settings, policy or price-book files).
 
     Point yaml-language-server at it to get completion and checks in an editor:
     the first line of a plan reads  # yaml-language-server: $schema=../docs/schema/tenancy-plan.json
@@ -62,7 +65,8 @@ def schema(which: str) -> None:
     Example:
       govcloud schema plan > docs/schema/tenancy-plan.json
     """
-    data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA}[which]
+    data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA,
+            "prices": PRICE_SCHEMA}[which]
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -156,8 +160,10 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
           output: str) -> None:
     """Apply a fresh plan (shown first, then confirmed) or a saved plan file.
 
-    Only one apply runs at a time per state store. A saved plan is refused when the cloud
-    has changed since it was made. An interrupted apply is finished by the next one.
+    Only one apply runs at a time per state store. A saved plan is checked, not trusted:
+    apply makes the plan afresh and refuses the file when the cloud has changed since it was
+    made, or when it differs in anything from what the current plans, policies and settings
+    give (naming the first difference). An interrupted apply is finished by the next one.
 
     \b
     Examples:
@@ -165,8 +171,8 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
       govcloud plan --out plan.json && govcloud apply plan.json
     """
     with session(ctx) as s, engine.locked(s, lock_timeout):
-        p = engine.load_plan(plan_file, prune or bool(delete_unmanaged)) if plan_file else \
-            s.plan(prune, delete_unmanaged)
+        p = engine.saved_plan(s, plan_file, prune or bool(delete_unmanaged)) if plan_file \
+            else s.plan(prune, delete_unmanaged)
         if not plan_file and not _confirmed(p, s, yes, output):
             return
         progress = _Progress(len(p.pending))

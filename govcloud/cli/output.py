@@ -42,7 +42,10 @@ def emit_json(data: Any) -> None:
 
 
 def emit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    buf = io.StringIO()
+    """CSV on stdout, starting with a UTF-8 BOM so Excel on Chinese Windows reads the names
+    (csv.DictReader and pandas read it with encoding utf-8-sig)."""
+    buf = io.StringIO("\ufeff")
+    buf.seek(0, io.SEEK_END)
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)

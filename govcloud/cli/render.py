@@ -195,6 +195,8 @@ def apply_text(result: ApplyResult) -> str:
         lines.append(f"Skipped {len(result.skipped)} change(s) that depended on a failed one: "
                      + ", ".join(c.key for c in result.skipped[:10])
                      + (" …" if len(result.skipped) > 10 else ""))
+    if result.usage:
+        lines.append(f"Finance: {result.usage}.")
     s = result.summary()
     verdict = "Apply complete" if result.ok else "Apply FAILED"
     lines.append(f"{verdict}: {s['done']} done, {s['failed']} failed, {s['skipped']} skipped "

@@ -1,7 +1,9 @@
 """Plan: the changes that take the cloud from its actual state to the plans' desired state.
 
 A plan is a value. Every change has an action and a reason; the plan carries a fingerprint
-of the actual state it was made against, so a saved plan is refused once the state moves on.
+of the actual state it was made against, so a saved plan is refused once the state moves on,
+and one of what the plans asked for. A saved plan is data to check, not to trust: apply makes
+the plan afresh and :func:`check_saved` refuses a file that differs from it in anything.
 
 What a plan never does, and says so instead:
 
@@ -26,11 +28,15 @@ from typing import Any, Literal
 
 from govcloud.core.catalogue import CatalogueChanges
 from govcloud.core.desired import RESIZE, STAGE, UPDATABLE, Resource
+from govcloud.errors import GovcloudError, PlanMismatch, StalePlan
 
 Action = Literal["create", "update", "resize", "replace", "delete", "blocked", "no-op"]
 ACTIONS: tuple[str, ...] = ("create", "update", "resize", "replace", "delete", "blocked",
                             "no-op")
-PLAN_FORMAT = 2
+# 2: saved plans carry inputs_fingerprint and are checked against a fresh plan; 3: resize and
+# blocked changes, decisions, unmanaged resources, cost and catalogue, changes' resources
+# without their repeated identity.
+PLAN_FORMAT = 3
 # What a department's resources stand on, and what each kind of resource needs of it (a
 # server also needs its server group and keeps its volumes attached).
 INFRASTRUCTURE = ("project", "quota", "network", "router", "security_group")
@@ -132,6 +138,8 @@ class Plan:
     decisions: tuple[Decision, ...] = ()
     cost: dict[str, Any] | None = None  # the monthly cost delta (govcloud.finance), if priced
     catalogue: CatalogueChanges | None = None  # flavors to make, images missing (if checked)
+    inputs_fingerprint: str = ""  # what the plans, policies and settings asked for
+    delete_unmanaged: tuple[str, ...] = ()  # unmanaged keys the operator asked to delete
 
     @property
     def pending(self) -> list[Change]:
@@ -208,7 +216,9 @@ class Plan:
         return {
             "format": PLAN_FORMAT,
             "state_fingerprint": self.state_fingerprint,
+            "inputs_fingerprint": self.inputs_fingerprint,
             "prune": self.prune,
+            "delete_unmanaged": list(self.delete_unmanaged),
             "summary": self.summary(),
             "decisions": [d.as_dict() for d in self.decisions],
             "cost": self.cost,
@@ -226,7 +236,8 @@ class Plan:
                    d["state_fingerprint"], d["prune"], tuple(d.get("warnings", [])),
                    tuple(Orphan.from_dict(o) for o in d.get("unmanaged", [])),
                    tuple(Decision(**x) for x in d.get("decisions", [])), d.get("cost"),
-                   CatalogueChanges.from_dict(d["catalogue"]) if d.get("catalogue") else None)
+                   CatalogueChanges.from_dict(d["catalogue"]) if d.get("catalogue") else None,
+                   d.get("inputs_fingerprint", ""), tuple(d.get("delete_unmanaged", [])))
 
 
 def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
@@ -235,6 +246,102 @@ def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
     rows = [[r.key, r.attrs, r.protected] for r in sorted(items, key=lambda r: r.key)]
     text = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def inputs_fingerprint(desired: dict[str, Resource], planned_departments: set[str]) -> str:
+    """A digest of everything a plan follows from besides the cloud: the desired state the
+    plans, policies and settings give (policies only admit or refuse it) and which
+    departments have a plan."""
+    rows = [[r.key, r.attrs, r.protected] for _, r in sorted(desired.items())]
+    text = json.dumps([rows, sorted(planned_departments)], sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The order a saved plan's parts are compared in, so the first difference named is the one
+# that explains the most: the cloud moved, the inputs changed, then the changes themselves.
+_PARTS = ("format", "state_fingerprint", "inputs_fingerprint", "prune", "delete_unmanaged",
+          "changes", "orphans",
+          "unmanaged", "decisions", "catalogue", "warnings", "summary", "cost")
+_MISSING = object()
+
+
+def check_saved(saved: Any, fresh: Plan, name: str) -> None:
+    """Refuse a saved plan (parsed JSON) unless it is exactly ``fresh``, the plan made now
+    from the same cloud, plans, policies and settings; the error names the first difference.
+    Applying ``fresh`` then does exactly what the saved file shows."""
+    redo = "make a new plan with govcloud plan --out FILE and review it; nothing was applied"
+    if not isinstance(saved, dict) or saved.get("format") != PLAN_FORMAT:
+        raise GovcloudError(f"{name} is not a saved govcloud plan of format {PLAN_FORMAT}",
+                            "save a plan with govcloud plan --out FILE")
+    if saved.get("state_fingerprint") != fresh.state_fingerprint:
+        raise StalePlan("the saved plan was made against a state that has changed since",
+                        "run govcloud plan again and apply the new plan")
+    if saved.get("inputs_fingerprint") != fresh.inputs_fingerprint:
+        raise PlanMismatch(f"{name} was made from other plans, policies or settings than the "
+                           "estate's current ones", redo)
+    want = json.loads(json.dumps(fresh.as_dict(), ensure_ascii=False))
+    found = _first_difference(saved, want, _PARTS)
+    if found is None and _canonical(saved) != _canonical(want):  # 1 for 1.0 or true
+        found = _first_difference(saved, want, _PARTS, quick=False)
+    if found is not None:
+        where, have, should = found
+        raise PlanMismatch(f"{name} differs from the plan the current plans, policies and "
+                           f"cloud give, first at {_where(where, want)}: "
+                           f"{_shown(have)} in the file, {_shown(should)} in a fresh plan "
+                           "(the file was edited or damaged)", redo)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _first_difference(have: Any, want: Any, order: tuple[str, ...] = (), quick: bool = True
+                      ) -> tuple[list[str | int], Any, Any] | None:
+    """The path of the first place ``have`` and ``want`` differ, with both values there;
+    None when they are the same. ``quick`` skips parts Python finds equal (it takes 1 for
+    1.0 and true); without it types count too."""
+    if quick and type(have) is type(want) and have == want:
+        return None
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [], have, want
+        keys = [k for k in order if k in want or k in have]
+        keys += [k for k in want if k not in keys] + [k for k in have if k not in want and
+                                                       k not in keys]
+        for k in keys:
+            found = _first_difference(have.get(k, _MISSING), want.get(k, _MISSING), (), quick)
+            if found is not None:
+                return [k, *found[0]], found[1], found[2]
+        return None
+    if isinstance(want, list):
+        if not isinstance(have, list):
+            return [], have, want
+        for i in range(max(len(have), len(want))):
+            found = _first_difference(have[i] if i < len(have) else _MISSING,
+                                      want[i] if i < len(want) else _MISSING, (), quick)
+            if found is not None:
+                return [i, *found[0]], found[1], found[2]
+        return None
+    same = type(have) is type(want) and (have == want or have != have and want != want)
+    return None if same else ([], have, want)
+
+
+def _where(path: list[str | int], want: dict[str, Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    if len(path) > 1 and path[0] == "changes" and isinstance(path[1], int) and \
+            path[1] < len(want["changes"]):
+        text += f" (change of {want['changes'][path[1]]['key']})"
+    return text
+
+
+def _shown(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _fmt(value: Any) -> str:
@@ -278,7 +385,9 @@ def make_plan(desired: dict[str, Resource], actual: list[Resource],
     decisions = _decisions(changes, orphans, unmanaged, files)
     warnings = [f"{c.key}: {c.reason}" for c in changes if c.action == "blocked"]
     return Plan(tuple(changes), tuple(orphans), fingerprint(actual), prune, tuple(warnings),
-                tuple(unmanaged), tuple(decisions))
+                tuple(unmanaged), tuple(decisions),
+                inputs_fingerprint=inputs_fingerprint(desired, set(files)),
+                delete_unmanaged=tuple(sorted(delete_unmanaged)))
 
 
 def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,

@@ -104,6 +104,11 @@ class Driver(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    def retired(self, since: datetime) -> list[Resource]:
+        """Resources deleted at or after ``since``, each with ``computed`` ``created_at`` and
+        ``deleted_at``, so usage bills them for the hours they lived. None by default."""
+        return []
+
     # --- abilities: override together with listing the ability in ``abilities`` ----------
     def servers_on_hosts(self) -> dict[str, str]:
         """Server key → the host it runs on."""

@@ -41,6 +41,7 @@ class ApplyResult:
     rolled_back: dict[str, str] = field(default_factory=dict)  # department -> outcome
     seconds: float = 0.0
     services: Any = None  # services.ServicesOutcome, set by engine.apply
+    usage: str = ""  # this month's usage collected after the apply; or why not
 
     @property
     def ok(self) -> bool:
@@ -55,7 +56,8 @@ class ApplyResult:
                 "seconds": self.seconds,
                 "failed": [{"key": c.key, "error": m} for c, m in self.failed],
                 "skipped": [c.key for c in self.skipped],
-                "services": self.services.as_dict() if self.services else None}
+                "services": self.services.as_dict() if self.services else None,
+                "usage": self.usage}
 
 
 def _groups(changes: list[Change]) -> dict[str, list[list[Change]]]:

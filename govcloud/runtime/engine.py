@@ -6,6 +6,8 @@ This is the edge where the pure core meets the state store and the drivers.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,10 +19,10 @@ from govcloud.core.checks import Checked
 from govcloud.core.desired import Resource, desired_state
 from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
-from govcloud.core.planning import PLAN_FORMAT, Plan, make_plan
+from govcloud.core.planning import Plan, check_saved, make_plan
 from govcloud.drivers import Driver, open_driver
 from govcloud.drivers.base import Ability
-from govcloud.errors import GovcloudError
+from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan, repack
@@ -32,8 +34,17 @@ from govcloud.runtime.loader import check_estate, find_root
 from govcloud.runtime.store import Store, open_store
 
 
-def validate(root: Path, extra_plans: list[Path] | None = None) -> Checked:
-    return check_estate(find_root(root), extra_plans)
+def validate(root: Path, extra_plans: list[Path] | None = None,
+             prices: bool = False) -> Checked:
+    """Check the estate; with ``prices``, its price book too (what ``govcloud validate``
+    does: a broken price book breaks only the finance reports, so other commands go on)."""
+    checked = check_estate(find_root(root), extra_plans)
+    if prices and checked.settings is not None:
+        from govcloud.runtime.loader import check_book
+
+        checked.diagnostics += check_book(checked.root, checked.settings.prices, checked)
+        checked.diagnostics.sort(key=lambda d: (d.file, d.line, d.path))
+    return checked
 
 
 @dataclass
@@ -43,10 +54,14 @@ class Session:
     estate: Estate
     store: Store
     driver: Driver
+    _desired: dict[str, Resource] | None = None
 
     def desired(self) -> dict[str, Resource]:
-        with quiet_gc():
-            return desired_state(self.estate)
+        """What the plans ask for (made once: the estate does not change in a session)."""
+        if self._desired is None:
+            with quiet_gc():
+                self._desired = desired_state(self.estate)
+        return self._desired
 
     def plan(self, prune: bool = False, delete_unmanaged: Collection[str] = (),
              cost: bool = True) -> Plan:
@@ -93,13 +108,27 @@ def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
 def session(root: Path) -> Iterator[Session]:
     """Open the estate at ``root`` (it must validate), its store and its driver."""
     estate = validate(root).estate()
-    store = open_store(estate.settings.state_url, estate.root)
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
     try:
         driver = open_driver(estate, store)
         try:
             yield Session(estate, store, driver)
         finally:
             driver.close()
+    finally:
+        store.close()
+
+
+def init_state(root: Path) -> tuple[str, bool]:
+    """Start a new, empty state store for the estate at ``root`` (at its state.url): where it
+    is, and whether it was made now (False: it already was this estate's store)."""
+    checked = validate(root)
+    if checked.settings is None:
+        raise ValidationFailed(diagnostics=checked.diagnostics)
+    settings = checked.settings
+    store = open_store(settings.state_url, checked.root, settings.estate, init=True)
+    try:
+        return str(store.where), store.created
     finally:
         store.close()
 
@@ -113,29 +142,49 @@ def save_plan(plan: Plan, path: Path) -> None:
                             "choose a writable path for --out") from exc
 
 
-def load_plan(path: Path, prune: bool = False) -> Plan:
-    """A plan saved by ``govcloud plan --out``; --prune (and --delete-unmanaged) belong to
-    the plan, not to apply."""
+MAX_PLAN_BYTES = 512 * 1024 * 1024  # a saved plan of tens of thousands of departments fits
+
+
+def read_saved(path: Path) -> Any:
+    """A saved plan file's JSON, not yet trusted: a regular file, size-capped."""
+    hint = "check the path given to apply; save a plan with govcloud plan --out FILE"
+    try:
+        # O_NONBLOCK: a FIFO given as the plan must not hang apply before it is refused
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise GovcloudError(f"the saved plan {path} is not a regular file", hint)
+            raw = f.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise GovcloudError(f"cannot read the saved plan {path}: {exc.strerror}", hint) from exc
+    if len(raw) > MAX_PLAN_BYTES:
+        raise GovcloudError(f"the saved plan {path} is over {MAX_PLAN_BYTES:,} bytes", hint)
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise GovcloudError(f"{path}:{exc.lineno}: not a saved govcloud plan (invalid JSON)",
+                            "save a plan with govcloud plan --out FILE") from exc
+    except (ValueError, RecursionError) as exc:
+        raise GovcloudError(f"{path} is not a saved govcloud plan ({type(exc).__name__})",
+                            "save a plan with govcloud plan --out FILE") from exc
+
+
+def saved_plan(s: Session, path: Path, prune: bool = False) -> Plan:
+    """The plan to apply for a saved plan file: made afresh from the current cloud, plans,
+    policies and settings, and only if the file shows exactly it (else StalePlan or
+    PlanMismatch naming the first difference). A file is data to check, never to trust.
+    --prune and --delete-unmanaged belong to the saved plan, not to apply."""
     if prune:
         raise GovcloudError("--prune and --delete-unmanaged apply to fresh plans only",
                             "make the saved plan with govcloud plan --prune (or "
                             "--delete-unmanaged KEY) --out FILE")
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise GovcloudError(f"cannot read the saved plan {path}: {exc.strerror}",
-                            "check the path given to apply") from exc
-    except json.JSONDecodeError as exc:
-        raise GovcloudError(f"{path}:{exc.lineno}: not a saved govcloud plan (invalid JSON)",
-                            "save a plan with govcloud plan --out FILE") from exc
-    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-        raise GovcloudError(f"{path} is not a saved govcloud plan of format {PLAN_FORMAT}",
-                            "save a plan with govcloud plan --out FILE")
-    try:
-        return Plan.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GovcloudError(f"{path} is a damaged saved plan ({exc!r})",
-                            "make a new one with govcloud plan --out FILE") from exc
+    data = read_saved(path)
+    saved = data if isinstance(data, dict) else {}
+    saved_prune = saved.get("prune", False)
+    named = saved.get("delete_unmanaged", [])
+    named = [k for k in named if isinstance(k, str)] if isinstance(named, list) else []
+    fresh = s.plan(saved_prune if isinstance(saved_prune, bool) else False, named)
+    check_saved(data, fresh, str(path))
+    return fresh
 
 
 @contextmanager
@@ -169,6 +218,10 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)
+    if result.done:  # this month's usage, so the finance reports work at once
+        from govcloud.runtime.accounts import collect_quietly
+
+        result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result
 
 

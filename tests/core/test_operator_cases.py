@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 
 from govcloud.runtime import engine
-from tests.conftest import REPO, copy_estate, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import REPO, copy_estate
 
 
 def _estate(tmp_path: Path, *plans: str) -> Path:

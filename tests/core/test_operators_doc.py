@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from govcloud.cli import reference
-from tests.conftest import REPO
+from tests.support.estate import REPO
 
 DOC = REPO / "docs" / "operators.md"
 

@@ -27,7 +27,8 @@ import yaml
 
 from govcloud.core.desired import Resource
 from govcloud.runtime import engine
-from tests.conftest import REPO, copy_estate, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import REPO, copy_estate
 
 CASES = Path(__file__).parent / "cases"
 PLAN_CASES = sorted(p.name for p in CASES.iterdir() if (p / "case.yaml").is_file())

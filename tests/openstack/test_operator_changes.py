@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import govcloud
-from tests.openstack.conftest import domain_of, env, os_estate, purge_domain
+from tests.support.cli import govcloud
+from tests.support.testcloud import domain_of, env, os_estate, purge_domain
 
 pytestmark = [pytest.mark.real, pytest.mark.openstack]
 

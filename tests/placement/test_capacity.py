@@ -12,7 +12,8 @@ from govcloud.placement import capacity
 from govcloud.placement.consolidation import repack, replay
 from govcloud.placement.hosts import Demand, Host, Ratios, violations
 from govcloud.runtime import engine
-from tests.conftest import govcloud
+from tests.support.cli import govcloud, help_text
+from tests.support.estate import REPO
 
 STD = dict(host_class="std", vcpus=16, ram_gb=64, disk_gb=1000)
 RATIOS = Ratios(cpu=1.0, ram=1.0, disk=1.0, headroom=1.0)
@@ -46,7 +47,7 @@ def test_repack_keeps_anti_affinity_and_zones() -> None:
 
 
 def test_report_of_the_example_estate() -> None:
-    estate = engine.validate(Path(__file__).resolve().parents[2]).estate()
+    estate = engine.validate(REPO).estate()
     report = capacity.report(estate)
     assert [z.zone for z in report.zones] == ["intranet", "extranet"]
     for z in report.zones:
@@ -114,8 +115,7 @@ def test_consolidate_after_apply(estate: Path) -> None:
 
 def test_commands_have_help_and_examples() -> None:
     for cmd in ("capacity", "consolidate"):
-        out = govcloud(cmd, "--help", check=True).stdout
-        assert "Example" in out
+        assert "Example" in help_text(cmd)
 
 
 def test_capacity_add_finds_the_cheapest_hosts_and_exits_2_when_short(estate: Path) -> None:

@@ -5,20 +5,20 @@ department."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
 
-from tests.conftest import REPO, copy_estate, govcloud
+from tests.support.cli import BUILT, NOW, govcloud
+from tests.support.estate import REPO, copy_estate
 
 
 def _estate(tmp_path: Path, *plans: str) -> Path:
     estate = copy_estate(tmp_path / "estate", plans=False)
     for name in plans:
         shutil.copy(REPO / "plans" / f"{name}.yaml", estate / "plans")
-    govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
+    govcloud("apply", "--yes", "--no-services", estate=estate, check=True, env=BUILT)
     return estate
 
 
@@ -64,27 +64,28 @@ def test_a_kept_protected_server_is_no_saving(tmp_path: Path) -> None:
 
 
 def _statement(estate: Path, period: str) -> dict[str, Decimal]:
-    govcloud("usage", "collect", "--period", period, estate=estate, check=True)
+    govcloud("usage", "collect", "--period", period, estate=estate, check=True, env=NOW)
     data = json.loads(govcloud("report", "chargeback", "--period", period, "-o", "json",
-                               estate=estate, check=True).stdout)
+                               estate=estate, check=True, env=NOW).stdout)
     return {d["department"]: Decimal(d["total"]) for d in data["departments"]} | \
         {"(idle)": Decimal(data["idle"]), "(platform)": Decimal(data["platform_cost"])}
 
 
 def test_plan_cost_is_next_months_chargeback_difference(tmp_path: Path) -> None:
-    """`govcloud new department water` → validates → plans a cost; once applied, next
-    month's statement differs from this month's by exactly that, for every department, the
-    idle line and the platform; water's first bill, fixed shares and all, is its figure."""
+    """`govcloud new department water` → validates → plans a cost; applied on 1 October,
+    October's statement differs from September's by exactly that, for every department,
+    the idle line and the platform; water's first bill, fixed shares and all, is its figure.
+    (The clock is GOVCLOUD_NOW: the estate was applied on New Year's Day, it is now late
+    November, so September and October are whole months.)"""
     estate = _estate(tmp_path, "approval", "statistics", "finance", "health")
-    today = datetime.date.today().replace(day=1)
-    this_month = today.strftime("%Y-%m")
-    next_month = (today + datetime.timedelta(days=32)).strftime("%Y-%m")
-    before = _statement(estate, this_month)
+    before = _statement(estate, "2026-09")
     govcloud("new", "department", "water", estate=estate, check=True)
-    cost = _cost(estate)
-    assert cost["period"] == this_month
-    govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
-    after = _statement(estate, next_month)
+    october = {"GOVCLOUD_NOW": "2026-10-01T00:00:00Z"}
+    cost = json.loads(govcloud("plan", "-o", "json", estate=estate, check=True,
+                               env=october).stdout)["cost"]
+    assert cost["period"] == "2026-10"
+    govcloud("apply", "--yes", "--no-services", estate=estate, check=True, env=october)
+    after = _statement(estate, "2026-10")
     for dep in sorted(set(before) | set(after)):
         got = after.get(dep, Decimal(0)) - before.get(dep, Decimal(0))
         if dep == "(idle)":
@@ -97,8 +98,8 @@ def test_plan_cost_is_next_months_chargeback_difference(tmp_path: Path) -> None:
     assert Decimal(cost["departments"]["water"]["delta"]) == after["water"]
     # Its fixed shares (network split evenly, staff by weight) are part of that figure.
     pools = next(d["by_pool"] for d in json.loads(govcloud(
-        "report", "chargeback", "--period", next_month, "-o", "json", estate=estate,
-        check=True).stdout)["departments"] if d["department"] == "water")
+        "report", "chargeback", "--period", "2026-10", "-o", "json", estate=estate,
+        check=True, env=NOW).stdout)["departments"] if d["department"] == "water")
     fixed = Decimal(pools["network"]) + Decimal(pools["operations-staff"])
     assert fixed > 0 and sum(map(Decimal, pools.values())) == after["water"]
     others = [d for d in before if not d.startswith("(")]
