@@ -34,6 +34,14 @@ class _Loader(_BaseLoader):
 
     _tags: dict[str, str] = {}
 
+    # No path resolvers are registered, so PyYAML's per-node bookkeeping for them is idle
+    # work (two calls for each of a plan's hundreds of nodes).
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
     def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
         # (types-PyYAML leaves BaseResolver.resolve untyped, hence the two ignores)
         if kind is yaml.ScalarNode and implicit[0]:

@@ -10,7 +10,8 @@ Variables an expression sees:
   totals     what the plan asks for in all: instances, vcpus, ram_gb, volumes, volume_gb, websites
   catalogue  flavors (name -> vcpus, ram_gb, disk_gb), images (name -> os), website_suffixes
 Functions: closest(value, names) -> "did you mean 'x'? " or "";
-           has_suffix(domain, suffixes) -> bool; join(list) -> "a, b, c".
+           has_suffix(domain, suffixes) -> bool; join(list) -> "a, b, c";
+           whole(number) -> the smallest whole number at least it (for integer fields).
 
 What an expression may cost is checked before it runs (``govcloud.core.expressions``): too
 long or too deeply nested comprehensions are refused at compile time, and a rule that uses a
@@ -22,17 +23,23 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import cel
 
 from govcloud.core import expressions
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.model import Catalogue, Settings
 from govcloud.core.schema import IDENT, TEXT, arr_of, check, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic
+
+# The cel package's __init__ also imports its interactive shell (prompt_toolkit, pygments):
+# a third of every govcloud command's start-up, for a REPL govcloud never opens. A stand-in
+# for that one submodule keeps it out; the compiler and evaluator are untouched.
+sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+import cel  # noqa: E402
 
 POLICY_SCHEMA: dict[str, Any] = obj_of("A policy file.", {
     "rules": arr_of("Rules.", obj_of("One rule.", {
@@ -113,8 +120,23 @@ def _render(parts: tuple[Any, ...], ctx: Any) -> str:
                 value = p.execute(ctx)
             except Exception as exc:  # noqa: BLE001 - a broken placeholder must not hide the finding
                 value = f"<{exc}>"
-            out.append(_join(value) if isinstance(value, list) else str(value))
+            out.append(_join(value) if isinstance(value, list) else _text(value))
     return "".join(out)
+
+
+def _text(value: Any) -> str:
+    """A value in a message as a plan writes it: true/false, 104 rather than 104.0."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _whole(value: Any) -> int:
+    """The smallest whole number at least ``value``: what an integer field must be set to."""
+    number = float(value)
+    return int(number) if number.is_integer() else int(number) + (number > 0)
 
 
 def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
@@ -214,6 +236,7 @@ class PolicyEngine:
         self.catalogue = catalogue_view(settings.catalogue) if settings else \
             {"flavors": {}, "images": {}, "website_suffixes": []}
         self.scopes: dict[str, tuple[list[Rule], dict[str, int], Any]] = {}
+        self._ctx: Any = None
         for scope in ("plan", "servers", "websites"):
             members = [r for r in self.rules if r.each == scope]
             if not members:
@@ -229,13 +252,26 @@ class PolicyEngine:
                     combined = None
             self.scopes[scope] = (members, {r.id: n for n, r in enumerate(batch)}, combined)
 
+    def _context(self) -> Any:
+        """The evaluation context: the catalogue and the functions, converted to CEL once
+        per engine (only the plan changes from one evaluation to the next)."""
+        if self._ctx is None:
+            ctx = cel.Context({"catalogue": self.catalogue, "item": {}})
+            ctx.add_function("closest", _closest)
+            ctx.add_function("has_suffix", _has_suffix)
+            ctx.add_function("join", _join)
+            ctx.add_function("whole", _whole)
+            self._ctx = ctx
+        return self._ctx
+
     def evaluate(self, doc: Document, plan: dict[str, Any],
                  watch: Watch | None = None) -> list[Diagnostic]:
-        ctx = cel.Context({"plan": plan, "totals": totals(plan, self.catalogue),
-                           "catalogue": self.catalogue, "item": {}})
-        ctx.add_function("closest", _closest)
-        ctx.add_function("has_suffix", _has_suffix)
-        ctx.add_function("join", _join)
+        """Every rule over one plan (not thread-safe: one engine evaluates one plan at a
+        time)."""
+        ctx = self._context()
+        ctx.add_variable("plan", plan)
+        ctx.add_variable("totals", totals(plan, self.catalogue))
+        ctx.add_variable("item", {})
         out: list[Diagnostic] = []
         for scope, (members, batch, combined) in self.scopes.items():
             items = [None] if scope == "plan" else plan[scope]

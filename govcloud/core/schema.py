@@ -312,6 +312,19 @@ EXAMPLES = {IDENT: "finance", NAME: "web-01", DNS: "czj.qingdao.gov.cn", TEXT: "
             ABS_PATH: "/srv/data", URL: "http://10.0.0.5:8080/app", COST_CENTRE: "CC-1002"}
 
 
+def yaml_literal(value: Any) -> str:
+    """``value`` as it is written in a plan, so a hint can be copied as it stands."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _shown(value: str, width: int = 60) -> str:
     """A value as quoted back in a message: never more than ``width`` characters."""
     return value if len(value) <= width else value[:width - 3] + "..."
@@ -365,8 +378,7 @@ def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
             example = schema.get("default")
             hint = f"write {_TYPE_WORDS[expected]}"
             if example not in (None, {}, []):
-                hint += f", e.g. {example!r}" if not isinstance(example, str) else \
-                    f", e.g. '{example}'"
+                hint += f", e.g. {yaml_literal(example)}"
             if expected == "string" and isinstance(value, int | float):
                 hint += " (quote it)"
             if expected == "string" and isinstance(value, datetime.date):
@@ -520,7 +532,10 @@ def with_defaults(value: Any, schema: dict[str, Any]) -> Any:
             if key in value:
                 out[key] = with_defaults(value[key], sub)
             elif "default" in sub:
-                out[key] = with_defaults(copy.deepcopy(sub["default"]), sub)
+                default = sub["default"]
+                if isinstance(default, dict | list):  # never share a mutable default
+                    default = copy.deepcopy(default)
+                out[key] = with_defaults(default, sub)
         extra = schema.get("additionalProperties")
         for key, item in value.items():
             if key not in props:

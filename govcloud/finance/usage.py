@@ -75,7 +75,9 @@ def allocations(resources: Iterable[Resource],
         share = w(r)
         if not share:
             continue
-        d = out.setdefault(r.department, empty())
+        d = out.get(r.department)
+        if d is None:  # not setdefault: that builds an empty row for every resource
+            d = out[r.department] = empty()
         a = r.attrs
         if r.kind == "server":
             d["servers"] += share

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
 from govcloud.finance.chargeback import Platform, Statement, chargeback, check_invariant
+from govcloud.finance.chargeback import plan_cost as plan_cost_of
 from govcloud.finance.period import Month, Span, Window
 from govcloud.finance.pricebook import PriceBook
 from govcloud.finance.savings import Ledger, ledger
@@ -61,9 +61,15 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
             r.attrs["disk_gb"],
             f"{r.department}/{r.attrs['server_group']}" if r.attrs.get("server_group")
             else None) for r in servers]
-        result = placement.place(demands, hosts, placement.Ratios.of(pool))
-        return ({z: result.by_class(z) for z in sorted(pool.hosts)
-                 if result.by_class(z)}, "placement")
+        ratios = placement.Ratios.of(pool)
+        packed: dict[str, dict[str, int]] = {}
+        for zone in sorted(pool.hosts):
+            zone_demands = tuple(sorted((d for d in demands if d.zone == zone),
+                                        key=lambda d: d.key))
+            used = _zone_hosts(zone_demands, tuple(h for h in hosts if h.zone == zone), ratios)
+            if used:
+                packed[zone] = used
+        return packed, "placement"
     except GovcloudError:
         pass
     by_name = {h.name: h for h in hosts}
@@ -76,6 +82,22 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
             out.setdefault(h.zone, {})
             out[h.zone][h.host_class] = out[h.zone].get(h.host_class, 0) + 1
     return out, "driver"
+
+
+_PLACED: dict[tuple[Any, ...], dict[str, int]] = {}
+
+
+def _zone_hosts(demands: tuple[Any, ...], hosts: tuple[Any, ...], ratios: Any
+                ) -> dict[str, int]:
+    """Host class → hosts one zone's servers are packed onto. Zones are packed apart, and a
+    plan asks for the same zone before and after when it changes another: a zone is packed
+    once per process."""
+    key = (demands, hosts, ratios)
+    if key not in _PLACED:
+        if len(_PLACED) > 8:
+            _PLACED.clear()
+        _PLACED[key] = placement.place(demands, hosts, ratios).by_class()
+    return dict(_PLACED[key])
 
 
 def measured_records(resources: list[Any], driver: Driver, window: Window
@@ -355,22 +377,29 @@ def history(store: Store, upto: Month | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def plan_costs(plan: Any, estate: Estate, period: str | None = None
-               ) -> tuple[dict[str, Decimal], str]:
-    """Monthly cost delta per department of a plan at this month's prices; empty when the
-    estate has no (valid) price book, so ``govcloud plan`` never fails for want of one."""
-    import datetime
-
-    period = period or datetime.date.today().strftime("%Y-%m")
+def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str, Any] | None:
+    """The plan's effect on the monthly bill at ``period``'s prices (this month's by default),
+    computed as ``usage collect`` and the chargeback compute a whole month's statement before
+    and after; None when the estate has no (valid) price book, so a plan never fails for
+    want of one."""
+    period = period or str(Month.of(clock()))
+    before, after = plan.state_before(), plan.state_after()
+    pool = estate.settings.host_pool
     try:
-        from govcloud.finance.chargeback import plan_cost_delta
-
         book = book_for(estate)
-        pool = estate.settings.host_pool
-        before = [c.before for c in plan.changes if c.before is not None]
-        after = [c.after for c in plan.changes if c.after is not None]
-        return plan_cost_delta(book, period, plan.changes,
-                               Platform.of(pool, hosts_in_use(estate, before)[0]),
-                               Platform.of(pool, hosts_in_use(estate, after)[0])), period
-    except (GovcloudError, KeyError, ValueError, ArithmeticError):
-        return {}, period
+        book.rates(period)
+    except GovcloudError:  # no price book, or no price for the month
+        return None
+    in_use_before = hosts_in_use(estate, before)[0]
+    same_servers = _servers(before) == _servers(after)
+    in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
+    cost = plan_cost_of(book, period, usage.allocations(before), usage.allocations(after),
+                        Platform.of(pool, in_use_before), Platform.of(pool, in_use_after))
+    return cost.as_dict()
+
+
+def _servers(resources: list[Any]) -> list[tuple[Any, ...]]:
+    """What placement sees of the servers: equal lists place on the same hosts."""
+    return sorted((r.key, r.attrs.get("zone"), r.attrs.get("vcpus"), r.attrs.get("ram_gb"),
+                   r.attrs.get("disk_gb"), r.attrs.get("server_group"))
+                  for r in resources if r.kind == "server")

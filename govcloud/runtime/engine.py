@@ -6,23 +6,26 @@ This is the edge where the pure core meets the state store and the drivers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govcloud.core.catalogue import compare
 from govcloud.core.checks import Checked
 from govcloud.core.desired import Resource, desired_state
 from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
 from govcloud.core.planning import Plan, check_saved, make_plan
 from govcloud.drivers import Driver, open_driver
+from govcloud.drivers.base import Ability
 from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan, repack
 from govcloud.placement.hosts import Ratios
+from govcloud.runtime.accounts import plan_cost
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc, read_bytes
 from govcloud.runtime.loader import check_estate, find_root
@@ -58,10 +61,45 @@ class Session:
                 self._desired = desired_state(self.estate)
         return self._desired
 
-    def plan(self, prune: bool = False) -> Plan:
+    def plan(self, prune: bool = False, delete_unmanaged: Collection[str] = (),
+             cost: bool = True) -> Plan:
+        """The plan, with what it does to the monthly bill (``cost``).
+
+        ``delete_unmanaged`` names resources govcloud did not create that the operator wants
+        deleted (by key ``department/kind/name`` or by name); each must be one of them.
+        """
         desired, actual = self.desired(), self.driver.read()
+        planned = {d: p.file for d, p in self.estate.plans.items()}
+        owned, can_resize = self.store.owned(), self.driver.can(Ability.RESIZE)
         with quiet_gc():
-            return make_plan(desired, actual, set(self.estate.plans), prune)
+            plan = make_plan(desired, actual, planned, prune, owned=owned,
+                             can_resize=can_resize)
+            if delete_unmanaged:
+                plan = make_plan(desired, actual, planned, prune, owned=owned,
+                                 can_resize=can_resize,
+                                 delete_unmanaged=_unmanaged_keys(plan, delete_unmanaged))
+            if self.driver.can(Ability.CATALOGUE):
+                declared = self.estate.settings.catalogue
+                plan = plan.with_catalogue(compare(
+                    declared, self.driver.cloud_catalogue(declared), plan.needed_images()))
+            return plan.with_cost(plan_cost(plan, self.estate)) if cost else plan
+
+
+def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
+    """The keys of the unmanaged resources ``names`` name (by key, or by name if unique)."""
+    keys = set()
+    for name in names:
+        found = [o.resource.key for o in plan.unmanaged
+                 if name in (o.resource.key, o.resource.name)]
+        if len(found) != 1:
+            known = ", ".join(o.resource.key for o in plan.unmanaged) or "none"
+            what = "names several" if found else "is not"
+            raise GovcloudError(f"--delete-unmanaged {name} {what} unmanaged resource(s) "
+                                f"(unmanaged now: {known})",
+                                "give the full key department/kind/name of a resource "
+                                "govcloud did not create (govcloud plan lists them)")
+        keys.add(found[0])
+    return keys
 
 
 @contextmanager
@@ -95,7 +133,8 @@ def init_state(root: Path) -> tuple[str, bool]:
 
 def save_plan(plan: Plan, path: Path) -> None:
     try:
-        path.write_text(json.dumps(plan.as_dict(), ensure_ascii=False, indent=1))
+        # One line, by the C encoder: an indented dump goes through the pure-Python one.
+        path.write_text(json.dumps(plan.as_dict(), ensure_ascii=False))
     except OSError as exc:
         raise GovcloudError(f"cannot write the plan to {path}: {exc.strerror}",
                             "choose a writable path for --out") from exc
@@ -127,13 +166,17 @@ def saved_plan(s: Session, path: Path, prune: bool = False) -> Plan:
     """The plan to apply for a saved plan file: made afresh from the current cloud, plans,
     policies and settings, and only if the file shows exactly it (else StalePlan or
     PlanMismatch naming the first difference). A file is data to check, never to trust.
-    --prune belongs to the saved plan, not to apply."""
+    --prune and --delete-unmanaged belong to the saved plan, not to apply."""
     if prune:
-        raise GovcloudError("--prune applies to fresh plans only",
-                            "make the saved plan with govcloud plan --prune --out")
+        raise GovcloudError("--prune and --delete-unmanaged apply to fresh plans only",
+                            "make the saved plan with govcloud plan --prune (or "
+                            "--delete-unmanaged KEY) --out FILE")
     data = read_saved(path)
-    saved_prune = data.get("prune") if isinstance(data, dict) else False
-    fresh = s.plan(saved_prune if isinstance(saved_prune, bool) else False)
+    saved = data if isinstance(data, dict) else {}
+    saved_prune = saved.get("prune", False)
+    named = saved.get("delete_unmanaged", [])
+    named = [k for k in named if isinstance(k, str)] if isinstance(named, list) else []
+    fresh = s.plan(saved_prune if isinstance(saved_prune, bool) else False, named)
     check_saved(data, fresh, str(path))
     return fresh
 
@@ -151,7 +194,20 @@ def locked(s: Session, timeout: float = 0.0) -> Iterator[None]:
 def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool = True,
           on_service: Callable[[str], None] | None = None) -> ApplyResult:
     """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on.
-    Then the service playbooks run for the departments it changed (``result.services``)."""
+    Then the service playbooks run for the departments it changed (``result.services``).
+
+    The catalogue comes first: a problem the plan found (an image a server needs that the
+    cloud lacks, a flavor in use that differs) stops the apply before any change; the
+    flavors the cloud lacks are made before the servers that use them."""
+    catalogue = plan.catalogue
+    if catalogue is not None and catalogue.problems:
+        more = f" (and {len(catalogue.problems) - 1} more)" if len(catalogue.problems) > 1 \
+            else ""
+        what, _, fix = catalogue.problems[0].partition(" — ")
+        raise GovcloudError(f"the catalogue stops this apply before any change: {what}{more}",
+                            fix or "see govcloud plan")
+    if catalogue is not None and catalogue.pending:
+        s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 
@@ -170,6 +226,10 @@ def history(s: Session, limit: int) -> list[dict[str, Any]]:
 
 def journal(s: Session, apply_id: str) -> list[dict[str, Any]]:
     """One apply's journal: every change's phases in order."""
+    if not s.store.query("SELECT 1 FROM applies WHERE id = ?", (apply_id,)):
+        recent = ", ".join(r.id for r in s.store.applies(3)) or "none yet"
+        raise GovcloudError(f"no apply with id {apply_id!r} in the state store (the latest: "
+                            f"{recent})", "copy an id from govcloud history")
     return [dict(zip(("key", "action", "phase", "detail"), r, strict=True))
             for r in s.store.journal_of(apply_id)]
 

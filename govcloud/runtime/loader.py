@@ -96,17 +96,30 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
+def workers(files: int) -> int:
+    """Processes to check ``files`` plans with: one per idle core for a large estate, or 1.
+
+    A core another program keeps busy is not idle: there, a second process only adds the
+    cost of sending every result back (measured: more CPU, no sooner done)."""
+    if files < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = _cores()
+    idle = cores - os.getloadavg()[0] if hasattr(os, "getloadavg") else cores
+    return max(1, min(cores, int(idle + 0.5)))
+
+
 def _check_files(paths: list[PlanFile], root: Path, out: Checked, rules: list[Rule],
                  engine: PolicyEngine | None) -> Iterator[FileResult]:
     """Each file checked on its own, in order: under a budget when a policy may be costly
-    (``govcloud.runtime.budget``), else here, or by one process per core for large estates."""
+    (``govcloud.runtime.budget``), else here, or by one process per idle core for large
+    estates."""
     settings = out.settings
     forks = "fork" in multiprocessing.get_all_start_methods()
     if engine is not None and engine.unbounded and forks:
         yield from _check_budgeted(paths, root, out, rules)
         return
-    cores = _cores()
-    if len(paths) < PARALLEL_FROM or cores < 2 or not forks:
+    processes = workers(len(paths))
+    if processes < 2:
         for path in paths:
             yield _check_file(path, root, settings, engine)
         return
@@ -114,7 +127,7 @@ def _check_files(paths: list[PlanFile], root: Path, out: Checked, rules: list[Ru
     _WORKER = (root, settings, engine)
     chunks = [paths[i:i + 64] for i in range(0, len(paths), 64)]
     try:
-        with ProcessPoolExecutor(max_workers=cores,
+        with ProcessPoolExecutor(max_workers=processes,
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             for results in pool.map(_check_chunk, chunks):
                 yield from results

@@ -48,13 +48,16 @@ SCHEMA = [
         apply_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,
         phase TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (apply_id, seq))""",
+    # Every resource govcloud's applies set out to create (claimed before the cloud is asked,
+    # so a run killed in between still owns it); only these are ever deleted.
+    """CREATE TABLE IF NOT EXISTS owned (key TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS lock_holder (
         name TEXT PRIMARY KEY, holder TEXT NOT NULL, since TEXT NOT NULL)""",
 ]
 # Every table govcloud makes (drivers and records add theirs); a store made before the meta
 # table held a schema version has at least LEGACY.
 KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
-                "os_records", "usage", "statements"}
+                "os_records", "usage", "statements", "owned"}
 LEGACY = {"applied", "applies", "journal"}
 STATE_FOLDER = ".state"
 # What deleting a damaged row of a table costs, and what brings it back.
@@ -369,6 +372,20 @@ class Store:
 
     def forget_applied(self, key: str) -> None:
         self.execute("DELETE FROM applied WHERE key = ?", (key,))
+
+    # --- ownership: what govcloud created -------------------------------------------------
+    def claim(self, key: str) -> None:
+        """Record that an apply is creating ``key`` (before it asks the cloud)."""
+        self.execute("INSERT INTO owned (key, since) VALUES (?, ?) ON CONFLICT (key) "
+                     "DO NOTHING", (key, now()))
+
+    def release(self, key: str) -> None:
+        """``key`` was deleted: govcloud no longer owns anything by that name."""
+        self.execute("DELETE FROM owned WHERE key = ?", (key,))
+
+    def owned(self) -> set[str]:
+        """Keys of every resource govcloud's applies created (or recorded as applied)."""
+        return {k for (k,) in self.query("SELECT key FROM owned UNION SELECT key FROM applied")}
 
     # --- journal --------------------------------------------------------------------------
     def begin_apply(self, apply_id: str, total: int) -> None:

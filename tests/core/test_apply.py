@@ -105,12 +105,14 @@ def test_removed_department_is_deleted_only_with_prune(estate: Path) -> None:
     govcloud("apply", "--yes", estate=estate, check=True)
     (estate / "plans" / "statistics.yaml").unlink()
     plan = govcloud("plan", "--detailed-exitcode", "--output", "json", estate=estate)
-    assert plan.returncode == 0
+    assert plan.returncode == 2  # nothing to change, but a department to decide about
     data = json.loads(plan.stdout)
     assert data["summary"]["delete"] == 0
     assert {o["key"].split("/")[0] for o in data["orphans"]} == {"statistics"}
+    assert [d["department"] for d in data["decisions"]] == ["statistics"]
     text = govcloud("plan", estate=estate).stdout
     assert "Orphans" in text and "statistics/server/" in text
+    assert "decide: prune or restore the plan" in text
     pruned = govcloud("plan", "--prune", "--detailed-exitcode", "--output", "json",
                       estate=estate)
     assert pruned.returncode == 2
@@ -130,7 +132,7 @@ def test_protected_resources_are_never_deleted(estate: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     left = {r.key for r in _actual(estate) if r.department == "finance"}
     assert protected <= left
-    assert "protected: never deleted" in proc.stdout
+    assert "--prune never deletes a protected resource" in proc.stdout
 
 
 def test_server_count_change_plans_exactly_that(estate: Path) -> None:

@@ -120,8 +120,8 @@ def test_a_plan_saved_before_the_plans_changed_is_refused(estate: Path) -> None:
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"format": 1, "changes": []}', " is not a saved govcloud plan of format 2"),
-    ("[1, 2]", " is not a saved govcloud plan of format 2"),
+    ('{"format": 1, "changes": []}', " is not a saved govcloud plan of format 3"),
+    ("[1, 2]", " is not a saved govcloud plan of format 3"),
     ('{"format": 2', ":1: not a saved govcloud plan (invalid JSON)"),
     ("[" * 100_000 + "]" * 100_000, " is not a saved govcloud plan (RecursionError)"),
     ('{"format": 2, "n": ' + "9" * 5000 + "}", " is not a saved govcloud plan (ValueError)"),

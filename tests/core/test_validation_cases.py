@@ -3,7 +3,8 @@
 
 A case's files go over a copy of the example estate: ``plans/`` (without it, the example's
 plans), ``govcloud.yaml`` (replaces the settings) and ``policies/`` (added to the shipped
-ones). ``expected.txt`` lists every diagnostic line printed for those files, in order."""
+ones). ``expected.txt`` lists every diagnostic line printed for those files, in order.
+Folders with a case.yaml instead are plan cases (test_plan_cases.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ CASES = Path(__file__).parent / "cases"
 DIAGNOSTIC_PREFIXES = ("plans/", "policies/", "govcloud.yaml")
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir()
+                                        if (p / "expected.txt").is_file()))
 def test_case(case: str, tmp_path: Path) -> None:
     folder = CASES / case
     estate = copy_estate(tmp_path / "estate", plans=not (folder / "plans").is_dir())

@@ -16,7 +16,7 @@ from tests.support.pyramid import require
 from tests.support.testcloud import (
     CLOUDS,
     connect,
-    ensure_catalogue,
+    ensure_images,
 )
 
 
@@ -33,5 +33,5 @@ def cloud() -> Any:
     except Exception as exc:  # noqa: BLE001 - any failure means: no test cloud
         unavailable(f"the OpenStack test cloud does not answer ({exc}); start it with "
                     "testcloud/up")
-    ensure_catalogue(conn)
+    ensure_images(conn)
     return conn

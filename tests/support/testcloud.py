@@ -30,14 +30,11 @@ def connect() -> Any:
     return conn
 
 
-def ensure_catalogue(conn: Any) -> None:
-    """The example catalogue's flavors and images exist in the cloud (an operator's job)."""
+def ensure_images(conn: Any) -> None:
+    """The example catalogue's images exist in the cloud: uploading an image is an
+    operator's job. (Its flavors are not made here: govcloud apply makes the flavors
+    govcloud.yaml declares.)"""
     settings = yaml.safe_load((REPO / "govcloud.yaml").read_text())
-    flavors = {f.name for f in conn.compute.flavors()}
-    for f in settings["catalogue"]["flavors"]:
-        if f["name"] not in flavors:
-            conn.compute.create_flavor(name=f["name"], vcpus=f["vcpus"],
-                                       ram=int(f["ram_gb"] * 1024), disk=f["disk_gb"])
     images = {i.name for i in conn.image.images()}
     for i in settings["catalogue"]["images"]:
         if i["name"] not in images:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
+from govcloud.drivers.openstack.catalogue import CatalogueResources
 from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch
 from govcloud.drivers.openstack.identity import IdentityServices
 from govcloud.drivers.openstack.network import (
@@ -45,9 +46,11 @@ RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
 """
 
 
-class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driver):
+class OpenStackDriver(ComputeResources, CatalogueResources, NetworkResources, IdentityServices,
+                      Driver):
     name = "openstack"
-    abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS})
+    abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS,
+                           Ability.CATALOGUE})
 
     def __init__(self, settings: Settings, store: Store, cloud: str | None = None) -> None:
         import keystoneauth1.exceptions as ksa_exceptions
