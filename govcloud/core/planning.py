@@ -26,6 +26,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from govcloud.core import jsontext
 from govcloud.core.catalogue import CatalogueChanges
 from govcloud.core.desired import RESIZE, STAGE, UPDATABLE, Resource
 from govcloud.errors import GovcloudError, PlanMismatch, StalePlan
@@ -244,8 +245,7 @@ def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
     """A digest of the actual state: any change to any resource changes it."""
     items = actual.values() if isinstance(actual, dict) else actual
     rows = [[r.key, r.attrs, r.protected] for r in sorted(items, key=lambda r: r.key)]
-    text = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(jsontext.dumps(rows, sort_keys=True)).hexdigest()
 
 
 def inputs_fingerprint(desired: dict[str, Resource], planned_departments: set[str]) -> str:
@@ -253,9 +253,8 @@ def inputs_fingerprint(desired: dict[str, Resource], planned_departments: set[st
     plans, policies and settings give (policies only admit or refuse it) and which
     departments have a plan."""
     rows = [[r.key, r.attrs, r.protected] for _, r in sorted(desired.items())]
-    text = json.dumps([rows, sorted(planned_departments)], sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(jsontext.dumps([rows, sorted(planned_departments)],
+                                         sort_keys=True)).hexdigest()
 
 
 # The order a saved plan's parts are compared in, so the first difference named is the one
@@ -280,7 +279,7 @@ def check_saved(saved: Any, fresh: Plan, name: str) -> None:
     if saved.get("inputs_fingerprint") != fresh.inputs_fingerprint:
         raise PlanMismatch(f"{name} was made from other plans, policies or settings than the "
                            "estate's current ones", redo)
-    want = json.loads(json.dumps(fresh.as_dict(), ensure_ascii=False))
+    want = json.loads(jsontext.dumps(fresh.as_dict()))
     found = _first_difference(saved, want, _PARTS)
     if found is None and _canonical(saved) != _canonical(want):  # 1 for 1.0 or true
         found = _first_difference(saved, want, _PARTS, quick=False)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govcloud.core import jsontext
 from govcloud.core.catalogue import compare
 from govcloud.core.checks import Checked
 from govcloud.core.desired import Resource, desired_state
@@ -133,8 +134,7 @@ def init_state(root: Path) -> tuple[str, bool]:
 
 def save_plan(plan: Plan, path: Path) -> None:
     try:
-        # One line, by the C encoder: an indented dump goes through the pure-Python one.
-        path.write_text(json.dumps(plan.as_dict(), ensure_ascii=False))
+        path.write_bytes(jsontext.dumps(plan.as_dict()))
     except OSError as exc:
         raise GovcloudError(f"cannot write the plan to {path}: {exc.strerror}",
                             "choose a writable path for --out") from exc
