@@ -73,8 +73,12 @@ def _tracked(*paths: str) -> list[str]:
 
 @pytest.mark.slow
 def test_the_wheel_carries_the_playbooks_built_from_playbooks_folder(tmp_path: Path) -> None:
-    # No copy is kept in git: nothing under govcloud/ but Python and py.typed.
-    assert [f for f in _tracked("govcloud") if not f.endswith((".py", "py.typed"))] == []
+    # No copy is kept in git: nothing under govcloud/ but Python, py.typed and the estate
+    # templates govcloud init writes (package data, checked in the wheel below).
+    templates = [f for f in _tracked("govcloud/templates") if f.endswith(".yaml")]
+    assert {Path(f).name for f in templates} >= {"govcloud.yaml", "policies.yaml", "prices.yaml"}
+    assert [f for f in _tracked("govcloud")
+            if not f.endswith((".py", "py.typed")) and f not in templates] == []
     # Build from the tracked files only, so a stray untracked copy cannot fill the wheel.
     src = tmp_path / "src"
     for name in _tracked():
@@ -97,6 +101,7 @@ def test_the_wheel_carries_the_playbooks_built_from_playbooks_folder(tmp_path: P
     assert expected - names == set()
     assert {n for n in names if n.startswith("govcloud/_playbooks/")} == expected
     assert "govcloud/py.typed" in names
+    assert set(templates) <= names  # govcloud init works from an installed wheel
 
     # Installed from the wheel (no checkout beside it), govcloud finds the packaged set.
     site = tmp_path / "site"
