@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -121,3 +123,33 @@ def test_effective_dates_pick_the_last_price_not_after_the_period() -> None:
     assert BOOK.unit("vcpu", "2026-07").yuan == 32
     assert BOOK.unit("vcpu", "2027-03").yuan == 32
     assert BOOK.unit("vcpu", "2026-07").source.line > 0
+
+
+def _textbook_split(total: int, weights: dict[str, Decimal]) -> dict[str, int]:
+    """Largest remainder with exact fractions: floor every share, the leftover fen one each
+    to the largest remainders, ties to the name that sorts first."""
+    whole = sum(Fraction(w) for w in weights.values())
+    exact = {n: Fraction(total) * Fraction(w) / whole for n, w in weights.items()}
+    out = {n: int(v) for n, v in exact.items()}
+    order = sorted(exact, key=lambda n: (-(exact[n] - out[n]), n))
+    for n in order[:total - sum(out.values())]:
+        out[n] += 1
+    return out
+
+
+@settings(max_examples=sized(ci=300, dev=100), deadline=None)
+@given(total=st.integers(0, 10**6),
+       weights=st.lists(st.sampled_from([Decimal("0"), Decimal("1"), Decimal("2.5"),
+                                          Decimal("0.125"), Decimal("7")]),
+                        min_size=1, max_size=40),
+       order=st.randoms(use_true_random=False))
+def test_split_gives_leftover_fen_by_largest_remainder_then_name(
+        total: int, weights: list[Decimal], order: Any) -> None:
+    """Many equal weights (ties) and names in no particular order: the same fen as the
+    textbook method."""
+    names = [f"d{i:02d}" for i in range(len(weights))]
+    order.shuffle(names)
+    named = dict(zip(names, weights, strict=True))
+    if sum(weights) <= 0:
+        return
+    assert split(total, named) == _textbook_split(total, named)
