@@ -19,7 +19,14 @@ from govcloud.core.model import Estate
 from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
-from govcloud.finance.chargeback import Platform, Statement, chargeback, check_invariant
+from govcloud.finance.chargeback import (
+    MonthCharges,
+    Platform,
+    Statement,
+    chargeback,
+    check_invariant,
+    month_charges,
+)
 from govcloud.finance.chargeback import plan_cost as plan_cost_of
 from govcloud.finance.period import Month, Span, Window
 from govcloud.finance.pricebook import PriceBook
@@ -196,15 +203,31 @@ def statement_for(estate: Estate, store: Store, month: Month,
     frozen = stored.closing(store, str(month))
     if frozen is not None:
         return frozen.statement
-    rows = stored.allocated(store, str(month))
-    if not rows:
-        records_for(store, month)  # the plain error with the fix
-    got = usage.allocated(str(month), rows)
+    got = allocated_for(store, month)
     platform = Platform.of(estate.settings.host_pool, got.hosts_in_use)
     s = chargeback(book or book_for(estate), str(month), got.by_department, platform,
                    got.hours, stored.adjustments(store, str(month)))
     check_invariant(s)
     return s
+
+
+def allocated_for(store: Store, month: Month) -> usage.Allocated:
+    rows = stored.allocated(store, str(month))
+    if not rows:
+        records_for(store, month)  # the plain error with the fix
+    return usage.allocated(str(month), rows)
+
+
+def charges_for(estate: Estate, store: Store, month: Month, book: PriceBook) -> MonthCharges:
+    """The month in brief (each department's charge, idle, platform cost): from the frozen
+    statement when the month is closed, else the chargeback's splits without its detail."""
+    frozen = stored.closing(store, str(month))
+    if frozen is not None:
+        return MonthCharges.of(frozen.statement)
+    got = allocated_for(store, month)
+    return month_charges(book, str(month), got.by_department,
+                         Platform.of(estate.settings.host_pool, got.hosts_in_use), got.hours,
+                         stored.adjustments(store, str(month)))
 
 
 def _line_of(estate: Estate) -> Any:
@@ -292,11 +315,11 @@ def span_report(estate: Estate, store: Store, span: Span,
     with no usage recorded (the exporter's year to date) instead of refusing them."""
     book = book_for(estate)
     have = set(stored.periods(store)) if recorded_only else set()
-    statements = [statement_for(estate, store, m, book) for m in span
-                  if not recorded_only or str(m) in have]
+    months = [charges_for(estate, store, m, book) for m in span
+              if not recorded_only or str(m) in have]
     year = Month(span.first.year, 1)
     year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
-    return views.span(names_of(estate), totals(statements), str(span), year_hours)
+    return views.span(names_of(estate), totals(months), str(span), year_hours)
 
 
 def statement_page(estate: Estate, store: Store, month: Month, department: str) -> str:

@@ -13,7 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govcloud.finance.chargeback import Platform, chargeback, check_invariant, split
+from govcloud.finance.chargeback import (
+    Adjustment,
+    MonthCharges,
+    Platform,
+    chargeback,
+    check_invariant,
+    month_charges,
+    split,
+)
 from govcloud.finance.pricebook import Dated, PriceBook, Source
 from govcloud.runtime.loader import load_book
 from tests.support.estate import REPO
@@ -153,3 +161,21 @@ def test_split_gives_leftover_fen_by_largest_remainder_then_name(
     if sum(weights) <= 0:
         return
     assert split(total, named) == _textbook_split(total, named)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_month_charges_equal_the_statements_totals(seed: int) -> None:
+    """The span's lean path: every department's total (adjusted, and one with only an
+    adjustment), idle and platform cost as the full statement has them, month to date too."""
+    rng = random.Random(seed)
+    usage = generated_usage(rng, rng.randint(1, 60))
+    for row in usage.values():  # prorated: part of a month
+        row["vcpu"] = round(row["vcpu"] * rng.random(), 6)
+    adjustments = (Adjustment("dep-0000", Decimal("-12.5"), "credit", "a", "t"),
+                   Adjustment("nobody", Decimal("40"), "debit", "a", "t"))
+    hours = (rng.randint(1, 743), 744) if seed % 2 else None
+    full = chargeback(BOOK, "2026-10", usage, platform(60), hours, adjustments)
+    lean = month_charges(BOOK, "2026-10", usage, platform(60), hours, adjustments)
+    assert lean == MonthCharges.of(full)
+    assert {str(v) for v in lean.charges.values()} == \
+        {str(d.total) for d in full.departments}
