@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from govcloud.finance.chargeback import Statement, rate_card
+from govcloud.finance.rerate import Rerate
 from govcloud.finance.savings import Ledger
 from govcloud.finance.span import FORECAST_METHOD, SpanTotals
 from govcloud.finance.utilization import Utilization
@@ -133,3 +134,38 @@ def span(names: Names, t: SpanTotals, label: str, year_hours: int) -> Report:
     else:
         text += "."
     return Report(label, {"Chargeback by month": (header, rows)}, data, text)
+
+
+def rerate(names: Names, r: Rerate, recorded: bool) -> Report:
+    """A re-rate's diff: per department its charge old → new and the lines that moved, then
+    why — the rates, pool cost lines and cited price lines that changed."""
+    def money(v: Any) -> str:
+        return "—" if v is None else cell(v)
+
+    header = ["department", "name", "old", "new", "change", "what moved"]
+    rows: list[list[Any]] = []
+    for d in r.departments:
+        moved = [f"{c.what} {money(c.old)} → {money(c.new)}" for c in d.lines]
+        moved += [f"{c.what} units {money(c.old)} → {money(c.new)}" for c in d.usage]
+        rows.append([d.department, names.get(d.department, (d.department, ""))[0], d.old,
+                     d.new, d.delta, "; ".join(moved)])
+    parts = [f"Re-rate of {r.period} against the month {r.baseline}."]
+    if not r.changed:
+        parts.append("Nothing changed.")
+    else:
+        if rows:
+            parts.append(_text(header, rows, "llrrrl"))
+        parts.append(f"Platform cost {money(r.platform.old)} → {money(r.platform.new)}; idle "
+                     f"{money(r.idle.old)} → {money(r.idle.new)}.")
+        why = [f"  rate {c.what}: {money(c.old)} → {money(c.new)} yuan" for c in r.rates]
+        why += [f"  cost line {c.what}: {money(c.old)} → {money(c.new)}"
+                for c in r.cost_lines]
+        why += [f"  {c.what}: {c.old or '—'}  →  {c.new or '—'}" for c in r.price_lines]
+        if why:
+            parts.append("Why (price lines that changed):\n" + "\n".join(why))
+        if r.book.old != r.book.new:
+            parts.append(f"Price book {r.book.old or '—'} → {r.book.new}.")
+    parts.append("Recorded and audited." if recorded else
+                 "Dry run: nothing recorded. Record it with --yes --reason \"…\".")
+    return Report(r.period, {"Re-rate": (header, rows)},
+                  {**r.as_dict(), "recorded": recorded}, "\n\n".join(parts))

@@ -14,6 +14,8 @@ from govcloud.finance import usage
 from govcloud.finance.chargeback import Adjustment
 from govcloud.finance.closing import Closing, cited_lines, digest
 from govcloud.finance.period import Month
+from govcloud.finance.rerate import Rating, Rerate
+from govcloud.finance.rerate import diff as rate_diff
 from govcloud.runtime import accounts
 from govcloud.runtime import records as stored
 from govcloud.runtime.files import write_bytes
@@ -49,6 +51,31 @@ def close(estate: Estate, store: Store, month: Month) -> Closing:
                 cited_lines(cites, {estate.settings.prices: text}), at, by)
     stored.save_closing(store, c)
     return c
+
+
+def rerate(estate: Estate, store: Store, month: Month, reason: str | None = None
+           ) -> tuple[Rerate, Rating]:
+    """Rate an open month with today's price book and usage, against its last recorded
+    rating (or the figures it had when closed, after a reopen). With a ``reason`` the new
+    rating is recorded and audited; without, nothing is written (a dry run)."""
+    period = str(month)
+    if stored.closing(store, period) is not None:
+        raise GovcloudError(f"{period} is closed; its figures cannot change",
+                            f"govcloud statement reopen --period {period} --reason … first")
+    accounts.window(month)  # refuses a month not yet begun
+    st = accounts.statement_for(estate, store, month)
+    text = (estate.root / estate.settings.prices).read_text(encoding="utf-8")
+    cites = [x.source for p in st.pools for x in p.lines] + [s for _, s in st.rates.values()]
+    new = Rating(st, digest(text.encode("utf-8")),
+                 cited_lines(cites, {estate.settings.prices: text}), now(), holder_id(),
+                 "rerate")
+    change = rate_diff(stored.last_rating(store, period), new)
+    if reason is not None:
+        if not reason.strip():
+            raise GovcloudError("a re-rate needs a reason", "give --reason \"…\" (it is "
+                                "audited)")
+        stored.save_rating(store, period, new, reason.strip())
+    return change, new
 
 
 def reopen(store: Store, month: Month, reason: str) -> Closing:

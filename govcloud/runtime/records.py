@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from govcloud.finance.chargeback import Adjustment
 from govcloud.finance.closing import Closing
+from govcloud.finance.rerate import Rating
 from govcloud.finance.usage import Record
 from govcloud.runtime.store import Store, now
 
@@ -26,6 +27,11 @@ TABLES = [
     """CREATE TABLE IF NOT EXISTS adjustments (
         period TEXT NOT NULL, department TEXT NOT NULL, yuan TEXT NOT NULL,
         reason TEXT NOT NULL, made_by TEXT NOT NULL, made_at TEXT NOT NULL)""",
+    # Every rating of an open month a re-rate recorded (and the closed figures a reopen
+    # left): what the next re-rate is compared with.
+    """CREATE TABLE IF NOT EXISTS ratings (
+        period TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+        rated_at TEXT NOT NULL, rated_by TEXT NOT NULL, PRIMARY KEY (period, seq))""",
     """CREATE TABLE IF NOT EXISTS finance_audit (
         at TEXT NOT NULL, period TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,
         who TEXT NOT NULL, digest TEXT NOT NULL)""",
@@ -110,13 +116,39 @@ def closing(store: Store, period: str) -> Closing | None:
 
 
 def reopen(store: Store, period: str, reason: str, who: str) -> Closing | None:
+    """Delete the month's frozen figures; its statement is kept as a rating, so a re-rate
+    shows what changed since it was closed."""
     ensure_tables(store)
     with store.transaction():
         c = closing(store, period)
         if c is not None:
             store.execute("DELETE FROM statements WHERE period = ?", (period,))
             audit(store, period, "reopen", reason, who, c.body_digest())
+            save_rating(store, period, Rating(c.statement, c.book_digest, c.price_lines,
+                                              now(), who, "closed"), reason)
     return c
+
+
+def save_rating(store: Store, period: str, r: Rating, reason: str) -> None:
+    """Record a rating of the month; audited as a re-rate (or a reopen's closed figures)."""
+    ensure_tables(store)
+    with store.transaction():
+        seq = store.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM ratings WHERE period = ?",
+                          (period,))[0][0]
+        store.execute("INSERT INTO ratings (period, seq, body, rated_at, rated_by) "
+                      "VALUES (?,?,?,?,?)",
+                      (period, seq, json.dumps(r.as_dict(), ensure_ascii=False,
+                                               sort_keys=True), r.rated_at, r.rated_by))
+        if r.how == "rerate":
+            audit(store, period, "rerate", reason, r.rated_by, r.digest())
+
+
+def last_rating(store: Store, period: str) -> Rating | None:
+    """The month's latest recorded rating, or None."""
+    ensure_tables(store)
+    rows = store.query("SELECT body FROM ratings WHERE period = ? ORDER BY seq DESC LIMIT 1",
+                       (period,))
+    return Rating.from_dict(store.document("ratings", period, rows[0][0])) if rows else None
 
 
 def add_adjustment(store: Store, period: str, a: Adjustment) -> None:

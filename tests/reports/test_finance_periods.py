@@ -263,3 +263,55 @@ def test_the_exporter_schedule_collects_this_month_and_finishes_last_month(
     hours = dict(sqlite3.connect(golden / ".state/govcloud.db").execute(
         "SELECT period, allocated FROM usage WHERE department = '_platform' AND item = 'hours'"))
     assert hours["2026-10"] == 744 and hours["2026-11"] == 613
+
+
+def test_rerate_shows_what_changed_and_why_and_is_audited(golden: Path) -> None:
+    """Re-rating an open month: a dry run shows per department old → new, the pool lines
+    that moved and the price lines that changed; --yes records it (audited); a closed month
+    is refused, and after a reopen the diff is against the closed figures."""
+    def rerate(*args: str) -> dict[str, Any]:
+        return json.loads(run(golden, "statement", "rerate", "--period", "2026-10", "-o",
+                              "json", *args))
+
+    first = rerate()
+    assert first["baseline"] == "never rated before" and not first["recorded"]
+    assert run(golden, "statement", "audit", "--period", "2026-10") == ""  # a dry run
+    rerate("--yes", "--reason", "first rating")
+    assert rerate()["changed"] is False
+    assert "Nothing changed." in run(golden, "statement", "rerate", "--period", "2026-10")
+    before = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o",
+                            "json"))
+    edit(golden / "prices.yaml", "vcpu: [{from: 2026-01, yuan: 10}]",
+         "vcpu: [{from: 2026-01, yuan: 77}]")
+    diff = rerate()
+    after = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o",
+                           "json"))
+    old = {d["department"]: d["total"] for d in before["departments"]}
+    new = {d["department"]: d["total"] for d in after["departments"]}
+    assert {d["department"]: (d["old"], d["new"]) for d in diff["departments"]} == \
+        {d: (old[d], new[d]) for d in new if old[d] != new[d]}
+    assert diff["departments"], "a price change moves some charge"
+    for d in diff["departments"]:  # the lines that moved add up to the change
+        moved = sum(Decimal(c["new"] or 0) - Decimal(c["old"] or 0) for c in d["lines"])
+        assert moved == Decimal(d["delta"]) != 0, d
+    assert {"what": "vcpu", "old": "10", "new": "77"} in diff["why"]["rates"]
+    assert any("yuan: 10}" in (c["old"] or "") and "yuan: 77}" in (c["new"] or "")
+               for c in diff["why"]["price_lines"]), diff["why"]["price_lines"]
+    text = run(golden, "statement", "rerate", "--period", "2026-10")
+    assert "rate vcpu: 10.00 → 77.00 yuan" in text and "Dry run" in text
+    refused = govcloud("statement", "rerate", "--period", "2026-10", "--yes", estate=golden)
+    assert refused.returncode == 2 and "--reason" in refused.stderr
+    rerate("--yes", "--reason", "vCPU price corrected")
+    trail = json.loads(run(golden, "statement", "audit", "--period", "2026-10", "-o", "json"))
+    assert [(t["action"], t["reason"]) for t in trail] == [
+        ("rerate", "first rating"), ("rerate", "vCPU price corrected")]
+    assert trail[0]["digest"] != trail[1]["digest"]
+    # closed: refused; reopened: compared with what was closed
+    run(golden, "statement", "close", "--period", "2026-10")
+    closed = govcloud("statement", "rerate", "--period", "2026-10", estate=golden)
+    assert closed.returncode == 1 and "2026-10 is closed" in closed.stderr
+    run(golden, "statement", "reopen", "--period", "2026-10", "--reason", "tariff wrong")
+    edit(golden / "prices.yaml", "yuan_per_kwh: 1.0", "yuan_per_kwh: 3.7")
+    reopened = rerate()
+    assert reopened["baseline"].startswith("as closed at")
+    assert reopened["why"]["cost_lines"] and reopened["departments"]
