@@ -1,4 +1,5 @@
-"""Finance commands: usage collect, report utilization|chargeback|savings|html|publish,
+"""Finance commands: usage collect, report utilization|chargeback|unit-costs|savings|html|
+publish,
 statement close|reopen|rerate|adjust|audit, and the Prometheus exporter."""
 
 from __future__ import annotations
@@ -73,6 +74,25 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
     with session(ctx) as s:
         rep = accounts.span_report(s.estate, s.store, span)
     emit_report(rep, output, out or Path(f"govcloud-{span}.xlsx"))
+
+
+@report.command("unit-costs")
+@period_option
+@output_option(*FORMATS)
+@out_option
+@click.pass_context
+def unit_costs(ctx: click.Context, period: Month, output: str, out: Path | None) -> None:
+    """What one unit of each billed item (a vCPU-month, a GB of backup, a website, an
+    antivirus seat) really cost in a month after the shared pools: each usage pool's cost
+    with its idle spread over the units used, the fixed pools spread in proportion, and what
+    departments paid per unit. Unit cost × units = cost, and the costs add up to the
+    platform's cost, to the fen.
+
+    \b
+    Example:
+      govcloud report unit-costs --period 2026-10
+    """
+    _report(ctx, "unit-costs", period, output, out)
 
 
 @report.command()

@@ -282,7 +282,7 @@ def figures(estate: Estate, store: Store, month: Month) -> Figures:
 
 def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool = False,
            workbook: bool = False) -> views.Report:
-    """One finance report (utilization, chargeback or savings) for a month. Only its own
+    """One finance report (utilization, chargeback, unit costs or savings) for a month. Only its own
     figures are computed, unless ``workbook`` asks for every sheet beside it."""
     period = str(month)
     frozen = stored.closing(store, period)
@@ -290,6 +290,7 @@ def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool =
         m = figures(estate, store, month)
         rep = {"utilization": lambda: views.utilization(m.utilization),
                "chargeback": lambda: views.chargeback(m.names, m.statement),
+               "unit-costs": lambda: views.unit_costs(m.statement),
                "savings": lambda: views.savings(m.names, m.ledger, period, detail)}[kind]()
         if frozen is not None:  # what the figures were computed from, as stored
             rep = views.Report(period, rep.sheets, {
@@ -305,6 +306,8 @@ def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool =
         return views.utilization(utilization(estate, store, month))
     if kind == "chargeback":
         return views.chargeback(names_of(estate), statement_for(estate, store, month))
+    if kind == "unit-costs":
+        return views.unit_costs(statement_for(estate, store, month))
     return views.savings(names_of(estate), savings_for(estate, store, month), period, detail)
 
 
@@ -347,7 +350,8 @@ def html_page(estate: Estate, store: Store, month: Month) -> str:
                   {"chargeback": sheets["Chargeback"], "savings": sheets["Savings"],
                    "utilization": sheets["Utilization"],
                    "savings_detail": sheets["Savings sources"],
-                   "cost_detail": sheets["Platform cost"]})
+                   "cost_detail": sheets["Platform cost"],
+                   "unit_costs": sheets["Unit costs"]})
 
 
 def name_of(estate: Estate, dep: str) -> str:

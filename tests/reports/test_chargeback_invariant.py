@@ -179,3 +179,25 @@ def test_month_charges_equal_the_statements_totals(seed: int) -> None:
     assert lean == MonthCharges.of(full)
     assert {str(v) for v in lean.charges.values()} == \
         {str(d.total) for d in full.departments}
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("seed", range(3))
+def test_unit_costs_reconcile_to_the_fen(rule: str, seed: int) -> None:
+    """Every pool's cost is carried by the items to the fen, unit cost × units gives each
+    item's cost back, and what departments paid adds up to the charges (idle left out)."""
+    from govcloud.finance.unitcost import UNSPREAD, check_reconciled, unit_costs
+
+    rng = random.Random(seed)
+    usage = generated_usage(rng, rng.randint(1, 40))
+    hours = (rng.randint(1, 743), 744) if seed else None
+    s = chargeback(book_with_rule(rule), "2026-10", usage, platform(40), hours)
+    costs = unit_costs(s)
+    check_reconciled(s, costs)
+    assert UNSPREAD not in {c.item for c in costs}
+    assert sum((c.cost for c in costs), Decimal(0)) == s.platform_cost
+    # nobody used anything: the fixed costs have no unit to go to, and say so
+    idle = chargeback(BOOK, "2026-10", {"a": {}}, platform(40))
+    costs = unit_costs(idle)
+    check_reconciled(idle, costs)
+    assert costs[-1].item == UNSPREAD and costs[-1].cost == idle.platform_cost

@@ -193,6 +193,14 @@ def test_reference_reproduces_every_figure_of_a_year(tmp_path: Path, seed: int) 
             want["totals"], m
         for dep, total in want["totals"].items():
             month_totals.setdefault(dep, [Decimal(0)] * len(MONTHS))[i] = total
+        units = json.loads(invoke(root, "report", "unit-costs", "--period", m, "-o", "json",
+                                  at=AFTER))
+        assert {x["item"]: {"units": Decimal(x["units"]), "cost": Decimal(x["cost"]),
+                            "paid": Decimal(x["paid"])} for x in units["items"]} == \
+            ref.unit_costs(m, prices, qty, want), m
+        for x in units["items"]:  # unit cost × units = the item's cost, to the fen
+            assert ref.fen(Decimal(x["per_unit"]) * Decimal(x["units"])) == Decimal(x["cost"])
+        assert sum(Decimal(x["cost"]) for x in units["items"]) == want["platform_cost"], m
         sav = json.loads(invoke(root, "report", "savings", "--period", m, "-o", "json",
                                 at=AFTER))
         legacy = {dep: ref.legacy(m, prices, plan) for dep, plan in final_plans.items()}
