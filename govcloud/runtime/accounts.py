@@ -109,13 +109,19 @@ def _zone_hosts(demands: tuple[Any, ...], hosts: tuple[Any, ...], ratios: Any
 
 def measured_records(resources: list[Any], driver: Driver, window: Window
                      ) -> list[usage.Record]:
-    """Prorated allocations from the cloud's resources; measured vCPU and RAM from the
-    driver's usage API (nova os-simple-tenant-usage: hours in the window), in unit-months."""
+    """Prorated allocations from the cloud's resources (billed by the hour begun); measured
+    vCPU and RAM from the driver's usage API (nova os-simple-tenant-usage: hours in the
+    window), in unit-months; and nova's own CPU hours, RAM MB-hours and disk GB-hours as it
+    gives them (to the second, up to the moment asked), beside the billed figures."""
     period = str(window.month)
+    asked = clock()
     measured = driver.usage(window.start, window.end) \
         if driver.can(Ability.USAGE) and window.hours else {}
     month_hours = window.month.hours
     out = []
+    if measured:  # nova counts up to when it was asked (the window's end is later)
+        out.append(usage.Record(period, usage.PLATFORM, "measured_to", asked.timestamp(),
+                                clock().timestamp(), driver.name))
     for d, items in sorted(usage.prorated(resources, window).items()):
         m = measured.get(d)
         for item, v in items.items():
@@ -230,7 +236,7 @@ def charges_for(estate: Estate, store: Store, month: Month, book: PriceBook) -> 
                          stored.adjustments(store, str(month)))
 
 
-def _line_of(estate: Estate) -> Any:
+def line_of(estate: Estate) -> Any:
     cache: dict[str, Any] = {}
 
     def for_plan(plan: Any) -> Any:
@@ -250,7 +256,7 @@ def savings_for(estate: Estate, store: Store, month: Month,
         return frozen.ledger
     book = book_for(estate)
     return ledger(estate.plans, book, statement or statement_for(estate, store, month, book),
-                  _line_of(estate))
+                  line_of(estate))
 
 
 @dataclass(frozen=True)
@@ -363,6 +369,11 @@ def utilization(estate: Estate, store: Store, month: Month) -> Utilization:
     frozen = stored.closing(store, str(month))
     if frozen is not None:
         return frozen.utilization
+    return utilization_of(estate, store, month)
+
+
+def utilization_of(estate: Estate, store: Store, month: Month) -> Utilization:
+    """The month's utilization from its usage records (closed or not)."""
     records = records_for(store, month)
     alloc = usage.average(records)
     used = usage.used_by_department(records)

@@ -315,3 +315,69 @@ def test_rerate_shows_what_changed_and_why_and_is_audited(golden: Path) -> None:
     reopened = rerate()
     assert reopened["baseline"].startswith("as closed at")
     assert reopened["why"]["cost_lines"] and reopened["departments"]
+
+
+def test_a_month_closed_by_the_earlier_format_loads_and_stays_closed(golden: Path) -> None:
+    """A statement closed by govcloud before closing froze every figure (the bare chargeback,
+    tests/reports/golden/old-closing, written by that version) is brought over on first use:
+    its chargeback exactly as frozen then, savings and utilization frozen now, audited; no
+    later edit changes it, and it reopens like any closed month."""
+    old = json.loads((Path(__file__).parent / "golden" / "old-closing" /
+                      "statements-2026-10.json").read_text(encoding="utf-8"))
+    frozen = json.loads(old["body"])
+    assert "statement" not in frozen and "departments" in frozen  # the earlier format
+    db = sqlite3.connect(golden / ".state" / "govcloud.db")
+    db.execute("INSERT INTO statements (period, body, closed_at, closed_by) VALUES (?,?,?,?)",
+               (old["period"], old["body"], old["closed_at"], old["closed_by"]))
+    db.commit()
+    db.close()
+    # prices change after it was closed: the frozen chargeback must not follow
+    edit(golden / "prices.yaml", "vcpu: [{from: 2026-01, yuan: 10}]",
+         "vcpu: [{from: 2026-01, yuan: 77}]")
+    cb = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o", "json"))
+    assert cb["closed_at"] == old["closed_at"]
+    assert {d["department"]: d["total"] for d in cb["departments"]} == \
+        {d["department"]: d["total"] for d in frozen["departments"]}
+    assert (cb["platform_cost"], cb["idle"]) == (frozen["platform_cost"], frozen["idle"])
+    assert cb["price_book"]["digest"].startswith("not recorded")
+    trail = json.loads(run(golden, "statement", "audit", "--period", "2026-10", "-o", "json"))
+    assert [t["action"] for t in trail] == ["migrate"]
+    reports = {kind: run(golden, "report", kind, "--period", "2026-10", "-o", "json")
+               for kind in ("chargeback", "savings", "utilization", "unit-costs")}
+    edit(golden / "prices.yaml", "admin_yuan_per_year: 120000", "admin_yuan_per_year: 999000")
+    assert reports == {kind: run(golden, "report", kind, "--period", "2026-10", "-o", "json")
+                       for kind in reports}, "a closed month changed after its migration"
+    refused = govcloud("usage", "collect", "--period", "2026-10", estate=golden)
+    assert refused.returncode == 1 and "2026-10 is closed" in refused.stderr
+    run(golden, "statement", "reopen", "--period", "2026-10", "--reason", "re-rate it")
+    rerate = json.loads(run(golden, "statement", "rerate", "--period", "2026-10", "-o",
+                            "json"))
+    assert rerate["baseline"].startswith("as closed at")
+    assert {"what": "vcpu", "old": "10", "new": "77"} in rerate["why"]["rates"]
+
+
+def test_the_exporter_schedule_has_a_session_of_its_own(
+        golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hourly collection runs beside the scrapes' rebuild thread: it must not share the
+    serving session's cloud connection (openstacksdk connections are not thread-safe), so
+    each run opens its own session — its own store connection and driver — and closes it."""
+    from govcloud.runtime import accounts, engine, exporter
+
+    seen: list[tuple[int, int]] = []
+    real = accounts.collect_due
+
+    def spy(estate: Any, store: Any, driver: Any) -> list[str]:
+        seen.append((id(store), id(driver)))
+        return real(estate, store, driver)
+
+    monkeypatch.setattr(accounts, "collect_due", spy)
+    with engine.session(golden) as serving:
+        snapshot = exporter.Snapshot(serving, 3600.0)
+        notes = exporter.collect_once(golden)
+        assert notes and notes[0].startswith("usage collected for 2026-11")
+        assert seen and seen[0] != (id(serving.store), id(serving.driver))
+        assert seen[0][0] != id(serving.store) and seen[0][1] != id(serving.driver)
+        assert b"govcloud_department_monthly_cost_yuan" in snapshot.page().body
+    # a failure is logged, not raised (the schedule keeps going)
+    (golden / "govcloud.yaml").write_text("cloud: [", encoding="utf-8")
+    assert exporter.collect_once(golden) == []
