@@ -131,6 +131,9 @@ def measured_records(resources: list[Any], driver: Driver, window: Window
             elif m is not None and item == "ram_gb":
                 used = round(min(m["ram_mb_hours"] / 1024 / month_hours, v), 6)
             out.append(usage.Record(period, d, item, v, used, driver.name))
+    for d, m in sorted(measured.items()):
+        out += [usage.Record(period, d, item, float(m[key]), None, driver.name)
+                for item, key in usage.MEASURED.items()]
     return out
 
 
