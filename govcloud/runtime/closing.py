@@ -92,7 +92,7 @@ def migrate(estate: Estate, store: Store) -> list[str]:
     there), and the savings, utilization and names computed now and frozen from now on;
     audited as "migrate". The months brought over; a month that cannot be (no usage left to
     rebuild its utilization) is left as it is and says so when read."""
-    done = []
+    done: list[str] = []
     old = stored.old_closings(store)
     if not old:
         return done
