@@ -1,5 +1,6 @@
-"""Finance commands: usage collect, report utilization|chargeback|savings|html|publish,
-statement close|reopen|adjust|audit, and the Prometheus exporter."""
+"""Finance commands: usage collect, report utilization|chargeback|unit-costs|savings|html|
+publish,
+statement close|reopen|rerate|adjust|audit, and the Prometheus exporter."""
 
 from __future__ import annotations
 
@@ -73,6 +74,25 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
     with session(ctx) as s:
         rep = accounts.span_report(s.estate, s.store, span)
     emit_report(rep, output, out or Path(f"govcloud-{span}.xlsx"))
+
+
+@report.command("unit-costs")
+@period_option
+@output_option(*FORMATS)
+@out_option
+@click.pass_context
+def unit_costs(ctx: click.Context, period: Month, output: str, out: Path | None) -> None:
+    """What one unit of each billed item (a vCPU-month, a GB of backup, a website, an
+    antivirus seat) really cost in a month after the shared pools: each usage pool's cost
+    with its idle spread over the units used, the fixed pools spread in proportion, and what
+    departments paid per unit. Unit cost × units = cost, and the costs add up to the
+    platform's cost, to the fen.
+
+    \b
+    Example:
+      govcloud report unit-costs --period 2026-10
+    """
+    _report(ctx, "unit-costs", period, output, out)
 
 
 @report.command()
@@ -158,8 +178,8 @@ def publish(ctx: click.Context, period: Month, out: Path) -> None:
 
 @cli.group()
 def statement() -> None:
-    """Monthly statements: close a finished month so nothing can change it; reopen it, adjust
-    a department's charge, and read the audit trail of all three.
+    """Monthly statements: close a finished month so nothing can change it; reopen it, re-rate
+    an open month, adjust a department's charge, and read the audit trail.
 
     \b
     Example:
@@ -184,6 +204,37 @@ def statement_close(ctx: click.Context, period: Month) -> None:
     click.echo(f"Closed {period}: platform cost {st.platform_cost:,.2f} yuan, charged "
                f"{st.platform_cost - st.idle:,.2f}, idle {st.idle:,.2f} (at {c.closed_at}; "
                f"price book {c.book_digest}).")
+
+
+@statement.command("rerate")
+@period_option
+@click.option("--yes", is_flag=True, help="Record the new rating (audited); without it, a dry "
+              "run that only shows the diff.")
+@click.option("--reason", default=None, help="Why it is re-rated (needed with --yes; kept in "
+              "the audit trail).")
+@output_option("text", "json", "csv")
+@click.pass_context
+def statement_rerate(ctx: click.Context, period: Month, yes: bool, reason: str | None,
+                     output: str) -> None:
+    """Re-rate an open month with today's price book and usage: per department the charge
+    and every pool's share old → new, and why (the rates, cost lines and price lines that
+    changed), against the month's last recorded rating (or its closed figures, after a
+    reopen). A dry run unless --yes; audited.
+
+    \b
+    Example:
+      govcloud statement rerate --period 2026-11
+      govcloud statement rerate --period 2026-11 --yes --reason "power tariff corrected"
+    """
+    if yes and not (reason or "").strip():
+        raise click.BadParameter("--yes records the re-rate: give --reason \"…\" too",
+                                 param_hint="--reason")
+    from govcloud.reports.views import rerate
+
+    with session(ctx) as s:
+        change, _ = closing.rerate(s.estate, s.store, period, reason if yes else None)
+        rep = rerate(accounts.names_of(s.estate), change, yes)
+    emit_report(rep, output, Path(f"govcloud-rerate-{period}.xlsx"))
 
 
 @statement.command("reopen")
@@ -228,7 +279,7 @@ def statement_adjust(ctx: click.Context, period: Month, department: str, yuan: s
 @output_option("text", "json")
 @click.pass_context
 def statement_audit(ctx: click.Context, period: str | None, output: str) -> None:
-    """The finance audit trail: every close, reopen and adjustment, with who, when and why.
+    """The finance audit trail: every close, reopen, re-rate and adjustment, with who, when and why.
 
     \b
     Example:

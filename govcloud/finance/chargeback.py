@@ -231,25 +231,27 @@ def split(total_fen: int, weights: Mapping[str, Decimal]) -> dict[str, int]:
     (largest remainder; ties go to the name that sorts first)."""
     names = list(weights)
     # Exact in integers: every weight as a fraction, over their least common denominator.
-    ratios = [weights[n].as_integer_ratio() for n in names]
-    den = math.lcm(*(d for _, d in ratios)) if ratios else 1
-    ints = [num * (den // d) for num, d in ratios]
+    ratios = [w.as_integer_ratio() for w in weights.values()]
+    dens = {d for _, d in ratios}
+    if len(dens) == 1:
+        ints = [num for num, _ in ratios]
+    else:
+        den = math.lcm(*dens)
+        ints = [num * (den // d) for num, d in ratios]
     total_w = sum(ints)
     if not names or total_w <= 0:
         raise ValueError("nothing to split over")
-    out: dict[str, int] = {}
-    rems: list[tuple[int, str]] = []
-    given = 0
-    for n, w in zip(names, ints, strict=True):
-        q, r = divmod(total_fen * w, total_w)
-        out[n] = q
-        given += q
-        rems.append((r, n))
-    left = total_fen - given
-    rems.sort(key=lambda t: (-t[0], t[1]))
-    for _, n in rems[:left]:
-        out[n] += 1
-    return out
+    parts = [divmod(total_fen * w, total_w) for w in ints]
+    shares = [q for q, _ in parts]
+    left = total_fen - sum(shares)
+    if left:  # the leftover fen: one each to the largest remainders, ties to the first name
+        rems = [r for _, r in parts]
+        cut = sorted(rems, reverse=True)[left - 1]  # the smallest remainder that gets one
+        above = [k for k, r in enumerate(rems) if r > cut]
+        tied = sorted((names[k], k) for k, r in enumerate(rems) if r == cut)
+        for k in above + [k for _, k in tied[:left - len(above)]]:
+            shares[k] += 1
+    return dict(zip(names, shares, strict=True))
 
 
 def host_cost_lines(book: PriceBook, platform: Platform, period: str,
@@ -283,21 +285,64 @@ def host_cost_lines(book: PriceBook, platform: Platform, period: str,
     return lines
 
 
-def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
-               platform: Platform, hours: tuple[int, int] | None = None,
-               adjustments: tuple[Adjustment, ...] = ()) -> Statement:
-    """The month's statement: every pool split between departments and idle, to the fen.
+@dataclass(frozen=True)
+class MonthCharges:
+    """A month in brief: each department's charge (adjustments included), the idle line and
+    the platform's cost — what a span of months needs, without the pool-by-pool detail."""
 
-    ``usage`` is in unit-months; ``hours`` (run, in the month) makes it a month to date: every
-    pool's cost and the host capacity count for that fraction of the month. Adjustments add
-    to their department's total (charges + idle = platform cost + adjustments)."""
-    fraction = Decimal(hours[0]) / Decimal(hours[1]) if hours else Decimal(1)
-    rates = book.rates(period)
-    price = {item: rates[item].yuan for item in ITEMS}
-    deps = sorted(usage)
-    qty = {d: {item: _dec(usage[d].get(item, 0)) for item in ITEMS} for d in deps}
-    host_cap = platform.capacity()
-    pools: list[PoolSplit] = []
+    period: str
+    charges: dict[str, Decimal]
+    idle: Decimal
+    platform_cost: Decimal
+    hours: tuple[int, int] | None = None
+    closed: bool = False
+
+    @classmethod
+    def of(cls, s: Statement) -> MonthCharges:
+        return cls(s.period, {d.department: d.total for d in s.departments}, s.idle,
+                   s.platform_cost, s.hours, s.closed_at is not None)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """One pool's cost divided: whole fen per department (and IDLE)."""
+
+    pool: Pool
+    cost: Decimal
+    lines: tuple[CostLine, ...]
+    basis: dict[str, Decimal]
+    fen: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Month:
+    """What every pool's split starts from: the month's share of a month run, the rate card
+    and each department's units and priced usage."""
+
+    fraction: Decimal
+    price: dict[str, Decimal]
+    deps: list[str]
+    qty: dict[str, dict[str, Decimal]]
+    priced: dict[str, dict[str, Decimal]]
+
+    @classmethod
+    def of(cls, book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
+           hours: tuple[int, int] | None) -> _Month:
+        rates = book.rates(period)
+        price = {item: rates[item].yuan for item in ITEMS}
+        deps = sorted(usage)
+        qty = _quantities(usage, deps)
+        # Priced once: the usage pools' weights and the list value.
+        priced = {d: {i: q[i] * price[i] for i in ITEMS} for d, q in qty.items()}
+        return cls(Decimal(hours[0]) / Decimal(hours[1]) if hours else Decimal(1), price,
+                   deps, qty, priced)
+
+
+def _splits(book: PriceBook, period: str, m: _Month, platform: Platform) -> list[_Split]:
+    """Every pool's cost for the month (× the fraction run), split to the fen."""
+    fraction = m.fraction
+    host_cap = {k: v * fraction for k, v in platform.capacity().items()}
+    out = []
     for pool in book.pools:
         if pool.cost == "hosts":
             lines = host_cost_lines(book, platform, period, fraction)
@@ -307,51 +352,114 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
             lines = [CostLine(f"{pool.name} ({pool.description or 'fixed'}) a month{part}",
                               p.yuan * fraction, str(p.source))]
         cost = fen(sum((x.yuan for x in lines), ZERO))
-        basis = _basis(pool, deps, qty, price, {k: v * fraction for k, v in host_cap.items()},
-                       fraction)
+        basis = _basis(pool, m.deps, m.qty, m.priced, m.price, host_cap, fraction)
         if sum(basis.values(), ZERO) <= 0:
             basis = {IDLE: Decimal(1)}
-        parts = split(int(cost * 100), basis)
-        shares = {d: Decimal(parts.get(d, 0)).scaleb(-2) for d in deps}
-        idle = Decimal(parts.get(IDLE, 0)).scaleb(-2)
-        pools.append(PoolSplit(pool.name, pool.rule, cost, tuple(lines), basis, shares, idle,
-                               pool.items if pool.rule == "usage" else ()))
-    charges = []
+        out.append(_Split(pool, cost, tuple(lines), basis, split(int(cost * 100), basis)))
+    return out
+
+
+def _adjusting(adjustments: tuple[Adjustment, ...]) -> dict[str, Decimal]:
     adjust: dict[str, Decimal] = {}
     for a in adjustments:
         adjust[a.department] = adjust.get(a.department, ZERO) + a.yuan
+    return adjust
+
+
+def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
+               platform: Platform, hours: tuple[int, int] | None = None,
+               adjustments: tuple[Adjustment, ...] = ()) -> Statement:
+    """The month's statement: every pool split between departments and idle, to the fen.
+
+    ``usage`` is in unit-months; ``hours`` (run, in the month) makes it a month to date: every
+    pool's cost and the host capacity count for that fraction of the month. Adjustments add
+    to their department's total (charges + idle = platform cost + adjustments)."""
+    m = _Month.of(book, period, usage, hours)
+    rates = book.rates(period)
+    pools = [PoolSplit(x.pool.name, x.pool.rule, x.cost, x.lines, x.basis,
+                       {d: Decimal(x.fen.get(d, 0)).scaleb(-2) for d in m.deps},
+                       Decimal(x.fen.get(IDLE, 0)).scaleb(-2),
+                       x.pool.items if x.pool.rule == "usage" else ())
+             for x in _splits(book, period, m, platform)]
+    charges = []
+    adjust = _adjusting(adjustments)
+    names = [p.name for p in pools]
+    columns = [p.shares for p in pools]
     empty: dict[str, Any] = {}
-    for d in sorted(set(deps) | set(adjust)):
-        by_pool = {p.name: p.shares.get(d, ZERO) for p in pools}
-        q = qty.get(d, empty)
-        list_value = fen(sum((q.get(i, ZERO) * price[i] for i in ITEMS), ZERO))
+    for d in sorted(set(m.deps) | set(adjust)):
+        by_pool = {n: c.get(d, ZERO) for n, c in zip(names, columns, strict=True)}
+        values = m.priced.get(d)
+        list_value = fen(sum(values.values(), ZERO) if values else ZERO)
         extra = adjust.get(d, ZERO)
         u = usage.get(d, empty)
         charges.append(DepartmentCharge(d, {i: float(u.get(i, 0) or 0) for i in ITEMS},
-                                        list_value, by_pool, sum(by_pool.values(), ZERO) + extra,
-                                        extra))
+                                        list_value, by_pool,
+                                        sum(by_pool.values(), ZERO) + extra, extra))
     return Statement(period, tuple(charges), tuple(pools),
                      {i: (rates[i].yuan, str(rates[i].source)) for i in ITEMS},
                      sum((p.cost for p in pools), ZERO), sum((p.idle for p in pools), ZERO),
                      adjustments=tuple(adjustments), hours=hours)
 
 
+def month_charges(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
+                  platform: Platform, hours: tuple[int, int] | None = None,
+                  adjustments: tuple[Adjustment, ...] = ()) -> MonthCharges:
+    """The month's charge per department, idle and platform cost: the same splits as
+    ``chargeback`` (each total equal to its statement's, to the fen), without building the
+    statement's detail — what a span of months reads."""
+    m = _Month.of(book, period, usage, hours)
+    splits = _splits(book, period, m, platform)
+    adjust = _adjusting(adjustments)
+    charges: dict[str, Decimal] = {}
+    if splits:
+        columns = [x.fen for x in splits]
+        for d in m.deps:
+            charges[d] = Decimal(sum([c.get(d, 0) for c in columns])).scaleb(-2)
+    for d, extra in adjust.items():
+        charges[d] = charges.get(d, ZERO) + extra
+    every = sorted(set(m.deps) | set(adjust))
+    return MonthCharges(period, {d: charges.get(d, ZERO) for d in every},
+                        sum((Decimal(x.fen.get(IDLE, 0)).scaleb(-2) for x in splits), ZERO),
+                        sum((x.cost for x in splits), ZERO), hours)
+
+
+class _Exact(dict[float, Decimal]):
+    """Number → exact Decimal, each distinct number converted once."""
+
+    def __missing__(self, v: float) -> Decimal:
+        q = self[v] = _dec(v)
+        return q
+
+
+def _quantities(usage: Mapping[str, Mapping[str, float]], deps: list[str]
+                ) -> dict[str, dict[str, Decimal]]:
+    """Department → item → units as exact Decimals."""
+    exact = _Exact()
+    return {d: {i: exact[usage[d].get(i, 0)] for i in ITEMS} for d in deps}
+
+
 def _basis(pool: Pool, deps: list[str], qty: dict[str, dict[str, Decimal]],
-           price: dict[str, Decimal], host_cap: dict[str, Decimal],
-           fraction: Decimal = Decimal(1)) -> dict[str, Decimal]:
+           priced: dict[str, dict[str, Decimal]], price: dict[str, Decimal],
+           host_cap: dict[str, Decimal], fraction: Decimal = Decimal(1)
+           ) -> dict[str, Decimal]:
     if pool.rule == "even":
-        return {d: Decimal(1) for d in deps}
+        return dict.fromkeys(deps, Decimal(1))
     if pool.rule == "weight":
         return {d: pool.weights.get(d, pool.default_weight) for d in deps}
-    out = {d: sum((qty[d][i] * price[i] for i in pool.items), ZERO) for d in deps}
+    items = pool.items
+    if len(items) == 1:
+        only = items[0]
+        out = {d: priced[d][only] for d in deps}
+    else:
+        out = {d: sum([priced[d][i] for i in items], ZERO) for d in deps}
     idle = ZERO
-    for i in pool.items:
+    for i in items:
         cap = host_cap.get(i) if i in HOST_ITEMS else pool.capacity.get(i)
         if cap is not None and i not in HOST_ITEMS:
             cap = cap * fraction
         if cap is None:
             continue  # no declared capacity: the users carry all of it
-        used = sum((qty[d][i] for d in deps), ZERO)
+        used = sum([qty[d][i] for d in deps], ZERO)
         idle += max(cap - used, ZERO) * price[i]
     out[IDLE] = idle
     return out

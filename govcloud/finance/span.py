@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from govcloud.finance.chargeback import ZERO, Statement, fen
+from govcloud.finance.chargeback import ZERO, MonthCharges, fen
 from govcloud.finance.period import Month
 
 FORECAST_METHOD = ("run rate: the spend so far ÷ the hours of the year run so far × the hours "
@@ -56,15 +56,16 @@ class SpanTotals:
                 "total_idle": str(sum(self.idle, ZERO))}
 
 
-def totals(statements: Sequence[Statement]) -> SpanTotals:
-    months = tuple(s.period for s in statements)
-    deps = sorted({d.department for s in statements for d in s.departments})
-    charges: dict[str, list[Decimal]] = {d: [ZERO] * len(statements) for d in deps}
-    for i, s in enumerate(statements):
-        for d in s.departments:
-            charges[d.department][i] = d.total
-    return SpanTotals(months, tuple(s.closed_at is not None for s in statements),
+def totals(months: Sequence[MonthCharges]) -> SpanTotals:
+    """The span from its months in brief (``MonthCharges.of`` a statement, or
+    ``month_charges``)."""
+    deps = sorted({d for m in months for d in m.charges})
+    charges: dict[str, list[Decimal]] = {d: [ZERO] * len(months) for d in deps}
+    for i, m in enumerate(months):
+        for d, total in m.charges.items():
+            charges[d][i] = total
+    return SpanTotals(tuple(m.period for m in months), tuple(m.closed for m in months),
                       {d: tuple(v) for d, v in charges.items()},
-                      tuple(s.idle for s in statements),
-                      tuple(s.platform_cost for s in statements),
-                      tuple(s.hours or (Month.parse(s.period).hours,) * 2 for s in statements))
+                      tuple(m.idle for m in months),
+                      tuple(m.platform_cost for m in months),
+                      tuple(m.hours or (Month.parse(m.period).hours,) * 2 for m in months))

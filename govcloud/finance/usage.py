@@ -13,14 +13,23 @@ Items (all per department and month):
                           storage of its websites, when the department's backup is enabled
   antivirus_seat          servers scanned, when the department's antivirus is enabled
   servers                 count (not billed)
+  vcpu_hours, ram_mb_hours, disk_gb_hours
+                          (OpenStack only, not billed) what nova measured for the window,
+                          as its usage API gives it: to the second, up to the moment asked,
+                          the same figures ``openstack usage show`` prints
 The platform's own rows (department ``_platform``) hold hosts in use per class:
 ``hosts:<zone>:<class>``, and the hours of the month that had run when it was collected
-(``hours``: allocated = hours run, used = hours in the month).
+(``hours``: allocated = hours run, used = hours in the month), and with the cloud's measured
+hours when they were asked for (``measured_to``: allocated = POSIX seconds when asked,
+used = when answered; nova counts up to a moment between the two).
 
 Proration (the documented rule): a resource counts for the hours of its life inside the
 month (``period.Window.billed_hours``); a department's quantity of an item is
 Σ units × billed hours / hours in the month, rounded to 6 decimals — unit-months. A server of
-4 vCPU that ran 186 of October's 744 hours is 1 vCPU-month.
+4 vCPU that ran 186 of October's 744 hours is 1 vCPU-month. Billing counts every hour begun
+(the hour created down, the hour deleted or under way up); nova's measured hours, recorded
+beside (``MEASURED``), count seconds, so a server bills between 0 and 2 hours more than nova
+measured for it.
 """
 
 from __future__ import annotations
@@ -36,6 +45,9 @@ PLATFORM = "_platform"
 BILLED = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb", "antivirus_seat")
 COUNTED = ("servers", "volumes")
 ITEMS = BILLED + COUNTED
+# Measured by the cloud: record item → the driver's usage key.
+MEASURED = {"vcpu_hours": "vcpu_hours", "ram_mb_hours": "ram_mb_hours",
+            "disk_gb_hours": "disk_gb_hours"}
 
 @dataclass(frozen=True)
 class Record:
@@ -181,10 +193,11 @@ def host_records(period: str, by_zone_class: dict[str, dict[str, int]],
 
 
 def by_department(records: Iterable[Record]) -> dict[str, dict[str, float]]:
-    """Department → item → allocated (platform rows left out)."""
+    """Department → item → allocated (platform rows and the cloud's measured hours left
+    out)."""
     out: dict[str, dict[str, float]] = {}
     for r in records:
-        if r.department != PLATFORM:
+        if r.department != PLATFORM and r.item not in MEASURED:
             row = out.get(r.department)
             if row is None:
                 row = out[r.department] = empty()
@@ -205,7 +218,7 @@ def average(records: Iterable[Record]) -> dict[str, dict[str, float]]:
 def used_by_department(records: Iterable[Record]) -> dict[str, dict[str, float | None]]:
     out: dict[str, dict[str, float | None]] = {}
     for r in records:
-        if r.department != PLATFORM:
+        if r.department != PLATFORM and r.item not in MEASURED:
             out.setdefault(r.department, {})[r.item] = r.used
     return out
 

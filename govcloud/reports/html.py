@@ -234,7 +234,8 @@ ul.notes li {{ margin: 4px 0; }}
     ]
     titles = {"chargeback": "Chargeback 计费分摊", "savings": "Savings 节约台账",
               "utilization": "Utilization 资源使用", "savings_detail": "Where each legacy "
-              "figure comes from 数据来源", "cost_detail": "Platform cost lines 平台成本明细"}
+              "figure comes from 数据来源", "cost_detail": "Platform cost lines 平台成本明细",
+              "unit_costs": "Unit costs after the shared pools 单位成本（含共享资源池分摊）"}
     for key, (header, rows) in tables.items():
         body.append(f"<h2>{escape(titles.get(key, key))}</h2>")
         body.append(_table(header, rows, f"{titles.get(key, key)} — {period}"))

@@ -12,6 +12,7 @@ from typing import Any
 
 from govcloud.finance.chargeback import ZERO, Statement
 from govcloud.finance.savings import Ledger
+from govcloud.finance.unitcost import UnitCost
 from govcloud.finance.utilization import Utilization
 
 Table = tuple[list[str], list[list[Any]]]
@@ -53,6 +54,11 @@ TITLES = {
     "charged": "部门分摊（元） Charged to departments",
     "yuan_per_unit": "部门实付单价（元/单位） What departments pay per unit",
     "adjustment": "调整（元） Adjustment",
+    "usage_pools": "用量资源池成本（元，含闲置） Usage pools' cost (idle included)",
+    "of_which_idle": "其中闲置（元） Of which idle", "fixed_pools": "固定分摊（元） Fixed pools",
+    "cost": "成本合计（元） Cost", "cost_per_unit": "单位成本（元/单位） Cost per unit",
+    "paid": "部门实付（元） Paid by departments",
+    "paid_per_unit": "部门实付单价（元/单位） Paid per unit",
 }
 
 
@@ -103,6 +109,32 @@ def rate_card_table(s: Statement, card: list[dict[str, Any]]) -> Table:
     header = ["item", "list_price", "units", "charged", "yuan_per_unit"]
     return header, [[r["item"], r["list_price"], r["units"], r["charged"], r["yuan_per_unit"]]
                     for r in card]
+
+
+def unit_cost_table(costs: list[UnitCost]) -> Table:
+    """Per billed item: units, list price, the usage pools' cost it carries (idle included),
+    its share of the fixed pools, its cost and cost per unit, and what departments paid; a
+    total row equal to the platform's cost."""
+    header = ["item", "units", "list_price", "usage_pools", "of_which_idle", "fixed_pools",
+              "cost", "cost_per_unit", "paid", "paid_per_unit"]
+    def exact(v: Decimal | None) -> float | None:  # units and yuan per unit: not to the fen
+        return None if v is None else round(float(v), 6)
+
+    rows: list[list[Any]] = [[c.item, exact(c.units), c.list_price, c.direct, c.idle,
+                              c.fixed, c.cost, exact(c.per_unit), c.paid,
+                              exact(c.paid_per_unit)] for c in costs]
+    rows.append(["(total)", None, None, sum((c.direct for c in costs), ZERO),
+                 sum((c.idle for c in costs), ZERO), sum((c.fixed for c in costs), ZERO),
+                 sum((c.cost for c in costs), ZERO), None, sum((c.paid for c in costs), ZERO),
+                 None])
+    return header, rows
+
+
+def unit_cost_pools(costs: list[UnitCost]) -> Table:
+    """Which pool's cost each item carries: item × pool, to the fen."""
+    pools = list(dict.fromkeys(n for c in costs for n in c.by_pool))
+    return ["item", *pools], [[c.item, *(c.by_pool.get(n, ZERO) for n in pools)]
+                              for c in costs]
 
 
 def savings_table(names: Names, ledger: Ledger) -> Table:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from govcloud.finance import unitcost
 from govcloud.finance.chargeback import Statement, rate_card
+from govcloud.finance.rerate import Rerate
 from govcloud.finance.savings import Ledger
 from govcloud.finance.span import FORECAST_METHOD, SpanTotals
 from govcloud.finance.utilization import Utilization
@@ -88,6 +90,30 @@ def chargeback(names: Names, st: Statement) -> Report:
                   text)
 
 
+def unit_costs(st: Statement) -> Report:
+    """What one unit of each billed item really cost after the shared pools, reconciled to
+    the platform's cost (govcloud.finance.unitcost states the rule)."""
+    costs = unitcost.unit_costs(st)
+    unitcost.check_reconciled(st, costs)
+    header, rows = tables.unit_cost_table(costs)
+    shown = [[f"{v:,.4f}" if k in (7, 9) and isinstance(v, float) else cell(v)
+              for k, v in enumerate(r)] for r in rows]
+    text = table(header, shown, "lrrrrrrrrr")
+    by_pool = tables.unit_cost_pools(costs)
+    text += "\n\nWhich pool's cost each item carries (yuan):\n" + _text(
+        *by_pool, "l" + "r" * (len(by_pool[0]) - 1))
+    text += ("\n\nCost per unit: each usage pool's whole cost (idle included) divided between "
+             "its items by priced usage, the pools split evenly or by weight spread over the "
+             "items in proportion, over the units billed; paid: what departments were charged "
+             "(idle left out). Unit cost × units = cost, to the fen; the costs add up to the "
+             f"platform cost {st.platform_cost:,.2f} ({period_label(st)}).")
+    data = {"period": st.period, "platform_cost": str(st.platform_cost), "idle": str(st.idle),
+            "method": unitcost.__doc__.split("\n\n", 1)[1].strip() if unitcost.__doc__
+            else "", "items": [c.as_dict() for c in costs]}
+    return Report(st.period, {"Unit costs": (header, rows), "Unit costs by pool": by_pool},
+                  data, text)
+
+
 def savings(names: Names, led: Ledger, period: str, detail: bool = False) -> Report:
     header, rows = tables.savings_table(names, led)
     text = _text(header, rows, "llrrrrr")
@@ -107,7 +133,8 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
             "Rate card": tables.rate_card_table(st, rate_card(st)),
             "Savings": tables.savings_table(names, led),
             "Savings sources": tables.savings_detail(led),
-            "Platform cost": tables.cost_detail(st)}
+            "Platform cost": tables.cost_detail(st),
+            "Unit costs": tables.unit_cost_table(unitcost.unit_costs(st))}
 
 
 def span(names: Names, t: SpanTotals, label: str, year_hours: int) -> Report:
@@ -133,3 +160,38 @@ def span(names: Names, t: SpanTotals, label: str, year_hours: int) -> Report:
     else:
         text += "."
     return Report(label, {"Chargeback by month": (header, rows)}, data, text)
+
+
+def rerate(names: Names, r: Rerate, recorded: bool) -> Report:
+    """A re-rate's diff: per department its charge old → new and the lines that moved, then
+    why — the rates, pool cost lines and cited price lines that changed."""
+    def money(v: Any) -> str:
+        return "—" if v is None else cell(v)
+
+    header = ["department", "name", "old", "new", "change", "what moved"]
+    rows: list[list[Any]] = []
+    for d in r.departments:
+        moved = [f"{c.what} {money(c.old)} → {money(c.new)}" for c in d.lines]
+        moved += [f"{c.what} units {money(c.old)} → {money(c.new)}" for c in d.usage]
+        rows.append([d.department, names.get(d.department, (d.department, ""))[0], d.old,
+                     d.new, d.delta, "; ".join(moved)])
+    parts = [f"Re-rate of {r.period} against the month {r.baseline}."]
+    if not r.changed:
+        parts.append("Nothing changed.")
+    else:
+        if rows:
+            parts.append(_text(header, rows, "llrrrl"))
+        parts.append(f"Platform cost {money(r.platform.old)} → {money(r.platform.new)}; idle "
+                     f"{money(r.idle.old)} → {money(r.idle.new)}.")
+        why = [f"  rate {c.what}: {money(c.old)} → {money(c.new)} yuan" for c in r.rates]
+        why += [f"  cost line {c.what}: {money(c.old)} → {money(c.new)}"
+                for c in r.cost_lines]
+        why += [f"  {c.what}: {c.old or '—'}  →  {c.new or '—'}" for c in r.price_lines]
+        if why:
+            parts.append("Why (price lines that changed):\n" + "\n".join(why))
+        if r.book.old != r.book.new:
+            parts.append(f"Price book {r.book.old or '—'} → {r.book.new}.")
+    parts.append("Recorded and audited." if recorded else
+                 "Dry run: nothing recorded. Record it with --yes --reason \"…\".")
+    return Report(r.period, {"Re-rate": (header, rows)},
+                  {**r.as_dict(), "recorded": recorded}, "\n\n".join(parts))

@@ -19,7 +19,14 @@ from govcloud.core.model import Estate
 from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
-from govcloud.finance.chargeback import Platform, Statement, chargeback, check_invariant
+from govcloud.finance.chargeback import (
+    MonthCharges,
+    Platform,
+    Statement,
+    chargeback,
+    check_invariant,
+    month_charges,
+)
 from govcloud.finance.chargeback import plan_cost as plan_cost_of
 from govcloud.finance.period import Month, Span, Window
 from govcloud.finance.pricebook import PriceBook
@@ -102,13 +109,19 @@ def _zone_hosts(demands: tuple[Any, ...], hosts: tuple[Any, ...], ratios: Any
 
 def measured_records(resources: list[Any], driver: Driver, window: Window
                      ) -> list[usage.Record]:
-    """Prorated allocations from the cloud's resources; measured vCPU and RAM from the
-    driver's usage API (nova os-simple-tenant-usage: hours in the window), in unit-months."""
+    """Prorated allocations from the cloud's resources (billed by the hour begun); measured
+    vCPU and RAM from the driver's usage API (nova os-simple-tenant-usage: hours in the
+    window), in unit-months; and nova's own CPU hours, RAM MB-hours and disk GB-hours as it
+    gives them (to the second, up to the moment asked), beside the billed figures."""
     period = str(window.month)
+    asked = clock()
     measured = driver.usage(window.start, window.end) \
         if driver.can(Ability.USAGE) and window.hours else {}
     month_hours = window.month.hours
     out = []
+    if measured:  # nova counts up to when it was asked (the window's end is later)
+        out.append(usage.Record(period, usage.PLATFORM, "measured_to", asked.timestamp(),
+                                clock().timestamp(), driver.name))
     for d, items in sorted(usage.prorated(resources, window).items()):
         m = measured.get(d)
         for item, v in items.items():
@@ -118,6 +131,9 @@ def measured_records(resources: list[Any], driver: Driver, window: Window
             elif m is not None and item == "ram_gb":
                 used = round(min(m["ram_mb_hours"] / 1024 / month_hours, v), 6)
             out.append(usage.Record(period, d, item, v, used, driver.name))
+    for d, m in sorted(measured.items()):
+        out += [usage.Record(period, d, item, float(m[key]), None, driver.name)
+                for item, key in usage.MEASURED.items()]
     return out
 
 
@@ -196,10 +212,7 @@ def statement_for(estate: Estate, store: Store, month: Month,
     frozen = stored.closing(store, str(month))
     if frozen is not None:
         return frozen.statement
-    rows = stored.allocated(store, str(month))
-    if not rows:
-        records_for(store, month)  # the plain error with the fix
-    got = usage.allocated(str(month), rows)
+    got = allocated_for(store, month)
     platform = Platform.of(estate.settings.host_pool, got.hosts_in_use)
     s = chargeback(book or book_for(estate), str(month), got.by_department, platform,
                    got.hours, stored.adjustments(store, str(month)))
@@ -207,7 +220,26 @@ def statement_for(estate: Estate, store: Store, month: Month,
     return s
 
 
-def _line_of(estate: Estate) -> Any:
+def allocated_for(store: Store, month: Month) -> usage.Allocated:
+    rows = stored.allocated(store, str(month))
+    if not rows:
+        records_for(store, month)  # the plain error with the fix
+    return usage.allocated(str(month), rows)
+
+
+def charges_for(estate: Estate, store: Store, month: Month, book: PriceBook) -> MonthCharges:
+    """The month in brief (each department's charge, idle, platform cost): from the frozen
+    statement when the month is closed, else the chargeback's splits without its detail."""
+    frozen = stored.closing(store, str(month))
+    if frozen is not None:
+        return MonthCharges.of(frozen.statement)
+    got = allocated_for(store, month)
+    return month_charges(book, str(month), got.by_department,
+                         Platform.of(estate.settings.host_pool, got.hosts_in_use), got.hours,
+                         stored.adjustments(store, str(month)))
+
+
+def line_of(estate: Estate) -> Any:
     cache: dict[str, Any] = {}
 
     def for_plan(plan: Any) -> Any:
@@ -227,7 +259,7 @@ def savings_for(estate: Estate, store: Store, month: Month,
         return frozen.ledger
     book = book_for(estate)
     return ledger(estate.plans, book, statement or statement_for(estate, store, month, book),
-                  _line_of(estate))
+                  line_of(estate))
 
 
 @dataclass(frozen=True)
@@ -259,7 +291,7 @@ def figures(estate: Estate, store: Store, month: Month) -> Figures:
 
 def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool = False,
            workbook: bool = False) -> views.Report:
-    """One finance report (utilization, chargeback or savings) for a month. Only its own
+    """One finance report (utilization, chargeback, unit costs or savings) for a month. Only its own
     figures are computed, unless ``workbook`` asks for every sheet beside it."""
     period = str(month)
     frozen = stored.closing(store, period)
@@ -267,6 +299,7 @@ def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool =
         m = figures(estate, store, month)
         rep = {"utilization": lambda: views.utilization(m.utilization),
                "chargeback": lambda: views.chargeback(m.names, m.statement),
+               "unit-costs": lambda: views.unit_costs(m.statement),
                "savings": lambda: views.savings(m.names, m.ledger, period, detail)}[kind]()
         if frozen is not None:  # what the figures were computed from, as stored
             rep = views.Report(period, rep.sheets, {
@@ -282,6 +315,8 @@ def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool =
         return views.utilization(utilization(estate, store, month))
     if kind == "chargeback":
         return views.chargeback(names_of(estate), statement_for(estate, store, month))
+    if kind == "unit-costs":
+        return views.unit_costs(statement_for(estate, store, month))
     return views.savings(names_of(estate), savings_for(estate, store, month), period, detail)
 
 
@@ -292,11 +327,11 @@ def span_report(estate: Estate, store: Store, span: Span,
     with no usage recorded (the exporter's year to date) instead of refusing them."""
     book = book_for(estate)
     have = set(stored.periods(store)) if recorded_only else set()
-    statements = [statement_for(estate, store, m, book) for m in span
-                  if not recorded_only or str(m) in have]
+    months = [charges_for(estate, store, m, book) for m in span
+              if not recorded_only or str(m) in have]
     year = Month(span.first.year, 1)
     year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
-    return views.span(names_of(estate), totals(statements), str(span), year_hours)
+    return views.span(names_of(estate), totals(months), str(span), year_hours)
 
 
 def statement_page(estate: Estate, store: Store, month: Month, department: str) -> str:
@@ -324,7 +359,8 @@ def html_page(estate: Estate, store: Store, month: Month) -> str:
                   {"chargeback": sheets["Chargeback"], "savings": sheets["Savings"],
                    "utilization": sheets["Utilization"],
                    "savings_detail": sheets["Savings sources"],
-                   "cost_detail": sheets["Platform cost"]})
+                   "cost_detail": sheets["Platform cost"],
+                   "unit_costs": sheets["Unit costs"]})
 
 
 def name_of(estate: Estate, dep: str) -> str:
@@ -336,6 +372,11 @@ def utilization(estate: Estate, store: Store, month: Month) -> Utilization:
     frozen = stored.closing(store, str(month))
     if frozen is not None:
         return frozen.utilization
+    return utilization_of(estate, store, month)
+
+
+def utilization_of(estate: Estate, store: Store, month: Month) -> Utilization:
+    """The month's utilization from its usage records (closed or not)."""
     records = records_for(store, month)
     alloc = usage.average(records)
     used = usage.used_by_department(records)

@@ -11,9 +11,12 @@ from pathlib import Path
 from govcloud.core.model import Estate
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
-from govcloud.finance.chargeback import Adjustment
+from govcloud.finance.chargeback import Adjustment, Statement
 from govcloud.finance.closing import Closing, cited_lines, digest
 from govcloud.finance.period import Month
+from govcloud.finance.rerate import Rating, Rerate
+from govcloud.finance.rerate import diff as rate_diff
+from govcloud.finance.savings import ledger
 from govcloud.runtime import accounts
 from govcloud.runtime import records as stored
 from govcloud.runtime.files import write_bytes
@@ -49,6 +52,68 @@ def close(estate: Estate, store: Store, month: Month) -> Closing:
                 cited_lines(cites, {estate.settings.prices: text}), at, by)
     stored.save_closing(store, c)
     return c
+
+
+def rerate(estate: Estate, store: Store, month: Month, reason: str | None = None
+           ) -> tuple[Rerate, Rating]:
+    """Rate an open month with today's price book and usage, against its last recorded
+    rating (or the figures it had when closed, after a reopen). With a ``reason`` the new
+    rating is recorded and audited; without, nothing is written (a dry run)."""
+    period = str(month)
+    if stored.closing(store, period) is not None:
+        raise GovcloudError(f"{period} is closed; its figures cannot change",
+                            f"govcloud statement reopen --period {period} --reason … first")
+    accounts.window(month)  # refuses a month not yet begun
+    st = accounts.statement_for(estate, store, month)
+    text = (estate.root / estate.settings.prices).read_text(encoding="utf-8")
+    cites = [x.source for p in st.pools for x in p.lines] + [s for _, s in st.rates.values()]
+    new = Rating(st, digest(text.encode("utf-8")),
+                 cited_lines(cites, {estate.settings.prices: text}), now(), holder_id(),
+                 "rerate")
+    change = rate_diff(stored.last_rating(store, period), new)
+    if reason is not None:
+        if not reason.strip():
+            raise GovcloudError("a re-rate needs a reason", "give --reason \"…\" (it is "
+                                "audited)")
+        stored.save_rating(store, period, new, reason.strip())
+    return change, new
+
+
+OLD_FORMAT_NOTE = ("closed by an earlier govcloud, which froze the chargeback only: the "
+                   "chargeback is as frozen then; savings, utilization and names were frozen "
+                   "when this version first opened the store; the price book it used was not "
+                   "recorded")
+
+
+def migrate(estate: Estate, store: Store) -> list[str]:
+    """Bring months closed by an earlier govcloud (the bare chargeback statement) to this
+    version's format, so they stay closed and render: the statement as it was frozen (its
+    usage pools' items from today's price book, where a pool of that name and rule is
+    there), and the savings, utilization and names computed now and frozen from now on;
+    audited as "migrate". The months brought over; a month that cannot be (no usage left to
+    rebuild its utilization) is left as it is and says so when read."""
+    done: list[str] = []
+    old = stored.old_closings(store)
+    if not old:
+        return done
+    book = accounts.book_for(estate)
+    pools = {(p.name, p.rule): p.items for p in book.pools}
+    for period, body, closed_at, closed_by in old:
+        st = Statement.from_dict(body)
+        st = replace(st, closed_at=closed_at, pools=tuple(
+            replace(p, items=pools.get((p.name, p.rule), ()) if p.rule == "usage" else ())
+            for p in st.pools), notes=(*st.notes, OLD_FORMAT_NOTE))
+        month = Month.parse(period)
+        try:
+            util = accounts.utilization_of(estate, store, month)
+        except GovcloudError:
+            continue
+        led = ledger(estate.plans, book, st, accounts.line_of(estate))
+        c = Closing(period, st, led, util, accounts.names_of(estate), estate.settings.estate,
+                    "not recorded (closed by an earlier govcloud)", {}, closed_at, closed_by)
+        stored.replace_closing(store, c, OLD_FORMAT_NOTE, holder_id())
+        done.append(period)
+    return done
 
 
 def reopen(store: Store, month: Month, reason: str) -> Closing:

@@ -290,17 +290,31 @@ def serve(root: Any, host: str, port: int, interval: float = 10.0) -> None:
 
     with engine.session(root) as s:
         snapshot = Snapshot(s, interval)
-        threading.Thread(target=_collect_on_schedule, args=(s,), name="usage-schedule",
+        threading.Thread(target=_collect_on_schedule, args=(root,), name="usage-schedule",
                          daemon=True).start()
         serve_pages(snapshot.page, host, port)
 
 
-def _collect_on_schedule(s: engine.Session) -> None:
-    """The schedule: this month's usage every hour, last month's once it ends."""
+def _collect_on_schedule(root: Any) -> None:
+    """The schedule: this month's usage every hour, last month's once it ends.
+
+    Each run opens a session of its own — its own state-store connection and its own cloud
+    connection — and closes it: the scrapes' rebuild thread keeps using the serving session,
+    and an openstacksdk Connection (a keystoneauth session, a requests session, the
+    driver's caches) is not safe to share between threads."""
     while True:
-        try:
-            for note in accounts.collect_due(s.estate, s.store, s.driver):
-                log.info("%s", note)
-        except GovcloudError as exc:
-            log.warning("usage collection failed: %s", exc.render())
+        collect_once(root)
         time.sleep(3600)
+
+
+def collect_once(root: Any) -> list[str]:
+    """One scheduled collection in a session of its own; a failure is logged, not raised."""
+    try:
+        with engine.session(root) as s:
+            notes = accounts.collect_due(s.estate, s.store, s.driver)
+    except GovcloudError as exc:
+        log.warning("usage collection failed: %s", exc.render())
+        return []
+    for note in notes:
+        log.info("%s", note)
+    return notes

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
+from govcloud.errors import StateError
 from govcloud.finance.chargeback import Adjustment
 from govcloud.finance.closing import Closing
+from govcloud.finance.rerate import Rating
 from govcloud.finance.usage import Record
 from govcloud.runtime.store import Store, now
 
@@ -17,12 +20,20 @@ TABLES = [
         period TEXT NOT NULL, department TEXT NOT NULL, item TEXT NOT NULL,
         allocated REAL NOT NULL, used REAL, source TEXT NOT NULL, collected_at TEXT NOT NULL,
         PRIMARY KEY (period, department, item))""",
+    # The chargeback reads (department, item, allocated) of a month from this index alone.
+    """CREATE INDEX IF NOT EXISTS usage_allocated
+        ON usage (period, department, item, allocated)""",
     """CREATE TABLE IF NOT EXISTS statements (
         period TEXT PRIMARY KEY, body TEXT NOT NULL, closed_at TEXT NOT NULL,
         closed_by TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS adjustments (
         period TEXT NOT NULL, department TEXT NOT NULL, yuan TEXT NOT NULL,
         reason TEXT NOT NULL, made_by TEXT NOT NULL, made_at TEXT NOT NULL)""",
+    # Every rating of an open month a re-rate recorded (and the closed figures a reopen
+    # left): what the next re-rate is compared with.
+    """CREATE TABLE IF NOT EXISTS ratings (
+        period TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+        rated_at TEXT NOT NULL, rated_by TEXT NOT NULL, PRIMARY KEY (period, seq))""",
     """CREATE TABLE IF NOT EXISTS finance_audit (
         at TEXT NOT NULL, period TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,
         who TEXT NOT NULL, digest TEXT NOT NULL)""",
@@ -103,17 +114,80 @@ def closing(store: Store, period: str) -> Closing | None:
     """A closed month's frozen figures, or None (the month is open)."""
     ensure_tables(store)
     rows = store.query("SELECT body FROM statements WHERE period = ?", (period,))
-    return Closing.from_dict(store.document("statements", period, rows[0][0])) if rows else None
+    if not rows:
+        return None
+    body = store.document("statements", period, rows[0][0])
+    if is_old_closing(body):
+        raise StateError(f"{period} was closed by an earlier govcloud (its statement only) and "
+                         "is not yet in this version's format",
+                         "run govcloud validate and fix what it reports: the month is "
+                         "brought over when the estate's plans and price book load")
+    return Closing.from_dict(body)
+
+
+def is_old_closing(body: dict[str, Any]) -> bool:
+    """A closed month as govcloud wrote it before closing froze every figure: the bare
+    chargeback statement (``departments`` and ``pools`` at the top)."""
+    return "statement" not in body and "departments" in body and "pools" in body
+
+
+def old_closings(store: Store) -> list[tuple[str, dict[str, Any], str, str]]:
+    """(period, statement body, closed at, closed by) of every month closed in the earlier
+    format."""
+    ensure_tables(store)
+    rows = store.query("SELECT period, body, closed_at, closed_by FROM statements "
+                       "WHERE body NOT LIKE ? ORDER BY period", ('{"book_digest"%',))
+    out = []
+    for period, body, at, by in rows:
+        doc = store.document("statements", period, body)
+        if is_old_closing(doc):
+            out.append((period, doc, at, by))
+    return out
+
+
+def replace_closing(store: Store, c: Closing, note: str, who: str) -> None:
+    """Rewrite a closed month in this version's format (same period, closed at and by);
+    audited."""
+    with store.transaction():
+        store.execute("UPDATE statements SET body = ? WHERE period = ?",
+                      (json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True), c.period))
+        audit(store, c.period, "migrate", note, who, c.body_digest())
 
 
 def reopen(store: Store, period: str, reason: str, who: str) -> Closing | None:
+    """Delete the month's frozen figures; its statement is kept as a rating, so a re-rate
+    shows what changed since it was closed."""
     ensure_tables(store)
     with store.transaction():
         c = closing(store, period)
         if c is not None:
             store.execute("DELETE FROM statements WHERE period = ?", (period,))
             audit(store, period, "reopen", reason, who, c.body_digest())
+            save_rating(store, period, Rating(c.statement, c.book_digest, c.price_lines,
+                                              now(), who, "closed"), reason)
     return c
+
+
+def save_rating(store: Store, period: str, r: Rating, reason: str) -> None:
+    """Record a rating of the month; audited as a re-rate (or a reopen's closed figures)."""
+    ensure_tables(store)
+    with store.transaction():
+        seq = store.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM ratings WHERE period = ?",
+                          (period,))[0][0]
+        store.execute("INSERT INTO ratings (period, seq, body, rated_at, rated_by) "
+                      "VALUES (?,?,?,?,?)",
+                      (period, seq, json.dumps(r.as_dict(), ensure_ascii=False,
+                                               sort_keys=True), r.rated_at, r.rated_by))
+        if r.how == "rerate":
+            audit(store, period, "rerate", reason, r.rated_by, r.digest())
+
+
+def last_rating(store: Store, period: str) -> Rating | None:
+    """The month's latest recorded rating, or None."""
+    ensure_tables(store)
+    rows = store.query("SELECT body FROM ratings WHERE period = ? ORDER BY seq DESC LIMIT 1",
+                       (period,))
+    return Rating.from_dict(store.document("ratings", period, rows[0][0])) if rows else None
 
 
 def add_adjustment(store: Store, period: str, a: Adjustment) -> None:

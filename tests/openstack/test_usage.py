@@ -1,7 +1,10 @@
 """Usage on the real test cloud, checked against an independent reader: the usage govcloud
-records per department (prorated from each server's launch, and deletion, to the hour)
-equals what python-openstackclient's ``openstack usage show`` reports for the same window —
-CPU hours, RAM MB-hours and disk GB-hours — within the hour rounding govcloud bills by.
+records per department equals what python-openstackclient's ``openstack usage show`` reports
+for the same window — CPU hours, RAM MB-hours and disk GB-hours: nova's measured hours as
+recorded, to the 2-decimal rounding openstackclient prints (plus what the running servers
+add in the seconds between the two readings); the billed allocation (prorated from each
+server's launch, and deletion, to the hour begun) by the documented rule from nova's own
+launch and end times, and within the hour rounding of nova's totals.
 
 Issue #12 case 11: nova answered 400 to the offset-and-microseconds timestamps govcloud sent,
 so usage collect failed for every period on OpenStack."""
@@ -12,6 +15,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,13 @@ def _recorded(estate: Path, period: str) -> dict[str, dict[str, float]]:
             "SELECT department, item, allocated FROM usage WHERE period = ?", (period,)):
         out.setdefault(dep, {})[item] = allocated
     return out
+
+
+def _asked(estate: Path, period: str) -> tuple[float, float]:
+    """When govcloud asked nova for the measured hours, and when nova answered."""
+    db = sqlite3.connect(estate / ".state" / "govcloud.db")
+    return db.execute("SELECT allocated, used FROM usage WHERE period = ? AND department = "
+                      "'_platform' AND item = 'measured_to'", (period,)).fetchone()
 
 
 @pytest.fixture
@@ -81,8 +92,15 @@ def test_recorded_usage_equals_openstack_usage_show(cloud: Any, estate_two: Path
         domain_id=cloud.identity.find_domain(domain_of(estate)).id)}
     start = f"{now:%Y-%m}-01"
     end = f"{now + timedelta(days=1):%Y-%m-%d}"
-    shown = {dep: _osc("usage", "show", "--project", projects[dep], "--start", start,
-                       "--end", end) for dep in DEPARTMENTS}
+    # nova counts up to the moment it is asked: govcloud recorded when it asked, and
+    # openstackclient (whose --end is a date) reads up to the moment it runs
+    asked, answered = _asked(estate, month)
+    shown, before, between = {}, {}, {}
+    for dep in DEPARTMENTS:
+        before[dep] = time.time() - answered  # at least this long between the readings
+        shown[dep] = _osc("usage", "show", "--project", projects[dep], "--start", start,
+                          "--end", end)
+        between[dep] = time.time() - asked  # at most this long between the readings
     assert set(recorded) >= set(DEPARTMENTS)
     # servers that ran this month, by nova's own record (the deleted one included)
     ran = {dep: list(u.server_usages or []) for dep in DEPARTMENTS
@@ -115,9 +133,24 @@ def test_recorded_usage_equals_openstack_usage_show(cloud: Any, estate_two: Path
                                  ("Disk GB-Hours", "disk_gb", 1.0)):
             mine = ours[item] * month_hours * scale
             theirs = float(osc[col])
-            print(f"{dep} {col}: govcloud {mine:.2f}, openstack usage show {theirs:.2f}")
+            print(f"{dep} {col}: govcloud bills {mine:.2f}, openstack usage show {theirs:.2f}")
             assert theirs > 0, (dep, col, osc)
             assert theirs - 0.01 <= mine <= theirs + slack[col], (dep, col, mine, theirs)
+        # what nova measured, as govcloud recorded it, against openstackclient's reading a
+        # moment later: the same to its 2-decimal rounding plus what the running servers
+        # added in between (nova counts to the second, up to when it is asked)
+        running = [s for s in ran[dep] if s.state != "terminated"]
+        for col, item, attr in (("CPU Hours", "vcpu_hours", "vcpus"),
+                                ("RAM MB-Hours", "ram_mb_hours", "memory_mb"),
+                                ("Disk GB-Hours", "disk_gb_hours", "local_gb")):
+            theirs = float(osc[col])
+            mine = ours[item]
+            rate = sum(getattr(s, attr) for s in running) / 3600  # per second
+            least, most = mine + rate * before[dep], mine + rate * between[dep]
+            print(f"{dep} {col}: govcloud measured {mine:.6f}, openstack usage show "
+                  f"{theirs:.2f}, expected {least:.4f} to {most:.4f} ({before[dep]:.1f} to "
+                  f"{between[dep]:.1f} s later)")
+            assert least - 0.005 <= theirs <= most + 0.005, (dep, col, mine, theirs)
 
     # a past month in which nothing of these departments ran: govcloud refuses, and nova
     # agrees there was nothing

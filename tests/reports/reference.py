@@ -239,3 +239,39 @@ def legacy(period: str, prices: dict[str, Any], plan: dict[str, Any]) -> Decimal
     if lg.get("websites") and site:
         total += fen(Decimal(lg["websites"]) * site / 12)
     return total
+
+
+def unit_costs(period: str, prices: dict[str, Any], qty: dict[str, dict[str, Decimal]],
+               month: dict[str, Any]) -> dict[str, dict[str, Decimal]]:
+    """Per item: its cost after the shared pools and what departments paid, from the rule in
+    the unit-cost report: a usage pool's cost (idle included) and its idle divided between
+    its items by Σ units × list price; the other pools (and usage pools nobody used) spread
+    over the items in proportion to what the usage pools gave them (none: to their priced
+    usage); each split by largest
+    remainder to the fen. ``month`` is this module's chargeback of the month."""
+    rate = {i: in_force(prices["units"][i], period) for i in ITEMS}
+    units = {i: sum((q[i] for q in qty.values()), Decimal(0)) for i in ITEMS}
+    cost = {i: Decimal(0) for i in ITEMS}
+    idle = {i: Decimal(0) for i in ITEMS}
+    later = []
+    for p in prices["pools"]:
+        got = month["pools"][p["name"]]
+        weights = {i: units[i] * rate[i] for i in p.get("items", [])} \
+            if p["rule"] == "usage" else {}
+        if sum(weights.values(), Decimal(0)) <= 0:
+            later.append(got)
+            continue
+        for i, f in split(int(got["cost"] * 100), weights).items():
+            cost[i] += Decimal(f) / 100
+        for i, f in split(int(got["idle"] * 100), weights).items():
+            idle[i] += Decimal(f) / 100
+    direct = {i: v for i, v in cost.items() if v > 0} or \
+        {i: units[i] * rate[i] for i in ITEMS if units[i] * rate[i] > 0}
+    for got in later:
+        for i, f in split(int(got["cost"] * 100), direct).items():
+            cost[i] += Decimal(f) / 100
+        if got["idle"]:
+            for i, f in split(int(got["idle"] * 100), direct).items():
+                idle[i] += Decimal(f) / 100
+    return {i: {"units": units[i], "cost": cost[i], "paid": cost[i] - idle[i]}
+            for i in ITEMS if units[i] or cost[i]}

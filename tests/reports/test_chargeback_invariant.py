@@ -6,12 +6,22 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govcloud.finance.chargeback import Platform, chargeback, check_invariant, split
+from govcloud.finance.chargeback import (
+    Adjustment,
+    MonthCharges,
+    Platform,
+    chargeback,
+    check_invariant,
+    month_charges,
+    split,
+)
 from govcloud.finance.pricebook import Dated, PriceBook, Source
 from govcloud.runtime.loader import load_book
 from tests.support.estate import REPO
@@ -121,3 +131,73 @@ def test_effective_dates_pick_the_last_price_not_after_the_period() -> None:
     assert BOOK.unit("vcpu", "2026-07").yuan == 32
     assert BOOK.unit("vcpu", "2027-03").yuan == 32
     assert BOOK.unit("vcpu", "2026-07").source.line > 0
+
+
+def _textbook_split(total: int, weights: dict[str, Decimal]) -> dict[str, int]:
+    """Largest remainder with exact fractions: floor every share, the leftover fen one each
+    to the largest remainders, ties to the name that sorts first."""
+    whole = sum(Fraction(w) for w in weights.values())
+    exact = {n: Fraction(total) * Fraction(w) / whole for n, w in weights.items()}
+    out = {n: int(v) for n, v in exact.items()}
+    order = sorted(exact, key=lambda n: (-(exact[n] - out[n]), n))
+    for n in order[:total - sum(out.values())]:
+        out[n] += 1
+    return out
+
+
+@settings(max_examples=sized(ci=300, dev=100), deadline=None)
+@given(total=st.integers(0, 10**6),
+       weights=st.lists(st.sampled_from([Decimal("0"), Decimal("1"), Decimal("2.5"),
+                                          Decimal("0.125"), Decimal("7")]),
+                        min_size=1, max_size=40),
+       order=st.randoms(use_true_random=False))
+def test_split_gives_leftover_fen_by_largest_remainder_then_name(
+        total: int, weights: list[Decimal], order: Any) -> None:
+    """Many equal weights (ties) and names in no particular order: the same fen as the
+    textbook method."""
+    names = [f"d{i:02d}" for i in range(len(weights))]
+    order.shuffle(names)
+    named = dict(zip(names, weights, strict=True))
+    if sum(weights) <= 0:
+        return
+    assert split(total, named) == _textbook_split(total, named)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_month_charges_equal_the_statements_totals(seed: int) -> None:
+    """The span's lean path: every department's total (adjusted, and one with only an
+    adjustment), idle and platform cost as the full statement has them, month to date too."""
+    rng = random.Random(seed)
+    usage = generated_usage(rng, rng.randint(1, 60))
+    for row in usage.values():  # prorated: part of a month
+        row["vcpu"] = round(row["vcpu"] * rng.random(), 6)
+    adjustments = (Adjustment("dep-0000", Decimal("-12.5"), "credit", "a", "t"),
+                   Adjustment("nobody", Decimal("40"), "debit", "a", "t"))
+    hours = (rng.randint(1, 743), 744) if seed % 2 else None
+    full = chargeback(BOOK, "2026-10", usage, platform(60), hours, adjustments)
+    lean = month_charges(BOOK, "2026-10", usage, platform(60), hours, adjustments)
+    assert lean == MonthCharges.of(full)
+    assert {str(v) for v in lean.charges.values()} == \
+        {str(d.total) for d in full.departments}
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("seed", range(3))
+def test_unit_costs_reconcile_to_the_fen(rule: str, seed: int) -> None:
+    """Every pool's cost is carried by the items to the fen, unit cost × units gives each
+    item's cost back, and what departments paid adds up to the charges (idle left out)."""
+    from govcloud.finance.unitcost import UNSPREAD, check_reconciled, unit_costs
+
+    rng = random.Random(seed)
+    usage = generated_usage(rng, rng.randint(1, 40))
+    hours = (rng.randint(1, 743), 744) if seed else None
+    s = chargeback(book_with_rule(rule), "2026-10", usage, platform(40), hours)
+    costs = unit_costs(s)
+    check_reconciled(s, costs)
+    assert UNSPREAD not in {c.item for c in costs}
+    assert sum((c.cost for c in costs), Decimal(0)) == s.platform_cost
+    # nobody used anything: the fixed costs have no unit to go to, and say so
+    idle = chargeback(BOOK, "2026-10", {"a": {}}, platform(40))
+    costs = unit_costs(idle)
+    check_reconciled(idle, costs)
+    assert costs[-1].item == UNSPREAD and costs[-1].cost == idle.platform_cost

@@ -263,3 +263,121 @@ def test_the_exporter_schedule_collects_this_month_and_finishes_last_month(
     hours = dict(sqlite3.connect(golden / ".state/govcloud.db").execute(
         "SELECT period, allocated FROM usage WHERE department = '_platform' AND item = 'hours'"))
     assert hours["2026-10"] == 744 and hours["2026-11"] == 613
+
+
+def test_rerate_shows_what_changed_and_why_and_is_audited(golden: Path) -> None:
+    """Re-rating an open month: a dry run shows per department old → new, the pool lines
+    that moved and the price lines that changed; --yes records it (audited); a closed month
+    is refused, and after a reopen the diff is against the closed figures."""
+    def rerate(*args: str) -> dict[str, Any]:
+        return json.loads(run(golden, "statement", "rerate", "--period", "2026-10", "-o",
+                              "json", *args))
+
+    first = rerate()
+    assert first["baseline"] == "never rated before" and not first["recorded"]
+    assert run(golden, "statement", "audit", "--period", "2026-10") == ""  # a dry run
+    rerate("--yes", "--reason", "first rating")
+    assert rerate()["changed"] is False
+    assert "Nothing changed." in run(golden, "statement", "rerate", "--period", "2026-10")
+    before = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o",
+                            "json"))
+    edit(golden / "prices.yaml", "vcpu: [{from: 2026-01, yuan: 10}]",
+         "vcpu: [{from: 2026-01, yuan: 77}]")
+    diff = rerate()
+    after = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o",
+                           "json"))
+    old = {d["department"]: d["total"] for d in before["departments"]}
+    new = {d["department"]: d["total"] for d in after["departments"]}
+    assert {d["department"]: (d["old"], d["new"]) for d in diff["departments"]} == \
+        {d: (old[d], new[d]) for d in new if old[d] != new[d]}
+    assert diff["departments"], "a price change moves some charge"
+    for d in diff["departments"]:  # the lines that moved add up to the change
+        moved = sum(Decimal(c["new"] or 0) - Decimal(c["old"] or 0) for c in d["lines"])
+        assert moved == Decimal(d["delta"]) != 0, d
+    assert {"what": "vcpu", "old": "10", "new": "77"} in diff["why"]["rates"]
+    assert any("yuan: 10}" in (c["old"] or "") and "yuan: 77}" in (c["new"] or "")
+               for c in diff["why"]["price_lines"]), diff["why"]["price_lines"]
+    text = run(golden, "statement", "rerate", "--period", "2026-10")
+    assert "rate vcpu: 10.00 → 77.00 yuan" in text and "Dry run" in text
+    refused = govcloud("statement", "rerate", "--period", "2026-10", "--yes", estate=golden)
+    assert refused.returncode == 2 and "--reason" in refused.stderr
+    rerate("--yes", "--reason", "vCPU price corrected")
+    trail = json.loads(run(golden, "statement", "audit", "--period", "2026-10", "-o", "json"))
+    assert [(t["action"], t["reason"]) for t in trail] == [
+        ("rerate", "first rating"), ("rerate", "vCPU price corrected")]
+    assert trail[0]["digest"] != trail[1]["digest"]
+    # closed: refused; reopened: compared with what was closed
+    run(golden, "statement", "close", "--period", "2026-10")
+    closed = govcloud("statement", "rerate", "--period", "2026-10", estate=golden)
+    assert closed.returncode == 1 and "2026-10 is closed" in closed.stderr
+    run(golden, "statement", "reopen", "--period", "2026-10", "--reason", "tariff wrong")
+    edit(golden / "prices.yaml", "yuan_per_kwh: 1.0", "yuan_per_kwh: 3.7")
+    reopened = rerate()
+    assert reopened["baseline"].startswith("as closed at")
+    assert reopened["why"]["cost_lines"] and reopened["departments"]
+
+
+def test_a_month_closed_by_the_earlier_format_loads_and_stays_closed(golden: Path) -> None:
+    """A statement closed by govcloud before closing froze every figure (the bare chargeback,
+    tests/reports/golden/old-closing, written by that version) is brought over on first use:
+    its chargeback exactly as frozen then, savings and utilization frozen now, audited; no
+    later edit changes it, and it reopens like any closed month."""
+    old = json.loads((Path(__file__).parent / "golden" / "old-closing" /
+                      "statements-2026-10.json").read_text(encoding="utf-8"))
+    frozen = json.loads(old["body"])
+    assert "statement" not in frozen and "departments" in frozen  # the earlier format
+    db = sqlite3.connect(golden / ".state" / "govcloud.db")
+    db.execute("INSERT INTO statements (period, body, closed_at, closed_by) VALUES (?,?,?,?)",
+               (old["period"], old["body"], old["closed_at"], old["closed_by"]))
+    db.commit()
+    db.close()
+    # prices change after it was closed: the frozen chargeback must not follow
+    edit(golden / "prices.yaml", "vcpu: [{from: 2026-01, yuan: 10}]",
+         "vcpu: [{from: 2026-01, yuan: 77}]")
+    cb = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o", "json"))
+    assert cb["closed_at"] == old["closed_at"]
+    assert {d["department"]: d["total"] for d in cb["departments"]} == \
+        {d["department"]: d["total"] for d in frozen["departments"]}
+    assert (cb["platform_cost"], cb["idle"]) == (frozen["platform_cost"], frozen["idle"])
+    assert cb["price_book"]["digest"].startswith("not recorded")
+    trail = json.loads(run(golden, "statement", "audit", "--period", "2026-10", "-o", "json"))
+    assert [t["action"] for t in trail] == ["migrate"]
+    reports = {kind: run(golden, "report", kind, "--period", "2026-10", "-o", "json")
+               for kind in ("chargeback", "savings", "utilization", "unit-costs")}
+    edit(golden / "prices.yaml", "admin_yuan_per_year: 120000", "admin_yuan_per_year: 999000")
+    assert reports == {kind: run(golden, "report", kind, "--period", "2026-10", "-o", "json")
+                       for kind in reports}, "a closed month changed after its migration"
+    refused = govcloud("usage", "collect", "--period", "2026-10", estate=golden)
+    assert refused.returncode == 1 and "2026-10 is closed" in refused.stderr
+    run(golden, "statement", "reopen", "--period", "2026-10", "--reason", "re-rate it")
+    rerate = json.loads(run(golden, "statement", "rerate", "--period", "2026-10", "-o",
+                            "json"))
+    assert rerate["baseline"].startswith("as closed at")
+    assert {"what": "vcpu", "old": "10", "new": "77"} in rerate["why"]["rates"]
+
+
+def test_the_exporter_schedule_has_a_session_of_its_own(
+        golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hourly collection runs beside the scrapes' rebuild thread: it must not share the
+    serving session's cloud connection (openstacksdk connections are not thread-safe), so
+    each run opens its own session — its own store connection and driver — and closes it."""
+    from govcloud.runtime import accounts, engine, exporter
+
+    seen: list[tuple[int, int]] = []
+    real = accounts.collect_due
+
+    def spy(estate: Any, store: Any, driver: Any) -> list[str]:
+        seen.append((id(store), id(driver)))
+        return real(estate, store, driver)
+
+    monkeypatch.setattr(accounts, "collect_due", spy)
+    with engine.session(golden) as serving:
+        snapshot = exporter.Snapshot(serving, 3600.0)
+        notes = exporter.collect_once(golden)
+        assert notes and notes[0].startswith("usage collected for 2026-11")
+        assert seen and seen[0] != (id(serving.store), id(serving.driver))
+        assert seen[0][0] != id(serving.store) and seen[0][1] != id(serving.driver)
+        assert b"govcloud_department_monthly_cost_yuan" in snapshot.page().body
+    # a failure is logged, not raised (the schedule keeps going)
+    (golden / "govcloud.yaml").write_text("cloud: [", encoding="utf-8")
+    assert exporter.collect_once(golden) == []

@@ -168,7 +168,8 @@ def test_reference_reproduces_every_figure_of_a_year(tmp_path: Path, seed: int) 
     db = sqlite3.connect(root / ".state" / "govcloud.db")
     final_plans = timeline[-1][1]
     checked = 0
-    for m in MONTHS:
+    month_totals: dict[str, list[Decimal]] = {}
+    for i, m in enumerate(MONTHS):
         in_use: dict[str, int] = {}
         for item, n in db.execute("SELECT item, allocated FROM usage WHERE period = ? AND "
                                   "department = '_platform' AND item LIKE 'hosts:%'", (m,)):
@@ -190,6 +191,16 @@ def test_reference_reproduces_every_figure_of_a_year(tmp_path: Path, seed: int) 
             checked += len(p["shares"]) + 2
         assert {x["department"]: Decimal(x["total"]) for x in got["departments"]} == \
             want["totals"], m
+        for dep, total in want["totals"].items():
+            month_totals.setdefault(dep, [Decimal(0)] * len(MONTHS))[i] = total
+        units = json.loads(invoke(root, "report", "unit-costs", "--period", m, "-o", "json",
+                                  at=AFTER))
+        assert {x["item"]: {"units": Decimal(x["units"]), "cost": Decimal(x["cost"]),
+                            "paid": Decimal(x["paid"])} for x in units["items"]} == \
+            ref.unit_costs(m, prices, qty, want), m
+        for x in units["items"]:  # unit cost × units = the item's cost, to the fen
+            assert ref.fen(Decimal(x["per_unit"]) * Decimal(x["units"])) == Decimal(x["cost"])
+        assert sum(Decimal(x["cost"]) for x in units["items"]) == want["platform_cost"], m
         sav = json.loads(invoke(root, "report", "savings", "--period", m, "-o", "json",
                                 at=AFTER))
         legacy = {dep: ref.legacy(m, prices, plan) for dep, plan in final_plans.items()}
@@ -201,3 +212,9 @@ def test_reference_reproduces_every_figure_of_a_year(tmp_path: Path, seed: int) 
             sum(want["totals"].values(), Decimal(0)) - want["idle"], m
         checked += 2 * len(sav["departments"]) + 1
     assert checked > 300
+    # The year to date (computed without the statements' detail) gives the same months.
+    ytd = json.loads(invoke(root, "report", "chargeback", "--from", MONTHS[0], "--to",
+                            MONTHS[-1], "-o", "json", at=AFTER))
+    assert {d: [Decimal(x) for x in v["months"]] for d, v in ytd["departments"].items()} == \
+        month_totals
+    assert adjusted in ytd["departments"]

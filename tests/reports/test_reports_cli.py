@@ -182,3 +182,37 @@ def test_printable_statement_per_department_carries_its_digest(golden: Path,
     missing = govcloud("report", "statement", "--period", "2026-10", "--department", "nobody",
                        estate=golden)
     assert missing.returncode == 1 and "no charge for 'nobody'" in missing.stderr
+
+
+def test_unit_costs_in_every_format_reconcile(golden: Path, tmp_path: Path) -> None:
+    """What one unit really cost after the shared pools: the golden estate's web pool (100 a
+    month, one site) plus its share of ops and net (200 a month, spread by the usage pools'
+    costs: 100 of 3,330 → 6.00) makes one website cost 106.00; every format carries it and
+    the costs add up to the platform's cost."""
+    import openpyxl
+
+    data = json.loads(govcloud("report", "unit-costs", "--period", "2026-10", "-o", "json",
+                               estate=golden, check=True).stdout)
+    items = {x["item"]: x for x in data["items"]}
+    site = items["website"]
+    assert site["by_pool"] == {"web": "100.00", "ops": "3.00", "net": "3.00"}
+    assert site["cost"] == "106.00" and Decimal(site["per_unit"]) == Decimal("106")
+    assert sum(Decimal(x["cost"]) for x in items.values()) == Decimal(data["platform_cost"])
+    cb = json.loads(govcloud("report", "chargeback", "--period", "2026-10", "-o", "json",
+                             estate=golden, check=True).stdout)
+    assert sum(Decimal(x["paid"]) for x in items.values()) == Decimal(cb["charged"])
+    for x in items.values():
+        if Decimal(x["units"]):
+            got = (Decimal(x["per_unit"]) * Decimal(x["units"])).quantize(Decimal("0.01"))
+            assert got == Decimal(x["cost"]), x
+    rows = list(csv.DictReader(io.StringIO(govcloud(
+        "report", "unit-costs", "--period", "2026-10", "-o", "csv", estate=golden,
+        check=True).stdout.lstrip("\ufeff"))))
+    assert rows[-1]["item"] == "(total)" and rows[-1]["cost"] == data["platform_cost"]
+    text = govcloud("report", "unit-costs", "--period", "2026-10", estate=golden,
+                    check=True).stdout
+    assert "website" in text and "106.0000" in text and "Which pool's cost" in text
+    book = tmp_path / "units.xlsx"
+    govcloud("report", "unit-costs", "--period", "2026-10", "-o", "xlsx", "--out", str(book),
+             estate=golden, check=True)
+    assert openpyxl.load_workbook(book).sheetnames[0] == "Unit costs"

@@ -1,0 +1,143 @@
+"""Re-rating an open month: what changed between the month as last rated and as rated now.
+
+Pure. A rating is a month's statement with the text of the price lines it cites. The diff
+lists, per department, the total and every pool's share old → new, and why: the rates, the
+pools' cost lines and the cited price lines that changed, and the usage that changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from govcloud.finance.chargeback import ZERO, Statement
+from govcloud.finance.closing import digest
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A month's statement as rated, with the price book it was rated with."""
+
+    statement: Statement
+    book_digest: str
+    price_lines: dict[str, str]  # file:line → its text
+    rated_at: str
+    rated_by: str
+    how: str  # rerate | reopen (the closed figures, kept when the month was reopened)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"statement": self.statement.as_dict(), "book_digest": self.book_digest,
+                "price_lines": self.price_lines, "rated_at": self.rated_at,
+                "rated_by": self.rated_by, "how": self.how}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Rating:
+        return cls(Statement.from_dict(d["statement"]), d["book_digest"],
+                   dict(d["price_lines"]), d["rated_at"], d["rated_by"], d["how"])
+
+    def digest(self) -> str:
+        import json
+
+        return digest(json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False).encode())
+
+
+@dataclass(frozen=True)
+class Change:
+    """One figure old → new (None: absent on that side)."""
+
+    what: str
+    old: Any
+    new: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "old": _s(self.old), "new": _s(self.new)}
+
+
+def _s(v: Any) -> Any:
+    return str(v) if isinstance(v, Decimal) else v
+
+
+@dataclass(frozen=True)
+class DepartmentDiff:
+    department: str
+    old: Decimal
+    new: Decimal
+    lines: tuple[Change, ...]  # per pool (and adjustment) share old → new
+    usage: tuple[Change, ...]  # per item units old → new
+
+    @property
+    def delta(self) -> Decimal:
+        return self.new - self.old
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"department": self.department, "old": str(self.old), "new": str(self.new),
+                "delta": str(self.delta), "lines": [c.as_dict() for c in self.lines],
+                "usage": [c.as_dict() for c in self.usage]}
+
+
+@dataclass(frozen=True)
+class Rerate:
+    period: str
+    baseline: str  # what the month is compared with, in words
+    departments: tuple[DepartmentDiff, ...]  # only those whose charge or usage changed
+    rates: tuple[Change, ...]
+    cost_lines: tuple[Change, ...]
+    price_lines: tuple[Change, ...]
+    platform: Change
+    idle: Change
+    book: Change  # price book digest
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.departments or self.rates or self.cost_lines or self.price_lines
+                    or self.platform.old != self.platform.new
+                    or self.idle.old != self.idle.new)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "baseline": self.baseline, "changed": self.changed,
+                "departments": [d.as_dict() for d in self.departments],
+                "why": {"rates": [c.as_dict() for c in self.rates],
+                        "cost_lines": [c.as_dict() for c in self.cost_lines],
+                        "price_lines": [c.as_dict() for c in self.price_lines],
+                        "price_book": self.book.as_dict()},
+                "platform_cost": self.platform.as_dict(), "idle": self.idle.as_dict()}
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[Change, ...]:
+    return tuple(Change(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+                 if old.get(k) != new.get(k))
+
+
+_HOW = {"rerate": "re-rated", "closed": "closed"}
+
+
+def diff(old: Rating | None, new: Rating) -> Rerate:
+    """The month as ``new`` rates it against ``old`` (None: never rated, every figure new)."""
+    o = old.statement if old is not None else None
+    n = new.statement
+    old_deps = {d.department: d for d in o.departments} if o else {}
+    new_deps = {d.department: d for d in n.departments}
+    deps = []
+    for name in sorted(set(old_deps) | set(new_deps)):
+        a, b = old_deps.get(name), new_deps.get(name)
+        lines_a = {**(a.by_pool if a else {}), "adjustment": a.adjustment if a else ZERO}
+        lines_b = {**(b.by_pool if b else {}), "adjustment": b.adjustment if b else ZERO}
+        use = _changes(a.usage if a else {}, b.usage if b else {})
+        total_a, total_b = a.total if a else ZERO, b.total if b else ZERO
+        if total_a != total_b or use or (a is None) != (b is None):
+            deps.append(DepartmentDiff(name, total_a, total_b, _changes(lines_a, lines_b), use))
+    rates_a = {k: v for k, (v, _) in o.rates.items()} if o else {}
+    rates_b = {k: v for k, (v, _) in n.rates.items()}
+    cost_a = {f"{p.name}: {x.label}": x.yuan for p in o.pools for x in p.lines} if o else {}
+    cost_b = {f"{p.name}: {x.label}": x.yuan for p in n.pools for x in p.lines}
+    lines_old = old.price_lines if old else {}
+    return Rerate(
+        n.period,
+        f"as {_HOW.get(old.how, old.how)} at {old.rated_at} by {old.rated_by}" if old
+        else "never rated before",
+        tuple(deps), _changes(rates_a, rates_b), _changes(cost_a, cost_b),
+        _changes(lines_old, new.price_lines),
+        Change("platform cost", o.platform_cost if o else None, n.platform_cost),
+        Change("idle", o.idle if o else None, n.idle),
+        Change("price book", old.book_digest if old else None, new.book_digest))
