@@ -345,9 +345,39 @@ def _shown(value: Any) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, dict | list):
+    if isinstance(value, dict | list | bool) or value is None:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return repr(value) if isinstance(value, str) else str(value)
+
+
+# Where a resource's attribute comes from in its tenancy plan: a hint to put an attribute
+# back names the plan's key and value, so it can be copied into the plan as it stands.
+def _plan_settings(kind: str, attr: str, have: Resource) -> tuple[str, Any]:
+    if kind == "server" and attr in RESIZE:
+        return "flavor", have.attrs.get("flavor")
+    if kind == "server" and attr == "server_group":
+        return "anti_affinity", bool(have.attrs.get("server_group"))
+    if kind == "volume" and attr == "size_gb":
+        return "volume_gb", have.attrs.get("size_gb")
+    if attr == "zone":
+        return "department.zone", have.attrs.get("zone")
+    return attr, have.attrs.get(attr)
+
+
+def _put_back(kind: str, fixed: list[str], have: Resource) -> str:
+    """``flavor: m1.medium, anti_affinity: true``: the plan's values that keep ``have``."""
+    settings = dict(_plan_settings(kind, a, have) for a in fixed)
+    return ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in settings.items())
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    text = str(value)
+    plain = text and text[0].isalpha() and all(ch.isalnum() or ch in "-._/" for ch in text) \
+        and text.lower() not in ("true", "false", "yes", "no", "on", "off", "null", "none")
+    return text if plain or not isinstance(value, str) else json.dumps(value,
+                                                                       ensure_ascii=False)
 
 
 def diff_attrs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -419,8 +449,8 @@ def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,
                           f"{shown}: {why_replace}, and replacing it is blocked: it is "
                           "protected", have, want, delta,
                           "to replace it, remove 'protected: true' from its entry in the "
-                          f"plan of {dep}; to keep it, change {', '.join(fixed)} back to "
-                          + ", ".join(_fmt(delta[k][0]) for k in fixed if k in delta))
+                          f"plan of {dep}; to keep it, change it back to "
+                          f"{_put_back(kind, fixed, have)}")
         return Change("replace", key, kind, dep, f"{shown} ({why_replace}: replaced)", have,
                       want, delta, _replace_impact(want, volumes), roll)
     if resizing:
@@ -428,7 +458,7 @@ def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,
                       f"in place: the server stops, restarts as {want.attrs['flavor']} and the "
                       "resize is confirmed (minutes of downtime for this server); its disk, "
                       "volumes and address are kept", roll)
-    reason = shown or f"protected {have.protected} → {want.protected}"
+    reason = shown or f"protected {_fmt(have.protected)} → {_fmt(want.protected)}"
     return Change("update", key, kind, dep, reason, have, want, delta)
 
 
@@ -493,6 +523,9 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
     """A resource that stays keeps what it stands on: the deletes of those become blocked."""
     deleting = {c.key for c in changes if c.action == "delete"}
     stays = [r for k, r in actual.items() if k not in deleting and k not in desired]
+    # A blocked change leaves the resource as it is in the cloud, standing on what it stands
+    # on now (a protected server whose plan dropped anti_affinity keeps its group).
+    stays += [c.before for c in changes if c.action == "blocked" and c.before is not None]
     needs: dict[str, str] = {}  # key -> the key of a resource that stands on it
     for r in stays:
         d = r.department
