@@ -181,10 +181,13 @@ class Plan:
         return list(out.values())
 
     def state_after(self) -> list[Resource]:
-        """The cloud's resources once the plan is applied."""
+        """The cloud's resources once the plan is applied (a blocked change leaves its
+        resource as it is)."""
         out: dict[str, Resource] = {}
         for c in self.changes:
-            if c.action in ("blocked", "no-op") and c.before is not None:
+            if c.action == "blocked" and c.before is not None:
+                out[c.key] = c.before
+            elif c.action == "no-op" and c.before is not None:
                 out[c.key] = c.before if c.after is None else c.after
             elif c.action != "delete" and c.after is not None:
                 out[c.key] = c.after
