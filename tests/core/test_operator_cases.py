@@ -166,3 +166,20 @@ def test_new_department_in_the_example_estate_takes_a_free_cost_centre(estate: P
     plan = yaml.safe_load((estate / "plans" / "water.yaml").read_text())
     assert plan["department"]["cost_centre"] == "CC-WATER"
     assert plan["servers"][0]["flavor"] == "m1.small"
+
+
+def test_init_takes_a_fresh_git_repository(tmp_path: Path) -> None:
+    """An estate is a folder kept in git: `git init FOLDER`, then `govcloud init FOLDER`
+    (init refused the folder as not empty, for its .git alone). Any other file still makes
+    the folder not empty."""
+    estate = tmp_path / "estate"
+    (estate / ".git").mkdir(parents=True)
+    made = govcloud("init", str(estate))
+    assert made.returncode == 0, made.stderr
+    assert (estate / "govcloud.yaml").is_file() and (estate / ".git").is_dir()
+    other = tmp_path / "other"
+    (other / ".git").mkdir(parents=True)
+    (other / "notes.txt").write_text("mine\n")
+    refused = govcloud("init", str(other))
+    assert refused.returncode == 1 and "is not an empty folder" in refused.stderr
+    assert not (other / "govcloud.yaml").exists()
