@@ -580,16 +580,25 @@ def _decisions(changes: list[Change], orphans: list[Orphan], unmanaged: list[Orp
             per_dep.setdefault(o.resource.department, []).append(o)
     for dep, kept in sorted(per_dep.items()):
         protected = sum(1 for o in kept if o.resource.protected)
+        what = f"department {dep} has no plan; its {len(kept)} resource(s) are kept"
         if protected:
             how = (f"decide: restore the plan (plans/{dep}.yaml) to keep them, or restore it "
                    "with 'protected: false' on them, apply, then remove it and prune "
                    "(--prune never deletes a protected resource)")
             what = (f"department {dep} has no plan; {protected} protected resource(s) and "
                     f"{len(kept) - protected} other(s) are kept")
+        elif blockers := [o.resource.key for o in unmanaged
+                          if o.resource.department == dep and o.resource.key not in deleting]:
+            # Prune keeps what an unmanaged resource stands on: name the command that can.
+            named = ", ".join(blockers)
+            how = (f"decide: prune or restore the plan (--prune keeps them while {named}, "
+                   "which govcloud never created, stand" + ("s" if len(blockers) == 1 else "")
+                   + " on them: govcloud apply --prune "
+                   + " ".join(f"--delete-unmanaged {k}" for k in blockers)
+                   + f" deletes them all; plans/{dep}.yaml back in place keeps them)")
         else:
             how = ("decide: prune or restore the plan (govcloud apply --prune deletes them; "
                    f"plans/{dep}.yaml back in place keeps them)")
-            what = f"department {dep} has no plan; its {len(kept)} resource(s) are kept"
         out.append(Decision(dep, what, how))
     for o in unmanaged:
         if o.resource.key in deleting:
