@@ -447,7 +447,18 @@ def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,
         fixed, why_replace = ["size_gb"], "a volume cannot shrink"
     roll = f"{dep}/{want.roll}" if kind == "server" and want.roll else ""
     if fixed:
-        if have.protected or want.protected:
+        if have.protected and not want.protected:
+            # The plan dropped 'protected: true': clear the cloud's flag first (apply never
+            # replaces what the cloud has protected); the next plan replaces it.
+            attrs = {**have.attrs, "protected": False} if "protected" in have.attrs else \
+                have.attrs
+            then = ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in
+                             sorted(delta.items()) if k != "protected")
+            return Change("update", key, kind, dep, "protected true → false, first: then "
+                          f"{then} ({why_replace}) replaces it, on the next apply", have,
+                          Resource(kind, dep, have.name, attrs, False, roll=want.roll),
+                          {"protected": (True, False)})
+        if want.protected:
             return Change("blocked", key, kind, dep,
                           f"{shown}: {why_replace}, and replacing it is blocked: it is "
                           "protected", have, want, delta,
@@ -524,11 +535,13 @@ def _leftovers(gone: list[Resource], files: dict[str, str], prune: bool,
 def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
                       desired: dict[str, Resource]) -> list[Change]:
     """A resource that stays keeps what it stands on: the deletes of those become blocked."""
-    deleting = {c.key for c in changes if c.action == "delete"}
-    stays = [r for k, r in actual.items() if k not in deleting and k not in desired]
-    # A blocked change leaves the resource as it is in the cloud, standing on what it stands
-    # on now (a protected server whose plan dropped anti_affinity keeps its group).
-    stays += [c.before for c in changes if c.action == "blocked" and c.before is not None]
+    going = {c.key for c in changes if c.action in ("delete", "replace")}
+    stays = [r for k, r in actual.items() if k not in going and k not in desired]
+    # A server that is neither deleted nor replaced stays as it is in the cloud, standing on
+    # what it stands on now (a protected server whose plan dropped anti_affinity keeps its
+    # group; one whose plan moved zone keeps its project and network).
+    stays += [c.before for c in changes if c.before is not None and c.key not in going
+              and (c.action == "blocked" or c.kind == "server")]
     needs: dict[str, str] = {}  # key -> the key of a resource that stands on it
     for r in stays:
         d = r.department
@@ -543,12 +556,24 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
                     needs.setdefault(v.key, r.key)
     out = []
     for c in changes:
-        if c.action == "delete" and c.key in needs and c.kind in (*INFRASTRUCTURE,
-                                                                   "server_group", "volume"):
-            c = replace(c, action="blocked",
-                        reason=f"{c.reason}; kept: {needs[c.key]} stands on it")
+        if c.action in ("delete", "replace") and c.key in needs and \
+                c.kind in (*INFRASTRUCTURE, "server_group", "volume"):
+            # A replace deletes too (a department's move to the other zone replaces its
+            # project and network): not under a server that stays.
+            reason = c.reason.removesuffix(": replaced)") + ")" \
+                if c.action == "replace" and c.reason.endswith(": replaced)") else c.reason
+            c = replace(c, action="blocked", reason=f"{reason}; kept: {needs[c.key]} stands "
+                        "on it", impact="", roll="")
         out.append(c)
-    return out
+    # A department moves zone whole or not at all: while what a kept server stands on stays
+    # in the old zone, the servers and websites that would move are kept there too.
+    stuck = {c.department: needs[c.key] for c in out
+             if c.action == "blocked" and "zone" in c.diff and c.key in needs}
+    return [replace(c, action="blocked", reason=c.reason.removesuffix(": replaced)") + "); "
+                    f"kept: department {c.department} stays in zone {c.diff['zone'][0]} while "
+                    f"{stuck[c.department]} does", impact="", roll="")
+            if c.action == "replace" and "zone" in c.diff and c.department in stuck else c
+            for c in out]
 
 
 def _infrastructure_keys(department: str, kind: str) -> tuple[str, ...]:
@@ -565,6 +590,9 @@ def _decisions(changes: list[Change], orphans: list[Orphan], unmanaged: list[Orp
         if c.action != "blocked" or c.department not in files:
             continue
         file = files[c.department]
+        if c.after is not None and not c.after.protected and not (c.before and
+                                                                   c.before.protected):
+            continue  # kept for what stands on it: that resource's decision says how
         if c.after is not None:
             how = c.impact or f"edit {file}"
             out.append(Decision(c.department, f"{c.key}: {c.reason}",
