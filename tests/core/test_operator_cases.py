@@ -183,3 +183,18 @@ def test_init_takes_a_fresh_git_repository(tmp_path: Path) -> None:
     refused = govcloud("init", str(other))
     assert refused.returncode == 1 and "is not an empty folder" in refused.stderr
     assert not (other / "govcloud.yaml").exists()
+
+
+def test_history_refuses_an_empty_id_and_a_limit_below_one(tmp_path: Path) -> None:
+    """`history --journal ""` listed the applies as if no id was given (exit 0), and
+    `history --limit 0` said "No applies recorded yet." of a store that has some."""
+    estate = _estate(tmp_path, "statistics")
+    govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
+    empty = govcloud("history", "--journal", "", estate=estate)
+    assert empty.returncode == 1, empty.stdout
+    assert empty.stderr.startswith("Error: no apply with id '' in the state store")
+    for limit in ("0", "-1"):
+        proc = govcloud("history", "--limit", limit, estate=estate)
+        assert proc.returncode == 2, proc.stdout
+        assert "Invalid value for '--limit'" in proc.stderr
+        assert "No applies recorded yet." not in proc.stdout
