@@ -408,6 +408,13 @@ def make_plan(desired: dict[str, Resource], actual: list[Resource],
             volumes.setdefault(f"{r.department}/server/{r.attrs['server']}", []).append(r.name)
     changes = [_change(key, want, by_key.get(key), can_resize, volumes.get(key, []))
                for key, want in desired.items()]
+    if owned is not None:
+        # Declared in a plan, made outside govcloud: apply adopts it (records it as its own),
+        # so that taking it out of the plan later deletes it like anything govcloud made.
+        mine = set(owned)
+        changes = [replace(c, action="update", reason="made outside govcloud, now in the plan: "
+                           "adopted (govcloud manages it from now on)")
+                   if c.action == "no-op" and c.key not in mine else c for c in changes]
     gone = [r for key, r in by_key.items() if key not in desired]
     orphans, unmanaged, left = _leftovers(gone, files, prune, owned, set(delete_unmanaged))
     changes += left
