@@ -198,3 +198,26 @@ def test_history_refuses_an_empty_id_and_a_limit_below_one(tmp_path: Path) -> No
         assert proc.returncode == 2, proc.stdout
         assert "Invalid value for '--limit'" in proc.stderr
         assert "No applies recorded yet." not in proc.stdout
+
+
+def test_the_last_department_can_be_pruned(tmp_path: Path) -> None:
+    """An estate with no plan left (its last department removed, or just made by init) is
+    valid, with a warning: plan, prune, drift, show and history work on it. Every command
+    refused it ("no tenancy plans found"), so the last department could never be pruned."""
+    estate = tmp_path / "estate"
+    govcloud("init", str(estate), check=True)
+    checked = govcloud("validate", estate=estate)
+    assert checked.returncode == 0, checked.stderr
+    assert "plans/: warning: no tenancy plans found" in checked.stdout + checked.stderr
+    govcloud("new", "department", "water", estate=estate, check=True)
+    govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
+    (estate / "plans" / "water.yaml").unlink()
+    plan = govcloud("plan", "--detailed-exitcode", estate=estate)
+    assert plan.returncode == 2, plan.stderr
+    assert "department water has no plan" in plan.stdout
+    pruned = govcloud("apply", "--yes", "--no-services", "--prune", estate=estate)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Apply complete: 8 done, 0 failed" in pruned.stdout
+    for command in (["plan", "--detailed-exitcode"], ["drift"], ["show"], ["history"]):
+        proc = govcloud(*command, estate=estate)
+        assert proc.returncode == 0, f"{command}: {proc.stdout}{proc.stderr}"
