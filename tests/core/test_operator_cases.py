@@ -221,3 +221,12 @@ def test_the_last_department_can_be_pruned(tmp_path: Path) -> None:
     for command in (["plan", "--detailed-exitcode"], ["drift"], ["show"], ["history"]):
         proc = govcloud(*command, estate=estate)
         assert proc.returncode == 0, f"{command}: {proc.stdout}{proc.stderr}"
+
+
+def test_new_department_comments_line_up(estate: Path) -> None:
+    """The skeleton's comments on the department's lines stand in one column, whatever the
+    id's length (they followed the id's length: 'id: water                 #')."""
+    govcloud("new", "department", "water", estate=estate, check=True)
+    lines = (estate / "plans" / "water.yaml").read_text().splitlines()
+    block = lines[lines.index("department:") + 1:lines.index("department:") + 7]
+    assert len({line.index(" # ") for line in block}) == 1, "\n".join(block)
