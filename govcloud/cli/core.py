@@ -246,7 +246,8 @@ def show(ctx: click.Context, output: str) -> None:
 
 
 @cli.command()
-@click.option("--limit", default=10, show_default=True, help="How many applies to list.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1),
+              help="How many applies to list.")
 @click.option("--journal", "apply_id", help="Print the journal of one apply.")
 @output_option("text", "json")
 @click.pass_context
@@ -258,8 +259,9 @@ def history(ctx: click.Context, limit: int, apply_id: str | None, output: str) -
       govcloud history --limit 5
     """
     with session(ctx) as s:
-        data = engine.journal(s, apply_id) if apply_id else engine.history(s, limit)
+        data = engine.journal(s, apply_id) if apply_id is not None else \
+            engine.history(s, limit)
     if output == "json":
         emit_json(data)
     else:
-        click.echo(journal_text(data) if apply_id else history_text(data))
+        click.echo(journal_text(data) if apply_id is not None else history_text(data))

@@ -182,10 +182,13 @@ class Plan:
         return list(out.values())
 
     def state_after(self) -> list[Resource]:
-        """The cloud's resources once the plan is applied."""
+        """The cloud's resources once the plan is applied (a blocked change leaves its
+        resource as it is)."""
         out: dict[str, Resource] = {}
         for c in self.changes:
-            if c.action in ("blocked", "no-op") and c.before is not None:
+            if c.action == "blocked" and c.before is not None:
+                out[c.key] = c.before
+            elif c.action == "no-op" and c.before is not None:
                 out[c.key] = c.before if c.after is None else c.after
             elif c.action != "delete" and c.after is not None:
                 out[c.key] = c.after
@@ -344,9 +347,39 @@ def _shown(value: Any) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, dict | list):
+    if isinstance(value, dict | list | bool) or value is None:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return repr(value) if isinstance(value, str) else str(value)
+
+
+# Where a resource's attribute comes from in its tenancy plan: a hint to put an attribute
+# back names the plan's key and value, so it can be copied into the plan as it stands.
+def _plan_settings(kind: str, attr: str, have: Resource) -> tuple[str, Any]:
+    if kind == "server" and attr in RESIZE:
+        return "flavor", have.attrs.get("flavor")
+    if kind == "server" and attr == "server_group":
+        return "anti_affinity", bool(have.attrs.get("server_group"))
+    if kind == "volume" and attr == "size_gb":
+        return "volume_gb", have.attrs.get("size_gb")
+    if attr == "zone":
+        return "department.zone", have.attrs.get("zone")
+    return attr, have.attrs.get(attr)
+
+
+def _put_back(kind: str, fixed: list[str], have: Resource) -> str:
+    """``flavor: m1.medium, anti_affinity: true``: the plan's values that keep ``have``."""
+    settings = dict(_plan_settings(kind, a, have) for a in fixed)
+    return ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in settings.items())
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    text = str(value)
+    plain = text and text[0].isalpha() and all(ch.isalnum() or ch in "-._/" for ch in text) \
+        and text.lower() not in ("true", "false", "yes", "no", "on", "off", "null", "none")
+    return text if plain or not isinstance(value, str) else json.dumps(value,
+                                                                       ensure_ascii=False)
 
 
 def diff_attrs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -374,6 +407,13 @@ def make_plan(desired: dict[str, Resource], actual: list[Resource],
             volumes.setdefault(f"{r.department}/server/{r.attrs['server']}", []).append(r.name)
     changes = [_change(key, want, by_key.get(key), can_resize, volumes.get(key, []))
                for key, want in desired.items()]
+    if owned is not None:
+        # Declared in a plan, made outside govcloud: apply adopts it (records it as its own),
+        # so that taking it out of the plan later deletes it like anything govcloud made.
+        mine = set(owned)
+        changes = [replace(c, action="update", reason="made outside govcloud, now in the plan: "
+                           "adopted (govcloud manages it from now on)")
+                   if c.action == "no-op" and c.key not in mine else c for c in changes]
     gone = [r for key, r in by_key.items() if key not in desired]
     orphans, unmanaged, left = _leftovers(gone, files, prune, owned, set(delete_unmanaged))
     changes += left
@@ -413,13 +453,24 @@ def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,
         fixed, why_replace = ["size_gb"], "a volume cannot shrink"
     roll = f"{dep}/{want.roll}" if kind == "server" and want.roll else ""
     if fixed:
-        if have.protected or want.protected:
+        if have.protected and not want.protected:
+            # The plan dropped 'protected: true': clear the cloud's flag first (apply never
+            # replaces what the cloud has protected); the next plan replaces it.
+            attrs = {**have.attrs, "protected": False} if "protected" in have.attrs else \
+                have.attrs
+            then = ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in
+                             sorted(delta.items()) if k != "protected")
+            return Change("update", key, kind, dep, "protected true → false, first: then "
+                          f"{then} ({why_replace}) replaces it, on the next apply", have,
+                          Resource(kind, dep, have.name, attrs, False, roll=want.roll),
+                          {"protected": (True, False)})
+        if want.protected:
             return Change("blocked", key, kind, dep,
                           f"{shown}: {why_replace}, and replacing it is blocked: it is "
                           "protected", have, want, delta,
                           "to replace it, remove 'protected: true' from its entry in the "
-                          f"plan of {dep}; to keep it, change {', '.join(fixed)} back to "
-                          + ", ".join(_fmt(delta[k][0]) for k in fixed if k in delta))
+                          f"plan of {dep}; to keep it, change it back to "
+                          f"{_put_back(kind, fixed, have)}")
         return Change("replace", key, kind, dep, f"{shown} ({why_replace}: replaced)", have,
                       want, delta, _replace_impact(want, volumes), roll)
     if resizing:
@@ -427,7 +478,7 @@ def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,
                       f"in place: the server stops, restarts as {want.attrs['flavor']} and the "
                       "resize is confirmed (minutes of downtime for this server); its disk, "
                       "volumes and address are kept", roll)
-    reason = shown or f"protected {have.protected} → {want.protected}"
+    reason = shown or f"protected {_fmt(have.protected)} → {_fmt(want.protected)}"
     return Change("update", key, kind, dep, reason, have, want, delta)
 
 
@@ -490,8 +541,13 @@ def _leftovers(gone: list[Resource], files: dict[str, str], prune: bool,
 def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
                       desired: dict[str, Resource]) -> list[Change]:
     """A resource that stays keeps what it stands on: the deletes of those become blocked."""
-    deleting = {c.key for c in changes if c.action == "delete"}
-    stays = [r for k, r in actual.items() if k not in deleting and k not in desired]
+    going = {c.key for c in changes if c.action in ("delete", "replace")}
+    stays = [r for k, r in actual.items() if k not in going and k not in desired]
+    # A server that is neither deleted nor replaced stays as it is in the cloud, standing on
+    # what it stands on now (a protected server whose plan dropped anti_affinity keeps its
+    # group; one whose plan moved zone keeps its project and network).
+    stays += [c.before for c in changes if c.before is not None and c.key not in going
+              and (c.action == "blocked" or c.kind == "server")]
     needs: dict[str, str] = {}  # key -> the key of a resource that stands on it
     for r in stays:
         d = r.department
@@ -506,12 +562,24 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
                     needs.setdefault(v.key, r.key)
     out = []
     for c in changes:
-        if c.action == "delete" and c.key in needs and c.kind in (*INFRASTRUCTURE,
-                                                                   "server_group", "volume"):
-            c = replace(c, action="blocked",
-                        reason=f"{c.reason}; kept: {needs[c.key]} stands on it")
+        if c.action in ("delete", "replace") and c.key in needs and \
+                c.kind in (*INFRASTRUCTURE, "server_group", "volume"):
+            # A replace deletes too (a department's move to the other zone replaces its
+            # project and network): not under a server that stays.
+            reason = c.reason.removesuffix(": replaced)") + ")" \
+                if c.action == "replace" and c.reason.endswith(": replaced)") else c.reason
+            c = replace(c, action="blocked", reason=f"{reason}; kept: {needs[c.key]} stands "
+                        "on it", impact="", roll="")
         out.append(c)
-    return out
+    # A department moves zone whole or not at all: while what a kept server stands on stays
+    # in the old zone, the servers and websites that would move are kept there too.
+    stuck = {c.department: needs[c.key] for c in out
+             if c.action == "blocked" and "zone" in c.diff and c.key in needs}
+    return [replace(c, action="blocked", reason=c.reason.removesuffix(": replaced)") + "); "
+                    f"kept: department {c.department} stays in zone {c.diff['zone'][0]} while "
+                    f"{stuck[c.department]} does", impact="", roll="")
+            if c.action == "replace" and "zone" in c.diff and c.department in stuck else c
+            for c in out]
 
 
 def _infrastructure_keys(department: str, kind: str) -> tuple[str, ...]:
@@ -528,6 +596,9 @@ def _decisions(changes: list[Change], orphans: list[Orphan], unmanaged: list[Orp
         if c.action != "blocked" or c.department not in files:
             continue
         file = files[c.department]
+        if c.after is not None and not c.after.protected and not (c.before and
+                                                                   c.before.protected):
+            continue  # kept for what stands on it: that resource's decision says how
         if c.after is not None:
             how = c.impact or f"edit {file}"
             out.append(Decision(c.department, f"{c.key}: {c.reason}",
@@ -543,16 +614,25 @@ def _decisions(changes: list[Change], orphans: list[Orphan], unmanaged: list[Orp
             per_dep.setdefault(o.resource.department, []).append(o)
     for dep, kept in sorted(per_dep.items()):
         protected = sum(1 for o in kept if o.resource.protected)
+        what = f"department {dep} has no plan; its {len(kept)} resource(s) are kept"
         if protected:
             how = (f"decide: restore the plan (plans/{dep}.yaml) to keep them, or restore it "
                    "with 'protected: false' on them, apply, then remove it and prune "
                    "(--prune never deletes a protected resource)")
             what = (f"department {dep} has no plan; {protected} protected resource(s) and "
                     f"{len(kept) - protected} other(s) are kept")
+        elif blockers := [o.resource.key for o in unmanaged
+                          if o.resource.department == dep and o.resource.key not in deleting]:
+            # Prune keeps what an unmanaged resource stands on: name the command that can.
+            named = ", ".join(blockers)
+            how = (f"decide: prune or restore the plan (--prune keeps them while {named}, "
+                   "which govcloud never created, stand" + ("s" if len(blockers) == 1 else "")
+                   + " on them: govcloud apply --prune "
+                   + " ".join(f"--delete-unmanaged {k}" for k in blockers)
+                   + f" deletes them all; plans/{dep}.yaml back in place keeps them)")
         else:
             how = ("decide: prune or restore the plan (govcloud apply --prune deletes them; "
                    f"plans/{dep}.yaml back in place keeps them)")
-            what = f"department {dep} has no plan; its {len(kept)} resource(s) are kept"
         out.append(Decision(dep, what, how))
     for o in unmanaged:
         if o.resource.key in deleting:

@@ -23,6 +23,11 @@ def cost_centre_for(department: str, taken: set[str]) -> str:
     return found
 
 
+def _column(text: str) -> str:
+    """``text`` padded so that the comment after it lines up with the others."""
+    return text.ljust(32) + " "
+
+
 def department_plan(department: str, settings: Settings, cost_centre: str) -> str:
     """The skeleton of ``department``'s plan: one small server, antivirus and backup on."""
     flavors = sorted(settings.catalogue.flavors.values(),
@@ -38,10 +43,10 @@ def department_plan(department: str, settings: Settings, cost_centre: str) -> st
 #   govcloud validate && govcloud plan
 # (the plan shows what apply will create and what it adds to the monthly bill).
 department:
-  id: {department}                 # never change it: every resource name derives from it
-  name: {department}               # the official name, e.g. 青岛市水务管理局
+  {_column(f"id: {department}")}# never change it: every resource name derives from it
+  {_column(f"name: {department}")}# the official name, e.g. 青岛市水务管理局
   name_en: ""                      # the English name
-  cost_centre: {cost_centre}       # the finance cost centre that pays (unique in the estate)
+  {_column(f"cost_centre: {cost_centre}")}# the finance cost centre that pays (unique in the estate)
   zone: intranet                   # intranet (公务内网), or extranet (公务外网: public sites)
   contact: ""                      # the department IT staff's e-mail or phone
 

@@ -66,8 +66,12 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
         [*root.joinpath("plans").glob("*.yaml"), *root.joinpath("plans").glob("*.yml")])]
     plan_files += [(p, True) for p in extra_plans or []]
     if not plan_files:
-        out.diagnostics.append(Diagnostic("plans/", 0, "", "no tenancy plans found",
-                                          "add one YAML file per department under plans/"))
+        # A warning: an estate whose last department left must still plan its prune.
+        out.diagnostics.append(Diagnostic(
+            "plans/", 0, "", "no tenancy plans found",
+            "add one YAML file per department under plans/ (govcloud new department ID); "
+            "until then every department in the cloud is one without a plan",
+            severity="warning"))
     rules: list[Rule] = []
     engine = None
     if policies:

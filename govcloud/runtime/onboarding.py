@@ -29,9 +29,11 @@ SCHEMAS = {"docs/schema/tenancy-plan.json": PLAN_SCHEMA,
 
 def init(dest: Path) -> list[str]:
     """Write a new estate into ``dest`` (missing or empty); return the files written."""
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+    # A folder just made by `git init` counts as empty: an estate is kept in git.
+    if dest.exists() and (not dest.is_dir() or any(p.name != ".git" for p in dest.iterdir())):
         raise GovcloudError(f"{dest} is not an empty folder",
-                            "give govcloud init a new or empty folder")
+                            "give govcloud init a new or empty folder (a git repository "
+                            "with nothing but .git will do)")
     written = []
     try:
         for name, template in ESTATE_FILES.items():

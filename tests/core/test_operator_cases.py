@@ -166,3 +166,67 @@ def test_new_department_in_the_example_estate_takes_a_free_cost_centre(estate: P
     plan = yaml.safe_load((estate / "plans" / "water.yaml").read_text())
     assert plan["department"]["cost_centre"] == "CC-WATER"
     assert plan["servers"][0]["flavor"] == "m1.small"
+
+
+def test_init_takes_a_fresh_git_repository(tmp_path: Path) -> None:
+    """An estate is a folder kept in git: `git init FOLDER`, then `govcloud init FOLDER`
+    (init refused the folder as not empty, for its .git alone). Any other file still makes
+    the folder not empty."""
+    estate = tmp_path / "estate"
+    (estate / ".git").mkdir(parents=True)
+    made = govcloud("init", str(estate))
+    assert made.returncode == 0, made.stderr
+    assert (estate / "govcloud.yaml").is_file() and (estate / ".git").is_dir()
+    other = tmp_path / "other"
+    (other / ".git").mkdir(parents=True)
+    (other / "notes.txt").write_text("mine\n")
+    refused = govcloud("init", str(other))
+    assert refused.returncode == 1 and "is not an empty folder" in refused.stderr
+    assert not (other / "govcloud.yaml").exists()
+
+
+def test_history_refuses_an_empty_id_and_a_limit_below_one(tmp_path: Path) -> None:
+    """`history --journal ""` listed the applies as if no id was given (exit 0), and
+    `history --limit 0` said "No applies recorded yet." of a store that has some."""
+    estate = _estate(tmp_path, "statistics")
+    govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
+    empty = govcloud("history", "--journal", "", estate=estate)
+    assert empty.returncode == 1, empty.stdout
+    assert empty.stderr.startswith("Error: no apply with id '' in the state store")
+    for limit in ("0", "-1"):
+        proc = govcloud("history", "--limit", limit, estate=estate)
+        assert proc.returncode == 2, proc.stdout
+        assert "Invalid value for '--limit'" in proc.stderr
+        assert "No applies recorded yet." not in proc.stdout
+
+
+def test_the_last_department_can_be_pruned(tmp_path: Path) -> None:
+    """An estate with no plan left (its last department removed, or just made by init) is
+    valid, with a warning: plan, prune, drift, show and history work on it. Every command
+    refused it ("no tenancy plans found"), so the last department could never be pruned."""
+    estate = tmp_path / "estate"
+    govcloud("init", str(estate), check=True)
+    checked = govcloud("validate", estate=estate)
+    assert checked.returncode == 0, checked.stderr
+    assert "plans/: warning: no tenancy plans found" in checked.stdout + checked.stderr
+    govcloud("new", "department", "water", estate=estate, check=True)
+    govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
+    (estate / "plans" / "water.yaml").unlink()
+    plan = govcloud("plan", "--detailed-exitcode", estate=estate)
+    assert plan.returncode == 2, plan.stderr
+    assert "department water has no plan" in plan.stdout
+    pruned = govcloud("apply", "--yes", "--no-services", "--prune", estate=estate)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Apply complete: 8 done, 0 failed" in pruned.stdout
+    for command in (["plan", "--detailed-exitcode"], ["drift"], ["show"], ["history"]):
+        proc = govcloud(*command, estate=estate)
+        assert proc.returncode == 0, f"{command}: {proc.stdout}{proc.stderr}"
+
+
+def test_new_department_comments_line_up(estate: Path) -> None:
+    """The skeleton's comments on the department's lines stand in one column, whatever the
+    id's length (they followed the id's length: 'id: water                 #')."""
+    govcloud("new", "department", "water", estate=estate, check=True)
+    lines = (estate / "plans" / "water.yaml").read_text().splitlines()
+    block = lines[lines.index("department:") + 1:lines.index("department:") + 7]
+    assert len({line.index(" # ") for line in block}) == 1, "\n".join(block)

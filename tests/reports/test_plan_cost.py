@@ -63,6 +63,20 @@ def test_a_kept_protected_server_is_no_saving(tmp_path: Path) -> None:
     assert f"Cost a month at {both['period']} prices: charged {saving:+,.2f} yuan" in text
 
 
+def test_a_blocked_change_costs_nothing(tmp_path: Path) -> None:
+    """A protected server's shrink to a smaller root disk is blocked: nothing changes, so
+    nothing is saved (the plan counted the smaller flavor as done: -20.36 a month)."""
+    estate = _estate(tmp_path, "approval", "statistics")
+    path = estate / "plans" / "approval.yaml"
+    path.write_text(path.read_text().replace(ESIGN, ESIGN.replace("m1.medium", "m1.small")))
+    text = govcloud("plan", estate=estate).stdout
+    assert "! blocked server         sp-esign" in text
+    cost = _cost(estate)
+    assert cost["departments"].get("approval", {"delta": "0"})["delta"] in ("0", "0.00")
+    assert Decimal(cost["charged"]["delta"]) == 0
+    assert "monthly cost" not in text
+
+
 def _statement(estate: Path, period: str) -> dict[str, Decimal]:
     govcloud("usage", "collect", "--period", period, estate=estate, check=True, env=NOW)
     data = json.loads(govcloud("report", "chargeback", "--period", period, "-o", "json",
