@@ -117,6 +117,18 @@ def session(root: Path) -> Iterator[Session]:
         store.close()
 
 
+@contextmanager
+def records(root: Path) -> Iterator[tuple[Estate, Store]]:
+    """Open the estate at ``root`` (it must validate) and its state store, without a cloud:
+    for the accounts, the audit trail and the requests, which live in the store."""
+    estate = validate(root).estate()
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
+    try:
+        yield estate, store
+    finally:
+        store.close()
+
+
 def init_state(root: Path) -> tuple[str, bool]:
     """Start a new, empty state store for the estate at ``root`` (at its state.url): where it
     is, and whether it was made now (False: it already was this estate's store)."""
