@@ -89,6 +89,7 @@ from govcloud.cli import (  # noqa: E402
     onboarding,  # noqa: F401
     people,  # noqa: F401
     reports,  # noqa: F401
+    serve,  # noqa: F401
     services,  # noqa: F401
     state,  # noqa: F401
 )

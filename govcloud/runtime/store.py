@@ -66,6 +66,11 @@ SCHEMA = [
         after TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, prev TEXT NOT NULL,
         hash TEXT NOT NULL)""",
     """CREATE INDEX IF NOT EXISTS audit_by_action ON audit (action, subject, at)""",
+    # The portal's sign-in sessions: the SHA-256 of each session's random token (the cookie
+    # holds the token, signed), so reading the store gives no usable cookie.
+    """CREATE TABLE IF NOT EXISTS sessions (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL)""",
 ]
 # The audit trail refuses UPDATE and DELETE (and TRUNCATE) from any client: govcloud only
 # appends. Someone with the database's owner rights can still drop these; the hash chain is
@@ -97,7 +102,7 @@ def schema(kind: str) -> list[str]:
 # Every table govcloud makes (drivers and records add theirs); a store made before the meta
 # table held a schema version has at least LEGACY.
 KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
-                "os_records", "usage", "statements", "owned", "users", "audit"}
+                "os_records", "usage", "statements", "owned", "users", "audit", "sessions"}
 LEGACY = {"applied", "applies", "journal"}
 STATE_FOLDER = ".state"
 # What deleting a damaged row of a table costs, and what brings it back.
