@@ -136,7 +136,8 @@ def chargeback(p: Portal, who: Session) -> Data:
     except GovcloudError as exc:
         return {"period": str(_month()), "missing": exc.render(), "header": [], "rows": []}
     header, rows = rep.main
-    return {**rep.data, "header": list(header), "rows": [list(r) for r in rows]}
+    return {**rep.data, "missing": "", "header": list(header),
+            "rows": [list(r) for r in rows]}
 
 
 def chargeback_csv(p: Portal, who: Session) -> Download:
