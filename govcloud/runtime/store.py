@@ -71,6 +71,13 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
         expires_at TEXT NOT NULL)""",
+    # Departments' requests: a proposed edit of one plan file, its verdict, who must approve
+    # and who has (govcloud.runtime.proposals).
+    """CREATE TABLE IF NOT EXISTS requests (
+        id BIGINT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL,
+        requester TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
+        base TEXT NOT NULL, verdict TEXT NOT NULL, approvals TEXT NOT NULL,
+        created_at TEXT NOT NULL, changed_at TEXT NOT NULL, note TEXT NOT NULL)""",
 ]
 # The audit trail refuses UPDATE and DELETE (and TRUNCATE) from any client: govcloud only
 # appends. Someone with the database's owner rights can still drop these; the hash chain is
@@ -102,7 +109,8 @@ def schema(kind: str) -> list[str]:
 # Every table govcloud makes (drivers and records add theirs); a store made before the meta
 # table held a schema version has at least LEGACY.
 KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
-                "os_records", "usage", "statements", "owned", "users", "audit", "sessions"}
+                "os_records", "usage", "statements", "owned", "users", "audit", "sessions",
+                "requests"}
 LEGACY = {"applied", "applies", "journal"}
 STATE_FOLDER = ".state"
 # What deleting a damaged row of a table costs, and what brings it back.
