@@ -88,6 +88,7 @@ from govcloud.cli import (  # noqa: E402
     credentials,  # noqa: F401
     onboarding,  # noqa: F401
     people,  # noqa: F401
+    proposals,  # noqa: F401
     reports,  # noqa: F401
     serve,  # noqa: F401
     services,  # noqa: F401

@@ -32,8 +32,8 @@ from govcloud.portal import sessions
 from govcloud.portal.context import Portal
 from govcloud.portal.i18n import LANGUAGES, translator
 from govcloud.portal.routes import ROUTES, Route, allowed
-from govcloud.portal.views import VIEWS, Download, NotFound
-from govcloud.runtime import crashlog, people
+from govcloud.portal.views import VIEWS, Created, Download, NotFound, Redirect
+from govcloud.runtime import crashlog, people, proposals
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 64 * 1024
@@ -97,10 +97,23 @@ def openapi() -> dict[str, Any]:
             op["responses"] |= {"401": {"description": "not signed in"},
                                 "403": {"description": "the caller's role or department "
                                                        "does not allow it"}}
-        if r.scoped:
-            op["parameters"] = [{"name": "department", "in": "path", "required": True,
-                                 "schema": {"type": "string"}}]
-            op["responses"]["404"] = {"description": "no such department"}
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in ("department", "number") if "{" + n + "}" in r.path]
+        if params:
+            op["parameters"] = params
+            op["responses"]["404"] = {"description": "no such department or request"}
+        if r.method == "POST":
+            op["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"type": "object"}}}}
+            op.setdefault("parameters", []).append(
+                {"name": "X-CSRF-Token", "in": "header", "required": True,
+                 "schema": {"type": "string"},
+                 "description": "the session's CSRF token (the csrf field of any page)"})
+            op["responses"] |= {"201": {"description": "filed"},
+                                "409": {"description": "refused (e.g. not this person's to "
+                                                       "decide)"},
+                                "422": {"description": "invalid: the verdict with every "
+                                                       "field's error"}}
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {"openapi": "3.1.0",
             "info": {"title": "govcloud", "version": __version__,
@@ -200,14 +213,24 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
         response.delete_cookie(sessions.LOGIN_COOKIE, path="/login")
         return response
 
-    async def read_form(request: Request) -> dict[str, str] | None:
+    async def read_form(request: Request) -> dict[str, Any] | None:
+        """A posted form's fields, or a JSON body as {"_json": value}; None when the body
+        has no length or is too large, {"_bad": why} when it cannot be read."""
         size = request.headers.get("content-length")
         if size is None or not size.isdigit() or int(size) > MAX_FORM_BYTES:
             return None
         kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind == "application/json":
+            raw = await request.body()
+            if len(raw) > MAX_FORM_BYTES:
+                return None
+            try:
+                return {"_json": json.loads(raw)}
+            except (ValueError, RecursionError) as exc:
+                return {"_bad": f"the body is not JSON ({type(exc).__name__})"}
         if kind != "application/x-www-form-urlencoded":
             return {}
-        form = await request.form(max_files=0, max_fields=50)
+        form = await request.form(max_files=0, max_fields=60)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
     def endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
@@ -223,14 +246,15 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                     t = translator(language(request))
                     return refuse(request, route, who, 403, "Not allowed",
                                   t("Your role does not allow this page."))
-            form: dict[str, str] = {}
+            form: dict[str, Any] = {}
             if route.method == "POST":
                 why = cross_site(request)
                 parsed = await read_form(request)
                 if parsed is None:
                     why = why or "a form without a length, or larger than 64 KB"
                 form = parsed or {}
-                token = form.get("csrf") or request.headers.get("x-csrf-token")
+                token = form.get("csrf") if isinstance(form.get("csrf"), str) else None
+                token = token or request.headers.get("x-csrf-token")
                 expected = (signer.login_token(request.cookies.get(sessions.LOGIN_COOKIE))
                             if route.name == "login" else who.csrf if who else None)
                 if not why and not sessions.same(token, expected):
@@ -254,16 +278,37 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
             if route.name == "openapi":
                 return _json(openapi())
             assert who is not None
+            if "_bad" in form:
+                return refuse(request, route, who, 400, "Refused", str(form["_bad"]))
+            if route.kind == "api" and route.method == "POST" and "_json" not in form:
+                return refuse(request, route, who, 415, "Refused",
+                              "send the request as application/json")
+            extra = {"body": form} if route.method == "POST" else {}
             try:
                 result = await run_in_threadpool(VIEWS[route.name], portal, who,
-                                                 **request.path_params)
+                                                 **request.path_params, **extra)
             except NotFound as exc:
                 return refuse(request, route, who, 404, "Not found", exc.render())
+            except proposals.RequestRefused as exc:
+                if exc.verdict is None:
+                    return refuse(request, route, who, 409, "Refused", exc.render())
+                verdict = exc.verdict.as_dict()
+                if route.kind == "api":
+                    return _json({"error": exc.render(), "verdict": verdict}, 422)
+                payload = form.get("payload") or json.dumps(
+                    {k: v for k, v in form.items() if k != "csrf"}, ensure_ascii=False)
+                return render(request, "request_check.html", who, 422, data={
+                    "department": verdict["department"], "verdict": verdict,
+                    "payload": {}, "payload_json": payload})
             except GovcloudError as exc:
                 return refuse(request, route, who, 409, "Something went wrong", exc.render())
             if isinstance(result, Download):
                 return Response(result.body, media_type=result.media_type, headers={
                     "content-disposition": f'attachment; filename="{result.filename}"'})
+            if isinstance(result, Redirect):
+                return RedirectResponse(result.url, result.status)
+            if isinstance(result, Created):
+                return _json(result.data, 201)
             if route.kind == "api":
                 return _json(result)
             return render(request, f"{route.name}.html", who, data=result)

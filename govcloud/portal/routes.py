@@ -18,6 +18,8 @@ Kind = Literal["page", "form", "download", "api", "asset"]
 EVERYONE = frozenset(ROLES)
 PUBLIC: frozenset[str] = frozenset()  # no sign-in needed
 OVERSIGHT = frozenset({"operator", "finance", "auditor"})
+FILERS = frozenset({"member", "approver", "operator"})  # who files requests
+DECIDERS = frozenset({"approver", "finance", "operator"})  # who approves or rejects them
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,24 @@ ROUTES: tuple[Route, ...] = (
           "The audit trail, newest first, and whether its chain is whole."),
     Route("/users", "users", "page", frozenset({"operator", "auditor"}),
           "The portal's accounts."),
+    Route("/departments/{department}/requests", "requests", "page", EVERYONE,
+          "A department's requests, newest first.", scoped=True),
+    Route("/departments/{department}/requests/new", "request_form", "page", FILERS,
+          "The forms for a new request.", scoped=True),
+    Route("/departments/{department}/requests/check", "request_check", "form", FILERS,
+          "A request's verdict before it is filed.", method="POST", scoped=True),
+    Route("/departments/{department}/requests", "request_file", "form", FILERS,
+          "File a request (only a valid one is filed).", method="POST", scoped=True),
+    Route("/departments/{department}/requests/{number}", "request", "page", EVERYONE,
+          "One request: what was asked, its verdict, approvals and state.", scoped=True),
+    Route("/departments/{department}/requests/{number}/approve", "request_approve", "form",
+          DECIDERS, "Approve the stage a request waits for.", method="POST", scoped=True),
+    Route("/departments/{department}/requests/{number}/reject", "request_reject", "form",
+          DECIDERS, "Reject a request, or send it back, with a reason.", method="POST",
+          scoped=True),
+    Route("/requests", "queue", "page", frozenset({"operator", "finance", "approver",
+                                                   "auditor"}),
+          "The requests waiting for the signed-in person's role."),
     Route("/api/me", "me", "api", EVERYONE, "The signed-in person: name, role, department."),
     Route("/api/departments", "departments", "api", EVERYONE,
           "The departments the caller may see."),
@@ -73,6 +93,22 @@ ROUTES: tuple[Route, ...] = (
           "The newest audit records and whether the chain is whole."),
     Route("/api/users", "users", "api", frozenset({"operator", "auditor"}),
           "The portal's accounts."),
+    Route("/api/departments/{department}/requests", "requests", "api", EVERYONE,
+          "A department's requests.", scoped=True),
+    Route("/api/departments/{department}/requests/dry-run", "request_dry_run", "api", FILERS,
+          "The whole verdict of a request (JSON body) without filing it: validation, the "
+          "plan diff, the monthly cost delta, capacity and the approval chain.",
+          method="POST", scoped=True),
+    Route("/api/departments/{department}/requests", "request_file", "api", FILERS,
+          "File a request (JSON body); 422 with field-level errors when it is invalid.",
+          method="POST", scoped=True),
+    Route("/api/departments/{department}/requests/{number}", "request", "api", EVERYONE,
+          "One request.", scoped=True),
+    Route("/api/departments/{department}/requests/{number}/approve", "request_approve", "api",
+          DECIDERS, "Approve the stage a request waits for.", method="POST", scoped=True),
+    Route("/api/departments/{department}/requests/{number}/reject", "request_reject", "api",
+          DECIDERS, "Reject a request (send_back: true to send it back), with a reason.",
+          method="POST", scoped=True),
 )
 
 

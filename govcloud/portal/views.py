@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from govcloud.core.proposals import KIND_NAMES
 from govcloud.errors import GovcloudError
 from govcloud.finance.period import Month
 from govcloud.portal.context import Portal
+from govcloud.portal.forms import payload_of
 from govcloud.portal.sessions import Session
 from govcloud.reports.text import csv_cell
-from govcloud.runtime import accounts, audit, engine, people
+from govcloud.runtime import accounts, audit, engine, people, proposals
 from govcloud.runtime.store import clock
 
 Data = dict[str, Any]
@@ -23,6 +26,21 @@ Data = dict[str, Any]
 
 class NotFound(GovcloudError):
     """A path names something that does not exist (a department, a record)."""
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """After a form post: the page to see next (303 See Other)."""
+
+    url: str
+    status: int = 303
+
+
+@dataclass(frozen=True)
+class Created:
+    """An API call made something: its data, 201."""
+
+    data: Data
 
 
 @dataclass(frozen=True)
@@ -157,7 +175,120 @@ def users(p: Portal, who: Session) -> Data:
     return {"users": [x.as_dict() for x in people.people(p.store)]}
 
 
+def _summary(r: proposals.Request) -> Data:
+    return {"id": r.id, "department": r.department, "kind": r.kind, "requester": r.requester,
+            "state": r.state, "waiting_for": r.waiting_for(), "reason": r.payload.get("reason"),
+            "cost_delta": r.verdict.get("cost_delta"), "created_at": r.created_at,
+            "note": r.note}
+
+
+def requests(p: Portal, who: Session, department: str) -> Data:
+    if department not in p.estate.plans:
+        raise NotFound(f"no department {department!r}", "choose one from the list")
+    return {"department": department,
+            "requests": [_summary(r) for r in proposals.listing(p.store, department)]}
+
+
+def request_form(p: Portal, who: Session, department: str) -> Data:
+    plan = p.estate.plans.get(department)
+    if plan is None:
+        raise NotFound(f"no department {department!r}", "choose one from the list")
+    cat = p.estate.settings.catalogue
+    return {"department": department, "kinds": list(KIND_NAMES),
+            "flavors": sorted(cat.flavors), "images": sorted(cat.images),
+            "servers": [s.name for s in plan.servers],
+            "websites": [w.domain for w in plan.websites],
+            "quota": vars(plan.quota)}
+
+
+def _body_payload(body: dict[str, Any], department: str) -> Any:
+    """A JSON body is the payload (its department must be the path's); a form is converted."""
+    if body.get("_json"):
+        payload = body["_json"]
+        if isinstance(payload, dict) and "department" not in payload:
+            payload = {**payload, "department": department}
+        return payload
+    return payload_of({k: v for k, v in body.items() if isinstance(v, str)}, department)
+
+
+def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
+    payload = _body_payload(body, department)
+    verdict = proposals.assess(p.estate, department, payload)
+    return {"department": department, "verdict": verdict.as_dict(), "payload": payload,
+            "payload_json": json.dumps(payload, ensure_ascii=False)}
+
+
+def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Data:
+    payload = _body_payload(body, department)
+    return proposals.assess(p.estate, department, payload).as_dict()
+
+
+def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
+    if "payload" in body and not body.get("_json"):  # the verdict page's "file it" button
+        try:
+            payload = json.loads(str(body["payload"]))
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            payload["department"] = department
+    else:
+        payload = _body_payload(body, department)
+    filed = proposals.submit(p.estate, p.store, who.person, payload, "portal")
+    if body.get("_json"):
+        return Created(filed.as_dict())
+    return Redirect(f"/departments/{department}/requests/{filed.id}")
+
+
+def _own(p: Portal, department: str, number: str) -> proposals.Request:
+    found = proposals.find(p.store, int(number)) if number.isdigit() and len(number) < 12 \
+        else None
+    if found is None or found.department != department:
+        raise NotFound(f"no request {number[:20]} of {department}", "see the request list")
+    return found
+
+
+def request(p: Portal, who: Session, department: str, number: str) -> Data:
+    r = _own(p, department, number)
+    step = r.waiting_for()
+    mine = step is not None and who.person.role == step and who.person.name != r.requester \
+        and (step != "approver" or who.person.department == department)
+    return {**r.as_dict(), "waiting_for": step, "may_decide": mine}
+
+
+def request_approve(p: Portal, who: Session, department: str, number: str,
+                    body: Data) -> Any:
+    r = _own(p, department, number)
+    done = proposals.approve(p.estate, p.store, who.person, r.id,
+                             str(body.get("reason", ""))[:500], "portal")
+    if body.get("_json"):
+        return done.as_dict()
+    return Redirect(f"/departments/{department}/requests/{done.id}")
+
+
+def request_reject(p: Portal, who: Session, department: str, number: str,
+                   body: Data) -> Any:
+    r = _own(p, department, number)
+    back = body.get("send_back") in (True, "on", "true", "1")
+    done = proposals.close(p.store, who.person, r.id, "returned" if back else "rejected",
+                           str(body.get("reason", ""))[:500], "portal")
+    if body.get("_json"):
+        return done.as_dict()
+    return Redirect(f"/departments/{department}/requests/{done.id}")
+
+
+def queue(p: Portal, who: Session) -> Data:
+    role, own = who.person.role, who.person.department
+    waiting = proposals.listing(p.store, own, "waiting", limit=500)
+    if role != "auditor":
+        waiting = [r for r in waiting
+                   if r.waiting_for() == role and r.requester != who.person.name]
+    return {"requests": [_summary(r) for r in waiting]}
+
+
 VIEWS: dict[str, Callable[..., Any]] = {
+    "requests": requests, "request_form": request_form, "request_check": request_check,
+    "request_dry_run": request_dry_run, "request_file": request_file, "request": request,
+    "request_approve": request_approve, "request_reject": request_reject, "queue": queue,
     "me": me, "home": home, "departments": departments, "department": department,
     "department_bill_csv": department_bill_csv, "estate": estate, "chargeback": chargeback,
     "chargeback_csv": chargeback_csv, "audit": audit_, "users": users,
