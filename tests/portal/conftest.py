@@ -24,6 +24,7 @@ OWN, OTHER = "finance", "health"  # the department of the member and the approve
 class Site:
     estate: Path
     app: object  # the Starlette app
+    requests: dict[str, int]  # department -> a request of it, waiting for an operator
 
     def store(self) -> Store:
         return Store(f"sqlite:///{self.estate}/.state/govcloud.db", self.estate)
@@ -43,10 +44,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for role in ROLES:
             people.add(store, {OWN, OTHER}, account(role), role,
                        OWN if role in DEPARTMENT_ROLES else None, PASSWORD, "test")
+        from govcloud.runtime import engine, proposals
+
+        filed = {}
+        with engine.records(estate) as (est, st):
+            for dep, who in ((OWN, account("member")), (OTHER, account("operator"))):
+                cores = est.plans[dep].quota.cores  # a raise of quota waits for an operator
+                filed[dep] = proposals.submit(est, st, people.find(st, who), {
+                    "kind": "quota", "department": dep, "reason": f"{dep}-matrix",
+                    "quota": {"cores": cores + 8}}).id
+                assert proposals.find(st, filed[dep]).state == "waiting"
         store.close()
         from govcloud.portal.app import create_app
 
-        yield Site(estate, create_app(estate, secret="test-secret"))
+        yield Site(estate, create_app(estate, secret="test-secret"), filed)
 
 
 def client(site: Site) -> object:
