@@ -10,6 +10,7 @@ another change into the file, and every field is checked before the plan is touc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -83,7 +84,7 @@ def check_request(payload: Any) -> list[Diagnostic]:
     if not isinstance(kind, str) or kind not in SCHEMAS:
         return [_field("kind", f"unknown kind of request {str(kind)[:40]!r}",
                        f"one of: {', '.join(KIND_NAMES)}")]
-    out = [Diagnostic(FIELD, 0, d.path, d.message, d.hint)
+    out = [Diagnostic(FIELD, 0, _missing(d.path, d.message), d.message, d.hint)
            for d in check(Document(FIELD, payload, {}), SCHEMAS[kind])]
     if kind == "remove" and not out and ("server" in payload) == ("website" in payload):
         out.append(_field("server", "name one server or one website to remove",
@@ -93,6 +94,14 @@ def check_request(payload: Any) -> list[Diagnostic]:
                           "give at least one of instances, cores, ram_gb, volumes, "
                           "volume_gb, websites"))
     return out
+
+
+def _missing(path: str, message: str) -> str:
+    """A missing key's error belongs to that key's field (a form shows it there)."""
+    found = re.match(r"missing required key '([a-z_]+)'", message)
+    if found is None:
+        return path
+    return f"{path}.{found.group(1)}" if path else found.group(1)
 
 
 def _index(items: Any, key: str, value: str) -> int | None:

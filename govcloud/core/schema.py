@@ -395,7 +395,8 @@ def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
         choices = ", ".join(str(c) for c in schema["enum"])
         close = difflib.get_close_matches(str(value), [str(c) for c in schema["enum"]], 1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        out.append(doc.diag(path, f"{value!r} is not allowed", f"{hint}use one of: {choices}"))
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:56] + "...'"
+        out.append(doc.diag(path, f"{shown} is not allowed", f"{hint}use one of: {choices}"))
         return
     if expected == "object":
         _walk_object(doc, value, schema, path, out)

@@ -229,7 +229,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
             except (ValueError, RecursionError) as exc:
                 return {"_bad": f"the body is not JSON ({type(exc).__name__})"}
         if kind != "application/x-www-form-urlencoded":
-            return {}
+            return {"_bad": "send a form (application/x-www-form-urlencoded) or JSON"}
         form = await request.form(max_files=0, max_fields=60)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 

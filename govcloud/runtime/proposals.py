@@ -137,7 +137,12 @@ def assess(estate: Estate, department: str, payload: Any) -> Verdict:
     plan = make_plan(desired_state(after), list(desired_state(estate).values()),
                      {d: p.file for d, p in after.plans.items()}, prune=True)
     changes = [c for c in plan.changes if c.department == department and c.action != "no-op"]
-    errors = [{"file": file, "line": 0, "path": c.key, "message": f"{c.action}: {c.reason}",
+    # A change the plan blocks (deleting or replacing something protected) belongs to the
+    # field that asked for it.
+    field_of = next((k for k in ("server", "website", "flavor") if k in payload
+                     and payload["kind"] in ("remove", "resize")), None)
+    errors = [{"file": proposals.FIELD if field_of else file, "line": 0,
+               "path": field_of or c.key, "message": f"{c.key}: {c.action}: {c.reason}",
                "hint": c.impact, "rule": ""} for c in changes if c.action == "blocked"]
     cost = plan_cost(plan, after)
     delta = Decimal(cost["departments"].get(department, {}).get("delta", "0")) if cost \
