@@ -53,6 +53,7 @@ ZH = {
     "Adjustment": "调整",
     "Total": "合计",
     "Download CSV": "下载 CSV",
+    "Download XLSX": "下载 Excel",
     "No usage recorded for this month yet.": "本月尚无用量记录。",
     "Hosts in use": "在用宿主机",
     "Last apply": "最近一次变更",

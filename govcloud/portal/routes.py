@@ -59,6 +59,9 @@ ROUTES: tuple[Route, ...] = (
           "This month's chargeback: every department's share of the platform's cost."),
     Route("/finance/chargeback.csv", "chargeback_csv", "download", OVERSIGHT,
           "This month's chargeback as CSV."),
+    Route("/finance/chargeback.xlsx", "chargeback_xlsx", "download", OVERSIGHT,
+          "This month's chargeback workbook (the sheets of govcloud report chargeback -o "
+          "xlsx)."),
     Route("/audit", "audit", "page", frozenset({"auditor"}),
           "The audit trail, newest first, and whether its chain is whole."),
     Route("/users", "users", "page", frozenset({"operator", "auditor"}),

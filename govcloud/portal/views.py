@@ -165,6 +165,17 @@ def chargeback_csv(p: Portal, who: Session) -> Download:
                     _csv(list(header), [[csv_cell(v) for v in r] for r in rows]))
 
 
+def chargeback_xlsx(p: Portal, who: Session) -> Download:
+    """The workbook ``govcloud report chargeback -o xlsx`` writes, from the same code."""
+    from govcloud.reports.xlsx import workbook
+
+    rep = accounts.report(p.estate, p.store, "chargeback", _month(), workbook=True)
+    return Download(f"chargeback-{rep.period}.xlsx",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    workbook(list(rep.sheets.items()), list(rep.notes),
+                             active=next(iter(rep.sheets))))
+
+
 def audit_(p: Portal, who: Session) -> Data:
     verdict = audit.verify(p.store)
     return {**verdict.as_dict(),
@@ -291,5 +302,6 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "request_approve": request_approve, "request_reject": request_reject, "queue": queue,
     "me": me, "home": home, "departments": departments, "department": department,
     "department_bill_csv": department_bill_csv, "estate": estate, "chargeback": chargeback,
-    "chargeback_csv": chargeback_csv, "audit": audit_, "users": users,
+    "chargeback_csv": chargeback_csv, "chargeback_xlsx": chargeback_xlsx, "audit": audit_,
+    "users": users,
 }

@@ -22,9 +22,9 @@ TARGETS = [OWN, *FORGED]
 # Independent of the table: what each role must never reach (the table could be wrong too).
 NEVER = {"member": {"/audit", "/api/audit", "/estate", "/api/estate", "/users", "/api/users",
                     "/finance/chargeback", "/api/finance/chargeback",
-                    "/finance/chargeback.csv"},
+                    "/finance/chargeback.csv", "/finance/chargeback.xlsx"},
          "approver": {"/audit", "/api/audit", "/users", "/api/users", "/estate",
-                      "/finance/chargeback.csv"},
+                      "/finance/chargeback.csv", "/finance/chargeback.xlsx"},
          "finance": {"/audit", "/api/audit", "/users", "/api/users"},
          "operator": {"/audit", "/api/audit"}}
 PUBLIC_PATHS = {("GET", "/login"), ("POST", "/login"), ("GET", "/static/portal.css"),
