@@ -41,11 +41,12 @@ def _password(name: str, from_stdin: bool) -> str:
 @click.option("--role", required=True, type=click.Choice(list(ROLES)),
               help="What the user may do.")
 @click.option("--department", help="The user's department (members and approvers only).")
+@click.option("--email", default="", help="Where the portal's notifications reach them.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input instead of "
                    "asking for it (never give it as an argument: others can see those).")
 @click.pass_context
-def add(ctx: click.Context, name: str, role: str, department: str | None,
+def add(ctx: click.Context, name: str, role: str, department: str | None, email: str,
         password_stdin: bool) -> None:
     """Add a user who signs in to govcloud serve with a password (at least 12 characters;
     stored as an argon2 hash).
@@ -58,7 +59,7 @@ def add(ctx: click.Context, name: str, role: str, department: str | None,
     """
     with engine.records(root(ctx)) as (estate, store):
         person = people.add(store, set(estate.plans), name, role, department,
-                            _password(name, password_stdin), holder_id())
+                            _password(name, password_stdin), holder_id(), email=email)
     where = f" of {person.department}" if person.department else ""
     click.echo(f"Added {person.name}, {person.role}{where}.")
 
@@ -82,8 +83,8 @@ def list_(ctx: click.Context, output: str) -> None:
         click.echo("No users yet: add the first operator with govcloud users add NAME "
                    "--role operator.")
         return
-    click.echo(table(["user", "role", "department", "state", "changed"],
-                     [[p.name, p.role, p.department or "", "disabled" if p.disabled
+    click.echo(table(["user", "role", "department", "e-mail", "state", "changed"],
+                     [[p.name, p.role, p.department or "", p.email, "disabled" if p.disabled
                        else "active", p.changed_at[:19]] for p in found]))
 
 

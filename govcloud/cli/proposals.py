@@ -212,8 +212,8 @@ def reject(ctx: click.Context, number: int, as_: str, reason: str, send_back: bo
     Example:
       govcloud request reject 12 --as admin --reason "use the shared database instead"
     """
-    with engine.records(root(ctx)) as (_, store):
+    with engine.records(root(ctx)) as (estate, store):
         done = proposals.close(store, _person(store, as_), number,
                                "returned" if send_back else "rejected", reason,
-                               f"cli {holder_id()}")
+                               f"cli {holder_id()}", estate)
     click.echo(f"Request {done.id}: {done.state}.")

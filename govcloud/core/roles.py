@@ -24,10 +24,15 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 hashes any length; a cap keeps one sign-in cheap to refuse
 
 
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+")
+
+
 def check_account(name: str, role: str, department: str | None,
-                  departments: frozenset[str] | set[str]) -> list[str]:
+                  departments: frozenset[str] | set[str], email: str = "") -> list[str]:
     """Every problem with a new (or changed) account, each with its fix; empty: it is fine."""
     problems = []
+    if email and not EMAIL.fullmatch(email):
+        problems.append(f"{email[:80]!r} is not an e-mail address — e.g. 'li.wei@czj.gov.cn'")
     if not NAME.fullmatch(name):
         problems.append(f"user name {name!r} is not allowed — use 2 to 63 lowercase letters, "
                         "digits, '.', '_' or '-', starting with a letter, e.g. 'li.wei'")

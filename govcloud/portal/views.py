@@ -281,7 +281,7 @@ def request_reject(p: Portal, who: Session, department: str, number: str,
     r = _own(p, department, number)
     back = body.get("send_back") in (True, "on", "true", "1")
     done = proposals.close(p.store, who.person, r.id, "returned" if back else "rejected",
-                           str(body.get("reason", ""))[:500], "portal")
+                           str(body.get("reason", ""))[:500], "portal", p.estate)
     if body.get("_json"):
         return done.as_dict()
     return Redirect(f"/departments/{department}/requests/{done.id}")

@@ -39,13 +39,15 @@ class Person:
     disabled: bool
     created_at: str
     changed_at: str
+    email: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def public(self) -> dict[str, Any]:
         """What an audit record holds of an account (never the password hash)."""
-        return {"role": self.role, "department": self.department, "disabled": self.disabled}
+        return {"role": self.role, "department": self.department, "disabled": self.disabled,
+                "email": self.email}
 
 
 def _hasher() -> Any:
@@ -67,11 +69,12 @@ def _dummy(hasher: Any) -> str:
 
 
 def _person(row: tuple[Any, ...]) -> Person:
-    name, role, department, disabled, created, changed = row
-    return Person(name, role, department or None, bool(disabled), created, changed)
+    name, role, department, disabled, created, changed, email = row
+    return Person(name, role, department or None, bool(disabled), created, changed,
+                  email or "")
 
 
-PERSON = "name, role, department, disabled, created_at, changed_at"
+PERSON = "name, role, department, disabled, created_at, changed_at, email"
 
 
 def people(store: Store) -> list[Person]:
@@ -91,10 +94,10 @@ def _refuse(problems: list[str]) -> GovcloudError:
 
 
 def add(store: Store, departments: set[str], name: str, role: str, department: str | None,
-        password: str, actor: str, source: str = "cli") -> Person:
+        password: str, actor: str, source: str = "cli", email: str = "") -> Person:
     """A new account; refused (with every problem) when the name is taken or anything is
-    wrong with it."""
-    problems = check_account(name, role, department, departments) + \
+    wrong with it. ``email``: where the portal's notifications reach them (optional)."""
+    problems = check_account(name, role, department, departments, email) + \
         check_password(name, password)
     if problems:
         raise _refuse(problems)
@@ -105,9 +108,9 @@ def add(store: Store, departments: set[str], name: str, role: str, department: s
             raise GovcloudError(f"user {name!r} already exists",
                                 "choose another name; govcloud users list shows them")
         store.execute("INSERT INTO users (name, role, department, password, disabled, "
-                      "created_at, changed_at) VALUES (?,?,?,?,0,?,?)",
+                      "created_at, changed_at, email) VALUES (?,?,?,?,0,?,?,?)",
                       (name, role, department if role in DEPARTMENT_ROLES else None, hashed,
-                       at, at))
+                       at, at, email))
         person = find(store, name)
         assert person is not None
         audit.append(store, actor, "user add", name, person.department or "", None,

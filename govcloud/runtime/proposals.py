@@ -134,6 +134,15 @@ def assess(estate: Estate, department: str, payload: Any) -> Verdict:
                        [_diag(d) for d in checked.warnings if d.file == file], base=base,
                        diff=_diff(file, text, new_text))
     after = checked.estate()
+    # The estate as its files are now (the caller's may be older: another request approved
+    # meanwhile), so the diff and the cost are this request's alone.
+    now_checked = check_estate(estate.root)
+    if now_checked.errors or now_checked.settings is None:
+        first = now_checked.errors[0] if now_checked.errors else None
+        raise GovcloudError("the estate does not validate as it is now" +
+                            (f": {first.render()}" if first else ""),
+                            "fix the estate's files first (govcloud validate)")
+    estate = now_checked.estate()
     plan = make_plan(desired_state(after), list(desired_state(estate).values()),
                      {d: p.file for d, p in after.plans.items()}, prune=True)
     changes = [c for c in plan.changes if c.department == department and c.action != "no-op"]
@@ -180,6 +189,19 @@ def _diff(file: str, old: str, new: str) -> str:
     return "".join(difflib.unified_diff(old.splitlines(keepends=True),
                                         new.splitlines(keepends=True), f"a/{file}",
                                         f"b/{file}"))
+
+
+def _tell(estate: Estate | None, store: Store, request: Request, by: str, source: str) -> None:
+    """Mail whoever should hear of the request now; a failure is an audit record, never an
+    error."""
+    if estate is None:
+        return
+    from govcloud.runtime import notify
+
+    problem = notify.send(estate.settings.notify, store, request)
+    if problem:
+        audit.append(store, by, "notify failed", f"request {request.id}", request.department,
+                     None, None, problem, source)
 
 
 # --- the requests table -------------------------------------------------------------------
@@ -278,8 +300,9 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
     assert request is not None
     if verdict.chain.get("auto"):
         rule = verdict.chain["rules"][-1]
-        return _write(estate, store, request, f"govcloud (approval rule {rule})", "auto",
-                      f"approved by rule {rule}", source)
+        request = _write(estate, store, request, f"govcloud (approval rule {rule})", "auto",
+                         f"approved by rule {rule}", source)
+    _tell(estate, store, request, person.name, source)
     return request
 
 
@@ -382,7 +405,9 @@ def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = 
     step = request.waiting_for()
     roles = request.verdict["chain"]["roles"]
     if roles and step == roles[-1]:
-        return _write(estate, store, request, person.name, person.role, reason, source)
+        done = _write(estate, store, request, person.name, person.role, reason, source)
+        _tell(estate, store, done, person.name, source)
+        return done
     with store.transaction():
         current = _decidable(store, person, n)
         if current.waiting_for() != step:
@@ -393,6 +418,7 @@ def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = 
         audit.append(store, person.name, "request approve", f"request {n}",
                      current.department, {"waiting_for": step},
                      {"waiting_for": updated.waiting_for()}, reason, source)
+    _tell(estate, store, updated, person.name, source)
     return updated
 
 
@@ -414,8 +440,9 @@ def _decidable(store: Store, person: Person, n: int) -> Request:
 
 
 def close(store: Store, person: Person, n: int, state: str, reason: str,
-          source: str = "portal") -> Request:
-    """Reject a request, or send it back to the requester (``returned``), with a reason."""
+          source: str = "portal", estate: Estate | None = None) -> Request:
+    """Reject a request, or send it back to the requester (``returned``), with a reason;
+    with ``estate``, its requester is told by e-mail."""
     if state not in ("rejected", "returned"):
         raise GovcloudError(f"a request is closed as rejected or returned, not {state}")
     if not reason.strip():
@@ -429,4 +456,5 @@ def close(store: Store, person: Person, n: int, state: str, reason: str,
         audit.append(store, person.name, f"request {'reject' if state == 'rejected' else 'return'}",
                      f"request {n}", request.department, {"state": "waiting"},
                      {"state": state}, reason.strip(), source)
+    _tell(estate, store, closed, person.name, source)
     return closed

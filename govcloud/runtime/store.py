@@ -59,7 +59,7 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS users (
         name TEXT PRIMARY KEY, role TEXT NOT NULL, department TEXT, password TEXT NOT NULL,
         disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
-        changed_at TEXT NOT NULL)""",
+        changed_at TEXT NOT NULL, email TEXT NOT NULL DEFAULT '')""",
     """CREATE TABLE IF NOT EXISTS audit (
         seq BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         subject TEXT NOT NULL, department TEXT NOT NULL, before TEXT NOT NULL,
