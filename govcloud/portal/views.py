@@ -165,6 +165,25 @@ def chargeback_csv(p: Portal, who: Session) -> Download:
                     _csv(list(header), [[csv_cell(v) for v in r] for r in rows]))
 
 
+def operations(p: Portal, who: Session) -> Data:
+    """What ``govcloud history``, ``drift`` and ``capacity`` show, from the same calls."""
+    s = p.session()
+    room = engine.capacity(p.root, [])
+    return {"applies": engine.history(s, 10),
+            "drift": [d.as_dict() for d in engine.drift(s)],
+            "capacity": room.as_dict()}
+
+
+def savings(p: Portal, who: Session) -> Data:
+    try:
+        rep = accounts.report(p.estate, p.store, "savings", _month())
+    except GovcloudError as exc:
+        return {"period": str(_month()), "missing": exc.render(), "header": [], "rows": []}
+    header, rows = rep.main
+    return {**rep.data, "missing": "", "header": list(header),
+            "rows": [list(r) for r in rows]}
+
+
 def chargeback_xlsx(p: Portal, who: Session) -> Download:
     """The workbook ``govcloud report chargeback -o xlsx`` writes, from the same code."""
     from govcloud.reports.xlsx import workbook
@@ -300,6 +319,7 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "requests": requests, "request_form": request_form, "request_check": request_check,
     "request_dry_run": request_dry_run, "request_file": request_file, "request": request,
     "request_approve": request_approve, "request_reject": request_reject, "queue": queue,
+    "operations": operations, "savings": savings,
     "me": me, "home": home, "departments": departments, "department": department,
     "department_bill_csv": department_bill_csv, "estate": estate, "chargeback": chargeback,
     "chargeback_csv": chargeback_csv, "chargeback_xlsx": chargeback_xlsx, "audit": audit_,

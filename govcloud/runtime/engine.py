@@ -221,6 +221,14 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
     if catalogue is not None and catalogue.pending:
         s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
+    if result.done or result.failed:  # the audit trail: who changed the cloud, and how
+        from govcloud.runtime import audit
+        from govcloud.runtime.store import holder_id
+
+        audit.append(s.store, holder_id(), "apply", f"apply {result.apply_id}", "",
+                     None, {**result.summary(),
+                            "departments": sorted({c.department for c in result.done})},
+                     "", "cli")
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)

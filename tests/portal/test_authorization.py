@@ -21,6 +21,7 @@ FORGED = [OTHER, "no-such-dept", "FINANCE", "finance ", "finance%2F..%2Fhealth",
 TARGETS = [OWN, *FORGED]
 # Independent of the table: what each role must never reach (the table could be wrong too).
 NEVER = {"member": {"/audit", "/api/audit", "/estate", "/api/estate", "/users", "/api/users",
+                    "/operations", "/api/operations", "/finance/savings",
                     "/finance/chargeback", "/api/finance/chargeback",
                     "/finance/chargeback.csv", "/finance/chargeback.xlsx"},
          "approver": {"/audit", "/api/audit", "/users", "/api/users", "/estate",

@@ -263,3 +263,5 @@ def test_racing_approvals_and_an_apply_lose_nothing(tmp_path: Path) -> None:
     assert states == {a.id: "approved", b.id: "approved", c.id: "approved"}
     approvals = [e.subject for e in proposals.audit.latest(store, 50, "request approve")]
     assert sorted(approvals) == sorted(f"request {n}" for n in (a.id, b.id, c.id))
+    assert proposals.audit.latest(store, 5, "apply")  # the apply is in the trail too
+    assert proposals.audit.verify(store).whole  # appended by five processes, still a chain
