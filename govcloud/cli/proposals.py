@@ -82,13 +82,13 @@ def _verdict_text(v: dict[str, Any]) -> str:
 
 
 @request_.command("new")
-@click.argument("payload", metavar="FILE")
+@click.argument("file")
 @click.option("--as", "as_", required=True, metavar="USER",
               help="The portal user the request is filed for (its requester).")
 @click.option("--dry-run", is_flag=True, help="Show the verdict only; file nothing.")
 @output_option("text", "json")
 @click.pass_context
-def new(ctx: click.Context, payload: str, as_: str, dry_run: bool, output: str) -> None:
+def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> None:
     """File a request from a JSON file (- reads standard input): its verdict is shown, and it
     is filed only when valid. Exit 1 when it is not.
 
@@ -97,7 +97,7 @@ def new(ctx: click.Context, payload: str, as_: str, dry_run: bool, output: str) 
       echo '{"kind": "replicas", "department": "finance", "reason": "year-end load",
              "server": "fin-budget-app", "count": 4}' | govcloud request new - --as li.wei
     """
-    data = _payload(payload)
+    data = _payload(file)
     with engine.records(root(ctx)) as (estate, store):
         person = _person(store, as_)
         department = data.get("department") if isinstance(data, dict) else None
