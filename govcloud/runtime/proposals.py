@@ -176,13 +176,25 @@ def assess(estate: Estate, department: str, payload: Any) -> Verdict:
         [_diag(d) for d in checked.warnings if d.file == file] +
         [{"file": approvals.APPROVALS_FILE, "line": 0, "path": "", "message": p, "hint": "",
           "rule": ""} for p in eval_problems],
-        [{"action": c.action, "key": c.key, "reason": c.reason, "impact": c.impact,
-          "diff": {k: [a, b] for k, (a, b) in c.diff.items()}} for c in changes],
+        [{"action": c.action, "key": c.key, "reason": _why(c.action, c.reason, c.diff),
+          "impact": c.impact, "diff": {k: [a, b] for k, (a, b) in c.diff.items()}}
+         for c in changes],
         _diff(file, text, new_text), cost, f"{delta:.2f}",
         {"fits": facts["extra_hosts"] == 0, "extra_hosts": facts["extra_hosts"],
          "hosts_before": room.before.hosts, "hosts_after": room.after.hosts,
          "add": room.extra},
         chain.as_dict(), facts, base, new_text)
+
+
+def _why(action: str, reason: str, diff: dict[str, Any]) -> str:
+    """A change's reason as the request's: the plan compares plans here, not the cloud."""
+    if action == "create":
+        return "the request adds it"
+    if action == "delete":
+        return "the request removes it"
+    if action in ("update", "resize") and diff:
+        return f"the request changes {', '.join(sorted(diff))}"
+    return reason
 
 
 def _diff(file: str, old: str, new: str) -> str:
