@@ -82,11 +82,15 @@ def main(argv: list[str] | None = None) -> None:
 
 # Command modules register themselves on ``cli`` when imported.
 from govcloud.cli import (  # noqa: E402
+    audit,  # noqa: F401
     capacity,  # noqa: F401
     core,  # noqa: F401
     credentials,  # noqa: F401
     onboarding,  # noqa: F401
+    people,  # noqa: F401
+    proposals,  # noqa: F401
     reports,  # noqa: F401
+    serve,  # noqa: F401
     services,  # noqa: F401
     state,  # noqa: F401
 )

@@ -21,6 +21,7 @@ from govcloud.cli.render import (
     show_text,
     validate_text,
 )
+from govcloud.core.approvals import APPROVALS_SCHEMA
 from govcloud.core.planning import Change, Plan
 from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
@@ -53,10 +54,11 @@ def validate(ctx: click.Context, output: str) -> None:
 
 
 @cli.command()
-@click.argument("which", type=click.Choice(["plan", "settings", "policy", "prices"]),
-                default="plan")
+@click.argument("which", type=click.Choice(["plan", "settings", "policy", "prices",
+                                            "approvals"]), default="plan")
 def schema(which: str) -> None:
-    """Print the JSON Schema of tenancy plans (or of settings, policy or price-book files).
+    """Print the JSON Schema of tenancy plans (or of settings, policy, price-book or approval
+    rule files).
 
     Point yaml-language-server at it to get completion and checks in an editor:
     the first line of a plan reads  # yaml-language-server: $schema=../docs/schema/tenancy-plan.json
@@ -66,7 +68,7 @@ def schema(which: str) -> None:
       govcloud schema plan > docs/schema/tenancy-plan.json
     """
     data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA,
-            "prices": PRICE_SCHEMA}[which]
+            "prices": PRICE_SCHEMA, "approvals": APPROVALS_SCHEMA}[which]
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 

@@ -69,6 +69,17 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """The ``notify:`` section: where the portal's e-mail goes out (no host: none)."""
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    starttls: bool = False
+    sender: str = "govcloud@localhost"
+    portal_url: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     estate: str
     driver: str
@@ -82,6 +93,7 @@ class Settings:
     prices: str
     file: str = "govcloud.yaml"
     services: ServiceSettings = ServiceSettings()
+    notify: NotifySettings = NotifySettings()
 
 
 @dataclass(frozen=True)
@@ -238,6 +250,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
             signatures=data["services"]["signatures"],
             tls_certificate=data["services"]["tls"].get("certificate"),
             tls_key=data["services"]["tls"].get("key")),
+        notify=NotifySettings(**{"portal_url": "", **data["notify"]}),
     )
 
 

@@ -37,6 +37,8 @@ CRON_FIELD = re.compile(r"^(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?"
 # read it alike.
 TEXT = r"""^[^\x00-\x1f\x7f;{}"'`$\\<>|&]*$"""
 ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
+HOST = r"^[A-Za-z0-9.-]{0,253}$"
+EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$"
 URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*$"
 COST_CENTRE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 SOURCE = (r"^((/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+"
@@ -52,6 +54,8 @@ HINTS = {
     CRON: "use a five-field cron schedule such as '30 2 * * *' (digits, '*', ',', '-', '/')",
     TEXT: "remove quotes, ';', '{', '}', '$', '\\', '<', '>', '|', '&' and line breaks",
     ABS_PATH: "use an absolute path of letters, digits, '_', '.', '-', e.g. '/srv/data'",
+    HOST: "use a host name or address such as 'smtp.qingdao.gov.cn' or '127.0.0.1'",
+    EMAIL: "use an e-mail address such as 'govcloud@qingdao.gov.cn'",
     URL: "use a plain http(s) URL such as 'http://10.0.0.5:8080/app'",
     COST_CENTRE: "use letters, digits and '-', e.g. 'CC-1002'",
     SOURCE: "use an absolute path such as '/srv/clamav-signatures' or an http(s) URL",
@@ -279,6 +283,15 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "key": str_of("Its private key file on the web hosts.", ABS_PATH),
             }, default={}),
         }, default={}),
+        "notify": obj_of("E-mail about the portal's requests: to the people a request waits "
+                         "for, and to its requester when it is decided.", {
+            "smtp_host": str_of("SMTP server (empty: no e-mail is sent).", HOST, default=""),
+            "smtp_port": int_of("Its port.", 1, 65535, default=25),
+            "starttls": {"type": "boolean", "default": False,
+                         "description": "Switch to TLS (STARTTLS) before sending."},
+            "sender": str_of("The From address.", EMAIL, default="govcloud@localhost"),
+            "portal_url": str_of("The portal's address, for links in the mails.", URL),
+        }, default={}),
     }, ["estate", "host_pool", "catalogue"]),
 }
 
@@ -395,7 +408,8 @@ def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
         choices = ", ".join(str(c) for c in schema["enum"])
         close = difflib.get_close_matches(str(value), [str(c) for c in schema["enum"]], 1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        out.append(doc.diag(path, f"{value!r} is not allowed", f"{hint}use one of: {choices}"))
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:56] + "...'"
+        out.append(doc.diag(path, f"{shown} is not allowed", f"{hint}use one of: {choices}"))
         return
     if expected == "object":
         _walk_object(doc, value, schema, path, out)

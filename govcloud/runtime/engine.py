@@ -131,6 +131,18 @@ def _bring_over(estate: Estate, store: Store) -> None:
         pass
 
 
+@contextmanager
+def records(root: Path) -> Iterator[tuple[Estate, Store]]:
+    """Open the estate at ``root`` (it must validate) and its state store, without a cloud:
+    for the accounts, the audit trail and the requests, which live in the store."""
+    estate = validate(root).estate()
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
+    try:
+        yield estate, store
+    finally:
+        store.close()
+
+
 def init_state(root: Path) -> tuple[str, bool]:
     """Start a new, empty state store for the estate at ``root`` (at its state.url): where it
     is, and whether it was made now (False: it already was this estate's store)."""
@@ -222,6 +234,14 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
     if catalogue is not None and catalogue.pending:
         s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
+    if result.done or result.failed:  # the audit trail: who changed the cloud, and how
+        from govcloud.runtime import audit
+        from govcloud.runtime.store import holder_id
+
+        audit.append(s.store, holder_id(), "apply", f"apply {result.apply_id}", "",
+                     None, {**result.summary(),
+                            "departments": sorted({c.department for c in result.done})},
+                     "", "cli")
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from govcloud.core.approvals import APPROVALS_FILE, Stage, compile_approvals
 from govcloud.core.checks import (
     Checked,
     FileResult,
@@ -24,6 +25,7 @@ from govcloud.core.checks import (
     pool_room,
     unique,
 )
+from govcloud.core.documents import parse
 from govcloud.core.model import Settings
 from govcloud.core.policy import PolicyEngine, Rule, Watch, compile_rules
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
@@ -44,27 +46,35 @@ def find_root(start: Path) -> Path:
 
 
 def check_estate(root: Path, extra_plans: list[Path] | None = None,
-                 policies: bool = True) -> Checked:
-    """Check every file of the estate and collect every problem."""
+                 policies: bool = True, proposed: dict[str, str] | None = None) -> Checked:
+    """Check every file of the estate and collect every problem. ``proposed`` maps plan files
+    (as diagnostics name them, e.g. plans/finance.yaml) to a text checked in the file's place:
+    the estate as it would be with that edit, without writing it."""
     with quiet_gc():
-        return _check_estate(root, extra_plans, policies)
+        return _check_estate(root, extra_plans, policies, proposed or {})
 
 
 # Estates this large are checked by one process per core (fork: the compiled policies are
 # inherited, not pickled). Below it, starting the processes costs more than it saves.
 PARALLEL_FROM = 300
 _WORKER: tuple[Path, Settings | None, PolicyEngine | None] | None = None
-# A plan file: its path, and whether it was named explicitly (on the command line) and so
-# may lie outside the estate.
-PlanFile = tuple[Path, bool]
+# A plan file: its path, whether it was named explicitly (on the command line) and so may
+# lie outside the estate, and the text to check instead of the file's (a proposed edit of it,
+# a portal request) or None.
+PlanFile = tuple[Path, bool, str | None]
 
 
-def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) -> Checked:
+def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool,
+                  proposed: dict[str, str]) -> Checked:
     out = Checked(root)
     out.settings = _settings(root, out)
-    plan_files: list[PlanFile] = [(p, False) for p in sorted(
+    plan_files: list[PlanFile] = [(p, False, proposed.get(display(p, root))) for p in sorted(
         [*root.joinpath("plans").glob("*.yaml"), *root.joinpath("plans").glob("*.yml")])]
-    plan_files += [(p, True) for p in extra_plans or []]
+    plan_files += [(p, True, None) for p in extra_plans or []]
+    unknown = set(proposed) - {display(p, root) for p, _, _ in plan_files}
+    if unknown:
+        raise GovcloudError(f"no plan file {sorted(unknown)[0]} to propose an edit of",
+                            "a proposed edit changes an existing plan file")
     if not plan_files:
         # A warning: an estate whose last department left must still plan its prune.
         out.diagnostics.append(Diagnostic(
@@ -76,7 +86,7 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) ->
     engine = None
     if policies:
         rules, problems = load_rules(root / "policies", root)
-        out.diagnostics += problems
+        out.diagnostics += problems + load_approvals(root)[1]
         engine = PolicyEngine(rules, out.settings)
         if engine.skipped:
             out.diagnostics.append(Diagnostic(
@@ -163,9 +173,12 @@ def _check_chunk(paths: list[PlanFile]) -> list[FileResult]:
 
 def _check_file(plan_file: PlanFile, root: Path, settings: Settings | None,
                 engine: PolicyEngine | None, watch: Watch | None = None) -> FileResult:
-    path, explicit = plan_file
+    path, explicit, text = plan_file
     name = display(path, root)
-    doc, diags = read_document(path, name, root, outside=explicit)
+    if text is not None:
+        doc, diags = parse(text, name)
+    else:
+        doc, diags = read_document(path, name, root, outside=explicit)
     if doc is None:
         return FileResult(name, list(diags))
     return check_plan(doc, list(diags), settings, engine, watch)
@@ -188,12 +201,26 @@ def load_rules(folder: Path, root: Path) -> tuple[list[Rule], list[Diagnostic]]:
     docs = []
     problems: list[Diagnostic] = []
     for path in sorted(folder.glob("*.y*ml")):
+        if path.name == "approvals.yaml":  # who approves requests: govcloud.core.approvals
+            continue
         doc, diags = read_document(path, str(path.relative_to(root)), root)
         problems += diags
         if doc is not None:
             docs.append(doc)
     rules, found = compile_rules(docs)
     return rules, problems + found
+
+
+def load_approvals(root: Path) -> tuple[list[Stage], list[Diagnostic]]:
+    """The estate's approval rules (policies/approvals.yaml; none without the file)."""
+    path = root / APPROVALS_FILE
+    if not os.path.lexists(path):
+        return [], []
+    doc, diags = read_document(path, APPROVALS_FILE, root)
+    if doc is None:
+        return [], diags
+    stages, problems = compile_approvals(doc)
+    return stages, diags + problems
 
 
 def load_book(path: Path, display: str | None = None,

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from govcloud.core.approvals import APPROVALS_SCHEMA
 from govcloud.core.checks import Checked
 from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import IDENT, PLAN_SCHEMA, SETTINGS_SCHEMA
@@ -24,7 +25,8 @@ ESTATE_FILES = {SETTINGS_FILE: "govcloud.yaml", "prices.yaml": "prices.yaml",
 SCHEMAS = {"docs/schema/tenancy-plan.json": PLAN_SCHEMA,
            "docs/schema/estate-settings.json": SETTINGS_SCHEMA,
            "docs/schema/price-book.json": PRICE_SCHEMA,
-           "docs/schema/policy.json": POLICY_SCHEMA}
+           "docs/schema/policy.json": POLICY_SCHEMA,
+           "docs/schema/approvals.json": APPROVALS_SCHEMA}
 
 
 def init(dest: Path) -> list[str]:

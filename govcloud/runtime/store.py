@@ -35,7 +35,8 @@ from govcloud.core.desired import Resource
 from govcloud.errors import DamagedState, LockHeld, MissingExtra, StateError
 from govcloud.runtime.stateurl import locate, redact
 
-SCHEMA_VERSION = 1
+# 1: applied state, journal, ownership, lock. 2: people and the audit trail (issue #14).
+SCHEMA_VERSION = 2
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS applied (
@@ -53,11 +54,63 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS owned (key TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS lock_holder (
         name TEXT PRIMARY KEY, holder TEXT NOT NULL, since TEXT NOT NULL)""",
+    # Version 2. The people who sign in to the portal (local accounts; passwords argon2
+    # hashes) and the append-only, hash-chained audit trail (govcloud.core.trail).
+    """CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, department TEXT, password TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL, email TEXT NOT NULL DEFAULT '')""",
+    """CREATE TABLE IF NOT EXISTS audit (
+        seq BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        subject TEXT NOT NULL, department TEXT NOT NULL, before TEXT NOT NULL,
+        after TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, prev TEXT NOT NULL,
+        hash TEXT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS audit_by_action ON audit (action, subject, at)""",
+    # The portal's sign-in sessions: the SHA-256 of each session's random token (the cookie
+    # holds the token, signed), so reading the store gives no usable cookie.
+    """CREATE TABLE IF NOT EXISTS sessions (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL)""",
+    # Departments' requests: a proposed edit of one plan file, its verdict, who must approve
+    # and who has (govcloud.runtime.proposals).
+    """CREATE TABLE IF NOT EXISTS requests (
+        id BIGINT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL,
+        requester TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
+        base TEXT NOT NULL, verdict TEXT NOT NULL, approvals TEXT NOT NULL,
+        created_at TEXT NOT NULL, changed_at TEXT NOT NULL, note TEXT NOT NULL)""",
 ]
+# The audit trail refuses UPDATE and DELETE (and TRUNCATE) from any client: govcloud only
+# appends. Someone with the database's owner rights can still drop these; the hash chain is
+# what detects that (govcloud audit verify).
+APPEND_ONLY = {
+    "sqlite": [
+        """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+        """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    ],
+    "postgresql": [
+        """CREATE OR REPLACE FUNCTION govcloud_audit_append_only() RETURNS trigger
+           LANGUAGE plpgsql AS $$ BEGIN
+             RAISE EXCEPTION 'the audit trail is append-only'; END $$""",
+        """CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+           FOR EACH ROW EXECUTE FUNCTION govcloud_audit_append_only()""",
+        """CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+           FOR EACH STATEMENT EXECUTE FUNCTION govcloud_audit_append_only()""",
+    ],
+}
+
+
+def schema(kind: str) -> list[str]:
+    """Every statement that sets up (or brings up to date) a store of ``kind``: each one
+    idempotent, so an older store is migrated by running them all again."""
+    return SCHEMA + APPEND_ONLY[kind]
+
 # Every table govcloud makes (drivers and records add theirs); a store made before the meta
 # table held a schema version has at least LEGACY.
 KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
-                "os_records", "usage", "statements", "owned"}
+                "os_records", "usage", "statements", "owned", "users", "audit", "sessions",
+                "requests"}
 LEGACY = {"applied", "applies", "journal"}
 STATE_FOLDER = ".state"
 # What deleting a damaged row of a table costs, and what brings it back.
@@ -246,13 +299,19 @@ class Store:
                                  "move it away and run govcloud state init")
             if not write:
                 return True
-            for stmt in SCHEMA:
+            for stmt in schema(self.kind):
                 self.execute(stmt)
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif not version.isdigit() or int(version) > SCHEMA_VERSION:
             raise StateError(f"the state store {self.where} has schema version {version}; "
                              f"this govcloud knows {SCHEMA_VERSION}",
                              "use the govcloud release that wrote it (or newer)")
+        elif int(version) < SCHEMA_VERSION:  # an older govcloud's store: migrate it
+            if not write:
+                return True
+            for stmt in schema(self.kind):
+                self.execute(stmt)
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
         owner = self.get_meta("estate")
         if estate and owner is not None and owner != estate:
             raise StateError(f"the state store {self.where} belongs to estate '{owner}', not "
@@ -499,7 +558,7 @@ def _create_sqlite(path: Path) -> bool:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN")
-            for stmt in SCHEMA:
+            for stmt in schema("sqlite"):
                 conn.execute(stmt)
             conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))

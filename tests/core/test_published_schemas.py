@@ -21,10 +21,12 @@ from tests.support.estate import REPO
 
 SCHEMAS = sorted((REPO / "docs" / "schema").glob("*.json"))
 PRINTED = {"tenancy-plan.json": "plan", "estate-settings.json": "settings",
-           "policy.json": "policy", "price-book.json": "prices"}
+           "policy.json": "policy", "price-book.json": "prices", "approvals.json": "approvals"}
 EXAMPLES = {"tenancy-plan.json": sorted(str(p) for p in (REPO / "plans").glob("*.yaml")),
             "estate-settings.json": [str(REPO / "govcloud.yaml")],
-            "policy.json": sorted(str(p) for p in (REPO / "policies").glob("*.yaml")),
+            "policy.json": sorted(str(p) for p in (REPO / "policies").glob("*.yaml")
+                                  if p.name != "approvals.yaml"),
+            "approvals.json": [str(REPO / "policies" / "approvals.yaml")],
             "price-book.json": [str(REPO / "prices.yaml")]}
 
 

@@ -1,0 +1,125 @@
+"""The portal's local accounts: ``govcloud users add|list|disable|role``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from govcloud.cli import cli
+from govcloud.cli.options import root
+from govcloud.cli.output import emit_json, output_option, table
+from govcloud.core.roles import ROLES
+from govcloud.runtime import engine, people
+from govcloud.runtime.store import holder_id
+
+
+@cli.group()
+def users() -> None:
+    """Local accounts for govcloud serve: who signs in, with which role and department.
+
+    Roles: operator, member (one department: reads it, files requests), approver (one
+    department: its head's sign-off), finance (every cost, statements) and auditor (reads
+    everything, changes nothing). Every change is recorded in the audit trail.
+
+    \b
+    Example:
+      govcloud users add admin --role operator
+    """
+
+
+def _password(name: str, from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    return str(click.prompt(f"Password for {name}", hide_input=True,
+                            confirmation_prompt=True))
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)),
+              help="What the user may do.")
+@click.option("--department", help="The user's department (members and approvers only).")
+@click.option("--email", default="", help="Where the portal's notifications reach them.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input instead of "
+                   "asking for it (never give it as an argument: others can see those).")
+@click.pass_context
+def add(ctx: click.Context, name: str, role: str, department: str | None, email: str,
+        password_stdin: bool) -> None:
+    """Add a user who signs in to govcloud serve with a password (at least 12 characters;
+    stored as an argon2 hash).
+
+    \b
+    Example:
+      govcloud users add admin --role operator
+      printf '%s\\n' "$PW" | govcloud users add li.wei --role member --department finance \\
+        --password-stdin
+    """
+    with engine.records(root(ctx)) as (estate, store):
+        person = people.add(store, set(estate.plans), name, role, department,
+                            _password(name, password_stdin), holder_id(), email=email)
+    where = f" of {person.department}" if person.department else ""
+    click.echo(f"Added {person.name}, {person.role}{where}.")
+
+
+@users.command("list")
+@output_option("text", "json")
+@click.pass_context
+def list_(ctx: click.Context, output: str) -> None:
+    """List the users: name, role, department, whether disabled, when changed.
+
+    \b
+    Example:
+      govcloud users list -o json
+    """
+    with engine.records(root(ctx)) as (_, store):
+        found = people.people(store)
+    if output == "json":
+        emit_json([p.as_dict() for p in found])
+        return
+    if not found:
+        click.echo("No users yet: add the first operator with govcloud users add NAME "
+                   "--role operator.")
+        return
+    click.echo(table(["user", "role", "department", "e-mail", "state", "changed"],
+                     [[p.name, p.role, p.department or "", p.email, "disabled" if p.disabled
+                       else "active", p.changed_at[:19]] for p in found]))
+
+
+@users.command("disable")
+@click.argument("name")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+@click.pass_context
+def disable(ctx: click.Context, name: str, reason: str) -> None:
+    """Disable a user: they can no longer sign in. Audited with the reason.
+
+    \b
+    Example:
+      govcloud users disable li.wei --reason "left the department"
+    """
+    with engine.records(root(ctx)) as (_, store):
+        people.disable(store, name, holder_id(), reason)
+    click.echo(f"Disabled {name}.")
+
+
+@users.command("role")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)), help="The new role.")
+@click.option("--department", help="The department (members and approvers only).")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+@click.pass_context
+def role(ctx: click.Context, name: str, role: str, department: str | None,
+         reason: str) -> None:
+    """Change a user's role (and department). Audited with before, after and the reason.
+
+    \b
+    Example:
+      govcloud users role li.wei --role approver --department finance --reason "new head"
+    """
+    with engine.records(root(ctx)) as (estate, store):
+        person = people.set_role(store, set(estate.plans), name, role, department,
+                                 holder_id(), reason)
+    where = f" of {person.department}" if person.department else ""
+    click.echo(f"{person.name} is now {person.role}{where}.")

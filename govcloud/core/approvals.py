@@ -1,0 +1,144 @@
+"""Who must approve a request, as data: ``policies/approvals.yaml``, rules with CEL
+expressions over the request and its verdict (pure: compiled and evaluated here, read at the
+edge).
+
+Rules are read in order. Every rule whose ``when`` holds adds its ``approve`` roles to the
+request's chain (``approver`` is the department's own head). A rule with ``approve: auto``
+that holds while the chain is still empty ends the reading: the request is approved at once.
+Whatever the rules say, nobody approves their own request (separation of duties), and the
+chain is ordered approver → finance → operator.
+
+Approval expressions are bounded as policy expressions are (``core.expressions``: length and
+nesting checked before they run) and may not use comprehensions at all: a request and its
+verdict are small, flat records, and a rule needs nothing more than comparisons.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+from typing import Any
+
+from govcloud.core import expressions
+from govcloud.core.documents import Document
+from govcloud.core.schema import IDENT, arr_of, check, obj_of, str_of, with_defaults
+from govcloud.errors import Diagnostic
+
+sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))  # as core.policy does
+import cel  # noqa: E402
+
+ORDER = ("approver", "finance", "operator")
+APPROVALS_FILE = "policies/approvals.yaml"
+APPROVALS_SCHEMA: dict[str, Any] = obj_of("Who must approve a request.", {
+    "rules": arr_of("Rules, read in order.", obj_of("One rule.", {
+        "id": str_of("Rule id, shown in the request's chain.", IDENT),
+        "description": str_of("Why the rule exists.", None, default=""),
+        "when": str_of("CEL over request and verdict: true when the rule applies.", None),
+        "approve": {"type": "string", "enum": ["auto", *ORDER],
+                    "description": "Who must approve (auto: nobody, approved at once)."},
+    }, ["id", "when", "approve"])),
+}, ["rules"])
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    approve: str
+    when: str
+    line: int
+    program: Any
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Who must approve, in order, and which rules said so; ``auto``: nobody."""
+
+    roles: tuple[str, ...]
+    rules: tuple[str, ...]
+    auto: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"roles": list(self.roles), "rules": list(self.rules), "auto": self.auto}
+
+
+def compile_approvals(doc: Document) -> tuple[list[Stage], list[Diagnostic]]:
+    found = check(doc, APPROVALS_SCHEMA)
+    if found:
+        return [], found
+    data = with_defaults(doc.data, APPROVALS_SCHEMA)
+    stages, problems, seen = [], [], set()
+    for i, r in enumerate(data["rules"]):
+        where = ("rules", i)
+        if r["id"] in seen:
+            problems.append(doc.diag((*where, "id"), f"rule id '{r['id']}' is already used",
+                                     "give each rule its own id"))
+            continue
+        seen.add(r["id"])
+        cost = expressions.problem(r["when"])
+        if cost is None and expressions.shape(r["when"]).comprehensions:
+            cost = ("uses a comprehension (all/exists/exists_one/map/filter)",
+                    "compare the request's fields directly")
+        if cost is not None:
+            problems.append(doc.diag((*where, "when"), f"rule '{r['id']}': the expression "
+                                     f"{cost[0]}", cost[1]))
+            continue
+        try:
+            program = cel.compile(r["when"])
+        except ValueError as exc:
+            problems.append(doc.diag((*where, "when"), f"rule '{r['id']}' does not compile: "
+                                     f"{str(exc).splitlines()[0]}",
+                                     "fix the CEL expression (see policies/README.md)"))
+            continue
+        stages.append(Stage(r["id"], r["approve"], r["when"], doc.line(where), program))
+    return stages, problems
+
+
+def chain(stages: list[Stage], request: dict[str, Any], verdict: dict[str, Any]
+          ) -> tuple[Chain, list[str]]:
+    """The chain a request needs, and problems met evaluating the rules (a rule that cannot
+    be evaluated on this request counts as holding, so a broken rule asks for more people,
+    never fewer)."""
+    ctx = cel.Context({"request": request, "verdict": verdict})
+    roles: list[str] = []
+    rules: list[str] = []
+    problems: list[str] = []
+    for s in stages:
+        try:
+            holds = s.program.execute(ctx)
+        except Exception as exc:  # noqa: BLE001 - CEL raises plain KeyError/TypeError/ValueError
+            problems.append(f"approval rule {s.id} (line {s.line}) cannot be evaluated: "
+                            f"{exc!r}")
+            holds = s.approve != "auto"
+        if holds is not True and holds is not False:
+            problems.append(f"approval rule {s.id} (line {s.line}) returned {holds!r}, not "
+                            "true or false")
+            holds = s.approve != "auto"
+        if not holds:
+            continue
+        if s.approve == "auto":
+            if not roles:
+                return Chain((), (*rules, s.id), True), problems
+            continue
+        rules.append(s.id)
+        if s.approve not in roles:
+            roles.append(s.approve)
+    if not roles:  # no rule asked for anyone and none approved: an operator decides
+        roles = ["operator"]
+    return Chain(tuple(r for r in ORDER if r in roles), tuple(rules), False), problems
+
+
+def may_approve(role: str, department: str | None, name: str, requester: str,
+                request_department: str, chain_: Chain, done: list[str]) -> str:
+    """Why a person may not approve the request's next stage now ("" when they may)."""
+    if name == requester:
+        return "nobody approves their own request (separation of duties)"
+    waiting = [r for r in chain_.roles if r not in done]
+    if not waiting:
+        return "the request needs no more approval"
+    step = waiting[0]
+    if role != step:
+        return f"the request waits for a {step}'s approval, not a {role}'s"
+    if step == "approver" and department != request_department:
+        return "an approver signs off only their own department's requests"
+    return ""

@@ -1,0 +1,136 @@
+"""The portal's one route table: every page, form, download and API endpoint, with the roles
+allowed to use it and whether it is department-scoped. The application is built from this
+table (``app.py``) and so is the authorization-matrix test: a route that is not here does not
+exist, and a new one is in the test the moment it is added.
+
+Department-scoped means the path names a department (``{department}``): members and approvers
+reach only their own; operators, finance and auditors reach every one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from govcloud.core.roles import DEPARTMENT_ROLES, ROLES
+
+Kind = Literal["page", "form", "download", "api", "asset"]
+EVERYONE = frozenset(ROLES)
+PUBLIC: frozenset[str] = frozenset()  # no sign-in needed
+OVERSIGHT = frozenset({"operator", "finance", "auditor"})
+FILERS = frozenset({"member", "approver", "operator"})  # who files requests
+DECIDERS = frozenset({"approver", "finance", "operator"})  # who approves or rejects them
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    name: str  # also the view function's name in ``views``
+    kind: Kind
+    roles: frozenset[str]
+    summary: str
+    method: str = "GET"
+    scoped: bool = False
+
+    @property
+    def public(self) -> bool:
+        return not self.roles
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/login", "login_form", "page", PUBLIC, "The sign-in form."),
+    Route("/login", "login", "form", PUBLIC, "Sign in with a user name and password.",
+          method="POST"),
+    Route("/static/portal.css", "stylesheet", "asset", PUBLIC, "The portal's style sheet."),
+    Route("/api/openapi.json", "openapi", "api", PUBLIC,
+          "This API's OpenAPI description."),
+    Route("/logout", "logout", "form", EVERYONE, "Sign out.", method="POST"),
+    Route("/", "home", "page", EVERYONE, "Where each role starts."),
+    Route("/departments", "departments", "page", EVERYONE,
+          "The departments the signed-in person may see."),
+    Route("/departments/{department}", "department", "page", EVERYONE,
+          "A department: its servers, sites, quota against use and this month's bill.",
+          scoped=True),
+    Route("/departments/{department}/bill.csv", "department_bill_csv", "download", EVERYONE,
+          "A department's bill of this month, pool by pool, as CSV.", scoped=True),
+    Route("/estate", "estate", "page", OVERSIGHT,
+          "The estate: departments, servers, sites, hosts in use, the last apply."),
+    Route("/operations", "operations", "page", frozenset({"operator", "auditor"}),
+          "The recent applies, drift (the cloud against the last apply) and the hosts the "
+          "estate needs."),
+    Route("/finance/savings", "savings", "page", OVERSIGHT,
+          "What consolidation saved each department this month."),
+    Route("/finance/chargeback", "chargeback", "page", OVERSIGHT,
+          "This month's chargeback: every department's share of the platform's cost."),
+    Route("/finance/chargeback.csv", "chargeback_csv", "download", OVERSIGHT,
+          "This month's chargeback as CSV."),
+    Route("/finance/chargeback.xlsx", "chargeback_xlsx", "download", OVERSIGHT,
+          "This month's chargeback workbook (the sheets of govcloud report chargeback -o "
+          "xlsx)."),
+    Route("/audit", "audit", "page", frozenset({"auditor"}),
+          "The audit trail, newest first, and whether its chain is whole."),
+    Route("/users", "users", "page", frozenset({"operator", "auditor"}),
+          "The portal's accounts."),
+    Route("/departments/{department}/requests", "requests", "page", EVERYONE,
+          "A department's requests, newest first.", scoped=True),
+    Route("/departments/{department}/requests/new", "request_form", "page", FILERS,
+          "The forms for a new request.", scoped=True),
+    Route("/departments/{department}/requests/check", "request_check", "form", FILERS,
+          "A request's verdict before it is filed.", method="POST", scoped=True),
+    Route("/departments/{department}/requests", "request_file", "form", FILERS,
+          "File a request (only a valid one is filed).", method="POST", scoped=True),
+    Route("/departments/{department}/requests/{number}", "request", "page", EVERYONE,
+          "One request: what was asked, its verdict, approvals and state.", scoped=True),
+    Route("/departments/{department}/requests/{number}/approve", "request_approve", "form",
+          DECIDERS, "Approve the stage a request waits for.", method="POST", scoped=True),
+    Route("/departments/{department}/requests/{number}/reject", "request_reject", "form",
+          DECIDERS, "Reject a request, or send it back, with a reason.", method="POST",
+          scoped=True),
+    Route("/requests", "queue", "page", frozenset({"operator", "finance", "approver",
+                                                   "auditor"}),
+          "The requests waiting for the signed-in person's role."),
+    Route("/api/me", "me", "api", EVERYONE, "The signed-in person: name, role, department."),
+    Route("/api/departments", "departments", "api", EVERYONE,
+          "The departments the caller may see."),
+    Route("/api/departments/{department}", "department", "api", EVERYONE,
+          "A department: servers, sites, quota against use, this month's bill.", scoped=True),
+    Route("/api/estate", "estate", "api", OVERSIGHT, "The estate overview."),
+    Route("/api/operations", "operations", "api", frozenset({"operator", "auditor"}),
+          "The recent applies, drift and capacity."),
+    Route("/api/finance/savings", "savings", "api", OVERSIGHT,
+          "This month's savings, as govcloud report savings -o json prints it."),
+    Route("/api/finance/chargeback", "chargeback", "api", OVERSIGHT,
+          "This month's chargeback, as govcloud report chargeback -o json prints it."),
+    Route("/api/audit", "audit", "api", frozenset({"auditor"}),
+          "The newest audit records and whether the chain is whole."),
+    Route("/api/users", "users", "api", frozenset({"operator", "auditor"}),
+          "The portal's accounts."),
+    Route("/api/departments/{department}/requests", "requests", "api", EVERYONE,
+          "A department's requests.", scoped=True),
+    Route("/api/departments/{department}/requests/dry-run", "request_dry_run", "api", FILERS,
+          "The whole verdict of a request (JSON body) without filing it: validation, the "
+          "plan diff, the monthly cost delta, capacity and the approval chain.",
+          method="POST", scoped=True),
+    Route("/api/departments/{department}/requests", "request_file", "api", FILERS,
+          "File a request (JSON body); 422 with field-level errors when it is invalid.",
+          method="POST", scoped=True),
+    Route("/api/departments/{department}/requests/{number}", "request", "api", EVERYONE,
+          "One request.", scoped=True),
+    Route("/api/departments/{department}/requests/{number}/approve", "request_approve", "api",
+          DECIDERS, "Approve the stage a request waits for.", method="POST", scoped=True),
+    Route("/api/departments/{department}/requests/{number}/reject", "request_reject", "api",
+          DECIDERS, "Reject a request (send_back: true to send it back), with a reason.",
+          method="POST", scoped=True),
+)
+
+
+def allowed(route: Route, role: str, own: str | None, department: str | None) -> bool:
+    """May a person with ``role`` (of department ``own``) use ``route`` on ``department``
+    (the path's department, if it names one)?"""
+    if route.public:
+        return True
+    if role not in route.roles:
+        return False
+    if route.scoped and role in DEPARTMENT_ROLES:
+        return department is not None and department == own
+    return True

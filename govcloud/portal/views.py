@@ -1,0 +1,327 @@
+"""The data of each route, by name (``routes.Route.name``): one function serves a page and its
+API twin, so what a person sees and what a program reads are the same figures, from the
+engine and the finance code the CLI uses."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from govcloud.core.proposals import KIND_NAMES
+from govcloud.errors import GovcloudError
+from govcloud.finance.period import Month
+from govcloud.portal.context import Portal
+from govcloud.portal.forms import payload_of
+from govcloud.portal.sessions import Session
+from govcloud.reports.text import csv_cell
+from govcloud.runtime import accounts, audit, engine, people, proposals
+from govcloud.runtime.store import clock
+
+Data = dict[str, Any]
+
+
+class NotFound(GovcloudError):
+    """A path names something that does not exist (a department, a record)."""
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """After a form post: the page to see next (303 See Other)."""
+
+    url: str
+    status: int = 303
+
+
+@dataclass(frozen=True)
+class Created:
+    """An API call made something: its data, 201."""
+
+    data: Data
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    media_type: str
+    body: bytes
+
+
+def _visible(p: Portal, who: Session) -> list[str]:
+    plans = p.estate.plans
+    own = who.person.department
+    return [own] if own is not None else sorted(plans)
+
+
+def me(p: Portal, who: Session) -> Data:
+    return {"name": who.person.name, "role": who.person.role,
+            "department": who.person.department}
+
+
+def home(p: Portal, who: Session) -> Data:
+    return {**me(p, who), "departments": departments(p, who)["departments"]}
+
+
+def departments(p: Portal, who: Session) -> Data:
+    plans = p.estate.plans
+    return {"departments": [{"id": d, "name": plans[d].department.name,
+                             "name_en": plans[d].department.name_en,
+                             "zone": plans[d].department.zone}
+                            for d in _visible(p, who) if d in plans]}
+
+
+def _month() -> Month:
+    return Month.of(clock())
+
+
+def _bill(p: Portal, department: str) -> Data | None:
+    """This month's charge of the department (None when no usage is recorded yet)."""
+    try:
+        st = accounts.statement_for(p.estate, p.store, _month())
+    except GovcloudError:
+        return None
+    row = next((d for d in st.as_dict()["departments"] if d["department"] == department), None)
+    return None if row is None else {"period": st.period, **row}
+
+
+def department(p: Portal, who: Session, department: str) -> Data:
+    plan = p.estate.plans.get(department)
+    if plan is None:
+        raise NotFound(f"no department {department!r}", "choose one from the list")
+    actual = [r for r in p.driver.read() if r.department == department]
+    servers: list[dict[str, Any]] = [
+        {"name": r.name, "flavor": r.attrs.get("flavor"), "vcpus": r.attrs.get("vcpus"),
+         "ram_gb": r.attrs.get("ram_gb"), "host": r.computed.get("host")}
+        for r in actual if r.kind == "server"]
+    q = plan.quota
+    used = {"instances": len(servers), "cores": sum(s["vcpus"] or 0 for s in servers),
+            "ram_gb": sum(s["ram_gb"] or 0 for s in servers),
+            "volumes": sum(1 for r in actual if r.kind == "volume"),
+            "volume_gb": sum(r.attrs.get("size_gb", 0) for r in actual if r.kind == "volume"),
+            "websites": sum(1 for r in actual if r.kind == "website")}
+    quota = {k: {"quota": getattr(q, k), "used": used[k]} for k in used}
+    return {"id": department, "name": plan.department.name,
+            "name_en": plan.department.name_en, "zone": plan.department.zone,
+            "cost_centre": plan.department.cost_centre, "quota": quota, "servers": servers,
+            "websites": [{"domain": w.domain, "kind": w.kind, "public": w.public,
+                          "live": any(r.kind == "website" and r.name == w.domain
+                                      for r in actual)} for w in plan.websites],
+            "bill": _bill(p, department)}
+
+
+def department_bill_csv(p: Portal, who: Session, department: str) -> Download:
+    if department not in p.estate.plans:
+        raise NotFound(f"no department {department!r}", "choose one from the list")
+    bill = _bill(p, department)
+    if bill is None:
+        raise NotFound(f"no usage recorded for {_month()} yet",
+                       "an operator collects it with govcloud usage collect")
+    rows = [[pool, csv_cell(v)] for pool, v in bill["by_pool"].items()]
+    rows += [["adjustment", csv_cell(bill["adjustment"])], ["total", csv_cell(bill["total"])]]
+    return Download(f"{department}-{bill['period']}.csv", "text/csv; charset=utf-8",
+                    _csv(["pool", "yuan"], rows))
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    buf = io.StringIO("\ufeff")
+    buf.seek(0, io.SEEK_END)
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def estate(p: Portal, who: Session) -> Data:
+    shown = engine.show(p.session())
+    deps = shown["departments"]
+    return {"departments": len(p.estate.plans),
+            "servers": sum(len(d["servers"]) for d in deps.values()),
+            "websites": sum(len(d["websites"]) for d in deps.values()),
+            "hosts_used": len(shown["hosts_used"]), "last_apply": shown["last_apply"],
+            "problem": p.problem,
+            "rows": [{"id": k, "name": d.get("name", ""), "zone": d.get("zone", ""),
+                      "servers": len(d["servers"]), "vcpus": d["vcpus"],
+                      "ram_gb": d["ram_gb"], "volume_gb": d["volume_gb"],
+                      "websites": len(d["websites"])} for k, d in deps.items()]}
+
+
+def chargeback(p: Portal, who: Session) -> Data:
+    try:
+        rep = accounts.report(p.estate, p.store, "chargeback", _month())
+    except GovcloudError as exc:
+        return {"period": str(_month()), "missing": exc.render(), "header": [], "rows": []}
+    header, rows = rep.main
+    return {**rep.data, "missing": "", "header": list(header),
+            "rows": [list(r) for r in rows]}
+
+
+def chargeback_csv(p: Portal, who: Session) -> Download:
+    rep = accounts.report(p.estate, p.store, "chargeback", _month())
+    header, rows = rep.main
+    return Download(f"chargeback-{rep.period}.csv", "text/csv; charset=utf-8",
+                    _csv(list(header), [[csv_cell(v) for v in r] for r in rows]))
+
+
+def operations(p: Portal, who: Session) -> Data:
+    """What ``govcloud history``, ``drift`` and ``capacity`` show, from the same calls."""
+    s = p.session()
+    room = engine.capacity(p.root, [])
+    return {"applies": engine.history(s, 10),
+            "drift": [d.as_dict() for d in engine.drift(s)],
+            "capacity": room.as_dict()}
+
+
+def savings(p: Portal, who: Session) -> Data:
+    try:
+        rep = accounts.report(p.estate, p.store, "savings", _month())
+    except GovcloudError as exc:
+        return {"period": str(_month()), "missing": exc.render(), "header": [], "rows": []}
+    header, rows = rep.main
+    return {**rep.data, "missing": "", "header": list(header),
+            "rows": [list(r) for r in rows]}
+
+
+def chargeback_xlsx(p: Portal, who: Session) -> Download:
+    """The workbook ``govcloud report chargeback -o xlsx`` writes, from the same code."""
+    from govcloud.reports.xlsx import workbook
+
+    rep = accounts.report(p.estate, p.store, "chargeback", _month(), workbook=True)
+    return Download(f"chargeback-{rep.period}.xlsx",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    workbook(list(rep.sheets.items()), list(rep.notes),
+                             active=next(iter(rep.sheets))))
+
+
+def audit_(p: Portal, who: Session) -> Data:
+    verdict = audit.verify(p.store)
+    return {**verdict.as_dict(),
+            "entries": [e.as_dict() for e in audit.latest(p.store, 200)]}
+
+
+def users(p: Portal, who: Session) -> Data:
+    return {"users": [x.as_dict() for x in people.people(p.store)]}
+
+
+def _summary(r: proposals.Request) -> Data:
+    return {"id": r.id, "department": r.department, "kind": r.kind, "requester": r.requester,
+            "state": r.state, "waiting_for": r.waiting_for(), "reason": r.payload.get("reason"),
+            "cost_delta": r.verdict.get("cost_delta"), "created_at": r.created_at,
+            "note": r.note}
+
+
+def requests(p: Portal, who: Session, department: str) -> Data:
+    if department not in p.estate.plans:
+        raise NotFound(f"no department {department!r}", "choose one from the list")
+    return {"department": department,
+            "requests": [_summary(r) for r in proposals.listing(p.store, department)]}
+
+
+def request_form(p: Portal, who: Session, department: str) -> Data:
+    plan = p.estate.plans.get(department)
+    if plan is None:
+        raise NotFound(f"no department {department!r}", "choose one from the list")
+    cat = p.estate.settings.catalogue
+    return {"department": department, "kinds": list(KIND_NAMES),
+            "flavors": sorted(cat.flavors), "images": sorted(cat.images),
+            "servers": [s.name for s in plan.servers],
+            "websites": [w.domain for w in plan.websites],
+            "quota": vars(plan.quota)}
+
+
+def _body_payload(body: dict[str, Any], department: str) -> Any:
+    """A JSON body is the payload (its department must be the path's); a form is converted."""
+    if body.get("_json"):
+        payload = body["_json"]
+        if isinstance(payload, dict) and "department" not in payload:
+            payload = {**payload, "department": department}
+        return payload
+    return payload_of({k: v for k, v in body.items() if isinstance(v, str)}, department)
+
+
+def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
+    payload = _body_payload(body, department)
+    verdict = proposals.assess(p.estate, department, payload)
+    return {"department": department, "verdict": verdict.as_dict(), "payload": payload,
+            "payload_json": json.dumps(payload, ensure_ascii=False)}
+
+
+def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Data:
+    payload = _body_payload(body, department)
+    return proposals.assess(p.estate, department, payload).as_dict()
+
+
+def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
+    if "payload" in body and not body.get("_json"):  # the verdict page's "file it" button
+        try:
+            payload = json.loads(str(body["payload"]))
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            payload["department"] = department
+    else:
+        payload = _body_payload(body, department)
+    filed = proposals.submit(p.estate, p.store, who.person, payload, "portal")
+    if body.get("_json"):
+        return Created(filed.as_dict())
+    return Redirect(f"/departments/{department}/requests/{filed.id}")
+
+
+def _own(p: Portal, department: str, number: str) -> proposals.Request:
+    found = proposals.find(p.store, int(number)) if number.isdigit() and len(number) < 12 \
+        else None
+    if found is None or found.department != department:
+        raise NotFound(f"no request {number[:20]} of {department}", "see the request list")
+    return found
+
+
+def request(p: Portal, who: Session, department: str, number: str) -> Data:
+    r = _own(p, department, number)
+    step = r.waiting_for()
+    mine = step is not None and who.person.role == step and who.person.name != r.requester \
+        and (step != "approver" or who.person.department == department)
+    return {**r.as_dict(), "waiting_for": step, "may_decide": mine}
+
+
+def request_approve(p: Portal, who: Session, department: str, number: str,
+                    body: Data) -> Any:
+    r = _own(p, department, number)
+    done = proposals.approve(p.estate, p.store, who.person, r.id,
+                             str(body.get("reason", ""))[:500], "portal")
+    if body.get("_json"):
+        return done.as_dict()
+    return Redirect(f"/departments/{department}/requests/{done.id}")
+
+
+def request_reject(p: Portal, who: Session, department: str, number: str,
+                   body: Data) -> Any:
+    r = _own(p, department, number)
+    back = body.get("send_back") in (True, "on", "true", "1")
+    done = proposals.close(p.store, who.person, r.id, "returned" if back else "rejected",
+                           str(body.get("reason", ""))[:500], "portal", p.estate)
+    if body.get("_json"):
+        return done.as_dict()
+    return Redirect(f"/departments/{department}/requests/{done.id}")
+
+
+def queue(p: Portal, who: Session) -> Data:
+    role, own = who.person.role, who.person.department
+    waiting = proposals.listing(p.store, own, "waiting", limit=500)
+    if role != "auditor":
+        waiting = [r for r in waiting
+                   if r.waiting_for() == role and r.requester != who.person.name]
+    return {"requests": [_summary(r) for r in waiting]}
+
+
+VIEWS: dict[str, Callable[..., Any]] = {
+    "requests": requests, "request_form": request_form, "request_check": request_check,
+    "request_dry_run": request_dry_run, "request_file": request_file, "request": request,
+    "request_approve": request_approve, "request_reject": request_reject, "queue": queue,
+    "operations": operations, "savings": savings,
+    "me": me, "home": home, "departments": departments, "department": department,
+    "department_bill_csv": department_bill_csv, "estate": estate, "chargeback": chargeback,
+    "chargeback_csv": chargeback_csv, "chargeback_xlsx": chargeback_xlsx, "audit": audit_,
+    "users": users,
+}

@@ -1,0 +1,76 @@
+"""E-mail about requests: to the people a request waits for, and to its requester once it is
+decided (``notify:`` in govcloud.yaml; no SMTP host, no mail). A mail names the request, its
+department, kind, reason, monthly cost and state, with a link to the portal: never a password,
+a token or a session. A failure to send never stops a request; it is returned for the audit
+trail."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import formataddr
+
+from govcloud.core.model import NotifySettings
+from govcloud.runtime import people
+from govcloud.runtime.store import Store
+
+STATE_WORDS = {"waiting": "等待您审批 / waiting for your approval",
+               "approved": "已批准 / approved", "rejected": "已驳回 / rejected",
+               "returned": "已退回 / sent back"}
+
+
+def recipients(store: Store, request: object) -> list[people.Person]:
+    """Who hears of the request now: everyone of the role it waits for (the department's own
+    approvers), except its requester; once decided, its requester."""
+    from govcloud.runtime.proposals import Request
+
+    assert isinstance(request, Request)
+    everyone = [p for p in people.people(store) if not p.disabled and p.email]
+    step = request.waiting_for()
+    if step is None:
+        return [p for p in everyone if p.name == request.requester]
+    return [p for p in everyone if p.role == step and p.name != request.requester
+            and (step != "approver" or p.department == request.department)]
+
+
+def message(settings: NotifySettings, request: object, to: list[people.Person]
+            ) -> EmailMessage:
+    from govcloud.runtime.proposals import Request
+
+    assert isinstance(request, Request)
+    state = STATE_WORDS.get(request.state, request.state)
+    msg = EmailMessage()
+    msg["From"] = settings.sender
+    msg["To"] = ", ".join(formataddr((p.name, p.email)) for p in to)
+    msg["Subject"] = f"[govcloud] 申请 #{request.id} ({request.department}, {request.kind}): " \
+                     f"{state}"
+    link = f"{settings.portal_url.rstrip('/')}/departments/{request.department}/requests/" \
+           f"{request.id}" if settings.portal_url else ""
+    lines = [f"申请 Request #{request.id}", f"部门 Department: {request.department}",
+             f"类型 Kind: {request.kind}", f"申请人 Requester: {request.requester}",
+             f"原因 Reason: {request.payload.get('reason', '')}",
+             f"每月费用 Monthly cost: {request.verdict.get('cost_delta', '')} 元/yuan",
+             f"状态 State: {state}"]
+    if request.note:
+        lines.append(f"说明 Note: {request.note}")
+    if link:
+        lines.append(f"\n{link}")
+    msg.set_content("\n".join(lines) + "\n")
+    return msg
+
+
+def send(settings: NotifySettings, store: Store, request: object) -> str:
+    """Mail the people who should hear of the request now; "" or what went wrong."""
+    if not settings.smtp_host:
+        return ""
+    to = recipients(store, request)
+    if not to:
+        return ""
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+            if settings.starttls:
+                smtp.starttls()
+            smtp.send_message(message(settings, request, to))
+    except (OSError, smtplib.SMTPException) as exc:
+        return f"e-mail to {', '.join(p.name for p in to)} failed: {exc}"[:300]
+    return ""

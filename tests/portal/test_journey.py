@@ -1,0 +1,210 @@
+"""The portal's journeys in a real headless Chromium driven by selenium (Debian's chromium and
+chromium-driver), against ``govcloud serve`` (uvicorn) on an applied sim estate: a department
+member signs in, asks for a PHP website and two more servers and sees each verdict and its
+cost; an operator approves; the estate is applied; the member sees the new site, the new
+servers and the higher bill; finance downloads the month's workbook, whose totals equal the
+JSON report's to the fen. Screenshots are kept (GOVCLOUD_ARTIFACTS, default
+test-artifacts/portal/) and checked not to be blank."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govcloud.runtime import engine, people
+from tests.support.chromium import png_pixels
+from tests.support.cli import NOW, _env, apply_and_collect, govcloud
+from tests.support.components import free_port, need, wait_for
+from tests.support.estate import REPO, copy_estate
+
+pytestmark = [pytest.mark.real, pytest.mark.chromium]
+PASSWORD = "correct horse battery"
+ARTIFACTS = Path(os.environ.get("GOVCLOUD_ARTIFACTS", REPO / "test-artifacts")) / "portal"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    estate = apply_and_collect(copy_estate(tmp_path_factory.mktemp("journey") / "estate"),
+                               "2026-11")
+    os.environ["GOVCLOUD_NOW"] = NOW["GOVCLOUD_NOW"]
+    try:
+        with engine.records(estate) as (est, store):
+            for name, role, dep in (("li.wei", "member", "finance"),
+                                    ("admin", "operator", None), ("qian", "finance", None)):
+                people.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
+    finally:
+        del os.environ["GOVCLOUD_NOW"]
+    port = free_port()
+    log_path = estate / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), "serve",
+                                 "--port", str(port)], env=_env(NOW), stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            import urllib.request
+
+            def up() -> bool:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login",  # noqa: S310
+                                            timeout=2) as r:
+                    return r.status == 200
+
+            wait_for("govcloud serve", up, 60, proc, log_path)
+            yield f"http://127.0.0.1:{port}", estate
+        finally:
+            proc.terminate()
+            proc.wait(20)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path = need("chromedriver", component="chromium")
+    options = webdriver.ChromeOptions()
+    options.binary_location = need("chromium", "chromium-browser", component="chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,1600", "--lang=zh-CN"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver: Any, name: str) -> Path:
+    """Save a screenshot as an artifact and check that it shows something."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    width, height, rows = png_pixels(path.read_bytes())
+    assert width >= 1000 and height >= 800
+    colours = {row[i:i + 3] for row in rows[::40] for i in range(0, len(row), 3 * 37)}
+    dark = sum(1 for row in rows[::20] for i in range(0, len(row), 12)
+               if sum(row[i:i + 3]) < 200)
+    assert len(colours) >= 4 and dark > 50, f"{name}: the screenshot looks blank"
+    return path
+
+
+def sign_in(driver: Any, base: str, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{base}/login")
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+    assert "退出" in driver.page_source, driver.page_source[:500]
+
+
+def ask(driver: Any, base: str, kind: str, fields: dict[str, str], reason: str,
+        name: str) -> str:
+    """Fill the form of ``kind``, check it, look at the verdict and file it; the verdict's
+    monthly cost."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.get(f"{base}/departments/finance/requests/new")
+    form = driver.find_element(By.XPATH, f"//form[input[@name='kind' and @value='{kind}']]")
+    for field_id, value in fields.items():
+        element = form.find_element(By.ID, field_id)
+        if element.tag_name == "select":
+            Select(element).select_by_visible_text(value)
+        else:
+            element.clear()
+            element.send_keys(value)
+    form.find_element(By.TAG_NAME, "textarea").send_keys(reason)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "审核结果: 有效" in driver.page_source, driver.page_source[-3000:]
+    cost = driver.find_element(By.CSS_SELECTOR, "dd.cost").text
+    shot(driver, f"{name}-verdict")
+    driver.find_element(By.XPATH, "//button[contains(., '提交申请')]").click()
+    return cost
+
+
+def _bill(driver: Any) -> Decimal:
+    from selenium.webdriver.common.by import By
+
+    return Decimal(driver.find_element(By.CSS_SELECTOR, "td.total").text)
+
+
+def test_member_operator_and_finance_journeys(served: tuple[str, Path], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    base, estate = served
+    sign_in(browser, base, "li.wei")
+    browser.get(f"{base}/departments/finance")
+    before = _bill(browser)
+    shot(browser, "1-member-department-before")
+
+    cost = ask(browser, base, "website", {"w-domain": "czj-web.qingdao.gov.cn",
+                                          "w-kind": "php"}, "新的财政公开网站", "2-website")
+    assert re.match(r"\d+\.\d\d 元/月", cost), cost
+    state = browser.find_element(By.CSS_SELECTOR, "dd.state").text
+    assert state.startswith("已批准"), state  # small, inside quota: approved at once
+    cost = ask(browser, base, "servers", {"s-name": "fin-report", "s-flavor": "m1.large",
+                                          "s-image": "kylin-v10-sp3", "s-count": "2"},
+               "两台报表服务器", "3-servers")
+    assert Decimal(cost.split()[0]) > 500
+    assert browser.find_element(By.CSS_SELECTOR, "dd.state").text.startswith("待审批")
+    shot(browser, "4-member-request-waiting")
+
+    sign_in(browser, base, "admin")
+    browser.get(f"{base}/requests")
+    shot(browser, "5-operator-queue")
+    browser.find_element(By.XPATH, "//td/a[starts-with(@href, '/departments/finance/"
+                                   "requests/')]").click()
+    browser.find_element(By.XPATH, "//button[@value='approve']").click()
+    assert browser.find_element(By.CSS_SELECTOR, "dd.state").text.startswith("已批准")
+    shot(browser, "6-operator-approved")
+    plan = (estate / "plans" / "finance.yaml").read_text()
+    assert "name: fin-report" in plan and "czj-web.qingdao.gov.cn" in plan
+
+    govcloud("apply", "--yes", "--no-services", estate=estate, env=NOW, check=True)
+    govcloud("usage", "collect", "--period", "2026-11", estate=estate, env=NOW, check=True)
+
+    sign_in(browser, base, "li.wei")
+    browser.get(f"{base}/departments/finance")
+    page = browser.page_source
+    assert "fin-report-2" in page
+    row = browser.find_element(By.XPATH, "//tr[td='czj-web.qingdao.gov.cn']").text
+    assert row.endswith("是"), row  # live
+    after = _bill(browser)
+    assert after > before, (before, after)
+    shot(browser, "7-member-department-after")
+
+    sign_in(browser, base, "qian")
+    browser.get(f"{base}/finance/chargeback")
+    shot(browser, "8-finance-chargeback")
+    import httpx
+    import openpyxl
+
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    with httpx.Client(base_url=base, cookies=cookies) as http:
+        data = http.get("/api/finance/chargeback").json()
+        xlsx = http.get("/finance/chargeback.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    from govcloud.reports.tables import TITLES
+
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content))["Chargeback"]
+    rows = list(sheet.iter_rows(values_only=True))
+    code = {t: c for c, t in TITLES.items()}
+    header = [code.get(h, h) for h in rows[0]]
+    book = {str(r[0]): dict(zip(header, r, strict=True)) for r in rows[1:]}
+    for d in data["departments"]:
+        assert f"{book[d['department']]['total']:.2f}" == d["total"], d["department"]
+    assert f"{book['(total)']['total']:.2f}" == data["platform_cost"]
+    assert f"{book['(idle)']['total']:.2f}" == data["idle"]
+    finance = next(d for d in data["departments"] if d["department"] == "finance")
+    assert Decimal(finance["total"]) == after  # the bill the member saw

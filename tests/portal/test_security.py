@@ -1,0 +1,182 @@
+"""The portal's defences, over HTTP against the real app: security headers, cookie flags,
+CSRF and cross-site posts, sign-in throttling, sessions that end, forged cookies, open
+redirects, and the OpenAPI description matching the route table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import URLSafeSerializer
+
+from govcloud.portal import sessions
+from govcloud.portal.app import SECURITY_HEADERS
+from govcloud.portal.i18n import ZH
+from govcloud.portal.routes import ROUTES
+from govcloud.runtime import audit, people
+from tests.portal.conftest import PASSWORD, Site, account, client, csrf_of, sign_in
+
+
+def _login_page(c: Any) -> str:
+    return csrf_of(c.get("/login").text)
+
+
+def test_every_response_carries_the_security_headers(site: Site) -> None:
+    c = sign_in(site, account("member"))
+    for path in ("/login", "/", "/departments/finance", "/departments/health", "/api/me",
+                 "/no/such/page", "/api/nothing", "/static/portal.css",
+                 "/departments/finance/bill.csv"):
+        r = c.get(path)
+        for name, value in SECURITY_HEADERS.items():
+            assert r.headers.get(name) == value, (path, name)
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        if path != "/static/portal.css":
+            assert r.headers["cache-control"] == "no-store", path
+
+
+def test_the_session_cookie_is_signed_httponly_and_samesite(site: Site) -> None:
+    c = client(site)
+    token = _login_page(c)
+    r = c.post("/login", data={"name": account("member"), "password": PASSWORD,
+                               "csrf": token, "next": "/"})
+    cookie = next(h for h in r.headers.get_list("set-cookie")
+                  if h.startswith(sessions.COOKIE + "="))
+    flags = {f.strip().lower() for f in cookie.split(";")[1:]}
+    assert "httponly" in flags and "samesite=strict" in flags and "path=/" in flags
+    value = cookie.split(";")[0].split("=", 1)[1].strip('"')
+    stored = site.store().query("SELECT id FROM sessions")
+    assert value not in {row[0] for row in stored}  # the store keeps only a digest
+
+
+def test_a_forged_or_foreign_cookie_is_no_session(site: Site) -> None:
+    forged = [
+        "x", "a" * 600,
+        URLSafeSerializer("another-key", salt="govcloud-session").dumps("anything"),
+        URLSafeSerializer("test-secret", salt="govcloud-session").dumps("not-a-session"),
+        URLSafeSerializer("test-secret", salt="govcloud-login-csrf").dumps("x"),
+    ]
+    for value in forged:
+        c = client(site)
+        c.cookies.set(sessions.COOKIE, value)
+        assert c.get("/api/me").status_code == 401, value
+        assert c.get("/").status_code == 303
+
+
+def test_posts_need_the_csrf_token_and_this_origin(site: Site) -> None:
+    c = sign_in(site, account("operator"))
+    page = c.get("/").text
+    token = csrf_of(page)
+    refused = [
+        ({}, {}),  # no token
+        ({"csrf": "wrong"}, {}),
+        ({"csrf": token}, {"origin": "https://evil.example"}),
+        ({"csrf": token}, {"origin": "null"}),
+        ({"csrf": token}, {"sec-fetch-site": "cross-site"}),
+        ({"csrf": token}, {"sec-fetch-site": "same-site"}),
+        ({"csrf": token}, {"referer": "https://evil.example/form"}),
+    ]
+    for data, headers in refused:
+        r = c.post("/logout", data=data, headers=headers)
+        assert r.status_code == 403 and "Refused" in r.text, (data, headers)
+        assert c.get("/api/me").status_code == 200  # still signed in
+    r = c.post("/logout", data={"csrf": "x" * 70_000})
+    assert r.status_code == 403  # larger than a form may be
+    r = c.post("/logout", data={"csrf": token}, headers={"origin": "http://testserver"})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert c.get("/api/me").status_code == 401
+
+
+def test_sign_in_needs_the_login_forms_token(site: Site) -> None:
+    c = client(site)
+    r = c.post("/login", data={"name": account("member"), "password": PASSWORD})
+    assert r.status_code == 403
+    other = client(site)  # a token from another browser's form
+    token = _login_page(other)
+    r = c.post("/login", data={"name": account("member"), "password": PASSWORD,
+                               "csrf": token})
+    assert r.status_code == 403
+
+
+def test_a_signed_out_or_disabled_session_is_over(site: Site) -> None:
+    c = sign_in(site, account("finance"))
+    kept = dict(c.cookies)
+    csrf = csrf_of(c.get("/").text)
+    assert c.post("/logout", data={"csrf": csrf}).status_code == 303
+    replay = client(site)
+    for k, v in kept.items():
+        replay.cookies.set(k, v)
+    assert replay.get("/api/me").status_code == 401  # the old cookie is dead
+    store = site.store()
+    people.add(store, {"finance"}, "temp.user", "auditor", None, PASSWORD, "test")
+    d = sign_in(site, "temp.user")
+    assert d.get("/api/me").json()["role"] == "auditor"
+    people.disable(store, "temp.user", "test", "left")
+    assert d.get("/api/me").status_code == 401
+
+
+def test_sign_in_is_throttled_and_recorded(site: Site) -> None:
+    store = site.store()
+    people.add(store, {"finance"}, "throttled", "finance", None, PASSWORD, "test")
+    c = client(site)
+    for _ in range(people.FAILURES_PER_NAME):
+        r = c.post("/login", data={"name": "throttled", "password": "wrong password!",
+                                   "csrf": _login_page(c)})
+        assert r.status_code == 401
+    r = c.post("/login", data={"name": "throttled", "password": PASSWORD,
+                               "csrf": _login_page(c)})
+    assert r.status_code == 429 and "too many failed sign-ins" in r.text
+    failed = [e for e in audit.latest(store, 50, "sign-in failed") if e.subject == "throttled"]
+    assert len(failed) == people.FAILURES_PER_NAME
+    assert all(e.source == "testclient" for e in failed)
+    assert audit.verify(store).whole
+
+
+def test_next_never_leaves_the_site(site: Site) -> None:
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example",
+                   "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1"):
+        c = client(site)
+        r = c.post("/login", data={"name": account("auditor"), "password": PASSWORD,
+                                   "csrf": _login_page(c), "next": target})
+        assert r.status_code == 303 and r.headers["location"] == "/", target
+    c = client(site)
+    r = c.post("/login", data={"name": account("auditor"), "password": PASSWORD,
+                               "csrf": _login_page(c), "next": "/audit"})
+    assert r.headers["location"] == "/audit"
+
+
+def test_pages_escape_what_they_show(site: Site) -> None:
+    c = client(site)
+    r = c.post("/login", data={"name": "<script>alert(1)</script>", "password": "x",
+                               "csrf": _login_page(c)})
+    assert r.status_code == 401 and "<script>alert" not in r.text
+    assert "&lt;script&gt;" in r.text
+
+
+def test_openapi_describes_every_api_route(site: Site) -> None:
+    doc = client(site).get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    api = {(r.method.lower(), r.path) for r in ROUTES if r.kind in ("api", "download")}
+    described = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert described == api
+    scoped = doc["paths"]["/api/departments/{department}"]["get"]
+    assert scoped["x-govcloud-department-scoped"] is True
+    assert scoped["parameters"][0]["name"] == "department"
+
+
+def test_every_word_of_the_pages_has_its_chinese() -> None:
+    folder = Path(__file__).resolve().parents[2] / "govcloud" / "portal" / "templates"
+    used = set()
+    for page in folder.glob("*.html"):
+        used |= set(re.findall(r"""t\(["']([^"']+)["']\)""", page.read_text()))
+    assert len(used) > 40
+    assert sorted(used - set(ZH)) == []
+
+
+def test_pages_are_chinese_first_and_english_on_request(site: Site) -> None:
+    c = sign_in(site, account("member"))
+    zh = c.get("/departments/finance").text
+    assert '<html lang="zh-CN">' in zh and "本月费用" in zh and "青岛市财政局" in zh
+    en = c.get("/departments/finance?lang=en").text
+    assert '<html lang="en">' in en and "This month&#39;s bill" in en
+    assert '<html lang="en">' in c.get("/").text  # the choice is kept
