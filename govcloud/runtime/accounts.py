@@ -84,6 +84,31 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
     return out, "driver"
 
 
+def host_counts(estate: Estate, resources: list[Any], driver: Driver
+                ) -> tuple[usage.HostCounts, str]:
+    """The shared hosts as they are: running servers, idle but powered on (enabled), parked
+    (disabled and empty), from the driver; and the fewest the placement needs. A driver that
+    cannot say where servers run ("placement"): the placement's count runs, every other host
+    of the pool is taken to be on."""
+    needed, how = hosts_in_use(estate, resources)
+    if not driver.can(Ability.PLACEMENT):
+        owned = estate.settings.host_pool.hosts
+        idle = {z: {c: n - needed.get(z, {}).get(c, 0) for c, n in classes.items()
+                    if n > needed.get(z, {}).get(c, 0)} for z, classes in owned.items()}
+        return usage.HostCounts(needed, {z: c for z, c in idle.items() if c}, {},
+                                needed if how == "placement" else {}), how
+    where = set(driver.servers_on_hosts().values())
+    running: dict[str, dict[str, int]] = {}
+    idle_on: dict[str, dict[str, int]] = {}
+    off: dict[str, dict[str, int]] = {}
+    for h in driver.hosts():
+        into = running if h.name in where else idle_on if h.enabled else off
+        zone = into.setdefault(h.zone, {})
+        zone[h.host_class] = zone.get(h.host_class, 0) + 1
+    return usage.HostCounts(running, idle_on, off,
+                            needed if how == "placement" else {}), "driver"
+
+
 _PLACED: dict[tuple[Any, ...], dict[str, int]] = {}
 
 
@@ -141,14 +166,15 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
     if not any(r.allocated for r in records if r.item in usage.BILLED):
         raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
                             "collect a month in which the estate existed")
-    in_use, source = hosts_in_use(estate, driver.read(), driver)
-    records += usage.host_records(str(month), in_use, source)
+    counts, source = host_counts(estate, driver.read(), driver)
+    records += usage.host_records(str(month), counts, source)
     records.append(usage.window_record(win, source))
     n = stored.record(store, records, replace_period=str(month))
     return {"period": str(month), "label": win.label(), "records": n,
             "month_to_date": win.month_to_date, "hours": win.hours,
             "departments": len({r.department for r in records} - {usage.PLATFORM}),
-            "hosts_in_use": sum(c for z in in_use.values() for c in z.values()),
+            "hosts_in_use": counts.total("running"), "hosts_idle_on": counts.total("idle"),
+            "hosts_off": counts.total("off"), "hosts_needed": counts.total("needed"),
             "hosts_source": source}
 
 
@@ -200,7 +226,7 @@ def statement_for(estate: Estate, store: Store, month: Month,
     if not rows:
         records_for(store, month)  # the plain error with the fix
     got = usage.allocated(str(month), rows)
-    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use)
+    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts)
     s = chargeback(book or book_for(estate), str(month), got.by_department, platform,
                    got.hours, stored.adjustments(store, str(month)))
     check_invariant(s)
