@@ -92,11 +92,7 @@ def host_counts(estate: Estate, resources: list[Any], driver: Driver
     of the pool is taken to be on."""
     needed, how = hosts_in_use(estate, resources)
     if not driver.can(Ability.PLACEMENT):
-        owned = estate.settings.host_pool.hosts
-        idle = {z: {c: n - needed.get(z, {}).get(c, 0) for c, n in classes.items()
-                    if n > needed.get(z, {}).get(c, 0)} for z, classes in owned.items()}
-        return usage.HostCounts(needed, {z: c for z, c in idle.items() if c}, {},
-                                needed if how == "placement" else {}), how
+        return _all_on(estate.settings.host_pool, needed), how
     where = set(driver.servers_on_hosts().values())
     running: dict[str, dict[str, int]] = {}
     idle_on: dict[str, dict[str, int]] = {}
@@ -419,9 +415,19 @@ def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str,
     in_use_before = hosts_in_use(estate, before)[0]
     same_servers = _servers(before) == _servers(after)
     in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
+    # Apply places as the placement packs; every other host of the pool is taken to stay on
+    # (parking hosts is consolidation's saving, not a plan's).
     cost = plan_cost_of(book, period, usage.allocations(before), usage.allocations(after),
-                        Platform.of(pool, in_use_before), Platform.of(pool, in_use_after))
+                        Platform.of(pool, in_use_before, _all_on(pool, in_use_before)),
+                        Platform.of(pool, in_use_after, _all_on(pool, in_use_after)))
     return cost.as_dict()
+
+
+def _all_on(pool: Any, running: dict[str, dict[str, int]]) -> usage.HostCounts:
+    """The pool's hosts with ``running`` running servers and every other one idle but on."""
+    idle = {z: {c: n - running.get(z, {}).get(c, 0) for c, n in classes.items()
+                if n > running.get(z, {}).get(c, 0)} for z, classes in pool.hosts.items()}
+    return usage.HostCounts(running, {z: c for z, c in idle.items() if c}, {}, running)
 
 
 def _servers(resources: list[Any]) -> list[tuple[Any, ...]]:
