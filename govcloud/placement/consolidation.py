@@ -42,6 +42,7 @@ from govcloud.placement.hosts import (
 )
 
 SWAPS = 64  # kept-host swaps tried per zone and target before re-packing
+RELOCATIONS = 8  # kept sets re-packed onto, when no swap drains as servers are
 
 
 @dataclass(frozen=True)
@@ -222,16 +223,21 @@ def _to_target(demands: Sequence[Demand], hosts: Sequence[Host], where: Mapping[
     if steps is not None:
         return steps
     tries = 0
+    trials = []
     for out in reversed(keep):  # swap the emptiest kept host for a drained one
         for into in ranked[target:]:
             if tries >= SWAPS:
                 break
             tries += 1
             trial = [h for h in keep if h != out] + [into]
+            trials.append(trial)
             steps = _drain(members, trial, by_name, ratios)
             if steps is not None:
                 return steps
-    return _relocate(demands, members, keep, by_name, ratios)
+    # Re-pack onto a few of those kept sets; the one that moves the fewest servers wins.
+    found = [r for r in (_relocate(demands, members, k, by_name, ratios)
+                         for k in [keep, *trials[:RELOCATIONS - 1]]) if r is not None]
+    return min(found, key=len) if found else None
 
 
 def _drain(members: Mapping[str, list[Demand]], keep: Sequence[str],
