@@ -15,7 +15,7 @@ time), keeping the fullest combination found.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from govcloud.placement.bins import EPS, Bin, Item, Stock
 
@@ -52,11 +52,10 @@ def minimum_slack(items: Sequence[Item], stocks: Sequence[Stock], stock: int,
     return bins
 
 
-def _fullest(b: Bin, candidates: list[int], items: Sequence[Item], size: object,
-             room: float, nodes: int) -> list[int]:
+def _fullest(b: Bin, candidates: list[int], items: Sequence[Item],
+             size: Callable[[int], float], room: float, nodes: int) -> list[int]:
     """The combination of ``candidates`` that fits ``b`` and leaves the least of ``room``."""
-    measure = size  # type: ignore[assignment]
-    sizes = [measure(i) for i in candidates]  # type: ignore[operator]
+    sizes = [size(i) for i in candidates]
     best: list[int] = []
     best_fill = 0.0
     path: list[int] = []
