@@ -329,6 +329,13 @@ def main() -> int:
                   f"{w['hosts_after']} hosts left; migrations that break anti-affinity or "
                   f"capacity incl. disk: {_watcher_breaks(w, demands, hosts, current)}; "
                   f"{w['seconds']:.2f}s")
+            same = repack(current, demands, hosts, RATIOS,
+                          target_hosts=int(w["hosts_after"]))  # type: ignore[call-overload]
+            per = w["migrations"] / w["released"] if w["released"] else 0.0  # type: ignore
+            print(f"  Migrations per host freed: govcloud to the floor "
+                  f"{plan.migrations_per_released:.2f}; Watcher {per:.2f}; govcloud to "
+                  f"Watcher's {w['hosts_after']} hosts: {same.migrations} migrations for "
+                  f"{len(same.released)} hosts ({same.migrations_per_released:.2f} per host)")
     else:
         print("  Watcher: not compared — no Python with python-watcher given "
               "(--watcher-python or $WATCHER_PYTHON; see benchmarks/watcher_consolidate.py)")

@@ -13,7 +13,8 @@ The search is a small portfolio, and the best result wins (fewest hosts, then lo
 3. An improvement pass that tries to empty the least-loaded hosts into the others.
 4. For small zones (≤ ``EXACT_LIMIT`` servers), a bounded depth-first search that tries one
    host fewer at a time, down to the lower bound (``exact``).
-5. For larger zones (≤ ``CLOSE_LIMIT`` servers) still above the lower bound: minimum bin
+5. For larger zones (≤ ``CLOSE_LIMIT`` servers; above that its searches cost more than
+   10 s) still above the lower bound: minimum bin
    slack (``slack``), then a tabu search that drives overflow to zero on the bound plus one
    host, then on the bound (``overflow``); on the hard instances of the literature
    (Falkenauer's triplets, perfect packings) where the greedy stages stay up to 17 % over,
@@ -37,7 +38,7 @@ from govcloud.placement.slack import minimum_slack
 __all__ = ["EPS", "Bin", "Item", "Packed", "Stock", "Vec", "first_fit_decreasing", "pack"]
 
 DRAIN_TRIES = 24
-CLOSE_LIMIT = 3_000  # zones up to this many servers get the closer stage (5.) on a gap
+CLOSE_LIMIT = 600  # zones up to this many servers get the closer stage (5.) on a gap
 EJECT_LIMIT = 2_000  # zones up to this many servers also try one-item ejections
 
 
@@ -117,7 +118,8 @@ def _closer(items: Sequence[Item], stocks: Sequence[Stock], bins: list[Bin], low
         if found is not None and len(found) < len(best):
             best = found
         if len(best) > lower:
-            found = overflow.fewer(items, stocks, s, len(best), lower)
+            budget = overflow.BUDGET if len(best) > lower + 1 else overflow.BUDGET // 4
+            found = overflow.fewer(items, stocks, s, len(best), lower, budget)
             if found is not None and len(found) < len(best):
                 best = found
         if len(best) <= lower:

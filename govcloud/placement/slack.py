@@ -9,8 +9,9 @@ the least room unused — on instances built from exact fits (Falkenauer's tripl
 packings) it finds them. Here the slack is summed over the dimensions that bind, so it packs
 vectors (vCPU and RAM) as well.
 
-Pure and deterministic: the search of one host stops after ``NODES`` steps (a count, never a
-time), keeping the fullest combination found.
+Pure and deterministic: the search of one host stops after ``NODES`` steps, and of the whole
+packing after ``TOTAL`` (then each host gets ``SHORT``): counts, never a time; the fullest
+combination found is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from collections.abc import Callable, Sequence
 
 from govcloud.placement.bins import EPS, Bin, Item, Stock
 
-NODES = 15_000  # search steps per host
+NODES = 6_000  # search steps per host
+TOTAL = 1_500_000  # search steps per packing; when spent, each host gets ``SHORT`` more
+SHORT = 300
 
 
 def minimum_slack(items: Sequence[Item], stocks: Sequence[Stock], stock: int,
@@ -38,12 +41,15 @@ def minimum_slack(items: Sequence[Item], stocks: Sequence[Stock], stock: int,
     left = sorted(range(len(items)), key=lambda i: (-size(i), items[i].key))
     bins: list[Bin] = []
     full = float(len(dims))
+    spent = [0]
     while left:
         if len(bins) >= len(stocks[stock].hosts):
             return None
         b = Bin(stock, cap)
         b.add(left[0], items[left[0]])
-        chosen = _fullest(b, left[1:], items, size, full - size(left[0]), nodes)
+        allowed = nodes if spent[0] < TOTAL else SHORT
+        chosen = _fullest(b, left[1:], items, size, full - size(left[0]), allowed, spent)
+
         for i in chosen:
             b.add(i, items[i])
         taken = {left[0], *chosen}
@@ -53,7 +59,8 @@ def minimum_slack(items: Sequence[Item], stocks: Sequence[Stock], stock: int,
 
 
 def _fullest(b: Bin, candidates: list[int], items: Sequence[Item],
-             size: Callable[[int], float], room: float, nodes: int) -> list[int]:
+             size: Callable[[int], float], room: float, nodes: int, spent: list[int]
+             ) -> list[int]:
     """The combination of ``candidates`` that fits ``b`` and leaves the least of ``room``."""
     sizes = [size(i) for i in candidates]
     best: list[int] = []
@@ -88,6 +95,7 @@ def _fullest(b: Bin, candidates: list[int], items: Sequence[Item],
         return False
 
     dfs(0, 0.0)
+    spent[0] += nodes - max(budget[0], 0)
     return best
 
 
