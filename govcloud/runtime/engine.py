@@ -85,7 +85,12 @@ class Session:
                 declared = self.estate.settings.catalogue
                 plan = plan.with_catalogue(compare(
                     declared, self.driver.cloud_catalogue(declared), plan.needed_images()))
-            return plan.with_cost(plan_cost(plan, self.estate)) if cost else plan
+            if not cost:
+                return plan
+            from govcloud.runtime.accounts import parked_hosts
+
+            return plan.with_cost(plan_cost(plan, self.estate,
+                                            parked=parked_hosts(self.driver)))
 
 
 def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
