@@ -6,12 +6,25 @@ the abilities it has in ``abilities`` and overrides their methods; the caller as
 ``driver.can(Ability.X)`` (or just calls, and gets :class:`Unsupported`, a plain error with
 the fix). Nothing is discovered with ``getattr``; ``tests/core/test_drivers.py`` checks that
 each driver's ``abilities`` matches the methods it really overrides.
+
+Where a new server runs is govcloud's decision: the engine packs the estate and hands the
+host it chose to ``create`` in the server's ``computed["host"]`` (read it with
+:func:`requested_host`). A driver with PLACEMENT honours it (the sim always; openstack asks
+nova for that host, compute API 2.74, and takes nova's choice with a warning when refused)
+and returns the host the server really runs on in ``computed["host"]``. No request (None):
+the driver chooses.
+
+Consolidation (MIGRATION): ``migrate`` live-migrates one server to a named host;
+``set_host_enabled`` disables a host a consolidation freed, with the reason
+:func:`consolidated_reason` (``govcloud: consolidated YYYY-MM-DD``), so nothing is scheduled
+there, and enables it again when apply needs its capacity. ``hosts()`` reports every host
+with ``enabled`` set accordingly.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -29,7 +42,7 @@ class Ability(StrEnum):
     PLACEMENT = "placement"  # servers_on_hosts() and hosts(): where every server runs
     USAGE = "usage"  # usage(): measured CPU and RAM hours per department
     CREDENTIALS = "credentials"  # issue_credential(): department-scoped cloud credentials
-    MIGRATION = "migration"  # migrate(): move a running server to another host
+    MIGRATION = "migration"  # migrate(), set_host_enabled(): move servers, park freed hosts
     CATALOGUE = "catalogue"  # cloud_catalogue() and make_flavors(): the estate's flavors
 
 
@@ -39,7 +52,7 @@ METHODS: dict[Ability, tuple[str, ...]] = {
     Ability.PLACEMENT: ("servers_on_hosts", "hosts"),
     Ability.USAGE: ("usage",),
     Ability.CREDENTIALS: ("issue_credential",),
-    Ability.MIGRATION: ("migrate",),
+    Ability.MIGRATION: ("migrate", "set_host_enabled"),
     Ability.CATALOGUE: ("cloud_catalogue", "make_flavors"),
 }
 
@@ -47,7 +60,7 @@ WHAT = {
     Ability.PLACEMENT: "report where servers run",
     Ability.USAGE: "measure usage",
     Ability.CREDENTIALS: "issue department credentials",
-    Ability.MIGRATION: "migrate servers between hosts",
+    Ability.MIGRATION: "migrate servers between hosts or disable hosts",
     Ability.RESIZE: "resize servers in place",
     Ability.CATALOGUE: "read or make the cloud's flavors",
 }
@@ -60,6 +73,21 @@ FIX = {
     Ability.RESIZE: "replace the server instead",
     Ability.CATALOGUE: "the embedded sim cloud offers every catalogue flavor and image",
 }
+
+
+# A host that consolidation freed is disabled with this reason, followed by the date.
+CONSOLIDATED = "govcloud: consolidated"
+
+
+def consolidated_reason(day: date) -> str:
+    """The disable reason of a host consolidation freed on ``day``."""
+    return f"{CONSOLIDATED} {day.isoformat()}"
+
+
+def requested_host(res: Resource) -> str | None:
+    """The host govcloud's placement chose for a server being created (None: any host)."""
+    host = res.computed.get("host") if res.kind == "server" else None
+    return str(host) if host else None
 
 
 class Unsupported(GovcloudError):
@@ -91,7 +119,11 @@ class Driver(ABC):
 
     @abstractmethod
     def create(self, res: Resource) -> Resource:
-        """Create ``res``; return it with what the cloud decided in ``computed``."""
+        """Create ``res``; return it with what the cloud decided in ``computed``.
+
+        A server may carry the host govcloud chose for it (:func:`requested_host`); a driver
+        with PLACEMENT puts it there, or says why not (a warning) and lets the cloud choose.
+        The returned server's ``computed["host"]`` is where it really runs."""
 
     @abstractmethod
     def update(self, before: Resource, after: Resource) -> Resource:
@@ -115,7 +147,7 @@ class Driver(ABC):
         raise Unsupported(self.name, Ability.PLACEMENT)
 
     def hosts(self) -> list[Host]:
-        """The compute hosts servers can run on."""
+        """The cloud's compute hosts, disabled ones included (``Host.enabled`` False)."""
         raise Unsupported(self.name, Ability.PLACEMENT)
 
     def usage(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
@@ -127,7 +159,15 @@ class Driver(ABC):
         raise Unsupported(self.name, Ability.CREDENTIALS)
 
     def migrate(self, server_key: str, host: str) -> Resource:
-        """Move a running server to ``host``; return it as it runs there."""
+        """Live-migrate a running server to ``host``; return it as it runs there (its
+        ``computed["host"]`` read back from the cloud). Idempotent: a server already on
+        ``host`` is returned as it is. A transient failure raises a retryable DriverError."""
+        raise Unsupported(self.name, Ability.MIGRATION)
+
+    def set_host_enabled(self, host: str, enabled: bool, reason: str) -> None:
+        """Enable or disable scheduling onto ``host`` (nova: the compute service's status,
+        with ``reason`` as its disabled reason). Idempotent. Consolidation disables the hosts
+        it freed with :func:`consolidated_reason`; apply enables them when it needs room."""
         raise Unsupported(self.name, Ability.MIGRATION)
 
     def cloud_catalogue(self, declared: Catalogue) -> CloudCatalogue:

@@ -3,12 +3,16 @@
 Projects, quotas, networks, servers, volumes, websites and service settings are rows; servers
 are placed on the settings' host pool by the placement engine, honouring allocation ratios,
 headroom, zones and anti-affinity; quotas are enforced like nova's. ``GOVCLOUD_SIM_DELAY``
-(seconds) makes every change take that long, so tests can interrupt an apply mid-way.
+(seconds) makes every change take that long, so tests can interrupt an apply mid-way;
+``GOVCLOUD_SIM_SPREAD=1`` makes it schedule as nova's default does (the host with the most
+free RAM, ignoring the host govcloud asks for), to make the spread estates consolidation
+starts from.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import os
@@ -20,7 +24,7 @@ from typing import Any
 
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
-from govcloud.drivers.base import Ability, Driver
+from govcloud.drivers.base import Ability, Driver, requested_host
 from govcloud.errors import DriverError
 from govcloud.placement import hosts as placement
 from govcloud.runtime.store import Store, now, stamp
@@ -28,6 +32,8 @@ from govcloud.runtime.store import Store, now, stamp
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
     body TEXT NOT NULL, host TEXT, created_at TEXT NOT NULL)"""
+HOSTS = """CREATE TABLE IF NOT EXISTS sim_hosts (
+    name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, reason TEXT NOT NULL)"""
 RETIRED = """CREATE TABLE IF NOT EXISTS sim_retired (
     key TEXT NOT NULL, body TEXT NOT NULL, deleted_at TEXT NOT NULL,
     PRIMARY KEY (key, deleted_at))"""
@@ -35,7 +41,7 @@ RETIRED = """CREATE TABLE IF NOT EXISTS sim_retired (
 
 class SimDriver(Driver):
     name = "sim"
-    abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT})
+    abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT, Ability.MIGRATION})
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.store = store
@@ -43,11 +49,13 @@ class SimDriver(Driver):
         self.pool = placement.pool_hosts(settings.host_pool)
         self.ratios = placement.Ratios.of(settings.host_pool)
         self.delay = float(os.environ.get("GOVCLOUD_SIM_DELAY", "0") or 0)
+        self.spread = os.environ.get("GOVCLOUD_SIM_SPREAD", "") == "1"
         # What each host holds, read once and then kept up to date by this driver's own
         # changes (placing a server is then no longer a read of every server); read afresh
         # after every read() and whenever a change fails.
         self._used: dict[str, placement.Usage] | None = None
         store.execute(TABLE)
+        store.execute(HOSTS)
         store.execute(RETIRED)
 
     # --- reading --------------------------------------------------------------------------
@@ -67,7 +75,54 @@ class SimDriver(Driver):
             "SELECT key, host FROM sim_resources WHERE kind = 'server' AND host IS NOT NULL"))
 
     def hosts(self) -> list[placement.Host]:
-        return list(self.pool)
+        """The settings' host pool; a host disabled by set_host_enabled says so."""
+        off = dict(self.store.query("SELECT name, reason FROM sim_hosts WHERE enabled = 0"))
+        return [dataclasses.replace(h, enabled=False, disabled_reason=off[h.name])
+                if h.name in off else h for h in self.pool]
+
+    def set_host_enabled(self, host: str, enabled: bool, reason: str) -> None:
+        self._known(host)
+        with self._changing():
+            self.store.execute(
+                "INSERT INTO sim_hosts (name, enabled, reason) VALUES (?,?,?) ON CONFLICT "
+                "(name) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason",
+                (host, 1 if enabled else 0, "" if enabled else reason))
+
+    def migrate(self, server_key: str, host: str) -> Resource:
+        """Move a server to ``host`` (a live migration: it keeps running, its id and its
+        volumes). Refused, not retryable, when it does not fit there."""
+        self._known(host)
+        self._pause()
+        with self._changing():
+            rows = self.store.query("SELECT body, host FROM sim_resources WHERE key = ? AND "
+                                    "kind = 'server'", (server_key,))
+            if not rows:
+                raise DriverError(f"no server {server_key} to migrate",
+                                  "run govcloud consolidate again: it reads where servers "
+                                  "run now", retryable=False)
+            server = self.store.resource("sim_resources", server_key, rows[0][0])
+            source = rows[0][1]
+            if source == host:
+                return server  # already there: an earlier, interrupted run moved it
+            used = self._usage()
+            self._hold(source, server, -1)
+            target = next(h for h in self.pool if h.name == host)
+            if not placement.fits(self._demand(server), target,
+                                  used.get(host, placement.Usage()), self.ratios):
+                self._used = None
+                raise DriverError(f"{server_key} does not fit on {host} (capacity, zone or "
+                                  "anti-affinity)", "run govcloud consolidate again: it "
+                                  "plans from where servers run now", retryable=False)
+            moved = Resource(server.kind, server.department, server.name, server.attrs,
+                             server.protected, {**server.computed, "host": host})
+            self._write(moved, host)
+            self._hold(host, server, +1)
+            return moved
+
+    def _known(self, host: str) -> None:
+        if not any(h.name == host for h in self.pool):
+            raise DriverError(f"no host {host} in the sim cloud's pool",
+                              "name a host of host_pool in govcloud.yaml", retryable=False)
 
     def _get(self, key: str) -> Resource | None:
         rows = self.store.query("SELECT body FROM sim_resources WHERE key = ?", (key,))
@@ -96,14 +151,14 @@ class SimDriver(Driver):
             host = None
             if res.kind == "server":
                 self._check_quota(res)
-                host = self._place(res)
+                host = self._place(res, requested_host(res))
                 computed["host"] = host
             elif res.kind == "volume":
                 self._check_volume_quota(res)
             elif res.kind == "network":
                 computed["cidr"] = self._allocate_cidr(res)
             made = Resource(res.kind, res.department, res.name, res.attrs, res.protected,
-                            computed)
+                            computed, res.roll)
             self._write(made, host)
             self._hold(host, res, +1)
             return made
@@ -248,12 +303,32 @@ class SimDriver(Driver):
             else:
                 u.groups.discard(group)
 
-    def _place(self, res: Resource) -> str:
+    @staticmethod
+    def _demand(res: Resource) -> placement.Demand:
         group = res.attrs.get("server_group")
-        demand = placement.Demand(res.key, res.department, res.attrs["zone"], res.attrs["vcpus"],
-                                  res.attrs["ram_gb"], res.attrs["disk_gb"],
-                                  f"{res.department}/{group}" if group else None)
-        return placement.place_one(demand, self.pool, self._usage(), self.ratios)
+        return placement.Demand(res.key, res.department, res.attrs["zone"], res.attrs["vcpus"],
+                                res.attrs["ram_gb"], res.attrs["disk_gb"],
+                                f"{res.department}/{group}" if group else None)
+
+    def _place(self, res: Resource, wanted: str | None = None) -> str:
+        """The host asked for when it is an enabled host with room, else the fullest enabled
+        host with room (as nova would with a host it cannot honour: the scheduler picks)."""
+        demand = self._demand(res)
+        used = self._usage()
+        enabled = [h for h in self.hosts() if h.enabled]
+        if self.spread:  # nova's default: the most free RAM among the hosts that pass
+            free = [(placement.capacity(h, self.ratios)[1]
+                     - used.get(h.name, placement.Usage()).ram_gb, h.name) for h in enabled
+                    if placement.fits(demand, h, used.get(h.name, placement.Usage()),
+                                      self.ratios)]
+            if free:
+                return min(free, key=lambda t: (-t[0], t[1]))[1]
+        for h in enabled:
+            if h.name == wanted and placement.fits(demand, h, used.get(h.name,
+                                                                       placement.Usage()),
+                                                   self.ratios):
+                return h.name
+        return placement.place_one(demand, enabled, used, self.ratios)
 
     def _allocate_cidr(self, res: Resource) -> str:
         pool = ipaddress.ip_network(self.settings.networks[res.attrs["zone"]])

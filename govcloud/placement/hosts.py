@@ -25,7 +25,9 @@ DIMENSIONS = ("vcpus", "ram_gb", "disk_gb")
 
 @dataclass(frozen=True)
 class Host:
-    """One physical host of the pool, with its raw (physical) size."""
+    """One physical host of the pool, with its raw (physical) size. ``enabled`` False: the
+    cloud schedules nothing new there (a host consolidation freed; ``disabled_reason`` says
+    why) until apply enables it again."""
 
     name: str
     zone: str
@@ -34,6 +36,8 @@ class Host:
     ram_gb: float
     disk_gb: float
     cost_weight: float = 1.0
+    enabled: bool = True
+    disabled_reason: str = ""
 
 
 @dataclass(frozen=True)

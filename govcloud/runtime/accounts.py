@@ -91,6 +91,27 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
     return out, "driver"
 
 
+def host_counts(estate: Estate, resources: list[Any], driver: Driver
+                ) -> tuple[usage.HostCounts, str]:
+    """The shared hosts as they are: running servers, idle but powered on (enabled), parked
+    (disabled and empty), from the driver; and the fewest the placement needs. A driver that
+    cannot say where servers run ("placement"): the placement's count runs, every other host
+    of the pool is taken to be on."""
+    needed, how = hosts_in_use(estate, resources)
+    if not driver.can(Ability.PLACEMENT):
+        return _all_on(estate.settings.host_pool, needed), how
+    where = set(driver.servers_on_hosts().values())
+    running: dict[str, dict[str, int]] = {}
+    idle_on: dict[str, dict[str, int]] = {}
+    off: dict[str, dict[str, int]] = {}
+    for h in driver.hosts():
+        into = running if h.name in where else idle_on if h.enabled else off
+        zone = into.setdefault(h.zone, {})
+        zone[h.host_class] = zone.get(h.host_class, 0) + 1
+    return usage.HostCounts(running, idle_on, off,
+                            needed if how == "placement" else {}), "driver"
+
+
 _PLACED: dict[tuple[Any, ...], dict[str, int]] = {}
 
 
@@ -157,14 +178,15 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
     if not any(r.allocated for r in records if r.item in usage.BILLED):
         raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
                             "collect a month in which the estate existed")
-    in_use, source = hosts_in_use(estate, driver.read(), driver)
-    records += usage.host_records(str(month), in_use, source)
+    counts, source = host_counts(estate, driver.read(), driver)
+    records += usage.host_records(str(month), counts, source)
     records.append(usage.window_record(win, source))
     n = stored.record(store, records, replace_period=str(month))
     return {"period": str(month), "label": win.label(), "records": n,
             "month_to_date": win.month_to_date, "hours": win.hours,
             "departments": len({r.department for r in records} - {usage.PLATFORM}),
-            "hosts_in_use": sum(c for z in in_use.values() for c in z.values()),
+            "hosts_in_use": counts.total("running"), "hosts_idle_on": counts.total("idle"),
+            "hosts_off": counts.total("off"), "hosts_needed": counts.total("needed"),
             "hosts_source": source}
 
 
@@ -213,7 +235,7 @@ def statement_for(estate: Estate, store: Store, month: Month,
     if frozen is not None:
         return frozen.statement
     got = allocated_for(store, month)
-    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use)
+    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts)
     s = chargeback(book or book_for(estate), str(month), got.by_department, platform,
                    got.hours, stored.adjustments(store, str(month)))
     check_invariant(s)
@@ -235,7 +257,8 @@ def charges_for(estate: Estate, store: Store, month: Month, book: PriceBook) -> 
         return MonthCharges.of(frozen.statement)
     got = allocated_for(store, month)
     return month_charges(book, str(month), got.by_department,
-                         Platform.of(estate.settings.host_pool, got.hosts_in_use), got.hours,
+                         Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts),
+                         got.hours,
                          stored.adjustments(store, str(month)))
 
 
@@ -418,7 +441,8 @@ def history(store: Store, upto: Month | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str, Any] | None:
+def plan_cost(plan: Any, estate: Estate, period: str | None = None,
+              parked: dict[str, dict[str, int]] | None = None) -> dict[str, Any] | None:
     """The plan's effect on the monthly bill at ``period``'s prices (this month's by default),
     computed as ``usage collect`` and the chargeback compute a whole month's statement before
     and after; None when the estate has no (valid) price book, so a plan never fails for
@@ -434,9 +458,42 @@ def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str,
     in_use_before = hosts_in_use(estate, before)[0]
     same_servers = _servers(before) == _servers(after)
     in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
+    # Apply places as the placement packs; the hosts ``parked`` (zone → class → count, from
+    # the driver) stay off unless the servers need them, every other host stays on.
     cost = plan_cost_of(book, period, usage.allocations(before), usage.allocations(after),
-                        Platform.of(pool, in_use_before), Platform.of(pool, in_use_after))
+                        Platform.of(pool, in_use_before, _all_on(pool, in_use_before, parked)),
+                        Platform.of(pool, in_use_after, _all_on(pool, in_use_after, parked)))
     return cost.as_dict()
+
+
+def parked_hosts(driver: Driver) -> dict[str, dict[str, int]]:
+    """Zone → class → hosts disabled and running no server (parked by a consolidation)."""
+    if not driver.can(Ability.PLACEMENT):
+        return {}
+    running = set(driver.servers_on_hosts().values())
+    out: dict[str, dict[str, int]] = {}
+    for h in driver.hosts():
+        if not h.enabled and h.name not in running:
+            zone = out.setdefault(h.zone, {})
+            zone[h.host_class] = zone.get(h.host_class, 0) + 1
+    return out
+
+
+def _all_on(pool: Any, running: dict[str, dict[str, int]],
+            parked: dict[str, dict[str, int]] | None = None) -> usage.HostCounts:
+    """The pool's hosts with ``running`` running servers, ``parked`` ones off (as many as
+    the running ones leave), every other one idle but on."""
+    idle: dict[str, dict[str, int]] = {}
+    off: dict[str, dict[str, int]] = {}
+    for z, classes in pool.hosts.items():
+        for c, n in classes.items():
+            free = max(n - running.get(z, {}).get(c, 0), 0)
+            down = min((parked or {}).get(z, {}).get(c, 0), free)
+            if down:
+                off.setdefault(z, {})[c] = down
+            if free - down:
+                idle.setdefault(z, {})[c] = free - down
+    return usage.HostCounts(running, idle, off, running)
 
 
 def _servers(resources: list[Any]) -> list[tuple[Any, ...]]:

@@ -22,14 +22,17 @@ from govcloud.core.planning import Plan, check_saved, make_plan
 from govcloud.drivers import Driver, open_driver
 from govcloud.drivers.base import Ability
 from govcloud.errors import GovcloudError, ValidationFailed
+from govcloud.placement.arrival import Arrivals, arrivals
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
-from govcloud.placement.consolidation import MigrationPlan, repack
+from govcloud.placement.consolidation import MigrationPlan
 from govcloud.placement.hosts import Ratios
 from govcloud.runtime.accounts import plan_cost
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc, read_bytes
 from govcloud.runtime.loader import check_estate, find_root
+from govcloud.runtime.migrate import MigrationResult, Progress
+from govcloud.runtime.migrate import consolidate as run_migrations
 from govcloud.runtime.store import Store, open_store
 
 
@@ -83,7 +86,12 @@ class Session:
                 declared = self.estate.settings.catalogue
                 plan = plan.with_catalogue(compare(
                     declared, self.driver.cloud_catalogue(declared), plan.needed_images()))
-            return plan.with_cost(plan_cost(plan, self.estate)) if cost else plan
+            if not cost:
+                return plan
+            from govcloud.runtime.accounts import parked_hosts
+
+            return plan.with_cost(plan_cost(plan, self.estate,
+                                            parked=parked_hosts(self.driver)))
 
 
 def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
@@ -233,7 +241,9 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
                             fix or "see govcloud plan")
     if catalogue is not None and catalogue.pending:
         s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
-    result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
+    chosen = where_new_servers_go(s, plan)
+    result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event,
+                        hosts=chosen.hosts)
     if result.done or result.failed:  # the audit trail: who changed the cloud, and how
         from govcloud.runtime import audit
         from govcloud.runtime.store import holder_id
@@ -250,6 +260,26 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
 
         result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result
+
+
+def where_new_servers_go(s: Session, plan: Plan) -> Arrivals:
+    """The hosts the packer gives the servers ``plan`` creates (nothing when the driver
+    cannot report where servers run). Disabled hosts they need are enabled now: a host a
+    consolidation parked goes back to work when the estate needs its capacity."""
+    if not s.driver.can(Ability.PLACEMENT):
+        return Arrivals({}, ())
+    new = demands(c.after for c in plan.pending if c.action == "create" and c.after is not None
+                  and c.kind == "server")
+    if not new:
+        return Arrivals({}, ())
+    chosen = arrivals(new, demands(s.driver.read()), s.driver.servers_on_hosts(),
+                      s.driver.hosts(), Ratios.of(s.estate.settings.host_pool))
+    if chosen.enable and s.driver.can(Ability.MIGRATION):
+        for host in chosen.enable:
+            s.driver.set_host_enabled(host, True, "govcloud: capacity needed by apply")
+    elif chosen.enable:  # cannot enable them: let the cloud choose among the enabled
+        return Arrivals({k: h for k, h in chosen.hosts.items() if h not in chosen.enable}, ())
+    return chosen
 
 
 def history(s: Session, limit: int) -> list[dict[str, Any]]:
@@ -314,7 +344,20 @@ def capacity(root: Path, added: list[Path]) -> CapacityReport | WhatIf:
     return what_if(before, after)
 
 
-def consolidation(s: Session) -> MigrationPlan:
-    """Live migrations that free hosts, from where the driver says servers run."""
-    return repack(s.driver.servers_on_hosts(), demands(s.driver.read()), s.driver.hosts(),
-                  Ratios.of(s.estate.settings.host_pool))
+def consolidation(s: Session, target_hosts: int | None = None,
+                  max_migrations: int | None = None) -> MigrationPlan:
+    """Live migrations that bring the hosts in use down to the target (the re-pack floor
+    by default), from where the driver says servers run; a killed consolidate --apply's
+    remaining migrations when they are still valid."""
+    from govcloud.runtime.migrate import fresh_or_resumed
+
+    return fresh_or_resumed(s.driver, s.store, Ratios.of(s.estate.settings.host_pool),
+                            target_hosts, max_migrations)
+
+
+def consolidate(s: Session, plan: MigrationPlan, progress: Progress | None = None
+                ) -> MigrationResult:
+    """Carry out ``plan`` (the caller holds the lock): migrations in order, each verified,
+    then the hosts left empty parked."""
+    return run_migrations(s.driver, s.store, Ratios.of(s.estate.settings.host_pool), plan,
+                          progress)
