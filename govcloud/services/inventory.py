@@ -25,7 +25,8 @@ from govcloud.core.model import Estate
 from govcloud.core.schema import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
 from govcloud.errors import GovcloudError
 
-SHARED_GROUPS = ("webhosts", "av_mirror", "backup_hosts", "department_servers")
+SHARED_GROUPS = ("webhosts", "av_mirror", "backup_hosts", "dr_backup_hosts",
+                 "department_servers")
 SITE_KINDS = ("static", "php", "proxy")
 ZONES = ("intranet", "extranet")
 

@@ -84,8 +84,9 @@ def _playbook(estate: Estate, name: str) -> Path:
 
 def run_playbooks(estate: Estate, store: Store, names: Iterable[str], departments: list[str],
                   tags: str | None = None, extra: dict[str, Any] | None = None,
-                  on_line: Line | None = None) -> list[PlaybookRun]:
-    """Run each playbook of ``names`` for ``departments``; every run is returned."""
+                  on_line: Line | None = None, limit: str | None = None) -> list[PlaybookRun]:
+    """Run each playbook of ``names`` for ``departments`` (on the hosts of the group
+    ``limit`` only, when given); every run is returned."""
     inv = build_inventory(estate, store)
     base = state_dir(estate, store) / "services"
     fetch = base / "fetched"
@@ -96,7 +97,7 @@ def run_playbooks(estate: Estate, store: Store, names: Iterable[str], department
         say(f"Running {name}.yml for {len(departments)} department(s)")
         runs.append(run_playbook(_playbook(estate, name), inv, {
             "govcloud_only": departments, "govcloud_fetch_dir": str(fetch), **(extra or {})},
-            base / "runs", tags, on_line))
+            base / "runs", tags, on_line, limit))
     prune_runs(base / "runs")
     return runs
 

@@ -83,7 +83,7 @@ def _message(res: dict[str, Any]) -> str:
 
 def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str, Any],
                  runs_dir: Path, tags: str | None = None, on_line: Line | None = None,
-                 ) -> PlaybookRun:
+                 limit: str | None = None) -> PlaybookRun:
     """Run ``playbook`` with ``inventory``; artifacts go to ``runs_dir/<ident>``."""
     import ansible_runner  # the side-effect edge: only here
 
@@ -132,7 +132,8 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_INVENTORY_ENABLED": "script",
     }
-    cmdline = f"--tags {tags}" if tags else None
+    cmdline = " ".join(([f"--tags {tags}"] if tags else [])
+                       + ([f"--limit {limit}"] if limit else [])) or None
     started = time.monotonic()
     try:
         r = ansible_runner.run(
