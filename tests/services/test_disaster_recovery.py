@@ -95,7 +95,10 @@ def test_dr_copies_have_their_own_password(rig: Rig, dr: dict) -> None:
     snaps = json.loads(restic(rig, site / "restic" / a, ours[a], "snapshots", "--json").stdout)
     assert len(snaps) == 1
     conf = (site / "conf" / "backup-dr.conf").read_text()
-    assert f"{a}.keep_daily=14\n" in conf and f"{a}.keep_yearly=5\n" in conf
+    plan = rig.plans()[a]["services"]["backup"]["retention"]
+    site_keep = {"daily": 14, "weekly": 8, "monthly": 24, "yearly": 5}  # the role's default
+    for rule, n in site_keep.items():
+        assert f"{a}.keep_{rule}={max(n, plan.get(rule, 0))}\n" in conf
 
 
 def test_drills_at_both_sites(rig: Rig, dr: dict) -> None:
