@@ -32,7 +32,9 @@ from tests.conftest import REPO, copy_estate, free_port, govcloud
 from tests.conftest import need as _need
 
 CI = os.environ.get("CI", "").lower() == "true"
-USER_PREFIX = "gct-"
+# Sessions running the rig side by side on one machine each set their own prefix, or one
+# rig's clean-up removes the other's users mid-run.
+USER_PREFIX = os.environ.get("GOVCLOUD_TEST_USER_PREFIX", "gct-")
 # The EICAR test string, written by the tests only (kept split so this file is never flagged).
 EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" + "-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 SIGNATURE = "Govcloud.Test.EICAR"
