@@ -1,6 +1,10 @@
-"""Generate a large, valid estate: N departments shaped like the example estate.
+"""Generate a large, valid estate: N departments shaped like the example estate, with its
+policies and price book.
 
-    python benchmarks/estate_gen.py 2000 /tmp/estate-2000
+Two shapes: ``servers`` (each department runs 2-8 kinds of server, ~11 servers, and up to 3
+websites) and ``websites`` (a small server or two and 4-12 websites each).
+
+    python benchmarks/estate_gen.py 2000 /tmp/estate-2000 [servers|websites]
 """
 
 from __future__ import annotations
@@ -19,13 +23,18 @@ WEIGHTS = [20, 35, 25, 8, 6, 3, 3]
 IMAGES = ["kylin-v10-sp3", "uos-20-server", "debian-12", "windows-2019"]
 
 
-def department(i: int, rng: random.Random) -> dict:
+SHAPES = {"servers": ((2, 8), [1, 1, 2, 2, 3, 4], (0, 3)),
+          "websites": ((0, 2), [1, 1, 2], (4, 12))}
+
+
+def department(i: int, rng: random.Random, shape: str = "servers") -> dict:
     zone = "intranet" if i % 2 else "extranet"
     dep_id = f"dept-{i:05d}"
+    (least, most), counts, (few, many) = SHAPES[shape]
     servers, cores, ram, vols, vol_gb = [], 0, 0, 0, 0
-    for j in range(rng.randint(2, 8)):
+    for j in range(rng.randint(least, most)):
         name, vcpus, ram_gb = rng.choices(FLAVORS, WEIGHTS)[0]
-        count = rng.choice([1, 1, 2, 2, 3, 4])
+        count = rng.choice(counts)
         volume = rng.choice([0, 0, 100, 200, 500])
         servers.append({"name": f"d{i:05d}-s{j}", "flavor": name, "image": rng.choice(IMAGES),
                         "count": count, "volume_gb": volume, "anti_affinity": count > 1,
@@ -37,7 +46,7 @@ def department(i: int, rng: random.Random) -> dict:
             vols += count
             vol_gb += volume * count
     sites = []
-    for k in range(rng.randint(0, 3)):
+    for k in range(rng.randint(few, many)):
         sites.append({"domain": f"s{k}.d{i:05d}.qingdao.gov.cn",
                       "kind": rng.choice(["static", "php"]), "storage_gb": rng.randint(1, 20),
                       "public": zone == "extranet"})
@@ -57,24 +66,28 @@ def department(i: int, rng: random.Random) -> dict:
     }
 
 
-def generate(n: int, dest: Path, seed: int = 7) -> Path:
+def generate(n: int, dest: Path, seed: int = 7, shape: str = "servers") -> Path:
     rng = random.Random(seed)
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "plans").mkdir(parents=True)
     shutil.copytree(REPO / "policies", dest / "policies")
+    shutil.copy(REPO / "prices.yaml", dest / "prices.yaml")
     settings = yaml.safe_load((REPO / "govcloud.yaml").read_text())
     scale = max(1, n // 16)
     for zone in ("intranet", "extranet"):
         settings["host_pool"]["hosts"][zone] = {
             k: v * scale for k, v in settings["host_pool"]["hosts"][zone].items()}
+    # Each department takes a /24 of its zone's pool: two /9s hold 32,768 per zone.
+    settings["networks"] = {"intranet": "10.0.0.0/9", "extranet": "10.128.0.0/9"}
     (dest / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
     for i in range(n):
-        plan = department(i, rng)
+        plan = department(i, rng, shape)
         (dest / "plans" / f"{plan['department']['id']}.yaml").write_text(
             yaml.safe_dump(plan, allow_unicode=True, sort_keys=False))
     return dest
 
 
 if __name__ == "__main__":
-    print(generate(int(sys.argv[1]), Path(sys.argv[2])))
+    print(generate(int(sys.argv[1]), Path(sys.argv[2]),
+                   shape=sys.argv[3] if len(sys.argv) > 3 else "servers"))

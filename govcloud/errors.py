@@ -69,8 +69,27 @@ class ValidationFailed(GovcloudError):
         return "\n".join(d.render() for d in self.diagnostics)
 
 
+class MissingExtra(GovcloudError):
+    """A part of govcloud installed as an extra (openstack, services, xlsx, postgres) is used,
+    but its packages are not installed; the hint names the pip command that adds them."""
+
+    def __init__(self, feature: str, extra: str, missing: str, instead: str = "") -> None:
+        fix = f"pip install 'govcloud[{extra}]'" + (f", or {instead}" if instead else "")
+        super().__init__(f"{feature} needs {missing}, which is not installed", fix)
+        self.extra = extra
+
+
 class StateError(GovcloudError):
     """The state store cannot be opened or is not what govcloud expects."""
+
+
+class DamagedState(StateError):
+    """A row of the state store cannot be read: names its table and key."""
+
+    def __init__(self, message: str, hint: str, table: str, key: str) -> None:
+        super().__init__(message, hint)
+        self.table = table
+        self.key = key
 
 
 class LockHeld(GovcloudError):
@@ -79,6 +98,10 @@ class LockHeld(GovcloudError):
 
 class StalePlan(GovcloudError):
     """A saved plan was made against a state that has moved on since."""
+
+
+class PlanMismatch(GovcloudError):
+    """A saved plan differs from the plan the current plans, policies and cloud give."""
 
 
 class DriverError(GovcloudError):

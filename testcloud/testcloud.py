@@ -1040,9 +1040,10 @@ def cmd_up(args):
         with Phase('health check (already running)'):
             configure(sec)
             for svc, url in api_checks().items():
-                if not api_answers(url):
-                    raise TestCloudError('%s API does not answer at %s' % (
-                        svc, url))
+                # a running API can be slow to answer on a loaded machine (seen: nova's
+                # gunicorn, 5 s): give each a minute before calling the cloud broken
+                wait_for('%s API at %s' % (svc, url), lambda url=url: api_answers(url),
+                         60, 1.0)
             if not port_open(PORTS['rabbit']):
                 raise TestCloudError('rabbitmq does not answer')
             cloud_health(sec, 60)

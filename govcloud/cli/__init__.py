@@ -7,17 +7,15 @@ anything else is an internal bug, reported with the path of a log holding the tr
 
 from __future__ import annotations
 
-import datetime
-import os
+import gc
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 
 import click
 
 from govcloud import __version__
 from govcloud.errors import GovcloudError, ValidationFailed
+from govcloud.runtime import crashlog
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -36,19 +34,21 @@ def cli(ctx: click.Context, estate: Path) -> None:
     ctx.obj = estate
 
 
-def _crash_log(exc: BaseException) -> Path:
-    folder = Path(os.environ.get("GOVCLOUD_LOG_DIR", tempfile.gettempdir()))
-    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
-    path = folder / f"govcloud-crash-{stamp}-{os.getpid()}.log"
+def _estate_of(argv: list[str] | None) -> Path | None:
+    """The estate folder a command line names (for the crash log), without running it."""
     try:
-        path.write_text("".join(traceback.format_exception(exc)))
-    except OSError:
-        path = Path("(could not write a log)")
-    return path
+        args = sys.argv[1:] if argv is None else argv
+        ctx = cli.make_context("govcloud", list(args), resilient_parsing=True)
+        return Path(ctx.params.get("estate") or ".")
+    except Exception:  # noqa: BLE001 - only a hint for where to write the log
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: no traceback ever reaches the user."""
+    # A command is one short process that builds large, acyclic data (plans, resources, their
+    # JSON): the cyclic collector's passes over it find nothing to free, so they run rarely.
+    gc.set_threshold(100_000, 50, 100)
     try:
         rc = cli.main(args=argv, prog_name="govcloud", standalone_mode=False)
     except ValidationFailed as exc:
@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     except GovcloudError as exc:
         click.echo(f"Error: {exc.render()}", err=True)
         sys.exit(1)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click's wrapping of Ctrl-C
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
@@ -69,9 +72,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
-        log = _crash_log(exc)
-        click.echo(f"Internal error: {exc!r}. This is a bug in govcloud; the details are in "
-                   f"{log}. Please report it with that file.", err=True)
+        log = crashlog.write(exc, _estate_of(argv))
+        where = f"the details are in {log}. Please report it with that file" if log else \
+            "no log could be written (set GOVCLOUD_LOG_DIR to a writable folder)"
+        click.echo(f"Internal error: {exc!r}. This is a bug in govcloud; {where}.", err=True)
         sys.exit(70)
     sys.exit(rc if isinstance(rc, int) else 0)
 
@@ -81,6 +85,8 @@ from govcloud.cli import (  # noqa: E402
     capacity,  # noqa: F401
     core,  # noqa: F401
     credentials,  # noqa: F401
+    onboarding,  # noqa: F401
     reports,  # noqa: F401
     services,  # noqa: F401
+    state,  # noqa: F401
 )

@@ -28,7 +28,9 @@ def capacity_command(ctx: click.Context, add: tuple[Path, ...], output: str) -> 
     utilization of vCPU, RAM and disk (share of allocatable capacity; the headroom target
     caps it), the lower bound, the hosts nova's default spread would occupy, and the
     consolidation ratio (legacy servers per host). With --add, the extra hosts the new
-    plans would need, if any.
+    plans would need, if any: the cheapest set to buy (classes may be mixed).
+
+    Exit code 2 when the installed pool is too small (the hosts to add are named).
 
     \b
     Examples:
@@ -42,6 +44,8 @@ def capacity_command(ctx: click.Context, add: tuple[Path, ...], output: str) -> 
         click.echo(_what_if_text(result))
     else:
         click.echo(_report_text(result))
+    if result.extra:
+        ctx.exit(2)
 
 
 def _what_if_text(change: capacity.WhatIf) -> str:

@@ -25,6 +25,7 @@ from govcloud.core.planning import Change, Plan
 from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.errors import GovcloudError
+from govcloud.finance.pricebook import PRICE_SCHEMA
 from govcloud.runtime import engine
 
 
@@ -32,7 +33,8 @@ from govcloud.runtime import engine
 @output_option("text", "json")
 @click.pass_context
 def validate(ctx: click.Context, output: str) -> None:
-    """Check every plan, policy and the settings; report every problem at once.
+    """Check every plan, policy, the settings and the price book; report every problem at
+    once.
 
     Each problem is printed as FILE:LINE: KEY.PATH: what is wrong — how to fix it.
     Exit code 1 when there is an error.
@@ -41,7 +43,7 @@ def validate(ctx: click.Context, output: str) -> None:
     Example:
       govcloud validate
     """
-    checked = engine.validate(root(ctx))
+    checked = engine.validate(root(ctx), prices=True)
     if output == "json":
         emit_json(checked.as_dict())
     else:
@@ -51,9 +53,10 @@ def validate(ctx: click.Context, output: str) -> None:
 
 
 @cli.command()
-@click.argument("which", type=click.Choice(["plan", "settings", "policy"]), default="plan")
+@click.argument("which", type=click.Choice(["plan", "settings", "policy", "prices"]),
+                default="plan")
 def schema(which: str) -> None:
-    """Print the JSON Schema of tenancy plans (or of settings or policy files).
+    """Print the JSON Schema of tenancy plans (or of settings, policy or price-book files).
 
     Point yaml-language-server at it to get completion and checks in an editor:
     the first line of a plan reads  # yaml-language-server: $schema=../docs/schema/tenancy-plan.json
@@ -62,29 +65,39 @@ def schema(which: str) -> None:
     Example:
       govcloud schema plan > docs/schema/tenancy-plan.json
     """
-    data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA}[which]
+    data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA,
+            "prices": PRICE_SCHEMA}[which]
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+_delete_unmanaged = click.option(
+    "--delete-unmanaged", "delete_unmanaged", multiple=True, metavar="KEY",
+    help="Also delete this resource that govcloud did not create (department/kind/name, as "
+         "plan lists it under Unmanaged; repeatable). Nothing unmanaged is deleted otherwise.")
 
 
 @cli.command()
 @click.option("--prune", is_flag=True, help="Also delete orphans: resources of departments "
-              "that have no plan (protected ones are never deleted).")
+              "that have no plan (protected ones, and what they stand on, are never deleted).")
+@_delete_unmanaged
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan as JSON, to apply exactly it later.")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+              help="Exit 0 when the cloud matches the plans, 2 when there are changes or "
+                   "something to decide (blocked, orphaned, unmanaged), 1 on error.")
 @output_option("text", "json")
 @click.pass_context
-def plan(ctx: click.Context, prune: bool, out: Path | None, detailed_exitcode: bool,
-         output: str) -> None:
-    """Show the changes apply would make, per department, each with its reason.
+def plan(ctx: click.Context, prune: bool, delete_unmanaged: tuple[str, ...], out: Path | None,
+         detailed_exitcode: bool, output: str) -> None:
+    """Show the changes apply would make, per department, each with its reason, and what
+    they do to the monthly bill.
 
     \b
     Example:
       govcloud plan --out plan.json && govcloud apply plan.json
     """
     with session(ctx) as s:
-        p = s.plan(prune)
+        p = s.plan(prune, delete_unmanaged)
         if output == "json":
             emit_json(p.as_dict())
         else:
@@ -93,7 +106,7 @@ def plan(ctx: click.Context, prune: bool, out: Path | None, detailed_exitcode: b
         engine.save_plan(p, out)
         if output == "text":
             click.echo(f"Saved the plan to {out}: apply it with govcloud apply {out}")
-    if detailed_exitcode and p.has_changes:
+    if detailed_exitcode and not p.converged:
         ctx.exit(2)
 
 
@@ -135,6 +148,7 @@ class _Progress:
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
 @click.option("--prune", is_flag=True, help="Also delete orphans (see plan --prune).")
+@_delete_unmanaged
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True,
               help="Seconds to wait for another apply's lock instead of failing at once.")
 @click.option("--no-services", is_flag=True, help="Change the cloud only: do not run the "
@@ -142,11 +156,14 @@ class _Progress:
 @output_option("text", "json")
 @click.pass_context
 def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
-          lock_timeout: float, no_services: bool, output: str) -> None:
+          delete_unmanaged: tuple[str, ...], lock_timeout: float, no_services: bool,
+          output: str) -> None:
     """Apply a fresh plan (shown first, then confirmed) or a saved plan file.
 
-    Only one apply runs at a time per state store. A saved plan is refused when the cloud
-    has changed since it was made. An interrupted apply is finished by the next one.
+    Only one apply runs at a time per state store. A saved plan is checked, not trusted:
+    apply makes the plan afresh and refuses the file when the cloud has changed since it was
+    made, or when it differs in anything from what the current plans, policies and settings
+    give (naming the first difference). An interrupted apply is finished by the next one.
 
     \b
     Examples:
@@ -154,7 +171,8 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
       govcloud plan --out plan.json && govcloud apply plan.json
     """
     with session(ctx) as s, engine.locked(s, lock_timeout):
-        p = engine.load_plan(plan_file, prune) if plan_file else s.plan(prune)
+        p = engine.saved_plan(s, plan_file, prune or bool(delete_unmanaged)) if plan_file \
+            else s.plan(prune, delete_unmanaged)
         if not plan_file and not _confirmed(p, s, yes, output):
             return
         progress = _Progress(len(p.pending))

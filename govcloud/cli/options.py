@@ -7,7 +7,6 @@ modules import it from here, so neither depends on the other being loaded first.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import Any, TypeVar
 import click
 
 from govcloud.cli import cli
-from govcloud.finance.pricebook import check_period
+from govcloud.errors import GovcloudError
+from govcloud.finance.period import Month, Span
 from govcloud.runtime import engine
+from govcloud.runtime.store import clock
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,15 +41,47 @@ def session(ctx: click.Context) -> Iterator[engine.Session]:
 
 
 def _this_month() -> str:
-    return datetime.date.today().strftime("%Y-%m")
+    return str(Month.of(clock()))
+
+
+def _month(ctx: click.Context, param: click.Parameter, value: str) -> Month:
+    try:
+        return Month.parse(value, f"--{param.name}")
+    except GovcloudError as exc:
+        raise click.BadParameter(exc.render()) from None
 
 
 def period_option(f: F) -> F:
+    """``--period`` as a :class:`Month`, parsed once here."""
     return click.option("--period", "-p", default=_this_month, show_default="this month",
-                        callback=lambda ctx, param, v: check_period(v),
-                        help="Month, YYYY-MM.")(f)
+                        callback=_month, help="Month, YYYY-MM (this month: month to date).")(f)
 
 
 def out_option(f: F) -> F:
     return click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
                         help="File for --output xlsx (default govcloud-PERIOD.xlsx).")(f)
+
+
+def _optional_month(ctx: click.Context, param: click.Parameter, value: str | None
+                    ) -> Month | None:
+    return None if value is None else _month(ctx, param, value)
+
+
+def span_options(f: F) -> F:
+    """``--from``/``--to``: a range of months (``--to`` defaults to this month)."""
+    f = click.option("--to", "to_month", callback=_optional_month, metavar="YYYY-MM",
+                     help="Last month of a range (default: this month).")(f)
+    return click.option("--from", "from_month", callback=_optional_month, metavar="YYYY-MM",
+                        help="First month of a range: one column per month and the total, "
+                             "e.g. --from 2026-01 for the year to date.")(f)
+
+
+def span_of(from_month: Month | None, to_month: Month | None) -> Span | None:
+    if from_month is None:
+        if to_month is not None:
+            raise click.BadParameter("--to needs --from", param_hint="--to")
+        return None
+    try:
+        return Span(from_month, to_month or Month.of(clock()))
+    except GovcloudError as exc:
+        raise click.BadParameter(exc.render()) from None

@@ -5,17 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from govcloud.reports.text import csv_cell, table, width
+from govcloud.reports.text import csv_cell, table
 from govcloud.reports.views import Report
 from govcloud.runtime.files import write_bytes
 
-__all__ = ["emit_csv", "emit_json", "emit_report", "output_option", "table", "width"]
+__all__ = ["emit_csv", "emit_json", "emit_report", "output_option", "table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,11 +30,22 @@ def output_option(*formats: str) -> Callable[[F], F]:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """JSON for machines, by the C encoder (an indented dump runs the pure-Python one, ten
+    times slower on a large plan); indented only for a person at a terminal."""
+    out = sys.stdout
+    tty = out.isatty()
+    text = json.dumps(data, ensure_ascii=False, default=str, indent=2 if tty else None,
+                      separators=None if tty else (",", ":"))
+    # Written as it is: click.echo would scan the whole text for colour codes to strip.
+    out.write(text + "\n")
+    out.flush()
 
 
 def emit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    buf = io.StringIO()
+    """CSV on stdout, starting with a UTF-8 BOM so Excel on Chinese Windows reads the names
+    (csv.DictReader and pandas read it with encoding utf-8-sig)."""
+    buf = io.StringIO("\ufeff")
+    buf.seek(0, io.SEEK_END)
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)

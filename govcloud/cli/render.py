@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import click
 
+from govcloud.core.catalogue import sizes_text
 from govcloud.core.checks import Checked
 from govcloud.core.drift import Drift
 from govcloud.core.model import Estate
 from govcloud.core.planning import Change, Plan
 from govcloud.runtime.apply import ApplyResult
 
-SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "replace": ("-/+", "magenta"),
-          "delete": ("-", "red"), "no-op": (" ", None)}
+SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "resize": ("~", "yellow"),
+          "replace": ("-/+", "magenta"), "delete": ("-", "red"), "blocked": ("!", "red"),
+          "no-op": (" ", None)}
+LABEL = {"resize": "resize ", "replace": "replace ", "blocked": "blocked "}
 
 
 def _describe(c: Change) -> str:
@@ -25,6 +30,8 @@ def _describe(c: Change) -> str:
         if c.before and c.before.computed.get("host"):
             extra += f" on {c.before.computed['host']}"
         return extra
+    if c.kind == "server" and c.action == "resize" and c.before is not None:
+        return f"{c.before.attrs.get('flavor')} → {a.get('flavor')}"
     if c.kind == "volume" and c.action in ("create", "delete"):
         return f"{a.get('size_gb')} GB for {a.get('server')}"
     if c.kind == "website" and c.action in ("create", "delete"):
@@ -32,17 +39,21 @@ def _describe(c: Change) -> str:
     return ""
 
 
+def _yuan(text: str) -> str:
+    return f"{Decimal(text):+,.2f}"
+
+
 def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
     lines: list[str] = []
     pending = plan.pending
+    shown = [c for c in plan.changes if c.action not in ("no-op",)]
     by_dep: dict[str, list[Change]] = {}
-    for c in pending:
+    for c in shown:
         by_dep.setdefault(c.department, []).append(c)
     if pending:
         lines.append("govcloud will perform the following actions:")
-    from govcloud.runtime.accounts import plan_costs  # monthly cost delta; {} without a price book
-
-    deltas, month = plan_costs(plan, estate) if pending else ({}, "")
+    cost = plan.cost or {}
+    deltas = cost.get("departments", {})
     for dep, changes in sorted(by_dep.items()):
         p = estate.plans.get(dep)
         title = f"{dep} — {p.department.name} ({p.department.zone})" if p else \
@@ -50,15 +61,69 @@ def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
         lines.append("")
         lines.append(click.style(f"  # {title}", bold=True) if color else f"  # {title}")
         if dep in deltas:
-            lines.append(f"    monthly cost {deltas[dep]:+,.2f} yuan (at {month} prices)")
+            d = deltas[dep]
+            lines.append(f"    monthly cost {_yuan(d['delta'])} yuan ({Decimal(d['before']):,.2f}"
+                         f" → {Decimal(d['after']):,.2f} at {cost['period']} prices)")
+        rolls = Counter(c.roll for c in changes if c.roll and c.action in ("resize", "replace"))
         for c in changes:
             sym, colour = SYMBOL[c.action]
-            head = f"  {sym:>3} {c.kind:<14} {c.key.split('/', 2)[2]}"
-            detail = _describe(c)
-            text = f"{head}  {detail}".rstrip()
+            head = f"  {sym:>3} {LABEL.get(c.action, '')}{c.kind:<14} {c.key.split('/', 2)[2]}"
+            text = f"{head}  {_describe(c)}".rstrip()
             lines.append(click.style(text, fg=colour) if color and colour else text)
             lines.append(f"        reason: {c.reason}")
-    deleting = {c.key for c in pending if c.action == "delete"}
+            if c.impact and c.action != "blocked":
+                lines.append(f"        impact: {c.impact}")
+            if rolls.get(c.roll, 0) > 1:
+                lines.append(f"        rolling: one of {rolls[c.roll]} replicas of "
+                             f"{c.roll.split('/', 1)[1]}, changed one at a time")
+    lines += _leftover_text(plan) + _catalogue_text(plan)
+    if plan.decisions:
+        lines.append("")
+        lines.append("To decide (plan --detailed-exitcode exits 2 until then):")
+        for d in plan.decisions:
+            lines.append(f"  ! {d.what}")
+            lines.append(f"      {d.how}")
+    s = plan.summary()
+    lines.append("")
+    if cost and (pending or Decimal(cost["platform"]["delta"]) or cost["departments"]):
+        lines.append(_cost_line(cost, set(by_dep)))
+    unmanaged = f", {s['unmanaged']} unmanaged kept" if s["unmanaged"] else ""
+    orphans = f", {s['orphans_kept']} orphans kept" if s["orphans_kept"] else ""
+    flavors = f"; {len(plan.catalogue.create) + len(plan.catalogue.recreate)} catalogue " \
+        "flavor(s) to make" if plan.catalogue and plan.catalogue.pending else ""
+    if not plan.has_changes and not plan.decisions:
+        lines.append(f"No changes. The cloud matches the plans ({s['no-op']} resources "
+                     f"unchanged{orphans}).")
+    elif not plan.has_changes:
+        lines.append(f"No changes to make; {len(plan.decisions)} thing(s) to decide (above): "
+                     f"{s['no-op']} unchanged, {s['blocked']} blocked{orphans}{unmanaged}.")
+    else:
+        lines.append(f"Plan: {s['create']} to add, {s['update']} to change, {s['resize']} to "
+                     f"resize, {s['replace']} to replace, {s['delete']} to destroy; "
+                     f"{s['blocked']} blocked, {s['no-op']} unchanged{orphans}{unmanaged}"
+                     f"{flavors}.")
+    return "\n".join(lines)
+
+
+def _catalogue_text(plan: Plan) -> list[str]:
+    """The flavors apply makes first, and what the cloud lacks that nothing needs yet."""
+    cat = plan.catalogue
+    if cat is None or not (cat.pending or cat.notes):
+        return []
+    lines = ["", f"Catalogue of cloud {cat.cloud} (govcloud.yaml):"]
+    for f in cat.create:
+        lines.append(f"    + flavor {f.name}  {sizes_text((f.vcpus, f.ram_gb, f.disk_gb))} "
+                     "(missing: made before any server)")
+    for f in cat.recreate:
+        lines.append(f"  -/+ flavor {f.name}  {sizes_text((f.vcpus, f.ram_gb, f.disk_gb))} "
+                     "(the cloud's differs and no server uses it: made again)")
+    lines += [f"    note: {n}" for n in cat.notes]
+    return lines
+
+
+def _leftover_text(plan: Plan) -> list[str]:
+    lines = []
+    deleting = {c.key for c in plan.pending if c.action == "delete"}
     kept = [o for o in plan.orphans if o.resource.key not in deleting]
     if kept:
         never = ", protected ones never" if any(o.resource.protected for o in kept) else ""
@@ -68,18 +133,27 @@ def plan_text(plan: Plan, estate: Estate, color: bool = True) -> str:
         for o in kept:
             mark = " (protected)" if o.resource.protected else ""
             lines.append(f"    ! {o.resource.key}{mark}: {o.reason}")
-    for w in plan.warnings:
-        lines.append(f"Warning: {w}")
-    s = plan.summary()
-    lines.append("")
-    if not pending:
-        lines.append(f"No changes. The cloud matches the plans ({s['no-op']} resources "
-                     f"unchanged{f', {len(kept)} orphans kept' if kept else ''}).")
-    else:
-        lines.append(f"Plan: {s['create']} to add, {s['update']} to change, {s['replace']} to "
-                     f"replace, {s['delete']} to destroy; {s['no-op']} unchanged"
-                     f"{f', {len(kept)} orphans kept' if kept else ''}.")
-    return "\n".join(lines)
+    alien = [o for o in plan.unmanaged if o.resource.key not in deleting]
+    if alien:
+        lines.append("")
+        lines.append("Unmanaged — in the cloud, never created by govcloud; kept (deleted only "
+                     "when named with --delete-unmanaged):")
+        for o in alien:
+            lines.append(f"    ? {o.resource.key}: {o.reason}")
+    return lines
+
+
+def _cost_line(cost: dict[str, Any], shown: set[str]) -> str:
+    """The estate's monthly cost before and after, and who pays the difference."""
+    charged, idle, platform = cost["charged"], cost["idle"], cost["platform"]
+    others = [d for d in cost["departments"] if d not in shown]
+    rest = sum((Decimal(cost["departments"][d]["delta"]) for d in others), Decimal(0))
+    spread = f"; {len(others)} other department(s) {rest:+,.2f} (shared pools)" if others \
+        else ""
+    return (f"Cost a month at {cost['period']} prices: charged {_yuan(charged['delta'])} yuan "
+            f"({Decimal(charged['before']):,.2f} → {Decimal(charged['after']):,.2f}){spread}; "
+            f"idle {_yuan(idle['delta'])}; platform {Decimal(platform['before']):,.2f} → "
+            f"{Decimal(platform['after']):,.2f}.")
 
 
 def validate_text(checked: Checked) -> None:
@@ -121,6 +195,8 @@ def apply_text(result: ApplyResult) -> str:
         lines.append(f"Skipped {len(result.skipped)} change(s) that depended on a failed one: "
                      + ", ".join(c.key for c in result.skipped[:10])
                      + (" …" if len(result.skipped) > 10 else ""))
+    if result.usage:
+        lines.append(f"Finance: {result.usage}.")
     s = result.summary()
     verdict = "Apply complete" if result.ok else "Apply FAILED"
     lines.append(f"{verdict}: {s['done']} done, {s['failed']} failed, {s['skipped']} skipped "

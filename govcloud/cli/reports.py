@@ -1,5 +1,5 @@
 """Finance commands: usage collect, report utilization|chargeback|savings|html|publish,
-statement close, and the Prometheus exporter."""
+statement close|reopen|adjust|audit, and the Prometheus exporter."""
 
 from __future__ import annotations
 
@@ -8,15 +8,24 @@ from pathlib import Path
 import click
 
 from govcloud.cli import cli
-from govcloud.cli.options import out_option, period_option, report, root, session
+from govcloud.cli.options import (
+    out_option,
+    period_option,
+    report,
+    root,
+    session,
+    span_of,
+    span_options,
+)
 from govcloud.cli.output import emit_json, emit_report, output_option
-from govcloud.runtime import accounts
+from govcloud.finance.period import Month
+from govcloud.runtime import accounts, closing
 from govcloud.runtime.files import write_bytes
 
 FORMATS = ("text", "json", "csv", "xlsx")
 
 
-def _report(ctx: click.Context, kind: str, period: str, output: str, out: Path | None,
+def _report(ctx: click.Context, kind: str, period: Month, output: str, out: Path | None,
             detail: bool = False) -> None:
     with session(ctx) as s:
         rep = accounts.report(s.estate, s.store, kind, period, detail, output == "xlsx")
@@ -28,7 +37,7 @@ def _report(ctx: click.Context, kind: str, period: str, output: str, out: Path |
 @output_option(*FORMATS)
 @out_option
 @click.pass_context
-def utilization(ctx: click.Context, period: str, output: str, out: Path | None) -> None:
+def utilization(ctx: click.Context, period: Month, output: str, out: Path | None) -> None:
     """Per department: allocated vCPU, RAM, disk, volumes, sites, backup GB, antivirus seats,
     and measured use, for one month (from the state store; no cloud needed).
 
@@ -41,18 +50,29 @@ def utilization(ctx: click.Context, period: str, output: str, out: Path | None) 
 
 @report.command()
 @period_option
+@span_options
 @output_option(*FORMATS)
 @out_option
 @click.pass_context
-def chargeback(ctx: click.Context, period: str, output: str, out: Path | None) -> None:
+def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
+               to_month: Month | None, output: str, out: Path | None) -> None:
     """Each department's share of the platform's cost for one month, pool by pool, with idle
-    capacity as its own line. Charges + idle = platform cost, to the fen.
+    capacity as its own line. Charges + idle = platform cost, to the fen. With --from/--to:
+    each department's charge month by month and in total, and for a year from January the
+    forecast of the year (method stated).
 
     \b
     Example:
       govcloud report chargeback --period 2026-10 --output csv > chargeback-2026-10.csv
+      govcloud report chargeback --from 2026-01 --to 2026-10
     """
-    _report(ctx, "chargeback", period, output, out)
+    span = span_of(from_month, to_month)
+    if span is None:
+        _report(ctx, "chargeback", period, output, out)
+        return
+    with session(ctx) as s:
+        rep = accounts.span_report(s.estate, s.store, span)
+    emit_report(rep, output, out or Path(f"govcloud-{span}.xlsx"))
 
 
 @report.command()
@@ -62,7 +82,7 @@ def chargeback(ctx: click.Context, period: str, output: str, out: Path | None) -
 @click.option("--detail", is_flag=True, help="Also list every legacy cost line with the plan "
               "and price lines it came from.")
 @click.pass_context
-def savings(ctx: click.Context, period: str, output: str, out: Path | None,
+def savings(ctx: click.Context, period: Month, output: str, out: Path | None,
             detail: bool) -> None:
     """What consolidation saved each department against running its own servers, with every
     figure traceable to a plan line and a price line, and the assumptions.
@@ -79,7 +99,7 @@ def savings(ctx: click.Context, period: str, output: str, out: Path | None,
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="HTML file to write (default govcloud-report-PERIOD.html).")
 @click.pass_context
-def html_report(ctx: click.Context, period: str, out: Path | None) -> None:
+def html_report(ctx: click.Context, period: Month, out: Path | None) -> None:
     """Write one self-contained HTML report with charts: cost per department, savings,
     utilization over time, hosts before and after.
 
@@ -94,31 +114,52 @@ def html_report(ctx: click.Context, period: str, out: Path | None) -> None:
     click.echo(f"Wrote {path}.")
 
 
+@report.command("statement")
+@period_option
+@click.option("--department", required=True, help="Department id.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to write (default statement-DEPARTMENT-PERIOD.html).")
+@click.pass_context
+def statement_report(ctx: click.Context, period: Month, department: str,
+                     out: Path | None) -> None:
+    """Write a department's monthly statement as a printable HTML page: its share of every
+    pool, adjustments, total and saving, with the statement's digest.
+
+    \b
+    Example:
+      govcloud report statement --period 2026-10 --department finance
+    """
+    with session(ctx) as s:
+        page = accounts.statement_page(s.estate, s.store, period, department)
+    path = out or Path(f"statement-{department}-{period}.html")
+    write_bytes(path, page.encode("utf-8"))
+    click.echo(f"Wrote {path}.")
+
+
 @report.command()
 @period_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="open-data",
               show_default=True, help="Folder for the open-data files.")
 @click.pass_context
-def publish(ctx: click.Context, period: str, out: Path) -> None:
-    """Write the open-data release of per-department spending and savings (CSV and JSON with
-    a data dictionary), leaving out everything not meant for the public.
+def publish(ctx: click.Context, period: Month, out: Path) -> None:
+    """Write the open-data release of a closed month's per-department spending and savings: a
+    Frictionless data package (datapackage.json, CSV with the idle row, JSON), leaving out
+    everything not meant for the public.
 
     \b
     Example:
       govcloud report publish --period 2026-10 --out open-data/
     """
     with session(ctx) as s:
-        files, closed = accounts.publish(s.estate, s.store, period, out)
+        files = closing.publish(s.store, period, out)
     for f in files:
         click.echo(f"Wrote {f}")
-    if not closed:
-        click.echo(f"Note: {period} is not closed; close it (govcloud statement close --period "
-                   f"{period}) before publishing so the figures cannot change.", err=True)
 
 
 @cli.group()
 def statement() -> None:
-    """Monthly statements: close a month so later price edits cannot change it.
+    """Monthly statements: close a finished month so nothing can change it; reopen it, adjust
+    a department's charge, and read the audit trail of all three.
 
     \b
     Example:
@@ -129,17 +170,80 @@ def statement() -> None:
 @statement.command("close")
 @period_option
 @click.pass_context
-def statement_close(ctx: click.Context, period: str) -> None:
-    """Freeze the month's chargeback in the state store.
+def statement_close(ctx: click.Context, period: Month) -> None:
+    """Freeze a finished month: its chargeback, savings and utilization, the price book's
+    digest and the price lines they cite. Later price or plan edits cannot change it.
 
     \b
     Example:
       govcloud statement close --period 2026-10
     """
     with session(ctx) as s:
-        st = accounts.close(s.estate, s.store, period)
+        c = closing.close(s.estate, s.store, period)
+    st = c.statement
     click.echo(f"Closed {period}: platform cost {st.platform_cost:,.2f} yuan, charged "
-               f"{st.platform_cost - st.idle:,.2f}, idle {st.idle:,.2f} (at {st.closed_at}).")
+               f"{st.platform_cost - st.idle:,.2f}, idle {st.idle:,.2f} (at {c.closed_at}; "
+               f"price book {c.book_digest}).")
+
+
+@statement.command("reopen")
+@period_option
+@click.option("--reason", required=True, help="Why it is reopened (kept in the audit trail).")
+@click.pass_context
+def statement_reopen(ctx: click.Context, period: Month, reason: str) -> None:
+    """Reopen a closed month, so its usage can be collected again and it re-rated; audited.
+
+    \b
+    Example:
+      govcloud statement reopen --period 2026-10 --reason "backup GB counted twice"
+    """
+    with session(ctx) as s:
+        closing.reopen(s.store, period, reason)
+    click.echo(f"Reopened {period} ({reason}).")
+
+
+@statement.command("adjust")
+@period_option
+@click.option("--department", required=True, help="Department id.")
+@click.option("--yuan", required=True, help="Amount to the fen: negative a credit, positive "
+              "a debit.")
+@click.option("--reason", required=True, help="Why (kept on the statement and audited).")
+@click.pass_context
+def statement_adjust(ctx: click.Context, period: Month, department: str, yuan: str,
+                     reason: str) -> None:
+    """Add a credit or debit line to a department's charge in an open month; audited.
+
+    \b
+    Example:
+      govcloud statement adjust --period 2026-11 --department finance --yuan -120.50 \\
+        --reason "October outage credit"
+    """
+    with session(ctx) as s:
+        a = closing.adjust(s.estate, s.store, period, department, yuan, reason)
+    click.echo(f"Adjusted {department} in {period} by {a.yuan:+,.2f} yuan ({a.reason}).")
+
+
+@statement.command("audit")
+@click.option("--period", "-p", default=None, help="Only this month, YYYY-MM.")
+@output_option("text", "json")
+@click.pass_context
+def statement_audit(ctx: click.Context, period: str | None, output: str) -> None:
+    """The finance audit trail: every close, reopen and adjustment, with who, when and why.
+
+    \b
+    Example:
+      govcloud statement audit --period 2026-10
+    """
+    from govcloud.runtime import records
+
+    with session(ctx) as s:
+        rows = records.audit_trail(s.store, str(Month.parse(period)) if period else None)
+    if output == "json":
+        emit_json(rows)
+    else:
+        for r in rows:
+            click.echo(f"{r['at']}  {r['period']}  {r['action']}  {r['who']}  {r['reason']}  "
+                       f"{r['digest']}".rstrip())
 
 
 @cli.group("usage")
@@ -156,7 +260,7 @@ def usage_group() -> None:
 @period_option
 @output_option("text", "json")
 @click.pass_context
-def usage_collect(ctx: click.Context, period: str, output: str) -> None:
+def usage_collect(ctx: click.Context, period: Month, output: str) -> None:
     """Read allocations and measured use from the cloud into the state store for a month.
 
     \b
@@ -169,17 +273,24 @@ def usage_collect(ctx: click.Context, period: str, output: str) -> None:
         emit_json(result)
     else:
         click.echo(f"Recorded {result['records']} usage records for {result['departments']} "
-                   f"departments in {period}; {result['hosts_in_use']} shared hosts in use "
-                   f"(counted by the {result['hosts_source']}).")
+                   f"departments in {result['label']}; {result['hosts_in_use']} shared hosts "
+                   f"in use (counted by the {result['hosts_source']}).")
 
 
 @cli.command()
 @click.option("--port", type=int, default=9464, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--interval", type=click.FloatRange(0, 86400), default=10.0, show_default=True,
+              help="Rebuild the metrics at most once per this many seconds; scrapes in "
+              "between get the last ones.")
 @click.pass_context
-def exporter(ctx: click.Context, port: int, host: str) -> None:
+def exporter(ctx: click.Context, port: int, host: str, interval: float) -> None:
     """Serve Prometheus metrics: per-department resources, quota, cost and savings, the last
     apply, drift and host utilization.
+
+    Scrapes are answered from a snapshot rebuilt at most once per --interval, by one event
+    loop with a cap on open connections; slow or half-open clients are dropped after a few
+    seconds. A state store that cannot be read shows as govcloud_state_ok 0.
 
     \b
     Example:
@@ -188,4 +299,4 @@ def exporter(ctx: click.Context, port: int, host: str) -> None:
     from govcloud.runtime.exporter import serve
 
     click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
-    serve(root(ctx), host, port)
+    serve(root(ctx), host, port, interval)

@@ -7,6 +7,7 @@ problem is collected as a diagnostic rather than raised.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from govcloud.core.model import (
     replica_names,
     settings_from,
 )
-from govcloud.core.policy import PolicyEngine
+from govcloud.core.policy import PolicyEngine, Watch
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA, check, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
 
@@ -34,6 +35,7 @@ class Checked:
     plans: dict[str, TenancyPlan] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: int = 0
+    settings_doc: Document | None = None
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -74,10 +76,15 @@ class Claim:
     line: int
     path: str
     fix: str
+    key: str = ""  # what two claims are compared by, when not the value itself
+
+    @property
+    def same(self) -> str:
+        return self.key or self.value
 
 
 def check_plan(doc: Document, parsed: list[Diagnostic], settings: Settings | None,
-               engine: PolicyEngine | None) -> FileResult:
+               engine: PolicyEngine | None, watch: Watch | None = None) -> FileResult:
     """One parsed plan checked on its own: schema, references, policy. What needs the other
     plans (uniqueness) is returned as claims."""
     result = FileResult(doc.file, list(parsed))
@@ -90,7 +97,7 @@ def check_plan(doc: Document, parsed: list[Diagnostic], settings: Settings | Non
     if settings is not None:
         references(doc, data, settings, result.diagnostics)
     if engine is not None:
-        result.diagnostics += engine.evaluate(doc, data)
+        result.diagnostics += engine.evaluate(doc, data, watch)
     if not any(d.severity == "error" for d in result.diagnostics):
         result.plan = plan_from(data, doc.file)
     return result
@@ -119,8 +126,63 @@ def check_settings(doc: Document, out: Checked) -> Settings | None:
                                          f"duplicate {kind[:-1]} '{item['name']}'",
                                          "give each entry its own name"))
             seen.add(item["name"])
+    problems += _pools(doc, data["networks"])
     out.diagnostics += problems
+    out.settings_doc = doc
     return None if problems else settings_from(data, doc.file)
+
+
+# Each department gets one /24 of its zone's pool (the drivers carve them in order).
+DEPARTMENT_PREFIX = 24
+
+
+def _pools(doc: Document, pools: dict[str, str]) -> list[Diagnostic]:
+    """Every address pool a valid IPv4 network, room for one department at least, no two
+    overlapping (the zones must never share an address)."""
+    problems: list[Diagnostic] = []
+    nets: dict[str, ipaddress.IPv4Network] = {}
+    for zone, text in pools.items():
+        where = ("networks", zone)
+        try:
+            net = ipaddress.IPv4Network(text, strict=False)
+        except ValueError as exc:
+            problems.append(doc.diag(where, f"{text!r} is not an IPv4 network: {exc}",
+                                     "use a network such as 10.20.0.0/16 (four numbers 0-255, "
+                                     "then a prefix length 0-32)"))
+            continue
+        if str(net) != text:
+            problems.append(doc.diag(where, f"{text!r} has host bits set after the /"
+                                     f"{net.prefixlen}", f"write the network itself: {net}"))
+            continue
+        if net.prefixlen > DEPARTMENT_PREFIX:
+            problems.append(doc.diag(where, f"{text} is smaller than the /{DEPARTMENT_PREFIX} "
+                                     "each department's network takes",
+                                     f"use a /{DEPARTMENT_PREFIX} or larger, e.g. /16"))
+            continue
+        for other, seen in nets.items():
+            if net.overlaps(seen):
+                problems.append(doc.diag(where, f"{text} overlaps networks.{other} ({seen}); "
+                                         "the zones' networks must never share an address",
+                                         "choose a range apart from the other zone's, e.g. "
+                                         "10.20.0.0/16 and 10.40.0.0/16"))
+        nets[zone] = net
+    return problems
+
+
+def pool_room(checked: Checked) -> list[Diagnostic]:
+    """Whether each zone's pool holds a /24 for every department planned in it."""
+    if checked.settings is None or checked.settings_doc is None:
+        return []
+    out = []
+    for zone, text in checked.settings.networks.items():
+        room = 2 ** (DEPARTMENT_PREFIX - ipaddress.IPv4Network(text).prefixlen)
+        need = sum(1 for p in checked.plans.values() if p.department.zone == zone)
+        if need > room:
+            out.append(checked.settings_doc.diag(
+                ("networks", zone), f"{text} has room for {room} department network(s) "
+                f"(/{DEPARTMENT_PREFIX} each) but {need} {zone} departments are planned",
+                f"widen it to at least a /{DEPARTMENT_PREFIX - (need - 1).bit_length()}"))
+    return out
 
 
 def _suggest(value: str, choices: Any, where: str) -> str:
@@ -134,13 +196,15 @@ def claims(doc: Document, data: dict[str, Any]) -> list[Claim]:
     """What this plan claims for itself alone across the estate."""
     out = []
 
-    def claim(kind: str, value: str, path: tuple[Any, ...], fix: str) -> None:
-        out.append(Claim(kind, value, doc.file, doc.line(path), dotted(path), fix))
+    def claim(kind: str, value: str, path: tuple[Any, ...], fix: str, key: str = "") -> None:
+        out.append(Claim(kind, value, doc.file, doc.line(path), dotted(path), fix, key))
 
     claim("department", data["department"]["id"], ("department", "id"),
           "each department needs its own id; rename one")
-    claim("cost centre", data["department"]["cost_centre"], ("department", "cost_centre"),
-          "finance charges each cost centre to one department; correct one of them")
+    centre = data["department"]["cost_centre"]
+    claim("cost centre", centre, ("department", "cost_centre"),
+          "finance charges each cost centre to one department; correct one of them",
+          centre.upper())
     for i, s in enumerate(data["servers"]):
         for name in replica_names(s["name"], s["count"]):
             claim("server", name, ("servers", i, "name"),
@@ -151,25 +215,35 @@ def claims(doc: Document, data: dict[str, Any]) -> list[Claim]:
     return out
 
 
-def unique(claims: list[Claim], owners: dict[str, dict[str, tuple[str, int]]]) -> \
-        list[Diagnostic]:
+Owners = dict[str, dict[str, tuple[str, int, str]]]  # kind -> key -> (file, line, value)
+
+
+def unique(claims: list[Claim], owners: Owners) -> list[Diagnostic]:
     """Duplicates of what earlier files already claimed (the first file keeps it)."""
     out = []
     for c in claims:
         seen = owners.setdefault(c.kind, {})
-        if c.value in seen:
-            file, first = seen[c.value]
+        if c.same in seen:
+            file, first, value = seen[c.same]
+            written = "" if value == c.value else f" as '{value}': case does not count"
             out.append(Diagnostic(c.file, c.line, c.path,
-                                  f"duplicate {c.kind} '{c.value}' (also in {file}:{first})",
-                                  c.fix))
+                                  f"duplicate {c.kind} '{c.value}' (also in {file}:{first}"
+                                  f"{written})", c.fix))
         else:
-            seen[c.value] = (c.file, c.line)
+            seen[c.same] = (c.file, c.line, c.value)
     return out
 
 
 def references(doc: Document, data: dict[str, Any], settings: Settings,
                 out: list[Diagnostic]) -> None:
+    suffixes = set(settings.catalogue.website_suffixes)
     for i, w in enumerate(data["websites"]):
+        if w["domain"] in suffixes:
+            out.append(doc.diag(("websites", i, "domain"),
+                                f"'{w['domain']}' is an estate suffix itself, which no one "
+                                "department may claim",
+                                f"use a name under it, e.g. '{data['department']['id']}."
+                                f"{w['domain']}'"))
         if w["kind"] == "proxy" and not w.get("upstream"):
             out.append(doc.diag(("websites", i, "kind"), "a proxy site needs an upstream",
                                 "add 'upstream: http://host:port/'"))

@@ -20,6 +20,9 @@ KINDS: tuple[str, ...] = (
 STAGE = {kind: i for i, kind in enumerate(KINDS)}
 
 # Attributes a driver can change in place; a change to any other attribute forces a replace.
+# A server's size (flavor and the sizes it implies) changes in place by a resize, when the
+# driver can resize and the root disk does not shrink (see ``planning``).
+RESIZE = frozenset({"flavor", "vcpus", "ram_gb", "disk_gb"})
 UPDATABLE: dict[str, frozenset[str]] = {
     "project": frozenset({"name", "name_en", "cost_centre", "contact"}),
     "quota": frozenset({"instances", "cores", "ram_gb", "volumes", "volume_gb", "websites"}),
@@ -45,6 +48,9 @@ class Resource:
     attrs: dict[str, Any]
     protected: bool = False
     computed: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The servers that serve together (the replicas of one server spec): disruptive changes
+    # to them roll, one member at a time. Set on desired servers only.
+    roll: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
@@ -56,12 +62,15 @@ class Resource:
                                "attrs": self.attrs, "protected": self.protected}
         if self.computed:
             out["computed"] = self.computed
+        if self.roll:
+            out["roll"] = self.roll
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Resource:
         return cls(data["kind"], data["department"], data["name"], data["attrs"],
-                   data.get("protected", False), data.get("computed", {}))
+                   data.get("protected", False), data.get("computed", {}),
+                   data.get("roll", ""))
 
 
 SECURITY_RULES: dict[str, list[str]] = {
@@ -105,7 +114,7 @@ def department_resources(plan: TenancyPlan, estate: Estate) -> list[Resource]:
                 "load": {"cpu": spec.load.cpu, "ram": spec.load.ram},
                 "antivirus": spec.antivirus, "backup": spec.backup,
                 "protected": spec.protected,
-            }, protected=spec.protected))
+            }, protected=spec.protected, roll=spec.name))
             if spec.volume_gb:
                 out.append(Resource("volume", d, f"{name}-data",
                                     {"size_gb": spec.volume_gb, "server": name},

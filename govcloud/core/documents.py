@@ -1,11 +1,16 @@
 """Parsing YAML text into plain data, keeping the line of every key for diagnostics.
 
 Guards against what a hostile or broken file can do to a loader: files over a size
-limit, alias bombs ("billion laughs"), recursive anchors, duplicate keys and non-text keys.
+limit, alias bombs ("billion laughs"), recursive anchors, duplicate keys, non-text keys, tags
+(on scalars, lists and mappings alike) and numbers that are not plain finite decimals (NaN,
+infinity, YAML 1.1's 0x3, 017, 1_000 and 1:30, integers of thousands of digits).
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +33,14 @@ class _Loader(_BaseLoader):
     """
 
     _tags: dict[str, str] = {}
+
+    # No path resolvers are registered, so PyYAML's per-node bookkeeping for them is idle
+    # work (two calls for each of a plan's hundreds of nodes).
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
 
     def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
         # (types-PyYAML leaves BaseResolver.resolve untyped, hence the two ignores)
@@ -83,18 +96,42 @@ class _TooBig(Exception):
     pass
 
 
+_YAML = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT = _YAML + "str", _YAML + "int", _YAML + "float"
+_SEQ, _MAP, _MERGE, _VALUE = _YAML + "seq", _YAML + "map", _YAML + "merge", _YAML + "value"
+_SCALAR_TAGS = {_STR, _INT, _FLOAT, _YAML + "bool", _YAML + "null", _YAML + "timestamp"}
+# Numbers as a person writes them (YAML 1.2 core schema, what editors and JSON Schema read):
+# decimal digits, no '_' grouping, no leading zero, no 0x/0o/0b, no base-60 1:30.
+_DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_DECIMAL_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
+MAX_DIGITS = 18
+
+
 class _Converter:
+    """YAML nodes to plain data. What a plan may not hold (tags, numbers that are not plain
+    finite decimals) is collected in ``refused``: the file is then refused as a whole, every
+    such problem named at its own line."""
+
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.nodes = 0
         self.problems: list[Diagnostic] = []
+        self.refused: list[Diagnostic] = []
+
+    def refuse(self, node: yaml.Node, path: Path_, message: str, hint: str) -> None:
+        self.refused.append(Diagnostic(self.doc.file, node.start_mark.line + 1, dotted(path),
+                                       message, hint))
 
     def convert(self, node: yaml.Node, path: Path_, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES or depth > MAX_DEPTH:
             raise _TooBig(node.start_mark.line + 1)
         if isinstance(node, yaml.ScalarNode):
-            return _scalar(node)
+            if node.tag not in _SCALAR_TAGS and node.tag != _VALUE:
+                return self._tag(node, path)
+            return self.scalar(node, path)
+        if node.tag != (_SEQ if isinstance(node, yaml.SequenceNode) else _MAP):
+            self._tag(node, path)
         if isinstance(node, yaml.SequenceNode):
             items = []
             for i, child in enumerate(node.value):
@@ -103,18 +140,20 @@ class _Converter:
             return items
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if key_node.tag == _STR else \
-                self.convert(key_node, path, depth + 1)
             line = key_node.start_mark.line + 1
-            if key == "<<":
+            if key_node.tag == _MERGE:
                 self.problems.append(
                     Diagnostic(self.doc.file, line, dotted(path), "YAML merge keys (<<) are not "
                                "supported", "write the keys out in full")
                 )
                 continue
+            key = key_node.value if key_node.tag == _STR else \
+                self.convert(key_node, path, depth + 1)
             if not isinstance(key, str):
+                shown = f"key {_short(key_node.value)}" if isinstance(key_node, yaml.ScalarNode) \
+                    else "a key that is a list or mapping"
                 self.problems.append(
-                    Diagnostic(self.doc.file, line, dotted(path), f"key {key!r} is not text",
+                    Diagnostic(self.doc.file, line, dotted(path), f"{shown} is not text",
                                "quote the key or use a word as the key")
                 )
                 continue
@@ -130,19 +169,72 @@ class _Converter:
             mapping[key] = self.convert(value_node, (*path, key), depth + 1)
         return mapping
 
+    def _tag(self, node: yaml.Node, path: Path_) -> None:
+        tag = node.tag.replace(_YAML, "!!")
+        self.refuse(node, path, f"the YAML tag {_short(tag)} is not allowed",
+                    "remove the tag: these files hold plain data (text, numbers, true/false, "
+                    "lists and mappings) and govcloud never builds objects from tags")
 
-_STR = "tag:yaml.org,2002:str"
+    def scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        text = node.value
+        if node.tag in (_STR, _VALUE):
+            return text
+        if node.tag == _INT:
+            if not _DECIMAL_INT.fullmatch(text):
+                return self._yaml11_number(node, path, "whole number")
+            if len(text.lstrip("+-")) > MAX_DIGITS:
+                return self.refuse(node, path, f"a number of {len(text.lstrip('+-')):,} digits "
+                                   "is too long", f"write a number of at most {MAX_DIGITS} "
+                                   "digits")
+            return int(text)
+        if node.tag == _FLOAT:
+            if text.lower().lstrip("+-") in (".inf", ".nan"):
+                return self.refuse(node, path, f"{text} is not a finite number (NaN and "
+                                   "infinity are not amounts)", "write a number such as 0.5")
+            if not _DECIMAL_FLOAT.fullmatch(text):
+                return self._yaml11_number(node, path, "number")
+            value = float(text)
+            if not math.isfinite(value):
+                return self.refuse(node, path, f"{_short(text)} is too large to be a number",
+                                   "write a smaller number")
+            return value
+        try:
+            return _resolver_loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            what = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+            return self.refuse(node, path, f"{_short(text)} is not a valid value: {what}",
+                               "correct it, or quote it if it is text")
+
+    def _yaml11_number(self, node: yaml.ScalarNode, path: Path_, kind: str) -> None:
+        text = node.value
+        bare = text.lstrip("+-")
+        form = ("in hexadecimal" if bare[:2] in ("0x", "0X") else "in binary" if bare[:2] == "0b"
+                else "in base 60 (1:30 is 90)" if ":" in text
+                else "with '_' between digits" if "_" in text else "in octal (a leading 0)")
+        value = None
+        if len(text) <= 40:
+            with contextlib.suppress(yaml.YAMLError, ValueError, OverflowError):
+                value = _resolver_loader.construct_object(node)
+        read = "" if value is None else f", which YAML 1.1 reads as {value}"
+        self.refuse(node, path, f"{_short(text)} is a {kind} written {form}{read}; govcloud "
+                    "takes plain decimal numbers only",
+                    f"write {'it' if value is None else value} in decimal digits, or quote it "
+                    "if it is text")
+
+
+def _short(text: object, width: int = 40) -> str:
+    shown = str(text)
+    return repr(shown if len(shown) <= width else shown[:width - 3] + "...")
+
+
 _resolver_loader = _BaseLoader("")
 
 
-def _scalar(node: yaml.ScalarNode) -> Any:
-    if node.tag == _STR:
-        return node.value
-    return _resolver_loader.construct_object(node, deep=True)
+def parse(text: str, name: str, allow_empty: bool = False
+          ) -> tuple[Document | None, list[Diagnostic]]:
+    """Parse YAML text into a Document, or explain why it cannot be parsed.
 
-
-def parse(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
-    """Parse YAML text into a Document, or explain why it cannot be parsed."""
+    ``allow_empty``: an empty file is a document holding None rather than a problem."""
     doc = Document(name, None)
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -159,6 +251,8 @@ def parse(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
         return None, [Diagnostic(name, 1, "", f"nesting deeper than {MAX_DEPTH} levels",
                                  "flatten the file")]
     if node is None:
+        if allow_empty:
+            return doc, []
         return None, [Diagnostic(name, 1, "", "file is empty", "write the plan or delete the file")]
     doc.lines[()] = node.start_mark.line + 1
     conv = _Converter(doc)
@@ -169,6 +263,6 @@ def parse(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
                                  f"file expands to more than {MAX_NODES:,} values or "
                                  f"{MAX_DEPTH} levels (an alias bomb or a recursive anchor?)",
                                  "write the values out plainly without nested aliases")]
-    except (yaml.YAMLError, ValueError, TypeError) as exc:
-        return None, [Diagnostic(name, 1, "", f"malformed YAML value: {exc}", "fix the value")]
+    if conv.refused:
+        return None, conv.refused + conv.problems
     return doc, conv.problems

@@ -6,7 +6,7 @@ Built only from data that has passed the schema, with defaults already filled in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -193,7 +193,6 @@ class TenancyPlan:
     backup: Backup
     legacy: Legacy
     file: str
-    data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -272,5 +271,4 @@ def plan_from(data: dict[str, Any], file: str) -> TenancyPlan:
             websites=legacy["websites"],
         ),
         file=file,
-        data=data,
     )

@@ -1,7 +1,20 @@
 """Plan: the changes that take the cloud from its actual state to the plans' desired state.
 
 A plan is a value. Every change has an action and a reason; the plan carries a fingerprint
-of the actual state it was made against, so a saved plan is refused once the state moves on.
+of the actual state it was made against, so a saved plan is refused once the state moves on,
+and one of what the plans asked for. A saved plan is data to check, not to trust: apply makes
+the plan afresh and :func:`check_saved` refuses a file that differs from it in anything.
+
+What a plan never does, and says so instead:
+
+* replace or delete a **protected** resource: the change is ``blocked``, with how to proceed;
+* delete what a kept resource **stands on** (its department's project, quota, network,
+  router and security group, its server group, the volumes attached to it);
+* delete what govcloud did not create (**unmanaged**: the state store has no record of it),
+  unless the operator names it (``delete_unmanaged``).
+
+Whatever is left for the operator to decide (a blocked change, a department without a plan,
+an unmanaged resource) is a :class:`Decision`; ``plan --detailed-exitcode`` exits 2 on one.
 """
 
 from __future__ import annotations
@@ -9,13 +22,28 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from govcloud.core.desired import STAGE, UPDATABLE, Resource
+from govcloud.core.catalogue import CatalogueChanges
+from govcloud.core.desired import RESIZE, STAGE, UPDATABLE, Resource
+from govcloud.errors import GovcloudError, PlanMismatch, StalePlan
 
-Action = Literal["create", "update", "replace", "delete", "no-op"]
-PLAN_FORMAT = 1
+Action = Literal["create", "update", "resize", "replace", "delete", "blocked", "no-op"]
+ACTIONS: tuple[str, ...] = ("create", "update", "resize", "replace", "delete", "blocked",
+                            "no-op")
+# 2: saved plans carry inputs_fingerprint and are checked against a fresh plan; 3: resize and
+# blocked changes, decisions, unmanaged resources, cost and catalogue, changes' resources
+# without their repeated identity.
+PLAN_FORMAT = 3
+# What a department's resources stand on, and what each kind of resource needs of it (a
+# server also needs its server group and keeps its volumes attached).
+INFRASTRUCTURE = ("project", "quota", "network", "router", "security_group")
+STANDS_ON: dict[str, tuple[str, ...]] = {
+    "server": INFRASTRUCTURE, "volume": ("project", "quota"), "website": ("project", "quota"),
+    "server_group": ("project", "quota"), "network": ("project", "quota"),
+    "router": ("project", "network"), "security_group": ("project",)}
 
 
 @dataclass(frozen=True)
@@ -28,30 +56,75 @@ class Change:
     before: Resource | None = None
     after: Resource | None = None
     diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # What the change does to the service (downtime, what is lost and what is kept); for a
+    # blocked change, how to proceed.
+    impact: str = ""
+    roll: str = ""  # changes of one roll run one at a time, each after the last is back up
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "action": self.action, "key": self.key, "kind": self.kind,
-            "department": self.department, "reason": self.reason,
-            "before": self.before.as_dict() if self.before else None,
-            "after": self.after.as_dict() if self.after else None,
-            "diff": {k: [a, b] for k, a, b in ((k, *v) for k, v in self.diff.items())},
+            "department": self.department, "reason": self.reason, "impact": self.impact,
+            "roll": self.roll,
+            "before": _resource(self.before), "after": _resource(self.after),
+            "diff": {k: [a, b] for k, (a, b) in self.diff.items()},
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Change:
+        name = d["key"].split("/", 2)[2]
+
+        def resource(r: dict[str, Any] | None) -> Resource | None:
+            return None if r is None else Resource(
+                d["kind"], d["department"], name, r["attrs"], r.get("protected", False),
+                r.get("computed", {}), r.get("roll", ""))
+
         return cls(d["action"], d["key"], d["kind"], d["department"], d["reason"],
-                   Resource.from_dict(d["before"]) if d.get("before") else None,
-                   Resource.from_dict(d["after"]) if d.get("after") else None,
-                   {k: (v[0], v[1]) for k, v in d.get("diff", {}).items()})
+                   resource(d.get("before")), resource(d.get("after")),
+                   {k: (v[0], v[1]) for k, v in d.get("diff", {}).items()},
+                   d.get("impact", ""), d.get("roll", ""))
+
+
+def _resource(r: Resource | None) -> dict[str, Any] | None:
+    """A change's resource without what the change already says (key, kind, department)."""
+    if r is None:
+        return None
+    out: dict[str, Any] = {"attrs": r.attrs, "protected": r.protected}
+    if r.computed:
+        out["computed"] = r.computed
+    if r.roll:
+        out["roll"] = r.roll
+    return out
 
 
 @dataclass(frozen=True)
 class Orphan:
-    """A resource in the cloud that no plan owns (its department has no plan)."""
+    """A resource in the cloud that no plan asks for and that stays: its department has no
+    plan, or govcloud never created it (``managed`` False)."""
 
     resource: Resource
     reason: str
+    managed: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.resource.key, "reason": self.reason, "managed": self.managed,
+                "resource": self.resource.as_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Orphan:
+        return cls(Resource.from_dict(d["resource"]), d["reason"], d.get("managed", True))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Something the operator has to decide; the plan cannot converge without it."""
+
+    department: str
+    what: str
+    how: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"department": self.department, "what": self.what, "how": self.how}
 
 
 @dataclass(frozen=True)
@@ -61,48 +134,110 @@ class Plan:
     state_fingerprint: str
     prune: bool
     warnings: tuple[str, ...] = ()
+    unmanaged: tuple[Orphan, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    cost: dict[str, Any] | None = None  # the monthly cost delta (govcloud.finance), if priced
+    catalogue: CatalogueChanges | None = None  # flavors to make, images missing (if checked)
+    inputs_fingerprint: str = ""  # what the plans, policies and settings asked for
+    delete_unmanaged: tuple[str, ...] = ()  # unmanaged keys the operator asked to delete
 
     @property
     def pending(self) -> list[Change]:
-        return [c for c in self.changes if c.action != "no-op"]
+        """The changes apply carries out."""
+        return [c for c in self.changes if c.action not in ("no-op", "blocked")]
+
+    @property
+    def blocked(self) -> list[Change]:
+        return [c for c in self.changes if c.action == "blocked"]
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.pending)
+        """Something for apply to do: a resource change, or a catalogue flavor to make."""
+        return bool(self.pending) or bool(self.catalogue and self.catalogue.pending)
+
+    @property
+    def converged(self) -> bool:
+        """Nothing to change and nothing to decide: ``--detailed-exitcode`` exits 0."""
+        return not self.has_changes and not self.decisions
 
     def counts(self) -> Counter[str]:
         return Counter(c.action for c in self.changes)
 
     def summary(self) -> dict[str, int]:
         c = self.counts()
-        return {"create": c["create"], "update": c["update"], "replace": c["replace"],
-                "delete": c["delete"], "no-op": c["no-op"],
-                "orphans_kept": sum(1 for o in self.orphans if not self._pruned(o))}
-
-    def _pruned(self, orphan: Orphan) -> bool:
-        return any(c.key == orphan.resource.key and c.action == "delete" for c in self.changes)
+        deleting = {x.key for x in self.changes if x.action == "delete"}
+        return {**{a: c[a] for a in ACTIONS},
+                "orphans_kept": sum(1 for o in self.orphans if o.resource.key not in deleting),
+                "unmanaged": sum(1 for o in self.unmanaged if o.resource.key not in deleting),
+                "decisions": len(self.decisions)}
 
     def departments(self) -> list[str]:
         return sorted({c.department for c in self.changes})
+
+    def state_before(self) -> list[Resource]:
+        """The cloud's resources the plan was made against."""
+        out = {c.key: c.before for c in self.changes if c.before is not None}
+        out.update((o.resource.key, o.resource) for o in (*self.orphans, *self.unmanaged))
+        return list(out.values())
+
+    def state_after(self) -> list[Resource]:
+        """The cloud's resources once the plan is applied."""
+        out: dict[str, Resource] = {}
+        for c in self.changes:
+            if c.action in ("blocked", "no-op") and c.before is not None:
+                out[c.key] = c.before if c.after is None else c.after
+            elif c.action != "delete" and c.after is not None:
+                out[c.key] = c.after
+        deleting = {c.key for c in self.changes if c.action == "delete"}
+        for o in (*self.orphans, *self.unmanaged):
+            if o.resource.key not in deleting:
+                out.setdefault(o.resource.key, o.resource)
+        return list(out.values())
+
+    def with_cost(self, cost: dict[str, Any] | None) -> Plan:
+        return replace(self, cost=cost)
+
+    def with_catalogue(self, catalogue: CatalogueChanges) -> Plan:
+        """The plan with the cloud's catalogue checked: each problem is a decision."""
+        found = tuple(Decision("(catalogue)", p, "fix govcloud.yaml's catalogue or the cloud, "
+                               "then plan again; apply refuses until then")
+                      for p in catalogue.problems)
+        return replace(self, catalogue=catalogue, decisions=self.decisions + found)
+
+    def needed_images(self) -> dict[str, list[str]]:
+        """Image → the servers this plan makes from it."""
+        out: dict[str, list[str]] = {}
+        for c in self.pending:
+            if c.kind == "server" and c.action in ("create", "replace") and c.after:
+                out.setdefault(c.after.attrs["image"], []).append(c.key)
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "format": PLAN_FORMAT,
             "state_fingerprint": self.state_fingerprint,
+            "inputs_fingerprint": self.inputs_fingerprint,
             "prune": self.prune,
+            "delete_unmanaged": list(self.delete_unmanaged),
             "summary": self.summary(),
+            "decisions": [d.as_dict() for d in self.decisions],
+            "cost": self.cost,
+            "catalogue": self.catalogue.as_dict() if self.catalogue else None,
             "warnings": list(self.warnings),
             "changes": [c.as_dict() for c in self.changes],
-            "orphans": [{"key": o.resource.key, "reason": o.reason,
-                         "resource": o.resource.as_dict()} for o in self.orphans],
+            "orphans": [o.as_dict() for o in self.orphans],
+            "unmanaged": [o.as_dict() for o in self.unmanaged],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
         return cls(tuple(Change.from_dict(c) for c in d["changes"]),
-                   tuple(Orphan(Resource.from_dict(o["resource"]), o["reason"])
-                         for o in d["orphans"]),
-                   d["state_fingerprint"], d["prune"], tuple(d.get("warnings", [])))
+                   tuple(Orphan.from_dict(o) for o in d["orphans"]),
+                   d["state_fingerprint"], d["prune"], tuple(d.get("warnings", [])),
+                   tuple(Orphan.from_dict(o) for o in d.get("unmanaged", [])),
+                   tuple(Decision(**x) for x in d.get("decisions", [])), d.get("cost"),
+                   CatalogueChanges.from_dict(d["catalogue"]) if d.get("catalogue") else None,
+                   d.get("inputs_fingerprint", ""), tuple(d.get("delete_unmanaged", [])))
 
 
 def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
@@ -111,6 +246,102 @@ def fingerprint(actual: list[Resource] | dict[str, Resource]) -> str:
     rows = [[r.key, r.attrs, r.protected] for r in sorted(items, key=lambda r: r.key)]
     text = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def inputs_fingerprint(desired: dict[str, Resource], planned_departments: set[str]) -> str:
+    """A digest of everything a plan follows from besides the cloud: the desired state the
+    plans, policies and settings give (policies only admit or refuse it) and which
+    departments have a plan."""
+    rows = [[r.key, r.attrs, r.protected] for _, r in sorted(desired.items())]
+    text = json.dumps([rows, sorted(planned_departments)], sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The order a saved plan's parts are compared in, so the first difference named is the one
+# that explains the most: the cloud moved, the inputs changed, then the changes themselves.
+_PARTS = ("format", "state_fingerprint", "inputs_fingerprint", "prune", "delete_unmanaged",
+          "changes", "orphans",
+          "unmanaged", "decisions", "catalogue", "warnings", "summary", "cost")
+_MISSING = object()
+
+
+def check_saved(saved: Any, fresh: Plan, name: str) -> None:
+    """Refuse a saved plan (parsed JSON) unless it is exactly ``fresh``, the plan made now
+    from the same cloud, plans, policies and settings; the error names the first difference.
+    Applying ``fresh`` then does exactly what the saved file shows."""
+    redo = "make a new plan with govcloud plan --out FILE and review it; nothing was applied"
+    if not isinstance(saved, dict) or saved.get("format") != PLAN_FORMAT:
+        raise GovcloudError(f"{name} is not a saved govcloud plan of format {PLAN_FORMAT}",
+                            "save a plan with govcloud plan --out FILE")
+    if saved.get("state_fingerprint") != fresh.state_fingerprint:
+        raise StalePlan("the saved plan was made against a state that has changed since",
+                        "run govcloud plan again and apply the new plan")
+    if saved.get("inputs_fingerprint") != fresh.inputs_fingerprint:
+        raise PlanMismatch(f"{name} was made from other plans, policies or settings than the "
+                           "estate's current ones", redo)
+    want = json.loads(json.dumps(fresh.as_dict(), ensure_ascii=False))
+    found = _first_difference(saved, want, _PARTS)
+    if found is None and _canonical(saved) != _canonical(want):  # 1 for 1.0 or true
+        found = _first_difference(saved, want, _PARTS, quick=False)
+    if found is not None:
+        where, have, should = found
+        raise PlanMismatch(f"{name} differs from the plan the current plans, policies and "
+                           f"cloud give, first at {_where(where, want)}: "
+                           f"{_shown(have)} in the file, {_shown(should)} in a fresh plan "
+                           "(the file was edited or damaged)", redo)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _first_difference(have: Any, want: Any, order: tuple[str, ...] = (), quick: bool = True
+                      ) -> tuple[list[str | int], Any, Any] | None:
+    """The path of the first place ``have`` and ``want`` differ, with both values there;
+    None when they are the same. ``quick`` skips parts Python finds equal (it takes 1 for
+    1.0 and true); without it types count too."""
+    if quick and type(have) is type(want) and have == want:
+        return None
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [], have, want
+        keys = [k for k in order if k in want or k in have]
+        keys += [k for k in want if k not in keys] + [k for k in have if k not in want and
+                                                       k not in keys]
+        for k in keys:
+            found = _first_difference(have.get(k, _MISSING), want.get(k, _MISSING), (), quick)
+            if found is not None:
+                return [k, *found[0]], found[1], found[2]
+        return None
+    if isinstance(want, list):
+        if not isinstance(have, list):
+            return [], have, want
+        for i in range(max(len(have), len(want))):
+            found = _first_difference(have[i] if i < len(have) else _MISSING,
+                                      want[i] if i < len(want) else _MISSING, (), quick)
+            if found is not None:
+                return [i, *found[0]], found[1], found[2]
+        return None
+    same = type(have) is type(want) and (have == want or have != have and want != want)
+    return None if same else ([], have, want)
+
+
+def _where(path: list[str | int], want: dict[str, Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    if len(path) > 1 and path[0] == "changes" and isinstance(path[1], int) and \
+            path[1] < len(want["changes"]):
+        text += f" (change of {want['changes'][path[1]]['key']})"
+    return text
+
+
+def _shown(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _fmt(value: Any) -> str:
@@ -124,66 +355,215 @@ def diff_attrs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple
     return {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v}
 
 
-def make_plan(desired: dict[str, Resource], actual: list[Resource], planned_departments:
-              set[str], prune: bool = False) -> Plan:
-    """Compare desired with actual and list every change with its reason."""
+def make_plan(desired: dict[str, Resource], actual: list[Resource],
+              planned: Collection[str] | Mapping[str, str], prune: bool = False, *,
+              owned: Collection[str] | None = None, can_resize: bool = True,
+              delete_unmanaged: Collection[str] = ()) -> Plan:
+    """Compare desired with actual and list every change with its reason.
+
+    ``planned`` holds the departments that have a plan (a mapping gives each one's plan
+    file, named in the decisions); ``owned`` the keys govcloud's applies created (None: all
+    of them); ``delete_unmanaged`` the keys of unmanaged resources the operator asked to
+    delete.
+    """
+    files = dict(planned) if isinstance(planned, Mapping) else \
+        {d: f"plans/{d}.yaml" for d in planned}
     by_key = {r.key: r for r in actual}
-    changes: list[Change] = []
-    orphans: list[Orphan] = []
-    warnings: list[str] = []
-    for key, want in desired.items():
-        have = by_key.get(key)
-        if have is None:
-            changes.append(Change("create", key, want.kind, want.department,
-                                  "in the plan, not in the cloud", None, want))
-            continue
-        if have.protected == want.protected and have.attrs == want.attrs:
-            changes.append(Change("no-op", key, want.kind, want.department, "matches the plan",
-                                  have, want))
-            continue
-        delta = diff_attrs(have.attrs, want.attrs)
-        if not delta and have.protected == want.protected:
-            changes.append(Change("no-op", key, want.kind, want.department, "matches the plan",
-                                  have, want))
-            continue
-        fixed = sorted(k for k in delta if k not in UPDATABLE[want.kind])
-        shown = ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in sorted(delta.items()))
-        if fixed and (have.protected or want.protected):
-            warnings.append(f"{key} is protected: {', '.join(fixed)} cannot change without "
-                            "replacing it, so it is left as it is (unprotect it to allow)")
-            changes.append(Change("no-op", key, want.kind, want.department,
-                                  f"protected; replacement needed for {', '.join(fixed)} "
-                                  "is withheld", have, want, delta))
-        elif fixed:
-            changes.append(Change("replace", key, want.kind, want.department,
-                                  f"{shown} (forces replacement)", have, want, delta))
-        else:
-            reason = shown or f"protected {have.protected} → {want.protected}"
-            changes.append(Change("update", key, want.kind, want.department, reason, have,
-                                  want, delta))
-    for key, have in by_key.items():
-        if key in desired:
-            continue
-        if have.department in planned_departments:
-            if have.protected:
-                warnings.append(f"{key} is no longer in the plan of {have.department} but is "
-                                "protected: kept")
-                changes.append(Change("no-op", key, have.kind, have.department,
-                                      "removed from the plan but protected: kept", have, None))
-                continue
-            changes.append(Change("delete", key, have.kind, have.department,
-                                  f"no longer in the plan of {have.department}", have, None))
-            continue
-        reason = f"department {have.department} has no plan"
-        orphans.append(Orphan(have, reason))
-        if prune and not have.protected:
-            changes.append(Change("delete", key, have.kind, have.department,
-                                  f"{reason} (--prune)", have, None))
-        elif prune and have.protected:
-            warnings.append(f"{key} is an orphan but protected: never deleted")
+    volumes: dict[str, list[str]] = {}
+    for r in desired.values():
+        if r.kind == "volume" and r.attrs.get("server"):
+            volumes.setdefault(f"{r.department}/server/{r.attrs['server']}", []).append(r.name)
+    changes = [_change(key, want, by_key.get(key), can_resize, volumes.get(key, []))
+               for key, want in desired.items()]
+    gone = [r for key, r in by_key.items() if key not in desired]
+    orphans, unmanaged, left = _leftovers(gone, files, prune, owned, set(delete_unmanaged))
+    changes += left
+    changes = _keep_foundations(changes, by_key, desired)
     changes.sort(key=_order)
     orphans.sort(key=lambda o: o.resource.key)
-    return Plan(tuple(changes), tuple(orphans), fingerprint(actual), prune, tuple(warnings))
+    unmanaged.sort(key=lambda o: o.resource.key)
+    decisions = _decisions(changes, orphans, unmanaged, files)
+    warnings = [f"{c.key}: {c.reason}" for c in changes if c.action == "blocked"]
+    return Plan(tuple(changes), tuple(orphans), fingerprint(actual), prune, tuple(warnings),
+                tuple(unmanaged), tuple(decisions),
+                inputs_fingerprint=inputs_fingerprint(desired, set(files)),
+                delete_unmanaged=tuple(sorted(delete_unmanaged)))
+
+
+def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,
+            volumes: list[str]) -> Change:
+    """The change one desired resource needs."""
+    kind, dep = want.kind, want.department
+    if have is None:
+        return Change("create", key, kind, dep, "in the plan, not in the cloud", None, want)
+    if have.protected == want.protected and have.attrs == want.attrs:
+        return Change("no-op", key, kind, dep, "matches the plan", have, want)
+    delta = diff_attrs(have.attrs, want.attrs)
+    if not delta and have.protected == want.protected:
+        return Change("no-op", key, kind, dep, "matches the plan", have, want)
+    shown = ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in sorted(delta.items()))
+    fixed = sorted(k for k in delta if k not in UPDATABLE[kind])
+    why_replace = f"{', '.join(fixed)} cannot change in place" if fixed else ""
+    resizing = kind == "server" and bool(delta.keys() & RESIZE)
+    if resizing and set(fixed) <= RESIZE:
+        # Only the size changes: a resize in place, unless the driver or the disk forbids.
+        why_replace = _resize_refusal(have, want, can_resize)
+        fixed = sorted(delta.keys() & RESIZE) if why_replace else []
+    if kind == "volume" and not fixed and want.attrs.get("size_gb", 0) < \
+            have.attrs.get("size_gb", 0):
+        fixed, why_replace = ["size_gb"], "a volume cannot shrink"
+    roll = f"{dep}/{want.roll}" if kind == "server" and want.roll else ""
+    if fixed:
+        if have.protected or want.protected:
+            return Change("blocked", key, kind, dep,
+                          f"{shown}: {why_replace}, and replacing it is blocked: it is "
+                          "protected", have, want, delta,
+                          "to replace it, remove 'protected: true' from its entry in the "
+                          f"plan of {dep}; to keep it, change {', '.join(fixed)} back to "
+                          + ", ".join(_fmt(delta[k][0]) for k in fixed if k in delta))
+        return Change("replace", key, kind, dep, f"{shown} ({why_replace}: replaced)", have,
+                      want, delta, _replace_impact(want, volumes), roll)
+    if resizing:
+        return Change("resize", key, kind, dep, shown, have, want, delta,
+                      f"in place: the server stops, restarts as {want.attrs['flavor']} and the "
+                      "resize is confirmed (minutes of downtime for this server); its disk, "
+                      "volumes and address are kept", roll)
+    reason = shown or f"protected {have.protected} → {want.protected}"
+    return Change("update", key, kind, dep, reason, have, want, delta)
+
+
+def _resize_refusal(have: Resource, want: Resource, can_resize: bool) -> str:
+    """Why a size change cannot be a resize in place ('' when it can)."""
+    if not can_resize:
+        return "the cloud's driver cannot resize"
+    old, new = have.attrs.get("disk_gb") or 0, want.attrs.get("disk_gb") or 0
+    if new < old:
+        return f"a resize cannot shrink the root disk ({old} → {new} GB)"
+    return ""
+
+
+def _replace_impact(want: Resource, volumes: list[str]) -> str:
+    if want.kind == "server":
+        kept = (f"kept: volume {', '.join(volumes)}, detached and attached to the new server"
+                if volumes else "no volume to keep")
+        return ("the server is deleted and created anew: its local disk and its address are "
+                f"lost; {kept}")
+    if want.kind == "volume":
+        return "the volume and its data are deleted; a new, empty one is created"
+    return f"the {want.kind.replace('_', ' ')} is deleted and created anew"
+
+
+def _leftovers(gone: list[Resource], files: dict[str, str], prune: bool,
+               owned: Collection[str] | None, named: set[str]
+               ) -> tuple[list[Orphan], list[Orphan], list[Change]]:
+    """What becomes of resources no plan asks for: orphans, unmanaged, and their changes."""
+    orphans: list[Orphan] = []
+    unmanaged: list[Orphan] = []
+    changes: list[Change] = []
+    owned_keys = None if owned is None else set(owned)
+    for have in gone:
+        key, dep, kind = have.key, have.department, have.kind
+        if owned_keys is not None and key not in owned_keys:
+            reason = "exists in the cloud but govcloud never created it"
+            if key in named:
+                changes.append(Change("delete", key, kind, dep, f"{reason}; deleted as asked "
+                                      "(--delete-unmanaged)", have, None))
+            unmanaged.append(Orphan(have, reason, managed=False))
+            continue
+        if dep in files:
+            if have.protected:
+                changes.append(Change("blocked", key, kind, dep, "no longer in the plan of "
+                                      f"{dep}, but protected: kept", have, None))
+            else:
+                changes.append(Change("delete", key, kind, dep,
+                                      f"no longer in the plan of {dep}", have, None))
+            continue
+        reason = f"department {dep} has no plan"
+        orphans.append(Orphan(have, reason))
+        if prune and have.protected:
+            changes.append(Change("blocked", key, kind, dep, f"{reason}, but protected: kept "
+                                  "(--prune never deletes a protected resource)", have, None))
+        elif prune:
+            changes.append(Change("delete", key, kind, dep, f"{reason} (--prune)", have, None))
+    return orphans, unmanaged, changes
+
+
+def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
+                      desired: dict[str, Resource]) -> list[Change]:
+    """A resource that stays keeps what it stands on: the deletes of those become blocked."""
+    deleting = {c.key for c in changes if c.action == "delete"}
+    stays = [r for k, r in actual.items() if k not in deleting and k not in desired]
+    needs: dict[str, str] = {}  # key -> the key of a resource that stands on it
+    for r in stays:
+        d = r.department
+        for kind in STANDS_ON.get(r.kind, ("project",)):
+            for key in _infrastructure_keys(d, kind):
+                needs.setdefault(key, r.key)
+        if r.kind == "server":
+            if r.attrs.get("server_group"):
+                needs.setdefault(f"{d}/server_group/{r.attrs['server_group']}", r.key)
+            for v in actual.values():
+                if v.kind == "volume" and v.department == d and v.attrs.get("server") == r.name:
+                    needs.setdefault(v.key, r.key)
+    out = []
+    for c in changes:
+        if c.action == "delete" and c.key in needs and c.kind in (*INFRASTRUCTURE,
+                                                                   "server_group", "volume"):
+            c = replace(c, action="blocked",
+                        reason=f"{c.reason}; kept: {needs[c.key]} stands on it")
+        out.append(c)
+    return out
+
+
+def _infrastructure_keys(department: str, kind: str) -> tuple[str, ...]:
+    d = department
+    return {"project": (f"{d}/project/{d}",), "quota": (f"{d}/quota/{d}",),
+            "network": (f"{d}/network/{d}-net",), "router": (f"{d}/router/{d}-router",),
+            "security_group": (f"{d}/security_group/{d}-default",)}[kind]
+
+
+def _decisions(changes: list[Change], orphans: list[Orphan], unmanaged: list[Orphan],
+               files: dict[str, str]) -> list[Decision]:
+    out: list[Decision] = []
+    for c in changes:
+        if c.action != "blocked" or c.department not in files:
+            continue
+        file = files[c.department]
+        if c.after is not None:
+            how = c.impact or f"edit {file}"
+            out.append(Decision(c.department, f"{c.key}: {c.reason}",
+                                how.replace(f"the plan of {c.department}", file)))
+        elif c.before is not None and c.before.protected:
+            out.append(Decision(c.department, f"{c.key} is protected and no longer in {file}",
+                                f"decide: restore it in {file} to keep it, or restore it with "
+                                "'protected: false', apply, then remove it to delete it"))
+    deleting = {c.key for c in changes if c.action == "delete"}
+    per_dep: dict[str, list[Orphan]] = {}
+    for o in orphans:
+        if o.resource.key not in deleting:
+            per_dep.setdefault(o.resource.department, []).append(o)
+    for dep, kept in sorted(per_dep.items()):
+        protected = sum(1 for o in kept if o.resource.protected)
+        if protected:
+            how = (f"decide: restore the plan (plans/{dep}.yaml) to keep them, or restore it "
+                   "with 'protected: false' on them, apply, then remove it and prune "
+                   "(--prune never deletes a protected resource)")
+            what = (f"department {dep} has no plan; {protected} protected resource(s) and "
+                    f"{len(kept) - protected} other(s) are kept")
+        else:
+            how = ("decide: prune or restore the plan (govcloud apply --prune deletes them; "
+                   f"plans/{dep}.yaml back in place keeps them)")
+            what = f"department {dep} has no plan; its {len(kept)} resource(s) are kept"
+        out.append(Decision(dep, what, how))
+    for o in unmanaged:
+        if o.resource.key in deleting:
+            continue
+        out.append(Decision(o.resource.department,
+                            f"{o.resource.key} exists in the cloud but govcloud never created "
+                            "it", "decide: delete it (govcloud apply --delete-unmanaged "
+                            f"{o.resource.key}), declare it in a plan to adopt it, or remove "
+                            "it by hand"))
+    return out
 
 
 def _order(c: Change) -> tuple[Any, ...]:

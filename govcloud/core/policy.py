@@ -10,22 +10,36 @@ Variables an expression sees:
   totals     what the plan asks for in all: instances, vcpus, ram_gb, volumes, volume_gb, websites
   catalogue  flavors (name -> vcpus, ram_gb, disk_gb), images (name -> os), website_suffixes
 Functions: closest(value, names) -> "did you mean 'x'? " or "";
-           has_suffix(domain, suffixes) -> bool; join(list) -> "a, b, c".
+           has_suffix(domain, suffixes) -> bool; join(list) -> "a, b, c";
+           whole(number) -> the smallest whole number at least it (for integer fields).
+
+What an expression may cost is checked before it runs (``govcloud.core.expressions``): too
+long or too deeply nested comprehensions are refused at compile time, and a rule that uses a
+comprehension at all is marked unbounded; the engine reports each unbounded evaluation to a
+``watch`` callback, through which the edge bounds its time and memory.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import sys
+import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
+from govcloud.core import expressions
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.model import Catalogue, Settings
 from govcloud.core.schema import IDENT, TEXT, arr_of, check, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic
+
+# The cel package's __init__ also imports its interactive shell (prompt_toolkit, pygments):
+# a third of every govcloud command's start-up, for a REPL govcloud never opens. A stand-in
+# for that one submodule keeps it out; the compiler and evaluator are untouched.
+sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+import cel  # noqa: E402
 
 POLICY_SCHEMA: dict[str, Any] = obj_of("A policy file.", {
     "rules": arr_of("Rules.", obj_of("One rule.", {
@@ -76,6 +90,12 @@ class Rule:
     program: Any
     message_parts: tuple[Any, ...]
     hint_parts: tuple[Any, ...]
+    bounded: bool = True  # no comprehension anywhere: cheap by construction
+    variables: frozenset[str] = frozenset()
+
+
+# Called with the rule before each evaluation of an unbounded rule, and with None after it.
+Watch = Callable[[Rule | None], None]
 
 
 def _template(text: str) -> tuple[Any, ...]:
@@ -100,8 +120,23 @@ def _render(parts: tuple[Any, ...], ctx: Any) -> str:
                 value = p.execute(ctx)
             except Exception as exc:  # noqa: BLE001 - a broken placeholder must not hide the finding
                 value = f"<{exc}>"
-            out.append(_join(value) if isinstance(value, list) else str(value))
+            out.append(_join(value) if isinstance(value, list) else _text(value))
     return "".join(out)
+
+
+def _text(value: Any) -> str:
+    """A value in a message as a plan writes it: true/false, 104 rather than 104.0."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _whole(value: Any) -> int:
+    """The smallest whole number at least ``value``: what an integer field must be set to."""
+    number = float(value)
+    return int(number) if number.is_integer() else int(number) + (number > 0)
 
 
 def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
@@ -123,6 +158,17 @@ def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
                                          f"in {seen[r['id']]}", "give each rule its own id"))
                 continue
             seen[r["id"]] = name
+            sources = [("expression", r["expression"])] + [
+                (key, m.group(1).strip()) for key in ("message", "hint")
+                for m in _PLACEHOLDER.finditer(r[key])]
+            costly = [(key, cost) for key, source in sources
+                      if (cost := expressions.problem(source))]
+            if costly:
+                key, (what, fix) = costly[0]
+                where_key = "the expression" if key == "expression" else f"a {key} placeholder"
+                problems.append(doc.diag((*where, key), f"rule '{r['id']}': {where_key} {what}",
+                                         fix))
+                continue
             try:
                 program = cel.compile(r["expression"])
                 message_parts = _template(r["message"])
@@ -133,9 +179,12 @@ def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
                                          f"{str(exc).splitlines()[0]}",
                                          "fix the CEL expression (see policies/README.md)"))
                 continue
+            bounded = all(expressions.shape(source).comprehensions == 0
+                          for _, source in sources)
+            variables = frozenset(program.references()["variables"])
             rules.append(Rule(r["id"], r["severity"], r["each"], r["path"], r["expression"],
                               r["message"], r["hint"], name, doc.line(where), program,
-                              message_parts, hint_parts))
+                              message_parts, hint_parts, bounded, variables))
     return rules, problems
 
 
@@ -169,37 +218,62 @@ def totals(plan: dict[str, Any], catalogue: dict[str, Any]) -> dict[str, Any]:
 class PolicyEngine:
     """Evaluates compiled rules against plans.
 
-    The rules of one scope (the plan, each server, each website) are also compiled together
-    into one program returning every verdict at once, so a plan costs a handful of CEL calls
-    instead of one per rule and item; if that combined call fails, the rules are evaluated
-    one by one to name the rule at fault.
+    The bounded rules of one scope (the plan, each server, each website) are also compiled
+    together into one program returning every verdict at once, so a plan costs a handful of
+    CEL calls instead of one per rule and item; if that combined call fails, the rules are
+    evaluated one by one to name the rule at fault. Unbounded rules are evaluated one by one,
+    each announced to ``watch``.
+
+    Without settings there is no catalogue to check against: the rules that read it are left
+    out (``skipped``) rather than failing every server of every plan.
     """
 
-    def __init__(self, rules: list[Rule], settings: Settings | None) -> None:
-        self.rules = rules
+    def __init__(self, rules: list[Rule], settings: Settings | None,
+                 disabled: frozenset[str] = frozenset()) -> None:
+        self.skipped = [] if settings else [r for r in rules if "catalogue" in r.variables]
+        self.rules = [r for r in rules if r not in self.skipped and r.id not in disabled]
+        self.unbounded = [r for r in self.rules if not r.bounded]
         self.catalogue = catalogue_view(settings.catalogue) if settings else \
             {"flavors": {}, "images": {}, "website_suffixes": []}
-        self.scopes: dict[str, tuple[list[Rule], Any]] = {}
+        self.scopes: dict[str, tuple[list[Rule], dict[str, int], Any]] = {}
+        self._ctx: Any = None
         for scope in ("plan", "servers", "websites"):
-            members = [r for r in rules if r.each == scope]
+            members = [r for r in self.rules if r.each == scope]
             if not members:
                 continue
-            body = "[" + ", ".join(f"({r.expression})" for r in members) + "]"
-            source = body if scope == "plan" else f"plan.{scope}.map(item, {body})"
-            try:
-                combined = cel.compile(source)
-            except ValueError:
-                combined = None
-            self.scopes[scope] = (members, combined)
+            batch = [r for r in members if r.bounded]
+            combined = None
+            if batch:
+                body = "[" + ", ".join(f"({r.expression})" for r in batch) + "]"
+                source = body if scope == "plan" else f"plan.{scope}.map(item, {body})"
+                try:
+                    combined = cel.compile(source)
+                except ValueError:
+                    combined = None
+            self.scopes[scope] = (members, {r.id: n for n, r in enumerate(batch)}, combined)
 
-    def evaluate(self, doc: Document, plan: dict[str, Any]) -> list[Diagnostic]:
-        ctx = cel.Context({"plan": plan, "totals": totals(plan, self.catalogue),
-                           "catalogue": self.catalogue, "item": {}})
-        ctx.add_function("closest", _closest)
-        ctx.add_function("has_suffix", _has_suffix)
-        ctx.add_function("join", _join)
+    def _context(self) -> Any:
+        """The evaluation context: the catalogue and the functions, converted to CEL once
+        per engine (only the plan changes from one evaluation to the next)."""
+        if self._ctx is None:
+            ctx = cel.Context({"catalogue": self.catalogue, "item": {}})
+            ctx.add_function("closest", _closest)
+            ctx.add_function("has_suffix", _has_suffix)
+            ctx.add_function("join", _join)
+            ctx.add_function("whole", _whole)
+            self._ctx = ctx
+        return self._ctx
+
+    def evaluate(self, doc: Document, plan: dict[str, Any],
+                 watch: Watch | None = None) -> list[Diagnostic]:
+        """Every rule over one plan (not thread-safe: one engine evaluates one plan at a
+        time)."""
+        ctx = self._context()
+        ctx.add_variable("plan", plan)
+        ctx.add_variable("totals", totals(plan, self.catalogue))
+        ctx.add_variable("item", {})
         out: list[Diagnostic] = []
-        for scope, (members, combined) in self.scopes.items():
+        for scope, (members, batch, combined) in self.scopes.items():
             items = [None] if scope == "plan" else plan[scope]
             if not items:
                 continue
@@ -211,17 +285,25 @@ class PolicyEngine:
                     verdicts = None
             if scope == "plan" and verdicts is not None:
                 verdicts = [verdicts]
+            only_bounded = len(batch) == len(members)
             for i, item in enumerate(items):
                 row = verdicts[i] if verdicts is not None else None
-                if row is not None and all(v is True for v in row):
+                if only_bounded and row is not None and all(v is True for v in row):
                     continue
                 if item is not None:
                     ctx.add_variable("item", item)
                 base: Path_ = () if item is None else (scope, i)
-                for n, rule in enumerate(members):
-                    if row is not None and row[n] is True:
+                for rule in members:
+                    if row is not None and rule.id in batch and row[batch[rule.id]] is True:
                         continue
-                    self._one(rule, ctx, doc, base, out)
+                    if watch is None or rule.bounded:
+                        self._one(rule, ctx, doc, base, out)
+                        continue
+                    watch(rule)
+                    try:
+                        self._one(rule, ctx, doc, base, out)
+                    finally:
+                        watch(None)
         return out
 
     def _one(self, rule: Rule, ctx: Any, doc: Document, base: Path_,

@@ -8,11 +8,13 @@ with its line, its key path and a hint in plain words.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
+import math
 import re
 from typing import Any
 
-from govcloud.core.documents import Document, Path_
+from govcloud.core.documents import Document, Path_, dotted
 from govcloud.errors import Diagnostic
 
 # Characters that could break out of a generated nginx config, systemd unit or shell command.
@@ -24,27 +26,37 @@ DANGEROUS = {";": "';'", "{": "'{'", "}": "'}'", "/": "'/'", "'": "a quote", '"'
 IDENT = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
 NAME = r"^[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]$"
 DNS = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-CRON = r"^(\S+ ){4}\S+$"
-CRON_FIELD = re.compile(r"^(\*|\d{1,2}(-\d{1,2})?)(/\d{1,2})?(,(\d{1,2}(-\d{1,2})?)(/\d{1,2})?)*$")
+# Classes are spelled out ([0-9], not \d; no \s or \S): Python reads \d and \s as any Unicode
+# digit or space, ECMA-262 (JSON Schema) does not.
+CRON = r"^([0-9*,/-]+ ){4}[0-9*,/-]+$"
+CRON_FIELD = re.compile(r"^(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?"
+                        r"(,([0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*$")
 # Free text shown to people (Chinese names included): no control characters, quotes or
-# characters a template or shell would interpret.
-TEXT = r"^[^\x00-\x1f\x7f;{}\"'`$\\<>|&]*$"
+# characters a template or shell would interpret. Every pattern is written so that Python's
+# re and JSON Schema's dialect (ECMA-262, unicode mode: no identity escapes such as \" or \`)
+# read it alike.
+TEXT = r"""^[^\x00-\x1f\x7f;{}"'`$\\<>|&]*$"""
 ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
 URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*$"
 COST_CENTRE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 SOURCE = (r"^((/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+"
           r"|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*)$")
+STATE_URL = r"^(sqlite:///|postgresql://|postgres://)[^\x00-\x20\x7f]+$"
+STATE_SCHEMES = ("sqlite", "postgresql", "postgres")
+CIDR = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"
 
 HINTS = {
     IDENT: "use 2-40 lowercase letters, digits and '-', starting with a letter, e.g. 'finance'",
     NAME: "use lowercase letters, digits, '.' and '-', e.g. 'web-01'",
     DNS: "use a lowercase DNS name such as 'czj.qingdao.gov.cn'",
-    CRON: "use a five-field cron schedule such as '30 2 * * *'",
+    CRON: "use a five-field cron schedule such as '30 2 * * *' (digits, '*', ',', '-', '/')",
     TEXT: "remove quotes, ';', '{', '}', '$', '\\', '<', '>', '|', '&' and line breaks",
     ABS_PATH: "use an absolute path of letters, digits, '_', '.', '-', e.g. '/srv/data'",
     URL: "use a plain http(s) URL such as 'http://10.0.0.5:8080/app'",
     COST_CENTRE: "use letters, digits and '-', e.g. 'CC-1002'",
     SOURCE: "use an absolute path such as '/srv/clamav-signatures' or an http(s) URL",
+    STATE_URL: "use sqlite:///path (relative to the estate) or postgresql://user@host/database",
+    CIDR: "use an IPv4 network such as 10.20.0.0/16",
 }
 
 
@@ -219,14 +231,14 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         }, default={}),
         "state": obj_of("Where state, journal and locks live.", {
             "url": str_of("sqlite:///path (relative to the estate) or postgresql://…",
-                      r"^(sqlite:///|postgresql://|postgres://)\S+$",
-                      default="sqlite:///.state/govcloud.db"),
+                      STATE_URL, default="sqlite:///.state/govcloud.db"),
         }, default={}),
-        "networks": obj_of("Address pools per zone.", {
-            "intranet": str_of("CIDR for intranet department networks.",
-                           r"^\d+\.\d+\.\d+\.\d+/\d+$", default="10.20.0.0/16"),
-            "extranet": str_of("CIDR for extranet department networks.",
-                           r"^\d+\.\d+\.\d+\.\d+/\d+$", default="10.40.0.0/16"),
+        "networks": obj_of("Address pools per zone: valid IPv4 networks that do not overlap, "
+                           "each with a /24 for every department of its zone.", {
+            "intranet": str_of("CIDR for intranet department networks.", CIDR,
+                           default="10.20.0.0/16"),
+            "extranet": str_of("CIDR for extranet department networks.", CIDR,
+                           default="10.40.0.0/16"),
         }, default={}),
         "host_pool": obj_of("Physical hosts of the shared platform.", {
             "cpu_allocation_ratio": num_of("vCPUs per physical core.", 0.1, 64, default=4.0),
@@ -251,8 +263,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "website_suffixes": arr_of("Allowed domain suffixes for hosted websites.",
                                      str_of("A DNS suffix.", DNS), default=[]),
         }, ["flavors", "images"]),
-        "prices": str_of("Price book file, relative to the estate.", r"^[A-Za-z0-9_./-]+$",
-                     default="prices.yaml"),
+        "prices": str_of("Price book file, relative to the estate (it must stay inside it); "
+                         "an absolute path names a file kept outside the estate.",
+                         r"^[A-Za-z0-9_./-]+$", default="prices.yaml"),
         "services": obj_of("Shared services (web hosting, antivirus, backup) configured by the "
                          "Ansible playbooks in playbooks/ after each apply.", {
             "enabled": {"type": "boolean", "default": False,
@@ -295,11 +308,13 @@ def _kind(value: Any) -> str:
     if isinstance(value, int | float):
         return f"{value!r} (a number)"
     if isinstance(value, str):
-        return f"{value!r} (text)"
+        return f"{_shown(value)!r} (text)"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if isinstance(value, datetime.date):
+        return f"the date {value.isoformat()} (YAML reads an unquoted date as a date)"
     return f"{value!r}"
 
 
@@ -307,11 +322,32 @@ EXAMPLES = {IDENT: "finance", NAME: "web-01", DNS: "czj.qingdao.gov.cn", TEXT: "
             ABS_PATH: "/srv/data", URL: "http://10.0.0.5:8080/app", COST_CENTRE: "CC-1002"}
 
 
+def yaml_literal(value: Any) -> str:
+    """``value`` as it is written in a plan, so a hint can be copied as it stands."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _shown(value: str, width: int = 60) -> str:
+    """A value as quoted back in a message: never more than ``width`` characters."""
+    return value if len(value) <= width else value[:width - 3] + "..."
+
+
 def _dangerous_hint(value: str, pattern: str) -> str | None:
     """Name the characters of ``value`` that ``pattern`` refuses and a config or shell
-    command would interpret ('..' always: it walks out of a folder)."""
+    command would interpret ('..' always: it walks out of a folder). Only for patterns with
+    an example that matches, to tell a refused character from a value of the wrong shape."""
     example = EXAMPLES.get(pattern, "ab")
     regex = _compiled(pattern)
+    if not regex.fullmatch(example):
+        return "'..'" if ".." in value else None
 
     def refused(text: str) -> bool:
         return not regex.fullmatch(example[:2] + text + example[2:]) and \
@@ -323,10 +359,23 @@ def _dangerous_hint(value: str, pattern: str) -> str | None:
 
 
 def check(doc: Document, schema: dict[str, Any]) -> list[Diagnostic]:
-    """Every way ``doc.data`` breaks ``schema``, each with line, path and hint."""
+    """Every way ``doc.data`` breaks ``schema``, each with line, path and hint.
+
+    A file that holds none of the keys its kind has is not one of its kind at all (a link
+    or a setting pointing at some other file, say /etc/shadow): it is refused in one line,
+    without quoting anything of it.
+    """
+    props = schema.get("properties", {})
+    if isinstance(doc.data, dict) and doc.data and props and not set(doc.data) & set(props):
+        kind = schema.get("title", "file of this kind")
+        return [doc.diag((), f"holds none of the keys of a {kind} (is it one?); its content "
+                         "is not shown", f"expected keys: {', '.join(props)}")]
     out: list[Diagnostic] = []
     _walk(doc, doc.data, schema, (), out)
     return out
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
 def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
@@ -339,12 +388,18 @@ def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
             example = schema.get("default")
             hint = f"write {_TYPE_WORDS[expected]}"
             if example not in (None, {}, []):
-                hint += f", e.g. {example!r}" if not isinstance(example, str) else \
-                    f", e.g. '{example}'"
+                hint += f", e.g. {yaml_literal(example)}"
             if expected == "string" and isinstance(value, int | float):
                 hint += " (quote it)"
-            out.append(doc.diag(path, f"expected {_TYPE_WORDS[expected]}, got {_kind(value)}",
-                                hint))
+            if expected == "string" and isinstance(value, datetime.date):
+                month = "(0[1-9]|1[0-2])$" in schema.get("pattern", "")
+                hint = (f"write the month in quotes: \"{value:%Y-%m}\"" if month
+                        else f"put it in quotes: \"{value.isoformat()}\"")
+            # The whole file of the wrong kind (not YAML data at all, say KEY=VALUE lines)
+            # is never quoted back: it may be anything, secrets included.
+            got = _kind(value) if path or not isinstance(value, str) else \
+                "text (the whole file is one plain value: is it a YAML file of this kind?)"
+            out.append(doc.diag(path, f"expected {_TYPE_WORDS[expected]}, got {got}", hint))
             return
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(str(c) for c in schema["enum"])
@@ -366,6 +421,10 @@ def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
     elif expected == "string":
         _walk_string(doc, value, schema, path, out)
     elif expected in ("integer", "number"):
+        if isinstance(value, float) and not math.isfinite(value):
+            out.append(doc.diag(path, f"{value} is not a finite number",
+                                "write a number such as 0.5"))
+            return
         if "minimum" in schema and value < schema["minimum"]:
             out.append(doc.diag(path, f"{value} is below the minimum {schema['minimum']}",
                                 f"use a value of at least {schema['minimum']}"))
@@ -394,7 +453,11 @@ def _walk_object(doc: Document, value: dict[str, Any], schema: dict[str, Any], p
             close = difflib.get_close_matches(key, list(props), 1, 0.6)
             hint = f"did you mean '{close[0]}'?" if close else \
                 f"allowed keys here: {', '.join(props)}"
-            out.append(doc.diag((*path, key), f"unknown key '{key}'", hint))
+            if _PLAIN_KEY.fullmatch(key):
+                out.append(doc.diag((*path, key), f"unknown key '{key}'", hint))
+            else:  # not a name anyone would give a key: a line of some other file, not shown
+                out.append(Diagnostic(doc.file, doc.line((*path, key)), dotted(path),
+                                      "unknown key that is not a plain name (not shown)", hint))
 
 
 def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
@@ -405,20 +468,56 @@ def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
         out.append(doc.diag(path, f"is {len(value)} characters, over {schema['maxLength']}",
                             "shorten it"))
     pattern = schema.get("pattern")
-    if pattern and not _compiled(pattern).fullmatch(value):
+    if pattern == STATE_URL and not _compiled(pattern).fullmatch(value):
+        out.append(doc.diag(path, _state_url_problem(value), HINTS[STATE_URL]))
+    elif pattern and not _compiled(pattern).fullmatch(value):
         bad = _dangerous_hint(value, pattern)
-        shown = value if len(value) <= 60 else value[:57] + "..."
+        shown = _shown(value)
         if bad:
             message = (f"{shown!r} contains {bad}, which could break a generated config or "
                        "shell command")
         else:
             message = f"{shown!r} is not valid here"
         out.append(doc.diag(path, message, HINTS.get(pattern, f"match {pattern}")))
+    elif pattern == DNS:
+        label = _bad_label(value)
+        if label:
+            out.append(doc.diag(path, label, "write the name's ASCII form as an IDNA tool "
+                                "gives it (e.g. 'idn2 部门.qingdao.gov.cn'), or a plain name"))
     elif pattern == CRON:
         fields = value.split(" ")
         if not all(CRON_FIELD.match(f) for f in fields):
             out.append(doc.diag(path, f"{value!r} is not a cron schedule this tool accepts",
-                                HINTS[CRON] + " (digits, '*', ',', '-', '/' only)"))
+                                HINTS[CRON]))
+
+
+def _state_url_problem(value: str) -> str:
+    """What is wrong with a state store URL, without quoting it (it may hold a password)."""
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if not scheme:
+        return "is not a URL: it has no scheme such as sqlite:/// or postgresql://"
+    if scheme.lower() not in STATE_SCHEMES:
+        return f"the state store scheme {_shown(scheme, 20)!r} is not supported"
+    if scheme.lower() == "sqlite":
+        return "a sqlite URL is sqlite:/// (three slashes) followed by a path"
+    return "a postgresql URL has no spaces and names at least a host"
+
+
+def _bad_label(domain: str) -> str | None:
+    """Why a DNS name's label is not a valid internationalised (IDNA) label, if it is not."""
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            try:
+                decoded = label.encode("ascii").decode("idna")
+                valid = decoded.encode("idna").decode("ascii") == label
+            except UnicodeError:
+                valid = False
+            if not valid:
+                return f"label {_shown(label, 30)!r} is not valid punycode (IDNA)"
+        elif label[2:4] == "--":
+            return (f"label {_shown(label, 30)!r} has '--' in third and fourth place, which "
+                    "is kept for internationalised (xn--) names")
+    return None
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
@@ -443,7 +542,10 @@ def with_defaults(value: Any, schema: dict[str, Any]) -> Any:
             if key in value:
                 out[key] = with_defaults(value[key], sub)
             elif "default" in sub:
-                out[key] = with_defaults(copy.deepcopy(sub["default"]), sub)
+                default = sub["default"]
+                if isinstance(default, dict | list):  # never share a mutable default
+                    default = copy.deepcopy(default)
+                out[key] = with_defaults(default, sub)
         extra = schema.get("additionalProperties")
         for key, item in value.items():
             if key not in props:

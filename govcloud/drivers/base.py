@@ -15,7 +15,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
+from govcloud.core.catalogue import CloudCatalogue
 from govcloud.core.desired import Resource
+from govcloud.core.model import Catalogue, Flavor
 from govcloud.errors import GovcloudError
 from govcloud.placement.hosts import Host
 
@@ -28,6 +30,7 @@ class Ability(StrEnum):
     USAGE = "usage"  # usage(): measured CPU and RAM hours per department
     CREDENTIALS = "credentials"  # issue_credential(): department-scoped cloud credentials
     MIGRATION = "migration"  # migrate(): move a running server to another host
+    CATALOGUE = "catalogue"  # cloud_catalogue() and make_flavors(): the estate's flavors
 
 
 # The method each ability stands for (a driver with the ability overrides them).
@@ -37,6 +40,7 @@ METHODS: dict[Ability, tuple[str, ...]] = {
     Ability.USAGE: ("usage",),
     Ability.CREDENTIALS: ("issue_credential",),
     Ability.MIGRATION: ("migrate",),
+    Ability.CATALOGUE: ("cloud_catalogue", "make_flavors"),
 }
 
 WHAT = {
@@ -45,6 +49,7 @@ WHAT = {
     Ability.CREDENTIALS: "issue department credentials",
     Ability.MIGRATION: "migrate servers between hosts",
     Ability.RESIZE: "resize servers in place",
+    Ability.CATALOGUE: "read or make the cloud's flavors",
 }
 
 FIX = {
@@ -53,6 +58,7 @@ FIX = {
     Ability.CREDENTIALS: "set cloud.driver: openstack in govcloud.yaml",
     Ability.MIGRATION: "move the server by hand, or use a driver that can migrate",
     Ability.RESIZE: "replace the server instead",
+    Ability.CATALOGUE: "the embedded sim cloud offers every catalogue flavor and image",
 }
 
 
@@ -98,6 +104,11 @@ class Driver(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    def retired(self, since: datetime) -> list[Resource]:
+        """Resources deleted at or after ``since``, each with ``computed`` ``created_at`` and
+        ``deleted_at``, so usage bills them for the hours they lived. None by default."""
+        return []
+
     # --- abilities: override together with listing the ability in ``abilities`` ----------
     def servers_on_hosts(self) -> dict[str, str]:
         """Server key → the host it runs on."""
@@ -118,3 +129,13 @@ class Driver(ABC):
     def migrate(self, server_key: str, host: str) -> Resource:
         """Move a running server to ``host``; return it as it runs there."""
         raise Unsupported(self.name, Ability.MIGRATION)
+
+    def cloud_catalogue(self, declared: Catalogue) -> CloudCatalogue:
+        """The cloud's flavors (with sizes), images, and which of the declared flavors whose
+        sizes differ servers use."""
+        raise Unsupported(self.name, Ability.CATALOGUE)
+
+    def make_flavors(self, create: list[Flavor], recreate: list[Flavor]) -> None:
+        """Make the missing flavors; make again (delete, create) those no server uses whose
+        sizes differ."""
+        raise Unsupported(self.name, Ability.CATALOGUE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from govcloud.core.model import Estate
 from govcloud.drivers.base import Driver
-from govcloud.errors import GovcloudError
+from govcloud.errors import GovcloudError, MissingExtra
 from govcloud.runtime.store import Store
 
 
@@ -16,11 +16,15 @@ def open_driver(estate: Estate, store: Store) -> Driver:
 
         return SimDriver(estate.settings, store)
     if name == "openstack":
-        try:
-            from govcloud.drivers.openstack.driver import OpenStackDriver
+        try:  # the driver imports openstacksdk when it connects; check it is there first
+            import keystoneauth1  # noqa: F401
+            import openstack  # noqa: F401
         except ImportError as exc:
-            raise GovcloudError(f"the openstack driver cannot be loaded: {exc}",
-                                "pip install govcloud with its openstacksdk dependency") from exc
+            raise MissingExtra("the openstack driver (cloud.driver: openstack)", "openstack",
+                               "openstacksdk",
+                               "set cloud.driver: sim in govcloud.yaml") from exc
+        from govcloud.drivers.openstack.driver import OpenStackDriver
+
         return OpenStackDriver(estate.settings, store)
     raise GovcloudError(f"unknown cloud driver '{name}'", "set cloud.driver to sim or openstack")
 

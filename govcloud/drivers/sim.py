@@ -8,11 +8,14 @@ headroom, zones and anti-affinity; quotas are enforced like nova's. ``GOVCLOUD_S
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from govcloud.core.desired import Resource
@@ -20,11 +23,14 @@ from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import DriverError
 from govcloud.placement import hosts as placement
-from govcloud.runtime.store import Store, now
+from govcloud.runtime.store import Store, now, stamp
 
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
     body TEXT NOT NULL, host TEXT, created_at TEXT NOT NULL)"""
+RETIRED = """CREATE TABLE IF NOT EXISTS sim_retired (
+    key TEXT NOT NULL, body TEXT NOT NULL, deleted_at TEXT NOT NULL,
+    PRIMARY KEY (key, deleted_at))"""
 
 
 class SimDriver(Driver):
@@ -37,12 +43,23 @@ class SimDriver(Driver):
         self.pool = placement.pool_hosts(settings.host_pool)
         self.ratios = placement.Ratios.of(settings.host_pool)
         self.delay = float(os.environ.get("GOVCLOUD_SIM_DELAY", "0") or 0)
+        # What each host holds, read once and then kept up to date by this driver's own
+        # changes (placing a server is then no longer a read of every server); read afresh
+        # after every read() and whenever a change fails.
+        self._used: dict[str, placement.Usage] | None = None
         store.execute(TABLE)
+        store.execute(RETIRED)
 
     # --- reading --------------------------------------------------------------------------
     def read(self) -> list[Resource]:
-        rows = self.store.query("SELECT body FROM sim_resources ORDER BY key")
-        return [Resource.from_dict(json.loads(body)) for (body,) in rows]
+        self._used = None
+        rows = self.store.query("SELECT key, body FROM sim_resources ORDER BY key")
+        return [self.store.resource("sim_resources", key, body) for key, body in rows]
+
+    def retired(self, since: datetime) -> list[Resource]:
+        rows = self.store.query("SELECT body, deleted_at FROM sim_retired WHERE deleted_at >= ? "
+                                "ORDER BY key, deleted_at", (stamp(since),))
+        return [Resource.from_dict(json.loads(body)) for body, _ in rows]
 
     def servers_on_hosts(self) -> dict[str, str]:
         """Server key -> host name."""
@@ -54,12 +71,22 @@ class SimDriver(Driver):
 
     def _get(self, key: str) -> Resource | None:
         rows = self.store.query("SELECT body FROM sim_resources WHERE key = ?", (key,))
-        return Resource.from_dict(json.loads(rows[0][0])) if rows else None
+        return self.store.resource("sim_resources", key, rows[0][0]) if rows else None
 
     # --- writing --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """One change, in one transaction; if it fails, host usage is read afresh."""
+        try:
+            with self.store.transaction():
+                yield
+        except BaseException:
+            self._used = None
+            raise
+
     def create(self, res: Resource) -> Resource:
         self._pause()
-        with self.store.transaction():
+        with self._changing():
             existing = self._get(res.key)
             if existing is not None:
                 return existing  # idempotent: an earlier, interrupted run already made it
@@ -78,11 +105,12 @@ class SimDriver(Driver):
             made = Resource(res.kind, res.department, res.name, res.attrs, res.protected,
                             computed)
             self._write(made, host)
+            self._hold(host, res, +1)
             return made
 
     def update(self, before: Resource, after: Resource) -> Resource:
         self._pause()
-        with self.store.transaction():
+        with self._changing():
             current = self._get(before.key)
             if current is None:
                 raise DriverError(f"{before.key} is gone from the cloud",
@@ -96,16 +124,31 @@ class SimDriver(Driver):
                 # A resize: leave the old slot, find one that fits the new flavor.
                 self.store.execute("UPDATE sim_resources SET host = NULL WHERE key = ?",
                                    (after.key,))
+                self._hold(host, current, -1)
                 self._check_quota(after, replacing=current)
                 host = self._place(after)
                 made.computed["host"] = host
+                self._hold(host, after, +1)
             self._write(made, host)
             return made
 
     def delete(self, res: Resource) -> None:
         self._pause()
-        with self.store.transaction():
+        with self._changing():
+            rows = self.store.query("SELECT body, host FROM sim_resources WHERE key = ?",
+                                    (res.key,))
+            if rows:  # kept, so usage bills it for the hours it lived
+                gone = self.store.resource("sim_resources", res.key, rows[0][0])
+                at = now()
+                body = gone.as_dict()
+                body["computed"] = {**gone.computed, "deleted_at": at}
+                self.store.execute("INSERT INTO sim_retired (key, body, deleted_at) VALUES "
+                                   "(?,?,?)", (res.key, json.dumps(body, sort_keys=True,
+                                                                   ensure_ascii=False), at))
             self.store.execute("DELETE FROM sim_resources WHERE key = ?", (res.key,))
+            if rows and rows[0][1]:
+                self._hold(rows[0][1], self.store.resource("sim_resources", res.key,
+                                                           rows[0][0]), -1)
 
     # --- internals ------------------------------------------------------------------------
     def _pause(self) -> None:
@@ -141,9 +184,9 @@ class SimDriver(Driver):
         quota = self._quota(res.department)
         if not quota:
             return
-        rows = self.store.query("SELECT body FROM sim_resources WHERE department = ? AND "
+        rows = self.store.query("SELECT key, body FROM sim_resources WHERE department = ? AND "
                                 "kind = 'server' AND key != ?", (res.department, res.key))
-        servers = [json.loads(b)["attrs"] for (b,) in rows]
+        servers = [self.store.resource("sim_resources", k, b).attrs for k, b in rows]
         cores = sum(s["vcpus"] for s in servers) + res.attrs["vcpus"]
         ram = sum(s["ram_gb"] for s in servers) + res.attrs["ram_gb"]
         count = len(servers) + 1
@@ -163,9 +206,9 @@ class SimDriver(Driver):
         quota = self._quota(res.department)
         if not quota:
             return
-        rows = self.store.query("SELECT body FROM sim_resources WHERE department = ? AND "
+        rows = self.store.query("SELECT key, body FROM sim_resources WHERE department = ? AND "
                                 "kind = 'volume' AND key != ?", (res.department, res.key))
-        sizes = [json.loads(b)["attrs"]["size_gb"] for (b,) in rows]
+        sizes = [self.store.resource("sim_resources", k, b).attrs["size_gb"] for k, b in rows]
         if len(sizes) + 1 > quota["volumes"] or sum(sizes) + res.attrs["size_gb"] > \
                 quota["volume_gb"]:
             raise DriverError(f"department {res.department}: volume quota exceeded creating "
@@ -173,18 +216,37 @@ class SimDriver(Driver):
                               "raise quota.volumes / quota.volume_gb in the plan")
 
     def _usage(self) -> dict[str, placement.Usage]:
+        if self._used is not None:
+            return self._used
         used: dict[str, placement.Usage] = {}
-        rows = self.store.query("SELECT department, body, host FROM sim_resources "
+        rows = self.store.query("SELECT key, body, host FROM sim_resources "
                                 "WHERE kind = 'server' AND host IS NOT NULL")
-        for department, body, host in rows:
-            attrs = json.loads(body)["attrs"]
-            u = used.setdefault(host, placement.Usage())
-            u.vcpus += attrs["vcpus"]
-            u.ram_gb += attrs["ram_gb"]
-            u.disk_gb += attrs["disk_gb"]
-            if attrs.get("server_group"):
-                u.groups.add(f"{department}/{attrs['server_group']}")
+        for key, body, host in rows:
+            server = self.store.resource("sim_resources", key, body)
+            self._add(used.setdefault(host, placement.Usage()), server, +1)
+        self._used = used
         return used
+
+    def _hold(self, host: str | None, server: Resource, sign: int) -> None:
+        """Count a server placed on (+1) or taken off (-1) ``host`` in the usage kept."""
+        if self._used is not None and host and server.kind == "server":
+            u = self._used.setdefault(host, placement.Usage())
+            self._add(u, server, sign)
+            if sign < 0 and max(u.vcpus, u.ram_gb, u.disk_gb) < 1e-9 and not u.groups:
+                del self._used[host]  # empty again, as a fresh read would find it
+
+    @staticmethod
+    def _add(u: placement.Usage, server: Resource, sign: int) -> None:
+        attrs = server.attrs
+        u.vcpus += sign * attrs["vcpus"]
+        u.ram_gb += sign * attrs["ram_gb"]
+        u.disk_gb += sign * attrs["disk_gb"]
+        if attrs.get("server_group"):
+            group = f"{server.department}/{attrs['server_group']}"
+            if sign > 0:
+                u.groups.add(group)
+            else:
+                u.groups.discard(group)
 
     def _place(self, res: Resource) -> str:
         group = res.attrs.get("server_group")
@@ -196,8 +258,9 @@ class SimDriver(Driver):
     def _allocate_cidr(self, res: Resource) -> str:
         pool = ipaddress.ip_network(self.settings.networks[res.attrs["zone"]])
         taken = set()
-        for (body,) in self.store.query("SELECT body FROM sim_resources WHERE kind = 'network'"):
-            taken.add(json.loads(body).get("computed", {}).get("cidr"))
+        for key, body in self.store.query("SELECT key, body FROM sim_resources "
+                                          "WHERE kind = 'network'"):
+            taken.add(self.store.resource("sim_resources", key, body).computed.get("cidr"))
         for subnet in pool.subnets(new_prefix=24):
             if str(subnet) not in taken:
                 return str(subnet)

@@ -19,9 +19,10 @@ Every pool's cost is rounded to the fen once, then divided with the largest-rema
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from govcloud.finance.pricebook import HOURS_PER_MONTH, ITEMS, Pool, PriceBook
@@ -112,10 +113,12 @@ class PoolSplit:
     basis: dict[str, Decimal]  # department (and IDLE) → weight used for the split
     shares: dict[str, Decimal]  # department → yuan
     idle: Decimal
+    items: tuple[str, ...] = ()  # the billed items of a usage split
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "rule": self.rule, "cost": str(self.cost),
-                "idle": str(self.idle), "lines": [x.as_dict() for x in self.lines],
+                "idle": str(self.idle), "items": list(self.items),
+                "lines": [x.as_dict() for x in self.lines],
                 "basis": {k: str(v) for k, v in self.basis.items()},
                 "shares": {k: str(v) for k, v in self.shares.items()}}
 
@@ -126,13 +129,33 @@ class DepartmentCharge:
     usage: dict[str, float]
     list_value: Decimal  # usage × rate card, for reference
     by_pool: dict[str, Decimal]
-    total: Decimal
+    total: Decimal  # Σ by_pool + adjustment
+    adjustment: Decimal = ZERO
 
     def as_dict(self) -> dict[str, Any]:
         return {"department": self.department, "usage": self.usage,
                 "list_value": str(self.list_value),
                 "by_pool": {k: str(v) for k, v in self.by_pool.items()},
-                "total": str(self.total)}
+                "adjustment": str(self.adjustment), "total": str(self.total)}
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A credit (negative) or debit (positive) on a department's charge, with why and who."""
+
+    department: str
+    yuan: Decimal
+    reason: str
+    by: str
+    at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"department": self.department, "yuan": str(self.yuan), "reason": self.reason,
+                "by": self.by, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Adjustment:
+        return cls(d["department"], Decimal(d["yuan"]), d["reason"], d["by"], d["at"])
 
 
 @dataclass(frozen=True)
@@ -145,6 +168,8 @@ class Statement:
     idle: Decimal
     closed_at: str | None = None
     notes: tuple[str, ...] = field(default=())
+    adjustments: tuple[Adjustment, ...] = field(default=())
+    hours: tuple[int, int] | None = None  # hours run of the month's hours; None: all
 
     def charge(self, department: str) -> Decimal:
         for d in self.departments:
@@ -158,7 +183,16 @@ class Statement:
                 "charged": str(sum((d.total for d in self.departments), ZERO)),
                 "rates": {k: {"yuan": str(v), "source": s} for k, (v, s) in self.rates.items()},
                 "departments": [d.as_dict() for d in self.departments],
-                "pools": [p.as_dict() for p in self.pools], "notes": list(self.notes)}
+                "pools": [p.as_dict() for p in self.pools], "notes": list(self.notes),
+                "adjustments": [a.as_dict() for a in self.adjustments],
+                "hours": list(self.hours) if self.hours else None}
+
+    @property
+    def month_to_date(self) -> bool:
+        return self.hours is not None and self.hours[0] < self.hours[1]
+
+    def adjusted(self) -> Decimal:
+        return sum((a.yuan for a in self.adjustments), ZERO)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Statement:
@@ -166,17 +200,21 @@ class Statement:
             period=data["period"],
             departments=tuple(DepartmentCharge(
                 d["department"], d["usage"], Decimal(d["list_value"]),
-                {k: Decimal(v) for k, v in d["by_pool"].items()}, Decimal(d["total"]))
+                {k: Decimal(v) for k, v in d["by_pool"].items()}, Decimal(d["total"]),
+                Decimal(d.get("adjustment", "0")))
                 for d in data["departments"]),
             pools=tuple(PoolSplit(
                 p["name"], p["rule"], Decimal(p["cost"]),
                 tuple(CostLine(x["label"], Decimal(x["yuan"]), x["source"]) for x in p["lines"]),
                 {k: Decimal(v) for k, v in p["basis"].items()},
-                {k: Decimal(v) for k, v in p["shares"].items()}, Decimal(p["idle"]))
+                {k: Decimal(v) for k, v in p["shares"].items()}, Decimal(p["idle"]),
+                tuple(p.get("items", ())))
                 for p in data["pools"]),
             rates={k: (Decimal(v["yuan"]), v["source"]) for k, v in data["rates"].items()},
             platform_cost=Decimal(data["platform_cost"]), idle=Decimal(data["idle"]),
-            closed_at=data.get("closed_at"), notes=tuple(data.get("notes", ())))
+            closed_at=data.get("closed_at"), notes=tuple(data.get("notes", ())),
+            adjustments=tuple(Adjustment.from_dict(a) for a in data.get("adjustments", ())),
+            hours=(data["hours"][0], data["hours"][1]) if data.get("hours") else None)
 
 
 def _dec(v: float | int | None) -> Decimal:
@@ -192,19 +230,21 @@ def split(total_fen: int, weights: Mapping[str, Decimal]) -> dict[str, int]:
     """Divide ``total_fen`` in proportion to ``weights`` into whole fen that add up exactly
     (largest remainder; ties go to the name that sorts first)."""
     names = list(weights)
-    total_w = sum(weights.values(), ZERO)
+    # Exact in integers: every weight as a fraction, over their least common denominator.
+    ratios = [weights[n].as_integer_ratio() for n in names]
+    den = math.lcm(*(d for _, d in ratios)) if ratios else 1
+    ints = [num * (den // d) for num, d in ratios]
+    total_w = sum(ints)
     if not names or total_w <= 0:
         raise ValueError("nothing to split over")
-    with localcontext() as ctx:
-        ctx.prec = 80
-        out: dict[str, int] = {}
-        rems: list[tuple[Decimal, str]] = []
-        given = 0
-        for n in names:
-            q, r = divmod(Decimal(total_fen) * weights[n], total_w)
-            out[n] = int(q)
-            given += int(q)
-            rems.append((r, n))
+    out: dict[str, int] = {}
+    rems: list[tuple[int, str]] = []
+    given = 0
+    for n, w in zip(names, ints, strict=True):
+        q, r = divmod(total_fen * w, total_w)
+        out[n] = q
+        given += q
+        rems.append((r, n))
     left = total_fen - given
     rems.sort(key=lambda t: (-t[0], t[1]))
     for _, n in rems[:left]:
@@ -212,34 +252,46 @@ def split(total_fen: int, weights: Mapping[str, Decimal]) -> dict[str, int]:
     return out
 
 
-def host_cost_lines(book: PriceBook, platform: Platform, period: str) -> list[CostLine]:
+def host_cost_lines(book: PriceBook, platform: Platform, period: str,
+                    fraction: Decimal = Decimal(1)) -> list[CostLine]:
     """The shared hosts' monthly cost: write-off and maintenance of every owned host, power
-    of the hosts in use."""
+    of the hosts in use; × ``fraction`` (hours run / hours in the month) for a month to
+    date."""
     lines = []
     tariff = book.tariff_for(period)
+    part = "" if fraction == 1 else f" × {fraction:.6f} of the month"
+    pue = book.pue_for(period)
     in_use = platform.in_use_by_class()
     for cls, n in platform.owned_by_class().items():
-        m = book.host_classes[cls]
+        m = book.host_class(cls, period)
         if n:
             lines.append(CostLine(f"{cls} × {n} write-off ({m.purchase_yuan} / {m.years} years "
-                                  "/ 12)", m.purchase_yuan / m.years / 12 * n, str(m.source)))
+                                  f"/ 12){part}", m.purchase_yuan / m.years / 12 * n * fraction,
+                                  str(m.source)))
             if m.maintenance_yuan_per_year:
                 lines.append(CostLine(f"{cls} × {n} maintenance "
-                                      f"({m.maintenance_yuan_per_year} a year / 12)",
-                                      m.maintenance_yuan_per_year / 12 * n, str(m.source)))
+                                      f"({m.maintenance_yuan_per_year} a year / 12){part}",
+                                      m.maintenance_yuan_per_year / 12 * n * fraction,
+                                      str(m.source)))
         used = in_use.get(cls, 0)
         if used:
-            kwh = m.power_w * HOURS_PER_MONTH * book.pue / 1000
+            kwh = m.power_w * HOURS_PER_MONTH * pue.yuan / 1000
             lines.append(CostLine(
                 f"{cls} × {used} in use: power {m.power_w} W × {HOURS_PER_MONTH} h × PUE "
-                f"{book.pue} × {tariff.yuan} yuan/kWh", kwh * tariff.yuan * used,
-                f"{m.source}; {tariff.source}"))
+                f"{pue.yuan} × {tariff.yuan} yuan/kWh{part}", kwh * tariff.yuan * used * fraction,
+                f"{m.source}; {tariff.source}; {pue.source}"))
     return lines
 
 
 def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
-               platform: Platform) -> Statement:
-    """The month's statement: every pool split between departments and idle, to the fen."""
+               platform: Platform, hours: tuple[int, int] | None = None,
+               adjustments: tuple[Adjustment, ...] = ()) -> Statement:
+    """The month's statement: every pool split between departments and idle, to the fen.
+
+    ``usage`` is in unit-months; ``hours`` (run, in the month) makes it a month to date: every
+    pool's cost and the host capacity count for that fraction of the month. Adjustments add
+    to their department's total (charges + idle = platform cost + adjustments)."""
+    fraction = Decimal(hours[0]) / Decimal(hours[1]) if hours else Decimal(1)
     rates = book.rates(period)
     price = {item: rates[item].yuan for item in ITEMS}
     deps = sorted(usage)
@@ -248,32 +300,45 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
     pools: list[PoolSplit] = []
     for pool in book.pools:
         if pool.cost == "hosts":
-            lines = host_cost_lines(book, platform, period)
+            lines = host_cost_lines(book, platform, period, fraction)
         else:
             p = book.pool_cost(pool, period)
-            lines = [CostLine(f"{pool.name} ({pool.description or 'fixed'}) a month", p.yuan,
-                              str(p.source))]
+            part = "" if fraction == 1 else f" × {fraction:.6f} of the month"
+            lines = [CostLine(f"{pool.name} ({pool.description or 'fixed'}) a month{part}",
+                              p.yuan * fraction, str(p.source))]
         cost = fen(sum((x.yuan for x in lines), ZERO))
-        basis = _basis(pool, deps, qty, price, host_cap)
+        basis = _basis(pool, deps, qty, price, {k: v * fraction for k, v in host_cap.items()},
+                       fraction)
         if sum(basis.values(), ZERO) <= 0:
             basis = {IDLE: Decimal(1)}
         parts = split(int(cost * 100), basis)
         shares = {d: Decimal(parts.get(d, 0)).scaleb(-2) for d in deps}
         idle = Decimal(parts.get(IDLE, 0)).scaleb(-2)
-        pools.append(PoolSplit(pool.name, pool.rule, cost, tuple(lines), basis, shares, idle))
+        pools.append(PoolSplit(pool.name, pool.rule, cost, tuple(lines), basis, shares, idle,
+                               pool.items if pool.rule == "usage" else ()))
     charges = []
-    for d in deps:
-        by_pool = {p.name: p.shares[d] for p in pools}
-        list_value = fen(sum((qty[d][i] * price[i] for i in ITEMS), ZERO))
-        charges.append(DepartmentCharge(d, {i: float(usage[d].get(i, 0) or 0) for i in ITEMS},
-                                        list_value, by_pool, sum(by_pool.values(), ZERO)))
+    adjust: dict[str, Decimal] = {}
+    for a in adjustments:
+        adjust[a.department] = adjust.get(a.department, ZERO) + a.yuan
+    empty: dict[str, Any] = {}
+    for d in sorted(set(deps) | set(adjust)):
+        by_pool = {p.name: p.shares.get(d, ZERO) for p in pools}
+        q = qty.get(d, empty)
+        list_value = fen(sum((q.get(i, ZERO) * price[i] for i in ITEMS), ZERO))
+        extra = adjust.get(d, ZERO)
+        u = usage.get(d, empty)
+        charges.append(DepartmentCharge(d, {i: float(u.get(i, 0) or 0) for i in ITEMS},
+                                        list_value, by_pool, sum(by_pool.values(), ZERO) + extra,
+                                        extra))
     return Statement(period, tuple(charges), tuple(pools),
                      {i: (rates[i].yuan, str(rates[i].source)) for i in ITEMS},
-                     sum((p.cost for p in pools), ZERO), sum((p.idle for p in pools), ZERO))
+                     sum((p.cost for p in pools), ZERO), sum((p.idle for p in pools), ZERO),
+                     adjustments=tuple(adjustments), hours=hours)
 
 
 def _basis(pool: Pool, deps: list[str], qty: dict[str, dict[str, Decimal]],
-           price: dict[str, Decimal], host_cap: dict[str, Decimal]) -> dict[str, Decimal]:
+           price: dict[str, Decimal], host_cap: dict[str, Decimal],
+           fraction: Decimal = Decimal(1)) -> dict[str, Decimal]:
     if pool.rule == "even":
         return {d: Decimal(1) for d in deps}
     if pool.rule == "weight":
@@ -282,6 +347,8 @@ def _basis(pool: Pool, deps: list[str], qty: dict[str, dict[str, Decimal]],
     idle = ZERO
     for i in pool.items:
         cap = host_cap.get(i) if i in HOST_ITEMS else pool.capacity.get(i)
+        if cap is not None and i not in HOST_ITEMS:
+            cap = cap * fraction
         if cap is None:
             continue  # no declared capacity: the users carry all of it
         used = sum((qty[d][i] for d in deps), ZERO)
@@ -296,32 +363,79 @@ def check_invariant(s: Statement) -> None:
         got = sum(p.shares.values(), ZERO) + p.idle
         assert got == p.cost, f"pool {p.name}: {got} != {p.cost}"
     total = sum((d.total for d in s.departments), ZERO) + s.idle
-    assert total == s.platform_cost, f"{total} != {s.platform_cost}"
+    assert total == s.platform_cost + s.adjusted(), \
+        f"{total} != {s.platform_cost} + adjustments {s.adjusted()}"
 
 
-def cost_delta(book: PriceBook, period: str, before: Mapping[str, Mapping[str, float]],
-               after: Mapping[str, Mapping[str, float]], platform: Platform,
-               platform_after: Platform | None = None) -> dict[str, Decimal]:
-    """Monthly charge after minus before, per department whose charge changes (the platform
-    after may differ: more or fewer hosts in use)."""
-    deps = set(before) | set(after)
-    b = chargeback(book, period, {d: before.get(d, {}) for d in deps}, platform)
-    a = chargeback(book, period, {d: after.get(d, {}) for d in deps},
-                   platform_after or platform)
-    out = {}
-    for d in sorted(deps):
-        delta = a.charge(d) - b.charge(d)
-        if delta:
-            out[d] = delta
-    return out
+@dataclass(frozen=True)
+class PlanCost:
+    """What a plan does to the monthly bill: each department's charge before and after, the
+    idle capacity and the platform's cost, by the chargeback's own arithmetic (so the plan's
+    figure is the difference between two months' statements, to the fen)."""
+
+    period: str
+    departments: dict[str, tuple[Decimal, Decimal]]  # department → (before, after)
+    idle: tuple[Decimal, Decimal]
+    platform: tuple[Decimal, Decimal]
+
+    def delta(self, department: str) -> Decimal:
+        before, after = self.departments.get(department, (ZERO, ZERO))
+        return after - before
+
+    def charged(self) -> tuple[Decimal, Decimal]:
+        return (sum((b for b, _ in self.departments.values()), ZERO),
+                sum((a for _, a in self.departments.values()), ZERO))
+
+    def changed(self) -> list[str]:
+        return [d for d in sorted(self.departments) if self.delta(d)]
+
+    def as_dict(self) -> dict[str, Any]:
+        def pair(before: Decimal, after: Decimal) -> dict[str, str]:
+            return {"before": str(before), "after": str(after), "delta": str(after - before)}
+
+        return {"period": self.period, "currency": "CNY", "per": "month",
+                "departments": {d: pair(*self.departments[d]) for d in self.changed()},
+                "charged": pair(*self.charged()), "idle": pair(*self.idle),
+                "platform": pair(*self.platform)}
 
 
-def plan_cost_delta(book: PriceBook, period: str, changes: Any, platform: Platform,
-                    platform_after: Platform | None = None) -> dict[str, Decimal]:
-    """Monthly charge delta per department of a plan's changes (each with before/after
-    resources), at the month's prices."""
-    from govcloud.finance.usage import allocations
+def plan_cost(book: PriceBook, period: str, before: Mapping[str, Mapping[str, float]],
+              after: Mapping[str, Mapping[str, float]], platform_before: Platform,
+              platform_after: Platform) -> PlanCost:
+    """The month's statement of the estate before and after a plan (usage per department
+    as ``usage.allocations`` gives it), side by side."""
+    b = chargeback(book, period, before, platform_before)
+    a = chargeback(book, period, after, platform_after)
+    charges_b = {d.department: d.total for d in b.departments}
+    charges_a = {d.department: d.total for d in a.departments}
+    deps = sorted(set(charges_b) | set(charges_a))
+    return PlanCost(period, {d: (charges_b.get(d, ZERO), charges_a.get(d, ZERO)) for d in deps},
+                    (b.idle, a.idle), (b.platform_cost, a.platform_cost))
 
-    before = allocations([c.before for c in changes if c.before is not None])
-    after = allocations([c.after for c in changes if c.after is not None])
-    return cost_delta(book, period, before, after, platform, platform_after)
+
+def rate_card(s: Statement) -> list[dict[str, Any]]:
+    """What departments really paid per unit of each billed item: every usage pool's charges
+    (its cost less idle) attributed to its items by priced usage, over the units billed; and
+    per department, the pools split evenly or by weight. Beside each, the list price."""
+    qty: dict[str, Decimal] = {i: ZERO for i in ITEMS}
+    for d in s.departments:
+        for i in ITEMS:
+            qty[i] += _dec(d.usage.get(i, 0))
+    charged: dict[str, Decimal] = {}
+    rows: list[dict[str, Any]] = []
+    for p in s.pools:
+        paid = p.cost - p.idle
+        if p.items:
+            weights = {i: qty[i] * s.rates[i][0] for i in p.items}
+            total = sum(weights.values(), ZERO)
+            for i, w in weights.items():
+                if total:
+                    charged[i] = charged.get(i, ZERO) + paid * w / total
+        elif s.departments:
+            n = Decimal(len(s.departments))
+            rows.append({"item": f"{p.name} (per department, {p.rule})", "list_price": None,
+                         "units": n, "charged": fen(paid), "yuan_per_unit": fen(paid / n)})
+    out = [{"item": i, "list_price": s.rates[i][0], "units": qty[i], "charged": fen(c),
+            "yuan_per_unit": fen(c / qty[i]) if qty[i] else None}
+           for i, c in charged.items()]
+    return out + rows

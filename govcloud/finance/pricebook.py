@@ -11,8 +11,7 @@ line produced each number.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -20,8 +19,7 @@ from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.schema import arr_of, check, num_of, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
 
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
-_PERIOD_RE = re.compile(PERIOD)
+PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # [0-9], not \d: JSON Schema's regexes are ECMA-262
 
 # Billed items: what a department is metered on, per month.
 ITEMS: tuple[str, ...] = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb",
@@ -37,13 +35,40 @@ _DATED = arr_of("Effective-dated values: each applies from its month until the n
                   "yuan": num_of("Yuan (per unit per month, or per month for a pool).", 0),
               }, ["from", "yuan"]), minItems=1)
 
-_MACHINE = obj_of("The cost of one physical server of a class.", {
+_MACHINE_FIELDS = {
     "purchase_yuan": num_of("Purchase price in yuan, amortised over 'years'.", 0),
     "years": num_of("Years the purchase is written off over.", 0.5, 30),
     "power_w": num_of("Average electrical draw in watts.", 0, 100_000),
     "maintenance_yuan_per_year": num_of("Maintenance contract and spares, yuan a year.", 0,
                                     default=0),
+}
+
+
+def _changes(what: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """``changes``: later values of some of ``fields``, each from its month until the next."""
+    return arr_of(f"Effective-dated changes to {what}: each entry sets the fields it names "
+                  "from its month until a later entry (the values above apply before the "
+                  "first).", obj_of("One change.", {
+                      "from": str_of("First month it applies, YYYY-MM.", PERIOD),
+                      **{k: {key: v for key, v in f.items() if key != "default"}
+                         for k, f in fields.items()}}, ["from"]), default=[])
+
+
+_MACHINE = obj_of("The cost of one physical server of a class.", {
+    **_MACHINE_FIELDS, "changes": _changes("this class's cost", _MACHINE_FIELDS),
 }, ["purchase_yuan", "years", "power_w"])
+_PUE_FIELDS = {
+    "pue": num_of("Power usage effectiveness of the data centre (cooling overhead).", 1, 5,
+                  default=1.5),
+    "legacy_pue": num_of("PUE of departments' own server rooms.", 1, 5, default=2.0),
+}
+_STAFF_FIELDS = {
+    "admin_yuan_per_year": num_of("Cost of one full-time server administrator a year "
+                                  "(salary and on-costs).", 0),
+    "legacy_website_yuan_per_year": num_of("What a department paid a year to host one "
+                                           "website itself (hosting, certificates).", 0,
+                                           default=0),
+}
 
 PRICE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -61,9 +86,7 @@ PRICE_SCHEMA: dict[str, Any] = {
                 "from": str_of("First month it applies, YYYY-MM.", PERIOD),
                 "yuan_per_kwh": num_of("Yuan per kWh.", 0, 100),
             }, ["from", "yuan_per_kwh"]), minItems=1)},
-            "pue": num_of("Power usage effectiveness of the data centre (cooling overhead).", 1, 5,
-                      default=1.5),
-            "legacy_pue": num_of("PUE of departments' own server rooms.", 1, 5, default=2.0),
+            **_PUE_FIELDS, "changes": _changes("pue and legacy_pue", _PUE_FIELDS),
         }, ["tariff"]),
         "host_classes": {"type": "object", "description": "Shared host classes (as in "
                          "govcloud.yaml host_pool.classes) → their cost.",
@@ -72,11 +95,7 @@ PRICE_SCHEMA: dict[str, Any] = {
                            "plans' legacy.servers → their cost.",
                            "additionalProperties": _MACHINE},
         "staff": obj_of("People.", {
-            "admin_yuan_per_year": num_of("Cost of one full-time server administrator a year "
-                                      "(salary and on-costs).", 0),
-            "legacy_website_yuan_per_year": num_of("What a department paid a year to host one "
-                                               "website itself (hosting, certificates).", 0,
-                                               default=0),
+            **_STAFF_FIELDS, "changes": _changes("staff costs", _STAFF_FIELDS),
         }, ["admin_yuan_per_year"]),
         "pools": arr_of("Shared platform cost pools and how each is split.", obj_of("A pool.", {
             "name": str_of("Pool name.", r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"),
@@ -100,6 +119,15 @@ PRICE_SCHEMA: dict[str, Any] = {
                         "additionalProperties": num_of("Weight.", 0), "default": {}},
             "default_weight": num_of("Weight of departments not in 'weights'.", 0, default=1),
         }, ["name", "rule"]), minItems=1),
+        "budgets": {"type": "object", "default": {},
+                    "description": "Department id → its yearly budgets for the shared cloud "
+                                   "(the exporter's year-to-date spend is alerted against "
+                                   "them: docs/prometheus/govcloud-alerts.yml).",
+                    "additionalProperties": arr_of("Budgets by year.", obj_of("One year.", {
+                        "year": {"type": "integer", "minimum": 2000, "maximum": 2100,
+                                 "description": "Calendar year."},
+                        "yuan": num_of("Budget for the year, yuan.", 0),
+                    }, ["year", "yuan"]))},
     }, ["units", "power", "host_classes", "legacy_classes", "staff", "pools"]),
 }
 PRICE_SCHEMA.pop("description", None)
@@ -136,6 +164,27 @@ class Dated:
 
 
 @dataclass(frozen=True)
+class Change:
+    """Fields that take new values from a month on."""
+
+    start: str
+    values: dict[str, Decimal]
+    source: Source
+
+
+def as_of(base: dict[str, Decimal], base_source: Source, changes: tuple[Change, ...],
+          period: str) -> tuple[dict[str, Decimal], Source]:
+    """The values in force for ``period``: the base, then every change from before it."""
+    out, src = dict(base), base_source
+    for c in changes:  # sorted by start at load time
+        if c.start > period:
+            break
+        out.update(c.values)
+        src = c.source
+    return out, src
+
+
+@dataclass(frozen=True)
 class Machine:
     name: str
     purchase_yuan: Decimal
@@ -143,6 +192,15 @@ class Machine:
     power_w: Decimal
     maintenance_yuan_per_year: Decimal
     source: Source
+    changes: tuple[Change, ...] = ()
+
+    def as_of(self, period: str) -> Machine:
+        base = {"purchase_yuan": self.purchase_yuan, "years": self.years,
+                "power_w": self.power_w,
+                "maintenance_yuan_per_year": self.maintenance_yuan_per_year}
+        v, src = as_of(base, self.source, self.changes, period)
+        return Machine(self.name, v["purchase_yuan"], v["years"], v["power_w"],
+                       v["maintenance_yuan_per_year"], src)
 
     def amortisation_per_year(self) -> Decimal:
         return self.purchase_yuan / self.years
@@ -185,6 +243,33 @@ class PriceBook:
     admin_yuan_per_year: Price
     legacy_website_yuan_per_year: Price
     pools: tuple[Pool, ...]
+    power_changes: tuple[Change, ...] = ()
+    staff_changes: tuple[Change, ...] = ()
+    budgets: dict[str, dict[int, Price]] = field(default_factory=dict)
+    pue_sources: tuple[Source, Source] = (Source("prices.yaml", 0, "power.pue"),
+                                          Source("prices.yaml", 0, "power.legacy_pue"))
+
+    def host_class(self, name: str, period: str) -> Machine:
+        return self.host_classes[name].as_of(period)
+
+    def legacy_class(self, name: str, period: str) -> Machine:
+        return self.legacy_classes[name].as_of(period)
+
+    def pue_for(self, period: str, legacy: bool = False) -> Price:
+        key = "legacy_pue" if legacy else "pue"
+        v, src = as_of({"pue": self.pue, "legacy_pue": self.legacy_pue},
+                       self.pue_sources[legacy],
+                       tuple(c for c in self.power_changes if key in c.values), period)
+        return Price(v[key], src)
+
+    def staff_for(self, period: str, key: str = "admin_yuan_per_year") -> Price:
+        base = {"admin_yuan_per_year": self.admin_yuan_per_year.yuan,
+                "legacy_website_yuan_per_year": self.legacy_website_yuan_per_year.yuan}
+        first = self.admin_yuan_per_year if key == "admin_yuan_per_year" \
+            else self.legacy_website_yuan_per_year
+        v, src = as_of(base, first.source,
+                       tuple(c for c in self.staff_changes if key in c.values), period)
+        return Price(v[key], src)
 
     def unit(self, item: str, period: str) -> Price:
         """The price of one unit of ``item`` for ``period`` (YYYY-MM)."""
@@ -222,15 +307,6 @@ def in_force(entries: tuple[Dated, ...], period: str, what: str) -> Price:
     return Price(found.yuan, found.source)
 
 
-def check_period(period: str) -> str:
-    if not _PERIOD_RE.match(period):
-        from govcloud.errors import GovcloudError
-
-        raise GovcloudError(f"{period!r} is not a period", "write the month as YYYY-MM, "
-                            "e.g. --period 2026-10")
-    return period
-
-
 def parse_book(doc: Document, host_classes: set[str] | None = None,
                legacy_classes: set[str] | None = None
                ) -> tuple[PriceBook | None, list[Diagnostic]]:
@@ -253,9 +329,21 @@ def parse_book(doc: Document, host_classes: set[str] | None = None,
             seen[e.start] = i
         return tuple(sorted(out, key=lambda e: e.start))
 
+    def changes(entries: list[dict[str, Any]], path: Path_) -> tuple[Change, ...]:
+        out = [Change(e["from"], {k: D(v) for k, v in e.items() if k != "from"},
+                      src((*path, i))) for i, e in enumerate(entries)]
+        seen: set[str] = set()
+        for i, c in enumerate(out):
+            if c.start in seen:
+                problems.append(doc.diag((*path, i, "from"), f"two changes from {c.start}",
+                                         "merge them into one entry"))
+            seen.add(c.start)
+        return tuple(sorted(out, key=lambda c: c.start))
+
     def machines(key: str) -> dict[str, Machine]:
         return {n: Machine(n, D(m["purchase_yuan"]), D(m["years"]), D(m["power_w"]),
-                           D(m["maintenance_yuan_per_year"]), src((key, n)))
+                           D(m["maintenance_yuan_per_year"]), src((key, n)),
+                           changes(m["changes"], (key, n, "changes")))
                 for n, m in data[key].items()}
 
     units = {item: dated(data["units"][item], ("units", item)) for item in ITEMS}
@@ -302,5 +390,11 @@ def parse_book(doc: Document, host_classes: set[str] | None = None,
                                   src(("staff", "admin_yuan_per_year"))),
         legacy_website_yuan_per_year=Price(D(data["staff"]["legacy_website_yuan_per_year"]),
                                            src(("staff", "legacy_website_yuan_per_year"))),
-        pools=tuple(pools))
+        pools=tuple(pools),
+        power_changes=changes(data["power"]["changes"], ("power", "changes")),
+        staff_changes=changes(data["staff"]["changes"], ("staff", "changes")),
+        pue_sources=(src(("power", "pue")), src(("power", "legacy_pue"))),
+        budgets={dep: {b["year"]: Price(D(b["yuan"]), src(("budgets", dep, i)))
+                       for i, b in enumerate(years)}
+                 for dep, years in data["budgets"].items()})
     return book, problems

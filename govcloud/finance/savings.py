@@ -72,6 +72,16 @@ class Ledger:
     saving: Decimal
     assumptions: tuple[str, ...]
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ledger:
+        return cls(data["period"], tuple(DepartmentSavings(
+            d["department"], tuple(LedgerLine(x["label"], Decimal(x["yuan"]), x["plan_source"],
+                                              x["price_source"]) for x in d["legacy"]),
+            Decimal(d["legacy_total"]), Decimal(d["consolidated"]), d["consolidated_source"],
+            Decimal(d["saving"]), d["legacy_servers"]) for d in data["departments"]),
+            Decimal(data["legacy_total"]), Decimal(data["consolidated_total"]),
+            Decimal(data["idle"]), Decimal(data["saving"]), tuple(data["assumptions"]))
+
     def as_dict(self) -> dict[str, Any]:
         return {"period": self.period, "legacy_total": str(self.legacy_total),
                 "consolidated_total": str(self.consolidated_total), "idle": str(self.idle),
@@ -90,21 +100,22 @@ def legacy_lines(plan: TenancyPlan, book: PriceBook, period: str,
         return f"{plan.file}:{line} {dotted(path)}" if line else f"{plan.file} {dotted(path)}"
 
     tariff = book.tariff_for(period)
+    pue = book.pue_for(period, legacy=True)
     out: list[LedgerLine] = []
     for i, s in enumerate(plan.legacy.servers):
         if not s.count:
             continue
-        m = book.legacy_classes[s.host_class]
+        m = book.legacy_class(s.host_class, period)
         path: Path_ = ("legacy", "servers", i)
         n = Decimal(s.count)
         out.append(LedgerLine(f"{s.host_class} × {s.count}: write-off {m.purchase_yuan} / "
                               f"{m.years} years / 12", fen(m.purchase_yuan / m.years / 12 * n),
                               ps(path), str(m.source)))
-        kwh = m.power_w * HOURS_PER_MONTH * book.legacy_pue / 1000
+        kwh = m.power_w * HOURS_PER_MONTH * pue.yuan / 1000
         out.append(LedgerLine(f"{s.host_class} × {s.count}: power {m.power_w} W × "
-                              f"{HOURS_PER_MONTH} h × PUE {book.legacy_pue} × {tariff.yuan} "
+                              f"{HOURS_PER_MONTH} h × PUE {pue.yuan} × {tariff.yuan} "
                               "yuan/kWh", fen(kwh * tariff.yuan * n), ps(path),
-                              f"{m.source}; {tariff.source}"))
+                              f"{m.source}; {tariff.source}; {pue.source}"))
         if m.maintenance_yuan_per_year:
             out.append(LedgerLine(f"{s.host_class} × {s.count}: maintenance "
                                   f"{m.maintenance_yuan_per_year} a year / 12",
@@ -112,7 +123,7 @@ def legacy_lines(plan: TenancyPlan, book: PriceBook, period: str,
                                   str(m.source)))
     lg = plan.legacy
     if lg.admin_staff:
-        staff = book.admin_yuan_per_year
+        staff = book.staff_for(period)
         out.append(LedgerLine(f"admin staff {D(lg.admin_staff)} FTE × {staff.yuan} a year / 12",
                               fen(D(lg.admin_staff) * staff.yuan / 12),
                               ps(("legacy", "admin_staff")), str(staff.source)))
@@ -124,8 +135,8 @@ def legacy_lines(plan: TenancyPlan, book: PriceBook, period: str,
         out.append(LedgerLine(f"own backup {D(lg.backup_yuan_per_year)} a year / 12",
                               fen(D(lg.backup_yuan_per_year) / 12),
                               ps(("legacy", "backup_yuan_per_year")), "(the plan)"))
-    if lg.websites and book.legacy_website_yuan_per_year.yuan:
-        w = book.legacy_website_yuan_per_year
+    w = book.staff_for(period, "legacy_website_yuan_per_year")
+    if lg.websites and w.yuan:
         out.append(LedgerLine(f"own websites {lg.websites} × {w.yuan} a year / 12",
                               fen(Decimal(lg.websites) * w.yuan / 12),
                               ps(("legacy", "websites")), str(w.source)))
@@ -157,13 +168,14 @@ def ledger(plans: dict[str, TenancyPlan], book: PriceBook, statement: Statement,
 
 def assumptions(book: PriceBook, period: str) -> list[str]:
     tariff = book.tariff_for(period)
-    staff = book.admin_yuan_per_year
+    staff = book.staff_for(period)
+    pue, legacy_pue = book.pue_for(period), book.pue_for(period, legacy=True)
     return [
         "Figures are yuan a month for the period; 'a year' figures are the month × 12.",
         "A month has 730 hours (8,760 / 12); servers draw their average power all month.",
         f"Electricity costs {tariff.yuan} yuan/kWh ({tariff.source}).",
-        f"Departments' own server rooms have a PUE of {book.legacy_pue}; the shared data "
-        f"centre {book.pue} ({book.file} power).",
+        f"Departments' own server rooms have a PUE of {legacy_pue.yuan}; the shared data "
+        f"centre {pue.yuan} ({pue.source}).",
         "Legacy servers are written off over the years in legacy_classes and would have been "
         "replaced at that pace, so their write-off is a running cost.",
         f"One administrator costs {staff.yuan} yuan a year ({staff.source}); a department's "

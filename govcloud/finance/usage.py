@@ -14,16 +14,23 @@ Items (all per department and month):
   antivirus_seat          servers scanned, when the department's antivirus is enabled
   servers                 count (not billed)
 The platform's own rows (department ``_platform``) hold hosts in use per class:
-``hosts:<zone>:<class>``.
+``hosts:<zone>:<class>``, and the hours of the month that had run when it was collected
+(``hours``: allocated = hours run, used = hours in the month).
+
+Proration (the documented rule): a resource counts for the hours of its life inside the
+month (``period.Window.billed_hours``); a department's quantity of an item is
+Σ units × billed hours / hours in the month, rounded to 6 decimals — unit-months. A server of
+4 vCPU that ran 186 of October's 744 hours is 1 vCPU-month.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from govcloud.core.desired import Resource
+from govcloud.finance.period import Month, Window, parse_time
 
 PLATFORM = "_platform"
 BILLED = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb", "antivirus_seat")
@@ -46,9 +53,12 @@ def empty() -> dict[str, float]:
     return {item: 0.0 for item in ITEMS}
 
 
-def allocations(resources: Iterable[Resource]) -> dict[str, dict[str, float]]:
-    """Department → item → allocated units, from resources (desired or actual)."""
+def allocations(resources: Iterable[Resource],
+                weight: Callable[[Resource], float] | None = None) -> dict[str, dict[str, float]]:
+    """Department → item → allocated units, from resources (desired or actual); each
+    resource's units multiplied by ``weight(resource)`` when given (its share of a month)."""
     res = list(resources)
+    w = weight or (lambda r: 1.0)
     out: dict[str, dict[str, float]] = {}
     av_on: dict[str, bool] = {}
     backup_on: dict[str, bool] = {}
@@ -59,30 +69,65 @@ def allocations(resources: Iterable[Resource]) -> dict[str, dict[str, float]]:
         elif r.kind == "backup":
             backup_on[r.department] = bool(r.attrs.get("enabled", True))
         elif r.kind == "volume":
-            volumes[f"{r.department}/{r.attrs.get('server')}"] = float(r.attrs["size_gb"])
+            key = f"{r.department}/{r.attrs.get('server')}"
+            volumes[key] = volumes.get(key, 0.0) + float(r.attrs["size_gb"]) * w(r)
     for r in res:
-        if r.kind == "project":
-            out.setdefault(r.department, empty())
+        share = w(r)
+        if not share:
             continue
-        d = out.setdefault(r.department, empty())
+        d = out.get(r.department)
+        if d is None:  # not setdefault: that builds an empty row for every resource
+            d = out[r.department] = empty()
         a = r.attrs
         if r.kind == "server":
-            d["servers"] += 1
-            d["vcpu"] += a["vcpus"]
-            d["ram_gb"] += a["ram_gb"]
-            d["disk_gb"] += a["disk_gb"]
+            d["servers"] += share
+            d["vcpu"] += a["vcpus"] * share
+            d["ram_gb"] += a["ram_gb"] * share
+            d["disk_gb"] += a["disk_gb"] * share
             if a.get("antivirus", True) and av_on.get(r.department, True):
-                d["antivirus_seat"] += 1
+                d["antivirus_seat"] += share
             if a.get("backup", True) and backup_on.get(r.department, True):
                 d["backup_gb"] += volumes.get(f"{r.department}/{r.name}", 0.0)
         elif r.kind == "volume":
-            d["volumes"] += 1
-            d["volume_gb"] += a["size_gb"]
+            d["volumes"] += share
+            d["volume_gb"] += a["size_gb"] * share
         elif r.kind == "website":
-            d["website"] += 1
+            d["website"] += share
             if backup_on.get(r.department, True):
-                d["backup_gb"] += a.get("storage_gb", 0)
+                d["backup_gb"] += a.get("storage_gb", 0) * share
     return out
+
+
+def lifetime(r: Resource) -> tuple[str | None, str | None]:
+    """When a resource was created and deleted (ISO text; None when not known / alive)."""
+    return r.computed.get("created_at"), r.computed.get("deleted_at")
+
+
+def prorated(resources: Iterable[Resource], window: Window) -> dict[str, dict[str, float]]:
+    """Department → item → unit-months in the window (see the module's proration rule)."""
+    month_hours = window.month.hours
+
+    def share(r: Resource) -> float:
+        created, deleted = lifetime(r)
+        return window.billed_hours(parse_time(created) if created else None,
+                                   parse_time(deleted) if deleted else None) / month_hours
+
+    out = allocations(resources, share)
+    return {d: {i: round(v, 6) for i, v in items.items()} for d, items in out.items()}
+
+
+def window_record(window: Window, source: str) -> Record:
+    """The platform row saying how much of the month had run when it was collected."""
+    return Record(str(window.month), PLATFORM, "hours", float(window.hours),
+                  float(window.month.hours), source)
+
+
+def hours_run(records: Iterable[Record]) -> tuple[int, int] | None:
+    """(hours run, hours in the month) from the platform row, or None (a whole month)."""
+    for r in records:
+        if r.department == PLATFORM and r.item == "hours":
+            return int(r.allocated), int(r.used or r.allocated)
+    return None
 
 
 def _wobble(*parts: str) -> float:
@@ -91,22 +136,25 @@ def _wobble(*parts: str) -> float:
     return 0.9 + 0.2 * int.from_bytes(h[:4], "big") / 2**32
 
 
-def sim_samples(resources: Iterable[Resource], period: str) -> list[Record]:
-    """The sim driver's measured use: allocation × the plan's expected load × noise.
+def sim_samples(resources: Iterable[Resource], window: Window) -> list[Record]:
+    """The sim driver's measured use: allocation × the plan's expected load × noise, in
+    unit-months like the allocations.
 
     Deterministic for the same resources and period, so a report is reproducible.
     """
     res = list(resources)
-    alloc = allocations(res)
+    period = str(window.month)
+    alloc = prorated(res, window)
     used_cpu: dict[str, float] = {}
     used_ram: dict[str, float] = {}
     for r in res:
         if r.kind == "server":
             load = r.attrs.get("load") or {}
+            part = prorated([r], window).get(r.department, {})
             used_cpu[r.department] = used_cpu.get(r.department, 0.0) + \
-                r.attrs["vcpus"] * float(load.get("cpu", 0.3))
+                part.get("vcpu", 0.0) * float(load.get("cpu", 0.3))
             used_ram[r.department] = used_ram.get(r.department, 0.0) + \
-                r.attrs["ram_gb"] * float(load.get("ram", 0.5))
+                part.get("ram_gb", 0.0) * float(load.get("ram", 0.5))
     out = []
     for dep, items in sorted(alloc.items()):
         for item in ITEMS:
@@ -137,8 +185,21 @@ def by_department(records: Iterable[Record]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for r in records:
         if r.department != PLATFORM:
-            out.setdefault(r.department, empty())[r.item] = r.allocated
+            row = out.get(r.department)
+            if row is None:
+                row = out[r.department] = empty()
+            row[r.item] = r.allocated
     return out
+
+
+def average(records: Iterable[Record]) -> dict[str, dict[str, float]]:
+    """Department → item → average units over the hours run (unit-months scaled up for a
+    month to date), for utilization."""
+    recs = list(records)
+    run = hours_run(recs)
+    scale = run[1] / run[0] if run and run[0] else 1.0
+    return {d: {i: round(v * scale, 3) for i, v in items.items()}
+            for d, items in by_department(recs).items()}
 
 
 def used_by_department(records: Iterable[Record]) -> dict[str, dict[str, float | None]]:
@@ -157,3 +218,34 @@ def hosts_in_use(records: Iterable[Record]) -> dict[str, dict[str, int]]:
             _, zone, cls = r.item.split(":", 2)
             out.setdefault(zone, {})[cls] = int(r.allocated)
     return out
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """A month's allocations as the chargeback reads them."""
+
+    by_department: dict[str, dict[str, float]]
+    hosts_in_use: dict[str, dict[str, int]]
+    hours: tuple[int, int] | None
+
+
+def allocated(period: str, rows: Iterable[tuple[str, str, float]]) -> Allocated:
+    """From (department, item, allocated) rows: department → item → units, the hosts in use
+    (platform rows ``hosts:zone:class``) and the hours run (platform row ``hours``)."""
+    out: dict[str, dict[str, float]] = {}
+    hosts: dict[str, dict[str, int]] = {}
+    run = None
+    for dep, item, value in rows:
+        if dep == PLATFORM:
+            if item.startswith("hosts:"):
+                _, zone, cls = item.split(":", 2)
+                hosts.setdefault(zone, {})[cls] = int(value)
+            elif item == "hours":
+                run = value
+            continue
+        row = out.get(dep)
+        if row is None:
+            row = out[dep] = empty()
+        row[item] = value
+    return Allocated(out, hosts,
+                     None if run is None else (int(run), Month.parse(period).hours))

@@ -19,7 +19,6 @@ from govcloud.errors import CapacityError
 from govcloud.placement.hosts import (
     Demand,
     Host,
-    Placement,
     Ratios,
     lower_bound,
     place,
@@ -135,35 +134,28 @@ def report(estate: Estate) -> CapacityReport:
     ratios = Ratios.of(pool)
     wanted = demands(desired_state(estate).values())
     installed = pool_hosts(pool)
-    try:
-        packed = place(wanted, installed, ratios)
-    except CapacityError:
-        packed = place(wanted, planning_hosts(pool, wanted), ratios)
     bound = lower_bound(wanted, installed, ratios)
-    try:
-        nova: Placement | None = spread(wanted, installed, ratios)
-    except CapacityError:
-        nova = None
-    names = {h.name for h in installed}
     zones = []
     for zone in ZONES:
         zd = [d for d in wanted if d.zone == zone]
         plans = [p for p in estate.plans.values() if p.department.zone == zone]
-        used = [h for h in packed.hosts if h.host.zone == zone]
-        extra: dict[str, int] = {}
-        for h in used:
-            if h.host.name not in names:
-                extra[h.host.host_class] = extra.get(h.host.host_class, 0) + 1
-        util = [h.utilization(ratios) for h in used]
+        extra = cheapest_extra(pool, zone, zd, ratios)
+        hosts = [h for h in installed if h.zone == zone] + _added(pool, zone, extra)
+        packed = place(zd, hosts, ratios)
+        try:  # nova's spread over this zone's installed hosts alone
+            nova: int | None = spread(zd, installed, ratios).count(zone)
+        except CapacityError:
+            nova = None
+        util = [h.utilization(ratios) for h in packed.hosts]
         zones.append(ZoneCapacity(
             zone=zone,
             servers=len(zd),
             departments=len(plans),
             installed=dict(sorted(pool.hosts.get(zone, {}).items())),
             needed=packed.by_class(zone),
-            extra=dict(sorted(extra.items())),
+            extra=dict(sorted((c, n) for c, n in extra.items() if n)),
             lower_bound=bound.get(zone, 0),
-            spread=nova.count(zone) if nova is not None else None,
+            spread=nova,
             average={n: round(sum(u[k] for u in util) / len(util), 4) if util else 0.0
                      for k, n in enumerate(REPORTED)},
             peak={n: round(max((u[k] for u in util), default=0.0), 4)
@@ -173,21 +165,79 @@ def report(estate: Estate) -> CapacityReport:
     return CapacityReport(estate.settings.estate, pool.headroom, tuple(zones))
 
 
+def cheapest_extra(pool: HostPool, zone: str, wanted: list[Demand], ratios: Ratios
+                   ) -> dict[str, int]:
+    """The cheapest hosts to add to ``zone`` so that ``wanted`` fits (class → count; empty
+    when the installed hosts suffice). Classes may be mixed; the cost of a set is the sum of
+    its hosts' cost weights, ties going to fewer hosts. For each count of the other classes,
+    the fewest hosts of the cheapest class that make it fit are found by bisection, within
+    the cost of what the packer would add on its own."""
+    installed = [h for h in pool_hosts(pool) if h.zone == zone]
+    if _fits(wanted, installed, ratios):
+        return {}
+    classes = sorted(pool.classes, key=lambda c: (c.cost_weight, c.name))
+    # An upper bound: what the packer uses when every class may add one host per server.
+    plenty = {c.name: len(wanted) for c in classes}
+    packed = place(wanted, installed + _added(pool, zone, plenty), ratios)
+    names = {h.name for h in installed}
+    upper = [sum(1 for h in packed.hosts if h.host.host_class == c.name and
+                 h.host.name not in names) for c in classes]
+    limit = sum(n * c.cost_weight for n, c in zip(upper, classes, strict=True)) + 1e-9
+    best = (limit, sum(upper), tuple(upper))
+
+    def fits_with(counts: tuple[int, ...]) -> bool:
+        extra = dict(zip((c.name for c in classes), counts, strict=True))
+        return _fits(wanted, installed + _added(pool, zone, extra), ratios)
+
+    first = classes[0].cost_weight
+    for rest in _counts([int(limit // c.cost_weight) for c in classes[1:]]):
+        spent = sum(n * c.cost_weight for n, c in zip(rest, classes[1:], strict=True))
+        if spent > best[0]:
+            continue
+        lo, hi = 0, int((best[0] - spent) // first) if first > 0 else len(wanted)
+        if not fits_with((hi, *rest)):
+            continue
+        while lo < hi:  # the fewest hosts of the cheapest class that fit, with ``rest``
+            mid = (lo + hi) // 2
+            if fits_with((mid, *rest)):
+                hi = mid
+            else:
+                lo = mid + 1
+        counts = (lo, *rest)
+        candidate = (spent + lo * first, sum(counts), counts)
+        if candidate < best:
+            best = candidate
+    return {c.name: n for c, n in zip(classes, best[2], strict=True) if n}
+
+
+def _counts(ceilings: list[int]) -> list[tuple[int, ...]]:
+    """Every vector of counts, each from 0 to its ceiling (few classes: few vectors)."""
+    out: list[tuple[int, ...]] = [()]
+    for top in ceilings:
+        out = [(*v, k) for v in out for k in range(top + 1)]
+    return out
+
+
+def _fits(wanted: list[Demand], hosts: list[Host], ratios: Ratios) -> bool:
+    try:
+        place(wanted, hosts, ratios)
+    except CapacityError:
+        return False
+    return True
+
+
+def _added(pool: HostPool, zone: str, extra: dict[str, int]) -> list[Host]:
+    """Hosts to add, named on from the installed ones of their class."""
+    out = []
+    for cls in pool.classes:
+        have = pool.hosts.get(zone, {}).get(cls.name, 0)
+        out += [Host(f"{zone}-{cls.name}-{i:02d}", zone, cls.name, cls.vcpus, cls.ram_gb,
+                     cls.disk_gb, cls.cost_weight)
+                for i in range(have + 1, have + extra.get(cls.name, 0) + 1)]
+    return out
+
+
 def what_if(before: Estate, after: Estate) -> WhatIf:
     """Capacity before and after a change, and the hosts it requires adding."""
     added = tuple(sorted(set(after.plans) - set(before.plans)))
     return WhatIf(report(before), report(after), added)
-
-
-def planning_hosts(pool: HostPool, wanted: Iterable[Demand]) -> list[Host]:
-    """The installed hosts, plus as many hosts of every class per zone as there are servers in
-    it (named on from the installed ones): a pool that always fits, to count what to buy."""
-    wanted = list(wanted)
-    out = pool_hosts(pool)
-    for zone in ZONES:
-        n = sum(1 for d in wanted if d.zone == zone)
-        for cls in sorted(pool.classes, key=lambda c: c.name):
-            have = pool.hosts.get(zone, {}).get(cls.name, 0)
-            out += [Host(f"{zone}-{cls.name}-{i:02d}", zone, cls.name, cls.vcpus, cls.ram_gb,
-                         cls.disk_gb, cls.cost_weight) for i in range(have + 1, have + n + 1)]
-    return out

@@ -11,10 +11,10 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from govcloud.core.model import Estate
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.savings import Ledger
-from govcloud.reports.tables import Table
+from govcloud.finance.utilization import Utilization
+from govcloud.reports.tables import Names, Percent, Table, title
 
 FONT = ("'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'WenQuanYi Micro Hei', "
         "'Microsoft YaHei', 'PingFang SC', sans-serif")
@@ -129,16 +129,23 @@ def line_chart(chart_id: str, title: str, periods: list[str],
     return "\n".join(out)
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ['<table><thead><tr>']
-    out += [f"<th>{escape(h)}</th>" for h in header]
+def _table(header: list[str], rows: list[list[Any]], caption: str = "") -> str:
+    """A table with a caption, column headers in words (zh-CN first) scoped to their columns,
+    and each row's first cell as the row's header."""
+    out = [f"<table><caption>{escape(caption)}</caption><thead><tr>" if caption
+           else "<table><thead><tr>"]
+    out += [f'<th scope="col">{escape(title(h))}</th>' for h in header]
     out.append("</tr></thead><tbody>")
     for r in rows:
         cls = ' class="total"' if str(r[0]).startswith("(") else ""
         out.append(f"<tr{cls}>")
-        for v in r:
-            if isinstance(v, Decimal):
+        for i, v in enumerate(r):
+            if i == 0:
+                out.append(f'<th scope="row">{escape("" if v is None else str(v))}</th>')
+            elif isinstance(v, Decimal):
                 out.append(f'<td class="num">{_money(v)}</td>')
+            elif isinstance(v, Percent):
+                out.append(f'<td class="num">{v * 100:.1f}%</td>')
             elif isinstance(v, int | float) and not isinstance(v, bool):
                 out.append(f'<td class="num">{v:,.6g}</td>')
             else:
@@ -148,13 +155,11 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "".join(out)
 
 
-def report(estate: Estate, period: str, statement: Statement, ledger: Ledger,
-           util: dict[str, Any], history: list[dict[str, Any]], tables: dict[str, Table]
+def report(title: str, names: Names, period: str, statement: Statement, ledger: Ledger,
+           util: Utilization, history: list[dict[str, Any]], tables: dict[str, Table]
            ) -> str:
-    names = {d: (p.department.name) for d, p in estate.plans.items()}
-
     def label(dep: str) -> str:
-        return names.get(dep, dep)
+        return names.get(dep, (dep, ""))[0]
 
     charges = sorted(statement.departments, key=lambda d: -d.total)
     cost_rows = [(label(d.department), [("monthly charge", _n(d.total), COLOURS["cost"])])
@@ -174,8 +179,8 @@ def report(estate: Estate, period: str, statement: Statement, ledger: Ledger,
         ("RAM GiB used", [h["ram_gb_used"] for h in history], COLOURS["ram_used"]),
     ]
     legacy_servers = sum(d.legacy_servers for d in ledger.departments)
-    in_use = sum(n for z in util["hosts_in_use"].values() for n in z.values())
-    owned = sum(n for z in util["hosts_owned"].values() for n in z.values())
+    in_use = sum(n for z in util.hosts_in_use.values() for n in z.values())
+    owned = sum(n for z in util.hosts_owned.values() for n in z.values())
     host_rows = [("整合前 before", [("departments' own servers 自有服务器",
                                     float(legacy_servers), COLOURS["legacy"])]),
                  ("整合后 after", [("shared hosts in use 在用共享主机", float(in_use),
@@ -185,7 +190,7 @@ def report(estate: Estate, period: str, statement: Statement, ledger: Ledger,
     head = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(estate.settings.estate)} — 政务云资源使用、计费与节约报告 {escape(period)}</title>
+<title>{escape(title)} — 政务云资源使用、计费与节约报告 {escape(period)}</title>
 <style>
 body {{ font-family: {FONT}; margin: 24px; color: #222; max-width: 1200px; }}
 h1 {{ font-size: 22px; }} h2 {{ font-size: 18px; margin-top: 32px; }}
@@ -205,7 +210,7 @@ ul.notes li {{ margin: 4px 0; }}
                                               Decimal(0)) + statement.idle else "✗"
     body = [
         head,
-        f"<h1>{escape(estate.settings.estate)} 政务云 — utilization, chargeback and savings, "
+        f"<h1>{escape(title)} 政务云 — utilization, chargeback and savings, "
         f"{escape(period)}</h1>",
         '<div class="summary">',
         f"<div>Platform cost 平台成本<b>¥{_money(statement.platform_cost)}</b>a month</div>",
@@ -232,7 +237,7 @@ ul.notes li {{ margin: 4px 0; }}
               "figure comes from 数据来源", "cost_detail": "Platform cost lines 平台成本明细"}
     for key, (header, rows) in tables.items():
         body.append(f"<h2>{escape(titles.get(key, key))}</h2>")
-        body.append(_table(header, rows))
+        body.append(_table(header, rows, f"{titles.get(key, key)} — {period}"))
     body.append("<h2>Assumptions 假设</h2><ul class=\"notes\">")
     body += [f"<li>{escape(a)}</li>" for a in ledger.assumptions]
     body.append("</ul>")

@@ -1,9 +1,14 @@
-"""The open-data release (政务公开) of per-department spending and savings.
+"""The open-data release (政务公开) of a closed month's per-department spending and savings.
 
-Writes CSV files and one JSON file with a data dictionary. Only what is meant for the public
-goes out: department names, monthly charges, the legacy cost counterfactual and the saving,
-the estate's totals and the assumptions. Left out on purpose: contacts, cost centres, server
-and host names, addresses, networks, zones, quotas and per-server detail.
+A Frictionless data package: ``datapackage.json`` (licence, publisher, the price book's
+digest, and a Table Schema per table with zh-CN-first bilingual field titles), the month's
+CSV (UTF-8 with a BOM, so Excel on Chinese Windows reads it) and a JSON copy with the
+totals and assumptions. The CSV adds up on its own: its idle row carries the platform
+capacity charged to no department, so Σ monthly_charge_yuan = the platform cost and
+Σ saving_yuan = the estate's saving. Only what is meant for the public goes out: department
+names, monthly charges, the legacy cost counterfactual and the saving. Left out on purpose:
+contacts, cost centres, server and host names, addresses, networks, zones, quotas and
+per-server detail.
 """
 
 from __future__ import annotations
@@ -14,83 +19,152 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from govcloud.core.model import Estate
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.savings import Ledger
+from govcloud.reports.tables import Names
 
-PUBLIC_FIELDS: list[tuple[str, str, str, str]] = [
-    # name, type, unit, description
-    ("period", "string", "YYYY-MM", "Month the figures are for."),
-    ("department_id", "string", "", "Stable identifier of the department."),
-    ("department_name", "string", "", "Official name of the department (Chinese)."),
-    ("department_name_en", "string", "", "English name of the department."),
-    ("monthly_charge_yuan", "number", "yuan", "The department's share of the shared cloud's "
-     "cost for the month."),
-    ("legacy_cost_yuan", "number", "yuan", "What running its own servers, staff, antivirus "
-     "and backup would cost the department for the month (see assumptions)."),
-    ("saving_yuan", "number", "yuan", "legacy_cost_yuan minus monthly_charge_yuan."),
-    ("saving_per_year_yuan", "number", "yuan", "saving_yuan × 12."),
-    ("legacy_servers", "integer", "servers", "Servers the department ran before "
-     "consolidation."),
+IDLE_ID = "(idle)"
+LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
+           "path": "https://creativecommons.org/licenses/by/4.0/"}
+
+# name, type, unit, zh-CN title, English title, description
+PUBLIC_FIELDS: list[tuple[str, str, str, str, str, str]] = [
+    ("period", "string", "YYYY-MM", "期间", "Period", "Month the figures are for."),
+    ("department_id", "string", "", "部门标识", "Department id",
+     "Stable identifier of the department; '(idle)' for the platform capacity charged to no "
+     "department."),
+    ("department_name", "string", "", "部门名称", "Department name",
+     "Official name of the department (Chinese)."),
+    ("department_name_en", "string", "", "部门英文名称", "Department name (English)",
+     "English name of the department."),
+    ("monthly_charge_yuan", "number", "yuan", "月度分摊费用（元）", "Monthly charge (yuan)",
+     "The department's share of the shared cloud's cost for the month; on the idle row, the "
+     "cost of capacity nobody used."),
+    ("legacy_cost_yuan", "number", "yuan", "自建成本（元）", "Legacy cost (yuan)",
+     "What running its own servers, staff, antivirus and backup would cost the department "
+     "for the month (see assumptions)."),
+    ("saving_yuan", "number", "yuan", "节约金额（元）", "Saving (yuan)",
+     "legacy_cost_yuan minus monthly_charge_yuan."),
+    ("saving_per_year_yuan", "number", "yuan", "年化节约（元）", "Saving a year (yuan)",
+     "saving_yuan × 12."),
+    ("legacy_servers", "integer", "servers", "整合前服务器数", "Servers before",
+     "Servers the department ran before consolidation."),
+    ("closed", "boolean", "", "已结账", "Closed",
+     "True: the month is closed and its figures can no longer change."),
 ]
 FORBIDDEN = ("contact", "cost_centre", "host", "server_name", "address", "cidr", "zone",
              "quota")
-
-
-def records(estate: Estate, statement: Statement, ledger: Ledger) -> list[dict[str, Any]]:
-    charged = {d.department: d.total for d in statement.departments}
-    out = []
-    for d in ledger.departments:
-        p = estate.plans.get(d.department)
-        out.append({
-            "period": statement.period, "department_id": d.department,
-            "department_name": p.department.name if p else d.department,
-            "department_name_en": p.department.name_en if p else "",
-            "monthly_charge_yuan": _num(charged.get(d.department, Decimal(0))),
-            "legacy_cost_yuan": _num(d.legacy_total), "saving_yuan": _num(d.saving),
-            "saving_per_year_yuan": _num(d.saving_per_year), "legacy_servers": d.legacy_servers,
-        })
-    return out
 
 
 def _num(v: Decimal) -> float:
     return float(v.quantize(Decimal("0.01")))
 
 
-def dataset(estate: Estate, statement: Statement, ledger: Ledger) -> dict[str, Any]:
+def records(names: Names, statement: Statement, ledger: Ledger) -> list[dict[str, Any]]:
+    """One row per department, then the idle row; the columns add up to the estate's
+    totals."""
+    charged = {d.department: d.total for d in statement.departments}
+    closed = statement.closed_at is not None
+    out = []
+    for d in ledger.departments:
+        name, name_en = names.get(d.department, (d.department, ""))
+        out.append({
+            "period": statement.period, "department_id": d.department,
+            "department_name": name, "department_name_en": name_en,
+            "monthly_charge_yuan": _num(charged.get(d.department, Decimal(0))),
+            "legacy_cost_yuan": _num(d.legacy_total), "saving_yuan": _num(d.saving),
+            "saving_per_year_yuan": _num(d.saving_per_year), "legacy_servers": d.legacy_servers,
+            "closed": closed,
+        })
+    out.append({"period": statement.period, "department_id": IDLE_ID,
+                "department_name": "空闲容量（未分摊）",
+                "department_name_en": "idle capacity (charged to no department)",
+                "monthly_charge_yuan": _num(statement.idle), "legacy_cost_yuan": 0.0,
+                "saving_yuan": _num(-statement.idle),
+                "saving_per_year_yuan": _num(-statement.idle * 12), "legacy_servers": 0,
+                "closed": closed})
+    return out
+
+
+def table_schema() -> dict[str, Any]:
+    return {"fields": [{"name": n, "type": t, "title": f"{zh} {en}",
+                        "description": d, **({"unit": u} if u else {})}
+                       for n, t, u, zh, en, d in PUBLIC_FIELDS],
+            "primaryKey": ["period", "department_id"]}
+
+
+def dataset(title: str, names: Names, statement: Statement, ledger: Ledger) -> dict[str, Any]:
     return {
-        "title": f"{estate.settings.estate} shared e-government cloud: spending and savings "
-                 f"per department, {statement.period}",
+        "title": f"{title} shared e-government cloud: spending and savings per department, "
+                 f"{statement.period}",
         "title_zh": f"政务云各部门费用与节约情况 {statement.period}",
         "period": statement.period, "currency": "CNY",
         "closed": statement.closed_at is not None,
         "totals": {"platform_cost_yuan": _num(statement.platform_cost),
-                   "charged_to_departments_yuan": _num(statement.platform_cost - statement.idle),
+                   "charged_to_departments_yuan": _num(statement.platform_cost - statement.idle
+                                                       + statement.adjusted()),
                    "idle_capacity_yuan": _num(statement.idle),
+                   "adjustments_yuan": _num(statement.adjusted()),
                    "legacy_cost_yuan": _num(ledger.legacy_total),
                    "saving_yuan": _num(ledger.saving),
                    "saving_per_year_yuan": _num(ledger.saving * 12)},
-        "records": records(estate, statement, ledger),
-        "dictionary": [{"name": n, "type": t, "unit": u, "description": d}
-                       for n, t, u, d in PUBLIC_FIELDS],
+        "records": records(names, statement, ledger),
+        "dictionary": [{"name": n, "type": t, "unit": u, "title_zh": zh, "title_en": en,
+                        "description": d} for n, t, u, zh, en, d in PUBLIC_FIELDS],
         "assumptions": list(ledger.assumptions),
     }
 
 
-def release(estate: Estate, statement: Statement, ledger: Ledger) -> dict[str, bytes]:
-    """The release's files by name: the month's CSV (with a BOM, so Excel reads UTF-8), the
-    data dictionary, and the JSON with totals and assumptions. Writing them is the caller's."""
-    data = dataset(estate, statement, ledger)
+def package(title: str, statement: Statement, book_digest: str, data_name: str
+            ) -> dict[str, Any]:
+    """The Frictionless data package descriptor."""
     period = statement.period
-    names = [f[0] for f in PUBLIC_FIELDS]
     return {
-        f"spending-and-savings-{period}.csv":
-            _csv([names, *([r[n] for n in names] for r in data["records"])]),
-        "data-dictionary.csv": _csv([["name", "type", "unit", "description"],
-                                     *PUBLIC_FIELDS]),
+        "name": f"govcloud-spending-and-savings-{period}",
+        "title": f"政务云各部门费用与节约情况 {period} / {title} shared e-government cloud: "
+                 f"spending and savings per department, {period}",
+        "description": "每个部门的月度分摊费用、自建成本与节约；空闲容量单列一行。Per department: "
+                       "the monthly charge, the legacy cost and the saving; idle capacity is "
+                       "its own row, so the columns add up to the estate's totals.",
+        "licenses": [LICENSE],
+        "contributors": [{"title": f"{title} 政务云平台 / {title} e-government cloud",
+                          "role": "publisher"}],
+        "created": statement.closed_at or "",
+        "keywords": ["政务公开", "open government", "chargeback", "savings"],
+        "govcloud": {"period": period, "closed_at": statement.closed_at,
+                     "price_book_digest": book_digest},
+        "resources": [{
+            "name": "spending-and-savings", "path": data_name, "profile": "tabular-data-resource",
+            "format": "csv", "mediatype": "text/csv", "encoding": "utf-8-sig",
+            "schema": table_schema()}],
+    }
+
+
+def release(title: str, names: Names, statement: Statement, ledger: Ledger,
+            book_digest: str = "") -> dict[str, bytes]:
+    """The release's files by name. Writing them is the caller's."""
+    data = dataset(title, names, statement, ledger)
+    period = statement.period
+    columns = [f[0] for f in PUBLIC_FIELDS]
+    data_name = f"spending-and-savings-{period}.csv"
+    rows = [[_csv_value(r[n]) for n in columns] for r in data["records"]]
+    return {
+        data_name: _csv([columns, *rows]),
+        "data-dictionary.csv": _csv([["name", "type", "unit", "title_zh", "title_en",
+                                      "description"], *PUBLIC_FIELDS]),
         f"spending-and-savings-{period}.json":
             json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"),
+        "datapackage.json": json.dumps(package(title, statement, book_digest, data_name),
+                                       ensure_ascii=False, indent=2).encode("utf-8"),
     }
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return v
 
 
 def _csv(rows: Any) -> bytes:

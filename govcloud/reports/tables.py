@@ -6,31 +6,72 @@ idle line and the totals, so every table adds up on its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from govcloud.core.model import Estate
 from govcloud.finance.chargeback import ZERO, Statement
 from govcloud.finance.savings import Ledger
+from govcloud.finance.utilization import Utilization
 
 Table = tuple[list[str], list[list[Any]]]
+Names = Mapping[str, tuple[str, str]]  # department → (name, English name)
 
 
-def _name(estate: Estate, dep: str) -> str:
-    p = estate.plans.get(dep)
-    return p.department.name if p else dep
+def _name(names: Names, dep: str) -> str:
+    return names.get(dep, (dep, ""))[0]
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
+class Percent(float):
+    """A ratio shown as a percentage: text "43.8%", a number with a percent format in XLSX,
+    the ratio in CSV and JSON."""
 
 
-def utilization_table(data: dict[str, Any]) -> Table:
+def _pct(x: float | None) -> Percent | None:
+    return None if x is None else Percent(x)
+
+
+# Column titles in words, zh-CN first, for the HTML report and the workbook (CSV and JSON keep
+# the code names machines read).
+TITLES = {
+    "department": "部门标识 Department id", "name": "部门 Department",
+    "servers": "服务器数 Servers", "vcpu": "已分配vCPU vCPU allocated",
+    "vcpu_used": "已用vCPU vCPU used", "vcpu_util": "vCPU使用率 vCPU utilization",
+    "ram_gb": "已分配内存GiB RAM GiB allocated", "ram_gb_used": "已用内存GiB RAM GiB used",
+    "ram_util": "内存使用率 RAM utilization", "disk_gb": "系统盘GB Root disk GB",
+    "volumes": "数据卷数 Volumes", "volume_gb": "数据卷GB Volume GB",
+    "websites": "网站数 Websites", "backup_gb": "备份GB Backup GB",
+    "antivirus_seats": "防病毒点数 Antivirus seats", "quota_cores": "vCPU配额 Core quota",
+    "quota_ram_gb": "内存配额GiB RAM quota GiB", "total": "合计（元） Total (yuan)",
+    "legacy_servers": "整合前服务器数 Servers before", "legacy_cost": "自建成本（元） Legacy cost",
+    "consolidated_cost": "整合后费用（元） Consolidated cost", "saving": "节约（元） Saving",
+    "saving_per_year": "年化节约（元） Saving a year", "line": "明细 Line",
+    "yuan_a_month": "每月（元） Yuan a month", "plan_source": "规划来源 Plan line",
+    "price_source": "价格来源 Price line", "pool": "资源池 Pool", "rule": "分摊规则 Split rule",
+    "yuan": "金额（元） Yuan", "source": "来源 Source", "item": "计费项 Item",
+    "list_price": "目录价（元/单位） List price", "units": "计费数量 Units billed",
+    "charged": "部门分摊（元） Charged to departments",
+    "yuan_per_unit": "部门实付单价（元/单位） What departments pay per unit",
+    "adjustment": "调整（元） Adjustment",
+}
+
+
+def title(code: str) -> str:
+    """A column's title in words; a pool's share column is named after the pool."""
+    if code in TITLES:
+        return TITLES[code]
+    if len(code) == 7 and code[4] == "-":  # a month column, YYYY-MM
+        return f"{code} 月 month"
+    words = code.replace("-", " ").replace("_", " ")
+    return f"{words} 资源池分摊（元） {words} pool share (yuan)"
+
+
+def utilization_table(data: Utilization) -> Table:
     header = ["department", "name", "servers", "vcpu", "vcpu_used", "vcpu_util", "ram_gb",
               "ram_gb_used", "ram_util", "disk_gb", "volumes", "volume_gb", "websites",
               "backup_gb", "antivirus_seats", "quota_cores", "quota_ram_gb"]
     rows = []
-    for r in data["rows"]:
+    for r in data.rows:
         a, u = r.allocated, r.used
         rows.append([r.department, r.name, int(a["servers"]), a["vcpu"], u.get("vcpu"),
                      _pct(r.ratio("vcpu")), a["ram_gb"], u.get("ram_gb"),
@@ -40,26 +81,36 @@ def utilization_table(data: dict[str, Any]) -> Table:
     return header, rows
 
 
-def chargeback_table(estate: Estate, s: Statement) -> Table:
+def chargeback_table(names: Names, s: Statement) -> Table:
     pools = [p.name for p in s.pools]
-    header = ["department", "name", "list_value", *pools, "total"]
+    adjusted = any(d.adjustment for d in s.departments)
+    header = ["department", "name", *pools, *(["adjustment"] if adjusted else []), "total"]
     rows: list[list[Any]] = []
     for d in s.departments:
-        rows.append([d.department, _name(estate, d.department), d.list_value,
-                     *[d.by_pool[p] for p in pools], d.total])
-    rows.append(["(idle)", "idle capacity (charged to no department)", "",
-                 *[p.idle for p in s.pools], s.idle])
-    rows.append(["(total)", "platform cost", sum((d.list_value for d in s.departments), ZERO),
-                 *[p.cost for p in s.pools], s.platform_cost])
+        rows.append([d.department, _name(names, d.department),
+                     *[d.by_pool[p] for p in pools],
+                     *([d.adjustment] if adjusted else []), d.total])
+    rows.append(["(idle)", "idle capacity (charged to no department)",
+                 *[p.idle for p in s.pools], *([ZERO] if adjusted else []), s.idle])
+    rows.append(["(total)", "platform cost", *[p.cost for p in s.pools],
+                 *([s.adjusted()] if adjusted else []), s.platform_cost + s.adjusted()])
     return header, rows
 
 
-def savings_table(estate: Estate, ledger: Ledger) -> Table:
+def rate_card_table(s: Statement, card: list[dict[str, Any]]) -> Table:
+    """Per billed item: the list price, the units billed, what departments were charged for
+    it after the shared pools, and so what one unit really cost them."""
+    header = ["item", "list_price", "units", "charged", "yuan_per_unit"]
+    return header, [[r["item"], r["list_price"], r["units"], r["charged"], r["yuan_per_unit"]]
+                    for r in card]
+
+
+def savings_table(names: Names, ledger: Ledger) -> Table:
     header = ["department", "name", "legacy_servers", "legacy_cost", "consolidated_cost",
               "saving", "saving_per_year"]
     rows: list[list[Any]] = []
     for d in ledger.departments:
-        rows.append([d.department, _name(estate, d.department), d.legacy_servers,
+        rows.append([d.department, _name(names, d.department), d.legacy_servers,
                      d.legacy_total, d.consolidated, d.saving, d.saving_per_year])
     rows.append(["(idle)", "idle platform capacity", "", Decimal("0.00"), ledger.idle,
                  -ledger.idle, -ledger.idle * 12])

@@ -8,9 +8,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from govcloud.reports.tables import Percent
+
 
 def width(text: str) -> int:
     """Display width: CJK characters take two columns."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -35,6 +39,8 @@ def cell(v: Any) -> str:
     """A value as the terminal shows it: money to the fen with separators."""
     if isinstance(v, Decimal):
         return f"{v:,.2f}"
+    if isinstance(v, Percent):
+        return f"{v * 100:.1f}%"
     if isinstance(v, float):
         return f"{v:,.6g}"
     return "" if v is None else str(v)
@@ -44,6 +50,8 @@ def csv_cell(v: Any) -> Any:
     """A value as CSV carries it: money to the fen without separators, None as empty."""
     if isinstance(v, Decimal):
         return f"{v:.2f}"
+    if isinstance(v, Percent):
+        return f"{v:.4f}"
     return "" if v is None else v
 
 

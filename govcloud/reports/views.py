@@ -4,12 +4,15 @@ JSON, its terminal text and its notes. Pure: built from finance values, written 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from govcloud.core.model import Estate
-from govcloud.finance.chargeback import Statement
+from govcloud.finance.chargeback import Statement, rate_card
 from govcloud.finance.savings import Ledger
+from govcloud.finance.span import FORECAST_METHOD, SpanTotals
+from govcloud.finance.utilization import Utilization
 from govcloud.reports import tables
+from govcloud.reports.tables import Names
 from govcloud.reports.text import cell, columns, table
 
 # What the terminal shows of the utilization table (CSV, JSON and XLSX carry every column).
@@ -43,30 +46,50 @@ def _text(header: list[str], rows: list[list[Any]], align: str) -> str:
     return table(header, [[cell(v) for v in r] for r in rows], align)
 
 
-def utilization(util: dict[str, Any], period: str) -> Report:
+def utilization(util: Utilization) -> Report:
     header, rows = tables.utilization_table(util)
-    in_use = sum(n for z in util["hosts_in_use"].values() for n in z.values())
-    owned = sum(n for z in util["hosts_owned"].values() for n in z.values())
+    in_use = sum(n for z in util.hosts_in_use.values() for n in z.values())
+    owned = sum(n for z in util.hosts_owned.values() for n in z.values())
     text = _text(*columns(header, rows, UTILIZATION_TEXT), "llrrrrrrrrrrr")
-    text += f"\n\n{len(rows)} departments on {in_use} of {owned} shared hosts ({period})."
-    data = {"period": period, "departments": [r.as_dict() for r in util["rows"]],
-            "hosts_in_use": util["hosts_in_use"], "hosts_owned": util["hosts_owned"]}
-    return Report(period, {"Utilization": (header, rows)}, data, text)
+    text += f"\n\n{len(rows)} departments on {in_use} of {owned} shared hosts ({util.label})."
+    return Report(util.period, {"Utilization": (header, rows)}, util.as_dict(), text)
 
 
-def chargeback(estate: Estate, st: Statement) -> Report:
-    header, rows = tables.chargeback_table(estate, st)
+def period_label(st: Statement) -> str:
+    if st.month_to_date and st.hours:
+        return f"{st.period} month to date ({st.hours[0]} of {st.hours[1]} hours)"
+    return st.period
+
+
+def _card(v: Any) -> Any:
+    return None if v is None else str(v)
+
+
+def chargeback(names: Names, st: Statement) -> Report:
+    header, rows = tables.chargeback_table(names, st)
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
+    card = rate_card(st)
+    card_table = tables.rate_card_table(st, card)
+    text += ("\n\nRate card: what departments paid per unit after the shared pools (charges "
+             "less idle, attributed to items by priced usage), against the list price:\n"
+             + _text(*card_table, "lrrrr"))
     status = f"closed {st.closed_at}" if st.closed_at else "open (prices may still change it)"
-    text += (f"\n\nPeriod {st.period}, {status}. Pools: "
+    if st.adjustments:
+        text += "\n\nAdjustments:\n" + "\n".join(
+            f"  {a.department}: {a.yuan:+,.2f} — {a.reason} ({a.by}, {a.at})"
+            for a in st.adjustments)
+    text += (f"\n\nPeriod {period_label(st)}, {status}. Pools: "
              + "; ".join(f"{p.name} split by {p.rule}" for p in st.pools)
-             + f".\nCheck: charges {st.platform_cost - st.idle:,.2f} + idle {st.idle:,.2f} = "
-             f"platform cost {st.platform_cost:,.2f}.")
-    return Report(st.period, {"Chargeback": (header, rows)}, st.as_dict(), text)
+             + f".\nCheck: charges {st.platform_cost - st.idle + st.adjusted():,.2f} + idle "
+             f"{st.idle:,.2f} = platform cost {st.platform_cost:,.2f}"
+             + (f" + adjustments {st.adjusted():,.2f}." if st.adjustments else "."))
+    data = {**st.as_dict(), "rate_card": [{k: _card(v) for k, v in r.items()} for r in card]}
+    return Report(st.period, {"Chargeback": (header, rows), "Rate card": card_table}, data,
+                  text)
 
 
-def savings(estate: Estate, led: Ledger, period: str, detail: bool = False) -> Report:
-    header, rows = tables.savings_table(estate, led)
+def savings(names: Names, led: Ledger, period: str, detail: bool = False) -> Report:
+    header, rows = tables.savings_table(names, led)
     text = _text(header, rows, "llrrrrr")
     if detail:
         text += "\n\n" + _text(*tables.savings_detail(led), "llrll")
@@ -76,11 +99,37 @@ def savings(estate: Estate, led: Ledger, period: str, detail: bool = False) -> R
                   tuple(led.assumptions))
 
 
-def workbook_sheets(estate: Estate, util: dict[str, Any], st: Statement, led: Ledger
+def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
                     ) -> dict[str, tables.Table]:
     """Every sheet of the month's workbook (and of the HTML report's tables)."""
     return {"Utilization": tables.utilization_table(util),
-            "Chargeback": tables.chargeback_table(estate, st),
-            "Savings": tables.savings_table(estate, led),
+            "Chargeback": tables.chargeback_table(names, st),
+            "Rate card": tables.rate_card_table(st, rate_card(st)),
+            "Savings": tables.savings_table(names, led),
             "Savings sources": tables.savings_detail(led),
             "Platform cost": tables.cost_detail(st)}
+
+
+def span(names: Names, t: SpanTotals, label: str, year_hours: int) -> Report:
+    """Charges per department month by month over a span, with the idle and platform rows,
+    and (for a year from January) the forecast of the year with its method."""
+    header = ["department", "name", *t.months, "total"]
+    rows: list[list[Any]] = [[d, names.get(d, (d, ""))[0], *v, t.total(d)]
+                             for d, v in t.charges.items()]
+    rows.append(["(idle)", "idle capacity (charged to no department)", *t.idle,
+                 sum(t.idle, Decimal(0))])
+    rows.append(["(total)", "platform cost", *t.platform, sum(t.platform, Decimal(0))])
+    text = _text(header, rows, "ll" + "r" * (len(header) - 2))
+    month_to_date = [m for m, (run, full) in zip(t.months, t.hours, strict=True) if run < full]
+    text += f"\n\n{label}: {len(t.months)} months"
+    if month_to_date:
+        text += f" ({', '.join(month_to_date)} month to date)"
+    data = {"span": label, **t.as_dict()}
+    forecast = t.forecast(year_hours)
+    if forecast is not None:
+        text += (f".\nForecast for {t.months[0][:4]}: platform cost {forecast:,.2f} yuan "
+                 f"(method: {FORECAST_METHOD}).")
+        data["forecast"] = {"platform_cost": str(forecast), "method": FORECAST_METHOD}
+    else:
+        text += "."
+    return Report(label, {"Chargeback by month": (header, rows)}, data, text)

@@ -10,14 +10,20 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from govcloud.reports.tables import Table
+from govcloud.errors import MissingExtra
+from govcloud.reports.tables import Percent, Table, title
 
 MONEY = "#,##0.00"
+PERCENT = "0.0%"
 
 
 def workbook(sheets: list[tuple[str, Table]], notes: list[str], active: str = "") -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
+    try:
+        from openpyxl import Workbook
+        from openpyxl.styles import Font, PatternFill
+    except ImportError as exc:
+        raise MissingExtra("the xlsx output", "xlsx", "openpyxl",
+                           "use --output csv") from exc
 
     wb = Workbook()
     blank = wb.active  # a new workbook starts with one empty sheet
@@ -25,9 +31,9 @@ def workbook(sheets: list[tuple[str, Table]], notes: list[str], active: str = ""
         wb.remove(blank)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
-    for title, (header, rows) in sheets:
-        ws = wb.create_sheet(title)
-        ws.append(header)
+    for name, (header, rows) in sheets:
+        ws = wb.create_sheet(name)
+        ws.append([title(h) for h in header])
         for cell in ws[1]:
             cell.font = bold
             cell.fill = fill
@@ -36,15 +42,19 @@ def workbook(sheets: list[tuple[str, Table]], notes: list[str], active: str = ""
             if str(row[0]).startswith("("):
                 for cell in ws[ws.max_row]:
                     cell.font = bold
-        for col in ws.iter_cols(min_row=2):
-            for cell in col:
-                if isinstance(cell.value, float) and _is_money(header[cell.column - 1]):
-                    cell.number_format = MONEY
-        for i, name in enumerate(header, start=1):
+        for r, row in enumerate(rows, start=2):
+            for c, v in enumerate(row, start=1):
+                if isinstance(v, Percent):
+                    ws.cell(row=r, column=c).number_format = PERCENT
+                elif isinstance(v, Decimal) or (isinstance(v, float)
+                                                and _is_money(header[c - 1])):
+                    ws.cell(row=r, column=c).number_format = MONEY
+        for i, code in enumerate(header, start=1):
             letter = ws.cell(row=1, column=i).column_letter
-            longest = max([len(str(name))] + [len(str(r[i - 1])) for r in rows[:200]])
+            longest = max([len(title(code))] + [len(str(r[i - 1])) for r in rows[:200]])
             ws.column_dimensions[letter].width = min(max(10, longest + 2), 60)
         ws.freeze_panes = "C2"
+        ws.auto_filter.ref = ws.dimensions
     ws = wb.create_sheet("Assumptions")
     ws.append(["assumption"])
     ws["A1"].font = bold
@@ -64,6 +74,6 @@ def _is_money(name: str) -> bool:
 
 
 def _cell(v: Any) -> Any:
-    if isinstance(v, Decimal):
+    if isinstance(v, Decimal | Percent):
         return float(v)
     return "" if v is None else v

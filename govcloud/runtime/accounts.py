@@ -1,5 +1,7 @@
 """Reports from the state store: utilization, chargeback and savings for one month.
 
+Closing, reopening, adjusting and publishing a month are in ``govcloud.runtime.closing``.
+
 This is the edge between the pure accounting modules (``usage``, ``pricebook``,
 ``chargeback``, ``savings``) and the state store and drivers: it collects usage from the
 driver into the store, and builds reports from the store alone, so no cloud is needed.
@@ -8,8 +10,8 @@ The renderers (xlsx, html, publish) live beside it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +20,32 @@ from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import GovcloudError
 from govcloud.finance import usage
 from govcloud.finance.chargeback import Platform, Statement, chargeback, check_invariant
-from govcloud.finance.pricebook import PriceBook, check_period
+from govcloud.finance.chargeback import plan_cost as plan_cost_of
+from govcloud.finance.period import Month, Span, Window
+from govcloud.finance.pricebook import PriceBook
 from govcloud.finance.savings import Ledger, ledger
+from govcloud.finance.span import totals
+from govcloud.finance.utilization import Utilization, UtilRow
 from govcloud.placement import hosts as placement
 from govcloud.reports import views
 from govcloud.runtime import records as stored
-from govcloud.runtime.files import read_document, write_bytes
+from govcloud.runtime.files import read_document
 from govcloud.runtime.loader import load_book
-from govcloud.runtime.store import Store, holder_id
+from govcloud.runtime.store import Store, clock
 
 
 def book_for(estate: Estate) -> PriceBook:
     """The estate's price book, checked against the host and legacy classes it uses."""
-    path = estate.root / estate.settings.prices
-    if not path.is_file():
+    path = estate.root / estate.settings.prices  # an absolute setting stays as written
+    if not os.path.lexists(path):
         raise GovcloudError(f"the estate has no price book {estate.settings.prices}",
                             "write one (docs/schema/price-book.json is its schema) or point "
                             "prices: in govcloud.yaml at it")
     legacy = {s.host_class for p in estate.plans.values() for s in p.legacy.servers}
     hosts = {c for zone in estate.settings.host_pool.hosts.values() for c, n in zone.items()
              if n}
-    return load_book(path, estate.settings.prices, hosts, legacy)
+    return load_book(path, estate.settings.prices, hosts, legacy, estate.root,
+                     outside=Path(estate.settings.prices).is_absolute())
 
 
 def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = None
@@ -54,9 +61,15 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
             r.attrs["disk_gb"],
             f"{r.department}/{r.attrs['server_group']}" if r.attrs.get("server_group")
             else None) for r in servers]
-        result = placement.place(demands, hosts, placement.Ratios.of(pool))
-        return ({z: result.by_class(z) for z in sorted(pool.hosts)
-                 if result.by_class(z)}, "placement")
+        ratios = placement.Ratios.of(pool)
+        packed: dict[str, dict[str, int]] = {}
+        for zone in sorted(pool.hosts):
+            zone_demands = tuple(sorted((d for d in demands if d.zone == zone),
+                                        key=lambda d: d.key))
+            used = _zone_hosts(zone_demands, tuple(h for h in hosts if h.zone == zone), ratios)
+            if used:
+                packed[zone] = used
+        return packed, "placement"
     except GovcloudError:
         pass
     by_name = {h.name: h for h in hosts}
@@ -71,83 +84,127 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
     return out, "driver"
 
 
-def measured_records(resources: list[Any], driver: Driver, period: str) -> list[usage.Record]:
-    """Allocations from the cloud's resources; measured vCPU and RAM from the driver's usage
-    API (nova os-simple-tenant-usage: hours in the month, averaged over the month)."""
-    import calendar
-    from datetime import UTC, datetime
+_PLACED: dict[tuple[Any, ...], dict[str, int]] = {}
 
-    year, month = (int(x) for x in period.split("-"))
-    start = datetime(year, month, 1, tzinfo=UTC)
-    days = calendar.monthrange(year, month)[1]
-    end = min(datetime(year, month, days, 23, 59, 59, tzinfo=UTC), datetime.now(UTC))
-    hours = max((end - start).total_seconds() / 3600, 1.0)
-    measured = driver.usage(start, end) if driver.can(Ability.USAGE) and end > start else {}
-    source = driver.name
+
+def _zone_hosts(demands: tuple[Any, ...], hosts: tuple[Any, ...], ratios: Any
+                ) -> dict[str, int]:
+    """Host class → hosts one zone's servers are packed onto. Zones are packed apart, and a
+    plan asks for the same zone before and after when it changes another: a zone is packed
+    once per process."""
+    key = (demands, hosts, ratios)
+    if key not in _PLACED:
+        if len(_PLACED) > 8:
+            _PLACED.clear()
+        _PLACED[key] = placement.place(demands, hosts, ratios).by_class()
+    return dict(_PLACED[key])
+
+
+def measured_records(resources: list[Any], driver: Driver, window: Window
+                     ) -> list[usage.Record]:
+    """Prorated allocations from the cloud's resources; measured vCPU and RAM from the
+    driver's usage API (nova os-simple-tenant-usage: hours in the window), in unit-months."""
+    period = str(window.month)
+    measured = driver.usage(window.start, window.end) \
+        if driver.can(Ability.USAGE) and window.hours else {}
+    month_hours = window.month.hours
     out = []
-    for d, items in sorted(usage.allocations(resources).items()):
+    for d, items in sorted(usage.prorated(resources, window).items()):
         m = measured.get(d)
         for item, v in items.items():
             used = None
             if m is not None and item == "vcpu":
-                used = round(min(m["vcpu_hours"] / hours, v), 3)
+                used = round(min(m["vcpu_hours"] / month_hours, v), 6)
             elif m is not None and item == "ram_gb":
-                used = round(min(m["ram_mb_hours"] / 1024 / hours, v), 3)
-            out.append(usage.Record(period, d, item, v, used, source))
+                used = round(min(m["ram_mb_hours"] / 1024 / month_hours, v), 6)
+            out.append(usage.Record(period, d, item, v, used, driver.name))
     return out
 
 
-def collect(estate: Estate, store: Store, driver: Driver, period: str) -> dict[str, Any]:
-    """Read the cloud and store the month's usage samples and hosts in use."""
-    check_period(period)
-    resources = driver.read()
+def window(month: Month) -> Window:
+    """The part of ``month`` that has run by now (refused for a month not yet begun)."""
+    return Window.of(month, clock())
+
+
+def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[str, Any]:
+    """Read the cloud and store the month's usage (prorated to the hours each resource
+    lived) and hosts in use. A closed month is refused: reopen it first."""
+    win = window(month)
+    if stored.closing(store, str(month)) is not None:
+        raise GovcloudError(f"{month} is closed; its usage cannot change",
+                            f"govcloud statement reopen --period {month} --reason … first")
+    resources = driver.read() + driver.retired(month.start)
     if driver.name == "sim":
-        records = usage.sim_samples(resources, period)
+        records = usage.sim_samples(resources, win)
     else:
-        records = measured_records(resources, driver, period)
-    in_use, source = hosts_in_use(estate, resources, driver)
-    records += usage.host_records(period, in_use, source)
-    n = stored.record(store, records, replace_period=period)
-    return {"period": period, "records": n,
+        records = measured_records(resources, driver, win)
+    if not any(r.allocated for r in records if r.item in usage.BILLED):
+        raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
+                            "collect a month in which the estate existed")
+    in_use, source = hosts_in_use(estate, driver.read(), driver)
+    records += usage.host_records(str(month), in_use, source)
+    records.append(usage.window_record(win, source))
+    n = stored.record(store, records, replace_period=str(month))
+    return {"period": str(month), "label": win.label(), "records": n,
+            "month_to_date": win.month_to_date, "hours": win.hours,
             "departments": len({r.department for r in records} - {usage.PLATFORM}),
             "hosts_in_use": sum(c for z in in_use.values() for c in z.values()),
             "hosts_source": source}
 
 
-def records_for(store: Store, period: str) -> list[usage.Record]:
-    check_period(period)
-    records = stored.load(store, period)
+def collect_quietly(estate: Estate, store: Store, driver: Driver) -> str:
+    """After an apply: this month's usage, so reports work at once. A failure here never
+    fails the apply; it is returned as one sentence."""
+    try:
+        got = collect(estate, store, driver, Month.of(clock()))
+    except GovcloudError as exc:
+        return f"usage not collected: {exc.render()}"
+    return f"usage collected for {got['label']}"
+
+
+def collect_due(estate: Estate, store: Store, driver: Driver) -> list[str]:
+    """The exporter's hourly schedule: this month to date, and last month in full when what
+    was recorded of it stopped before its end (and it is not closed)."""
+    this = Month.of(clock())
+    notes = [collect_quietly(estate, store, driver)]
+    last = this.previous()
+    run = usage.hours_run(stored.load(store, str(last)))
+    if run and run[0] < run[1] and stored.closing(store, str(last)) is None:
+        try:
+            got = collect(estate, store, driver, last)
+            notes.append(f"usage collected for {got['label']}")
+        except GovcloudError as exc:
+            notes.append(f"usage of {last} not collected: {exc.render()}")
+    return notes
+
+
+def records_for(store: Store, month: Month) -> list[usage.Record]:
+    records = stored.load(store, str(month))
     if not records:
-        raise GovcloudError(f"no usage is recorded for {period}",
-                            f"run govcloud usage collect --period {period} first")
+        raise GovcloudError(f"no usage is recorded for {month}",
+                            f"run govcloud usage collect --period {month} first")
     return records
 
 
-def statement_for(estate: Estate, store: Store, period: str,
+def names_of(estate: Estate) -> dict[str, tuple[str, str]]:
+    return {d: (p.department.name, p.department.name_en) for d, p in estate.plans.items()}
+
+
+def statement_for(estate: Estate, store: Store, month: Month,
                   book: PriceBook | None = None) -> Statement:
     """The month's chargeback: the frozen one when the month is closed."""
-    check_period(period)
-    closed = stored.statement(store, period)
-    if closed is not None:
-        body, at = closed
-        s = Statement.from_dict(body)
-        return Statement(s.period, s.departments, s.pools, s.rates, s.platform_cost, s.idle,
-                         at, s.notes)
-    records = records_for(store, period)
-    platform = Platform.of(estate.settings.host_pool, usage.hosts_in_use(records))
-    s = chargeback(book or book_for(estate), period, usage.by_department(records), platform)
+    frozen = stored.closing(store, str(month))
+    if frozen is not None:
+        return frozen.statement
+    rows = stored.allocated(store, str(month))
+    if not rows:
+        records_for(store, month)  # the plain error with the fix
+    got = usage.allocated(str(month), rows)
+    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use)
+    s = chargeback(book or book_for(estate), str(month), got.by_department, platform,
+                   got.hours, stored.adjustments(store, str(month)))
     check_invariant(s)
     return s
-
-
-def close(estate: Estate, store: Store, period: str) -> Statement:
-    """Freeze the month: later price edits cannot change its statement."""
-    if stored.statement(store, period) is not None:
-        raise GovcloudError(f"{period} is already closed",
-                            "a closed month cannot change; correct it in a later month")
-    s = statement_for(estate, store, period)
-    stored.save_statement(store, period, s.as_dict(), holder_id())
-    return statement_for(estate, store, period)
 
 
 def _line_of(estate: Estate) -> Any:
@@ -155,7 +212,7 @@ def _line_of(estate: Estate) -> Any:
 
     def for_plan(plan: Any) -> Any:
         if plan.file not in cache:
-            doc, _ = read_document(estate.root / plan.file, plan.file)
+            doc, _ = read_document(estate.root / plan.file, plan.file, estate.root)
             cache[plan.file] = doc
         doc = cache[plan.file]
         return (lambda path: doc.line(path)) if doc is not None else (lambda path: 0)
@@ -163,69 +220,107 @@ def _line_of(estate: Estate) -> Any:
     return for_plan
 
 
-def savings_for(estate: Estate, store: Store, period: str,
+def savings_for(estate: Estate, store: Store, month: Month,
                 statement: Statement | None = None) -> Ledger:
+    frozen = stored.closing(store, str(month))
+    if frozen is not None:
+        return frozen.ledger
     book = book_for(estate)
-    return ledger(estate.plans, book, statement or statement_for(estate, store, period, book),
+    return ledger(estate.plans, book, statement or statement_for(estate, store, month, book),
                   _line_of(estate))
 
 
 @dataclass(frozen=True)
-class Month:
-    """Every figure of one month, each computed once: what the workbook and HTML need."""
+class Figures:
+    """Every figure of one month, each computed once (or read frozen, for a closed month):
+    what the workbook, the HTML report, publishing and closing need."""
 
     period: str
-    utilization: dict[str, Any]
+    title: str
+    names: dict[str, tuple[str, str]]
+    utilization: Utilization
     statement: Statement
     ledger: Ledger
 
-    def sheets(self, estate: Estate) -> dict[str, Any]:
-        return views.workbook_sheets(estate, self.utilization, self.statement, self.ledger)
+    def sheets(self) -> dict[str, Any]:
+        return views.workbook_sheets(self.names, self.utilization, self.statement,
+                                     self.ledger)
 
 
-def month(estate: Estate, store: Store, period: str) -> Month:
-    st = statement_for(estate, store, period)
-    return Month(period, utilization(estate, store, period), st,
-                 savings_for(estate, store, period, st))
+def figures(estate: Estate, store: Store, month: Month) -> Figures:
+    frozen = stored.closing(store, str(month))
+    if frozen is not None:
+        return Figures(frozen.period, frozen.estate, frozen.names, frozen.utilization,
+                       frozen.statement, frozen.ledger)
+    st = statement_for(estate, store, month)
+    return Figures(str(month), estate.settings.estate, names_of(estate),
+                   utilization(estate, store, month), st, savings_for(estate, store, month, st))
 
 
-def report(estate: Estate, store: Store, kind: str, period: str, detail: bool = False,
+def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool = False,
            workbook: bool = False) -> views.Report:
     """One finance report (utilization, chargeback or savings) for a month. Only its own
     figures are computed, unless ``workbook`` asks for every sheet beside it."""
-    if workbook:
-        m = month(estate, store, period)
-        rep = {"utilization": lambda: views.utilization(m.utilization, period),
-               "chargeback": lambda: views.chargeback(estate, m.statement),
-               "savings": lambda: views.savings(estate, m.ledger, period, detail)}[kind]()
+    period = str(month)
+    frozen = stored.closing(store, period)
+    if workbook or frozen is not None:
+        m = figures(estate, store, month)
+        rep = {"utilization": lambda: views.utilization(m.utilization),
+               "chargeback": lambda: views.chargeback(m.names, m.statement),
+               "savings": lambda: views.savings(m.names, m.ledger, period, detail)}[kind]()
+        if frozen is not None:  # what the figures were computed from, as stored
+            rep = views.Report(period, rep.sheets, {
+                **rep.data, "closed_at": frozen.closed_at, "closed_by": frozen.closed_by,
+                "price_book": {"digest": frozen.book_digest, "lines": frozen.price_lines}},
+                rep.text + f"\nClosed {frozen.closed_at} by {frozen.closed_by}; price book "
+                f"{frozen.book_digest}.", rep.notes)
+        if not workbook:
+            return rep
         return views.Report(period, rep.sheets, rep.data, rep.text, tuple(m.ledger.assumptions)
-                            ).with_sheets(m.sheets(estate))
+                            ).with_sheets(m.sheets())
     if kind == "utilization":
-        return views.utilization(utilization(estate, store, period), period)
+        return views.utilization(utilization(estate, store, month))
     if kind == "chargeback":
-        return views.chargeback(estate, statement_for(estate, store, period))
-    return views.savings(estate, savings_for(estate, store, period), period, detail)
+        return views.chargeback(names_of(estate), statement_for(estate, store, month))
+    return views.savings(names_of(estate), savings_for(estate, store, month), period, detail)
 
 
-def publish(estate: Estate, store: Store, period: str, folder: Path) -> tuple[list[Path], bool]:
-    """Write the month's open-data release into ``folder``; the paths, and whether the month
-    is closed."""
-    from govcloud.reports.publish import release
+def span_report(estate: Estate, store: Store, span: Span,
+                recorded_only: bool = False) -> views.Report:
+    """Each department's charges month by month over ``span`` (closed months as frozen),
+    with the year's forecast for a span from January. ``recorded_only`` leaves out months
+    with no usage recorded (the exporter's year to date) instead of refusing them."""
+    book = book_for(estate)
+    have = set(stored.periods(store)) if recorded_only else set()
+    statements = [statement_for(estate, store, m, book) for m in span
+                  if not recorded_only or str(m) in have]
+    year = Month(span.first.year, 1)
+    year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
+    return views.span(names_of(estate), totals(statements), str(span), year_hours)
 
-    st = statement_for(estate, store, period)
-    files = release(estate, st, savings_for(estate, store, period, st))
-    for name, data in files.items():
-        write_bytes(folder / name, data)
-    return [folder / name for name in files], st.closed_at is not None
+
+def statement_page(estate: Estate, store: Store, month: Month, department: str) -> str:
+    """A department's printable statement for the month, with its digest."""
+    from govcloud.reports.statement import page
+
+    m = figures(estate, store, month)
+    if department not in {d.department for d in m.statement.departments}:
+        raise GovcloudError(f"no charge for '{department}' in {month}",
+                            "one of: " + ", ".join(d.department
+                                                   for d in m.statement.departments))
+    frozen = stored.closing(store, str(month))
+    return page(m.title, department, m.names.get(department, (department, ""))[0],
+                m.statement, m.ledger, frozen.book_digest if frozen else "")
 
 
-def html_page(estate: Estate, store: Store, period: str) -> str:
+def html_page(estate: Estate, store: Store, month: Month) -> str:
     """The month's self-contained HTML report."""
     from govcloud.reports.html import report as render
 
-    m = month(estate, store, period)
-    sheets = m.sheets(estate)
-    return render(estate, period, m.statement, m.ledger, m.utilization, history(estate, store),
+    m = figures(estate, store, month)
+    sheets = m.sheets()
+    return render(m.title, m.names, m.period, m.statement, m.ledger, m.utilization,
+                  history(store, month),
                   {"chargeback": sheets["Chargeback"], "savings": sheets["Savings"],
                    "utilization": sheets["Utilization"],
                    "savings_detail": sheets["Savings sources"],
@@ -237,72 +332,74 @@ def name_of(estate: Estate, dep: str) -> str:
     return p.department.name if p else dep
 
 
-@dataclass(frozen=True)
-class UtilRow:
-    department: str
-    name: str
-    allocated: dict[str, float]
-    used: dict[str, float | None]
-    quota: dict[str, float]
-
-    def ratio(self, item: str) -> float | None:
-        a, u = self.allocated.get(item, 0), self.used.get(item)
-        return None if u is None or not a else u / a
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"department": self.department, "name": self.name,
-                "allocated": self.allocated, "used": self.used, "quota": self.quota,
-                "utilization": {i: self.ratio(i) for i in ("vcpu", "ram_gb", "disk_gb")}}
-
-
-def utilization(estate: Estate, store: Store, period: str) -> dict[str, Any]:
-    records = records_for(store, period)
-    alloc = usage.by_department(records)
+def utilization(estate: Estate, store: Store, month: Month) -> Utilization:
+    frozen = stored.closing(store, str(month))
+    if frozen is not None:
+        return frozen.utilization
+    records = records_for(store, month)
+    alloc = usage.average(records)
     used = usage.used_by_department(records)
+    run = usage.hours_run(records)
+    scale = run[1] / run[0] if run and run[0] else 1.0
     rows = []
     for dep in sorted(alloc):
         p = estate.plans.get(dep)
         q = p.quota if p else None
-        rows.append(UtilRow(dep, name_of(estate, dep), alloc[dep], used.get(dep, {}),
+        rows.append(UtilRow(dep, name_of(estate, dep), alloc[dep],
+                            {i: None if v is None else round(v * scale, 3)
+                             for i, v in used.get(dep, {}).items()},
                             {"instances": q.instances, "cores": q.cores, "ram_gb": q.ram_gb,
                              "volumes": q.volumes, "volume_gb": q.volume_gb,
                              "websites": q.websites} if q else {}))
-    in_use = usage.hosts_in_use(records)
-    return {"period": period, "rows": rows, "hosts_in_use": in_use,
-            "hosts_owned": {z: dict(c) for z, c in estate.settings.host_pool.hosts.items()}}
+    label = f"{month} month to date ({run[0]} of {run[1]} hours)" \
+        if run and run[0] < run[1] else str(month)
+    return Utilization(str(month), label, tuple(rows), usage.hosts_in_use(records),
+                       {z: dict(c) for z, c in estate.settings.host_pool.hosts.items()})
 
 
-def history(estate: Estate, store: Store) -> list[dict[str, Any]]:
-    """Per recorded month: allocated and used vCPU and RAM, and hosts in use (for charts)."""
+def history(store: Store, upto: Month | None = None) -> list[dict[str, Any]]:
+    """Per recorded month up to ``upto``: average allocated and used vCPU and RAM, and hosts
+    in use (for charts)."""
     out = []
     for period in stored.periods(store):
+        if upto is not None and period > str(upto):
+            continue
         records = stored.load(store, period)
+        run = usage.hours_run(records)
+        scale = run[1] / run[0] if run and run[0] else 1.0
         tot: dict[str, float] = {"vcpu": 0, "vcpu_used": 0, "ram_gb": 0, "ram_gb_used": 0}
         for r in records:
-            if r.item in ("vcpu", "ram_gb"):
-                tot[r.item] += r.allocated
-                tot[r.item + "_used"] += r.used or 0
+            if r.item in ("vcpu", "ram_gb") and r.department != usage.PLATFORM:
+                tot[r.item] += r.allocated * scale
+                tot[r.item + "_used"] += (r.used or 0) * scale
         hosts = sum(n for z in usage.hosts_in_use(records).values() for n in z.values())
         out.append({"period": period, **tot, "hosts": hosts})
     return out
 
 
-def plan_costs(plan: Any, estate: Estate, period: str | None = None
-               ) -> tuple[dict[str, Decimal], str]:
-    """Monthly cost delta per department of a plan at this month's prices; empty when the
-    estate has no (valid) price book, so ``govcloud plan`` never fails for want of one."""
-    import datetime
-
-    period = period or datetime.date.today().strftime("%Y-%m")
+def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str, Any] | None:
+    """The plan's effect on the monthly bill at ``period``'s prices (this month's by default),
+    computed as ``usage collect`` and the chargeback compute a whole month's statement before
+    and after; None when the estate has no (valid) price book, so a plan never fails for
+    want of one."""
+    period = period or str(Month.of(clock()))
+    before, after = plan.state_before(), plan.state_after()
+    pool = estate.settings.host_pool
     try:
-        from govcloud.finance.chargeback import plan_cost_delta
-
         book = book_for(estate)
-        pool = estate.settings.host_pool
-        before = [c.before for c in plan.changes if c.before is not None]
-        after = [c.after for c in plan.changes if c.after is not None]
-        return plan_cost_delta(book, period, plan.changes,
-                               Platform.of(pool, hosts_in_use(estate, before)[0]),
-                               Platform.of(pool, hosts_in_use(estate, after)[0])), period
-    except (GovcloudError, KeyError, ValueError, ArithmeticError):
-        return {}, period
+        book.rates(period)
+    except GovcloudError:  # no price book, or no price for the month
+        return None
+    in_use_before = hosts_in_use(estate, before)[0]
+    same_servers = _servers(before) == _servers(after)
+    in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
+    cost = plan_cost_of(book, period, usage.allocations(before), usage.allocations(after),
+                        Platform.of(pool, in_use_before), Platform.of(pool, in_use_after))
+    return cost.as_dict()
+
+
+def _servers(resources: list[Any]) -> list[tuple[Any, ...]]:
+    """What placement sees of the servers: equal lists place on the same hosts."""
+    return sorted((r.key, r.attrs.get("zone"), r.attrs.get("vcpus"), r.attrs.get("ram_gb"),
+                   r.attrs.get("disk_gb"), r.attrs.get("server_group"))
+                  for r in resources if r.kind == "server")

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +25,10 @@ from govcloud.errors import DriverError, GovcloudError, StalePlan
 from govcloud.runtime.store import ApplyRecord, Store
 
 Event = Callable[[str, Change, str], None]  # (phase, change, detail)
-RETRIES = 4
+# A retryable failure is tried again after 2, 4, 8, 16, 30, 30 and 30 s: two minutes, the
+# time nova's scheduler may take to learn that a deleted server left its host (a replaced
+# member of an anti-affinity group is refused its old host until then).
+RETRIES = 8
 
 
 @dataclass
@@ -38,6 +41,7 @@ class ApplyResult:
     rolled_back: dict[str, str] = field(default_factory=dict)  # department -> outcome
     seconds: float = 0.0
     services: Any = None  # services.ServicesOutcome, set by engine.apply
+    usage: str = ""  # this month's usage collected after the apply; or why not
 
     @property
     def ok(self) -> bool:
@@ -52,7 +56,8 @@ class ApplyResult:
                 "seconds": self.seconds,
                 "failed": [{"key": c.key, "error": m} for c, m in self.failed],
                 "skipped": [c.key for c in self.skipped],
-                "services": self.services.as_dict() if self.services else None}
+                "services": self.services.as_dict() if self.services else None,
+                "usage": self.usage}
 
 
 def _groups(changes: list[Change]) -> dict[str, list[list[Change]]]:
@@ -65,6 +70,22 @@ def _groups(changes: list[Change]) -> dict[str, list[list[Change]]]:
             slot = (1, STAGE[c.kind])
         per[c.department][slot].append(c)
     return {d: [slots[k] for k in sorted(slots)] for d, slots in per.items()}
+
+
+def _units(group: list[Change]) -> list[list[Change]]:
+    """The changes of one stage as units that run side by side: each change alone, except
+    the members of a roll (the replicas of one server), which form one unit, in order."""
+    rolls: dict[str, list[Change]] = {}
+    units: list[list[Change]] = []
+    for c in group:
+        if c.roll and c.action in ("resize", "replace"):
+            if c.roll not in rolls:
+                rolls[c.roll] = []
+                units.append(rolls[c.roll])
+            rolls[c.roll].append(c)
+        else:
+            units.append([c])
+    return units
 
 
 def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
@@ -93,35 +114,62 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
             n = seq[0]
         store.journal(apply_id, n, change.key, change.action, phase, detail)
 
+    # A replaced server's volumes stay in the plan unchanged: they are attached to the new one.
+    attached: dict[str, list[Resource]] = {}
+    for c in plan.changes:
+        if c.kind == "volume" and c.action != "delete" and c.after is not None and \
+                c.after.attrs.get("server"):
+            attached.setdefault(f"{c.department}/server/{c.after.attrs['server']}",
+                                []).append(c.after)
+
     def run(change: Change) -> None:
         journal(change, "started")
         emit("started", change, "")
         attempt = 0
         while True:
             try:
-                _carry_out(change, driver, store)
+                _carry_out(change, driver, store, attached.get(change.key, []))
                 break
             except DriverError as exc:
                 attempt += 1
                 if not exc.retryable or attempt >= RETRIES:
                     raise
-                time.sleep(min(2.0 ** attempt, 8))
+                time.sleep(min(2.0 ** attempt, 30))
         journal(change, "done")
         emit("done", change, "")
+
+    def run_unit(unit: list[Change]) -> list[tuple[Change, BaseException | None]]:
+        """One change, or a roll: its members one at a time, each started only once the one
+        before it is done (the driver returns when a server is ACTIVE again); a failure
+        stops the roll and leaves the rest untouched."""
+        out: list[tuple[Change, BaseException | None]] = []
+        for change in unit:
+            try:
+                run(change)
+            except Exception as exc:  # noqa: BLE001 - reported per change below
+                out.append((change, exc))
+                return out
+            out.append((change, None))
+        return out
 
     groups = _groups(pending)
     position = {d: 0 for d in groups}
     broken: set[str] = set()
-    futures: dict[Future[None], Change] = {}
+    futures: dict[Future[list[tuple[Change, BaseException | None]]], list[Change]] = {}
     outstanding: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
 
         def launch(department: str) -> None:
             if position[department] < len(groups[department]):
-                group = groups[department][position[department]]
-                outstanding[department] = len(group)
-                for change in group:
-                    futures[pool.submit(run, change)] = change
+                units = _units(groups[department][position[department]])
+                outstanding[department] = len(units)
+                for unit in units:
+                    futures[pool.submit(run_unit, unit)] = unit
+
+        def skip(change: Change, why: str) -> None:
+            result.skipped.append(change)
+            journal(change, "skipped", why)
+            emit("skipped", change, "")
 
         for d in sorted(groups):
             launch(d)
@@ -129,28 +177,28 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
             while futures:
                 finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    change = futures.pop(fut)
-                    d = change.department
-                    exc = fut.exception()
-                    if exc is None:
-                        result.done.append(change)
-                    else:
+                    unit = futures.pop(fut)
+                    d = unit[0].department
+                    outcomes = fut.result()
+                    for change, exc in outcomes:
+                        if exc is None:
+                            result.done.append(change)
+                            continue
                         message = exc.render() if isinstance(exc, GovcloudError) else \
                             f"internal error: {exc!r}"
                         result.failed.append((change, message))
                         journal(change, "failed", message)
                         emit("failed", change, message)
                         broken.add(d)
+                    for change in unit[len(outcomes):]:
+                        skip(change, f"the roll stopped: {outcomes[-1][0].key} failed")
                     outstanding[d] -= 1
                     if outstanding[d] == 0:
                         position[d] += 1
                         if d in broken:
                             for later in groups[d][position[d]:]:
                                 for c in later:
-                                    result.skipped.append(c)
-                                    journal(c, "skipped", "an earlier change of the department "
-                                            "failed")
-                                    emit("skipped", c, "")
+                                    skip(c, "an earlier change of the department failed")
                             position[d] = len(groups[d])
                         else:
                             launch(d)
@@ -182,6 +230,7 @@ def _roll_back_new_department(department: str, pending: list[Change], result: Ap
             assert c.after is not None
             driver.delete(c.after)
             store.forget_applied(c.key)
+            store.release(c.key)
             journal(c, "rolled-back", "the department failed part way")
     except GovcloudError as exc:
         result.rolled_back[department] = f"roll-back failed: {exc.render()}; run apply again"
@@ -204,22 +253,31 @@ def _reconcile_records(plan: Plan, actual: list[Resource], store: Store) -> None
     for key in applied:
         if key not in in_cloud and key not in touched:
             store.forget_applied(key)
+            store.release(key)
 
 
-def _carry_out(change: Change, driver: Driver, store: Store) -> None:
+def _carry_out(change: Change, driver: Driver, store: Store,
+               volumes: Sequence[Resource] = ()) -> None:
     if change.action == "create":
         assert change.after is not None
+        store.claim(change.key)
         made = driver.create(change.after)
         store.record_applied(_applied(change.after, made))
-    elif change.action == "update":
+    elif change.action in ("update", "resize"):
         assert change.before is not None and change.after is not None
         made = driver.update(change.before, change.after)
         store.record_applied(_applied(change.after, made))
     elif change.action == "replace":
         assert change.before is not None and change.after is not None
+        if change.before.protected:
+            raise GovcloudError(f"{change.key} is protected and is never replaced",
+                                "remove 'protected: true' from its plan first")
+        store.claim(change.key)
         driver.delete(change.before)
         made = driver.create(change.after)
         store.record_applied(_applied(change.after, made))
+        for volume in volumes:  # kept: detached as the old server went, attached again
+            driver.create(volume)
     elif change.action == "delete":
         assert change.before is not None
         if change.before.protected:
@@ -227,6 +285,10 @@ def _carry_out(change: Change, driver: Driver, store: Store) -> None:
                                 "remove 'protected: true' from its plan first")
         driver.delete(change.before)
         store.forget_applied(change.key)
+        store.release(change.key)
+    else:
+        raise GovcloudError(f"{change.key}: apply cannot carry out a '{change.action}' change",
+                            "this is a bug: only pending changes are applied")
 
 
 def _applied(want: Resource, made: Resource) -> Resource:

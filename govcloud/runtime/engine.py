@@ -6,31 +6,43 @@ This is the edge where the pure core meets the state store and the drivers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govcloud.core.catalogue import compare
 from govcloud.core.checks import Checked
 from govcloud.core.desired import Resource, desired_state
 from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
-from govcloud.core.planning import PLAN_FORMAT, Plan, make_plan
+from govcloud.core.planning import Plan, check_saved, make_plan
 from govcloud.drivers import Driver, open_driver
-from govcloud.errors import GovcloudError
+from govcloud.drivers.base import Ability
+from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan, repack
 from govcloud.placement.hosts import Ratios
+from govcloud.runtime.accounts import plan_cost
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
-from govcloud.runtime.files import quiet_gc
+from govcloud.runtime.files import quiet_gc, read_bytes
 from govcloud.runtime.loader import check_estate, find_root
 from govcloud.runtime.store import Store, open_store
 
 
-def validate(root: Path, extra_plans: list[Path] | None = None) -> Checked:
-    return check_estate(find_root(root), extra_plans)
+def validate(root: Path, extra_plans: list[Path] | None = None,
+             prices: bool = False) -> Checked:
+    """Check the estate; with ``prices``, its price book too (what ``govcloud validate``
+    does: a broken price book breaks only the finance reports, so other commands go on)."""
+    checked = check_estate(find_root(root), extra_plans)
+    if prices and checked.settings is not None:
+        from govcloud.runtime.loader import check_book
+
+        checked.diagnostics += check_book(checked.root, checked.settings.prices, checked)
+        checked.diagnostics.sort(key=lambda d: (d.file, d.line, d.path))
+    return checked
 
 
 @dataclass
@@ -40,22 +52,61 @@ class Session:
     estate: Estate
     store: Store
     driver: Driver
+    _desired: dict[str, Resource] | None = None
 
     def desired(self) -> dict[str, Resource]:
-        with quiet_gc():
-            return desired_state(self.estate)
+        """What the plans ask for (made once: the estate does not change in a session)."""
+        if self._desired is None:
+            with quiet_gc():
+                self._desired = desired_state(self.estate)
+        return self._desired
 
-    def plan(self, prune: bool = False) -> Plan:
+    def plan(self, prune: bool = False, delete_unmanaged: Collection[str] = (),
+             cost: bool = True) -> Plan:
+        """The plan, with what it does to the monthly bill (``cost``).
+
+        ``delete_unmanaged`` names resources govcloud did not create that the operator wants
+        deleted (by key ``department/kind/name`` or by name); each must be one of them.
+        """
         desired, actual = self.desired(), self.driver.read()
+        planned = {d: p.file for d, p in self.estate.plans.items()}
+        owned, can_resize = self.store.owned(), self.driver.can(Ability.RESIZE)
         with quiet_gc():
-            return make_plan(desired, actual, set(self.estate.plans), prune)
+            plan = make_plan(desired, actual, planned, prune, owned=owned,
+                             can_resize=can_resize)
+            if delete_unmanaged:
+                plan = make_plan(desired, actual, planned, prune, owned=owned,
+                                 can_resize=can_resize,
+                                 delete_unmanaged=_unmanaged_keys(plan, delete_unmanaged))
+            if self.driver.can(Ability.CATALOGUE):
+                declared = self.estate.settings.catalogue
+                plan = plan.with_catalogue(compare(
+                    declared, self.driver.cloud_catalogue(declared), plan.needed_images()))
+            return plan.with_cost(plan_cost(plan, self.estate)) if cost else plan
+
+
+def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
+    """The keys of the unmanaged resources ``names`` name (by key, or by name if unique)."""
+    keys = set()
+    for name in names:
+        found = [o.resource.key for o in plan.unmanaged
+                 if name in (o.resource.key, o.resource.name)]
+        if len(found) != 1:
+            known = ", ".join(o.resource.key for o in plan.unmanaged) or "none"
+            what = "names several" if found else "is not"
+            raise GovcloudError(f"--delete-unmanaged {name} {what} unmanaged resource(s) "
+                                f"(unmanaged now: {known})",
+                                "give the full key department/kind/name of a resource "
+                                "govcloud did not create (govcloud plan lists them)")
+        keys.add(found[0])
+    return keys
 
 
 @contextmanager
 def session(root: Path) -> Iterator[Session]:
     """Open the estate at ``root`` (it must validate), its store and its driver."""
     estate = validate(root).estate()
-    store = open_store(estate.settings.state_url, estate.root)
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
     try:
         driver = open_driver(estate, store)
         try:
@@ -66,35 +117,68 @@ def session(root: Path) -> Iterator[Session]:
         store.close()
 
 
+def init_state(root: Path) -> tuple[str, bool]:
+    """Start a new, empty state store for the estate at ``root`` (at its state.url): where it
+    is, and whether it was made now (False: it already was this estate's store)."""
+    checked = validate(root)
+    if checked.settings is None:
+        raise ValidationFailed(diagnostics=checked.diagnostics)
+    settings = checked.settings
+    store = open_store(settings.state_url, checked.root, settings.estate, init=True)
+    try:
+        return str(store.where), store.created
+    finally:
+        store.close()
+
+
 def save_plan(plan: Plan, path: Path) -> None:
     try:
-        path.write_text(json.dumps(plan.as_dict(), ensure_ascii=False, indent=1))
+        # One line, by the C encoder: an indented dump goes through the pure-Python one.
+        path.write_text(json.dumps(plan.as_dict(), ensure_ascii=False))
     except OSError as exc:
         raise GovcloudError(f"cannot write the plan to {path}: {exc.strerror}",
                             "choose a writable path for --out") from exc
 
 
-def load_plan(path: Path, prune: bool = False) -> Plan:
-    """A plan saved by ``govcloud plan --out``; --prune belongs to the plan, not to apply."""
-    if prune:
-        raise GovcloudError("--prune applies to fresh plans only",
-                            "make the saved plan with govcloud plan --prune --out")
+MAX_PLAN_BYTES = 512 * 1024 * 1024  # a saved plan of tens of thousands of departments fits
+
+
+def read_saved(path: Path) -> Any:
+    """A saved plan file's JSON, not yet trusted: a regular file, size-capped."""
+    # The estate's one reader: a regular file only (no link, FIFO or device), size-capped.
+    raw, problems = read_bytes(path, f"the saved plan {path}", None, limit=MAX_PLAN_BYTES)
+    if raw is None:
+        p = problems[0]
+        raise GovcloudError(f"{p.file} {p.message}",
+                            "check the path given to apply; save a plan with govcloud plan "
+                            "--out FILE")
     try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise GovcloudError(f"cannot read the saved plan {path}: {exc.strerror}",
-                            "check the path given to apply") from exc
+        return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise GovcloudError(f"{path}:{exc.lineno}: not a saved govcloud plan (invalid JSON)",
                             "save a plan with govcloud plan --out FILE") from exc
-    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-        raise GovcloudError(f"{path} is not a saved govcloud plan of format {PLAN_FORMAT}",
-                            "save a plan with govcloud plan --out FILE")
-    try:
-        return Plan.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GovcloudError(f"{path} is a damaged saved plan ({exc!r})",
-                            "make a new one with govcloud plan --out FILE") from exc
+    except (ValueError, RecursionError) as exc:
+        raise GovcloudError(f"{path} is not a saved govcloud plan ({type(exc).__name__})",
+                            "save a plan with govcloud plan --out FILE") from exc
+
+
+def saved_plan(s: Session, path: Path, prune: bool = False) -> Plan:
+    """The plan to apply for a saved plan file: made afresh from the current cloud, plans,
+    policies and settings, and only if the file shows exactly it (else StalePlan or
+    PlanMismatch naming the first difference). A file is data to check, never to trust.
+    --prune and --delete-unmanaged belong to the saved plan, not to apply."""
+    if prune:
+        raise GovcloudError("--prune and --delete-unmanaged apply to fresh plans only",
+                            "make the saved plan with govcloud plan --prune (or "
+                            "--delete-unmanaged KEY) --out FILE")
+    data = read_saved(path)
+    saved = data if isinstance(data, dict) else {}
+    saved_prune = saved.get("prune", False)
+    named = saved.get("delete_unmanaged", [])
+    named = [k for k in named if isinstance(k, str)] if isinstance(named, list) else []
+    fresh = s.plan(saved_prune if isinstance(saved_prune, bool) else False, named)
+    check_saved(data, fresh, str(path))
+    return fresh
 
 
 @contextmanager
@@ -110,11 +194,28 @@ def locked(s: Session, timeout: float = 0.0) -> Iterator[None]:
 def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool = True,
           on_service: Callable[[str], None] | None = None) -> ApplyResult:
     """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on.
-    Then the service playbooks run for the departments it changed (``result.services``)."""
+    Then the service playbooks run for the departments it changed (``result.services``).
+
+    The catalogue comes first: a problem the plan found (an image a server needs that the
+    cloud lacks, a flavor in use that differs) stops the apply before any change; the
+    flavors the cloud lacks are made before the servers that use them."""
+    catalogue = plan.catalogue
+    if catalogue is not None and catalogue.problems:
+        more = f" (and {len(catalogue.problems) - 1} more)" if len(catalogue.problems) > 1 \
+            else ""
+        what, _, fix = catalogue.problems[0].partition(" — ")
+        raise GovcloudError(f"the catalogue stops this apply before any change: {what}{more}",
+                            fix or "see govcloud plan")
+    if catalogue is not None and catalogue.pending:
+        s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)
+    if result.done:  # this month's usage, so the finance reports work at once
+        from govcloud.runtime.accounts import collect_quietly
+
+        result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result
 
 
@@ -125,6 +226,10 @@ def history(s: Session, limit: int) -> list[dict[str, Any]]:
 
 def journal(s: Session, apply_id: str) -> list[dict[str, Any]]:
     """One apply's journal: every change's phases in order."""
+    if not s.store.query("SELECT 1 FROM applies WHERE id = ?", (apply_id,)):
+        recent = ", ".join(r.id for r in s.store.applies(3)) or "none yet"
+        raise GovcloudError(f"no apply with id {apply_id!r} in the state store (the latest: "
+                            f"{recent})", "copy an id from govcloud history")
     return [dict(zip(("key", "action", "phase", "detail"), r, strict=True))
             for r in s.store.journal_of(apply_id)]
 

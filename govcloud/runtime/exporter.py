@@ -1,24 +1,34 @@
 """The Prometheus exporter: per-department resources, quota, cost and savings, the last apply,
-drift and host utilization, read fresh from the state store and the driver at every scrape.
+drift and host utilization, read from the state store and the driver.
 
-``govcloud exporter --port 9464`` serves it; ``docs/grafana/govcloud.json`` is a dashboard
-over these metrics.
+Scrapes are served from a snapshot of the metrics, rebuilt at most once per interval by one
+thread while scrapes keep getting the last one; so any number of scrapers costs one read of
+the state per interval, and memory stays that of one snapshot. A state that cannot be read
+(a damaged row) is reported as ``govcloud_state_ok 0`` with ``govcloud_state_error_info``
+naming the row, never as an HTTP error. ``govcloud exporter --port 9464`` serves it
+(:mod:`govcloud.runtime.scrapes`); ``docs/grafana/govcloud.json`` is a dashboard over these
+metrics.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from govcloud.core.drift import find_drift
 from govcloud.drivers.base import Ability
-from govcloud.errors import GovcloudError
+from govcloud.errors import DamagedState, GovcloudError, StateError
 from govcloud.finance import usage
+from govcloud.finance.period import Month, Span
 from govcloud.placement import hosts as placement
 from govcloud.runtime import accounts, engine
 from govcloud.runtime import records as stored
@@ -39,28 +49,62 @@ def _ts(stamp: str | None) -> float:
 
 
 class EstateCollector(Collector):
-    """Builds every metric family from one session at scrape time."""
+    """Builds every metric family from one session; a part that fails is reported as metrics
+    (``govcloud_exporter_ok 0``, ``govcloud_state_ok 0`` and what failed), never raised."""
 
     def __init__(self, session: engine.Session) -> None:
         self.s = session
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        problem: Exception | None = None
         try:
             yield from self._collect()
         except GovcloudError as exc:  # report, never crash the exporter
             log.warning("scrape incomplete: %s", exc.render())
-            up = GaugeMetricFamily("govcloud_exporter_ok", "1 when the last scrape read "
-                                   "everything, 0 when a part failed (see the log).")
-            up.add_metric([], 0)
-            yield up
+            problem = exc
+        except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback, reported
+            log.exception("scrape failed")
+            problem = exc
+        yield from _health(problem)
+
+    def _budgets(self, est: Any, store: Any, latest: str | None, names: dict[str, str]
+                 ) -> Iterator[GaugeMetricFamily]:
+        """Year-to-date spend and the year's budget per department (the alert rules in
+        docs/prometheus/govcloud-alerts.yml compare them)."""
+        spend = GaugeMetricFamily("govcloud_department_spend_year_to_date_yuan", "A "
+                                  "department's charges from January to the latest collected "
+                                  "month, yuan.", labels=["department", "name", "year"])
+        budget = GaugeMetricFamily("govcloud_department_budget_yuan", "A department's budget "
+                                   "for the shared cloud for the year (prices.yaml budgets).",
+                                   labels=["department", "name", "year"])
+        if latest:
+            month = Month.parse(latest)
+            year = str(month.year)
+            report = accounts.span_report(est, store, Span.year_to_date(month),
+                                          recorded_only=True)
+            book = accounts.book_for(est)
+            for dep, v in report.data["departments"].items():
+                spend.add_metric([dep, names.get(dep, dep), year], float(v["total"]))
+            for dep, years in sorted(book.budgets.items()):
+                if month.year in years:
+                    budget.add_metric([dep, names.get(dep, dep), year],
+                                      float(years[month.year].yuan))
+        yield spend
+        yield budget
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         s = self.s
         est = s.estate
+        names = {d: p.department.name for d, p in est.plans.items()}
+        q = GaugeMetricFamily("govcloud_department_quota", "Quota granted to a department.",
+                              labels=["department", "name", "resource"])
+        for dep, p in sorted(est.plans.items()):
+            for field, res in QUOTA.items():
+                q.add_metric([dep, names[dep], res], float(getattr(p.quota, field)))
+        yield q  # from the plans: served even when the state cannot be read
+
         resources = s.driver.read()
         alloc = usage.allocations(resources)
-        names = {d: p.department.name for d, p in est.plans.items()}
-
         g = GaugeMetricFamily("govcloud_department_allocated", "Resources allocated to a "
                               "department (units: vcpu, GiB, GB, count).",
                               labels=["department", "name", "resource"])
@@ -68,13 +112,6 @@ class EstateCollector(Collector):
             for item, res in RESOURCES.items():
                 g.add_metric([dep, names.get(dep, dep), res], items.get(item, 0.0))
         yield g
-
-        q = GaugeMetricFamily("govcloud_department_quota", "Quota granted to a department.",
-                              labels=["department", "name", "resource"])
-        for dep, p in sorted(est.plans.items()):
-            for field, res in QUOTA.items():
-                q.add_metric([dep, names[dep], res], float(getattr(p.quota, field)))
-        yield q
 
         periods = stored.periods(s.store)
         latest = periods[-1] if periods else None
@@ -97,8 +134,8 @@ class EstateCollector(Collector):
                     v = used.get(item)
                     if v is not None:
                         u.add_metric([dep, names.get(dep, dep), res, latest], v)
-            ledger = accounts.savings_for(est, s.store, latest)
-            st = accounts.statement_for(est, s.store, latest)
+            ledger = accounts.savings_for(est, s.store, Month.parse(latest))
+            st = accounts.statement_for(est, s.store, Month.parse(latest))
             for charge in st.departments:
                 label = [charge.department, names.get(charge.department, charge.department)]
                 cost.add_metric([*label, latest], float(charge.total))
@@ -109,6 +146,7 @@ class EstateCollector(Collector):
             plat.add_metric(["idle", latest], float(st.idle))
         yield u
         yield cost
+        yield from self._budgets(est, s.store, latest, names)
         yield sav
         yield plat
 
@@ -127,7 +165,7 @@ class EstateCollector(Collector):
         drift = GaugeMetricFamily("govcloud_drift_count", "Out-of-band changes: the cloud "
                                   "against the last applied state.", labels=["department"])
         counts: dict[str, int] = {d: 0 for d in est.plans}
-        for change in engine.drift(s):
+        for change in find_drift(resources, s.store.applied(), s.desired()):
             counts[change.department] = counts.get(change.department, 0) + 1
         for dep, n in sorted(counts.items()):
             drift.add_metric([dep], n)
@@ -135,10 +173,6 @@ class EstateCollector(Collector):
 
         yield from self._hosts(resources)
         yield from self._backups()
-        up = GaugeMetricFamily("govcloud_exporter_ok", "1 when the last scrape read "
-                               "everything, 0 when a part failed (see the log).")
-        up.add_metric([], 1)
-        yield up
 
     def _hosts(self, resources: list[Any]) -> Iterator[GaugeMetricFamily]:
         pool = self.s.estate.settings.host_pool
@@ -177,7 +211,6 @@ class EstateCollector(Collector):
             n.add_metric([zone, cls, state], c)
         yield n
 
-
     def _backups(self) -> Iterator[GaugeMetricFamily]:
         """Backup age, RPO breach, drill result and size per department and site, from the
         statuses the last ``govcloud report backup`` collected (age runs on with the clock)."""
@@ -213,17 +246,96 @@ class EstateCollector(Collector):
         yield from (age, objective, breach, drill, size)
 
 
-def serve(root: Any, host: str, port: int) -> None:
+def _health(problem: Exception | None) -> Iterator[GaugeMetricFamily]:
+    up = GaugeMetricFamily("govcloud_exporter_ok", "1 when the last scrape read everything, "
+                           "0 when a part failed (see govcloud_state_error_info and the log).")
+    up.add_metric([], 0 if problem else 1)
+    yield up
+    ok = GaugeMetricFamily("govcloud_state_ok", "1 when the state store could be read, 0 "
+                           "when it cannot (a damaged row, a store that is not govcloud's).")
+    ok.add_metric([], 0 if isinstance(problem, StateError) else 1)
+    yield ok
+    info = GaugeMetricFamily("govcloud_state_error_info", "What the last scrape could not "
+                             "read: the state store's table and key, and the error.",
+                             labels=["table", "key", "error"])
+    if problem is not None:
+        table, key = ((problem.table, problem.key) if isinstance(problem, DamagedState)
+                      else ("", ""))
+        text = str(problem) if isinstance(problem, GovcloudError) else \
+            f"internal error: {problem!r}"
+        info.add_metric([table, key, text[:300]], 1)
+    yield info
+
+
+@dataclass(frozen=True)
+class Page:
+    """One rendering of the metrics, as served: plain and gzipped, and when it was made."""
+
+    body: bytes
+    gzipped: bytes
+    made: float
+
+
+class Snapshot:
+    """The metrics, rebuilt at most once per ``interval`` seconds by one thread at a time.
+
+    ``page()`` never waits for a rebuild once there is a page: it returns the last one and,
+    when that is older than the interval, starts a rebuild in the background."""
+
+    def __init__(self, session: engine.Session, interval: float) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(EstateCollector(session))
+        self.interval = interval
+        self._mutex = threading.Lock()
+        self._building = False
+        self._page = self._build()
+
+    def _build(self) -> Page:
+        from prometheus_client import generate_latest
+
+        body = generate_latest(self.registry)
+        return Page(body, gzip.compress(body, 5), time.monotonic())
+
+    def _rebuild(self) -> None:
+        try:
+            page = self._build()
+            with self._mutex:
+                self._page = page
+        except Exception:  # noqa: BLE001 - keep serving the last page; the log says why
+            log.exception("rebuilding the metrics failed")
+        finally:
+            with self._mutex:
+                self._building = False
+
+    def page(self) -> Page:
+        with self._mutex:
+            page = self._page
+            if time.monotonic() - page.made >= self.interval and not self._building:
+                self._building = True
+                threading.Thread(target=self._rebuild, name="metrics-rebuild",
+                                 daemon=True).start()
+        return page
+
+
+def serve(root: Any, host: str, port: int, interval: float = 10.0) -> None:
     """Serve the metrics until interrupted."""
-    from prometheus_client import CollectorRegistry, start_http_server
+    from govcloud.runtime.scrapes import serve_pages
 
     with engine.session(root) as s:
-        registry = CollectorRegistry()
-        registry.register(EstateCollector(s))
+        snapshot = Snapshot(s, interval)
+        threading.Thread(target=_collect_on_schedule, args=(s,), name="usage-schedule",
+                         daemon=True).start()
+        serve_pages(snapshot.page, host, port)
+
+
+def _collect_on_schedule(s: engine.Session) -> None:
+    """The schedule: this month's usage every hour, last month's once it ends."""
+    while True:
         try:
-            start_http_server(port, addr=host, registry=registry)
-        except OSError as exc:
-            raise GovcloudError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                                "choose a free port with --port") from exc
-        while True:
-            time.sleep(3600)
+            for note in accounts.collect_due(s.estate, s.store, s.driver):
+                log.info("%s", note)
+        except GovcloudError as exc:
+            log.warning("usage collection failed: %s", exc.render())
+        time.sleep(3600)

@@ -1,41 +1,147 @@
 """Reading and writing the estate's files: the only place that opens them.
 
 Everything govcloud reads from an estate (settings, plans, policies, prices, inventories)
-comes through :func:`read_document`, which applies one size limit and one encoding rule and
-turns every failure into a diagnostic. Parsing itself is pure (``govcloud.core.documents``).
+comes through :func:`read_document` (or :func:`read_text` for what is not parsed as one
+document). The rules, the same for every file:
+
+- only a regular file is read: a symbolic link, named pipe (FIFO), device, socket or folder
+  is refused before it is opened, and the open itself neither follows a link nor waits on a
+  pipe (``O_NOFOLLOW | O_NONBLOCK``, then ``fstat`` of what was opened);
+- the file must lie inside the estate folder, through whatever folders lead to it, unless
+  the caller says the path was named explicitly outside it (an absolute path written in a
+  setting, such as ``prices: /srv/finance/prices.yaml``, or a path given on the command line);
+- at most the size limit plus one byte is ever read;
+- a refused file's content is never shown: the diagnostic names the file and the reason.
+
+Every failure is a diagnostic. Parsing itself is pure (``govcloud.core.documents``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from govcloud.core.documents import MAX_FILE_BYTES, Document, parse
 from govcloud.errors import Diagnostic, GovcloudError
 
+_NOT_REGULAR = (
+    (stat.S_ISLNK, "is a symbolic link; govcloud reads only regular files, so that a link "
+                   "cannot make it read (and print) a file from elsewhere",
+     "put the file itself here instead of a link"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a regular file",
+     "remove it and put the YAML file here"),
+    (stat.S_ISCHR, "is a device, not a regular file", "remove it"),
+    (stat.S_ISBLK, "is a device, not a regular file", "remove it"),
+    (stat.S_ISSOCK, "is a socket, not a regular file", "remove it"),
+    (stat.S_ISDIR, "is a folder, not a file", "rename the folder or move it elsewhere"),
+)
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0))
+_CHUNK = 1 << 16
 
-def read_document(path: Path, display: str | None = None
-                  ) -> tuple[Document | None, list[Diagnostic]]:
-    """Read one YAML file; on failure return no document and the reasons why."""
-    name = display or str(path)
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, with every symbolic link on the way resolved, lies in ``root``."""
+    real = os.path.realpath(path)
+    base = os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def read_bytes(path: Path, name: str, root: Path | None, limit: int = MAX_FILE_BYTES,
+               outside: bool = False, outside_hint: str = ""
+               ) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of one regular file of the estate, or no bytes and the reason why.
+
+    ``root`` is the estate folder the file must lie in (``outside=True``: the path was named
+    explicitly and may lie anywhere; None: no folder to stay in).
+    """
+    def refuse(message: str, hint: str, line: int = 0) -> tuple[None, list[Diagnostic]]:
+        return None, [Diagnostic(name, line, "", message, hint)]
+
+    if root is not None and not outside and not inside(path.parent, root):
+        return refuse("is outside the estate folder (a folder on the way is a symbolic "
+                      "link, or the path climbs out with '..')",
+                      outside_hint or "keep the estate's files inside the estate folder")
     try:
-        raw = path.read_bytes()
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return refuse("does not exist", "check the path")
     except OSError as exc:
-        return None, [Diagnostic(name, 0, "", f"cannot read the file: {exc.strerror}",
-                                 "check the path and its permissions")]
-    if len(raw) > MAX_FILE_BYTES:
-        return None, [Diagnostic(name, 1, "", f"file is {len(raw):,} bytes, over the "
-                                 f"{MAX_FILE_BYTES:,}-byte limit",
-                                 "split it or remove what does not belong in a tenancy plan")]
+        return refuse(f"cannot be read: {exc.strerror}", "check the path and its permissions")
+    refused = _not_regular(st.st_mode)
+    if refused:
+        return refuse(*refused)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        return refuse(f"cannot be read: {exc.strerror}", "check the path and its permissions")
+    try:
+        st = os.fstat(fd)
+        refused = _not_regular(st.st_mode)
+        if refused:  # swapped for something else between the check and the open
+            return refuse(*refused)
+        if st.st_size > limit:
+            return _too_big(name, st.st_size, limit)
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, min(_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        return refuse(f"cannot be read: {exc.strerror}", "check the file and its permissions")
+    finally:
+        os.close(fd)
+    if total > limit:  # grew while being read, or a file whose size the system does not know
+        return _too_big(name, total, limit)
+    return b"".join(chunks), []
+
+
+def _not_regular(mode: int) -> tuple[str, str] | None:
+    if stat.S_ISREG(mode):
+        return None
+    for test, message, hint in _NOT_REGULAR:
+        if test(mode):
+            return message, hint
+    return "is not a regular file", "remove it"
+
+
+def _too_big(name: str, size: int, limit: int) -> tuple[None, list[Diagnostic]]:
+    more = "" if size > limit + 1 else "more than "
+    return None, [Diagnostic(name, 1, "", f"file is {more}{size:,} bytes, over the "
+                             f"{limit:,}-byte limit",
+                             "split it or remove what does not belong in a tenancy plan")]
+
+
+def read_document(path: Path, display: str | None = None, root: Path | None = None,
+                  outside: bool = False, outside_hint: str = "", allow_empty: bool = False
+                  ) -> tuple[Document | None, list[Diagnostic]]:
+    """Read one YAML file of the estate under ``root``; on failure return no document and
+    the reasons why (see the module's rules). ``allow_empty``: an empty file is a document
+    holding nothing (None) rather than a problem."""
+    name = display or str(path)
+    raw, problems = read_bytes(path, name, root, outside=outside, outside_hint=outside_hint)
+    if raw is None:
+        return None, problems
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [Diagnostic(name, raw[: exc.start].count(b"\n") + 1, "",
                                  "file is not valid UTF-8", "save it as UTF-8")]
-    return parse(text, name)
+    return parse(text, name, allow_empty)
 
+
+def display(path: Path, root: Path) -> str:
+    """How a file is named in diagnostics: relative to the estate, without resolving links
+    (so a link is named by its own name, never by its target)."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    return str(path) if rel.startswith("..") else rel
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -15,12 +15,22 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from govcloud.core.checks import Checked, FileResult, check_plan, check_settings, unique
+from govcloud.core.checks import (
+    Checked,
+    FileResult,
+    Owners,
+    check_plan,
+    check_settings,
+    pool_room,
+    unique,
+)
 from govcloud.core.model import Settings
-from govcloud.core.policy import PolicyEngine, Rule, compile_rules
+from govcloud.core.policy import PolicyEngine, Rule, Watch, compile_rules
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
 from govcloud.finance.pricebook import PriceBook, parse_book
-from govcloud.runtime.files import quiet_gc, read_document
+from govcloud.runtime import budget
+from govcloud.runtime.files import display, quiet_gc, read_document
+from govcloud.runtime.stateurl import url_problem
 
 SETTINGS_FILE = "govcloud.yaml"
 
@@ -44,40 +54,72 @@ def check_estate(root: Path, extra_plans: list[Path] | None = None,
 # inherited, not pickled). Below it, starting the processes costs more than it saves.
 PARALLEL_FROM = 300
 _WORKER: tuple[Path, Settings | None, PolicyEngine | None] | None = None
+# A plan file: its path, and whether it was named explicitly (on the command line) and so
+# may lie outside the estate.
+PlanFile = tuple[Path, bool]
 
 
 def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool) -> Checked:
     out = Checked(root)
     out.settings = _settings(root, out)
-    plan_files = sorted([*root.joinpath("plans").glob("*.yaml"),
-                         *root.joinpath("plans").glob("*.yml")])
-    plan_files += extra_plans or []
+    plan_files: list[PlanFile] = [(p, False) for p in sorted(
+        [*root.joinpath("plans").glob("*.yaml"), *root.joinpath("plans").glob("*.yml")])]
+    plan_files += [(p, True) for p in extra_plans or []]
     if not plan_files:
         out.diagnostics.append(Diagnostic("plans/", 0, "", "no tenancy plans found",
                                           "add one YAML file per department under plans/"))
+    rules: list[Rule] = []
     engine = None
     if policies:
         rules, problems = load_rules(root / "policies", root)
         out.diagnostics += problems
         engine = PolicyEngine(rules, out.settings)
-    owners: dict[str, dict[str, tuple[str, int]]] = {}
-    for result in _check_files(plan_files, root, out.settings, engine):
+        if engine.skipped:
+            out.diagnostics.append(Diagnostic(
+                SETTINGS_FILE, 0, "", f"{len(engine.skipped)} policy rule(s) that use the "
+                f"catalogue were not evaluated ({', '.join(r.id for r in engine.skipped)}), "
+                f"as {SETTINGS_FILE} has errors", f"fix {SETTINGS_FILE} first", "warning"))
+    owners: Owners = {}
+    for result in _check_files(plan_files, root, out, rules, engine):
         out.files += 1
         out.diagnostics += result.diagnostics
         duplicates = unique(result.claims, owners)
         out.diagnostics += duplicates
         if result.plan is not None and not duplicates:
             out.plans.setdefault(result.plan.id, result.plan)
+    out.diagnostics += pool_room(out)
     out.diagnostics.sort(key=lambda d: (d.file, d.line, d.path))
     return out
 
 
-def _check_files(paths: list[Path], root: Path, settings: Settings | None,
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+def workers(files: int) -> int:
+    """Processes to check ``files`` plans with: one per idle core for a large estate, or 1.
+
+    A core another program keeps busy is not idle: there, a second process only adds the
+    cost of sending every result back (measured: more CPU, no sooner done)."""
+    if files < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = _cores()
+    idle = cores - os.getloadavg()[0] if hasattr(os, "getloadavg") else cores
+    return max(1, min(cores, int(idle + 0.5)))
+
+
+def _check_files(paths: list[PlanFile], root: Path, out: Checked, rules: list[Rule],
                  engine: PolicyEngine | None) -> Iterator[FileResult]:
-    """Each file checked on its own, in order; by one process per core for large estates."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if len(paths) < PARALLEL_FROM or cores < 2 or \
-            "fork" not in multiprocessing.get_all_start_methods():
+    """Each file checked on its own, in order: under a budget when a policy may be costly
+    (``govcloud.runtime.budget``), else here, or by one process per idle core for large
+    estates."""
+    settings = out.settings
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    if engine is not None and engine.unbounded and forks:
+        yield from _check_budgeted(paths, root, out, rules)
+        return
+    processes = workers(len(paths))
+    if processes < 2:
         for path in paths:
             yield _check_file(path, root, settings, engine)
         return
@@ -85,7 +127,7 @@ def _check_files(paths: list[Path], root: Path, settings: Settings | None,
     _WORKER = (root, settings, engine)
     chunks = [paths[i:i + 64] for i in range(0, len(paths), 64)]
     try:
-        with ProcessPoolExecutor(max_workers=cores,
+        with ProcessPoolExecutor(max_workers=processes,
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             for results in pool.map(_check_chunk, chunks):
                 yield from results
@@ -93,35 +135,48 @@ def _check_files(paths: list[Path], root: Path, settings: Settings | None,
         _WORKER = None
 
 
-def _check_chunk(paths: list[Path]) -> list[FileResult]:
+def _check_budgeted(paths: list[PlanFile], root: Path, out: Checked, rules: list[Rule]
+                    ) -> Iterator[FileResult]:
+    settings = out.settings
+
+    def make_job(disabled: frozenset[str]) -> budget.Job:
+        engine = PolicyEngine(rules, settings, disabled)
+        return lambda i, watch: _check_file(paths[i], root, settings, engine, watch)
+
+    workers = _cores() if len(paths) >= PARALLEL_FROM else 1
+    results, overruns = budget.run(len(paths), make_job, rules, workers)
+    for overrun in overruns:
+        out.diagnostics.append(overrun.diagnostic(display(paths[overrun.item][0], root)))
+    yield from results
+
+
+def _check_chunk(paths: list[PlanFile]) -> list[FileResult]:
     assert _WORKER is not None
     root, settings, engine = _WORKER
     gc.disable()
     return [_check_file(path, root, settings, engine) for path in paths]
 
 
-def _check_file(path: Path, root: Path, settings: Settings | None,
-                engine: PolicyEngine | None) -> FileResult:
-    name = _display(path, root)
-    doc, diags = read_document(path, name)
+def _check_file(plan_file: PlanFile, root: Path, settings: Settings | None,
+                engine: PolicyEngine | None, watch: Watch | None = None) -> FileResult:
+    path, explicit = plan_file
+    name = display(path, root)
+    doc, diags = read_document(path, name, root, outside=explicit)
     if doc is None:
         return FileResult(name, list(diags))
-    return check_plan(doc, list(diags), settings, engine)
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+    return check_plan(doc, list(diags), settings, engine, watch)
 
 
 def _settings(root: Path, out: Checked) -> Settings | None:
-    doc, diags = read_document(root / SETTINGS_FILE, SETTINGS_FILE)
+    doc, diags = read_document(root / SETTINGS_FILE, SETTINGS_FILE, root)
     out.diagnostics += diags
     if doc is None:
         return None
-    return check_settings(doc, out)
+    settings = check_settings(doc, out)
+    problem = url_problem(settings.state_url) if settings is not None else None
+    if problem:  # parsed here, not first when plan opens the store
+        out.diagnostics.append(doc.diag(("state", "url"), *problem))
+    return settings
 
 
 def load_rules(folder: Path, root: Path) -> tuple[list[Rule], list[Diagnostic]]:
@@ -129,7 +184,7 @@ def load_rules(folder: Path, root: Path) -> tuple[list[Rule], list[Diagnostic]]:
     docs = []
     problems: list[Diagnostic] = []
     for path in sorted(folder.glob("*.y*ml")):
-        doc, diags = read_document(path, str(path.relative_to(root)))
+        doc, diags = read_document(path, str(path.relative_to(root)), root)
         problems += diags
         if doc is not None:
             docs.append(doc)
@@ -139,14 +194,18 @@ def load_rules(folder: Path, root: Path) -> tuple[list[Rule], list[Diagnostic]]:
 
 def load_book(path: Path, display: str | None = None,
               host_classes: set[str] | None = None,
-              legacy_classes: set[str] | None = None) -> PriceBook:
+              legacy_classes: set[str] | None = None, root: Path | None = None,
+              outside: bool = False) -> PriceBook:
     """Read and check the price book; ValidationFailed lists every problem at once.
 
     ``host_classes``/``legacy_classes``, when given, are the classes the estate uses: each
-    must have a price.
+    must have a price. ``root``: the estate the book must lie in, unless ``outside`` (its
+    path was written as an absolute path in govcloud.yaml).
     """
     name = display or path.name
-    doc, diags = read_document(path, name)
+    doc, diags = read_document(path, name, root, outside=outside,
+                               outside_hint="write an absolute path in 'prices:' in "
+                               "govcloud.yaml to use a price book kept outside the estate")
     if doc is None:
         raise ValidationFailed(diagnostics=diags)
     book, problems = parse_book(doc, host_classes, legacy_classes)
@@ -154,3 +213,20 @@ def load_book(path: Path, display: str | None = None,
     if any(d.severity == "error" for d in problems) or book is None:
         raise ValidationFailed(diagnostics=sorted(problems))
     return book
+
+
+def check_book(root: Path, name: str, checked: Checked) -> list[Diagnostic]:
+    """Every problem of the estate's price book (none when it has none: prices are optional
+    until a finance report asks for them)."""
+    path = root / name
+    if not path.is_file():
+        return []
+    doc, diags = read_document(path, name)
+    if doc is None:
+        return diags
+    s = checked.settings
+    hosts = {c for zone in s.host_pool.hosts.values() for c, n in zone.items() if n} \
+        if s is not None else None
+    legacy = {x.host_class for p in checked.plans.values() for x in p.legacy.servers}
+    _, problems = parse_book(doc, hosts, legacy)
+    return diags + problems

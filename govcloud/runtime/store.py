@@ -3,6 +3,14 @@
 One SQLite file by default (embedded, nothing to set up); a PostgreSQL URL works the same.
 The lock dies with its holder: an flock on a file beside the SQLite database, or a
 session-level advisory lock on PostgreSQL, so a killed apply never leaves a stale lock.
+
+The store knows it is govcloud's: its ``meta`` table holds a schema version and the estate's
+name. A store that is missing is made on first use: the estate's own ``.state/`` folder is
+created (owner-only), any other folder must exist; an empty PostgreSQL database is set up.
+A SQLite file that was deleted (its lock file is left), is empty (0 bytes), not a database,
+another program's, or another estate's is refused with the way out, never taken for a new
+estate; ``govcloud state init`` starts a new, empty store on purpose. Files are owner-only
+(0700 folder, 0600 files).
 """
 
 from __future__ import annotations
@@ -16,16 +24,18 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from govcloud.core.desired import Resource
-from govcloud.errors import LockHeld, StateError
+from govcloud.errors import DamagedState, LockHeld, MissingExtra, StateError
+from govcloud.runtime.stateurl import locate, redact
 
+SCHEMA_VERSION = 1
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS applied (
@@ -38,15 +48,46 @@ SCHEMA = [
         apply_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,
         phase TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (apply_id, seq))""",
+    # Every resource govcloud's applies set out to create (claimed before the cloud is asked,
+    # so a run killed in between still owns it); only these are ever deleted.
+    """CREATE TABLE IF NOT EXISTS owned (key TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS lock_holder (
         name TEXT PRIMARY KEY, holder TEXT NOT NULL, since TEXT NOT NULL)""",
 ]
-
+# Every table govcloud makes (drivers and records add theirs); a store made before the meta
+# table held a schema version has at least LEGACY.
+KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
+                "os_records", "usage", "statements", "owned"}
+LEGACY = {"applied", "applies", "journal"}
+STATE_FOLDER = ".state"
+# What deleting a damaged row of a table costs, and what brings it back.
+AFTER_DELETE = {
+    "applied": "it only records the last apply; govcloud drift lists the resource as never "
+               "applied until the next apply that changes anything records it again",
+    "sim_resources": "that resource is gone from the sim cloud; govcloud plan shows it and "
+                     "govcloud apply creates it again",
+    "statements": "the month is open again; close it with govcloud statement close",
+    "os_records": "govcloud apply records the resource again",
+}
 LOCK_KEY = 7_031_942  # advisory lock id for PostgreSQL
 
 
+def clock() -> datetime:
+    """The time now, UTC. ``GOVCLOUD_NOW`` (ISO, e.g. 2026-01-01T00:00:00Z) sets it instead:
+    the tests replay a year of applies with it."""
+    fixed = os.environ.get("GOVCLOUD_NOW")
+    if fixed:
+        t = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+        return t if t.tzinfo else t.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def stamp(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(clock())
 
 
 def holder_id() -> str:
@@ -69,49 +110,159 @@ class ApplyRecord:
 
 
 class Store:
-    """A connection to the state store. Thread-safe: one connection, one lock around it."""
+    """A connection to the state store. Thread-safe: one connection, one lock around it.
 
-    def __init__(self, url: str, root: Path | None = None) -> None:
+    ``estate`` is the estate's name: recorded in a new store, checked against an existing
+    one. ``init`` starts a new store on purpose: it creates missing folders and sets up an
+    empty file (never one that holds anything)."""
+
+    def __init__(self, url: str, root: Path | None = None, estate: str | None = None,
+                 init: bool = False) -> None:
         self.url = url
+        self.where = locate(url, root)
         self._mutex = threading.RLock()
         self._lock_file: Any = None
         self._lock_conn: Any = None
-        parts = urlsplit(url)
-        if parts.scheme == "sqlite":
-            raw = url[len("sqlite:///"):]
-            path = Path(raw)
-            if not path.is_absolute():
-                path = (root or Path.cwd()) / path
-            self.path: Path | None = path
+        self._in_tx = False
+        self.created = False  # this open made the store (first use or init)
+        self.path: Path | None = self.where.path
+        if self.path is not None:
             self.kind = "sqlite"
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._conn: Any = sqlite3.connect(path, check_same_thread=False,
-                                                  isolation_level=None, timeout=30)
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._conn.execute("PRAGMA busy_timeout=30000")
-            except (OSError, sqlite3.Error) as exc:
-                raise StateError(f"cannot open the state store {path}: {exc}",
-                                 "check state.url in govcloud.yaml and the folder's "
-                                 "permissions") from exc
-        elif parts.scheme in ("postgresql", "postgres"):
-            import psycopg  # imported here: the pure core never needs it
+            self._conn: Any = self._open_sqlite(self.path, root, init)
+        else:
+            try:  # imported here: the pure core never needs it, nor a SQLite estate
+                import psycopg
+            except ImportError as exc:
+                raise MissingExtra("a PostgreSQL state store (state.url postgresql://…)",
+                                   "postgres", "psycopg",
+                                   "leave state.url and GOVCLOUD_STATE_URL unset for the "
+                                   "SQLite store") from exc
 
-            self.path = None
             self.kind = "postgresql"
             try:
                 self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
             except psycopg.Error as exc:
-                raise StateError(f"cannot connect to the state store {_redact(url)}: "
+                raise StateError(f"cannot connect to the state store {redact(url)}: "
                                  f"{str(exc).strip().splitlines()[0]}",
                                  "check state.url and that PostgreSQL is running") from exc
+        self._identify(estate, init)
+        if self.kind == "sqlite":  # only once it is known to be ours: this writes the file
+            self.execute("PRAGMA journal_mode=WAL")
+            self.execute("PRAGMA synchronous=NORMAL")
+
+    # --- opening --------------------------------------------------------------------------
+    def _open_sqlite(self, path: Path, root: Path | None, init: bool) -> Any:
+        folder = path.parent
+        if not folder.is_dir():
+            own = ((root or Path.cwd()) / STATE_FOLDER).resolve()
+            ours = folder.resolve() == own and folder.parent.is_dir()
+            if not (ours or init):
+                raise StateError(f"the folder of the state store {path} does not exist",
+                                 "fix state.url in govcloud.yaml (or GOVCLOUD_STATE_URL) if "
+                                 "it is a typo; to start a new store there, run govcloud "
+                                 "state init")
+            _private_folder(folder)
+        elif folder.name == STATE_FOLDER:  # ours: owner-only even if an older govcloud made it
+            _tighten(folder, 0o700)
+            for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}.lock"):
+                _tighten(folder / name, 0o600)
+        if path.exists() or path.is_symlink():
+            if not path.is_file():
+                raise StateError(f"the state store {path} is not a regular file",
+                                 "point state.url at the govcloud.db file")
+            if path.stat().st_size == 0 and not init:
+                raise StateError(
+                    f"the state store {path} is empty (0 bytes): its applied state, journal "
+                    "and sim cloud are gone",
+                    "restore it from a backup; to start a new, empty estate on purpose, run "
+                    "govcloud state init")
+            if init:
+                _tighten(path, 0o600)
+        elif Path(f"{path}.lock").exists() and not init:
+            raise StateError(f"the state store {path} is missing, though its lock file is "
+                             "there: it was deleted or moved",
+                             "restore it from a backup; to start a new, empty estate on "
+                             "purpose, run govcloud state init")
         else:
-            raise StateError(f"unsupported state store URL {_redact(url)}",
-                             "use sqlite:///path or postgresql://user@host/db")
-        self._in_tx = False
-        for stmt in SCHEMA:
-            self.execute(stmt)
+            self.created = _create_sqlite(path)
+        try:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                   timeout=30)
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                raise StateError(f"{path} is not a govcloud state store: {exc}",
+                                 "restore the store from a backup, or check state.url; to "
+                                 "start anew, move the file away and run govcloud state "
+                                 "init") from exc
+            raise StateError(f"cannot open the state store {path}: {exc}",
+                             "check state.url in govcloud.yaml and the folder's "
+                             "permissions") from exc
+        except OSError as exc:
+            raise StateError(f"cannot open the state store {path}: {exc}",
+                             "check state.url in govcloud.yaml and the folder's "
+                             "permissions") from exc
+        return conn
+
+    def _tables(self) -> set[str]:
+        if self.kind == "sqlite":
+            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = self.query("SELECT table_name FROM information_schema.tables "
+                              "WHERE table_schema = current_schema()")
+        return {r[0] for r in rows if not str(r[0]).startswith("sqlite_")}
+
+    def _identify(self, estate: str | None, init: bool) -> None:
+        """Make sure this is a govcloud store (of this estate); set up a new one. Read first,
+        so opening a store that is already set up never waits for a write lock."""
+        try:
+            if self._check(estate, init, write=False):
+                with self.transaction():
+                    if self.kind == "postgresql":  # one set-up at a time
+                        self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY + 1,))
+                    self._check(estate, init, write=True)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{self.where} is not a govcloud state store: {exc}",
+                             "restore the store from a backup, or check state.url; to start "
+                             "anew, move the file away and run govcloud state init") from exc
+
+    def _check(self, estate: str | None, init: bool, write: bool) -> bool:
+        """Refuse a store that is not this estate's govcloud store; True when it has to be
+        set up or stamped (done only when ``write``)."""
+        tables = self._tables()
+        version = self.get_meta("schema_version") if "meta" in tables else None
+        if version is None:
+            if not tables - {"meta"}:
+                if self.kind == "sqlite" and not init and not self.created:
+                    raise StateError(f"the state store {self.where} holds no govcloud tables",
+                                     "restore it from a backup; to start a new, empty estate "
+                                     "on purpose, run govcloud state init")
+                self.created = True
+            elif not (LEGACY <= tables and tables <= KNOWN_TABLES):
+                shown = ", ".join(sorted(tables)[:6])
+                raise StateError(f"{self.where} is not a govcloud state store (it holds the "
+                                 f"tables {shown})", "check state.url in govcloud.yaml (or "
+                                 "GOVCLOUD_STATE_URL); restore the store from a backup, or "
+                                 "move it away and run govcloud state init")
+            if not write:
+                return True
+            for stmt in SCHEMA:
+                self.execute(stmt)
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif not version.isdigit() or int(version) > SCHEMA_VERSION:
+            raise StateError(f"the state store {self.where} has schema version {version}; "
+                             f"this govcloud knows {SCHEMA_VERSION}",
+                             "use the govcloud release that wrote it (or newer)")
+        owner = self.get_meta("estate")
+        if estate and owner is not None and owner != estate:
+            raise StateError(f"the state store {self.where} belongs to estate '{owner}', not "
+                             f"'{estate}'", "point state.url at this estate's own store; if "
+                             f"you renamed the estate, set estate: {owner} back")
+        if estate and owner is None:
+            if not write:
+                return True
+            self.set_meta("estate", estate)
+        return False
 
     # --- plumbing -------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -170,9 +321,45 @@ class Store:
         self.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
                      "DO UPDATE SET value = excluded.value", (name, value))
 
+    # --- rows holding JSON -----------------------------------------------------------------
+    def damaged(self, table: str, key: str, why: str) -> DamagedState:
+        """The error for a row that cannot be read: its table, its key and the way out."""
+        quoted = key.replace("'", "''")
+        sql = f"DELETE FROM {table} WHERE key = '{quoted}'"
+        how = f'sqlite3 {self.path} "{sql}"' if self.path is not None else f"psql: {sql}"
+        after = AFTER_DELETE.get(table, "govcloud apply rebuilds it")
+        return DamagedState(f"the state store's {table} row '{key}' is damaged ({why})",
+                            f"restore the store ({self.where}) from a backup, or delete that "
+                            f"row ({how}): {after}", table, key)
+
+    def document(self, table: str, key: str, body: Any) -> dict[str, Any]:
+        """A row's JSON body as a mapping, or DamagedState naming the row."""
+        try:
+            data = json.loads(body)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise self.damaged(table, key, f"invalid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise self.damaged(table, key, f"a JSON {type(data).__name__}, not an object")
+        return data
+
+    def resource(self, table: str, key: str, body: Any) -> Resource:
+        """A row's body read back as a Resource, or DamagedState naming the row."""
+        data = self.document(table, key, body)
+        try:
+            res = Resource.from_dict(data)
+        except KeyError as exc:
+            raise self.damaged(table, key, f"no {exc.args[0]!r} field") from None
+        if not (isinstance(res.kind, str) and isinstance(res.department, str) and
+                isinstance(res.name, str) and isinstance(res.attrs, dict) and
+                isinstance(res.computed, dict) and isinstance(res.protected, bool)):
+            raise self.damaged(table, key, "a field has the wrong type")
+        if res.key != key:
+            raise self.damaged(table, key, f"its body describes {res.key!r}")
+        return res
+
     # --- last applied state ---------------------------------------------------------------
     def applied(self) -> dict[str, Resource]:
-        return {key: Resource.from_dict(json.loads(body))
+        return {key: self.resource("applied", key, body)
                 for key, body in self.query("SELECT key, body FROM applied")}
 
     def record_applied(self, res: Resource) -> None:
@@ -185,6 +372,20 @@ class Store:
 
     def forget_applied(self, key: str) -> None:
         self.execute("DELETE FROM applied WHERE key = ?", (key,))
+
+    # --- ownership: what govcloud created -------------------------------------------------
+    def claim(self, key: str) -> None:
+        """Record that an apply is creating ``key`` (before it asks the cloud)."""
+        self.execute("INSERT INTO owned (key, since) VALUES (?, ?) ON CONFLICT (key) "
+                     "DO NOTHING", (key, now()))
+
+    def release(self, key: str) -> None:
+        """``key`` was deleted: govcloud no longer owns anything by that name."""
+        self.execute("DELETE FROM owned WHERE key = ?", (key,))
+
+    def owned(self) -> set[str]:
+        """Keys of every resource govcloud's applies created (or recorded as applied)."""
+        return {k for (k,) in self.query("SELECT key FROM owned UNION SELECT key FROM applied")}
 
     # --- journal --------------------------------------------------------------------------
     def begin_apply(self, apply_id: str, total: int) -> None:
@@ -243,7 +444,8 @@ class Store:
     def _try_lock(self) -> bool:
         if self.kind == "sqlite":
             assert self.path is not None
-            handle = open(str(self.path) + ".lock", "a+")  # noqa: SIM115 - held while locked
+            fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            handle = os.fdopen(fd, "a+")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -268,15 +470,56 @@ class Store:
             self._lock_conn = None
 
 
-def _redact(url: str) -> str:
-    """A URL safe to print: the password replaced."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+def _private_folder(folder: Path) -> None:
+    """Create a folder (and missing parents) only its owner can enter."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise StateError(f"cannot create the state folder {folder}: {exc.strerror}",
+                         "check the permissions of its parent folder") from exc
 
 
-def open_store(url: str, root: Path) -> Store:
+def _tighten(path: Path, mode: int) -> None:
+    """Take away group and other access from a path of ours that has it."""
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+            path.chmod(mode)
+
+
+def _create_sqlite(path: Path) -> bool:
+    """Make a new, set-up store file, owner-only; atomically, so a second process opening
+    the store at the same moment never sees a half-made (empty) file. False when another
+    process made it first."""
+    tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN")
+            for stmt in SCHEMA:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+            conn.execute("INSERT INTO meta (name, value) VALUES ('created_at', ?)", (now(),))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    except (OSError, sqlite3.Error) as exc:
+        raise StateError(f"cannot create the state store {path}: {exc}",
+                         "check the folder's permissions and free space") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def open_store(url: str, root: Path, estate: str | None = None, init: bool = False) -> Store:
     env = os.environ.get("GOVCLOUD_STATE_URL")
-    return Store(env or url, root)
+    return Store(env or url, root, estate, init)

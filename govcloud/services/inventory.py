@@ -18,12 +18,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from govcloud.core.desired import Resource
 from govcloud.core.model import Estate
 from govcloud.core.schema import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
 from govcloud.errors import GovcloudError
+from govcloud.runtime.files import display, read_document
 
 SHARED_GROUPS = ("webhosts", "av_mirror", "backup_hosts", "dr_backup_hosts",
                  "department_servers")
@@ -65,14 +64,18 @@ def load_static(folder: Path) -> dict[str, Any]:
     hostvars: dict[str, dict[str, Any]] = {}
 
     def read(path: Path) -> Any:
-        try:
-            return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise InventoryError(f"cannot read {path}: {exc.strerror}",
-                                 "check the inventories/ folder") from exc
-        except yaml.YAMLError as exc:
-            raise InventoryError(f"{path} is not valid YAML: {exc}",
-                                 "fix the file (see the Ansible YAML inventory format)") from exc
+        # The one estate reader: regular files inside inventories/ only, size-capped.
+        doc, problems = read_document(path, display(path, folder.parent), folder,
+                                      allow_empty=True)
+        errors = [d for d in problems if d.severity == "error"]
+        if doc is None or errors:
+            first = errors[0] if errors else problems[0]
+            where = f"{first.file}:{first.line}" if first.line else first.file
+            key = f" {first.path}:" if first.path else ""
+            raise InventoryError(f"{where}:{key} {first.message}",
+                                 first.hint or "fix the file (see the Ansible YAML inventory "
+                                 "format)")
+        return doc.data or {}
 
     def walk(name: str, body: dict[str, Any] | None) -> None:
         g = groups.setdefault(name, {"hosts": [], "vars": {}, "children": []})

@@ -1,9 +1,10 @@
 """Shared services (web hosting, antivirus, backup) configured by Ansible after apply.
 
-The playbooks in the estate's ``playbooks/`` run through ansible-runner with the inventory
-of ``inventory.build``: the shared hosts of ``inventories/`` plus the departments from the
-state store. Each run keeps its artifacts under the state folder
-(``.state/services/runs/<id>``); only the departments an apply changed are re-run.
+The playbooks (the estate's own ``playbooks/``, else the set shipped with govcloud; see
+``playbook_folder``) run through ansible-runner with the inventory of ``inventory.build``:
+the shared hosts of ``inventories/`` plus the departments from the state store. Each run
+keeps its artifacts under the state folder (``.state/services/runs/<id>``); only the
+departments an apply changed are re-run.
 """
 
 from __future__ import annotations
@@ -11,18 +12,28 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import govcloud
 from govcloud.core.model import Estate
 from govcloud.core.planning import Change
 from govcloud.errors import GovcloudError
 from govcloud.runtime.store import Store
 from govcloud.services import inventory
-from govcloud.services.runner import Line, PlaybookFailed, PlaybookRun, prune_runs, run_playbook
+from govcloud.services.runner import (
+    Line,
+    PlaybookFailed,
+    PlaybookRun,
+    prune_runs,
+    require_ansible,
+    run_playbook,
+)
 
 __all__ = ["PLAYBOOKS", "PlaybookFailed", "PlaybookRun", "ServicesOutcome", "after_apply",
-           "build_inventory", "changed_departments", "run_services", "state_dir"]
+           "build_inventory", "changed_departments", "playbook_folder", "run_services",
+           "state_dir"]
 
 PLAYBOOKS = ("webhosting", "antivirus", "backup")
 SERVICE_KINDS = frozenset({"project", "website", "antivirus", "backup", "server"})
@@ -74,11 +85,48 @@ def build_inventory(estate: Estate, store: Store) -> dict[str, Any]:
     return inventory.build(estate, store.applied())
 
 
+def packaged_playbooks() -> Path | None:
+    """The playbooks built into an installed govcloud (``govcloud/_playbooks``, copied from
+    the repository's ``playbooks/`` by setup.py), if this install has them."""
+    folder = resources.files(govcloud).joinpath("_playbooks")
+    return folder if isinstance(folder, Path) and folder.is_dir() else None
+
+
+def checkout_playbooks() -> Path | None:
+    """The source checkout's ``playbooks/``, when govcloud runs from one (an editable
+    install, or PYTHONPATH)."""
+    root = Path(govcloud.__file__).resolve().parent.parent
+    folder = root / "playbooks"
+    return folder if (root / "pyproject.toml").is_file() and folder.is_dir() else None
+
+
+def playbook_folder(estate_root: Path, packaged: Path | None = None,
+                    checkout: Path | None = None) -> Path:
+    """Where the service playbooks come from, first found: the estate's own ``playbooks/``
+    (it replaces the shipped set whole), the set packaged with govcloud, the source
+    checkout's. ``packaged`` and ``checkout`` stand in for this install's (tests)."""
+    own = estate_root / "playbooks"
+    if own.is_dir():
+        return own.resolve()
+    for folder in (packaged, checkout):
+        if folder is not None and folder.is_dir():
+            return folder.resolve()
+    raise GovcloudError(
+        f"no service playbooks: the estate {estate_root} has no playbooks/ folder and this "
+        f"govcloud install carries none (govcloud/_playbooks is missing beside "
+        f"{Path(govcloud.__file__).parent})",
+        "reinstall govcloud from a wheel or source checkout (pip install --force-reinstall "
+        "govcloud), or copy playbooks/ from the govcloud repository into the estate")
+
+
 def _playbook(estate: Estate, name: str) -> Path:
-    path = (estate.root / "playbooks" / f"{name}.yml").resolve()
+    folder = playbook_folder(estate.root, packaged_playbooks(), checkout_playbooks())
+    path = folder / f"{name}.yml"
     if not path.is_file():
-        raise GovcloudError(f"the estate has no playbook {path}",
-                            "copy playbooks/ from the govcloud example estate")
+        raise GovcloudError(f"the playbook folder {folder} has no {name}.yml",
+                            f"add {name}.yml with its roles to {folder}, or remove the "
+                            "estate's playbooks/ folder to use the playbooks shipped with "
+                            "govcloud")
     return path
 
 
@@ -87,6 +135,7 @@ def run_playbooks(estate: Estate, store: Store, names: Iterable[str], department
                   on_line: Line | None = None, limit: str | None = None) -> list[PlaybookRun]:
     """Run each playbook of ``names`` for ``departments`` (on the hosts of the group
     ``limit`` only, when given); every run is returned."""
+    require_ansible()  # before anything is said or built: a missing extra is named first
     inv = build_inventory(estate, store)
     base = state_dir(estate, store) / "services"
     fetch = base / "fetched"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from govcloud.errors import GovcloudError
+from govcloud.errors import GovcloudError, MissingExtra
 
 Line = Callable[[str], None]
 
@@ -81,12 +83,28 @@ def _message(res: dict[str, Any]) -> str:
     return text if len(text) <= 600 else text[:597] + "..."
 
 
+def require_ansible() -> tuple[Any, str]:
+    """ansible-runner (the side-effect edge: imported only here), and a PATH on which it
+    finds the ansible-playbook of govcloud's own environment first (a virtualenv that is not
+    activated included)."""
+    try:
+        import ansible_runner
+    except ImportError as exc:
+        raise MissingExtra("running the service playbooks", "services",
+                           "ansible-runner") from exc
+    path = os.pathsep.join(filter(None, [str(Path(sys.executable).parent),
+                                         os.environ.get("PATH", "")]))
+    if shutil.which("ansible-playbook", path=path) is None:
+        raise MissingExtra("running the service playbooks", "services",
+                           "ansible-core (its ansible-playbook command)")
+    return ansible_runner, path
+
+
 def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str, Any],
                  runs_dir: Path, tags: str | None = None, on_line: Line | None = None,
                  limit: str | None = None) -> PlaybookRun:
     """Run ``playbook`` with ``inventory``; artifacts go to ``runs_dir/<ident>``."""
-    import ansible_runner  # the side-effect edge: only here
-
+    ansible_runner, path = require_ansible()
     say = on_line or (lambda text: None)
     ident = f"{time.strftime('%Y%m%dT%H%M%S')}-{playbook.stem}-{uuid.uuid4().hex[:6]}"
     private = runs_dir / ident
@@ -131,6 +149,7 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
         "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_INVENTORY_ENABLED": "script",
+        "PATH": path,
     }
     cmdline = " ".join(([f"--tags {tags}"] if tags else [])
                        + ([f"--limit {limit}"] if limit else [])) or None

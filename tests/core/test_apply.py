@@ -4,19 +4,20 @@ lock, pruning, protected resources, saved plans, drift and capacity errors."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from govcloud.core.desired import Resource
 from govcloud.runtime import engine
-from tests.conftest import apply_killed_after, govcloud
+from tests.support.cli import apply_killed_after, govcloud, start_apply
+from tests.support.components import wait_for
+from tests.support.estate import edit
+from tests.support.pyramid import sized
 
 
 def _actual(estate: Path) -> list[Resource]:
@@ -49,19 +50,15 @@ def test_apply_without_yes_and_without_terminal_refuses(estate: Path) -> None:
     assert _actual(estate) == []
 
 
-def _start_apply(estate: Path, delay: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), "apply",
-                             "--yes", *extra], env={**os.environ, "GOVCLOUD_SIM_DELAY": delay},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_converges(estate: Path) -> None:
-    """20 times: apply from nothing, SIGKILL it after a random number of finished changes
-    (others are in flight), apply again; the cloud ends exactly as planned."""
+    """20 times under CI=true, 5 times elsewhere (tests/support/pyramid.py): apply from
+    nothing, SIGKILL it after a random number of finished changes (others are in flight),
+    apply again; the cloud ends exactly as planned."""
     rng = random.Random(20261126)
     desired = _desired(estate)
     servers_wanted = Counter(r.department for r in desired.values() if r.kind == "server")
-    for round_ in range(20):
+    for round_ in range(sized(ci=20, dev=5)):
         shutil.rmtree(estate / ".state", ignore_errors=True)
         target = rng.randint(1, len(desired) - 1)
         status = apply_killed_after(estate, target, env={"GOVCLOUD_SIM_DELAY": "0.002"})
@@ -82,15 +79,15 @@ def test_sigkill_at_random_points_then_rerun_converges(estate: Path) -> None:
 
 
 def test_second_apply_fails_at_once_with_the_holder_or_waits(estate: Path) -> None:
-    first = _start_apply(estate, "0.15")  # slow enough to still run when the second starts
+    # slow enough to still run when the second starts
+    first = start_apply(estate, env={"GOVCLOUD_SIM_DELAY": "0.15"})
     try:
-        deadline = time.monotonic() + 30
-        while True:  # wait until the first apply holds the lock
+
+        def started() -> bool:
             with engine.session(estate) as s:
-                if s.store.applies(1):
-                    break
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+                return bool(s.store.applies(1))
+
+        wait_for("the first apply to hold the lock", started, 30, first, every=0.1)
         second = govcloud("apply", "--yes", estate=estate)
         assert second.returncode == 1
         assert "the state store is locked by" in second.stderr
@@ -99,7 +96,7 @@ def test_second_apply_fails_at_once_with_the_holder_or_waits(estate: Path) -> No
         third = govcloud("apply", "--yes", "--lock-timeout", "300", estate=estate, timeout=400)
         assert third.returncode == 0, third.stderr
     finally:
-        first.wait(timeout=300)
+        first.communicate(timeout=300)
     assert first.returncode == 0
     assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 0
 
@@ -108,12 +105,14 @@ def test_removed_department_is_deleted_only_with_prune(estate: Path) -> None:
     govcloud("apply", "--yes", estate=estate, check=True)
     (estate / "plans" / "statistics.yaml").unlink()
     plan = govcloud("plan", "--detailed-exitcode", "--output", "json", estate=estate)
-    assert plan.returncode == 0
+    assert plan.returncode == 2  # nothing to change, but a department to decide about
     data = json.loads(plan.stdout)
     assert data["summary"]["delete"] == 0
     assert {o["key"].split("/")[0] for o in data["orphans"]} == {"statistics"}
+    assert [d["department"] for d in data["decisions"]] == ["statistics"]
     text = govcloud("plan", estate=estate).stdout
     assert "Orphans" in text and "statistics/server/" in text
+    assert "decide: prune or restore the plan" in text
     pruned = govcloud("plan", "--prune", "--detailed-exitcode", "--output", "json",
                       estate=estate)
     assert pruned.returncode == 2
@@ -133,15 +132,14 @@ def test_protected_resources_are_never_deleted(estate: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     left = {r.key for r in _actual(estate) if r.department == "finance"}
     assert protected <= left
-    assert "protected: never deleted" in proc.stdout
+    assert "--prune never deletes a protected resource" in proc.stdout
 
 
 def test_server_count_change_plans_exactly_that(estate: Path) -> None:
     govcloud("apply", "--yes", estate=estate, check=True)
-    plan_file = estate / "plans" / "finance.yaml"
-    plan_file.write_text(plan_file.read_text().replace(
-        "    flavor: m1.large\n    image: kylin-v10-sp3\n    count: 3",
-        "    flavor: m1.large\n    image: kylin-v10-sp3\n    count: 4"))
+    edit(estate / "plans" / "finance.yaml",
+         "    flavor: m1.large\n    image: kylin-v10-sp3\n    count: 3",
+         "    flavor: m1.large\n    image: kylin-v10-sp3\n    count: 4")
     data = json.loads(govcloud("plan", "--output", "json", estate=estate).stdout)
     pending = [(c["action"], c["key"]) for c in data["changes"] if c["action"] != "no-op"]
     assert pending == [("create", "finance/server/fin-budget-app-4")]
@@ -188,9 +186,8 @@ def test_drift_lists_out_of_band_changes(estate: Path) -> None:
 
 
 def test_capacity_shortage_names_department_and_what_is_short(estate: Path) -> None:
-    settings = estate / "govcloud.yaml"
-    settings.write_text(settings.read_text().replace("x86-2s-std: 10\n      x86-2s-mem: 2",
-                                                     "x86-2s-std: 1\n      x86-2s-mem: 0"))
+    edit(estate / "govcloud.yaml", "x86-2s-std: 10\n      x86-2s-mem: 2",
+         "x86-2s-std: 1\n      x86-2s-mem: 0")
     proc = govcloud("apply", "--yes", estate=estate)
     assert proc.returncode == 1
     assert "out of extranet capacity placing" in proc.stdout

@@ -11,7 +11,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from tests.conftest import REPO, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import REPO
 
 # The layers. A module's package says what it may touch; every module is in one of them.
 PURE_PACKAGES = ["govcloud.core", "govcloud.placement", "govcloud.finance", "govcloud.reports"]

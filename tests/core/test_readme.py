@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import REPO
 
 
 def _first_command() -> str:

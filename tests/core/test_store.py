@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from govcloud.core.desired import Resource
-from govcloud.errors import LockHeld
-from govcloud.runtime.store import Store
-from tests.conftest import govcloud
+from govcloud.errors import DamagedState, LockHeld, StateError
+from govcloud.runtime.store import SCHEMA_VERSION, Store
+from tests.support.cli import govcloud
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql",
+                                                marks=[pytest.mark.real, pytest.mark.postgres])])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/state.db"
@@ -98,6 +99,8 @@ def test_lock_dies_with_a_killed_holder(url: str, tmp_path: Path) -> None:
     store.unlock()
 
 
+@pytest.mark.real
+@pytest.mark.postgres
 def test_apply_and_plan_on_postgresql(estate: Path, fresh_pg: str) -> None:
     env = {"GOVCLOUD_STATE_URL": fresh_pg}
     proc = govcloud("apply", "--yes", estate=estate, env=env)
@@ -115,3 +118,85 @@ def test_unreachable_postgresql_is_a_clear_error(estate: Path) -> None:
     assert "cannot connect to the state store postgresql://govcloud:***@127.0.0.1:1/nope" in \
         proc.stderr
     assert "s3cret" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_store_records_its_schema_version_and_estate(url: str, tmp_path: Path) -> None:
+    store = Store(url, tmp_path, "qingdao")
+    assert store.created
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert store.get_meta("estate") == "qingdao"
+    assert not Store(url, tmp_path, "qingdao").created
+    with pytest.raises(StateError) as err:
+        Store(url, tmp_path, "yantai")
+    assert "belongs to estate 'qingdao', not 'yantai'" in str(err.value)
+    store.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+    with pytest.raises(StateError) as err:
+        Store(url, tmp_path, "qingdao")
+    assert f"has schema version {SCHEMA_VERSION + 1}; this govcloud knows" in str(err.value)
+
+
+def test_a_database_of_another_program_is_refused(url: str, tmp_path: Path) -> None:
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+        conn.commit()
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE invoices (id INTEGER)")
+    for init in (False, True):
+        with pytest.raises(StateError) as err:
+            Store(url, tmp_path, "qingdao", init=init)
+        assert "is not a govcloud state store (it holds the tables invoices)" in str(err.value)
+
+
+def test_a_store_made_before_the_schema_version_is_adopted(tmp_path: Path) -> None:
+    import sqlite3
+
+    from govcloud.runtime.store import SCHEMA
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for stmt in SCHEMA:  # what an older govcloud made: the tables, an empty meta
+        conn.execute(stmt)
+    conn.execute("INSERT INTO applied VALUES ('d/project/d', 'd', 'project', "
+                 "'{\"kind\": \"project\", \"department\": \"d\", \"name\": \"d\", "
+                 "\"attrs\": {}}', 'then')")
+    conn.commit()
+    conn.close()
+    store = Store(f"sqlite:///{path}", tmp_path, "qingdao")
+    assert not store.created and set(store.applied()) == {"d/project/d"}
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+
+
+def test_a_damaged_row_names_its_table_and_key(url: str, tmp_path: Path) -> None:
+    store = Store(url, tmp_path)
+    store.record_applied(Resource("server", "finance", "web-1", {"flavor": "m1.large"}))
+    store.execute("UPDATE applied SET body = ? WHERE key = ?", ("{oops", "finance/server/web-1"))
+    with pytest.raises(DamagedState) as err:
+        store.applied()
+    assert (err.value.table, err.value.key) == ("applied", "finance/server/web-1")
+    assert "the state store's applied row 'finance/server/web-1' is damaged (invalid JSON" in \
+        str(err.value)
+    fix = "DELETE FROM applied WHERE key = 'finance/server/web-1'"
+    assert (f"psql: {fix}" if url.startswith("postgres") else f'"{fix}"') in err.value.hint
+
+
+@pytest.mark.real
+@pytest.mark.postgres
+def test_a_damaged_postgresql_store_through_the_cli(estate: Path, fresh_pg: str) -> None:
+    env = {"GOVCLOUD_STATE_URL": fresh_pg}
+    govcloud("apply", "--yes", "--no-services", estate=estate, env=env, check=True)
+    import psycopg
+
+    with psycopg.connect(fresh_pg, autocommit=True) as conn:
+        conn.execute("UPDATE sim_resources SET body = '[]' WHERE key = 'health/project/health'")
+    proc = govcloud("plan", estate=estate, env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert ("the state store's sim_resources row 'health/project/health' is damaged (a JSON "
+            "list, not an object)") in proc.stderr
+    assert "psql: DELETE FROM sim_resources WHERE key = 'health/project/health'" in proc.stderr

@@ -1,5 +1,10 @@
-"""Validation from data: each folder under cases/ holds plan files and the exact diagnostics
-`govcloud validate` must print for them (file:line: key.path: what — how to fix)."""
+"""Validation from data: each folder under cases/ holds estate files and the exact diagnostics
+`govcloud validate` must print for them (file:line: key.path: what — how to fix).
+
+A case's files go over a copy of the example estate: ``plans/`` (without it, the example's
+plans), ``govcloud.yaml`` (replaces the settings) and ``policies/`` (added to the shipped
+ones). ``expected.txt`` lists every diagnostic line printed for those files, in order.
+Folders with a case.yaml instead are plan cases (test_plan_cases.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +13,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_estate, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import copy_estate, edit, line_of
 
 CASES = Path(__file__).parent / "cases"
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+DIAGNOSTIC_PREFIXES = ("plans/", "policies/", "govcloud.yaml")
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir()
+                                        if (p / "expected.txt").is_file()))
 def test_case(case: str, tmp_path: Path) -> None:
-    estate = copy_estate(tmp_path / "estate", plans=False)
-    shutil.copytree(CASES / case / "plans", estate / "plans", dirs_exist_ok=True)
-    expected = (CASES / case / "expected.txt").read_text().splitlines()
+    folder = CASES / case
+    estate = copy_estate(tmp_path / "estate", plans=not (folder / "plans").is_dir())
+    for part in ("plans", "policies"):
+        if (folder / part).is_dir():
+            shutil.copytree(folder / part, estate / part, dirs_exist_ok=True)
+    if (folder / "govcloud.yaml").is_file():
+        shutil.copy(folder / "govcloud.yaml", estate / "govcloud.yaml")
+    expected = (folder / "expected.txt").read_text().splitlines()
     proc = govcloud("validate", estate=estate)
     printed = [line for line in (proc.stdout + proc.stderr).splitlines()
-               if line.startswith("plans/")]
+               if line.startswith(DIAGNOSTIC_PREFIXES)]
     assert printed == expected
     assert "Traceback" not in proc.stderr
     assert proc.returncode == (1 if expected else 0)
@@ -38,11 +53,12 @@ def test_oversize_file(empty_estate: Path) -> None:
 def test_every_problem_in_every_file_at_once(empty_estate: Path) -> None:
     """Problems in several files come out together in one run, sorted by file and line."""
     for case in ("unknown-key", "wrong-type", "invalid-dns"):
-        text = (CASES / case / "plans" / "water.yaml").read_text()
-        n = case.replace("-", "")
-        text = text.replace("id: water", f"id: water{n}").replace("sw-app", f"sw{n}") \
-            .replace("swj", f"swj{n}").replace("CC-3001", f"CC-{len(n)}1")
-        (empty_estate / "plans" / f"{case}.yaml").write_text(text)
+        plan = empty_estate / "plans" / f"{case}.yaml"
+        shutil.copy(CASES / case / "plans" / "water.yaml", plan)
+        n = case.replace("-", "")  # one department per file: its own id, names, cost centre
+        for old, new in (("id: water", f"id: water{n}"), ("sw-app", f"sw{n}"),
+                         ("swj", f"swj{n}"), ("CC-3001", f"CC-{len(n)}1")):
+            edit(plan, old, new)
     proc = govcloud("validate", estate=empty_estate)
     assert proc.returncode == 1
     files = [line.split(":")[0] for line in proc.stderr.splitlines() if line.startswith("plans")]
@@ -62,12 +78,15 @@ def test_broken_policy_is_reported_with_its_line(empty_estate: Path) -> None:
 def test_settings_errors_are_reported(empty_estate: Path) -> None:
     settings = empty_estate / "govcloud.yaml"
     original = settings.read_text()
-    settings.write_text(original.replace("headroom: 0.8", "headroom: 1.8"))
+    edit(settings, "headroom: 0.8", "headroom: 1.8")
     proc = govcloud("validate", estate=empty_estate)
     assert proc.returncode == 1
-    assert ("govcloud.yaml:24: host_pool.headroom: 1.8 is above the maximum 1 — use a value of "
-            "at most 1") in proc.stderr
-    settings.write_text(original.replace("x86-2s-mem: 4", "x86-2s-mme: 4"))
+    line = line_of(settings, "headroom: 1.8")
+    assert (f"govcloud.yaml:{line}: host_pool.headroom: 1.8 is above the maximum 1 — use a "
+            "value of at most 1") in proc.stderr
+    settings.write_text(original)
+    edit(settings, "x86-2s-mem: 4", "x86-2s-mme: 4")
     proc = govcloud("validate", estate=empty_estate)
-    assert ("govcloud.yaml:39: host_pool.hosts.intranet.x86-2s-mme: unknown host class "
+    line = line_of(settings, "x86-2s-mme")
+    assert (f"govcloud.yaml:{line}: host_pool.hosts.intranet.x86-2s-mme: unknown host class "
             "'x86-2s-mme' — did you mean 'x86-2s-mem'?") in proc.stderr

@@ -1,4 +1,8 @@
-"""The openstack driver against the real test cloud, checked with plain openstacksdk calls."""
+"""The openstack driver against the real test cloud, checked with plain openstacksdk calls.
+
+The tests that share the module's applied estate (``applied``) leave it as they found it:
+they restore what they edit or let govcloud repair it; the one that deletes a department
+applies an estate of its own."""
 
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ import pytest
 import yaml
 
 from govcloud.core.model import replica_names
-from tests.conftest import apply_killed_after, govcloud
-from tests.openstack.conftest import SUBSET, domain_of, env, os_estate, purge_domain
+from tests.support.cli import apply_killed_after, govcloud
+from tests.support.testcloud import SUBSET, domain_of, env, os_estate, purge_domain
+
+pytestmark = [pytest.mark.real, pytest.mark.openstack]
 
 
 def _projects(cloud: Any, estate: Path) -> dict[str, Any]:
@@ -186,27 +192,36 @@ def test_department_credential_is_isolated(cloud: Any, applied: Path) -> None:
             assert a["secret"].encode() not in path.read_bytes(), path
 
 
-def test_removed_department_is_deleted_only_with_prune(cloud: Any, applied: Path) -> None:
-    (applied / "plans" / "ecology.yaml").rename(applied / "ecology.yaml.removed")
-    plan = govcloud("plan", "--output", "json", estate=applied, env=env(), timeout=300)
-    data = json.loads(plan.stdout)
-    assert data["summary"]["delete"] == 0 and data["orphans"]
-    pruned = json.loads(govcloud("plan", "--prune", "--output", "json", estate=applied,
-                                 env=env(), timeout=300).stdout)
-    deletes = {c["department"] for c in pruned["changes"] if c["action"] == "delete"}
-    assert deletes == {"ecology"}
-    proc = govcloud("apply", "--yes", "--prune", estate=applied, env=env(), timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    inv = _inventory(cloud, applied)
-    assert "ecology" not in inv["projects"]
-    ecology_ids = {p.id for p in cloud.identity.projects(tags="gc-dept-ecology")
-                   if p.domain_id == cloud.identity.find_domain(domain_of(applied)).id}
-    assert not ecology_ids
-    assert not [v for v in cloud.block_storage.volumes(all_projects=True, details=True)
-                if (v.metadata or {}).get("gc-dept") == "ecology"
-                and v.project_id not in {p.id for p in cloud.identity.projects()}]
-    assert govcloud("plan", "--detailed-exitcode", estate=applied, env=env(),
-                    timeout=300).returncode == 0
+def test_removed_department_is_deleted_only_with_prune(cloud: Any, tmp_path: Path) -> None:
+    """On an estate of its own (the module's ``applied`` estate is shared): two departments
+    applied, one plan removed; only ``--prune`` deletes that department, and only it."""
+    estate = os_estate(tmp_path / "estate", ("statistics", "ecology"))
+    try:
+        proc = govcloud("apply", "--yes", estate=estate, env=env(), timeout=1200)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert set(_projects(cloud, estate)) == {"statistics", "ecology"}
+        (estate / "plans" / "ecology.yaml").rename(tmp_path / "ecology.yaml.removed")
+        plan = govcloud("plan", "--output", "json", estate=estate, env=env(), timeout=300)
+        data = json.loads(plan.stdout)
+        assert data["summary"]["delete"] == 0 and data["orphans"]
+        pruned = json.loads(govcloud("plan", "--prune", "--output", "json", estate=estate,
+                                     env=env(), timeout=300).stdout)
+        deletes = {c["department"] for c in pruned["changes"] if c["action"] == "delete"}
+        assert deletes == {"ecology"}
+        proc = govcloud("apply", "--yes", "--prune", estate=estate, env=env(), timeout=1200)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        inv = _inventory(cloud, estate)
+        assert set(inv["projects"]) == {"statistics"}
+        ecology_ids = {p.id for p in cloud.identity.projects(tags="gc-dept-ecology")
+                       if p.domain_id == cloud.identity.find_domain(domain_of(estate)).id}
+        assert not ecology_ids
+        assert not [v for v in cloud.block_storage.volumes(all_projects=True, details=True)
+                    if (v.metadata or {}).get("gc-dept") == "ecology"
+                    and v.project_id not in {p.id for p in cloud.identity.projects()}]
+        assert govcloud("plan", "--detailed-exitcode", estate=estate, env=env(),
+                        timeout=300).returncode == 0
+    finally:
+        purge_domain(cloud, domain_of(estate))
 
 
 def test_sigkill_mid_apply_then_rerun_converges(cloud: Any, tmp_path: Path) -> None:
@@ -214,6 +229,9 @@ def test_sigkill_mid_apply_then_rerun_converges(cloud: Any, tmp_path: Path) -> N
     re-run converges with no duplicate server, volume or network."""
     estate = os_estate(tmp_path / "estate", ("statistics", "culture-tourism"))
     plan = estate / "plans" / "culture-tourism.yaml"
+    # Convergence is the point here: nothing protected, so --prune removes the department
+    # whole (a protected resource keeps what it stands on: test_operator_changes.py).
+    plan.write_text(plan.read_text().replace("    protected: true\n", ""))
     parked = tmp_path / "culture-tourism.yaml"
     try:
         for target, mode in ((3, "create"), (4, "prune"), (9, "create"), (2, "prune"),

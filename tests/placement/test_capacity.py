@@ -12,7 +12,8 @@ from govcloud.placement import capacity
 from govcloud.placement.consolidation import repack, replay
 from govcloud.placement.hosts import Demand, Host, Ratios, violations
 from govcloud.runtime import engine
-from tests.conftest import govcloud
+from tests.support.cli import govcloud, help_text
+from tests.support.estate import REPO
 
 STD = dict(host_class="std", vcpus=16, ram_gb=64, disk_gb=1000)
 RATIOS = Ratios(cpu=1.0, ram=1.0, disk=1.0, headroom=1.0)
@@ -46,7 +47,7 @@ def test_repack_keeps_anti_affinity_and_zones() -> None:
 
 
 def test_report_of_the_example_estate() -> None:
-    estate = engine.validate(Path(__file__).resolve().parents[2]).estate()
+    estate = engine.validate(REPO).estate()
     report = capacity.report(estate)
     assert [z.zone for z in report.zones] == ["intranet", "extranet"]
     for z in report.zones:
@@ -76,13 +77,15 @@ def _new_plan(estate: Path, servers: int) -> Path:
 def test_what_if_a_department_joins(estate: Path) -> None:
     _new_plan(estate, servers=60)  # 3,840 GiB of RAM: more than the extranet pool holds
     new = str(estate / "plans" / "new.yaml")
-    out = govcloud("capacity", "--add", new, "-o", "json", estate=estate, check=True)
+    out = govcloud("capacity", "--add", new, "-o", "json", estate=estate)
+    assert out.returncode == 2, out.stderr  # the pool is short
     data = json.loads(out.stdout)
     assert data["departments"] == ["new-dept"]
     assert data["hosts_after"] > data["hosts_before"]
     assert sum(data["extra_hosts"]["extranet"].values()) > 0
-    text = govcloud("capacity", "--add", new, estate=estate, check=True).stdout
-    assert "What if new-dept joins" in text and "add " in text
+    text = govcloud("capacity", "--add", new, estate=estate)
+    assert text.returncode == 2
+    assert "What if new-dept joins" in text.stdout and "add " in text.stdout
 
 
 def test_what_if_that_fits(estate: Path) -> None:
@@ -112,5 +115,52 @@ def test_consolidate_after_apply(estate: Path) -> None:
 
 def test_commands_have_help_and_examples() -> None:
     for cmd in ("capacity", "consolidate"):
-        out = govcloud(cmd, "--help", check=True).stdout
-        assert "Example" in out
+        assert "Example" in help_text(cmd)
+
+
+def test_capacity_add_finds_the_cheapest_hosts_and_exits_2_when_short(estate: Path) -> None:
+    """Issue #10, case 8: a 17-replica anti-affinity group in the intranet (16 hosts: 12 std,
+    4 mem) needs one more host, not three std with the memory hosts left unused; the extranet
+    row, which the group does not touch, shows nova's spread (not NoValidHost); exit 2."""
+    data = yaml.safe_load((estate / "plans" / "big-data.yaml").read_text(encoding="utf-8"))
+    data["department"].update(id="water", name="青岛市水务管理局", cost_centre="CC-3001",
+                              zone="intranet")
+    data["quota"].update(instances=17, cores=68, ram_gb=136, volumes=0, volume_gb=0,
+                         websites=0)
+    data["servers"] = [{"name": "sw-app", "flavor": "m1.large", "image": "kylin-v10-sp3",
+                        "count": 17, "anti_affinity": True}]
+    data["websites"] = []
+    new = estate / "water.yaml"
+    new.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    proc = govcloud("capacity", "--add", str(new), "-o", "json", estate=estate)
+    assert proc.returncode == 2, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["extra_hosts"] == {"intranet": {"x86-2s-std": 1}}
+    intranet, extranet = result["after"]["zones"]
+    assert intranet["zone"] == "intranet" and intranet["hosts"] == 17
+    assert intranet["needed"]["x86-2s-mem"] == 4  # the memory hosts are used
+    assert extranet["spread"] == result["before"]["zones"][1]["spread"] is not None
+    text = govcloud("capacity", "--add", str(new), estate=estate)
+    assert text.returncode == 2
+    assert "intranet: the installed pool is short by 1 x86-2s-std" in text.stdout
+    assert "add intranet: 1 x86-2s-std to host_pool.hosts" in text.stdout
+    extranet_row = next(x for x in text.stdout.splitlines() if x.startswith("extranet"))
+    assert "NoValidHost" not in extranet_row
+    assert govcloud("capacity", estate=estate).returncode == 0  # the pool itself suffices
+
+
+def test_cheapest_extra_mixes_classes_by_cost() -> None:
+    """Pure: two 100 GiB servers fit no std host (64 GiB): one mem host (cost 1.35) takes
+    both. Two 60 GiB servers: the installed std host takes one, one more std (1.0) is cheaper
+    than a mem host (1.35). One 60 GiB server fits: nothing to add."""
+    from govcloud.core.model import HostClass, HostPool
+
+    pool = HostPool(classes=(HostClass("std", 16, 64, 1000, 1.0),
+                             HostClass("mem", 16, 256, 1000, 1.35)),
+                    hosts={"intranet": {"std": 1}, "extranet": {}}, headroom=1.0)
+    wanted = [Demand(f"d/server/db-{i}", "d", "intranet", 4, 100, 50) for i in range(2)]
+    assert capacity.cheapest_extra(pool, "intranet", wanted, Ratios.of(pool)) == {"mem": 1}
+    small = [Demand("d/server/web", "d", "intranet", 4, 60, 50),
+             Demand("d/server/web-2", "d", "intranet", 4, 60, 50)]
+    assert capacity.cheapest_extra(pool, "intranet", small, Ratios.of(pool)) == {"std": 1}
+    assert capacity.cheapest_extra(pool, "intranet", small[:1], Ratios.of(pool)) == {}

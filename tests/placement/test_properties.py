@@ -20,6 +20,7 @@ from govcloud.placement.hosts import (
     spread,
     violations,
 )
+from tests.support.pyramid import sized
 
 FLAVORS = [(1, 2, 20), (2, 4, 40), (4, 8, 80), (8, 16, 160), (4, 32, 80), (16, 16, 80),
            (2, 24, 50), (12, 6, 40)]
@@ -48,7 +49,8 @@ def estates(draw: st.DrawFn) -> tuple[list[Demand], list[Host], Ratios]:
     return demands, hosts, ratios
 
 
-SETTINGS = settings(max_examples=150, deadline=None,
+# 150 generated estates per property under CI=true, 50 elsewhere (tests/support/pyramid.py).
+SETTINGS = settings(max_examples=sized(ci=150, dev=50), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import govcloud
-from tests.reports.conftest import GOLDEN
+from tests.support.cli import govcloud
+from tests.support.estate import GOLDEN, edit
 
 EXPECTED = GOLDEN / "small"
 
@@ -63,22 +63,23 @@ def test_savings_every_line(golden: Path) -> None:
 def test_adding_a_later_price_leaves_the_month_alone(golden: Path) -> None:
     before = report(golden, "chargeback")
     prices = golden / "prices.yaml"
-    prices.write_text(prices.read_text().replace(
-        "vcpu: [{from: 2026-01, yuan: 10}]",
-        "vcpu: [{from: 2026-01, yuan: 10}, {from: 2026-11, yuan: 400}]").replace(
-        "tariff: [{from: 2026-01, yuan_per_kwh: 1.0}]",
-        "tariff: [{from: 2026-01, yuan_per_kwh: 1.0}, {from: 2026-11, yuan_per_kwh: 2.0}]"))
+    edit(prices, "vcpu: [{from: 2026-01, yuan: 10}]",
+         "vcpu: [{from: 2026-01, yuan: 10}, {from: 2026-11, yuan: 400}]")
+    edit(prices, "tariff: [{from: 2026-01, yuan_per_kwh: 1.0}]",
+         "tariff: [{from: 2026-01, yuan_per_kwh: 1.0}, {from: 2026-11, yuan_per_kwh: 2.0}]")
     assert report(golden, "chargeback") == before
     govcloud("usage", "collect", "--period", "2026-11", estate=golden, check=True)
     nov = report(golden, "chargeback", "2026-11")
-    assert nov["platform_cost"] == "4260.00"  # power 730 → 1460 at the November tariff
+    # a whole November would cost 4,260.00 (power 730 → 1460 at the November tariff); at noon
+    # on the 26th, 613 of its 720 hours have begun: month to date, 4260 × 613 / 720
+    assert nov["hours"] == [613, 720]
+    assert nov["platform_cost"] == "3626.92"
 
 
 def test_closed_month_ignores_later_edits_to_its_own_prices(golden: Path) -> None:
     govcloud("statement", "close", "--period", "2026-10", estate=golden, check=True)
     before = report(golden, "chargeback")
-    prices = golden / "prices.yaml"
-    prices.write_text(prices.read_text().replace("yuan: 300", "yuan: 900"))
+    edit(golden / "prices.yaml", "yuan: 300", "yuan: 900")
     after = report(golden, "chargeback")
     assert after["closed_at"] and after == before
     again = govcloud("statement", "close", "--period", "2026-10", estate=golden)

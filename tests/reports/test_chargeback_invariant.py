@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,8 +14,9 @@ from hypothesis import strategies as st
 from govcloud.finance.chargeback import Platform, chargeback, check_invariant, split
 from govcloud.finance.pricebook import Dated, PriceBook, Source
 from govcloud.runtime.loader import load_book
+from tests.support.estate import REPO
+from tests.support.pyramid import sized
 
-REPO = Path(__file__).resolve().parents[2]
 BOOK = load_book(REPO / "prices.yaml")
 RULES = ("even", "usage", "weight")
 
@@ -82,10 +82,11 @@ def test_mixed_rules_as_in_the_example_book() -> None:
     assert {p.rule for p in s.pools} == set(RULES)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=sized(ci=200, dev=100), deadline=None)
 @given(total=st.integers(0, 10**12),
        weights=st.lists(st.decimals(0, 10**6, places=3), min_size=1, max_size=30))
 def test_split_adds_up_to_the_fen(total: int, weights: list[Decimal]) -> None:
+    """200 generated splits under CI=true, 100 elsewhere (tests/support/pyramid.py)."""
     named = {f"d{i:02d}": w for i, w in enumerate(weights)}
     if sum(weights) <= 0:
         with pytest.raises(ValueError):

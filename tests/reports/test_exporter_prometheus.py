@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -16,35 +15,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
-from tests.reports.conftest import need
+from tests.support.components import free_port, need, wait_for
+from tests.support.estate import REPO
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.real, pytest.mark.prometheus]
+
 DASHBOARD = REPO / "docs" / "grafana" / "govcloud.json"
 
 
 def get(url: str, timeout: float = 5) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback only
         return r.read()
-
-
-def wait_for(what: str, check: Any, timeout: float, proc: subprocess.Popen | None = None,
-             log: Path | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            text = log.read_text(errors="replace")[-3000:] if log else ""
-            pytest.fail(f"{what}: the process exited with {proc.returncode}\n{text}")
-        try:
-            last = check()
-            if last:
-                return last
-        except OSError as exc:
-            last = exc
-        time.sleep(0.5)
-    text = log.read_text(errors="replace")[-3000:] if log else ""
-    pytest.fail(f"timed out waiting for {what} (last: {last!r})\n{text}")
 
 
 def expressions(panels: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
@@ -84,7 +65,7 @@ def exporter(example: Path, tmp_path: Path) -> Iterator[int]:
 
 @pytest.fixture
 def prometheus(exporter: int, tmp_path: Path) -> Iterator[str]:
-    binary = need("prometheus")
+    binary = need("prometheus", component="prometheus")
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(json.dumps({  # JSON is YAML

@@ -5,14 +5,12 @@ tests/core/test_architecture.py.)"""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import yaml
 
 from govcloud.finance.pricebook import PRICE_SCHEMA
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.estate import REPO
 
 
 def test_published_schema_is_current_and_the_example_validates() -> None:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
-from tests.conftest import govcloud
-from tests.reports.conftest import golden_estate
+from tests.support.cli import govcloud, help_text
+from tests.support.estate import edit, golden_estate, line_of
 
 
 def test_plan_shows_monthly_cost_delta_per_department(golden: Path) -> None:
-    plan = golden / "plans" / "beta.yaml"
-    plan.write_text(plan.read_text().replace("count: 2", "count: 3"))
+    edit(golden / "plans" / "beta.yaml", "count: 2", "count: 3")
     out = govcloud("plan", estate=golden, check=True).stdout
     # one more f1 server: priced usage 2×10 + 4×5 + 10×1 = 50 of the hosts pool's 800 → +183.12
     # (the idle line shrinks by as much; the even and weight pools do not move)
@@ -26,8 +26,7 @@ def test_plan_shows_monthly_cost_delta_per_department(golden: Path) -> None:
 
 def test_plan_works_without_a_price_book(golden: Path) -> None:
     (golden / "prices.yaml").unlink()
-    plan = golden / "plans" / "beta.yaml"
-    plan.write_text(plan.read_text().replace("count: 2", "count: 3"))
+    edit(golden / "plans" / "beta.yaml", "count: 2", "count: 3")
     proc = govcloud("plan", estate=golden)
     assert proc.returncode == 0, proc.stderr
     assert "monthly cost" not in proc.stdout and "b-app-3" in proc.stdout
@@ -44,14 +43,20 @@ def test_publish_writes_open_data_without_private_fields(golden: Path, tmp_path:
     data = json.loads((out / "spending-and-savings-2026-10.json").read_text(encoding="utf-8"))
     assert data["closed"] is True
     assert {f["name"] for f in data["dictionary"]} == set(data["records"][0])
-    assert all(f["description"] for f in data["dictionary"])
+    assert all(f["description"] and f["title_zh"] for f in data["dictionary"])
     by = {r["department_id"]: r for r in data["records"]}
     assert by["alpha"]["department_name"] == "甲局"
     assert by["alpha"]["monthly_charge_yuan"] == 561.87 and by["beta"]["saving_yuan"] == -95.25
     assert data["totals"]["saving_yuan"] == 2908.0
     rows = list(csv.DictReader(io.StringIO(
         (out / "spending-and-savings-2026-10.csv").read_text(encoding="utf-8-sig"))))
-    assert [r["department_id"] for r in rows] == ["alpha", "beta"]
+    assert [r["department_id"] for r in rows] == ["alpha", "beta", "(idle)"]
+    # the CSV adds up to the estate's figures on its own (issue #12 case 7: it overstated
+    # savings by leaving idle out)
+    assert sum(Decimal(r["saving_yuan"]) for r in rows) == Decimal("2908.00")
+    assert sum(Decimal(r["monthly_charge_yuan"]) for r in rows) == \
+        Decimal(data["totals"]["platform_cost_yuan"]).quantize(Decimal("0.01"))
+    assert {r["closed"] for r in rows} == {"true"}
     everything = "".join(p.read_text(encoding="utf-8-sig") for p in out.iterdir())
     for private in ("CC-1", "a-app", "b-app", "intranet", "h1", "10.20.", "cost_centre",
                     "contact", "alpha.example.gov.cn"):
@@ -61,13 +66,36 @@ def test_publish_writes_open_data_without_private_fields(golden: Path, tmp_path:
 def test_csv_output_is_machine_readable(golden: Path) -> None:
     out = govcloud("report", "chargeback", "--period", "2026-10", "-o", "csv", estate=golden,
                    check=True).stdout
-    rows = list(csv.DictReader(io.StringIO(out)))
+    # a BOM first, so Excel on Chinese Windows reads the UTF-8 names (issue #12 case 8)
+    assert out.startswith("\ufeffdepartment,")
+    rows = list(csv.DictReader(io.StringIO(out.removeprefix("\ufeff"))))
     assert rows[0]["department"] == "alpha" and rows[0]["total"] == "561.87"
     assert rows[-1]["department"] == "(total)" and rows[-1]["total"] == "3530.00"
+    assert "list_value" not in rows[0]  # neither a cost nor a charge (case 9)
     util = govcloud("report", "utilization", "--period", "2026-10", "-o", "csv",
                     estate=golden, check=True).stdout
-    u = {r["department"]: r for r in csv.DictReader(io.StringIO(util))}
+    u = {r["department"]: r for r in csv.DictReader(io.StringIO(util.removeprefix("\ufeff")))}
     assert u["alpha"]["vcpu"] == "2.0" and u["beta"]["antivirus_seats"] == "2"
+    assert 0 < float(u["alpha"]["vcpu_util"]) < 1  # a ratio, not "43.8%"
+
+
+def test_rate_card_states_what_departments_pay(golden: Path) -> None:
+    data = json.loads(govcloud("report", "chargeback", "--period", "2026-10", "-o", "json",
+                               estate=golden, check=True).stdout)
+    card = {r["item"]: r for r in data["rate_card"]}
+    # README.md of the golden estate: the hosts pool charges alpha 183.12 + beta 366.25 =
+    # 549.37 for priced usage vCPU 6×10, RAM 12×5, disk 30×1 = 150 → vCPU gets 60/150 of it
+    assert card["vcpu"]["charged"] == "219.75" and card["vcpu"]["units"] == "6"
+    assert card["vcpu"]["yuan_per_unit"] == "36.62" and card["vcpu"]["list_price"] == "10"
+    # the web pool (100 a month) has one site and no declared capacity
+    assert card["website"]["yuan_per_unit"] == "100.00"
+    per_dep = card["ops (per department, even)"]
+    assert per_dep["yuan_per_unit"] == "50.00" and per_dep["units"] == "2"
+    charged = sum(Decimal(r["charged"]) for r in data["rate_card"])
+    assert abs(charged - Decimal(data["charged"])) <= Decimal("0.05")  # fen rounding only
+    text = govcloud("report", "chargeback", "--period", "2026-10", estate=golden,
+                    check=True).stdout
+    assert "Rate card: what departments paid per unit" in text
 
 
 def test_missing_usage_is_one_plain_sentence(tmp_path: Path) -> None:
@@ -82,24 +110,20 @@ def test_missing_usage_is_one_plain_sentence(tmp_path: Path) -> None:
 
 def test_price_book_problems_come_with_file_and_line(golden: Path) -> None:
     prices = golden / "prices.yaml"
-    text = prices.read_text()
-    text = text.replace("vcpu: [{from: 2026-01, yuan: 10}]", "vcpu: [{from: 2026-1, yuan: 10}]")
-    text = text.replace("rule: even", "rule: evenly")
-    text = text.replace("  old: {purchase_yuan", "  older: {purchase_yuan")
-    prices.write_text(text)
+    edit(prices, "vcpu: [{from: 2026-01, yuan: 10}]", "vcpu: [{from: 2026-1, yuan: 10}]")
+    edit(prices, "rule: even", "rule: evenly")
+    edit(prices, "  old: {purchase_yuan", "  older: {purchase_yuan")
     proc = govcloud("report", "chargeback", "--period", "2026-10", estate=golden)
     assert proc.returncode == 1
     err = proc.stderr
-    lines = text.splitlines()
-    vcpu_line = next(i for i, x in enumerate(lines, 1) if "vcpu:" in x)
-    rule_line = next(i for i, x in enumerate(lines, 1) if "evenly" in x)
+    vcpu_line = line_of(prices, "vcpu:")
+    rule_line = line_of(prices, "evenly")
     assert f"prices.yaml:{vcpu_line}: units.vcpu[0].from:" in err
     assert f"prices.yaml:{rule_line}:" in err and "did you mean 'even'" in err
 
 
 def test_unpriced_legacy_class_is_named(golden: Path) -> None:
-    prices = golden / "prices.yaml"
-    prices.write_text(prices.read_text().replace("  old: {", "  older: {"))
+    edit(golden / "prices.yaml", "  old: {", "  older: {")
     proc = govcloud("report", "savings", "--period", "2026-10", estate=golden)
     assert proc.returncode == 1
     assert "no price for legacy_class 'old'" in proc.stderr
@@ -109,5 +133,52 @@ def test_every_finance_command_has_help_with_an_example() -> None:
     for args in (["report", "utilization"], ["report", "chargeback"], ["report", "savings"],
                  ["report", "html"], ["report", "publish"], ["statement", "close"],
                  ["usage", "collect"], ["exporter"]):
-        out = govcloud(*args, "--help", check=True).stdout
-        assert "Example" in out, args
+        assert "Example" in help_text(*args), args
+
+
+def test_report_tables_have_captions_scopes_and_titles_in_words(golden: Path,
+                                                               tmp_path: Path) -> None:
+    import re
+
+    page = tmp_path / "report.html"
+    govcloud("report", "html", "--period", "2026-10", "--out", str(page), estate=golden,
+             check=True)
+    text = page.read_text(encoding="utf-8")
+    tables = re.findall(r"<table>.*?</table>", text, re.S)
+    assert len(tables) >= 5
+    for t in tables:
+        assert re.match(r"<table><caption>[^<]+2026-10</caption>", t), t[:120]
+        heads = re.findall(r'<th scope="col">([^<]*)</th>', t)
+        assert heads and '<th scope="row">' in t
+        for h in heads:  # words, zh-CN first: no bare code names
+            assert re.search(r"[\u4e00-\u9fff]", h) and " " in h, h
+    assert "<th scope=\"col\">list_value</th>" not in text
+    assert "storage 资源池分摊（元） storage pool share (yuan)" in text
+
+
+def test_printable_statement_per_department_carries_its_digest(golden: Path,
+                                                               tmp_path: Path) -> None:
+    import re
+
+    def statement() -> str:
+        out = tmp_path / "s.html"
+        govcloud("report", "statement", "--period", "2026-10", "--department", "alpha",
+                 "--out", str(out), estate=golden, check=True)
+        return out.read_text(encoding="utf-8")
+
+    open_page = statement()
+    assert "未结账 open" in open_page and "561.87" in open_page and "@media print" in open_page
+    govcloud("statement", "close", "--period", "2026-10", estate=golden, check=True)
+    closed = statement()
+    digest = re.search(r"Statement digest (sha256:[0-9a-f]{64})", closed)
+    book = re.search(r"Price book digest (sha256:[0-9a-f]{64})", closed)
+    assert digest and book and "已结账 closed" in closed
+    # shares: hosts 183.12, storage 153.75, web 100, ops 50, net 75 (the golden README)
+    for share in ("183.12", "153.75", "100.00", "50.00", "75.00", "561.87"):
+        assert f'<td class="num">{share}</td>' in closed, share
+    prices = golden / "prices.yaml"
+    edit(prices, "yuan: 300", "yuan: 900", count=None)
+    assert statement() == closed  # the frozen month: same page, same digest
+    missing = govcloud("report", "statement", "--period", "2026-10", "--department", "nobody",
+                       estate=golden)
+    assert missing.returncode == 1 and "no charge for 'nobody'" in missing.stderr

@@ -4,138 +4,44 @@ with a real nginx, php-fpm, ClamAV and restic.
 
 Every location of inventories/group_vars/all.yml is pointed into the folder and every port
 onto loopback, so nothing of the machine's own configuration is touched; the department site
-users get the test prefix ``gct-`` and are removed afterwards. Under CI=true a component that
-is missing or cannot start fails the run; on a developer machine it skips.
+users get a prefix of the run's own (``gct<pid>-``, so two runs on one machine keep apart)
+and are removed afterwards. Under CI=true a component that is missing or cannot start fails
+the run; on a developer machine it skips.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, copy_estate, free_port, govcloud
-from tests.conftest import need as _need
-
-CI = os.environ.get("CI", "").lower() == "true"
-# Sessions running the rig side by side on one machine each set their own prefix, or one
-# rig's clean-up removes the other's users mid-run.
-USER_PREFIX = os.environ.get("GOVCLOUD_TEST_USER_PREFIX", "gct-")
-# The EICAR test string, written by the tests only (kept split so this file is never flagged).
-EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" + "-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
-SIGNATURE = "Govcloud.Test.EICAR"
-
-
-def need(binary: str, *alternatives: str) -> str:
-    return _need(binary, *alternatives, install=".ci/install-services")
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, what: str = "",
-              timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            break
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"{what} did not start on 127.0.0.1:{port}")
-
-
-class Backend(BaseHTTPRequestHandler):
-    """The proxy sites' upstream: answers with the path it was asked for."""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        body = f"backend {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@dataclass
-class Rig:
-    base: Path
-    estate: Path
-    vars: dict[str, Any]
-    http_port: int
-    https_port: int
-    backend_port: int
-    outputs: list[str] = field(default_factory=list)
-
-    def gc(self, *args: str, check: bool = True, timeout: float = 600
-           ) -> subprocess.CompletedProcess[str]:
-        proc = govcloud(*args, estate=self.estate, timeout=timeout)
-        self.outputs += [proc.stdout, proc.stderr]
-        if check and proc.returncode != 0:
-            raise AssertionError(f"govcloud {' '.join(args)} exited {proc.returncode}:\n"
-                                 f"{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def gc_json(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> Any:
-        proc = self.gc(*args, "--output", "json", check=False)
-        assert proc.returncode in ok_codes, f"{args}: rc {proc.returncode}\n{proc.stdout}\n" \
-                                            f"{proc.stderr}"
-        return json.loads(proc.stdout)
-
-    def path(self, name: str) -> Path:
-        return Path(self.vars[name])
-
-    def plans(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for f in sorted((self.estate / "plans").glob("*.yaml")):
-            data = yaml.safe_load(f.read_text(encoding="utf-8"))
-            out[data["department"]["id"]] = data
-        return out
-
-    def write_plan(self, dep: str, data: dict[str, Any]) -> None:
-        (self.estate / "plans" / f"{dep}.yaml").write_text(
-            yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-    def bin(self, name: str) -> str:
-        return str(self.path("govcloud_bin_dir") / name)
-
-
-def _remove_test_users() -> None:
-    for line in Path("/etc/passwd").read_text().splitlines():
-        name = line.split(":", 1)[0]
-        if name.startswith(USER_PREFIX):
-            subprocess.run(["userdel", name], capture_output=True)
-    for line in Path("/etc/group").read_text().splitlines():
-        name = line.split(":", 1)[0]
-        if name.startswith(USER_PREFIX):
-            subprocess.run(["groupdel", name], capture_output=True)
+from tests.support.components import free_port, need, unavailable, wait_for, wait_port
+from tests.support.estate import REPO, copy_estate
+from tests.support.pyramid import require
+from tests.support.rig import SIGNATURE, USER_PREFIX, Backend, Rig, remove_test_users
 
 
 @pytest.fixture(scope="session")
 def rig() -> Iterator[Rig]:
-    """The example estate, applied with services on, nginx and php-fpm serving it."""
-    nginx = need("nginx")
-    need("clamscan")
-    need("restic")
-    php_fpm = need("php-fpm8.2", "php-fpm")
+    """The example estate, applied with services on, nginx and php-fpm serving it. Tests
+    that use it are marked real, ansible, nginx, clamav and restic (tests/support/pyramid.py
+    makes them)."""
+    require("ansible")
+    nginx = need("nginx", component="nginx")
+    php_fpm = need("php-fpm8.2", "php-fpm", component="nginx")
+    clamscan = need("clamscan", component="clamav")
+    restic = need("restic", component="restic")
     if os.geteuid() != 0:
-        pytest.skip("the service tests create department users: run as root")
+        unavailable("the service tests create department users: run them as root")
     # A world-traversable base: the department users must reach their own docroots, so a
     # refusal to read another's is the permissions' doing, not a closed parent folder.
     base = Path(tempfile.mkdtemp(prefix="govcloud-svc-", dir="/tmp"))
@@ -186,9 +92,9 @@ def rig() -> Iterator[Rig]:
         "nginx_https_port": https_port, "tls_dir": f"{srv}/tls", "web_root": f"{srv}/www",
         "web_archive_root": f"{srv}/www-archive", "php_fpm_pool_dir": f"{srv}/php/pool.d",
         "php_fpm_run_dir": f"{srv}/run/php", "php_fpm_pid_file": f"{srv}/run/php-fpm.pid",
-        "clamscan_bin": need("clamscan"), "clamav_mirror_dir": f"{srv}/clamav-mirror",
+        "clamscan_bin": clamscan, "clamav_mirror_dir": f"{srv}/clamav-mirror",
         "clamav_db_dir": f"{srv}/clamav-db", "clamav_conf_dir": f"{srv}/antivirus",
-        "clamav_results_dir": f"{srv}/log/antivirus", "restic_bin": need("restic"),
+        "clamav_results_dir": f"{srv}/log/antivirus", "restic_bin": restic,
         "restic_repo_root": f"{srv}/backup/restic", "restic_secrets_dir": f"{srv}/secrets",
         "restic_cache_dir": f"{srv}/cache/restic", "backup_conf_dir": f"{srv}/backup/conf",
         "backup_data_root": f"{srv}/departments", "backup_results_dir": f"{srv}/backup/results",
@@ -198,13 +104,13 @@ def rig() -> Iterator[Rig]:
     (srv / "run").mkdir(parents=True)
     (srv / "log").mkdir()
 
-    _remove_test_users()
+    remove_test_users()
     r = Rig(base, estate, values, http_port, https_port, backend_port)
     procs: list[subprocess.Popen[bytes]] = []
     server = ThreadingHTTPServer(("127.0.0.1", backend_port), Backend)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        r.first_apply = r.gc("apply", "--yes", "--output", "json")  # type: ignore[attr-defined]
+        r.first_apply = r.gc("apply", "--yes", "--output", "json")
         # php-fpm with the generated pools, nginx with the generated configuration
         fpm_conf = srv / "php-fpm.conf"
         fpm_conf.write_text(f"[global]\npid = {values['php_fpm_pid_file']}\n"
@@ -216,14 +122,10 @@ def rig() -> Iterator[Rig]:
             [nginx, "-e", f"{srv}/log/nginx/error.log", "-p", values["nginx_prefix"],
              "-c", values["nginx_main_conf"], "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(http_port, procs[-1], "nginx")
-        deadline = time.monotonic() + 10
-        while not list(Path(values["php_fpm_run_dir"]).glob("*.sock")):
-            if procs[0].poll() is not None or time.monotonic() > deadline:
-                pytest.fail("php-fpm did not start: "
-                            + Path(f"{srv}/log/php-fpm.log").read_text(errors="replace")
-                            if Path(f"{srv}/log/php-fpm.log").exists() else "no log")
-            time.sleep(0.1)
+        wait_port(http_port, "nginx", proc=procs[-1], log=srv / "log/nginx/error.log")
+        wait_for("php-fpm's department sockets",
+                 lambda: list(Path(values["php_fpm_run_dir"]).glob("*.sock")), 10, procs[0],
+                 srv / "log/php-fpm.log", every=0.1)
         yield r
     finally:
         server.shutdown()
@@ -234,7 +136,7 @@ def rig() -> Iterator[Rig]:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        _remove_test_users()
+        remove_test_users()
         if os.environ.get("GOVCLOUD_KEEP_TEST_RIG"):
             print(f"test rig kept in {base}")
         else:

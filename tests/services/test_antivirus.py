@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.services.conftest import EICAR, SIGNATURE, Rig
+import pytest
+
+from tests.support.rig import EICAR, SIGNATURE, Rig
+
+pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
+              pytest.mark.restic]  # the rig runs every service playbook for real
 
 
 def test_signatures_come_from_the_estate_mirror_only(rig: Rig) -> None:

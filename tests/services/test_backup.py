@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.conftest import Rig
+from tests.support.rig import Rig
+
+pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
+              pytest.mark.restic]  # the rig runs every service playbook for real
 
 
 def restic(rig: Rig, dep: str, *args: str, password_of: str | None = None

@@ -17,11 +17,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, free_port
-from tests.services.conftest import Rig, need
 from tests.services.test_backup import department_files
+from tests.support.components import free_port
+from tests.support.components import need as _need
+from tests.support.estate import REPO
+from tests.support.rig import Rig
 
-pytestmark = [pytest.mark.real, pytest.mark.restic, pytest.mark.ansible]
+# the rig runs every service playbook for real; the alert is checked by promtool
+pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
+              pytest.mark.restic, pytest.mark.prometheus]
+
+
+def need(binary: str) -> str:
+    return _need(binary, component="prometheus")
 # not the departments test_backup.py backs up (and damages)
 DEPS = ("approval", "health")
 

@@ -7,10 +7,15 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from govcloud.services.runner import run_playbook
-from tests.conftest import copy_estate, govcloud
+from tests.support.cli import govcloud
+from tests.support.estate import copy_estate
 
 
+@pytest.mark.real
+@pytest.mark.ansible
 def test_a_failure_names_host_task_message_and_artifacts(tmp_path: Path) -> None:
     book = tmp_path / "playbooks" / "broken.yml"
     book.parent.mkdir()

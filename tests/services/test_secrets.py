@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.services.conftest import Rig
+import pytest
+
+from tests.support.rig import Rig
+
+pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
+              pytest.mark.restic]  # the rig runs every service playbook for real
 
 
 def test_no_secret_leaks(rig: Rig) -> None:

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.conftest import Rig
+from govcloud.services.inventory import site_user
+from tests.support.estate import edit
+from tests.support.rig import USER_PREFIX, Rig
+
+pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
+              pytest.mark.restic]  # the rig runs every service playbook for real
 
 
 def fetch(rig: Rig, host: str, path: str = "/") -> tuple[int, str]:
@@ -31,7 +36,8 @@ def sites(rig: Rig) -> list[tuple[str, str, dict]]:
 
 
 def test_first_apply_ran_every_playbook(rig: Rig) -> None:
-    result = json.loads(rig.first_apply.stdout)  # type: ignore[attr-defined]
+    assert rig.first_apply is not None
+    result = json.loads(rig.first_apply.stdout)
     svc = result["services"]
     assert svc["ok"], svc
     assert [r["playbook"] for r in svc["runs"]] == ["webhosting.yml", "antivirus.yml",
@@ -99,7 +105,7 @@ def test_one_department_cannot_read_another_s_docroot(rig: Rig) -> None:
             by_dep.setdefault(dep, site["domain"])
     (a, site_a), (b, site_b) = sorted(by_dep.items())[:2]
     web = rig.path("web_root")
-    user_a = f"gct-{a}"
+    user_a = site_user(USER_PREFIX, a)
 
     def read_as(user: str, path: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["runuser", "-u", user, "--", "cat", str(path)],
@@ -159,6 +165,7 @@ def test_a_bad_server_block_is_refused_before_it_goes_live(rig: Rig) -> None:
     good = next(rig.path("nginx_sites_dir").glob("*.conf"))
     assert subprocess.run([check, str(good)], capture_output=True).returncode == 0
     bad = rig.base / "bad.conf"
-    bad.write_text(good.read_text().replace("server_name", "server_nam", 1))
+    bad.write_text(good.read_text())
+    edit(bad, "server_name", "server_nam")
     proc = subprocess.run([check, str(bad)], capture_output=True, text=True)
     assert proc.returncode != 0 and "server_nam" in proc.stderr

@@ -5,6 +5,7 @@ project; one shared watcher lists pending servers once a second instead of a GET
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -140,21 +141,7 @@ class ComputeResources:
             raise DriverError(f"{after.key} is gone from the cloud", "run plan again")
         a = after.attrs
         if before.attrs.get("flavor") != a["flavor"]:
-            flavor = self._flavor(a["flavor"], dep)
-            self._call(f"resize {after.name}", dep,
-                       lambda: conn.compute.resize_server(server, flavor.id))
-            deadline = time.monotonic() + WAIT_SECONDS
-            while True:
-                s = conn.compute.get_server(server.id)
-                if s.status == "VERIFY_RESIZE":
-                    conn.compute.confirm_server_resize(s)
-                elif s.status == "ACTIVE" and (s.flavor or {}).get("original_name") == \
-                        a["flavor"]:
-                    break
-                elif s.status == "ERROR" or time.monotonic() > deadline:
-                    raise DriverError(f"department {dep}: resize of {after.name} failed "
-                                      f"(status {s.status})", "see the nova logs")
-                time.sleep(1.0)
+            server = self._resize(conn, server, after)
         metadata = {"gc-load-cpu": str(a["load"]["cpu"]), "gc-load-ram": str(a["load"]["ram"]),
                     "gc-antivirus": str(a["antivirus"]).lower(),
                     "gc-backup": str(a["backup"]).lower(),
@@ -163,6 +150,63 @@ class ComputeResources:
                    lambda: conn.compute.set_server_metadata(server, **metadata))
         return Resource(after.kind, dep, after.name, a, after.protected,
                         {"id": server.id, "host": server.compute_host})
+
+    def _resize(self, conn: Any, server: Any, res: Resource) -> Any:
+        """Resize in place and confirm: the same server (id, address, attached volumes) on
+        the new flavor. Returns once it is ACTIVE again on it; a resize nova refuses (no host
+        can take it, say) is reported with nova's reason, the server left as it was."""
+        dep, want = res.department, res.attrs["flavor"]
+        flavor = self._flavor(want, dep)
+        known = {a.request_id for a in conn.compute.server_actions(server)}
+        self._call(f"resize {res.name}", dep, lambda: conn.compute.resize_server(server,
+                                                                                   flavor.id))
+        deadline = time.monotonic() + WAIT_SECONDS
+        confirmed = False
+        while True:
+            s = self._call("read server", dep, lambda: conn.compute.get_server(server.id))
+            now = (s.flavor or {}).get("original_name")
+            if s.status == "VERIFY_RESIZE" and not confirmed:  # once: it completes on its own
+                self._call(f"confirm the resize of {res.name}", dep,
+                           lambda s=s: conn.compute.confirm_server_resize(s))
+                confirmed = True
+            elif s.status == "ACTIVE" and now == want:
+                return s
+            elif s.status == "ERROR":
+                fault = (s.fault or {}).get("message", "no fault message")
+                raise DriverError(f"department {dep}: nova did not resize {res.name} to {want} "
+                                  f"and marked it ERROR: {fault}; it still has flavor {now}",
+                                  "read nova's logs, then have an admin set it active again "
+                                  f"(openstack server set --state active {server.id})")
+            elif s.status == "ACTIVE" and not s.task_state:
+                refused = self._resize_refusal(conn, server, known)
+                if refused:
+                    raise DriverError(f"department {dep}: nova did not resize {res.name} to "
+                                      f"{want}: {refused}; it still runs as {now}",
+                                      "see its events (openstack server event list); a host "
+                                      "must have room for the new flavor (and, in an "
+                                      "anti-affinity group, hold no other member)")
+            if time.monotonic() > deadline:
+                raise DriverError(f"department {dep}: resize of {res.name} not done after "
+                                  f"{WAIT_SECONDS:g}s (status {s.status})",
+                                  "check the cloud; re-run apply", retryable=True)
+            time.sleep(1.0)
+
+    def _resize_refusal(self, conn: Any, server: Any, known: set[str]) -> str | None:
+        """Why nova gave up the resize we asked for (its instance action's failed event)."""
+        for action in conn.compute.server_actions(server):
+            if action.action != "resize" or action.request_id in known:
+                continue
+            detail = conn.compute.get_server_action(action.request_id, server)
+            for event in detail.events or []:
+                e = event if isinstance(event, dict) else event.to_dict()
+                if e.get("result") == "Error":
+                    # The event's details (API 2.84) or its traceback (admins see it) name
+                    # the exception nova raised.
+                    raised = re.findall(r"exception\.(\w+)", e.get("traceback") or "")
+                    cause = e.get("details") or (raised[-1] if raised else None) or \
+                        detail.message or "error"
+                    return f"{cause} (nova event {e.get('event')})"
+        return None
 
     def _delete_server(self, res: Resource) -> None:
         conn = self._as(res.department)
@@ -196,11 +240,17 @@ class ComputeResources:
                                                       "gc-protected":
                                                           str(res.protected).lower()}))
         vol = self._wait_volume(conn, vol, res, ("available", "in-use"))
-        if vol.status == "available" and res.attrs.get("server"):
+        server = None
+        if res.attrs.get("server"):
             server = self._find_server(Resource("server", dep, res.attrs["server"], {}))
             if server is None:
                 raise DriverError(f"department {dep}: server {res.attrs['server']} missing for "
                                   f"volume {res.name}", "re-run apply", retryable=True)
+            held = [a["server_id"] for a in vol.attachments or []]
+            if vol.status == "in-use" and server.id not in held:
+                # Its server was replaced: nova detaches it from the old one as that goes.
+                vol = self._wait_volume(conn, vol, res, ("available",))
+        if vol.status == "available" and server is not None:
             vol_id = vol.id
             self._call(f"attach volume {res.name}", dep, lambda: conn.compute
                        .create_volume_attachment(server, volume_id=vol_id))

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
+from govcloud.drivers.openstack.catalogue import CatalogueResources
 from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch
 from govcloud.drivers.openstack.identity import IdentityServices
 from govcloud.drivers.openstack.network import (
@@ -45,9 +46,11 @@ RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
 """
 
 
-class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driver):
+class OpenStackDriver(ComputeResources, CatalogueResources, NetworkResources, IdentityServices,
+                      Driver):
     name = "openstack"
-    abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS})
+    abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS,
+                           Ability.CATALOGUE})
 
     def __init__(self, settings: Settings, store: Store, cloud: str | None = None) -> None:
         import keystoneauth1.exceptions as ksa_exceptions
@@ -178,7 +181,7 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
         c = self.conn
         projects = {p.id: p for p in c.identity.projects(domain_id=self._domain(), tags=TAG)}
         dep_of: dict[str, str] = {}
-        records = {k: json.loads(b) for k, b in self.store.query(
+        records = {k: self.store.resource("os_records", k, b) for k, b in self.store.query(
             "SELECT key, body FROM os_records")}
         for pid, p in projects.items():
             dep = dept_of(p.tags)
@@ -189,7 +192,8 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
             out.append(Resource("project", dep, dep, attrs, computed={"id": pid}))
             q = c.compute.get_quota_set(pid)
             v = c.block_storage.get_quota_set(pid)
-            websites = records.get(f"{dep}/quota/{dep}", {}).get("attrs", {}).get("websites", 0)
+            recorded = records.get(f"{dep}/quota/{dep}")
+            websites = recorded.attrs.get("websites", 0) if recorded else 0
             out.append(Resource("quota", dep, dep, {
                 "instances": q.instances, "cores": q.cores, "ram_gb": q.ram // 1024,
                 "volumes": v.volumes, "volume_gb": v.gigabytes, "websites": websites}))
@@ -252,7 +256,8 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
                 "protected": md.get("gc-protected") == "true",
             }
             out.append(Resource("server", dep, s.name, attrs, md.get("gc-protected") == "true",
-                                {"id": s.id, "host": s.compute_host, "status": s.status}))
+                                {"id": s.id, "host": s.compute_host, "status": s.status,
+                                 "created_at": s.launched_at or s.created_at}))
         # Cinder's metadata filter is not reliable across releases (here it matched nothing):
         # list all volumes, a page per thousand, and keep govcloud's by their metadata.
         for v in c.block_storage.volumes(details=True, all_projects=True):
@@ -263,9 +268,9 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
             out.append(Resource("volume", dep, v.name, {"size_gb": v.size,
                                                         "server": md.get("gc-server")},
                                 md.get("gc-protected") == "true",
-                                {"id": v.id, "status": v.status}))
-        for body in records.values():
-            res = Resource.from_dict(body)
+                                {"id": v.id, "status": v.status,
+                                 "created_at": v.created_at}))
+        for res in records.values():
             if res.kind in RECORDED:
                 out.append(res)
         return out
@@ -314,8 +319,12 @@ class OpenStackDriver(ComputeResources, NetworkResources, IdentityServices, Driv
 
     # --- records (service layer) ----------------------------------------------------------
     def _record(self, res: Resource) -> Resource:
+        rows = self.store.query("SELECT body FROM os_records WHERE key = ?", (res.key,))
+        first = json.loads(rows[0][0]).get("computed", {}) if rows else {}
+        stamp = now()
         made = Resource(res.kind, res.department, res.name, res.attrs, res.protected,
-                        {"recorded_at": now()})
+                        {"recorded_at": stamp,
+                         "created_at": first.get("created_at") or stamp})
         self.store.execute(
             "INSERT INTO os_records (key, department, body, updated_at) VALUES (?,?,?,?) "
             "ON CONFLICT (key) DO UPDATE SET body = excluded.body, "

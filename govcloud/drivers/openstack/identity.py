@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from govcloud.core.desired import Resource
 from govcloud.drivers.openstack.network import TAG, dept_of
 from govcloud.errors import GovcloudError
+
+
+def nova_time(t: datetime) -> datetime:
+    """``t`` as nova's usage API reads it: naive UTC, whole seconds."""
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC).replace(tzinfo=None)
+    return t.replace(microsecond=0)
 
 
 class IdentityServices:
@@ -27,7 +35,7 @@ class IdentityServices:
         a user create credentials for itself only), then another random one nobody knows.
         """
         import secrets
-        from datetime import UTC, timedelta
+        from datetime import timedelta
 
         import openstack
         from openstack.identity.v3._proxy import Proxy as IdentityV3
@@ -77,16 +85,39 @@ class IdentityServices:
     # --- usage ----------------------------------------------------------------------------
     def usage(self, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         """Per-department usage from nova's os-simple-tenant-usage (one call for all)."""
+        out: dict[str, dict[str, float]] = {}
+        for dep, u in self._usages(start, end, detailed=False):
+            out[dep] = {"vcpu_hours": float(u.total_vcpus_usage or 0),
+                        "ram_mb_hours": float(u.total_memory_mb_usage or 0),
+                        "disk_gb_hours": float(u.total_local_gb_usage or 0),
+                        "server_hours": float(u.total_hours or 0)}
+        return out
+
+    def retired(self, since: datetime) -> list[Resource]:
+        """Servers deleted since ``since`` (nova keeps their usage): billed for their hours."""
+        out = []
+        for dep, u in self._usages(since, datetime.now(UTC), detailed=True):
+            for s in u.server_usages or []:
+                if s.state != "terminated" or not s.ended_at:
+                    continue
+                out.append(Resource("server", dep, s.name or s.instance_id, {
+                    "vcpus": s.vcpus or 0, "ram_gb": (s.memory_mb or 0) / 1024,
+                    "disk_gb": s.local_gb or 0, "antivirus": False, "backup": False},
+                    computed={"id": s.instance_id, "created_at": s.started_at,
+                              "deleted_at": s.ended_at}))
+        return out
+
+    def _usages(self, start: datetime, end: datetime, detailed: bool) -> Any:
+        """(department, usage) of govcloud's projects. Nova reads only naive ISO timestamps
+        without microseconds (as python-openstackclient's ``usage list`` sends them): an
+        offset or a fraction is a 400 "Invalid datetime string"."""
         projects = {p.id: dept_of(p.tags) for p in
                     self.conn.identity.projects(domain_id=self._domain(), tags=TAG)}
-        out: dict[str, dict[str, float]] = {}
-        for u in self.conn.compute.usages(start=start, end=end, detailed=False):
+        # detailed=1: nova reads the flag as '1' (the SDK would send 'True', read as no)
+        for u in self.conn.compute.usages(start=nova_time(start), end=nova_time(end),
+                                          detailed=1 if detailed else 0):
             dep = projects.get(u.project_id)
             if dep:
-                out[dep] = {"vcpu_hours": float(u.total_vcpus_usage or 0),
-                            "ram_mb_hours": float(u.total_memory_mb_usage or 0),
-                            "disk_gb_hours": float(u.total_local_gb_usage or 0),
-                            "server_hours": float(u.total_hours or 0)}
-        return out
+                yield dep, u
 
 

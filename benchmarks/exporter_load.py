@@ -1,0 +1,220 @@
+"""The exporter under load: a large estate applied on the sim cloud, then bursts of concurrent
+scrapes and a flood of half-open connections against ``govcloud exporter``.
+
+Goal (issue #11): on 2,000 departments, 200 concurrent scrapes with p95 under 1 s, and the
+exporter's memory flat after the first scrape; 300 half-open connections do not grow it
+without bound. Figures: latency percentiles per burst, the exporter's resident memory (RSS,
+and its peak) after start, after the first scrape, after each burst and during the flood, and
+as the baseline the time one full read of the state takes (what every scrape cost before the
+snapshot).
+
+    python benchmarks/exporter_load.py                   # 2,000 departments
+    python benchmarks/exporter_load.py 300 --work /tmp/e300
+
+The estate is generated with estate_gen (address pools widened to /14 so 2,000 departments
+fit) and applied once; a later run with the same --work reuses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from benchmarks.estate_gen import generate  # noqa: E402
+
+
+def prepare(n: int, work: Path) -> tuple[Path, float]:
+    """An estate of ``n`` departments applied on the sim cloud; and how long the apply took
+    (0 when an earlier run's was reused)."""
+    estate = work / f"estate-{n}"
+    done = estate / ".state" / f"applied-{n}"
+    if done.exists():
+        return estate, 0.0
+    generate(n, estate)
+    settings = yaml.safe_load((estate / "govcloud.yaml").read_text())
+    settings["networks"] = {"intranet": "10.64.0.0/14", "extranet": "10.128.0.0/14"}
+    (estate / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "govcloud", "-C", str(estate), "apply",
+                           "--yes", "--no-services"], env=_env(), capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"apply failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
+                         f"{proc.stderr[-2000:]}")
+    done.touch()
+    return estate, time.monotonic() - started
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_exporter(estate: Path, port: int, interval: float, log: Path
+                   ) -> subprocess.Popen[bytes]:
+    """``govcloud exporter`` in a subprocess, returned once it answers."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate),
+                                 "exporter", "--port", str(port), "--interval", str(interval)],
+                                env=_env(), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the exporter exited {proc.returncode}:\n"
+                               f"{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the exporter did not start listening within 600 s")
+
+
+def memory(pid: int) -> tuple[float, float]:
+    """A process's resident memory now and its peak so far, MB."""
+    fields = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def scrape(port: int, gzip: bool = True, timeout: float = 60) -> tuple[float, bytes]:
+    """One scrape as Prometheus makes it; the seconds it took and the body."""
+    started = time.monotonic()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                     headers={"Accept-Encoding": "gzip"} if gzip else {})
+    with urllib.request.urlopen(request, timeout=timeout) as r:  # noqa: S310 - loopback
+        body = r.read()
+        assert r.status == 200
+    return time.monotonic() - started, body
+
+
+def burst(port: int, clients: int) -> list[float]:
+    """``clients`` scrapes at once (released together); each one's latency, sorted."""
+    gate = threading.Barrier(clients)
+    times: list[float] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        gate.wait()
+        try:
+            times.append(scrape(port)[0])
+        except BaseException as exc:  # noqa: BLE001 - counted, reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {clients} scrapes failed: {errors[0]!r}")
+    return sorted(times)
+
+
+def p(times: list[float], q: float) -> float:
+    return times[min(len(times) - 1, int(q * len(times)))]
+
+
+def half_open(port: int, n: int) -> list[socket.socket]:
+    """``n`` connections that send half a request and then nothing."""
+    out = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        out.append(s)
+    return out
+
+
+def full_read_seconds(estate: Path) -> float:
+    """The baseline: one full read of the state into metrics, what every scrape did before."""
+    code = ("import time; from pathlib import Path; from prometheus_client import "
+            "CollectorRegistry, generate_latest; from govcloud.runtime import engine; "
+            "from govcloud.runtime.exporter import EstateCollector\n"
+            f"with engine.session(Path({str(estate)!r})) as s:\n"
+            " r = CollectorRegistry(); r.register(EstateCollector(s)); generate_latest(r)\n"
+            " t = time.monotonic(); generate_latest(r); print(time.monotonic() - t)")
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                         text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("departments", type=int, nargs="?", default=2000)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/govcloud-exporter-bench"))
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--bursts", type=int, default=5)
+    ap.add_argument("--half-open", type=int, default=300)
+    ap.add_argument("--interval", type=float, default=10.0)
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    estate, applied = prepare(args.departments, args.work)
+    print(f"estate: {args.departments} departments at {estate}"
+          + (f" (applied on sim in {applied:.0f} s)" if applied else " (reused)"))
+    port = free_port()
+    t0 = time.monotonic()
+    proc = start_exporter(estate, port, args.interval, args.work / "exporter.log")
+    try:
+        print(f"exporter listening after {time.monotonic() - t0:.1f} s; "
+              f"RSS {memory(proc.pid)[0]:.0f} MB")
+        first, body = scrape(port, gzip=False)
+        size = len(body)
+        _, zipped = scrape(port)
+        after_first = memory(proc.pid)[0]
+        print(f"first scrape {first * 1000:.0f} ms, {size / 1e6:.1f} MB of metrics "
+              f"({len(zipped) / 1e6:.2f} MB gzipped); RSS {after_first:.0f} MB")
+        for i in range(args.bursts):
+            times = burst(port, args.clients)
+            rss, peak = memory(proc.pid)
+            print(f"burst {i + 1}: {args.clients} concurrent scrapes: p50 "
+                  f"{p(times, 0.5) * 1000:.0f} ms, p95 {p(times, 0.95) * 1000:.0f} ms, max "
+                  f"{times[-1] * 1000:.0f} ms; RSS {rss:.0f} MB (peak {peak:.0f} MB, "
+                  f"{rss - after_first:+.0f} MB since the first scrape)")
+            time.sleep(args.interval / 2)  # let a rebuild happen between bursts
+        before = memory(proc.pid)[0]
+        socks = half_open(port, args.half_open)
+        took, _ = scrape(port)
+        during = memory(proc.pid)[0]
+        print(f"{args.half_open} half-open connections: RSS {before:.0f} -> {during:.0f} MB; "
+              f"a scrape meanwhile took {took * 1000:.0f} ms")
+        time.sleep(7)
+        closed = 0
+        for s in socks:
+            try:
+                s.settimeout(0.5)
+                closed += s.recv(1) == b""
+            except OSError:
+                closed += 1
+            s.close()
+        print(f"after 7 s the exporter had dropped {closed} of {len(socks)}; RSS "
+              f"{memory(proc.pid)[0]:.0f} MB (peak {memory(proc.pid)[1]:.0f} MB)")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    base = full_read_seconds(estate)
+    print(f"baseline: one full read of the state into metrics takes {base * 1000:.0f} ms "
+          f"(before the snapshot, every scrape paid it); p95 of the last burst is "
+          f"{p(times, 0.95) / base:.2f}x of it")
+
+
+if __name__ == "__main__":
+    main()

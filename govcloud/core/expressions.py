@@ -1,0 +1,99 @@
+"""What a policy expression can cost, read from its text before it ever runs.
+
+A CEL expression without comprehensions (``all``, ``exists``, ``exists_one``, ``map``,
+``filter``) evaluates every part of itself once: its time and memory grow with its own length
+and the size of the plan, both capped. Comprehensions multiply: each nested one repeats
+everything inside it once per element, so nine nested ``[0, …, 9].all(v, …)`` make 10⁹
+steps. So an expression is refused when it is too long or nests comprehensions too deep, and
+one that uses any comprehension at all is *unbounded*: the edge evaluates it under a time and
+memory budget (``govcloud.runtime.budget``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_LENGTH = 4000
+MAX_NESTING = 3
+COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How many comprehensions an expression holds, and how deep they nest."""
+
+    comprehensions: int
+    nesting: int
+
+
+def shape(source: str) -> Shape:
+    """Count the comprehension calls (``.all(`` …) of ``source`` and their deepest nesting.
+
+    A small scanner, not a parser: it skips string literals (quoted, triple-quoted, raw) and
+    tracks brackets, which is all it takes to see where each call's arguments end.
+    """
+    opened: list[bool] = []  # per open bracket: does it open a comprehension's arguments?
+    depth = deepest = count = 0
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c in "'\"":
+            i = _after_string(source, i)
+            continue
+        if c.isalpha() or c == "_":
+            j = i
+            while j < n and (source[j].isalnum() or source[j] == "_"):
+                j += 1
+            word, k = source[i:j], j
+            while k < n and source[k].isspace():
+                k += 1
+            if word in COMPREHENSIONS and k < n and source[k] == "(" and _after_dot(source, i):
+                count += 1
+                depth += 1
+                deepest = max(deepest, depth)
+                opened.append(True)
+                i = k + 1
+                continue
+            i = j
+            continue
+        if c in "([{":
+            opened.append(False)
+        elif c in ")]}" and opened and opened.pop():
+            depth -= 1
+        i += 1
+    return Shape(count, deepest)
+
+
+def _after_dot(source: str, start: int) -> bool:
+    j = start - 1
+    while j >= 0 and source[j].isspace():
+        j -= 1
+    return j >= 0 and source[j] == "."
+
+
+def _after_string(source: str, start: int) -> int:
+    """The index just past the string literal that opens at ``start``."""
+    raw = start > 0 and source[start - 1] in "rR" and \
+        (start < 2 or not (source[start - 2].isalnum() or source[start - 2] == "_"))
+    quote = source[start:start + 3] if source[start:start + 3] in ("'''", '"""') \
+        else source[start]
+    i = start + len(quote)
+    while i < len(source):
+        if source.startswith(quote, i):
+            return i + len(quote)
+        i += 1 if raw or source[i] != "\\" else 2
+    return len(source)
+
+
+def problem(source: str) -> tuple[str, str] | None:
+    """Why ``source`` may not be evaluated at all (message, fix), if it may not."""
+    if len(source) > MAX_LENGTH:
+        return (f"is {len(source):,} characters long, over the {MAX_LENGTH:,} allowed",
+                "split it into several rules")
+    nested = shape(source).nesting
+    if nested > MAX_NESTING:
+        return (f"nests {nested} comprehensions (all/exists/exists_one/map/filter) inside one "
+                f"another; at most {MAX_NESTING} are allowed, as each level multiplies the work "
+                "by the length of its list",
+                "test one level per rule, or compare sizes instead of pairing every element")
+    return None

@@ -1,0 +1,74 @@
+"""A department's monthly statement as one printable HTML page (对账单): its share of every
+shared pool, its adjustments, its total, what it saved, and the digest that identifies the
+figures (a closed month's stored figures, or the open statement as computed). Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from html import escape
+
+from govcloud.finance.chargeback import Statement
+from govcloud.finance.savings import Ledger
+from govcloud.reports.views import period_label
+
+
+def digest(statement: Statement) -> str:
+    """The statement's fingerprint: sha256 of its figures as JSON (sorted keys)."""
+    body = json.dumps(statement.as_dict(), sort_keys=True, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
+         book_digest: str = "") -> str:
+    charge = next((d for d in st.departments if d.department == department), None)
+    saved = next((d for d in ledger.departments if d.department == department), None)
+    if charge is None:
+        raise ValueError(f"{department} has no charge in {st.period}")
+    status = (f"已结账 closed {st.closed_at}" if st.closed_at
+              else "未结账 open: the figures may still change")
+    rows = []
+    for p in st.pools:
+        share = charge.by_pool.get(p.name, Decimal(0))
+        basis = p.basis.get(department, Decimal(0))
+        whole = sum(p.basis.values(), Decimal(0))
+        rows.append(f'<tr><th scope="row">{escape(p.name)}</th><td>{escape(p.rule)}</td>'
+                    f'<td class="num">{p.cost:,.2f}</td>'
+                    f'<td class="num">{basis:,.6g} / {whole:,.6g}</td>'
+                    f'<td class="num">{share:,.2f}</td></tr>')
+    for a in st.adjustments:
+        if a.department == department:
+            rows.append(f'<tr><th scope="row">调整 adjustment</th><td colspan="3">'
+                        f'{escape(a.reason)} ({escape(a.by)}, {escape(a.at)})</td>'
+                        f'<td class="num">{a.yuan:+,.2f}</td></tr>')
+    saving = "" if saved is None else (
+        f"<p>自建成本 Legacy cost {saved.legacy_total:,.2f} yuan − charge "
+        f"{saved.consolidated:,.2f} = 节约 saving <b>{saved.saving:,.2f}</b> yuan.</p>")
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>{escape(name)} 政务云对账单 statement {escape(st.period)}</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", sans-serif; margin: 24px;
+       max-width: 900px; color: #111; }}
+table {{ border-collapse: collapse; width: 100%; }} th, td {{ border: 1px solid #999;
+       padding: 4px 8px; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tfoot td, tfoot th {{ font-weight: bold; }} .digest {{ font-family: monospace;
+       font-size: 11px; word-break: break-all; }}
+@media print {{ body {{ margin: 0; }} @page {{ size: A4; margin: 18mm; }} }}
+</style></head><body>
+<h1>{escape(name)} — {escape(title)} 政务云月度对账单 / monthly statement</h1>
+<p>部门 Department: {escape(department)} · 期间 Period: {escape(period_label(st))} ·
+{escape(status)}</p>
+<table><caption>各资源池分摊 Share of each shared pool (yuan)</caption>
+<thead><tr><th scope="col">资源池 Pool</th><th scope="col">分摊规则 Rule</th>
+<th scope="col">资源池成本 Pool cost</th><th scope="col">本部门权重 / 合计 Basis</th>
+<th scope="col">本部门分摊 Share</th></tr></thead>
+<tbody>{"".join(rows)}</tbody>
+<tfoot><tr><th scope="row" colspan="4">合计 Total</th>
+<td class="num">{charge.total:,.2f}</td></tr></tfoot></table>
+{saving}
+<p class="digest">Statement digest {escape(digest(st))}<br>
+Price book digest {escape(book_digest or "(open month: the price book as it is now)")}</p>
+</body></html>
+"""

@@ -1,0 +1,99 @@
+"""Closing a month, reopening it, adjusting a department's charge, and publishing a closed
+month: the explicit, audited operations on the books (every one leaves a row in the state
+store's finance audit trail with who, when, why and the digest of what was frozen)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from govcloud.core.model import Estate
+from govcloud.errors import GovcloudError
+from govcloud.finance import usage
+from govcloud.finance.chargeback import Adjustment
+from govcloud.finance.closing import Closing, cited_lines, digest
+from govcloud.finance.period import Month
+from govcloud.runtime import accounts
+from govcloud.runtime import records as stored
+from govcloud.runtime.files import write_bytes
+from govcloud.runtime.store import Store, holder_id, now
+
+
+def close(estate: Estate, store: Store, month: Month) -> Closing:
+    """Freeze every figure of a finished month: later price or plan edits cannot change it."""
+    period = str(month)
+    if stored.closing(store, period) is not None:
+        raise GovcloudError(f"{period} is already closed",
+                            "a closed month cannot change; reopen it (govcloud statement "
+                            "reopen) or adjust a later month")
+    win = accounts.window(month)
+    if win.month_to_date:
+        raise GovcloudError(f"{period} is not over yet ({win.label()})",
+                            f"close it after {month.end:%Y-%m-%d}")
+    run = usage.hours_run(accounts.records_for(store, month))
+    if run and run[0] < run[1]:
+        raise GovcloudError(f"the usage of {period} was collected before it ended ({run[0]} of "
+                            f"{run[1]} hours)", f"govcloud usage collect --period {period}, "
+                            "then close it")
+    m = accounts.figures(estate, store, month)
+    path = estate.root / estate.settings.prices
+    text = path.read_text(encoding="utf-8")
+    cites = [x.source for p in m.statement.pools for x in p.lines]
+    cites += [x.price_source for d in m.ledger.departments for x in d.legacy]
+    cites += list(m.ledger.assumptions)
+    by, at = holder_id(), now()
+    st = replace(m.statement, closed_at=at)
+    c = Closing(period, st, m.ledger, m.utilization, m.names, m.title,
+                digest(text.encode("utf-8")),
+                cited_lines(cites, {estate.settings.prices: text}), at, by)
+    stored.save_closing(store, c)
+    return c
+
+
+def reopen(store: Store, month: Month, reason: str) -> Closing:
+    if not reason.strip():
+        raise GovcloudError("a reopen needs a reason", "give --reason \"…\" (it is audited)")
+    c = stored.reopen(store, str(month), reason, holder_id())
+    if c is None:
+        raise GovcloudError(f"{month} is not closed", "nothing to reopen")
+    return c
+
+
+def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: str,
+           reason: str) -> Adjustment:
+    """A credit (negative) or debit (positive) on a department's charge in an open month."""
+    if stored.closing(store, str(month)) is not None:
+        raise GovcloudError(f"{month} is closed", "adjust the current month instead, or "
+                            f"reopen {month} first")
+    if department not in estate.plans:
+        raise GovcloudError(f"no department '{department}' in the estate",
+                            f"one of: {', '.join(sorted(estate.plans))}")
+    try:
+        amount = Decimal(yuan)
+    except InvalidOperation:
+        raise GovcloudError(f"--yuan {yuan!r} is not an amount",
+                            "write yuan to the fen, e.g. -120.50 for a credit") from None
+    if amount != amount.quantize(Decimal("0.01")) or not amount:
+        raise GovcloudError(f"--yuan {yuan} is not a non-zero amount to the fen",
+                            "e.g. --yuan -120.50 (credit) or --yuan 80 (debit)")
+    if not reason.strip():
+        raise GovcloudError("an adjustment needs a reason", "give --reason \"…\"")
+    accounts.window(month)
+    a = Adjustment(department, amount, reason.strip(), holder_id(), now())
+    stored.add_adjustment(store, str(month), a)
+    return a
+
+
+def publish(store: Store, month: Month, folder: Path) -> list[Path]:
+    """Write a closed month's open-data release into ``folder``."""
+    from govcloud.reports.publish import release
+
+    c = stored.closing(store, str(month))
+    if c is None:
+        raise GovcloudError(f"{month} is not closed; open figures can still change",
+                            f"govcloud statement close --period {month}, then publish")
+    files = release(c.estate, c.names, c.statement, c.ledger, c.book_digest)
+    for name, data in files.items():
+        write_bytes(folder / name, data)
+    return [folder / name for name in files]

@@ -1,0 +1,265 @@
+"""Issue #12's cases as a finance officer tries them: periods that mean something, prorated
+usage, closed months that no edit can change, audited reopen and adjustments, the price book
+in validate, open data that adds up, and the README's first command giving a chargeback.
+
+The clock is GOVCLOUD_NOW (tests/reports/conftest.py): applied on 2026-01-01, now
+2026-11-26 12:00 UTC."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cli import NOW, govcloud
+from tests.support.estate import copy_estate, edit
+
+FORMATS = ("text", "json", "csv")
+
+
+def run(estate: Path, *args: str, **env: str) -> str:
+    return govcloud(*args, estate=estate, check=True, env=env or None).stdout
+
+
+def test_usage_only_for_months_that_have_begun_and_had_something(golden: Path) -> None:
+    future = govcloud("usage", "collect", "--period", "2027-03", estate=golden)
+    assert future.returncode == 1 and "2027-03 has not begun" in future.stderr
+    before = govcloud("usage", "collect", "--period", "2025-12", estate=golden)
+    assert before.returncode == 1 and "nothing ran in 2025-12" in before.stderr
+    assert "Traceback" not in future.stderr + before.stderr
+    periods = {p for (p,) in sqlite3.connect(golden / ".state/govcloud.db").execute(
+        "SELECT DISTINCT period FROM usage")}
+    assert periods == {"2026-01", "2026-10"}  # the apply's own month, and October
+
+
+def test_the_current_month_is_month_to_date_and_says_so(golden: Path) -> None:
+    out = run(golden, "usage", "collect", "--period", "2026-11")
+    assert "2026-11 month to date (613 of 720 hours" in out
+    text = run(golden, "report", "chargeback", "--period", "2026-11")
+    assert "month to date (613 of 720 hours)" in text
+    data = json.loads(run(golden, "report", "chargeback", "--period", "2026-11", "-o", "json"))
+    october = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o",
+                             "json"))
+    # the estate did not change: November to date is October's fixed pools × 613/720 hours
+    by = {p["name"]: p for p in data["pools"]}
+    assert by["ops"]["cost"] == "85.14"  # 100 × 613 / 720 = 85.138…
+    assert data["hours"] == [613, 720] and october["hours"] == [744, 744]
+
+
+def test_servers_are_billed_from_the_hour_created_to_the_hour_deleted(golden: Path) -> None:
+    plan = golden / "plans" / "beta.yaml"
+    three = plan.read_text().replace("count: 2", "count: 3")
+    two = plan.read_text()
+    plan.write_text(three)
+    run(golden, "apply", "--yes", GOVCLOUD_NOW="2026-10-24T09:30:00Z")
+    plan.write_text(two)
+    run(golden, "apply", "--yes", GOVCLOUD_NOW="2026-10-28T09:10:00Z")
+    run(golden, "usage", "collect", "--period", "2026-10")
+    util = json.loads(run(golden, "report", "utilization", "--period", "2026-10", "-o", "json"))
+    beta = next(d for d in util["departments"] if d["department"] == "beta")
+    # b-app-3 (2 vCPU) lived from 09:00 on the 24th to 10:00 on the 28th: 97 of 744 hours
+    assert beta["allocated"]["vcpu"] == pytest.approx(4 + 2 * 97 / 744, abs=5e-4)
+    assert beta["allocated"]["servers"] == pytest.approx(2 + 97 / 744, abs=5e-4)
+    cb = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o", "json"))
+    hosts = next(p for p in cb["pools"] if p["name"] == "hosts")
+    # hosts pool basis: priced unit-months (each rounded to 6 decimals), vCPU 10, RAM 5,
+    # disk 1 yuan; b-app-3 is 2 vCPU, 4 GiB, 10 GB for 97 of 744 hours
+    def months(units: int, extra: int) -> Decimal:
+        return round(Decimal(units) + Decimal(extra * 97) / 744, 6)
+
+    want = months(4, 2) * 10 + months(8, 4) * 5 + months(20, 10) * 1
+    assert Decimal(hosts["basis"]["beta"]) == want == Decimal("106.518818")
+
+
+def test_only_finished_months_close(golden: Path) -> None:
+    run(golden, "usage", "collect", "--period", "2026-11")
+    proc = govcloud("statement", "close", "--period", "2026-11", estate=golden)
+    assert proc.returncode == 1 and "2026-11 is not over yet" in proc.stderr
+
+
+def _every_report(estate: Path, period: str, out: Path) -> dict[str, bytes]:
+    got = {}
+    for kind in ("chargeback", "savings", "utilization"):
+        for fmt in FORMATS:
+            got[f"{kind}.{fmt}"] = govcloud("report", kind, "--period", period, "-o", fmt,
+                                            estate=estate, check=True).stdout.encode()
+    got["savings.detail"] = govcloud("report", "savings", "--period", period, "--detail",
+                                     estate=estate, check=True).stdout.encode()
+    govcloud("report", "publish", "--period", period, "--out", str(out), estate=estate,
+             check=True)
+    for f in sorted(out.iterdir()):
+        got[f"publish/{f.name}"] = f.read_bytes()
+    return got
+
+
+EDITS = [
+    ("prices.yaml", "admin_yuan_per_year: 120000", "admin_yuan_per_year: 999000"),
+    ("prices.yaml", "yuan_per_kwh: 1.0", "yuan_per_kwh: 3.7"),
+    ("prices.yaml", "old: {purchase_yuan: 6000", "old: {purchase_yuan: 66000"),
+    ("prices.yaml", "vcpu: [{from: 2026-01, yuan: 10}]", "vcpu: [{from: 2026-01, yuan: 77}]"),
+    ("prices.yaml", "pue: 1.0", "pue: 1.9"),
+    ("prices.yaml", "yuan: 300}]", "yuan: 3000}]"),
+    ("plans/beta.yaml", "name: 乙委员会", "name: 乙委员会（改名）"),
+    ("plans/beta.yaml", "{class: old, count: 1}", "{class: old, count: 7}"),
+    ("plans/alpha.yaml", "admin_staff: 1", "admin_staff: 4"),
+]
+
+
+def test_a_closed_month_is_the_same_in_every_report_after_any_edits(golden: Path,
+                                                                    tmp_path: Path) -> None:
+    """Property: whatever prices and plans are edited (a random subset, in a random order),
+    every report of a closed month is byte for byte what it was when closed."""
+    run(golden, "statement", "close", "--period", "2026-10")
+    first = _every_report(golden, "2026-10", tmp_path / "first")
+    assert b"month to date" not in first["chargeback.text"]
+    closed = json.loads(first["chargeback.json"])
+    assert closed["price_book"]["digest"].startswith("sha256:")
+    assert all(re.match(r"prices\.yaml:\d+$", k) for k in closed["price_book"]["lines"])
+    rng = random.Random(12)
+    for round_ in range(3):
+        before = {f: (golden / f).read_text(encoding="utf-8") for f, _, _ in EDITS}
+        for file, old, new in rng.sample(EDITS, k=rng.randint(2, len(EDITS))):
+            path = golden / file
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text.replace(old, new), encoding="utf-8")  # may be done already
+        assert any((golden / f).read_text(encoding="utf-8") != t for f, t in before.items()) \
+            or round_, "the first round's edits must change the estate"
+        run(golden, "apply", "--yes")
+        again = _every_report(golden, "2026-10", tmp_path / f"again-{round_}")
+        assert again == first, [k for k in first if again.get(k) != first[k]]
+    # usage of a closed month cannot be re-collected (case 5)
+    recollect = govcloud("usage", "collect", "--period", "2026-10", estate=golden)
+    assert recollect.returncode == 1 and "2026-10 is closed" in recollect.stderr
+
+
+def test_reopen_and_adjust_are_explicit_and_audited(golden: Path) -> None:
+    run(golden, "statement", "close", "--period", "2026-10")
+    before = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o",
+                            "json"))
+    refused = govcloud("statement", "adjust", "--period", "2026-10", "--department", "alpha",
+                       "--yuan", "-10", "--reason", "x", estate=golden)
+    assert refused.returncode == 1 and "2026-10 is closed" in refused.stderr
+    run(golden, "statement", "reopen", "--period", "2026-10", "--reason", "backup counted twice")
+    run(golden, "statement", "adjust", "--period", "2026-10", "--department", "alpha",
+        "--yuan", "-61.87", "--reason", "outage credit")
+    cb = json.loads(run(golden, "report", "chargeback", "--period", "2026-10", "-o", "json"))
+    alpha = next(d for d in cb["departments"] if d["department"] == "alpha")
+    assert alpha["total"] == "500.00" and alpha["adjustment"] == "-61.87"  # 561.87 − 61.87
+    assert Decimal(cb["charged"]) == Decimal(before["charged"]) - Decimal("61.87")
+    assert cb["platform_cost"] == before["platform_cost"] == "3530.00"
+    run(golden, "statement", "close", "--period", "2026-10")
+    trail = json.loads(run(golden, "statement", "audit", "--period", "2026-10", "-o", "json"))
+    assert [t["action"] for t in trail] == ["close", "reopen", "adjust alpha -61.87", "close"]
+    assert trail[1]["reason"] == "backup counted twice" and trail[1]["who"]
+    assert trail[0]["digest"] == trail[1]["digest"] != trail[3]["digest"]
+
+
+def test_validate_checks_the_price_book(golden: Path) -> None:
+    prices = golden / "prices.yaml"
+    edit(prices, "tariff: [{from: 2026-01,", "tariff: [{from: 2026-01-01,")
+    proc = govcloud("validate", estate=golden)
+    assert proc.returncode == 1
+    assert re.search(r"prices\.yaml:11: power\.tariff\[0\]\.from: expected text, got the date "
+                     r"2026-01-01 .* — write the month in quotes: \"2026-01\"",
+                     proc.stdout + proc.stderr)
+
+
+def test_publishing_needs_a_closed_month_and_validates_as_a_data_package(
+        golden: Path, tmp_path: Path) -> None:
+    from frictionless import Package, validate
+
+    out = tmp_path / "open"
+    early = govcloud("report", "publish", "--period", "2026-10", "--out", str(out),
+                     estate=golden)
+    assert early.returncode == 1 and "2026-10 is not closed" in early.stderr
+    assert not out.exists()
+    run(golden, "statement", "close", "--period", "2026-10")
+    run(golden, "report", "publish", "--period", "2026-10", "--out", str(out))
+    report = validate(str(out / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    package = Package(str(out / "datapackage.json"))
+    assert package.licenses and package.licenses[0]["name"] == "CC-BY-4.0"
+    assert package.contributors[0]["role"] == "publisher"
+    fields = package.resources[0].schema.fields
+    assert fields[4].title == "月度分摊费用（元） Monthly charge (yuan)"  # zh-CN first
+    rows = package.resources[0].read_rows()
+    assert sum(Decimal(r["monthly_charge_yuan"]) for r in rows) == Decimal("3530.00")
+    assert rows[-1]["department_id"] == "(idle)"
+
+
+def test_readme_first_command_then_chargeback_prints_month_to_date(tmp_path: Path) -> None:
+    estate = copy_estate(tmp_path / "estate")
+    for cmd in (["validate"], ["plan"], ["apply", "--yes"], ["show"]):
+        govcloud(*cmd, estate=estate, check=True, timeout=600)
+    out = govcloud("report", "chargeback", estate=estate, check=True).stdout
+    # the platform ran 613 hours of November so far; the estate, made at noon, 1 of them
+    assert "2026-11 month to date (613 of 720 hours)" in out, out[-600:]
+    rows = list(csv.DictReader(io.StringIO(govcloud(
+        "report", "chargeback", "-o", "csv", estate=estate, check=True).stdout.lstrip("\ufeff"))))
+    assert len([r for r in rows if not r["department"].startswith("(")]) == 16
+    assert all(float(r["total"]) > 0 for r in rows if not r["department"].startswith("("))
+    assert NOW["GOVCLOUD_NOW"].startswith("2026-11-26T12")
+
+
+def test_every_price_is_effective_dated(golden: Path) -> None:
+    """Host and legacy classes, staff and PUE changed from November leave October alone and
+    change November (case 2: an edit used to rewrite every open month)."""
+    run(golden, "usage", "collect", "--period", "2026-11")
+    before = {m: json.loads(run(golden, "report", kind, "--period", m, "-o", "json"))
+              for m in ("2026-10", "2026-11") for kind in ("savings",)}
+    prices = golden / "prices.yaml"
+    text = prices.read_text()
+    text = text.replace(
+        "h1: {purchase_yuan: 12000, years: 1, power_w: 1000, maintenance_yuan_per_year: 1200}",
+        "h1: {purchase_yuan: 12000, years: 1, power_w: 1000, maintenance_yuan_per_year: 1200,"
+        " changes: [{from: \"2026-11\", purchase_yuan: 24000}]}")
+    text = text.replace(
+        "old: {purchase_yuan: 6000, years: 5, power_w: 100, maintenance_yuan_per_year: 1200}",
+        "old: {purchase_yuan: 6000, years: 5, power_w: 100, maintenance_yuan_per_year: 1200,"
+        " changes: [{from: \"2026-11\", power_w: 300}]}")
+    text = text.replace("  legacy_website_yuan_per_year: 1200\n",
+                        "  legacy_website_yuan_per_year: 1200\n"
+                        "  changes: [{from: \"2026-11\", admin_yuan_per_year: 240000}]\n")
+    text = text.replace("  legacy_pue: 2.0\n",
+                        "  legacy_pue: 2.0\n  changes: [{from: \"2026-11\", legacy_pue: 3.0}]\n")
+    prices.write_text(text)
+    run(golden, "validate")
+    after = {m: json.loads(run(golden, "report", "savings", "--period", m, "-o", "json"))
+             for m in ("2026-10", "2026-11")}
+    def figures(led: dict[str, Any]) -> Any:  # the money, not the (moved) citations
+        return (led["saving"], [(d["department"], d["legacy_total"], d["saving"],
+                                 [x["yuan"] for x in d["legacy"]]) for d in led["departments"]])
+
+    # October is open, yet untouched: every change is dated November
+    assert figures(after["2026-10"]) == figures(before["2026-10"])
+    assert figures(after["2026-11"]) != figures(before["2026-11"])
+    nov = {d["department"]: d for d in after["2026-11"]["departments"]}
+    assert any("PUE 3.0" in x["label"] and "300 W" in x["label"]
+               for x in nov["alpha"]["legacy"])
+    assert any("240000" in x["label"] for x in nov["alpha"]["legacy"])
+    cb = json.loads(run(golden, "report", "chargeback", "--period", "2026-11", "-o", "json"))
+    hosts = next(p for p in cb["pools"] if p["name"] == "hosts")
+    assert any("24000 / 1 years" in x["label"] and "changes[0]" in x["source"]
+               for x in hosts["lines"])
+
+
+def test_the_exporter_schedule_collects_this_month_and_finishes_last_month(
+        golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from govcloud.runtime import accounts, engine
+
+    run(golden, "usage", "collect", "--period", "2026-10", GOVCLOUD_NOW="2026-10-15T06:20:00Z")
+    with engine.session(golden) as s:
+        notes = accounts.collect_due(s.estate, s.store, s.driver)
+    assert notes == ["usage collected for 2026-11 month to date (613 of 720 hours, to "
+                     "2026-11-26 13:00 UTC)", "usage collected for 2026-10"]
+    hours = dict(sqlite3.connect(golden / ".state/govcloud.db").execute(
+        "SELECT period, allocated FROM usage WHERE department = '_platform' AND item = 'hours'"))
+    assert hours["2026-10"] == 744 and hours["2026-11"] == 613

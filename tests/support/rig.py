@@ -1,0 +1,96 @@
+"""The shared-service test rig's pieces (the ``rig`` fixture is in tests/services/conftest.py):
+what a test reads from the rig, the proxy sites' upstream, and the test's EICAR string."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.cli import govcloud
+
+# The department site users' prefix, this run's own (at most 9 characters, as govcloud
+# allows): a rig run at the same time on the same machine neither sees nor removes them.
+USER_PREFIX = f"gct{os.getpid() % 100000:05d}-"
+# The EICAR test string, written by the tests only (kept split so this file is never flagged).
+EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" + "-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+SIGNATURE = "Govcloud.Test.EICAR"
+
+
+class Backend(BaseHTTPRequestHandler):
+    """The proxy sites' upstream: answers with the path it was asked for."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = f"backend {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Rig:
+    base: Path
+    estate: Path
+    vars: dict[str, Any]
+    http_port: int
+    https_port: int
+    backend_port: int
+    outputs: list[str] = field(default_factory=list)
+    first_apply: subprocess.CompletedProcess[str] | None = None
+
+    def gc(self, *args: str, check: bool = True, timeout: float = 600
+           ) -> subprocess.CompletedProcess[str]:
+        proc = govcloud(*args, estate=self.estate, timeout=timeout)
+        self.outputs += [proc.stdout, proc.stderr]
+        if check and proc.returncode != 0:
+            raise AssertionError(f"govcloud {' '.join(args)} exited {proc.returncode}:\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def gc_json(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> Any:
+        proc = self.gc(*args, "--output", "json", check=False)
+        assert proc.returncode in ok_codes, f"{args}: rc {proc.returncode}\n{proc.stdout}\n" \
+                                            f"{proc.stderr}"
+        return json.loads(proc.stdout)
+
+    def path(self, name: str) -> Path:
+        return Path(self.vars[name])
+
+    def plans(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for f in sorted((self.estate / "plans").glob("*.yaml")):
+            data = yaml.safe_load(f.read_text(encoding="utf-8"))
+            out[data["department"]["id"]] = data
+        return out
+
+    def write_plan(self, dep: str, data: dict[str, Any]) -> None:
+        (self.estate / "plans" / f"{dep}.yaml").write_text(
+            yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    def bin(self, name: str) -> str:
+        return str(self.path("govcloud_bin_dir") / name)
+
+
+def remove_test_users() -> None:
+    """Remove the department site users and groups this run's rig created."""
+    for line in Path("/etc/passwd").read_text().splitlines():
+        name = line.split(":", 1)[0]
+        if name.startswith(USER_PREFIX):
+            subprocess.run(["userdel", name], capture_output=True)
+    for line in Path("/etc/group").read_text().splitlines():
+        name = line.split(":", 1)[0]
+        if name.startswith(USER_PREFIX):
+            subprocess.run(["groupdel", name], capture_output=True)
+
+
