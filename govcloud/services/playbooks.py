@@ -21,7 +21,7 @@ from govcloud.core.model import Estate
 from govcloud.core.planning import Change
 from govcloud.errors import GovcloudError
 from govcloud.runtime.store import Store
-from govcloud.services import inventory
+from govcloud.services import access, inventory
 from govcloud.services.runner import (
     Line,
     PlaybookFailed,
@@ -82,7 +82,13 @@ def changed_departments(changes: Iterable[Change]) -> list[str]:
 
 
 def build_inventory(estate: Estate, store: Store) -> dict[str, Any]:
-    return inventory.build(estate, store.applied())
+    """The inventory of :func:`inventory.build`; with ``services.servers`` on, the estate's
+    SSH key for the department servers is made first when there is none."""
+    servers = None
+    if estate.settings.services.servers:
+        servers = access.estate_access(state_dir(estate, store) / "services" / "ssh",
+                                       f"govcloud-{estate.settings.estate}").ansible_vars()
+    return inventory.build(estate, store.applied(), servers=servers)
 
 
 def packaged_playbooks() -> Path | None:
