@@ -10,20 +10,21 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.reports.test_exporter_prometheus import get
 from tests.services.test_backup import department_files
-from tests.support.components import free_port
+from tests.support.components import free_port, wait_for
 from tests.support.components import need as _need
 from tests.support.estate import REPO
 from tests.support.rig import Rig
 
-# the rig runs every service playbook for real; the alert is checked by promtool
+# the rig runs every service playbook for real; the alert rule runs in promtool and Prometheus
 pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
               pytest.mark.restic, pytest.mark.prometheus]
 
@@ -130,37 +131,86 @@ def test_rpo_breach_in_report_metric_and_alert(rig: Rig, dr: dict, tmp_path: Pat
     text = rig.gc("report", "backup", check=False)
     assert text.returncode == 2 and "BREACH" in text.stdout
 
-    # the exporter serves it
+    # the exporter serves it, and a real Prometheus scraping it fires the alert rule
     port = free_port()
-    proc = subprocess.Popen(["python3", "-m", "govcloud", "-C", str(rig.estate), "exporter",
-                             "--port", str(port)], env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elog = tmp_path / "exporter.log"
+    with elog.open("w") as out:
+        exporter = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(rig.estate),
+                                     "exporter", "--port", str(port)],
+                                    env={**os.environ, "PYTHONPATH": str(REPO),
+                                         "PYTHONUNBUFFERED": "1"},
+                                    stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
     try:
-        metrics = ""
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
-                    metrics = r.read().decode()
-                break
-            except OSError:
-                time.sleep(0.2)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    series = {}
-    for line in metrics.splitlines():
-        if line.startswith("govcloud_backup_"):
-            name, value = line.rsplit(" ", 1)
-            series[name] = float(value)
-    breach = 'govcloud_backup_rpo_breach{department="%s",site="dr"}'
-    assert series[breach % "health"] == 1.0 and series[breach % "approval"] == 0.0
-    assert 71.9 < series['govcloud_backup_age_hours{department="health",site="dr"}'] < 72.5
-    assert series['govcloud_backup_drill_ok{department="approval",site="dr"}'] == 1.0
+        def scraped() -> str:
+            text = get(f"http://127.0.0.1:{port}/metrics", timeout=30).decode()
+            return text if "govcloud_backup_rpo_breach{" in text else ""
 
-    # the alert rule fires on exactly the breaching series, after its 15 minutes
-    assert 'govcloud_backup_rpo_breach{department="health",site="dr"}' in series
-    out = promtool_alert_test(series, tmp_path)
-    assert out.returncode == 0, out.stdout + out.stderr
+        metrics = wait_for("the exporter's backup metrics", scraped, 120, exporter, elog)
+        series = {}
+        for line in metrics.splitlines():
+            if line.startswith("govcloud_backup_"):
+                name, value = line.rsplit(" ", 1)
+                series[name] = float(value)
+        breach = 'govcloud_backup_rpo_breach{department="%s",site="dr"}'
+        assert series[breach % "health"] == 1.0 and series[breach % "approval"] == 0.0
+        assert 71.9 < series['govcloud_backup_age_hours{department="health",site="dr"}'] < 72.5
+        assert series['govcloud_backup_drill_ok{department="approval",site="dr"}'] == 1.0
+
+        # promtool: the rule as written (15 minutes of breach before it fires)
+        out = promtool_alert_test(series, tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        # a real Prometheus: the same rule, its 15 minutes cut to none, fires for exactly the
+        # breaching department and site
+        firing = alerts_in_prometheus(port, tmp_path)
+        expected = sorted((n.split('department="')[1].split('"')[0],
+                           n.split('site="')[1].split('"')[0])
+                          for n, v in series.items()
+                          if n.startswith("govcloud_backup_rpo_breach{") and v == 1.0)
+        assert ("health", "dr") in expected and ("approval", "dr") not in expected
+        assert firing == expected
+    finally:
+        exporter.terminate()
+        exporter.wait(10)
+
+
+def alerts_in_prometheus(exporter_port: int, folder: Path) -> list[tuple[str, str]]:
+    """Start Prometheus with the repo's backup rules (``for:`` set to 0s) scraping the
+    exporter; the (department, site) of every firing RPO alert once the set stops growing."""
+    rules = yaml.safe_load((REPO / "docs/prometheus/govcloud-alerts.yml").read_text())
+    group = next(g for g in rules["groups"] if g["name"] == "govcloud-backup")
+    for rule in group["rules"]:
+        rule["for"] = "0s"
+    (folder / "rules.yml").write_text(yaml.safe_dump({"groups": [group]}))
+    pport = free_port()
+    (folder / "prometheus.yml").write_text(json.dumps({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(folder / "rules.yml")],
+        "scrape_configs": [{"job_name": "govcloud", "scrape_timeout": "1s",
+                            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}]}))
+    plog = folder / "prometheus.log"
+    with plog.open("w") as out:
+        prom = subprocess.Popen([need("prometheus"), f"--config.file={folder / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={folder / 'tsdb'}",
+                                 f"--web.listen-address=127.0.0.1:{pport}"],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{pport}"
+    try:
+        wait_for("Prometheus to be ready", lambda: b"Ready" in get(f"{base}/-/ready"), 60,
+                 prom, plog)
+
+        def firing() -> list[tuple[str, str]]:
+            body = json.loads(get(f"{base}/api/v1/alerts"))
+            return sorted((a["labels"]["department"], a["labels"]["site"])
+                          for a in body["data"]["alerts"] if a["state"] == "firing"
+                          and a["labels"]["alertname"] == "GovcloudBackupRPOBreach")
+
+        wait_for("the RPO alert to fire", firing, 90, prom, plog)
+        time.sleep(3)  # a few more evaluations: every breaching series has had its turn
+        return firing()
+    finally:
+        prom.terminate()
+        prom.wait(20)
 
 
 def promtool_alert_test(series: dict[str, float], folder: Path
