@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -193,8 +194,18 @@ def estate() -> Iterator[Estate]:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        for server in servers.values():
+        for i, server in enumerate(servers.values()):
+            # sshd's sessions outlive it (Ansible's ControlPersist): end every process of
+            # the namespace, or it and its veth pair stay
+            pids = subprocess.run([ip, "netns", "pids", server.netns], capture_output=True,
+                                  text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             subprocess.run([ip, "netns", "del", server.netns], capture_output=True)
+            subprocess.run([ip, "link", "del", f"{TAG}h{i}"], capture_output=True)
         remove_test_users()
         if os.environ.get("GOVCLOUD_KEEP_TEST_RIG"):
             print(f"department-server rig kept in {base}")
