@@ -236,8 +236,8 @@ def backup_restore(ctx: click.Context, department: str, target: str | None, site
 @click.pass_context
 def report_backup(ctx: click.Context, department: str | None, output: str) -> None:
     """Backups per department and site: the newest snapshot and its age against the
-    department's RPO, the last restore drill and its result, the repository size. Exit
-    code 2 when a site breaches a department's RPO.
+    department's RPO, the last restore drill and its result, the repository size.
+    Exit code 2 when a site breaches a department's RPO.
 
     \b
     Example:
