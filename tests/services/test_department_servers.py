@@ -127,7 +127,7 @@ def start_server(base: Path, server: Server, i: int, sshd: str, ip: str
 
 
 @pytest.fixture(scope="module")
-def estate() -> Iterator[Estate]:
+def servers_estate() -> Iterator[Estate]:
     require("ansible")
     sshd = need("sshd", component="sshd")
     ip = need("ip", component="sshd")
@@ -213,7 +213,8 @@ def estate() -> Iterator[Estate]:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def test_services_configure_the_servers_over_ssh_and_converge(estate: Estate) -> None:
+def test_services_configure_the_servers_over_ssh_and_converge(servers_estate: Estate) -> None:
+    estate = servers_estate
     assert estate.first_run["ok"], estate.first_run
     for dep, server in estate.servers.items():
         # antivirus: the mirror's signatures and the department's own scan, on the server
@@ -239,7 +240,8 @@ def test_services_configure_the_servers_over_ssh_and_converge(estate: Estate) ->
     assert again["ok"] and [r["changed"] for r in again["runs"]] == [0, 0, 0], again
 
 
-def test_the_estate_key_stays_in_its_file(estate: Estate) -> None:
+def test_the_estate_key_stays_in_its_file(servers_estate: Estate) -> None:
+    estate = servers_estate
     assert oct(estate.key.stat().st_mode & 0o777) == "0o600"
     assert oct(estate.key.parent.stat().st_mode & 0o777) == "0o700"
     # the key's base64 lines but the first (OpenSSH's header, the same in every key)
@@ -252,7 +254,8 @@ def test_the_estate_key_stays_in_its_file(estate: Estate) -> None:
     assert not any(line in out for line in body for out in estate.rig.outputs)
 
 
-def test_eicar_on_a_server_is_attributed_to_its_department(estate: Estate) -> None:
+def test_eicar_on_a_server_is_attributed_to_its_department(servers_estate: Estate) -> None:
+    estate = servers_estate
     victim, clean = DEPS
     infected = estate.servers[victim].root / "data" / "upload.bin"
     infected.write_text(EICAR)
@@ -273,7 +276,8 @@ def test_eicar_on_a_server_is_attributed_to_its_department(estate: Estate) -> No
         infected.unlink()
 
 
-def test_a_servers_data_is_backed_up_and_restored_onto_it(estate: Estate) -> None:
+def test_a_servers_data_is_backed_up_and_restored_onto_it(servers_estate: Estate) -> None:
+    estate = servers_estate
     dep = DEPS[0]
     data = estate.servers[dep].root / "data"
     files = {data / "ledger.csv": os.urandom(4096),
@@ -294,7 +298,8 @@ def test_a_servers_data_is_backed_up_and_restored_onto_it(estate: Estate) -> Non
     assert not list((estate.servers[DEPS[1]].root / "data").rglob("ledger.csv"))
 
 
-def test_no_server_holds_a_repository_password(estate: Estate) -> None:
+def test_no_server_holds_a_repository_password(servers_estate: Estate) -> None:
+    estate = servers_estate
     for dep in DEPS:
         subprocess.run([estate.rig.bin("govcloud-backup"), "run", dep], check=True)
     secrets = sorted(estate.rig.path("restic_secrets_dir").glob("restic-*.pass"))

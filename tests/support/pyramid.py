@@ -25,6 +25,7 @@ REAL_FIXTURES: dict[str, tuple[str, ...]] = {
     "fresh_pg": ("postgres",),
     "cloud": ("openstack",),
     "rig": ("ansible", "nginx", "clamav", "restic"),
+    "servers_estate": ("ansible", "nginx", "clamav", "restic", "sshd"),
     "prometheus": ("prometheus",),
 }
 
