@@ -85,7 +85,9 @@ def rig() -> Iterator[Rig]:
     server = ThreadingHTTPServer(("127.0.0.1", backend_port), Backend)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        r.first_apply = r.gc("apply", "--yes", "--output", "json")
+        # every playbook for 16 departments: minutes, many more on a loaded machine (a
+        # guard against a hang, not a speed test)
+        r.first_apply = r.gc("apply", "--yes", "--output", "json", timeout=1800)
         # php-fpm with the generated pools, nginx with the generated configuration
         fpm_conf = srv / "php-fpm.conf"
         fpm_conf.write_text(f"[global]\npid = {values['php_fpm_pid_file']}\n"
