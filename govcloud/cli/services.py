@@ -13,6 +13,7 @@ from govcloud.errors import GovcloudError
 from govcloud.runtime import engine
 from govcloud.services import backup as backups
 from govcloud.services import playbooks
+from govcloud.services.recovery import human_bytes
 from govcloud.services.scans import security_report
 
 
@@ -142,49 +143,122 @@ def backup_group() -> None:
     """
 
 
+SITE = click.Choice(backups.SITE_CHOICES)
+
+
 @backup_group.command("verify")
 @click.option("--department", "-d", help="Only this department (default: all with backup).")
+@click.option("--site", type=SITE, default="primary", show_default=True,
+              help="Drill the primary copy, the disaster-recovery copy, or both.")
 @output_option("text", "json")
 @click.pass_context
-def backup_verify(ctx: click.Context, department: str | None, output: str) -> None:
+def backup_verify(ctx: click.Context, department: str | None, site: str, output: str) -> None:
     """Restore drill: restore the latest snapshot into a scratch folder on the backup host
     and compare every file with the checksums taken at backup time. Exit 1 on a failure.
 
     \b
     Example:
-      govcloud backup verify --department finance
+      govcloud backup verify --department finance --site both
     """
     with session(ctx) as s:
-        drills, runs = backups.verify(s.estate, s.store, department)
+        drills, runs = backups.verify(s.estate, s.store, department, site=site)
     _check_runs(ctx, runs)
     if output == "json":
         emit_json([d.as_dict() for d in drills])
     else:
-        click.echo(table(["department", "host", "snapshot", "files", "result"],
-                         [(d.department, d.host, d.snapshot or "-", d.files, d.status)
-                          for d in drills], "lllr"))
+        click.echo(table(["department", "site", "host", "snapshot", "files", "restore s",
+                          "result"],
+                         [(d.department, d.site, d.host, d.snapshot or "-", d.files,
+                           "-" if d.restore_seconds is None else f"{d.restore_seconds:.1f}",
+                           d.status) for d in drills], "llllrrl"))
         for d in drills:
             for m in d.mismatches:
-                click.echo(f"{d.department}: {m}", err=True)
+                click.echo(f"{d.department} ({d.site}): {m}", err=True)
     if not all(d.ok for d in drills):
         ctx.exit(1)
 
 
 @backup_group.command("restore")
 @click.option("--department", "-d", required=True, help="The department to restore.")
-@click.option("--to", "target", required=True,
-              help="Folder on the backup host to restore into ('/' puts files back).")
+@click.option("--to", "target",
+              help="Folder on the site's backup host to restore into ('/' puts files back); "
+              "not with --rehearse.")
+@click.option("--site", type=click.Choice(["primary", "dr"]), default="primary",
+              show_default=True, help="Restore from the primary copy or the "
+              "disaster-recovery copy (only that site's backup host is contacted).")
+@click.option("--rehearse", is_flag=True, help="Restore into a scratch folder on the "
+              "backup host instead, check every file and report the time taken.")
+@output_option("text", "json")
 @click.pass_context
-def backup_restore(ctx: click.Context, department: str, target: str) -> None:
+def backup_restore(ctx: click.Context, department: str, target: str | None, site: str,
+                   rehearse: bool, output: str) -> None:
     """Restore a department's latest snapshot into a folder on the backup host.
 
     \b
     Example:
       govcloud backup restore --department finance --to /srv/restore/finance
+      govcloud backup restore --department finance --site dr --rehearse
+    """
+    if rehearse == (target is not None):
+        raise click.UsageError("give either --to FOLDER or --rehearse")
+    say = _progress if sys.stderr.isatty() else None
+    with session(ctx) as s:
+        if rehearse:
+            done, runs = backups.rehearse(s.estate, s.store, department, site, say)
+        else:
+            run = backups.restore(s.estate, s.store, department, str(target), say, site)
+    if not rehearse:
+        _check_runs(ctx, [run])
+        if output == "json":
+            emit_json({"department": department, "site": site, "target": target,
+                       "seconds": round(run.seconds, 2), "artifacts": str(run.artifacts)})
+        else:
+            click.echo(f"Restored {department}'s latest {site} snapshot into {target} in "
+                       f"{run.seconds:.1f}s (artifacts {run.artifacts}).")
+        return
+    _check_runs(ctx, runs)
+    d = done.drill
+    if output == "json":
+        emit_json(done.as_dict())
+    else:
+        restic_part = "" if d.restore_seconds is None else \
+            f" (the restore itself {d.restore_seconds:.1f}s, {d.restored_bytes} bytes)"
+        click.echo(f"Rehearsal of {department} from the {site} site: {d.status}, "
+                   f"{d.files} file(s) checked; measured recovery time {done.seconds:.1f}s"
+                   f"{restic_part}.")
+    if not d.ok:
+        ctx.exit(1)
+
+
+@report.command("backup")
+@click.option("--department", "-d", help="Only this department (default: all with backup).")
+@output_option("text", "json")
+@click.pass_context
+def report_backup(ctx: click.Context, department: str | None, output: str) -> None:
+    """Backups per department and site: the newest snapshot and its age against the
+    department's RPO, the last restore drill and its result, the repository size.
+    Exit code 2 when a site breaches a department's RPO.
+
+    \b
+    Example:
+      govcloud report backup --output json
     """
     with session(ctx) as s:
-        run = backups.restore(s.estate, s.store, department, target,
-                              _progress if sys.stderr.isatty() else None)
-    _check_runs(ctx, [run])
-    click.echo(f"Restored {department}'s latest snapshot into {target} "
-               f"(artifacts {run.artifacts}).")
+        rows, runs = backups.status(s.estate, s.store, department)
+    _check_runs(ctx, runs)
+    if output == "json":
+        emit_json([r.as_dict() for r in rows])
+    else:
+        click.echo(table(
+            ["department", "site", "last snapshot", "age h", "RPO h", "", "last drill",
+             "drill", "size"],
+            [(r.department, r.site, r.last_snapshot[:19] or "-",
+              "-" if r.age_hours is None else f"{r.age_hours:.1f}", r.rpo_hours,
+              "BREACH" if r.breach else "ok", r.drill_at or "-",
+              {None: "never", True: "ok", False: "FAILED"}[r.drill_ok],
+              human_bytes(r.size_bytes)) for r in rows], "lllrrllll"))
+        for r in rows:
+            if r.error:
+                click.echo(f"{r.department} ({r.site}): {r.error}", err=True)
+    if any(r.breach for r in rows):
+        ctx.exit(2)

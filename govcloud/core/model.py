@@ -64,6 +64,7 @@ class ServiceSettings:
     enabled: bool = False
     servers: bool = False
     signatures: str = "/srv/clamav-signatures"
+    rpo_hours: int = 26  # the recovery point objective of a plan that names none
     tls_certificate: str | None = None
     tls_key: str | None = None
 
@@ -176,6 +177,7 @@ class Backup:
     schedule: str
     retention: Retention
     paths: tuple[str, ...]
+    rpo_hours: int | None = None  # None: the estate's services.backup.rpo_hours
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
         services=ServiceSettings(
             enabled=data["services"]["enabled"], servers=data["services"]["servers"],
             signatures=data["services"]["signatures"],
+            rpo_hours=data["services"]["backup"]["rpo_hours"],
             tls_certificate=data["services"]["tls"].get("certificate"),
             tls_key=data["services"]["tls"].get("key")),
         notify=NotifySettings(**{"portal_url": "", **data["notify"]}),
@@ -271,6 +274,7 @@ def plan_from(data: dict[str, Any], file: str) -> TenancyPlan:
             schedule=svc["backup"]["schedule"],
             retention=Retention(**svc["backup"]["retention"]),
             paths=tuple(svc["backup"]["paths"]),
+            rpo_hours=svc["backup"].get("rpo_hours"),
         ),
         legacy=Legacy(
             servers=tuple(LegacyServers(s["class"], s["count"]) for s in legacy["servers"]),

@@ -180,6 +180,10 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "paths": arr_of("Paths to back up on each server.",
                               str_of("An absolute path.", ABS_PATH), default=["/srv/data"],
                               maxItems=20),
+                "rpo_hours": int_of("Recovery point objective: the newest snapshot at each site "
+                                    "(primary and disaster-recovery) may be at most this many "
+                                    "hours old. Default: the estate's services.backup.rpo_hours "
+                                    "in govcloud.yaml.", 1, 24 * 31),
             }, default={}),
         }, default={}),
         "legacy": obj_of("What the department ran before consolidation (for savings).", {
@@ -277,6 +281,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "signatures": str_of("Where the antivirus mirror takes ClamAV signatures from: a "
                              "path on the mirror host or an http(s) URL (no internet needed).",
                              SOURCE, default="/srv/clamav-signatures"),
+            "backup": obj_of("Backup policy for every department.", {
+                "rpo_hours": int_of("The recovery point objective of a plan that names none: "
+                                    "hours the newest snapshot at each site may be old (a "
+                                    "daily backup plus two hours for it and the copy to the "
+                                    "disaster-recovery site).", 1, 24 * 31, default=26),
+            }, default={}),
             "tls": obj_of("TLS for hosted websites; without a certificate each site gets a "
                         "generated self-signed one.", {
                 "certificate": str_of("Certificate (chain) file on the web hosts.", ABS_PATH),

@@ -153,6 +153,9 @@ class SimDriver(Driver):
                 self._check_quota(res)
                 host = self._place(res, requested_host(res))
                 computed["host"] = host
+                address = self._allocate_address(res)
+                if address:
+                    computed["address"] = address
             elif res.kind == "volume":
                 self._check_volume_quota(res)
             elif res.kind == "network":
@@ -329,6 +332,23 @@ class SimDriver(Driver):
                                                    self.ratios):
                 return h.name
         return placement.place_one(demand, enabled, used, self.ratios)
+
+    def _allocate_address(self, res: Resource) -> str | None:
+        """The server's fixed address: the first free one from .10 up in its network's
+        subnet (none when the server names no network the sim cloud holds)."""
+        net = self._get(f"{res.department}/network/{res.attrs.get('network', '')}")
+        if net is None or not net.computed.get("cidr"):
+            return None
+        taken = set()
+        for key, body in self.store.query("SELECT key, body FROM sim_resources WHERE "
+                                          "department = ? AND kind = 'server'",
+                                          (res.department,)):
+            taken.add(self.store.resource("sim_resources", key, body).computed.get("address"))
+        for n, host in enumerate(ipaddress.ip_network(net.computed["cidr"]).hosts(), 1):
+            if n >= 10 and str(host) not in taken:
+                return str(host)
+        raise DriverError(f"department {res.department}: its subnet {net.computed['cidr']} "
+                          "has no free address", "remove servers, or ask for fewer")
 
     def _allocate_cidr(self, res: Resource) -> str:
         pool = ipaddress.ip_network(self.settings.networks[res.attrs["zone"]])

@@ -172,6 +172,7 @@ class EstateCollector(Collector):
         yield drift
 
         yield from self._hosts(resources)
+        yield from self._backups()
 
     def _hosts(self, resources: list[Any]) -> Iterator[GaugeMetricFamily]:
         pool = self.s.estate.settings.host_pool
@@ -209,6 +210,40 @@ class EstateCollector(Collector):
         for (zone, cls, state), c in sorted(counts.items()):
             n.add_metric([zone, cls, state], c)
         yield n
+
+    def _backups(self) -> Iterator[GaugeMetricFamily]:
+        """Backup age, RPO breach, drill result and size per department and site, from the
+        statuses the last ``govcloud report backup`` collected (age runs on with the clock)."""
+        from govcloud.services import backup, playbooks, recovery
+
+        saved = backup.load_statuses(playbooks.state_dir(self.s.estate, self.s.store)
+                                     / "services" / backup.STATUS_FILE)
+        rpo = {d: h for d, h in backup.rpo_hours(self.s.estate).items()
+               if d in {st.department for st in saved}}
+        rows = recovery.backup_report(saved, rpo, datetime.now(UTC))
+        labels = ["department", "site"]
+        age = GaugeMetricFamily("govcloud_backup_age_hours", "Hours since the newest snapshot "
+                                "of the department at the site.", labels=labels)
+        objective = GaugeMetricFamily("govcloud_backup_rpo_hours", "The department's recovery "
+                                      "point objective, hours.", labels=["department"])
+        breach = GaugeMetricFamily("govcloud_backup_rpo_breach", "1 when the site's newest "
+                                   "snapshot is older than the RPO (or there is none).",
+                                   labels=labels)
+        drill = GaugeMetricFamily("govcloud_backup_drill_ok", "1 when the last restore drill "
+                                  "at the site passed, 0 when it failed.", labels=labels)
+        size = GaugeMetricFamily("govcloud_backup_repository_bytes", "Size of the "
+                                 "department's repository at the site.", labels=labels)
+        for dep, hours in sorted(rpo.items()):
+            objective.add_metric([dep], hours)
+        for r in rows:
+            if r.age_hours is not None:
+                age.add_metric([r.department, r.site], r.age_hours)
+            breach.add_metric([r.department, r.site], 1.0 if r.breach else 0.0)
+            if r.drill_ok is not None:
+                drill.add_metric([r.department, r.site], 1.0 if r.drill_ok else 0.0)
+            if r.size_bytes is not None:
+                size.add_metric([r.department, r.site], r.size_bytes)
+        yield from (age, objective, breach, drill, size)
 
 
 def _health(problem: Exception | None) -> Iterator[GaugeMetricFamily]:

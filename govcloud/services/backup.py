@@ -1,21 +1,43 @@
-"""The backup restore drill and restores, run on the backup host through backup.yml.
+"""The backup restore drill, restores and status, run on the backup hosts through backup.yml.
 
-``verify`` restores each department's latest snapshot into a scratch folder on the backup
-host and checks every file against the checksum manifest taken at backup time (and the
-repository with ``restic check``); ``restore`` puts the latest snapshot back into a folder.
-Passwords stay on the backup host: restic reads them from their files there.
+Two sites: the primary backup host (group ``backup_hosts``) and the disaster-recovery host
+(``dr_backup_hosts``), which pulls every department's new snapshots into a repository of its
+own. ``verify`` restores each department's latest snapshot at a site into a scratch folder
+there and checks every file against the checksum manifest taken at backup time (and the
+repository with ``restic check``); ``restore`` puts the latest snapshot back into a folder;
+``rehearse`` is one drill timed end to end (the measured recovery time); ``status`` collects
+each site's newest snapshot, size and last drill for ``govcloud report backup``.
+Passwords stay on the backup hosts: restic reads them from their files there.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from govcloud.core.model import Estate
 from govcloud.errors import GovcloudError
 from govcloud.runtime.store import Store
 from govcloud.services.playbooks import PlaybookRun, fresh, run_playbooks, state_dir
+from govcloud.services.recovery import (
+    BackupRow,
+    SiteStatus,
+    backup_report,
+    parse_status,
+    rows_from,
+    status_dicts,
+)
 from govcloud.services.runner import Line
+
+SITE_CHOICES = ("primary", "dr", "both")
+# per site: the host group, the tags of the drill and the restore, the fetched folder
+_GROUP = {"primary": "backup_hosts", "dr": "dr_backup_hosts"}
+_TAG = {"primary": "", "dr": "-dr"}
+STATUS_FILE = "backup-status.json"
 
 
 @dataclass
@@ -30,17 +52,24 @@ class Drill:
     files: int = 0
     checked_at: str = ""
     mismatches: list[str] = field(default_factory=list)
+    site: str = "primary"
+    restore_seconds: float | None = None  # restic restore alone, timed on the backup host
+    restored_bytes: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def parse_drill(department: str, host: str, text: str) -> Drill:
+def parse_drill(department: str, host: str, text: str, site: str = "primary") -> Drill:
     """A drill report (``verify.txt``) as a value."""
-    d = Drill(department, host, False, "failed: empty report")
+    d = Drill(department, host, False, "failed: empty report", site=site)
     for line in text.splitlines():
         word, _, rest = line.partition(" ")
-        if word == "checked_at":
+        if word == "restore_seconds":
+            d.restore_seconds = float(rest) if rest.replace(".", "", 1).isdigit() else None
+        elif word == "restored_bytes":
+            d.restored_bytes = int(rest) if rest.isdigit() else 0
+        elif word == "checked_at":
             d.checked_at = rest
         elif word == "snapshot":
             d.snapshot = rest
@@ -68,30 +97,122 @@ def _departments(estate: Estate, department: str | None) -> list[str]:
     return [department]
 
 
+def _sites(site: str) -> list[str]:
+    if site not in SITE_CHOICES:
+        raise GovcloudError(f"no backup site '{site}'", "use --site primary, dr or both")
+    return ["primary", "dr"] if site == "both" else [site]
+
+
 def verify(estate: Estate, store: Store, department: str | None = None,
-           on_line: Line | None = None) -> tuple[list[Drill], list[PlaybookRun]]:
-    """Run the restore drill for one department or all with backup on."""
+           on_line: Line | None = None, site: str = "primary"
+           ) -> tuple[list[Drill], list[PlaybookRun]]:
+    """Run the restore drill at ``site`` (primary, dr or both) for one department or all
+    with backup on."""
     deps = _departments(estate, department)
-    fetched = fresh(state_dir(estate, store) / "services" / "fetched" / "backup")
-    runs = run_playbooks(estate, store, ["backup"], deps, tags="verify", on_line=on_line)
-    drills = []
-    for host_dir in sorted(p for p in fetched.iterdir() if p.is_dir()):
-        for report in sorted(host_dir.glob("*.txt")):
-            drills.append(parse_drill(report.stem, host_dir.name, report.read_text()))
-    found = {d.department for d in drills}
-    for dep in deps:
-        if dep not in found and all(r.ok for r in runs):
-            drills.append(Drill(dep, "-", False, "failed: no drill report (no backup host, "
-                                "or the department was never backed up)"))
+    drills: list[Drill] = []
+    runs: list[PlaybookRun] = []
+    for where in _sites(site):
+        folder = "backup" + _TAG[where]
+        fetched = fresh(state_dir(estate, store) / "services" / "fetched" / folder)
+        these = run_playbooks(estate, store, ["backup"], deps, tags="verify" + _TAG[where],
+                              on_line=on_line, limit=_GROUP[where])
+        runs += these
+        found = []
+        for host_dir in sorted(p for p in fetched.iterdir() if p.is_dir()):
+            for report in sorted(host_dir.glob("*.txt")):
+                found.append(parse_drill(report.stem, host_dir.name, report.read_text(),
+                                         where))
+        done = {d.department for d in found}
+        for dep in deps:
+            if dep not in done and all(r.ok for r in these):
+                found.append(Drill(dep, "-", False, "failed: no drill report (no backup "
+                                   "host at this site, or the department was never backed "
+                                   "up)", site=where))
+        drills += found
     return drills, runs
 
 
-def restore(estate: Estate, store: Store, department: str, target: str,
-            on_line: Line | None = None) -> PlaybookRun:
-    """Restore the department's latest snapshot into ``target`` on the backup host."""
-    deps = _departments(estate, department)
+def _target(target: str) -> str:
     if not target.startswith("/") or ".." in target.split("/"):
         raise GovcloudError(f"restore target {target!r} is not an absolute path",
                             "give a folder such as /srv/restore or / to put files back")
-    return run_playbooks(estate, store, ["backup"], deps, tags="restore",
-                         extra={"govcloud_restore_target": target}, on_line=on_line)[0]
+    return target
+
+
+def restore(estate: Estate, store: Store, department: str, target: str,
+            on_line: Line | None = None, site: str = "primary") -> PlaybookRun:
+    """Restore the department's latest snapshot at ``site`` into ``target`` on that
+    site's backup host (only that site's hosts are contacted: the other may be gone)."""
+    deps = _departments(estate, department)
+    if site not in ("primary", "dr"):
+        raise GovcloudError(f"cannot restore from site '{site}'", "use --site primary or dr")
+    return run_playbooks(estate, store, ["backup"], deps, tags="restore" + _TAG[site],
+                         extra={"govcloud_restore_target": _target(target)},
+                         on_line=on_line, limit=_GROUP[site])[0]
+
+
+@dataclass
+class Rehearsal:
+    """A timed restore into a scratch folder: the measured recovery time."""
+
+    department: str
+    site: str
+    drill: Drill
+    seconds: float  # end to end: the playbook run, restic check, restore and comparison
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"department": self.department, "site": self.site, "ok": self.drill.ok,
+                "seconds": round(self.seconds, 2), "drill": self.drill.as_dict()}
+
+
+def rehearse(estate: Estate, store: Store, department: str, site: str,
+             on_line: Line | None = None) -> tuple[Rehearsal, list[PlaybookRun]]:
+    """Restore the latest snapshot at ``site`` into a scratch folder on its backup host,
+    check it against the manifest, and time it."""
+    if site not in ("primary", "dr"):
+        raise GovcloudError(f"cannot rehearse a restore from site '{site}'",
+                            "use --site primary or dr")
+    started = time.monotonic()
+    drills, runs = verify(estate, store, department, on_line, site)
+    seconds = time.monotonic() - started
+    drill = drills[0] if drills else Drill(department, "-", False, "failed: no drill report",
+                                           site=site)
+    return Rehearsal(department, site, drill, seconds), runs
+
+
+def rpo_hours(estate: Estate) -> dict[str, int]:
+    """Each department with backup on: its plan's RPO, else the estate's default."""
+    default = estate.settings.services.rpo_hours
+    return {p.id: p.backup.rpo_hours or default for p in estate.plans.values()
+            if p.backup.enabled}
+
+
+def status(estate: Estate, store: Store, department: str | None = None,
+           on_line: Line | None = None, now: datetime | None = None
+           ) -> tuple[list[BackupRow], list[PlaybookRun]]:
+    """Collect every site's status reports (backup.yml, tag status), keep them in the state
+    folder for the exporter, and return the report rows."""
+    deps = _departments(estate, department)
+    base = state_dir(estate, store) / "services"
+    fetched = fresh(base / "fetched" / "backup-status")
+    runs = run_playbooks(estate, store, ["backup"], deps, tags="status", on_line=on_line)
+    statuses = []
+    for report in sorted(fetched.glob("*/*/*.txt")):
+        site, host = report.parent.parent.name, report.parent.name
+        statuses.append(parse_status(report.stem, site, host, report.read_text()))
+    save_statuses(base / STATUS_FILE, statuses, deps)
+    rpo = {d: h for d, h in rpo_hours(estate).items() if d in deps}
+    return backup_report(statuses, rpo, now or datetime.now(UTC)), runs
+
+
+def save_statuses(path: Path, statuses: list[SiteStatus], departments: list[str]) -> None:
+    """Merge the collected statuses into the saved ones (other departments' stay)."""
+    kept = [s for s in load_statuses(path) if s.department not in departments]
+    path.write_text(json.dumps(status_dicts(kept + statuses), indent=1, ensure_ascii=False))
+
+
+def load_statuses(path: Path) -> list[SiteStatus]:
+    try:
+        return rows_from(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return []

@@ -24,7 +24,8 @@ from govcloud.core.schema import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, T
 from govcloud.errors import GovcloudError
 from govcloud.runtime.files import display, read_document
 
-SHARED_GROUPS = ("webhosts", "av_mirror", "backup_hosts", "department_servers")
+SHARED_GROUPS = ("webhosts", "av_mirror", "backup_hosts", "dr_backup_hosts",
+                 "department_servers")
 SITE_KINDS = ("static", "php", "proxy")
 ZONES = ("intranet", "extranet")
 
@@ -156,7 +157,8 @@ def departments(applied: dict[str, Resource], prefix: str) -> dict[str, Any]:
         elif res.kind == "server":
             dep(res.department)["servers"].append({
                 "name": _check(res.name, NAME, "server name"),
-                "address": _address(res), "antivirus": bool(a.get("antivirus", True))})
+                "address": _address(res), "antivirus": bool(a.get("antivirus", True)),
+                "backup": bool(a.get("backup", True))})
     for d in out.values():
         if d["zone"] == "" and d["websites"]:
             d["zone"] = d["websites"][0]["zone"]
@@ -171,9 +173,14 @@ def _address(res: Resource) -> str | None:
     return None
 
 
-def build(estate: Estate, applied: dict[str, Resource], folder: Path | None = None
-          ) -> dict[str, Any]:
-    """The whole inventory: static hosts and settings, plus the departments from state."""
+def build(estate: Estate, applied: dict[str, Resource], folder: Path | None = None,
+          servers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The whole inventory: static hosts and settings, plus the departments from state.
+
+    With ``services.servers`` on, each department's servers are hosts of the group
+    ``dept_<id>`` (a child of ``department_servers``), named ``<id>.<server>`` and reached at
+    the address the driver gave them; ``servers`` holds the connection variables of the
+    estate's key (:mod:`govcloud.services.access`) for the group."""
     inv = load_static(folder or estate.root / "inventories")
     allvars = inv["all"]["vars"]
     prefix = str(allvars.get("site_user_prefix", "gc-"))
@@ -192,17 +199,21 @@ def build(estate: Estate, applied: dict[str, Resource], folder: Path | None = No
         "govcloud_av_signatures": svc.signatures,
         "govcloud_tls_certificate": svc.tls_certificate or "",
         "govcloud_tls_key": svc.tls_key or "",
+        "govcloud_servers": bool(svc.servers),
     })
-    servers = inv["department_servers"]
+    group_of = inv["department_servers"]
     if svc.servers:
+        for name, value in (servers or {}).items():
+            group_of["vars"].setdefault(name, value)
         for d in deps.values():
             group = f"dept_{d['id'].replace('-', '_')}"
             inv[group] = {"hosts": [], "vars": {"govcloud_department": d["id"]}, "children": []}
-            if group not in servers["children"]:
-                servers["children"].append(group)
+            if group not in group_of["children"]:
+                group_of["children"].append(group)
             for s in d["servers"]:
-                inv[group]["hosts"].append(s["name"])
-                hv = inv["_meta"]["hostvars"].setdefault(s["name"], {})
+                host = f"{d['id']}.{s['name']}"
+                inv[group]["hosts"].append(host)
+                hv = inv["_meta"]["hostvars"].setdefault(host, {})
                 hv.setdefault("govcloud_department", d["id"])
                 if s["address"]:
                     hv.setdefault("ansible_host", s["address"])

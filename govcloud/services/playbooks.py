@@ -21,7 +21,7 @@ from govcloud.core.model import Estate
 from govcloud.core.planning import Change
 from govcloud.errors import GovcloudError
 from govcloud.runtime.store import Store
-from govcloud.services import inventory
+from govcloud.services import access, inventory
 from govcloud.services.runner import (
     Line,
     PlaybookFailed,
@@ -82,7 +82,13 @@ def changed_departments(changes: Iterable[Change]) -> list[str]:
 
 
 def build_inventory(estate: Estate, store: Store) -> dict[str, Any]:
-    return inventory.build(estate, store.applied())
+    """The inventory of :func:`inventory.build`; with ``services.servers`` on, the estate's
+    SSH key for the department servers is made first when there is none."""
+    servers = None
+    if estate.settings.services.servers:
+        servers = access.estate_access(state_dir(estate, store) / "services" / "ssh",
+                                       f"govcloud-{estate.settings.estate}").ansible_vars()
+    return inventory.build(estate, store.applied(), servers=servers)
 
 
 def packaged_playbooks() -> Path | None:
@@ -132,8 +138,9 @@ def _playbook(estate: Estate, name: str) -> Path:
 
 def run_playbooks(estate: Estate, store: Store, names: Iterable[str], departments: list[str],
                   tags: str | None = None, extra: dict[str, Any] | None = None,
-                  on_line: Line | None = None) -> list[PlaybookRun]:
-    """Run each playbook of ``names`` for ``departments``; every run is returned."""
+                  on_line: Line | None = None, limit: str | None = None) -> list[PlaybookRun]:
+    """Run each playbook of ``names`` for ``departments`` (on the hosts of the group
+    ``limit`` only, when given); every run is returned."""
     require_ansible()  # before anything is said or built: a missing extra is named first
     inv = build_inventory(estate, store)
     base = state_dir(estate, store) / "services"
@@ -145,7 +152,7 @@ def run_playbooks(estate: Estate, store: Store, names: Iterable[str], department
         say(f"Running {name}.yml for {len(departments)} department(s)")
         runs.append(run_playbook(_playbook(estate, name), inv, {
             "govcloud_only": departments, "govcloud_fetch_dir": str(fetch), **(extra or {})},
-            base / "runs", tags, on_line))
+            base / "runs", tags, on_line, limit))
     prune_runs(base / "runs")
     return runs
 

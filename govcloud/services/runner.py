@@ -102,7 +102,7 @@ def require_ansible() -> tuple[Any, str]:
 
 def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str, Any],
                  runs_dir: Path, tags: str | None = None, on_line: Line | None = None,
-                 ) -> PlaybookRun:
+                 limit: str | None = None) -> PlaybookRun:
     """Run ``playbook`` with ``inventory``; artifacts go to ``runs_dir/<ident>``."""
     ansible_runner, path = require_ansible()
     say = on_line or (lambda text: None)
@@ -151,7 +151,8 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
         "ANSIBLE_INVENTORY_ENABLED": "script",
         "PATH": path,
     }
-    cmdline = f"--tags {tags}" if tags else None
+    cmdline = " ".join(([f"--tags {tags}"] if tags else [])
+                       + ([f"--limit {limit}"] if limit else [])) or None
     started = time.monotonic()
     try:
         r = ansible_runner.run(

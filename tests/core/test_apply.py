@@ -216,3 +216,21 @@ def test_capacity_shortage_names_department_and_what_is_short(estate: Path) -> N
         assert {r.key for r in actual if r.department == dep} == \
             {k for k, r in desired.items() if r.department == dep}, dep
     assert "no half-made department is left" in proc.stdout
+
+
+def test_sim_servers_get_distinct_addresses_in_their_departments_subnet(estate: Path) -> None:
+    """What the service playbooks reach a department server at (services.servers)."""
+    import ipaddress
+
+    assert govcloud("apply", "--yes", estate=estate).returncode == 0
+    actual = _actual(estate)
+    subnets = {r.department: ipaddress.ip_network(r.computed["cidr"]) for r in actual
+               if r.kind == "network"}
+    servers = [r for r in actual if r.kind == "server"]
+    assert servers
+    addresses = [r.computed["address"] for r in servers]
+    assert len(set(addresses)) == len(addresses)
+    for r in servers:
+        address = ipaddress.ip_address(r.computed["address"])
+        assert address in subnets[r.department], r.key
+        assert int(address) - int(subnets[r.department].network_address) >= 10

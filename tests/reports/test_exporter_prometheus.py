@@ -39,6 +39,15 @@ def expressions(panels: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
 @pytest.fixture
 def exporter(example: Path, tmp_path: Path) -> Iterator[int]:
     port = free_port()
+    # What `govcloud report backup` keeps for the exporter: finance at both sites, the DR
+    # copy a little late (the dashboard's backup panel needs a drill result and an age).
+    status = example / ".state" / "services" / "backup-status.json"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text(json.dumps([
+        {"department": "finance", "site": site, "host": "backup-01",
+         "last_snapshot": "2026-01-01T01:30:00.5+08:00", "snapshots": 3, "size_bytes": 4096,
+         "drill_at": "2026-01-01T02:00:00Z", "drill_status": "ok"}
+        for site in ("primary", "dr")]))
     log = tmp_path / "exporter.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(example),

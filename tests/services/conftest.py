@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import yaml
 from tests.support.components import free_port, need, unavailable, wait_for, wait_port
 from tests.support.estate import REPO, copy_estate
 from tests.support.pyramid import require
-from tests.support.rig import SIGNATURE, USER_PREFIX, Backend, Rig, remove_test_users
+from tests.support.rig import SIGNATURE, Backend, Rig, local_services, remove_test_users
 
 
 @pytest.fixture(scope="session")
@@ -75,32 +74,8 @@ def rig() -> Iterator[Rig]:
 
     # Inventory: localhost plays every shared role; every location inside the base folder.
     srv = base / "srv"
-    (estate / "inventories" / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
-        group: {"hosts": {"localhost": {"ansible_connection": "local",
-                                        "ansible_python_interpreter": sys.executable}}}
-        for group in ("webhosts", "av_mirror", "backup_hosts")}}}))
-    gv = estate / "inventories" / "group_vars" / "all.yml"
-    values = yaml.safe_load(gv.read_text())
-    values.update({
-        "govcloud_bin_dir": f"{srv}/bin", "cron_dir": f"{srv}/cron.d",
-        "site_user_prefix": USER_PREFIX,
-        "nginx_bin": nginx, "nginx_conf_dir": f"{srv}/nginx",
-        "nginx_main_conf": f"{srv}/nginx/nginx.conf",
-        "nginx_sites_dir": f"{srv}/nginx/sites", "nginx_prefix": f"{srv}/nginx-prefix",
-        "nginx_pid_file": f"{srv}/run/nginx.pid", "nginx_log_dir": f"{srv}/log/nginx",
-        "nginx_listen_address": "127.0.0.1", "nginx_http_port": http_port,
-        "nginx_https_port": https_port, "tls_dir": f"{srv}/tls", "web_root": f"{srv}/www",
-        "web_archive_root": f"{srv}/www-archive", "php_fpm_pool_dir": f"{srv}/php/pool.d",
-        "php_fpm_run_dir": f"{srv}/run/php", "php_fpm_pid_file": f"{srv}/run/php-fpm.pid",
-        "clamscan_bin": clamscan, "clamav_mirror_dir": f"{srv}/clamav-mirror",
-        "clamav_db_dir": f"{srv}/clamav-db", "clamav_conf_dir": f"{srv}/antivirus",
-        "clamav_results_dir": f"{srv}/log/antivirus", "restic_bin": restic,
-        "restic_repo_root": f"{srv}/backup/restic", "restic_secrets_dir": f"{srv}/secrets",
-        "restic_cache_dir": f"{srv}/cache/restic", "backup_conf_dir": f"{srv}/backup/conf",
-        "backup_data_root": f"{srv}/departments", "backup_results_dir": f"{srv}/backup/results",
-        "backup_scratch_dir": f"{srv}/backup/scratch",
-    })
-    gv.write_text(yaml.safe_dump(values))
+    values = local_services(estate, srv, nginx=nginx, clamscan=clamscan, restic=restic,
+                            http_port=http_port, https_port=https_port)
     (srv / "run").mkdir(parents=True)
     (srv / "log").mkdir()
 
@@ -110,7 +85,9 @@ def rig() -> Iterator[Rig]:
     server = ThreadingHTTPServer(("127.0.0.1", backend_port), Backend)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        r.first_apply = r.gc("apply", "--yes", "--output", "json")
+        # every playbook for 16 departments: minutes, many more on a loaded machine (a
+        # guard against a hang, not a speed test)
+        r.first_apply = r.gc("apply", "--yes", "--output", "json", timeout=1800)
         # php-fpm with the generated pools, nginx with the generated configuration
         fpm_conf = srv / "php-fpm.conf"
         fpm_conf.write_text(f"[global]\npid = {values['php_fpm_pid_file']}\n"

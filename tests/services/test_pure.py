@@ -74,3 +74,48 @@ def test_only_departments_with_service_changes_rerun() -> None:
     changes = [change("website", "finance"), change("quota", "health"),
                change("backup", "transport"), change("volume", "ecology")]
     assert changed_departments(changes) == ["finance", "transport"]
+
+
+def test_department_servers_in_per_department_groups(tmp_path: Path) -> None:
+    """services.servers on: each server is a host of its department's group, at the address
+    the driver gave it, with the estate key's connection variables on department_servers."""
+    import dataclasses
+
+    from govcloud.core.model import Estate
+    from govcloud.runtime.loader import check_estate
+    from govcloud.services.access import estate_access
+    from govcloud.services.inventory import build
+    from tests.support.estate import copy_estate
+
+    checked = check_estate(copy_estate(tmp_path / "estate", plans=False), policies=False)
+    assert checked.settings is not None
+    svc = dataclasses.replace(checked.settings.services, servers=True)
+    est = Estate(checked.root, dataclasses.replace(checked.settings, services=svc), {})
+
+    def server(dep: str, name: str, address: str | None, backup: bool = True) -> Resource:
+        return Resource("server", dep, name, {"backup": backup},
+                        computed={"address": address} if address else {})
+
+    applied = {r.key: r for r in [
+        Resource("project", "water", "water", {"name": "水务局", "zone": "intranet"}),
+        Resource("project", "land-use", "land-use", {"name": "国土局", "zone": "intranet"}),
+        server("water", "app", "10.20.0.10"), server("water", "db", "10.20.0.11", False),
+        server("land-use", "app", "10.20.1.10")]}
+    access = estate_access(tmp_path / "ssh", "govcloud-test")
+    inv = build(est, applied, servers=access.ansible_vars())
+    assert sorted(inv["department_servers"]["children"]) == ["dept_land_use", "dept_water"]
+    assert inv["dept_water"]["hosts"] == ["water.app", "water.db"]
+    assert inv["dept_land_use"]["vars"] == {"govcloud_department": "land-use"}
+    hv = inv["_meta"]["hostvars"]
+    assert hv["land-use.app"] == {"govcloud_department": "land-use", "ansible_host": "10.20.1.10"}
+    assert inv["department_servers"]["vars"]["ansible_ssh_private_key_file"] == str(access.key)
+    assert [s["backup"] for s in inv["all"]["vars"]["govcloud_departments"]["water"]["servers"]] \
+        == [True, False]
+    # the key: made once, owner-only, never in the inventory itself
+    assert oct(access.key.stat().st_mode & 0o777) == "0o600"
+    assert access.key.read_text() not in repr(inv)
+    assert estate_access(tmp_path / "ssh", "govcloud-test").public_key == access.public_key
+    # off: no department groups, no key variables
+    off = build(Estate(est.root, dataclasses.replace(
+        est.settings, services=dataclasses.replace(svc, servers=False)), {}), applied)
+    assert off["department_servers"] == {"hosts": [], "vars": {}, "children": []}

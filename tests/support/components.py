@@ -17,7 +17,8 @@ import pytest
 from tests.support.pyramid import CI, require
 
 INSTALL = {"nginx": ".ci/install-services", "clamav": ".ci/install-services",
-           "restic": ".ci/install-services", "prometheus": ".ci/install-reports",
+           "restic": ".ci/install-services", "sshd": ".ci/install-services",
+           "prometheus": ".ci/install-reports",
            "chromium": ".ci/install-reports"}
 T = TypeVar("T")
 

@@ -18,13 +18,14 @@ import pytest
 CI = os.environ.get("CI", "").lower() == "true"
 
 COMPONENTS = ("openstack", "ansible", "nginx", "clamav", "restic", "postgres", "prometheus",
-              "chromium")
+              "chromium", "sshd")
 # Fixtures that start or reach a real component, and every component each one needs.
 REAL_FIXTURES: dict[str, tuple[str, ...]] = {
     "postgres_url": ("postgres",),
     "fresh_pg": ("postgres",),
     "cloud": ("openstack",),
     "rig": ("ansible", "nginx", "clamav", "restic"),
+    "servers_estate": ("ansible", "nginx", "clamav", "restic", "sshd"),
     "prometheus": ("prometheus",),
 }
 

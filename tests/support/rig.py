@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -94,3 +95,37 @@ def remove_test_users() -> None:
             subprocess.run(["groupdel", name], capture_output=True)
 
 
+
+
+def local_services(estate: Path, srv: Path, *, nginx: str, clamscan: str, restic: str,
+                   http_port: int, https_port: int) -> dict[str, Any]:
+    """Point the estate's inventory at this machine: localhost (ansible_connection: local)
+    plays every shared host, every location of group_vars/all.yml lies inside ``srv``, nginx
+    listens on loopback at the given ports. Returns the variables written."""
+    (estate / "inventories" / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
+        group: {"hosts": {"localhost": {"ansible_connection": "local",
+                                        "ansible_python_interpreter": sys.executable}}}
+        for group in ("webhosts", "av_mirror", "backup_hosts")}}}))
+    gv = estate / "inventories" / "group_vars" / "all.yml"
+    values: dict[str, Any] = yaml.safe_load(gv.read_text())
+    values.update({
+        "govcloud_bin_dir": f"{srv}/bin", "cron_dir": f"{srv}/cron.d",
+        "site_user_prefix": USER_PREFIX,
+        "nginx_bin": nginx, "nginx_conf_dir": f"{srv}/nginx",
+        "nginx_main_conf": f"{srv}/nginx/nginx.conf",
+        "nginx_sites_dir": f"{srv}/nginx/sites", "nginx_prefix": f"{srv}/nginx-prefix",
+        "nginx_pid_file": f"{srv}/run/nginx.pid", "nginx_log_dir": f"{srv}/log/nginx",
+        "nginx_listen_address": "127.0.0.1", "nginx_http_port": http_port,
+        "nginx_https_port": https_port, "tls_dir": f"{srv}/tls", "web_root": f"{srv}/www",
+        "web_archive_root": f"{srv}/www-archive", "php_fpm_pool_dir": f"{srv}/php/pool.d",
+        "php_fpm_run_dir": f"{srv}/run/php", "php_fpm_pid_file": f"{srv}/run/php-fpm.pid",
+        "clamscan_bin": clamscan, "clamav_mirror_dir": f"{srv}/clamav-mirror",
+        "clamav_db_dir": f"{srv}/clamav-db", "clamav_conf_dir": f"{srv}/antivirus",
+        "clamav_results_dir": f"{srv}/log/antivirus", "restic_bin": restic,
+        "restic_repo_root": f"{srv}/backup/restic", "restic_secrets_dir": f"{srv}/secrets",
+        "restic_cache_dir": f"{srv}/cache/restic", "backup_conf_dir": f"{srv}/backup/conf",
+        "backup_data_root": f"{srv}/departments", "backup_results_dir": f"{srv}/backup/results",
+        "backup_scratch_dir": f"{srv}/backup/scratch",
+    })
+    gv.write_text(yaml.safe_dump(values))
+    return values

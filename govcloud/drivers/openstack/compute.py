@@ -15,6 +15,17 @@ from govcloud.core.desired import Resource
 from govcloud.drivers.openstack.network import TAG, dept_tag
 from govcloud.errors import CapacityError, DriverError
 
+
+def server_address(server: Any) -> dict[str, str]:
+    """``{"address": …}``: the server's first fixed IPv4 address (the one the service
+    playbooks reach it at), or nothing while it has none."""
+    for entries in sorted((getattr(server, "addresses", None) or {}).items()):
+        for entry in entries[1] or []:
+            if entry.get("version") == 4 and entry.get("OS-EXT-IPS:type", "fixed") == "fixed":
+                return {"address": str(entry["addr"])}
+    return {}
+
+
 WAIT_SECONDS = float(os.environ.get("GOVCLOUD_OS_WAIT", "600"))
 
 
@@ -95,7 +106,8 @@ class ComputeResources:
                                 lambda: conn.compute.create_server(**request))
         server = self._wait_server(conn, server, res)
         return Resource(res.kind, dep, res.name, a, res.protected,
-                        {"id": server.id, "host": server.compute_host})
+                        {"id": server.id, "host": server.compute_host,
+                         **server_address(server)})
 
     def _wait_server(self, conn: Any, server: Any, res: Resource) -> Any:
         """Wait for ACTIVE. One poller lists every pending server in one call per second, so
@@ -149,7 +161,8 @@ class ComputeResources:
         self._call(f"update metadata of {after.name}", dep,
                    lambda: conn.compute.set_server_metadata(server, **metadata))
         return Resource(after.kind, dep, after.name, a, after.protected,
-                        {"id": server.id, "host": server.compute_host})
+                        {"id": server.id, "host": server.compute_host,
+                         **server_address(server)})
 
     def _resize(self, conn: Any, server: Any, res: Resource) -> Any:
         """Resize in place and confirm: the same server (id, address, attached volumes) on

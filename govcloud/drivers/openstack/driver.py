@@ -26,7 +26,7 @@ from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
 from govcloud.drivers.openstack.catalogue import CatalogueResources
-from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch
+from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch, server_address
 from govcloud.drivers.openstack.identity import IdentityServices
 from govcloud.drivers.openstack.network import (
     TAG,
@@ -257,7 +257,8 @@ class OpenStackDriver(ComputeResources, CatalogueResources, NetworkResources, Id
             }
             out.append(Resource("server", dep, s.name, attrs, md.get("gc-protected") == "true",
                                 {"id": s.id, "host": s.compute_host, "status": s.status,
-                                 "created_at": s.launched_at or s.created_at}))
+                                 "created_at": s.launched_at or s.created_at,
+                                 **server_address(s)}))
         # Cinder's metadata filter is not reliable across releases (here it matched nothing):
         # list all volumes, a page per thousand, and keep govcloud's by their metadata.
         for v in c.block_storage.volumes(details=True, all_projects=True):
