@@ -4,11 +4,13 @@ the source checkout's."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -73,12 +75,15 @@ def _tracked(*paths: str) -> list[str]:
 
 @pytest.mark.slow
 def test_the_wheel_carries_the_playbooks_built_from_playbooks_folder(tmp_path: Path) -> None:
-    # No copy is kept in git: nothing under govcloud/ but Python, py.typed and the estate
-    # templates govcloud init writes (package data, checked in the wheel below).
-    templates = [f for f in _tracked("govcloud/templates") if f.endswith(".yaml")]
-    assert {Path(f).name for f in templates} >= {"govcloud.yaml", "policies.yaml", "prices.yaml"}
-    assert [f for f in _tracked("govcloud")
-            if not f.endswith((".py", "py.typed")) and f not in templates] == []
+    # No copy is kept in git: nothing under govcloud/ but Python and the package data that
+    # pyproject.toml declares (py.typed, init's estate templates, the portal's pages and
+    # style), each checked in the wheel below.
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["package-data"]["govcloud"]
+    data = [f for f in _tracked("govcloud") if not f.endswith(".py")]
+    assert [f for f in data if not any(fnmatch.fnmatch(f.removeprefix("govcloud/"), pattern)
+                                       for pattern in declared)] == []
+    assert {"govcloud/templates/govcloud.yaml", "govcloud/py.typed"} <= set(data)
     # Build from the tracked files only, so a stray untracked copy cannot fill the wheel.
     src = tmp_path / "src"
     for name in _tracked():
@@ -101,7 +106,7 @@ def test_the_wheel_carries_the_playbooks_built_from_playbooks_folder(tmp_path: P
     assert expected - names == set()
     assert {n for n in names if n.startswith("govcloud/_playbooks/")} == expected
     assert "govcloud/py.typed" in names
-    assert set(templates) <= names  # govcloud init works from an installed wheel
+    assert set(data) <= names  # govcloud init and serve work from an installed wheel
 
     # Installed from the wheel (no checkout beside it), govcloud finds the packaged set.
     site = tmp_path / "site"
