@@ -13,6 +13,7 @@ Passwords stay on the backup hosts: restic reads them from their files there.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud.core.model import Estate
+from govcloud.core.schema import ABS_PATH
 from govcloud.errors import GovcloudError
 from govcloud.runtime.store import Store
 from govcloud.services.playbooks import PlaybookRun, fresh, run_playbooks, state_dir
@@ -133,9 +135,19 @@ def verify(estate: Estate, store: Store, department: str | None = None,
 
 
 def _target(target: str) -> str:
-    if not target.startswith("/") or ".." in target.split("/"):
-        raise GovcloudError(f"restore target {target!r} is not an absolute path",
-                            "give a folder such as /srv/restore or / to put files back")
+    """A restore target fit for the playbook: Ansible templates an extra variable (so
+    ``{{ … }}`` in it would run on this machine) and the backup host's script gets it, so
+    only an absolute path of plain names passes."""
+    fix = "give a folder such as /srv/restore, or / to put files back"
+    if not target.startswith("/"):
+        raise GovcloudError(f"restore target {target!r} is not an absolute path", fix)
+    if ".." in target.split("/"):
+        raise GovcloudError(f"restore target {target!r} climbs with '..'", fix)
+    if target != "/" and not re.fullmatch(ABS_PATH, target.rstrip("/")):
+        raise GovcloudError(f"restore target {target!r} holds characters a folder name may "
+                            "not have here",
+                            "use letters, digits, '_', '.' and '-' between the '/'s, e.g. "
+                            "/srv/restore/finance")
     return target
 
 

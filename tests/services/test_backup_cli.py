@@ -1,0 +1,52 @@
+"""The backup commands' refusals, as an operator meets them: every bad input is named with
+where it is and how to fix it, before any playbook runs. No real component needed (a refused
+command never reaches Ansible)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import govcloud
+from tests.support.estate import copy_estate, edit
+
+DR_HOST = "    dr_backup_hosts:\n      hosts:\n        dr-backup-02: {ansible_host: 10.30.0.31}\n"
+PRIMARY_HOST = "    backup_hosts:\n      hosts:\n        dr-backup-01: {ansible_host: 10.20.0.31}\n"
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Path:
+    """The example estate with no backup host at either site: a command that got as far as
+    Ansible would fail there (no hosts), never reach a machine."""
+    est = copy_estate(tmp_path / "estate")
+    hosts = est / "inventories" / "hosts.yml"
+    edit(hosts, DR_HOST, "")
+    edit(hosts, PRIMARY_HOST, "")
+    return est
+
+
+@pytest.mark.parametrize("target", [
+    "/srv/{{ lookup('pipe', 'id') }}",   # Ansible templates extra vars: code on the controller
+    "/srv/restore/{{ 7 * 6 }}",
+    "/srv/re store",
+    "/srv/restore\nx",
+    "/srv/$(id)",
+])
+def test_a_restore_target_that_could_reach_a_template_or_shell_is_refused(
+        estate: Path, target: str) -> None:
+    proc = govcloud("backup", "restore", "-d", "finance", "--to", target, estate=estate)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "restore target" in proc.stderr and "Traceback" not in proc.stderr
+    assert "letters, digits" in proc.stderr  # the fix: which characters a target may hold
+    assert "no hosts" not in proc.stderr     # refused before any playbook ran
+
+
+@pytest.mark.parametrize("target, what", [
+    ("srv/restore", "not an absolute path"),
+    ("/srv/../etc", "'..'"),
+])
+def test_a_relative_or_climbing_target_is_named_for_what_it_is(
+        estate: Path, target: str, what: str) -> None:
+    proc = govcloud("backup", "restore", "-d", "finance", "--to", target, estate=estate)
+    assert proc.returncode == 1 and what in proc.stderr, proc.stderr
