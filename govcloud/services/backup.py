@@ -24,7 +24,13 @@ from govcloud.core.model import Estate
 from govcloud.core.schema import ABS_PATH
 from govcloud.errors import GovcloudError
 from govcloud.runtime.store import Store
-from govcloud.services.playbooks import PlaybookRun, fresh, run_playbooks, state_dir
+from govcloud.services.playbooks import (
+    PlaybookRun,
+    build_inventory,
+    fresh,
+    run_playbooks,
+    state_dir,
+)
 from govcloud.services.recovery import (
     BackupRow,
     SiteStatus,
@@ -105,12 +111,33 @@ def _sites(site: str) -> list[str]:
     return ["primary", "dr"] if site == "both" else [site]
 
 
+def _group_hosts(inv: dict[str, Any], group: str) -> list[str]:
+    g = inv.get(group) or {}
+    return [*g.get("hosts", []), *(h for c in g.get("children", [])
+                                   for h in _group_hosts(inv, c))]
+
+
+def require_hosts(estate: Estate, store: Store, sites: list[str]) -> None:
+    """Refuse, before any playbook runs, a site whose inventory group has no host (Ansible
+    would only say its host pattern matched nothing)."""
+    inv = build_inventory(estate, store)
+    missing = [where for where in sites if not _group_hosts(inv, _GROUP[where])]
+    if missing:
+        label = {"primary": "primary", "dr": "disaster-recovery"}
+        raise GovcloudError(
+            "; ".join(f"no backup host at the {label[w]} site: the inventory group "
+                      f"{_GROUP[w]} is empty" for w in missing),
+            f"name the host under {', '.join(_GROUP[w] for w in missing)} in "
+            "inventories/hosts.yml (see govcloud inventory --list)")
+
+
 def verify(estate: Estate, store: Store, department: str | None = None,
            on_line: Line | None = None, site: str = "primary"
            ) -> tuple[list[Drill], list[PlaybookRun]]:
     """Run the restore drill at ``site`` (primary, dr or both) for one department or all
     with backup on."""
     deps = _departments(estate, department)
+    require_hosts(estate, store, _sites(site))
     drills: list[Drill] = []
     runs: list[PlaybookRun] = []
     for where in _sites(site):
@@ -158,8 +185,10 @@ def restore(estate: Estate, store: Store, department: str, target: str,
     deps = _departments(estate, department)
     if site not in ("primary", "dr"):
         raise GovcloudError(f"cannot restore from site '{site}'", "use --site primary or dr")
+    extra = {"govcloud_restore_target": _target(target)}
+    require_hosts(estate, store, [site])
     return run_playbooks(estate, store, ["backup"], deps, tags="restore" + _TAG[site],
-                         extra={"govcloud_restore_target": _target(target)},
+                         extra=extra,
                          on_line=on_line, limit=_GROUP[site])[0]
 
 

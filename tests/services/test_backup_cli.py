@@ -50,3 +50,20 @@ def test_a_relative_or_climbing_target_is_named_for_what_it_is(
         estate: Path, target: str, what: str) -> None:
     proc = govcloud("backup", "restore", "-d", "finance", "--to", target, estate=estate)
     assert proc.returncode == 1 and what in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("args, group", [
+    (["backup", "verify", "--site", "dr", "-d", "finance"], "dr_backup_hosts"),
+    (["backup", "verify", "--site", "both"], "dr_backup_hosts"),
+    (["backup", "restore", "-d", "finance", "--site", "dr", "--rehearse"], "dr_backup_hosts"),
+    (["backup", "restore", "-d", "finance", "--site", "dr", "--to", "/srv/r"],
+     "dr_backup_hosts"),
+    (["backup", "verify", "-d", "finance"], "backup_hosts"),
+])
+def test_a_site_without_a_backup_host_is_named_with_the_fix(
+        estate: Path, args: list[str], group: str) -> None:
+    proc = govcloud(*args, estate=estate)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"group {group}" in proc.stderr and "inventories/hosts.yml" in proc.stderr, \
+        proc.stderr
+    assert "no hosts to target" not in proc.stderr and "Traceback" not in proc.stderr
