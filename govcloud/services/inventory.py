@@ -174,7 +174,7 @@ def _address(res: Resource) -> str | None:
 
 
 def build(estate: Estate, applied: dict[str, Resource], folder: Path | None = None,
-          servers: dict[str, str] | None = None) -> dict[str, Any]:
+          servers: dict[str, Any] | None = None) -> dict[str, Any]:
     """The whole inventory: static hosts and settings, plus the departments from state.
 
     With ``services.servers`` on, each department's servers are hosts of the group

@@ -119,3 +119,18 @@ def test_department_servers_in_per_department_groups(tmp_path: Path) -> None:
     off = build(Estate(est.root, dataclasses.replace(
         est.settings, services=dataclasses.replace(svc, servers=False)), {}), applied)
     assert off["department_servers"] == {"hosts": [], "vars": {}, "children": []}
+
+
+def test_department_servers_keep_their_host_keys_checked(tmp_path: Path) -> None:
+    """The runner switches Ansible's host key checking off for the shared hosts
+    (ANSIBLE_HOST_KEY_CHECKING=False, which puts -o StrictHostKeyChecking=no ahead of the
+    group's own ssh arguments, and ssh takes the first value): the department servers' group
+    turns it back on, so accept-new and the estate's known_hosts decide, and a server whose
+    host key changed is refused rather than sent the estate's key."""
+    from govcloud.services.access import estate_access
+
+    found = estate_access(tmp_path / "ssh", "govcloud-test").ansible_vars()
+    assert found["ansible_ssh_host_key_checking"] is True
+    assert "StrictHostKeyChecking=accept-new" in found["ansible_ssh_common_args"]
+    assert f"UserKnownHostsFile={tmp_path / 'ssh' / 'known_hosts'}" in \
+        found["ansible_ssh_common_args"]
