@@ -11,8 +11,8 @@ import pytest
 from tests.support.cli import govcloud
 from tests.support.estate import copy_estate, edit
 
-DR_HOST = "    dr_backup_hosts:\n      hosts:\n        dr-backup-02: {ansible_host: 10.30.0.31}\n"
-PRIMARY_HOST = "    backup_hosts:\n      hosts:\n        dr-backup-01: {ansible_host: 10.20.0.31}\n"
+DR_HOST = "        dr-backup-01: {ansible_host: 10.30.0.31}\n"
+PRIMARY_HOST = "        backup-01: {ansible_host: 10.20.0.31}\n"
 
 
 @pytest.fixture
