@@ -134,3 +134,25 @@ def test_department_servers_keep_their_host_keys_checked(tmp_path: Path) -> None
     assert "StrictHostKeyChecking=accept-new" in found["ansible_ssh_common_args"]
     assert f"UserKnownHostsFile={tmp_path / 'ssh' / 'known_hosts'}" in \
         found["ansible_ssh_common_args"]
+
+
+def test_the_estates_own_state_folder_is_made_owner_only(tmp_path: Path) -> None:
+    """With a PostgreSQL store nothing else makes .state before the services do: it holds
+    the run artifacts, fetched drill and status reports and the estate's SSH key."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from govcloud.services.access import estate_access
+    from govcloud.services.playbooks import state_dir
+
+    estate: Any = SimpleNamespace(root=tmp_path)
+    store: Any = SimpleNamespace(path=None)
+    folder = state_dir(estate, store)
+    assert folder == (tmp_path / ".state").resolve()
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    estate_access(folder / "services" / "ssh", "govcloud-test")
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    # a SQLite store's folder is the store's own: named, never made or changed here
+    sqlite: Any = SimpleNamespace(path=tmp_path / "db" / "govcloud.db")
+    assert state_dir(estate, sqlite) == (tmp_path / "db").resolve()
+    assert not (tmp_path / "db").exists()
