@@ -36,6 +36,7 @@ from govcloud.services.recovery import (
     SiteStatus,
     backup_report,
     parse_status,
+    printable,
     rows_from,
     status_dicts,
 )
@@ -72,7 +73,7 @@ def parse_drill(department: str, host: str, text: str, site: str = "primary") ->
     """A drill report (``verify.txt``) as a value."""
     d = Drill(department, host, False, "failed: empty report", site=site)
     for line in text.splitlines():
-        word, _, rest = line.partition(" ")
+        word, _, rest = printable(line).partition(" ")
         if word == "restore_seconds":
             d.restore_seconds = float(rest) if rest.replace(".", "", 1).isdigit() else None
         elif word == "restored_bytes":

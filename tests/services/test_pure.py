@@ -156,3 +156,17 @@ def test_the_estates_own_state_folder_is_made_owner_only(tmp_path: Path) -> None
     sqlite: Any = SimpleNamespace(path=tmp_path / "db" / "govcloud.db")
     assert state_dir(estate, sqlite) == (tmp_path / "db").resolve()
     assert not (tmp_path / "db").exists()
+
+
+def test_file_names_from_a_department_cannot_drive_the_operators_terminal() -> None:
+    """A drill's mismatches and a scan's findings name files a department (or a website's
+    visitor) chose: their control characters are shown escaped, never sent to the terminal."""
+    evil = "./srv/www/finance/up/a\x1b]0;pwned\x07\x1b[2Jb"
+    drill = parse_drill("finance", "backup-01", f"snapshot ab12\nfiles 1\nstatus failed: "
+                        f"restored files differ\x1b[31m\nmismatch {evil}: FAILED\n")
+    shown = " ".join([*drill.mismatches, drill.status, drill.snapshot])
+    assert not any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in shown), repr(shown)
+    assert drill.mismatches == ["./srv/www/finance/up/a\\x1b]0;pwned\\x07\\x1b[2Jb: FAILED"]
+    assert not drill.ok
+    found = parse_scan(f"{evil[1:]}: Win.Test.EICAR_HDB-1 FOUND\n")
+    assert found == [("/srv/www/finance/up/a\\x1b]0;pwned\\x07\\x1b[2Jb", "Win.Test.EICAR_HDB-1")]
