@@ -66,7 +66,7 @@ def parse_status(department: str, site: str, host: str, text: str) -> SiteStatus
     for line in text.splitlines():
         key, _, rest = line.partition(" ")
         if key and rest and key not in v:
-            v[key] = rest.strip()
+            v[key] = printable(rest.strip())
 
     def num(key: str) -> int | None:
         return int(v[key]) if v.get(key, "").isdigit() else None
