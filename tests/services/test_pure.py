@@ -170,3 +170,23 @@ def test_file_names_from_a_department_cannot_drive_the_operators_terminal() -> N
     assert not drill.ok
     found = parse_scan(f"{evil[1:]}: Win.Test.EICAR_HDB-1 FOUND\n")
     assert found == [("/srv/www/finance/up/a\\x1b]0;pwned\\x07\\x1b[2Jb", "Win.Test.EICAR_HDB-1")]
+
+
+def test_the_dr_role_reads_the_primarys_settings_from_the_primary() -> None:
+    """In a play on the DR host (delegate_to included) a bare variable is the DR host's
+    value: the primary's password folder, repository root and manifest folder are read
+    from the primary's hostvars, so host or group variables of backup_hosts count."""
+    import re
+
+    from tests.support.estate import REPO
+
+    role = REPO / "playbooks" / "roles" / "restic_dr"
+    primary = r"hostvars\[groups\['backup_hosts'\]\[0\]\]\s*\.\s*"
+    bare = []
+    for path in sorted(p for p in role.rglob("*") if p.is_file()):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for name in ("restic_secrets_dir", "restic_repo_root", "backup_results_dir"):
+                for m in re.finditer(rf"(?<!\w){name}\b", line):
+                    if not re.search(primary + r"$", line[:m.start()]):
+                        bare.append(f"{path.relative_to(REPO)}:{n}: {name}")
+    assert bare == []
