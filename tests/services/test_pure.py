@@ -190,3 +190,14 @@ def test_the_dr_role_reads_the_primarys_settings_from_the_primary() -> None:
                     if not re.search(primary + r"$", line[:m.start()]):
                         bare.append(f"{path.relative_to(REPO)}:{n}: {name}")
     assert bare == []
+
+
+def test_a_failed_tasks_message_reaches_the_terminal_escaped() -> None:
+    """A task's stderr names a department's files (rsync, restic, sha256sum): shown escaped."""
+    from govcloud.services.runner import _message
+
+    res = {"failed": True, "msg": "non-zero return code",
+           "stderr": "rsync: open \"/srv/data/a\x1b]0;pwned\x07b\": Permission denied\n"}
+    shown = _message(res)
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "a\\x1b]0;pwned\\x07b" in shown and shown.startswith("non-zero return code | ")
