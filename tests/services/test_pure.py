@@ -201,3 +201,32 @@ def test_a_failed_tasks_message_reaches_the_terminal_escaped() -> None:
     shown = _message(res)
     assert "\x1b" not in shown and "\x07" not in shown
     assert "a\\x1b]0;pwned\\x07b" in shown and shown.startswith("non-zero return code | ")
+
+
+def test_a_server_without_an_address_is_never_left_to_dns(tmp_path: Path) -> None:
+    """A server the driver gave no address yet (still building, or applied before addresses
+    were recorded) is not a host: Ansible would look its inventory name up in DNS, and
+    ``finance.app`` is a name on the internet, to be sent the playbooks and the key."""
+    import dataclasses
+
+    from govcloud.core.model import Estate
+    from govcloud.runtime.loader import check_estate
+    from govcloud.services.inventory import build
+    from tests.support.estate import copy_estate
+
+    checked = check_estate(copy_estate(tmp_path / "estate", plans=False), policies=False)
+    assert checked.settings is not None
+    svc = dataclasses.replace(checked.settings.services, servers=True)
+    est = Estate(checked.root, dataclasses.replace(checked.settings, services=svc), {})
+    applied = {r.key: r for r in [
+        Resource("project", "finance", "finance", {"name": "财政局", "zone": "intranet"}),
+        Resource("server", "finance", "app", {"backup": True}),
+        Resource("server", "finance", "db", {"backup": True}, computed={"address": "10.20.3.10"})]}
+    inv = build(est, applied, servers={})
+    assert inv["dept_finance"]["hosts"] == ["finance.db"]
+    assert "finance.app" not in inv["_meta"]["hostvars"]
+    every_host = {h for g in inv.values() if isinstance(g, dict) and "hosts" in g
+                  for h in g["hosts"]}
+    assert "finance.app" not in every_host
+    assert all("ansible_host" in inv["_meta"]["hostvars"][h]
+               for h in inv["department_servers"]["hosts"] + inv["dept_finance"]["hosts"])
