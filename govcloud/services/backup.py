@@ -101,8 +101,10 @@ def _departments(estate: Estate, department: str | None) -> list[str]:
                             "use a department id from plans/, e.g. "
                             + ", ".join(sorted(estate.plans)[:5]))
     if department not in with_backup:
-        raise GovcloudError(f"department '{department}' has backup switched off",
-                            "set services.backup.enabled: true in its plan")
+        raise GovcloudError(f"{estate.plans[department].file}: services.backup.enabled: "
+                            f"department '{department}' has backup switched off",
+                            "set it to true there and apply, or pick a department with "
+                            "backup on")
     return [department]
 
 

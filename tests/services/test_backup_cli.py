@@ -67,3 +67,18 @@ def test_a_site_without_a_backup_host_is_named_with_the_fix(
     assert f"group {group}" in proc.stderr and "inventories/hosts.yml" in proc.stderr, \
         proc.stderr
     assert "no hosts to target" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_department_with_backup_off_is_named_with_its_plan_file(estate: Path) -> None:
+    """A department without servers may switch backup off (policy keeps it on for those
+    with servers): the refusal names its plan file and the key."""
+    govcloud("new", "department", "archives", estate=estate, check=True)
+    plan = estate / "plans" / "archives.yaml"
+    text = plan.read_text()
+    start, end = text.index("\nservers:\n") + 1, text.index("\nwebsites: []") + 1
+    plan.write_text(text[:start] + "servers: []\n" + text[end:])
+    edit(plan, "  backup:\n", "  backup:\n    enabled: false\n")
+    proc = govcloud("backup", "verify", "-d", "archives", estate=estate)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "plans/archives.yaml" in proc.stderr and "services.backup.enabled" in proc.stderr
+    assert "switched off" in proc.stderr and "Traceback" not in proc.stderr
