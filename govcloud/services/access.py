@@ -32,9 +32,12 @@ class ServerAccess:
     def public_key(self) -> str:
         return Path(f"{self.key}.pub").read_text(encoding="utf-8").strip()
 
-    def ansible_vars(self) -> dict[str, str]:
-        """The connection variables of the ``department_servers`` group."""
-        return {"ansible_ssh_private_key_file": str(self.key),
+    def ansible_vars(self) -> dict[str, str | bool]:
+        """The connection variables of the ``department_servers`` group. Host key checking
+        is on for them: the runner turns it off for the shared hosts, and Ansible's
+        ``StrictHostKeyChecking=no`` would come before (and so beat) ``accept-new`` here."""
+        return {"ansible_ssh_host_key_checking": True,
+                "ansible_ssh_private_key_file": str(self.key),
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=accept-new "
                                            f"-o UserKnownHostsFile={self.known_hosts} "
                                            "-o IdentitiesOnly=yes -o BatchMode=yes"}

@@ -13,6 +13,7 @@ Passwords stay on the backup hosts: restic reads them from their files there.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,14 +21,22 @@ from pathlib import Path
 from typing import Any
 
 from govcloud.core.model import Estate
+from govcloud.core.schema import ABS_PATH
 from govcloud.errors import GovcloudError
 from govcloud.runtime.store import Store
-from govcloud.services.playbooks import PlaybookRun, fresh, run_playbooks, state_dir
+from govcloud.services.playbooks import (
+    PlaybookRun,
+    build_inventory,
+    fresh,
+    run_playbooks,
+    state_dir,
+)
 from govcloud.services.recovery import (
     BackupRow,
     SiteStatus,
     backup_report,
     parse_status,
+    printable,
     rows_from,
     status_dicts,
 )
@@ -64,7 +73,7 @@ def parse_drill(department: str, host: str, text: str, site: str = "primary") ->
     """A drill report (``verify.txt``) as a value."""
     d = Drill(department, host, False, "failed: empty report", site=site)
     for line in text.splitlines():
-        word, _, rest = line.partition(" ")
+        word, _, rest = printable(line).partition(" ")
         if word == "restore_seconds":
             d.restore_seconds = float(rest) if rest.replace(".", "", 1).isdigit() else None
         elif word == "restored_bytes":
@@ -92,8 +101,10 @@ def _departments(estate: Estate, department: str | None) -> list[str]:
                             "use a department id from plans/, e.g. "
                             + ", ".join(sorted(estate.plans)[:5]))
     if department not in with_backup:
-        raise GovcloudError(f"department '{department}' has backup switched off",
-                            "set services.backup.enabled: true in its plan")
+        raise GovcloudError(f"{estate.plans[department].file}: services.backup.enabled: "
+                            f"department '{department}' has backup switched off",
+                            "set it to true there and apply, or pick a department with "
+                            "backup on")
     return [department]
 
 
@@ -103,12 +114,33 @@ def _sites(site: str) -> list[str]:
     return ["primary", "dr"] if site == "both" else [site]
 
 
+def _group_hosts(inv: dict[str, Any], group: str) -> list[str]:
+    g = inv.get(group) or {}
+    return [*g.get("hosts", []), *(h for c in g.get("children", [])
+                                   for h in _group_hosts(inv, c))]
+
+
+def require_hosts(estate: Estate, store: Store, sites: list[str]) -> None:
+    """Refuse, before any playbook runs, a site whose inventory group has no host (Ansible
+    would only say its host pattern matched nothing)."""
+    inv = build_inventory(estate, store)
+    missing = [where for where in sites if not _group_hosts(inv, _GROUP[where])]
+    if missing:
+        label = {"primary": "primary", "dr": "disaster-recovery"}
+        raise GovcloudError(
+            "; ".join(f"no backup host at the {label[w]} site: the inventory group "
+                      f"{_GROUP[w]} is empty" for w in missing),
+            f"name the host under {', '.join(_GROUP[w] for w in missing)} in "
+            "inventories/hosts.yml (see govcloud inventory --list)")
+
+
 def verify(estate: Estate, store: Store, department: str | None = None,
            on_line: Line | None = None, site: str = "primary"
            ) -> tuple[list[Drill], list[PlaybookRun]]:
     """Run the restore drill at ``site`` (primary, dr or both) for one department or all
     with backup on."""
     deps = _departments(estate, department)
+    require_hosts(estate, store, _sites(site))
     drills: list[Drill] = []
     runs: list[PlaybookRun] = []
     for where in _sites(site):
@@ -133,9 +165,19 @@ def verify(estate: Estate, store: Store, department: str | None = None,
 
 
 def _target(target: str) -> str:
-    if not target.startswith("/") or ".." in target.split("/"):
-        raise GovcloudError(f"restore target {target!r} is not an absolute path",
-                            "give a folder such as /srv/restore or / to put files back")
+    """A restore target fit for the playbook: Ansible templates an extra variable (so
+    ``{{ … }}`` in it would run on this machine) and the backup host's script gets it, so
+    only an absolute path of plain names passes."""
+    fix = "give a folder such as /srv/restore, or / to put files back"
+    if not target.startswith("/"):
+        raise GovcloudError(f"restore target {target!r} is not an absolute path", fix)
+    if ".." in target.split("/"):
+        raise GovcloudError(f"restore target {target!r} climbs with '..'", fix)
+    if target != "/" and not re.fullmatch(ABS_PATH, target.rstrip("/")):
+        raise GovcloudError(f"restore target {target!r} holds characters a folder name may "
+                            "not have here",
+                            "use letters, digits, '_', '.' and '-' between the '/'s, e.g. "
+                            "/srv/restore/finance")
     return target
 
 
@@ -146,8 +188,10 @@ def restore(estate: Estate, store: Store, department: str, target: str,
     deps = _departments(estate, department)
     if site not in ("primary", "dr"):
         raise GovcloudError(f"cannot restore from site '{site}'", "use --site primary or dr")
+    extra = {"govcloud_restore_target": _target(target)}
+    require_hosts(estate, store, [site])
     return run_playbooks(estate, store, ["backup"], deps, tags="restore" + _TAG[site],
-                         extra={"govcloud_restore_target": _target(target)},
+                         extra=extra,
                          on_line=on_line, limit=_GROUP[site])[0]
 
 

@@ -174,12 +174,13 @@ def _address(res: Resource) -> str | None:
 
 
 def build(estate: Estate, applied: dict[str, Resource], folder: Path | None = None,
-          servers: dict[str, str] | None = None) -> dict[str, Any]:
+          servers: dict[str, Any] | None = None) -> dict[str, Any]:
     """The whole inventory: static hosts and settings, plus the departments from state.
 
     With ``services.servers`` on, each department's servers are hosts of the group
     ``dept_<id>`` (a child of ``department_servers``), named ``<id>.<server>`` and reached at
-    the address the driver gave them; ``servers`` holds the connection variables of the
+    the address the driver gave them (a server with none yet is left out: Ansible would look
+    its name up in DNS); ``servers`` holds the connection variables of the
     estate's key (:mod:`govcloud.services.access`) for the group."""
     inv = load_static(folder or estate.root / "inventories")
     allvars = inv["all"]["vars"]
@@ -211,10 +212,11 @@ def build(estate: Estate, applied: dict[str, Resource], folder: Path | None = No
             if group not in group_of["children"]:
                 group_of["children"].append(group)
             for s in d["servers"]:
+                if not s["address"]:  # never left to DNS: the name is no address of ours
+                    continue
                 host = f"{d['id']}.{s['name']}"
                 inv[group]["hosts"].append(host)
                 hv = inv["_meta"]["hostvars"].setdefault(host, {})
                 hv.setdefault("govcloud_department", d["id"])
-                if s["address"]:
-                    hv.setdefault("ansible_host", s["address"])
+                hv.setdefault("ansible_host", s["address"])
     return inv

@@ -71,8 +71,15 @@ class ServicesOutcome:
 
 
 def state_dir(estate: Estate, store: Store) -> Path:
-    """The state folder: beside the SQLite file, else the estate's .state."""
-    folder = store.path.parent if store.path is not None else estate.root / ".state"
+    """The state folder: beside the SQLite file, else the estate's .state (made owner-only
+    when missing, as the store makes it: run artifacts, fetched reports and the estate's SSH
+    key go below it)."""
+    if store.path is not None:
+        return store.path.parent.resolve()
+    folder = estate.root / ".state"
+    if not folder.exists():
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o700)  # whatever the umask
     return folder.resolve()
 
 

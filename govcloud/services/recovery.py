@@ -10,6 +10,7 @@ per department and site; ``govcloud report backup`` prints it and the exporter s
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -65,7 +66,7 @@ def parse_status(department: str, site: str, host: str, text: str) -> SiteStatus
     for line in text.splitlines():
         key, _, rest = line.partition(" ")
         if key and rest and key not in v:
-            v[key] = rest.strip()
+            v[key] = printable(rest.strip())
 
     def num(key: str) -> int | None:
         return int(v[key]) if v.get(key, "").isdigit() else None
@@ -118,6 +119,14 @@ def rows_from(data: Iterable[Mapping[str, Any]]) -> list[SiteStatus]:
 
 def status_dicts(statuses: Iterable[SiteStatus]) -> list[dict[str, Any]]:
     return [asdict(s) for s in statuses]
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters (C0, DEL, C1) written as ``\\xNN``: file names a
+    department chose, shown to an operator, never move their cursor or retitle their
+    terminal."""
+    return "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch
+                   for ch in text)
 
 
 def human_bytes(n: int | None) -> str:

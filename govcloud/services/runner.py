@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud.errors import GovcloudError, MissingExtra
+from govcloud.services.recovery import printable
 
 Line = Callable[[str], None]
 
@@ -79,7 +80,7 @@ def _message(res: dict[str, Any]) -> str:
         if value and isinstance(value, str) and value.strip() not in parts:
             parts.append(value.strip())
     text = " | ".join(parts) or "failed"
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))  # names a department's files: no ESC through
     return text if len(text) <= 600 else text[:597] + "..."
 
 

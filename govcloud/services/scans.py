@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from govcloud.services.recovery import printable
+
 FOUND = re.compile(r"^(?P<path>.+): (?P<signature>\S+) FOUND$")
 STAMP = re.compile(r"^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)\d*Z$")
 
@@ -55,7 +57,7 @@ def parse_scan(text: str) -> list[tuple[str, str]]:
     for line in text.splitlines():
         m = FOUND.match(line.rstrip("\r"))
         if m:
-            out.append((m["path"], m["signature"]))
+            out.append((printable(m["path"]), printable(m["signature"])))
     return out
 
 

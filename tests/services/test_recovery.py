@@ -42,3 +42,11 @@ def test_age_against_rpo_per_site() -> None:
     assert rows[("health", "primary")].breach and rows[("health", "primary")].error
     one_more = backup_report([late], {"health": 47}, NOW, sites=["dr"])
     assert [r.breach for r in one_more] == [True]
+
+
+def test_a_status_reports_text_reaches_the_terminal_escaped() -> None:
+    s = parse_status("finance", "dr", "dr-backup-01",
+                     "error Fatal: unable to open repo at /srv/\x1b[2Jx\ty\n"
+                     "drill_status failed: \x9b31m\n")
+    assert s.error == "Fatal: unable to open repo at /srv/\\x1b[2Jx\\x09y"
+    assert s.drill_status == "failed: \\x9b31m"
