@@ -4,6 +4,7 @@ project; one shared watcher lists pending servers once a second instead of a GET
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -12,10 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from govcloud.core.desired import Resource
+from govcloud.drivers.base import requested_host
 from govcloud.drivers.openstack.network import TAG, dept_tag
 from govcloud.errors import CapacityError, DriverError
 
 WAIT_SECONDS = float(os.environ.get("GOVCLOUD_OS_WAIT", "600"))
+log = logging.getLogger(__name__)
 
 
 class ComputeResources:
@@ -29,6 +32,7 @@ class ComputeResources:
     _flavor: Callable[[str, str], Any]
     _image: Callable[[str, str], Any]
     _in_project: Callable[..., list[Any]]
+    _host_for: Callable[[Resource, str | None], tuple[str | None, str | None]]
 
     def _find_group(self, department: str, name: str) -> Any | None:
         conn = self._as(department)
@@ -91,11 +95,47 @@ class ComputeResources:
                        "metadata": metadata, "tags": [TAG, dept_tag(dep)]}
             if hints:
                 request["scheduler_hints"] = hints
+            host, warning = self._host_for(res, requested_host(res))
+            server, refused = self._boot(conn, request, host, res)
+            warning = warning or refused
+        else:
+            server, warning = self._wait_server(conn, server, res), None
+        computed = {"id": server.id, "host": server.compute_host}
+        if warning:
+            computed["placement_warning"] = warning
+        return Resource(res.kind, dep, res.name, a, res.protected, computed)
+
+    def _boot(self, conn: Any, request: dict[str, Any], host: str | None, res: Resource
+              ) -> tuple[Any, str | None]:
+        """Create the server on ``host`` (compute API 2.74 ``host``: admin, and still through
+        the scheduler's filters, so anti-affinity and capacity hold); when nova refuses that
+        host (unknown to it, or NoValidHost there), create it again without one and say so."""
+        dep = res.department
+        if host is None:
             server = self._call(f"create server {res.name}", dep,
                                 lambda: conn.compute.create_server(**request))
-        server = self._wait_server(conn, server, res)
-        return Resource(res.kind, dep, res.name, a, res.protected,
-                        {"id": server.id, "host": server.compute_host})
+            return self._wait_server(conn, server, res), None
+        try:
+            server = self._call(f"create server {res.name} on {host}", dep,
+                                lambda: conn.compute.create_server(**request, host=host))
+        except DriverError as exc:
+            if exc.retryable:
+                raise
+            why = str(exc)
+        else:
+            try:
+                return self._wait_server(conn, server, res), None
+            except (CapacityError, DriverError) as exc:
+                if "No valid host" not in str(exc):
+                    raise
+                why = "NoValidHost there"
+                refused = server
+                self._call(f"wait for the refused server {res.name} to go", dep,
+                           lambda: conn.compute.wait_for_delete(refused, wait=WAIT_SECONDS))
+        warning = placement_warning(res, f"nova refused host {host} ({why})")
+        server = self._call(f"create server {res.name}", dep,
+                            lambda: conn.compute.create_server(**request))
+        return self._wait_server(conn, server, res), warning
 
     def _wait_server(self, conn: Any, server: Any, res: Resource) -> Any:
         """Wait for ACTIVE. One poller lists every pending server in one call per second, so
@@ -346,3 +386,12 @@ class ServerWatch:
                 self.cond.notify_all()
 
 
+
+
+def placement_warning(res: Resource, why: str) -> str:
+    """Say (on stderr, and in the server's ``computed``) that the host govcloud chose for a
+    new server was not used."""
+    text = (f"department {res.department}: server {res.name}: {why}; nova chooses its host "
+            "instead (govcloud consolidate packs it later)")
+    log.warning("warning: %s", text)
+    return text
