@@ -9,6 +9,7 @@ headroom, zones and anti-affinity; quotas are enforced like nova's. ``GOVCLOUD_S
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any
 
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
-from govcloud.drivers.base import Ability, Driver
+from govcloud.drivers.base import Ability, Driver, requested_host
 from govcloud.errors import DriverError
 from govcloud.placement import hosts as placement
 from govcloud.runtime.store import Store, now, stamp
@@ -28,6 +29,8 @@ from govcloud.runtime.store import Store, now, stamp
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
     body TEXT NOT NULL, host TEXT, created_at TEXT NOT NULL)"""
+HOSTS = """CREATE TABLE IF NOT EXISTS sim_hosts (
+    name TEXT PRIMARY KEY, enabled INTEGER NOT NULL, reason TEXT NOT NULL)"""
 RETIRED = """CREATE TABLE IF NOT EXISTS sim_retired (
     key TEXT NOT NULL, body TEXT NOT NULL, deleted_at TEXT NOT NULL,
     PRIMARY KEY (key, deleted_at))"""
@@ -35,7 +38,7 @@ RETIRED = """CREATE TABLE IF NOT EXISTS sim_retired (
 
 class SimDriver(Driver):
     name = "sim"
-    abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT})
+    abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT, Ability.MIGRATION})
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.store = store
@@ -48,6 +51,7 @@ class SimDriver(Driver):
         # after every read() and whenever a change fails.
         self._used: dict[str, placement.Usage] | None = None
         store.execute(TABLE)
+        store.execute(HOSTS)
         store.execute(RETIRED)
 
     # --- reading --------------------------------------------------------------------------
@@ -67,7 +71,54 @@ class SimDriver(Driver):
             "SELECT key, host FROM sim_resources WHERE kind = 'server' AND host IS NOT NULL"))
 
     def hosts(self) -> list[placement.Host]:
-        return list(self.pool)
+        """The settings' host pool; a host disabled by set_host_enabled says so."""
+        off = dict(self.store.query("SELECT name, reason FROM sim_hosts WHERE enabled = 0"))
+        return [dataclasses.replace(h, enabled=False, disabled_reason=off[h.name])
+                if h.name in off else h for h in self.pool]
+
+    def set_host_enabled(self, host: str, enabled: bool, reason: str) -> None:
+        self._known(host)
+        with self._changing():
+            self.store.execute(
+                "INSERT INTO sim_hosts (name, enabled, reason) VALUES (?,?,?) ON CONFLICT "
+                "(name) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason",
+                (host, 1 if enabled else 0, "" if enabled else reason))
+
+    def migrate(self, server_key: str, host: str) -> Resource:
+        """Move a server to ``host`` (a live migration: it keeps running, its id and its
+        volumes). Refused, not retryable, when it does not fit there."""
+        self._known(host)
+        self._pause()
+        with self._changing():
+            rows = self.store.query("SELECT body, host FROM sim_resources WHERE key = ? AND "
+                                    "kind = 'server'", (server_key,))
+            if not rows:
+                raise DriverError(f"no server {server_key} to migrate",
+                                  "run govcloud consolidate again: it reads where servers "
+                                  "run now", retryable=False)
+            server = self.store.resource("sim_resources", server_key, rows[0][0])
+            source = rows[0][1]
+            if source == host:
+                return server  # already there: an earlier, interrupted run moved it
+            used = self._usage()
+            self._hold(source, server, -1)
+            target = next(h for h in self.pool if h.name == host)
+            if not placement.fits(self._demand(server), target,
+                                  used.get(host, placement.Usage()), self.ratios):
+                self._used = None
+                raise DriverError(f"{server_key} does not fit on {host} (capacity, zone or "
+                                  "anti-affinity)", "run govcloud consolidate again: it "
+                                  "plans from where servers run now", retryable=False)
+            moved = Resource(server.kind, server.department, server.name, server.attrs,
+                             server.protected, {**server.computed, "host": host})
+            self._write(moved, host)
+            self._hold(host, server, +1)
+            return moved
+
+    def _known(self, host: str) -> None:
+        if not any(h.name == host for h in self.pool):
+            raise DriverError(f"no host {host} in the sim cloud's pool",
+                              "name a host of host_pool in govcloud.yaml", retryable=False)
 
     def _get(self, key: str) -> Resource | None:
         rows = self.store.query("SELECT body FROM sim_resources WHERE key = ?", (key,))
@@ -96,14 +147,14 @@ class SimDriver(Driver):
             host = None
             if res.kind == "server":
                 self._check_quota(res)
-                host = self._place(res)
+                host = self._place(res, requested_host(res))
                 computed["host"] = host
             elif res.kind == "volume":
                 self._check_volume_quota(res)
             elif res.kind == "network":
                 computed["cidr"] = self._allocate_cidr(res)
             made = Resource(res.kind, res.department, res.name, res.attrs, res.protected,
-                            computed)
+                            computed, res.roll)
             self._write(made, host)
             self._hold(host, res, +1)
             return made
@@ -248,12 +299,25 @@ class SimDriver(Driver):
             else:
                 u.groups.discard(group)
 
-    def _place(self, res: Resource) -> str:
+    @staticmethod
+    def _demand(res: Resource) -> placement.Demand:
         group = res.attrs.get("server_group")
-        demand = placement.Demand(res.key, res.department, res.attrs["zone"], res.attrs["vcpus"],
-                                  res.attrs["ram_gb"], res.attrs["disk_gb"],
-                                  f"{res.department}/{group}" if group else None)
-        return placement.place_one(demand, self.pool, self._usage(), self.ratios)
+        return placement.Demand(res.key, res.department, res.attrs["zone"], res.attrs["vcpus"],
+                                res.attrs["ram_gb"], res.attrs["disk_gb"],
+                                f"{res.department}/{group}" if group else None)
+
+    def _place(self, res: Resource, wanted: str | None = None) -> str:
+        """The host asked for when it is an enabled host with room, else the fullest enabled
+        host with room (as nova would with a host it cannot honour: the scheduler picks)."""
+        demand = self._demand(res)
+        used = self._usage()
+        enabled = [h for h in self.hosts() if h.enabled]
+        for h in enabled:
+            if h.name == wanted and placement.fits(demand, h, used.get(h.name,
+                                                                       placement.Usage()),
+                                                   self.ratios):
+                return h.name
+        return placement.place_one(demand, enabled, used, self.ratios)
 
     def _allocate_cidr(self, res: Resource) -> str:
         pool = ipaddress.ip_network(self.settings.networks[res.attrs["zone"]])

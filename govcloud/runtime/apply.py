@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,9 +89,12 @@ def _units(group: list[Change]) -> list[list[Change]]:
 
 
 def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
-               on_event: Event | None = None, check_fingerprint: bool = True) -> ApplyResult:
+               on_event: Event | None = None, check_fingerprint: bool = True,
+               hosts: Mapping[str, str] | None = None) -> ApplyResult:
     """Apply ``plan``; the caller holds the store's lock. Returns what was done, even on
-    failure."""
+    failure. ``hosts``: server key -> the host placement chose for a server to create (it
+    travels to the driver in the server's ``computed["host"]``)."""
+    hosts = hosts or {}
     started = time.monotonic()
     actual = driver.read()
     if check_fingerprint and fingerprint(actual) != plan.state_fingerprint:
@@ -128,7 +131,8 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
         attempt = 0
         while True:
             try:
-                _carry_out(change, driver, store, attached.get(change.key, []))
+                _carry_out(change, driver, store, attached.get(change.key, []),
+                           hosts.get(change.key))
                 break
             except DriverError as exc:
                 attempt += 1
@@ -257,11 +261,11 @@ def _reconcile_records(plan: Plan, actual: list[Resource], store: Store) -> None
 
 
 def _carry_out(change: Change, driver: Driver, store: Store,
-               volumes: Sequence[Resource] = ()) -> None:
+               volumes: Sequence[Resource] = (), host: str | None = None) -> None:
     if change.action == "create":
         assert change.after is not None
         store.claim(change.key)
-        made = driver.create(change.after)
+        made = driver.create(_on(change.after, host))
         store.record_applied(_applied(change.after, made))
     elif change.action in ("update", "resize"):
         assert change.before is not None and change.after is not None
@@ -289,6 +293,14 @@ def _carry_out(change: Change, driver: Driver, store: Store,
     else:
         raise GovcloudError(f"{change.key}: apply cannot carry out a '{change.action}' change",
                             "this is a bug: only pending changes are applied")
+
+
+def _on(res: Resource, host: str | None) -> Resource:
+    """``res`` asking the driver for ``host`` (see drivers.base.requested_host)."""
+    if host is None:
+        return res
+    return Resource(res.kind, res.department, res.name, res.attrs, res.protected,
+                    {**res.computed, "host": host}, res.roll)
 
 
 def _applied(want: Resource, made: Resource) -> Resource:

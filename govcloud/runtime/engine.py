@@ -23,6 +23,7 @@ from govcloud.drivers import Driver, open_driver
 from govcloud.drivers.base import CONSOLIDATED, Ability
 from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.placement import cloud
+from govcloud.placement.arrival import Arrivals, arrivals
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan, repack
@@ -235,7 +236,9 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
                             fix or "see govcloud plan")
     if catalogue is not None and catalogue.pending:
         s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
-    result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event)
+    chosen = where_new_servers_go(s, plan)
+    result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event,
+                        hosts=chosen.hosts)
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)
@@ -244,6 +247,29 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
 
         result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result
+
+
+def where_new_servers_go(s: Session, plan: Plan) -> Arrivals:
+    """The hosts the packer gives the servers ``plan`` creates (nothing when the driver
+    cannot report where servers run). Disabled hosts they need are enabled now: a host a
+    consolidation parked goes back to work when the estate needs its capacity."""
+    if not s.driver.can(Ability.PLACEMENT):
+        return Arrivals({}, ())
+    new = demands(c.after for c in plan.pending if c.action == "create" and c.after is not None
+                  and c.kind == "server")
+    if not new:
+        return Arrivals({}, ())
+    found = s.cloud_hosts()  # a real cloud: only hosts that work or that govcloud parked
+    hosts = found[1] if found is not None else s.driver.hosts()
+    chosen = arrivals(cloud.zoned(new, hosts), cloud.zoned(demands(s.driver.read()), hosts),
+                      s.driver.servers_on_hosts(), hosts,
+                      Ratios.of(s.estate.settings.host_pool))
+    if chosen.enable and s.driver.can(Ability.MIGRATION):
+        for host in chosen.enable:
+            s.driver.set_host_enabled(host, True, "govcloud: capacity needed by apply")
+    elif chosen.enable:  # cannot enable them: let the cloud choose among the enabled
+        return Arrivals({k: h for k, h in chosen.hosts.items() if h not in chosen.enable}, ())
+    return chosen
 
 
 def history(s: Session, limit: int) -> list[dict[str, Any]]:
