@@ -352,5 +352,7 @@ def capacity(root: Path, added: list[Path]) -> CapacityReport | WhatIf | cloud.C
 
 def consolidation(s: Session) -> MigrationPlan:
     """Live migrations that free hosts, from where the driver says servers run."""
-    return repack(s.driver.servers_on_hosts(), demands(s.driver.read()), s.driver.hosts(),
-                  Ratios.of(s.estate.settings.host_pool))
+    found = s.cloud_hosts()
+    hosts = found[1] if found is not None else s.driver.hosts()
+    return repack(s.driver.servers_on_hosts(), cloud.zoned(demands(s.driver.read()), hosts),
+                  hosts, Ratios.of(s.estate.settings.host_pool))
