@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,8 @@ def test_plan_refuses_an_anti_affinity_group_larger_than_the_hypervisors(
     assert made == [], [p.name for p in made]
 
     # as many members as hypervisors: it fits
-    _group_of_back = estate / "plans" / "statistics.yaml"
-    edit(_group_of_back, f"    count: {len(hosts) + 1}\n", f"    count: {len(hosts)}\n")
+    edit(estate / "plans" / "statistics.yaml", f"    count: {len(hosts) + 1}\n",
+         f"    count: {len(hosts)}\n")
     fits = govcloud("plan", estate=estate, env=env())
     assert fits.returncode == 0, fits.stdout + fits.stderr
 
@@ -93,3 +94,57 @@ def test_capacity_and_show_list_the_real_hypervisors(cloud: Any, estate: Path) -
     assert all(h["servers"] == 0 for h in shown["hypervisors"])  # nothing applied yet
     text = govcloud("show", estate=estate, env=env(), check=True).stdout
     assert all(h in text for h in hosts), text
+
+
+def test_the_driver_moves_servers_and_parks_hosts(cloud: Any, estate: Path) -> None:
+    from govcloud.drivers.base import consolidated_reason
+    from govcloud.errors import DriverError
+    from govcloud.runtime import engine
+
+    govcloud("apply", "--yes", estate=estate, env=env(), check=True, timeout=600)
+    with engine.session(estate) as s:
+        driver = s.driver
+        where = driver.servers_on_hosts()
+        ids = {s_.name: s_ for s_ in cloud.compute.servers(all_projects=True, details=True)
+               if s_.id in {r.computed["id"] for r in driver.read() if r.kind == "server"}}
+        assert {k.split("/")[2]: h for k, h in where.items()} == \
+            {n: s_.compute_host for n, s_ in ids.items()}
+        a, b = "statistics/server/tj-survey-app", "statistics/server/tj-survey-app-2"
+        assert where[a] != where[b]  # anti-affinity
+
+        # a member to a host with no member: moved, and nova says so
+        free = sorted(set(_hypervisors(cloud)) - {where[a], where[b]})[0]
+        moved = driver.migrate(a, free)
+        assert moved.computed["host"] == free
+        assert cloud.compute.get_server(ids["tj-survey-app"].id).compute_host == free
+        assert driver.migrate(a, free).computed["host"] == free  # again: nothing to do
+
+        # onto the other member's host: nova's scheduler refuses, the server stays
+        with pytest.raises(DriverError, match=f"(did not move|cannot live-migrate) "
+                                              f"tj-survey-app to {where[b]}") as refused:
+            driver.migrate(a, where[b])
+        assert not refused.value.retryable, str(refused.value)  # a refusal is not retried
+        assert cloud.compute.get_server(ids["tj-survey-app"].id).compute_host == free
+
+        # park a host nothing of ours runs on, with the reason; then take it back
+        parked = sorted(set(_hypervisors(cloud)) - set(driver.servers_on_hosts().values()))
+        host = parked[0] if parked else where[a]
+        reason = consolidated_reason(date(2026, 11, 26))
+        try:
+            driver.set_host_enabled(host, False, reason)
+            svc = _hypervisors(cloud)[host]
+            assert (svc.status, svc.disabled_reason) == ("disabled", reason)
+            assert next(h for h in driver.hosts() if h.name == host).enabled is False
+            driver.set_host_enabled(host, False, reason)  # idempotent
+        finally:
+            driver.set_host_enabled(host, True, "")
+        assert _hypervisors(cloud)[host].status == "enabled"
+
+        # a host someone else disabled is not govcloud's to enable
+        svc = _hypervisors(cloud)[host]
+        try:
+            cloud.compute.disable_service(svc, disabled_reason="maintenance window")
+            with pytest.raises(DriverError, match="disabled by someone else"):
+                driver.set_host_enabled(host, True, "")
+        finally:
+            cloud.compute.enable_service(svc)

@@ -231,10 +231,12 @@ class ComputeResources:
                                   "check the cloud; re-run apply", retryable=True)
             time.sleep(1.0)
 
-    def _resize_refusal(self, conn: Any, server: Any, known: set[str]) -> str | None:
-        """Why nova gave up the resize we asked for (its instance action's failed event)."""
+    def _resize_refusal(self, conn: Any, server: Any, known: set[str],
+                        kind: str = "resize") -> str | None:
+        """Why nova gave up the resize (or other ``kind`` of action) we asked for (its instance
+        action's failed event)."""
         for action in conn.compute.server_actions(server):
-            if action.action != "resize" or action.request_id in known:
+            if action.action != kind or action.request_id in known:
                 continue
             detail = conn.compute.get_server_action(action.request_id, server)
             for event in detail.events or []:

@@ -34,7 +34,8 @@ from govcloud.placement.hosts import Host
 
 ZONE_KEY = "govcloud_zone"  # aggregate metadata: the estate zone of the aggregate's hosts
 CLASS_KEY = "govcloud_class"  # aggregate metadata: the host_pool class of its hosts
-MIGRATING = ("MIGRATING",)
+REFUSED = ("the target must be up, enabled, have room and hold no other member of the "
+           "server's anti-affinity group; see nova's logs (scheduler, conductor)")
 
 
 class HostResources:
@@ -48,6 +49,7 @@ class HostResources:
     _domain: Callable[[], str]
     _as: Callable[[str], Any]
     _find_server: Callable[[Resource], Any]
+    _resize_refusal: Callable[..., str | None]
     _hosts_cache: list[Host] | None = None
 
     # --- reading --------------------------------------------------------------------------
@@ -127,16 +129,27 @@ class HostResources:
         server = self._settled(conn, server, res)  # a migration a killed run left in flight
         if server.compute_host != host:
             known = {m.id for m in self._migrations(server.id)}
-            self._call(f"live-migrate {name} to {host}", dep, lambda: conn.compute
-                       .live_migrate_server(server, host=host, block_migration="auto"))
+            actions = {a.request_id for a in conn.compute.server_actions(server)}
+            try:
+                self._call(f"live-migrate {name} to {host}", dep, lambda: conn.compute
+                           .live_migrate_server(server, host=host, block_migration="auto"))
+            except DriverError as exc:
+                if exc.retryable:
+                    raise
+                raise DriverError(str(exc), REFUSED) from exc
             server = self._settled(conn, server, res)
             if server.compute_host != host:
-                why = next((m.status for m in self._migrations(server.id)
-                            if m.id not in known), "no migration record")
+                status = next((m.status for m in self._migrations(server.id)
+                               if m.id not in known), "no migration record")
+                cause = self._resize_refusal(conn, server, actions, "live-migration")
+                # 'error': refused before it began (the scheduler's filters, a pre-check);
+                # 'failed': it began and broke, which may pass
+                refused = status == "error"
                 raise DriverError(f"department {dep}: nova did not move {name} to {host}: it "
-                                  f"stays on {server.compute_host} (migration {why})",
-                                  "see nova's logs (conductor, scheduler, the two computes); "
-                                  "the next run tries again", retryable=True)
+                                  f"stays on {server.compute_host} (migration {status}"
+                                  + (f", {cause}" if cause else "") + ")",
+                                  REFUSED if refused else "the next run tries again",
+                                  retryable=not refused)
         return Resource("server", dep, name, {"zone": (server.metadata or {}).get("gc-zone")},
                         computed={"id": server.id, "host": server.compute_host,
                                   "status": server.status})
