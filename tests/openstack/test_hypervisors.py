@@ -97,6 +97,9 @@ def test_capacity_and_show_list_the_real_hypervisors(cloud: Any, estate: Path) -
 
 
 def test_the_driver_moves_servers_and_parks_hosts(cloud: Any, estate: Path) -> None:
+    from dataclasses import replace
+
+    from govcloud.core.desired import Resource
     from govcloud.drivers.base import consolidated_reason
     from govcloud.errors import DriverError
     from govcloud.runtime import engine
@@ -111,6 +114,39 @@ def test_the_driver_moves_servers_and_parks_hosts(cloud: Any, estate: Path) -> N
             {n: s_.compute_host for n, s_ in ids.items()}
         a, b = "statistics/server/tj-survey-app", "statistics/server/tj-survey-app-2"
         assert where[a] != where[b]  # anti-affinity
+        # apply put them where the packer chose: as few hosts as capacity says
+        assert len(set(where.values())) == 2
+        report = json.loads(govcloud("capacity", "-o", "json", estate=estate, env=env(),
+                                     check=True).stdout)
+        assert report["hosts"] == report["in_use"] == 2
+
+        # a new server goes to the host asked for (compute API 2.74); a host nova does not
+        # know, or refuses (NoValidHost: here disabled behind the driver's back), leaves the
+        # choice to nova, with a warning
+        base = s.desired()["statistics/server/tj-warehouse"]
+        probe = Resource("server", "statistics", "tj-probe", {
+            **base.attrs, "server_group": None, "flavor": "m1.small", "vcpus": 1, "ram_gb": 2,
+            "disk_gb": 20})
+        names = sorted(_hypervisors(cloud))
+        made = driver.create(replace(probe, computed={"host": names[0]}))
+        assert "placement_warning" not in made.computed
+        assert cloud.compute.get_server(made.computed["id"]).compute_host == names[0]
+        driver.delete(probe)
+        made = driver.create(replace(probe, computed={"host": "no-such-host"}))
+        assert "no-such-host is not a hypervisor" in made.computed["placement_warning"]
+        assert cloud.compute.get_server(made.computed["id"]).status == "ACTIVE"
+        driver.delete(probe)
+        driver.hosts()  # the driver sees names[1] enabled, then it is disabled
+        svc = _hypervisors(cloud)[names[1]]
+        try:
+            cloud.compute.disable_service(svc, disabled_reason="test: refused")
+            made = driver.create(replace(probe, computed={"host": names[1]}))
+        finally:
+            cloud.compute.enable_service(svc)
+        assert f"nova refused host {names[1]} (NoValidHost" in made.computed["placement_warning"]
+        now = cloud.compute.get_server(made.computed["id"])
+        assert now.status == "ACTIVE" and now.compute_host not in (None, names[1])
+        driver.delete(probe)
 
         # a member to a host with no member: moved, and nova says so
         free = sorted(set(_hypervisors(cloud)) - {where[a], where[b]})[0]

@@ -119,9 +119,12 @@ class ComputeResources:
             server = self._call(f"create server {res.name} on {host}", dep,
                                 lambda: conn.compute.create_server(**request, host=host))
         except DriverError as exc:
-            if exc.retryable:
+            cause = str(exc.__cause__ or "")
+            # refused for the host: "Compute host X could not be found", or the policy of
+            # requested destinations (not an admin)
+            if exc.retryable or (host not in cause and "requested_destination" not in cause):
                 raise
-            why = str(exc)
+            why = _first_line(cause)
         else:
             try:
                 return self._wait_server(conn, server, res), None
@@ -397,3 +400,7 @@ def placement_warning(res: Resource, why: str) -> str:
             "instead (govcloud consolidate packs it later)")
     log.warning("warning: %s", text)
     return text
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else "refused"
