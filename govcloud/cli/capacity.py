@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,11 @@ import click
 from govcloud.cli import cli
 from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option, table
+from govcloud.errors import GovcloudError
 from govcloud.placement import capacity, cloud
-from govcloud.placement.consolidation import MigrationPlan
+from govcloud.placement.consolidation import Migration, MigrationPlan
 from govcloud.runtime import engine
+from govcloud.runtime.migrate import MigrationResult
 
 
 @cli.command("capacity")
@@ -70,26 +73,95 @@ def _what_if_text(change: capacity.WhatIf) -> str:
 
 
 @cli.command()
+@click.option("--target-hosts", type=click.IntRange(1), default=None,
+              help="Hosts in use to reach, in total (default: the re-pack floor).")
+@click.option("--max-migrations", type=click.IntRange(0), default=None,
+              help="At most this many migrations: the fewest hosts they reach.")
+@click.option("--apply", "apply_", is_flag=True, help="Carry the migrations out (shown "
+              "first, then confirmed), then park the hosts left empty.")
+@click.option("--yes", "-y", is_flag=True, help="With --apply: do not ask.")
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for another apply's lock instead of failing at once.")
 @output_option("text", "json")
 @click.pass_context
-def consolidate(ctx: click.Context, output: str) -> None:
-    """Propose live migrations that free hosts, with as few migrations as possible.
+def consolidate(ctx: click.Context, target_hosts: int | None, max_migrations: int | None,
+                apply_: bool, yes: bool, lock_timeout: float, output: str) -> None:
+    """Live migrations that bring the hosts in use down to a target, as few as possible.
 
-    Reads the current placement from the driver and drains the emptiest hosts onto the
-    fullest ones; every step keeps zones, anti-affinity and capacity (with ratios and
-    headroom) valid in the state the steps before it leave. Reports OpenStack Watcher's
-    efficacy indicators: released nodes, migrations, released_nodes_ratio.
+    Reads where servers run from the driver and plans the fewest migrations that reach the
+    target: by default the re-pack floor (the hosts a placement from scratch would use);
+    --target-hosts N or --max-migrations K instead. Every step keeps zones, anti-affinity
+    and capacity (with ratios and headroom) valid in the state the steps before it leave.
+    Reports OpenStack Watcher's efficacy indicators: released nodes, migrations,
+    released_nodes_ratio.
+
+    With --apply, under the apply lock and journaled like apply: each migration is carried
+    out in order and verified (the server read back on its target, its anti-affinity group
+    on distinct hosts); transient failures are retried; a run that was killed is finished by
+    the next one from its journal. Then every empty host still enabled in the zones in use
+    is disabled ("govcloud: consolidated DATE"); apply enables one again when it needs the
+    room. Exit code 1 when a migration failed.
 
     \b
-    Example:
+    Examples:
       govcloud consolidate --output json
+      govcloud consolidate --max-migrations 10
+      govcloud consolidate --apply --yes
     """
     with session(ctx) as s:
-        plan = engine.consolidation(s)
+        if not apply_:
+            plan = engine.consolidation(s, target_hosts, max_migrations)
+            if output == "json":
+                emit_json(plan.as_dict())
+            else:
+                click.echo(_plan_text(plan))
+            return
+        with engine.locked(s, lock_timeout):
+            plan = engine.consolidation(s, target_hosts, max_migrations)
+            if output == "text":
+                click.echo(_plan_text(plan))
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise GovcloudError("consolidate --apply needs confirmation and there is "
+                                        "no terminal to ask on", "pass --yes to go ahead")
+                click.confirm("Carry out these migrations and park the empty hosts?",
+                              abort=True)
+            total = len(plan.steps)
+            count = [0]
+
+            def progress(phase: str, step: Migration | None, detail: str) -> None:
+                if phase == "started":
+                    return
+                if step is None:
+                    click.echo(f"parked  {detail}", err=True)
+                    return
+                count[0] += 1
+                click.echo(f"[{count[0]}/{total}] {phase:<7} migrate {step.server} "
+                           f"{step.source} -> {step.target}" + (f": {detail}" if detail
+                                                                 else ""), err=True)
+
+            result = engine.consolidate(s, plan, progress)
     if output == "json":
-        emit_json(plan.as_dict())
+        emit_json(result.as_dict())
     else:
-        click.echo(_plan_text(plan))
+        click.echo(_result_text(result))
+    if not result.ok:
+        ctx.exit(1)
+
+
+def _result_text(r: MigrationResult) -> str:
+    lines = []
+    if r.resumed:
+        how = "carried on its journal's plan" if r.from_journal else "planned afresh"
+        lines.append(f"Finished the killed run {r.resumed} ({how}).")
+    lines.append(f"Done {len(r.done)} of {len(r.plan.steps)} migration(s) in "
+                 f"{r.seconds:.1f}s (run {r.run_id}).")
+    for m, err in r.failed:
+        lines.append(f"Failed: {m.server} {m.source} -> {m.target}: {err}")
+    if r.parked:
+        lines.append(f"Parked {len(r.parked)} empty host(s), disabled with the reason "
+                     f"'govcloud: consolidated …': {', '.join(r.parked)}.")
+    return "\n".join(lines)
 
 
 def _pct(values: dict[str, float]) -> str:
@@ -143,16 +215,19 @@ def _cloud_text(r: cloud.CloudCapacity) -> str:
 
 
 def _plan_text(plan: MigrationPlan) -> str:
+    note = f"\nNote: {plan.note}." if plan.note else ""
     if not plan.steps:
         return (f"Nothing to consolidate: no host of the {plan.hosts_before} in use can be "
-                f"emptied onto the others (a full re-pack would use {plan.repacked}).")
+                f"emptied onto the others (a full re-pack would use {plan.repacked}).{note}")
     rows = [[n, m.server, m.source, m.target] for n, m in enumerate(plan.steps, 1)]
     return "\n".join([
         table(["#", "server", "from", "to"], rows, "r"),
         "",
         f"Frees {len(plan.released)} of {plan.hosts_before} hosts in use with "
         f"{plan.migrations} migration(s): {', '.join(plan.released)}.",
-        f"Released hosts per migration {plan.released_per_migration:.3f}; Watcher "
+        f"Released hosts per migration {plan.released_per_migration:.3f} "
+        f"({plan.migrations_per_released:.2f} migrations per host freed); Watcher "
         f"released_nodes_ratio {plan.released_nodes_ratio:.1f} % of {plan.nodes} nodes. "
-        f"{plan.hosts_after} hosts stay in use (a full re-pack from scratch: {plan.repacked}).",
+        f"{plan.hosts_after} hosts stay in use (target {plan.target}; a full re-pack from "
+        f"scratch: {plan.repacked}).{note}",
     ])

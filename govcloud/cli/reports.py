@@ -273,8 +273,10 @@ def usage_collect(ctx: click.Context, period: Month, output: str) -> None:
         emit_json(result)
     else:
         click.echo(f"Recorded {result['records']} usage records for {result['departments']} "
-                   f"departments in {result['label']}; {result['hosts_in_use']} shared hosts "
-                   f"in use (counted by the {result['hosts_source']}).")
+                   f"departments in {result['label']}; shared hosts (counted by the "
+                   f"{result['hosts_source']}): {result['hosts_in_use']} running servers, "
+                   f"{result['hosts_idle_on']} idle but powered on, {result['hosts_off']} "
+                   f"parked; the placement needs {result['hosts_needed']}.")
 
 
 @cli.command()

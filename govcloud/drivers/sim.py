@@ -3,7 +3,10 @@
 Projects, quotas, networks, servers, volumes, websites and service settings are rows; servers
 are placed on the settings' host pool by the placement engine, honouring allocation ratios,
 headroom, zones and anti-affinity; quotas are enforced like nova's. ``GOVCLOUD_SIM_DELAY``
-(seconds) makes every change take that long, so tests can interrupt an apply mid-way.
+(seconds) makes every change take that long, so tests can interrupt an apply mid-way;
+``GOVCLOUD_SIM_SPREAD=1`` makes it schedule as nova's default does (the host with the most
+free RAM, ignoring the host govcloud asks for), to make the spread estates consolidation
+starts from.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class SimDriver(Driver):
         self.pool = placement.pool_hosts(settings.host_pool)
         self.ratios = placement.Ratios.of(settings.host_pool)
         self.delay = float(os.environ.get("GOVCLOUD_SIM_DELAY", "0") or 0)
+        self.spread = os.environ.get("GOVCLOUD_SIM_SPREAD", "") == "1"
         # What each host holds, read once and then kept up to date by this driver's own
         # changes (placing a server is then no longer a read of every server); read afresh
         # after every read() and whenever a change fails.
@@ -312,6 +316,13 @@ class SimDriver(Driver):
         demand = self._demand(res)
         used = self._usage()
         enabled = [h for h in self.hosts() if h.enabled]
+        if self.spread:  # nova's default: the most free RAM among the hosts that pass
+            free = [(placement.capacity(h, self.ratios)[1]
+                     - used.get(h.name, placement.Usage()).ram_gb, h.name) for h in enabled
+                    if placement.fits(demand, h, used.get(h.name, placement.Usage()),
+                                      self.ratios)]
+            if free:
+                return min(free, key=lambda t: (-t[0], t[1]))[1]
         for h in enabled:
             if h.name == wanted and placement.fits(demand, h, used.get(h.name,
                                                                        placement.Usage()),

@@ -1,8 +1,10 @@
 """Chargeback: each department's share of the shared platform's cost for one month.
 
 Pure, and exact to the fen. The platform's cost is a set of pools (``prices.yaml`` pools):
-the shared hosts (amortisation and maintenance of every host owned, power of the hosts in
-use) and fixed monthly pools (storage and backup, web platform, security, network, staff).
+the shared hosts (amortisation and maintenance of every host owned; power of every host that
+is on: those running servers and those idle but powered on, as the cloud reported them; a
+host a consolidation parked, disabled and empty, draws none) and fixed monthly pools
+(storage and backup, web platform, security, network, staff).
 Each pool is split by its declared rule:
 
 * ``usage``  — in proportion to each department's priced usage of the pool's items (units ×
@@ -47,8 +49,10 @@ class HostClassSize:
 
 @dataclass(frozen=True)
 class Platform:
-    """The shared hosts: every host owned (zone → class → count), those in use, their sizes
-    and allocation ratios (what one host can sell)."""
+    """The shared hosts: every host owned (zone → class → count), those running servers
+    (``in_use``), those powered on with none (``idle_on``), those parked (``off``), the fewest
+    the placement needs (``needed``), their sizes and allocation ratios (what one host can
+    sell). ``needed`` None: not known (a month recorded before it was)."""
 
     owned: Mapping[str, Mapping[str, int]]
     in_use: Mapping[str, Mapping[str, int]]
@@ -56,12 +60,28 @@ class Platform:
     cpu_ratio: float = 4.0
     ram_ratio: float = 1.0
     disk_ratio: float = 1.0
+    idle_on: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    off: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    needed: Mapping[str, Mapping[str, int]] | None = None
 
     def owned_by_class(self) -> dict[str, int]:
         return _by_class(self.owned)
 
     def in_use_by_class(self) -> dict[str, int]:
         return _by_class(self.in_use)
+
+    def idle_on_by_class(self) -> dict[str, int]:
+        return _by_class(self.idle_on)
+
+    def counts(self) -> dict[str, int] | None:
+        """Hosts running, idle but on, parked, and needed (None: the needed count is not
+        known)."""
+        if self.needed is None:
+            return None
+        return {"running": sum(self.in_use_by_class().values()),
+                "idle_on": sum(self.idle_on_by_class().values()),
+                "off": sum(_by_class(self.off).values()),
+                "needed": sum(_by_class(self.needed).values())}
 
     def capacity(self) -> dict[str, Decimal]:
         """Sellable vCPU, RAM and root disk of every owned host (physical × ratio)."""
@@ -74,14 +94,19 @@ class Platform:
         return out
 
     @classmethod
-    def of(cls, pool: Any, in_use: Mapping[str, Mapping[str, int]]) -> Platform:
-        """From the settings' HostPool and the hosts in use."""
+    def of(cls, pool: Any, in_use: Mapping[str, Mapping[str, int]], hosts: Any = None
+           ) -> Platform:
+        """From the settings' HostPool and the hosts in use; ``hosts`` (a usage.HostCounts)
+        adds the idle, parked and needed counts."""
         return cls(owned={z: dict(c) for z, c in pool.hosts.items()},
                    in_use={z: dict(c) for z, c in in_use.items()},
                    classes={c.name: HostClassSize(c.name, c.vcpus, c.ram_gb, c.disk_gb)
                             for c in pool.classes},
                    cpu_ratio=pool.cpu_allocation_ratio, ram_ratio=pool.ram_allocation_ratio,
-                   disk_ratio=pool.disk_allocation_ratio)
+                   disk_ratio=pool.disk_allocation_ratio,
+                   idle_on=dict(hosts.idle) if hosts is not None else {},
+                   off=dict(hosts.off) if hosts is not None else {},
+                   needed=dict(hosts.needed) if hosts is not None else None)
 
 
 def _by_class(zones: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
@@ -170,6 +195,21 @@ class Statement:
     notes: tuple[str, ...] = field(default=())
     adjustments: tuple[Adjustment, ...] = field(default=())
     hours: tuple[int, int] | None = None  # hours run of the month's hours; None: all
+    # Shared hosts running, idle but on, parked and needed (Platform.counts); None: unknown.
+    hosts: dict[str, int] | None = None
+
+    def hosts_note(self) -> str:
+        """The real count of hosts beside the ideal one, and what to do about a gap."""
+        h = self.hosts
+        if not h:
+            return ""
+        on = h["running"] + h["idle_on"]
+        text = (f"Shared hosts: {h['needed']} needed, {on} running ({h['running']} with "
+                f"servers, {h['idle_on']} idle), {h['off']} parked (disabled, no power); "
+                f"power is billed for the {on} running")
+        if on > h["needed"]:
+            return text + ": run govcloud consolidate --apply to free and park the rest."
+        return text + "."
 
     def charge(self, department: str) -> Decimal:
         for d in self.departments:
@@ -185,7 +225,7 @@ class Statement:
                 "departments": [d.as_dict() for d in self.departments],
                 "pools": [p.as_dict() for p in self.pools], "notes": list(self.notes),
                 "adjustments": [a.as_dict() for a in self.adjustments],
-                "hours": list(self.hours) if self.hours else None}
+                "hours": list(self.hours) if self.hours else None, "hosts": self.hosts}
 
     @property
     def month_to_date(self) -> bool:
@@ -214,7 +254,8 @@ class Statement:
             platform_cost=Decimal(data["platform_cost"]), idle=Decimal(data["idle"]),
             closed_at=data.get("closed_at"), notes=tuple(data.get("notes", ())),
             adjustments=tuple(Adjustment.from_dict(a) for a in data.get("adjustments", ())),
-            hours=(data["hours"][0], data["hours"][1]) if data.get("hours") else None)
+            hours=(data["hours"][0], data["hours"][1]) if data.get("hours") else None,
+            hosts=data.get("hosts"))
 
 
 def _dec(v: float | int | None) -> Decimal:
@@ -255,13 +296,14 @@ def split(total_fen: int, weights: Mapping[str, Decimal]) -> dict[str, int]:
 def host_cost_lines(book: PriceBook, platform: Platform, period: str,
                     fraction: Decimal = Decimal(1)) -> list[CostLine]:
     """The shared hosts' monthly cost: write-off and maintenance of every owned host, power
-    of the hosts in use; × ``fraction`` (hours run / hours in the month) for a month to
-    date."""
+    of the hosts running servers and of those idle but powered on (each its own line); ×
+    ``fraction`` (hours run / hours in the month) for a month to date."""
     lines = []
     tariff = book.tariff_for(period)
     part = "" if fraction == 1 else f" × {fraction:.6f} of the month"
     pue = book.pue_for(period)
     in_use = platform.in_use_by_class()
+    idle_on = platform.idle_on_by_class()
     for cls, n in platform.owned_by_class().items():
         m = book.host_class(cls, period)
         if n:
@@ -279,6 +321,14 @@ def host_cost_lines(book: PriceBook, platform: Platform, period: str,
             lines.append(CostLine(
                 f"{cls} × {used} in use: power {m.power_w} W × {HOURS_PER_MONTH} h × PUE "
                 f"{pue.yuan} × {tariff.yuan} yuan/kWh{part}", kwh * tariff.yuan * used * fraction,
+                f"{m.source}; {tariff.source}; {pue.source}"))
+        idle = idle_on.get(cls, 0)
+        if idle:
+            kwh = m.power_w * HOURS_PER_MONTH * pue.yuan / 1000
+            lines.append(CostLine(
+                f"{cls} × {idle} idle, powered on: power {m.power_w} W × {HOURS_PER_MONTH} h "
+                f"× PUE {pue.yuan} × {tariff.yuan} yuan/kWh{part}",
+                kwh * tariff.yuan * idle * fraction,
                 f"{m.source}; {tariff.source}; {pue.source}"))
     return lines
 
@@ -333,7 +383,7 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
     return Statement(period, tuple(charges), tuple(pools),
                      {i: (rates[i].yuan, str(rates[i].source)) for i in ITEMS},
                      sum((p.cost for p in pools), ZERO), sum((p.idle for p in pools), ZERO),
-                     adjustments=tuple(adjustments), hours=hours)
+                     adjustments=tuple(adjustments), hours=hours, hosts=platform.counts())
 
 
 def _basis(pool: Pool, deps: list[str], qty: dict[str, dict[str, Decimal]],

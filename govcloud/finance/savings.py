@@ -163,7 +163,8 @@ def ledger(plans: dict[str, TenancyPlan], book: PriceBook, statement: Statement,
     consolidated_total = sum((d.consolidated for d in deps), ZERO)
     return Ledger(statement.period, tuple(deps), legacy_total, consolidated_total,
                   statement.idle, legacy_total - consolidated_total - statement.idle,
-                  tuple(assumptions(book, statement.period)))
+                  tuple(assumptions(book, statement.period)
+                        + ([statement.hosts_note()] if statement.hosts_note() else [])))
 
 
 def assumptions(book: PriceBook, period: str) -> list[str]:

@@ -13,9 +13,13 @@ Items (all per department and month):
                           storage of its websites, when the department's backup is enabled
   antivirus_seat          servers scanned, when the department's antivirus is enabled
   servers                 count (not billed)
-The platform's own rows (department ``_platform``) hold hosts in use per class:
-``hosts:<zone>:<class>``, and the hours of the month that had run when it was collected
-(``hours``: allocated = hours run, used = hours in the month).
+The platform's own rows (department ``_platform``) hold the shared hosts per zone and class
+as the cloud reported them when the month was collected: ``hosts:<zone>:<class>`` those
+running servers, ``hosts_idle:`` those powered on (enabled) with no server, ``hosts_off:``
+those disabled with no server (parked by a consolidation: no power), and ``hosts_needed:``
+the fewest the placement would need for the same servers (the ideal, shown beside the real
+count); and the hours of the month that had run when it was collected (``hours``:
+allocated = hours run, used = hours in the month).
 
 Proration (the documented rule): a resource counts for the hours of its life inside the
 month (``period.Window.billed_hours``); a department's quantity of an item is
@@ -173,11 +177,30 @@ def sim_samples(resources: Iterable[Resource], window: Window) -> list[Record]:
     return out
 
 
-def host_records(period: str, by_zone_class: dict[str, dict[str, int]],
-                 source: str) -> list[Record]:
-    return [Record(period, PLATFORM, f"hosts:{zone}:{cls}", float(n), float(n), source)
-            for zone, classes in sorted(by_zone_class.items())
-            for cls, n in sorted(classes.items())]
+HOST_STATES = {"hosts": "running", "hosts_idle": "idle", "hosts_off": "off",
+               "hosts_needed": "needed"}
+
+
+@dataclass(frozen=True)
+class HostCounts:
+    """The shared hosts of a month, zone → class → count: ``running`` servers, ``idle``
+    (powered on, empty), ``off`` (disabled and empty: no power) and ``needed`` (the fewest
+    the placement would use for the same servers)."""
+
+    running: dict[str, dict[str, int]]
+    idle: dict[str, dict[str, int]]
+    off: dict[str, dict[str, int]]
+    needed: dict[str, dict[str, int]]
+
+    def total(self, state: str) -> int:
+        return sum(n for z in getattr(self, state).values() for n in z.values())
+
+
+def host_records(period: str, counts: HostCounts, source: str) -> list[Record]:
+    return [Record(period, PLATFORM, f"{prefix}:{zone}:{cls}", float(n), float(n), source)
+            for prefix, state in HOST_STATES.items()
+            for zone, classes in sorted(getattr(counts, state).items())
+            for cls, n in sorted(classes.items()) if n]
 
 
 def by_department(records: Iterable[Record]) -> dict[str, dict[str, float]]:
@@ -227,19 +250,21 @@ class Allocated:
     by_department: dict[str, dict[str, float]]
     hosts_in_use: dict[str, dict[str, int]]
     hours: tuple[int, int] | None
+    hosts: HostCounts | None = None  # every state; None: recorded before they were
 
 
 def allocated(period: str, rows: Iterable[tuple[str, str, float]]) -> Allocated:
     """From (department, item, allocated) rows: department → item → units, the hosts in use
     (platform rows ``hosts:zone:class``) and the hours run (platform row ``hours``)."""
     out: dict[str, dict[str, float]] = {}
-    hosts: dict[str, dict[str, int]] = {}
+    states: dict[str, dict[str, dict[str, int]]] = {s: {} for s in HOST_STATES.values()}
     run = None
     for dep, item, value in rows:
         if dep == PLATFORM:
-            if item.startswith("hosts:"):
+            prefix = item.split(":", 1)[0]
+            if prefix in HOST_STATES and item.count(":") == 2:
                 _, zone, cls = item.split(":", 2)
-                hosts.setdefault(zone, {})[cls] = int(value)
+                states[HOST_STATES[prefix]].setdefault(zone, {})[cls] = int(value)
             elif item == "hours":
                 run = value
             continue
@@ -247,5 +272,7 @@ def allocated(period: str, rows: Iterable[tuple[str, str, float]]) -> Allocated:
         if row is None:
             row = out[dep] = empty()
         row[item] = value
-    return Allocated(out, hosts,
-                     None if run is None else (int(run), Month.parse(period).hours))
+    counts = HostCounts(**states) if any(states[s] for s in ("idle", "off", "needed")) \
+        else None
+    return Allocated(out, states["running"],
+                     None if run is None else (int(run), Month.parse(period).hours), counts)

@@ -1,15 +1,27 @@
-"""Re-pack advice: which hosts a few live migrations would free. Pure and deterministic.
+"""Consolidation: the live migrations that bring the hosts in use down to a target, with
+as few migrations as it can. Pure and deterministic.
 
-``repack`` starts from the current placement (server key -> host name, as the driver reports
-it) and drains hosts one at a time, those with the fewest servers first, moving each server
-onto the fullest other used host it fits (best fit). A host is only drained when all of its
-servers find a place; hosts that receive servers are not drained later, so no server moves
-twice. Every step is checked against the state left by the steps before it, so the sequence
-never breaks capacity, zones or anti-affinity at any point.
+The target, per zone: the re-pack floor by default (the hosts ``place`` would use for the
+same servers from scratch), or what ``--target-hosts N`` (in total) or ``--max-migrations K``
+allow; across zones the targets are chosen together (fewest migrations for N hosts, fewest
+hosts for K migrations).
+
+For one zone and a target of T hosts: keep the T hosts in use that hold the most servers
+(they stay; their servers do not move) and drain the others into them, the biggest server
+first, each onto the fullest kept host it fits (best fit). When that does not fit, one kept
+host at a time is swapped for a drained one. When no set of kept hosts takes the drained
+servers as they are, the zone is re-packed onto the kept hosts (``place``), each packed host
+matched to the kept host it shares the most servers with, and the moves are ordered so that
+each fits when it runs; a move that cannot run yet stages its server on another host (one
+migration more). A host that received servers may so be drained later, and a server moves
+twice only when no cheaper order exists.
+
+Every step is checked against the state the steps before it leave (``replay``), so the
+sequence never breaks capacity, zones or anti-affinity at any point.
 
 The plan reports the efficacy indicators of OpenStack Watcher's ``server_consolidation``
 goal: compute nodes, released nodes, instance migrations, and its global indicator
-``released_nodes_ratio`` (released / nodes × 100); plus released hosts per migration.
+``released_nodes_ratio`` (released / nodes × 100); plus migrations per released host.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from govcloud.errors import CapacityError
 from govcloud.placement.hosts import (
     Demand,
     Host,
@@ -27,6 +40,9 @@ from govcloud.placement.hosts import (
     fits,
     place,
 )
+
+SWAPS = 64  # kept-host swaps tried per zone and target before re-packing
+RELOCATIONS = 8  # kept sets re-packed onto, when no swap drains as servers are
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,8 @@ class MigrationPlan:
     hosts_before: int  # hosts in use before
     hosts_after: int  # hosts in use after the plan
     repacked: int  # hosts a full re-pack from scratch would use (the floor for hosts_after)
+    target: int = 0  # hosts in use the plan aimed at
+    note: str = ""  # why the target differs from what was asked, if it does
 
     @property
     def migrations(self) -> int:
@@ -56,6 +74,10 @@ class MigrationPlan:
     @property
     def released_per_migration(self) -> float:
         return len(self.released) / len(self.steps) if self.steps else 0.0
+
+    @property
+    def migrations_per_released(self) -> float:
+        return len(self.steps) / len(self.released) if self.released else 0.0
 
     @property
     def released_nodes_ratio(self) -> float:
@@ -69,71 +91,249 @@ class MigrationPlan:
             "instance_migrations_count": self.migrations,
             "released_nodes_ratio": round(self.released_nodes_ratio, 2),
             "released_per_migration": round(self.released_per_migration, 4),
+            "migrations_per_released": round(self.migrations_per_released, 4),
             "hosts_before": self.hosts_before,
             "hosts_after": self.hosts_after,
             "repacked": self.repacked,
+            "target": self.target,
+            "note": self.note,
             "released": list(self.released),
             "steps": [{"server": m.server, "from": m.source, "to": m.target}
                       for m in self.steps],
         }
 
 
+@dataclass(frozen=True)
+class _Option:
+    """One zone brought down to ``hosts`` hosts by ``steps``."""
+
+    hosts: int
+    steps: tuple[Migration, ...]
+
+
 def repack(current: Mapping[str, str], demands: Iterable[Demand], hosts: Iterable[Host],
-           ratios: Ratios) -> MigrationPlan:
-    """A migration sequence that frees as many hosts as it can with as few moves as it can.
+           ratios: Ratios, target_hosts: int | None = None,
+           max_migrations: int | None = None) -> MigrationPlan:
+    """The migrations that bring the hosts in use to the target with the fewest moves.
 
     ``current``: server key -> host name. Servers of ``demands`` missing from ``current`` are
-    ignored (not placed yet), as are keys of ``current`` without a demand.
+    ignored (not placed yet), as are keys of ``current`` without a demand. ``target_hosts``:
+    hosts in use wanted in total (never below the re-pack floor); ``max_migrations``: at most
+    this many moves, for the fewest hosts they can reach. Neither: the re-pack floor.
     """
     hosts = sorted(hosts, key=lambda h: h.name)
     by_name = {h.name: h for h in hosts}
     placed = [d for d in sorted(demands, key=lambda d: d.key) if current.get(d.key) in by_name]
     where = {d.key: current[d.key] for d in placed}
-    used = _usage(placed, where)
-    members: dict[str, list[Demand]] = {}
-    for d in placed:
-        members.setdefault(where[d.key], []).append(d)
-    before = len(members)
-    steps: list[Migration] = []
-    released: list[str] = []
-    kept: set[str] = set()  # hosts that received servers: draining them would move twice
+    zones = sorted({d.zone for d in placed})
+    before = len(set(where.values()))
+    floors: dict[str, int] = {}
+    options: dict[str, list[_Option]] = {}
+    everything = target_hosts is not None or max_migrations is not None
+    for zone in zones:
+        zd = [d for d in placed if d.zone == zone]
+        zh = [h for h in hosts if h.zone == zone]
+        used = len({where[d.key] for d in zd})
+        try:
+            floors[zone] = place(zd, zh, ratios).count()
+        except CapacityError:
+            floors[zone] = used
+        options[zone] = _options(zd, zh, where, ratios, min(floors[zone], used), used,
+                                 everything)
+    repacked = sum(floors.values())
+    chosen, note = _choose(options, target_hosts, max_migrations, repacked, before)
+    steps = tuple(m for zone in zones for m in chosen[zone].steps)
+    final = dict(where)
+    for m in steps:
+        final[m.server] = m.target
+    after = set(final.values())
+    released = tuple(sorted(set(where.values()) - after))
+    target = sum(o.hosts for o in chosen.values())
+    return MigrationPlan(steps, released, len(hosts), before, len(after), repacked, target,
+                         note)
 
-    def order(name: str) -> tuple[int, float, str]:
-        return (len(members[name]), _load(by_name[name], used[name], ratios), name)
 
-    for source in sorted(members, key=order):
-        if source in kept or not members[source]:
-            continue
-        host = by_name[source]
-        targets = [by_name[n] for n in members
-                   if n != source and members[n] and n not in released
-                   and by_name[n].zone == host.zone]
-        if not _room(members[source], targets, used, ratios):
-            continue
-        moves: list[Migration] = []
-        for d in sorted(members[source], key=lambda d: (-_size(d, host, ratios), d.key)):
-            target = _best_fit(d, targets, used, ratios)
-            if target is None:
+def _options(demands: Sequence[Demand], hosts: Sequence[Host], where: Mapping[str, str],
+             ratios: Ratios, floor: int, used: int, everything: bool) -> list[_Option]:
+    """The zone's plans, one per reachable target from ``used`` down: every target when
+    ``everything``, else the floor (or the lowest reachable above it)."""
+    out = [_Option(used, ())]
+    targets = range(used - 1, floor - 1, -1) if everything else range(floor, used)
+    for t in targets:
+        steps = _to_target(demands, hosts, where, ratios, t)
+        if steps is not None:
+            out.append(_Option(t, steps))
+            if not everything:
                 break
-            used[source].remove(d)
-            used[target.name].add(d)
-            moves.append(Migration(d.key, source, target.name))
-        if len(moves) < len(members[source]):
-            demand = {d.key: d for d in members[source]}
-            for m in reversed(moves):
-                used[m.target].remove(demand[m.server])
-                used[source].add(demand[m.server])
+    return out
+
+
+def _choose(options: dict[str, list[_Option]], target_hosts: int | None,
+            max_migrations: int | None, floor: int, before: int
+            ) -> tuple[dict[str, _Option], str]:
+    """One option per zone: the fewest hosts (then fewest migrations), within the limits."""
+    # A small knapsack over zones: for each total of migrations, the fewest hosts.
+    table: list[tuple[int, int, dict[str, _Option]]] = [(0, 0, {})]
+    for zone, opts in options.items():
+        table = [(h + o.hosts, m + len(o.steps), {**pick, zone: o})
+                 for h, m, pick in table for o in opts]
+        # Keep, per host count, the fewest migrations.
+        fewest: dict[int, tuple[int, int, dict[str, _Option]]] = {}
+        for row in table:
+            if row[0] not in fewest or row[1] < fewest[row[0]][1]:
+                fewest[row[0]] = row
+        table = sorted(fewest.values(), key=lambda r: (r[0], r[1]))
+    note = ""
+    allowed = table
+    if max_migrations is not None:
+        allowed = [r for r in table if r[1] <= max_migrations]
+    if target_hosts is not None:
+        if target_hosts < floor:
+            note = (f"--target-hosts {target_hosts} is below the re-pack floor of {floor} "
+                    f"hosts: aiming at {floor}")
+        reach = [r for r in allowed if r[0] <= max(target_hosts, floor)]
+        if reach:
+            pick = min(reach, key=lambda r: (r[1], -r[0]))
+            pick = min((r for r in reach if r[1] == pick[1]), key=lambda r: r[0])
+            return pick[2], note
+        note = note or f"{target_hosts} hosts cannot be reached"
+    pick = min(allowed, key=lambda r: (r[0], r[1]))
+    if pick[0] > floor and not note and target_hosts is None and max_migrations is None:
+        note = (f"the re-pack floor of {floor} hosts cannot be reached by migrations from "
+                f"where servers run: {pick[0]} is the fewest")
+    return pick[2], note
+
+
+def _to_target(demands: Sequence[Demand], hosts: Sequence[Host], where: Mapping[str, str],
+               ratios: Ratios, target: int) -> tuple[Migration, ...] | None:
+    """Migrations that leave one zone's servers on ``target`` of the hosts in use (None:
+    none found)."""
+    by_name = {h.name: h for h in hosts}
+    members: dict[str, list[Demand]] = {}
+    for d in demands:
+        members.setdefault(where[d.key], []).append(d)
+    used = {n: _usage(ds) for n, ds in members.items()}
+
+    def rank(name: str) -> tuple[int, float, str]:
+        return (-len(members[name]), -_load(by_name[name], used[name], ratios), name)
+
+    ranked = sorted(members, key=rank)
+    keep = ranked[:target]
+    steps = _drain(members, keep, by_name, ratios)
+    if steps is not None:
+        return steps
+    tries = 0
+    trials = []
+    for out in reversed(keep):  # swap the emptiest kept host for a drained one
+        for into in ranked[target:]:
+            if tries >= SWAPS:
+                break
+            tries += 1
+            trial = [h for h in keep if h != out] + [into]
+            trials.append(trial)
+            steps = _drain(members, trial, by_name, ratios)
+            if steps is not None:
+                return steps
+    # Re-pack onto a few of those kept sets; the one that moves the fewest servers wins.
+    found = [r for r in (_relocate(demands, members, k, by_name, ratios)
+                         for k in [keep, *trials[:RELOCATIONS - 1]]) if r is not None]
+    return min(found, key=len) if found else None
+
+
+def _drain(members: Mapping[str, list[Demand]], keep: Sequence[str],
+           by_name: Mapping[str, Host], ratios: Ratios) -> tuple[Migration, ...] | None:
+    """Every server of the hosts not in ``keep`` onto the kept hosts, as they are; None when
+    one does not fit."""
+    used = {n: _usage(members[n]) for n in keep}
+    kept = [by_name[n] for n in keep]
+    moving = [(d, n) for n, ds in members.items() if n not in keep for d in ds]
+    moving.sort(key=lambda t: (-_size(t[0], by_name[t[1]], ratios), t[0].key))
+    steps = []
+    for d, source in moving:
+        target = _best_fit(d, kept, used, ratios)
+        if target is None:
+            return None
+        used[target.name].add(d)
+        steps.append(Migration(d.key, source, target.name))
+    # Host by host, so each host empties in one run of steps.
+    order = {n: i for i, n in enumerate(sorted({s.source for s in steps}))}
+    return tuple(sorted(steps, key=lambda s: (order[s.source], s.server)))
+
+
+def _relocate(demands: Sequence[Demand], members: Mapping[str, list[Demand]],
+              keep: Sequence[str], by_name: Mapping[str, Host], ratios: Ratios
+              ) -> tuple[Migration, ...] | None:
+    """Re-pack the zone onto the kept hosts and order the moves (staging when stuck)."""
+    kept = [by_name[n] for n in sorted(keep)]
+    try:
+        packed = place(demands, kept, ratios)
+    except CapacityError:
+        return None
+    # Match packed hosts to kept hosts by the servers they share (the most first).
+    where = {d.key: n for n, ds in members.items() for d in ds}
+    groups: dict[str, list[str]] = {}
+    for key, n in packed.assignment.items():
+        groups.setdefault(n, []).append(key)
+    def size(n: str) -> tuple[float, float, float]:
+        return (by_name[n].vcpus, by_name[n].ram_gb, by_name[n].disk_gb)
+
+    pairs = sorted(((sum(1 for k in ks if where[k] == h), bin_, h)
+                    for bin_, ks in groups.items() for h in keep if size(h) == size(bin_)),
+                   reverse=True)
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for _, bin_, h in pairs:
+        if bin_ not in mapping and h not in taken:
+            mapping[bin_] = h
+            taken.add(h)
+    final = {k: mapping[n] for k, n in packed.assignment.items()}
+    return _order(demands, where, final, by_name, ratios)
+
+
+def _order(demands: Sequence[Demand], where: Mapping[str, str], final: Mapping[str, str],
+           by_name: Mapping[str, Host], ratios: Ratios) -> tuple[Migration, ...] | None:
+    demand = {d.key: d for d in demands}
+    now = dict(where)
+    used: dict[str, Usage] = {n: Usage() for n in by_name}
+    for k, n in now.items():
+        used[n].add(demand[k])
+    pending = sorted((k for k in final if final[k] != now[k]),
+                     key=lambda k: (-(demand[k].vcpus + demand[k].ram_gb), k))
+    steps: list[Migration] = []
+    limit = 3 * len(pending) + 10
+    while pending and len(steps) < limit:
+        moved = False
+        for k in list(pending):
+            d, target = demand[k], by_name[final[k]]
+            if fits(d, target, used[target.name], ratios):
+                used[now[k]].remove(d)
+                used[target.name].add(d)
+                steps.append(Migration(k, now[k], target.name))
+                now[k] = target.name
+                pending.remove(k)
+                moved = True
+        if moved:
             continue
-        demand = {d.key: d for d in members[source]}
-        for m in moves:
-            members[m.target].append(demand[m.server])
-            kept.add(m.target)
-        members[source] = []
-        released.append(source)
-        steps += moves
-    after = before - len(released)
-    repacked = place(placed, hosts, ratios).count() if placed else 0
-    return MigrationPlan(tuple(steps), tuple(released), len(hosts), before, after, repacked)
+        # Stuck: stage one blocked server on a host with room that is neither its source nor
+        # its target, preferring hosts in use that stay in use.
+        staged = False
+        for k in pending:
+            d = demand[k]
+            for h in sorted(by_name.values(), key=lambda h: (h.name not in final.values(),
+                                                                h.name)):
+                if h.name in (now[k], final[k]) or not fits(d, h, used[h.name], ratios):
+                    continue
+                used[now[k]].remove(d)
+                used[h.name].add(d)
+                steps.append(Migration(k, now[k], h.name))
+                now[k] = h.name
+                staged = True
+                break
+            if staged:
+                break
+        if not staged:
+            return None
+    return tuple(steps) if not pending else None
 
 
 def replay(current: Mapping[str, str], demands: Iterable[Demand], hosts: Iterable[Host],
@@ -143,7 +343,7 @@ def replay(current: Mapping[str, str], demands: Iterable[Demand], hosts: Iterabl
     by_name = {h.name: h for h in hosts}
     demand = {d.key: d for d in demands}
     where = dict(current)
-    used = _usage([demand[k] for k in where if k in demand], where)
+    used = _usage_by_host([demand[k] for k in where if k in demand], where)
     problems = []
     for n, m in enumerate(steps, 1):
         d = demand.get(m.server)
@@ -165,7 +365,14 @@ def replay(current: Mapping[str, str], demands: Iterable[Demand], hosts: Iterabl
     return problems
 
 
-def _usage(demands: Iterable[Demand], where: Mapping[str, str]) -> dict[str, Usage]:
+def _usage(demands: Iterable[Demand]) -> Usage:
+    u = Usage()
+    for d in demands:
+        u.add(d)
+    return u
+
+
+def _usage_by_host(demands: Iterable[Demand], where: Mapping[str, str]) -> dict[str, Usage]:
     out: dict[str, Usage] = {}
     for d in demands:
         out.setdefault(where[d.key], Usage()).add(d)
@@ -182,20 +389,6 @@ def _load(host: Host, u: Usage, ratios: Ratios) -> float:
     cap = capacity(host, ratios)
     have = (u.vcpus, u.ram_gb, u.disk_gb)
     return max((have[k] / cap[k] for k in range(3) if cap[k] > 0), default=0.0)
-
-
-def _room(servers: Sequence[Demand], targets: Sequence[Host], used: Mapping[str, Usage],
-          ratios: Ratios) -> bool:
-    """Whether the targets' free capacity, summed, could hold the servers at all."""
-    need = [sum(d.vcpus for d in servers), sum(d.ram_gb for d in servers),
-            sum(d.disk_gb for d in servers)]
-    free = [0.0, 0.0, 0.0]
-    for h in targets:
-        cap, u = capacity(h, ratios), used[h.name]
-        free[0] += cap[0] - u.vcpus
-        free[1] += cap[1] - u.ram_gb
-        free[2] += cap[2] - u.disk_gb
-    return all(need[k] <= free[k] + 1e-9 for k in range(3))
 
 
 def _best_fit(d: Demand, targets: Sequence[Host], used: Mapping[str, Usage],

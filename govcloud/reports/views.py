@@ -83,6 +83,8 @@ def chargeback(names: Names, st: Statement) -> Report:
              + f".\nCheck: charges {st.platform_cost - st.idle + st.adjusted():,.2f} + idle "
              f"{st.idle:,.2f} = platform cost {st.platform_cost:,.2f}"
              + (f" + adjustments {st.adjusted():,.2f}." if st.adjustments else "."))
+    if st.hosts_note():
+        text += "\n" + st.hosts_note()
     data = {**st.as_dict(), "rate_card": [{k: _card(v) for k, v in r.items()} for r in card]}
     return Report(st.period, {"Chargeback": (header, rows), "Rate card": card_table}, data,
                   text)

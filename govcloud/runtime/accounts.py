@@ -84,6 +84,27 @@ def hosts_in_use(estate: Estate, resources: list[Any], driver: Driver | None = N
     return out, "driver"
 
 
+def host_counts(estate: Estate, resources: list[Any], driver: Driver
+                ) -> tuple[usage.HostCounts, str]:
+    """The shared hosts as they are: running servers, idle but powered on (enabled), parked
+    (disabled and empty), from the driver; and the fewest the placement needs. A driver that
+    cannot say where servers run ("placement"): the placement's count runs, every other host
+    of the pool is taken to be on."""
+    needed, how = hosts_in_use(estate, resources)
+    if not driver.can(Ability.PLACEMENT):
+        return _all_on(estate.settings.host_pool, needed), how
+    where = set(driver.servers_on_hosts().values())
+    running: dict[str, dict[str, int]] = {}
+    idle_on: dict[str, dict[str, int]] = {}
+    off: dict[str, dict[str, int]] = {}
+    for h in driver.hosts():
+        into = running if h.name in where else idle_on if h.enabled else off
+        zone = into.setdefault(h.zone, {})
+        zone[h.host_class] = zone.get(h.host_class, 0) + 1
+    return usage.HostCounts(running, idle_on, off,
+                            needed if how == "placement" else {}), "driver"
+
+
 _PLACED: dict[tuple[Any, ...], dict[str, int]] = {}
 
 
@@ -141,14 +162,15 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
     if not any(r.allocated for r in records if r.item in usage.BILLED):
         raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
                             "collect a month in which the estate existed")
-    in_use, source = hosts_in_use(estate, driver.read(), driver)
-    records += usage.host_records(str(month), in_use, source)
+    counts, source = host_counts(estate, driver.read(), driver)
+    records += usage.host_records(str(month), counts, source)
     records.append(usage.window_record(win, source))
     n = stored.record(store, records, replace_period=str(month))
     return {"period": str(month), "label": win.label(), "records": n,
             "month_to_date": win.month_to_date, "hours": win.hours,
             "departments": len({r.department for r in records} - {usage.PLATFORM}),
-            "hosts_in_use": sum(c for z in in_use.values() for c in z.values()),
+            "hosts_in_use": counts.total("running"), "hosts_idle_on": counts.total("idle"),
+            "hosts_off": counts.total("off"), "hosts_needed": counts.total("needed"),
             "hosts_source": source}
 
 
@@ -200,7 +222,7 @@ def statement_for(estate: Estate, store: Store, month: Month,
     if not rows:
         records_for(store, month)  # the plain error with the fix
     got = usage.allocated(str(month), rows)
-    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use)
+    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts)
     s = chargeback(book or book_for(estate), str(month), got.by_department, platform,
                    got.hours, stored.adjustments(store, str(month)))
     check_invariant(s)
@@ -393,9 +415,19 @@ def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str,
     in_use_before = hosts_in_use(estate, before)[0]
     same_servers = _servers(before) == _servers(after)
     in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
+    # Apply places as the placement packs; every other host of the pool is taken to stay on
+    # (parking hosts is consolidation's saving, not a plan's).
     cost = plan_cost_of(book, period, usage.allocations(before), usage.allocations(after),
-                        Platform.of(pool, in_use_before), Platform.of(pool, in_use_after))
+                        Platform.of(pool, in_use_before, _all_on(pool, in_use_before)),
+                        Platform.of(pool, in_use_after, _all_on(pool, in_use_after)))
     return cost.as_dict()
+
+
+def _all_on(pool: Any, running: dict[str, dict[str, int]]) -> usage.HostCounts:
+    """The pool's hosts with ``running`` running servers and every other one idle but on."""
+    idle = {z: {c: n - running.get(z, {}).get(c, 0) for c, n in classes.items()
+                if n > running.get(z, {}).get(c, 0)} for z, classes in pool.hosts.items()}
+    return usage.HostCounts(running, {z: c for z, c in idle.items() if c}, {}, running)
 
 
 def _servers(resources: list[Any]) -> list[tuple[Any, ...]]:

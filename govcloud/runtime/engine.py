@@ -26,12 +26,14 @@ from govcloud.placement import cloud
 from govcloud.placement.arrival import Arrivals, arrivals
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
-from govcloud.placement.consolidation import MigrationPlan, repack
+from govcloud.placement.consolidation import MigrationPlan
 from govcloud.placement.hosts import Host, Ratios
 from govcloud.runtime.accounts import plan_cost
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc, read_bytes
 from govcloud.runtime.loader import check_estate, find_root
+from govcloud.runtime.migrate import MigrationResult, Progress
+from govcloud.runtime.migrate import consolidate as run_migrations
 from govcloud.runtime.store import Store, open_store
 
 
@@ -350,9 +352,20 @@ def capacity(root: Path, added: list[Path]) -> CapacityReport | WhatIf | cloud.C
     return what_if(before, after)
 
 
-def consolidation(s: Session) -> MigrationPlan:
-    """Live migrations that free hosts, from where the driver says servers run."""
-    found = s.cloud_hosts()
-    hosts = found[1] if found is not None else s.driver.hosts()
-    return repack(s.driver.servers_on_hosts(), cloud.zoned(demands(s.driver.read()), hosts),
-                  hosts, Ratios.of(s.estate.settings.host_pool))
+def consolidation(s: Session, target_hosts: int | None = None,
+                  max_migrations: int | None = None) -> MigrationPlan:
+    """Live migrations that bring the hosts in use down to the target (the re-pack floor
+    by default), from where the driver says servers run; a killed consolidate --apply's
+    remaining migrations when they are still valid."""
+    from govcloud.runtime.migrate import fresh_or_resumed
+
+    return fresh_or_resumed(s.driver, s.store, Ratios.of(s.estate.settings.host_pool),
+                            target_hosts, max_migrations)
+
+
+def consolidate(s: Session, plan: MigrationPlan, progress: Progress | None = None
+                ) -> MigrationResult:
+    """Carry out ``plan`` (the caller holds the lock): migrations in order, each verified,
+    then the hosts left empty parked."""
+    return run_migrations(s.driver, s.store, Ratios.of(s.estate.settings.host_pool), plan,
+                          progress)

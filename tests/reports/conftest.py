@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import NOW, apply_and_collect
+from tests.support.cli import BUILT, NOW, apply_and_collect, govcloud
 from tests.support.estate import copy_estate, golden_estate
 
 
@@ -19,8 +19,33 @@ def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
 
 
+def park_idle_hosts(estate: Path) -> None:
+    """Disable every host that runs no server, as consolidate --apply leaves them: a parked
+    host draws no power."""
+    from govcloud.runtime import engine
+
+    with engine.session(estate) as s:
+        running = set(s.driver.servers_on_hosts().values())
+        for h in s.driver.hosts():
+            if h.name not in running:
+                s.driver.set_host_enabled(h.name, False, "govcloud: consolidated 2026-01-01")
+
+
 @pytest.fixture
 def golden(tmp_path: Path) -> Path:
+    """The golden estate applied, its idle second host parked, October collected (the first
+    case of golden/small/README.md)."""
+    root = golden_estate(tmp_path)
+    govcloud("apply", "--yes", "-o", "json", estate=root, check=True, env=BUILT)
+    park_idle_hosts(root)
+    govcloud("usage", "collect", "--period", "2026-10", estate=root, check=True, env=NOW)
+    return root
+
+
+@pytest.fixture
+def golden_idle_on(tmp_path: Path) -> Path:
+    """The golden estate as applied: its second host idle but powered on (the second case of
+    golden/small/README.md)."""
     return apply_and_collect(golden_estate(tmp_path), "2026-10")
 
 

@@ -1,7 +1,8 @@
 """An independent reference for govcloud's finance figures, written from the documented rules
 (README, docs/architecture.md, the docstrings of the finance modules) in plain Decimal. It
 imports nothing of govcloud: only the estate's YAML, the timeline of applies the test made,
-and the hosts in use the placement counted (an input, measured like usage).
+and the shared hosts the cloud reported on: running servers, and idle but powered on (inputs,
+measured like usage).
 
 Rules:
 - A month has days × 24 hours; a resource counts from the hour it was created (down) to the
@@ -11,8 +12,9 @@ Rules:
   backup_gb = volume GB of servers (backup on) + storage GB of websites; website per site.
 - Prices in force for a month: the last entry whose ``from`` is not after it; ``changes``
   override fields from their month on.
-- Pools: hosts = Σ owned hosts × (purchase / years / 12 + maintenance / 12) + Σ hosts in use ×
-  power W × 730 h × PUE / 1000 × tariff; fixed pools their yuan a month; each rounded to the
+- Pools: hosts = Σ owned hosts × (purchase / years / 12 + maintenance / 12) + Σ hosts that are
+  on (running servers, or idle but powered on; a parked host is off) × power W × 730 h × PUE /
+  1000 × tariff; fixed pools their yuan a month; each rounded to the
   fen (half up). Usage split: weights are Σ quantity × unit price over the pool's items, and
   idle = Σ max(capacity − Σ quantity, 0) × price over items with a capacity (host items:
   owned hosts × size × allocation ratio). Even: 1 each. Weight: declared or the default.
@@ -157,8 +159,9 @@ def split(total_fen: int, weights: dict[str, Decimal]) -> dict[str, int]:
 
 
 def chargeback(period: str, prices: dict[str, Any], settings: dict[str, Any],
-               qty: dict[str, dict[str, Decimal]], in_use: dict[str, int],
+               qty: dict[str, dict[str, Decimal]], on: dict[str, int],
                adjustments: dict[str, Decimal]) -> dict[str, Any]:
+    """``on``: host class → hosts powered on (running servers or idle)."""
     rate = {i: in_force(prices["units"][i], period) for i in ITEMS}
     tariff = in_force(prices["power"]["tariff"], period, "yuan_per_kwh")
     pue = as_of(prices["power"], period)["pue"]
@@ -182,7 +185,7 @@ def chargeback(period: str, prices: dict[str, Any], settings: dict[str, Any],
                 m = as_of(prices["host_classes"][cls], period)
                 cost += m["purchase_yuan"] / m["years"] / 12 * n
                 cost += m.get("maintenance_yuan_per_year", Decimal(0)) / 12 * n
-                cost += m["power_w"] * HOURS_A_MONTH * pue / 1000 * tariff * in_use.get(cls, 0)
+                cost += m["power_w"] * HOURS_A_MONTH * pue / 1000 * tariff * on.get(cls, 0)
         else:
             cost = in_force(p["yuan_per_month"], period)
         cost = fen(cost)

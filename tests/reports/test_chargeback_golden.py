@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import govcloud
 from tests.support.estate import GOLDEN, edit
 
@@ -18,9 +20,21 @@ def report(estate: Path, kind: str, period: str = "2026-10") -> dict:
     return json.loads(proc.stdout)
 
 
-def test_chargeback_every_line(golden: Path) -> None:
-    want = json.loads((EXPECTED / "expected-chargeback.json").read_text())
+# The golden estate with its idle host parked (the fixture ``golden``), and as applied, that
+# host idle but powered on (``golden_idle_on``): golden/small/README.md works out both.
+STATES = {"parked": "-parked", "idle-on": ""}
+
+
+def _estate(request: pytest.FixtureRequest, state: str) -> Path:
+    return request.getfixturevalue("golden" if state == "parked" else "golden_idle_on")
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_chargeback_every_line(request: pytest.FixtureRequest, state: str) -> None:
+    golden = _estate(request, state)
+    want = json.loads((EXPECTED / f"expected-chargeback{STATES[state]}.json").read_text())
     got = report(golden, "chargeback")
+    assert got["hosts"] == want["hosts"]
     assert got["period"] == want["period"]
     assert got["platform_cost"] == want["platform_cost"]
     assert got["idle"] == want["idle"]
@@ -39,8 +53,10 @@ def test_chargeback_every_line(golden: Path) -> None:
         assert deps[dep]["total"] == w["total"], dep
 
 
-def test_savings_every_line(golden: Path) -> None:
-    want = json.loads((EXPECTED / "expected-savings.json").read_text())
+@pytest.mark.parametrize("state", STATES)
+def test_savings_every_line(request: pytest.FixtureRequest, state: str) -> None:
+    golden = _estate(request, state)
+    want = json.loads((EXPECTED / f"expected-savings{STATES[state]}.json").read_text())
     got = report(golden, "savings")
     for key in ("period", "legacy_total", "idle", "saving"):
         assert got[key] == want[key], key
@@ -58,6 +74,8 @@ def test_savings_every_line(golden: Path) -> None:
             assert line["price_source"] == price_src
     consolidated = sum(float(d["consolidated"]) for d in got["departments"])
     assert f"{consolidated:.2f}" == want["consolidated_total"]
+    note = [a for a in got["assumptions"] if a.startswith("Shared hosts:")]
+    assert len(note) == 1 and ("consolidate --apply" in note[0]) == (state == "idle-on")
 
 
 def test_adding_a_later_price_leaves_the_month_alone(golden: Path) -> None:

@@ -170,8 +170,10 @@ def test_reference_reproduces_every_figure_of_a_year(tmp_path: Path, seed: int) 
     checked = 0
     for m in MONTHS:
         in_use: dict[str, int] = {}
+        # Hosts that are on: running servers ('hosts:') or idle but powered on ('hosts_idle:').
         for item, n in db.execute("SELECT item, allocated FROM usage WHERE period = ? AND "
-                                  "department = '_platform' AND item LIKE 'hosts:%'", (m,)):
+                                  "department = '_platform' AND (item LIKE 'hosts:%' OR "
+                                  "substr(item, 1, 11) = 'hosts_idle:')", (m,)):
             cls = item.split(":")[2]
             in_use[cls] = in_use.get(cls, 0) + int(n)
         qty = ref.quantities(m, lives)

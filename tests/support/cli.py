@@ -81,3 +81,18 @@ def apply_killed_after(estate: Path, finished: int, *args: str,
             proc.send_signal(signal.SIGKILL)
             break
     return proc.wait()
+
+
+def consolidate_killed_after(estate: Path, finished: int, *args: str,
+                             env: dict[str, str] | None = None) -> int:
+    """Start ``govcloud consolidate --apply --yes ARGS`` and SIGKILL it as soon as it reports
+    ``finished`` migrations done; return its exit status (-9 if killed)."""
+    proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), "consolidate",
+                             "--apply", "--yes", *args], env=_env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith(f"[{finished}/"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    return proc.wait()
