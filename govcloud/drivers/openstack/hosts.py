@@ -20,6 +20,7 @@ A hypervisor becomes a :class:`Host`:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +35,9 @@ from govcloud.placement.hosts import Host
 
 ZONE_KEY = "govcloud_zone"  # aggregate metadata: the estate zone of the aggregate's hosts
 CLASS_KEY = "govcloud_class"  # aggregate metadata: the host_pool class of its hosts
+# How long a member of an anti-affinity group refused a host (NoValidHost) is asked again:
+# nova's scheduler may still count a member that left the host (see migrate()).
+GROUP_WAIT = float(os.environ.get("GOVCLOUD_OS_GROUP_WAIT", "150"))
 REFUSED = ("the target must be up, enabled, have room and hold no other member of the "
            "server's anti-affinity group; see nova's logs (scheduler, conductor)")
 
@@ -127,32 +131,54 @@ class HostResources:
             raise DriverError(f"{server_key} is gone from the cloud",
                               "run govcloud consolidate again to plan from what runs now")
         server = self._settled(conn, server, res)  # a migration a killed run left in flight
-        if server.compute_host != host:
-            known = {m.id for m in self._migrations(server.id)}
-            actions = {a.request_id for a in conn.compute.server_actions(server)}
+        grouped: bool | None = None
+        deadline = time.monotonic() + GROUP_WAIT
+        while server.compute_host != host:
             try:
-                self._call(f"live-migrate {name} to {host}", dep, lambda: conn.compute
-                           .live_migrate_server(server, host=host, block_migration="auto"))
+                server = self._live_migrate(conn, server, res, host)
             except DriverError as exc:
-                if exc.retryable:
+                if "No valid host" not in str(exc) or exc.retryable:
                     raise
-                raise DriverError(str(exc), REFUSED) from exc
-            server = self._settled(conn, server, res)
-            if server.compute_host != host:
-                status = next((m.status for m in self._migrations(server.id)
-                               if m.id not in known), "no migration record")
-                cause = self._resize_refusal(conn, server, actions, "live-migration")
-                # 'error': refused before it began (the scheduler's filters, a pre-check);
-                # 'failed': it began and broke, which may pass
-                refused = status == "error"
-                raise DriverError(f"department {dep}: nova did not move {name} to {host}: it "
-                                  f"stays on {server.compute_host} (migration {status}"
-                                  + (f", {cause}" if cause else "") + ")",
-                                  REFUSED if refused else "the next run tries again",
-                                  retryable=not refused)
+                if grouped is None:
+                    grouped = any(server.id in (g.member_ids or []) and
+                                  (g.policy or "") == "anti-affinity"
+                                  for g in conn.compute.server_groups())
+                # Nova's scheduler learns that a member left a host late (up to its
+                # scheduler_instance_sync_interval, 120 s): until then the anti-affinity
+                # filter refuses that host to the group's other members. Asked again.
+                if not grouped or time.monotonic() > deadline:
+                    raise
+                time.sleep(10.0)
         return Resource("server", dep, name, {"zone": (server.metadata or {}).get("gc-zone")},
                         computed={"id": server.id, "host": server.compute_host,
                                   "status": server.status})
+
+    def _live_migrate(self, conn: Any, server: Any, res: Resource, host: str) -> Any:
+        """One live migration to ``host``, waited for; the server as it runs after it."""
+        dep, name = res.department, res.name
+        known = {m.id for m in self._migrations(server.id)}
+        actions = {a.request_id for a in conn.compute.server_actions(server)}
+        try:
+            self._call(f"live-migrate {name} to {host}", dep, lambda: conn.compute
+                       .live_migrate_server(server, host=host, block_migration="auto"))
+        except DriverError as exc:
+            if exc.retryable:
+                raise
+            raise DriverError(str(exc), REFUSED) from exc
+        server = self._settled(conn, server, res)
+        if server.compute_host != host:
+            status = next((m.status for m in self._migrations(server.id)
+                           if m.id not in known), "no migration record")
+            cause = self._resize_refusal(conn, server, actions, "live-migration")
+            # 'error': refused before it began (the scheduler's filters, a pre-check);
+            # 'failed': it began and broke, which may pass
+            refused = status == "error"
+            raise DriverError(f"department {dep}: nova did not move {name} to {host}: it "
+                              f"stays on {server.compute_host} (migration {status}"
+                              + (f", {cause}" if cause else "") + ")",
+                              REFUSED if refused else "the next run tries again",
+                              retryable=not refused)
+        return server
 
     def _settled(self, conn: Any, server: Any, res: Resource) -> Any:
         """The server once no task runs on it (ACTIVE); an ERROR server is reported."""
@@ -176,7 +202,7 @@ class HostResources:
             time.sleep(1.0)
 
     def _migrations(self, server_id: str) -> list[Any]:
-        return list(self.conn.compute.migrations(instance_uuid=server_id,
+        return list(self.conn.compute.migrations(server_id=server_id,
                                                  migration_type="live-migration"))
 
     def set_host_enabled(self, host: str, enabled: bool, reason: str) -> None:
