@@ -28,10 +28,16 @@ REASON = "govcloud: consolidated "
 KILLS = 5
 
 
+_PROJECTS: dict[Path, set[str]] = {}
+
+
 def _servers(cloud: Any, estate: Path) -> dict[str, Any]:
-    """Server name -> server, for the estate's projects."""
-    domain = cloud.identity.find_domain(domain_of(estate))
-    ids = {p.id for p in cloud.identity.projects(domain_id=domain.id)}
+    """Server name -> server, for the estate's projects (one list call once they are known:
+    the test polls, on a cloud other tests share)."""
+    if estate not in _PROJECTS:
+        domain = cloud.identity.find_domain(domain_of(estate))
+        _PROJECTS[estate] = {p.id for p in cloud.identity.projects(domain_id=domain.id)}
+    ids = _PROJECTS[estate]
     return {s.name: s for s in cloud.compute.servers(all_projects=True, details=True)
             if s.project_id in ids}
 
@@ -139,7 +145,7 @@ def _consolidate_killed(estate: Path, cloud: Any) -> int:
         if any(s.status == "MIGRATING" for s in _servers(cloud, estate).values()):
             proc.send_signal(signal.SIGKILL)
             break
-        time.sleep(0.3)
+        time.sleep(0.5)
     return proc.wait(timeout=60)
 
 
@@ -194,8 +200,6 @@ def test_consolidate_apply_frees_hosts_and_survives_kills(cloud: Any, estate: Pa
     # killed during a migration, five times; each time the next run finishes the job
     for n in range(1, KILLS + 1):
         spread = _spread(cloud, estate, groups)
-        plan = json.loads(govcloud("consolidate", "-o", "json", estate=estate, env=env(),
-                                   check=True).stdout)
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         t = time.monotonic()
         assert _consolidate_killed(estate, cloud) == -signal.SIGKILL, f"kill {n}"
@@ -208,8 +212,9 @@ def test_consolidate_apply_frees_hosts_and_survives_kills(cloud: Any, estate: Pa
         assert set(servers) == names, f"kill {n}: servers lost"
         assert len({s.compute_host for s in servers.values()}) == floor, f"kill {n}"
         _assert_apart(cloud, estate, groups)
+        # every server that changed host moved once, and no other server moved at all
         moved = _live_migrations(cloud, ids, since)
-        assert max(moved.values(), default=0) <= 1, f"kill {n}: moved twice: {moved}"
-        assert sum(moved.values()) <= plan["instance_migrations_count"], \
-            f"kill {n}: {moved} vs {plan}"
+        changed = {servers[name].id for name, host in spread.items()
+                   if servers[name].compute_host != host}
+        assert moved == Counter(changed), f"kill {n}: {moved} for {changed}"
     print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
