@@ -16,7 +16,12 @@ compared with OpenStack Watcher's ``node_resource_consolidation`` strategy when 
 python-watcher is available (``--watcher-python PATH`` or $WATCHER_PYTHON); see
 benchmarks/watcher_consolidate.py for how it is run offline and what it ignores.
 
-Exits non-zero when a goal of issue #3 is missed.
+Hard instances (issue #13): families from the literature on which first-fit-decreasing
+misses the optimum, the optimum known by construction (benchmarks/hard_instances.py):
+Falkenauer's triplets, a perfect-packing Schwerin/Wäscher class, and 2-D perfect vector
+packings, at about 60, 120, 250 and 500 VMs; ``--hard`` runs only those.
+
+Exits non-zero when a goal of issue #3 or #13 is missed.
 """
 
 from __future__ import annotations
@@ -274,8 +279,16 @@ def main() -> int:
     ap.add_argument("--small", type=int, default=40, help="number of small exact cases")
     ap.add_argument("--watcher-python", default=os.environ.get("WATCHER_PYTHON", ""),
                     help="a Python with python-watcher installed (default $WATCHER_PYTHON)")
+    ap.add_argument("--hard", action="store_true", help="only the hard instances (#13)")
     args = ap.parse_args()
     start = time.perf_counter()
+    hard = hard_rows()
+    print(_hard_table(hard))
+    hard_goals = _hard_goals(hard)
+    if args.hard:
+        for ok, text in hard_goals:
+            print(f"  [{'ok' if ok else 'MISSED'}] {text}")
+        return 0 if all(ok for ok, _ in hard_goals) else 1
     rows: list[Row] = []
     scales = [("qingdao-81", 81, 12.35), ("500-deps", 500, 15.0), ("2000-deps", 2000, 25.0)]
     if args.quick:
@@ -316,13 +329,20 @@ def main() -> int:
                   f"{w['hosts_after']} hosts left; migrations that break anti-affinity or "
                   f"capacity incl. disk: {_watcher_breaks(w, demands, hosts, current)}; "
                   f"{w['seconds']:.2f}s")
+            same = repack(current, demands, hosts, RATIOS,
+                          target_hosts=int(w["hosts_after"]))  # type: ignore[call-overload]
+            per = w["migrations"] / w["released"] if w["released"] else 0.0  # type: ignore
+            print(f"  Migrations per host freed: govcloud to the floor "
+                  f"{plan.migrations_per_released:.2f}; Watcher {per:.2f}; govcloud to "
+                  f"Watcher's {w['hosts_after']} hosts: {same.migrations} migrations for "
+                  f"{len(same.released)} hosts ({same.migrations_per_released:.2f} per host)")
     else:
         print("  Watcher: not compared — no Python with python-watcher given "
               "(--watcher-python or $WATCHER_PYTHON; see benchmarks/watcher_consolidate.py)")
 
     total = time.perf_counter() - start
-    goals = _goals(rows, steps_ok, total)
-    print("\nGoals (issue #3):")
+    goals = _goals(rows, steps_ok, total) + hard_goals
+    print("\nGoals (issues #3 and #13):")
     for ok, text in goals:
         print(f"  [{'ok' if ok else 'MISSED'}] {text}")
     print(f"\nTotal wall time {total:.1f}s")
@@ -337,6 +357,63 @@ def _watcher_breaks(w: dict[str, object], demands: list[Demand], hosts: list[Hos
 
     steps = [Migration(s, a, b) for s, a, b in w["steps"]]  # type: ignore[union-attr]
     return len(replay(current, demands, hosts, RATIOS, steps))
+
+
+# --- hard instances (issue #13) ------------------------------------------------------------
+
+@dataclass
+class HardRow:
+    case: str
+    vms: int
+    optimum: int
+    lb: int
+    govcloud: int
+    ffd: int
+    seconds: float
+    valid: bool
+
+
+def hard_rows() -> list[HardRow]:
+    from benchmarks.hard_instances import RATIOS as HARD_RATIOS
+    from benchmarks.hard_instances import cases
+
+    out = []
+    for name, demands, hosts, opt in cases():
+        t = time.perf_counter()
+        ours = place(demands, hosts, HARD_RATIOS)
+        seconds = time.perf_counter() - t
+        ffd = first_fit_decreasing(demands, hosts, HARD_RATIOS).count()
+        lb = sum(lower_bound(demands, hosts, HARD_RATIOS).values())
+        ok = not violations(ours.assignment, demands, hosts, HARD_RATIOS)
+        out.append(HardRow(name, len(demands), opt, lb, ours.count(), ffd, seconds, ok))
+        print(f"{name}: govcloud {ours.count()} (optimum {opt}, FFD {ffd}) in {seconds:.2f}s",
+              file=sys.stderr, flush=True)
+    return out
+
+
+def _hard_table(rows: list[HardRow]) -> str:
+    head = ("hard case", "VMs", "optimum", "LB", "govcloud", "FFD", "gc-opt", "FFD-opt", "gc s")
+    body = [(r.case, r.vms, r.optimum, r.lb, r.govcloud, r.ffd, r.govcloud - r.optimum,
+             r.ffd - r.optimum, f"{r.seconds:.2f}") for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
+    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in (head, *body)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _hard_goals(rows: list[HardRow]) -> list[tuple[bool, str]]:
+    worst = max((r.seconds for r in rows), default=0.0)
+    return [
+        (all(r.valid for r in rows), "hard instances: every placement valid"),
+        (all(r.govcloud <= r.optimum + 1 for r in rows),
+         "hard instances: within 1 host of the optimum on each (worst "
+         f"+{max((r.govcloud - r.optimum for r in rows), default=0)})"),
+        (all(r.seconds <= 10.0 for r in rows),
+         f"hard instances: <= 10 s per case (slowest {worst:.1f}s)"),
+        (all(r.govcloud <= r.ffd for r in rows), "hard instances: never worse than FFD"),
+    ]
 
 
 def _line(r: Row) -> str:

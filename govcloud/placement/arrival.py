@@ -74,12 +74,13 @@ def _zone(new: Sequence[Demand], running: Sequence[Demand], where: Mapping[str, 
     except CapacityError:
         packed = {}
     for d in rest:
-        target = packed.get(d.key)
-        if target is None:
+        chosen = packed.get(d.key)
+        if chosen is None:
             try:
-                target = place_one(d, hosts, used, ratios)
+                chosen = place_one(d, hosts, used, ratios)
             except CapacityError:
                 continue
+        target = chosen
         used.setdefault(target, Usage()).add(d)
         out[d.key] = target
     return out

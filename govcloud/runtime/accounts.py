@@ -399,7 +399,8 @@ def history(store: Store, upto: Month | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str, Any] | None:
+def plan_cost(plan: Any, estate: Estate, period: str | None = None,
+              parked: dict[str, dict[str, int]] | None = None) -> dict[str, Any] | None:
     """The plan's effect on the monthly bill at ``period``'s prices (this month's by default),
     computed as ``usage collect`` and the chargeback compute a whole month's statement before
     and after; None when the estate has no (valid) price book, so a plan never fails for
@@ -415,19 +416,42 @@ def plan_cost(plan: Any, estate: Estate, period: str | None = None) -> dict[str,
     in_use_before = hosts_in_use(estate, before)[0]
     same_servers = _servers(before) == _servers(after)
     in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
-    # Apply places as the placement packs; every other host of the pool is taken to stay on
-    # (parking hosts is consolidation's saving, not a plan's).
+    # Apply places as the placement packs; the hosts ``parked`` (zone → class → count, from
+    # the driver) stay off unless the servers need them, every other host stays on.
     cost = plan_cost_of(book, period, usage.allocations(before), usage.allocations(after),
-                        Platform.of(pool, in_use_before, _all_on(pool, in_use_before)),
-                        Platform.of(pool, in_use_after, _all_on(pool, in_use_after)))
+                        Platform.of(pool, in_use_before, _all_on(pool, in_use_before, parked)),
+                        Platform.of(pool, in_use_after, _all_on(pool, in_use_after, parked)))
     return cost.as_dict()
 
 
-def _all_on(pool: Any, running: dict[str, dict[str, int]]) -> usage.HostCounts:
-    """The pool's hosts with ``running`` running servers and every other one idle but on."""
-    idle = {z: {c: n - running.get(z, {}).get(c, 0) for c, n in classes.items()
-                if n > running.get(z, {}).get(c, 0)} for z, classes in pool.hosts.items()}
-    return usage.HostCounts(running, {z: c for z, c in idle.items() if c}, {}, running)
+def parked_hosts(driver: Driver) -> dict[str, dict[str, int]]:
+    """Zone → class → hosts disabled and running no server (parked by a consolidation)."""
+    if not driver.can(Ability.PLACEMENT):
+        return {}
+    running = set(driver.servers_on_hosts().values())
+    out: dict[str, dict[str, int]] = {}
+    for h in driver.hosts():
+        if not h.enabled and h.name not in running:
+            zone = out.setdefault(h.zone, {})
+            zone[h.host_class] = zone.get(h.host_class, 0) + 1
+    return out
+
+
+def _all_on(pool: Any, running: dict[str, dict[str, int]],
+            parked: dict[str, dict[str, int]] | None = None) -> usage.HostCounts:
+    """The pool's hosts with ``running`` running servers, ``parked`` ones off (as many as
+    the running ones leave), every other one idle but on."""
+    idle: dict[str, dict[str, int]] = {}
+    off: dict[str, dict[str, int]] = {}
+    for z, classes in pool.hosts.items():
+        for c, n in classes.items():
+            free = max(n - running.get(z, {}).get(c, 0), 0)
+            down = min((parked or {}).get(z, {}).get(c, 0), free)
+            if down:
+                off.setdefault(z, {})[c] = down
+            if free - down:
+                idle.setdefault(z, {})[c] = free - down
+    return usage.HostCounts(running, idle, off, running)
 
 
 def _servers(resources: list[Any]) -> list[tuple[Any, ...]]:

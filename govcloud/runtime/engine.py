@@ -88,7 +88,12 @@ class Session:
                 plan = plan.with_catalogue(compare(
                     declared, self.driver.cloud_catalogue(declared), plan.needed_images()))
             self._check_hosts(plan)
-            return plan.with_cost(plan_cost(plan, self.estate)) if cost else plan
+            if not cost:
+                return plan
+            from govcloud.runtime.accounts import parked_hosts
+
+            return plan.with_cost(plan_cost(plan, self.estate,
+                                            parked=parked_hosts(self.driver)))
 
     def cloud_hosts(self) -> tuple[list[Host], list[Host]] | None:
         """A real cloud's hypervisors (all, and those apply may use: enabled, or disabled by

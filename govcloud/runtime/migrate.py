@@ -131,9 +131,9 @@ def consolidate(driver: Driver, store: Store, ratios: Ratios, plan: MigrationPla
         reason = consolidated_reason(clock().date())
         for h in hosts:
             if h.zone in zones and h.enabled and h.name not in running:
-                journal(h.name, "disable", "started", reason)
+                # "parked", not "done": history counts the run's migrations done.
                 driver.set_host_enabled(h.name, False, reason)
-                journal(h.name, "disable", "done", reason)
+                journal(h.name, "disable", "parked", reason)
                 result.parked.append(h.name)
                 emit("parked", None, h.name)
     result.seconds = time.monotonic() - started

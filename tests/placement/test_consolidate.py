@@ -208,3 +208,19 @@ def test_replay_refuses_a_step_that_breaks_anti_affinity() -> None:
     current = {"a/server/x1": "intranet-01", "a/server/x2": "intranet-02"}
     bad = [Migration("a/server/x1", "intranet-01", "intranet-02")]
     assert replay(current, demands, hosts, RATIOS, bad) != []
+
+
+@pytest.mark.parametrize("family", ["triplets", "vector-perfect"])
+def test_hard_instances_come_within_one_host_of_the_optimum(family: str) -> None:
+    """Issue #13, part 5: Falkenauer's triplets (60 VMs: FFD uses 24 hosts, the optimum is
+    20) and a 2-D perfect packing, the optimum known by construction."""
+    from benchmarks.hard_instances import FAMILIES, hosts_for
+    from benchmarks.hard_instances import RATIOS as HARD
+    from govcloud.placement.hosts import first_fit_decreasing
+
+    demands, optimum = FAMILIES[family](60, seed=60 + len(family))
+    hosts = hosts_for(family, demands, optimum)
+    ours = place(demands, hosts, HARD)
+    assert violations(ours.assignment, demands, hosts, HARD) == []
+    ffd = first_fit_decreasing(demands, hosts, HARD).count()
+    assert ours.count() <= optimum + 1 < ffd
