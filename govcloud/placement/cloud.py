@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from govcloud.core.model import ZONES
 from govcloud.errors import CapacityError
 from govcloud.placement.capacity import REPORTED
 from govcloud.placement.hosts import Demand, Host, Ratios, lower_bound, place
@@ -30,7 +31,7 @@ def zone_map(zones: Iterable[str], hosts: Iterable[Host]) -> dict[str, str]:
     maps to itself, and finds no host)."""
     zones = sorted(set(zones))
     own = {h.zone for h in hosts}
-    shared = sorted(own - set(zones))
+    shared = sorted(own - set(zones) - set(ZONES))
     return {z: z if z in own or len(shared) != 1 else shared[0] for z in zones}
 
 
