@@ -50,7 +50,9 @@ PORTS = {
     'memcached': int(os.environ.get('TESTCLOUD_MEMCACHED_PORT', 11211)),
     'mysql': int(os.environ.get('TESTCLOUD_MYSQL_PORT', 3307)),
 }
-N_COMPUTE = int(os.environ.get('TESTCLOUD_COMPUTE_HOSTS', '2'))
+# three fake hosts: enough for an anti-affinity group of three and for a consolidation
+# that frees a host (live migration between them works with the fake driver)
+N_COMPUTE = int(os.environ.get('TESTCLOUD_COMPUTE_HOSTS', '3'))
 DEBUG = os.environ.get('TESTCLOUD_DEBUG', 'false')
 SERVICE_USERS = ('nova', 'placement', 'glance', 'neutron', 'cinder')
 DATABASES = ('keystone', 'placement', 'nova_api', 'nova', 'nova_cell0',

@@ -12,7 +12,7 @@ from govcloud.cli import cli
 from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError
-from govcloud.placement import capacity
+from govcloud.placement import capacity, cloud
 from govcloud.placement.consolidation import Migration, MigrationPlan
 from govcloud.runtime import engine
 from govcloud.runtime.migrate import MigrationResult
@@ -35,6 +35,11 @@ def capacity_command(ctx: click.Context, add: tuple[Path, ...], output: str) -> 
 
     Exit code 2 when the installed pool is too small (the hosts to add are named).
 
+    With a real cloud (cloud.driver: openstack) the hosts are the cloud's hypervisors, with
+    placement's allocation ratios, each listed with its zone, class, whether it takes servers
+    and how many of the estate's run there; an estate that does not fit them is an error
+    naming what is short. --add stays on the settings' host_pool model.
+
     \b
     Examples:
       govcloud capacity
@@ -45,6 +50,8 @@ def capacity_command(ctx: click.Context, add: tuple[Path, ...], output: str) -> 
         emit_json(result.as_dict())
     elif isinstance(result, capacity.WhatIf):
         click.echo(_what_if_text(result))
+    elif isinstance(result, cloud.CloudCapacity):
+        click.echo(_cloud_text(result))
     else:
         click.echo(_report_text(result))
     if result.extra:
@@ -182,6 +189,29 @@ def _report_text(r: capacity.CapacityReport) -> str:
                 lines.append(f"{z.zone}: the installed pool is short by "
                              + ", ".join(f"{n} {cls}" for cls, n in z.extra.items()))
     return "\n".join(lines)
+
+
+def _cloud_text(r: cloud.CloudCapacity) -> str:
+    rows: list[list[Any]] = [
+        [z.zone, ", ".join(z.serves) or "-", z.servers, z.hosts, z.in_use, z.needed,
+         z.lower_bound, _pct(z.average), _pct(z.peak)] for z in r.zones]
+    hv: list[list[Any]] = [
+        [h.host.name, h.host.zone, h.host.host_class, f"{h.host.vcpus:g}", f"{h.host.ram_gb:g}",
+         "yes" if h.host.enabled else f"no: {h.host.disabled_reason or '-'}", h.servers]
+        for h in r.hypervisors]
+    in_use = sum(z.in_use for z in r.zones)
+    return "\n".join([
+        f"Capacity of estate {r.estate} on cloud {r.cloud} (planned to "
+        f"{100 * r.headroom:.0f} % headroom)", "",
+        table(["zone", "serves", "servers", "hypervisors", "in use", "needed", "lower bound",
+               "avg vCPU/RAM/disk", "peak vCPU/RAM/disk"], rows, "llrrrrrrr"), "",
+        table(["hypervisor", "zone", "class", "vCPU*", "RAM GiB*", "takes servers", "servers"],
+              hv, "lllrrlr"), "",
+        "* allocatable (placement's allocation ratio, less reserved), in the units of "
+        "host_pool's ratios.",
+        f"{r.hosts} hypervisor(s) needed, {in_use} running servers of the estate"
+        + (": run govcloud consolidate." if in_use > r.hosts else "."),
+    ])
 
 
 def _plan_text(plan: MigrationPlan) -> str:

@@ -238,6 +238,11 @@ def show_text(data: dict[str, Any]) -> str:
     out.append("")
     out.append(f"{len(rows)} departments, {sum(r[3] for r in rows)} servers on "
                f"{len(data['hosts_used'])} hosts.")
+    if "hypervisors" in data:  # a real cloud: every hypervisor, used or not
+        out.append("Hypervisors: " + ", ".join(
+            f"{h['name']} ({h['zone']}, {h['servers']} server(s)"
+            + ("" if h["enabled"] else f", disabled: {h['disabled_reason'] or '-'}") + ")"
+            for h in data["hypervisors"]) + ".")
     last = data.get("last_apply")
     if last:
         out.append(f"Last apply {last['id']}: {last['result'] or 'running or interrupted'}, "

@@ -6,6 +6,7 @@ This is the edge where the pure core meets the state store and the drivers.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,13 +21,14 @@ from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
 from govcloud.core.planning import Plan, check_saved, make_plan
 from govcloud.drivers import Driver, open_driver
-from govcloud.drivers.base import Ability
+from govcloud.drivers.base import CONSOLIDATED, Ability
 from govcloud.errors import GovcloudError, ValidationFailed
+from govcloud.placement import cloud
 from govcloud.placement.arrival import Arrivals, arrivals
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan
-from govcloud.placement.hosts import Ratios
+from govcloud.placement.hosts import Host, Ratios
 from govcloud.runtime.accounts import plan_cost
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc, read_bytes
@@ -86,12 +88,37 @@ class Session:
                 declared = self.estate.settings.catalogue
                 plan = plan.with_catalogue(compare(
                     declared, self.driver.cloud_catalogue(declared), plan.needed_images()))
+            self._check_hosts(plan)
             if not cost:
                 return plan
             from govcloud.runtime.accounts import parked_hosts
 
             return plan.with_cost(plan_cost(plan, self.estate,
                                             parked=parked_hosts(self.driver)))
+
+    def cloud_hosts(self) -> tuple[list[Host], list[Host]] | None:
+        """A real cloud's hypervisors (all, and those apply may use: enabled, or disabled by
+        a consolidation and so enabled again when needed); None for the sim, whose hosts are
+        the settings' host_pool model."""
+        if self.driver.name == "sim" or not self.driver.can(Ability.PLACEMENT):
+            return None
+        hosts = self.driver.hosts()
+        return hosts, [h for h in hosts if h.enabled or
+                       h.disabled_reason.startswith(CONSOLIDATED)]
+
+    def _check_hosts(self, plan: Plan) -> None:
+        """A plan that places servers on a real cloud must fit its hypervisors (capacity with
+        placement's allocation ratios, one host per anti-affinity member): said here, before
+        apply makes its first call."""
+        placing = any(c.kind == "server" and c.action in ("create", "replace", "update")
+                      for c in plan.changes)
+        found = self.cloud_hosts() if placing else None
+        if found is None:
+            return
+        hosts, usable = found
+        cloud.check(demands(self.desired().values()), usable,
+                    Ratios.of(self.estate.settings.host_pool),
+                    [h for h in hosts if h not in usable])
 
 
 def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
@@ -272,8 +299,11 @@ def where_new_servers_go(s: Session, plan: Plan) -> Arrivals:
                   and c.kind == "server")
     if not new:
         return Arrivals({}, ())
-    chosen = arrivals(new, demands(s.driver.read()), s.driver.servers_on_hosts(),
-                      s.driver.hosts(), Ratios.of(s.estate.settings.host_pool))
+    found = s.cloud_hosts()  # a real cloud: only hosts that work or that govcloud parked
+    hosts = found[1] if found is not None else s.driver.hosts()
+    chosen = arrivals(cloud.zoned(new, hosts), cloud.zoned(demands(s.driver.read()), hosts),
+                      s.driver.servers_on_hosts(), hosts,
+                      Ratios.of(s.estate.settings.host_pool))
     if chosen.enable and s.driver.can(Ability.MIGRATION):
         for host in chosen.enable:
             s.driver.set_host_enabled(host, True, "govcloud: capacity needed by apply")
@@ -326,18 +356,34 @@ def show(s: Session) -> dict[str, Any]:
             d["network"] = res.computed.get("cidr")
     hosts = sorted({s_["host"] for d in deps.values() for s_ in d["servers"] if s_["host"]})
     last = s.store.applies(1)
-    return {"departments": dict(sorted(deps.items())), "hosts_used": hosts,
-            "last_apply": last[0].__dict__ if last else None}
+    out = {"departments": dict(sorted(deps.items())), "hosts_used": hosts,
+           "last_apply": last[0].__dict__ if last else None}
+    found = s.cloud_hosts()
+    if found is not None:  # a real cloud: its hypervisors, used or not
+        running = Counter(s_["host"] for d in deps.values() for s_ in d["servers"])
+        out["hypervisors"] = [cloud.HostRow(h, running.get(h.name, 0)).as_dict()
+                              for h in found[0]]
+    return out
 
 
-def capacity(root: Path, added: list[Path]) -> CapacityReport | WhatIf:
+def capacity(root: Path, added: list[Path]) -> CapacityReport | WhatIf | cloud.CloudCapacity:
     """Hosts the estate needs; with ``added`` plan files, what changes if they join (files
-    outside plans/ are validated with the estate as if they were in it)."""
+    outside plans/ are validated with the estate as if they were in it). On a real cloud
+    (a driver with PLACEMENT other than the sim) the hosts are its hypervisors; what-if
+    stays on the settings' host_pool model."""
     root = find_root(root)
     files = [p.resolve() for p in added]
     inside = (root / "plans").resolve()
     after = validate(root, [p for p in files if p.parent != inside]).estate()
     if not files:
+        if after.settings.driver != "sim":
+            with session(root) as s:
+                found = s.cloud_hosts()
+                if found is not None:
+                    return cloud.report(after.settings.estate, s.driver.name,
+                                        demands(s.desired().values()), found[0],
+                                        s.driver.servers_on_hosts(),
+                                        Ratios.of(after.settings.host_pool), found[1])
         return capacity_report(after)
     before = Estate(after.root, after.settings, {
         k: p for k, p in after.plans.items() if (after.root / p.file).resolve() not in files})

@@ -29,6 +29,7 @@ from typing import Any
 from govcloud.drivers.base import Ability, Driver, Unsupported, consolidated_reason
 from govcloud.errors import DriverError, GovcloudError
 from govcloud.placement.capacity import demands as demands_of
+from govcloud.placement.cloud import zoned
 from govcloud.placement.consolidation import Migration, MigrationPlan, repack, replay
 from govcloud.placement.hosts import Ratios
 from govcloud.runtime.store import Store, clock
@@ -175,8 +176,8 @@ def fresh_or_resumed(driver: Driver, store: Store, ratios: Ratios,
     """The plan a run would carry out: a killed run's remaining steps when they are still
     valid (shown so), else a fresh plan from where servers run now."""
     current = driver.servers_on_hosts()
-    servers = demands_of(driver.read())
     hosts = driver.hosts()
+    servers = zoned(demands_of(driver.read()), hosts)  # in the cloud's zones (a real cloud)
     left = unfinished(store)
     if left is not None:
         todo = tuple(m for m in left[1] if current.get(m.server) != m.target)

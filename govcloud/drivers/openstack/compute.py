@@ -4,6 +4,7 @@ project; one shared watcher lists pending servers once a second instead of a GET
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from govcloud.core.desired import Resource
+from govcloud.drivers.base import requested_host
 from govcloud.drivers.openstack.network import TAG, dept_tag
 from govcloud.errors import CapacityError, DriverError
 
@@ -27,6 +29,7 @@ def server_address(server: Any) -> dict[str, str]:
 
 
 WAIT_SECONDS = float(os.environ.get("GOVCLOUD_OS_WAIT", "600"))
+log = logging.getLogger(__name__)
 
 
 class ComputeResources:
@@ -40,6 +43,7 @@ class ComputeResources:
     _flavor: Callable[[str, str], Any]
     _image: Callable[[str, str], Any]
     _in_project: Callable[..., list[Any]]
+    _host_for: Callable[[Resource, str | None], tuple[str | None, str | None]]
 
     def _find_group(self, department: str, name: str) -> Any | None:
         conn = self._as(department)
@@ -102,12 +106,50 @@ class ComputeResources:
                        "metadata": metadata, "tags": [TAG, dept_tag(dep)]}
             if hints:
                 request["scheduler_hints"] = hints
+            host, warning = self._host_for(res, requested_host(res))
+            server, refused = self._boot(conn, request, host, res)
+            warning = warning or refused
+        else:
+            server, warning = self._wait_server(conn, server, res), None
+        computed = {"id": server.id, "host": server.compute_host, **server_address(server)}
+        if warning:
+            computed["placement_warning"] = warning
+        return Resource(res.kind, dep, res.name, a, res.protected, computed)
+
+    def _boot(self, conn: Any, request: dict[str, Any], host: str | None, res: Resource
+              ) -> tuple[Any, str | None]:
+        """Create the server on ``host`` (compute API 2.74 ``host``: admin, and still through
+        the scheduler's filters, so anti-affinity and capacity hold); when nova refuses that
+        host (unknown to it, or NoValidHost there), create it again without one and say so."""
+        dep = res.department
+        if host is None:
             server = self._call(f"create server {res.name}", dep,
                                 lambda: conn.compute.create_server(**request))
-        server = self._wait_server(conn, server, res)
-        return Resource(res.kind, dep, res.name, a, res.protected,
-                        {"id": server.id, "host": server.compute_host,
-                         **server_address(server)})
+            return self._wait_server(conn, server, res), None
+        try:
+            server = self._call(f"create server {res.name} on {host}", dep,
+                                lambda: conn.compute.create_server(**request, host=host))
+        except DriverError as exc:
+            cause = str(exc.__cause__ or "")
+            # refused for the host: "Compute host X could not be found", or the policy of
+            # requested destinations (not an admin)
+            if exc.retryable or (host not in cause and "requested_destination" not in cause):
+                raise
+            why = _first_line(cause)
+        else:
+            try:
+                return self._wait_server(conn, server, res), None
+            except (CapacityError, DriverError) as exc:
+                if "No valid host" not in str(exc):
+                    raise
+                why = "NoValidHost there"
+                refused = server
+                self._call(f"wait for the refused server {res.name} to go", dep,
+                           lambda: conn.compute.wait_for_delete(refused, wait=WAIT_SECONDS))
+        warning = placement_warning(res, f"nova refused host {host} ({why})")
+        server = self._call(f"create server {res.name}", dep,
+                            lambda: conn.compute.create_server(**request))
+        return self._wait_server(conn, server, res), warning
 
     def _wait_server(self, conn: Any, server: Any, res: Resource) -> Any:
         """Wait for ACTIVE. One poller lists every pending server in one call per second, so
@@ -204,10 +246,12 @@ class ComputeResources:
                                   "check the cloud; re-run apply", retryable=True)
             time.sleep(1.0)
 
-    def _resize_refusal(self, conn: Any, server: Any, known: set[str]) -> str | None:
-        """Why nova gave up the resize we asked for (its instance action's failed event)."""
+    def _resize_refusal(self, conn: Any, server: Any, known: set[str],
+                        kind: str = "resize") -> str | None:
+        """Why nova gave up the resize (or other ``kind`` of action) we asked for (its instance
+        action's failed event)."""
         for action in conn.compute.server_actions(server):
-            if action.action != "resize" or action.request_id in known:
+            if action.action != kind or action.request_id in known:
                 continue
             detail = conn.compute.get_server_action(action.request_id, server)
             for event in detail.events or []:
@@ -359,3 +403,16 @@ class ServerWatch:
                 self.cond.notify_all()
 
 
+
+
+def placement_warning(res: Resource, why: str) -> str:
+    """Say (on stderr, and in the server's ``computed``) that the host govcloud chose for a
+    new server was not used."""
+    text = (f"department {res.department}: server {res.name}: {why}; nova chooses its host "
+            "instead (govcloud consolidate packs it later)")
+    log.warning("warning: %s", text)
+    return text
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else "refused"

@@ -27,6 +27,7 @@ from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
 from govcloud.drivers.openstack.catalogue import CatalogueResources
 from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch, server_address
+from govcloud.drivers.openstack.hosts import HostResources
 from govcloud.drivers.openstack.identity import IdentityServices
 from govcloud.drivers.openstack.network import (
     TAG,
@@ -46,11 +47,11 @@ RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
 """
 
 
-class OpenStackDriver(ComputeResources, CatalogueResources, NetworkResources, IdentityServices,
-                      Driver):
+class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, NetworkResources,
+                      IdentityServices, Driver):
     name = "openstack"
     abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS,
-                           Ability.CATALOGUE})
+                           Ability.CATALOGUE, Ability.PLACEMENT, Ability.MIGRATION})
 
     def __init__(self, settings: Settings, store: Store, cloud: str | None = None) -> None:
         import keystoneauth1.exceptions as ksa_exceptions
@@ -81,6 +82,7 @@ class OpenStackDriver(ComputeResources, CatalogueResources, NetworkResources, Id
         self._images: dict[str, Any] | None = None
         self._admin_role: Any = None
         self._watch = ServerWatch(self.conn)
+        self._hosts_cache = None
 
     # --- helpers --------------------------------------------------------------------------
     def _call(self, what: str, department: str, fn: Callable[[], T]) -> T:
