@@ -219,6 +219,7 @@ def collect_due(estate: Estate, store: Store, driver: Driver) -> list[str]:
 def records_for(store: Store, month: Month) -> list[usage.Record]:
     records = stored.load(store, str(month))
     if not records:
+        window(month)  # a month not begun says so: usage collect would refuse it too
         raise GovcloudError(f"no usage is recorded for {month}",
                             f"run govcloud usage collect --period {month} first")
     return records

@@ -156,6 +156,7 @@ def publish(store: Store, month: Month, folder: Path) -> list[Path]:
 
     c = stored.closing(store, str(month))
     if c is None:
+        accounts.window(month)  # a month not begun cannot be closed: say that instead
         raise GovcloudError(f"{month} is not closed; open figures can still change",
                             f"govcloud statement close --period {month}, then publish")
     files = release(c.estate, c.names, c.statement, c.ledger, c.book_digest)

@@ -40,6 +40,19 @@ def test_usage_only_for_months_that_have_begun_and_had_something(golden: Path) -
     assert periods == {"2026-01", "2026-10"}  # the apply's own month, and October
 
 
+@pytest.mark.parametrize("args", [("report", "chargeback"), ("report", "savings"),
+                                  ("report", "utilization"), ("report", "unit-costs"),
+                                  ("report", "publish"), ("statement", "close")])
+def test_a_month_not_begun_is_named_so_not_sent_to_usage_collect(golden: Path,
+                                                                args: tuple[str, ...]) -> None:
+    """A report of a future month said "run govcloud usage collect --period 2027-03 first",
+    which usage collect then refuses: the officer is sent round in a circle."""
+    out = govcloud(*args, "--period", "2027-03", estate=golden)
+    assert out.returncode == 1
+    assert "2027-03 has not begun" in out.stderr and "give a month up to 2026-11" in out.stderr
+    assert "usage collect" not in out.stderr and "Traceback" not in out.stderr
+
+
 def test_the_current_month_is_month_to_date_and_says_so(golden: Path) -> None:
     out = run(golden, "usage", "collect", "--period", "2026-11")
     assert "2026-11 month to date (613 of 720 hours" in out
