@@ -53,6 +53,19 @@ def test_a_month_not_begun_is_named_so_not_sent_to_usage_collect(golden: Path,
     assert "usage collect" not in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize("args, said", [
+    (("--period", "2026-10", "--from", "2026-01"), "--period 2026-10 and --from"),
+    (("--from", "2026-10", "--to", "2027-03"), "--to 2027-03 has not begun"),
+])
+def test_a_range_says_which_option_is_wrong(golden: Path, args: tuple[str, ...],
+                                            said: str) -> None:
+    """--period beside --from was dropped without a word (the range printed instead), and a
+    --to in the future was reported as "2026-12 has not begun", a month nobody typed."""
+    out = govcloud("report", "chargeback", *args, estate=golden)
+    assert out.returncode == 2 and said in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_the_current_month_is_month_to_date_and_says_so(golden: Path) -> None:
     out = run(golden, "usage", "collect", "--period", "2026-11")
     assert "2026-11 month to date (613 of 720 hours" in out
