@@ -407,3 +407,57 @@ def test_the_exporter_schedule_has_a_session_of_its_own(
     # a failure is logged, not raised (the schedule keeps going)
     (golden / "govcloud.yaml").write_text("cloud: [", encoding="utf-8")
     assert exporter.collect_once(golden) == []
+
+
+@pytest.mark.parametrize("value", ["'abc'", "-5", "9e999"], ids=["text", "negative", "inf"])
+def test_a_damaged_usage_row_is_named_with_a_way_out_that_works(golden: Path,
+                                                                value: str) -> None:
+    """A usage row whose amount is not a number was an internal error (AttributeError); a
+    negative or infinite one was billed as if true."""
+    db = golden / ".state" / "govcloud.db"
+    with sqlite3.connect(db) as conn:
+        dept, item = conn.execute("SELECT department, item FROM usage WHERE period = "
+                                  "'2026-10' AND item = 'vcpu' LIMIT 1").fetchone()
+        conn.execute(f"UPDATE usage SET allocated = {value} WHERE period = '2026-10' AND "
+                     "department = ? AND item = ?", (dept, item))
+    conn.close()
+    delete = (f"DELETE FROM usage WHERE period = '2026-10' AND department = '{dept}' AND "
+              f"item = '{item}'")
+    for report in ("chargeback", "utilization", "savings"):
+        proc = govcloud("report", report, "--period", "2026-10", estate=golden)
+        assert proc.returncode == 1, (report, proc.stdout)
+        assert "Traceback" not in proc.stderr and "Internal error" not in proc.stderr
+        assert f"the state store's usage row '2026-10/{dept}/{item}' is damaged" in \
+            proc.stderr, proc.stderr
+        assert delete in proc.stderr and "govcloud usage collect --period 2026-10" in \
+            proc.stderr
+    with sqlite3.connect(db) as conn:  # the way out works
+        conn.execute(delete)
+    conn.close()
+    run(golden, "usage", "collect", "--period", "2026-10")
+    assert "Check:" in run(golden, "report", "chargeback", "--period", "2026-10")
+
+
+@pytest.mark.parametrize("body, why", [
+    ("not json", "invalid JSON"), ('{"x": 1}', "no 'statement' field")],
+    ids=["invalid-json", "missing-field"])
+def test_a_damaged_closed_month_is_named_with_a_delete_that_works(golden: Path, body: str,
+                                                                  why: str) -> None:
+    """A statement body without its fields was an internal error (KeyError), and the way out
+    printed for a damaged one, "DELETE FROM statements WHERE key = …", fails: the table has
+    no column key."""
+    run(golden, "statement", "close", "--period", "2026-10")
+    db = golden / ".state" / "govcloud.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE statements SET body = ? WHERE period = '2026-10'", (body,))
+    conn.close()
+    proc = govcloud("report", "chargeback", "--period", "2026-10", estate=golden)
+    assert proc.returncode == 1 and "Internal error" not in proc.stderr, proc.stderr
+    assert f"the state store's statements row '2026-10' is damaged ({why}" in proc.stderr
+    delete = "DELETE FROM statements WHERE period = '2026-10'"
+    assert delete in proc.stderr, proc.stderr
+    with sqlite3.connect(db) as conn:  # the way out works: the month is open again
+        conn.execute(delete)
+    conn.close()
+    assert "open (prices may still change it)" in run(golden, "report", "chargeback",
+                                                      "--period", "2026-10")
