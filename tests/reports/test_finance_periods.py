@@ -461,3 +461,17 @@ def test_a_damaged_closed_month_is_named_with_a_delete_that_works(golden: Path, 
     conn.close()
     assert "open (prices may still change it)" in run(golden, "report", "chargeback",
                                                       "--period", "2026-10")
+
+
+def test_a_year_to_date_before_the_estate_existed_says_where_to_start(tmp_path: Path) -> None:
+    """Right after the README's first command, in November, the year to date (--from
+    2026-01) said "run govcloud usage collect --period 2026-01 first", which usage collect
+    refuses ("nothing ran in 2026-01"): the officer is told where the recorded months begin."""
+    root = copy_estate(tmp_path / "estate")
+    run(root, "apply", "--yes", "--no-services", **NOW)
+    out = govcloud("report", "chargeback", "--from", "2026-01", estate=root, env=NOW)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "no usage is recorded for 2026-01 to 2026-10" in out.stderr, out.stderr
+    assert "the first month with usage is 2026-11" in out.stderr
+    assert "--from 2026-11" in out.stderr
+    assert "2026-11" in run(root, "report", "chargeback", "--from", "2026-11", **NOW)
