@@ -4,6 +4,7 @@ store's finance audit trail with who, when, why and the digest of what was froze
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -134,8 +135,10 @@ def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: st
     if department not in estate.plans:
         raise GovcloudError(f"no department '{department}' in the estate",
                             f"one of: {', '.join(sorted(estate.plans))}")
-    try:
-        amount = Decimal(yuan)
+    try:  # a plain decimal: no exponent, infinity, NaN, underscores or hex
+        if not re.fullmatch(r"[+-]?[0-9]+(\.[0-9]+)?", yuan.strip()):
+            raise InvalidOperation
+        amount = Decimal(yuan.strip())
     except InvalidOperation:
         raise GovcloudError(f"--yuan {yuan!r} is not an amount",
                             "write yuan to the fen, e.g. -120.50 for a credit") from None

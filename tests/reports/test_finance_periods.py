@@ -475,3 +475,16 @@ def test_a_year_to_date_before_the_estate_existed_says_where_to_start(tmp_path: 
     assert "the first month with usage is 2026-11" in out.stderr
     assert "--from 2026-11" in out.stderr
     assert "2026-11" in run(root, "report", "chargeback", "--from", "2026-11", **NOW)
+
+
+@pytest.mark.parametrize("yuan", ["Infinity", "-inf", "sNaN", "1e9", "1_000", "0x10"])
+def test_an_adjustment_is_a_plain_amount_to_the_fen(golden: Path, yuan: str) -> None:
+    """--yuan Infinity was an internal error (decimal.InvalidOperation), and 1e9 was taken as
+    a debit of 1,000,000,000.00: an amount is written as yuan to the fen, as the hint says."""
+    out = govcloud("statement", "adjust", "--period", "2026-11", "--department", "alpha",
+                   "--yuan", yuan, "--reason", "typo", estate=golden)
+    assert out.returncode == 1, out.stdout
+    assert "Internal error" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert f"--yuan {yuan!r} is not an amount" in out.stderr, out.stderr
+    trail = json.loads(run(golden, "statement", "audit", "-o", "json"))
+    assert not [t for t in trail if t["action"].startswith("adjust")]
