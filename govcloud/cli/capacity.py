@@ -161,6 +161,8 @@ def _result_text(r: MigrationResult) -> str:
     if r.parked:
         lines.append(f"Parked {len(r.parked)} empty host(s), disabled with the reason "
                      f"'govcloud: consolidated …': {', '.join(r.parked)}.")
+    if r.usage:
+        lines.append(f"Finance: {r.usage}.")
     return "\n".join(lines)
 
 

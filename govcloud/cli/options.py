@@ -76,12 +76,24 @@ def span_options(f: F) -> F:
                              "e.g. --from 2026-01 for the year to date.")(f)
 
 
-def span_of(from_month: Month | None, to_month: Month | None) -> Span | None:
+def span_of(ctx: click.Context, from_month: Month | None, to_month: Month | None
+            ) -> Span | None:
+    """The range --from/--to give, or None for --period's one month. --period beside them
+    and a --to not begun are refused by name."""
     if from_month is None:
         if to_month is not None:
             raise click.BadParameter("--to needs --from", param_hint="--to")
         return None
+    if ctx.get_parameter_source("period") is not click.core.ParameterSource.DEFAULT:
+        raise click.BadParameter(f"--period {ctx.params['period']} and --from "
+                                 f"{from_month} ask for different things — give one month "
+                                 "with --period, or a range with --from/--to")
+    this = Month.of(clock())
+    if to_month is not None and to_month.start > this.start:
+        raise click.BadParameter(f"--to {to_month} has not begun (it is {clock():%Y-%m-%d} "
+                                 f"now) — give --to up to {this}, or leave it out for this "
+                                 "month", param_hint="--to")
     try:
-        return Span(from_month, to_month or Month.of(clock()))
+        return Span(from_month, to_month or this)
     except GovcloudError as exc:
         raise click.BadParameter(exc.render()) from None

@@ -67,7 +67,7 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
       govcloud report chargeback --period 2026-10 --output csv > chargeback-2026-10.csv
       govcloud report chargeback --from 2026-01 --to 2026-10
     """
-    span = span_of(from_month, to_month)
+    span = span_of(ctx, from_month, to_month)
     if span is None:
         _report(ctx, "chargeback", period, output, out)
         return

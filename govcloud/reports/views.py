@@ -92,13 +92,19 @@ def chargeback(names: Names, st: Statement) -> Report:
                   text)
 
 
+def _places(v: float) -> int:
+    """The decimals a per-unit figure was given (tables.per_unit_shown), 4 at least."""
+    exponent = Decimal(repr(v)).as_tuple().exponent
+    return max(4, -exponent if isinstance(exponent, int) else 4)
+
+
 def unit_costs(st: Statement) -> Report:
     """What one unit of each billed item really cost after the shared pools, reconciled to
     the platform's cost (govcloud.finance.unitcost states the rule)."""
     costs = unitcost.unit_costs(st)
     unitcost.check_reconciled(st, costs)
     header, rows = tables.unit_cost_table(costs)
-    shown = [[f"{v:,.4f}" if k in (7, 9) and isinstance(v, float) else cell(v)
+    shown = [[f"{v:,.{_places(v)}f}" if k in (7, 9) and isinstance(v, float) else cell(v)
               for k, v in enumerate(r)] for r in rows]
     text = table(header, shown, "lrrrrrrrrr")
     by_pool = tables.unit_cost_pools(costs)

@@ -70,7 +70,7 @@ def workbook(sheets: list[tuple[str, Table]], notes: list[str], active: str = ""
 
 def _is_money(name: str) -> bool:
     return not any(w in name for w in ("gb", "vcpu", "servers", "seats", "volumes", "websites",
-                                       "quota", "util"))
+                                       "quota", "util", "per_unit"))
 
 
 def _cell(v: Any) -> Any:

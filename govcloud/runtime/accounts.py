@@ -219,6 +219,7 @@ def collect_due(estate: Estate, store: Store, driver: Driver) -> list[str]:
 def records_for(store: Store, month: Month) -> list[usage.Record]:
     records = stored.load(store, str(month))
     if not records:
+        window(month)  # a month not begun says so: usage collect would refuse it too
         raise GovcloudError(f"no usage is recorded for {month}",
                             f"run govcloud usage collect --period {month} first")
     return records
@@ -349,12 +350,41 @@ def span_report(estate: Estate, store: Store, span: Span,
     with the year's forecast for a span from January. ``recorded_only`` leaves out months
     with no usage recorded (the exporter's year to date) instead of refusing them."""
     book = book_for(estate)
-    have = set(stored.periods(store)) if recorded_only else set()
+    have = set(stored.periods(store))
+    if not recorded_only:
+        _refuse_unrecorded(store, span, have)
     months = [charges_for(estate, store, m, book) for m in span
               if not recorded_only or str(m) in have]
     year = Month(span.first.year, 1)
     year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
     return views.span(names_of(estate), totals(months), str(span), year_hours)
+
+
+def _refuse_unrecorded(store: Store, span: Span, have: set[str]) -> None:
+    """The months of ``span`` with no usage (and not closed), named at once; when they come
+    before the first month with usage, where to start the range instead."""
+    missing = [m for m in span if str(m) not in have and stored.closing(store, str(m)) is None]
+    if not missing:
+        return
+    for m in missing:
+        window(m)  # a month not begun says so
+    def count(m: Month) -> int:
+        return m.year * 12 + m.month
+
+    if len(missing) == 1:
+        named = str(missing[0])
+    elif len(missing) == count(missing[-1]) - count(missing[0]) + 1:
+        named = f"{missing[0]} to {missing[-1]}"
+    else:
+        named = ", ".join(str(m) for m in missing)
+    later = sorted(p for p in have if p > str(missing[-1]))
+    if later and all(str(m) < min(have) for m in missing):
+        raise GovcloudError(f"no usage is recorded for {named} (the first month with usage is "
+                            f"{later[0]})",
+                            f"start the range there: --from {later[0]}; or, if the estate "
+                            f"ran then, govcloud usage collect --period {missing[0]}")
+    raise GovcloudError(f"no usage is recorded for {named}",
+                        f"run govcloud usage collect --period {missing[0]} first")
 
 
 def statement_page(estate: Estate, store: Store, month: Month, department: str) -> str:

@@ -4,6 +4,7 @@ store's finance audit trail with who, when, why and the digest of what was froze
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -134,8 +135,10 @@ def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: st
     if department not in estate.plans:
         raise GovcloudError(f"no department '{department}' in the estate",
                             f"one of: {', '.join(sorted(estate.plans))}")
-    try:
-        amount = Decimal(yuan)
+    try:  # a plain decimal: no exponent, infinity, NaN, underscores or hex
+        if not re.fullmatch(r"[+-]?[0-9]+(\.[0-9]+)?", yuan.strip()):
+            raise InvalidOperation
+        amount = Decimal(yuan.strip())
     except InvalidOperation:
         raise GovcloudError(f"--yuan {yuan!r} is not an amount",
                             "write yuan to the fen, e.g. -120.50 for a credit") from None
@@ -156,6 +159,7 @@ def publish(store: Store, month: Month, folder: Path) -> list[Path]:
 
     c = stored.closing(store, str(month))
     if c is None:
+        accounts.window(month)  # a month not begun cannot be closed: say that instead
         raise GovcloudError(f"{month} is not closed; open figures can still change",
                             f"govcloud statement close --period {month}, then publish")
     files = release(c.estate, c.names, c.statement, c.ledger, c.book_digest)

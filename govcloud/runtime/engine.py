@@ -404,6 +404,12 @@ def consolidation(s: Session, target_hosts: int | None = None,
 def consolidate(s: Session, plan: MigrationPlan, progress: Progress | None = None
                 ) -> MigrationResult:
     """Carry out ``plan`` (the caller holds the lock): migrations in order, each verified,
-    then the hosts left empty parked."""
-    return run_migrations(s.driver, s.store, Ratios.of(s.estate.settings.host_pool), plan,
-                          progress)
+    then the hosts left empty parked. Like apply, it then records this month's usage, so the
+    chargeback bills the hosts that run now and none a run parked."""
+    result = run_migrations(s.driver, s.store, Ratios.of(s.estate.settings.host_pool), plan,
+                            progress)
+    if result.done or result.parked:
+        from govcloud.runtime.accounts import collect_quietly
+
+        result.usage = collect_quietly(s.estate, s.store, s.driver)
+    return result

@@ -52,6 +52,7 @@ class MigrationResult:
     resumed: str = ""  # the killed run this one finished, if any
     from_journal: bool = False  # whether the killed run's plan was carried on
     seconds: float = 0.0
+    usage: str = ""  # this month's usage recorded afterwards, as apply does (one sentence)
 
     @property
     def ok(self) -> bool:
@@ -64,6 +65,7 @@ class MigrationResult:
                          for m in self.done],
                 "failed": [{"server": m.server, "error": e} for m, e in self.failed],
                 "parked": self.parked, "seconds": round(self.seconds, 3),
+                "usage": self.usage or None,
                 "plan": self.plan.as_dict()}
 
 

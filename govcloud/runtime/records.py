@@ -5,6 +5,7 @@ from the state store alone, without a cloud."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,16 +68,33 @@ def load(store: Store, period: str) -> list[Record]:
     ensure_tables(store)
     rows = store.query("SELECT period, department, item, allocated, used, source FROM usage "
                        "WHERE period = ? ORDER BY department, item", (period,))
+    _check_amounts(store, period, [(d, i, a) for _, d, i, a, _, _ in rows]
+                   + [(d, i, u) for _, d, i, _, u, _ in rows if u is not None])
     return [Record(p, d, i, float(a), None if u is None else float(u), s)
             for p, d, i, a, u, s in rows]
+
+
+def _check_amounts(store: Store, period: str, rows: list[tuple[str, str, Any]]) -> None:
+    """Every amount a plain number, at least 0 and finite; else the row is damaged, named
+    with the way out (a collect of the month writes it again)."""
+    bad = [(d, i, v) for d, i, v in rows
+           if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf]
+    if bad:
+        d, i, v = bad[0]
+        raise store.damaged("usage", f"{period}/{d}/{i}", f"amount {v!r} is not a number of "
+                            "units, at least 0", {"period": period, "department": d,
+                                                  "item": i},
+                            f"collect the month again: govcloud usage collect --period {period}")
 
 
 def allocated(store: Store, period: str) -> list[tuple[str, str, float]]:
     """(department, item, allocated) of a month: what the chargeback needs, without building
     a Record per row (a year of 2,000 departments is 200,000 rows)."""
     ensure_tables(store)
-    return store.query("SELECT department, item, allocated FROM usage WHERE period = ?",
+    rows = store.query("SELECT department, item, allocated FROM usage WHERE period = ?",
                        (period,))
+    _check_amounts(store, period, rows)
+    return rows
 
 
 def periods(store: Store) -> list[str]:
@@ -116,13 +134,20 @@ def closing(store: Store, period: str) -> Closing | None:
     rows = store.query("SELECT body FROM statements WHERE period = ?", (period,))
     if not rows:
         return None
-    body = store.document("statements", period, rows[0][0])
+    body = store.document("statements", period, rows[0][0], {"period": period})
     if is_old_closing(body):
         raise StateError(f"{period} was closed by an earlier govcloud (its statement only) and "
                          "is not yet in this version's format",
                          "run govcloud validate and fix what it reports: the month is "
                          "brought over when the estate's plans and price book load")
-    return Closing.from_dict(body)
+    try:
+        return Closing.from_dict(body)
+    except KeyError as exc:
+        raise store.damaged("statements", period, f"no {exc.args[0]!r} field",
+                            {"period": period}) from None
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise store.damaged("statements", period, f"a field has the wrong type: {exc}",
+                            {"period": period}) from None
 
 
 def is_old_closing(body: dict[str, Any]) -> bool:
@@ -139,7 +164,7 @@ def old_closings(store: Store) -> list[tuple[str, dict[str, Any], str, str]]:
                        "WHERE body NOT LIKE ? ORDER BY period", ('{"book_digest"%',))
     out = []
     for period, body, at, by in rows:
-        doc = store.document("statements", period, body)
+        doc = store.document("statements", period, body, {"period": period})
         if is_old_closing(doc):
             out.append((period, doc, at, by))
     return out
@@ -187,7 +212,8 @@ def last_rating(store: Store, period: str) -> Rating | None:
     ensure_tables(store)
     rows = store.query("SELECT body FROM ratings WHERE period = ? ORDER BY seq DESC LIMIT 1",
                        (period,))
-    return Rating.from_dict(store.document("ratings", period, rows[0][0])) if rows else None
+    return Rating.from_dict(store.document("ratings", period, rows[0][0], {"period": period})
+                            ) if rows else None
 
 
 def add_adjustment(store: Store, period: str, a: Adjustment) -> None:

@@ -120,6 +120,7 @@ AFTER_DELETE = {
     "sim_resources": "that resource is gone from the sim cloud; govcloud plan shows it and "
                      "govcloud apply creates it again",
     "statements": "the month is open again; close it with govcloud statement close",
+    "ratings": "a re-rate of the month compares with the rating before it, or none",
     "os_records": "govcloud apply records the resource again",
 }
 LOCK_KEY = 7_031_942  # advisory lock id for PostgreSQL
@@ -381,24 +382,32 @@ class Store:
                      "DO UPDATE SET value = excluded.value", (name, value))
 
     # --- rows holding JSON -----------------------------------------------------------------
-    def damaged(self, table: str, key: str, why: str) -> DamagedState:
-        """The error for a row that cannot be read: its table, its key and the way out."""
-        quoted = key.replace("'", "''")
-        sql = f"DELETE FROM {table} WHERE key = '{quoted}'"
+    def damaged(self, table: str, key: str, why: str,
+                columns: dict[str, str] | None = None, after: str = "") -> DamagedState:
+        """The error for a row that cannot be read: its table, its key and the way out.
+        ``columns`` is the row's key as column -> value when the table's key is not the one
+        column ``key``; ``after``, what to do once it is deleted, when the table's usual
+        words do not say."""
+        where = " AND ".join(f"""{c} = '{v.replace("'", "''")}'"""
+                             for c, v in (columns or {"key": key}).items())
+        sql = f"DELETE FROM {table} WHERE {where}"
         how = f'sqlite3 {self.path} "{sql}"' if self.path is not None else f"psql: {sql}"
-        after = AFTER_DELETE.get(table, "govcloud apply rebuilds it")
+        after = after or AFTER_DELETE.get(table, "govcloud apply rebuilds it")
         return DamagedState(f"the state store's {table} row '{key}' is damaged ({why})",
                             f"restore the store ({self.where}) from a backup, or delete that "
                             f"row ({how}): {after}", table, key)
 
-    def document(self, table: str, key: str, body: Any) -> dict[str, Any]:
-        """A row's JSON body as a mapping, or DamagedState naming the row."""
+    def document(self, table: str, key: str, body: Any,
+                 columns: dict[str, str] | None = None) -> dict[str, Any]:
+        """A row's JSON body as a mapping, or DamagedState naming the row (``columns``: see
+        :meth:`damaged`)."""
         try:
             data = json.loads(body)
         except (TypeError, ValueError, RecursionError) as exc:
-            raise self.damaged(table, key, f"invalid JSON: {exc}") from None
+            raise self.damaged(table, key, f"invalid JSON: {exc}", columns) from None
         if not isinstance(data, dict):
-            raise self.damaged(table, key, f"a JSON {type(data).__name__}, not an object")
+            raise self.damaged(table, key, f"a JSON {type(data).__name__}, not an object",
+                               columns)
         return data
 
     def resource(self, table: str, key: str, body: Any) -> Resource:

@@ -165,6 +165,27 @@ def test_consolidate_apply_reaches_the_floor_from_a_spread_estate(estate: Path) 
     assert again["instance_migrations_count"] == 0
 
 
+def test_consolidate_apply_leaves_the_chargeback_billing_what_now_runs(estate: Path) -> None:
+    """Like apply, consolidate --apply records this month's usage afterwards: the chargeback
+    right after it bills no parked host's power and does not ask for the consolidation just
+    done (before: 0 parked and "run govcloud consolidate --apply" until a usage collect)."""
+    now = {"GOVCLOUD_NOW": "2026-11-26T12:00:00Z"}
+    govcloud("apply", "--yes", estate=estate, check=True, env=now)
+    before = json.loads(govcloud("report", "chargeback", "-o", "json", estate=estate,
+                                 check=True, env=now).stdout)["hosts"]
+    assert before["idle_on"] > 0 and before["off"] == 0
+    out = govcloud("consolidate", "--apply", "--yes", "-o", "json", estate=estate,
+                   check=True, env=now)
+    parked = json.loads(out.stdout)["parked"]
+    assert len(parked) == before["idle_on"]
+    text = govcloud("report", "chargeback", estate=estate, check=True, env=now).stdout
+    hosts = json.loads(govcloud("report", "chargeback", "-o", "json", estate=estate,
+                                check=True, env=now).stdout)["hosts"]
+    assert hosts == {"running": before["running"], "idle_on": 0, "off": len(parked),
+                     "needed": before["needed"]}
+    assert "run govcloud consolidate" not in text
+
+
 def _moves(estate: Path) -> Counter[str]:
     """How many times each server was migrated, over every run, from the journal."""
     db = sqlite3.connect(estate / ".state" / "govcloud.db")

@@ -40,6 +40,32 @@ def test_usage_only_for_months_that_have_begun_and_had_something(golden: Path) -
     assert periods == {"2026-01", "2026-10"}  # the apply's own month, and October
 
 
+@pytest.mark.parametrize("args", [("report", "chargeback"), ("report", "savings"),
+                                  ("report", "utilization"), ("report", "unit-costs"),
+                                  ("report", "publish"), ("statement", "close")])
+def test_a_month_not_begun_is_named_so_not_sent_to_usage_collect(golden: Path,
+                                                                args: tuple[str, ...]) -> None:
+    """A report of a future month said "run govcloud usage collect --period 2027-03 first",
+    which usage collect then refuses: the officer is sent round in a circle."""
+    out = govcloud(*args, "--period", "2027-03", estate=golden)
+    assert out.returncode == 1
+    assert "2027-03 has not begun" in out.stderr and "give a month up to 2026-11" in out.stderr
+    assert "usage collect" not in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args, said", [
+    (("--period", "2026-10", "--from", "2026-01"), "--period 2026-10 and --from"),
+    (("--from", "2026-10", "--to", "2027-03"), "--to 2027-03 has not begun"),
+])
+def test_a_range_says_which_option_is_wrong(golden: Path, args: tuple[str, ...],
+                                            said: str) -> None:
+    """--period beside --from was dropped without a word (the range printed instead), and a
+    --to in the future was reported as "2026-12 has not begun", a month nobody typed."""
+    out = govcloud("report", "chargeback", *args, estate=golden)
+    assert out.returncode == 2 and said in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_the_current_month_is_month_to_date_and_says_so(golden: Path) -> None:
     out = run(golden, "usage", "collect", "--period", "2026-11")
     assert "2026-11 month to date (613 of 720 hours" in out
@@ -381,3 +407,84 @@ def test_the_exporter_schedule_has_a_session_of_its_own(
     # a failure is logged, not raised (the schedule keeps going)
     (golden / "govcloud.yaml").write_text("cloud: [", encoding="utf-8")
     assert exporter.collect_once(golden) == []
+
+
+@pytest.mark.parametrize("value", ["'abc'", "-5", "9e999"], ids=["text", "negative", "inf"])
+def test_a_damaged_usage_row_is_named_with_a_way_out_that_works(golden: Path,
+                                                                value: str) -> None:
+    """A usage row whose amount is not a number was an internal error (AttributeError); a
+    negative or infinite one was billed as if true."""
+    db = golden / ".state" / "govcloud.db"
+    with sqlite3.connect(db) as conn:
+        dept, item = conn.execute("SELECT department, item FROM usage WHERE period = "
+                                  "'2026-10' AND item = 'vcpu' LIMIT 1").fetchone()
+        conn.execute(f"UPDATE usage SET allocated = {value} WHERE period = '2026-10' AND "
+                     "department = ? AND item = ?", (dept, item))
+    conn.close()
+    delete = (f"DELETE FROM usage WHERE period = '2026-10' AND department = '{dept}' AND "
+              f"item = '{item}'")
+    for report in ("chargeback", "utilization", "savings"):
+        proc = govcloud("report", report, "--period", "2026-10", estate=golden)
+        assert proc.returncode == 1, (report, proc.stdout)
+        assert "Traceback" not in proc.stderr and "Internal error" not in proc.stderr
+        assert f"the state store's usage row '2026-10/{dept}/{item}' is damaged" in \
+            proc.stderr, proc.stderr
+        assert delete in proc.stderr and "govcloud usage collect --period 2026-10" in \
+            proc.stderr
+    with sqlite3.connect(db) as conn:  # the way out works
+        conn.execute(delete)
+    conn.close()
+    run(golden, "usage", "collect", "--period", "2026-10")
+    assert "Check:" in run(golden, "report", "chargeback", "--period", "2026-10")
+
+
+@pytest.mark.parametrize("body, why", [
+    ("not json", "invalid JSON"), ('{"x": 1}', "no 'statement' field")],
+    ids=["invalid-json", "missing-field"])
+def test_a_damaged_closed_month_is_named_with_a_delete_that_works(golden: Path, body: str,
+                                                                  why: str) -> None:
+    """A statement body without its fields was an internal error (KeyError), and the way out
+    printed for a damaged one, "DELETE FROM statements WHERE key = …", fails: the table has
+    no column key."""
+    run(golden, "statement", "close", "--period", "2026-10")
+    db = golden / ".state" / "govcloud.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE statements SET body = ? WHERE period = '2026-10'", (body,))
+    conn.close()
+    proc = govcloud("report", "chargeback", "--period", "2026-10", estate=golden)
+    assert proc.returncode == 1 and "Internal error" not in proc.stderr, proc.stderr
+    assert f"the state store's statements row '2026-10' is damaged ({why}" in proc.stderr
+    delete = "DELETE FROM statements WHERE period = '2026-10'"
+    assert delete in proc.stderr, proc.stderr
+    with sqlite3.connect(db) as conn:  # the way out works: the month is open again
+        conn.execute(delete)
+    conn.close()
+    assert "open (prices may still change it)" in run(golden, "report", "chargeback",
+                                                      "--period", "2026-10")
+
+
+def test_a_year_to_date_before_the_estate_existed_says_where_to_start(tmp_path: Path) -> None:
+    """Right after the README's first command, in November, the year to date (--from
+    2026-01) said "run govcloud usage collect --period 2026-01 first", which usage collect
+    refuses ("nothing ran in 2026-01"): the officer is told where the recorded months begin."""
+    root = copy_estate(tmp_path / "estate")
+    run(root, "apply", "--yes", "--no-services", **NOW)
+    out = govcloud("report", "chargeback", "--from", "2026-01", estate=root, env=NOW)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "no usage is recorded for 2026-01 to 2026-10" in out.stderr, out.stderr
+    assert "the first month with usage is 2026-11" in out.stderr
+    assert "--from 2026-11" in out.stderr
+    assert "2026-11" in run(root, "report", "chargeback", "--from", "2026-11", **NOW)
+
+
+@pytest.mark.parametrize("yuan", ["Infinity", "-inf", "sNaN", "1e9", "1_000", "0x10"])
+def test_an_adjustment_is_a_plain_amount_to_the_fen(golden: Path, yuan: str) -> None:
+    """--yuan Infinity was an internal error (decimal.InvalidOperation), and 1e9 was taken as
+    a debit of 1,000,000,000.00: an amount is written as yuan to the fen, as the hint says."""
+    out = govcloud("statement", "adjust", "--period", "2026-11", "--department", "alpha",
+                   "--yuan", yuan, "--reason", "typo", estate=golden)
+    assert out.returncode == 1, out.stdout
+    assert "Internal error" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert f"--yuan {yuan!r} is not an amount" in out.stderr, out.stderr
+    trail = json.loads(run(golden, "statement", "audit", "-o", "json"))
+    assert not [t for t in trail if t["action"].startswith("adjust")]

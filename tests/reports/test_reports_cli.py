@@ -216,3 +216,41 @@ def test_unit_costs_in_every_format_reconcile(golden: Path, tmp_path: Path) -> N
     govcloud("report", "unit-costs", "--period", "2026-10", "-o", "xlsx", "--out", str(book),
              estate=golden, check=True)
     assert openpyxl.load_workbook(book).sheetnames[0] == "Unit costs"
+
+
+def test_unit_costs_as_shown_reconcile_to_the_fen_at_scale(example: Path, tmp_path: Path
+                                                           ) -> None:
+    """"Unit cost × units = cost, to the fen" held only in the JSON: text showed 4 decimals,
+    CSV 6 and the workbook 2, so 116,365 backup GB × the shown 0.4080 came to 47,476.92
+    against a cost of 47,481.75. Every format now shows enough decimals for the product."""
+    import openpyxl
+
+    def check(units: str | float, per_unit: str | float, cost: str | float, what: str) -> None:
+        u, p = Decimal(str(units).replace(",", "")), Decimal(str(per_unit).replace(",", ""))
+        got = (u * p).quantize(Decimal("0.01"))
+        assert got == Decimal(str(cost).replace(",", "")), (what, units, per_unit, cost)
+
+    args = ("report", "unit-costs", "--period", "2026-10")
+    data = json.loads(govcloud(*args, "-o", "json", estate=example, check=True).stdout)
+    items = {x["item"]: x for x in data["items"] if Decimal(x["units"])}
+    assert max(Decimal(x["units"]) for x in items.values()) > 10_000  # the scale that shows it
+    rows = list(csv.DictReader(io.StringIO(govcloud(*args, "-o", "csv", estate=example,
+                                                    check=True).stdout.lstrip("\ufeff"))))
+    for r in rows:
+        if r["item"] in items:
+            check(r["units"], r["cost_per_unit"], r["cost"], f"csv {r['item']}")
+            check(r["units"], r["paid_per_unit"], r["paid"], f"csv paid {r['item']}")
+    text = govcloud(*args, estate=example, check=True).stdout
+    for line in text.splitlines():
+        cells = line.split()
+        if cells and cells[0] in items and len(cells) == 10:
+            check(cells[1], cells[7], cells[6], f"text {cells[0]}")
+            check(cells[1], cells[9], cells[8], f"text paid {cells[0]}")
+    book = tmp_path / "units.xlsx"
+    govcloud(*args, "-o", "xlsx", "--out", str(book), estate=example, check=True)
+    ws = openpyxl.load_workbook(book)["Unit costs"]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value in items:
+            shown = row[7].value if row[7].number_format == "General" else \
+                Decimal(str(row[7].value)).quantize(Decimal("0.01"))
+            check(row[1].value, shown, row[6].value, f"xlsx {row[0].value}")
