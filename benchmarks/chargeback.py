@@ -156,7 +156,9 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
             for m, u in zip(months, data, strict=True):
                 rows = [usage_mod.Record(m, d, i, float(v), None, "bench")
                         for d, items in u.items() for i, v in items.items()]
-                rows += usage_mod.host_records(m, in_use, "bench")
+                rows += usage_mod.host_records(
+                    m, usage_mod.HostCounts(running=in_use, idle={}, off={}, needed=in_use),
+                    "bench")
                 stored.record(s.store, rows, replace_period=m)
         walls, cpus = [], []
         for _ in range(RUNS):  # each run opens the store afresh, as the CLI does
