@@ -22,6 +22,7 @@ import contextlib
 import gc
 import os
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,13 +146,34 @@ def display(path: Path, root: Path) -> str:
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write a report or release file, creating its folder; a failure is a GovcloudError."""
+    """Write a report, release or saved plan, creating its folder; a failure is a
+    GovcloudError. The file is written beside its place and renamed onto it: a link planted
+    at ``path`` is replaced, never followed (the output folder may be shared), and a reader
+    never sees half a file."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, _new_file_mode())
+        os.replace(tmp, path)
+        tmp = None
     except OSError as exc:
         raise GovcloudError(f"cannot write {path}: {exc.strerror}",
                             "choose a writable path with --out") from exc
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _new_file_mode() -> int:
+    """The mode a file created now gets (0666 less the umask), as open() would give it."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager

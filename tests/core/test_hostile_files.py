@@ -182,3 +182,33 @@ def test_inventory_links_are_refused(estate: Path, secrets: dict[str, Path]) -> 
     assert proc.returncode == 1
     _no_leak(proc)
     assert "inventories/hosts.yml: is a symbolic link" in proc.stderr
+
+
+def test_a_link_planted_where_a_report_goes_is_replaced_not_followed(tmp_path: Path) -> None:
+    # Found by a review: report publish wrote through a link planted in its --out folder.
+    victim = tmp_path / "elsewhere" / "victim.txt"
+    victim.parent.mkdir()
+    victim.write_text("keep me")
+    out = tmp_path / "open-data"
+    out.mkdir()
+    (out / "datapackage.json").symlink_to(victim)
+    files.write_bytes(out / "datapackage.json", b"{}")
+    assert victim.read_text() == "keep me"
+    written = out / "datapackage.json"
+    assert not written.is_symlink() and written.read_bytes() == b"{}"
+    assert written.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert sorted(p.name for p in out.iterdir()) == ["datapackage.json"]  # no part left
+
+
+def test_a_folder_where_a_report_goes_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "report.html").mkdir()
+    with pytest.raises(files.GovcloudError) as err:
+        files.write_bytes(tmp_path / "report.html", b"<p>")
+    assert f"cannot write {tmp_path / 'report.html'}" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
