@@ -273,6 +273,16 @@ def watcher(python: str, demands: list[Demand], current: dict[str, str],
     return json.loads(done.stdout)
 
 
+
+def _table(head: tuple[str, ...], body: list[tuple[object, ...]]) -> str:
+    """Columns padded to their widest cell: the first left-aligned, the others right."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
+    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in (head, *body)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="skip the 2,000-department scale")
@@ -395,12 +405,7 @@ def _hard_table(rows: list[HardRow]) -> str:
     head = ("hard case", "VMs", "optimum", "LB", "govcloud", "FFD", "gc-opt", "FFD-opt", "gc s")
     body = [(r.case, r.vms, r.optimum, r.lb, r.govcloud, r.ffd, r.govcloud - r.optimum,
              r.ffd - r.optimum, f"{r.seconds:.2f}") for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
-    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                       for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-             for row in (head, *body)]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _table(head, body)
 
 
 def _hard_goals(rows: list[HardRow]) -> list[tuple[bool, str]]:
@@ -427,12 +432,7 @@ def _table(rows: list[Row]) -> str:
              r.govcloud, r.ffd, r.spread, f"{r.govcloud / r.lb:.3f}", f"{r.seconds:.2f}",
              f"{r.ffd_seconds:.2f}")
             for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
-    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                       for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-             for row in (head, *body)]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _table(head, body)
 
 
 def _goals(rows: list[Row], steps_ok: bool, total: float) -> list[tuple[bool, str]]:
