@@ -274,7 +274,7 @@ def watcher(python: str, demands: list[Demand], current: dict[str, str],
 
 
 
-def _table(head: tuple[str, ...], body: list[tuple[object, ...]]) -> str:
+def _columns(head: tuple[str, ...], body: list[tuple[object, ...]]) -> str:
     """Columns padded to their widest cell: the first left-aligned, the others right."""
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w)
@@ -405,7 +405,7 @@ def _hard_table(rows: list[HardRow]) -> str:
     head = ("hard case", "VMs", "optimum", "LB", "govcloud", "FFD", "gc-opt", "FFD-opt", "gc s")
     body = [(r.case, r.vms, r.optimum, r.lb, r.govcloud, r.ffd, r.govcloud - r.optimum,
              r.ffd - r.optimum, f"{r.seconds:.2f}") for r in rows]
-    return _table(head, body)
+    return _columns(head, body)
 
 
 def _hard_goals(rows: list[HardRow]) -> list[tuple[bool, str]]:
@@ -432,7 +432,7 @@ def _table(rows: list[Row]) -> str:
              r.govcloud, r.ffd, r.spread, f"{r.govcloud / r.lb:.3f}", f"{r.seconds:.2f}",
              f"{r.ffd_seconds:.2f}")
             for r in rows]
-    return _table(head, body)
+    return _columns(head, body)
 
 
 def _goals(rows: list[Row], steps_ok: bool, total: float) -> list[tuple[bool, str]]:
