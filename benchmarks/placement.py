@@ -34,6 +34,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,7 +275,7 @@ def watcher(python: str, demands: list[Demand], current: dict[str, str],
 
 
 
-def _columns(head: tuple[str, ...], body: list[tuple[object, ...]]) -> str:
+def _columns(head: Sequence[str], body: Sequence[Sequence[object]]) -> str:
     """Columns padded to their widest cell: the first left-aligned, the others right."""
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w)
