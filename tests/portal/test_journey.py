@@ -97,6 +97,19 @@ def shot(driver: Any, name: str) -> Path:
     return path
 
 
+def follow(driver: Any, element: Any) -> None:
+    """Click ``element`` and wait for the page it leads to: a click returns before the new
+    page has loaded (a sign-in's argon2 check takes a while on a busy machine), so reading the
+    page at once can read the old one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+
+
 def sign_in(driver: Any, base: str, name: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -104,7 +117,7 @@ def sign_in(driver: Any, base: str, name: str) -> None:
     driver.get(f"{base}/login")
     driver.find_element(By.ID, "name").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]"))
     assert "退出" in driver.page_source, driver.page_source[:500]
 
 
@@ -125,11 +138,11 @@ def ask(driver: Any, base: str, kind: str, fields: dict[str, str], reason: str,
             element.clear()
             element.send_keys(value)
     form.find_element(By.TAG_NAME, "textarea").send_keys(reason)
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    follow(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "审核结果: 有效" in driver.page_source, driver.page_source[-3000:]
     cost = driver.find_element(By.CSS_SELECTOR, "dd.cost").text
     shot(driver, f"{name}-verdict")
-    driver.find_element(By.XPATH, "//button[contains(., '提交申请')]").click()
+    follow(driver, driver.find_element(By.XPATH, "//button[contains(., '提交申请')]"))
     return cost
 
 
@@ -163,9 +176,9 @@ def test_member_operator_and_finance_journeys(served: tuple[str, Path], browser:
     sign_in(browser, base, "admin")
     browser.get(f"{base}/requests")
     shot(browser, "5-operator-queue")
-    browser.find_element(By.XPATH, "//td/a[starts-with(@href, '/departments/finance/"
-                                   "requests/')]").click()
-    browser.find_element(By.XPATH, "//button[@value='approve']").click()
+    follow(browser, browser.find_element(By.XPATH, "//td/a[starts-with(@href, "
+                                                   "'/departments/finance/requests/')]"))
+    follow(browser, browser.find_element(By.XPATH, "//button[@value='approve']"))
     assert browser.find_element(By.CSS_SELECTOR, "dd.state").text.startswith("已批准")
     shot(browser, "6-operator-approved")
     plan = (estate / "plans" / "finance.yaml").read_text()
