@@ -105,3 +105,32 @@ def fresh_pg(postgres_url: str) -> str:
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _xdist_group(item: pytest.Item) -> tuple[int, str]:
+    """Where a test runs under pytest-xdist, and when: tests sharing the OpenStack test cloud
+    run one after another on one worker, and so do the tests sharing the service rig (a
+    session fixture: a second worker would build a second rig); every other module stays on
+    one worker (its module fixtures are built once). The two long groups come first, so the
+    short modules fill in beside them."""
+    if item.get_closest_marker("openstack"):
+        return 0, "openstack"
+    if "rig" in getattr(item, "fixturenames", ()):
+        return 1, "service-rig"
+    return 2, item.nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`.ci/run` runs the suite on two workers (``-n 2 --dist loadgroup
+    --no-loadscope-reorder``): every test of a module gets the module's group (the first of
+    its tests' groups), and the long groups are collected first. Without pytest-xdist
+    nothing changes."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    modules: dict[str, tuple[int, str]] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        modules[module] = min(modules.get(module, (3, "")), _xdist_group(item))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(modules[item.nodeid.split("::")[0]][1]))
+    items.sort(key=lambda item: modules[item.nodeid.split("::")[0]][0])

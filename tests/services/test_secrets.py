@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.rig import Rig
 
@@ -13,9 +14,22 @@ pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.m
               pytest.mark.restic]  # the rig runs every service playbook for real
 
 
+def secret_folders(rig: Rig) -> list[Path]:
+    """The backup hosts' password folders: the primary site's, and the DR site's when the
+    rig has one (tests/services/test_disaster_recovery.py adds it). The DR host keeps the
+    primary passwords it reads the primary with beside its own, in its own folder."""
+    folders = [rig.path("restic_secrets_dir")]
+    dr = rig.estate / "inventories" / "group_vars" / "dr_backup_hosts.yml"
+    if dr.exists():
+        folders.append(Path(yaml.safe_load(dr.read_text())["restic_dr_secrets_dir"]))
+    return folders
+
+
 def test_no_secret_leaks(rig: Rig) -> None:
-    secrets_dir = rig.path("restic_secrets_dir")
-    passwords = [p.read_text().strip() for p in secrets_dir.glob("*.pass")]
+    folders = secret_folders(rig)
+    files = [p for folder in folders for p in folder.glob("*.pass")]
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in files)
+    passwords = sorted({p.read_text().strip() for p in files})
     assert len(passwords) >= 10 and all(len(p) >= 40 for p in passwords)
     keys = []
     for key in rig.path("tls_dir").glob("*.key"):
@@ -30,7 +44,7 @@ def test_no_secret_leaks(rig: Rig) -> None:
     rig.gc("inventory", "--list")
     rig.gc("history")
 
-    allowed = {secrets_dir, rig.path("tls_dir")}
+    allowed = {*folders, rig.path("tls_dir")}
     searched = 0
     for path in rig.base.rglob("*"):
         if not path.is_file() or path.is_symlink() or any(path.is_relative_to(a)
