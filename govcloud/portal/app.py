@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +28,8 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govcloud import __version__
-from govcloud.errors import GovcloudError
+from govcloud.drivers.base import Ability
+from govcloud.errors import DriverError, GovcloudError
 from govcloud.portal import sessions
 from govcloud.portal.context import Portal
 from govcloud.portal.i18n import LANGUAGES, translator
@@ -37,6 +39,9 @@ from govcloud.runtime import crashlog, people, proposals
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 64 * 1024
+# How often a Keystone person's role assignments are read again while they are signed in
+# (a role removed in Keystone ends their session within this many seconds).
+FOLLOW_SECONDS = 60.0
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -164,8 +169,42 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
             return _json({"error": message}, status)
         return render(request, "error.html", who, status, heading=heading, message=message)
 
+    keystone = portal.driver.can(Ability.SIGN_IN)  # people sign in with the cloud's accounts
+    followed: dict[str, float] = {}  # session token -> when its Keystone roles were read
+
     def current(request: Request) -> sessions.Session | None:
-        return sessions.find(portal.store, signer.token(request.cookies.get(sessions.COOKIE)))
+        session = sessions.find(portal.store,
+                                signer.token(request.cookies.get(sessions.COOKIE)))
+        if session is None or not session.person.keystone_id or not keystone:
+            return session
+        last = followed.get(session.token)
+        if last is not None and time.monotonic() - last < FOLLOW_SECONDS:
+            return session
+        estate = portal.estate
+        try:
+            held = portal.driver.grants_of(session.person.keystone_id,
+                                           estate.settings.keystone)
+        except DriverError:
+            return session  # Keystone does not answer: read again on the next request
+        person = people.follow_keystone(portal.store, session.person, held,
+                                        estate.settings.keystone, set(estate.plans))
+        if person is None:
+            sessions.end(portal.store, session.token)
+            followed.pop(session.token, None)
+            return None
+        if len(followed) > 10_000:
+            followed.clear()
+        followed[session.token] = time.monotonic()
+        return sessions.Session(person, session.csrf, session.token)
+
+    def check_password(name: str, password: str, client: str) -> people.Person:
+        if not keystone:
+            return people.sign_in(portal.store, name, password, client)
+        estate = portal.estate
+        settings = estate.settings.keystone
+        return people.sign_in_keystone(
+            portal.store, name, password, client,
+            lambda n, p: portal.driver.identify(n, p, settings), settings, set(estate.plans))
 
     def cross_site(request: Request) -> str:
         """Why a post does not come from this site's own pages ("" when it does)."""
@@ -190,6 +229,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                          message: str = "", name: str = "", status: int = 200) -> Response:
         token, cookie = signer.login_cookie()
         response = render(request, "login_form.html", None, status, csrf=token,
+                          keystone=keystone,
                           next=safe_next(request.query_params.get("next", "/")),
                           message=message, name=name)
         response.set_cookie(sessions.LOGIN_COOKIE, cookie, httponly=True, samesite="strict",
@@ -200,13 +240,14 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
         name, password = form.get("name", "")[:64], form.get("password", "")
         client = request.client.host if request.client else "unknown"
         try:
-            person = await run_in_threadpool(people.sign_in, portal.store, name, password,
-                                             client)
+            person = await run_in_threadpool(check_password, name, password, client)
         except people.SignInRefused as exc:
             throttled = "too many" in str(exc)
             return await login_form(request, None, exc.render(), name if not throttled
                                     else "", 429 if throttled else 401)
         session = await run_in_threadpool(sessions.start, portal.store, person)
+        if person.keystone_id:
+            followed[session.token] = time.monotonic()  # its roles were read just now
         target = safe_next(form.get("next", "/"))
         response = RedirectResponse(target, 303)
         response.set_cookie(sessions.COOKIE, signer.cookie(session.token),

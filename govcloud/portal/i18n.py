@@ -12,6 +12,7 @@ ZH = {
     "Sign out": "退出",
     "User name": "用户名",
     "Password": "密码",
+    "Sign in with your cloud (Keystone) account.": "请使用云平台（Keystone）账号登录。",
     "Home": "首页",
     "Departments": "部门",
     "Department": "部门",
