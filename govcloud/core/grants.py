@@ -66,6 +66,14 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """Keystone refused a name and password; ``known``: the name is a user of the domain
+    (an unknown name is not recorded: people type their password there by mistake)."""
+
+    known: bool
+
+
+@dataclass(frozen=True)
 class Decision:
     """The govcloud role a person signs in with, or why they cannot (``refusal``)."""
 

@@ -30,7 +30,7 @@ from typing import ClassVar
 
 from govcloud.core.catalogue import CloudCatalogue
 from govcloud.core.desired import Resource
-from govcloud.core.grants import Grant, Identity, KeystoneSettings
+from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
 from govcloud.core.model import Catalogue, Flavor
 from govcloud.errors import GovcloudError
 from govcloud.placement.hosts import Host
@@ -185,10 +185,11 @@ class Driver(ABC):
         sizes differ."""
         raise Unsupported(self.name, Ability.CATALOGUE)
 
-    def identify(self, name: str, password: str, keystone: KeystoneSettings) -> Identity | None:
+    def identify(self, name: str, password: str,
+                 keystone: KeystoneSettings) -> Identity | Refused:
         """The cloud account ``name`` with its grants if ``password`` is its password (the
-        cloud checks it; it is kept nowhere), else None. An unreachable identity service is
-        a DriverError."""
+        cloud checks it; it is kept nowhere), else Refused. An unreachable identity service
+        is a DriverError."""
         raise Unsupported(self.name, Ability.SIGN_IN)
 
     def grants_of(self, user_id: str, keystone: KeystoneSettings) -> tuple[Grant, ...] | None:

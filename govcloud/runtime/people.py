@@ -228,17 +228,19 @@ WRONG = ("the user name or password is wrong, or the account is disabled",
 
 
 def sign_in_keystone(store: Store, name: str, password: str, source: str,
-                     identify: Callable[[str, str], grants.Identity | None],
+                     identify: Callable[[str, str], grants.Identity | grants.Refused],
                      settings: grants.KeystoneSettings, departments: set[str]) -> Person:
     """The person ``name`` if Keystone accepts ``password`` (``identify`` asks it, usually
     the openstack driver's) and their role assignments give them a portal role; else
-    SignInRefused. Their row is made or brought up to date (audited, actor "keystone")."""
-    subject = name[:64]
-    _throttle(store, subject, source)
+    SignInRefused, recorded like a local account's. Their row is made or brought up to date
+    (audited, actor "keystone")."""
+    # Failures are recorded under a name only when Keystone knows it, so counting them under
+    # the name typed counts those of a real user and nothing else.
+    _throttle(store, name, source)
     try:
-        identity = identify(name, password) if len(name) <= 64 else None
+        identity = identify(name, password) if len(name) <= 64 else grants.Refused(False)
     except DriverError as exc:
-        audit.append(store, subject, "sign-in error", subject, "", None,
+        audit.append(store, UNKNOWN, "sign-in error", UNKNOWN, "", None,
                      {"why": "keystone unreachable"}, "", source)
         raise SignInRefused("the sign-in cannot be checked now: Keystone does not answer",
                             "try again in a few minutes, or tell an operator") from exc
@@ -248,8 +250,9 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
                      source)
         return SignInRefused(what, fix)
 
-    if identity is None:
-        raise refuse(subject, "", "keystone refused", *WRONG)
+    if isinstance(identity, grants.Refused):
+        raise refuse(name if identity.known else UNKNOWN, "",
+                     "wrong password" if identity.known else "unknown user", *WRONG)
     decision = grants.decide(identity.grants, settings, departments)
     refusal: tuple[str, str, str, str, str] | None = None
     with store.transaction():

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govcloud.core.desired import Resource
-from govcloud.core.grants import Grant, Identity, KeystoneSettings
+from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
 from govcloud.drivers.openstack.network import TAG, dept_of
 from govcloud.errors import DriverError, GovcloudError
 
@@ -33,36 +33,43 @@ class IdentityServices:
     _project: Callable[[str], Any]
 
     # --- sign-in ---------------------------------------------------------------------------
-    def identify(self, name: str, password: str, keystone: KeystoneSettings) -> Identity | None:
+    def identify(self, name: str, password: str,
+                 keystone: KeystoneSettings) -> Identity | Refused:
         """Keystone checks ``name`` (in ``keystone.user_domain``) and ``password`` with an
         unscoped v3 password authentication (keystoneauth1, the clouds.yaml's auth_url);
-        the password goes to Keystone only. None when Keystone refuses them."""
+        the password goes to Keystone only. Refused when Keystone refuses them, or the
+        account holds no grants because it is disabled."""
         from keystoneauth1 import exceptions as ksa
         from keystoneauth1 import session
         from keystoneauth1.identity import v3
 
-        if not name or not password or len(password) > MAX_PASSWORD:
-            return None
-        auth = v3.Password(auth_url=self.conn.auth["auth_url"], username=name,
-                           password=password, user_domain_name=keystone.user_domain,
-                           unscoped=True)
-        sess = session.Session(auth=auth, verify=self.conn.session.verify, timeout=30)
-        try:
-            user_id = auth.get_user_id(sess)
-        except (ksa.http.Unauthorized, ksa.http.BadRequest, ksa.http.NotFound,
-                ksa.http.Forbidden):
-            return None
-        except ksa.ClientException as exc:
-            raise DriverError(f"Keystone of cloud '{self.cloud}' cannot check a sign-in: "
-                              f"{type(exc).__name__}", "check that Keystone is reachable",
-                              retryable=True) from exc
-        if not user_id:
-            return None
-        grants = self.grants_of(user_id, keystone)
-        if grants is None:
-            return None
+        user_id = None
+        if name and password and len(password) <= MAX_PASSWORD:
+            auth = v3.Password(auth_url=self.conn.auth["auth_url"], username=name,
+                               password=password, user_domain_name=keystone.user_domain,
+                               unscoped=True)
+            sess = session.Session(auth=auth, verify=self.conn.session.verify, timeout=30)
+            try:
+                user_id = auth.get_user_id(sess)
+            except (ksa.http.Unauthorized, ksa.http.BadRequest, ksa.http.NotFound,
+                    ksa.http.Forbidden):
+                user_id = None
+            except ksa.ClientException as exc:
+                raise DriverError(f"Keystone of cloud '{self.cloud}' cannot check a sign-in: "
+                                  f"{type(exc).__name__}", "check that Keystone is reachable",
+                                  retryable=True) from exc
+        held = self.grants_of(user_id, keystone) if user_id else None
+        if user_id is None or held is None:
+            return Refused(known=self._known(name, keystone.user_domain))
         user = self.conn.identity.get_user(user_id)
-        return Identity(user_id, str(user.name), grants, str(getattr(user, "email", "") or ""))
+        return Identity(user_id, str(user.name), held, str(getattr(user, "email", "") or ""))
+
+    def _known(self, name: str, domain: str) -> bool:
+        """Is ``name`` a user of the Keystone domain ``domain``?"""
+        identity = self.conn.identity
+        found = identity.find_domain(domain, ignore_missing=True)
+        return found is not None and bool(name) and \
+            identity.find_user(name, domain_id=found.id, ignore_missing=True) is not None
 
     def grants_of(self, user_id: str, keystone: KeystoneSettings) -> tuple[Grant, ...] | None:
         """The user's effective role assignments (through groups and implied roles too) on
