@@ -170,6 +170,10 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
         raise GovcloudError("a role change needs a reason", "give --reason \"…\"")
     with store.transaction():
         before = _existing(store, name)
+        if before.keystone_id:
+            raise GovcloudError(f"{name!r} signs in with Keystone: their role follows their "
+                                "Keystone role assignments",
+                                "change their roles in Keystone (see docs/portal.md)")
         if (before.role, before.department) == (role, department):
             raise GovcloudError(f"user {name!r} already has that role", "nothing to do")
         store.execute("UPDATE users SET role = ?, department = ?, changed_at = ? "

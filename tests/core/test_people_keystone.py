@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
-from govcloud.errors import DriverError
+from govcloud.errors import DriverError, GovcloudError
 from govcloud.runtime import audit, people
 from govcloud.runtime.store import Store
 
@@ -141,6 +141,8 @@ def test_roles_follow_keystone(store: Store) -> None:
                                   SETTINGS, DEPARTMENTS) == promoted
     assert people.follow_keystone(store, promoted, (), SETTINGS, DEPARTMENTS) is None
     assert people.follow_keystone(store, promoted, None, SETTINGS, DEPARTMENTS) is None
+    with pytest.raises(GovcloudError, match="signs in with Keystone"):
+        people.set_role(store, DEPARTMENTS, "li.wei", "operator", None, "admin", "promotion")
     moved = sign_in(store, _moved(keystone), "li.wei")
     assert (moved.role, moved.department) == ("member", "health")
     assert people.find(store, "li.wei") == moved
