@@ -35,7 +35,7 @@ from govcloud.portal.context import Portal
 from govcloud.portal.i18n import LANGUAGES, translator
 from govcloud.portal.routes import ROUTES, Route, allowed
 from govcloud.portal.views import VIEWS, Created, Download, NotFound, Redirect
-from govcloud.runtime import crashlog, people, proposals
+from govcloud.runtime import crashlog, people, proposals, tokens
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 64 * 1024
@@ -100,7 +100,7 @@ def openapi() -> dict[str, Any]:
             "responses": {"200": {"description": "OK", "content": {
                 "text/csv" if r.kind == "download" else "application/json": {}}}}}
         if not r.public:
-            op["security"] = [{"session": []}]
+            op["security"] = [{"session": []}, {"token": []}]
             op["responses"] |= {"401": {"description": "not signed in"},
                                 "403": {"description": "the caller's role or department "
                                                        "does not allow it"}}
@@ -113,9 +113,10 @@ def openapi() -> dict[str, Any]:
             op["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"type": "object"}}}}
             op.setdefault("parameters", []).append(
-                {"name": "X-CSRF-Token", "in": "header", "required": True,
+                {"name": "X-CSRF-Token", "in": "header", "required": False,
                  "schema": {"type": "string"},
-                 "description": "the session's CSRF token (the csrf field of any page)"})
+                 "description": "the session's CSRF token (the csrf field of any page); "
+                                "not with an API token"})
             op["responses"] |= {"201": {"description": "filed"},
                                 "409": {"description": "refused (e.g. not this person's to "
                                                        "decide)"},
@@ -128,8 +129,11 @@ def openapi() -> dict[str, Any]:
                                     "govcloud command line. Sign in with POST /login (a form) "
                                     "and send the session cookie; posts need the session's "
                                     "CSRF token in X-CSRF-Token."},
-            "components": {"securitySchemes": {"session": {
-                "type": "apiKey", "in": "cookie", "name": sessions.COOKIE}}},
+            "components": {"securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": sessions.COOKIE},
+                "token": {"type": "http", "scheme": "bearer",
+                          "description": "a govcloud API token (govcloud tokens add); "
+                                         "no CSRF token is needed with it"}}},
             "paths": paths}
 
 
@@ -196,6 +200,11 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
             followed.clear()
         followed[session.token] = time.monotonic()
         return sessions.Session(person, session.csrf, session.token)
+
+    def bearer(request: Request) -> sessions.Session | None:
+        """The caller of an API route with ``Authorization: Bearer <govcloud API token>``."""
+        token = tokens.find(portal.store, request.headers.get("authorization", "")[7:].strip())
+        return sessions.Session(token.person(), "", "") if token else None
 
     def check_password(name: str, password: str, client: str) -> people.Person:
         if not keystone:
@@ -278,9 +287,15 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
 
     def endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
         async def gate(request: Request) -> Response:
-            who = await run_in_threadpool(current, request)
+            # An API route may be called with a govcloud API token instead of a session: no
+            # cookie is involved then, so neither is the CSRF check.
+            by_token = route.kind == "api" and not route.public and \
+                request.headers.get("authorization", "")[:7].lower() == "bearer "
+            who = await run_in_threadpool(bearer if by_token else current, request)
             if not route.public:
                 if who is None:
+                    if by_token:
+                        return _json({"error": "the API token is unknown or revoked"}, 401)
                     if route.kind == "api":
                         return _json({"error": "not signed in"}, 401)
                     return RedirectResponse(f"/login?next={request.url.path}", 303)
@@ -290,7 +305,13 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                     return refuse(request, route, who, 403, "Not allowed",
                                   t("Your role does not allow this page."))
             form: dict[str, Any] = {}
-            if route.method == "POST":
+            if route.method == "POST" and by_token:
+                parsed = await read_form(request)
+                if parsed is None:
+                    return refuse(request, route, who, 403, "Refused",
+                                  "Refused: a body without a length, or larger than 64 KB.")
+                form = parsed
+            elif route.method == "POST":
                 why = cross_site(request)
                 parsed = await read_form(request)
                 if parsed is None:
