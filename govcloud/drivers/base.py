@@ -45,7 +45,7 @@ class Ability(StrEnum):
     CREDENTIALS = "credentials"  # issue_credential(): department-scoped cloud credentials
     MIGRATION = "migration"  # migrate(), set_host_enabled(): move servers, park freed hosts
     CATALOGUE = "catalogue"  # cloud_catalogue() and make_flavors(): the estate's flavors
-    SIGN_IN = "sign-in"  # identify(), grants_of(): people sign in with the cloud's accounts
+    SIGN_IN = "sign-in"  # identify(), grants_of(), token_identity(): the cloud's accounts
 
 
 # The method each ability stands for (a driver with the ability overrides them).
@@ -56,7 +56,7 @@ METHODS: dict[Ability, tuple[str, ...]] = {
     Ability.CREDENTIALS: ("issue_credential",),
     Ability.MIGRATION: ("migrate", "set_host_enabled"),
     Ability.CATALOGUE: ("cloud_catalogue", "make_flavors"),
-    Ability.SIGN_IN: ("identify", "grants_of"),
+    Ability.SIGN_IN: ("identify", "grants_of", "token_identity"),
 }
 
 WHAT = {
@@ -195,4 +195,9 @@ class Driver(ABC):
     def grants_of(self, user_id: str, keystone: KeystoneSettings) -> tuple[Grant, ...] | None:
         """The grants the account ``user_id`` holds now (None: it is gone or disabled), read
         with the driver's own credentials, so a signed-in person's role follows the cloud."""
+        raise Unsupported(self.name, Ability.SIGN_IN)
+
+    def token_identity(self, token: str, keystone: KeystoneSettings) -> Identity | None:
+        """The cloud account a valid token of the cloud's identity service (a Keystone
+        token) belongs to, with its grants; None for a token that is not valid (any more)."""
         raise Unsupported(self.name, Ability.SIGN_IN)

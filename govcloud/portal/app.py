@@ -10,6 +10,7 @@ Every response carries the security headers (``SECURITY_HEADERS``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -100,7 +101,7 @@ def openapi() -> dict[str, Any]:
             "responses": {"200": {"description": "OK", "content": {
                 "text/csv" if r.kind == "download" else "application/json": {}}}}}
         if not r.public:
-            op["security"] = [{"session": []}, {"token": []}]
+            op["security"] = [{"session": []}, {"token": []}, {"keystone": []}]
             op["responses"] |= {"401": {"description": "not signed in"},
                                 "403": {"description": "the caller's role or department "
                                                        "does not allow it"}}
@@ -133,7 +134,10 @@ def openapi() -> dict[str, Any]:
                 "session": {"type": "apiKey", "in": "cookie", "name": sessions.COOKIE},
                 "token": {"type": "http", "scheme": "bearer",
                           "description": "a govcloud API token (govcloud tokens add); "
-                                         "no CSRF token is needed with it"}}},
+                                         "no CSRF token is needed with it"},
+                "keystone": {"type": "apiKey", "in": "header", "name": "X-Auth-Token",
+                             "description": "a Keystone token (the openstack driver's "
+                                            "estates); no CSRF token is needed with it"}}},
             "paths": paths}
 
 
@@ -201,10 +205,33 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
         followed[session.token] = time.monotonic()
         return sessions.Session(person, session.csrf, session.token)
 
+    callers: dict[str, tuple[float, people.Person | None]] = {}  # Keystone token digests
+
     def bearer(request: Request) -> sessions.Session | None:
-        """The caller of an API route with ``Authorization: Bearer <govcloud API token>``."""
+        """The caller of an API route with ``Authorization: Bearer <govcloud API token>``
+        or, with the openstack driver, ``X-Auth-Token: <Keystone token>``."""
+        if "x-auth-token" in request.headers:
+            return keystone_caller(request.headers["x-auth-token"])
         token = tokens.find(portal.store, request.headers.get("authorization", "")[7:].strip())
         return sessions.Session(token.person(), "", "") if token else None
+
+    def keystone_caller(token: str) -> sessions.Session | None:
+        """A Keystone token's person, checked with Keystone at most every FOLLOW_SECONDS."""
+        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        seen = callers.get(key)
+        if seen is None or time.monotonic() - seen[0] >= FOLLOW_SECONDS:
+            estate = portal.estate
+            try:
+                identity = portal.driver.token_identity(token, estate.settings.keystone)
+            except DriverError:
+                return None
+            person = people.keystone_caller(portal.store, identity, estate.settings.keystone,
+                                            set(estate.plans)) if identity else None
+            if len(callers) > 10_000:
+                callers.clear()
+            seen = callers[key] = (time.monotonic(), person)
+        person = seen[1] and people.find(portal.store, seen[1].name)  # disabled since?
+        return sessions.Session(person, "", "") if person and not person.disabled else None
 
     def check_password(name: str, password: str, client: str) -> people.Person:
         if not keystone:
@@ -289,13 +316,15 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
         async def gate(request: Request) -> Response:
             # An API route may be called with a govcloud API token instead of a session: no
             # cookie is involved then, so neither is the CSRF check.
-            by_token = route.kind == "api" and not route.public and \
+            by_token = route.kind == "api" and not route.public and (
                 request.headers.get("authorization", "")[:7].lower() == "bearer "
+                or (keystone and "x-auth-token" in request.headers))
             who = await run_in_threadpool(bearer if by_token else current, request)
             if not route.public:
                 if who is None:
                     if by_token:
-                        return _json({"error": "the API token is unknown or revoked"}, 401)
+                        return _json({"error": "the API token is unknown, revoked or "
+                                                 "expired, or gives no role here"}, 401)
                     if route.kind == "api":
                         return _json({"error": "not signed in"}, 401)
                     return RedirectResponse(f"/login?next={request.url.path}", 303)

@@ -320,3 +320,19 @@ def follow_keystone(store: Store, person: Person, now_held: tuple[grants.Grant, 
     with store.transaction():
         return _keep(store, person, identity, decision.role, decision.department,
                      "while signed in", "keystone")
+
+
+def keystone_caller(store: Store, identity: grants.Identity, settings: grants.KeystoneSettings,
+                    departments: set[str]) -> Person | None:
+    """The person an API call with a valid Keystone token of ``identity`` comes from, with
+    the role their grants give (their row made or brought up to date, audited); None when
+    they have no role, are disabled here, or a local account has their name."""
+    decision = grants.decide(identity.grants, settings, departments)
+    if decision.role is None:
+        return None
+    with store.transaction():
+        before = find(store, identity.name)
+        if before is not None and (not before.keystone_id or before.disabled):
+            return None
+        return _keep(store, before, identity, decision.role, decision.department,
+                     "API token", "keystone")

@@ -5,10 +5,11 @@ roles on those projects, and the portal signing them in with keystoneauth1.
 Through Starlette's TestClient: a member signs in and sees their department and not
 another; a wrong password, an unknown name and a user without roles are refused and
 recorded without the password; a role given on the govcloud domain signs in as an operator;
-a role taken away in Keystone ends the session. In a real headless Chromium against
-``govcloud serve``: the member's department journey (sign in, ask for a website, see its
-verdict and cost, file it). Everything made here lives in the estate's own Keystone domain
-(users included: ``portal.keystone.user_domain`` names it) and is deleted at the end."""
+a role taken away in Keystone ends the session; API calls carry a Keystone token. In a real
+headless Chromium against ``govcloud serve``: the member's department journey (sign in,
+ask for a website, see its verdict and cost, file it). Everything made here lives in the
+estate's own Keystone domain (users included: ``portal.keystone.user_domain`` names it) and
+is deleted at the end."""
 
 from __future__ import annotations
 
@@ -196,6 +197,41 @@ def test_a_role_taken_away_in_keystone_ends_the_session(keystone: Cloud, app: An
     assert c.get("/api/me").status_code == 401
     _, again = _sign_in(app, keystone.name("leaver"))
     assert again.status_code == 401 and "holds no role" in again.text
+
+
+def _keystone_token(keystone: Cloud, who: str, project: str | None = None) -> str:
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    scope = {"project_id": keystone.projects[project].id} if project else {"unscoped": True}
+    auth = v3.Password(auth_url=keystone.conn.auth["auth_url"], username=keystone.name(who),
+                       password=PASSWORD, user_domain_name=keystone.domain.name, **scope)
+    return str(session.Session(auth=auth).get_token())
+
+
+def test_api_calls_with_a_keystone_token(keystone: Cloud, app: Any,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from govcloud.portal import app as portal_app
+
+    token = _keystone_token(keystone, "member", OWN)
+    c = _client(app)
+    me = c.get("/api/me", headers={"x-auth-token": token})
+    assert me.status_code == 200, me.text
+    assert (me.json()["name"], me.json()["role"], me.json()["department"]) == (
+        keystone.name("member"), "member", OWN)
+    assert c.get(f"/api/departments/{OTHER}", headers={"x-auth-token": token}).status_code == 403
+    ask = {"kind": "quota", "reason": "keystone token", "quota": {"cores": 64}}
+    r = c.post(f"/api/departments/{OWN}/requests/dry-run", json=ask,
+               headers={"x-auth-token": token})  # no CSRF token: none is needed
+    assert r.status_code == 200 and r.json()["department"] == OWN, r.text[:500]
+    assert c.get(f"/departments/{OWN}", headers={"x-auth-token": token}).status_code == 303
+    for wrong in (token[:-2] + "xx", "gAAAA-not-a-token", "x" * 3000,
+                  _keystone_token(keystone, "nobody")):  # valid, but no role
+        r = c.get("/api/me", headers={"x-auth-token": wrong})
+        assert r.status_code == 401 and "no role here" in r.json()["error"]
+    monkeypatch.setattr(portal_app, "FOLLOW_SECONDS", 0.0)  # check with Keystone every time
+    keystone.conn.identity.revoke_token(token)
+    assert c.get("/api/me", headers={"x-auth-token": token}).status_code == 401
 
 
 @pytest.mark.chromium

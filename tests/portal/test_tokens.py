@@ -49,7 +49,7 @@ def test_a_member_token_reads_and_files_for_its_department_only(site: Site) -> N
     for wrong in (text[:-1] + ("A" if text[-1] != "A" else "B"), "gct_x_y", text.upper(),
                   "x" * 5000):
         r = c.get("/api/me", headers=_bearer(wrong))
-        assert r.status_code == 401 and "unknown or revoked" in r.json()["error"], wrong
+        assert r.status_code == 401 and "unknown, revoked" in r.json()["error"], wrong
     assert c.get("/api/me", headers=_bearer("")).status_code == 401
     store = site.store()
     try:

@@ -64,6 +64,29 @@ class IdentityServices:
         user = self.conn.identity.get_user(user_id)
         return Identity(user_id, str(user.name), held, str(getattr(user, "email", "") or ""))
 
+    def token_identity(self, token: str, keystone: KeystoneSettings) -> Identity | None:
+        """Keystone validates ``token`` (GET /v3/auth/tokens with X-Subject-Token, as
+        govcloud); a user of another domain than ``keystone.user_domain`` is refused."""
+        if not token or len(token) > 2048 or not token.isascii():
+            return None
+        try:
+            response = self.conn.identity.get("/auth/tokens",
+                                              headers={"X-Subject-Token": token})
+        except self._exc.SDKException as exc:
+            raise DriverError(f"Keystone of cloud '{self.cloud}' cannot check a token: "
+                              f"{type(exc).__name__}", "check that Keystone is reachable",
+                              retryable=True) from exc
+        if response.status_code != 200:
+            return None
+        user = (response.json().get("token") or {}).get("user") or {}
+        if (user.get("domain") or {}).get("name") != keystone.user_domain or not user.get("id"):
+            return None
+        held = self.grants_of(user["id"], keystone)
+        if held is None:
+            return None
+        found = self.conn.identity.get_user(user["id"])
+        return Identity(user["id"], str(found.name), held, str(getattr(found, "email", "") or ""))
+
     def _known(self, name: str, domain: str) -> bool:
         """Is ``name`` a user of the Keystone domain ``domain``?"""
         identity = self.conn.identity
