@@ -129,7 +129,9 @@ def openapi() -> dict[str, Any]:
                      "description": "The govcloud portal's HTTP API: the same figures as the "
                                     "govcloud command line. Sign in with POST /login (a form) "
                                     "and send the session cookie; posts need the session's "
-                                    "CSRF token in X-CSRF-Token."},
+                                    "CSRF token in X-CSRF-Token. Or send a govcloud API "
+                                    "token (Authorization: Bearer) or, with the openstack "
+                                    "driver, a Keystone token (X-Auth-Token)."},
             "components": {"securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": sessions.COOKIE},
                 "token": {"type": "http", "scheme": "bearer",
