@@ -180,6 +180,8 @@ def test_admin_on_the_govcloud_domain_signs_in_as_operator(keystone: Cloud, app:
     assert c.get(f"/departments/{OTHER}").status_code == 200
     users = {u["name"]: u for u in c.get("/api/users").json()["users"]}
     assert users[keystone.name("member")]["origin"] == "keystone"
+    page = c.get("/users").text
+    assert keystone.name("member") in page and "Keystone 账号" in page
 
 
 def test_a_role_taken_away_in_keystone_ends_the_session(keystone: Cloud, app: Any,
