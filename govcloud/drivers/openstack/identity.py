@@ -76,6 +76,10 @@ class IdentityServices:
             raise DriverError(f"Keystone of cloud '{self.cloud}' cannot check a token: "
                               f"{type(exc).__name__}", "check that Keystone is reachable",
                               retryable=True) from exc
+        if response.status_code >= 500:
+            raise DriverError(f"Keystone of cloud '{self.cloud}' cannot check a token: "
+                              f"HTTP {response.status_code}", "check Keystone's log",
+                              retryable=True)
         if response.status_code != 200:
             return None
         user = (response.json().get("token") or {}).get("user") or {}
