@@ -93,4 +93,5 @@ from govcloud.cli import (  # noqa: E402
     serve,  # noqa: F401
     services,  # noqa: F401
     state,  # noqa: F401
+    tokens,  # noqa: F401
 )

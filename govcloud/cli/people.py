@@ -68,7 +68,8 @@ def add(ctx: click.Context, name: str, role: str, department: str | None, email:
 @output_option("text", "json")
 @click.pass_context
 def list_(ctx: click.Context, output: str) -> None:
-    """List the users: name, role, department, whether disabled, when changed.
+    """List the users: name, role, department, origin (local, or keystone: signs in with
+    Keystone), whether disabled, when changed.
 
     \b
     Example:
@@ -83,9 +84,10 @@ def list_(ctx: click.Context, output: str) -> None:
         click.echo("No users yet: add the first operator with govcloud users add NAME "
                    "--role operator.")
         return
-    click.echo(table(["user", "role", "department", "e-mail", "state", "changed"],
-                     [[p.name, p.role, p.department or "", p.email, "disabled" if p.disabled
-                       else "active", p.changed_at[:19]] for p in found]))
+    click.echo(table(["user", "role", "department", "e-mail", "origin", "state", "changed"],
+                     [[p.name, p.role, p.department or "", p.email, p.origin,
+                       "disabled" if p.disabled else "active", p.changed_at[:19]]
+                      for p in found]))
 
 
 @users.command("disable")

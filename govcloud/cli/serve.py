@@ -25,7 +25,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int,
           secure_cookies: bool) -> None:
     """Serve the self-service portal and its JSON API (/api, described at
     /api/openapi.json) until stopped with Ctrl-C. People sign in with the accounts of
-    govcloud users; add the first operator before starting.
+    govcloud users (add the first operator before starting); with the openstack driver,
+    with their Keystone accounts, their role following their Keystone role assignments
+    (portal.keystone in govcloud.yaml).
 
     \b
     Example:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from govcloud.core.grants import KeystoneSettings
+
 Zone = Literal["intranet", "extranet"]
 ZONES: tuple[Zone, ...] = ("intranet", "extranet")
 
@@ -95,6 +97,7 @@ class Settings:
     file: str = "govcloud.yaml"
     services: ServiceSettings = ServiceSettings()
     notify: NotifySettings = NotifySettings()
+    keystone: KeystoneSettings = KeystoneSettings()
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
             tls_certificate=data["services"]["tls"].get("certificate"),
             tls_key=data["services"]["tls"].get("key")),
         notify=NotifySettings(**{"portal_url": "", **data["notify"]}),
+        keystone=KeystoneSettings(**data["portal"]["keystone"]),
     )
 
 

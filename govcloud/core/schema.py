@@ -14,6 +14,7 @@ import math
 import re
 from typing import Any
 
+from govcloud.core import grants
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.errors import Diagnostic
 
@@ -46,6 +47,8 @@ SOURCE = (r"^((/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+"
 STATE_URL = r"^(sqlite:///|postgresql://|postgres://)[^\x00-\x20\x7f]+$"
 STATE_SCHEMES = ("sqlite", "postgresql", "postgres")
 CIDR = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"
+KEYSTONE_NAME = r"^[A-Za-z0-9_.@-]{1,64}$"  # a Keystone domain, project or role name
+KEYSTONE_NAME_OR_EMPTY = r"^[A-Za-z0-9_.@-]{0,64}$"
 
 HINTS = {
     IDENT: "use 2-40 lowercase letters, digits and '-', starting with a letter, e.g. 'finance'",
@@ -58,6 +61,10 @@ HINTS = {
     EMAIL: "use an e-mail address such as 'govcloud@qingdao.gov.cn'",
     URL: "use a plain http(s) URL such as 'http://10.0.0.5:8080/app'",
     COST_CENTRE: "use letters, digits and '-', e.g. 'CC-1002'",
+    KEYSTONE_NAME: "use the Keystone name: letters, digits, '_', '.', '@', '-', e.g. "
+                   "'Default'",
+    KEYSTONE_NAME_OR_EMPTY: "use a Keystone project name (letters, digits, '_', '.', '@', "
+                            "'-') or '' for the govcloud domain",
     SOURCE: "use an absolute path such as '/srv/clamav-signatures' or an http(s) URL",
     STATE_URL: "use sqlite:///path (relative to the estate) or postgresql://user@host/database",
     CIDR: "use an IPv4 network such as 10.20.0.0/16",
@@ -301,6 +308,30 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                          "description": "Switch to TLS (STARTTLS) before sending."},
             "sender": str_of("The From address.", EMAIL, default="govcloud@localhost"),
             "portal_url": str_of("The portal's address, for links in the mails.", URL),
+        }, default={}),
+        "portal": obj_of("The self-service portal (govcloud serve).", {
+            "keystone": obj_of("Sign-in with Keystone (the openstack driver): which Keystone "
+                               "role assignments give which portal role.", {
+                "user_domain": str_of("The Keystone domain people's users live in.",
+                                      KEYSTONE_NAME, default="Default"),
+                "oversight_project": str_of(
+                    "A project in the govcloud domain whose roles give operator, finance or "
+                    "auditor (empty: roles on the govcloud domain itself).",
+                    KEYSTONE_NAME_OR_EMPTY, default=""),
+                "department_roles": {
+                    "type": "object", "default": dict(grants.DEPARTMENT_ROLES),
+                    "description": "Keystone role on a department's project → the portal "
+                                   "role in that department.",
+                    "additionalProperties": {"type": "string", "enum": ["member", "approver"],
+                                             "description": "member or approver."}},
+                "oversight_roles": {
+                    "type": "object", "default": dict(grants.OVERSIGHT_ROLES),
+                    "description": "Keystone role on the govcloud domain (or the oversight "
+                                   "project) → the portal role over every department.",
+                    "additionalProperties": {"type": "string",
+                                             "enum": ["operator", "finance", "auditor"],
+                                             "description": "operator, finance or auditor."}},
+            }, default={}),
         }, default={}),
     }, ["estate", "host_pool", "catalogue"]),
 }

@@ -30,6 +30,7 @@ from typing import ClassVar
 
 from govcloud.core.catalogue import CloudCatalogue
 from govcloud.core.desired import Resource
+from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
 from govcloud.core.model import Catalogue, Flavor
 from govcloud.errors import GovcloudError
 from govcloud.placement.hosts import Host
@@ -44,6 +45,7 @@ class Ability(StrEnum):
     CREDENTIALS = "credentials"  # issue_credential(): department-scoped cloud credentials
     MIGRATION = "migration"  # migrate(), set_host_enabled(): move servers, park freed hosts
     CATALOGUE = "catalogue"  # cloud_catalogue() and make_flavors(): the estate's flavors
+    SIGN_IN = "sign-in"  # identify(), grants_of(), token_identity(): the cloud's accounts
 
 
 # The method each ability stands for (a driver with the ability overrides them).
@@ -54,6 +56,7 @@ METHODS: dict[Ability, tuple[str, ...]] = {
     Ability.CREDENTIALS: ("issue_credential",),
     Ability.MIGRATION: ("migrate", "set_host_enabled"),
     Ability.CATALOGUE: ("cloud_catalogue", "make_flavors"),
+    Ability.SIGN_IN: ("identify", "grants_of", "token_identity"),
 }
 
 WHAT = {
@@ -63,6 +66,7 @@ WHAT = {
     Ability.MIGRATION: "migrate servers between hosts or disable hosts",
     Ability.RESIZE: "resize servers in place",
     Ability.CATALOGUE: "read or make the cloud's flavors",
+    Ability.SIGN_IN: "sign people in with the cloud's accounts",
 }
 
 FIX = {
@@ -72,6 +76,7 @@ FIX = {
     Ability.MIGRATION: "move the server by hand, or use a driver that can migrate",
     Ability.RESIZE: "replace the server instead",
     Ability.CATALOGUE: "the embedded sim cloud offers every catalogue flavor and image",
+    Ability.SIGN_IN: "add local accounts with govcloud users add",
 }
 
 
@@ -179,3 +184,20 @@ class Driver(ABC):
         """Make the missing flavors; make again (delete, create) those no server uses whose
         sizes differ."""
         raise Unsupported(self.name, Ability.CATALOGUE)
+
+    def identify(self, name: str, password: str,
+                 keystone: KeystoneSettings) -> Identity | Refused:
+        """The cloud account ``name`` with its grants if ``password`` is its password (the
+        cloud checks it; it is kept nowhere), else Refused. An unreachable identity service
+        is a DriverError."""
+        raise Unsupported(self.name, Ability.SIGN_IN)
+
+    def grants_of(self, user_id: str, keystone: KeystoneSettings) -> tuple[Grant, ...] | None:
+        """The grants the account ``user_id`` holds now (None: it is gone or disabled), read
+        with the driver's own credentials, so a signed-in person's role follows the cloud."""
+        raise Unsupported(self.name, Ability.SIGN_IN)
+
+    def token_identity(self, token: str, keystone: KeystoneSettings) -> Identity | None:
+        """The cloud account a valid token of the cloud's identity service (a Keystone
+        token) belongs to, with its grants; None for a token that is not valid (any more)."""
+        raise Unsupported(self.name, Ability.SIGN_IN)

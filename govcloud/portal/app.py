@@ -10,8 +10,10 @@ Every response carries the security headers (``SECURITY_HEADERS``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -27,16 +29,20 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govcloud import __version__
-from govcloud.errors import GovcloudError
+from govcloud.drivers.base import Ability
+from govcloud.errors import DriverError, GovcloudError
 from govcloud.portal import sessions
 from govcloud.portal.context import Portal
 from govcloud.portal.i18n import LANGUAGES, translator
 from govcloud.portal.routes import ROUTES, Route, allowed
 from govcloud.portal.views import VIEWS, Created, Download, NotFound, Redirect
-from govcloud.runtime import crashlog, people, proposals
+from govcloud.runtime import crashlog, people, proposals, tokens
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 64 * 1024
+# How often a Keystone person's role assignments are read again while they are signed in
+# (a role removed in Keystone ends their session within this many seconds).
+FOLLOW_SECONDS = 60.0
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -95,7 +101,7 @@ def openapi() -> dict[str, Any]:
             "responses": {"200": {"description": "OK", "content": {
                 "text/csv" if r.kind == "download" else "application/json": {}}}}}
         if not r.public:
-            op["security"] = [{"session": []}]
+            op["security"] = [{"session": []}, {"token": []}, {"keystone": []}]
             op["responses"] |= {"401": {"description": "not signed in"},
                                 "403": {"description": "the caller's role or department "
                                                        "does not allow it"}}
@@ -108,9 +114,10 @@ def openapi() -> dict[str, Any]:
             op["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"type": "object"}}}}
             op.setdefault("parameters", []).append(
-                {"name": "X-CSRF-Token", "in": "header", "required": True,
+                {"name": "X-CSRF-Token", "in": "header", "required": False,
                  "schema": {"type": "string"},
-                 "description": "the session's CSRF token (the csrf field of any page)"})
+                 "description": "the session's CSRF token (the csrf field of any page); "
+                                "not with an API token"})
             op["responses"] |= {"201": {"description": "filed"},
                                 "409": {"description": "refused (e.g. not this person's to "
                                                        "decide)"},
@@ -122,9 +129,17 @@ def openapi() -> dict[str, Any]:
                      "description": "The govcloud portal's HTTP API: the same figures as the "
                                     "govcloud command line. Sign in with POST /login (a form) "
                                     "and send the session cookie; posts need the session's "
-                                    "CSRF token in X-CSRF-Token."},
-            "components": {"securitySchemes": {"session": {
-                "type": "apiKey", "in": "cookie", "name": sessions.COOKIE}}},
+                                    "CSRF token in X-CSRF-Token. Or send a govcloud API "
+                                    "token (Authorization: Bearer) or, with the openstack "
+                                    "driver, a Keystone token (X-Auth-Token)."},
+            "components": {"securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": sessions.COOKIE},
+                "token": {"type": "http", "scheme": "bearer",
+                          "description": "a govcloud API token (govcloud tokens add); "
+                                         "no CSRF token is needed with it"},
+                "keystone": {"type": "apiKey", "in": "header", "name": "X-Auth-Token",
+                             "description": "a Keystone token (the openstack driver's "
+                                            "estates); no CSRF token is needed with it"}}},
             "paths": paths}
 
 
@@ -164,8 +179,70 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
             return _json({"error": message}, status)
         return render(request, "error.html", who, status, heading=heading, message=message)
 
+    keystone = portal.driver.can(Ability.SIGN_IN)  # people sign in with the cloud's accounts
+    followed: dict[str, float] = {}  # session token -> when its Keystone roles were read
+
     def current(request: Request) -> sessions.Session | None:
-        return sessions.find(portal.store, signer.token(request.cookies.get(sessions.COOKIE)))
+        session = sessions.find(portal.store,
+                                signer.token(request.cookies.get(sessions.COOKIE)))
+        if session is None or not session.person.keystone_id or not keystone:
+            return session
+        last = followed.get(session.token)
+        if last is not None and time.monotonic() - last < FOLLOW_SECONDS:
+            return session
+        estate = portal.estate
+        try:
+            held = portal.driver.grants_of(session.person.keystone_id,
+                                           estate.settings.keystone)
+        except DriverError:
+            return session  # Keystone does not answer: read again on the next request
+        person = people.follow_keystone(portal.store, session.person, held,
+                                        estate.settings.keystone, set(estate.plans))
+        if person is None:
+            sessions.end(portal.store, session.token)
+            followed.pop(session.token, None)
+            return None
+        if len(followed) > 10_000:
+            followed.clear()
+        followed[session.token] = time.monotonic()
+        return sessions.Session(person, session.csrf, session.token)
+
+    callers: dict[str, tuple[float, people.Person | None]] = {}  # Keystone token digests
+
+    def bearer(request: Request) -> sessions.Session | None:
+        """The caller of an API route with ``Authorization: Bearer <govcloud API token>``
+        or, with the openstack driver, ``X-Auth-Token: <Keystone token>``."""
+        if "x-auth-token" in request.headers:
+            return keystone_caller(request.headers["x-auth-token"])
+        token = tokens.find(portal.store, request.headers.get("authorization", "")[7:].strip())
+        return sessions.Session(token.person(), "", "") if token else None
+
+    def keystone_caller(token: str) -> sessions.Session | None:
+        """A Keystone token's person, checked with Keystone at most every FOLLOW_SECONDS."""
+        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        seen = callers.get(key)
+        if seen is None or time.monotonic() - seen[0] >= FOLLOW_SECONDS:
+            estate = portal.estate
+            try:
+                identity = portal.driver.token_identity(token, estate.settings.keystone)
+            except DriverError:
+                return None
+            person = people.keystone_caller(portal.store, identity, estate.settings.keystone,
+                                            set(estate.plans)) if identity else None
+            if len(callers) > 10_000:
+                callers.clear()
+            seen = callers[key] = (time.monotonic(), person)
+        person = seen[1] and people.find(portal.store, seen[1].name)  # disabled since?
+        return sessions.Session(person, "", "") if person and not person.disabled else None
+
+    def check_password(name: str, password: str, client: str) -> people.Person:
+        if not keystone:
+            return people.sign_in(portal.store, name, password, client)
+        estate = portal.estate
+        settings = estate.settings.keystone
+        return people.sign_in_keystone(
+            portal.store, name, password, client,
+            lambda n, p: portal.driver.identify(n, p, settings), settings, set(estate.plans))
 
     def cross_site(request: Request) -> str:
         """Why a post does not come from this site's own pages ("" when it does)."""
@@ -190,6 +267,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                          message: str = "", name: str = "", status: int = 200) -> Response:
         token, cookie = signer.login_cookie()
         response = render(request, "login_form.html", None, status, csrf=token,
+                          keystone=keystone,
                           next=safe_next(request.query_params.get("next", "/")),
                           message=message, name=name)
         response.set_cookie(sessions.LOGIN_COOKIE, cookie, httponly=True, samesite="strict",
@@ -200,13 +278,14 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
         name, password = form.get("name", "")[:64], form.get("password", "")
         client = request.client.host if request.client else "unknown"
         try:
-            person = await run_in_threadpool(people.sign_in, portal.store, name, password,
-                                             client)
+            person = await run_in_threadpool(check_password, name, password, client)
         except people.SignInRefused as exc:
             throttled = "too many" in str(exc)
             return await login_form(request, None, exc.render(), name if not throttled
                                     else "", 429 if throttled else 401)
         session = await run_in_threadpool(sessions.start, portal.store, person)
+        if person.keystone_id:
+            followed[session.token] = time.monotonic()  # its roles were read just now
         target = safe_next(form.get("next", "/"))
         response = RedirectResponse(target, 303)
         response.set_cookie(sessions.COOKIE, signer.cookie(session.token),
@@ -237,9 +316,17 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
 
     def endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
         async def gate(request: Request) -> Response:
-            who = await run_in_threadpool(current, request)
+            # An API route may be called with a govcloud API token instead of a session: no
+            # cookie is involved then, so neither is the CSRF check.
+            by_token = route.kind == "api" and not route.public and (
+                request.headers.get("authorization", "")[:7].lower() == "bearer "
+                or (keystone and "x-auth-token" in request.headers))
+            who = await run_in_threadpool(bearer if by_token else current, request)
             if not route.public:
                 if who is None:
+                    if by_token:
+                        return _json({"error": "the API token is unknown, revoked or "
+                                                 "expired, or gives no role here"}, 401)
                     if route.kind == "api":
                         return _json({"error": "not signed in"}, 401)
                     return RedirectResponse(f"/login?next={request.url.path}", 303)
@@ -249,7 +336,13 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                     return refuse(request, route, who, 403, "Not allowed",
                                   t("Your role does not allow this page."))
             form: dict[str, Any] = {}
-            if route.method == "POST":
+            if route.method == "POST" and by_token:
+                parsed = await read_form(request)
+                if parsed is None:
+                    return refuse(request, route, who, 403, "Refused",
+                                  "Refused: a body without a length, or larger than 64 KB.")
+                form = parsed
+            elif route.method == "POST":
                 why = cross_site(request)
                 parsed = await read_form(request)
                 if parsed is None:

@@ -1,20 +1,29 @@
-"""Local accounts in the state store (the embedded sim's way to sign in): add, list, disable,
-change a role, and sign in with throttling. Every change and every sign-in, failed or not, is
-an audit record written in the same transaction.
+"""The people who sign in to the portal, in the state store: add, list, disable, change a
+role, and sign in with throttling. Every change and every sign-in, failed or not, is an audit
+record written in the same transaction.
 
-Passwords are stored as argon2id hashes (argon2-cffi, RFC 9106 parameters) and never logged
-or recorded. A failed sign-in says only that the name or password is wrong, for a name that
-does not exist as for one that does (and takes as long).
+Local accounts (the embedded sim's way to sign in): passwords are stored as argon2id hashes
+(argon2-cffi, RFC 9106 parameters) and never logged or recorded. A failed sign-in says only
+that the name or password is wrong, for a name that does not exist as for one that does (and
+takes as long).
+
+Keystone people (the openstack driver, :func:`sign_in_keystone`): Keystone checks the name
+and password; govcloud keeps no password, only a row naming the Keystone user (its password
+column holds ``!keystone:<user id>``, which no password matches) with the role their Keystone
+role assignments give (``govcloud.core.grants``), brought up to date at every sign-in and
+while they are signed in (:func:`follow_keystone`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
+from govcloud.core import grants
 from govcloud.core.roles import DEPARTMENT_ROLES, check_account, check_password
-from govcloud.errors import GovcloudError, MissingExtra
+from govcloud.errors import DriverError, GovcloudError, MissingExtra
 from govcloud.runtime import audit
 from govcloud.runtime.store import Store, clock, now, stamp
 
@@ -25,6 +34,7 @@ WINDOW = timedelta(minutes=15)
 FAILURES_PER_NAME = 5
 FAILURES_PER_SOURCE = 30
 UNKNOWN = "(unknown user)"  # the subject of a failed sign-in for a name that does not exist
+KEYSTONE = "!keystone:"  # the password column of a Keystone person: this, then the user id
 
 
 class SignInRefused(GovcloudError):
@@ -40,9 +50,15 @@ class Person:
     created_at: str
     changed_at: str
     email: str = ""
+    keystone_id: str = ""  # the Keystone user id of a person who signs in with Keystone
+
+    @property
+    def origin(self) -> str:
+        """Where the person's password is checked: "keystone" or "local"."""
+        return "keystone" if self.keystone_id else "local"
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"origin": self.origin}
 
     def public(self) -> dict[str, Any]:
         """What an audit record holds of an account (never the password hash)."""
@@ -69,12 +85,15 @@ def _dummy(hasher: Any) -> str:
 
 
 def _person(row: tuple[Any, ...]) -> Person:
-    name, role, department, disabled, created, changed, email = row
+    name, role, department, disabled, created, changed, email, held = row
     return Person(name, role, department or None, bool(disabled), created, changed,
-                  email or "")
+                  email or "", held[len(KEYSTONE):] if held else "")
 
 
-PERSON = "name, role, department, disabled, created_at, changed_at, email"
+# A Keystone person's user id comes from the password column; a hash is never read here.
+PERSON = ("name, role, department, disabled, created_at, changed_at, email, "
+          f"CASE WHEN substr(password, 1, {len(KEYSTONE)}) = '{KEYSTONE}' THEN password "
+          "ELSE '' END")
 
 
 def people(store: Store) -> list[Person]:
@@ -151,6 +170,10 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
         raise GovcloudError("a role change needs a reason", "give --reason \"…\"")
     with store.transaction():
         before = _existing(store, name)
+        if before.keystone_id:
+            raise GovcloudError(f"{name!r} signs in with Keystone: their role follows their "
+                                "Keystone role assignments",
+                                "change their roles in Keystone (see docs/portal.md)")
         if (before.role, before.department) == (role, department):
             raise GovcloudError(f"user {name!r} already has that role", "nothing to do")
         store.execute("UPDATE users SET role = ?, department = ?, changed_at = ? "
@@ -161,17 +184,22 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
     return after
 
 
-def sign_in(store: Store, name: str, password: str, source: str) -> Person:
-    """The account ``name`` if ``password`` is its password and it may sign in; else
-    SignInRefused. ``source`` is where the attempt came from (a client address, "cli")."""
+def _throttle(store: Store, subject: str | None, source: str) -> None:
+    """Refuse a sign-in after too many recent failures for ``subject`` or from ``source``."""
     since = stamp(clock() - WINDOW)
-    known = find(store, name) if len(name) <= 64 else None
-    subject = known.name if known else UNKNOWN
-    if (known and audit.count(store, "sign-in failed", since, subject=subject)
+    if (subject is not None and audit.count(store, "sign-in failed", since, subject=subject)
             >= FAILURES_PER_NAME) or \
             audit.count(store, "sign-in failed", since, source=source) >= FAILURES_PER_SOURCE:
         raise SignInRefused("too many failed sign-ins", f"try again in "
                             f"{int(WINDOW.total_seconds() // 60)} minutes, or ask an operator")
+
+
+def sign_in(store: Store, name: str, password: str, source: str) -> Person:
+    """The account ``name`` if ``password`` is its password and it may sign in; else
+    SignInRefused. ``source`` is where the attempt came from (a client address, "cli")."""
+    known = find(store, name) if len(name) <= 64 else None
+    subject = known.name if known else UNKNOWN
+    _throttle(store, subject if known else None, source)
     hasher = _hasher()
     from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -197,3 +225,114 @@ def sign_in(store: Store, name: str, password: str, source: str) -> Person:
     audit.append(store, known.name, "sign-in", known.name, known.department or "", None,
                  None, "", source)
     return known
+
+
+WRONG = ("the user name or password is wrong, or the account is disabled",
+         "check them, or ask an operator")
+
+
+def sign_in_keystone(store: Store, name: str, password: str, source: str,
+                     identify: Callable[[str, str], grants.Identity | grants.Refused],
+                     settings: grants.KeystoneSettings, departments: set[str]) -> Person:
+    """The person ``name`` if Keystone accepts ``password`` (``identify`` asks it, usually
+    the openstack driver's) and their role assignments give them a portal role; else
+    SignInRefused, recorded like a local account's. Their row is made or brought up to date
+    (audited, actor "keystone")."""
+    # Failures are recorded under a name only when Keystone knows it, so counting them under
+    # the name typed counts those of a real user and nothing else.
+    _throttle(store, name, source)
+    try:
+        identity = identify(name, password) if len(name) <= 64 else grants.Refused(False)
+    except DriverError as exc:
+        audit.append(store, UNKNOWN, "sign-in error", UNKNOWN, "", None,
+                     {"why": "keystone unreachable"}, "", source)
+        raise SignInRefused("the sign-in cannot be checked now: Keystone does not answer",
+                            "try again in a few minutes, or tell an operator") from exc
+
+    def refuse(who: str, department: str, why: str, what: str, fix: str) -> SignInRefused:
+        audit.append(store, who, "sign-in failed", who, department, None, {"why": why}, "",
+                     source)
+        return SignInRefused(what, fix)
+
+    if isinstance(identity, grants.Refused):
+        raise refuse(name if identity.known else UNKNOWN, "",
+                     "wrong password" if identity.known else "unknown user", *WRONG)
+    decision = grants.decide(identity.grants, settings, departments)
+    refusal: tuple[str, str, str, str, str] | None = None
+    with store.transaction():
+        before = find(store, identity.name)
+        if before is not None and not before.keystone_id:
+            refusal = (identity.name, before.department or "", "a local account",
+                       f"{identity.name!r} is a local account here, not a Keystone one",
+                       "an operator renames or disables the local account")
+        elif before is not None and before.disabled:
+            refusal = (identity.name, before.department or "", "disabled", *WRONG)
+        elif decision.role is None:
+            refusal = (identity.name, "", "no role", decision.refusal, decision.fix)
+        else:
+            person = _keep(store, before, identity, decision.role, decision.department,
+                           "sign-in", source)
+            audit.append(store, person.name, "sign-in", person.name, person.department or "",
+                         None, {"via": "keystone"}, "", source)
+    if refusal is not None:
+        raise refuse(*refusal)
+    return person
+
+
+def _keep(store: Store, before: Person | None, identity: grants.Identity, role: str,
+          department: str | None, why: str, source: str) -> Person:
+    """Make or update the row of a Keystone person (in the caller's transaction)."""
+    at, held = now(), KEYSTONE + identity.user_id
+    if before is None:
+        store.execute("INSERT INTO users (name, role, department, password, disabled, "
+                      "created_at, changed_at, email) VALUES (?,?,?,?,0,?,?,?)",
+                      (identity.name, role, department, held, at, at, identity.email))
+        after = find(store, identity.name)
+        assert after is not None
+        audit.append(store, "keystone", "user add", after.name, after.department or "", None,
+                     after.public(), f"Keystone role assignments ({why})", source)
+        return after
+    if (before.role, before.department, before.email, before.keystone_id) == \
+            (role, department, identity.email, identity.user_id):
+        return before
+    store.execute("UPDATE users SET role = ?, department = ?, email = ?, password = ?, "
+                  "changed_at = ? WHERE name = ?",
+                  (role, department, identity.email, held, at, identity.name))
+    after = find(store, identity.name)
+    assert after is not None
+    audit.append(store, "keystone", "user role", after.name, after.department or "",
+                 before.public(), after.public(), f"Keystone role assignments ({why})",
+                 source)
+    return after
+
+
+def follow_keystone(store: Store, person: Person, now_held: tuple[grants.Grant, ...] | None,
+                    settings: grants.KeystoneSettings, departments: set[str]) -> Person | None:
+    """``person`` (a Keystone person) with the role the grants they hold now give, updated
+    and audited if it changed; None when they have no role any more (or their Keystone
+    account is gone or disabled: ``now_held`` None), so their session ends."""
+    if now_held is None:
+        return None
+    decision = grants.decide(now_held, settings, departments)
+    if decision.role is None:
+        return None
+    identity = grants.Identity(person.keystone_id, person.name, now_held, person.email)
+    with store.transaction():
+        return _keep(store, person, identity, decision.role, decision.department,
+                     "while signed in", "keystone")
+
+
+def keystone_caller(store: Store, identity: grants.Identity, settings: grants.KeystoneSettings,
+                    departments: set[str]) -> Person | None:
+    """The person an API call with a valid Keystone token of ``identity`` comes from, with
+    the role their grants give (their row made or brought up to date, audited); None when
+    they have no role, are disabled here, or a local account has their name."""
+    decision = grants.decide(identity.grants, settings, departments)
+    if decision.role is None:
+        return None
+    with store.transaction():
+        before = find(store, identity.name)
+        if before is not None and (not before.keystone_id or before.disabled):
+            return None
+        return _keep(store, before, identity, decision.role, decision.department,
+                     "API token", "keystone")

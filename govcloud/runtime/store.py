@@ -110,7 +110,7 @@ def schema(kind: str) -> list[str]:
 # table held a schema version has at least LEGACY.
 KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
                 "os_records", "usage", "statements", "owned", "users", "audit", "sessions",
-                "requests"}
+                "requests", "tokens"}
 LEGACY = {"applied", "applies", "journal"}
 STATE_FOLDER = ".state"
 # What deleting a damaged row of a table costs, and what brings it back.

@@ -1,6 +1,7 @@
 """The authorization matrix, generated from the route table: every route and API endpoint ×
 every role × the person's own department, another one and forged department ids → the
-expected allow or deny, checked over HTTP against the real app. A route added to the table is
+expected allow or deny, checked over HTTP against the real app (the API's reads also with a
+govcloud API token of each role). A route added to the table is
 in the matrix at once; a route the app serves that is not in the table fails the first test."""
 
 from __future__ import annotations
@@ -115,6 +116,38 @@ def test_matrix(route: Route, role: str, target: str | None, number: str | None,
             assert "health-matrix" not in r.text  # nor of its request
     if route.scoped and meant == OTHER and role in DEPARTMENT_ROLES:
         assert r.status_code == 403
+
+
+@pytest.fixture(scope="module")
+def api_tokens(site: Site) -> dict[str, str]:
+    """A govcloud API token per role (member and approver: of OWN)."""
+    from govcloud.runtime import tokens as api
+
+    store = site.store()
+    try:
+        return {role: api.add(store, {OWN, OTHER}, role,
+                              OWN if role in DEPARTMENT_ROLES else None, "matrix", "test")[1]
+                for role in ROLES}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("route", "role", "target", "number"),
+                         [c for c in CASES if c.values[0].kind == "api"])
+def test_matrix_with_api_tokens(route: Route, role: str, target: str | None,
+                                number: str | None, api_tokens: dict[str, str],
+                                site: Site) -> None:
+    """Every API read with a Bearer token of each role: the same answer as a session's."""
+    path = _path(route, target, number, site)
+    r = client(site).get(path, headers={"authorization": f"Bearer {api_tokens[role]}"})
+    own = OWN if role in DEPARTMENT_ROLES else None
+    meant = None if target is None else unquote(target)
+    if allowed(route, role, own, meant) and _exists(target, number):
+        assert r.status_code == 200, (path, role, r.status_code, r.text[:300])
+    else:
+        assert r.status_code in (403, 404), (path, role, r.status_code)
+        if route.scoped and meant == OTHER and role in DEPARTMENT_ROLES:
+            assert r.status_code == 403
 
 
 @pytest.mark.parametrize(("route", "role", "target", "number"), POSTS)

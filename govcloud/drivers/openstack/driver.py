@@ -51,7 +51,8 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
                       IdentityServices, Driver):
     name = "openstack"
     abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS,
-                           Ability.CATALOGUE, Ability.PLACEMENT, Ability.MIGRATION})
+                           Ability.CATALOGUE, Ability.PLACEMENT, Ability.MIGRATION,
+                           Ability.SIGN_IN})
 
     def __init__(self, settings: Settings, store: Store, cloud: str | None = None) -> None:
         import keystoneauth1.exceptions as ksa_exceptions

@@ -1,4 +1,5 @@
-"""Keystone side of the openstack driver: department credentials, and usage from nova."""
+"""Keystone side of the openstack driver: people signing in to the portal, department
+credentials, and usage from nova."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govcloud.core.desired import Resource
+from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
 from govcloud.drivers.openstack.network import TAG, dept_of
-from govcloud.errors import GovcloudError
+from govcloud.errors import DriverError, GovcloudError
+
+MAX_PASSWORD = 1024  # longer is refused without asking Keystone (as local accounts are)
 
 
 def nova_time(t: datetime) -> datetime:
@@ -24,8 +28,106 @@ class IdentityServices:
 
     conn: Any
     cloud: str
+    _exc: Any  # openstack.exceptions
     _domain: Callable[[], str]
     _project: Callable[[str], Any]
+
+    # --- sign-in ---------------------------------------------------------------------------
+    def identify(self, name: str, password: str,
+                 keystone: KeystoneSettings) -> Identity | Refused:
+        """Keystone checks ``name`` (in ``keystone.user_domain``) and ``password`` with an
+        unscoped v3 password authentication (keystoneauth1, the clouds.yaml's auth_url);
+        the password goes to Keystone only. Refused when Keystone refuses them, or the
+        account holds no grants because it is disabled."""
+        from keystoneauth1 import exceptions as ksa
+        from keystoneauth1 import session
+        from keystoneauth1.identity import v3
+
+        user_id = None
+        if name and password and len(password) <= MAX_PASSWORD:
+            auth = v3.Password(auth_url=self.conn.auth["auth_url"], username=name,
+                               password=password, user_domain_name=keystone.user_domain,
+                               unscoped=True)
+            sess = session.Session(auth=auth, verify=self.conn.session.verify, timeout=30)
+            try:
+                user_id = auth.get_user_id(sess)
+            except (ksa.http.Unauthorized, ksa.http.BadRequest, ksa.http.NotFound,
+                    ksa.http.Forbidden):
+                user_id = None
+            except ksa.ClientException as exc:
+                raise DriverError(f"Keystone of cloud '{self.cloud}' cannot check a sign-in: "
+                                  f"{type(exc).__name__}", "check that Keystone is reachable",
+                                  retryable=True) from exc
+        held = self.grants_of(user_id, keystone) if user_id else None
+        if user_id is None or held is None:
+            return Refused(known=self._known(name, keystone.user_domain))
+        user = self.conn.identity.get_user(user_id)
+        return Identity(user_id, str(user.name), held, str(getattr(user, "email", "") or ""))
+
+    def token_identity(self, token: str, keystone: KeystoneSettings) -> Identity | None:
+        """Keystone validates ``token`` (GET /v3/auth/tokens with X-Subject-Token, as
+        govcloud); a user of another domain than ``keystone.user_domain`` is refused."""
+        if not token or len(token) > 2048 or not token.isascii():
+            return None
+        try:
+            response = self.conn.identity.get("/auth/tokens",
+                                              headers={"X-Subject-Token": token})
+        except self._exc.SDKException as exc:
+            raise DriverError(f"Keystone of cloud '{self.cloud}' cannot check a token: "
+                              f"{type(exc).__name__}", "check that Keystone is reachable",
+                              retryable=True) from exc
+        if response.status_code >= 500:
+            raise DriverError(f"Keystone of cloud '{self.cloud}' cannot check a token: "
+                              f"HTTP {response.status_code}", "check Keystone's log",
+                              retryable=True)
+        if response.status_code != 200:
+            return None
+        user = (response.json().get("token") or {}).get("user") or {}
+        if (user.get("domain") or {}).get("name") != keystone.user_domain or not user.get("id"):
+            return None
+        held = self.grants_of(user["id"], keystone)
+        if held is None:
+            return None
+        found = self.conn.identity.get_user(user["id"])
+        return Identity(user["id"], str(found.name), held, str(getattr(found, "email", "") or ""))
+
+    def _known(self, name: str, domain: str) -> bool:
+        """Is ``name`` a user of the Keystone domain ``domain``?"""
+        identity = self.conn.identity
+        found = identity.find_domain(domain, ignore_missing=True)
+        return found is not None and bool(name) and \
+            identity.find_user(name, domain_id=found.id, ignore_missing=True) is not None
+
+    def grants_of(self, user_id: str, keystone: KeystoneSettings) -> tuple[Grant, ...] | None:
+        """The user's effective role assignments (through groups and implied roles too) on
+        the department projects, the govcloud domain and the oversight project."""
+        identity = self.conn.identity
+        try:
+            user = identity.get_user(user_id)
+        except self._exc.NotFoundException:
+            return None
+        if not user.is_enabled:
+            return None
+        domain = self._domain()
+        departments = {p.id: dept_of(p.tags)
+                       for p in identity.projects(domain_id=domain, tags=TAG)}
+        oversight = identity.find_project(keystone.oversight_project, domain_id=domain,
+                                          ignore_missing=True) \
+            if keystone.oversight_project else None
+        out = set()
+        for a in identity.role_assignments(user_id=user_id, effective=True,
+                                           include_names=True):
+            role, scope = (a.role or {}).get("name"), a.scope or {}
+            if not role:
+                continue
+            project = (scope.get("project") or {}).get("id")
+            if project and departments.get(project):
+                out.add(Grant(role, departments[project]))
+            elif project and oversight is not None and project == oversight.id:
+                out.add(Grant(role, None))
+            elif (scope.get("domain") or {}).get("id") == domain:
+                out.add(Grant(role, None))
+        return tuple(sorted(out, key=lambda g: (g.department or "", g.role)))
 
     def issue_credential(self, department: str, days: int | None = 90) -> dict[str, str]:
         """An application credential scoped to the department's project, for its IT staff.

@@ -1,0 +1,326 @@
+"""Keystone sign-in to the portal against the real test cloud: an estate applied by govcloud
+(so the department projects are the openstack driver's own), Keystone users made here with
+roles on those projects, and the portal signing them in with keystoneauth1.
+
+Through Starlette's TestClient: a member signs in and sees their department and not
+another; a wrong password, an unknown name and a user without roles are refused and
+recorded without the password; a role given on the govcloud domain signs in as an operator;
+a role taken away in Keystone ends the session; API calls carry a Keystone token. In a real
+headless Chromium against ``govcloud serve``: the member's department journey (sign in,
+ask for a website, see its verdict and cost, file it). Everything made here lives in the
+estate's own Keystone domain (users included: ``portal.keystone.user_domain`` names it) and
+is deleted at the end."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from govcloud.runtime import audit
+from govcloud.runtime.store import Store
+from tests.support.cli import _env, govcloud
+from tests.support.components import free_port, wait_for
+from tests.support.testcloud import CLOUDS, domain_of, env, os_estate, purge_domain
+
+pytestmark = [pytest.mark.real, pytest.mark.openstack]
+OWN, OTHER = "statistics", "civil-affairs"
+PASSWORD = "keystone passphrase " + uuid.uuid4().hex[:8]
+
+
+@dataclass
+class Cloud:
+    estate: Path
+    conn: Any
+    domain: Any
+    users: dict[str, Any]  # who -> the Keystone user
+    projects: dict[str, Any]  # department -> its project
+
+    def name(self, who: str) -> str:
+        return self.users[who].name
+
+
+@pytest.fixture(scope="module")
+def keystone(cloud: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    estate = os_estate(tmp_path_factory.mktemp("keystone") / "estate", (OWN, OTHER))
+    for plan_path in (estate / "plans").glob("*.yaml"):  # projects, networks and quotas only
+        plan = yaml.safe_load(plan_path.read_text())
+        plan["servers"], plan["websites"] = [], []
+        plan_path.write_text(yaml.safe_dump(plan, allow_unicode=True, sort_keys=False))
+    settings = yaml.safe_load((estate / "govcloud.yaml").read_text())
+    settings["portal"] = {"keystone": {"user_domain": domain_of(estate)}}
+    (estate / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True,
+                                                         sort_keys=False))
+    try:
+        proc = govcloud("apply", "--yes", estate=estate, env=env(), timeout=900)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        domain = cloud.identity.find_domain(domain_of(estate))
+        projects = {}
+        for p in cloud.identity.projects(domain_id=domain.id):
+            dep = next((t[len("gc-dept-"):] for t in p.tags if t.startswith("gc-dept-")), None)
+            if dep:
+                projects[dep] = p
+        assert set(projects) == {OWN, OTHER}
+        tag = uuid.uuid4().hex[:6]
+        users = {who: cloud.identity.create_user(name=f"gct-{who}-{tag}", domain_id=domain.id,
+                                                 password=PASSWORD, email=f"{who}@example.cn")
+                 for who in ("member", "nobody", "operator", "leaver", "browser")}
+        role = {r.name: r for r in cloud.identity.roles()}
+        for who in ("member", "leaver", "browser"):
+            cloud.identity.assign_project_role_to_user(projects[OWN], users[who],
+                                                       role["member"])
+        cloud.identity.assign_domain_role_to_user(domain, users["operator"], role["admin"])
+        yield Cloud(estate, cloud, domain, users, projects)
+    finally:
+        purge_domain(cloud, domain_of(estate))
+
+
+@pytest.fixture(scope="module")
+def app(keystone: Cloud) -> Iterator[Any]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OS_CLIENT_CONFIG_FILE", str(CLOUDS))
+        from govcloud.portal.app import create_app
+
+        yield create_app(keystone.estate, secret="keystone-test")
+
+
+def _client(app: Any) -> Any:
+    from starlette.testclient import TestClient
+
+    return TestClient(app, base_url="http://testserver", follow_redirects=False)
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def _sign_in(app: Any, name: str, password: str = PASSWORD) -> tuple[Any, Any]:
+    c = _client(app)
+    form = c.get("/login")
+    assert "Keystone" in form.text  # the form says which account to use
+    r = c.post("/login", data={"name": name, "password": password, "csrf": _csrf(form.text),
+                               "next": "/"})
+    return c, r
+
+
+def _store(keystone: Cloud) -> Store:
+    return Store(f"sqlite:///{keystone.estate}/.state/govcloud.db", keystone.estate)
+
+
+def test_a_keystone_member_sees_their_department_only(keystone: Cloud, app: Any) -> None:
+    c, r = _sign_in(app, keystone.name("member"))
+    assert r.status_code == 303 and r.headers["location"] == "/", r.text[:1000]
+    me = c.get("/api/me").json()
+    assert (me["name"], me["role"], me["department"]) == (keystone.name("member"), "member",
+                                                          OWN)
+    assert c.get(f"/departments/{OWN}").status_code == 200
+    assert c.get(f"/api/departments/{OWN}").json()["id"] == OWN
+    for path in (f"/departments/{OTHER}", f"/api/departments/{OTHER}",
+                 f"/departments/{OTHER}/requests/new", "/estate", "/users"):
+        assert c.get(path).status_code == 403, path
+    verdict = c.post(f"/api/departments/{OTHER}/requests/dry-run",
+                     json={"kind": "website", "domain": "x.qingdao.gov.cn", "site_kind": "php",
+                           "reason": "not mine"},
+                     headers={"x-csrf-token": _csrf(c.get(f"/departments/{OWN}/requests/new")
+                                                    .text)})
+    assert verdict.status_code == 403
+    store = _store(keystone)
+    try:
+        row = store.query("SELECT role, department, password, email FROM users WHERE name = ?",
+                          (keystone.name("member"),))
+        assert row == [("member", OWN, "!keystone:" + keystone.users["member"].id,
+                        "member@example.cn")]
+        signed = audit.latest(store, 1, "sign-in")[0]
+        assert (signed.actor, json.loads(signed.after)) == (keystone.name("member"),
+                                                            {"via": "keystone"})
+        assert signed.source == "testclient"
+        assert PASSWORD not in json.dumps([e.as_dict() for e in audit.entries(store)])
+    finally:
+        store.close()
+
+
+def test_wrong_password_unknown_name_and_no_role_are_refused(keystone: Cloud, app: Any) -> None:
+    _, r = _sign_in(app, keystone.name("member"), "not the password at all")
+    assert r.status_code == 401 and "name or password is wrong" in r.text
+    _, r = _sign_in(app, f"gct-nobody-such-{uuid.uuid4().hex[:6]}")
+    assert r.status_code == 401 and "name or password is wrong" in r.text
+    _, r = _sign_in(app, keystone.name("nobody"))  # the right password, no role
+    assert r.status_code == 401 and "holds no role" in r.text, r.text[:2000]
+    assert "ask the cloud" in r.text
+    c = _client(app)
+    assert c.get("/api/me").status_code == 401
+    store = _store(keystone)
+    try:
+        failed = audit.latest(store, 3, "sign-in failed")
+        assert [(e.subject, json.loads(e.after)["why"]) for e in failed] == [
+            (keystone.name("nobody"), "no role"), ("(unknown user)", "unknown user"),
+            (keystone.name("member"), "wrong password")]
+        assert PASSWORD not in json.dumps([e.as_dict() for e in audit.entries(store)])
+        assert not store.query("SELECT name FROM users WHERE name = ?",
+                               (keystone.name("nobody"),))
+    finally:
+        store.close()
+
+
+def test_admin_on_the_govcloud_domain_signs_in_as_operator(keystone: Cloud, app: Any) -> None:
+    c, r = _sign_in(app, keystone.name("operator"))
+    assert r.status_code == 303, r.text[:1000]
+    assert c.get("/api/me").json()["role"] == "operator"
+    assert c.get(f"/departments/{OTHER}").status_code == 200
+    users = {u["name"]: u for u in c.get("/api/users").json()["users"]}
+    assert users[keystone.name("member")]["origin"] == "keystone"
+    page = c.get("/users").text
+    assert keystone.name("member") in page and "Keystone 账号" in page
+
+
+def test_a_role_taken_away_in_keystone_ends_the_session(keystone: Cloud, app: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from govcloud.portal import app as portal_app
+
+    c, r = _sign_in(app, keystone.name("leaver"))
+    assert r.status_code == 303, r.text[:1000]
+    monkeypatch.setattr(portal_app, "FOLLOW_SECONDS", 0.0)
+    assert c.get("/api/me").json()["role"] == "member"
+    ident = keystone.conn.identity
+    member = ident.find_role("member")
+    ident.unassign_project_role_from_user(keystone.projects[OWN], keystone.users["leaver"],
+                                          member)
+    assert c.get("/api/me").status_code == 401
+    _, again = _sign_in(app, keystone.name("leaver"))
+    assert again.status_code == 401 and "holds no role" in again.text
+
+
+def _keystone_token(keystone: Cloud, who: str, project: str | None = None) -> str:
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    scope = {"project_id": keystone.projects[project].id} if project else {"unscoped": True}
+    auth = v3.Password(auth_url=keystone.conn.auth["auth_url"], username=keystone.name(who),
+                       password=PASSWORD, user_domain_name=keystone.domain.name, **scope)
+    return str(session.Session(auth=auth).get_token())
+
+
+def test_api_calls_with_a_keystone_token(keystone: Cloud, app: Any,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from govcloud.portal import app as portal_app
+
+    token = _keystone_token(keystone, "member", OWN)
+    c = _client(app)
+    me = c.get("/api/me", headers={"x-auth-token": token})
+    assert me.status_code == 200, me.text
+    assert (me.json()["name"], me.json()["role"], me.json()["department"]) == (
+        keystone.name("member"), "member", OWN)
+    assert c.get(f"/api/departments/{OTHER}", headers={"x-auth-token": token}).status_code == 403
+    ask = {"kind": "quota", "reason": "keystone token", "quota": {"cores": 64}}
+    r = c.post(f"/api/departments/{OWN}/requests/dry-run", json=ask,
+               headers={"x-auth-token": token})  # no CSRF token: none is needed
+    assert r.status_code == 200 and r.json()["department"] == OWN, r.text[:500]
+    assert c.get(f"/departments/{OWN}", headers={"x-auth-token": token}).status_code == 303
+    for wrong in (token[:-2] + "xx", "gAAAA-not-a-token", "x" * 3000,
+                  _keystone_token(keystone, "nobody")):  # valid, but no role
+        r = c.get("/api/me", headers={"x-auth-token": wrong})
+        assert r.status_code == 401 and "no role here" in r.json()["error"]
+    monkeypatch.setattr(portal_app, "FOLLOW_SECONDS", 0.0)  # check with Keystone every time
+    keystone.conn.identity.revoke_token(token)
+    assert c.get("/api/me", headers={"x-auth-token": token}).status_code == 401
+
+
+@pytest.mark.chromium
+def test_member_journey_in_chromium(keystone: Cloud, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.portal.test_journey import follow, shot
+
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "govcloud", "-C", str(keystone.estate), "serve", "--port",
+             str(port)], env=_env(env()), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+        try:
+            import urllib.request
+
+            def up() -> bool:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login",  # noqa: S310
+                                            timeout=2) as r:
+                    return r.status == 200
+
+            wait_for("govcloud serve", up, 120, proc, log_path)
+            base = f"http://127.0.0.1:{port}"
+            with _chromium() as driver:
+                driver.get(f"{base}/login")
+                driver.find_element(By.ID, "name").send_keys(keystone.name("browser"))
+                driver.find_element(By.ID, "password").send_keys(PASSWORD)
+                follow(driver, driver.find_element(By.CSS_SELECTOR,
+                                                   "form.login button[type=submit]"))
+                assert "退出" in driver.page_source, driver.page_source[:1000]
+                driver.get(f"{base}/departments/{OWN}")
+                shot(driver, "keystone-1-member-department")
+                driver.get(f"{base}/departments/{OWN}/requests/new")
+                form = driver.find_element(By.XPATH,
+                                           "//form[input[@name='kind' and @value='website']]")
+                from selenium.webdriver.support.ui import Select
+
+                form.find_element(By.ID, "w-domain").send_keys("tjj-open.qingdao.gov.cn")
+                Select(form.find_element(By.ID, "w-kind")).select_by_visible_text("php")
+                form.find_element(By.TAG_NAME, "textarea").send_keys("统计公开网站")
+                follow(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+                assert "审核结果: 有效" in driver.page_source, driver.page_source[-3000:]
+                cost = driver.find_element(By.CSS_SELECTOR, "dd.cost").text
+                assert re.match(r"\d+\.\d\d 元/月", cost), cost
+                shot(driver, "keystone-2-member-verdict")
+                follow(driver, driver.find_element(By.XPATH, "//button[contains(., '提交申请')]"))
+                state = driver.find_element(By.CSS_SELECTOR, "dd.state").text
+                assert state, driver.page_source[-2000:]
+                shot(driver, "keystone-3-member-filed")
+                driver.get(f"{base}/departments/{OTHER}")
+                assert "您的角色无权访问此页面" in driver.page_source, driver.page_source[:1000]
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    store = _store(keystone)
+    try:
+        filed = store.query("SELECT requester, department, kind FROM requests "
+                            "WHERE requester = ?", (keystone.name("browser"),))
+        assert filed == [(keystone.name("browser"), OWN, "website")]
+    finally:
+        store.close()
+
+
+def _chromium() -> Any:
+    """A headless Chromium (as tests/portal/test_journey.py's browser fixture makes it)."""
+    import contextlib
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from tests.support.components import need
+
+    @contextlib.contextmanager
+    def started() -> Iterator[Any]:
+        options = webdriver.ChromeOptions()
+        options.binary_location = need("chromium", "chromium-browser", component="chromium")
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-dev-shm-usage", "--window-size=1280,1600", "--lang=zh-CN"):
+            options.add_argument(arg)
+        driver = webdriver.Chrome(service=Service(need("chromedriver", component="chromium")),
+                                  options=options)
+        driver.implicitly_wait(5)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+    return started()
