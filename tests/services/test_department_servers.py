@@ -27,7 +27,14 @@ import yaml
 from tests.support.components import free_port, need, unavailable, wait_for
 from tests.support.estate import REPO, copy_estate
 from tests.support.pyramid import require
-from tests.support.rig import EICAR, SIGNATURE, Rig, local_services, remove_test_users
+from tests.support.rig import (
+    EICAR,
+    SERVERS_USER_PREFIX,
+    SIGNATURE,
+    Rig,
+    local_services,
+    remove_test_users,
+)
 
 pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.clamav,
               pytest.mark.restic, pytest.mark.sshd]
@@ -154,7 +161,8 @@ def servers_estate() -> Iterator[Estate]:
         (root / "plans" / f"{dep}.yaml").write_text(yaml.safe_dump(plan(dep, n)),
                                                      encoding="utf-8")
     values = local_services(root, base / "srv", nginx=nginx, clamscan=clamscan,
-                            restic=restic, http_port=free_port(), https_port=free_port())
+                            restic=restic, http_port=free_port(), https_port=free_port(),
+                            user_prefix=SERVERS_USER_PREFIX)
     on_server = {"ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
                  "govcloud_bin_dir": "/srv/govcloud/bin", "cron_dir": "/srv/govcloud/cron.d",
                  "clamav_db_dir": "/srv/govcloud/clamav-db",
@@ -206,7 +214,7 @@ def servers_estate() -> Iterator[Estate]:
                     pass
             subprocess.run([ip, "netns", "del", server.netns], capture_output=True)
             subprocess.run([ip, "link", "del", f"{TAG}h{i}"], capture_output=True)
-        remove_test_users()
+        remove_test_users(SERVERS_USER_PREFIX)
         if os.environ.get("GOVCLOUD_KEEP_TEST_RIG"):
             print(f"department-server rig kept in {base}")
         else:

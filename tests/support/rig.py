@@ -19,6 +19,9 @@ from tests.support.cli import govcloud
 # The department site users' prefix, this run's own (at most 9 characters, as govcloud
 # allows): a rig run at the same time on the same machine neither sees nor removes them.
 USER_PREFIX = f"gct{os.getpid() % 100000:05d}-"
+# The department-server rig's (tests/services/test_department_servers.py): its own, so its
+# clean-up never removes the users of the shared rig, which may still be serving sites.
+SERVERS_USER_PREFIX = f"gcs{os.getpid() % 100000:05d}-"
 # The EICAR test string, written by the tests only (kept split so this file is never flagged).
 EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" + "-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 SIGNATURE = "Govcloud.Test.EICAR"
@@ -50,7 +53,7 @@ class Rig:
     outputs: list[str] = field(default_factory=list)
     first_apply: subprocess.CompletedProcess[str] | None = None
 
-    def gc(self, *args: str, check: bool = True, timeout: float = 600
+    def gc(self, *args: str, check: bool = True, timeout: float = 1200
            ) -> subprocess.CompletedProcess[str]:
         proc = govcloud(*args, estate=self.estate, timeout=timeout)
         self.outputs += [proc.stdout, proc.stderr]
@@ -83,25 +86,28 @@ class Rig:
         return str(self.path("govcloud_bin_dir") / name)
 
 
-def remove_test_users() -> None:
-    """Remove the department site users and groups this run's rig created."""
+def remove_test_users(prefix: str = USER_PREFIX) -> None:
+    """Remove the department site users and groups this run's rig (the one whose users have
+    ``prefix``) created."""
     for line in Path("/etc/passwd").read_text().splitlines():
         name = line.split(":", 1)[0]
-        if name.startswith(USER_PREFIX):
+        if name.startswith(prefix):
             subprocess.run(["userdel", name], capture_output=True)
     for line in Path("/etc/group").read_text().splitlines():
         name = line.split(":", 1)[0]
-        if name.startswith(USER_PREFIX):
+        if name.startswith(prefix):
             subprocess.run(["groupdel", name], capture_output=True)
 
 
 
 
 def local_services(estate: Path, srv: Path, *, nginx: str, clamscan: str, restic: str,
-                   http_port: int, https_port: int) -> dict[str, Any]:
+                   http_port: int, https_port: int, user_prefix: str = USER_PREFIX
+                   ) -> dict[str, Any]:
     """Point the estate's inventory at this machine: localhost (ansible_connection: local)
     plays every shared host, every location of group_vars/all.yml lies inside ``srv``, nginx
-    listens on loopback at the given ports. Returns the variables written."""
+    listens on loopback at the given ports, the department site users' names start with
+    ``user_prefix``. Returns the variables written."""
     (estate / "inventories" / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
         group: {"hosts": {"localhost": {"ansible_connection": "local",
                                         "ansible_python_interpreter": sys.executable}}}
@@ -110,7 +116,7 @@ def local_services(estate: Path, srv: Path, *, nginx: str, clamscan: str, restic
     values: dict[str, Any] = yaml.safe_load(gv.read_text())
     values.update({
         "govcloud_bin_dir": f"{srv}/bin", "cron_dir": f"{srv}/cron.d",
-        "site_user_prefix": USER_PREFIX,
+        "site_user_prefix": user_prefix,
         "nginx_bin": nginx, "nginx_conf_dir": f"{srv}/nginx",
         "nginx_main_conf": f"{srv}/nginx/nginx.conf",
         "nginx_sites_dir": f"{srv}/nginx/sites", "nginx_prefix": f"{srv}/nginx-prefix",
