@@ -11,6 +11,7 @@ the test names, not a timer."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -78,10 +79,22 @@ def _cli_total(estate: Path, department: str) -> Decimal:
     return Decimal(next(r["total"] for r in rows if r["department"] == department))
 
 
+def _row_servers(c: Any, department: str) -> int:
+    """The servers column of the department's row on the estate overview page (HTML: its
+    rows are a fragment kept per change)."""
+    page = c.get("/estate")
+    assert page.status_code == 200
+    found = re.search(rf'<a href="/departments/{department}">{department}</a></td><td>[^<]*'
+                      r'</td><td>[^<]*</td><td class="num">(\d+)</td>', page.text)
+    assert found, page.text[:1000]
+    return int(found.group(1))
+
+
 def test_an_apply_then_a_usage_collection_show_at_once(site: Site) -> None:
     op = sign_in(site, "op.operator")
     before = _get(op, "/api/departments/finance")
     servers_before = _get(op, "/api/estate")["servers"]
+    row_before = _row_servers(op, "finance")
     bill_before = _total(op, "finance")
     assert "fin-cache-probe" not in {s["name"] for s in before["servers"]}
 
@@ -97,6 +110,7 @@ def test_an_apply_then_a_usage_collection_show_at_once(site: Site) -> None:
     assert "fin-cache-probe" in {s["name"] for s in after["servers"]}, after["servers"]
     assert after["quota"]["instances"]["used"] == before["quota"]["instances"]["used"] + 1
     assert _get(op, "/api/estate")["servers"] == servers_before + 1
+    assert _row_servers(op, "finance") == row_before + 1
     applied = _total(op, "finance")
     assert applied != bill_before
     assert applied == _cli_total(site.estate, "finance")
