@@ -24,7 +24,7 @@ reuses it.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import http.client
 import os
 import random
 import re
@@ -32,12 +32,13 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -131,9 +132,10 @@ def start_server(estate: Path, port: int, workers: int, log: Path) -> subprocess
             raise SystemExit(f"govcloud serve exited {proc.returncode}:\n"
                              f"{log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).status_code == 200:
-                return proc
-        except httpx.HTTPError:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
             pass
         time.sleep(0.5)
     stop_server(proc)
@@ -151,25 +153,53 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 @dataclass
 class Tally:
-    """Every page load of the run: (kind, seconds, status)."""
+    """Every page load of the run: (kind, seconds, status); failures without a status."""
 
     loads: list[tuple[str, float, int]] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
 
 
-async def sign_in(client: httpx.AsyncClient, who: Account) -> None:
-    form = await client.get("/login")
-    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    if form.status_code != 200 or not found:
-        raise SystemExit(f"the sign-in form: {form.status_code} {form.text[:300]}")
-    r = await client.post("/login", data={"name": who.name, "password": PASSWORD,
-                                          "csrf": found.group(1), "next": "/"})
-    if r.status_code != 303 or r.headers.get("location") != "/":
-        raise SystemExit(f"sign-in of {who.name}: {r.status_code} {r.text[:300]}")
+class Browser:
+    """One session: a kept-alive HTTP connection and its cookies (http.client, light on
+    purpose: the client shares the machine with the server it measures)."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None
+                ) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
+        r = self.conn.getresponse()
+        data = r.read()
+        for cookie in r.headers.get_all("set-cookie") or []:
+            name, _, rest = cookie.partition("=")
+            value = rest.split(";")[0]
+            if "max-age=0" in cookie.lower() or value in ("", '""'):
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return r.status, dict(r.headers.items()), data
+
+    def sign_in(self, who: Account) -> None:
+        status, _, page = self.request("GET", "/login")
+        found = re.search(r'name="csrf" value="([^"]+)"', page.decode())
+        if status != 200 or not found:
+            raise SystemExit(f"the sign-in form: {status} {page[:300]!r}")
+        status, headers, page = self.request(
+            "POST", "/login", {"name": who.name, "password": PASSWORD,
+                               "csrf": found.group(1), "next": "/"})
+        if status != 303 or headers.get("location") != "/":
+            raise SystemExit(f"sign-in of {who.name}: {status} {page[:300]!r}")
 
 
-async def browse(client: httpx.AsyncClient, who: Account, departments: list[str],
-                 rng: random.Random, until: float, tally: Tally) -> None:
+def browse(browser: Browser, who: Account, departments: list[str], rng: random.Random,
+           until: float, tally: Tally) -> None:
     while time.monotonic() < until:
         if who.department is not None:
             kind, path = "department", f"/departments/{who.department}"
@@ -179,35 +209,41 @@ async def browse(client: httpx.AsyncClient, who: Account, departments: list[str]
             kind, path = "department", f"/departments/{rng.choice(departments)}"
         started = time.perf_counter()
         try:
-            r = await client.get(path)
-            status = r.status_code
-        except httpx.HTTPError as exc:
+            status = browser.request("GET", path)[0]
+        except (OSError, http.client.HTTPException) as exc:
             status = 0
             tally.failures[f"{kind}: {type(exc).__name__}"] += 1
+            browser.conn.close()  # reconnects on the next request
         tally.loads.append((kind, time.perf_counter() - started, status))
         if status not in (0, 200):
             tally.failures[f"{kind}: HTTP {status}"] += 1
 
 
-async def run(port: int, who: list[Account], departments: list[str], seconds: float,
-              seed: int) -> tuple[Tally, float, tuple[float, float]]:
-    """Sign every session in, then browse for ``seconds``: the tally, the measured wall time
-    and the load average (1 minute) before and after."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
-                                 limits=limits, follow_redirects=False) for _ in who]
+def run(port: int, who: list[Account], departments: list[str], seconds: float,
+        seed: int) -> tuple[Tally, float, tuple[float, float]]:
+    """Sign every session in, then browse for ``seconds``, one thread per session: the
+    tally, the measured wall time and the load average (1 minute) before and after."""
+    browsers = [Browser(port) for _ in who]
     try:
-        for c, a in zip(clients, who, strict=True):  # one at a time: argon2 is slow on purpose
-            await sign_in(c, a)
+        for b, a in zip(browsers, who, strict=True):  # one at a time: argon2 is slow on purpose
+            b.sign_in(a)
+        for b in browsers:  # the server closes connections idle for 5 s: start afresh
+            b.conn.close()
         tally = Tally()
         load_before = os.getloadavg()[0]
         started = time.monotonic()
         until = started + seconds
-        await asyncio.gather(*(browse(c, a, departments, random.Random(seed + i), until, tally)
-                               for i, (c, a) in enumerate(zip(clients, who, strict=True))))
+        threads = [threading.Thread(target=browse, args=(b, a, departments,
+                                                          random.Random(seed + i), until, tally))
+                   for i, (b, a) in enumerate(zip(browsers, who, strict=True))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         return tally, time.monotonic() - started, (load_before, os.getloadavg()[0])
     finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
+        for b in browsers:
+            b.conn.close()
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -265,7 +301,7 @@ def main() -> int:
     print(f"govcloud serve --workers {opts.workers} answered after "
           f"{time.monotonic() - started:.1f} s (log: {log})")
     try:
-        tally, wall, load = asyncio.run(run(port, who, departments, opts.seconds, opts.seed))
+        tally, wall, load = run(port, who, departments, opts.seconds, opts.seed)
     finally:
         stop_server(server)
     roles = Counter(a.role for a in who)
