@@ -1,10 +1,23 @@
-"""What every request of one portal process shares: the estate (read again when one of its
-files changes), the state store and the driver, all through the engine the CLI uses."""
+"""What every request of one portal process shares: the estate, the state store and the
+driver, all through the engine the CLI uses; and the figures derived from them (a
+department's page, the estate overview, a month's chargeback), made once per change.
+
+A change is anything written to the state store, by this process or another (an apply, a
+usage collection, an approval, a closed month: ``Store.version``), or an edit of the
+estate's files (plans, settings, prices, policies). The store is asked on every request; the
+files, up to 2,000 plans, are looked at again when the store changed or at least every
+``FILES_RECHECK`` seconds (a hand edit of a plan file shows within that). A cloud outside the
+state store (the openstack driver) can also change behind govcloud's back: what was read from
+it is read again at least every ``CLOUD_RECHECK`` seconds."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from govcloud.core.model import Estate
 from govcloud.drivers import Driver, open_driver
@@ -12,24 +25,39 @@ from govcloud.runtime import engine
 from govcloud.runtime.loader import find_root
 from govcloud.runtime.store import Store, open_store
 
+FILES_RECHECK = 1.0  # seconds
+CLOUD_RECHECK = 30.0  # seconds
+IN_STORE = frozenset({"sim"})  # drivers whose cloud lives in the state store
+T = TypeVar("T")
+Mark = tuple[int, tuple[int, int], int]
+
 
 def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     """Name, size and modification time of every file the estate is read from."""
-    files = [root / "govcloud.yaml", root / "prices.yaml",
-             *sorted((root / "plans").glob("*.yaml")),
-             *sorted((root / "policies").glob("*.yaml"))]
     out = []
-    for f in files:
+    for name in ("govcloud.yaml", "prices.yaml"):
         try:
-            st = f.stat()
+            st = (root / name).stat()
         except OSError:
             continue
-        out.append((f.name, st.st_size, st.st_mtime_ns))
-    return tuple(out)
+        out.append((name, st.st_size, st.st_mtime_ns))
+    for folder in ("plans", "policies"):
+        try:
+            with os.scandir(root / folder) as found:
+                for entry in found:
+                    if entry.name.endswith(".yaml"):
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            continue
+                        out.append((f"{folder}/{entry.name}", st.st_size, st.st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(sorted(out))
 
 
 class Portal:
-    """The estate, store and driver of one ``govcloud serve`` process."""
+    """The estate, store and driver of one ``govcloud serve`` process, and its figures."""
 
     def __init__(self, root: Path) -> None:
         self.root = find_root(root)
@@ -40,14 +68,21 @@ class Portal:
                                        self._estate.settings.estate)
         self.driver: Driver = open_driver(self._estate, self.store)
         self.problem = ""  # set while the files on disk do not validate
+        self._files = 0  # counts the changes of the estate's files seen
+        self._files_checked = time.monotonic()
+        self._store_seen = self.store.version()
+        self._figures: dict[Hashable, tuple[Mark, Any]] = {}
+        self._making: dict[Hashable, threading.Lock] = {}
 
-    @property
-    def estate(self) -> Estate:
-        """The estate as its files are now; while an edit leaves them invalid, the last one
-        that validated (``problem`` says so)."""
-        seen = _fingerprint(self.root)
-        if seen != self._seen:
-            with self._lock:
+    def mark(self) -> Mark:
+        """What the figures are made from, as a value that changes with it: the estate's
+        files, the state store and (for a cloud outside the store) the recheck period. The
+        estate is read again here when its files changed."""
+        with self._lock:
+            store, now = self.store.version(), time.monotonic()
+            if store != self._store_seen or now - self._files_checked >= FILES_RECHECK:
+                self._store_seen, self._files_checked = store, now
+                seen = _fingerprint(self.root)
                 if seen != self._seen:
                     checked = engine.validate(self.root)
                     if not checked.errors and checked.settings is not None:
@@ -56,7 +91,36 @@ class Portal:
                         self.problem = f"{len(checked.errors)} error(s) in the estate's " \
                                        "files; showing the last estate that validated"
                     self._seen = seen
+                    self._files += 1
+            cloud = 0 if self.driver.name in IN_STORE else int(now // CLOUD_RECHECK)
+            return self._files, self._store_seen, cloud
+
+    @property
+    def estate(self) -> Estate:
+        """The estate as its files are now; while an edit leaves them invalid, the last one
+        that validated (``problem`` says so)."""
+        self.mark()
         return self._estate
+
+    def figures(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, made once per change (``mark``) for ``key``: the key names everything
+        the figures depend on besides the estate and the store (a department, a month). One
+        thread makes them while the others asking for the same key wait."""
+        mark = self.mark()
+        kept = self._figures.get(key)
+        if kept is not None and kept[0] == mark:
+            return kept[1]  # type: ignore[no-any-return]
+        with self._lock:
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            kept = self._figures.get(key)
+            if kept is not None and kept[0] == mark:
+                return kept[1]  # type: ignore[no-any-return]
+            # Made after the mark was taken: a change while they are made leaves them under
+            # the older mark, so the next request makes them again.
+            value = make()
+            self._figures[key] = (mark, value)
+            return value
 
     def session(self) -> engine.Session:
         return engine.Session(self.estate, self.store, self.driver)

@@ -79,19 +79,41 @@ def _month() -> Month:
 
 def _bill(p: Portal, department: str) -> Data | None:
     """This month's charge of the department (None when no usage is recorded yet)."""
+    month = _month()
+    return p.figures(("bills", month), lambda: _bills(p, month)).get(department)
+
+
+def _bills(p: Portal, month: Month) -> dict[str, Data]:
+    """Every department's charge of ``month``, by department (none without usage)."""
     try:
-        st = accounts.statement_for(p.estate, p.store, _month())
+        st = accounts.statement_for(p.estate, p.store, month)
     except GovcloudError:
-        return None
-    row = next((d for d in st.as_dict()["departments"] if d["department"] == department), None)
-    return None if row is None else {"period": st.period, **row}
+        return {}
+    return {d["department"]: {"period": st.period, **d} for d in st.as_dict()["departments"]}
+
+
+def _actual(p: Portal) -> dict[str, list[Any]]:
+    """What the cloud runs, by department (read once per change)."""
+    def read() -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {}
+        for r in p.driver.read():
+            out.setdefault(r.department, []).append(r)
+        return out
+
+    return p.figures("actual", read)
 
 
 def department(p: Portal, who: Session, department: str) -> Data:
-    plan = p.estate.plans.get(department)
-    if plan is None:
+    if department not in p.estate.plans:
         raise NotFound(f"no department {department!r}", "choose one from the list")
-    actual = [r for r in p.driver.read() if r.department == department]
+    # The same for everyone who may see it, so made once per change for the department.
+    return p.figures(("department", department, _month()),
+                     lambda: _department(p, department))
+
+
+def _department(p: Portal, department: str) -> Data:
+    plan = p.estate.plans[department]
+    actual = _actual(p).get(department, [])
     servers: list[dict[str, Any]] = [
         {"name": r.name, "flavor": r.attrs.get("flavor"), "vcpus": r.attrs.get("vcpus"),
          "ram_gb": r.attrs.get("ram_gb"), "host": r.computed.get("host")}
@@ -135,6 +157,10 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
 
 
 def estate(p: Portal, who: Session) -> Data:
+    return p.figures("estate", lambda: _estate(p))
+
+
+def _estate(p: Portal) -> Data:
     shown = engine.show(p.session())
     deps = shown["departments"]
     return {"departments": len(p.estate.plans),
@@ -149,13 +175,23 @@ def estate(p: Portal, who: Session) -> Data:
 
 
 def chargeback(p: Portal, who: Session) -> Data:
-    try:
-        rep = accounts.report(p.estate, p.store, "chargeback", _month())
-    except GovcloudError as exc:
-        return {"period": str(_month()), "missing": exc.render(), "header": [], "rows": []}
-    header, rows = rep.main
-    return {**rep.data, "missing": "", "header": list(header),
-            "rows": [list(r) for r in rows]}
+    return _finance(p, "chargeback")
+
+
+def _finance(p: Portal, kind: str) -> Data:
+    """This month's chargeback or savings report (made once per change)."""
+    month = _month()
+
+    def make() -> Data:
+        try:
+            rep = accounts.report(p.estate, p.store, kind, month)
+        except GovcloudError as exc:
+            return {"period": str(month), "missing": exc.render(), "header": [], "rows": []}
+        header, rows = rep.main
+        return {**rep.data, "missing": "", "header": list(header),
+                "rows": [list(r) for r in rows]}
+
+    return p.figures(("report", kind, month), make)
 
 
 def chargeback_csv(p: Portal, who: Session) -> Download:
@@ -175,13 +211,7 @@ def operations(p: Portal, who: Session) -> Data:
 
 
 def savings(p: Portal, who: Session) -> Data:
-    try:
-        rep = accounts.report(p.estate, p.store, "savings", _month())
-    except GovcloudError as exc:
-        return {"period": str(_month()), "missing": exc.render(), "header": [], "rows": []}
-    header, rows = rep.main
-    return {**rep.data, "missing": "", "header": list(header),
-            "rows": [list(r) for r in rows]}
+    return _finance(p, "savings")
 
 
 def chargeback_xlsx(p: Portal, who: Session) -> Download:

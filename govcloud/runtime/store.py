@@ -368,6 +368,21 @@ class Store:
             finally:
                 self._in_tx = False
 
+    def version(self) -> tuple[int, int]:
+        """A value that differs whenever anything was written to the store since it was last
+        asked, by this connection or any other (another process's apply, usage collection,
+        approval): for caches of figures derived from the store. Coarse on purpose: any
+        write counts, so a cache keyed on it is never stale. SQLite: the database's data
+        version (others' commits) and this connection's count of changed rows; PostgreSQL:
+        the next transaction id of the server (taken by any write, this connection's too)."""
+        with self._mutex:
+            if self.kind == "sqlite":
+                others = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                return int(others), int(self._conn.total_changes)
+            row = self._conn.execute(
+                "SELECT txid_snapshot_xmax(txid_current_snapshot())").fetchone()
+            return int(row[0]), 0
+
     def close(self) -> None:
         self.unlock()
         with self._mutex:

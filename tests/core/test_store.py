@@ -67,6 +67,25 @@ def test_transaction_rolls_back(url: str, tmp_path: Path) -> None:
     assert Store(url, tmp_path).get_meta("k") == "v"
 
 
+def test_the_version_moves_with_every_write_by_anyone_and_not_with_reads(
+        url: str, tmp_path: Path) -> None:
+    portal, other = Store(url, tmp_path), Store(url, tmp_path)
+    first = portal.version()
+    portal.applied()
+    portal.get_meta("k")
+    assert portal.version() == first  # reading changes nothing
+    other.set_meta("k", "by another connection (another process)")
+    second = portal.version()
+    assert second != first
+    assert portal.version() == second
+    portal.set_meta("k", "by this connection")
+    third = portal.version()
+    assert third not in (first, second)
+    with other.transaction():
+        other.record_applied(Resource("project", "finance", "finance", {"name": "x"}))
+    assert portal.version() != third
+
+
 def test_lock_is_exclusive_names_holder_and_can_be_waited_for(url: str, tmp_path: Path) -> None:
     first = Store(url, tmp_path)
     second = Store(url, tmp_path)
