@@ -67,10 +67,17 @@ def test_an_operator_token_and_the_checks_of_a_new_one(site: Site) -> None:
         _, text = tokens.add(store, {OWN, OTHER}, "auditor", None, "", "test")
         for role, department, words in (("member", None, "belongs to one department"),
                                          ("member", "parks", "not in the estate"),
-                                         ("auditor", OWN, "sees every department"),
+                                         ("auditor", OWN, "an auditor sees every department"),
+                                         ("approver", None, "an approver belongs to one"),
                                          ("root", None, "unknown")):
             with pytest.raises(GovcloudError, match=words):
                 tokens.add(store, {OWN, OTHER}, role, department, "", "test")
+        for label, words in (("x" * 201, "the label is 201 characters long"),
+                             ("ERP\nexport", "has a line break")):
+            with pytest.raises(GovcloudError, match=words):  # refused, never cut or kept
+                tokens.add(store, {OWN, OTHER}, "finance", None, label, "test")
+        assert tokens.add(store, {OWN, OTHER}, "finance", None, "y" * 200,
+                          "test")[0].label == "y" * 200
         with pytest.raises(GovcloudError, match="needs a reason"):
             tokens.revoke(store, "nope", "test", " ")
         with pytest.raises(GovcloudError, match="no token"):
