@@ -74,6 +74,7 @@ class Refused:
 
     known: bool
     name: str = ""
+    disabled: bool = False  # the user is disabled in Keystone (which refuses it any password)
 
 
 @dataclass(frozen=True)

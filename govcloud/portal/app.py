@@ -211,10 +211,13 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
 
     def bearer(request: Request) -> sessions.Session | None:
         """The caller of an API route with ``Authorization: Bearer <govcloud API token>``
-        or, with the openstack driver, ``X-Auth-Token: <Keystone token>``."""
-        if "x-auth-token" in request.headers:
+        or, with the openstack driver, ``X-Auth-Token: <Keystone token>``. When both are
+        sent, the Bearer token is the credential (the other may be a client's leftover)."""
+        authorization = request.headers.get("authorization", "")
+        if keystone and "x-auth-token" in request.headers and \
+                authorization[:7].lower() != "bearer ":
             return keystone_caller(request.headers["x-auth-token"])
-        token = tokens.find(portal.store, request.headers.get("authorization", "")[7:].strip())
+        token = tokens.find(portal.store, authorization[7:].strip())
         return sessions.Session(token.person(), "", "") if token else None
 
     def keystone_caller(token: str) -> sessions.Session | None:

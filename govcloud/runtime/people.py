@@ -257,8 +257,9 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
         return SignInRefused(what, fix)
 
     if isinstance(identity, grants.Refused):
-        raise refuse((identity.name or name) if identity.known else UNKNOWN, "",
-                     "wrong password" if identity.known else "unknown user", *WRONG)
+        why = "disabled" if identity.disabled else \
+            "wrong password" if identity.known else "unknown user"
+        raise refuse((identity.name or name) if identity.known else UNKNOWN, "", why, *WRONG)
     _throttle(store, identity.name, source)  # a lock holds however the name was typed
     decision = grants.decide(identity.grants, settings, departments)
     refusal: tuple[str, str, str, str, str] | None = None

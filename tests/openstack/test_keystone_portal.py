@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from govcloud.runtime import audit
+from govcloud.runtime import audit, tokens
 from govcloud.runtime.store import Store
 from tests.support.cli import _env, govcloud
 from tests.support.components import free_port, wait_for
@@ -239,6 +239,21 @@ def test_a_name_typed_in_another_letter_case_does_not_step_around_the_lock(
         assert r.status_code == 429 and "too many failed sign-ins" in r.text, spelt
 
 
+def test_a_disabled_keystone_user_is_refused_and_recorded_as_disabled(keystone: Cloud,
+                                                                      app: Any) -> None:
+    name = _new_user(keystone, f"gct-off-{uuid.uuid4().hex[:6]}")
+    ident = keystone.conn.identity
+    ident.update_user(ident.find_user(name, domain_id=keystone.domain.id), is_enabled=False)
+    _, r = _sign_in(app, name, source="10.14.4.1")  # the right password
+    assert r.status_code == 401 and "name or password is wrong" in r.text, r.text[:1000]
+    store = _store(keystone)
+    try:
+        last = audit.latest(store, 1, "sign-in failed")[0]
+        assert (last.subject, json.loads(last.after)["why"]) == (name, "disabled")
+    finally:
+        store.close()
+
+
 def test_a_name_is_never_cut_short(keystone: Cloud, app: Any) -> None:
     # the form once kept a name's first 64 characters: a longer name typed was another
     # person's (and a Keystone user named longer than that could not sign in at all)
@@ -285,6 +300,16 @@ def test_api_calls_with_a_keystone_token(keystone: Cloud, app: Any,
                   _keystone_token(keystone, "nobody")):  # valid, but no role
         r = c.get("/api/me", headers={"x-auth-token": wrong})
         assert r.status_code == 401 and "no role here" in r.json()["error"]
+    # both headers: the Bearer token is the credential, whatever the other says
+    store = _store(keystone)
+    try:
+        made, text = tokens.add(store, {OWN, OTHER}, "finance", None, "both headers", "test")
+    finally:
+        store.close()
+    r = c.get("/api/me", headers={"x-auth-token": token, "authorization": f"Bearer {text}"})
+    assert r.status_code == 200 and r.json()["name"] == f"token:{made.id}", r.text[:500]
+    r = c.get("/api/me", headers={"x-auth-token": token, "authorization": "Bearer gct_x_y"})
+    assert r.status_code == 401
     monkeypatch.setattr(portal_app, "FOLLOW_SECONDS", 0.0)  # check with Keystone every time
     keystone.conn.identity.revoke_token(token)
     assert c.get("/api/me", headers={"x-auth-token": token}).status_code == 401
