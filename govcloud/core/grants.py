@@ -68,9 +68,13 @@ class Identity:
 @dataclass(frozen=True)
 class Refused:
     """Keystone refused a name and password; ``known``: the name is a user of the domain
-    (an unknown name is not recorded: people type their password there by mistake)."""
+    (an unknown name is not recorded: people type their password there by mistake);
+    ``name``: that user's name as Keystone spells it (Keystone may match names whatever
+    their letter case, so the failure counts against the account, not the spelling)."""
 
     known: bool
+    name: str = ""
+    disabled: bool = False  # the user is disabled in Keystone (which refuses it any password)
 
 
 @dataclass(frozen=True)

@@ -216,10 +216,13 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
 
     def bearer(request: Request) -> sessions.Session | None:
         """The caller of an API route with ``Authorization: Bearer <govcloud API token>``
-        or, with the openstack driver, ``X-Auth-Token: <Keystone token>``."""
-        if "x-auth-token" in request.headers:
+        or, with the openstack driver, ``X-Auth-Token: <Keystone token>``. When both are
+        sent, the Bearer token is the credential (the other may be a client's leftover)."""
+        authorization = request.headers.get("authorization", "")
+        if keystone and "x-auth-token" in request.headers and \
+                authorization[:7].lower() != "bearer ":
             return keystone_caller(request.headers["x-auth-token"])
-        token = tokens.find(portal.store, request.headers.get("authorization", "")[7:].strip())
+        token = tokens.find(portal.store, authorization[7:].strip())
         return sessions.Session(token.person(), "", "") if token else None
 
     def keystone_caller(token: str) -> sessions.Session | None:
@@ -280,14 +283,16 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
         return response
 
     async def login(request: Request, form: dict[str, str]) -> Response:
-        name, password = form.get("name", "")[:64], form.get("password", "")
+        # Never cut the name short: a name cut to its first characters is another person's.
+        name, password = form.get("name", ""), form.get("password", "")
         client = request.client.host if request.client else "unknown"
         try:
             person = await run_in_threadpool(check_password, name, password, client)
         except people.SignInRefused as exc:
             throttled = "too many" in str(exc)
             return await login_form(request, None, exc.render(), name if not throttled
-                                    else "", 429 if throttled else 401)
+                                    and len(name) <= people.MAX_NAME else "",
+                                    429 if throttled else 401)
         session = await run_in_threadpool(sessions.start, portal.store, person)
         if person.keystone_id:
             followed[session.token] = time.monotonic()  # its roles were read just now

@@ -63,11 +63,12 @@ def latest(store: Store, limit: int, action: str | None = None) -> list[Entry]:
 
 def count(store: Store, action: str, since: str, subject: str | None = None,
           source: str | None = None) -> int:
-    """How many records of ``action`` (for ``subject``, from ``source``) since a time."""
+    """How many records of ``action`` (for ``subject``, whatever the letter case of its
+    ASCII letters, from ``source``) since a time."""
     sql = "SELECT COUNT(*) FROM audit WHERE action = ? AND at >= ?"
     params: list[Any] = [action, since]
     if subject is not None:
-        sql += " AND subject = ?"
+        sql += " AND lower(subject) = lower(?)"
         params.append(subject)
     if source is not None:
         sql += " AND source = ?"

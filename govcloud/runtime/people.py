@@ -33,6 +33,7 @@ from govcloud.runtime.store import Store, clock, now, stamp
 WINDOW = timedelta(minutes=15)
 FAILURES_PER_NAME = 5
 FAILURES_PER_SOURCE = 30
+MAX_NAME = 255  # Keystone's longest user name; longer is refused without asking anyone
 UNKNOWN = "(unknown user)"  # the subject of a failed sign-in for a name that does not exist
 KEYSTONE = "!keystone:"  # the password column of a Keystone person: this, then the user id
 
@@ -238,11 +239,12 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
     the openstack driver's) and their role assignments give them a portal role; else
     SignInRefused, recorded like a local account's. Their row is made or brought up to date
     (audited, actor "keystone")."""
-    # Failures are recorded under a name only when Keystone knows it, so counting them under
-    # the name typed counts those of a real user and nothing else.
+    # Failures are recorded under a name only when Keystone knows it, spelt as Keystone
+    # does, and counted whatever the letter case: Keystone usually takes "LI.WEI" for
+    # "li.wei", and a lock must not be stepped around by typing the name another way.
     _throttle(store, name, source)
     try:
-        identity = identify(name, password) if len(name) <= 64 else grants.Refused(False)
+        identity = identify(name, password) if len(name) <= MAX_NAME else grants.Refused(False)
     except DriverError as exc:
         audit.append(store, UNKNOWN, "sign-in error", UNKNOWN, "", None,
                      {"why": "keystone unreachable"}, "", source)
@@ -255,8 +257,10 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
         return SignInRefused(what, fix)
 
     if isinstance(identity, grants.Refused):
-        raise refuse(name if identity.known else UNKNOWN, "",
-                     "wrong password" if identity.known else "unknown user", *WRONG)
+        why = "disabled" if identity.disabled else \
+            "wrong password" if identity.known else "unknown user"
+        raise refuse((identity.name or name) if identity.known else UNKNOWN, "", why, *WRONG)
+    _throttle(store, identity.name, source)  # a lock holds however the name was typed
     decision = grants.decide(identity.grants, settings, departments)
     refusal: tuple[str, str, str, str, str] | None = None
     with store.transaction():

@@ -22,6 +22,7 @@ TABLE = """CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, role TEXT NOT NULL, department TEXT,
     label TEXT NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL,
     revoked_at TEXT)"""
+MAX_LABEL = 200
 PREFIX = "gct_"  # a token reads gct_<id>_<secret>
 COLUMNS = "id, role, department, label, created_by, created_at, revoked_at"
 
@@ -64,6 +65,11 @@ def add(store: Store, departments: set[str], role: str, department: str | None, 
         actor: str, source: str = "cli") -> tuple[Token, str]:
     """A new token and its secret text (shown once; only its SHA-256 is kept)."""
     problems = check_account("token", role, department, departments)
+    if len(label) > MAX_LABEL:
+        problems.append(f"the label is {len(label)} characters long — keep it to {MAX_LABEL}")
+    elif not label.isprintable():
+        problems.append(f"the label {label!r} has a line break or another control character "
+                        "— give one line of text, e.g. --label \"ERP export\"")
     if problems:
         what, _, fix = problems[0].partition(" — ")
         raise GovcloudError(what, fix)
@@ -74,7 +80,7 @@ def add(store: Store, departments: set[str], role: str, department: str | None, 
         store.execute("INSERT INTO tokens (id, digest, role, department, label, created_by, "
                       "created_at, revoked_at) VALUES (?,?,?,?,?,?,?,NULL)",
                       (tid, _digest(text), role,
-                       department if role in DEPARTMENT_ROLES else None, label[:200], actor,
+                       department if role in DEPARTMENT_ROLES else None, label, actor,
                        now()))
         token = _one(store, tid)
         audit.append(store, actor, "token add", f"token:{tid}", token.department or "", None,

@@ -111,6 +111,33 @@ def test_refusals_are_recorded_and_throttled(store: Store,
     assert audit.latest(store, 1)[0].action == "sign-in error"
 
 
+class CaselessKeystone(Keystone):
+    """A Keystone whose SQL backend matches names whatever their letter case (MySQL's
+    default collation), answering with the name as it is stored."""
+
+    def identify(self, name: str, password: str) -> Identity | Refused:
+        stored = next((n for n in self.users if n.casefold() == name.casefold()), name)
+        found = super().identify(stored, password)
+        return Refused(True, stored) if isinstance(found, Refused) and found.known else found
+
+
+def test_a_lock_holds_whatever_the_letter_case_of_the_name(store: Store) -> None:
+    keystone = CaselessKeystone()
+    keystone.add("li.wei", Grant("member", "finance"))
+    assert sign_in(store, keystone, "LI.WEI").name == "li.wei"
+    spellings = ["LI.WEI", "Li.wei", "li.WEI", "lI.wEi", "LI.wei"]
+    for i, spelt in enumerate(spellings):
+        with pytest.raises(people.SignInRefused, match="wrong"):
+            sign_in(store, keystone, spelt, "guess", f"10.0.1.{i}")
+    failed = audit.latest(store, 5, "sign-in failed")
+    assert {e.subject for e in failed} == {"li.wei"}
+    asked = len(keystone.asked)
+    for spelt in ("li.wei", "LI.WEI", "Li.Wei"):
+        with pytest.raises(people.SignInRefused, match="too many failed sign-ins"):
+            sign_in(store, keystone, spelt, SECRET, "10.0.2.1")
+    assert len(keystone.asked) == asked  # refused before Keystone is asked
+
+
 def test_a_local_account_or_a_disabled_person_is_not_taken_over(store: Store) -> None:
     keystone = Keystone()
     people.add(store, DEPARTMENTS, "wang", "operator", None, "a local passphrase", "admin")

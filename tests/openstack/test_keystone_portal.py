@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from govcloud.runtime import audit
+from govcloud.runtime import audit, tokens
 from govcloud.runtime.store import Store
 from tests.support.cli import _env, govcloud
 from tests.support.components import free_port, wait_for
@@ -93,10 +93,11 @@ def app(keystone: Cloud) -> Iterator[Any]:
         yield create_app(keystone.estate, secret="keystone-test")
 
 
-def _client(app: Any) -> Any:
+def _client(app: Any, source: str = "testclient") -> Any:
     from starlette.testclient import TestClient
 
-    return TestClient(app, base_url="http://testserver", follow_redirects=False)
+    return TestClient(app, base_url="http://testserver", follow_redirects=False,
+                      client=(source, 50000))
 
 
 def _csrf(html: str) -> str:
@@ -105,8 +106,9 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def _sign_in(app: Any, name: str, password: str = PASSWORD) -> tuple[Any, Any]:
-    c = _client(app)
+def _sign_in(app: Any, name: str, password: str = PASSWORD,
+             source: str = "testclient") -> tuple[Any, Any]:
+    c = _client(app, source)
     form = c.get("/login")
     assert "Keystone" in form.text  # the form says which account to use
     r = c.post("/login", data={"name": name, "password": password, "csrf": _csrf(form.text),
@@ -201,6 +203,73 @@ def test_a_role_taken_away_in_keystone_ends_the_session(keystone: Cloud, app: An
     assert again.status_code == 401 and "holds no role" in again.text
 
 
+def _new_user(keystone: Cloud, name: str) -> str:
+    """A Keystone user of the estate's domain with member on OWN's project; its name."""
+    ident = keystone.conn.identity
+    user = ident.create_user(name=name, domain_id=keystone.domain.id, password=PASSWORD)
+    ident.assign_project_role_to_user(keystone.projects[OWN], user, ident.find_role("member"))
+    return name
+
+
+def test_a_name_typed_in_another_letter_case_does_not_step_around_the_lock(
+        keystone: Cloud, app: Any) -> None:
+    letters = "".join(chr(ord("a") + int(c, 16)) for c in uuid.uuid4().hex[:6])
+    name = _new_user(keystone, f"gct-case-{letters}")
+    shouted = name.upper()
+    # Keystone (SQL, case-insensitive collation) takes the name in any letter case
+    c, r = _sign_in(app, shouted, source="10.14.0.1")
+    assert r.status_code == 303 and c.get("/api/me").json()["name"] == name, r.text[:1000]
+    # five wrong passwords, each under another spelling, from five addresses
+    spellings = [name.upper(), name.capitalize(), name[:4].upper() + name[4:],
+                 name[:-3] + name[-3:].upper(), name[:9] + name[9:].upper()]
+    assert len(set(spellings)) == 5 and name not in spellings
+    for i, spelt in enumerate(spellings):
+        _, r = _sign_in(app, spelt, "not the password", source=f"10.14.1.{i}")
+        assert r.status_code == 401, (spelt, r.text[:1000])
+    store = _store(keystone)
+    try:
+        failed = audit.latest(store, 5, "sign-in failed")
+        assert {(e.subject, json.loads(e.after)["why"]) for e in failed} == {
+            (name, "wrong password")}  # counted against the account, as Keystone spells it
+    finally:
+        store.close()
+    # the account is locked, whatever the spelling and the address, the right password too
+    for spelt in (name, shouted, name.capitalize()):
+        _, r = _sign_in(app, spelt, source="10.14.2.1")
+        assert r.status_code == 429 and "too many failed sign-ins" in r.text, spelt
+
+
+def test_a_disabled_keystone_user_is_refused_and_recorded_as_disabled(keystone: Cloud,
+                                                                      app: Any) -> None:
+    name = _new_user(keystone, f"gct-off-{uuid.uuid4().hex[:6]}")
+    ident = keystone.conn.identity
+    ident.update_user(ident.find_user(name, domain_id=keystone.domain.id), is_enabled=False)
+    _, r = _sign_in(app, name, source="10.14.4.1")  # the right password
+    assert r.status_code == 401 and "name or password is wrong" in r.text, r.text[:1000]
+    store = _store(keystone)
+    try:
+        last = audit.latest(store, 1, "sign-in failed")[0]
+        assert (last.subject, json.loads(last.after)["why"]) == (name, "disabled")
+    finally:
+        store.close()
+
+
+def test_a_name_is_never_cut_short(keystone: Cloud, app: Any) -> None:
+    # the form once kept a name's first 64 characters: a longer name typed was another
+    # person's (and a Keystone user named longer than that could not sign in at all)
+    tag = uuid.uuid4().hex[:6]
+    short = _new_user(keystone, f"gct-cut-{tag}-".ljust(64, "x"))
+    long = _new_user(keystone, f"gct-long-{tag}-".ljust(120, "y"))
+    _, r = _sign_in(app, short + "tail", source="10.14.3.1")
+    assert r.status_code == 401 and "name or password is wrong" in r.text, r.text[:1000]
+    c, r = _sign_in(app, long, source="10.14.3.2")
+    assert r.status_code == 303, r.text[:1000]
+    assert c.get("/api/me").json()["name"] == long
+    _, r = _sign_in(app, "x" * 300, "not the password", source="10.14.3.3")
+    assert r.status_code == 401 and "x" * 300 not in r.text  # not echoed into the form
+    assert 'maxlength="255"' in _client(app).get("/login").text
+
+
 def _keystone_token(keystone: Cloud, who: str, project: str | None = None) -> str:
     from keystoneauth1 import session
     from keystoneauth1.identity import v3
@@ -231,6 +300,16 @@ def test_api_calls_with_a_keystone_token(keystone: Cloud, app: Any,
                   _keystone_token(keystone, "nobody")):  # valid, but no role
         r = c.get("/api/me", headers={"x-auth-token": wrong})
         assert r.status_code == 401 and "no role here" in r.json()["error"]
+    # both headers: the Bearer token is the credential, whatever the other says
+    store = _store(keystone)
+    try:
+        made, text = tokens.add(store, {OWN, OTHER}, "finance", None, "both headers", "test")
+    finally:
+        store.close()
+    r = c.get("/api/me", headers={"x-auth-token": token, "authorization": f"Bearer {text}"})
+    assert r.status_code == 200 and r.json()["name"] == f"token:{made.id}", r.text[:500]
+    r = c.get("/api/me", headers={"x-auth-token": token, "authorization": "Bearer gct_x_y"})
+    assert r.status_code == 401
     monkeypatch.setattr(portal_app, "FOLLOW_SECONDS", 0.0)  # check with Keystone every time
     keystone.conn.identity.revoke_token(token)
     assert c.get("/api/me", headers={"x-auth-token": token}).status_code == 401

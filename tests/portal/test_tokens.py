@@ -51,6 +51,10 @@ def test_a_member_token_reads_and_files_for_its_department_only(site: Site) -> N
         r = c.get("/api/me", headers=_bearer(wrong))
         assert r.status_code == 401 and "unknown, revoked" in r.json()["error"], wrong
     assert c.get("/api/me", headers=_bearer("")).status_code == 401
+    # an X-Auth-Token header beside it (a Keystone token: this driver has none) changes
+    # nothing: the Bearer token is the credential (it was a 500 from the driver)
+    r = c.get("/api/me", headers=_bearer(text) | {"x-auth-token": "gAAAA-not-keystone"})
+    assert r.status_code == 200 and r.json()["name"] == f"token:{token.id}", r.text[:500]
     store = site.store()
     try:
         tokens.revoke(store, token.id, "test", "no longer needed")
@@ -67,10 +71,17 @@ def test_an_operator_token_and_the_checks_of_a_new_one(site: Site) -> None:
         _, text = tokens.add(store, {OWN, OTHER}, "auditor", None, "", "test")
         for role, department, words in (("member", None, "belongs to one department"),
                                          ("member", "parks", "not in the estate"),
-                                         ("auditor", OWN, "sees every department"),
+                                         ("auditor", OWN, "an auditor sees every department"),
+                                         ("approver", None, "an approver belongs to one"),
                                          ("root", None, "unknown")):
             with pytest.raises(GovcloudError, match=words):
                 tokens.add(store, {OWN, OTHER}, role, department, "", "test")
+        for label, words in (("x" * 201, "the label is 201 characters long"),
+                             ("ERP\nexport", "has a line break")):
+            with pytest.raises(GovcloudError, match=words):  # refused, never cut or kept
+                tokens.add(store, {OWN, OTHER}, "finance", None, label, "test")
+        assert tokens.add(store, {OWN, OTHER}, "finance", None, "y" * 200,
+                          "test")[0].label == "y" * 200
         with pytest.raises(GovcloudError, match="needs a reason"):
             tokens.revoke(store, "nope", "test", " ")
         with pytest.raises(GovcloudError, match="no token"):

@@ -60,7 +60,9 @@ class IdentityServices:
                                   retryable=True) from exc
         held = self.grants_of(user_id, keystone) if user_id else None
         if user_id is None or held is None:
-            return Refused(known=self._known(name, keystone.user_domain))
+            account = self._account(name, keystone.user_domain)
+            return Refused(known=account is not None, name=account[0] if account else "",
+                           disabled=account is not None and not account[1])
         user = self.conn.identity.get_user(user_id)
         return Identity(user_id, str(user.name), held, str(getattr(user, "email", "") or ""))
 
@@ -91,12 +93,27 @@ class IdentityServices:
         found = self.conn.identity.get_user(user["id"])
         return Identity(user["id"], str(found.name), held, str(getattr(found, "email", "") or ""))
 
-    def _known(self, name: str, domain: str) -> bool:
-        """Is ``name`` a user of the Keystone domain ``domain``?"""
+    def _account(self, name: str, domain: str) -> tuple[str, bool] | None:
+        """The name of the user of the Keystone domain ``domain`` that ``name`` is, as
+        Keystone spells it, and whether it is enabled; None when there is none. Keystone's
+        SQL backend usually matches
+        a sign-in's name whatever its letter case, so a name that differs only in case is
+        that user too (when the backend matches case exactly, only the exact one exists)."""
         identity = self.conn.identity
         found = identity.find_domain(domain, ignore_missing=True)
-        return found is not None and bool(name) and \
-            identity.find_user(name, domain_id=found.id, ignore_missing=True) is not None
+        if found is None or not name:
+            return None
+        exact = identity.find_user(name, domain_id=found.id, ignore_missing=True)
+        if exact is not None:
+            return str(exact.name), bool(exact.is_enabled)
+        response = identity.get("/users", params={"domain_id": found.id,
+                                                  "name__icontains": name})
+        if response.status_code != 200:
+            return None
+        same = [(str(u.get("name")), bool(u.get("enabled", True)))
+                for u in response.json().get("users", [])
+                if str(u.get("name", "")).casefold() == name.casefold()]
+        return same[0] if len(same) == 1 else None
 
     def grants_of(self, user_id: str, keystone: KeystoneSettings) -> tuple[Grant, ...] | None:
         """The user's effective role assignments (through groups and implied roles too) on
