@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import pwd
+import re
 import socket
 import sqlite3
 import threading
@@ -34,6 +35,13 @@ from typing import Any
 from govcloud.core.desired import Resource
 from govcloud.errors import DamagedState, LockHeld, MissingExtra, StateError
 from govcloud.runtime.stateurl import locate, redact
+
+# Tables whose rows no derived figure reads: sessions, the audit trail (and its head in
+# meta, with the schema version, the estate's name and the session secret), accounts, API
+# tokens, the lock's holder. Writing them does not move ``Store.version``.
+BOOKKEEPING = frozenset({"sessions", "audit", "meta", "users", "tokens", "lock_holder"})
+_WRITE = re.compile(r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|"
+                    r"DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 
 # 1: applied state, journal, ownership, lock. 2: people and the audit trail (issue #14).
 SCHEMA_VERSION = 2
@@ -175,6 +183,7 @@ class Store:
         self.url = url
         self.where = locate(url, root)
         self._mutex = threading.RLock()
+        self._writes = 0  # this connection's statements that may change a figure
         self._lock_file: Any = None
         self._lock_conn: Any = None
         self._in_tx = False
@@ -328,12 +337,21 @@ class Store:
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.kind == "postgresql" else sql
 
+    def _wrote(self, sql: str) -> None:
+        """Count a statement towards ``version`` unless it only writes bookkeeping (any
+        statement that is not a plain write of a bookkeeping table counts)."""
+        match = _WRITE.match(sql)
+        if match is None or match.group(1).lower() not in BOOKKEEPING:
+            self._writes += 1
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self._mutex:
+            self._wrote(sql)
             self._conn.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._mutex:
+            self._wrote(sql)
             if self.kind == "sqlite":
                 self._conn.executemany(sql, rows)
             else:
@@ -369,16 +387,18 @@ class Store:
                 self._in_tx = False
 
     def version(self) -> tuple[int, int]:
-        """A value that differs whenever anything was written to the store since it was last
-        asked, by this connection or any other (another process's apply, usage collection,
-        approval): for caches of figures derived from the store. Coarse on purpose: any
-        write counts, so a cache keyed on it is never stale. SQLite: the database's data
-        version (others' commits) and this connection's count of changed rows; PostgreSQL:
-        the next transaction id of the server (taken by any write, this connection's too)."""
+        """A value that differs whenever something a derived figure reads was written since
+        it was last asked, by this connection or any other (another process's apply, usage
+        collection, approval): for caches of figures derived from the store. This
+        connection's writes of bookkeeping only (a sign-in, a session, an audit record: see
+        BOOKKEEPING) leave it alone, so a portal's sign-ins keep its figures; another
+        process's writes of any table move it, as does anything on PostgreSQL, where the
+        value is the server's next transaction id. SQLite: the database's data version
+        (others' commits) and this connection's count of other writes."""
         with self._mutex:
             if self.kind == "sqlite":
                 others = self._conn.execute("PRAGMA data_version").fetchone()[0]
-                return int(others), int(self._conn.total_changes)
+                return int(others), self._writes
             row = self._conn.execute(
                 "SELECT txid_snapshot_xmax(txid_current_snapshot())").fetchone()
             return int(row[0]), 0

@@ -67,7 +67,7 @@ def test_transaction_rolls_back(url: str, tmp_path: Path) -> None:
     assert Store(url, tmp_path).get_meta("k") == "v"
 
 
-def test_the_version_moves_with_every_write_by_anyone_and_not_with_reads(
+def test_the_version_moves_with_every_figure_write_by_anyone_and_not_with_reads(
         url: str, tmp_path: Path) -> None:
     portal, other = Store(url, tmp_path), Store(url, tmp_path)
     first = portal.version()
@@ -78,12 +78,33 @@ def test_the_version_moves_with_every_write_by_anyone_and_not_with_reads(
     second = portal.version()
     assert second != first
     assert portal.version() == second
-    portal.set_meta("k", "by this connection")
+    with portal.transaction():
+        portal.record_applied(Resource("project", "health", "health", {"name": "y"}))
     third = portal.version()
     assert third not in (first, second)
     with other.transaction():
         other.record_applied(Resource("project", "finance", "finance", {"name": "x"}))
     assert portal.version() != third
+
+
+def test_the_portal_s_own_sign_ins_leave_the_version_alone_on_sqlite(tmp_path: Path) -> None:
+    """A sign-in writes a session and audit records only: the portal's figures (keyed on the
+    version) survive it; a write of anything else by the same connection moves it."""
+    from govcloud.runtime import audit, people
+
+    store = Store("sqlite:///" + str(tmp_path / "s.db"), tmp_path)
+    people.add(store, {"finance"}, "li.wei", "member", "finance", "correct horse battery", "t")
+    first = store.version()
+    person = people.sign_in(store, "li.wei", "correct horse battery", "127.0.0.1")
+    with pytest.raises(people.SignInRefused):
+        people.sign_in(store, "li.wei", "wrong password", "127.0.0.1")
+    from govcloud.portal import sessions
+    sessions.start(store, person)
+    audit.append(store, "li.wei", "request", "x", "finance", None, None, "", "127.0.0.1")
+    assert store.version() == first
+    with store.transaction():
+        store.record_applied(Resource("project", "finance", "finance", {"name": "x"}))
+    assert store.version() != first
 
 
 def test_lock_is_exclusive_names_holder_and_can_be_waited_for(url: str, tmp_path: Path) -> None:
