@@ -400,7 +400,7 @@ def statements(p: Portal, who: Session) -> Data:
     when, and its figures (the chargeback's, frozen for a closed month)."""
     periods = sorted({*stored.periods(p.store), *stored.closed_periods(p.store)},
                      reverse=True)
-    rows = []
+    rows: list[Data] = []
     for period in periods:
         month = Month.parse(period)
         frozen = stored.closing(p.store, period)
