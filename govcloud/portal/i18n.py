@@ -219,6 +219,10 @@ ZH = {
     'no usage': '无用量',
     'primary': '主站点',
     'dr': '灾备站点',
+    'Requests applied': '所含申请',
+    'asked by': '申请人',
+    'approved by': '审批人',
+    'the rules': '规则自动批准',
 }
 
 
