@@ -54,7 +54,13 @@ def close(estate: Estate, store: Store, month: Month, by: str | None = None,
     c = Closing(period, st, m.ledger, m.utilization, m.names, m.title,
                 digest(text.encode("utf-8")),
                 cited_lines(cites, {estate.settings.prices: text}), at, by)
-    stored.save_closing(store, c)
+    try:
+        stored.save_closing(store, c)
+    except Exception:  # the period's row is the key: another close got there first
+        if stored.closing(store, period) is not None:
+            raise GovcloudError(f"{period} is already closed (closed meanwhile by another "
+                                "close)", "reload: a closed month cannot change") from None
+        raise
     audit.append(store, by, "statement close", f"statement {period}", "", None,
                  {"platform_cost": str(st.platform_cost), "idle": str(st.idle),
                   "digest": c.body_digest()}, "", source)
