@@ -254,7 +254,12 @@ def show(ctx: click.Context, output: str) -> None:
 @output_option("text", "json")
 @click.pass_context
 def history(ctx: click.Context, limit: int, apply_id: str | None, output: str) -> None:
-    """List recent applies (or one apply's journal) from the state store.
+    """List recent applies (or one apply's journal) from the state store, each with the
+    requests whose approved plan edits it applied: who asked, who approved.
+
+    A request counts for an apply when its last approval (which wrote the plan file) came
+    after the previous apply that finished ok started, and before this apply started; an
+    apply that failed names them, and so does the next one, which applies them again.
 
     \b
     Example:

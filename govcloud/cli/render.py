@@ -171,8 +171,15 @@ def validate_text(checked: Checked) -> None:
 def history_text(applies: list[dict[str, Any]]) -> str:
     if not applies:
         return "No applies recorded yet."
-    return "\n".join(f"{r['id']}  {r['started_at']}  {r['result'] or 'interrupted/running':<12} "
-                     f"{r['done']}/{r['total']} changes  by {r['holder']}" for r in applies)
+    lines = []
+    for r in applies:
+        lines.append(f"{r['id']}  {r['started_at']}  {r['result'] or 'interrupted/running':<12} "
+                     f"{r['done']}/{r['total']} changes  by {r['holder']}")
+        for q in r.get("requests", []):
+            lines.append(f"    request {q['id']} ({q['department']}, {q['kind']}) asked by "
+                         f"{q['requester']}, approved by "
+                         f"{', '.join(q['approvers']) or 'the rules (at once)'}")
+    return "\n".join(lines)
 
 
 def journal_text(rows: list[dict[str, Any]]) -> str:

@@ -193,6 +193,7 @@ def statement() -> None:
 def statement_close(ctx: click.Context, period: Month) -> None:
     """Freeze a finished month: its chargeback, savings and utilization, the price book's
     digest and the price lines they cite. Later price or plan edits cannot change it.
+    Recorded in the finance audit trail and the audit trail (govcloud audit), with who.
 
     \b
     Example:

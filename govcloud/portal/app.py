@@ -111,10 +111,10 @@ def openapi() -> dict[str, Any]:
                                 "403": {"description": "the caller's role or department "
                                                        "does not allow it"}}
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for n in ("department", "number") if "{" + n + "}" in r.path]
+                  for n in ("department", "number", "period") if "{" + n + "}" in r.path]
         if params:
             op["parameters"] = params
-            op["responses"]["404"] = {"description": "no such department or request"}
+            op["responses"]["404"] = {"description": "no such department, request or month"}
         if r.method == "POST":
             op["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"type": "object"}}}}

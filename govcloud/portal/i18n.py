@@ -161,6 +161,68 @@ ZH = {
     'approved': '已批准',
     'rejected': '已驳回',
     'returned': '已退回',
+    'Age (hours)': '距今（小时）',
+    'Antivirus findings': '病毒查杀发现',
+    'Back to the statements': '返回账单列表',
+    'Backup drills': '备份恢复演练',
+    'Bills of the last twelve months': '近十二个月账单',
+    'Charged': '已分摊',
+    'Clean: the latest scans found nothing.': '无异常：最近一次扫描未发现病毒。',
+    'Close': '结账',
+    'Close a month': '月度结账',
+    'Close this month': '结账本月',
+    'Closed': '结账时间',
+    'Consolidation': '资源整合',
+    'Download': '下载',
+    'Downloads': '下载',
+    'FAILED': '失败',
+    'File': '文件',
+    'From': '迁出',
+    'Hosts released': '释放宿主机',
+    'Last drill': '最近演练',
+    'Migrations': '迁移',
+    'Monthly statements': '月度账单',
+    'Newest snapshot': '最新快照',
+    'No backup status collected yet (govcloud report backup).':
+        '尚未采集备份状态（govcloud report backup）。',
+    'No scan collected yet (govcloud report security).':
+        '尚未采集扫描结果（govcloud report security）。',
+    'No usage recorded yet.': '尚无用量记录。',
+    'Nothing to migrate: the hosts in use are at the floor.': '无需迁移：在用宿主机已达下限。',
+    'RPO (hours)': 'RPO（小时）',
+    'Re-pack floor': '重新装箱下限',
+    'Scanned': '扫描时间',
+    'Signature': '病毒特征',
+    'Site': '站点',
+    'Statement': '对账单',
+    'Statements': '账单',
+    'The live migrations govcloud consolidate proposes; an operator carries them out '
+    'with govcloud consolidate --apply.':
+        'govcloud consolidate 提出的热迁移方案；由运维人员使用 '
+        'govcloud consolidate --apply 执行。',
+    'This month cannot be closed:': '该月无法结账：',
+    'To': '迁入',
+    'breached': '已超出',
+    'by': '操作人',
+    'last scan': '最近扫描',
+    'never drilled': '从未演练',
+    'passed': '通过',
+    "Closing freezes the month's chargeback, savings and utilization: later price or "
+    'plan edits cannot change them. Only a reopen (govcloud statement reopen) undoes '
+    'it. The close is recorded in the audit trail with your name.':
+        '结账将冻结该月的费用分摊、节约和资源使用数据：此后修改价格或规划均不会改变它们，'
+        '只有重新开账（govcloud statement '
+        'reopen）可以撤销。结账操作将以您的名义记入审计日志。',
+    'closed': '已结账',
+    'open': '未结账',
+    'month-to-date': '本月进行中',
+    'no usage': '无用量',
+    'primary': '主站点',
+    'dr': '灾备站点',
+    'Requests applied': '所含申请',
+    'asked by': '申请人',
+    'approved by': '审批人',
+    'the rules': '规则自动批准',
 }
 
 

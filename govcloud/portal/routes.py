@@ -20,6 +20,7 @@ PUBLIC: frozenset[str] = frozenset()  # no sign-in needed
 OVERSIGHT = frozenset({"operator", "finance", "auditor"})
 FILERS = frozenset({"member", "approver", "operator"})  # who files requests
 DECIDERS = frozenset({"approver", "finance", "operator"})  # who approves or rejects them
+CLOSERS = frozenset({"finance"})  # who closes a month
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/departments", "departments", "page", EVERYONE,
           "The departments the signed-in person may see."),
     Route("/departments/{department}", "department", "page", EVERYONE,
-          "A department: its servers, sites, quota against use and this month's bill.",
-          scoped=True),
+          "A department: its servers, sites, quota against use, this month's bill, the last "
+          "twelve months' bills, its backup drills and antivirus findings.", scoped=True),
+    Route("/departments/{department}/statements/{period}.html", "department_statement",
+          "download", EVERYONE, "A department's printable statement of a month (govcloud "
+          "report statement).", scoped=True),
     Route("/departments/{department}/bill.csv", "department_bill_csv", "download", EVERYONE,
           "A department's bill of this month, pool by pool, as CSV.", scoped=True),
     Route("/estate", "estate", "page", OVERSIGHT,
@@ -67,6 +71,21 @@ ROUTES: tuple[Route, ...] = (
     Route("/finance/chargeback.xlsx", "chargeback_xlsx", "download", OVERSIGHT,
           "This month's chargeback workbook (the sheets of govcloud report chargeback -o "
           "xlsx)."),
+    Route("/finance/statements", "statements", "page", OVERSIGHT,
+          "The monthly statements: every month's state (closed, open, month to date), who "
+          "closed it and when, its figures and downloads."),
+    Route("/finance/statements/{period}/chargeback.csv", "statement_csv", "download",
+          OVERSIGHT, "A month's chargeback as CSV (frozen once the month is closed)."),
+    Route("/finance/statements/{period}/chargeback.xlsx", "statement_xlsx", "download",
+          OVERSIGHT, "A month's chargeback workbook (frozen once the month is closed)."),
+    Route("/finance/statements/{period}/close", "statement_close_form", "page", CLOSERS,
+          "What closing a month freezes, and the form that closes it."),
+    Route("/finance/statements/{period}/close", "statement_close", "form", CLOSERS,
+          "Close a month (govcloud statement close), as the signed-in person.",
+          method="POST"),
+    Route("/operations/consolidation", "consolidation", "page",
+          frozenset({"operator", "auditor"}),
+          "The live migrations govcloud consolidate proposes (read only)."),
     Route("/audit", "audit", "page", frozenset({"auditor"}),
           "The audit trail, newest first, and whether its chain is whole."),
     Route("/users", "users", "page", frozenset({"operator", "auditor"}),
@@ -101,6 +120,13 @@ ROUTES: tuple[Route, ...] = (
           "This month's savings, as govcloud report savings -o json prints it."),
     Route("/api/finance/chargeback", "chargeback", "api", OVERSIGHT,
           "This month's chargeback, as govcloud report chargeback -o json prints it."),
+    Route("/api/finance/statements", "statements", "api", OVERSIGHT,
+          "The monthly statements: state, who closed each and when, figures."),
+    Route("/api/finance/statements/{period}/close", "statement_close", "api", CLOSERS,
+          "Close a month (govcloud statement close), as the caller.", method="POST"),
+    Route("/api/operations/consolidation", "consolidation", "api",
+          frozenset({"operator", "auditor"}),
+          "The consolidation proposal, as govcloud consolidate -o json prints it."),
     Route("/api/audit", "audit", "api", frozenset({"auditor"}),
           "The newest audit records and whether the chain is whole."),
     Route("/api/users", "users", "api", frozenset({"operator", "auditor"}),

@@ -16,10 +16,14 @@ from govcloud.errors import GovcloudError
 from govcloud.finance.period import Month
 from govcloud.portal.context import Portal
 from govcloud.portal.forms import payload_of
+from govcloud.portal.routes import CLOSERS
 from govcloud.portal.sessions import Session
 from govcloud.reports.text import csv_cell
-from govcloud.runtime import accounts, audit, engine, people, proposals
+from govcloud.runtime import accounts, audit, closing, engine, people, proposals
+from govcloud.runtime import records as stored
 from govcloud.runtime.store import clock
+from govcloud.services import backup, playbooks
+from govcloud.services.scans import security_report
 
 Data = dict[str, Any]
 
@@ -131,7 +135,7 @@ def _department(p: Portal, department: str) -> Data:
             "websites": [{"domain": w.domain, "kind": w.kind, "public": w.public,
                           "live": any(r.kind == "website" and r.name == w.domain
                                       for r in actual)} for w in plan.websites],
-            "bill": _bill(p, department)}
+            "bill": _bill(p, department), **_department_records(p, department)}
 
 
 def department_bill_csv(p: Portal, who: Session, department: str) -> Download:
@@ -345,6 +349,168 @@ def queue(p: Portal, who: Session) -> Data:
     return {"requests": [_summary(r) for r in waiting]}
 
 
+# --- A department's records: the last twelve months' bills, backup drills, antivirus findings
+
+
+def _department_records(p: Portal, department: str) -> Data:
+    return {"bills": _bills(p, department), "drills": _drills(p, department),
+            "security": _security(p, department)}
+
+
+def _state(p: Portal, month: Month, st: Any) -> str:
+    """closed, open (over, not closed) or month-to-date."""
+    if st.closed_at:
+        return "closed"
+    return "month-to-date" if accounts.window(month).month_to_date else "open"
+
+
+def _bills(p: Portal, department: str) -> list[Data]:
+    """The department's charge in each of the last twelve months, newest first, from the
+    chargeback ``govcloud report chargeback`` prints (the frozen one of a closed month); a
+    month without recorded usage has no total."""
+    month, out = _month(), []
+    for _ in range(12):
+        try:
+            st = accounts.statement_for(p.estate, p.store, month)
+        except GovcloudError:
+            out.append({"period": str(month), "state": "no usage", "total": None})
+        else:
+            row = next((d for d in st.departments if d.department == department), None)
+            out.append({"period": str(month), "state": _state(p, month, st),
+                        "total": None if row is None else str(row.total),
+                        "adjustment": None if row is None else str(row.adjustment)})
+        month = month.previous()
+    return out
+
+
+def _drills(p: Portal, department: str) -> list[Data]:
+    """Per backup site: the last restore drill and its result, and the newest snapshot
+    against the RPO, from the statuses the last ``govcloud report backup`` collected."""
+    return [{"site": r.site, "host": r.host, "drill_at": r.drill_at or None,
+             "drill_ok": r.drill_ok, "drill_status": r.drill_status,
+             "last_snapshot": r.last_snapshot or None, "age_hours": r.age_hours,
+             "rpo_hours": r.rpo_hours, "breach": r.breach, "error": r.error}
+            for r in backup.saved_report(p.estate, p.store, clock())
+            if r.department == department]
+
+
+def _security(p: Portal, department: str) -> Data:
+    """The antivirus findings of the department's latest scan on each host, from the scan
+    logs the last ``govcloud report security`` collected."""
+    logs = [x for x in playbooks.collected_scans(p.estate, p.store)
+            if x.department == department]
+    return security_report(logs, [department])[0].as_dict()
+
+
+def _period(period: str) -> Month:
+    try:
+        return Month.parse(period, "period")
+    except GovcloudError:
+        raise NotFound(f"no month {period[:20]!r}", "write the month as YYYY-MM") from None
+
+
+def department_statement(p: Portal, who: Session, department: str, period: str) -> Download:
+    """The department's printable statement of a month (``govcloud report statement``)."""
+    if department not in p.estate.plans:
+        raise NotFound(f"no department {department!r}", "choose one from the list")
+    month = _period(period)
+    try:
+        page = accounts.statement_page(p.estate, p.store, month, department)
+    except GovcloudError as exc:
+        raise NotFound(str(exc), exc.hint) from None
+    return Download(f"statement-{department}-{month}.html", "text/html; charset=utf-8",
+                    page.encode("utf-8"))
+
+
+# --- Finance: the statements (months), their downloads, closing a month
+
+
+def statements(p: Portal, who: Session) -> Data:
+    """Every month with recorded usage or closed, newest first: its state, who closed it and
+    when, and its figures (the chargeback's, frozen for a closed month)."""
+    periods = sorted({*stored.periods(p.store), *stored.closed_periods(p.store)},
+                     reverse=True)
+    rows: list[Data] = []
+    for period in periods:
+        month = Month.parse(period)
+        frozen = stored.closing(p.store, period)
+        try:
+            st = frozen.statement if frozen else accounts.statement_for(p.estate, p.store, month)
+        except GovcloudError as exc:
+            rows.append({"period": period, "state": "no usage", "missing": exc.render()})
+            continue
+        rows.append({"period": period, "state": _state(p, month, st),
+                     "closed_at": frozen.closed_at if frozen else None,
+                     "closed_by": frozen.closed_by if frozen else None,
+                     "platform_cost": str(st.platform_cost),
+                     "charged": str(st.platform_cost - st.idle), "idle": str(st.idle)})
+    return {"statements": rows, "may_close": who.person.role in CLOSERS}
+
+
+def statement_csv(p: Portal, who: Session, period: str) -> Download:
+    """A month's chargeback as CSV (``govcloud report chargeback -o csv``)."""
+    rep = _report(p, _period(period))
+    header, rows = rep.main
+    return Download(f"chargeback-{rep.period}.csv", "text/csv; charset=utf-8",
+                    _csv(list(header), [[csv_cell(v) for v in r] for r in rows]))
+
+
+def statement_xlsx(p: Portal, who: Session, period: str) -> Download:
+    """A month's workbook (``govcloud report chargeback --period P -o xlsx``)."""
+    from govcloud.reports.xlsx import workbook
+
+    rep = _report(p, _period(period), workbook=True)
+    return Download(f"chargeback-{rep.period}.xlsx",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    workbook(list(rep.sheets.items()), list(rep.notes),
+                             active=next(iter(rep.sheets))))
+
+
+def _report(p: Portal, month: Month, workbook: bool = False) -> Any:
+    try:
+        return accounts.report(p.estate, p.store, "chargeback", month, workbook=workbook)
+    except GovcloudError as exc:
+        raise NotFound(str(exc), exc.hint) from None
+
+
+def statement_close_form(p: Portal, who: Session, period: str) -> Data:
+    """What closing the month would freeze, and why it cannot be closed, if it cannot."""
+    month = _period(period)
+    row = next((r for r in statements(p, who)["statements"] if r["period"] == str(month)),
+               None)
+    if row is None:
+        why = f"no usage is recorded for {month}: nothing to close"
+    elif row["state"] == "closed":
+        why = f"{month} is already closed (at {row['closed_at']} by {row['closed_by']})"
+    elif row["state"] == "month-to-date":
+        why = f"{month} is not over yet: close it after {month.end:%Y-%m-%d}"
+    elif row["state"] == "no usage":
+        why = row["missing"]
+    else:
+        why = ""
+    return {"period": str(month), "statement": row, "refused": why}
+
+
+def statement_close(p: Portal, who: Session, period: str, body: Data) -> Any:
+    """Close the month: ``govcloud statement close``'s code, recorded as the signed-in
+    person, in the finance audit trail and the audit trail."""
+    month = _period(period)
+    c = closing.close(p.estate, p.store, month, by=who.person.name, source="portal")
+    if body.get("_json"):
+        return {"period": c.period, "closed_at": c.closed_at, "closed_by": c.closed_by,
+                "platform_cost": str(c.statement.platform_cost),
+                "idle": str(c.statement.idle), "book_digest": c.book_digest}
+    return Redirect("/finance/statements")
+
+
+# --- Operations: the consolidation proposal, read only
+
+
+def consolidation(p: Portal, who: Session) -> Data:
+    """The live migrations ``govcloud consolidate`` proposes (not carried out here)."""
+    return engine.consolidation(p.session()).as_dict()
+
+
 VIEWS: dict[str, Callable[..., Any]] = {
     "requests": requests, "request_form": request_form, "request_check": request_check,
     "request_dry_run": request_dry_run, "request_file": request_file, "request": request,
@@ -353,5 +519,8 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "me": me, "home": home, "departments": departments, "department": department,
     "department_bill_csv": department_bill_csv, "estate": estate, "chargeback": chargeback,
     "chargeback_csv": chargeback_csv, "chargeback_xlsx": chargeback_xlsx, "audit": audit_,
-    "users": users,
+    "users": users, "department_statement": department_statement, "statements": statements,
+    "statement_csv": statement_csv, "statement_xlsx": statement_xlsx,
+    "statement_close_form": statement_close_form, "statement_close": statement_close,
+    "consolidation": consolidation,
 }

@@ -18,14 +18,17 @@ from govcloud.finance.period import Month
 from govcloud.finance.rerate import Rating, Rerate
 from govcloud.finance.rerate import diff as rate_diff
 from govcloud.finance.savings import ledger
-from govcloud.runtime import accounts
+from govcloud.runtime import accounts, audit
 from govcloud.runtime import records as stored
 from govcloud.runtime.files import write_bytes
 from govcloud.runtime.store import Store, holder_id, now
 
 
-def close(estate: Estate, store: Store, month: Month) -> Closing:
-    """Freeze every figure of a finished month: later price or plan edits cannot change it."""
+def close(estate: Estate, store: Store, month: Month, by: str | None = None,
+          source: str = "cli") -> Closing:
+    """Freeze every figure of a finished month: later price or plan edits cannot change it.
+    ``by`` is who closes it (default: this process's user and host); the close is recorded in
+    the finance audit trail and the audit trail (``govcloud audit``)."""
     period = str(month)
     if stored.closing(store, period) is not None:
         raise GovcloudError(f"{period} is already closed",
@@ -46,12 +49,21 @@ def close(estate: Estate, store: Store, month: Month) -> Closing:
     cites = [x.source for p in m.statement.pools for x in p.lines]
     cites += [x.price_source for d in m.ledger.departments for x in d.legacy]
     cites += list(m.ledger.assumptions)
-    by, at = holder_id(), now()
+    by, at = by or holder_id(), now()
     st = replace(m.statement, closed_at=at)
     c = Closing(period, st, m.ledger, m.utilization, m.names, m.title,
                 digest(text.encode("utf-8")),
                 cited_lines(cites, {estate.settings.prices: text}), at, by)
-    stored.save_closing(store, c)
+    try:
+        stored.save_closing(store, c)
+    except Exception:  # the period's row is the key: another close got there first
+        if stored.closing(store, period) is not None:
+            raise GovcloudError(f"{period} is already closed (closed meanwhile by another "
+                                "close)", "reload: a closed month cannot change") from None
+        raise
+    audit.append(store, by, "statement close", f"statement {period}", "", None,
+                 {"platform_cost": str(st.platform_cost), "idle": str(st.idle),
+                  "digest": c.body_digest()}, "", source)
     return c
 
 

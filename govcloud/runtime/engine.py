@@ -29,6 +29,7 @@ from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan
 from govcloud.placement.hosts import Host, Ratios
+from govcloud.runtime import proposals
 from govcloud.runtime.accounts import plan_cost
 from govcloud.runtime.apply import ApplyResult, Event, apply_plan
 from govcloud.runtime.files import quiet_gc, read_bytes
@@ -313,8 +314,34 @@ def where_new_servers_go(s: Session, plan: Plan) -> Arrivals:
 
 
 def history(s: Session, limit: int) -> list[dict[str, Any]]:
-    """The most recent applies, newest first."""
-    return [r.__dict__ for r in s.store.applies(limit)]
+    """The most recent applies, newest first, each with the requests whose approved plan
+    edits it applied (``requests``: who asked, who approved)."""
+    approved = proposals.listing(s.store, state="approved", limit=10_000)
+    out = []
+    for r in s.store.applies(limit):
+        before = s.store.query("SELECT started_at FROM applies WHERE result = 'ok' AND "
+                               "started_at < ? ORDER BY started_at DESC LIMIT 1",
+                               (r.started_at,))
+        since = before[0][0] if before else ""
+        out.append({**r.__dict__, "requests": applied_requests(approved, since, r.started_at)})
+    return out
+
+
+def applied_requests(approved: list[proposals.Request], since: str, until: str
+                     ) -> list[dict[str, Any]]:
+    """The approved requests an apply started at ``until`` applied: those whose last approval
+    (which wrote the plan file) came after the previous apply that finished ok started
+    (``since``; "" for none) and before this one started. An apply that failed names them, and
+    so does the next one, which applies them again."""
+    out = []
+    for q in sorted(approved, key=lambda q: q.id):
+        at = q.approvals[-1]["at"] if q.approvals else q.changed_at
+        if since < at <= until:
+            out.append({"id": q.id, "department": q.department, "kind": q.kind,
+                        "requester": q.requester,
+                        "approvers": [f"{a['by']} ({a['role']})" for a in q.approvals],
+                        "approved_at": at})
+    return out
 
 
 def journal(s: Session, apply_id: str) -> list[dict[str, Any]]:

@@ -214,13 +214,10 @@ class EstateCollector(Collector):
     def _backups(self) -> Iterator[GaugeMetricFamily]:
         """Backup age, RPO breach, drill result and size per department and site, from the
         statuses the last ``govcloud report backup`` collected (age runs on with the clock)."""
-        from govcloud.services import backup, playbooks, recovery
+        from govcloud.services import backup
 
-        saved = backup.load_statuses(playbooks.state_dir(self.s.estate, self.s.store)
-                                     / "services" / backup.STATUS_FILE)
-        rpo = {d: h for d, h in backup.rpo_hours(self.s.estate).items()
-               if d in {st.department for st in saved}}
-        rows = recovery.backup_report(saved, rpo, datetime.now(UTC))
+        rows = backup.saved_report(self.s.estate, self.s.store, datetime.now(UTC))
+        rpo = {r.department: r.rpo_hours for r in rows}
         labels = ["department", "site"]
         age = GaugeMetricFamily("govcloud_backup_age_hours", "Hours since the newest snapshot "
                                 "of the department at the site.", labels=labels)

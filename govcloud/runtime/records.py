@@ -128,6 +128,12 @@ def save_closing(store: Store, c: Closing) -> None:
         audit(store, c.period, "close", "", c.closed_by, c.body_digest())
 
 
+def closed_periods(store: Store) -> list[str]:
+    """Every closed month, oldest first."""
+    ensure_tables(store)
+    return [p for (p,) in store.query("SELECT period FROM statements ORDER BY period")]
+
+
 def closing(store: Store, period: str) -> Closing | None:
     """A closed month's frozen figures, or None (the month is open)."""
     ensure_tables(store)

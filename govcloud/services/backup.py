@@ -249,6 +249,16 @@ def status(estate: Estate, store: Store, department: str | None = None,
     return backup_report(statuses, rpo, now or datetime.now(UTC)), runs
 
 
+def saved_report(estate: Estate, store: Store, now: datetime) -> list[BackupRow]:
+    """The report rows of the statuses the last ``govcloud report backup`` collected (kept in
+    the state folder), without running anything: what the exporter and the portal show. Only
+    departments with a saved status have rows; ages run on with ``now``."""
+    saved = load_statuses(state_dir(estate, store) / "services" / STATUS_FILE)
+    rpo = {d: h for d, h in rpo_hours(estate).items()
+           if d in {st.department for st in saved}}
+    return backup_report(saved, rpo, now)
+
+
 def save_statuses(path: Path, statuses: list[SiteStatus], departments: list[str]) -> None:
     """Merge the collected statuses into the saved ones (other departments' stay)."""
     kept = [s for s in load_statuses(path) if s.department not in departments]

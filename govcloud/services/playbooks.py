@@ -199,13 +199,18 @@ def collect_scans(estate: Estate, store: Store, departments: list[str],
                   on_line: Line | None = None) -> tuple[list[Any], list[PlaybookRun]]:
     """Fetch the departments' scan logs from every scanned host (antivirus.yml, tag
     collect); returns them as ``security.ScanLog`` values and the run."""
-    from govcloud.services.scans import ScanLog
-
-    fetched = fresh(state_dir(estate, store) / "services" / "fetched" / "security")
+    fresh(state_dir(estate, store) / "services" / "fetched" / "security")
     runs = run_playbooks(estate, store, ["antivirus"], departments, tags="collect",
                          on_line=on_line)
-    logs = []
-    for log in sorted(fetched.glob("*/*/*.log")):
-        host, dep = log.parent.parent.name, log.parent.name
-        logs.append(ScanLog(host, dep, log.stem, log.read_text(errors="replace")))
-    return logs, runs
+    return collected_scans(estate, store), runs
+
+
+def collected_scans(estate: Estate, store: Store) -> list[Any]:
+    """The scan logs the last ``govcloud report security`` fetched (kept in the state
+    folder), as ``security.ScanLog`` values, without running anything."""
+    from govcloud.services.scans import ScanLog
+
+    fetched = state_dir(estate, store) / "services" / "fetched" / "security"
+    return [ScanLog(log.parent.parent.name, log.parent.name, log.stem,
+                    log.read_text(errors="replace"))
+            for log in sorted(fetched.glob("*/*/*.log"))]

@@ -52,8 +52,12 @@ def _cases(method: str) -> list[Any]:
     return out
 
 
+PERIOD = "2026-11"  # the month the site's usage is recorded for (month to date)
+
+
 def _path(route: Route, target: str | None, number: str | None, site: Site) -> str:
     path = route.path.replace("{department}", target) if target is not None else route.path
+    path = path.replace("{period}", PERIOD)
     if number is not None:
         real = {"own": site.requests[OWN], "other": site.requests[OTHER]}.get(number, number)
         path = path.replace("{number}", str(real))
