@@ -381,7 +381,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                               "send the request as application/json")
             extra = {"body": form} if route.method == "POST" else {}
             try:
-                view = VIEWS.get(route.name) or APPLY_VIEWS[route.name]
+                view: Callable[..., Any] = VIEWS.get(route.name) or APPLY_VIEWS[route.name]
                 result = await run_in_threadpool(view, portal, who,
                                                  **request.path_params, **extra)
             except NotFound as exc:

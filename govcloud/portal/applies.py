@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,7 @@ def apply_review(p: Portal, who: Session) -> Data:
 def apply_start(p: Portal, who: Session, body: Data) -> Any:
     """Take the apply lock for the operator, make the plan again, check it is the one they
     confirmed, and apply it in the background; refused while another apply holds the lock."""
-    sent = body.get("_json") if isinstance(body.get("_json"), dict) else body
+    sent: Data = body["_json"] if isinstance(body.get("_json"), dict) else body
     given = str(sent.get("digest", ""))[:128]
     if not given:
         raise PlanChanged("the confirmation names no plan (no digest)",
@@ -148,5 +149,5 @@ def apply_progress(p: Portal, who: Session) -> Data:
     return _progress(p)
 
 
-APPLY_VIEWS = {"apply_review": apply_review, "apply_start": apply_start,
-               "apply_progress": apply_progress}
+APPLY_VIEWS: dict[str, Callable[..., Any]] = {
+    "apply_review": apply_review, "apply_start": apply_start, "apply_progress": apply_progress}
