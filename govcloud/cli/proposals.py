@@ -224,7 +224,7 @@ def reject(ctx: click.Context, number: int, as_: str, reason: str, send_back: bo
 @click.pass_context
 def escalate(ctx: click.Context, output: str) -> None:
     """Escalate the requests that waited longer for a step than their approval rule's
-    ``escalate: {after_days, to}`` allows: the role escalated to is mailed, once per request
+    `escalate: {after_days, to}` allows: the role escalated to is mailed, once per request
     and step (each escalation is an audit record). Run it from one cron job, e.g. hourly.
 
     \b
