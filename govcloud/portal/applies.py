@@ -19,13 +19,14 @@ from typing import Any
 
 from govcloud.core import jsontext
 from govcloud.core.planning import Plan
+from govcloud.drivers import open_driver
 from govcloud.errors import GovcloudError
 from govcloud.portal.context import Portal
 from govcloud.portal.sessions import Session
 from govcloud.portal.views import Created, Data, Redirect
 from govcloud.runtime import crashlog, engine
 from govcloud.runtime.apply import new_apply_id
-from govcloud.runtime.store import acting_for
+from govcloud.runtime.store import acting_for, open_store
 
 PROGRESS = "/operations/apply/progress"
 SERVICES_SKIPPED = "not run from the portal: run govcloud services run --department ID"
@@ -79,10 +80,14 @@ def apply_start(p: Portal, who: Session, body: Data) -> Any:
     if not given:
         raise PlanChanged("the confirmation names no plan (no digest)",
                           "review the plan on the operations page and confirm it there")
-    s = p.session()
+    s = _own_session(p)
     name = who.person.name
-    with acting_for(name):
-        s.store.lock()  # LockHeld names who holds it: a portal operator or a CLI user
+    try:
+        with acting_for(name):
+            s.store.lock()  # LockHeld names who holds it: a portal operator or a CLI user
+    except BaseException:
+        _close(s)
+        raise
     try:
         plan = s.plan()
         if digest(plan) != given:
@@ -98,7 +103,7 @@ def apply_start(p: Portal, who: Session, body: Data) -> Any:
         threading.Thread(target=_run, args=(p, s, plan, run), daemon=True,
                          name=f"portal-apply-{run.id}").start()
     except BaseException:
-        s.store.unlock()
+        _close(s)
         raise
     if body.get("_json") is not None:
         return Created({"apply_id": run.id, "progress": "/api/operations/apply"})
@@ -118,8 +123,31 @@ def _run(p: Portal, s: engine.Session, plan: Plan, run: Run) -> None:
         log = crashlog.write(exc, p.root)
         run.error = f"internal error: this is a bug in govcloud (details in {log})"
     finally:
+        _close(s)
         run.finished = True
+
+
+def _own_session(p: Portal) -> engine.Session:
+    """A store connection and driver of the apply's own, as a ``govcloud apply`` process
+    has: the lock is the connection's (on PostgreSQL an advisory lock is re-entrant within a
+    connection, so sharing the portal's would let an approval or a second apply in this
+    process through, and its unlock would end the apply's lock)."""
+    estate = p.estate
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
+    try:
+        return engine.Session(estate, store, open_driver(estate, store))
+    except BaseException:
+        store.close()
+        raise
+
+
+def _close(s: engine.Session) -> None:
+    """Let go of the lock (if held), the driver and the store connection."""
+    try:
         s.store.unlock()
+        s.driver.close()
+    finally:
+        s.store.close()
 
 
 def _progress(p: Portal) -> Data:

@@ -5,6 +5,7 @@ the operator. A plan that changed, a second apply and other roles are refused.""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -22,10 +23,13 @@ from tests.support.estate import copy_estate, edit
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[Path, Any]]:
+def site(request: pytest.FixtureRequest, tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Any]]:
     """A new estate, never applied (every department's servers still to make), with one
-    account per role."""
+    account per role; its state store on SQLite, or (param "postgresql") on PostgreSQL."""
     root = copy_estate(tmp_path / "estate")
+    if getattr(request, "param", "sqlite") == "postgresql":
+        monkeypatch.setenv("GOVCLOUD_STATE_URL", request.getfixturevalue("fresh_pg"))
     with engine.records(root) as (est, store):
         for name, role, dep in (("op1", "operator", None), ("li", "member", "finance"),
                                 ("fin", "finance", None), ("aud", "auditor", None)):
@@ -101,8 +105,18 @@ def test_an_operator_applies_the_plan_and_the_cloud_is_built(site: tuple[Path, A
                                                               f"apply {record['id']}")
 
 
+def _store(root: Path) -> Store:
+    """Another connection to the estate's state store, as another process has."""
+    url = os.environ.get("GOVCLOUD_STATE_URL") or f"sqlite:///{root}/.state/govcloud.db"
+    return Store(url, root)
+
+
+@pytest.mark.parametrize("site", ["sqlite", pytest.param(
+    "postgresql", marks=[pytest.mark.real, pytest.mark.postgres])], indirect=True)
 def test_a_second_apply_is_refused_while_one_runs(site: tuple[Path, Any],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also on PostgreSQL, whose advisory lock is re-entrant within one connection: the
+    portal's apply has a connection of its own, so a second one in the same process waits."""
     root, app = site
     gate = threading.Event()
     real = engine.apply
@@ -125,7 +139,7 @@ def test_a_second_apply_is_refused_while_one_runs(site: tuple[Path, Any],
                       headers={"x-csrf-token": csrf})
         assert api.status_code == 409 and "locked by op1 (portal, " in api.json()["error"]
         # the CLI meets the same lock
-        store = Store(f"sqlite:///{root}/.state/govcloud.db", root)
+        store = _store(root)
         try:
             with pytest.raises(Exception, match="locked by op1 \\(portal, "):
                 store.lock()
