@@ -166,7 +166,9 @@ def _progress(p: Portal) -> Data:
     if record is None:
         return {"apply": None, "running": False, "steps": [], "error": "", "services": ""}
     mine = RUNS.get(record["id"])
-    running = record["finished_at"] is None and (mine is None or not mine.finished)
+    # started here: running until its thread is done (usage collected, lock let go);
+    # started elsewhere: until its record is finished
+    running = not mine.finished if mine else record["finished_at"] is None
     steps = engine.journal(engine.Session(p.estate, p.store, p.driver), record["id"])
     return {"apply": record, "running": running, "steps": steps,
             "error": mine.error if mine else "",
