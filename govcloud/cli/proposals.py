@@ -217,3 +217,33 @@ def reject(ctx: click.Context, number: int, as_: str, reason: str, send_back: bo
                                "returned" if send_back else "rejected", reason,
                                f"cli {holder_id()}", estate)
     click.echo(f"Request {done.id}: {done.state}.")
+
+
+@request_.command("escalate")
+@output_option("text", "json")
+@click.pass_context
+def escalate(ctx: click.Context, output: str) -> None:
+    """Escalate the requests that waited longer for a step than their approval rule's
+    `escalate: {after_days, to}` allows: the role escalated to is mailed, once per request
+    and step (each escalation is an audit record). Run it from one cron job, e.g. hourly.
+
+    \b
+    Example:
+      govcloud request escalate
+    """
+    from govcloud.runtime import escalation
+
+    with engine.records(root(ctx)) as (estate, store):
+        done = escalation.escalate(estate, store, f"cli {holder_id()}")
+    if output == "json":
+        emit_json([e.as_dict() for e in done])
+        return
+    if not done:
+        click.echo("No request is overdue that was not escalated already.")
+    for e in done:
+        x = e.escalation
+        told = ", ".join(e.told) or "nobody (no e-mail set up, or no address)"
+        click.echo(f"Request {e.request.id} ({e.request.department}, {e.request.kind}): "
+                   f"waiting {x.waited_days} days for {x.step} (rule {x.rule}: "
+                   f"{x.after_days}); escalated to {x.to}; told: {told}"
+                   + (f"; {e.problem}" if e.problem else ""))

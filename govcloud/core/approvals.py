@@ -8,6 +8,10 @@ that holds while the chain is still empty ends the reading: the request is appro
 Whatever the rules say, nobody approves their own request (separation of duties), and the
 chain is ordered approver → finance → operator.
 
+A rule may say ``escalate: {after_days: N, to: ROLE}``: a request that has waited more than N
+days for the step the rule asked for is overdue, and ROLE is told (``escalation``; the clock
+is the caller's). Escalating tells; it gives ROLE no right to approve that step.
+
 Approval expressions are bounded as policy expressions are (``core.expressions``: length and
 nesting checked before they run) and may not use comprehensions at all: a request and its
 verdict are small, flat records, and a rule needs nothing more than comparisons.
@@ -17,12 +21,14 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from govcloud.core import expressions
 from govcloud.core.documents import Document
-from govcloud.core.schema import IDENT, arr_of, check, obj_of, str_of, with_defaults
+from govcloud.core.schema import IDENT, arr_of, check, int_of, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic
 
 sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))  # as core.policy does
@@ -37,8 +43,19 @@ APPROVALS_SCHEMA: dict[str, Any] = obj_of("Who must approve a request.", {
         "when": str_of("CEL over request and verdict: true when the rule applies.", None),
         "approve": {"type": "string", "enum": ["auto", *ORDER],
                     "description": "Who must approve (auto: nobody, approved at once)."},
+        "escalate": obj_of("When the step this rule asks for waits too long: who is told.", {
+            "after_days": int_of("Days a request may wait for this step.", 1, 365),
+            "to": {"type": "string", "enum": list(ORDER),
+                   "description": "The role told once the request has waited longer."},
+        }, ["after_days", "to"]),
     }, ["id", "when", "approve"])),
 }, ["rules"])
+
+
+@dataclass(frozen=True)
+class Escalate:
+    after_days: int
+    to: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,23 @@ class Stage:
     when: str
     line: int
     program: Any
+    escalate: Escalate | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A request waiting longer than a rule allows: for which step, since how long, who to
+    tell."""
+
+    rule: str
+    step: str
+    to: str
+    after_days: int
+    waited_days: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "step": self.step, "to": self.to,
+                "after_days": self.after_days, "waited_days": self.waited_days}
 
 
 @dataclass(frozen=True)
@@ -90,7 +124,14 @@ def compile_approvals(doc: Document) -> tuple[list[Stage], list[Diagnostic]]:
                                      f"{str(exc).splitlines()[0]}",
                                      "fix the CEL expression (see policies/README.md)"))
             continue
-        stages.append(Stage(r["id"], r["approve"], r["when"], doc.line(where), program))
+        if "escalate" in r and r["approve"] == "auto":
+            problems.append(doc.diag((*where, "escalate"), f"rule '{r['id']}' approves at "
+                                     "once: nothing waits for it to escalate",
+                                     "remove escalate, or give the rule a role to approve"))
+            continue
+        up = Escalate(r["escalate"]["after_days"], r["escalate"]["to"]) \
+            if "escalate" in r else None
+        stages.append(Stage(r["id"], r["approve"], r["when"], doc.line(where), program, up))
     return stages, problems
 
 
@@ -142,3 +183,14 @@ def may_approve(role: str, department: str | None, name: str, requester: str,
     if step == "approver" and department != request_department:
         return "an approver signs off only their own department's requests"
     return ""
+
+
+def escalation(stages: list[Stage], rules: Collection[str], step: str, waited: timedelta
+               ) -> Escalation | None:
+    """The escalation due for a request that has waited ``waited`` for ``step``, its chain
+    made by ``rules``: the first of those rules that asks for ``step`` and allows less wait."""
+    for s in stages:
+        if s.id in rules and s.approve == step and s.escalate is not None \
+                and waited > timedelta(days=s.escalate.after_days):
+            return Escalation(s.id, step, s.escalate.to, s.escalate.after_days, waited.days)
+    return None

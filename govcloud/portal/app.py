@@ -33,6 +33,7 @@ from govcloud import __version__
 from govcloud.drivers.base import Ability
 from govcloud.errors import DriverError, GovcloudError
 from govcloud.portal import sessions
+from govcloud.portal.applies import APPLY_VIEWS
 from govcloud.portal.context import Portal
 from govcloud.portal.i18n import LANGUAGES, translator
 from govcloud.portal.routes import ROUTES, Route, allowed
@@ -390,7 +391,8 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                               "send the request as application/json")
             extra = {"body": form} if route.method == "POST" else {}
             try:
-                result = await run_in_threadpool(VIEWS[route.name], portal, who,
+                view: Callable[..., Any] = VIEWS.get(route.name) or APPLY_VIEWS[route.name]
+                result = await run_in_threadpool(view, portal, who,
                                                  **request.path_params, **extra)
             except NotFound as exc:
                 return refuse(request, route, who, 404, "Not found", exc.render())

@@ -98,6 +98,32 @@ ZH = {
     'What': '情况',
     'Detail': '详情',
     'No drift.': '无漂移。',
+    # applying from the portal
+    "An apply is running": "有变更正在执行",
+    "Apply progress": "变更进度",
+    "Apply the plan": "执行变更计划",
+    "Apply these changes": "执行这些变更",
+    "Journal": "变更日志",
+    "Monthly cost delta": "每月费用变化",
+    "No applies recorded yet.": "尚无变更记录。",
+    "No changes: the estate matches its plans.": "无变更：现状与规划一致。",
+    "No steps yet.": "尚无步骤。",
+    "Phase": "阶段",
+    "Plan digest": "计划摘要",
+    "Progress": "进度",
+    "Services": "服务",
+    "The plan of the whole estate, as govcloud plan shows it. What you confirm is what is "
+    "applied: if the plan changes before you confirm, the apply is refused and the new plan "
+    "shown.": "整个政务云的变更计划（与 govcloud plan 相同）。确认的计划即执行的计划：若确认前"
+              "计划有变，执行将被拒绝并显示新的计划。",
+    "The service playbooks (web hosting, antivirus, backup) are not run from the portal: "
+    "run govcloud services run afterwards.": "门户不运行服务剧本（网站托管、防病毒、备份）："
+                                             "之后请运行 govcloud services run。",
+    "Why": "原因",
+    "running": "执行中",
+    "overdue": "已超时",
+    "days": "天",
+    "escalated to": "已上报至",
     'Requests': '申请',
     'Queue': '待审批',
     'New request': '新建申请',

@@ -62,6 +62,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/operations", "operations", "page", frozenset({"operator", "auditor"}),
           "The recent applies, drift (the cloud against the last apply) and the hosts the "
           "estate needs."),
+    Route("/operations/apply", "apply_review", "page", frozenset({"operator"}),
+          "The plan of the whole estate (as govcloud plan shows it), to confirm and apply."),
+    Route("/operations/apply", "apply_start", "form", frozenset({"operator"}),
+          "Apply the plan confirmed on the page (refused if it has changed since, or while "
+          "another apply holds the lock).", method="POST"),
+    Route("/operations/apply/progress", "apply_progress", "page",
+          frozenset({"operator", "auditor"}),
+          "The newest apply's journal as it happens (the page refreshes until it is done)."),
     Route("/finance/savings", "savings", "page", OVERSIGHT,
           "What consolidation saved each department this month."),
     Route("/finance/chargeback", "chargeback", "page", OVERSIGHT,
@@ -116,6 +124,13 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/estate", "estate", "api", OVERSIGHT, "The estate overview."),
     Route("/api/operations", "operations", "api", frozenset({"operator", "auditor"}),
           "The recent applies, drift and capacity."),
+    Route("/api/operations/plan", "apply_review", "api", frozenset({"operator"}),
+          "The plan of the whole estate and its digest (to pass to POST /api/operations/apply)."),
+    Route("/api/operations/apply", "apply_start", "api", frozenset({"operator"}),
+          "Apply the plan whose digest is sent ({\"digest\": …}); 409 if the plan has changed "
+          "or another apply holds the lock.", method="POST"),
+    Route("/api/operations/apply", "apply_progress", "api", frozenset({"operator", "auditor"}),
+          "The newest apply: its record, journal steps so far, whether it still runs."),
     Route("/api/finance/savings", "savings", "api", OVERSIGHT,
           "This month's savings, as govcloud report savings -o json prints it."),
     Route("/api/finance/chargeback", "chargeback", "api", OVERSIGHT,

@@ -341,12 +341,18 @@ def request_reject(p: Portal, who: Session, department: str, number: str,
 
 
 def queue(p: Portal, who: Session) -> Data:
+    """The requests waiting for the person's role, and those escalated to it (overdue:
+    ``runtime.escalation``), each with its escalation if it is overdue."""
+    from govcloud.runtime.escalation import overdue
+
     role, own = who.person.role, who.person.department
     waiting = proposals.listing(p.store, own, "waiting", limit=500)
+    late = overdue(p.estate, waiting)
     if role != "auditor":
-        waiting = [r for r in waiting
-                   if r.waiting_for() == role and r.requester != who.person.name]
-    return {"requests": [_summary(r) for r in waiting]}
+        waiting = [r for r in waiting if r.requester != who.person.name and (
+            r.waiting_for() == role or (r.id in late and late[r.id].to == role))]
+    return {"requests": [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late
+                          else None} for r in waiting]}
 
 
 # --- A department's records: the last twelve months' bills, backup drills, antivirus findings

@@ -88,19 +88,25 @@ def _units(group: list[Change]) -> list[list[Change]]:
     return units
 
 
+def new_apply_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
 def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
                on_event: Event | None = None, check_fingerprint: bool = True,
-               hosts: Mapping[str, str] | None = None) -> ApplyResult:
+               hosts: Mapping[str, str] | None = None,
+               apply_id: str | None = None) -> ApplyResult:
     """Apply ``plan``; the caller holds the store's lock. Returns what was done, even on
     failure. ``hosts``: server key -> the host placement chose for a server to create (it
-    travels to the driver in the server's ``computed["host"]``)."""
+    travels to the driver in the server's ``computed["host"]``). ``apply_id``: the id to
+    record it under (default: a new one), for a caller that shows its progress."""
     hosts = hosts or {}
     started = time.monotonic()
     actual = driver.read()
     if check_fingerprint and fingerprint(actual) != plan.state_fingerprint:
         raise StalePlan("the saved plan was made against a state that has changed since",
                         "run govcloud plan again and apply the new plan")
-    apply_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    apply_id = apply_id or new_apply_id()
     result = ApplyResult(apply_id, resumed=store.interrupted())
     if result.resumed:
         store.close_interrupted(apply_id)

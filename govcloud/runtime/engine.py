@@ -253,7 +253,8 @@ def locked(s: Session, timeout: float = 0.0) -> Iterator[None]:
 
 
 def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool = True,
-          on_service: Callable[[str], None] | None = None) -> ApplyResult:
+          on_service: Callable[[str], None] | None = None,
+          apply_id: str | None = None) -> ApplyResult:
     """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on.
     Then the service playbooks run for the departments it changed (``result.services``).
 
@@ -271,15 +272,16 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
         s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
     chosen = where_new_servers_go(s, plan)
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event,
-                        hosts=chosen.hosts)
+                        hosts=chosen.hosts, apply_id=apply_id)
     if result.done or result.failed:  # the audit trail: who changed the cloud, and how
         from govcloud.runtime import audit
-        from govcloud.runtime.store import holder_id
+        from govcloud.runtime.store import acting, holder_id
 
-        audit.append(s.store, holder_id(), "apply", f"apply {result.apply_id}", "",
+        person = acting()  # an operator applying from the portal, or the shell's user
+        audit.append(s.store, person or holder_id(), "apply", f"apply {result.apply_id}", "",
                      None, {**result.summary(),
                             "departments": sorted({c.department for c in result.done})},
-                     "", "cli")
+                     "", "portal" if person else "cli")
     from govcloud.services.playbooks import after_apply  # ansible only when services run
 
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)

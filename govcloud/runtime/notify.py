@@ -10,6 +10,7 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import formataddr
 
+from govcloud.core.approvals import Escalation
 from govcloud.core.model import NotifySettings
 from govcloud.runtime import people
 from govcloud.runtime.store import Store
@@ -33,12 +34,14 @@ def recipients(store: Store, request: object) -> list[people.Person]:
             and (step != "approver" or p.department == request.department)]
 
 
-def message(settings: NotifySettings, request: object, to: list[people.Person]
-            ) -> EmailMessage:
+def message(settings: NotifySettings, request: object, to: list[people.Person],
+            overdue: str = "") -> EmailMessage:
+    """The mail about ``request``; ``overdue``: why it is escalated (then that is its
+    state)."""
     from govcloud.runtime.proposals import Request
 
     assert isinstance(request, Request)
-    state = STATE_WORDS.get(request.state, request.state)
+    state = overdue or STATE_WORDS.get(request.state, request.state)
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = ", ".join(formataddr((p.name, p.email)) for p in to)
@@ -64,13 +67,37 @@ def send(settings: NotifySettings, store: Store, request: object) -> str:
     if not settings.smtp_host:
         return ""
     to = recipients(store, request)
+    return _deliver(settings, to, message(settings, request, to)) if to else ""
+
+
+def send_escalation(settings: NotifySettings, store: Store, request: object,
+                    escalation: Escalation) -> tuple[list[str], str]:
+    """Tell everyone of the role a request is escalated to (the department's own approvers)
+    that it is overdue: the names mailed, and "" or what went wrong."""
+    from govcloud.runtime.proposals import Request
+
+    assert isinstance(request, Request)
+    if not settings.smtp_host:
+        return [], ""
+    role = escalation.to
+    to = [p for p in people.people(store) if not p.disabled and p.email and p.role == role
+          and p.name != request.requester
+          and (role != "approver" or p.department == request.department)]
     if not to:
-        return ""
+        return [], ""
+    why = (f"已超时 / overdue: 等待 {escalation.step} 审批已 {escalation.waited_days} 天 / "
+           f"waiting {escalation.waited_days} days for {escalation.step} (rule "
+           f"{escalation.rule}: {escalation.after_days} days)")
+    problem = _deliver(settings, to, message(settings, request, to, why))
+    return ([] if problem else [p.name for p in to]), problem
+
+
+def _deliver(settings: NotifySettings, to: list[people.Person], msg: EmailMessage) -> str:
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
             if settings.starttls:
                 smtp.starttls()
-            smtp.send_message(message(settings, request, to))
+            smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         return f"e-mail to {', '.join(p.name for p in to)} failed: {exc}"[:300]
     return ""

@@ -16,6 +16,7 @@ estate; ``govcloud state init`` starts a new, empty store on purpose. Files are 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import json
 import os
@@ -152,12 +153,35 @@ def now() -> str:
     return stamp(clock())
 
 
+# The person an apply runs for when it is not the shell's user: an operator in the portal.
+_ACTING_FOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("acting_for",
+                                                                         default=None)
+
+
+@contextlib.contextmanager
+def acting_for(name: str) -> Iterator[None]:
+    """Within this block (this thread), locks and applies are taken for ``name``: the lock's
+    holder, the apply's record in ``govcloud history`` and its audit record name them."""
+    token = _ACTING_FOR.set(name)
+    try:
+        yield
+    finally:
+        _ACTING_FOR.reset(token)
+
+
+def acting() -> str | None:
+    """The person set by ``acting_for``, if any."""
+    return _ACTING_FOR.get()
+
+
 def holder_id() -> str:
     try:
         user = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         user = str(os.getuid())
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+    process = f"{user}@{socket.gethostname()} pid {os.getpid()}"
+    person = acting()
+    return f"{person} (portal, {process})" if person else process
 
 
 @dataclass(frozen=True)
