@@ -68,7 +68,7 @@ def _plan_data(plan: Plan) -> Data:
 
 def apply_review(p: Portal, who: Session) -> Data:
     """The plan of the whole estate (``govcloud plan``), with its digest to confirm it by."""
-    plan = p.session().plan()
+    plan = p.session(fresh=True).plan()
     return {"plan": _plan_data(plan), "latest": _progress(p)}
 
 
@@ -132,7 +132,7 @@ def _own_session(p: Portal) -> engine.Session:
     has: the lock is the connection's (on PostgreSQL an advisory lock is re-entrant within a
     connection, so sharing the portal's would let an approval or a second apply in this
     process through, and its unlock would end the apply's lock)."""
-    estate = p.estate
+    estate = p.fresh_estate()
     store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
     try:
         return engine.Session(estate, store, open_driver(estate, store))

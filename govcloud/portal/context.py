@@ -122,8 +122,16 @@ class Portal:
             self._figures[key] = (mark, value)
             return value
 
-    def session(self) -> engine.Session:
-        return engine.Session(self.estate, self.store, self.driver)
+    def fresh_estate(self) -> Estate:
+        """The estate as its files are at this moment: an apply, and the plan shown to
+        confirm it, never use one read up to FILES_RECHECK ago."""
+        with self._lock:
+            self._files_checked = -FILES_RECHECK  # the next mark() looks at the files
+        return self.estate
+
+    def session(self, fresh: bool = False) -> engine.Session:
+        return engine.Session(self.fresh_estate() if fresh else self.estate, self.store,
+                              self.driver)
 
     def close(self) -> None:
         self.driver.close()

@@ -111,8 +111,9 @@ def department(p: Portal, who: Session, department: str) -> Data:
     if department not in p.estate.plans:
         raise NotFound(f"no department {department!r}", "choose one from the list")
     # The same for everyone who may see it, so made once per change for the department.
-    return p.figures(("department", department, _month()),
-                     lambda: _department(p, department))
+    return {**p.figures(("department", department, _month()),
+                        lambda: _department(p, department)),
+            **_department_records(p, department)}
 
 
 def _department(p: Portal, department: str) -> Data:
@@ -135,7 +136,7 @@ def _department(p: Portal, department: str) -> Data:
             "websites": [{"domain": w.domain, "kind": w.kind, "public": w.public,
                           "live": any(r.kind == "website" and r.name == w.domain
                                       for r in actual)} for w in plan.websites],
-            "bill": _bill(p, department), **_department_records(p, department)}
+            "bill": _bill(p, department), "bills": _twelve_bills(p, department)}
 
 
 def department_bill_csv(p: Portal, who: Session, department: str) -> Download:
@@ -359,8 +360,9 @@ def queue(p: Portal, who: Session) -> Data:
 
 
 def _department_records(p: Portal, department: str) -> Data:
-    return {"bills": _bills(p, department), "drills": _drills(p, department),
-            "security": _security(p, department)}
+    """The drills and findings, read on every request: they come from files the service
+    commands leave in the state folder, which the figures' cache does not watch."""
+    return {"drills": _drills(p, department), "security": _security(p, department)}
 
 
 def _state(p: Portal, month: Month, st: Any) -> str:
@@ -370,15 +372,26 @@ def _state(p: Portal, month: Month, st: Any) -> str:
     return "month-to-date" if accounts.window(month).month_to_date else "open"
 
 
-def _bills(p: Portal, department: str) -> list[Data]:
+def _statement(p: Portal, month: Month) -> Any:
+    """The month's chargeback (``accounts.statement_for``), made once per change for every
+    department; None when the month has no recorded usage."""
+    def make() -> Any:
+        try:
+            return accounts.statement_for(p.estate, p.store, month)
+        except GovcloudError:
+            return None
+
+    return p.figures(("statement", month), make)
+
+
+def _twelve_bills(p: Portal, department: str) -> list[Data]:
     """The department's charge in each of the last twelve months, newest first, from the
     chargeback ``govcloud report chargeback`` prints (the frozen one of a closed month); a
     month without recorded usage has no total."""
     month, out = _month(), []
     for _ in range(12):
-        try:
-            st = accounts.statement_for(p.estate, p.store, month)
-        except GovcloudError:
+        st = _statement(p, month)
+        if st is None:
             out.append({"period": str(month), "state": "no usage", "total": None})
         else:
             row = next((d for d in st.departments if d.department == department), None)
