@@ -235,9 +235,12 @@ class _Kinds:
             self.sizes: list[Vec] = sorted(by_size, key=lambda s: (-sum(s), s))
             self.queues: list[list[int]] = [sorted(by_size[s], key=keys.__getitem__)
                                             for s in self.sizes]
+            # what all the items need, per dimension
+            self.demand = [sum(it.size[d] for it in items) for d in range(3)]
         else:
             self.sizes = template.sizes
             self.queues = template.queues
+            self.demand = template.demand
         self.head = [0] * len(self.sizes)
         self.left = [len(q) for q in self.queues]
         self.total = len(items)
@@ -319,7 +322,7 @@ def _fill_hosts(items: Sequence[Item], stocks: Sequence[Stock], policy: str,
     """Open hosts one by one, each filled before the next; None as soon as the hosts opened
     plus what the rest needs (``_need``) pass ``limit``."""
     kinds = _Kinds(items, template)
-    rest = [sum(it.size[d] for it in items) for d in range(3)]
+    rest = kinds.demand
     top = biggest(stocks)
     spare = [len(s.hosts) for s in stocks]
     if policy == "largest":
@@ -409,7 +412,8 @@ def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
     first: dict[Vec, int] = {}
     left: list[int] = []
     opened = 0
-    room = [sum(it.size[d] for it in items) for d in range(3)]  # what opened hosts cannot hold
+    # what the opened hosts cannot hold (only kept under a limit)
+    room = [sum(it.size[d] for it in items) for d in range(3)] if limit is not None else []
     for i in seq:
         it = items[i]
         size = it.size
@@ -421,10 +425,11 @@ def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
                 cap = hosts[j][1]
                 if all(size[d] <= cap[d] + EPS for d in range(3)):
                     b = bins[j] = Bin(hosts[j][0], cap)
-                    opened += 1
-                    room = [room[d] - cap[d] for d in range(3)]
-                    if limit is not None and opened + _need(room, ref) > limit:
-                        return None
+                    if limit is not None:
+                        opened += 1
+                        room = [room[d] - cap[d] for d in range(3)]
+                        if opened + _need(room, ref) > limit:
+                            return None
             if b is not None and b.fits(it):
                 b.add(i, it)
                 placed = True
