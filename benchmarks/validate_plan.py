@@ -26,10 +26,11 @@ ran beside it (load average 10 to 12.6), ``--rounds 5``, medians:
     websites  govcloud plan -o json    11.89   3.55   1.79×  1.97×  met
 
 The figures before (as issue #10 gives them, load not recorded): servers plan 3.01×
-(missed), websites plan 2.22×, validate 2.29× / 2.09×. Under such load the wall ratio of the
-servers plan moved between 2.5× and 3.9× from run to run of the same code (3 rounds each, load
-5.5 to 8): the larger process suffers more from the shared caches. The code's own gain, one
-round each at load 10, CPU seconds before → after: servers validate 3.72 → 3.28, plan
+(missed), websites plan 2.22×, validate 2.29× / 2.09×. Under such load the wall ratio is
+mostly the machine's: in runs of 3 rounds at load 5.5 to 8 the servers plan measured 2.49×
+with the code before this work and 3.86× and 3.43× part way through it (CPU ratio 3.29×,
+3.70×, 2.87×); the larger process suffers more from the shared caches. The code's own gain,
+one round each at load 10, CPU seconds before → after: servers validate 3.72 → 3.28, plan
 5.67 → 4.78 (parse 2.41).
 """
 
