@@ -97,3 +97,105 @@ def problem(source: str) -> tuple[str, str] | None:
                 "by the length of its list",
                 "test one level per rule, or compare sizes instead of pairing every element")
     return None
+
+
+# --- what an expression reads of the plan --------------------------------------------------
+
+# A tree of the keys read: key → subtree, ``ELEMENT`` for a list's elements, None for a value
+# read whole. Handing CEL only these keys gives every expression the same values (converting
+# a whole plan into CEL values is most of what evaluating a rule costs).
+Reads = dict[str, "Reads | None"]
+ELEMENT = "[]"
+
+
+def _tokens(source: str) -> list[str] | None:
+    """Identifiers, numbers and single punctuation marks, strings as one '"' token; None for
+    what the scanner does not follow (comments, quoted field names)."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c.isspace():
+            i += 1
+        elif c in "'\"":
+            i = _after_string(source, i)
+            if out and out[-1] in ("r", "R", "b", "B"):
+                out.pop()  # the prefix of a raw or bytes literal
+            out.append('"')
+        elif c.isalnum() or c == "_":
+            j = i
+            while j < n and (source[j].isalnum() or source[j] == "_"):
+                j += 1
+            out.append(source[i:j])
+            i = j
+        elif c == "`" or source.startswith("//", i):
+            return None
+        else:
+            out.append(c)
+            i += 1
+    return out
+
+
+def reads(source: str, roots: dict[str, tuple[str, ...]]) -> list[tuple[str, ...]] | None:
+    """The key paths ``source`` reads below each variable of ``roots`` (a variable → the path
+    it stands for: ``plan`` → (), ``item`` → ("servers", ELEMENT)), each read whole: what
+    follows a chain of ``.key`` (a method, an index, an operator) may read all of its value.
+    ``size(x)`` and ``x.size()`` read only a list's elements, not what they hold. None when a
+    variable is read whole (by itself, indexed or called)."""
+    tokens = _tokens(source)
+    if tokens is None:
+        return None
+    out: list[tuple[str, ...]] = []
+    for i, tok in enumerate(tokens):
+        if tok not in roots or (i and tokens[i - 1] == "."):
+            continue
+        path, j = roots[tok], i + 1
+        while tokens[j:j + 1] == ["."] and j + 1 < len(tokens) and _name(tokens[j + 1]) \
+                and tokens[j + 2:j + 3] != ["("]:
+            path, j = (*path, tokens[j + 1]), j + 2
+        if (tokens[max(i - 2, 0):i] == ["size", "("] and tokens[j:j + 1] == [")"]) or \
+                tokens[j:j + 4] == [".", "size", "(", ")"]:
+            out.append((*path, ELEMENT))
+        elif path == roots[tok]:
+            return None
+        else:
+            out.append(path)
+    return out
+
+
+def _name(token: str) -> bool:
+    return token[:1].isalpha() or token[:1] == "_"
+
+
+def tree(paths: list[tuple[str, ...]]) -> Reads:
+    """The paths as one tree: a path read whole covers every path below it; a path ending in
+    ELEMENT keeps a list's elements (what each holds as other paths say)."""
+    root: Reads = {}
+    for path in sorted(paths, key=len):
+        node = root
+        for k, key in enumerate(path):
+            last = k == len(path) - 1
+            if key not in node:
+                node[key] = {} if not last or key == ELEMENT else None
+            elif last and key != ELEMENT:
+                node[key] = None
+            sub = node[key]
+            if sub is None:
+                break
+            node = sub
+    return root
+
+
+def pick(value: object, keys: Reads | None) -> object:
+    """``value`` with only the keys of ``keys`` (whole where a shape does not match)."""
+    if keys is None:
+        return value
+    if isinstance(value, dict):
+        if ELEMENT in keys:
+            return value
+        return {k: pick(value[k], sub) for k, sub in keys.items() if k in value}
+    if isinstance(value, list):
+        if set(keys) != {ELEMENT}:
+            return value
+        return [pick(v, keys[ELEMENT]) for v in value]
+    return value

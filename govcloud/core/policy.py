@@ -188,6 +188,25 @@ def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
     return rules, problems
 
 
+def _reads(rules: list[Rule]) -> expressions.Reads | None:
+    """What the rules read of a plan (expressions, messages and hints); None when one of them
+    may read more than key by key, so the whole plan is handed over."""
+    paths: list[tuple[str, ...]] = []
+    for r in rules:
+        roots: dict[str, tuple[str, ...]] = {"plan": ()}
+        if r.each != "plan":
+            roots["item"] = (r.each, expressions.ELEMENT)
+            paths.append((r.each, expressions.ELEMENT))  # the list its rules map over
+        sources = [r.expression] + [m.group(1).strip() for text in (r.message, r.hint)
+                                    for m in _PLACEHOLDER.finditer(text)]
+        for source in sources:
+            found = expressions.reads(source, roots)
+            if found is None:
+                return None
+            paths += found
+    return expressions.tree(paths)
+
+
 def catalogue_view(catalogue: Catalogue) -> dict[str, Any]:
     return {
         "flavors": {f.name: {"vcpus": f.vcpus, "ram_gb": f.ram_gb, "disk_gb": f.disk_gb}
@@ -237,6 +256,7 @@ class PolicyEngine:
             {"flavors": {}, "images": {}, "website_suffixes": []}
         self.scopes: dict[str, tuple[list[Rule], dict[str, int], Any]] = {}
         self._ctx: Any = None
+        self.reads = _reads(self.rules)
         for scope in ("plan", "servers", "websites"):
             members = [r for r in self.rules if r.each == scope]
             if not members:
@@ -269,12 +289,13 @@ class PolicyEngine:
         """Every rule over one plan (not thread-safe: one engine evaluates one plan at a
         time)."""
         ctx = self._context()
-        ctx.add_variable("plan", plan)
+        view: Any = plan if self.reads is None else expressions.pick(plan, self.reads)
+        ctx.add_variable("plan", view)
         ctx.add_variable("totals", totals(plan, self.catalogue))
         ctx.add_variable("item", {})
         out: list[Diagnostic] = []
         for scope, (members, batch, combined) in self.scopes.items():
-            items = [None] if scope == "plan" else plan[scope]
+            items = [None] if scope == "plan" else view[scope]
             if not items:
                 continue
             verdicts = None

@@ -426,9 +426,13 @@ def _check_sizes(demands: Sequence[Demand], zone: str, stocks: Sequence[packing.
             f"{zone} server(s) of {', '.join(deps)}",
             f"add {zone} hosts under host_pool.hosts.{zone}")
     names = ("vCPU", "RAM GiB", "disk GB")
+    fit: set[tuple[float, float, float]] = set()  # sizes seen to fit (servers share a few)
     for d in demands:
         size = (d.vcpus, d.ram_gb, d.disk_gb)
+        if size in fit:
+            continue
         if any(all(size[k] <= s.cap[k] + packing.EPS for k in range(3)) for s in stocks):
+            fit.add(size)
             continue
         short = [f"{names[k]} (needs {size[k]:g}, largest usable host has "
                  f"{max(s.cap[k] for s in stocks):g})"

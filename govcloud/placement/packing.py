@@ -27,7 +27,9 @@ moved onto it, so equal host counts prefer the cheaper capacity.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from typing import overload
 
 from govcloud.placement import overflow
 from govcloud.placement.bins import EPS, Bin, Item, Packed, SortKey, Stock, Vec, biggest
@@ -37,6 +39,7 @@ from govcloud.placement.slack import minimum_slack
 
 __all__ = ["EPS", "Bin", "Item", "Packed", "Stock", "Vec", "first_fit_decreasing", "pack"]
 
+Rank = tuple[int, int, float]  # (servers left unplaced, hosts, cost): the lower, the better
 DRAIN_TRIES = 24
 CLOSE_LIMIT = 600  # zones up to this many servers get the closer stage (5.) on a gap
 EJECT_LIMIT = 2_000  # zones up to this many servers also try one-item ejections
@@ -52,37 +55,80 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
     large = n > 5_000
     template = _Kinds(items)
     tight = _binding(items, stocks)
-    runs: list[tuple[tuple[int, int, float], list[Bin]]] = []
+    runs: list[tuple[Rank, list[Bin]]] = []
 
-    def run(policy: str, score: str, emphasis: float) -> tuple[int, int, float]:
+    def within(*ranks: Rank | None) -> int | None:
+        """The most hosts a member may open and still matter: a member that provably needs
+        more than every one of ``ranks`` (each with every server placed) is cut short."""
+        if any(r is None or r[0] for r in ranks):
+            return None
+        return max(r[1] for r in ranks if r is not None)
+
+    def run(policy: str, score: str, emphasis: float, limit: int | None = None
+            ) -> Rank | None:
+        """One filling run, ranked; None when it was cut short at ``limit`` hosts."""
         weights = _vec(emphasis if d == tight else 1.0 for d in range(3))
-        bins, left = _fill_hosts(items, stocks, policy, score, weights, template)
+        got = _fill_hosts(items, stocks, policy, score, weights, template, limit)
+        if got is None:
+            return None
+        bins, left = got
         rank = (len(left), len(bins), round(_cost(bins, stocks), 9))
         runs.append((rank, bins))
         return rank
 
+    def best() -> Rank:
+        return min(r[0] for r in runs)
+
     # Host-by-host filling. The emphasis on the dimension that binds the lower bound steers
     # each host towards filling that dimension to the brim; the best emphasis depends on the
     # estate, so a few are tried (for large zones: until one does worse than the last).
+    # A member is cut short once it provably opens more hosts than the best so far (and, for
+    # large zones, than the last), so it cannot change the result: the bound is what it has
+    # opened plus what the servers not yet placed need on the largest hosts.
     policies = ["largest", "densest", "cheapest"] if len(stocks) > 1 else ["cheapest"]
     if large and len(stocks) > 1:
         policies = ["largest", "cheapest"]
+    emphases = (1.0, 2.0, 4.0, 8.0)
+
+    def hopeless(policy: str) -> bool:
+        """Whether every member of a large zone's sweep needs more hosts than the best. Which
+        of them the sweep runs depends on their ranks; when all are cut short, none can be
+        the best, whichever ran. Otherwise the sweep runs as usual (a member that finished
+        here is dropped, to be ranked in its usual place)."""
+        limit = within(best())
+        if limit is None:
+            return False
+        for emphasis in emphases:
+            if run(policy, "dot", emphasis, limit) is not None:
+                runs.pop()
+                return False
+        return True
+
     for policy in policies:
-        last = None
-        for emphasis in (1.0, 2.0, 4.0, 8.0):
-            rank = run(policy, "dot", emphasis)
-            if min(r[0] for r in runs)[:2] <= (0, lower):
-                break
-            if large and last is not None and rank > last:
-                break
-            last = rank
-        if not large:
-            run(policy, "norm", 1.0)
-        if min(r[0] for r in runs)[:2] <= (0, lower) or (large and policy == "cheapest"):
+        # A hopeless sweep is as if it had run: none of its members is the best.
+        if not (large and runs and hopeless(policy)):
+            last: Rank | None = None
+            for emphasis in emphases:
+                if not large:
+                    rank = run(policy, "dot", emphasis, within(best()) if runs else None)
+                elif last is None:
+                    rank = run(policy, "dot", emphasis)
+                else:  # cut short: it would do worse than the last, which ends the sweep
+                    rank = run(policy, "dot", emphasis, within(last, best()))
+                if best()[:2] <= (0, lower):
+                    break
+                if large and last is not None and (rank is None or rank > last):
+                    break
+                last = rank
+            if not large:
+                run(policy, "norm", 1.0, within(best()))
+        if best()[:2] <= (0, lower) or (large and policy == "cheapest"):
             break
     for order in (["sum"] if large else ["sum", "max", "cpu", "ram"]):
-        bins, left = first_fit_decreasing(items, stocks, order)
-        runs.append(((len(left), len(bins), round(_cost(bins, stocks), 9)), bins))
+        got = first_fit_decreasing(items, stocks, order, within(best()))
+        if got is not None:
+            bins, left = got
+            runs.append(((len(left), len(bins), round(_cost(bins, stocks), 9)), bins))
     bins = min(runs, key=lambda r: r[0])[1]
     placed = {i for b in bins for i in b.items}
     unplaced = [i for i in range(n) if i not in placed]
@@ -189,9 +235,12 @@ class _Kinds:
             self.sizes: list[Vec] = sorted(by_size, key=lambda s: (-sum(s), s))
             self.queues: list[list[int]] = [sorted(by_size[s], key=keys.__getitem__)
                                             for s in self.sizes]
+            # what all the items need, per dimension
+            self.demand = [sum(it.size[d] for it in items) for d in range(3)]
         else:
             self.sizes = template.sizes
             self.queues = template.queues
+            self.demand = template.demand
         self.head = [0] * len(self.sizes)
         self.left = [len(q) for q in self.queues]
         self.total = len(items)
@@ -268,8 +317,13 @@ def _fill(kinds: _Kinds, items: Sequence[Item], cap: Vec, score: str,
 
 
 def _fill_hosts(items: Sequence[Item], stocks: Sequence[Stock], policy: str,
-                score: str, weights: Vec, template: _Kinds) -> tuple[list[Bin], list[int]]:
+                score: str, weights: Vec, template: _Kinds, limit: int | None = None
+                ) -> tuple[list[Bin], list[int]] | None:
+    """Open hosts one by one, each filled before the next; None as soon as the hosts opened
+    plus what the rest needs (``_need``) pass ``limit``."""
     kinds = _Kinds(items, template)
+    rest = kinds.demand
+    top = biggest(stocks)
     spare = [len(s.hosts) for s in stocks]
     if policy == "largest":
         order = sorted(range(len(stocks)), key=lambda s: (-_size(stocks[s]), stocks[s].cost, s))
@@ -308,8 +362,19 @@ def _fill_hosts(items: Sequence[Item], stocks: Sequence[Stock], policy: str,
         for i, _ in picks:
             b.add(i, items[i])
         bins.append(b)
+        if limit is not None:
+            rest = [rest[d] - b.used[d] for d in range(3)]
+            if len(bins) + _need(rest, top) > limit:
+                return None
     left = [i for i, t in enumerate(kinds.taken) if not t]
     return bins, left
+
+
+def _need(size: Sequence[float], cap: Vec) -> int:
+    """The fewest hosts of capacity ``cap`` (the largest of every class) that could hold
+    ``size`` in all: a lower bound, rounded down within a rounding error."""
+    return max((math.ceil(size[d] / cap[d] - 1e-6) for d in range(3) if cap[d] > 0),
+               default=0)
 
 
 def _size(stock: Stock) -> float:
@@ -318,10 +383,19 @@ def _size(stock: Stock) -> float:
 
 # --- 2. first-fit decreasing ---------------------------------------------------------------
 
+@overload
 def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
-                         order: str = "sum") -> tuple[list[Bin], list[int]]:
+                         order: str = "sum") -> tuple[list[Bin], list[int]]: ...
+@overload
+def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock], order: str,
+                         limit: int | None) -> tuple[list[Bin], list[int]] | None: ...
+def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
+                         order: str = "sum", limit: int | None = None
+                         ) -> tuple[list[Bin], list[int]] | None:
     """Textbook FFD: items by decreasing size, each onto the first host (in stock order, then
-    host order) with room. ``order``: sum of normalised sizes, their max, or CPU or RAM."""
+    host order) with room. ``order``: sum of normalised sizes, their max, or CPU or RAM.
+    With ``limit``: None as soon as the hosts opened plus what their free room cannot hold
+    (on the largest hosts) pass it."""
     ref = biggest(stocks) if stocks else (1.0, 1.0, 1.0)
     keys: dict[str, Callable[[Item], SortKey]] = {
         "sum": lambda it: _norm(it.size, ref),
@@ -337,6 +411,9 @@ def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
     # remembers the first host that may still take it.
     first: dict[Vec, int] = {}
     left: list[int] = []
+    opened = 0
+    # what the opened hosts cannot hold (only kept under a limit)
+    room = [sum(it.size[d] for it in items) for d in range(3)] if limit is not None else []
     for i in seq:
         it = items[i]
         size = it.size
@@ -348,6 +425,11 @@ def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
                 cap = hosts[j][1]
                 if all(size[d] <= cap[d] + EPS for d in range(3)):
                     b = bins[j] = Bin(hosts[j][0], cap)
+                    if limit is not None:
+                        opened += 1
+                        room = [room[d] - cap[d] for d in range(3)]
+                        if opened + _need(room, ref) > limit:
+                            return None
             if b is not None and b.fits(it):
                 b.add(i, it)
                 placed = True

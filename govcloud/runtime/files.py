@@ -141,8 +141,13 @@ def read_document(path: Path, display: str | None = None, root: Path | None = No
 def display(path: Path, root: Path) -> str:
     """How a file is named in diagnostics: relative to the estate, without resolving links
     (so a link is named by its own name, never by its target)."""
-    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
-    return str(path) if rel.startswith("..") else rel
+    shown, base = str(path), str(root)
+    rest = shown[len(base) + 1:]
+    if shown.startswith(base + os.sep) and rest and ".." not in rest.split(os.sep):
+        rel = rest  # a path under the root as written (a Path holds no '.' or '' parts)
+    else:
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    return shown if rel.startswith("..") else rel
 
 
 def write_bytes(path: Path, data: bytes) -> None:
