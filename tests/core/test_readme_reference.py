@@ -67,7 +67,8 @@ def test_every_command_and_option_has_its_row() -> None:
             if isinstance(p, click.Option) and not p.hidden:
                 assert reference._long(p) in words, f"{name}: {p.opts} missing from {usage}"
             elif isinstance(p, click.Argument):
-                assert (p.name or "").upper() in usage or isinstance(p.type, click.Choice)
+                shown = p.metavar or (p.name or "").upper()  # an argument's own metavar wins
+                assert shown in usage or isinstance(p.type, click.Choice), f"{name}: {shown}"
         first = (cmd.help or "").strip().split("\n")[0].strip()
         assert rows[usage].startswith(first.replace("|", "\\|")), f"{name}: help not shown"
 
