@@ -806,6 +806,13 @@ def cloud_health(sec, timeout):
     def computes_up():
         svcs = [s for s in conn.compute.services()
                 if s.binary == 'nova-compute' and s.host in hosts]
+        # A run stopped part way (a consolidation test killed before it re-enabled the hosts
+        # it parked) can leave one of the cloud's own computes disabled: this cloud is the
+        # tests', every compute of it starts enabled.
+        for s in svcs:
+            if s.status == 'disabled':
+                log('   enabling %s (disabled: %s)' % (s.host, s.disabled_reason))
+                conn.compute.enable_service(s)
         return len(svcs) == len(hosts) and all(
             s.state == 'up' and s.status == 'enabled' and
             reported_since_start(s) for s in svcs)
