@@ -120,6 +120,7 @@ def _xdist_group(item: pytest.Item) -> tuple[int, str]:
     return 2, item.nodeid.split("::")[0]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`.ci/run` runs the suite on two workers (``-n 2 --dist loadgroup
     --no-loadscope-reorder``): every test of a module gets the module's group (the first of
