@@ -88,10 +88,10 @@ def _bill(p: Portal, department: str) -> Data | None:
 
 
 def _bills(p: Portal, month: Month) -> dict[str, Data]:
-    """Every department's charge of ``month``, by department (none without usage)."""
-    try:
-        st = accounts.statement_for(p.estate, p.store, month)
-    except GovcloudError:
+    """Every department's charge of ``month``, by department (none without usage), from the
+    month's statement the twelve bills read too (made once per change, not twice)."""
+    st = _statement(p, month)
+    if st is None:
         return {}
     return {d["department"]: {"period": st.period, **d} for d in st.as_dict()["departments"]}
 

@@ -38,3 +38,22 @@ def test_a_second_department_page_reads_neither_the_cloud_nor_the_chargeback(
     assert reads == [] and made == []  # kept: not read nor made again
     page = member.get(f"/departments/{OWN}")
     assert page.status_code == 200 and reads == [] and made == []
+
+
+def test_after_a_change_a_month_s_statement_is_made_once_for_a_page(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This month's bill and the twelve bills share the month's statement: after a change,
+    a department page makes each month's statement once (it was made twice for this month)."""
+    from govcloud.runtime import accounts
+
+    portal: Any = site.app.state.portal  # type: ignore[attr-defined]
+    member = sign_in(site, account("member"))
+    assert member.get(f"/api/departments/{OWN}").status_code == 200
+    made: list[str] = []
+    statement_for = accounts.statement_for
+    monkeypatch.setattr(accounts, "statement_for",
+                        lambda *a, **k: made.append(str(a[2])) or statement_for(*a, **k))
+    portal.store.execute("UPDATE applies SET holder = holder WHERE 0")  # a change
+    page = member.get(f"/api/departments/{OWN}").json()
+    assert page["bill"]["total"] == page["bills"][0]["total"]
+    assert made and len(made) == len(set(made)), made
