@@ -19,7 +19,11 @@ from datetime import UTC, datetime, timedelta
 
 from govcloud.errors import GovcloudError
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# ASCII digits only (\d also takes other scripts' digits), and a year whose month and the next
+# one (and the one before) are dates Python can hold: 0000-01 and 9999-12 would fail in
+# ``start`` and ``end``.
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # no usage predates the Unix epoch
 
 
 @dataclass(frozen=True, order=True)
@@ -31,8 +35,8 @@ class Month:
 
     @classmethod
     def parse(cls, text: str, what: str = "--period") -> Month:
-        m = _MONTH.match(str(text).strip())
-        if not m:
+        m = _MONTH.fullmatch(str(text).strip())
+        if not m or not FIRST_YEAR <= int(m.group(1)) <= LAST_YEAR:
             raise GovcloudError(f"{what} {text!r} is not a month",
                                 f"write the month as YYYY-MM, e.g. {what} 2026-10")
         return cls(int(m.group(1)), int(m.group(2)))

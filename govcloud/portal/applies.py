@@ -20,7 +20,7 @@ from typing import Any
 from govcloud.core import jsontext
 from govcloud.core.planning import Plan
 from govcloud.drivers import open_driver
-from govcloud.errors import GovcloudError
+from govcloud.errors import GovcloudError, LockHeld
 from govcloud.portal.context import Portal
 from govcloud.portal.sessions import Session
 from govcloud.portal.views import Created, Data, Redirect
@@ -85,6 +85,11 @@ def apply_start(p: Portal, who: Session, body: Data) -> Any:
     try:
         with acting_for(name):
             s.store.lock()  # LockHeld names who holds it: a portal operator or a CLI user
+    except LockHeld as exc:
+        _close(s)
+        # the CLI's hint (--lock-timeout) means nothing on a page
+        raise LockHeld(str(exc), "wait for that apply to finish (its progress: Operations "
+                                 "→ Apply the plan), then review the plan again") from None
     except BaseException:
         _close(s)
         raise

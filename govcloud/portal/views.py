@@ -88,10 +88,10 @@ def _bill(p: Portal, department: str) -> Data | None:
 
 
 def _bills(p: Portal, month: Month) -> dict[str, Data]:
-    """Every department's charge of ``month``, by department (none without usage)."""
-    try:
-        st = accounts.statement_for(p.estate, p.store, month)
-    except GovcloudError:
+    """Every department's charge of ``month``, by department (none without usage), from the
+    month's statement the twelve bills read too (made once per change, not twice)."""
+    st = _statement(p, month)
+    if st is None:
         return {}
     return {d["department"]: {"period": st.period, **d} for d in st.as_dict()["departments"]}
 
@@ -266,9 +266,23 @@ def request_form(p: Portal, who: Session, department: str) -> Data:
             "quota": vars(plan.quota)}
 
 
+def _from_api(body: Data) -> bool:
+    """Whether the body was JSON (an API call), whatever its value: an empty object or
+    ``null`` is still an API call, answered with JSON and never a redirect."""
+    return "_json" in body
+
+
+def _fields(body: Data) -> Data:
+    """The posted fields: a JSON object's (an API call) or the form's."""
+    if _from_api(body):
+        sent = body["_json"]
+        return sent if isinstance(sent, dict) else {}
+    return body
+
+
 def _body_payload(body: dict[str, Any], department: str) -> Any:
     """A JSON body is the payload (its department must be the path's); a form is converted."""
-    if body.get("_json"):
+    if _from_api(body):
         payload = body["_json"]
         if isinstance(payload, dict) and "department" not in payload:
             payload = {**payload, "department": department}
@@ -289,7 +303,7 @@ def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Dat
 
 
 def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
-    if "payload" in body and not body.get("_json"):  # the verdict page's "file it" button
+    if "payload" in body and not _from_api(body):  # the verdict page's "file it" button
         try:
             payload = json.loads(str(body["payload"]))
         except ValueError:
@@ -299,7 +313,7 @@ def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
     else:
         payload = _body_payload(body, department)
     filed = proposals.submit(p.estate, p.store, who.person, payload, "portal")
-    if body.get("_json"):
+    if _from_api(body):
         return Created(filed.as_dict())
     return Redirect(f"/departments/{department}/requests/{filed.id}")
 
@@ -324,8 +338,8 @@ def request_approve(p: Portal, who: Session, department: str, number: str,
                     body: Data) -> Any:
     r = _own(p, department, number)
     done = proposals.approve(p.estate, p.store, who.person, r.id,
-                             str(body.get("reason", ""))[:500], "portal")
-    if body.get("_json"):
+                             str(_fields(body).get("reason", ""))[:500], "portal")
+    if _from_api(body):
         return done.as_dict()
     return Redirect(f"/departments/{department}/requests/{done.id}")
 
@@ -333,10 +347,11 @@ def request_approve(p: Portal, who: Session, department: str, number: str,
 def request_reject(p: Portal, who: Session, department: str, number: str,
                    body: Data) -> Any:
     r = _own(p, department, number)
-    back = body.get("send_back") in (True, "on", "true", "1")
+    sent = _fields(body)
+    back = sent.get("send_back") in (True, "on", "true", "1")
     done = proposals.close(p.store, who.person, r.id, "returned" if back else "rejected",
-                           str(body.get("reason", ""))[:500], "portal", p.estate)
-    if body.get("_json"):
+                           str(sent.get("reason", ""))[:500], "portal", p.estate)
+    if _from_api(body):
         return done.as_dict()
     return Redirect(f"/departments/{department}/requests/{done.id}")
 
@@ -515,7 +530,7 @@ def statement_close(p: Portal, who: Session, period: str, body: Data) -> Any:
     person, in the finance audit trail and the audit trail."""
     month = _period(period)
     c = closing.close(p.estate, p.store, month, by=who.person.name, source="portal")
-    if body.get("_json"):
+    if _from_api(body):
         return {"period": c.period, "closed_at": c.closed_at, "closed_by": c.closed_by,
                 "platform_cost": str(c.statement.platform_cost),
                 "idle": str(c.statement.idle), "book_digest": c.book_digest}

@@ -160,6 +160,8 @@ def test_a_cli_apply_holding_the_lock_is_named(site: tuple[Path, Any]) -> None:
         r = op.post("/operations/apply", data={"csrf": csrf, "digest": digest})
         assert r.status_code == 409
         assert "locked by" in r.text and " pid " in r.text and "(portal" not in r.text
+        assert "--lock-timeout" not in r.text  # the CLI's hint means nothing on a page
+        assert "wait for that apply to finish" in r.text
     finally:
         cli.unlock()
         cli.close()
