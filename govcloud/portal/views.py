@@ -22,7 +22,7 @@ from govcloud.reports.text import csv_cell
 from govcloud.runtime import accounts, audit, closing, engine, people, proposals
 from govcloud.runtime import records as stored
 from govcloud.runtime.store import clock
-from govcloud.services import backup, playbooks
+from govcloud.services import backup, playbooks, recovery
 from govcloud.services.scans import security_report
 
 Data = dict[str, Any]
@@ -419,13 +419,18 @@ def _twelve_bills(p: Portal, department: str) -> list[Data]:
 
 def _drills(p: Portal, department: str) -> list[Data]:
     """Per backup site: the last restore drill and its result, and the newest snapshot
-    against the RPO, from the statuses the last ``govcloud report backup`` collected."""
+    against the RPO, from the statuses the last ``govcloud report backup`` collected
+    (``backup.saved_report``'s rows for one department; the estate's RPOs made once per
+    change)."""
+    path = playbooks.state_dir(p.estate, p.store) / "services" / backup.STATUS_FILE
+    saved = [s for s in backup.load_statuses(path) if s.department == department]
+    every = p.figures("rpo", lambda: backup.rpo_hours(p.estate))
+    rpo = {department: every[department]} if saved and department in every else {}
     return [{"site": r.site, "host": r.host, "drill_at": r.drill_at or None,
              "drill_ok": r.drill_ok, "drill_status": r.drill_status,
              "last_snapshot": r.last_snapshot or None, "age_hours": r.age_hours,
              "rpo_hours": r.rpo_hours, "breach": r.breach, "error": r.error}
-            for r in backup.saved_report(p.estate, p.store, clock())
-            if r.department == department]
+            for r in recovery.backup_report(saved, rpo, clock())]
 
 
 def _security(p: Portal, department: str) -> Data:
