@@ -21,14 +21,6 @@ DEPARTMENTS = {"finance", "health"}
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql",
-                                                marks=[pytest.mark.real, pytest.mark.postgres])])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    if request.param == "sqlite":
-        return Store(f"sqlite:///{tmp_path}/state.db", tmp_path)
-    return Store(request.getfixturevalue("fresh_pg"), tmp_path)
-
-
 def _tamper(store: Store, *statements: str) -> None:
     """What someone with the database's owner rights can do: drop the append-only guard."""
     if store.kind == "sqlite":

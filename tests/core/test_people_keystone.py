@@ -6,7 +6,6 @@ cloud's Keystone is tests/openstack/test_keystone_portal.py."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,14 +17,6 @@ from govcloud.runtime.store import Store
 DEPARTMENTS = {"finance", "health"}
 SECRET = "keystone passphrase 1"
 SETTINGS = KeystoneSettings()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql",
-                                                marks=[pytest.mark.real, pytest.mark.postgres])])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    if request.param == "sqlite":
-        return Store(f"sqlite:///{tmp_path}/state.db", tmp_path)
-    return Store(request.getfixturevalue("fresh_pg"), tmp_path)
 
 
 class Keystone:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ import yaml
 from govcloud.runtime import audit, tokens
 from govcloud.runtime.store import Store
 from tests.support.cli import _env, govcloud
-from tests.support.components import free_port, wait_for
+from tests.support.portal import chromium, serving
 from tests.support.testcloud import CLOUDS, domain_of, env, os_estate, purge_domain
 
 pytestmark = [pytest.mark.real, pytest.mark.openstack]
@@ -321,54 +319,35 @@ def test_member_journey_in_chromium(keystone: Cloud, tmp_path: Path) -> None:
 
     from tests.portal.test_journey import follow, shot
 
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "govcloud", "-C", str(keystone.estate), "serve", "--port",
-             str(port)], env=_env(env()), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
-        try:
-            import urllib.request
+    with serving(keystone.estate, _env(env()), tmp_path / "serve.log", 120) as base, \
+            chromium() as driver:
+        driver.get(f"{base}/login")
+        driver.find_element(By.ID, "name").send_keys(keystone.name("browser"))
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        follow(driver, driver.find_element(By.CSS_SELECTOR,
+                                           "form.login button[type=submit]"))
+        assert "退出" in driver.page_source, driver.page_source[:1000]
+        driver.get(f"{base}/departments/{OWN}")
+        shot(driver, "keystone-1-member-department")
+        driver.get(f"{base}/departments/{OWN}/requests/new")
+        form = driver.find_element(By.XPATH,
+                                   "//form[input[@name='kind' and @value='website']]")
+        from selenium.webdriver.support.ui import Select
 
-            def up() -> bool:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login",  # noqa: S310
-                                            timeout=2) as r:
-                    return r.status == 200
-
-            wait_for("govcloud serve", up, 120, proc, log_path)
-            base = f"http://127.0.0.1:{port}"
-            with _chromium() as driver:
-                driver.get(f"{base}/login")
-                driver.find_element(By.ID, "name").send_keys(keystone.name("browser"))
-                driver.find_element(By.ID, "password").send_keys(PASSWORD)
-                follow(driver, driver.find_element(By.CSS_SELECTOR,
-                                                   "form.login button[type=submit]"))
-                assert "退出" in driver.page_source, driver.page_source[:1000]
-                driver.get(f"{base}/departments/{OWN}")
-                shot(driver, "keystone-1-member-department")
-                driver.get(f"{base}/departments/{OWN}/requests/new")
-                form = driver.find_element(By.XPATH,
-                                           "//form[input[@name='kind' and @value='website']]")
-                from selenium.webdriver.support.ui import Select
-
-                form.find_element(By.ID, "w-domain").send_keys("tjj-open.qingdao.gov.cn")
-                Select(form.find_element(By.ID, "w-kind")).select_by_visible_text("php")
-                form.find_element(By.TAG_NAME, "textarea").send_keys("统计公开网站")
-                follow(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
-                assert "审核结果: 有效" in driver.page_source, driver.page_source[-3000:]
-                cost = driver.find_element(By.CSS_SELECTOR, "dd.cost").text
-                assert re.match(r"\d+\.\d\d 元/月", cost), cost
-                shot(driver, "keystone-2-member-verdict")
-                follow(driver, driver.find_element(By.XPATH, "//button[contains(., '提交申请')]"))
-                state = driver.find_element(By.CSS_SELECTOR, "dd.state").text
-                assert state, driver.page_source[-2000:]
-                shot(driver, "keystone-3-member-filed")
-                driver.get(f"{base}/departments/{OTHER}")
-                assert "您的角色无权访问此页面" in driver.page_source, driver.page_source[:1000]
-        finally:
-            proc.terminate()
-            proc.wait(20)
+        form.find_element(By.ID, "w-domain").send_keys("tjj-open.qingdao.gov.cn")
+        Select(form.find_element(By.ID, "w-kind")).select_by_visible_text("php")
+        form.find_element(By.TAG_NAME, "textarea").send_keys("统计公开网站")
+        follow(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        assert "审核结果: 有效" in driver.page_source, driver.page_source[-3000:]
+        cost = driver.find_element(By.CSS_SELECTOR, "dd.cost").text
+        assert re.match(r"\d+\.\d\d 元/月", cost), cost
+        shot(driver, "keystone-2-member-verdict")
+        follow(driver, driver.find_element(By.XPATH, "//button[contains(., '提交申请')]"))
+        state = driver.find_element(By.CSS_SELECTOR, "dd.state").text
+        assert state, driver.page_source[-2000:]
+        shot(driver, "keystone-3-member-filed")
+        driver.get(f"{base}/departments/{OTHER}")
+        assert "您的角色无权访问此页面" in driver.page_source, driver.page_source[:1000]
     store = _store(keystone)
     try:
         filed = store.query("SELECT requester, department, kind FROM requests "
@@ -376,30 +355,3 @@ def test_member_journey_in_chromium(keystone: Cloud, tmp_path: Path) -> None:
         assert filed == [(keystone.name("browser"), OWN, "website")]
     finally:
         store.close()
-
-
-def _chromium() -> Any:
-    """A headless Chromium (as tests/portal/test_journey.py's browser fixture makes it)."""
-    import contextlib
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from tests.support.components import need
-
-    @contextlib.contextmanager
-    def started() -> Iterator[Any]:
-        options = webdriver.ChromeOptions()
-        options.binary_location = need("chromium", "chromium-browser", component="chromium")
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--window-size=1280,1600", "--lang=zh-CN"):
-            options.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(need("chromedriver", component="chromium")),
-                                  options=options)
-        driver.implicitly_wait(5)
-        try:
-            yield driver
-        finally:
-            driver.quit()
-
-    return started()

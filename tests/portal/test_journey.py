@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,8 +21,8 @@ import pytest
 from govcloud.runtime import engine, people
 from tests.support.chromium import png_pixels
 from tests.support.cli import NOW, _env, apply_and_collect, govcloud
-from tests.support.components import free_port, need, wait_for
 from tests.support.estate import REPO, copy_estate
+from tests.support.portal import chromium, serving
 
 pytestmark = [pytest.mark.real, pytest.mark.chromium]
 PASSWORD = "correct horse battery"
@@ -43,44 +41,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                 people.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
     finally:
         del os.environ["GOVCLOUD_NOW"]
-    port = free_port()
-    log_path = estate / "serve.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), "serve",
-                                 "--port", str(port)], env=_env(NOW), stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            import urllib.request
-
-            def up() -> bool:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login",  # noqa: S310
-                                            timeout=2) as r:
-                    return r.status == 200
-
-            wait_for("govcloud serve", up, 60, proc, log_path)
-            yield f"http://127.0.0.1:{port}", estate
-        finally:
-            proc.terminate()
-            proc.wait(20)
+    with serving(estate, _env(NOW), estate / "serve.log") as base:
+        yield base, estate
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    driver_path = need("chromedriver", component="chromium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = need("chromium", "chromium-browser", component="chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1600", "--lang=zh-CN"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.implicitly_wait(5)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def shot(driver: Any, name: str) -> Path:
