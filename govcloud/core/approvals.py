@@ -28,6 +28,7 @@ from typing import Any
 
 from govcloud.core import expressions
 from govcloud.core.documents import Document
+from govcloud.core.roles import with_article
 from govcloud.core.schema import IDENT, arr_of, check, int_of, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic
 
@@ -179,7 +180,7 @@ def may_approve(role: str, department: str | None, name: str, requester: str,
         return "the request needs no more approval"
     step = waiting[0]
     if role != step:
-        return f"the request waits for a {step}'s approval, not a {role}'s"
+        return f"the request waits for {with_article(step)}'s approval, not {with_article(role)}'s"
     if step == "approver" and department != request_department:
         return "an approver signs off only their own department's requests"
     return ""

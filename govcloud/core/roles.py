@@ -40,17 +40,18 @@ def check_account(name: str, role: str, department: str | None,
         problems.append(f"role {role!r} is unknown — one of: {', '.join(ROLES)}")
     elif role in DEPARTMENT_ROLES:
         if not department:
-            problems.append(f"{_a(role)} belongs to one department — give --department ID")
+            problems.append(f"{with_article(role)} belongs to one department — "
+                            "give --department ID")
         elif department not in departments:
             known = ", ".join(sorted(departments)[:8]) or "none yet"
             problems.append(f"department {department!r} is not in the estate — one of: "
                             f"{known}")
     elif department:
-        problems.append(f"{_a(role)} sees every department — leave out --department")
+        problems.append(f"{with_article(role)} sees every department — leave out --department")
     return problems
 
 
-def _a(role: str) -> str:
+def with_article(role: str) -> str:
     """'a member', 'an operator'."""
     return ("an " if role[:1] in ("a", "e", "i", "o", "u") else "a ") + role
 

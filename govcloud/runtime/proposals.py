@@ -35,6 +35,7 @@ from govcloud.core.desired import desired_state
 from govcloud.core.documents import parse
 from govcloud.core.model import Estate
 from govcloud.core.planning import make_plan
+from govcloud.core.roles import with_article
 from govcloud.errors import Diagnostic, GovcloudError
 from govcloud.placement.capacity import what_if
 from govcloud.runtime import audit
@@ -287,7 +288,7 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
     that the rules approve at once is written to the plan file now."""
     department = payload.get("department") if isinstance(payload, dict) else None
     if person.role not in FILERS:
-        raise RequestRefused(f"a {person.role} does not file requests",
+        raise RequestRefused(f"{with_article(person.role)} does not file requests",
                              "department members and approvers file requests")
     if person.department is not None and department != person.department:
         raise RequestRefused(f"{person.name} files requests for {person.department} only",
