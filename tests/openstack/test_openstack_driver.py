@@ -287,8 +287,9 @@ def test_quota_refusal_is_clear_and_leaves_no_half_made_department(cloud: Any,
         purge_domain(cloud, domain_of(estate))
 
 
-def _count_plan_calls(estate: Path) -> tuple[int, int]:
-    """API requests made by one no-op plan (reading the estate), counted at the HTTP session."""
+def _count_plan_calls(estate: Path) -> tuple[list[str], int]:
+    """API requests made by one no-op plan (reading the estate), recorded at the HTTP session,
+    and the number of servers the plan saw."""
     import keystoneauth1.session as ks_session
 
     from govcloud.runtime import engine
@@ -309,7 +310,7 @@ def _count_plan_calls(estate: Path) -> tuple[int, int]:
             ks_session.Session.request = original  # type: ignore[method-assign]
     assert not plan.has_changes
     servers = sum(1 for c in plan.changes if c.kind == "server")
-    return len(calls), servers
+    return calls, servers
 
 
 def test_noop_plan_api_calls_do_not_grow_with_servers(cloud: Any, tmp_path: Path) -> None:
@@ -329,10 +330,17 @@ def test_noop_plan_api_calls_do_not_grow_with_servers(cloud: Any, tmp_path: Path
             proc = govcloud("apply", "--yes", estate=estate, env=env(), timeout=1800)
             assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
             counts[n] = _count_plan_calls(estate)
-        print(f"API calls of a no-op plan: {counts[10][0]} at 10 servers, "
-              f"{counts[100][0]} at 100 servers")
+        print(f"API calls of a no-op plan: {len(counts[10][0])} at 10 servers, "
+              f"{len(counts[100][0])} at 100 servers")
         assert counts[10][1] == 10 and counts[100][1] == 100
-        assert counts[100][0] == counts[10][0], counts
+        # A call that grew with the servers would add 90. The count itself varied by one
+        # from run to run on the shared test cloud (28 and 28 here; 29 and 30 in one CI run,
+        # where other tests had run before in the same process): up to two more are allowed,
+        # and what differed is printed.
+        few, many = Counter(counts[10][0]), Counter(counts[100][0])
+        print(f"more at 100 servers: {dict(many - few)}; fewer: {dict(few - many)}")
+        assert len(counts[100][0]) <= len(counts[10][0]) + 2, \
+            f"more at 100 servers: {many - few}; fewer: {few - many}; all at 100: {counts[100][0]}"
     finally:
         purge_domain(cloud, domain_of(estate))
 
