@@ -12,6 +12,7 @@ import datetime
 import difflib
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from govcloud.core import grants
@@ -414,9 +415,120 @@ def check(doc: Document, schema: dict[str, Any]) -> list[Diagnostic]:
         kind = schema.get("title", "file of this kind")
         return [doc.diag((), f"holds none of the keys of a {kind} (is it one?); its content "
                          "is not shown", f"expected keys: {', '.join(props)}")]
+    if _validator(schema)(doc.data):  # the common case, answered without a walk
+        return []
     out: list[Diagnostic] = []
     _walk(doc, doc.data, schema, (), out)
     return out
+
+
+# --- whether a value is valid at all: what _walk checks, compiled once per schema -----------
+# A file that fails it is walked to name every problem; one that passes needs no walk. A
+# validator must never pass a value _walk would find fault with.
+
+Validator = Callable[[Any], bool]
+_VALIDATORS: dict[int, tuple[dict[str, Any], Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Validator:
+    found = _VALIDATORS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    expected = schema.get("type")
+    types = _TYPES[expected] if expected else None
+    numeric = expected in ("integer", "number")
+    has_enum, enum = "enum" in schema, schema.get("enum", ())
+    inner: Validator | None = None
+    if expected == "object":
+        inner = _object_validator(schema)
+    elif expected == "array":
+        inner = _array_validator(schema)
+    elif expected == "string":
+        inner = _string_validator(schema)
+    elif numeric:
+        inner = _number_validator(schema)
+
+    def valid(value: Any) -> bool:
+        if types is not None and (not isinstance(value, types)
+                                  or (numeric and isinstance(value, bool))):
+            return False
+        if has_enum and value not in enum:
+            return False
+        return inner is None or inner(value)
+    _VALIDATORS[id(schema)] = (schema, valid)
+    return valid
+
+
+def _object_validator(schema: dict[str, Any]) -> Validator:
+    props: dict[str, Any] = schema.get("properties", {})
+    required = list(schema.get("required", []))
+    extra = schema.get("additionalProperties", True)
+    subs = {key: _validator(sub) for key, sub in props.items()}
+    more = _validator(extra) if isinstance(extra, dict) else None
+    closed = extra is False
+
+    def valid(value: dict[str, Any]) -> bool:
+        for name in required:
+            if name not in value:
+                return False
+        for key, item in value.items():
+            sub = subs.get(key)
+            if sub is not None:
+                if not sub(item):
+                    return False
+            elif more is not None:
+                if not more(item):
+                    return False
+            elif closed:
+                return False
+        return True
+    return valid
+
+
+def _array_validator(schema: dict[str, Any]) -> Validator:
+    most = schema["maxItems"] if "maxItems" in schema else None
+    least = schema["minItems"] if "minItems" in schema else None
+    item = _validator(schema["items"])
+
+    def valid(value: list[Any]) -> bool:
+        if most is not None and len(value) > most or least is not None and len(value) < least:
+            return False
+        for v in value:
+            if not item(v):
+                return False
+        return True
+    return valid
+
+
+def _string_validator(schema: dict[str, Any]) -> Validator:
+    shortest = schema["minLength"] if "minLength" in schema else None
+    longest = schema["maxLength"] if "maxLength" in schema else None
+    pattern = schema.get("pattern")
+    regex = _compiled(pattern) if pattern else None
+    dns, cron = pattern == DNS, pattern == CRON
+
+    def valid(value: str) -> bool:
+        if shortest is not None and len(value) < shortest:
+            return False
+        if longest is not None and len(value) > longest:
+            return False
+        if regex is not None and not regex.fullmatch(value):
+            return False
+        if dns and _bad_label(value):
+            return False
+        return not cron or all(CRON_FIELD.match(f) for f in value.split(" "))
+    return valid
+
+
+def _number_validator(schema: dict[str, Any]) -> Validator:
+    low = schema["minimum"] if "minimum" in schema else None
+    high = schema["maximum"] if "maximum" in schema else None
+
+    def valid(value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        return (low is None or value >= low) and (high is None or value <= high)
+    return valid
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
@@ -575,27 +687,71 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def with_defaults(value: Any, schema: dict[str, Any]) -> Any:
-    """A copy of already-checked ``value`` with every schema default filled in.
+    """A copy of already-checked ``value`` with every schema default filled in: each
+    object's keys in the schema's order, then the keys it allows beyond them.
 
     This is the one place defaults are applied: the model never invents values.
     """
+    fill = _filler(schema)
+    return value if fill is None else fill(value)
+
+
+Filler = Callable[[Any], Any]
+# id(schema) -> (schema, its filler): the schemas are module constants, compiled once each
+# (the schema is kept so its id is never reused by another object).
+_FILLERS: dict[int, tuple[dict[str, Any], Filler | None]] = {}
+
+
+def _filler(schema: dict[str, Any]) -> Filler | None:
+    """What ``with_defaults`` does for values of ``schema``, worked out once per schema:
+    None where a value is kept as it is (every type but objects and arrays)."""
+    found = _FILLERS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
     kind = schema.get("type")
-    if kind == "object" and isinstance(value, dict):
-        props = schema.get("properties", {})
+    fill: Filler | None = None
+    if kind == "object":
+        fill = _object_filler(schema)
+    elif kind == "array":
+        fill = _array_filler(schema)
+    _FILLERS[id(schema)] = (schema, fill)
+    return fill
+
+
+def _array_filler(schema: dict[str, Any]) -> Filler:
+    item = _filler(schema["items"])
+
+    def fill(value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return list(value) if item is None else [item(v) for v in value]
+    return fill
+
+
+def _object_filler(schema: dict[str, Any]) -> Filler:
+    props: dict[str, Any] = schema.get("properties", {})
+    entries = [(key, _filler(sub), "default" in sub, sub.get("default"))
+               for key, sub in props.items()]
+    extra = schema.get("additionalProperties")
+    more = _filler(extra) if isinstance(extra, dict) else None
+
+    def fill(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
         out = {}
-        for key, sub in props.items():
+        found = 0
+        for key, sub, has_default, default in entries:
             if key in value:
-                out[key] = with_defaults(value[key], sub)
-            elif "default" in sub:
-                default = sub["default"]
+                found += 1
+                v = value[key]
+                out[key] = v if sub is None else sub(v)
+            elif has_default:
                 if isinstance(default, dict | list):  # never share a mutable default
                     default = copy.deepcopy(default)
-                out[key] = with_defaults(default, sub)
-        extra = schema.get("additionalProperties")
-        for key, item in value.items():
-            if key not in props:
-                out[key] = with_defaults(item, extra) if isinstance(extra, dict) else item
+                out[key] = default if sub is None else sub(default)
+        if found < len(value):
+            for key, item in value.items():
+                if key not in props:
+                    out[key] = item if more is None else more(item)
         return out
-    if kind == "array" and isinstance(value, list):
-        return [with_defaults(item, schema["items"]) for item in value]
-    return value
+    return fill
