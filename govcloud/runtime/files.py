@@ -19,6 +19,7 @@ Every failure is a diagnostic. Parsing itself is pure (``govcloud.core.documents
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gc
 import os
 import stat
@@ -47,9 +48,38 @@ _CHUNK = 1 << 16
 
 def inside(path: Path, root: Path) -> bool:
     """Whether ``path``, with every symbolic link on the way resolved, lies in ``root``."""
-    real = os.path.realpath(path)
-    base = os.path.realpath(root)
+    real = _realpath(path)
+    base = _realpath(root)
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+# Folders resolved during one reading of the estate (see ``one_reading``), or None.
+_RESOLVED: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "govcloud_resolved", default=None)
+
+
+@contextlib.contextmanager
+def one_reading() -> Iterator[None]:
+    """One reading of the estate (a validation): each folder on the way to its files is
+    resolved once, not once per file (2,000 plans share plans/ and the estate folder). The
+    files themselves are still opened without following a link. Outside it, every call
+    resolves anew, so a long-running process never keeps a stale answer."""
+    token = _RESOLVED.set({} if _RESOLVED.get() is None else _RESOLVED.get())
+    try:
+        yield
+    finally:
+        _RESOLVED.reset(token)
+
+
+def _realpath(path: Path) -> str:
+    seen = _RESOLVED.get()
+    if seen is None:
+        return os.path.realpath(path)
+    key = os.fspath(path)
+    real = seen.get(key)
+    if real is None:
+        real = seen[key] = os.path.realpath(path)
+    return real
 
 
 def read_bytes(path: Path, name: str, root: Path | None, limit: int = MAX_FILE_BYTES,

@@ -90,6 +90,30 @@ def test_plans_folder_linked_outside_the_estate_is_refused(estate: Path, tmp_pat
             "the estate folder") in proc.stderr
 
 
+def test_a_folder_swapped_for_a_link_between_two_readings_is_refused(estate: Path,
+                                                                    tmp_path: Path) -> None:
+    """A validation resolves each folder once (one_reading); a long-running process (govcloud
+    serve) validates again later and must see a folder that became a link meanwhile."""
+    from govcloud.runtime.loader import check_estate
+
+    first = check_estate(estate)
+    assert "finance" in first.plans
+    elsewhere = tmp_path / "elsewhere"
+    (estate / "plans").rename(elsewhere)
+    (estate / "plans").symlink_to(elsewhere)
+    second = check_estate(estate)
+    assert "finance" not in second.plans
+    assert any(d.file == "plans/finance.yaml" and "is outside the estate folder" in d.message
+               for d in second.diagnostics), second.diagnostics
+    # and inside one reading, a folder is resolved once however many files it holds
+    with files.one_reading():
+        assert files.inside(estate / "plans", estate) is False
+        (estate / "plans").unlink()
+        (estate / "plans").mkdir()
+        assert files.inside(estate / "plans", estate) is False  # remembered within the reading
+    assert files.inside(estate / "plans", estate) is True  # and forgotten after it
+
+
 def test_a_huge_file_is_refused_by_its_size_without_being_read(estate: Path) -> None:
     huge = estate / "plans" / "huge.yaml"
     with huge.open("wb") as f:  # sparse: 3 GB that take no disk
