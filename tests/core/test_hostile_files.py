@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,13 +106,44 @@ def test_a_folder_swapped_for_a_link_between_two_readings_is_refused(estate: Pat
     assert "finance" not in second.plans
     assert any(d.file == "plans/finance.yaml" and "is outside the estate folder" in d.message
                for d in second.diagnostics), second.diagnostics
-    # and inside one reading, a folder is resolved once however many files it holds
+    # inside one reading the estate folder is resolved once, a file's folder every time
     with files.one_reading():
         assert files.inside(estate / "plans", estate) is False
         (estate / "plans").unlink()
         (estate / "plans").mkdir()
-        assert files.inside(estate / "plans", estate) is False  # remembered within the reading
-    assert files.inside(estate / "plans", estate) is True  # and forgotten after it
+        assert files.inside(estate / "plans", estate) is True
+        (estate / "plans").rmdir()
+        (estate / "plans").symlink_to(elsewhere)
+        assert files.inside(estate / "plans", estate) is False  # not a remembered answer
+    assert files.inside(estate / "plans", estate) is False
+
+
+def test_a_folder_swapped_for_a_link_during_a_reading_is_refused(
+        estate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """plans/ replaced by a link to a folder outside the estate while a validation reads it
+    (one that takes minutes, on a large estate or under a policy budget): every plan read
+    after the swap is refused, as each file's folder is resolved when the file is read."""
+    from govcloud.runtime import loader
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    names = sorted(p.name for p in (estate / "plans").glob("*.yaml"))
+    for name in names:  # the same plans, outside the estate
+        (elsewhere / name).write_bytes((estate / "plans" / name).read_bytes())
+    read = loader.read_document
+
+    def read_then_swap(path: Path, *args: Any, **kw: Any) -> Any:
+        out = read(path, *args, **kw)
+        if path.name == names[0]:
+            (estate / "plans").rename(tmp_path / "plans-before")
+            (estate / "plans").symlink_to(elsewhere)
+        return out
+    monkeypatch.setattr(loader, "read_document", read_then_swap)
+    checked = loader.check_estate(estate)
+    refused = sorted(d.file for d in checked.diagnostics
+                     if "is outside the estate folder" in d.message)
+    assert refused == [f"plans/{name}" for name in names[1:]], checked.diagnostics
+    assert list(checked.plans) == [names[0].removesuffix(".yaml")]
 
 
 def test_a_huge_file_is_refused_by_its_size_without_being_read(estate: Path) -> None:
