@@ -130,7 +130,7 @@ def test_a_folder_swapped_for_a_link_during_a_reading_is_refused(
     names = sorted(p.name for p in (estate / "plans").glob("*.yaml"))
     for name in names:  # the same plans, outside the estate
         (elsewhere / name).write_bytes((estate / "plans" / name).read_bytes())
-    read = loader.read_document
+    read = files.read_document  # as the loader imports it
 
     def read_then_swap(path: Path, *args: Any, **kw: Any) -> Any:
         out = read(path, *args, **kw)
@@ -138,7 +138,7 @@ def test_a_folder_swapped_for_a_link_during_a_reading_is_refused(
             (estate / "plans").rename(tmp_path / "plans-before")
             (estate / "plans").symlink_to(elsewhere)
         return out
-    monkeypatch.setattr(loader, "read_document", read_then_swap)
+    monkeypatch.setattr("govcloud.runtime.loader.read_document", read_then_swap)
     checked = loader.check_estate(estate)
     refused = sorted(d.file for d in checked.diagnostics
                      if "is outside the estate folder" in d.message)

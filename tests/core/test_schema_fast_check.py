@@ -56,7 +56,7 @@ def _seeds() -> list[tuple[str, Any, dict[str, Any]]]:
               read("policies/defaults.yaml", POLICY_SCHEMA),
               read("policies/approvals.yaml", APPROVALS_SCHEMA)]
     base = {"department": "finance", "reason": "more load this winter"}
-    requests = {
+    requests: dict[str, dict[str, Any]] = {
         "website": {"website": {"domain": "a.qingdao.gov.cn", "kind": "proxy",
                                 "upstream": "http://10.0.0.1/", "storage_gb": 2}},
         "servers": {"server": {"name": "web-01", "flavor": "m1.large", "image": "kylin",
