@@ -116,7 +116,7 @@ def consolidate(ctx: click.Context, target_hosts: int | None, max_migrations: in
             else:
                 click.echo(_plan_text(plan))
             return
-        with engine.locked(s, lock_timeout):
+        with engine.locked(s, lock_timeout, doing="consolidate --apply"):
             plan = engine.consolidation(s, target_hosts, max_migrations)
             if output == "text":
                 click.echo(_plan_text(plan))

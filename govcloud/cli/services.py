@@ -79,7 +79,7 @@ def services_run(ctx: click.Context, departments: tuple[str, ...], lock_timeout:
     Example:
       govcloud services run
     """
-    with session(ctx) as s, engine.locked(s, lock_timeout):
+    with session(ctx) as s, engine.locked(s, lock_timeout, doing="services run"):
         deps = list(departments) or sorted(s.estate.plans)
         unknown = [d for d in deps if d not in s.estate.plans]
         if unknown:

@@ -84,12 +84,12 @@ def apply_start(p: Portal, who: Session, body: Data) -> Any:
     name = who.person.name
     try:
         with acting_for(name):
-            s.store.lock()  # LockHeld names who holds it: a portal operator or a CLI user
+            s.store.lock(doing="apply")  # LockHeld names who holds it, and for what
     except LockHeld as exc:
         _close(s)
         # the CLI's hint (--lock-timeout) means nothing on a page
-        raise LockHeld(str(exc), "wait for that apply to finish (its progress: Operations "
-                                 "→ Apply the plan), then review the plan again") from None
+        raise LockHeld(str(exc), "wait for it to finish (an apply's progress: Operations → "
+                                 "Apply the plan), then review the plan again") from None
     except BaseException:
         _close(s)
         raise

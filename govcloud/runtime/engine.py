@@ -243,9 +243,10 @@ def saved_plan(s: Session, path: Path, prune: bool = False) -> Plan:
 
 
 @contextmanager
-def locked(s: Session, timeout: float = 0.0) -> Iterator[None]:
-    """Hold the state store's apply lock: plan, confirm and apply inside it."""
-    s.store.lock(timeout)
+def locked(s: Session, timeout: float = 0.0, doing: str = "apply") -> Iterator[None]:
+    """Hold the state store's apply lock: plan, confirm and apply inside it (``doing``: the
+    command, as whoever waits for the lock is told)."""
+    s.store.lock(timeout, doing=doing)
     try:
         yield
     finally:

@@ -367,7 +367,7 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
     """Record the last approval and write the plan file (under the apply lock), judging the
     request again first if its plan file changed since it was filed."""
     with _DECIDING:
-        store.lock(LOCK_SECONDS)
+        store.lock(LOCK_SECONDS, doing=f"writing request {request.id}'s plan")
         try:
             current = find(store, request.id)
             if current is None or current.state != "waiting":

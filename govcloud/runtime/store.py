@@ -557,22 +557,23 @@ class Store:
             (apply_id,))]
 
     # --- lock -----------------------------------------------------------------------------
-    def lock(self, timeout: float = 0.0, poll: float = 0.2) -> None:
-        """Take the apply lock, waiting up to ``timeout`` seconds; LockHeld says who has it."""
+    def lock(self, timeout: float = 0.0, poll: float = 0.2, doing: str = "apply") -> None:
+        """Take the apply lock, waiting up to ``timeout`` seconds; LockHeld says who has it
+        and what for (``doing``: the command holding it, such as apply or consolidate)."""
         deadline = time.monotonic() + timeout
         while True:
             if self._try_lock():
                 self.execute("INSERT INTO lock_holder (name, holder, since) VALUES ('apply',?,?) "
                              "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-                             "since = excluded.since", (holder_id(), now()))
+                             "since = excluded.since", (f"{holder_id()}, for {doing}", now()))
                 return
             if time.monotonic() >= deadline:
                 rows = self.query("SELECT holder, since FROM lock_holder WHERE name = 'apply'")
                 who, since = rows[0] if rows else ("another process", "an unknown time")
                 waited = f" after waiting {timeout:g}s" if timeout else ""
-                raise LockHeld(f"the state store is locked by {who} since {since}{waited}",
-                               "wait for that apply to finish, or pass --lock-timeout SECONDS "
-                               "to wait for it")
+                raise LockHeld(f"the state store is locked by {who}, since {since}{waited}",
+                               "wait for it to finish, or pass --lock-timeout SECONDS to wait "
+                               "for it")
             time.sleep(poll)
 
     def _try_lock(self) -> bool:

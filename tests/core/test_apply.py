@@ -79,6 +79,22 @@ def test_sigkill_at_random_points_then_rerun_converges(estate: Path) -> None:
     assert govcloud("plan", "--detailed-exitcode", estate=estate).returncode == 0
 
 
+def test_the_lock_names_the_command_that_holds_it(estate: Path) -> None:
+    """An apply or consolidate meeting the lock is told what holds it (a consolidation run
+    here), not told to wait for "that apply"."""
+    with engine.session(estate) as s:
+        s.store.lock(doing="consolidate --apply")
+        try:
+            for args in (("apply", "--yes"), ("consolidate", "--apply", "--yes")):
+                proc = govcloud(*args, estate=estate)
+                assert proc.returncode == 1, proc.stdout + proc.stderr
+                assert f"pid {os.getpid()}, for consolidate --apply, since 20" in proc.stderr
+                assert "wait for it to finish" in proc.stderr
+                assert "that apply" not in proc.stderr
+        finally:
+            s.store.unlock()
+
+
 def test_second_apply_fails_at_once_with_the_holder_or_waits(estate: Path) -> None:
     # The lock is held here, in the test's own process, as an apply holds it: a first apply
     # as the holder could finish before a second one, started on a busy machine, gets to it.
@@ -88,7 +104,7 @@ def test_second_apply_fails_at_once_with_the_holder_or_waits(estate: Path) -> No
             second = govcloud("apply", "--yes", estate=estate)
             assert second.returncode == 1
             assert "the state store is locked by" in second.stderr
-            assert f"pid {os.getpid()} since 20" in second.stderr
+            assert f"pid {os.getpid()}, for apply, since 20" in second.stderr
             assert "--lock-timeout" in second.stderr
             third = start_apply(estate, "--lock-timeout", "300")
             wait_for("the third apply to wait for the lock", lambda: _sleeping(third.pid), 120,

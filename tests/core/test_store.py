@@ -113,7 +113,7 @@ def test_lock_is_exclusive_names_holder_and_can_be_waited_for(url: str, tmp_path
     first.lock()
     with pytest.raises(LockHeld) as err:
         second.lock()
-    assert f"pid {os.getpid()} since 20" in str(err.value)
+    assert f"pid {os.getpid()}, for apply, since 20" in str(err.value)
     assert "--lock-timeout" in err.value.hint
     started = time.monotonic()
     threading.Timer(1.0, first.unlock).start()

@@ -161,7 +161,7 @@ def test_a_cli_apply_holding_the_lock_is_named(site: tuple[Path, Any]) -> None:
         assert r.status_code == 409
         assert "locked by" in r.text and " pid " in r.text and "(portal" not in r.text
         assert "--lock-timeout" not in r.text  # the CLI's hint means nothing on a page
-        assert "wait for that apply to finish" in r.text
+        assert "for apply, since" in r.text and "wait for it to finish" in r.text
     finally:
         cli.unlock()
         cli.close()
