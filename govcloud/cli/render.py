@@ -126,10 +126,12 @@ def _leftover_text(plan: Plan) -> list[str]:
     deleting = {c.key for c in plan.pending if c.action == "delete"}
     kept = [o for o in plan.orphans if o.resource.key not in deleting]
     if kept:
-        never = ", protected ones never" if any(o.resource.protected for o in kept) else ""
+        # --prune keeps what is protected and what a protected resource stands on (its
+        # project, network, router, security group, quota)
+        prune = "--prune deletes those neither protected nor under a protected resource" \
+            if any(o.resource.protected for o in kept) else "pass --prune to delete"
         lines.append("")
-        lines.append("Orphans — in the cloud but in no plan; kept (pass --prune to delete"
-                     f"{never}):")
+        lines.append(f"Orphans — in the cloud but in no plan; kept ({prune}):")
         for o in kept:
             mark = " (protected)" if o.resource.protected else ""
             lines.append(f"    ! {o.resource.key}{mark}: {o.reason}")
