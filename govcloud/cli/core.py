@@ -177,6 +177,13 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
             else s.plan(prune, delete_unmanaged)
         if not plan_file and not _confirmed(p, s, yes, output):
             return
+        if plan_file and not p.has_changes:  # as apply --yes does when nothing is to do
+            if output == "json":
+                emit_json({"apply_id": None, "summary": {"done": 0}, "ok": True})
+            else:
+                click.echo(f"Nothing to apply: {plan_file} makes no change (the cloud "
+                           "matches it); no apply was recorded.")
+            return
         progress = _Progress(len(p.pending))
         try:
             result = engine.apply(s, p, on_event=progress, services=not no_services,

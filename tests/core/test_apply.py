@@ -188,6 +188,21 @@ def test_saved_plan_is_refused_after_the_state_moved(estate: Path, tmp_path: Pat
     assert govcloud("apply", str(fresh), estate=estate).returncode == 0
 
 
+def test_a_saved_plan_with_nothing_to_do_records_no_apply(estate: Path, tmp_path: Path) -> None:
+    govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
+    saved = tmp_path / "plan.json"
+    govcloud("plan", "--out", str(saved), estate=estate, check=True)
+    with engine.session(estate) as s:
+        before = len(s.store.applies(1000))
+    proc = govcloud("apply", str(saved), estate=estate)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Nothing to apply: {saved} makes no change" in proc.stdout
+    as_json = govcloud("apply", str(saved), "--output", "json", estate=estate, check=True)
+    assert json.loads(as_json.stdout) == {"apply_id": None, "summary": {"done": 0}, "ok": True}
+    with engine.session(estate) as s:
+        assert len(s.store.applies(1000)) == before
+
+
 def test_drift_lists_out_of_band_changes(estate: Path) -> None:
     govcloud("apply", "--yes", estate=estate, check=True)
     assert govcloud("drift", estate=estate).returncode == 0
