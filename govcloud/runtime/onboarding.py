@@ -5,6 +5,7 @@ skeleton in ``govcloud.core.skeleton``; both validate as written."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from govcloud.core.skeleton import cost_centre_for, department_plan
 from govcloud.errors import GovcloudError
 from govcloud.finance.pricebook import PRICE_SCHEMA
 from govcloud.runtime.loader import SETTINGS_FILE, check_estate, find_root
+from govcloud.runtime.stateurl import locate
+from govcloud.runtime.store import open_store
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Estate file → the template it starts as.
@@ -77,6 +80,14 @@ def new_department(root: Path, department: str) -> NewDepartment:
     if department in before.plans:
         raise GovcloudError(f"department {department} already has a plan "
                             f"({before.plans[department].file})", "edit that plan")
+    left = _applied_of(before, department)
+    if left:
+        raise GovcloudError(
+            f"department {department} has no plan, but the state store holds {left} "
+            f"resource(s) govcloud applied for it (was {name} removed?); a new skeleton plan "
+            "would replace or delete them at the next apply",
+            f"restore its plan (for example: git checkout -- {name}), or delete the "
+            "department's resources first with govcloud apply --prune")
     taken = {p.department.cost_centre for p in before.plans.values()}
     text = department_plan(department, before.settings, cost_centre_for(department, taken))
     try:
@@ -85,6 +96,22 @@ def new_department(root: Path, department: str) -> NewDepartment:
         raise GovcloudError(f"cannot write {name}: {exc.strerror}",
                             "check the plans/ folder's permissions") from exc
     return NewDepartment(name, check_estate(root))
+
+
+def _applied_of(checked: Checked, department: str) -> int:
+    """How many resources the state store records as applied for ``department`` (0 when the
+    estate has no store yet: writing a skeleton does not make one)."""
+    settings = checked.settings
+    assert settings is not None
+    url = os.environ.get("GOVCLOUD_STATE_URL") or settings.state_url
+    path = locate(url, checked.root).path
+    if path is not None and not path.exists():
+        return 0
+    store = open_store(settings.state_url, checked.root, settings.estate)
+    try:
+        return sum(1 for r in store.applied().values() if r.department == department)
+    finally:
+        store.close()
 
 
 def _write(path: Path, text: str) -> None:

@@ -168,6 +168,31 @@ def test_new_department_in_the_example_estate_takes_a_free_cost_centre(estate: P
     assert plan["servers"][0]["flavor"] == "m1.small"
 
 
+def test_new_department_over_a_removed_plan_with_applied_resources_is_refused(
+        estate: Path) -> None:
+    """`rm plans/statistics.yaml` then `new department statistics` wrote a fresh skeleton
+    without a word, and the next apply would have replaced the department's servers."""
+    assert govcloud("apply", "--yes", "--no-services", estate=estate).returncode == 0
+    (estate / "plans" / "statistics.yaml").unlink()
+    proc = govcloud("new", "department", "statistics", estate=estate)
+    assert proc.returncode == 1
+    assert "department statistics has no plan, but the state store holds" in proc.stderr
+    assert "git checkout -- plans/statistics.yaml" in proc.stderr
+    assert not (estate / "plans" / "statistics.yaml").exists()
+    assert "Traceback" not in proc.stderr
+    # after the department is pruned, its id is free again
+    assert govcloud("apply", "--yes", "--prune", "--no-services", estate=estate).returncode == 0
+    again = govcloud("new", "department", "statistics", estate=estate)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_new_department_makes_no_state_store(tmp_path: Path) -> None:
+    estate = tmp_path / "fresh"
+    assert govcloud("init", str(estate)).returncode == 0
+    assert govcloud("new", "department", "water", estate=estate).returncode == 0
+    assert not (estate / ".state").exists()
+
+
 def test_init_takes_a_fresh_git_repository(tmp_path: Path) -> None:
     """An estate is a folder kept in git: `git init FOLDER`, then `govcloud init FOLDER`
     (init refused the folder as not empty, for its .git alone). Any other file still makes
