@@ -188,9 +188,10 @@ def compile_rules(docs: list[Document]) -> tuple[list[Rule], list[Diagnostic]]:
     return rules, problems
 
 
-def _reads(rules: list[Rule]) -> expressions.Reads | None:
-    """What the rules read of a plan (expressions, messages and hints); None when one of them
-    may read more than key by key, so the whole plan is handed over."""
+def _reads(rules: list[Rule], messages: bool = True) -> expressions.Reads | None:
+    """What the rules read of a plan (their expressions, and with ``messages`` their messages
+    and hints too); None when one of them may read more than key by key, so the whole plan is
+    handed over."""
     paths: list[tuple[str, ...]] = []
     for r in rules:
         roots: dict[str, tuple[str, ...]] = {"plan": ()}
@@ -198,7 +199,7 @@ def _reads(rules: list[Rule]) -> expressions.Reads | None:
             roots["item"] = (r.each, expressions.ELEMENT)
             paths.append((r.each, expressions.ELEMENT))  # the list its rules map over
         sources = [r.expression] + [m.group(1).strip() for text in (r.message, r.hint)
-                                    for m in _PLACEHOLDER.finditer(text)]
+                                    for m in _PLACEHOLDER.finditer(text) if messages]
         for source in sources:
             found = expressions.reads(source, roots)
             if found is None:
@@ -256,7 +257,10 @@ class PolicyEngine:
             {"flavors": {}, "images": {}, "website_suffixes": []}
         self.scopes: dict[str, tuple[list[Rule], dict[str, int], Any]] = {}
         self._ctx: Any = None
+        # A plan is handed to CEL with only what the rules' expressions read (converting it is
+        # most of a plan's policy time); when a rule fails, with what its message reads too.
         self.reads = _reads(self.rules)
+        self.checked_reads = _reads(self.rules, messages=False)
         for scope in ("plan", "servers", "websites"):
             members = [r for r in self.rules if r.each == scope]
             if not members:
@@ -289,7 +293,9 @@ class PolicyEngine:
         """Every rule over one plan (not thread-safe: one engine evaluates one plan at a
         time)."""
         ctx = self._context()
-        view: Any = plan if self.reads is None else expressions.pick(plan, self.reads)
+        view: Any = plan if self.checked_reads is None else \
+            expressions.pick(plan, self.checked_reads)
+        whole: Any = None  # the view messages may read, made for the first failing rule
         ctx.add_variable("plan", view)
         ctx.add_variable("totals", totals(plan, self.catalogue))
         ctx.add_variable("item", {})
@@ -311,8 +317,13 @@ class PolicyEngine:
                 row = verdicts[i] if verdicts is not None else None
                 if only_bounded and row is not None and all(v is True for v in row):
                     continue
+                if whole is None:
+                    whole = view if self.reads == self.checked_reads else \
+                        plan if self.reads is None else expressions.pick(plan, self.reads)
+                    if whole is not view:
+                        ctx.add_variable("plan", whole)
                 if item is not None:
-                    ctx.add_variable("item", item)
+                    ctx.add_variable("item", whole[scope][i])
                 base: Path_ = () if item is None else (scope, i)
                 for rule in members:
                     if row is not None and rule.id in batch and row[batch[rule.id]] is True:

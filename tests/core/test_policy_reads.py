@@ -85,6 +85,9 @@ def _broken(data: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 def test_findings_are_those_of_the_whole_plan() -> None:
     engine = _engine()
     assert engine.reads is not None  # the shipped rules read key by key
+    # their messages read more than their expressions (a server's name): a failing rule's
+    # message is rendered from the larger view
+    assert engine.checked_reads != engine.reads
     rng = random.Random(10)
     plans = []
     for path in sorted((ROOT / "plans").glob("*.yaml")):
@@ -93,7 +96,9 @@ def test_findings_are_those_of_the_whole_plan() -> None:
         data = with_defaults(doc.data, PLAN_SCHEMA)
         plans += [(doc, data)] + [(doc, _broken(data, rng)) for _ in range(4)]
     whole = _engine()
-    whole.reads = None  # the whole plan, as before
+    whole.reads = whole.checked_reads = None  # the whole plan, as before
     found = [engine.evaluate(doc, data) for doc, data in plans]
     assert found == [whole.evaluate(doc, data) for doc, data in plans]
     assert sum(len(f) for f in found) > len(plans)  # the broken plans did break rules
+    names = {s["name"] for _, data in plans for s in data["servers"]}
+    assert any(n in d.message for f in found for d in f for n in names)  # rendered names
