@@ -181,8 +181,11 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
             if output == "json":
                 emit_json({"apply_id": None, "summary": {"done": 0}, "ok": True})
             else:
-                click.echo(f"Nothing to apply: {plan_file} makes no change (the cloud "
-                           "matches it); no apply was recorded.")
+                # the cloud matches it only when nothing is left to decide either
+                why = "the cloud matches it" if not p.decisions else \
+                    f"{len(p.decisions)} thing(s) to decide: see govcloud plan"
+                click.echo(f"Nothing to apply: {plan_file} makes no change ({why}); no apply "
+                           "was recorded.")
             return
         progress = _Progress(len(p.pending))
         try:

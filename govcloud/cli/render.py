@@ -127,8 +127,9 @@ def _leftover_text(plan: Plan) -> list[str]:
     kept = [o for o in plan.orphans if o.resource.key not in deleting]
     if kept:
         # --prune keeps what is protected and what a protected resource stands on (its
-        # project, network, router, security group, quota)
-        prune = "--prune deletes those neither protected nor under a protected resource" \
+        # project, network, router, security group, server group, quota): those are not
+        # "under" the protected server, it is under them
+        prune = "--prune deletes those neither protected nor needed by a protected one" \
             if any(o.resource.protected for o in kept) else "pass --prune to delete"
         lines.append("")
         lines.append(f"Orphans — in the cloud but in no plan; kept ({prune}):")

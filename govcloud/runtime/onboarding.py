@@ -80,14 +80,20 @@ def new_department(root: Path, department: str) -> NewDepartment:
     if department in before.plans:
         raise GovcloudError(f"department {department} already has a plan "
                             f"({before.plans[department].file})", "edit that plan")
-    left = _applied_of(before, department)
+    left, protected = _applied_of(before, department)
     if left:
+        # --prune never deletes a protected resource (nor what it stands on): after a prune
+        # those are still there, and pointing at --prune again would go round in circles
+        delete = ("delete the department's resources first with govcloud apply --prune"
+                  if not protected else
+                  f"to delete them, restore it with 'protected: false' on its {protected} "
+                  "protected resource(s), apply, then remove it and run govcloud apply "
+                  "--prune (--prune never deletes a protected resource)")
         raise GovcloudError(
             f"department {department} has no plan, but the state store holds {left} "
             f"resource(s) govcloud applied for it (was {name} removed?); a new skeleton plan "
             "would replace or delete them at the next apply",
-            f"restore its plan (for example: git checkout -- {name}), or delete the "
-            "department's resources first with govcloud apply --prune")
+            f"restore its plan (for example: git checkout -- {name}), or {delete}")
     taken = {p.department.cost_centre for p in before.plans.values()}
     text = department_plan(department, before.settings, cost_centre_for(department, taken))
     try:
@@ -98,18 +104,22 @@ def new_department(root: Path, department: str) -> NewDepartment:
     return NewDepartment(name, check_estate(root))
 
 
-def _applied_of(checked: Checked, department: str) -> int:
-    """How many resources the state store records as applied for ``department`` (0 when the
-    estate has no store yet: writing a skeleton does not make one)."""
+def _applied_of(checked: Checked, department: str) -> tuple[int, int]:
+    """How many resources the state store records as applied for ``department``, and how
+    many of those are protected ((0, 0) when the estate has no store yet: writing a skeleton
+    does not make one). A store that was there and is gone (its lock file left behind) is
+    refused as every other command refuses it: it cannot say what was applied."""
     settings = checked.settings
     assert settings is not None
     url = os.environ.get("GOVCLOUD_STATE_URL") or settings.state_url
     path = locate(url, checked.root).path
-    if path is not None and not path.exists():
-        return 0
+    if path is not None and not path.exists() and not path.is_symlink() \
+            and not Path(f"{path}.lock").exists():
+        return 0, 0
     store = open_store(settings.state_url, checked.root, settings.estate)
     try:
-        return sum(1 for r in store.applied().values() if r.department == department)
+        mine = [r for r in store.applied().values() if r.department == department]
+        return len(mine), sum(1 for r in mine if r.protected)
     finally:
         store.close()
 

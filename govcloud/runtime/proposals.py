@@ -36,7 +36,7 @@ from govcloud.core.documents import parse
 from govcloud.core.model import Estate
 from govcloud.core.planning import make_plan
 from govcloud.core.roles import with_article
-from govcloud.errors import Diagnostic, GovcloudError
+from govcloud.errors import Diagnostic, GovcloudError, LockHeld
 from govcloud.placement.capacity import what_if
 from govcloud.runtime import audit
 from govcloud.runtime.accounts import plan_cost
@@ -367,7 +367,11 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
     """Record the last approval and write the plan file (under the apply lock), judging the
     request again first if its plan file changed since it was filed."""
     with _DECIDING:
-        store.lock(LOCK_SECONDS, doing=f"writing request {request.id}'s plan")
+        try:
+            store.lock(LOCK_SECONDS, doing=f"writing request {request.id}'s plan")
+        except LockHeld as exc:  # the store's hint (--lock-timeout) is no option of approve
+            raise LockHeld(str(exc), f"wait for it to finish, then approve request "
+                                     f"{request.id} again") from None
         try:
             current = find(store, request.id)
             if current is None or current.state != "waiting":

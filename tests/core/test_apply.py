@@ -203,6 +203,21 @@ def test_a_saved_plan_with_nothing_to_do_records_no_apply(estate: Path, tmp_path
         assert len(s.store.applies(1000)) == before
 
 
+def test_a_saved_plan_with_nothing_to_do_but_orphans_does_not_say_the_cloud_matches(
+        estate: Path, tmp_path: Path) -> None:
+    """A removed plan with a protected server: the saved plan changes nothing but has a
+    thing to decide; 'the cloud matches it' was not true."""
+    govcloud("apply", "--yes", "--no-services", estate=estate, check=True)
+    (estate / "plans" / "finance.yaml").unlink()
+    saved = tmp_path / "plan.json"
+    govcloud("plan", "--out", str(saved), estate=estate, check=True)
+    proc = govcloud("apply", str(saved), estate=estate)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Nothing to apply: {saved} makes no change" in proc.stdout
+    assert "the cloud matches it" not in proc.stdout
+    assert "1 thing(s) to decide: see govcloud plan" in proc.stdout
+
+
 def test_drift_lists_out_of_band_changes(estate: Path) -> None:
     govcloud("apply", "--yes", estate=estate, check=True)
     assert govcloud("drift", estate=estate).returncode == 0

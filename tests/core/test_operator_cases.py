@@ -186,6 +186,39 @@ def test_new_department_over_a_removed_plan_with_applied_resources_is_refused(
     assert again.returncode == 0, again.stdout + again.stderr
 
 
+def test_new_department_over_a_pruned_plan_with_protected_resources_does_not_say_prune(
+        estate: Path) -> None:
+    """After `rm plans/finance.yaml; apply --prune`, finance's protected servers (and what
+    they stand on) are still applied: the refusal pointed at --prune again, which keeps them."""
+    assert govcloud("apply", "--yes", "--no-services", estate=estate).returncode == 0
+    (estate / "plans" / "finance.yaml").unlink()
+    assert govcloud("apply", "--yes", "--prune", "--no-services", estate=estate).returncode == 0
+    proc = govcloud("new", "department", "finance", estate=estate)
+    assert proc.returncode == 1
+    assert "department finance has no plan, but the state store holds" in proc.stderr
+    assert "delete the department's resources first with govcloud apply --prune" \
+        not in proc.stderr
+    assert "'protected: false'" in proc.stderr
+    assert "--prune never deletes a protected resource" in proc.stderr
+    assert not (estate / "plans" / "finance.yaml").exists()
+
+
+def test_new_department_refuses_a_state_store_that_is_gone(estate: Path) -> None:
+    """The store deleted, its lock file left: every other command says it is missing;
+    new department wrote a skeleton as if nothing had ever been applied."""
+    assert govcloud("apply", "--yes", "--no-services", estate=estate).returncode == 0
+    state = estate / ".state"
+    for name in ("govcloud.db", "govcloud.db-wal", "govcloud.db-shm"):
+        (state / name).unlink(missing_ok=True)
+    assert (state / "govcloud.db.lock").exists()
+    proc = govcloud("new", "department", "water", estate=estate)
+    assert proc.returncode == 1
+    assert "is missing, though its lock file is there" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (estate / "plans" / "water.yaml").exists()
+    assert not (state / "govcloud.db").exists()
+
+
 def test_new_department_makes_no_state_store(tmp_path: Path) -> None:
     estate = tmp_path / "fresh"
     assert govcloud("init", str(estate)).returncode == 0

@@ -13,6 +13,7 @@ import pytest
 
 from govcloud.core.documents import parse
 from govcloud.core.proposals import Edit
+from govcloud.errors import LockHeld
 from govcloud.runtime import audit, engine, people, proposals
 from govcloud.runtime.planedit import apply_edits
 from tests.support.estate import REPO, copy_estate, edit
@@ -220,3 +221,24 @@ def test_rejecting_and_sending_back_need_a_reason_and_write_nothing(estate: Path
         with pytest.raises(proposals.RequestRefused, match="is rejected"):
             proposals.approve(engine.validate(estate).estate(), store, op, a.id)
     assert _plans(estate) == before
+
+
+def test_an_approval_meeting_the_lock_does_not_offer_lock_timeout(
+        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`govcloud request approve` (or the portal) meeting an apply's lock was told to 'pass
+    --lock-timeout SECONDS', an option approve does not have."""
+    a = _file(estate, "li", {"kind": "quota", "department": "finance", "reason": "a",
+                             "quota": {"cores": 60}})
+    assert a.waiting_for() == "operator"
+    monkeypatch.setattr(proposals, "LOCK_SECONDS", 0.0)
+    with engine.records(estate) as (_, holder):
+        holder.lock(doing="apply")  # as govcloud apply holds it
+        try:
+            with pytest.raises(LockHeld) as err:
+                _approve(estate, "op1", a.id)
+        finally:
+            holder.unlock()
+    assert ", for apply, since " in str(err.value)
+    assert "--lock-timeout" not in err.value.hint
+    assert f"approve request {a.id} again" in err.value.hint
+    assert _approve(estate, "op1", a.id).state == "approved"
