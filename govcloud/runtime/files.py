@@ -19,7 +19,6 @@ Every failure is a diagnostic. Parsing itself is pure (``govcloud.core.documents
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import gc
 import os
 import stat
@@ -47,46 +46,12 @@ _CHUNK = 1 << 16
 
 
 def inside(path: Path, root: Path) -> bool:
-    """Whether ``path``, with every symbolic link on the way resolved, lies in ``root``.
-
-    ``path`` is resolved at every call: a file's folder swapped for a link while an estate
-    is read must be seen at its next file. ``root`` is resolved once per reading (see
-    ``one_reading``): every file of a reading must lie in the estate folder as it was
-    resolved when the reading began, even if the root's path is made a link meanwhile."""
+    """Whether ``path``, with every symbolic link on the way resolved, lies in ``root``
+    (resolved at every call: a folder swapped for a link while an estate is read is seen at
+    its next file)."""
     real = os.path.realpath(path)
-    base = _realpath(root)
+    base = os.path.realpath(root)
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
-
-
-# Estate folders resolved during one reading of the estate (see ``one_reading``), or None.
-_RESOLVED: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
-    "govcloud_resolved", default=None)
-
-
-@contextlib.contextmanager
-def one_reading() -> Iterator[None]:
-    """One reading of the estate (a validation): the estate folder is resolved once, not
-    once per file (2,000 plans share it). A file's own folder is still resolved for each
-    file, as before: remembering it would let a folder swapped for a link during a long
-    reading (a large estate, a policy budget) lead every later file outside the estate. The
-    files themselves are opened without following a link. Outside a reading, every call
-    resolves anew, so a long-running process never keeps a stale answer."""
-    token = _RESOLVED.set({} if _RESOLVED.get() is None else _RESOLVED.get())
-    try:
-        yield
-    finally:
-        _RESOLVED.reset(token)
-
-
-def _realpath(path: Path) -> str:
-    seen = _RESOLVED.get()
-    if seen is None:
-        return os.path.realpath(path)
-    key = os.fspath(path)
-    real = seen.get(key)
-    if real is None:
-        real = seen[key] = os.path.realpath(path)
-    return real
 
 
 def read_bytes(path: Path, name: str, root: Path | None, limit: int = MAX_FILE_BYTES,

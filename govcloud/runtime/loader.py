@@ -31,7 +31,7 @@ from govcloud.core.policy import PolicyEngine, Rule, Watch, compile_rules
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
 from govcloud.finance.pricebook import PriceBook, parse_book
 from govcloud.runtime import budget
-from govcloud.runtime.files import display, one_reading, quiet_gc, read_document
+from govcloud.runtime.files import display, quiet_gc, read_document
 from govcloud.runtime.stateurl import url_problem
 
 SETTINGS_FILE = "govcloud.yaml"
@@ -50,7 +50,7 @@ def check_estate(root: Path, extra_plans: list[Path] | None = None,
     """Check every file of the estate and collect every problem. ``proposed`` maps plan files
     (as diagnostics name them, e.g. plans/finance.yaml) to a text checked in the file's place:
     the estate as it would be with that edit, without writing it."""
-    with quiet_gc(), one_reading():
+    with quiet_gc():
         return _check_estate(root, extra_plans, policies, proposed or {})
 
 

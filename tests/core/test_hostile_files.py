@@ -93,8 +93,8 @@ def test_plans_folder_linked_outside_the_estate_is_refused(estate: Path, tmp_pat
 
 def test_a_folder_swapped_for_a_link_between_two_readings_is_refused(estate: Path,
                                                                     tmp_path: Path) -> None:
-    """A validation resolves each folder once (one_reading); a long-running process (govcloud
-    serve) validates again later and must see a folder that became a link meanwhile."""
+    """A long-running process (govcloud serve) validates again later and must see a folder
+    that became a link meanwhile; no answer is remembered from one check to the next."""
     from govcloud.runtime.loader import check_estate
 
     first = check_estate(estate)
@@ -106,16 +106,14 @@ def test_a_folder_swapped_for_a_link_between_two_readings_is_refused(estate: Pat
     assert "finance" not in second.plans
     assert any(d.file == "plans/finance.yaml" and "is outside the estate folder" in d.message
                for d in second.diagnostics), second.diagnostics
-    # inside one reading the estate folder is resolved once, a file's folder every time
-    with files.one_reading():
-        assert files.inside(estate / "plans", estate) is False
-        (estate / "plans").unlink()
-        (estate / "plans").mkdir()
-        assert files.inside(estate / "plans", estate) is True
-        (estate / "plans").rmdir()
-        (estate / "plans").symlink_to(elsewhere)
-        assert files.inside(estate / "plans", estate) is False  # not a remembered answer
+    # a file's folder is resolved at every call
     assert files.inside(estate / "plans", estate) is False
+    (estate / "plans").unlink()
+    (estate / "plans").mkdir()
+    assert files.inside(estate / "plans", estate) is True
+    (estate / "plans").rmdir()
+    (estate / "plans").symlink_to(elsewhere)
+    assert files.inside(estate / "plans", estate) is False  # not a remembered answer
 
 
 def test_a_folder_swapped_for_a_link_during_a_reading_is_refused(
