@@ -5,7 +5,6 @@ skeleton in ``govcloud.core.skeleton``; both validate as written."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,7 @@ from govcloud.core.skeleton import cost_centre_for, department_plan
 from govcloud.errors import GovcloudError
 from govcloud.finance.pricebook import PRICE_SCHEMA
 from govcloud.runtime.loader import SETTINGS_FILE, check_estate, find_root
-from govcloud.runtime.stateurl import locate
-from govcloud.runtime.store import open_store
+from govcloud.runtime.store import never_made, open_store
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Estate file → the template it starts as.
@@ -111,14 +109,11 @@ def _applied_of(checked: Checked, department: str) -> tuple[int, int]:
     refused as every other command refuses it: it cannot say what was applied."""
     settings = checked.settings
     assert settings is not None
-    url = os.environ.get("GOVCLOUD_STATE_URL") or settings.state_url
-    path = locate(url, checked.root).path
-    if path is not None and not path.exists() and not path.is_symlink() \
-            and not Path(f"{path}.lock").exists():
+    if never_made(settings.state_url, checked.root):
         return 0, 0
     store = open_store(settings.state_url, checked.root, settings.estate)
     try:
-        mine = [r for r in store.applied().values() if r.department == department]
+        mine = store.applied_of(department)
         return len(mine), sum(1 for r in mine if r.protected)
     finally:
         store.close()

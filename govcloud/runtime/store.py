@@ -496,6 +496,11 @@ class Store:
         return {key: self.resource("applied", key, body)
                 for key, body in self.query("SELECT key, body FROM applied")}
 
+    def applied_of(self, department: str) -> list[Resource]:
+        """One department's resources of the last applied state."""
+        return [self.resource("applied", key, body) for key, body in self.query(
+            "SELECT key, body FROM applied WHERE department = ? ORDER BY key", (department,))]
+
     def record_applied(self, res: Resource) -> None:
         self.execute(
             "INSERT INTO applied (key, department, kind, body, applied_at) VALUES (?,?,?,?,?) "
@@ -655,6 +660,19 @@ def _create_sqlite(path: Path) -> bool:
             tmp.unlink()
 
 
+def store_url(url: str) -> str:
+    """The state store's URL: GOVCLOUD_STATE_URL over the settings' state.url."""
+    return os.environ.get("GOVCLOUD_STATE_URL") or url
+
+
 def open_store(url: str, root: Path, estate: str | None = None, init: bool = False) -> Store:
-    env = os.environ.get("GOVCLOUD_STATE_URL")
-    return Store(env or url, root, estate, init)
+    return Store(store_url(url), root, estate, init)
+
+
+def never_made(url: str, root: Path) -> bool:
+    """Whether the estate has no state store yet: a SQLite store whose file, link and lock
+    file are all absent (a store that was there and is gone leaves its lock file, and opening
+    it says so). A PostgreSQL store is always there to ask."""
+    path = locate(store_url(url), root).path
+    return path is not None and not path.exists() and not path.is_symlink() \
+        and not Path(f"{path}.lock").exists()
