@@ -486,23 +486,20 @@ def _object_validator(schema: dict[str, Any]) -> Validator:
 
 
 def _array_validator(schema: dict[str, Any]) -> Validator:
-    most = schema["maxItems"] if "maxItems" in schema else None
-    least = schema["minItems"] if "minItems" in schema else None
+    most = schema.get("maxItems")
+    least = schema.get("minItems")
     item = _validator(schema["items"])
 
     def valid(value: list[Any]) -> bool:
         if most is not None and len(value) > most or least is not None and len(value) < least:
             return False
-        for v in value:
-            if not item(v):
-                return False
-        return True
+        return all(item(v) for v in value)
     return valid
 
 
 def _string_validator(schema: dict[str, Any]) -> Validator:
-    shortest = schema["minLength"] if "minLength" in schema else None
-    longest = schema["maxLength"] if "maxLength" in schema else None
+    shortest = schema.get("minLength")
+    longest = schema.get("maxLength")
     pattern = schema.get("pattern")
     regex = _compiled(pattern) if pattern else None
     dns, cron = pattern == DNS, pattern == CRON
@@ -521,8 +518,8 @@ def _string_validator(schema: dict[str, Any]) -> Validator:
 
 
 def _number_validator(schema: dict[str, Any]) -> Validator:
-    low = schema["minimum"] if "minimum" in schema else None
-    high = schema["maximum"] if "maximum" in schema else None
+    low = schema.get("minimum")
+    high = schema.get("maximum")
 
     def valid(value: float) -> bool:
         if isinstance(value, float) and not math.isfinite(value):
