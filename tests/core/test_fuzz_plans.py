@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from govcloud.runtime.loader import check_estate
 from tests.support.cli import govcloud
 from tests.support.estate import copy_estate
+from tests.support.paths import paths
 from tests.support.pyramid import sized
 
 VALID = yaml.safe_load((Path(__file__).parent / "cases/valid/plans/water.yaml").read_text())
@@ -28,23 +29,12 @@ junk = st.one_of(
 )
 
 
-def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 @st.composite
 def malformed_plan(draw: st.DrawFn) -> str:
     plan = copy.deepcopy(VALID)
     for _ in range(draw(st.integers(1, 4))):
-        paths = [p for p in _paths(plan) if p]
-        path = draw(st.sampled_from(paths))
+        inner = [p for p in paths(plan) if p]
+        path = draw(st.sampled_from(inner))
         parent = plan
         for part in path[:-1]:
             parent = parent[part]

@@ -26,6 +26,7 @@ from govcloud.errors import GovcloudError
 from govcloud.runtime import engine
 from tests.support.cli import govcloud
 from tests.support.estate import copy_estate, edit
+from tests.support.paths import at, paths
 from tests.support.pyramid import CI
 
 EDITS = 1000 if CI else 150
@@ -38,27 +39,10 @@ STRINGS = ["m1.hacked", "m1.small", "r1.xlarge", "finance", "statistics/server/t
 NUMBERS = [0, -1, 1, 2, 48, 384, 99999, 10**18, 0.5, 1e308, -0.0, 3.0]
 
 
-def _nodes(value: Any, path: tuple = ()) -> list[tuple]:
-    out = [path]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _nodes(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _nodes(v, (*path, i))
-    return out
-
-
-def _get(doc: Any, path: tuple) -> Any:
-    for part in path:
-        doc = doc[part]
-    return doc
-
-
 def _replace(doc: Any, path: tuple, value: Any) -> Any:
     if not path:
         return value
-    _get(doc, path[:-1])[path[-1]] = value
+    at(doc, path[:-1])[path[-1]] = value
     return doc
 
 
@@ -83,14 +67,14 @@ def mutate(doc: dict[str, Any], rng: random.Random, nodes: list[tuple] | None = 
         c = copy.deepcopy(rng.choice(changes))
         changes.insert(rng.randrange(len(changes) + 1), c)
         return doc, f"change of {c['key']} duplicated", False
-    path = rng.choice(nodes or _nodes(doc))
-    old = _get(doc, path)
+    path = rng.choice(nodes or paths(doc))
+    old = at(doc, path)
     if kind == "drop" and path:
-        parent = _get(doc, path[:-1])
+        parent = at(doc, path[:-1])
         del parent[path[-1]]
         return doc, f"{path} dropped", False
     if kind == "add":
-        target = old if isinstance(old, dict | list) else _get(doc, path[:-1]) if path else doc
+        target = old if isinstance(old, dict | list) else at(doc, path[:-1]) if path else doc
         junk = rng.choice([True, 1, "x", None, {"protected": True}, ["m1.hacked"]])
         if isinstance(target, dict):
             name = rng.choice(["protected", "vcpus", "extra", "action", "after", "zzz"])
@@ -169,7 +153,7 @@ def test_fuzz_random_edits_to_a_saved_plan_are_refused_or_change_nothing(
         scenario: Path, tmp_path: Path) -> None:
     original = (scenario / "saved.json").read_text()
     saved = json.loads(original)
-    nodes = _nodes(saved)
+    nodes = paths(saved)
     rng = random.Random(20261126)
     outcome: Counter[str] = Counter()
     edited = tmp_path / "edited.json"

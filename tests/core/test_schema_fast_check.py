@@ -27,6 +27,7 @@ from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.proposals import SCHEMAS as REQUEST_SCHEMAS
 from govcloud.finance.pricebook import PRICE_SCHEMA
 from tests.support.estate import REPO
+from tests.support.paths import at, paths
 
 MUTATIONS = 300  # per seed document: about 9,000 in all, 2 to 3 s
 
@@ -84,23 +85,6 @@ def _walk(name: str, data: Any, kind: dict[str, Any]) -> list[Any]:
     return out
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            out += _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            out += _paths(item, (*path, i))
-    return out
-
-
-def _at(value: Any, path: tuple[Any, ...]) -> Any:
-    for part in path:
-        value = value[part]
-    return value
-
-
 def _schema_at(kind: dict[str, Any] | None, path: tuple[Any, ...]) -> dict[str, Any] | None:
     for part in path:
         if kind is None:
@@ -143,12 +127,12 @@ def _near(kind: dict[str, Any] | None) -> list[Any]:
 def _mutate(data: Any, kind: dict[str, Any], rng: random.Random) -> Any:
     data = copy.deepcopy(data)
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
-        path = rng.choice(_paths(data))
+        path = rng.choice(paths(data))
         if not path:
             if rng.random() < 0.1:
                 return copy.deepcopy(rng.choice(HOSTILE))
             continue
-        parent, key, roll = _at(data, path[:-1]), path[-1], rng.random()
+        parent, key, roll = at(data, path[:-1]), path[-1], rng.random()
         if roll < 0.45:
             parent[key] = copy.deepcopy(rng.choice(HOSTILE))
         elif roll < 0.75:
@@ -157,7 +141,7 @@ def _mutate(data: Any, kind: dict[str, Any], rng: random.Random) -> Any:
         elif roll < 0.85:
             del parent[key]
         else:
-            target = _at(data, path)
+            target = at(data, path)
             if isinstance(target, dict):
                 target[rng.choice(ODD_KEYS)] = copy.deepcopy(rng.choice(HOSTILE))
             elif isinstance(target, list) and target:
