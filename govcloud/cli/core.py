@@ -72,6 +72,9 @@ def schema(which: str) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+# What apply -o json prints when there is nothing to apply (no apply is recorded).
+NOTHING_APPLIED = {"apply_id": None, "summary": {"done": 0}, "ok": True}
+
 _delete_unmanaged = click.option(
     "--delete-unmanaged", "delete_unmanaged", multiple=True, metavar="KEY",
     help="Also delete this resource that govcloud did not create (department/kind/name, as "
@@ -179,7 +182,7 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
             return
         if plan_file and not p.has_changes:  # as apply --yes does when nothing is to do
             if output == "json":
-                emit_json({"apply_id": None, "summary": {"done": 0}, "ok": True})
+                emit_json(NOTHING_APPLIED)
             else:
                 # the cloud matches it only when nothing is left to decide either
                 why = "the cloud matches it" if not p.decisions else \
@@ -207,7 +210,7 @@ def _confirmed(p: Plan, s: engine.Session, yes: bool, output: str) -> bool:
         click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
     if not p.has_changes:
         if output == "json":
-            emit_json({"apply_id": None, "summary": {"done": 0}, "ok": True})
+            emit_json(NOTHING_APPLIED)
         return False
     if not yes:
         if not sys.stdin.isatty():
