@@ -32,9 +32,9 @@ from fractions import Fraction
 from pathlib import Path
 from unittest import mock
 
+from govcloud.estate.loader import load_book
 from govcloud.finance import chargeback as cb
 from govcloud.finance.chargeback import HostClassSize, Platform, chargeback, check_invariant
-from govcloud.runtime.loader import load_book
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL_SECONDS = 2.0
@@ -134,10 +134,11 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
 
     import yaml
 
+    from govcloud.applying import engine
+    from govcloud.books import accounts
+    from govcloud.books import records as stored
     from govcloud.finance import usage as usage_mod
     from govcloud.finance.period import Month, Span
-    from govcloud.runtime import accounts, engine
-    from govcloud.runtime import records as stored
     from tests.reports import reference as ref
 
     os.environ["GOVCLOUD_NOW"] = "2027-01-10T00:00:00Z"

@@ -147,8 +147,8 @@ def half_open(port: int, n: int) -> list[socket.socket]:
 def full_read_seconds(estate: Path) -> float:
     """The baseline: one full read of the state into metrics, what every scrape did before."""
     code = ("import time; from pathlib import Path; from prometheus_client import "
-            "CollectorRegistry, generate_latest; from govcloud.runtime import engine; "
-            "from govcloud.runtime.exporter import EstateCollector\n"
+            "CollectorRegistry, generate_latest; from govcloud.applying import engine; "
+            "from govcloud.metrics.exporter import EstateCollector\n"
             f"with engine.session(Path({str(estate)!r})) as s:\n"
             " r = CollectorRegistry(); r.register(EstateCollector(s)); generate_latest(r)\n"
             " t = time.monotonic(); generate_latest(r); print(time.monotonic() - t)")

@@ -103,13 +103,14 @@ def prepare(n: int, work: Path, seed: int) -> Path:
 
 def add_accounts(estate: Path, wanted: list[Account]) -> None:
     """The accounts in the estate's state store (the ones already there are kept)."""
-    from govcloud.runtime import engine, people
+    from govcloud.access import users
+    from govcloud.applying import engine
 
     with engine.records(estate) as (est, store):
-        have = {p.name for p in people.people(store)}
+        have = {p.name for p in users.people(store)}
         for a in wanted:
             if a.name not in have:
-                people.add(store, set(est.plans), a.name, a.role, a.department, PASSWORD,
+                users.add(store, set(est.plans), a.name, a.role, a.department, PASSWORD,
                            "benchmark")
 
 

@@ -15,7 +15,7 @@ import click
 
 from govcloud import __version__
 from govcloud.errors import GovcloudError, ValidationFailed
-from govcloud.runtime import crashlog
+from govcloud.state import crashlog
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -84,14 +84,14 @@ def main(argv: list[str] | None = None) -> None:
 from govcloud.cli import (  # noqa: E402
     audit,  # noqa: F401
     capacity,  # noqa: F401
-    core,  # noqa: F401
     credentials,  # noqa: F401
     onboarding,  # noqa: F401
-    people,  # noqa: F401
-    proposals,  # noqa: F401
+    plan,  # noqa: F401
     reports,  # noqa: F401
+    requests,  # noqa: F401
     serve,  # noqa: F401
     services,  # noqa: F401
     state,  # noqa: F401
     tokens,  # noqa: F401
+    users,  # noqa: F401
 )

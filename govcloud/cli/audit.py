@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
+from govcloud.applying import engine
+from govcloud.audit import trail
 from govcloud.cli import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option
 from govcloud.core.trail import Head
-from govcloud.runtime import audit as trail
-from govcloud.runtime import engine
-from govcloud.runtime.files import write_bytes
+from govcloud.estate.files import write_bytes
 
 
 @cli.group()

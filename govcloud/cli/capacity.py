@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
+from govcloud.applying import engine
+from govcloud.applying.migrations import MigrationResult
 from govcloud.cli import cli
 from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError
 from govcloud.placement import capacity, cloud
 from govcloud.placement.consolidation import Migration, MigrationPlan
-from govcloud.runtime import engine
-from govcloud.runtime.migrate import MigrationResult
 
 
 @cli.command("capacity")

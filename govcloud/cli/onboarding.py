@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from govcloud.cli import cli
-from govcloud.runtime import onboarding
+from govcloud.estate import onboarding
 
 
 @cli.command()

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import click
 
+from govcloud.applying import engine
 from govcloud.cli import cli
+from govcloud.clock import clock
 from govcloud.errors import GovcloudError
 from govcloud.finance.period import Month, Span
-from govcloud.runtime import engine
-from govcloud.runtime.store import clock
 
 F = TypeVar("F", bound=Callable[..., Any])
 

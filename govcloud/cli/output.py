@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import click
 
 from govcloud.core import jsontext
+from govcloud.estate.files import write_bytes
 from govcloud.reports.text import csv_cell, table
 from govcloud.reports.views import Report
-from govcloud.runtime.files import write_bytes
 
 __all__ = ["emit_csv", "emit_json", "emit_report", "output_option", "table"]
 

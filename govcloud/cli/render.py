@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
+from govcloud.applying.apply import ApplyResult
 from govcloud.core.catalogue import sizes_text
 from govcloud.core.checks import Checked
 from govcloud.core.drift import Drift
 from govcloud.core.model import Estate
 from govcloud.core.planning import Change, Plan
-from govcloud.runtime.apply import ApplyResult
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "resize": ("~", "yellow"),
           "replace": ("-/+", "magenta"), "delete": ("-", "red"), "blocked": ("!", "red"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from govcloud.books import accounts, closing
 from govcloud.cli import cli
 from govcloud.cli.options import (
     out_option,
@@ -19,9 +20,8 @@ from govcloud.cli.options import (
     span_options,
 )
 from govcloud.cli.output import emit_json, emit_report, output_option
+from govcloud.estate.files import write_bytes
 from govcloud.finance.period import Month
-from govcloud.runtime import accounts, closing
-from govcloud.runtime.files import write_bytes
 
 FORMATS = ("text", "json", "csv", "xlsx")
 
@@ -286,7 +286,7 @@ def statement_audit(ctx: click.Context, period: str | None, output: str) -> None
     Example:
       govcloud statement audit --period 2026-10
     """
-    from govcloud.runtime import records
+    from govcloud.books import records
 
     with session(ctx) as s:
         rows = records.audit_trail(s.store, str(Month.parse(period)) if period else None)
@@ -350,7 +350,7 @@ def exporter(ctx: click.Context, port: int, host: str, interval: float) -> None:
     Example:
       govcloud exporter --port 9464
     """
-    from govcloud.runtime.exporter import serve
+    from govcloud.metrics.exporter import serve
 
     click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
     serve(root(ctx), host, port, interval)

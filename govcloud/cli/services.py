@@ -6,11 +6,11 @@ import sys
 
 import click
 
+from govcloud.applying import engine
 from govcloud.cli import cli
 from govcloud.cli.options import report, session
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError
-from govcloud.runtime import engine
 from govcloud.services import backup as backups
 from govcloud.services import playbooks
 from govcloud.services.recovery import human_bytes

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from govcloud.applying import engine
 from govcloud.cli import cli
-from govcloud.runtime import engine
 
 
 @cli.group()

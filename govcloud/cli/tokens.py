@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
+from govcloud.access import tokens as api_tokens
+from govcloud.applying import engine
 from govcloud.cli import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.core.roles import ROLES
-from govcloud.runtime import engine
-from govcloud.runtime import tokens as api_tokens
-from govcloud.runtime.store import holder_id
+from govcloud.state.store import holder_id
 
 
 @cli.group()

@@ -1,6 +1,6 @@
 """Checking an estate's parsed documents: schema, references, uniqueness across plans, policy.
 
-Pure: the documents arrive parsed (``govcloud.runtime.loader`` reads the files); every
+Pure: the documents arrive parsed (``govcloud.estate.loader`` reads the files); every
 problem is collected as a diagnostic rather than raised.
 """
 

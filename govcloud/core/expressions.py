@@ -6,7 +6,7 @@ and the size of the plan, both capped. Comprehensions multiply: each nested one 
 everything inside it once per element, so nine nested ``[0, …, 9].all(v, …)`` make 10⁹
 steps. So an expression is refused when it is too long or nests comprehensions too deep, and
 one that uses any comprehension at all is *unbounded*: the edge evaluates it under a time and
-memory budget (``govcloud.runtime.budget``).
+memory budget (``govcloud.estate.rulelimits``).
 """
 
 from __future__ import annotations

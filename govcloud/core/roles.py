@@ -1,6 +1,6 @@
 """Who may sign in to the portal and with what role: the roles, and the checks of a new
 account's name, role, department and password (pure; the accounts live in the state store,
-``govcloud.runtime.people``).
+``govcloud.access.users``).
 
 - operator: runs the estate, works the request queue, applies.
 - member: a department's staff; reads their department and files requests for it.

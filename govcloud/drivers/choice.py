@@ -5,7 +5,7 @@ from __future__ import annotations
 from govcloud.core.model import Estate
 from govcloud.drivers.base import Driver
 from govcloud.errors import GovcloudError, MissingExtra
-from govcloud.runtime.store import Store
+from govcloud.state.store import Store
 
 
 def open_driver(estate: Estate, store: Store) -> Driver:

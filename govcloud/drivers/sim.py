@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from govcloud.clock import now, stamp
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver, requested_host
 from govcloud.errors import DriverError
 from govcloud.placement import hosts as placement
-from govcloud.runtime.store import Store, now, stamp
+from govcloud.state.store import Store
 
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,

@@ -2,7 +2,7 @@
 
 Pure: turns resources (from the plans or read from the cloud) into per-department
 allocations, and makes the sim driver's deterministic "measured" samples from the plans'
-expected load. ``govcloud.runtime.records`` keeps them in the state store, so every report
+expected load. ``govcloud.books.records`` keeps them in the state store, so every report
 runs from the state store alone, without a cloud.
 
 Items (all per department and month):

@@ -30,6 +30,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govcloud import __version__
+from govcloud.access import tokens, users
 from govcloud.drivers.base import Ability
 from govcloud.errors import DriverError, GovcloudError
 from govcloud.portal import sessions
@@ -38,7 +39,8 @@ from govcloud.portal.context import Portal
 from govcloud.portal.i18n import LANGUAGES, translator
 from govcloud.portal.routes import ROUTES, Route, allowed
 from govcloud.portal.views import VIEWS, Created, Download, NotFound, Redirect
-from govcloud.runtime import crashlog, people, proposals, tokens
+from govcloud.requests import decisions
+from govcloud.state import crashlog
 
 HERE = Path(__file__).parent
 # Parts of a page that are the same for every person and language (no translated text) and
@@ -202,7 +204,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                                            estate.settings.keystone)
         except DriverError:
             return session  # Keystone does not answer: read again on the next request
-        person = people.follow_keystone(portal.store, session.person, held,
+        person = users.follow_keystone(portal.store, session.person, held,
                                         estate.settings.keystone, set(estate.plans))
         if person is None:
             sessions.end(portal.store, session.token)
@@ -213,7 +215,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
         followed[session.token] = time.monotonic()
         return sessions.Session(person, session.csrf, session.token)
 
-    callers: dict[str, tuple[float, people.Person | None]] = {}  # Keystone token digests
+    callers: dict[str, tuple[float, users.Person | None]] = {}  # Keystone token digests
 
     def bearer(request: Request) -> sessions.Session | None:
         """The caller of an API route with ``Authorization: Bearer <govcloud API token>``
@@ -236,20 +238,20 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                 identity = portal.driver.token_identity(token, estate.settings.keystone)
             except DriverError:
                 return None
-            person = people.keystone_caller(portal.store, identity, estate.settings.keystone,
+            person = users.keystone_caller(portal.store, identity, estate.settings.keystone,
                                             set(estate.plans)) if identity else None
             if len(callers) > 10_000:
                 callers.clear()
             seen = callers[key] = (time.monotonic(), person)
-        person = seen[1] and people.find(portal.store, seen[1].name)  # disabled since?
+        person = seen[1] and users.find(portal.store, seen[1].name)  # disabled since?
         return sessions.Session(person, "", "") if person and not person.disabled else None
 
-    def check_password(name: str, password: str, client: str) -> people.Person:
+    def check_password(name: str, password: str, client: str) -> users.Person:
         if not keystone:
-            return people.sign_in(portal.store, name, password, client)
+            return users.sign_in(portal.store, name, password, client)
         estate = portal.estate
         settings = estate.settings.keystone
-        return people.sign_in_keystone(
+        return users.sign_in_keystone(
             portal.store, name, password, client,
             lambda n, p: portal.driver.identify(n, p, settings), settings, set(estate.plans))
 
@@ -289,10 +291,10 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
         client = request.client.host if request.client else "unknown"
         try:
             person = await run_in_threadpool(check_password, name, password, client)
-        except people.SignInRefused as exc:
+        except users.SignInRefused as exc:
             throttled = "too many" in str(exc)
             return await login_form(request, None, exc.render(), name if not throttled
-                                    and len(name) <= people.MAX_NAME else "",
+                                    and len(name) <= users.MAX_NAME else "",
                                     429 if throttled else 401)
         session = await run_in_threadpool(sessions.start, portal.store, person)
         if person.keystone_id:
@@ -396,7 +398,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                                                  **request.path_params, **extra)
             except NotFound as exc:
                 return refuse(request, route, who, 404, "Not found", exc.render())
-            except proposals.RequestRefused as exc:
+            except decisions.RequestRefused as exc:
                 if exc.verdict is None:
                     return refuse(request, route, who, 409, "Refused", exc.render())
                 verdict = exc.verdict.as_dict()

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from govcloud.applying import engine
+from govcloud.applying.apply import new_apply_id
 from govcloud.core import jsontext
 from govcloud.core.planning import Plan
 from govcloud.drivers import open_driver
@@ -24,9 +26,8 @@ from govcloud.errors import GovcloudError, LockHeld
 from govcloud.portal.context import Portal
 from govcloud.portal.sessions import Session
 from govcloud.portal.views import Created, Data, Redirect
-from govcloud.runtime import crashlog, engine
-from govcloud.runtime.apply import new_apply_id
-from govcloud.runtime.store import acting_for, open_store
+from govcloud.state import crashlog
+from govcloud.state.store import acting_for, open_store
 
 PROGRESS = "/operations/apply/progress"
 SERVICES_SKIPPED = "not run from the portal: run govcloud services run --department ID"

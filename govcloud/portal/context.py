@@ -19,11 +19,11 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from govcloud.applying import engine
 from govcloud.core.model import Estate
 from govcloud.drivers import Driver, open_driver
-from govcloud.runtime import engine
-from govcloud.runtime.loader import find_root
-from govcloud.runtime.store import Store, open_store
+from govcloud.estate.loader import find_root
+from govcloud.state.store import Store, open_store
 
 FILES_RECHECK = 1.0  # seconds
 CLOUD_RECHECK = 30.0  # seconds

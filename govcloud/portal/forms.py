@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from govcloud.core.proposals import SCHEMAS
+from govcloud.core.requests import SCHEMAS
 
 NUMBER = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 RESERVED = {"csrf", "booleans", "payload"}

@@ -18,8 +18,9 @@ from datetime import timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from govcloud.runtime import people
-from govcloud.runtime.store import Store, clock, now, stamp
+from govcloud.access import users
+from govcloud.clock import clock, now, stamp
+from govcloud.state.store import Store
 
 COOKIE = "govcloud_session"
 LOGIN_COOKIE = "govcloud_login"
@@ -46,7 +47,7 @@ def _digest(token: str) -> str:
 
 @dataclass(frozen=True)
 class Session:
-    person: people.Person
+    person: users.Person
     csrf: str
     token: str
 
@@ -83,7 +84,7 @@ class Signer:
         return value if isinstance(value, str) else None
 
 
-def start(store: Store, person: people.Person) -> Session:
+def start(store: Store, person: users.Person) -> Session:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with store.transaction():
         store.execute("DELETE FROM sessions WHERE expires_at < ?", (now(),))
@@ -101,7 +102,7 @@ def find(store: Store, token: str | None) -> Session | None:
                        (_digest(token),))
     if not rows or rows[0][2] < now():
         return None
-    person = people.find(store, rows[0][0])
+    person = users.find(store, rows[0][0])
     if person is None or person.disabled:
         return None
     return Session(person, rows[0][1], token)

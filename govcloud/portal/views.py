@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from govcloud.core.proposals import KIND_NAMES
+from govcloud.access import users as user_records
+from govcloud.applying import engine
+from govcloud.audit import trail
+from govcloud.books import accounts, closing
+from govcloud.books import records as stored
+from govcloud.clock import clock
+from govcloud.core.requests import KIND_NAMES
 from govcloud.errors import GovcloudError
 from govcloud.finance.period import Month
 from govcloud.portal.context import Portal
@@ -19,9 +25,7 @@ from govcloud.portal.forms import payload_of
 from govcloud.portal.routes import CLOSERS
 from govcloud.portal.sessions import Session
 from govcloud.reports.text import csv_cell
-from govcloud.runtime import accounts, audit, closing, engine, people, proposals
-from govcloud.runtime import records as stored
-from govcloud.runtime.store import clock
+from govcloud.requests import decisions
 from govcloud.services import backup, playbooks, recovery
 from govcloud.services.scans import security_report
 
@@ -231,16 +235,16 @@ def chargeback_xlsx(p: Portal, who: Session) -> Download:
 
 
 def audit_(p: Portal, who: Session) -> Data:
-    verdict = audit.verify(p.store)
+    verdict = trail.verify(p.store)
     return {**verdict.as_dict(),
-            "entries": [e.as_dict() for e in audit.latest(p.store, 200)]}
+            "entries": [e.as_dict() for e in trail.latest(p.store, 200)]}
 
 
 def users(p: Portal, who: Session) -> Data:
-    return {"users": [x.as_dict() for x in people.people(p.store)]}
+    return {"users": [x.as_dict() for x in user_records.people(p.store)]}
 
 
-def _summary(r: proposals.Request) -> Data:
+def _summary(r: decisions.Request) -> Data:
     return {"id": r.id, "department": r.department, "kind": r.kind, "requester": r.requester,
             "state": r.state, "waiting_for": r.waiting_for(), "reason": r.payload.get("reason"),
             "cost_delta": r.verdict.get("cost_delta"), "created_at": r.created_at,
@@ -251,7 +255,7 @@ def requests(p: Portal, who: Session, department: str) -> Data:
     if department not in p.estate.plans:
         raise NotFound(f"no department {department!r}", "choose one from the list")
     return {"department": department,
-            "requests": [_summary(r) for r in proposals.listing(p.store, department)]}
+            "requests": [_summary(r) for r in decisions.listing(p.store, department)]}
 
 
 def request_form(p: Portal, who: Session, department: str) -> Data:
@@ -292,14 +296,14 @@ def _body_payload(body: dict[str, Any], department: str) -> Any:
 
 def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
     payload = _body_payload(body, department)
-    verdict = proposals.assess(p.estate, department, payload)
+    verdict = decisions.assess(p.estate, department, payload)
     return {"department": department, "verdict": verdict.as_dict(), "payload": payload,
             "payload_json": json.dumps(payload, ensure_ascii=False)}
 
 
 def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Data:
     payload = _body_payload(body, department)
-    return proposals.assess(p.estate, department, payload).as_dict()
+    return decisions.assess(p.estate, department, payload).as_dict()
 
 
 def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
@@ -312,14 +316,14 @@ def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
             payload["department"] = department
     else:
         payload = _body_payload(body, department)
-    filed = proposals.submit(p.estate, p.store, who.person, payload, "portal")
+    filed = decisions.submit(p.estate, p.store, who.person, payload, "portal")
     if _from_api(body):
         return Created(filed.as_dict())
     return Redirect(f"/departments/{department}/requests/{filed.id}")
 
 
-def _own(p: Portal, department: str, number: str) -> proposals.Request:
-    found = proposals.find(p.store, int(number)) if number.isdigit() and len(number) < 12 \
+def _own(p: Portal, department: str, number: str) -> decisions.Request:
+    found = decisions.find(p.store, int(number)) if number.isdigit() and len(number) < 12 \
         else None
     if found is None or found.department != department:
         raise NotFound(f"no request {number[:20]} of {department}", "see the request list")
@@ -337,7 +341,7 @@ def request(p: Portal, who: Session, department: str, number: str) -> Data:
 def request_approve(p: Portal, who: Session, department: str, number: str,
                     body: Data) -> Any:
     r = _own(p, department, number)
-    done = proposals.approve(p.estate, p.store, who.person, r.id,
+    done = decisions.approve(p.estate, p.store, who.person, r.id,
                              str(_fields(body).get("reason", ""))[:500], "portal")
     if _from_api(body):
         return done.as_dict()
@@ -349,7 +353,7 @@ def request_reject(p: Portal, who: Session, department: str, number: str,
     r = _own(p, department, number)
     sent = _fields(body)
     back = sent.get("send_back") in (True, "on", "true", "1")
-    done = proposals.close(p.store, who.person, r.id, "returned" if back else "rejected",
+    done = decisions.close(p.store, who.person, r.id, "returned" if back else "rejected",
                            str(sent.get("reason", ""))[:500], "portal", p.estate)
     if _from_api(body):
         return done.as_dict()
@@ -358,11 +362,11 @@ def request_reject(p: Portal, who: Session, department: str, number: str,
 
 def queue(p: Portal, who: Session) -> Data:
     """The requests waiting for the person's role, and those escalated to it (overdue:
-    ``runtime.escalation``), each with its escalation if it is overdue."""
-    from govcloud.runtime.escalation import overdue
+    ``requests.escalation``), each with its escalation if it is overdue."""
+    from govcloud.requests.escalation import overdue
 
     role, own = who.person.role, who.person.department
-    waiting = proposals.listing(p.store, own, "waiting", limit=500)
+    waiting = decisions.listing(p.store, own, "waiting", limit=500)
     late = overdue(p.estate, waiting)
     if role != "auditor":
         waiting = [r for r in waiting if r.requester != who.person.name and (

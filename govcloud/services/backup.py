@@ -23,7 +23,6 @@ from typing import Any
 from govcloud.core.model import Estate
 from govcloud.core.schema import ABS_PATH
 from govcloud.errors import GovcloudError
-from govcloud.runtime.store import Store
 from govcloud.services.playbooks import (
     PlaybookRun,
     build_inventory,
@@ -41,6 +40,7 @@ from govcloud.services.recovery import (
     status_dicts,
 )
 from govcloud.services.runner import Line
+from govcloud.state.store import Store
 
 SITE_CHOICES = ("primary", "dr", "both")
 # per site: the host group, the tags of the drill and the restore, the fetched folder

@@ -22,7 +22,7 @@ from govcloud.core.desired import Resource
 from govcloud.core.model import Estate
 from govcloud.core.schema import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
 from govcloud.errors import GovcloudError
-from govcloud.runtime.files import display, read_document
+from govcloud.estate.files import display, read_document
 
 SHARED_GROUPS = ("webhosts", "av_mirror", "backup_hosts", "dr_backup_hosts",
                  "department_servers")

@@ -20,7 +20,6 @@ import govcloud
 from govcloud.core.model import Estate
 from govcloud.core.planning import Change
 from govcloud.errors import GovcloudError
-from govcloud.runtime.store import Store
 from govcloud.services import access, inventory
 from govcloud.services.runner import (
     Line,
@@ -30,6 +29,7 @@ from govcloud.services.runner import (
     require_ansible,
     run_playbook,
 )
+from govcloud.state.store import Store
 
 __all__ = ["PLAYBOOKS", "PlaybookFailed", "PlaybookRun", "ServicesOutcome", "after_apply",
            "build_inventory", "changed_departments", "playbook_folder", "run_services",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from govcloud.runtime.store import Store
+from govcloud.state.store import Store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from govcloud.applying import engine
 from govcloud.core.desired import Resource
-from govcloud.runtime import engine
 from tests.support.cli import apply_killed_after, govcloud, start_apply
 from tests.support.components import wait_for
 from tests.support.estate import edit

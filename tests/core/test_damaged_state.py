@@ -237,7 +237,7 @@ def test_a_new_estates_state_is_private_from_the_start(tmp_path: Path) -> None:
 
 def crash(estate: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``govcloud show`` with a bug planted in it, so the last line of defence runs."""
-    code = ("import sys; from govcloud.runtime import engine\n"
+    code = ("import sys; from govcloud.applying import engine\n"
             "def broken(s): raise RuntimeError('planted bug')\n"
             "engine.show = broken\n"
             "from govcloud.cli import main; main(sys.argv[1:])")

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govcloud.runtime.loader import check_estate
+from govcloud.estate.loader import check_estate
 from tests.support.cli import govcloud
 from tests.support.estate import copy_estate
 from tests.support.paths import paths

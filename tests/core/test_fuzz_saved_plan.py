@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from govcloud.applying import engine
 from govcloud.errors import GovcloudError
-from govcloud.runtime import engine
 from tests.support.cli import govcloud
 from tests.support.estate import copy_estate, edit
 from tests.support.paths import at, paths

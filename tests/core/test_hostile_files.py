@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from govcloud.runtime import files
+from govcloud.estate import files
 from tests.support.cli import NOW, apply_and_collect, govcloud
 from tests.support.estate import REPO, edit
 
@@ -95,7 +95,7 @@ def test_a_folder_swapped_for_a_link_between_two_readings_is_refused(estate: Pat
                                                                     tmp_path: Path) -> None:
     """A long-running process (govcloud serve) validates again later and must see a folder
     that became a link meanwhile; no answer is remembered from one check to the next."""
-    from govcloud.runtime.loader import check_estate
+    from govcloud.estate.loader import check_estate
 
     first = check_estate(estate)
     assert "finance" in first.plans
@@ -121,7 +121,7 @@ def test_a_folder_swapped_for_a_link_during_a_reading_is_refused(
     """plans/ replaced by a link to a folder outside the estate while a validation reads it
     (one that takes minutes, on a large estate or under a policy budget): every plan read
     after the swap is refused, as each file's folder is resolved when the file is read."""
-    from govcloud.runtime import loader
+    from govcloud.estate import loader
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -136,7 +136,7 @@ def test_a_folder_swapped_for_a_link_during_a_reading_is_refused(
             (estate / "plans").rename(tmp_path / "plans-before")
             (estate / "plans").symlink_to(elsewhere)
         return out
-    monkeypatch.setattr("govcloud.runtime.loader.read_document", read_then_swap)
+    monkeypatch.setattr("govcloud.estate.loader.read_document", read_then_swap)
     checked = loader.check_estate(estate)
     refused = sorted(d.file for d in checked.diagnostics
                      if "is outside the estate folder" in d.message)

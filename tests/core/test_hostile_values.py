@@ -72,7 +72,7 @@ def test_bad_or_overlapping_pools_apply_nothing(estate: Path) -> None:
 
 def test_non_finite_prices_are_refused_at_their_line(tmp_path: Path) -> None:
     from govcloud.errors import ValidationFailed
-    from govcloud.runtime.loader import load_book
+    from govcloud.estate.loader import load_book
     from tests.support.estate import REPO
 
     text = (REPO / "prices.yaml").read_text()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from govcloud.runtime import engine
+from govcloud.applying import engine
 from tests.support.cli import govcloud
 from tests.support.estate import REPO, copy_estate
 

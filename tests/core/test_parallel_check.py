@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.estate_gen import generate
-from govcloud.runtime import loader as estate_module
-from govcloud.runtime.loader import check_estate
+from govcloud.estate import loader as estate_module
+from govcloud.estate.loader import check_estate
 from tests.support.estate import edit
 
 

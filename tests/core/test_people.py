@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from govcloud.access import users
+from govcloud.audit import trail
 from govcloud.core.trail import Head
 from govcloud.errors import GovcloudError
-from govcloud.runtime import audit, people
-from govcloud.runtime.store import SCHEMA_VERSION, Store
+from govcloud.state.store import SCHEMA_VERSION, Store
 from tests.support.cli import _env, govcloud
 from tests.support.estate import copy_estate
 
@@ -34,7 +35,7 @@ def _tamper(store: Store, *statements: str) -> None:
 
 def _trail(store: Store, n: int) -> None:
     for i in range(n):
-        audit.append(store, "admin", "user add", f"user{i}", "finance", None, {"i": i},
+        trail.append(store, "admin", "user add", f"user{i}", "finance", None, {"i": i},
                      "", "cli")
 
 
@@ -43,14 +44,14 @@ def test_the_trail_is_append_only(store: Store) -> None:
     for sql in ("UPDATE audit SET actor = 'x' WHERE seq = 1", "DELETE FROM audit WHERE seq = 2"):
         with pytest.raises(Exception, match="append-only"):
             store.execute(sql)
-    assert audit.verify(store).whole and audit.verify(store).records == 2
+    assert trail.verify(store).whole and trail.verify(store).records == 2
 
 
 def test_verify_finds_an_edited_record(store: Store) -> None:
     _trail(store, 4)
-    assert audit.verify(store).problems == []
+    assert trail.verify(store).problems == []
     _tamper(store, "UPDATE audit SET reason = 'nothing to see' WHERE seq = 2")
-    problems = audit.verify(store).problems
+    problems = trail.verify(store).problems
     assert problems == [problems[0]] and problems[0].startswith("record 2 (user add user1")
     assert "was edited" in problems[0]
 
@@ -58,7 +59,7 @@ def test_verify_finds_an_edited_record(store: Store) -> None:
 def test_verify_finds_a_deleted_record(store: Store) -> None:
     _trail(store, 4)
     _tamper(store, "DELETE FROM audit WHERE seq = 3")
-    problems = audit.verify(store).problems
+    problems = trail.verify(store).problems
     assert problems[0] == "record 3 missing: deleted"
     assert problems[1].startswith("record 4 does not follow")
 
@@ -67,33 +68,33 @@ def test_verify_finds_reordered_records(store: Store) -> None:
     _trail(store, 4)
     _tamper(store, "UPDATE audit SET seq = -2 WHERE seq = 2",
             "UPDATE audit SET seq = 2 WHERE seq = 3", "UPDATE audit SET seq = 3 WHERE seq = -2")
-    problems = audit.verify(store).problems
+    problems = trail.verify(store).problems
     assert any("record 2" in p and "was edited" in p for p in problems)
     assert any("record 3" in p and "was edited" in p for p in problems)
 
 
 def test_verify_finds_the_newest_records_cut_off(store: Store) -> None:
     _trail(store, 4)
-    noted = audit.verify(store).head
+    noted = trail.verify(store).head
     assert noted is not None and noted.seq == 4
     _tamper(store, "DELETE FROM audit WHERE seq = 4")
-    assert audit.verify(store).problems == [
+    assert trail.verify(store).problems == [
         "the head kept in the store is record 4, but the trail ends at record 3: the newest "
         "records were deleted"]
-    store.set_meta(audit.HEAD, str(audit.verify(store).head))  # the tamperer fixes the head
-    assert audit.verify(store).whole
-    assert audit.verify(store, noted).problems == [
+    store.set_meta(trail.HEAD, str(trail.verify(store).head))  # the tamperer fixes the head
+    assert trail.verify(store).whole
+    assert trail.verify(store, noted).problems == [
         "the head given is record 4, but the trail ends at record 3: the newest records "
         "were deleted"]
 
 
 def test_accounts_are_checked_hashed_and_audited(store: Store) -> None:
-    p = people.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
+    p = users.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
     assert (p.role, p.department, p.disabled) == ("member", "finance", False)
     stored = store.query("SELECT password FROM users WHERE name = 'li.wei'")[0][0]
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     with pytest.raises(GovcloudError, match="already exists"):
-        people.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
+        users.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
     bad = [("Li", "member", "finance", PASSWORD, "is not allowed"),
            ("zhang", "member", None, PASSWORD, "belongs to one department"),
            ("zhang", "member", "nowhere", PASSWORD, "is not in the estate"),
@@ -103,11 +104,11 @@ def test_accounts_are_checked_hashed_and_audited(store: Store) -> None:
            ("zhang", "finance", None, "my name is zhang!", "contains the user name")]
     for name, role, dep, pw, why in bad:
         with pytest.raises(GovcloudError, match=why):
-            people.add(store, DEPARTMENTS, name, role, dep, pw, "admin")
-    assert [x.name for x in people.people(store)] == ["li.wei"]
-    people.set_role(store, DEPARTMENTS, "li.wei", "approver", "finance", "admin", "new head")
-    people.disable(store, "li.wei", "admin", "left")
-    records = audit.entries(store)
+            users.add(store, DEPARTMENTS, name, role, dep, pw, "admin")
+    assert [x.name for x in users.people(store)] == ["li.wei"]
+    users.set_role(store, DEPARTMENTS, "li.wei", "approver", "finance", "admin", "new head")
+    users.disable(store, "li.wei", "admin", "left")
+    records = trail.entries(store)
     assert [(e.action, e.subject, e.actor) for e in records] == [
         ("user add", "li.wei", "admin"), ("user role", "li.wei", "admin"),
         ("user disable", "li.wei", "admin")]
@@ -119,40 +120,40 @@ def test_accounts_are_checked_hashed_and_audited(store: Store) -> None:
 
 
 def test_sign_in_records_success_failure_and_throttles(store: Store) -> None:
-    people.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
-    assert people.sign_in(store, "li.wei", PASSWORD, "10.0.0.1").name == "li.wei"
+    users.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
+    assert users.sign_in(store, "li.wei", PASSWORD, "10.0.0.1").name == "li.wei"
     for guess in ("wrong", PASSWORD.upper(), "", "x" * 5000):
-        with pytest.raises(people.SignInRefused, match="name or password is wrong"):
-            people.sign_in(store, "li.wei", guess, "10.0.0.2")
-    with pytest.raises(people.SignInRefused, match="name or password is wrong"):
-        people.sign_in(store, "nobody", PASSWORD, "10.0.0.2")
-    failed = audit.latest(store, 10, "sign-in failed")
-    assert [e.subject for e in failed][:1] == [people.UNKNOWN]  # the name typed is not kept
-    assert "nobody" not in json.dumps([e.as_dict() for e in audit.entries(store)])
+        with pytest.raises(users.SignInRefused, match="name or password is wrong"):
+            users.sign_in(store, "li.wei", guess, "10.0.0.2")
+    with pytest.raises(users.SignInRefused, match="name or password is wrong"):
+        users.sign_in(store, "nobody", PASSWORD, "10.0.0.2")
+    failed = trail.latest(store, 10, "sign-in failed")
+    assert [e.subject for e in failed][:1] == [users.UNKNOWN]  # the name typed is not kept
+    assert "nobody" not in json.dumps([e.as_dict() for e in trail.entries(store)])
     assert json.loads(failed[1].after) == {"why": "wrong password"}
-    with pytest.raises(people.SignInRefused, match="name or password is wrong"):
-        people.sign_in(store, "li.wei", "wrong again", "10.0.0.3")  # the fifth for li.wei
-    with pytest.raises(people.SignInRefused, match="too many failed sign-ins"):
-        people.sign_in(store, "li.wei", PASSWORD, "10.0.0.9")  # right password, throttled
-    assert audit.count(store, "sign-in failed", "2000", subject="li.wei") == 5
-    people.add(store, DEPARTMENTS, "wang", "auditor", None, PASSWORD, "admin")
-    people.disable(store, "wang", "admin", "on leave")
-    with pytest.raises(people.SignInRefused):
-        people.sign_in(store, "wang", PASSWORD, "10.0.0.4")
-    assert json.loads(audit.latest(store, 1)[0].after) == {"why": "disabled"}
-    assert audit.verify(store).whole
+    with pytest.raises(users.SignInRefused, match="name or password is wrong"):
+        users.sign_in(store, "li.wei", "wrong again", "10.0.0.3")  # the fifth for li.wei
+    with pytest.raises(users.SignInRefused, match="too many failed sign-ins"):
+        users.sign_in(store, "li.wei", PASSWORD, "10.0.0.9")  # right password, throttled
+    assert trail.count(store, "sign-in failed", "2000", subject="li.wei") == 5
+    users.add(store, DEPARTMENTS, "wang", "auditor", None, PASSWORD, "admin")
+    users.disable(store, "wang", "admin", "on leave")
+    with pytest.raises(users.SignInRefused):
+        users.sign_in(store, "wang", PASSWORD, "10.0.0.4")
+    assert json.loads(trail.latest(store, 1)[0].after) == {"why": "disabled"}
+    assert trail.verify(store).whole
 
 
 def test_throttling_per_source_holds_for_unknown_names(store: Store,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(people, "FAILURES_PER_SOURCE", 3)
-    people.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
+    monkeypatch.setattr(users, "FAILURES_PER_SOURCE", 3)
+    users.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
     for i in range(3):
-        with pytest.raises(people.SignInRefused, match="wrong"):
-            people.sign_in(store, f"guess{i}", "x", "192.0.2.7")
-    with pytest.raises(people.SignInRefused, match="too many"):
-        people.sign_in(store, "li.wei", PASSWORD, "192.0.2.7")
-    assert people.sign_in(store, "li.wei", PASSWORD, "192.0.2.8").name == "li.wei"
+        with pytest.raises(users.SignInRefused, match="wrong"):
+            users.sign_in(store, f"guess{i}", "x", "192.0.2.7")
+    with pytest.raises(users.SignInRefused, match="too many"):
+        users.sign_in(store, "li.wei", PASSWORD, "192.0.2.7")
+    assert users.sign_in(store, "li.wei", PASSWORD, "192.0.2.8").name == "li.wei"
 
 
 def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:

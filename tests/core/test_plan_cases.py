@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
+from govcloud.applying import engine
 from govcloud.core.desired import Resource
-from govcloud.runtime import engine
 from tests.support.cli import govcloud
 from tests.support.estate import REPO, copy_estate
 

@@ -14,8 +14,8 @@ from govcloud.core import policy
 from govcloud.core.checks import Checked
 from govcloud.core.expressions import ELEMENT, pick, reads, tree
 from govcloud.core.schema import PLAN_SCHEMA, with_defaults
-from govcloud.runtime.files import read_document
-from govcloud.runtime.loader import _settings, load_rules
+from govcloud.estate.files import read_document
+from govcloud.estate.loader import _settings, load_rules
 
 ROOT = Path(__file__).resolve().parents[2]  # the example estate
 ROOTS = {"plan": (), "item": ("servers", ELEMENT)}

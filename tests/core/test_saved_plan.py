@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from govcloud.applying import engine
 from govcloud.core.desired import Resource
-from govcloud.runtime import engine
 from tests.support.cli import govcloud
 from tests.support.estate import copy_estate
 from tests.support.estate import edit as shared_edit

@@ -24,7 +24,7 @@ from govcloud.core import schema
 from govcloud.core.approvals import APPROVALS_SCHEMA
 from govcloud.core.documents import Document, parse
 from govcloud.core.policy import POLICY_SCHEMA
-from govcloud.core.proposals import SCHEMAS as REQUEST_SCHEMAS
+from govcloud.core.requests import SCHEMAS as REQUEST_SCHEMAS
 from govcloud.finance.pricebook import PRICE_SCHEMA
 from tests.support.estate import REPO
 from tests.support.paths import at, paths

@@ -14,7 +14,7 @@ import pytest
 
 from govcloud.core.desired import Resource
 from govcloud.errors import DamagedState, LockHeld, StateError
-from govcloud.runtime.store import SCHEMA_VERSION, Store
+from govcloud.state.store import SCHEMA_VERSION, Store
 from tests.support.cli import govcloud
 
 
@@ -90,17 +90,18 @@ def test_the_version_moves_with_every_figure_write_by_anyone_and_not_with_reads(
 def test_the_portal_s_own_sign_ins_leave_the_version_alone_on_sqlite(tmp_path: Path) -> None:
     """A sign-in writes a session and audit records only: the portal's figures (keyed on the
     version) survive it; a write of anything else by the same connection moves it."""
-    from govcloud.runtime import audit, people
+    from govcloud.access import users
+    from govcloud.audit import trail
 
     store = Store("sqlite:///" + str(tmp_path / "s.db"), tmp_path)
-    people.add(store, {"finance"}, "li.wei", "member", "finance", "correct horse battery", "t")
+    users.add(store, {"finance"}, "li.wei", "member", "finance", "correct horse battery", "t")
     first = store.version()
-    person = people.sign_in(store, "li.wei", "correct horse battery", "127.0.0.1")
-    with pytest.raises(people.SignInRefused):
-        people.sign_in(store, "li.wei", "wrong password", "127.0.0.1")
+    person = users.sign_in(store, "li.wei", "correct horse battery", "127.0.0.1")
+    with pytest.raises(users.SignInRefused):
+        users.sign_in(store, "li.wei", "wrong password", "127.0.0.1")
     from govcloud.portal import sessions
     sessions.start(store, person)
-    audit.append(store, "li.wei", "request", "x", "finance", None, None, "", "127.0.0.1")
+    trail.append(store, "li.wei", "request", "x", "finance", None, None, "", "127.0.0.1")
     assert store.version() == first
     with store.transaction():
         store.record_applied(Resource("project", "finance", "finance", {"name": "x"}))
@@ -125,7 +126,7 @@ def test_lock_is_exclusive_names_holder_and_can_be_waited_for(url: str, tmp_path
 
 
 def test_lock_dies_with_a_killed_holder(url: str, tmp_path: Path) -> None:
-    code = ("import sys, time; from pathlib import Path; from govcloud.runtime.store import Store; "
+    code = ("import sys, time; from pathlib import Path; from govcloud.state.store import Store; "
             f"s = Store({url!r}, Path({str(tmp_path)!r})); s.lock(); print('locked', flush=True); "
             "time.sleep(120)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -197,7 +198,7 @@ def test_a_database_of_another_program_is_refused(url: str, tmp_path: Path) -> N
 def test_a_store_made_before_the_schema_version_is_adopted(tmp_path: Path) -> None:
     import sqlite3
 
-    from govcloud.runtime.store import SCHEMA
+    from govcloud.state.store import SCHEMA
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)

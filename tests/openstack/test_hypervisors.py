@@ -99,10 +99,10 @@ def test_capacity_and_show_list_the_real_hypervisors(cloud: Any, estate: Path) -
 def test_the_driver_moves_servers_and_parks_hosts(cloud: Any, estate: Path) -> None:
     from dataclasses import replace
 
+    from govcloud.applying import engine
     from govcloud.core.desired import Resource
     from govcloud.drivers.base import consolidated_reason
     from govcloud.errors import DriverError
-    from govcloud.runtime import engine
 
     govcloud("apply", "--yes", estate=estate, env=env(), check=True, timeout=600)
     with engine.session(estate) as s:

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from govcloud.runtime import audit, tokens
-from govcloud.runtime.store import Store
+from govcloud.access import tokens
+from govcloud.audit import trail
+from govcloud.state.store import Store
 from tests.support.cli import _env, govcloud
 from tests.support.portal import chromium, serving
 from tests.support.testcloud import CLOUDS, domain_of, env, os_estate, purge_domain
@@ -141,11 +142,11 @@ def test_a_keystone_member_sees_their_department_only(keystone: Cloud, app: Any)
                           (keystone.name("member"),))
         assert row == [("member", OWN, "!keystone:" + keystone.users["member"].id,
                         "member@example.cn")]
-        signed = audit.latest(store, 1, "sign-in")[0]
+        signed = trail.latest(store, 1, "sign-in")[0]
         assert (signed.actor, json.loads(signed.after)) == (keystone.name("member"),
                                                             {"via": "keystone"})
         assert signed.source == "testclient"
-        assert PASSWORD not in json.dumps([e.as_dict() for e in audit.entries(store)])
+        assert PASSWORD not in json.dumps([e.as_dict() for e in trail.entries(store)])
     finally:
         store.close()
 
@@ -162,11 +163,11 @@ def test_wrong_password_unknown_name_and_no_role_are_refused(keystone: Cloud, ap
     assert c.get("/api/me").status_code == 401
     store = _store(keystone)
     try:
-        failed = audit.latest(store, 3, "sign-in failed")
+        failed = trail.latest(store, 3, "sign-in failed")
         assert [(e.subject, json.loads(e.after)["why"]) for e in failed] == [
             (keystone.name("nobody"), "no role"), ("(unknown user)", "unknown user"),
             (keystone.name("member"), "wrong password")]
-        assert PASSWORD not in json.dumps([e.as_dict() for e in audit.entries(store)])
+        assert PASSWORD not in json.dumps([e.as_dict() for e in trail.entries(store)])
         assert not store.query("SELECT name FROM users WHERE name = ?",
                                (keystone.name("nobody"),))
     finally:
@@ -226,7 +227,7 @@ def test_a_name_typed_in_another_letter_case_does_not_step_around_the_lock(
         assert r.status_code == 401, (spelt, r.text[:1000])
     store = _store(keystone)
     try:
-        failed = audit.latest(store, 5, "sign-in failed")
+        failed = trail.latest(store, 5, "sign-in failed")
         assert {(e.subject, json.loads(e.after)["why"]) for e in failed} == {
             (name, "wrong password")}  # counted against the account, as Keystone spells it
     finally:
@@ -246,7 +247,7 @@ def test_a_disabled_keystone_user_is_refused_and_recorded_as_disabled(keystone: 
     assert r.status_code == 401 and "name or password is wrong" in r.text, r.text[:1000]
     store = _store(keystone)
     try:
-        last = audit.latest(store, 1, "sign-in failed")[0]
+        last = trail.latest(store, 1, "sign-in failed")[0]
         assert (last.subject, json.loads(last.after)["why"]) == (name, "disabled")
     finally:
         store.close()

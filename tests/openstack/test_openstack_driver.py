@@ -292,7 +292,7 @@ def _count_plan_calls(estate: Path) -> tuple[list[str], int]:
     and the number of servers the plan saw."""
     import keystoneauth1.session as ks_session
 
-    from govcloud.runtime import engine
+    from govcloud.applying import engine
 
     calls: list[str] = []
     original = ks_session.Session.request

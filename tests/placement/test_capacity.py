@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from govcloud.applying import engine
 from govcloud.placement import capacity
 from govcloud.placement.consolidation import repack, replay
 from govcloud.placement.hosts import Demand, Host, Ratios, violations
-from govcloud.runtime import engine
 from tests.support.cli import govcloud, help_text
 from tests.support.estate import REPO
 

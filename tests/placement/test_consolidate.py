@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from govcloud.applying import engine
 from govcloud.placement.consolidation import Migration, repack, replay
 from govcloud.placement.hosts import Demand, Host, Ratios, place, spread, violations
-from govcloud.runtime import engine
 from tests.support.cli import consolidate_killed_after, govcloud
 
 RATIOS = Ratios(cpu=1.0, ram=1.0, disk=1.0, headroom=1.0)

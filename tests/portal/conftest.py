@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from govcloud.access import users
 from govcloud.core.roles import DEPARTMENT_ROLES, ROLES
-from govcloud.runtime import people
-from govcloud.runtime.store import Store
+from govcloud.state.store import Store
 from tests.support.cli import NOW, apply_and_collect
 from tests.support.estate import copy_estate
 
@@ -42,18 +42,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         mp.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
         store = Store(f"sqlite:///{estate}/.state/govcloud.db", estate)
         for role in ROLES:
-            people.add(store, {OWN, OTHER}, account(role), role,
+            users.add(store, {OWN, OTHER}, account(role), role,
                        OWN if role in DEPARTMENT_ROLES else None, PASSWORD, "test")
-        from govcloud.runtime import engine, proposals
+        from govcloud.applying import engine
+        from govcloud.requests import decisions
 
         filed = {}
         with engine.records(estate) as (est, st):
             for dep, who in ((OWN, account("member")), (OTHER, account("operator"))):
                 cores = est.plans[dep].quota.cores  # a raise of quota waits for an operator
-                filed[dep] = proposals.submit(est, st, people.find(st, who), {
+                filed[dep] = decisions.submit(est, st, users.find(st, who), {
                     "kind": "quota", "department": dep, "reason": f"{dep}-matrix",
                     "quota": {"cores": cores + 8}}).id
-                assert proposals.find(st, filed[dep]).state == "waiting"
+                assert decisions.find(st, filed[dep]).state == "waiting"
         store.close()
         from govcloud.portal.app import create_app
 

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from govcloud.access import users
+from govcloud.applying import engine
+from govcloud.audit import trail
 from govcloud.portal import applies
-from govcloud.runtime import audit, engine, people
-from govcloud.runtime.store import Store, acting_for
+from govcloud.state.store import Store, acting_for
 from tests.portal.conftest import PASSWORD, csrf_of
 from tests.support.estate import copy_estate, edit
 
@@ -33,7 +35,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path,
     with engine.records(root) as (est, store):
         for name, role, dep in (("op1", "operator", None), ("li", "member", "finance"),
                                 ("fin", "finance", None), ("aud", "auditor", None)):
-            people.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
+            users.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
     from govcloud.portal.app import create_app
 
     app = create_app(root, secret="test-secret")
@@ -100,7 +102,7 @@ def test_an_operator_applies_the_plan_and_the_cloud_is_built(site: tuple[Path, A
         history = engine.history(s, 1)[0]
         assert history["id"] == record["id"]
         assert history["holder"].startswith("op1 (portal, ")  # govcloud history names them
-        entry = next(e for e in audit.latest(s.store, 50) if e.action == "apply")
+        entry = next(e for e in trail.latest(s.store, 50) if e.action == "apply")
         assert (entry.actor, entry.source, entry.subject) == ("op1", "portal",
                                                               f"apply {record['id']}")
 

@@ -125,7 +125,7 @@ def test_matrix(route: Route, role: str, target: str | None, number: str | None,
 @pytest.fixture(scope="module")
 def api_tokens(site: Site) -> dict[str, str]:
     """A govcloud API token per role (member and approver: of OWN)."""
-    from govcloud.runtime import tokens as api
+    from govcloud.access import tokens as api
 
     store = site.store()
     try:

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from govcloud.access import users
 from govcloud.portal import context
-from govcloud.runtime import people
-from govcloud.runtime.store import Store
+from govcloud.state.store import Store
 from tests.portal.conftest import PASSWORD, Site, csrf_of, sign_in
 from tests.support.cli import NOW, apply_and_collect, govcloud
 from tests.support.estate import copy_estate, edit
@@ -41,9 +41,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     monkeypatch.setattr(context, "FILES_RECHECK", 3600.0)
     store = Store(f"sqlite:///{estate}/.state/govcloud.db", estate)
     plans = {p.stem for p in (estate / "plans").glob("*.yaml")}
-    people.add(store, plans, "li.member", "member", "finance", PASSWORD, "test")
-    people.add(store, plans, "op.operator", "operator", None, PASSWORD, "test")
-    people.add(store, plans, "fin.finance", "finance", None, PASSWORD, "test")
+    users.add(store, plans, "li.member", "member", "finance", PASSWORD, "test")
+    users.add(store, plans, "op.operator", "operator", None, PASSWORD, "test")
+    users.add(store, plans, "fin.finance", "finance", None, PASSWORD, "test")
     store.close()
     from govcloud.portal.app import create_app
 

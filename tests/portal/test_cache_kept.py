@@ -25,7 +25,7 @@ def test_a_second_department_page_reads_neither_the_cloud_nor_the_chargeback(
     reads: list[int] = []
     read = portal.driver.read
     monkeypatch.setattr(portal.driver, "read", lambda *a, **k: reads.append(1) or read(*a, **k))
-    from govcloud.runtime import accounts
+    from govcloud.books import accounts
     made: list[str] = []
     statement_for = accounts.statement_for
     monkeypatch.setattr(accounts, "statement_for",
@@ -44,7 +44,7 @@ def test_after_a_change_a_month_s_statement_is_made_once_for_a_page(
         site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     """This month's bill and the twelve bills share the month's statement: after a change,
     a department page makes each month's statement once (it was made twice for this month)."""
-    from govcloud.runtime import accounts
+    from govcloud.books import accounts
 
     portal: Any = site.app.state.portal  # type: ignore[attr-defined]
     member = sign_in(site, account("member"))

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from govcloud.access import users
+from govcloud.applying import engine
+from govcloud.audit import trail
 from govcloud.core.approvals import compile_approvals
 from govcloud.core.documents import parse
-from govcloud.runtime import audit, engine, escalation, people, proposals
+from govcloud.requests import decisions, escalation
 from tests.portal.test_notify import PASSWORD, Inbox, _estate, _text, inbox  # noqa: F401
 from tests.support.cli import govcloud
 
@@ -40,7 +43,7 @@ def test_a_request_waiting_too_long_is_escalated_once(
     root = _estate(tmp_path, port)
     monkeypatch.setenv("GOVCLOUD_NOW", FILED)
     with engine.records(root) as (est, store):
-        r = proposals.submit(est, store, people.find(store, "li"), {
+        r = decisions.submit(est, store, users.find(store, "li"), {
             "kind": "quota", "department": "finance", "reason": "年底", "quota": {"cores": 60}})
         assert r.waiting_for() == "operator" and r.verdict["chain"]["rules"] == ["operator"]
     assert sorted(box.mails[0][0]) == ["op1@qingdao.gov.cn", "op2@qingdao.gov.cn"]
@@ -65,7 +68,7 @@ def test_a_request_waiting_too_long_is_escalated_once(
     assert len(box.mails) == 2  # told once
 
     with engine.records(root) as (est, store):
-        record = audit.latest(store, 1, escalation.ACTION)[0]
+        record = trail.latest(store, 1, escalation.ACTION)[0]
         assert (record.actor, record.subject) == ("govcloud (approval rule operator)",
                                                   f"request {r.id}")
 

@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from govcloud.runtime import engine, people, proposals
-from govcloud.runtime.store import Store
+from govcloud.access import users
+from govcloud.applying import engine
+from govcloud.requests import decisions
+from govcloud.state.store import Store
 from tests.portal.conftest import csrf_of
 from tests.support.cli import _env
 from tests.support.estate import copy_estate
@@ -133,9 +135,9 @@ CASES = _payloads()
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     estate = copy_estate(tmp_path_factory.mktemp("hostile") / "estate")
     with engine.records(estate) as (est, store):
-        people.add(store, set(est.plans), "li", "member", "finance", PASSWORD, "test")
-        people.add(store, set(est.plans), "op1", "operator", None, PASSWORD, "test")
-        people.add(store, set(est.plans), "op2", "operator", None, PASSWORD, "test")
+        users.add(store, set(est.plans), "li", "member", "finance", PASSWORD, "test")
+        users.add(store, set(est.plans), "op1", "operator", None, PASSWORD, "test")
+        users.add(store, set(est.plans), "op2", "operator", None, PASSWORD, "test")
     return estate
 
 
@@ -154,9 +156,9 @@ def test_there_are_at_least_200_cases() -> None:
 def test_refused_with_field_level_errors(payload: Any, field: str, root: Path) -> None:
     before = _digest(root)
     with engine.records(root) as (est, store):
-        li = people.find(store, "li")
-        with pytest.raises(proposals.RequestRefused) as err:
-            proposals.submit(est, store, li, payload, "test")
+        li = users.find(store, "li")
+        with pytest.raises(decisions.RequestRefused) as err:
+            decisions.submit(est, store, li, payload, "test")
         assert store.query("SELECT COUNT(*) FROM requests")[0][0] == 0
     verdict = err.value.verdict
     if field in ("", "department"):  # not a request at all, or another department's
@@ -231,13 +233,13 @@ def test_racing_approvals_and_an_apply_lose_nothing(tmp_path: Path) -> None:
     with engine.records(root) as (est, store):
         for name, role, dep in (("li", "member", "finance"), ("op1", "operator", None),
                                 ("op2", "operator", None)):
-            people.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
-        li = people.find(store, "li")
-        a = proposals.submit(est, store, li, {"kind": "quota", "department": "finance",
+            users.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
+        li = users.find(store, "li")
+        a = decisions.submit(est, store, li, {"kind": "quota", "department": "finance",
                                               "reason": "a", "quota": {"cores": 60}})
-        b = proposals.submit(est, store, li, {"kind": "remove", "department": "finance",
+        b = decisions.submit(est, store, li, {"kind": "remove", "department": "finance",
                                               "reason": "b", "server": "fin-budget-app"})
-        c = proposals.submit(est, store, li, {"kind": "quota", "department": "finance",
+        c = decisions.submit(est, store, li, {"kind": "quota", "department": "finance",
                                               "reason": "c", "quota": {"ram_gb": 300}})
     assert {a.waiting_for(), b.waiting_for(), c.waiting_for()} == {"operator"}
     started = time.monotonic()
@@ -259,9 +261,9 @@ def test_racing_approvals_and_an_apply_lose_nothing(tmp_path: Path) -> None:
     assert "# treasury payment gateway" in text
     assert engine.validate(root).errors == []  # the plan file is whole and valid
     store = Store(f"sqlite:///{root}/.state/govcloud.db", root)
-    states = {r.id: r.state for r in proposals.listing(store)}
+    states = {r.id: r.state for r in decisions.listing(store)}
     assert states == {a.id: "approved", b.id: "approved", c.id: "approved"}
-    approvals = [e.subject for e in proposals.audit.latest(store, 50, "request approve")]
+    approvals = [e.subject for e in decisions.trail.latest(store, 50, "request approve")]
     assert sorted(approvals) == sorted(f"request {n}" for n in (a.id, b.id, c.id))
-    assert proposals.audit.latest(store, 5, "apply")  # the apply is in the trail too
-    assert proposals.audit.verify(store).whole  # appended by five processes, still a chain
+    assert decisions.trail.latest(store, 5, "apply")  # the apply is in the trail too
+    assert decisions.trail.verify(store).whole  # appended by five processes, still a chain

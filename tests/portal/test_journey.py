@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from govcloud.runtime import engine, people
+from govcloud.access import users
+from govcloud.applying import engine
 from tests.support.chromium import png_pixels
 from tests.support.cli import NOW, _env, apply_and_collect, govcloud
 from tests.support.estate import REPO, copy_estate
@@ -38,7 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         with engine.records(estate) as (est, store):
             for name, role, dep in (("li.wei", "member", "finance"),
                                     ("admin", "operator", None), ("qian", "finance", None)):
-                people.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
+                users.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
     finally:
         del os.environ["GOVCLOUD_NOW"]
     with serving(estate, _env(NOW), estate / "serve.log") as base:

@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
-from govcloud.runtime import audit, engine, people, proposals
+from govcloud.access import users
+from govcloud.applying import engine
+from govcloud.audit import trail
+from govcloud.requests import decisions
 from tests.support.components import free_port
 from tests.support.estate import copy_estate, edit
 
@@ -51,9 +54,9 @@ def _estate(tmp_path: Path, port: int) -> Path:
         for name, role, dep in (("li", "member", "finance"), ("op1", "operator", None),
                                 ("op2", "operator", None), ("fin", "finance", None),
                                 ("aud", "auditor", None), ("head", "approver", "finance")):
-            people.add(store, set(est.plans), name, role, dep, PASSWORD, "test",
+            users.add(store, set(est.plans), name, role, dep, PASSWORD, "test",
                        email=f"{name}@qingdao.gov.cn")
-        people.add(store, set(est.plans), "op3", "operator", None, PASSWORD, "test")  # no mail
+        users.add(store, set(est.plans), "op3", "operator", None, PASSWORD, "test")  # no mail
     return root
 
 
@@ -70,25 +73,25 @@ def test_mails_go_to_whom_a_request_waits_for_then_to_its_requester(
     edit(root / "policies" / "approvals.yaml", "verdict.cost_delta > 5000.0",
          "verdict.cost_delta > 300.0")
     with engine.records(root) as (est, store):
-        li = people.find(store, "li")
-        small = proposals.submit(est, store, li, {
+        li = users.find(store, "li")
+        small = decisions.submit(est, store, li, {
             "kind": "replicas", "department": "finance", "reason": "x",
             "server": "fin-budget-app", "count": 4})
         assert small.state == "approved" and box.mails[0][0] == ["li@qingdao.gov.cn"]
-        r = proposals.submit(est, store, li, {
+        r = decisions.submit(est, store, li, {
             "kind": "servers", "department": "finance", "reason": "报表",
             "server": {"name": "fin-report", "flavor": "m1.large", "image": "kylin-v10-sp3",
                        "count": 2}})
         assert r.waiting_for() == "finance"
         assert box.mails[1][0] == ["fin@qingdao.gov.cn"]
-        proposals.approve(est, store, people.find(store, "fin"), r.id)
+        decisions.approve(est, store, users.find(store, "fin"), r.id)
         assert sorted(box.mails[2][0]) == ["op1@qingdao.gov.cn", "op2@qingdao.gov.cn"]
-        proposals.approve(est, store, people.find(store, "op1"), r.id)
+        decisions.approve(est, store, users.find(store, "op1"), r.id)
         assert box.mails[3][0] == ["li@qingdao.gov.cn"]
-        asked = proposals.submit(est, store, people.find(store, "op1"), {
+        asked = decisions.submit(est, store, users.find(store, "op1"), {
             "kind": "quota", "department": "finance", "reason": "y", "quota": {"cores": 60}})
         assert box.mails[4][0] == ["op2@qingdao.gov.cn"]  # never the requester itself
-        proposals.close(store, people.find(store, "op2"), asked.id, "rejected", "not now",
+        decisions.close(store, users.find(store, "op2"), asked.id, "rejected", "not now",
                         "test", est)
         assert box.mails[5][0] == ["op1@qingdao.gov.cn"]
         hashes = [row[0] for row in store.query("SELECT password FROM users")]
@@ -114,9 +117,9 @@ def test_mails_go_to_whom_a_request_waits_for_then_to_its_requester(
 def test_an_unreachable_smtp_server_never_stops_a_request(tmp_path: Path) -> None:
     root = _estate(tmp_path, free_port())  # nothing listens there
     with engine.records(root) as (est, store):
-        r = proposals.submit(est, store, people.find(store, "li"), {
+        r = decisions.submit(est, store, users.find(store, "li"), {
             "kind": "quota", "department": "finance", "reason": "y", "quota": {"cores": 60}})
         assert r.state == "waiting"
-        failed = audit.latest(store, 1, "notify failed")
+        failed = trail.latest(store, 1, "notify failed")
         assert failed and "op1, op2" in failed[0].reason and failed[0].subject == \
             f"request {r.id}"

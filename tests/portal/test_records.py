@@ -185,7 +185,7 @@ def test_history_names_who_asked_and_who_approved(site: Site) -> None:
 
 
 def _approved(n: int, at: str, by: tuple[str, ...] = ("op.one",)) -> Any:
-    from govcloud.runtime.proposals import Request
+    from govcloud.requests.decisions import Request
 
     return Request(n, OWN, "quota", "member.one", "approved", {}, "", {},
                    [{"role": "operator", "by": b, "at": at} for b in by], "t0", at, "")
@@ -193,7 +193,7 @@ def _approved(n: int, at: str, by: tuple[str, ...] = ("op.one",)) -> Any:
 
 def test_the_rule_that_credits_an_approved_request_to_an_apply() -> None:
     """After the previous apply that finished ok started, up to this apply's start."""
-    from govcloud.runtime.engine import applied_requests
+    from govcloud.applying.engine import applied_requests
 
     approved = [_approved(1, "2026-11-01T10:00:00Z"), _approved(2, "2026-11-02T10:00:00Z"),
                 _approved(3, "2026-11-03T10:00:00Z", ()), _approved(4, "2026-11-05T10:00:00Z")]

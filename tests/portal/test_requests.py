@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 
+from govcloud.access import users
+from govcloud.applying import engine
+from govcloud.audit import trail
 from govcloud.core.documents import parse
-from govcloud.core.proposals import Edit
+from govcloud.core.requests import Edit
 from govcloud.errors import LockHeld
-from govcloud.runtime import audit, engine, people, proposals
-from govcloud.runtime.planedit import apply_edits
+from govcloud.estate.planedit import apply_edits
+from govcloud.requests import decisions
 from tests.support.estate import REPO, copy_estate, edit
 
 PASSWORD = "correct horse battery"
@@ -30,7 +33,7 @@ def estate(tmp_path: Path) -> Path:
                                 ("head", "approver", "culture-tourism"),
                                 ("head2", "approver", "finance"),
                                 ("zhao", "member", "culture-tourism")):
-            people.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
+            users.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
     return root
 
 
@@ -45,14 +48,14 @@ def _repo(root: Path) -> None:
     _git(root, "-c", "user.name=ops", "-c", "user.email=ops@example", "commit", "-qm", "init")
 
 
-def _file(root: Path, who: str, payload: dict[str, Any]) -> proposals.Request:
+def _file(root: Path, who: str, payload: dict[str, Any]) -> decisions.Request:
     with engine.records(root) as (est, store):
-        return proposals.submit(est, store, people.find(store, who), payload, "test")
+        return decisions.submit(est, store, users.find(store, who), payload, "test")
 
 
-def _approve(root: Path, who: str, n: int) -> proposals.Request:
+def _approve(root: Path, who: str, n: int) -> decisions.Request:
     with engine.records(root) as (est, store):
-        return proposals.approve(est, store, people.find(store, who), n, "ok", "test")
+        return decisions.approve(est, store, users.find(store, who), n, "ok", "test")
 
 
 def _plans(root: Path) -> dict[str, bytes]:
@@ -108,7 +111,7 @@ def test_every_kind_is_judged_with_its_diff_cost_capacity_and_chain(estate: Path
     ]
     with engine.records(estate) as (est, _):
         for p in payloads:
-            v = proposals.assess(est, "finance", {**p, "department": "finance",
+            v = decisions.assess(est, "finance", {**p, "department": "finance",
                                                   "reason": "test"})
             assert v.ok, (p, v.errors)
             assert v.diff.startswith("--- a/plans/finance.yaml"), p
@@ -140,9 +143,9 @@ def test_a_small_request_is_approved_at_once_and_committed_as_the_requester(
     assert "Approved-by: govcloud (approval rule small-inside-quota) (auto)" in log
     assert _git(estate, "status", "--porcelain", "plans") == ""
     with engine.records(estate) as (_, store):
-        actions = [e.action for e in audit.entries(store)]
+        actions = [e.action for e in trail.entries(store)]
         assert actions[-2:] == ["request new", "request approve"]
-        assert audit.verify(store).whole
+        assert trail.verify(store).whole
 
 
 def test_a_costly_request_waits_for_finance_then_an_operator(estate: Path) -> None:
@@ -154,9 +157,9 @@ def test_a_costly_request_waits_for_finance_then_an_operator(estate: Path) -> No
                                         "image": "kylin-v10-sp3", "count": 2}})
     assert r.state == "waiting" and r.verdict["chain"]["roles"] == ["finance", "operator"]
     assert r.waiting_for() == "finance" and _plans(estate) == before
-    with pytest.raises(proposals.RequestRefused, match="waits for a finance's approval"):
+    with pytest.raises(decisions.RequestRefused, match="waits for a finance's approval"):
         _approve(estate, "op1", r.id)
-    with pytest.raises(proposals.RequestRefused, match="separation of duties"):
+    with pytest.raises(decisions.RequestRefused, match="separation of duties"):
         _approve(estate, "li", r.id)
     r = _approve(estate, "fin", r.id)
     assert r.state == "waiting" and r.waiting_for() == "operator" and _plans(estate) == before
@@ -170,7 +173,7 @@ def test_nobody_approves_their_own_request(estate: Path) -> None:
     r = _file(estate, "op1", {"kind": "quota", "department": "finance", "reason": "more",
                               "quota": {"cores": 60}})
     assert r.waiting_for() == "operator"
-    with pytest.raises(proposals.RequestRefused, match="separation of duties"):
+    with pytest.raises(decisions.RequestRefused, match="separation of duties"):
         _approve(estate, "op1", r.id)
     assert _approve(estate, "op2", r.id).state == "approved"
 
@@ -182,7 +185,7 @@ def test_a_public_website_needs_its_own_departments_head(estate: Path) -> None:
                                                             "public": True}})
     assert r.verdict["chain"]["roles"] == ["approver", "operator"]
     assert r.verdict["facts"]["new_public_website"] is True
-    with pytest.raises(proposals.RequestRefused, match="own department"):
+    with pytest.raises(decisions.RequestRefused, match="own department"):
         _approve(estate, "head2", r.id)  # finance's head
     assert _approve(estate, "head", r.id).waiting_for() == "operator"
     assert _approve(estate, "op1", r.id).state == "approved"
@@ -213,13 +216,13 @@ def test_rejecting_and_sending_back_need_a_reason_and_write_nothing(estate: Path
     b = _file(estate, "li", {"kind": "quota", "department": "finance", "reason": "b",
                              "quota": {"cores": 70}})
     with engine.records(estate) as (_, store):
-        op = people.find(store, "op1")
-        with pytest.raises(proposals.RequestRefused, match="needs a reason"):
-            proposals.close(store, op, a.id, "rejected", " ")
-        assert proposals.close(store, op, a.id, "rejected", "too much").state == "rejected"
-        assert proposals.close(store, op, b.id, "returned", "split it").state == "returned"
-        with pytest.raises(proposals.RequestRefused, match="is rejected"):
-            proposals.approve(engine.validate(estate).estate(), store, op, a.id)
+        op = users.find(store, "op1")
+        with pytest.raises(decisions.RequestRefused, match="needs a reason"):
+            decisions.close(store, op, a.id, "rejected", " ")
+        assert decisions.close(store, op, a.id, "rejected", "too much").state == "rejected"
+        assert decisions.close(store, op, b.id, "returned", "split it").state == "returned"
+        with pytest.raises(decisions.RequestRefused, match="is rejected"):
+            decisions.approve(engine.validate(estate).estate(), store, op, a.id)
     assert _plans(estate) == before
 
 
@@ -230,7 +233,7 @@ def test_an_approval_meeting_the_lock_does_not_offer_lock_timeout(
     a = _file(estate, "li", {"kind": "quota", "department": "finance", "reason": "a",
                              "quota": {"cores": 60}})
     assert a.waiting_for() == "operator"
-    monkeypatch.setattr(proposals, "LOCK_SECONDS", 0.0)
+    monkeypatch.setattr(decisions, "LOCK_SECONDS", 0.0)
     with engine.records(estate) as (_, holder):
         holder.lock(doing="apply")  # as govcloud apply holds it
         try:

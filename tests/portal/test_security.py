@@ -10,11 +10,12 @@ from typing import Any
 
 from itsdangerous import URLSafeSerializer
 
+from govcloud.access import users
+from govcloud.audit import trail
 from govcloud.portal import sessions
 from govcloud.portal.app import SECURITY_HEADERS
 from govcloud.portal.i18n import ZH
 from govcloud.portal.routes import ROUTES
-from govcloud.runtime import audit, people
 from tests.portal.conftest import PASSWORD, Site, account, client, csrf_of, sign_in
 
 
@@ -108,28 +109,28 @@ def test_a_signed_out_or_disabled_session_is_over(site: Site) -> None:
         replay.cookies.set(k, v)
     assert replay.get("/api/me").status_code == 401  # the old cookie is dead
     store = site.store()
-    people.add(store, {"finance"}, "temp.user", "auditor", None, PASSWORD, "test")
+    users.add(store, {"finance"}, "temp.user", "auditor", None, PASSWORD, "test")
     d = sign_in(site, "temp.user")
     assert d.get("/api/me").json()["role"] == "auditor"
-    people.disable(store, "temp.user", "test", "left")
+    users.disable(store, "temp.user", "test", "left")
     assert d.get("/api/me").status_code == 401
 
 
 def test_sign_in_is_throttled_and_recorded(site: Site) -> None:
     store = site.store()
-    people.add(store, {"finance"}, "throttled", "finance", None, PASSWORD, "test")
+    users.add(store, {"finance"}, "throttled", "finance", None, PASSWORD, "test")
     c = client(site)
-    for _ in range(people.FAILURES_PER_NAME):
+    for _ in range(users.FAILURES_PER_NAME):
         r = c.post("/login", data={"name": "throttled", "password": "wrong password!",
                                    "csrf": _login_page(c)})
         assert r.status_code == 401
     r = c.post("/login", data={"name": "throttled", "password": PASSWORD,
                                "csrf": _login_page(c)})
     assert r.status_code == 429 and "too many failed sign-ins" in r.text
-    failed = [e for e in audit.latest(store, 50, "sign-in failed") if e.subject == "throttled"]
-    assert len(failed) == people.FAILURES_PER_NAME
+    failed = [e for e in trail.latest(store, 50, "sign-in failed") if e.subject == "throttled"]
+    assert len(failed) == users.FAILURES_PER_NAME
     assert all(e.source == "testclient" for e in failed)
-    assert audit.verify(store).whole
+    assert trail.verify(store).whole
 
 
 def test_next_never_leaves_the_site(site: Site) -> None:

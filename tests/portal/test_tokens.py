@@ -1,4 +1,4 @@
-"""govcloud API tokens (govcloud.runtime.tokens, ``govcloud tokens``): shown once, kept only
+"""govcloud API tokens (govcloud.access.tokens, ``govcloud tokens``): shown once, kept only
 as a hash, scoped to a role and department on /api/* with a Bearer header, refused on pages,
 and revocable at once; through the CLI and the portal (Starlette TestClient)."""
 
@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from govcloud.access import tokens
+from govcloud.audit import trail
 from govcloud.errors import GovcloudError
-from govcloud.runtime import audit, tokens
 from tests.portal.conftest import OTHER, OWN, Site, client
 from tests.support.cli import govcloud
 
@@ -27,8 +28,8 @@ def test_a_member_token_reads_and_files_for_its_department_only(site: Site) -> N
         kept = store.query("SELECT digest FROM tokens WHERE id = ?", (token.id,))[0][0]
         assert kept == hashlib.sha256(text.encode()).hexdigest()
         assert text not in json.dumps(store.query("SELECT * FROM tokens")) + \
-            json.dumps([e.as_dict() for e in audit.entries(store)])
-        assert audit.latest(store, 1)[0].action == "token add"
+            json.dumps([e.as_dict() for e in trail.entries(store)])
+        assert trail.latest(store, 1)[0].action == "token add"
     finally:
         store.close()
     c: Any = client(site)

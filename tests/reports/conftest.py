@@ -22,7 +22,7 @@ def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
 def park_idle_hosts(estate: Path) -> None:
     """Disable every host that runs no server, as consolidate --apply leaves them: a parked
     host draws no power."""
-    from govcloud.runtime import engine
+    from govcloud.applying import engine
 
     with engine.session(estate) as s:
         running = set(s.driver.servers_on_hosts().values())

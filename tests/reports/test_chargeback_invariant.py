@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from govcloud.estate.loader import load_book
 from govcloud.finance.chargeback import (
     Adjustment,
     MonthCharges,
@@ -23,7 +24,6 @@ from govcloud.finance.chargeback import (
     split,
 )
 from govcloud.finance.pricebook import Dated, PriceBook, Source
-from govcloud.runtime.loader import load_book
 from tests.support.estate import REPO
 from tests.support.pyramid import sized
 

@@ -279,7 +279,8 @@ def test_every_price_is_effective_dated(golden: Path) -> None:
 
 def test_the_exporter_schedule_collects_this_month_and_finishes_last_month(
         golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from govcloud.runtime import accounts, engine
+    from govcloud.applying import engine
+    from govcloud.books import accounts
 
     run(golden, "usage", "collect", "--period", "2026-10", GOVCLOUD_NOW="2026-10-15T06:20:00Z")
     with engine.session(golden) as s:
@@ -387,7 +388,9 @@ def test_the_exporter_schedule_has_a_session_of_its_own(
     """The hourly collection runs beside the scrapes' rebuild thread: it must not share the
     serving session's cloud connection (openstacksdk connections are not thread-safe), so
     each run opens its own session — its own store connection and driver — and closes it."""
-    from govcloud.runtime import accounts, engine, exporter
+    from govcloud.applying import engine
+    from govcloud.books import accounts
+    from govcloud.metrics import exporter
 
     seen: list[tuple[int, int]] = []
     real = accounts.collect_due

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from govcloud.core.desired import Resource
 from govcloud.core.schema import ABS_PATH, DNS, IDENT, NAME, URL
-from govcloud.runtime.loader import check_estate
+from govcloud.estate.loader import check_estate
 from govcloud.services import inventory
 from govcloud.services.inventory import InventoryError
 from tests.support.estate import REPO, copy_estate

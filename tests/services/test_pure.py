@@ -82,7 +82,7 @@ def test_department_servers_in_per_department_groups(tmp_path: Path) -> None:
     import dataclasses
 
     from govcloud.core.model import Estate
-    from govcloud.runtime.loader import check_estate
+    from govcloud.estate.loader import check_estate
     from govcloud.services.access import estate_access
     from govcloud.services.inventory import build
     from tests.support.estate import copy_estate
@@ -210,7 +210,7 @@ def test_a_server_without_an_address_is_never_left_to_dns(tmp_path: Path) -> Non
     import dataclasses
 
     from govcloud.core.model import Estate
-    from govcloud.runtime.loader import check_estate
+    from govcloud.estate.loader import check_estate
     from govcloud.services.inventory import build
     from tests.support.estate import copy_estate
 

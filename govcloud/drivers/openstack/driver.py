@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from govcloud.clock import now
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver
@@ -38,7 +39,7 @@ from govcloud.drivers.openstack.network import (
     zone_tag,
 )
 from govcloud.errors import DriverError, GovcloudError
-from govcloud.runtime.store import Store, now
+from govcloud.state.store import Store
 
 T = TypeVar("T")
 RECORDED = frozenset({"website", "antivirus", "backup"})

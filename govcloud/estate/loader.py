@@ -2,7 +2,7 @@
 
 An estate is a folder with ``govcloud.yaml`` (settings), ``plans/`` (one tenancy plan per
 department), ``policies/`` and ``inventories/``. This module reads the files (through
-``govcloud.runtime.files``) and hands the parsed documents to the pure checks in
+``govcloud.estate.files``) and hands the parsed documents to the pure checks in
 ``govcloud.core.checks``; estates of hundreds of plans are checked by one process per core.
 """
 
@@ -29,10 +29,10 @@ from govcloud.core.documents import parse
 from govcloud.core.model import Settings
 from govcloud.core.policy import PolicyEngine, Rule, Watch, compile_rules
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
+from govcloud.estate import rulelimits
+from govcloud.estate.files import display, quiet_gc, read_document
 from govcloud.finance.pricebook import PriceBook, parse_book
-from govcloud.runtime import budget
-from govcloud.runtime.files import display, quiet_gc, read_document
-from govcloud.runtime.stateurl import url_problem
+from govcloud.state.url import url_problem
 
 SETTINGS_FILE = "govcloud.yaml"
 
@@ -125,7 +125,7 @@ def workers(files: int) -> int:
 def _check_files(paths: list[PlanFile], root: Path, out: Checked, rules: list[Rule],
                  engine: PolicyEngine | None) -> Iterator[FileResult]:
     """Each file checked on its own, in order: under a budget when a policy may be costly
-    (``govcloud.runtime.budget``), else here, or by one process per idle core for large
+    (``govcloud.estate.rulelimits``), else here, or by one process per idle core for large
     estates."""
     settings = out.settings
     forks = "fork" in multiprocessing.get_all_start_methods()
@@ -153,12 +153,12 @@ def _check_budgeted(paths: list[PlanFile], root: Path, out: Checked, rules: list
                     ) -> Iterator[FileResult]:
     settings = out.settings
 
-    def make_job(disabled: frozenset[str]) -> budget.Job:
+    def make_job(disabled: frozenset[str]) -> rulelimits.Job:
         engine = PolicyEngine(rules, settings, disabled)
         return lambda i, watch: _check_file(paths[i], root, settings, engine, watch)
 
     workers = _cores() if len(paths) >= PARALLEL_FROM else 1
-    results, overruns = budget.run(len(paths), make_job, rules, workers)
+    results, overruns = rulelimits.run(len(paths), make_job, rules, workers)
     for overrun in overruns:
         out.diagnostics.append(overrun.diagnostic(display(paths[overrun.item][0], root)))
     yield from results

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from govcloud.applying import engine
 from govcloud.cli import cli
 from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option
@@ -27,7 +28,6 @@ from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.errors import GovcloudError
 from govcloud.finance.pricebook import PRICE_SCHEMA
-from govcloud.runtime import engine
 
 
 @cli.command()

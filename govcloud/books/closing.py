@@ -9,8 +9,13 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from govcloud.audit import trail
+from govcloud.books import accounts
+from govcloud.books import records as stored
+from govcloud.clock import now
 from govcloud.core.model import Estate
 from govcloud.errors import GovcloudError
+from govcloud.estate.files import write_bytes
 from govcloud.finance import usage
 from govcloud.finance.chargeback import Adjustment, Statement
 from govcloud.finance.closing import Closing, cited_lines, digest
@@ -18,10 +23,7 @@ from govcloud.finance.period import Month
 from govcloud.finance.rerate import Rating, Rerate
 from govcloud.finance.rerate import diff as rate_diff
 from govcloud.finance.savings import ledger
-from govcloud.runtime import accounts, audit
-from govcloud.runtime import records as stored
-from govcloud.runtime.files import write_bytes
-from govcloud.runtime.store import Store, holder_id, now
+from govcloud.state.store import Store, holder_id
 
 
 def close(estate: Estate, store: Store, month: Month, by: str | None = None,
@@ -61,7 +63,7 @@ def close(estate: Estate, store: Store, month: Month, by: str | None = None,
             raise GovcloudError(f"{period} is already closed (closed meanwhile by another "
                                 "close)", "reload: a closed month cannot change") from None
         raise
-    audit.append(store, by, "statement close", f"statement {period}", "", None,
+    trail.append(store, by, "statement close", f"statement {period}", "", None,
                  {"platform_cost": str(st.platform_cost), "idle": str(st.idle),
                   "digest": c.body_digest()}, "", source)
     return c

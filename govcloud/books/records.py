@@ -9,12 +9,13 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from govcloud.clock import now
 from govcloud.errors import StateError
 from govcloud.finance.chargeback import Adjustment
 from govcloud.finance.closing import Closing
 from govcloud.finance.rerate import Rating
 from govcloud.finance.usage import Record
-from govcloud.runtime.store import Store, now
+from govcloud.state.store import Store
 
 TABLES = [
     """CREATE TABLE IF NOT EXISTS usage (

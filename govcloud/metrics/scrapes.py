@@ -1,7 +1,7 @@
 """The exporter's HTTP side: serves pre-built metric pages to scrapers, bounded.
 
 One event-loop thread serves every connection: a scrape costs a write of bytes already made
-(:class:`govcloud.runtime.exporter.Snapshot`), so there is no thread per client and nothing
+(:class:`govcloud.metrics.exporter.Snapshot`), so there is no thread per client and nothing
 to build per scrape. Bounds: at most ``MAX_CONNECTIONS`` open at once (at the cap, a new
 client takes the place of the one that has been sending its request the longest, so a flood of
 half-open connections cannot lock scrapers out), a request head of at most ``MAX_HEAD`` bytes

@@ -6,12 +6,13 @@ import sys
 
 import click
 
+from govcloud.access import users as user_records
+from govcloud.applying import engine
 from govcloud.cli import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.core.roles import ROLES
-from govcloud.runtime import engine, people
-from govcloud.runtime.store import holder_id
+from govcloud.state.store import holder_id
 
 
 @cli.group()
@@ -58,7 +59,7 @@ def add(ctx: click.Context, name: str, role: str, department: str | None, email:
         --password-stdin
     """
     with engine.records(root(ctx)) as (estate, store):
-        person = people.add(store, set(estate.plans), name, role, department,
+        person = user_records.add(store, set(estate.plans), name, role, department,
                             _password(name, password_stdin), holder_id(), email=email)
     where = f" of {person.department}" if person.department else ""
     click.echo(f"Added {person.name}, {person.role}{where}.")
@@ -76,7 +77,7 @@ def list_(ctx: click.Context, output: str) -> None:
       govcloud users list -o json
     """
     with engine.records(root(ctx)) as (_, store):
-        found = people.people(store)
+        found = user_records.people(store)
     if output == "json":
         emit_json([p.as_dict() for p in found])
         return
@@ -102,7 +103,7 @@ def disable(ctx: click.Context, name: str, reason: str) -> None:
       govcloud users disable li.wei --reason "left the department"
     """
     with engine.records(root(ctx)) as (_, store):
-        people.disable(store, name, holder_id(), reason)
+        user_records.disable(store, name, holder_id(), reason)
     click.echo(f"Disabled {name}.")
 
 
@@ -121,7 +122,7 @@ def role(ctx: click.Context, name: str, role: str, department: str | None,
       govcloud users role li.wei --role approver --department finance --reason "new head"
     """
     with engine.records(root(ctx)) as (estate, store):
-        person = people.set_role(store, set(estate.plans), name, role, department,
+        person = user_records.set_role(store, set(estate.plans), name, role, department,
                                  holder_id(), reason)
     where = f" of {person.department}" if person.department else ""
     click.echo(f"{person.name} is now {person.role}{where}.")

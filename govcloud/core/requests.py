@@ -1,6 +1,6 @@
 """What a department may ask for, as data: the kinds of request, the shape of each (checked
 field by field with the plan schema's own rules), and the edit each one makes to the
-department's plan (pure: the plan file is edited at the edge, ``runtime/planedit.py``, keeping
+department's plan (pure: the plan file is edited at the edge, ``estate/planedit.py``, keeping
 its comments and order).
 
 A request never carries a whole plan: it names one change (a website, servers, more replicas,

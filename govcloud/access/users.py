@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
+from govcloud.audit import trail
+from govcloud.clock import clock, now, stamp
 from govcloud.core import grants
 from govcloud.core.roles import DEPARTMENT_ROLES, check_account, check_password
 from govcloud.errors import DriverError, GovcloudError, MissingExtra
-from govcloud.runtime import audit
-from govcloud.runtime.store import Store, clock, now, stamp
+from govcloud.state.store import Store
 
 # Sign-in throttling, counted from the audit trail (so it holds across worker processes):
 # after FAILURES_PER_NAME failed sign-ins for one name, or FAILURES_PER_SOURCE from one client
@@ -133,7 +134,7 @@ def add(store: Store, departments: set[str], name: str, role: str, department: s
                        at, at, email))
         person = find(store, name)
         assert person is not None
-        audit.append(store, actor, "user add", name, person.department or "", None,
+        trail.append(store, actor, "user add", name, person.department or "", None,
                      person.public(), "", source)
     return person
 
@@ -156,7 +157,7 @@ def disable(store: Store, name: str, actor: str, reason: str, source: str = "cli
         store.execute("UPDATE users SET disabled = 1, changed_at = ? WHERE name = ?",
                       (now(), name))
         after = _existing(store, name)
-        audit.append(store, actor, "user disable", name, before.department or "",
+        trail.append(store, actor, "user disable", name, before.department or "",
                      before.public(), after.public(), reason.strip(), source)
     return after
 
@@ -180,7 +181,7 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
         store.execute("UPDATE users SET role = ?, department = ?, changed_at = ? "
                       "WHERE name = ?", (role, department, now(), name))
         after = _existing(store, name)
-        audit.append(store, actor, "user role", name, after.department or "",
+        trail.append(store, actor, "user role", name, after.department or "",
                      before.public(), after.public(), reason.strip(), source)
     return after
 
@@ -188,9 +189,9 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
 def _throttle(store: Store, subject: str | None, source: str) -> None:
     """Refuse a sign-in after too many recent failures for ``subject`` or from ``source``."""
     since = stamp(clock() - WINDOW)
-    if (subject is not None and audit.count(store, "sign-in failed", since, subject=subject)
+    if (subject is not None and trail.count(store, "sign-in failed", since, subject=subject)
             >= FAILURES_PER_NAME) or \
-            audit.count(store, "sign-in failed", since, source=source) >= FAILURES_PER_SOURCE:
+            trail.count(store, "sign-in failed", since, source=source) >= FAILURES_PER_SOURCE:
         raise SignInRefused("too many failed sign-ins", f"try again in "
                             f"{int(WINDOW.total_seconds() // 60)} minutes, or ask an operator")
 
@@ -215,7 +216,7 @@ def sign_in(store: Store, name: str, password: str, source: str) -> Person:
          else "unknown user")
     if why:
         department = (known.department or "") if known else ""
-        audit.append(store, subject, "sign-in failed", subject, department, None,
+        trail.append(store, subject, "sign-in failed", subject, department, None,
                      {"why": why}, "", source)
         raise SignInRefused("the user name or password is wrong, or the account is "
                             "disabled", "check them, or ask an operator")
@@ -223,7 +224,7 @@ def sign_in(store: Store, name: str, password: str, source: str) -> Person:
     if hasher.check_needs_rehash(stored[0][0]):
         store.execute("UPDATE users SET password = ? WHERE name = ?",
                       (hasher.hash(password), name))
-    audit.append(store, known.name, "sign-in", known.name, known.department or "", None,
+    trail.append(store, known.name, "sign-in", known.name, known.department or "", None,
                  None, "", source)
     return known
 
@@ -246,13 +247,13 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
     try:
         identity = identify(name, password) if len(name) <= MAX_NAME else grants.Refused(False)
     except DriverError as exc:
-        audit.append(store, UNKNOWN, "sign-in error", UNKNOWN, "", None,
+        trail.append(store, UNKNOWN, "sign-in error", UNKNOWN, "", None,
                      {"why": "keystone unreachable"}, "", source)
         raise SignInRefused("the sign-in cannot be checked now: Keystone does not answer",
                             "try again in a few minutes, or tell an operator") from exc
 
     def refuse(who: str, department: str, why: str, what: str, fix: str) -> SignInRefused:
-        audit.append(store, who, "sign-in failed", who, department, None, {"why": why}, "",
+        trail.append(store, who, "sign-in failed", who, department, None, {"why": why}, "",
                      source)
         return SignInRefused(what, fix)
 
@@ -276,7 +277,7 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
         else:
             person = _keep(store, before, identity, decision.role, decision.department,
                            "sign-in", source)
-            audit.append(store, person.name, "sign-in", person.name, person.department or "",
+            trail.append(store, person.name, "sign-in", person.name, person.department or "",
                          None, {"via": "keystone"}, "", source)
     if refusal is not None:
         raise refuse(*refusal)
@@ -293,7 +294,7 @@ def _keep(store: Store, before: Person | None, identity: grants.Identity, role: 
                       (identity.name, role, department, held, at, at, identity.email))
         after = find(store, identity.name)
         assert after is not None
-        audit.append(store, "keystone", "user add", after.name, after.department or "", None,
+        trail.append(store, "keystone", "user add", after.name, after.department or "", None,
                      after.public(), f"Keystone role assignments ({why})", source)
         return after
     if (before.role, before.department, before.email, before.keystone_id) == \
@@ -304,7 +305,7 @@ def _keep(store: Store, before: Person | None, identity: grants.Identity, role: 
                   (role, department, identity.email, held, at, identity.name))
     after = find(store, identity.name)
     assert after is not None
-    audit.append(store, "keystone", "user role", after.name, after.department or "",
+    trail.append(store, "keystone", "user role", after.name, after.department or "",
                  before.public(), after.public(), f"Keystone role assignments ({why})",
                  source)
     return after

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from govcloud.clock import now
 from govcloud.core.trail import Entry, Head, seal
 from govcloud.core.trail import verify as verify_chain
-from govcloud.runtime.store import LOCK_KEY, Store, now
+from govcloud.state.store import LOCK_KEY, Store
 
 HEAD = "audit_head"  # the meta row that holds the newest record's number and hash
 COLUMNS = ("seq, at, actor, action, subject, department, before, after, reason, source, "

@@ -10,13 +10,15 @@ from typing import Any
 
 import click
 
+from govcloud.access import users
+from govcloud.access.users import Person
+from govcloud.applying import engine
 from govcloud.cli import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError
-from govcloud.runtime import engine, people, proposals
-from govcloud.runtime.people import Person
-from govcloud.runtime.store import Store, holder_id
+from govcloud.requests import decisions
+from govcloud.state.store import Store, holder_id
 
 
 @cli.group("request")
@@ -32,7 +34,7 @@ def request_() -> None:
 
 
 def _person(store: Store, name: str) -> Person:
-    person = people.find(store, name)
+    person = users.find(store, name)
     if person is None or person.disabled:
         raise GovcloudError(f"no active user {name!r}", "govcloud users list shows them")
     return person
@@ -102,14 +104,14 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
         person = _person(store, as_)
         department = data.get("department") if isinstance(data, dict) else None
         if dry_run:
-            verdict = proposals.assess(estate, str(department or ""), data).as_dict()
+            verdict = decisions.assess(estate, str(department or ""), data).as_dict()
             emit_json(verdict) if output == "json" else click.echo(_verdict_text(verdict))
             if not verdict["ok"]:
                 sys.exit(1)
             return
         try:
-            filed = proposals.submit(estate, store, person, data, f"cli {holder_id()}")
-        except proposals.RequestRefused as exc:
+            filed = decisions.submit(estate, store, person, data, f"cli {holder_id()}")
+        except decisions.RequestRefused as exc:
             if exc.verdict is None:
                 raise
             if output == "json":
@@ -127,7 +129,7 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
 
 @request_.command("list")
 @click.option("--department", help="Only this department's requests.")
-@click.option("--state", type=click.Choice(list(proposals.STATES)), help="Only these.")
+@click.option("--state", type=click.Choice(list(decisions.STATES)), help="Only these.")
 @output_option("text", "json")
 @click.pass_context
 def list_(ctx: click.Context, department: str | None, state: str | None, output: str) -> None:
@@ -138,7 +140,7 @@ def list_(ctx: click.Context, department: str | None, state: str | None, output:
       govcloud request list --state waiting
     """
     with engine.records(root(ctx)) as (_, store):
-        found = proposals.listing(store, department, state)
+        found = decisions.listing(store, department, state)
     if output == "json":
         emit_json([r.as_dict() for r in found])
         return
@@ -161,7 +163,7 @@ def show(ctx: click.Context, number: int, output: str) -> None:
       govcloud request show 12
     """
     with engine.records(root(ctx)) as (_, store):
-        found = proposals.find(store, number)
+        found = decisions.find(store, number)
     if found is None:
         raise GovcloudError(f"no request {number}", "govcloud request list shows them")
     if output == "json":
@@ -189,7 +191,7 @@ def approve(ctx: click.Context, number: int, as_: str, reason: str) -> None:
       govcloud request approve 12 --as admin
     """
     with engine.records(root(ctx)) as (estate, store):
-        done = proposals.approve(estate, store, _person(store, as_), number, reason,
+        done = decisions.approve(estate, store, _person(store, as_), number, reason,
                                  f"cli {holder_id()}")
     state = f"waiting for {done.waiting_for()}" if done.state == "waiting" else done.state
     click.echo(f"Request {done.id}: {state}." + (f" {done.note}." if done.note else ""))
@@ -213,7 +215,7 @@ def reject(ctx: click.Context, number: int, as_: str, reason: str, send_back: bo
       govcloud request reject 12 --as admin --reason "use the shared database instead"
     """
     with engine.records(root(ctx)) as (estate, store):
-        done = proposals.close(store, _person(store, as_), number,
+        done = decisions.close(store, _person(store, as_), number,
                                "returned" if send_back else "rejected", reason,
                                f"cli {holder_id()}", estate)
     click.echo(f"Request {done.id}: {done.state}.")
@@ -231,7 +233,7 @@ def escalate(ctx: click.Context, output: str) -> None:
     Example:
       govcloud request escalate
     """
-    from govcloud.runtime import escalation
+    from govcloud.requests import escalation
 
     with engine.records(root(ctx)) as (estate, store):
         done = escalation.escalate(estate, store, f"cli {holder_id()}")

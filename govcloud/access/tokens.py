@@ -12,11 +12,12 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from govcloud.access.users import Person
+from govcloud.audit import trail
+from govcloud.clock import now
 from govcloud.core.roles import DEPARTMENT_ROLES, check_account
 from govcloud.errors import GovcloudError
-from govcloud.runtime import audit
-from govcloud.runtime.people import Person
-from govcloud.runtime.store import Store, now
+from govcloud.state.store import Store
 
 TABLE = """CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, role TEXT NOT NULL, department TEXT,
@@ -83,7 +84,7 @@ def add(store: Store, departments: set[str], role: str, department: str | None, 
                        department if role in DEPARTMENT_ROLES else None, label, actor,
                        now()))
         token = _one(store, tid)
-        audit.append(store, actor, "token add", f"token:{tid}", token.department or "", None,
+        trail.append(store, actor, "token add", f"token:{tid}", token.department or "", None,
                      {"role": token.role, "department": token.department,
                       "label": token.label}, "", source)
     return token, text
@@ -107,7 +108,7 @@ def revoke(store: Store, tid: str, actor: str, reason: str, source: str = "cli")
             raise GovcloudError(f"token {tid} is already revoked", "nothing to do")
         store.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (now(), tid))
         after = _one(store, tid)
-        audit.append(store, actor, "token revoke", f"token:{tid}", after.department or "",
+        trail.append(store, actor, "token revoke", f"token:{tid}", after.department or "",
                      None, None, reason.strip(), source)
     return after
 

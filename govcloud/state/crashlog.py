@@ -12,7 +12,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from govcloud.runtime.store import STATE_FOLDER
+from govcloud.state.store import STATE_FOLDER
 
 
 def _folder(estate: Path | None) -> Path:

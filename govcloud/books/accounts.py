@@ -1,6 +1,6 @@
 """Reports from the state store: utilization, chargeback and savings for one month.
 
-Closing, reopening, adjusting and publishing a month are in ``govcloud.runtime.closing``.
+Closing, reopening, adjusting and publishing a month are in ``govcloud.books.closing``.
 
 This is the edge between the pure accounting modules (``usage``, ``pricebook``,
 ``chargeback``, ``savings``) and the state store and drivers: it collects usage from the
@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govcloud.books import records as stored
+from govcloud.clock import clock
 from govcloud.core.model import Estate
 from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import GovcloudError
+from govcloud.estate.files import read_document
+from govcloud.estate.loader import load_book
 from govcloud.finance import usage
 from govcloud.finance.chargeback import (
     MonthCharges,
@@ -35,10 +39,7 @@ from govcloud.finance.span import totals
 from govcloud.finance.utilization import Utilization, UtilRow
 from govcloud.placement import hosts as placement
 from govcloud.reports import views
-from govcloud.runtime import records as stored
-from govcloud.runtime.files import read_document
-from govcloud.runtime.loader import load_book
-from govcloud.runtime.store import Store, clock
+from govcloud.state.store import Store
 
 
 def book_for(estate: Estate) -> PriceBook:

@@ -30,21 +30,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from govcloud.core import approvals, proposals
+from govcloud.access.users import Person
+from govcloud.audit import trail
+from govcloud.books.accounts import plan_cost
+from govcloud.clock import now
+from govcloud.core import approvals
+from govcloud.core import requests as asked
 from govcloud.core.desired import desired_state
 from govcloud.core.documents import parse
 from govcloud.core.model import Estate
 from govcloud.core.planning import make_plan
 from govcloud.core.roles import with_article
 from govcloud.errors import Diagnostic, GovcloudError, LockHeld
+from govcloud.estate.files import read_bytes
+from govcloud.estate.loader import check_estate, load_approvals
+from govcloud.estate.planedit import apply_edits
 from govcloud.placement.capacity import what_if
-from govcloud.runtime import audit
-from govcloud.runtime.accounts import plan_cost
-from govcloud.runtime.files import read_bytes
-from govcloud.runtime.loader import check_estate, load_approvals
-from govcloud.runtime.people import Person
-from govcloud.runtime.planedit import apply_edits
-from govcloud.runtime.store import Store, now
+from govcloud.state.store import Store
 
 STATES = ("waiting", "approved", "rejected", "returned")
 FILERS = {"member", "approver", "operator"}  # who may file a request
@@ -113,9 +115,9 @@ def plan_text(estate: Estate, department: str) -> tuple[str, str]:
 
 def assess(estate: Estate, department: str, payload: Any) -> Verdict:
     """The whole verdict of a request for ``department`` on the estate as it is now."""
-    problems = proposals.check_request(payload)
+    problems = asked.check_request(payload)
     if not problems and payload["department"] != department:
-        problems = [Diagnostic(proposals.FIELD, 0, "department",
+        problems = [Diagnostic(asked.FIELD, 0, "department",
                                f"the request is for {payload['department']}, filed for "
                                f"{department}", "file it for its own department")]
     if problems:
@@ -125,7 +127,7 @@ def assess(estate: Estate, department: str, payload: Any) -> Verdict:
     doc, diags = parse(text, file)
     if doc is None:
         return _refused(department, diags, base)
-    edits, problems = proposals.edits(payload, doc.data)
+    edits, problems = asked.edits(payload, doc.data)
     if problems:
         return _refused(department, problems, base)
     new_text = apply_edits(text, edits)
@@ -151,7 +153,7 @@ def assess(estate: Estate, department: str, payload: Any) -> Verdict:
     # field that asked for it.
     field_of = next((k for k in ("server", "website", "flavor") if k in payload
                      and payload["kind"] in ("remove", "resize")), None)
-    errors = [{"file": proposals.FIELD if field_of else file, "line": 0,
+    errors = [{"file": asked.FIELD if field_of else file, "line": 0,
                "path": field_of or c.key, "message": f"{c.key}: {c.action}: {c.reason}",
                "hint": c.impact, "rule": ""} for c in changes if c.action == "blocked"]
     cost = plan_cost(plan, after)
@@ -209,11 +211,11 @@ def _tell(estate: Estate | None, store: Store, request: Request, by: str, source
     error."""
     if estate is None:
         return
-    from govcloud.runtime import notify
+    from govcloud.requests import notify
 
     problem = notify.send(estate.settings.notify, store, request)
     if problem:
-        audit.append(store, by, "notify failed", f"request {request.id}", request.department,
+        trail.append(store, by, "notify failed", f"request {request.id}", request.department,
                      None, None, problem, source)
 
 
@@ -306,7 +308,7 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
                        json.dumps(payload, ensure_ascii=False),
                        verdict.base, json.dumps(verdict.as_dict(), ensure_ascii=False), "[]",
                        at, at, ""))
-        audit.append(store, person.name, "request new", f"request {n}", verdict.department,
+        trail.append(store, person.name, "request new", f"request {n}", verdict.department,
                      None, {"payload": payload, "cost_delta": verdict.cost_delta,
                             "chain": verdict.chain}, payload.get("reason", ""), source)
     request = find(store, n)
@@ -390,7 +392,7 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
                                       f"{first}", "verdict": verdict.as_dict()})
                 with store.transaction():
                     _save(store, returned)
-                    audit.append(store, by, "request returned", f"request {request.id}",
+                    trail.append(store, by, "request returned", f"request {request.id}",
                                  current.department, {"state": "waiting"},
                                  {"state": "returned"}, returned.note, source)
                 return returned
@@ -400,7 +402,7 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
                               else ""})
             with store.transaction():
                 _save(store, done)
-                audit.append(store, by, "request approve", f"request {request.id}",
+                trail.append(store, by, "request approve", f"request {request.id}",
                              current.department, {"plan": current.base},
                              {"plan": digest(verdict.text), "diff": verdict.diff}, reason,
                              source)
@@ -432,7 +434,7 @@ def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = 
         updated = Request(**{**current.as_dict(), "changed_at": now(), "approvals": [
             *current.approvals, {"role": person.role, "by": person.name, "at": now()}]})
         _save(store, updated)
-        audit.append(store, person.name, "request approve", f"request {n}",
+        trail.append(store, person.name, "request approve", f"request {n}",
                      current.department, {"waiting_for": step},
                      {"waiting_for": updated.waiting_for()}, reason, source)
     _tell(estate, store, updated, person.name, source)
@@ -470,7 +472,7 @@ def close(store: Store, person: Person, n: int, state: str, reason: str,
         closed = Request(**{**request.as_dict(), "state": state, "changed_at": now(),
                             "note": reason.strip()})
         _save(store, closed)
-        audit.append(store, person.name, f"request {'reject' if state == 'rejected' else 'return'}",
+        trail.append(store, person.name, f"request {'reject' if state == 'rejected' else 'return'}",
                      f"request {n}", request.department, {"state": "waiting"},
                      {"state": state}, reason.strip(), source)
     _tell(estate, store, closed, person.name, source)

@@ -15,9 +15,9 @@ from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import IDENT, PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.core.skeleton import cost_centre_for, department_plan
 from govcloud.errors import GovcloudError
+from govcloud.estate.loader import SETTINGS_FILE, check_estate, find_root
 from govcloud.finance.pricebook import PRICE_SCHEMA
-from govcloud.runtime.loader import SETTINGS_FILE, check_estate, find_root
-from govcloud.runtime.store import never_made, open_store
+from govcloud.state.store import never_made, open_store
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Estate file → the template it starts as.

@@ -22,7 +22,7 @@ from govcloud.core.desired import STAGE, Resource
 from govcloud.core.planning import Change, Plan, fingerprint
 from govcloud.drivers.base import Driver
 from govcloud.errors import DriverError, GovcloudError, StalePlan
-from govcloud.runtime.store import ApplyRecord, Store
+from govcloud.state.store import ApplyRecord, Store
 
 Event = Callable[[str, Change, str], None]  # (phase, change, detail)
 # A retryable failure is tried again after 2, 4, 8, 16, 30, 30 and 30 s: two minutes, the

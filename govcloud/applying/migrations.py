@@ -26,13 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from govcloud.clock import clock
 from govcloud.drivers.base import Ability, Driver, Unsupported, consolidated_reason
 from govcloud.errors import DriverError, GovcloudError
 from govcloud.placement.capacity import demands as demands_of
 from govcloud.placement.cloud import zoned
 from govcloud.placement.consolidation import Migration, MigrationPlan, repack, replay
 from govcloud.placement.hosts import Ratios
-from govcloud.runtime.store import Store, clock
+from govcloud.state.store import Store
 
 PREFIX = "consolidate-"
 RESUMED = "finishing the killed run"

@@ -10,23 +10,23 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import formataddr
 
+from govcloud.access import users
 from govcloud.core.approvals import Escalation
 from govcloud.core.model import NotifySettings
-from govcloud.runtime import people
-from govcloud.runtime.store import Store
+from govcloud.state.store import Store
 
 STATE_WORDS = {"waiting": "等待您审批 / waiting for your approval",
                "approved": "已批准 / approved", "rejected": "已驳回 / rejected",
                "returned": "已退回 / sent back"}
 
 
-def recipients(store: Store, request: object) -> list[people.Person]:
+def recipients(store: Store, request: object) -> list[users.Person]:
     """Who hears of the request now: everyone of the role it waits for (the department's own
     approvers), except its requester; once decided, its requester."""
-    from govcloud.runtime.proposals import Request
+    from govcloud.requests.decisions import Request
 
     assert isinstance(request, Request)
-    everyone = [p for p in people.people(store) if not p.disabled and p.email]
+    everyone = [p for p in users.people(store) if not p.disabled and p.email]
     step = request.waiting_for()
     if step is None:
         return [p for p in everyone if p.name == request.requester]
@@ -34,11 +34,11 @@ def recipients(store: Store, request: object) -> list[people.Person]:
             and (step != "approver" or p.department == request.department)]
 
 
-def message(settings: NotifySettings, request: object, to: list[people.Person],
+def message(settings: NotifySettings, request: object, to: list[users.Person],
             overdue: str = "") -> EmailMessage:
     """The mail about ``request``; ``overdue``: why it is escalated (then that is its
     state)."""
-    from govcloud.runtime.proposals import Request
+    from govcloud.requests.decisions import Request
 
     assert isinstance(request, Request)
     state = overdue or STATE_WORDS.get(request.state, request.state)
@@ -74,13 +74,13 @@ def send_escalation(settings: NotifySettings, store: Store, request: object,
                     escalation: Escalation) -> tuple[list[str], str]:
     """Tell everyone of the role a request is escalated to (the department's own approvers)
     that it is overdue: the names mailed, and "" or what went wrong."""
-    from govcloud.runtime.proposals import Request
+    from govcloud.requests.decisions import Request
 
     assert isinstance(request, Request)
     if not settings.smtp_host:
         return [], ""
     role = escalation.to
-    to = [p for p in people.people(store) if not p.disabled and p.email and p.role == role
+    to = [p for p in users.people(store) if not p.disabled and p.email and p.role == role
           and p.name != request.requester
           and (role != "approver" or p.department == request.department)]
     if not to:
@@ -92,7 +92,7 @@ def send_escalation(settings: NotifySettings, store: Store, request: object,
     return ([] if problem else [p.name for p in to]), problem
 
 
-def _deliver(settings: NotifySettings, to: list[people.Person], msg: EmailMessage) -> str:
+def _deliver(settings: NotifySettings, to: list[users.Person], msg: EmailMessage) -> str:
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
             if settings.starttls:

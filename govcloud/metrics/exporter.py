@@ -6,7 +6,7 @@ thread while scrapes keep getting the last one; so any number of scrapers costs 
 the state per interval, and memory stays that of one snapshot. A state that cannot be read
 (a damaged row) is reported as ``govcloud_state_ok 0`` with ``govcloud_state_error_info``
 naming the row, never as an HTTP error. ``govcloud exporter --port 9464`` serves it
-(:mod:`govcloud.runtime.scrapes`); ``docs/grafana/govcloud.json`` is a dashboard over these
+(:mod:`govcloud.metrics.scrapes`); ``docs/grafana/govcloud.json`` is a dashboard over these
 metrics.
 """
 
@@ -24,14 +24,15 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from govcloud.applying import engine
+from govcloud.books import accounts
+from govcloud.books import records as stored
 from govcloud.core.drift import find_drift
 from govcloud.drivers.base import Ability
 from govcloud.errors import DamagedState, GovcloudError, StateError
 from govcloud.finance import usage
 from govcloud.finance.period import Month, Span
 from govcloud.placement import hosts as placement
-from govcloud.runtime import accounts, engine
-from govcloud.runtime import records as stored
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ class Snapshot:
 
 def serve(root: Any, host: str, port: int, interval: float = 10.0) -> None:
     """Serve the metrics until interrupted."""
-    from govcloud.runtime.scrapes import serve_pages
+    from govcloud.metrics.scrapes import serve_pages
 
     with engine.session(root) as s:
         snapshot = Snapshot(s, interval)

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from govcloud.audit import trail
+from govcloud.clock import clock
 from govcloud.core.approvals import Escalation, escalation
 from govcloud.core.model import Estate
-from govcloud.runtime import audit, notify
-from govcloud.runtime.loader import load_approvals
-from govcloud.runtime.proposals import Request, listing
-from govcloud.runtime.store import Store, clock
+from govcloud.estate.loader import load_approvals
+from govcloud.requests import notify
+from govcloud.requests.decisions import Request, listing
+from govcloud.state.store import Store
 
 ACTION = "request escalate"
 
@@ -89,13 +91,13 @@ def escalate(estate: Estate, store: Store, source: str = "cli") -> list[Escalate
         if found is None or _escalated(store, r, found.step):
             continue
         actor = f"govcloud (approval rule {found.rule})"
-        audit.append(store, actor, ACTION, f"request {r.id}", r.department,
+        trail.append(store, actor, ACTION, f"request {r.id}", r.department,
                      {"waiting_for": found.step}, found.as_dict(),
                      f"waiting {found.waited_days} days for {found.step}, more than "
                      f"{found.after_days}", source)
         told, problem = notify.send_escalation(estate.settings.notify, store, r, found)
         if problem:
-            audit.append(store, actor, "notify failed", f"request {r.id}", r.department,
+            trail.append(store, actor, "notify failed", f"request {r.id}", r.department,
                          None, None, problem, source)
         out.append(Escalated(r, found, tuple(told), problem))
     return out

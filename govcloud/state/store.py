@@ -29,13 +29,13 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from govcloud.clock import now
 from govcloud.core.desired import Resource
 from govcloud.errors import DamagedState, LockHeld, MissingExtra, StateError
-from govcloud.runtime.stateurl import locate, redact
+from govcloud.state.url import locate, redact
 
 # Tables whose rows no derived figure reads: sessions, the audit trail (and its head in
 # meta, with the schema version, the estate's name and the session secret), accounts, API
@@ -86,7 +86,7 @@ SCHEMA = [
         id TEXT PRIMARY KEY, name TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
         expires_at TEXT NOT NULL)""",
     # Departments' requests: a proposed edit of one plan file, its verdict, who must approve
-    # and who has (govcloud.runtime.proposals).
+    # and who has (govcloud.requests.decisions).
     """CREATE TABLE IF NOT EXISTS requests (
         id BIGINT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL,
         requester TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
@@ -138,24 +138,6 @@ AFTER_DELETE = {
     "os_records": "govcloud apply records the resource again",
 }
 LOCK_KEY = 7_031_942  # advisory lock id for PostgreSQL
-
-
-def clock() -> datetime:
-    """The time now, UTC. ``GOVCLOUD_NOW`` (ISO, e.g. 2026-01-01T00:00:00Z) sets it instead:
-    the tests replay a year of applies with it."""
-    fixed = os.environ.get("GOVCLOUD_NOW")
-    if fixed:
-        t = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
-        return t if t.tzinfo else t.replace(tzinfo=UTC)
-    return datetime.now(UTC)
-
-
-def stamp(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def now() -> str:
-    return stamp(clock())
 
 
 # The person an apply runs for when it is not the shell's user: an operator in the portal.

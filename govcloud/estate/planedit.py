@@ -1,5 +1,5 @@
 """Edits of a plan file that keep what people wrote: comments, key order, quoting, flow
-mappings (ruamel.yaml's round trip). The edits are data (``govcloud.core.proposals.Edit``);
+mappings (ruamel.yaml's round trip). The edits are data (``govcloud.core.requests.Edit``);
 this module only carries them out on the text.
 
 What follows an item in the file (a trailing remark, the blank line before the next section)
@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from govcloud.core.proposals import Edit
+from govcloud.core.requests import Edit
 from govcloud.errors import GovcloudError, MissingExtra
 
 
