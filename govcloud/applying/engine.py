@@ -53,7 +53,7 @@ def validate(root: Path, extra_plans: list[Path] | None = None,
 
 
 @dataclass
-class Session:
+class EstateSession:
     """An estate with its state store and driver open."""
 
     estate: Estate
@@ -140,7 +140,7 @@ def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
 
 
 @contextmanager
-def session(root: Path) -> Iterator[Session]:
+def session(root: Path) -> Iterator[EstateSession]:
     """Open the estate at ``root`` (it must validate), its store and its driver."""
     estate = validate(root).estate()
     store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
@@ -148,7 +148,7 @@ def session(root: Path) -> Iterator[Session]:
         _bring_over(estate, store)
         driver = open_driver(estate, store)
         try:
-            yield Session(estate, store, driver)
+            yield EstateSession(estate, store, driver)
         finally:
             driver.close()
     finally:
@@ -223,7 +223,7 @@ def read_saved(path: Path) -> Any:
                             "save a plan with govcloud plan --out FILE") from exc
 
 
-def saved_plan(s: Session, path: Path, prune: bool = False) -> Plan:
+def saved_plan(s: EstateSession, path: Path, prune: bool = False) -> Plan:
     """The plan to apply for a saved plan file: made afresh from the current cloud, plans,
     policies and settings, and only if the file shows exactly it (else StalePlan or
     PlanMismatch naming the first difference). A file is data to check, never to trust.
@@ -243,7 +243,7 @@ def saved_plan(s: Session, path: Path, prune: bool = False) -> Plan:
 
 
 @contextmanager
-def locked(s: Session, timeout: float = 0.0, doing: str = "apply") -> Iterator[None]:
+def locked(s: EstateSession, timeout: float = 0.0, doing: str = "apply") -> Iterator[None]:
     """Hold the state store's apply lock: plan, confirm and apply inside it (``doing``: the
     command, as whoever waits for the lock is told)."""
     s.store.lock(timeout, doing=doing)
@@ -253,7 +253,7 @@ def locked(s: Session, timeout: float = 0.0, doing: str = "apply") -> Iterator[N
         s.store.unlock()
 
 
-def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool = True,
+def apply(s: EstateSession, plan: Plan, on_event: Event | None = None, services: bool = True,
           on_service: Callable[[str], None] | None = None,
           apply_id: str | None = None) -> ApplyResult:
     """Carry out ``plan`` (the caller holds the lock); refused if the state has moved on.
@@ -293,7 +293,7 @@ def apply(s: Session, plan: Plan, on_event: Event | None = None, services: bool 
     return result
 
 
-def where_new_servers_go(s: Session, plan: Plan) -> Arrivals:
+def where_new_servers_go(s: EstateSession, plan: Plan) -> Arrivals:
     """The hosts the packer gives the servers ``plan`` creates (nothing when the driver
     cannot report where servers run). Disabled hosts they need are enabled now: a host a
     consolidation parked goes back to work when the estate needs its capacity."""
@@ -316,7 +316,7 @@ def where_new_servers_go(s: Session, plan: Plan) -> Arrivals:
     return chosen
 
 
-def history(s: Session, limit: int) -> list[dict[str, Any]]:
+def history(s: EstateSession, limit: int) -> list[dict[str, Any]]:
     """The most recent applies, newest first, each with the requests whose approved plan
     edits it applied (``requests``: who asked, who approved)."""
     approved = decisions.listing(s.store, state="approved", limit=10_000)
@@ -347,7 +347,7 @@ def applied_requests(approved: list[decisions.Request], since: str, until: str
     return out
 
 
-def journal(s: Session, apply_id: str) -> list[dict[str, Any]]:
+def journal(s: EstateSession, apply_id: str) -> list[dict[str, Any]]:
     """One apply's journal: every change's phases in order."""
     if not s.store.query("SELECT 1 FROM applies WHERE id = ?", (apply_id,)):
         recent = ", ".join(r.id for r in s.store.applies(3)) or "none yet"
@@ -357,11 +357,11 @@ def journal(s: Session, apply_id: str) -> list[dict[str, Any]]:
             for r in s.store.journal_of(apply_id)]
 
 
-def drift(s: Session) -> list[Drift]:
+def drift(s: EstateSession) -> list[Drift]:
     return find_drift(s.driver.read(), s.store.applied(), s.desired())
 
 
-def show(s: Session) -> dict[str, Any]:
+def show(s: EstateSession) -> dict[str, Any]:
     """The applied estate per department, as read from the cloud."""
     actual = s.driver.read()
     deps: dict[str, dict[str, Any]] = {}
@@ -420,7 +420,7 @@ def capacity(root: Path, added: list[Path]) -> CapacityReport | WhatIf | cloud.C
     return what_if(before, after)
 
 
-def consolidation(s: Session, target_hosts: int | None = None,
+def consolidation(s: EstateSession, target_hosts: int | None = None,
                   max_migrations: int | None = None) -> MigrationPlan:
     """Live migrations that bring the hosts in use down to the target (the re-pack floor
     by default), from where the driver says servers run; a killed consolidate --apply's
@@ -431,7 +431,7 @@ def consolidation(s: Session, target_hosts: int | None = None,
                             target_hosts, max_migrations)
 
 
-def consolidate(s: Session, plan: MigrationPlan, progress: Progress | None = None
+def consolidate(s: EstateSession, plan: MigrationPlan, progress: Progress | None = None
                 ) -> MigrationResult:
     """Carry out ``plan`` (the caller holds the lock): migrations in order, each verified,
     then the hosts left empty parked. Like apply, it then records this month's usage, so the

@@ -78,7 +78,7 @@ def count(store: Store, action: str, since: str, subject: str | None = None,
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ChainCheck:
     """What ``govcloud audit verify`` found."""
 
     records: int
@@ -94,7 +94,7 @@ class Verdict:
                 "whole": self.whole, "problems": self.problems}
 
 
-def verify(store: Store, expected: Head | None = None) -> Verdict:
+def verify(store: Store, expected: Head | None = None) -> ChainCheck:
     """Check the whole chain, against the head kept in the store and ``expected`` (a head
     noted earlier, e.g. from a previous verify or export)."""
     trail = entries(store)
@@ -103,7 +103,7 @@ def verify(store: Store, expected: Head | None = None) -> Verdict:
     if kept is not None:
         parsed = Head.parse(kept)
         if parsed is None:
-            return Verdict(len(trail), None, [f"the head kept in the store ({kept[:80]!r}) "
+            return ChainCheck(len(trail), None, [f"the head kept in the store ({kept[:80]!r}) "
                                               "is not a record number and hash: it was "
                                               "edited"])
         heads["the head kept in the store"] = parsed
@@ -112,5 +112,5 @@ def verify(store: Store, expected: Head | None = None) -> Verdict:
     problems = verify_chain(trail, heads)
     if kept is None and trail:
         problems.append("the head kept in the store is missing: it was deleted")
-    return Verdict(len(trail), Head(trail[-1].seq, trail[-1].hash) if trail else None,
+    return ChainCheck(len(trail), Head(trail[-1].seq, trail[-1].hash) if trail else None,
                    problems)

@@ -34,7 +34,7 @@ def root(ctx: click.Context) -> Path:
 
 
 @contextmanager
-def session(ctx: click.Context) -> Iterator[engine.Session]:
+def session(ctx: click.Context) -> Iterator[engine.EstateSession]:
     """The command's estate, opened with its state store and driver."""
     with engine.session(root(ctx)) as s:
         yield s

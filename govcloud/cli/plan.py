@@ -204,7 +204,7 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
         ctx.exit(1)
 
 
-def _confirmed(p: Plan, s: engine.Session, yes: bool, output: str) -> bool:
+def _confirmed(p: Plan, s: engine.EstateSession, yes: bool, output: str) -> bool:
     """Show a fresh plan and ask for confirmation; False when there is nothing to do."""
     if output == "text":
         click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))

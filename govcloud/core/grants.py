@@ -78,7 +78,7 @@ class Refused:
 
 
 @dataclass(frozen=True)
-class Decision:
+class RoleDecision:
     """The govcloud role a person signs in with, or why they cannot (``refusal``)."""
 
     role: str | None
@@ -88,7 +88,7 @@ class Decision:
 
 
 def decide(grants: Iterable[Grant], settings: KeystoneSettings,
-           departments: Iterable[str]) -> Decision:
+           departments: Iterable[str]) -> RoleDecision:
     """The role of a person holding ``grants``, given the estate's ``departments``."""
     known = set(departments)
     held: dict[str, set[str | None]] = {}
@@ -103,18 +103,18 @@ def decide(grants: Iterable[Grant], settings: KeystoneSettings,
                 held.setdefault(role, set()).add(g.department)
     oversight = [r for r in RANK if r in held and r not in BOUND]
     if oversight:
-        return Decision(oversight[0])
+        return RoleDecision(oversight[0])
     bound = {d for r in BOUND for d in held.get(r, set()) if d is not None}
     if len(bound) > 1:
-        return Decision(None, refusal="you hold roles on the projects of several departments "
+        return RoleDecision(None, refusal="you hold roles on the projects of several departments "
                         f"({', '.join(sorted(bound))}); a member or approver belongs to one",
                         fix="ask the cloud's administrators to keep your role on one "
                         "department's project")
     if bound:
         department = bound.pop()
         role = next(r for r in RANK if department in held.get(r, set()))
-        return Decision(role, department)
-    return Decision(None, refusal="your Keystone account holds no role that gives access to "
+        return RoleDecision(role, department)
+    return RoleDecision(None, refusal="your Keystone account holds no role that gives access to "
                     "this portal",
                     fix="ask the cloud's administrators for a role on your department's "
                     "project (e.g. member)")

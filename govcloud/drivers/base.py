@@ -24,9 +24,11 @@ with ``enabled`` set accordingly.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 from govcloud.core.catalogue import CloudCatalogue
 from govcloud.core.desired import Resource
@@ -34,6 +36,20 @@ from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
 from govcloud.core.model import Catalogue, Flavor
 from govcloud.errors import GovcloudError
 from govcloud.placement.hosts import Host
+
+
+class Rows(Protocol):
+    """What a driver may do with the state store: keep its own tables (the sim's cloud, the
+    openstack driver's records) and read a row back as a Resource. Declared here, beside the
+    drivers, so that no driver imports the store; ``state.store.Store`` is one."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def resource(self, table: str, key: str, body: Any) -> Resource: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
 
 
 class Ability(StrEnum):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from govcloud.core.model import Estate
-from govcloud.drivers.base import Driver
+from govcloud.drivers.base import Driver, Rows
 from govcloud.errors import GovcloudError, MissingExtra
-from govcloud.state.store import Store
 
 
-def open_driver(estate: Estate, store: Store) -> Driver:
+def open_driver(estate: Estate, store: Rows) -> Driver:
     """The driver the estate's settings name."""
     name = estate.settings.driver
     if name == "sim":

@@ -25,10 +25,9 @@ from typing import Any
 from govcloud.clock import now, stamp
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
-from govcloud.drivers.base import Ability, Driver, requested_host
+from govcloud.drivers.base import Ability, Driver, Rows, requested_host
 from govcloud.errors import DriverError
 from govcloud.placement import hosts as placement
-from govcloud.state.store import Store
 
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
@@ -48,7 +47,7 @@ class SimDriver(Driver):
     name = "sim"
     abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT, Ability.MIGRATION})
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Rows) -> None:
         self.store = store
         self.settings = settings
         self.pool = placement.pool_hosts(settings.host_pool)

@@ -164,7 +164,7 @@ class Dated:
 
 
 @dataclass(frozen=True)
-class Change:
+class PriceChange:
     """Fields that take new values from a month on."""
 
     start: str
@@ -172,7 +172,7 @@ class Change:
     source: Source
 
 
-def as_of(base: dict[str, Decimal], base_source: Source, changes: tuple[Change, ...],
+def as_of(base: dict[str, Decimal], base_source: Source, changes: tuple[PriceChange, ...],
           period: str) -> tuple[dict[str, Decimal], Source]:
     """The values in force for ``period``: the base, then every change from before it."""
     out, src = dict(base), base_source
@@ -192,7 +192,7 @@ class Machine:
     power_w: Decimal
     maintenance_yuan_per_year: Decimal
     source: Source
-    changes: tuple[Change, ...] = ()
+    changes: tuple[PriceChange, ...] = ()
 
     def as_of(self, period: str) -> Machine:
         base = {"purchase_yuan": self.purchase_yuan, "years": self.years,
@@ -243,8 +243,8 @@ class PriceBook:
     admin_yuan_per_year: Price
     legacy_website_yuan_per_year: Price
     pools: tuple[Pool, ...]
-    power_changes: tuple[Change, ...] = ()
-    staff_changes: tuple[Change, ...] = ()
+    power_changes: tuple[PriceChange, ...] = ()
+    staff_changes: tuple[PriceChange, ...] = ()
     budgets: dict[str, dict[int, Price]] = field(default_factory=dict)
     pue_sources: tuple[Source, Source] = (Source("prices.yaml", 0, "power.pue"),
                                           Source("prices.yaml", 0, "power.legacy_pue"))
@@ -329,8 +329,8 @@ def parse_book(doc: Document, host_classes: set[str] | None = None,
             seen[e.start] = i
         return tuple(sorted(out, key=lambda e: e.start))
 
-    def changes(entries: list[dict[str, Any]], path: Path_) -> tuple[Change, ...]:
-        out = [Change(e["from"], {k: D(v) for k, v in e.items() if k != "from"},
+    def changes(entries: list[dict[str, Any]], path: Path_) -> tuple[PriceChange, ...]:
+        out = [PriceChange(e["from"], {k: D(v) for k, v in e.items() if k != "from"},
                       src((*path, i))) for i, e in enumerate(entries)]
         seen: set[str] = set()
         for i, c in enumerate(out):

@@ -43,7 +43,7 @@ class Rating:
 
 
 @dataclass(frozen=True)
-class Change:
+class FigureChange:
     """One figure old → new (None: absent on that side)."""
 
     what: str
@@ -63,8 +63,8 @@ class DepartmentDiff:
     department: str
     old: Decimal
     new: Decimal
-    lines: tuple[Change, ...]  # per pool (and adjustment) share old → new
-    usage: tuple[Change, ...]  # per item units old → new
+    lines: tuple[FigureChange, ...]  # per pool (and adjustment) share old → new
+    usage: tuple[FigureChange, ...]  # per item units old → new
 
     @property
     def delta(self) -> Decimal:
@@ -81,12 +81,12 @@ class Rerate:
     period: str
     baseline: str  # what the month is compared with, in words
     departments: tuple[DepartmentDiff, ...]  # only those whose charge or usage changed
-    rates: tuple[Change, ...]
-    cost_lines: tuple[Change, ...]
-    price_lines: tuple[Change, ...]
-    platform: Change
-    idle: Change
-    book: Change  # price book digest
+    rates: tuple[FigureChange, ...]
+    cost_lines: tuple[FigureChange, ...]
+    price_lines: tuple[FigureChange, ...]
+    platform: FigureChange
+    idle: FigureChange
+    book: FigureChange  # price book digest
 
     @property
     def changed(self) -> bool:
@@ -104,8 +104,8 @@ class Rerate:
                 "platform_cost": self.platform.as_dict(), "idle": self.idle.as_dict()}
 
 
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[Change, ...]:
-    return tuple(Change(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FigureChange, ...]:
+    return tuple(FigureChange(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
                  if old.get(k) != new.get(k))
 
 
@@ -138,6 +138,6 @@ def diff(old: Rating | None, new: Rating) -> Rerate:
         else "never rated before",
         tuple(deps), _changes(rates_a, rates_b), _changes(cost_a, cost_b),
         _changes(lines_old, new.price_lines),
-        Change("platform cost", o.platform_cost if o else None, n.platform_cost),
-        Change("idle", o.idle if o else None, n.idle),
-        Change("price book", old.book_digest if old else None, new.book_digest))
+        FigureChange("platform cost", o.platform_cost if o else None, n.platform_cost),
+        FigureChange("idle", o.idle if o else None, n.idle),
+        FigureChange("price book", old.book_digest if old else None, new.book_digest))

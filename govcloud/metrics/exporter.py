@@ -53,7 +53,7 @@ class EstateCollector(Collector):
     """Builds every metric family from one session; a part that fails is reported as metrics
     (``govcloud_exporter_ok 0``, ``govcloud_state_ok 0`` and what failed), never raised."""
 
-    def __init__(self, session: engine.Session) -> None:
+    def __init__(self, session: engine.EstateSession) -> None:
         self.s = session
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -280,7 +280,7 @@ class Snapshot:
     ``page()`` never waits for a rebuild once there is a page: it returns the last one and,
     when that is older than the interval, starts a rebuild in the background."""
 
-    def __init__(self, session: engine.Session, interval: float) -> None:
+    def __init__(self, session: engine.EstateSession, interval: float) -> None:
         from prometheus_client import CollectorRegistry
 
         self.registry = CollectorRegistry(auto_describe=False)

@@ -30,7 +30,7 @@ CHUNK = 64 * 1024
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 
-class Page(Protocol):
+class Servable(Protocol):
     @property
     def body(self) -> bytes: ...
 
@@ -41,7 +41,7 @@ class Page(Protocol):
 class ScrapeServer:
     """Answers GET /metrics (and /) with the current page; everything else with 404/405."""
 
-    def __init__(self, page: Callable[[], Page], max_connections: int = MAX_CONNECTIONS,
+    def __init__(self, page: Callable[[], Servable], max_connections: int = MAX_CONNECTIONS,
                  read_seconds: float = READ_SECONDS,
                  exchange_seconds: float = EXCHANGE_SECONDS) -> None:
         self.page = page
@@ -134,7 +134,7 @@ async def _serve(server: ScrapeServer, host: str, port: int,
         await listener.serve_forever()
 
 
-def serve_pages(page: Callable[[], Page], host: str, port: int,
+def serve_pages(page: Callable[[], Servable], host: str, port: int,
                 ready: Callable[[Any], None] | None = None) -> None:
     """Serve ``page()`` on ``host:port`` until interrupted."""
     with contextlib.suppress(asyncio.CancelledError):

@@ -116,7 +116,7 @@ def apply_start(p: Portal, who: Session, body: Data) -> Any:
     return Redirect(PROGRESS)
 
 
-def _run(p: Portal, s: engine.Session, plan: Plan, run: Run) -> None:
+def _run(p: Portal, s: engine.EstateSession, plan: Plan, run: Run) -> None:
     """The background apply; it holds the lock its request took, and releases it."""
     try:
         with acting_for(run.by):
@@ -133,7 +133,7 @@ def _run(p: Portal, s: engine.Session, plan: Plan, run: Run) -> None:
         run.finished = True
 
 
-def _own_session(p: Portal) -> engine.Session:
+def _own_session(p: Portal) -> engine.EstateSession:
     """A store connection and driver of the apply's own, as a ``govcloud apply`` process
     has: the lock is the connection's (on PostgreSQL an advisory lock is re-entrant within a
     connection, so sharing the portal's would let an approval or a second apply in this
@@ -141,13 +141,13 @@ def _own_session(p: Portal) -> engine.Session:
     estate = p.fresh_estate()
     store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
     try:
-        return engine.Session(estate, store, open_driver(estate, store))
+        return engine.EstateSession(estate, store, open_driver(estate, store))
     except BaseException:
         store.close()
         raise
 
 
-def _close(s: engine.Session) -> None:
+def _close(s: engine.EstateSession) -> None:
     """Let go of the lock (if held), the driver and the store connection."""
     try:
         s.store.unlock()
@@ -175,7 +175,7 @@ def _progress(p: Portal) -> Data:
     # started here: running until its thread is done (usage collected, lock let go);
     # started elsewhere: until its record is finished
     running = not mine.finished if mine else record["finished_at"] is None
-    steps = engine.journal(engine.Session(p.estate, p.store, p.driver), record["id"])
+    steps = engine.journal(engine.EstateSession(p.estate, p.store, p.driver), record["id"])
     return {"apply": record, "running": running, "steps": steps,
             "error": mine.error if mine else "",
             "services": SERVICES_SKIPPED if mine and mine.finished and not mine.error else ""}

@@ -129,8 +129,8 @@ class Portal:
             self._files_checked = -FILES_RECHECK  # the next mark() looks at the files
         return self.estate
 
-    def session(self, fresh: bool = False) -> engine.Session:
-        return engine.Session(self.fresh_estate() if fresh else self.estate, self.store,
+    def session(self, fresh: bool = False) -> engine.EstateSession:
+        return engine.EstateSession(self.fresh_estate() if fresh else self.estate, self.store,
                               self.driver)
 
     def close(self) -> None:

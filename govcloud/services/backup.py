@@ -23,6 +23,7 @@ from typing import Any
 from govcloud.core.model import Estate
 from govcloud.core.schema import ABS_PATH
 from govcloud.errors import GovcloudError
+from govcloud.services.base import AppliedState
 from govcloud.services.playbooks import (
     PlaybookRun,
     build_inventory,
@@ -40,7 +41,6 @@ from govcloud.services.recovery import (
     status_dicts,
 )
 from govcloud.services.runner import Line
-from govcloud.state.store import Store
 
 SITE_CHOICES = ("primary", "dr", "both")
 # per site: the host group, the tags of the drill and the restore, the fetched folder
@@ -120,7 +120,7 @@ def _group_hosts(inv: dict[str, Any], group: str) -> list[str]:
                                    for h in _group_hosts(inv, c))]
 
 
-def require_hosts(estate: Estate, store: Store, sites: list[str]) -> None:
+def require_hosts(estate: Estate, store: AppliedState, sites: list[str]) -> None:
     """Refuse, before any playbook runs, a site whose inventory group has no host (Ansible
     would only say its host pattern matched nothing)."""
     inv = build_inventory(estate, store)
@@ -134,7 +134,7 @@ def require_hosts(estate: Estate, store: Store, sites: list[str]) -> None:
             "inventories/hosts.yml (see govcloud inventory --list)")
 
 
-def verify(estate: Estate, store: Store, department: str | None = None,
+def verify(estate: Estate, store: AppliedState, department: str | None = None,
            on_line: Line | None = None, site: str = "primary"
            ) -> tuple[list[Drill], list[PlaybookRun]]:
     """Run the restore drill at ``site`` (primary, dr or both) for one department or all
@@ -181,7 +181,7 @@ def _target(target: str) -> str:
     return target
 
 
-def restore(estate: Estate, store: Store, department: str, target: str,
+def restore(estate: Estate, store: AppliedState, department: str, target: str,
             on_line: Line | None = None, site: str = "primary") -> PlaybookRun:
     """Restore the department's latest snapshot at ``site`` into ``target`` on that
     site's backup host (only that site's hosts are contacted: the other may be gone)."""
@@ -209,7 +209,7 @@ class Rehearsal:
                 "seconds": round(self.seconds, 2), "drill": self.drill.as_dict()}
 
 
-def rehearse(estate: Estate, store: Store, department: str, site: str,
+def rehearse(estate: Estate, store: AppliedState, department: str, site: str,
              on_line: Line | None = None) -> tuple[Rehearsal, list[PlaybookRun]]:
     """Restore the latest snapshot at ``site`` into a scratch folder on its backup host,
     check it against the manifest, and time it."""
@@ -231,7 +231,7 @@ def rpo_hours(estate: Estate) -> dict[str, int]:
             if p.backup.enabled}
 
 
-def status(estate: Estate, store: Store, department: str | None = None,
+def status(estate: Estate, store: AppliedState, department: str | None = None,
            on_line: Line | None = None, now: datetime | None = None
            ) -> tuple[list[BackupRow], list[PlaybookRun]]:
     """Collect every site's status reports (backup.yml, tag status), keep them in the state
@@ -249,7 +249,7 @@ def status(estate: Estate, store: Store, department: str | None = None,
     return backup_report(statuses, rpo, now or datetime.now(UTC)), runs
 
 
-def saved_report(estate: Estate, store: Store, now: datetime) -> list[BackupRow]:
+def saved_report(estate: Estate, store: AppliedState, now: datetime) -> list[BackupRow]:
     """The report rows of the statuses the last ``govcloud report backup`` collected (kept in
     the state folder), without running anything: what the exporter and the portal show. Only
     departments with a saved status have rows; ages run on with ``now``."""

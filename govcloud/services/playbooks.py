@@ -21,6 +21,7 @@ from govcloud.core.model import Estate
 from govcloud.core.planning import Change
 from govcloud.errors import GovcloudError
 from govcloud.services import access, inventory
+from govcloud.services.base import AppliedState
 from govcloud.services.runner import (
     Line,
     PlaybookFailed,
@@ -29,7 +30,6 @@ from govcloud.services.runner import (
     require_ansible,
     run_playbook,
 )
-from govcloud.state.store import Store
 
 __all__ = ["PLAYBOOKS", "PlaybookFailed", "PlaybookRun", "ServicesOutcome", "after_apply",
            "build_inventory", "changed_departments", "playbook_folder", "run_services",
@@ -70,7 +70,7 @@ class ServicesOutcome:
         return "\n".join(lines)
 
 
-def state_dir(estate: Estate, store: Store) -> Path:
+def state_dir(estate: Estate, store: AppliedState) -> Path:
     """The state folder: beside the SQLite file, else the estate's .state (made owner-only
     when missing, as the store makes it: run artifacts, fetched reports and the estate's SSH
     key go below it)."""
@@ -88,7 +88,7 @@ def changed_departments(changes: Iterable[Change]) -> list[str]:
     return sorted({c.department for c in changes if c.kind in SERVICE_KINDS})
 
 
-def build_inventory(estate: Estate, store: Store) -> dict[str, Any]:
+def build_inventory(estate: Estate, store: AppliedState) -> dict[str, Any]:
     """The inventory of :func:`inventory.build`; with ``services.servers`` on, the estate's
     SSH key for the department servers is made first when there is none."""
     servers = None
@@ -143,7 +143,7 @@ def _playbook(estate: Estate, name: str) -> Path:
     return path
 
 
-def run_playbooks(estate: Estate, store: Store, names: Iterable[str], departments: list[str],
+def run_playbooks(estate: Estate, store: AppliedState, names: Iterable[str], departments: list[str],
                   tags: str | None = None, extra: dict[str, Any] | None = None,
                   on_line: Line | None = None, limit: str | None = None) -> list[PlaybookRun]:
     """Run each playbook of ``names`` for ``departments`` (on the hosts of the group
@@ -164,7 +164,7 @@ def run_playbooks(estate: Estate, store: Store, names: Iterable[str], department
     return runs
 
 
-def run_services(estate: Estate, store: Store, departments: list[str],
+def run_services(estate: Estate, store: AppliedState, departments: list[str],
                  on_line: Line | None = None) -> ServicesOutcome:
     """Converge web hosting, antivirus and backup for ``departments``."""
     if not departments:
@@ -174,8 +174,8 @@ def run_services(estate: Estate, store: Store, departments: list[str],
                                                       on_line=on_line))
 
 
-def after_apply(estate: Estate, store: Store, changes: Iterable[Change], enabled: bool = True,
-                on_line: Line | None = None) -> ServicesOutcome:
+def after_apply(estate: Estate, store: AppliedState, changes: Iterable[Change],
+                enabled: bool = True, on_line: Line | None = None) -> ServicesOutcome:
     """The service step of apply: only the changed departments, only when switched on."""
     if not enabled:
         return ServicesOutcome(skipped="--no-services was given")
@@ -195,7 +195,7 @@ def fresh(folder: Path) -> Path:
     return folder
 
 
-def collect_scans(estate: Estate, store: Store, departments: list[str],
+def collect_scans(estate: Estate, store: AppliedState, departments: list[str],
                   on_line: Line | None = None) -> tuple[list[Any], list[PlaybookRun]]:
     """Fetch the departments' scan logs from every scanned host (antivirus.yml, tag
     collect); returns them as ``security.ScanLog`` values and the run."""
@@ -205,7 +205,7 @@ def collect_scans(estate: Estate, store: Store, departments: list[str],
     return collected_scans(estate, store), runs
 
 
-def collected_scans(estate: Estate, store: Store) -> list[Any]:
+def collected_scans(estate: Estate, store: AppliedState) -> list[Any]:
     """The scan logs the last ``govcloud report security`` fetched (kept in the state
     folder), as ``security.ScanLog`` values, without running anything."""
     from govcloud.services.scans import ScanLog

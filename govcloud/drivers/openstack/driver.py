@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from govcloud.clock import now
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
-from govcloud.drivers.base import Ability, Driver
+from govcloud.drivers.base import Ability, Driver, Rows
 from govcloud.drivers.openstack.catalogue import CatalogueResources
 from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch, server_address
 from govcloud.drivers.openstack.hosts import HostResources
@@ -39,7 +39,6 @@ from govcloud.drivers.openstack.network import (
     zone_tag,
 )
 from govcloud.errors import DriverError, GovcloudError
-from govcloud.state.store import Store
 
 T = TypeVar("T")
 RECORDED = frozenset({"website", "antivirus", "backup"})
@@ -55,7 +54,7 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
                            Ability.CATALOGUE, Ability.PLACEMENT, Ability.MIGRATION,
                            Ability.SIGN_IN})
 
-    def __init__(self, settings: Settings, store: Store, cloud: str | None = None) -> None:
+    def __init__(self, settings: Settings, store: Rows, cloud: str | None = None) -> None:
         import keystoneauth1.exceptions as ksa_exceptions
         import openstack
         from openstack import exceptions as sdk_exceptions
