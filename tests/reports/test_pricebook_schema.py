@@ -1,6 +1,6 @@
 """The price book's published schema matches the code and the example validates against it.
 (That the finance package stays pure is checked for every pure package in
-tests/core/test_architecture.py.)"""
+tests/architecture/test_architecture.py.)"""
 
 from __future__ import annotations
 
