@@ -35,7 +35,7 @@ from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan
 from govcloud.placement.hosts import Host, Ratios
-from govcloud.requests import decisions
+from govcloud.requests.records import Request, listing
 from govcloud.state.store import Store, open_store
 
 
@@ -319,7 +319,7 @@ def where_new_servers_go(s: EstateSession, plan: Plan) -> Arrivals:
 def history(s: EstateSession, limit: int) -> list[dict[str, Any]]:
     """The most recent applies, newest first, each with the requests whose approved plan
     edits it applied (``requests``: who asked, who approved)."""
-    approved = decisions.listing(s.store, state="approved", limit=10_000)
+    approved = listing(s.store, state="approved", limit=10_000)
     out = []
     for r in s.store.applies(limit):
         before = s.store.query("SELECT started_at FROM applies WHERE result = 'ok' AND "
@@ -330,7 +330,7 @@ def history(s: EstateSession, limit: int) -> list[dict[str, Any]]:
     return out
 
 
-def applied_requests(approved: list[decisions.Request], since: str, until: str
+def applied_requests(approved: list[Request], since: str, until: str
                      ) -> list[dict[str, Any]]:
     """The approved requests an apply started at ``until`` applied: those whose last approval
     (which wrote the plan file) came after the previous apply that finished ok started
