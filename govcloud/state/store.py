@@ -86,7 +86,7 @@ SCHEMA = [
         id TEXT PRIMARY KEY, name TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
         expires_at TEXT NOT NULL)""",
     # Departments' requests: a proposed edit of one plan file, its verdict, who must approve
-    # and who has (govcloud.requests.decisions).
+    # and who has (govcloud.requests.records).
     """CREATE TABLE IF NOT EXISTS requests (
         id BIGINT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL,
         requester TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
