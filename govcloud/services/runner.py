@@ -88,7 +88,7 @@ def require_ansible() -> tuple[Any, str]:
     """ansible-runner (the side-effect edge: imported only here), and a PATH on which it
     finds the ansible-playbook of govcloud's own environment first (a virtualenv that is not
     activated included)."""
-    try:
+    try:  # imported here: ansible-runner is the services extra
         import ansible_runner
     except ImportError as exc:
         raise MissingExtra("running the service playbooks", "services",

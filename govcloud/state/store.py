@@ -575,7 +575,7 @@ class Store:
                 return False
             self._lock_file = handle
             return True
-        import psycopg
+        import psycopg  # the postgres extra: loaded by __init__ for this store already
 
         if self._lock_conn is None:
             self._lock_conn = psycopg.connect(self.url, autocommit=True)
