@@ -100,7 +100,6 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
     failure. ``hosts``: server key -> the host placement chose for a server to create (it
     travels to the driver in the server's ``computed["host"]``). ``apply_id``: the id to
     record it under (default: a new one), for a caller that shows its progress."""
-    hosts = hosts or {}
     started = time.monotonic()
     actual = driver.read()
     if check_fingerprint and fingerprint(actual) != plan.state_fingerprint:
@@ -113,114 +112,148 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
     _reconcile_records(plan, actual, store)
     pending = plan.pending
     store.begin_apply(apply_id, len(pending))
-    emit = on_event or (lambda phase, change, detail: None)
-    seq_lock = threading.Lock()
-    seq = [0]
+    run = _Run(driver, store, result, on_event, hosts or {}, _attached_volumes(plan))
+    run.carry_out(pending, concurrency)
+    for department in sorted({c.department for c, _ in result.failed}):
+        _roll_back_new_department(department, pending, result, driver, store, run.journal)
+    result.seconds = time.monotonic() - started
+    store.finish_apply(apply_id, "ok" if result.ok else "failed", result.summary())
+    return result
 
-    def journal(change: Change, phase: str, detail: str = "") -> None:
-        with seq_lock:
-            seq[0] += 1
-            n = seq[0]
-        store.journal(apply_id, n, change.key, change.action, phase, detail)
 
-    # A replaced server's volumes stay in the plan unchanged: they are attached to the new one.
+def _attached_volumes(plan: Plan) -> dict[str, list[Resource]]:
+    """Server key -> the volumes attached to it. A replaced server's volumes stay in the plan
+    unchanged: they are attached to the new one."""
     attached: dict[str, list[Resource]] = {}
     for c in plan.changes:
         if c.kind == "volume" and c.action != "delete" and c.after is not None and \
                 c.after.attrs.get("server"):
             attached.setdefault(f"{c.department}/server/{c.after.attrs['server']}",
                                 []).append(c.after)
+    return attached
 
-    def run(change: Change) -> None:
-        journal(change, "started")
-        emit("started", change, "")
+
+Outcomes = list[tuple[Change, BaseException | None]]
+
+
+class _Run:
+    """One apply under way: the journal's sequence, each department's progress through its
+    stages (the units running, a department broken by a failure), and the result being
+    filled in. Changes run on a thread pool; the journal is written before and after each."""
+
+    def __init__(self, driver: Driver, store: Store, result: ApplyResult,
+                 on_event: Event | None, hosts: Mapping[str, str],
+                 attached: Mapping[str, list[Resource]]) -> None:
+        self.driver = driver
+        self.store = store
+        self.result = result
+        self.hosts = hosts
+        self.attached = attached
+        self.emit: Event = on_event or (lambda phase, change, detail: None)
+        self._seq = 0
+        self._seq_lock = threading.Lock()
+        self.groups: dict[str, list[list[Change]]] = {}
+        self.position: dict[str, int] = {}  # department -> the stage it is at
+        self.outstanding: dict[str, int] = {}  # department -> units of its stage still running
+        self.broken: set[str] = set()
+        self.futures: dict[Future[Outcomes], list[Change]] = {}
+
+    def journal(self, change: Change, phase: str, detail: str = "") -> None:
+        with self._seq_lock:
+            self._seq += 1
+            n = self._seq
+        self.store.journal(self.result.apply_id, n, change.key, change.action, phase, detail)
+
+    def carry_out(self, pending: list[Change], concurrency: int) -> None:
+        """Run every department's stages, one stage after the other, departments side by
+        side; a department stops at its first failure and skips the rest."""
+        self.groups = _groups(pending)
+        self.position = {d: 0 for d in self.groups}
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            for d in sorted(self.groups):
+                self._launch(pool, d)
+            try:
+                while self.futures:
+                    finished, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        self._finished(pool, fut)
+            except BaseException:
+                for fut in self.futures:
+                    fut.cancel()
+                raise
+
+    def _launch(self, pool: ThreadPoolExecutor, department: str) -> None:
+        if self.position[department] < len(self.groups[department]):
+            units = _units(self.groups[department][self.position[department]])
+            self.outstanding[department] = len(units)
+            for unit in units:
+                self.futures[pool.submit(self._run_unit, unit)] = unit
+
+    def _finished(self, pool: ThreadPoolExecutor, fut: Future[Outcomes]) -> None:
+        """Record a unit's outcomes; the department's next stage starts once its last unit
+        of this stage is in, unless something of the department failed."""
+        unit = self.futures.pop(fut)
+        d = unit[0].department
+        outcomes = fut.result()
+        for change, exc in outcomes:
+            if exc is None:
+                self.result.done.append(change)
+                continue
+            message = exc.render() if isinstance(exc, GovcloudError) else \
+                f"internal error: {exc!r}"
+            self.result.failed.append((change, message))
+            self.journal(change, "failed", message)
+            self.emit("failed", change, message)
+            self.broken.add(d)
+        for change in unit[len(outcomes):]:
+            self._skip(change, f"the roll stopped: {outcomes[-1][0].key} failed")
+        self.outstanding[d] -= 1
+        if self.outstanding[d] == 0:
+            self.position[d] += 1
+            if d in self.broken:
+                for later in self.groups[d][self.position[d]:]:
+                    for c in later:
+                        self._skip(c, "an earlier change of the department failed")
+                self.position[d] = len(self.groups[d])
+            else:
+                self._launch(pool, d)
+
+    def _skip(self, change: Change, why: str) -> None:
+        self.result.skipped.append(change)
+        self.journal(change, "skipped", why)
+        self.emit("skipped", change, "")
+
+    def _run_unit(self, unit: list[Change]) -> Outcomes:
+        """One change, or a roll: its members one at a time, each started only once the one
+        before it is done (the driver returns when a server is ACTIVE again); a failure
+        stops the roll and leaves the rest untouched."""
+        out: Outcomes = []
+        for change in unit:
+            try:
+                self._run(change)
+            except Exception as exc:  # noqa: BLE001 - reported per change in _finished
+                out.append((change, exc))
+                return out
+            out.append((change, None))
+        return out
+
+    def _run(self, change: Change) -> None:
+        """One change, journaled before and after; a retryable failure is tried again."""
+        self.journal(change, "started")
+        self.emit("started", change, "")
         attempt = 0
         while True:
             try:
-                _carry_out(change, driver, store, attached.get(change.key, []),
-                           hosts.get(change.key))
+                _carry_out(change, self.driver, self.store, self.attached.get(change.key, []),
+                           self.hosts.get(change.key))
                 break
             except DriverError as exc:
                 attempt += 1
                 if not exc.retryable or attempt >= RETRIES:
                     raise
                 time.sleep(min(2.0 ** attempt, 30))
-        journal(change, "done")
-        emit("done", change, "")
-
-    def run_unit(unit: list[Change]) -> list[tuple[Change, BaseException | None]]:
-        """One change, or a roll: its members one at a time, each started only once the one
-        before it is done (the driver returns when a server is ACTIVE again); a failure
-        stops the roll and leaves the rest untouched."""
-        out: list[tuple[Change, BaseException | None]] = []
-        for change in unit:
-            try:
-                run(change)
-            except Exception as exc:  # noqa: BLE001 - reported per change below
-                out.append((change, exc))
-                return out
-            out.append((change, None))
-        return out
-
-    groups = _groups(pending)
-    position = {d: 0 for d in groups}
-    broken: set[str] = set()
-    futures: dict[Future[list[tuple[Change, BaseException | None]]], list[Change]] = {}
-    outstanding: dict[str, int] = {}
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-
-        def launch(department: str) -> None:
-            if position[department] < len(groups[department]):
-                units = _units(groups[department][position[department]])
-                outstanding[department] = len(units)
-                for unit in units:
-                    futures[pool.submit(run_unit, unit)] = unit
-
-        def skip(change: Change, why: str) -> None:
-            result.skipped.append(change)
-            journal(change, "skipped", why)
-            emit("skipped", change, "")
-
-        for d in sorted(groups):
-            launch(d)
-        try:
-            while futures:
-                finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    unit = futures.pop(fut)
-                    d = unit[0].department
-                    outcomes = fut.result()
-                    for change, exc in outcomes:
-                        if exc is None:
-                            result.done.append(change)
-                            continue
-                        message = exc.render() if isinstance(exc, GovcloudError) else \
-                            f"internal error: {exc!r}"
-                        result.failed.append((change, message))
-                        journal(change, "failed", message)
-                        emit("failed", change, message)
-                        broken.add(d)
-                    for change in unit[len(outcomes):]:
-                        skip(change, f"the roll stopped: {outcomes[-1][0].key} failed")
-                    outstanding[d] -= 1
-                    if outstanding[d] == 0:
-                        position[d] += 1
-                        if d in broken:
-                            for later in groups[d][position[d]:]:
-                                for c in later:
-                                    skip(c, "an earlier change of the department failed")
-                            position[d] = len(groups[d])
-                        else:
-                            launch(d)
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-    for department in sorted({c.department for c, _ in result.failed}):
-        _roll_back_new_department(department, pending, result, driver, store, journal)
-    result.seconds = time.monotonic() - started
-    store.finish_apply(apply_id, "ok" if result.ok else "failed", result.summary())
-    return result
+        self.journal(change, "done")
+        self.emit("done", change, "")
 
 
 def _roll_back_new_department(department: str, pending: list[Change], result: ApplyResult,

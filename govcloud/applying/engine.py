@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from govcloud.applying.apply import ApplyResult, Event, apply_plan
-from govcloud.applying.migrations import MigrationResult, Progress
+from govcloud.applying.migrations import MigrationResult, Progress, fresh_or_resumed
 from govcloud.applying.migrations import consolidate as run_migrations
-from govcloud.books.accounts import plan_cost
+from govcloud.audit import trail
+from govcloud.books import closing
+from govcloud.books.accounts import collect_quietly, parked_hosts, plan_cost
 from govcloud.core import jsontext
 from govcloud.core.catalogue import compare
 from govcloud.core.checks import Checked
@@ -28,15 +30,16 @@ from govcloud.drivers import Driver, open_driver
 from govcloud.drivers.base import CONSOLIDATED, Ability
 from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.estate.files import quiet_gc, read_bytes
-from govcloud.estate.loader import check_estate, find_root
+from govcloud.estate.loader import check_book, check_estate, find_root
 from govcloud.placement import cloud
 from govcloud.placement.arrival import Arrivals, arrivals
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan
 from govcloud.placement.hosts import Host, Ratios
-from govcloud.requests import decisions
-from govcloud.state.store import Store, open_store
+from govcloud.requests.records import Request, listing
+from govcloud.services.playbooks import after_apply
+from govcloud.state.store import Store, acting, holder_id, open_store
 
 
 def validate(root: Path, extra_plans: list[Path] | None = None,
@@ -45,8 +48,6 @@ def validate(root: Path, extra_plans: list[Path] | None = None,
     does: a broken price book breaks only the finance reports, so other commands go on)."""
     checked = check_estate(find_root(root), extra_plans)
     if prices and checked.settings is not None:
-        from govcloud.estate.loader import check_book
-
         checked.diagnostics += check_book(checked.root, checked.settings.prices, checked)
         checked.diagnostics.sort(key=lambda d: (d.file, d.line, d.path))
     return checked
@@ -92,8 +93,6 @@ class EstateSession:
             self._check_hosts(plan)
             if not cost:
                 return plan
-            from govcloud.books.accounts import parked_hosts
-
             return plan.with_cost(plan_cost(plan, self.estate,
                                             parked=parked_hosts(self.driver)))
 
@@ -159,8 +158,6 @@ def _bring_over(estate: Estate, store: Store) -> None:
     """Months closed by an earlier govcloud, in this version's format (once; see
     books.closing.migrate). A price book that does not load leaves them for later: such a
     month then says so when read, and nothing else is held up."""
-    from govcloud.books import closing
-
     try:
         closing.migrate(estate, store)
     except GovcloudError:
@@ -275,20 +272,13 @@ def apply(s: EstateSession, plan: Plan, on_event: Event | None = None, services:
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event,
                         hosts=chosen.hosts, apply_id=apply_id)
     if result.done or result.failed:  # the audit trail: who changed the cloud, and how
-        from govcloud.audit import trail
-        from govcloud.state.store import acting, holder_id
-
         person = acting()  # an operator applying from the portal, or the shell's user
         trail.append(s.store, person or holder_id(), "apply", f"apply {result.apply_id}", "",
                      None, {**result.summary(),
                             "departments": sorted({c.department for c in result.done})},
                      "", "portal" if person else "cli")
-    from govcloud.services.playbooks import after_apply  # ansible only when services run
-
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)
     if result.done:  # this month's usage, so the finance reports work at once
-        from govcloud.books.accounts import collect_quietly
-
         result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result
 
@@ -319,7 +309,7 @@ def where_new_servers_go(s: EstateSession, plan: Plan) -> Arrivals:
 def history(s: EstateSession, limit: int) -> list[dict[str, Any]]:
     """The most recent applies, newest first, each with the requests whose approved plan
     edits it applied (``requests``: who asked, who approved)."""
-    approved = decisions.listing(s.store, state="approved", limit=10_000)
+    approved = listing(s.store, state="approved", limit=10_000)
     out = []
     for r in s.store.applies(limit):
         before = s.store.query("SELECT started_at FROM applies WHERE result = 'ok' AND "
@@ -330,7 +320,7 @@ def history(s: EstateSession, limit: int) -> list[dict[str, Any]]:
     return out
 
 
-def applied_requests(approved: list[decisions.Request], since: str, until: str
+def applied_requests(approved: list[Request], since: str, until: str
                      ) -> list[dict[str, Any]]:
     """The approved requests an apply started at ``until`` applied: those whose last approval
     (which wrote the plan file) came after the previous apply that finished ok started
@@ -425,8 +415,6 @@ def consolidation(s: EstateSession, target_hosts: int | None = None,
     """Live migrations that bring the hosts in use down to the target (the re-pack floor
     by default), from where the driver says servers run; a killed consolidate --apply's
     remaining migrations when they are still valid."""
-    from govcloud.applying.migrations import fresh_or_resumed
-
     return fresh_or_resumed(s.driver, s.store, Ratios.of(s.estate.settings.host_pool),
                             target_hosts, max_migrations)
 
@@ -439,7 +427,5 @@ def consolidate(s: EstateSession, plan: MigrationPlan, progress: Progress | None
     result = run_migrations(s.driver, s.store, Ratios.of(s.estate.settings.host_pool), plan,
                             progress)
     if result.done or result.parked:
-        from govcloud.books.accounts import collect_quietly
-
         result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result

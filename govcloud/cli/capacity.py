@@ -121,32 +121,41 @@ def consolidate(ctx: click.Context, target_hosts: int | None, max_migrations: in
             if output == "text":
                 click.echo(_plan_text(plan))
             if not yes:
-                if not sys.stdin.isatty():
-                    raise GovcloudError("consolidate --apply needs confirmation and there is "
-                                        "no terminal to ask on", "pass --yes to go ahead")
-                click.confirm("Carry out these migrations and park the empty hosts?",
-                              abort=True)
-            total = len(plan.steps)
-            count = [0]
-
-            def progress(phase: str, step: Migration | None, detail: str) -> None:
-                if phase == "started":
-                    return
-                if step is None:
-                    click.echo(f"parked  {detail}", err=True)
-                    return
-                count[0] += 1
-                click.echo(f"[{count[0]}/{total}] {phase:<7} migrate {step.server} "
-                           f"{step.source} -> {step.target}" + (f": {detail}" if detail
-                                                                 else ""), err=True)
-
-            result = engine.consolidate(s, plan, progress)
+                _confirm()
+            result = engine.consolidate(s, plan, _Progress(len(plan.steps)))
     if output == "json":
         emit_json(result.as_dict())
     else:
         click.echo(_result_text(result))
     if not result.ok:
         ctx.exit(1)
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise GovcloudError("consolidate --apply needs confirmation and there is "
+                            "no terminal to ask on", "pass --yes to go ahead")
+    click.confirm("Carry out these migrations and park the empty hosts?", abort=True)
+
+
+class _Progress:
+    """consolidate --apply's progress on stderr: each migration as it ends, numbered out of
+    ``total``, and each host parked."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.count = 0
+
+    def __call__(self, phase: str, step: Migration | None, detail: str) -> None:
+        if phase == "started":
+            return
+        if step is None:
+            click.echo(f"parked  {detail}", err=True)
+            return
+        self.count += 1
+        click.echo(f"[{self.count}/{self.total}] {phase:<7} migrate {step.server} "
+                   f"{step.source} -> {step.target}" + (f": {detail}" if detail
+                                                         else ""), err=True)
 
 
 def _result_text(r: MigrationResult) -> str:

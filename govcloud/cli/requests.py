@@ -17,7 +17,7 @@ from govcloud.cli import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError
-from govcloud.requests import decisions
+from govcloud.requests import assessment, decisions, records
 from govcloud.state.store import Store, holder_id
 
 
@@ -104,7 +104,7 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
         person = _person(store, as_)
         department = data.get("department") if isinstance(data, dict) else None
         if dry_run:
-            verdict = decisions.assess(estate, str(department or ""), data).as_dict()
+            verdict = assessment.assess(estate, str(department or ""), data).as_dict()
             emit_json(verdict) if output == "json" else click.echo(_verdict_text(verdict))
             if not verdict["ok"]:
                 sys.exit(1)
@@ -129,7 +129,7 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
 
 @request_.command("list")
 @click.option("--department", help="Only this department's requests.")
-@click.option("--state", type=click.Choice(list(decisions.STATES)), help="Only these.")
+@click.option("--state", type=click.Choice(list(records.STATES)), help="Only these.")
 @output_option("text", "json")
 @click.pass_context
 def list_(ctx: click.Context, department: str | None, state: str | None, output: str) -> None:
@@ -140,7 +140,7 @@ def list_(ctx: click.Context, department: str | None, state: str | None, output:
       govcloud request list --state waiting
     """
     with engine.records(root(ctx)) as (_, store):
-        found = decisions.listing(store, department, state)
+        found = records.listing(store, department, state)
     if output == "json":
         emit_json([r.as_dict() for r in found])
         return
@@ -163,7 +163,7 @@ def show(ctx: click.Context, number: int, output: str) -> None:
       govcloud request show 12
     """
     with engine.records(root(ctx)) as (_, store):
-        found = decisions.find(store, number)
+        found = records.find(store, number)
     if found is None:
         raise GovcloudError(f"no request {number}", "govcloud request list shows them")
     if output == "json":

@@ -152,28 +152,61 @@ def display(path: Path, root: Path) -> str:
     return shown if rel.startswith("..") else rel
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write a report, release or saved plan, creating its folder; a failure is a
-    GovcloudError. The file is written beside its place and renamed onto it: a link planted
-    at ``path`` is replaced, never followed (the output folder may be shared), and a reader
-    never sees half a file."""
-    tmp = None
+def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Put ``data`` at ``path`` in one step, the only way govcloud writes a file: written to
+    a temporary file in the same folder, flushed to disk, renamed onto ``path``, then the
+    folder flushed so the rename survives a crash too. A reader sees the old file or the new
+    one, never half; a link planted at ``path`` is replaced, never followed. The file gets
+    ``mode``, else the mode of the file it replaces, else a new file's (0666 less the umask).
+    The folder must exist; an OSError is the caller's to word, and leaves no temporary file."""
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = _new_file_mode()
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        tmp = Path(name)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-        os.chmod(tmp, _new_file_mode())
-        os.replace(tmp, path)
-        tmp = None
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(name, mode)
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename just made in it) to disk. The rename is done by
+    now: a file system that cannot sync a folder leaves it as durable as it makes it, and
+    that is no failure of the write."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a report, release or saved plan, creating its folder; a failure is a
+    GovcloudError. Written atomically (``write_atomically``): a link planted at ``path`` is
+    replaced, never followed (the output folder may be shared), and a reader never sees half
+    a file. The file gets a new file's mode, whatever the file it replaces had."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, data, _new_file_mode())
     except OSError as exc:
         raise GovcloudError(f"cannot write {path}: {exc.strerror}",
                             "choose a writable path with --out") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+
+
+def write_text(path: Path, text: str, mode: int | None = None) -> None:
+    """``write_atomically`` of ``text`` in UTF-8."""
+    write_atomically(path, text.encode("utf-8"), mode)
 
 
 def _new_file_mode() -> int:

@@ -15,6 +15,7 @@ from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import IDENT, PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.core.skeleton import cost_centre_for, department_plan
 from govcloud.errors import GovcloudError
+from govcloud.estate.files import write_text
 from govcloud.estate.loader import SETTINGS_FILE, check_estate, find_root
 from govcloud.finance.pricebook import PRICE_SCHEMA
 from govcloud.state.store import never_made, open_store
@@ -121,4 +122,4 @@ def _applied_of(checked: Checked, department: str) -> tuple[int, int]:
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)

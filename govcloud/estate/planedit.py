@@ -17,7 +17,7 @@ from govcloud.errors import GovcloudError, MissingExtra
 
 
 def _yaml() -> Any:
-    try:
+    try:  # imported here: ruamel.yaml is the portal extra, which the CLI alone does not need
         from ruamel.yaml import YAML
     except ImportError as exc:
         raise MissingExtra("requests (edits of plan files)", "portal", "ruamel.yaml") from exc
@@ -30,7 +30,7 @@ def _yaml() -> Any:
 
 def _node(value: Any) -> Any:
     """A fresh ruamel node for a new value: block style, like the rest of the file."""
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq  # optional: see _yaml
 
     if isinstance(value, dict):
         m = CommentedMap()
@@ -100,7 +100,7 @@ def _move_tail(old: Any, new: Any) -> None:
 
 
 def _step(node: Any, key: str | int, make: bool) -> Any:
-    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.comments import CommentedMap  # optional: see _yaml
 
     if isinstance(key, int):
         if not isinstance(node, list) or not 0 <= key < len(node):
@@ -135,7 +135,7 @@ def _delete(holder: Any, held: Any, node: Any, last: Any) -> None:
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
     """``text`` with ``edits`` made; every line they do not touch as it was."""
-    from ruamel.yaml.comments import CommentedSeq
+    from ruamel.yaml.comments import CommentedSeq  # optional: see _yaml
 
     y = _yaml()
     data = y.load(text)

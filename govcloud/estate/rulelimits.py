@@ -126,7 +126,7 @@ def _limit_memory() -> None:
     """A backstop to the parent's watch: no allocation beyond twice the budget succeeds
     (CEL's native code then aborts, which the parent reports like an overrun)."""
     try:
-        import resource
+        import resource  # POSIX only: elsewhere the ImportError below leaves no limit set
 
         with open("/proc/self/statm") as f:
             size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")

@@ -95,16 +95,27 @@ class EstateCollector(Collector):
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         s = self.s
-        est = s.estate
-        names = {d: p.department.name for d, p in est.plans.items()}
+        names = {d: p.department.name for d, p in s.estate.plans.items()}
+        yield self._quota(names)  # from the plans: served even when the state cannot be read
+        resources = s.driver.read()
+        yield self._allocated(resources, names)
+        periods = stored.periods(s.store)
+        latest = periods[-1] if periods else None
+        yield from self._latest_month(latest, names)
+        yield from self._last_apply()
+        yield self._drift(resources)
+        yield from self._hosts(resources)
+        yield from self._backups()
+
+    def _quota(self, names: dict[str, str]) -> GaugeMetricFamily:
         q = GaugeMetricFamily("govcloud_department_quota", "Quota granted to a department.",
                               labels=["department", "name", "resource"])
-        for dep, p in sorted(est.plans.items()):
+        for dep, p in sorted(self.s.estate.plans.items()):
             for field, res in QUOTA.items():
                 q.add_metric([dep, names[dep], res], float(getattr(p.quota, field)))
-        yield q  # from the plans: served even when the state cannot be read
+        return q
 
-        resources = s.driver.read()
+    def _allocated(self, resources: list[Any], names: dict[str, str]) -> GaugeMetricFamily:
         alloc = usage.allocations(resources)
         g = GaugeMetricFamily("govcloud_department_allocated", "Resources allocated to a "
                               "department (units: vcpu, GiB, GB, count).",
@@ -112,10 +123,14 @@ class EstateCollector(Collector):
         for dep, items in sorted(alloc.items()):
             for item, res in RESOURCES.items():
                 g.add_metric([dep, names.get(dep, dep), res], items.get(item, 0.0))
-        yield g
+        return g
 
-        periods = stored.periods(s.store)
-        latest = periods[-1] if periods else None
+    def _latest_month(self, latest: str | None, names: dict[str, str]
+                      ) -> Iterator[GaugeMetricFamily]:
+        """Use, chargeback, spend against budget, savings and the platform's cost of the
+        latest collected month (empty families before the first collection)."""
+        s = self.s
+        est = s.estate
         u = GaugeMetricFamily("govcloud_department_used", "Measured use in the latest "
                               "collected month (sim samples or the cloud's usage API).",
                               labels=["department", "name", "resource", "period"])
@@ -151,7 +166,8 @@ class EstateCollector(Collector):
         yield sav
         yield plat
 
-        last = s.store.applies(1)
+    def _last_apply(self) -> Iterator[GaugeMetricFamily]:
+        last = self.s.store.applies(1)
         t = GaugeMetricFamily("govcloud_last_apply_timestamp_seconds", "When the last apply "
                               "finished (started, while running), Unix time.")
         ok = GaugeMetricFamily("govcloud_last_apply_success", "1 when the last apply "
@@ -163,17 +179,15 @@ class EstateCollector(Collector):
         yield t
         yield ok
 
+    def _drift(self, resources: list[Any]) -> GaugeMetricFamily:
         drift = GaugeMetricFamily("govcloud_drift_count", "Out-of-band changes: the cloud "
                                   "against the last applied state.", labels=["department"])
-        counts: dict[str, int] = {d: 0 for d in est.plans}
-        for change in find_drift(resources, s.store.applied(), s.desired()):
+        counts: dict[str, int] = {d: 0 for d in self.s.estate.plans}
+        for change in find_drift(resources, self.s.store.applied(), self.s.desired()):
             counts[change.department] = counts.get(change.department, 0) + 1
         for dep, n in sorted(counts.items()):
             drift.add_metric([dep], n)
-        yield drift
-
-        yield from self._hosts(resources)
-        yield from self._backups()
+        return drift
 
     def _hosts(self, resources: list[Any]) -> Iterator[GaugeMetricFamily]:
         pool = self.s.estate.settings.host_pool

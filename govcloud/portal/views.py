@@ -25,7 +25,7 @@ from govcloud.portal.forms import payload_of
 from govcloud.portal.routes import CLOSERS
 from govcloud.portal.sessions import Session
 from govcloud.reports.text import csv_cell
-from govcloud.requests import decisions
+from govcloud.requests import assessment, decisions, records
 from govcloud.services import backup, playbooks, recovery
 from govcloud.services.scans import security_report
 
@@ -244,7 +244,7 @@ def users(p: Portal, who: Session) -> Data:
     return {"users": [x.as_dict() for x in user_records.people(p.store)]}
 
 
-def _summary(r: decisions.Request) -> Data:
+def _summary(r: records.Request) -> Data:
     return {"id": r.id, "department": r.department, "kind": r.kind, "requester": r.requester,
             "state": r.state, "waiting_for": r.waiting_for(), "reason": r.payload.get("reason"),
             "cost_delta": r.verdict.get("cost_delta"), "created_at": r.created_at,
@@ -255,7 +255,7 @@ def requests(p: Portal, who: Session, department: str) -> Data:
     if department not in p.estate.plans:
         raise NotFound(f"no department {department!r}", "choose one from the list")
     return {"department": department,
-            "requests": [_summary(r) for r in decisions.listing(p.store, department)]}
+            "requests": [_summary(r) for r in records.listing(p.store, department)]}
 
 
 def request_form(p: Portal, who: Session, department: str) -> Data:
@@ -296,14 +296,14 @@ def _body_payload(body: dict[str, Any], department: str) -> Any:
 
 def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
     payload = _body_payload(body, department)
-    verdict = decisions.assess(p.estate, department, payload)
+    verdict = assessment.assess(p.estate, department, payload)
     return {"department": department, "verdict": verdict.as_dict(), "payload": payload,
             "payload_json": json.dumps(payload, ensure_ascii=False)}
 
 
 def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Data:
     payload = _body_payload(body, department)
-    return decisions.assess(p.estate, department, payload).as_dict()
+    return assessment.assess(p.estate, department, payload).as_dict()
 
 
 def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
@@ -322,8 +322,8 @@ def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
     return Redirect(f"/departments/{department}/requests/{filed.id}")
 
 
-def _own(p: Portal, department: str, number: str) -> decisions.Request:
-    found = decisions.find(p.store, int(number)) if number.isdigit() and len(number) < 12 \
+def _own(p: Portal, department: str, number: str) -> records.Request:
+    found = records.find(p.store, int(number)) if number.isdigit() and len(number) < 12 \
         else None
     if found is None or found.department != department:
         raise NotFound(f"no request {number[:20]} of {department}", "see the request list")
@@ -366,7 +366,7 @@ def queue(p: Portal, who: Session) -> Data:
     from govcloud.requests.escalation import overdue
 
     role, own = who.person.role, who.person.department
-    waiting = decisions.listing(p.store, own, "waiting", limit=500)
+    waiting = records.listing(p.store, own, "waiting", limit=500)
     late = overdue(p.estate, waiting)
     if role != "auditor":
         waiting = [r for r in waiting if r.requester != who.person.name and (

@@ -1,14 +1,8 @@
-"""Requests: a department's proposed edit of its plan file, judged by the same code as the
-CLI before it can be filed, approved by the people the approval rules name, and written to
-the plan file (one git commit, when the estate is a repository) only then.
-
-The verdict of a request (``assess``) is: the request's own fields checked, the edit made on
-the plan's text (comments and order kept), the whole estate validated with the edited text in
-the file's place (``loader.check_estate(proposed=…)``), the changes it makes for the
-department (``planning.make_plan`` between the current and the edited plans), what it does to
-the monthly bill with fixed shares (``accounts.plan_cost``), whether the hosts suffice
-(``capacity.what_if``), and who must approve (``core.approvals``). An invalid request cannot
-be filed.
+"""Deciding requests: a department's proposed edit of its plan file, judged by the same code
+as the CLI before it can be filed (``assessment``), approved by the people the approval rules
+name, and written to the plan file (one git commit, when the estate is a repository) only
+then. Requests are stored through ``records``; whoever should hear of one is told through
+``notify``.
 
 Approving writes the plan file under the state store's apply lock, so two approvals, or an
 approval and an apply, never interleave; a request whose plan file changed since it was filed
@@ -17,38 +11,25 @@ is judged again on the file as it is now, and sent back if it no longer holds.
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import hashlib
-import json
 import os
 import subprocess
-import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from govcloud.access.users import Person
 from govcloud.audit import trail
-from govcloud.books.accounts import plan_cost
 from govcloud.clock import now
 from govcloud.core import approvals
-from govcloud.core import requests as asked
-from govcloud.core.desired import desired_state
-from govcloud.core.documents import parse
 from govcloud.core.model import Estate
-from govcloud.core.planning import make_plan
 from govcloud.core.roles import with_article
-from govcloud.errors import Diagnostic, GovcloudError, LockHeld
-from govcloud.estate.files import read_bytes
-from govcloud.estate.loader import check_estate, load_approvals
-from govcloud.estate.planedit import apply_edits
-from govcloud.placement.capacity import what_if
+from govcloud.errors import GovcloudError, LockHeld
+from govcloud.estate.files import write_text
+from govcloud.requests import notify
+from govcloud.requests.assessment import Verdict, assess, digest, plan_text
+from govcloud.requests.records import Request, find, insert, save
 from govcloud.state.store import Store
 
-STATES = ("waiting", "approved", "rejected", "returned")
 FILERS = {"member", "approver", "operator"}  # who may file a request
 LOCK_SECONDS = 30.0
 _DECIDING = threading.Lock()  # one decision at a time in this process (the store's lock
@@ -63,225 +44,15 @@ class RequestRefused(GovcloudError):
         self.verdict = verdict
 
 
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _diag(d: Diagnostic) -> dict[str, Any]:
-    return {k: v for k, v in d.as_dict().items() if k != "severity"}
-
-
-@dataclass
-class Verdict:
-    """Everything a person (or program) needs to decide whether to file a request."""
-
-    department: str
-    ok: bool
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    diff: str = ""
-    cost: dict[str, Any] | None = None
-    cost_delta: str = "0.00"
-    capacity: dict[str, Any] = field(default_factory=dict)
-    chain: dict[str, Any] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
-    base: str = ""
-    text: str = ""  # the edited plan file (not shown in as_dict: the diff is)
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("text")
-        return out
-
-
-def _refused(department: str, problems: list[Diagnostic], base: str = "") -> Verdict:
-    return Verdict(department, False, [_diag(d) for d in problems], base=base)
-
-
-def plan_text(estate: Estate, department: str) -> tuple[str, str]:
-    """The department's plan file (as the estate names it) and its text, read by the estate's
-    one reader."""
-    plan = estate.plans.get(department)
-    if plan is None:
-        raise GovcloudError(f"no department {department!r} in the estate",
-                            f"one of: {', '.join(sorted(estate.plans)[:10])}")
-    raw, problems = read_bytes(estate.root / plan.file, plan.file, estate.root)
-    if raw is None:
-        raise GovcloudError(f"{plan.file} cannot be read: {problems[0].message}",
-                            problems[0].hint)
-    return plan.file, raw.decode("utf-8")
-
-
-def assess(estate: Estate, department: str, payload: Any) -> Verdict:
-    """The whole verdict of a request for ``department`` on the estate as it is now."""
-    problems = asked.check_request(payload)
-    if not problems and payload["department"] != department:
-        problems = [Diagnostic(asked.FIELD, 0, "department",
-                               f"the request is for {payload['department']}, filed for "
-                               f"{department}", "file it for its own department")]
-    if problems:
-        return _refused(department, problems)
-    file, text = plan_text(estate, department)
-    base = digest(text)
-    doc, diags = parse(text, file)
-    if doc is None:
-        return _refused(department, diags, base)
-    edits, problems = asked.edits(payload, doc.data)
-    if problems:
-        return _refused(department, problems, base)
-    new_text = apply_edits(text, edits)
-    checked = check_estate(estate.root, proposed={file: new_text})
-    if checked.errors or checked.settings is None:
-        return Verdict(department, False, [_diag(d) for d in checked.errors],
-                       [_diag(d) for d in checked.warnings if d.file == file], base=base,
-                       diff=_diff(file, text, new_text))
-    after = checked.estate()
-    # The estate as its files are now (the caller's may be older: another request approved
-    # meanwhile), so the diff and the cost are this request's alone.
-    now_checked = check_estate(estate.root)
-    if now_checked.errors or now_checked.settings is None:
-        first = now_checked.errors[0] if now_checked.errors else None
-        raise GovcloudError("the estate does not validate as it is now" +
-                            (f": {first.render()}" if first else ""),
-                            "fix the estate's files first (govcloud validate)")
-    estate = now_checked.estate()
-    plan = make_plan(desired_state(after), list(desired_state(estate).values()),
-                     {d: p.file for d, p in after.plans.items()}, prune=True)
-    changes = [c for c in plan.changes if c.department == department and c.action != "no-op"]
-    # A change the plan blocks (deleting or replacing something protected) belongs to the
-    # field that asked for it.
-    field_of = next((k for k in ("server", "website", "flavor") if k in payload
-                     and payload["kind"] in ("remove", "resize")), None)
-    errors = [{"file": asked.FIELD if field_of else file, "line": 0,
-               "path": field_of or c.key, "message": f"{c.key}: {c.action}: {c.reason}",
-               "hint": c.impact, "rule": ""} for c in changes if c.action == "blocked"]
-    cost = plan_cost(plan, after)
-    delta = Decimal(cost["departments"].get(department, {}).get("delta", "0")) if cost \
-        else Decimal(0)
-    room = what_if(estate, after)
-    extra_before = sum(n for z in room.before.zones for n in z.extra.values())
-    extra_after = sum(n for z in room.after.zones for n in z.extra.values())
-    old_quota = estate.plans[department].quota
-    new_quota = after.plans[department].quota
-    facts = {"cost_delta": float(delta), "extra_hosts": max(0, extra_after - extra_before),
-             "changes": len(changes),
-             "quota_raised": any(getattr(new_quota, k) > getattr(old_quota, k)
-                                 for k in vars(old_quota)),
-             "new_public_website": payload["kind"] == "website" and any(
-                 w.public for w in after.plans[department].websites
-                 if w.domain == payload["website"]["domain"])}
-    stages, rule_problems = load_approvals(estate.root)
-    chain, eval_problems = approvals.chain(stages, payload, facts)
-    errors += [_diag(d) for d in rule_problems]
-    return Verdict(
-        department, not errors, errors,
-        [_diag(d) for d in checked.warnings if d.file == file] +
-        [{"file": approvals.APPROVALS_FILE, "line": 0, "path": "", "message": p, "hint": "",
-          "rule": ""} for p in eval_problems],
-        [{"action": c.action, "key": c.key, "reason": _why(c.action, c.reason, c.diff),
-          "impact": c.impact, "diff": {k: [a, b] for k, (a, b) in c.diff.items()}}
-         for c in changes],
-        _diff(file, text, new_text), cost, f"{delta:.2f}",
-        {"fits": facts["extra_hosts"] == 0, "extra_hosts": facts["extra_hosts"],
-         "hosts_before": room.before.hosts, "hosts_after": room.after.hosts,
-         "add": room.extra},
-        chain.as_dict(), facts, base, new_text)
-
-
-def _why(action: str, reason: str, diff: dict[str, Any]) -> str:
-    """A change's reason as the request's: the plan compares plans here, not the cloud."""
-    if action == "create":
-        return "the request adds it"
-    if action == "delete":
-        return "the request removes it"
-    if action in ("update", "resize") and diff:
-        return f"the request changes {', '.join(sorted(diff))}"
-    return reason
-
-
-def _diff(file: str, old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True),
-                                        new.splitlines(keepends=True), f"a/{file}",
-                                        f"b/{file}"))
-
-
 def _tell(estate: Estate | None, store: Store, request: Request, by: str, source: str) -> None:
     """Mail whoever should hear of the request now; a failure is an audit record, never an
     error."""
     if estate is None:
         return
-    from govcloud.requests import notify
-
     problem = notify.send(estate.settings.notify, store, request)
     if problem:
         trail.append(store, by, "notify failed", f"request {request.id}", request.department,
                      None, None, problem, source)
-
-
-# --- the requests table -------------------------------------------------------------------
-@dataclass(frozen=True)
-class Request:
-    id: int
-    department: str
-    kind: str
-    requester: str
-    state: str
-    payload: dict[str, Any]
-    base: str
-    verdict: dict[str, Any]
-    approvals: list[dict[str, str]]
-    created_at: str
-    changed_at: str
-    note: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def waiting_for(self) -> str | None:
-        if self.state != "waiting":
-            return None
-        done = [a["role"] for a in self.approvals]
-        return next((r for r in self.verdict.get("chain", {}).get("roles", [])
-                     if r not in done), None)
-
-
-COLUMNS = ("id, department, kind, requester, state, payload, base, verdict, approvals, "
-           "created_at, changed_at, note")
-
-
-def _request(store: Store, row: tuple[Any, ...]) -> Request:
-    n, dep, kind, who, state, payload, base, verdict, approved, made, changed, note = row
-    key = str(n)
-    return Request(int(n), dep, kind, who, state, store.document("requests", key, payload),
-                   base, store.document("requests", key, verdict),
-                   json.loads(approved) if approved else [], made, changed, note)
-
-
-def find(store: Store, n: int) -> Request | None:
-    rows = store.query(f"SELECT {COLUMNS} FROM requests WHERE id = ?", (n,))
-    return _request(store, rows[0]) if rows else None
-
-
-def listing(store: Store, department: str | None = None, state: str | None = None,
-            limit: int = 200) -> list[Request]:
-    where, params = [], []
-    if department:
-        where.append("department = ?")
-        params.append(department)
-    if state:
-        where.append("state = ?")
-        params.append(state)
-    sql = f"SELECT {COLUMNS} FROM requests " + (f"WHERE {' AND '.join(where)} " if where
-                                                 else "") + "ORDER BY id DESC LIMIT ?"
-    return [_request(store, r) for r in store.query(sql, (*params, limit))]
-
-
-def _save(store: Store, r: Request) -> None:
-    store.execute("UPDATE requests SET state = ?, verdict = ?, approvals = ?, changed_at = ?, "
-                  "note = ? WHERE id = ?",
-                  (r.state, json.dumps(r.verdict, ensure_ascii=False), json.dumps(r.approvals),
-                   r.changed_at, r.note, r.id))
 
 
 def submit(estate: Estate, store: Store, person: Person, payload: Any,
@@ -302,12 +73,8 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
                              first.get("hint", ""), verdict)
     at = now()
     with store.transaction():
-        n = int(store.query("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")[0][0])
-        store.execute(f"INSERT INTO requests ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                      (n, verdict.department, payload["kind"], person.name, "waiting",
-                       json.dumps(payload, ensure_ascii=False),
-                       verdict.base, json.dumps(verdict.as_dict(), ensure_ascii=False), "[]",
-                       at, at, ""))
+        n = insert(store, verdict.department, payload["kind"], person.name, payload,
+                   verdict.base, verdict.as_dict(), at)
         trail.append(store, person.name, "request new", f"request {n}", verdict.department,
                      None, {"payload": payload, "cost_delta": verdict.cost_delta,
                             "chain": verdict.chain}, payload.get("reason", ""), source)
@@ -319,23 +86,6 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
                          f"approved by rule {rule}", source)
     _tell(estate, store, request, person.name, source)
     return request
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Replace the file's content in one step: a reader sees the old file or the new one."""
-    mode = path.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _commit(root: Path, file: str, request: Request, approvers: list[dict[str, str]]
@@ -391,7 +141,7 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
                                       f"since it was filed and the request no longer holds: "
                                       f"{first}", "verdict": verdict.as_dict()})
                 with store.transaction():
-                    _save(store, returned)
+                    save(store, returned)
                     trail.append(store, by, "request returned", f"request {request.id}",
                                  current.department, {"state": "waiting"},
                                  {"state": "returned"}, returned.note, source)
@@ -401,17 +151,17 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
                               "note": "judged again: the plan file had changed" if stale
                               else ""})
             with store.transaction():
-                _save(store, done)
+                save(store, done)
                 trail.append(store, by, "request approve", f"request {request.id}",
                              current.department, {"plan": current.base},
                              {"plan": digest(verdict.text), "diff": verdict.diff}, reason,
                              source)
-                _atomic_write(estate.root / file, verdict.text)
+                write_text(estate.root / file, verdict.text)
             note = _commit(estate.root, file, done, approvals_)
             if note:
                 done = Request(**{**done.as_dict(), "note": "; ".join(
                     x for x in (done.note, note) if x)})
-                _save(store, done)
+                save(store, done)
             return done
         finally:
             store.unlock()
@@ -433,7 +183,7 @@ def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = 
             raise RequestRefused(f"request {n} moved on meanwhile", "reload the queue")
         updated = Request(**{**current.as_dict(), "changed_at": now(), "approvals": [
             *current.approvals, {"role": person.role, "by": person.name, "at": now()}]})
-        _save(store, updated)
+        save(store, updated)
         trail.append(store, person.name, "request approve", f"request {n}",
                      current.department, {"waiting_for": step},
                      {"waiting_for": updated.waiting_for()}, reason, source)
@@ -471,7 +221,7 @@ def close(store: Store, person: Person, n: int, state: str, reason: str,
         request = _decidable(store, person, n)
         closed = Request(**{**request.as_dict(), "state": state, "changed_at": now(),
                             "note": reason.strip()})
-        _save(store, closed)
+        save(store, closed)
         trail.append(store, person.name, f"request {'reject' if state == 'rejected' else 'return'}",
                      f"request {n}", request.department, {"state": "waiting"},
                      {"state": state}, reason.strip(), source)

@@ -21,7 +21,7 @@ from govcloud.core.approvals import Escalation, escalation
 from govcloud.core.model import Estate
 from govcloud.estate.loader import load_approvals
 from govcloud.requests import notify
-from govcloud.requests.decisions import Request, listing
+from govcloud.requests.records import Request, listing
 from govcloud.state.store import Store
 
 ACTION = "request escalate"

@@ -13,6 +13,7 @@ from email.utils import formataddr
 from govcloud.access import users
 from govcloud.core.approvals import Escalation
 from govcloud.core.model import NotifySettings
+from govcloud.requests.records import Request
 from govcloud.state.store import Store
 
 STATE_WORDS = {"waiting": "等待您审批 / waiting for your approval",
@@ -20,12 +21,9 @@ STATE_WORDS = {"waiting": "等待您审批 / waiting for your approval",
                "returned": "已退回 / sent back"}
 
 
-def recipients(store: Store, request: object) -> list[users.Person]:
+def recipients(store: Store, request: Request) -> list[users.Person]:
     """Who hears of the request now: everyone of the role it waits for (the department's own
     approvers), except its requester; once decided, its requester."""
-    from govcloud.requests.decisions import Request
-
-    assert isinstance(request, Request)
     everyone = [p for p in users.people(store) if not p.disabled and p.email]
     step = request.waiting_for()
     if step is None:
@@ -34,13 +32,10 @@ def recipients(store: Store, request: object) -> list[users.Person]:
             and (step != "approver" or p.department == request.department)]
 
 
-def message(settings: NotifySettings, request: object, to: list[users.Person],
+def message(settings: NotifySettings, request: Request, to: list[users.Person],
             overdue: str = "") -> EmailMessage:
     """The mail about ``request``; ``overdue``: why it is escalated (then that is its
     state)."""
-    from govcloud.requests.decisions import Request
-
-    assert isinstance(request, Request)
     state = overdue or STATE_WORDS.get(request.state, request.state)
     msg = EmailMessage()
     msg["From"] = settings.sender
@@ -62,7 +57,7 @@ def message(settings: NotifySettings, request: object, to: list[users.Person],
     return msg
 
 
-def send(settings: NotifySettings, store: Store, request: object) -> str:
+def send(settings: NotifySettings, store: Store, request: Request) -> str:
     """Mail the people who should hear of the request now; "" or what went wrong."""
     if not settings.smtp_host:
         return ""
@@ -70,13 +65,10 @@ def send(settings: NotifySettings, store: Store, request: object) -> str:
     return _deliver(settings, to, message(settings, request, to)) if to else ""
 
 
-def send_escalation(settings: NotifySettings, store: Store, request: object,
+def send_escalation(settings: NotifySettings, store: Store, request: Request,
                     escalation: Escalation) -> tuple[list[str], str]:
     """Tell everyone of the role a request is escalated to (the department's own approvers)
     that it is overdue: the names mailed, and "" or what went wrong."""
-    from govcloud.requests.decisions import Request
-
-    assert isinstance(request, Request)
     if not settings.smtp_host:
         return [], ""
     role = escalation.to

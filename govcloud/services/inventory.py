@@ -60,56 +60,65 @@ def site_user(prefix: str, department: str) -> str:
 
 def load_static(folder: Path) -> dict[str, Any]:
     """inventories/hosts.yml (YAML inventory) and group_vars/host_vars, as dynamic JSON."""
-    groups: dict[str, dict[str, Any]] = {"all": {"hosts": [], "vars": {}, "children": []}}
+    groups: dict[str, dict[str, Any]] = {"all": _group()}
     hostvars: dict[str, dict[str, Any]] = {}
-
-    def read(path: Path) -> Any:
-        # The one estate reader: regular files inside inventories/ only, size-capped.
-        doc, problems = read_document(path, display(path, folder.parent), folder,
-                                      allow_empty=True)
-        errors = [d for d in problems if d.severity == "error"]
-        if doc is None or errors:
-            first = errors[0] if errors else problems[0]
-            where = f"{first.file}:{first.line}" if first.line else first.file
-            key = f" {first.path}:" if first.path else ""
-            raise InventoryError(f"{where}:{key} {first.message}",
-                                 first.hint or "fix the file (see the Ansible YAML inventory "
-                                 "format)")
-        return doc.data or {}
-
-    def walk(name: str, body: dict[str, Any] | None) -> None:
-        g = groups.setdefault(name, {"hosts": [], "vars": {}, "children": []})
-        body = body or {}
-        for host, hv in (body.get("hosts") or {}).items():
-            if host not in g["hosts"]:
-                g["hosts"].append(host)
-            hostvars.setdefault(host, {}).update(hv or {})
-        g["vars"].update(body.get("vars") or {})
-        for child, cbody in (body.get("children") or {}).items():
-            if child not in g["children"]:
-                g["children"].append(child)
-            walk(child, cbody)
-
     for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
-        data = read(path)
+        data = _read(path, folder)
         if not isinstance(data, dict):
             raise InventoryError(f"{path} is not a YAML inventory",
                                  "start it with 'all:' and list groups under children:")
         for name, body in data.items():
-            walk(name, body)
+            _walk(groups, hostvars, name, body)
     for path in sorted(folder.joinpath("group_vars").glob("*.y*ml")):
-        groups.setdefault(path.stem, {"hosts": [], "vars": {}, "children": []})
-        groups[path.stem]["vars"].update(read(path))
+        groups.setdefault(path.stem, _group())
+        groups[path.stem]["vars"].update(_read(path, folder))
     for path in sorted(folder.joinpath("host_vars").glob("*.y*ml")):
-        hostvars.setdefault(path.stem, {}).update(read(path))
+        hostvars.setdefault(path.stem, {}).update(_read(path, folder))
     for g in SHARED_GROUPS:
-        groups.setdefault(g, {"hosts": [], "vars": {}, "children": []})
+        groups.setdefault(g, _group())
     for name in list(groups):
         if name != "all" and name not in groups["all"]["children"]:
             parent = any(name in o["children"] for o in groups.values())
             if not parent:
                 groups["all"]["children"].append(name)
     return {**groups, "_meta": {"hostvars": hostvars}}
+
+
+def _group() -> dict[str, Any]:
+    return {"hosts": [], "vars": {}, "children": []}
+
+
+def _read(path: Path, folder: Path) -> Any:
+    """One file of inventories/, by the one estate reader: regular files inside the folder
+    only, size-capped; its first error is an InventoryError."""
+    doc, problems = read_document(path, display(path, folder.parent), folder,
+                                  allow_empty=True)
+    errors = [d for d in problems if d.severity == "error"]
+    if doc is None or errors:
+        first = errors[0] if errors else problems[0]
+        where = f"{first.file}:{first.line}" if first.line else first.file
+        key = f" {first.path}:" if first.path else ""
+        raise InventoryError(f"{where}:{key} {first.message}",
+                             first.hint or "fix the file (see the Ansible YAML inventory "
+                             "format)")
+    return doc.data or {}
+
+
+def _walk(groups: dict[str, dict[str, Any]], hostvars: dict[str, dict[str, Any]], name: str,
+          body: dict[str, Any] | None) -> None:
+    """Group ``name`` of a YAML inventory, and its children, into ``groups`` and
+    ``hostvars``."""
+    g = groups.setdefault(name, _group())
+    body = body or {}
+    for host, hv in (body.get("hosts") or {}).items():
+        if host not in g["hosts"]:
+            g["hosts"].append(host)
+        hostvars.setdefault(host, {}).update(hv or {})
+    g["vars"].update(body.get("vars") or {})
+    for child, cbody in (body.get("children") or {}).items():
+        if child not in g["children"]:
+            g["children"].append(child)
+        _walk(groups, hostvars, child, cbody)
 
 
 def departments(applied: dict[str, Resource], prefix: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from govcloud.services.runner import (
     require_ansible,
     run_playbook,
 )
+from govcloud.services.scans import ScanLog
 
 __all__ = ["PLAYBOOKS", "PlaybookFailed", "PlaybookRun", "ServicesOutcome", "after_apply",
            "build_inventory", "changed_departments", "playbook_folder", "run_services",
@@ -208,8 +209,6 @@ def collect_scans(estate: Estate, store: AppliedState, departments: list[str],
 def collected_scans(estate: Estate, store: AppliedState) -> list[Any]:
     """The scan logs the last ``govcloud report security`` fetched (kept in the state
     folder), as ``security.ScanLog`` values, without running anything."""
-    from govcloud.services.scans import ScanLog
-
     fetched = state_dir(estate, store) / "services" / "fetched" / "security"
     return [ScanLog(log.parent.parent.name, log.parent.name, log.stem,
                     log.read_text(errors="replace"))

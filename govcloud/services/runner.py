@@ -88,7 +88,7 @@ def require_ansible() -> tuple[Any, str]:
     """ansible-runner (the side-effect edge: imported only here), and a PATH on which it
     finds the ansible-playbook of govcloud's own environment first (a virtualenv that is not
     activated included)."""
-    try:
+    try:  # imported here: ansible-runner is the services extra
         import ansible_runner
     except ImportError as exc:
         raise MissingExtra("running the service playbooks", "services",
@@ -106,13 +106,37 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
                  limit: str | None = None) -> PlaybookRun:
     """Run ``playbook`` with ``inventory``; artifacts go to ``runs_dir/<ident>``."""
     ansible_runner, path = require_ansible()
-    say = on_line or (lambda text: None)
+    events = _Events(on_line or (lambda text: None))
     ident = f"{time.strftime('%Y%m%dT%H%M%S')}-{playbook.stem}-{uuid.uuid4().hex[:6]}"
     private = runs_dir / ident
     private.mkdir(parents=True, exist_ok=True)
-    failures: list[Failure] = []
-    # The inventory as a dynamic-inventory script, exactly what govcloud inventory --list
-    # prints (ansible reads a plain JSON file as a YAML inventory, without _meta).
+    script = _inventory_script(private, inventory)
+    cmdline = " ".join(([f"--tags {tags}"] if tags else [])
+                       + ([f"--limit {limit}"] if limit else [])) or None
+    started = time.monotonic()
+    try:
+        r = ansible_runner.run(
+            private_data_dir=str(private), artifact_dir=str(private / "artifacts"),
+            ident=ident, playbook=str(playbook), inventory=str(script), extravars=extravars,
+            envvars=_environment(playbook, private, path), cmdline=cmdline, quiet=True,
+            event_handler=events, settings={"suppress_ansible_output": True})
+    except Exception as exc:  # ansible-runner raises plain exceptions for setup problems
+        raise PlaybookFailed(f"could not start {playbook.name}: {exc}",
+                             f"see the run folder {private}") from exc
+    artifacts = private / "artifacts" / ident
+    stats = r.stats or {}
+    run = PlaybookRun(playbook.name, ident, r.status, int(r.rc or 0), artifacts,
+                      {k: dict(v) for k, v in stats.items() if isinstance(v, dict)},
+                      events.failures, time.monotonic() - started)
+    if not run.ok and not events.failures:
+        run.failures.append(Failure("-", "-", _tail(artifacts / "stdout")))
+    (private / "summary.json").write_text(json.dumps(run.as_dict(), indent=1))
+    return run
+
+
+def _inventory_script(private: Path, inventory: dict[str, Any]) -> Path:
+    """The inventory as a dynamic-inventory script, exactly what govcloud inventory --list
+    prints (ansible reads a plain JSON file as a YAML inventory, without _meta)."""
     (private / "inventory.json").write_text(json.dumps(inventory, ensure_ascii=False))
     script = private / "inventory.sh"
     script.write_text('#!/bin/sh\n# govcloud inventory: --list prints it all, --host nothing '
@@ -120,26 +144,13 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
                       'case "$1" in --host) echo "{}";; *) exec cat "$(dirname "$0")/'
                       'inventory.json";; esac\n')
     script.chmod(0o700)
+    return script
 
-    def handler(event: dict[str, Any]) -> bool:
-        kind = event.get("event", "")
-        data = event.get("event_data", {})
-        host = data.get("host", "")
-        task = data.get("task", "")
-        if kind == "playbook_on_play_start":
-            say(f"PLAY {data.get('play', '')}")
-        elif kind == "runner_on_ok" and data.get("res", {}).get("changed"):
-            say(f"  changed  {host}: {task}")
-        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-            failures.append(Failure(host, task, _message(data.get("res", {}))))
-            say(f"  FAILED   {host}: {task}: {failures[-1].message}")
-        elif kind == "runner_on_unreachable":
-            failures.append(Failure(host, task, "unreachable: "
-                                    + _message(data.get("res", {}))))
-            say(f"  UNREACHABLE {host}: {failures[-1].message}")
-        return True
 
-    env = {
+def _environment(playbook: Path, private: Path, path: str) -> dict[str, str]:
+    """ansible's settings for a run: the playbook's roles, no colour, no retry files, a
+    temporary folder in the run folder, the script inventory only, and ``path``."""
+    return {
         "ANSIBLE_ROLES_PATH": str(playbook.parent / "roles"),
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "True",
@@ -152,27 +163,33 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
         "ANSIBLE_INVENTORY_ENABLED": "script",
         "PATH": path,
     }
-    cmdline = " ".join(([f"--tags {tags}"] if tags else [])
-                       + ([f"--limit {limit}"] if limit else [])) or None
-    started = time.monotonic()
-    try:
-        r = ansible_runner.run(
-            private_data_dir=str(private), artifact_dir=str(private / "artifacts"),
-            ident=ident, playbook=str(playbook), inventory=str(script), extravars=extravars,
-            envvars=env, cmdline=cmdline, quiet=True, event_handler=handler,
-            settings={"suppress_ansible_output": True})
-    except Exception as exc:  # ansible-runner raises plain exceptions for setup problems
-        raise PlaybookFailed(f"could not start {playbook.name}: {exc}",
-                             f"see the run folder {private}") from exc
-    artifacts = private / "artifacts" / ident
-    stats = r.stats or {}
-    run = PlaybookRun(playbook.name, ident, r.status, int(r.rc or 0), artifacts,
-                      {k: dict(v) for k, v in stats.items() if isinstance(v, dict)},
-                      failures, time.monotonic() - started)
-    if not run.ok and not failures:
-        run.failures.append(Failure("-", "-", _tail(artifacts / "stdout")))
-    (private / "summary.json").write_text(json.dumps(run.as_dict(), indent=1))
-    return run
+
+
+class _Events:
+    """ansible-runner's event handler for one run: says each play, change and failure, and
+    keeps the failures."""
+
+    def __init__(self, say: Line) -> None:
+        self.say = say
+        self.failures: list[Failure] = []
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        host = data.get("host", "")
+        task = data.get("task", "")
+        if kind == "playbook_on_play_start":
+            self.say(f"PLAY {data.get('play', '')}")
+        elif kind == "runner_on_ok" and data.get("res", {}).get("changed"):
+            self.say(f"  changed  {host}: {task}")
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            self.failures.append(Failure(host, task, _message(data.get("res", {}))))
+            self.say(f"  FAILED   {host}: {task}: {self.failures[-1].message}")
+        elif kind == "runner_on_unreachable":
+            self.failures.append(Failure(host, task, "unreachable: "
+                                         + _message(data.get("res", {}))))
+            self.say(f"  UNREACHABLE {host}: {self.failures[-1].message}")
+        return True
 
 
 def _tail(path: Path, lines: int = 5) -> str:

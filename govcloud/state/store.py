@@ -10,7 +10,8 @@ created (owner-only), any other folder must exist; an empty PostgreSQL database 
 A SQLite file that was deleted (its lock file is left), is empty (0 bytes), not a database,
 another program's, or another estate's is refused with the way out, never taken for a new
 estate; ``govcloud state init`` starts a new, empty store on purpose. Files are owner-only
-(0700 folder, 0600 files).
+(0700 folder, 0600 files). The tables themselves, and the making of a new SQLite file, are
+``state.tables``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import socket
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,14 @@ from typing import Any
 from govcloud.clock import now
 from govcloud.core.desired import Resource
 from govcloud.errors import DamagedState, LockHeld, MissingExtra, StateError
+from govcloud.state.tables import (
+    AFTER_DELETE,
+    KNOWN_TABLES,
+    LEGACY,
+    SCHEMA_VERSION,
+    create_sqlite,
+    schema,
+)
 from govcloud.state.url import locate, redact
 
 # Tables whose rows no derived figure reads: sessions, the audit trail (and its head in
@@ -49,94 +57,7 @@ _WRITE = re.compile(r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|
 _ENSURE = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s",
                      re.IGNORECASE)
 
-# 1: applied state, journal, ownership, lock. 2: people and the audit trail (issue #14).
-SCHEMA_VERSION = 2
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS applied (
-        key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL,
-        body TEXT NOT NULL, applied_at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS applies (
-        id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, holder TEXT NOT NULL,
-        total INTEGER NOT NULL, result TEXT, summary TEXT)""",
-    """CREATE TABLE IF NOT EXISTS journal (
-        apply_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,
-        phase TEXT NOT NULL, at TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (apply_id, seq))""",
-    # Every resource govcloud's applies set out to create (claimed before the cloud is asked,
-    # so a run killed in between still owns it); only these are ever deleted.
-    """CREATE TABLE IF NOT EXISTS owned (key TEXT PRIMARY KEY, since TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS lock_holder (
-        name TEXT PRIMARY KEY, holder TEXT NOT NULL, since TEXT NOT NULL)""",
-    # Version 2. The people who sign in to the portal (local accounts; passwords argon2
-    # hashes) and the append-only, hash-chained audit trail (govcloud.core.trail).
-    """CREATE TABLE IF NOT EXISTS users (
-        name TEXT PRIMARY KEY, role TEXT NOT NULL, department TEXT, password TEXT NOT NULL,
-        disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
-        changed_at TEXT NOT NULL, email TEXT NOT NULL DEFAULT '')""",
-    """CREATE TABLE IF NOT EXISTS audit (
-        seq BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        subject TEXT NOT NULL, department TEXT NOT NULL, before TEXT NOT NULL,
-        after TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, prev TEXT NOT NULL,
-        hash TEXT NOT NULL)""",
-    """CREATE INDEX IF NOT EXISTS audit_by_action ON audit (action, subject, at)""",
-    # The portal's sign-in sessions: the SHA-256 of each session's random token (the cookie
-    # holds the token, signed), so reading the store gives no usable cookie.
-    """CREATE TABLE IF NOT EXISTS sessions (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL)""",
-    # Departments' requests: a proposed edit of one plan file, its verdict, who must approve
-    # and who has (govcloud.requests.decisions).
-    """CREATE TABLE IF NOT EXISTS requests (
-        id BIGINT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL,
-        requester TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
-        base TEXT NOT NULL, verdict TEXT NOT NULL, approvals TEXT NOT NULL,
-        created_at TEXT NOT NULL, changed_at TEXT NOT NULL, note TEXT NOT NULL)""",
-]
-# The audit trail refuses UPDATE and DELETE (and TRUNCATE) from any client: govcloud only
-# appends. Someone with the database's owner rights can still drop these; the hash chain is
-# what detects that (govcloud audit verify).
-APPEND_ONLY = {
-    "sqlite": [
-        """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
-        """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
-    ],
-    "postgresql": [
-        """CREATE OR REPLACE FUNCTION govcloud_audit_append_only() RETURNS trigger
-           LANGUAGE plpgsql AS $$ BEGIN
-             RAISE EXCEPTION 'the audit trail is append-only'; END $$""",
-        """CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
-           FOR EACH ROW EXECUTE FUNCTION govcloud_audit_append_only()""",
-        """CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
-           FOR EACH STATEMENT EXECUTE FUNCTION govcloud_audit_append_only()""",
-    ],
-}
-
-
-def schema(kind: str) -> list[str]:
-    """Every statement that sets up (or brings up to date) a store of ``kind``: each one
-    idempotent, so an older store is migrated by running them all again."""
-    return SCHEMA + APPEND_ONLY[kind]
-
-# Every table govcloud makes (drivers and records add theirs); a store made before the meta
-# table held a schema version has at least LEGACY.
-KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
-                "os_records", "usage", "statements", "owned", "users", "audit", "sessions",
-                "requests", "tokens"}
-LEGACY = {"applied", "applies", "journal"}
 STATE_FOLDER = ".state"
-# What deleting a damaged row of a table costs, and what brings it back.
-AFTER_DELETE = {
-    "applied": "it only records the last apply; govcloud drift lists the resource as never "
-               "applied until the next apply that changes anything records it again",
-    "sim_resources": "that resource is gone from the sim cloud; govcloud plan shows it and "
-                     "govcloud apply creates it again",
-    "statements": "the month is open again; close it with govcloud statement close",
-    "ratings": "a re-rate of the month compares with the rating before it, or none",
-    "os_records": "govcloud apply records the resource again",
-}
 LOCK_KEY = 7_031_942  # advisory lock id for PostgreSQL
 
 
@@ -258,7 +179,7 @@ class Store:
                              "restore it from a backup; to start a new, empty estate on "
                              "purpose, run govcloud state init")
         else:
-            self.created = _create_sqlite(path)
+            self.created = create_sqlite(path)
         try:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                    timeout=30)
@@ -575,7 +496,7 @@ class Store:
                 return False
             self._lock_file = handle
             return True
-        import psycopg
+        import psycopg  # the postgres extra: loaded by __init__ for this store already
 
         if self._lock_conn is None:
             self._lock_conn = psycopg.connect(self.url, autocommit=True)
@@ -608,38 +529,6 @@ def _tighten(path: Path, mode: int) -> None:
         st = path.stat()
         if st.st_uid == os.geteuid() and st.st_mode & 0o077:
             path.chmod(mode)
-
-
-def _create_sqlite(path: Path) -> bool:
-    """Make a new, set-up store file, owner-only; atomically, so a second process opening
-    the store at the same moment never sees a half-made (empty) file. False when another
-    process made it first."""
-    tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN")
-            for stmt in schema("sqlite"):
-                conn.execute(stmt)
-            conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)",
-                         (str(SCHEMA_VERSION),))
-            conn.execute("INSERT INTO meta (name, value) VALUES ('created_at', ?)", (now(),))
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    except (OSError, sqlite3.Error) as exc:
-        raise StateError(f"cannot create the state store {path}: {exc}",
-                         "check the folder's permissions and free space") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def store_url(url: str) -> str:

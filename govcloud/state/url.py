@@ -46,7 +46,7 @@ def url_problem(url: str) -> tuple[str, str] | None:
         return f"malformed PostgreSQL URL: {exc}", fix
     if parts.fragment:
         return "malformed PostgreSQL URL: it has a '#' fragment", fix
-    try:
+    try:  # imported here: psycopg is the postgres extra, needed only for such a URL
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:  # pragma: no cover - psycopg is a dependency
         return None

@@ -14,7 +14,8 @@ from govcloud.access import users
 from govcloud.audit import trail
 from govcloud.core.trail import Head
 from govcloud.errors import GovcloudError
-from govcloud.state.store import SCHEMA_VERSION, Store
+from govcloud.state.store import Store
+from govcloud.state.tables import SCHEMA_VERSION
 from tests.support.cli import _env, govcloud
 from tests.support.estate import copy_estate
 

@@ -14,7 +14,8 @@ import pytest
 
 from govcloud.core.desired import Resource
 from govcloud.errors import DamagedState, LockHeld, StateError
-from govcloud.state.store import SCHEMA_VERSION, Store
+from govcloud.state.store import Store
+from govcloud.state.tables import SCHEMA_VERSION
 from tests.support.cli import govcloud
 
 
@@ -198,7 +199,7 @@ def test_a_database_of_another_program_is_refused(url: str, tmp_path: Path) -> N
 def test_a_store_made_before_the_schema_version_is_adopted(tmp_path: Path) -> None:
     import sqlite3
 
-    from govcloud.state.store import SCHEMA
+    from govcloud.state.tables import SCHEMA
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)

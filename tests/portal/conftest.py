@@ -45,7 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             users.add(store, {OWN, OTHER}, account(role), role,
                        OWN if role in DEPARTMENT_ROLES else None, PASSWORD, "test")
         from govcloud.applying import engine
-        from govcloud.requests import decisions
+        from govcloud.requests import decisions, records
 
         filed = {}
         with engine.records(estate) as (est, st):
@@ -54,7 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 filed[dep] = decisions.submit(est, st, users.find(st, who), {
                     "kind": "quota", "department": dep, "reason": f"{dep}-matrix",
                     "quota": {"cores": cores + 8}}).id
-                assert decisions.find(st, filed[dep]).state == "waiting"
+                assert records.find(st, filed[dep]).state == "waiting"
         store.close()
         from govcloud.portal.app import create_app
 

@@ -20,7 +20,7 @@ import pytest
 
 from govcloud.access import users
 from govcloud.applying import engine
-from govcloud.requests import decisions
+from govcloud.requests import decisions, records
 from govcloud.state.store import Store
 from tests.portal.conftest import csrf_of
 from tests.support.cli import _env
@@ -261,7 +261,7 @@ def test_racing_approvals_and_an_apply_lose_nothing(tmp_path: Path) -> None:
     assert "# treasury payment gateway" in text
     assert engine.validate(root).errors == []  # the plan file is whole and valid
     store = Store(f"sqlite:///{root}/.state/govcloud.db", root)
-    states = {r.id: r.state for r in decisions.listing(store)}
+    states = {r.id: r.state for r in records.listing(store)}
     assert states == {a.id: "approved", b.id: "approved", c.id: "approved"}
     approvals = [e.subject for e in decisions.trail.latest(store, 50, "request approve")]
     assert sorted(approvals) == sorted(f"request {n}" for n in (a.id, b.id, c.id))

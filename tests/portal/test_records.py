@@ -185,7 +185,7 @@ def test_history_names_who_asked_and_who_approved(site: Site) -> None:
 
 
 def _approved(n: int, at: str, by: tuple[str, ...] = ("op.one",)) -> Any:
-    from govcloud.requests.decisions import Request
+    from govcloud.requests.records import Request
 
     return Request(n, OWN, "quota", "member.one", "approved", {}, "", {},
                    [{"role": "operator", "by": b, "at": at} for b in by], "t0", at, "")

@@ -18,7 +18,7 @@ from govcloud.core.documents import parse
 from govcloud.core.requests import Edit
 from govcloud.errors import LockHeld
 from govcloud.estate.planedit import apply_edits
-from govcloud.requests import decisions
+from govcloud.requests import assessment, decisions, records
 from tests.support.estate import REPO, copy_estate, edit
 
 PASSWORD = "correct horse battery"
@@ -48,12 +48,12 @@ def _repo(root: Path) -> None:
     _git(root, "-c", "user.name=ops", "-c", "user.email=ops@example", "commit", "-qm", "init")
 
 
-def _file(root: Path, who: str, payload: dict[str, Any]) -> decisions.Request:
+def _file(root: Path, who: str, payload: dict[str, Any]) -> records.Request:
     with engine.records(root) as (est, store):
         return decisions.submit(est, store, users.find(store, who), payload, "test")
 
 
-def _approve(root: Path, who: str, n: int) -> decisions.Request:
+def _approve(root: Path, who: str, n: int) -> records.Request:
     with engine.records(root) as (est, store):
         return decisions.approve(est, store, users.find(store, who), n, "ok", "test")
 
@@ -111,7 +111,7 @@ def test_every_kind_is_judged_with_its_diff_cost_capacity_and_chain(estate: Path
     ]
     with engine.records(estate) as (est, _):
         for p in payloads:
-            v = decisions.assess(est, "finance", {**p, "department": "finance",
+            v = assessment.assess(est, "finance", {**p, "department": "finance",
                                                   "reason": "test"})
             assert v.ok, (p, v.errors)
             assert v.diff.startswith("--- a/plans/finance.yaml"), p

@@ -1,0 +1,91 @@
+"""The requests table: a filed request as a value (``Request``) and its storage — the row
+reader, ``find``, ``listing``, the insert that files one and ``save`` for a decision. What a
+request is judged by lives in ``assessment``, how it is decided in ``decisions``; both, and
+``notify`` and ``escalation``, read and write requests only through this module."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from govcloud.state.store import Store
+
+STATES = ("waiting", "approved", "rejected", "returned")
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    department: str
+    kind: str
+    requester: str
+    state: str
+    payload: dict[str, Any]
+    base: str
+    verdict: dict[str, Any]
+    approvals: list[dict[str, str]]
+    created_at: str
+    changed_at: str
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def waiting_for(self) -> str | None:
+        if self.state != "waiting":
+            return None
+        done = [a["role"] for a in self.approvals]
+        return next((r for r in self.verdict.get("chain", {}).get("roles", [])
+                     if r not in done), None)
+
+
+COLUMNS = ("id, department, kind, requester, state, payload, base, verdict, approvals, "
+           "created_at, changed_at, note")
+
+
+def _request(store: Store, row: tuple[Any, ...]) -> Request:
+    n, dep, kind, who, state, payload, base, verdict, approved, made, changed, note = row
+    key = str(n)
+    return Request(int(n), dep, kind, who, state, store.document("requests", key, payload),
+                   base, store.document("requests", key, verdict),
+                   json.loads(approved) if approved else [], made, changed, note)
+
+
+def find(store: Store, n: int) -> Request | None:
+    rows = store.query(f"SELECT {COLUMNS} FROM requests WHERE id = ?", (n,))
+    return _request(store, rows[0]) if rows else None
+
+
+def listing(store: Store, department: str | None = None, state: str | None = None,
+            limit: int = 200) -> list[Request]:
+    where, params = [], []
+    if department:
+        where.append("department = ?")
+        params.append(department)
+    if state:
+        where.append("state = ?")
+        params.append(state)
+    sql = f"SELECT {COLUMNS} FROM requests " + (f"WHERE {' AND '.join(where)} " if where
+                                                 else "") + "ORDER BY id DESC LIMIT ?"
+    return [_request(store, r) for r in store.query(sql, (*params, limit))]
+
+
+def insert(store: Store, department: str, kind: str, requester: str, payload: Any,
+           base: str, verdict: dict[str, Any], at: str) -> int:
+    """File a new waiting request under the next number (the caller holds a transaction);
+    its number."""
+    n = int(store.query("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")[0][0])
+    store.execute(f"INSERT INTO requests ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                  (n, department, kind, requester, "waiting",
+                   json.dumps(payload, ensure_ascii=False),
+                   base, json.dumps(verdict, ensure_ascii=False), "[]", at, at, ""))
+    return n
+
+
+def save(store: Store, r: Request) -> None:
+    """Write a decided (or further approved) request's state, verdict, approvals and note."""
+    store.execute("UPDATE requests SET state = ?, verdict = ?, approvals = ?, changed_at = ?, "
+                  "note = ? WHERE id = ?",
+                  (r.state, json.dumps(r.verdict, ensure_ascii=False), json.dumps(r.approvals),
+                   r.changed_at, r.note, r.id))
