@@ -10,7 +10,7 @@ import click
 
 from govcloud.applying import engine
 from govcloud.audit import trail
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option
 from govcloud.core.trail import Head

@@ -10,7 +10,7 @@ import click
 
 from govcloud.applying import engine
 from govcloud.applying.migrations import MigrationResult
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import session
 from govcloud.cli.output import emit_json, output_option
 from govcloud.errors import GovcloudError

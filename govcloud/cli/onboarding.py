@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.estate import onboarding
 
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from govcloud.applying import engine
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.clock import clock
 from govcloud.errors import GovcloudError
 from govcloud.finance.period import Month, Span

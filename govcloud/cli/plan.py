@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from govcloud.applying import engine
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option
 from govcloud.cli.render import (

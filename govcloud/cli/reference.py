@@ -7,8 +7,8 @@ that show a default list it there. A choice is written default first, so the REA
 
 Run ``python3 -m govcloud.cli.reference`` in the repository root to rewrite the table between
 ``<!-- commands:start -->`` and ``<!-- commands:end -->`` in README.md; ``--check`` only
-compares and exits 1 when the table is stale. ``tests/architecture/test_readme_reference.py`` runs the
-same comparison, so the table cannot drift from the code.
+compares and exits 1 when the table is stale. ``tests/architecture/test_readme_reference.py``
+runs the same comparison, so the table cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.errors import GovcloudError
 
 START = "<!-- commands:start -->"

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from govcloud.books import accounts, closing
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import (
     out_option,
     period_option,

@@ -13,7 +13,7 @@ import click
 from govcloud.access import users
 from govcloud.access.users import Person
 from govcloud.applying import engine
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.errors import MissingExtra
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from govcloud.applying import engine
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import report, session
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError

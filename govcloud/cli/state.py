@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from govcloud.applying import engine
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 
 
 @cli.group()

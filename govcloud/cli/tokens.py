@@ -6,7 +6,7 @@ import click
 
 from govcloud.access import tokens as api_tokens
 from govcloud.applying import engine
-from govcloud.cli import cli
+from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.core.roles import ROLES
