@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 from govcloud.core import jsontext
 from govcloud.core.catalogue import CatalogueChanges
-from govcloud.core.desired import RESIZE, STAGE, UPDATABLE, Resource
+from govcloud.core.desired import Resource
+from govcloud.core.kinds import KEPT_UNDER, KIND, STAGE, stands_on
 from govcloud.errors import GovcloudError, PlanMismatch, StalePlan
 
 Action = Literal["create", "update", "resize", "replace", "delete", "blocked", "no-op"]
@@ -38,13 +39,6 @@ ACTIONS: tuple[str, ...] = ("create", "update", "resize", "replace", "delete", "
 # blocked changes, decisions, unmanaged resources, cost and catalogue, changes' resources
 # without their repeated identity.
 PLAN_FORMAT = 3
-# What a department's resources stand on, and what each kind of resource needs of it (a
-# server also needs its server group and keeps its volumes attached).
-INFRASTRUCTURE = ("project", "quota", "network", "router", "security_group")
-STANDS_ON: dict[str, tuple[str, ...]] = {
-    "server": INFRASTRUCTURE, "volume": ("project", "quota"), "website": ("project", "quota"),
-    "server_group": ("project", "quota"), "network": ("project", "quota"),
-    "router": ("project", "network"), "security_group": ("project",)}
 
 
 @dataclass(frozen=True)
@@ -355,7 +349,7 @@ def _fmt(value: Any) -> str:
 # Where a resource's attribute comes from in its tenancy plan: a hint to put an attribute
 # back names the plan's key and value, so it can be copied into the plan as it stands.
 def _plan_settings(kind: str, attr: str, have: Resource) -> tuple[str, Any]:
-    if kind == "server" and attr in RESIZE:
+    if attr in KIND[kind].resizable:
         return "flavor", have.attrs.get("flavor")
     if kind == "server" and attr == "server_group":
         return "anti_affinity", bool(have.attrs.get("server_group"))
@@ -441,13 +435,14 @@ def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,
     if not delta and have.protected == want.protected:
         return Change("no-op", key, kind, dep, "matches the plan", have, want)
     shown = ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in sorted(delta.items()))
-    fixed = sorted(k for k in delta if k not in UPDATABLE[kind])
+    fixed = sorted(k for k in delta if k not in KIND[kind].updatable)
     why_replace = f"{', '.join(fixed)} cannot change in place" if fixed else ""
-    resizing = kind == "server" and bool(delta.keys() & RESIZE)
-    if resizing and set(fixed) <= RESIZE:
+    resizable = KIND[kind].resizable
+    resizing = bool(delta.keys() & resizable)
+    if resizing and set(fixed) <= resizable:
         # Only the size changes: a resize in place, unless the driver or the disk forbids.
         why_replace = _resize_refusal(have, want, can_resize)
-        fixed = sorted(delta.keys() & RESIZE) if why_replace else []
+        fixed = sorted(delta.keys() & resizable) if why_replace else []
     if kind == "volume" and not fixed and want.attrs.get("size_gb", 0) < \
             have.attrs.get("size_gb", 0):
         fixed, why_replace = ["size_gb"], "a volume cannot shrink"
@@ -551,19 +546,18 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
     needs: dict[str, str] = {}  # key -> the key of a resource that stands on it
     for r in stays:
         d = r.department
-        for kind in STANDS_ON.get(r.kind, ("project",)):
-            for key in _infrastructure_keys(d, kind):
-                needs.setdefault(key, r.key)
-        if r.kind == "server":
-            if r.attrs.get("server_group"):
-                needs.setdefault(f"{d}/server_group/{r.attrs['server_group']}", r.key)
+        for kind in stands_on(r.kind):
+            needs.setdefault(KIND[kind].key(d), r.key)
+        keeps = KIND[r.kind].keeps if r.kind in KIND else ()
+        if "server_group" in keeps and r.attrs.get("server_group"):
+            needs.setdefault(f"{d}/server_group/{r.attrs['server_group']}", r.key)
+        if "volume" in keeps:
             for v in actual.values():
                 if v.kind == "volume" and v.department == d and v.attrs.get("server") == r.name:
                     needs.setdefault(v.key, r.key)
     out = []
     for c in changes:
-        if c.action in ("delete", "replace") and c.key in needs and \
-                c.kind in (*INFRASTRUCTURE, "server_group", "volume"):
+        if c.action in ("delete", "replace") and c.key in needs and c.kind in KEPT_UNDER:
             # A replace deletes too (a department's move to the other zone replaces its
             # project and network): not under a server that stays.
             reason = c.reason.removesuffix(": replaced)") + ")" \
@@ -580,13 +574,6 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
                     f"{stuck[c.department]} does", impact="", roll="")
             if c.action == "replace" and "zone" in c.diff and c.department in stuck else c
             for c in out]
-
-
-def _infrastructure_keys(department: str, kind: str) -> tuple[str, ...]:
-    d = department
-    return {"project": (f"{d}/project/{d}",), "quota": (f"{d}/quota/{d}",),
-            "network": (f"{d}/network/{d}-net",), "router": (f"{d}/router/{d}-router",),
-            "security_group": (f"{d}/security_group/{d}-default",)}[kind]
 
 
 def _decisions(changes: list[Change], orphans: list[Orphan], unmanaged: list[Orphan],
