@@ -402,6 +402,13 @@ class ComputeResources:
                                   retryable=True)
             time.sleep(0.5)
 
+    def _update_volume(self, before: Resource, after: Resource) -> Resource:
+        vol_id = before.computed.get("id") or self._find_volume(after)
+        conn = self._as(after.department)
+        self._call("extend volume", after.department,
+                   lambda: conn.block_storage.extend_volume(vol_id, after.attrs["size_gb"]))
+        return after
+
     def _delete_volume(self, res: Resource) -> None:
         conn = self._as(res.department)
         vol = self._find_volume(res)

@@ -215,26 +215,12 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
     def _update(self, before: Resource, after: Resource) -> Resource:
         if KIND[after.kind].recorded:
             return self._record(after)
-        if after.kind == "project":
-            p = self._project(after.department)
-            self._call("update project", after.department, lambda: self.conn.identity
-                       .update_project(p, description=json.dumps(after.attrs,
-                                                                ensure_ascii=False)))
-            return after
-        if after.kind == "quota":
-            return self._create_quota(after)
-        if after.kind == "security_group":
-            return self._create_security_group(after)
-        if after.kind == "server":
-            return self._update_server(before, after)
-        if after.kind == "volume":
-            vol_id = before.computed.get("id") or self._find_volume(after)
-            conn = self._as(after.department)
-            self._call("extend volume", after.department,
-                       lambda: conn.block_storage.extend_volume(vol_id, after.attrs["size_gb"]))
-            return after
-        raise DriverError(f"{after.key}: {after.kind} cannot be updated in place",
-                          "this is a bug: the plan should have asked for a replacement")
+        handler: Callable[[Resource, Resource], Resource] | None = getattr(
+            self, f"_update_{after.kind}", None)
+        if handler is None:
+            raise DriverError(f"{after.key}: {after.kind} cannot be updated in place",
+                              "this is a bug: the plan should have asked for a replacement")
+        return handler(before, after)
 
     # --- records (service layer) ----------------------------------------------------------
     def _read_records(self) -> dict[str, Resource]:
@@ -297,6 +283,12 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
                    .assign_project_role_to_user(existing, me, self._role()))
         return Resource(res.kind, dep, res.name, res.attrs, computed={"id": existing.id})
 
+    def _update_project(self, before: Resource, after: Resource) -> Resource:
+        p = self._project(after.department)
+        self._call("update project", after.department, lambda: self.conn.identity
+                   .update_project(p, description=json.dumps(after.attrs, ensure_ascii=False)))
+        return after
+
     def _delete_project(self, res: Resource) -> None:
         p = self._project(res.department)
         if p is not None:
@@ -322,6 +314,9 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
             security_groups=5, security_group_rules=50))
         self._record(Resource("quota", dep, dep, {"websites": a["websites"]}))
         return res
+
+    def _update_quota(self, before: Resource, after: Resource) -> Resource:
+        return self._create_quota(after)  # every figure set again
 
     def _delete_quota(self, res: Resource) -> None:
         self.store.execute("DELETE FROM os_records WHERE key = ?", (res.key,))

@@ -250,6 +250,9 @@ class NetworkResources:
                        lambda rule=rule: net.create_security_group_rule(**rule))
         return Resource(res.kind, dep, res.name, res.attrs, computed={"id": group.id})
 
+    def _update_security_group(self, before: Resource, after: Resource) -> Resource:
+        return self._create_security_group(after)  # converges the rules in place
+
     def _delete_security_group(self, res: Resource) -> None:
         net = self.conn.network
         for g in self._in_project(net.security_groups, res.department, res.name):
