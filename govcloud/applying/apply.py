@@ -18,7 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from govcloud.core.desired import STAGE, Resource
+from govcloud.core.desired import Resource
+from govcloud.core.kinds import STAGE
 from govcloud.core.planning import Change, Plan, fingerprint
 from govcloud.drivers.base import Driver
 from govcloud.errors import DriverError, GovcloudError, StalePlan

@@ -25,7 +25,8 @@ from govcloud.core.checks import Checked
 from govcloud.core.desired import Resource, desired_state
 from govcloud.core.drift import Drift, find_drift
 from govcloud.core.model import Estate
-from govcloud.core.planning import Plan, check_saved, make_plan
+from govcloud.core.planning import Plan, make_plan
+from govcloud.core.savedplan import check_saved
 from govcloud.drivers import Driver, open_driver
 from govcloud.drivers.base import CONSOLIDATED, Ability
 from govcloud.errors import GovcloudError, ValidationFailed

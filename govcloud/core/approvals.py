@@ -28,8 +28,9 @@ from typing import Any
 
 from govcloud.core import expressions
 from govcloud.core.documents import Document
+from govcloud.core.patterns import IDENT
 from govcloud.core.roles import with_article
-from govcloud.core.schema import IDENT, arr_of, check, int_of, obj_of, str_of, with_defaults
+from govcloud.core.schema import arr_of, check, int_of, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic
 
 sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))  # as core.policy does

@@ -2,7 +2,8 @@
 
 Every resource has a kind, a department and a name; its key ``department/kind/name`` is how
 it is found again in the cloud. ``attrs`` hold only what the plan decides; what the cloud
-decides (ids, hosts, addresses) lives in ``Resource.computed`` on the actual side.
+decides (ids, hosts, addresses) lives in ``Resource.computed`` on the actual side. What each
+kind is (its creation order, what changes in place, what it stands on) is in ``core.kinds``.
 """
 
 from __future__ import annotations
@@ -10,32 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from govcloud.core.kinds import KIND
 from govcloud.core.model import Estate, TenancyPlan
-
-# Creation order. Deletion runs in the reverse order.
-KINDS: tuple[str, ...] = (
-    "project", "quota", "network", "router", "security_group", "server_group", "server",
-    "volume", "website", "antivirus", "backup",
-)
-STAGE = {kind: i for i, kind in enumerate(KINDS)}
-
-# Attributes a driver can change in place; a change to any other attribute forces a replace.
-# A server's size (flavor and the sizes it implies) changes in place by a resize, when the
-# driver can resize and the root disk does not shrink (see ``planning``).
-RESIZE = frozenset({"flavor", "vcpus", "ram_gb", "disk_gb"})
-UPDATABLE: dict[str, frozenset[str]] = {
-    "project": frozenset({"name", "name_en", "cost_centre", "contact"}),
-    "quota": frozenset({"instances", "cores", "ram_gb", "volumes", "volume_gb", "websites"}),
-    "network": frozenset(),
-    "router": frozenset(),
-    "security_group": frozenset({"rules"}),
-    "server_group": frozenset(),
-    "server": frozenset({"flavor", "load", "antivirus", "backup", "protected"}),
-    "volume": frozenset({"size_gb"}),
-    "website": frozenset({"kind", "storage_gb", "upstream", "public", "protected"}),
-    "antivirus": frozenset({"schedule", "enabled"}),
-    "backup": frozenset({"schedule", "retention", "paths", "enabled"}),
-}
 
 
 @dataclass(frozen=True)
@@ -87,17 +64,18 @@ def department_resources(plan: TenancyPlan, estate: Estate) -> list[Resource]:
     dep = plan.department
     d = dep.id
     zone = dep.zone
+    net = KIND["network"].named(d)
     out = [
-        Resource("project", d, d, {"name": dep.name, "name_en": dep.name_en,
-                                   "cost_centre": dep.cost_centre, "zone": zone,
-                                   "contact": dep.contact}),
-        Resource("quota", d, d, {
+        Resource("project", d, KIND["project"].named(d), {
+            "name": dep.name, "name_en": dep.name_en, "cost_centre": dep.cost_centre,
+            "zone": zone, "contact": dep.contact}),
+        Resource("quota", d, KIND["quota"].named(d), {
             "instances": plan.quota.instances, "cores": plan.quota.cores,
             "ram_gb": plan.quota.ram_gb, "volumes": plan.quota.volumes,
             "volume_gb": plan.quota.volume_gb, "websites": plan.quota.websites}),
-        Resource("network", d, f"{d}-net", {"zone": zone}),
-        Resource("router", d, f"{d}-router", {"zone": zone, "network": f"{d}-net"}),
-        Resource("security_group", d, f"{d}-default",
+        Resource("network", d, net, {"zone": zone}),
+        Resource("router", d, KIND["router"].named(d), {"zone": zone, "network": net}),
+        Resource("security_group", d, KIND["security_group"].named(d),
                  {"zone": zone, "rules": sorted(SECURITY_RULES[zone])}),
     ]
     flavors = estate.settings.catalogue.flavors
@@ -110,7 +88,7 @@ def department_resources(plan: TenancyPlan, estate: Estate) -> list[Resource]:
             out.append(Resource("server", d, name, {
                 "flavor": spec.flavor, "image": spec.image, "zone": zone,
                 "vcpus": flavor.vcpus, "ram_gb": flavor.ram_gb, "disk_gb": flavor.disk_gb,
-                "server_group": group, "network": f"{d}-net",
+                "server_group": group, "network": net,
                 "load": {"cpu": spec.load.cpu, "ram": spec.load.ram},
                 "antivirus": spec.antivirus, "backup": spec.backup,
                 "protected": spec.protected,
@@ -124,10 +102,10 @@ def department_resources(plan: TenancyPlan, estate: Estate) -> list[Resource]:
             "kind": site.kind, "storage_gb": site.storage_gb, "upstream": site.upstream,
             "public": site.public, "zone": zone, "protected": site.protected,
         }, protected=site.protected))
-    out.append(Resource("antivirus", d, d, {
+    out.append(Resource("antivirus", d, KIND["antivirus"].named(d), {
         "enabled": plan.antivirus.enabled, "schedule": plan.antivirus.schedule}))
     r = plan.backup.retention
-    out.append(Resource("backup", d, d, {
+    out.append(Resource("backup", d, KIND["backup"].named(d), {
         "enabled": plan.backup.enabled, "schedule": plan.backup.schedule,
         "retention": {"daily": r.daily, "weekly": r.weekly, "monthly": r.monthly,
                       "yearly": r.yearly},

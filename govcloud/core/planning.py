@@ -3,7 +3,7 @@
 A plan is a value. Every change has an action and a reason; the plan carries a fingerprint
 of the actual state it was made against, so a saved plan is refused once the state moves on,
 and one of what the plans asked for. A saved plan is data to check, not to trust: apply makes
-the plan afresh and :func:`check_saved` refuses a file that differs from it in anything.
+the plan afresh and ``savedplan.check_saved`` refuses a file that differs from it in anything.
 
 What a plan never does, and says so instead:
 
@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from govcloud.core import jsontext
 from govcloud.core.catalogue import CatalogueChanges
-from govcloud.core.desired import RESIZE, STAGE, UPDATABLE, Resource
-from govcloud.errors import GovcloudError, PlanMismatch, StalePlan
+from govcloud.core.desired import Resource
+from govcloud.core.kinds import KEPT_UNDER, KIND, STAGE, stands_on
 
 Action = Literal["create", "update", "resize", "replace", "delete", "blocked", "no-op"]
 ACTIONS: tuple[str, ...] = ("create", "update", "resize", "replace", "delete", "blocked",
@@ -38,13 +38,6 @@ ACTIONS: tuple[str, ...] = ("create", "update", "resize", "replace", "delete", "
 # blocked changes, decisions, unmanaged resources, cost and catalogue, changes' resources
 # without their repeated identity.
 PLAN_FORMAT = 3
-# What a department's resources stand on, and what each kind of resource needs of it (a
-# server also needs its server group and keeps its volumes attached).
-INFRASTRUCTURE = ("project", "quota", "network", "router", "security_group")
-STANDS_ON: dict[str, tuple[str, ...]] = {
-    "server": INFRASTRUCTURE, "volume": ("project", "quota"), "website": ("project", "quota"),
-    "server_group": ("project", "quota"), "network": ("project", "quota"),
-    "router": ("project", "network"), "security_group": ("project",)}
 
 
 @dataclass(frozen=True)
@@ -260,92 +253,6 @@ def inputs_fingerprint(desired: dict[str, Resource], planned_departments: set[st
                                          sort_keys=True)).hexdigest()
 
 
-# The order a saved plan's parts are compared in, so the first difference named is the one
-# that explains the most: the cloud moved, the inputs changed, then the changes themselves.
-_PARTS = ("format", "state_fingerprint", "inputs_fingerprint", "prune", "delete_unmanaged",
-          "changes", "orphans",
-          "unmanaged", "decisions", "catalogue", "warnings", "summary", "cost")
-_MISSING = object()
-
-
-def check_saved(saved: Any, fresh: Plan, name: str) -> None:
-    """Refuse a saved plan (parsed JSON) unless it is exactly ``fresh``, the plan made now
-    from the same cloud, plans, policies and settings; the error names the first difference.
-    Applying ``fresh`` then does exactly what the saved file shows."""
-    redo = "make a new plan with govcloud plan --out FILE and review it; nothing was applied"
-    if not isinstance(saved, dict) or saved.get("format") != PLAN_FORMAT:
-        raise GovcloudError(f"{name} is not a saved govcloud plan of format {PLAN_FORMAT}",
-                            "save a plan with govcloud plan --out FILE")
-    if saved.get("state_fingerprint") != fresh.state_fingerprint:
-        raise StalePlan("the saved plan was made against a state that has changed since",
-                        "run govcloud plan again and apply the new plan")
-    if saved.get("inputs_fingerprint") != fresh.inputs_fingerprint:
-        raise PlanMismatch(f"{name} was made from other plans, policies or settings than the "
-                           "estate's current ones", redo)
-    want = json.loads(jsontext.dumps(fresh.as_dict()))
-    found = _first_difference(saved, want, _PARTS)
-    if found is None and _canonical(saved) != _canonical(want):  # 1 for 1.0 or true
-        found = _first_difference(saved, want, _PARTS, quick=False)
-    if found is not None:
-        where, have, should = found
-        raise PlanMismatch(f"{name} differs from the plan the current plans, policies and "
-                           f"cloud give, first at {_where(where, want)}: "
-                           f"{_shown(have)} in the file, {_shown(should)} in a fresh plan "
-                           "(the file was edited or damaged)", redo)
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _first_difference(have: Any, want: Any, order: tuple[str, ...] = (), quick: bool = True
-                      ) -> tuple[list[str | int], Any, Any] | None:
-    """The path of the first place ``have`` and ``want`` differ, with both values there;
-    None when they are the same. ``quick`` skips parts Python finds equal (it takes 1 for
-    1.0 and true); without it types count too."""
-    if quick and type(have) is type(want) and have == want:
-        return None
-    if isinstance(want, dict):
-        if not isinstance(have, dict):
-            return [], have, want
-        keys = [k for k in order if k in want or k in have]
-        keys += [k for k in want if k not in keys] + [k for k in have if k not in want and
-                                                       k not in keys]
-        for k in keys:
-            found = _first_difference(have.get(k, _MISSING), want.get(k, _MISSING), (), quick)
-            if found is not None:
-                return [k, *found[0]], found[1], found[2]
-        return None
-    if isinstance(want, list):
-        if not isinstance(have, list):
-            return [], have, want
-        for i in range(max(len(have), len(want))):
-            found = _first_difference(have[i] if i < len(have) else _MISSING,
-                                      want[i] if i < len(want) else _MISSING, (), quick)
-            if found is not None:
-                return [i, *found[0]], found[1], found[2]
-        return None
-    same = type(have) is type(want) and (have == want or have != have and want != want)
-    return None if same else ([], have, want)
-
-
-def _where(path: list[str | int], want: dict[str, Any]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    if len(path) > 1 and path[0] == "changes" and isinstance(path[1], int) and \
-            path[1] < len(want["changes"]):
-        text += f" (change of {want['changes'][path[1]]['key']})"
-    return text
-
-
-def _shown(value: Any) -> str:
-    if value is _MISSING:
-        return "nothing"
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, dict | list | bool) or value is None:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
@@ -355,7 +262,7 @@ def _fmt(value: Any) -> str:
 # Where a resource's attribute comes from in its tenancy plan: a hint to put an attribute
 # back names the plan's key and value, so it can be copied into the plan as it stands.
 def _plan_settings(kind: str, attr: str, have: Resource) -> tuple[str, Any]:
-    if kind == "server" and attr in RESIZE:
+    if attr in KIND[kind].resizable:
         return "flavor", have.attrs.get("flavor")
     if kind == "server" and attr == "server_group":
         return "anti_affinity", bool(have.attrs.get("server_group"))
@@ -441,13 +348,14 @@ def _change(key: str, want: Resource, have: Resource | None, can_resize: bool,
     if not delta and have.protected == want.protected:
         return Change("no-op", key, kind, dep, "matches the plan", have, want)
     shown = ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in sorted(delta.items()))
-    fixed = sorted(k for k in delta if k not in UPDATABLE[kind])
+    fixed = sorted(k for k in delta if k not in KIND[kind].updatable)
     why_replace = f"{', '.join(fixed)} cannot change in place" if fixed else ""
-    resizing = kind == "server" and bool(delta.keys() & RESIZE)
-    if resizing and set(fixed) <= RESIZE:
+    resizable = KIND[kind].resizable
+    resizing = bool(delta.keys() & resizable)
+    if resizing and set(fixed) <= resizable:
         # Only the size changes: a resize in place, unless the driver or the disk forbids.
         why_replace = _resize_refusal(have, want, can_resize)
-        fixed = sorted(delta.keys() & RESIZE) if why_replace else []
+        fixed = sorted(delta.keys() & resizable) if why_replace else []
     if kind == "volume" and not fixed and want.attrs.get("size_gb", 0) < \
             have.attrs.get("size_gb", 0):
         fixed, why_replace = ["size_gb"], "a volume cannot shrink"
@@ -551,19 +459,18 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
     needs: dict[str, str] = {}  # key -> the key of a resource that stands on it
     for r in stays:
         d = r.department
-        for kind in STANDS_ON.get(r.kind, ("project",)):
-            for key in _infrastructure_keys(d, kind):
-                needs.setdefault(key, r.key)
-        if r.kind == "server":
-            if r.attrs.get("server_group"):
-                needs.setdefault(f"{d}/server_group/{r.attrs['server_group']}", r.key)
+        for kind in stands_on(r.kind):
+            needs.setdefault(KIND[kind].key(d), r.key)
+        keeps = KIND[r.kind].keeps if r.kind in KIND else ()
+        if "server_group" in keeps and r.attrs.get("server_group"):
+            needs.setdefault(f"{d}/server_group/{r.attrs['server_group']}", r.key)
+        if "volume" in keeps:
             for v in actual.values():
                 if v.kind == "volume" and v.department == d and v.attrs.get("server") == r.name:
                     needs.setdefault(v.key, r.key)
     out = []
     for c in changes:
-        if c.action in ("delete", "replace") and c.key in needs and \
-                c.kind in (*INFRASTRUCTURE, "server_group", "volume"):
+        if c.action in ("delete", "replace") and c.key in needs and c.kind in KEPT_UNDER:
             # A replace deletes too (a department's move to the other zone replaces its
             # project and network): not under a server that stays.
             reason = c.reason.removesuffix(": replaced)") + ")" \
@@ -580,13 +487,6 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
                     f"{stuck[c.department]} does", impact="", roll="")
             if c.action == "replace" and "zone" in c.diff and c.department in stuck else c
             for c in out]
-
-
-def _infrastructure_keys(department: str, kind: str) -> tuple[str, ...]:
-    d = department
-    return {"project": (f"{d}/project/{d}",), "quota": (f"{d}/quota/{d}",),
-            "network": (f"{d}/network/{d}-net",), "router": (f"{d}/router/{d}-router",),
-            "security_group": (f"{d}/security_group/{d}-default",)}[kind]
 
 
 def _decisions(changes: list[Change], orphans: list[Orphan], unmanaged: list[Orphan],

@@ -32,7 +32,8 @@ from typing import Any
 from govcloud.core import expressions
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.model import Catalogue, Settings
-from govcloud.core.schema import IDENT, TEXT, arr_of, check, obj_of, str_of, with_defaults
+from govcloud.core.patterns import IDENT, TEXT
+from govcloud.core.schema import arr_of, check, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic
 
 # The cel package's __init__ also imports its interactive shell (prompt_toolkit, pygments):

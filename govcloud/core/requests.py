@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from govcloud.core.documents import Document
-from govcloud.core.schema import DNS, IDENT, NAME, PLAN_SCHEMA, TEXT, check, int_of, obj_of, str_of
+from govcloud.core.patterns import DNS, IDENT, NAME, TEXT
+from govcloud.core.schema import PLAN_SCHEMA, check, int_of, obj_of, str_of
 from govcloud.errors import Diagnostic
 
 _PLAN = PLAN_SCHEMA["properties"]

@@ -1,75 +1,41 @@
 """The tenancy-plan and estate-settings schemas, as JSON Schema, and the one place defaults live.
 
-The schemas are printed by ``govcloud schema`` for editors (yaml-language-server), and checked
-here by a small walker over the subset of JSON Schema they use, so that every problem comes out
-with its line, its key path and a hint in plain words.
+The schemas are printed by ``govcloud schema`` for editors (yaml-language-server). They are
+written with the constructors here (``str_of``, ``obj_of``…) and the patterns of
+``core.patterns``; :func:`check` checks a document against one with a fast check compiled per
+schema (``core.validity``) and, when it fails, the walk of ``core.diagnosis`` over the subset of
+JSON Schema they use, so that every problem comes out with its line, its key path and a hint in
+plain words.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime
-import difflib
-import math
-import re
 from collections.abc import Callable
 from typing import Any
 
 from govcloud.core import grants
-from govcloud.core.documents import Document, Path_, dotted
+from govcloud.core.diagnosis import walk
+from govcloud.core.documents import Document
+from govcloud.core.patterns import (
+    ABS_PATH,
+    CIDR,
+    COST_CENTRE,
+    CRON,
+    DNS,
+    EMAIL,
+    HOST,
+    IDENT,
+    KEYSTONE_NAME,
+    KEYSTONE_NAME_OR_EMPTY,
+    NAME,
+    SOURCE,
+    STATE_URL,
+    TEXT,
+    URL,
+)
+from govcloud.core.validity import validator
 from govcloud.errors import Diagnostic
-
-# Characters that could break out of a generated nginx config, systemd unit or shell command.
-DANGEROUS = {";": "';'", "{": "'{'", "}": "'}'", "/": "'/'", "'": "a quote", '"': "a quote",
-             "`": "a backquote", "$": "'$'", "\\": "a backslash", "\n": "a newline",
-             "\r": "a carriage return", "<": "'<'", ">": "'>'", "|": "'|'", "&": "'&'",
-             "\t": "a tab", "\x00": "a NUL byte", "*": "'*'", " ": "a space", "#": "'#'"}
-
-IDENT = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
-NAME = r"^[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]$"
-DNS = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-# Classes are spelled out ([0-9], not \d; no \s or \S): Python reads \d and \s as any Unicode
-# digit or space, ECMA-262 (JSON Schema) does not.
-CRON = r"^([0-9*,/-]+ ){4}[0-9*,/-]+$"
-CRON_FIELD = re.compile(r"^(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?"
-                        r"(,([0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*$")
-# Free text shown to people (Chinese names included): no control characters, quotes or
-# characters a template or shell would interpret. Every pattern is written so that Python's
-# re and JSON Schema's dialect (ECMA-262, unicode mode: no identity escapes such as \" or \`)
-# read it alike.
-TEXT = r"""^[^\x00-\x1f\x7f;{}"'`$\\<>|&]*$"""
-ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
-HOST = r"^[A-Za-z0-9.-]{0,253}$"
-EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$"
-URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*$"
-COST_CENTRE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
-SOURCE = (r"^((/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+"
-          r"|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*)$")
-STATE_URL = r"^(sqlite:///|postgresql://|postgres://)[^\x00-\x20\x7f]+$"
-STATE_SCHEMES = ("sqlite", "postgresql", "postgres")
-CIDR = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"
-KEYSTONE_NAME = r"^[A-Za-z0-9_.@-]{1,64}$"  # a Keystone domain, project or role name
-KEYSTONE_NAME_OR_EMPTY = r"^[A-Za-z0-9_.@-]{0,64}$"
-
-HINTS = {
-    IDENT: "use 2-40 lowercase letters, digits and '-', starting with a letter, e.g. 'finance'",
-    NAME: "use lowercase letters, digits, '.' and '-', e.g. 'web-01'",
-    DNS: "use a lowercase DNS name such as 'czj.qingdao.gov.cn'",
-    CRON: "use a five-field cron schedule such as '30 2 * * *' (digits, '*', ',', '-', '/')",
-    TEXT: "remove quotes, ';', '{', '}', '$', '\\', '<', '>', '|', '&' and line breaks",
-    ABS_PATH: "use an absolute path of letters, digits, '_', '.', '-', e.g. '/srv/data'",
-    HOST: "use a host name or address such as 'smtp.qingdao.gov.cn' or '127.0.0.1'",
-    EMAIL: "use an e-mail address such as 'govcloud@qingdao.gov.cn'",
-    URL: "use a plain http(s) URL such as 'http://10.0.0.5:8080/app'",
-    COST_CENTRE: "use letters, digits and '-', e.g. 'CC-1002'",
-    KEYSTONE_NAME: "use the Keystone name: letters, digits, '_', '.', '@', '-', e.g. "
-                   "'Default'",
-    KEYSTONE_NAME_OR_EMPTY: "use a Keystone project name (letters, digits, '_', '.', '@', "
-                            "'-') or '' for the govcloud domain",
-    SOURCE: "use an absolute path such as '/srv/clamav-signatures' or an http(s) URL",
-    STATE_URL: "use sqlite:///path (relative to the estate) or postgresql://user@host/database",
-    CIDR: "use an IPv4 network such as 10.20.0.0/16",
-}
 
 
 def str_of(description: str, pattern: str | None = None, **kw: Any) -> dict[str, Any]:
@@ -337,71 +303,6 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     }, ["estate", "host_pool", "catalogue"]),
 }
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
-    "object": (dict,), "array": (list,),
-}
-_TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number",
-               "boolean": "true or false", "object": "a mapping of keys", "array": "a list"}
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, int | float):
-        return f"{value!r} (a number)"
-    if isinstance(value, str):
-        return f"{_shown(value)!r} (text)"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, datetime.date):
-        return f"the date {value.isoformat()} (YAML reads an unquoted date as a date)"
-    return f"{value!r}"
-
-
-EXAMPLES = {IDENT: "finance", NAME: "web-01", DNS: "czj.qingdao.gov.cn", TEXT: "青岛市财政局",
-            ABS_PATH: "/srv/data", URL: "http://10.0.0.5:8080/app", COST_CENTRE: "CC-1002"}
-
-
-def yaml_literal(value: Any) -> str:
-    """``value`` as it is written in a plan, so a hint can be copied as it stands."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _shown(value: str, width: int = 60) -> str:
-    """A value as quoted back in a message: never more than ``width`` characters."""
-    return value if len(value) <= width else value[:width - 3] + "..."
-
-
-def _dangerous_hint(value: str, pattern: str) -> str | None:
-    """Name the characters of ``value`` that ``pattern`` refuses and a config or shell
-    command would interpret ('..' always: it walks out of a folder). Only for patterns with
-    an example that matches, to tell a refused character from a value of the wrong shape."""
-    example = EXAMPLES.get(pattern, "ab")
-    regex = _compiled(pattern)
-    if not regex.fullmatch(example):
-        return "'..'" if ".." in value else None
-
-    def refused(text: str) -> bool:
-        return not regex.fullmatch(example[:2] + text + example[2:]) and \
-            not regex.fullmatch(example + text)
-
-    found = ["'..'"] if ".." in value else []
-    found += [word for ch, word in DANGEROUS.items() if ch in value and refused(ch)]
-    return ", ".join(dict.fromkeys(found)) if found else None
-
 
 def check(doc: Document, schema: dict[str, Any]) -> list[Diagnostic]:
     """Every way ``doc.data`` breaks ``schema``, each with line, path and hint.
@@ -415,272 +316,11 @@ def check(doc: Document, schema: dict[str, Any]) -> list[Diagnostic]:
         kind = schema.get("title", "file of this kind")
         return [doc.diag((), f"holds none of the keys of a {kind} (is it one?); its content "
                          "is not shown", f"expected keys: {', '.join(props)}")]
-    if _validator(schema)(doc.data):  # the common case, answered without a walk
+    if validator(schema)(doc.data):  # the common case, answered without a walk
         return []
     out: list[Diagnostic] = []
-    _walk(doc, doc.data, schema, (), out)
+    walk(doc, doc.data, schema, (), out)
     return out
-
-
-# --- whether a value is valid at all: what _walk checks, compiled once per schema -----------
-# A file that fails it is walked to name every problem; one that passes needs no walk. A
-# validator must never pass a value _walk would find fault with.
-
-Validator = Callable[[Any], bool]
-_VALIDATORS: dict[int, tuple[dict[str, Any], Validator]] = {}
-
-
-def _validator(schema: dict[str, Any]) -> Validator:
-    found = _VALIDATORS.get(id(schema))
-    if found is not None and found[0] is schema:
-        return found[1]
-    expected = schema.get("type")
-    types = _TYPES[expected] if expected else None
-    numeric = expected in ("integer", "number")
-    has_enum, enum = "enum" in schema, schema.get("enum", ())
-    inner: Validator | None = None
-    if expected == "object":
-        inner = _object_validator(schema)
-    elif expected == "array":
-        inner = _array_validator(schema)
-    elif expected == "string":
-        inner = _string_validator(schema)
-    elif numeric:
-        inner = _number_validator(schema)
-
-    def valid(value: Any) -> bool:
-        if types is not None and (not isinstance(value, types)
-                                  or (numeric and isinstance(value, bool))):
-            return False
-        if has_enum and value not in enum:
-            return False
-        return inner is None or inner(value)
-    _VALIDATORS[id(schema)] = (schema, valid)
-    return valid
-
-
-def _object_validator(schema: dict[str, Any]) -> Validator:
-    props: dict[str, Any] = schema.get("properties", {})
-    required = list(schema.get("required", []))
-    extra = schema.get("additionalProperties", True)
-    subs = {key: _validator(sub) for key, sub in props.items()}
-    more = _validator(extra) if isinstance(extra, dict) else None
-    closed = extra is False
-
-    def valid(value: dict[str, Any]) -> bool:
-        for name in required:
-            if name not in value:
-                return False
-        for key, item in value.items():
-            sub = subs.get(key)
-            if sub is not None:
-                if not sub(item):
-                    return False
-            elif more is not None:
-                if not more(item):
-                    return False
-            elif closed:
-                return False
-        return True
-    return valid
-
-
-def _array_validator(schema: dict[str, Any]) -> Validator:
-    most = schema.get("maxItems")
-    least = schema.get("minItems")
-    item = _validator(schema["items"])
-
-    def valid(value: list[Any]) -> bool:
-        if most is not None and len(value) > most or least is not None and len(value) < least:
-            return False
-        return all(item(v) for v in value)
-    return valid
-
-
-def _string_validator(schema: dict[str, Any]) -> Validator:
-    shortest = schema.get("minLength")
-    longest = schema.get("maxLength")
-    pattern = schema.get("pattern")
-    regex = _compiled(pattern) if pattern else None
-    dns, cron = pattern == DNS, pattern == CRON
-
-    def valid(value: str) -> bool:
-        if shortest is not None and len(value) < shortest:
-            return False
-        if longest is not None and len(value) > longest:
-            return False
-        if regex is not None and not regex.fullmatch(value):
-            return False
-        if dns and _bad_label(value):
-            return False
-        return not cron or all(CRON_FIELD.match(f) for f in value.split(" "))
-    return valid
-
-
-def _number_validator(schema: dict[str, Any]) -> Validator:
-    low = schema.get("minimum")
-    high = schema.get("maximum")
-
-    def valid(value: float) -> bool:
-        if isinstance(value, float) and not math.isfinite(value):
-            return False
-        return (low is None or value >= low) and (high is None or value <= high)
-    return valid
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
-
-
-def _walk(doc: Document, value: Any, schema: dict[str, Any], path: Path_,
-          out: list[Diagnostic]) -> None:
-    expected = schema.get("type")
-    if expected:
-        types = _TYPES[expected]
-        if not isinstance(value, types) or (expected in ("integer", "number")
-                                            and isinstance(value, bool)):
-            example = schema.get("default")
-            hint = f"write {_TYPE_WORDS[expected]}"
-            if example not in (None, {}, []):
-                hint += f", e.g. {yaml_literal(example)}"
-            if expected == "string" and isinstance(value, int | float):
-                hint += " (quote it)"
-            if expected == "string" and isinstance(value, datetime.date):
-                month = "(0[1-9]|1[0-2])$" in schema.get("pattern", "")
-                hint = (f"write the month in quotes: \"{value:%Y-%m}\"" if month
-                        else f"put it in quotes: \"{value.isoformat()}\"")
-            # The whole file of the wrong kind (not YAML data at all, say KEY=VALUE lines)
-            # is never quoted back: it may be anything, secrets included.
-            got = _kind(value) if path or not isinstance(value, str) else \
-                "text (the whole file is one plain value: is it a YAML file of this kind?)"
-            out.append(doc.diag(path, f"expected {_TYPE_WORDS[expected]}, got {got}", hint))
-            return
-    if "enum" in schema and value not in schema["enum"]:
-        choices = ", ".join(str(c) for c in schema["enum"])
-        close = difflib.get_close_matches(str(value), [str(c) for c in schema["enum"]], 1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:56] + "...'"
-        out.append(doc.diag(path, f"{shown} is not allowed", f"{hint}use one of: {choices}"))
-        return
-    if expected == "object":
-        _walk_object(doc, value, schema, path, out)
-    elif expected == "array":
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            out.append(doc.diag(path, f"{len(value)} items, more than the "
-                                f"{schema['maxItems']} allowed", "split or shorten the list"))
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            out.append(doc.diag(path, f"needs at least {schema['minItems']} item(s)",
-                                "add one"))
-        for i, item in enumerate(value):
-            _walk(doc, item, schema["items"], (*path, i), out)
-    elif expected == "string":
-        _walk_string(doc, value, schema, path, out)
-    elif expected in ("integer", "number"):
-        if isinstance(value, float) and not math.isfinite(value):
-            out.append(doc.diag(path, f"{value} is not a finite number",
-                                "write a number such as 0.5"))
-            return
-        if "minimum" in schema and value < schema["minimum"]:
-            out.append(doc.diag(path, f"{value} is below the minimum {schema['minimum']}",
-                                f"use a value of at least {schema['minimum']}"))
-        if "maximum" in schema and value > schema["maximum"]:
-            out.append(doc.diag(path, f"{value} is above the maximum {schema['maximum']}",
-                                f"use a value of at most {schema['maximum']}"))
-
-
-def _walk_object(doc: Document, value: dict[str, Any], schema: dict[str, Any], path: Path_,
-                 out: list[Diagnostic]) -> None:
-    props: dict[str, Any] = schema.get("properties", {})
-    extra = schema.get("additionalProperties", True)
-    for name in schema.get("required", []):
-        if name not in value:
-            desc = props.get(name, {}).get("description", "")
-            out.append(doc.diag(path, f"missing required key '{name}'",
-                                f"add '{name}:' ({desc.rstrip('.')})" if desc else
-                                f"add '{name}:'"))
-    for key, item in value.items():
-        sub = props.get(key)
-        if sub is not None:
-            _walk(doc, item, sub, (*path, key), out)
-        elif isinstance(extra, dict):
-            _walk(doc, item, extra, (*path, key), out)
-        elif extra is False:
-            close = difflib.get_close_matches(key, list(props), 1, 0.6)
-            hint = f"did you mean '{close[0]}'?" if close else \
-                f"allowed keys here: {', '.join(props)}"
-            if _PLAIN_KEY.fullmatch(key):
-                out.append(doc.diag((*path, key), f"unknown key '{key}'", hint))
-            else:  # not a name anyone would give a key: a line of some other file, not shown
-                out.append(Diagnostic(doc.file, doc.line((*path, key)), dotted(path),
-                                      "unknown key that is not a plain name (not shown)", hint))
-
-
-def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
-                 out: list[Diagnostic]) -> None:
-    if "minLength" in schema and len(value) < schema["minLength"]:
-        out.append(doc.diag(path, "is empty", "write a value"))
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        out.append(doc.diag(path, f"is {len(value)} characters, over {schema['maxLength']}",
-                            "shorten it"))
-    pattern = schema.get("pattern")
-    if pattern == STATE_URL and not _compiled(pattern).fullmatch(value):
-        out.append(doc.diag(path, _state_url_problem(value), HINTS[STATE_URL]))
-    elif pattern and not _compiled(pattern).fullmatch(value):
-        bad = _dangerous_hint(value, pattern)
-        shown = _shown(value)
-        if bad:
-            message = (f"{shown!r} contains {bad}, which could break a generated config or "
-                       "shell command")
-        else:
-            message = f"{shown!r} is not valid here"
-        out.append(doc.diag(path, message, HINTS.get(pattern, f"match {pattern}")))
-    elif pattern == DNS:
-        label = _bad_label(value)
-        if label:
-            out.append(doc.diag(path, label, "write the name's ASCII form as an IDNA tool "
-                                "gives it (e.g. 'idn2 部门.qingdao.gov.cn'), or a plain name"))
-    elif pattern == CRON:
-        fields = value.split(" ")
-        if not all(CRON_FIELD.match(f) for f in fields):
-            out.append(doc.diag(path, f"{value!r} is not a cron schedule this tool accepts",
-                                HINTS[CRON]))
-
-
-def _state_url_problem(value: str) -> str:
-    """What is wrong with a state store URL, without quoting it (it may hold a password)."""
-    scheme = value.split("://", 1)[0] if "://" in value else ""
-    if not scheme:
-        return "is not a URL: it has no scheme such as sqlite:/// or postgresql://"
-    if scheme.lower() not in STATE_SCHEMES:
-        return f"the state store scheme {_shown(scheme, 20)!r} is not supported"
-    if scheme.lower() == "sqlite":
-        return "a sqlite URL is sqlite:/// (three slashes) followed by a path"
-    return "a postgresql URL has no spaces and names at least a host"
-
-
-def _bad_label(domain: str) -> str | None:
-    """Why a DNS name's label is not a valid internationalised (IDNA) label, if it is not."""
-    for label in domain.split("."):
-        if label.startswith("xn--"):
-            try:
-                decoded = label.encode("ascii").decode("idna")
-                valid = decoded.encode("idna").decode("ascii") == label
-            except UnicodeError:
-                valid = False
-            if not valid:
-                return f"label {_shown(label, 30)!r} is not valid punycode (IDNA)"
-        elif label[2:4] == "--":
-            return (f"label {_shown(label, 30)!r} has '--' in third and fourth place, which "
-                    "is kept for internationalised (xn--) names")
-    return None
-
-
-_PATTERNS: dict[str, re.Pattern[str]] = {}
-
-
-def _compiled(pattern: str) -> re.Pattern[str]:
-    if pattern not in _PATTERNS:
-        _PATTERNS[pattern] = re.compile(pattern)
-    return _PATTERNS[pattern]
 
 
 def with_defaults(value: Any, schema: dict[str, Any]) -> Any:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from govcloud.core.approvals import APPROVALS_SCHEMA
 from govcloud.core.checks import Checked
+from govcloud.core.patterns import IDENT
 from govcloud.core.policy import POLICY_SCHEMA
-from govcloud.core.schema import IDENT, PLAN_SCHEMA, SETTINGS_SCHEMA
+from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.core.skeleton import cost_centre_for, department_plan
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import write_text

@@ -42,11 +42,12 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from govcloud.core import kinds
 from govcloud.core.desired import Resource
 from govcloud.finance.period import Month, Window, parse_time
 
 PLATFORM = "_platform"
-BILLED = ("vcpu", "ram_gb", "disk_gb", "volume_gb", "website", "backup_gb", "antivirus_seat")
+BILLED = kinds.BILLED  # what each kind of resource is metered on
 COUNTED = ("servers", "volumes")
 ITEMS = BILLED + COUNTED
 # Measured by the cloud: record item → the driver's usage key.

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud.core.model import Estate
-from govcloud.core.schema import ABS_PATH
+from govcloud.core.patterns import ABS_PATH
 from govcloud.errors import GovcloudError
 from govcloud.services.base import AppliedState
 from govcloud.services.playbooks import (

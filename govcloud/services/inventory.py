@@ -20,7 +20,7 @@ from typing import Any
 
 from govcloud.core.desired import Resource
 from govcloud.core.model import Estate
-from govcloud.core.schema import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
+from govcloud.core.patterns import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import display, read_document
 

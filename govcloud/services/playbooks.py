@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import govcloud
+from govcloud.core.kinds import KIND
 from govcloud.core.model import Estate
 from govcloud.core.planning import Change
 from govcloud.errors import GovcloudError
@@ -37,7 +38,6 @@ __all__ = ["PLAYBOOKS", "PlaybookFailed", "PlaybookRun", "ServicesOutcome", "aft
            "state_dir"]
 
 PLAYBOOKS = ("webhosting", "antivirus", "backup")
-SERVICE_KINDS = frozenset({"project", "website", "antivirus", "backup", "server"})
 
 
 @dataclass
@@ -85,8 +85,9 @@ def state_dir(estate: Estate, store: AppliedState) -> Path:
 
 
 def changed_departments(changes: Iterable[Change]) -> list[str]:
-    """Departments whose sites, antivirus, backup or servers an apply changed."""
-    return sorted({c.department for c in changes if c.kind in SERVICE_KINDS})
+    """Departments whose sites, antivirus, backup or servers an apply changed (the kinds
+    ``core.kinds`` marks ``service``)."""
+    return sorted({c.department for c in changes if KIND[c.kind].service})
 
 
 def build_inventory(estate: Estate, store: AppliedState) -> dict[str, Any]:

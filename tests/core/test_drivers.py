@@ -48,3 +48,19 @@ def test_a_missing_ability_is_a_plain_error_with_the_fix() -> None:
                                   "lacks the 'credentials' ability) — set cloud.driver: "
                                   "openstack in govcloud.yaml")
     assert not Bare().can(Ability.PLACEMENT)
+
+
+def test_the_openstack_driver_reads_makes_and_deletes_every_kind_it_does_not_record() -> None:
+    """Each kind of the cloud's own has its reader beside its create, update (when something
+    of it changes in place) and delete (a quota is read with its project); the kinds the
+    service playbooks configure are records."""
+    from govcloud.core.kinds import KINDS
+
+    for kind in KINDS:
+        if kind.recorded:
+            continue
+        for verb in ("create", "delete", *(("update",) if kind.updatable else ())):
+            assert callable(getattr(OpenStackDriver, f"_{verb}_{kind.name}", None)), \
+                f"openstack has no _{verb}_{kind.name}"
+        reader = "_read_projects" if kind.name == "quota" else f"_read_{kind.name}s"
+        assert callable(getattr(OpenStackDriver, reader, None)), f"openstack has no {reader}"

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from govcloud.core import schema
+from govcloud.core import diagnosis, schema, validity
 from govcloud.core.approvals import APPROVALS_SCHEMA
 from govcloud.core.documents import Document, parse
 from govcloud.core.policy import POLICY_SCHEMA
@@ -81,7 +81,7 @@ SEEDS = _seeds()
 
 def _walk(name: str, data: Any, kind: dict[str, Any]) -> list[Any]:
     out: list[Any] = []
-    schema._walk(Document(name, data), data, kind, (), out)
+    diagnosis.walk(Document(name, data), data, kind, (), out)
     return out
 
 
@@ -203,7 +203,7 @@ def _scribble(value: Any) -> None:
 @pytest.mark.parametrize(("name", "data", "kind"), SEEDS, ids=[s[0] for s in SEEDS])
 def test_the_validator_never_passes_what_the_walk_refuses(name: str, data: Any,
                                                           kind: dict[str, Any]) -> None:
-    valid = schema._validator(kind)
+    valid = validity.validator(kind)
     assert _walk(name, data, kind) == []
     assert valid(data), f"{name}: a valid file must take the fast path"
     rng = random.Random(name)

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from govcloud.core.desired import Resource
-from govcloud.core.schema import ABS_PATH, DNS, IDENT, NAME, URL
+from govcloud.core.patterns import ABS_PATH, DNS, IDENT, NAME, URL
 from govcloud.estate.loader import check_estate
 from govcloud.services import inventory
 from govcloud.services.inventory import InventoryError

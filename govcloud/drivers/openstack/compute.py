@@ -1,5 +1,5 @@
-"""Nova and Cinder side of the openstack driver: server groups, servers (created, resized in
-place, deleted) and their volumes. A server is found again by its tags in the department's
+"""Nova and Cinder side of the openstack driver: server groups, servers (read, created, resized
+in place, deleted) and their volumes. A server is found again by its tags in the department's
 project; one shared watcher lists pending servers once a second instead of a GET per server."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from govcloud.core.desired import Resource
+from govcloud.core.kinds import KIND
 from govcloud.drivers.base import requested_host
 from govcloud.drivers.openstack.network import TAG, dept_tag
 from govcloud.errors import CapacityError, DriverError
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 
 class ComputeResources:
     """Mixed into OpenStackDriver: needs ``conn``, ``_call``, ``_as``, ``_flavor``, ``_image``,
-    ``_in_project`` and ``_watch``."""
+    ``_in_project`` and ``_watch``. Each kind is read, created and deleted here side by side:
+    server groups, servers, volumes."""
 
     conn: Any
     _watch: ServerWatch
@@ -44,6 +46,24 @@ class ComputeResources:
     _image: Callable[[str, str], Any]
     _in_project: Callable[..., list[Any]]
     _host_for: Callable[[Resource, str | None], tuple[str | None, str | None]]
+
+    def _read_server_groups(self, dep_of: dict[str, str]
+                            ) -> tuple[list[Resource], dict[str, str]]:
+        """The departments' server groups (project id → department in ``dep_of``), and
+        server id → the name of its group."""
+        out = []
+        member_group: dict[str, str] = {}
+        for g in self.conn.compute.server_groups(all_projects=True):
+            dep = dep_of.get(g.project_id)
+            prefix = f"gc-{dep}-"
+            if dep is None or not g.name.startswith(prefix):
+                continue
+            name = g.name[len(prefix):]
+            member_group.update((m, name) for m in g.member_ids or [])
+            policy = g.policy or (g.policies[0] if g.policies else None)
+            out.append(Resource("server_group", dep, name, {"policy": policy},
+                                computed={"id": g.id, "members": list(g.member_ids or [])}))
+        return out, member_group
 
     def _find_group(self, department: str, name: str) -> Any | None:
         conn = self._as(department)
@@ -64,6 +84,39 @@ class ComputeResources:
             conn = self._as(res.department)
             self._call("delete server group", res.department,
                        lambda: conn.compute.delete_server_group(group, ignore_missing=True))
+
+    def _read_servers(self, dep_of: dict[str, str], member_group: dict[str, str]
+                      ) -> list[Resource]:
+        """The departments' servers: their plan's attributes back from flavor, image and
+        ``gc-*`` metadata; ``member_group`` gives each one's server group."""
+        images = {i.id: i.name for i in self.conn.image.images()}
+        out = []
+        for s in self.conn.compute.servers(details=True, all_projects=True, tags=TAG):
+            dep = dep_of.get(s.project_id)
+            md = s.metadata or {}
+            if dep is None or md.get("gc-dept") != dep:
+                continue
+            flavor = s.flavor or {}
+            attrs = {
+                "flavor": flavor.get("original_name") or flavor.get("name"),
+                "image": images.get((s.image or {}).get("id"), md.get("gc-image")),
+                "zone": md.get("gc-zone"),
+                "vcpus": flavor.get("vcpus"),
+                "ram_gb": _ram_gb(flavor.get("ram")),
+                "disk_gb": flavor.get("disk"),
+                "server_group": member_group.get(s.id),
+                "network": md.get("gc-network"),
+                "load": {"cpu": float(md.get("gc-load-cpu", 0)),
+                         "ram": float(md.get("gc-load-ram", 0))},
+                "antivirus": md.get("gc-antivirus") == "true",
+                "backup": md.get("gc-backup") == "true",
+                "protected": md.get("gc-protected") == "true",
+            }
+            out.append(Resource("server", dep, s.name, attrs, md.get("gc-protected") == "true",
+                                {"id": s.id, "host": s.compute_host, "status": s.status,
+                                 "created_at": s.launched_at or s.created_at,
+                                 **server_address(s)}))
+        return out
 
     def _find_server(self, res: Resource) -> Any | None:
         conn = self._as(res.department)
@@ -102,7 +155,7 @@ class ComputeResources:
             }
             request = {"name": res.name, "flavor_id": flavor.id, "image_id": image.id,
                        "networks": [{"uuid": nets[0].id}],
-                       "security_groups": [{"name": f"{dep}-default"}],
+                       "security_groups": [{"name": KIND["security_group"].named(dep)}],
                        "metadata": metadata, "tags": [TAG, dept_tag(dep)]}
             if hints:
                 request["scheduler_hints"] = hints
@@ -276,6 +329,23 @@ class ComputeResources:
                    lambda: conn.compute.wait_for_delete(server, wait=WAIT_SECONDS))
 
     # --- volumes --------------------------------------------------------------------------
+    def _read_volumes(self, dep_of: dict[str, str]) -> list[Resource]:
+        """The departments' data volumes, found by their ``gc-*`` metadata."""
+        # Cinder's metadata filter is not reliable across releases (here it matched nothing):
+        # list all volumes, a page per thousand, and keep govcloud's by their metadata.
+        out = []
+        for v in self.conn.block_storage.volumes(details=True, all_projects=True):
+            dep = dep_of.get(v.project_id)
+            md = v.metadata or {}
+            if dep is None or md.get("govcloud") != "1" or md.get("gc-dept") != dep:
+                continue
+            out.append(Resource("volume", dep, v.name, {"size_gb": v.size,
+                                                        "server": md.get("gc-server")},
+                                md.get("gc-protected") == "true",
+                                {"id": v.id, "status": v.status,
+                                 "created_at": v.created_at}))
+        return out
+
     def _find_volume(self, res: Resource) -> Any | None:
         conn = self._as(res.department)
         for v in conn.block_storage.volumes(details=True, name=res.name):
@@ -331,6 +401,13 @@ class ComputeResources:
                                   f"{vol.status} after {WAIT_SECONDS:g}s", "re-run apply",
                                   retryable=True)
             time.sleep(0.5)
+
+    def _update_volume(self, before: Resource, after: Resource) -> Resource:
+        vol_id = before.computed.get("id") or self._find_volume(after)
+        conn = self._as(after.department)
+        self._call("extend volume", after.department,
+                   lambda: conn.block_storage.extend_volume(vol_id, after.attrs["size_gb"]))
+        return after
 
     def _delete_volume(self, res: Resource) -> None:
         conn = self._as(res.department)
@@ -412,6 +489,13 @@ def placement_warning(res: Resource, why: str) -> str:
             "instead (govcloud consolidate packs it later)")
     log.warning("warning: %s", text)
     return text
+
+
+def _ram_gb(mb: Any) -> float | None:
+    if mb is None:
+        return None
+    gb = mb / 1024
+    return int(gb) if gb == int(gb) else gb
 
 
 def _first_line(text: str) -> str:

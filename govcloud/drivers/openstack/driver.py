@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 
 from govcloud.clock import now
 from govcloud.core.desired import Resource
+from govcloud.core.kinds import KIND
 from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver, Rows
 from govcloud.drivers.openstack.catalogue import CatalogueResources
-from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch, server_address
+from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch
 from govcloud.drivers.openstack.hosts import HostResources
 from govcloud.drivers.openstack.identity import IdentityServices
 from govcloud.drivers.openstack.network import (
@@ -35,13 +36,12 @@ from govcloud.drivers.openstack.network import (
     NetworkResources,
     dept_of,
     dept_tag,
-    zone_of,
+    described,
     zone_tag,
 )
 from govcloud.errors import DriverError, GovcloudError
 
 T = TypeVar("T")
-RECORDED = frozenset({"website", "antivirus", "backup"})
 RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL)
 """
@@ -180,108 +180,23 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
 
     # --- reading --------------------------------------------------------------------------
     def read(self) -> list[Resource]:
-        out: list[Resource] = []
-        c = self.conn
-        projects = {p.id: p for p in c.identity.projects(domain_id=self._domain(), tags=TAG)}
-        dep_of: dict[str, str] = {}
-        records = {k: self.store.resource("os_records", k, b) for k, b in self.store.query(
-            "SELECT key, body FROM os_records")}
-        for pid, p in projects.items():
-            dep = dept_of(p.tags)
-            if dep is None:
-                continue
-            dep_of[pid] = dep
-            attrs = _json(p.description)
-            out.append(Resource("project", dep, dep, attrs, computed={"id": pid}))
-            q = c.compute.get_quota_set(pid)
-            v = c.block_storage.get_quota_set(pid)
-            recorded = records.get(f"{dep}/quota/{dep}")
-            websites = recorded.attrs.get("websites", 0) if recorded else 0
-            out.append(Resource("quota", dep, dep, {
-                "instances": q.instances, "cores": q.cores, "ram_gb": q.ram // 1024,
-                "volumes": v.volumes, "volume_gb": v.gigabytes, "websites": websites}))
-        net_by_id: dict[str, str] = {}
-        subnets = {s.network_id: s for s in c.network.subnets(tags=TAG)}
-        for n in c.network.networks(tags=TAG):
-            dep = dep_of.get(n.project_id)
-            if dep is None:
-                continue
-            net_by_id[n.id] = n.name
-            sub = subnets.get(n.id)
-            out.append(Resource("network", dep, n.name, {"zone": zone_of(n.tags)},
-                                computed={"id": n.id, "cidr": sub.cidr if sub else None}))
-        for r in c.network.routers(tags=TAG):
-            dep = dep_of.get(r.project_id)
-            if dep is None:
-                continue
-            out.append(Resource("router", dep, r.name, {
-                "zone": zone_of(r.tags), "network": _json(r.description).get("network")},
-                computed={"id": r.id}))
-        for sg in c.network.security_groups(tags=TAG):
-            dep = dep_of.get(sg.project_id)
-            if dep is None:
-                continue
-            zone = zone_of(sg.tags)
-            out.append(Resource("security_group", dep, sg.name, {
-                "zone": zone, "rules": self._rules_back(sg.security_group_rules, zone)},
-                computed={"id": sg.id}))
-        member_group: dict[str, str] = {}  # server id -> its anti-affinity group's name
-        for g in c.compute.server_groups(all_projects=True):
-            dep = dep_of.get(g.project_id)
-            prefix = f"gc-{dep}-"
-            if dep is None or not g.name.startswith(prefix):
-                continue
-            name = g.name[len(prefix):]
-            member_group.update((m, name) for m in g.member_ids or [])
-            policy = g.policy or (g.policies[0] if g.policies else None)
-            out.append(Resource("server_group", dep, name, {"policy": policy},
-                                computed={"id": g.id, "members": list(g.member_ids or [])}))
-        images = {i.id: i.name for i in c.image.images()}
-        for s in c.compute.servers(details=True, all_projects=True, tags=TAG):
-            dep = dep_of.get(s.project_id)
-            md = s.metadata or {}
-            if dep is None or md.get("gc-dept") != dep:
-                continue
-            flavor = s.flavor or {}
-            attrs = {
-                "flavor": flavor.get("original_name") or flavor.get("name"),
-                "image": images.get((s.image or {}).get("id"), md.get("gc-image")),
-                "zone": md.get("gc-zone"),
-                "vcpus": flavor.get("vcpus"),
-                "ram_gb": _ram_gb(flavor.get("ram")),
-                "disk_gb": flavor.get("disk"),
-                "server_group": member_group.get(s.id),
-                "network": md.get("gc-network"),
-                "load": {"cpu": float(md.get("gc-load-cpu", 0)),
-                         "ram": float(md.get("gc-load-ram", 0))},
-                "antivirus": md.get("gc-antivirus") == "true",
-                "backup": md.get("gc-backup") == "true",
-                "protected": md.get("gc-protected") == "true",
-            }
-            out.append(Resource("server", dep, s.name, attrs, md.get("gc-protected") == "true",
-                                {"id": s.id, "host": s.compute_host, "status": s.status,
-                                 "created_at": s.launched_at or s.created_at,
-                                 **server_address(s)}))
-        # Cinder's metadata filter is not reliable across releases (here it matched nothing):
-        # list all volumes, a page per thousand, and keep govcloud's by their metadata.
-        for v in c.block_storage.volumes(details=True, all_projects=True):
-            dep = dep_of.get(v.project_id)
-            md = v.metadata or {}
-            if dep is None or md.get("govcloud") != "1" or md.get("gc-dept") != dep:
-                continue
-            out.append(Resource("volume", dep, v.name, {"size_gb": v.size,
-                                                        "server": md.get("gc-server")},
-                                md.get("gc-protected") == "true",
-                                {"id": v.id, "status": v.status,
-                                 "created_at": v.created_at}))
-        for res in records.values():
-            if res.kind in RECORDED:
-                out.append(res)
+        """Every resource govcloud made, kind by kind in creation order (each kind read
+        beside the code that creates it), then the service layer's records."""
+        records = self._read_records()
+        out, dep_of = self._read_projects(records)
+        out += self._read_networks(dep_of)
+        out += self._read_routers(dep_of)
+        out += self._read_security_groups(dep_of)
+        groups, member_group = self._read_server_groups(dep_of)
+        out += groups
+        out += self._read_servers(dep_of, member_group)
+        out += self._read_volumes(dep_of)
+        out += [res for res in records.values() if KIND[res.kind].recorded]
         return out
 
     # --- writing --------------------------------------------------------------------------
     def create(self, res: Resource) -> Resource:
-        if res.kind in RECORDED:
+        if KIND[res.kind].recorded:
             return self._record(res)
         handler: Callable[[Resource], Resource] = getattr(self, f"_create_{res.kind}")
         return self._call(f"create {res.kind} {res.name}", res.department, lambda: handler(res))
@@ -291,37 +206,29 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
                           lambda: self._update(before, after))
 
     def delete(self, res: Resource) -> None:
-        if res.kind in RECORDED:
+        if KIND[res.kind].recorded:
             self.store.execute("DELETE FROM os_records WHERE key = ?", (res.key,))
             return
         handler = getattr(self, f"_delete_{res.kind}")
         self._call(f"delete {res.kind} {res.name}", res.department, lambda: handler(res))
 
     def _update(self, before: Resource, after: Resource) -> Resource:
-        if after.kind in RECORDED:
+        if KIND[after.kind].recorded:
             return self._record(after)
-        if after.kind == "project":
-            p = self._project(after.department)
-            self._call("update project", after.department, lambda: self.conn.identity
-                       .update_project(p, description=json.dumps(after.attrs,
-                                                                ensure_ascii=False)))
-            return after
-        if after.kind == "quota":
-            return self._create_quota(after)
-        if after.kind == "security_group":
-            return self._create_security_group(after)
-        if after.kind == "server":
-            return self._update_server(before, after)
-        if after.kind == "volume":
-            vol_id = before.computed.get("id") or self._find_volume(after)
-            conn = self._as(after.department)
-            self._call("extend volume", after.department,
-                       lambda: conn.block_storage.extend_volume(vol_id, after.attrs["size_gb"]))
-            return after
-        raise DriverError(f"{after.key}: {after.kind} cannot be updated in place",
-                          "this is a bug: the plan should have asked for a replacement")
+        handler: Callable[[Resource, Resource], Resource] | None = getattr(
+            self, f"_update_{after.kind}", None)
+        if handler is None:
+            raise DriverError(f"{after.key}: {after.kind} cannot be updated in place",
+                              "this is a bug: the plan should have asked for a replacement")
+        return handler(before, after)
 
     # --- records (service layer) ----------------------------------------------------------
+    def _read_records(self) -> dict[str, Resource]:
+        """Key → record: the kinds ``core.kinds`` marks ``recorded`` (websites, antivirus,
+        backup) and the departments' websites quotas."""
+        return {k: self.store.resource("os_records", k, b) for k, b in self.store.query(
+            "SELECT key, body FROM os_records")}
+
     def _record(self, res: Resource) -> Resource:
         rows = self.store.query("SELECT body FROM os_records WHERE key = ?", (res.key,))
         first = json.loads(rows[0][0]).get("computed", {}) if rows else {}
@@ -337,6 +244,30 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
         return made
 
     # --- projects and quotas --------------------------------------------------------------
+    def _read_projects(self, records: dict[str, Resource]
+                       ) -> tuple[list[Resource], dict[str, str]]:
+        """The departments' projects, each followed by its quota, and project id →
+        department (the other kinds are found by their project)."""
+        c = self.conn
+        out: list[Resource] = []
+        dep_of: dict[str, str] = {}
+        projects = {p.id: p for p in c.identity.projects(domain_id=self._domain(), tags=TAG)}
+        for pid, p in projects.items():
+            dep = dept_of(p.tags)
+            if dep is None:
+                continue
+            dep_of[pid] = dep
+            out.append(Resource("project", dep, dep, described(p.description),
+                                computed={"id": pid}))
+            q = c.compute.get_quota_set(pid)
+            v = c.block_storage.get_quota_set(pid)
+            recorded = records.get(KIND["quota"].key(dep))
+            websites = recorded.attrs.get("websites", 0) if recorded else 0
+            out.append(Resource("quota", dep, dep, {
+                "instances": q.instances, "cores": q.cores, "ram_gb": q.ram // 1024,
+                "volumes": v.volumes, "volume_gb": v.gigabytes, "websites": websites}))
+        return out, dep_of
+
     def _create_project(self, res: Resource) -> Resource:
         dep = res.department
         existing = self._project(dep)
@@ -351,6 +282,12 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
         self._call("grant the operator a role on the project", dep, lambda: self.conn.identity
                    .assign_project_role_to_user(existing, me, self._role()))
         return Resource(res.kind, dep, res.name, res.attrs, computed={"id": existing.id})
+
+    def _update_project(self, before: Resource, after: Resource) -> Resource:
+        p = self._project(after.department)
+        self._call("update project", after.department, lambda: self.conn.identity
+                   .update_project(p, description=json.dumps(after.attrs, ensure_ascii=False)))
+        return after
 
     def _delete_project(self, res: Resource) -> None:
         p = self._project(res.department)
@@ -378,23 +315,11 @@ class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, Netwo
         self._record(Resource("quota", dep, dep, {"websites": a["websites"]}))
         return res
 
+    def _update_quota(self, before: Resource, after: Resource) -> Resource:
+        return self._create_quota(after)  # every figure set again
+
     def _delete_quota(self, res: Resource) -> None:
         self.store.execute("DELETE FROM os_records WHERE key = ?", (res.key,))
-
-
-def _json(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _ram_gb(mb: Any) -> float | None:
-    if mb is None:
-        return None
-    gb = mb / 1024
-    return int(gb) if gb == int(gb) else gb
 
 
 def _short(exc: BaseException) -> str:

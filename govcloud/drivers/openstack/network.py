@@ -1,6 +1,7 @@
 """Neutron side of the openstack driver: a department's network, subnet, router and security
-group. Neutron tags are set after creation, so a resource is found by name in the department's
-project (tagged or not) before anything is created."""
+group, each read, created and deleted side by side. Neutron tags are set after creation, so a
+resource is found by name in the department's project (tagged or not) before anything is
+created."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def zone_of(tags: list[str] | None) -> str | None:
     return None
 
 
+def described(text: str | None) -> dict[str, Any]:
+    """The JSON object a project's or router's description holds ({} when it holds none)."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 class NetworkResources:
     """Mixed into OpenStackDriver: needs ``conn``, ``settings``, ``_lock``, ``_project`` and
     ``_call``."""
@@ -63,7 +73,6 @@ class NetworkResources:
         texts = (self._rule_text(r, zone) for r in rules or [])
         return sorted(t for t in texts if t is not None)
 
-
     def _tags(self, res: Resource) -> list[str]:
         return [TAG, dept_tag(res.department), zone_tag(res.attrs["zone"])]
 
@@ -79,6 +88,20 @@ class NetworkResources:
         if project is None:
             return []
         return [x for x in lister(project_id=project.id) if x.name == name]
+
+    def _read_networks(self, dep_of: dict[str, str]) -> list[Resource]:
+        """The departments' networks (project id → department in ``dep_of``), with the CIDR
+        of each one's subnet."""
+        subnets = {s.network_id: s for s in self.conn.network.subnets(tags=TAG)}
+        out = []
+        for n in self.conn.network.networks(tags=TAG):
+            dep = dep_of.get(n.project_id)
+            if dep is None:
+                continue
+            sub = subnets.get(n.id)
+            out.append(Resource("network", dep, n.name, {"zone": zone_of(n.tags)},
+                                computed={"id": n.id, "cidr": sub.cidr if sub else None}))
+        return out
 
     def _create_network(self, res: Resource) -> Resource:
         dep = res.department
@@ -126,6 +149,18 @@ class NetworkResources:
             self._call("delete network", res.department,
                        lambda n=n: net.delete_network(n, ignore_missing=True))
 
+    def _read_routers(self, dep_of: dict[str, str]) -> list[Resource]:
+        """The departments' routers; the network each serves is kept in its description."""
+        out = []
+        for r in self.conn.network.routers(tags=TAG):
+            dep = dep_of.get(r.project_id)
+            if dep is None:
+                continue
+            out.append(Resource("router", dep, r.name, {
+                "zone": zone_of(r.tags), "network": described(r.description).get("network")},
+                computed={"id": r.id}))
+        return out
+
     def _create_router(self, res: Resource) -> Resource:
         dep = res.department
         net = self.conn.network
@@ -158,6 +193,19 @@ class NetworkResources:
                                .remove_interface_from_router(r, subnet=ip["subnet_id"]))
             self._call("delete router", res.department,
                        lambda r=r: net.delete_router(r, ignore_missing=True))
+
+    def _read_security_groups(self, dep_of: dict[str, str]) -> list[Resource]:
+        """The departments' security groups, their ingress rules as the plans write them."""
+        out = []
+        for sg in self.conn.network.security_groups(tags=TAG):
+            dep = dep_of.get(sg.project_id)
+            if dep is None:
+                continue
+            zone = zone_of(sg.tags)
+            out.append(Resource("security_group", dep, sg.name, {
+                "zone": zone, "rules": self._rules_back(sg.security_group_rules, zone)},
+                computed={"id": sg.id}))
+        return out
 
     def _create_security_group(self, res: Resource) -> Resource:
         dep = res.department
@@ -201,6 +249,9 @@ class NetworkResources:
             self._call("add security group rule", dep,
                        lambda rule=rule: net.create_security_group_rule(**rule))
         return Resource(res.kind, dep, res.name, res.attrs, computed={"id": group.id})
+
+    def _update_security_group(self, before: Resource, after: Resource) -> Resource:
+        return self._create_security_group(after)  # converges the rules in place
 
     def _delete_security_group(self, res: Resource) -> None:
         net = self.conn.network

@@ -1,0 +1,116 @@
+"""The text patterns every schema is written with (identifiers, names, DNS names, cron
+schedules, paths, URLs…), the hint a value that misses one is given, and what a pattern means
+beyond its regex: a DNS name's labels, a cron schedule's fields, the characters a generated
+config or shell command would interpret.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Characters that could break out of a generated nginx config, systemd unit or shell command.
+DANGEROUS = {";": "';'", "{": "'{'", "}": "'}'", "/": "'/'", "'": "a quote", '"': "a quote",
+             "`": "a backquote", "$": "'$'", "\\": "a backslash", "\n": "a newline",
+             "\r": "a carriage return", "<": "'<'", ">": "'>'", "|": "'|'", "&": "'&'",
+             "\t": "a tab", "\x00": "a NUL byte", "*": "'*'", " ": "a space", "#": "'#'"}
+
+IDENT = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
+NAME = r"^[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]$"
+DNS = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+# Classes are spelled out ([0-9], not \d; no \s or \S): Python reads \d and \s as any Unicode
+# digit or space, ECMA-262 (JSON Schema) does not.
+CRON = r"^([0-9*,/-]+ ){4}[0-9*,/-]+$"
+CRON_FIELD = re.compile(r"^(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?"
+                        r"(,([0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*$")
+# Free text shown to people (Chinese names included): no control characters, quotes or
+# characters a template or shell would interpret. Every pattern is written so that Python's
+# re and JSON Schema's dialect (ECMA-262, unicode mode: no identity escapes such as \" or \`)
+# read it alike.
+TEXT = r"""^[^\x00-\x1f\x7f;{}"'`$\\<>|&]*$"""
+ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
+HOST = r"^[A-Za-z0-9.-]{0,253}$"
+EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$"
+URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*$"
+COST_CENTRE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
+SOURCE = (r"^((/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+"
+          r"|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*)$")
+STATE_URL = r"^(sqlite:///|postgresql://|postgres://)[^\x00-\x20\x7f]+$"
+STATE_SCHEMES = ("sqlite", "postgresql", "postgres")
+CIDR = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"
+KEYSTONE_NAME = r"^[A-Za-z0-9_.@-]{1,64}$"  # a Keystone domain, project or role name
+KEYSTONE_NAME_OR_EMPTY = r"^[A-Za-z0-9_.@-]{0,64}$"
+
+HINTS = {
+    IDENT: "use 2-40 lowercase letters, digits and '-', starting with a letter, e.g. 'finance'",
+    NAME: "use lowercase letters, digits, '.' and '-', e.g. 'web-01'",
+    DNS: "use a lowercase DNS name such as 'czj.qingdao.gov.cn'",
+    CRON: "use a five-field cron schedule such as '30 2 * * *' (digits, '*', ',', '-', '/')",
+    TEXT: "remove quotes, ';', '{', '}', '$', '\\', '<', '>', '|', '&' and line breaks",
+    ABS_PATH: "use an absolute path of letters, digits, '_', '.', '-', e.g. '/srv/data'",
+    HOST: "use a host name or address such as 'smtp.qingdao.gov.cn' or '127.0.0.1'",
+    EMAIL: "use an e-mail address such as 'govcloud@qingdao.gov.cn'",
+    URL: "use a plain http(s) URL such as 'http://10.0.0.5:8080/app'",
+    COST_CENTRE: "use letters, digits and '-', e.g. 'CC-1002'",
+    KEYSTONE_NAME: "use the Keystone name: letters, digits, '_', '.', '@', '-', e.g. "
+                   "'Default'",
+    KEYSTONE_NAME_OR_EMPTY: "use a Keystone project name (letters, digits, '_', '.', '@', "
+                            "'-') or '' for the govcloud domain",
+    SOURCE: "use an absolute path such as '/srv/clamav-signatures' or an http(s) URL",
+    STATE_URL: "use sqlite:///path (relative to the estate) or postgresql://user@host/database",
+    CIDR: "use an IPv4 network such as 10.20.0.0/16",
+}
+
+# A value each pattern accepts: a character is refused by a pattern when the example with
+# it inserted is (see dangerous_hint).
+EXAMPLES = {IDENT: "finance", NAME: "web-01", DNS: "czj.qingdao.gov.cn", TEXT: "青岛市财政局",
+            ABS_PATH: "/srv/data", URL: "http://10.0.0.5:8080/app", COST_CENTRE: "CC-1002"}
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def compiled(pattern: str) -> re.Pattern[str]:
+    """The pattern's regex, compiled once."""
+    if pattern not in _PATTERNS:
+        _PATTERNS[pattern] = re.compile(pattern)
+    return _PATTERNS[pattern]
+
+
+def shown(value: str, width: int = 60) -> str:
+    """A value as quoted back in a message: never more than ``width`` characters."""
+    return value if len(value) <= width else value[:width - 3] + "..."
+
+
+def dangerous_hint(value: str, pattern: str) -> str | None:
+    """Name the characters of ``value`` that ``pattern`` refuses and a config or shell
+    command would interpret ('..' always: it walks out of a folder). Only for patterns with
+    an example that matches, to tell a refused character from a value of the wrong shape."""
+    example = EXAMPLES.get(pattern, "ab")
+    regex = compiled(pattern)
+    if not regex.fullmatch(example):
+        return "'..'" if ".." in value else None
+
+    def refused(text: str) -> bool:
+        return not regex.fullmatch(example[:2] + text + example[2:]) and \
+            not regex.fullmatch(example + text)
+
+    found = ["'..'"] if ".." in value else []
+    found += [word for ch, word in DANGEROUS.items() if ch in value and refused(ch)]
+    return ", ".join(dict.fromkeys(found)) if found else None
+
+
+def bad_label(domain: str) -> str | None:
+    """Why a DNS name's label is not a valid internationalised (IDNA) label, if it is not."""
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            try:
+                decoded = label.encode("ascii").decode("idna")
+                valid = decoded.encode("idna").decode("ascii") == label
+            except UnicodeError:
+                valid = False
+            if not valid:
+                return f"label {shown(label, 30)!r} is not valid punycode (IDNA)"
+        elif label[2:4] == "--":
+            return (f"label {shown(label, 30)!r} has '--' in third and fourth place, which "
+                    "is kept for internationalised (xn--) names")
+    return None
