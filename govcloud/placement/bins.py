@@ -1,5 +1,7 @@
 """What the packing search works on: servers as size vectors (``Item``), the spare hosts of a
-class (``Stock``), an opened host (``Bin``) and a zone's result (``Packed``). Pure."""
+class (``Stock``), an opened host (``Bin``) and a zone's result (``Packed``); and the measures
+more than one stage takes of them: the largest class (``biggest``) and the dimensions that
+bind (``binding``). Pure."""
 
 from __future__ import annotations
 
@@ -89,3 +91,10 @@ class Packed:
 def biggest(stocks: Sequence[Stock]) -> Vec:
     """The largest capacity of any class, per dimension."""
     return vec(max(s.cap[d] for s in stocks) for d in range(3))
+
+
+def binding(items: Sequence[Item], cap: Sequence[float]) -> list[int]:
+    """The dimensions that bind: those needing at least half the hosts the worst one needs."""
+    hosts = [sum(it.size[d] for it in items) / cap[d] if cap[d] > 0 else 0.0 for d in range(3)]
+    top = max(hosts)
+    return [d for d in range(3) if top > 0 and hosts[d] >= 0.5 * top]

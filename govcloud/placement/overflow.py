@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from govcloud.placement.bins import EPS, Bin, Item, Stock
+from govcloud.placement.bins import EPS, Bin, Item, Stock, binding
 
 BUDGET = 500_000  # evaluated moves per zone (half for the bound + 1, an eighth for the bound)
 TABU = 12  # iterations a server may not return to the host it left
@@ -33,7 +33,7 @@ def fewer(items: Sequence[Item], stocks: Sequence[Stock], stock: int, have: int,
     down to ``lower``), or None. ``start``: a packing to start from (its emptiest hosts
     are emptied onto the others); without one, load balancing."""
     cap = stocks[stock].cap
-    dims = _binding(items, cap)
+    dims = binding(items, cap)
     sizes = [[it.size[d] / cap[d] for d in dims] for it in items]
     limit = [min(1.0, 1.0)] * len(dims)
     full = [all(it.size[d] <= cap[d] + EPS for d in range(3)) for it in items]
@@ -190,10 +190,3 @@ def _valid(bins: list[list[int]], items: Sequence[Item], cap: Sequence[float]) -
                 return False
             b.add(i, items[i])
     return True
-
-
-def _binding(items: Sequence[Item], cap: Sequence[float]) -> list[int]:
-    """The dimensions that bind: those needing at least half the hosts the worst one needs."""
-    need = [sum(it.size[d] for it in items) / cap[d] if cap[d] > 0 else 0.0 for d in range(3)]
-    top = max(need)
-    return [d for d in range(3) if top > 0 and need[d] >= 0.5 * top]

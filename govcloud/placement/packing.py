@@ -54,7 +54,7 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
     n = len(items)
     large = n > 5_000
     template = _Kinds(items)
-    tight = _binding(items, stocks)
+    tight = _tightest(items, stocks)
     runs: list[tuple[Rank, list[Bin]]] = []
 
     def within(*ranks: Rank | None) -> int | None:
@@ -173,7 +173,7 @@ def _closer(items: Sequence[Item], stocks: Sequence[Stock], bins: list[Bin], low
     return best
 
 
-def _binding(items: Sequence[Item], stocks: Sequence[Stock]) -> int:
+def _tightest(items: Sequence[Item], stocks: Sequence[Stock]) -> int:
     """The dimension that needs the most hosts (largest hosts first)."""
     worst, need = 0, -1.0
     for d in range(3):
