@@ -40,17 +40,8 @@ from pathlib import Path
 
 from govcloud.errors import CapacityError
 from govcloud.placement.consolidation import repack, replay
-from govcloud.placement.hosts import (
-    Demand,
-    Host,
-    Ratios,
-    capacity,
-    first_fit_decreasing,
-    lower_bound,
-    place,
-    spread,
-    violations,
-)
+from govcloud.placement.hosts import Demand, Host, Ratios, capacity
+from govcloud.placement.place import first_fit_decreasing, lower_bound, place, spread, violations
 
 HERE = Path(__file__).resolve().parent
 RATIOS = Ratios(cpu=4.0, ram=1.0, disk=1.0, headroom=0.8)

@@ -11,7 +11,8 @@ import yaml
 from govcloud.applying import engine
 from govcloud.placement import capacity
 from govcloud.placement.consolidation import repack, replay
-from govcloud.placement.hosts import Demand, Host, Ratios, violations
+from govcloud.placement.hosts import Demand, Host, Ratios
+from govcloud.placement.place import violations
 from tests.support.cli import govcloud, help_text
 from tests.support.estate import REPO
 

@@ -14,7 +14,8 @@ import pytest
 
 from govcloud.applying import engine
 from govcloud.placement.consolidation import Migration, repack, replay
-from govcloud.placement.hosts import Demand, Host, Ratios, place, spread, violations
+from govcloud.placement.hosts import Demand, Host, Ratios
+from govcloud.placement.place import place, spread, violations
 from tests.support.cli import consolidate_killed_after, govcloud
 
 RATIOS = Ratios(cpu=1.0, ram=1.0, disk=1.0, headroom=1.0)
@@ -237,7 +238,7 @@ def test_hard_instances_come_within_one_host_of_the_optimum(family: str) -> None
     20) and a 2-D perfect packing, the optimum known by construction."""
     from benchmarks.hard_instances import FAMILIES, hosts_for
     from benchmarks.hard_instances import RATIOS as HARD
-    from govcloud.placement.hosts import first_fit_decreasing
+    from govcloud.placement.place import first_fit_decreasing
 
     demands, optimum = FAMILIES[family](60, seed=60 + len(family))
     hosts = hosts_for(family, demands, optimum)

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from benchmarks.placement import MEM, RATIOS, STD, estate, pool
 from govcloud.errors import CapacityError
 from govcloud.placement import filling, packing
-from govcloud.placement.hosts import Demand, Host, Ratios, place
+from govcloud.placement.hosts import Demand, Host, Ratios
+from govcloud.placement.place import place
 from tests.placement.test_properties import estates
 from tests.support.pyramid import sized
 
