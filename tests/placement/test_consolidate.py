@@ -44,6 +44,21 @@ def test_the_hosts_kept_are_not_always_those_with_the_most_servers() -> None:
     assert replay(current, demands, hosts, RATIOS, plan.steps) == []
 
 
+def test_the_host_a_repack_frees_is_the_one_its_servers_leave_in_one_move() -> None:
+    """Hosts of 10 holding 2 | 5+3 | 6+4: 20 in all, a floor of two hosts. Hosts 2 and 3
+    hold the most servers and stay; host 1's 2 fills host 2 to the brim: one migration,
+    host 1 freed."""
+    hosts = _hosts(3)
+    demands = [_d("a", 2), _d("b", 5), _d("c", 3), _d("d", 6), _d("e", 4)]
+    current = {"a/server/a": "intranet-01", "a/server/b": "intranet-02",
+               "a/server/c": "intranet-02", "a/server/d": "intranet-03",
+               "a/server/e": "intranet-03"}
+    plan = repack(current, demands, hosts, RATIOS)
+    assert plan.steps == (Migration("a/server/a", "intranet-01", "intranet-02"),)
+    assert plan.released == ("intranet-01",)
+    assert (plan.hosts_before, plan.hosts_after, plan.repacked) == (3, 2, 2)
+
+
 def test_anti_affinity_members_are_never_put_together() -> None:
     """Three hosts of 10: the floor of 2 pairs each anti-affinity member with a 5 of host 3;
     moving x1 onto x2's host would be as short and is refused."""
