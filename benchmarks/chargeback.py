@@ -1,6 +1,8 @@
 """Chargeback benchmark: a 2,000-department estate over 12 months, against a baseline.
 
+    pip install -e '.[bench]'
     python benchmarks/chargeback.py           # prints figures; exits 1 when over the goal
+    python benchmarks/chargeback.py --departments 20 --months 2    # a quick check
 
 Goal (issue #6): chargeback for 2,000 departments over 12 months in ≤ 2 s on the 2-core
 reference machine. The usage is generated (seeded) with the example catalogue's shapes; the
