@@ -9,6 +9,7 @@ the restore drill at the primary and at the DR site (``govcloud backup verify``:
 check, restore into scratch, every file checked against the manifest) and the DR restore
 rehearsal (``govcloud backup restore --site dr --rehearse``: the measured recovery time).
 
+    pip install -e '.[bench,services]'
     python3 benchmarks/backup_dr.py                      # 1 GB, 3 rounds
     python3 benchmarks/backup_dr.py --gb 0.1 --rounds 5 --work /tmp/bdr
 

@@ -4,7 +4,9 @@ policies and price book.
 Two shapes: ``servers`` (each department runs 2-8 kinds of server, ~11 servers, and up to 3
 websites) and ``websites`` (a small server or two and 4-12 websites each).
 
+    pip install -e '.[bench]'
     python benchmarks/estate_gen.py 2000 /tmp/estate-2000 [servers|websites]
+    python benchmarks/estate_gen.py 3 /tmp/estate-3 websites    # a quick check
 """
 
 from __future__ import annotations

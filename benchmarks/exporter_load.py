@@ -8,8 +8,13 @@ and its peak) after start, after the first scrape, after each burst and during t
 as the baseline the time one full read of the state takes (what every scrape cost before the
 snapshot).
 
+    pip install -e '.[bench]'
     python benchmarks/exporter_load.py                   # 2,000 departments
     python benchmarks/exporter_load.py 300 --work /tmp/e300
+    python benchmarks/exporter_load.py --quick --work /tmp/e5    # a quick check
+
+``--quick``: 5 departments, bursts of 5 scrapes, one burst, 5 half-open connections, a 1 s
+interval (any of them given as well wins).
 
 The estate is generated with estate_gen (address pools widened to /14 so 2,000 departments
 fit) and applied once; a later run with the same --work reuses it.
@@ -32,6 +37,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from benchmarks.estate_gen import generate  # noqa: E402
+
+# --quick: the smallest run that still goes through every step
+QUICK = {"departments": 5, "clients": 5, "bursts": 1, "half_open": 5, "interval": 1.0}
 
 
 def prepare(n: int, work: Path) -> tuple[Path, float]:
@@ -165,6 +173,10 @@ def main() -> None:
     ap.add_argument("--bursts", type=int, default=5)
     ap.add_argument("--half-open", type=int, default=300)
     ap.add_argument("--interval", type=float, default=10.0)
+    ap.add_argument("--quick", action="store_true",
+                    help=f"a quick check: {', '.join(f'{k} {v:g}' for k, v in QUICK.items())}")
+    if ap.parse_known_args()[0].quick:
+        ap.set_defaults(**QUICK)
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     estate, applied = prepare(args.departments, args.work)

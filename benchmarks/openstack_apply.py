@@ -7,6 +7,7 @@
 Goal (issue #4): govcloud ≥ 5× faster than the serial loop and within 1.25× of the limit.
 Needs the test cloud (testcloud/up). Each way starts from an empty project and cleans up.
 
+    pip install -e '.[bench,openstack]'
     python benchmarks/openstack_apply.py [--servers 100]
 """
 

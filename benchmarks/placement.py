@@ -38,13 +38,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from govcloud.errors import CapacityError
-from govcloud.placement.consolidation import repack, replay
-from govcloud.placement.hosts import (
-    Demand,
-    Host,
-    Ratios,
-    capacity,
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script: benchmarks.* from this checkout
+from benchmarks.hard_instances import RATIOS as HARD_RATIOS  # noqa: E402
+from benchmarks.hard_instances import cases  # noqa: E402
+from govcloud.errors import CapacityError  # noqa: E402
+from govcloud.placement.consolidation import Migration, repack, replay  # noqa: E402
+from govcloud.placement.hosts import Demand, Host, Ratios, capacity  # noqa: E402
+from govcloud.placement.place import (  # noqa: E402
     first_fit_decreasing,
     lower_bound,
     place,
@@ -52,7 +53,7 @@ from govcloud.placement.hosts import (
     violations,
 )
 
-HERE = Path(__file__).resolve().parent
+HERE = REPO / "benchmarks"
 RATIOS = Ratios(cpu=4.0, ram=1.0, disk=1.0, headroom=0.8)
 ZONES = ("intranet", "extranet")
 
@@ -364,8 +365,6 @@ def _watcher_breaks(w: dict[str, object], demands: list[Demand], hosts: list[Hos
                     current: dict[str, str]) -> int:
     """How many of Watcher's migrations, replayed in order, are invalid for govcloud's rules
     (Watcher checks only vCPU and RAM, and no server groups)."""
-    from govcloud.placement.consolidation import Migration
-
     steps = [Migration(s, a, b) for s, a, b in w["steps"]]  # type: ignore[union-attr]
     return len(replay(current, demands, hosts, RATIOS, steps))
 
@@ -385,9 +384,6 @@ class HardRow:
 
 
 def hard_rows() -> list[HardRow]:
-    from benchmarks.hard_instances import RATIOS as HARD_RATIOS
-    from benchmarks.hard_instances import cases
-
     out = []
     for name, demands, hosts, opt in cases():
         t = time.perf_counter()

@@ -12,9 +12,14 @@ error: counted and printed. Figures: p50, p95 and max per page kind, requests pe
 the load average while measured. The choices are seeded (--seed): the same run asks for the
 same pages in the same order per session.
 
-    python benchmarks/portal.py                                  # a quick check
+    pip install -e '.[bench]'
+    python benchmarks/portal.py                  # 50 departments, 10 sessions, 10 s
     python benchmarks/portal.py --departments 2000 --sessions 50 --seconds 60
     python benchmarks/portal.py --departments 2000 --sessions 50 --seconds 60 --workers 2
+    python benchmarks/portal.py --departments 5 --sessions 2 --seconds 2 --work /tmp/p5  # quick
+
+The latency goals are judged at the size they are set for (2,000 departments, 50 sessions);
+a smaller run prints the same figures, and fails only on errors.
 
 The estate is generated with estate_gen, applied (``govcloud apply --yes --no-services``) and
 its usage collected once under --work; a later run with the same --work and --departments
@@ -45,6 +50,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.estate_gen import generate  # noqa: E402
 
 GOALS = {"department": 0.300, "estate": 1.0}  # p95, seconds
+GOAL_SIZE = (2000, 50)  # departments and sessions the goals are set for
 APPLIED_AT = "2026-11-01T00:00:00Z"  # the sim estate is built on the 1st of the month
 NOW = "2026-11-26T12:00:00Z"  # and looked at on the 26th: November's usage is month to date
 PERIOD = "2026-11"
@@ -254,8 +260,9 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
-def report(tally: Tally, wall: float, load: tuple[float, float], label: str) -> bool:
-    """Print the figures; whether every goal was met without an error."""
+def report(tally: Tally, wall: float, load: tuple[float, float], label: str,
+           judged: bool = True) -> bool:
+    """Print the figures; whether every goal was met (when ``judged``) without an error."""
     ok = True
     print(f"{label}: {len(tally.loads)} page loads in {wall:.1f} s = "
           f"{len(tally.loads) / wall:.1f} req/s; load average (1 min) {load[0]:.2f} before, "
@@ -269,13 +276,18 @@ def report(tally: Tally, wall: float, load: tuple[float, float], label: str) -> 
             print(f"  {kind:<11} {0:>6}  (none asked for)")
             continue
         p95 = percentile(times, 95)
-        met = p95 <= goal and errors == 0
+        met = (p95 <= goal or not judged) and errors == 0
         ok &= met
+        verdict = ("met" if met else "MISSED") if judged else \
+            ("not judged" if met else "ERRORS")
         print(f"  {kind:<11} {len(times):>6} {errors:>6} {statistics.median(times) * 1000:>8.0f} "
               f"{p95 * 1000:>8.0f} {max(times) * 1000:>8.0f}  ≤ {goal * 1000:.0f} ms: "
-              f"{'met' if met else 'MISSED'}")
+              f"{verdict}")
     for what, count in sorted(tally.failures.items()):
         print(f"  error: {what} × {count}")
+    if not judged:
+        print(f"  (the latency goals are set for {GOAL_SIZE[0]:,} departments and "
+              f"{GOAL_SIZE[1]} sessions: not judged here)")
     return ok
 
 
@@ -308,7 +320,8 @@ def main() -> int:
     roles = Counter(a.role for a in who)
     ok = report(tally, wall, load, f"{opts.departments} departments, {len(who)} sessions "
                 f"({', '.join(f'{n} {r}' for r, n in roles.items())}), "
-                f"--workers {opts.workers}")
+                f"--workers {opts.workers}",
+                judged=opts.departments >= GOAL_SIZE[0] and opts.sessions >= GOAL_SIZE[1])
     return 0 if ok else 1
 
 

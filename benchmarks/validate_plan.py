@@ -12,7 +12,12 @@ round after round, so a busy machine slows them alike, and the medians are compa
 is the goal; CPU time (the process and its children) is printed beside it, since a machine
 shared with other work stretches wall-clock time unevenly.
 
+    pip install -e '.[bench]'
     python benchmarks/validate_plan.py [--departments 2000] [--rounds 5]
+    python benchmarks/validate_plan.py --departments 5 --rounds 1    # a quick check
+
+The goal is judged at the size it is set for (2,000 departments); a smaller run prints the
+same figures without a verdict (the processes' start-up then outweighs the parsing).
 
 Measured 2026-11-27 02:35 UTC on the project's 2-core machine, otherwise idle (load average
 1.0 to 1.1), ``--rounds 9``, medians:
@@ -51,6 +56,7 @@ from benchmarks.estate_gen import generate  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL = 3.0
+GOAL_DEPARTMENTS = 2000  # the size the goal is set for; smaller runs get no verdict
 PARSE = ("import sys, pathlib, yaml\n"
          "for p in sorted(pathlib.Path(sys.argv[1]).glob('plans/*.yaml')):\n"
          "    yaml.load(p.read_bytes(), Loader=yaml.CSafeLoader)\n")
@@ -101,6 +107,7 @@ def main() -> int:
     args.add_argument("--rounds", type=int, default=5)
     opts = args.parse_args()
     ok = True
+    judged = opts.departments >= GOAL_DEPARTMENTS
     print(f"{'estate':<10} {'command':<22} {'wall s':>7} {'cpu s':>7} {'wall ×':>7} "
           f"{'cpu ×':>6}  goal ≤ {GOAL:g}× (wall)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +119,7 @@ def main() -> int:
             for name, (wall, cpu) in times.items():
                 ratio = wall / base_wall
                 verdict = ""
-                if name.startswith("govcloud"):
+                if name.startswith("govcloud") and judged:
                     met = ratio <= GOAL
                     ok &= met
                     verdict = "met" if met else "MISSED"
@@ -121,6 +128,8 @@ def main() -> int:
             print(f"{'':<10} ({opts.departments} departments, {size / 1e6:.1f} MB of plans, "
                   f"median of {opts.rounds} rounds, load average "
                   f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    if not judged:
+        print(f"goal not judged: it is set for {GOAL_DEPARTMENTS:,} departments")
     return 0 if ok else 1
 
 

@@ -38,6 +38,7 @@ from govcloud.finance.savings import Ledger, ledger
 from govcloud.finance.span import totals
 from govcloud.finance.utilization import Utilization, UtilRow
 from govcloud.placement import hosts as placement
+from govcloud.placement.place import place
 from govcloud.reports import views
 from govcloud.state.store import Store
 
@@ -125,7 +126,7 @@ def _zone_hosts(demands: tuple[Any, ...], hosts: tuple[Any, ...], ratios: Any
     if key not in _PLACED:
         if len(_PLACED) > 8:
             _PLACED.clear()
-        _PLACED[key] = placement.place(demands, hosts, ratios).by_class()
+        _PLACED[key] = place(demands, hosts, ratios).by_class()
     return dict(_PLACED[key])
 
 

@@ -28,6 +28,7 @@ from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver, Rows, requested_host
 from govcloud.errors import DriverError
 from govcloud.placement import hosts as placement
+from govcloud.placement.place import place_one
 
 TABLE = """CREATE TABLE IF NOT EXISTS sim_resources (
     key TEXT PRIMARY KEY, department TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
@@ -336,7 +337,7 @@ class SimDriver(Driver):
                                                                        placement.Usage()),
                                                    self.ratios):
                 return h.name
-        return placement.place_one(demand, enabled, used, self.ratios)
+        return place_one(demand, enabled, used, self.ratios)
 
     def _allocate_address(self, res: Resource) -> str | None:
         """The server's fixed address: the first free one from .10 up in its network's

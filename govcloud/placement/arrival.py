@@ -2,7 +2,7 @@
 
 Servers that run stay where they are. New servers first fill the hosts in use (the biggest
 server first, each onto the fullest host it fits: ``place_one``); those left are packed by
-the packer (``hosts.place``) onto the empty hosts. On a fresh estate that is exactly the
+the packer (``place.place``) onto the empty hosts. On a fresh estate that is exactly the
 packing, so after the first apply the hosts in use are the ones ``capacity`` counts.
 
 Hosts that are disabled (a consolidation freed them) are used only when the enabled ones are
@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from govcloud.errors import CapacityError
-from govcloud.placement.hosts import Demand, Host, Ratios, Usage, place, place_one
+from govcloud.placement.hosts import Demand, Host, Ratios, Usage
+from govcloud.placement.place import place, place_one
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
 """What the packing search works on: servers as size vectors (``Item``), the spare hosts of a
-class (``Stock``), an opened host (``Bin``) and a zone's result (``Packed``). Pure."""
+class (``Stock``), an opened host (``Bin``) and a zone's result (``Packed``); and the measures
+more than one stage takes of them: the largest class (``biggest``), a size as shares of a
+host (``norm``), the fewest hosts a size needs (``need``) and the dimensions that bind
+(``binding``). Pure."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -89,3 +93,22 @@ class Packed:
 def biggest(stocks: Sequence[Stock]) -> Vec:
     """The largest capacity of any class, per dimension."""
     return vec(max(s.cap[d] for s in stocks) for d in range(3))
+
+
+def norm(size: Vec, cap: Vec) -> float:
+    """A size as the sum of its shares of a host's capacity, over the dimensions."""
+    return sum(size[d] / cap[d] for d in range(3) if cap[d] > 0)
+
+
+def need(size: Sequence[float], cap: Vec) -> int:
+    """The fewest hosts of capacity ``cap`` (the largest of every class) that could hold
+    ``size`` in all: a lower bound, rounded down within a rounding error."""
+    return max((math.ceil(size[d] / cap[d] - 1e-6) for d in range(3) if cap[d] > 0),
+               default=0)
+
+
+def binding(items: Sequence[Item], cap: Sequence[float]) -> list[int]:
+    """The dimensions that bind: those needing at least half the hosts the worst one needs."""
+    hosts = [sum(it.size[d] for it in items) / cap[d] if cap[d] > 0 else 0.0 for d in range(3)]
+    top = max(hosts)
+    return [d for d in range(3) if top > 0 and hosts[d] >= 0.5 * top]

@@ -16,15 +16,8 @@ from typing import Any
 from govcloud.core.desired import Resource, desired_state
 from govcloud.core.model import ZONES, Estate, HostPool
 from govcloud.errors import CapacityError
-from govcloud.placement.hosts import (
-    Demand,
-    Host,
-    Ratios,
-    lower_bound,
-    place,
-    pool_hosts,
-    spread,
-)
+from govcloud.placement.hosts import Demand, Host, Ratios, pool_hosts
+from govcloud.placement.place import lower_bound, place, spread
 
 REPORTED = ("vcpu", "ram", "disk")  # how utilization is reported, in the order of DIMENSIONS
 

@@ -23,7 +23,8 @@ from typing import Any
 from govcloud.core.model import ZONES
 from govcloud.errors import CapacityError
 from govcloud.placement.capacity import REPORTED
-from govcloud.placement.hosts import Demand, Host, Ratios, lower_bound, place
+from govcloud.placement.hosts import Demand, Host, Ratios
+from govcloud.placement.place import lower_bound, place
 
 
 def zone_map(zones: Iterable[str], hosts: Iterable[Host]) -> dict[str, str]:

@@ -31,15 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from govcloud.errors import CapacityError
-from govcloud.placement.hosts import (
-    Demand,
-    Host,
-    Ratios,
-    Usage,
-    capacity,
-    fits,
-    place,
-)
+from govcloud.placement.hosts import Demand, Host, Ratios, Usage, capacity, fits
+from govcloud.placement.place import place
 
 SWAPS = 64  # kept-host swaps tried per zone and target before re-packing
 RELOCATIONS = 8  # kept sets re-packed onto, when no swap drains as servers are

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from govcloud.placement.bins import EPS, Bin, Item, Stock
+from govcloud.placement.bins import EPS, Bin, Item, Stock, binding
 
 BUDGET = 500_000  # evaluated moves per zone (half for the bound + 1, an eighth for the bound)
 TABU = 12  # iterations a server may not return to the host it left
@@ -33,7 +34,7 @@ def fewer(items: Sequence[Item], stocks: Sequence[Stock], stock: int, have: int,
     down to ``lower``), or None. ``start``: a packing to start from (its emptiest hosts
     are emptied onto the others); without one, load balancing."""
     cap = stocks[stock].cap
-    dims = _binding(items, cap)
+    dims = binding(items, cap)
     sizes = [[it.size[d] / cap[d] for d in dims] for it in items]
     limit = [min(1.0, 1.0)] * len(dims)
     full = [all(it.size[d] <= cap[d] + EPS for d in range(3)) for it in items]
@@ -62,45 +63,104 @@ def fewer(items: Sequence[Item], stocks: Sequence[Stock], stock: int, have: int,
     return out
 
 
+Move = tuple[float, int, int, int]  # (overflow delta, server, target host, server swapped or -1)
+
+
+@dataclass
+class _Hosts:
+    """k hosts while searching: each one's load (as shares of the usable capacity, in the
+    dimensions that bind), its servers, and how many members of each anti-affinity group."""
+
+    load: list[list[float]]
+    members: list[list[int]]
+    groups: list[dict[str, int]]
+
+    @classmethod
+    def empty(cls, k: int, dims: int) -> _Hosts:
+        return cls([[0.0] * dims for _ in range(k)], [[] for _ in range(k)],
+                   [{} for _ in range(k)])
+
+    def put(self, i: int, b: int, sizes: list[list[float]], items: Sequence[Item]) -> None:
+        for d, v in enumerate(sizes[i]):
+            self.load[b][d] += v
+        self.members[b].append(i)
+        g = items[i].group
+        if g is not None:
+            self.groups[b][g] = self.groups[b].get(g, 0) + 1
+
+    def take(self, i: int, b: int, sizes: list[list[float]], items: Sequence[Item]) -> None:
+        for d, v in enumerate(sizes[i]):
+            self.load[b][d] -= v
+        self.members[b].remove(i)
+        g = items[i].group
+        if g is not None:
+            self.groups[b][g] -= 1
+            if not self.groups[b][g]:
+                del self.groups[b][g]
+
+
+def _over(vec: list[float], limit: list[float]) -> float:
+    """How far a host's load is over its capacity, summed over the dimensions."""
+    return sum(v - limit[d] for d, v in enumerate(vec) if v > limit[d] + EPS)
+
+
 def _search(items: Sequence[Item], sizes: list[list[float]], limit: list[float], k: int,
             left: list[int], start: Sequence[Sequence[int]] = ()) -> list[list[int]] | None:
-    n, dims = len(items), len(limit)
-    load = [[0.0] * dims for _ in range(k)]
-    members: list[list[int]] = [[] for _ in range(k)]
-    groups: list[dict[str, int]] = [{} for _ in range(k)]
-    where = [0] * n
-
-    def over(vec: list[float]) -> float:
-        return sum(v - limit[d] for d, v in enumerate(vec) if v > limit[d] + EPS)
-
+    """The servers on ``k`` hosts with no overflow, or None when ``left[0]`` (the evaluated
+    moves still allowed, shared by the calls) runs out first."""
+    hosts = _Hosts.empty(k, len(limit))
     if start and k <= len(start) <= k + 2:  # a close packing: start from it
-        # The fullest k hosts of the packing stay; the others' servers go where they
-        # overfill least (largest first).
-        ranked = sorted(start, key=lambda m: (-sum(sum(sizes[i]) for i in m), min(m)))
-        for b, m in enumerate(ranked[:k]):
-            for i in m:
-                _put(i, b, sizes, load, members, groups, where, items)
-        order = sorted((i for m in ranked[k:] for i in m),
-                       key=lambda i: (-sum(sizes[i]), items[i].key))
-        for i in order:
-            g = items[i].group
-            choice = min((b for b in range(k) if g is None or g not in groups[b]),
-                         key=lambda b: (over([load[b][d] + sizes[i][d] for d in range(dims)])
-                                        - over(load[b]), b), default=None)
-            if choice is None:
-                return None
-            _put(i, choice, sizes, load, members, groups, where, items)
+        spread = _from_start(hosts, items, sizes, limit, start)
     else:
-        order = sorted(range(n), key=lambda i: (-sum(sizes[i]), items[i].key))
-        for i in order:  # load balancing: onto the least loaded host the group allows
-            g = items[i].group
-            choice = min((b for b in range(k) if g is None or g not in groups[b]),
-                         key=lambda b: (sum(load[b]), b), default=None)
-            if choice is None:
-                return None
-            _put(i, choice, sizes, load, members, groups, where, items)
+        spread = _balanced(hosts, items, sizes)
+    if not spread:
+        return None
+    return _tabu(hosts, items, sizes, limit, left)
 
-    total = sum(over(v) for v in load)
+
+def _from_start(hosts: _Hosts, items: Sequence[Item], sizes: list[list[float]],
+                limit: list[float], start: Sequence[Sequence[int]]) -> bool:
+    """The fullest k hosts of the packing ``start`` stay; the others' servers go where they
+    overfill least (largest first). False when anti-affinity leaves a server no host."""
+    k, dims, load = len(hosts.load), len(limit), hosts.load
+    ranked = sorted(start, key=lambda m: (-sum(sum(sizes[i]) for i in m), min(m)))
+    for b, m in enumerate(ranked[:k]):
+        for i in m:
+            hosts.put(i, b, sizes, items)
+    order = sorted((i for m in ranked[k:] for i in m),
+                   key=lambda i: (-sum(sizes[i]), items[i].key))
+    for i in order:
+        g = items[i].group
+        choice = min((b for b in range(k) if g is None or g not in hosts.groups[b]),
+                     key=lambda b: (_over([load[b][d] + sizes[i][d] for d in range(dims)], limit)
+                                    - _over(load[b], limit), b), default=None)
+        if choice is None:
+            return False
+        hosts.put(i, choice, sizes, items)
+    return True
+
+
+def _balanced(hosts: _Hosts, items: Sequence[Item], sizes: list[list[float]]) -> bool:
+    """Load balancing: largest first, each onto the least loaded host its group allows.
+    False when anti-affinity leaves a server no host."""
+    k, load = len(hosts.load), hosts.load
+    order = sorted(range(len(items)), key=lambda i: (-sum(sizes[i]), items[i].key))
+    for i in order:
+        g = items[i].group
+        choice = min((b for b in range(k) if g is None or g not in hosts.groups[b]),
+                     key=lambda b: (sum(load[b]), b), default=None)
+        if choice is None:
+            return False
+        hosts.put(i, choice, sizes, items)
+    return True
+
+
+def _tabu(hosts: _Hosts, items: Sequence[Item], sizes: list[list[float]], limit: list[float],
+          left: list[int]) -> list[list[int]] | None:
+    """Move and swap servers off the overfilled hosts, the best move each step, until no
+    host is over (the servers per host) or the moves allowed run out (None)."""
+    k, load = len(hosts.load), hosts.load
+    total = sum(_over(v, limit) for v in load)
     tabu: dict[tuple[int, int], int] = {}
     rnd = random.Random(k)  # seeded: the same search every run
     step = 0
@@ -109,77 +169,79 @@ def _search(items: Sequence[Item], sizes: list[list[float]], limit: list[float],
             return None
         step += 1
         # The overfilled hosts in turn (always the worst one cycles).
-        hot = [b for b in range(k) if over(load[b]) > EPS]
+        hot = [b for b in range(k) if _over(load[b], limit) > EPS]
         source = hot[rnd.randrange(len(hot))]
-        base_s = over(load[source])
         # A window of hosts, moving on each step, to move to or swap with: on large zones a
         # step then costs a bounded number of evaluations.
         first = rnd.randrange(k)
         window = [(first + w) % k for w in range(min(WINDOW, k))]
-        best: tuple[float, int, int, int] | None = None  # (delta, item, target, swapped)
-        for i in members[source]:
-            si, gi = sizes[i], items[i].group
-            after_s = [load[source][d] - si[d] for d in range(dims)]
-            for t in window:
-                if t == source:
-                    continue
-                base_t = over(load[t])
-                lt = load[t]
-                left[0] -= 1 + len(members[t])
-                if tabu.get((i, t), 0) < step and (gi is None or gi not in groups[t]):
-                    delta = over(after_s) + over([lt[d] + si[d] for d in range(dims)]) \
-                        - base_s - base_t
-                    if best is None or delta < best[0] - EPS:
-                        best = (delta, i, t, -1)
-                for j in members[t]:
-                    gj = items[j].group
-                    if tabu.get((i, t), 0) >= step and tabu.get((j, source), 0) >= step:
-                        continue
-                    if gi is not None and gi != gj and gi in groups[t]:
-                        continue
-                    if gj is not None and gj != gi and gj in groups[source]:
-                        continue
-                    sj = sizes[j]
-                    delta = over([after_s[d] + sj[d] for d in range(dims)]) + \
-                        over([lt[d] - sj[d] + si[d] for d in range(dims)]) - base_s - base_t
-                    if best is None or delta < best[0] - EPS:
-                        best = (delta, i, t, j)
+        best = _best_move(hosts, items, sizes, limit, source, window, tabu, step, left)
         if best is None:
             return None
         _, i, t, j = best
-        _take(i, source, sizes, load, members, groups, items)
-        _put(i, t, sizes, load, members, groups, where, items)
+        hosts.take(i, source, sizes, items)
+        hosts.put(i, t, sizes, items)
         tabu[(i, source)] = step + TABU
         if j >= 0:
-            _take(j, t, sizes, load, members, groups, items)
-            _put(j, source, sizes, load, members, groups, where, items)
+            hosts.take(j, t, sizes, items)
+            hosts.put(j, source, sizes, items)
             tabu[(j, t)] = step + TABU
-        total = sum(over(v) for v in load)
-    return [sorted(m) for m in members if m]
+        total = sum(_over(v, limit) for v in load)
+    return [sorted(m) for m in hosts.members if m]
 
 
-def _put(i: int, b: int, sizes: list[list[float]], load: list[list[float]],
-         members: list[list[int]], groups: list[dict[str, int]], where: list[int],
-         items: Sequence[Item]) -> None:
-    for d, v in enumerate(sizes[i]):
-        load[b][d] += v
-    members[b].append(i)
-    g = items[i].group
-    if g is not None:
-        groups[b][g] = groups[b].get(g, 0) + 1
-    where[i] = b
+def _best_move(hosts: _Hosts, items: Sequence[Item], sizes: list[list[float]],
+               limit: list[float], source: int, window: list[int],
+               tabu: dict[tuple[int, int], int], step: int, left: list[int]) -> Move | None:
+    """The move of one server off ``source`` onto a host of ``window``, or its swap with a
+    server there, that lowers the total overflow the most; neither tabu nor breaking
+    anti-affinity. Each evaluation is taken from ``left[0]``."""
+    dims, load, members, groups = len(limit), hosts.load, hosts.members, hosts.groups
+    base_s = _over(load[source], limit)
+    best: Move | None = None
+    for i in members[source]:
+        si, gi = sizes[i], items[i].group
+        after_s = [load[source][d] - si[d] for d in range(dims)]
+        for t in window:
+            if t == source:
+                continue
+            base_t = _over(load[t], limit)
+            lt = load[t]
+            left[0] -= 1 + len(members[t])
+            if tabu.get((i, t), 0) < step and (gi is None or gi not in groups[t]):
+                delta = _over(after_s, limit) + \
+                    _over([lt[d] + si[d] for d in range(dims)], limit) - base_s - base_t
+                if best is None or delta < best[0] - EPS:
+                    best = (delta, i, t, -1)
+            best = _best_swap(hosts, items, sizes, limit, (i, source, t), after_s,
+                              (base_s, base_t), tabu, step, best)
+    return best
 
 
-def _take(i: int, b: int, sizes: list[list[float]], load: list[list[float]],
-          members: list[list[int]], groups: list[dict[str, int]], items: Sequence[Item]) -> None:
-    for d, v in enumerate(sizes[i]):
-        load[b][d] -= v
-    members[b].remove(i)
-    g = items[i].group
-    if g is not None:
-        groups[b][g] -= 1
-        if not groups[b][g]:
-            del groups[b][g]
+def _best_swap(hosts: _Hosts, items: Sequence[Item], sizes: list[list[float]],
+               limit: list[float], move: tuple[int, int, int], after_s: list[float],
+               base: tuple[float, float], tabu: dict[tuple[int, int], int], step: int,
+               best: Move | None) -> Move | None:
+    """``best``, or the swap of server i (moving from host s to host t) with a server of t
+    that lowers the overflow more (``base``: the overflow of s and of t as they are)."""
+    i, s, t = move
+    base_s, base_t = base
+    dims, lt, gi = len(limit), hosts.load[t], items[i].group
+    si = sizes[i]
+    for j in hosts.members[t]:
+        gj = items[j].group
+        if tabu.get((i, t), 0) >= step and tabu.get((j, s), 0) >= step:
+            continue
+        if gi is not None and gi != gj and gi in hosts.groups[t]:
+            continue
+        if gj is not None and gj != gi and gj in hosts.groups[s]:
+            continue
+        sj = sizes[j]
+        delta = _over([after_s[d] + sj[d] for d in range(dims)], limit) + \
+            _over([lt[d] - sj[d] + si[d] for d in range(dims)], limit) - base_s - base_t
+        if best is None or delta < best[0] - EPS:
+            best = (delta, i, t, j)
+    return best
 
 
 def _valid(bins: list[list[int]], items: Sequence[Item], cap: Sequence[float]) -> bool:
@@ -190,10 +252,3 @@ def _valid(bins: list[list[int]], items: Sequence[Item], cap: Sequence[float]) -
                 return False
             b.add(i, items[i])
     return True
-
-
-def _binding(items: Sequence[Item], cap: Sequence[float]) -> list[int]:
-    """The dimensions that bind: those needing at least half the hosts the worst one needs."""
-    need = [sum(it.size[d] for it in items) / cap[d] if cap[d] > 0 else 0.0 for d in range(3)]
-    top = max(need)
-    return [d for d in range(3) if top > 0 and need[d] >= 0.5 * top]

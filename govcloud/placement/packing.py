@@ -4,11 +4,11 @@ Pure and deterministic (no clocks, no randomness): every limit is a count, never
 
 The search is a small portfolio, and the best result wins (fewest hosts, then lowest cost):
 
-1. Host-by-host filling (the bin-centric "dot product" and "norm" heuristics of Panigrahy et
-   al., *Heuristics for Vector Bin Packing*, 2011): open one host, then repeatedly add the
-   server whose size best matches what is left on it, so CPU-heavy and RAM-heavy servers end
-   up sharing hosts. Identical sizes are grouped, so one step costs O(distinct sizes), not
-   O(servers); that is what lets 50,000 servers place in seconds.
+1. Host-by-host filling (``filling``; the bin-centric "dot product" and "norm" heuristics of
+   Panigrahy et al., *Heuristics for Vector Bin Packing*, 2011): open one host, then
+   repeatedly add the server whose size best matches what is left on it, so CPU-heavy and
+   RAM-heavy servers end up sharing hosts. Identical sizes are grouped, so one step costs
+   O(distinct sizes), not O(servers); that is what lets 50,000 servers place in seconds.
 2. First-fit decreasing, the textbook baseline, so the result is never worse than it.
 3. An improvement pass that tries to empty the least-loaded hosts into the others.
 4. For small zones (≤ ``EXACT_LIMIT`` servers), a bounded depth-first search that tries one
@@ -27,20 +27,33 @@ moved onto it, so equal host counts prefer the cheaper capacity.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import overload
 
 from govcloud.placement import overflow
-from govcloud.placement.bins import EPS, Bin, Item, Packed, SortKey, Stock, Vec, biggest
-from govcloud.placement.bins import vec as _vec
+from govcloud.placement.bins import (
+    EPS,
+    Bin,
+    Item,
+    Packed,
+    SortKey,
+    Stock,
+    Vec,
+    biggest,
+    need,
+    norm,
+    vec,
+)
 from govcloud.placement.exact import EXACT_LIMIT, fewer_hosts, mixes, search
+from govcloud.placement.filling import Kinds, fill_hosts
 from govcloud.placement.slack import minimum_slack
 
 __all__ = ["EPS", "Bin", "Item", "Packed", "Stock", "Vec", "first_fit_decreasing", "pack"]
 
 Rank = tuple[int, int, float]  # (servers left unplaced, hosts, cost): the lower, the better
 DRAIN_TRIES = 24
+LARGE = 5_000  # zones over this many servers get the shorter portfolio
+EMPHASES = (1.0, 2.0, 4.0, 8.0)  # weights of the tightest dimension, one filling run each
 CLOSE_LIMIT = 600  # zones up to this many servers get the closer stage (5.) on a gap
 EJECT_LIMIT = 2_000  # zones up to this many servers also try one-item ejections
 
@@ -51,12 +64,47 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
     """The best packing found for one zone (``lower``: its lower bound on hosts)."""
     if not items:
         return Packed((), (), 0.0)
-    n = len(items)
-    large = n > 5_000
-    template = _Kinds(items)
-    tight = _binding(items, stocks)
-    runs: list[tuple[Rank, list[Bin]]] = []
+    portfolio = _Portfolio(items, stocks, lower)
+    portfolio.fill()
+    portfolio.first_fit()
+    bins = portfolio.winner()
+    placed = {i for b in bins for i in b.items}
+    unplaced = [i for i in range(len(items)) if i not in placed]
+    if unplaced:
+        unplaced = _repair(unplaced, items, stocks, bins)
+    if unplaced and len(items) <= EXACT_LIMIT:
+        bins, unplaced = _exactly(items, stocks, lower, bins, unplaced)
+    if not unplaced:
+        bins = _improve(items, stocks, bins, lower)
+    return freeze(bins, stocks, unplaced)
 
+
+class _Portfolio:
+    """The members run so far (1. host-by-host filling, 2. first-fit decreasing), each with
+    its rank; the best one wins (the first of equal ranks).
+
+    A member is cut short once it provably opens more hosts than the best so far (and, for
+    large zones, than the last), so it cannot change the result: the bound is what it has
+    opened plus what the servers not yet placed need on the largest hosts."""
+
+    def __init__(self, items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> None:
+        self.items, self.stocks, self.lower = items, stocks, lower
+        self.large = len(items) > LARGE
+        self.template = Kinds(items)
+        self.tight = _tightest(items, stocks)
+        self.runs: list[tuple[Rank, list[Bin]]] = []
+
+    def best(self) -> Rank:
+        return min(r[0] for r in self.runs)
+
+    def done(self) -> bool:
+        """Whether the best so far places every server on the lower bound."""
+        return self.best()[:2] <= (0, self.lower)
+
+    def winner(self) -> list[Bin]:
+        return min(self.runs, key=lambda r: r[0])[1]
+
+    @staticmethod
     def within(*ranks: Rank | None) -> int | None:
         """The most hosts a member may open and still matter: a member that provably needs
         more than every one of ``ranks`` (each with every server placed) is cut short."""
@@ -64,92 +112,102 @@ def pack(items: Sequence[Item], stocks: Sequence[Stock], lower: int) -> Packed:
             return None
         return max(r[1] for r in ranks if r is not None)
 
-    def run(policy: str, score: str, emphasis: float, limit: int | None = None
-            ) -> Rank | None:
-        """One filling run, ranked; None when it was cut short at ``limit`` hosts."""
-        weights = _vec(emphasis if d == tight else 1.0 for d in range(3))
-        got = _fill_hosts(items, stocks, policy, score, weights, template, limit)
-        if got is None:
-            return None
-        bins, left = got
-        rank = (len(left), len(bins), round(_cost(bins, stocks), 9))
-        runs.append((rank, bins))
+    def _ranked(self, bins: list[Bin], left: list[int]) -> Rank:
+        rank = (len(left), len(bins), round(_cost(bins, self.stocks), 9))
+        self.runs.append((rank, bins))
         return rank
 
-    def best() -> Rank:
-        return min(r[0] for r in runs)
+    def run(self, policy: str, score: str, emphasis: float, limit: int | None = None
+            ) -> Rank | None:
+        """One filling run, ranked; None when it was cut short at ``limit`` hosts."""
+        weights = vec(emphasis if d == self.tight else 1.0 for d in range(3))
+        got = fill_hosts(self.items, self.stocks, policy, score, weights, self.template, limit)
+        return None if got is None else self._ranked(*got)
 
-    # Host-by-host filling. The emphasis on the dimension that binds the lower bound steers
-    # each host towards filling that dimension to the brim; the best emphasis depends on the
-    # estate, so a few are tried (for large zones: until one does worse than the last).
-    # A member is cut short once it provably opens more hosts than the best so far (and, for
-    # large zones, than the last), so it cannot change the result: the bound is what it has
-    # opened plus what the servers not yet placed need on the largest hosts.
-    policies = ["largest", "densest", "cheapest"] if len(stocks) > 1 else ["cheapest"]
-    if large and len(stocks) > 1:
-        policies = ["largest", "cheapest"]
-    emphases = (1.0, 2.0, 4.0, 8.0)
+    def fill(self) -> None:
+        """1. Host-by-host filling. The emphasis on the dimension that binds the lower bound
+        steers each host towards filling that dimension to the brim; the best emphasis
+        depends on the estate, so a few are tried (for large zones: until one does worse than
+        the last)."""
+        policies = ["largest", "densest", "cheapest"] if len(self.stocks) > 1 else ["cheapest"]
+        if self.large and len(self.stocks) > 1:
+            policies = ["largest", "cheapest"]
+        for policy in policies:
+            # A hopeless sweep is as if it had run: none of its members is the best.
+            if not (self.large and self.runs and self._hopeless(policy)):
+                self._sweep(policy)
+            if self.done() or (self.large and policy == "cheapest"):
+                break
 
-    def hopeless(policy: str) -> bool:
+    def _sweep(self, policy: str) -> None:
+        """One policy's members: the dot product at each emphasis, then (small zones) the
+        norm; a large zone's sweep ends at the first member that does worse than the last."""
+        last: Rank | None = None
+        for emphasis in EMPHASES:
+            if not self.large:
+                rank = self.run(policy, "dot", emphasis,
+                                self.within(self.best()) if self.runs else None)
+            elif last is None:
+                rank = self.run(policy, "dot", emphasis)
+            else:  # cut short: it would do worse than the last, which ends the sweep
+                rank = self.run(policy, "dot", emphasis, self.within(last, self.best()))
+            if self.done():
+                break
+            if self.large and last is not None and (rank is None or rank > last):
+                break
+            last = rank
+        if not self.large:
+            self.run(policy, "norm", 1.0, self.within(self.best()))
+
+    def _hopeless(self, policy: str) -> bool:
         """Whether every member of a large zone's sweep needs more hosts than the best. Which
         of them the sweep runs depends on their ranks; when all are cut short, none can be
         the best, whichever ran. Otherwise the sweep runs as usual (a member that finished
         here is dropped, to be ranked in its usual place)."""
-        limit = within(best())
+        limit = self.within(self.best())
         if limit is None:
             return False
-        for emphasis in emphases:
-            if run(policy, "dot", emphasis, limit) is not None:
-                runs.pop()
+        for emphasis in EMPHASES:
+            if self.run(policy, "dot", emphasis, limit) is not None:
+                self.runs.pop()
                 return False
         return True
 
-    for policy in policies:
-        # A hopeless sweep is as if it had run: none of its members is the best.
-        if not (large and runs and hopeless(policy)):
-            last: Rank | None = None
-            for emphasis in emphases:
-                if not large:
-                    rank = run(policy, "dot", emphasis, within(best()) if runs else None)
-                elif last is None:
-                    rank = run(policy, "dot", emphasis)
-                else:  # cut short: it would do worse than the last, which ends the sweep
-                    rank = run(policy, "dot", emphasis, within(last, best()))
-                if best()[:2] <= (0, lower):
-                    break
-                if large and last is not None and (rank is None or rank > last):
-                    break
-                last = rank
-            if not large:
-                run(policy, "norm", 1.0, within(best()))
-        if best()[:2] <= (0, lower) or (large and policy == "cheapest"):
-            break
-    for order in (["sum"] if large else ["sum", "max", "cpu", "ram"]):
-        got = first_fit_decreasing(items, stocks, order, within(best()))
-        if got is not None:
-            bins, left = got
-            runs.append(((len(left), len(bins), round(_cost(bins, stocks), 9)), bins))
-    bins = min(runs, key=lambda r: r[0])[1]
-    placed = {i for b in bins for i in b.items}
-    unplaced = [i for i in range(n) if i not in placed]
-    if unplaced:
-        unplaced = _repair(unplaced, items, stocks, bins)
-    if unplaced and n <= EXACT_LIMIT:
-        total = sum(len(s.hosts) for s in stocks)
-        for k in range(max(lower, 1), total + 1):
-            found = next((f for m in mixes(items, stocks, k)
-                          if (f := search(items, stocks, m)) is not None), None)
-            if found is not None:
-                bins, unplaced = found, []
-                break
-    if not unplaced:
-        _drain(bins, items, stocks, lower)
-        if n <= EXACT_LIMIT and len(bins) > lower:
-            bins = fewer_hosts(items, stocks, bins, lower)
-        if EXACT_LIMIT < n <= CLOSE_LIMIT and len(bins) > lower:
-            bins = _closer(items, stocks, bins, lower)
-        _cheapen(bins, items, stocks)
-    return freeze(bins, stocks, unplaced)
+    def first_fit(self) -> None:
+        """2. First-fit decreasing, by one size order (large zones) or four."""
+        for order in (["sum"] if self.large else ["sum", "max", "cpu", "ram"]):
+            got = first_fit_decreasing(self.items, self.stocks, order, self.within(self.best()))
+            if got is not None:
+                self._ranked(*got)
+
+
+def _exactly(items: Sequence[Item], stocks: Sequence[Stock], lower: int, bins: list[Bin],
+             unplaced: list[int]) -> tuple[list[Bin], list[int]]:
+    """4. for a small zone the greedy stages could not place whole: the exact search, one
+    host more at a time from the lower bound; ``bins`` and ``unplaced`` as they are when it
+    finds nothing."""
+    total = sum(len(s.hosts) for s in stocks)
+    for k in range(max(lower, 1), total + 1):
+        found = next((f for m in mixes(items, stocks, k)
+                      if (f := search(items, stocks, m)) is not None), None)
+        if found is not None:
+            return found, []
+    return bins, unplaced
+
+
+def _improve(items: Sequence[Item], stocks: Sequence[Stock], bins: list[Bin], lower: int
+             ) -> list[Bin]:
+    """3.–5. on a packing that places every server: empty the least-loaded hosts, then (small
+    zones) the exact search or (larger ones) the closer stage for one host fewer, then
+    cheaper capacity for the same host count."""
+    n = len(items)
+    _drain(bins, items, stocks, lower)
+    if n <= EXACT_LIMIT and len(bins) > lower:
+        bins = fewer_hosts(items, stocks, bins, lower)
+    if EXACT_LIMIT < n <= CLOSE_LIMIT and len(bins) > lower:
+        bins = _closer(items, stocks, bins, lower)
+    _cheapen(bins, items, stocks)
+    return bins
 
 
 def _closer(items: Sequence[Item], stocks: Sequence[Stock], bins: list[Bin], lower: int
@@ -173,7 +231,7 @@ def _closer(items: Sequence[Item], stocks: Sequence[Stock], bins: list[Bin], low
     return best
 
 
-def _binding(items: Sequence[Item], stocks: Sequence[Stock]) -> int:
+def _tightest(items: Sequence[Item], stocks: Sequence[Stock]) -> int:
     """The dimension that needs the most hosts (largest hosts first)."""
     worst, need = 0, -1.0
     for d in range(3):
@@ -204,183 +262,6 @@ def freeze(bins: list[Bin], stocks: Sequence[Stock], unplaced: Sequence[int]) ->
     return Packed(tuple(out), tuple(unplaced), _cost(bins, stocks))
 
 
-def _norm(size: Vec, cap: Vec) -> float:
-    return sum(size[d] / cap[d] for d in range(3) if cap[d] > 0)
-
-
-# --- 1. host-by-host filling ---------------------------------------------------------------
-
-class _Kinds:
-    """Items grouped by identical size. Within a size, anti-affinity members come first and
-    interleaved (the first member of every group, largest groups first, then the second
-    members...), so a host meets few members of a group it already holds."""
-
-    def __init__(self, items: Sequence[Item], template: _Kinds | None = None) -> None:
-        if template is None:
-            by_size: dict[Vec, list[int]] = {}
-            group_size: dict[str, int] = {}
-            for it in items:
-                if it.group is not None:
-                    group_size[it.group] = group_size.get(it.group, 0) + 1
-            rank: dict[str, int] = {}
-            keys = []
-            for i, it in enumerate(items):
-                by_size.setdefault(it.size, []).append(i)
-                g = it.group
-                if g is None:
-                    keys.append((1, 0, 0, "", it.key))
-                else:
-                    r = rank[g] = rank.get(g, -1) + 1
-                    keys.append((0, r, -group_size[g], g, it.key))
-            self.sizes: list[Vec] = sorted(by_size, key=lambda s: (-sum(s), s))
-            self.queues: list[list[int]] = [sorted(by_size[s], key=keys.__getitem__)
-                                            for s in self.sizes]
-            # what all the items need, per dimension
-            self.demand = [sum(it.size[d] for it in items) for d in range(3)]
-        else:
-            self.sizes = template.sizes
-            self.queues = template.queues
-            self.demand = template.demand
-        self.head = [0] * len(self.sizes)
-        self.left = [len(q) for q in self.queues]
-        self.total = len(items)
-        self.taken = [False] * len(items)
-
-    def pick(self, t: int, items: Sequence[Item], groups: set[str]) -> int | None:
-        q, taken = self.queues[t], self.taken
-        h = self.head[t]
-        while h < len(q) and taken[q[h]]:
-            h += 1
-        self.head[t] = h
-        for pos in range(h, len(q)):
-            i = q[pos]
-            if taken[i]:
-                continue
-            g = items[i].group
-            if g is None or g not in groups:
-                return i
-        return None
-
-    def take(self, i: int, t: int) -> None:
-        self.taken[i] = True
-        self.left[t] -= 1
-        self.total -= 1
-
-    def untake(self, i: int, t: int) -> None:
-        self.taken[i] = False
-        self.left[t] += 1
-        self.total += 1
-        self.head[t] = 0
-
-
-def _fill(kinds: _Kinds, items: Sequence[Item], cap: Vec, score: str,
-          weights: Vec) -> list[tuple[int, int]]:
-    """Fill one host of capacity ``cap``; returns the (item, kind) picks, already taken."""
-    inv = tuple(1.0 / (c * c) if c > 0 else 0.0 for c in cap)
-    w = (weights[0] * inv[0], weights[1] * inv[1], weights[2] * inv[2])
-    c0, c1, c2 = cap
-    u0 = u1 = u2 = 0.0
-    groups: set[str] = set()
-    picks: list[tuple[int, int]] = []
-    excluded: set[int] = set()
-    active = [t for t in range(len(kinds.sizes)) if kinds.left[t] > 0]
-    sizes, left = kinds.sizes, kinds.left
-    while True:
-        r0, r1, r2 = c0 - u0, c1 - u1, c2 - u2
-        best, best_score = -1, float("-inf")
-        for t in active:
-            if not left[t] or t in excluded:
-                continue
-            s0, s1, s2 = sizes[t]
-            if s0 > r0 + EPS or s1 > r1 + EPS or s2 > r2 + EPS:
-                continue
-            if score == "norm":
-                a, b, c = r0 - s0, r1 - s1, r2 - s2
-                sc = -(a * a * inv[0] + b * b * inv[1] + c * c * inv[2])
-            else:
-                sc = s0 * r0 * w[0] + s1 * r1 * w[1] + s2 * r2 * w[2]
-            if sc > best_score:
-                best, best_score = t, sc
-        if best < 0:
-            return picks
-        i = kinds.pick(best, items, groups)
-        if i is None:
-            excluded.add(best)
-            continue
-        kinds.take(i, best)
-        picks.append((i, best))
-        s0, s1, s2 = sizes[best]
-        u0, u1, u2 = u0 + s0, u1 + s1, u2 + s2
-        g = items[i].group
-        if g is not None:
-            groups.add(g)
-
-
-def _fill_hosts(items: Sequence[Item], stocks: Sequence[Stock], policy: str,
-                score: str, weights: Vec, template: _Kinds, limit: int | None = None
-                ) -> tuple[list[Bin], list[int]] | None:
-    """Open hosts one by one, each filled before the next; None as soon as the hosts opened
-    plus what the rest needs (``_need``) pass ``limit``."""
-    kinds = _Kinds(items, template)
-    rest = kinds.demand
-    top = biggest(stocks)
-    spare = [len(s.hosts) for s in stocks]
-    if policy == "largest":
-        order = sorted(range(len(stocks)), key=lambda s: (-_size(stocks[s]), stocks[s].cost, s))
-    else:  # cheapest first; "densest" also breaks ties towards the cheaper class
-        order = sorted(range(len(stocks)), key=lambda s: (stocks[s].cost, -_size(stocks[s]), s))
-    bins: list[Bin] = []
-    while kinds.total:
-        chosen: tuple[int, list[tuple[int, int]]] | None = None
-        if policy == "densest":
-            best_val = -1.0
-            for s in order:
-                if not spare[s]:
-                    continue
-                picks = _fill(kinds, items, stocks[s].cap, score, weights)
-                val = sum(_norm(items[i].size, biggest(stocks)) for i, _ in picks)
-                for i, t in reversed(picks):
-                    kinds.untake(i, t)
-                if picks and val > best_val + EPS:
-                    best_val, chosen = val, (s, [])
-            if chosen is not None:
-                s = chosen[0]
-                chosen = (s, _fill(kinds, items, stocks[s].cap, score, weights))
-        else:
-            for s in order:
-                if not spare[s]:
-                    continue
-                picks = _fill(kinds, items, stocks[s].cap, score, weights)
-                if picks:
-                    chosen = (s, picks)
-                    break
-        if chosen is None:
-            break
-        s, picks = chosen
-        spare[s] -= 1
-        b = Bin(s, stocks[s].cap)
-        for i, _ in picks:
-            b.add(i, items[i])
-        bins.append(b)
-        if limit is not None:
-            rest = [rest[d] - b.used[d] for d in range(3)]
-            if len(bins) + _need(rest, top) > limit:
-                return None
-    left = [i for i, t in enumerate(kinds.taken) if not t]
-    return bins, left
-
-
-def _need(size: Sequence[float], cap: Vec) -> int:
-    """The fewest hosts of capacity ``cap`` (the largest of every class) that could hold
-    ``size`` in all: a lower bound, rounded down within a rounding error."""
-    return max((math.ceil(size[d] / cap[d] - 1e-6) for d in range(3) if cap[d] > 0),
-               default=0)
-
-
-def _size(stock: Stock) -> float:
-    return stock.cap[0] + stock.cap[1] / 8 + stock.cap[2] / 160
-
-
 # --- 2. first-fit decreasing ---------------------------------------------------------------
 
 @overload
@@ -398,7 +279,7 @@ def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
     (on the largest hosts) pass it."""
     ref = biggest(stocks) if stocks else (1.0, 1.0, 1.0)
     keys: dict[str, Callable[[Item], SortKey]] = {
-        "sum": lambda it: _norm(it.size, ref),
+        "sum": lambda it: norm(it.size, ref),
         "max": lambda it: max(it.size[d] / ref[d] for d in range(3) if ref[d] > 0),
         "cpu": lambda it: (it.size[0], it.size[1]),
         "ram": lambda it: (it.size[1], it.size[0]),
@@ -428,7 +309,7 @@ def first_fit_decreasing(items: Sequence[Item], stocks: Sequence[Stock],
                     if limit is not None:
                         opened += 1
                         room = [room[d] - cap[d] for d in range(3)]
-                        if opened + _need(room, ref) > limit:
+                        if opened + need(room, ref) > limit:
                             return None
             if b is not None and b.fits(it):
                 b.add(i, it)
@@ -461,7 +342,7 @@ def _drain(bins: list[Bin], items: Sequence[Item], stocks: Sequence[Stock], lowe
             continue
         tries += 1
         moves: list[tuple[int, Bin, Bin]] = []  # (item, from, to), undone in reverse
-        for i in sorted(b.items, key=lambda i: -_norm(items[i].size, b.cap)):
+        for i in sorted(b.items, key=lambda i: -norm(items[i].size, b.cap)):
             target = _best_fit(items[i], bins, exclude=b)
             if target is not None:
                 b.remove(i, items[i])
@@ -492,7 +373,7 @@ def _repair(unplaced: list[int], items: Sequence[Item], stocks: Sequence[Stock],
     for b in bins:
         spare[b.stock] -= 1
     left = []
-    for i in sorted(unplaced, key=lambda i: (-_norm(items[i].size, biggest(stocks)), i)):
+    for i in sorted(unplaced, key=lambda i: (-norm(items[i].size, biggest(stocks)), i)):
         it = items[i]
         target = _best_fit(it, bins)
         if target is None:

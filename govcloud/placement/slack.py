@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from govcloud.placement.bins import EPS, Bin, Item, Stock
+from govcloud.placement.bins import EPS, Bin, Item, Stock, binding
 
 NODES = 6_000  # search steps per host
 TOTAL = 1_500_000  # search steps per packing; when spent, each host gets ``SHORT`` more
@@ -32,7 +32,7 @@ def minimum_slack(items: Sequence[Item], stocks: Sequence[Stock], stock: int,
     cap = stocks[stock].cap
     if not all(all(it.size[d] <= cap[d] + EPS for d in range(3)) for it in items):
         return None
-    dims = _binding(items, cap)
+    dims = binding(items, cap)
     weight = [1.0 / cap[d] if d in dims else 0.0 for d in range(3)]
 
     def size(i: int) -> float:
@@ -97,10 +97,3 @@ def _fullest(b: Bin, candidates: list[int], items: Sequence[Item],
     dfs(0, 0.0)
     spent[0] += nodes - max(budget[0], 0)
     return best
-
-
-def _binding(items: Sequence[Item], cap: Sequence[float]) -> list[int]:
-    """The dimensions that bind: those needing at least half the hosts the worst one needs."""
-    need = [sum(it.size[d] for it in items) / cap[d] if cap[d] > 0 else 0.0 for d in range(3)]
-    top = max(need)
-    return [d for d in range(3) if top > 0 and need[d] >= 0.5 * top]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from govcloud.applying import engine
 from govcloud.placement.arrival import arrivals
-from govcloud.placement.hosts import Demand, Host, Ratios, place
+from govcloud.placement.hosts import Demand, Host, Ratios
+from govcloud.placement.place import place
 from tests.support.cli import govcloud
 
 RATIOS = Ratios(cpu=1.0, ram=1.0, disk=1.0, headroom=1.0)

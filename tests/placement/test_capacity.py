@@ -9,9 +9,11 @@ from pathlib import Path
 import yaml
 
 from govcloud.applying import engine
+from govcloud.core.desired import Resource
 from govcloud.placement import capacity
 from govcloud.placement.consolidation import repack, replay
-from govcloud.placement.hosts import Demand, Host, Ratios, violations
+from govcloud.placement.hosts import Demand, Host, Ratios
+from govcloud.placement.place import violations
 from tests.support.cli import govcloud, help_text
 from tests.support.estate import REPO
 
@@ -164,3 +166,14 @@ def test_cheapest_extra_mixes_classes_by_cost() -> None:
              Demand("d/server/web-2", "d", "intranet", 4, 60, 50)]
     assert capacity.cheapest_extra(pool, "intranet", small, Ratios.of(pool)) == {"std": 1}
     assert capacity.cheapest_extra(pool, "intranet", small[:1], Ratios.of(pool)) == {}
+
+
+def test_demands_are_the_servers_with_their_group_keyed_by_department() -> None:
+    """A volume is no server; a server's group becomes ``department/group``; by key."""
+    size = {"zone": "intranet", "vcpus": 4, "ram_gb": 16, "disk_gb": 100}
+    resources = [Resource("server", "fin", "web", {**size, "zone": "extranet"}),
+                 Resource("volume", "fin", "data", {"size_gb": 50}),
+                 Resource("server", "fin", "db-1", {**size, "server_group": "db"})]
+    assert capacity.demands(resources) == [
+        Demand("fin/server/db-1", "fin", "intranet", 4, 16, 100, "fin/db"),
+        Demand("fin/server/web", "fin", "extranet", 4, 16, 100, None)]

@@ -12,16 +12,8 @@ import yaml
 
 from govcloud.core.model import HostClass, HostPool
 from govcloud.errors import CapacityError
-from govcloud.placement.hosts import (
-    Demand,
-    Host,
-    Ratios,
-    first_fit_decreasing,
-    lower_bound,
-    place,
-    pool_hosts,
-    violations,
-)
+from govcloud.placement.hosts import Demand, Host, Ratios, pool_hosts
+from govcloud.placement.place import first_fit_decreasing, lower_bound, place, violations
 
 CASES = Path(__file__).parent / "cases"
 

@@ -14,7 +14,8 @@ import pytest
 
 from govcloud.applying import engine
 from govcloud.placement.consolidation import Migration, repack, replay
-from govcloud.placement.hosts import Demand, Host, Ratios, place, spread, violations
+from govcloud.placement.hosts import Demand, Host, Ratios
+from govcloud.placement.place import place, spread, violations
 from tests.support.cli import consolidate_killed_after, govcloud
 
 RATIOS = Ratios(cpu=1.0, ram=1.0, disk=1.0, headroom=1.0)
@@ -41,6 +42,21 @@ def test_the_hosts_kept_are_not_always_those_with_the_most_servers() -> None:
     assert plan.repacked == 2 and plan.hosts_after == 2 == plan.target
     assert plan.migrations == 2
     assert replay(current, demands, hosts, RATIOS, plan.steps) == []
+
+
+def test_the_host_a_repack_frees_is_the_one_its_servers_leave_in_one_move() -> None:
+    """Hosts of 10 holding 2 | 5+3 | 6+4: 20 in all, a floor of two hosts. Hosts 2 and 3
+    hold the most servers and stay; host 1's 2 fills host 2 to the brim: one migration,
+    host 1 freed."""
+    hosts = _hosts(3)
+    demands = [_d("a", 2), _d("b", 5), _d("c", 3), _d("d", 6), _d("e", 4)]
+    current = {"a/server/a": "intranet-01", "a/server/b": "intranet-02",
+               "a/server/c": "intranet-02", "a/server/d": "intranet-03",
+               "a/server/e": "intranet-03"}
+    plan = repack(current, demands, hosts, RATIOS)
+    assert plan.steps == (Migration("a/server/a", "intranet-01", "intranet-02"),)
+    assert plan.released == ("intranet-01",)
+    assert (plan.hosts_before, plan.hosts_after, plan.repacked) == (3, 2, 2)
 
 
 def test_anti_affinity_members_are_never_put_together() -> None:
@@ -237,7 +253,7 @@ def test_hard_instances_come_within_one_host_of_the_optimum(family: str) -> None
     20) and a 2-D perfect packing, the optimum known by construction."""
     from benchmarks.hard_instances import FAMILIES, hosts_for
     from benchmarks.hard_instances import RATIOS as HARD
-    from govcloud.placement.hosts import first_fit_decreasing
+    from govcloud.placement.place import first_fit_decreasing
 
     demands, optimum = FAMILIES[family](60, seed=60 + len(family))
     hosts = hosts_for(family, demands, optimum)

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 
 from benchmarks.placement import MEM, RATIOS, STD, estate, pool
 from govcloud.errors import CapacityError
-from govcloud.placement import packing
-from govcloud.placement.hosts import Demand, Host, Ratios, place
+from govcloud.placement import filling, packing
+from govcloud.placement.hosts import Demand, Host, Ratios
+from govcloud.placement.place import place
 from tests.placement.test_properties import estates
 from tests.support.pyramid import sized
 
@@ -25,7 +26,7 @@ class Cuts:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        fill, ffd = packing._fill_hosts, packing.first_fit_decreasing
+        fill, ffd = packing.fill_hosts, packing.first_fit_decreasing
 
         def counted(run: Any) -> Any:
             def wrapper(*args: Any) -> Any:
@@ -34,14 +35,15 @@ class Cuts:
                 return got
             return wrapper
 
-        monkeypatch.setattr(packing, "_fill_hosts", counted(fill))
+        monkeypatch.setattr(packing, "fill_hosts", counted(fill))
         monkeypatch.setattr(packing, "first_fit_decreasing", counted(ffd))
 
 
 def _full(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The full portfolio: no bound ever cuts a member short."""
     with monkeypatch.context() as m:
-        m.setattr(packing, "_need", lambda size, cap: -10**9)
+        for module in (filling, packing):  # the bound both kinds of member are cut short by
+            m.setattr(module, "need", lambda size, cap: -10**9)
         yield
 
 

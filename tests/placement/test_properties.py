@@ -8,11 +8,8 @@ from hypothesis import strategies as st
 
 from govcloud.errors import CapacityError
 from govcloud.placement.consolidation import repack, replay
-from govcloud.placement.hosts import (
-    Demand,
-    Host,
-    Ratios,
-    Usage,
+from govcloud.placement.hosts import Demand, Host, Ratios, Usage
+from govcloud.placement.place import (
     first_fit_decreasing,
     lower_bound,
     place,
