@@ -31,8 +31,8 @@ from govcloud.finance.chargeback import (
     check_invariant,
     month_charges,
 )
-from govcloud.finance.chargeback import plan_cost as plan_cost_of
 from govcloud.finance.period import Month, Span, Window
+from govcloud.finance.plancost import plan_cost as plan_cost_of
 from govcloud.finance.pricebook import PriceBook
 from govcloud.finance.savings import Ledger, ledger
 from govcloud.finance.span import totals

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from govcloud.finance import unitcost
-from govcloud.finance.chargeback import Statement, rate_card
+from govcloud.finance.chargeback import Statement
 from govcloud.finance.rerate import Rerate
 from govcloud.finance.savings import Ledger
 from govcloud.finance.span import FORECAST_METHOD, SpanTotals
@@ -70,7 +70,7 @@ def _card(v: Any) -> Any:
 def chargeback(names: Names, st: Statement) -> Report:
     header, rows = tables.chargeback_table(names, st)
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
-    card = rate_card(st)
+    card = unitcost.rate_card(st)
     card_table = tables.rate_card_table(st, card)
     text += ("\n\nRate card: what departments paid per unit after the shared pools (charges "
              "less idle, attributed to items by priced usage), against the list price:\n"
@@ -138,7 +138,7 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
     """Every sheet of the month's workbook (and of the HTML report's tables)."""
     return {"Utilization": tables.utilization_table(util),
             "Chargeback": tables.chargeback_table(names, st),
-            "Rate card": tables.rate_card_table(st, rate_card(st)),
+            "Rate card": tables.rate_card_table(st, unitcost.rate_card(st)),
             "Savings": tables.savings_table(names, led),
             "Savings sources": tables.savings_detail(led),
             "Platform cost": tables.cost_detail(st),
