@@ -35,6 +35,7 @@ from unittest import mock
 from govcloud.estate.loader import load_book
 from govcloud.finance import chargeback as cb
 from govcloud.finance.chargeback import HostClassSize, Platform, chargeback, check_invariant
+from govcloud.finance.period import Month
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL_SECONDS = 2.0
@@ -81,7 +82,7 @@ def fraction_split(total_fen: int, weights: dict[str, Decimal]) -> dict[str, int
     return out
 
 
-def run(months: list[str], data: list[dict[str, dict[str, float]]], plat: Platform,
+def run(months: list[Month], data: list[dict[str, dict[str, float]]], plat: Platform,
         book: object) -> tuple[float, list[cb.Statement]]:
     start = time.perf_counter()
     statements = [chargeback(book, m, u, plat) for m, u in zip(months, data, strict=True)]
@@ -95,7 +96,7 @@ def main() -> int:
     args = ap.parse_args()
     book = load_book(REPO / "prices.yaml")
     rng = random.Random(6)
-    months = [f"2026-{m:02d}" for m in range(1, args.months + 1)]
+    months = [Month(2026, m) for m in range(1, args.months + 1)]
     # Usage drifts month to month: each month is its own generated estate of the same size.
     data = [usage(rng, args.departments) for _ in months]
     plat = platform(args.departments)
@@ -125,7 +126,7 @@ def main() -> int:
     return 0 if ok and ytd_ok else 1
 
 
-def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> bool:
+def year_to_date(months: list[Month], data: list[dict[str, dict[str, float]]]) -> bool:
     """The year-to-date report through the state store, against the reference."""
     import os
     import shutil
@@ -138,7 +139,7 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
     from govcloud.books import accounts
     from govcloud.books import records as stored
     from govcloud.finance import usage as usage_mod
-    from govcloud.finance.period import Month, Span
+    from govcloud.finance.period import Span
     from tests.reports import reference as ref
 
     os.environ["GOVCLOUD_NOW"] = "2027-01-10T00:00:00Z"
@@ -160,13 +161,12 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
                 rows += usage_mod.host_records(
                     m, usage_mod.HostCounts(running=in_use, idle={}, off={}, needed=in_use),
                     "bench")
-                stored.record(s.store, rows, replace_period=m)
+                stored.record(s.store, rows, replacing=m)
         walls, cpus = [], []
         for _ in range(RUNS):  # each run opens the store afresh, as the CLI does
             with engine.session(root) as s:
                 start, cpu = time.perf_counter(), time.process_time()
-                report = accounts.span_report(s.estate, s.store, Span(Month.parse(months[0]),
-                                                                      Month.parse(months[-1])))
+                report = accounts.span_report(s.estate, s.store, Span(months[0], months[-1]))
                 text, data_out = report.text, report.data
                 walls.append(time.perf_counter() - start)
                 cpus.append(time.process_time() - cpu)
@@ -179,7 +179,7 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
             qty: dict[str, dict[str, Decimal]] = {}
             hosts: dict[str, int] = {}
             for dep, item, allocated in db.execute(
-                    "SELECT department, item, allocated FROM usage WHERE period = ?", (m,)):
+                    "SELECT department, item, allocated FROM usage WHERE period = ?", (str(m),)):
                 if dep == "_platform":
                     if item.startswith("hosts:"):
                         cls = item.split(":")[2]
@@ -187,7 +187,7 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
                 elif item in ref.ITEMS:
                     qty.setdefault(dep, {x: Decimal(0) for x in ref.ITEMS})[item] = \
                         ref.d(allocated)
-            month = ref.chargeback(m, prices, settings, qty, hosts, {})
+            month = ref.chargeback(str(m), prices, settings, qty, hosts, {})
             for dep, total in month["totals"].items():
                 want.setdefault(dep, [Decimal(0)] * len(months))[i] = total
         base = time.perf_counter() - start

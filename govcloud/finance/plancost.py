@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from govcloud.finance.chargeback import ZERO, Platform, chargeback
+from govcloud.finance.period import Month
 from govcloud.finance.pricebook import PriceBook
 
 
@@ -18,7 +19,7 @@ class PlanCost:
     idle capacity and the platform's cost, by the chargeback's own arithmetic (so the plan's
     figure is the difference between two months' statements, to the fen)."""
 
-    period: str
+    month: Month
     departments: dict[str, tuple[Decimal, Decimal]]  # department → (before, after)
     idle: tuple[Decimal, Decimal]
     platform: tuple[Decimal, Decimal]
@@ -38,21 +39,21 @@ class PlanCost:
         def pair(before: Decimal, after: Decimal) -> dict[str, str]:
             return {"before": str(before), "after": str(after), "delta": str(after - before)}
 
-        return {"period": self.period, "currency": "CNY", "per": "month",
+        return {"period": str(self.month), "currency": "CNY", "per": "month",
                 "departments": {d: pair(*self.departments[d]) for d in self.changed()},
                 "charged": pair(*self.charged()), "idle": pair(*self.idle),
                 "platform": pair(*self.platform)}
 
 
-def plan_cost(book: PriceBook, period: str, before: Mapping[str, Mapping[str, float]],
+def plan_cost(book: PriceBook, month: Month, before: Mapping[str, Mapping[str, float]],
               after: Mapping[str, Mapping[str, float]], platform_before: Platform,
               platform_after: Platform) -> PlanCost:
     """The month's statement of the estate before and after a plan (usage per department
     as ``usage.allocations`` gives it), side by side."""
-    b = chargeback(book, period, before, platform_before)
-    a = chargeback(book, period, after, platform_after)
+    b = chargeback(book, month, before, platform_before)
+    a = chargeback(book, month, after, platform_after)
     charges_b = {d.department: d.total for d in b.departments}
     charges_a = {d.department: d.total for d in a.departments}
     deps = sorted(set(charges_b) | set(charges_a))
-    return PlanCost(period, {d: (charges_b.get(d, ZERO), charges_a.get(d, ZERO)) for d in deps},
+    return PlanCost(month, {d: (charges_b.get(d, ZERO), charges_a.get(d, ZERO)) for d in deps},
                     (b.idle, a.idle), (b.platform_cost, a.platform_cost))

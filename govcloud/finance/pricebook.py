@@ -18,6 +18,7 @@ from typing import Any
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.schema import arr_of, check, num_of, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
+from govcloud.finance.period import Month
 
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # [0-9], not \d: JSON Schema's regexes are ECMA-262
 
@@ -158,7 +159,7 @@ class Source:
 class Dated:
     """One effective-dated value."""
 
-    start: str  # YYYY-MM
+    start: Month
     yuan: Decimal
     source: Source
 
@@ -167,17 +168,17 @@ class Dated:
 class PriceChange:
     """Fields that take new values from a month on."""
 
-    start: str
+    start: Month
     values: dict[str, Decimal]
     source: Source
 
 
 def as_of(base: dict[str, Decimal], base_source: Source, changes: tuple[PriceChange, ...],
-          period: str) -> tuple[dict[str, Decimal], Source]:
-    """The values in force for ``period``: the base, then every change from before it."""
+          month: Month) -> tuple[dict[str, Decimal], Source]:
+    """The values in force in ``month``: the base, then every change from before it."""
     out, src = dict(base), base_source
     for c in changes:  # sorted by start at load time
-        if c.start > period:
+        if c.start > month:
             break
         out.update(c.values)
         src = c.source
@@ -194,11 +195,11 @@ class Machine:
     source: Source
     changes: tuple[PriceChange, ...] = ()
 
-    def as_of(self, period: str) -> Machine:
+    def as_of(self, month: Month) -> Machine:
         base = {"purchase_yuan": self.purchase_yuan, "years": self.years,
                 "power_w": self.power_w,
                 "maintenance_yuan_per_year": self.maintenance_yuan_per_year}
-        v, src = as_of(base, self.source, self.changes, period)
+        v, src = as_of(base, self.source, self.changes, month)
         return Machine(self.name, v["purchase_yuan"], v["years"], v["power_w"],
                        v["maintenance_yuan_per_year"], src)
 
@@ -225,7 +226,7 @@ class Pool:
 
 @dataclass(frozen=True)
 class Price:
-    """A value in force for a period, with the line it came from."""
+    """A value in force for a month, with the line it came from."""
 
     yuan: Decimal
     source: Source
@@ -249,51 +250,51 @@ class PriceBook:
     pue_sources: tuple[Source, Source] = (Source("prices.yaml", 0, "power.pue"),
                                           Source("prices.yaml", 0, "power.legacy_pue"))
 
-    def host_class(self, name: str, period: str) -> Machine:
-        return self.host_classes[name].as_of(period)
+    def host_class(self, name: str, month: Month) -> Machine:
+        return self.host_classes[name].as_of(month)
 
-    def legacy_class(self, name: str, period: str) -> Machine:
-        return self.legacy_classes[name].as_of(period)
+    def legacy_class(self, name: str, month: Month) -> Machine:
+        return self.legacy_classes[name].as_of(month)
 
-    def pue_for(self, period: str, legacy: bool = False) -> Price:
+    def pue_for(self, month: Month, legacy: bool = False) -> Price:
         key = "legacy_pue" if legacy else "pue"
         v, src = as_of({"pue": self.pue, "legacy_pue": self.legacy_pue},
                        self.pue_sources[legacy],
-                       tuple(c for c in self.power_changes if key in c.values), period)
+                       tuple(c for c in self.power_changes if key in c.values), month)
         return Price(v[key], src)
 
-    def staff_for(self, period: str, key: str = "admin_yuan_per_year") -> Price:
+    def staff_for(self, month: Month, key: str = "admin_yuan_per_year") -> Price:
         base = {"admin_yuan_per_year": self.admin_yuan_per_year.yuan,
                 "legacy_website_yuan_per_year": self.legacy_website_yuan_per_year.yuan}
         first = self.admin_yuan_per_year if key == "admin_yuan_per_year" \
             else self.legacy_website_yuan_per_year
         v, src = as_of(base, first.source,
-                       tuple(c for c in self.staff_changes if key in c.values), period)
+                       tuple(c for c in self.staff_changes if key in c.values), month)
         return Price(v[key], src)
 
-    def unit(self, item: str, period: str) -> Price:
-        """The price of one unit of ``item`` for ``period`` (YYYY-MM)."""
-        return in_force(self.units[item], period, f"units.{item}")
+    def unit(self, item: str, month: Month) -> Price:
+        """The price of one unit of ``item`` in ``month``."""
+        return in_force(self.units[item], month, f"units.{item}")
 
-    def rates(self, period: str) -> dict[str, Price]:
-        return {item: self.unit(item, period) for item in ITEMS}
+    def rates(self, month: Month) -> dict[str, Price]:
+        return {item: self.unit(item, month) for item in ITEMS}
 
-    def tariff_for(self, period: str) -> Price:
-        return in_force(self.tariff, period, "power.tariff")
+    def tariff_for(self, month: Month) -> Price:
+        return in_force(self.tariff, month, "power.tariff")
 
-    def pool_cost(self, pool: Pool, period: str) -> Price:
-        return in_force(pool.yuan_per_month, period, f"pools.{pool.name}.yuan_per_month")
+    def pool_cost(self, pool: Pool, month: Month) -> Price:
+        return in_force(pool.yuan_per_month, month, f"pools.{pool.name}.yuan_per_month")
 
 
 class NoPrice(ValidationFailed):
     """No price is in force for a period (it is before the first effective date)."""
 
 
-def in_force(entries: tuple[Dated, ...], period: str, what: str) -> Price:
-    """The last entry whose month is not after ``period``."""
+def in_force(entries: tuple[Dated, ...], month: Month, what: str) -> Price:
+    """The last entry whose month is not after ``month``."""
     found: Dated | None = None
     for e in entries:  # sorted by start at load time
-        if e.start <= period:
+        if e.start <= month:
             found = e
         else:
             break
@@ -301,10 +302,16 @@ def in_force(entries: tuple[Dated, ...], period: str, what: str) -> Price:
         first = entries[0] if entries else None
         where = first.source if first else Source("prices.yaml", 0, what)
         raise NoPrice(diagnostics=[Diagnostic(
-            where.file, where.line, what, f"no price in force for {period} (the first one "
+            where.file, where.line, what, f"no price in force for {month} (the first one "
             f"applies from {first.start if first else 'never'})",
-            f"add an entry with 'from: {period}' or earlier")])
+            f"add an entry with 'from: {month}' or earlier")])
     return Price(found.yuan, found.source)
+
+
+def month_of(text: str) -> Month:
+    """A ``from:`` month the schema checked (YYYY-MM) as a :class:`Month`, whatever its year
+    (``Month.parse`` is for what a person types, and refuses years no usage has)."""
+    return Month(int(text[:4]), int(text[5:7]))
 
 
 def parse_book(doc: Document, host_classes: set[str] | None = None,
@@ -319,8 +326,9 @@ def parse_book(doc: Document, host_classes: set[str] | None = None,
         return Source(doc.file, doc.line(path), dotted(path))
 
     def dated(entries: list[dict[str, Any]], path: Path_, key: str = "yuan") -> tuple[Dated, ...]:
-        out = [Dated(e["from"], D(e[key]), src((*path, i))) for i, e in enumerate(entries)]
-        seen: dict[str, int] = {}
+        out = [Dated(month_of(e["from"]), D(e[key]), src((*path, i)))
+               for i, e in enumerate(entries)]
+        seen: dict[Month, int] = {}
         for i, e in enumerate(out):
             if e.start in seen:
                 problems.append(doc.diag((*path, i, "from"), f"two prices from {e.start} "
@@ -330,9 +338,9 @@ def parse_book(doc: Document, host_classes: set[str] | None = None,
         return tuple(sorted(out, key=lambda e: e.start))
 
     def changes(entries: list[dict[str, Any]], path: Path_) -> tuple[PriceChange, ...]:
-        out = [PriceChange(e["from"], {k: D(v) for k, v in e.items() if k != "from"},
-                      src((*path, i))) for i, e in enumerate(entries)]
-        seen: set[str] = set()
+        out = [PriceChange(month_of(e["from"]), {k: D(v) for k, v in e.items() if k != "from"},
+                           src((*path, i))) for i, e in enumerate(entries)]
+        seen: set[Month] = set()
         for i, c in enumerate(out):
             if c.start in seen:
                 problems.append(doc.diag((*path, i, "from"), f"two changes from {c.start}",

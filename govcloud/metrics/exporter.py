@@ -68,7 +68,7 @@ class EstateCollector(Collector):
             problem = exc
         yield from _health(problem)
 
-    def _budgets(self, est: Any, store: Any, latest: str | None, names: dict[str, str]
+    def _budgets(self, est: Any, store: Any, latest: Month | None, names: dict[str, str]
                  ) -> Iterator[GaugeMetricFamily]:
         """Year-to-date spend and the year's budget per department (the alert rules in
         docs/prometheus/govcloud-alerts.yml compare them)."""
@@ -79,17 +79,16 @@ class EstateCollector(Collector):
                                    "for the shared cloud for the year (prices.yaml budgets).",
                                    labels=["department", "name", "year"])
         if latest:
-            month = Month.parse(latest)
-            year = str(month.year)
-            report = accounts.span_report(est, store, Span.year_to_date(month),
+            year = str(latest.year)
+            report = accounts.span_report(est, store, Span.year_to_date(latest),
                                           recorded_only=True)
             book = accounts.book_for(est)
             for dep, v in report.data["departments"].items():
                 spend.add_metric([dep, names.get(dep, dep), year], float(v["total"]))
             for dep, years in sorted(book.budgets.items()):
-                if month.year in years:
+                if latest.year in years:
                     budget.add_metric([dep, names.get(dep, dep), year],
-                                      float(years[month.year].yuan))
+                                      float(years[latest.year].yuan))
         yield spend
         yield budget
 
@@ -114,8 +113,8 @@ class EstateCollector(Collector):
                 g.add_metric([dep, names.get(dep, dep), res], items.get(item, 0.0))
         yield g
 
-        periods = stored.periods(s.store)
-        latest = periods[-1] if periods else None
+        months = stored.months(s.store)
+        latest = months[-1] if months else None
         u = GaugeMetricFamily("govcloud_department_used", "Measured use in the latest "
                               "collected month (sim samples or the cloud's usage API).",
                               labels=["department", "name", "resource", "period"])
@@ -129,22 +128,23 @@ class EstateCollector(Collector):
                                  "for the month, split into charged and idle.",
                                  labels=["part", "period"])
         if latest:
+            period = str(latest)  # the metrics' label
             for dep, used in sorted(usage.used_by_department(
                     stored.load(s.store, latest)).items()):
                 for item, res in RESOURCES.items():
                     v = used.get(item)
                     if v is not None:
-                        u.add_metric([dep, names.get(dep, dep), res, latest], v)
-            ledger = accounts.savings_for(est, s.store, Month.parse(latest))
-            st = accounts.statement_for(est, s.store, Month.parse(latest))
+                        u.add_metric([dep, names.get(dep, dep), res, period], v)
+            ledger = accounts.savings_for(est, s.store, latest)
+            st = accounts.statement_for(est, s.store, latest)
             for charge in st.departments:
                 label = [charge.department, names.get(charge.department, charge.department)]
-                cost.add_metric([*label, latest], float(charge.total))
+                cost.add_metric([*label, period], float(charge.total))
             for saved in ledger.departments:
                 label = [saved.department, names.get(saved.department, saved.department)]
-                sav.add_metric([*label, latest], float(saved.saving))
-            plat.add_metric(["charged", latest], float(st.platform_cost - st.idle))
-            plat.add_metric(["idle", latest], float(st.idle))
+                sav.add_metric([*label, period], float(saved.saving))
+            plat.add_metric(["charged", period], float(st.platform_cost - st.idle))
+            plat.add_metric(["idle", period], float(st.idle))
         yield u
         yield cost
         yield from self._budgets(est, s.store, latest, names)

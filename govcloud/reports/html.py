@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from govcloud.finance.chargeback import Statement
+from govcloud.finance.period import Month
 from govcloud.finance.savings import Ledger
 from govcloud.finance.utilization import Utilization
 from govcloud.reports.tables import Names, Percent, Table, title
@@ -155,9 +156,11 @@ def _table(header: list[str], rows: list[list[Any]], caption: str = "") -> str:
     return "".join(out)
 
 
-def report(title: str, names: Names, period: str, statement: Statement, ledger: Ledger,
+def report(title: str, names: Names, month: Month, statement: Statement, ledger: Ledger,
            util: Utilization, history: list[dict[str, Any]], tables: dict[str, Table]
            ) -> str:
+    period = str(month)
+
     def label(dep: str) -> str:
         return names.get(dep, (dep, ""))[0]
 
