@@ -314,95 +314,122 @@ def month_of(text: str) -> Month:
     return Month(int(text[:4]), int(text[5:7]))
 
 
-def parse_book(doc: Document, host_classes: set[str] | None = None,
-               legacy_classes: set[str] | None = None
-               ) -> tuple[PriceBook | None, list[Diagnostic]]:
-    problems = check(doc, PRICE_SCHEMA)
-    if problems:
-        return None, problems
-    data = with_defaults(doc.data, PRICE_SCHEMA)
+@dataclass(frozen=True)
+class _Reading:
+    """One price book document being read into values: where each key path is, and the
+    problems found on the way (appended to ``problems``, in the order they are met)."""
 
-    def src(path: Path_) -> Source:
-        return Source(doc.file, doc.line(path), dotted(path))
+    doc: Document
+    problems: list[Diagnostic]
 
-    def dated(entries: list[dict[str, Any]], path: Path_, key: str = "yuan") -> tuple[Dated, ...]:
-        out = [Dated(month_of(e["from"]), D(e[key]), src((*path, i)))
+    def src(self, path: Path_) -> Source:
+        return Source(self.doc.file, self.doc.line(path), dotted(path))
+
+    def problem(self, path: Path_, message: str, fix: str) -> None:
+        self.problems.append(self.doc.diag(path, message, fix))
+
+    def dated(self, entries: list[dict[str, Any]], path: Path_, key: str = "yuan"
+              ) -> tuple[Dated, ...]:
+        out = [Dated(month_of(e["from"]), D(e[key]), self.src((*path, i)))
                for i, e in enumerate(entries)]
         seen: dict[Month, int] = {}
         for i, e in enumerate(out):
             if e.start in seen:
-                problems.append(doc.diag((*path, i, "from"), f"two prices from {e.start} "
-                                         f"(also entry {seen[e.start]})",
-                                         "keep one entry per month"))
+                self.problem((*path, i, "from"), f"two prices from {e.start} (also entry "
+                             f"{seen[e.start]})", "keep one entry per month")
             seen[e.start] = i
         return tuple(sorted(out, key=lambda e: e.start))
 
-    def changes(entries: list[dict[str, Any]], path: Path_) -> tuple[PriceChange, ...]:
+    def changes(self, entries: list[dict[str, Any]], path: Path_) -> tuple[PriceChange, ...]:
         out = [PriceChange(month_of(e["from"]), {k: D(v) for k, v in e.items() if k != "from"},
-                           src((*path, i))) for i, e in enumerate(entries)]
+                           self.src((*path, i))) for i, e in enumerate(entries)]
         seen: set[Month] = set()
         for i, c in enumerate(out):
             if c.start in seen:
-                problems.append(doc.diag((*path, i, "from"), f"two changes from {c.start}",
-                                         "merge them into one entry"))
+                self.problem((*path, i, "from"), f"two changes from {c.start}",
+                             "merge them into one entry")
             seen.add(c.start)
         return tuple(sorted(out, key=lambda c: c.start))
 
-    def machines(key: str) -> dict[str, Machine]:
+    def machines(self, data: dict[str, Any], key: str) -> dict[str, Machine]:
         return {n: Machine(n, D(m["purchase_yuan"]), D(m["years"]), D(m["power_w"]),
-                           D(m["maintenance_yuan_per_year"]), src((key, n)),
-                           changes(m["changes"], (key, n, "changes")))
+                           D(m["maintenance_yuan_per_year"]), self.src((key, n)),
+                           self.changes(m["changes"], (key, n, "changes")))
                 for n, m in data[key].items()}
 
-    units = {item: dated(data["units"][item], ("units", item)) for item in ITEMS}
-    tariff = dated(data["power"]["tariff"], ("power", "tariff"), "yuan_per_kwh")
-    pools = []
-    names: set[str] = set()
-    for i, p in enumerate(data["pools"]):
-        path: Path_ = ("pools", i)
-        if p["name"] in names:
-            problems.append(doc.diag((*path, "name"), f"duplicate pool '{p['name']}'",
-                                     "give each pool its own name"))
-        names.add(p["name"])
+    def pools(self, entries: list[dict[str, Any]]) -> tuple[Pool, ...]:
+        names: set[str] = set()
+        out = []
+        for i, p in enumerate(entries):
+            path: Path_ = ("pools", i)
+            if p["name"] in names:
+                self.problem((*path, "name"), f"duplicate pool '{p['name']}'",
+                             "give each pool its own name")
+            names.add(p["name"])
+            self.check_pool(p, path)
+            out.append(Pool(p["name"], p["description"], p["cost"],
+                            self.dated(p.get("yuan_per_month", []), (*path, "yuan_per_month")),
+                            p["rule"], tuple(p["items"]),
+                            {k: D(v) for k, v in p["capacity"].items()},
+                            {k: D(v) for k, v in p["weights"].items()},
+                            D(p["default_weight"]), self.src(path)))
+        return tuple(out)
+
+    def check_pool(self, p: dict[str, Any], path: Path_) -> None:
+        """What the schema cannot say of one pool: its cost, rule, items and weights agree."""
         if p["cost"] == "fixed" and "yuan_per_month" not in p:
-            problems.append(doc.diag(path, "a fixed pool needs yuan_per_month",
-                                     "add 'yuan_per_month: [{from: 2026-01, yuan: 1000}]'"))
+            self.problem(path, "a fixed pool needs yuan_per_month",
+                         "add 'yuan_per_month: [{from: 2026-01, yuan: 1000}]'")
         if p["cost"] == "hosts" and "yuan_per_month" in p:
-            problems.append(doc.diag((*path, "yuan_per_month"), "a hosts pool is computed "
-                                     "from host_classes", "remove yuan_per_month or set "
-                                     "cost: fixed"))
+            self.problem((*path, "yuan_per_month"), "a hosts pool is computed from "
+                         "host_classes", "remove yuan_per_month or set cost: fixed")
         if p["rule"] == "usage" and not p["items"]:
-            problems.append(doc.diag((*path, "rule"), "a usage split needs items",
-                                     "add 'items: [vcpu, ram_gb]' (the billed items whose "
-                                     "priced usage drives the split)"))
+            self.problem((*path, "rule"), "a usage split needs items", "add 'items: [vcpu, "
+                         "ram_gb]' (the billed items whose priced usage drives the split)")
         if p["rule"] != "weight" and p["weights"]:
-            problems.append(doc.diag((*path, "weights"), "weights only apply to rule: weight",
-                                     "remove weights or set rule: weight"))
-        pools.append(Pool(p["name"], p["description"], p["cost"],
-                          dated(p.get("yuan_per_month", []), (*path, "yuan_per_month")),
-                          p["rule"], tuple(p["items"]),
-                          {k: D(v) for k, v in p["capacity"].items()},
-                          {k: D(v) for k, v in p["weights"].items()},
-                          D(p["default_weight"]), src(path)))
-    for key, wanted in (("host_classes", host_classes), ("legacy_classes", legacy_classes)):
-        for cls in sorted(wanted or ()):
-            if cls not in data[key]:
-                problems.append(doc.diag((key,), f"no price for {key[:-2]} '{cls}' used by "
-                                         "the estate", f"add '{cls}: {{purchase_yuan: …, "
-                                         "years: 5, power_w: …}}'"))
+            self.problem((*path, "weights"), "weights only apply to rule: weight",
+                         "remove weights or set rule: weight")
+
+    def check_classes(self, data: dict[str, Any], host_classes: set[str] | None,
+                      legacy_classes: set[str] | None) -> None:
+        """Every host and legacy class the estate uses has a price."""
+        for key, wanted in (("host_classes", host_classes), ("legacy_classes", legacy_classes)):
+            for cls in sorted(wanted or ()):
+                if cls not in data[key]:
+                    self.problem((key,), f"no price for {key[:-2]} '{cls}' used by the estate",
+                                 f"add '{cls}: {{purchase_yuan: …, "
+                                 "years: 5, power_w: …}}'")
+
+
+def parse_book(doc: Document, host_classes: set[str] | None = None,
+               legacy_classes: set[str] | None = None
+               ) -> tuple[PriceBook | None, list[Diagnostic]]:
+    """The price book in ``doc``, with every problem found (None when the schema refuses
+    it)."""
+    problems = check(doc, PRICE_SCHEMA)
+    if problems:
+        return None, problems
+    data = with_defaults(doc.data, PRICE_SCHEMA)
+    r = _Reading(doc, problems)
+    units = {item: r.dated(data["units"][item], ("units", item)) for item in ITEMS}
+    power, staff = data["power"], data["staff"]
+    tariff = r.dated(power["tariff"], ("power", "tariff"), "yuan_per_kwh")
+    pools = r.pools(data["pools"])
+    r.check_classes(data, host_classes, legacy_classes)
     book = PriceBook(
-        file=doc.file, units=units, tariff=tariff, pue=D(data["power"]["pue"]),
-        legacy_pue=D(data["power"]["legacy_pue"]),
-        host_classes=machines("host_classes"), legacy_classes=machines("legacy_classes"),
-        admin_yuan_per_year=Price(D(data["staff"]["admin_yuan_per_year"]),
-                                  src(("staff", "admin_yuan_per_year"))),
-        legacy_website_yuan_per_year=Price(D(data["staff"]["legacy_website_yuan_per_year"]),
-                                           src(("staff", "legacy_website_yuan_per_year"))),
-        pools=tuple(pools),
-        power_changes=changes(data["power"]["changes"], ("power", "changes")),
-        staff_changes=changes(data["staff"]["changes"], ("staff", "changes")),
-        pue_sources=(src(("power", "pue")), src(("power", "legacy_pue"))),
-        budgets={dep: {b["year"]: Price(D(b["yuan"]), src(("budgets", dep, i)))
+        file=doc.file, units=units, tariff=tariff, pue=D(power["pue"]),
+        legacy_pue=D(power["legacy_pue"]),
+        host_classes=r.machines(data, "host_classes"),
+        legacy_classes=r.machines(data, "legacy_classes"),
+        admin_yuan_per_year=Price(D(staff["admin_yuan_per_year"]),
+                                  r.src(("staff", "admin_yuan_per_year"))),
+        legacy_website_yuan_per_year=Price(D(staff["legacy_website_yuan_per_year"]),
+                                           r.src(("staff", "legacy_website_yuan_per_year"))),
+        pools=pools,
+        power_changes=r.changes(power["changes"], ("power", "changes")),
+        staff_changes=r.changes(staff["changes"], ("staff", "changes")),
+        pue_sources=(r.src(("power", "pue")), r.src(("power", "legacy_pue"))),
+        budgets={dep: {b["year"]: Price(D(b["yuan"]), r.src(("budgets", dep, i)))
                        for i, b in enumerate(years)}
                  for dep, years in data["budgets"].items()})
     return book, problems
