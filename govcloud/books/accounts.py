@@ -11,7 +11,9 @@ The renderers (xlsx, html, publish) live beside it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -313,35 +315,58 @@ def figures(estate: Estate, store: Store, month: Month) -> Figures:
                    utilization(estate, store, month), st, savings_for(estate, store, month, st))
 
 
+class _Open:
+    """An open month's figures for one report, each computed when the report first reads it
+    (a chargeback needs no ledger, utilization no statement)."""
+
+    def __init__(self, estate: Estate, store: Store, month: Month) -> None:
+        self.estate, self.store, self.month = estate, store, month
+
+    @cached_property
+    def names(self) -> dict[str, tuple[str, str]]:
+        return names_of(self.estate)
+
+    @cached_property
+    def utilization(self) -> Utilization:
+        return utilization(self.estate, self.store, self.month)
+
+    @cached_property
+    def statement(self) -> Statement:
+        return statement_for(self.estate, self.store, self.month)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return savings_for(self.estate, self.store, self.month)
+
+
+_VIEWS: dict[str, Callable[[Figures | _Open, bool], views.Report]] = {
+    "utilization": lambda m, detail: views.utilization(m.utilization),
+    "chargeback": lambda m, detail: views.chargeback(m.names, m.statement),
+    "unit-costs": lambda m, detail: views.unit_costs(m.statement),
+    "savings": lambda m, detail: views.savings(m.names, m.ledger, detail),
+}
+
+
 def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool = False,
            workbook: bool = False) -> views.Report:
-    """One finance report (utilization, chargeback, unit costs or savings) for a month. Only its own
-    figures are computed, unless ``workbook`` asks for every sheet beside it."""
-    period = str(month)
+    """One finance report (utilization, chargeback, unit costs or savings) for a month. Only
+    its own figures are computed, unless ``workbook`` asks for every sheet beside it; a
+    closed month's are read frozen, with what they were computed from."""
     frozen = stored.closing(store, month)
-    if workbook or frozen is not None:
-        m = figures(estate, store, month)
-        rep = {"utilization": lambda: views.utilization(m.utilization),
-               "chargeback": lambda: views.chargeback(m.names, m.statement),
-               "unit-costs": lambda: views.unit_costs(m.statement),
-               "savings": lambda: views.savings(m.names, m.ledger, detail)}[kind]()
-        if frozen is not None:  # what the figures were computed from, as stored
-            rep = views.Report(period, rep.sheets, {
-                **rep.data, "closed_at": frozen.closed_at, "closed_by": frozen.closed_by,
-                "price_book": {"digest": frozen.book_digest, "lines": frozen.price_lines}},
-                rep.text + f"\nClosed {frozen.closed_at} by {frozen.closed_by}; price book "
-                f"{frozen.book_digest}.", rep.notes)
-        if not workbook:
-            return rep
-        return views.Report(period, rep.sheets, rep.data, rep.text, tuple(m.ledger.assumptions)
-                            ).with_sheets(m.sheets())
-    if kind == "utilization":
-        return views.utilization(utilization(estate, store, month))
-    if kind == "chargeback":
-        return views.chargeback(names_of(estate), statement_for(estate, store, month))
-    if kind == "unit-costs":
-        return views.unit_costs(statement_for(estate, store, month))
-    return views.savings(names_of(estate), savings_for(estate, store, month), detail)
+    if not workbook and frozen is None:
+        return _VIEWS[kind](_Open(estate, store, month), detail)
+    m = figures(estate, store, month)
+    rep = _VIEWS[kind](m, detail)
+    if frozen is not None:  # what the figures were computed from, as stored
+        rep = views.Report(rep.period, rep.sheets, {
+            **rep.data, "closed_at": frozen.closed_at, "closed_by": frozen.closed_by,
+            "price_book": {"digest": frozen.book_digest, "lines": frozen.price_lines}},
+            rep.text + f"\nClosed {frozen.closed_at} by {frozen.closed_by}; price book "
+            f"{frozen.book_digest}.", rep.notes)
+    if not workbook:
+        return rep
+    return views.Report(rep.period, rep.sheets, rep.data, rep.text, tuple(m.ledger.assumptions)
+                        ).with_sheets(m.sheets())
 
 
 def span_report(estate: Estate, store: Store, span: Span,
