@@ -113,8 +113,7 @@ class EstateCollector(Collector):
                 g.add_metric([dep, names.get(dep, dep), res], items.get(item, 0.0))
         yield g
 
-        months = stored.months(s.store)
-        latest = months[-1] if months else None
+        latest = max(stored.months(s.store), default=None)
         u = GaugeMetricFamily("govcloud_department_used", "Measured use in the latest "
                               "collected month (sim samples or the cloud's usage API).",
                               labels=["department", "name", "resource", "period"])
