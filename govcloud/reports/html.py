@@ -178,11 +178,11 @@ TABLE_TITLES = {"chargeback": "Chargeback 计费分摊", "savings": "Savings 节
                 "unit_costs": "Unit costs after the shared pools 单位成本（含共享资源池分摊）"}
 
 
-def _head(title: str, period: str) -> str:
+def _head(title: str, month: Month) -> str:
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} — 政务云资源使用、计费与节约报告 {escape(period)}</title>
+<title>{escape(title)} — 政务云资源使用、计费与节约报告 {month}</title>
 """ + _STYLE
 
 
@@ -203,7 +203,7 @@ def _summary(statement: Statement, ledger: Ledger) -> list[str]:
     ]
 
 
-def _money_charts(names: Names, period: str, statement: Statement, ledger: Ledger
+def _money_charts(names: Names, month: Month, statement: Statement, ledger: Ledger
                   ) -> list[str]:
     """Each department's charge (and idle), and its legacy cost against consolidated."""
     def label(dep: str) -> str:
@@ -221,17 +221,17 @@ def _money_charts(names: Names, period: str, statement: Statement, ledger: Ledge
                 for d in sorted(ledger.departments, key=lambda d: -d.saving)]
     return [
         "<h2>Monthly cost per department 各部门月度费用</h2>",
-        hbar_chart("chart-cost", f"Monthly charge per department, yuan ({period})", cost_rows),
+        hbar_chart("chart-cost", f"Monthly charge per department, yuan ({month})", cost_rows),
         "<h2>Savings against running their own servers 与自建机房相比的节约</h2>",
         hbar_chart("chart-savings", "Legacy cost, consolidated cost and saving a month, yuan",
                    sav_rows),
     ]
 
 
-def _estate_charts(period: str, ledger: Ledger, util: Utilization,
+def _estate_charts(month: Month, ledger: Ledger, util: Utilization,
                    history: list[dict[str, Any]]) -> list[str]:
     """Allocated and used vCPU and RAM month by month, and hosts before and after."""
-    periods = [h["period"] for h in history] or [period]
+    periods = [h["period"] for h in history] or [str(month)]
     util_series = [
         ("vCPU allocated", [h["vcpu"] for h in history], COLOURS["alloc"]),
         ("vCPU used", [h["vcpu_used"] for h in history], COLOURS["used"]),
@@ -261,18 +261,16 @@ def report(title: str, names: Names, month: Month, statement: Statement, ledger:
            ) -> str:
     """The month's page: summary, charts, then ``tables`` (key → its table) and the
     assumptions."""
-    period = str(month)
     body = [
-        _head(title, period),
-        f"<h1>{escape(title)} 政务云 — utilization, chargeback and savings, "
-        f"{escape(period)}</h1>",
+        _head(title, month),
+        f"<h1>{escape(title)} 政务云 — utilization, chargeback and savings, {month}</h1>",
         *_summary(statement, ledger),
-        *_money_charts(names, period, statement, ledger),
-        *_estate_charts(period, ledger, util, history),
+        *_money_charts(names, month, statement, ledger),
+        *_estate_charts(month, ledger, util, history),
     ]
     for key, (header, rows) in tables.items():
         body.append(f"<h2>{escape(TABLE_TITLES.get(key, key))}</h2>")
-        body.append(_table(header, rows, f"{TABLE_TITLES.get(key, key)} — {period}"))
+        body.append(_table(header, rows, f"{TABLE_TITLES.get(key, key)} — {month}"))
     body.append("<h2>Assumptions 假设</h2><ul class=\"notes\">")
     body += [f"<li>{escape(a)}</li>" for a in ledger.assumptions]
     body.append("</ul>")
