@@ -101,7 +101,7 @@ def fraction_split(total_fen: int, weights: dict[str, Decimal]) -> dict[str, int
     return out
 
 
-def run(months: list[str], data: list[dict[str, dict[str, float]]], plat: Platform,
+def run(months: list[Month], data: list[dict[str, dict[str, float]]], plat: Platform,
         book: object) -> tuple[float, list[cb.Statement]]:
     start = time.perf_counter()
     statements = [chargeback(book, m, u, plat) for m, u in zip(months, data, strict=True)]
@@ -115,7 +115,7 @@ def main() -> int:
     args = ap.parse_args()
     book = load_book(REPO / "prices.yaml")
     rng = random.Random(6)
-    months = [f"2026-{m:02d}" for m in range(1, args.months + 1)]
+    months = [Month(2026, m) for m in range(1, args.months + 1)]
     # Usage drifts month to month: each month is its own generated estate of the same size.
     data = [usage(rng, args.departments) for _ in months]
     plat = platform(args.departments)
@@ -145,7 +145,7 @@ def main() -> int:
     return 0 if ok and ytd_ok else 1
 
 
-def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> bool:
+def year_to_date(months: list[Month], data: list[dict[str, dict[str, float]]]) -> bool:
     """The year-to-date report through the state store, against the reference."""
     os.environ["GOVCLOUD_NOW"] = "2027-01-10T00:00:00Z"
     root = Path(tempfile.mkdtemp(prefix="govcloud-ytd-"))
@@ -166,13 +166,12 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
                 rows += usage_mod.host_records(
                     m, usage_mod.HostCounts(running=in_use, idle={}, off={}, needed=in_use),
                     "bench")
-                stored.record(s.store, rows, replace_period=m)
+                stored.record(s.store, rows, replacing=m)
         walls, cpus = [], []
         for _ in range(RUNS):  # each run opens the store afresh, as the CLI does
             with engine.session(root) as s:
                 start, cpu = time.perf_counter(), time.process_time()
-                report = accounts.span_report(s.estate, s.store, Span(Month.parse(months[0]),
-                                                                      Month.parse(months[-1])))
+                report = accounts.span_report(s.estate, s.store, Span(months[0], months[-1]))
                 text, data_out = report.text, report.data
                 walls.append(time.perf_counter() - start)
                 cpus.append(time.process_time() - cpu)
@@ -185,7 +184,7 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
             qty: dict[str, dict[str, Decimal]] = {}
             hosts: dict[str, int] = {}
             for dep, item, allocated in db.execute(
-                    "SELECT department, item, allocated FROM usage WHERE period = ?", (m,)):
+                    "SELECT department, item, allocated FROM usage WHERE period = ?", (str(m),)):
                 if dep == "_platform":
                     if item.startswith("hosts:"):
                         cls = item.split(":")[2]
@@ -193,7 +192,7 @@ def year_to_date(months: list[str], data: list[dict[str, dict[str, float]]]) -> 
                 elif item in ref.ITEMS:
                     qty.setdefault(dep, {x: Decimal(0) for x in ref.ITEMS})[item] = \
                         ref.d(allocated)
-            month = ref.chargeback(m, prices, settings, qty, hosts, {})
+            month = ref.chargeback(str(m), prices, settings, qty, hosts, {})
             for dep, total in month["totals"].items():
                 want.setdefault(dep, [Decimal(0)] * len(months))[i] = total
         base = time.perf_counter() - start

@@ -11,7 +11,9 @@ The renderers (xlsx, html, publish) live beside it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,8 @@ from govcloud.finance.chargeback import (
     check_invariant,
     month_charges,
 )
-from govcloud.finance.chargeback import plan_cost as plan_cost_of
 from govcloud.finance.period import Month, Span, Window
+from govcloud.finance.plancost import plan_cost as plan_cost_of
 from govcloud.finance.pricebook import PriceBook
 from govcloud.finance.savings import Ledger, ledger
 from govcloud.finance.span import totals
@@ -136,14 +138,14 @@ def measured_records(resources: list[Any], driver: Driver, window: Window
     vCPU and RAM from the driver's usage API (nova os-simple-tenant-usage: hours in the
     window), in unit-months; and nova's own CPU hours, RAM MB-hours and disk GB-hours as it
     gives them (to the second, up to the moment asked), beside the billed figures."""
-    period = str(window.month)
+    month = window.month
     asked = clock()
     measured = driver.usage(window.start, window.end) \
         if driver.can(Ability.USAGE) and window.hours else {}
-    month_hours = window.month.hours
+    month_hours = month.hours
     out = []
     if measured:  # nova counts up to when it was asked (the window's end is later)
-        out.append(usage.Record(period, usage.PLATFORM, "measured_to", asked.timestamp(),
+        out.append(usage.Record(month, usage.PLATFORM, "measured_to", asked.timestamp(),
                                 clock().timestamp(), driver.name))
     for d, items in sorted(usage.prorated(resources, window).items()):
         m = measured.get(d)
@@ -153,9 +155,9 @@ def measured_records(resources: list[Any], driver: Driver, window: Window
                 used = round(min(m["vcpu_hours"] / month_hours, v), 6)
             elif m is not None and item == "ram_gb":
                 used = round(min(m["ram_mb_hours"] / 1024 / month_hours, v), 6)
-            out.append(usage.Record(period, d, item, v, used, driver.name))
+            out.append(usage.Record(month, d, item, v, used, driver.name))
     for d, m in sorted(measured.items()):
-        out += [usage.Record(period, d, item, float(m[key]), None, driver.name)
+        out += [usage.Record(month, d, item, float(m[key]), None, driver.name)
                 for item, key in usage.MEASURED.items()]
     return out
 
@@ -169,7 +171,7 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
     """Read the cloud and store the month's usage (prorated to the hours each resource
     lived) and hosts in use. A closed month is refused: reopen it first."""
     win = window(month)
-    if stored.closing(store, str(month)) is not None:
+    if stored.closing(store, month) is not None:
         raise GovcloudError(f"{month} is closed; its usage cannot change",
                             f"govcloud statement reopen --period {month} --reason … first")
     resources = driver.read() + driver.retired(month.start)
@@ -181,9 +183,9 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
         raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
                             "collect a month in which the estate existed")
     counts, source = host_counts(estate, driver.read(), driver)
-    records += usage.host_records(str(month), counts, source)
+    records += usage.host_records(month, counts, source)
     records.append(usage.window_record(win, source))
-    n = stored.record(store, records, replace_period=str(month))
+    n = stored.record(store, records, replacing=month)
     return {"period": str(month), "label": win.label(), "records": n,
             "month_to_date": win.month_to_date, "hours": win.hours,
             "departments": len({r.department for r in records} - {usage.PLATFORM}),
@@ -208,8 +210,8 @@ def collect_due(estate: Estate, store: Store, driver: Driver) -> list[str]:
     this = Month.of(clock())
     notes = [collect_quietly(estate, store, driver)]
     last = this.previous()
-    run = usage.hours_run(stored.load(store, str(last)))
-    if run and run[0] < run[1] and stored.closing(store, str(last)) is None:
+    run = usage.hours_run(stored.load(store, last))
+    if run and run[0] < run[1] and stored.closing(store, last) is None:
         try:
             got = collect(estate, store, driver, last)
             notes.append(f"usage collected for {got['label']}")
@@ -219,7 +221,7 @@ def collect_due(estate: Estate, store: Store, driver: Driver) -> list[str]:
 
 
 def records_for(store: Store, month: Month) -> list[usage.Record]:
-    records = stored.load(store, str(month))
+    records = stored.load(store, month)
     if not records:
         window(month)  # a month not begun says so: usage collect would refuse it too
         raise GovcloudError(f"no usage is recorded for {month}",
@@ -234,35 +236,34 @@ def names_of(estate: Estate) -> dict[str, tuple[str, str]]:
 def statement_for(estate: Estate, store: Store, month: Month,
                   book: PriceBook | None = None) -> Statement:
     """The month's chargeback: the frozen one when the month is closed."""
-    frozen = stored.closing(store, str(month))
+    frozen = stored.closing(store, month)
     if frozen is not None:
         return frozen.statement
     got = allocated_for(store, month)
     platform = Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts)
-    s = chargeback(book or book_for(estate), str(month), got.by_department, platform,
-                   got.hours, stored.adjustments(store, str(month)))
+    s = chargeback(book or book_for(estate), month, got.by_department, platform, got.hours,
+                   stored.adjustments(store, month))
     check_invariant(s)
     return s
 
 
 def allocated_for(store: Store, month: Month) -> usage.Allocated:
-    rows = stored.allocated(store, str(month))
+    rows = stored.allocated(store, month)
     if not rows:
         records_for(store, month)  # the plain error with the fix
-    return usage.allocated(str(month), rows)
+    return usage.allocated(month, rows)
 
 
 def charges_for(estate: Estate, store: Store, month: Month, book: PriceBook) -> MonthCharges:
     """The month in brief (each department's charge, idle, platform cost): from the frozen
     statement when the month is closed, else the chargeback's splits without its detail."""
-    frozen = stored.closing(store, str(month))
+    frozen = stored.closing(store, month)
     if frozen is not None:
         return MonthCharges.of(frozen.statement)
     got = allocated_for(store, month)
-    return month_charges(book, str(month), got.by_department,
+    return month_charges(book, month, got.by_department,
                          Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts),
-                         got.hours,
-                         stored.adjustments(store, str(month)))
+                         got.hours, stored.adjustments(store, month))
 
 
 def line_of(estate: Estate) -> Any:
@@ -280,7 +281,7 @@ def line_of(estate: Estate) -> Any:
 
 def savings_for(estate: Estate, store: Store, month: Month,
                 statement: Statement | None = None) -> Ledger:
-    frozen = stored.closing(store, str(month))
+    frozen = stored.closing(store, month)
     if frozen is not None:
         return frozen.ledger
     book = book_for(estate)
@@ -293,7 +294,7 @@ class Figures:
     """Every figure of one month, each computed once (or read frozen, for a closed month):
     what the workbook, the HTML report, publishing and closing need."""
 
-    period: str
+    month: Month
     title: str
     names: dict[str, tuple[str, str]]
     utilization: Utilization
@@ -306,44 +307,67 @@ class Figures:
 
 
 def figures(estate: Estate, store: Store, month: Month) -> Figures:
-    frozen = stored.closing(store, str(month))
+    frozen = stored.closing(store, month)
     if frozen is not None:
-        return Figures(frozen.period, frozen.estate, frozen.names, frozen.utilization,
+        return Figures(month, frozen.estate, frozen.names, frozen.utilization,
                        frozen.statement, frozen.ledger)
     st = statement_for(estate, store, month)
-    return Figures(str(month), estate.settings.estate, names_of(estate),
+    return Figures(month, estate.settings.estate, names_of(estate),
                    utilization(estate, store, month), st, savings_for(estate, store, month, st))
+
+
+class _Open:
+    """An open month's figures for one report, each computed when the report first reads it
+    (a chargeback needs no ledger, utilization no statement)."""
+
+    def __init__(self, estate: Estate, store: Store, month: Month) -> None:
+        self.estate, self.store, self.month = estate, store, month
+
+    @cached_property
+    def names(self) -> dict[str, tuple[str, str]]:
+        return names_of(self.estate)
+
+    @cached_property
+    def utilization(self) -> Utilization:
+        return utilization(self.estate, self.store, self.month)
+
+    @cached_property
+    def statement(self) -> Statement:
+        return statement_for(self.estate, self.store, self.month)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return savings_for(self.estate, self.store, self.month)
+
+
+_VIEWS: dict[str, Callable[[Figures | _Open, bool], views.Report]] = {
+    "utilization": lambda m, detail: views.utilization(m.utilization),
+    "chargeback": lambda m, detail: views.chargeback(m.names, m.statement),
+    "unit-costs": lambda m, detail: views.unit_costs(m.statement),
+    "savings": lambda m, detail: views.savings(m.names, m.ledger, detail),
+}
 
 
 def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool = False,
            workbook: bool = False) -> views.Report:
-    """One finance report (utilization, chargeback, unit costs or savings) for a month. Only its own
-    figures are computed, unless ``workbook`` asks for every sheet beside it."""
-    period = str(month)
-    frozen = stored.closing(store, period)
-    if workbook or frozen is not None:
-        m = figures(estate, store, month)
-        rep = {"utilization": lambda: views.utilization(m.utilization),
-               "chargeback": lambda: views.chargeback(m.names, m.statement),
-               "unit-costs": lambda: views.unit_costs(m.statement),
-               "savings": lambda: views.savings(m.names, m.ledger, period, detail)}[kind]()
-        if frozen is not None:  # what the figures were computed from, as stored
-            rep = views.Report(period, rep.sheets, {
-                **rep.data, "closed_at": frozen.closed_at, "closed_by": frozen.closed_by,
-                "price_book": {"digest": frozen.book_digest, "lines": frozen.price_lines}},
-                rep.text + f"\nClosed {frozen.closed_at} by {frozen.closed_by}; price book "
-                f"{frozen.book_digest}.", rep.notes)
-        if not workbook:
-            return rep
-        return views.Report(period, rep.sheets, rep.data, rep.text, tuple(m.ledger.assumptions)
-                            ).with_sheets(m.sheets())
-    if kind == "utilization":
-        return views.utilization(utilization(estate, store, month))
-    if kind == "chargeback":
-        return views.chargeback(names_of(estate), statement_for(estate, store, month))
-    if kind == "unit-costs":
-        return views.unit_costs(statement_for(estate, store, month))
-    return views.savings(names_of(estate), savings_for(estate, store, month), period, detail)
+    """One finance report (utilization, chargeback, unit costs or savings) for a month. Only
+    its own figures are computed, unless ``workbook`` asks for every sheet beside it; a
+    closed month's are read frozen, with what they were computed from."""
+    frozen = stored.closing(store, month)
+    if not workbook and frozen is None:
+        return _VIEWS[kind](_Open(estate, store, month), detail)
+    m = figures(estate, store, month)
+    rep = _VIEWS[kind](m, detail)
+    if frozen is not None:  # what the figures were computed from, as stored
+        rep = views.Report(rep.period, rep.sheets, {
+            **rep.data, "closed_at": frozen.closed_at, "closed_by": frozen.closed_by,
+            "price_book": {"digest": frozen.book_digest, "lines": frozen.price_lines}},
+            rep.text + f"\nClosed {frozen.closed_at} by {frozen.closed_by}; price book "
+            f"{frozen.book_digest}.", rep.notes)
+    if not workbook:
+        return rep
+    return views.Report(rep.period, rep.sheets, rep.data, rep.text, tuple(m.ledger.assumptions)
+                        ).with_sheets(m.sheets())
 
 
 def span_report(estate: Estate, store: Store, span: Span,
@@ -352,20 +376,20 @@ def span_report(estate: Estate, store: Store, span: Span,
     with the year's forecast for a span from January. ``recorded_only`` leaves out months
     with no usage recorded (the exporter's year to date) instead of refusing them."""
     book = book_for(estate)
-    have = set(stored.periods(store))
+    have = set(stored.months(store))
     if not recorded_only:
         _refuse_unrecorded(store, span, have)
     months = [charges_for(estate, store, m, book) for m in span
-              if not recorded_only or str(m) in have]
+              if not recorded_only or m in have]
     year = Month(span.first.year, 1)
     year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
     return views.span(names_of(estate), totals(months), str(span), year_hours)
 
 
-def _refuse_unrecorded(store: Store, span: Span, have: set[str]) -> None:
+def _refuse_unrecorded(store: Store, span: Span, have: set[Month]) -> None:
     """The months of ``span`` with no usage (and not closed), named at once; when they come
     before the first month with usage, where to start the range instead."""
-    missing = [m for m in span if str(m) not in have and stored.closing(store, str(m)) is None]
+    missing = [m for m in span if m not in have and stored.closing(store, m) is None]
     if not missing:
         return
     for m in missing:
@@ -379,8 +403,8 @@ def _refuse_unrecorded(store: Store, span: Span, have: set[str]) -> None:
         named = f"{missing[0]} to {missing[-1]}"
     else:
         named = ", ".join(str(m) for m in missing)
-    later = sorted(p for p in have if p > str(missing[-1]))
-    if later and all(str(m) < min(have) for m in missing):
+    later = sorted(m for m in have if m > missing[-1])
+    if later and all(m < min(have) for m in missing):
         raise GovcloudError(f"no usage is recorded for {named} (the first month with usage is "
                             f"{later[0]})",
                             f"start the range there: --from {later[0]}; or, if the estate "
@@ -398,7 +422,7 @@ def statement_page(estate: Estate, store: Store, month: Month, department: str) 
         raise GovcloudError(f"no charge for '{department}' in {month}",
                             "one of: " + ", ".join(d.department
                                                    for d in m.statement.departments))
-    frozen = stored.closing(store, str(month))
+    frozen = stored.closing(store, month)
     return page(m.title, department, m.names.get(department, (department, ""))[0],
                 m.statement, m.ledger, frozen.book_digest if frozen else "")
 
@@ -409,7 +433,7 @@ def html_page(estate: Estate, store: Store, month: Month) -> str:
 
     m = figures(estate, store, month)
     sheets = m.sheets()
-    return render(m.title, m.names, m.period, m.statement, m.ledger, m.utilization,
+    return render(m.title, m.names, m.month, m.statement, m.ledger, m.utilization,
                   history(store, month),
                   {"chargeback": sheets["Chargeback"], "savings": sheets["Savings"],
                    "utilization": sheets["Utilization"],
@@ -424,7 +448,7 @@ def name_of(estate: Estate, dep: str) -> str:
 
 
 def utilization(estate: Estate, store: Store, month: Month) -> Utilization:
-    frozen = stored.closing(store, str(month))
+    frozen = stored.closing(store, month)
     if frozen is not None:
         return frozen.utilization
     return utilization_of(estate, store, month)
@@ -457,10 +481,10 @@ def history(store: Store, upto: Month | None = None) -> list[dict[str, Any]]:
     """Per recorded month up to ``upto``: average allocated and used vCPU and RAM, and hosts
     in use (for charts)."""
     out = []
-    for period in stored.periods(store):
-        if upto is not None and period > str(upto):
+    for month in stored.months(store):
+        if upto is not None and month > upto:
             continue
-        records = stored.load(store, period)
+        records = stored.load(store, month)
         run = usage.hours_run(records)
         scale = run[1] / run[0] if run and run[0] else 1.0
         tot: dict[str, float] = {"vcpu": 0, "vcpu_used": 0, "ram_gb": 0, "ram_gb_used": 0}
@@ -469,22 +493,22 @@ def history(store: Store, upto: Month | None = None) -> list[dict[str, Any]]:
                 tot[r.item] += r.allocated * scale
                 tot[r.item + "_used"] += (r.used or 0) * scale
         hosts = sum(n for z in usage.hosts_in_use(records).values() for n in z.values())
-        out.append({"period": period, **tot, "hosts": hosts})
+        out.append({"period": str(month), **tot, "hosts": hosts})
     return out
 
 
-def plan_cost(plan: Any, estate: Estate, period: str | None = None,
+def plan_cost(plan: Any, estate: Estate, month: Month | None = None,
               parked: dict[str, dict[str, int]] | None = None) -> dict[str, Any] | None:
-    """The plan's effect on the monthly bill at ``period``'s prices (this month's by default),
+    """The plan's effect on the monthly bill at ``month``'s prices (this month's by default),
     computed as ``usage collect`` and the chargeback compute a whole month's statement before
     and after; None when the estate has no (valid) price book, so a plan never fails for
     want of one."""
-    period = period or str(Month.of(clock()))
+    month = month or Month.of(clock())
     before, after = plan.state_before(), plan.state_after()
     pool = estate.settings.host_pool
     try:
         book = book_for(estate)
-        book.rates(period)
+        book.rates(month)
     except GovcloudError:  # no price book, or no price for the month
         return None
     in_use_before = hosts_in_use(estate, before)[0]
@@ -492,7 +516,7 @@ def plan_cost(plan: Any, estate: Estate, period: str | None = None,
     in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
     # Apply places as the placement packs; the hosts ``parked`` (zone → class → count, from
     # the driver) stay off unless the servers need them, every other host stays on.
-    cost = plan_cost_of(book, period, usage.allocations(before), usage.allocations(after),
+    cost = plan_cost_of(book, month, usage.allocations(before), usage.allocations(after),
                         Platform.of(pool, in_use_before, _all_on(pool, in_use_before, parked)),
                         Platform.of(pool, in_use_after, _all_on(pool, in_use_after, parked)))
     return cost.as_dict()

@@ -31,19 +31,18 @@ def close(estate: Estate, store: Store, month: Month, by: str | None = None,
     """Freeze every figure of a finished month: later price or plan edits cannot change it.
     ``by`` is who closes it (default: this process's user and host); the close is recorded in
     the finance audit trail and the audit trail (``govcloud audit``)."""
-    period = str(month)
-    if stored.closing(store, period) is not None:
-        raise GovcloudError(f"{period} is already closed",
+    if stored.closing(store, month) is not None:
+        raise GovcloudError(f"{month} is already closed",
                             "a closed month cannot change; reopen it (govcloud statement "
                             "reopen) or adjust a later month")
     win = accounts.window(month)
     if win.month_to_date:
-        raise GovcloudError(f"{period} is not over yet ({win.label()})",
+        raise GovcloudError(f"{month} is not over yet ({win.label()})",
                             f"close it after {month.end:%Y-%m-%d}")
     run = usage.hours_run(accounts.records_for(store, month))
     if run and run[0] < run[1]:
-        raise GovcloudError(f"the usage of {period} was collected before it ended ({run[0]} of "
-                            f"{run[1]} hours)", f"govcloud usage collect --period {period}, "
+        raise GovcloudError(f"the usage of {month} was collected before it ended ({run[0]} of "
+                            f"{run[1]} hours)", f"govcloud usage collect --period {month}, "
                             "then close it")
     m = accounts.figures(estate, store, month)
     path = estate.root / estate.settings.prices
@@ -53,17 +52,17 @@ def close(estate: Estate, store: Store, month: Month, by: str | None = None,
     cites += list(m.ledger.assumptions)
     by, at = by or holder_id(), now()
     st = replace(m.statement, closed_at=at)
-    c = Closing(period, st, m.ledger, m.utilization, m.names, m.title,
+    c = Closing(str(month), st, m.ledger, m.utilization, m.names, m.title,
                 digest(text.encode("utf-8")),
                 cited_lines(cites, {estate.settings.prices: text}), at, by)
     try:
         stored.save_closing(store, c)
     except Exception:  # the period's row is the key: another close got there first
-        if stored.closing(store, period) is not None:
-            raise GovcloudError(f"{period} is already closed (closed meanwhile by another "
+        if stored.closing(store, month) is not None:
+            raise GovcloudError(f"{month} is already closed (closed meanwhile by another "
                                 "close)", "reload: a closed month cannot change") from None
         raise
-    trail.append(store, by, "statement close", f"statement {period}", "", None,
+    trail.append(store, by, "statement close", f"statement {month}", "", None,
                  {"platform_cost": str(st.platform_cost), "idle": str(st.idle),
                   "digest": c.body_digest()}, "", source)
     return c
@@ -74,10 +73,9 @@ def rerate(estate: Estate, store: Store, month: Month, reason: str | None = None
     """Rate an open month with today's price book and usage, against its last recorded
     rating (or the figures it had when closed, after a reopen). With a ``reason`` the new
     rating is recorded and audited; without, nothing is written (a dry run)."""
-    period = str(month)
-    if stored.closing(store, period) is not None:
-        raise GovcloudError(f"{period} is closed; its figures cannot change",
-                            f"govcloud statement reopen --period {period} --reason … first")
+    if stored.closing(store, month) is not None:
+        raise GovcloudError(f"{month} is closed; its figures cannot change",
+                            f"govcloud statement reopen --period {month} --reason … first")
     accounts.window(month)  # refuses a month not yet begun
     st = accounts.statement_for(estate, store, month)
     text = (estate.root / estate.settings.prices).read_text(encoding="utf-8")
@@ -85,12 +83,12 @@ def rerate(estate: Estate, store: Store, month: Month, reason: str | None = None
     new = Rating(st, digest(text.encode("utf-8")),
                  cited_lines(cites, {estate.settings.prices: text}), now(), holder_id(),
                  "rerate")
-    change = rate_diff(stored.last_rating(store, period), new)
+    change = rate_diff(stored.last_rating(store, month), new)
     if reason is not None:
         if not reason.strip():
             raise GovcloudError("a re-rate needs a reason", "give --reason \"…\" (it is "
                                 "audited)")
-        stored.save_rating(store, period, new, reason.strip())
+        stored.save_rating(store, month, new, reason.strip())
     return change, new
 
 
@@ -100,41 +98,40 @@ OLD_FORMAT_NOTE = ("closed by an earlier govcloud, which froze the chargeback on
                    "recorded")
 
 
-def migrate(estate: Estate, store: Store) -> list[str]:
+def migrate(estate: Estate, store: Store) -> list[Month]:
     """Bring months closed by an earlier govcloud (the bare chargeback statement) to this
     version's format, so they stay closed and render: the statement as it was frozen (its
     usage pools' items from today's price book, where a pool of that name and rule is
     there), and the savings, utilization and names computed now and frozen from now on;
     audited as "migrate". The months brought over; a month that cannot be (no usage left to
     rebuild its utilization) is left as it is and says so when read."""
-    done: list[str] = []
+    done: list[Month] = []
     old = stored.old_closings(store)
     if not old:
         return done
     book = accounts.book_for(estate)
     pools = {(p.name, p.rule): p.items for p in book.pools}
-    for period, body, closed_at, closed_by in old:
+    for month, body, closed_at, closed_by in old:
         st = Statement.from_dict(body)
         st = replace(st, closed_at=closed_at, pools=tuple(
             replace(p, items=pools.get((p.name, p.rule), ()) if p.rule == "usage" else ())
             for p in st.pools), notes=(*st.notes, OLD_FORMAT_NOTE))
-        month = Month.parse(period)
         try:
             util = accounts.utilization_of(estate, store, month)
         except GovcloudError:
             continue
         led = ledger(estate.plans, book, st, accounts.line_of(estate))
-        c = Closing(period, st, led, util, accounts.names_of(estate), estate.settings.estate,
+        c = Closing(str(month), st, led, util, accounts.names_of(estate), estate.settings.estate,
                     "not recorded (closed by an earlier govcloud)", {}, closed_at, closed_by)
         stored.replace_closing(store, c, OLD_FORMAT_NOTE, holder_id())
-        done.append(period)
+        done.append(month)
     return done
 
 
 def reopen(store: Store, month: Month, reason: str) -> Closing:
     if not reason.strip():
         raise GovcloudError("a reopen needs a reason", "give --reason \"…\" (it is audited)")
-    c = stored.reopen(store, str(month), reason, holder_id())
+    c = stored.reopen(store, month, reason, holder_id())
     if c is None:
         raise GovcloudError(f"{month} is not closed", "nothing to reopen")
     return c
@@ -143,7 +140,7 @@ def reopen(store: Store, month: Month, reason: str) -> Closing:
 def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: str,
            reason: str) -> Adjustment:
     """A credit (negative) or debit (positive) on a department's charge in an open month."""
-    if stored.closing(store, str(month)) is not None:
+    if stored.closing(store, month) is not None:
         raise GovcloudError(f"{month} is closed", "adjust the current month instead, or "
                             f"reopen {month} first")
     if department not in estate.plans:
@@ -163,7 +160,7 @@ def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: st
         raise GovcloudError("an adjustment needs a reason", "give --reason \"…\"")
     accounts.window(month)
     a = Adjustment(department, amount, reason.strip(), holder_id(), now())
-    stored.add_adjustment(store, str(month), a)
+    stored.add_adjustment(store, month, a)
     return a
 
 
@@ -171,7 +168,7 @@ def publish(store: Store, month: Month, folder: Path) -> list[Path]:
     """Write a closed month's open-data release into ``folder``."""
     from govcloud.reports.publish import release
 
-    c = stored.closing(store, str(month))
+    c = stored.closing(store, month)
     if c is None:
         accounts.window(month)  # a month not begun cannot be closed: say that instead
         raise GovcloudError(f"{month} is not closed; open figures can still change",

@@ -1,6 +1,10 @@
 """Usage records, closed months, adjustments and the finance audit trail, kept in the state
 store (``usage``, ``statements``, ``adjustments``, ``finance_audit``) so every report runs
-from the state store alone, without a cloud."""
+from the state store alone, without a cloud.
+
+The edge of the books where a period is stored: every function takes a
+:class:`~govcloud.finance.period.Month`, and writes it (and reads it back) as the ``period``
+column's text, YYYY-MM."""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from govcloud.clock import now
-from govcloud.errors import StateError
+from govcloud.errors import GovcloudError, StateError
 from govcloud.finance.chargeback import Adjustment
 from govcloud.finance.closing import Closing
+from govcloud.finance.period import Month
 from govcloud.finance.rerate import Rating
 from govcloud.finance.usage import Record
 from govcloud.state.store import Store
@@ -47,73 +52,90 @@ def ensure_tables(store: Store) -> None:
         store.execute(stmt)
 
 
-def record(store: Store, records: Iterable[Record], replace_period: str | None = None) -> int:
-    """Store records (replacing earlier ones of the same period, department and item)."""
+def record(store: Store, records: Iterable[Record], replacing: Month | None = None) -> int:
+    """Store records (replacing earlier ones of the same month, department and item; with
+    ``replacing``, every earlier record of that month)."""
     ensure_tables(store)
     rows = list(records)
     stamp = now()
     with store.transaction():
-        if replace_period:
-            store.execute("DELETE FROM usage WHERE period = ?", (replace_period,))
+        if replacing is not None:
+            store.execute("DELETE FROM usage WHERE period = ?", (str(replacing),))
         for r in rows:
             store.execute(
                 "INSERT INTO usage (period, department, item, allocated, used, source, "
                 "collected_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (period, department, item) "
                 "DO UPDATE SET allocated = excluded.allocated, used = excluded.used, "
                 "source = excluded.source, collected_at = excluded.collected_at",
-                (r.period, r.department, r.item, r.allocated, r.used, r.source, stamp))
+                (str(r.month), r.department, r.item, r.allocated, r.used, r.source, stamp))
     return len(rows)
 
 
-def load(store: Store, period: str) -> list[Record]:
+def load(store: Store, month: Month) -> list[Record]:
+    """The month's usage records."""
     ensure_tables(store)
-    rows = store.query("SELECT period, department, item, allocated, used, source FROM usage "
-                       "WHERE period = ? ORDER BY department, item", (period,))
-    _check_amounts(store, period, [(d, i, a) for _, d, i, a, _, _ in rows]
-                   + [(d, i, u) for _, d, i, _, u, _ in rows if u is not None])
-    return [Record(p, d, i, float(a), None if u is None else float(u), s)
-            for p, d, i, a, u, s in rows]
+    rows = store.query("SELECT department, item, allocated, used, source FROM usage "
+                       "WHERE period = ? ORDER BY department, item", (str(month),))
+    _check_amounts(store, month, [(d, i, a) for d, i, a, _, _ in rows]
+                   + [(d, i, u) for d, i, _, u, _ in rows if u is not None])
+    return [Record(month, d, i, float(a), None if u is None else float(u), s)
+            for d, i, a, u, s in rows]
 
 
-def _check_amounts(store: Store, period: str, rows: list[tuple[str, str, Any]]) -> None:
+def _check_amounts(store: Store, month: Month, rows: list[tuple[str, str, Any]]) -> None:
     """Every amount a plain number, at least 0 and finite; else the row is damaged, named
     with the way out (a collect of the month writes it again)."""
     bad = [(d, i, v) for d, i, v in rows
            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < math.inf]
     if bad:
         d, i, v = bad[0]
-        raise store.damaged("usage", f"{period}/{d}/{i}", f"amount {v!r} is not a number of "
-                            "units, at least 0", {"period": period, "department": d,
+        raise store.damaged("usage", f"{month}/{d}/{i}", f"amount {v!r} is not a number of "
+                            "units, at least 0", {"period": str(month), "department": d,
                                                   "item": i},
-                            f"collect the month again: govcloud usage collect --period {period}")
+                            f"collect the month again: govcloud usage collect --period {month}")
 
 
-def allocated(store: Store, period: str) -> list[tuple[str, str, float]]:
+def allocated(store: Store, month: Month) -> list[tuple[str, str, float]]:
     """(department, item, allocated) of a month: what the chargeback needs, without building
     a Record per row (a year of 2,000 departments is 200,000 rows)."""
     ensure_tables(store)
     rows = store.query("SELECT department, item, allocated FROM usage WHERE period = ?",
-                       (period,))
-    _check_amounts(store, period, rows)
+                       (str(month),))
+    _check_amounts(store, month, rows)
     return rows
 
 
+def months(store: Store) -> list[Month]:
+    """Every month with usage recorded, oldest first."""
+    out = []
+    for p in periods(store):
+        try:
+            out.append(Month.parse(p))
+        except GovcloudError:
+            raise store.damaged("usage", p, "its period is not a month, YYYY-MM",
+                                {"period": p}) from None
+    return out
+
+
 def periods(store: Store) -> list[str]:
+    """Every month with usage recorded, oldest first, as the stored text (YYYY-MM): what the
+    portal lists (below it, read ``months``)."""
     ensure_tables(store)
     return [p for (p,) in store.query("SELECT DISTINCT period FROM usage ORDER BY period")]
 
 
-def audit(store: Store, period: str, action: str, reason: str, who: str,
+def audit(store: Store, month: Month, action: str, reason: str, who: str,
           digest: str = "") -> None:
     store.execute("INSERT INTO finance_audit (at, period, action, reason, who, digest) "
-                  "VALUES (?,?,?,?,?,?)", (now(), period, action, reason, who, digest))
+                  "VALUES (?,?,?,?,?,?)", (now(), str(month), action, reason, who, digest))
 
 
-def audit_trail(store: Store, period: str | None = None) -> list[dict[str, str]]:
+def audit_trail(store: Store, month: Month | None = None) -> list[dict[str, str]]:
+    """Every row of the finance audit trail (of ``month`` only, when given), oldest first."""
     ensure_tables(store)
     rows = store.query("SELECT at, period, action, reason, who, digest FROM finance_audit "
-                       + ("WHERE period = ? " if period else "") + "ORDER BY at",
-                       (period,) if period else ())
+                       + ("WHERE period = ? " if month else "") + "ORDER BY at",
+                       (str(month),) if month else ())
     return [dict(zip(("at", "period", "action", "reason", "who", "digest"), r, strict=True))
             for r in rows]
 
@@ -126,7 +148,7 @@ def save_closing(store: Store, c: Closing) -> None:
                                                                  ensure_ascii=False,
                                                                  sort_keys=True),
                                            c.closed_at, c.closed_by))
-        audit(store, c.period, "close", "", c.closed_by, c.body_digest())
+        audit(store, c.month, "close", "", c.closed_by, c.body_digest())
 
 
 def closed_periods(store: Store) -> list[str]:
@@ -135,9 +157,10 @@ def closed_periods(store: Store) -> list[str]:
     return [p for (p,) in store.query("SELECT period FROM statements ORDER BY period")]
 
 
-def closing(store: Store, period: str) -> Closing | None:
+def closing(store: Store, month: Month) -> Closing | None:
     """A closed month's frozen figures, or None (the month is open)."""
     ensure_tables(store)
+    period = str(month)
     rows = store.query("SELECT body FROM statements WHERE period = ?", (period,))
     if not rows:
         return None
@@ -163,8 +186,8 @@ def is_old_closing(body: dict[str, Any]) -> bool:
     return "statement" not in body and "departments" in body and "pools" in body
 
 
-def old_closings(store: Store) -> list[tuple[str, dict[str, Any], str, str]]:
-    """(period, statement body, closed at, closed by) of every month closed in the earlier
+def old_closings(store: Store) -> list[tuple[Month, dict[str, Any], str, str]]:
+    """(month, statement body, closed at, closed by) of every month closed in the earlier
     format."""
     ensure_tables(store)
     rows = store.query("SELECT period, body, closed_at, closed_by FROM statements "
@@ -173,7 +196,7 @@ def old_closings(store: Store) -> list[tuple[str, dict[str, Any], str, str]]:
     for period, body, at, by in rows:
         doc = store.document("statements", period, body, {"period": period})
         if is_old_closing(doc):
-            out.append((period, doc, at, by))
+            out.append((Month.parse(period), doc, at, by))
     return out
 
 
@@ -183,26 +206,27 @@ def replace_closing(store: Store, c: Closing, note: str, who: str) -> None:
     with store.transaction():
         store.execute("UPDATE statements SET body = ? WHERE period = ?",
                       (json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True), c.period))
-        audit(store, c.period, "migrate", note, who, c.body_digest())
+        audit(store, c.month, "migrate", note, who, c.body_digest())
 
 
-def reopen(store: Store, period: str, reason: str, who: str) -> Closing | None:
+def reopen(store: Store, month: Month, reason: str, who: str) -> Closing | None:
     """Delete the month's frozen figures; its statement is kept as a rating, so a re-rate
     shows what changed since it was closed."""
     ensure_tables(store)
     with store.transaction():
-        c = closing(store, period)
+        c = closing(store, month)
         if c is not None:
-            store.execute("DELETE FROM statements WHERE period = ?", (period,))
-            audit(store, period, "reopen", reason, who, c.body_digest())
-            save_rating(store, period, Rating(c.statement, c.book_digest, c.price_lines,
+            store.execute("DELETE FROM statements WHERE period = ?", (str(month),))
+            audit(store, month, "reopen", reason, who, c.body_digest())
+            save_rating(store, month, Rating(c.statement, c.book_digest, c.price_lines,
                                               now(), who, "closed"), reason)
     return c
 
 
-def save_rating(store: Store, period: str, r: Rating, reason: str) -> None:
+def save_rating(store: Store, month: Month, r: Rating, reason: str) -> None:
     """Record a rating of the month; audited as a re-rate (or a reopen's closed figures)."""
     ensure_tables(store)
+    period = str(month)
     with store.transaction():
         seq = store.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM ratings WHERE period = ?",
                           (period,))[0][0]
@@ -211,31 +235,32 @@ def save_rating(store: Store, period: str, r: Rating, reason: str) -> None:
                       (period, seq, json.dumps(r.as_dict(), ensure_ascii=False,
                                                sort_keys=True), r.rated_at, r.rated_by))
         if r.how == "rerate":
-            audit(store, period, "rerate", reason, r.rated_by, r.digest())
+            audit(store, month, "rerate", reason, r.rated_by, r.digest())
 
 
-def last_rating(store: Store, period: str) -> Rating | None:
+def last_rating(store: Store, month: Month) -> Rating | None:
     """The month's latest recorded rating, or None."""
     ensure_tables(store)
+    period = str(month)
     rows = store.query("SELECT body FROM ratings WHERE period = ? ORDER BY seq DESC LIMIT 1",
                        (period,))
     return Rating.from_dict(store.document("ratings", period, rows[0][0], {"period": period})
                             ) if rows else None
 
 
-def add_adjustment(store: Store, period: str, a: Adjustment) -> None:
+def add_adjustment(store: Store, month: Month, a: Adjustment) -> None:
     ensure_tables(store)
     with store.transaction():
         store.execute("INSERT INTO adjustments (period, department, yuan, reason, made_by, "
                       "made_at) VALUES (?,?,?,?,?,?)",
-                      (period, a.department, str(a.yuan), a.reason, a.by, a.at))
-        audit(store, period, f"adjust {a.department} {a.yuan:+}", a.reason, a.by)
+                      (str(month), a.department, str(a.yuan), a.reason, a.by, a.at))
+        audit(store, month, f"adjust {a.department} {a.yuan:+}", a.reason, a.by)
 
 
-def adjustments(store: Store, period: str) -> tuple[Adjustment, ...]:
+def adjustments(store: Store, month: Month) -> tuple[Adjustment, ...]:
     ensure_tables(store)
     from decimal import Decimal
 
     rows = store.query("SELECT department, yuan, reason, made_by, made_at FROM adjustments "
-                       "WHERE period = ? ORDER BY made_at, department", (period,))
+                       "WHERE period = ? ORDER BY made_at, department", (str(month),))
     return tuple(Adjustment(d, Decimal(y), r, b, a) for d, y, r, b, a in rows)

@@ -289,7 +289,7 @@ def statement_audit(ctx: click.Context, period: str | None, output: str) -> None
     from govcloud.books import records
 
     with session(ctx) as s:
-        rows = records.audit_trail(s.store, str(Month.parse(period)) if period else None)
+        rows = records.audit_trail(s.store, Month.parse(period) if period else None)
     if output == "json":
         emit_json(rows)
     else:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from govcloud.finance.period import Month
 from govcloud.finance.pricebook import HOURS_PER_MONTH, ITEMS, Pool, PriceBook
 
 FEN = Decimal("0.01")
@@ -185,6 +186,9 @@ class Adjustment:
 
 @dataclass(frozen=True)
 class Statement:
+    """One month's chargeback. ``period`` is the month as frozen and written (YYYY-MM);
+    ``month`` is its value."""
+
     period: str
     departments: tuple[DepartmentCharge, ...]
     pools: tuple[PoolSplit, ...]
@@ -226,6 +230,10 @@ class Statement:
                 "pools": [p.as_dict() for p in self.pools], "notes": list(self.notes),
                 "adjustments": [a.as_dict() for a in self.adjustments],
                 "hours": list(self.hours) if self.hours else None, "hosts": self.hosts}
+
+    @property
+    def month(self) -> Month:
+        return Month.parse(self.period)
 
     @property
     def month_to_date(self) -> bool:
@@ -295,19 +303,19 @@ def split(total_fen: int, weights: Mapping[str, Decimal]) -> dict[str, int]:
     return dict(zip(names, shares, strict=True))
 
 
-def host_cost_lines(book: PriceBook, platform: Platform, period: str,
+def host_cost_lines(book: PriceBook, platform: Platform, month: Month,
                     fraction: Decimal = Decimal(1)) -> list[CostLine]:
     """The shared hosts' monthly cost: write-off and maintenance of every owned host, power
     of the hosts running servers and of those idle but powered on (each its own line); ×
     ``fraction`` (hours run / hours in the month) for a month to date."""
     lines = []
-    tariff = book.tariff_for(period)
+    tariff = book.tariff_for(month)
     part = "" if fraction == 1 else f" × {fraction:.6f} of the month"
-    pue = book.pue_for(period)
+    pue = book.pue_for(month)
     in_use = platform.in_use_by_class()
     idle_on = platform.idle_on_by_class()
     for cls, n in platform.owned_by_class().items():
-        m = book.host_class(cls, period)
+        m = book.host_class(cls, month)
         if n:
             lines.append(CostLine(f"{cls} × {n} write-off ({m.purchase_yuan} / {m.years} years "
                                   f"/ 12){part}", m.purchase_yuan / m.years / 12 * n * fraction,
@@ -340,7 +348,7 @@ class MonthCharges:
     """A month in brief: each department's charge (adjustments included), the idle line and
     the platform's cost — what a span of months needs, without the pool-by-pool detail."""
 
-    period: str
+    month: Month
     charges: dict[str, Decimal]
     idle: Decimal
     platform_cost: Decimal
@@ -349,7 +357,7 @@ class MonthCharges:
 
     @classmethod
     def of(cls, s: Statement) -> MonthCharges:
-        return cls(s.period, {d.department: d.total for d in s.departments}, s.idle,
+        return cls(s.month, {d.department: d.total for d in s.departments}, s.idle,
                    s.platform_cost, s.hours, s.closed_at is not None)
 
 
@@ -376,9 +384,9 @@ class _Month:
     priced: dict[str, dict[str, Decimal]]
 
     @classmethod
-    def of(cls, book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
+    def of(cls, book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, float]],
            hours: tuple[int, int] | None) -> _Month:
-        rates = book.rates(period)
+        rates = book.rates(month)
         price = {item: rates[item].yuan for item in ITEMS}
         deps = sorted(usage)
         qty = _quantities(usage, deps)
@@ -388,16 +396,16 @@ class _Month:
                    deps, qty, priced)
 
 
-def _splits(book: PriceBook, period: str, m: _Month, platform: Platform) -> list[_Split]:
+def _splits(book: PriceBook, month: Month, m: _Month, platform: Platform) -> list[_Split]:
     """Every pool's cost for the month (× the fraction run), split to the fen."""
     fraction = m.fraction
     host_cap = {k: v * fraction for k, v in platform.capacity().items()}
     out = []
     for pool in book.pools:
         if pool.cost == "hosts":
-            lines = host_cost_lines(book, platform, period, fraction)
+            lines = host_cost_lines(book, platform, month, fraction)
         else:
-            p = book.pool_cost(pool, period)
+            p = book.pool_cost(pool, month)
             part = "" if fraction == 1 else f" × {fraction:.6f} of the month"
             lines = [CostLine(f"{pool.name} ({pool.description or 'fixed'}) a month{part}",
                               p.yuan * fraction, str(p.source))]
@@ -416,7 +424,7 @@ def _adjusting(adjustments: tuple[Adjustment, ...]) -> dict[str, Decimal]:
     return adjust
 
 
-def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
+def chargeback(book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, float]],
                platform: Platform, hours: tuple[int, int] | None = None,
                adjustments: tuple[Adjustment, ...] = ()) -> Statement:
     """The month's statement: every pool split between departments and idle, to the fen.
@@ -424,13 +432,13 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
     ``usage`` is in unit-months; ``hours`` (run, in the month) makes it a month to date: every
     pool's cost and the host capacity count for that fraction of the month. Adjustments add
     to their department's total (charges + idle = platform cost + adjustments)."""
-    m = _Month.of(book, period, usage, hours)
-    rates = book.rates(period)
+    m = _Month.of(book, month, usage, hours)
+    rates = book.rates(month)
     pools = [PoolSplit(x.pool.name, x.pool.rule, x.cost, x.lines, x.basis,
                        {d: Decimal(x.fen.get(d, 0)).scaleb(-2) for d in m.deps},
                        Decimal(x.fen.get(IDLE, 0)).scaleb(-2),
                        x.pool.items if x.pool.rule == "usage" else ())
-             for x in _splits(book, period, m, platform)]
+             for x in _splits(book, month, m, platform)]
     charges = []
     adjust = _adjusting(adjustments)
     names = [p.name for p in pools]
@@ -445,20 +453,20 @@ def chargeback(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, fl
         charges.append(DepartmentCharge(d, {i: float(u.get(i, 0) or 0) for i in ITEMS},
                                         list_value, by_pool,
                                         sum(by_pool.values(), ZERO) + extra, extra))
-    return Statement(period, tuple(charges), tuple(pools),
+    return Statement(str(month), tuple(charges), tuple(pools),
                      {i: (rates[i].yuan, str(rates[i].source)) for i in ITEMS},
                      sum((p.cost for p in pools), ZERO), sum((p.idle for p in pools), ZERO),
                      adjustments=tuple(adjustments), hours=hours, hosts=platform.counts())
 
 
-def month_charges(book: PriceBook, period: str, usage: Mapping[str, Mapping[str, float]],
+def month_charges(book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, float]],
                   platform: Platform, hours: tuple[int, int] | None = None,
                   adjustments: tuple[Adjustment, ...] = ()) -> MonthCharges:
     """The month's charge per department, idle and platform cost: the same splits as
     ``chargeback`` (each total equal to its statement's, to the fen), without building the
     statement's detail — what a span of months reads."""
-    m = _Month.of(book, period, usage, hours)
-    splits = _splits(book, period, m, platform)
+    m = _Month.of(book, month, usage, hours)
+    splits = _splits(book, month, m, platform)
     adjust = _adjusting(adjustments)
     charges: dict[str, Decimal] = {}
     if splits:
@@ -468,7 +476,7 @@ def month_charges(book: PriceBook, period: str, usage: Mapping[str, Mapping[str,
     for d, extra in adjust.items():
         charges[d] = charges.get(d, ZERO) + extra
     every = sorted(set(m.deps) | set(adjust))
-    return MonthCharges(period, {d: charges.get(d, ZERO) for d in every},
+    return MonthCharges(month, {d: charges.get(d, ZERO) for d in every},
                         sum((Decimal(x.fen.get(IDLE, 0)).scaleb(-2) for x in splits), ZERO),
                         sum((x.cost for x in splits), ZERO), hours)
 
@@ -523,77 +531,3 @@ def check_invariant(s: Statement) -> None:
     total = sum((d.total for d in s.departments), ZERO) + s.idle
     assert total == s.platform_cost + s.adjusted(), \
         f"{total} != {s.platform_cost} + adjustments {s.adjusted()}"
-
-
-@dataclass(frozen=True)
-class PlanCost:
-    """What a plan does to the monthly bill: each department's charge before and after, the
-    idle capacity and the platform's cost, by the chargeback's own arithmetic (so the plan's
-    figure is the difference between two months' statements, to the fen)."""
-
-    period: str
-    departments: dict[str, tuple[Decimal, Decimal]]  # department → (before, after)
-    idle: tuple[Decimal, Decimal]
-    platform: tuple[Decimal, Decimal]
-
-    def delta(self, department: str) -> Decimal:
-        before, after = self.departments.get(department, (ZERO, ZERO))
-        return after - before
-
-    def charged(self) -> tuple[Decimal, Decimal]:
-        return (sum((b for b, _ in self.departments.values()), ZERO),
-                sum((a for _, a in self.departments.values()), ZERO))
-
-    def changed(self) -> list[str]:
-        return [d for d in sorted(self.departments) if self.delta(d)]
-
-    def as_dict(self) -> dict[str, Any]:
-        def pair(before: Decimal, after: Decimal) -> dict[str, str]:
-            return {"before": str(before), "after": str(after), "delta": str(after - before)}
-
-        return {"period": self.period, "currency": "CNY", "per": "month",
-                "departments": {d: pair(*self.departments[d]) for d in self.changed()},
-                "charged": pair(*self.charged()), "idle": pair(*self.idle),
-                "platform": pair(*self.platform)}
-
-
-def plan_cost(book: PriceBook, period: str, before: Mapping[str, Mapping[str, float]],
-              after: Mapping[str, Mapping[str, float]], platform_before: Platform,
-              platform_after: Platform) -> PlanCost:
-    """The month's statement of the estate before and after a plan (usage per department
-    as ``usage.allocations`` gives it), side by side."""
-    b = chargeback(book, period, before, platform_before)
-    a = chargeback(book, period, after, platform_after)
-    charges_b = {d.department: d.total for d in b.departments}
-    charges_a = {d.department: d.total for d in a.departments}
-    deps = sorted(set(charges_b) | set(charges_a))
-    return PlanCost(period, {d: (charges_b.get(d, ZERO), charges_a.get(d, ZERO)) for d in deps},
-                    (b.idle, a.idle), (b.platform_cost, a.platform_cost))
-
-
-def rate_card(s: Statement) -> list[dict[str, Any]]:
-    """What departments really paid per unit of each billed item: every usage pool's charges
-    (its cost less idle) attributed to its items by priced usage, over the units billed; and
-    per department, the pools split evenly or by weight. Beside each, the list price."""
-    qty: dict[str, Decimal] = {i: ZERO for i in ITEMS}
-    for d in s.departments:
-        for i in ITEMS:
-            qty[i] += _dec(d.usage.get(i, 0))
-    charged: dict[str, Decimal] = {}
-    rows: list[dict[str, Any]] = []
-    for p in s.pools:
-        paid = p.cost - p.idle
-        if p.items:
-            weights = {i: qty[i] * s.rates[i][0] for i in p.items}
-            total = sum(weights.values(), ZERO)
-            for i, w in weights.items():
-                if total:
-                    charged[i] = charged.get(i, ZERO) + paid * w / total
-        elif s.departments:
-            n = Decimal(len(s.departments))
-            rows.append({"item": f"{p.name} (per department, {p.rule})", "list_price": None,
-                         "units": n, "charged": fen(paid), "yuan_per_unit": fen(paid / n)})
-    out = [{"item": i, "list_price": s.rates[i][0], "units": qty[i], "charged": fen(c),
-            "yuan_per_unit": fen(c / qty[i]) if qty[i] else None}
-           for i, c in charged.items()]
-    return out + rows

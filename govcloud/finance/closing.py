@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from govcloud.finance.chargeback import Statement
+from govcloud.finance.period import Month
 from govcloud.finance.savings import Ledger
 from govcloud.finance.utilization import Utilization
 
@@ -39,6 +40,9 @@ def cited_lines(texts: Iterable[str], files: dict[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Closing:
+    """A closed month. ``period`` is the month as frozen (YYYY-MM); ``month`` is its
+    value."""
+
     period: str
     statement: Statement
     ledger: Ledger
@@ -49,6 +53,10 @@ class Closing:
     price_lines: dict[str, str]
     closed_at: str
     closed_by: str
+
+    @property
+    def month(self) -> Month:
+        return Month.parse(self.period)
 
     def as_dict(self) -> dict[str, Any]:
         return {"period": self.period, "statement": self.statement.as_dict(),

@@ -1,9 +1,15 @@
 """Periods: a month, a range of months, and the part of a month that has run.
 
-Pure: parsed once at the edge (the CLI's ``--period``, ``--from``/``--to``) and passed down as
-values. The clock is the caller's: ``Window.of(month, now)`` says how much of the month has
-run at ``now`` — all of it for a finished month (``month_to_date`` False), the hours so far
-for the current month, and an error for a month that has not begun.
+Pure: parsed once at the edge (the CLI's ``--period``, ``--from``/``--to``, the portal's
+paths) and passed down as values; turned back into text (``str(month)``, YYYY-MM) only where
+a period is stored or written: the state store's ``period`` column (``books.records``), JSON
+and CSV. The figures frozen as JSON (``Statement``, ``Ledger``, ``Utilization``,
+``Closing``) and the reports rendered from them keep their ``period`` as that text;
+``Statement.month`` and ``Closing.month`` give the value.
+
+The clock is the caller's: ``Window.of(month, now)`` says how much of the month has run at
+``now`` — all of it for a finished month (``month_to_date`` False), the hours so far for the
+current month, and an error for a month that has not begun.
 
 Billing rule (documented for auditors): a month has ``days × 24`` hours; a resource is billed
 from the hour it was created (rounded down) to the hour it was deleted (rounded up), clipped

@@ -18,6 +18,7 @@ from typing import Any
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.schema import arr_of, check, num_of, obj_of, str_of, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
+from govcloud.finance.period import Month
 
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # [0-9], not \d: JSON Schema's regexes are ECMA-262
 
@@ -158,7 +159,7 @@ class Source:
 class Dated:
     """One effective-dated value."""
 
-    start: str  # YYYY-MM
+    start: Month
     yuan: Decimal
     source: Source
 
@@ -167,17 +168,17 @@ class Dated:
 class PriceChange:
     """Fields that take new values from a month on."""
 
-    start: str
+    start: Month
     values: dict[str, Decimal]
     source: Source
 
 
 def as_of(base: dict[str, Decimal], base_source: Source, changes: tuple[PriceChange, ...],
-          period: str) -> tuple[dict[str, Decimal], Source]:
-    """The values in force for ``period``: the base, then every change from before it."""
+          month: Month) -> tuple[dict[str, Decimal], Source]:
+    """The values in force in ``month``: the base, then every change from before it."""
     out, src = dict(base), base_source
     for c in changes:  # sorted by start at load time
-        if c.start > period:
+        if c.start > month:
             break
         out.update(c.values)
         src = c.source
@@ -194,11 +195,11 @@ class Machine:
     source: Source
     changes: tuple[PriceChange, ...] = ()
 
-    def as_of(self, period: str) -> Machine:
+    def as_of(self, month: Month) -> Machine:
         base = {"purchase_yuan": self.purchase_yuan, "years": self.years,
                 "power_w": self.power_w,
                 "maintenance_yuan_per_year": self.maintenance_yuan_per_year}
-        v, src = as_of(base, self.source, self.changes, period)
+        v, src = as_of(base, self.source, self.changes, month)
         return Machine(self.name, v["purchase_yuan"], v["years"], v["power_w"],
                        v["maintenance_yuan_per_year"], src)
 
@@ -225,7 +226,7 @@ class Pool:
 
 @dataclass(frozen=True)
 class Price:
-    """A value in force for a period, with the line it came from."""
+    """A value in force for a month, with the line it came from."""
 
     yuan: Decimal
     source: Source
@@ -249,51 +250,51 @@ class PriceBook:
     pue_sources: tuple[Source, Source] = (Source("prices.yaml", 0, "power.pue"),
                                           Source("prices.yaml", 0, "power.legacy_pue"))
 
-    def host_class(self, name: str, period: str) -> Machine:
-        return self.host_classes[name].as_of(period)
+    def host_class(self, name: str, month: Month) -> Machine:
+        return self.host_classes[name].as_of(month)
 
-    def legacy_class(self, name: str, period: str) -> Machine:
-        return self.legacy_classes[name].as_of(period)
+    def legacy_class(self, name: str, month: Month) -> Machine:
+        return self.legacy_classes[name].as_of(month)
 
-    def pue_for(self, period: str, legacy: bool = False) -> Price:
+    def pue_for(self, month: Month, legacy: bool = False) -> Price:
         key = "legacy_pue" if legacy else "pue"
         v, src = as_of({"pue": self.pue, "legacy_pue": self.legacy_pue},
                        self.pue_sources[legacy],
-                       tuple(c for c in self.power_changes if key in c.values), period)
+                       tuple(c for c in self.power_changes if key in c.values), month)
         return Price(v[key], src)
 
-    def staff_for(self, period: str, key: str = "admin_yuan_per_year") -> Price:
+    def staff_for(self, month: Month, key: str = "admin_yuan_per_year") -> Price:
         base = {"admin_yuan_per_year": self.admin_yuan_per_year.yuan,
                 "legacy_website_yuan_per_year": self.legacy_website_yuan_per_year.yuan}
         first = self.admin_yuan_per_year if key == "admin_yuan_per_year" \
             else self.legacy_website_yuan_per_year
         v, src = as_of(base, first.source,
-                       tuple(c for c in self.staff_changes if key in c.values), period)
+                       tuple(c for c in self.staff_changes if key in c.values), month)
         return Price(v[key], src)
 
-    def unit(self, item: str, period: str) -> Price:
-        """The price of one unit of ``item`` for ``period`` (YYYY-MM)."""
-        return in_force(self.units[item], period, f"units.{item}")
+    def unit(self, item: str, month: Month) -> Price:
+        """The price of one unit of ``item`` in ``month``."""
+        return in_force(self.units[item], month, f"units.{item}")
 
-    def rates(self, period: str) -> dict[str, Price]:
-        return {item: self.unit(item, period) for item in ITEMS}
+    def rates(self, month: Month) -> dict[str, Price]:
+        return {item: self.unit(item, month) for item in ITEMS}
 
-    def tariff_for(self, period: str) -> Price:
-        return in_force(self.tariff, period, "power.tariff")
+    def tariff_for(self, month: Month) -> Price:
+        return in_force(self.tariff, month, "power.tariff")
 
-    def pool_cost(self, pool: Pool, period: str) -> Price:
-        return in_force(pool.yuan_per_month, period, f"pools.{pool.name}.yuan_per_month")
+    def pool_cost(self, pool: Pool, month: Month) -> Price:
+        return in_force(pool.yuan_per_month, month, f"pools.{pool.name}.yuan_per_month")
 
 
 class NoPrice(ValidationFailed):
     """No price is in force for a period (it is before the first effective date)."""
 
 
-def in_force(entries: tuple[Dated, ...], period: str, what: str) -> Price:
-    """The last entry whose month is not after ``period``."""
+def in_force(entries: tuple[Dated, ...], month: Month, what: str) -> Price:
+    """The last entry whose month is not after ``month``."""
     found: Dated | None = None
     for e in entries:  # sorted by start at load time
-        if e.start <= period:
+        if e.start <= month:
             found = e
         else:
             break
@@ -301,100 +302,134 @@ def in_force(entries: tuple[Dated, ...], period: str, what: str) -> Price:
         first = entries[0] if entries else None
         where = first.source if first else Source("prices.yaml", 0, what)
         raise NoPrice(diagnostics=[Diagnostic(
-            where.file, where.line, what, f"no price in force for {period} (the first one "
+            where.file, where.line, what, f"no price in force for {month} (the first one "
             f"applies from {first.start if first else 'never'})",
-            f"add an entry with 'from: {period}' or earlier")])
+            f"add an entry with 'from: {month}' or earlier")])
     return Price(found.yuan, found.source)
+
+
+def month_of(text: str) -> Month:
+    """A ``from:`` month the schema checked (YYYY-MM) as a :class:`Month`, whatever its year
+    (``Month.parse`` is for what a person types, and refuses years no usage has)."""
+    return Month(int(text[:4]), int(text[5:7]))
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """One price book document being read into values: where each key path is, and the
+    problems found on the way (appended to ``problems``, in the order they are met)."""
+
+    doc: Document
+    problems: list[Diagnostic]
+
+    def src(self, path: Path_) -> Source:
+        return Source(self.doc.file, self.doc.line(path), dotted(path))
+
+    def problem(self, path: Path_, message: str, fix: str) -> None:
+        self.problems.append(self.doc.diag(path, message, fix))
+
+    def dated(self, entries: list[dict[str, Any]], path: Path_, key: str = "yuan"
+              ) -> tuple[Dated, ...]:
+        out = [Dated(month_of(e["from"]), D(e[key]), self.src((*path, i)))
+               for i, e in enumerate(entries)]
+        seen: dict[Month, int] = {}
+        for i, e in enumerate(out):
+            if e.start in seen:
+                self.problem((*path, i, "from"), f"two prices from {e.start} (also entry "
+                             f"{seen[e.start]})", "keep one entry per month")
+            seen[e.start] = i
+        return tuple(sorted(out, key=lambda e: e.start))
+
+    def changes(self, entries: list[dict[str, Any]], path: Path_) -> tuple[PriceChange, ...]:
+        out = [PriceChange(month_of(e["from"]), {k: D(v) for k, v in e.items() if k != "from"},
+                           self.src((*path, i))) for i, e in enumerate(entries)]
+        seen: set[Month] = set()
+        for i, c in enumerate(out):
+            if c.start in seen:
+                self.problem((*path, i, "from"), f"two changes from {c.start}",
+                             "merge them into one entry")
+            seen.add(c.start)
+        return tuple(sorted(out, key=lambda c: c.start))
+
+    def machines(self, data: dict[str, Any], key: str) -> dict[str, Machine]:
+        return {n: Machine(n, D(m["purchase_yuan"]), D(m["years"]), D(m["power_w"]),
+                           D(m["maintenance_yuan_per_year"]), self.src((key, n)),
+                           self.changes(m["changes"], (key, n, "changes")))
+                for n, m in data[key].items()}
+
+    def pools(self, entries: list[dict[str, Any]]) -> tuple[Pool, ...]:
+        names: set[str] = set()
+        out = []
+        for i, p in enumerate(entries):
+            path: Path_ = ("pools", i)
+            if p["name"] in names:
+                self.problem((*path, "name"), f"duplicate pool '{p['name']}'",
+                             "give each pool its own name")
+            names.add(p["name"])
+            self.check_pool(p, path)
+            out.append(Pool(p["name"], p["description"], p["cost"],
+                            self.dated(p.get("yuan_per_month", []), (*path, "yuan_per_month")),
+                            p["rule"], tuple(p["items"]),
+                            {k: D(v) for k, v in p["capacity"].items()},
+                            {k: D(v) for k, v in p["weights"].items()},
+                            D(p["default_weight"]), self.src(path)))
+        return tuple(out)
+
+    def check_pool(self, p: dict[str, Any], path: Path_) -> None:
+        """What the schema cannot say of one pool: its cost, rule, items and weights agree."""
+        if p["cost"] == "fixed" and "yuan_per_month" not in p:
+            self.problem(path, "a fixed pool needs yuan_per_month",
+                         "add 'yuan_per_month: [{from: 2026-01, yuan: 1000}]'")
+        if p["cost"] == "hosts" and "yuan_per_month" in p:
+            self.problem((*path, "yuan_per_month"), "a hosts pool is computed from "
+                         "host_classes", "remove yuan_per_month or set cost: fixed")
+        if p["rule"] == "usage" and not p["items"]:
+            self.problem((*path, "rule"), "a usage split needs items", "add 'items: [vcpu, "
+                         "ram_gb]' (the billed items whose priced usage drives the split)")
+        if p["rule"] != "weight" and p["weights"]:
+            self.problem((*path, "weights"), "weights only apply to rule: weight",
+                         "remove weights or set rule: weight")
+
+    def check_classes(self, data: dict[str, Any], host_classes: set[str] | None,
+                      legacy_classes: set[str] | None) -> None:
+        """Every host and legacy class the estate uses has a price."""
+        for key, wanted in (("host_classes", host_classes), ("legacy_classes", legacy_classes)):
+            for cls in sorted(wanted or ()):
+                if cls not in data[key]:
+                    self.problem((key,), f"no price for {key[:-2]} '{cls}' used by the estate",
+                                 f"add '{cls}: {{purchase_yuan: …, "
+                                 "years: 5, power_w: …}}'")
 
 
 def parse_book(doc: Document, host_classes: set[str] | None = None,
                legacy_classes: set[str] | None = None
                ) -> tuple[PriceBook | None, list[Diagnostic]]:
+    """The price book in ``doc``, with every problem found (None when the schema refuses
+    it)."""
     problems = check(doc, PRICE_SCHEMA)
     if problems:
         return None, problems
     data = with_defaults(doc.data, PRICE_SCHEMA)
-
-    def src(path: Path_) -> Source:
-        return Source(doc.file, doc.line(path), dotted(path))
-
-    def dated(entries: list[dict[str, Any]], path: Path_, key: str = "yuan") -> tuple[Dated, ...]:
-        out = [Dated(e["from"], D(e[key]), src((*path, i))) for i, e in enumerate(entries)]
-        seen: dict[str, int] = {}
-        for i, e in enumerate(out):
-            if e.start in seen:
-                problems.append(doc.diag((*path, i, "from"), f"two prices from {e.start} "
-                                         f"(also entry {seen[e.start]})",
-                                         "keep one entry per month"))
-            seen[e.start] = i
-        return tuple(sorted(out, key=lambda e: e.start))
-
-    def changes(entries: list[dict[str, Any]], path: Path_) -> tuple[PriceChange, ...]:
-        out = [PriceChange(e["from"], {k: D(v) for k, v in e.items() if k != "from"},
-                      src((*path, i))) for i, e in enumerate(entries)]
-        seen: set[str] = set()
-        for i, c in enumerate(out):
-            if c.start in seen:
-                problems.append(doc.diag((*path, i, "from"), f"two changes from {c.start}",
-                                         "merge them into one entry"))
-            seen.add(c.start)
-        return tuple(sorted(out, key=lambda c: c.start))
-
-    def machines(key: str) -> dict[str, Machine]:
-        return {n: Machine(n, D(m["purchase_yuan"]), D(m["years"]), D(m["power_w"]),
-                           D(m["maintenance_yuan_per_year"]), src((key, n)),
-                           changes(m["changes"], (key, n, "changes")))
-                for n, m in data[key].items()}
-
-    units = {item: dated(data["units"][item], ("units", item)) for item in ITEMS}
-    tariff = dated(data["power"]["tariff"], ("power", "tariff"), "yuan_per_kwh")
-    pools = []
-    names: set[str] = set()
-    for i, p in enumerate(data["pools"]):
-        path: Path_ = ("pools", i)
-        if p["name"] in names:
-            problems.append(doc.diag((*path, "name"), f"duplicate pool '{p['name']}'",
-                                     "give each pool its own name"))
-        names.add(p["name"])
-        if p["cost"] == "fixed" and "yuan_per_month" not in p:
-            problems.append(doc.diag(path, "a fixed pool needs yuan_per_month",
-                                     "add 'yuan_per_month: [{from: 2026-01, yuan: 1000}]'"))
-        if p["cost"] == "hosts" and "yuan_per_month" in p:
-            problems.append(doc.diag((*path, "yuan_per_month"), "a hosts pool is computed "
-                                     "from host_classes", "remove yuan_per_month or set "
-                                     "cost: fixed"))
-        if p["rule"] == "usage" and not p["items"]:
-            problems.append(doc.diag((*path, "rule"), "a usage split needs items",
-                                     "add 'items: [vcpu, ram_gb]' (the billed items whose "
-                                     "priced usage drives the split)"))
-        if p["rule"] != "weight" and p["weights"]:
-            problems.append(doc.diag((*path, "weights"), "weights only apply to rule: weight",
-                                     "remove weights or set rule: weight"))
-        pools.append(Pool(p["name"], p["description"], p["cost"],
-                          dated(p.get("yuan_per_month", []), (*path, "yuan_per_month")),
-                          p["rule"], tuple(p["items"]),
-                          {k: D(v) for k, v in p["capacity"].items()},
-                          {k: D(v) for k, v in p["weights"].items()},
-                          D(p["default_weight"]), src(path)))
-    for key, wanted in (("host_classes", host_classes), ("legacy_classes", legacy_classes)):
-        for cls in sorted(wanted or ()):
-            if cls not in data[key]:
-                problems.append(doc.diag((key,), f"no price for {key[:-2]} '{cls}' used by "
-                                         "the estate", f"add '{cls}: {{purchase_yuan: …, "
-                                         "years: 5, power_w: …}}'"))
+    r = _Reading(doc, problems)
+    units = {item: r.dated(data["units"][item], ("units", item)) for item in ITEMS}
+    power, staff = data["power"], data["staff"]
+    tariff = r.dated(power["tariff"], ("power", "tariff"), "yuan_per_kwh")
+    pools = r.pools(data["pools"])
+    r.check_classes(data, host_classes, legacy_classes)
     book = PriceBook(
-        file=doc.file, units=units, tariff=tariff, pue=D(data["power"]["pue"]),
-        legacy_pue=D(data["power"]["legacy_pue"]),
-        host_classes=machines("host_classes"), legacy_classes=machines("legacy_classes"),
-        admin_yuan_per_year=Price(D(data["staff"]["admin_yuan_per_year"]),
-                                  src(("staff", "admin_yuan_per_year"))),
-        legacy_website_yuan_per_year=Price(D(data["staff"]["legacy_website_yuan_per_year"]),
-                                           src(("staff", "legacy_website_yuan_per_year"))),
-        pools=tuple(pools),
-        power_changes=changes(data["power"]["changes"], ("power", "changes")),
-        staff_changes=changes(data["staff"]["changes"], ("staff", "changes")),
-        pue_sources=(src(("power", "pue")), src(("power", "legacy_pue"))),
-        budgets={dep: {b["year"]: Price(D(b["yuan"]), src(("budgets", dep, i)))
+        file=doc.file, units=units, tariff=tariff, pue=D(power["pue"]),
+        legacy_pue=D(power["legacy_pue"]),
+        host_classes=r.machines(data, "host_classes"),
+        legacy_classes=r.machines(data, "legacy_classes"),
+        admin_yuan_per_year=Price(D(staff["admin_yuan_per_year"]),
+                                  r.src(("staff", "admin_yuan_per_year"))),
+        legacy_website_yuan_per_year=Price(D(staff["legacy_website_yuan_per_year"]),
+                                           r.src(("staff", "legacy_website_yuan_per_year"))),
+        pools=pools,
+        power_changes=r.changes(power["changes"], ("power", "changes")),
+        staff_changes=r.changes(staff["changes"], ("staff", "changes")),
+        pue_sources=(r.src(("power", "pue")), r.src(("power", "legacy_pue"))),
+        budgets={dep: {b["year"]: Price(D(b["yuan"]), r.src(("budgets", dep, i)))
                        for i, b in enumerate(years)}
                  for dep, years in data["budgets"].items()})
     return book, problems

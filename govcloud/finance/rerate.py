@@ -78,6 +78,8 @@ class DepartmentDiff:
 
 @dataclass(frozen=True)
 class Rerate:
+    """What re-rating a month changed; ``period`` is its statement's (YYYY-MM)."""
+
     period: str
     baseline: str  # what the month is compared with, in words
     departments: tuple[DepartmentDiff, ...]  # only those whose charge or usage changed

@@ -22,6 +22,7 @@ from typing import Any
 from govcloud.core.documents import Path_, dotted
 from govcloud.core.model import TenancyPlan
 from govcloud.finance.chargeback import ZERO, Statement, fen
+from govcloud.finance.period import Month
 from govcloud.finance.pricebook import HOURS_PER_MONTH, D, PriceBook
 
 LineOf = Callable[[Path_], int]
@@ -64,6 +65,8 @@ class DepartmentSavings:
 
 @dataclass(frozen=True)
 class Ledger:
+    """The savings of one month; ``period`` is its statement's, as frozen (YYYY-MM)."""
+
     period: str
     departments: tuple[DepartmentSavings, ...]
     legacy_total: Decimal
@@ -90,7 +93,7 @@ class Ledger:
                 "assumptions": list(self.assumptions)}
 
 
-def legacy_lines(plan: TenancyPlan, book: PriceBook, period: str,
+def legacy_lines(plan: TenancyPlan, book: PriceBook, month: Month,
                  line_of: LineOf | None = None) -> list[LedgerLine]:
     """The department's own-servers cost for one month, line by line."""
     where = line_of or (lambda path: 0)
@@ -99,13 +102,13 @@ def legacy_lines(plan: TenancyPlan, book: PriceBook, period: str,
         line = where(path)
         return f"{plan.file}:{line} {dotted(path)}" if line else f"{plan.file} {dotted(path)}"
 
-    tariff = book.tariff_for(period)
-    pue = book.pue_for(period, legacy=True)
+    tariff = book.tariff_for(month)
+    pue = book.pue_for(month, legacy=True)
     out: list[LedgerLine] = []
     for i, s in enumerate(plan.legacy.servers):
         if not s.count:
             continue
-        m = book.legacy_class(s.host_class, period)
+        m = book.legacy_class(s.host_class, month)
         path: Path_ = ("legacy", "servers", i)
         n = Decimal(s.count)
         out.append(LedgerLine(f"{s.host_class} × {s.count}: write-off {m.purchase_yuan} / "
@@ -123,7 +126,7 @@ def legacy_lines(plan: TenancyPlan, book: PriceBook, period: str,
                                   str(m.source)))
     lg = plan.legacy
     if lg.admin_staff:
-        staff = book.staff_for(period)
+        staff = book.staff_for(month)
         out.append(LedgerLine(f"admin staff {D(lg.admin_staff)} FTE × {staff.yuan} a year / 12",
                               fen(D(lg.admin_staff) * staff.yuan / 12),
                               ps(("legacy", "admin_staff")), str(staff.source)))
@@ -135,7 +138,7 @@ def legacy_lines(plan: TenancyPlan, book: PriceBook, period: str,
         out.append(LedgerLine(f"own backup {D(lg.backup_yuan_per_year)} a year / 12",
                               fen(D(lg.backup_yuan_per_year) / 12),
                               ps(("legacy", "backup_yuan_per_year")), "(the plan)"))
-    w = book.staff_for(period, "legacy_website_yuan_per_year")
+    w = book.staff_for(month, "legacy_website_yuan_per_year")
     if lg.websites and w.yuan:
         out.append(LedgerLine(f"own websites {lg.websites} × {w.yuan} a year / 12",
                               fen(Decimal(lg.websites) * w.yuan / 12),
@@ -150,7 +153,7 @@ def ledger(plans: dict[str, TenancyPlan], book: PriceBook, statement: Statement,
     charged = {d.department: d.total for d in statement.departments}
     for dep_id in sorted(set(plans) | set(charged)):
         plan = plans.get(dep_id)
-        lines = legacy_lines(plan, book, statement.period,
+        lines = legacy_lines(plan, book, statement.month,
                              line_of(plan) if line_of else None) if plan else []
         legacy = sum((x.yuan for x in lines), ZERO)
         consolidated = charged.get(dep_id, ZERO)
@@ -163,14 +166,15 @@ def ledger(plans: dict[str, TenancyPlan], book: PriceBook, statement: Statement,
     consolidated_total = sum((d.consolidated for d in deps), ZERO)
     return Ledger(statement.period, tuple(deps), legacy_total, consolidated_total,
                   statement.idle, legacy_total - consolidated_total - statement.idle,
-                  tuple(assumptions(book, statement.period)
+                  tuple(assumptions(book, statement.month)
                         + ([statement.hosts_note()] if statement.hosts_note() else [])))
 
 
-def assumptions(book: PriceBook, period: str) -> list[str]:
-    tariff = book.tariff_for(period)
-    staff = book.staff_for(period)
-    pue, legacy_pue = book.pue_for(period), book.pue_for(period, legacy=True)
+def assumptions(book: PriceBook, month: Month) -> list[str]:
+    """What the ledger of ``month`` assumes, in sentences, with the price lines it reads."""
+    tariff = book.tariff_for(month)
+    staff = book.staff_for(month)
+    pue, legacy_pue = book.pue_for(month), book.pue_for(month, legacy=True)
     return [
         "Figures are yuan a month for the period; 'a year' figures are the month × 12.",
         "A month has 730 hours (8,760 / 12); servers draw their average power all month.",

@@ -23,7 +23,7 @@ FORECAST_METHOD = ("run rate: the spend so far ÷ the hours of the year run so f
 
 @dataclass(frozen=True)
 class SpanTotals:
-    months: tuple[str, ...]
+    months: tuple[Month, ...]
     closed: tuple[bool, ...]
     charges: dict[str, tuple[Decimal, ...]]  # department → a total per month
     idle: tuple[Decimal, ...]
@@ -39,14 +39,14 @@ class SpanTotals:
 
     def forecast(self, year_hours: int) -> Decimal | None:
         """The year's platform cost by the run rate, when the span is one year from January."""
-        if not self.months or not self.months[0].endswith("-01") or \
-                len({m[:4] for m in self.months}) != 1:
+        if not self.months or self.months[0].month != 1 or \
+                len({m.year for m in self.months}) != 1:
             return None
         run = sum(h for h, _ in self.hours)
         return fen(sum(self.platform, ZERO) / run * year_hours) if run else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"months": list(self.months), "closed": list(self.closed),
+        return {"months": [str(m) for m in self.months], "closed": list(self.closed),
                 "departments": {d: {"months": [str(x) for x in v], "total": str(sum(v, ZERO))}
                                 for d, v in self.charges.items()},
                 "idle": [str(x) for x in self.idle], "platform_cost": [str(x) for x in
@@ -64,8 +64,8 @@ def totals(months: Sequence[MonthCharges]) -> SpanTotals:
     for i, m in enumerate(months):
         for d, total in m.charges.items():
             charges[d][i] = total
-    return SpanTotals(tuple(m.period for m in months), tuple(m.closed for m in months),
+    return SpanTotals(tuple(m.month for m in months), tuple(m.closed for m in months),
                       {d: tuple(v) for d, v in charges.items()},
                       tuple(m.idle for m in months),
                       tuple(m.platform_cost for m in months),
-                      tuple(m.hours or (Month.parse(m.period).hours,) * 2 for m in months))
+                      tuple(m.hours or (m.month.hours,) * 2 for m in months))

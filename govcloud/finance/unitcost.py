@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from govcloud.finance.chargeback import ZERO, Statement, _dec, split
+from govcloud.finance.chargeback import ZERO, Statement, _dec, fen, split
 from govcloud.finance.pricebook import ITEMS
 
 UNSPREAD = "(no units)"  # a fixed cost with no billed unit to carry it
@@ -114,8 +114,6 @@ def unit_costs(s: Statement) -> list[UnitCost]:
 def check_reconciled(s: Statement, costs: list[UnitCost]) -> None:
     """Raise AssertionError unless the items carry every pool's cost to the fen, and unit
     cost × units gives each item's cost back to the fen."""
-    from govcloud.finance.chargeback import fen
-
     for p in s.pools:
         got = sum((c.by_pool.get(p.name, ZERO) for c in costs), ZERO)
         assert got == p.cost, f"pool {p.name}: items carry {got}, it cost {p.cost}"
@@ -124,3 +122,31 @@ def check_reconciled(s: Statement, costs: list[UnitCost]) -> None:
     for c in costs:
         if c.per_unit is not None:
             assert fen(c.per_unit * c.units) == c.cost, c.item
+
+
+def rate_card(s: Statement) -> list[dict[str, Any]]:
+    """What departments really paid per unit of each billed item: every usage pool's charges
+    (its cost less idle) attributed to its items by priced usage, over the units billed; and
+    per department, the pools split evenly or by weight. Beside each, the list price."""
+    qty: dict[str, Decimal] = {i: ZERO for i in ITEMS}
+    for d in s.departments:
+        for i in ITEMS:
+            qty[i] += _dec(d.usage.get(i, 0))
+    charged: dict[str, Decimal] = {}
+    rows: list[dict[str, Any]] = []
+    for p in s.pools:
+        paid = p.cost - p.idle
+        if p.items:
+            weights = {i: qty[i] * s.rates[i][0] for i in p.items}
+            total = sum(weights.values(), ZERO)
+            for i, w in weights.items():
+                if total:
+                    charged[i] = charged.get(i, ZERO) + paid * w / total
+        elif s.departments:
+            n = Decimal(len(s.departments))
+            rows.append({"item": f"{p.name} (per department, {p.rule})", "list_price": None,
+                         "units": n, "charged": fen(paid), "yuan_per_unit": fen(paid / n)})
+    out = [{"item": i, "list_price": s.rates[i][0], "units": qty[i], "charged": fen(c),
+            "yuan_per_unit": fen(c / qty[i]) if qty[i] else None}
+           for i, c in charged.items()]
+    return out + rows

@@ -58,7 +58,7 @@ MEASURED = {"vcpu_hours": "vcpu_hours", "ram_mb_hours": "ram_mb_hours",
 class Record:
     """One department's allocation of one item in one month, and measured use if known."""
 
-    period: str
+    month: Month
     department: str
     item: str
     allocated: float
@@ -135,7 +135,7 @@ def prorated(resources: Iterable[Resource], window: Window) -> dict[str, dict[st
 
 def window_record(window: Window, source: str) -> Record:
     """The platform row saying how much of the month had run when it was collected."""
-    return Record(str(window.month), PLATFORM, "hours", float(window.hours),
+    return Record(window.month, PLATFORM, "hours", float(window.hours),
                   float(window.month.hours), source)
 
 
@@ -160,7 +160,8 @@ def sim_samples(resources: Iterable[Resource], window: Window) -> list[Record]:
     Deterministic for the same resources and period, so a report is reproducible.
     """
     res = list(resources)
-    period = str(window.month)
+    month = window.month
+    seed = str(month)  # of the noise
     alloc = prorated(res, window)
     used_cpu: dict[str, float] = {}
     used_ram: dict[str, float] = {}
@@ -177,16 +178,16 @@ def sim_samples(resources: Iterable[Resource], window: Window) -> list[Record]:
         for item in ITEMS:
             allocated = items[item]
             if item == "vcpu":
-                used: float | None = used_cpu.get(dep, 0.0) * _wobble(dep, period, item)
+                used: float | None = used_cpu.get(dep, 0.0) * _wobble(dep, seed, item)
             elif item == "ram_gb":
-                used = used_ram.get(dep, 0.0) * _wobble(dep, period, item)
+                used = used_ram.get(dep, 0.0) * _wobble(dep, seed, item)
             elif item in ("disk_gb", "volume_gb", "backup_gb"):
-                used = allocated * 0.55 * _wobble(dep, period, item)
+                used = allocated * 0.55 * _wobble(dep, seed, item)
             else:
                 used = allocated
             if used is not None:
                 used = round(min(used, allocated), 3)
-            out.append(Record(period, dep, item, float(allocated), used, "sim"))
+            out.append(Record(month, dep, item, float(allocated), used, "sim"))
     return out
 
 
@@ -209,8 +210,10 @@ class HostCounts:
         return sum(n for z in getattr(self, state).values() for n in z.values())
 
 
-def host_records(period: str, counts: HostCounts, source: str) -> list[Record]:
-    return [Record(period, PLATFORM, f"{prefix}:{zone}:{cls}", float(n), float(n), source)
+def host_records(month: Month, counts: HostCounts, source: str) -> list[Record]:
+    """The platform rows of the month's shared hosts in every state (zones and classes with
+    none left out)."""
+    return [Record(month, PLATFORM, f"{prefix}:{zone}:{cls}", float(n), float(n), source)
             for prefix, state in HOST_STATES.items()
             for zone, classes in sorted(getattr(counts, state).items())
             for cls, n in sorted(classes.items()) if n]
@@ -267,7 +270,7 @@ class Allocated:
     hosts: HostCounts | None = None  # every state; None: recorded before they were
 
 
-def allocated(period: str, rows: Iterable[tuple[str, str, float]]) -> Allocated:
+def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated:
     """From (department, item, allocated) rows: department → item → units, the hosts in use
     (platform rows ``hosts:zone:class``) and the hours run (platform row ``hours``)."""
     out: dict[str, dict[str, float]] = {}
@@ -289,4 +292,4 @@ def allocated(period: str, rows: Iterable[tuple[str, str, float]]) -> Allocated:
     counts = HostCounts(**states) if any(states[s] for s in ("idle", "off", "needed")) \
         else None
     return Allocated(out, states["running"],
-                     None if run is None else (int(run), Month.parse(period).hours), counts)
+                     None if run is None else (int(run), month.hours), counts)

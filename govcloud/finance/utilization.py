@@ -31,6 +31,8 @@ class UtilRow:
 
 @dataclass(frozen=True)
 class Utilization:
+    """One month's utilization; ``period`` is the month as frozen (YYYY-MM)."""
+
     period: str
     label: str  # "2026-11 month to date (…)" or the month
     rows: tuple[UtilRow, ...]

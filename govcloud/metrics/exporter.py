@@ -68,7 +68,7 @@ class EstateCollector(Collector):
             problem = exc
         yield from _health(problem)
 
-    def _budgets(self, est: Any, store: Any, latest: str | None, names: dict[str, str]
+    def _budgets(self, est: Any, store: Any, latest: Month | None, names: dict[str, str]
                  ) -> Iterator[GaugeMetricFamily]:
         """Year-to-date spend and the year's budget per department (the alert rules in
         docs/prometheus/govcloud-alerts.yml compare them)."""
@@ -79,17 +79,16 @@ class EstateCollector(Collector):
                                    "for the shared cloud for the year (prices.yaml budgets).",
                                    labels=["department", "name", "year"])
         if latest:
-            month = Month.parse(latest)
-            year = str(month.year)
-            report = accounts.span_report(est, store, Span.year_to_date(month),
+            year = str(latest.year)
+            report = accounts.span_report(est, store, Span.year_to_date(latest),
                                           recorded_only=True)
             book = accounts.book_for(est)
             for dep, v in report.data["departments"].items():
                 spend.add_metric([dep, names.get(dep, dep), year], float(v["total"]))
             for dep, years in sorted(book.budgets.items()):
-                if month.year in years:
+                if latest.year in years:
                     budget.add_metric([dep, names.get(dep, dep), year],
-                                      float(years[month.year].yuan))
+                                      float(years[latest.year].yuan))
         yield spend
         yield budget
 
@@ -99,9 +98,7 @@ class EstateCollector(Collector):
         yield self._quota(names)  # from the plans: served even when the state cannot be read
         resources = s.driver.read()
         yield self._allocated(resources, names)
-        periods = stored.periods(s.store)
-        latest = periods[-1] if periods else None
-        yield from self._latest_month(latest, names)
+        yield from self._latest_month(max(stored.months(s.store), default=None), names)
         yield from self._last_apply()
         yield self._drift(resources)
         yield from self._hosts(resources)
@@ -125,7 +122,7 @@ class EstateCollector(Collector):
                 g.add_metric([dep, names.get(dep, dep), res], items.get(item, 0.0))
         return g
 
-    def _latest_month(self, latest: str | None, names: dict[str, str]
+    def _latest_month(self, latest: Month | None, names: dict[str, str]
                       ) -> Iterator[GaugeMetricFamily]:
         """Use, chargeback, spend against budget, savings and the platform's cost of the
         latest collected month (empty families before the first collection)."""
@@ -144,22 +141,23 @@ class EstateCollector(Collector):
                                  "for the month, split into charged and idle.",
                                  labels=["part", "period"])
         if latest:
+            period = str(latest)  # the metrics' label
             for dep, used in sorted(usage.used_by_department(
                     stored.load(s.store, latest)).items()):
                 for item, res in RESOURCES.items():
                     v = used.get(item)
                     if v is not None:
-                        u.add_metric([dep, names.get(dep, dep), res, latest], v)
-            ledger = accounts.savings_for(est, s.store, Month.parse(latest))
-            st = accounts.statement_for(est, s.store, Month.parse(latest))
+                        u.add_metric([dep, names.get(dep, dep), res, period], v)
+            ledger = accounts.savings_for(est, s.store, latest)
+            st = accounts.statement_for(est, s.store, latest)
             for charge in st.departments:
                 label = [charge.department, names.get(charge.department, charge.department)]
-                cost.add_metric([*label, latest], float(charge.total))
+                cost.add_metric([*label, period], float(charge.total))
             for saved in ledger.departments:
                 label = [saved.department, names.get(saved.department, saved.department)]
-                sav.add_metric([*label, latest], float(saved.saving))
-            plat.add_metric(["charged", latest], float(st.platform_cost - st.idle))
-            plat.add_metric(["idle", latest], float(st.idle))
+                sav.add_metric([*label, period], float(saved.saving))
+            plat.add_metric(["charged", period], float(st.platform_cost - st.idle))
+            plat.add_metric(["idle", period], float(st.idle))
         yield u
         yield cost
         yield from self._budgets(est, s.store, latest, names)

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from govcloud.finance.chargeback import Statement
+from govcloud.finance.period import Month
 from govcloud.finance.savings import Ledger
 from govcloud.finance.utilization import Utilization
 from govcloud.reports.tables import Names, Percent, Table, title
@@ -155,9 +156,56 @@ def _table(header: list[str], rows: list[list[Any]], caption: str = "") -> str:
     return "".join(out)
 
 
-def report(title: str, names: Names, period: str, statement: Statement, ledger: Ledger,
-           util: Utilization, history: list[dict[str, Any]], tables: dict[str, Table]
-           ) -> str:
+_STYLE = f"""<style>
+body {{ font-family: {FONT}; margin: 24px; color: #222; max-width: 1200px; }}
+h1 {{ font-size: 22px; }} h2 {{ font-size: 18px; margin-top: 32px; }}
+.summary {{ display: flex; gap: 24px; flex-wrap: wrap; }}
+.summary div {{ border: 1px solid #ccd; border-radius: 6px; padding: 10px 16px; }}
+.summary b {{ display: block; font-size: 20px; }}
+svg.chart {{ font-family: {FONT}; display: block; margin: 12px 0; }}
+svg .title {{ font-size: 15px; font-weight: bold; }} svg .label {{ font-size: 12px; }}
+svg .value {{ font-size: 11px; fill: #444; }}
+table {{ border-collapse: collapse; font-size: 12px; margin: 8px 0; }}
+th, td {{ border: 1px solid #ccd; padding: 3px 6px; }} th {{ background: #ddebf7; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tr.total td {{ font-weight: bold; background: #f4f4f4; }}
+ul.notes li {{ margin: 4px 0; }}
+</style></head><body>"""
+
+TABLE_TITLES = {"chargeback": "Chargeback 计费分摊", "savings": "Savings 节约台账",
+                "utilization": "Utilization 资源使用", "savings_detail": "Where each legacy "
+                "figure comes from 数据来源", "cost_detail": "Platform cost lines 平台成本明细",
+                "unit_costs": "Unit costs after the shared pools 单位成本（含共享资源池分摊）"}
+
+
+def _head(title: str, month: Month) -> str:
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} — 政务云资源使用、计费与节约报告 {month}</title>
+""" + _STYLE
+
+
+def _summary(statement: Statement, ledger: Ledger) -> list[str]:
+    """The month's figures in five boxes, the last the check charges + idle = cost."""
+    ok = "✓" if statement.platform_cost == sum((d.total for d in statement.departments),
+                                              Decimal(0)) + statement.idle else "✗"
+    return [
+        '<div class="summary">',
+        f"<div>Platform cost 平台成本<b>¥{_money(statement.platform_cost)}</b>a month</div>",
+        "<div>Charged to departments 部门分摊"
+        f"<b>¥{_money(statement.platform_cost - statement.idle)}</b></div>",
+        f"<div>Idle capacity 空闲容量<b>¥{_money(statement.idle)}</b></div>",
+        f"<div>Saving 节约<b>¥{_money(ledger.saving)}</b>a month, "
+        f"¥{_money(ledger.saving * 12)} a year</div>",
+        f"<div>Check 核对<b>{ok}</b>charges + idle = platform cost</div>",
+        "</div>",
+    ]
+
+
+def _money_charts(names: Names, month: Month, statement: Statement, ledger: Ledger
+                  ) -> list[str]:
+    """Each department's charge (and idle), and its legacy cost against consolidated."""
     def label(dep: str) -> str:
         return names.get(dep, (dep, ""))[0]
 
@@ -171,7 +219,19 @@ def report(title: str, names: Names, period: str, statement: Statement, ledger: 
                                        ("saving", _n(max(d.saving, Decimal(0))),
                                         COLOURS["saving"])])
                 for d in sorted(ledger.departments, key=lambda d: -d.saving)]
-    periods = [h["period"] for h in history] or [period]
+    return [
+        "<h2>Monthly cost per department 各部门月度费用</h2>",
+        hbar_chart("chart-cost", f"Monthly charge per department, yuan ({month})", cost_rows),
+        "<h2>Savings against running their own servers 与自建机房相比的节约</h2>",
+        hbar_chart("chart-savings", "Legacy cost, consolidated cost and saving a month, yuan",
+                   sav_rows),
+    ]
+
+
+def _estate_charts(month: Month, ledger: Ledger, util: Utilization,
+                   history: list[dict[str, Any]]) -> list[str]:
+    """Allocated and used vCPU and RAM month by month, and hosts before and after."""
+    periods = [h["period"] for h in history] or [str(month)]
     util_series = [
         ("vCPU allocated", [h["vcpu"] for h in history], COLOURS["alloc"]),
         ("vCPU used", [h["vcpu_used"] for h in history], COLOURS["used"]),
@@ -187,58 +247,30 @@ def report(title: str, names: Names, period: str, statement: Statement, ledger: 
                                    COLOURS["cost"])]),
                  ("共享主机 owned", [("shared hosts owned 共享主机总数", float(owned),
                                      COLOURS["idle"])])]
-    head = f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} — 政务云资源使用、计费与节约报告 {escape(period)}</title>
-<style>
-body {{ font-family: {FONT}; margin: 24px; color: #222; max-width: 1200px; }}
-h1 {{ font-size: 22px; }} h2 {{ font-size: 18px; margin-top: 32px; }}
-.summary {{ display: flex; gap: 24px; flex-wrap: wrap; }}
-.summary div {{ border: 1px solid #ccd; border-radius: 6px; padding: 10px 16px; }}
-.summary b {{ display: block; font-size: 20px; }}
-svg.chart {{ font-family: {FONT}; display: block; margin: 12px 0; }}
-svg .title {{ font-size: 15px; font-weight: bold; }} svg .label {{ font-size: 12px; }}
-svg .value {{ font-size: 11px; fill: #444; }}
-table {{ border-collapse: collapse; font-size: 12px; margin: 8px 0; }}
-th, td {{ border: 1px solid #ccd; padding: 3px 6px; }} th {{ background: #ddebf7; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-tr.total td {{ font-weight: bold; background: #f4f4f4; }}
-ul.notes li {{ margin: 4px 0; }}
-</style></head><body>"""
-    ok = "✓" if statement.platform_cost == sum((d.total for d in statement.departments),
-                                              Decimal(0)) + statement.idle else "✗"
-    body = [
-        head,
-        f"<h1>{escape(title)} 政务云 — utilization, chargeback and savings, "
-        f"{escape(period)}</h1>",
-        '<div class="summary">',
-        f"<div>Platform cost 平台成本<b>¥{_money(statement.platform_cost)}</b>a month</div>",
-        "<div>Charged to departments 部门分摊"
-        f"<b>¥{_money(statement.platform_cost - statement.idle)}</b></div>",
-        f"<div>Idle capacity 空闲容量<b>¥{_money(statement.idle)}</b></div>",
-        f"<div>Saving 节约<b>¥{_money(ledger.saving)}</b>a month, "
-        f"¥{_money(ledger.saving * 12)} a year</div>",
-        f"<div>Check 核对<b>{ok}</b>charges + idle = platform cost</div>",
-        "</div>",
-        "<h2>Monthly cost per department 各部门月度费用</h2>",
-        hbar_chart("chart-cost", f"Monthly charge per department, yuan ({period})", cost_rows),
-        "<h2>Savings against running their own servers 与自建机房相比的节约</h2>",
-        hbar_chart("chart-savings", "Legacy cost, consolidated cost and saving a month, yuan",
-                   sav_rows),
+    return [
         "<h2>Utilization over time 资源使用趋势</h2>",
         line_chart("chart-utilization", "Allocated and used vCPU and RAM per month", periods,
                    util_series),
         "<h2>Hosts before and after consolidation 整合前后服务器数量</h2>",
         hbar_chart("chart-hosts", "Physical servers", host_rows, unit="servers"),
     ]
-    titles = {"chargeback": "Chargeback 计费分摊", "savings": "Savings 节约台账",
-              "utilization": "Utilization 资源使用", "savings_detail": "Where each legacy "
-              "figure comes from 数据来源", "cost_detail": "Platform cost lines 平台成本明细",
-              "unit_costs": "Unit costs after the shared pools 单位成本（含共享资源池分摊）"}
+
+
+def report(title: str, names: Names, month: Month, statement: Statement, ledger: Ledger,
+           util: Utilization, history: list[dict[str, Any]], tables: dict[str, Table]
+           ) -> str:
+    """The month's page: summary, charts, then ``tables`` (key → its table) and the
+    assumptions."""
+    body = [
+        _head(title, month),
+        f"<h1>{escape(title)} 政务云 — utilization, chargeback and savings, {month}</h1>",
+        *_summary(statement, ledger),
+        *_money_charts(names, month, statement, ledger),
+        *_estate_charts(month, ledger, util, history),
+    ]
     for key, (header, rows) in tables.items():
-        body.append(f"<h2>{escape(titles.get(key, key))}</h2>")
-        body.append(_table(header, rows, f"{titles.get(key, key)} — {period}"))
+        body.append(f"<h2>{escape(TABLE_TITLES.get(key, key))}</h2>")
+        body.append(_table(header, rows, f"{TABLE_TITLES.get(key, key)} — {month}"))
     body.append("<h2>Assumptions 假设</h2><ul class=\"notes\">")
     body += [f"<li>{escape(a)}</li>" for a in ledger.assumptions]
     body.append("</ul>")

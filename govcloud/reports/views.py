@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from govcloud.finance import unitcost
-from govcloud.finance.chargeback import Statement, rate_card
+from govcloud.finance.chargeback import Statement
 from govcloud.finance.rerate import Rerate
 from govcloud.finance.savings import Ledger
 from govcloud.finance.span import FORECAST_METHOD, SpanTotals
@@ -70,7 +70,7 @@ def _card(v: Any) -> Any:
 def chargeback(names: Names, st: Statement) -> Report:
     header, rows = tables.chargeback_table(names, st)
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
-    card = rate_card(st)
+    card = unitcost.rate_card(st)
     card_table = tables.rate_card_table(st, card)
     text += ("\n\nRate card: what departments paid per unit after the shared pools (charges "
              "less idle, attributed to items by priced usage), against the list price:\n"
@@ -122,14 +122,14 @@ def unit_costs(st: Statement) -> Report:
                   data, text)
 
 
-def savings(names: Names, led: Ledger, period: str, detail: bool = False) -> Report:
+def savings(names: Names, led: Ledger, detail: bool = False) -> Report:
     header, rows = tables.savings_table(names, led)
     text = _text(header, rows, "llrrrrr")
     if detail:
         text += "\n\n" + _text(*tables.savings_detail(led), "llrll")
     text += (f"\n\nEstate saving {led.saving:,.2f} yuan a month, {led.saving * 12:,.2f} a year "
-             f"({period}).\nAssumptions:\n" + "\n".join(f"  - {a}" for a in led.assumptions))
-    return Report(period, {"Savings": (header, rows)}, led.as_dict(), text,
+             f"({led.period}).\nAssumptions:\n" + "\n".join(f"  - {a}" for a in led.assumptions))
+    return Report(led.period, {"Savings": (header, rows)}, led.as_dict(), text,
                   tuple(led.assumptions))
 
 
@@ -138,7 +138,7 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
     """Every sheet of the month's workbook (and of the HTML report's tables)."""
     return {"Utilization": tables.utilization_table(util),
             "Chargeback": tables.chargeback_table(names, st),
-            "Rate card": tables.rate_card_table(st, rate_card(st)),
+            "Rate card": tables.rate_card_table(st, unitcost.rate_card(st)),
             "Savings": tables.savings_table(names, led),
             "Savings sources": tables.savings_detail(led),
             "Platform cost": tables.cost_detail(st),
@@ -148,21 +148,22 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
 def span(names: Names, t: SpanTotals, label: str, year_hours: int) -> Report:
     """Charges per department month by month over a span, with the idle and platform rows,
     and (for a year from January) the forecast of the year with its method."""
-    header = ["department", "name", *t.months, "total"]
+    header = ["department", "name", *(str(m) for m in t.months), "total"]
     rows: list[list[Any]] = [[d, names.get(d, (d, ""))[0], *v, t.total(d)]
                              for d, v in t.charges.items()]
     rows.append(["(idle)", "idle capacity (charged to no department)", *t.idle,
                  sum(t.idle, Decimal(0))])
     rows.append(["(total)", "platform cost", *t.platform, sum(t.platform, Decimal(0))])
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
-    month_to_date = [m for m, (run, full) in zip(t.months, t.hours, strict=True) if run < full]
+    month_to_date = [str(m) for m, (run, full) in zip(t.months, t.hours, strict=True)
+                     if run < full]
     text += f"\n\n{label}: {len(t.months)} months"
     if month_to_date:
         text += f" ({', '.join(month_to_date)} month to date)"
     data = {"span": label, **t.as_dict()}
     forecast = t.forecast(year_hours)
     if forecast is not None:
-        text += (f".\nForecast for {t.months[0][:4]}: platform cost {forecast:,.2f} yuan "
+        text += (f".\nForecast for {t.months[0].year}: platform cost {forecast:,.2f} yuan "
                  f"(method: {FORECAST_METHOD}).")
         data["forecast"] = {"platform_cost": str(forecast), "method": FORECAST_METHOD}
     else:

@@ -23,6 +23,7 @@ from govcloud.finance.chargeback import (
     month_charges,
     split,
 )
+from govcloud.finance.period import Month
 from govcloud.finance.pricebook import Dated, PriceBook, Source
 from tests.support.estate import REPO
 from tests.support.pyramid import sized
@@ -74,7 +75,7 @@ def book_with_rule(rule: str) -> PriceBook:
 def test_invariant_for_every_rule(rule: str, seed: int) -> None:
     rng = random.Random(seed)
     usage = generated_usage(rng, rng.randint(1, 300))
-    s = chargeback(book_with_rule(rule), "2026-10", usage, platform(rng.randint(1, 40)))
+    s = chargeback(book_with_rule(rule), Month(2026, 10), usage, platform(rng.randint(1, 40)))
     check_invariant(s)
     total = sum((d.total for d in s.departments), Decimal(0)) + s.idle
     assert total == s.platform_cost
@@ -87,7 +88,7 @@ def test_invariant_for_every_rule(rule: str, seed: int) -> None:
 
 def test_mixed_rules_as_in_the_example_book() -> None:
     usage = generated_usage(random.Random(7), 2000)
-    s = chargeback(BOOK, "2026-10", usage, platform(200))
+    s = chargeback(BOOK, Month(2026, 10), usage, platform(200))
     check_invariant(s)
     assert {p.rule for p in s.pools} == set(RULES)
 
@@ -111,26 +112,26 @@ def test_split_adds_up_to_the_fen(total: int, weights: list[Decimal]) -> None:
 
 def test_past_period_keeps_its_price_when_a_later_one_is_added() -> None:
     usage = generated_usage(random.Random(3), 50)
-    before = chargeback(BOOK, "2026-10", usage, platform())
+    before = chargeback(BOOK, Month(2026, 10), usage, platform())
     src = Source("prices.yaml", 999, "added")
     later = replace(BOOK, units={**BOOK.units, "vcpu": (*BOOK.units["vcpu"],
-                                                        Dated("2026-11", Decimal(99), src))},
+                                                        Dated(Month(2026, 11), Decimal(99), src))},
                     pools=tuple(replace(p, yuan_per_month=(*p.yuan_per_month,
-                                                           Dated("2026-11", Decimal(1), src)))
+                                                           Dated(Month(2026, 11), Decimal(1), src)))
                                 if p.cost == "fixed" else p for p in BOOK.pools),
-                    tariff=(*BOOK.tariff, Dated("2026-11", Decimal(3), src)))
-    after = chargeback(later, "2026-10", usage, platform())
+                    tariff=(*BOOK.tariff, Dated(Month(2026, 11), Decimal(3), src)))
+    after = chargeback(later, Month(2026, 10), usage, platform())
     assert after.as_dict() == before.as_dict()
-    moved = chargeback(later, "2026-11", usage, platform())
+    moved = chargeback(later, Month(2026, 11), usage, platform())
     assert moved.platform_cost != before.platform_cost
     check_invariant(moved)
 
 
 def test_effective_dates_pick_the_last_price_not_after_the_period() -> None:
-    assert BOOK.unit("vcpu", "2026-06").yuan == 35
-    assert BOOK.unit("vcpu", "2026-07").yuan == 32
-    assert BOOK.unit("vcpu", "2027-03").yuan == 32
-    assert BOOK.unit("vcpu", "2026-07").source.line > 0
+    assert BOOK.unit("vcpu", Month(2026, 6)).yuan == 35
+    assert BOOK.unit("vcpu", Month(2026, 7)).yuan == 32
+    assert BOOK.unit("vcpu", Month(2027, 3)).yuan == 32
+    assert BOOK.unit("vcpu", Month(2026, 7)).source.line > 0
 
 
 def _textbook_split(total: int, weights: dict[str, Decimal]) -> dict[str, int]:
@@ -174,8 +175,8 @@ def test_month_charges_equal_the_statements_totals(seed: int) -> None:
     adjustments = (Adjustment("dep-0000", Decimal("-12.5"), "credit", "a", "t"),
                    Adjustment("nobody", Decimal("40"), "debit", "a", "t"))
     hours = (rng.randint(1, 743), 744) if seed % 2 else None
-    full = chargeback(BOOK, "2026-10", usage, platform(60), hours, adjustments)
-    lean = month_charges(BOOK, "2026-10", usage, platform(60), hours, adjustments)
+    full = chargeback(BOOK, Month(2026, 10), usage, platform(60), hours, adjustments)
+    lean = month_charges(BOOK, Month(2026, 10), usage, platform(60), hours, adjustments)
     assert lean == MonthCharges.of(full)
     assert {str(v) for v in lean.charges.values()} == \
         {str(d.total) for d in full.departments}
@@ -191,13 +192,13 @@ def test_unit_costs_reconcile_to_the_fen(rule: str, seed: int) -> None:
     rng = random.Random(seed)
     usage = generated_usage(rng, rng.randint(1, 40))
     hours = (rng.randint(1, 743), 744) if seed else None
-    s = chargeback(book_with_rule(rule), "2026-10", usage, platform(40), hours)
+    s = chargeback(book_with_rule(rule), Month(2026, 10), usage, platform(40), hours)
     costs = unit_costs(s)
     check_reconciled(s, costs)
     assert UNSPREAD not in {c.item for c in costs}
     assert sum((c.cost for c in costs), Decimal(0)) == s.platform_cost
     # nobody used anything: the fixed costs have no unit to go to, and say so
-    idle = chargeback(BOOK, "2026-10", {"a": {}}, platform(40))
+    idle = chargeback(BOOK, Month(2026, 10), {"a": {}}, platform(40))
     costs = unit_costs(idle)
     check_reconciled(idle, costs)
     assert costs[-1].item == UNSPREAD and costs[-1].cost == idle.platform_cost
