@@ -34,11 +34,11 @@ from govcloud.access import tokens, users
 from govcloud.drivers.base import Ability
 from govcloud.errors import DriverError, GovcloudError
 from govcloud.portal import sessions
-from govcloud.portal.applies import APPLY_VIEWS
 from govcloud.portal.context import Portal
 from govcloud.portal.i18n import LANGUAGES, translator
 from govcloud.portal.routes import ROUTES, Route, allowed
-from govcloud.portal.views import VIEWS, Created, Download, NotFound, Redirect
+from govcloud.portal.views import VIEWS
+from govcloud.portal.views.results import Created, Download, NotFound, Redirect
 from govcloud.requests import decisions
 from govcloud.state import crashlog
 
@@ -393,7 +393,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                               "send the request as application/json")
             extra = {"body": form} if route.method == "POST" else {}
             try:
-                view: Callable[..., Any] = VIEWS.get(route.name) or APPLY_VIEWS[route.name]
+                view: Callable[..., Any] = VIEWS[route.name]
                 result = await run_in_threadpool(view, portal, who,
                                                  **request.path_params, **extra)
             except NotFound as exc:
