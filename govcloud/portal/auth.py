@@ -77,7 +77,8 @@ class SignIn:
     def __init__(self, portal: Portal, signer: sessions.Signer) -> None:
         self.portal = portal
         self.signer = signer
-        self.keystone = portal.driver.can(Ability.SIGN_IN)  # people sign in with the cloud's
+        # people sign in with the cloud's (Keystone) accounts
+        self.keystone = portal.driver.can(Ability.SIGN_IN)
         self._followed: dict[str, float] = {}  # session token -> when its roles were read
         self._callers: dict[str, tuple[float, users.Person | None]] = {}  # token digests
 
