@@ -1,19 +1,70 @@
-"""A request's HTML form fields turned into the request's JSON payload: ``website.domain``
-becomes ``{"website": {"domain": …}}``, and each value takes the type the request's schema
-gives its field, when it can (digits an integer, a checkbox a boolean); whatever cannot is left
-as the text typed, for the request's own checks to name the field and the fix. Nothing here
-decides validity."""
+"""What a post carries. Its body is read once (``posted``): a form's fields, or a JSON body
+as ``{"_json": value}``; the CSRF check and the endpoint both use that one reading.
+
+A request's HTML form fields are turned into the request's JSON payload (``payload_of``):
+``website.domain`` becomes ``{"website": {"domain": …}}``, and each value takes the type the
+request's schema gives its field, when it can (digits an integer, a checkbox a boolean);
+whatever cannot is left as the text typed, for the request's own checks to name the field and
+the fix. Nothing here decides validity."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from starlette.requests import Request
+
 from govcloud.core.requests import SCHEMAS
 
+MAX_FORM_BYTES = 64 * 1024
+BODY = "govcloud.body"  # where the scope keeps the body read
 NUMBER = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 RESERVED = {"csrf", "booleans", "payload"}
 MAX_FIELDS = 40
+
+
+async def posted(request: Request) -> dict[str, Any] | None:
+    """The post's body, read once per request (kept in the scope): see ``_read``."""
+    if BODY not in request.scope:
+        request.scope[BODY] = await _read(request)
+    body: dict[str, Any] | None = request.scope[BODY]
+    return body
+
+
+async def _read(request: Request) -> dict[str, Any] | None:
+    """A posted form's fields, or a JSON body as {"_json": value}; None when the body
+    has no length or is too large, {"_bad": why} when it cannot be read."""
+    size = request.headers.get("content-length")
+    if size is None or not size.isdigit() or int(size) > MAX_FORM_BYTES:
+        return None
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind == "application/json":
+        raw = await request.body()
+        if len(raw) > MAX_FORM_BYTES:
+            return None
+        try:
+            return {"_json": json.loads(raw)}
+        except (ValueError, RecursionError) as exc:
+            return {"_bad": f"the body is not JSON ({type(exc).__name__})"}
+    if kind != "application/x-www-form-urlencoded":
+        return {"_bad": "send a form (application/x-www-form-urlencoded) or JSON"}
+    form = await request.form(max_files=0, max_fields=60)
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def from_api(body: dict[str, Any]) -> bool:
+    """Whether the body was JSON (an API call), whatever its value: an empty object or
+    ``null`` is still an API call, answered with JSON and never a redirect."""
+    return "_json" in body
+
+
+def fields_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The posted fields: a JSON object's (an API call) or the form's."""
+    if from_api(body):
+        sent = body["_json"]
+        return sent if isinstance(sent, dict) else {}
+    return body
 
 
 def _schema_at(schema: dict[str, Any], path: list[str]) -> dict[str, Any] | None:

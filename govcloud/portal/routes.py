@@ -1,7 +1,8 @@
 """The portal's one route table: every page, form, download and API endpoint, with the roles
 allowed to use it and whether it is department-scoped. The application is built from this
-table (``app.py``) and so is the authorization-matrix test: a route that is not here does not
-exist, and a new one is in the test the moment it is added.
+table (``app.py``), so is its OpenAPI description (``openapi.py``) and so is the
+authorization-matrix test: a route that is not here does not exist, and a new one is in the
+test the moment it is added.
 
 Department-scoped means the path names a department (``{department}``): members and approvers
 reach only their own; operators, finance and auditors reach every one.
@@ -26,7 +27,7 @@ CLOSERS = frozenset({"finance"})  # who closes a month
 @dataclass(frozen=True)
 class Route:
     path: str
-    name: str  # also the view function's name in ``views``
+    name: str  # also its view's name in ``views.VIEWS`` and its page's template
     kind: Kind
     roles: frozenset[str]
     summary: str
@@ -36,6 +37,12 @@ class Route:
     @property
     def public(self) -> bool:
         return not self.roles
+
+    @property
+    def takes_tokens(self) -> bool:
+        """Whether a program may call it with an API token instead of the session cookie
+        (then without a CSRF token): the API's routes that need a sign-in."""
+        return self.kind == "api" and not self.public
 
 
 ROUTES: tuple[Route, ...] = (

@@ -187,11 +187,11 @@ def test_admin_on_the_govcloud_domain_signs_in_as_operator(keystone: Cloud, app:
 
 def test_a_role_taken_away_in_keystone_ends_the_session(keystone: Cloud, app: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from govcloud.portal import app as portal_app
+    from govcloud.portal import auth as portal_auth
 
     c, r = _sign_in(app, keystone.name("leaver"))
     assert r.status_code == 303, r.text[:1000]
-    monkeypatch.setattr(portal_app, "FOLLOW_SECONDS", 0.0)
+    monkeypatch.setattr(portal_auth, "FOLLOW_SECONDS", 0.0)
     assert c.get("/api/me").json()["role"] == "member"
     ident = keystone.conn.identity
     member = ident.find_role("member")
@@ -281,7 +281,7 @@ def _keystone_token(keystone: Cloud, who: str, project: str | None = None) -> st
 
 def test_api_calls_with_a_keystone_token(keystone: Cloud, app: Any,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from govcloud.portal import app as portal_app
+    from govcloud.portal import auth as portal_auth
 
     token = _keystone_token(keystone, "member", OWN)
     c = _client(app)
@@ -309,7 +309,7 @@ def test_api_calls_with_a_keystone_token(keystone: Cloud, app: Any,
     assert r.status_code == 200 and r.json()["name"] == f"token:{made.id}", r.text[:500]
     r = c.get("/api/me", headers={"x-auth-token": token, "authorization": "Bearer gct_x_y"})
     assert r.status_code == 401
-    monkeypatch.setattr(portal_app, "FOLLOW_SECONDS", 0.0)  # check with Keystone every time
+    monkeypatch.setattr(portal_auth, "FOLLOW_SECONDS", 0.0)  # check with Keystone every time
     keystone.conn.identity.revoke_token(token)
     assert c.get("/api/me", headers={"x-auth-token": token}).status_code == 401
 

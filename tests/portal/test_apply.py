@@ -18,7 +18,7 @@ import pytest
 from govcloud.access import users
 from govcloud.applying import engine
 from govcloud.audit import trail
-from govcloud.portal import applies
+from govcloud.portal.views import applies
 from govcloud.state.store import Store, acting_for
 from tests.portal.conftest import PASSWORD, csrf_of
 from tests.support.estate import copy_estate, edit

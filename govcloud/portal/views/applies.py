@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,7 @@ from govcloud.drivers import open_driver
 from govcloud.errors import GovcloudError, LockHeld
 from govcloud.portal.context import Portal
 from govcloud.portal.sessions import Session
-from govcloud.portal.views import Created, Data, Redirect
+from govcloud.portal.views.results import Created, Data, Redirect
 from govcloud.state import crashlog
 from govcloud.state.store import acting_for, open_store
 
@@ -183,7 +182,3 @@ def _progress(p: Portal) -> Data:
 
 def apply_progress(p: Portal, who: Session) -> Data:
     return _progress(p)
-
-
-APPLY_VIEWS: dict[str, Callable[..., Any]] = {
-    "apply_review": apply_review, "apply_start": apply_start, "apply_progress": apply_progress}

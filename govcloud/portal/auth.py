@@ -1,0 +1,218 @@
+"""Who calls, and whether the route lets them in: the portal's authentication backend (in
+Starlette's manner, ``starlette.authentication``) and the admission by the route table.
+
+A person is signed in by the session cookie (``sessions``). On an API route that needs a
+sign-in a program may instead send an API token: ``Authorization: Bearer <govcloud API
+token>`` or, with the openstack driver, ``X-Auth-Token: <Keystone token>``; when both are
+sent the Bearer token is the credential. No cookie is involved then, so neither is the CSRF
+check (``csrf``). A token on a page is no sign-in.
+
+With the openstack driver people sign in with Keystone: their role assignments are read
+again at most every ``FOLLOW_SECONDS`` while they are signed in (a role taken away ends the
+session), and a Keystone token is checked with Keystone at most that often.
+
+The backend returns the caller (``Caller``: their session and whether it came with a token)
+and its scopes (``authenticated`` and the role); ``Admission`` then lets the request through
+only when ``routes.allowed`` says the caller's role and department may use the route."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from govcloud.access import tokens, users
+from govcloud.drivers.base import Ability
+from govcloud.errors import DriverError
+from govcloud.portal import sessions
+from govcloud.portal.context import Portal
+from govcloud.portal.pages import json_response
+from govcloud.portal.routes import Route, allowed
+
+# How often a Keystone person's role assignments are read again while they are signed in
+# (a role removed in Keystone ends their session within this many seconds).
+FOLLOW_SECONDS = 60.0
+ROUTE = "govcloud.route"  # where the scope names the table's route (set by Admission)
+BAD_TOKEN = "the API token is unknown, revoked or expired, or gives no role here"
+
+
+class Caller(BaseUser):
+    """A signed-in caller: their session (person, CSRF token), and whether they came with an
+    API token instead of the session cookie (then the session has no CSRF token)."""
+
+    def __init__(self, session: sessions.Session, by_token: bool) -> None:
+        self.session = session
+        self.by_token = by_token
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.session.person.name
+
+
+def caller(conn: HTTPConnection) -> sessions.Session | None:
+    """The session of whoever the backend signed in (None: nobody, or not looked at)."""
+    user = conn.scope.get("user")
+    return user.session if isinstance(user, Caller) else None
+
+
+class SignIn:
+    """The sign-ins of one portal: the session cookie, API tokens, Keystone tokens and the
+    sign-in form's password, and what is remembered between requests (when each Keystone
+    person's roles and each Keystone token were last checked)."""
+
+    def __init__(self, portal: Portal, signer: sessions.Signer) -> None:
+        self.portal = portal
+        self.signer = signer
+        # people sign in with the cloud's (Keystone) accounts
+        self.keystone = portal.driver.can(Ability.SIGN_IN)
+        self._followed: dict[str, float] = {}  # session token -> when its roles were read
+        self._callers: dict[str, tuple[float, users.Person | None]] = {}  # token digests
+
+    def presents_token(self, conn: HTTPConnection) -> bool:
+        """Whether the request carries an API token (Bearer, or Keystone's X-Auth-Token)."""
+        return conn.headers.get("authorization", "")[:7].lower() == "bearer " or (
+            self.keystone and "x-auth-token" in conn.headers)
+
+    def session(self, conn: HTTPConnection) -> sessions.Session | None:
+        """The session of the request's cookie; a Keystone person's roles read again when
+        FOLLOW_SECONDS have passed (None once Keystone gives them none)."""
+        portal = self.portal
+        session = sessions.find(portal.store,
+                                self.signer.token(conn.cookies.get(sessions.COOKIE)))
+        if session is None or not session.person.keystone_id or not self.keystone:
+            return session
+        last = self._followed.get(session.token)
+        if last is not None and time.monotonic() - last < FOLLOW_SECONDS:
+            return session
+        estate = portal.estate
+        try:
+            held = portal.driver.grants_of(session.person.keystone_id,
+                                           estate.settings.keystone)
+        except DriverError:
+            return session  # Keystone does not answer: read again on the next request
+        person = users.follow_keystone(portal.store, session.person, held,
+                                        estate.settings.keystone, set(estate.plans))
+        if person is None:
+            sessions.end(portal.store, session.token)
+            self._followed.pop(session.token, None)
+            return None
+        self.started(session)
+        return sessions.Session(person, session.csrf, session.token)
+
+    def started(self, session: sessions.Session) -> None:
+        """A Keystone person's roles were read just now (at sign-in, or followed)."""
+        if len(self._followed) > 10_000:
+            self._followed.clear()
+        self._followed[session.token] = time.monotonic()
+
+    def bearer(self, conn: HTTPConnection) -> sessions.Session | None:
+        """The caller of an API route with ``Authorization: Bearer <govcloud API token>``
+        or, with the openstack driver, ``X-Auth-Token: <Keystone token>``. When both are
+        sent, the Bearer token is the credential (the other may be a client's leftover)."""
+        authorization = conn.headers.get("authorization", "")
+        if self.keystone and "x-auth-token" in conn.headers and \
+                authorization[:7].lower() != "bearer ":
+            return self._keystone_caller(conn.headers["x-auth-token"])
+        token = tokens.find(self.portal.store, authorization[7:].strip())
+        return sessions.Session(token.person(), "", "") if token else None
+
+    def _keystone_caller(self, token: str) -> sessions.Session | None:
+        """A Keystone token's person, checked with Keystone at most every FOLLOW_SECONDS."""
+        portal = self.portal
+        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        seen = self._callers.get(key)
+        if seen is None or time.monotonic() - seen[0] >= FOLLOW_SECONDS:
+            estate = portal.estate
+            try:
+                identity = portal.driver.token_identity(token, estate.settings.keystone)
+            except DriverError:
+                return None
+            person = users.keystone_caller(portal.store, identity, estate.settings.keystone,
+                                            set(estate.plans)) if identity else None
+            if len(self._callers) > 10_000:
+                self._callers.clear()
+            seen = self._callers[key] = (time.monotonic(), person)
+        person = seen[1] and users.find(portal.store, seen[1].name)  # disabled since?
+        return sessions.Session(person, "", "") if person and not person.disabled else None
+
+    def check_password(self, name: str, password: str, client: str) -> users.Person:
+        """The person the sign-in form's name and password are (a local account's, or with
+        the openstack driver Keystone's); ``users.SignInRefused`` otherwise."""
+        portal = self.portal
+        if not self.keystone:
+            return users.sign_in(portal.store, name, password, client)
+        estate = portal.estate
+        settings = estate.settings.keystone
+        return users.sign_in_keystone(
+            portal.store, name, password, client,
+            lambda n, p: portal.driver.identify(n, p, settings), settings, set(estate.plans))
+
+
+class Backend(AuthenticationBackend):
+    """The authentication backend of one route: the session cookie, or on an API route
+    that needs a sign-in and is sent a token, that token (a token that signs in nobody is
+    refused, 401, never taken for a missing one)."""
+
+    def __init__(self, sign_in: SignIn, route: Route) -> None:
+        self.sign_in = sign_in
+        self.takes_tokens = route.takes_tokens
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, Caller] | None:
+        by_token = self.takes_tokens and self.sign_in.presents_token(conn)
+        found = self.sign_in.bearer if by_token else self.sign_in.session
+        who = await run_in_threadpool(found, conn)
+        if who is None:
+            if by_token:
+                raise AuthenticationError(BAD_TOKEN)
+            return None
+        return AuthCredentials(["authenticated", who.person.role]), Caller(who, by_token)
+
+
+def refuse_token(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    """The answer to an API token that signs in nobody."""
+    return json_response({"error": str(exc)}, 401)
+
+
+class NotSignedIn(Exception):
+    """A route that needs a sign-in is called by nobody: 401 to an API call, else the
+    sign-in form."""
+
+
+class NotAllowed(Exception):
+    """The caller's role or department does not allow the route: 403."""
+
+
+class Admission:
+    """Lets a request through to its route only when the route allows the caller: anyone
+    for a public route, else a signed-in caller whose role (and for a department-scoped
+    path, department) ``routes.allowed`` admits. Names the route in the scope (``ROUTE``)
+    for the exception handlers."""
+
+    def __init__(self, app: ASGIApp, route: Route) -> None:
+        self.app = app
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ROUTE] = self.route
+        if not self.route.public:
+            who = caller(HTTPConnection(scope))
+            if who is None:
+                raise NotSignedIn()
+            department = scope.get("path_params", {}).get("department")
+            if not allowed(self.route, who.person.role, who.person.department, department):
+                raise NotAllowed()
+        await self.app(scope, receive, send)

@@ -1,0 +1,171 @@
+"""The portal's endpoints, one per route of the table (``routes.ROUTES``), each reached only
+through the route's guards (``app._served``: sign-in, admission, CSRF).
+
+A view's route (``views.VIEWS``) has the twin endpoint (``Endpoints.twin``): the view's data
+rendered with the template of the route's name for a page, returned as JSON for the API, or
+the file, redirect or 201 the view returns. The other routes are ordinary endpoints: the
+sign-in form, signing in and out, the style sheet and the OpenAPI description."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from govcloud.access import users
+from govcloud.portal import sessions
+from govcloud.portal.auth import SignIn, caller
+from govcloud.portal.context import Portal
+from govcloud.portal.errors import Refused
+from govcloud.portal.forms import posted
+from govcloud.portal.openapi import openapi
+from govcloud.portal.pages import Pages, json_response
+from govcloud.portal.routes import Route
+from govcloud.portal.views import VIEWS
+from govcloud.portal.views.results import Created, Data, Download, Redirect
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+STATIC = Path(__file__).parent / "static"
+# Parts of a page that are the same for every person and language (no translated text) and
+# large: rendered once per change of the figures (``Portal.figures``), not per request. The
+# estate overview's 2,000 rows took 40-130 ms to render.
+FRAGMENTS = {"estate": ("rows", "estate_rows.html")}  # page: (its variable, the template)
+
+
+def safe_next(target: str) -> str:
+    """Where to go after signing in: a path of this site, else ``/``."""
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target \
+        and len(target) < 512 and all(32 < ord(c) < 127 for c in target)
+    return target if ok else "/"
+
+
+class Endpoints:
+    """The endpoints of one portal."""
+
+    def __init__(self, portal: Portal, pages: Pages, sign_in: SignIn) -> None:
+        self.portal = portal
+        self.pages = pages
+        self.signing = sign_in
+
+    def of(self, route: Route) -> Endpoint:
+        """The endpoint of ``route``: an ordinary one by its name, else its view's twin."""
+        ordinary: dict[str, Endpoint] = {
+            "login_form": self.sign_in_form, "login": self.sign_in, "logout": self.sign_out,
+            "stylesheet": self.stylesheet, "openapi": self.openapi}
+        return ordinary.get(route.name) or self.twin(route)
+
+    # --- Signing in and out, the style sheet, the OpenAPI description
+
+    async def sign_in_form(self, request: Request, message: str = "", name: str = "",
+                           status: int = 200) -> Response:
+        token, cookie = self.signing.signer.login_cookie()
+        response = self.pages.render(request, "login_form.html", None, status, csrf=token,
+                                     keystone=self.signing.keystone,
+                                     next=safe_next(request.query_params.get("next", "/")),
+                                     message=message, name=name)
+        response.set_cookie(sessions.LOGIN_COOKIE, cookie, httponly=True, samesite="strict",
+                            secure=self.pages.secure_cookies, path="/login")
+        return response
+
+    async def sign_in(self, request: Request) -> Response:
+        """Sign in with the form's name and password (``users.SignInRefused``, answered by
+        ``sign_in_refused``, when they are wrong) and go on to the form's ``next``."""
+        form = await posted(request) or {}
+        # Never cut the name short: a name cut to its first characters is another person's.
+        name, password = form.get("name", ""), form.get("password", "")
+        client = request.client.host if request.client else "unknown"
+        person = await run_in_threadpool(self.signing.check_password, name, password, client)
+        session = await run_in_threadpool(sessions.start, self.portal.store, person)
+        if person.keystone_id:
+            self.signing.started(session)  # its roles were read just now
+        response = RedirectResponse(safe_next(form.get("next", "/")), 303)
+        response.set_cookie(sessions.COOKIE, self.signing.signer.cookie(session.token),
+                            max_age=int(sessions.LIFETIME.total_seconds()), httponly=True,
+                            samesite="strict", secure=self.pages.secure_cookies, path="/")
+        response.delete_cookie(sessions.LOGIN_COOKIE, path="/login")
+        return response
+
+    async def sign_in_refused(self, request: Request, exc: Exception) -> Response:
+        """The exception handler of a refused sign-in: the form again with why, 401 (429
+        when throttled), the name kept unless throttled or longer than a name may be."""
+        assert isinstance(exc, users.SignInRefused)
+        form = await posted(request) or {}
+        name = form.get("name", "")
+        throttled = "too many" in str(exc)
+        return await self.sign_in_form(
+            request, exc.render(),
+            name if not throttled and len(name) <= users.MAX_NAME else "",
+            429 if throttled else 401)
+
+    async def sign_out(self, request: Request) -> Response:
+        who = caller(request)
+        assert who is not None  # admitted: the route needs a sign-in
+        await run_in_threadpool(sessions.end, self.portal.store, who.token)
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(sessions.COOKIE, path="/")
+        return response
+
+    async def stylesheet(self, request: Request) -> Response:
+        return Response((STATIC / "portal.css").read_bytes(), media_type="text/css",
+                        headers={"cache-control": "public, max-age=3600"})
+
+    async def openapi(self, request: Request) -> Response:
+        return json_response(openapi())
+
+    # --- A view's page and its API twin
+
+    def twin(self, route: Route) -> Endpoint:
+        """The endpoint of a view's route: the view called with the caller, the path's
+        parameters and for a post its body; its data as the route's page or as JSON."""
+        view = VIEWS[route.name]
+
+        async def answer(request: Request) -> Response:
+            who = caller(request)
+            assert who is not None  # admitted: every view's route needs a sign-in
+            extra = {"body": await self._body(request, route)} if route.method == "POST" \
+                else {}
+            result = await run_in_threadpool(view, self.portal, who, **request.path_params,
+                                             **extra)
+            return await self._answer(request, route, who, result)
+
+        answer.__name__ = f"{route.name}_{route.kind}"
+        return answer
+
+    async def _body(self, request: Request, route: Route) -> Data:
+        body = await posted(request)
+        if body is None:  # with a token (a session's post was refused by the CSRF check)
+            raise Refused(403, "Refused: a body without a length, or larger than 64 KB.")
+        if "_bad" in body:
+            raise Refused(400, str(body["_bad"]))
+        if route.kind == "api" and "_json" not in body:
+            raise Refused(415, "send the request as application/json")
+        return body
+
+    async def _answer(self, request: Request, route: Route, who: sessions.Session,
+                      result: Any) -> Response:
+        if isinstance(result, Download):
+            return Response(result.body, media_type=result.media_type, headers={
+                "content-disposition": f'attachment; filename="{result.filename}"'})
+        if isinstance(result, Redirect):
+            return RedirectResponse(result.url, result.status)
+        if isinstance(result, Created):
+            return json_response(result.data, 201)
+        if route.kind == "api":
+            return json_response(result)
+        parts: dict[str, Any] = {}
+        if route.name in FRAGMENTS:
+            parts[FRAGMENTS[route.name][0]] = await run_in_threadpool(
+                self.portal.figures, ("fragment", route.name),
+                lambda: self._fragment(route.name, who))
+        return self.pages.render(request, f"{route.name}.html", who, data=result, **parts)
+
+    def _fragment(self, name: str, who: sessions.Session) -> Markup:
+        # The view again, inside: its figures are at least as new as the mark the fragment
+        # is kept under.
+        data = VIEWS[name](self.portal, who)
+        return self.pages.fragment(FRAGMENTS[name][1], data=data)

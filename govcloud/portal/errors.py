@@ -1,0 +1,123 @@
+"""The portal's exception handlers: how a request that is not served is answered, as JSON to
+an API call and as an error page otherwise.
+
+- ``auth.NotSignedIn``: 401 to an API call, else the sign-in form (303 to ``/login``);
+- ``auth.NotAllowed``: 403, the caller's role or department does not allow the route;
+- ``Refused``: the post itself is refused (403 CSRF or a body too large, 400 a body that
+  cannot be read, 415 an API post that is not JSON);
+- a view's ``views.results.NotFound``: 404; ``decisions.RequestRefused``: 409, or 422 with the
+  verdict (its field-level errors) when the request is invalid; any other ``GovcloudError``:
+  409 with its message and fix;
+- a path that names no route: 404, a method the route does not take: 405;
+- anything else is a bug in govcloud: 500, the traceback written to a crash log.
+
+The sign-in form's own refusal (a wrong password, 401; too many, 429) is answered by the
+sign-in form again (``endpoints.Endpoints.sign_in_refused``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from govcloud.errors import GovcloudError
+from govcloud.portal.auth import ROUTE, NotAllowed, NotSignedIn, caller
+from govcloud.portal.forms import posted
+from govcloud.portal.i18n import translator
+from govcloud.portal.pages import Pages, json_response
+from govcloud.portal.views.results import NotFound
+from govcloud.requests import decisions
+from govcloud.state import crashlog
+
+
+class Refused(Exception):
+    """A post the portal refuses before its view runs: its status and why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def answers_json(request: Request) -> bool:
+    """Whether the request is answered with JSON: its route's kind, or for a path that
+    names no route (or one not admitted yet), whether it is the API's (``/api/…``)."""
+    route = request.scope.get(ROUTE)
+    return route.kind == "api" if route is not None else request.url.path.startswith("/api/")
+
+
+class Handlers:
+    """The handlers, for ``Starlette(exception_handlers=Handlers(…).table())``."""
+
+    def __init__(self, pages: Pages, log_root: Path) -> None:
+        self.pages = pages
+        self.log_root = log_root
+
+    def table(self) -> dict[Any, Any]:
+        return {NotSignedIn: self.not_signed_in, NotAllowed: self.not_allowed,
+                Refused: self.refused, NotFound: self.not_found,
+                decisions.RequestRefused: self.request_refused,
+                GovcloudError: self.failed, 404: self.no_route, 405: self.no_method,
+                Exception: self.internal}
+
+    def _refusal(self, request: Request, status: int, heading: str,
+                 message: str) -> Response:
+        return self.pages.refusal(request, answers_json(request), caller(request), status,
+                                  heading, message)
+
+    async def not_signed_in(self, request: Request, exc: Exception) -> Response:
+        if answers_json(request):
+            return json_response({"error": "not signed in"}, 401)
+        return RedirectResponse(f"/login?next={request.url.path}", 303)
+
+    async def not_allowed(self, request: Request, exc: Exception) -> Response:
+        t = translator(self.pages.language(request))
+        return self._refusal(request, 403, "Not allowed",
+                             t("Your role does not allow this page."))
+
+    async def refused(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        return self._refusal(request, exc.status, "Refused", exc.message)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, NotFound)
+        return self._refusal(request, 404, "Not found", exc.render())
+
+    async def request_refused(self, request: Request, exc: Exception) -> Response:
+        """A request the rules refuse: with its verdict (an invalid request), the verdict
+        page again with the fields as sent, or to an API call 422 with the verdict."""
+        assert isinstance(exc, decisions.RequestRefused)
+        if exc.verdict is None:
+            return self._refusal(request, 409, "Refused", exc.render())
+        verdict = exc.verdict.as_dict()
+        if answers_json(request):
+            return json_response({"error": exc.render(), "verdict": verdict}, 422)
+        form = (await posted(request) or {}) if request.method == "POST" else {}
+        payload = form.get("payload") or json.dumps(
+            {k: v for k, v in form.items() if k != "csrf"}, ensure_ascii=False)
+        return self.pages.render(request, "request_check.html", caller(request), 422, data={
+            "department": verdict["department"], "verdict": verdict,
+            "payload": {}, "payload_json": payload})
+
+    async def failed(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GovcloudError)
+        return self._refusal(request, 409, "Something went wrong", exc.render())
+
+    async def no_route(self, request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return json_response({"error": "no such endpoint"}, 404)
+        return self.pages.render(request, "error.html", None, 404, heading="Not found",
+                                 message=request.url.path[:200])
+
+    async def no_method(self, request: Request, exc: Exception) -> Response:
+        return json_response({"error": "method not allowed"}, 405) if \
+            request.url.path.startswith("/api/") else Response("method not allowed", 405)
+
+    async def internal(self, request: Request, exc: Exception) -> Response:
+        log = crashlog.write(exc, self.log_root)
+        where = f" The details are in {log}." if log else ""
+        return Response(f"Internal error: this is a bug in govcloud.{where}", 500,
+                        media_type="text/plain; charset=utf-8")

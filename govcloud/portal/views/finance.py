@@ -1,0 +1,141 @@
+"""The finance pages: this month's chargeback and savings (the chargeback also as CSV and
+XLSX), the monthly statements with their downloads, and closing a month."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govcloud.books import accounts, closing
+from govcloud.books import records as stored
+from govcloud.errors import GovcloudError
+from govcloud.finance.period import Month
+from govcloud.portal.context import Portal
+from govcloud.portal.forms import from_api
+from govcloud.portal.routes import CLOSERS
+from govcloud.portal.sessions import Session
+from govcloud.portal.views.months import month_in_path, state_of, this_month
+from govcloud.portal.views.results import Data, Download, NotFound, Redirect, csv_body
+from govcloud.reports.text import csv_cell
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def chargeback(p: Portal, who: Session) -> Data:
+    return _finance(p, "chargeback")
+
+
+def savings(p: Portal, who: Session) -> Data:
+    return _finance(p, "savings")
+
+
+def _finance(p: Portal, kind: str) -> Data:
+    """This month's chargeback or savings report (made once per change)."""
+    month = this_month()
+
+    def make() -> Data:
+        try:
+            rep = accounts.report(p.estate, p.store, kind, month)
+        except GovcloudError as exc:
+            return {"period": str(month), "missing": exc.render(), "header": [], "rows": []}
+        header, rows = rep.main
+        return {**rep.data, "missing": "", "header": list(header),
+                "rows": [list(r) for r in rows]}
+
+    return p.figures(("report", kind, month), make)
+
+
+def chargeback_csv(p: Portal, who: Session) -> Download:
+    rep = accounts.report(p.estate, p.store, "chargeback", this_month())
+    header, rows = rep.main
+    return Download(f"chargeback-{rep.period}.csv", "text/csv; charset=utf-8",
+                    csv_body(list(header), [[csv_cell(v) for v in r] for r in rows]))
+
+
+def chargeback_xlsx(p: Portal, who: Session) -> Download:
+    """The workbook ``govcloud report chargeback -o xlsx`` writes, from the same code."""
+    from govcloud.reports.xlsx import workbook
+
+    rep = accounts.report(p.estate, p.store, "chargeback", this_month(), workbook=True)
+    return Download(f"chargeback-{rep.period}.xlsx", XLSX,
+                    workbook(list(rep.sheets.items()), list(rep.notes),
+                             active=next(iter(rep.sheets))))
+
+
+# --- The statements (months), their downloads, closing a month
+
+
+def statements(p: Portal, who: Session) -> Data:
+    """Every month with recorded usage or closed, newest first: its state, who closed it and
+    when, and its figures (the chargeback's, frozen for a closed month)."""
+    periods = sorted({*stored.periods(p.store), *stored.closed_periods(p.store)},
+                     reverse=True)
+    rows: list[Data] = []
+    for period in periods:
+        month = Month.parse(period)
+        frozen = stored.closing(p.store, month)
+        try:
+            st = frozen.statement if frozen else accounts.statement_for(p.estate, p.store, month)
+        except GovcloudError as exc:
+            rows.append({"period": period, "state": "no usage", "missing": exc.render()})
+            continue
+        rows.append({"period": period, "state": state_of(month, st),
+                     "closed_at": frozen.closed_at if frozen else None,
+                     "closed_by": frozen.closed_by if frozen else None,
+                     "platform_cost": str(st.platform_cost),
+                     "charged": str(st.platform_cost - st.idle), "idle": str(st.idle)})
+    return {"statements": rows, "may_close": who.person.role in CLOSERS}
+
+
+def statement_csv(p: Portal, who: Session, period: str) -> Download:
+    """A month's chargeback as CSV (``govcloud report chargeback -o csv``)."""
+    rep = _report(p, month_in_path(period))
+    header, rows = rep.main
+    return Download(f"chargeback-{rep.period}.csv", "text/csv; charset=utf-8",
+                    csv_body(list(header), [[csv_cell(v) for v in r] for r in rows]))
+
+
+def statement_xlsx(p: Portal, who: Session, period: str) -> Download:
+    """A month's workbook (``govcloud report chargeback --period P -o xlsx``)."""
+    from govcloud.reports.xlsx import workbook
+
+    rep = _report(p, month_in_path(period), workbook=True)
+    return Download(f"chargeback-{rep.period}.xlsx", XLSX,
+                    workbook(list(rep.sheets.items()), list(rep.notes),
+                             active=next(iter(rep.sheets))))
+
+
+def _report(p: Portal, month: Month, workbook: bool = False) -> Any:
+    try:
+        return accounts.report(p.estate, p.store, "chargeback", month, workbook=workbook)
+    except GovcloudError as exc:
+        raise NotFound(str(exc), exc.hint) from None
+
+
+def statement_close_form(p: Portal, who: Session, period: str) -> Data:
+    """What closing the month would freeze, and why it cannot be closed, if it cannot."""
+    month = month_in_path(period)
+    row = next((r for r in statements(p, who)["statements"] if r["period"] == str(month)),
+               None)
+    if row is None:
+        why = f"no usage is recorded for {month}: nothing to close"
+    elif row["state"] == "closed":
+        why = f"{month} is already closed (at {row['closed_at']} by {row['closed_by']})"
+    elif row["state"] == "month-to-date":
+        why = f"{month} is not over yet: close it after {month.end:%Y-%m-%d}"
+    elif row["state"] == "no usage":
+        why = row["missing"]
+    else:
+        why = ""
+    return {"period": str(month), "statement": row, "refused": why}
+
+
+def statement_close(p: Portal, who: Session, period: str, body: Data) -> Any:
+    """Close the month: ``govcloud statement close``'s code, recorded as the signed-in
+    person, in the finance audit trail and the audit trail."""
+    month = month_in_path(period)
+    c = closing.close(p.estate, p.store, month, by=who.person.name, source="portal")
+    if from_api(body):
+        return {"period": c.period, "closed_at": c.closed_at, "closed_by": c.closed_by,
+                "platform_cost": str(c.statement.platform_cost),
+                "idle": str(c.statement.idle), "book_digest": c.book_digest}
+    return Redirect("/finance/statements")

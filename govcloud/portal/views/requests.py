@@ -1,0 +1,132 @@
+"""A department's requests: the list, the forms for a new one, its verdict before filing,
+filing it, one request, approving and rejecting; and the queue of requests waiting for the
+signed-in person's role."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from govcloud.core.requests import KIND_NAMES
+from govcloud.portal.context import Portal
+from govcloud.portal.forms import fields_of, from_api, payload_of
+from govcloud.portal.sessions import Session
+from govcloud.portal.views.results import Created, Data, NotFound, Redirect, no_department
+from govcloud.requests import assessment, decisions, records
+
+
+def _summary(r: records.Request) -> Data:
+    return {"id": r.id, "department": r.department, "kind": r.kind, "requester": r.requester,
+            "state": r.state, "waiting_for": r.waiting_for(), "reason": r.payload.get("reason"),
+            "cost_delta": r.verdict.get("cost_delta"), "created_at": r.created_at,
+            "note": r.note}
+
+
+def requests(p: Portal, who: Session, department: str) -> Data:
+    if department not in p.estate.plans:
+        raise no_department(department)
+    return {"department": department,
+            "requests": [_summary(r) for r in records.listing(p.store, department)]}
+
+
+def request_form(p: Portal, who: Session, department: str) -> Data:
+    plan = p.estate.plans.get(department)
+    if plan is None:
+        raise no_department(department)
+    cat = p.estate.settings.catalogue
+    return {"department": department, "kinds": list(KIND_NAMES),
+            "flavors": sorted(cat.flavors), "images": sorted(cat.images),
+            "servers": [s.name for s in plan.servers],
+            "websites": [w.domain for w in plan.websites],
+            "quota": vars(plan.quota)}
+
+
+def _body_payload(body: dict[str, Any], department: str) -> Any:
+    """A JSON body is the payload (its department must be the path's); a form is converted."""
+    if from_api(body):
+        payload = body["_json"]
+        if isinstance(payload, dict) and "department" not in payload:
+            payload = {**payload, "department": department}
+        return payload
+    return payload_of({k: v for k, v in body.items() if isinstance(v, str)}, department)
+
+
+def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
+    payload = _body_payload(body, department)
+    verdict = assessment.assess(p.estate, department, payload)
+    return {"department": department, "verdict": verdict.as_dict(), "payload": payload,
+            "payload_json": json.dumps(payload, ensure_ascii=False)}
+
+
+def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Data:
+    payload = _body_payload(body, department)
+    return assessment.assess(p.estate, department, payload).as_dict()
+
+
+def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
+    if "payload" in body and not from_api(body):  # the verdict page's "file it" button
+        try:
+            payload = json.loads(str(body["payload"]))
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            payload["department"] = department
+    else:
+        payload = _body_payload(body, department)
+    filed = decisions.submit(p.estate, p.store, who.person, payload, "portal")
+    if from_api(body):
+        return Created(filed.as_dict())
+    return Redirect(f"/departments/{department}/requests/{filed.id}")
+
+
+def _own(p: Portal, department: str, number: str) -> records.Request:
+    found = records.find(p.store, int(number)) if number.isdigit() and len(number) < 12 \
+        else None
+    if found is None or found.department != department:
+        raise NotFound(f"no request {number[:20]} of {department}", "see the request list")
+    return found
+
+
+def request(p: Portal, who: Session, department: str, number: str) -> Data:
+    r = _own(p, department, number)
+    step = r.waiting_for()
+    mine = step is not None and who.person.role == step and who.person.name != r.requester \
+        and (step != "approver" or who.person.department == department)
+    return {**r.as_dict(), "waiting_for": step, "may_decide": mine}
+
+
+def request_approve(p: Portal, who: Session, department: str, number: str,
+                    body: Data) -> Any:
+    r = _own(p, department, number)
+    done = decisions.approve(p.estate, p.store, who.person, r.id,
+                             str(fields_of(body).get("reason", ""))[:500], "portal")
+    if from_api(body):
+        return done.as_dict()
+    return Redirect(f"/departments/{department}/requests/{done.id}")
+
+
+def request_reject(p: Portal, who: Session, department: str, number: str,
+                   body: Data) -> Any:
+    r = _own(p, department, number)
+    sent = fields_of(body)
+    back = sent.get("send_back") in (True, "on", "true", "1")
+    done = decisions.close(p.store, who.person, r.id, "returned" if back else "rejected",
+                           str(sent.get("reason", ""))[:500], "portal", p.estate)
+    if from_api(body):
+        return done.as_dict()
+    return Redirect(f"/departments/{department}/requests/{done.id}")
+
+
+def queue(p: Portal, who: Session) -> Data:
+    """The requests waiting for the person's role, and those escalated to it (overdue:
+    ``requests.escalation``), each with its escalation if it is overdue."""
+    from govcloud.requests.escalation import overdue
+
+    role, own = who.person.role, who.person.department
+    waiting = records.listing(p.store, own, "waiting", limit=500)
+    late = overdue(p.estate, waiting)
+    if role != "auditor":
+        waiting = [r for r in waiting if r.requester != who.person.name and (
+            r.waiting_for() == role or (r.id in late and late[r.id].to == role))]
+    return {"requests": [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late
+                          else None} for r in waiting]}

@@ -1,0 +1,54 @@
+"""What a view returns besides its data (a ``dict``, which feeds both the page's template and
+the API's JSON): the page to see after a form post, what an API call made, a file to
+download; and ``NotFound``, raised when a path names something that does not exist."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from govcloud.errors import GovcloudError
+
+Data = dict[str, Any]
+
+
+class NotFound(GovcloudError):
+    """A path names something that does not exist (a department, a record)."""
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """After a form post: the page to see next (303 See Other)."""
+
+    url: str
+    status: int = 303
+
+
+@dataclass(frozen=True)
+class Created:
+    """An API call made something: its data, 201."""
+
+    data: Data
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    media_type: str
+    body: bytes
+
+
+def csv_body(header: list[str], rows: list[list[Any]]) -> bytes:
+    """A CSV file as a spreadsheet opens it: UTF-8 with a byte-order mark."""
+    buf = io.StringIO("\ufeff")
+    buf.seek(0, io.SEEK_END)
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def no_department(department: str) -> NotFound:
+    return NotFound(f"no department {department!r}", "choose one from the list")
