@@ -1,9 +1,9 @@
 """The portal's endpoints, one per route of the table (``routes.ROUTES``), each reached only
 through the route's guards (``app._served``: sign-in, admission, CSRF).
 
-A view's route (``views.VIEWS``) has the twin endpoint (``Endpoints.twin``): the view's data
-rendered with the template of the route's name for a page, returned as JSON for the API, or
-the file, redirect or 201 the view returns. The other routes are ordinary endpoints: the
+A view's route (``views.registry.VIEWS``) has the twin endpoint (``Endpoints.twin``): the
+view's data rendered with the template of the route's name for a page, returned as JSON for
+the API, or the file, redirect or 201 the view returns. The other routes are ordinary endpoints: the
 sign-in form, signing in and out, the style sheet and the OpenAPI description."""
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ CLOSERS = frozenset({"finance"})  # who closes a month
 @dataclass(frozen=True)
 class Route:
     path: str
-    name: str  # also its view's name in ``views.VIEWS`` and its page's template
+    name: str  # also its view's name in ``views.registry.VIEWS`` and its page's template
     kind: Kind
     roles: frozenset[str]
     summary: str

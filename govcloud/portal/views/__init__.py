@@ -8,46 +8,6 @@ One module per kind of page: ``home``, ``departments``, ``requests``, ``finance`
 the accounts); ``results`` holds what a view returns besides data, ``months`` the months the
 finance figures are read for."""
 
-from __future__ import annotations
+from govcloud.portal.views.registry import VIEWS
 
-from collections.abc import Callable
-from typing import Any
-
-from govcloud.portal.views import (
-    applies,
-    departments,
-    finance,
-    home,
-    operations,
-    oversight,
-    requests,
-)
-
-VIEWS: dict[str, Callable[..., Any]] = {
-    # home
-    "me": home.me, "home": home.home,
-    # departments
-    "departments": departments.departments, "department": departments.department,
-    "department_bill_csv": departments.department_bill_csv,
-    "department_statement": departments.department_statement,
-    # requests
-    "requests": requests.requests, "request_form": requests.request_form,
-    "request_check": requests.request_check, "request_dry_run": requests.request_dry_run,
-    "request_file": requests.request_file, "request": requests.request,
-    "request_approve": requests.request_approve, "request_reject": requests.request_reject,
-    "queue": requests.queue,
-    # finance
-    "savings": finance.savings, "chargeback": finance.chargeback,
-    "chargeback_csv": finance.chargeback_csv, "chargeback_xlsx": finance.chargeback_xlsx,
-    "statements": finance.statements, "statement_csv": finance.statement_csv,
-    "statement_xlsx": finance.statement_xlsx,
-    "statement_close_form": finance.statement_close_form,
-    "statement_close": finance.statement_close,
-    # operations
-    "estate": operations.estate, "operations": operations.operations,
-    "consolidation": operations.consolidation,
-    "apply_review": applies.apply_review, "apply_start": applies.apply_start,
-    "apply_progress": applies.apply_progress,
-    # oversight
-    "audit": oversight.audit, "users": oversight.users,
-}
+__all__ = ["VIEWS"]
