@@ -383,7 +383,7 @@ def span_report(estate: Estate, store: Store, span: Span,
               if not recorded_only or m in have]
     year = Month(span.first.year, 1)
     year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
-    return views.span(names_of(estate), totals(months), str(span), year_hours)
+    return views.span(names_of(estate), totals(months), span, year_hours)
 
 
 def _refuse_unrecorded(store: Store, span: Span, have: set[Month]) -> None:
@@ -473,7 +473,7 @@ def utilization_of(estate: Estate, store: Store, month: Month) -> Utilization:
                              "websites": q.websites} if q else {}))
     label = f"{month} month to date ({run[0]} of {run[1]} hours)" \
         if run and run[0] < run[1] else str(month)
-    return Utilization(str(month), label, tuple(rows), usage.hosts_in_use(records),
+    return Utilization(month, label, tuple(rows), usage.hosts_in_use(records),
                        {z: dict(c) for z, c in estate.settings.host_pool.hosts.items()})
 
 

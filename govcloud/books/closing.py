@@ -52,7 +52,7 @@ def close(estate: Estate, store: Store, month: Month, by: str | None = None,
     cites += list(m.ledger.assumptions)
     by, at = by or holder_id(), now()
     st = replace(m.statement, closed_at=at)
-    c = Closing(str(month), st, m.ledger, m.utilization, m.names, m.title,
+    c = Closing(month, st, m.ledger, m.utilization, m.names, m.title,
                 digest(text.encode("utf-8")),
                 cited_lines(cites, {estate.settings.prices: text}), at, by)
     try:
@@ -121,7 +121,7 @@ def migrate(estate: Estate, store: Store) -> list[Month]:
         except GovcloudError:
             continue
         led = ledger(estate.plans, book, st, accounts.line_of(estate))
-        c = Closing(str(month), st, led, util, accounts.names_of(estate), estate.settings.estate,
+        c = Closing(month, st, led, util, accounts.names_of(estate), estate.settings.estate,
                     "not recorded (closed by an earlier govcloud)", {}, closed_at, closed_by)
         stored.replace_closing(store, c, OLD_FORMAT_NOTE, holder_id())
         done.append(month)

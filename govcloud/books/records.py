@@ -144,10 +144,9 @@ def save_closing(store: Store, c: Closing) -> None:
     ensure_tables(store)
     with store.transaction():
         store.execute("INSERT INTO statements (period, body, closed_at, closed_by) "
-                      "VALUES (?,?,?,?)", (c.period, json.dumps(c.as_dict(),
-                                                                 ensure_ascii=False,
-                                                                 sort_keys=True),
-                                           c.closed_at, c.closed_by))
+                      "VALUES (?,?,?,?)",
+                      (str(c.period), json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True),
+                       c.closed_at, c.closed_by))
         audit(store, c.month, "close", "", c.closed_by, c.body_digest())
 
 
@@ -205,7 +204,7 @@ def replace_closing(store: Store, c: Closing, note: str, who: str) -> None:
     audited."""
     with store.transaction():
         store.execute("UPDATE statements SET body = ? WHERE period = ?",
-                      (json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True), c.period))
+                      (json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True), str(c.period)))
         audit(store, c.month, "migrate", note, who, c.body_digest())
 
 

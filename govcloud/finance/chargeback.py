@@ -186,10 +186,10 @@ class Adjustment:
 
 @dataclass(frozen=True)
 class Statement:
-    """One month's chargeback. ``period`` is the month as frozen and written (YYYY-MM);
-    ``month`` is its value."""
+    """One month's chargeback. ``period`` is the month (written as YYYY-MM); ``month`` is
+    the same value, by its older name."""
 
-    period: str
+    period: Month
     departments: tuple[DepartmentCharge, ...]
     pools: tuple[PoolSplit, ...]
     rates: dict[str, tuple[Decimal, str]]  # item → (yuan per unit, source)
@@ -222,7 +222,7 @@ class Statement:
         return ZERO
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "platform_cost": str(self.platform_cost),
+        return {"period": str(self.period), "platform_cost": str(self.platform_cost),
                 "idle": str(self.idle), "closed_at": self.closed_at,
                 "charged": str(sum((d.total for d in self.departments), ZERO)),
                 "rates": {k: {"yuan": str(v), "source": s} for k, (v, s) in self.rates.items()},
@@ -233,7 +233,7 @@ class Statement:
 
     @property
     def month(self) -> Month:
-        return Month.parse(self.period)
+        return self.period
 
     @property
     def month_to_date(self) -> bool:
@@ -245,7 +245,7 @@ class Statement:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Statement:
         return cls(
-            period=data["period"],
+            period=Month.parse(data["period"], "period"),
             departments=tuple(DepartmentCharge(
                 d["department"], d["usage"], Decimal(d["list_value"]),
                 {k: Decimal(v) for k, v in d["by_pool"].items()}, Decimal(d["total"]),
@@ -453,7 +453,7 @@ def chargeback(book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, f
         charges.append(DepartmentCharge(d, {i: float(u.get(i, 0) or 0) for i in ITEMS},
                                         list_value, by_pool,
                                         sum(by_pool.values(), ZERO) + extra, extra))
-    return Statement(str(month), tuple(charges), tuple(pools),
+    return Statement(month, tuple(charges), tuple(pools),
                      {i: (rates[i].yuan, str(rates[i].source)) for i in ITEMS},
                      sum((p.cost for p in pools), ZERO), sum((p.idle for p in pools), ZERO),
                      adjustments=tuple(adjustments), hours=hours, hosts=platform.counts())

@@ -40,10 +40,10 @@ def cited_lines(texts: Iterable[str], files: dict[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Closing:
-    """A closed month. ``period`` is the month as frozen (YYYY-MM); ``month`` is its
-    value."""
+    """A closed month. ``period`` is the month (stored as YYYY-MM, parsed back when
+    loaded); ``month`` is the same value, by its older name."""
 
-    period: str
+    period: Month
     statement: Statement
     ledger: Ledger
     utilization: Utilization
@@ -56,10 +56,10 @@ class Closing:
 
     @property
     def month(self) -> Month:
-        return Month.parse(self.period)
+        return self.period
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "statement": self.statement.as_dict(),
+        return {"period": str(self.period), "statement": self.statement.as_dict(),
                 "ledger": self.ledger.as_dict(), "utilization": self.utilization.as_dict(),
                 "names": {k: list(v) for k, v in self.names.items()}, "estate": self.estate,
                 "book_digest": self.book_digest, "price_lines": self.price_lines,
@@ -68,7 +68,7 @@ class Closing:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Closing:
         st = Statement.from_dict(d["statement"])
-        return cls(d["period"], st, Ledger.from_dict(d["ledger"]),
+        return cls(Month.parse(d["period"], "period"), st, Ledger.from_dict(d["ledger"]),
                    Utilization.from_dict(d["utilization"]),
                    {k: (v[0], v[1]) for k, v in d["names"].items()}, d["estate"],
                    d["book_digest"], dict(d["price_lines"]), d["closed_at"], d["closed_by"])

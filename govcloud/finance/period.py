@@ -3,9 +3,8 @@
 Pure: parsed once at the edge (the CLI's ``--period``, ``--from``/``--to``, the portal's
 paths) and passed down as values; turned back into text (``str(month)``, YYYY-MM) only where
 a period is stored or written: the state store's ``period`` column (``books.records``), JSON
-and CSV. The figures frozen as JSON (``Statement``, ``Ledger``, ``Utilization``,
-``Closing``) and the reports rendered from them keep their ``period`` as that text;
-``Statement.month`` and ``Closing.month`` give the value.
+(the figures frozen as JSON — ``Statement``, ``Ledger``, ``Utilization``, ``Closing`` — write
+their ``period`` so in ``as_dict`` and parse it back in ``from_dict``), CSV and the pages.
 
 The clock is the caller's: ``Window.of(month, now)`` says how much of the month has run at
 ``now`` — all of it for a finished month (``month_to_date`` False), the hours so far for the

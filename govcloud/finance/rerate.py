@@ -13,6 +13,7 @@ from typing import Any
 
 from govcloud.finance.chargeback import ZERO, Statement
 from govcloud.finance.closing import digest
+from govcloud.finance.period import Month
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,9 @@ class DepartmentDiff:
 
 @dataclass(frozen=True)
 class Rerate:
-    """What re-rating a month changed; ``period`` is its statement's (YYYY-MM)."""
+    """What re-rating a month changed; ``period`` is its statement's month."""
 
-    period: str
+    period: Month
     baseline: str  # what the month is compared with, in words
     departments: tuple[DepartmentDiff, ...]  # only those whose charge or usage changed
     rates: tuple[FigureChange, ...]
@@ -97,7 +98,7 @@ class Rerate:
                     or self.idle.old != self.idle.new)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "baseline": self.baseline, "changed": self.changed,
+        return {"period": str(self.period), "baseline": self.baseline, "changed": self.changed,
                 "departments": [d.as_dict() for d in self.departments],
                 "why": {"rates": [c.as_dict() for c in self.rates],
                         "cost_lines": [c.as_dict() for c in self.cost_lines],

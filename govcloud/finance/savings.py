@@ -65,9 +65,9 @@ class DepartmentSavings:
 
 @dataclass(frozen=True)
 class Ledger:
-    """The savings of one month; ``period`` is its statement's, as frozen (YYYY-MM)."""
+    """The savings of one month; ``period`` is its statement's month."""
 
-    period: str
+    period: Month
     departments: tuple[DepartmentSavings, ...]
     legacy_total: Decimal
     consolidated_total: Decimal
@@ -77,7 +77,7 @@ class Ledger:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ledger:
-        return cls(data["period"], tuple(DepartmentSavings(
+        return cls(Month.parse(data["period"], "period"), tuple(DepartmentSavings(
             d["department"], tuple(LedgerLine(x["label"], Decimal(x["yuan"]), x["plan_source"],
                                               x["price_source"]) for x in d["legacy"]),
             Decimal(d["legacy_total"]), Decimal(d["consolidated"]), d["consolidated_source"],
@@ -86,7 +86,7 @@ class Ledger:
             Decimal(data["idle"]), Decimal(data["saving"]), tuple(data["assumptions"]))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "legacy_total": str(self.legacy_total),
+        return {"period": str(self.period), "legacy_total": str(self.legacy_total),
                 "consolidated_total": str(self.consolidated_total), "idle": str(self.idle),
                 "saving": str(self.saving), "saving_per_year": str(self.saving * 12),
                 "departments": [d.as_dict() for d in self.departments],

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from govcloud.finance.period import Month
+
 
 @dataclass(frozen=True)
 class UtilRow:
@@ -31,21 +33,21 @@ class UtilRow:
 
 @dataclass(frozen=True)
 class Utilization:
-    """One month's utilization; ``period`` is the month as frozen (YYYY-MM)."""
+    """One month's utilization; ``period`` is its month (written as YYYY-MM)."""
 
-    period: str
+    period: Month
     label: str  # "2026-11 month to date (…)" or the month
     rows: tuple[UtilRow, ...]
     hosts_in_use: dict[str, dict[str, int]]
     hosts_owned: dict[str, dict[str, int]]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "label": self.label,
+        return {"period": str(self.period), "label": self.label,
                 "departments": [r.as_dict() for r in self.rows],
                 "hosts_in_use": self.hosts_in_use, "hosts_owned": self.hosts_owned}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Utilization:
-        return cls(d["period"], d.get("label", d["period"]),
+        return cls(Month.parse(d["period"], "period"), d.get("label", d["period"]),
                    tuple(UtilRow.from_dict(r) for r in d["departments"]), d["hosts_in_use"],
                    d["hosts_owned"])

@@ -69,14 +69,14 @@ def records(names: Names, statement: Statement, ledger: Ledger) -> list[dict[str
     for d in ledger.departments:
         name, name_en = names.get(d.department, (d.department, ""))
         out.append({
-            "period": statement.period, "department_id": d.department,
+            "period": str(statement.period), "department_id": d.department,
             "department_name": name, "department_name_en": name_en,
             "monthly_charge_yuan": _num(charged.get(d.department, Decimal(0))),
             "legacy_cost_yuan": _num(d.legacy_total), "saving_yuan": _num(d.saving),
             "saving_per_year_yuan": _num(d.saving_per_year), "legacy_servers": d.legacy_servers,
             "closed": closed,
         })
-    out.append({"period": statement.period, "department_id": IDLE_ID,
+    out.append({"period": str(statement.period), "department_id": IDLE_ID,
                 "department_name": "空闲容量（未分摊）",
                 "department_name_en": "idle capacity (charged to no department)",
                 "monthly_charge_yuan": _num(statement.idle), "legacy_cost_yuan": 0.0,
@@ -98,7 +98,7 @@ def dataset(title: str, names: Names, statement: Statement, ledger: Ledger) -> d
         "title": f"{title} shared e-government cloud: spending and savings per department, "
                  f"{statement.period}",
         "title_zh": f"政务云各部门费用与节约情况 {statement.period}",
-        "period": statement.period, "currency": "CNY",
+        "period": str(statement.period), "currency": "CNY",
         "closed": statement.closed_at is not None,
         "totals": {"platform_cost_yuan": _num(statement.platform_cost),
                    "charged_to_departments_yuan": _num(statement.platform_cost - statement.idle
@@ -118,7 +118,7 @@ def dataset(title: str, names: Names, statement: Statement, ledger: Ledger) -> d
 def package(title: str, statement: Statement, book_digest: str, data_name: str
             ) -> dict[str, Any]:
     """The Frictionless data package descriptor."""
-    period = statement.period
+    period = str(statement.period)
     return {
         "name": f"govcloud-spending-and-savings-{period}",
         "title": f"政务云各部门费用与节约情况 {period} / {title} shared e-government cloud: "
@@ -144,7 +144,7 @@ def release(title: str, names: Names, statement: Statement, ledger: Ledger,
             book_digest: str = "") -> dict[str, bytes]:
     """The release's files by name. Writing them is the caller's."""
     data = dataset(title, names, statement, ledger)
-    period = statement.period
+    period = str(statement.period)
     columns = [f[0] for f in PUBLIC_FIELDS]
     data_name = f"spending-and-savings-{period}.csv"
     rows = [[_csv_value(r[n]) for n in columns] for r in data["records"]]

@@ -47,7 +47,7 @@ def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
         f"{saved.consolidated:,.2f} = 节约 saving <b>{saved.saving:,.2f}</b> yuan.</p>")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
-<title>{escape(name)} 政务云对账单 statement {escape(st.period)}</title>
+<title>{escape(name)} 政务云对账单 statement {escape(str(st.period))}</title>
 <style>
 body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", sans-serif; margin: 24px;
        max-width: 900px; color: #111; }}

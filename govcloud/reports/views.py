@@ -9,6 +9,7 @@ from typing import Any
 
 from govcloud.finance import unitcost
 from govcloud.finance.chargeback import Statement
+from govcloud.finance.period import Month, Span
 from govcloud.finance.rerate import Rerate
 from govcloud.finance.savings import Ledger
 from govcloud.finance.span import FORECAST_METHOD, SpanTotals
@@ -25,9 +26,10 @@ UTILIZATION_TEXT = ("department", "name", "servers", "vcpu", "vcpu_used", "vcpu_
 
 @dataclass(frozen=True)
 class Report:
-    """One report: ``sheets`` in order, the first being the report itself."""
+    """One report: ``sheets`` in order, the first being the report itself; ``period`` is
+    the month it covers, or the span of months."""
 
-    period: str
+    period: Month | Span
     sheets: dict[str, tables.Table]
     data: Any
     text: str
@@ -60,7 +62,7 @@ def utilization(util: Utilization) -> Report:
 def period_label(st: Statement) -> str:
     if st.month_to_date and st.hours:
         return f"{st.period} month to date ({st.hours[0]} of {st.hours[1]} hours)"
-    return st.period
+    return str(st.period)
 
 
 def _card(v: Any) -> Any:
@@ -115,7 +117,7 @@ def unit_costs(st: Statement) -> Report:
              "items in proportion, over the units billed; paid: what departments were charged "
              "(idle left out). Unit cost × units = cost, to the fen; the costs add up to the "
              f"platform cost {st.platform_cost:,.2f} ({period_label(st)}).")
-    data = {"period": st.period, "platform_cost": str(st.platform_cost), "idle": str(st.idle),
+    data = {"period": str(st.period), "platform_cost": str(st.platform_cost), "idle": str(st.idle),
             "method": unitcost.__doc__.split("\n\n", 1)[1].strip() if unitcost.__doc__
             else "", "items": [c.as_dict() for c in costs]}
     return Report(st.period, {"Unit costs": (header, rows), "Unit costs by pool": by_pool},
@@ -145,9 +147,10 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
             "Unit costs": tables.unit_cost_table(unitcost.unit_costs(st))}
 
 
-def span(names: Names, t: SpanTotals, label: str, year_hours: int) -> Report:
+def span(names: Names, t: SpanTotals, months: Span, year_hours: int) -> Report:
     """Charges per department month by month over a span, with the idle and platform rows,
     and (for a year from January) the forecast of the year with its method."""
+    label = str(months)
     header = ["department", "name", *(str(m) for m in t.months), "total"]
     rows: list[list[Any]] = [[d, names.get(d, (d, ""))[0], *v, t.total(d)]
                              for d, v in t.charges.items()]
@@ -168,7 +171,7 @@ def span(names: Names, t: SpanTotals, label: str, year_hours: int) -> Report:
         data["forecast"] = {"platform_cost": str(forecast), "method": FORECAST_METHOD}
     else:
         text += "."
-    return Report(label, {"Chargeback by month": (header, rows)}, data, text)
+    return Report(months, {"Chargeback by month": (header, rows)}, data, text)
 
 
 def rerate(names: Names, r: Rerate, recorded: bool) -> Report:

@@ -166,7 +166,7 @@ def test_a_statement_reads_back_what_it_wrote() -> None:
     credit = Adjustment("b", Decimal("40"), "debit", "finance", "2026-10-02")
     s = chargeback(BOOK, SEPTEMBER, USAGE, platform(), (700, 720), (credit,))
     assert Statement.from_dict(s.as_dict()) == s
-    assert s.period == "2026-09" and s.month == SEPTEMBER
+    assert s.period == s.month == SEPTEMBER and s.as_dict()["period"] == "2026-09"
     assert s.charge("nobody") == 0
 
 
@@ -190,7 +190,7 @@ def test_the_hosts_counts_and_the_note_that_goes_with_them() -> None:
     p = Platform(owned={"z": {"std": 4}}, in_use={"z": {"std": 1}}, classes={},
                  idle_on={"z": {"std": 2}}, off={"z": {"std": 1}}, needed={"z": {"std": 1}})
     assert p.counts() == {"running": 1, "idle_on": 2, "off": 1, "needed": 1}
-    s = Statement("2026-09", (), (), {}, Decimal(0), Decimal(0), hosts=p.counts())
+    s = Statement(SEPTEMBER, (), (), {}, Decimal(0), Decimal(0), hosts=p.counts())
     assert s.hosts_note() == (
         "Shared hosts: 1 needed, 3 running (1 with servers, 2 idle), 1 parked (disabled, "
         "no power); power is billed for the 3 running: run govcloud consolidate --apply to "

@@ -29,8 +29,8 @@ def test_every_cited_line_is_kept_with_its_text() -> None:
 
 def closing() -> Closing:
     s = chargeback(book(), SEPTEMBER, USAGE, platform())
-    util = Utilization("2026-09", "2026-09", (), {}, {})
-    return Closing("2026-09", s, ledger({"a": plan("a", legacy())}, book(), s), util,
+    util = Utilization(SEPTEMBER, "2026-09", (), {}, {})
+    return Closing(SEPTEMBER, s, ledger({"a": plan("a", legacy())}, book(), s), util,
                    {"a": ("甲", "A")}, "estate", "sha256:0", {}, "2026-10-01T00:00:00Z", "fin")
 
 

@@ -1,9 +1,11 @@
 """Periods travel as values below the CLI and the portal (issue #19): no function under
 ``govcloud/`` outside ``govcloud/cli`` and ``govcloud/portal`` takes a period as text, and no
-value carries one as text except the figures frozen as JSON (finance/period.py says why).
+value carries one as text — a dataclass field is a constructor's parameter too, so the figures
+frozen as JSON hold a ``Month`` and write it as text only in ``as_dict``.
 
-Text meets a period only where it is parsed (the CLI's options, the portal's paths) or
-stored and written (``books.records``, JSON, CSV), by ``Month.parse`` and ``str(month)``."""
+Text meets a period only where it is parsed (the CLI's options, the portal's paths, a stored
+figure read back) or stored and written (``books.records``, JSON, CSV), by ``Month.parse`` and
+``str(month)``."""
 
 from __future__ import annotations
 
@@ -17,14 +19,6 @@ EDGES = ("govcloud/cli", "govcloud/portal")  # where a period is parsed from tex
 # used, not a month).
 PERIOD_NAMES = {"period", "month", "start", "end", "first", "last", "upto", "latest",
                 "from_month", "to_month"}
-# The figures frozen as JSON keep ``period`` as the text they are stored with (the portal
-# writes Statement.period and Closing.period into its JSON as they are); reports render it.
-FROZEN_AS_TEXT = {("govcloud/finance/chargeback.py", "Statement"),
-                  ("govcloud/finance/savings.py", "Ledger"),
-                  ("govcloud/finance/utilization.py", "Utilization"),
-                  ("govcloud/finance/closing.py", "Closing"),
-                  ("govcloud/finance/rerate.py", "Rerate"),
-                  ("govcloud/reports/views.py", "Report")}
 
 
 def _is_period(name: str) -> bool:
@@ -52,7 +46,7 @@ def text_periods(source: str, where: str) -> Iterator[str]:
             for arg in (*a.posonlyargs, *a.args, *a.kwonlyargs):
                 if _is_period(arg.arg) and _says_str(arg.annotation):
                     yield f"{where}:{arg.lineno} {node.name}({arg.arg}: str)"
-        elif isinstance(node, ast.ClassDef) and (where, node.name) not in FROZEN_AS_TEXT:
+        elif isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) \
                         and _is_period(item.target.id) and _says_str(item.annotation):
@@ -94,5 +88,6 @@ class Statement:
         "x.py:4 report(period: str)", "x.py:5 window(upto: str)",
         "x.py:6 collect(start: str)", "x.py:11 Figures.period: str",
         "x.py:15 Statement.period: str"]
+    # No class is let off, not even one whose figures are frozen as JSON.
     assert list(text_periods(source, "govcloud/finance/chargeback.py"))[-1] == \
-        "govcloud/finance/chargeback.py:11 Figures.period: str"  # Statement is frozen as text
+        "govcloud/finance/chargeback.py:15 Statement.period: str"

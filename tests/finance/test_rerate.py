@@ -28,7 +28,7 @@ def test_a_month_never_rated_shows_every_figure_new() -> None:
 
 def test_the_same_rating_again_changes_nothing() -> None:
     r = diff(rating(), rating())
-    assert not r.changed and r.departments == () and r.period == "2026-09"
+    assert not r.changed and r.departments == () and r.period == SEPTEMBER
 
 
 def test_a_dearer_pool_moves_each_share_and_says_which_price_line() -> None:

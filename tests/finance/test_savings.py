@@ -59,7 +59,7 @@ def test_the_saving_is_the_legacy_cost_less_the_charge_and_the_estate_s_less_idl
     assert (b.legacy_total, b.saving) == (0, Decimal("-1269.75"))
     # the estate: 8,684 − (2,511.87 + 1,269.75) − idle 3,365.88 = 1,536.50
     assert led.saving == Decimal("1536.50")
-    assert led.period == "2026-09"
+    assert led.period == SEPTEMBER
 
 
 def test_a_ledger_reads_back_what_it_wrote() -> None:

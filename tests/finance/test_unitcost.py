@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from govcloud.finance.chargeback import CostLine, DepartmentCharge, PoolSplit, Statement
+from govcloud.finance.period import Month
 from govcloud.finance.unitcost import UNSPREAD, check_reconciled, rate_card, unit_costs
 
 RATES = {"vcpu": (Decimal(8), "prices.yaml:3"), "ram_gb": (Decimal(1), "prices.yaml:5")}
@@ -28,7 +29,7 @@ def statement(*pools: PoolSplit, departments: tuple[DepartmentCharge, ...] = (
         dep("a", vcpu=6), dep("b", vcpu=4))) -> Statement:
     cost = sum((p.cost for p in pools), Decimal(0))
     idle = sum((p.idle for p in pools), Decimal(0))
-    return Statement("2026-09", departments, pools, RATES, cost, idle)
+    return Statement(Month(2026, 9), departments, pools, RATES, cost, idle)
 
 
 def test_a_usage_pool_s_whole_cost_idle_included_is_carried_by_the_units_used() -> None:

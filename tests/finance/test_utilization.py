@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from govcloud.finance.period import Month
 from govcloud.finance.utilization import Utilization, UtilRow
 
 
@@ -15,7 +16,7 @@ def test_utilization_is_used_over_allocated() -> None:
 
 
 def test_a_utilization_reads_back_what_it_wrote() -> None:
-    u = Utilization("2026-11", "2026-11 month to date (613 of 720 hours)",
+    u = Utilization(Month(2026, 11), "2026-11 month to date (613 of 720 hours)",
                     (UtilRow("a", "A", {"vcpu": 4.0}, {"vcpu": 1.0}, {"cores": 8}),),
                     {"z": {"std": 1}}, {"z": {"std": 2}})
     assert Utilization.from_dict(u.as_dict()) == u

@@ -45,7 +45,7 @@ def _bills(p: Portal, month: Month) -> dict[str, Data]:
     st = statement_of(p, month)
     if st is None:
         return {}
-    return {d["department"]: {"period": st.period, **d} for d in st.as_dict()["departments"]}
+    return {d["department"]: {"period": str(st.period), **d} for d in st.as_dict()["departments"]}
 
 
 def _actual(p: Portal) -> dict[str, list[Any]]:

@@ -135,7 +135,7 @@ def statement_close(p: Portal, who: Session, period: str, body: Data) -> Any:
     month = month_in_path(period)
     c = closing.close(p.estate, p.store, month, by=who.person.name, source="portal")
     if from_api(body):
-        return {"period": c.period, "closed_at": c.closed_at, "closed_by": c.closed_by,
+        return {"period": str(c.period), "closed_at": c.closed_at, "closed_by": c.closed_by,
                 "platform_cost": str(c.statement.platform_cost),
                 "idle": str(c.statement.idle), "book_digest": c.book_digest}
     return Redirect("/finance/statements")
