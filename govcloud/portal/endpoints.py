@@ -122,7 +122,10 @@ class Endpoints:
     def twin(self, route: Route) -> Endpoint:
         """The endpoint of a view's route: the view called with the caller, the path's
         parameters and for a post its body; its data as the route's page or as JSON."""
-        view = VIEWS[route.name]
+        view = VIEWS.get(route.name)
+        if view is None:
+            raise LookupError(f"route {route.name!r} has no view: register one under that name "
+                              "in govcloud/portal/views/registry.py (VIEWS)")
 
         async def answer(request: Request) -> Response:
             who = caller(request)

@@ -171,7 +171,8 @@ def test_every_word_of_the_pages_has_its_chinese() -> None:
     for page in folder.glob("*.html"):
         used |= set(re.findall(r"""t\(["']([^"']+)["']\)""", page.read_text()))
     assert len(used) > 40
-    assert sorted(used - set(ZH)) == []
+    missing = sorted(used - set(ZH))
+    assert missing == [], f"add the Chinese of these to ZH in govcloud/portal/i18n.py: {missing}"
 
 
 def test_pages_are_chinese_first_and_english_on_request(site: Site) -> None:
