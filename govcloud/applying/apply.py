@@ -21,8 +21,8 @@ from typing import Any
 from govcloud.core.desired import Resource
 from govcloud.core.kinds import STAGE
 from govcloud.core.planning import Change, Plan, fingerprint
-from govcloud.drivers.base import Driver
-from govcloud.errors import DriverError, GovcloudError, StalePlan
+from govcloud.drivers.base import Driver, retried
+from govcloud.errors import GovcloudError, StalePlan
 from govcloud.state.store import ApplyRecord, Store
 
 Event = Callable[[str, Change, str], None]  # (phase, change, detail)
@@ -242,17 +242,9 @@ class _Run:
         """One change, journaled before and after; a retryable failure is tried again."""
         self.journal(change, "started")
         self.emit("started", change, "")
-        attempt = 0
-        while True:
-            try:
-                _carry_out(change, self.driver, self.store, self.attached.get(change.key, []),
-                           self.hosts.get(change.key))
-                break
-            except DriverError as exc:
-                attempt += 1
-                if not exc.retryable or attempt >= RETRIES:
-                    raise
-                time.sleep(min(2.0 ** attempt, 30))
+        retried(lambda: _carry_out(change, self.driver, self.store,
+                                   self.attached.get(change.key, []), self.hosts.get(change.key)),
+                RETRIES)
         self.journal(change, "done")
         self.emit("done", change, "")
 

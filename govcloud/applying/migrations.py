@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govcloud.clock import clock
-from govcloud.drivers.base import Ability, Driver, Unsupported, consolidated_reason
+from govcloud.drivers.base import Ability, Driver, Unsupported, consolidated_reason, retried
 from govcloud.errors import DriverError, GovcloudError
 from govcloud.placement.capacity import demands as demands_of
 from govcloud.placement.cloud import zoned
@@ -148,16 +148,7 @@ def consolidate(driver: Driver, store: Store, ratios: Ratios, plan: MigrationPla
 
 def _migrate(driver: Driver, m: Migration, groups: dict[str, str | None]) -> None:
     """One migration, retried when the failure is transient, then verified."""
-    attempt = 0
-    while True:
-        try:
-            driver.migrate(m.server, m.target)
-            break
-        except DriverError as exc:
-            attempt += 1
-            if not exc.retryable or attempt >= RETRIES:
-                raise
-            time.sleep(min(2.0 ** attempt, 30))
+    retried(lambda: driver.migrate(m.server, m.target), RETRIES)
     where = driver.servers_on_hosts()  # read back from the cloud, not from what we sent
     if where.get(m.server) != m.target:
         raise DriverError(f"{m.server} was migrated to {m.target} but runs on "

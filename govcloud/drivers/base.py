@@ -23,19 +23,37 @@ with ``enabled`` set accordingly.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from govcloud.core.catalogue import CloudCatalogue
 from govcloud.core.desired import Resource
 from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
 from govcloud.core.model import Catalogue, Flavor
-from govcloud.errors import GovcloudError
+from govcloud.errors import DriverError, GovcloudError
 from govcloud.placement.hosts import Host
+
+T = TypeVar("T")
+
+
+def retried(call: Callable[[], T], attempts: int) -> T:
+    """``call()``, tried again while it raises a retryable ``DriverError``: at most
+    ``attempts`` times in all, 2, 4, 8 and 16 s apart and then every 30 s. A terminal error,
+    or the last attempt's, is raised."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except DriverError as exc:
+            attempt += 1
+            if not exc.retryable or attempt >= attempts:
+                raise
+            time.sleep(min(2.0 ** attempt, 30))
 
 
 class Rows(Protocol):

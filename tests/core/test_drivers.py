@@ -64,3 +64,40 @@ def test_the_openstack_driver_reads_makes_and_deletes_every_kind_it_does_not_rec
                 f"openstack has no _{verb}_{kind.name}"
         reader = "_read_projects" if kind.name == "quota" else f"_read_{kind.name}s"
         assert callable(getattr(OpenStackDriver, reader, None)), f"openstack has no {reader}"
+
+
+def test_retried_tries_a_transient_failure_again_and_stops_at_a_terminal_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from govcloud.drivers import base
+    from govcloud.errors import DriverError
+
+    waits: list[float] = []
+    monkeypatch.setattr(base.time, "sleep", waits.append)
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise DriverError("busy", retryable=True)
+        return "made"
+
+    assert base.retried(flaky, 8) == "made" and len(calls) == 3 and waits == [2.0, 4.0]
+    calls.clear()
+    waits.clear()
+
+    def always_busy() -> None:
+        calls.append(1)
+        raise DriverError("busy", retryable=True)
+
+    with pytest.raises(DriverError, match="busy"):
+        base.retried(always_busy, 7)
+    assert len(calls) == 7 and waits == [2.0, 4.0, 8.0, 16.0, 30, 30]
+    calls.clear()
+
+    def refused() -> None:
+        calls.append(1)
+        raise DriverError("quota exceeded")
+
+    with pytest.raises(DriverError, match="quota"):
+        base.retried(refused, 8)
+    assert len(calls) == 1
