@@ -78,7 +78,7 @@ class Head:
     @staticmethod
     def parse(text: str) -> Head | None:
         seq, _, digest = text.strip().partition(":")
-        if not seq.isdigit() or len(digest) != 64 or \
+        if not (seq.isascii() and seq.isdigit()) or len(digest) != 64 or \
                 any(c not in "0123456789abcdef" for c in digest):
             return None
         return Head(int(seq), digest)

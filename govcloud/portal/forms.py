@@ -36,7 +36,7 @@ async def _read(request: Request) -> dict[str, Any] | None:
     """A posted form's fields, or a JSON body as {"_json": value}; None when the body
     has no length or is too large, {"_bad": why} when it cannot be read."""
     size = request.headers.get("content-length")
-    if size is None or not size.isdigit() or int(size) > MAX_FORM_BYTES:
+    if size is None or not (size.isascii() and size.isdigit()) or int(size) > MAX_FORM_BYTES:
         return None
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind == "application/json":

@@ -75,15 +75,16 @@ def parse_drill(department: str, host: str, text: str, site: str = "primary") ->
     for line in text.splitlines():
         word, _, rest = printable(line).partition(" ")
         if word == "restore_seconds":
-            d.restore_seconds = float(rest) if rest.replace(".", "", 1).isdigit() else None
+            number = rest.isascii() and rest.replace(".", "", 1).isdigit()
+            d.restore_seconds = float(rest) if number else None
         elif word == "restored_bytes":
-            d.restored_bytes = int(rest) if rest.isdigit() else 0
+            d.restored_bytes = int(rest) if rest.isascii() and rest.isdigit() else 0
         elif word == "checked_at":
             d.checked_at = rest
         elif word == "snapshot":
             d.snapshot = rest
         elif word == "files":
-            d.files = int(rest) if rest.isdigit() else 0
+            d.files = int(rest) if rest.isascii() and rest.isdigit() else 0
         elif word == "status":
             d.status = rest
             d.ok = rest == "ok"

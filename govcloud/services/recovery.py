@@ -69,7 +69,7 @@ def parse_status(department: str, site: str, host: str, text: str) -> SiteStatus
             v[key] = printable(rest.strip())
 
     def num(key: str) -> int | None:
-        return int(v[key]) if v.get(key, "").isdigit() else None
+        return int(v[key]) if v.get(key, "").isascii() and v.get(key, "").isdigit() else None
 
     seconds = v.get("drill_restore_seconds", "")
     return SiteStatus(

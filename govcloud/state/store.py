@@ -244,7 +244,7 @@ class Store:
             for stmt in schema(self.kind):
                 self.execute(stmt)
             self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif not version.isdigit() or int(version) > SCHEMA_VERSION:
+        elif not (version.isascii() and version.isdigit()) or int(version) > SCHEMA_VERSION:
             raise StateError(f"the state store {self.where} has schema version {version}; "
                              f"this govcloud knows {SCHEMA_VERSION}",
                              "use the govcloud release that wrote it (or newer)")

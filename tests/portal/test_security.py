@@ -182,3 +182,14 @@ def test_pages_are_chinese_first_and_english_on_request(site: Site) -> None:
     en = c.get("/departments/finance?lang=en").text
     assert '<html lang="en">' in en and "This month&#39;s bill" in en
     assert '<html lang="en">' in c.get("/").text  # the choice is kept
+
+
+def test_a_request_number_that_is_not_ascii_digits_is_not_found(site: Site) -> None:
+    """'²' and '①' pass str.isdigit() but not int(): they were a 500 and a crash log."""
+    c = sign_in(site, account("operator"))
+    for number in ("²", "①", "٣", "1²"):
+        for path in (f"/departments/finance/requests/{number}",
+                     f"/api/departments/finance/requests/{number}"):
+            r = c.get(path)
+            assert r.status_code == 404, (path, r.status_code)
+            assert "Internal error" not in r.text and "/.state/" not in r.text

@@ -80,8 +80,8 @@ def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
 
 
 def _own(p: Portal, department: str, number: str) -> records.Request:
-    found = records.find(p.store, int(number)) if number.isdigit() and len(number) < 12 \
-        else None
+    digits = number.isascii() and number.isdigit() and len(number) < 12  # not '²' or '①'
+    found = records.find(p.store, int(number)) if digits else None
     if found is None or found.department != department:
         raise NotFound(f"no request {number[:20]} of {department}", "see the request list")
     return found
