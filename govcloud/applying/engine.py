@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud.applying.apply import ApplyResult, Event, apply_plan
+from govcloud.applying.migrations import PREFIX as MIGRATION_PREFIX
 from govcloud.applying.migrations import MigrationResult, Progress, fresh_or_resumed
 from govcloud.applying.migrations import consolidate as run_migrations
 from govcloud.audit import trail
@@ -40,7 +41,7 @@ from govcloud.placement.consolidation import MigrationPlan
 from govcloud.placement.hosts import Host, Ratios
 from govcloud.requests.records import Request, listing
 from govcloud.services.playbooks import after_apply
-from govcloud.state.store import Store, acting, holder_id, open_store
+from govcloud.state.store import ApplyRecord, Store, acting, holder_id, open_store
 
 
 def validate(root: Path, extra_plans: list[Path] | None = None,
@@ -249,6 +250,16 @@ def locked(s: EstateSession, timeout: float = 0.0, doing: str = "apply") -> Iter
         yield
     finally:
         s.store.unlock()
+
+
+def settle_interrupted(s: EstateSession) -> list[ApplyRecord]:
+    """Applies killed after their last change (the caller holds the lock and the plan has
+    nothing left to do): their records are closed now, and returned so that the operator is
+    told. Interrupted consolidations are left to ``consolidate --apply``, which resumes them."""
+    found = [a for a in s.store.interrupted() if not a.id.startswith(MIGRATION_PREFIX)]
+    for a in found:
+        s.store.close_interrupted_apply(a.id, "nothing was left to do")
+    return found
 
 
 def apply(s: EstateSession, plan: Plan, on_event: Event | None = None, services: bool = True,

@@ -28,6 +28,7 @@ from govcloud.core.policy import POLICY_SCHEMA
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.errors import GovcloudError
 from govcloud.finance.pricebook import PRICE_SCHEMA
+from govcloud.state.store import ApplyRecord
 
 
 @cli.command()
@@ -178,6 +179,10 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
     with session(ctx) as s, engine.locked(s, lock_timeout):
         p = engine.saved_plan(s, plan_file, prune or bool(delete_unmanaged)) if plan_file \
             else s.plan(prune, delete_unmanaged)
+        if not p.has_changes:  # a killed apply may have done all its changes
+            settled = engine.settle_interrupted(s)
+            if output == "text":
+                _settled(settled)
         if not plan_file and not _confirmed(p, s, yes, output):
             return
         if plan_file and not p.has_changes:  # as apply --yes does when nothing is to do
@@ -202,6 +207,14 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
         click.echo(apply_text(result))
     if not result.ok or (result.services and not result.services.ok):
         ctx.exit(1)
+
+
+def _settled(records: list[ApplyRecord]) -> None:
+    """Say which killed applies had done all their changes (their records are now closed)."""
+    for rec in records:
+        click.echo(f"Note: apply {rec.id} (started {rec.started_at} by {rec.holder}) was "
+                   f"interrupted after {rec.done} of {rec.total} changes; nothing was left to "
+                   "do, so it is recorded as finished.")
 
 
 def _confirmed(p: Plan, s: engine.EstateSession, yes: bool, output: str) -> bool:

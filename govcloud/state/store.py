@@ -459,6 +459,11 @@ class Store:
         self.execute("UPDATE applies SET finished_at = ?, result = ? WHERE finished_at IS NULL",
                      (now(), f"interrupted; finished by {by}"))
 
+    def close_interrupted_apply(self, apply_id: str, why: str) -> None:
+        """One interrupted run's record closed, with why (``interrupted; …``)."""
+        self.execute("UPDATE applies SET finished_at = ?, result = ? WHERE id = ? AND "
+                     "finished_at IS NULL", (now(), f"interrupted; {why}", apply_id))
+
     def journal_of(self, apply_id: str) -> list[tuple[str, str, str, str]]:
         return [tuple(r) for r in self.query(
             "SELECT key, action, phase, detail FROM journal WHERE apply_id = ? ORDER BY seq",
