@@ -17,6 +17,7 @@ from govcloud.cli.render import (
     apply_text,
     drift_text,
     history_text,
+    interrupted_note,
     journal_text,
     plan_text,
     show_text,
@@ -212,9 +213,7 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
 def _settled(records: list[ApplyRecord]) -> None:
     """Say which killed applies had done all their changes (their records are now closed)."""
     for rec in records:
-        click.echo(f"Note: apply {rec.id} (started {rec.started_at} by {rec.holder}) was "
-                   f"interrupted after {rec.done} of {rec.total} changes; nothing was left to "
-                   "do, so it is recorded as finished.")
+        click.echo(interrupted_note(rec, "nothing was left to do, so it is recorded as finished"))
 
 
 def _confirmed(p: Plan, s: engine.EstateSession, yes: bool, output: str) -> bool:

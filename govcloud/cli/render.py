@@ -14,6 +14,7 @@ from govcloud.core.checks import Checked
 from govcloud.core.drift import Drift
 from govcloud.core.model import Estate
 from govcloud.core.planning import Change, Plan
+from govcloud.state.store import ApplyRecord
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "resize": ("~", "yellow"),
           "replace": ("-/+", "magenta"), "delete": ("-", "red"), "blocked": ("!", "red"),
@@ -190,12 +191,14 @@ def journal_text(rows: list[dict[str, Any]]) -> str:
                      for r in rows)
 
 
+def interrupted_note(rec: ApplyRecord, outcome: str) -> str:
+    """The note on an apply that was killed part way, and what became of it."""
+    return (f"Note: apply {rec.id} (started {rec.started_at} by {rec.holder}) was "
+            f"interrupted after {rec.done} of {rec.total} changes; {outcome}.")
+
+
 def apply_text(result: ApplyResult) -> str:
-    lines = []
-    for rec in result.resumed:
-        lines.append(f"Note: apply {rec.id} (started {rec.started_at} by {rec.holder}) was "
-                     f"interrupted after {rec.done} of {rec.total} changes; this run "
-                     "finished it.")
+    lines = [interrupted_note(rec, "this run finished it") for rec in result.resumed]
     for change, message in result.failed:
         lines.append(f"Failed: {change.action} {change.key}: {message}")
     for department, outcome in sorted(result.rolled_back.items()):
