@@ -27,6 +27,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -80,6 +81,7 @@ class Ability(StrEnum):
     MIGRATION = "migration"  # migrate(), set_host_enabled(): move servers, park freed hosts
     CATALOGUE = "catalogue"  # cloud_catalogue() and make_flavors(): the estate's flavors
     SIGN_IN = "sign-in"  # identify(), grants_of(), token_identity(): the cloud's accounts
+    HISTORY = "history"  # happened(): when the cloud resized, moved or parked what, dated
 
 
 # The method each ability stands for (a driver with the ability overrides them).
@@ -91,6 +93,7 @@ METHODS: dict[Ability, tuple[str, ...]] = {
     Ability.MIGRATION: ("migrate", "set_host_enabled"),
     Ability.CATALOGUE: ("cloud_catalogue", "make_flavors"),
     Ability.SIGN_IN: ("identify", "grants_of", "token_identity"),
+    Ability.HISTORY: ("happened",),
 }
 
 WHAT = {
@@ -101,6 +104,7 @@ WHAT = {
     Ability.RESIZE: "resize servers in place",
     Ability.CATALOGUE: "read or make the cloud's flavors",
     Ability.SIGN_IN: "sign people in with the cloud's accounts",
+    Ability.HISTORY: "say when it changed a server or a host",
 }
 
 FIX = {
@@ -111,6 +115,7 @@ FIX = {
     Ability.RESIZE: "replace the server instead",
     Ability.CATALOGUE: "the embedded sim cloud offers every catalogue flavor and image",
     Ability.SIGN_IN: "add local accounts with govcloud users add",
+    Ability.HISTORY: "changes are then dated when govcloud sees them",
 }
 
 
@@ -127,6 +132,19 @@ def requested_host(res: Resource) -> str | None:
     """The host govcloud's placement chose for a server being created (None: any host)."""
     host = res.computed.get("host") if res.kind == "server" else None
     return str(host) if host else None
+
+
+@dataclass(frozen=True)
+class Happening:
+    """Something the cloud did, dated by the cloud: ``subject`` "resource" (``key`` a
+    resource key; ``action`` resize, migrate, live-migration, create, delete, …) or "host"
+    (``key`` a host name; ``action`` enable or disable). The dated record
+    (``books/history``) dates a change it sees by the latest happening of its subject."""
+
+    at: datetime
+    subject: str
+    key: str
+    action: str
 
 
 class Unsupported(GovcloudError):
@@ -208,6 +226,12 @@ class Driver(ABC):
         with ``reason`` as its disabled reason). Idempotent. Consolidation disables the hosts
         it freed with :func:`consolidated_reason`; apply enables them when it needs room."""
         raise Unsupported(self.name, Ability.MIGRATION)
+
+    def happened(self, since: datetime) -> list[Happening]:
+        """What the cloud did at or after ``since`` to servers (resize, migration) and hosts
+        (enabled, disabled), oldest first, each with the cloud's own time (nova: the
+        server's instance actions and the compute services)."""
+        raise Unsupported(self.name, Ability.HISTORY)
 
     def cloud_catalogue(self, declared: Catalogue) -> CloudCatalogue:
         """The cloud's flavors (with sizes), images, and which of the declared flavors whose
