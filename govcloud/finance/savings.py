@@ -217,9 +217,25 @@ def ledger(plans: Mapping[str, Planned | Sequence[tuple[Planned, int]]], book: P
     consolidated_total = sum((d.consolidated for d in deps), ZERO)
     return Ledger(statement.period, tuple(deps), legacy_total, consolidated_total,
                   statement.idle, legacy_total - consolidated_total - statement.idle,
-                  tuple(assumptions(book, statement.month) + list(notes)
+                  tuple(_to_date(statement) + assumptions(book, statement.month)[_skip(statement):]
+                        + list(notes)
                         + ([statement.hosts_note()] if statement.hosts_note() else [])),
                   _per_year(statement))
+
+
+def _skip(statement: Statement) -> int:
+    return 1 if statement.month_to_date else 0
+
+
+def _to_date(statement: Statement) -> list[str]:
+    """A month to date's first assumption, in place of the whole month's."""
+    if not statement.month_to_date or not statement.hours:
+        return []
+    run, full = statement.hours
+    year = sum(Month(statement.month.year, m).hours for m in range(1, 13))
+    return [f"Figures are yuan for {statement.month} month to date ({run} of {full} hours): "
+            "the legacy cost counts the same hours as the charge; 'a year' figures scale "
+            f"the {run} hour{'' if run == 1 else 's'} run to the year's {year:,} hours."]
 
 
 def _per_year(statement: Statement) -> Decimal:

@@ -197,7 +197,7 @@ def _summary(statement: Statement, ledger: Ledger) -> list[str]:
         f"<b>¥{_money(statement.platform_cost - statement.idle)}</b></div>",
         f"<div>Idle capacity 空闲容量<b>¥{_money(statement.idle)}</b></div>",
         f"<div>Saving 节约<b>¥{_money(ledger.saving)}</b>a month, "
-        f"¥{_money(ledger.saving * 12)} a year</div>",
+        f"¥{_money(ledger.saving_per_year)} a year</div>",
         f"<div>Check 核对<b>{ok}</b>charges + idle = platform cost</div>",
         "</div>",
     ]

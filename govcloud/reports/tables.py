@@ -159,10 +159,10 @@ def savings_table(names: Names, ledger: Ledger) -> Table:
         rows.append([d.department, _name(names, d.department), d.legacy_servers,
                      d.legacy_total, d.consolidated, d.saving, d.saving_per_year])
     rows.append(["(idle)", "idle platform capacity", "", Decimal("0.00"), ledger.idle,
-                 -ledger.idle, -ledger.idle * 12])
+                 -ledger.idle, fen(-ledger.idle * ledger.per_year)])
     rows.append(["(total)", "estate", sum(d.legacy_servers for d in ledger.departments),
                  ledger.legacy_total, ledger.consolidated_total + ledger.idle, ledger.saving,
-                 ledger.saving * 12])
+                 ledger.saving_per_year])
     return header, rows
 
 

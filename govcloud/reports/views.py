@@ -129,8 +129,10 @@ def savings(names: Names, led: Ledger, detail: bool = False) -> Report:
     text = _text(header, rows, "llrrrrr")
     if detail:
         text += "\n\n" + _text(*tables.savings_detail(led), "llrll")
-    text += (f"\n\nEstate saving {led.saving:,.2f} yuan a month, {led.saving * 12:,.2f} a year "
-             f"({led.period}).\nAssumptions:\n" + "\n".join(f"  - {a}" for a in led.assumptions))
+    when = "a month" if led.per_year == 12 else "in the month to date"
+    text += (f"\n\nEstate saving {led.saving:,.2f} yuan {when}, {led.saving_per_year:,.2f} a "
+             f"year ({led.period}).\nAssumptions:\n"
+             + "\n".join(f"  - {a}" for a in led.assumptions))
     return Report(led.period, {"Savings": (header, rows)}, led.as_dict(), text,
                   tuple(led.assumptions))
 
