@@ -28,15 +28,16 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from govcloud.clock import clock, now, stamp
 from govcloud.core.model import Estate, TenancyPlan
-from govcloud.drivers.base import Ability, Driver, Happening
+from govcloud.drivers.base import CONSOLIDATED, Ability, Driver, Happening
 from govcloud.finance import history as record
 from govcloud.finance.history import HOST, PLAN, RESOURCE, Entry
 from govcloud.finance.period import Window, parse_time
+from govcloud.placement.hosts import Host
 from govcloud.state.store import Store
 
 BEGAN = "record"  # the subject of the record's first row: when it began
@@ -158,6 +159,37 @@ def _created(res: Any, fallback: datetime, since: datetime | None) -> datetime:
     return at if since is None or at >= since else fallback
 
 
+def _parked_on(host: Host, fallback: datetime) -> datetime:
+    """When consolidation parked a host first seen disabled: the day its disable reason
+    names (``govcloud: consolidated YYYY-MM-DD``), else ``fallback``."""
+    reason = host.disabled_reason or ""
+    if reason.startswith(CONSOLIDATED):
+        try:
+            day = date.fromisoformat(reason[len(CONSOLIDATED):].strip())
+        except ValueError:
+            return fallback
+        return min(datetime(day.year, day.month, day.day, tzinfo=UTC), fallback)
+    return fallback
+
+
+def _retired_before(driver: Driver) -> list[Entry]:
+    """Seeding: the resources the cloud deleted before the record began, each from its
+    ``created_at`` to its ``deleted_at``, so months still open bill them."""
+    out = []
+    for res in driver.retired(datetime(1970, 1, 1, tzinfo=UTC)):
+        body = record.resource_body(res)
+        made, gone = res.computed.get("created_at"), res.computed.get("deleted_at")
+        if body is None or not made or not gone:
+            continue
+        try:
+            start, end = parse_time(made), parse_time(gone)
+        except ValueError:
+            continue
+        out += [Entry(start, RESOURCE, res.key, res.department, body),
+                Entry(max(start, end), RESOURCE, res.key, res.department, None)]
+    return out
+
+
 def _resource_changes(driver: Driver, known: dict[tuple[str, str], Entry],
                       happenings: dict[tuple[str, str], datetime], seeding: bool
                       ) -> list[Entry]:
@@ -179,6 +211,8 @@ def _resource_changes(driver: Driver, known: dict[tuple[str, str], Entry],
                              res.key, res.department, body))
     gone = [e for (subject, key), e in known.items()
             if subject == RESOURCE and e.body is not None and key not in seen]
+    if seeding:
+        out += _retired_before(driver)
     if gone and not seeding:
         since = min(e.at for e in gone)
         deleted = {r.key: r.computed.get("deleted_at") for r in driver.retired(since)}
@@ -202,8 +236,8 @@ def _host_changes(driver: Driver, known: dict[tuple[str, str], Entry],
             continue  # a host never recorded counts as enabled
         if was is None or was.body != body:
             since = was.at if was is not None else datetime.min.replace(tzinfo=t.tzinfo)
-            out.append(Entry(_when(happenings, HOST, h.name, since, t), HOST, h.name, "",
-                             body))
+            at = _when(happenings, HOST, h.name, since, _parked_on(h, t) if was is None else t)
+            out.append(Entry(at, HOST, h.name, "", body))
     return out
 
 

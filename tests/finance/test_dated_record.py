@@ -195,3 +195,32 @@ def test_month_to_date_savings_compare_like_with_like(estate: Path) -> None:
     per_year = Decimal(hour["saving_per_year"])
     assert per_year == (saving_hour * 8760).quantize(Decimal("0.01"))
     assert abs(per_year - saving_month * 12) / (saving_month * 12) < Decimal("0.02")
+
+
+def test_a_store_from_before_the_record_is_seeded_from_the_cloud(tmp_path: Path) -> None:
+    """A store written by a release without the dated record: the first collect seeds it
+    from the cloud — resources from their creation, those deleted before from the sim's
+    retired rows, hosts parked by a consolidation from the day their disable reason names —
+    so a month still open bills what it billed with the record."""
+    root = copy_estate(tmp_path / "estate")
+    spread = {"GOVCLOUD_SIM_SPREAD": "1"}
+    govcloud("apply", "--yes", estate=root, env={**at("2026-01-01T00:00:00Z"), **spread},
+             check=True)
+    govcloud("consolidate", "--apply", "--yes", estate=root,
+             env={**at("2026-02-15T12:00:00Z"), **spread}, check=True)
+    (root / "plans" / "statistics.yaml").unlink()
+    run(root, "2026-03-10T06:00:00Z", "apply", "--yes", "--prune")
+    run(root, "2026-04-01T00:00:00Z", "usage", "collect", "--period", "2026-03")
+    recorded = chargeback(root, "2026-04-01T00:00:00Z", "2026-03")
+    db = sqlite3.connect(root / ".state" / "govcloud.db")
+    db.execute("DROP TABLE history")
+    db.execute("DROP TABLE history_now")
+    db.commit()
+    run(root, "2026-04-01T00:00:00Z", "usage", "collect", "--period", "2026-03")
+    seeded = chargeback(root, "2026-04-01T00:00:00Z", "2026-03")
+    sources = dict(db.execute("SELECT source, COUNT(*) FROM history GROUP BY source"))
+    assert sources.get("seed", 0) > 0
+    assert seeded["platform_cost"] == recorded["platform_cost"]
+    assert {d["department"]: d["total"] for d in seeded["departments"]} == \
+        {d["department"]: d["total"] for d in recorded["departments"]}
+    assert "statistics" in {d["department"] for d in seeded["departments"]}
