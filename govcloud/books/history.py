@@ -236,7 +236,9 @@ def _host_changes(driver: Driver, known: dict[tuple[str, str], Entry],
             continue  # a host never recorded counts as enabled
         if was is None or was.body != body:
             since = was.at if was is not None else datetime.min.replace(tzinfo=t.tzinfo)
-            at = _when(happenings, HOST, h.name, since, _parked_on(h, t) if was is None else t)
+            at = _when(happenings, HOST, h.name, since, t)
+            if was is None and (HOST, h.name) not in happenings:
+                at = _parked_on(h, t)  # no date from the cloud: its consolidation's day
             out.append(Entry(at, HOST, h.name, "", body))
     return out
 

@@ -132,20 +132,89 @@ def stretches(entries: Iterable[Entry], window: Window) -> list[Stretch]:
 def resources(found: Iterable[Stretch], window: Window) -> list[Resource]:
     """Each resource stretch as a Resource living just those hours (``computed``
     ``created_at`` and ``deleted_at``): what ``usage.prorated`` and ``usage.sim_samples``
-    read, so a resized server is two of them, each billed for its own hours."""
+    read, so a resized server is two of them, each billed for its own hours.
+
+    A server, volume or website is cut again wherever what it is billed for depends on
+    changes: its department's antivirus or backup service switched, or (a volume) its
+    server's backup flag. Each piece carries its effective flags (``antivirus``,
+    ``backup``: the resource's own and its department's service, both on), and the
+    department-wide service resources are left out, so that every hour counts as it ran."""
+    found = list(found)
+    services = _switches(found)
     out = []
     for s in found:
-        if s.subject != RESOURCE:
+        if s.subject != RESOURCE or s.body.get("kind") in ("antivirus", "backup"):
             continue
-        body = dict(s.body)
-        kind = body.pop("kind")
-        host = body.pop("host", None)
-        computed = {"created_at": (window.start + timedelta(hours=s.start)).isoformat(),
-                    "deleted_at": (window.start + timedelta(hours=s.end)).isoformat()}
-        if host:
-            computed["host"] = host
-        out.append(Resource(kind, s.department, s.key.rsplit("/", 1)[-1], body,
-                            computed=computed))
+        for lo, hi, flags in _pieces(s, services):
+            body = dict(s.body)
+            kind = body.pop("kind")
+            host = body.pop("host", None)
+            body.update(flags)
+            computed = {"created_at": (window.start + timedelta(hours=lo)).isoformat(),
+                        "deleted_at": (window.start + timedelta(hours=hi)).isoformat()}
+            if host:
+                computed["host"] = host
+            out.append(Resource(kind, s.department, s.key.rsplit("/", 1)[-1], body,
+                                computed=computed))
+    return out
+
+
+Switches = dict[tuple[str, str], list[tuple[int, int, bool]]]
+
+
+def _switches(found: list[Stretch]) -> Switches:
+    """(department, "antivirus" | "backup") and (department, "server:" name) → the hours
+    each was on or off: a department's services, and each server's own backup flag."""
+    out: Switches = {}
+    for s in found:
+        kind = s.body.get("kind")
+        if s.subject == RESOURCE and kind in ("antivirus", "backup"):
+            out.setdefault((s.department, kind), []).append(
+                (s.start, s.end, bool(s.body.get("enabled", True))))
+        elif s.subject == RESOURCE and kind == "server":
+            out.setdefault((s.department, "server:" + s.key.rsplit("/", 1)[-1]), []).append(
+                (s.start, s.end, bool(s.body.get("backup", True))))
+    return out
+
+
+def _on(spans: list[tuple[int, int, bool]] | None, hour: int, default: bool) -> bool:
+    """Whether a switch was on in ``hour`` (``default`` when never recorded: a department
+    without the service resource has it on; a volume whose server is gone, off)."""
+    if spans is None:
+        return default
+    for lo, hi, on in spans:
+        if lo <= hour < hi:
+            return on
+    return default
+
+
+def _pieces(s: Stretch, services: Switches) -> list[tuple[int, int, dict[str, Any]]]:
+    """``s`` cut where its effective antivirus and backup flags change, each piece with
+    them."""
+    kind, dep = s.body.get("kind"), s.department
+    deps: list[tuple[tuple[str, str], bool]] = []
+    if kind == "server":
+        deps = [((dep, "antivirus"), True), ((dep, "backup"), True)]
+    elif kind == "volume":
+        deps = [((dep, "backup"), True), ((dep, "server:" + str(s.body.get("server"))), False)]
+    elif kind == "website":
+        deps = [((dep, "backup"), True)]
+    if not deps:
+        return [(s.start, s.end, {})]
+    cuts = {s.start, s.end}
+    for key, _ in deps:
+        for lo, hi, _ in services.get(key, []):
+            cuts |= {h for h in (lo, hi) if s.start < h < s.end}
+    bounds = sorted(cuts)
+    out = []
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        on = {key: _on(services.get(key), lo, default) for key, default in deps}
+        if kind == "server":
+            flags = {"antivirus": bool(s.body.get("antivirus", True)) and on[(dep, "antivirus")],
+                     "backup": bool(s.body.get("backup", True)) and on[(dep, "backup")]}
+        else:
+            flags = {"backup": all(on.values())}
+        out.append((lo, hi, flags))
     return out
 
 

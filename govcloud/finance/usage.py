@@ -76,7 +76,8 @@ def allocations(resources: Iterable[Resource],
     """Department → item → allocated units, from resources (desired or actual); each
     resource's units multiplied by ``weight(resource)`` when given (its share of a month).
     A department's project counts as its membership (``member``); a volume's size counts
-    as protected data when its server and its department have backup on."""
+    as protected data when its server and its department have backup on (a volume or
+    website read from the dated record carries that as its own ``backup`` flag)."""
     res = list(resources)
     w = weight or (lambda r: 1.0)
     out: dict[str, dict[str, float]] = {}
@@ -110,12 +111,14 @@ def allocations(resources: Iterable[Resource],
         elif r.kind == "volume":
             d["volumes"] += share
             d["volume_gb"] += a["size_gb"] * share
-            if backed.get(f"{r.department}/{a.get('server')}") and \
-                    backup_on.get(r.department, True):
+            backs = a["backup"] if "backup" in a else \
+                backed.get(f"{r.department}/{a.get('server')}") and \
+                backup_on.get(r.department, True)
+            if backs:
                 d["backup_gb"] += a["size_gb"] * share
         elif r.kind == "website":
             d["website"] += share
-            if backup_on.get(r.department, True):
+            if a.get("backup", backup_on.get(r.department, True)):
                 d["backup_gb"] += a.get("storage_gb", 0) * share
     return out
 
