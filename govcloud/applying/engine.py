@@ -33,6 +33,7 @@ from govcloud.core.savedplan import check_saved
 from govcloud.drivers import Driver, open_driver
 from govcloud.drivers.base import CONSOLIDATED, Ability
 from govcloud.errors import GovcloudError, ValidationFailed
+from govcloud.estate import planwrites
 from govcloud.estate.files import quiet_gc, read_bytes
 from govcloud.estate.loader import check_book, check_estate, find_root
 from govcloud.placement import cloud
@@ -148,6 +149,8 @@ def session(root: Path) -> Iterator[EstateSession]:
     estate = validate(root).estate()
     store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
     try:
+        if planwrites.settle(store, estate.root):  # an approval killed mid-way: the plans
+            estate = validate(root).estate()       # are read again as it left them
         _bring_over(estate, store)
         driver = open_driver(estate, store)
         try:

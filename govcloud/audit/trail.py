@@ -54,6 +54,14 @@ def entries(store: Store, since: int = 0, limit: int | None = None) -> list[Entr
     return [_entry(r) for r in store.query(sql, params)]
 
 
+def last_about(store: Store, subject: str, actions: tuple[str, ...]) -> Entry | None:
+    """The newest record of one of ``actions`` about ``subject`` (who decided it last)."""
+    marks = ", ".join("?" for _ in actions)
+    rows = store.query(f"SELECT {COLUMNS} FROM audit WHERE subject = ? AND action IN ({marks}) "
+                       "ORDER BY seq DESC LIMIT 1", (subject, *actions))
+    return _entry(rows[0]) if rows else None
+
+
 def latest(store: Store, limit: int, action: str | None = None) -> list[Entry]:
     """The newest ``limit`` records (of one action), newest first."""
     where, params = ("WHERE action = ? ", (action,)) if action else ("", ())

@@ -11,10 +11,7 @@ is judged again on the file as it is now, and sent back if it no longer holds.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
-from pathlib import Path
 from typing import Any
 
 from govcloud.access.users import Person
@@ -24,10 +21,10 @@ from govcloud.core import approvals
 from govcloud.core.model import Estate
 from govcloud.core.roles import with_article
 from govcloud.errors import GovcloudError, LockHeld
-from govcloud.estate.files import write_text
+from govcloud.estate import planwrites
 from govcloud.requests import notify
 from govcloud.requests.assessment import Verdict, assess, digest, plan_text
-from govcloud.requests.records import Request, find, insert, save
+from govcloud.requests.records import Request, decide, find, insert, save
 from govcloud.state.store import Store
 
 FILERS = {"member", "approver", "operator"}  # who may file a request
@@ -88,30 +85,16 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
     return request
 
 
-def _commit(root: Path, file: str, request: Request, approvers: list[dict[str, str]]
-            ) -> str:
-    """One git commit of the plan file, authored by the requester, the approvers in
-    trailers; "" when the estate is no git repository, else what happened."""
-    probe = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        return ""
-    subject = f"{request.department}: {request.kind} (request {request.id})"
+def _git(request: Request, approvers: list[dict[str, str]]) -> dict[str, Any]:
+    """The git commit of an approved request's plan edit: authored by the requester, the
+    approvers in trailers."""
     reason = str(request.payload.get("reason", ""))
-    trailers = [f"Approved-by: {a['by']} ({a['role']})" for a in approvers]
-    env = {**os.environ, "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME", "govcloud"),
-           "GIT_COMMITTER_EMAIL": os.environ.get("GIT_COMMITTER_EMAIL", "govcloud@localhost")}
-    done = subprocess.run(
-        ["git", "-C", str(root), "commit", "--no-verify", "-q",
-         f"--author={request.requester} <{request.requester}@{request.department}.govcloud>",
-         "-m", subject, "-m", reason or "(no reason given)", "-m",
-         "\n".join([f"Request: {request.id}", *trailers]), "--", file],
-        capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        return f"git commit failed: {(done.stderr or done.stdout).strip()[:300]}"
-    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True).stdout.strip()
-    return f"committed {head}"
+    return {"subject": f"{request.department}: {request.kind} (request {request.id})",
+            "body": reason or "(no reason given)",
+            "trailers": [f"Request: {request.id}",
+                         *(f"Approved-by: {a['by']} ({a['role']})" for a in approvers)],
+            "author": f"{request.requester} <{request.requester}@{request.department}"
+                      ".govcloud>"}
 
 
 def _write(estate: Estate, store: Store, request: Request, by: str, role: str, reason: str,
@@ -125,6 +108,7 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
             raise LockHeld(str(exc), f"wait for it to finish, then approve request "
                                      f"{request.id} again") from None
         try:
+            planwrites.settle(store, estate.root, held=True)
             current = find(store, request.id)
             if current is None or current.state != "waiting":
                 raise RequestRefused(f"request {request.id} is "
@@ -141,7 +125,7 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
                                       f"since it was filed and the request no longer holds: "
                                       f"{first}", "verdict": verdict.as_dict()})
                 with store.transaction():
-                    save(store, returned)
+                    _decide(store, returned, current)
                     trail.append(store, by, "request returned", f"request {request.id}",
                                  current.department, {"state": "waiting"},
                                  {"state": "returned"}, returned.note, source)
@@ -150,14 +134,19 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
                               "approvals": approvals_, "verdict": verdict.as_dict(),
                               "note": "judged again: the plan file had changed" if stale
                               else ""})
-            with store.transaction():
-                save(store, done)
-                trail.append(store, by, "request approve", f"request {request.id}",
-                             current.department, {"plan": current.base},
-                             {"plan": digest(verdict.text), "diff": verdict.diff}, reason,
-                             source)
-                write_text(estate.root / file, verdict.text)
-            note = _commit(estate.root, file, done, approvals_)
+            n = planwrites.begin(store, file, text, verdict.text, _git(done, approvals_))
+            try:
+                with store.transaction():
+                    _decide(store, done, current)
+                    trail.append(store, by, "request approve", f"request {request.id}",
+                                 current.department, {"plan": current.base},
+                                 {"plan": digest(verdict.text), "diff": verdict.diff},
+                                 reason, source)
+                    planwrites.write(store, estate.root, n, verdict.text)
+            except BaseException:
+                planwrites.undo(store, estate.root, n)
+                raise
+            note = planwrites.finish(store, estate.root, n)
             if note:
                 done = Request(**{**done.as_dict(), "note": "; ".join(
                     x for x in (done.note, note) if x)})
@@ -183,12 +172,30 @@ def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = 
             raise RequestRefused(f"request {n} moved on meanwhile", "reload the queue")
         updated = Request(**{**current.as_dict(), "changed_at": now(), "approvals": [
             *current.approvals, {"role": person.role, "by": person.name, "at": now()}]})
-        save(store, updated)
+        _decide(store, updated, current)
         trail.append(store, person.name, "request approve", f"request {n}",
                      current.department, {"waiting_for": step},
                      {"waiting_for": updated.waiting_for()}, reason, source)
     _tell(estate, store, updated, person.name, source)
     return updated
+
+
+DECISIONS = ("request approve", "request reject", "request return", "request returned")
+
+
+def _decide(store: Store, r: Request, was: Request) -> None:
+    """Write the decision ``r`` (inside the caller's transaction) unless another decision
+    of the request came first: then it is refused (409 in the portal, exit 1 on the command
+    line), naming who decided and when, and nothing is written."""
+    if decide(store, r, was):
+        return
+    now_ = find(store, r.id)
+    last = trail.last_about(store, f"request {r.id}", DECISIONS)
+    who = f" by {last.actor} at {last.at}" if last is not None else ""
+    state = now_.state if now_ is not None else "gone"
+    what = "approved one step further" if state == "waiting" else state
+    raise RequestRefused(f"request {r.id} was {what}{who} meanwhile; this decision was not "
+                         "recorded", f"see govcloud request show {r.id}")
 
 
 def _decidable(store: Store, person: Person, n: int) -> Request:
@@ -221,7 +228,7 @@ def close(store: Store, person: Person, n: int, state: str, reason: str,
         request = _decidable(store, person, n)
         closed = Request(**{**request.as_dict(), "state": state, "changed_at": now(),
                             "note": reason.strip()})
-        save(store, closed)
+        _decide(store, closed, request)
         trail.append(store, person.name, f"request {'reject' if state == 'rejected' else 'return'}",
                      f"request {n}", request.department, {"state": "waiting"},
                      {"state": state}, reason.strip(), source)

@@ -83,6 +83,20 @@ def insert(store: Store, department: str, kind: str, requester: str, payload: An
     return n
 
 
+def decide(store: Store, r: Request, was: Request) -> bool:
+    """Write a decision ``r`` only if the request is still as ``was`` (its state and its
+    approvals): one decision per step. False, and nothing written, when another decision
+    came first. The caller holds a transaction (on SQLite the write lock, on PostgreSQL the
+    row's lock: the update waits for a concurrent one and then finds the row changed)."""
+    store.execute("UPDATE requests SET state = ?, verdict = ?, approvals = ?, changed_at = ?, "
+                  "note = ? WHERE id = ? AND state = ? AND approvals = ?",
+                  (r.state, json.dumps(r.verdict, ensure_ascii=False), json.dumps(r.approvals),
+                   r.changed_at, r.note, r.id, was.state, json.dumps(was.approvals)))
+    now = find(store, r.id)
+    return now is not None and now.state == r.state and now.approvals == r.approvals and \
+        now.changed_at == r.changed_at and now.note == r.note
+
+
 def save(store: Store, r: Request) -> None:
     """Write a decided (or further approved) request's state, verdict, approvals and note."""
     store.execute("UPDATE requests SET state = ?, verdict = ?, approvals = ?, changed_at = ?, "
