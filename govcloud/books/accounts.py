@@ -149,11 +149,16 @@ def records_for(store: Store, month: Month) -> list[usage.Record]:
     return records
 
 
-def names_of(estate: Estate, store: Store | None = None) -> dict[str, tuple[str, str]]:
-    """Department → (name, English name): the estate's, and (with ``store``) those of
-    departments that have left, as the dated record last kept them."""
+def names_of(estate: Estate, store: Store | None = None, month: Month | None = None
+             ) -> dict[str, tuple[str, str]]:
+    """Department → (name, English name): the estate's; with ``store``, also those of
+    departments that have left, as the dated record last kept them; with ``month`` too,
+    each department's name as the record had it at the month's end (a rename since does not
+    reach back)."""
     out = dated.names(store) if store is not None else {}
     out.update({d: (p.department.name, p.department.name_en) for d, p in estate.plans.items()})
+    if store is not None and month is not None and month.end <= clock():
+        out.update(dated.names(store, month.end))
     return out
 
 
@@ -262,7 +267,7 @@ def figures(estate: Estate, store: Store, month: Month) -> Figures:
         return Figures(month, frozen.estate, frozen.names, frozen.utilization,
                        frozen.statement, frozen.ledger)
     st = statement_for(estate, store, month)
-    return Figures(month, estate.settings.estate, names_of(estate, store),
+    return Figures(month, estate.settings.estate, names_of(estate, store, month),
                    utilization(estate, store, month), st, savings_for(estate, store, month, st))
 
 
@@ -275,7 +280,7 @@ class _Open:
 
     @cached_property
     def names(self) -> dict[str, tuple[str, str]]:
-        return names_of(self.estate, self.store)
+        return names_of(self.estate, self.store, self.month)
 
     @cached_property
     def utilization(self) -> Utilization:
@@ -407,6 +412,7 @@ def utilization(estate: Estate, store: Store, month: Month) -> Utilization:
 def utilization_of(estate: Estate, store: Store, month: Month) -> Utilization:
     """The month's utilization from its usage records (closed or not)."""
     records = records_for(store, month)
+    names = names_of(estate, store, month)
     alloc = usage.average(records)
     used = usage.used_by_department(records)
     run = usage.hours_run(records)
@@ -415,7 +421,7 @@ def utilization_of(estate: Estate, store: Store, month: Month) -> Utilization:
     for dep in sorted(alloc):
         p = estate.plans.get(dep)
         q = p.quota if p else None
-        rows.append(UtilRow(dep, name_of(estate, dep), alloc[dep],
+        rows.append(UtilRow(dep, names.get(dep, (dep, ""))[0], alloc[dep],
                             {i: None if v is None else round(v * scale, 3)
                              for i, v in used.get(dep, {}).items()},
                             {"instances": q.instances, "cores": q.cores, "ram_gb": q.ram_gb,

@@ -34,6 +34,7 @@ from typing import Any
 from govcloud.clock import clock, now, stamp
 from govcloud.core.model import Estate, TenancyPlan
 from govcloud.drivers.base import CONSOLIDATED, Ability, Driver, Happening
+from govcloud.errors import DamagedState
 from govcloud.finance import history as record
 from govcloud.finance.history import HOST, PLAN, RESOURCE, Entry
 from govcloud.finance.period import Window, parse_time
@@ -86,24 +87,72 @@ def append(store: Store, entries: Iterable[Entry], source: str) -> int:
     return len(rows)
 
 
-def _entry(row: tuple[Any, ...], store: Store) -> Entry:
+NUMBERS = ("vcpus", "ram_gb", "disk_gb", "size_gb", "storage_gb")
+
+
+def _damaged(store: Store, table: str, seq: Any, why: str) -> DamagedState:
+    """A row of the record that cannot be read. The record is append-only and every figure
+    of an open month reads it, so the way out is the store's backup, or mending the row by
+    hand to what happened — never deleting it, which would bill as if it had not."""
+    return DamagedState(
+        f"the state store's {table} row {seq} is damaged ({why})",
+        f"restore the store ({store.where}) from a backup; or mend the row by hand (the "
+        "time as 2026-01-31T12:00:00.000000Z, the body as the JSON of docs/finance.md's "
+        "dated record) — do not delete it: the months it covers would bill as if the change "
+        "had not happened (closed months keep their figures)", table, str(seq))
+
+
+def _body(store: Store, table: str, seq: Any, subject: str, text: Any) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        body = json.loads(text)
+    except (TypeError, ValueError):
+        raise _damaged(store, table, seq, "its body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _damaged(store, table, seq, "its body is not a JSON object")
+    if subject == RESOURCE and body.get("kind") not in record.RECORDED:
+        raise _damaged(store, table, seq, f"its kind {body.get('kind')!r} is not one the "
+                       "record keeps")
+    for f in NUMBERS:
+        v = body.get(f)
+        if f in body and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
+            raise _damaged(store, table, seq, f"its {f} {v!r} is not a number, at least 0")
+    if subject == HOST and not (isinstance(body.get("zone"), str)
+                                and isinstance(body.get("class"), str)):
+        raise _damaged(store, table, seq, "a host row needs its zone and class")
+    if subject == PLAN and not isinstance(body.get("legacy"), dict):
+        raise _damaged(store, table, seq, "a plan row needs its legacy inventory")
+    return body
+
+
+def _entry(row: tuple[Any, ...], store: Store, table: str = "history") -> Entry:
     seq, at, subject, key, department, body, source = row
     try:
-        when = parse_time(at)
+        when = parse_time(str(at))
     except ValueError:
-        raise store.damaged("history", str(seq), f"its time {at!r} is not a time",
-                            {"seq": seq}) from None
-    doc = None if body is None else store.document("history", str(seq), body, {"seq": seq})
-    return Entry(when, subject, key, department, doc, int(seq), source)
+        raise _damaged(store, table, seq, f"its time {at!r} is not a time") from None
+    return Entry(when, subject, key, department, _body(store, table, seq, subject, body),
+                 int(seq), source)
 
 
 def entries(store: Store, until: datetime | None = None) -> list[Entry]:
-    """The record's rows that happened before ``until`` (all of them: None), in order."""
+    """The record's rows that happened before ``until`` (all of them: None), in order.
+    Every row's time is read and checked, so a damaged one is named, never skipped."""
     ensure_tables(store)
-    sql = "SELECT seq, at, subject, key, department, body, source FROM history"
-    rows = store.query(sql + " WHERE at < ? ORDER BY at, seq", (stamp(until),)) if until \
-        else store.query(sql + " ORDER BY at, seq")
-    return [_entry(r, store) for r in rows]
+    rows = store.query("SELECT seq, at, subject, key, department, body, source FROM history "
+                       "ORDER BY seq")
+    found = []
+    for r in rows:
+        try:
+            when = parse_time(str(r[1]))
+        except ValueError:
+            raise _damaged(store, "history", r[0], f"its time {r[1]!r} is not a time") \
+                from None
+        if until is None or when < until:
+            found.append(_entry(r, store))
+    found.sort(key=lambda e: (e.at, e.seq))
+    return found
 
 
 def in_window(store: Store, window: Window) -> list[record.Stretch]:
@@ -116,14 +165,25 @@ def latest(store: Store, subject: str | None = None) -> dict[tuple[str, str], En
     ensure_tables(store)
     sql = "SELECT seq, at, subject, key, department, body, '' FROM history_now"
     rows = store.query(sql + " WHERE subject = ?", (subject,)) if subject else store.query(sql)
-    return {(e.subject, e.key): e for e in (_entry(r, store) for r in rows)}
+    return {(e.subject, e.key): e for e in (_entry(r, store, "history_now") for r in rows)}
 
 
-def names(store: Store) -> dict[str, tuple[str, str]]:
-    """Department → (name, English name) as its plan was last recorded: departments that
-    have left the estate included."""
-    return {key: (e.body.get("name", key), e.body.get("name_en", ""))
-            for (_, key), e in latest(store, PLAN).items() if e.body is not None}
+def names(store: Store, until: datetime | None = None) -> dict[str, tuple[str, str]]:
+    """Department → (name, English name) as its plan was last recorded before ``until``
+    (now: None) — departments that have left the estate included."""
+    if until is None:
+        return {key: (e.body.get("name", key), e.body.get("name_en", ""))
+                for (_, key), e in latest(store, PLAN).items() if e.body is not None}
+    ensure_tables(store)
+    rows = store.query("SELECT seq, at, subject, key, department, body, source FROM history "
+                       "WHERE subject = ? ORDER BY seq", (PLAN,))
+    last: dict[str, Entry] = {}
+    for e in (_entry(r, store) for r in rows):
+        if e.at < until and e.body is not None and \
+                (e.key not in last or (last[e.key].at, last[e.key].seq) <= (e.at, e.seq)):
+            last[e.key] = e
+    return {k: (str(e.body.get("name", k)), str(e.body.get("name_en", "")))
+            for k, e in last.items() if e.body is not None}
 
 
 def plan_body(plan: TenancyPlan, line_of: Any = None) -> dict[str, Any]:
@@ -147,7 +207,9 @@ def plan_body(plan: TenancyPlan, line_of: Any = None) -> dict[str, Any]:
 def _when(happenings: dict[tuple[str, str], datetime], subject: str, key: str,
           since: datetime, fallback: datetime) -> datetime:
     at = happenings.get((subject, key))  # never later than now: a clock set back (tests)
-    return min(at, fallback) if at is not None and at >= since else fallback
+    # Only a happening after the subject's last row dates this change: one at or before it
+    # is the change that row already records.
+    return min(at, fallback) if at is not None and at > since else fallback
 
 
 def _created(res: Any, fallback: datetime, since: datetime | None) -> datetime:
@@ -205,10 +267,14 @@ def _resource_changes(driver: Driver, known: dict[tuple[str, str], Entry],
         if was is None or was.body is None:
             since = None if was is None else was.at
             at = _created(res, t, since)
-            out.append(Entry(at, RESOURCE, res.key, res.department, body))
+            out.append(Entry(at if was is None else max(at, was.at), RESOURCE, res.key,
+                             res.department, body))
         elif was.body != body:
-            out.append(Entry(_when(happenings, RESOURCE, res.key, was.at, t), RESOURCE,
-                             res.key, res.department, body))
+            at = _when(happenings, RESOURCE, res.key, was.at, t)
+            made = _created(res, t, was.at)
+            if made < t and made > was.at:  # made again since (a replace): from then
+                at = made
+            out.append(Entry(max(at, was.at), RESOURCE, res.key, res.department, body))
     gone = [e for (subject, key), e in known.items()
             if subject == RESOURCE and e.body is not None and key not in seen]
     if seeding:
@@ -219,7 +285,8 @@ def _resource_changes(driver: Driver, known: dict[tuple[str, str], Entry],
         for e in gone:
             text = deleted.get(e.key)
             at = parse_time(text) if text else t
-            out.append(Entry(max(at, e.at), RESOURCE, e.key, e.department, None))
+            out.append(Entry(max(at, e.at), RESOURCE, e.key, e.department, None))  # never
+            # before its last row: a clock set back cannot end what began later
     return out
 
 
@@ -239,6 +306,8 @@ def _host_changes(driver: Driver, known: dict[tuple[str, str], Entry],
             at = _when(happenings, HOST, h.name, since, t)
             if was is None and (HOST, h.name) not in happenings:
                 at = _parked_on(h, t)  # no date from the cloud: its consolidation's day
+            elif was is not None:
+                at = max(at, was.at)
             out.append(Entry(at, HOST, h.name, "", body))
     return out
 
@@ -254,7 +323,7 @@ def _plan_changes(estate: Estate, known: dict[tuple[str, str], Entry],
                 body["digest"]:
             continue
         body = plan_body(plan, line_of(plan) if line_of else None)
-        at = first_seen.get(dep, t) if was is None else t
+        at = first_seen.get(dep, t) if was is None else max(t, was.at)
         out.append(Entry(min(at, t), PLAN, dep, dep, body))
     return out
 

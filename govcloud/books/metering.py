@@ -66,6 +66,13 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
     if stored.closing(store, month) is not None:
         raise GovcloudError(f"{month} is closed; its usage cannot change",
                             f"govcloud statement reopen --period {month} --reason … first")
+    run = usage.hours_run(stored.load(store, month))
+    if run is not None and run[0] > win.hours:
+        raise GovcloudError(f"usage of {month} is recorded to {run[0]} of {run[1]} hours, and "
+                            f"the clock now reads {clock():%Y-%m-%d %H:%M} UTC, "
+                            f"{win.hours} hours in: collecting now would shrink it",
+                            "check the system clock (or GOVCLOUD_NOW); the month's usage "
+                            "is left as it was")
     dated.observe(estate, store, driver, "collect", line_of(estate))
     found = dated.in_window(store, win)
     resources = record.resources(found, win)

@@ -178,14 +178,15 @@ def _switches(found: list[Stretch]) -> Switches:
 
 
 def _on(spans: list[tuple[int, int, bool]] | None, hour: int, default: bool) -> bool:
-    """Whether a switch was on in ``hour`` (``default`` when never recorded: a department
-    without the service resource has it on; a volume whose server is gone, off)."""
+    """Whether a switch was on in ``hour``: ``default`` when never recorded in the window
+    (a department without the service resource has it on; a volume without its server,
+    off); off in an hour before it was made or after it went."""
     if spans is None:
         return default
     for lo, hi, on in spans:
         if lo <= hour < hi:
             return on
-    return default
+    return False  # recorded, but not in this hour: it did not exist yet (or any more)
 
 
 def _pieces(s: Stretch, services: Switches) -> list[tuple[int, int, dict[str, Any]]]:

@@ -232,19 +232,18 @@ def _to_date(statement: Statement) -> list[str]:
     if not statement.month_to_date or not statement.hours:
         return []
     run, full = statement.hours
-    year = sum(Month(statement.month.year, m).hours for m in range(1, 13))
     return [f"Figures are yuan for {statement.month} month to date ({run} of {full} hours): "
-            "the legacy cost counts the same hours as the charge; 'a year' figures scale "
-            f"the {run} hour{'' if run == 1 else 's'} run to the year's {year:,} hours."]
+            "the legacy cost counts the same hours as the charge; 'a year' figures are the "
+            f"{run} hour{'' if run == 1 else 's'} run normalised to the month's {full}, × 12."]
 
 
 def _per_year(statement: Statement) -> Decimal:
     """What a figure of the statement's period is multiplied by for a year: 12 for a whole
-    month; for a month to date, the year's hours over the hours run (normalised)."""
+    month; for a month to date, first normalised to the whole month (its hours over the
+    hours run), then 12 — the same year a whole month of that rate gives."""
     if not statement.hours or statement.hours[0] >= statement.hours[1] or not statement.hours[0]:
         return Decimal(12)
-    year = sum(Month(statement.month.year, m).hours for m in range(1, 13))
-    return Decimal(year) / Decimal(statement.hours[0])
+    return Decimal(statement.hours[1]) * 12 / Decimal(statement.hours[0])
 
 
 def assumptions(book: PriceBook, month: Month) -> list[str]:

@@ -181,7 +181,8 @@ def test_savings_use_the_months_own_plans(estate: Path) -> None:
 
 def test_month_to_date_savings_compare_like_with_like(estate: Path) -> None:
     """Case 5: one hour after the first apply, the legacy cost counts one hour too, and the
-    year's figure is that hour's saving over the year's hours, not a whole month × 12."""
+    year's figure is that hour's saving normalised to the month, × 12 — not a whole month's
+    legacy against an hour's charge."""
     run(estate, "2026-01-01T00:30:00Z", "usage", "collect", "--period", "2026-01")
     hour = savings(estate, "2026-01-01T00:30:00Z", "2026-01")
     run(estate, "2026-02-01T00:00:00Z", "usage", "collect", "--period", "2026-01")
@@ -193,7 +194,7 @@ def test_month_to_date_savings_compare_like_with_like(estate: Path) -> None:
     saving_hour, saving_month = Decimal(hour["saving"]), Decimal(whole["saving"])
     assert abs(saving_hour * 744 - saving_month) / saving_month < Decimal("0.01")
     per_year = Decimal(hour["saving_per_year"])
-    assert per_year == (saving_hour * 8760).quantize(Decimal("0.01"))
+    assert per_year == (saving_hour * 744 * 12).quantize(Decimal("0.01"))
     assert abs(per_year - saving_month * 12) / (saving_month * 12) < Decimal("0.02")
 
 
@@ -224,3 +225,70 @@ def test_a_store_from_before_the_record_is_seeded_from_the_cloud(tmp_path: Path)
     assert {d["department"]: d["total"] for d in seeded["departments"]} == \
         {d["department"]: d["total"] for d in recorded["departments"]}
     assert "statistics" in {d["department"] for d in seeded["departments"]}
+
+
+def test_a_resize_and_a_resize_back_are_each_dated_when_they_happened(estate: Path) -> None:
+    """Found by a trial: a resize back (a replace: the root disk cannot shrink) was dated by
+    the earlier resize's action, so the bigger size was never billed."""
+    plan = estate / "plans" / "finance.yaml"
+    march = vcpu_months(estate, "2026-02")  # a whole month before: finance's vCPU-months
+    edit(plan, "- name: fin-budget-app\n    flavor: m1.large", "- name: fin-budget-app\n"
+               "    flavor: m1.xlarge")
+    run(estate, "2026-03-10T00:00:00Z", "apply", "--yes")
+    edit(plan, "- name: fin-budget-app\n    flavor: m1.xlarge", "- name: fin-budget-app\n"
+               "    flavor: m1.large")
+    run(estate, "2026-03-20T00:00:00Z", "apply", "--yes")
+    got = vcpu_months(estate, "2026-03")
+    # 3 servers 4 vCPU bigger for the 240 hours from the 10th to the 20th.
+    assert got == (march + Decimal(3 * 4 * 240) / 744).quantize(Decimal("0.000001"))
+
+
+def test_a_damaged_row_of_the_record_is_named_not_skipped(estate: Path) -> None:
+    db = sqlite3.connect(estate / ".state" / "govcloud.db")
+    seq = db.execute("SELECT MAX(seq) FROM history WHERE subject = 'resource'").fetchone()[0]
+    for column, value in (("body", '{"flavor": broken'), ("at", "garbage"),
+                          ("body", "{}")):
+        old = db.execute(f"SELECT {column} FROM history WHERE seq = ?", (seq,)).fetchone()[0]
+        db.execute(f"UPDATE history SET {column} = ? WHERE seq = ?", (value, seq))
+        db.commit()
+        got = govcloud("usage", "collect", "--period", "2026-01", estate=estate,
+                       env=at("2026-02-01T00:00:00Z"))
+        assert got.returncode == 1, got.stderr
+        assert f"history row {seq} is damaged" in got.stderr
+        assert "restore the store" in got.stderr and "do not delete it" in got.stderr
+        assert "Traceback" not in got.stderr
+        db.execute(f"UPDATE history SET {column} = ? WHERE seq = ?", (old, seq))
+        db.commit()
+
+
+def test_a_clock_set_back_neither_ends_what_began_later_nor_shrinks_a_month(
+        estate: Path) -> None:
+    """Found by a trial: a department removed at a later time and put back with the clock
+    set earlier was billed as gone; a month collected whole shrank when collected again
+    with the clock set back."""
+    (estate / "plans" / "statistics.yaml").rename(estate / "statistics.yaml")
+    run(estate, "2026-04-05T00:00:00Z", "apply", "--yes", "--prune")
+    (estate / "statistics.yaml").rename(estate / "plans" / "statistics.yaml")
+    run(estate, "2026-03-25T00:00:00Z", "apply", "--yes")  # the clock set back
+    run(estate, "2026-05-02T00:00:00Z", "usage", "collect", "--period", "2026-05")
+    db = sqlite3.connect(estate / ".state" / "govcloud.db")
+    member = db.execute("SELECT allocated FROM usage WHERE period = '2026-05' AND "
+                        "department = 'statistics' AND item = 'member'").fetchone()[0]
+    assert member == round(25 / 744, 6)  # every hour of May so far
+    run(estate, "2026-04-01T00:00:00Z", "usage", "collect", "--period", "2026-03")
+    back = govcloud("usage", "collect", "--period", "2026-03", estate=estate,
+                    env=at("2026-03-20T00:00:00Z"))
+    assert back.returncode == 1 and "would shrink it" in back.stderr
+    assert db.execute("SELECT allocated FROM usage WHERE period = '2026-03' AND "
+                      "department = '_platform' AND item = 'hours'").fetchone()[0] == 744
+
+
+def test_a_past_month_names_departments_as_they_were_named_then(estate: Path) -> None:
+    run(estate, "2026-06-01T00:00:00Z", "usage", "collect", "--period", "2026-05")
+    edit(estate / "plans" / "finance.yaml", "name: 青岛市财政局", "name: 青岛市财政局(改名)")
+    run(estate, "2026-06-02T00:00:00Z", "apply", "--yes")
+    for kind in ("chargeback", "savings", "utilization"):
+        text = run(estate, "2026-06-03T00:00:00Z", "report", kind, "--period", "2026-05")
+        assert "青岛市财政局" in text and "(改名)" not in text, kind
+    june = run(estate, "2026-06-03T00:00:00Z", "report", "chargeback", "--period", "2026-06")
+    assert "青岛市财政局(改名)" in june

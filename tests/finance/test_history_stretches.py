@@ -95,3 +95,15 @@ def test_hosts_running_idle_and_parked_by_the_hour() -> None:
     # month.
     assert got["idle"] == {"z": {"c": Fraction(252 + 720, 720)}}
     assert got["off"] == {"z": {"c": Fraction(720 - 492, 720)}}
+
+
+def test_a_service_made_during_the_month_protects_nothing_before_it_was_made() -> None:
+    """Found by a trial: backup made at 05:00 (an apply re-run after a kill) was billed for
+    the hours before it existed."""
+    rows = [server(t(1, 0), 2, backup=True),
+            Entry(t(1, 0), "resource", "d/volume/v", "d",
+                  {"kind": "volume", "size_gb": 100, "server": "s"}),
+            Entry(t(1, 5), "resource", "d/backup/d", "d", {"kind": "backup",
+                                                            "enabled": True})]
+    got = usage.prorated(record.resources(record.stretches(rows, WHOLE), WHOLE), WHOLE)
+    assert got["d"]["backup_gb"] == round(100 * 715 / 720, 6)
