@@ -155,3 +155,17 @@ def test_a_span_all_recorded_reads_as_before(estate: Path) -> None:
     assert data["basis"] == ["recorded", "recorded"] and "forecast" not in data
     assert "to_date" not in data and "rest_of_month" not in data
     assert data["departments"]["alpha"] == {"months": ["607.50", "607.50"], "total": "1215.00"}
+
+
+def test_the_year_to_date_forecasts_a_steady_year_at_twelve_months(estate: Path) -> None:
+    """The year to date on 26 November (November to date, 613 of 720 hours): the year's
+    figure is 12 months of a steady estate's cost, to the rounding of November's lines scaled
+    to its whole month (documented: each line to the fen). The old run rate (spend ÷ 7,909
+    hours run × 8,760) gave 51,200.89 — above, as February's 672 hours cost a whole month."""
+    for m in range(1, 12):
+        run(estate, "usage", "collect", "--period", f"2026-{m:02d}")
+    data = json.loads(run(estate, "report", "chargeback", "--from", "2026-01", "-o", "json"))
+    lines = len(data["departments"]) + 1  # each department and the idle line
+    year = Decimal(data["forecast"]["platform_cost"])
+    assert abs(year - 12 * Decimal("4260.00")) <= lines * Decimal("0.01"), year
+    assert data["basis"] == ["recorded"] * 10 + ["month-to-date"]
