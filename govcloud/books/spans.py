@@ -53,7 +53,10 @@ def span_report(estate: Estate, store: Store, span: Span,
     t = totals(months, basis, rate)
     rest = [rate.month(m) for m in later] if rate is not None and all(m > now for m in later) \
         else None
-    return views.span(names_of(estate), t, span, year(t, rest) if rest is not None else None)
+    early = [(m, *got.hours) for m, got in recorded.items()
+             if m < now and got.hours and got.hours[0] < got.hours[1]]
+    return views.span(names_of(estate), t, span, year(t, rest) if rest is not None else None,
+                      early)
 
 
 def _is_recorded(store: Store, m: Month, have: set[Month]) -> bool:

@@ -3,6 +3,7 @@ JSON, its terminal text and its notes. Pure: built from finance values, written 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -150,11 +151,12 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
 _HEADING = {RECORDED: "{}", TO_DATE: "{} (month to date)", FORECAST: "{} (forecast)"}
 
 
-def span(names: Names, t: SpanTotals, months: Span, year: dict[str, Decimal] | None
-         ) -> Report:
+def span(names: Names, t: SpanTotals, months: Span, year: dict[str, Decimal] | None,
+         early: Sequence[tuple[Month, int, int]] = ()) -> Report:
     """Charges per department month by month over a span, each month headed by its basis
     (recorded, month to date, forecast), with the idle and platform rows; with a forecast,
-    the columns to date, forecast and total; for a span from January, the year's figure."""
+    the columns to date, forecast and total; for a span from January, the year's figure.
+    ``early``: months gone by whose usage was collected before they ended (hours run, of)."""
     label = str(months)
     lines = t.lines()
     extra = ["to date", "forecast", "total"] if t.forecasting else ["total"]
@@ -171,7 +173,9 @@ def span(names: Names, t: SpanTotals, months: Span, year: dict[str, Decimal] | N
                  *tail("(idle)")])
     rows.append(["(total)", "platform cost", *t.platform, *tail("(total)")])
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
-    notes = _span_notes(t, year)
+    notes = _span_notes(t, year) + [
+        f"{m} was collected before it ended ({run} of {full} hours): govcloud usage collect "
+        f"--period {m} brings it up to date." for m, run, full in early]
     text += f"\n\n{label}: {len(t.months)} months." + "".join(f"\n{n}" for n in notes)
     data: dict[str, Any] = {"span": label, **t.as_dict()}
     if t.forecasting:

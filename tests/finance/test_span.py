@@ -9,6 +9,7 @@ from govcloud.finance.chargeback import MonthCharges
 from govcloud.finance.period import Month
 from govcloud.finance.span import FORECAST, RECORDED, TO_DATE, Rate, totals, year
 
+
 def month(m: Month, charges: dict[str, str], idle: str, hours: tuple[int, int] | None = None,
           closed: bool = False) -> MonthCharges:
     got = {d: Decimal(v) for d, v in charges.items()}

@@ -169,3 +169,16 @@ def test_the_year_to_date_forecasts_a_steady_year_at_twelve_months(estate: Path)
     year = Decimal(data["forecast"]["platform_cost"])
     assert abs(year - 12 * Decimal("4260.00")) <= lines * Decimal("0.01"), year
     assert data["basis"] == ["recorded"] * 10 + ["month-to-date"]
+
+
+def test_a_month_collected_before_it_ended_says_how_to_complete_it(estate: Path) -> None:
+    """The apply records its own month's first hour; on 15 February January is still 1 of
+    744 hours: it is month to date, its rest forecast, and the report says how to complete
+    it."""
+    data = span(estate, "2026-01", "2026-02", env=MID_FEBRUARY)
+    assert data["basis"] == ["month-to-date", "forecast"] and data["hours"][0] == [1, 744]
+    assert data["rest_of_month"]["month"] == "2026-01"
+    text = run(estate, "report", "chargeback", "--from", "2026-01", "--to", "2026-02",
+               env=MID_FEBRUARY)
+    assert ("2026-01 was collected before it ended (1 of 744 hours): govcloud usage collect "
+            "--period 2026-01 brings it up to date.") in text
