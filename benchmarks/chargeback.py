@@ -43,8 +43,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: tests.* (the reference) from this checkout
 from govcloud.applying import engine  # noqa: E402
-from govcloud.books import accounts  # noqa: E402
 from govcloud.books import records as stored  # noqa: E402
+from govcloud.books import spans  # noqa: E402
 from govcloud.estate.loader import load_book  # noqa: E402
 from govcloud.finance import chargeback as cb  # noqa: E402
 from govcloud.finance import usage as usage_mod  # noqa: E402
@@ -171,7 +171,7 @@ def year_to_date(months: list[Month], data: list[dict[str, dict[str, float]]]) -
         for _ in range(RUNS):  # each run opens the store afresh, as the CLI does
             with engine.session(root) as s:
                 start, cpu = time.perf_counter(), time.process_time()
-                report = accounts.span_report(s.estate, s.store, Span(months[0], months[-1]))
+                report = spans.span_report(s.estate, s.store, Span(months[0], months[-1]))
                 text, data_out = report.text, report.data
                 walls.append(time.perf_counter() - start)
                 cpus.append(time.process_time() - cpu)

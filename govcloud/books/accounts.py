@@ -36,11 +36,10 @@ from govcloud.finance.chargeback import (
     check_invariant,
     month_charges,
 )
-from govcloud.finance.period import Month, Span, Window
+from govcloud.finance.period import Month, Window
 from govcloud.finance.plancost import plan_cost as plan_cost_of
 from govcloud.finance.pricebook import PriceBook
 from govcloud.finance.savings import Ledger, RecordedPlan, ledger
-from govcloud.finance.span import totals
 from govcloud.finance.utilization import Utilization, UtilRow
 from govcloud.placement import hosts as placement
 from govcloud.placement.place import place
@@ -323,49 +322,6 @@ def report(estate: Estate, store: Store, kind: str, month: Month, detail: bool =
         return rep
     return views.Report(rep.period, rep.sheets, rep.data, rep.text, tuple(m.ledger.assumptions)
                         ).with_sheets(m.sheets())
-
-
-def span_report(estate: Estate, store: Store, span: Span,
-                recorded_only: bool = False) -> views.Report:
-    """Each department's charges month by month over ``span`` (closed months as frozen),
-    with the year's forecast for a span from January. ``recorded_only`` leaves out months
-    with no usage recorded (the exporter's year to date) instead of refusing them."""
-    book = book_for(estate)
-    have = set(stored.months(store))
-    if not recorded_only:
-        _refuse_unrecorded(store, span, have)
-    months = [charges_for(estate, store, m, book) for m in span
-              if not recorded_only or m in have]
-    year = Month(span.first.year, 1)
-    year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
-    return views.span(names_of(estate, store), totals(months), span, year_hours)
-
-
-def _refuse_unrecorded(store: Store, span: Span, have: set[Month]) -> None:
-    """The months of ``span`` with no usage (and not closed), named at once; when they come
-    before the first month with usage, where to start the range instead."""
-    missing = [m for m in span if m not in have and stored.closing(store, m) is None]
-    if not missing:
-        return
-    for m in missing:
-        window(m)  # a month not begun says so
-    def count(m: Month) -> int:
-        return m.year * 12 + m.month
-
-    if len(missing) == 1:
-        named = str(missing[0])
-    elif len(missing) == count(missing[-1]) - count(missing[0]) + 1:
-        named = f"{missing[0]} to {missing[-1]}"
-    else:
-        named = ", ".join(str(m) for m in missing)
-    later = sorted(m for m in have if m > missing[-1])
-    if later and all(m < min(have) for m in missing):
-        raise GovcloudError(f"no usage is recorded for {named} (the first month with usage is "
-                            f"{later[0]})",
-                            f"start the range there: --from {later[0]}; or, if the estate "
-                            f"ran then, govcloud usage collect --period {missing[0]}")
-    raise GovcloudError(f"no usage is recorded for {named}",
-                        f"run govcloud usage collect --period {missing[0]} first")
 
 
 def statement_page(estate: Estate, store: Store, month: Month, department: str) -> str:

@@ -70,7 +70,8 @@ def _optional_month(ctx: click.Context, param: click.Parameter, value: str | Non
 def span_options(f: F) -> F:
     """``--from``/``--to``: a range of months (``--to`` defaults to this month)."""
     f = click.option("--to", "to_month", callback=_optional_month, metavar="YYYY-MM",
-                     help="Last month of a range (default: this month).")(f)
+                     help="Last month of a range (default: this month); months not begun "
+                          "are shown as a forecast.")(f)
     return click.option("--from", "from_month", callback=_optional_month, metavar="YYYY-MM",
                         help="First month of a range: one column per month and the total, "
                              "e.g. --from 2026-01 for the year to date.")(f)
@@ -79,7 +80,7 @@ def span_options(f: F) -> F:
 def span_of(ctx: click.Context, from_month: Month | None, to_month: Month | None
             ) -> Span | None:
     """The range --from/--to give, or None for --period's one month. --period beside them
-    and a --to not begun are refused by name."""
+    is refused by name; months not begun are the report's to forecast."""
     if from_month is None:
         if to_month is not None:
             raise click.BadParameter("--to needs --from", param_hint="--to")
@@ -88,12 +89,7 @@ def span_of(ctx: click.Context, from_month: Month | None, to_month: Month | None
         raise click.BadParameter(f"--period {ctx.params['period']} and --from "
                                  f"{from_month} ask for different things — give one month "
                                  "with --period, or a range with --from/--to")
-    this = Month.of(clock())
-    if to_month is not None and to_month.start > this.start:
-        raise click.BadParameter(f"--to {to_month} has not begun (it is {clock():%Y-%m-%d} "
-                                 f"now) — give --to up to {this}, or leave it out for this "
-                                 "month", param_hint="--to")
     try:
-        return Span(from_month, to_month or this)
+        return Span(from_month, to_month or Month.of(clock()))
     except GovcloudError as exc:
         raise click.BadParameter(exc.render()) from None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from govcloud.books import accounts, closing, metering
+from govcloud.books import accounts, closing, metering, spans
 from govcloud.cli.app import cli
 from govcloud.cli.options import (
     out_option,
@@ -59,20 +59,21 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
                to_month: Month | None, output: str, out: Path | None) -> None:
     """Each department's share of the platform's cost for one month, pool by pool, with idle
     capacity as its own line. Charges + idle = platform cost, to the fen. With --from/--to:
-    each department's charge month by month and in total, and for a year from January the
-    forecast of the year (method stated).
+    each department's charge month by month and in total — months recorded as recorded, the
+    month under way to date, months not begun as a forecast (each labelled) — and for a span
+    from January the year's figure (forecast method stated).
 
     \b
     Example:
       govcloud report chargeback --period 2026-10 --output csv > chargeback-2026-10.csv
-      govcloud report chargeback --from 2026-01 --to 2026-10
+      govcloud report chargeback --from 2026-01 --to 2026-12
     """
     span = span_of(ctx, from_month, to_month)
     if span is None:
         _report(ctx, "chargeback", period, output, out)
         return
     with session(ctx) as s:
-        rep = accounts.span_report(s.estate, s.store, span)
+        rep = spans.span_report(s.estate, s.store, span)
     emit_report(rep, output, out or Path(f"govcloud-{span}.xlsx"))
 
 

@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from govcloud.applying import engine
-from govcloud.books import accounts, metering
+from govcloud.books import accounts, metering, spans
 from govcloud.books import records as stored
 from govcloud.core.drift import find_drift
 from govcloud.drivers.base import Ability
@@ -80,7 +80,7 @@ class EstateCollector(Collector):
                                    labels=["department", "name", "year"])
         if latest:
             year = str(latest.year)
-            report = accounts.span_report(est, store, Span.year_to_date(latest),
+            report = spans.span_report(est, store, Span.year_to_date(latest),
                                           recorded_only=True)
             book = accounts.book_for(est)
             for dep, v in report.data["departments"].items():

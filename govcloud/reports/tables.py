@@ -44,6 +44,7 @@ TITLES = {
     "websites": "网站数 Websites", "backup_gb": "备份GB Backup GB",
     "antivirus_seats": "防病毒点数 Antivirus seats", "quota_cores": "vCPU配额 Core quota",
     "quota_ram_gb": "内存配额GiB RAM quota GiB", "total": "合计（元） Total (yuan)",
+    "to date": "至今（元） To date (yuan)", "forecast": "预测（元） Forecast (yuan)",
     "legacy_servers": "整合前服务器数 Servers before", "legacy_cost": "自建成本（元） Legacy cost",
     "consolidated_cost": "整合后费用（元） Consolidated cost", "saving": "节约（元） Saving",
     "saving_per_year": "年化节约（元） Saving a year", "line": "明细 Line",
@@ -62,12 +63,18 @@ TITLES = {
 }
 
 
+# A span's month column is headed by its basis (reports.views.span): recorded, to date, forecast.
+BASIS_TITLES = {"": "", "(month to date)": " 本月至今 (month to date)",
+                "(forecast)": " 预测 (forecast)"}
+
+
 def title(code: str) -> str:
     """A column's title in words; a pool's share column is named after the pool."""
     if code in TITLES:
         return TITLES[code]
-    if len(code) == 7 and code[4] == "-":  # a month column, YYYY-MM
-        return f"{code} 月 month"
+    month, _, basis = code.partition(" ")
+    if len(month) == 7 and month[4] == "-" and basis in BASIS_TITLES:  # YYYY-MM (basis)
+        return f"{month} 月 month{BASIS_TITLES[basis]}"
     words = code.replace("-", " ").replace("_", " ")
     return f"{words} 资源池分摊（元） {words} pool share (yuan)"
 

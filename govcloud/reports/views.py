@@ -3,6 +3,7 @@ JSON, its terminal text and its notes. Pure: built from finance values, written 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,7 @@ from govcloud.finance.chargeback import Statement
 from govcloud.finance.period import Month, Span
 from govcloud.finance.rerate import Rerate
 from govcloud.finance.savings import Ledger
-from govcloud.finance.span import FORECAST_METHOD, SpanTotals
+from govcloud.finance.span import FORECAST, FORECAST_METHOD, RECORDED, TO_DATE, SpanTotals
 from govcloud.finance.utilization import Utilization
 from govcloud.reports import tables
 from govcloud.reports.tables import Names
@@ -149,31 +150,64 @@ def workbook_sheets(names: Names, util: Utilization, st: Statement, led: Ledger
             "Unit costs": tables.unit_cost_table(unitcost.unit_costs(st))}
 
 
-def span(names: Names, t: SpanTotals, months: Span, year_hours: int) -> Report:
-    """Charges per department month by month over a span, with the idle and platform rows,
-    and (for a year from January) the forecast of the year with its method."""
+_HEADING = {RECORDED: "{}", TO_DATE: "{} (month to date)", FORECAST: "{} (forecast)"}
+
+
+def span(names: Names, t: SpanTotals, months: Span, year: dict[str, Decimal] | None,
+         early: Sequence[tuple[Month, int, int]] = ()) -> Report:
+    """Charges per department month by month over a span, each month headed by its basis
+    (recorded, month to date, forecast), with the idle and platform rows; with a forecast,
+    the columns to date, forecast and total; for a span from January, the year's figure.
+    ``early``: months gone by whose usage was collected before they ended (hours run, of)."""
     label = str(months)
-    header = ["department", "name", *(str(m) for m in t.months), "total"]
-    rows: list[list[Any]] = [[d, names.get(d, (d, ""))[0], *v, t.total(d)]
+    lines = t.lines()
+    extra = ["to date", "forecast", "total"] if t.forecasting else ["total"]
+    header = ["department", "name", *(_HEADING[b].format(m) for m, b in
+                                      zip(t.months, t.basis, strict=True)), *extra]
+
+    def tail(key: str) -> list[Decimal]:
+        to_date, ahead = lines[key]
+        return [to_date, ahead, to_date + ahead] if t.forecasting else [to_date]
+
+    rows: list[list[Any]] = [[d, names.get(d, (d, ""))[0], *v, *tail(d)]
                              for d, v in t.charges.items()]
     rows.append(["(idle)", "idle capacity (charged to no department)", *t.idle,
-                 sum(t.idle, Decimal(0))])
-    rows.append(["(total)", "platform cost", *t.platform, sum(t.platform, Decimal(0))])
+                 *tail("(idle)")])
+    rows.append(["(total)", "platform cost", *t.platform, *tail("(total)")])
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
-    month_to_date = [str(m) for m, (run, full) in zip(t.months, t.hours, strict=True)
-                     if run < full]
-    text += f"\n\n{label}: {len(t.months)} months"
-    if month_to_date:
-        text += f" ({', '.join(month_to_date)} month to date)"
-    data = {"span": label, **t.as_dict()}
-    forecast = t.forecast(year_hours)
-    if forecast is not None:
-        text += (f".\nForecast for {t.months[0].year}: platform cost {forecast:,.2f} yuan "
-                 f"(method: {FORECAST_METHOD}).")
-        data["forecast"] = {"platform_cost": str(forecast), "method": FORECAST_METHOD}
-    else:
-        text += "."
-    return Report(months, {"Chargeback by month": (header, rows)}, data, text)
+    notes = _span_notes(t, year) + [
+        f"{m} was collected before it ended ({run} of {full} hours): govcloud usage collect "
+        f"--period {m} brings it up to date." for m, run, full in early]
+    text += f"\n\n{label}: {len(t.months)} months." + "".join(f"\n{n}" for n in notes)
+    data: dict[str, Any] = {"span": label, **t.as_dict()}
+    if t.forecasting:
+        data["forecast_method"] = FORECAST_METHOD
+    if year is not None:
+        data["forecast"] = {"year": t.months[0].year, "platform_cost": str(year["(total)"]),
+                            "idle": str(year["(idle)"]), "method": FORECAST_METHOD,
+                            "departments": {d: str(v) for d, v in year.items()
+                                            if not d.startswith("(")}}
+    return Report(months, {"Chargeback by month": (header, rows)}, data, text, tuple(notes))
+
+
+def _span_notes(t: SpanTotals, year: dict[str, Decimal] | None) -> list[str]:
+    """What the span's columns are: the months to date and forecast, the rest of the month
+    under way, the forecast's base and method, the year's figure."""
+    notes = []
+    for basis, said in ((TO_DATE, "month to date"), (FORECAST, "forecast")):
+        named = [str(m) for m, b in zip(t.months, t.basis, strict=True) if b == basis]
+        if named:
+            notes.append(f"{said.capitalize()}: {', '.join(named)}.")
+    if t.rest is not None:
+        notes.append(f"The rest of {t.rest.month} is forecast at its own hourly rate: "
+                     f"platform cost {t.rest.platform_cost:,.2f} yuan (in the forecast "
+                     "column, not in its month's).")
+    if t.forecasting or year is not None:
+        notes.append(f"Forecast from {t.base}'s charges; method: {FORECAST_METHOD}.")
+    if year is not None:
+        notes.append(f"Year {t.months[0].year}: platform cost {year['(total)']:,.2f} yuan "
+                     "(recorded, then forecast).")
+    return notes
 
 
 def rerate(names: Names, r: Rerate, recorded: bool) -> Report:
