@@ -9,7 +9,8 @@ Legacy counterfactual for one month, per department (plan ``legacy``, prices ``p
   antivirus       its own licences a year / 12
   backup          its own backup a year / 12
   websites        sites it hosted itself × cost of hosting one a year / 12
-Consolidated: the department's chargeback for the month. Saving = legacy − consolidated.
+Consolidated: the department's chargeback for the month, without adjustments (a credit or
+debit is neither usage nor a saving). Saving = legacy − consolidated.
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ def ledger(plans: dict[str, TenancyPlan], book: PriceBook, statement: Statement,
            line_of: Callable[[TenancyPlan], LineOf] | None = None) -> Ledger:
     """Savings per department for the statement's month, and totals across the estate."""
     deps = []
-    charged = {d.department: d.total for d in statement.departments}
+    # The charge without adjustments: a credit is neither usage nor a saving.
+    charged = {d.department: d.shares for d in statement.departments}
     for dep_id in sorted(set(plans) | set(charged)):
         plan = plans.get(dep_id)
         lines = legacy_lines(plan, book, statement.month,

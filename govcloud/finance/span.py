@@ -29,6 +29,7 @@ class SpanTotals:
     idle: tuple[Decimal, ...]
     platform: tuple[Decimal, ...]
     hours: tuple[tuple[int, int], ...]  # hours run, hours in the month
+    adjustments: tuple[Decimal, ...] = ()  # Σ adjustments a month (inside ``charges``)
 
     def total(self, department: str) -> Decimal:
         return sum(self.charges[department], ZERO)
@@ -53,7 +54,9 @@ class SpanTotals:
                                                                       self.platform],
                 "charged": str(self.charged), "hours": [list(h) for h in self.hours],
                 "total_platform_cost": str(sum(self.platform, ZERO)),
-                "total_idle": str(sum(self.idle, ZERO))}
+                "total_idle": str(sum(self.idle, ZERO)),
+                "adjustments": [str(x) for x in self.adjustments],
+                "total_adjustments": str(sum(self.adjustments, ZERO))}
 
 
 def totals(months: Sequence[MonthCharges]) -> SpanTotals:
@@ -68,4 +71,5 @@ def totals(months: Sequence[MonthCharges]) -> SpanTotals:
                       {d: tuple(v) for d, v in charges.items()},
                       tuple(m.idle for m in months),
                       tuple(m.platform_cost for m in months),
-                      tuple(m.hours or (m.month.hours,) * 2 for m in months))
+                      tuple(m.hours or (m.month.hours,) * 2 for m in months),
+                      tuple(m.adjustments for m in months))

@@ -84,14 +84,23 @@ def chargeback(names: Names, st: Statement) -> Report:
             for a in st.adjustments)
     text += (f"\n\nPeriod {period_label(st)}, {status}. Pools: "
              + "; ".join(f"{p.name} split by {p.rule}" for p in st.pools)
-             + f".\nCheck: charges {st.platform_cost - st.idle + st.adjusted():,.2f} + idle "
-             f"{st.idle:,.2f} = platform cost {st.platform_cost:,.2f}"
-             + (f" + adjustments {st.adjusted():,.2f}." if st.adjustments else "."))
+             + ".\n" + check_sentence(st))
     if st.hosts_note():
         text += "\n" + st.hosts_note()
     data = {**st.as_dict(), "rate_card": [{k: _card(v) for k, v in r.items()} for r in card]}
     return Report(st.period, {"Chargeback": (header, rows), "Rate card": card_table}, data,
                   text)
+
+
+def check_sentence(st: Statement) -> str:
+    """How the month adds up, in one sentence: adjustments apart from the pools' charges."""
+    if not st.adjustments:
+        return (f"Check: charges {st.shared():,.2f} + idle {st.idle:,.2f} = platform cost "
+                f"{st.platform_cost:,.2f}.")
+    return (f"Check: pool charges {st.shared():,.2f} + idle {st.idle:,.2f} = platform cost "
+            f"{st.platform_cost:,.2f}; + adjustments {st.adjusted():,.2f} (credits and debits, "
+            f"neither usage nor savings) = billed {st.billed():,.2f}, the departments' totals "
+            f"{st.billed() - st.idle:,.2f} + idle.")
 
 
 def _places(v: float) -> int:
@@ -156,7 +165,17 @@ def span(names: Names, t: SpanTotals, months: Span, year_hours: int) -> Report:
                              for d, v in t.charges.items()]
     rows.append(["(idle)", "idle capacity (charged to no department)", *t.idle,
                  sum(t.idle, Decimal(0))])
-    rows.append(["(total)", "platform cost", *t.platform, sum(t.platform, Decimal(0))])
+    if any(t.adjustments):
+        adj = list(t.adjustments)
+        rows.append(["(platform cost)", "platform cost (the pools)", *t.platform,
+                     sum(t.platform, Decimal(0))])
+        rows.append(["(adjustments)", "adjustments (credits and debits, not usage)", *adj,
+                     sum(adj, Decimal(0))])
+        billed = [p + a for p, a in zip(t.platform, adj, strict=True)]
+        rows.append(["(total)", "platform cost + adjustments", *billed,
+                     sum(billed, Decimal(0))])
+    else:
+        rows.append(["(total)", "platform cost", *t.platform, sum(t.platform, Decimal(0))])
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
     month_to_date = [str(m) for m, (run, full) in zip(t.months, t.hours, strict=True)
                      if run < full]
@@ -201,6 +220,9 @@ def rerate(names: Names, r: Rerate, recorded: bool) -> Report:
         why += [f"  {c.what}: {c.old or '—'}  →  {c.new or '—'}" for c in r.price_lines]
         if why:
             parts.append("Why (price lines that changed):\n" + "\n".join(why))
+        if r.savings:
+            parts.append("Savings the next close would freeze:\n" + "\n".join(
+                f"  {c.what}: {money(c.old)} → {money(c.new)}" for c in r.savings))
         if r.book.old != r.book.new:
             parts.append(f"Price book {r.book.old or '—'} → {r.book.new}.")
     parts.append("Recorded and audited." if recorded else
