@@ -47,6 +47,7 @@ def close(estate: Estate, store: Store, month: Month, by: str | None = None,
     path = estate.root / estate.settings.prices
     text = path.read_text(encoding="utf-8")
     cites = [x.source for p in m.statement.pools for x in p.lines]
+    cites += [s for _, s in m.statement.rates.values()]  # what a re-rate after a reopen reads
     cites += [x.price_source for d in m.ledger.departments for x in d.legacy]
     cites += list(m.ledger.assumptions)
     by, at = by or holder_id(), now()
@@ -184,7 +185,7 @@ def _amount(yuan: str) -> Decimal:
     if amount != amount.quantize(Decimal("0.01")) or not amount:
         raise GovcloudError(f"--yuan {yuan} is not a non-zero amount to the fen",
                             "e.g. --yuan -120.50 (credit) or --yuan 80 (debit)")
-    return amount
+    return amount.quantize(Decimal("0.01"))  # kept and shown to the fen: -600 as -600.00
 
 
 def publish(store: Store, month: Month, folder: Path) -> list[Path]:

@@ -166,14 +166,25 @@ def diff(old: Rating | None, new: Rating) -> Rerate:
     return Rerate(
         n.period, old.baseline() if old else "never rated before",
         tuple(deps), _changes(rates_a, rates_b), _changes(cost_a, cost_b),
-        _changes(old.cited() if old else {},
-                 # the savings' price lines only when the old rating recorded its savings too
-                 identities(n, new.ledger if old is None or old.ledger else None,
-                            new.price_lines)),
+        _cited_changes(old, new),
         FigureChange("platform cost", o.platform_cost if o else None, n.platform_cost),
         FigureChange("idle", o.idle if o else None, n.idle),
         FigureChange("price book", old.book_digest if old else None, new.book_digest),
         _changes(_savings(old.ledger if old else None), _savings(new.ledger)))
+
+
+def _cited_changes(old: Rating | None, new: Rating) -> tuple[FigureChange, ...]:
+    """The cited price lines that changed, by identity, over what both ratings cite: the
+    savings' lines only when the old rating recorded its savings, the rate card's only when
+    it recorded their text (a month closed by an earlier version did not)."""
+    if old is None:
+        return _changes({}, new.cited())
+    rates = any(_line(s) in old.price_lines for _, s in old.statement.rates.values())
+
+    def cited(r: Rating) -> dict[str, str]:
+        return identities(r.statement, r.ledger if old.ledger else None, r.price_lines, rates)
+
+    return _changes(cited(old), cited(new))
 
 
 def _savings(led: Ledger | None) -> dict[str, Decimal]:
@@ -193,12 +204,20 @@ _FROM = re.compile(r"\bfrom:\s*[\"']?([0-9]{4}-[0-9]{2}(?:-[0-9]{2})?)")
 _INDEX = re.compile(r"\[(\d+)\]$")
 
 
-def identities(st: Statement, led: Ledger | None, lines: dict[str, str]) -> dict[str, str]:
+def _line(source: str) -> str:
+    """``file:line`` of a one-line source (``prices.yaml:5 units.vcpu[0]``), or ''."""
+    m = _SOURCE.search(source)
+    return f"{m[1]}:{m[2]}" if m else ""
+
+
+def identities(st: Statement, led: Ledger | None, lines: dict[str, str],
+               rates: bool = True) -> dict[str, str]:
     """Every price line the figures cite, by identity → its text: the key path with a pool's
     name for its position (``pools.network``) and a dated entry's month for its index
     (``units.vcpu from 2026-01``). ``lines`` is file:line → text, as recorded."""
     cites = [(x.source, p.name) for p in st.pools for x in p.lines]
-    cites += [(s, "") for _, s in st.rates.values()]
+    if rates:
+        cites += [(s, "") for _, s in st.rates.values()]
     if led is not None:
         cites += [(x.price_source, "") for d in led.departments for x in d.legacy]
     out: dict[str, str] = {}

@@ -24,7 +24,8 @@ Rules:
 - Legacy a month, each line rounded to the fen: per legacy class count × purchase / years /
   12, count × W × 730 × legacy PUE / 1000 × tariff, count × maintenance / 12; admin FTE ×
   staff a year / 12; own antivirus / 12; own backup / 12; own websites × website cost / 12.
-  Saving = legacy − total; estate saving = Σ legacy − Σ totals − idle.
+  Saving = legacy − (total − adjustments): an adjustment is neither usage nor a saving;
+  estate saving = Σ legacy − Σ shares − idle (= Σ legacy − platform cost).
 """
 
 from __future__ import annotations
