@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from govcloud.audit import trail
@@ -260,8 +261,28 @@ def last_rating(store: Store, month: Month) -> Rating | None:
     period = str(month)
     rows = store.query("SELECT body FROM ratings WHERE period = ? ORDER BY seq DESC LIMIT 1",
                        (period,))
-    return Rating.from_dict(store.document("ratings", period, rows[0][0], {"period": period})
-                            ) if rows else None
+    if not rows:
+        return None
+    r = Rating.from_dict(store.document("ratings", period, rows[0][0], {"period": period}))
+    return _who_closed(store, month, r) if r.how == "closed" and r.reopened is None else r
+
+
+def _who_closed(store: Store, month: Month, r: Rating) -> Rating:
+    """A reopen recorded by an earlier version kept the reopen's time and who as the closed
+    figures' (so a re-rate read "as closed at <the reopen>"): read who closed, and when, from
+    the finance audit trail instead, and the reopen beside it. Nothing stored is changed."""
+    reopens = store.query("SELECT at, reason FROM finance_audit WHERE period = ? AND "
+                          "action = 'reopen' AND at <= ? AND who = ? ORDER BY at DESC "
+                          "LIMIT 1", (str(month), r.rated_at, r.rated_by))
+    if not reopens:
+        return r
+    closes = store.query("SELECT at, who FROM finance_audit WHERE period = ? AND "
+                         "action = 'close' AND at <= ? ORDER BY at DESC LIMIT 1",
+                         (str(month), reopens[0][0]))
+    if not closes:
+        return r
+    return replace(r, rated_at=closes[0][0], rated_by=closes[0][1],
+                   reopened={"at": reopens[0][0], "by": r.rated_by, "reason": reopens[0][1]})
 
 
 def add_adjustment(store: Store, month: Month, a: Adjustment) -> None:

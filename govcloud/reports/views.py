@@ -87,7 +87,9 @@ def chargeback(names: Names, st: Statement) -> Report:
              + ".\n" + check_sentence(st))
     if st.hosts_note():
         text += "\n" + st.hosts_note()
-    data = {**st.as_dict(), "rate_card": [{k: _card(v) for k, v in r.items()} for r in card]}
+    data = {**st.as_dict(), "adjusted": str(st.adjusted()),
+            "platform_cost_plus_adjustments": str(st.billed()),
+            "rate_card": [{k: _card(v) for k, v in r.items()} for r in card]}
     return Report(st.period, {"Chargeback": (header, rows), "Rate card": card_table}, data,
                   text)
 
@@ -126,6 +128,9 @@ def unit_costs(st: Statement) -> Report:
              "items in proportion, over the units billed; paid: what departments were charged "
              "(idle left out). Unit cost × units = cost, to the fen; the costs add up to the "
              f"platform cost {st.platform_cost:,.2f} ({period_label(st)}).")
+    if st.adjustments:
+        text += (f"\nAdjustments {st.adjusted():,.2f} (credits and debits) are no unit's cost "
+                 "and are left out here; the chargeback shows them.")
     data = {"period": str(st.period), "platform_cost": str(st.platform_cost), "idle": str(st.idle),
             "method": unitcost.__doc__.split("\n\n", 1)[1].strip() if unitcost.__doc__
             else "", "items": [c.as_dict() for c in costs]}

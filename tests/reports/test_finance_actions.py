@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,28 @@ def test_a_rerate_after_a_reopen_names_who_closed_and_when(golden: Path) -> None
     assert diff["baseline"].startswith(f"as closed at {closed_at} by {closed_by} "
                                        "(reopened at 2026-11-03T09:00:00")
     assert diff["baseline"].endswith(": tariff wrong)")
+
+
+def test_a_reopen_recorded_by_an_earlier_version_still_names_who_closed(golden: Path) -> None:
+    """Ratings kept by a reopen before this fix carry the reopen's time and who; a re-rate
+    reads who closed from the finance audit trail instead (nothing stored is rewritten)."""
+    run(golden, "statement", "close", "--period", "2026-10",
+        GOVCLOUD_NOW="2026-11-01T01:00:00Z")
+    run(golden, "statement", "reopen", "--period", "2026-10", "--reason", "tariff wrong",
+        GOVCLOUD_NOW="2026-11-03T09:00:00Z")
+    db = sqlite3.connect(golden / ".state" / "govcloud.db")
+    with db:  # the row as the earlier version wrote it
+        (body,) = db.execute("SELECT body FROM ratings WHERE period = '2026-10'").fetchone()
+        old = json.loads(body)
+        reopen_at, reopener = old["reopened"]["at"], old["reopened"]["by"]
+        del old["reopened"], old["ledger"]
+        old["rated_at"], old["rated_by"] = reopen_at, reopener
+        db.execute("UPDATE ratings SET body = ? WHERE period = '2026-10'", (json.dumps(old),))
+    db.close()
+    closed = json.loads(run(golden, "statement", "audit", "-o", "json"))[0]
+    diff = as_json(golden, "statement", "rerate", "--period", "2026-10")
+    assert diff["baseline"] == (f"as closed at {closed['at']} by {closed['who']} (reopened "
+                                f"at {reopen_at} by {reopener}: tariff wrong)")
 
 
 def test_a_rerate_knows_price_lines_by_identity_and_shows_the_savings(golden: Path) -> None:
