@@ -195,14 +195,15 @@ def test_a_rerate_knows_price_lines_by_identity_and_shows_the_savings(golden: Pa
     edit(prices, "power:\n", "# the tariff below is the 2026 contract's\npower:\n")
     diff = as_json(golden, "statement", "rerate", "--period", "2026-10")
     assert diff["why"]["price_lines"] == [] and diff["changed"] is False, diff["why"]
-    edit(golden / "plans" / "alpha.yaml", "{class: old, count: 2}", "{class: old, count: 3}")
+    edit(prices, "old: {purchase_yuan: 6000,", "old: {purchase_yuan: 9000,")
     edit(prices, "vcpu: [{from: 2026-01, yuan: 10}]", "vcpu: [{from: 2026-01, yuan: 11}]")
     diff = as_json(golden, "statement", "rerate", "--period", "2026-10")
-    assert [c["what"] for c in diff["why"]["price_lines"]] == ["units.vcpu from 2026-01"]
+    assert [c["what"] for c in diff["why"]["price_lines"]] == [
+        "legacy_classes.old", "units.vcpu from 2026-01"]
     moved = {c["what"]: (c["old"], c["new"]) for c in diff["savings"]}
     assert "alpha legacy cost" in moved and "estate saving" in moved
     old, new = moved["alpha legacy cost"]
-    assert Decimal(new) > Decimal(old)  # a third legacy server
+    assert Decimal(new) > Decimal(old)  # dearer legacy servers
     text = run(golden, "statement", "rerate", "--period", "2026-10")
     assert "Savings the next close would freeze:" in text and "alpha legacy cost" in text
 
