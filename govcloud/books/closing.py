@@ -9,7 +9,6 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from govcloud.audit import trail
 from govcloud.books import accounts
 from govcloud.books import records as stored
 from govcloud.clock import now
@@ -48,6 +47,7 @@ def close(estate: Estate, store: Store, month: Month, by: str | None = None,
     path = estate.root / estate.settings.prices
     text = path.read_text(encoding="utf-8")
     cites = [x.source for p in m.statement.pools for x in p.lines]
+    cites += [s for _, s in m.statement.rates.values()]  # what a re-rate after a reopen reads
     cites += [x.price_source for d in m.ledger.departments for x in d.legacy]
     cites += list(m.ledger.assumptions)
     by, at = by or holder_id(), now()
@@ -56,15 +56,12 @@ def close(estate: Estate, store: Store, month: Month, by: str | None = None,
                 digest(text.encode("utf-8")),
                 cited_lines(cites, {estate.settings.prices: text}), at, by)
     try:
-        stored.save_closing(store, c)
+        stored.save_closing(store, c, source)
     except Exception:  # the period's row is the key: another close got there first
         if stored.closing(store, month) is not None:
             raise GovcloudError(f"{month} is already closed (closed meanwhile by another "
                                 "close)", "reload: a closed month cannot change") from None
         raise
-    trail.append(store, by, "statement close", f"statement {month}", "", None,
-                 {"platform_cost": str(st.platform_cost), "idle": str(st.idle),
-                  "digest": c.body_digest()}, "", source)
     return c
 
 
@@ -78,11 +75,13 @@ def rerate(estate: Estate, store: Store, month: Month, reason: str | None = None
                             f"govcloud statement reopen --period {month} --reason … first")
     accounts.window(month)  # refuses a month not yet begun
     st = accounts.statement_for(estate, store, month)
+    led = accounts.savings_for(estate, store, month, st)  # what the next close would freeze
     text = (estate.root / estate.settings.prices).read_text(encoding="utf-8")
     cites = [x.source for p in st.pools for x in p.lines] + [s for _, s in st.rates.values()]
+    cites += [x.price_source for d in led.departments for x in d.legacy]
     new = Rating(st, digest(text.encode("utf-8")),
                  cited_lines(cites, {estate.settings.prices: text}), now(), holder_id(),
-                 "rerate")
+                 "rerate", led)
     change = rate_diff(stored.last_rating(store, month), new)
     if reason is not None:
         if not reason.strip():
@@ -138,15 +137,45 @@ def reopen(store: Store, month: Month, reason: str) -> Closing:
 
 
 def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: str,
-           reason: str) -> Adjustment:
-    """A credit (negative) or debit (positive) on a department's charge in an open month."""
+           reason: str, credit_balance: str | None = None) -> Adjustment:
+    """A credit (negative) or debit (positive) on a department's charge in an open month,
+    for a department billed that month (one that has left the estate since included). A
+    credit that would leave the bill below zero needs ``credit_balance``: why that is meant."""
     if stored.closing(store, month) is not None:
         raise GovcloudError(f"{month} is closed", "adjust the current month instead, or "
                             f"reopen {month} first")
-    if department not in estate.plans:
-        raise GovcloudError(f"no department '{department}' in the estate",
-                            f"one of: {', '.join(sorted(estate.plans))}")
-    try:  # a plain decimal: no exponent, infinity, NaN, underscores or hex
+    amount = _amount(yuan)
+    if not reason.strip():
+        raise GovcloudError("an adjustment needs a reason", "give --reason \"…\"")
+    accounts.window(month)
+    st = accounts.statement_for(estate, store, month)
+    billed = sorted(accounts.allocated_for(store, month).by_department)
+    if department not in billed:
+        raise GovcloudError(f"'{department}' was not billed in {month}",
+                            f"adjust a department billed that month, one of: "
+                            f"{', '.join(billed)}")
+    before = st.charge(department)
+    if before + amount < 0:
+        if credit_balance is None:
+            raise GovcloudError(
+                f"--yuan {amount} would leave {department}'s bill for {month} at "
+                f"{before + amount:,.2f} yuan (charge {before:,.2f} so far): a credit balance",
+                f"credit at most {before:,.2f}, or, if a credit balance is meant, add "
+                "--allow-credit-balance \"why\"")
+        if not credit_balance.strip():
+            raise GovcloudError("--allow-credit-balance needs a reason",
+                                "say why the bill may go below zero, e.g. "
+                                "--allow-credit-balance \"refund of the March overcharge\"")
+        reason = f"{reason.strip()} (credit balance allowed: {credit_balance.strip()})"
+    a = Adjustment(department, amount, reason.strip(), holder_id(), now())
+    stored.add_adjustment(store, month, a)
+    return a
+
+
+def _amount(yuan: str) -> Decimal:
+    """``--yuan``: a plain non-zero decimal to the fen (no exponent, infinity, NaN,
+    underscores or hex)."""
+    try:
         if not re.fullmatch(r"[+-]?[0-9]+(\.[0-9]+)?", yuan.strip()):
             raise InvalidOperation
         amount = Decimal(yuan.strip())
@@ -156,12 +185,7 @@ def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: st
     if amount != amount.quantize(Decimal("0.01")) or not amount:
         raise GovcloudError(f"--yuan {yuan} is not a non-zero amount to the fen",
                             "e.g. --yuan -120.50 (credit) or --yuan 80 (debit)")
-    if not reason.strip():
-        raise GovcloudError("an adjustment needs a reason", "give --reason \"…\"")
-    accounts.window(month)
-    a = Adjustment(department, amount, reason.strip(), holder_id(), now())
-    stored.add_adjustment(store, month, a)
-    return a
+    return amount.quantize(Decimal("0.01"))  # kept and shown to the fen: -600 as -600.00
 
 
 def publish(store: Store, month: Month, folder: Path) -> list[Path]:
@@ -176,4 +200,8 @@ def publish(store: Store, month: Month, folder: Path) -> list[Path]:
     files = release(c.estate, c.names, c.statement, c.ledger, c.book_digest)
     for name, data in files.items():
         write_bytes(folder / name, data)
+    data_name = f"spending-and-savings-{month}.csv"
+    stored.audit(store, month, "publish", "", holder_id(), digest(files[data_name]),
+                 after={"folder": str(folder), "files": sorted(files),
+                        "statement": c.body_digest()})
     return [folder / name for name in files]

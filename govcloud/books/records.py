@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
+from govcloud.audit import trail
 from govcloud.clock import now
 from govcloud.errors import GovcloudError, StateError
 from govcloud.finance.chargeback import Adjustment
@@ -125,9 +127,17 @@ def periods(store: Store) -> list[str]:
 
 
 def audit(store: Store, month: Month, action: str, reason: str, who: str,
-          digest: str = "") -> None:
-    store.execute("INSERT INTO finance_audit (at, period, action, reason, who, digest) "
-                  "VALUES (?,?,?,?,?,?)", (now(), str(month), action, reason, who, digest))
+          digest: str = "", department: str = "", before: Any = None,
+          after: Any = None, source: str = "cli") -> None:
+    """One finance action, in the finance audit trail and in the hash-chained audit trail
+    (``govcloud audit``: action "statement <verb>", subject "statement YYYY-MM"), in one
+    transaction, with who, when and why."""
+    with store.transaction():
+        store.execute("INSERT INTO finance_audit (at, period, action, reason, who, digest) "
+                      "VALUES (?,?,?,?,?,?)", (now(), str(month), action, reason, who, digest))
+        trail.append(store, who, f"statement {action.split()[0]}", f"statement {month}",
+                     department, before, {**(after or {}), **({"digest": digest} if digest
+                                                               else {})}, reason, source)
 
 
 def audit_trail(store: Store, month: Month | None = None) -> list[dict[str, str]]:
@@ -140,14 +150,17 @@ def audit_trail(store: Store, month: Month | None = None) -> list[dict[str, str]
             for r in rows]
 
 
-def save_closing(store: Store, c: Closing) -> None:
+def save_closing(store: Store, c: Closing, source: str = "cli") -> None:
     ensure_tables(store)
+    st = c.statement
     with store.transaction():
         store.execute("INSERT INTO statements (period, body, closed_at, closed_by) "
                       "VALUES (?,?,?,?)",
                       (str(c.period), json.dumps(c.as_dict(), ensure_ascii=False, sort_keys=True),
                        c.closed_at, c.closed_by))
-        audit(store, c.month, "close", "", c.closed_by, c.body_digest())
+        audit(store, c.month, "close", "", c.closed_by, c.body_digest(),
+              after={"platform_cost": str(st.platform_cost), "idle": str(st.idle),
+                     "adjustments": str(st.adjusted())}, source=source)
 
 
 def closed_periods(store: Store) -> list[str]:
@@ -209,16 +222,19 @@ def replace_closing(store: Store, c: Closing, note: str, who: str) -> None:
 
 
 def reopen(store: Store, month: Month, reason: str, who: str) -> Closing | None:
-    """Delete the month's frozen figures; its statement is kept as a rating, so a re-rate
-    shows what changed since it was closed."""
+    """Delete the month's frozen figures; its statement and savings are kept as a rating,
+    so a re-rate shows what changed since it was closed. The rating keeps who closed the
+    month and when; the reopen (who, when, why) is added beside it, never over it."""
     ensure_tables(store)
     with store.transaction():
         c = closing(store, month)
         if c is not None:
             store.execute("DELETE FROM statements WHERE period = ?", (str(month),))
-            audit(store, month, "reopen", reason, who, c.body_digest())
-            save_rating(store, month, Rating(c.statement, c.book_digest, c.price_lines,
-                                              now(), who, "closed"), reason)
+            audit(store, month, "reopen", reason, who, c.body_digest(),
+                  before={"closed_at": c.closed_at, "closed_by": c.closed_by})
+            save_rating(store, month, Rating(
+                c.statement, c.book_digest, c.price_lines, c.closed_at, c.closed_by, "closed",
+                c.ledger, {"at": now(), "by": who, "reason": reason}), reason)
     return c
 
 
@@ -234,7 +250,9 @@ def save_rating(store: Store, month: Month, r: Rating, reason: str) -> None:
                       (period, seq, json.dumps(r.as_dict(), ensure_ascii=False,
                                                sort_keys=True), r.rated_at, r.rated_by))
         if r.how == "rerate":
-            audit(store, month, "rerate", reason, r.rated_by, r.digest())
+            audit(store, month, "rerate", reason, r.rated_by, r.digest(),
+                  after={"book_digest": r.book_digest,
+                         "platform_cost": str(r.statement.platform_cost)})
 
 
 def last_rating(store: Store, month: Month) -> Rating | None:
@@ -243,8 +261,28 @@ def last_rating(store: Store, month: Month) -> Rating | None:
     period = str(month)
     rows = store.query("SELECT body FROM ratings WHERE period = ? ORDER BY seq DESC LIMIT 1",
                        (period,))
-    return Rating.from_dict(store.document("ratings", period, rows[0][0], {"period": period})
-                            ) if rows else None
+    if not rows:
+        return None
+    r = Rating.from_dict(store.document("ratings", period, rows[0][0], {"period": period}))
+    return _who_closed(store, month, r) if r.how == "closed" and r.reopened is None else r
+
+
+def _who_closed(store: Store, month: Month, r: Rating) -> Rating:
+    """A reopen recorded by an earlier version kept the reopen's time and who as the closed
+    figures' (so a re-rate read "as closed at <the reopen>"): read who closed, and when, from
+    the finance audit trail instead, and the reopen beside it. Nothing stored is changed."""
+    reopens = store.query("SELECT at, reason FROM finance_audit WHERE period = ? AND "
+                          "action = 'reopen' AND at <= ? AND who = ? ORDER BY at DESC "
+                          "LIMIT 1", (str(month), r.rated_at, r.rated_by))
+    if not reopens:
+        return r
+    closes = store.query("SELECT at, who FROM finance_audit WHERE period = ? AND "
+                         "action = 'close' AND at <= ? ORDER BY at DESC LIMIT 1",
+                         (str(month), reopens[0][0]))
+    if not closes:
+        return r
+    return replace(r, rated_at=closes[0][0], rated_by=closes[0][1],
+                   reopened={"at": reopens[0][0], "by": r.rated_by, "reason": reopens[0][1]})
 
 
 def add_adjustment(store: Store, month: Month, a: Adjustment) -> None:
@@ -253,7 +291,8 @@ def add_adjustment(store: Store, month: Month, a: Adjustment) -> None:
         store.execute("INSERT INTO adjustments (period, department, yuan, reason, made_by, "
                       "made_at) VALUES (?,?,?,?,?,?)",
                       (str(month), a.department, str(a.yuan), a.reason, a.by, a.at))
-        audit(store, month, f"adjust {a.department} {a.yuan:+}", a.reason, a.by)
+        audit(store, month, f"adjust {a.department} {a.yuan:+}", a.reason, a.by,
+              department=a.department, after={"yuan": str(a.yuan), "at": a.at})
 
 
 def adjustments(store: Store, month: Month) -> tuple[Adjustment, ...]:

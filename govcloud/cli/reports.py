@@ -203,8 +203,10 @@ def statement_close(ctx: click.Context, period: Month) -> None:
     with session(ctx) as s:
         c = closing.close(s.estate, s.store, period)
     st = c.statement
+    adjusted = (f", adjustments {st.adjusted():+,.2f} (billed {st.billed() - st.idle:,.2f})"
+                if st.adjustments else "")
     click.echo(f"Closed {period}: platform cost {st.platform_cost:,.2f} yuan, charged "
-               f"{st.platform_cost - st.idle:,.2f}, idle {st.idle:,.2f} (at {c.closed_at}; "
+               f"{st.shared():,.2f}, idle {st.idle:,.2f}{adjusted} (at {c.closed_at}; "
                f"price book {c.book_digest}).")
 
 
@@ -261,10 +263,15 @@ def statement_reopen(ctx: click.Context, period: Month, reason: str) -> None:
 @click.option("--yuan", required=True, help="Amount to the fen: negative a credit, positive "
               "a debit.")
 @click.option("--reason", required=True, help="Why (kept on the statement and audited).")
+@click.option("--allow-credit-balance", "credit_balance", metavar="WHY", default=None,
+              help="Let a credit take the department's bill below zero, and why (audited); "
+              "without it such a credit is refused.")
 @click.pass_context
 def statement_adjust(ctx: click.Context, period: Month, department: str, yuan: str,
-                     reason: str) -> None:
-    """Add a credit or debit line to a department's charge in an open month; audited.
+                     reason: str, credit_balance: str | None) -> None:
+    """Add a credit or debit line to a department's charge in an open month, for any
+    department billed that month (one that has left the estate since included); audited.
+    Adjustments are neither usage nor savings: every report shows them as their own line.
 
     \b
     Example:
@@ -272,7 +279,8 @@ def statement_adjust(ctx: click.Context, period: Month, department: str, yuan: s
         --reason "October outage credit"
     """
     with session(ctx) as s:
-        a = closing.adjust(s.estate, s.store, period, department, yuan, reason)
+        a = closing.adjust(s.estate, s.store, period, department, yuan, reason,
+                           credit_balance)
     click.echo(f"Adjusted {department} in {period} by {a.yuan:+,.2f} yuan ({a.reason}).")
 
 

@@ -176,6 +176,12 @@ class DepartmentCharge:
     total: Decimal  # Σ by_pool + adjustment
     adjustment: Decimal = ZERO
 
+    @property
+    def shares(self) -> Decimal:
+        """The department's shares of the pools: its charge before adjustments (what the
+        savings compare with legacy cost; a credit is not a saving)."""
+        return self.total - self.adjustment
+
     def as_dict(self) -> dict[str, Any]:
         return {"department": self.department, "usage": self.usage,
                 "list_value": str(self.list_value),
@@ -258,7 +264,16 @@ class Statement:
         return self.hours is not None and self.hours[0] < self.hours[1]
 
     def adjusted(self) -> Decimal:
+        """Σ adjustments: credits and debits, neither usage nor platform cost."""
         return sum((a.yuan for a in self.adjustments), ZERO)
+
+    def shared(self) -> Decimal:
+        """What the pools charged departments: platform cost − idle (adjustments apart)."""
+        return self.platform_cost - self.idle
+
+    def billed(self) -> Decimal:
+        """Σ department totals + idle = platform cost + adjustments."""
+        return self.platform_cost + self.adjusted()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Statement:
@@ -380,11 +395,12 @@ class MonthCharges:
     platform_cost: Decimal
     hours: tuple[int, int] | None = None
     closed: bool = False
+    adjustments: Decimal = ZERO  # Σ adjustments, inside ``charges``
 
     @classmethod
     def of(cls, s: Statement) -> MonthCharges:
         return cls(s.month, {d.department: d.total for d in s.departments}, s.idle,
-                   s.platform_cost, s.hours, s.closed_at is not None)
+                   s.platform_cost, s.hours, s.closed_at is not None, s.adjusted())
 
 
 @dataclass(frozen=True)
@@ -507,7 +523,8 @@ def month_charges(book: PriceBook, month: Month, usage: Mapping[str, Mapping[str
     every = sorted(set(m.deps) | set(adjust))
     return MonthCharges(month, {d: charges.get(d, ZERO) for d in every},
                         sum((Decimal(x.fen.get(IDLE, 0)).scaleb(-2) for x in splits), ZERO),
-                        sum((x.cost for x in splits), ZERO), hours)
+                        sum((x.cost for x in splits), ZERO), hours,
+                        adjustments=sum(adjust.values(), ZERO))
 
 
 class _Exact(dict[float, Decimal]):

@@ -9,7 +9,8 @@ Legacy counterfactual for one month, per department (plan ``legacy``, prices ``p
   antivirus       its own licences a year / 12
   backup          its own backup a year / 12
   websites        sites it hosted itself × cost of hosting one a year / 12
-Consolidated: the department's chargeback for the month. Saving = legacy − consolidated.
+Consolidated: the department's chargeback for the month, without adjustments (a credit or
+debit is neither usage nor a saving). Saving = legacy − consolidated.
 """
 
 from __future__ import annotations

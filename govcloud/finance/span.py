@@ -81,6 +81,7 @@ class SpanTotals:
     basis: tuple[str, ...]  # recorded | month-to-date | forecast, per month
     rest: MonthCharges | None = None  # the month under way's remaining hours, forecast
     base: Month | None = None  # the month the forecast's rate is from
+    adjustments: tuple[Decimal, ...] = ()  # Σ adjustments a month (inside ``charges``)
 
     def total(self, department: str) -> Decimal:
         """The department's figure for the span: to date and forecast."""
@@ -132,7 +133,9 @@ class SpanTotals:
                                                                       self.platform],
                 "charged": str(self.charged), "hours": [list(h) for h in self.hours],
                 "total_platform_cost": str(sum(lines["(total)"])),
-                "total_idle": str(sum(lines["(idle)"]))}
+                "total_idle": str(sum(lines["(idle)"])),
+                "adjustments": [str(x) for x in self.adjustments],
+                "total_adjustments": str(sum(self.adjustments, ZERO))}
         if self.forecasting:
             data["to_date"] = {"platform_cost": str(lines["(total)"][0]),
                                "idle": str(lines["(idle)"][0])}
@@ -167,7 +170,7 @@ def totals(months: Sequence[MonthCharges], basis: Sequence[str] = (),
                       {d: tuple(charges[d]) for d in sorted(charges)},
                       tuple(m.idle for m in months),
                       tuple(m.platform_cost for m in months), hours, basis, rest,
-                      rate.base if rate else None)
+                      rate.base if rate else None, tuple(m.adjustments for m in months))
 
 
 def year(t: SpanTotals, later: Sequence[MonthCharges]) -> dict[str, Decimal] | None:

@@ -65,6 +65,7 @@ ZH = {
     "Period": "账期",
     "Platform cost": "平台成本",
     "Idle": "闲置",
+    "Adjustments": "调整",
     "The chain is whole.": "审计链完整。",
     "The chain is broken:": "审计链已被篡改：",
     "Records": "记录数",

@@ -188,17 +188,21 @@ def _head(title: str, month: Month) -> str:
 
 def _summary(statement: Statement, ledger: Ledger) -> list[str]:
     """The month's figures in five boxes, the last the check charges + idle = cost."""
-    ok = "✓" if statement.platform_cost == sum((d.total for d in statement.departments),
-                                              Decimal(0)) + statement.idle else "✗"
+    ok = "✓" if statement.billed() == sum((d.total for d in statement.departments),
+                                         Decimal(0)) + statement.idle else "✗"
+    adjusted = [f"<div>Adjustments 调整<b>¥{_money(statement.adjusted())}</b>credits and "
+                "debits, not usage</div>"] if statement.adjustments else []
     return [
         '<div class="summary">',
         f"<div>Platform cost 平台成本<b>¥{_money(statement.platform_cost)}</b>a month</div>",
         "<div>Charged to departments 部门分摊"
         f"<b>¥{_money(statement.platform_cost - statement.idle)}</b></div>",
         f"<div>Idle capacity 空闲容量<b>¥{_money(statement.idle)}</b></div>",
+        *adjusted,
         f"<div>Saving 节约<b>¥{_money(ledger.saving)}</b>a month, "
         f"¥{_money(ledger.saving_per_year)} a year</div>",
-        f"<div>Check 核对<b>{ok}</b>charges + idle = platform cost</div>",
+        f"<div>Check 核对<b>{ok}</b>charges + idle = platform cost"
+        + (" + adjustments" if statement.adjustments else "") + "</div>",
         "</div>",
     ]
 

@@ -4,9 +4,11 @@ A Frictionless data package: ``datapackage.json`` (licence, publisher, the price
 digest, and a Table Schema per table with zh-CN-first bilingual field titles), the month's
 CSV (UTF-8 with a BOM, so Excel on Chinese Windows reads it) and a JSON copy with the
 totals and assumptions. The CSV adds up on its own: its idle row carries the platform
-capacity charged to no department, so Σ monthly_charge_yuan = the platform cost and
-Σ saving_yuan = the estate's saving. Only what is meant for the public goes out: department
-names, monthly charges, the legacy cost counterfactual and the saving. Left out on purpose:
+capacity charged to no department, and adjustments (credits and debits, neither usage nor
+savings) are a column of their own, so Σ monthly_charge_yuan = the platform cost + the
+adjustments, Σ adjustment_yuan = the adjustments, and Σ saving_yuan = the estate's saving.
+Only what is meant for the public goes out: department names, monthly charges and
+adjustments, the legacy cost counterfactual and the saving. Left out on purpose:
 contacts, cost centres, server and host names, addresses, networks, zones, quotas and
 per-server detail.
 """
@@ -38,13 +40,18 @@ PUBLIC_FIELDS: list[tuple[str, str, str, str, str, str]] = [
     ("department_name_en", "string", "", "部门英文名称", "Department name (English)",
      "English name of the department."),
     ("monthly_charge_yuan", "number", "yuan", "月度分摊费用（元）", "Monthly charge (yuan)",
-     "The department's share of the shared cloud's cost for the month; on the idle row, the "
-     "cost of capacity nobody used."),
+     "The department's charge for the month: its share of the shared cloud's cost plus its "
+     "adjustments (adjustment_yuan); on the idle row, the cost of capacity nobody used. "
+     "The column adds up to the platform cost plus the adjustments."),
+    ("adjustment_yuan", "number", "yuan", "调整金额（元）", "Adjustment (yuan)",
+     "Of monthly_charge_yuan, the credits (negative) and debits (positive) made by hand: "
+     "neither usage nor a saving. The column adds up to the month's adjustments."),
     ("legacy_cost_yuan", "number", "yuan", "自建成本（元）", "Legacy cost (yuan)",
      "What running its own servers, staff, antivirus and backup would cost the department "
      "for the month (see assumptions)."),
     ("saving_yuan", "number", "yuan", "节约金额（元）", "Saving (yuan)",
-     "legacy_cost_yuan minus monthly_charge_yuan."),
+     "legacy_cost_yuan minus the charge without adjustments (monthly_charge_yuan minus "
+     "adjustment_yuan): a credit is not a saving."),
     ("saving_per_year_yuan", "number", "yuan", "年化节约（元）", "Saving a year (yuan)",
      "saving_yuan × 12."),
     ("legacy_servers", "integer", "servers", "整合前服务器数", "Servers before",
@@ -52,6 +59,9 @@ PUBLIC_FIELDS: list[tuple[str, str, str, str, str, str]] = [
     ("closed", "boolean", "", "已结账", "Closed",
      "True: the month is closed and its figures can no longer change."),
 ]
+ADDS_UP = ("Σ monthly_charge_yuan (idle row included) = platform cost + adjustments, to the "
+           "fen; Σ adjustment_yuan = adjustments; Σ saving_yuan = the estate's saving "
+           "(adjustments are neither usage nor savings).")
 FORBIDDEN = ("contact", "cost_centre", "host", "server_name", "address", "cidr", "zone",
              "quota")
 
@@ -64,6 +74,7 @@ def records(names: Names, statement: Statement, ledger: Ledger) -> list[dict[str
     """One row per department, then the idle row; the columns add up to the estate's
     totals."""
     charged = {d.department: d.total for d in statement.departments}
+    adjusted = {d.department: d.adjustment for d in statement.departments}
     closed = statement.closed_at is not None
     out = []
     for d in ledger.departments:
@@ -72,6 +83,7 @@ def records(names: Names, statement: Statement, ledger: Ledger) -> list[dict[str
             "period": str(statement.period), "department_id": d.department,
             "department_name": name, "department_name_en": name_en,
             "monthly_charge_yuan": _num(charged.get(d.department, Decimal(0))),
+            "adjustment_yuan": _num(adjusted.get(d.department, Decimal(0))),
             "legacy_cost_yuan": _num(d.legacy_total), "saving_yuan": _num(d.saving),
             "saving_per_year_yuan": _num(d.saving_per_year), "legacy_servers": d.legacy_servers,
             "closed": closed,
@@ -79,7 +91,8 @@ def records(names: Names, statement: Statement, ledger: Ledger) -> list[dict[str
     out.append({"period": str(statement.period), "department_id": IDLE_ID,
                 "department_name": "空闲容量（未分摊）",
                 "department_name_en": "idle capacity (charged to no department)",
-                "monthly_charge_yuan": _num(statement.idle), "legacy_cost_yuan": 0.0,
+                "monthly_charge_yuan": _num(statement.idle), "adjustment_yuan": 0.0,
+                "legacy_cost_yuan": 0.0,
                 "saving_yuan": _num(-statement.idle),
                 "saving_per_year_yuan": _num(-statement.idle * 12), "legacy_servers": 0,
                 "closed": closed})
@@ -101,13 +114,14 @@ def dataset(title: str, names: Names, statement: Statement, ledger: Ledger) -> d
         "period": str(statement.period), "currency": "CNY",
         "closed": statement.closed_at is not None,
         "totals": {"platform_cost_yuan": _num(statement.platform_cost),
-                   "charged_to_departments_yuan": _num(statement.platform_cost - statement.idle
-                                                       + statement.adjusted()),
+                   "charged_to_departments_yuan": _num(statement.billed() - statement.idle),
                    "idle_capacity_yuan": _num(statement.idle),
                    "adjustments_yuan": _num(statement.adjusted()),
+                   "platform_cost_plus_adjustments_yuan": _num(statement.billed()),
                    "legacy_cost_yuan": _num(ledger.legacy_total),
                    "saving_yuan": _num(ledger.saving),
                    "saving_per_year_yuan": _num(ledger.saving * 12)},
+        "check": ADDS_UP,
         "records": records(names, statement, ledger),
         "dictionary": [{"name": n, "type": t, "unit": u, "title_zh": zh, "title_en": en,
                         "description": d} for n, t, u, zh, en, d in PUBLIC_FIELDS],
@@ -123,9 +137,9 @@ def package(title: str, statement: Statement, book_digest: str, data_name: str
         "name": f"govcloud-spending-and-savings-{period}",
         "title": f"政务云各部门费用与节约情况 {period} / {title} shared e-government cloud: "
                  f"spending and savings per department, {period}",
-        "description": "每个部门的月度分摊费用、自建成本与节约；空闲容量单列一行。Per department: "
-                       "the monthly charge, the legacy cost and the saving; idle capacity is "
-                       "its own row, so the columns add up to the estate's totals.",
+        "description": "每个部门的月度分摊费用、调整、自建成本与节约；空闲容量单列一行。Per "
+                       "department: the monthly charge, its adjustments, the legacy cost and "
+                       "the saving; idle capacity is its own row. " + ADDS_UP,
         "licenses": [LICENSE],
         "contributors": [{"title": f"{title} 政务云平台 / {title} e-government cloud",
                           "role": "publisher"}],

@@ -37,14 +37,21 @@ def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
                     f'<td class="num">{p.cost:,.2f}</td>'
                     f'<td class="num">{basis:,.6g} / {whole:,.6g}</td>'
                     f'<td class="num">{share:,.2f}</td></tr>')
-    for a in st.adjustments:
-        if a.department == department:
-            rows.append(f'<tr><th scope="row">调整 adjustment</th><td colspan="3">'
-                        f'{escape(a.reason)} ({escape(a.by)}, {escape(a.at)})</td>'
-                        f'<td class="num">{a.yuan:+,.2f}</td></tr>')
-    saving = "" if saved is None else (
+    mine = [a for a in st.adjustments if a.department == department]
+    if mine:
+        rows.append(f'<tr><th scope="row" colspan="4">资源池分摊小计 Pool shares</th>'
+                    f'<td class="num">{charge.shares:,.2f}</td></tr>')
+    for a in mine:
+        rows.append(f'<tr><th scope="row">调整 adjustment</th><td colspan="3">'
+                    f'{escape(a.reason)} ({escape(a.by)}, {escape(a.at)})</td>'
+                    f'<td class="num">{a.yuan:+,.2f}</td></tr>')
+    note = " (pool shares; adjustments are not savings)" if mine else ""
+    credit = ("" if charge.total >= 0 else
+              f"<p>贷方余额 Credit balance: the adjustments exceed the charge by "
+              f"{-charge.total:,.2f} yuan.</p>")
+    saving = credit if saved is None else credit + (
         f"<p>自建成本 Legacy cost {saved.legacy_total:,.2f} yuan − charge "
-        f"{saved.consolidated:,.2f} = 节约 saving <b>{saved.saving:,.2f}</b> yuan.</p>")
+        f"{saved.consolidated:,.2f}{note} = 节约 saving <b>{saved.saving:,.2f}</b> yuan.</p>")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>{escape(name)} 政务云对账单 statement {escape(str(st.period))}</title>

@@ -105,8 +105,17 @@ def chargeback_table(names: Names, s: Statement) -> Table:
                      *([d.adjustment] if adjusted else []), d.total])
     rows.append(["(idle)", "idle capacity (charged to no department)",
                  *[p.idle for p in s.pools], *([ZERO] if adjusted else []), s.idle])
-    rows.append(["(total)", "platform cost", *[p.cost for p in s.pools],
-                 *([s.adjusted()] if adjusted else []), s.platform_cost + s.adjusted()])
+    if not adjusted:
+        rows.append(["(total)", "platform cost", *[p.cost for p in s.pools], s.platform_cost])
+        return header, rows
+    # Adjustments are neither usage nor platform cost: their own row, and a total that
+    # says what it adds up (the department rows and idle above sum to it, column by column).
+    rows.append(["(platform cost)", "platform cost (the pools)", *[p.cost for p in s.pools],
+                 ZERO, s.platform_cost])
+    rows.append(["(adjustments)", "adjustments (credits and debits, not usage)",
+                 *[ZERO for _ in s.pools], s.adjusted(), s.adjusted()])
+    rows.append(["(total)", "platform cost + adjustments", *[p.cost for p in s.pools],
+                 s.adjusted(), s.billed()])
     return header, rows
 
 

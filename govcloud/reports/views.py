@@ -85,14 +85,25 @@ def chargeback(names: Names, st: Statement) -> Report:
             for a in st.adjustments)
     text += (f"\n\nPeriod {period_label(st)}, {status}. Pools: "
              + "; ".join(f"{p.name} split by {p.rule}" for p in st.pools)
-             + f".\nCheck: charges {st.platform_cost - st.idle + st.adjusted():,.2f} + idle "
-             f"{st.idle:,.2f} = platform cost {st.platform_cost:,.2f}"
-             + (f" + adjustments {st.adjusted():,.2f}." if st.adjustments else "."))
+             + ".\n" + check_sentence(st))
     if st.hosts_note():
         text += "\n" + st.hosts_note()
-    data = {**st.as_dict(), "rate_card": [{k: _card(v) for k, v in r.items()} for r in card]}
+    data = {**st.as_dict(), "adjusted": str(st.adjusted()),
+            "platform_cost_plus_adjustments": str(st.billed()),
+            "rate_card": [{k: _card(v) for k, v in r.items()} for r in card]}
     return Report(st.period, {"Chargeback": (header, rows), "Rate card": card_table}, data,
                   text)
+
+
+def check_sentence(st: Statement) -> str:
+    """How the month adds up, in one sentence: adjustments apart from the pools' charges."""
+    if not st.adjustments:
+        return (f"Check: charges {st.shared():,.2f} + idle {st.idle:,.2f} = platform cost "
+                f"{st.platform_cost:,.2f}.")
+    return (f"Check: pool charges {st.shared():,.2f} + idle {st.idle:,.2f} = platform cost "
+            f"{st.platform_cost:,.2f}; + adjustments {st.adjusted():,.2f} (credits and debits, "
+            f"neither usage nor savings) = billed {st.billed():,.2f}, the departments' totals "
+            f"{st.billed() - st.idle:,.2f} + idle.")
 
 
 def _places(v: float) -> int:
@@ -118,6 +129,9 @@ def unit_costs(st: Statement) -> Report:
              "items in proportion, over the units billed; paid: what departments were charged "
              "(idle left out). Unit cost × units = cost, to the fen; the costs add up to the "
              f"platform cost {st.platform_cost:,.2f} ({period_label(st)}).")
+    if st.adjustments:
+        text += (f"\nAdjustments {st.adjusted():,.2f} (credits and debits) are no unit's cost "
+                 "and are left out here; the chargeback shows them.")
     data = {"period": str(st.period), "platform_cost": str(st.platform_cost), "idle": str(st.idle),
             "method": unitcost.__doc__.split("\n\n", 1)[1].strip() if unitcost.__doc__
             else "", "items": [c.as_dict() for c in costs]}
@@ -173,7 +187,19 @@ def span(names: Names, t: SpanTotals, months: Span, year: dict[str, Decimal] | N
                              for d, v in t.charges.items()]
     rows.append(["(idle)", "idle capacity (charged to no department)", *t.idle,
                  *tail("(idle)")])
-    rows.append(["(total)", "platform cost", *t.platform, *tail("(total)")])
+    if any(t.adjustments):
+        adj = list(t.adjustments)
+        adjusted = sum(adj, Decimal(0))
+        adj_tail = [adjusted, Decimal(0), adjusted] if t.forecasting else [adjusted]
+        rows.append(["(platform cost)", "platform cost (the pools)", *t.platform,
+                     *tail("(total)")])
+        rows.append(["(adjustments)", "adjustments (credits and debits, not usage)", *adj,
+                     *adj_tail])
+        billed = [p + a for p, a in zip(t.platform, adj, strict=True)]
+        rows.append(["(total)", "platform cost + adjustments", *billed,
+                     *(x + y for x, y in zip(tail("(total)"), adj_tail, strict=True))])
+    else:
+        rows.append(["(total)", "platform cost", *t.platform, *tail("(total)")])
     text = _text(header, rows, "ll" + "r" * (len(header) - 2))
     notes = _span_notes(t, year) + [
         f"{m} was collected before it ended ({run} of {full} hours): govcloud usage collect "
@@ -237,6 +263,9 @@ def rerate(names: Names, r: Rerate, recorded: bool) -> Report:
         why += [f"  {c.what}: {c.old or '—'}  →  {c.new or '—'}" for c in r.price_lines]
         if why:
             parts.append("Why (price lines that changed):\n" + "\n".join(why))
+        if r.savings:
+            parts.append("Savings the next close would freeze:\n" + "\n".join(
+                f"  {c.what}: {money(c.old)} → {money(c.new)}" for c in r.savings))
         if r.book.old != r.book.new:
             parts.append(f"Price book {r.book.old or '—'} → {r.book.new}.")
     parts.append("Recorded and audited." if recorded else

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from govcloud.finance.chargeback import chargeback
+from govcloud.finance.chargeback import Adjustment, chargeback
 from govcloud.finance.period import Month
 from govcloud.finance.savings import Ledger, assumptions, ledger, legacy_lines
 from tests.finance.small import USAGE, book, legacy, plan, platform
@@ -60,6 +60,18 @@ def test_the_saving_is_the_legacy_cost_less_the_charge_and_the_estate_s_less_idl
     # the estate: 8,684 − (2,511.87 + 1,269.75) − idle 3,365.88 = 1,536.50
     assert led.saving == Decimal("1536.50")
     assert led.period == SEPTEMBER
+
+
+def test_an_adjustment_is_not_a_saving() -> None:
+    """#20 case 6: a −20,000 credit raised the estate saving by 20,000 though the platform
+    cost did not move; the consolidated figure is the charge without adjustments."""
+    plain = ledger({"a": A}, BOOK, chargeback(BOOK, SEPTEMBER, USAGE, platform()))
+    credit = Adjustment("a", Decimal("-2000.00"), "outage", "finance", "2026-10-01T00:00:00Z")
+    s = chargeback(BOOK, SEPTEMBER, USAGE, platform(), adjustments=(credit,))
+    assert s.charge("a") == Decimal("511.87")  # the bill does fall
+    led = ledger({"a": A}, BOOK, s)
+    assert led.departments[0].consolidated == Decimal("2511.87")
+    assert (led.saving, led.consolidated_total) == (plain.saving, plain.consolidated_total)
 
 
 def test_a_ledger_reads_back_what_it_wrote() -> None:

@@ -82,7 +82,8 @@ def statements(p: Portal, who: Session) -> Data:
                      "closed_at": frozen.closed_at if frozen else None,
                      "closed_by": frozen.closed_by if frozen else None,
                      "platform_cost": str(st.platform_cost),
-                     "charged": str(st.platform_cost - st.idle), "idle": str(st.idle)})
+                     "charged": str(st.shared()), "idle": str(st.idle),
+                     "adjustments": str(st.adjusted())})
     return {"statements": rows, "may_close": who.person.role in CLOSERS}
 
 
