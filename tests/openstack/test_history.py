@@ -12,7 +12,9 @@ here from those moments by the documented rule (an hour begun counts)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,7 +26,16 @@ import pytest
 import yaml
 
 from tests.support.cli import govcloud
-from tests.support.testcloud import CLOUD, CLOUDS, domain_of, env, os_estate, purge_domain
+from tests.support.estate import REPO
+from tests.support.testcloud import (
+    CLOUD,
+    CLOUDS,
+    TESTCLOUD_DIR,
+    domain_of,
+    env,
+    os_estate,
+    purge_domain,
+)
 
 pytestmark = [pytest.mark.real, pytest.mark.openstack]
 
@@ -169,3 +180,49 @@ def test_resize_and_live_migration_are_billed_by_the_hour_from_novas_record(
     collect = govcloud("usage", "collect", "--period", month, "-o", "json", estate=estate,
                        env=env())
     assert collect.returncode == 0, collect.stderr
+
+
+def _state(cloud: Any, host: str) -> str:
+    return str(next(s.state for s in cloud.compute.services(binary="nova-compute")
+                    if s.host == host))
+
+
+def _happened_to(estate: Path, host: str, since: datetime) -> list[Any]:
+    from govcloud.applying import engine
+
+    with engine.session(estate) as s:
+        return [h for h in s.driver.happened(since) if h.subject == "host" and h.key == host]
+
+
+def test_a_host_is_dated_only_when_its_nova_compute_stopped(cloud: Any,
+                                                            estate_h20: Path) -> None:
+    """Nova's compute services say whether a host is enabled, not since when (``updated_at``
+    is the heartbeat of a running nova-compute): a host disabled by hand is not dated by the
+    driver; a host whose nova-compute stopped (powered off) is dated by its last heartbeat,
+    within nova's report_interval (10 s) of the stop."""
+    services = {s.host: s for s in cloud.compute.services(binary="nova-compute")}
+    host = max(services)  # testcloud-compute-N: the last one started
+    number = host.rsplit("-", 1)[1]
+    since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    cloud.compute.disable_service(services[host], disabled_reason="h20: disabled by hand")
+    try:
+        assert _happened_to(estate_h20, host, since) == []
+    finally:
+        cloud.compute.enable_service(services[host])
+    pid = int((TESTCLOUD_DIR / "run" / f"nova-compute-{number}.pid").read_text().split()[0])
+    stopped = datetime.now(UTC)
+    os.killpg(pid, signal.SIGTERM)
+    try:
+        deadline = time.monotonic() + 180  # nova calls it down service_down_time (60 s) on
+        while _state(cloud, host) != "down":
+            assert time.monotonic() < deadline, f"{host} is not reported down after 180 s"
+            time.sleep(5)
+        seen = _happened_to(estate_h20, host, since)
+        print(f"nova-compute of {host} stopped {stopped:%H:%M:%S}; happened(): {seen}")
+        assert [h.action for h in seen] == ["disable"]
+        # the last heartbeat: up to report_interval before the stop, or during shutdown
+        assert abs((seen[0].at - stopped).total_seconds()) <= 11, (seen[0].at, stopped)
+    finally:
+        up = subprocess.run([str(REPO / "testcloud" / "up")], capture_output=True, text=True,
+                            timeout=900)
+        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
