@@ -18,8 +18,6 @@ resize, migrate    ``compute_finish_resize`` (destination)      ``_finish_resize
                                                                 flavor and host, starts the
                                                                 guest there, resets
                                                                 ``launched_at``
-confirmResize      ``compute_confirm_resize`` (source)          the old host's copy and its
-                                                                allocation are freed
 revertResize       ``compute_finish_revert_resize`` (source)    the old flavor runs again
 live-migration     ``compute_post_live_migration_at_destination``  the instance's host becomes
                                                                 the destination and it is
@@ -33,6 +31,11 @@ switch itself, and its own record (``server show``'s host) changes in the event 
 action whose deciding event is missing (still running) or not ``Success`` (refused, failed)
 did not happen and is not reported. A resize goes through the scheduler like a cold
 migration: unless nova's ``allow_resize_to_same_host`` is set it moves the server too.
+
+A resize's ``confirmResize`` is not reported: it changes nothing govcloud bills (the new
+flavor and host hold from ``finish_resize`` on; the confirm only frees the source's copy),
+and the record dates a change by its subject's latest happening, so a confirm made later
+(by hand, or by nova's ``resize_confirm_window``) would date the new flavor too late.
 
 Hosts: the compute services (``os-services``) say whether a host is enabled, with the
 disabled reason, but not since when: their ``updated_at`` is the last heartbeat, written
@@ -58,7 +61,6 @@ from govcloud.drivers.openstack.network import TAG, dept_of
 DECIDED_BY: dict[str, tuple[str, str]] = {
     "create": ("create", "compute__do_build_and_run_instance"),
     "resize": ("resize", "compute_finish_resize"),
-    "confirmResize": ("confirm-resize", "compute_confirm_resize"),
     "revertResize": ("revert-resize", "compute_finish_revert_resize"),
     "migrate": ("migrate", "compute_finish_resize"),
     "live-migration": ("live-migration", "compute_post_live_migration_at_destination"),
@@ -104,7 +106,7 @@ class CloudHistory:
     _domain: Callable[[], str]
 
     def happened(self, since: datetime) -> list[Happening]:
-        """Create, resize (and its confirm or revert), migration, live migration and delete
+        """Create, resize (and its revert), migration, live migration and delete
         of the estate's servers, and the hosts whose nova-compute stopped, at or after
         ``since``, oldest first, each dated as the module says. Calls: one for the
         projects, one for the servers nova changed since then (deleted ones included), one
