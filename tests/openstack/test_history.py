@@ -178,12 +178,15 @@ def test_resize_and_live_migration_are_billed_by_the_hour_from_novas_record(
 
     # govcloud's record (books/history): the live migration govcloud did not make is read
     # back from nova when usage is collected, dated by nova; the resize apply made too
+    time.sleep(max(0.0, 30 - (datetime.now(UTC) - migrated).total_seconds()))
+    looked = datetime.now(UTC)  # well after the move: a row dated when seen would show it
     collect = govcloud("usage", "collect", "--period", month, "-o", "json", estate=estate,
                        env=env())
     assert collect.returncode == 0, collect.stderr
     rows = _record(estate)
     assert [(r["flavor"], r["host"], r["source"]) for r in rows] == [
         (A, hosts[0], "apply"), (B, hosts[1], "apply"), (B, hosts[2], "collect")], rows
+    assert (looked - rows[2]["at"]).total_seconds() >= 20
     for row, nova in zip(rows, (created, resized, migrated), strict=True):
         print(f"  record: {row['flavor']} on {row['host']} from {row['at']:%H:%M:%S} "
               f"({row['source']}); nova {nova:%H:%M:%S}")
