@@ -7,7 +7,10 @@ Nova's times are the machine's real clock, so the test runs on it (no GOVCLOUD_N
 month is the current one, to date. Each moment is also read independently of the driver
 (nova's ``launched_at``, which nova sets when the guest is spawned and again when a resize
 finishes; the live migration's record in ``os-migrations``), and the figures are computed
-here from those moments by the documented rule (an hour begun counts)."""
+here from those moments by the documented rule (each state from the hour it began, a later
+state taking the hour it happened in). On the real clock the three moments usually share
+one hour, so the old flavor's share is usually 0 h: the test checks the dates, and the rule
+for whichever hours they fall in."""
 
 from __future__ import annotations
 
