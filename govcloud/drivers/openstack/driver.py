@@ -29,6 +29,7 @@ from govcloud.core.model import Settings
 from govcloud.drivers.base import Ability, Driver, Rows
 from govcloud.drivers.openstack.catalogue import CatalogueResources
 from govcloud.drivers.openstack.compute import ComputeResources, ServerWatch
+from govcloud.drivers.openstack.history import CloudHistory
 from govcloud.drivers.openstack.hosts import HostResources
 from govcloud.drivers.openstack.identity import IdentityServices
 from govcloud.drivers.openstack.network import (
@@ -48,11 +49,11 @@ RECORDS = """CREATE TABLE IF NOT EXISTS os_records (
 
 
 class OpenStackDriver(ComputeResources, HostResources, CatalogueResources, NetworkResources,
-                      IdentityServices, Driver):
+                      IdentityServices, CloudHistory, Driver):
     name = "openstack"
     abilities = frozenset({Ability.RESIZE, Ability.USAGE, Ability.CREDENTIALS,
                            Ability.CATALOGUE, Ability.PLACEMENT, Ability.MIGRATION,
-                           Ability.SIGN_IN})
+                           Ability.SIGN_IN, Ability.HISTORY})
 
     def __init__(self, settings: Settings, store: Rows, cloud: str | None = None) -> None:
         import keystoneauth1.exceptions as ksa_exceptions
