@@ -37,6 +37,11 @@ def history_rows(estate: Path) -> list[tuple[str, str, str, str | None]]:
         db.close()
 
 
+# The chargeback and savings of October to date, read right after the resize (its apply
+# collected the month under way: 351 of 744 hours), before later steps collect it again.
+MONTH_TO_DATE: dict[str, dict] = {}
+
+
 @pytest.fixture(scope="module")
 def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
     """The estate after October 2026 as golden/dynamic/README.md tells it, October
@@ -44,6 +49,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
     root = golden_estate(tmp_path_factory.mktemp("dynamic"), "dynamic")
     plan = root / "plans" / "gamma.yaml"
     counts = []
+    MONTH_TO_DATE.clear()
     run(root, STEPS[0], "apply", "--yes")
     counts.append(len(history_rows(root)))
     shutil.copy(root / "joining" / "gamma.yaml", plan)
@@ -52,6 +58,8 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
     edit(plan, "flavor: f1", "flavor: f2")
     run(root, STEPS[2], "apply", "--yes")
     counts.append(len(history_rows(root)))
+    for kind in ("chargeback", "savings"):
+        MONTH_TO_DATE[kind] = report(root, kind, STEPS[2])
     plan.unlink()
     run(root, STEPS[3], "apply", "--yes", "--prune")
     counts.append(len(history_rows(root)))
@@ -62,8 +70,8 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
     return root, counts
 
 
-def report(estate: Path, kind: str) -> dict:
-    return json.loads(run(estate, AFTER, "report", kind, "--period", "2026-10", "-o", "json"))
+def report(estate: Path, kind: str, when: str = AFTER) -> dict:
+    return json.loads(run(estate, when, "report", kind, "--period", "2026-10", "-o", "json"))
 
 
 def test_the_record_keeps_each_change_dated_by_when_it_happened(
@@ -164,3 +172,38 @@ def test_savings_every_line(month: tuple[Path, list[int]]) -> None:
                 line["label"], line
             assert line["yuan"] == yuan, line
             assert line["plan_source"] == plan_src, line
+
+
+def test_month_to_date_every_line(month: tuple[Path, list[int]]) -> None:
+    """October to date at 14:20 on the 15th (351 of 744 hours): fixed pools, write-off,
+    maintenance and capacities × 351/744; usage, membership and host-months counted in
+    hours; each department's legacy for its hours so far, its year figure × 8,760 / 351."""
+    assert MONTH_TO_DATE, "the fixture reads October to date after the resize"
+    want = json.loads((EXPECTED / "expected-month-to-date.json").read_text())
+    got, saved = MONTH_TO_DATE["chargeback"], MONTH_TO_DATE["savings"]
+    assert got["hours"] == want["hours"] and got["hosts"] == want["hosts"]
+    assert (got["platform_cost"], got["idle"]) == (want["platform_cost"], want["idle"])
+    pools = {p["name"]: p for p in got["pools"]}
+    for name, w in want["pools"].items():
+        assert (pools[name]["cost"], pools[name]["idle"], pools[name]["shares"]) == \
+            (w["cost"], w["idle"], w["shares"]), name
+    lines = pools["hosts"]["lines"]
+    assert len(lines) == len(want["host_cost_lines"])
+    for line, (label, yuan) in zip(lines, want["host_cost_lines"], strict=True):
+        assert line["label"].startswith(label), line
+        assert f"{float(line['yuan']):.2f}" == yuan, line
+    assert all("× 0.471774 of the month" in x["label"] for p in got["pools"]
+               for x in p["lines"] if "host-months" not in x["label"])
+    charged = {d["department"]: d for d in got["departments"]}
+    deps = {d["department"]: d for d in saved["departments"]}
+    for dep, w in want["departments"].items():
+        assert (charged[dep]["list_value"], charged[dep]["total"]) == \
+            (w["list_value"], w["total"]), dep
+        for item, v in want["usage"][dep].items():
+            assert charged[dep]["usage"][item] == v, (dep, item)
+        d = deps[dep]
+        assert (d["legacy_total"], d["consolidated"], d["saving"], d["saving_per_year"]) == \
+            (w["legacy_total"], w["total"], w["saving"], w["saving_per_year"]), dep
+        assert all(x["label"].endswith(f" × {w['hours']}") for x in d["legacy"]), dep
+    for key in ("legacy_total", "consolidated_total", "idle", "saving", "saving_per_year"):
+        assert saved[key] == want[key], key
