@@ -177,7 +177,7 @@ def test_savings_every_line(month: tuple[Path, list[int]]) -> None:
 def test_month_to_date_every_line(month: tuple[Path, list[int]]) -> None:
     """October to date at 14:20 on the 15th (351 of 744 hours): fixed pools, write-off,
     maintenance and capacities × 351/744; usage, membership and host-months counted in
-    hours; each department's legacy for its hours so far, its year figure × 8,760 / 351."""
+    hours; each department's legacy for its hours so far, its year figure × 744 / 351 × 12."""
     assert MONTH_TO_DATE, "the fixture reads October to date after the resize"
     want = json.loads((EXPECTED / "expected-month-to-date.json").read_text())
     got, saved = MONTH_TO_DATE["chargeback"], MONTH_TO_DATE["savings"]
