@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from govcloud.finance.chargeback import ZERO, Statement, _dec, fen, split
+from govcloud.finance.chargeback import IDLE, ZERO, Statement, _dec, fen, split
 from govcloud.finance.pricebook import ITEMS
 
 UNSPREAD = "(no units)"  # a fixed cost with no billed unit to carry it
@@ -143,9 +143,13 @@ def rate_card(s: Statement) -> list[dict[str, Any]]:
                 if total:
                     charged[i] = charged.get(i, ZERO) + paid * w / total
         elif s.departments:
-            n = Decimal(len(s.departments))
-            rows.append({"item": f"{p.name} (per department, {p.rule})", "list_price": None,
-                         "units": n, "charged": fen(paid), "yuan_per_unit": fen(paid / n)})
+            # Department-months: each department's months in the estate (× its weight), the
+            # basis the pool was split on; a whole month of every department is their count.
+            n = sum((v for k, v in p.basis.items() if k != IDLE), ZERO) or \
+                Decimal(len(s.departments))
+            rows.append({"item": f"{p.name} (per department-month, {p.rule})",
+                         "list_price": None, "units": n, "charged": fen(paid),
+                         "yuan_per_unit": fen(paid / n)})
     out = [{"item": i, "list_price": s.rates[i][0], "units": qty[i], "charged": fen(c),
             "yuan_per_unit": fen(c / qty[i]) if qty[i] else None}
            for i, c in charged.items()]

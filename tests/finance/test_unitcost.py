@@ -74,7 +74,7 @@ def test_the_rate_card_is_what_was_paid_per_unit_and_per_department() -> None:
     assert card == [
         {"item": "vcpu", "list_price": 8, "units": 10, "charged": Decimal("80.00"),
          "yuan_per_unit": Decimal("8.00")},
-        {"item": "network (per department, even)", "list_price": None, "units": 2,
+        {"item": "network (per department-month, even)", "list_price": None, "units": 2,
          "charged": Decimal("30.00"), "yuan_per_unit": Decimal("15.00")}]
 
 
@@ -85,3 +85,13 @@ def test_a_third_is_exact_to_the_fen_when_multiplied_back() -> None:
     # 100.00 / 3 vCPU = 33.333…; × 3 = 100.00 again, to the fen
     assert str(vcpu.per_unit).startswith("33.3333333333")
     check_reconciled(s, [vcpu])
+
+
+def test_a_department_in_the_estate_for_part_of_the_month_is_part_of_a_unit() -> None:
+    """An even pool is split by months in the estate (the dated record): its rate card's
+    units are those department-months, not a count of departments."""
+    pool = PoolSplit("network", "even", Decimal("30.00"), (),
+                     {"a": Decimal(1), "b": Decimal("0.5")},
+                     {"a": Decimal("20.00"), "b": Decimal("10.00")}, Decimal(0))
+    [row] = [r for r in rate_card(statement(pool)) if r["item"].startswith("network")]
+    assert row["units"] == Decimal("1.5") and row["yuan_per_unit"] == Decimal("20.00")

@@ -89,7 +89,7 @@ def test_rate_card_states_what_departments_pay(golden: Path) -> None:
     assert card["vcpu"]["yuan_per_unit"] == "36.62" and card["vcpu"]["list_price"] == "10"
     # the web pool (100 a month) has one site and no declared capacity
     assert card["website"]["yuan_per_unit"] == "100.00"
-    per_dep = card["ops (per department, even)"]
+    per_dep = card["ops (per department-month, even)"]
     assert per_dep["yuan_per_unit"] == "50.00" and per_dep["units"] == "2"
     charged = sum(Decimal(r["charged"]) for r in data["rate_card"])
     assert abs(charged - Decimal(data["charged"])) <= Decimal("0.05")  # fen rounding only
