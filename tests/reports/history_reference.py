@@ -203,7 +203,7 @@ def quantities(rec: Record, win: Window) -> tuple[dict[str, dict[str, Fraction]]
     """Department → item → unit-months (6 decimals), and department → membership months."""
     raw: dict[str, dict[str, Fraction]] = {}
     member: dict[str, Fraction] = {}
-    for key, dep, states in rec.of_subject("resource"):
+    for _, dep, states in rec.of_subject("resource"):
         for st in states:
             n = len(win.slots(st.first, st.end))
             if not n:
