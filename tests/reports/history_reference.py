@@ -120,19 +120,19 @@ class Window:
 
 @dataclass(frozen=True)
 class State:
-    """One subject's state over [start, end) (slots: start hour down, end hour up)."""
+    """One subject's state over [at, until); ``first`` and ``end`` its hour slots (the start
+    hour down, the end hour up; ``end`` None: it still holds)."""
 
     at: str
     until: str | None
     body: dict[str, Any]
+    first: int
+    end: int | None
 
-    @property
-    def first(self) -> int:
-        return hour_of(self.at)
-
-    @property
-    def end(self) -> int | None:
-        return None if self.until is None else hour_of(self.until, up=True)
+    @classmethod
+    def of(cls, at: str, until: str | None, body: dict[str, Any]) -> State:
+        return cls(at, until, body, hour_of(at),
+                   None if until is None else hour_of(until, up=True))
 
     def holds_at(self, stamp: str) -> bool:
         return self.at <= stamp and (self.until is None or stamp < self.until)
@@ -170,7 +170,7 @@ class Record:
             for i, (at, _, body) in enumerate(entries):
                 until = entries[i + 1][0] if i + 1 < len(entries) else None
                 if body is not None and until != at:
-                    out.append(State(at, until, json.loads(body)))
+                    out.append(State.of(at, until, json.loads(body)))
             rec.states[sk] = out
             if sk[0] == "resource" and out:
                 kind = out[0].body.get("kind", "")
@@ -248,30 +248,50 @@ def host_names(settings: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return out
 
 
+def merged(spans: Iterable[range]) -> list[range]:
+    """Slot ranges as sorted, disjoint ranges."""
+    out: list[range] = []
+    for r in sorted((r for r in spans if r), key=lambda r: r.start):
+        if out and r.start <= out[-1].stop:
+            out[-1] = range(out[-1].start, max(out[-1].stop, r.stop))
+        else:
+            out.append(r)
+    return out
+
+
+def overlap(a: list[range], b: list[range]) -> int:
+    """Slots in both (each sorted and disjoint)."""
+    n, i, j = 0, 0, 0
+    while i < len(a) and j < len(b):
+        n += max(0, min(a[i].stop, b[j].stop) - max(a[i].start, b[j].start))
+        if a[i].stop < b[j].stop:
+            i += 1
+        else:
+            j += 1
+    return n
+
+
 def host_months(rec: Record, win: Window, settings: dict[str, Any]
                 ) -> dict[tuple[str, str, str], Fraction]:
     """(state, zone, class) → host-months in the window (state: running, idle, off)."""
-    running: dict[str, set[int]] = {}
+    busy: dict[str, list[range]] = {}
     for _, _, states in rec.of_subject("resource"):
         for st in states:
             host = st.body.get("host") if st.body.get("kind") == "server" else None
             if host:
-                running.setdefault(host, set()).update(win.slots(st.first, st.end))
+                busy.setdefault(host, []).append(win.slots(st.first, st.end))
     out: dict[tuple[str, str, str], Fraction] = {}
     for name, (zone, cls) in host_names(settings).items():
-        on: set[int] = set()
-        states = rec.states.get(("host", name))
-        if states is None:
-            on = set(range(win.first, win.last))
-        else:
-            first = min((s.first for s in states), default=win.last)
-            on.update(range(win.first, min(first, win.last)))  # before it was recorded
-            for st in states:
-                if st.body.get("enabled", True):
-                    on.update(win.slots(st.first, st.end))
-        busy = running.get(name, set())
-        for state, n in (("running", len(busy)), ("idle", len(on - busy)),
-                         ("off", win.last - win.first - len(busy | on))):
+        states = rec.states.get(("host", name), [])
+        before = min((s.first for s in states), default=win.last)  # never recorded: on
+        on = merged([win.slots(win.first, before)] + [
+            win.slots(st.first, st.end) for st in states if st.body.get("enabled", True)])
+        running = merged(busy.get(name, []))
+        n_run = sum(len(r) for r in running)
+        n_on = sum(len(r) for r in on)
+        n_idle = n_on - overlap(on, running)
+        for state, n in (("running", n_run), ("idle", n_idle),
+                         ("off", win.last - win.first - n_run - n_idle)):
             out[(state, zone, cls)] = out.get((state, zone, cls), ZERO) + Fraction(n)
     return {k: v / win.hours for k, v in out.items()}
 

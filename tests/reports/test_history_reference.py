@@ -321,3 +321,60 @@ def test_the_reference_reproduces_a_year_that_changes_every_week(tmp_path: Path)
     rec = ref.Record.read(ref.Estate(y.root).db)
     problems = [p for period in MONTHS for p in compare(y, period, rec)]
     assert not problems, "\n".join(problems[:60]) + f"\n({len(problems)} in all)"
+
+
+# --- the reference itself, on the issue's worked figures ------------------------------------
+
+def rows(*entries: tuple[str, str, str, str, dict[str, Any] | None]
+         ) -> list[tuple[int, str, str, str, str, str | None]]:
+    """History rows (seq in the order given) from (at, subject, key, department, body)."""
+    return [(i, at, subject, key, dep, None if body is None else json.dumps(body))
+            for i, (at, subject, key, dep, body) in enumerate(entries, 1)]
+
+
+def test_membership_counts_the_hours_begun_of_a_department_that_left_or_joined() -> None:
+    rec = ref.Record.of(rows(
+        ("2026-01-01T00:00:00Z", "resource", "statistics/project/statistics", "statistics",
+         {"kind": "project"}),
+        ("2026-04-09T10:30:00Z", "resource", "statistics/project/statistics", "statistics",
+         None),
+        ("2026-04-17T13:00:00Z", "resource", "water/project/water", "water",
+         {"kind": "project"})))
+    _, member = ref.quantities(rec, ref.Window.of("2026-04", "2026-05-02T00:00:00Z"))
+    # issue #20 case 3: 203 and 323 of April's 720 hours
+    assert member == {"statistics": Fraction(281944, 10**6), "water": Fraction(448611, 10**6)}
+
+
+def test_a_resize_is_billed_by_the_hour_from_when_it_happened() -> None:
+    small = {"kind": "server", "vcpus": 2, "ram_gb": 4, "disk_gb": 40, "host": "h-01"}
+    big = {**small, "vcpus": 8, "ram_gb": 16}
+    rec = ref.Record.of(rows(*[
+        e for n in (1, 2) for e in (
+            ("2026-01-01T00:00:00Z", "resource", f"finance/server/gw-{n}", "finance", small),
+            ("2026-05-20T00:00:00Z", "resource", f"finance/server/gw-{n}", "finance", big))]))
+    qty, _ = ref.quantities(rec, ref.Window.of("2026-05", "2026-06-02T00:00:00Z"))
+    # issue #20 case 2: 2 × (2 × 456 + 8 × 288) / 744 = 8.645161 vCPU-months, where a whole
+    # month of the new size is 16: the 7.354839 between finance's 47.870968 and 40.516129
+    assert qty["finance"]["vcpu"] == Fraction(8645161, 10**6)
+    assert 16 - qty["finance"]["vcpu"] == Fraction(47870968 - 40516129, 10**6)
+
+
+def test_hosts_parked_mid_month_count_their_hours_on() -> None:
+    settings = {"host_pool": {"hosts": {"z": {"c": 2}}}}
+    rec = ref.Record.of(rows(
+        ("2026-01-01T00:00:00Z", "resource", "a/server/s", "a",
+         {"kind": "server", "vcpus": 1, "ram_gb": 1, "disk_gb": 1, "host": "z-c-02"}),
+        ("2026-02-15T12:00:00Z", "resource", "a/server/s", "a",
+         {"kind": "server", "vcpus": 1, "ram_gb": 1, "disk_gb": 1, "host": "z-c-01"}),
+        ("2026-02-15T12:00:00Z", "host", "z-c-02", "",
+         {"zone": "z", "class": "c", "enabled": False})))
+    got = ref.host_months(rec, ref.Window.of("2026-02", "2026-03-01T00:00:00Z"), settings)
+    # z-c-01 idle until the consolidation, running after; z-c-02 running, then off
+    assert got == {("running", "z", "c"): Fraction(672, 672),
+                   ("idle", "z", "c"): Fraction(348, 672), ("off", "z", "c"): Fraction(324, 672)}
+
+
+def test_the_split_is_exact_and_hands_the_leftover_fen_to_the_largest_remainders() -> None:
+    assert ref.split(100, {"b": Fraction(1), "a": Fraction(1), "c": Fraction(1)}) == \
+        {"a": 34, "b": 33, "c": 33}
+    assert ref.split(5, {"x": Fraction(0)}) == {"(idle)": 5}
