@@ -421,7 +421,14 @@ def chargeback(prices: dict[str, Any], settings: dict[str, Any], rec: Record, pe
                now: str, adjustments: dict[str, Fraction]) -> Month:
     win = Window.of(period, now)
     qty, member = quantities(rec, win)
-    m = Month(win, qty, member, host_months(rec, win, settings))
+    return priced(prices, settings, Month(win, qty, member, host_months(rec, win, settings)),
+                  adjustments)
+
+
+def priced(prices: dict[str, Any], settings: dict[str, Any], m: Month,
+           adjustments: dict[str, Fraction]) -> Month:
+    """The month's pools split and each department charged, from its quantities."""
+    win, qty, period = m.window, m.qty, m.window.period
     price = rates(prices, period)
     cap = host_capacity(settings)
     for pool in prices["pools"]:
