@@ -19,7 +19,8 @@ from govcloud.applying.migrations import MigrationResult, Progress, fresh_or_res
 from govcloud.applying.migrations import consolidate as run_migrations
 from govcloud.audit import trail
 from govcloud.books import closing
-from govcloud.books.accounts import collect_quietly, parked_hosts, plan_cost
+from govcloud.books import history as dated
+from govcloud.books.accounts import collect_quietly, line_of, parked_hosts, plan_cost
 from govcloud.core import jsontext
 from govcloud.core.catalogue import compare
 from govcloud.core.checks import Checked
@@ -281,8 +282,11 @@ def apply(s: EstateSession, plan: Plan, on_event: Event | None = None, services:
     if catalogue is not None and catalogue.pending:
         s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
     chosen = where_new_servers_go(s, plan)
+    # The dated record: what changed outside govcloud since it last looked, then each change.
+    dated.observe(s.estate, s.store, s.driver, "observed", line_of(s.estate))
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event,
                         hosts=chosen.hosts, apply_id=apply_id)
+    dated.observe(s.estate, s.store, s.driver, "apply", line_of(s.estate))
     if result.done or result.failed:  # the audit trail: who changed the cloud, and how
         person = acting()  # an operator applying from the portal, or the shell's user
         trail.append(s.store, person or holder_id(), "apply", f"apply {result.apply_id}", "",
@@ -438,6 +442,8 @@ def consolidate(s: EstateSession, plan: MigrationPlan, progress: Progress | None
     chargeback bills the hosts that run now and none a run parked."""
     result = run_migrations(s.driver, s.store, Ratios.of(s.estate.settings.host_pool), plan,
                             progress)
+    # The dated record: where servers run now, which hosts are parked, since when.
+    dated.observe(s.estate, s.store, s.driver, "consolidate")
     if result.done or result.parked:
         result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result

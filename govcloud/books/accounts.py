@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from govcloud.books import history as dated
 from govcloud.books import records as stored
 from govcloud.clock import clock
 from govcloud.core.model import Estate
@@ -24,6 +25,7 @@ from govcloud.drivers.base import Ability, Driver
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import read_document
 from govcloud.estate.loader import load_book
+from govcloud.finance import history as record
 from govcloud.finance import usage
 from govcloud.finance.chargeback import (
     MonthCharges,
@@ -168,13 +170,18 @@ def window(month: Month) -> Window:
 
 
 def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[str, Any]:
-    """Read the cloud and store the month's usage (prorated to the hours each resource
-    lived) and hosts in use. A closed month is refused: reopen it first."""
+    """Bring the dated record up to date with the cloud, then store the month's usage from
+    the record: each resource for the hours of each of its states (a resize splits it),
+    each department's months in the estate, each host's hours running, idle and parked. A
+    closed month is refused: reopen it first. Collecting a past month again gives the same
+    figures whatever changed since: they are read from what ran then."""
     win = window(month)
     if stored.closing(store, month) is not None:
         raise GovcloudError(f"{month} is closed; its usage cannot change",
                             f"govcloud statement reopen --period {month} --reason … first")
-    resources = driver.read() + driver.retired(month.start)
+    dated.observe(estate, store, driver, "collect", line_of(estate))
+    found = dated.in_window(store, win)
+    resources = record.resources(found, win)
     if driver.name == "sim":
         records = usage.sim_samples(resources, win)
     else:
@@ -182,7 +189,9 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
     if not any(r.allocated for r in records if r.item in usage.BILLED):
         raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
                             "collect a month in which the estate existed")
-    counts, source = host_counts(estate, driver.read(), driver)
+    hosts = _hosts_of(estate, driver)
+    counts, source = _counts(estate, driver, found, win, hosts)
+    records += usage.host_month_records(month, record.host_months(found, win, hosts), source)
     records += usage.host_records(month, counts, source)
     records.append(usage.window_record(win, source))
     n = stored.record(store, records, replacing=month)
@@ -192,6 +201,30 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
             "hosts_in_use": counts.total("running"), "hosts_idle_on": counts.total("idle"),
             "hosts_off": counts.total("off"), "hosts_needed": counts.total("needed"),
             "hosts_source": source}
+
+
+def _hosts_of(estate: Estate, driver: Driver) -> dict[str, tuple[str, str]]:
+    """Host name → (zone, class): the cloud's hosts, or the settings' pool when the driver
+    cannot say where servers run."""
+    hosts = driver.hosts() if driver.can(Ability.PLACEMENT) else \
+        placement.pool_hosts(estate.settings.host_pool)
+    return {h.name: (h.zone, h.host_class) for h in hosts}
+
+
+def _counts(estate: Estate, driver: Driver, found: list[Any], win: Window,
+            hosts: dict[str, tuple[str, str]]) -> tuple[usage.HostCounts, str]:
+    """The hosts in each state at the end of the window: as the cloud is now for the month
+    under way, from the record's last hour for a month that has ended."""
+    if win.month_to_date:
+        return host_counts(estate, driver.read(), driver)
+    alive = [r for r in record.resources(found, win)
+             if r.computed.get("deleted_at") == win.end.isoformat()]
+    needed, how = hosts_in_use(estate, alive)
+    if not driver.can(Ability.PLACEMENT):
+        return _all_on(estate.settings.host_pool, needed), how
+    last = record.host_states_at(found, win.hours - 1, hosts)
+    return usage.HostCounts(last["running"], last["idle"], last["off"],
+                            needed if how == "placement" else {}), "driver"
 
 
 def collect_quietly(estate: Estate, store: Store, driver: Driver) -> str:
@@ -240,7 +273,8 @@ def statement_for(estate: Estate, store: Store, month: Month,
     if frozen is not None:
         return frozen.statement
     got = allocated_for(store, month)
-    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts)
+    platform = Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts,
+                           got.host_months)
     s = chargeback(book or book_for(estate), month, got.by_department, platform, got.hours,
                    stored.adjustments(store, month))
     check_invariant(s)
@@ -262,7 +296,8 @@ def charges_for(estate: Estate, store: Store, month: Month, book: PriceBook) -> 
         return MonthCharges.of(frozen.statement)
     got = allocated_for(store, month)
     return month_charges(book, month, got.by_department,
-                         Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts),
+                         Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts,
+                                     got.host_months),
                          got.hours, stored.adjustments(store, month))
 
 

@@ -25,8 +25,9 @@ from typing import Any
 from govcloud.clock import now, stamp
 from govcloud.core.desired import Resource
 from govcloud.core.model import Settings
-from govcloud.drivers.base import Ability, Driver, Rows, requested_host
+from govcloud.drivers.base import Ability, Driver, Happening, Rows, requested_host
 from govcloud.errors import DriverError
+from govcloud.finance.period import parse_time
 from govcloud.placement import hosts as placement
 from govcloud.placement.place import place_one
 
@@ -42,11 +43,16 @@ BY_DEPARTMENT = """CREATE INDEX IF NOT EXISTS sim_by_department
 RETIRED = """CREATE TABLE IF NOT EXISTS sim_retired (
     key TEXT NOT NULL, body TEXT NOT NULL, deleted_at TEXT NOT NULL,
     PRIMARY KEY (key, deleted_at))"""
+# What the sim did when, like nova's instance actions and compute services: resizes,
+# migrations and hosts enabled or disabled (the dated record reads them through happened()).
+ACTIONS = """CREATE TABLE IF NOT EXISTS sim_actions (
+    at TEXT NOT NULL, subject TEXT NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL)"""
 
 
 class SimDriver(Driver):
     name = "sim"
-    abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT, Ability.MIGRATION})
+    abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT, Ability.MIGRATION,
+                           Ability.HISTORY})
 
     def __init__(self, settings: Settings, store: Rows) -> None:
         self.store = store
@@ -63,6 +69,7 @@ class SimDriver(Driver):
         store.execute(BY_DEPARTMENT)
         store.execute(HOSTS)
         store.execute(RETIRED)
+        store.execute(ACTIONS)
 
     # --- reading --------------------------------------------------------------------------
     def read(self) -> list[Resource]:
@@ -74,6 +81,16 @@ class SimDriver(Driver):
         rows = self.store.query("SELECT body, deleted_at FROM sim_retired WHERE deleted_at >= ? "
                                 "ORDER BY key, deleted_at", (stamp(since),))
         return [Resource.from_dict(json.loads(body)) for body, _ in rows]
+
+    def happened(self, since: datetime) -> list[Happening]:
+        rows = self.store.query("SELECT at, subject, key, action FROM sim_actions WHERE at >= ? "
+                                "ORDER BY at", (stamp(since),))
+        return [Happening(parse_time(at), subject, key, action)
+                for at, subject, key, action in rows]
+
+    def _did(self, subject: str, key: str, action: str) -> None:
+        self.store.execute("INSERT INTO sim_actions (at, subject, key, action) VALUES (?,?,?,?)",
+                           (now(), subject, key, action))
 
     def servers_on_hosts(self) -> dict[str, str]:
         """Server key -> host name."""
@@ -93,6 +110,7 @@ class SimDriver(Driver):
                 "INSERT INTO sim_hosts (name, enabled, reason) VALUES (?,?,?) ON CONFLICT "
                 "(name) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason",
                 (host, 1 if enabled else 0, "" if enabled else reason))
+            self._did("host", host, "enable" if enabled else "disable")
 
     def migrate(self, server_key: str, host: str) -> Resource:
         """Move a server to ``host`` (a live migration: it keeps running, its id and its
@@ -123,6 +141,7 @@ class SimDriver(Driver):
                              server.protected, {**server.computed, "host": host})
             self._write(moved, host)
             self._hold(host, server, +1)
+            self._did("resource", server_key, "live-migration")
             return moved
 
     def _known(self, host: str) -> None:
@@ -193,6 +212,7 @@ class SimDriver(Driver):
                 host = self._place(after)
                 made.computed["host"] = host
                 self._hold(host, after, +1)
+                self._did("resource", after.key, "resize")
             self._write(made, host)
             return made
 

@@ -64,6 +64,10 @@ class Platform:
     idle_on: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     off: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     needed: Mapping[str, Mapping[str, int]] | None = None
+    # Host-months powered on from the dated record, "running" and "idle" → class → months
+    # (Σ hours in that state / hours in the month): what power is billed on. None: a month
+    # recorded before the record, billed on the counts above × the fraction of the month.
+    on_months: Mapping[str, Mapping[str, Decimal]] | None = None
 
     def owned_by_class(self) -> dict[str, int]:
         return _by_class(self.owned)
@@ -95,10 +99,15 @@ class Platform:
         return out
 
     @classmethod
-    def of(cls, pool: Any, in_use: Mapping[str, Mapping[str, int]], hosts: Any = None
+    def of(cls, pool: Any, in_use: Mapping[str, Mapping[str, int]], hosts: Any = None,
+           host_months: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None
            ) -> Platform:
         """From the settings' HostPool and the hosts in use; ``hosts`` (a usage.HostCounts)
-        adds the idle, parked and needed counts."""
+        adds the idle, parked and needed counts, ``host_months`` (state → zone → class →
+        host-months, from the dated record) the hours each host was on."""
+        on = None if host_months is None else {
+            state: {c: _dec(n) for c, n in _by_class_float(host_months.get(state, {})).items()}
+            for state in ("running", "idle")}
         return cls(owned={z: dict(c) for z, c in pool.hosts.items()},
                    in_use={z: dict(c) for z, c in in_use.items()},
                    classes={c.name: HostClassSize(c.name, c.vcpus, c.ram_gb, c.disk_gb)
@@ -107,7 +116,16 @@ class Platform:
                    disk_ratio=pool.disk_allocation_ratio,
                    idle_on=dict(hosts.idle) if hosts is not None else {},
                    off=dict(hosts.off) if hosts is not None else {},
-                   needed=dict(hosts.needed) if hosts is not None else None)
+                   needed=dict(hosts.needed) if hosts is not None else None,
+                   on_months=on)
+
+
+def _by_class_float(zones: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for classes in zones.values():
+        for cls, n in classes.items():
+            out[cls] = round(out.get(cls, 0.0) + n, 6)
+    return dict(sorted(out.items()))
 
 
 def _by_class(zones: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
@@ -309,11 +327,7 @@ def host_cost_lines(book: PriceBook, platform: Platform, month: Month,
     of the hosts running servers and of those idle but powered on (each its own line); ×
     ``fraction`` (hours run / hours in the month) for a month to date."""
     lines = []
-    tariff = book.tariff_for(month)
     part = "" if fraction == 1 else f" × {fraction:.6f} of the month"
-    pue = book.pue_for(month)
-    in_use = platform.in_use_by_class()
-    idle_on = platform.idle_on_by_class()
     for cls, n in platform.owned_by_class().items():
         m = book.host_class(cls, month)
         if n:
@@ -325,22 +339,34 @@ def host_cost_lines(book: PriceBook, platform: Platform, month: Month,
                                       f"({m.maintenance_yuan_per_year} a year / 12){part}",
                                       m.maintenance_yuan_per_year / 12 * n * fraction,
                                       str(m.source)))
-        used = in_use.get(cls, 0)
-        if used:
-            kwh = m.power_w * HOURS_PER_MONTH * pue.yuan / 1000
-            lines.append(CostLine(
-                f"{cls} × {used} in use: power {m.power_w} W × {HOURS_PER_MONTH} h × PUE "
-                f"{pue.yuan} × {tariff.yuan} yuan/kWh{part}", kwh * tariff.yuan * used * fraction,
-                f"{m.source}; {tariff.source}; {pue.source}"))
-        idle = idle_on.get(cls, 0)
-        if idle:
-            kwh = m.power_w * HOURS_PER_MONTH * pue.yuan / 1000
-            lines.append(CostLine(
-                f"{cls} × {idle} idle, powered on: power {m.power_w} W × {HOURS_PER_MONTH} h "
-                f"× PUE {pue.yuan} × {tariff.yuan} yuan/kWh{part}",
-                kwh * tariff.yuan * idle * fraction,
-                f"{m.source}; {tariff.source}; {pue.source}"))
+        lines += _power_lines(book, platform, month, cls, m, fraction)
     return lines
+
+
+def _power_lines(book: PriceBook, platform: Platform, month: Month, cls: str, m: Any,
+                 fraction: Decimal) -> list[CostLine]:
+    """Power of one class's hosts that were on: from the hours each was on (the dated
+    record's host-months), or, for a month recorded before it, the hosts on when the month
+    was collected × the fraction of the month run."""
+    tariff, pue = book.tariff_for(month), book.pue_for(month)
+    kwh = m.power_w * HOURS_PER_MONTH * pue.yuan / 1000
+    source = f"{m.source}; {tariff.source}; {pue.source}"
+    rule = f"power {m.power_w} W × {HOURS_PER_MONTH} h × PUE {pue.yuan} × {tariff.yuan} yuan/kWh"
+    out = []
+    if platform.on_months is not None:
+        for state, what in (("running", "in use"), ("idle", "idle, powered on")):
+            months = platform.on_months.get(state, {}).get(cls, ZERO)
+            if months:
+                out.append(CostLine(f"{cls}: {months} host-months {what}: {rule}",
+                                    kwh * tariff.yuan * months, source))
+        return out
+    part = "" if fraction == 1 else f" × {fraction:.6f} of the month"
+    for n, what in ((platform.in_use_by_class().get(cls, 0), "in use"),
+                    (platform.idle_on_by_class().get(cls, 0), "idle, powered on")):
+        if n:
+            out.append(CostLine(f"{cls} × {n} {what}: {rule}{part}",
+                                kwh * tariff.yuan * n * fraction, source))
+    return out
 
 
 @dataclass(frozen=True)
@@ -382,6 +408,7 @@ class _Month:
     deps: list[str]
     qty: dict[str, dict[str, Decimal]]
     priced: dict[str, dict[str, Decimal]]
+    member: dict[str, Decimal]  # months each department was in the estate (1: not recorded)
 
     @classmethod
     def of(cls, book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, float]],
@@ -392,8 +419,10 @@ class _Month:
         qty = _quantities(usage, deps)
         # Priced once: the usage pools' weights and the list value.
         priced = {d: {i: q[i] * price[i] for i in ITEMS} for d, q in qty.items()}
+        member = {d: _dec(usage[d]["member"]) if "member" in usage[d] else Decimal(1)
+                  for d in deps}
         return cls(Decimal(hours[0]) / Decimal(hours[1]) if hours else Decimal(1), price,
-                   deps, qty, priced)
+                   deps, qty, priced, member)
 
 
 def _splits(book: PriceBook, month: Month, m: _Month, platform: Platform) -> list[_Split]:
@@ -410,7 +439,7 @@ def _splits(book: PriceBook, month: Month, m: _Month, platform: Platform) -> lis
             lines = [CostLine(f"{pool.name} ({pool.description or 'fixed'}) a month{part}",
                               p.yuan * fraction, str(p.source))]
         cost = fen(sum((x.yuan for x in lines), ZERO))
-        basis = _basis(pool, m.deps, m.qty, m.priced, m.price, host_cap, fraction)
+        basis = _basis(pool, m, host_cap)
         if sum(basis.values(), ZERO) <= 0:
             basis = {IDLE: Decimal(1)}
         out.append(_Split(pool, cost, tuple(lines), basis, split(int(cost * 100), basis)))
@@ -496,14 +525,14 @@ def _quantities(usage: Mapping[str, Mapping[str, float]], deps: list[str]
     return {d: {i: exact[usage[d].get(i, 0)] for i in ITEMS} for d in deps}
 
 
-def _basis(pool: Pool, deps: list[str], qty: dict[str, dict[str, Decimal]],
-           priced: dict[str, dict[str, Decimal]], price: dict[str, Decimal],
-           host_cap: dict[str, Decimal], fraction: Decimal = Decimal(1)
-           ) -> dict[str, Decimal]:
+def _basis(pool: Pool, m: _Month, host_cap: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Each department's weight in the pool's split (and the idle line's, for a usage
+    pool): even and weighted pools by the months each department was in the estate."""
+    deps, qty, priced, price, fraction = m.deps, m.qty, m.priced, m.price, m.fraction
     if pool.rule == "even":
-        return dict.fromkeys(deps, Decimal(1))
+        return {d: m.member[d] for d in deps}
     if pool.rule == "weight":
-        return {d: pool.weights.get(d, pool.default_weight) for d in deps}
+        return {d: pool.weights.get(d, pool.default_weight) * m.member[d] for d in deps}
     items = pool.items
     if len(items) == 1:
         only = items[0]

@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from govcloud.core import kinds
 from govcloud.core.desired import Resource
@@ -48,7 +49,7 @@ from govcloud.finance.period import Month, Window, parse_time
 
 PLATFORM = "_platform"
 BILLED = kinds.BILLED  # what each kind of resource is metered on
-COUNTED = ("servers", "volumes")
+COUNTED = ("servers", "volumes", "member")  # member: months its project existed
 ITEMS = BILLED + COUNTED
 # Measured by the cloud: record item → the driver's usage key.
 MEASURED = {"vcpu_hours": "vcpu_hours", "ram_mb_hours": "ram_mb_hours",
@@ -73,21 +74,22 @@ def empty() -> dict[str, float]:
 def allocations(resources: Iterable[Resource],
                 weight: Callable[[Resource], float] | None = None) -> dict[str, dict[str, float]]:
     """Department → item → allocated units, from resources (desired or actual); each
-    resource's units multiplied by ``weight(resource)`` when given (its share of a month)."""
+    resource's units multiplied by ``weight(resource)`` when given (its share of a month).
+    A department's project counts as its membership (``member``); a volume's size counts
+    as protected data when its server and its department have backup on."""
     res = list(resources)
     w = weight or (lambda r: 1.0)
     out: dict[str, dict[str, float]] = {}
     av_on: dict[str, bool] = {}
     backup_on: dict[str, bool] = {}
-    volumes: dict[str, float] = {}
+    backed: dict[str, bool] = {}  # department/server → its backup is on
     for r in res:
         if r.kind == "antivirus":
             av_on[r.department] = bool(r.attrs.get("enabled", True))
         elif r.kind == "backup":
             backup_on[r.department] = bool(r.attrs.get("enabled", True))
-        elif r.kind == "volume":
-            key = f"{r.department}/{r.attrs.get('server')}"
-            volumes[key] = volumes.get(key, 0.0) + float(r.attrs["size_gb"]) * w(r)
+        elif r.kind == "server":
+            backed[f"{r.department}/{r.name}"] = bool(r.attrs.get("backup", True))
     for r in res:
         share = w(r)
         if not share:
@@ -96,18 +98,21 @@ def allocations(resources: Iterable[Resource],
         if d is None:  # not setdefault: that builds an empty row for every resource
             d = out[r.department] = empty()
         a = r.attrs
-        if r.kind == "server":
+        if r.kind == "project":
+            d["member"] += share
+        elif r.kind == "server":
             d["servers"] += share
             d["vcpu"] += a["vcpus"] * share
             d["ram_gb"] += a["ram_gb"] * share
             d["disk_gb"] += a["disk_gb"] * share
             if a.get("antivirus", True) and av_on.get(r.department, True):
                 d["antivirus_seat"] += share
-            if a.get("backup", True) and backup_on.get(r.department, True):
-                d["backup_gb"] += volumes.get(f"{r.department}/{r.name}", 0.0)
         elif r.kind == "volume":
             d["volumes"] += share
             d["volume_gb"] += a["size_gb"] * share
+            if backed.get(f"{r.department}/{a.get('server')}") and \
+                    backup_on.get(r.department, True):
+                d["backup_gb"] += a["size_gb"] * share
         elif r.kind == "website":
             d["website"] += share
             if backup_on.get(r.department, True):
@@ -219,6 +224,21 @@ def host_records(month: Month, counts: HostCounts, source: str) -> list[Record]:
             for cls, n in sorted(classes.items()) if n]
 
 
+HOST_MONTHS = "host_months"
+
+
+def host_month_records(month: Month, months: dict[str, dict[str, dict[str, Any]]],
+                       source: str) -> list[Record]:
+    """The platform rows of the hours each state of host had in the month, from the dated
+    record: ``host_months:<running|idle|off>:<zone>:<class>`` = Σ hours / hours in the
+    month, rounded to 6 decimals (power is billed on running + idle)."""
+    return [Record(month, PLATFORM, f"{HOST_MONTHS}:{state}:{zone}:{cls}",
+                   round(float(n), 6), round(float(n), 6), source)
+            for state, zones in sorted(months.items())
+            for zone, classes in sorted(zones.items())
+            for cls, n in sorted(classes.items()) if n]
+
+
 def by_department(records: Iterable[Record]) -> dict[str, dict[str, float]]:
     """Department → item → allocated (platform rows and the cloud's measured hours left
     out)."""
@@ -268,6 +288,9 @@ class Allocated:
     hosts_in_use: dict[str, dict[str, int]]
     hours: tuple[int, int] | None
     hosts: HostCounts | None = None  # every state; None: recorded before they were
+    # state → zone → class → host-months, from the dated record; None: a month collected
+    # before govcloud kept one (power is then billed on the counts at collection).
+    host_months: dict[str, dict[str, dict[str, float]]] | None = None
 
 
 def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated:
@@ -276,10 +299,14 @@ def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated
     out: dict[str, dict[str, float]] = {}
     states: dict[str, dict[str, dict[str, int]]] = {s: {} for s in HOST_STATES.values()}
     run = None
+    months: dict[str, dict[str, dict[str, float]]] = {}
     for dep, item, value in rows:
         if dep == PLATFORM:
             prefix = item.split(":", 1)[0]
-            if prefix in HOST_STATES and item.count(":") == 2:
+            if prefix == HOST_MONTHS and item.count(":") == 3:
+                _, state, zone, cls = item.split(":", 3)
+                months.setdefault(state, {}).setdefault(zone, {})[cls] = float(value)
+            elif prefix in HOST_STATES and item.count(":") == 2:
                 _, zone, cls = item.split(":", 2)
                 states[HOST_STATES[prefix]].setdefault(zone, {})[cls] = int(value)
             elif item == "hours":
@@ -292,4 +319,5 @@ def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated
     counts = HostCounts(**states) if any(states[s] for s in ("idle", "off", "needed")) \
         else None
     return Allocated(out, states["running"],
-                     None if run is None else (int(run), month.hours), counts)
+                     None if run is None else (int(run), month.hours), counts,
+                     months or None)
