@@ -10,8 +10,13 @@ The rules it follows (each a sentence of the contract or of a finance module's d
 - A subject's state at time t is the body of its row with the greatest (at, seq), at <= t;
   a NULL body is gone. A state therefore holds from its ``at`` to the next row's ``at``; a
   state that holds for no time (two rows at the same instant) is no state.
-- Hours: a state [a, b) occupies the hour slots floor(a) … ceil(b) − 1 of the window (an
-  hour begun counts); the window is the month, or up to the end of the hour under way.
+- Hours (finance/history.py's documented rule): a subject's state begins at the hour it
+  happened in (down) and takes that whole hour from the state before; its going (deleted,
+  left) counts the hour under way (up); a state with no hour left yields to the next. So a
+  resource's hours are those of its whole life, hour begun to hour ended, split between its
+  states, none billed twice. The window is the month, or up to the end of the hour under
+  way. (The contract's first wording, "an interval [start, end) occupies floor(start) to
+  ceil(end)", would bill the hour of a resize at both sizes.)
 - A department's quantity of an item = Σ units × slots / hours in the month, to 6 decimals
   (half to even: exact ties do not occur). Items: a server's vcpus, ram_gb, disk_gb; an
   antivirus seat when the server has antivirus and the department's antivirus is enabled;
@@ -87,11 +92,20 @@ def money(value: Fraction) -> Decimal:
         Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+CANONICAL = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def canonical(text: str) -> str:
+    """A stamp in one format (with microseconds, UTC), so that stamps compare as text."""
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t.replace(tzinfo=t.tzinfo or UTC).astimezone(UTC).strftime(CANONICAL)
+
+
 def hour_of(text: str, up: bool = False) -> int:
     """The hour slot a stamp falls in (rounded up with ``up``), as hours since the epoch."""
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    secs = int(t.replace(tzinfo=t.tzinfo or UTC).timestamp())
-    return -(-secs // HOUR) if up else secs // HOUR
+    secs = t.replace(tzinfo=t.tzinfo or UTC).timestamp()
+    return -int(-secs // HOUR) if up else int(secs // HOUR)
 
 
 @dataclass(frozen=True)
@@ -120,8 +134,8 @@ class Window:
 
 @dataclass(frozen=True)
 class State:
-    """One subject's state over [at, until); ``first`` and ``end`` its hour slots (the start
-    hour down, the end hour up; ``end`` None: it still holds)."""
+    """One subject's state from ``at`` until the next row's ``until`` (None: it still
+    holds), over the hour slots [first, end) (``_states`` says which)."""
 
     at: str
     until: str | None
@@ -129,13 +143,32 @@ class State:
     first: int
     end: int | None
 
-    @classmethod
-    def of(cls, at: str, until: str | None, body: dict[str, Any]) -> State:
-        return cls(at, until, body, hour_of(at),
-                   None if until is None else hour_of(until, up=True))
-
     def holds_at(self, stamp: str) -> bool:
         return self.at <= stamp and (self.until is None or stamp < self.until)
+
+
+def _states(entries: list[tuple[str, int, str | None]]) -> list[State]:
+    """One subject's states, from its rows in (at, seq) order, with their hour slots: a
+    state begins at the hour it happened in (down) and takes that whole hour from the state
+    before; going (a NULL body) ends the last state at the end of the hour under way (up);
+    no state begins before the one before it began (a row read back late), and a state left
+    with no hour yields to the next."""
+    marks: list[tuple[str, int, str | None]] = []  # (at, first hour, body)
+    alive = False
+    for at, _, body in entries:
+        h = hour_of(at, up=alive and body is None)
+        if marks and h < marks[-1][1]:
+            h = marks[-1][1]
+        marks.append((at, h, body))
+        alive = body is not None
+    out = []
+    for i, (at, h, body) in enumerate(marks):
+        if body is None:
+            continue
+        nxt = marks[i + 1] if i + 1 < len(marks) else None
+        out.append(State(at, None if nxt is None else nxt[0], json.loads(body), h,
+                         None if nxt is None else nxt[1]))
+    return out
 
 
 @dataclass
@@ -162,16 +195,11 @@ class Record:
         by: dict[tuple[str, str], list[tuple[str, int, str | None]]] = {}
         rec = cls()
         for seq, at, subject, key, dep, body in rows:
-            by.setdefault((subject, key), []).append((at, seq, body))
+            by.setdefault((subject, key), []).append((canonical(at), seq, body))
             rec.department[(subject, key)] = dep
         for sk, entries in by.items():
             entries.sort()
-            out = []
-            for i, (at, _, body) in enumerate(entries):
-                until = entries[i + 1][0] if i + 1 < len(entries) else None
-                if body is not None and until != at:
-                    out.append(State.of(at, until, json.loads(body)))
-            rec.states[sk] = out
+            rec.states[sk] = out = _states(entries)
             if sk[0] == "resource" and out:
                 kind = out[0].body.get("kind", "")
                 rec.kinds.setdefault((rec.department[sk], kind), []).append(sk[1])
@@ -235,7 +263,7 @@ def quantities(rec: Record, win: Window) -> tuple[dict[str, dict[str, Fraction]]
 
 
 def _stamp(slot: int) -> str:
-    return datetime.fromtimestamp(slot * HOUR, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(slot * HOUR, UTC).strftime(CANONICAL)
 
 
 def host_names(settings: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -273,7 +301,8 @@ def overlap(a: list[range], b: list[range]) -> int:
 
 def host_months(rec: Record, win: Window, settings: dict[str, Any]
                 ) -> dict[tuple[str, str, str], Fraction]:
-    """(state, zone, class) → host-months in the window (state: running, idle, off)."""
+    """(state, zone, class) → host-months in the window (state: running, idle, off), to 6
+    decimals as unit-months are."""
     busy: dict[str, list[range]] = {}
     for _, _, states in rec.of_subject("resource"):
         for st in states:
@@ -293,7 +322,7 @@ def host_months(rec: Record, win: Window, settings: dict[str, Any]
         for state, n in (("running", n_run), ("idle", n_idle),
                          ("off", win.last - win.first - n_run - n_idle)):
             out[(state, zone, cls)] = out.get((state, zone, cls), ZERO) + Fraction(n)
-    return {k: v / win.hours for k, v in out.items()}
+    return {k: six(v / win.hours) for k, v in out.items()}
 
 
 # --- prices -------------------------------------------------------------------------------
