@@ -50,7 +50,7 @@ def host_names(s: dict[str, Any]) -> list[str]:
 
 
 def stamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # govcloud.clock.stamp's format
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Record:
         f = flavor or self.rng.choice(FLAVORS)
         self.put(at, "resource", f"{dep}/server/{name}", dep, {
             "kind": "server", "flavor": f[0], "vcpus": f[1], "ram_gb": f[2], "disk_gb": f[3],
-            "antivirus": True, "backup": self.rng.random() < 0.7,
+            "antivirus": True, "backup": self.rng.random() < 0.7, "zone": ZONE,
             "host": self.rng.choice(self.hosts)}, "sim")
 
     def plan(self, at: datetime, dep: str, n: int) -> None:
@@ -139,6 +139,9 @@ def change(r: Record, at: datetime, dep: str, n: int) -> None:
             body["host"] = rng.choice(r.hosts)
         r.put(at, "resource", key, dep, None if what == "delete" else body,
               "consolidate" if what == "migrate" else "apply")
+        volume = f"{dep}/volume/{key.rsplit('/', 1)[1]}-data"
+        if what == "delete" and volume in r.now:  # a server's volume goes with it
+            r.put(at, "resource", volume, dep, None)
     elif what == "volume":
         vols = [k for k in keys if k.startswith(f"{dep}/volume/")]
         if vols:

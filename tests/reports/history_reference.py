@@ -217,53 +217,62 @@ class Record:
         return None
 
 
-def _flag(rec: Record, dep: str, kind: str, stamp: str) -> bool:
-    """A department's antivirus or backup setting at ``stamp`` (enabled unless it says not)."""
-    for key in rec.kinds.get((dep, kind), []):
-        body = rec.state_at("resource", key, stamp)
-        if body is not None:
-            return bool(body.get("enabled", True))
-    return True
+def _slots(rec: Record, keys: Iterable[str], win: Window, test: Any) -> list[range]:
+    """The window's slots in which a state of one of ``keys`` holds that passes ``test``."""
+    return merged(win.slots(st.first, st.end) for key in keys
+                  for st in rec.states.get(("resource", key), []) if test(st.body))
+
+
+def _enabled(rec: Record, dep: str, kind: str, win: Window) -> list[range]:
+    """The slots in which a department's antivirus or backup is on (unless it says not)."""
+    off = _slots(rec, rec.kinds.get((dep, kind), []), win,
+                 lambda b: not b.get("enabled", True))
+    return minus([win.slots(win.first, win.last)], off)
 
 
 def quantities(rec: Record, win: Window) -> tuple[dict[str, dict[str, Fraction]],
                                                   dict[str, Fraction]]:
-    """Department → item → unit-months (6 decimals), and department → membership months."""
+    """Department → item → unit-months (6 decimals), and department → membership months.
+    An antivirus seat and protected data count hour by hour: in the hours the server (and
+    its backup or antivirus flag) and the department's service were on."""
     raw: dict[str, dict[str, Fraction]] = {}
     member: dict[str, Fraction] = {}
+    services: dict[tuple[str, str], list[range]] = {}
+    backed: dict[str, list[range]] = {}
     for _, dep, states in rec.of_subject("resource"):
         for st in states:
-            n = len(win.slots(st.first, st.end))
+            slots = win.slots(st.first, st.end)
+            n = len(slots)
             if not n:
                 continue
             row = raw.setdefault(dep, dict.fromkeys(ITEMS, ZERO))
             b = st.body
-            stamp = max(st.at, _stamp(win.first))
             kind = b.get("kind")
+            for service in ("antivirus", "backup"):
+                if (dep, service) not in services:
+                    services[(dep, service)] = _enabled(rec, dep, service, win)
             if kind == "project":
                 member[dep] = member.get(dep, ZERO) + n
             elif kind == "server":
                 for item, attr in (("vcpu", "vcpus"), ("ram_gb", "ram_gb"),
                                    ("disk_gb", "disk_gb")):
                     row[item] += q(b[attr]) * n
-                if b.get("antivirus", True) and _flag(rec, dep, "antivirus", stamp):
-                    row["antivirus_seat"] += n
+                if b.get("antivirus", True):
+                    row["antivirus_seat"] += overlap([slots], services[(dep, "antivirus")])
             elif kind == "volume":
                 row["volume_gb"] += q(b["size_gb"]) * n
-                server = rec.state_at("resource", f"{dep}/server/{b.get('server')}", stamp)
-                if server is not None and server.get("backup", True) and \
-                        _flag(rec, dep, "backup", stamp):
-                    row["backup_gb"] += q(b["size_gb"]) * n
+                server = f"{dep}/server/{b.get('server')}"
+                if server not in backed:
+                    backed[server] = intersect(
+                        _slots(rec, [server], win, lambda x: x.get("backup", True)),
+                        services[(dep, "backup")])
+                row["backup_gb"] += q(b["size_gb"]) * overlap([slots], backed[server])
             elif kind == "website":
                 row["website"] += n
-                if _flag(rec, dep, "backup", stamp):
-                    row["backup_gb"] += q(b.get("storage_gb", 0)) * n
+                row["backup_gb"] += q(b.get("storage_gb", 0)) * overlap(
+                    [slots], services[(dep, "backup")])
     qty = {d: {i: six(v / win.hours) for i, v in items.items()} for d, items in raw.items()}
     return qty, {d: six(n / win.hours) for d, n in member.items()}
-
-
-def _stamp(slot: int) -> str:
-    return datetime.fromtimestamp(slot * HOUR, UTC).strftime(CANONICAL)
 
 
 def host_names(settings: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -297,6 +306,36 @@ def overlap(a: list[range], b: list[range]) -> int:
         else:
             j += 1
     return n
+
+
+def intersect(a: list[range], b: list[range]) -> list[range]:
+    """The slots in both, as sorted disjoint ranges (each given so)."""
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i].start, b[j].start), min(a[i].stop, b[j].stop)
+        if hi > lo:
+            out.append(range(lo, hi))
+        if a[i].stop < b[j].stop:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def minus(a: list[range], b: list[range]) -> list[range]:
+    """The slots of ``a`` not in ``b`` (each sorted and disjoint)."""
+    out = []
+    for r in a:
+        lo = r.start
+        for x in b:
+            if x.stop <= lo or x.start >= r.stop:
+                continue
+            if x.start > lo:
+                out.append(range(lo, x.start))
+            lo = max(lo, x.stop)
+        if lo < r.stop:
+            out.append(range(lo, r.stop))
+    return out
 
 
 def host_months(rec: Record, win: Window, settings: dict[str, Any]
