@@ -20,7 +20,8 @@ from govcloud.applying.migrations import consolidate as run_migrations
 from govcloud.audit import trail
 from govcloud.books import closing
 from govcloud.books import history as dated
-from govcloud.books.accounts import collect_quietly, line_of, parked_hosts, plan_cost
+from govcloud.books.accounts import line_of, parked_hosts, plan_cost
+from govcloud.books.metering import collect_quietly
 from govcloud.core import jsontext
 from govcloud.core.catalogue import compare
 from govcloud.core.checks import Checked

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from govcloud.finance.chargeback import (
 from govcloud.finance.period import Month, Span, Window
 from govcloud.finance.plancost import plan_cost as plan_cost_of
 from govcloud.finance.pricebook import PriceBook
-from govcloud.finance.savings import Ledger, ledger
+from govcloud.finance.savings import Ledger, RecordedPlan, ledger
 from govcloud.finance.span import totals
 from govcloud.finance.utilization import Utilization, UtilRow
 from govcloud.placement import hosts as placement
@@ -105,7 +106,7 @@ def host_counts(estate: Estate, resources: list[Any], driver: Driver
     of the pool is taken to be on."""
     needed, how = hosts_in_use(estate, resources)
     if not driver.can(Ability.PLACEMENT):
-        return _all_on(estate.settings.host_pool, needed), how
+        return all_on(estate.settings.host_pool, needed), how
     where = set(driver.servers_on_hosts().values())
     running: dict[str, dict[str, int]] = {}
     idle_on: dict[str, dict[str, int]] = {}
@@ -134,123 +135,9 @@ def _zone_hosts(demands: tuple[Any, ...], hosts: tuple[Any, ...], ratios: Any
     return dict(_PLACED[key])
 
 
-def measured_records(resources: list[Any], driver: Driver, window: Window
-                     ) -> list[usage.Record]:
-    """Prorated allocations from the cloud's resources (billed by the hour begun); measured
-    vCPU and RAM from the driver's usage API (nova os-simple-tenant-usage: hours in the
-    window), in unit-months; and nova's own CPU hours, RAM MB-hours and disk GB-hours as it
-    gives them (to the second, up to the moment asked), beside the billed figures."""
-    month = window.month
-    asked = clock()
-    measured = driver.usage(window.start, window.end) \
-        if driver.can(Ability.USAGE) and window.hours else {}
-    month_hours = month.hours
-    out = []
-    if measured:  # nova counts up to when it was asked (the window's end is later)
-        out.append(usage.Record(month, usage.PLATFORM, "measured_to", asked.timestamp(),
-                                clock().timestamp(), driver.name))
-    for d, items in sorted(usage.prorated(resources, window).items()):
-        m = measured.get(d)
-        for item, v in items.items():
-            used = None
-            if m is not None and item == "vcpu":
-                used = round(min(m["vcpu_hours"] / month_hours, v), 6)
-            elif m is not None and item == "ram_gb":
-                used = round(min(m["ram_mb_hours"] / 1024 / month_hours, v), 6)
-            out.append(usage.Record(month, d, item, v, used, driver.name))
-    for d, m in sorted(measured.items()):
-        out += [usage.Record(month, d, item, float(m[key]), None, driver.name)
-                for item, key in usage.MEASURED.items()]
-    return out
-
-
 def window(month: Month) -> Window:
     """The part of ``month`` that has run by now (refused for a month not yet begun)."""
     return Window.of(month, clock())
-
-
-def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[str, Any]:
-    """Bring the dated record up to date with the cloud, then store the month's usage from
-    the record: each resource for the hours of each of its states (a resize splits it),
-    each department's months in the estate, each host's hours running, idle and parked. A
-    closed month is refused: reopen it first. Collecting a past month again gives the same
-    figures whatever changed since: they are read from what ran then."""
-    win = window(month)
-    if stored.closing(store, month) is not None:
-        raise GovcloudError(f"{month} is closed; its usage cannot change",
-                            f"govcloud statement reopen --period {month} --reason … first")
-    dated.observe(estate, store, driver, "collect", line_of(estate))
-    found = dated.in_window(store, win)
-    resources = record.resources(found, win)
-    if driver.name == "sim":
-        records = usage.sim_samples(resources, win)
-    else:
-        records = measured_records(resources, driver, win)
-    if not any(r.allocated for r in records if r.item in usage.BILLED):
-        raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
-                            "collect a month in which the estate existed")
-    hosts = _hosts_of(estate, driver)
-    counts, source = _counts(estate, driver, found, win, hosts)
-    records += usage.host_month_records(month, record.host_months(found, win, hosts), source)
-    records += usage.host_records(month, counts, source)
-    records.append(usage.window_record(win, source))
-    n = stored.record(store, records, replacing=month)
-    return {"period": str(month), "label": win.label(), "records": n,
-            "month_to_date": win.month_to_date, "hours": win.hours,
-            "departments": len({r.department for r in records} - {usage.PLATFORM}),
-            "hosts_in_use": counts.total("running"), "hosts_idle_on": counts.total("idle"),
-            "hosts_off": counts.total("off"), "hosts_needed": counts.total("needed"),
-            "hosts_source": source}
-
-
-def _hosts_of(estate: Estate, driver: Driver) -> dict[str, tuple[str, str]]:
-    """Host name → (zone, class): the cloud's hosts, or the settings' pool when the driver
-    cannot say where servers run."""
-    hosts = driver.hosts() if driver.can(Ability.PLACEMENT) else \
-        placement.pool_hosts(estate.settings.host_pool)
-    return {h.name: (h.zone, h.host_class) for h in hosts}
-
-
-def _counts(estate: Estate, driver: Driver, found: list[Any], win: Window,
-            hosts: dict[str, tuple[str, str]]) -> tuple[usage.HostCounts, str]:
-    """The hosts in each state at the end of the window: as the cloud is now for the month
-    under way, from the record's last hour for a month that has ended."""
-    if win.month_to_date:
-        return host_counts(estate, driver.read(), driver)
-    alive = [r for r in record.resources(found, win)
-             if r.computed.get("deleted_at") == win.end.isoformat()]
-    needed, how = hosts_in_use(estate, alive)
-    if not driver.can(Ability.PLACEMENT):
-        return _all_on(estate.settings.host_pool, needed), how
-    last = record.host_states_at(found, win.hours - 1, hosts)
-    return usage.HostCounts(last["running"], last["idle"], last["off"],
-                            needed if how == "placement" else {}), "driver"
-
-
-def collect_quietly(estate: Estate, store: Store, driver: Driver) -> str:
-    """After an apply: this month's usage, so reports work at once. A failure here never
-    fails the apply; it is returned as one sentence."""
-    try:
-        got = collect(estate, store, driver, Month.of(clock()))
-    except GovcloudError as exc:
-        return f"usage not collected: {exc.render()}"
-    return f"usage collected for {got['label']}"
-
-
-def collect_due(estate: Estate, store: Store, driver: Driver) -> list[str]:
-    """The exporter's hourly schedule: this month to date, and last month in full when what
-    was recorded of it stopped before its end (and it is not closed)."""
-    this = Month.of(clock())
-    notes = [collect_quietly(estate, store, driver)]
-    last = this.previous()
-    run = usage.hours_run(stored.load(store, last))
-    if run and run[0] < run[1] and stored.closing(store, last) is None:
-        try:
-            got = collect(estate, store, driver, last)
-            notes.append(f"usage collected for {got['label']}")
-        except GovcloudError as exc:
-            notes.append(f"usage of {last} not collected: {exc.render()}")
-    return notes
 
 
 def records_for(store: Store, month: Month) -> list[usage.Record]:
@@ -262,8 +149,12 @@ def records_for(store: Store, month: Month) -> list[usage.Record]:
     return records
 
 
-def names_of(estate: Estate) -> dict[str, tuple[str, str]]:
-    return {d: (p.department.name, p.department.name_en) for d, p in estate.plans.items()}
+def names_of(estate: Estate, store: Store | None = None) -> dict[str, tuple[str, str]]:
+    """Department → (name, English name): the estate's, and (with ``store``) those of
+    departments that have left, as the dated record last kept them."""
+    out = dated.names(store) if store is not None else {}
+    out.update({d: (p.department.name, p.department.name_en) for d, p in estate.plans.items()})
+    return out
 
 
 def statement_for(estate: Estate, store: Store, month: Month,
@@ -316,12 +207,36 @@ def line_of(estate: Estate) -> Any:
 
 def savings_for(estate: Estate, store: Store, month: Month,
                 statement: Statement | None = None) -> Ledger:
+    """The month's savings: frozen for a closed month; else each department's legacy
+    counterfactual from its plans as the dated record kept them, for the hours it was in the
+    estate in the part of the month the statement covers, against its charge."""
     frozen = stored.closing(store, month)
     if frozen is not None:
         return frozen.ledger
     book = book_for(estate)
-    return ledger(estate.plans, book, statement or statement_for(estate, store, month, book),
-                  line_of(estate))
+    st = statement or statement_for(estate, store, month, book)
+    plans, notes = plans_in_force(estate, store, st)
+    by_file = line_of(estate)
+
+    def lines(plan: Any) -> Any:
+        return plan.line if isinstance(plan, RecordedPlan) else by_file(plan)
+
+    return ledger(plans, book, st, lines, notes)
+
+
+def plans_in_force(estate: Estate, store: Store, st: Statement
+                   ) -> tuple[dict[str, Any], list[str]]:
+    """Department → (its plan as recorded, hours in the estate under it) over the part of the
+    month ``st`` covers; a month before the dated record began reads the plans as they are
+    now, and says so."""
+    month = st.month
+    win = Window(month, month.start + timedelta(hours=st.hours[0] if st.hours else month.hours))
+    held = record.plans_in_force(dated.in_window(store, win), win)
+    if not held:
+        return dict(estate.plans), [f"No dated record covers {month}: its savings read the "
+                                    "plans as they are now."]
+    return {d: [(RecordedPlan.of(body), h) for body, h in spans]
+            for d, spans in held.items()}, []
 
 
 @dataclass(frozen=True)
@@ -347,7 +262,7 @@ def figures(estate: Estate, store: Store, month: Month) -> Figures:
         return Figures(month, frozen.estate, frozen.names, frozen.utilization,
                        frozen.statement, frozen.ledger)
     st = statement_for(estate, store, month)
-    return Figures(month, estate.settings.estate, names_of(estate),
+    return Figures(month, estate.settings.estate, names_of(estate, store),
                    utilization(estate, store, month), st, savings_for(estate, store, month, st))
 
 
@@ -360,7 +275,7 @@ class _Open:
 
     @cached_property
     def names(self) -> dict[str, tuple[str, str]]:
-        return names_of(self.estate)
+        return names_of(self.estate, self.store)
 
     @cached_property
     def utilization(self) -> Utilization:
@@ -418,7 +333,7 @@ def span_report(estate: Estate, store: Store, span: Span,
               if not recorded_only or m in have]
     year = Month(span.first.year, 1)
     year_hours = sum(Month(year.year, i).hours for i in range(1, 13))
-    return views.span(names_of(estate), totals(months), span, year_hours)
+    return views.span(names_of(estate, store), totals(months), span, year_hours)
 
 
 def _refuse_unrecorded(store: Store, span: Span, have: set[Month]) -> None:
@@ -552,8 +467,8 @@ def plan_cost(plan: Any, estate: Estate, month: Month | None = None,
     # Apply places as the placement packs; the hosts ``parked`` (zone → class → count, from
     # the driver) stay off unless the servers need them, every other host stays on.
     cost = plan_cost_of(book, month, usage.allocations(before), usage.allocations(after),
-                        Platform.of(pool, in_use_before, _all_on(pool, in_use_before, parked)),
-                        Platform.of(pool, in_use_after, _all_on(pool, in_use_after, parked)))
+                        Platform.of(pool, in_use_before, all_on(pool, in_use_before, parked)),
+                        Platform.of(pool, in_use_after, all_on(pool, in_use_after, parked)))
     return cost.as_dict()
 
 
@@ -570,7 +485,7 @@ def parked_hosts(driver: Driver) -> dict[str, dict[str, int]]:
     return out
 
 
-def _all_on(pool: Any, running: dict[str, dict[str, int]],
+def all_on(pool: Any, running: dict[str, dict[str, int]],
             parked: dict[str, dict[str, int]] | None = None) -> usage.HostCounts:
     """The pool's hosts with ``running`` running servers, ``parked`` ones off (as many as
     the running ones leave), every other one idle but on."""

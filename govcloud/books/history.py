@@ -110,11 +110,19 @@ def in_window(store: Store, window: Window) -> list[record.Stretch]:
     return record.stretches(entries(store, window.end), window)
 
 
-def latest(store: Store) -> dict[tuple[str, str], Entry]:
-    """(subject, key) → its latest row."""
+def latest(store: Store, subject: str | None = None) -> dict[tuple[str, str], Entry]:
+    """(subject, key) → its latest row (of ``subject`` only, when given)."""
     ensure_tables(store)
-    rows = store.query("SELECT seq, at, subject, key, department, body, '' FROM history_now")
+    sql = "SELECT seq, at, subject, key, department, body, '' FROM history_now"
+    rows = store.query(sql + " WHERE subject = ?", (subject,)) if subject else store.query(sql)
     return {(e.subject, e.key): e for e in (_entry(r, store) for r in rows)}
+
+
+def names(store: Store) -> dict[str, tuple[str, str]]:
+    """Department → (name, English name) as its plan was last recorded: departments that
+    have left the estate included."""
+    return {key: (e.body.get("name", key), e.body.get("name_en", ""))
+            for (_, key), e in latest(store, PLAN).items() if e.body is not None}
 
 
 def plan_body(plan: TenancyPlan, line_of: Any = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from govcloud.books import accounts, closing
+from govcloud.books import accounts, closing, metering
 from govcloud.cli.app import cli
 from govcloud.cli.options import (
     out_option,
@@ -320,7 +320,7 @@ def usage_collect(ctx: click.Context, period: Month, output: str) -> None:
       govcloud usage collect --period 2026-10
     """
     with session(ctx) as s:
-        result = accounts.collect(s.estate, s.store, s.driver, period)
+        result = metering.collect(s.estate, s.store, s.driver, period)
     if output == "json":
         emit_json(result)
     else:

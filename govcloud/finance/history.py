@@ -234,15 +234,3 @@ def plans_in_force(found: Iterable[Stretch], window: Window
         if got:
             out[dep] = got
     return out
-
-
-def latest_plans(entries: Iterable[Entry]) -> dict[str, dict[str, Any]]:
-    """Department → its plan as last recorded (names and cost centre of departments that
-    have left included)."""
-    out: dict[str, tuple[tuple[datetime, int], dict[str, Any]]] = {}
-    for e in entries:
-        if e.subject == PLAN and e.body is not None:
-            k = (e.at, e.seq)
-            if e.key not in out or out[e.key][0] <= k:
-                out[e.key] = (k, e.body)
-    return {d: body for d, (_, body) in out.items()}

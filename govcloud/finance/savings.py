@@ -14,13 +14,13 @@ Consolidated: the department's chargeback for the month. Saving = legacy − con
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from govcloud.core.documents import Path_, dotted
-from govcloud.core.model import TenancyPlan
+from govcloud.core.model import Legacy, LegacyServers, TenancyPlan
 from govcloud.finance.chargeback import ZERO, Statement, fen
 from govcloud.finance.period import Month
 from govcloud.finance.pricebook import HOURS_PER_MONTH, D, PriceBook
@@ -49,10 +49,11 @@ class DepartmentSavings:
     consolidated_source: str
     saving: Decimal
     legacy_servers: int
+    per_year: Decimal = Decimal(12)  # 12; a month to date: the year's hours / hours run
 
     @property
     def saving_per_year(self) -> Decimal:
-        return self.saving * 12
+        return fen(self.saving * self.per_year)
 
     def as_dict(self) -> dict[str, Any]:
         return {"department": self.department, "legacy_total": str(self.legacy_total),
@@ -74,6 +75,11 @@ class Ledger:
     idle: Decimal
     saving: Decimal
     assumptions: tuple[str, ...]
+    per_year: Decimal = Decimal(12)  # 12; a month to date: the year's hours / hours run
+
+    @property
+    def saving_per_year(self) -> Decimal:
+        return fen(self.saving * self.per_year)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ledger:
@@ -88,15 +94,44 @@ class Ledger:
     def as_dict(self) -> dict[str, Any]:
         return {"period": str(self.period), "legacy_total": str(self.legacy_total),
                 "consolidated_total": str(self.consolidated_total), "idle": str(self.idle),
-                "saving": str(self.saving), "saving_per_year": str(self.saving * 12),
+                "saving": str(self.saving), "saving_per_year": str(self.saving_per_year),
                 "departments": [d.as_dict() for d in self.departments],
                 "assumptions": list(self.assumptions)}
 
 
-def legacy_lines(plan: TenancyPlan, book: PriceBook, month: Month,
-                 line_of: LineOf | None = None) -> list[LedgerLine]:
-    """The department's own-servers cost for one month, line by line."""
+@dataclass(frozen=True)
+class RecordedPlan:
+    """A department's plan as the dated record kept it: what its legacy counterfactual
+    reads (the file, the legacy inventory and the line of each legacy entry)."""
+
+    file: str
+    legacy: Legacy
+    lines: dict[str, int]
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> RecordedPlan:
+        lg = body["legacy"]
+        return cls(body["file"], Legacy(
+            tuple(LegacyServers(s["host_class"], s["count"]) for s in lg["servers"]),
+            lg["admin_staff"], lg["antivirus_yuan_per_year"], lg["backup_yuan_per_year"],
+            lg["websites"]), dict(body.get("lines") or {}))
+
+    def line(self, path: Path_) -> int:
+        return int(self.lines.get(".".join(map(str, path)), 0))
+
+
+Planned = TenancyPlan | RecordedPlan
+
+
+def legacy_lines(plan: Planned, book: PriceBook, month: Month,
+                 line_of: LineOf | None = None, share: Decimal = Decimal(1),
+                 hours: str = "") -> list[LedgerLine]:
+    """The department's own-servers cost for one month, line by line; × ``share`` (the
+    hours it ran under this plan / hours in the month, said in ``hours``) for part of one."""
     where = line_of or (lambda path: 0)
+
+    def part(yuan: Decimal) -> Decimal:
+        return fen(yuan * share)
 
     def ps(path: Path_) -> str:
         line = where(path)
@@ -112,62 +147,88 @@ def legacy_lines(plan: TenancyPlan, book: PriceBook, month: Month,
         path: Path_ = ("legacy", "servers", i)
         n = Decimal(s.count)
         out.append(LedgerLine(f"{s.host_class} × {s.count}: write-off {m.purchase_yuan} / "
-                              f"{m.years} years / 12", fen(m.purchase_yuan / m.years / 12 * n),
+                              f"{m.years} years / 12", part(m.purchase_yuan / m.years / 12 * n),
                               ps(path), str(m.source)))
         kwh = m.power_w * HOURS_PER_MONTH * pue.yuan / 1000
         out.append(LedgerLine(f"{s.host_class} × {s.count}: power {m.power_w} W × "
                               f"{HOURS_PER_MONTH} h × PUE {pue.yuan} × {tariff.yuan} "
-                              "yuan/kWh", fen(kwh * tariff.yuan * n), ps(path),
+                              "yuan/kWh", part(kwh * tariff.yuan * n), ps(path),
                               f"{m.source}; {tariff.source}; {pue.source}"))
         if m.maintenance_yuan_per_year:
             out.append(LedgerLine(f"{s.host_class} × {s.count}: maintenance "
                                   f"{m.maintenance_yuan_per_year} a year / 12",
-                                  fen(m.maintenance_yuan_per_year / 12 * n), ps(path),
+                                  part(m.maintenance_yuan_per_year / 12 * n), ps(path),
                                   str(m.source)))
     lg = plan.legacy
     if lg.admin_staff:
         staff = book.staff_for(month)
         out.append(LedgerLine(f"admin staff {D(lg.admin_staff)} FTE × {staff.yuan} a year / 12",
-                              fen(D(lg.admin_staff) * staff.yuan / 12),
+                              part(D(lg.admin_staff) * staff.yuan / 12),
                               ps(("legacy", "admin_staff")), str(staff.source)))
     if lg.antivirus_yuan_per_year:
         out.append(LedgerLine(f"own antivirus {D(lg.antivirus_yuan_per_year)} a year / 12",
-                              fen(D(lg.antivirus_yuan_per_year) / 12),
+                              part(D(lg.antivirus_yuan_per_year) / 12),
                               ps(("legacy", "antivirus_yuan_per_year")), "(the plan)"))
     if lg.backup_yuan_per_year:
         out.append(LedgerLine(f"own backup {D(lg.backup_yuan_per_year)} a year / 12",
-                              fen(D(lg.backup_yuan_per_year) / 12),
+                              part(D(lg.backup_yuan_per_year) / 12),
                               ps(("legacy", "backup_yuan_per_year")), "(the plan)"))
     w = book.staff_for(month, "legacy_website_yuan_per_year")
     if lg.websites and w.yuan:
         out.append(LedgerLine(f"own websites {lg.websites} × {w.yuan} a year / 12",
-                              fen(Decimal(lg.websites) * w.yuan / 12),
+                              part(Decimal(lg.websites) * w.yuan / 12),
                               ps(("legacy", "websites")), str(w.source)))
+    if hours:
+        out = [LedgerLine(f"{x.label} × {hours}", x.yuan, x.plan_source, x.price_source)
+               for x in out]
     return out
 
 
-def ledger(plans: dict[str, TenancyPlan], book: PriceBook, statement: Statement,
-           line_of: Callable[[TenancyPlan], LineOf] | None = None) -> Ledger:
-    """Savings per department for the statement's month, and totals across the estate."""
+def ledger(plans: Mapping[str, Planned | Sequence[tuple[Planned, int]]], book: PriceBook,
+           statement: Statement, line_of: Callable[[Planned], LineOf] | None = None,
+           notes: Sequence[str] = ()) -> Ledger:
+    """Savings per department for the statement's month (or month to date), and totals
+    across the estate. ``plans``: each department's plan for the whole month, or the plans
+    in force with the hours it was in the estate under each (the dated record): its legacy
+    counterfactual runs for those hours only. The consolidated figure is its charge without
+    adjustments (a credit is not a saving)."""
     deps = []
-    charged = {d.department: d.total for d in statement.departments}
+    month = statement.month
+    charged = {d.department: d.total - d.adjustment for d in statement.departments}
     for dep_id in sorted(set(plans) | set(charged)):
-        plan = plans.get(dep_id)
-        lines = legacy_lines(plan, book, statement.month,
-                             line_of(plan) if line_of else None) if plan else []
+        held = plans.get(dep_id)
+        spans: Sequence[tuple[Planned, int]] = () if held is None else \
+            [(held, month.hours)] if isinstance(held, TenancyPlan | RecordedPlan) else held
+        lines: list[LedgerLine] = []
+        for plan, hours in spans:
+            whole = hours == month.hours
+            lines += legacy_lines(plan, book, month, line_of(plan) if line_of else None,
+                                  Decimal(hours) / Decimal(month.hours),
+                                  "" if whole else f"{hours}/{month.hours} h")
         legacy = sum((x.yuan for x in lines), ZERO)
         consolidated = charged.get(dep_id, ZERO)
+        last = spans[-1][0] if spans else None
         deps.append(DepartmentSavings(
             dep_id, tuple(lines), legacy, consolidated,
             f"chargeback {statement.period}" + (" (closed)" if statement.closed_at else ""),
             legacy - consolidated,
-            sum(s.count for s in plan.legacy.servers) if plan else 0))
+            sum(s.count for s in last.legacy.servers) if last else 0, _per_year(statement)))
     legacy_total = sum((d.legacy_total for d in deps), ZERO)
     consolidated_total = sum((d.consolidated for d in deps), ZERO)
     return Ledger(statement.period, tuple(deps), legacy_total, consolidated_total,
                   statement.idle, legacy_total - consolidated_total - statement.idle,
-                  tuple(assumptions(book, statement.month)
-                        + ([statement.hosts_note()] if statement.hosts_note() else [])))
+                  tuple(assumptions(book, statement.month) + list(notes)
+                        + ([statement.hosts_note()] if statement.hosts_note() else [])),
+                  _per_year(statement))
+
+
+def _per_year(statement: Statement) -> Decimal:
+    """What a figure of the statement's period is multiplied by for a year: 12 for a whole
+    month; for a month to date, the year's hours over the hours run (normalised)."""
+    if not statement.hours or statement.hours[0] >= statement.hours[1] or not statement.hours[0]:
+        return Decimal(12)
+    year = sum(Month(statement.month.year, m).hours for m in range(1, 13))
+    return Decimal(year) / Decimal(statement.hours[0])
 
 
 def assumptions(book: PriceBook, month: Month) -> list[str]:

@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from govcloud.applying import engine
-from govcloud.books import accounts
+from govcloud.books import accounts, metering
 from govcloud.books import records as stored
 from govcloud.core.drift import find_drift
 from govcloud.drivers.base import Ability
@@ -356,7 +356,7 @@ def collect_once(root: Any) -> list[str]:
     """One scheduled collection in a session of its own; a failure is logged, not raised."""
     try:
         with engine.session(root) as s:
-            notes = accounts.collect_due(s.estate, s.store, s.driver)
+            notes = metering.collect_due(s.estate, s.store, s.driver)
     except GovcloudError as exc:
         log.warning("usage collection failed: %s", exc.render())
         return []

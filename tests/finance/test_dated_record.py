@@ -147,3 +147,51 @@ def test_pools_split_by_the_hours_a_department_was_in_the_estate(estate: Path) -
     staff = pool(april, "operations-staff")
     assert staff["rule"] == "weight"
     assert Decimal(staff["shares"]["statistics"]) < Decimal(staff["shares"]["finance"]) / 2
+
+
+def savings(estate: Path, when: str, period: str) -> dict:
+    return json.loads(run(estate, when, "report", "savings", "--period", period, "-o",
+                          "json"))
+
+
+def test_savings_use_the_months_own_plans(estate: Path) -> None:
+    """Case 4: January closed on 1 May, after statistics left, water joined and finance
+    edited its legacy hardware in April, freezes January's own savings: water is not in it,
+    statistics is with its legacy cost, finance's legacy is what its plan said in January."""
+    run(estate, "2026-02-01T00:00:00Z", "usage", "collect", "--period", "2026-01")
+    january = savings(estate, "2026-02-01T00:00:00Z", "2026-01")
+    (estate / "plans" / "statistics.yaml").unlink()
+    run(estate, "2026-04-09T10:30:00Z", "apply", "--yes", "--prune")
+    (estate / "plans" / "water.yaml").write_text(WATER)
+    edit(estate / "plans" / "finance.yaml", "{class: tower-2u, count: 9}",
+         "{class: tower-2u, count: 12}")
+    run(estate, "2026-04-17T13:00:00Z", "apply", "--yes")
+    run(estate, "2026-05-01T01:00:00Z", "statement", "close", "--period", "2026-01")
+    closed = savings(estate, "2026-05-02T00:00:00Z", "2026-01")
+    deps = {d["department"]: d for d in closed["departments"]}
+    assert "water" not in deps
+    assert Decimal(deps["statistics"]["legacy_total"]) > 0
+    before = {d["department"]: d for d in january["departments"]}
+    for dep in ("statistics", "finance"):
+        assert deps[dep]["legacy_total"] == before[dep]["legacy_total"], dep
+        assert deps[dep]["saving"] == before[dep]["saving"], dep
+    assert closed["saving"] == january["saving"]
+    assert any("tower-2u × 9" in x["label"] for x in deps["finance"]["legacy"])
+
+
+def test_month_to_date_savings_compare_like_with_like(estate: Path) -> None:
+    """Case 5: one hour after the first apply, the legacy cost counts one hour too, and the
+    year's figure is that hour's saving over the year's hours, not a whole month × 12."""
+    run(estate, "2026-01-01T00:30:00Z", "usage", "collect", "--period", "2026-01")
+    hour = savings(estate, "2026-01-01T00:30:00Z", "2026-01")
+    run(estate, "2026-02-01T00:00:00Z", "usage", "collect", "--period", "2026-01")
+    whole = savings(estate, "2026-02-01T00:00:00Z", "2026-01")
+    legacy_hour, legacy_month = Decimal(hour["legacy_total"]), Decimal(whole["legacy_total"])
+    # Each legacy line is the month's × 1/744, to the fen.
+    assert abs(legacy_hour * 744 - legacy_month) < Decimal("0.01") * 744 * 100
+    assert legacy_hour < legacy_month / 700
+    saving_hour, saving_month = Decimal(hour["saving"]), Decimal(whole["saving"])
+    assert abs(saving_hour * 744 - saving_month) / saving_month < Decimal("0.01")
+    per_year = Decimal(hour["saving_per_year"])
+    assert per_year == (saving_hour * 8760).quantize(Decimal("0.01"))
+    assert abs(per_year - saving_month * 12) / (saving_month * 12) < Decimal("0.02")

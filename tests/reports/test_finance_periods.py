@@ -337,11 +337,11 @@ def test_every_price_is_effective_dated(golden: Path) -> None:
 def test_the_exporter_schedule_collects_this_month_and_finishes_last_month(
         golden: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from govcloud.applying import engine
-    from govcloud.books import accounts
+    from govcloud.books import metering
 
     run(golden, "usage", "collect", "--period", "2026-10", GOVCLOUD_NOW="2026-10-15T06:20:00Z")
     with engine.session(golden) as s:
-        notes = accounts.collect_due(s.estate, s.store, s.driver)
+        notes = metering.collect_due(s.estate, s.store, s.driver)
     assert notes == ["usage collected for 2026-11 month to date (613 of 720 hours, to "
                      "2026-11-26 13:00 UTC)", "usage collected for 2026-10"]
     hours = dict(sqlite3.connect(golden / ".state/govcloud.db").execute(
@@ -446,17 +446,17 @@ def test_the_exporter_schedule_has_a_session_of_its_own(
     serving session's cloud connection (openstacksdk connections are not thread-safe), so
     each run opens its own session — its own store connection and driver — and closes it."""
     from govcloud.applying import engine
-    from govcloud.books import accounts
+    from govcloud.books import metering
     from govcloud.metrics import exporter
 
     seen: list[tuple[int, int]] = []
-    real = accounts.collect_due
+    real = metering.collect_due
 
     def spy(estate: Any, store: Any, driver: Any) -> list[str]:
         seen.append((id(store), id(driver)))
         return real(estate, store, driver)
 
-    monkeypatch.setattr(accounts, "collect_due", spy)
+    monkeypatch.setattr(metering, "collect_due", spy)
     with engine.session(golden) as serving:
         snapshot = exporter.Snapshot(serving, 3600.0)
         notes = exporter.collect_once(golden)
