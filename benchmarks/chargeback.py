@@ -57,7 +57,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: tests.* (the reference) from this checkout
 from benchmarks import dated_estate as dated  # noqa: E402
 from govcloud.applying import engine  # noqa: E402
-from govcloud.books import accounts, history  # noqa: E402
+from govcloud.books import accounts, history, metering  # noqa: E402
 from govcloud.books import records as stored  # noqa: E402
 from govcloud.estate.loader import load_book  # noqa: E402
 from govcloud.finance import chargeback as cb  # noqa: E402
@@ -263,7 +263,7 @@ def dated_year(departments: int, months: list[Month], changes: int, keep: Path |
         start, cpu = time.perf_counter(), time.process_time()
         with engine.session(root) as s:
             for m in months:
-                accounts.collect(s.estate, s.store, s.driver, m)
+                metering.collect(s.estate, s.store, s.driver, m)
         collect, collect_cpu = time.perf_counter() - start, time.process_time() - cpu
         walls, cpus = [], []
         for _ in range(RUNS):
