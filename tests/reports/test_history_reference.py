@@ -124,6 +124,7 @@ class Year:
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)
     made: int = 0
     done: list[str] = field(default_factory=list)
+    applied: set[str] = field(default_factory=set)  # departments the last apply made
 
     def cli(self, *args: str, at: datetime | str, spread: bool = False,
             ok: bool = True) -> str:
@@ -147,6 +148,7 @@ class Year:
     def apply(self, at: datetime, spread: bool = False) -> None:
         self.write()
         self.cli("apply", "--yes", "--prune", "--no-services", at=at, spread=spread)
+        self.applied = set(self.plans)
 
     def add(self) -> str:
         self.made += 1
@@ -187,6 +189,8 @@ class Year:
             return f"site {dep} {len(plan['websites'])}"
         if what == "price":
             return self.price(at)
+        if dep not in self.applied:  # added in this step: credited once it is applied
+            return f"no credit: {dep} is not applied yet"
         period = f"{at:%Y-%m}"
         self.cli("statement", "adjust", "--period", period, "--department", dep,
                  "--yuan", f"-{rng.randint(1, 5000) / 100:.2f}", "--reason", "credit",
