@@ -116,9 +116,8 @@ def test_a_month_collected_before_the_record_splits_even_and_weighted_pools_as_b
     ``member`` rows: each department counts 1 in the even and weighted pools (found by
     benchmarks/chargeback.py's year to date: the rows read back gave every department a
     membership of 0, and the network and staff pools went to the idle line)."""
-    from tests.finance.small import book, platform
-
     from govcloud.finance.chargeback import chargeback
+    from tests.finance.small import book, platform
 
     rows = [("a", "vcpu", 32.0), ("a", "ram_gb", 32.0), ("b", "vcpu", 16.0)]
     got = usage.allocated(Month(2026, 9), rows)
