@@ -125,14 +125,15 @@ Planned = TenancyPlan | RecordedPlan
 
 
 def legacy_lines(plan: Planned, book: PriceBook, month: Month,
-                 line_of: LineOf | None = None, share: Decimal = Decimal(1),
+                 line_of: LineOf | None = None, share: tuple[int, int] = (1, 1),
                  hours: str = "") -> list[LedgerLine]:
     """The department's own-servers cost for one month, line by line; × ``share`` (the
-    hours it ran under this plan / hours in the month, said in ``hours``) for part of one."""
+    hours it ran under this plan, of the hours in the month; said in ``hours``) for part of
+    one: multiplied before it is divided, so a line of exactly half a fen rounds up."""
     where = line_of or (lambda path: 0)
 
     def part(yuan: Decimal) -> Decimal:
-        return fen(yuan * share)
+        return fen(yuan * share[0] / share[1])
 
     def ps(path: Path_) -> str:
         line = where(path)
@@ -204,7 +205,7 @@ def ledger(plans: Mapping[str, Planned | Sequence[tuple[Planned, int]]], book: P
         for plan, hours in spans:
             whole = hours == month.hours
             lines += legacy_lines(plan, book, month, line_of(plan) if line_of else None,
-                                  Decimal(hours) / Decimal(month.hours),
+                                  (hours, month.hours),
                                   "" if whole else f"{hours}/{month.hours} h")
         legacy = sum((x.yuan for x in lines), ZERO)
         consolidated = charged.get(dep_id, ZERO)

@@ -297,8 +297,10 @@ class Allocated:
 
 
 def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated:
-    """From (department, item, allocated) rows: department → item → units, the hosts in use
-    (platform rows ``hosts:zone:class``) and the hours run (platform row ``hours``)."""
+    """From (department, item, allocated) rows: department → item → units (``member`` only
+    where recorded: a department without it counts 1 in the even and weighted pools), the
+    hosts in use (platform rows ``hosts:zone:class``) and the hours run (platform row
+    ``hours``)."""
     out: dict[str, dict[str, float]] = {}
     states: dict[str, dict[str, dict[str, int]]] = {s: {} for s in HOST_STATES.values()}
     run = None
@@ -318,6 +320,7 @@ def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated
         row = out.get(dep)
         if row is None:
             row = out[dep] = empty()
+            del row["member"]  # none recorded (a month collected before the record): 1
         row[item] = value
     counts = HostCounts(**states) if any(states[s] for s in ("idle", "off", "needed")) \
         else None

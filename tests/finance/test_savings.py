@@ -88,3 +88,16 @@ def test_the_assumptions_name_the_prices_of_the_month() -> None:
     assert any("PUE of 2.0; the shared data centre 1.5" in x for x in said)
     assert any("PUE of 2.0; the shared data centre 1.25" in x
                for x in assumptions(BOOK, Month(2026, 12)))
+
+
+def test_a_part_month_line_of_exactly_half_a_fen_rounds_up() -> None:
+    """3 servers' maintenance, 300 a month, for 77 of February's 672 hours is 34.375 exactly:
+    34.38 (half up). Found by tests/reports/history_reference.py on a generated year
+    (2026-04, a department's rack × 3 write-off for 87 of 720 hours: 271.875): the share
+    taken first as a 28-digit quotient (0.11458333…) made it 34.37499… and 34.37."""
+    three = plan("a", legacy(servers=3, admin_staff=0, websites=0))
+    february = chargeback(BOOK, Month(2026, 2), USAGE, platform())
+    got = ledger({"a": [(three, 77)]}, BOOK, february).departments[0]
+    maintenance = got.legacy[2]
+    assert maintenance.label == "old × 3: maintenance 1200 a year / 12 × 77/672 h"
+    assert maintenance.yuan == Decimal("34.38")

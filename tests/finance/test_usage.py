@@ -109,3 +109,24 @@ def test_the_sim_measures_the_same_figures_for_the_same_month() -> None:
     vcpu = next(r for r in first if r.item == "vcpu")
     # 4 vCPU all month × load 0.5 = 2, times noise in [0.9, 1.1)
     assert vcpu.allocated == 4 and vcpu.used is not None and 1.8 <= vcpu.used < 2.2
+
+
+def test_a_month_collected_before_the_record_splits_even_and_weighted_pools_as_before() -> None:
+    """A month whose usage was collected before govcloud kept the dated record has no
+    ``member`` rows: each department counts 1 in the even and weighted pools (found by
+    benchmarks/chargeback.py's year to date: the rows read back gave every department a
+    membership of 0, and the network and staff pools went to the idle line)."""
+    from govcloud.finance.chargeback import chargeback
+    from tests.finance.small import book, platform
+
+    rows = [("a", "vcpu", 32.0), ("a", "ram_gb", 32.0), ("b", "vcpu", 16.0)]
+    got = usage.allocated(Month(2026, 9), rows)
+    assert "member" not in got.by_department["a"]
+    s = chargeback(book(), Month(2026, 9), got.by_department, platform())
+    network = next(p for p in s.pools if p.name == "network")
+    assert network.shares == {"a": 450, "b": 450} and network.idle == 0
+    with_rows = usage.allocated(Month(2026, 9), [*rows, ("a", "member", 0.5),
+                                                 ("b", "member", 1.0)])
+    network = next(p for p in chargeback(book(), Month(2026, 9), with_rows.by_department,
+                                         platform()).pools if p.name == "network")
+    assert network.shares == {"a": 300, "b": 600}

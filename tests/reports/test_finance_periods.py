@@ -113,12 +113,16 @@ def test_only_finished_months_close(golden: Path) -> None:
 
 def _every_report(estate: Path, period: str, out: Path) -> dict[str, bytes]:
     got = {}
-    for kind in ("chargeback", "savings", "utilization"):
-        for fmt in FORMATS:
+    for kind in ("chargeback", "savings", "utilization", "unit-costs"):
+        for fmt in FORMATS if kind != "unit-costs" else ("json",):
             got[f"{kind}.{fmt}"] = govcloud("report", kind, "--period", period, "-o", fmt,
                                             estate=estate, check=True).stdout.encode()
     got["savings.detail"] = govcloud("report", "savings", "--period", period, "--detail",
                                      estate=estate, check=True).stdout.encode()
+    page = out.parent / f"{out.name}-statement-alpha.html"
+    govcloud("report", "statement", "--period", period, "--department", "alpha", "--out",
+             str(page), estate=estate, check=True)
+    got["statement-alpha.html"] = page.read_bytes()
     govcloud("report", "publish", "--period", period, "--out", str(out), estate=estate,
              check=True)
     for f in sorted(out.iterdir()):
@@ -136,13 +140,53 @@ EDITS = [
     ("plans/beta.yaml", "name: 乙委员会", "name: 乙委员会（改名）"),
     ("plans/beta.yaml", "{class: old, count: 1}", "{class: old, count: 7}"),
     ("plans/alpha.yaml", "admin_staff: 1", "admin_staff: 4"),
+    # issue #20: what the dated record must not carry back into a closed month
+    ("plans/alpha.yaml", "admin_staff: 0.5", "admin_staff: 3"),  # a legacy edit
+    ("plans/alpha.yaml", "{class: old, count: 2}", "{class: old, count: 9}"),
+    # a resize: a second flavor in the catalogue, beta's servers moved onto it
+    ("govcloud.yaml", "disk_gb: 10}\n  images:",
+     "disk_gb: 10}\n    - {name: f2, vcpus: 4, ram_gb: 8, disk_gb: 20}\n  images:"),
+    ("plans/beta.yaml", "flavor: f1", "flavor: f2"),
 ]
+GAMMA = """department: {id: gamma, name: 丙办, cost_centre: CC-3, zone: intranet}
+quota: {instances: 2, cores: 4, ram_gb: 8, volumes: 1, volume_gb: 100, websites: 1}
+servers:
+  - {name: g-app, flavor: f1, image: debian-12}
+legacy:
+  servers:
+    - {class: old, count: 3}
+"""
+
+
+def _change(estate: Path, what: str) -> None:
+    """One change to the estate after the close that is not a file edit: a department added
+    or removed, a consolidation, a credit in the month after, the host parked or woken."""
+    plans = estate / "plans"
+    if what == "add gamma":
+        (plans / "gamma.yaml").write_text(GAMMA, encoding="utf-8")
+    elif what == "remove beta":
+        (plans / "beta.yaml").unlink(missing_ok=True)
+    elif what == "consolidate":
+        govcloud("consolidate", "--apply", "--yes", estate=estate)  # nothing to do is fine
+    elif what == "credit november":
+        run(estate, "statement", "adjust", "--period", "2026-11", "--department", "alpha",
+            "--yuan", "-12.34", "--reason", "after the close")
+    elif what == "collect november":
+        run(estate, "usage", "collect", "--period", "2026-11")
+
+
+RESIZE = EDITS[-2:]
+# Each round a random subset of the edits, in a random order, and these changes among them:
+# beta resized, then the hosts consolidated and November credited, then beta removed.
+CHANGES = [RESIZE, ["consolidate", "credit november", "collect november"],
+           ["remove beta", "add gamma", "credit november"]]
 
 
 def test_a_closed_month_is_the_same_in_every_report_after_any_edits(golden: Path,
                                                                     tmp_path: Path) -> None:
-    """Property: whatever prices and plans are edited (a random subset, in a random order),
-    every report of a closed month is byte for byte what it was when closed."""
+    """Property: whatever prices and plans are edited, servers resized, departments added or
+    removed, hosts consolidated and later months credited (a random subset, in a random
+    order), every report of a closed month is byte for byte what it was when closed."""
     run(golden, "statement", "close", "--period", "2026-10")
     first = _every_report(golden, "2026-10", tmp_path / "first")
     assert b"month to date" not in first["chargeback.text"]
@@ -150,20 +194,33 @@ def test_a_closed_month_is_the_same_in_every_report_after_any_edits(golden: Path
     assert closed["price_book"]["digest"].startswith("sha256:")
     assert all(re.match(r"prices\.yaml:\d+$", k) for k in closed["price_book"]["lines"])
     rng = random.Random(12)
-    for round_ in range(3):
-        before = {f: (golden / f).read_text(encoding="utf-8") for f, _, _ in EDITS}
-        for file, old, new in rng.sample(EDITS, k=rng.randint(2, len(EDITS))):
-            path = golden / file
-            text = path.read_text(encoding="utf-8")
-            path.write_text(text.replace(old, new), encoding="utf-8")  # may be done already
-        assert any((golden / f).read_text(encoding="utf-8") != t for f, t in before.items()) \
-            or round_, "the first round's edits must change the estate"
-        run(golden, "apply", "--yes")
+    for round_, changes in enumerate(CHANGES):
+        picked = rng.sample(EDITS[:-2], k=rng.randint(2, len(EDITS) - 2)) + changes
+        rng.shuffle(picked)
+        for step in picked:
+            if isinstance(step, str):
+                _change(golden, step)
+                continue
+            path = golden / step[0]
+            if path.exists():  # beta's plan may be gone
+                text = path.read_text(encoding="utf-8")
+                path.write_text(text.replace(step[1], step[2]), encoding="utf-8")  # or done
+        run(golden, "apply", "--yes", "--prune", "--no-services")
         again = _every_report(golden, "2026-10", tmp_path / f"again-{round_}")
         assert again == first, [k for k in first if again.get(k) != first[k]]
-    # usage of a closed month cannot be re-collected (case 5)
+    assert not (golden / "plans" / "beta.yaml").exists()
+    assert "f2" in (golden / "govcloud.yaml").read_text(encoding="utf-8")
+    run(golden, "usage", "collect", "--period", "2026-11")
+    november = json.loads(run(golden, "report", "chargeback", "--period", "2026-11", "-o",
+                              "json"))
+    charged = {d["department"]: d for d in november["departments"]}
+    assert "gamma" in charged and charged["alpha"]["adjustment"] == "-24.68"
+    # usage of a closed month cannot be re-collected (case 5), nor a closed month credited
     recollect = govcloud("usage", "collect", "--period", "2026-10", estate=golden)
     assert recollect.returncode == 1 and "2026-10 is closed" in recollect.stderr
+    credit = govcloud("statement", "adjust", "--period", "2026-10", "--department", "alpha",
+                      "--yuan", "-1", "--reason", "x", estate=golden)
+    assert credit.returncode == 1 and "2026-10 is closed" in credit.stderr
 
 
 def test_reopen_and_adjust_are_explicit_and_audited(golden: Path) -> None:
