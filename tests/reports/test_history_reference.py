@@ -193,9 +193,13 @@ class Year:
         if dep not in self.applied:  # added in this step: credited once it is applied
             return f"no credit: {dep} is not applied yet"
         period = f"{at:%Y-%m}"
+        # A credit is made against the month's usage so far (collected first), and early in
+        # a month it may exceed the charge so far: allowed, with why (a balance in credit is
+        # refused without it).
+        self.cli("usage", "collect", "--period", period, at=at)
         self.cli("statement", "adjust", "--period", period, "--department", dep,
                  "--yuan", f"-{rng.randint(1, 5000) / 100:.2f}", "--reason", "credit",
-                 at=at)
+                 "--allow-credit-balance", "generated credit, early in the month", at=at)
         return f"credit {dep} {period}"
 
     def price(self, at: datetime) -> str:
