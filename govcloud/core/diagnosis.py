@@ -168,7 +168,8 @@ def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
                  out: list[Diagnostic]) -> None:
     if "minLength" in schema and len(value) < schema["minLength"]:
         out.append(doc.diag(path, "is empty", "write a value"))
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
+    too_long = "maxLength" in schema and len(value) > schema["maxLength"]
+    if too_long:
         out.append(doc.diag(path, f"is {len(value)} characters, over {schema['maxLength']}",
                             "shorten it"))
     pattern = schema.get("pattern")
@@ -183,7 +184,7 @@ def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
         else:
             message = f"{quoted!r} is not valid here"
         out.append(doc.diag(path, message, HINTS.get(pattern, f"match {pattern}")))
-    elif pattern and (why := fault(pattern, value)):
+    elif pattern and not too_long and (why := fault(pattern, value)):
         out.append(doc.diag(path, *_unfit(value, pattern, why)))
 
 
