@@ -124,17 +124,23 @@ def bad_label(domain: str) -> str | None:
 # one would walk out of a folder once it is joined into a path. Free text (TEXT) is shown to
 # people, always escaped, and never joined into a path.
 NAMING = frozenset({IDENT, NAME, DNS, ABS_PATH, URL, SOURCE})
+_PORT = re.compile(r"https?://[A-Za-z0-9.-]+:([0-9]+)")
 
 
 def fault(pattern: str, value: str) -> str | None:
     """Why ``value``, which matches ``pattern``'s regex, is still unfit: a DNS name's bad
-    label, a cron field out of range (``core.cron``), '..' in a name or path; None when fit."""
+    label, a cron field out of range (``core.cron``), '..' in a name or path, a path over
+    Linux's limits, a URL's port outside 1-65535 (nginx -t would refuse every site's
+    configuration); None when fit."""
     if pattern in NAMING and ".." in value:
         return f"{shown(value)!r} contains '..', which would walk out of a folder"
     if pattern == ABS_PATH and len(value) > PATH_MAX:
         return f"the path is {len(value)} characters, over Linux's {PATH_MAX} (PATH_MAX)"
     if pattern == ABS_PATH and max(map(len, value.split("/"))) > NAME_MAX:
         return f"a name in {shown(value)!r} is over {NAME_MAX} characters (NAME_MAX)"
+    if pattern in (URL, SOURCE) and (port := _PORT.match(value)) and \
+            not 1 <= int(port[1]) <= 65535:
+        return f"port {port[1]} of {shown(value)!r} is outside 1-65535"
     if pattern == DNS:
         return bad_label(value)
     if pattern == CRON:

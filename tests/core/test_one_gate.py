@@ -122,6 +122,20 @@ def test_an_upstream_climbing_with_dots_is_refused_by_the_request_and_the_invent
             "kind": "proxy", "upstream": upstream, "zone": "intranet"}), "gc-")
 
 
+@pytest.mark.parametrize("port", ["0", "99999"])
+def test_an_upstream_port_nginx_would_refuse_is_refused_by_the_request_and_the_inventory(
+        estate: Path, port: str) -> None:
+    upstream = f"http://10.20.0.7:{port}/"
+    verdict = _assess(estate, {"kind": "website", "website": {
+        "domain": "fin-api.qingdao.gov.cn", "kind": "proxy", "upstream": upstream,
+        "public": False}})
+    assert not verdict.ok and not verdict.chain
+    assert verdict.errors[0]["message"] == f"port {port} of {upstream!r} is outside 1-65535"
+    with pytest.raises(InventoryError, match="refusing upstream"):
+        inventory.departments(_applied("website", "fin-api.qingdao.gov.cn", {
+            "kind": "proxy", "upstream": upstream, "zone": "intranet"}), "gc-")
+
+
 def test_a_replica_name_too_long_for_a_server_name_is_refused_at_validate(
         estate: Path) -> None:
     """A 63-character name is a valid server name; its second replica ('-2') is not, and

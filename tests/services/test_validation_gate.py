@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import string
 from typing import Any
 
@@ -241,6 +242,7 @@ def _plan_with(base: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
 @example(("antivirus schedule", "60 24 32 13 8"))
 @example(("backup path", ["/srv/a..b"]))
 @example(("replicas", ("f" * 63, 2)))
+@example(("upstream", "http://10.20.0.7:99999/"))
 def test_anything_the_inventory_or_cron_would_refuse_validate_refuses_first(
         example_estate: tuple[Settings, dict[str, Any]], case: tuple[str, Any]) -> None:
     estate_settings, base = example_estate
@@ -264,6 +266,9 @@ def test_anything_the_inventory_or_cron_would_refuse_validate_refuses_first(
     for service in ("antivirus", "backup"):
         schedule = deps["finance"][service]["schedule"]
         assert debian_cron_reads(schedule), (field, schedule)
+    for site in deps["finance"]["websites"]:  # nginx -t refuses a port outside 1-65535
+        port = re.match(r"https?://[^/:]+:([0-9]+)", site["upstream"] or "")
+        assert port is None or 1 <= int(port[1]) <= 65535, site["upstream"]
 
 
 @settings(max_examples=sized(ci=1000, dev=200), deadline=None)
