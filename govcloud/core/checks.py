@@ -21,6 +21,7 @@ from govcloud.core.model import (
     replica_names,
     settings_from,
 )
+from govcloud.core.patterns import HINTS, NAME, fits
 from govcloud.core.policy import PolicyEngine, Watch
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA, check, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
@@ -94,6 +95,7 @@ def check_plan(doc: Document, parsed: list[Diagnostic], settings: Settings | Non
         return result
     data = with_defaults(doc.data, PLAN_SCHEMA)
     result.claims = claims(doc, data)
+    result.diagnostics += replica_names_fit(doc, data)
     if settings is not None:
         references(doc, data, settings, result.diagnostics)
     if engine is not None:
@@ -101,6 +103,23 @@ def check_plan(doc: Document, parsed: list[Diagnostic], settings: Settings | Non
     if not any(d.severity == "error" for d in result.diagnostics):
         result.plan = plan_from(data, doc.file)
     return result
+
+
+def replica_names_fit(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
+    """Every replica's name (-2, -3 … appended) is a server name too: the inventory checks
+    each by the same rule (``patterns.fits``), so a name that fits only without its suffix
+    is refused here."""
+    out = []
+    for i, s in enumerate(data["servers"]):
+        for name in replica_names(s["name"], s["count"])[1:]:
+            if not fits(NAME, name):
+                out.append(doc.diag(("servers", i, "name"),
+                                    f"replica name {name!r} is not a valid server name "
+                                    "(at most 63 characters)",
+                                    f"shorten the name so that '-{s['count']}' fits; "
+                                    f"{HINTS[NAME]}"))
+                break
+    return out
 
 
 def check_settings(doc: Document, out: Checked) -> Settings | None:

@@ -13,14 +13,13 @@ from typing import Any
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.patterns import (
     CRON,
-    CRON_FIELD,
     DNS,
     HINTS,
     STATE_SCHEMES,
     STATE_URL,
-    bad_label,
     compiled,
     dangerous_hint,
+    fault,
     shown,
 )
 from govcloud.core.validity import TYPES
@@ -169,7 +168,8 @@ def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
                  out: list[Diagnostic]) -> None:
     if "minLength" in schema and len(value) < schema["minLength"]:
         out.append(doc.diag(path, "is empty", "write a value"))
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
+    too_long = "maxLength" in schema and len(value) > schema["maxLength"]
+    if too_long:
         out.append(doc.diag(path, f"is {len(value)} characters, over {schema['maxLength']}",
                             "shorten it"))
     pattern = schema.get("pattern")
@@ -184,16 +184,19 @@ def _walk_string(doc: Document, value: str, schema: dict[str, Any], path: Path_,
         else:
             message = f"{quoted!r} is not valid here"
         out.append(doc.diag(path, message, HINTS.get(pattern, f"match {pattern}")))
-    elif pattern == DNS:
-        label = bad_label(value)
-        if label:
-            out.append(doc.diag(path, label, "write the name's ASCII form as an IDNA tool "
-                                "gives it (e.g. 'idn2 部门.qingdao.gov.cn'), or a plain name"))
-    elif pattern == CRON:
-        fields = value.split(" ")
-        if not all(CRON_FIELD.match(f) for f in fields):
-            out.append(doc.diag(path, f"{value!r} is not a cron schedule this tool accepts",
-                                HINTS[CRON]))
+    elif pattern and not too_long and (why := fault(pattern, value)):
+        out.append(doc.diag(path, *_unfit(value, pattern, why)))
+
+
+def _unfit(value: str, pattern: str, why: str) -> tuple[str, str]:
+    """The message and fix of a value its pattern's regex matched but patterns.fault
+    refused."""
+    if pattern == CRON:
+        return f"{shown(value)!r} is not a schedule cron accepts: {why}", HINTS[CRON]
+    if pattern == DNS and ".." not in value:
+        return why, ("write the name's ASCII form as an IDNA tool gives it (e.g. 'idn2 "
+                     "部门.qingdao.gov.cn'), or a plain name")
+    return why, f"remove the '..'; {HINTS[pattern]}" if pattern in HINTS else "remove the '..'"
 
 
 def _state_url_problem(value: str) -> str:

@@ -1,12 +1,16 @@
 """The text patterns every schema is written with (identifiers, names, DNS names, cron
 schedules, paths, URLs…), the hint a value that misses one is given, and what a pattern means
-beyond its regex: a DNS name's labels, a cron schedule's fields, the characters a generated
-config or shell command would interpret.
+beyond its regex: a DNS name's labels, a cron schedule's fields, '..' in a name or path,
+the characters a generated config or shell command would interpret. :func:`fits` is the one
+rule validate (``core.validity``, ``core.diagnosis``) and the services' inventory both apply.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from govcloud.core import cron
 
 # Characters that could break out of a generated nginx config, systemd unit or shell command.
 DANGEROUS = {";": "';'", "{": "'{'", "}": "'}'", "/": "'/'", "'": "a quote", '"': "a quote",
@@ -19,15 +23,15 @@ NAME = r"^[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]$"
 DNS = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 # Classes are spelled out ([0-9], not \d; no \s or \S): Python reads \d and \s as any Unicode
 # digit or space, ECMA-262 (JSON Schema) does not.
-CRON = r"^([0-9*,/-]+ ){4}[0-9*,/-]+$"
-CRON_FIELD = re.compile(r"^(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?"
-                        r"(,([0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*$")
+# The characters of a schedule; its fields' ranges are core.cron's (see fault).
+CRON = r"^([0-9A-Za-z*,/-]+ ){4}[0-9A-Za-z*,/-]+$"
 # Free text shown to people (Chinese names included): no control characters, quotes or
 # characters a template or shell would interpret. Every pattern is written so that Python's
 # re and JSON Schema's dialect (ECMA-262, unicode mode: no identity escapes such as \" or \`)
 # read it alike.
 TEXT = r"""^[^\x00-\x1f\x7f;{}"'`$\\<>|&]*$"""
 ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
+PATH_MAX, NAME_MAX = 4096, 255  # Linux's limits on a path and on one name in it
 HOST = r"^[A-Za-z0-9.-]{0,253}$"
 EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$"
 URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]*)*$"
@@ -44,7 +48,7 @@ HINTS = {
     IDENT: "use 2-40 lowercase letters, digits and '-', starting with a letter, e.g. 'finance'",
     NAME: "use lowercase letters, digits, '.' and '-', e.g. 'web-01'",
     DNS: "use a lowercase DNS name such as 'czj.qingdao.gov.cn'",
-    CRON: "use a five-field cron schedule such as '30 2 * * *' (digits, '*', ',', '-', '/')",
+    CRON: cron.HINT,
     TEXT: "remove quotes, ';', '{', '}', '$', '\\', '<', '>', '|', '&' and line breaks",
     ABS_PATH: "use an absolute path of letters, digits, '_', '.', '-', e.g. '/srv/data'",
     HOST: "use a host name or address such as 'smtp.qingdao.gov.cn' or '127.0.0.1'",
@@ -114,3 +118,38 @@ def bad_label(domain: str) -> str | None:
             return (f"label {shown(label, 30)!r} has '--' in third and fourth place, which "
                     "is kept for internationalised (xn--) names")
     return None
+
+
+# Patterns of values that name a thing or a place (a host, a file, a folder, a URL): '..' in
+# one would walk out of a folder once it is joined into a path. Free text (TEXT) is shown to
+# people, always escaped, and never joined into a path.
+NAMING = frozenset({IDENT, NAME, DNS, ABS_PATH, URL, SOURCE})
+_PORT = re.compile(r"https?://[A-Za-z0-9.-]+:([0-9]+)")
+
+
+def fault(pattern: str, value: str) -> str | None:
+    """Why ``value``, which matches ``pattern``'s regex, is still unfit: a DNS name's bad
+    label, a cron field out of range (``core.cron``), '..' in a name or path, a path over
+    Linux's limits, a URL's port outside 1-65535 (nginx -t would refuse every site's
+    configuration); None when fit."""
+    if pattern in NAMING and ".." in value:
+        return f"{shown(value)!r} contains '..', which would walk out of a folder"
+    if pattern == ABS_PATH and len(value) > PATH_MAX:
+        return f"the path is {len(value)} characters, over Linux's {PATH_MAX} (PATH_MAX)"
+    if pattern == ABS_PATH and max(map(len, value.split("/"))) > NAME_MAX:
+        return f"a name in {shown(value)!r} is over {NAME_MAX} characters (NAME_MAX)"
+    if pattern in (URL, SOURCE) and (port := _PORT.match(value)) and \
+            not 1 <= int(port[1]) <= 65535:
+        return f"port {port[1]} of {shown(value)!r} is outside 1-65535"
+    if pattern == DNS:
+        return bad_label(value)
+    if pattern == CRON:
+        return cron.problem(value)
+    return None
+
+
+def fits(pattern: str, value: Any) -> bool:
+    """Whether ``value`` is text that ``pattern`` accepts, regex and meaning (:func:`fault`)
+    both: the one test validate and the inventory apply."""
+    return (isinstance(value, str) and compiled(pattern).fullmatch(value) is not None
+            and fault(pattern, value) is None)

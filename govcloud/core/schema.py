@@ -29,6 +29,7 @@ from govcloud.core.patterns import (
     KEYSTONE_NAME,
     KEYSTONE_NAME_OR_EMPTY,
     NAME,
+    PATH_MAX,
     SOURCE,
     STATE_URL,
     TEXT,
@@ -136,7 +137,7 @@ PLAN_SCHEMA: dict[str, Any] = {
             "kind": {"type": "string", "enum": ["static", "php", "proxy"], "default": "static",
                      "description": "static files, PHP (php-fpm) or a reverse proxy."},
             "storage_gb": int_of("Docroot storage in GB.", 0, 10_000, default=1),
-            "upstream": str_of("Backend URL (proxy sites only).", URL),
+            "upstream": str_of("Backend URL (proxy sites only).", URL, maxLength=2048),
             "public": {"type": "boolean", "default": True,
                        "description": "Published on the internet (extranet only)."},
             "protected": {"type": "boolean", "default": False,
@@ -152,8 +153,10 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "schedule": str_of("When backups run (cron).", CRON, default="30 1 * * *"),
                 "retention": RETENTION,
                 "paths": arr_of("Paths to back up on each server.",
-                              str_of("An absolute path.", ABS_PATH), default=["/srv/data"],
-                              maxItems=20),
+                              str_of("An absolute path (at most 4096 characters, Linux's "
+                                     "PATH_MAX; each name in it at most 255).", ABS_PATH,
+                                     maxLength=PATH_MAX),
+                              default=["/srv/data"], maxItems=20),
                 "rpo_hours": int_of("Recovery point objective: the newest snapshot at each site "
                                     "(primary and disaster-recovery) may be at most this many "
                                     "hours old. Default: the estate's services.backup.rpo_hours "

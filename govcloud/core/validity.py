@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from govcloud.core.patterns import CRON, CRON_FIELD, DNS, bad_label, compiled
+from govcloud.core.patterns import compiled, fault
 
 # The Python types of each JSON Schema type (a boolean is never a number).
 TYPES: dict[str, tuple[type, ...]] = {
@@ -95,20 +95,17 @@ def _array_validator(schema: dict[str, Any]) -> Validator:
 def _string_validator(schema: dict[str, Any]) -> Validator:
     shortest = schema.get("minLength")
     longest = schema.get("maxLength")
-    pattern = schema.get("pattern")
+    pattern: str | None = schema.get("pattern")
     regex = compiled(pattern) if pattern else None
-    dns, cron = pattern == DNS, pattern == CRON
 
     def valid(value: str) -> bool:
         if shortest is not None and len(value) < shortest:
             return False
         if longest is not None and len(value) > longest:
             return False
-        if regex is not None and not regex.fullmatch(value):
-            return False
-        if dns and bad_label(value):
-            return False
-        return not cron or all(CRON_FIELD.match(f) for f in value.split(" "))
+        if regex is None or pattern is None:
+            return True
+        return regex.fullmatch(value) is not None and fault(pattern, value) is None
     return valid
 
 

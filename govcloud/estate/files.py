@@ -140,6 +140,24 @@ def read_document(path: Path, display: str | None = None, root: Path | None = No
     return parse(text, name, allow_empty)
 
 
+def proposed_document(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]:
+    """A text about to be written as ``name`` (a request's edit of a plan), held to the
+    reader's limits before it is written: a text the reader would refuse once written (over
+    the size limit, not UTF-8) is refused now, so no edit can make a file nobody can read."""
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None, [Diagnostic(name, 1, "", "the edited file would not be UTF-8 text",
+                                 "remove the unpaired surrogate from the request")]
+    if size > MAX_FILE_BYTES:
+        return None, [Diagnostic(name, 1, "", f"the edited file would be {size:,} bytes, over "
+                                 f"the {MAX_FILE_BYTES:,}-byte limit of the estate's reader "
+                                 "(no command could read it afterwards)",
+                                 "ask for less: fewer or shorter values (backup paths, "
+                                 "names); the file was not changed")]
+    return parse(text, name)
+
+
 def display(path: Path, root: Path) -> str:
     """How a file is named in diagnostics: relative to the estate, without resolving links
     (so a link is named by its own name, never by its target)."""

@@ -25,12 +25,11 @@ from govcloud.core.checks import (
     pool_room,
     unique,
 )
-from govcloud.core.documents import parse
 from govcloud.core.model import Settings
 from govcloud.core.policy import PolicyEngine, Rule, Watch, compile_rules
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
 from govcloud.estate import rulelimits
-from govcloud.estate.files import display, quiet_gc, read_document
+from govcloud.estate.files import display, proposed_document, quiet_gc, read_document
 from govcloud.finance.pricebook import PriceBook, parse_book
 from govcloud.state.url import url_problem
 
@@ -176,7 +175,7 @@ def _check_file(plan_file: PlanFile, root: Path, settings: Settings | None,
     path, explicit, text = plan_file
     name = display(path, root)
     if text is not None:
-        doc, diags = parse(text, name)
+        doc, diags = proposed_document(text, name)
     else:
         doc, diags = read_document(path, name, root, outside=explicit)
     if doc is None:

@@ -7,8 +7,11 @@ adds, from the last applied state, every department's sites, antivirus and backu
 document, printed by ``govcloud inventory --list`` and handed as is to ansible-runner.
 
 Every value taken from the state is checked again against the plan schema's patterns before
-it goes into the inventory: the inventory is the only way a value reaches a template or a
-command, so a tampered state can never smuggle ``;``, quotes, ``}``, ``..`` or a newline in.
+it goes into the inventory, by the very test validate applies (``core.patterns.fits``: the
+regex, then '..' in a name or path, DNS labels, cron fields by Debian cron's ranges): the
+inventory is the only way a value reaches a template, a cron file or a command, so a tampered
+state can never smuggle ``;``, quotes, ``}``, ``..``, a newline or a line cron would refuse in,
+and a validated plan never holds a value refused here.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from govcloud.core.desired import Resource
 from govcloud.core.model import Estate
-from govcloud.core.patterns import ABS_PATH, CRON, CRON_FIELD, DNS, IDENT, NAME, TEXT, URL
+from govcloud.core.patterns import ABS_PATH, CRON, DNS, IDENT, NAME, TEXT, URL, fits
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import display, read_document
 
@@ -35,18 +38,11 @@ class InventoryError(GovcloudError):
 
 
 def _check(value: Any, pattern: str, what: str) -> Any:
-    if not isinstance(value, str) or not re.fullmatch(pattern, value) or ".." in value:
+    if not fits(pattern, value):
         raise InventoryError(f"refusing {what} {value!r}: it is not a value a plan may hold",
                              "the state store holds a value no validated plan could produce; "
                              "check who changed it, then run govcloud validate and apply")
     return value
-
-
-def _schedule(value: Any, what: str) -> str:
-    _check(value, CRON, what)
-    if not all(CRON_FIELD.match(f) for f in value.split(" ")):
-        _check(None, CRON, what)
-    return str(value)
 
 
 def site_user(prefix: str, department: str) -> str:
@@ -154,12 +150,12 @@ def departments(applied: dict[str, Resource], prefix: str) -> dict[str, Any]:
         elif res.kind == "antivirus":
             dep(res.department)["antivirus"] = {
                 "enabled": bool(a.get("enabled")),
-                "schedule": _schedule(a.get("schedule"), "antivirus schedule")}
+                "schedule": _check(a.get("schedule"), CRON, "antivirus schedule")}
         elif res.kind == "backup":
             r = a.get("retention", {})
             dep(res.department)["backup"] = {
                 "enabled": bool(a.get("enabled")),
-                "schedule": _schedule(a.get("schedule"), "backup schedule"),
+                "schedule": _check(a.get("schedule"), CRON, "backup schedule"),
                 "retention": {k: int(r.get(k, 0)) for k in ("daily", "weekly", "monthly",
                                                              "yearly")},
                 "paths": [_check(p, ABS_PATH, "backup path") for p in a.get("paths", [])]}

@@ -35,6 +35,7 @@ from typing import Any
 from govcloud.clock import now
 from govcloud.core.desired import Resource
 from govcloud.errors import DamagedState, LockHeld, MissingExtra, StateError
+from govcloud.state import disk
 from govcloud.state.tables import (
     AFTER_DELETE,
     KNOWN_TABLES,
@@ -123,7 +124,10 @@ class Store:
         self.path: Path | None = self.where.path
         if self.path is not None:
             self.kind = "sqlite"
-            self._conn: Any = self._open_sqlite(self.path, root, init)
+            try:
+                self._conn: Any = self._open_sqlite(self.path, root, init)
+            except OSError as exc:
+                raise disk.os_error(self.path, exc) from exc
         else:
             try:  # imported here: the pure core never needs it, nor a SQLite estate
                 import psycopg
@@ -185,14 +189,12 @@ class Store:
                                    timeout=30)
             conn.execute("PRAGMA busy_timeout=30000")
         except sqlite3.DatabaseError as exc:
-            if "not a database" in str(exc) or "malformed" in str(exc):
+            if disk.damaged(exc):
                 raise StateError(f"{path} is not a govcloud state store: {exc}",
                                  "restore the store from a backup, or check state.url; to "
                                  "start anew, move the file away and run govcloud state "
                                  "init") from exc
-            raise StateError(f"cannot open the state store {path}: {exc}",
-                             "check state.url in govcloud.yaml and the folder's "
-                             "permissions") from exc
+            raise disk.io_error(path, exc) from exc
         except OSError as exc:
             raise StateError(f"cannot open the state store {path}: {exc}",
                              "check state.url in govcloud.yaml and the folder's "
@@ -217,6 +219,8 @@ class Store:
                         self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY + 1,))
                     self._check(estate, init, write=True)
         except sqlite3.DatabaseError as exc:
+            if self.path is not None and not disk.damaged(exc):
+                raise disk.io_error(self.path, exc) from exc
             raise StateError(f"{self.where} is not a govcloud state store: {exc}",
                              "restore the store from a backup, or check state.url; to start "
                              "anew, move the file away and run govcloud state init") from exc

@@ -260,3 +260,91 @@ def test_crash_logs_are_owner_only_under_the_state_folder(estate: Path, tmp_path
     folder = tmp_path / "logs"
     log = logged(crash(estate, {"GOVCLOUD_LOG_DIR": str(folder)}))
     assert log.parent == folder and mode(log) == 0o600 and mode(folder) == 0o700
+
+
+# --- #22 case 14: a read-only, full or forbidden .state is an I/O problem, not a foreign file
+
+# The state folder on a tmpfs of the test's own (in a private mount namespace, so nothing of
+# the machine's is touched): made read-only, or filled up, before govcloud runs.
+_ON_TMPFS = r"""
+set -e
+state="$1"; shift
+cp -a "$state" "$state.copy"
+mount -t tmpfs -o size=8m tmpfs "$state"
+cp -a "$state.copy/." "$state/"
+rm -rf "$state.copy"
+case "$DISK" in
+  read-only) mount -o remount,ro "$state" ;;
+  full) dd if=/dev/zero of="$state/filler" bs=64k 2>/dev/null || true ;;
+esac
+exec "$@"
+"""
+
+
+def _namespaces() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+def _in_namespace(estate: Path, disk: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DISK": disk, "PYTHONPATH": str(REPO)}
+    return subprocess.run(["unshare", "-rm", "sh", "-c", _ON_TMPFS, "sh",
+                           str(estate / ".state"), sys.executable, "-m", "govcloud", "-C",
+                           str(estate), *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+needs_namespaces = pytest.mark.skipif(not _namespaces(), reason="needs unshare -rm (user and "
+                                      "mount namespaces) to give .state a disk of its own")
+KEEP = "the store itself is untouched; do not move it away or run govcloud state init"
+
+
+@needs_namespaces
+@pytest.mark.parametrize(("disk", "said", "fix"), [
+    ("read-only", "is on a read-only file system (Read-only file system)",
+     "remount {state} read-write (or point state.url at a writable copy) and run the "
+     "command again"),
+    ("full", "the disk holding the state store {db} is full (No space left on device)",
+     "free space on the file system of {state} and run the command again"),
+])
+def test_a_read_only_or_full_state_disk_is_named_with_a_fix_that_keeps_the_store(
+        estate: Path, disk: str, said: str, fix: str) -> None:
+    state, db = estate / ".state", estate / ".state" / "govcloud.db"
+    before = db.read_bytes()
+    for args in (["show"], ["apply", "--yes", NO_SERVICES]):
+        proc = _in_namespace(estate, disk, *args)
+        assert proc.returncode == 1, (args, proc.stderr)
+        clean(proc)
+        assert "not a govcloud state store" not in proc.stderr
+        assert said.format(db=db) in proc.stderr, proc.stderr
+        assert f"— {fix.format(state=state)}; {KEEP}" in proc.stderr, proc.stderr
+    assert db.read_bytes() == before  # the tmpfs was the namespace's; the store is as it was
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not _namespaces(),
+                    reason="root enters any folder; needs unshare -r to be a user who cannot")
+def test_a_state_folder_govcloud_may_not_enter_is_named_with_a_fix_that_keeps_the_store(
+        estate: Path) -> None:
+    """A folder govcloud may not enter (EACCES): root, in a user namespace, is refused one
+    owned by a user the namespace does not map; any other user one of mode 000."""
+    state = estate / ".state"
+    command = [sys.executable, "-m", "govcloud", "-C", str(estate), "show"]
+    if os.geteuid() == 0:
+        for path in [state, *state.iterdir()]:
+            os.chown(path, 12345, 12345)
+        command = ["unshare", "-r", *command]
+    else:
+        os.chmod(state, 0)
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    finally:
+        os.chmod(state, 0o700)
+    assert proc.returncode == 1, proc.stderr
+    clean(proc)
+    assert f"govcloud may not read or write the state store {state / 'govcloud.db'} or its " \
+           "folder: Permission denied" in proc.stderr, proc.stderr
+    assert f"— give the user running govcloud read and write access to {state} and the " \
+           f"govcloud.db* files in it; {KEEP}" in proc.stderr
