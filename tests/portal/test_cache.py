@@ -103,9 +103,10 @@ def test_an_apply_then_a_usage_collection_show_at_once(site: Site) -> None:
     # kept figures are served (they are still the cloud's).
     assert _get(op, "/api/departments/finance") == before
 
-    # Applied on the 10th: the apply collects the month's usage to that day.
+    # Applied half an hour later: the apply collects the month's usage to that hour. (Not
+    # with the clock set back to an earlier day: a month recorded further is never shrunk.)
     govcloud("apply", "--yes", "--no-services", estate=site.estate, check=True,
-             env={"GOVCLOUD_NOW": "2026-11-10T00:00:00Z"})
+             env={"GOVCLOUD_NOW": "2026-11-26T12:30:00Z"})
     after = _get(op, "/api/departments/finance")
     assert "fin-cache-probe" in {s["name"] for s in after["servers"]}, after["servers"]
     assert after["quota"]["instances"]["used"] == before["quota"]["instances"]["used"] + 1
@@ -116,7 +117,7 @@ def test_an_apply_then_a_usage_collection_show_at_once(site: Site) -> None:
     assert applied == _cli_total(site.estate, "finance")
 
     govcloud("usage", "collect", "--period", "2026-11", estate=site.estate, check=True,
-             env=NOW)  # to the 26th
+             env={"GOVCLOUD_NOW": "2026-11-28T00:00:00Z"})  # to the 28th
     collected = _total(op, "finance")
     assert collected > applied
     assert collected == _cli_total(site.estate, "finance")
