@@ -126,24 +126,51 @@ def test_approve_and_reject_from_two_threads_end_with_one_decision(
     assert final.state == ("approved" if won == ["op1"] else "rejected")
 
 
-def test_approve_and_reject_on_two_command_lines_end_with_one_decision(estate: Path) -> None:
+SLOW_APPROVE = """
+import os, sys, time
+from pathlib import Path
+from govcloud.cli import main
+from govcloud.requests import decisions
+real = decisions.assess
+judging, rejected = Path(sys.argv[1]), Path(sys.argv[2])
+def held(*args, **kwargs):
+    judging.touch()  # judging the request again now
+    for _ in range(600):  # until the other command line has rejected it
+        if rejected.exists():
+            break
+        time.sleep(0.05)
+    return real(*args, **kwargs)
+decisions.assess = held
+sys.argv = ["govcloud", *sys.argv[3:]]
+main()
+"""
+
+
+def test_approve_and_reject_on_two_command_lines_end_with_one_decision(
+        estate: Path, tmp_path: Path) -> None:
     """Case 8: `request reject` by one operator while another's `request approve` is in its
-    assessment: one exits 0, the other 1 with who decided; nothing overwritten."""
+    assessment (held there until the rejection is done): the rejection stands, the approval
+    exits 1 saying who decided; nothing is overwritten."""
     r = _file(estate)
-    cmd = [sys.executable, "-m", "govcloud", "-C", str(estate), "request"]
-    env = {"PYTHONPATH": str(REPO)}
-    approving = subprocess.Popen([*cmd, "approve", str(r.id), "--as", "op1"],
-                                 env={**os.environ, **env}, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)
-    rejected = govcloud("request", "reject", str(r.id), "--as", "op2", "--reason", "REJECT",
-                        estate=estate)
+    judging, rejected = tmp_path / "judging", tmp_path / "rejected"
+    approving = subprocess.Popen(
+        [sys.executable, "-c", SLOW_APPROVE, str(judging), str(rejected), "-C", str(estate),
+         "request", "approve", str(r.id), "--as", "op1"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    for _ in range(1200):
+        if judging.exists() or approving.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert judging.exists(), approving.communicate()
+    rejecting = govcloud("request", "reject", str(r.id), "--as", "op2", "--reason", "REJECT",
+                         estate=estate)
+    rejected.touch()
     out, err = approving.communicate(timeout=120)
-    codes = sorted([approving.returncode, rejected.returncode])
-    assert codes == [0, 1], (out, err, rejected.stdout, rejected.stderr)
-    loser = err if approving.returncode else rejected.stderr
-    assert "Traceback" not in loser and ("meanwhile" in loser or "request" in loser)
-    _consistent(estate, r.id)
+    assert rejecting.returncode == 0, rejecting.stderr
+    assert approving.returncode == 1, (out, err)
+    assert "was rejected by op2" in err and "meanwhile" in err and "Traceback" not in err
+    assert _consistent(estate, r.id).state == "rejected"
 
 
 KILLED = """
