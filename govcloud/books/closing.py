@@ -155,7 +155,7 @@ def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: st
                             f"adjust a department billed that month, one of: "
                             f"{', '.join(billed)}")
     before = st.charge(department)
-    if before + amount < 0:
+    if amount < 0 and before + amount < 0:  # a credit into a balance; a debit never is
         if credit_balance is None:
             raise GovcloudError(
                 f"--yuan {amount} would leave {department}'s bill for {month} at "
@@ -172,6 +172,11 @@ def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: st
     return a
 
 
+# One adjustment is less than a trillion yuan either way: every report (text, JSON, HTML,
+# the release's CSV and JSON) then carries it exactly to the fen.
+LARGEST = Decimal(10) ** 12
+
+
 def _amount(yuan: str) -> Decimal:
     """``--yuan``: a plain non-zero decimal to the fen (no exponent, infinity, NaN,
     underscores or hex)."""
@@ -182,6 +187,10 @@ def _amount(yuan: str) -> Decimal:
     except InvalidOperation:
         raise GovcloudError(f"--yuan {yuan!r} is not an amount",
                             "write yuan to the fen, e.g. -120.50 for a credit") from None
+    if abs(amount) >= LARGEST:
+        raise GovcloudError(f"--yuan {yuan.strip()} is beyond what one adjustment may be "
+                            f"(less than {LARGEST:,} yuan either way)",
+                            "check the amount; a larger one is several adjustments")
     if amount != amount.quantize(Decimal("0.01")) or not amount:
         raise GovcloudError(f"--yuan {yuan} is not a non-zero amount to the fen",
                             "e.g. --yuan -120.50 (credit) or --yuan 80 (debit)")

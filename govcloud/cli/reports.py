@@ -237,7 +237,7 @@ def statement_rerate(ctx: click.Context, period: Month, yes: bool, reason: str |
 
     with session(ctx) as s:
         change, _ = closing.rerate(s.estate, s.store, period, reason if yes else None)
-        rep = rerate(accounts.names_of(s.estate), change, yes)
+        rep = rerate(accounts.names_of(s.estate, s.store, period), change, yes)
     emit_report(rep, output, Path(f"govcloud-rerate-{period}.xlsx"))
 
 

@@ -203,8 +203,10 @@ def _decidable(store: Store, person: Person, n: int) -> Request:
     if request is None:
         raise RequestRefused(f"no request {n}", "govcloud request list shows them")
     if request.state != "waiting":
-        raise RequestRefused(f"request {n} is {request.state}", "only a waiting request is "
-                             "decided")
+        last = trail.last_about(store, f"request {n}", DECISIONS)
+        who = f" (decided by {last.actor} at {last.at})" if last is not None else ""
+        raise RequestRefused(f"request {n} is {request.state}{who}", "only a waiting request "
+                             "is decided")
     chain = approvals.Chain(tuple(request.verdict["chain"]["roles"]), (), False)
     why = approvals.may_approve(person.role, person.department, person.name,
                                 request.requester, request.department, chain,

@@ -228,3 +228,14 @@ def test_an_approval_killed_before_its_git_commit_is_finished_by_the_next_comman
     assert shown.returncode == 0, shown.stderr
     assert _consistent(estate, r.id).state == "approved"
     assert _git(estate, "log", "-1", "--format=%an <%ae>") == "li <li@statistics.govcloud>\n"
+
+
+def test_a_decision_on_a_request_already_decided_names_who_decided(estate: Path) -> None:
+    """Found by a trial: the loser of a race that had already ended was told only 'request 1
+    is rejected'."""
+    r = _file(estate)
+    out: dict[str, Any] = {}
+    _decide(estate, "op2", r.id, "reject", out)
+    _decide(estate, "op1", r.id, "approve", out)
+    assert isinstance(out["op1"], decisions.RequestRefused)
+    assert f"request {r.id} is rejected (decided by op2 at" in str(out["op1"])

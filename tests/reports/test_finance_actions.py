@@ -227,3 +227,28 @@ def test_a_department_that_left_is_adjusted_for_the_months_it_was_billed(golden:
     assert never.returncode == 1 and "Traceback" not in never.stderr
     assert "'gamma' was not billed in 2026-10" in never.stderr
     assert "one of: alpha, beta" in never.stderr
+
+
+# -- found by a trial ----------------------------------------------------------------------
+
+def test_an_amount_beyond_a_trillion_is_refused_with_one_sentence(golden: Path) -> None:
+    """27 digits crashed (exit 70); 23 were accepted, and the HTML report and the release
+    then lost the fen (floats)."""
+    for yuan in ("123456789012345678901234567", "12345678901234567890123", "1000000000000",
+                 "-1000000000000.00"):
+        got = credit(golden, yuan)
+        assert got.returncode == 1, (yuan, got.stderr)
+        assert "beyond what one adjustment may be" in got.stderr
+        assert "Traceback" not in got.stderr and "Internal error" not in got.stderr
+    assert credit(golden, "999999999999.99").returncode == 0
+
+
+def test_a_debit_is_never_refused_as_a_credit_balance(golden: Path) -> None:
+    """A bill in credit (allowed, with why) could not be debited back: 'credit at most
+    -38.13'."""
+    credit(golden, "-600", "--allow-credit-balance", "refund")
+    back = credit(golden, "5")
+    assert back.returncode == 0, back.stderr
+    alpha = next(d for d in as_json(golden, "report", "chargeback", "--period", "2026-10")[
+        "departments"] if d["department"] == "alpha")
+    assert alpha["adjustment"] == "-595.00" and alpha["total"] == "-33.13"
