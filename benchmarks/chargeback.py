@@ -34,15 +34,15 @@ the year to date ≤ 2 s and ≥ 3× faster than the reference; every department
 the same to the fen. It prints the record's rows and its size on disk. ``--keep DIR`` leaves
 the estate there.
 
-Measured 2026-12-06 on the 2-core reference machine while other jobs ran (load average 10–12:
-wall time is up to 3× CPU time): 2,000 departments × 12 months, ~10 changes each a month,
-246,638 rows in the dated record, 72.1 MiB on disk (105.9 MiB with the year's usage
-collected). The year to date: median 2.50 s wall, 0.82 s of CPU (over the 2 s goal in wall
-time on the loaded machine, well under it in CPU); the reference from the intervals: 76.7 s
-wall, 23.4 s of CPU — 30.7× the year to date; every department's every month the same to
-the fen. ``usage collect`` of the twelve months from the record: 359 s wall, 66.5 s of CPU
-(each month reads and decodes the whole record up to its end), so collect + year to date is
-0.21× the reference (0.35× in CPU): the year to date is fast because collect did the work.
+Measured 2026-12-06 on the 2-core reference machine, quiet (load average 0.7–0.9),
+``python3 benchmarks/chargeback.py --changes 10``: 2,000 departments × 12 months, ~10
+changes each a month, 246,638 rows in the dated record, 72.1 MiB on disk (105.9 MiB with the
+year's usage collected). The year to date: median 0.707 s (0.707 s of CPU); the reference from
+the intervals: 21.3 s — 30.1× the year to date; every department's every month the same to
+the fen. ``usage collect`` of the twelve months from the record: 68.7 s (each month reads and
+decodes the whole record up to its end), so collect + year to date is 0.31× the reference:
+the year to date is fast because collect did the work. (Measured earlier the same day under
+a load average of 10–12: year to date 2.50 s wall, 0.82 s of CPU.)
 """
 
 from __future__ import annotations
