@@ -353,11 +353,6 @@ def html_page(estate: Estate, store: Store, month: Month) -> str:
                    "unit_costs": sheets["Unit costs"]})
 
 
-def name_of(estate: Estate, dep: str) -> str:
-    p = estate.plans.get(dep)
-    return p.department.name if p else dep
-
-
 def utilization(estate: Estate, store: Store, month: Month) -> Utilization:
     frozen = stored.closing(store, month)
     if frozen is not None:

@@ -84,7 +84,7 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
         raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
                             "collect a month in which the estate existed")
     hosts = _hosts_of(estate, driver)
-    counts, source = _counts(estate, driver, found, win, hosts)
+    counts, source = _counts(estate, driver, found, resources, win, hosts)
     records += usage.host_month_records(month, record.host_months(found, win, hosts), source)
     records += usage.host_records(month, counts, source)
     records.append(usage.window_record(win, source))
@@ -105,14 +105,13 @@ def _hosts_of(estate: Estate, driver: Driver) -> dict[str, tuple[str, str]]:
     return {h.name: (h.zone, h.host_class) for h in hosts}
 
 
-def _counts(estate: Estate, driver: Driver, found: list[Any], win: Window,
-            hosts: dict[str, tuple[str, str]]) -> tuple[usage.HostCounts, str]:
+def _counts(estate: Estate, driver: Driver, found: list[Any], resources: list[Any],
+            win: Window, hosts: dict[str, tuple[str, str]]) -> tuple[usage.HostCounts, str]:
     """The hosts in each state at the end of the window: as the cloud is now for the month
     under way, from the record's last hour for a month that has ended."""
     if win.month_to_date:
         return host_counts(estate, driver.read(), driver)
-    alive = [r for r in record.resources(found, win)
-             if r.computed.get("deleted_at") == win.end.isoformat()]
+    alive = [r for r in resources if r.computed.get("deleted_at") == win.end.isoformat()]
     needed, how = hosts_in_use(estate, alive)
     if not driver.can(Ability.PLACEMENT):
         return all_on(estate.settings.host_pool, needed), how
