@@ -872,6 +872,16 @@ def cloud_health(sec, timeout):
     wait_for('cinder-volume and cinder-scheduler up', cinder_ok, timeout, 1,
              proc=['cinder-api', 'cinder-volume', 'cinder-scheduler'])
 
+    def cinder_pools_known():
+        # A service can be 'up' before the scheduler has heard its pools'
+        # capacity: until then every volume create fails with NoValidBackend
+        # ("AvailabilityZoneFilter: (start: 0, end: 0)").  The volume service
+        # publishes its stats every backend_stats_polling_interval.
+        return bool(list(conn.block_storage.backend_pools()))
+
+    wait_for('cinder-scheduler knows the volume pools', cinder_pools_known,
+             timeout, 1, proc=['cinder-volume', 'cinder-scheduler'])
+
     def glance_ok():
         list(conn.image.images(limit=1))
         return True
