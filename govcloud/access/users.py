@@ -53,6 +53,8 @@ class Person:
     changed_at: str
     email: str = ""
     keystone_id: str = ""  # the Keystone user id of a person who signs in with Keystone
+    owner: str = ""  # an API token's: the person it belongs to
+    scope: str = ""  # an API token's: "read" (safe methods only) or "write"
 
     @property
     def origin(self) -> str:

@@ -9,6 +9,7 @@ from govcloud.applying import engine
 from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
+from govcloud.clock import now
 from govcloud.core.roles import ROLES
 from govcloud.state.store import holder_id
 
@@ -16,34 +17,51 @@ from govcloud.state.store import holder_id
 @cli.group()
 def tokens() -> None:
     """API tokens for programs that call govcloud serve's JSON API (/api/*) with an
-    Authorization: Bearer header: each scoped to one role (and department), shown once,
-    stored hashed, revocable. Every change is recorded in the audit trail.
+    Authorization: Bearer header: each belongs to a person and acts with their role (and
+    department), may only read unless made with --scope write, expires (90 days unless
+    --days), is shown once, stored hashed, revocable. Every change is recorded in the audit
+    trail.
 
     \b
     Example:
-      govcloud tokens add --role finance --label "ERP export"
+      govcloud tokens add --owner fin.wang --label "ERP export"
     """
 
 
 @tokens.command("add")
-@click.option("--role", required=True, type=click.Choice(list(ROLES)),
-              help="The role the token acts with.")
-@click.option("--department", help="Its department (member and approver tokens only).")
+@click.option("--owner", required=True, metavar="NAME",
+              help="The person the token belongs to and acts for (a portal account): it "
+                   "takes their role and department, stops working when their account is "
+                   "disabled, and they may not approve with it what they asked for.")
+@click.option("--role", type=click.Choice(list(ROLES)),
+              help="The owner's role, checked (the token always takes the owner's).")
+@click.option("--department", help="The owner's department, checked.")
+@click.option("--scope", type=click.Choice(list(api_tokens.SCOPES)), default="read",
+              show_default=True,
+              help="read: GET only; write: may also file, decide and post what the owner "
+                   "may.")
+@click.option("--days", type=click.IntRange(1, 3650), default=api_tokens.DEFAULT_DAYS,
+              show_default=True,
+              help="Days until it expires (at most portal.token_max_days in govcloud.yaml).")
 @click.option("--label", default="", help="What the token is for (shown by tokens list).")
 @click.pass_context
-def add(ctx: click.Context, role: str, department: str | None, label: str) -> None:
+def add(ctx: click.Context, owner: str, role: str | None, department: str | None,
+        scope: str, days: int, label: str) -> None:
     """Make an API token and print it once (only its SHA-256 is kept).
 
     \b
     Example:
-      govcloud tokens add --role member --department finance --label "finance dashboard"
+      govcloud tokens add --owner fin.li --label "finance dashboard"
+      govcloud tokens add --owner ops.zhang --scope write --days 30 --label "ticket bot"
     """
     with engine.records(root(ctx)) as (estate, store):
-        token, text = api_tokens.add(store, set(estate.plans), role, department, label,
-                                     holder_id())
+        token, text = api_tokens.add(store, set(estate.plans), owner, label, holder_id(),
+                                     role=role, department=department, scope=scope,
+                                     days=days, max_days=estate.settings.token_max_days)
     where = f" of {token.department}" if token.department else ""
-    click.echo(f"Token {token.id} ({token.role}{where}); it is shown only now, keep it "
-               "secret:", err=True)
+    click.echo(f"Token {token.id} of {token.owner} ({token.role}{where}, {token.scope}, "
+               f"until {token.expires_at[:10]}); it is shown only now, keep it secret:",
+               err=True)
     click.echo(text)
 
 
@@ -65,10 +83,19 @@ def list_(ctx: click.Context, output: str) -> None:
     if not found:
         click.echo("No API tokens: make one with govcloud tokens add --role ROLE.")
         return
-    click.echo(table(["id", "role", "department", "label", "made by", "made", "state"],
-                     [[t.id, t.role, t.department or "", t.label, t.created_by,
-                       t.created_at[:19], f"revoked {t.revoked_at[:19]}" if t.revoked_at
-                       else "active"] for t in found]))
+    at = now()
+    click.echo(table(["id", "owner", "role", "department", "scope", "label", "made by",
+                      "made", "state"],
+                     [[t.id, t.owner, t.role, t.department or "", t.scope, t.label,
+                       t.created_by, t.created_at[:19], _state(t, at)] for t in found]))
+
+
+def _state(token: api_tokens.Token, at: str) -> str:
+    if token.revoked_at:
+        return f"revoked {token.revoked_at[:19]}"
+    if token.expired(at):
+        return f"expired {token.expires_at[:19]}"
+    return f"active until {token.expires_at[:10]}"
 
 
 @tokens.command("revoke")

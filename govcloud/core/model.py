@@ -98,6 +98,7 @@ class Settings:
     services: ServiceSettings = ServiceSettings()
     notify: NotifySettings = NotifySettings()
     keystone: KeystoneSettings = KeystoneSettings()
+    token_max_days: int = 365  # portal.token_max_days: the longest an API token may last
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
             tls_key=data["services"]["tls"].get("key")),
         notify=NotifySettings(**{"portal_url": "", **data["notify"]}),
         keystone=KeystoneSettings(**data["portal"]["keystone"]),
+        token_max_days=data["portal"]["token_max_days"],
     )
 
 

@@ -280,6 +280,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "portal_url": str_of("The portal's address, for links in the mails.", URL),
         }, default={}),
         "portal": obj_of("The self-service portal (govcloud serve).", {
+            "token_max_days": int_of("The longest an API token may last, in days (govcloud "
+                                     "tokens add --days; 90 unless given).", 1, 3650,
+                                     default=365),
             "keystone": obj_of("Sign-in with Keystone (the openstack driver): which Keystone "
                                "role assignments give which portal role.", {
                 "user_domain": str_of("The Keystone domain people's users live in.",

@@ -193,7 +193,17 @@ class NotSignedIn(Exception):
 
 
 class NotAllowed(Exception):
-    """The caller's role or department does not allow the route: 403."""
+    """The caller's role or department does not allow the route: 403. ``message``: why,
+    when it is not the role (a read-only API token that posts)."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+READ_ONLY = ("this API token may only read (scope read) — make one that may act with "
+             "govcloud tokens add --owner NAME --scope write")
+SAFE_METHODS = ("GET", "HEAD")
 
 
 class Admission:
@@ -215,4 +225,6 @@ class Admission:
             department = scope.get("path_params", {}).get("department")
             if not allowed(self.route, who.person.role, who.person.department, department):
                 raise NotAllowed()
+            if who.person.scope == "read" and scope["method"] not in SAFE_METHODS:
+                raise NotAllowed(READ_ONLY)
         await self.app(scope, receive, send)

@@ -75,8 +75,9 @@ class Handlers:
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:
         t = translator(self.pages.language(request))
-        return self._refusal(request, 403, "Not allowed",
-                             t("Your role does not allow this page."))
+        message = t(exc.message) if isinstance(exc, NotAllowed) and exc.message else \
+            t("Your role does not allow this page.")
+        return self._refusal(request, 403, "Not allowed", message)
 
     async def refused(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refused)

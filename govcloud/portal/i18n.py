@@ -81,6 +81,10 @@ ZH = {
     "Changed": "修改时间",
     "Not allowed": "无权访问",
     "Your role does not allow this page.": "您的角色无权访问此页面。",
+    "this API token may only read (scope read) — make one that may act with govcloud tokens "
+    "add --owner NAME --scope write":
+        "此 API 令牌只能读取（scope read）——如需执行操作，请用 govcloud tokens add --owner 姓名 "
+        "--scope write 创建令牌",
     "Not found": "未找到",
     "Refused": "已拒绝",
     "Something went wrong": "出错了",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from govcloud.access import tokens
 from govcloud.access.users import Person
 from govcloud.audit import trail
 from govcloud.clock import now
@@ -208,8 +209,10 @@ def _decidable(store: Store, person: Person, n: int) -> Request:
         raise RequestRefused(f"request {n} is {request.state}{who}", "only a waiting request "
                              "is decided")
     chain = approvals.Chain(tuple(request.verdict["chain"]["roles"]), (), False)
-    why = approvals.may_approve(person.role, person.department, person.name,
-                                request.requester, request.department, chain,
+    why = approvals.may_approve(person.role, person.department,
+                                tokens.principal(store, person.name),
+                                tokens.principal(store, request.requester),
+                                request.department, chain,
                                 [a["role"] for a in request.approvals])
     if why:
         raise RequestRefused(f"{person.name} cannot decide request {n}: {why}",

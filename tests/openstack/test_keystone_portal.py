@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from govcloud.access import tokens
+from govcloud.access import tokens, users
 from govcloud.audit import trail
 from govcloud.state.store import Store
 from tests.support.cli import _env, govcloud
@@ -302,7 +302,9 @@ def test_api_calls_with_a_keystone_token(keystone: Cloud, app: Any,
     # both headers: the Bearer token is the credential, whatever the other says
     store = _store(keystone)
     try:
-        made, text = tokens.add(store, {OWN, OTHER}, "finance", None, "both headers", "test")
+        users.add(store, {OWN, OTHER}, "fin.local", "finance", None, "a local finance pass",
+                  "test")
+        made, text = tokens.add(store, {OWN, OTHER}, "fin.local", "both headers", "test")
     finally:
         store.close()
     r = c.get("/api/me", headers={"x-auth-token": token, "authorization": f"Bearer {text}"})

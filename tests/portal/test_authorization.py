@@ -129,8 +129,7 @@ def api_tokens(site: Site) -> dict[str, str]:
 
     store = site.store()
     try:
-        return {role: api.add(store, {OWN, OTHER}, role,
-                              OWN if role in DEPARTMENT_ROLES else None, "matrix", "test")[1]
+        return {role: api.add(store, {OWN, OTHER}, account(role), "matrix", "test")[1]
                 for role in ROLES}
     finally:
         store.close()

@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from govcloud.access import tokens
+from govcloud.access import tokens, users
 from govcloud.audit import trail
 from govcloud.errors import GovcloudError
-from tests.portal.conftest import OTHER, OWN, Site, client
+from tests.portal.conftest import (
+    OTHER,
+    OWN,
+    PASSWORD,
+    Site,
+    account,
+    client,
+    csrf_of,
+    sign_in,
+)
 from tests.support.cli import govcloud
 
 
@@ -24,7 +34,8 @@ def _bearer(text: str) -> dict[str, str]:
 def test_a_member_token_reads_and_files_for_its_department_only(site: Site) -> None:
     store = site.store()
     try:
-        token, text = tokens.add(store, {OWN, OTHER}, "member", OWN, "dashboard", "test")
+        token, text = tokens.add(store, {OWN, OTHER}, account("member"), "dashboard", "test",
+                                  scope="write")
         kept = store.query("SELECT digest FROM tokens WHERE id = ?", (token.id,))[0][0]
         assert kept == hashlib.sha256(text.encode()).hexdigest()
         assert text not in json.dumps(store.query("SELECT * FROM tokens")) + \
@@ -69,19 +80,27 @@ def test_a_member_token_reads_and_files_for_its_department_only(site: Site) -> N
 def test_an_operator_token_and_the_checks_of_a_new_one(site: Site) -> None:
     store = site.store()
     try:
-        _, text = tokens.add(store, {OWN, OTHER}, "auditor", None, "", "test")
-        for role, department, words in (("member", None, "belongs to one department"),
-                                         ("member", "parks", "not in the estate"),
-                                         ("auditor", OWN, "an auditor sees every department"),
-                                         ("approver", None, "an approver belongs to one"),
-                                         ("root", None, "unknown")):
+        _, text = tokens.add(store, {OWN, OTHER}, account("auditor"), "", "test",
+                             scope="write")
+        for owner, kw, words in (
+                ("nobody", {}, "'nobody' is no account of the portal"),
+                (account("member"), {"role": "operator"},
+                 "member.one is member, so their token cannot act as operator"),
+                (account("member"), {"department": OTHER},
+                 f"belongs to {OWN}, not {OTHER}"),
+                (account("auditor"), {"department": OWN}, "belongs to no department"),
+                (account("finance"), {"scope": "admin"}, "scope 'admin' is unknown"),
+                (account("finance"), {"days": 366}, "a token lasts 1 to 365 days, not 366"),
+                (account("finance"), {"days": 40, "max_days": 30},
+                 "1 to 30 days, not 40"),
+                (account("finance"), {"days": 0}, "not 0")):
             with pytest.raises(GovcloudError, match=words):
-                tokens.add(store, {OWN, OTHER}, role, department, "", "test")
+                tokens.add(store, {OWN, OTHER}, owner, "", "test", **kw)
         for label, words in (("x" * 201, "the label is 201 characters long"),
                              ("ERP\nexport", "has a line break")):
             with pytest.raises(GovcloudError, match=words):  # refused, never cut or kept
-                tokens.add(store, {OWN, OTHER}, "finance", None, label, "test")
-        assert tokens.add(store, {OWN, OTHER}, "finance", None, "y" * 200,
+                tokens.add(store, {OWN, OTHER}, account("finance"), label, "test")
+        assert tokens.add(store, {OWN, OTHER}, account("finance"), "y" * 200,
                           "test")[0].label == "y" * 200
         with pytest.raises(GovcloudError, match="needs a reason"):
             tokens.revoke(store, "nope", "test", " ")
@@ -98,7 +117,7 @@ def test_an_operator_token_and_the_checks_of_a_new_one(site: Site) -> None:
 
 
 def test_tokens_through_the_cli(site: Site) -> None:
-    made = govcloud("tokens", "add", "--role", "finance", "--label", "ERP export",
+    made = govcloud("tokens", "add", "--owner", account("finance"), "--label", "ERP export",
                     estate=site.estate, check=True)
     text = made.stdout.strip()
     assert text.startswith("gct_") and "shown only now" in made.stderr
@@ -114,3 +133,87 @@ def test_tokens_through_the_cli(site: Site) -> None:
              check=True)
     assert c.get("/api/finance/chargeback", headers=_bearer(text)).status_code == 401
     assert "revoked" in govcloud("tokens", "list", estate=site.estate, check=True).stdout
+
+
+def test_a_token_is_its_owner_for_separation_of_duties(site: Site) -> None:
+    """#21 case 4: op1 filed a request, then approved it with an operator token: 200. The
+    token is op1's, so it is refused like op1 (409), and so is op1's session on a request
+    op1 filed with a token; another operator's token approves (the route works)."""
+    n = site.requests[OTHER]  # filed by operator.one, waiting for an operator
+    store = site.store()
+    try:
+        _, mine = tokens.add(store, {OWN, OTHER}, account("operator"), "bot", "test",
+                             scope="write")
+        users.add(store, {OWN, OTHER}, "operator.two", "operator", None, PASSWORD, "test")
+        _, theirs = tokens.add(store, {OWN, OTHER}, "operator.two", "bot", "test",
+                               scope="write")
+    finally:
+        store.close()
+    c: Any = client(site)
+    r = c.post(f"/api/departments/{OTHER}/requests/{n}/approve", json={},
+               headers=_bearer(mine))
+    assert r.status_code == 409 and "separation of duties" in r.json()["error"], r.text[:300]
+    # filed with the token, decided in a session of its owner: refused the same way
+    ask = {"kind": "quota", "reason": "filed by a bot", "quota": {"volumes": 9}}
+    r = c.post(f"/api/departments/{OTHER}/requests", json=ask, headers=_bearer(mine))
+    assert r.status_code in (200, 201), r.text[:300]
+    filed = r.json()["id"]
+    assert r.json()["state"] == "waiting", r.text[:300]
+    signed: Any = sign_in(site, account("operator"))
+    r = signed.post(f"/api/departments/{OTHER}/requests/{filed}/approve", json={},
+                    headers={"x-csrf-token": csrf_of(signed.get("/").text)})
+    assert r.status_code == 409 and "separation of duties" in r.json()["error"], r.text[:300]
+    r = c.post(f"/api/departments/{OTHER}/requests/{n}/approve", json={},
+               headers=_bearer(theirs))
+    assert r.status_code == 200, r.text[:300]
+
+
+def test_a_read_token_reads_only_and_every_token_ends(site: Site,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token carries a scope (read: GET only) and an expiry (90 days unless made for
+    fewer); it stops when its owner's account is disabled; one made before tokens had
+    owners acts for its maker and expires 90 days after it was made."""
+    store = site.store()
+    try:
+        made, reader = tokens.add(store, {OWN, OTHER}, account("member"), "read", "test")
+        _, short = tokens.add(store, {OWN, OTHER}, account("finance"), "short", "test",
+                              days=2)
+        users.add(store, {OWN, OTHER}, "member.two", "member", OWN, PASSWORD, "test")
+        _, leaver = tokens.add(store, {OWN, OTHER}, "member.two", "leaver", "test")
+        old = {}
+        for tid, at in (("0ld00001", "2026-08-01T00:00:00.000000Z"),
+                        ("0ld00002", tokens.now())):
+            text = f"gct_{tid}_legacy-secret"
+            store.execute("INSERT INTO tokens (id, digest, role, department, label, "
+                          "created_by, created_at, revoked_at) VALUES (?,?,?,?,?,?,?,NULL)",
+                          (tid, hashlib.sha256(text.encode()).hexdigest(), "finance", None,
+                           "legacy", "root@ops", at))
+            old[tid] = text
+    finally:
+        store.close()
+    assert (made.owner, made.scope) == (account("member"), "read")
+    c: Any = client(site)
+    assert c.get(f"/api/departments/{OWN}", headers=_bearer(reader)).status_code == 200
+    ask = {"kind": "quota", "reason": "read only", "quota": {"cores": 60}}
+    r = c.post(f"/api/departments/{OWN}/requests/dry-run", json=ask, headers=_bearer(reader))
+    assert r.status_code == 403 and "scope read" in r.json()["error"], r.text[:300]
+    assert c.get("/api/me", headers=_bearer(leaver)).status_code == 200
+    store = site.store()
+    try:
+        users.disable(store, "member.two", "test", "left the department")
+        assert tokens.principal(store, "token:0ld00002") == "root@ops"
+    finally:
+        store.close()
+    assert c.get("/api/me", headers=_bearer(leaver)).status_code == 401
+    assert c.get("/api/me", headers=_bearer(old["0ld00001"])).status_code == 401  # 90 days
+    assert c.get("/api/me", headers=_bearer(old["0ld00002"])).json()["name"] == \
+        "token:0ld00002"
+    assert c.get("/api/me", headers=_bearer(short)).status_code == 200
+    later = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    monkeypatch.setenv("GOVCLOUD_NOW", later)
+    r = c.get("/api/me", headers=_bearer(short))
+    assert r.status_code == 401 and "expired" in r.json()["error"]
+    assert c.get("/api/me", headers=_bearer(reader)).status_code == 200
+    listed = govcloud("tokens", "list", estate=site.estate, env={"GOVCLOUD_NOW": later},
+                      check=True).stdout
+    assert "expired" in listed and "active until" in listed
