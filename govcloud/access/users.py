@@ -28,12 +28,18 @@ from govcloud.core.roles import DEPARTMENT_ROLES, check_account, check_password
 from govcloud.errors import DriverError, GovcloudError, MissingExtra
 from govcloud.state.store import Store
 
-# Sign-in throttling, counted from the audit trail (so it holds across worker processes):
-# after FAILURES_PER_NAME failed sign-ins for one name, or FAILURES_PER_SOURCE from one client
-# address, within WINDOW, further attempts are refused until the window has passed.
+# Sign-in throttling, counted from the audit trail (so it holds across worker processes),
+# per account and per client, never for everyone: after FAILURES_PER_NAME failed sign-ins
+# for one name from one client address, that name is refused to that client; after
+# FAILURES_PER_SOURCE from one client (whatever the names), that client is refused; after
+# FAILURES_PER_NAME_ANYWHERE for one name from any clients (a guess spread over many
+# addresses), that name is refused to all — each within WINDOW, until the window has passed.
+# Behind a proxy the client is the X-Forwarded-For address the proxy gives
+# (``govcloud serve --forwarded-allow-ips``), else every user would share the proxy's.
 WINDOW = timedelta(minutes=15)
 FAILURES_PER_NAME = 5
 FAILURES_PER_SOURCE = 30
+FAILURES_PER_NAME_ANYWHERE = 50
 MAX_NAME = 255  # Keystone's longest user name; longer is refused without asking anyone
 UNKNOWN = "(unknown user)"  # the subject of a failed sign-in for a name that does not exist
 KEYSTONE = "!keystone:"  # the password column of a Keystone person: this, then the user id
@@ -189,11 +195,16 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
 
 
 def _throttle(store: Store, subject: str | None, source: str) -> None:
-    """Refuse a sign-in after too many recent failures for ``subject`` or from ``source``."""
+    """Refuse a sign-in after too many recent failures for ``subject`` from ``source``, from
+    ``source`` for any names, or for ``subject`` from anywhere (see FAILURES_PER_*)."""
     since = stamp(clock() - WINDOW)
-    if (subject is not None and trail.count(store, "sign-in failed", since, subject=subject)
-            >= FAILURES_PER_NAME) or \
-            trail.count(store, "sign-in failed", since, source=source) >= FAILURES_PER_SOURCE:
+    failed = "sign-in failed"
+    if trail.count(store, failed, since, source=source) >= FAILURES_PER_SOURCE or (
+            subject is not None and (
+                trail.count(store, failed, since, subject=subject, source=source)
+                >= FAILURES_PER_NAME
+                or trail.count(store, failed, since, subject=subject)
+                >= FAILURES_PER_NAME_ANYWHERE)):
         raise SignInRefused("too many failed sign-ins", f"try again in "
                             f"{int(WINDOW.total_seconds() // 60)} minutes, or ask an operator")
 

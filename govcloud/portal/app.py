@@ -36,11 +36,14 @@ from govcloud.portal.routes import ROUTES, Route
 HERE = Path(__file__).parent
 
 
-def create_app(root: Path, secret: str | None = None, secure_cookies: bool = False) -> Starlette:
+def create_app(root: Path, secret: str | None = None, secure_cookies: bool = False,
+               forwarded_allow_ips: str = "") -> Starlette:
     """The portal of the estate at ``root``. ``secret`` signs the cookies (default: the
     GOVCLOUD_PORTAL_SECRET environment variable, else a key kept in the state store);
     ``secure_cookies`` marks them HTTPS-only (set it whenever the portal is reached over
-    HTTPS, e.g. behind a TLS proxy)."""
+    HTTPS, e.g. behind a TLS proxy). ``forwarded_allow_ips``: the proxies (addresses or
+    networks, comma-separated; ``*`` any) whose ``X-Forwarded-For`` names the client — the
+    address sign-in throttling counts per client; from anyone else the header is ignored."""
     portal = Portal(root)
     signer = sessions.Signer(sessions.secret(portal.store,
                                              secret or os.environ.get("GOVCLOUD_PORTAL_SECRET")))
@@ -49,12 +52,21 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
     endpoints = Endpoints(portal, pages, sign_in)
     app = Starlette(
         routes=[_served(r, endpoints, sign_in) for r in ROUTES],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[*_proxies(forwarded_allow_ips), Middleware(SecurityHeaders)],
         exception_handlers={users.SignInRefused: endpoints.sign_in_refused,
                             **Handlers(pages, portal.root).table()},
         lifespan=_closing(portal))
     app.state.portal = portal
     return app
+
+
+def _proxies(forwarded_allow_ips: str) -> list[Middleware]:
+    """uvicorn's own handling of X-Forwarded-For/-Proto, for the trusted proxies only."""
+    if not forwarded_allow_ips.strip():
+        return []
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=forwarded_allow_ips)]
 
 
 def _served(route: Route, endpoints: Endpoints, sign_in: SignIn) -> StarletteRoute:
@@ -81,7 +93,8 @@ def _closing(portal: Portal) -> Callable[[Starlette], contextlib.AbstractAsyncCo
 def from_environment() -> Starlette:
     """The app of the estate in GOVCLOUD_ESTATE (for ``uvicorn --factory`` and workers)."""
     return create_app(Path(os.environ.get("GOVCLOUD_ESTATE", ".")),
-                      secure_cookies=os.environ.get("GOVCLOUD_PORTAL_SECURE") == "1")
+                      secure_cookies=os.environ.get("GOVCLOUD_PORTAL_SECURE") == "1",
+                      forwarded_allow_ips=os.environ.get("GOVCLOUD_PORTAL_PROXIES", ""))
 
 
 __all__ = ["SECURITY_HEADERS", "create_app", "from_environment", "openapi"]

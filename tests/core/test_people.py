@@ -133,10 +133,12 @@ def test_sign_in_records_success_failure_and_throttles(store: Store) -> None:
     assert "nobody" not in json.dumps([e.as_dict() for e in trail.entries(store)])
     assert json.loads(failed[1].after) == {"why": "wrong password"}
     with pytest.raises(users.SignInRefused, match="name or password is wrong"):
-        users.sign_in(store, "li.wei", "wrong again", "10.0.0.3")  # the fifth for li.wei
+        users.sign_in(store, "li.wei", "wrong again", "10.0.0.2")  # the fifth from .2
     with pytest.raises(users.SignInRefused, match="too many failed sign-ins"):
-        users.sign_in(store, "li.wei", PASSWORD, "10.0.0.9")  # right password, throttled
+        users.sign_in(store, "li.wei", PASSWORD, "10.0.0.2")  # right password, throttled
     assert trail.count(store, "sign-in failed", "2000", subject="li.wei") == 5
+    # the lock is li.wei's from that client only: li.wei signs in from their own desk
+    assert users.sign_in(store, "li.wei", PASSWORD, "10.0.0.9").name == "li.wei"
     users.add(store, DEPARTMENTS, "wang", "auditor", None, PASSWORD, "admin")
     users.disable(store, "wang", "admin", "on leave")
     with pytest.raises(users.SignInRefused):
@@ -155,6 +157,31 @@ def test_throttling_per_source_holds_for_unknown_names(store: Store,
     with pytest.raises(users.SignInRefused, match="too many"):
         users.sign_in(store, "li.wei", PASSWORD, "192.0.2.7")
     assert users.sign_in(store, "li.wei", PASSWORD, "192.0.2.8").name == "li.wei"
+
+
+def test_nobody_locks_everyone_out(store: Store) -> None:
+    """#21 case 3: 30 failed sign-ins with made-up names from one address refused everyone's
+    correct password there, and 5 wrong passwords from anywhere locked any named account.
+    Failures count per client and per name from that client; a name is locked for everyone
+    only by FAILURES_PER_NAME_ANYWHERE failures spread over many clients."""
+    users.add(store, DEPARTMENTS, "li.wei", "member", "finance", PASSWORD, "admin")
+    users.add(store, DEPARTMENTS, "wang", "auditor", None, PASSWORD, "admin")
+    for i in range(users.FAILURES_PER_SOURCE):
+        with pytest.raises(users.SignInRefused, match="wrong"):
+            users.sign_in(store, f"made-up-{i}", "x", "198.51.100.66")
+    with pytest.raises(users.SignInRefused, match="too many"):
+        users.sign_in(store, "wang", PASSWORD, "198.51.100.66")  # the attacker's own address
+    assert users.sign_in(store, "wang", PASSWORD, "10.1.1.1").name == "wang"
+    for _ in range(users.FAILURES_PER_NAME):
+        with pytest.raises(users.SignInRefused, match="wrong"):
+            users.sign_in(store, "li.wei", "guess", "198.51.100.77")
+    assert users.sign_in(store, "li.wei", PASSWORD, "10.1.1.2").name == "li.wei"
+    spread = users.FAILURES_PER_NAME_ANYWHERE - users.FAILURES_PER_NAME
+    for i in range(spread):  # a guess spread over many addresses, 1 each
+        with pytest.raises(users.SignInRefused, match="wrong"):
+            users.sign_in(store, "li.wei", "guess", f"203.0.113.{i}")
+    with pytest.raises(users.SignInRefused, match="too many"):
+        users.sign_in(store, "li.wei", PASSWORD, "10.1.1.2")
 
 
 def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:

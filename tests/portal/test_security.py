@@ -193,3 +193,77 @@ def test_a_request_number_that_is_not_ascii_digits_is_not_found(site: Site) -> N
             r = c.get(path)
             assert r.status_code == 404, (path, r.status_code)
             assert "Internal error" not in r.text and "/.state/" not in r.text
+
+
+def _attempt(c: Any, name: str, password: str, forwarded: str) -> int:
+    xff = {"x-forwarded-for": forwarded}
+    form = c.get("/login", headers=xff)
+    return int(c.post("/login", headers=xff, data={"name": name, "password": password,
+                                                   "csrf": csrf_of(form.text)}).status_code)
+
+
+def test_behind_a_proxy_each_client_is_counted_apart(site: Site) -> None:
+    """#21 case 3: behind the TLS proxy every user shared the proxy's address (uvicorn ran
+    with proxy_headers=False), so one client's failures locked out everyone. With the proxy
+    trusted (``forwarded_allow_ips``), X-Forwarded-For names the client: a name locked for
+    one client signs in from another; from a peer that is not a trusted proxy the header
+    is ignored (a forged one changes nothing)."""
+    from starlette.testclient import TestClient
+
+    from govcloud.portal.app import create_app
+
+    store = site.store()
+    try:
+        users.add(store, {"finance"}, "proxied", "finance", None, PASSWORD, "test")
+    finally:
+        store.close()
+    app = create_app(site.estate, secret="test-secret", forwarded_allow_ips="10.9.9.0/24")
+    proxy = TestClient(app, client=("10.9.9.9", 40000), follow_redirects=False)
+    for _ in range(users.FAILURES_PER_NAME):
+        assert _attempt(proxy, "proxied", "wrong password!", "203.0.113.5") == 401
+    assert _attempt(proxy, "proxied", PASSWORD, "203.0.113.5") == 429
+    assert _attempt(proxy, "proxied", PASSWORD, "203.0.113.6") == 303
+    store = site.store()
+    try:
+        failed = [e for e in trail.latest(store, 50, "sign-in failed")
+                  if e.subject == "proxied"]
+        assert {e.source for e in failed} == {"203.0.113.5"}
+        stranger = TestClient(app, client=("198.51.100.1", 40000), follow_redirects=False)
+        assert _attempt(stranger, "proxied", "wrong password!", "203.0.113.99") == 401
+        assert trail.latest(store, 1, "sign-in failed")[0].source == "198.51.100.1"
+    finally:
+        store.close()
+
+
+def test_serve_trusts_only_the_proxies_it_is_given_and_sends_secure_cookies(
+        site: Site, tmp_path: Path) -> None:
+    """``govcloud serve --forwarded-allow-ips``: checked (a bad one is a usage error naming
+    it), then X-Forwarded-For from that proxy is the client the trail records; with a
+    proxy the cookies are Secure by default, on loopback without one they are not."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.support.portal import serving
+
+    bad = subprocess.run([sys.executable, "-m", "govcloud", "-C", str(site.estate), "serve",
+                          "--forwarded-allow-ips", "10.0.0.5,proxy.example"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "'proxy.example' is no IP address" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+    def login_cookie(base: str) -> str:
+        req = urllib.request.Request(f"{base}/login",
+                                     headers={"X-Forwarded-For": "192.0.2.44"})
+        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+            return str(r.headers.get("set-cookie", ""))
+
+    env = {**os.environ, "GOVCLOUD_PORTAL_SECRET": "test-secret"}
+    with serving(site.estate, env, tmp_path / "proxied.log",
+                 args=("--forwarded-allow-ips", "127.0.0.1")) as base:
+        cookie = login_cookie(base)
+    assert "secure" in cookie.lower(), cookie
+    with serving(site.estate, env, tmp_path / "plain.log") as base:
+        cookie = login_cookie(base)
+    assert cookie and "secure" not in cookie.lower(), cookie

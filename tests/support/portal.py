@@ -15,14 +15,14 @@ from tests.support.components import free_port, need, wait_for
 
 
 @contextlib.contextmanager
-def serving(estate: Path, env: dict[str, str], log_path: Path, timeout: float = 60
-            ) -> Iterator[str]:
-    """``govcloud -C estate serve`` on a free port, once its sign-in page answers; its
-    base URL. Stopped afterwards; its output goes to ``log_path``."""
+def serving(estate: Path, env: dict[str, str], log_path: Path, timeout: float = 60,
+            args: tuple[str, ...] = ()) -> Iterator[str]:
+    """``govcloud -C estate serve [ARGS]`` on a free port, once its sign-in page answers;
+    its base URL. Stopped afterwards; its output goes to ``log_path``."""
     port = free_port()
     with log_path.open("w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), "serve",
-                                 "--port", str(port)], env=env, stdout=log,
+                                 "--port", str(port), *args], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             def up() -> bool:
