@@ -45,6 +45,23 @@ class PlanCost:
                 "platform": pair(*self.platform)}
 
 
+def for_department(cost: Mapping[str, Any] | None, department: str
+                   ) -> dict[str, Any] | None:
+    """A plan's cost (``PlanCost.as_dict``) as one department may see it: its own line and
+    the estate's totals; the other departments whose bill moves (a shared pool's share)
+    only as a count and their sum, never by name or each amount. Idempotent."""
+    if cost is None:
+        return None
+    departments = dict(cost.get("departments", {}))
+    others = {d: v for d, v in departments.items() if d != department}
+    earlier = cost.get("other_departments", {"count": 0, "delta": "0"})
+    rest = sum((Decimal(v["delta"]) for v in others.values()), Decimal(earlier["delta"]))
+    return {**cost,
+            "departments": {d: v for d, v in departments.items() if d == department},
+            "other_departments": {"count": len(others) + int(earlier["count"]),
+                                  "delta": str(rest)}}
+
+
 def plan_cost(book: PriceBook, month: Month, before: Mapping[str, Mapping[str, float]],
               after: Mapping[str, Mapping[str, float]], platform_before: Platform,
               platform_after: Platform) -> PlanCost:

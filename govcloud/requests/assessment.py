@@ -26,6 +26,7 @@ from govcloud.errors import Diagnostic, GovcloudError
 from govcloud.estate.files import read_bytes
 from govcloud.estate.loader import check_estate, load_approvals
 from govcloud.estate.planedit import apply_edits
+from govcloud.finance.plancost import for_department
 from govcloud.placement.capacity import WhatIf, what_if
 
 
@@ -146,7 +147,7 @@ def _judged(estate: Estate, after: Estate, department: str, payload: Any, edit: 
                      {d: p.file for d, p in after.plans.items()}, prune=True)
     changes = [c for c in plan.changes if c.department == department and c.action != "no-op"]
     errors = _blocked(changes, payload, edit.file)
-    cost = plan_cost(plan, after)
+    cost = for_department(plan_cost(plan, after), department)  # never another's bill
     delta = Decimal(cost["departments"].get(department, {}).get("delta", "0")) if cost \
         else Decimal(0)
     room = what_if(estate, after)

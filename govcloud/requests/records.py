@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from govcloud.finance.plancost import for_department
 from govcloud.state.store import Store
 
 STATES = ("waiting", "approved", "rejected", "returned")
@@ -48,8 +49,17 @@ def _request(store: Store, row: tuple[Any, ...]) -> Request:
     n, dep, kind, who, state, payload, base, verdict, approved, made, changed, note = row
     key = str(n)
     return Request(int(n), dep, kind, who, state, store.document("requests", key, payload),
-                   base, store.document("requests", key, verdict),
+                   base, _own(store.document("requests", key, verdict), dep),
                    json.loads(approved) if approved else [], made, changed, note)
+
+
+def _own(verdict: Any, department: str) -> Any:
+    """A verdict as its department may see it: a request recorded before verdicts kept only
+    their department's bill still names every department's; cut to its own here."""
+    if isinstance(verdict, dict) and isinstance(verdict.get("cost"), dict) and \
+            isinstance(verdict["cost"].get("departments"), dict):
+        return {**verdict, "cost": for_department(verdict["cost"], department)}
+    return verdict
 
 
 def find(store: Store, n: int) -> Request | None:

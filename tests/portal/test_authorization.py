@@ -6,6 +6,7 @@ in the matrix at once; a route the app serves that is not in the table fails the
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import unquote
 
@@ -199,3 +200,37 @@ def test_department_lists_show_only_what_a_role_may_see(clients: dict[str, Any],
             assert len(ids) == 16 and OWN in ids and OTHER in ids
         page = clients[role].get("/departments").text
         assert ('href="/departments/health"' in page) == (role not in DEPARTMENT_ROLES)
+
+
+def test_a_verdict_shows_no_other_departments_bill(site: Site) -> None:
+    """#21 case 2: a member's dry-run, or a request of their department, answered
+    ``verdict.cost.departments`` with every department's monthly bill before and after,
+    though the member may not read those departments. The cost part now holds their own
+    department and the estate's totals, the others only as a count and a sum — also for a
+    request recorded before (its stored verdict still names every department)."""
+    c: Any = sign_in(site, account("member"))
+    csrf = csrf_of(c.get("/").text)
+    ask = {"kind": "replicas", "reason": "leak probe", "server": "fin-budget-app", "count": 4}
+    r = c.post(f"/api/departments/{OWN}/requests/dry-run", json=ask,
+               headers={"x-csrf-token": csrf})
+    assert r.status_code == 200, r.text[:300]
+    cost = r.json()["cost"]
+    assert set(cost["departments"]) <= {OWN}, sorted(cost["departments"])
+    assert cost["other_departments"]["count"] >= 1  # antivirus seats: a usage pool
+    assert OTHER not in r.text
+    n = site.requests[OWN]
+    store = site.store()
+    try:
+        verdict = json.loads(store.query("SELECT verdict FROM requests WHERE id = ?",
+                                         (n,))[0][0])
+        pair = {"before": "100.00", "after": "101.50", "delta": "1.50"}
+        verdict["cost"]["departments"] = {OWN: pair, OTHER: pair, "parks": pair}
+        store.execute("UPDATE requests SET verdict = ? WHERE id = ?", (json.dumps(verdict), n))
+    finally:
+        store.close()
+    r = c.get(f"/api/departments/{OWN}/requests/{n}")
+    assert r.status_code == 200, r.text[:300]
+    shown = r.json()["verdict"]["cost"]
+    assert shown["departments"] == {OWN: pair}
+    assert shown["other_departments"] == {"count": 2, "delta": "3.00"}
+    assert OTHER not in r.text and "parks" not in r.text
