@@ -26,6 +26,7 @@ from govcloud.access import users
 from govcloud.access.users import Person
 from govcloud.audit import trail
 from govcloud.clock import now, stamp
+from govcloud.core.patterns import check_line
 from govcloud.core.roles import DEPARTMENT_ROLES, check_account
 from govcloud.errors import GovcloudError
 from govcloud.state.store import Store
@@ -180,6 +181,7 @@ def revoke(store: Store, tid: str, actor: str, reason: str, source: str = "cli")
     """Revoke a token (it stops working at once); audited with the reason."""
     if not reason.strip():
         raise GovcloudError("revoking a token needs a reason", "give --reason \"…\"")
+    check_line(reason)
     _tables(store)
     with store.transaction():
         before = _one(store, tid)

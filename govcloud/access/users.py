@@ -24,6 +24,7 @@ from typing import Any
 from govcloud.audit import trail
 from govcloud.clock import clock, now, stamp
 from govcloud.core import grants
+from govcloud.core.patterns import check_line
 from govcloud.core.roles import DEPARTMENT_ROLES, check_account, check_password
 from govcloud.errors import DriverError, GovcloudError, MissingExtra
 from govcloud.state.store import Store
@@ -158,6 +159,7 @@ def disable(store: Store, name: str, actor: str, reason: str, source: str = "cli
     """Disable an account (it can no longer sign in); audited with the reason."""
     if not reason.strip():
         raise GovcloudError("disabling a user needs a reason", "give --reason \"…\"")
+    check_line(reason)
     with store.transaction():
         before = _existing(store, name)
         if before.disabled:
@@ -178,6 +180,7 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
         raise _refuse(problems)
     if not reason.strip():
         raise GovcloudError("a role change needs a reason", "give --reason \"…\"")
+    check_line(reason)
     with store.transaction():
         before = _existing(store, name)
         if before.keystone_id:

@@ -13,6 +13,7 @@ from govcloud.books import accounts
 from govcloud.books import records as stored
 from govcloud.clock import now
 from govcloud.core.model import Estate
+from govcloud.core.patterns import check_line
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import write_bytes
 from govcloud.finance import usage
@@ -87,6 +88,7 @@ def rerate(estate: Estate, store: Store, month: Month, reason: str | None = None
         if not reason.strip():
             raise GovcloudError("a re-rate needs a reason", "give --reason \"…\" (it is "
                                 "audited)")
+        check_line(reason)
         stored.save_rating(store, month, new, reason.strip())
     return change, new
 
@@ -130,6 +132,7 @@ def migrate(estate: Estate, store: Store) -> list[Month]:
 def reopen(store: Store, month: Month, reason: str) -> Closing:
     if not reason.strip():
         raise GovcloudError("a reopen needs a reason", "give --reason \"…\" (it is audited)")
+    check_line(reason)
     c = stored.reopen(store, month, reason, holder_id())
     if c is None:
         raise GovcloudError(f"{month} is not closed", "nothing to reopen")
@@ -147,6 +150,9 @@ def adjust(estate: Estate, store: Store, month: Month, department: str, yuan: st
     amount = _amount(yuan)
     if not reason.strip():
         raise GovcloudError("an adjustment needs a reason", "give --reason \"…\"")
+    check_line(reason)
+    if credit_balance is not None:
+        check_line(credit_balance, "the reason for a credit balance")
     accounts.window(month)
     st = accounts.statement_for(estate, store, month)
     billed = sorted(accounts.allocated_for(store, month).by_department)

@@ -20,6 +20,7 @@ from govcloud.cli.options import (
     span_options,
 )
 from govcloud.cli.output import emit_json, emit_report, output_option
+from govcloud.core.patterns import visible
 from govcloud.estate.files import write_bytes
 from govcloud.finance.period import Month
 
@@ -281,7 +282,8 @@ def statement_adjust(ctx: click.Context, period: Month, department: str, yuan: s
     with session(ctx) as s:
         a = closing.adjust(s.estate, s.store, period, department, yuan, reason,
                            credit_balance)
-    click.echo(f"Adjusted {department} in {period} by {a.yuan:+,.2f} yuan ({a.reason}).")
+    click.echo(f"Adjusted {department} in {period} by {a.yuan:+,.2f} yuan "
+               f"({visible(a.reason)}).")
 
 
 @statement.command("audit")
@@ -303,8 +305,8 @@ def statement_audit(ctx: click.Context, period: str | None, output: str) -> None
         emit_json(rows)
     else:
         for r in rows:
-            click.echo(f"{r['at']}  {r['period']}  {r['action']}  {r['who']}  {r['reason']}  "
-                       f"{r['digest']}".rstrip())
+            click.echo(visible(f"{r['at']}  {r['period']}  {r['action']}  {r['who']}  "
+                               f"{r['reason']}  {r['digest']}".rstrip()))
 
 
 @cli.group("usage")

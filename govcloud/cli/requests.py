@@ -16,6 +16,7 @@ from govcloud.applying import engine
 from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
+from govcloud.core.patterns import visible
 from govcloud.errors import GovcloudError
 from govcloud.requests import assessment, decisions, records
 from govcloud.state.store import Store, holder_id
@@ -169,12 +170,15 @@ def show(ctx: click.Context, number: int, output: str) -> None:
     if output == "json":
         emit_json(found.as_dict())
         return
-    click.echo(f"Request {found.id} of {found.department} by {found.requester}, "
-               f"{found.created_at[:16]}: {found.kind} — {found.payload.get('reason', '')}")
+    # visible(): a reason recorded before line breaks and direction marks were refused
+    # prints as what it holds, never as a forged line ("State: approved")
+    click.echo(visible(f"Request {found.id} of {found.department} by {found.requester}, "
+                       f"{found.created_at[:16]}: {found.kind} — "
+                       f"{found.payload.get('reason', '')}"))
     click.echo(_verdict_text(found.verdict))
     for a in found.approvals:
-        click.echo(f"Approved by {a['by']} ({a['role']}) at {a['at'][:16]}")
-    click.echo(f"State: {found.state}" + (f" ({found.note})" if found.note else ""))
+        click.echo(visible(f"Approved by {a['by']} ({a['role']}) at {a['at'][:16]}"))
+    click.echo(visible(f"State: {found.state}" + (f" ({found.note})" if found.note else "")))
 
 
 @request_.command("approve")

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from govcloud.core import cron
+from govcloud.errors import GovcloudError
 
 # Characters that could break out of a generated nginx config, systemd unit or shell command.
 DANGEROUS = {";": "';'", "{": "'{'", "}": "'}'", "/": "'/'", "'": "a quote", '"': "a quote",
@@ -29,7 +30,10 @@ CRON = r"^([0-9A-Za-z*,/-]+ ){4}[0-9A-Za-z*,/-]+$"
 # characters a template or shell would interpret. Every pattern is written so that Python's
 # re and JSON Schema's dialect (ECMA-262, unicode mode: no identity escapes such as \" or \`)
 # read it alike.
-TEXT = r"""^[^\x00-\x1f\x7f;{}"'`$\\<>|&]*$"""
+# Nor C1 controls (U+0085 ends a line for some readers), line and paragraph separators
+# (U+2028, U+2029) or bidirectional overrides (U+202A-U+202E, U+2066-U+2069, U+200E/F,
+# U+061C), which make a text read differently from what it holds.
+TEXT = r"""^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069;{}"'`$\\<>|&]*$"""
 ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
 PATH_MAX, NAME_MAX = 4096, 255  # Linux's limits on a path and on one name in it
 HOST = r"^[A-Za-z0-9.-]{0,253}$"
@@ -153,3 +157,33 @@ def fits(pattern: str, value: Any) -> bool:
     both: the one test validate and the inventory apply."""
     return (isinstance(value, str) and compiled(pattern).fullmatch(value) is not None
             and fault(pattern, value) is None)
+
+
+# What a line of text a person reads (a reason, a label) may not hold: controls (C0, C1:
+# a newline or ESC forges a row or a colour in a terminal), line and paragraph separators,
+# bidirectional overrides and isolates, lone surrogates.
+UNREADABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                        "\u2066-\u2069\ud800-\udfff]")
+
+
+def line_problem(text: str) -> str:
+    """Why ``text`` cannot be one line of plain text (a reason, a label), or ""."""
+    found = UNREADABLE.search(text)
+    if found is None:
+        return ""
+    return f"holds U+{ord(found.group()):04X} at character {found.start() + 1} (a line " \
+        "break, a control character or a direction override)"
+
+
+def visible(text: str) -> str:
+    """``text`` with every character ``line_problem`` refuses shown as an escape (\\u202e),
+    so a value recorded before it was refused prints as what it is."""
+    return UNREADABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def check_line(text: str, what: str = "the reason") -> None:
+    """Refuse (GovcloudError, with the fix) ``text`` that is not one line of plain text."""
+    problem = line_problem(text)
+    if problem:
+        raise GovcloudError(f"{what} {problem}", "write it as one line of plain text, "
+                            "without line breaks or direction marks")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from govcloud.core.patterns import visible
 from govcloud.finance import unitcost
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.period import Month, Span
@@ -81,7 +82,7 @@ def chargeback(names: Names, st: Statement) -> Report:
     status = f"closed {st.closed_at}" if st.closed_at else "open (prices may still change it)"
     if st.adjustments:
         text += "\n\nAdjustments:\n" + "\n".join(
-            f"  {a.department}: {a.yuan:+,.2f} — {a.reason} ({a.by}, {a.at})"
+            f"  {a.department}: {a.yuan:+,.2f} — {visible(a.reason)} ({a.by}, {a.at})"
             for a in st.adjustments)
     text += (f"\n\nPeriod {period_label(st)}, {status}. Pools: "
              + "; ".join(f"{p.name} split by {p.rule}" for p in st.pools)

@@ -20,6 +20,7 @@ from govcloud.audit import trail
 from govcloud.clock import now
 from govcloud.core import approvals
 from govcloud.core.model import Estate
+from govcloud.core.patterns import check_line
 from govcloud.core.roles import with_article
 from govcloud.errors import GovcloudError, LockHeld
 from govcloud.estate import planwrites
@@ -229,6 +230,7 @@ def close(store: Store, person: Person, n: int, state: str, reason: str,
     if not reason.strip():
         raise RequestRefused("a rejection or a request sent back needs a reason",
                              "say what is wrong, so the requester can act on it")
+    check_line(reason)
     with store.transaction():
         request = _decidable(store, person, n)
         closed = Request(**{**request.as_dict(), "state": state, "changed_at": now(),
