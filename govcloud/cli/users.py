@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -12,6 +13,7 @@ from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.core.roles import ROLES
+from govcloud.errors import MissingExtra
 from govcloud.state.store import holder_id
 
 
@@ -126,3 +128,54 @@ def role(ctx: click.Context, name: str, role: str, department: str | None,
                                  holder_id(), reason)
     where = f" of {person.department}" if person.department else ""
     click.echo(f"{person.name} is now {person.role}{where}.")
+
+
+def _sessions() -> Any:
+    try:
+        from govcloud.portal import sessions
+    except ImportError as exc:
+        raise MissingExtra("govcloud users sessions", "portal", exc.name or "itsdangerous") \
+            from exc
+    return sessions
+
+
+@users.command("sessions")
+@click.argument("name", required=False)
+@output_option("text", "json")
+@click.pass_context
+def sessions_(ctx: click.Context, name: str | None, output: str) -> None:
+    """List the portal's live sessions (of NAME, or everyone's): handle, person, when they
+    signed in, when the session ends at the latest (idle or lifetime). Never a token.
+
+    \b
+    Example:
+      govcloud users sessions li.wei
+    """
+    kept = _sessions()
+    with engine.records(root(ctx)) as (_, store):
+        found = kept.listing(store, name)
+    if output == "json":
+        emit_json([vars(s) for s in found])
+        return
+    if not found:
+        click.echo("No live sessions" + (f" of {name}." if name else "."))
+        return
+    click.echo(table(["session", "user", "signed in", "ends at the latest"],
+                     [[s.handle, s.name, s.created_at[:19], s.expires_at[:19]]
+                      for s in found]))
+
+
+@users.command("end-session")
+@click.argument("handle")
+@click.pass_context
+def end_session(ctx: click.Context, handle: str) -> None:
+    """End a portal session at once (its person must sign in again). Audited.
+
+    \b
+    Example:
+      govcloud users end-session 3f9a1c2e4b5d
+    """
+    kept = _sessions()
+    with engine.records(root(ctx)) as (_, store):
+        ended = kept.end_listed(store, handle, holder_id())
+    click.echo(f"Ended session {ended.handle} of {ended.name}.")

@@ -31,6 +31,7 @@ from govcloud.portal.errors import Handlers
 from govcloud.portal.headers import SECURITY_HEADERS, SecurityHeaders
 from govcloud.portal.openapi import openapi
 from govcloud.portal.pages import Pages
+from govcloud.portal.refusals import Refusals
 from govcloud.portal.routes import ROUTES, Route
 
 HERE = Path(__file__).parent
@@ -57,6 +58,7 @@ def create_app(root: Path, secret: str | None = None, secure_cookies: bool = Fal
                             **Handlers(pages, portal.root).table()},
         lifespan=_closing(portal))
     app.state.portal = portal
+    app.state.refusals = Refusals(portal.store)
     return app
 
 

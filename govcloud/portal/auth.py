@@ -92,7 +92,8 @@ class SignIn:
         FOLLOW_SECONDS have passed (None once Keystone gives them none)."""
         portal = self.portal
         session = sessions.find(portal.store,
-                                self.signer.token(conn.cookies.get(sessions.COOKIE)))
+                                self.signer.token(conn.cookies.get(sessions.COOKIE)),
+                                conn.client.host if conn.client else "unknown")
         if session is None or not session.person.keystone_id or not self.keystone:
             return session
         last = self._followed.get(session.token)
@@ -183,7 +184,11 @@ class Backend(AuthenticationBackend):
 
 
 def refuse_token(conn: HTTPConnection, exc: AuthenticationError) -> Response:
-    """The answer to an API token that signs in nobody."""
+    """The answer to an API token that signs in nobody (recorded, sampled per client)."""
+    kept = getattr(conn.app.state, "refusals", None)
+    if kept is not None:
+        kept.record(conn.client.host if conn.client else "unknown", "", 401,
+                    conn.scope.get("method", ""), conn.url.path, "unknown API token")
     return json_response({"error": str(exc)}, 401)
 
 

@@ -105,7 +105,8 @@ class Endpoints:
     async def sign_out(self, request: Request) -> Response:
         who = caller(request)
         assert who is not None  # admitted: the route needs a sign-in
-        await run_in_threadpool(sessions.end, self.portal.store, who.token)
+        client = request.client.host if request.client else "unknown"
+        await run_in_threadpool(sessions.end, self.portal.store, who.token, client)
         response = RedirectResponse("/login", 303)
         response.delete_cookie(sessions.COOKIE, path="/")
         return response

@@ -20,7 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
 from govcloud.errors import GovcloudError
@@ -40,6 +41,17 @@ class Refused(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+async def refused(conn: HTTPConnection, status: int, why: str) -> None:
+    """Record a refusal in the audit trail (``refusals``: sampled per client)."""
+    kept = getattr(conn.app.state, "refusals", None)
+    if kept is None:
+        return
+    who = caller(conn)
+    await run_in_threadpool(kept.record, conn.client.host if conn.client else "unknown",
+                            who.person.name if who else "", status,
+                            conn.scope.get("method", ""), conn.url.path, why)
 
 
 def answers_json(request: Request) -> bool:
@@ -69,6 +81,7 @@ class Handlers:
                                   heading, message)
 
     async def not_signed_in(self, request: Request, exc: Exception) -> Response:
+        await refused(request, 401, "not signed in")
         if answers_json(request):
             return json_response({"error": "not signed in"}, 401)
         return RedirectResponse(f"/login?next={request.url.path}", 303)
@@ -77,10 +90,14 @@ class Handlers:
         t = translator(self.pages.language(request))
         message = t(exc.message) if isinstance(exc, NotAllowed) and exc.message else \
             t("Your role does not allow this page.")
+        await refused(request, 403, exc.message if isinstance(exc, NotAllowed) and
+                      exc.message else "the role does not allow the route")
         return self._refusal(request, 403, "Not allowed", message)
 
     async def refused(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refused)
+        if exc.status == 403:  # a post without its CSRF token, or from another origin
+            await refused(request, 403, exc.message)
         return self._refusal(request, exc.status, "Refused", exc.message)
 
     async def not_found(self, request: Request, exc: Exception) -> Response:

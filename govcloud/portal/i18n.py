@@ -81,6 +81,15 @@ ZH = {
     "Changed": "修改时间",
     "Not allowed": "无权访问",
     "Your role does not allow this page.": "您的角色无权访问此页面。",
+    "Sessions": "登录会话",
+    "Session": "会话",
+    "Signed in": "登录时间",
+    "Ends at the latest": "最迟结束时间",
+    "this one": "当前会话",
+    "End": "结束",
+    "End session": "结束会话",
+    "A session ends after this many minutes without use:": "会话在无操作多少分钟后结束：",
+    "and this many hours after signing in, whatever its use:": "无论是否使用，登录多少小时后结束：",
     "this API token may only read (scope read) — make one that may act with govcloud tokens "
     "add --owner NAME --scope write":
         "此 API 令牌只能读取（scope read）——如需执行操作，请用 govcloud tokens add --owner 姓名 "

@@ -3,8 +3,12 @@ share them.
 
 A session is a random 256-bit token; the cookie holds it signed (itsdangerous), the store only
 its SHA-256, with its owner, its CSRF token and when it expires. Every request reads the
-person again, so a disabled account or a changed role takes effect at once. Signing out
-deletes the session. Before sign-in, the login form's CSRF token is a signed double-submit
+person again, so a disabled account or a changed role takes effect at once. A session ends
+after IDLE without a request (its expiry slides forward as it is used, at most once every
+SLIDE) and LIFETIME after sign-in whatever its use; signing out deletes it. A person lists
+their sessions and ends any of them; an operator ends anyone's (``govcloud users sessions``).
+Every end is an audit record: a sign-out, a session ended by a person, one found idle or
+past its lifetime. Before sign-in, the login form's CSRF token is a signed double-submit
 cookie.
 """
 
@@ -14,17 +18,22 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from govcloud.access import users
+from govcloud.audit import trail
 from govcloud.clock import clock, now, stamp
+from govcloud.errors import GovcloudError
 from govcloud.state.store import Store
 
 COOKIE = "govcloud_session"
 LOGIN_COOKIE = "govcloud_login"
-LIFETIME = timedelta(hours=8)
+LIFETIME = timedelta(hours=8)  # the absolute limit, from sign-in
+IDLE = timedelta(minutes=15)  # without a request
+SLIDE = timedelta(minutes=1)  # the expiry is written forward at most this often
+HANDLE = 12  # hex characters of the token's SHA-256 that name a session in a listing
 SECRET_META = "portal_secret"
 
 
@@ -90,26 +99,99 @@ def start(store: Store, person: users.Person) -> Session:
         store.execute("DELETE FROM sessions WHERE expires_at < ?", (now(),))
         store.execute("INSERT INTO sessions (id, name, csrf, created_at, expires_at) "
                       "VALUES (?,?,?,?,?)", (_digest(token), person.name, csrf, now(),
-                                             stamp(clock() + LIFETIME)))
+                                             stamp(clock() + IDLE)))
     return Session(person, csrf, token)
 
 
-def find(store: Store, token: str | None) -> Session | None:
-    """The live session of ``token`` with its person (active), or None."""
+def _deadline(created_at: str) -> str:
+    return stamp(datetime.fromisoformat(created_at.replace("Z", "+00:00")) + LIFETIME)
+
+
+def find(store: Store, token: str | None, source: str = "portal") -> Session | None:
+    """The live session of ``token`` with its person (active), or None. A use slides its
+    idle expiry forward (never past LIFETIME from sign-in); a session found over either is
+    ended and recorded."""
     if not token:
         return None
-    rows = store.query("SELECT name, csrf, expires_at FROM sessions WHERE id = ?",
-                       (_digest(token),))
-    if not rows or rows[0][2] < now():
+    key = _digest(token)
+    rows = store.query("SELECT name, csrf, expires_at, created_at FROM sessions WHERE id = ?",
+                       (key,))
+    if not rows:
         return None
-    person = users.find(store, rows[0][0])
+    name, csrf, expires, created = rows[0]
+    at = now()
+    if expires < at:
+        why = "lifetime" if expires >= _deadline(created) else "idle"
+        _end(store, key, name, "portal", f"session end ({why})", source)
+        return None
+    person = users.find(store, name)
     if person is None or person.disabled:
         return None
-    return Session(person, rows[0][1], token)
+    slid = min(stamp(clock() + IDLE), _deadline(created))
+    if slid > stamp(datetime.fromisoformat(expires.replace("Z", "+00:00")) + SLIDE):
+        store.execute("UPDATE sessions SET expires_at = ? WHERE id = ?", (slid, key))
+    return Session(person, csrf, token)
 
 
-def end(store: Store, token: str) -> None:
-    store.execute("DELETE FROM sessions WHERE id = ?", (_digest(token),))
+def _end(store: Store, key: str, name: str, actor: str, action: str, source: str) -> bool:
+    with store.transaction():
+        gone = store.query("SELECT 1 FROM sessions WHERE id = ?", (key,))
+        store.execute("DELETE FROM sessions WHERE id = ?", (key,))
+        if gone:
+            person = users.find(store, name)
+            trail.append(store, actor, action, name,
+                         (person.department or "") if person else "", None,
+                         {"session": key[:HANDLE]}, "", source)
+    return bool(gone)
+
+
+def end(store: Store, token: str, source: str = "portal") -> None:
+    """Sign out: the session of ``token`` ends (recorded as a sign-out)."""
+    key = _digest(token)
+    rows = store.query("SELECT name FROM sessions WHERE id = ?", (key,))
+    if rows:
+        _end(store, key, rows[0][0], rows[0][0], "sign-out", source)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A session as its person (or an operator) sees it: never its token."""
+
+    handle: str
+    name: str
+    created_at: str
+    expires_at: str
+    current: bool = False
+
+
+def listing(store: Store, name: str | None = None, current: str | None = None
+            ) -> list[Listed]:
+    """The live sessions of ``name`` (everyone's when None), oldest first; ``current``: the
+    caller's own token, marked."""
+    mine = _digest(current)[:HANDLE] if current else ""
+    sql = "SELECT id, name, created_at, expires_at FROM sessions WHERE expires_at >= ?"
+    params: list[str] = [now()]
+    if name is not None:
+        sql += " AND name = ?"
+        params.append(name)
+    rows = store.query(sql + " ORDER BY created_at, id", params)
+    return [Listed(k[:HANDLE], n, c, e, k[:HANDLE] == mine) for k, n, c, e in rows]
+
+
+def end_listed(store: Store, handle: str, actor: str, name: str | None = None,
+               source: str = "cli") -> Listed:
+    """End the session ``handle`` names (of ``name`` only, unless None: an operator's);
+    recorded as ended by ``actor``."""
+    if len(handle) != HANDLE or not all(c in "0123456789abcdef" for c in handle):
+        raise GovcloudError(f"{handle!r} names no session",
+                            f"give the {HANDLE}-character handle the session listing shows")
+    found = [s for s in listing(store, name) if s.handle == handle]
+    if not found:
+        raise GovcloudError(f"no live session {handle}" + (f" of {name}" if name else ""),
+                            "the session listing shows the live ones")
+    rows = store.query("SELECT id FROM sessions WHERE id LIKE ?", (handle + "%",))
+    _end(store, rows[0][0], found[0].name, actor, "session end", source)
+    return found[0]
 
 
 def same(a: str | None, b: str | None) -> bool:

@@ -1,11 +1,17 @@
-"""Where each role starts (``/``) and who is signed in (``/api/me``)."""
+"""Where each role starts (``/``), who is signed in (``/api/me``) and their sessions
+(``/sessions``: a person's own, an operator's everyone's; each can be ended)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from govcloud.errors import GovcloudError
+from govcloud.portal import sessions as kept
 from govcloud.portal.context import Portal
+from govcloud.portal.forms import from_api
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.departments import departments
-from govcloud.portal.views.results import Data
+from govcloud.portal.views.results import Data, NotFound, Redirect
 
 
 def me(p: Portal, who: Session) -> Data:
@@ -15,3 +21,25 @@ def me(p: Portal, who: Session) -> Data:
 
 def home(p: Portal, who: Session) -> Data:
     return {**me(p, who), "departments": departments(p, who)["departments"]}
+
+
+def _whose(who: Session) -> str | None:
+    """Whose sessions the caller may list and end: everyone's for an operator."""
+    return None if who.person.role == "operator" else who.person.name
+
+
+def sessions(p: Portal, who: Session) -> Data:
+    return {"sessions": [vars(s) for s in kept.listing(p.store, _whose(who), who.token)],
+            "idle_minutes": int(kept.IDLE.total_seconds() // 60),
+            "lifetime_hours": int(kept.LIFETIME.total_seconds() // 3600)}
+
+
+def session_end(p: Portal, who: Session, handle: str, body: Data) -> Any:
+    try:
+        ended = kept.end_listed(p.store, handle, who.person.name, _whose(who), "portal")
+    except GovcloudError as exc:
+        raise NotFound(f"no live session {handle[:20]!r} of yours",
+                       "the sessions page lists them") from exc
+    if from_api(body):
+        return vars(ended)
+    return Redirect("/login" if ended.current else "/sessions")

@@ -18,7 +18,8 @@ from govcloud.portal.views import (
 
 VIEWS: dict[str, Callable[..., Any]] = {
     # home
-    "me": home.me, "home": home.home,
+    "me": home.me, "home": home.home, "sessions": home.sessions,
+    "session_end": home.session_end,
     # departments
     "departments": departments.departments, "department": departments.department,
     "department_bill_csv": departments.department_bill_csv,
