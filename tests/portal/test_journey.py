@@ -190,3 +190,48 @@ def test_member_operator_and_finance_journeys(served: tuple[str, Path], browser:
     assert f"{book['(idle)']['total']:.2f}" == data["idle"]
     finance = next(d for d in data["departments"] if d["department"] == "finance")
     assert Decimal(finance["total"]) == after  # the bill the member saw
+
+
+def _second_session(base: str, name: str) -> Any:
+    """Sign ``name`` in once more, as from another device (urllib with its own cookies)."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base}/login", timeout=30) as r:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', r.read().decode()).group(1)  # type: ignore[union-attr]
+    data = urllib.parse.urlencode({"name": name, "password": PASSWORD, "csrf": csrf,
+                                   "next": "/"}).encode()
+    with opener.open(f"{base}/login", data=data, timeout=60) as r:
+        assert r.status == 200 and "退出" in r.read().decode()
+    return opener
+
+
+def test_a_person_ends_another_of_their_sessions(served: tuple[str, Path],
+                                                 browser: Any) -> None:
+    """#21: a person lists their sessions and ends another of their own (the phone they
+    left signed in); that device is signed out at once, this one stays."""
+    import urllib.error
+
+    from selenium.webdriver.common.by import By
+
+    base, _ = served
+    phone = _second_session(base, "qian")
+    sign_in(browser, base, "qian")
+    browser.get(f"{base}/sessions")
+    rows = browser.find_elements(By.CSS_SELECTOR, "main tbody tr")
+    assert len(rows) >= 2, browser.page_source[-2000:]
+    shot(browser, "7-sessions")
+    other = next(r for r in rows if "当前会话" not in r.text)
+    follow(browser, other.find_element(By.TAG_NAME, "button"))
+    assert browser.current_url.endswith("/sessions")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "main tbody tr")) == len(rows) - 1
+    assert "当前会话" in browser.page_source  # still signed in here
+    try:
+        with phone.open(f"{base}/api/me", timeout=30) as r:
+            status = r.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status == 401
