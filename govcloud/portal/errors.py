@@ -23,13 +23,14 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from govcloud.errors import GovcloudError
 from govcloud.portal.auth import ROUTE, NotAllowed, NotSignedIn, caller
 from govcloud.portal.forms import posted
 from govcloud.portal.i18n import translator
 from govcloud.portal.pages import Pages, json_response
-from govcloud.portal.views.results import NotFound
+from govcloud.portal.views.results import BadBody, NotFound
 from govcloud.requests import decisions
 from govcloud.state import crashlog
 
@@ -70,7 +71,7 @@ class Handlers:
 
     def table(self) -> dict[Any, Any]:
         return {NotSignedIn: self.not_signed_in, NotAllowed: self.not_allowed,
-                Refused: self.refused, NotFound: self.not_found,
+                Refused: self.refused, NotFound: self.not_found, BadBody: self.bad_body,
                 decisions.RequestRefused: self.request_refused,
                 GovcloudError: self.failed, 404: self.no_route, 405: self.no_method,
                 Exception: self.internal}
@@ -99,6 +100,10 @@ class Handlers:
         if exc.status == 403:  # a post without its CSRF token, or from another origin
             await refused(request, 403, exc.message)
         return self._refusal(request, exc.status, "Refused", exc.message)
+
+    async def bad_body(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BadBody)
+        return self._refusal(request, 400, "Refused", exc.render())
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, NotFound)
@@ -131,8 +136,17 @@ class Handlers:
                                  message=request.url.path[:200])
 
     async def no_method(self, request: Request, exc: Exception) -> Response:
-        return json_response({"error": "method not allowed"}, 405) if \
+        """405 with the Allow header (RFC 9110): every method the path's routes take."""
+        # the most specific routes of the path: /requests/dry-run is not /requests/{number}
+        matching = [r for r in request.app.routes
+                    if r.matches(request.scope)[0] != Match.NONE]
+        fewest = min((r.path.count("{") for r in matching), default=0)
+        allow = sorted({m for r in matching if r.path.count("{") == fewest
+                        for m in getattr(r, "methods", None) or ()})
+        response = json_response({"error": "method not allowed"}, 405) if \
             request.url.path.startswith("/api/") else Response("method not allowed", 405)
+        response.headers["allow"] = ", ".join(allow)
+        return response
 
     async def internal(self, request: Request, exc: Exception) -> Response:
         log = crashlog.write(exc, self.log_root)

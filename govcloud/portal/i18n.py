@@ -89,7 +89,8 @@ ZH = {
     "End": "结束",
     "End session": "结束会话",
     "A session ends after {minutes} minutes without use, and {hours} hours after signing in "
-    "whatever its use.": "会话在 {minutes} 分钟无操作后结束；无论是否使用，登录 {hours} 小时后也会结束。",
+    "whatever its use.":
+        "会话在 {minutes} 分钟无操作后结束；无论是否使用，登录 {hours} 小时后也会结束。",
     "this API token may only read (scope read) — make one that may act with govcloud tokens "
     "add --owner NAME --scope write":
         "此 API 令牌只能读取（scope read）——如需执行操作，请用 govcloud tokens add --owner 姓名 "

@@ -11,7 +11,14 @@ from govcloud.core.requests import KIND_NAMES
 from govcloud.portal.context import Portal
 from govcloud.portal.forms import fields_of, from_api, payload_of
 from govcloud.portal.sessions import Session
-from govcloud.portal.views.results import Created, Data, NotFound, Redirect, no_department
+from govcloud.portal.views.results import (
+    BadBody,
+    Created,
+    Data,
+    NotFound,
+    Redirect,
+    no_department,
+)
 from govcloud.requests import assessment, decisions, records
 
 
@@ -59,6 +66,9 @@ def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
 
 
 def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Data:
+    if from_api(body) and not isinstance(body["_json"], dict):
+        raise BadBody("the body is not a JSON object", 'send the request as an object, e.g. '
+                      '{"kind": "quota", "reason": "…", "quota": {"cores": 64}}')
     payload = _body_payload(body, department)
     return assessment.assess(p.estate, department, payload).as_dict()
 

@@ -18,6 +18,11 @@ class NotFound(GovcloudError):
     """A path names something that does not exist (a department, a record)."""
 
 
+class BadBody(GovcloudError):
+    """A post's body is not what the route takes at all (e.g. JSON that is not an object):
+    400."""
+
+
 @dataclass(frozen=True)
 class Redirect:
     """After a form post: the page to see next (303 See Other)."""
