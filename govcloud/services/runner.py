@@ -125,7 +125,8 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
                  limit: str | None = None, known_hosts: Path | None = None) -> PlaybookRun:
     """Run ``playbook`` with ``inventory``; artifacts go to ``runs_dir/<ident>``. SSH host
     keys are recorded in and checked against ``known_hosts`` (default: the run's own file).
-    Raises PlaybookStopped once a SIGTERM or SIGINT has ended the run's processes."""
+    Once a SIGTERM or SIGINT has ended the run's processes, raises PlaybookStopped
+    (SIGTERM) or KeyboardInterrupt (SIGINT, as Ctrl-C anywhere else)."""
     ansible_runner, path = require_ansible()
     events = _Events(on_line or (lambda text: None))
     ident = f"{time.strftime('%Y%m%dT%H%M%S')}-{playbook.stem}-{uuid.uuid4().hex[:6]}"
@@ -156,6 +157,8 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
     if not run.ok and not events.failures:
         run.failures.append(Failure("-", "-", _tail(artifacts / "stdout")))
     (private / "summary.json").write_text(json.dumps(run.as_dict(), indent=1))
+    if stop.signal == "SIGINT":
+        raise KeyboardInterrupt  # Ctrl-C: the run's processes have ended; govcloud exits 130
     if stop.signal:
         raise PlaybookStopped(
             f"{playbook.name} was stopped by {stop.signal} after {run.seconds:.0f}s: it and "
