@@ -221,21 +221,26 @@ def marked(ident: str) -> list[int]:
 
 
 def end_processes(ident: str, grace: float = GRACE) -> None:
-    """Ask every process of the run to end (SIGTERM), wait up to ``grace`` seconds, then
-    kill what is left (SIGKILL), until none is found."""
+    """Ask every process of the run to end (SIGTERM, once each, as new ones appear), kill
+    what is left after ``grace`` seconds (SIGKILL) until none is found; one that even that
+    cannot end within another ``grace`` (stuck in the kernel) is left."""
     if not os.path.isdir("/proc"):
         return
-    deadline = time.monotonic() + grace
-    how = signal.SIGTERM
+    started = time.monotonic()
+    asked: set[int] = set()
     while pids := marked(ident):
+        waited = time.monotonic() - started
+        if waited > 2 * grace:
+            return
         for pid in pids:
+            if pid in asked and waited <= grace:
+                continue
             try:
-                os.kill(pid, how)
-            except ProcessLookupError:
+                os.kill(pid, signal.SIGTERM if waited <= grace else signal.SIGKILL)
+            except OSError:  # gone meanwhile, or not ours to signal
                 pass
+            asked.add(pid)
         time.sleep(0.1)
-        if time.monotonic() > deadline:
-            how = signal.SIGKILL
 
 
 def _inventory_script(private: Path, inventory: dict[str, Any]) -> Path:

@@ -204,3 +204,30 @@ def test_sigterm_ends_every_process_of_the_run_and_releases_the_lock(tmp_path: P
     assert not (tmp_path / "antivirus").exists() and not (tmp_path / "backup").exists()
     again = govcloud("apply", "--yes", "--no-services", "--lock-timeout", "0", estate=estate)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_process_of_the_run_that_left_its_session_or_ignores_sigterm_is_ended() -> None:
+    """What a process group misses (a child in a session of its own, as ansible's workers
+    are) and what SIGTERM does not end (a trap) are ended by the run's mark: asked first,
+    killed after the grace period."""
+    from govcloud.services.runner import end_processes, marked
+
+    ident = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, "GOVCLOUD_RUN": ident}
+    stubborn = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 600 & wait"], env=env)
+    away = subprocess.Popen(["setsid", "sleep", "600"], env=env)  # a session of its own
+    try:
+        deadline = time.monotonic() + 10
+        while len(marked(ident)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(marked(ident)) >= 3  # sh, its sleep, the sleep in its own session
+        assert os.getsid(away.pid) != os.getsid(0)
+        started = time.monotonic()
+        end_processes(ident, grace=1.0)
+        assert marked(ident) == []
+        assert 1.0 <= time.monotonic() - started < 5  # the trap held until SIGKILL
+        assert stubborn.wait(5) == -signal.SIGKILL and away.wait(5) == -signal.SIGTERM
+    finally:
+        for p in (stubborn, away):
+            if p.poll() is None:
+                p.kill()
