@@ -297,15 +297,22 @@ def test_a_servers_data_is_backed_up_and_restored_onto_it(servers_estate: Estate
     for path, body in files.items():
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(body)
+    # the server's links come back as they were (the backup host keeps them munged)
+    links = {data / "latest": "年度/报告.txt", data / "elsewhere": "/srv/data/ledger.csv"}
+    for link, target in links.items():
+        link.symlink_to(target)
     subprocess.run([estate.rig.bin("govcloud-backup"), "run", dep], check=True)
     drill = estate.rig.gc_json("backup", "verify", "--department", dep)
     assert drill[0]["ok"] and drill[0]["files"] == len(files), drill
     # lost and damaged on the server
     (data / "ledger.csv").unlink()
     (data / "年度" / "报告.txt").write_bytes(b"encrypted by ransomware")
+    for link in links:
+        link.unlink()
     estate.rig.gc("backup", "restore", "--department", dep, "--to", "/")
     for path, body in files.items():
         assert path.read_bytes() == body, path
+    assert {link: os.readlink(link) for link in links} == links
     # the other department's server got nothing of it
     assert not list((estate.servers[DEPS[1]].root / "data").rglob("ledger.csv"))
 
