@@ -21,7 +21,7 @@ from govcloud.core.model import (
     replica_names,
     settings_from,
 )
-from govcloud.core.patterns import HINTS, NAME, fits
+from govcloud.core.patterns import HINTS, NAME, covered, fits
 from govcloud.core.policy import PolicyEngine, Watch
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA, check, with_defaults
 from govcloud.errors import Diagnostic, ValidationFailed
@@ -96,6 +96,7 @@ def check_plan(doc: Document, parsed: list[Diagnostic], settings: Settings | Non
     data = with_defaults(doc.data, PLAN_SCHEMA)
     result.claims = claims(doc, data)
     result.diagnostics += replica_names_fit(doc, data)
+    result.diagnostics += backup_paths_apart(doc, data)
     if settings is not None:
         references(doc, data, settings, result.diagnostics)
     if engine is not None:
@@ -119,6 +120,21 @@ def replica_names_fit(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
                                     f"shorten the name so that '-{s['count']}' fits; "
                                     f"{HINTS[NAME]}"))
                 break
+    return out
+
+
+def backup_paths_apart(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
+    """No backup path lies inside another or repeats one (``patterns.covered``, the rule the
+    inventory applies too): a server's link at the inner path could otherwise make the
+    backup host's second transfer write outside the department's folder."""
+    paths = data["services"]["backup"]["paths"]
+    out = []
+    for i, outer in covered(paths).items():
+        what = "repeats" if paths[i] == outer else "lies inside"
+        out.append(doc.diag(("services", "backup", "paths", i),
+                            f"backup path {paths[i]!r} {what} {outer!r}, which is backed up "
+                            "already",
+                            f"remove {paths[i]!r}: backing up {outer!r} takes its files too"))
     return out
 
 

@@ -187,3 +187,18 @@ def check_line(text: str, what: str = "the reason") -> None:
     if problem:
         raise GovcloudError(f"{what} {problem}", "write it as one line of plain text, "
                             "without line breaks or direction marks")
+
+
+def covered(paths: list[str]) -> dict[int, str]:
+    """The paths of ``paths`` (by index) that lie inside another of them, or repeat an
+    earlier one, each with the path that already holds it. Backing up the outer path takes
+    the inner one's files too; a pull of the inner one after the outer's could follow a link
+    the server put there out of the department's folder on the backup host. Validate refuses
+    such a path and the inventory drops it: the one rule for both."""
+    out = {}
+    for i, inner in enumerate(paths):
+        for j, outer in enumerate(paths):
+            if i != j and (inner.startswith(outer + "/") or (inner == outer and j < i)):
+                out[i] = outer
+                break
+    return out

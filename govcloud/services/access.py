@@ -33,9 +33,10 @@ class ServerAccess:
         return Path(f"{self.key}.pub").read_text(encoding="utf-8").strip()
 
     def ansible_vars(self) -> dict[str, str | bool]:
-        """The connection variables of the ``department_servers`` group. Host key checking
-        is on for them: the runner turns it off for the shared hosts, and Ansible's
-        ``StrictHostKeyChecking=no`` would come before (and so beat) ``accept-new`` here."""
+        """The connection variables of the ``department_servers`` group: host keys checked
+        against the estate's known_hosts, as the runner checks every host's (Ansible's
+        StrictHostKeyChecking set to "no", were checking off, would come before and beat
+        ``accept-new`` here)."""
         return {"ansible_ssh_host_key_checking": True,
                 "ansible_ssh_private_key_file": str(self.key),
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=accept-new "
@@ -70,6 +71,14 @@ def estate_access(folder: Path, comment: str) -> ServerAccess:
         os.replace(tmp, key)  # last: a key without its .pub is never left behind
     if key.stat().st_mode & 0o077:
         key.chmod(0o600)
+    return ServerAccess(key, known_hosts(folder))
+
+
+def known_hosts(folder: Path) -> Path:
+    """The estate's known_hosts in ``folder`` (made owner-only when missing): the host keys
+    of every host the playbooks reach over SSH, recorded on first contact."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     known = folder / "known_hosts"
     known.touch(mode=0o600, exist_ok=True)
-    return ServerAccess(key, known)
+    return known

@@ -23,7 +23,7 @@ from typing import Any
 
 from govcloud.core.desired import Resource
 from govcloud.core.model import Estate
-from govcloud.core.patterns import ABS_PATH, CRON, DNS, IDENT, NAME, TEXT, URL, fits
+from govcloud.core.patterns import ABS_PATH, CRON, DNS, IDENT, NAME, TEXT, URL, covered, fits
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import display, read_document
 
@@ -158,7 +158,7 @@ def departments(applied: dict[str, Resource], prefix: str) -> dict[str, Any]:
                 "schedule": _check(a.get("schedule"), CRON, "backup schedule"),
                 "retention": {k: int(r.get(k, 0)) for k in ("daily", "weekly", "monthly",
                                                              "yearly")},
-                "paths": [_check(p, ABS_PATH, "backup path") for p in a.get("paths", [])]}
+                "paths": _backup_paths(a.get("paths", []))}
         elif res.kind == "server":
             dep(res.department)["servers"].append({
                 "name": _check(res.name, NAME, "server name"),
@@ -168,6 +168,16 @@ def departments(applied: dict[str, Resource], prefix: str) -> dict[str, Any]:
         if d["zone"] == "" and d["websites"]:
             d["zone"] = d["websites"][0]["zone"]
     return dict(sorted(out.items()))
+
+
+def _backup_paths(paths: list[Any]) -> list[str]:
+    """A department's backup paths, each checked, without those inside another or repeated
+    (``patterns.covered``, which validate refuses): a state applied before that rule keeps
+    working, and no pull of an inner path can follow a server's link out of the department's
+    folder."""
+    checked = [_check(p, ABS_PATH, "backup path") for p in paths]
+    inner = covered(checked)
+    return [p for i, p in enumerate(checked) if i not in inner]
 
 
 def _address(res: Resource) -> str | None:

@@ -155,13 +155,14 @@ def run_playbooks(estate: Estate, store: AppliedState, names: Iterable[str], dep
     base = state_dir(estate, store) / "services"
     fetch = base / "fetched"
     fetch.mkdir(parents=True, exist_ok=True)
+    known = access.known_hosts(base / "ssh")
     runs = []
     for name in names:
         say = on_line or (lambda text: None)
         say(f"Running {name}.yml for {len(departments)} department(s)")
         runs.append(run_playbook(_playbook(estate, name), inv, {
             "govcloud_only": departments, "govcloud_fetch_dir": str(fetch), **(extra or {})},
-            base / "runs", tags, on_line, limit))
+            base / "runs", tags, on_line, limit, known))
     prune_runs(base / "runs")
     return runs
 

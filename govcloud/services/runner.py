@@ -1,16 +1,27 @@
 """Running one playbook through ansible-runner: artifacts kept under an id, events streamed,
 failures summarised (host, task, message, artifact path), stats kept for idempotence checks.
+
+Host keys are checked on every SSH connection Ansible makes (``accept-new``: recorded on
+first contact in the estate's known_hosts, refused when changed). A run stopped by SIGTERM
+or SIGINT ends every process it started before govcloud goes on: the playbook and its
+workers (each in a session of its own, so a process group does not hold them), modules and
+ssh clients, all found by the mark in their environment (``GOVCLOUD_RUN``); asked to end
+first, killed after a grace period.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import signal
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +32,16 @@ from govcloud.services.recovery import printable
 Line = Callable[[str], None]
 
 
+MARK = "GOVCLOUD_RUN"  # in the environment of every process of a run: its ident
+GRACE = 10.0  # seconds a run's processes have to end once asked, before they are killed
+
+
 class PlaybookFailed(GovcloudError):
     """A service playbook failed; the message names host, task, error and artifacts."""
+
+
+class PlaybookStopped(PlaybookFailed):
+    """A run was stopped by a signal; every process it started has ended."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +122,11 @@ def require_ansible() -> tuple[Any, str]:
 
 def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str, Any],
                  runs_dir: Path, tags: str | None = None, on_line: Line | None = None,
-                 limit: str | None = None) -> PlaybookRun:
-    """Run ``playbook`` with ``inventory``; artifacts go to ``runs_dir/<ident>``."""
+                 limit: str | None = None, known_hosts: Path | None = None) -> PlaybookRun:
+    """Run ``playbook`` with ``inventory``; artifacts go to ``runs_dir/<ident>``. SSH host
+    keys are recorded in and checked against ``known_hosts`` (default: the run's own file).
+    Once a SIGTERM or SIGINT has ended the run's processes, raises PlaybookStopped
+    (SIGTERM) or KeyboardInterrupt (SIGINT, as Ctrl-C anywhere else)."""
     ansible_runner, path = require_ansible()
     events = _Events(on_line or (lambda text: None))
     ident = f"{time.strftime('%Y%m%dT%H%M%S')}-{playbook.stem}-{uuid.uuid4().hex[:6]}"
@@ -113,16 +135,20 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
     script = _inventory_script(private, inventory)
     cmdline = " ".join(([f"--tags {tags}"] if tags else [])
                        + ([f"--limit {limit}"] if limit else [])) or None
+    env = {**_environment(playbook, private, path, known_hosts or private / "known_hosts"),
+           MARK: ident}
     started = time.monotonic()
-    try:
-        r = ansible_runner.run(
-            private_data_dir=str(private), artifact_dir=str(private / "artifacts"),
-            ident=ident, playbook=str(playbook), inventory=str(script), extravars=extravars,
-            envvars=_environment(playbook, private, path), cmdline=cmdline, quiet=True,
-            event_handler=events, settings={"suppress_ansible_output": True})
-    except Exception as exc:  # ansible-runner raises plain exceptions for setup problems
-        raise PlaybookFailed(f"could not start {playbook.name}: {exc}",
-                             f"see the run folder {private}") from exc
+    with _stoppable(ident) as stop:
+        try:
+            r = ansible_runner.run(
+                private_data_dir=str(private), artifact_dir=str(private / "artifacts"),
+                ident=ident, playbook=str(playbook), inventory=str(script),
+                extravars=extravars, envvars=env, cmdline=cmdline, quiet=True,
+                event_handler=events, cancel_callback=stop,
+                settings={"suppress_ansible_output": True, "pexpect_timeout": 1})
+        except Exception as exc:  # ansible-runner raises plain exceptions for setup problems
+            raise PlaybookFailed(f"could not start {playbook.name}: {exc}",
+                                 f"see the run folder {private}") from exc
     artifacts = private / "artifacts" / ident
     stats = r.stats or {}
     run = PlaybookRun(playbook.name, ident, r.status, int(r.rc or 0), artifacts,
@@ -131,7 +157,90 @@ def run_playbook(playbook: Path, inventory: dict[str, Any], extravars: dict[str,
     if not run.ok and not events.failures:
         run.failures.append(Failure("-", "-", _tail(artifacts / "stdout")))
     (private / "summary.json").write_text(json.dumps(run.as_dict(), indent=1))
+    if stop.signal == "SIGINT":
+        raise KeyboardInterrupt  # Ctrl-C: the run's processes have ended; govcloud exits 130
+    if stop.signal:
+        raise PlaybookStopped(
+            f"{playbook.name} was stopped by {stop.signal} after {run.seconds:.0f}s: it and "
+            f"every process it started have ended (artifacts {artifacts})",
+            "run the command again to finish what the playbook had left to do")
     return run
+
+
+class _Stop:
+    """The cancel callback of one run: true once a SIGTERM or SIGINT came, by then every
+    process of the run (those carrying its mark) has ended."""
+
+    def __init__(self, ident: str) -> None:
+        self.ident = ident
+        self.signal = ""
+        self.done = False
+
+    def handle(self, number: int, frame: object) -> None:
+        self.signal = signal.Signals(number).name
+
+    def __call__(self) -> bool:
+        if self.signal and not self.done:
+            end_processes(self.ident)
+            self.done = True
+        return bool(self.signal)
+
+
+@contextmanager
+def _stoppable(ident: str) -> Iterator[_Stop]:
+    """SIGTERM and SIGINT stop the run (in the main thread, where signals arrive); the
+    handlers before are put back after it."""
+    stop = _Stop(ident)
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    before = {s: signal.signal(s, stop.handle) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        if stop.signal and not stop.done:  # came as the run ended: its stragglers end too
+            end_processes(ident)
+
+
+def marked(ident: str) -> list[int]:
+    """The live processes whose environment carries the run's mark (a finished process
+    waiting to be reaped has none)."""
+    needle = f"{MARK}={ident}".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                environ = Path(entry.path, "environ").read_bytes()
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if needle in environ.split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def end_processes(ident: str, grace: float = GRACE) -> None:
+    """Ask every process of the run to end (SIGTERM, once each, as new ones appear), kill
+    what is left after ``grace`` seconds (SIGKILL) until none is found; one that even that
+    cannot end within another ``grace`` (stuck in the kernel) is left."""
+    if not os.path.isdir("/proc"):
+        return
+    started = time.monotonic()
+    asked: set[int] = set()
+    while pids := marked(ident):
+        waited = time.monotonic() - started
+        if waited > 2 * grace:
+            return
+        for pid in pids:
+            if pid in asked and waited <= grace:
+                continue
+            try:
+                os.kill(pid, signal.SIGTERM if waited <= grace else signal.SIGKILL)
+            except OSError:  # gone meanwhile, or not ours to signal
+                pass
+            asked.add(pid)
+        time.sleep(0.1)
 
 
 def _inventory_script(private: Path, inventory: dict[str, Any]) -> Path:
@@ -147,14 +256,21 @@ def _inventory_script(private: Path, inventory: dict[str, Any]) -> Path:
     return script
 
 
-def _environment(playbook: Path, private: Path, path: str) -> dict[str, str]:
+def _environment(playbook: Path, private: Path, path: str, known_hosts: Path
+                 ) -> dict[str, str]:
     """ansible's settings for a run: the playbook's roles, no colour, no retry files, a
-    temporary folder in the run folder, the script inventory only, and ``path``."""
+    temporary folder in the run folder, the script inventory only, ``path``, and host keys
+    checked on every SSH connection: recorded in ``known_hosts`` on first contact, refused
+    when one changes (``accept-new``; host key checking off would add
+    StrictHostKeyChecking "no" ahead of it)."""
     return {
         "ANSIBLE_ROLES_PATH": str(playbook.parent / "roles"),
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "True",
-        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s "
+                            "-o StrictHostKeyChecking=accept-new "
+                            f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))}",
         "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
         "ANSIBLE_STDOUT_CALLBACK": "default",
         "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "False",

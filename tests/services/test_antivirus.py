@@ -20,12 +20,16 @@ def test_signatures_come_from_the_estate_mirror_only(rig: Rig) -> None:
 
 
 def test_scans_are_scheduled_per_plan(rig: Rig) -> None:
-    cron = (rig.path("cron_dir") / "govcloud-antivirus").read_text()
-    for dep, data in rig.plans().items():
-        if not data.get("websites"):
-            continue
+    """One cron file per department (cron ignores a whole file it cannot read), holding its
+    scan's line."""
+    scanned = sorted(dep for dep, data in rig.plans().items() if data.get("websites"))
+    files = sorted(p.name for p in rig.path("cron_dir").glob("govcloud-antivirus*"))
+    assert files == [f"govcloud-antivirus_{dep}" for dep in scanned]
+    for dep in scanned:
+        data = rig.plans()[dep]
         schedule = data.get("services", {}).get("antivirus", {}).get("schedule", "0 3 * * *")
-        assert f"{schedule} root {rig.bin('govcloud-avscan')} {dep}\n" in cron
+        cron = (rig.path("cron_dir") / f"govcloud-antivirus_{dep}").read_text()
+        assert cron.splitlines()[1:] == [f"{schedule} root {rig.bin('govcloud-avscan')} {dep}"]
 
 
 def test_eicar_is_found_and_attributed_to_exactly_its_department(rig: Rig) -> None:

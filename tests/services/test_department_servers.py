@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,7 +232,10 @@ def test_services_configure_the_servers_over_ssh_and_converge(servers_estate: Es
         scans = (server.root / "govcloud/antivirus/scans.conf").read_text()
         assert f"\n{dep} /srv/data\n" in scans
         assert all(other not in scans for other in DEPS if other != dep)
-        cron = (server.root / "govcloud/cron.d/govcloud-antivirus").read_text()
+        # its own cron file (one per department: cron ignores a whole file it cannot read)
+        assert sorted(p.name for p in (server.root / "govcloud/cron.d").iterdir()) == \
+            [f"govcloud-antivirus_{dep}"]
+        cron = (server.root / f"govcloud/cron.d/govcloud-antivirus_{dep}").read_text()
         assert f"0 2 * * * root /srv/govcloud/bin/govcloud-avscan {dep}\n" in cron
         # backup: the backup host's pull key may run rsync and nothing else
         keys = (server.root / ".ssh/authorized_keys").read_text().splitlines()
@@ -293,17 +297,83 @@ def test_a_servers_data_is_backed_up_and_restored_onto_it(servers_estate: Estate
     for path, body in files.items():
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(body)
+    # the server's links come back as they were (the backup host keeps them munged)
+    links = {data / "latest": "年度/报告.txt", data / "elsewhere": "/srv/data/ledger.csv"}
+    for link, target in links.items():
+        link.symlink_to(target)
     subprocess.run([estate.rig.bin("govcloud-backup"), "run", dep], check=True)
     drill = estate.rig.gc_json("backup", "verify", "--department", dep)
     assert drill[0]["ok"] and drill[0]["files"] == len(files), drill
     # lost and damaged on the server
     (data / "ledger.csv").unlink()
     (data / "年度" / "报告.txt").write_bytes(b"encrypted by ransomware")
+    for link in links:
+        link.unlink()
     estate.rig.gc("backup", "restore", "--department", dep, "--to", "/")
     for path, body in files.items():
         assert path.read_bytes() == body, path
+    assert {link: os.readlink(link) for link in links} == links
     # the other department's server got nothing of it
     assert not list((estate.servers[DEPS[1]].root / "data").rglob("ledger.csv"))
+
+
+def test_a_hostile_server_cannot_make_the_backup_host_write_outside_its_folder(
+        servers_estate: Estate) -> None:
+    """#22 case 5: backup paths ['/srv/app', '/srv/app/data'] (validate refuses the inner one
+    since, tests/services/test_backup_paths.py; here the backup host's configuration is
+    written as a govcloud before that rule wrote it) and a server whose /srv/app/data is a
+    link to a folder of the backup host. Before, the pull of /srv/app brought the link along
+    and the pull of /srv/app/data wrote the server's files through it. Now the pull stores
+    links munged, never makes or enters a copy's folder through a link, and nothing outside
+    the department's folder is written."""
+    estate = servers_estate
+    dep = DEPS[1]
+    server = estate.servers[dep]
+    # /srv differs between a server and the backup host: on the backup host this folder is
+    # outside every department's, on the server it holds the attacker's files
+    name = f"govcloud-{TAG}-outside"
+    outside = Path("/srv") / name
+    outside.mkdir()
+    app = server.root / "app"
+    conf = estate.rig.path("backup_conf_dir") / "backup.conf"
+    before = conf.read_text()
+    try:
+        (server.root / name).mkdir()
+        (server.root / name / "govcloud-evil").write_text("* * * * * root /bin/false\n")
+        app.mkdir()
+        (app / "ledger.csv").write_text("1,2\n")
+        (app / "data").symlink_to(outside)
+        conf.write_text(before + f"{dep}.server_path=/srv/app\n{dep}.server_path=/srv/app/data\n")
+        started = time.time()
+        run = subprocess.run([estate.rig.bin("govcloud-backup"), "run", dep],
+                             capture_output=True, text=True, timeout=600)
+        assert list(outside.iterdir()) == []
+        # every folder of the backup host is below srv/ (tests/support/rig.py)
+        written = [p for p in (estate.rig.base / "srv").rglob("*")
+                   if not p.is_symlink() and p.stat().st_mtime >= started]
+        mine = [estate.rig.path(k) / dep for k in ("backup_data_root", "restic_repo_root",
+                                                    "backup_results_dir")]
+        elsewhere = [p for p in written if not any(p.is_relative_to(m) or m.is_relative_to(p)
+                                                   for m in mine)
+                     and not p.is_relative_to(estate.rig.path("restic_cache_dir"))
+                     and p != estate.rig.path("backup_conf_dir") / "known_hosts"]
+        assert elsewhere == []
+        # the server's own files were pulled and backed up; its link is kept, harmless
+        copy = estate.rig.path("backup_data_root") / dep / "servers" / server.host / "srv/app"
+        assert (copy / "ledger.csv").read_text() == "1,2\n"
+        assert os.readlink(copy / "data") == f"/rsyncd-munged/{outside}"
+        assert run.returncode == 1, (run.stdout, run.stderr)
+        assert f"skipping {server.host}:/srv/app/data: its copy" in run.stderr
+        assert "would pass through a link" in run.stderr
+        drill = estate.rig.gc_json("backup", "verify", "--department", dep)
+        assert drill[0]["ok"], drill
+    finally:
+        conf.write_text(before)
+        shutil.rmtree(outside, ignore_errors=True)
+        shutil.rmtree(app, ignore_errors=True)
+        shutil.rmtree(server.root / name, ignore_errors=True)
+        shutil.rmtree(estate.rig.path("backup_data_root") / dep / "servers" / server.host
+                      / "srv/app", ignore_errors=True)
 
 
 def test_no_server_holds_a_repository_password(servers_estate: Estate) -> None:
