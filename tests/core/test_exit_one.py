@@ -85,7 +85,7 @@ def test_a_faulty_request_file_is_one_line(estate: Path, tmp_path: Path, case: s
                                       "to 65,535"),
     (["exporter", "--port", "-1"], "--port -1 is out of range"),
     (["serve", "--port", "99999"], "--port 99999 is out of range"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_a_number_out_of_range_is_one_line(estate: Path, args: list[str], said: str) -> None:
     one_line(govcloud(*args, estate=estate, timeout=60), said)
 
@@ -167,8 +167,9 @@ def test_a_disk_that_fills_during_an_apply_is_one_line(tmp_path: Path) -> None:
 # --- case 15: the dry run asks who may file; JSON keys once; a reason that says something ---
 
 @pytest.mark.parametrize(("who", "said"), [
-    ("hu", "hu files requests for health only — set \"department\": \"health\""),
-    ("wang", "an auditor does not file requests"),
+    pytest.param("hu", "hu files requests for health only — set \"department\": \"health\"",
+                 id="other-department"),
+    pytest.param("wang", "an auditor does not file requests", id="auditor"),
 ])
 @pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry-run", "file"])
 def test_the_dry_run_asks_who_may_file_as_filing_does(estate: Path, tmp_path: Path, who: str,
@@ -181,14 +182,15 @@ def test_the_dry_run_asks_who_may_file_as_filing_does(estate: Path, tmp_path: Pa
 
 
 @pytest.mark.parametrize(("text", "said"), [
-    ('{"kind": "replicas", "department": "finance", "reason": "load",\n'
-     ' "server": "fin-budget-app",\n "count": 4,\n "count": 40}',
-     "request.json:4: the key 'count' is given twice in one object"),
-    ('{"kind": "replicas", "department": "health",\n "department": "finance",\n'
-     ' "reason": "load", "server": "fin-budget-app", "count": 4}',
-     "request.json:2: the key 'department' is given twice"),
-    ('{"kind": "quota", "department": "finance", "reason": "load",\n "quota": {"cores": 60,'
-     '\n  "cores": 6000}}', "request.json:3: the key 'cores' is given twice"),
+    pytest.param('{"kind": "replicas", "department": "finance", "reason": "load",\n'
+                 ' "server": "fin-budget-app",\n "count": 4,\n "count": 40}',
+                 "request.json:4: the key 'count' is given twice in one object", id="count"),
+    pytest.param('{"kind": "replicas", "department": "health",\n "department": "finance",\n'
+                 ' "reason": "load", "server": "fin-budget-app", "count": 4}',
+                 "request.json:2: the key 'department' is given twice", id="department"),
+    pytest.param('{"kind": "quota", "department": "finance", "reason": "load",\n "quota": '
+                 '{"cores": 60,\n  "cores": 6000}}',
+                 "request.json:3: the key 'cores' is given twice", id="nested"),
 ])
 def test_a_key_given_twice_is_refused_with_its_line(estate: Path, tmp_path: Path, text: str,
                                                     said: str) -> None:
@@ -222,3 +224,26 @@ def test_the_duplicate_key_reader_keeps_json_otherwise() -> None:
         jsontext.loads('{"x": "{\\"k\\": 1, ",\n"k": 1, "y": {"k": 2},\n"\\u006b": 3}')
     assert (twice.value.key, twice.value.line) == ("k", 3)
 
+
+
+def test_the_portal_api_refuses_a_key_given_twice(estate: Path) -> None:
+    """The same request JSON over the API: the last "department" won, unseen."""
+    from starlette.testclient import TestClient
+
+    from govcloud.portal.app import create_app
+    from tests.portal.conftest import csrf_of
+
+    c = TestClient(create_app(estate, secret="k"), base_url="http://testserver",
+                   follow_redirects=False)
+    assert c.post("/login", data={"name": "li", "password": PASSWORD, "csrf": csrf_of(
+        c.get("/login").text)}).status_code == 303
+    headers = {"x-csrf-token": csrf_of(c.get("/").text), "content-type": "application/json"}
+    body = GOOD.replace('"count": 4', '"count": 4,\n "count": 40').encode()
+    for api in ("/api/departments/finance/requests/dry-run",
+                "/api/departments/finance/requests"):
+        r = c.post(api, content=body, headers=headers)
+        assert r.status_code == 400, (r.status_code, r.text[:300])
+        assert "line 2: the key 'count' is given twice in one object" in r.text
+    ok = c.post("/api/departments/finance/requests/dry-run", content=GOOD.encode(),
+                headers=headers)
+    assert ok.status_code == 200 and ok.json()["ok"] is True

@@ -11,10 +11,12 @@ test's own (``mknod`` in its temporary folder), never the machine's."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import stat
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -125,7 +127,7 @@ def test_every_out_refuses_what_is_no_regular_file(
         target = folder / "out.file"
         PLANTED[planted](target)
         before = _as_it_is(folder)
-        with pytest.raises(SystemExit) as done:
+        with pytest.raises(SystemExit) as done, _at_most(60, command):
             main(["-C", str(golden), *args, "--out", str(target)])
         _refused(done.value.code, capsys.readouterr().err, target)
         assert _as_it_is(folder) == before, command
@@ -182,6 +184,22 @@ def test_plan_out_saves_a_plan_apply_takes(golden: Path, tmp_path: Path) -> None
     govcloud("plan", "--out", str(saved), estate=golden, env=NOW, check=True)
     applied = govcloud("apply", str(saved), estate=golden, env=NOW, check=True)
     assert "Nothing to apply" in applied.stdout
+
+
+@contextlib.contextmanager
+def _at_most(seconds: int, command: str) -> Iterator[None]:
+    """Fail a command that blocks (the old plan --out opened a FIFO and waited for a reader)
+    instead of hanging the suite."""
+    def late(signum: int, frame: object) -> None:
+        raise AssertionError(f"{command} --out: still blocked after {seconds} s")
+
+    was = signal.signal(signal.SIGALRM, late)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, was)
 
 
 def _umask() -> int:
