@@ -133,7 +133,7 @@ def out_folder(default: str, help_text: str) -> Callable[[F], F]:
     """``--out FOLDER``: a folder of its own (never a link to one), made when missing; each
     file in it written as ``out_file``'s is."""
     return click.option("--out", type=click.Path(path_type=Path), default=default,
-                        show_default=True, callback=_out_folder, metavar="FOLDER",
+                        show_default=True, callback=_out_folder, metavar="DIR",
                         help=help_text)
 
 
