@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from govcloud.books import records as stored
-from govcloud.books.accounts import before_record, book_for, charges_for, names_of
+from govcloud.books.accounts import book_for, charges_for, names_of
 from govcloud.clock import clock
 from govcloud.core.model import Estate
 from govcloud.errors import GovcloudError
@@ -97,7 +97,6 @@ def _refuse_unrecorded(store: Store, gone: list[Month], have: set[Month]) -> Non
     missing = [m for m in gone if not _is_recorded(store, m, have)]
     if not missing:
         return
-    before_record(store, missing[0])  # a range from before anything ran
 
     def count(m: Month) -> int:
         return m.year * 12 + m.month
