@@ -34,7 +34,7 @@ from govcloud.drivers import Driver, open_driver
 from govcloud.drivers.base import CONSOLIDATED, Ability
 from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.estate import planwrites
-from govcloud.estate.files import quiet_gc, read_bytes
+from govcloud.estate.files import quiet_gc, read_bytes, write_bytes
 from govcloud.estate.loader import check_book, check_estate, find_root
 from govcloud.placement import cloud
 from govcloud.placement.arrival import Arrivals, arrivals
@@ -198,11 +198,9 @@ def init_state(root: Path) -> tuple[str, bool]:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    try:
-        path.write_bytes(jsontext.dumps(plan.as_dict()))
-    except OSError as exc:
-        raise GovcloudError(f"cannot write the plan to {path}: {exc.strerror}",
-                            "choose a writable path for --out") from exc
+    """Save ``plan`` as JSON at ``path``, as every ``--out`` is written (``write_bytes``: a
+    regular file only, never through a link or onto a pipe or device, atomically)."""
+    write_bytes(path, jsontext.dumps(plan.as_dict()))
 
 
 MAX_PLAN_BYTES = 512 * 1024 * 1024  # a saved plan of tens of thousands of departments fits

@@ -143,9 +143,20 @@ def records_for(store: Store, month: Month) -> list[usage.Record]:
     records = stored.load(store, month)
     if not records:
         window(month)  # a month not begun says so: usage collect would refuse it too
+        before_record(store, month)
         raise GovcloudError(f"no usage is recorded for {month}",
                             f"run govcloud usage collect --period {month} first")
     return records
+
+
+def before_record(store: Store, month: Month) -> None:
+    """Refuse a month before the estate's dated record began (nothing of the estate ran
+    then, so nothing can be collected, reported or adjusted), naming the months there are."""
+    first = dated.began(store)
+    if first is not None and month < first:
+        raise GovcloudError(f"{month} is before the estate's record began ({first}): nothing "
+                            "of it ran then",
+                            f"give a month from {first} to {Month.of(clock())}")
 
 
 def names_of(estate: Estate, store: Store | None = None, month: Month | None = None

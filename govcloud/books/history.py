@@ -37,7 +37,7 @@ from govcloud.drivers.base import CONSOLIDATED, Ability, Driver, Happening
 from govcloud.errors import DamagedState
 from govcloud.finance import history as record
 from govcloud.finance.history import HOST, PLAN, RESOURCE, Entry
-from govcloud.finance.period import Window, parse_time
+from govcloud.finance.period import Month, Window, parse_time
 from govcloud.placement.hosts import Host
 from govcloud.state.store import Store
 
@@ -153,6 +153,19 @@ def entries(store: Store, until: datetime | None = None) -> list[Entry]:
             found.append(_entry(r, store))
     found.sort(key=lambda e: (e.at, e.seq))
     return found
+
+
+def began(store: Store) -> Month | None:
+    """The month of the record's first row: no month before it can have run (None: the
+    record is empty)."""
+    ensure_tables(store)
+    first = store.query("SELECT at FROM history ORDER BY at LIMIT 1")
+    if not first:
+        return None
+    try:
+        return Month.of(parse_time(str(first[0][0])))
+    except ValueError:
+        return None  # a damaged time: entries() names it when the record is read
 
 
 def in_window(store: Store, window: Window) -> list[record.Stretch]:

@@ -14,7 +14,14 @@ from typing import Any
 
 from govcloud.books import history as dated
 from govcloud.books import records as stored
-from govcloud.books.accounts import all_on, host_counts, hosts_in_use, line_of, window
+from govcloud.books.accounts import (
+    all_on,
+    before_record,
+    host_counts,
+    hosts_in_use,
+    line_of,
+    window,
+)
 from govcloud.clock import clock
 from govcloud.core.model import Estate
 from govcloud.drivers.base import Ability, Driver
@@ -81,6 +88,7 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
     else:
         records = measured_records(resources, driver, win)
     if not any(r.allocated for r in records if r.item in usage.BILLED):
+        before_record(store, month)
         raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
                             "collect a month in which the estate existed")
     hosts = _hosts_of(estate, driver)

@@ -5,9 +5,11 @@ from the user. The command modules register their commands on ``cli`` when impor
 
 from __future__ import annotations
 
+import errno
 import gc
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -69,10 +71,47 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except OSError as exc:
+        said = _disk_said(exc)
+        if said is None:
+            _crashed(exc, argv)
+        click.echo(f"Error: {said}", err=True)
+        sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
-        log = crashlog.write(exc, _estate_of(argv))
-        where = f"the details are in {log}. Please report it with that file" if log else \
-            "no log could be written (set GOVCLOUD_LOG_DIR to a writable folder)"
-        click.echo(f"Internal error: {exc!r}. This is a bug in govcloud; {where}.", err=True)
-        sys.exit(70)
+        _crashed(exc, argv)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _crashed(exc: BaseException, argv: list[str] | None) -> NoReturn:
+    log = crashlog.write(exc, _estate_of(argv))
+    where = f"the details are in {log}. Please report it with that file" if log else \
+        "no log could be written (set GOVCLOUD_LOG_DIR to a writable folder)"
+    click.echo(f"Internal error: {exc!r}. This is a bug in govcloud; {where}.", err=True)
+    sys.exit(70)
+
+
+# A file or folder the system would not let govcloud write is the machine's problem, not a
+# bug: said with the file and the fix (exit 1), whichever command met it.
+_DISK = {
+    errno.EROFS: "is on a read-only file system",
+    errno.ENOSPC: "could not be written: the disk is full",
+    errno.EDQUOT: "could not be written: the disk quota is used up",
+    errno.EACCES: "may not be written by this user",
+    errno.EPERM: "may not be written by this user",
+}
+_DISK_FIX = {
+    errno.EROFS: "remount it read-write (or copy the estate to a writable disk) and run the "
+                 "command again",
+    errno.ENOSPC: "free space on that disk and run the command again",
+    errno.EDQUOT: "free space within the quota and run the command again",
+    errno.EACCES: "give the user running govcloud write access to it and run the command again",
+    errno.EPERM: "give the user running govcloud write access to it and run the command again",
+}
+
+
+def _disk_said(exc: OSError) -> str | None:
+    """One sentence for an OSError of the disk (read-only, full, not permitted) that names
+    the file and the fix; None for any other (a bug, reported as one)."""
+    if exc.errno not in _DISK or not exc.filename:
+        return None
+    return f"{exc.filename} {_DISK[exc.errno]} ({exc.strerror}) — {_DISK_FIX[exc.errno]}"

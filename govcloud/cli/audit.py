@@ -11,7 +11,7 @@ import click
 from govcloud.applying import engine
 from govcloud.audit import trail
 from govcloud.cli.app import cli
-from govcloud.cli.options import root
+from govcloud.cli.options import out_file, root
 from govcloud.cli.output import emit_json, output_option
 from govcloud.core.trail import Head
 from govcloud.estate.files import write_bytes
@@ -73,8 +73,7 @@ def verify(ctx: click.Context, head: Head | None, output: str) -> None:
 
 
 @audit.command("export")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: standard output).")
+@out_file("File to write (default: standard output).")
 @click.pass_context
 def export(ctx: click.Context, out: Path | None) -> None:
     """Export the whole audit trail as JSON Lines: one record per line, oldest first, with

@@ -16,7 +16,7 @@ from govcloud.estate.files import write_bytes
 from govcloud.reports.text import csv_cell, table
 from govcloud.reports.views import Report
 
-__all__ = ["emit_csv", "emit_json", "emit_report", "output_option", "table"]
+__all__ = ["csv_text", "emit_csv", "emit_json", "emit_report", "output_option", "table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,29 +45,49 @@ def emit_json(data: Any) -> None:
     raw.flush()
 
 
-def emit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """CSV on stdout, starting with a UTF-8 BOM so Excel on Chinese Windows reads the names
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV starting with a UTF-8 BOM so Excel on Chinese Windows reads the names
     (csv.DictReader and pandas read it with encoding utf-8-sig)."""
     buf = io.StringIO("\ufeff")
     buf.seek(0, io.SEEK_END)
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    click.echo(buf.getvalue(), nl=False)
+    return buf.getvalue()
 
 
-def emit_report(rep: Report, output: str, workbook: Path) -> None:
-    """A finance report in the format asked for; an XLSX goes to ``workbook``."""
-    if output == "json":
-        emit_json(rep.data)
-    elif output == "csv":
-        header, rows = rep.main
-        emit_csv(header, [[csv_cell(v) for v in r] for r in rows])
-    elif output == "xlsx":
+def emit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """CSV on stdout (``csv_text``)."""
+    click.echo(csv_text(header, rows), nl=False)
+
+
+def emit_report(rep: Report, output: str, out: Path | None, workbook: Path) -> None:
+    """A finance report in the format asked for: on standard output, or in the file ``out``
+    when given (every format, written as every ``--out`` is: ``write_bytes``); an XLSX always
+    goes to a file, ``out`` or else ``workbook``."""
+    if output == "xlsx":
         from govcloud.reports.xlsx import workbook as render
 
-        write_bytes(workbook, render(list(rep.sheets.items()), list(rep.notes),
-                                     active=next(iter(rep.sheets))))
-        click.echo(f"Wrote {workbook} ({', '.join(rep.sheets)}).")
-    else:
-        click.echo(rep.text)
+        path = out or workbook
+        write_bytes(path, render(list(rep.sheets.items()), list(rep.notes),
+                                 active=next(iter(rep.sheets))))
+        click.echo(f"Wrote {path} ({', '.join(rep.sheets)}).")
+        return
+    if out is None:
+        if output == "json":
+            emit_json(rep.data)
+        elif output == "csv":
+            emit_csv(*_csv_of(rep))
+        else:
+            click.echo(rep.text)
+        return
+    data = jsontext.dumps(rep.data) + b"\n" if output == "json" else \
+        csv_text(*_csv_of(rep)).encode("utf-8") if output == "csv" else \
+        (rep.text + "\n").encode("utf-8")
+    write_bytes(out, data)
+    click.echo(f"Wrote {out}.")
+
+
+def _csv_of(rep: Report) -> tuple[Sequence[str], list[list[Any]]]:
+    header, rows = rep.main
+    return header, [[csv_cell(v) for v in r] for r in rows]

@@ -11,7 +11,7 @@ import click
 
 from govcloud.applying import engine
 from govcloud.cli.app import cli
-from govcloud.cli.options import root, session
+from govcloud.cli.options import Whole, out_file, root, session
 from govcloud.cli.output import emit_json, output_option
 from govcloud.cli.render import (
     apply_text,
@@ -87,8 +87,7 @@ _delete_unmanaged = click.option(
 @click.option("--prune", is_flag=True, help="Also delete orphans: resources of departments "
               "that have no plan (protected ones, and what they stand on, are never deleted).")
 @_delete_unmanaged
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save the plan as JSON, to apply exactly it later.")
+@out_file("Save the plan as JSON, to apply exactly it later.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when the cloud matches the plans, 2 when there are changes or "
                    "something to decide (blocked, orphaned, unmanaged), 1 on error.")
@@ -273,7 +272,8 @@ def show(ctx: click.Context, output: str) -> None:
 
 
 @cli.command()
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1),
+@click.option("--limit", default=10, show_default=True,
+              type=Whole(1, 100_000, "how many applies to list"),
               help="How many applies to list.")
 @click.option("--journal", "apply_id", help="Print the journal of one apply.")
 @output_option("text", "json")

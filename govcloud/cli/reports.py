@@ -11,6 +11,9 @@ import click
 from govcloud.books import accounts, closing, metering, spans
 from govcloud.cli.app import cli
 from govcloud.cli.options import (
+    PORT,
+    out_file,
+    out_folder,
     out_option,
     period_option,
     report,
@@ -31,7 +34,7 @@ def _report(ctx: click.Context, kind: str, period: Month, output: str, out: Path
             detail: bool = False) -> None:
     with session(ctx) as s:
         rep = accounts.report(s.estate, s.store, kind, period, detail, output == "xlsx")
-    emit_report(rep, output, out or Path(f"govcloud-{period}.xlsx"))
+    emit_report(rep, output, out, Path(f"govcloud-{period}.xlsx"))
 
 
 @report.command()
@@ -75,7 +78,7 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
         return
     with session(ctx) as s:
         rep = spans.span_report(s.estate, s.store, span)
-    emit_report(rep, output, out or Path(f"govcloud-{span}.xlsx"))
+    emit_report(rep, output, out, Path(f"govcloud-{span}.xlsx"))
 
 
 @report.command("unit-costs")
@@ -118,8 +121,7 @@ def savings(ctx: click.Context, period: Month, output: str, out: Path | None,
 
 @report.command("html")
 @period_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="HTML file to write (default govcloud-report-PERIOD.html).")
+@out_file("HTML file to write (default govcloud-report-PERIOD.html).")
 @click.pass_context
 def html_report(ctx: click.Context, period: Month, out: Path | None) -> None:
     """Write one self-contained HTML report with charts: cost per department, savings,
@@ -139,8 +141,7 @@ def html_report(ctx: click.Context, period: Month, out: Path | None) -> None:
 @report.command("statement")
 @period_option
 @click.option("--department", required=True, help="Department id.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="HTML file to write (default statement-DEPARTMENT-PERIOD.html).")
+@out_file("HTML file to write (default statement-DEPARTMENT-PERIOD.html).")
 @click.pass_context
 def statement_report(ctx: click.Context, period: Month, department: str,
                      out: Path | None) -> None:
@@ -160,8 +161,7 @@ def statement_report(ctx: click.Context, period: Month, department: str,
 
 @report.command()
 @period_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="open-data",
-              show_default=True, help="Folder for the open-data files.")
+@out_folder("open-data", "Folder for the open-data files.")
 @click.pass_context
 def publish(ctx: click.Context, period: Month, out: Path) -> None:
     """Write the open-data release of a closed month's per-department spending and savings: a
@@ -239,7 +239,7 @@ def statement_rerate(ctx: click.Context, period: Month, yes: bool, reason: str |
     with session(ctx) as s:
         change, _ = closing.rerate(s.estate, s.store, period, reason if yes else None)
         rep = rerate(accounts.names_of(s.estate, s.store, period), change, yes)
-    emit_report(rep, output, Path(f"govcloud-rerate-{period}.xlsx"))
+    emit_report(rep, output, None, Path(f"govcloud-rerate-{period}.xlsx"))
 
 
 @statement.command("reopen")
@@ -343,7 +343,7 @@ def usage_collect(ctx: click.Context, period: Month, output: str) -> None:
 
 
 @cli.command()
-@click.option("--port", type=int, default=9464, show_default=True, help="Port to listen on.")
+@click.option("--port", type=PORT, default=9464, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--interval", type=click.FloatRange(0, 86400), default=10.0, show_default=True,
               help="Rebuild the metrics at most once per this many seconds; scrapes in "

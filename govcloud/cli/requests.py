@@ -14,12 +14,17 @@ from govcloud.access import users
 from govcloud.access.users import Person
 from govcloud.applying import engine
 from govcloud.cli.app import cli
-from govcloud.cli.options import root
+from govcloud.cli.options import SQL_INTEGER, Whole, root
 from govcloud.cli.output import emit_json, output_option, table
+from govcloud.core import jsontext
 from govcloud.core.patterns import visible
-from govcloud.errors import GovcloudError
+from govcloud.errors import Diagnostic, GovcloudError
+from govcloud.estate.files import read_bytes
 from govcloud.requests import assessment, decisions, records
 from govcloud.state.store import Store, holder_id
+
+REQUEST_NUMBER = Whole(1, SQL_INTEGER, "a request number",
+                       " (govcloud request list shows them)")
 
 
 @cli.group("request")
@@ -41,23 +46,44 @@ def _person(store: Store, name: str) -> Person:
     return person
 
 
+MAX_REQUEST_BYTES = 1_000_000
+_EXAMPLE = ('e.g. {"kind": "replicas", "department": "finance", "reason": "…", "server": '
+            '"fin-app", "count": 3}')
+
+
 def _payload(source: str) -> Any:
-    text = sys.stdin.read(1_000_001) if source == "-" else None
-    if text is None:
-        path = Path(source)
-        try:
-            if path.stat().st_size > 1_000_000:
-                raise GovcloudError(f"{source} is larger than 1 MB", "a request is small")
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise GovcloudError(f"cannot read {source}: {exc.strerror}",
-                                "give a JSON file, or - for standard input") from exc
+    """A request file's JSON (``-``: standard input), read as the estate's files are: a
+    regular file only, at most 1 MB read, UTF-8, and no key given twice; any fault is one
+    sentence naming the file, the line where it can, and the fix."""
+    name = "standard input" if source == "-" else source
+    if source == "-":
+        raw: bytes | None = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
+        problems = [] if len(raw or b"") <= MAX_REQUEST_BYTES else [Diagnostic(
+            "on standard input", 0, "", "is more than 1,000,000 bytes")]
+    else:
+        raw, problems = read_bytes(Path(source), source, None, limit=MAX_REQUEST_BYTES)
+    if raw is None or problems:
+        p = problems[0]
+        raise GovcloudError(f"the request {p.file} {p.message}",
+                            "give the path of a JSON file of at most 1 MB, or - for standard "
+                            "input")
     try:
-        return json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise GovcloudError(f"{name}:{line}: the request is not UTF-8 text",
+                            "save it as UTF-8") from None
+    try:
+        return jsontext.loads(text)
+    except jsontext.DuplicateKey as exc:
+        raise GovcloudError(f"{name}:{exc.line}: the key {exc.key!r} is given twice in one "
+                            "object (which one was meant?)",
+                            f"give {exc.key!r} once") from None
+    except json.JSONDecodeError as exc:
+        raise GovcloudError(f"{name}:{exc.lineno}: the request is not JSON: {exc.msg}",
+                            _EXAMPLE) from None
     except (ValueError, RecursionError) as exc:
-        raise GovcloudError(f"{source} is not JSON: {exc}",
-                            'e.g. {"kind": "replicas", "department": "finance", '
-                            '"reason": "…", "server": "fin-app", "count": 3}') from None
+        raise GovcloudError(f"{name} is not JSON: {type(exc).__name__}", _EXAMPLE) from None
 
 
 def _verdict_text(v: dict[str, Any]) -> str:
@@ -103,7 +129,7 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
     data = _payload(file)
     with engine.records(root(ctx)) as (estate, store):
         person = _person(store, as_)
-        department = data.get("department") if isinstance(data, dict) else None
+        department = decisions.may_file(person, data)  # the dry run asks it too
         if dry_run:
             verdict = assessment.assess(estate, str(department or ""), data).as_dict()
             emit_json(verdict) if output == "json" else click.echo(_verdict_text(verdict))
@@ -153,7 +179,7 @@ def list_(ctx: click.Context, department: str | None, state: str | None, output:
 
 
 @request_.command("show")
-@click.argument("number", type=int)
+@click.argument("number", type=REQUEST_NUMBER)
 @output_option("text", "json")
 @click.pass_context
 def show(ctx: click.Context, number: int, output: str) -> None:
@@ -182,7 +208,7 @@ def show(ctx: click.Context, number: int, output: str) -> None:
 
 
 @request_.command("approve")
-@click.argument("number", type=int)
+@click.argument("number", type=REQUEST_NUMBER)
 @click.option("--as", "as_", required=True, metavar="USER", help="The approving user.")
 @click.option("--reason", default="", help="A remark, recorded in the audit trail.")
 @click.pass_context
@@ -204,7 +230,7 @@ def approve(ctx: click.Context, number: int, as_: str, reason: str) -> None:
 
 
 @request_.command("reject")
-@click.argument("number", type=int)
+@click.argument("number", type=REQUEST_NUMBER)
 @click.option("--as", "as_", required=True, metavar="USER", help="The deciding user.")
 @click.option("--reason", required=True, help="Why (shown to the requester; audited).")
 @click.option("--send-back", is_flag=True,

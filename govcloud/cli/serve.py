@@ -8,14 +8,14 @@ import os
 import click
 
 from govcloud.cli.app import cli
-from govcloud.cli.options import root
+from govcloud.cli.options import PORT, root
 from govcloud.errors import MissingExtra
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (put a TLS proxy in front for other machines).")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8080, show_default=True, type=PORT, help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (they share the state store: with several, use a "
                    "PostgreSQL state.url).")

@@ -6,11 +6,15 @@ faster on a 2,000-department plan.
 Anything orjson refuses (an integer beyond 64 bits, a key that is not text) goes through the
 standard library instead, so the text never depends on which encoder wrote it; dates and
 times pass to ``default`` as the standard library passes them (``str(value)``).
+
+:func:`loads` reads JSON a person wrote (a request) and refuses a key given twice in one
+object, which the standard library would settle silently by keeping the last.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -29,3 +33,57 @@ def dumps(value: Any, sort_keys: bool = False, indent: bool = False) -> bytes:
                           indent=2 if indent else None,
                           separators=(",", ": ") if indent else (",", ":"))
         return text.encode()
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names ``key`` twice; the second time on ``line``."""
+
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(f"line {line}: the key {key!r} is given twice in one object")
+        self.key, self.line = key, line
+
+
+class _Twice(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Twice(key)
+        out[key] = value
+    return out
+
+
+def loads(text: str) -> Any:
+    """JSON text's value, refusing a key given twice in one object (DuplicateKey, naming the
+    key and the line of its second use); other faults as ``json.loads`` raises them."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique)
+    except _Twice as twice:
+        raise DuplicateKey(twice.key, _line_of_second(text, twice.key)) from None
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
+
+
+def _line_of_second(text: str, key: str) -> int:
+    """The line where ``key`` is first used again in the object that already has it (only
+    asked once the parse has found such a key, so the text is JSON up to there)."""
+    seen: list[set[str] | None] = []  # per open bracket: an object's keys, or None (array)
+    last: tuple[str, int] | None = None
+    for token in _TOKEN.finditer(text):
+        t = token.group()
+        if t in "{[":
+            seen.append(set() if t == "{" else None)
+        elif t in "}]":
+            seen.pop()
+        elif t == ":" and last is not None and seen and seen[-1] is not None:
+            name, at = last
+            if name in seen[-1] and name == key:
+                return text.count("\n", 0, at) + 1
+            seen[-1].add(name)
+        last = (json.loads(t), token.start()) if t.startswith('"') else None
+    return 1

@@ -81,12 +81,20 @@ def check_request(payload: Any) -> list[Diagnostic]:
     if not isinstance(payload, dict):
         return [_field("", "a request is an object of fields",
                        'e.g. {"kind": "replicas", "department": "finance", ...}')]
+    unpaired = _unpaired(payload)
+    if unpaired is not None:
+        return [_field(unpaired, "holds an unpaired surrogate (a \\ud800-\\udfff escape "
+                       "alone), which is no character", "remove it or write the character "
+                       "itself")]
     kind = payload.get("kind")
     if not isinstance(kind, str) or kind not in SCHEMAS:
         return [_field("kind", f"unknown kind of request {str(kind)[:40]!r}",
                        f"one of: {', '.join(KIND_NAMES)}")]
     out = [Diagnostic(FIELD, 0, _missing(d.path, d.message), d.message, d.hint)
            for d in check(Document(FIELD, payload, {}), SCHEMAS[kind])]
+    if not out and not payload["reason"].strip():
+        out.append(_field("reason", "the reason is only white space",
+                          "say why it is needed: the approvers read it"))
     if kind == "remove" and not out and ("server" in payload) == ("website" in payload):
         out.append(_field("server", "name one server or one website to remove",
                           'give "server": NAME or "website": DOMAIN'))
@@ -95,6 +103,26 @@ def check_request(payload: Any) -> list[Diagnostic]:
                           "give at least one of instances, cores, ram_gb, volumes, "
                           "volume_gb, websites"))
     return out
+
+
+def _unpaired(value: Any, path: str = "") -> str | None:
+    """The field (dotted path) of the first text holding a lone surrogate, which JSON's
+    \\u escapes can carry but no UTF-8 file, database or policy engine takes."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    pairs = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in pairs:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _SURROGATE.search(key):
+            return here
+        found = _unpaired(item, here)
+        if found is not None:
+            return found
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _missing(path: str, message: str) -> str:

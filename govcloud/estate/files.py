@@ -14,11 +14,18 @@ document). The rules, the same for every file:
 - a refused file's content is never shown: the diagnostic names the file and the reason.
 
 Every failure is a diagnostic. Parsing itself is pure (``govcloud.core.documents``).
+
+Every file govcloud writes is written as its files are read (:func:`write_atomically`): a
+temporary file in the same folder, renamed into place. A report, release, export or saved
+plan (every ``--out``, :func:`write_bytes`) goes only to a regular file or a new one: a
+symbolic link, named pipe, device, socket or folder where it would go is refused and left as
+it was, checked before the data is written and again just before the rename.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import os
 import stat
@@ -170,31 +177,75 @@ def display(path: Path, root: Path) -> str:
     return shown if rel.startswith("..") else rel
 
 
-def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+def write_atomically(path: Path, data: bytes, mode: int | None = None,
+                     files_only: bool = False) -> None:
     """Put ``data`` at ``path`` in one step, the only way govcloud writes a file: written to
     a temporary file in the same folder, flushed to disk, renamed onto ``path``, then the
     folder flushed so the rename survives a crash too. A reader sees the old file or the new
-    one, never half; a link planted at ``path`` is replaced, never followed. The file gets
-    ``mode``, else the mode of the file it replaces, else a new file's (0666 less the umask).
-    The folder must exist; an OSError is the caller's to word, and leaves no temporary file."""
+    one, never half; a link planted at ``path`` is replaced, never followed (``files_only``:
+    anything but a regular file at ``path`` is refused instead, see :func:`not_a_file`). The
+    file gets ``mode``, else the mode of the file it replaces, else a new file's (0666 less
+    the umask). The folder must exist; an OSError is the caller's to word (its filename is
+    ``path``, never the temporary file's), and leaves no temporary file."""
+    if files_only:
+        not_a_file(path)
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = _new_file_mode()
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(name, mode)
+        if files_only:
+            not_a_file(path)  # again: swapped for a link or a device while written
         os.replace(name, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(name)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     _sync_folder(path.parent)
+
+
+_NOT_A_FILE = (
+    (stat.S_ISLNK, "a symbolic link", "so that a link cannot make it write over a file "
+     "elsewhere"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)", "a pipe would make it wait for a reader"),
+    (stat.S_ISCHR, "a device", "it never replaces a device"),
+    (stat.S_ISBLK, "a device", "it never replaces a device"),
+    (stat.S_ISSOCK, "a socket", "it never replaces a socket"),
+    (stat.S_ISDIR, "a folder", "it never replaces a folder"),
+)
+
+
+def not_a_file(path: Path) -> None:
+    """Refuse to write an output at ``path`` when something other than a regular file is
+    there (a link, named pipe, device, socket or folder): a GovcloudError naming what is
+    there and the fix; the thing itself is left as it was. Nothing there is fine."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise GovcloudError(f"cannot write {path}: {exc.strerror}",
+                            "choose a writable path with --out") from exc
+    if stat.S_ISREG(st.st_mode):
+        return
+    what, why = next(((w, y) for test, w, y in _NOT_A_FILE if test(st.st_mode)),
+                     ("not a regular file", "it writes only regular files"))
+    raise GovcloudError(f"cannot write {path}: it is {what}, and govcloud writes reports, "
+                        f"exports and saved plans only to regular files ({why}); it was "
+                        "left as it was",
+                        "give --out the path of a regular file, or of a new one")
 
 
 def _sync_folder(folder: Path) -> None:
@@ -210,16 +261,27 @@ def _sync_folder(folder: Path) -> None:
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write a report, release or saved plan, creating its folder; a failure is a
-    GovcloudError. Written atomically (``write_atomically``): a link planted at ``path`` is
-    replaced, never followed (the output folder may be shared), and a reader never sees half
-    a file. The file gets a new file's mode, whatever the file it replaces had."""
+    """Write a report, release, export or saved plan (every ``--out``), creating its folder;
+    a failure is a GovcloudError. Written atomically (``write_atomically``), only to a
+    regular file or a new one: a link, pipe, device, socket or folder at ``path`` is
+    refused and left as it was (``not_a_file``), and a reader never sees half a file. The
+    file gets a new file's mode, whatever the file it replaces had."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, data, _new_file_mode())
+        write_atomically(path, data, _new_file_mode(), files_only=True)
     except OSError as exc:
         raise GovcloudError(f"cannot write {path}: {exc.strerror}",
-                            "choose a writable path with --out") from exc
+                            _fix_of(exc.errno, path)) from exc
+
+
+def _fix_of(code: int | None, path: Path) -> str:
+    """How to get past a failed write of an output file."""
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"free space on the disk of {path.parent} (or choose another path with " \
+               "--out) and run the command again"
+    if code == errno.EROFS:
+        return f"{path.parent} is on a read-only file system: choose a writable path with --out"
+    return "choose a writable path with --out"
 
 
 def write_text(path: Path, text: str, mode: int | None = None) -> None:

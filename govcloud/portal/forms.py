@@ -9,12 +9,12 @@ the fix. Nothing here decides validity."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from starlette.requests import Request
 
+from govcloud.core import jsontext
 from govcloud.core.requests import SCHEMAS
 
 MAX_FORM_BYTES = 64 * 1024
@@ -44,8 +44,10 @@ async def _read(request: Request) -> dict[str, Any] | None:
         if len(raw) > MAX_FORM_BYTES:
             return None
         try:
-            return {"_json": json.loads(raw)}
-        except (ValueError, RecursionError) as exc:
+            return {"_json": jsontext.loads(raw.decode("utf-8"))}
+        except jsontext.DuplicateKey as exc:  # the last would win, unseen
+            return {"_bad": f"the body's JSON is ambiguous: {exc} — give it once"}
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError too
             return {"_bad": f"the body is not JSON ({type(exc).__name__})"}
     if kind != "application/x-www-form-urlencoded":
         return {"_bad": "send a form (application/x-www-form-urlencoded) or JSON"}

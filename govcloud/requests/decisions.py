@@ -58,13 +58,7 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
            source: str = "portal") -> Request:
     """File a request (refused, with every field's problem, when its verdict is not ok); one
     that the rules approve at once is written to the plan file now."""
-    department = payload.get("department") if isinstance(payload, dict) else None
-    if person.role not in FILERS:
-        raise RequestRefused(f"{with_article(person.role)} does not file requests",
-                             "department members and approvers file requests")
-    if person.department is not None and department != person.department:
-        raise RequestRefused(f"{person.name} files requests for {person.department} only",
-                             f'set "department": "{person.department}"')
+    department = may_file(person, payload)
     verdict = assess(estate, str(department or ""), payload)
     if not verdict.ok:
         first = verdict.errors[0] if verdict.errors else {"message": "invalid"}
@@ -85,6 +79,19 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
                          f"approved by rule {rule}", source)
     _tell(estate, store, request, person.name, source)
     return request
+
+
+def may_file(person: Person, payload: Any) -> Any:
+    """The department ``payload`` is for, when ``person`` may file it (filing and its dry
+    run ask the same); else RequestRefused with who may."""
+    department = payload.get("department") if isinstance(payload, dict) else None
+    if person.role not in FILERS:
+        raise RequestRefused(f"{with_article(person.role)} does not file requests",
+                             "department members and approvers file requests")
+    if person.department is not None and department != person.department:
+        raise RequestRefused(f"{person.name} files requests for {person.department} only",
+                             f'set "department": "{person.department}"')
+    return department
 
 
 def _git(request: Request, approvers: list[dict[str, str]]) -> dict[str, Any]:

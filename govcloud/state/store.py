@@ -49,6 +49,8 @@ from govcloud.state.url import locate, redact
 # Tables whose rows no derived figure reads: sessions, the audit trail (and its head in
 # meta, with the schema version, the estate's name and the session secret), accounts, API
 # tokens, the lock's holder. Writing them does not move ``Store.version``.
+# SQLite's names for a statement the disk failed (SQLITE_IOERR_WRITE and the like included).
+_DISK_FAULTS = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
 BOOKKEEPING = frozenset({"sessions", "audit", "meta", "users", "tokens", "lock_holder"})
 _WRITE = re.compile(r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|"
                     r"DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
@@ -282,13 +284,26 @@ class Store:
         if match is None or match.group(1).lower() not in BOOKKEEPING:
             self._writes += 1
 
+    @contextlib.contextmanager
+    def _disk(self) -> Iterator[None]:
+        """A SQLite statement the disk failed (full, read-only, an I/O error) after the store
+        was opened — mid-apply, after a change was recorded — is the disk's StateError with
+        its fix (``state/disk``), never an internal error."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            name = getattr(exc, "sqlite_errorname", "") or ""
+            if self.path is None or not name.startswith(_DISK_FAULTS):
+                raise
+            raise disk.io_error(self.path, exc) from exc
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self._mutex:
+        with self._mutex, self._disk():
             self._wrote(sql)
             self._conn.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._mutex:
+        with self._mutex, self._disk():
             self._wrote(sql)
             if self.kind == "sqlite":
                 self._conn.executemany(sql, rows)
@@ -297,7 +312,7 @@ class Store:
                     cur.executemany(self._sql(sql), rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._mutex:
+        with self._mutex, self._disk():
             cur = self._conn.execute(self._sql(sql), tuple(params))
             return list(cur.fetchall())
 
@@ -311,13 +326,16 @@ class Store:
             self._in_tx = True
             try:
                 if self.kind == "sqlite":
-                    self._conn.execute("BEGIN IMMEDIATE")
+                    with self._disk():
+                        self._conn.execute("BEGIN IMMEDIATE")
                     try:
                         yield
                     except BaseException:
-                        self._conn.execute("ROLLBACK")
+                        with contextlib.suppress(sqlite3.OperationalError):
+                            self._conn.execute("ROLLBACK")  # none left when SQLite undid it
                         raise
-                    self._conn.execute("COMMIT")
+                    with self._disk():
+                        self._conn.execute("COMMIT")
                 else:
                     with self._conn.transaction():
                         yield

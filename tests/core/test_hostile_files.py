@@ -238,19 +238,19 @@ def test_inventory_links_are_refused(estate: Path, secrets: dict[str, Path]) -> 
     assert "inventories/hosts.yml: is a symbolic link" in proc.stderr
 
 
-def test_a_link_planted_where_a_report_goes_is_replaced_not_followed(tmp_path: Path) -> None:
+def test_a_link_planted_where_a_report_goes_is_refused_and_left(tmp_path: Path) -> None:
     # Found by a review: report publish wrote through a link planted in its --out folder.
+    # Then replaced; since #22 case 10 refused: an output goes only to a regular file.
     victim = tmp_path / "elsewhere" / "victim.txt"
     victim.parent.mkdir()
     victim.write_text("keep me")
     out = tmp_path / "open-data"
     out.mkdir()
     (out / "datapackage.json").symlink_to(victim)
-    files.write_bytes(out / "datapackage.json", b"{}")
+    with pytest.raises(files.GovcloudError, match="it is a symbolic link"):
+        files.write_bytes(out / "datapackage.json", b"{}")
     assert victim.read_text() == "keep me"
-    written = out / "datapackage.json"
-    assert not written.is_symlink() and written.read_bytes() == b"{}"
-    assert written.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert (out / "datapackage.json").readlink() == victim
     assert sorted(p.name for p in out.iterdir()) == ["datapackage.json"]  # no part left
 
 

@@ -253,8 +253,9 @@ def test_history_refuses_an_empty_id_and_a_limit_below_one(tmp_path: Path) -> No
     assert empty.stderr.startswith("Error: no apply with id '' in the state store")
     for limit in ("0", "-1"):
         proc = govcloud("history", "--limit", limit, estate=estate)
-        assert proc.returncode == 2, proc.stdout
-        assert "Invalid value for '--limit'" in proc.stderr
+        assert proc.returncode == 1, proc.stdout  # one line and the range (#22 case 13)
+        assert proc.stderr == f"Error: --limit {limit} is out of range — give how many " \
+            "applies to list from 1 to 100,000\n"
         assert "No applies recorded yet." not in proc.stdout
 
 

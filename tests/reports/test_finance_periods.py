@@ -33,7 +33,8 @@ def test_usage_only_for_months_that_have_begun_and_had_something(golden: Path) -
     future = govcloud("usage", "collect", "--period", "2027-03", estate=golden)
     assert future.returncode == 1 and "2027-03 has not begun" in future.stderr
     before = govcloud("usage", "collect", "--period", "2025-12", estate=golden)
-    assert before.returncode == 1 and "nothing ran in 2025-12" in before.stderr
+    assert before.returncode == 1 and "2025-12 is before the estate's record began " \
+        "(2026-01): nothing of it ran then — give a month from 2026-01" in before.stderr
     assert "Traceback" not in future.stderr + before.stderr
     periods = {p for (p,) in sqlite3.connect(golden / ".state/govcloud.db").execute(
         "SELECT DISTINCT period FROM usage")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,19 @@ def govcloud(*args: str, estate: Path | None = None, env: dict[str, str] | None 
         raise AssertionError(f"govcloud {' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def one_line(proc: subprocess.CompletedProcess[str], *said: str) -> str:
+    """Exit 1, one line on stderr ("Error: …" with its fix after "—"), no traceback (an
+    apply's progress lines, "[n/total] done …", aside)."""
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.strip().splitlines()
+             if not re.match(r"\[\d+/\d+\] ", line)]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("Error: ") and " — " in lines[0], lines[0]
+    for words in said:
+        assert words in lines[0], lines[0]
+    return lines[0]
 
 
 def help_text(*args: str) -> str:
