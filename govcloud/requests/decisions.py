@@ -82,7 +82,7 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
     assert request is not None
     if verdict.chain.get("auto"):
         try:
-            request = _write(estate, store, request, _by_rule(request), "", source)
+            request = _write(estate, store, request, *_by_rule(request), source)
         except RequestRefused:  # written meanwhile by another command's write_approved
             request = find(store, n) or request
         except GovcloudError as exc:
@@ -96,9 +96,11 @@ class NotWritten(GovcloudError):
     approved, waiting to be written, and the next command that can writes it."""
 
 
-def _by_rule(r: Request) -> dict[str, str]:
-    """The approval of a request by the rule that approves it at once."""
-    return {"role": "auto", "by": f"govcloud (approval rule {r.verdict['chain']['rules'][-1]})"}
+def _by_rule(r: Request) -> tuple[dict[str, str], str]:
+    """The approval of a request by the rule that approves it at once, and its reason."""
+    rule = r.verdict["chain"]["rules"][-1]
+    return {"role": "auto", "by": f"govcloud (approval rule {rule})"}, \
+        f"approved by rule {rule}"
 
 
 def _not_written(store: Store, r: Request, why: GovcloudError) -> NotWritten:
@@ -132,7 +134,7 @@ def write_approved(estate: Estate, store: Store, source: str = "cli") -> list[Re
     for r in sorted((r for r in waiting if r.unwritten() and r.verdict["chain"].get("auto")),
                     key=lambda r: r.id):
         try:
-            written = _write(estate, store, r, _by_rule(r), "", source, wait=0.0)
+            written = _write(estate, store, r, *_by_rule(r), source, wait=0.0)
         except LockHeld:
             break  # an apply (or another decision) runs: the next command tries again
         except RequestRefused:
@@ -140,7 +142,7 @@ def write_approved(estate: Estate, store: Store, source: str = "cli") -> list[Re
         except GovcloudError as exc:
             _note(store, r, str(exc))
             continue
-        _tell(estate, store, written, _by_rule(r)["by"], source)
+        _tell(estate, store, written, _by_rule(r)[0]["by"], source)
         done.append(written)
     return done
 

@@ -22,6 +22,7 @@ import pytest
 from govcloud.access import users
 from govcloud.applying import engine
 from govcloud.audit import trail
+from govcloud.core.approvals import Acting, Holder, acting
 from govcloud.errors import GovcloudError
 from govcloud.requests import decisions, records
 from tests.portal.test_notify import Inbox, _text, inbox  # noqa: F401 (the fixture)
@@ -183,6 +184,27 @@ def test_the_escalation_mails_the_people_who_can_act(
     assert "op1, op2" in mail and "bd-head@" not in str(box.mails[-1][0])
 
 
+def test_the_next_role_up_is_the_operators_and_above_them_nobody() -> None:
+    """``acting`` as data: a step with someone other than the requester stays; an approver's
+    or finance's step nobody else can take goes to the operators; an operator's step has no
+    role above it and names the fix."""
+    people = [Holder("head", "approver", "big-data"), Holder("head2", "approver", "finance"),
+              Holder("op1", "operator", None), Holder("op2", "operator", None)]
+    assert acting("approver", "finance", "li", [], people) == Acting(
+        "approver", "approver", ("head2",))
+    assert acting("approver", "big-data", "head", [], people) == Acting(
+        "approver", "operator", ("op1", "op2"),
+        "big-data has no approver other than the requester")
+    assert acting("finance", "big-data", "zhao", [], people) == Acting(
+        "finance", "operator", ("op1", "op2"),
+        "there is no finance other than the requester")
+    assert acting("operator", "big-data", "op1", [], people).names == ("op2",)
+    alone = acting("operator", "big-data", "op1", ["op2"], people)
+    assert alone.names == () and alone.role == "operator"
+    assert alone.why == "nobody holds the operator role but the requester and whoever " \
+        "approved an earlier step: add one (govcloud users add NAME --role operator)"
+
+
 # 8b ----------------------------------------------------------------------------------------
 
 def test_an_approval_by_rule_meeting_the_lock_is_written_by_the_next_command(
@@ -232,6 +254,29 @@ def test_an_approval_by_rule_meeting_the_lock_is_written_by_the_next_command(
         assert [e.action for e in trail.entries(store)][-2:] == ["request new",
                                                                  "request approve"]
         assert trail.verify(store).whole
+
+
+def test_an_approval_by_rule_written_late_is_judged_by_the_rules_as_they_are_then(
+        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not written while the lock was held, and the rules changed meanwhile so that they no
+    longer approve it at once: it waits for the people they name now."""
+    monkeypatch.setattr(decisions, "LOCK_SECONDS", 0.0)
+    with engine.records(estate) as (_, holder):
+        holder.lock(doing="apply")
+        try:
+            with pytest.raises(decisions.NotWritten):
+                _file(estate, "li", REPLICAS)
+        finally:
+            holder.unlock()
+    edit(estate / "policies" / "approvals.yaml", "verdict.cost_delta < 500.0",
+         "verdict.cost_delta < 1.0")
+    shown = govcloud("request", "show", "1", estate=estate, check=True).stdout
+    assert "State: waiting for an operator (op1, op2)" in shown, shown
+    r = _find(estate, 1)
+    assert r.verdict["chain"] == {"roles": ["operator"], "rules": ["operator"], "auto": False}
+    assert "now needs operator" in r.note
+    assert "    count: 3\n" in (estate / "plans" / "finance.yaml").read_text()
+    assert _approve(estate, "op1", 1).state == "approved"
 
 
 @pytest.fixture

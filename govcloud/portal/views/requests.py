@@ -19,7 +19,7 @@ def _summary(r: records.Request) -> Data:
     return {"id": r.id, "department": r.department, "kind": r.kind, "requester": r.requester,
             "state": r.state, "waiting_for": r.waiting_for(), "reason": r.payload.get("reason"),
             "cost_delta": r.verdict.get("cost_delta"), "created_at": r.created_at,
-            "note": r.note}
+            "note": r.note, "unwritten": r.unwritten()}
 
 
 def requests(p: Portal, who: Session, department: str) -> Data:
