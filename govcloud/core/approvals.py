@@ -236,9 +236,10 @@ def _none(step: str, department: str) -> str:
 
 def may_approve(role: str, department: str | None, name: str, requester: str,
                 request_department: str, chain_: Chain, done: list[str],
-                taker: Acting | None = None) -> str:
+                taker: Acting | None = None, done_by: Collection[str] = ()) -> str:
     """Why a person may not approve the request's next stage now ("" when they may);
-    ``taker``: who takes the step (``acting``), when it is not the step's own role."""
+    ``taker``: who takes the step (``acting``: the step's own role or the next one up);
+    ``done_by``: who took its earlier steps."""
     if name == requester:
         return "nobody approves their own request (separation of duties)"
     waiting = [r for r in chain_.roles if r not in done]
@@ -252,7 +253,7 @@ def may_approve(role: str, department: str | None, name: str, requester: str,
                f"{with_article(role)}'s{up}"
     if takes == "approver" and department != request_department:
         return "an approver signs off only their own department's requests"
-    if taker is not None and name not in taker.names:
+    if name in done_by:
         return "you approved an earlier step of this request; another person approves " \
                "this one"
     return ""

@@ -327,7 +327,8 @@ def _decidable(store: Store, person: Person, n: int) -> Request:
     why = approvals.may_approve(person.role, person.department, person.name,
                                 request.requester, request.department, chain,
                                 [a["role"] for a in request.approvals],
-                                deciders.taker(store, request))
+                                deciders.taker(store, request),
+                                [a["by"] for a in request.approvals])
     if why:
         raise RequestRefused(f"{person.name} cannot decide request {n}: {why}",
                              "the request shows who it waits for")
