@@ -42,6 +42,7 @@ from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan
 from govcloud.placement.hosts import Host, Ratios
+from govcloud.requests import decisions
 from govcloud.requests.records import Request, listing
 from govcloud.services.playbooks import after_apply
 from govcloud.state.store import ApplyRecord, Store, acting, holder_id, open_store
@@ -145,12 +146,16 @@ def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
 
 @contextmanager
 def session(root: Path) -> Iterator[EstateSession]:
-    """Open the estate at ``root`` (it must validate), its store and its driver."""
+    """Open the estate at ``root`` (it must validate), its store and its driver. An approval
+    killed mid-way is settled first, and requests approved by a rule but not written yet are
+    written (``decisions.write_approved``): the plans are then read again as they left
+    them."""
     estate = validate(root).estate()
     store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
     try:
-        if planwrites.settle(store, estate.root):  # an approval killed mid-way: the plans
-            estate = validate(root).estate()       # are read again as it left them
+        settled = planwrites.settle(store, estate.root)
+        if decisions.write_approved(estate, store, f"cli {holder_id()}") or settled:
+            estate = validate(root).estate()
         _bring_over(estate, store)
         driver = open_driver(estate, store)
         try:

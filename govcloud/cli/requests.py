@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,11 @@ from govcloud.cli.app import cli
 from govcloud.cli.options import SQL_INTEGER, Whole, root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.core import jsontext
+from govcloud.core.model import Estate
 from govcloud.core.patterns import visible
 from govcloud.errors import Diagnostic, GovcloudError
 from govcloud.estate.files import read_bytes
-from govcloud.requests import assessment, decisions, records
+from govcloud.requests import assessment, deciders, decisions, records
 from govcloud.state.store import Store, holder_id
 
 REQUEST_NUMBER = Whole(1, SQL_INTEGER, "a request number",
@@ -37,6 +40,19 @@ def request_() -> None:
     Example:
       govcloud request list --state waiting
     """
+
+
+@contextmanager
+def _opened(ctx: click.Context) -> Iterator[tuple[Estate, Store]]:
+    """The estate and its store, with the requests approved by a rule but not written yet
+    written first where they can be (so every request command finishes them)."""
+    with engine.records(root(ctx)) as (estate, store):
+        decisions.write_approved(estate, store, f"cli {holder_id()}")
+        yield estate, store
+
+
+def _state(store: Store, r: records.Request, brief: bool = False) -> str:
+    return deciders.shown_state(r, deciders.taker(store, r), brief)
 
 
 def _person(store: Store, name: str) -> Person:
@@ -127,7 +143,7 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
              "server": "fin-budget-app", "count": 4}' | govcloud request new - --as li.wei
     """
     data = _payload(file)
-    with engine.records(root(ctx)) as (estate, store):
+    with _opened(ctx) as (estate, store):
         person = _person(store, as_)
         department = decisions.may_file(person, data)  # the dry run asks it too
         if dry_run:
@@ -146,11 +162,11 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
             else:
                 click.echo(_verdict_text(exc.verdict.as_dict()))
             raise
+        state = _state(store, filed)
     if output == "json":
         emit_json(filed.as_dict())
         return
     click.echo(_verdict_text(filed.verdict))
-    state = filed.state if filed.state != "waiting" else f"waiting for {filed.waiting_for()}"
     click.echo(f"Filed request {filed.id}: {state}.")
 
 
@@ -166,16 +182,18 @@ def list_(ctx: click.Context, department: str | None, state: str | None, output:
     Example:
       govcloud request list --state waiting
     """
-    with engine.records(root(ctx)) as (_, store):
+    with _opened(ctx) as (_, store):
         found = records.listing(store, department, state)
+        people = deciders.holders(store)
+        states = [deciders.shown_state(r, deciders.taker(store, r, people), brief=True)
+                  for r in found]
     if output == "json":
         emit_json([r.as_dict() for r in found])
         return
     click.echo(table(["#", "department", "kind", "requester", "state", "yuan/month", "filed"],
-                     [[r.id, r.department, r.kind, r.requester,
-                       f"waiting for {r.waiting_for()}" if r.state == "waiting" else r.state,
-                       r.verdict.get("cost_delta", ""), r.created_at[:16]] for r in found],
-                     "r"))
+                     [[r.id, r.department, r.kind, r.requester, shown,
+                       r.verdict.get("cost_delta", ""), r.created_at[:16]]
+                      for r, shown in zip(found, states, strict=True)], "r"))
 
 
 @request_.command("show")
@@ -189,12 +207,13 @@ def show(ctx: click.Context, number: int, output: str) -> None:
     Example:
       govcloud request show 12
     """
-    with engine.records(root(ctx)) as (_, store):
+    with _opened(ctx) as (_, store):
         found = records.find(store, number)
-    if found is None:
-        raise GovcloudError(f"no request {number}", "govcloud request list shows them")
+        if found is None:
+            raise GovcloudError(f"no request {number}", "govcloud request list shows them")
+        takes = deciders.taker(store, found)
     if output == "json":
-        emit_json(found.as_dict())
+        emit_json({**found.as_dict(), "acting": takes.as_dict() if takes else None})
         return
     # visible(): a reason recorded before line breaks and direction marks were refused
     # prints as what it holds, never as a forged line ("State: approved")
@@ -204,7 +223,8 @@ def show(ctx: click.Context, number: int, output: str) -> None:
     click.echo(_verdict_text(found.verdict))
     for a in found.approvals:
         click.echo(visible(f"Approved by {a['by']} ({a['role']}) at {a['at'][:16]}"))
-    click.echo(visible(f"State: {found.state}" + (f" ({found.note})" if found.note else "")))
+    click.echo(visible(f"State: {deciders.shown_state(found, takes)}" + (
+        f" ({found.note})" if found.note and not found.unwritten() else "")))
 
 
 @request_.command("approve")
@@ -223,7 +243,7 @@ def approve(ctx: click.Context, number: int, as_: str, reason: str) -> None:
     with engine.records(root(ctx)) as (estate, store):
         done = decisions.approve(estate, store, _person(store, as_), number, reason,
                                  f"cli {holder_id()}")
-    state = f"waiting for {done.waiting_for()}" if done.state == "waiting" else done.state
+        state = _state(store, done)
     click.echo(f"Request {done.id}: {state}." + (f" {done.note}." if done.note else ""))
     if done.state == "returned":
         sys.exit(1)
@@ -265,7 +285,7 @@ def escalate(ctx: click.Context, output: str) -> None:
     """
     from govcloud.requests import escalation
 
-    with engine.records(root(ctx)) as (estate, store):
+    with _opened(ctx) as (estate, store):
         done = escalation.escalate(estate, store, f"cli {holder_id()}")
     if output == "json":
         emit_json([e.as_dict() for e in done])

@@ -5,8 +5,17 @@ edge).
 Rules are read in order. Every rule whose ``when`` holds adds its ``approve`` roles to the
 request's chain (``approver`` is the department's own head). A rule with ``approve: auto``
 that holds while the chain is still empty ends the reading: the request is approved at once.
-Whatever the rules say, nobody approves their own request (separation of duties), and the
-chain is ordered approver → finance → operator.
+Whatever the rules say, nobody approves their own request (separation of duties), nobody
+approves two steps of one request, and the chain is ordered approver → finance → operator.
+
+A step nobody but the requester could take (big-data's only approver files a request that
+needs big-data's approver; no finance account at all) goes to the next role up (``UP``): the
+platform's operators, the role the Keystone ``admin`` and ``govcloud-operator`` roles on the
+govcloud domain map to (``core.grants``), who run the estate and decide whatever no rule
+sends to anyone else. ``acting`` says, for a step and the people there are, which role takes
+it and who of them may; the step keeps its name (the approval records which step it was and
+in which role it was taken). Above the operators there is no one: a request waiting for an
+operator when no operator but its requester exists names the fix (add an operator).
 
 A rule may say ``escalate: {after_days: N, to: ROLE}``: a request that has waited more than N
 days for the step the rule asked for is overdue, and ROLE is told (``escalation``; the clock
@@ -37,6 +46,7 @@ sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))  # as core.policy
 import cel  # noqa: E402
 
 ORDER = ("approver", "finance", "operator")
+UP = {"approver": "operator", "finance": "operator"}  # who takes a step nobody else can
 APPROVALS_FILE = "policies/approvals.yaml"
 APPROVALS_SCHEMA: dict[str, Any] = obj_of("Who must approve a request.", {
     "rules": arr_of("Rules, read in order.", obj_of("One rule.", {
@@ -171,19 +181,81 @@ def chain(stages: list[Stage], request: dict[str, Any], verdict: dict[str, Any]
     return Chain(tuple(r for r in ORDER if r in roles), tuple(rules), False), problems
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Someone who holds a role (an active account), as the approval steps see them."""
+
+    name: str
+    role: str
+    department: str | None
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who takes a request's step: its role (the step's own, or the next role up when nobody
+    else can), the people of it who may, and why the step went up ("" when it did not)."""
+
+    step: str
+    role: str
+    names: tuple[str, ...]
+    why: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "role": self.role, "names": list(self.names),
+                "why": self.why}
+
+
+def _may(h: Holder, role: str, department: str, requester: str, done_by: Collection[str]
+         ) -> bool:
+    return h.role == role and h.name != requester and h.name not in done_by and (
+        role != "approver" or h.department == department)
+
+
+def acting(step: str, department: str, requester: str, done_by: Collection[str],
+           holders: Collection[Holder]) -> Acting:
+    """Who takes ``step`` of a request of ``department`` filed by ``requester`` (the people in
+    ``done_by`` took its earlier steps): the step's own role if someone other than them holds
+    it (an approver: of the department), else the next role up (``UP``)."""
+    roles = [step, *([UP[step]] if step in UP else [])]
+    for role in roles:
+        names = tuple(sorted(h.name for h in holders
+                             if _may(h, role, department, requester, done_by)))
+        if names:
+            return Acting(step, role, names, "" if role == step else _none(step, department))
+    top = roles[-1]
+    earlier = " and whoever approved an earlier step" if done_by else ""
+    return Acting(step, top, (), f"nobody holds the {top} role but the requester{earlier}: "
+                  f"add one (govcloud users add NAME --role {top})")
+
+
+def _none(step: str, department: str) -> str:
+    if step == "approver":
+        return f"{department} has no approver other than the requester"
+    return f"there is no {step} other than the requester"
+
+
 def may_approve(role: str, department: str | None, name: str, requester: str,
-                request_department: str, chain_: Chain, done: list[str]) -> str:
-    """Why a person may not approve the request's next stage now ("" when they may)."""
+                request_department: str, chain_: Chain, done: list[str],
+                taker: Acting | None = None, done_by: Collection[str] = ()) -> str:
+    """Why a person may not approve the request's next stage now ("" when they may);
+    ``taker``: who takes the step (``acting``: the step's own role or the next one up);
+    ``done_by``: who took its earlier steps."""
     if name == requester:
         return "nobody approves their own request (separation of duties)"
     waiting = [r for r in chain_.roles if r not in done]
     if not waiting:
         return "the request needs no more approval"
     step = waiting[0]
-    if role != step:
-        return f"the request waits for {with_article(step)}'s approval, not {with_article(role)}'s"
-    if step == "approver" and department != request_department:
+    takes = taker.role if taker is not None else step
+    if role != takes:
+        up = f" ({taker.why})" if taker is not None and taker.why else ""
+        return f"the request waits for {with_article(takes)}'s approval, not " \
+               f"{with_article(role)}'s{up}"
+    if takes == "approver" and department != request_department:
         return "an approver signs off only their own department's requests"
+    if name in done_by:
+        return "you approved an earlier step of this request; another person approves " \
+               "this one"
     return ""
 
 

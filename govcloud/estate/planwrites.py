@@ -12,6 +12,10 @@ decision, and by every command that opens the estate's cloud session) then
 * undoes a ``pending`` write — the decision was never recorded — by putting the text before
   back (only when the file holds the text the write put there; an edit made since is left);
 * finishes a ``recorded`` one — the decision stands — by making its git commit.
+
+A write commits the request's change alone: a plan file with changes not committed (an
+operator's edit by hand) is not written over (``uncommitted``), or that edit would be
+committed under the requester's name with the approvers' trailers.
 """
 
 from __future__ import annotations
@@ -24,13 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from govcloud.clock import now
-from govcloud.errors import LockHeld
+from govcloud.errors import GovcloudError, LockHeld
 from govcloud.estate.files import write_text
 from govcloud.state.store import Store
 
 TABLE = """CREATE TABLE IF NOT EXISTS plan_writes (
     id INTEGER PRIMARY KEY, file TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL,
     state TEXT NOT NULL, git TEXT NOT NULL, at TEXT NOT NULL)"""
+
+
+class Unwritable(GovcloudError):
+    """The plan file cannot take a request's write now (changes not committed in it, or the
+    file system refuses the write); the caller says what to do then."""
 
 
 def _digest(text: str) -> str:
@@ -53,8 +62,35 @@ def write(store: Store, root: Path, n: int, after: str) -> None:
     """Inside the decision's transaction: mark write ``n`` recorded and put the new text in
     place (last: a failure rolls the decision back with it)."""
     store.execute("UPDATE plan_writes SET state = 'recorded' WHERE id = ?", (n,))
-    rows = store.query("SELECT file FROM plan_writes WHERE id = ?", (n,))
-    write_text(root / rows[0][0], after)
+    file = store.query("SELECT file FROM plan_writes WHERE id = ?", (n,))[0][0]
+    try:
+        write_text(root / file, after)
+    except OSError as exc:
+        raise Unwritable(f"{file} cannot be written: {exc.strerror}",
+                         "make it and its folder writable for govcloud (a read-only mount? "
+                         "an immutable attribute? see lsattr)") from exc
+
+
+def uncommitted(root: Path, file: str) -> None:
+    """Refuse (``Unwritable``) to write ``file`` while it has changes not committed, in an
+    estate that is a git repository."""
+    if not _in_git(root):
+        return
+    status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", file],
+                            capture_output=True, text=True)
+    if status.returncode != 0:
+        raise Unwritable(f"git cannot tell whether {file} has changes not committed: "
+                         f"{(status.stderr or status.stdout).strip()[:300]}",
+                         "repair the estate's git repository (git status)")
+    if status.stdout.strip():
+        raise Unwritable(f"{file} has changes not committed (git diff -- {file}); written "
+                         "over, they would be committed as the request's",
+                         "commit or stash your edit first")
+
+
+def _in_git(root: Path) -> bool:
+    return subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+                          capture_output=True, text=True).returncode == 0
 
 
 def drop(store: Store, n: int) -> None:
@@ -120,9 +156,7 @@ def git_commit(root: Path, file: str, subject: str, body: str, trailers: list[st
                author: str) -> str:
     """One git commit of ``file``: "" when the estate is no git repository, else what
     happened."""
-    probe = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
+    if not _in_git(root):
         return ""
     same = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", file],
                           capture_output=True)

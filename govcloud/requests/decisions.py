@@ -24,9 +24,9 @@ from govcloud.core.patterns import check_line
 from govcloud.core.roles import with_article
 from govcloud.errors import GovcloudError, LockHeld
 from govcloud.estate import planwrites
-from govcloud.requests import notify
+from govcloud.requests import deciders, notify
 from govcloud.requests.assessment import Verdict, assess, digest, plan_text
-from govcloud.requests.records import Request, decide, find, insert, save
+from govcloud.requests.records import Request, decide, find, insert, listing, save
 from govcloud.state.store import Store
 
 FILERS = {"member", "approver", "operator"}  # who may file a request
@@ -57,8 +57,11 @@ def _tell(estate: Estate | None, store: Store, request: Request, by: str, source
 def submit(estate: Estate, store: Store, person: Person, payload: Any,
            source: str = "portal") -> Request:
     """File a request (refused, with every field's problem, when its verdict is not ok); one
-    that the rules approve at once is written to the plan file now."""
+    that the rules approve at once is written to the plan file now, or, when the file cannot
+    take the write now, by the next command that can (``NotWritten`` says why, and what
+    then)."""
     department = may_file(person, payload)
+    write_approved(estate, store, source)
     verdict = assess(estate, str(department or ""), payload)
     if not verdict.ok:
         first = verdict.errors[0] if verdict.errors else {"message": "invalid"}
@@ -74,9 +77,12 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
     request = find(store, n)
     assert request is not None
     if verdict.chain.get("auto"):
-        rule = verdict.chain["rules"][-1]
-        request = _write(estate, store, request, f"govcloud (approval rule {rule})", "auto",
-                         f"approved by rule {rule}", source)
+        try:
+            request = _write(estate, store, request, *_by_rule(request), source)
+        except RequestRefused:  # written meanwhile by another command's write_approved
+            request = find(store, n) or request
+        except GovcloudError as exc:
+            raise _not_written(store, request, exc) from None
     _tell(estate, store, request, person.name, source)
     return request
 
@@ -94,28 +100,87 @@ def may_file(person: Person, payload: Any) -> Any:
     return department
 
 
+class NotWritten(GovcloudError):
+    """A request approved by a rule at once whose plan edit cannot be written now: it stays
+    approved, waiting to be written, and the next command that can writes it."""
+
+
+def _by_rule(r: Request) -> tuple[dict[str, str], str]:
+    """The approval of a request by the rule that approves it at once, and its reason."""
+    rule = r.verdict["chain"]["rules"][-1]
+    return {"role": "auto", "by": f"govcloud (approval rule {rule})"}, \
+        f"approved by rule {rule}"
+
+
+def _not_written(store: Store, r: Request, why: GovcloudError) -> NotWritten:
+    """Keep why ``r`` is not written in its note (its page shows it), and the error that says
+    so, with what to do that works."""
+    _note(store, r, str(why))
+    rule = r.verdict["chain"]["rules"][-1]
+    then = f"govcloud request show {r.id} shows it (and writes it, once it can)"
+    if isinstance(why, LockHeld):
+        hint = f"nothing to do: the next govcloud command after that one writes it; {then}"
+    else:
+        hint = f"{why.hint}; the next govcloud command then writes it: {then}"
+    return NotWritten(f"request {r.id} is approved (rule {rule}) but not written yet: {why}",
+                      hint)
+
+
+def _note(store: Store, r: Request, note: str) -> None:
+    """Say why an approved request is not written yet (unless it says so already)."""
+    if r.note != note:
+        with store.transaction():
+            decide(store, Request(**{**r.as_dict(), "note": note}), r)
+
+
+def write_approved(estate: Estate, store: Store, source: str = "cli") -> list[Request]:
+    """Write the requests approved by a rule whose plan edit is not written yet, oldest
+    first, as far as the lock (not waited for) and their files allow now; the requests so
+    decided (approved, or sent back or waiting for people if judged again they must be).
+    Run before every decision, by the ``request`` commands and by every cloud session."""
+    waiting = listing(store, None, "waiting", limit=100_000)
+    done = []
+    for r in sorted((r for r in waiting if r.unwritten() and r.verdict["chain"].get("auto")),
+                    key=lambda r: r.id):
+        try:
+            written = _write(estate, store, r, *_by_rule(r), source, wait=0.0)
+        except LockHeld:
+            break  # an apply (or another decision) runs: the next command tries again
+        except RequestRefused:
+            continue  # written meanwhile by another command
+        except GovcloudError as exc:
+            _note(store, r, str(exc))
+            continue
+        _tell(estate, store, written, _by_rule(r)[0]["by"], source)
+        done.append(written)
+    return done
+
+
 def _git(request: Request, approvers: list[dict[str, str]]) -> dict[str, Any]:
     """The git commit of an approved request's plan edit: authored by the requester, the
-    approvers in trailers."""
+    approvers in trailers (a step taken by the next role up says so)."""
     reason = str(request.payload.get("reason", ""))
     return {"subject": f"{request.department}: {request.kind} (request {request.id})",
             "body": reason or "(no reason given)",
             "trailers": [f"Request: {request.id}",
-                         *(f"Approved-by: {a['by']} ({a['role']})" for a in approvers)],
+                         *(f"Approved-by: {a['by']} ({a['as']}, for the {a['role']})"
+                           if a.get("as") else f"Approved-by: {a['by']} ({a['role']})"
+                           for a in approvers)],
             "author": f"{request.requester} <{request.requester}@{request.department}"
                       ".govcloud>"}
 
 
-def _write(estate: Estate, store: Store, request: Request, by: str, role: str, reason: str,
-           source: str) -> Request:
-    """Record the last approval and write the plan file (under the apply lock), judging the
-    request again first if its plan file changed since it was filed."""
+def _write(estate: Estate, store: Store, request: Request, approval: dict[str, str],
+           reason: str, source: str, wait: float | None = None) -> Request:
+    """Record the last approval (``approval``: the step and who took it; role ``auto``: a
+    rule) and write the plan file, under the apply lock (waited for ``wait`` seconds, else
+    LOCK_SECONDS; LockHeld when it is not got), judging the request again first: sent back
+    if it no longer holds; one a rule approved goes to the people its new chain names if the
+    rules no longer approve it at once. ``planwrites.Unwritable`` when the file cannot take
+    the write now."""
     with _DECIDING:
-        try:
-            store.lock(LOCK_SECONDS, doing=f"writing request {request.id}'s plan")
-        except LockHeld as exc:  # the store's hint (--lock-timeout) is no option of approve
-            raise LockHeld(str(exc), f"wait for it to finish, then approve request "
-                                     f"{request.id} again") from None
+        store.lock(LOCK_SECONDS if wait is None else wait,
+                   doing=f"writing request {request.id}'s plan")
         try:
             planwrites.settle(store, estate.root, held=True)
             current = find(store, request.id)
@@ -124,55 +189,100 @@ def _write(estate: Estate, store: Store, request: Request, by: str, role: str, r
                                      f"{current.state if current else 'gone'}",
                                      "reload the queue")
             file, text = plan_text(estate, current.department)
-            verdict, stale = None, digest(text) != current.base
             verdict = assess(estate, current.department, current.payload)
-            approvals_ = [*current.approvals, {"role": role, "by": by, "at": now()}]
             if not verdict.ok:
-                first = verdict.errors[0]["message"] if verdict.errors else "invalid"
-                returned = Request(**{**current.as_dict(), "state": "returned",
-                                      "changed_at": now(), "note": "the plan file changed "
-                                      f"since it was filed and the request no longer holds: "
-                                      f"{first}", "verdict": verdict.as_dict()})
-                with store.transaction():
-                    _decide(store, returned, current)
-                    trail.append(store, by, "request returned", f"request {request.id}",
-                                 current.department, {"state": "waiting"},
-                                 {"state": "returned"}, returned.note, source)
-                return returned
-            done = Request(**{**current.as_dict(), "state": "approved", "changed_at": now(),
-                              "approvals": approvals_, "verdict": verdict.as_dict(),
-                              "note": "judged again: the plan file had changed" if stale
-                              else ""})
-            n = planwrites.begin(store, file, text, verdict.text, _git(done, approvals_))
-            try:
-                with store.transaction():
-                    _decide(store, done, current)
-                    trail.append(store, by, "request approve", f"request {request.id}",
-                                 current.department, {"plan": current.base},
-                                 {"plan": digest(verdict.text), "diff": verdict.diff},
-                                 reason, source)
-                    planwrites.write(store, estate.root, n, verdict.text)
-            except BaseException:
-                planwrites.undo(store, estate.root, n)
-                raise
-            note = planwrites.finish(store, estate.root, n)
-            if note:
-                done = Request(**{**done.as_dict(), "note": "; ".join(
-                    x for x in (done.note, note) if x)})
-                save(store, done)
-            return done
+                return _returned(store, current, verdict, approval["by"], source)
+            if approval["role"] == "auto" and not verdict.chain.get("auto"):
+                return _needs_people(store, current, verdict, approval["by"], source)
+            planwrites.uncommitted(estate.root, file)
+            return _record(estate, store, current, verdict, (file, text),
+                           {**approval, "at": now()}, reason, source)
         finally:
             store.unlock()
+
+
+def _returned(store: Store, current: Request, verdict: Verdict, by: str,
+              source: str) -> Request:
+    """Send back a request that no longer holds on its plan file as it is now."""
+    first = verdict.errors[0]["message"] if verdict.errors else "invalid"
+    returned = Request(**{**current.as_dict(), "state": "returned", "changed_at": now(),
+                          "note": "the plan file changed since it was filed and the request "
+                          f"no longer holds: {first}", "verdict": verdict.as_dict()})
+    with store.transaction():
+        _decide(store, returned, current)
+        trail.append(store, by, "request returned", f"request {current.id}",
+                     current.department, {"state": "waiting"}, {"state": "returned"},
+                     returned.note, source)
+    return returned
+
+
+def _needs_people(store: Store, current: Request, verdict: Verdict, by: str,
+                  source: str) -> Request:
+    """A request a rule approved, not written before its plan file changed, that the rules
+    no longer approve at once: it waits for the people its new chain names."""
+    roles = " → ".join(verdict.chain["roles"])
+    waiting = Request(**{**current.as_dict(), "changed_at": now(), "verdict": verdict.as_dict(),
+                         "note": "judged again before it was written: the plan file had "
+                         f"changed, and the request now needs {roles}"})
+    with store.transaction():
+        _decide(store, waiting, current)
+        trail.append(store, by, "request judged again", f"request {current.id}",
+                     current.department, {"chain": current.verdict["chain"]},
+                     {"chain": verdict.chain}, waiting.note, source)
+    return waiting
+
+
+def _record(estate: Estate, store: Store, current: Request, verdict: Verdict,
+            before: tuple[str, str], approval: dict[str, str], reason: str,
+            source: str) -> Request:
+    """The approval, its audit record and the plan file (``before``: its name and text)
+    written together (journaled: ``planwrites``), then the git commit."""
+    file, text = before
+    stale = digest(text) != current.base
+    approvals_ = [*current.approvals, approval]
+    done = Request(**{**current.as_dict(), "state": "approved", "changed_at": now(),
+                      "approvals": approvals_, "verdict": verdict.as_dict(),
+                      "note": "judged again: the plan file had changed" if stale else ""})
+    n = planwrites.begin(store, file, text, verdict.text, _git(done, approvals_))
+    try:
+        with store.transaction():
+            _decide(store, done, current)
+            trail.append(store, approval["by"], "request approve", f"request {current.id}",
+                         current.department, {"plan": current.base},
+                         {"plan": digest(verdict.text), "diff": verdict.diff}, reason, source)
+            planwrites.write(store, estate.root, n, verdict.text)
+    except BaseException:
+        planwrites.undo(store, estate.root, n)
+        raise
+    note = planwrites.finish(store, estate.root, n)
+    if note:
+        done = Request(**{**done.as_dict(), "note": "; ".join(x for x in (done.note, note)
+                                                              if x)})
+        save(store, done)
+    return done
 
 
 def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = "",
             source: str = "portal") -> Request:
     """Approve the stage the request waits for; the last approval writes the plan file."""
+    written = {r.id: r for r in write_approved(estate, store, source)}
+    if n in written:  # approved by a rule, not written until now
+        return written[n]
     request = _decidable(store, person, n)
     step = request.waiting_for()
+    assert step is not None
+    approval = {"role": step, "by": person.name,
+                **({"as": person.role} if person.role != step else {})}
     roles = request.verdict["chain"]["roles"]
-    if roles and step == roles[-1]:
-        done = _write(estate, store, request, person.name, person.role, reason, source)
+    if step == roles[-1]:
+        try:
+            done = _write(estate, store, request, approval, reason, source)
+        except LockHeld as exc:  # the store's hint (--lock-timeout) is no option of approve
+            raise LockHeld(str(exc), f"wait for it to finish, then approve request {n} "
+                                     "again") from None
+        except planwrites.Unwritable as exc:
+            raise RequestRefused(str(exc), f"{exc.hint}, then approve request {n} "
+                                           "again") from None
         _tell(estate, store, done, person.name, source)
         return done
     with store.transaction():
@@ -180,7 +290,7 @@ def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = 
         if current.waiting_for() != step:
             raise RequestRefused(f"request {n} moved on meanwhile", "reload the queue")
         updated = Request(**{**current.as_dict(), "changed_at": now(), "approvals": [
-            *current.approvals, {"role": person.role, "by": person.name, "at": now()}]})
+            *current.approvals, {**approval, "at": now()}]})
         _decide(store, updated, current)
         trail.append(store, person.name, "request approve", f"request {n}",
                      current.department, {"waiting_for": step},
@@ -211,6 +321,12 @@ def _decidable(store: Store, person: Person, n: int) -> Request:
     request = find(store, n)
     if request is None:
         raise RequestRefused(f"no request {n}", "govcloud request list shows them")
+    if request.unwritten():
+        raise RequestRefused(
+            f"request {n} is approved (rule {request.verdict['chain']['rules'][-1]}) and waits "
+            f"only to be written" + (f": {request.note}" if request.note else ""),
+            "nothing is left to decide: the next govcloud command that can writes it "
+            f"(govcloud request show {n} shows it)")
     if request.state != "waiting":
         last = trail.last_about(store, f"request {n}", DECISIONS)
         who = f" (decided by {last.actor} at {last.at})" if last is not None else ""
@@ -221,7 +337,9 @@ def _decidable(store: Store, person: Person, n: int) -> Request:
                                 tokens.principal(store, person.name),
                                 tokens.principal(store, request.requester),
                                 request.department, chain,
-                                [a["role"] for a in request.approvals])
+                                [a["role"] for a in request.approvals],
+                                deciders.taker(store, request),
+                                [tokens.principal(store, a["by"]) for a in request.approvals])
     if why:
         raise RequestRefused(f"{person.name} cannot decide request {n}: {why}",
                              "the request shows who it waits for")
@@ -238,6 +356,8 @@ def close(store: Store, person: Person, n: int, state: str, reason: str,
         raise RequestRefused("a rejection or a request sent back needs a reason",
                              "say what is wrong, so the requester can act on it")
     check_line(reason)
+    if estate is not None:
+        write_approved(estate, store, source)
     with store.transaction():
         request = _decidable(store, person, n)
         closed = Request(**{**request.as_dict(), "state": state, "changed_at": now(),

@@ -1,8 +1,8 @@
 """E-mail about requests: to the people a request waits for, and to its requester once it is
 decided (``notify:`` in govcloud.yaml; no SMTP host, no mail). A mail names the request, its
-department, kind, reason, monthly cost and state, with a link to the portal: never a password,
-a token or a session. A failure to send never stops a request; it is returned for the audit
-trail."""
+department, kind, reason, monthly cost and state, and who can act on it, with a link to the
+portal: never a password, a token or a session. A failure to send never stops a request; it
+is returned for the audit trail."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from email.message import EmailMessage
 from email.utils import formataddr
 
 from govcloud.access import users
-from govcloud.core.approvals import Escalation
+from govcloud.core.approvals import Acting, Escalation
 from govcloud.core.model import NotifySettings
+from govcloud.requests import deciders
 from govcloud.requests.records import Request
 from govcloud.state.store import Store
 
@@ -22,20 +23,23 @@ STATE_WORDS = {"waiting": "等待您审批 / waiting for your approval",
 
 
 def recipients(store: Store, request: Request) -> list[users.Person]:
-    """Who hears of the request now: everyone of the role it waits for (the department's own
-    approvers), except its requester; once decided, its requester."""
+    """Who hears of the request now: everyone who can take the step it waits for
+    (``deciders``: the department's own approvers, or the next role up when only the
+    requester could); once decided, its requester; nobody while it only waits to be
+    written."""
     everyone = [p for p in users.people(store) if not p.disabled and p.email]
-    step = request.waiting_for()
-    if step is None:
+    if request.unwritten():
+        return []
+    takes = deciders.taker(store, request)
+    if takes is None:
         return [p for p in everyone if p.name == request.requester]
-    return [p for p in everyone if p.role == step and p.name != request.requester
-            and (step != "approver" or p.department == request.department)]
+    return [p for p in everyone if p.name in takes.names]
 
 
 def message(settings: NotifySettings, request: Request, to: list[users.Person],
-            overdue: str = "") -> EmailMessage:
+            overdue: str = "", takes: Acting | None = None) -> EmailMessage:
     """The mail about ``request``; ``overdue``: why it is escalated (then that is its
-    state)."""
+    state); ``takes``: who can take the step it waits for."""
     state = overdue or STATE_WORDS.get(request.state, request.state)
     msg = EmailMessage()
     msg["From"] = settings.sender
@@ -49,6 +53,9 @@ def message(settings: NotifySettings, request: Request, to: list[users.Person],
              f"原因 Reason: {request.payload.get('reason', '')}",
              f"每月费用 Monthly cost: {request.verdict.get('cost_delta', '')} 元/yuan",
              f"状态 State: {state}"]
+    if takes is not None:
+        lines.append(f"可审批 Who can act: {', '.join(takes.names) or '-'} ({takes.role})"
+                     + (f": {takes.why}" if takes.why else ""))
     if request.note:
         lines.append(f"说明 Note: {request.note}")
     if link:
@@ -62,7 +69,8 @@ def send(settings: NotifySettings, store: Store, request: Request) -> str:
     if not settings.smtp_host:
         return ""
     to = recipients(store, request)
-    return _deliver(settings, to, message(settings, request, to)) if to else ""
+    takes = deciders.taker(store, request)
+    return _deliver(settings, to, message(settings, request, to, takes=takes)) if to else ""
 
 
 def send_escalation(settings: NotifySettings, store: Store, request: Request,
@@ -80,7 +88,8 @@ def send_escalation(settings: NotifySettings, store: Store, request: Request,
     why = (f"已超时 / overdue: 等待 {escalation.step} 审批已 {escalation.waited_days} 天 / "
            f"waiting {escalation.waited_days} days for {escalation.step} (rule "
            f"{escalation.rule}: {escalation.after_days} days)")
-    problem = _deliver(settings, to, message(settings, request, to, why))
+    problem = _deliver(settings, to, message(settings, request, to, why,
+                                             deciders.taker(store, request)))
     return ([] if problem else [p.name for p in to]), problem
 
 

@@ -34,11 +34,17 @@ class Request:
         return asdict(self)
 
     def waiting_for(self) -> str | None:
+        """The step (role) the request waits for; None when it waits for nobody."""
         if self.state != "waiting":
             return None
         done = [a["role"] for a in self.approvals]
         return next((r for r in self.verdict.get("chain", {}).get("roles", [])
                      if r not in done), None)
+
+    def unwritten(self) -> bool:
+        """Approved by an approval rule at once, its plan edit not written yet (the file
+        could not take the write when it was filed: ``decisions.write_approved``)."""
+        return self.state == "waiting" and self.waiting_for() is None
 
 
 COLUMNS = ("id, department, kind, requester, state, payload, base, verdict, approvals, "

@@ -19,14 +19,14 @@ from govcloud.portal.views.results import (
     Redirect,
     no_department,
 )
-from govcloud.requests import assessment, decisions, records
+from govcloud.requests import assessment, deciders, decisions, records
 
 
 def _summary(r: records.Request) -> Data:
     return {"id": r.id, "department": r.department, "kind": r.kind, "requester": r.requester,
             "state": r.state, "waiting_for": r.waiting_for(), "reason": r.payload.get("reason"),
             "cost_delta": r.verdict.get("cost_delta"), "created_at": r.created_at,
-            "note": r.note}
+            "note": r.note, "unwritten": r.unwritten()}
 
 
 def requests(p: Portal, who: Session, department: str) -> Data:
@@ -98,11 +98,13 @@ def _own(p: Portal, department: str, number: str) -> records.Request:
 
 
 def request(p: Portal, who: Session, department: str, number: str) -> Data:
+    """One request, who can take the step it waits for (its own role's people, or the next
+    role up's: ``deciders``), and whether the signed-in person may."""
     r = _own(p, department, number)
-    step = r.waiting_for()
-    mine = step is not None and who.person.role == step and who.person.name != r.requester \
-        and (step != "approver" or who.person.department == department)
-    return {**r.as_dict(), "waiting_for": step, "may_decide": mine}
+    takes = deciders.taker(p.store, r)
+    return {**r.as_dict(), "waiting_for": r.waiting_for(), "unwritten": r.unwritten(),
+            "acting": takes.as_dict() if takes else None,
+            "may_decide": takes is not None and who.person.name in takes.names}
 
 
 def request_approve(p: Portal, who: Session, department: str, number: str,
@@ -127,6 +129,12 @@ def request_reject(p: Portal, who: Session, department: str, number: str,
     return Redirect(f"/departments/{department}/requests/{done.id}")
 
 
+def _takes(p: Portal, r: records.Request, people: list[deciders.Holder]) -> str | None:
+    """The role that takes the step ``r`` waits for."""
+    takes = deciders.taker(p.store, r, people)
+    return takes.role if takes else None
+
+
 def queue(p: Portal, who: Session) -> Data:
     """The requests waiting for the person's role, and those escalated to it (overdue:
     ``requests.escalation``), each with its escalation if it is overdue."""
@@ -135,8 +143,9 @@ def queue(p: Portal, who: Session) -> Data:
     role, own = who.person.role, who.person.department
     waiting = records.listing(p.store, own, "waiting", limit=500)
     late = overdue(p.estate, waiting)
+    people = deciders.holders(p.store)
     if role != "auditor":
         waiting = [r for r in waiting if r.requester != who.person.name and (
-            r.waiting_for() == role or (r.id in late and late[r.id].to == role))]
+            _takes(p, r, people) == role or (r.id in late and late[r.id].to == role))]
     return {"requests": [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late
                           else None} for r in waiting]}
