@@ -179,12 +179,29 @@ def required_empty(source: str) -> set[str]:
 
 
 def _conjuncts(source: str) -> list[str]:
-    """The top-level ``&&`` operands of ``source`` (outer brackets taken off, recursively);
-    ``[source]`` when its top level holds ``||``, ``?`` or a comment."""
-    text = source.strip()
-    inner = _unwrapped(text)
-    if inner is not None:
-        return _conjuncts(inner)
+    """The top-level ``&&`` operands of ``source``, outer brackets taken off (and the operands
+    of a bracketed ``&&`` inside, level by level, without recursion: an expression may nest
+    thousands of brackets); an operand whose top level holds ``||``, ``?`` or a comment is
+    kept whole."""
+    out: list[str] = []
+    todo = [source]
+    while todo:
+        text = todo.pop().strip()
+        inner = _unwrapped(text)
+        while inner is not None:
+            text = inner.strip()
+            inner = _unwrapped(text)
+        parts = _split_and(text)
+        if len(parts) == 1:
+            out.append(text)
+        else:
+            todo.extend(parts)
+    return out
+
+
+def _split_and(text: str) -> list[str]:
+    """``text`` cut at its top-level ``&&``; ``[text]`` when its top level holds ``||``, ``?``
+    or a comment (then no operand alone decides it)."""
     cuts, depth, i = [], 0, 0
     while i < len(text):
         c = text[i]
@@ -200,10 +217,8 @@ def _conjuncts(source: str) -> list[str]:
             cuts.append(i)
             i += 1
         i += 1
-    if not cuts:
-        return [text]
     bounds = zip([-2, *cuts], [*cuts, len(text)], strict=True)
-    return [p for a, b in bounds for p in _conjuncts(text[a + 2:b])]
+    return [text[a + 2:b] for a, b in bounds]
 
 
 def _unwrapped(text: str) -> str | None:
