@@ -291,3 +291,23 @@ def test_the_example_estate_validates_with_its_rules() -> None:
     rules = (REPO / "policies" / "approvals.yaml").read_text(encoding="utf-8")
     assert all(f"size(verdict.{e}) == 0" in rules for e in EFFECTS)
 
+
+
+def test_the_request_page_shows_what_the_change_does(estate: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from govcloud.portal.app import create_app
+    from tests.portal.conftest import csrf_of
+
+    r = _filed(estate, REPRODUCTIONS["replicas 2 → 1 on fin-budget-db"][0])
+    c = TestClient(create_app(estate, secret="k"), base_url="http://testserver",
+                   follow_redirects=False)
+    assert c.post("/login", data={"name": "li", "password": PASSWORD,
+                                  "csrf": csrf_of(c.get("/login").text)}).status_code == 303
+    page = c.get(f"/departments/finance/requests/{r.id}")
+    assert page.status_code == 200
+    shown = page.text  # in Chinese, the portal's language; the sentences as the verdict has them
+    assert "变更的影响" in shown and "涉及的运行中资源: 2" in shown
+    assert "<strong>销毁</strong>: volume fin-budget-db-2-data (1,500 GB)" in shown
+    assert "<strong>缩减</strong>: server fin-budget-db: replicas 2 → 1" in shown
+    assert "销毁的容量 (GB): 1500" in shown
