@@ -118,12 +118,26 @@ def _verdict_text(v: dict[str, Any]) -> str:
             f"needs {cap.get('extra_hosts')} more host(s): {cap.get('add')}"
         lines.append(f"Monthly cost: {v['cost_delta']} yuan ({v['department']}, fixed "
                      f"shares included). Capacity: {fits}.")
+        lines += _effects_text(v.get("facts") or {})
         chain = v["chain"]
         lines.append("Approval: " + ("automatic (" + ", ".join(chain["rules"]) + ")"
                                      if chain.get("auto") else " → ".join(chain["roles"])))
         if v["diff"]:
             lines.append(v["diff"].rstrip())
     return "\n".join(lines)
+
+
+def _effects_text(facts: dict[str, Any]) -> list[str]:
+    """What the change does (destroys, shrinks, weakens, exposes), one line each."""
+    effects = [f"  {name}: {e}" for name in ("destroys", "shrinks", "weakens", "exposes")
+               for e in facts.get(name) or []]
+    if "blast_radius" not in facts:
+        return effects
+    head = "What the change does: " + ("" if effects else "destroys, shrinks, weakens and "
+                                       "exposes nothing; ") + \
+        f"{facts['blast_radius']} running resource(s) touched" + \
+        (f", {facts['destroyed_gb']:,} GB destroyed" if facts.get("destroyed_gb") else "")
+    return [head, *effects]
 
 
 @request_.command("new")

@@ -37,6 +37,7 @@ from typing import Any
 
 from govcloud.core import expressions
 from govcloud.core.documents import Document
+from govcloud.core.effects import EFFECTS, required_empty
 from govcloud.core.patterns import IDENT
 from govcloud.core.roles import with_article
 from govcloud.core.schema import arr_of, check, int_of, obj_of, str_of, with_defaults
@@ -141,10 +142,27 @@ def compile_approvals(doc: Document) -> tuple[list[Stage], list[Diagnostic]]:
                                      "once: nothing waits for it to escalate",
                                      "remove escalate, or give the rule a role to approve"))
             continue
+        unchecked = _unchecked_effects(r["when"]) if r["approve"] == "auto" else []
+        if unchecked:
+            problems.append(doc.diag((*where, "when"), f"rule '{r['id']}' approves at once "
+                                     "without requiring that the change "
+                                     f"{' or '.join(unchecked)} nothing: it would approve "
+                                     "such a change with nobody involved",
+                                     "add to its when, joined by &&: " + " && ".join(
+                                         f"size(verdict.{e}) == 0" for e in unchecked) +
+                                     "; or give the rule a role to approve"))
+            continue
         up = Escalate(r["escalate"]["after_days"], r["escalate"]["to"]) \
             if "escalate" in r else None
         stages.append(Stage(r["id"], r["approve"], r["when"], doc.line(where), program, up))
     return stages, problems
+
+
+def _unchecked_effects(when: str) -> list[str]:
+    """The effects (``core.effects.EFFECTS``) an auto rule's ``when`` does not require to be
+    empty."""
+    required = required_empty(when)
+    return [e for e in EFFECTS if e not in required]
 
 
 def chain(stages: list[Stage], request: dict[str, Any], verdict: dict[str, Any]

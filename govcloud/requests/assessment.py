@@ -20,6 +20,7 @@ from govcloud.core import approvals
 from govcloud.core import requests as asked
 from govcloud.core.desired import desired_state
 from govcloud.core.documents import parse
+from govcloud.core.effects import effects
 from govcloud.core.model import Estate
 from govcloud.core.planning import Change, make_plan
 from govcloud.errors import Diagnostic, GovcloudError
@@ -151,7 +152,7 @@ def _judged(estate: Estate, after: Estate, department: str, payload: Any, edit: 
     delta = Decimal(cost["departments"].get(department, {}).get("delta", "0")) if cost \
         else Decimal(0)
     room = what_if(estate, after)
-    facts = _facts(estate, after, department, payload, delta, len(changes), room)
+    facts = _facts(estate, after, department, payload, delta, changes, room)
     stages, rule_problems = load_approvals(estate.root)
     chain, eval_problems = approvals.chain(stages, payload, facts)
     errors += [_diag(d) for d in rule_problems]
@@ -181,20 +182,24 @@ def _blocked(changes: list[Change], payload: Any, file: str) -> list[dict[str, A
 
 
 def _facts(estate: Estate, after: Estate, department: str, payload: Any, delta: Decimal,
-           changes: int, room: WhatIf) -> dict[str, Any]:
+           changes: list[Change], room: WhatIf) -> dict[str, Any]:
     """What the approval rules decide on: the cost, the hosts to add, the number of changes,
-    a raised quota, a new public website."""
+    a raised quota, a new public website, and what the change does (``core.effects``: what
+    it destroys, shrinks, weakens and exposes, and how many running resources it touches)."""
     extra_before = sum(n for z in room.before.zones for n in z.extra.values())
     extra_after = sum(n for z in room.after.zones for n in z.extra.values())
     old_quota = estate.plans[department].quota
     new_quota = after.plans[department].quota
+    does = effects(estate.plans[department], after.plans[department], changes,
+                   after.settings.catalogue.flavors, estate.settings.services.rpo_hours)
     return {"cost_delta": float(delta), "extra_hosts": max(0, extra_after - extra_before),
-            "changes": changes,
+            "changes": len(changes),
             "quota_raised": any(getattr(new_quota, k) > getattr(old_quota, k)
                                 for k in vars(old_quota)),
             "new_public_website": payload["kind"] == "website" and any(
                 w.public for w in after.plans[department].websites
-                if w.domain == payload["website"]["domain"])}
+                if w.domain == payload["website"]["domain"]),
+            **does.facts()}
 
 
 def _why(action: str, reason: str, diff: dict[str, Any]) -> str:

@@ -64,8 +64,9 @@ def test_a_reason_recorded_before_prints_escaped(site: Site) -> None:
         store.close()
     shown = govcloud("request", "show", str(n), estate=site.estate, env=NOW, check=True).stdout
     assert "\nState: approved" not in shown and "fine\\u000aState: approved" in shown
-    assert [line for line in shown.splitlines() if line.startswith("State:")] == \
-        ["State: waiting (fine\\u000aState: approved)"]
+    states = [line for line in shown.splitlines() if line.startswith("State:")]
+    assert len(states) == 1 and states[0].startswith("State: waiting") and \
+        states[0].endswith("(fine\\u000aState: approved)"), states
     audit = govcloud("statement", "audit", "--period", "2026-11", estate=site.estate, env=NOW,
                      check=True).stdout
     assert not any(line.startswith("2026-11  adjust  health") for line in audit.splitlines())
