@@ -147,7 +147,8 @@ def _unmanaged_keys(plan: Plan, names: Collection[str]) -> set[str]:
 def session(root: Path) -> Iterator[EstateSession]:
     """Open the estate at ``root`` (it must validate), its store and its driver."""
     estate = validate(root).estate()
-    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate,
+                       audit=estate.settings.audit)
     try:
         if planwrites.settle(store, estate.root):  # an approval killed mid-way: the plans
             estate = validate(root).estate()       # are read again as it left them
@@ -176,7 +177,8 @@ def records(root: Path) -> Iterator[tuple[Estate, Store]]:
     """Open the estate at ``root`` (it must validate) and its state store, without a cloud:
     for the accounts, the audit trail and the requests, which live in the store."""
     estate = validate(root).estate()
-    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate,
+                       audit=estate.settings.audit)
     try:
         yield estate, store
     finally:
@@ -190,7 +192,8 @@ def init_state(root: Path) -> tuple[str, bool]:
     if checked.settings is None:
         raise ValidationFailed(diagnostics=checked.diagnostics)
     settings = checked.settings
-    store = open_store(settings.state_url, checked.root, settings.estate, init=True)
+    store = open_store(settings.state_url, checked.root, settings.estate, init=True,
+                       audit=settings.audit)
     try:
         return str(store.where), store.created
     finally:

@@ -83,6 +83,15 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The ``audit:`` section: how the audit trail is keyed, and where its key and anchors
+    are kept (outside the state store; relative to the estate, or absolute)."""
+
+    algorithm: str = "auto"  # auto (SM3 where OpenSSL has it, else SHA-256) | sm3 | sha256
+    keys: str = ".state-keys"
+
+
+@dataclass(frozen=True)
 class Settings:
     estate: str
     driver: str
@@ -98,6 +107,7 @@ class Settings:
     services: ServiceSettings = ServiceSettings()
     notify: NotifySettings = NotifySettings()
     keystone: KeystoneSettings = KeystoneSettings()
+    audit: AuditSettings = AuditSettings()
 
 
 @dataclass(frozen=True)
@@ -258,6 +268,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
             tls_key=data["services"]["tls"].get("key")),
         notify=NotifySettings(**{"portal_url": "", **data["notify"]}),
         keystone=KeystoneSettings(**data["portal"]["keystone"]),
+        audit=AuditSettings(**data["audit"]),
     )
 
 
