@@ -171,6 +171,7 @@ def _links(entries: list[Entry], start: int | None, key: bytes | None,
            moved: dict[int, int]) -> list[str]:
     """Gaps, repeats, edited records and broken links, record by record."""
     problems: list[str] = []
+    unkeyed: list[Entry] = []  # records without a MAC where the keyed chain runs
     expected_prev, expected_seq = GENESIS, 1
     for e in entries:
         if e.seq != expected_seq:
@@ -178,22 +179,30 @@ def _links(entries: list[Entry], start: int | None, key: bytes | None,
                 problems.append(f"{span(expected_seq, e.seq - 1)} missing: deleted")
             else:
                 problems.append(f"record {e.seq} appears again after record {expected_seq - 1}")
+        if e.seq in moved:
+            pass
+        elif e.alg == UNKEYED and start is not None and e.seq >= start:
+            unkeyed.append(e)
+        else:
+            problems += _sealed(e, key)
         if e.seq not in moved:
-            problems += _sealed(e, start, key)
             if e.prev != expected_prev and (e.seq - 1) not in moved:
                 problems.append(f"record {e.seq} does not follow the record before it (its "
                                 "link is to another record): a record was deleted, inserted "
                                 "or moved")
         expected_prev, expected_seq = e.hash, e.seq + 1
+    if unkeyed:
+        more = f" and {len(unkeyed) - 1} record(s) after it up to record {unkeyed[-1].seq}" \
+            if len(unkeyed) > 1 else ""
+        problems.insert(0, f"{unkeyed[0]}{more} {'are' if more else 'is'} not keyed, though "
+                        f"the trail is keyed from "
+                        f"record {start}: written or rewritten without the key")
     return problems
 
 
-def _sealed(e: Entry, start: int | None, key: bytes | None) -> list[str]:
+def _sealed(e: Entry, key: bytes | None) -> list[str]:
     """What is wrong with one record's own seal."""
     if e.alg == UNKEYED:
-        if start is not None and e.seq >= start:
-            return [f"{e} is not keyed, though the trail is keyed from record {start}: it was "
-                    "written or rewritten without the key"]
         if e.digest() != e.hash:
             return [f"{e} was edited: its fields do not give its hash"]
         return []
