@@ -151,7 +151,8 @@ def session(root: Path) -> Iterator[EstateSession]:
     written (``decisions.write_approved``): the plans are then read again as they left
     them."""
     estate = validate(root).estate()
-    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate,
+                       audit=estate.settings.audit)
     try:
         settled = planwrites.settle(store, estate.root)
         if decisions.write_approved(estate, store, f"cli {holder_id()}") or settled:
@@ -181,7 +182,8 @@ def records(root: Path) -> Iterator[tuple[Estate, Store]]:
     """Open the estate at ``root`` (it must validate) and its state store, without a cloud:
     for the accounts, the audit trail and the requests, which live in the store."""
     estate = validate(root).estate()
-    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate,
+                       audit=estate.settings.audit)
     try:
         yield estate, store
     finally:
@@ -195,7 +197,8 @@ def init_state(root: Path) -> tuple[str, bool]:
     if checked.settings is None:
         raise ValidationFailed(diagnostics=checked.diagnostics)
     settings = checked.settings
-    store = open_store(settings.state_url, checked.root, settings.estate, init=True)
+    store = open_store(settings.state_url, checked.root, settings.estate, init=True,
+                       audit=settings.audit)
     try:
         return str(store.where), store.created
     finally:

@@ -1,5 +1,6 @@
-"""The audit trail in the state store: append a record (chained to the one before), read it
-back, verify the chain, export it.
+"""The audit trail in the state store: append a record (chained to the one before, sealed
+with the key kept outside the store, its head anchored outside it: ``audit.custody``), read it
+back, verify the chain against the anchors, export it.
 
 Appending takes the store's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory
 transaction lock), so records from several processes get consecutive numbers and each links to
@@ -9,33 +10,38 @@ change it records and the record commit together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from govcloud.audit.custody import CUSTODY_DOC, Custody
 from govcloud.clock import now
-from govcloud.core.trail import Entry, Head, seal
+from govcloud.core.trail import UNKEYED, Anchor, Entry, Head, keyed_from, seal, span
 from govcloud.core.trail import verify as verify_chain
 from govcloud.state.store import LOCK_KEY, Store
 
 HEAD = "audit_head"  # the meta row that holds the newest record's number and hash
 COLUMNS = ("seq, at, actor, action, subject, department, before, after, reason, source, "
-           "prev, hash")
+           "prev, hash, alg")
 
 
 def append(store: Store, actor: str, action: str, subject: str, department: str = "",
            before: Any = None, after: Any = None, reason: str = "", source: str = "") -> Entry:
-    """Add one record to the end of the trail and return it."""
+    """Add one record to the end of the trail, sealed with the audit key, and return it; its
+    head is anchored once it has committed (with the caller's transaction, if any)."""
+    custody = Custody.of(store)
     with store.transaction():
         if store.kind == "postgresql":
             store.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY + 2,))
         rows = store.query(f"SELECT {COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1")
-        entry = seal(_entry(rows[0]) if rows else None, now(), actor, action, subject,
-                     department, before, after, reason, source)
-        store.execute(f"INSERT INTO audit ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        last = _entry(rows[0]) if rows else None
+        entry = seal(last, now(), actor, action, subject, department, before, after, reason,
+                     source, custody.key_for_writing(last), custody.alg)
+        store.execute(f"INSERT INTO audit ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       (entry.seq, entry.at, entry.actor, entry.action, entry.subject,
                        entry.department, entry.before, entry.after, entry.reason,
-                       entry.source, entry.prev, entry.hash))
+                       entry.source, entry.prev, entry.hash, entry.alg))
         store.set_meta(HEAD, str(Head(entry.seq, entry.hash)))
+        store.after_commit(lambda: custody.anchor(entry))
     return entry
 
 
@@ -60,6 +66,12 @@ def last_about(store: Store, subject: str, actions: tuple[str, ...]) -> Entry | 
     rows = store.query(f"SELECT {COLUMNS} FROM audit WHERE subject = ? AND action IN ({marks}) "
                        "ORDER BY seq DESC LIMIT 1", (subject, *actions))
     return _entry(rows[0]) if rows else None
+
+
+def head(store: Store) -> tuple[int, str] | None:
+    """The newest record's number and algorithm (``sha256`` for one sealed before keys)."""
+    rows = store.query("SELECT seq, alg FROM audit ORDER BY seq DESC LIMIT 1")
+    return (int(rows[0][0]), str(rows[0][1]) or "sha256") if rows else None
 
 
 def latest(store: Store, limit: int, action: str | None = None) -> list[Entry]:
@@ -87,11 +99,15 @@ def count(store: Store, action: str, since: str, subject: str | None = None,
 
 @dataclass(frozen=True)
 class ChainCheck:
-    """What ``govcloud audit verify`` found."""
+    """What ``govcloud audit verify`` found: ``problems`` make the trail not whole; ``notes``
+    say how it was checked."""
 
     records: int
     head: Head | None
     problems: list[str]
+    keyed_from: int | None = None
+    anchored: int | None = None  # the newest anchored record
+    notes: list[str] = field(default_factory=list)
 
     @property
     def whole(self) -> bool:
@@ -99,13 +115,19 @@ class ChainCheck:
 
     def as_dict(self) -> dict[str, Any]:
         return {"records": self.records, "head": str(self.head) if self.head else None,
-                "whole": self.whole, "problems": self.problems}
+                "whole": self.whole, "problems": self.problems,
+                "keyed_from": self.keyed_from, "anchored": self.anchored, "notes": self.notes}
 
 
 def verify(store: Store, expected: Head | None = None) -> ChainCheck:
-    """Check the whole chain, against the head kept in the store and ``expected`` (a head
-    noted earlier, e.g. from a previous verify or export)."""
+    """Check the whole chain with the audit key, against the anchors kept outside the store,
+    the head kept in the store and ``expected`` (a head noted earlier, e.g. from a previous
+    verify or export)."""
     trail = entries(store)
+    head = Head(trail[-1].seq, trail[-1].hash) if trail else None
+    custody = Custody.of(store)
+    key = custody.key()
+    anchors, problems = custody.anchors()
     heads: dict[str, Head] = {}
     kept = store.get_meta(HEAD)
     if kept is not None:
@@ -117,8 +139,45 @@ def verify(store: Store, expected: Head | None = None) -> ChainCheck:
         heads["the head kept in the store"] = parsed
     if expected is not None:
         heads["the head given"] = expected
-    problems = verify_chain(trail, heads)
+    problems += _custody(custody, trail, key, anchors)
+    problems += verify_chain(trail, heads, key, anchors or ())
     if kept is None and trail:
         problems.append("the head kept in the store is missing: it was deleted")
-    return ChainCheck(len(trail), Head(trail[-1].seq, trail[-1].hash) if trail else None,
-                   problems)
+    start = keyed_from(trail, anchors or ())
+    return ChainCheck(len(trail), head, problems, start,
+                      max((a.seq for a in anchors or ()), default=None),
+                      _notes(custody, trail, start, anchors))
+
+
+def _custody(custody: Custody, trail: list[Entry], key: bytes | None,
+             anchors: list[Anchor] | None) -> list[str]:
+    """A missing key or anchors file, when the trail needs it."""
+    keyed = [e.seq for e in trail if e.alg != UNKEYED]
+    problems: list[str] = []
+    if key is None and (keyed or anchors):
+        what = f"{span(keyed[0], keyed[-1])} are sealed with it and cannot be checked" \
+            if keyed else "the anchors say records were sealed with it"
+        problems.append(f"the audit key {custody.key_file} is missing: {what} — restore it "
+                        f"from its backup ({CUSTODY_DOC})")
+    if anchors is None and (keyed or key is not None):
+        problems.append(f"the anchors file {custody.anchors_file} is missing: a cut or wipe of "
+                        "the newest records cannot be told — restore it from its backup; if "
+                        "it is lost, check the history of govcloud_audit_head in Prometheus "
+                        "(the next record written starts a new file)")
+    return problems
+
+
+def _notes(custody: Custody, trail: list[Entry], start: int | None,
+           anchors: list[Anchor] | None) -> list[str]:
+    if start is None:
+        return [f"not keyed yet: the next record written makes the key {custody.key_file} "
+                "and starts the keyed chain"] if trail else []
+    notes = [f"keyed ({custody.alg} for new records) from record {start}"
+             + (f"; {span(1, start - 1)} were sealed before keys (SHA-256 chain, held by "
+                f"record {start}'s link)" if start > 1 else "")]
+    first = min((a.seq for a in anchors or ()), default=None)
+    if first is not None and first > start:
+        notes.append(f"the anchors begin at record {first}, after the keyed chain's start: "
+                     f"the anchors file was started again; a cut before record {first} shows "
+                     "only in the history of govcloud_audit_head")
+    return notes

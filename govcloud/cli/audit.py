@@ -20,7 +20,8 @@ from govcloud.estate.files import write_bytes
 @cli.group()
 def audit() -> None:
     """The audit trail: every sign-in (and failed one), account change, request, decision and
-    apply, with who, when, what before and after, and why; append-only and hash-chained.
+    apply, with who, when, what before and after, and why; append-only, each record sealed
+    with a keyed MAC (HMAC-SM3 or HMAC-SHA256) and its head anchored outside the store.
 
     \b
     Example:
@@ -46,9 +47,11 @@ def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> Head
 @output_option("text", "json")
 @click.pass_context
 def verify(ctx: click.Context, head: Head | None, output: str) -> None:
-    """Check the audit trail's hash chain: an edited, deleted, inserted or reordered record
-    is named. Exit 1 when the trail is not whole. Note the printed head somewhere else and
-    pass it with --head next time.
+    """Check the audit trail: each record's keyed MAC and link, and the trail against the
+    heads anchored outside the store. An edited, deleted, renumbered or cut record, a wiped
+    trail and a missing key or anchors file are named. Exit 1 when the trail is not whole.
+
+    --head also checks against a head noted elsewhere (printed by a previous verify).
 
     \b
     Example:
@@ -62,12 +65,15 @@ def verify(ctx: click.Context, head: Head | None, output: str) -> None:
     elif verdict.whole:
         click.echo(f"The audit trail is whole: {verdict.records} record(s); head "
                    f"{verdict.head or 'none yet'}.")
+        for note in verdict.notes:
+            click.echo(f"audit trail: {note}")
     else:
         for problem in verdict.problems:
             click.echo(f"audit trail: {problem}")
-        click.echo(f"Error: the audit trail was tampered with ({len(verdict.problems)} "
-                   "problem(s)) — restore the state store from a backup and compare the "
-                   "exports to see what changed", err=True)
+        click.echo(f"Error: the audit trail was tampered with, or what checks it is missing "
+                   f"({len(verdict.problems)} problem(s)) — each line above names what and "
+                   "the fix; restore the state store from a backup and compare the exports to "
+                   "see what changed", err=True)
     if not verdict.whole:
         sys.exit(1)
 

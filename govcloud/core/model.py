@@ -83,6 +83,15 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The ``audit:`` section: how the audit trail is keyed, and where its key and anchors
+    are kept (outside the state store; relative to the estate, or absolute)."""
+
+    algorithm: str = "auto"  # auto (SM3 where OpenSSL has it, else SHA-256) | sm3 | sha256
+    keys: str = ".state-keys"
+
+
+@dataclass(frozen=True)
 class Settings:
     estate: str
     driver: str
@@ -99,6 +108,7 @@ class Settings:
     notify: NotifySettings = NotifySettings()
     keystone: KeystoneSettings = KeystoneSettings()
     token_max_days: int = 365  # portal.token_max_days: the longest an API token may last
+    audit: AuditSettings = AuditSettings()
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
         notify=NotifySettings(**{"portal_url": "", **data["notify"]}),
         keystone=KeystoneSettings(**data["portal"]["keystone"]),
         token_max_days=data["portal"]["token_max_days"],
+        audit=AuditSettings(**data["audit"]),
     )
 
 

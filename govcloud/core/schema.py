@@ -279,6 +279,17 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "sender": str_of("The From address.", EMAIL, default="govcloud@localhost"),
             "portal_url": str_of("The portal's address, for links in the mails.", URL),
         }, default={}),
+        "audit": obj_of("The audit trail's keyed chain: its algorithm, and the folder "
+                        "outside the state store that holds its key and anchors.", {
+            "algorithm": {"type": "string", "enum": ["auto", "sm3", "sha256"],
+                          "default": "auto",
+                          "description": "The HMAC new records are sealed with: sm3 (GB/T "
+                          "39786), sha256, or auto (SM3 where OpenSSL has it, else SHA-256)."},
+            "keys": str_of("Folder of the key (audit.key) and the anchored heads "
+                           "(audit.anchors), relative to the estate or absolute; keep it out "
+                           "of git and back the key up apart from the store.",
+                           r"^[A-Za-z0-9_./-]+$", default=".state-keys"),
+        }, default={}),
         "portal": obj_of("The self-service portal (govcloud serve).", {
             "token_max_days": int_of("The longest an API token may last, in days (govcloud "
                                      "tokens add --days; 90 unless given).", 1, 3650,

@@ -48,7 +48,7 @@ def init(dest: Path) -> list[str]:
             _write(dest / name, json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
             written.append(name)
         _write(dest / "plans" / ".keep", "")
-        _write(dest / ".gitignore", ".state/\n")
+        _write(dest / ".gitignore", ".state/\n.state-keys/\n")
         written += ["plans/", ".gitignore"]
     except OSError as exc:
         raise GovcloudError(f"cannot write the estate into {dest}: {exc.strerror}",
@@ -113,7 +113,7 @@ def _applied_of(checked: Checked, department: str) -> tuple[int, int]:
     assert settings is not None
     if never_made(settings.state_url, checked.root):
         return 0, 0
-    store = open_store(settings.state_url, checked.root, settings.estate)
+    store = open_store(settings.state_url, checked.root, settings.estate, audit=settings.audit)
     try:
         mine = store.applied_of(department)
         return len(mine), sum(1 for r in mine if r.protected)

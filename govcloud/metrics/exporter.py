@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from govcloud.applying import engine
+from govcloud.audit import trail
 from govcloud.books import accounts, metering, spans
 from govcloud.books import records as stored
 from govcloud.core.drift import find_drift
@@ -103,6 +104,19 @@ class EstateCollector(Collector):
         yield self._drift(resources)
         yield from self._hosts(resources)
         yield from self._backups()
+        yield self._audit_head()
+
+    def _audit_head(self) -> GaugeMetricFamily:
+        """The audit trail's newest record number, read from the store at each scrape:
+        Prometheus keeps its history outside the store, so a cut or a wipe shows as the head
+        going back (the GovcloudAuditTrailShrank alert)."""
+        g = GaugeMetricFamily("govcloud_audit_head", "Number of the audit trail's newest "
+                              "record (0: empty), by the algorithm that sealed it.",
+                              labels=["algorithm"])
+        newest = trail.head(self.s.store)
+        seq, alg = newest if newest else (0, "none")
+        g.add_metric([alg], float(seq))
+        return g
 
     def _quota(self, names: dict[str, str]) -> GaugeMetricFamily:
         q = GaugeMetricFamily("govcloud_department_quota", "Quota granted to a department.",

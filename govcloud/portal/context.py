@@ -65,7 +65,8 @@ class Portal:
         self._seen = _fingerprint(self.root)
         self._estate = engine.validate(self.root).estate()  # refuses an estate with errors
         self.store: Store = open_store(self._estate.settings.state_url, self._estate.root,
-                                       self._estate.settings.estate)
+                                       self._estate.settings.estate,
+                                       audit=self._estate.settings.audit)
         self.driver: Driver = open_driver(self._estate, self.store)
         self.problem = ""  # set while the files on disk do not validate
         self._files = 0  # counts the changes of the estate's files seen

@@ -27,16 +27,18 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from govcloud.clock import now
 from govcloud.core.desired import Resource
+from govcloud.core.model import AuditSettings
 from govcloud.errors import DamagedState, LockHeld, MissingExtra, StateError
 from govcloud.state import disk
 from govcloud.state.tables import (
+    ADDED_COLUMNS,
     AFTER_DELETE,
     KNOWN_TABLES,
     LEGACY,
@@ -61,6 +63,7 @@ _ENSURE = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EX
                      re.IGNORECASE)
 
 STATE_FOLDER = ".state"
+DEFAULT_AUDIT = AuditSettings()  # the audit key and anchors in the estate's .state-keys/
 LOCK_KEY = 7_031_942  # advisory lock id for PostgreSQL
 
 
@@ -111,12 +114,16 @@ class Store:
 
     ``estate`` is the estate's name: recorded in a new store, checked against an existing
     one. ``init`` starts a new store on purpose: it creates missing folders and sets up an
-    empty file (never one that holds anything)."""
+    empty file (never one that holds anything). ``audit`` says where the audit trail keeps
+    its key and anchors, outside the store (``audit.custody``; relative to ``root``)."""
 
     def __init__(self, url: str, root: Path | None = None, estate: str | None = None,
-                 init: bool = False) -> None:
+                 init: bool = False, audit: AuditSettings = DEFAULT_AUDIT) -> None:
         self.url = url
         self.where = locate(url, root)
+        self.root = root or Path.cwd()
+        self.audit = audit
+        self._after_commit: list[Callable[[], None]] = []
         self._mutex = threading.RLock()
         self._writes = 0  # this connection's statements that may change a figure
         self._lock_file: Any = None
@@ -247,9 +254,7 @@ class Store:
                                  "move it away and run govcloud state init")
             if not write:
                 return True
-            for stmt in schema(self.kind):
-                self.execute(stmt)
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            self._bring_up_to_date()
         elif not (version.isascii() and version.isdigit()) or int(version) > SCHEMA_VERSION:
             raise StateError(f"the state store {self.where} has schema version {version}; "
                              f"this govcloud knows {SCHEMA_VERSION}",
@@ -257,9 +262,7 @@ class Store:
         elif int(version) < SCHEMA_VERSION:  # an older govcloud's store: migrate it
             if not write:
                 return True
-            for stmt in schema(self.kind):
-                self.execute(stmt)
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            self._bring_up_to_date()
         owner = self.get_meta("estate")
         if estate and owner is not None and owner != estate:
             raise StateError(f"the state store {self.where} belongs to estate '{owner}', not "
@@ -270,6 +273,25 @@ class Store:
                 return True
             self.set_meta("estate", estate)
         return False
+
+    def _bring_up_to_date(self) -> None:
+        """Every table and trigger of this version, and the columns added to tables an older
+        govcloud made (the audit trail's ``alg``, version 3)."""
+        for stmt in schema(self.kind):
+            self.execute(stmt)
+        for table, columns in ADDED_COLUMNS.items():
+            have = self._columns(table)
+            for name, kind in columns.items():
+                if name not in have:
+                    self.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    def _columns(self, table: str) -> set[str]:
+        if self.kind == "sqlite":
+            return {r[1] for r in self.query(f"PRAGMA table_info({table})")}
+        return {r[0] for r in self.query("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_schema = current_schema() AND "
+                                         "table_name = ?", (table,))}
 
     # --- plumbing -------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -339,8 +361,25 @@ class Store:
                 else:
                     with self._conn.transaction():
                         yield
+            except BaseException:
+                self._after_commit.clear()
+                raise
             finally:
                 self._in_tx = False
+            self._committed()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the transaction this is called in has committed (at once
+        outside one); never when it rolls back."""
+        with self._mutex:
+            self._after_commit.append(action)
+            if not self._in_tx:
+                self._committed()
+
+    def _committed(self) -> None:
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
 
     def version(self) -> tuple[int, int]:
         """A value that differs whenever something a derived figure reads was written since
@@ -563,8 +602,9 @@ def store_url(url: str) -> str:
     return os.environ.get("GOVCLOUD_STATE_URL") or url
 
 
-def open_store(url: str, root: Path, estate: str | None = None, init: bool = False) -> Store:
-    return Store(store_url(url), root, estate, init)
+def open_store(url: str, root: Path, estate: str | None = None, init: bool = False,
+               audit: AuditSettings = DEFAULT_AUDIT) -> Store:
+    return Store(store_url(url), root, estate, init, audit)
 
 
 def never_made(url: str, root: Path) -> bool:

@@ -16,7 +16,8 @@ from govcloud.clock import now
 from govcloud.errors import StateError
 
 # 1: applied state, journal, ownership, lock. 2: people and the audit trail (issue #14).
-SCHEMA_VERSION = 2
+# 3: the audit trail keyed, each record naming its algorithm (issue #21).
+SCHEMA_VERSION = 3
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS applied (
@@ -44,7 +45,7 @@ SCHEMA = [
         seq BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         subject TEXT NOT NULL, department TEXT NOT NULL, before TEXT NOT NULL,
         after TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, prev TEXT NOT NULL,
-        hash TEXT NOT NULL)""",
+        hash TEXT NOT NULL, alg TEXT NOT NULL DEFAULT '')""",
     """CREATE INDEX IF NOT EXISTS audit_by_action ON audit (action, subject, at)""",
     # The portal's sign-in sessions: the SHA-256 of each session's random token (the cookie
     # holds the token, signed), so reading the store gives no usable cookie.
@@ -79,6 +80,11 @@ APPEND_ONLY = {
            FOR EACH STATEMENT EXECUTE FUNCTION govcloud_audit_append_only()""",
     ],
 }
+
+
+# Columns added to a table after it was first made: an older store gets them when it is
+# brought up to date (an empty ``alg``: the record was sealed before the trail was keyed).
+ADDED_COLUMNS = {"audit": {"alg": "TEXT NOT NULL DEFAULT ''"}}
 
 
 def schema(kind: str) -> list[str]:

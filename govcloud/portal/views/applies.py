@@ -138,7 +138,8 @@ def _own_session(p: Portal) -> engine.EstateSession:
     connection, so sharing the portal's would let an approval or a second apply in this
     process through, and its unlock would end the apply's lock)."""
     estate = p.fresh_estate()
-    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate)
+    store = open_store(estate.settings.state_url, estate.root, estate.settings.estate,
+                       audit=estate.settings.audit)
     try:
         return engine.EstateSession(estate, store, open_driver(estate, store))
     except BaseException:
