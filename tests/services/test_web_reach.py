@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import http.client
+import json
 import socket
 import ssl
 import threading
@@ -87,7 +88,7 @@ def ecology(rig: Rig) -> Iterator[dict[str, Any]]:
     try:
         result = rig.gc_json("apply", "--yes")
         assert result["ok"] and result["services"]["ok"], result
-        inv = rig.gc_json("inventory", "--list")
+        inv = json.loads(rig.gc("inventory", "--list").stdout)
         dep = inv["all"]["vars"]["govcloud_departments"]["ecology"]
         address = next(s["address"] for s in dep["servers"] if s["name"] == SERVER)
         backend = ThreadingHTTPServer((address, port), ServerBackend)
