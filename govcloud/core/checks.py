@@ -24,6 +24,7 @@ from govcloud.core.model import (
 from govcloud.core.patterns import HINTS, NAME, covered, fits
 from govcloud.core.policy import PolicyEngine, Watch
 from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA, check, with_defaults
+from govcloud.core.upstreams import Reach, problem, reserved, reserved_names
 from govcloud.errors import Diagnostic, ValidationFailed
 
 
@@ -162,6 +163,7 @@ def check_settings(doc: Document, out: Checked) -> Settings | None:
                                          "give each entry its own name"))
             seen.add(item["name"])
     problems += _pools(doc, data["networks"])
+    problems += _open_networks(doc, data["services"]["upstream_networks"])
     out.diagnostics += problems
     out.settings_doc = doc
     return None if problems else settings_from(data, doc.file)
@@ -201,6 +203,19 @@ def _pools(doc: Document, pools: dict[str, str]) -> list[Diagnostic]:
                                          "choose a range apart from the other zone's, e.g. "
                                          "10.20.0.0/16 and 10.40.0.0/16"))
         nets[zone] = net
+    return problems
+
+
+def _open_networks(doc: Document, networks: list[str]) -> list[Diagnostic]:
+    """``services.upstream_networks``: each a valid IPv4 network."""
+    problems = []
+    for i, text in enumerate(networks):
+        try:
+            ipaddress.IPv4Network(text, strict=False)
+        except ValueError as exc:
+            problems.append(doc.diag(("services", "upstream_networks", i),
+                                     f"{text!r} is not an IPv4 network: {exc}",
+                                     "use a network such as 127.0.0.1/32, or remove it"))
     return problems
 
 
@@ -269,10 +284,31 @@ def unique(claims: list[Claim], owners: Owners) -> list[Diagnostic]:
     return out
 
 
+def reach(data: dict[str, Any], settings: Settings) -> Reach:
+    """Where the proxy sites of a plan (its data, defaults filled in) may send requests."""
+    servers = frozenset(name for s in data["servers"]
+                        for name in replica_names(s["name"], s["count"]))
+    return Reach(data["department"]["zone"], settings.networks, servers,
+                 settings.services.upstream_networks)
+
+
 def references(doc: Document, data: dict[str, Any], settings: Settings,
                 out: list[Diagnostic]) -> None:
     suffixes = set(settings.catalogue.website_suffixes)
+    taken = reserved_names(settings.catalogue.reserved_domains, settings.notify.portal_url)
+    reachable = reach(data, settings)
+    own_suffix = min(suffixes) if suffixes else "example.gov.cn"
     for i, w in enumerate(data["websites"]):
+        if name := reserved(w["domain"], taken):
+            out.append(doc.diag(("websites", i, "domain"),
+                                f"'{w['domain']}' is the platform's own name {name!r} or "
+                                "under it (catalogue.reserved_domains, the portal's host), "
+                                "which no department may claim",
+                                "choose a name of the department's own, e.g. "
+                                f"'{data['department']['id']}.{own_suffix}'"))
+        if w["kind"] == "proxy" and w.get("upstream") and \
+                (why := problem(w["upstream"], reachable)):
+            out.append(doc.diag(("websites", i, "upstream"), *why))
         if w["domain"] in suffixes:
             out.append(doc.diag(("websites", i, "domain"),
                                 f"'{w['domain']}' is an estate suffix itself, which no one "
@@ -281,7 +317,8 @@ def references(doc: Document, data: dict[str, Any], settings: Settings,
                                 f"{w['domain']}'"))
         if w["kind"] == "proxy" and not w.get("upstream"):
             out.append(doc.diag(("websites", i, "kind"), "a proxy site needs an upstream",
-                                "add 'upstream: http://host:port/'"))
+                                "add 'upstream: http://SERVER:PORT/' naming one of the "
+                                "department's servers"))
         if w["kind"] != "proxy" and w.get("upstream"):
             out.append(doc.diag(("websites", i, "upstream"),
                                 f"upstream is only for proxy sites, this one is {w['kind']}",

@@ -57,6 +57,7 @@ class Catalogue:
     flavors: dict[str, Flavor]
     images: dict[str, Image]
     website_suffixes: tuple[str, ...] = ()
+    reserved_domains: tuple[str, ...] = ()  # the platform's own names: no site claims one
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class ServiceSettings:
     rpo_hours: int = 26  # the recovery point objective of a plan that names none
     tls_certificate: str | None = None
     tls_key: str | None = None
+    upstream_networks: tuple[str, ...] = ()  # open to every proxy site (test rigs only)
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
             flavors={f["name"]: Flavor(**f) for f in cat["flavors"]},
             images={i["name"]: Image(**i) for i in cat["images"]},
             website_suffixes=tuple(cat["website_suffixes"]),
+            reserved_domains=tuple(cat["reserved_domains"]),
         ),
         prices=data["prices"],
         file=file,
@@ -266,7 +269,8 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
             signatures=data["services"]["signatures"],
             rpo_hours=data["services"]["backup"]["rpo_hours"],
             tls_certificate=data["services"]["tls"].get("certificate"),
-            tls_key=data["services"]["tls"].get("key")),
+            tls_key=data["services"]["tls"].get("key"),
+            upstream_networks=tuple(data["services"]["upstream_networks"])),
         notify=NotifySettings(**{"portal_url": "", **data["notify"]}),
         keystone=KeystoneSettings(**data["portal"]["keystone"]),
         token_max_days=data["portal"]["token_max_days"],

@@ -137,7 +137,10 @@ PLAN_SCHEMA: dict[str, Any] = {
             "kind": {"type": "string", "enum": ["static", "php", "proxy"], "default": "static",
                      "description": "static files, PHP (php-fpm) or a reverse proxy."},
             "storage_gb": int_of("Docroot storage in GB.", 0, 10_000, default=1),
-            "upstream": str_of("Backend URL (proxy sites only).", URL, maxLength=2048),
+            "upstream": str_of("Backend URL (proxy sites only): http://SERVER:PORT/path with "
+                               "SERVER one of the department's own servers (its address is "
+                               "looked up at apply), or an address in the department's own "
+                               "network.", URL, maxLength=2048),
             "public": {"type": "boolean", "default": True,
                        "description": "Published on the internet (extranet only)."},
             "protected": {"type": "boolean", "default": False,
@@ -243,6 +246,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             }, ["name"]), minItems=1),
             "website_suffixes": arr_of("Allowed domain suffixes for hosted websites.",
                                      str_of("A DNS suffix.", DNS), default=[]),
+            "reserved_domains": arr_of("The platform's own names (the portal's, the "
+                                       "platform's hosts): no department's website may claim "
+                                       "one or a name under one (the host of "
+                                       "notify.portal_url is reserved as well).",
+                                       str_of("A DNS name.", DNS), default=[], maxItems=100),
         }, ["flavors", "images"]),
         "prices": str_of("Price book file, relative to the estate (it must stay inside it); "
                          "an absolute path names a file kept outside the estate.",
@@ -258,6 +266,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "signatures": str_of("Where the antivirus mirror takes ClamAV signatures from: a "
                              "path on the mirror host or an http(s) URL (no internet needed).",
                              SOURCE, default="/srv/clamav-signatures"),
+            "upstream_networks": arr_of(
+                "Networks every department's proxy sites may reach besides its own servers "
+                "and network. For a test rig's loopback backend only: production keeps it "
+                "empty, since an address here is open to every department.",
+                str_of("An IPv4 network.", CIDR), default=[], maxItems=20),
             "backup": obj_of("Backup policy for every department.", {
                 "rpo_hours": int_of("The recovery point objective of a plan that names none: "
                                     "hours the newest snapshot at each site may be old (a "

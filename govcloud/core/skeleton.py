@@ -73,7 +73,7 @@ servers:
 
 websites: []
   # - domain: www.{department}.{suffix}
-  #   kind: static                 # static, php or proxy (proxy: give upstream: http://…)
+  #   kind: static                 # static, php or proxy (proxy: upstream: http://SERVER:PORT/)
 
 services:
   antivirus:

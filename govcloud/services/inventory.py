@@ -17,6 +17,7 @@ and a validated plan never holds a value refused here.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from govcloud.core.desired import Resource
 from govcloud.core.model import Estate
 from govcloud.core.patterns import ABS_PATH, CRON, DNS, IDENT, NAME, TEXT, URL, covered, fits
+from govcloud.core.upstreams import Reach, host_of, problem, resolved
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import display, read_document
 
@@ -129,7 +131,7 @@ def departments(applied: dict[str, Resource], prefix: str) -> dict[str, Any]:
             "backup": {"enabled": False, "schedule": "30 1 * * *",
                        "retention": {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 0},
                        "paths": []},
-            "servers": [], "websites": []})
+            "network": None, "servers": [], "websites": []})
 
     for res in sorted(applied.values(), key=lambda r: r.key):
         a = res.attrs
@@ -159,6 +161,8 @@ def departments(applied: dict[str, Resource], prefix: str) -> dict[str, Any]:
                 "retention": {k: int(r.get(k, 0)) for k in ("daily", "weekly", "monthly",
                                                              "yearly")},
                 "paths": _backup_paths(a.get("paths", []))}
+        elif res.kind == "network":
+            dep(res.department)["network"] = _cidr(res)
         elif res.kind == "server":
             dep(res.department)["servers"].append({
                 "name": _check(res.name, NAME, "server name"),
@@ -178,6 +182,39 @@ def _backup_paths(paths: list[Any]) -> list[str]:
     checked = [_check(p, ABS_PATH, "backup path") for p in paths]
     inner = covered(checked)
     return [p for i, p in enumerate(checked) if i not in inner]
+
+
+def _cidr(res: Resource) -> str | None:
+    value = res.computed.get("cidr")
+    try:
+        return str(ipaddress.IPv4Network(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def reach_upstreams(deps: dict[str, Any], networks: dict[str, str],
+                    allowed: tuple[str, ...] = ()) -> None:
+    """Each proxy site's upstream checked by validate's rule (``core.upstreams.problem``),
+    now with the department's own network known, and a server's name turned into its
+    address. A site whose upstream is out of reach, or names a server with no address yet,
+    gets none (``upstream_problem`` says why; the web host answers 502 for it): one
+    department's site never stops another's, and no upstream reaches what validate
+    refuses."""
+    for d in deps.values():
+        addresses = {s["name"]: s["address"] for s in d["servers"]}
+        reach = Reach(d["zone"], networks, frozenset(addresses), allowed, d["network"])
+        for site in d["websites"]:
+            site["upstream_problem"] = None
+            if site["kind"] != "proxy":
+                continue
+            why = problem(site["upstream"], reach)
+            target = None if why else resolved(site["upstream"], addresses)
+            if why:
+                site["upstream_problem"] = why[0]
+            elif target is None:
+                site["upstream_problem"] = (f"server {host_of(site['upstream'])!r} has no "
+                                            "address yet")
+            site["upstream"] = target
 
 
 def _address(res: Resource) -> str | None:
@@ -203,6 +240,7 @@ def build(estate: Estate, applied: dict[str, Resource], folder: Path | None = No
     _check(prefix, r"^[a-z][a-z0-9-]{0,8}$", "site_user_prefix")
     deps = departments(applied, prefix)
     svc = estate.settings.services
+    reach_upstreams(deps, estate.settings.networks, svc.upstream_networks)
     sites = []
     for d in deps.values():
         for w in d["websites"]:

@@ -55,7 +55,13 @@ def rig() -> Iterator[Rig]:
     (sigs / "govcloud-test.ndb").write_text(
         f"{SIGNATURE}:0:*:{b'EICAR-STANDARD-ANTIVIRUS-TEST-FILE'.hex()}\n")
     settings = yaml.safe_load((estate / "govcloud.yaml").read_text(encoding="utf-8"))
-    settings["services"] = {"enabled": True, "signatures": str(sigs)}
+    # The proxy sites' backend is on loopback, which no department may reach in production:
+    # the rig opens it with the settings' test knob. The zones' pools are loopback ranges, so
+    # that a department server's address (the sim gives one from its network) can be bound
+    # by a test's own backend.
+    settings["services"] = {"enabled": True, "signatures": str(sigs),
+                            "upstream_networks": ["127.0.0.1/32"]}
+    settings["networks"] = {"intranet": "127.20.0.0/16", "extranet": "127.40.0.0/16"}
     (estate / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True),
                                           encoding="utf-8")
 

@@ -1,10 +1,12 @@
 """Anything the inventory or a playbook would refuse, validate refuses first (#22).
 
-Generated requests' values (server names and their replicas, domains, upstreams, cron
-schedules, backup paths, the department's name), hostile ones among them, are put in the
+Generated requests' values (server names and their replicas, domains, upstreams naming
+servers and addresses of every kind, cron schedules, backup paths, the department's name),
+hostile ones among them, are put in the
 finance plan and checked as validate checks a plan (``core.checks.check_plan``). A plan that
 passes is turned into the resources apply records (``desired_state``) and handed to the
-services' inventory builder, which must then accept every value; and every schedule that
+services' inventory builder, which must then accept every value and render no upstream but
+an address in the department's own network; and every schedule that
 passes must be one Debian's cron (3.0pl1) reads, as its parser below (a port of its
 ``entry.c`` time fields, with Debian's refusal of a step of 0) says, so that no department's
 line can make cron ignore the shared file. 2,000 examples under CI=true, 300 elsewhere
@@ -15,9 +17,11 @@ validate passed and refused.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 import string
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,7 +31,7 @@ from hypothesis import strategies as st
 
 from govcloud.core.checks import check_plan
 from govcloud.core.cron import problem
-from govcloud.core.desired import desired_state
+from govcloud.core.desired import Resource, desired_state
 from govcloud.core.documents import parse
 from govcloud.core.model import Estate, Settings
 from govcloud.core.patterns import ABS_PATH, CRON, DNS, NAME, URL, fits
@@ -164,6 +168,19 @@ SCHEDULES = st.one_of(st.tuples(*[_cron_field(f) for f in range(5)]).map(" ".joi
 
 
 LOWER = string.ascii_lowercase + string.digits
+# Hosts an upstream may name (finance is an intranet department, 10.20.0.0/16; its network
+# once applied is FINANCE_NETWORK below): its servers, another department's, the web host
+# itself, the metadata service, the other zone, other departments' networks, forms of an
+# address a resolver reads (127.1, 2130706433) and names only DNS could resolve.
+UPSTREAM_HOSTS = ["fin-budget-app", "fin-budget-db-2", "fin-treasury-gw", "oa-app",
+                  "portal-web", "127.0.0.1", "127.0.0.53", "localhost", "169.254.169.254",
+                  "100.100.100.200", "0.0.0.0", "224.0.0.251", "255.255.255.255",
+                  "240.1.2.3", "10.40.3.15", "10.20.0.7", "10.20.5.20", "10.20.5.255",
+                  "10.20.1.10", "127.1", "2130706433", "0x7f000001",
+                  "metadata.google.internal", "cloud.qingdao.gov.cn"]
+FINANCE_NETWORK = "10.20.5.0/24"
+REACHABLE = ["fin-budget-app", "fin-budget-db-2", "fin-treasury-gw", "10.20.5.20",
+             "10.20.5.255", "10.20.0.7"]  # validate passes them (10.20.0.7: not its network)
 # Values of each pattern's shape, drawn cheaply (st.text over the pattern's characters, not
 # st.from_regex): most fit it, some carry '..', a '-' at an end, a label too long…
 LABEL = st.text(alphabet=LOWER + "-", min_size=1, max_size=14)
@@ -172,9 +189,13 @@ SHAPED = {
     DNS: st.tuples(st.lists(LABEL, min_size=1, max_size=4),
                    st.sampled_from(["qingdao.gov.cn", "cn", "gov", "x"])).map(
                        lambda t: ".".join([*t[0], t[1]])),
-    URL: st.tuples(st.sampled_from(["http://", "https://", "ftp://", "http:/"]),
-                   st.text(alphabet=LOWER + ".-", min_size=1, max_size=20),
-                   st.sampled_from(["", ":8080", ":0", ":99999", ":123456"]),
+    URL: st.tuples(st.sampled_from(["http://", "http://", "https://", "ftp://", "http:/"]),
+                   st.one_of(st.text(alphabet=LOWER + ".-", min_size=1, max_size=20),
+                             st.sampled_from(UPSTREAM_HOSTS), st.sampled_from(UPSTREAM_HOSTS),
+                             st.tuples(*[st.integers(0, 255)] * 4).map(
+                                 lambda t: ".".join(map(str, t)))),
+                   st.sampled_from(["", ":8080", ":8080", ":443", ":0", ":99999",
+                                    ":123456"]),
                    st.lists(st.text(alphabet=LOWER + "._~%-", max_size=8), max_size=4)).map(
                        lambda t: t[0] + t[1] + t[2] + "".join("/" + p for p in t[3])),
     ABS_PATH: st.lists(st.one_of(*[st.text(alphabet=string.ascii_letters + "_.-",
@@ -194,12 +215,18 @@ def _like(pattern: str) -> st.SearchStrategy[str]:
                      st.sampled_from(HOSTILE))
 
 
+# Upstreams of a fit shape naming every kind of host: the rule of reach decides them.
+WELL_FORMED_UPSTREAMS = st.tuples(
+    st.sampled_from(["http://", "https://"]),
+    st.one_of(st.sampled_from(UPSTREAM_HOSTS), st.sampled_from(REACHABLE)),
+    st.sampled_from(["", ":8080", ":9464"]), st.sampled_from(["/", "/app", ""])).map("".join)
+
 # Where each generated value goes in the plan.
 FIELDS: dict[str, Any] = {
     "server name": (("servers", 0, "name"), _like(NAME)),
     "replicas": (("servers", 0), st.tuples(_like(NAME), st.integers(1, 100))),
     "domain": (("websites", 0, "domain"), _like(DNS)),
-    "upstream": (("websites", 0, "upstream"), _like(URL)),
+    "upstream": (("websites", 0, "upstream"), st.one_of(_like(URL), WELL_FORMED_UPSTREAMS)),
     "antivirus schedule": (("services", "antivirus", "schedule"), SCHEDULES),
     "backup schedule": (("services", "backup", "schedule"), SCHEDULES),
     "backup path": (("services", "backup", "paths"), st.lists(_like(ABS_PATH), min_size=1,
@@ -243,6 +270,10 @@ def _plan_with(base: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
 @example(("backup path", ["/srv/a..b"]))
 @example(("replicas", ("f" * 63, 2)))
 @example(("upstream", "http://10.20.0.7:99999/"))
+@example(("upstream", "http://127.0.0.1:9464/metrics"))
+@example(("upstream", "http://169.254.169.254/latest/meta-data"))
+@example(("upstream", "http://fin-budget-app:8080/"))
+@example(("upstream", "http://10.20.5.20:8080/"))
 def test_anything_the_inventory_or_cron_would_refuse_validate_refuses_first(
         example_estate: tuple[Settings, dict[str, Any]], case: tuple[str, Any]) -> None:
     estate_settings, base = example_estate
@@ -258,17 +289,51 @@ def test_anything_the_inventory_or_cron_would_refuse_validate_refuses_first(
         event(f"{field}: refused")
         return
     event(f"{field}: validated")
-    applied = desired_state(Estate(REPO, estate_settings, {"finance": result.plan}))
+    applied = _applied(desired_state(Estate(REPO, estate_settings, {"finance": result.plan})))
     try:
         deps = inventory.departments(applied, "gc-")
     except InventoryError as exc:
         pytest.fail(f"validate passed {field} {value!r}, the inventory refused it: {exc}")
+    inventory.reach_upstreams(deps, estate_settings.networks,
+                              estate_settings.services.upstream_networks)
+    _only_its_own_network(deps["finance"]["websites"])
     for service in ("antivirus", "backup"):
         schedule = deps["finance"][service]["schedule"]
         assert debian_cron_reads(schedule), (field, schedule)
     for site in deps["finance"]["websites"]:  # nginx -t refuses a port outside 1-65535
         port = re.match(r"https?://[^/:]+:([0-9]+)", site["upstream"] or "")
         assert port is None or 1 <= int(port[1]) <= 65535, site["upstream"]
+
+
+def _applied(desired: dict[str, Resource]) -> dict[str, Resource]:
+    """The resources as an apply records them: finance's network and its servers' addresses
+    (from .10 up in it) as the cloud gave them."""
+    hosts = ipaddress.IPv4Network(FINANCE_NETWORK).hosts()
+    for _ in range(9):
+        next(hosts)
+    out = {}
+    for key, res in desired.items():
+        computed = {"network": {"cidr": FINANCE_NETWORK},
+                    "server": {"address": str(next(hosts))}}.get(res.kind, {})
+        out[key] = replace(res, computed=computed)
+    return out
+
+
+def _only_its_own_network(sites: list[dict[str, Any]]) -> None:
+    """Every upstream the inventory renders is an address in finance's own network; a site
+    out of reach gets none, with the reason."""
+    for site in sites:
+        if site["kind"] != "proxy":
+            continue
+        if site["upstream"] is None:
+            assert site["upstream_problem"], site
+            continue
+        host = re.match(r"https?://([^/:]+)", site["upstream"])
+        assert host is not None, site
+        address = ipaddress.IPv4Address(host[1])  # an address, never a name left to DNS
+        assert address in ipaddress.IPv4Network(FINANCE_NETWORK), site
+        assert not (address.is_loopback or address.is_link_local or address.is_multicast
+                    or address.is_reserved or address.is_unspecified), site
 
 
 @settings(max_examples=sized(ci=1000, dev=200), deadline=None)

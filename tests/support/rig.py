@@ -25,6 +25,9 @@ SERVERS_USER_PREFIX = f"gcs{os.getpid() % 100000:05d}-"
 # The EICAR test string, written by the tests only (kept split so this file is never flagged).
 EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" + "-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 SIGNATURE = "Govcloud.Test.EICAR"
+# The web host's two sides on loopback: every site on the address facing the zone's
+# network, public sites on the one facing the internet as well.
+INTERNAL_ADDRESS, PUBLIC_ADDRESS = "127.0.0.1", "127.0.0.3"
 
 
 class Backend(BaseHTTPRequestHandler):
@@ -106,7 +109,8 @@ def local_services(estate: Path, srv: Path, *, nginx: str, clamscan: str, restic
                    ) -> dict[str, Any]:
     """Point the estate's inventory at this machine: localhost (ansible_connection: local)
     plays every shared host, every location of group_vars/all.yml lies inside ``srv``, nginx
-    listens on loopback at the given ports, the department site users' names start with
+    listens on loopback at the given ports (every site on 127.0.0.1, public ones on
+    127.0.0.3 too), the department site users' names start with
     ``user_prefix``. Returns the variables written."""
     (estate / "inventories" / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
         group: {"hosts": {"localhost": {"ansible_connection": "local",
@@ -121,7 +125,8 @@ def local_services(estate: Path, srv: Path, *, nginx: str, clamscan: str, restic
         "nginx_main_conf": f"{srv}/nginx/nginx.conf",
         "nginx_sites_dir": f"{srv}/nginx/sites", "nginx_prefix": f"{srv}/nginx-prefix",
         "nginx_pid_file": f"{srv}/run/nginx.pid", "nginx_log_dir": f"{srv}/log/nginx",
-        "nginx_listen_address": "127.0.0.1", "nginx_http_port": http_port,
+        "web_listen": {zone: {"internal": INTERNAL_ADDRESS, "public": PUBLIC_ADDRESS}
+                       for zone in ("intranet", "extranet")}, "nginx_http_port": http_port,
         "nginx_https_port": https_port, "tls_dir": f"{srv}/tls", "web_root": f"{srv}/www",
         "web_archive_root": f"{srv}/www-archive", "php_fpm_pool_dir": f"{srv}/php/pool.d",
         "php_fpm_run_dir": f"{srv}/run/php", "php_fpm_pid_file": f"{srv}/run/php-fpm.pid",
