@@ -73,8 +73,16 @@ def _after_dot(source: str, start: int) -> bool:
 
 def _after_string(source: str, start: int) -> int:
     """The index just past the string literal that opens at ``start``."""
-    raw = start > 0 and source[start - 1] in "rR" and \
-        (start < 2 or not (source[start - 2].isalnum() or source[start - 2] == "_"))
+    # CEL's prefixes: r (raw) and b (bytes), alone or together in either order (br"\" is
+    # raw: its backslash escapes nothing)
+    prefix = ""
+    j = start
+    while j > 0 and len(prefix) < 2 and source[j - 1] in "rRbB":
+        prefix = source[j - 1] + prefix
+        j -= 1
+    if j > 0 and (source[j - 1].isalnum() or source[j - 1] == "_"):
+        prefix = ""  # the end of a name (e.g. `attr"`), not a prefix
+    raw = "r" in prefix.lower()
     quote = source[start:start + 3] if source[start:start + 3] in ("'''", '"""') \
         else source[start]
     i = start + len(quote)

@@ -31,9 +31,11 @@ CRON = r"^([0-9A-Za-z*,/-]+ ){4}[0-9A-Za-z*,/-]+$"
 # re and JSON Schema's dialect (ECMA-262, unicode mode: no identity escapes such as \" or \`)
 # read it alike.
 # Nor C1 controls (U+0085 ends a line for some readers), line and paragraph separators
-# (U+2028, U+2029) or bidirectional overrides (U+202A-U+202E, U+2066-U+2069, U+200E/F,
-# U+061C), which make a text read differently from what it holds.
-TEXT = r"""^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069;{}"'`$\\<>|&]*$"""
+# (U+2028, U+2029), bidirectional overrides (U+202A-U+202E, U+2066-U+2069, U+200E/F,
+# U+061C) or invisible characters (U+00AD, U+200B-U+200D, U+2060-U+2064, U+FEFF), which make
+# a text read differently from what it holds.
+TEXT = (r"^[^\x00-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+        r""";{}"'`$\\<>|&]*$""")
 ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
 PATH_MAX, NAME_MAX = 4096, 255  # Linux's limits on a path and on one name in it
 HOST = r"^[A-Za-z0-9.-]{0,253}$"
@@ -162,8 +164,9 @@ def fits(pattern: str, value: Any) -> bool:
 # What a line of text a person reads (a reason, a label) may not hold: controls (C0, C1:
 # a newline or ESC forges a row or a colour in a terminal), line and paragraph separators,
 # bidirectional overrides and isolates, lone surrogates.
-UNREADABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
-                        "\u2066-\u2069\ud800-\udfff]")
+UNREADABLE = re.compile("[\x00-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u2028-\u202e"
+                        "\u2060-\u2069\ufeff\ud800-\udfff]")
+MAX_LINE = 500  # characters: a reason is a sentence, not a document
 
 
 def line_problem(text: str) -> str:
@@ -172,7 +175,7 @@ def line_problem(text: str) -> str:
     if found is None:
         return ""
     return f"holds U+{ord(found.group()):04X} at character {found.start() + 1} (a line " \
-        "break, a control character or a direction override)"
+        "break, a control character, a direction override or an invisible character)"
 
 
 def visible(text: str) -> str:
@@ -182,7 +185,11 @@ def visible(text: str) -> str:
 
 
 def check_line(text: str, what: str = "the reason") -> None:
-    """Refuse (GovcloudError, with the fix) ``text`` that is not one line of plain text."""
+    """Refuse (GovcloudError, with the fix) ``text`` that is not one line of plain text, or
+    is longer than MAX_LINE characters."""
+    if len(text) > MAX_LINE:
+        raise GovcloudError(f"{what} is {len(text):,} characters long",
+                            f"keep it to {MAX_LINE} characters: one sentence")
     problem = line_problem(text)
     if problem:
         raise GovcloudError(f"{what} {problem}", "write it as one line of plain text, "

@@ -265,6 +265,8 @@ def _record(estate: Estate, store: Store, current: Request, verdict: Verdict,
 def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = "",
             source: str = "portal") -> Request:
     """Approve the stage the request waits for; the last approval writes the plan file."""
+    if reason:
+        check_line(reason)
     written = {r.id: r for r in write_approved(estate, store, source)}
     if n in written:  # approved by a rule, not written until now
         return written[n]

@@ -20,13 +20,15 @@ from tests.portal.conftest import OWN, Site, account, csrf_of, sign_in
 from tests.support.cli import NOW, govcloud
 
 FORGERS = ["ok\nState: approved", "x\x1b[31mred", "a\u202egnp.exe", "line\u0085two",
-           "para\u2028graph", "iso\u2066late", "cr\rlf", "nul\x00"]
+           "para\u2028graph", "iso\u2066late", "cr\rlf", "nul\x00", "\u200b",
+           "soft\u00adhyphen", "bom\ufeff"]
 
 
 @pytest.mark.parametrize("text", FORGERS)
 def test_a_forging_reason_is_refused_on_the_command_line(site: Site, text: str) -> None:
     n = site.requests[OWN]
     for args in (("request", "reject", str(n), "--as", account("operator"), "--reason", text),
+                 ("request", "approve", str(n), "--as", account("operator"), "--reason", text),
                  ("statement", "adjust", "--period", "2026-11", "--department", OWN,
                   "--yuan", "-5", "--reason", text),
                  ("users", "disable", account("auditor"), "--reason", text)):
@@ -81,3 +83,14 @@ def test_visible_and_line_problem_agree() -> None:
         assert line_problem(text) and visible(text) != text
     for text in ("一行中文理由", "year-end load (30%)", "O'Brien said: fine"):
         assert line_problem(text) == "" and visible(text) == text
+
+
+def test_a_reason_is_a_sentence_not_a_document(site: Site) -> None:
+    """A trial's find: approve, adjust and reject reasons had no length limit (100,000
+    characters went into the statement); every reason is held to 500, as a request's is."""
+    for args in (("statement", "adjust", "--period", "2026-11", "--department", OWN,
+                  "--yuan", "-5", "--reason", "x" * 501),
+                 ("request", "approve", str(site.requests[OWN]), "--as", account("operator"),
+                  "--reason", "y" * 501)):
+        r = govcloud(*args, estate=site.estate, env=NOW)
+        assert r.returncode == 1 and "is 501 characters long" in r.stderr, r.stderr
