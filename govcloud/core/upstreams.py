@@ -1,8 +1,11 @@
 """Where a department's proxy site may send requests, and which site names are the platform's.
 
 An upstream names one of the department's own servers (``http://sp-hall-web:8080/``: the
-name is looked up in the applied state, never in DNS) or an address inside the department's
-own zone (``http://10.40.3.15:8080/``); once applied, inside its own network (its /24).
+name is looked up in the applied state, never in DNS). An address (``http://10.40.3.15/``)
+is refused at validate and in a request's verdict, which cannot tell the department's own
+addresses from another department's or the platform's hosts in the zone; the inventory,
+which knows the department's applied network (its /24), still serves an address inside it
+that an older plan holds.
 Loopback, link-local (the cloud's metadata service at 169.254.169.254 among them), multicast,
 unspecified and reserved addresses, the other zone's range and any other host name are
 refused. ``settings.services.upstream_networks`` opens further networks to every department
@@ -98,7 +101,16 @@ def problem(upstream: str, reach: Reach) -> tuple[str, str] | None:
     if own is None or not _in(address, [own]):
         return (f"upstream {shown(upstream)!r} is outside the department's {reach.zone} "
                 f"network{f' ({own})' if own else ''}", use)
-    if reach.network is not None and not _in(address, [reach.network]):
+    if reach.network is None:
+        # Which /24 is the department's is known only once applied, and the zone's pool
+        # holds other departments' networks and the platform's own hosts: an address is
+        # taken only where the department's network is known (the inventory), so
+        # validate and a request's verdict ask for the server's name.
+        return (f"upstream {shown(upstream)!r} is an address: validate cannot tell it from "
+                "another department's server or the platform's hosts in the zone",
+                f"name the server instead, e.g. 'http://SERVER:8080/' (its servers: "
+                f"{servers})")
+    if not _in(address, [reach.network]):
         return (f"upstream {shown(upstream)!r} is outside the department's own network "
                 f"({reach.network}): another department's or the platform's", use)
     return None
@@ -128,6 +140,7 @@ def reserved_names(reserved_domains: Iterable[str], portal_url: str) -> tuple[st
     """The names no site may claim: the settings' list and the portal's own host."""
     out = list(reserved_domains)
     host = host_of(portal_url) if portal_url else None
+    host = host.lower().rstrip(".") if host else None  # a DNS name ends in a dot or not
     if host and _address(host) is None and "." in host:
-        out.append(host.lower())
+        out.append(host)
     return tuple(dict.fromkeys(out))

@@ -244,7 +244,7 @@ def example_estate() -> tuple[Settings, dict[str, Any]]:
     checked = check_estate(REPO)
     assert checked.settings is not None and not checked.errors
     base = yaml.safe_load((REPO / "plans" / "finance.yaml").read_text(encoding="utf-8"))
-    base["websites"][0].update(kind="proxy", upstream="http://10.20.0.5:8080/")
+    base["websites"][0].update(kind="proxy", upstream="http://fin-budget-app:8080/")
     return checked.settings, base
 
 
