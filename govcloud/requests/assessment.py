@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
+import re
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -112,10 +114,41 @@ def assess(estate: Estate, department: str, payload: Any) -> Verdict:
     checked = check_estate(estate.root, proposed={file: edit.new_text})
     warnings = [_diag(d) for d in checked.warnings if d.file == file]
     if checked.errors or checked.settings is None:
-        return Verdict(department, False, [_diag(d) for d in checked.errors], warnings,
+        return Verdict(department, False, _own_errors(checked.errors, file), warnings,
                        base=base, diff=edit.diff())
     after = checked.estate()
     return _judged(_estate_now(estate), after, department, payload, edit, warnings)
+
+
+_ALSO_IN = re.compile(r" \(also in (?P<file>[^:()]+):[0-9]+(?P<rest>[^)]*)\)")
+
+
+def _own_errors(errors: list[Diagnostic], file: str) -> list[dict[str, Any]]:
+    """The estate's errors as the requester's department may see them: its own plan's,
+    without the other plan a duplicate name is in (a member could probe another
+    department's servers and sites by name); another file's only as one line."""
+    out = []
+    for d in errors:
+        clash = _ALSO_IN.search(d.message)
+        if d.file != file and clash is not None and clash["file"] == file:
+            # the other plan had the name first: the request's name is the one refused
+            out.append({"file": file, "line": 0, "path": d.path.split("[")[0].split(".")[0],
+                        "rule": "", "hint": d.hint,
+                        "message": d.message[:clash.start()] + " (taken by another "
+                                   "department)"})
+            continue
+        if d.file != file:
+            out.append({"file": "", "line": 0, "path": "", "rule": "",
+                        "message": "another file of the estate has an error",
+                        "hint": "an operator fixes it (govcloud validate shows it); then "
+                                "check this request again"})
+            continue
+        shown = _diag(d)
+        shown["message"] = _ALSO_IN.sub(
+            lambda m: m[0] if m["file"] == file else " (taken by another department)",
+            shown["message"])
+        out.append(shown)
+    return list({json.dumps(e, sort_keys=True): e for e in out}.values())
 
 
 def _own_fields(department: str, payload: Any) -> list[Diagnostic]:

@@ -98,3 +98,24 @@ def test_no_answer_holds_another_departments_data(route: Route, role: str, site:
     found = {dep: words for dep, words in found.items() if words}
     assert not found, (path, role, found)
     assert not re.search(r"\bhealth\b", text.replace("healthy", "")), path
+
+
+def test_a_verdict_names_no_other_departments_server_or_site(site: Site,
+                                                              people: dict[str, Any]) -> None:
+    """A trial's find: a dry-run of a server or site another department has answered
+    "duplicate server 'wj-booking-web' (also in plans/health.yaml:21)", so a member could
+    probe another department's names one by one. The name is refused without the file."""
+    c = people["member"]
+    csrf = csrf_of(c.get("/").text)
+    for ask in ({"kind": "servers", "reason": "probe", "server": {
+                    "name": "wj-booking-web", "flavor": "m1.large", "image": "kylin-v10-sp3",
+                    "count": 1}},
+                {"kind": "website", "reason": "probe", "website": {
+                    "domain": "wsjkw.qingdao.gov.cn", "kind": "static", "public": False}}):
+        r = c.post(f"/api/departments/{OWN}/requests/dry-run", json=ask,
+                   headers={"x-csrf-token": csrf})
+        assert r.status_code == 200 and r.json()["ok"] is False, r.text[:300]
+        text = r.text
+        assert "taken by another department" in text, text[:500]
+        assert "health" not in text and "plans/" + OWN not in text.replace(
+            f"plans/{OWN}.yaml", ""), text[:500]
