@@ -37,6 +37,12 @@ CRON = r"^([0-9A-Za-z*,/-]+ ){4}[0-9A-Za-z*,/-]+$"
 TEXT = (r"^[^\x00-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
         r""";{}"'`$\\<>|&]*$""")
 ABS_PATH = r"^(/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
+# A path a backup reads on a department's servers: an absolute path (the same regex, spelt
+# with a non-capturing group so that it is a pattern of its own) outside the kernel's and the
+# system's live folders (SYSTEM_FOLDERS: /proc, /sys, /dev, /run), whose "files" are
+# processes, devices and sockets — reading /dev/sda or /proc/kcore is no backup.
+BACKUP_PATH = r"^(?:/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+$"
+SYSTEM_FOLDERS = ("/proc", "/sys", "/dev", "/run")
 PATH_MAX, NAME_MAX = 4096, 255  # Linux's limits on a path and on one name in it
 HOST = r"^[A-Za-z0-9.-]{0,253}$"
 EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$"
@@ -57,6 +63,8 @@ HINTS = {
     CRON: cron.HINT,
     TEXT: "remove quotes, ';', '{', '}', '$', '\\', '<', '>', '|', '&' and line breaks",
     ABS_PATH: "use an absolute path of letters, digits, '_', '.', '-', e.g. '/srv/data'",
+    BACKUP_PATH: "use an absolute path of letters, digits, '_', '.', '-' outside /proc, /sys, "
+                 "/dev and /run, e.g. '/srv/data'",
     HOST: "use a host name or address such as 'smtp.qingdao.gov.cn' or '127.0.0.1'",
     EMAIL: "use an e-mail address such as 'govcloud@qingdao.gov.cn'",
     URL: "use a plain http(s) URL such as 'http://10.0.0.5:8080/app'",
@@ -73,7 +81,8 @@ HINTS = {
 # A value each pattern accepts: a character is refused by a pattern when the example with
 # it inserted is (see dangerous_hint).
 EXAMPLES = {IDENT: "finance", NAME: "web-01", DNS: "czj.qingdao.gov.cn", TEXT: "青岛市财政局",
-            ABS_PATH: "/srv/data", URL: "http://10.0.0.5:8080/app", COST_CENTRE: "CC-1002"}
+            ABS_PATH: "/srv/data", BACKUP_PATH: "/srv/data", URL: "http://10.0.0.5:8080/app",
+            COST_CENTRE: "CC-1002"}
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
@@ -129,7 +138,7 @@ def bad_label(domain: str) -> str | None:
 # Patterns of values that name a thing or a place (a host, a file, a folder, a URL): '..' in
 # one would walk out of a folder once it is joined into a path. Free text (TEXT) is shown to
 # people, always escaped, and never joined into a path.
-NAMING = frozenset({IDENT, NAME, DNS, ABS_PATH, URL, SOURCE})
+NAMING = frozenset({IDENT, NAME, DNS, ABS_PATH, BACKUP_PATH, URL, SOURCE})
 _PORT = re.compile(r"https?://[A-Za-z0-9.-]+:([0-9]+)")
 
 
@@ -140,10 +149,14 @@ def fault(pattern: str, value: str) -> str | None:
     configuration); None when fit."""
     if pattern in NAMING and ".." in value:
         return f"{shown(value)!r} contains '..', which would walk out of a folder"
-    if pattern == ABS_PATH and len(value) > PATH_MAX:
+    if pattern in (ABS_PATH, BACKUP_PATH) and len(value) > PATH_MAX:
         return f"the path is {len(value)} characters, over Linux's {PATH_MAX} (PATH_MAX)"
-    if pattern == ABS_PATH and max(map(len, value.split("/"))) > NAME_MAX:
+    if pattern in (ABS_PATH, BACKUP_PATH) and max(map(len, value.split("/"))) > NAME_MAX:
         return f"a name in {shown(value)!r} is over {NAME_MAX} characters (NAME_MAX)"
+    if pattern == BACKUP_PATH and (system := next(
+            (f for f in SYSTEM_FOLDERS if value == f or value.startswith(f + "/")), None)):
+        return f"{shown(value)!r} is in {system}, the system's live folder (processes, " \
+            "devices, sockets), not data to back up"
     if pattern in (URL, SOURCE) and (port := _PORT.match(value)) and \
             not 1 <= int(port[1]) <= 65535:
         return f"port {port[1]} of {shown(value)!r} is outside 1-65535"

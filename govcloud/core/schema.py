@@ -19,6 +19,7 @@ from govcloud.core.diagnosis import walk
 from govcloud.core.documents import Document
 from govcloud.core.patterns import (
     ABS_PATH,
+    BACKUP_PATH,
     CIDR,
     COST_CENTRE,
     CRON,
@@ -157,7 +158,8 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "retention": RETENTION,
                 "paths": arr_of("Paths to back up on each server.",
                               str_of("An absolute path (at most 4096 characters, Linux's "
-                                     "PATH_MAX; each name in it at most 255).", ABS_PATH,
+                                     "PATH_MAX; each name in it at most 255), outside /proc, "
+                                     "/sys, /dev and /run.", BACKUP_PATH,
                                      maxLength=PATH_MAX),
                               default=["/srv/data"], maxItems=20),
                 "rpo_hours": int_of("Recovery point objective: the newest snapshot at each site "

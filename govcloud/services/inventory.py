@@ -24,7 +24,7 @@ from typing import Any
 
 from govcloud.core.desired import Resource
 from govcloud.core.model import Estate
-from govcloud.core.patterns import ABS_PATH, CRON, DNS, IDENT, NAME, TEXT, URL, covered, fits
+from govcloud.core.patterns import BACKUP_PATH, CRON, DNS, IDENT, NAME, TEXT, URL, covered, fits
 from govcloud.core.upstreams import Reach, host_of, problem, resolved
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import display, read_document
@@ -179,7 +179,7 @@ def _backup_paths(paths: list[Any]) -> list[str]:
     (``patterns.covered``, which validate refuses): a state applied before that rule keeps
     working, and no pull of an inner path can follow a server's link out of the department's
     folder."""
-    checked = [_check(p, ABS_PATH, "backup path") for p in paths]
+    checked = [_check(p, BACKUP_PATH, "backup path") for p in paths]
     inner = covered(checked)
     return [p for i, p in enumerate(checked) if i not in inner]
 

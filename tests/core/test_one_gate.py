@@ -207,3 +207,19 @@ def test_an_edit_that_would_grow_the_plan_over_the_readers_limit_is_refused_befo
         str(refused.value)
     assert plan.read_bytes() == before
     assert not check_estate(estate).errors
+
+
+@pytest.mark.parametrize("path", ["/proc", "/proc/self/root", "/sys/kernel", "/dev/sda",
+                                  "/run/secrets"])
+def test_a_backup_path_in_the_systems_live_folders_is_refused_by_the_request_and_the_inventory(
+        estate: Path, path: str) -> None:
+    """#22 ('paths: sensitive system folders') and a trial: /proc, /sys, /dev and /run were
+    valid backup paths (reading /dev/sda or /proc/kcore is no backup)."""
+    verdict = _assess(estate, {"kind": "backup", "backup": {"paths": ["/srv/data", path]}})
+    assert not verdict.ok
+    assert any("the system's live folder" in e["message"] for e in verdict.errors), \
+        verdict.errors
+    with pytest.raises(InventoryError, match="refusing backup path"):
+        inventory.departments(_applied("backup", "finance", {
+            "enabled": True, "schedule": "30 1 * * *", "paths": [path],
+            "retention": {"daily": 7, "weekly": 4, "monthly": 12, "yearly": 0}}), "gc-")
