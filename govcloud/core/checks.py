@@ -279,9 +279,25 @@ def unique(claims: list[Claim], owners: Owners) -> list[Diagnostic]:
             out.append(Diagnostic(c.file, c.line, c.path,
                                   f"duplicate {c.kind} '{c.value}' (also in {file}:{first}"
                                   f"{written})", c.fix))
+        elif c.kind == "domain" and (under := _nested(c, seen)) is not None:
+            file, first, value = seen[under]
+            out.append(Diagnostic(c.file, c.line, c.path,
+                                  f"domain '{c.value}' lies under or over '{value}', another "
+                                  f"department's (also in {file}:{first})",
+                                  "a site's name may not lie under another department's, nor "
+                                  "over it (cookies of one reach the other); choose a name "
+                                  "of your own"))
         else:
             seen[c.same] = (c.file, c.line, c.value)
     return out
+
+
+def _nested(c: Claim, seen: dict[str, tuple[str, int, str]]) -> str | None:
+    """A domain of another file that ``c``'s lies under, or that lies under ``c``'s."""
+    for key, (file, _, _) in seen.items():
+        if file != c.file and (c.same.endswith("." + key) or key.endswith("." + c.same)):
+            return key
+    return None
 
 
 def reach(data: dict[str, Any], settings: Settings) -> Reach:

@@ -132,10 +132,11 @@ def _own_errors(errors: list[Diagnostic], file: str) -> list[dict[str, Any]]:
         clash = _ALSO_IN.search(d.message)
         if d.file != file and clash is not None and clash["file"] == file:
             # the other plan had the name first: the request's name is the one refused
+            own = d.message[:clash.start()] if d.message.startswith("duplicate ") else \
+                "a name in this request lies under or over another department's"
             out.append({"file": file, "line": 0, "path": d.path.split("[")[0].split(".")[0],
                         "rule": "", "hint": d.hint,
-                        "message": d.message[:clash.start()] + " (taken by another "
-                                   "department)"})
+                        "message": own + " (taken by another department)"})
             continue
         if d.file != file:
             out.append({"file": "", "line": 0, "path": "", "rule": "",
@@ -144,9 +145,14 @@ def _own_errors(errors: list[Diagnostic], file: str) -> list[dict[str, Any]]:
                                 "check this request again"})
             continue
         shown = _diag(d)
-        shown["message"] = _ALSO_IN.sub(
-            lambda m: m[0] if m["file"] == file else " (taken by another department)",
-            shown["message"])
+        clash = _ALSO_IN.search(d.message)
+        if clash is not None and clash["file"] != file and " lies under or over " in d.message:
+            shown["message"] = d.message.split(" lies under or over ")[0] + " lies under or " \
+                "over another department's site (taken by another department)"
+        else:
+            shown["message"] = _ALSO_IN.sub(
+                lambda m: m[0] if m["file"] == file else " (taken by another department)",
+                shown["message"])
         out.append(shown)
     return list({json.dumps(e, sort_keys=True): e for e in out}.values())
 

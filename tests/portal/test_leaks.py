@@ -119,3 +119,21 @@ def test_a_verdict_names_no_other_departments_server_or_site(site: Site,
         assert "taken by another department" in text, text[:500]
         assert "health" not in text and "plans/" + OWN not in text.replace(
             f"plans/{OWN}.yaml", ""), text[:500]
+
+
+def test_a_site_under_or_over_another_departments_is_refused_without_naming_it(
+        site: Site, people: dict[str, Any]) -> None:
+    """A trial's find: health's www.czj-intra.qingdao.gov.cn (under finance's site) was
+    approved at once. A name under or over another department's is refused, and the verdict
+    names neither that site nor its plan."""
+    c = people["member"]
+    csrf = csrf_of(c.get("/").text)
+    for domain in ("www.wsjkw.qingdao.gov.cn", "qd.gov.cn"):  # under health's; over theirs
+        ask = {"kind": "website", "reason": "probe", "website": {
+            "domain": domain, "kind": "static", "public": False}}
+        r = c.post(f"/api/departments/{OWN}/requests/dry-run", json=ask,
+                   headers={"x-csrf-token": csrf})
+        assert r.status_code == 200 and r.json()["ok"] is False, r.text[:300]
+        assert "lies under or over" in r.text and "taken by another department" in r.text
+        assert "health" not in r.text and "wsjkw" not in r.text.replace(domain, ""), \
+            r.text[:600]
