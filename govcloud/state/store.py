@@ -44,7 +44,9 @@ from govcloud.state.tables import (
     LEGACY,
     SCHEMA_VERSION,
     create_sqlite,
+    private_folder,
     schema,
+    tighten,
 )
 from govcloud.state.url import locate, redact
 
@@ -169,11 +171,11 @@ class Store:
                                  "fix state.url in govcloud.yaml (or GOVCLOUD_STATE_URL) if "
                                  "it is a typo; to start a new store there, run govcloud "
                                  "state init")
-            _private_folder(folder)
+            private_folder(folder)
         elif folder.name == STATE_FOLDER:  # ours: owner-only even if an older govcloud made it
-            _tighten(folder, 0o700)
+            tighten(folder, 0o700)
             for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}.lock"):
-                _tighten(folder / name, 0o600)
+                tighten(folder / name, 0o600)
         if path.exists() or path.is_symlink():
             if not path.is_file():
                 raise StateError(f"the state store {path} is not a regular file",
@@ -185,7 +187,7 @@ class Store:
                     "restore it from a backup; to start a new, empty estate on purpose, run "
                     "govcloud state init")
             if init:
-                _tighten(path, 0o600)
+                tighten(path, 0o600)
         elif Path(f"{path}.lock").exists() and not init:
             raise StateError(f"the state store {path} is missing, though its lock file is "
                              "there: it was deleted or moved",
@@ -577,24 +579,6 @@ class Store:
         if self._lock_conn is not None:
             self._lock_conn.close()
             self._lock_conn = None
-
-
-def _private_folder(folder: Path) -> None:
-    """Create a folder (and missing parents) only its owner can enter."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.chmod(0o700)
-    except OSError as exc:
-        raise StateError(f"cannot create the state folder {folder}: {exc.strerror}",
-                         "check the permissions of its parent folder") from exc
-
-
-def _tighten(path: Path, mode: int) -> None:
-    """Take away group and other access from a path of ours that has it."""
-    with contextlib.suppress(OSError):
-        st = path.stat()
-        if st.st_uid == os.geteuid() and st.st_mode & 0o077:
-            path.chmod(mode)
 
 
 def store_url(url: str) -> str:

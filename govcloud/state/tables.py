@@ -141,3 +141,21 @@ def create_sqlite(path: Path) -> bool:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def private_folder(folder: Path) -> None:
+    """Create a folder (and missing parents) only its owner can enter."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise StateError(f"cannot create the state folder {folder}: {exc.strerror}",
+                         "check the permissions of its parent folder") from exc
+
+
+def tighten(path: Path, mode: int) -> None:
+    """Take away group and other access from a path of ours that has it."""
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+            path.chmod(mode)
