@@ -145,8 +145,11 @@ def test_a_read_only_plans_folder_is_one_line(tmp_path: Path) -> None:
     before = (root / "plans" / "finance.yaml").read_bytes()
     proc = _on_disk("read-only", root / "plans", root, "request", "new", str(request),
                     "--as", "li")
-    one_line(proc, f"{root / 'plans' / 'finance.yaml'} is on a read-only file system",
-             "remount it read-write")
+    # filed and approved by the rule, waiting to be written (#22 case 8b): one line that
+    # says why and what then works
+    one_line(proc, "is approved (rule small-inside-quota) but not written yet",
+             "plans/finance.yaml cannot be written: Read-only file system",
+             "the next govcloud command then writes it")
     assert (root / "plans" / "finance.yaml").read_bytes() == before
 
 
