@@ -152,11 +152,13 @@ def test_recorded_usage_equals_openstack_usage_show(cloud: Any, estate_two: Path
                   f"{between[dep]:.1f} s later)")
             assert least - 0.005 <= theirs <= most + 0.005, (dep, col, mine, theirs)
 
-    # a past month in which nothing of these departments ran: govcloud refuses, and nova
-    # agrees there was nothing
+    # a past month, before this estate's record began: govcloud refuses it, naming the
+    # months it can collect, and nova agrees there was nothing
     last = (now.replace(day=1) - timedelta(days=1))
     past = govcloud("usage", "collect", "--period", f"{last:%Y-%m}", estate=estate, env=env())
-    assert past.returncode == 1 and f"nothing ran in {last:%Y-%m}" in past.stderr
+    assert past.returncode == 1, past.stdout + past.stderr
+    assert (f"{last:%Y-%m} is before the estate's record began ({month})" in past.stderr
+            and f"give a month from {month}" in past.stderr), past.stderr
     for dep in DEPARTMENTS:
         osc = _osc("usage", "show", "--project", projects[dep], "--start",
                    f"{last:%Y-%m}-01", "--end", start)
