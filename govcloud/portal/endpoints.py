@@ -67,7 +67,11 @@ class Endpoints:
         response = self.pages.render(request, "login_form.html", None, status, csrf=token,
                                      keystone=self.signing.keystone,
                                      next=safe_next(request.query_params.get("next", "/")),
-                                     message=message, name=name)
+                                     message=message, name=name,
+                                     ended=request.query_params.get("ended") == "1",
+                                     idle_minutes=int(sessions.IDLE.total_seconds() // 60),
+                                     lifetime_hours=int(sessions.LIFETIME.total_seconds()
+                                                        // 3600))
         response.set_cookie(sessions.LOGIN_COOKIE, cookie, httponly=True, samesite="strict",
                             secure=self.pages.secure_cookies, path="/login")
         return response

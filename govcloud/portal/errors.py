@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 
 from govcloud.errors import GovcloudError
+from govcloud.portal import sessions
 from govcloud.portal.auth import ROUTE, NotAllowed, NotSignedIn, caller
 from govcloud.portal.forms import posted
 from govcloud.portal.i18n import translator
@@ -85,7 +86,10 @@ class Handlers:
         await refused(request, 401, "not signed in")
         if answers_json(request):
             return json_response({"error": "not signed in"}, 401)
-        return RedirectResponse(f"/login?next={request.url.path}", 303)
+        # a session cookie that signs in nobody: its session ended (idle, its lifetime, or
+        # ended from another session); the sign-in form says so
+        ended = "&ended=1" if request.cookies.get(sessions.COOKIE) else ""
+        return RedirectResponse(f"/login?next={request.url.path}{ended}", 303)
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:
         t = translator(self.pages.language(request))

@@ -88,6 +88,10 @@ ZH = {
     "this one": "当前会话",
     "End": "结束",
     "End session": "结束会话",
+    "Your session has ended: a session ends after {minutes} minutes without use, {hours} "
+    "hours after signing in, or when it is ended from another session. Sign in again.":
+        "您的会话已结束：会话在 {minutes} 分钟无操作后、登录 {hours} 小时后，"
+        "或在另一会话中被结束时结束。请重新登录。",
     "A session ends after {minutes} minutes without use, and {hours} hours after signing in "
     "whatever its use.":
         "会话在 {minutes} 分钟无操作后结束；无论是否使用，登录 {hours} 小时后也会结束。",

@@ -52,13 +52,14 @@ def browser() -> Iterator[Any]:
         yield driver
 
 
-def shot(driver: Any, name: str) -> Path:
-    """Save a screenshot as an artifact and check that it shows something."""
+def shot(driver: Any, name: str, least: tuple[int, int] = (1000, 800)) -> Path:
+    """Save a screenshot as an artifact and check that it shows something (and is at least
+    ``least`` pixels wide and high)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     width, height, rows = png_pixels(path.read_bytes())
-    assert width >= 1000 and height >= 800
+    assert width >= least[0] and height >= least[1]
     colours = {row[i:i + 3] for row in rows[::40] for i in range(0, len(row), 3 * 37)}
     dark = sum(1 for row in rows[::20] for i in range(0, len(row), 12)
                if sum(row[i:i + 3]) < 200)
@@ -235,3 +236,56 @@ def test_a_person_ends_another_of_their_sessions(served: tuple[str, Path],
     except urllib.error.HTTPError as exc:
         status = exc.code
     assert status == 401
+
+
+@pytest.mark.parametrize(("lang", "width", "signed_out"), [("zh", 1280, "退出"),
+                                                          ("en", 390, "Sign out")])
+def test_an_idle_session_ends(served: tuple[str, Path], browser: Any, lang: str, width: int,
+                              signed_out: str) -> None:
+    """#21: a session left without use for 15 minutes ends; one used within them goes on.
+
+    govcloud's one clock is ``GOVCLOUD_NOW``, so the test serves the same estate at three
+    moments (a new ``govcloud serve`` each time, the browser keeping its cookie): signed in
+    at 12:00, used at 12:14 (still signed in: the use slides the idle end to 12:29), then
+    come back at 12:30: sent to the sign-in form, which says why, and the end is an audit
+    record ("session end (idle)"). In Chinese on a desktop and in English on a phone."""
+    from datetime import datetime, timedelta
+
+    from selenium.webdriver.common.by import By
+
+    from govcloud.audit import trail
+    from govcloud.clock import stamp
+
+    _, estate = served
+    browser.set_window_size(width, 1600)
+    start = datetime.fromisoformat(NOW["GOVCLOUD_NOW"].replace("Z", "+00:00"))
+
+    def at(minutes: int) -> dict[str, str]:
+        return _env({"GOVCLOUD_NOW": stamp(start + timedelta(minutes=minutes))})
+
+    log = estate / f"idle-{lang}.log"
+    with serving(estate, at(0), log) as base:
+        browser.delete_all_cookies()
+        browser.get(f"{base}/login?lang={lang}")
+        browser.find_element(By.ID, "name").send_keys("li.wei")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        follow(browser, browser.find_element(By.CSS_SELECTOR,
+                                             "form.login button[type=submit]"))
+        assert signed_out in browser.page_source, browser.page_source[:500]
+    with serving(estate, at(14), log) as base:
+        browser.get(f"{base}/departments/finance")
+        assert signed_out in browser.page_source and "/login" not in browser.current_url
+    with serving(estate, at(30), log) as base:
+        browser.get(f"{base}/departments/finance")
+        assert "/login" in browser.current_url, browser.current_url
+        notice = browser.find_element(By.CSS_SELECTOR, "p.notice").text
+        assert ("15" in notice and
+                ("minutes without use" if lang == "en" else "分钟无操作") in notice), notice
+        assert signed_out not in browser.page_source
+        shot(browser, f"8-idle-{lang}-{width}", least=(width - 40, 800))
+        browser.get(f"{base}/api/me")
+        assert "not signed in" in browser.page_source
+    with engine.records(estate) as (_, store):
+        ends = [e for e in trail.latest(store, 200, "session end (idle)")
+                if e.subject == "li.wei"]
+    assert ends and ends[0].actor == "portal", ends
