@@ -53,7 +53,37 @@ def problem(schedule: str) -> str | None:
             why = _item(item, field)
             if why:
                 return f"{field.name} field {text[:20]!r}: {why}"
-    return None
+    return _never(parts)
+
+
+# The most days each month has (February's in a leap year)
+MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _never(parts: list[str]) -> str | None:
+    """Why a well-formed schedule would never run: the days of the month it names fall in
+    none of its months (cron runs on either the day of the month or the weekday only when
+    both are restricted, so a restricted weekday always runs)."""
+    day, month, weekday = parts[2], parts[3], parts[4]
+    if day == "*" or weekday != "*":
+        return None
+    days, months = _values(day, FIELDS[2]), _values(month, FIELDS[3])
+    if any(d <= MONTH_DAYS[m - 1] for d in days for m in months):
+        return None
+    return (f"day of month {day[:20]!r} never falls in month {month[:20]!r}, so cron would "
+            "never run it — choose a day every chosen month has (1-28 fits all)")
+
+
+def _values(text: str, field: Field) -> set[int]:
+    """The values a checked field selects."""
+    chosen: set[int] = set()
+    for item in text.split(","):
+        body, _, step = item.partition("/")
+        low, dash, high = body.partition("-")
+        first = field.low if body == "*" else _value(low, field)[0]
+        last = field.high if body == "*" else _value(high, field)[0] if dash else first
+        chosen.update(range(first, last + 1, int(step) if step else 1))
+    return chosen
 
 
 def _item(item: str, field: Field) -> str | None:

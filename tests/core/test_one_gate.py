@@ -35,7 +35,11 @@ REFUSED_BY_CRON = {
     "0 0 * * 8": "weekday field '8': 8 is outside 0-7 or sun-sat",
 }
 ACCEPTED = ["30 2 * * 1-5", "0 3 * jan-mar mon-fri", "*/15 0-23/2 1,15 * 7", "59 23 31 12 0",
-            "0 0 1 DEC SUN", "5-55/10 * * * *"]
+            "0 0 1 DEC SUN", "5-55/10 * * * *",
+            # a day only some chosen months have; a weekday with it (cron runs on either)
+            "0 2 31 */2 *", "0 2 29 2 *", "0 2 31 2 1", "0 2 30-31 2,4 *"]
+# Cron takes these lines and never runs them: a backup or scan that silently never happens.
+NEVER_RUNS = ["0 2 31 2 *", "0 2 30 feb *", "0 2 31 4,6,9,11 *", "0 2 31 2-4/2 *"]
 
 
 @pytest.fixture
@@ -84,6 +88,21 @@ def test_a_request_for_such_a_schedule_is_refused_not_auto_approved(
         verdict = _assess(estate, {"kind": kind, kind: {"schedule": schedule}})
         assert not verdict.ok and not verdict.chain, (kind, schedule)
         assert REFUSED_BY_CRON[schedule] in verdict.errors[0]["message"]
+
+
+@pytest.mark.parametrize("schedule", NEVER_RUNS)
+def test_a_schedule_that_never_runs_is_refused_by_validate_and_the_inventory(
+        estate: Path, schedule: str) -> None:
+    plan = estate / "plans" / "finance.yaml"
+    edit(plan, 'schedule: "30 0 * * *"', f'schedule: "{schedule}"')
+    errors = check_estate(estate).errors
+    assert [(e.file, e.path) for e in errors] == [("plans/finance.yaml",
+                                                   "services.backup.schedule")]
+    assert "so cron would never run it" in errors[0].message
+    assert "1-28 fits all" in errors[0].message
+    with pytest.raises(InventoryError, match="refusing backup schedule"):
+        inventory.departments(_applied("backup", "finance", {"enabled": True,
+                                                          "schedule": schedule}), "gc-")
 
 
 @pytest.mark.parametrize("schedule", ACCEPTED)
