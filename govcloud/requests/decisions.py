@@ -156,18 +156,20 @@ def write_approved(estate: Estate, store: Store, source: str = "cli") -> list[Re
     return done
 
 
-def _git(request: Request, approvers: list[dict[str, str]]) -> dict[str, Any]:
-    """The git commit of an approved request's plan edit: authored by the requester, the
+def _git(store: Store, request: Request, approvers: list[dict[str, str]]) -> dict[str, Any]:
+    """The git commit of an approved request's plan edit: authored by the requester (a
+    token's owner when it was filed with an API token, the token named in a trailer), the
     approvers in trailers (a step taken by the next role up says so)."""
     reason = str(request.payload.get("reason", ""))
+    author = tokens.principal(store, request.requester)
+    filed_with = [f"Filed-with: {request.requester}"] if author != request.requester else []
     return {"subject": f"{request.department}: {request.kind} (request {request.id})",
             "body": reason or "(no reason given)",
-            "trailers": [f"Request: {request.id}",
+            "trailers": [f"Request: {request.id}", *filed_with,
                          *(f"Approved-by: {a['by']} ({a['as']}, for the {a['role']})"
                            if a.get("as") else f"Approved-by: {a['by']} ({a['role']})"
                            for a in approvers)],
-            "author": f"{request.requester} <{request.requester}@{request.department}"
-                      ".govcloud>"}
+            "author": f"{author} <{author}@{request.department}.govcloud>"}
 
 
 def _write(estate: Estate, store: Store, request: Request, approval: dict[str, str],
@@ -243,7 +245,7 @@ def _record(estate: Estate, store: Store, current: Request, verdict: Verdict,
     done = Request(**{**current.as_dict(), "state": "approved", "changed_at": now(),
                       "approvals": approvals_, "verdict": verdict.as_dict(),
                       "note": "judged again: the plan file had changed" if stale else ""})
-    n = planwrites.begin(store, file, text, verdict.text, _git(done, approvals_))
+    n = planwrites.begin(store, file, text, verdict.text, _git(store, done, approvals_))
     try:
         with store.transaction():
             _decide(store, done, current)

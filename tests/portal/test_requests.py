@@ -128,6 +128,25 @@ def test_every_kind_is_judged_with_its_diff_cost_capacity_and_chain(estate: Path
                 assert v.facts["quota_raised"] and v.chain["roles"] == ["operator"]
 
 
+def test_a_request_filed_with_a_token_is_committed_as_its_owner(estate: Path) -> None:
+    """#22 residual: the commit of a request filed with an API token was authored by
+    ``token:<id>``; it is the token's owner's, the token named in a trailer."""
+    from govcloud.access import tokens
+
+    _repo(estate)
+    with engine.records(estate) as (est, store):
+        token, text = tokens.add(store, set(est.plans), "li", "ci", "test", scope="write")
+        found = tokens.find(store, text)
+        assert found is not None
+        r = decisions.submit(est, store, found.person(), {
+            "kind": "replicas", "department": "finance", "reason": "年底",
+            "server": "fin-budget-app", "count": 4}, "test")
+    assert r.state == "approved" and r.requester == f"token:{token.id}"
+    log = _git(estate, "log", "-1", "--format=%an <%ae>%n%b")
+    assert log.startswith("li <li@finance.govcloud>\n"), log
+    assert f"Filed-with: token:{token.id}" in log
+
+
 def test_a_small_request_is_approved_at_once_and_committed_as_the_requester(
         estate: Path) -> None:
     _repo(estate)
