@@ -10,11 +10,11 @@ from govcloud.applying import engine
 from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option
-from govcloud.core.model import Settings
+from govcloud.core.model import Estate, Settings
 from govcloud.errors import GovcloudError
 from govcloud.state import backup
 from govcloud.state import move as state_move
-from govcloud.state.store import store_url
+from govcloud.state.store import Store, store_url
 from govcloud.state.url import redact
 
 
@@ -56,6 +56,17 @@ def init(ctx: click.Context) -> None:
 def _settings(ctx: click.Context) -> tuple[Path, Settings]:
     estate = engine.validate(root(ctx)).estate()
     return estate.root, estate.settings
+
+
+def _plan(estate: Estate) -> backup.Probe:
+    """``plan --detailed-exitcode`` on a restored store, as a line."""
+    def probe(store: Store) -> str:
+        planned = engine.plan_on(estate, store)
+        if planned.converged:
+            return "converged: nothing to change (plan --detailed-exitcode would exit 0)"
+        return (f"{len(planned.pending)} change(s) and {len(planned.decisions)} decision(s): "
+                "the plans or the cloud moved on since the backup (exit 2)")
+    return probe
 
 
 @state.command("backup")
@@ -140,15 +151,17 @@ def restore_cmd(ctx: click.Context, rehearse: bool, target: str | None, yes: boo
     if target and not yes:
         raise GovcloudError(f"restoring into {redact(target)} needs --yes",
                             "add --yes (the target must be a new file or an empty database)")
-    where, settings = _settings(ctx)
+    estate = engine.validate(root(ctx)).estate()
+    where, settings = estate.root, estate.settings
     repo = backup.repository(settings.state_backup, where, site, repository, password_file)
     args = (repo, where, settings.estate, settings.audit)
     if rehearse:
-        done = backup.rehearse(*args, snapshot, scratch, store_url(settings.state_url))
+        done = backup.rehearse(*args, snapshot, scratch, store_url(settings.state_url),
+                               _plan(estate))
     else:
         assert target is not None
         done = backup.restore(*args, target if "://" in target else
-                              f"sqlite:///{Path(target).absolute()}", snapshot)
+                              f"sqlite:///{Path(target).absolute()}", snapshot, _plan(estate))
     _render_restored(done, output, rehearse)
 
 
@@ -157,8 +170,9 @@ def _render_restored(done: backup.Restored, output: str, rehearse: bool) -> None
         emit_json(done.as_dict())
     else:
         verb = "Rehearsed a restore of" if rehearse else "Restored"
+        scratch = " (a scratch store, removed after)" if rehearse else ""
         click.echo(f"{verb} snapshot {done.snapshot.id} ({done.snapshot.time}) into "
-                   f"{done.where}.")
+                   f"{done.where}{scratch}.")
         for table, n in done.rows.items():
             want = done.expected.get(table)
             click.echo(f"  {table:<16} {n:>8} rows" + ("" if want == n else
@@ -167,8 +181,12 @@ def _render_restored(done: backup.Restored, output: str, rehearse: bool) -> None
             click.echo(f"  {table:<16}  missing (the backup holds {done.expected[table]})")
         click.echo("audit trail: " + ("whole, " if done.audit.whole else "NOT whole, ")
                    + f"{done.audit.records} record(s); head {done.audit.head or 'none yet'}")
-        for line in done.audit.problems + done.notes:
+        for line in done.audit.problems:
             click.echo(f"  {line}")
+        if done.plan:
+            click.echo(f"plan: {done.plan}")
+        for line in done.problems + done.notes:
+            click.echo(line)
     if not done.ok:
         raise GovcloudError("the restored store does not hold what was backed up (each line "
                             "above names what)", "restore an older snapshot with --snapshot, "

@@ -18,7 +18,7 @@ import json
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from govcloud.audit import trail
 from govcloud.audit.custody import ANCHORS, KEY, Custody
 from govcloud.clock import now
 from govcloud.core.model import AuditSettings, StateBackupSettings
-from govcloud.errors import StateError
+from govcloud.errors import GovcloudError, StateError
 from govcloud.state import dump, restic
 from govcloud.state.restic import Repository, Snapshot
 from govcloud.state.store import Store
@@ -35,6 +35,9 @@ from govcloud.state.tables import SCHEMA_VERSION
 from govcloud.state.url import redact
 
 MANIFEST = "manifest.json"
+# What else is asked of a restored store while it is open (the CLI passes ``plan``): a line
+# saying what it found; a GovcloudError is a problem of the restored store.
+Probe = Callable[[Store], str]
 
 
 @dataclass(frozen=True)
@@ -61,15 +64,18 @@ class Restored:
     expected: dict[str, int]
     audit: trail.ChainCheck
     notes: list[str] = field(default_factory=list)
+    plan: str = ""  # what the probe found (plan --detailed-exitcode on the restored store)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.audit.whole and self.rows == self.expected
+        return self.audit.whole and self.rows == self.expected and not self.problems
 
     def as_dict(self) -> dict[str, Any]:
         return {"snapshot": self.snapshot.id, "taken": self.snapshot.time, "where": self.where,
                 "ok": self.ok, "rows": self.rows, "expected": self.expected,
-                "audit": self.audit.as_dict(), "notes": self.notes}
+                "audit": self.audit.as_dict(), "plan": self.plan,
+                "problems": self.problems, "notes": self.notes}
 
 
 def row_counts(store: Store) -> dict[str, int]:
@@ -172,19 +178,24 @@ def _custody(folder: Path, audit: AuditSettings, root: Path) -> AuditSettings:
 
 
 def _check(url: str, root: Path, estate: str, audit: AuditSettings, snap: Snapshot,
-           manifest: dict[str, Any]) -> Restored:
+           manifest: dict[str, Any], probe: Probe | None) -> Restored:
     store = Store(url, root, estate, audit=audit)
     try:
-        rows = row_counts(store)
-        verdict = trail.verify(store)
+        done = Restored(snap, str(store.where), row_counts(store),
+                        dict(manifest.get("rows") or {}), trail.verify(store))
+        if probe is not None:
+            try:
+                done.plan = probe(store)
+            except GovcloudError as exc:
+                done.problems.append(f"plan on the restored store: {exc.render()}")
     finally:
         store.close()
-    return Restored(snap, str(store.where), rows, dict(manifest.get("rows") or {}), verdict)
+    return done
 
 
 def rehearse(repo: Repository, root: Path, estate: str, audit: AuditSettings,
              wanted: str | None = None, scratch: str | None = None,
-             server: str | None = None) -> Restored:
+             server: str | None = None, probe: Probe | None = None) -> Restored:
     """Restore a snapshot into a scratch store (a file, or a database made for the purpose on
     ``server`` unless ``scratch`` names one), open it with this code, verify its audit trail
     and count its rows; the scratch store is removed after. The live store is not touched."""
@@ -194,10 +205,10 @@ def rehearse(repo: Repository, root: Path, estate: str, audit: AuditSettings,
         if manifest["kind"] == "sqlite":
             url = scratch or f"sqlite:///{folder / 'rehearsal.db'}"
             dump.load(dumped, "sqlite", url, root)
-            return _check(url, root, estate, settings, snap, manifest)
+            return _check(url, root, estate, settings, snap, manifest, probe)
         with _scratch_database(scratch, server) as url:
             dump.load(dumped, "postgresql", url, root)
-            return _check(url, root, estate, settings, snap, manifest)
+            return _check(url, root, estate, settings, snap, manifest, probe)
 
 
 @contextlib.contextmanager
@@ -229,7 +240,7 @@ def _scratch_database(scratch: str | None, server: str | None) -> Iterator[str]:
 
 
 def restore(repo: Repository, root: Path, estate: str, audit: AuditSettings, target: str,
-            wanted: str | None = None) -> Restored:
+            wanted: str | None = None, probe: Probe | None = None) -> Restored:
     """Restore a snapshot into a new store at ``target`` (a file that does not exist, or an
     empty database), then check it as a rehearsal does. The estate's anchors file is never
     written over: when it is missing (the host was lost) the backup's anchors are put there;
@@ -237,7 +248,8 @@ def restore(repo: Repository, root: Path, estate: str, audit: AuditSettings, tar
     with scratch_folder() as folder:
         snap, manifest, dumped = _unpack(repo, wanted, folder)
         dump.load(dumped, str(manifest["kind"]), target, root)
-        result = _check(target, root, estate, _custody(folder, audit, root), snap, manifest)
+        result = _check(target, root, estate, _custody(folder, audit, root), snap, manifest,
+                        probe)
         result.notes += _place_anchors(folder / ANCHORS, Custody(
             Path(audit.keys) if Path(audit.keys).is_absolute() else root / audit.keys,
             audit.algorithm), snap)
@@ -252,8 +264,11 @@ def _place_anchors(saved: Path, live: Custody, snap: Snapshot) -> list[str]:
         shutil.copyfile(saved, live.anchors_file)
         live.anchors_file.chmod(0o600)
         return [f"the anchors taken with the backup are now {live.anchors_file}"]
+    if saved.read_bytes() == live.anchors_file.read_bytes():
+        return []  # no record was written since the backup
     beside = live.folder / f"{ANCHORS}.from-{snap.id}"
     shutil.copyfile(saved, beside)
+    beside.chmod(0o600)
     return [f"{live.anchors_file} was left as it is; the anchors taken with the backup are "
             f"in {beside}. Records anchored there after the backup are lost with it: keep "
             f"that file as their record. Before the restored store is used, move "

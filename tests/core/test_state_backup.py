@@ -46,7 +46,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("state-backup")
     estate = apply_and_collect(copy_estate(base / "estate"), PERIOD)
     _ok(_cli(estate, "statement", "close", "--period", PERIOD))
-    for name, role in (("admin", "operator"), ("cfo", "finance"), ("watch", "auditor")):
+    for name, role in (("admin", "operator"), ("cfo", "finance")):
         _ok(_cli(estate, "users", "add", name, "--role", role, "--password-stdin",
                  stdin=PASSWORD + "\n"))
     for site in ("primary", "dr"):
@@ -129,6 +129,22 @@ def test_sqlite_backup_rehearsed_and_restored_from_dr_after_the_primary_is_destr
 
     again = _restore(history, "sqlite", "--into", str(target), "--yes", site="dr")
     one_line(again, "will not restore over a store", "already exists", "give a new file")
+
+    # A record written after the backup: the restored store verifies against the anchors
+    # taken with the backup, the live anchors are left alone (they hold the lost record's
+    # head) and the backup's are put beside them.
+    _ok(_cli(history, "users", "add", "late", "--role", "auditor", "--password-stdin",
+             stdin=PASSWORD + "\n"))
+    later = tmp_path / "later.db"
+    restored = json.loads(_ok(_restore(history, "sqlite", "--into", str(later), "--yes",
+                                       site="dr")))
+    assert restored["ok"] and restored["audit"]["whole"], restored
+    beside = history / ".state-keys" / f"audit.anchors.from-{restored['snapshot']}"
+    assert any(str(beside) in note for note in restored["notes"]), restored["notes"]
+    assert beside.stat().st_mode & 0o777 == 0o600
+    lost = _cli(history, "audit", "verify", url=f"sqlite:///{later}")
+    assert lost.returncode == 1, lost.stdout + lost.stderr
+    beside.unlink()
 
 
 def test_move_to_postgresql_then_its_backup_rehearsed_and_restored(
