@@ -27,10 +27,13 @@ def state() -> None:
     deleted (its lock file is still there), and one that is empty (0 bytes), not a SQLite
     database, another program's or another estate's, is refused rather than taken for a new
     estate: restore it from a backup, or start anew on purpose with govcloud state init.
+    govcloud state backup and restore keep it in restic (copied to the DR site); state move
+    takes a SQLite store to PostgreSQL (docs/operations.md).
 
     \b
     Example:
       govcloud state init
+      govcloud state restore --rehearse
     """
 
 
@@ -202,7 +205,7 @@ def move_cmd(ctx: click.Context, target: str, output: str) -> None:
     """Move the state store from SQLite to PostgreSQL.
 
     Every table and row is copied in one transaction (the apply lock held, one read of the
-    source), the rows per table compared and the audit trail verified on the target. The
+    source), every table's rows compared and the audit trail verified on the target. The
     SQLite store is left as it was: change state.url afterwards. Stop the portal and timers
     first: what they write after the copy stays in SQLite.
 
@@ -220,6 +223,8 @@ def move_cmd(ctx: click.Context, target: str, output: str) -> None:
             click.echo(f"  {table:<16} {n:>8} rows, {moved.target_rows.get(table, 0)} moved")
         click.echo(f"audit trail on the target: {'whole' if moved.audit.whole else 'NOT whole'}"
                    f", {moved.audit.records} record(s)")
+        for table in moved.differing:
+            click.echo(f"  {table}: the rows on the target differ from the source's")
     if not moved.ok:
         raise GovcloudError(f"the move into {moved.target} does not hold every row or its "
                             "audit trail is not whole (above)", "drop that database, create "

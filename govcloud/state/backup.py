@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from govcloud.audit import trail
 from govcloud.audit.custody import ANCHORS, KEY, Custody
@@ -232,7 +233,7 @@ def _scratch_database(scratch: str | None, server: str | None) -> Iterator[str]:
                          "give this user CREATEDB, or an empty database with --scratch "
                          "postgresql://USER@HOST/DB") from exc
     try:
-        yield server.rsplit("/", 1)[0] + "/" + name
+        yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     finally:
         with contextlib.suppress(psycopg.Error), \
                 psycopg.connect(server, autocommit=True, connect_timeout=10) as conn:

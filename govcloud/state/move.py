@@ -31,15 +31,16 @@ class Moved:
     rows: dict[str, int]
     target_rows: dict[str, int]
     audit: trail.ChainCheck
+    differing: list[str]  # tables whose rows on the target are not the source's
 
     @property
     def ok(self) -> bool:
-        return self.rows == self.target_rows and self.audit.whole
+        return self.rows == self.target_rows and self.audit.whole and not self.differing
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "target": self.target, "ok": self.ok,
                 "rows": self.rows, "target_rows": self.target_rows,
-                "audit": self.audit.as_dict()}
+                "differing": self.differing, "audit": self.audit.as_dict()}
 
 
 def _schema(source: Store) -> list[tuple[str, str, str]]:
@@ -94,10 +95,20 @@ def move(source: Store, target_url: str, root: Path, estate: str,
         source.unlock()
     target = Store(target_url, root, estate, audit=audit)
     try:
+        differing = [name for name, rows in data.items()
+                     if in_order(rows) != in_order(target.query(f'SELECT * FROM "{name}"'))]
         return Moved(str(source.where), redact(target_url), counts, row_counts(target),
-                     trail.verify(target))
+                     trail.verify(target), differing)
     finally:
         target.close()
+
+
+def in_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows in one order whatever the database (a number and its float compare equal)."""
+    def key(row: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
+        return tuple((0, "") if v is None else (1, float(v)) if isinstance(v, int | float)
+                     else (2, str(v)) for v in row)
+    return sorted(rows, key=key)
 
 
 def _copy(tables: list[tuple[str, str, str]], data: dict[str, list[tuple[Any, ...]]],

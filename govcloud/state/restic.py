@@ -148,7 +148,7 @@ def pick(repo: Repository, wanted: str | None) -> Snapshot:
                          "take one with govcloud state backup")
     if wanted is None:
         return found[-1]
-    match = [s for s in found if s.id.startswith(wanted[:8]) and wanted[:8]]
+    match = [s for s in found if wanted and s.id.startswith(wanted[:8])]
     if not match:
         raise StateError(f"no state store snapshot {wanted} in {repo}",
                          "list them with restic snapshots --tag govcloud-state, or leave out "

@@ -150,7 +150,7 @@ def test_sqlite_backup_rehearsed_and_restored_from_dr_after_the_primary_is_destr
 def test_move_to_postgresql_then_its_backup_rehearsed_and_restored(
         history: Path, fresh_pg: str, postgres_url: str, tmp_path: Path) -> None:
     moved = json.loads(_ok(_cli(history, "state", "move", "--to", fresh_pg, "-o", "json")))
-    assert moved["ok"] and moved["rows"] == moved["target_rows"]
+    assert moved["ok"] and moved["rows"] == moved["target_rows"] and not moved["differing"]
     assert moved["rows"]["usage"] > 100 and moved["audit"]["whole"]
     for report in REPORTS:
         assert _report(history, report, fresh_pg) == _report(history, report), report

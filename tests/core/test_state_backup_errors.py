@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from govcloud.state.dump import libpq
+from govcloud.state.move import in_order
 from tests.support.cli import govcloud, one_line
 
 
@@ -51,3 +52,11 @@ def test_the_postgresql_password_goes_in_the_environment_not_the_command_line() 
     assert bare == "postgresql://govcloud@db.internal:5433/gc?sslmode=require"
     assert env["PGPASSWORD"] == "p@ss"
     assert libpq("postgresql://govcloud@db/gc")[0] == "postgresql://govcloud@db/gc"
+
+
+def test_the_move_compares_rows_value_by_value_in_any_order() -> None:
+    sqlite = [("usage", 730, None), ("meta", 3.5, "x")]
+    postgres = [("meta", 3.5, "x"), ("usage", 730.0, None)]  # REAL read back as a float
+    assert in_order(sqlite) == in_order(postgres)
+    assert in_order(sqlite) != in_order([("meta", 3.5, "x"), ("usage", 731.0, None)])
+    assert in_order(sqlite) != in_order([("meta", 3.5, "y"), ("usage", 730, None)])
