@@ -167,6 +167,17 @@ def session(root: Path) -> Iterator[EstateSession]:
         store.close()
 
 
+def plan_on(estate: Estate, store: Store) -> Plan:
+    """The plan of ``estate`` against ``store`` (a restored copy, say), with its driver,
+    nothing settled or written first: what ``plan`` would say if the store were the live
+    one."""
+    driver = open_driver(estate, store)
+    try:
+        return EstateSession(estate, store, driver).plan(cost=False)
+    finally:
+        driver.close()
+
+
 def _bring_over(estate: Estate, store: Store) -> None:
     """Months closed by an earlier govcloud, in this version's format (once; see
     books.closing.migrate). A price book that does not load leaves them for later: such a

@@ -94,6 +94,18 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class StateBackupSettings:
+    """The ``state_backup:`` section: the restic repositories govcloud's own state store is
+    backed up to (``govcloud state backup``) and the files their passwords are read from
+    (paths relative to the estate, or absolute; empty: not set)."""
+
+    repository: str = ""
+    password_file: str = ""
+    dr_repository: str = ""
+    dr_password_file: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     estate: str
     driver: str
@@ -111,6 +123,7 @@ class Settings:
     keystone: KeystoneSettings = KeystoneSettings()
     token_max_days: int = 365  # portal.token_max_days: the longest an API token may last
     audit: AuditSettings = AuditSettings()
+    state_backup: StateBackupSettings = StateBackupSettings()
 
 
 @dataclass(frozen=True)
@@ -275,6 +288,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
         keystone=KeystoneSettings(**data["portal"]["keystone"]),
         token_max_days=data["portal"]["token_max_days"],
         audit=AuditSettings(**data["audit"]),
+        state_backup=StateBackupSettings(**data["state_backup"]),
     )
 
 

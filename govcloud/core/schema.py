@@ -39,6 +39,11 @@ from govcloud.core.patterns import (
 from govcloud.core.validity import validator
 from govcloud.errors import Diagnostic
 
+# A restic repository (a folder, or sftp:/rest:/s3: with a host) and a password file: plain
+# characters only, since both go to restic's command line; empty when not set.
+RESTIC_REPO = r"^([A-Za-z0-9_./:@%+=~-]+)?$"
+PASSWORD_FILE = r"^([A-Za-z0-9_./-]+)?$"
+
 
 def str_of(description: str, pattern: str | None = None, **kw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "string", "description": description, **kw}
@@ -304,6 +309,20 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                            "(audit.anchors), relative to the estate or absolute; keep it out "
                            "of git and back the key up apart from the store.",
                            r"^[A-Za-z0-9_./-]+$", default=".state-keys"),
+        }, default={}),
+        "state_backup": obj_of("Where govcloud state backup keeps the state store's "
+                               "backups: restic repositories (encrypted), each with the file "
+                               "its password is read from (never printed or logged).", {
+            "repository": str_of("The primary restic repository (a folder, sftp:, rest: "
+                                 "or s3: location).", RESTIC_REPO, default=""),
+            "password_file": str_of("The file holding its password, relative to the estate "
+                                    "or absolute; owner-only, out of git.", PASSWORD_FILE,
+                                    default=""),
+            "dr_repository": str_of("The disaster-recovery site's repository each backup is "
+                                    "copied to (restic copy); empty: no copy.", RESTIC_REPO,
+                                    default=""),
+            "dr_password_file": str_of("The file holding the DR repository's own password.",
+                                       PASSWORD_FILE, default=""),
         }, default={}),
         "portal": obj_of("The self-service portal (govcloud serve).", {
             "token_max_days": int_of("The longest an API token may last, in days (govcloud "
