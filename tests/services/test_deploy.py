@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import http.client
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -271,15 +273,33 @@ def running(deployed: Deployed) -> Iterator[Running]:
         sup.stop()
 
 
-def _get(running: Running, path: str, port: int, tls: bool = True) -> http.client.HTTPResponse:
-    """GET ``path`` from nginx on 127.0.0.1:``port`` as SERVER; over TLS, its certificate
-    checked against the test CA and the name SERVER."""
+def _get(running: Running, path: str, port: int, tls: bool = True, method: str = "GET",
+         body: str | None = None, headers: dict[str, str] | None = None,
+         source: str = "127.0.0.1") -> http.client.HTTPResponse:
+    """``path`` from nginx on 127.0.0.1:``port`` as SERVER, from the address ``source``; over
+    TLS, its certificate checked against the test CA and the name SERVER."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    if tls:
-        conn.sock = running.ca.wrap_socket(socket.create_connection(("127.0.0.1", port), 30),
-                                           server_hostname=SERVER)
-    conn.request("GET", path, headers={"Host": SERVER})
+    sock = socket.create_connection(("127.0.0.1", port), 30, source_address=(source, 0))
+    conn.sock = running.ca.wrap_socket(sock, server_hostname=SERVER) if tls else sock
+    conn.request(method, path, body, headers={"Host": f"{SERVER}:{port}", **(headers or {})})
     return conn.getresponse()
+
+
+def _wrong_password_from(running: Running, source: str, spoofed: str) -> int:
+    """Sign in as admin with a wrong password through nginx from ``source``, the request
+    claiming to come from ``spoofed`` (its own X-Forwarded-For); the answer's status."""
+    port = running.deployed.https_port
+    form = _get(running, "/login", port, source=source)
+    cookie = form.getheader("Set-Cookie", "").split(";")[0]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.read().decode())
+    assert cookie and csrf, "the sign-in form has no CSRF cookie and token"
+    body = urllib.parse.urlencode({"csrf": csrf[1], "next": "/", "name": "admin",
+                                   "password": "not the password"})
+    answer = _get(running, "/login", port, method="POST", body=body, source=source, headers={
+        "Cookie": cookie, "Origin": running.base_url, "X-Forwarded-For": spoofed,
+        "Content-Type": "application/x-www-form-urlencoded"})
+    answer.read()
+    return answer.status
 
 
 @contextlib.contextmanager
@@ -327,6 +347,15 @@ def test_the_portal_behind_nginx_over_tls_in_chromium(running: Running) -> None:
     # written by the portal, running as the govcloud user, into the deployed checkout
     plan = running.deployed.estate / "plans" / "finance.yaml"
     assert "name: fin-report" in plan.read_text() and plan.stat().st_uid != 0
+
+    # The client's address reaches the portal from nginx (X-Forwarded-For, trusted from the
+    # proxy only), and a client cannot put another there: its own header is replaced.
+    assert _wrong_password_from(running, "127.0.0.7", "203.0.113.9") == 401
+    out = running.deployed.root / "var/lib/govcloud" / "audit.jsonl"  # the user may write
+    _as_user(running.deployed, running.supervisor, "audit", "export", "--out", str(out))
+    failed = [r for r in map(json.loads, out.read_text().splitlines())
+              if r["action"] == "sign-in failed"]
+    assert [r["source"] for r in failed] == ["127.0.0.7"], failed
 
 
 def test_the_exporter_at_its_units_address_and_the_jobs_from_their_units(
