@@ -101,8 +101,7 @@ def _estate_repository(base: Path) -> Path:
     repo = copy_estate(base / "estate.git")
     git = ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@test"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "estate"]):
-        subprocess.run(git[:3] + args if args[0] == "init" else git + args, check=True,
-                       capture_output=True)
+        subprocess.run(git + args, check=True, capture_output=True)
     return repo
 
 
@@ -349,7 +348,8 @@ def test_the_portal_behind_nginx_over_tls_in_chromium(running: Running) -> None:
     assert "name: fin-report" in plan.read_text() and plan.stat().st_uid != 0
 
     # The client's address reaches the portal from nginx (X-Forwarded-For, trusted from the
-    # proxy only), and a client cannot put another there: its own header is replaced.
+    # proxy's address only: without it the record would name nginx, 127.0.0.1), and the
+    # address a client's own header claims is not taken for it.
     assert _wrong_password_from(running, "127.0.0.7", "203.0.113.9") == 401
     out = running.deployed.root / "var/lib/govcloud" / "audit.jsonl"  # the user may write
     _as_user(running.deployed, running.supervisor, "audit", "export", "--out", str(out))
