@@ -4,6 +4,7 @@ and Debian's headless Chromium driven by selenium."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import urllib.request
@@ -38,17 +39,21 @@ def serving(estate: Path, env: dict[str, str], log_path: Path, timeout: float = 
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium (1280×1600, zh-CN) under selenium, quit afterwards."""
+def chromium(home: Path | None = None, args: tuple[str, ...] = ()) -> Iterator[Any]:
+    """A headless Chromium (1280×1600, zh-CN) under selenium, quit afterwards. ``home``: its
+    HOME (where it finds the NSS database of the certificates it trusts, .pki/nssdb);
+    ``args``: more command-line switches."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = need("chromium", "chromium-browser", component="chromium")
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1600", "--lang=zh-CN"):
+                "--window-size=1280,1600", "--lang=zh-CN", *args):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(need("chromedriver", component="chromium")),
+    env = {**os.environ, "HOME": str(home)} if home else None
+    driver = webdriver.Chrome(service=Service(need("chromedriver", component="chromium"),
+                                              env=env),
                               options=options)
     driver.implicitly_wait(5)
     try:
