@@ -1,20 +1,22 @@
-"""The audit trail: ``govcloud audit verify|export``."""
+"""The audit trail: ``govcloud audit verify|export|prune``."""
 
 from __future__ import annotations
 
-import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from govcloud.applying import engine
-from govcloud.audit import trail
+from govcloud.audit import retention, trail
 from govcloud.cli.app import cli
 from govcloud.cli.options import out_file, root
 from govcloud.cli.output import emit_json, output_option
-from govcloud.core.trail import Head
-from govcloud.estate.files import write_bytes
+from govcloud.core.trail import Entry, Head
+from govcloud.errors import GovcloudError
+from govcloud.estate.files import not_a_file, write_bytes
+from govcloud.state.store import holder_id
 
 
 @cli.group()
@@ -91,8 +93,7 @@ def export(ctx: click.Context, out: Path | None) -> None:
     """
     with engine.records(root(ctx)) as (_, store):
         records = trail.entries(store)
-    text = "".join(json.dumps(e.as_dict(), ensure_ascii=False, sort_keys=True) + "\n"
-                   for e in records)
+    text = retention.jsonl(records)
     if out is None:
         sys.stdout.write(text)
         return
@@ -100,3 +101,64 @@ def export(ctx: click.Context, out: Path | None) -> None:
     head = f"{records[-1].seq}:{records[-1].hash}" if records else "none"
     click.echo(f"Wrote {len(records)} record(s) to {out}; head {head}.")
 
+
+
+def _export(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None:
+        not_a_file(value)  # before any work: the write checks again
+    return value
+
+
+@audit.command("prune")
+@click.option("--before", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Prune only records older than this day (UTC), which must be before the "
+                   "retention (audit.retention_days, at least 180 days) ends.")
+@click.option("--export", type=click.Path(path_type=Path), callback=_export, metavar="FILE",
+              help="Write the records pruned to FILE (JSON Lines, as audit export) before "
+                   "deleting them: an archive that audit verify --archive checks.")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
+@click.pass_context
+def prune(ctx: click.Context, before: datetime | None, export: Path | None, reason: str,
+          yes: bool) -> None:
+    """Remove the audit records older than the retention (audit.retention_days in
+    govcloud.yaml: at least 180 days), never a younger one and never the newest. The prune is
+    noted outside the store, under the audit key, and is itself an audit record (who, when,
+    how many, the numbers removed, the chain value at the cut, why): audit verify then says
+    which records were pruned, and still names any other deletion of the oldest records.
+
+    \b
+    Example:
+      govcloud audit prune --export audit-before-2026-06.jsonl --reason "yearly archive"
+    """
+    retention.check_reason(reason)
+    with engine.records(root(ctx)) as (estate, store):
+        days = estate.settings.audit.retention_days
+        older_than = retention.boundary(days, before.date() if before else None)
+        shown = retention.plan(store, older_than)
+        if shown is None:
+            click.echo(f"Nothing to prune: no record but the newest is older than "
+                       f"{older_than[:19]}Z ({retention.SETTING}: {days}).")
+            return
+        click.echo(f"The prune removes {shown}.")
+        if export is not None:
+            click.echo(f"They are written to {export} first.")
+        if not yes:
+            _confirm()
+
+        def keep(records: list[Entry]) -> str:
+            assert export is not None
+            write_bytes(export, retention.jsonl(records).encode("utf-8"))
+            return str(export)
+
+        record = retention.prune(store, shown, holder_id(), reason, days,
+                                 keep if export is not None else None)
+    click.echo(f"Pruned {shown.records} record(s), numbers {shown.first} to "
+               f"{shown.below - 1}; the prune is record {record.seq}.")
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise GovcloudError("audit prune needs confirmation and there is no terminal to ask "
+                            "on", "pass --yes to go ahead")
+    click.confirm("Remove these records from the audit trail?", abort=True)

@@ -304,6 +304,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                            "(audit.anchors), relative to the estate or absolute; keep it out "
                            "of git and back the key up apart from the store.",
                            r"^[A-Za-z0-9_./-]+$", default=".state-keys"),
+            "retention_days": int_of("How long audit records are kept, in days: govcloud "
+                                     "audit prune removes only records older than this. At "
+                                     "least 180 (six months, the least the Cybersecurity "
+                                     "Law asks of network logs).", 180, 36500, default=180),
         }, default={}),
         "portal": obj_of("The self-service portal (govcloud serve).", {
             "token_max_days": int_of("The longest an API token may last, in days (govcloud "
