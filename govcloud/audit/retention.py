@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from govcloud.audit import trail
 from govcloud.audit.custody import Custody
 from govcloud.clock import clock, now, stamp
 from govcloud.core.patterns import check_line
-from govcloud.core.trail import PRUNE, Entry, PruneMark, span
+from govcloud.core.trail import GENESIS, PRUNE, Entry, Head, PruneMark, canonical, span
+from govcloud.core.trail import verify as verify_chain
 from govcloud.errors import GovcloudError
 from govcloud.state.store import LOCK_KEY, Store
 from govcloud.state.tables import PRUNE_BELOW
@@ -137,3 +139,59 @@ def jsonl(records: list[Entry]) -> str:
     """Records as JSON Lines, one per line, oldest first (``audit export``, an archive)."""
     return "".join(json.dumps(e.as_dict(), ensure_ascii=False, sort_keys=True) + "\n"
                    for e in records)
+
+
+def check_archive(store: Store, path: Path) -> trail.ChainCheck:
+    """Check an archive a prune wrote (``--export``) against the audit key and the anchors
+    kept outside the store: each record's MAC and link, each record as anchored, and that it
+    is what a prune removed (it ends where a prune's mark begins the trail, and begins at
+    record 1 or where an earlier prune's does)."""
+    records = _read_archive(path)
+    custody = Custody.of(store)
+    key = custody.key()
+    anchors, problems = custody.anchors()
+    if not records:
+        return trail.ChainCheck(0, None, [f"the archive {path} holds no record"])
+    first, last = records[0], records[-1]
+    marks = [m for _, m in custody.marks() if m.holds(key)]
+    starts = {m.below: m.chain for m in marks}
+    origin = Head(first.seq, starts[first.seq]) if first.seq in starts else Head(1, GENESIS)
+    problems += verify_chain(records, None, key, [a for a in anchors or () if a.seq <= last.seq],
+                             origin)
+    end = [m for m in marks if m.below == last.seq + 1 and m.chain == last.hash]
+    if not end:
+        problems.append(f"the archive ends at {last}, but no prune's mark in "
+                        f"{custody.anchors_file} begins the trail after it: it is not what a "
+                        "prune removed, or it was cut")
+    if key is None:
+        problems.append(f"the audit key {custody.key_file} is missing: the archive's MACs "
+                        "cannot be checked — restore it from its backup")
+    notes = [f"{span(first.seq, last.seq)}, pruned below record {last.seq + 1} at "
+             f"{end[0].at}"] if end else []
+    return trail.ChainCheck(len(records), Head(last.seq, last.hash), problems,
+                            notes=notes, pruned_below=last.seq + 1 if end else None)
+
+
+_FIELDS = [f.name for f in fields(Entry)]
+
+
+def _read_archive(path: Path) -> list[Entry]:
+    """The records of an archive (JSON Lines, as audit export writes them)."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GovcloudError(f"cannot read the archive {path}: {exc}",
+                            "give the file govcloud audit prune --export wrote") from None
+    records: list[Entry] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            data = json.loads(line)
+            values = {k: data[k] for k in _FIELDS}
+            values["before"], values["after"] = (canonical(values["before"]),
+                                                 canonical(values["after"]))
+            records.append(Entry(**values))
+        except (ValueError, KeyError, TypeError):
+            raise GovcloudError(f"line {n} of the archive {path} is not an audit record "
+                                "as audit export writes it", "give the file govcloud audit "
+                                "prune --export wrote, unchanged") from None
+    return records

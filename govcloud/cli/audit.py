@@ -46,33 +46,45 @@ def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> Head
               help="A head noted earlier (printed by a previous verify or export): the "
                    "trail must still reach it unchanged, which also catches its newest "
                    "records being cut off.")
+@click.option("--archive", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              metavar="FILE", help="Check an archive audit prune --export wrote instead: "
+                                   "its records as sealed and anchored, and that a prune "
+                                   "removed them.")
 @output_option("text", "json")
 @click.pass_context
-def verify(ctx: click.Context, head: Head | None, output: str) -> None:
+def verify(ctx: click.Context, head: Head | None, archive: Path | None, output: str) -> None:
     """Check the audit trail: each record's keyed MAC and link, and the trail against the
     heads anchored outside the store. An edited, deleted, renumbered or cut record, a wiped
     trail and a missing key or anchors file are named. Exit 1 when the trail is not whole.
 
-    --head also checks against a head noted elsewhere (printed by a previous verify).
+    --head also checks against a head noted elsewhere (printed by a previous verify). After a
+    prune (audit prune) it says which records were pruned, when and by whom; a deletion of
+    the oldest records by other means is named. --archive checks an archive a prune wrote.
 
     \b
     Example:
       govcloud audit verify
       govcloud audit verify --head "$(cat /media/usb/audit-head)"
+      govcloud audit verify --archive audit-before-2026-06.jsonl
     """
+    if archive and head:
+        raise click.UsageError("give --head or --archive, not both: --head checks the trail "
+                               "in the store")
     with engine.records(root(ctx)) as (_, store):
-        verdict = trail.verify(store, head)
+        verdict = retention.check_archive(store, archive) if archive else \
+            trail.verify(store, head)
+    what = f"archive {archive}" if archive else "audit trail"
     if output == "json":
         emit_json(verdict.as_dict())
     elif verdict.whole:
-        click.echo(f"The audit trail is whole: {verdict.records} record(s); head "
+        click.echo(f"The {what} is whole: {verdict.records} record(s); head "
                    f"{verdict.head or 'none yet'}.")
         for note in verdict.notes:
-            click.echo(f"audit trail: {note}")
+            click.echo(f"{what}: {note}")
     else:
         for problem in verdict.problems:
-            click.echo(f"audit trail: {problem}")
-        click.echo(f"Error: the audit trail was tampered with, or what checks it is missing "
+            click.echo(f"{what}: {problem}")
+        click.echo(f"Error: the {what} was tampered with, or what checks it is missing "
                    f"({len(verdict.problems)} problem(s)) — each line above names what and "
                    "the fix; restore the state store from a backup and compare the exports to "
                    "see what changed", err=True)

@@ -137,6 +137,27 @@ def test_a_prune_removes_exactly_the_old_records_and_verify_names_it(estate: Pat
     assert code == 0 and "Nothing to prune" in out, out
 
 
+def test_an_archive_the_prune_wrote_verifies_and_an_edit_or_a_cut_of_it_is_named(
+        estate: Path) -> None:
+    archive = estate / "audit-2026.jsonl"
+    assert _prune(estate, "--export", str(archive))[0] == 0
+    code, out = _run(estate, "audit", "verify", "--archive", str(archive))
+    assert code == 0, out
+    assert f"The archive {archive} is whole: 4 record(s)" in out
+    assert "records 1 to 4, pruned below record 5 at 2026-11-26T12:00:00" in out
+    lines = archive.read_text().splitlines()
+    edited = estate / "edited.jsonl"
+    edited.write_text("\n".join([lines[0].replace('"user0"', '"nobody"'), *lines[1:]]) + "\n")
+    code, out = _run(estate, "audit", "verify", "--archive", str(edited))
+    assert code == 1 and "record 1 (user add nobody" in out and "was edited" in out, out
+    cut = estate / "cut.jsonl"
+    cut.write_text("\n".join(lines[:3]) + "\n")
+    code, out = _run(estate, "audit", "verify", "--archive", str(cut))
+    assert code == 1, out
+    assert "the archive ends at record 3 (user add user2" in out and "it is not what a " \
+        "prune removed, or it was cut" in out
+
+
 def test_a_by_hand_delete_of_the_oldest_records_is_caught(estate: Path,
                                                           db: sqlite3.Connection) -> None:
     db.execute("DROP TRIGGER audit_no_delete")
