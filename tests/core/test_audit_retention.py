@@ -280,3 +280,14 @@ def test_a_version_3_store_gets_the_prunes_trigger(tmp_path: Path,
     assert again.get_meta("schema_version") == "4"
     retention.prune(again, _shown(again), "admin", "yearly archive", 180)
     assert trail.verify(again).whole
+
+
+def test_a_prune_mark_parses_only_its_own_form_and_holds_only_its_key() -> None:
+    key, other = b"k" * 32, b"o" * 32
+    mark = PruneMark(5, "c" * 64, "2026-11-26T12:00:00.000000Z", "hmac-sha256").sealed(key)
+    assert PruneMark.parse(mark.line()) == mark
+    assert mark.holds(key) and not mark.holds(other) and not mark.holds(None)
+    line = mark.line().split()
+    for bad in (line[:5], [*line[:4], "md5", line[5]], [line[0], "1", *line[2:]],
+                [*line[:5], "z" * 64], ["prunes", *line[1:]]):
+        assert PruneMark.parse(" ".join(bad)) is None, bad
