@@ -7,8 +7,10 @@ that verify, so keep the folder to govcloud's user and back the key up apart fro
 losing it leaves the keyed records unverifiable (they stay readable).
 
 ``audit.anchors`` is append-only: one line per record written, ``SEQ HASH TIME``, synced to
-disk after the record commits. ``govcloud audit verify`` checks the trail against it, which
-finds a cut, a wipe, a rewrite and a deletion with renumbering with no head given.
+disk after the record commits, and one per prune (``prune BELOW CHAIN TIME ALG MAC``, sealed
+with the key: ``core.trail.PruneMark``), written before the prune deletes. ``govcloud audit
+verify`` checks the trail against it, which finds a cut, a wipe, a rewrite and a deletion
+with renumbering with no head given, and tells a prune from a deletion of the oldest records.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from govcloud.core.trail import ALGORITHMS, Anchor, Entry, algorithm, available
+from govcloud.core.trail import ALGORITHMS, Anchor, Entry, PruneMark, algorithm, available
 from govcloud.errors import StateError
 from govcloud.state.store import Store
 
@@ -126,19 +128,41 @@ class Custody:
     def anchor(self, entry: Entry) -> None:
         """Note ``entry``'s head in the anchors file, synced to disk. Called once the record
         has committed; a failure is logged (the record stands), never raised."""
-        line = Anchor(entry.seq, entry.hash, entry.at).line().encode("ascii")
         try:
-            _private_folder(self.folder)
-            fd = os.open(self.anchors_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._append(Anchor(entry.seq, entry.hash, entry.at).line())
         except OSError as exc:
             log.error("could not anchor audit record %s in %s: %s — govcloud audit verify "
                       "cannot tell a cut of it; give govcloud's user write access there",
                       entry.seq, self.anchors_file, exc.strerror)
+
+    def mark(self, mark: PruneMark) -> None:
+        """Note a prune's mark in the anchors file, synced to disk, before the prune deletes
+        anything; StateError (and nothing deleted) when it cannot be written."""
+        try:
+            self._append(mark.line())
+        except OSError as exc:
+            raise StateError(f"cannot note the prune in the anchors file {self.anchors_file}: "
+                             f"{exc.strerror}", "give govcloud's user write access to it "
+                             "(nothing was pruned)") from None
+
+    def _append(self, line: str) -> None:
+        _private_folder(self.folder)
+        fd = os.open(self.anchors_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def marks(self) -> list[tuple[int, PruneMark]]:
+        """The prunes' marks in the anchors file, each with its line number (empty when the
+        file is missing or unreadable: ``anchors`` reports that)."""
+        try:
+            text = self.anchors_file.read_text("utf-8", errors="replace")
+        except OSError:
+            return []
+        found = ((n, PruneMark.parse(line)) for n, line in enumerate(text.splitlines(), 1))
+        return [(n, mark) for n, mark in found if mark is not None]
 
     def anchors(self) -> tuple[list[Anchor] | None, list[str]]:
         """The anchored heads (None when the file is missing), and each line that is not
@@ -154,6 +178,8 @@ class Custody:
         bad: list[str] = []
         for n, line in enumerate(text.splitlines(), 1):
             anchor = Anchor.parse(line)
+            if anchor is None and PruneMark.parse(line) is not None:
+                continue  # a prune's mark: marks() reads it
             if anchor is None:
                 bad.append(f"line {n} of the anchors file {self.anchors_file} is not "
                            "SEQ HASH TIME: it was edited — restore the file from its backup")

@@ -15,7 +15,7 @@ from typing import Any
 
 from govcloud.audit.custody import CUSTODY_DOC, Custody
 from govcloud.clock import now
-from govcloud.core.trail import UNKEYED, Anchor, Entry, Head, keyed_from, seal, span
+from govcloud.core.trail import UNKEYED, Anchor, Entry, Head, cut, keyed_from, seal, span
 from govcloud.core.trail import verify as verify_chain
 from govcloud.state.store import LOCK_KEY, Store
 
@@ -108,6 +108,7 @@ class ChainCheck:
     keyed_from: int | None = None
     anchored: int | None = None  # the newest anchored record
     notes: list[str] = field(default_factory=list)
+    pruned_below: int | None = None  # the records before it were pruned (audit prune)
 
     @property
     def whole(self) -> bool:
@@ -116,7 +117,8 @@ class ChainCheck:
     def as_dict(self) -> dict[str, Any]:
         return {"records": self.records, "head": str(self.head) if self.head else None,
                 "whole": self.whole, "problems": self.problems,
-                "keyed_from": self.keyed_from, "anchored": self.anchored, "notes": self.notes}
+                "keyed_from": self.keyed_from, "anchored": self.anchored, "notes": self.notes,
+                "pruned_below": self.pruned_below}
 
 
 def verify(store: Store, expected: Head | None = None) -> ChainCheck:
@@ -140,13 +142,16 @@ def verify(store: Store, expected: Head | None = None) -> ChainCheck:
     if expected is not None:
         heads["the head given"] = expected
     problems += _custody(custody, trail, key, anchors)
-    problems += verify_chain(trail, heads, key, anchors or ())
+    begins = cut(trail, custody.marks(), key, str(custody.anchors_file), anchors is not None)
+    problems += begins.problems
+    problems += verify_chain(trail, heads, key, anchors or (), begins.origin)
     if kept is None and trail:
         problems.append("the head kept in the store is missing: it was deleted")
     start = keyed_from(trail, anchors or ())
     return ChainCheck(len(trail), head, problems, start,
                       max((a.seq for a in anchors or ()), default=None),
-                      _notes(custody, trail, start, anchors))
+                      begins.notes + _notes(custody, trail, start, anchors),
+                      begins.origin.seq if begins.origin.seq > 1 else None)
 
 
 def _custody(custody: Custody, trail: list[Entry], key: bytes | None,

@@ -91,6 +91,7 @@ class AuditSettings:
 
     algorithm: str = "auto"  # auto (SM3 where OpenSSL has it, else SHA-256) | sm3 | sha256
     keys: str = ".state-keys"
+    retention_days: int = 180  # records are kept at least this long (govcloud audit prune)
 
 
 @dataclass(frozen=True)

@@ -309,6 +309,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                            "(audit.anchors), relative to the estate or absolute; keep it out "
                            "of git and back the key up apart from the store.",
                            r"^[A-Za-z0-9_./-]+$", default=".state-keys"),
+            "retention_days": int_of("How long audit records are kept, in days: govcloud "
+                                     "audit prune removes only records older than this. At "
+                                     "least 180 (six months, the least the Cybersecurity "
+                                     "Law asks of network logs).", 180, 36500, default=180),
         }, default={}),
         "state_backup": obj_of("Where govcloud state backup keeps the state store's "
                                "backups: restic repositories (encrypted), each with the file "

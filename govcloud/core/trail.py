@@ -140,6 +140,107 @@ class Anchor:
         return Anchor(head.seq, head.hash, parts[2]) if head else None
 
 
+@dataclass(frozen=True)
+class PruneMark:
+    """What ``govcloud audit prune`` notes in the anchors file before it deletes: the records
+    numbered below ``below`` are removed, and the last of them had the hash ``chain`` (the
+    record ``below`` links to it). Sealed with the audit key (``mac``, under ``alg``), so no
+    one without the key can make a deletion of the oldest records look like a prune. One
+    line, ``prune BELOW CHAIN TIME ALG MAC``."""
+
+    below: int
+    chain: str
+    at: str
+    alg: str
+    mac: str = ""
+
+    def digest(self, key: bytes) -> str | None:
+        if not available(self.alg):
+            return None
+        text = canonical(["prune", self.below, self.chain, self.at, self.alg]).encode("utf-8")
+        return hmac.new(key, text, ALGORITHMS[self.alg]).hexdigest()
+
+    def sealed(self, key: bytes) -> PruneMark:
+        return replace(self, mac=self.digest(key) or "")
+
+    def holds(self, key: bytes | None) -> bool:
+        """Whether the mark was sealed with ``key``."""
+        digest = self.digest(key) if key is not None else None
+        return digest is not None and hmac.compare_digest(digest, self.mac)
+
+    def line(self) -> str:
+        return f"prune {self.below} {self.chain} {self.at} {self.alg} {self.mac}\n"
+
+    @staticmethod
+    def parse(line: str) -> PruneMark | None:
+        parts = line.split()
+        if len(parts) != 6 or parts[0] != "prune" or parts[4] not in ALGORITHMS:
+            return None
+        cut = Head.parse(f"{parts[1]}:{parts[2]}")
+        mac = Head.parse(f"0:{parts[5]}")
+        return PruneMark(cut.seq, cut.hash, parts[3], parts[4], parts[5]) \
+            if cut and mac and cut.seq > 1 else None
+
+
+PRUNE = "audit prune"  # the action of govcloud audit prune's record
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where a trail begins: ``origin`` (the first record kept after the newest prune, and
+    the hash it links to), what is wrong with the prunes, and what they were."""
+
+    origin: Head
+    problems: list[str]
+    notes: list[str]
+
+
+def cut(entries: list[Entry], marks: Sequence[tuple[int, PruneMark]], key: bytes | None,
+        where: str, marked: bool = True) -> Cut:
+    """Where ``entries`` may begin, from the prunes' marks (with their line numbers in the
+    anchors file ``where``): after the newest mark at or before the first record, when the
+    trail holds that prune's record too. ``marked`` False (the anchors file is missing): the
+    prune records in the trail stand in for the marks."""
+    problems = [f"line {n} of the anchors file {where} is a prune mark not sealed with the "
+                "audit key: it was forged or edited — restore the file from its backup"
+                for n, m in marks if key is not None and not m.holds(key)]
+    records = {below: (e, chain) for e in entries if e.action == PRUNE
+               for below, chain in [_pruned(e)] if below}
+    held = [m for _, m in marks if key is not None and m.holds(key)] if marked else \
+        [PruneMark(below, chain, e.at, e.alg) for below, (e, chain) in records.items()]
+    if not entries:
+        return Cut(Head(1, GENESIS), problems, [])
+    first = entries[0].seq
+    notes = [f"a prune below record {below} was begun at {at} but did not finish: those "
+             "records are still here (govcloud audit prune removes them)"
+             for below, at in sorted({(m.below, m.at) for m in held if m.below > first})]
+    done = max((m for m in held if m.below <= first), key=lambda m: m.below, default=None)
+    if done is None:
+        return Cut(Head(1, GENESIS), problems, notes)
+    record, chain = records.get(done.below, (None, ""))
+    if record is None or chain != done.chain:
+        problems.append(f"{span(1, done.below - 1)} are gone, and the prune below record "
+                        f"{done.below} (begun at {done.at}) has no record in the trail: "
+                        "records were deleted by hand, or the prune's record was")
+    else:
+        notes.insert(0, f"records before {done.below} were pruned on {record.at[:10]} by "
+                     f"{record.actor} ({record}); the trail begins at record {done.below}")
+    return Cut(Head(done.below, done.chain), problems, notes)
+
+
+def _pruned(e: Entry) -> tuple[int, str]:
+    """The cut a prune record states: (below, the hash of the last record removed)."""
+    try:
+        after = json.loads(e.after)
+    except ValueError:
+        return 0, ""
+    below = after.get("below") if isinstance(after, dict) else None
+    chain = after.get("chain_at_cut") if isinstance(after, dict) else None
+    if isinstance(below, int) and isinstance(chain, str):
+        return below, chain
+    return 0, ""
+
+
 def keyed_from(entries: Sequence[Entry], anchors: Sequence[Anchor] = ()) -> int | None:
     """The number the keyed chain starts at: its first keyed record, or the first anchored
     one when that is earlier (a keyed record rewritten as unkeyed); None before keys."""
@@ -152,30 +253,37 @@ def span(first: int, last: int) -> str:
 
 
 def verify(entries: list[Entry], heads: dict[str, Head] | None = None,
-           key: bytes | None = None, anchors: Sequence[Anchor] = ()) -> list[str]:
+           key: bytes | None = None, anchors: Sequence[Anchor] = (),
+           origin: Head = Head(1, GENESIS)) -> list[str]:
     """Every break in the chain, in order (empty: the trail is whole). ``entries`` as read,
     in the order of their numbers; ``key`` checks the keyed records (None: their MACs are not
     checked, which the caller reports); ``anchors``, the heads noted outside the database;
     ``heads`` names other known ends of the trail ("the head kept in the store", "the head
-    given with --head") each trail must reach."""
+    given with --head") each trail must reach; ``origin``, where the trail begins (after a
+    prune: the first record kept, and the hash of the last one removed)."""
     anchored = {a.seq: a for a in anchors}
     moved = _renumbered(entries, anchored, key)
     problems = _renumbering(moved)
-    problems += _links(entries, keyed_from(entries, anchors), key, moved)
+    problems += _links(entries, keyed_from(entries, anchors), key, moved, origin)
     problems += _against_anchors(entries, anchored, moved)
     problems += _against_heads(entries, heads or {})
     return problems
 
 
 def _links(entries: list[Entry], start: int | None, key: bytes | None,
-           moved: dict[int, int]) -> list[str]:
+           moved: dict[int, int], origin: Head) -> list[str]:
     """Gaps, repeats, edited records and broken links, record by record."""
     problems: list[str] = []
     unkeyed: list[Entry] = []  # records without a MAC where the keyed chain runs
-    expected_prev, expected_seq = GENESIS, 1
+    expected_prev, expected_seq = origin.hash, origin.seq
     for e in entries:
         if e.seq != expected_seq:
-            if e.seq > expected_seq:
+            if e is entries[0] and e.seq > expected_seq:
+                problems.append(f"{span(expected_seq, e.seq - 1)} missing at the start of the "
+                                "trail: deleted, not pruned (a cut at the start: only govcloud "
+                                "audit prune removes old records, and none removed "
+                                f"{'these' if e.seq - 1 > expected_seq else 'it'})")
+            elif e.seq > expected_seq:
                 problems.append(f"{span(expected_seq, e.seq - 1)} missing: deleted")
             else:
                 problems.append(f"record {e.seq} appears again after record {expected_seq - 1}")

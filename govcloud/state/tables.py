@@ -16,8 +16,9 @@ from govcloud.clock import now
 from govcloud.errors import StateError
 
 # 1: applied state, journal, ownership, lock. 2: people and the audit trail (issue #14).
-# 3: the audit trail keyed, each record naming its algorithm (issue #21).
-SCHEMA_VERSION = 3
+# 3: the audit trail keyed, each record naming its algorithm (issue #21). 4: the audit
+# trail's delete trigger lets govcloud audit prune remove the records below its mark.
+SCHEMA_VERSION = 4
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS applied (
@@ -61,18 +62,32 @@ SCHEMA = [
         created_at TEXT NOT NULL, changed_at TEXT NOT NULL, note TEXT NOT NULL)""",
 ]
 # The audit trail refuses UPDATE and DELETE (and TRUNCATE) from any client: govcloud only
-# appends. Someone with the database's owner rights can still drop these; the hash chain is
-# what detects that (govcloud audit verify).
+# appends. The one exception is ``govcloud audit prune`` (audit.retention): in one transaction
+# it sets the meta row PRUNE_BELOW, deletes the records numbered below it (all older than the
+# retention), removes the row again and appends its own record. Someone with the database's
+# owner rights can still drop these or set that row; the keyed chain and the prune anchors
+# kept outside the store are what detect that (govcloud audit verify).
+PRUNE_BELOW = "audit_prune_below"
 APPEND_ONLY = {
     "sqlite": [
         """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
-        """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+        # Version 4: deleting below the prune's mark is let through (made again on migration).
+        """DROP TRIGGER IF EXISTS audit_no_delete""",
+        f"""CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+           WHEN OLD.seq >= COALESCE((SELECT CAST(value AS INTEGER) FROM meta
+                                     WHERE name = '{PRUNE_BELOW}'), 1)
            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
     ],
     "postgresql": [
-        """CREATE OR REPLACE FUNCTION govcloud_audit_append_only() RETURNS trigger
+        f"""CREATE OR REPLACE FUNCTION govcloud_audit_append_only() RETURNS trigger
            LANGUAGE plpgsql AS $$ BEGIN
+             IF TG_OP = 'DELETE' THEN
+               IF OLD.seq < COALESCE((SELECT value::bigint FROM meta
+                                      WHERE name = '{PRUNE_BELOW}'), 1) THEN
+                 RETURN OLD;
+               END IF;
+             END IF;
              RAISE EXCEPTION 'the audit trail is append-only'; END $$""",
         """CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
            FOR EACH ROW EXECUTE FUNCTION govcloud_audit_append_only()""",
