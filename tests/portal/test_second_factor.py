@@ -23,7 +23,11 @@ from govcloud.access import second_factor, tokens, users
 from govcloud.audit import trail
 from govcloud.core import grants
 from govcloud.core.roles import DEPARTMENT_ROLES, ROLES
+from govcloud.drivers.base import Ability
+from govcloud.portal import sessions
 from govcloud.portal.app import create_app
+from govcloud.portal.auth import SignIn
+from govcloud.portal.context import Portal
 from govcloud.state.store import Store
 from tests.portal.conftest import OWN, PASSWORD, csrf_of
 from tests.support.cli import govcloud, one_line
@@ -243,6 +247,49 @@ def test_keystone_mfa_is_read_from_the_user_options() -> None:
     assert second_factor.required(person, roles, False)
     local = users.Person("l", "operator", None, False, "", "")
     assert second_factor.required(local, roles, True)  # Keystone's word is for Keystone's
+
+
+class Keystone:
+    """A stand-in for the openstack driver's Keystone sign-in: an operator (admin on the
+    govcloud domain) whose Keystone does or does not enforce its own MFA."""
+
+    name = "keystone stand-in"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    def close(self) -> None:
+        pass
+
+    def can(self, ability: Ability) -> bool:
+        return ability is Ability.SIGN_IN
+
+    def identify(self, name: str, password: str, settings: Any) -> Any:
+        if password != PASSWORD:
+            return grants.Refused(known=True, name=name)
+        return grants.Identity(f"id-{name}", name, (grants.Grant("admin"),), "",
+                               grants.keystone_mfa(self.options))
+
+
+@pytest.mark.parametrize(("options", "factor"), [
+    ({"multi_factor_auth_enabled": True, "multi_factor_auth_rules": [["password", "totp"]]},
+     ""),
+    ({}, "enrol"),
+    ({"multi_factor_auth_enabled": True, "multi_factor_auth_rules": [["password"]]}, "enrol"),
+])
+def test_a_keystone_operator_gives_ours_unless_keystone_enforces_its_own(
+        estate: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any],
+        factor: str) -> None:
+    _at(monkeypatch, 540)
+    portal = Portal(estate)
+    try:
+        portal.driver = Keystone(options)  # type: ignore[assignment]
+        sign_in = SignIn(portal, sessions.Signer("s"))
+        person, waits = sign_in.check_password(f"ks.{len(options)}.{factor}", PASSWORD,
+                                               "10.0.0.9")
+        assert person.keystone_id and person.role == "operator" and waits == factor
+    finally:
+        portal.close()
 
 
 def test_a_version_3_store_is_brought_up_to_date(tmp_path: Path) -> None:
