@@ -119,7 +119,7 @@ def test_an_operator_enrols_a_second_factor_and_signs_in_with_it(
         served: tuple[str, Path], browser: tuple[Any, str, str]) -> None:
     from selenium.webdriver.common.by import By
 
-    base, _ = served
+    base, estate = served
     driver, lang, prefix = browser
     name = f"op-enrols-{prefix[3:]}"
     password(driver, base, lang, name)
@@ -145,6 +145,9 @@ def test_an_operator_enrols_a_second_factor_and_signs_in_with_it(
     driver.get(f"{base}/estate")
     assert signed_in(driver, lang) and driver.current_url.endswith("/estate")
     shot(driver, f"{prefix}-4-signed-in")
+    logged = (estate / "serve.log").read_text() + "".join(
+        p.read_text() for p in (estate / ".state").glob("govcloud-crash-*"))
+    assert secret not in logged and "secret=" not in logged  # never in the log or a crash
 
 
 def test_a_stolen_password_alone_signs_nobody_in(
