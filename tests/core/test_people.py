@@ -193,7 +193,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
     store.set_meta("schema_version", "1")
     store.close()
     again = Store(f"sqlite:///{tmp_path}/state.db", tmp_path, "qingdao")
-    assert again.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert again.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
     _trail(again, 1)
     with pytest.raises(Exception, match="append-only"):
         again.execute("DELETE FROM audit")
