@@ -197,7 +197,7 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
     return after
 
 
-def _throttle(store: Store, subject: str | None, source: str) -> None:
+def throttle(store: Store, subject: str | None, source: str) -> None:
     """Refuse a sign-in after too many recent failures for ``subject`` from ``source``, from
     ``source`` for any names, or for ``subject`` from anywhere (see FAILURES_PER_*)."""
     since = stamp(clock() - WINDOW)
@@ -217,7 +217,7 @@ def sign_in(store: Store, name: str, password: str, source: str) -> Person:
     SignInRefused. ``source`` is where the attempt came from (a client address, "cli")."""
     known = find(store, name) if len(name) <= 64 else None
     subject = known.name if known else UNKNOWN
-    _throttle(store, subject if known else None, source)
+    throttle(store, subject if known else None, source)
     hasher = _hasher()
     from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -259,7 +259,7 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
     # Failures are recorded under a name only when Keystone knows it, spelt as Keystone
     # does, and counted whatever the letter case: Keystone usually takes "LI.WEI" for
     # "li.wei", and a lock must not be stepped around by typing the name another way.
-    _throttle(store, name, source)
+    throttle(store, name, source)
     try:
         identity = identify(name, password) if len(name) <= MAX_NAME else grants.Refused(False)
     except DriverError as exc:
@@ -277,7 +277,7 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
         why = "disabled" if identity.disabled else \
             "wrong password" if identity.known else "unknown user"
         raise refuse((identity.name or name) if identity.known else UNKNOWN, "", why, *WRONG)
-    _throttle(store, identity.name, source)  # a lock holds however the name was typed
+    throttle(store, identity.name, source)  # a lock holds however the name was typed
     decision = grants.decide(identity.grants, settings, departments)
     refusal: tuple[str, str, str, str, str] | None = None
     with store.transaction():

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from govcloud.access import second_factor
 from govcloud.access import users as user_records
 from govcloud.applying import engine
 from govcloud.cli.app import cli
@@ -72,7 +73,8 @@ def add(ctx: click.Context, name: str, role: str, department: str | None, email:
 @click.pass_context
 def list_(ctx: click.Context, output: str) -> None:
     """List the users: name, role, department, origin (local, or keystone: signs in with
-    Keystone), whether disabled, when changed.
+    Keystone), whether disabled, their second factor (enrolled, with the recovery codes
+    left; begun: shown a secret, not confirmed; "-": none yet), when changed.
 
     \b
     Example:
@@ -80,17 +82,63 @@ def list_(ctx: click.Context, output: str) -> None:
     """
     with engine.records(root(ctx)) as (_, store):
         found = user_records.people(store)
+        factors = second_factor.enrolments(store)
     if output == "json":
-        emit_json([p.as_dict() for p in found])
+        emit_json([p.as_dict() | {"second_factor": _factor(factors.get(p.name))}
+                   for p in found])
         return
     if not found:
         click.echo("No users yet: add the first operator with govcloud users add NAME "
                    "--role operator.")
         return
-    click.echo(table(["user", "role", "department", "e-mail", "origin", "state", "changed"],
+    click.echo(table(["user", "role", "department", "e-mail", "origin", "state",
+                      "second factor", "changed"],
                      [[p.name, p.role, p.department or "", p.email, p.origin,
-                       "disabled" if p.disabled else "active", p.changed_at[:19]]
+                       "disabled" if p.disabled else "active",
+                       _factor_text(factors.get(p.name)), p.changed_at[:19]]
                       for p in found]))
+
+
+def _factor(found: second_factor.Enrolment | None) -> dict[str, Any] | None:
+    return None if found is None else {"enrolled_at": found.enrolled_at or None,
+                                       "recovery_codes_left": found.recovery_left}
+
+
+def _factor_text(found: second_factor.Enrolment | None) -> str:
+    if found is None:
+        return "-"
+    if not found.enrolled_at:
+        return "begun"
+    return f"enrolled {found.enrolled_at[:10]} ({found.recovery_left} recovery codes left)"
+
+
+@users.group("second-factor")
+def second_factor_() -> None:
+    """A person's second factor (TOTP), which the roles in portal.second_factor give after
+    their password in govcloud serve.
+
+    \b
+    Example:
+      govcloud users second-factor reset li.wei --reason "lost their phone"
+    """
+
+
+@second_factor_.command("reset")
+@click.argument("name")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+@click.pass_context
+def reset_factor(ctx: click.Context, name: str, reason: str) -> None:
+    """Forget a person's second factor (a lost device; their recovery codes too): they
+    enrol a new one at their next sign-in. Audited with the reason. Their sessions go on:
+    end them with govcloud users end-session.
+
+    \b
+    Example:
+      govcloud users second-factor reset li.wei --reason "lost their phone"
+    """
+    with engine.records(root(ctx)) as (_, store):
+        second_factor.reset(store, name, holder_id(), reason)
+    click.echo(f"Reset the second factor of {name}: they enrol again at their next sign-in.")
 
 
 @users.command("disable")

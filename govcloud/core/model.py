@@ -123,6 +123,8 @@ class Settings:
     notify: NotifySettings = NotifySettings()
     keystone: KeystoneSettings = KeystoneSettings()
     token_max_days: int = 365  # portal.token_max_days: the longest an API token may last
+    # portal.second_factor: the roles that give a second factor (TOTP) after the password
+    second_factor: tuple[str, ...] = ("operator", "approver", "finance", "auditor")
     audit: AuditSettings = AuditSettings()
     state_backup: StateBackupSettings = StateBackupSettings()
 
@@ -288,6 +290,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
         notify=NotifySettings(**{"portal_url": "", **data["notify"]}),
         keystone=KeystoneSettings(**data["portal"]["keystone"]),
         token_max_days=data["portal"]["token_max_days"],
+        second_factor=tuple(data["portal"]["second_factor"]),
         audit=AuditSettings(**data["audit"]),
         state_backup=StateBackupSettings(**data["state_backup"]),
     )

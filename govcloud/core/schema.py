@@ -332,6 +332,13 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "token_max_days": int_of("The longest an API token may last, in days (govcloud "
                                      "tokens add --days; 90 unless given).", 1, 3650,
                                      default=365),
+            "second_factor": arr_of(
+                "The roles whose people give a second factor (a TOTP code, or a recovery "
+                "code) after their password; [] for none. A Keystone person whose Keystone "
+                "enforces its own MFA is not asked.",
+                {"type": "string", "enum": ["member", "approver", "operator", "finance",
+                                            "auditor"]},
+                uniqueItems=True, default=["operator", "approver", "finance", "auditor"]),
             "keystone": obj_of("Sign-in with Keystone (the openstack driver): which Keystone "
                                "role assignments give which portal role.", {
                 "user_domain": str_of("The Keystone domain people's users live in.",

@@ -31,7 +31,8 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from govcloud.access import tokens, users
+from govcloud.access import second_factor, tokens, users
+from govcloud.core import grants
 from govcloud.drivers.base import Ability
 from govcloud.errors import DriverError
 from govcloud.portal import sessions
@@ -112,7 +113,7 @@ class SignIn:
             self._followed.pop(session.token, None)
             return None
         self.started(session)
-        return sessions.Session(person, session.csrf, session.token)
+        return sessions.Session(person, session.csrf, session.token, session.factor)
 
     def started(self, session: sessions.Session) -> None:
         """A Keystone person's roles were read just now (at sign-in, or followed)."""
@@ -150,17 +151,31 @@ class SignIn:
         person = seen[1] and users.find(portal.store, seen[1].name)  # disabled since?
         return sessions.Session(person, "", "") if person and not person.disabled else None
 
-    def check_password(self, name: str, password: str, client: str) -> users.Person:
+    def check_password(self, name: str, password: str, client: str
+                       ) -> tuple[users.Person, str]:
         """The person the sign-in form's name and password are (a local account's, or with
-        the openstack driver Keystone's); ``users.SignInRefused`` otherwise."""
+        the openstack driver Keystone's), and what their sign-in still waits for ("" nothing,
+        "enrol" or "code": their second factor); ``users.SignInRefused`` otherwise."""
         portal = self.portal
-        if not self.keystone:
-            return users.sign_in(portal.store, name, password, client)
         estate = portal.estate
-        settings = estate.settings.keystone
-        return users.sign_in_keystone(
-            portal.store, name, password, client,
-            lambda n, p: portal.driver.identify(n, p, settings), settings, set(estate.plans))
+        mfa = [False]  # whether Keystone enforces its own multi-factor sign-in for them
+        if not self.keystone:
+            person = users.sign_in(portal.store, name, password, client)
+        else:
+            settings = estate.settings.keystone
+
+            def identify(n: str, p: str) -> grants.Identity | grants.Refused:
+                found = portal.driver.identify(n, p, settings)
+                mfa[0] = isinstance(found, grants.Identity) and found.mfa
+                return found
+
+            person = users.sign_in_keystone(portal.store, name, password, client, identify,
+                                            settings, set(estate.plans))
+        if not second_factor.required(person, frozenset(estate.settings.second_factor),
+                                      mfa[0]):
+            return person, ""
+        return person, "code" if second_factor.enrolled(portal.store, person.name) \
+            else "enrol"
 
 
 class Backend(AuthenticationBackend):
@@ -206,6 +221,13 @@ class NotAllowed(Exception):
         self.message = message
 
 
+class SecondFactorNeeded(Exception):
+    """A session that waits for its second factor calls anything else: 403 to an API call
+    (code ``second_factor_required``), else the second factor's page."""
+
+
+# What a session that waits for its second factor may use.
+FACTOR_ROUTES = frozenset({"second_factor_form", "second_factor", "logout"})
 READ_ONLY = ("this API token may only read (scope read) — make one that may act with "
              "govcloud tokens add --owner NAME --scope write")
 SAFE_METHODS = ("GET", "HEAD")
@@ -227,6 +249,8 @@ class Admission:
             who = caller(HTTPConnection(scope))
             if who is None:
                 raise NotSignedIn()
+            if who.factor and self.route.name not in FACTOR_ROUTES:
+                raise SecondFactorNeeded()
             department = scope.get("path_params", {}).get("department")
             if not allowed(self.route, who.person.role, who.person.department, department):
                 raise NotAllowed()

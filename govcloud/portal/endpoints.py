@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from govcloud.access import users
+from govcloud.access import second_factor, users
 from govcloud.portal import sessions
 from govcloud.portal.auth import SignIn, caller
 from govcloud.portal.context import Portal
@@ -56,6 +57,7 @@ class Endpoints:
         """The endpoint of ``route``: an ordinary one by its name, else its view's twin."""
         ordinary: dict[str, Endpoint] = {
             "login_form": self.sign_in_form, "login": self.sign_in, "logout": self.sign_out,
+            "second_factor_form": self.factor_form, "second_factor": self.factor,
             "stylesheet": self.stylesheet, "openapi": self.openapi}
         return ordinary.get(route.name) or self.twin(route)
 
@@ -83,15 +85,66 @@ class Endpoints:
         # Never cut the name short: a name cut to its first characters is another person's.
         name, password = form.get("name", ""), form.get("password", "")
         client = request.client.host if request.client else "unknown"
-        person = await run_in_threadpool(self.signing.check_password, name, password, client)
-        session = await run_in_threadpool(sessions.start, self.portal.store, person)
+        person, factor = await run_in_threadpool(self.signing.check_password, name, password,
+                                                 client)
+        session = await run_in_threadpool(sessions.start, self.portal.store, person, factor)
         if person.keystone_id:
             self.signing.started(session)  # its roles were read just now
-        response = RedirectResponse(safe_next(form.get("next", "/")), 303)
+        target = safe_next(form.get("next", "/"))
+        response = RedirectResponse(
+            f"/login/second-factor?next={quote(target)}" if factor else target, 303)
+        self._cookie(response, session)
+        response.delete_cookie(sessions.LOGIN_COOKIE, path="/login")
+        return response
+
+    def _cookie(self, response: Response, session: sessions.Session) -> None:
         response.set_cookie(sessions.COOKIE, self.signing.signer.cookie(session.token),
                             max_age=int(sessions.LIFETIME.total_seconds()), httponly=True,
                             samesite="strict", secure=self.pages.secure_cookies, path="/")
-        response.delete_cookie(sessions.LOGIN_COOKIE, path="/login")
+
+    async def factor_form(self, request: Request, message: str = "",
+                          status: int = 200) -> Response:
+        """The second factor's page: to enrol (the secret as an otpauth URI and as text,
+        until it is confirmed), or to give a code. A full session goes home."""
+        who = caller(request)
+        assert who is not None  # admitted: the route needs a sign-in
+        if not who.factor:
+            return RedirectResponse("/", 303)
+        secret, uri = await run_in_threadpool(second_factor.begin, self.portal.store,
+                                              who.person.name) \
+            if who.factor == "enrol" else ("", "")
+        return self.pages.render(request, "second_factor.html", None, status,
+                                 csrf=who.csrf, enrol=who.factor == "enrol", secret=secret,
+                                 uri=uri, message=message, codes=[],
+                                 next=safe_next(request.query_params.get("next", "/")))
+
+    async def factor(self, request: Request) -> Response:
+        """The code after the password: enrolling, it confirms the secret and the recovery
+        codes are shown once; else the code (or a recovery code) is checked. Then the
+        session is whole (a new token) and goes on to ``next``."""
+        who = caller(request)
+        assert who is not None
+        form = await posted(request) or {}
+        code, target = str(form.get("code", ""))[:64], safe_next(form.get("next", "/"))
+        if not who.factor:
+            return RedirectResponse(target, 303)
+        client = request.client.host if request.client else "unknown"
+        store = self.portal.store
+        try:
+            if who.factor == "enrol":
+                codes = await run_in_threadpool(second_factor.confirm, store, who.person,
+                                                code, client)
+            else:
+                await run_in_threadpool(second_factor.check, store, who.person, code, client)
+                codes = []
+        except users.SignInRefused as exc:
+            throttled = "too many" in str(exc)
+            return await self.factor_form(request, exc.render(), 429 if throttled else 401)
+        whole = await run_in_threadpool(sessions.complete, store, who)
+        response: Response = RedirectResponse(target, 303) if not codes else \
+            self.pages.render(request, "second_factor.html", whole, codes=codes, next=target,
+                              enrol=False, csrf="", secret="", uri="", message="")
+        self._cookie(response, whole)
         return response
 
     async def sign_in_refused(self, request: Request, exc: Exception) -> Response:

@@ -2,6 +2,8 @@
 an API call and as an error page otherwise.
 
 - ``auth.NotSignedIn``: 401 to an API call, else the sign-in form (303 to ``/login``);
+- ``auth.SecondFactorNeeded``: 403 (``"code": "second_factor_required"``) to an API call,
+  else the second factor's page (303 to ``/login/second-factor``);
 - ``auth.NotAllowed``: 403, the caller's role or department does not allow the route;
 - ``Refused``: the post itself is refused (403 CSRF or a body too large, 400 a body that
   cannot be read, 415 an API post that is not JSON);
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
@@ -27,13 +30,18 @@ from starlette.routing import Match
 
 from govcloud.errors import GovcloudError
 from govcloud.portal import sessions
-from govcloud.portal.auth import ROUTE, NotAllowed, NotSignedIn, caller
+from govcloud.portal.auth import ROUTE, NotAllowed, NotSignedIn, SecondFactorNeeded, caller
 from govcloud.portal.forms import posted
 from govcloud.portal.i18n import translator
 from govcloud.portal.pages import Pages, json_response
 from govcloud.portal.views.results import BadBody, NotFound
 from govcloud.requests import decisions
 from govcloud.state import crashlog
+
+SECOND_FACTOR_REQUIRED = (
+    "this session waits for its second factor: nothing else can be done with it until then",
+    "give the code of your authenticator app at /login/second-factor (enrol there first "
+    "if you have not), or call the API with an API token")
 
 
 class Refused(Exception):
@@ -72,6 +80,7 @@ class Handlers:
 
     def table(self) -> dict[Any, Any]:
         return {NotSignedIn: self.not_signed_in, NotAllowed: self.not_allowed,
+                SecondFactorNeeded: self.second_factor_needed,
                 Refused: self.refused, NotFound: self.not_found, BadBody: self.bad_body,
                 decisions.RequestRefused: self.request_refused,
                 GovcloudError: self.failed, 404: self.no_route, 405: self.no_method,
@@ -90,6 +99,14 @@ class Handlers:
         # ended from another session); the sign-in form says so
         ended = "&ended=1" if request.cookies.get(sessions.COOKIE) else ""
         return RedirectResponse(f"/login?next={request.url.path}{ended}", 303)
+
+    async def second_factor_needed(self, request: Request, exc: Exception) -> Response:
+        await refused(request, 403, "second factor not given")
+        if answers_json(request):
+            return json_response({"error": SECOND_FACTOR_REQUIRED[0],
+                                  "code": "second_factor_required",
+                                  "fix": SECOND_FACTOR_REQUIRED[1]}, 403)
+        return RedirectResponse("/login/second-factor?next=" + quote(request.url.path), 303)
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:
         t = translator(self.pages.language(request))

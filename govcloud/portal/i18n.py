@@ -280,6 +280,20 @@ ZH = {
     'asked by': '申请人',
     'approved by': '审批人',
     'the rules': '规则自动批准',
+    "Second factor": "第二认证因素",
+    "Your second factor is enrolled. These recovery codes each sign you in once if you lose "
+    "your device. Keep them somewhere safe: they are not shown again.":
+        "第二认证因素已绑定。以下恢复码在您丢失设备时每个可用于登录一次，请妥善保存：它们不会再次显示。",
+    "Continue": "继续",
+    "Your role signs in with a second factor. Add this account to an authenticator app "
+    "(TOTP), then type the code it shows.":
+        "您的角色登录需要第二认证因素。请将此账号添加到身份验证器应用（TOTP），然后输入其显示的验证码。",
+    "Secret key": "密钥",
+    "Or this address (otpauth URI)": "或使用此地址（otpauth URI）",
+    "Type the code your authenticator app shows, or one of your recovery codes.":
+        "请输入身份验证器应用显示的验证码，或一个恢复码。",
+    "Code": "验证码",
+    "Confirm": "确认",
 }
 
 

@@ -49,6 +49,12 @@ ROUTES: tuple[Route, ...] = (
     Route("/login", "login_form", "page", PUBLIC, "The sign-in form."),
     Route("/login", "login", "form", PUBLIC, "Sign in with a user name and password.",
           method="POST"),
+    Route("/login/second-factor", "second_factor_form", "page", EVERYONE,
+          "After the password, for the roles in portal.second_factor: enrol a second factor "
+          "(its secret shown until it is confirmed), or give its code."),
+    Route("/login/second-factor", "second_factor", "form", EVERYONE,
+          "Give the second factor's code (or a recovery code); enrolling, the first code "
+          "confirms it and the recovery codes are shown once.", method="POST"),
     Route("/static/portal.css", "stylesheet", "asset", PUBLIC, "The portal's style sheet."),
     Route("/api/openapi.json", "openapi", "api", PUBLIC,
           "This API's OpenAPI description."),

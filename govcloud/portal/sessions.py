@@ -59,6 +59,7 @@ class Session:
     person: users.Person
     csrf: str
     token: str
+    factor: str = ""  # what the sign-in still waits for: "" nothing, "enrol" or "code"
 
 
 class Signer:
@@ -93,14 +94,24 @@ class Signer:
         return value if isinstance(value, str) else None
 
 
-def start(store: Store, person: users.Person) -> Session:
+def start(store: Store, person: users.Person, factor: str = "") -> Session:
+    """A new session of ``person``; ``factor``: waiting for their second factor ("enrol" or
+    "code": until ``complete`` it may do nothing else)."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with store.transaction():
         store.execute("DELETE FROM sessions WHERE expires_at < ?", (now(),))
-        store.execute("INSERT INTO sessions (id, name, csrf, created_at, expires_at) "
-                      "VALUES (?,?,?,?,?)", (_digest(token), person.name, csrf, now(),
-                                             stamp(clock() + IDLE)))
-    return Session(person, csrf, token)
+        store.execute("INSERT INTO sessions (id, name, csrf, created_at, expires_at, factor) "
+                      "VALUES (?,?,?,?,?,?)", (_digest(token), person.name, csrf, now(),
+                                               stamp(clock() + IDLE), factor))
+    return Session(person, csrf, token, factor)
+
+
+def complete(store: Store, session: Session) -> Session:
+    """The session once its second factor was given: a new token (the one that waited is
+    ended, so a cookie taken before the code is worth nothing after it)."""
+    with store.transaction():
+        store.execute("DELETE FROM sessions WHERE id = ?", (_digest(session.token),))
+        return start(store, session.person)
 
 
 def _deadline(created_at: str) -> str:
@@ -114,11 +125,11 @@ def find(store: Store, token: str | None, source: str = "portal") -> Session | N
     if not token:
         return None
     key = _digest(token)
-    rows = store.query("SELECT name, csrf, expires_at, created_at FROM sessions WHERE id = ?",
-                       (key,))
+    rows = store.query("SELECT name, csrf, expires_at, created_at, factor FROM sessions "
+                       "WHERE id = ?", (key,))
     if not rows:
         return None
-    name, csrf, expires, created = rows[0]
+    name, csrf, expires, created, factor = rows[0]
     at = now()
     if expires < at:
         why = "lifetime" if expires >= _deadline(created) else "idle"
@@ -130,7 +141,7 @@ def find(store: Store, token: str | None, source: str = "portal") -> Session | N
     slid = min(stamp(clock() + IDLE), _deadline(created))
     if slid > stamp(datetime.fromisoformat(expires.replace("Z", "+00:00")) + SLIDE):
         store.execute("UPDATE sessions SET expires_at = ? WHERE id = ?", (slid, key))
-    return Session(person, csrf, token)
+    return Session(person, csrf, token, factor)
 
 
 def _end(store: Store, key: str, name: str, actor: str, action: str, source: str) -> bool:

@@ -17,7 +17,8 @@ from govcloud.errors import StateError
 
 # 1: applied state, journal, ownership, lock. 2: people and the audit trail (issue #14).
 # 3: the audit trail keyed, each record naming its algorithm (issue #21). 4: the audit
-# trail's delete trigger lets govcloud audit prune remove the records below its mark.
+# trail's delete trigger lets govcloud audit prune remove the records below its mark; the
+# second factor (second_factors, and whether a session still waits for it: sessions.factor).
 SCHEMA_VERSION = 4
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -52,7 +53,7 @@ SCHEMA = [
     # holds the token, signed), so reading the store gives no usable cookie.
     """CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL)""",
+        expires_at TEXT NOT NULL, factor TEXT NOT NULL DEFAULT '')""",
     # Departments' requests: a proposed edit of one plan file, its verdict, who must approve
     # and who has (govcloud.requests.records).
     """CREATE TABLE IF NOT EXISTS requests (
@@ -60,6 +61,12 @@ SCHEMA = [
         requester TEXT NOT NULL, state TEXT NOT NULL, payload TEXT NOT NULL,
         base TEXT NOT NULL, verdict TEXT NOT NULL, approvals TEXT NOT NULL,
         created_at TEXT NOT NULL, changed_at TEXT NOT NULL, note TEXT NOT NULL)""",
+    # Version 4. Each person's second factor (govcloud.access.second_factor): the TOTP
+    # secret (a secret: protected as the store is), when they enrolled ('' while not yet),
+    # the last time-step used (no replay) and the SHA-256 of each unused recovery code.
+    """CREATE TABLE IF NOT EXISTS second_factors (
+        name TEXT PRIMARY KEY, secret TEXT NOT NULL, enrolled_at TEXT NOT NULL,
+        last_step BIGINT NOT NULL, recovery TEXT NOT NULL)""",
 ]
 # The audit trail refuses UPDATE and DELETE (and TRUNCATE) from any client: govcloud only
 # appends. The one exception is ``govcloud audit prune`` (audit.retention): in one transaction
@@ -99,7 +106,9 @@ APPEND_ONLY = {
 
 # Columns added to a table after it was first made: an older store gets them when it is
 # brought up to date (an empty ``alg``: the record was sealed before the trail was keyed).
-ADDED_COLUMNS = {"audit": {"alg": "TEXT NOT NULL DEFAULT ''"}}
+# A session's ``factor``: what it still waits for ('' none, "enrol" or "code"), version 4.
+ADDED_COLUMNS = {"audit": {"alg": "TEXT NOT NULL DEFAULT ''"},
+                 "sessions": {"factor": "TEXT NOT NULL DEFAULT ''"}}
 
 
 def schema(kind: str) -> list[str]:
@@ -112,7 +121,7 @@ def schema(kind: str) -> list[str]:
 # table held a schema version has at least LEGACY.
 KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
                 "os_records", "usage", "statements", "owned", "users", "audit", "sessions",
-                "requests", "tokens"}
+                "requests", "tokens", "second_factors"}
 LEGACY = {"applied", "applies", "journal"}
 # What deleting a damaged row of a table costs, and what brings it back.
 AFTER_DELETE = {

@@ -11,8 +11,14 @@ ESTATE_PARTS = ("govcloud.yaml", "policies", "plans", "inventories", "prices.yam
 GOLDEN = REPO / "tests" / "reports" / "golden"
 
 
-def copy_estate(dest: Path, plans: bool = True) -> Path:
-    """A copy of the repo's example estate (settings, policies, optionally plans)."""
+SECOND_FACTOR = "  second_factor: [operator, approver, finance, auditor]\n"
+
+
+def copy_estate(dest: Path, plans: bool = True, second_factor: bool = False) -> Path:
+    """A copy of the repo's example estate (settings, policies, optionally plans). The
+    example asks operators, approvers, finance and auditors for a second factor after the
+    password; the copy does only with ``second_factor`` (tests of other things sign in with
+    a password: tests/portal/test_second_factor.py holds the second factor)."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in ESTATE_PARTS:
         src = REPO / part
@@ -23,6 +29,8 @@ def copy_estate(dest: Path, plans: bool = True) -> Path:
         else:
             shutil.copy(src, dest / part)
     (dest / "plans").mkdir(exist_ok=True)
+    if not second_factor:
+        edit(dest / "govcloud.yaml", SECOND_FACTOR, "  second_factor: []\n")
     return dest
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govcloud.core.desired import Resource
-from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
+from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused, keystone_mfa
 from govcloud.drivers.openstack.network import TAG, dept_of
 from govcloud.errors import DriverError, GovcloudError
 
@@ -64,7 +64,8 @@ class IdentityServices:
             return Refused(known=account is not None, name=account[0] if account else "",
                            disabled=account is not None and not account[1])
         user = self.conn.identity.get_user(user_id)
-        return Identity(user_id, str(user.name), held, str(getattr(user, "email", "") or ""))
+        return Identity(user_id, str(user.name), held, str(getattr(user, "email", "") or ""),
+                        keystone_mfa(getattr(user, "options", None)))
 
     def token_identity(self, token: str, keystone: KeystoneSettings) -> Identity | None:
         """Keystone validates ``token`` (GET /v3/auth/tokens with X-Subject-Token, as
