@@ -82,10 +82,11 @@ def _row(store: Store, name: str) -> tuple[str, str, int, list[str]] | None:
     return secret, enrolled or "", int(step), json.loads(recovery)
 
 
-def required(person: Person, roles: frozenset[str], keystone_mfa: bool = False) -> bool:
-    """Must ``person`` give a second factor after their password? (Not when Keystone
-    enforces its own multi-factor authentication for them.)"""
-    return person.role in roles and not (person.keystone_id and keystone_mfa)
+def required(person: Person, roles: frozenset[str]) -> bool:
+    """Must ``person`` give a second factor after their password? Their role says, for a
+    Keystone person too: Keystone took their password alone, so it enforced no factor of its
+    own (one whose multi-factor rules ask more is refused at the password)."""
+    return person.role in roles
 
 
 def enrolled(store: Store, name: str) -> bool:

@@ -273,6 +273,13 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
                      source)
         return SignInRefused(what, fix)
 
+    if isinstance(identity, grants.Refused) and identity.more:
+        raise refuse(identity.name, "", "keystone asks more: " + ",".join(identity.more),
+                     "Keystone asks this account for more than its password (its multi-factor "
+                     f"rules: {', '.join(identity.more)}), which the portal's form cannot "
+                     "give it", "ask a Keystone administrator to turn the account's "
+                     "multi_factor_auth_enabled off: govcloud then asks its own second factor "
+                     "(portal.second_factor); API calls can use a Keystone token")
     if isinstance(identity, grants.Refused):
         why = "disabled" if identity.disabled else \
             "wrong password" if identity.known else "unknown user"

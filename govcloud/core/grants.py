@@ -63,17 +63,6 @@ class Identity:
     name: str
     grants: tuple[Grant, ...]
     email: str = ""
-    mfa: bool = False  # Keystone enforces its own multi-factor sign-in for them
-
-
-def keystone_mfa(options: dict[str, object] | None) -> bool:
-    """Whether a Keystone user's options (``multi_factor_auth_enabled`` and
-    ``multi_factor_auth_rules``) make Keystone ask them for more than a password: enabled,
-    with rules, and every rule naming two methods or more."""
-    options = options or {}
-    rules = options.get("multi_factor_auth_rules")
-    return options.get("multi_factor_auth_enabled") is True and isinstance(rules, list) \
-        and bool(rules) and all(isinstance(r, list) and len(set(r)) >= 2 for r in rules)
 
 
 @dataclass(frozen=True)
@@ -86,6 +75,9 @@ class Refused:
     known: bool
     name: str = ""
     disabled: bool = False  # the user is disabled in Keystone (which refuses it any password)
+    # Keystone took the password but asks this user for more (its own multi-factor rules:
+    # a receipt and the missing methods), which the portal's form cannot give it
+    more: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from govcloud.access import second_factor, tokens, users
-from govcloud.core import grants
 from govcloud.drivers.base import Ability
 from govcloud.errors import DriverError
 from govcloud.portal import sessions
@@ -158,21 +157,18 @@ class SignIn:
         "enrol" or "code": their second factor); ``users.SignInRefused`` otherwise."""
         portal = self.portal
         estate = portal.estate
-        mfa = [False]  # whether Keystone enforces its own multi-factor sign-in for them
         if not self.keystone:
             person = users.sign_in(portal.store, name, password, client)
         else:
+            # Keystone took the password alone, so it enforced no second factor of its own
+            # for this sign-in (one whose MFA rules ask more is refused by users'
+            # sign_in_keystone): govcloud's is asked as of a local account
             settings = estate.settings.keystone
-
-            def identify(n: str, p: str) -> grants.Identity | grants.Refused:
-                found = portal.driver.identify(n, p, settings)
-                mfa[0] = isinstance(found, grants.Identity) and found.mfa
-                return found
-
-            person = users.sign_in_keystone(portal.store, name, password, client, identify,
-                                            settings, set(estate.plans))
-        if not second_factor.required(person, frozenset(estate.settings.second_factor),
-                                      mfa[0]):
+            person = users.sign_in_keystone(
+                portal.store, name, password, client,
+                lambda n, p: portal.driver.identify(n, p, settings), settings,
+                set(estate.plans))
+        if not second_factor.required(person, frozenset(estate.settings.second_factor)):
             return person, ""
         return person, "code" if second_factor.enrolled(portal.store, person.name) \
             else "enrol"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govcloud.core.desired import Resource
-from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused, keystone_mfa
+from govcloud.core.grants import Grant, Identity, KeystoneSettings, Refused
 from govcloud.drivers.openstack.network import TAG, dept_of
 from govcloud.errors import DriverError, GovcloudError
 
@@ -51,6 +51,10 @@ class IdentityServices:
             sess = session.Session(auth=auth, verify=self.conn.session.verify, timeout=30)
             try:
                 user_id = auth.get_user_id(sess)
+            except ksa.MissingAuthMethods as exc:  # the password was right; MFA rules ask more
+                methods = {m for rule in exc.required_auth_methods or [] for m in rule}
+                return Refused(known=True, name=name,
+                               more=tuple(sorted(methods - {"password"})) or ("unknown",))
             except (ksa.http.Unauthorized, ksa.http.BadRequest, ksa.http.NotFound,
                     ksa.http.Forbidden):
                 user_id = None
@@ -64,8 +68,7 @@ class IdentityServices:
             return Refused(known=account is not None, name=account[0] if account else "",
                            disabled=account is not None and not account[1])
         user = self.conn.identity.get_user(user_id)
-        return Identity(user_id, str(user.name), held, str(getattr(user, "email", "") or ""),
-                        keystone_mfa(getattr(user, "options", None)))
+        return Identity(user_id, str(user.name), held, str(getattr(user, "email", "") or ""))
 
     def token_identity(self, token: str, keystone: KeystoneSettings) -> Identity | None:
         """Keystone validates ``token`` (GET /v3/auth/tokens with X-Subject-Token, as
