@@ -94,6 +94,8 @@ class SignIn:
         session = sessions.find(portal.store,
                                 self.signer.token(conn.cookies.get(sessions.COOKIE)),
                                 conn.client.host if conn.client else "unknown")
+        if session is not None:
+            session = self._factor(session)
         if session is None or not session.person.keystone_id or not self.keystone:
             return session
         last = self._followed.get(session.token)
@@ -112,7 +114,22 @@ class SignIn:
             self._followed.pop(session.token, None)
             return None
         self.started(session)
-        return sessions.Session(person, session.csrf, session.token, session.factor)
+        return self._factor(sessions.Session(person, session.csrf, session.token,
+                                             session.factor))
+
+    def _factor(self, session: sessions.Session) -> sessions.Session:
+        """The session, waiting for its second factor when its person's role needs one now
+        and none was given in it (the role changed, or ``portal.second_factor`` was turned
+        on, since the sign-in): the role's rights come only with the factor. One waiting to
+        enrol whose person has enrolled meanwhile (from another session) waits for a code."""
+        store = self.portal.store
+        if session.factor == "" and second_factor.required(
+                session.person, frozenset(self.portal.estate.settings.second_factor)):
+            return sessions.require(store, session, "code" if second_factor.enrolled(
+                store, session.person.name) else "enrol")
+        if session.factor == "enrol" and second_factor.enrolled(store, session.person.name):
+            return sessions.require(store, session, "code")
+        return session
 
     def started(self, session: sessions.Session) -> None:
         """A Keystone person's roles were read just now (at sign-in, or followed)."""
@@ -245,7 +262,7 @@ class Admission:
             who = caller(HTTPConnection(scope))
             if who is None:
                 raise NotSignedIn()
-            if who.factor and self.route.name not in FACTOR_ROUTES:
+            if who.waits and self.route.name not in FACTOR_ROUTES:
                 raise SecondFactorNeeded()
             department = scope.get("path_params", {}).get("department")
             if not allowed(self.route, who.person.role, who.person.department, department):

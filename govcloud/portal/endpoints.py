@@ -108,7 +108,7 @@ class Endpoints:
         until it is confirmed), or to give a code. A full session goes home."""
         who = caller(request)
         assert who is not None  # admitted: the route needs a sign-in
-        if not who.factor:
+        if not who.waits:
             return RedirectResponse("/", 303)
         secret, uri = await run_in_threadpool(second_factor.begin, self.portal.store,
                                               who.person.name) \
@@ -126,7 +126,7 @@ class Endpoints:
         assert who is not None
         form = await posted(request) or {}
         code, target = str(form.get("code", ""))[:64], safe_next(form.get("next", "/"))
-        if not who.factor:
+        if not who.waits:
             return RedirectResponse(target, 303)
         client = request.client.host if request.client else "unknown"
         store = self.portal.store

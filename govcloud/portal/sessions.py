@@ -31,6 +31,8 @@ from govcloud.state.store import Store
 COOKIE = "govcloud_session"
 LOGIN_COOKIE = "govcloud_login"
 LIFETIME = timedelta(hours=8)  # the absolute limit, from sign-in
+WAITING = ("enrol", "code")  # what a sign-in waiting for its second factor waits for
+GIVEN = "given"  # the second factor was given in this session
 IDLE = timedelta(minutes=15)  # without a request
 SLIDE = timedelta(minutes=1)  # the expiry is written forward at most this often
 HANDLE = 12  # hex characters of the token's SHA-256 that name a session in a listing
@@ -59,7 +61,14 @@ class Session:
     person: users.Person
     csrf: str
     token: str
-    factor: str = ""  # what the sign-in still waits for: "" nothing, "enrol" or "code"
+    # the second factor: "" not asked at sign-in, "enrol" or "code" while the sign-in waits
+    # for it (WAITING), "given" once it was given (GIVEN)
+    factor: str = ""
+
+    @property
+    def waits(self) -> bool:
+        """Whether the session waits for its second factor (and may do nothing else)."""
+        return self.factor in WAITING
 
 
 class Signer:
@@ -111,7 +120,15 @@ def complete(store: Store, session: Session) -> Session:
     ended, so a cookie taken before the code is worth nothing after it)."""
     with store.transaction():
         store.execute("DELETE FROM sessions WHERE id = ?", (_digest(session.token),))
-        return start(store, session.person)
+        return start(store, session.person, GIVEN)
+
+
+def require(store: Store, session: Session, factor: str) -> Session:
+    """The session now waits for ``factor`` ("enrol" or "code"): its person's role came to
+    need a second factor after the sign-in (a new role, or the setting turned on), or they
+    enrolled from another session while this one waited to enrol."""
+    store.execute("UPDATE sessions SET factor = ? WHERE id = ?", (factor, _digest(session.token)))
+    return Session(session.person, session.csrf, session.token, factor)
 
 
 def _deadline(created_at: str) -> str:

@@ -232,6 +232,64 @@ def test_the_setting_off_asks_nobody(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert r.headers["location"] == "/estate" and c.get("/api/me").status_code == 200
 
 
+def test_a_member_made_operator_gives_the_factor_before_using_the_role(
+        estate: Path, app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial of #21: a member signed in (no factor asked), then made operator on the
+    command line, kept the session with the operator's rights and no second factor."""
+    at = _at(monkeypatch, 700)
+    c, r = _password(app, "member.3")
+    assert r.headers["location"] == "/estate" and c.get("/api/me").status_code == 200
+    store = _store(estate)
+    try:
+        users.set_role(store, {OWN, "health"}, "member.3", "operator", None, "test",
+                       "promoted")
+    finally:
+        store.close()
+    me = c.get("/api/me")
+    assert me.status_code == 403 and me.json()["code"] == "second_factor_required", me.text
+    assert c.get("/api/users").status_code == 403
+    assert c.get("/operations").headers["location"].startswith("/login/second-factor")
+    page = c.get("/login/second-factor")
+    secret = re.search(r'<code id="secret" class="wrap">([A-Z2-7]+)</code>', page.text)
+    assert secret, page.text[:500]  # they enrol, then the role is theirs
+    assert _code(c, pyotp.TOTP(secret.group(1)).at(at)).status_code == 200
+    assert c.get("/api/me").json()["role"] == "operator"
+
+
+def test_sessions_from_while_the_setting_was_off_give_the_factor_once_it_is_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial of #21: sessions signed in while ``portal.second_factor`` was [] kept full
+    access after it was turned on again and the portal restarted."""
+    root = copy_estate(tmp_path / "estate", plans=False)
+    _at(monkeypatch, 0)
+    store = Store(f"sqlite:///{root}/.state/govcloud.db", root)
+    users.add(store, set(), "op", "operator", None, PASSWORD, "test")
+    store.close()
+    c, r = _password(create_app(root, secret="s"), "op")
+    assert r.headers["location"] == "/estate" and c.get("/api/me").status_code == 200
+    edit(root / "govcloud.yaml", "second_factor: []",
+         "second_factor: [operator, approver, finance, auditor]")
+    again = TestClient(create_app(root, secret="s"), base_url="http://testserver",
+                       follow_redirects=False, cookies=dict(c.cookies))  # restarted: on
+    me = again.get("/api/me")
+    assert me.status_code == 403 and me.json()["code"] == "second_factor_required"
+
+
+def test_a_sign_in_waiting_to_enrol_asks_a_code_once_enrolled_elsewhere(
+        estate: Path, app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial of #21: two sign-ins both waiting to enrol; one enrols; the other's page was a
+    409 dead end ("has enrolled a second factor already") with no code form."""
+    at = _at(monkeypatch, 800)
+    b, r = _password(app, "auditor.3")
+    assert r.headers["location"].startswith("/login/second-factor")
+    secret, _ = _enrol(app, "auditor.3", at)
+    page = b.get("/login/second-factor")
+    assert page.status_code == 200 and 'id="code"' in page.text and 'id="secret"' not in \
+        page.text, page.text[:800]
+    assert _code(b, pyotp.TOTP(secret).at(at + timedelta(seconds=30))).status_code == 303
+    assert b.get("/api/me").json()["name"] == "auditor.3"
+
+
 class Keystone:
     """A stand-in for the openstack driver's Keystone sign-in (the fast layer has no
     Keystone; tests/openstack/test_keystone_portal.py signs in against the real one): an
