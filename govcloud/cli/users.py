@@ -193,7 +193,8 @@ def _sessions() -> Any:
 @click.pass_context
 def sessions_(ctx: click.Context, name: str | None, output: str) -> None:
     """List the portal's live sessions (of NAME, or everyone's): handle, person, when they
-    signed in, when the session ends at the latest (idle or lifetime). Never a token.
+    signed in, when the session ends at the latest (idle or lifetime), and its second
+    factor (waiting: the password only so far; given; - not asked). Never a token.
 
     \b
     Example:
@@ -208,9 +209,9 @@ def sessions_(ctx: click.Context, name: str | None, output: str) -> None:
     if not found:
         click.echo("No live sessions" + (f" of {name}." if name else "."))
         return
-    click.echo(table(["session", "user", "signed in", "ends at the latest"],
-                     [[s.handle, s.name, s.created_at[:19], s.expires_at[:19]]
-                      for s in found]))
+    click.echo(table(["session", "user", "signed in", "ends at the latest", "second factor"],
+                     [[s.handle, s.name, s.created_at[:19], s.expires_at[:19],
+                       s.second_factor or "-"] for s in found]))
 
 
 @users.command("end-session")

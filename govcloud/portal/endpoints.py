@@ -139,6 +139,8 @@ class Endpoints:
                 codes = []
         except users.SignInRefused as exc:
             throttled = "too many" in str(exc)
+            if throttled:
+                await self._throttled(request, who.person.name, who.person.name)
             return await self.factor_form(request, exc.render(), 429 if throttled else 401)
         whole = await run_in_threadpool(sessions.complete, store, who)
         response: Response = RedirectResponse(target, 303) if not codes else \
@@ -154,10 +156,25 @@ class Endpoints:
         form = await posted(request) or {}
         name = form.get("name", "")
         throttled = "too many" in str(exc)
+        if throttled:
+            known = len(name) <= users.MAX_NAME and await run_in_threadpool(
+                users.find, self.portal.store, name) is not None
+            await self._throttled(request, "", name if known else "")
         return await self.sign_in_form(
             request, exc.render(),
             name if not throttled and len(name) <= users.MAX_NAME else "",
             429 if throttled else 401)
+
+    async def _throttled(self, request: Request, who: str, account: str) -> None:
+        """Record a sign-in refused while its account or client is locked (429: sampled per
+        client as every refusal is); ``account``: the account it was for, when it is one
+        (a name that is no account is not recorded: people type passwords there)."""
+        kept = getattr(request.app.state, "refusals", None)
+        if kept is None:
+            return
+        why = "too many failed sign-ins" + (f" of {account!r}" if account else "")
+        await run_in_threadpool(kept.record, request.client.host if request.client else
+                                "unknown", who, 429, "POST", request.url.path, why)
 
     async def sign_out(self, request: Request) -> Response:
         who = caller(request)

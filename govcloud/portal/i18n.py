@@ -281,6 +281,8 @@ ZH = {
     'approved by': '审批人',
     'the rules': '规则自动批准',
     "Second factor": "第二认证因素",
+    "waiting for it": "待验证",
+    "given": "已验证",
     "Your second factor is enrolled. These recovery codes each sign you in once if you lose "
     "your device. Keep them somewhere safe: they are not shown again.":
         "第二认证因素已绑定。以下恢复码在您丢失设备时每个可用于登录一次，请妥善保存：它们不会再次显示。",

@@ -190,6 +190,13 @@ class Listed:
     created_at: str
     expires_at: str
     current: bool = False
+    # its second factor: "waiting" (signed in with the password only, may do nothing
+    # else yet), "given", or "" (not asked of the person's role)
+    second_factor: str = ""
+
+
+def _factor_shown(factor: str) -> str:
+    return "waiting" if factor in WAITING else "given" if factor == GIVEN else ""
 
 
 def listing(store: Store, name: str | None = None, current: str | None = None
@@ -197,13 +204,15 @@ def listing(store: Store, name: str | None = None, current: str | None = None
     """The live sessions of ``name`` (everyone's when None), oldest first; ``current``: the
     caller's own token, marked."""
     mine = _digest(current)[:HANDLE] if current else ""
-    sql = "SELECT id, name, created_at, expires_at FROM sessions WHERE expires_at >= ?"
+    sql = ("SELECT id, name, created_at, expires_at, factor FROM sessions "
+           "WHERE expires_at >= ?")
     params: list[str] = [now()]
     if name is not None:
         sql += " AND name = ?"
         params.append(name)
     rows = store.query(sql + " ORDER BY created_at, id", params)
-    return [Listed(k[:HANDLE], n, c, e, k[:HANDLE] == mine) for k, n, c, e in rows]
+    return [Listed(k[:HANDLE], n, c, e, k[:HANDLE] == mine, _factor_shown(f))
+            for k, n, c, e, f in rows]
 
 
 def end_listed(store: Store, handle: str, actor: str, name: str | None = None,

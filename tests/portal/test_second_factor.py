@@ -252,8 +252,19 @@ def test_a_member_made_operator_gives_the_factor_before_using_the_role(
     page = c.get("/login/second-factor")
     secret = re.search(r'<code id="secret" class="wrap">([A-Z2-7]+)</code>', page.text)
     assert secret, page.text[:500]  # they enrol, then the role is theirs
+    listed = c.get("/api/sessions").json()
+    assert listed.get("code") == "second_factor_required"  # not even its own sessions yet
+    store = _store(estate)
+    try:
+        assert [s.second_factor for s in sessions.listing(store, "member.3")] == ["waiting"]
+    finally:
+        store.close()
     assert _code(c, pyotp.TOTP(secret.group(1)).at(at)).status_code == 200
     assert c.get("/api/me").json()["role"] == "operator"
+    mine = c.get("/api/sessions").json()["sessions"]
+    assert [s["second_factor"] for s in mine if s["name"] == "member.3"] == ["given"]
+    out = govcloud("users", "sessions", "member.3", estate=estate)
+    assert out.returncode == 0 and "second factor" in out.stdout and "given" in out.stdout
 
 
 def test_sessions_from_while_the_setting_was_off_give_the_factor_once_it_is_on(

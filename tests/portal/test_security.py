@@ -4,6 +4,7 @@ redirects, and the OpenAPI description matching the route table."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,11 @@ def test_a_signed_out_or_disabled_session_is_over(site: Site) -> None:
 def test_sign_in_is_throttled_and_recorded(site: Site) -> None:
     store = site.store()
     users.add(store, {"finance"}, "throttled", "finance", None, PASSWORD, "test")
-    c = client(site)
+    from starlette.testclient import TestClient
+
+    # a client address of its own: refusals are sampled per client (10 a minute)
+    c: Any = TestClient(site.app, base_url="http://testserver", follow_redirects=False,
+                        client=("10.21.4.4", 50000))
     for _ in range(users.FAILURES_PER_NAME):
         r = c.post("/login", data={"name": "throttled", "password": "wrong password!",
                                    "csrf": _login_page(c)})
@@ -129,7 +134,11 @@ def test_sign_in_is_throttled_and_recorded(site: Site) -> None:
     assert r.status_code == 429 and "too many failed sign-ins" in r.text
     failed = [e for e in trail.latest(store, 50, "sign-in failed") if e.subject == "throttled"]
     assert len(failed) == users.FAILURES_PER_NAME
-    assert all(e.source == "testclient" for e in failed)
+    # a sign-in refused while locked is recorded too (trial of #21: it left no record)
+    locked = [e for e in trail.latest(store, 50, "refused")
+              if "too many failed sign-ins of 'throttled'" in str(e.after)]
+    assert len(locked) == 1 and json.loads(locked[0].after)["status"] == 429
+    assert all(e.source == "10.21.4.4" for e in failed)
     assert trail.verify(store).whole
 
 
