@@ -19,11 +19,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from govcloud.access import second_factor, users
+from govcloud.errors import GovcloudError
 from govcloud.portal import sessions
 from govcloud.portal.auth import SignIn, caller
 from govcloud.portal.context import Portal
 from govcloud.portal.errors import Refused
 from govcloud.portal.forms import posted
+from govcloud.portal.i18n import translator
 from govcloud.portal.openapi import openapi
 from govcloud.portal.pages import Pages, json_response
 from govcloud.portal.routes import Route
@@ -141,7 +143,8 @@ class Endpoints:
             throttled = "too many" in str(exc)
             if throttled:
                 await self._throttled(request, who.person.name, who.person.name)
-            return await self.factor_form(request, exc.render(), 429 if throttled else 401)
+            return await self.factor_form(request, self._said(request, exc),
+                                          429 if throttled else 401)
         whole = await run_in_threadpool(sessions.complete, store, who)
         response: Response = RedirectResponse(target, 303) if not codes else \
             self.pages.render(request, "second_factor.html", whole, codes=codes, next=target,
@@ -161,9 +164,14 @@ class Endpoints:
                 users.find, self.portal.store, name) is not None
             await self._throttled(request, "", name if known else "")
         return await self.sign_in_form(
-            request, exc.render(),
+            request, self._said(request, exc),
             name if not throttled and len(name) <= users.MAX_NAME else "",
             429 if throttled else 401)
+
+    def _said(self, request: Request, exc: GovcloudError) -> str:
+        """A refusal in the page's language (what is wrong — how to go on)."""
+        t = translator(self.pages.language(request))
+        return f"{t(str(exc))} — {t(exc.hint)}" if exc.hint else t(str(exc))
 
     async def _throttled(self, request: Request, who: str, account: str) -> None:
         """Record a sign-in refused while its account or client is locked (429: sampled per

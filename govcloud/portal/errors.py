@@ -103,9 +103,10 @@ class Handlers:
     async def second_factor_needed(self, request: Request, exc: Exception) -> Response:
         await refused(request, 403, "second factor not given")
         if answers_json(request):
-            return json_response({"error": SECOND_FACTOR_REQUIRED[0],
+            t = translator(self.pages.language(request))
+            return json_response({"error": t(SECOND_FACTOR_REQUIRED[0]),
                                   "code": "second_factor_required",
-                                  "fix": SECOND_FACTOR_REQUIRED[1]}, 403)
+                                  "fix": t(SECOND_FACTOR_REQUIRED[1])}, 403)
         return RedirectResponse("/login/second-factor?next=" + quote(request.url.path), 303)
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:

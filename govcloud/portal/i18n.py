@@ -281,6 +281,24 @@ ZH = {
     'approved by': '审批人',
     'the rules': '规则自动批准',
     "Second factor": "第二认证因素",
+    # what a refused sign-in says (access.users, access.second_factor, portal.errors)
+    "the user name or password is wrong, or the account is disabled":
+        "用户名或密码错误，或账号已停用",
+    "check them, or ask an operator": "请检查后重试，或联系运维人员",
+    "too many failed sign-ins": "登录失败次数过多",
+    "try again in 15 minutes, or ask an operator": "请 15 分钟后再试，或联系运维人员",
+    "the code is wrong, was already used, or is too old": "验证码错误、已被使用或已过期",
+    "type the code your authenticator app shows now (or a recovery code)":
+        "请输入认证器应用当前显示的验证码（或一个恢复码）",
+    "the sign-in cannot be checked now: Keystone does not answer":
+        "暂时无法验证登录：Keystone 无响应",
+    "try again in a few minutes, or tell an operator": "请几分钟后再试，或告知运维人员",
+    "this session waits for its second factor: nothing else can be done with it until then":
+        "此会话尚未完成第二认证因素验证，在此之前不能进行其他操作",
+    "give the code of your authenticator app at /login/second-factor (enrol there first "
+    "if you have not), or call the API with an API token":
+        "请在 /login/second-factor 输入认证器应用的验证码（尚未登记的请先在该页登记），"
+        "或使用 API 令牌调用 API",
     "waiting for it": "待验证",
     "given": "已验证",
     "Your second factor is enrolled. These recovery codes each sign you in once if you lose "

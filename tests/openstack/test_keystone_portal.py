@@ -155,9 +155,9 @@ def test_a_keystone_member_sees_their_department_only(keystone: Cloud, app: Any)
 
 def test_wrong_password_unknown_name_and_no_role_are_refused(keystone: Cloud, app: Any) -> None:
     _, r = _sign_in(app, keystone.name("member"), "not the password at all")
-    assert r.status_code == 401 and "name or password is wrong" in r.text
+    assert r.status_code == 401 and "用户名或密码错误" in r.text
     _, r = _sign_in(app, f"gct-nobody-such-{uuid.uuid4().hex[:6]}")
-    assert r.status_code == 401 and "name or password is wrong" in r.text
+    assert r.status_code == 401 and "用户名或密码错误" in r.text
     _, r = _sign_in(app, keystone.name("nobody"))  # the right password, no role
     assert r.status_code == 401 and "holds no role" in r.text, r.text[:2000]
     assert "ask the cloud" in r.text
@@ -237,7 +237,7 @@ def test_a_name_typed_in_another_letter_case_does_not_step_around_the_lock(
     # the account is locked for that client, whatever the spelling, the right password too
     for spelt in (name, shouted, name.capitalize()):
         _, r = _sign_in(app, spelt, source="10.14.1.1")
-        assert r.status_code == 429 and "too many failed sign-ins" in r.text, spelt
+        assert r.status_code == 429 and "登录失败次数过多" in r.text, spelt
 
 
 def test_a_disabled_keystone_user_is_refused_and_recorded_as_disabled(keystone: Cloud,
@@ -246,7 +246,7 @@ def test_a_disabled_keystone_user_is_refused_and_recorded_as_disabled(keystone: 
     ident = keystone.conn.identity
     ident.update_user(ident.find_user(name, domain_id=keystone.domain.id), is_enabled=False)
     _, r = _sign_in(app, name, source="10.14.4.1")  # the right password
-    assert r.status_code == 401 and "name or password is wrong" in r.text, r.text[:1000]
+    assert r.status_code == 401 and "用户名或密码错误" in r.text, r.text[:1000]
     store = _store(keystone)
     try:
         last = trail.latest(store, 1, "sign-in failed")[0]
@@ -317,7 +317,7 @@ def test_a_name_is_never_cut_short(keystone: Cloud, app: Any) -> None:
     short = _new_user(keystone, f"gct-cut-{tag}-".ljust(64, "x"))
     long = _new_user(keystone, f"gct-long-{tag}-".ljust(120, "y"))
     _, r = _sign_in(app, short + "tail", source="10.14.3.1")
-    assert r.status_code == 401 and "name or password is wrong" in r.text, r.text[:1000]
+    assert r.status_code == 401 and "用户名或密码错误" in r.text, r.text[:1000]
     c, r = _sign_in(app, long, source="10.14.3.2")
     assert r.status_code == 303, r.text[:1000]
     assert c.get("/api/me").json()["name"] == long

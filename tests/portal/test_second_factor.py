@@ -115,7 +115,7 @@ def test_an_operator_enrols_and_until_then_the_session_does_nothing_else(
     secret = re.search(r'<code id="secret" class="wrap">([A-Z2-7]+)</code>', page.text)
     assert secret and "otpauth://totp/govcloud:operator.0?secret=" in page.text
     wrong = _code(c, "000000" if pyotp.TOTP(secret.group(1)).at(at) != "000000" else "111111")
-    assert wrong.status_code == 401 and "the code is wrong" in wrong.text
+    assert wrong.status_code == 401 and "验证码错误" in wrong.text
     assert [json.loads(e.after) for e in _actions(estate, "sign-in failed", "operator.0")] \
         == [{"why": "wrong code"}]
     before = c.cookies.get("govcloud_session")
@@ -166,7 +166,7 @@ def test_wrong_codes_count_as_failed_sign_ins(estate: Path, app: Any,
     for _ in range(users.FAILURES_PER_NAME):
         assert _code(c, "12345x").status_code == 401
     right = _code(c, pyotp.TOTP(secret).at(at))
-    assert right.status_code == 429 and "too many failed sign-ins" in right.text
+    assert right.status_code == 429 and "登录失败次数过多" in right.text
     assert c.get("/api/me").status_code == 403
 
 

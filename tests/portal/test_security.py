@@ -131,13 +131,17 @@ def test_sign_in_is_throttled_and_recorded(site: Site) -> None:
         assert r.status_code == 401
     r = c.post("/login", data={"name": "throttled", "password": PASSWORD,
                                "csrf": _login_page(c)})
-    assert r.status_code == 429 and "too many failed sign-ins" in r.text
+    assert r.status_code == 429 and "登录失败次数过多" in r.text  # the page's language
+    c.cookies.set("lang", "en")
+    r = c.post("/login", data={"name": "throttled", "password": PASSWORD,
+                               "csrf": _login_page(c)})
+    assert r.status_code == 429 and "too many failed sign-ins — try again in 15" in r.text
     failed = [e for e in trail.latest(store, 50, "sign-in failed") if e.subject == "throttled"]
     assert len(failed) == users.FAILURES_PER_NAME
     # a sign-in refused while locked is recorded too (trial of #21: it left no record)
     locked = [e for e in trail.latest(store, 50, "refused")
               if "too many failed sign-ins of 'throttled'" in str(e.after)]
-    assert len(locked) == 1 and json.loads(locked[0].after)["status"] == 429
+    assert len(locked) == 2 and json.loads(locked[0].after)["status"] == 429
     assert all(e.source == "10.21.4.4" for e in failed)
     assert trail.verify(store).whole
 
