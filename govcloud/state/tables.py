@@ -100,6 +100,10 @@ APPEND_ONLY = {
 # Columns added to a table after it was first made: an older store gets them when it is
 # brought up to date (an empty ``alg``: the record was sealed before the trail was keyed).
 ADDED_COLUMNS = {"audit": {"alg": "TEXT NOT NULL DEFAULT ''"}}
+# PostgreSQL columns an older govcloud declared narrower, as (its type as the server names
+# it, the type now): the usage figures were REAL, 4 bytes there (6 significant digits).
+RETYPED_COLUMNS = {"usage": {"allocated": ("real", "DOUBLE PRECISION"),
+                             "used": ("real", "DOUBLE PRECISION")}}
 
 
 def schema(kind: str) -> list[str]:
