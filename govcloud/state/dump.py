@@ -74,8 +74,10 @@ def dump(store: Store, folder: Path, name: str | None = None) -> Path:
                              f"check free space in {folder} and that the store opens "
                              "(govcloud history)") from exc
         return out
+    _owner_only_file(out)  # pg_dump writes into it (its own file would follow the umask)
     _pg_tool(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file",
               str(out)], store.url, "dump the state store")
+    tighten(out, 0o600)
     return out
 
 
