@@ -29,7 +29,8 @@ from govcloud.state.store import Store
 TABLES = [
     """CREATE TABLE IF NOT EXISTS usage (
         period TEXT NOT NULL, department TEXT NOT NULL, item TEXT NOT NULL,
-        allocated DOUBLE PRECISION NOT NULL, used DOUBLE PRECISION, source TEXT NOT NULL, collected_at TEXT NOT NULL,
+        allocated DOUBLE PRECISION NOT NULL, used DOUBLE PRECISION, source TEXT NOT NULL,
+        collected_at TEXT NOT NULL,
         PRIMARY KEY (period, department, item))""",
     # The chargeback reads (department, item, allocated) of a month from this index alone.
     """CREATE INDEX IF NOT EXISTS usage_allocated

@@ -60,8 +60,10 @@ def bring_up_to_date(store: Store) -> None:
         for name, kind in columns.items():
             if name not in have:
                 store.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-    for table, column, kind in too_narrow(store):
-        store.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {kind}")
+    for table, column, kind in too_narrow(store):  # each value as govcloud read it: the
+        # float4's shortest text (0.012097), not its binary value (0.012097000144…)
+        store.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {kind} "
+                      f"USING {column}::text::{kind}")
     store.set_meta("schema_version", str(SCHEMA_VERSION))
 
 

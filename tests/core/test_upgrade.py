@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -72,16 +73,16 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stdout
 
 
-def _history(old: Path, estate: Path) -> None:
+def _history(old: Path, estate: Path, url: str | None = None) -> None:
     """An estate with history, made by the release: applied on New Year's Day, October's
     usage collected and the month closed, people added, a request filed and approved."""
-    _ok(_run(old, estate, "apply", "--yes", env=BUILT))
-    _ok(_run(old, estate, "usage", "collect", "--period", PERIOD))
-    _ok(_run(old, estate, "statement", "close", "--period", PERIOD))
+    _ok(_run(old, estate, "apply", "--yes", env=BUILT, url=url))
+    _ok(_run(old, estate, "usage", "collect", "--period", PERIOD, url=url))
+    _ok(_run(old, estate, "statement", "close", "--period", PERIOD, url=url))
     for name, role, dep in (("li", "member", "statistics"), ("op1", "operator", "")):
         _ok(_run(old, estate, "users", "add", name, "--role", role,
                  *(("--department", dep) if dep else ()), "--password-stdin",
-                 stdin=PASSWORD + "\n"))
+                 stdin=PASSWORD + "\n", url=url))
     _git("init", "-q", cwd=estate)
     _git("add", "govcloud.yaml", "plans", "policies", "prices.yaml", cwd=estate)
     assert _git("-c", "user.name=ops", "-c", "user.email=ops@example", "commit", "-qm", "init",
@@ -89,35 +90,59 @@ def _history(old: Path, estate: Path) -> None:
     request = estate.parent / "request.json"
     request.write_text(json.dumps(QUOTA))
     filed = json.loads(_ok(_run(old, estate, "request", "new", str(request), "--as", "li",
-                                "-o", "json")))
-    _ok(_run(old, estate, "request", "approve", str(filed["id"]), "--as", "op1"))
+                                "-o", "json", url=url)))
+    _ok(_run(old, estate, "request", "approve", str(filed["id"]), "--as", "op1", url=url))
 
 
-def _rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every table's rows, in order (the meta table without its schema version)."""
-    with sqlite3.connect(db) as conn:
-        names = [n for (n,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        out = {n: sorted(conn.execute(f"SELECT * FROM {n}").fetchall(), key=repr)
-               for n in names}
+def _rows(db: Path | str) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows, in order (the meta table without its schema version), of a SQLite
+    file or a PostgreSQL URL."""
+    if isinstance(db, str):
+        import psycopg
+
+        with psycopg.connect(db) as pg:
+            names = [n for (n,) in pg.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "current_schema()").fetchall()]
+            out = {n: sorted(pg.execute(f"SELECT * FROM {n}").fetchall(), key=repr)
+                   for n in names}
+    else:
+        with sqlite3.connect(db) as conn:
+            names = [n for (n,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                "'sqlite_%'")]
+            out = {n: sorted(conn.execute(f"SELECT * FROM {n}").fetchall(), key=repr)
+                   for n in names}
     out["meta"] = [r for r in out["meta"] if r[0] != "schema_version"]
     return out
 
 
-def _version(db: Path) -> str:
+def _version(db: Path | str) -> str:
+    if isinstance(db, str):
+        import psycopg
+
+        with psycopg.connect(db) as pg:
+            row = pg.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+            return str(row[0] if row else None)
     with sqlite3.connect(db) as conn:
         return str(conn.execute("SELECT value FROM meta WHERE name = 'schema_version'")
                    .fetchone()[0])
 
 
-def test_the_previous_releases_sqlite_store_is_copied_migrated_and_not_downgraded(
-        tmp_path: Path) -> None:
+def _estate(tmp_path: Path) -> tuple[Path, Path]:
+    """The release's tree, and its example estate beside it."""
     old = _release_tree(tmp_path / "release")
     estate = tmp_path / "estate"
     estate.mkdir()
     for part in ESTATE_PARTS:
         if (old / part).exists():
             (old / part).rename(estate / part)
+    return old, estate
+
+
+def test_the_previous_releases_sqlite_store_is_copied_migrated_and_not_downgraded(
+        tmp_path: Path) -> None:
+    old, estate = _estate(tmp_path)
     _history(old, estate)
     db = estate / ".state" / "govcloud.db"
     assert _version(db) == str(RELEASE_SCHEMA)
@@ -161,3 +186,47 @@ def test_the_previous_releases_sqlite_store_is_copied_migrated_and_not_downgrade
     # left its -wal and -shm beside it).
     _ok(_run(REPO, estate, "report", "chargeback", "--period", PERIOD))
     assert sorted((db.parent / "backups").glob("*.db")) == copies
+
+
+@pytest.mark.postgres
+def test_the_previous_releases_postgresql_store_is_copied_migrated_and_not_downgraded(
+        tmp_path: Path, fresh_pg: str, postgres_url: str) -> None:
+    old, estate = _estate(tmp_path)
+    _history(old, estate, fresh_pg)
+    assert _version(fresh_pg) == str(RELEASE_SCHEMA)
+    before = _rows(fresh_pg)
+    assert len(before["usage"]) > 100 and len(before["requests"]) == 1
+    chargeback = _ok(_run(old, estate, "report", "chargeback", "-o", "json", "--period",
+                          PERIOD, url=fresh_pg))
+
+    new_chargeback = _ok(_run(REPO, estate, "report", "chargeback", "-o", "json",
+                              "--period", PERIOD, url=fresh_pg))
+    assert _version(fresh_pg) == str(SCHEMA_VERSION)
+    [copy] = (estate / ".state" / "backups").iterdir()
+    assert copy.name.startswith(f"govcloud-v{RELEASE_SCHEMA}-") and copy.suffix == ".pgdump"
+    assert copy.stat().st_mode & 0o777 == 0o600
+    after = _rows(fresh_pg)
+    assert {t: after[t] for t in before} == before
+    assert all(not after[t] for t in set(after) - set(before)), "new tables start empty"
+    assert new_chargeback == chargeback
+    verdict = json.loads(_ok(_run(REPO, estate, "audit", "verify", "-o", "json",
+                                  url=fresh_pg)))
+    assert verdict["whole"] and verdict["records"] == len(before["audit"]), verdict
+
+    # The copy restores into an empty database that the release reads as before.
+    import psycopg
+
+    name = "copy_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    target = postgres_url.rsplit("/", 1)[0] + "/" + name
+    restored = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", "--dbname",
+                               target, str(copy)], capture_output=True, text=True, timeout=60)
+    assert restored.returncode == 0, restored.stderr
+    assert _rows(target) == before
+    assert _ok(_run(old, estate, "report", "chargeback", "-o", "json", "--period", PERIOD,
+                    url=target)) == chargeback
+
+    refused = _run(old, estate, "report", "chargeback", "--period", PERIOD, url=fresh_pg)
+    one_line(refused, f"has schema version {SCHEMA_VERSION}",
+             f"this govcloud knows {RELEASE_SCHEMA}")
