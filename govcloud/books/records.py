@@ -24,10 +24,13 @@ from govcloud.finance.rerate import Rating
 from govcloud.finance.usage import Record
 from govcloud.state.store import Store
 
+# The figures are DOUBLE PRECISION: 8 bytes on PostgreSQL, where REAL is 4 (6 digits; a
+# store made with REAL is widened by state/upgrade); SQLite reads either as its 8-byte REAL.
 TABLES = [
     """CREATE TABLE IF NOT EXISTS usage (
         period TEXT NOT NULL, department TEXT NOT NULL, item TEXT NOT NULL,
-        allocated REAL NOT NULL, used REAL, source TEXT NOT NULL, collected_at TEXT NOT NULL,
+        allocated DOUBLE PRECISION NOT NULL, used DOUBLE PRECISION, source TEXT NOT NULL,
+        collected_at TEXT NOT NULL,
         PRIMARY KEY (period, department, item))""",
     # The chargeback reads (department, item, allocated) of a month from this index alone.
     """CREATE INDEX IF NOT EXISTS usage_allocated

@@ -11,12 +11,15 @@ import os
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from govcloud.errors import StateError
-from govcloud.state.store import Store
 from govcloud.state.tables import private_folder, tighten
 from govcloud.state.url import Location, locate, redact
+
+if TYPE_CHECKING:  # store.py opens older stores with state/upgrade, which dumps with this
+    from govcloud.state.store import Store
 
 SQLITE_FILE = "govcloud-state.db"
 PG_FILE = "govcloud-state.pgdump"
@@ -56,10 +59,10 @@ def _pg_tool(args: list[str], url: str, doing: str) -> None:
         raise StateError(f"{args[0]} failed to {doing} ({redact(url)}): {said}", fix)
 
 
-def dump(store: Store, folder: Path) -> Path:
-    """Write ``store`` as one file in ``folder``: a consistent copy even while govcloud
-    writes to it."""
-    out = folder / dump_name(store.kind)
+def dump(store: Store, folder: Path, name: str | None = None) -> Path:
+    """Write ``store`` as one file in ``folder`` (named ``name``, else by its kind): a
+    consistent copy even while govcloud writes to it."""
+    out = folder / (name or dump_name(store.kind))
     if store.path is not None:
         try:
             _owner_only_file(out)
@@ -71,8 +74,10 @@ def dump(store: Store, folder: Path) -> Path:
                              f"check free space in {folder} and that the store opens "
                              "(govcloud history)") from exc
         return out
+    _owner_only_file(out)  # pg_dump writes into it (its own file would follow the umask)
     _pg_tool(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file",
               str(out)], store.url, "dump the state store")
+    tighten(out, 0o600)
     return out
 
 

@@ -36,16 +36,14 @@ from govcloud.clock import now
 from govcloud.core.desired import Resource
 from govcloud.core.model import AuditSettings
 from govcloud.errors import DamagedState, LockHeld, MissingExtra, StateError
-from govcloud.state import disk
+from govcloud.state import disk, upgrade
 from govcloud.state.tables import (
-    ADDED_COLUMNS,
     AFTER_DELETE,
     KNOWN_TABLES,
     LEGACY,
     SCHEMA_VERSION,
     create_sqlite,
     private_folder,
-    schema,
     tighten,
 )
 from govcloud.state.url import locate, redact
@@ -132,6 +130,7 @@ class Store:
         self._lock_conn: Any = None
         self._in_tx = False
         self.created = False  # this open made the store (first use or init)
+        self.pre_upgrade: Path | None = None  # the copy taken before this open migrated it
         self.path: Path | None = self.where.path
         if self.path is not None:
             self.kind = "sqlite"
@@ -256,15 +255,21 @@ class Store:
                                  "move it away and run govcloud state init")
             if not write:
                 return True
-            self._bring_up_to_date()
+            if self.created:
+                upgrade.bring_up_to_date(self)
+            else:  # made before stores held a version
+                self._upgrade(None)
         elif not (version.isascii() and version.isdigit()) or int(version) > SCHEMA_VERSION:
             raise StateError(f"the state store {self.where} has schema version {version}; "
-                             f"this govcloud knows {SCHEMA_VERSION}",
-                             "use the govcloud release that wrote it (or newer)")
-        elif int(version) < SCHEMA_VERSION:  # an older govcloud's store: migrate it
+                             f"this govcloud knows {SCHEMA_VERSION}: a newer release "
+                             "migrated it", "use that release (or newer); to go back to "
+                             "this one, put back the copy the upgrade took first (govcloud-v"
+                             f"{SCHEMA_VERSION}-*, in {upgrade.copy_folder(self)}) as the "
+                             "store")
+        elif int(version) < SCHEMA_VERSION or upgrade.too_narrow(self):  # an older store
             if not write:
                 return True
-            self._bring_up_to_date()
+            self._upgrade(version)
         owner = self.get_meta("estate")
         if estate and owner is not None and owner != estate:
             raise StateError(f"the state store {self.where} belongs to estate '{owner}', not "
@@ -276,24 +281,11 @@ class Store:
             self.set_meta("estate", estate)
         return False
 
-    def _bring_up_to_date(self) -> None:
-        """Every table and trigger of this version, and the columns added to tables an older
-        govcloud made (the audit trail's ``alg``, version 3)."""
-        for stmt in schema(self.kind):
-            self.execute(stmt)
-        for table, columns in ADDED_COLUMNS.items():
-            have = self._columns(table)
-            for name, kind in columns.items():
-                if name not in have:
-                    self.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-        self.set_meta("schema_version", str(SCHEMA_VERSION))
-
-    def _columns(self, table: str) -> set[str]:
-        if self.kind == "sqlite":
-            return {r[1] for r in self.query(f"PRAGMA table_info({table})")}
-        return {r[0] for r in self.query("SELECT column_name FROM information_schema.columns "
-                                         "WHERE table_schema = current_schema() AND "
-                                         "table_name = ?", (table,))}
+    def _upgrade(self, version: str | None) -> None:
+        """An older govcloud's store (``version``; None: from before stores held one):
+        copied first (``state/upgrade``), then brought up to this version."""
+        self.pre_upgrade = upgrade.copy_before(self, version)
+        upgrade.bring_up_to_date(self)
 
     # --- plumbing -------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:

@@ -106,9 +106,14 @@ APPEND_ONLY = {
 
 # Columns added to a table after it was first made: an older store gets them when it is
 # brought up to date (an empty ``alg``: the record was sealed before the trail was keyed).
-# A session's ``factor``: what it still waits for ('' none, "enrol" or "code"), version 4.
+# A session's ``factor`` (its second factor: '' not asked, "enrol" or "code" waiting, "given"),
+# version 4.
 ADDED_COLUMNS = {"audit": {"alg": "TEXT NOT NULL DEFAULT ''"},
                  "sessions": {"factor": "TEXT NOT NULL DEFAULT ''"}}
+# PostgreSQL columns an older govcloud declared narrower, as (its type as the server names
+# it, the type now): the usage figures were REAL, 4 bytes there (6 significant digits).
+RETYPED_COLUMNS = {"usage": {"allocated": ("real", "DOUBLE PRECISION"),
+                             "used": ("real", "DOUBLE PRECISION")}}
 
 
 def schema(kind: str) -> list[str]:

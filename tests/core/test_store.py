@@ -175,6 +175,9 @@ def test_a_store_records_its_schema_version_and_estate(url: str, tmp_path: Path)
     with pytest.raises(StateError) as err:
         Store(url, tmp_path, "qingdao")
     assert f"has schema version {SCHEMA_VERSION + 1}; this govcloud knows" in str(err.value)
+    # The way back to this release: the copy the newer one's upgrade took (#26).
+    assert f"put back the copy the upgrade took first (govcloud-v{SCHEMA_VERSION}-*, in " \
+        f"{tmp_path}" in err.value.hint and "backups)" in err.value.hint
 
 
 def test_a_database_of_another_program_is_refused(url: str, tmp_path: Path) -> None:
