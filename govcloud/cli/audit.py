@@ -109,7 +109,7 @@ def export(ctx: click.Context, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    write_bytes(out, text.encode("utf-8"))
+    write_bytes(out, text.encode("utf-8"), private=True)  # names, addresses, reasons
     head = f"{records[-1].seq}:{records[-1].hash}" if records else "none"
     click.echo(f"Wrote {len(records)} record(s) to {out}; head {head}.")
 
@@ -117,7 +117,10 @@ def export(ctx: click.Context, out: Path | None) -> None:
 
 def _export(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None:
-        not_a_file(value)  # before any work: the write checks again
+        try:
+            not_a_file(value, "--export")  # before any work: the write checks again
+        except GovcloudError as exc:
+            raise GovcloudError(f"{exc}; nothing was pruned", exc.hint) from exc
     return value
 
 
@@ -160,7 +163,12 @@ def prune(ctx: click.Context, before: datetime | None, export: Path | None, reas
 
         def keep(records: list[Entry]) -> str:
             assert export is not None
-            write_bytes(export, retention.jsonl(records).encode("utf-8"))
+            try:
+                write_bytes(export, retention.jsonl(records).encode("utf-8"), private=True,
+                            option="--export")
+            except GovcloudError as exc:  # the prune's transaction is rolled back
+                raise GovcloudError(f"{exc}; nothing was pruned, as the archive is written "
+                                    "first", exc.hint) from exc
             return str(export)
 
         record = retention.prune(store, shown, holder_id(), reason, days,

@@ -8,7 +8,9 @@ and on SQLite and a real PostgreSQL through the library (``store``)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from govcloud.audit import retention, trail
 from govcloud.core.trail import PRUNE, PruneMark
 from govcloud.errors import GovcloudError
+from govcloud.estate.files import write_bytes
 from govcloud.state.store import Store
 from govcloud.state.tables import PRUNE_BELOW
 from tests.support.cli import NOW, govcloud, one_line
@@ -291,3 +294,52 @@ def test_a_prune_mark_parses_only_its_own_form_and_holds_only_its_key() -> None:
     for bad in (line[:5], [*line[:4], "md5", line[5]], [line[0], "1", *line[2:]],
                 [*line[:5], "z" * 64], ["prunes", *line[1:]]):
         assert PruneMark.parse(" ".join(bad)) is None, bad
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    was = os.umask(0o022)
+    yield
+    os.umask(was)
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_an_export_and_a_prunes_archive_are_owner_only(estate: Path, tmp_path: Path) -> None:
+    """Audit records name people, their addresses and reasons: not for every local user."""
+    export, archive = tmp_path / "out" / "audit.jsonl", tmp_path / "out" / "archive.jsonl"
+    code, out = _run(estate, "audit", "export", "--out", str(export))
+    assert code == 0, out
+    code, out = _prune(estate, "--export", str(archive))
+    assert code == 0, out
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    # a replaced file too, whatever mode it had
+    export.chmod(0o644)
+    code, out = _run(estate, "audit", "export", "--out", str(export))
+    assert code == 0 and stat.S_IMODE(export.stat().st_mode) == 0o600, out
+    # every other --out keeps a new file's mode
+    report = tmp_path / "out" / "report.txt"
+    write_bytes(report, b"x")
+    assert stat.S_IMODE(report.stat().st_mode) == 0o644
+
+
+def test_an_archive_that_cannot_be_written_names_export_and_prunes_nothing(
+        estate: Path, tmp_path: Path) -> None:
+    before = _exported(estate)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    err = one_line(govcloud("audit", "prune", "--reason", "tidy", "--yes", "--export",
+                            str(folder), estate=estate, env=NOW),
+                   f"cannot write {folder}: it is a folder", "nothing was pruned",
+                   "give --export the path of a regular file")
+    assert "--out" not in err
+    # a folder the check lets pass but which cannot be made: the write itself fails, inside
+    # the prune's transaction
+    unmakeable = Path("/proc/govcloud-no-such-folder/archive.jsonl")
+    err = one_line(govcloud("audit", "prune", "--reason", "tidy", "--yes", "--export",
+                            str(unmakeable), estate=estate, env=NOW),
+                   f"cannot write {unmakeable}",
+                   "nothing was pruned, as the archive is written first",
+                   "choose a writable path with --export")
+    assert "--out" not in err
+    assert _exported(estate) == before
