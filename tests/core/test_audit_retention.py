@@ -269,6 +269,18 @@ def test_a_changed_trail_since_the_prune_was_shown_is_refused(
         retention.prune(store, shown, "admin", "yearly archive", 180)
 
 
+def test_a_record_added_since_the_prune_was_shown_is_named_not_only_another_prune(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(store, monkeypatch)
+    shown = _shown(store)
+    trail.append(store, "admin", "user add", "late", "finance", None, {}, "", "cli")
+    with pytest.raises(GovcloudError) as caught:
+        retention.prune(store, shown, "admin", "yearly archive", 180)
+    assert "records were added or another prune ran since it was shown" in str(caught.value)
+    assert "nothing was pruned" in str(caught.value)
+    assert len(trail.entries(store)) == len(WHEN) + 1
+
+
 def test_a_version_3_store_gets_the_prunes_trigger(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path}/state.db"
