@@ -206,6 +206,21 @@ def test_a_forged_prune_mark_is_caught(estate: Path, db: sqlite3.Connection) -> 
     assert "records 1 to 2 missing at the start of the trail" in out
 
 
+def test_a_prunes_mark_deleted_from_the_anchors_names_the_prune_record(estate: Path) -> None:
+    code, out = _prune(estate)
+    assert code == 0, out
+    anchors = estate / ".state-keys" / "audit.anchors"
+    lines = anchors.read_text().splitlines(keepends=True)
+    anchors.write_text("".join(line for line in lines if not line.startswith("prune ")))
+    code, out = _run(estate, "audit", "verify")
+    assert code == 1, out
+    assert "records 1 to 4 are gone and record 7 (audit prune audit trail" in out
+    assert "says it pruned them, but its mark (a line 'prune 5 …') is missing from the " \
+        f"anchors file {anchors}" in out
+    assert "restore the anchors file from its backup" in out
+    assert "deleted, not pruned" not in out and "none removed" not in out
+
+
 # --- through the library, on SQLite and on a real PostgreSQL -----------------------------
 
 def _shown(store: Store) -> retention.Prune:
