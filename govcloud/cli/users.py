@@ -201,6 +201,8 @@ def sessions_(ctx: click.Context, name: str | None, output: str) -> None:
     """
     kept = _sessions()
     with engine.records(root(ctx)) as (_, store):
+        if name is not None:
+            user_records.existing(store, name)  # an unknown name is named, not "no sessions"
         found = kept.listing(store, name)
     if output == "json":
         emit_json([vars(s) for s in found])
