@@ -11,7 +11,7 @@ import click
 from govcloud.applying import engine
 from govcloud.audit import retention, trail
 from govcloud.cli.app import cli
-from govcloud.cli.options import out_file, root
+from govcloud.cli.options import SQL_INTEGER, out_file, root
 from govcloud.cli.output import emit_json, output_option
 from govcloud.core.trail import Entry, Head
 from govcloud.errors import GovcloudError
@@ -35,9 +35,10 @@ def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> Head
     if value is None:
         return None
     head = Head.parse(value)
-    if head is None:
-        raise click.BadParameter(f"{value!r} is not SEQ:HASH (what audit verify printed, "
-                                 "e.g. 42:9f86d0…, 64 hex digits)")
+    if head is None or not 1 <= head.seq <= SQL_INTEGER:  # no record 0 (or past any row)
+        raise click.BadParameter(f"{value[:80]!r} is not SEQ:HASH (what audit verify printed: "
+                                 "a record number from 1, a colon and its hash of 64 hex "
+                                 "digits, e.g. 42:9f86d0…)")
     return head
 
 

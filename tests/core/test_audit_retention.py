@@ -221,6 +221,16 @@ def test_a_prunes_mark_deleted_from_the_anchors_names_the_prune_record(estate: P
     assert "deleted, not pruned" not in out and "none removed" not in out
 
 
+@pytest.mark.parametrize("head", [f"0:{'0' * 64}", f"-1:{'a' * 64}", f"x:{'a' * 64}",
+                                  f"{2**63}:{'a' * 64}", "1:abc", f"1:{'g' * 64}"])
+def test_a_head_no_record_can_have_is_a_usage_error_not_tampering(estate: Path,
+                                                                  head: str) -> None:
+    code, out = _run(estate, "audit", "verify", "--head", head)
+    assert code == 2, out  # a command-line mistake (docs/operators.md, Exit codes)
+    assert "is not SEQ:HASH" in out and "a record number from 1" in out
+    assert "tampered" not in out and "rewritten" not in out
+
+
 # --- through the library, on SQLite and on a real PostgreSQL -----------------------------
 
 def _shown(store: Store) -> retention.Prune:
