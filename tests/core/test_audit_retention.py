@@ -94,6 +94,12 @@ def test_a_prune_within_the_retention_is_refused_with_the_fix(estate: Path) -> N
     assert _exported(estate) == before
 
 
+def test_a_before_day_in_the_first_centuries_is_shown_as_yyyy_mm_dd(estate: Path) -> None:
+    code, out = _prune(estate, "--before", "0001-01-01")
+    assert code == 0 and "Nothing to prune" in out, out
+    assert "older than 0001-01-01T00:00:00Z" in out
+
+
 def test_a_prune_needs_a_reason_and_confirmation(estate: Path) -> None:
     one_line(govcloud("audit", "prune", "--reason", "  ", "--yes", estate=estate, env=NOW),
              "a prune of the audit trail needs a reason")
