@@ -136,9 +136,13 @@ def reset_factor(ctx: click.Context, name: str, reason: str) -> None:
     Example:
       govcloud users second-factor reset li.wei --reason "lost their phone"
     """
-    with engine.records(root(ctx)) as (_, store):
+    with engine.records(root(ctx)) as (estate, store):
         second_factor.reset(store, name, holder_id(), reason)
-    click.echo(f"Reset the second factor of {name}: they enrol again at their next sign-in.")
+        asked = second_factor.required(user_records.existing(store, name),
+                                       frozenset(estate.settings.second_factor))
+    then = "they enrol again at their next sign-in" if asked else \
+        "their role is not asked for one (portal.second_factor), so they sign in without it"
+    click.echo(f"Reset the second factor of {name}: {then}.")
 
 
 @users.command("disable")
