@@ -22,7 +22,8 @@ def clock() -> datetime:
 
 
 def stamp(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = t.astimezone(UTC)  # the year padded to four digits: strftime's %Y is not, below 1000
+    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.%fZ")
 
 
 def now() -> str:

@@ -148,7 +148,8 @@ def add(store: Store, departments: set[str], name: str, role: str, department: s
     return person
 
 
-def _existing(store: Store, name: str) -> Person:
+def existing(store: Store, name: str) -> Person:
+    """The account ``name``; a GovcloudError naming it when there is none."""
     person = find(store, name)
     if person is None:
         raise GovcloudError(f"no user {name!r}", "govcloud users list shows the users")
@@ -161,12 +162,12 @@ def disable(store: Store, name: str, actor: str, reason: str, source: str = "cli
         raise GovcloudError("disabling a user needs a reason", "give --reason \"…\"")
     check_line(reason)
     with store.transaction():
-        before = _existing(store, name)
+        before = existing(store, name)
         if before.disabled:
             raise GovcloudError(f"user {name!r} is already disabled", "nothing to do")
         store.execute("UPDATE users SET disabled = 1, changed_at = ? WHERE name = ?",
                       (now(), name))
-        after = _existing(store, name)
+        after = existing(store, name)
         trail.append(store, actor, "user disable", name, before.department or "",
                      before.public(), after.public(), reason.strip(), source)
     return after
@@ -182,7 +183,7 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
         raise GovcloudError("a role change needs a reason", "give --reason \"…\"")
     check_line(reason)
     with store.transaction():
-        before = _existing(store, name)
+        before = existing(store, name)
         if before.keystone_id:
             raise GovcloudError(f"{name!r} signs in with Keystone: their role follows their "
                                 "Keystone role assignments",
@@ -191,7 +192,7 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
             raise GovcloudError(f"user {name!r} already has that role", "nothing to do")
         store.execute("UPDATE users SET role = ?, department = ?, changed_at = ? "
                       "WHERE name = ?", (role, department, now(), name))
-        after = _existing(store, name)
+        after = existing(store, name)
         trail.append(store, actor, "user role", name, after.department or "",
                      before.public(), after.public(), reason.strip(), source)
     return after

@@ -108,8 +108,9 @@ def prune(store: Store, shown: Prune, actor: str, reason: str, retention_days: i
         if store.kind == "postgresql":
             store.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY + 2,))
         if plan(store, shown.older_than) != shown:
-            raise GovcloudError("the audit trail changed since the prune was shown (another "
-                                "prune ran)", "run govcloud audit prune again")
+            raise GovcloudError("the audit trail changed since the prune was shown (records "
+                                "were added or another prune ran since it was shown); "
+                                "nothing was pruned", "run govcloud audit prune again")
         removed = trail.entries(store, shown.first - 1, shown.records)
         key = custody.key_for_writing(trail.latest(store, 1)[0])
         archive = keep(removed) if keep is not None else None

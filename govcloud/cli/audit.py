@@ -11,7 +11,7 @@ import click
 from govcloud.applying import engine
 from govcloud.audit import retention, trail
 from govcloud.cli.app import cli
-from govcloud.cli.options import out_file, root
+from govcloud.cli.options import SQL_INTEGER, out_file, root
 from govcloud.cli.output import emit_json, output_option
 from govcloud.core.trail import Entry, Head
 from govcloud.errors import GovcloudError
@@ -35,9 +35,10 @@ def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> Head
     if value is None:
         return None
     head = Head.parse(value)
-    if head is None:
-        raise click.BadParameter(f"{value!r} is not SEQ:HASH (what audit verify printed, "
-                                 "e.g. 42:9f86d0…, 64 hex digits)")
+    if head is None or not 1 <= head.seq <= SQL_INTEGER:  # no record 0 (or past any row)
+        raise click.BadParameter(f"{value[:80]!r} is not SEQ:HASH (what audit verify printed: "
+                                 "a record number from 1, a colon and its hash of 64 hex "
+                                 "digits, e.g. 42:9f86d0…)")
     return head
 
 
@@ -109,7 +110,7 @@ def export(ctx: click.Context, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    write_bytes(out, text.encode("utf-8"))
+    write_bytes(out, text.encode("utf-8"), private=True)  # names, addresses, reasons
     head = f"{records[-1].seq}:{records[-1].hash}" if records else "none"
     click.echo(f"Wrote {len(records)} record(s) to {out}; head {head}.")
 
@@ -117,7 +118,10 @@ def export(ctx: click.Context, out: Path | None) -> None:
 
 def _export(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None:
-        not_a_file(value)  # before any work: the write checks again
+        try:
+            not_a_file(value, "--export")  # before any work: the write checks again
+        except GovcloudError as exc:
+            raise GovcloudError(f"{exc}; nothing was pruned", exc.hint) from exc
     return value
 
 
@@ -160,7 +164,12 @@ def prune(ctx: click.Context, before: datetime | None, export: Path | None, reas
 
         def keep(records: list[Entry]) -> str:
             assert export is not None
-            write_bytes(export, retention.jsonl(records).encode("utf-8"))
+            try:
+                write_bytes(export, retention.jsonl(records).encode("utf-8"), private=True,
+                            option="--export")
+            except GovcloudError as exc:  # the prune's transaction is rolled back
+                raise GovcloudError(f"{exc}; nothing was pruned, as the archive is written "
+                                    "first", exc.hint) from exc
             return str(export)
 
         record = retention.prune(store, shown, holder_id(), reason, days,

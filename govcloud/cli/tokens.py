@@ -7,7 +7,7 @@ import click
 from govcloud.access import tokens as api_tokens
 from govcloud.applying import engine
 from govcloud.cli.app import cli
-from govcloud.cli.options import root
+from govcloud.cli.options import Whole, root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.clock import now
 from govcloud.core.roles import ROLES
@@ -40,7 +40,9 @@ def tokens() -> None:
               show_default=True,
               help="read: GET only; write: may also file, decide and post what the owner "
                    "may.")
-@click.option("--days", type=click.IntRange(1, 3650), default=api_tokens.DEFAULT_DAYS,
+@click.option("--days", type=Whole(1, 3650, "a number of days", ", and at most "
+                                   "portal.token_max_days in govcloud.yaml"),
+              default=api_tokens.DEFAULT_DAYS,
               show_default=True,
               help="Days until it expires (at most portal.token_max_days in govcloud.yaml).")
 @click.option("--label", default="", help="What the token is for (shown by tokens list).")

@@ -136,9 +136,13 @@ def reset_factor(ctx: click.Context, name: str, reason: str) -> None:
     Example:
       govcloud users second-factor reset li.wei --reason "lost their phone"
     """
-    with engine.records(root(ctx)) as (_, store):
+    with engine.records(root(ctx)) as (estate, store):
         second_factor.reset(store, name, holder_id(), reason)
-    click.echo(f"Reset the second factor of {name}: they enrol again at their next sign-in.")
+        asked = second_factor.required(user_records.existing(store, name),
+                                       frozenset(estate.settings.second_factor))
+    then = "they enrol again at their next sign-in" if asked else \
+        "their role is not asked for one (portal.second_factor), so they sign in without it"
+    click.echo(f"Reset the second factor of {name}: {then}.")
 
 
 @users.command("disable")
@@ -202,6 +206,8 @@ def sessions_(ctx: click.Context, name: str | None, output: str) -> None:
     """
     kept = _sessions()
     with engine.records(root(ctx)) as (_, store):
+        if name is not None:
+            user_records.existing(store, name)  # an unknown name is named, not "no sessions"
         found = kept.listing(store, name)
     if output == "json":
         emit_json([vars(s) for s in found])

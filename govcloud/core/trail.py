@@ -216,7 +216,7 @@ def cut(entries: list[Entry], marks: Sequence[tuple[int, PruneMark]], key: bytes
              for below, at in sorted({(m.below, m.at) for m in held if m.below > first})]
     done = max((m for m in held if m.below <= first), key=lambda m: m.below, default=None)
     if done is None:
-        return Cut(Head(1, GENESIS), problems, notes)
+        return _unmarked(records.get(first), first, where, problems, notes)
     record, chain = records.get(done.below, (None, ""))
     if record is None or chain != done.chain:
         problems.append(f"{span(1, done.below - 1)} are gone, and the prune below record "
@@ -226,6 +226,21 @@ def cut(entries: list[Entry], marks: Sequence[tuple[int, PruneMark]], key: bytes
         notes.insert(0, f"records before {done.below} were pruned on {record.at[:10]} by "
                      f"{record.actor} ({record}); the trail begins at record {done.below}")
     return Cut(Head(done.below, done.chain), problems, notes)
+
+
+def _unmarked(pruned: tuple[Entry, str] | None, first: int, where: str,
+              problems: list[str], notes: list[str]) -> Cut:
+    """Where a trail begins whose prune has no mark: at record 1, unless the trail holds the
+    record of a prune that removed the records before its first one (``pruned``), whose mark
+    is then what is missing from the anchors file ``where`` (a problem still)."""
+    if pruned is None or first <= 1:
+        return Cut(Head(1, GENESIS), problems, notes)
+    record, chain = pruned
+    problems.append(f"{span(1, first - 1)} are gone and {record} says it pruned them, but "
+                    f"its mark (a line 'prune {first} …') is missing from the anchors file "
+                    f"{where}: the file was edited or replaced — restore the anchors file "
+                    "from its backup")
+    return Cut(Head(first, chain), problems, notes)
 
 
 def _pruned(e: Entry) -> tuple[int, str]:

@@ -178,17 +178,18 @@ def display(path: Path, root: Path) -> str:
 
 
 def write_atomically(path: Path, data: bytes, mode: int | None = None,
-                     files_only: bool = False) -> None:
+                     files_only: str = "") -> None:
     """Put ``data`` at ``path`` in one step, the only way govcloud writes a file: written to
     a temporary file in the same folder, flushed to disk, renamed onto ``path``, then the
     folder flushed so the rename survives a crash too. A reader sees the old file or the new
-    one, never half; a link planted at ``path`` is replaced, never followed (``files_only``:
-    anything but a regular file at ``path`` is refused instead, see :func:`not_a_file`). The
-    file gets ``mode``, else the mode of the file it replaces, else a new file's (0666 less
-    the umask). The folder must exist; an OSError is the caller's to word (its filename is
-    ``path``, never the temporary file's), and leaves no temporary file."""
+    one, never half; a link planted at ``path`` is replaced, never followed (``files_only``,
+    the option that named ``path``: anything but a regular file at ``path`` is refused
+    instead, see :func:`not_a_file`). The file gets ``mode``, else the mode of the file it
+    replaces, else a new file's (0666 less the umask). The folder must exist; an OSError is
+    the caller's to word (its filename is ``path``, never the temporary file's), and leaves
+    no temporary file."""
     if files_only:
-        not_a_file(path)
+        not_a_file(path, files_only)
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o777
@@ -205,7 +206,7 @@ def write_atomically(path: Path, data: bytes, mode: int | None = None,
             os.fsync(out.fileno())
         os.chmod(name, mode)
         if files_only:
-            not_a_file(path)  # again: swapped for a link or a device while written
+            not_a_file(path, files_only)  # again: swapped for a link or a device while written
         os.replace(name, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -227,17 +228,18 @@ _NOT_A_FILE = (
 )
 
 
-def not_a_file(path: Path) -> None:
+def not_a_file(path: Path, option: str = "--out") -> None:
     """Refuse to write an output at ``path`` when something other than a regular file is
     there (a link, named pipe, device, socket or folder): a GovcloudError naming what is
-    there and the fix; the thing itself is left as it was. Nothing there is fine."""
+    there and the fix (``option``: the command's option that named the path); the thing
+    itself is left as it was. Nothing there is fine."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
     except OSError as exc:
         raise GovcloudError(f"cannot write {path}: {exc.strerror}",
-                            "choose a writable path with --out") from exc
+                            f"choose a writable path with {option}") from exc
     if stat.S_ISREG(st.st_mode):
         return
     what, why = next(((w, y) for test, w, y in _NOT_A_FILE if test(st.st_mode)),
@@ -245,7 +247,7 @@ def not_a_file(path: Path) -> None:
     raise GovcloudError(f"cannot write {path}: it is {what}, and govcloud writes reports, "
                         f"exports and saved plans only to regular files ({why}); it was "
                         "left as it was",
-                        "give --out the path of a regular file, or of a new one")
+                        f"give {option} the path of a regular file, or of a new one")
 
 
 def _sync_folder(folder: Path) -> None:
@@ -260,28 +262,32 @@ def _sync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes, private: bool = False, option: str = "--out"
+                ) -> None:
     """Write a report, release, export or saved plan (every ``--out``), creating its folder;
-    a failure is a GovcloudError. Written atomically (``write_atomically``), only to a
-    regular file or a new one: a link, pipe, device, socket or folder at ``path`` is
-    refused and left as it was (``not_a_file``), and a reader never sees half a file. The
-    file gets a new file's mode, whatever the file it replaces had."""
+    a failure is a GovcloudError (its fix names ``option``, the option that gave the path).
+    Written atomically (``write_atomically``), only to a regular file or a new one: a link,
+    pipe, device, socket or folder at ``path`` is refused and left as it was
+    (``not_a_file``), and a reader never sees half a file. The file gets a new file's mode,
+    whatever the file it replaces had; ``private``: owner-only (0600) whatever the umask, for
+    what names people (audit records)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, data, _new_file_mode(), files_only=True)
+        write_atomically(path, data, 0o600 if private else _new_file_mode(), files_only=option)
     except OSError as exc:
         raise GovcloudError(f"cannot write {path}: {exc.strerror}",
-                            _fix_of(exc.errno, path)) from exc
+                            _fix_of(exc.errno, path, option)) from exc
 
 
-def _fix_of(code: int | None, path: Path) -> str:
+def _fix_of(code: int | None, path: Path, option: str) -> str:
     """How to get past a failed write of an output file."""
     if code in (errno.ENOSPC, errno.EDQUOT):
         return f"free space on the disk of {path.parent} (or choose another path with " \
-               "--out) and run the command again"
+               f"{option}) and run the command again"
     if code == errno.EROFS:
-        return f"{path.parent} is on a read-only file system: choose a writable path with --out"
-    return "choose a writable path with --out"
+        return f"{path.parent} is on a read-only file system: choose a writable path with " \
+               f"{option}"
+    return f"choose a writable path with {option}"
 
 
 def write_text(path: Path, text: str, mode: int | None = None) -> None:

@@ -8,7 +8,9 @@ and on SQLite and a real PostgreSQL through the library (``store``)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from govcloud.audit import retention, trail
 from govcloud.core.trail import PRUNE, PruneMark
 from govcloud.errors import GovcloudError
+from govcloud.estate.files import write_bytes
 from govcloud.state.store import Store
 from govcloud.state.tables import PRUNE_BELOW
 from tests.support.cli import NOW, govcloud, one_line
@@ -89,6 +92,12 @@ def test_a_prune_within_the_retention_is_refused_with_the_fix(estate: Path) -> N
     code, out = _prune(estate)
     assert code == 0 and "Nothing to prune" in out, out
     assert _exported(estate) == before
+
+
+def test_a_before_day_in_the_first_centuries_is_shown_as_yyyy_mm_dd(estate: Path) -> None:
+    code, out = _prune(estate, "--before", "0001-01-01")
+    assert code == 0 and "Nothing to prune" in out, out
+    assert "older than 0001-01-01T00:00:00Z" in out
 
 
 def test_a_prune_needs_a_reason_and_confirmation(estate: Path) -> None:
@@ -203,6 +212,31 @@ def test_a_forged_prune_mark_is_caught(estate: Path, db: sqlite3.Connection) -> 
     assert "records 1 to 2 missing at the start of the trail" in out
 
 
+def test_a_prunes_mark_deleted_from_the_anchors_names_the_prune_record(estate: Path) -> None:
+    code, out = _prune(estate)
+    assert code == 0, out
+    anchors = estate / ".state-keys" / "audit.anchors"
+    lines = anchors.read_text().splitlines(keepends=True)
+    anchors.write_text("".join(line for line in lines if not line.startswith("prune ")))
+    code, out = _run(estate, "audit", "verify")
+    assert code == 1, out
+    assert "records 1 to 4 are gone and record 7 (audit prune audit trail" in out
+    assert "says it pruned them, but its mark (a line 'prune 5 …') is missing from the " \
+        f"anchors file {anchors}" in out
+    assert "restore the anchors file from its backup" in out
+    assert "deleted, not pruned" not in out and "none removed" not in out
+
+
+@pytest.mark.parametrize("head", [f"0:{'0' * 64}", f"-1:{'a' * 64}", f"x:{'a' * 64}",
+                                  f"{2**63}:{'a' * 64}", "1:abc", f"1:{'g' * 64}"])
+def test_a_head_no_record_can_have_is_a_usage_error_not_tampering(estate: Path,
+                                                                  head: str) -> None:
+    code, out = _run(estate, "audit", "verify", "--head", head)
+    assert code == 2, out  # a command-line mistake (docs/operators.md, Exit codes)
+    assert "is not SEQ:HASH" in out and "a record number from 1" in out
+    assert "tampered" not in out and "rewritten" not in out
+
+
 # --- through the library, on SQLite and on a real PostgreSQL -----------------------------
 
 def _shown(store: Store) -> retention.Prune:
@@ -266,6 +300,18 @@ def test_a_changed_trail_since_the_prune_was_shown_is_refused(
         retention.prune(store, shown, "admin", "yearly archive", 180)
 
 
+def test_a_record_added_since_the_prune_was_shown_is_named_not_only_another_prune(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(store, monkeypatch)
+    shown = _shown(store)
+    trail.append(store, "admin", "user add", "late", "finance", None, {}, "", "cli")
+    with pytest.raises(GovcloudError) as caught:
+        retention.prune(store, shown, "admin", "yearly archive", 180)
+    assert "records were added or another prune ran since it was shown" in str(caught.value)
+    assert "nothing was pruned" in str(caught.value)
+    assert len(trail.entries(store)) == len(WHEN) + 1
+
+
 def test_a_version_3_store_gets_the_prunes_trigger(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path}/state.db"
@@ -291,3 +337,52 @@ def test_a_prune_mark_parses_only_its_own_form_and_holds_only_its_key() -> None:
     for bad in (line[:5], [*line[:4], "md5", line[5]], [line[0], "1", *line[2:]],
                 [*line[:5], "z" * 64], ["prunes", *line[1:]]):
         assert PruneMark.parse(" ".join(bad)) is None, bad
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    was = os.umask(0o022)
+    yield
+    os.umask(was)
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_an_export_and_a_prunes_archive_are_owner_only(estate: Path, tmp_path: Path) -> None:
+    """Audit records name people, their addresses and reasons: not for every local user."""
+    export, archive = tmp_path / "out" / "audit.jsonl", tmp_path / "out" / "archive.jsonl"
+    code, out = _run(estate, "audit", "export", "--out", str(export))
+    assert code == 0, out
+    code, out = _prune(estate, "--export", str(archive))
+    assert code == 0, out
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    # a replaced file too, whatever mode it had
+    export.chmod(0o644)
+    code, out = _run(estate, "audit", "export", "--out", str(export))
+    assert code == 0 and stat.S_IMODE(export.stat().st_mode) == 0o600, out
+    # every other --out keeps a new file's mode
+    report = tmp_path / "out" / "report.txt"
+    write_bytes(report, b"x")
+    assert stat.S_IMODE(report.stat().st_mode) == 0o644
+
+
+def test_an_archive_that_cannot_be_written_names_export_and_prunes_nothing(
+        estate: Path, tmp_path: Path) -> None:
+    before = _exported(estate)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    err = one_line(govcloud("audit", "prune", "--reason", "tidy", "--yes", "--export",
+                            str(folder), estate=estate, env=NOW),
+                   f"cannot write {folder}: it is a folder", "nothing was pruned",
+                   "give --export the path of a regular file")
+    assert "--out" not in err
+    # a folder the check lets pass but which cannot be made: the write itself fails, inside
+    # the prune's transaction
+    unmakeable = Path("/proc/govcloud-no-such-folder/archive.jsonl")
+    err = one_line(govcloud("audit", "prune", "--reason", "tidy", "--yes", "--export",
+                            str(unmakeable), estate=estate, env=NOW),
+                   f"cannot write {unmakeable}",
+                   "nothing was pruned, as the archive is written first",
+                   "choose a writable path with --export")
+    assert "--out" not in err
+    assert _exported(estate) == before

@@ -193,8 +193,9 @@ def test_an_operator_resets_a_lost_second_factor(estate: Path, app: Any,
     _enrol(app, "operator.1", at)
     refused = govcloud("users", "second-factor", "reset", "operator.1", estate=estate)
     assert refused.returncode == 2 and "--reason" in refused.stderr
-    govcloud("users", "second-factor", "reset", "operator.1", "--reason", "lost their phone",
-             estate=estate, check=True)
+    done = govcloud("users", "second-factor", "reset", "operator.1", "--reason",
+                    "lost their phone", estate=estate, check=True)
+    assert "they enrol again at their next sign-in" in done.stdout
     assert _actions(estate, "second factor reset", "operator.1")[0].reason == \
         "lost their phone"
     again = govcloud("users", "second-factor", "reset", "operator.1", "--reason", "x",
@@ -203,6 +204,18 @@ def test_an_operator_resets_a_lost_second_factor(estate: Path, app: Any,
     c, _ = _password(app, "operator.1")
     assert '<code id="secret"' in c.get("/login/second-factor").text  # enrols again
     assert "begun" in govcloud("users", "list", estate=estate, check=True).stdout
+
+
+def test_a_reset_for_a_role_not_asked_says_so(estate: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _at(monkeypatch, 450)
+    store = _store(estate)
+    second_factor.begin(store, "member.3")  # begun while their role was asked, say
+    store.close()
+    done = govcloud("users", "second-factor", "reset", "member.3", "--reason", "role changed",
+                    estate=estate, check=True).stdout
+    assert done == "Reset the second factor of member.3: their role is not asked for one " \
+        "(portal.second_factor), so they sign in without it.\n"
 
 
 def test_a_role_not_in_the_setting_and_api_tokens_are_not_asked(

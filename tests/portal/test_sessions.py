@@ -17,7 +17,7 @@ from govcloud.audit import trail
 from govcloud.portal import refusals, sessions
 from govcloud.portal.app import create_app
 from tests.portal.conftest import PASSWORD, Site, account, csrf_of
-from tests.support.cli import govcloud
+from tests.support.cli import govcloud, one_line
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -103,6 +103,9 @@ def test_sessions_through_the_cli_and_sign_out_recorded(site: Site) -> None:
     listed = json.loads(govcloud("users", "sessions", account("approver"), "-o", "json",
                                  estate=site.estate, check=True).stdout)
     assert listed and all(s["name"] == account("approver") for s in listed)
+    # an unknown name is named, as by every other users command (not "no live sessions")
+    one_line(govcloud("users", "sessions", "nobody", estate=site.estate),
+             "no user 'nobody'", "govcloud users list shows the users")
     bad = govcloud("users", "end-session", "nothex", estate=site.estate)
     assert bad.returncode == 1 and "names no session" in bad.stderr
     done = govcloud("users", "end-session", listed[0]["handle"], estate=site.estate,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from tests.portal.conftest import (
     csrf_of,
     sign_in,
 )
-from tests.support.cli import govcloud
+from tests.support.cli import govcloud, one_line
 
 
 def _bearer(text: str) -> dict[str, str]:
@@ -217,3 +218,12 @@ def test_a_read_token_reads_only_and_every_token_ends(site: Site,
     listed = govcloud("tokens", "list", estate=site.estate, env={"GOVCLOUD_NOW": later},
                       check=True).stdout
     assert "expired" in listed and "active until" in listed
+
+
+@pytest.mark.parametrize("days", ["0", "-1", "100000", "ten"])
+def test_days_out_of_range_is_exit_1_with_the_range(days: str, tmp_path: Path) -> None:
+    """As docs/operators.md says of every number out of its range (as serve --port does)."""
+    said = "'ten' is not a whole number" if days == "ten" else f"{int(days)} is out of range"
+    one_line(govcloud("tokens", "add", "--owner", "fin.wang", "--days", days,
+                      estate=tmp_path), f"--days {said}",
+             "give a number of days from 1 to 3,650, and at most portal.token_max_days")
