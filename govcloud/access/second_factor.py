@@ -73,9 +73,14 @@ def _plain(code: str) -> str:
     return "".join(c for c in code if c.isalnum()).upper()[:64]
 
 
-def _row(store: Store, name: str) -> tuple[str, str, int, list[str]] | None:
+def _row(store: Store, name: str, lock: bool = False
+         ) -> tuple[str, str, int, list[str]] | None:
+    """``name``'s second factor row; ``lock`` (inside a transaction): held until it ends,
+    so two sign-ins giving the same code at once cannot both take it (SQLite's transactions
+    already run one at a time; PostgreSQL's lock the row)."""
+    held = " FOR UPDATE" if lock and store.kind == "postgresql" else ""
     rows = store.query("SELECT secret, enrolled_at, last_step, recovery FROM second_factors "
-                       "WHERE name = ?", (name,))
+                       "WHERE name = ?" + held, (name,))
     if not rows:
         return None
     secret, enrolled, step, recovery = rows[0]
@@ -144,21 +149,22 @@ def confirm(store: Store, person: Person, code: str, source: str) -> list[str]:
     recovery codes (shown once; only their hashes are kept). SignInRefused when the code is
     wrong (a failed sign-in) or too many sign-ins failed."""
     users.throttle(store, person.name, source)
-    row = _row(store, person.name)
-    if row is None or row[1]:
-        raise GovcloudError("there is no enrolment to confirm",
-                            "sign in again: the page gives a new secret")
-    step = _step(row[0], code, row[2])
-    if step is None:
-        raise _failed(store, person, source)
     codes = [secrets.token_hex(5).upper() for _ in range(RECOVERY_CODES)]
     with store.transaction():
-        store.execute("UPDATE second_factors SET enrolled_at = ?, last_step = ?, recovery = ? "
-                      "WHERE name = ? AND enrolled_at = ''",
-                      (now(), step, json.dumps([_hash(c) for c in codes]), person.name))
-        trail.append(store, person.name, "second factor enrol", person.name,
-                     person.department or "", None, {"recovery codes": len(codes)}, "", source)
-    return codes
+        row = _row(store, person.name, lock=True)
+        if row is None or row[1]:
+            raise GovcloudError("there is no enrolment to confirm",
+                                "sign in again: the page gives a new secret")
+        step = _step(row[0], code, row[2])
+        if step is not None:
+            store.execute("UPDATE second_factors SET enrolled_at = ?, last_step = ?, "
+                          "recovery = ? WHERE name = ? AND enrolled_at = ''",
+                          (now(), step, json.dumps([_hash(c) for c in codes]), person.name))
+            trail.append(store, person.name, "second factor enrol", person.name,
+                         person.department or "", None, {"recovery codes": len(codes)}, "",
+                         source)
+            return codes
+    raise _failed(store, person, source)  # recorded outside the transaction: it stays
 
 
 def check(store: Store, person: Person, code: str, source: str) -> str:
@@ -167,7 +173,7 @@ def check(store: Store, person: Person, code: str, source: str) -> str:
     or too many sign-ins failed."""
     users.throttle(store, person.name, source)
     with store.transaction():
-        row = _row(store, person.name)
+        row = _row(store, person.name, lock=True)
         if row is None or not row[1]:
             raise GovcloudError(f"{person.name!r} has no second factor to check",
                                 "sign in again to enrol one")
