@@ -61,7 +61,7 @@ def shot(driver: Any, name: str, least: tuple[int, int] = (1000, 800)) -> Path:
     driver.save_screenshot(str(path))
     width, height, rows = png_pixels(path.read_bytes())
     assert width >= least[0] and height >= least[1]
-    colours = {row[i:i + 3] for row in rows[::40] for i in range(0, len(row), 3 * 37)}
+    colours = {row[i:i + 3] for row in rows[::40] for i in range(0, len(row), 3 * 7)}
     dark = sum(1 for row in rows[::20] for i in range(0, len(row), 12)
                if sum(row[i:i + 3]) < 200)
     assert len(colours) >= 4 and dark > 50, f"{name}: the screenshot looks blank"
@@ -71,14 +71,23 @@ def shot(driver: Any, name: str, least: tuple[int, int] = (1000, 800)) -> Path:
 def follow(driver: Any, element: Any) -> None:
     """Click ``element`` and wait for the page it leads to: a click returns before the new
     page has loaded (a sign-in's argon2 check takes a while on a busy machine), so reading the
-    page at once can read the old one."""
+    page at once can read the old one. The old page is gone once its root element is stale,
+    or Chromium says its node "does not belong to the document"."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
+
+    def gone(_: Any) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException:  # stale, or no longer in the document
+            return True
+        return False
+
+    WebDriverWait(driver, 60).until(gone)
 
 
 def sign_in(driver: Any, base: str, name: str) -> None:

@@ -18,8 +18,8 @@ import pytest
 
 from govcloud.access import second_factor, users
 from govcloud.applying import engine
-from tests.portal.test_journey import ARTIFACTS, PASSWORD
-from tests.support.chromium import png_pixels
+from tests.portal.test_journey import PASSWORD, follow
+from tests.portal.test_journey import shot as journey_shot
 from tests.support.cli import _env
 from tests.support.estate import copy_estate
 from tests.support.portal import chromium, serving
@@ -63,37 +63,8 @@ def browser(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str, str]]:
 
 
 def shot(driver: Any, name: str) -> Path:
-    """A screenshot kept as an artifact, checked not to be blank (at phone width too)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    driver.save_screenshot(str(path))
-    width, height, rows = png_pixels(path.read_bytes())
-    assert width >= 300 and height >= 600, (name, width, height)
-    colours = {row[i:i + 3] for row in rows[::40] for i in range(0, len(row), 3 * 7)}
-    dark = sum(1 for row in rows[::20] for i in range(0, len(row), 12)
-               if sum(row[i:i + 3]) < 200)
-    assert len(colours) >= 4 and dark > 50, f"{name}: the screenshot looks blank"
-    return path
-
-
-def follow(driver: Any, element: Any) -> None:
-    """Click ``element`` and wait for the next page (as test_journey's ``follow``; Chromium
-    may also say the old page's node "does not belong to the document" once it is gone)."""
-    from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old = driver.find_element(By.TAG_NAME, "html")
-    element.click()
-
-    def gone(_: Any) -> bool:
-        try:
-            old.is_enabled()
-        except WebDriverException:
-            return True
-        return False
-
-    WebDriverWait(driver, 60).until(gone)
+    """test_journey's screenshot, at phone width too."""
+    return journey_shot(driver, name, least=(300, 600))
 
 
 def password(driver: Any, base: str, lang: str, name: str) -> None:

@@ -233,16 +233,24 @@ def test_a_role_not_in_the_setting_and_api_tokens_are_not_asked(
     assert me.status_code == 200
 
 
-def test_the_setting_off_asks_nobody(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = copy_estate(tmp_path / "estate", second_factor=True)
-    edit(root / "govcloud.yaml", "second_factor: [operator, approver, finance, auditor]",
-         "second_factor: []")
+def _an_operator_signed_in_without_a_factor(root: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> TestClient:
+    """A local operator "op" of the estate at ``root`` (its second_factor setting empty),
+    signed in with the password alone: the client of that session."""
     _at(monkeypatch, 0)
     store = Store(f"sqlite:///{root}/.state/govcloud.db", root)
     users.add(store, set(), "op", "operator", None, PASSWORD, "test")
     store.close()
     c, r = _password(create_app(root, secret="s"), "op")
     assert r.headers["location"] == "/estate" and c.get("/api/me").status_code == 200
+    return c
+
+
+def test_the_setting_off_asks_nobody(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = copy_estate(tmp_path / "estate", second_factor=True)
+    edit(root / "govcloud.yaml", "second_factor: [operator, approver, finance, auditor]",
+         "second_factor: []")
+    _an_operator_signed_in_without_a_factor(root, monkeypatch)
 
 
 def test_a_member_made_operator_gives_the_factor_before_using_the_role(
@@ -285,12 +293,7 @@ def test_sessions_from_while_the_setting_was_off_give_the_factor_once_it_is_on(
     """Trial of #21: sessions signed in while ``portal.second_factor`` was [] kept full
     access after it was turned on again and the portal restarted."""
     root = copy_estate(tmp_path / "estate", plans=False)
-    _at(monkeypatch, 0)
-    store = Store(f"sqlite:///{root}/.state/govcloud.db", root)
-    users.add(store, set(), "op", "operator", None, PASSWORD, "test")
-    store.close()
-    c, r = _password(create_app(root, secret="s"), "op")
-    assert r.headers["location"] == "/estate" and c.get("/api/me").status_code == 200
+    c = _an_operator_signed_in_without_a_factor(root, monkeypatch)
     edit(root / "govcloud.yaml", "second_factor: []",
          "second_factor: [operator, approver, finance, auditor]")
     again = TestClient(create_app(root, secret="s"), base_url="http://testserver",
