@@ -22,7 +22,7 @@ from govcloud.core.patterns import (
     fault,
     shown,
 )
-from govcloud.core.validity import TYPES
+from govcloud.core.validity import TYPES, repeated
 from govcloud.errors import Diagnostic
 
 _TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number",
@@ -33,7 +33,9 @@ def _kind(value: Any) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
+        # YAML 1.1 (PyYAML) reads yes/no/on/off as booleans too: "got true" after one typed
+        # "yes" needs saying why.
+        return f"{str(value).lower()} (a boolean; YAML reads yes/no/on/off as true/false)"
     if isinstance(value, int | float):
         return f"{value!r} (a number)"
     if isinstance(value, str):
@@ -107,8 +109,12 @@ def _not_allowed(doc: Document, value: Any, enum: list[Any], path: Path_) -> Dia
     choices = ", ".join(str(c) for c in enum)
     close = difflib.get_close_matches(str(value), [str(c) for c in enum], 1)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    quoted = repr(value) if len(repr(value)) <= 60 else repr(value)[:56] + "...'"
-    return doc.diag(path, f"{quoted} is not allowed", f"{hint}use one of: {choices}")
+    return doc.diag(path, f"{_short(value)} is not allowed", f"{hint}use one of: {choices}")
+
+
+def _short(value: Any) -> str:
+    quoted = repr(value)
+    return quoted if len(quoted) <= 60 else quoted[:56] + "...'"
 
 
 def _walk_array(doc: Document, value: list[Any], schema: dict[str, Any], path: Path_,
@@ -119,6 +125,10 @@ def _walk_array(doc: Document, value: list[Any], schema: dict[str, Any], path: P
     if "minItems" in schema and len(value) < schema["minItems"]:
         out.append(doc.diag(path, f"needs at least {schema['minItems']} item(s)",
                             "add one"))
+    twice = repeated(value) if schema.get("uniqueItems") else None
+    if twice is not None:
+        out.append(doc.diag(path, f"{_short(twice)} is listed twice",
+                            "list each item once"))
     for i, item in enumerate(value):
         walk(doc, item, schema["items"], (*path, i), out)
 

@@ -7,6 +7,7 @@ never pass a value the walk would find fault with.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -83,13 +84,28 @@ def _object_validator(schema: dict[str, Any]) -> Validator:
 def _array_validator(schema: dict[str, Any]) -> Validator:
     most = schema.get("maxItems")
     least = schema.get("minItems")
+    unique = schema.get("uniqueItems", False)
     item = validator(schema["items"])
 
     def valid(value: list[Any]) -> bool:
         if most is not None and len(value) > most or least is not None and len(value) < least:
             return False
+        if unique and repeated(value) is not None:
+            return False
         return all(item(v) for v in value)
     return valid
+
+
+def repeated(value: list[Any]) -> Any:
+    """The first item of ``value`` equal to an earlier one (JSON Schema's ``uniqueItems``:
+    true is not 1), or None."""
+    seen: set[str] = set()
+    for v in value:
+        key = json.dumps([type(v) is bool, v], sort_keys=True, default=str)
+        if key in seen:
+            return v
+        seen.add(key)
+    return None
 
 
 def _string_validator(schema: dict[str, Any]) -> Validator:

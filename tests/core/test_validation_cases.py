@@ -90,3 +90,21 @@ def test_settings_errors_are_reported(empty_estate: Path) -> None:
     line = line_of(settings, "x86-2s-mme")
     assert (f"govcloud.yaml:{line}: host_pool.hosts.intranet.x86-2s-mme: unknown host class "
             "'x86-2s-mme' — did you mean 'x86-2s-mem'?") in proc.stderr
+
+
+def test_a_role_listed_twice_and_a_yes_for_a_list_are_explained(empty_estate: Path) -> None:
+    """Found in the #21 trial: ``second_factor: [operator, operator]`` was accepted (the
+    schema's uniqueItems was not checked) and ``second_factor: yes`` read "got true"."""
+    settings = empty_estate / "govcloud.yaml"
+    original = settings.read_text()
+    edit(settings, "second_factor: []", "second_factor: [operator, finance, operator]")
+    proc = govcloud("validate", estate=empty_estate)
+    line = line_of(settings, "second_factor:")
+    assert proc.returncode == 1
+    assert (f"govcloud.yaml:{line}: portal.second_factor: 'operator' is listed twice — list "
+            "each item once") in proc.stderr
+    settings.write_text(original)
+    edit(settings, "second_factor: []", "second_factor: yes")
+    proc = govcloud("validate", estate=empty_estate)
+    assert proc.returncode == 1
+    assert "got true (a boolean; YAML reads yes/no/on/off as true/false)" in proc.stderr
