@@ -87,6 +87,9 @@ def check_request(payload: Any) -> list[Diagnostic]:
                        "alone), which is no character", "remove it or write the character "
                        "itself")]
     kind = payload.get("kind")
+    if kind is None:
+        return [_field("kind", "the kind of request is missing",
+                       f"give \"kind\": one of: {', '.join(KIND_NAMES)}")]
     if not isinstance(kind, str) or kind not in SCHEMAS:
         return [_field("kind", f"unknown kind of request {str(kind)[:40]!r}",
                        f"one of: {', '.join(KIND_NAMES)}")]

@@ -264,3 +264,13 @@ def test_an_approval_meeting_the_lock_does_not_offer_lock_timeout(
     assert "--lock-timeout" not in err.value.hint
     assert f"approve request {a.id} again" in err.value.hint
     assert _approve(estate, "op1", a.id).state == "approved"
+
+
+def test_a_request_without_a_kind_says_the_kind_is_missing() -> None:
+    """The #21 trial: a dry run of ``{}`` said "unknown kind of request 'None'"."""
+    from govcloud.core.requests import check_request
+    (found,) = check_request({})
+    assert (found.path, found.message) == ("kind", "the kind of request is missing")
+    assert "website" in found.hint
+    (other,) = check_request({"kind": "castle"})
+    assert other.message == "unknown kind of request 'castle'"
