@@ -234,3 +234,16 @@ def test_ldaps_and_start_tls_with_the_ca(slapd: Slapd, tmp_path: Path) -> None:
             people_base=f"ou=people,{SUFFIX}", groups_base=f"ou=groups,{SUFFIX}"), tmp_path)
         member = found.identify("zhao.min", PEOPLE_PASSWORD)
         assert getattr(member, "groups", None) == ("govcloud-finance",), (url, member)
+
+
+def test_the_second_factor_still_applies_to_a_directory_approver(synced: Path) -> None:
+    settings = synced / "govcloud.yaml"
+    before = settings.read_text()
+    settings.write_text(before.replace("  second_factor: []\n",
+                                       "  second_factor: [approver]\n"))
+    try:
+        r = _sign_in(_client(synced), "li.wei")
+        assert r.status_code == 303 and r.headers["location"].startswith(
+            "/login/second-factor"), r.headers
+    finally:
+        settings.write_text(before)
