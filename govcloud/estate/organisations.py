@@ -38,7 +38,7 @@ from govcloud.core.directory import (
 from govcloud.core.requests import Edit
 from govcloud.core.skeleton import department_plan
 from govcloud.errors import GovcloudError
-from govcloud.estate.files import write_text
+from govcloud.estate.files import write_all, write_text
 from govcloud.estate.loader import SETTINGS_FILE, check_estate, find_root
 from govcloud.estate.planedit import apply_edits
 from govcloud.state.store import Store, open_store
@@ -180,12 +180,12 @@ def apply(root: Path, sync: SyncPlan, actor: str) -> Applied:
         with store.transaction():
             store.execute(TABLE)
             for change in sync.changes:
-                _record(store, change, actor)
+                _record(store, change)
+            _audit(store, sync.changes, actor)
             for r in sync.roles:
                 _role(store, r, actor)
         by_code = {c.code: c.after for c in sync.changes if c.after is not None}
-        for code in sync.skeletons:
-            written.append(_skeleton(root, checked, by_code[code]))
+        written += _skeletons(root, checked, [by_code[code] for code in sync.skeletons])
         for change in sync.changes:
             if change.code in checked.plans and change.after and change.before and (
                     change.action == "rename" or change.after.cost_centre and
@@ -197,24 +197,49 @@ def apply(root: Path, sync: SyncPlan, actor: str) -> Applied:
     return Applied(len(sync.changes), written, len(sync.roles))
 
 
-def _record(store: Store, change: Change, actor: str) -> None:
+def _record(store: Store, change: Change) -> None:
+    """The organisation's row as the change leaves it (a retired one flagged)."""
     o = change.after or change.before
     assert o is not None
     at = now()
-    left = at if change.action == "retire" else ""
     if change.action == "retire":
         store.execute("UPDATE organisations SET left_at = ?, synced_at = ? WHERE code = ?",
                       (at, at, o.code))
-    else:
-        store.execute("DELETE FROM organisations WHERE code = ?", (o.code,))
-        store.execute("INSERT INTO organisations (code, name, parent, cost_centre, dn, "
-                      "left_at, synced_at) VALUES (?,?,?,?,?,?,?)",
-                      (o.code, o.name, o.parent, o.cost_centre, o.dn, left, at))
-    trail.append(store, actor, f"directory {change.action}", o.code,
-                 o.code if o.department else "",
-                 change.before.as_dict() if change.before else None,
-                 change.after.as_dict() if change.after else {"left_at": at},
-                 change.reason, "cli")
+        return
+    store.execute("DELETE FROM organisations WHERE code = ?", (o.code,))
+    store.execute("INSERT INTO organisations (code, name, parent, cost_centre, dn, left_at, "
+                  "synced_at) VALUES (?,?,?,?,?,'',?)",
+                  (o.code, o.name, o.parent, o.cost_centre, o.dn, at))
+
+
+AUDIT_BATCH = 500  # changes of one kind per audit record at most
+
+
+def _audit(store: Store, changes: list[Change], actor: str) -> None:
+    """The audit records of a sync: one per change, or for many changes of one kind (a
+    first import of thousands) one per AUDIT_BATCH of them, each listing every change it
+    covers (each record's head is synced to disk outside the store: one per change would
+    take minutes for 10,000)."""
+    kinds: dict[str, list[Change]] = {}
+    for change in changes:
+        kinds.setdefault(change.action, []).append(change)
+    for action, group in kinds.items():
+        batch = 1 if len(group) <= AUDIT_BATCH // 10 else AUDIT_BATCH
+        for i in range(0, len(group), batch):
+            part = group[i:i + batch]
+            one = part[0] if len(part) == 1 else None
+            o = one and (one.after or one.before)
+            trail.append(store, actor, f"directory {action}",
+                         o.code if o else f"{len(part)} organisations",
+                         o.code if o and o.department else "",
+                         _side(part, "before"), _side(part, "after"),
+                         one.reason if one else f"{len(part)} organisations: "
+                         + ", ".join(c.code for c in part), "cli")
+
+
+def _side(part: list[Change], side: str) -> Any:
+    values = [getattr(c, side).as_dict() if getattr(c, side) else None for c in part]
+    return values[0] if len(values) == 1 else values
 
 
 def _role(store: Store, change: RoleChange, actor: str) -> None:
@@ -226,14 +251,16 @@ def _role(store: Store, change: RoleChange, actor: str) -> None:
                "directory")
 
 
-def _skeleton(root: Path, checked: Checked, o: Organisation | None) -> str:
-    assert o is not None and checked.settings is not None
-    name = f"plans/{o.code}.yaml"
-    if (root / name).exists():
-        return name  # written by hand meanwhile, or an earlier sync: never overwritten
+def _skeletons(root: Path, checked: Checked, new: list[Organisation | None]) -> list[str]:
+    """The plan skeletons of new departments (one already there, written by hand meanwhile
+    or by an earlier sync, is never overwritten)."""
+    assert checked.settings is not None
     (root / "plans").mkdir(exist_ok=True)
-    write_text(root / name, department_plan(o.code, checked.settings, o.cost_centre, o.name))
-    return name
+    files = {root / f"plans/{o.code}.yaml": department_plan(
+        o.code, checked.settings, o.cost_centre, o.name)
+        for o in new if o is not None and not (root / f"plans/{o.code}.yaml").exists()}
+    write_all(files)
+    return [f"plans/{p.name}" for p in files]
 
 
 def _edit(root: Path, file: str, action: str, o: Organisation) -> str:
