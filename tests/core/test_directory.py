@@ -248,3 +248,26 @@ def test_the_second_factor_still_applies_to_a_directory_approver(synced: Path) -
             "/login/second-factor"), r.headers
     finally:
         settings.write_text(before)
+
+
+def test_the_sync_shows_and_applies_a_persons_role_change(synced: Path, slapd: Slapd) -> None:
+    from govcloud.estate import organisations
+
+    assert _sign_in(_client(synced), "zhao.min").status_code == 303
+    assert _person(synced, "zhao.min").role == "finance"  # type: ignore[union-attr]
+    dn = f"uid=zhao.min,ou=people,{SUFFIX}"
+    operators = f"cn=govcloud-operators,ou=groups,{SUFFIX}"
+    with admin(slapd) as conn:  # operator outranks finance
+        conn.modify(operators, {"member": [("MODIFY_ADD", [dn])]})
+    try:
+        found = organisations.plan(synced)
+        assert [(r.before, r.after) for r in found.roles if r.name == "zhao.min"] == [
+            (("finance", None), ("operator", None))]
+        organisations.apply(synced, found, "test")
+        assert _person(synced, "zhao.min").role == "operator"  # type: ignore[union-attr]
+        assert "zhao.min" not in {r.name for r in organisations.plan(synced).roles}
+    finally:
+        with admin(slapd) as conn:
+            conn.modify(operators, {"member": [("MODIFY_DELETE", [dn])]})
+        back = [r.after for r in organisations.plan(synced).roles if r.name == "zhao.min"]
+        assert back == [("finance", None)]

@@ -116,3 +116,20 @@ def test_roles_come_from_groups_in_the_persons_own_organisation() -> None:
     assert role(("staff",)) == (None, None)
     refused = decide(Member("x", "uid=x", "X", "", "finance", ()), settings, deps)
     assert "no group" in refused.refusal and "govcloud-members" in refused.fix
+
+
+def test_a_directory_that_does_not_answer_is_one_sentence_with_the_fix(tmp_path: Path) -> None:
+    from tests.support.components import free_port
+
+    estate = copy_estate(tmp_path / "estate", plans=False)
+    edit(estate / "govcloud.yaml", "\nportal:",
+         "\n" + _section(url=f"ldap://127.0.0.1:{free_port()}") + "portal:")
+    done = govcloud("directory", "sync", estate=estate,
+                    env={"GOVCLOUD_DIRECTORY_PASSWORD": "x"})
+    assert done.returncode == 1 and "does not answer" in done.stderr, done.stderr
+    assert "check directory.url" in done.stderr and "Traceback" not in done.stderr
+    unset = govcloud("directory", "sync", estate=estate, env={"GOVCLOUD_DIRECTORY_PASSWORD": ""})
+    assert unset.returncode == 1 and "GOVCLOUD_DIRECTORY_PASSWORD" in unset.stderr
+    none = copy_estate(tmp_path / "plain", plans=False)
+    said = govcloud("directory", "sync", estate=none)
+    assert said.returncode == 1 and "names no directory" in said.stderr
