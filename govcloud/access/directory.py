@@ -25,7 +25,14 @@ from typing import Any
 from govcloud.access import users
 from govcloud.access.users import DIRECTORY, Person, SignInRefused
 from govcloud.audit import trail
-from govcloud.core.directory import DirectorySettings, Entry, Member, address, decide
+from govcloud.core.directory import (
+    DirectorySettings,
+    Entry,
+    Member,
+    address,
+    decide,
+    dn_key,
+)
 from govcloud.errors import GovcloudError, MissingExtra
 from govcloud.state.store import Store
 
@@ -159,7 +166,7 @@ class Directory:
         conn = self._service()
         try:
             groups = self._groups(conn)
-            return [_member(r, p, groups.get(r["dn"].lower(), ()))
+            return [_member(r, p, groups.get(dn_key(r["dn"]), ()))
                     for r in self._search(conn, self.settings.people_base,
                                           f"(objectClass={p.object_class})",
                                           [p.login, p.name, p.email, p.organisation])
@@ -176,7 +183,7 @@ class Directory:
                 continue
             name = _first(r, g.name)
             for dn in r["attributes"].get(g.member, []):
-                held.setdefault(str(dn).lower(), []).append(name)
+                held.setdefault(dn_key(str(dn)), []).append(name)
         return {dn: tuple(sorted(names)) for dn, names in held.items()}
 
     def _find(self, conn: Any, login: str) -> list[Any]:

@@ -194,7 +194,7 @@ def organisations(entries: Iterable[Entry], by_dn_parent: bool = True
     that is no department id (the one gate validate applies), a code used twice, a name or
     cost centre a plan could not hold."""
     entries = list(entries)
-    code_of = {_dn_key(e.dn): e.code for e in entries}
+    code_of = {dn_key(e.dn): e.code for e in entries}
     seen: dict[str, str] = {}
     found: list[Organisation] = []
     rejected: list[Rejected] = []
@@ -206,7 +206,7 @@ def organisations(entries: Iterable[Entry], by_dn_parent: bool = True
             rejected.append(Rejected(e.dn, e.code, why))
             continue
         seen[e.code] = e.dn
-        parent = code_of.get(_dn_key(e.above), "") if by_dn_parent else e.parent_code
+        parent = code_of.get(dn_key(e.above), "") if by_dn_parent else e.parent_code
         found.append(Organisation(e.code, e.name, parent, e.cost_centre, e.dn))
     taken = {o.code for o in found}
     return [o if o.parent in taken or not o.parent else
@@ -224,15 +224,11 @@ def _unfit(e: Entry) -> str:
     return ""
 
 
-def _dn_key(dn: str) -> str:
+def dn_key(dn: str) -> str:
     """A DN compared as the directory does: RDNs without spaces around ',' and '=', in
     lower case (attribute names and most values are case-insensitive)."""
     return ",".join("=".join(p.strip() for p in rdn.split("=", 1))
                     for rdn in dn.split(",")).lower()
-
-
-def same_dn(a: str, b: str) -> bool:
-    return _dn_key(a) == _dn_key(b)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from govcloud.core.directory import (
     Organisation,
     Rejected,
     decide,
+    dn_key,
     organisations,
     plan_sync,
 )
@@ -147,12 +148,12 @@ def _cost_centres(orgs: list[Organisation], checked: Checked
 def role_changes(store: Store, members: Iterable[Member], found: Directory,
                  departments: set[str]) -> list[RoleChange]:
     """The directory people with a row here whose groups now give another role."""
-    by_dn = {m.dn.lower(): m for m in members}
+    by_dn = {dn_key(m.dn): m for m in members}
     out = []
     for person in users.people(store):
         if not person.directory_dn:
             continue
-        member = by_dn.get(person.directory_dn.lower())
+        member = by_dn.get(dn_key(person.directory_dn))
         decision = decide(member, found.settings, departments) if member else None
         after = (decision.role, decision.department) if decision and decision.role else None
         if after != (person.role, person.department):
