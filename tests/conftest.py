@@ -17,7 +17,9 @@ import pytest
 # the markers plugin (below) loads without a warning.
 pytest.register_assert_rewrite("tests.support")
 
+from tests.support import directory  # noqa: E402
 from tests.support.components import free_port, wait_for  # noqa: E402
+from tests.support.directory import Slapd  # noqa: E402
 from tests.support.estate import copy_estate  # noqa: E402
 from tests.support.pyramid import require  # noqa: E402
 
@@ -45,6 +47,14 @@ def _pg_bin() -> Path:
         return Path(found).parent
     raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql "
                        "(.ci/run does this)")
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """The suite's OpenLDAP server on loopback (tests/support/directory.py); fails (never
+    skips) under CI if it cannot start."""
+    require("slapd")
+    yield from directory.start(tmp_path_factory.mktemp("slapd"))
 
 
 @pytest.fixture(scope="session")

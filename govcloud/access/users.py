@@ -44,6 +44,7 @@ FAILURES_PER_NAME_ANYWHERE = 50
 MAX_NAME = 255  # Keystone's longest user name; longer is refused without asking anyone
 UNKNOWN = "(unknown user)"  # the subject of a failed sign-in for a name that does not exist
 KEYSTONE = "!keystone:"  # the password column of a Keystone person: this, then the user id
+DIRECTORY = "!directory:"  # of a directory (LDAP) person: this, then their entry's DN
 
 
 class SignInRefused(GovcloudError):
@@ -60,13 +61,21 @@ class Person:
     changed_at: str
     email: str = ""
     keystone_id: str = ""  # the Keystone user id of a person who signs in with Keystone
+    directory_dn: str = ""  # the directory entry of a person who signs in with LDAP
     owner: str = ""  # an API token's: the person it belongs to
     scope: str = ""  # an API token's: "read" (safe methods only) or "write"
 
     @property
     def origin(self) -> str:
-        """Where the person's password is checked: "keystone" or "local"."""
-        return "keystone" if self.keystone_id else "local"
+        """Where the person's password is checked: "keystone", "directory" or "local"."""
+        return "keystone" if self.keystone_id else "directory" if self.directory_dn \
+            else "local"
+
+    @property
+    def held(self) -> str:
+        """What the password column holds for a person checked elsewhere ("" local)."""
+        return KEYSTONE + self.keystone_id if self.keystone_id else \
+            DIRECTORY + self.directory_dn if self.directory_dn else ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"origin": self.origin}
@@ -97,14 +106,18 @@ def _dummy(hasher: Any) -> str:
 
 def _person(row: tuple[Any, ...]) -> Person:
     name, role, department, disabled, created, changed, email, held = row
+    held = held or ""
     return Person(name, role, department or None, bool(disabled), created, changed,
-                  email or "", held[len(KEYSTONE):] if held else "")
+                  email or "", held.removeprefix(KEYSTONE) if held.startswith(KEYSTONE)
+                  else "", held.removeprefix(DIRECTORY) if held.startswith(DIRECTORY)
+                  else "")
 
 
-# A Keystone person's user id comes from the password column; a hash is never read here.
+# A Keystone person's user id and a directory person's DN come from the password column; a
+# hash is never read here.
 PERSON = ("name, role, department, disabled, created_at, changed_at, email, "
-          f"CASE WHEN substr(password, 1, {len(KEYSTONE)}) = '{KEYSTONE}' THEN password "
-          "ELSE '' END")
+          f"CASE WHEN substr(password, 1, {len(KEYSTONE)}) = '{KEYSTONE}' OR "
+          f"substr(password, 1, {len(DIRECTORY)}) = '{DIRECTORY}' THEN password ELSE '' END")
 
 
 def people(store: Store) -> list[Person]:
@@ -188,6 +201,10 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
             raise GovcloudError(f"{name!r} signs in with Keystone: their role follows their "
                                 "Keystone role assignments",
                                 "change their roles in Keystone (see docs/portal.md)")
+        if before.directory_dn:
+            raise GovcloudError(f"{name!r} signs in with the directory: their role follows "
+                                "their groups there", "change their groups in the directory "
+                                "(see docs/directory.md)")
         if (before.role, before.department) == (role, department):
             raise GovcloudError(f"user {name!r} already has that role", "nothing to do")
         store.execute("UPDATE users SET role = ?, department = ?, changed_at = ? "
@@ -299,8 +316,9 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
         elif decision.role is None:
             refusal = (identity.name, "", "no role", decision.refusal, decision.fix)
         else:
-            person = _keep(store, before, identity, decision.role, decision.department,
-                           "sign-in", source)
+            person = keep(store, before, identity.name, KEYSTONE + identity.user_id,
+                          identity.email, decision.role, decision.department,
+                          "Keystone role assignments (sign-in)", source)
             trail.append(store, person.name, "sign-in", person.name, person.department or "",
                          None, {"via": "keystone"}, "", source)
     if refusal is not None:
@@ -308,30 +326,30 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
     return person
 
 
-def _keep(store: Store, before: Person | None, identity: grants.Identity, role: str,
-          department: str | None, why: str, source: str) -> Person:
-    """Make or update the row of a Keystone person (in the caller's transaction)."""
-    at, held = now(), KEYSTONE + identity.user_id
+def keep(store: Store, before: Person | None, name: str, held: str, email: str, role: str,
+         department: str | None, why: str, source: str) -> Person:
+    """Make or update the row of a person whose password is checked elsewhere (Keystone, the
+    directory: ``held`` says which and who there), in the caller's transaction; audited, the
+    actor being that source ("keystone", "directory")."""
+    at, actor = now(), held[1:].partition(":")[0]
     if before is None:
         store.execute("INSERT INTO users (name, role, department, password, disabled, "
                       "created_at, changed_at, email) VALUES (?,?,?,?,0,?,?,?)",
-                      (identity.name, role, department, held, at, at, identity.email))
-        after = find(store, identity.name)
+                      (name, role, department, held, at, at, email))
+        after = find(store, name)
         assert after is not None
-        trail.append(store, "keystone", "user add", after.name, after.department or "", None,
-                     after.public(), f"Keystone role assignments ({why})", source)
+        trail.append(store, actor, "user add", after.name, after.department or "", None,
+                     after.public(), why, source)
         return after
-    if (before.role, before.department, before.email, before.keystone_id) == \
-            (role, department, identity.email, identity.user_id):
+    if (before.role, before.department, before.email, before.held) == \
+            (role, department, email, held):
         return before
     store.execute("UPDATE users SET role = ?, department = ?, email = ?, password = ?, "
-                  "changed_at = ? WHERE name = ?",
-                  (role, department, identity.email, held, at, identity.name))
-    after = find(store, identity.name)
+                  "changed_at = ? WHERE name = ?", (role, department, email, held, at, name))
+    after = find(store, name)
     assert after is not None
-    trail.append(store, "keystone", "user role", after.name, after.department or "",
-                 before.public(), after.public(), f"Keystone role assignments ({why})",
-                 source)
+    trail.append(store, actor, "user role", after.name, after.department or "",
+                 before.public(), after.public(), why, source)
     return after
 
 
@@ -345,10 +363,10 @@ def follow_keystone(store: Store, person: Person, now_held: tuple[grants.Grant, 
     decision = grants.decide(now_held, settings, departments)
     if decision.role is None:
         return None
-    identity = grants.Identity(person.keystone_id, person.name, now_held, person.email)
     with store.transaction():
-        return _keep(store, person, identity, decision.role, decision.department,
-                     "while signed in", "keystone")
+        return keep(store, person, person.name, person.held, person.email, decision.role,
+                    decision.department, "Keystone role assignments (while signed in)",
+                    "keystone")
 
 
 def keystone_caller(store: Store, identity: grants.Identity, settings: grants.KeystoneSettings,
@@ -363,5 +381,6 @@ def keystone_caller(store: Store, identity: grants.Identity, settings: grants.Ke
         before = find(store, identity.name)
         if before is not None and (not before.keystone_id or before.disabled):
             return None
-        return _keep(store, before, identity, decision.role, decision.department,
-                     "API token", "keystone")
+        return keep(store, before, identity.name, KEYSTONE + identity.user_id,
+                    identity.email, decision.role, decision.department,
+                    "Keystone role assignments (API token)", "keystone")

@@ -10,6 +10,7 @@ from govcloud.cli import (
     audit,  # noqa: F401
     capacity,  # noqa: F401
     credentials,  # noqa: F401
+    directory,  # noqa: F401
     onboarding,  # noqa: F401
     plan,  # noqa: F401
     reports,  # noqa: F401

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from govcloud.core import directory
 from govcloud.core.documents import Document, dotted
 from govcloud.core.model import (
     Estate,
@@ -164,6 +165,8 @@ def check_settings(doc: Document, out: Checked) -> Settings | None:
             seen.add(item["name"])
     problems += _pools(doc, data["networks"])
     problems += _open_networks(doc, data["services"]["upstream_networks"])
+    problems += [doc.diag(("directory", *where), what, fix)
+                 for where, what, fix in directory.problems(data["directory"])]
     out.diagnostics += problems
     out.settings_doc = doc
     return None if problems else settings_from(data, doc.file)

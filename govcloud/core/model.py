@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from govcloud.core.directory import DirectorySettings
+from govcloud.core.directory import settings_from as directory_settings
 from govcloud.core.grants import KeystoneSettings
 
 Zone = Literal["intranet", "extranet"]
@@ -127,6 +129,7 @@ class Settings:
     second_factor: tuple[str, ...] = ("operator", "approver", "finance", "auditor")
     audit: AuditSettings = AuditSettings()
     state_backup: StateBackupSettings = StateBackupSettings()
+    directory: DirectorySettings = DirectorySettings()
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
         second_factor=tuple(data["portal"]["second_factor"]),
         audit=AuditSettings(**data["audit"]),
         state_backup=StateBackupSettings(**data["state_backup"]),
+        directory=directory_settings(data["directory"]),
     )
 
 

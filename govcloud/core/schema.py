@@ -16,6 +16,7 @@ from typing import Any
 
 from govcloud.core import grants
 from govcloud.core.diagnosis import walk
+from govcloud.core.directory import GROUP_ROLES, ROLES
 from govcloud.core.documents import Document
 from govcloud.core.patterns import (
     ABS_PATH,
@@ -205,6 +206,79 @@ HOST_CLASS = obj_of("A class of physical host.", {
                       default=1.0),
 }, ["name", "vcpus", "ram_gb", "disk_gb"])
 
+# An LDAP attribute or object class name; a DN (no control characters); an environment
+# variable's name.
+LDAP_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,63}$"
+LDAP_NAME_OR_EMPTY = r"^([A-Za-z][A-Za-z0-9-]{0,63})?$"
+DN = r"^[^\x00-\x1f\x7f]{0,1024}$"
+LDAP_URL = r"^(ldaps?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?)?$"
+ENV_NAME = r"^([A-Z_][A-Z0-9_]{0,63})?$"
+
+
+def _attr(description: str, default: str, pattern: str = LDAP_NAME) -> dict[str, Any]:
+    return str_of(description, pattern, default=default)
+
+
+DIRECTORY_SCHEMA = obj_of(
+    "The LDAP directory (OpenLDAP, Active Directory…) that holds the organisations, people "
+    "and their roles: people sign in to the portal with their directory password (bind), "
+    "and govcloud directory sync brings its organisations in as departments. See "
+    "docs/directory.md.", {
+        "url": str_of("ldaps://host[:port] or ldap://host[:port] (with start_tls unless on "
+                      "loopback); empty: no directory.", LDAP_URL, default=""),
+        "start_tls": {"type": "boolean", "default": False,
+                      "description": "Switch an ldap:// connection to TLS (StartTLS) before "
+                      "anything is sent."},
+        "ca_file": str_of("The CA certificate (PEM) that signed the directory's certificate "
+                          "(empty: the system's CAs).", PASSWORD_FILE, default=""),
+        "bind_dn": str_of("The DN govcloud reads the directory as (it needs read access to "
+                          "the organisations, people and groups, never to passwords).", DN,
+                          default=""),
+        "password_env": str_of("The environment variable holding that DN's password.",
+                               ENV_NAME, default=""),
+        "password_file": str_of("Or the file holding it (relative to the estate or "
+                                "absolute; owner-only, out of git).", PASSWORD_FILE,
+                                default=""),
+        "organisations_base": str_of("Where the organisations are (searched below).", DN,
+                                     default=""),
+        "people_base": str_of("Where the people are.", DN, default=""),
+        "groups_base": str_of("Where the groups that give roles are.", DN, default=""),
+        "organisations": obj_of("Which entries are organisations and which attributes "
+                                "hold what.", {
+            "object_class": _attr("Their object class.", "govcloudOrganisation"),
+            "name": _attr("The attribute holding the name.", "ou"),
+            "code": _attr("The attribute holding the stable code, which becomes the "
+                          "department id (never the name: names change).", "govcloudCode"),
+            "cost_centre": _attr("The attribute holding the finance cost centre (an "
+                                 "organisation with one is a department).",
+                                 "govcloudCostCentre"),
+            "parent": _attr("An attribute holding the parent's code; empty: the parent is "
+                            "the entry above.", "", LDAP_NAME_OR_EMPTY),
+        }, default={}),
+        "people": obj_of("Which entries are people and which attributes hold what.", {
+            "object_class": _attr("Their object class.", "inetOrgPerson"),
+            "login": _attr("The attribute people sign in with.", "uid"),
+            "name": _attr("The display name.", "cn"),
+            "email": _attr("The e-mail address.", "mail"),
+            "organisation": _attr("The attribute holding the code of the person's "
+                                  "organisation.", "departmentNumber"),
+        }, default={}),
+        "groups": obj_of("Which entries are groups and which portal role each gives.", {
+            "object_class": _attr("Their object class.", "groupOfNames"),
+            "name": _attr("The attribute naming a group.", "cn"),
+            "member": _attr("The attribute holding each member's DN.", "member"),
+            "roles": {"type": "object", "default": dict(GROUP_ROLES),
+                      "description": "Group name → the portal role it gives (member and "
+                      "approver in the person's own organisation).",
+                      "additionalProperties": {"type": "string", "enum": list(ROLES),
+                                               "description": "A portal role."}},
+        }, default={}),
+        "reread_seconds": int_of("How often a signed-in person's groups are read again (a "
+                                 "role taken away ends their session within this).", 1, 3600,
+                                 default=60),
+        "timeout_seconds": int_of("How long to wait for the directory.", 1, 120, default=10),
+    }, default={})
+
 SETTINGS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://govcloud.example/schema/estate-settings.json",
@@ -328,6 +402,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "dr_password_file": str_of("The file holding the DR repository's own password.",
                                        PASSWORD_FILE, default=""),
         }, default={}),
+        "directory": DIRECTORY_SCHEMA,
         "portal": obj_of("The self-service portal (govcloud serve).", {
             "token_max_days": int_of("The longest an API token may last, in days (govcloud "
                                      "tokens add --days; 90 unless given).", 1, 3650,

@@ -7,6 +7,7 @@ own catalogue, so it validates before anyone touches it.
 
 from __future__ import annotations
 
+import json
 import math
 
 from govcloud.core.model import Settings
@@ -28,15 +29,15 @@ def _column(text: str) -> str:
     return text.ljust(32) + " "
 
 
-def department_plan(department: str, settings: Settings, cost_centre: str) -> str:
-    """The skeleton of ``department``'s plan: one small server, antivirus and backup on."""
+def department_plan(department: str, settings: Settings, cost_centre: str,
+                    name: str = "") -> str:
+    """``department``'s plan, ``name`` (the directory's) or its id as its name."""
     flavors = sorted(settings.catalogue.flavors.values(),
                      key=lambda f: (f.vcpus, f.ram_gb, f.disk_gb, f.name))
-    flavor = flavors[0]
-    image = next(iter(settings.catalogue.images))
+    flavor, image = flavors[0], next(iter(settings.catalogue.images))
     ram = math.ceil(flavor.ram_gb)
-    suffix = settings.catalogue.website_suffixes[0] if settings.catalogue.website_suffixes \
-        else "example.gov.cn"
+    shown = json.dumps(name, ensure_ascii=False) if name else department  # a YAML string
+    suffix = (settings.catalogue.website_suffixes or ("example.gov.cn",))[0]
     return f"""{SCHEMA_LINE}
 # The tenancy plan of department {department}: what it asks of the shared cloud.
 # It validates as written; edit what the comments point at, then run
@@ -44,7 +45,7 @@ def department_plan(department: str, settings: Settings, cost_centre: str) -> st
 # (the plan shows what apply will create and what it adds to the monthly bill).
 department:
   {_column(f"id: {department}")}# never change it: every resource name derives from it
-  {_column(f"name: {department}")}# the official name, e.g. 青岛市水务管理局
+  {_column(f"name: {shown}")}# the official name, e.g. 青岛市水务管理局
   name_en: ""                      # the English name
   {_column(f"cost_centre: {cost_centre}")}# the finance cost centre that pays (unique in the estate)
   zone: intranet                   # intranet (公务内网), or extranet (公务外网: public sites)

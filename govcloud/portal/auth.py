@@ -9,7 +9,10 @@ check (``csrf``). A token on a page is no sign-in.
 
 With the openstack driver people sign in with Keystone: their role assignments are read
 again at most every ``FOLLOW_SECONDS`` while they are signed in (a role taken away ends the
-session), and a Keystone token is checked with Keystone at most that often.
+session), and a Keystone token is checked with Keystone at most that often. With a
+``directory`` in govcloud.yaml people sign in with their directory password (a bind), and
+their groups are read again every ``directory.reread_seconds`` likewise; a local account
+(made with govcloud users add) still signs in with its own password beside them.
 
 The backend returns the caller (``Caller``: their session and whether it came with a token)
 and its scopes (``authenticated`` and the role); ``Admission`` then lets the request through
@@ -31,7 +34,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from govcloud.access import second_factor, tokens, users
+from govcloud.access import directory, second_factor, tokens, users
 from govcloud.drivers.base import Ability
 from govcloud.errors import DriverError
 from govcloud.portal import sessions
@@ -81,6 +84,9 @@ class SignIn:
         self.keystone = portal.driver.can(Ability.SIGN_IN)
         self._followed: dict[str, float] = {}  # session token -> when its roles were read
         self._callers: dict[str, tuple[float, users.Person | None]] = {}  # token digests
+        settings = portal.estate.settings.directory
+        self.directory = directory.Directory(settings, portal.root) if settings.enabled \
+            else None
 
     def presents_token(self, conn: HTTPConnection) -> bool:
         """Whether the request carries an API token (Bearer, or Keystone's X-Auth-Token)."""
@@ -96,7 +102,11 @@ class SignIn:
                                 conn.client.host if conn.client else "unknown")
         if session is not None:
             session = self._factor(session)
-        if session is None or not session.person.keystone_id or not self.keystone:
+        if session is None:
+            return None
+        if session.person.directory_dn and self.directory is not None:
+            return self._follow_directory(session, self.directory)
+        if not session.person.keystone_id or not self.keystone:
             return session
         last = self._followed.get(session.token)
         if last is not None and time.monotonic() - last < FOLLOW_SECONDS:
@@ -109,6 +119,28 @@ class SignIn:
             return session  # Keystone does not answer: read again on the next request
         person = users.follow_keystone(portal.store, session.person, held,
                                         estate.settings.keystone, set(estate.plans))
+        return self._followed_to(session, person)
+
+    def _follow_directory(self, session: sessions.Session, found: directory.Directory
+                          ) -> sessions.Session | None:
+        """A directory person's session, their groups read again when
+        ``directory.reread_seconds`` have passed (None once they give no role)."""
+        last = self._followed.get(session.token)
+        if last is not None and \
+                time.monotonic() - last < found.settings.reread_seconds:
+            return session
+        try:
+            now = found.member(session.person.directory_dn)
+        except directory.DirectoryUnavailable:
+            return session  # the directory does not answer: read again on the next request
+        person = directory.follow(self.portal.store, session.person, now, found,
+                                  set(self.portal.estate.plans))
+        return self._followed_to(session, person)
+
+    def _followed_to(self, session: sessions.Session, person: users.Person | None
+                     ) -> sessions.Session | None:
+        """The session with its person's roles as read again; ended when they have none."""
+        portal = self.portal
         if person is None:
             sessions.end(portal.store, session.token)
             self._followed.pop(session.token, None)
@@ -132,7 +164,8 @@ class SignIn:
         return session
 
     def started(self, session: sessions.Session) -> None:
-        """A Keystone person's roles were read just now (at sign-in, or followed)."""
+        """A Keystone or directory person's roles were read just now (at sign-in, or
+        followed)."""
         if len(self._followed) > 10_000:
             self._followed.clear()
         self._followed[session.token] = time.monotonic()
@@ -174,7 +207,11 @@ class SignIn:
         "enrol" or "code": their second factor); ``users.SignInRefused`` otherwise."""
         portal = self.portal
         estate = portal.estate
-        if not self.keystone:
+        local = users.find(portal.store, name) if len(name) <= 64 else None
+        if self.directory is not None and (local is None or local.origin != "local"):
+            person = directory.sign_in(portal.store, name, password, client, self.directory,
+                                       set(estate.plans))
+        elif not self.keystone:
             person = users.sign_in(portal.store, name, password, client)
         else:
             # Keystone took the password alone, so it enforced no second factor of its own

@@ -90,7 +90,7 @@ class Endpoints:
         person, factor = await run_in_threadpool(self.signing.check_password, name, password,
                                                  client)
         session = await run_in_threadpool(sessions.start, self.portal.store, person, factor)
-        if person.keystone_id:
+        if person.keystone_id or person.directory_dn:
             self.signing.started(session)  # its roles were read just now
         target = safe_next(form.get("next", "/"))
         response = RedirectResponse(

@@ -16,6 +16,7 @@ ZH = {
     "Origin": "来源",
     "local": "本地账号",
     "keystone": "Keystone 账号",
+    "directory": "统一目录账号",
     "Home": "首页",
     "Departments": "部门",
     "Department": "部门",
@@ -292,6 +293,11 @@ ZH = {
         "请输入认证器应用当前显示的验证码（或一个恢复码）",
     "the sign-in cannot be checked now: Keystone does not answer":
         "暂时无法验证登录：Keystone 无响应",
+    "the sign-in cannot be checked now: the directory does not answer":
+        "暂时无法验证登录：统一目录无响应",
+    "your directory account is locked (after repeated wrong passwords, or by the directory's "
+    "administrators)": "您的统一目录账号已被锁定（多次密码错误，或由目录管理员锁定）",
+    "ask the directory's administrators to unlock it": "请联系目录管理员解锁",
     "try again in a few minutes, or tell an operator": "请几分钟后再试，或告知运维人员",
     "this session waits for its second factor: nothing else can be done with it until then":
         "此会话尚未完成第二认证因素验证，在此之前不能进行其他操作",

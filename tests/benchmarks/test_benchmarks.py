@@ -30,7 +30,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
 REAL = {"backup_dr": "root, ansible, restic, ClamAV and nginx",
-        "openstack_apply": "the OpenStack test cloud"}
+        "openstack_apply": "the OpenStack test cloud",
+        "directory_sync": "slapd (.ci/install-directory)"}
 RUN_BY = {"watcher_consolidate": "placement.py --watcher-python (needs python-watcher)"}
 # What each quick check prints when it has measured: a line of its figures.
 FIGURES = {

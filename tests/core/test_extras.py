@@ -18,7 +18,8 @@ from govcloud.errors import MissingExtra
 from govcloud.services import runner
 from tests.support.estate import REPO
 
-HIDDEN = ("openstack", "keystoneauth1", "ansible_runner", "ansible", "openpyxl", "psycopg")
+HIDDEN = ("openstack", "keystoneauth1", "ansible_runner", "ansible", "openpyxl", "psycopg",
+          "ldap3")
 PRELUDE = ("import sys\n"
            f"for name in {HIDDEN!r}:\n"
            "    sys.modules[name] = None  # import fails: not installed\n"
@@ -66,6 +67,15 @@ def test_each_extra_used_without_it_names_its_pip_command(estate: Path) -> None:
     _refused(slim(estate, "show", env={"GOVCLOUD_STATE_URL": "postgresql://gc@127.0.0.1:1/gc"}),
              "postgres", "psycopg")
     settings = yaml.safe_load((estate / "govcloud.yaml").read_text(encoding="utf-8"))
+    settings["directory"] = {"url": "ldap://127.0.0.1:1", "bind_dn": "cn=govcloud",
+                             "password_env": "GOVCLOUD_DIRECTORY_PASSWORD",
+                             "organisations_base": "ou=o", "people_base": "ou=p",
+                             "groups_base": "ou=g"}
+    (estate / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True),
+                                          encoding="utf-8")
+    _refused(slim(estate, "directory", "sync", env={"GOVCLOUD_DIRECTORY_PASSWORD": "x"}),
+             "directory", "ldap3")
+    del settings["directory"]
     settings["cloud"]["driver"] = "openstack"
     (estate / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True),
                                           encoding="utf-8")
@@ -87,9 +97,9 @@ def test_the_test_extra_installs_every_extra() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     features = sorted(set(extras) - {"all", "test", "bench"})
-    assert features == ["openstack", "portal", "postgres", "services", "xlsx"]
+    assert features == ["directory", "openstack", "portal", "postgres", "services", "xlsx"]
     (everything,) = extras["all"]
     assert sorted(everything.removeprefix("govcloud[").removesuffix("]").split(",")) == features
     assert "govcloud[all]" in extras["test"]
-    heavy = ("openstacksdk", "ansible", "openpyxl", "psycopg", "starlette", "argon2")
+    heavy = ("openstacksdk", "ansible", "openpyxl", "psycopg", "starlette", "argon2", "ldap3")
     assert [d for d in project["dependencies"] if d.startswith(heavy)] == []

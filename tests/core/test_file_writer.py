@@ -53,3 +53,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yaml", "sub"]
     assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_many_files_written_at_once_hold_their_content_and_leave_no_temporary_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = {tmp_path / f"d{n}.yaml": f"name: 第{n}局\n" for n in range(50)}
+    files.write_all(made)
+    assert all(p.read_text(encoding="utf-8") == text for p, text in made.items())
+    assert {p.stat().st_mode & 0o777 for p in made} == {0o666 & ~_umask()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in made)
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "sync", full)  # a failure before the renames: nothing is left
+    with pytest.raises(OSError):
+        files.write_all({tmp_path / "new.yaml": "x: 1\n"})
+    assert not (tmp_path / "new.yaml").exists() and not list(tmp_path.glob(".*part"))

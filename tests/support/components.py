@@ -19,7 +19,7 @@ from tests.support.pyramid import CI, require
 INSTALL = {"nginx": ".ci/install-services", "clamav": ".ci/install-services",
            "restic": ".ci/install-services", "sshd": ".ci/install-services",
            "prometheus": ".ci/install-reports",
-           "chromium": ".ci/install-reports"}
+           "chromium": ".ci/install-reports", "slapd": ".ci/install-directory"}
 T = TypeVar("T")
 
 

@@ -18,7 +18,7 @@ import pytest
 CI = os.environ.get("CI", "").lower() == "true"
 
 COMPONENTS = ("openstack", "ansible", "nginx", "clamav", "restic", "postgres", "prometheus",
-              "chromium", "sshd")
+              "chromium", "sshd", "slapd")
 # Fixtures that start or reach a real component, and every component each one needs.
 REAL_FIXTURES: dict[str, tuple[str, ...]] = {
     "postgres_url": ("postgres",),
@@ -27,6 +27,7 @@ REAL_FIXTURES: dict[str, tuple[str, ...]] = {
     "rig": ("ansible", "nginx", "clamav", "restic"),
     "servers_estate": ("ansible", "nginx", "clamav", "restic", "sshd"),
     "prometheus": ("prometheus",),
+    "slapd": ("slapd",),
 }
 
 _PROBLEMS = pytest.StashKey[list[str]]()
