@@ -35,6 +35,14 @@ Measured 2026-11-27 02:35 UTC on the project's 2-core machine, otherwise idle (l
     websites  govcloud validate         2.18   2.17   1.91×  1.91×  met
     websites  govcloud plan -o json     2.72   2.71   2.38×  2.37×  met
 
+At 10,000 departments (2026-12-07 01:30 UTC, ``--estate`` of estate_gen's servers shape,
+``--rounds 1``, the machine shared at load average 15 to 16, so wall-clock time is no measure
+and CPU time is): parse 5.15 s CPU; validate 13.6 s (2.64×, peak 134 MB); plan -o json
+21.7 s (4.21×: MISSED, peak 806 MB). Before core/checks looked a domain up by its parent
+names, plan there had used over 90 s of CPU (stopped unfinished), most of it comparing each
+domain with every earlier one. Where plan's remaining time goes at this size is not profiled
+yet.
+
 An earlier run the same hour (``--rounds 5``, load 1.0) gave servers ``plan -o json`` 2.75×
 and websites 2.85×. The margin on the servers-shaped plan is thin, and this machine is noisy:
 within one run the same command's CPU time varied from 3.8 s to 5.9 s between rounds, and a
