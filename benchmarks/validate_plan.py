@@ -35,6 +35,13 @@ Measured 2026-11-27 02:35 UTC on the project's 2-core machine, otherwise idle (l
     websites  govcloud validate         2.18   2.17   1.91×  1.91×  met
     websites  govcloud plan -o json     2.72   2.71   2.38×  2.37×  met
 
+An earlier run the same hour (``--rounds 5``, load 1.0) gave servers ``plan -o json`` 2.75×
+and websites 2.85×. The margin on the servers-shaped plan is thin, and this machine is noisy:
+within one run the same command's CPU time varied from 3.8 s to 5.9 s between rounds, and a
+run beside a test suite (load 4 to 7, 2026-11-27 00:13) measured 3.18×. Where the time goes
+(py-spy): reading the YAML 29% (about the C loader's own time), the policies in CEL 19%, the
+plan's cost 14% (placement 8%), making the plan 7%, the desired state 5.5%, imports 4%.
+
 At 10,000 departments (2026-12-07 01:30 UTC, ``--estate`` of estate_gen's servers shape,
 ``--rounds 1``, the machine shared at load average 15 to 16, so wall-clock time is no measure
 and CPU time is): parse 5.15 s CPU; validate 13.6 s (2.64×, peak 134 MB); plan -o json
@@ -42,13 +49,6 @@ and CPU time is): parse 5.15 s CPU; validate 13.6 s (2.64×, peak 134 MB); plan 
 names, plan there had used over 90 s of CPU (stopped unfinished), most of it comparing each
 domain with every earlier one. Where plan's remaining time goes at this size is not profiled
 yet.
-
-An earlier run the same hour (``--rounds 5``, load 1.0) gave servers ``plan -o json`` 2.75×
-and websites 2.85×. The margin on the servers-shaped plan is thin, and this machine is noisy:
-within one run the same command's CPU time varied from 3.8 s to 5.9 s between rounds, and a
-run beside a test suite (load 4 to 7, 2026-11-27 00:13) measured 3.18×. Where the time goes
-(py-spy): reading the YAML 29% (about the C loader's own time), the policies in CEL 19%, the
-plan's cost 14% (placement 8%), making the plan 7%, the desired state 5.5%, imports 4%.
 """
 
 from __future__ import annotations
