@@ -16,17 +16,18 @@ the same turns, and prints its figure beside (the same goal judged on this one o
     python benchmarks/startup.py [--runs 9] [--against /work/main]
     python benchmarks/startup.py --quick    # a quick check: a few lines once, no verdict
 
-Measured 2026-12-07 on the project's 2-core machine (load average about 2 from other work),
-``--runs 9 --against`` the checkout before (every command module imported by every command),
-CPU seconds:
+Measured 2026-12-07 01:35 UTC on the project's 2-core machine, shared (load average 12 to
+14, which inflates every figure: a bare interpreter takes 0.032 s idle), ``--runs 3 --against``
+main before this change (every command module imported by every command), CPU seconds:
 
-    command line                             cpu s  before s
-    python -c pass                           0.032     0.032
-    python -c 'import click'                 0.048     0.048
-    govcloud --version                       0.053     0.39
-    completion: govcloud pl<Tab>             0.060     0.40
-    govcloud plan --help                     0.072     0.40
-    slowest COMMAND --help: see the table    ≤ 0.20
+    command line                              cpu s  before s
+    python -c pass                            0.046     0.049
+    python -c 'import click'                  0.076     0.075
+    govcloud --version                        0.082     0.354  ≤ 0.10 met
+    completion: govcloud pl<Tab>              0.092     0.344  ≤ 0.10 met
+    completion: govcloud report ch<Tab>       0.087     0.333  ≤ 0.10 met
+    govcloud --help                           0.106     0.335  ≤ 0.20 met
+    govcloud COMMAND --help (25 commands)     0.082-0.097  0.319-0.373  ≤ 0.20 met
 """
 
 from __future__ import annotations
