@@ -44,8 +44,10 @@ plan's cost 14% (placement 8%), making the plan 7%, the desired state 5.5%, impo
 
 At 10,000 departments (2026-12-07 01:30 UTC, ``--estate`` of estate_gen's servers shape,
 ``--rounds 1``, the machine shared at load average 15 to 16, so wall-clock time is no measure
-and CPU time is): parse 5.15 s CPU; validate 13.6 s (2.64×, peak 134 MB); plan -o json
-21.7 s (4.21×: MISSED, peak 806 MB). Before core/checks looked a domain up by its parent
+and CPU time is): servers: parse 5.15 s CPU; validate 13.6 s (2.64×, peak 134 MB); plan -o
+json 21.7 s (4.21×: missed, peak 806 MB). websites (load 12 to 14): parse 4.65 s; validate
+12.2 s (2.63×, 2.90× wall, peak 140 MB); plan -o json 15.0 s (3.23×, 3.25× wall: missed,
+peak 529 MB). Before core/checks looked a domain up by its parent
 names, plan there had used over 90 s of CPU (stopped unfinished), most of it comparing each
 domain with every earlier one. Where plan's remaining time goes at this size is not profiled
 yet.
