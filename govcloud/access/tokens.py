@@ -2,7 +2,7 @@
 ``Authorization: Bearer`` header instead of signing in. Each token belongs to a person (its
 owner, an account of the portal) and carries the owner's role (and, for member or approver,
 department); it may only read (scope ``read``) or also act (``write``), and it expires
-(``DEFAULT_DAYS`` unless made for fewer, never more than the estate's
+(``TOKEN_DAYS`` unless made for fewer, never more than the estate's
 ``portal.token_max_days``). It is shown once when it is made, stored only as its SHA-256
 (it is 256 random bits, so no slow hash is needed), and revocable. Making and revoking one
 are audit records; a token acts as the person ``token:<id>``, and separation of duties
@@ -11,7 +11,7 @@ counts its owner (``principal``): nobody approves with a token what they asked f
 A token stops working when it is revoked, when it expires, and when its owner's account is
 disabled, removed or no longer holds the token's role and department. Tokens made before
 tokens had owners (no row in ``token_terms``) belong to whoever made them, may act, and
-expire ``DEFAULT_DAYS`` after they were made.
+expire ``TOKEN_DAYS`` after they were made.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from govcloud.access.users import Person
 from govcloud.audit import trail
 from govcloud.clock import now, stamp
 from govcloud.core.patterns import check_line
-from govcloud.core.roles import DEPARTMENT_ROLES, check_account
+from govcloud.core.roles import DEPARTMENT_ROLES, SCOPES, TOKEN_DAYS, check_account
 from govcloud.errors import GovcloudError
 from govcloud.state.store import Store
 
@@ -39,8 +39,6 @@ TERMS = """CREATE TABLE IF NOT EXISTS token_terms (
     id TEXT PRIMARY KEY, owner TEXT NOT NULL, scope TEXT NOT NULL, expires_at TEXT NOT NULL)"""
 MAX_LABEL = 200
 PREFIX = "gct_"  # a token reads gct_<id>_<secret>
-SCOPES = ("read", "write")
-DEFAULT_DAYS = 90
 COLUMNS = ("t.id, t.role, t.department, t.label, t.created_by, t.created_at, t.revoked_at, "
            "k.owner, k.scope, k.expires_at")
 FROM = "FROM tokens t LEFT JOIN token_terms k ON k.id = t.id"
@@ -82,8 +80,8 @@ def _later(at: str, days: int) -> str:
 
 def _token(row: tuple[Any, ...]) -> Token:
     tid, role, department, label, by, at, revoked, owner, scope, expires = row
-    if owner is None:  # made before tokens had owners: its maker's, acting, DEFAULT_DAYS
-        owner, scope, expires = by, "write", _later(at, DEFAULT_DAYS)
+    if owner is None:  # made before tokens had owners: its maker's, acting, TOKEN_DAYS
+        owner, scope, expires = by, "write", _later(at, TOKEN_DAYS)
     return Token(tid, role, department or None, label, by, at, revoked or None, owner, scope,
                  expires)
 
@@ -136,7 +134,7 @@ def _terms(store: Store, owner: str, role: str | None, department: str | None, s
 
 def add(store: Store, departments: set[str], owner: str, label: str, actor: str, *,
         role: str | None = None, department: str | None = None, scope: str = "read",
-        days: int = DEFAULT_DAYS, max_days: int = 365, source: str = "cli"
+        days: int = TOKEN_DAYS, max_days: int = 365, source: str = "cli"
         ) -> tuple[Token, str]:
     """A new token of ``owner`` (with their role and department) and its secret text (shown
     once; only its SHA-256 is kept)."""

@@ -1,6 +1,6 @@
 """The ``govcloud`` click group and ``main()``, the entry point that keeps every traceback
-from the user. The command modules register their commands on ``cli`` when imported;
-``govcloud.cli`` imports them all."""
+from the user. The group's commands are named in ``cli/commands`` and each one's module is
+imported only when that command runs (or its help is shown)."""
 
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import NoReturn
 import click
 
 from govcloud import __version__
+from govcloud.cli.commands import COMMANDS, Lazy
 from govcloud.errors import GovcloudError, ValidationFailed
-from govcloud.state import crashlog
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(commands=Lazy(COMMANDS),
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="govcloud")
 @click.option("--estate", "-C", "estate", type=click.Path(file_okay=False, path_type=Path),
               default=".", show_default=True, envvar="GOVCLOUD_ESTATE",
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _crashed(exc: BaseException, argv: list[str] | None) -> NoReturn:
+    from govcloud.state import crashlog
+
     log = crashlog.write(exc, _estate_of(argv))
     where = f"the details are in {log}. Please report it with that file" if log else \
         "no log could be written (set GOVCLOUD_LOG_DIR to a writable folder)"

@@ -5,21 +5,19 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from govcloud.applying import engine
-from govcloud.audit import retention, trail
-from govcloud.cli.app import cli
 from govcloud.cli.options import SQL_INTEGER, out_file, root
 from govcloud.cli.output import emit_json, output_option
-from govcloud.core.trail import Entry, Head
 from govcloud.errors import GovcloudError
-from govcloud.estate.files import not_a_file, write_bytes
-from govcloud.state.store import holder_id
+
+if TYPE_CHECKING:
+    from govcloud.core.trail import Entry, Head
 
 
-@cli.group()
+@click.group()
 def audit() -> None:
     """The audit trail: every sign-in (and failed one), account change, request, decision and
     apply, with who, when, what before and after, and why; append-only, each record sealed
@@ -34,6 +32,8 @@ def audit() -> None:
 def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> Head | None:
     if value is None:
         return None
+    from govcloud.core.trail import Head
+
     head = Head.parse(value)
     if head is None or not 1 <= head.seq <= SQL_INTEGER:  # no record 0 (or past any row)
         raise click.BadParameter(f"{value[:80]!r} is not SEQ:HASH (what audit verify printed: "
@@ -71,6 +71,9 @@ def verify(ctx: click.Context, head: Head | None, archive: Path | None, output: 
     if archive and head:
         raise click.UsageError("give --head or --archive, not both: --head checks the trail "
                                "in the store")
+    from govcloud.applying import engine
+    from govcloud.audit import retention, trail
+
     with engine.records(root(ctx)) as (_, store):
         verdict = retention.check_archive(store, archive) if archive else \
             trail.verify(store, head)
@@ -104,6 +107,10 @@ def export(ctx: click.Context, out: Path | None) -> None:
     Example:
       govcloud audit export --out audit-2026-11.jsonl
     """
+    from govcloud.applying import engine
+    from govcloud.audit import retention, trail
+    from govcloud.estate.files import write_bytes
+
     with engine.records(root(ctx)) as (_, store):
         records = trail.entries(store)
     text = retention.jsonl(records)
@@ -118,6 +125,8 @@ def export(ctx: click.Context, out: Path | None) -> None:
 
 def _export(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None:
+        from govcloud.estate.files import not_a_file
+
         try:
             not_a_file(value, "--export")  # before any work: the write checks again
         except GovcloudError as exc:
@@ -147,6 +156,11 @@ def prune(ctx: click.Context, before: datetime | None, export: Path | None, reas
     Example:
       govcloud audit prune --export audit-before-2026-06.jsonl --reason "yearly archive"
     """
+    from govcloud.applying import engine
+    from govcloud.audit import retention
+    from govcloud.estate.files import write_bytes
+    from govcloud.state.store import holder_id
+
     retention.check_reason(reason)
     with engine.records(root(ctx)) as (estate, store):
         days = estate.settings.audit.retention_days

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from govcloud.applying import engine
-from govcloud.applying.migrations import MigrationResult
-from govcloud.cli.app import cli
 from govcloud.cli.options import root, session
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.errors import GovcloudError
-from govcloud.placement import capacity, cloud
-from govcloud.placement.consolidation import Migration, MigrationPlan
+
+if TYPE_CHECKING:
+    from govcloud.applying.migrations import MigrationResult
+    from govcloud.placement import capacity, cloud
+    from govcloud.placement.consolidation import Migration, MigrationPlan
 
 
-@cli.command("capacity")
+@click.command("capacity")
 @click.option("--add", "add", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="What if this tenancy plan joins (repeatable); may be a file in plans/.")
@@ -45,6 +45,9 @@ def capacity_command(ctx: click.Context, add: tuple[Path, ...], output: str) -> 
       govcloud capacity
       govcloud capacity --add plans/new.yaml --output json
     """
+    from govcloud.applying import engine
+    from govcloud.placement import capacity, cloud
+
     result = engine.capacity(root(ctx), list(add))
     if output == "json":
         emit_json(result.as_dict())
@@ -72,7 +75,7 @@ def _what_if_text(change: capacity.WhatIf) -> str:
     return "\n".join(lines)
 
 
-@cli.command()
+@click.command()
 @click.option("--target-hosts", type=click.IntRange(1), default=None,
               help="Hosts in use to reach, in total (default: the re-pack floor).")
 @click.option("--max-migrations", type=click.IntRange(0), default=None,
@@ -108,6 +111,8 @@ def consolidate(ctx: click.Context, target_hosts: int | None, max_migrations: in
       govcloud consolidate --max-migrations 10
       govcloud consolidate --apply --yes
     """
+    from govcloud.applying import engine
+
     with session(ctx) as s:
         if not apply_:
             plan = engine.consolidation(s, target_hosts, max_migrations)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
-from govcloud.cli.app import cli
 from govcloud.cli.options import session
 from govcloud.cli.output import emit_json, output_option
 from govcloud.errors import GovcloudError
 
 
-@cli.group()
+@click.group()
 def credentials() -> None:
     """Cloud credentials for a department's IT staff (openstack driver).
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import click
 
-from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option
-from govcloud.estate import organisations
-from govcloud.state.store import holder_id
 
 
-@cli.group()
+@click.group()
 def directory() -> None:
     """The LDAP directory named in govcloud.yaml (directory:): its organisations become
     departments, its people sign in to the portal with their directory password.
@@ -38,6 +35,9 @@ def sync(ctx: click.Context, yes: bool, output: str) -> None:
     Example:
       govcloud directory sync && govcloud directory sync --yes
     """
+    from govcloud.estate import organisations
+    from govcloud.state.store import holder_id
+
     found = organisations.plan(root(ctx))
     applied = organisations.apply(root(ctx), found, holder_id()) if yes and not found.empty \
         else None

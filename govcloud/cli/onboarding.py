@@ -6,11 +6,8 @@ from pathlib import Path
 
 import click
 
-from govcloud.cli.app import cli
-from govcloud.estate import onboarding
 
-
-@cli.command()
+@click.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.pass_context
 def init(ctx: click.Context, path: Path | None) -> None:
@@ -23,6 +20,8 @@ def init(ctx: click.Context, path: Path | None) -> None:
     Example:
       govcloud init estate && govcloud -C estate new department water
     """
+    from govcloud.estate import onboarding
+
     dest = path or ctx.find_root().obj or Path(".")
     files = onboarding.init(dest)
     click.echo(f"Started an estate in {dest}: {', '.join(files)}.")
@@ -30,7 +29,7 @@ def init(ctx: click.Context, path: Path | None) -> None:
                f"govcloud -C {dest} new department ID")
 
 
-@cli.group()
+@click.group()
 def new() -> None:
     """Add something new to the estate, written so that it validates as it stands.
 
@@ -52,6 +51,8 @@ def new_department(ctx: click.Context, department_id: str) -> None:
     Example:
       govcloud new department water && govcloud plan
     """
+    from govcloud.estate import onboarding
+
     made = onboarding.new_department(ctx.find_root().obj or Path("."), department_id)
     for d in made.checked.diagnostics:
         click.echo(d.render(), err=d.severity == "error")

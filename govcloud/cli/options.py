@@ -1,9 +1,6 @@
-"""What several command modules share, defined once: the estate session of a command, the
-``report`` group, and the options for a month and an output file.
-
-``report`` holds the security report (services) and the finance reports (reports); both
-modules import it from here, so neither depends on the other being loaded first.
-"""
+"""What several command modules share, defined once: the estate session of a command and
+the options for a month and an output file. Light to import (a command's help imports it):
+the engine is imported when a session opens."""
 
 from __future__ import annotations
 
@@ -13,23 +10,18 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from govcloud.applying import engine
-from govcloud.cli.app import cli
 from govcloud.clock import clock
 from govcloud.errors import GovcloudError
-from govcloud.estate.files import not_a_file
 from govcloud.finance.period import Month, Span
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from govcloud.applying import engine
 
-report = click.Group("report", help="Reports per department: security findings, "
-                     "utilization, chargeback, savings.\n\n\b\nExample:\n"
-                     "  govcloud report security")
-cli.add_command(report)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def root(ctx: click.Context) -> Path:
@@ -40,6 +32,8 @@ def root(ctx: click.Context) -> Path:
 @contextmanager
 def session(ctx: click.Context) -> Iterator[engine.EstateSession]:
     """The command's estate, opened with its state store and driver."""
+    from govcloud.applying import engine
+
     with engine.session(root(ctx)) as s:
         yield s
 
@@ -100,6 +94,8 @@ def period_option(f: F) -> F:
 
 def _out_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None:
+        from govcloud.estate.files import not_a_file
+
         not_a_file(value)  # before any work: the write checks again (estate/files)
     return value
 

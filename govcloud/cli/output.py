@@ -7,14 +7,12 @@ import io
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from govcloud.core import jsontext
-from govcloud.estate.files import write_bytes
-from govcloud.reports.text import csv_cell, table
-from govcloud.reports.views import Report
+if TYPE_CHECKING:
+    from govcloud.reports.views import Report
 
 __all__ = ["csv_text", "emit_csv", "emit_json", "emit_report", "output_option", "table"]
 
@@ -29,9 +27,19 @@ def output_option(*formats: str) -> Callable[[F], F]:
                         help="Output format.")
 
 
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
+    """A plain text table (``reports/text.table``, imported when a command prints one: the
+    reports package imports the finance it renders)."""
+    from govcloud.reports.text import table as text_table
+
+    return text_table(header, rows, align)
+
+
 def emit_json(data: Any) -> None:
     """JSON for machines, compact (orjson: a 2,000-department plan in a tenth of a second);
     indented only for a person at a terminal."""
+    from govcloud.core import jsontext
+
     out = sys.stdout
     text = jsontext.dumps(data, indent=out.isatty())
     # Written as it is: click.echo would scan the whole text for colour codes to strip.
@@ -65,6 +73,9 @@ def emit_report(rep: Report, output: str, out: Path | None, workbook: Path) -> N
     """A finance report in the format asked for: on standard output, or in the file ``out``
     when given (every format, written as every ``--out`` is: ``write_bytes``); an XLSX always
     goes to a file, ``out`` or else ``workbook``."""
+    from govcloud.core import jsontext
+    from govcloud.estate.files import write_bytes
+
     if output == "xlsx":
         from govcloud.reports.xlsx import workbook as render
 
@@ -89,5 +100,7 @@ def emit_report(rep: Report, output: str, out: Path | None, workbook: Path) -> N
 
 
 def _csv_of(rep: Report) -> tuple[Sequence[str], list[list[Any]]]:
+    from govcloud.reports.text import csv_cell
+
     header, rows = rep.main
     return header, [[csv_cell(v) for v in r] for r in rows]

@@ -6,33 +6,21 @@ import json
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from govcloud.applying import engine
-from govcloud.cli.app import cli
 from govcloud.cli.options import Whole, out_file, root, session
 from govcloud.cli.output import emit_json, output_option
-from govcloud.cli.render import (
-    apply_text,
-    drift_text,
-    history_text,
-    interrupted_note,
-    journal_text,
-    plan_text,
-    show_text,
-    validate_text,
-)
-from govcloud.core.approvals import APPROVALS_SCHEMA
-from govcloud.core.planning import Change, Plan
-from govcloud.core.policy import POLICY_SCHEMA
-from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
 from govcloud.errors import GovcloudError
-from govcloud.finance.pricebook import PRICE_SCHEMA
-from govcloud.state.store import ApplyRecord
+
+if TYPE_CHECKING:
+    from govcloud.applying import engine
+    from govcloud.core.planning import Change, Plan
+    from govcloud.state.store import ApplyRecord
 
 
-@cli.command()
+@click.command()
 @output_option("text", "json")
 @click.pass_context
 def validate(ctx: click.Context, output: str) -> None:
@@ -46,6 +34,9 @@ def validate(ctx: click.Context, output: str) -> None:
     Example:
       govcloud validate
     """
+    from govcloud.applying import engine
+    from govcloud.cli.render import validate_text
+
     checked = engine.validate(root(ctx), prices=True)
     if output == "json":
         emit_json(checked.as_dict())
@@ -55,7 +46,7 @@ def validate(ctx: click.Context, output: str) -> None:
         ctx.exit(1)
 
 
-@cli.command()
+@click.command()
 @click.argument("which", type=click.Choice(["plan", "settings", "policy", "prices",
                                             "approvals"]), default="plan")
 def schema(which: str) -> None:
@@ -69,6 +60,11 @@ def schema(which: str) -> None:
     Example:
       govcloud schema plan > docs/schema/tenancy-plan.json
     """
+    from govcloud.core.approvals import APPROVALS_SCHEMA
+    from govcloud.core.policy import POLICY_SCHEMA
+    from govcloud.core.schema import PLAN_SCHEMA, SETTINGS_SCHEMA
+    from govcloud.finance.pricebook import PRICE_SCHEMA
+
     data = {"plan": PLAN_SCHEMA, "settings": SETTINGS_SCHEMA, "policy": POLICY_SCHEMA,
             "prices": PRICE_SCHEMA, "approvals": APPROVALS_SCHEMA}[which]
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -83,7 +79,7 @@ _delete_unmanaged = click.option(
          "plan lists it under Unmanaged; repeatable). Nothing unmanaged is deleted otherwise.")
 
 
-@cli.command()
+@click.command()
 @click.option("--prune", is_flag=True, help="Also delete orphans: resources of departments "
               "that have no plan (protected ones, and what they stand on, are never deleted).")
 @_delete_unmanaged
@@ -102,6 +98,9 @@ def plan(ctx: click.Context, prune: bool, delete_unmanaged: tuple[str, ...], out
     Example:
       govcloud plan --out plan.json && govcloud apply plan.json
     """
+    from govcloud.applying import engine
+    from govcloud.cli.render import plan_text
+
     with session(ctx) as s:
         p = s.plan(prune, delete_unmanaged)
         if output == "json":
@@ -150,7 +149,7 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
-@cli.command()
+@click.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
 @click.option("--prune", is_flag=True, help="Also delete orphans (see plan --prune).")
@@ -176,6 +175,9 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
       govcloud apply --yes
       govcloud plan --out plan.json && govcloud apply plan.json
     """
+    from govcloud.applying import engine
+    from govcloud.cli.render import apply_text
+
     with session(ctx) as s, engine.locked(s, lock_timeout):
         p = engine.saved_plan(s, plan_file, prune or bool(delete_unmanaged)) if plan_file \
             else s.plan(prune, delete_unmanaged)
@@ -211,12 +213,16 @@ def apply(ctx: click.Context, plan_file: Path | None, yes: bool, prune: bool,
 
 def _settled(records: list[ApplyRecord]) -> None:
     """Say which killed applies had done all their changes (their records are now closed)."""
+    from govcloud.cli.render import interrupted_note
+
     for rec in records:
         click.echo(interrupted_note(rec, "nothing was left to do, so it is recorded as finished"))
 
 
 def _confirmed(p: Plan, s: engine.EstateSession, yes: bool, output: str) -> bool:
     """Show a fresh plan and ask for confirmation; False when there is nothing to do."""
+    from govcloud.cli.render import plan_text
+
     if output == "text":
         click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
     if not p.has_changes:
@@ -231,7 +237,7 @@ def _confirmed(p: Plan, s: engine.EstateSession, yes: bool, output: str) -> bool
     return True
 
 
-@cli.command()
+@click.command()
 @output_option("text", "json")
 @click.pass_context
 def drift(ctx: click.Context, output: str) -> None:
@@ -243,6 +249,9 @@ def drift(ctx: click.Context, output: str) -> None:
     Example:
       govcloud drift --output json
     """
+    from govcloud.applying import engine
+    from govcloud.cli.render import drift_text
+
     with session(ctx) as s:
         items = engine.drift(s)
     if output == "json":
@@ -253,7 +262,7 @@ def drift(ctx: click.Context, output: str) -> None:
         ctx.exit(2)
 
 
-@cli.command()
+@click.command()
 @output_option("text", "json")
 @click.pass_context
 def show(ctx: click.Context, output: str) -> None:
@@ -263,6 +272,9 @@ def show(ctx: click.Context, output: str) -> None:
     Example:
       govcloud show
     """
+    from govcloud.applying import engine
+    from govcloud.cli.render import show_text
+
     with session(ctx) as s:
         data = engine.show(s)
     if output == "json":
@@ -271,7 +283,7 @@ def show(ctx: click.Context, output: str) -> None:
         click.echo(show_text(data))
 
 
-@cli.command()
+@click.command()
 @click.option("--limit", default=10, show_default=True,
               type=Whole(1, 100_000, "how many applies to list"),
               help="How many applies to list.")
@@ -290,6 +302,9 @@ def history(ctx: click.Context, limit: int, apply_id: str | None, output: str) -
     Example:
       govcloud history --limit 5
     """
+    from govcloud.applying import engine
+    from govcloud.cli.render import history_text, journal_text
+
     with session(ctx) as s:
         data = engine.journal(s, apply_id) if apply_id is not None else \
             engine.history(s, limit)

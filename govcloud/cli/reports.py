@@ -8,30 +8,35 @@ from pathlib import Path
 
 import click
 
-from govcloud.books import accounts, closing, metering, spans
-from govcloud.cli.app import cli
+from govcloud.cli.commands import Lazy
 from govcloud.cli.options import (
     PORT,
     out_file,
     out_folder,
     out_option,
     period_option,
-    report,
     root,
     session,
     span_of,
     span_options,
 )
 from govcloud.cli.output import emit_json, emit_report, output_option
-from govcloud.core.patterns import visible
-from govcloud.estate.files import write_bytes
 from govcloud.finance.period import Month
 
 FORMATS = ("text", "json", "csv", "xlsx")
 
+# The security and backup reports are the services' (cli/services); the others are below.
+report = click.Group("report", commands=Lazy({
+    "backup": "govcloud.cli.services:report_backup",
+    "security": "govcloud.cli.services:report_security"}),
+    help="Reports per department: security findings, utilization, chargeback, savings.\n\n"
+         "\b\nExample:\n  govcloud report security")
+
 
 def _report(ctx: click.Context, kind: str, period: Month, output: str, out: Path | None,
             detail: bool = False) -> None:
+    from govcloud.books import accounts
+
     with session(ctx) as s:
         rep = accounts.report(s.estate, s.store, kind, period, detail, output == "xlsx")
     emit_report(rep, output, out, Path(f"govcloud-{period}.xlsx"))
@@ -72,6 +77,8 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
       govcloud report chargeback --period 2026-10 --output csv > chargeback-2026-10.csv
       govcloud report chargeback --from 2026-01 --to 2026-12
     """
+    from govcloud.books import spans
+
     span = span_of(ctx, from_month, to_month)
     if span is None:
         _report(ctx, "chargeback", period, output, out)
@@ -131,6 +138,9 @@ def html_report(ctx: click.Context, period: Month, out: Path | None) -> None:
     Example:
       govcloud report html --period 2026-10 --out report.html
     """
+    from govcloud.books import accounts
+    from govcloud.estate.files import write_bytes
+
     with session(ctx) as s:
         page = accounts.html_page(s.estate, s.store, period)
     path = out or Path(f"govcloud-report-{period}.html")
@@ -152,6 +162,9 @@ def statement_report(ctx: click.Context, period: Month, department: str,
     Example:
       govcloud report statement --period 2026-10 --department finance
     """
+    from govcloud.books import accounts
+    from govcloud.estate.files import write_bytes
+
     with session(ctx) as s:
         page = accounts.statement_page(s.estate, s.store, period, department)
     path = out or Path(f"statement-{department}-{period}.html")
@@ -172,13 +185,15 @@ def publish(ctx: click.Context, period: Month, out: Path) -> None:
     Example:
       govcloud report publish --period 2026-10 --out open-data/
     """
+    from govcloud.books import closing
+
     with session(ctx) as s:
         files = closing.publish(s.store, period, out)
     for f in files:
         click.echo(f"Wrote {f}")
 
 
-@cli.group()
+@click.group()
 def statement() -> None:
     """Monthly statements: close a finished month so nothing can change it; reopen it, re-rate
     an open month, adjust a department's charge, and read the audit trail.
@@ -201,6 +216,8 @@ def statement_close(ctx: click.Context, period: Month) -> None:
     Example:
       govcloud statement close --period 2026-10
     """
+    from govcloud.books import closing
+
     with session(ctx) as s:
         c = closing.close(s.estate, s.store, period)
     st = c.statement
@@ -231,6 +248,8 @@ def statement_rerate(ctx: click.Context, period: Month, yes: bool, reason: str |
       govcloud statement rerate --period 2026-11
       govcloud statement rerate --period 2026-11 --yes --reason "power tariff corrected"
     """
+    from govcloud.books import accounts, closing
+
     if yes and not (reason or "").strip():
         raise click.BadParameter("--yes records the re-rate: give --reason \"…\" too",
                                  param_hint="--reason")
@@ -253,6 +272,8 @@ def statement_reopen(ctx: click.Context, period: Month, reason: str) -> None:
     Example:
       govcloud statement reopen --period 2026-10 --reason "backup GB counted twice"
     """
+    from govcloud.books import closing
+
     with session(ctx) as s:
         closing.reopen(s.store, period, reason)
     click.echo(f"Reopened {period} ({reason}).")
@@ -279,6 +300,9 @@ def statement_adjust(ctx: click.Context, period: Month, department: str, yuan: s
       govcloud statement adjust --period 2026-11 --department finance --yuan -120.50 \\
         --reason "October outage credit"
     """
+    from govcloud.books import closing
+    from govcloud.core.patterns import visible
+
     with session(ctx) as s:
         a = closing.adjust(s.estate, s.store, period, department, yuan, reason,
                            credit_balance)
@@ -298,6 +322,7 @@ def statement_audit(ctx: click.Context, period: str | None, output: str) -> None
       govcloud statement audit --period 2026-10
     """
     from govcloud.books import records
+    from govcloud.core.patterns import visible
 
     with session(ctx) as s:
         rows = records.audit_trail(s.store, Month.parse(period) if period else None)
@@ -309,7 +334,7 @@ def statement_audit(ctx: click.Context, period: str | None, output: str) -> None
                                f"{r['reason']}  {r['digest']}".rstrip()))
 
 
-@cli.group("usage")
+@click.group("usage")
 def usage_group() -> None:
     """Usage records in the state store, the input of every finance report.
 
@@ -330,6 +355,8 @@ def usage_collect(ctx: click.Context, period: Month, output: str) -> None:
     Example:
       govcloud usage collect --period 2026-10
     """
+    from govcloud.books import metering
+
     with session(ctx) as s:
         result = metering.collect(s.estate, s.store, s.driver, period)
     if output == "json":
@@ -342,7 +369,7 @@ def usage_collect(ctx: click.Context, period: Month, output: str) -> None:
                    f"parked; the placement needs {result['hosts_needed']}.")
 
 
-@cli.command()
+@click.command()
 @click.option("--port", type=PORT, default=9464, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--interval", type=click.FloatRange(0, 86400), default=10.0, show_default=True,

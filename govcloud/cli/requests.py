@@ -8,29 +8,25 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from govcloud.access import users
-from govcloud.access.users import Person
-from govcloud.applying import engine
-from govcloud.cli.app import cli
 from govcloud.cli.options import SQL_INTEGER, Whole, root
 from govcloud.cli.output import emit_json, output_option, table
-from govcloud.core import jsontext
-from govcloud.core.model import Estate
-from govcloud.core.patterns import visible
 from govcloud.errors import Diagnostic, GovcloudError
-from govcloud.estate.files import read_bytes
-from govcloud.requests import assessment, deciders, decisions, records
-from govcloud.state.store import Store, holder_id
+from govcloud.requests import records
+
+if TYPE_CHECKING:
+    from govcloud.access.users import Person
+    from govcloud.core.model import Estate
+    from govcloud.state.store import Store
 
 REQUEST_NUMBER = Whole(1, SQL_INTEGER, "a request number",
                        " (govcloud request list shows them)")
 
 
-@cli.group("request")
+@click.group("request")
 def request_() -> None:
     """Departments' requests: a proposed change to one plan file, judged (validation, policy,
     the changes, the monthly cost, capacity, who must approve) before it is filed, and written
@@ -46,16 +42,24 @@ def request_() -> None:
 def _opened(ctx: click.Context) -> Iterator[tuple[Estate, Store]]:
     """The estate and its store, with the requests approved by a rule but not written yet
     written first where they can be (so every request command finishes them)."""
+    from govcloud.applying import engine
+    from govcloud.requests import decisions
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (estate, store):
         decisions.write_approved(estate, store, f"cli {holder_id()}")
         yield estate, store
 
 
 def _state(store: Store, r: records.Request, brief: bool = False) -> str:
+    from govcloud.requests import deciders
+
     return deciders.shown_state(r, deciders.taker(store, r), brief)
 
 
 def _person(store: Store, name: str) -> Person:
+    from govcloud.access import users
+
     person = users.find(store, name)
     if person is None or person.disabled:
         raise GovcloudError(f"no active user {name!r}", "govcloud users list shows them")
@@ -71,6 +75,9 @@ def _payload(source: str) -> Any:
     """A request file's JSON (``-``: standard input), read as the estate's files are: a
     regular file only, at most 1 MB read, UTF-8, and no key given twice; any fault is one
     sentence naming the file, the line where it can, and the fix."""
+    from govcloud.core import jsontext
+    from govcloud.estate.files import read_bytes
+
     name = "standard input" if source == "-" else source
     if source == "-":
         raw: bytes | None = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
@@ -156,6 +163,9 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
       echo '{"kind": "replicas", "department": "finance", "reason": "year-end load",
              "server": "fin-budget-app", "count": 4}' | govcloud request new - --as li.wei
     """
+    from govcloud.requests import assessment, decisions
+    from govcloud.state.store import holder_id
+
     data = _payload(file)
     with _opened(ctx) as (estate, store):
         person = _person(store, as_)
@@ -196,6 +206,8 @@ def list_(ctx: click.Context, department: str | None, state: str | None, output:
     Example:
       govcloud request list --state waiting
     """
+    from govcloud.requests import deciders
+
     with _opened(ctx) as (_, store):
         found = records.listing(store, department, state)
         people = deciders.holders(store)
@@ -221,6 +233,9 @@ def show(ctx: click.Context, number: int, output: str) -> None:
     Example:
       govcloud request show 12
     """
+    from govcloud.core.patterns import visible
+    from govcloud.requests import deciders
+
     with _opened(ctx) as (_, store):
         found = records.find(store, number)
         if found is None:
@@ -254,6 +269,10 @@ def approve(ctx: click.Context, number: int, as_: str, reason: str) -> None:
     Example:
       govcloud request approve 12 --as admin
     """
+    from govcloud.applying import engine
+    from govcloud.requests import decisions
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (estate, store):
         done = decisions.approve(estate, store, _person(store, as_), number, reason,
                                  f"cli {holder_id()}")
@@ -278,6 +297,10 @@ def reject(ctx: click.Context, number: int, as_: str, reason: str, send_back: bo
     Example:
       govcloud request reject 12 --as admin --reason "use the shared database instead"
     """
+    from govcloud.applying import engine
+    from govcloud.requests import decisions
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (estate, store):
         done = decisions.close(store, _person(store, as_), number,
                                "returned" if send_back else "rejected", reason,
@@ -298,6 +321,7 @@ def escalate(ctx: click.Context, output: str) -> None:
       govcloud request escalate
     """
     from govcloud.requests import escalation
+    from govcloud.state.store import holder_id
 
     with _opened(ctx) as (estate, store):
         done = escalation.escalate(estate, store, f"cli {holder_id()}")

@@ -7,12 +7,11 @@ import os
 
 import click
 
-from govcloud.cli.app import cli
 from govcloud.cli.options import PORT, root
 from govcloud.errors import MissingExtra
 
 
-@cli.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (put a TLS proxy in front for other machines).")
 @click.option("--port", default=8080, show_default=True, type=PORT, help="Port to listen on.")

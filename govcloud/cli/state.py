@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from govcloud.applying import engine
-from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option
-from govcloud.core.model import Estate, Settings
 from govcloud.errors import GovcloudError
-from govcloud.state import backup
-from govcloud.state import move as state_move
-from govcloud.state.store import Store, store_url
-from govcloud.state.url import redact
+
+if TYPE_CHECKING:
+    from govcloud.core.model import Estate, Settings
+    from govcloud.state import backup
+    from govcloud.state.store import Store
 
 
-@cli.group()
+@click.group()
 def state() -> None:
     """The state store (state.url): last applied state, journal, lock, the sim cloud.
 
@@ -49,6 +48,8 @@ def init(ctx: click.Context) -> None:
     Example:
       govcloud state init
     """
+    from govcloud.applying import engine
+
     where, made = engine.init_state(ctx.find_root().obj or Path("."))
     if made:
         click.echo(f"Started a new, empty state store at {where}.")
@@ -57,12 +58,16 @@ def init(ctx: click.Context) -> None:
 
 
 def _settings(ctx: click.Context) -> tuple[Path, Settings]:
+    from govcloud.applying import engine
+
     estate = engine.validate(root(ctx)).estate()
     return estate.root, estate.settings
 
 
 def _plan(estate: Estate) -> backup.Probe:
     """``plan --detailed-exitcode`` on a restored store, as a line."""
+    from govcloud.applying import engine
+
     def probe(store: Store) -> str:
         planned = engine.plan_on(estate, store)
         if planned.converged:
@@ -101,6 +106,9 @@ def backup_cmd(ctx: click.Context, repository: str | None, password_file: Path |
       govcloud state backup
       govcloud state backup --init --repository /srv/backup/govcloud
     """
+    from govcloud.applying import engine
+    from govcloud.state import backup
+
     where, settings = _settings(ctx)
     repo = backup.repository(settings.state_backup, where, "primary", repository,
                              password_file)
@@ -149,6 +157,11 @@ def restore_cmd(ctx: click.Context, rehearse: bool, target: str | None, yes: boo
       govcloud state restore --rehearse
       govcloud state restore --site dr --into sqlite:///srv/govcloud/restored.db --yes
     """
+    from govcloud.applying import engine
+    from govcloud.state import backup
+    from govcloud.state.store import store_url
+    from govcloud.state.url import redact
+
     if rehearse == bool(target):
         raise click.UsageError("give --rehearse, or --into URL-OR-PATH --yes")
     if target and not yes:
@@ -213,6 +226,9 @@ def move_cmd(ctx: click.Context, target: str, output: str) -> None:
     Example:
       govcloud state move --to postgresql://govcloud@db.internal/govcloud
     """
+    from govcloud.applying import engine
+    from govcloud.state import move as state_move
+
     with engine.records(root(ctx)) as (estate, store):
         moved = state_move.move(store, target, estate.root, estate.settings.estate,
                                 estate.settings.audit)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from govcloud.access import tokens as api_tokens
-from govcloud.applying import engine
-from govcloud.cli.app import cli
 from govcloud.cli.options import Whole, root
 from govcloud.cli.output import emit_json, output_option, table
-from govcloud.clock import now
-from govcloud.core.roles import ROLES
-from govcloud.state.store import holder_id
+from govcloud.core.roles import ROLES, SCOPES, TOKEN_DAYS
+
+if TYPE_CHECKING:
+    from govcloud.access import tokens as api_tokens
 
 
-@cli.group()
+@click.group()
 def tokens() -> None:
     """API tokens for programs that call govcloud serve's JSON API (/api/*) with an
     Authorization: Bearer header: each belongs to a person and acts with their role (and
@@ -36,13 +36,13 @@ def tokens() -> None:
 @click.option("--role", type=click.Choice(list(ROLES)),
               help="The owner's role, checked (the token always takes the owner's).")
 @click.option("--department", help="The owner's department, checked.")
-@click.option("--scope", type=click.Choice(list(api_tokens.SCOPES)), default="read",
+@click.option("--scope", type=click.Choice(list(SCOPES)), default="read",
               show_default=True,
               help="read: GET only; write: may also file, decide and post what the owner "
                    "may.")
 @click.option("--days", type=Whole(1, 3650, "a number of days", ", and at most "
                                    "portal.token_max_days in govcloud.yaml"),
-              default=api_tokens.DEFAULT_DAYS,
+              default=TOKEN_DAYS,
               show_default=True,
               help="Days until it expires (at most portal.token_max_days in govcloud.yaml).")
 @click.option("--label", default="", help="What the token is for (shown by tokens list).")
@@ -56,6 +56,10 @@ def add(ctx: click.Context, owner: str, role: str | None, department: str | None
       govcloud tokens add --owner fin.li --label "finance dashboard"
       govcloud tokens add --owner ops.zhang --scope write --days 30 --label "ticket bot"
     """
+    from govcloud.access import tokens as api_tokens
+    from govcloud.applying import engine
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (estate, store):
         token, text = api_tokens.add(store, set(estate.plans), owner, label, holder_id(),
                                      role=role, department=department, scope=scope,
@@ -77,6 +81,10 @@ def list_(ctx: click.Context, output: str) -> None:
     Example:
       govcloud tokens list -o json
     """
+    from govcloud.access import tokens as api_tokens
+    from govcloud.applying import engine
+    from govcloud.clock import now
+
     with engine.records(root(ctx)) as (_, store):
         found = api_tokens.tokens(store)
     if output == "json":
@@ -111,6 +119,10 @@ def revoke(ctx: click.Context, token_id: str, reason: str) -> None:
     Example:
       govcloud tokens revoke 3f9a1c2e --reason "the dashboard is retired"
     """
+    from govcloud.access import tokens as api_tokens
+    from govcloud.applying import engine
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (_, store):
         api_tokens.revoke(store, token_id, holder_id(), reason)
     click.echo(f"Revoked token {token_id}.")

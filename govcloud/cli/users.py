@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from govcloud.access import second_factor
-from govcloud.access import users as user_records
-from govcloud.applying import engine
-from govcloud.cli.app import cli
 from govcloud.cli.options import root
 from govcloud.cli.output import emit_json, output_option, table
 from govcloud.core.roles import ROLES
 from govcloud.errors import MissingExtra
-from govcloud.state.store import holder_id
+
+if TYPE_CHECKING:
+    from govcloud.access import second_factor
 
 
-@cli.group()
+@click.group()
 def users() -> None:
     """Local accounts for govcloud serve: who signs in, with which role and department.
 
@@ -61,6 +59,10 @@ def add(ctx: click.Context, name: str, role: str, department: str | None, email:
       printf '%s\\n' "$PW" | govcloud users add li.wei --role member --department finance \\
         --password-stdin
     """
+    from govcloud.access import users as user_records
+    from govcloud.applying import engine
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (estate, store):
         person = user_records.add(store, set(estate.plans), name, role, department,
                             _password(name, password_stdin), holder_id(), email=email)
@@ -80,6 +82,10 @@ def list_(ctx: click.Context, output: str) -> None:
     Example:
       govcloud users list -o json
     """
+    from govcloud.access import second_factor
+    from govcloud.access import users as user_records
+    from govcloud.applying import engine
+
     with engine.records(root(ctx)) as (_, store):
         found = user_records.people(store)
         factors = second_factor.enrolments(store)
@@ -136,6 +142,11 @@ def reset_factor(ctx: click.Context, name: str, reason: str) -> None:
     Example:
       govcloud users second-factor reset li.wei --reason "lost their phone"
     """
+    from govcloud.access import second_factor
+    from govcloud.access import users as user_records
+    from govcloud.applying import engine
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (estate, store):
         second_factor.reset(store, name, holder_id(), reason)
         asked = second_factor.required(user_records.existing(store, name),
@@ -156,6 +167,10 @@ def disable(ctx: click.Context, name: str, reason: str) -> None:
     Example:
       govcloud users disable li.wei --reason "left the department"
     """
+    from govcloud.access import users as user_records
+    from govcloud.applying import engine
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (_, store):
         user_records.disable(store, name, holder_id(), reason)
     click.echo(f"Disabled {name}.")
@@ -175,6 +190,10 @@ def role(ctx: click.Context, name: str, role: str, department: str | None,
     Example:
       govcloud users role li.wei --role approver --department finance --reason "new head"
     """
+    from govcloud.access import users as user_records
+    from govcloud.applying import engine
+    from govcloud.state.store import holder_id
+
     with engine.records(root(ctx)) as (estate, store):
         person = user_records.set_role(store, set(estate.plans), name, role, department,
                                  holder_id(), reason)
@@ -204,6 +223,9 @@ def sessions_(ctx: click.Context, name: str | None, output: str) -> None:
     Example:
       govcloud users sessions li.wei
     """
+    from govcloud.access import users as user_records
+    from govcloud.applying import engine
+
     kept = _sessions()
     with engine.records(root(ctx)) as (_, store):
         if name is not None:
@@ -230,6 +252,9 @@ def end_session(ctx: click.Context, handle: str) -> None:
     Example:
       govcloud users end-session 3f9a1c2e4b5d
     """
+    from govcloud.applying import engine
+    from govcloud.state.store import holder_id
+
     kept = _sessions()
     with engine.records(root(ctx)) as (_, store):
         ended = kept.end_listed(store, handle, holder_id())

@@ -268,21 +268,35 @@ def claims(doc: Document, data: dict[str, Any]) -> list[Claim]:
     return out
 
 
-Owners = dict[str, dict[str, tuple[str, int, str]]]  # kind -> key -> (file, line, value)
+@dataclass
+class Owners:
+    """What earlier files claimed: per kind, each key's (file, line, value). For domains also
+    each one's place in the claiming order and, per parent name (``x.gov.cn`` of
+    ``a.x.gov.cn``), the first domain claimed under it: a domain is checked against the
+    others through its few parent names, not one by one (10,000 departments claim 80,000)."""
+
+    claimed: dict[str, dict[str, tuple[str, int, str]]] = field(default_factory=dict)
+    order: dict[str, int] = field(default_factory=dict)
+    first_under: dict[str, str] = field(default_factory=dict)
+
+    def add_domain(self, key: str) -> None:
+        self.order[key] = len(self.order)
+        for parent in _parents(key):
+            self.first_under.setdefault(parent, key)
 
 
 def unique(claims: list[Claim], owners: Owners) -> list[Diagnostic]:
     """Duplicates of what earlier files already claimed (the first file keeps it)."""
     out = []
     for c in claims:
-        seen = owners.setdefault(c.kind, {})
+        seen = owners.claimed.setdefault(c.kind, {})
         if c.same in seen:
             file, first, value = seen[c.same]
             written = "" if value == c.value else f" as '{value}': case does not count"
             out.append(Diagnostic(c.file, c.line, c.path,
                                   f"duplicate {c.kind} '{c.value}' (also in {file}:{first}"
                                   f"{written})", c.fix))
-        elif c.kind == "domain" and (under := _nested(c, seen)) is not None:
+        elif c.kind == "domain" and (under := _nested(c, seen, owners)) is not None:
             file, first, value = seen[under]
             out.append(Diagnostic(c.file, c.line, c.path,
                                   f"domain '{c.value}' lies under or over '{value}', another "
@@ -292,15 +306,26 @@ def unique(claims: list[Claim], owners: Owners) -> list[Diagnostic]:
                                   "of your own"))
         else:
             seen[c.same] = (c.file, c.line, c.value)
+            if c.kind == "domain":
+                owners.add_domain(c.same)
     return out
 
 
-def _nested(c: Claim, seen: dict[str, tuple[str, int, str]]) -> str | None:
-    """A domain of another file that ``c``'s lies under, or that lies under ``c``'s."""
-    for key, (file, _, _) in seen.items():
-        if file != c.file and (c.same.endswith("." + key) or key.endswith("." + c.same)):
-            return key
-    return None
+def _parents(name: str) -> list[str]:
+    """``x.gov.cn``, ``gov.cn`` and ``cn`` of ``a.x.gov.cn``: the names it lies under."""
+    labels = name.split(".")
+    return [".".join(labels[i:]) for i in range(1, len(labels))]
+
+
+def _nested(c: Claim, seen: dict[str, tuple[str, int, str]], owners: Owners) -> str | None:
+    """The first claimed domain of another file that ``c``'s lies under, or that lies under
+    ``c``'s. A file's claims come together, after every earlier file's, so the first domain
+    claimed under ``c``'s is another file's whenever any is."""
+    found = [p for p in _parents(c.same) if p in seen and seen[p][0] != c.file]
+    below = owners.first_under.get(c.same)
+    if below is not None and seen[below][0] != c.file:
+        found.append(below)
+    return min(found, key=owners.order.__getitem__, default=None)
 
 
 def reach(data: dict[str, Any], settings: Settings) -> Reach:

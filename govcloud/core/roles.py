@@ -22,6 +22,10 @@ DEPARTMENT_ROLES = frozenset({"member", "approver"})
 NAME = re.compile(r"[a-z][a-z0-9._-]{1,62}")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 hashes any length; a cap keeps one sign-in cheap to refuse
+# An API token (access/tokens) acts with its owner's role, reading only or also writing, and
+# expires TOKEN_DAYS after it was made unless made for fewer.
+SCOPES = ("read", "write")
+TOKEN_DAYS = 90
 
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+")

@@ -92,7 +92,7 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool,
                 SETTINGS_FILE, 0, "", f"{len(engine.skipped)} policy rule(s) that use the "
                 f"catalogue were not evaluated ({', '.join(r.id for r in engine.skipped)}), "
                 f"as {SETTINGS_FILE} has errors", f"fix {SETTINGS_FILE} first", "warning"))
-    owners: Owners = {}
+    owners = Owners()
     for result in _check_files(plan_files, root, out, rules, engine):
         out.files += 1
         out.diagnostics += result.diagnostics

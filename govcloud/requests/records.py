@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from govcloud.finance.plancost import for_department
-from govcloud.state.store import Store
+if TYPE_CHECKING:  # imported by the request commands' options (STATES): kept light
+    from govcloud.state.store import Store
 
 STATES = ("waiting", "approved", "rejected", "returned")
 
@@ -62,6 +62,8 @@ def _request(store: Store, row: tuple[Any, ...]) -> Request:
 def _own(verdict: Any, department: str) -> Any:
     """A verdict as its department may see it: a request recorded before verdicts kept only
     their department's bill still names every department's; cut to its own here."""
+    from govcloud.finance.plancost import for_department
+
     if isinstance(verdict, dict) and isinstance(verdict.get("cost"), dict) and \
             isinstance(verdict["cost"].get("departments"), dict):
         return {**verdict, "cost": for_department(verdict["cost"], department)}
