@@ -59,12 +59,18 @@ class Translator:
         self.catalogue = catalogue(lang)
 
     def __call__(self, text: str, **values: object) -> str:
+        if not text:
+            return ""  # gettext("") is the catalogue's header
         said = self.catalogue.gettext(text)
         if said == text and not values and text:
             found = understood(text)
             if found is not None:
                 msgid, values = found[0], dict(found[1])
                 said = self.catalogue.gettext(msgid)
+                if "fields" in values:
+                    values["fields"] = "、".join(self(f) for f in
+                                                str(values["fields"]).split(", ")) \
+                        if self.lang != "en" else values["fields"]
         return said.format(**values) if values else said
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:

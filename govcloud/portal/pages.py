@@ -25,6 +25,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from govcloud.errors import GovcloudError
 from govcloud.portal import formats
 from govcloud.portal.forms import BODY
 from govcloud.portal.i18n import LANGUAGES, translator
@@ -87,19 +88,26 @@ class Pages:
     def render(self, request: Request, template: str, who: Session | None, status: int = 200,
                **context: Any) -> HTMLResponse:
         lang = self.language(request)
-        t = translator(lang)
+        t, zone = translator(lang), time_zone(request)
         html = self.templates.get_template(template).render(
-            t=t, gettext=t, _=t, ngettext=t.ngettext, lang=lang, who=who,
-            time_zone=time_zone(request), **switch(request, template, context), **context)
+            t=t, gettext=t, _=t, ngettext=t.ngettext, lang=lang, who=who, time_zone=zone,
+            zone_label=formats.zone_name(zone, lang), **switch(request, template, context),
+            **context)
         response = HTMLResponse(html, status)
         if request.query_params.get("lang") in LANGUAGES:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict",
                                 httponly=True, secure=self.secure_cookies)
         return response
 
-    def fragment(self, template: str, **context: Any) -> Markup:
-        """A part of a page with no translated text (the same for every person)."""
-        return Markup(self.templates.get_template(template).render(**context))
+    def fragment(self, template: str, lang: str, **context: Any) -> Markup:
+        """A part of a page that is the same for every person of a language."""
+        return Markup(self.templates.get_template(template).render(t=translator(lang),
+                                                                   lang=lang, **context))
+
+    def said(self, request: Request, exc: GovcloudError) -> str:
+        """An error in the page's language: what is wrong — how to go on."""
+        t = translator(self.language(request))
+        return f"{t(str(exc))} — {t(exc.hint)}" if exc.hint else t(str(exc))
 
     def refusal(self, request: Request, api: bool, who: Session | None, status: int,
                 heading: str, message: str) -> Response:

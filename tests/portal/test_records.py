@@ -116,7 +116,7 @@ def test_finance_closes_a_month_once_and_it_shows_closed(site: Site, october: st
     cli = _cli_json(site, "report", "chargeback", "--period", october)
     assert listed[october]["platform_cost"] == cli["platform_cost"]
     assert listed[october]["idle"] == cli["idle"]
-    csv = c.get(f"/finance/statements/{october}/chargeback.csv")
+    csv = c.get(f"/finance/statements/{october}/chargeback.csv?lang=en")
     cli_csv = govcloud("report", "chargeback", "--period", october, "-o", "csv",
                        estate=site.estate, env=NOW, check=True).stdout
     assert csv.content.decode("utf-8-sig").splitlines() == cli_csv.lstrip(
