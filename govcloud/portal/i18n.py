@@ -42,6 +42,7 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
                  for p in PATTERNS)
 
 
+@functools.lru_cache(maxsize=8192)
 def understood(text: str) -> tuple[str, dict[str, str]] | None:
     """The pattern ``text`` was made from, and the values it carried, if one was."""
     for pattern, msgid in _patterns():
