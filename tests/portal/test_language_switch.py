@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from html import unescape
 from typing import Any
+from urllib.parse import urljoin
 
 from tests.portal.conftest import OWN, Site, account, csrf_of, sign_in
 from tests.support.cli import NOW, govcloud
@@ -15,18 +16,20 @@ from tests.support.cli import NOW, govcloud
 QUOTA_FORM = {"kind": "quota", "quota.cores": "8", "reason": "fewer cores than the servers use"}
 
 
-def follow_language(c: Any, page: str, lang: str) -> Any:
-    """What the page's link (or button) to ``lang`` leads to, as a browser follows it."""
+def follow_language(c: Any, shown: Any, lang: str) -> Any:
+    """What the link (or button) to ``lang`` of the page ``shown`` (a response) leads to, as
+    a browser follows it: relative to the page's own address."""
+    page, here = shown.text, str(shown.url)
     form = re.search(r'<form method="post" action="([^"]*\?lang=' + lang + r')">(.*?)</form>',
                      page, re.S)
     if form:
         fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
                                  form.group(2)))
-        return c.post(unescape(form.group(1)), data={k: unescape(v) for k, v in
-                                                    fields.items()})
+        return c.post(urljoin(here, unescape(form.group(1))),
+                      data={k: unescape(v) for k, v in fields.items()})
     link = re.search(r'<a href="([^"]*\?lang=' + lang + r')"', page)
     assert link, "no language link on the page"
-    return c.get(unescape(link.group(1)))
+    return c.get(urljoin(here, unescape(link.group(1))))
 
 
 def test_english_on_a_verdict_shows_the_verdict_in_english(site: Site) -> None:
@@ -35,11 +38,11 @@ def test_english_on_a_verdict_shows_the_verdict_in_english(site: Site) -> None:
     zh = c.post(f"/departments/{OWN}/requests/check",
                 data={**QUOTA_FORM, "csrf": csrf_of(form.text)})
     assert zh.status_code == 200 and "审核结果" in zh.text
-    en = follow_language(c, zh.text, "en")
+    en = follow_language(c, zh, "en")
     assert en.status_code == 200, en.text[:300]
     assert "Not found" not in en.text and '<html lang="en">' in en.text
     assert "Verdict: invalid" in en.text and "quota.cores is 8" in en.text
-    back = follow_language(c, en.text, "zh")
+    back = follow_language(c, en, "zh")
     assert back.status_code == 200 and "审核结果" in back.text and "无效" in back.text
     assert c.get("/departments").text.startswith("<!doctype html>\n<html lang=\"zh-CN\">")
 
@@ -51,7 +54,7 @@ def test_a_valid_verdict_switches_language_and_is_filed_once(site: Site) -> None
                 data={"kind": "quota", "quota.websites": "3", "reason": "one more site",
                       "csrf": csrf_of(form.text)})
     before = c.get(f"/api/departments/{OWN}/requests").json()
-    en = follow_language(c, zh.text, "en")
+    en = follow_language(c, zh, "en")
     assert en.status_code == 200 and "File the request" in en.text
     assert c.get(f"/api/departments/{OWN}/requests").json() == before  # nothing filed
 
@@ -62,7 +65,7 @@ def test_a_refused_post_links_to_the_home_page_in_the_other_language(site: Site)
     r = c.post("/operations/apply", data={"csrf": csrf_of(page.text), "digest": "0" * 64})
     assert r.status_code == 409
     assert '<a href="/?lang=en" lang="en">English</a>' in r.text
-    assert follow_language(c, r.text, "en").status_code == 200
+    assert follow_language(c, r, "en").status_code == 200
 
 
 def test_times_are_in_the_estate_zone_to_the_minute(site: Site) -> None:
