@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,7 @@ def check_settings(doc: Document, out: Checked) -> Settings | None:
     problems += _open_networks(doc, data["services"]["upstream_networks"])
     problems += [doc.diag(("directory", *where), what, fix)
                  for where, what, fix in directory.problems(data["directory"])]
+    problems += _time_zone(doc, data["portal"]["time_zone"])
     out.diagnostics += problems
     out.settings_doc = doc
     return None if problems else settings_from(data, doc.file)
@@ -207,6 +209,20 @@ def _pools(doc: Document, pools: dict[str, str]) -> list[Diagnostic]:
                                          "10.20.0.0/16 and 10.40.0.0/16"))
         nets[zone] = net
     return problems
+
+
+def _time_zone(doc: Document, name: str) -> list[Diagnostic]:
+    """``portal.time_zone``: a zone of the IANA database (the system's, or Python's
+    tzdata)."""
+    try:
+        zoneinfo.ZoneInfo(name)
+        return []
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    near = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), 1)
+    maybe = f"did you mean '{near[0]}'? " if near else ""
+    return [doc.diag(("portal", "time_zone"), f"{name!r} is not a time zone",
+                     f"{maybe}use an IANA time zone name such as 'Asia/Shanghai' or 'UTC'")]
 
 
 def _open_networks(doc: Document, networks: list[str]) -> list[Diagnostic]:

@@ -127,6 +127,7 @@ class Settings:
     token_max_days: int = 365  # portal.token_max_days: the longest an API token may last
     # portal.second_factor: the roles that give a second factor (TOTP) after the password
     second_factor: tuple[str, ...] = ("operator", "approver", "finance", "auditor")
+    time_zone: str = "UTC"  # portal.time_zone: the zone the portal shows times in
     audit: AuditSettings = AuditSettings()
     state_backup: StateBackupSettings = StateBackupSettings()
     directory: DirectorySettings = DirectorySettings()
@@ -294,6 +295,7 @@ def settings_from(data: dict[str, Any], file: str) -> Settings:
         keystone=KeystoneSettings(**data["portal"]["keystone"]),
         token_max_days=data["portal"]["token_max_days"],
         second_factor=tuple(data["portal"]["second_factor"]),
+        time_zone=data["portal"]["time_zone"],
         audit=AuditSettings(**data["audit"]),
         state_backup=StateBackupSettings(**data["state_backup"]),
         directory=directory_settings(data["directory"]),

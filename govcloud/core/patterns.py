@@ -53,6 +53,7 @@ SOURCE = (r"^((/(?!\.\.?(/|$))[A-Za-z0-9_.-]+)+"
 STATE_URL = r"^(sqlite:///|postgresql://|postgres://)[^\x00-\x20\x7f]+$"
 STATE_SCHEMES = ("sqlite", "postgresql", "postgres")
 CIDR = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"
+TIME_ZONE = r"^[A-Za-z][A-Za-z0-9_+-]{0,30}(/[A-Za-z0-9_+-]{1,30}){0,2}$"  # an IANA zone
 KEYSTONE_NAME = r"^[A-Za-z0-9_.@-]{1,64}$"  # a Keystone domain, project or role name
 KEYSTONE_NAME_OR_EMPTY = r"^[A-Za-z0-9_.@-]{0,64}$"
 
@@ -76,6 +77,7 @@ HINTS = {
     SOURCE: "use an absolute path such as '/srv/clamav-signatures' or an http(s) URL",
     STATE_URL: "use sqlite:///path (relative to the estate) or postgresql://user@host/database",
     CIDR: "use an IPv4 network such as 10.20.0.0/16",
+    TIME_ZONE: "use an IANA time zone name such as 'Asia/Shanghai' or 'UTC'",
 }
 
 # A value each pattern accepts: a character is refused by a pattern when the example with

@@ -35,6 +35,7 @@ from govcloud.core.patterns import (
     SOURCE,
     STATE_URL,
     TEXT,
+    TIME_ZONE,
     URL,
 )
 from govcloud.core.validity import validator
@@ -404,6 +405,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         }, default={}),
         "directory": DIRECTORY_SCHEMA,
         "portal": obj_of("The self-service portal (govcloud serve).", {
+            "time_zone": str_of("The IANA time zone the portal shows times in (e.g. "
+                                "Asia/Shanghai); the state store keeps them in UTC.",
+                                TIME_ZONE, default="UTC"),
             "token_max_days": int_of("The longest an API token may last, in days (govcloud "
                                      "tokens add --days; 90 unless given).", 1, 3650,
                                      default=365),

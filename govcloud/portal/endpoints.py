@@ -30,13 +30,13 @@ from govcloud.portal.openapi import openapi
 from govcloud.portal.pages import Pages, json_response
 from govcloud.portal.routes import Route
 from govcloud.portal.views import VIEWS
-from govcloud.portal.views.results import Created, Data, Download, Redirect
+from govcloud.portal.views.results import Created, Data, Download, Redirect, Table
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 STATIC = Path(__file__).parent / "static"
-# Parts of a page that are the same for every person and language (no translated text) and
-# large: rendered once per change of the figures (``Portal.figures``), not per request. The
-# estate overview's 2,000 rows took 40-130 ms to render.
+# Parts of a page that are the same for every person of a language, and large: rendered once
+# per change of the figures (``Portal.figures``) and language, not per request. The estate
+# overview's 2,000 rows took 40-130 ms to render.
 FRAGMENTS = {"estate": ("rows", "estate_rows.html")}  # page: (its variable, the template)
 
 
@@ -170,8 +170,7 @@ class Endpoints:
 
     def _said(self, request: Request, exc: GovcloudError) -> str:
         """A refusal in the page's language (what is wrong — how to go on)."""
-        t = translator(self.pages.language(request))
-        return f"{t(str(exc))} — {t(exc.hint)}" if exc.hint else t(str(exc))
+        return self.pages.said(request, exc)
 
     async def _throttled(self, request: Request, who: str, account: str) -> None:
         """Record a sign-in refused while its account or client is locked (429: sampled per
@@ -234,6 +233,8 @@ class Endpoints:
 
     async def _answer(self, request: Request, route: Route, who: sessions.Session,
                       result: Any) -> Response:
+        if isinstance(result, Table):
+            result = result.download(translator(self.pages.language(request)))
         if isinstance(result, Download):
             return Response(result.body, media_type=result.media_type, headers={
                 "content-disposition": f'attachment; filename="{result.filename}"'})
@@ -245,13 +246,14 @@ class Endpoints:
             return json_response(result)
         parts: dict[str, Any] = {}
         if route.name in FRAGMENTS:
+            lang = self.pages.language(request)
             parts[FRAGMENTS[route.name][0]] = await run_in_threadpool(
-                self.portal.figures, ("fragment", route.name),
-                lambda: self._fragment(route.name, who))
+                self.portal.figures, ("fragment", route.name, lang),
+                lambda: self._fragment(route.name, who, lang))
         return self.pages.render(request, f"{route.name}.html", who, data=result, **parts)
 
-    def _fragment(self, name: str, who: sessions.Session) -> Markup:
+    def _fragment(self, name: str, who: sessions.Session, lang: str) -> Markup:
         # The view again, inside: its figures are at least as new as the mark the fragment
         # is kept under.
         data = VIEWS[name](self.portal, who)
-        return self.pages.fragment(FRAGMENTS[name][1], data=data)
+        return self.pages.fragment(FRAGMENTS[name][1], lang, data=data)

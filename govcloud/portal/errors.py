@@ -91,6 +91,11 @@ class Handlers:
         return self.pages.refusal(request, answers_json(request), caller(request), status,
                                   heading, message)
 
+    def _told(self, request: Request, exc: GovcloudError) -> str:
+        """What went wrong and how to go on: to an API call as govcloud says it, on a page
+        in the page's language."""
+        return exc.render() if answers_json(request) else self.pages.said(request, exc)
+
     async def not_signed_in(self, request: Request, exc: Exception) -> Response:
         await refused(request, 401, "not signed in")
         if answers_json(request):
@@ -121,22 +126,24 @@ class Handlers:
         assert isinstance(exc, Refused)
         if exc.status == 403:  # a post without its CSRF token, or from another origin
             await refused(request, 403, exc.message)
-        return self._refusal(request, exc.status, "Refused", exc.message)
+        return self._refusal(request, exc.status, "Refused",
+                             exc.message if answers_json(request) else
+                             translator(self.pages.language(request))(exc.message))
 
     async def bad_body(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BadBody)
-        return self._refusal(request, 400, "Refused", exc.render())
+        return self._refusal(request, 400, "Refused", self._told(request, exc))
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, NotFound)
-        return self._refusal(request, 404, "Not found", exc.render())
+        return self._refusal(request, 404, "Not found", self._told(request, exc))
 
     async def request_refused(self, request: Request, exc: Exception) -> Response:
         """A request the rules refuse: with its verdict (an invalid request), the verdict
         page again with the fields as sent, or to an API call 422 with the verdict."""
         assert isinstance(exc, decisions.RequestRefused)
         if exc.verdict is None:
-            return self._refusal(request, 409, "Refused", exc.render())
+            return self._refusal(request, 409, "Refused", self._told(request, exc))
         verdict = exc.verdict.as_dict()
         if answers_json(request):
             return json_response({"error": exc.render(), "verdict": verdict}, 422)
@@ -149,7 +156,8 @@ class Handlers:
 
     async def failed(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GovcloudError)
-        return self._refusal(request, 409, "Something went wrong", exc.render())
+        return self._refusal(request, 409, "Something went wrong",
+                             self._told(request, exc))
 
     async def no_route(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):

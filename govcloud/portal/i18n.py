@@ -1,329 +1,83 @@
-"""The portal's words in Simplified Chinese (first) and English. Templates write the English
-text, ``t("…")``; ``ZH`` gives each its Chinese (a test checks every one has it)."""
+"""The portal's words in Simplified Chinese (first) and English, from gettext catalogues made
+with Babel: ``locale/<locale>/LC_MESSAGES/messages.po``, compiled to ``messages.mo`` (both
+kept in git; a test fails when a ``.mo`` is older than its ``.po``). Templates write the
+English text, ``t("…")``; Python code too. ``docs/portal.md`` says how a translator extracts,
+updates and compiles them (``pybabel``).
+
+A message made below the portal (a policy's message, a change's reason, a refusal) reaches
+the person as English text with its values filled in. ``phrases.PATTERNS`` writes the
+common ones with named placeholders (``no request {number} of {department}``): the text is
+matched against them and the catalogue's translation of the pattern is filled in with the
+values the text carried. Text that is neither in the catalogue nor matches a pattern is
+shown as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import gettext
+import re
+from pathlib import Path
+
+from govcloud.portal.phrases import PATTERNS
 
 LANGUAGES = ("zh", "en")
-ZH = {
-    "govcloud portal": "政务云自助服务",
-    "Sign in": "登录",
-    "Sign out": "退出",
-    "User name": "用户名",
-    "Password": "密码",
-    "Sign in with your cloud (Keystone) account.": "请使用云平台（Keystone）账号登录。",
-    "Origin": "来源",
-    "local": "本地账号",
-    "keystone": "Keystone 账号",
-    "directory": "统一目录账号",
-    "Home": "首页",
-    "Departments": "部门",
-    "Department": "部门",
-    "Estate": "全局概览",
-    "Chargeback": "费用分摊",
-    "Audit trail": "审计日志",
-    "Users": "用户",
-    "Signed in as": "当前用户",
-    "Role": "角色",
-    "operator": "运维人员",
-    "member": "部门人员",
-    "approver": "部门审批人",
-    "finance": "财务人员",
-    "auditor": "审计人员",
-    "Name": "名称",
-    "Zone": "网络区域",
-    "Cost centre": "成本中心",
-    "Servers": "服务器",
-    "Websites": "网站",
-    "Quota": "配额",
-    "Used": "已用",
-    "Item": "项目",
-    "instances": "云主机数",
-    "cores": "vCPU",
-    "ram_gb": "内存 (GB)",
-    "volumes": "云硬盘数",
-    "volume_gb": "云硬盘 (GB)",
-    "websites": "网站数",
-    "Flavor": "规格",
-    "Host": "宿主机",
-    "Kind": "类型",
-    "Public": "公网",
-    "Live": "已上线",
-    "yes": "是",
-    "no": "否",
-    "This month's bill": "本月费用",
-    "Pool": "资源池",
-    "Yuan": "金额 (元)",
-    "Adjustment": "调整",
-    "Total": "合计",
-    "Download CSV": "下载 CSV",
-    "Download XLSX": "下载 Excel",
-    "No usage recorded for this month yet.": "本月尚无用量记录。",
-    "Hosts in use": "在用宿主机",
-    "Last apply": "最近一次变更",
-    "none yet": "暂无",
-    "Period": "账期",
-    "Platform cost": "平台成本",
-    "Idle": "闲置",
-    "Adjustments": "调整",
-    "The chain is whole.": "审计链完整。",
-    "The chain is broken:": "审计链已被篡改：",
-    "Records": "记录数",
-    "When": "时间",
-    "Who": "操作人",
-    "Action": "操作",
-    "Subject": "对象",
-    "Reason": "原因",
-    "Source": "来源",
-    "State": "状态",
-    "active": "启用",
-    "disabled": "已停用",
-    "Changed": "修改时间",
-    "Not allowed": "无权访问",
-    "Your role does not allow this page.": "您的角色无权访问此页面。",
-    "Sessions": "登录会话",
-    "Session": "会话",
-    "Signed in": "登录时间",
-    "Ends at the latest": "最迟结束时间",
-    "this one": "当前会话",
-    "End": "结束",
-    "End session": "结束会话",
-    "Your session has ended: a session ends after {minutes} minutes without use, {hours} "
-    "hours after signing in, or when it is ended from another session. Sign in again.":
-        "您的会话已结束：会话在 {minutes} 分钟无操作后、登录 {hours} 小时后，"
-        "或在另一会话中被结束时结束。请重新登录。",
-    "A session ends after {minutes} minutes without use, and {hours} hours after signing in "
-    "whatever its use.":
-        "会话在 {minutes} 分钟无操作后结束；无论是否使用，登录 {hours} 小时后也会结束。",
-    "this API token may only read (scope read) — make one that may act with govcloud tokens "
-    "add --owner NAME --scope write":
-        "此 API 令牌只能读取（scope read）——如需执行操作，请用 govcloud tokens add --owner 姓名 "
-        "--scope write 创建令牌",
-    "Not found": "未找到",
-    "Refused": "已拒绝",
-    "Something went wrong": "出错了",
-    "Skip to content": "跳到正文",
-    "Language": "语言",
-    "Main navigation": "主导航",
-    "Quota against use": "配额与使用",
-    'Savings': '节约',
-    'Operations': '运维',
-    'Hosts needed': '所需宿主机',
-    'Hosts to add': '需增加宿主机',
-    'Consolidation ratio': '整合比',
-    'Recent applies': '最近的变更',
-    'Result': '结果',
-    'Drift': '漂移',
-    'What': '情况',
-    'Detail': '详情',
-    'No drift.': '无漂移。',
-    # applying from the portal
-    "An apply is running": "有变更正在执行",
-    "Apply progress": "变更进度",
-    "Apply the plan": "执行变更计划",
-    "Apply these changes": "执行这些变更",
-    "Journal": "变更日志",
-    "Monthly cost delta": "每月费用变化",
-    "No applies recorded yet.": "尚无变更记录。",
-    "No changes: the estate matches its plans.": "无变更：现状与规划一致。",
-    "No steps yet.": "尚无步骤。",
-    "Phase": "阶段",
-    "Plan digest": "计划摘要",
-    "Progress": "进度",
-    "Services": "服务",
-    "The plan of the whole estate, as govcloud plan shows it. What you confirm is what is "
-    "applied: if the plan changes before you confirm, the apply is refused and the new plan "
-    "shown.": "整个政务云的变更计划（与 govcloud plan 相同）。确认的计划即执行的计划：若确认前"
-              "计划有变，执行将被拒绝并显示新的计划。",
-    "The service playbooks (web hosting, antivirus, backup) are not run from the portal: "
-    "run govcloud services run afterwards.": "门户不运行服务剧本（网站托管、防病毒、备份）："
-                                             "之后请运行 govcloud services run。",
-    "Why": "原因",
-    "running": "执行中",
-    "overdue": "已超时",
-    "days": "天",
-    "escalated to": "已上报至",
-    'Requests': '申请',
-    'Queue': '待审批',
-    'New request': '新建申请',
-    'Requester': '申请人',
-    'Yuan a month': '每月金额 (元)',
-    ("Each form asks for one change. You see its verdict (checks, cost, capacity, who "
-     "approves) before anything is filed."):
-        "每张表单申请一项变更。提交前可看到审核结果（校验、费用、容量、审批人）。",
-    'A new website': '新建网站',
-    'Domain': '域名',
-    'Backend URL (proxy sites)': '后端地址（反向代理网站）',
-    'Storage (GB)': '存储 (GB)',
-    'Published on the internet': '发布到互联网',
-    'New servers': '新增服务器',
-    'Image': '镜像',
-    'How many': '数量',
-    'Data volume per server (GB)': '每台数据盘 (GB)',
-    'More (or fewer) replicas': '调整副本数',
-    'Server': '服务器',
-    'How many in all': '总数',
-    'A resize': '调整规格',
-    'Remove a server': '删除服务器',
-    'Remove a website': '删除网站',
-    'Website': '网站',
-    'More quota': '增加配额',
-    'Backup settings': '备份设置',
-    'On': '启用',
-    'Schedule (cron)': '计划 (cron)',
-    'Antivirus settings': '防病毒设置',
-    'Check': '检查',
-    'Verdict': '审核结果',
-    'File the request': '提交申请',
-    'This request cannot be filed: fix the fields above.': '此申请无法提交：请修正上面的字段。',
-    'Back to the forms': '返回表单',
-    'valid': '有效',
-    'invalid': '无效',
-    'Monthly cost': '每月费用',
-    'yuan a month, fixed shares included': '元/月（含固定分摊）',
-    'Capacity': '容量',
-    'fits on the hosts in use': '现有宿主机可容纳',
-    'needs more hosts': '需要增加宿主机',
-    'Approval': '审批',
-    'What the change does': '变更的影响',
-    'destroys': '销毁',
-    'shrinks': '缩减',
-    'weakens': '削弱',
-    'exposes': '公开',
-    'destroys, shrinks, weakens and exposes nothing': '不销毁、不缩减、不削弱、不公开任何内容',
-    'running resources touched': '涉及的运行中资源',
-    'GB destroyed': '销毁的容量 (GB)',
-    'automatic': '自动批准',
-    'Changes': '变更',
-    'Plan file': '规划文件',
-    'Request': '申请',
-    'Approved by': '批准人',
-    'taken by': '代为审批：',
-    'Who can act': '可审批人',
-    'nobody': '无人',
-    'approved, waiting to be written': '已批准，等待写入计划文件',
-    'Remark': '备注',
-    'Approve': '批准',
-    'Reject': '驳回',
-    'Send back to the requester instead': '退回申请人修改',
-    'website': '网站',
-    'servers': '服务器',
-    'replicas': '副本数',
-    'resize': '调整规格',
-    'quota': '配额',
-    'remove': '删除',
-    'backup': '备份',
-    'antivirus': '防病毒',
-    'waiting': '待审批',
-    'approved': '已批准',
-    'rejected': '已驳回',
-    'returned': '已退回',
-    'Age (hours)': '距今（小时）',
-    'Antivirus findings': '病毒查杀发现',
-    'Back to the statements': '返回账单列表',
-    'Backup drills': '备份恢复演练',
-    'Bills of the last twelve months': '近十二个月账单',
-    'Charged': '已分摊',
-    'Clean: the latest scans found nothing.': '无异常：最近一次扫描未发现病毒。',
-    'Close': '结账',
-    'Close a month': '月度结账',
-    'Close this month': '结账本月',
-    'Closed': '结账时间',
-    'Consolidation': '资源整合',
-    'Download': '下载',
-    'Downloads': '下载',
-    'FAILED': '失败',
-    'File': '文件',
-    'From': '迁出',
-    'Hosts released': '释放宿主机',
-    'Last drill': '最近演练',
-    'Migrations': '迁移',
-    'Monthly statements': '月度账单',
-    'Newest snapshot': '最新快照',
-    'No backup status collected yet (govcloud report backup).':
-        '尚未采集备份状态（govcloud report backup）。',
-    'No scan collected yet (govcloud report security).':
-        '尚未采集扫描结果（govcloud report security）。',
-    'No usage recorded yet.': '尚无用量记录。',
-    'Nothing to migrate: the hosts in use are at the floor.': '无需迁移：在用宿主机已达下限。',
-    'RPO (hours)': 'RPO（小时）',
-    'Re-pack floor': '重新装箱下限',
-    'Scanned': '扫描时间',
-    'Signature': '病毒特征',
-    'Site': '站点',
-    'Statement': '对账单',
-    'Statements': '账单',
-    'The live migrations govcloud consolidate proposes; an operator carries them out '
-    'with govcloud consolidate --apply.':
-        'govcloud consolidate 提出的热迁移方案；由运维人员使用 '
-        'govcloud consolidate --apply 执行。',
-    'This month cannot be closed:': '该月无法结账：',
-    'To': '迁入',
-    'breached': '已超出',
-    'by': '操作人',
-    'last scan': '最近扫描',
-    'never drilled': '从未演练',
-    'passed': '通过',
-    "Closing freezes the month's chargeback, savings and utilization: later price or "
-    'plan edits cannot change them. Only a reopen (govcloud statement reopen) undoes '
-    'it. The close is recorded in the audit trail with your name.':
-        '结账将冻结该月的费用分摊、节约和资源使用数据：此后修改价格或规划均不会改变它们，'
-        '只有重新开账（govcloud statement '
-        'reopen）可以撤销。结账操作将以您的名义记入审计日志。',
-    'closed': '已结账',
-    'open': '未结账',
-    'month-to-date': '本月进行中',
-    'no usage': '无用量',
-    'primary': '主站点',
-    'dr': '灾备站点',
-    'Requests applied': '所含申请',
-    'asked by': '申请人',
-    'approved by': '审批人',
-    'the rules': '规则自动批准',
-    "Second factor": "第二认证因素",
-    # what a refused sign-in says (access.users, access.second_factor, portal.errors)
-    "the user name or password is wrong, or the account is disabled":
-        "用户名或密码错误，或账号已停用",
-    "check them, or ask an operator": "请检查后重试，或联系运维人员",
-    "too many failed sign-ins": "登录失败次数过多",
-    "try again in 15 minutes, or ask an operator": "请 15 分钟后再试，或联系运维人员",
-    "the code is wrong, was already used, or is too old": "验证码错误、已被使用或已过期",
-    "type the code your authenticator app shows now (or a recovery code)":
-        "请输入认证器应用当前显示的验证码（或一个恢复码）",
-    "the sign-in cannot be checked now: Keystone does not answer":
-        "暂时无法验证登录：Keystone 无响应",
-    "the sign-in cannot be checked now: the directory does not answer":
-        "暂时无法验证登录：统一目录无响应",
-    "your directory account is locked (after repeated wrong passwords, or by the directory's "
-    "administrators)": "您的统一目录账号已被锁定（多次密码错误，或由目录管理员锁定）",
-    "ask the directory's administrators to unlock it": "请联系目录管理员解锁",
-    "try again in a few minutes, or tell an operator": "请几分钟后再试，或告知运维人员",
-    "this session waits for its second factor: nothing else can be done with it until then":
-        "此会话尚未完成第二认证因素验证，在此之前不能进行其他操作",
-    "give the code of your authenticator app at /login/second-factor (enrol there first "
-    "if you have not), or call the API with an API token":
-        "请在 /login/second-factor 输入认证器应用的验证码（尚未登记的请先在该页登记），"
-        "或使用 API 令牌调用 API",
-    "waiting for it": "待验证",
-    "given": "已验证",
-    "Your second factor is enrolled. These recovery codes each sign you in once if you lose "
-    "your device. Keep them somewhere safe: they are not shown again.":
-        "第二认证因素已绑定。以下恢复码在您丢失设备时每个可用于登录一次，请妥善保存：它们不会再次显示。",
-    "Continue": "继续",
-    "Your role signs in with a second factor. Add this account to an authenticator app "
-    "(TOTP), then type the code it shows.":
-        "您的角色登录需要第二认证因素。请将此账号添加到身份验证器应用（TOTP），然后输入其显示的验证码。",
-    "Secret key": "密钥",
-    "Or this address (otpauth URI)": "或使用此地址（otpauth URI）",
-    "Type the code your authenticator app shows, or one of your recovery codes.":
-        "请输入身份验证器应用显示的验证码，或一个恢复码。",
-    "Code": "验证码",
-    "Confirm": "确认",
-}
+LOCALES = {"zh": "zh_CN", "en": "en"}  # a language of the portal: its catalogue's locale
+BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_GB"}  # and Babel's for dates and amounts
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+FIELD = re.compile(r"\\\{(\w+)\\\}")
 
 
-def translator(lang: str) -> Callable[[str], str]:
-    if lang == "en":
-        return lambda text: text
-    return lambda text: ZH.get(text, text)
+@functools.cache
+def catalogue(lang: str) -> gettext.NullTranslations:
+    """The compiled catalogue of ``lang`` (``LANGUAGES``)."""
+    with (LOCALE_DIR / LOCALES[lang] / "LC_MESSAGES" / f"{DOMAIN}.mo").open("rb") as fp:
+        return gettext.GNUTranslations(fp)
+
+
+@functools.cache
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each pattern as a regular expression whose groups are its placeholders."""
+    return tuple((re.compile(FIELD.sub(r"(?P<\1>.+?)", re.escape(p)), re.DOTALL), p)
+                 for p in PATTERNS)
+
+
+@functools.lru_cache(maxsize=8192)
+def understood(text: str) -> tuple[str, dict[str, str]] | None:
+    """The pattern ``text`` was made from, and the values it carried, if one was."""
+    for pattern, msgid in _patterns():
+        found = pattern.fullmatch(text)
+        if found:
+            return msgid, found.groupdict()
+    return None
+
+
+class Translator:
+    """``t(text, **values)``: ``text`` in one language, its ``{placeholders}`` filled in."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.catalogue = catalogue(lang)
+
+    def __call__(self, text: str, **values: object) -> str:
+        if not text:
+            return ""  # gettext("") is the catalogue's header
+        said = self.catalogue.gettext(text)
+        if said == text and not values and text:
+            found = understood(text)
+            if found is not None:
+                msgid, values = found[0], dict(found[1])
+                said = self.catalogue.gettext(msgid)
+                if "fields" in values:
+                    values["fields"] = "、".join(self(f) for f in
+                                                str(values["fields"]).split(", ")) \
+                        if self.lang != "en" else values["fields"]
+        return said.format(**values) if values else said
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.catalogue.ngettext(singular, plural, n)
+
+
+@functools.cache
+def translator(lang: str) -> Translator:
+    return Translator(lang if lang in LANGUAGES else "zh")

@@ -1,6 +1,17 @@
 """How the portal answers: a page, rendered from its template in the person's language
 (Simplified Chinese first, English with ``?lang=en``, the choice kept in a cookie), or JSON;
-and a refusal in either form, JSON for the API (``/api/…``) and an error page otherwise."""
+and a refusal in either form, JSON for the API (``/api/…``) and an error page otherwise.
+
+Templates have Jinja2's i18n extension: ``t("…")`` (``i18n.Translator``; ``gettext``/``_``
+and ``{% trans %}`` work too) gives the text in the page's language, and the filters
+``when``, ``day`` and ``amount`` (``formats``) write moments in the estate's time zone and
+amounts with the locale's separators.
+
+A page answering a post has no address of its own to load again in the other language.
+The verdict of a request (``request_check.html``, checking a request changes nothing) is
+checked again: its language links post the same fields to the check with ``?lang=``
+(``replay``). Any other page answering a post (a refusal) links to the home page in the
+other language: posting it again could act twice."""
 
 from __future__ import annotations
 
@@ -14,8 +25,16 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from govcloud.errors import GovcloudError
+from govcloud.portal import formats
+from govcloud.portal.forms import BODY
 from govcloud.portal.i18n import LANGUAGES, translator
 from govcloud.portal.sessions import Session
+
+# Pages answering a post that are their own form (reached with GET too): their language
+# links load the form again; what was typed there (a password, a code) is never posted.
+OWN_FORMS = frozenset({"login_form.html", "second_factor.html"})
+CHECK = "/departments/{department}/requests/check"  # where a verdict's fields are posted
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -27,12 +46,36 @@ def json_response(data: Any, status: int = 200) -> Response:
                     media_type="application/json")
 
 
+@jinja2.pass_context
+def _when(context: Any, value: Any) -> str:
+    return formats.when(value, context["lang"], context["time_zone"])
+
+
+@jinja2.pass_context
+def _day(context: Any, value: Any) -> str:
+    return formats.day(value, context["lang"])
+
+
+@jinja2.pass_context
+def _amount(context: Any, value: Any) -> str:
+    return formats.amount(value, context["lang"])
+
+
+def environment(folder: Path) -> jinja2.Environment:
+    """The templates of ``folder`` with the i18n extension and the formatting filters."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True,
+                             undefined=jinja2.StrictUndefined,
+                             extensions=["jinja2.ext.i18n"])
+    env.install_null_translations()  # type: ignore[attr-defined]  # each render passes its own
+    env.filters.update(when=_when, day=_day, amount=_amount)
+    return env
+
+
 class Pages:
     """The templates of ``folder``, rendered for one request at a time."""
 
     def __init__(self, folder: Path, secure_cookies: bool) -> None:
-        self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(folder),
-                                            autoescape=True, undefined=jinja2.StrictUndefined)
+        self.templates = environment(folder)
         self.secure_cookies = secure_cookies
 
     def language(self, request: Request) -> str:
@@ -45,17 +88,26 @@ class Pages:
     def render(self, request: Request, template: str, who: Session | None, status: int = 200,
                **context: Any) -> HTMLResponse:
         lang = self.language(request)
-        html = self.templates.get_template(template).render(t=translator(lang), lang=lang,
-                                                            who=who, **context)
+        t, zone = translator(lang), time_zone(request)
+        html = self.templates.get_template(template).render(
+            t=t, gettext=t, _=t, ngettext=t.ngettext, lang=lang, who=who, time_zone=zone,
+            zone_label=formats.zone_name(zone, lang), **switch(request, template, context),
+            **context)
         response = HTMLResponse(html, status)
         if request.query_params.get("lang") in LANGUAGES:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict",
                                 httponly=True, secure=self.secure_cookies)
         return response
 
-    def fragment(self, template: str, **context: Any) -> Markup:
-        """A part of a page with no translated text (the same for every person)."""
-        return Markup(self.templates.get_template(template).render(**context))
+    def fragment(self, template: str, lang: str, **context: Any) -> Markup:
+        """A part of a page that is the same for every person of a language."""
+        return Markup(self.templates.get_template(template).render(t=translator(lang),
+                                                                   lang=lang, **context))
+
+    def said(self, request: Request, exc: GovcloudError) -> str:
+        """An error in the page's language: what is wrong — how to go on."""
+        t = translator(self.language(request))
+        return f"{t(str(exc))} — {t(exc.hint)}" if exc.hint else t(str(exc))
 
     def refusal(self, request: Request, api: bool, who: Session | None, status: int,
                 heading: str, message: str) -> Response:
@@ -65,3 +117,25 @@ class Pages:
             return json_response({"error": message}, status)
         return self.render(request, "error.html", who, status, heading=heading,
                            message=message)
+
+
+def time_zone(request: Request) -> str:
+    """The estate's ``portal.time_zone`` (UTC for a page served before the estate is read)."""
+    portal = getattr(request.app.state, "portal", None) if "app" in request.scope else None
+    return portal.estate.settings.time_zone if portal is not None else "UTC"
+
+
+def switch(request: Request, template: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Where the page's language links lead: ``lang_path`` with ``?lang=`` (the page
+    itself when it was reached with GET), or for a verdict the check posted again with the
+    form's fields (``replay``, ``replay_to``)."""
+    if request.method != "POST" or template in OWN_FORMS:
+        return {"lang_path": "", "replay": None, "replay_to": ""}
+    data = context.get("data")
+    if template == "request_check.html" and isinstance(data, dict):
+        body = request.scope.get(BODY) or {}
+        fields = [(k, v) for k, v in body.items() if isinstance(v, str)
+                  and not k.startswith("_")]
+        return {"lang_path": "", "replay": fields,
+                "replay_to": CHECK.format(department=data["department"])}
+    return {"lang_path": "/", "replay": None, "replay_to": ""}

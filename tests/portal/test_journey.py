@@ -129,7 +129,7 @@ def ask(driver: Any, base: str, kind: str, fields: dict[str, str], reason: str,
 def _bill(driver: Any) -> Decimal:
     from selenium.webdriver.common.by import By
 
-    return Decimal(driver.find_element(By.CSS_SELECTOR, "td.total").text)
+    return Decimal(driver.find_element(By.CSS_SELECTOR, "td.total").text.replace(",", ""))
 
 
 def test_member_operator_and_finance_journeys(served: tuple[str, Path], browser: Any) -> None:
@@ -143,13 +143,13 @@ def test_member_operator_and_finance_journeys(served: tuple[str, Path], browser:
 
     cost = ask(browser, base, "website", {"w-domain": "czj-web.qingdao.gov.cn",
                                           "w-kind": "php"}, "新的财政公开网站", "2-website")
-    assert re.match(r"\d+\.\d\d 元/月", cost), cost
+    assert re.match(r"\d{1,3}(,\d{3})*\.\d\d 元/月", cost), cost
     state = browser.find_element(By.CSS_SELECTOR, "dd.state").text
     assert state.startswith("已批准"), state  # small, inside quota: approved at once
     cost = ask(browser, base, "servers", {"s-name": "fin-report", "s-flavor": "m1.large",
                                           "s-image": "kylin-v10-sp3", "s-count": "2"},
                "两台报表服务器", "3-servers")
-    assert Decimal(cost.split()[0]) > 500
+    assert Decimal(cost.split()[0].replace(",", "")) > 500
     assert browser.find_element(By.CSS_SELECTOR, "dd.state").text.startswith("待审批")
     shot(browser, "4-member-request-waiting")
 

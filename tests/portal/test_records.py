@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from govcloud.portal.formats import amount
 from tests.portal.conftest import OTHER, OWN, Site, account, csrf_of, sign_in
 from tests.support.cli import NOW, govcloud
 
@@ -46,7 +47,8 @@ def test_the_last_twelve_months_bills_are_the_clis(site: Site, october: str) -> 
     for period in ("2026-11", october):
         assert by[period]["total"] == _charge(site, period, OWN)
     page = c.get(f"/departments/{OWN}?lang=en").text
-    assert "Bills of the last twelve months" in page and by["2026-10"]["total"] in page
+    assert "Bills of the last twelve months" in page and \
+        f'<td class="num">{amount(by["2026-10"]["total"], "en")}</td>' in page
     assert f'href="/departments/{OWN}/statements/2026-10.html"' in page
 
 
@@ -99,7 +101,8 @@ def test_drills_and_findings_of_ones_own_department_only(site: Site) -> None:
     assert [(f["path"], f["signature"]) for f in data["security"]["findings"]] == [
         (f"/srv/{OWN}/shell.php", f"Php.Webshell-{OWN}")]  # the latest scan only
     page = c.get(f"/departments/{OWN}").text
-    assert f"Php.Webshell-{OWN}" in page and "2026-11-25T03:00:00Z" in page
+    # the drill of 2026-11-25T03:00:00Z, in the estate's zone (Asia/Shanghai)
+    assert f"Php.Webshell-{OWN}" in page and "2026年11月25日 11:00" in page
     for leak in (f"Php.Webshell-{OTHER}", f"mismatch-{OTHER}", f"/srv/{OTHER}/"):
         assert leak not in page and leak not in json.dumps(data, ensure_ascii=False)
     assert c.get(f"/departments/{OTHER}").status_code == 403
@@ -116,7 +119,7 @@ def test_finance_closes_a_month_once_and_it_shows_closed(site: Site, october: st
     cli = _cli_json(site, "report", "chargeback", "--period", october)
     assert listed[october]["platform_cost"] == cli["platform_cost"]
     assert listed[october]["idle"] == cli["idle"]
-    csv = c.get(f"/finance/statements/{october}/chargeback.csv")
+    csv = c.get(f"/finance/statements/{october}/chargeback.csv?lang=en")
     cli_csv = govcloud("report", "chargeback", "--period", october, "-o", "csv",
                        estate=site.estate, env=NOW, check=True).stdout
     assert csv.content.decode("utf-8-sig").splitlines() == cli_csv.lstrip(

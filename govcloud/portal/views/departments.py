@@ -13,7 +13,7 @@ from govcloud.finance.period import Month
 from govcloud.portal.context import Portal
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.months import month_in_path, state_of, statement_of, this_month
-from govcloud.portal.views.results import Data, Download, NotFound, csv_body, no_department
+from govcloud.portal.views.results import Data, Download, NotFound, Table, no_department
 from govcloud.reports.text import csv_cell
 from govcloud.services import backup, playbooks, recovery
 from govcloud.services.scans import security_report
@@ -91,7 +91,7 @@ def _department(p: Portal, department: str) -> Data:
             "bill": _bill(p, department), "bills": _twelve_bills(p, department)}
 
 
-def department_bill_csv(p: Portal, who: Session, department: str) -> Download:
+def department_bill_csv(p: Portal, who: Session, department: str) -> Table:
     if department not in p.estate.plans:
         raise no_department(department)
     bill = _bill(p, department)
@@ -100,8 +100,8 @@ def department_bill_csv(p: Portal, who: Session, department: str) -> Download:
                        "an operator collects it with govcloud usage collect")
     rows = [[pool, csv_cell(v)] for pool, v in bill["by_pool"].items()]
     rows += [["adjustment", csv_cell(bill["adjustment"])], ["total", csv_cell(bill["total"])]]
-    return Download(f"{department}-{bill['period']}.csv", "text/csv; charset=utf-8",
-                    csv_body(["pool", "yuan"], rows))
+    return Table(f"{department}-{bill['period']}.csv", ["pool", "yuan"], rows,
+                 frozenset((i, 0) for i in range(len(rows))))
 
 
 def department_statement(p: Portal, who: Session, department: str, period: str) -> Download:

@@ -14,7 +14,7 @@ from govcloud.portal.forms import from_api
 from govcloud.portal.routes import CLOSERS
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.months import month_in_path, state_of, this_month
-from govcloud.portal.views.results import Data, Download, NotFound, Redirect, csv_body
+from govcloud.portal.views.results import Data, Download, NotFound, Redirect, Table
 from govcloud.reports.text import csv_cell
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,11 +44,18 @@ def _finance(p: Portal, kind: str) -> Data:
     return p.figures(("report", kind, month), make)
 
 
-def chargeback_csv(p: Portal, who: Session) -> Download:
-    rep = accounts.report(p.estate, p.store, "chargeback", this_month())
+def chargeback_csv(p: Portal, who: Session) -> Table:
+    return _csv(accounts.report(p.estate, p.store, "chargeback", this_month()))
+
+
+def _csv(rep: Any) -> Table:
+    """A chargeback report as CSV (``govcloud report chargeback -o csv``), its header and
+    the labels of its idle and total rows in the person's language."""
     header, rows = rep.main
-    return Download(f"chargeback-{rep.period}.csv", "text/csv; charset=utf-8",
-                    csv_body(list(header), [[csv_cell(v) for v in r] for r in rows]))
+    cells = [[csv_cell(v) for v in r] for r in rows]
+    labels = frozenset((i, j) for i, r in enumerate(cells) if str(r[0]).startswith("(")
+                       for j in (0, 1))
+    return Table(f"chargeback-{rep.period}.csv", list(header), cells, labels)
 
 
 def chargeback_xlsx(p: Portal, who: Session) -> Download:
@@ -87,12 +94,9 @@ def statements(p: Portal, who: Session) -> Data:
     return {"statements": rows, "may_close": who.person.role in CLOSERS}
 
 
-def statement_csv(p: Portal, who: Session, period: str) -> Download:
+def statement_csv(p: Portal, who: Session, period: str) -> Table:
     """A month's chargeback as CSV (``govcloud report chargeback -o csv``)."""
-    rep = _report(p, month_in_path(period))
-    header, rows = rep.main
-    return Download(f"chargeback-{rep.period}.csv", "text/csv; charset=utf-8",
-                    csv_body(list(header), [[csv_cell(v) for v in r] for r in rows]))
+    return _csv(_report(p, month_in_path(period)))
 
 
 def statement_xlsx(p: Portal, who: Session, period: str) -> Download:
@@ -120,7 +124,7 @@ def statement_close_form(p: Portal, who: Session, period: str) -> Data:
     if row is None:
         why = f"no usage is recorded for {month}: nothing to close"
     elif row["state"] == "closed":
-        why = f"{month} is already closed (at {row['closed_at']} by {row['closed_by']})"
+        why = f"{month} is already closed (by {row['closed_by']})"
     elif row["state"] == "month-to-date":
         why = f"{month} is not over yet: close it after {month.end:%Y-%m-%d}"
     elif row["state"] == "no usage":

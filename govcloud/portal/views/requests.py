@@ -49,7 +49,17 @@ def request_form(p: Portal, who: Session, department: str) -> Data:
 
 
 def _body_payload(body: dict[str, Any], department: str) -> Any:
-    """A JSON body is the payload (its department must be the path's); a form is converted."""
+    """A JSON body is the payload (its department must be the path's); a form is converted;
+    the verdict page's form (its "file it" button, its language links) carries the payload
+    checked as JSON."""
+    if "payload" in body and not from_api(body):
+        try:
+            payload = json.loads(str(body["payload"]))
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            payload["department"] = department
+        return payload
     if from_api(body):
         payload = body["_json"]
         if isinstance(payload, dict) and "department" not in payload:
@@ -74,15 +84,7 @@ def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Dat
 
 
 def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
-    if "payload" in body and not from_api(body):  # the verdict page's "file it" button
-        try:
-            payload = json.loads(str(body["payload"]))
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict):
-            payload["department"] = department
-    else:
-        payload = _body_payload(body, department)
+    payload = _body_payload(body, department)
     filed = decisions.submit(p.estate, p.store, who.person, payload, "portal")
     if from_api(body):
         return Created(filed.as_dict())

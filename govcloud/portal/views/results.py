@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,24 @@ class Download:
     filename: str
     media_type: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV download for people: the endpoint writes its header and its ``words`` (the
+    cells, as (row, column), that are words such as a pool or "(idle)", not data) in the
+    person's language (``i18n``), the rest as it is."""
+
+    filename: str
+    header: list[str]
+    rows: list[list[Any]]
+    words: frozenset[tuple[int, int]] = frozenset()
+
+    def download(self, t: Callable[[str], str]) -> Download:
+        rows = [[t(v) if (i, j) in self.words else v for j, v in enumerate(row)]
+                for i, row in enumerate(self.rows)]
+        return Download(self.filename, "text/csv; charset=utf-8",
+                        csv_body([t(h) for h in self.header], rows))
 
 
 def csv_body(header: list[str], rows: list[list[Any]]) -> bytes:
