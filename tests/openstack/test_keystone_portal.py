@@ -395,7 +395,7 @@ def test_member_journey_in_chromium(keystone: Cloud, tmp_path: Path) -> None:
         from selenium.webdriver.support.ui import Select
 
         form.find_element(By.ID, "w-domain").send_keys("tjj-open.qingdao.gov.cn")
-        Select(form.find_element(By.ID, "w-kind")).select_by_visible_text("php")
+        Select(form.find_element(By.ID, "w-kind")).select_by_value("php")
         form.find_element(By.TAG_NAME, "textarea").send_keys("统计公开网站")
         follow(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         assert "审核结果: 有效" in driver.page_source, driver.page_source[-3000:]

@@ -113,7 +113,7 @@ def ask(driver: Any, base: str, kind: str, fields: dict[str, str], reason: str,
     for field_id, value in fields.items():
         element = form.find_element(By.ID, field_id)
         if element.tag_name == "select":
-            Select(element).select_by_visible_text(value)
+            Select(element).select_by_value(value)  # the label is translated
         else:
             element.clear()
             element.send_keys(value)
