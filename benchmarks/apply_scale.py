@@ -201,6 +201,7 @@ def verdicts(shape: str, sizes: list[int], runs: dict[tuple[str, int], Run],
     judged = (min(sizes), max(sizes)) == JUDGED
     met = ratio <= GOAL_RATIO
     verdict = ("met" if met else "MISSED") if judged else "judged at 100 and 10,000 only"
+    shape = shape if name == "this" else f"{shape} ({name})"
     print(f"{shape}: per change at {max(sizes)} / at {min(sizes)}: {ratio:.2f}× "
           f"(goal ≤ {GOAL_RATIO}×: {verdict})")
     ok = met or not judged
