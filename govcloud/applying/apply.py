@@ -8,8 +8,8 @@ a journal the next run reports and a cloud the next plan finishes without duplic
 
 What must be in the store before the cloud is asked (the journal's ``started``, the claim of
 a name to create) is committed before the call; what follows a change (its applied state, the
-journal's ``done``, ``failed``, ``skipped``) waits for the next such commit, at most
-``FLUSH_SECONDS``, or the end of the run (``_Records``). A SIGKILL loses only what waited:
+journal's ``done``, ``failed``, ``skipped``) waits for the next such commit, or at most
+about twice ``FLUSH_SECONDS`` (``_Records``). A SIGKILL loses only what waited:
 changes the cloud made whose record is missing, which the next run records from the cloud
 (``_reconcile_records``) as it would after a kill between a change and its record.
 """
@@ -39,7 +39,7 @@ Event = Callable[[str, Change, str], None]  # (phase, change, detail)
 # time nova's scheduler may take to learn that a deleted server left its host (a replaced
 # member of an anti-affinity group is refused its old host until then).
 RETRIES = 8
-# What follows a change is committed with the next change's start, or after this long.
+# What follows a change is committed with the next change's start, or once this old.
 FLUSH_SECONDS = 0.25
 
 
@@ -244,8 +244,10 @@ class _Run:
             try:
                 self._submit(pool)
                 while self.futures:
-                    self._finished(self.completed.get())
-                    self._submit(pool)
+                    fut = self._next()
+                    if fut is not None:
+                        self._finished(fut)
+                        self._submit(pool)
                     self.records.due()
             except BaseException:
                 self.ready.clear()
@@ -255,6 +257,14 @@ class _Run:
                     self.records.now()
                 raise
         self.records.now()
+
+    def _next(self) -> Future[Outcomes] | None:
+        """The next unit to finish; None when none did for ``FLUSH_SECONDS`` (the records
+        waiting are then committed all the same)."""
+        try:
+            return self.completed.get(timeout=FLUSH_SECONDS)
+        except queue.Empty:
+            return None
 
     def _submit(self, pool: ThreadPoolExecutor) -> None:
         """Hand ready units to the pool, up to the window."""
