@@ -5,16 +5,25 @@ in creation order (projects before networks before servers before volumes); a st
 the one before it. Departments proceed independently. Every change is journaled before and
 after, and the last applied state is recorded per resource, so an interrupted apply leaves
 a journal the next run reports and a cloud the next plan finishes without duplicates.
+
+What must be in the store before the cloud is asked (the journal's ``started``, the claim of
+a name to create) is committed before the call; what follows a change (its applied state, the
+journal's ``done``, ``failed``, ``skipped``) waits for the next such commit, or at most
+about twice ``FLUSH_SECONDS`` (``_Records``). A SIGKILL loses only what waited:
+changes the cloud made whose record is missing, which the next run records from the cloud
+(``_reconcile_records``) as it would after a kill between a change and its record.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +39,8 @@ Event = Callable[[str, Change, str], None]  # (phase, change, detail)
 # time nova's scheduler may take to learn that a deleted server left its host (a replaced
 # member of an anti-affinity group is refused its old host until then).
 RETRIES = 8
+# What follows a change is committed with the next change's start, or once this old.
+FLUSH_SECONDS = 0.25
 
 
 @dataclass
@@ -116,7 +127,9 @@ def apply_plan(plan: Plan, driver: Driver, store: Store, concurrency: int = 8,
     run = _Run(driver, store, result, on_event, hosts or {}, _attached_volumes(plan))
     run.carry_out(pending, concurrency)
     for department in sorted({c.department for c, _ in result.failed}):
-        _roll_back_new_department(department, pending, result, driver, store, run.journal)
+        _roll_back_new_department(department, run.groups[department], result, driver, store,
+                                  run.journal)
+    run.records.now()
     result.seconds = time.monotonic() - started
     store.finish_apply(apply_id, "ok" if result.ok else "failed", result.summary())
     return result
@@ -135,12 +148,56 @@ def _attached_volumes(plan: Plan) -> dict[str, list[Resource]]:
 
 
 Outcomes = list[tuple[Change, BaseException | None]]
+Write = Callable[[], None]  # one statement on the store
+
+
+class _Records:
+    """The store's writes of one apply, in as few commits as are safe: ``later`` queues a
+    write that may wait; ``now`` commits the writes given, and everything queued before them,
+    in one transaction, in order, before it returns (one commit per change instead of one
+    per statement: each commit is a write to SQLite's log)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: list[Write] = []
+        self._queue_lock = threading.Lock()  # held only to add or take the queue
+        self._write_lock = threading.Lock()  # one commit at a time, in queue order
+        self._last = time.monotonic()
+
+    def later(self, write: Write) -> None:
+        with self._queue_lock:
+            self._waiting.append(write)
+
+    def now(self, *writes: Write) -> None:
+        with self._write_lock:
+            with self._queue_lock:
+                waiting, self._waiting = self._waiting, []
+            try:
+                with self.store.transaction():
+                    for write in (*waiting, *writes):
+                        write()
+            except BaseException:
+                with self._queue_lock:  # kept for the next commit; ``writes`` failed
+                    self._waiting[:0] = waiting
+                raise
+            self._last = time.monotonic()
+
+    def due(self) -> None:
+        """Commit what waits if the last commit is ``FLUSH_SECONDS`` old (a slow cloud: its
+        changes' records are not held back until the next one starts)."""
+        if self._waiting and time.monotonic() - self._last >= FLUSH_SECONDS:
+            self.now()
 
 
 class _Run:
     """One apply under way: the journal's sequence, each department's progress through its
     stages (the units running, a department broken by a failure), and the result being
-    filled in. Changes run on a thread pool; the journal is written before and after each."""
+    filled in. Changes run on a thread pool; the journal is written before and after each.
+
+    The units ready to run wait in ``ready``; at most ``window`` are handed to the pool at a
+    time, and each that finishes puts itself on the ``completed`` queue, which the loop reads
+    one at a time: the cost of a completion does not grow with the units under way (waiting
+    on every outstanding future for each completion made apply quadratic, issue #24)."""
 
     def __init__(self, driver: Driver, store: Store, result: ApplyResult,
                  on_event: Event | None, hosts: Mapping[str, str],
@@ -151,46 +208,79 @@ class _Run:
         self.hosts = hosts
         self.attached = attached
         self.emit: Event = on_event or (lambda phase, change, detail: None)
+        self.records = _Records(store)
         self._seq = 0
         self._seq_lock = threading.Lock()
         self.groups: dict[str, list[list[Change]]] = {}
         self.position: dict[str, int] = {}  # department -> the stage it is at
         self.outstanding: dict[str, int] = {}  # department -> units of its stage still running
         self.broken: set[str] = set()
-        self.futures: dict[Future[Outcomes], list[Change]] = {}
+        self.ready: deque[list[Change]] = deque()  # units whose stage has come, not yet run
+        self.futures: dict[Future[Outcomes], list[Change]] = {}  # the units in the pool
+        self.completed: queue.SimpleQueue[Future[Outcomes]] = queue.SimpleQueue()
+        self.window = 1
 
     def journal(self, change: Change, phase: str, detail: str = "") -> None:
+        """Journal a change's phase, with the next commit (``_Records``)."""
+        self.records.later(self._row(change, phase, detail))
+
+    def _row(self, change: Change, phase: str, detail: str = "") -> Write:
         with self._seq_lock:
             self._seq += 1
             n = self._seq
-        self.store.journal(self.result.apply_id, n, change.key, change.action, phase, detail)
+        return lambda: self.store.journal(self.result.apply_id, n, change.key, change.action,
+                                          phase, detail)
 
     def carry_out(self, pending: list[Change], concurrency: int) -> None:
         """Run every department's stages, one stage after the other, departments side by
         side; a department stops at its first failure and skips the rest."""
         self.groups = _groups(pending)
         self.position = {d: 0 for d in self.groups}
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        workers = max(1, concurrency)
+        self.window = 2 * workers  # enough that no worker waits for the loop
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             for d in sorted(self.groups):
-                self._launch(pool, d)
+                self._launch(d)
             try:
+                self._submit(pool)
                 while self.futures:
-                    finished, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        self._finished(pool, fut)
+                    fut = self._next()
+                    if fut is not None:
+                        self._finished(fut)
+                        self._submit(pool)
+                    self.records.due()
             except BaseException:
+                self.ready.clear()
                 for fut in self.futures:
                     fut.cancel()
+                with contextlib.suppress(Exception):  # the first error is the one to tell
+                    self.records.now()
                 raise
+        self.records.now()
 
-    def _launch(self, pool: ThreadPoolExecutor, department: str) -> None:
+    def _next(self) -> Future[Outcomes] | None:
+        """The next unit to finish; None when none did for ``FLUSH_SECONDS`` (the records
+        waiting are then committed all the same)."""
+        try:
+            return self.completed.get(timeout=FLUSH_SECONDS)
+        except queue.Empty:
+            return None
+
+    def _submit(self, pool: ThreadPoolExecutor) -> None:
+        """Hand ready units to the pool, up to the window."""
+        while self.ready and len(self.futures) < self.window:
+            unit = self.ready.popleft()
+            fut = pool.submit(self._run_unit, unit)
+            self.futures[fut] = unit
+            fut.add_done_callback(self.completed.put)
+
+    def _launch(self, department: str) -> None:
         if self.position[department] < len(self.groups[department]):
             units = _units(self.groups[department][self.position[department]])
             self.outstanding[department] = len(units)
-            for unit in units:
-                self.futures[pool.submit(self._run_unit, unit)] = unit
+            self.ready.extend(units)
 
-    def _finished(self, pool: ThreadPoolExecutor, fut: Future[Outcomes]) -> None:
+    def _finished(self, fut: Future[Outcomes]) -> None:
         """Record a unit's outcomes; the department's next stage starts once its last unit
         of this stage is in, unless something of the department failed."""
         unit = self.futures.pop(fut)
@@ -217,7 +307,7 @@ class _Run:
                         self._skip(c, "an earlier change of the department failed")
                 self.position[d] = len(self.groups[d])
             else:
-                self._launch(pool, d)
+                self._launch(d)
 
     def _skip(self, change: Change, why: str) -> None:
         self.result.skipped.append(change)
@@ -239,23 +329,29 @@ class _Run:
         return out
 
     def _run(self, change: Change) -> None:
-        """One change, journaled before and after; a retryable failure is tried again."""
-        self.journal(change, "started")
+        """One change, journaled before and after; a retryable failure is tried again. Its
+        start, and the claim of a name it creates, are committed before the cloud is asked."""
+        refused = _refusal(change)
+        claim = refused is None and change.action in ("create", "replace")
+        self.records.now(self._row(change, "started"),
+                         *([lambda: self.store.claim(change.key)] if claim else []))
         self.emit("started", change, "")
-        retried(lambda: _carry_out(change, self.driver, self.store,
+        if refused is not None:
+            raise refused
+        retried(lambda: _carry_out(change, self.driver, self.store, self.records.later,
                                    self.attached.get(change.key, []), self.hosts.get(change.key)),
                 RETRIES)
         self.journal(change, "done")
         self.emit("done", change, "")
 
 
-def _roll_back_new_department(department: str, pending: list[Change], result: ApplyResult,
-                              driver: Driver, store: Store,
+def _roll_back_new_department(department: str, stages: list[list[Change]],
+                              result: ApplyResult, driver: Driver, store: Store,
                               journal: Callable[[Change, str, str], None]) -> None:
     """A department this apply was creating from nothing, and that failed part way, is undone:
     no half-made department is left (the next apply creates it whole once the cause is fixed).
     A department that existed before keeps what was done: it is consistent and recorded."""
-    mine = [c for c in pending if c.department == department]
+    mine = [c for stage in stages for c in stage]  # the department's pending changes
     if not mine or any(c.action != "create" for c in mine) or \
             not any(c.kind == "project" for c in mine):
         return
@@ -292,39 +388,44 @@ def _reconcile_records(plan: Plan, actual: list[Resource], store: Store) -> None
             store.release(key)
 
 
-def _carry_out(change: Change, driver: Driver, store: Store,
+def _refusal(change: Change) -> GovcloudError | None:
+    """Why ``change`` is never carried out (a protected resource replaced or deleted)."""
+    if change.action in ("replace", "delete") and change.before is not None and \
+            change.before.protected:
+        verb = "replaced" if change.action == "replace" else "deleted"
+        return GovcloudError(f"{change.key} is protected and is never {verb}",
+                             "remove 'protected: true' from its plan first")
+    return None
+
+
+def _carry_out(change: Change, driver: Driver, store: Store, record: Callable[[Write], None],
                volumes: Sequence[Resource] = (), host: str | None = None) -> None:
+    """Ask the cloud for ``change``; what the store then records goes to ``record`` (the
+    caller has committed the claim of a name to create)."""
+    before, after = change.before, change.after
+    if change.action == "delete":
+        assert before is not None
+        driver.delete(before)
+        record(lambda: store.forget_applied(change.key))
+        record(lambda: store.release(change.key))
+        return
     if change.action == "create":
-        assert change.after is not None
-        store.claim(change.key)
-        made = driver.create(_on(change.after, host))
-        store.record_applied(_applied(change.after, made))
-    elif change.action in ("update", "resize"):
-        assert change.before is not None and change.after is not None
-        made = driver.update(change.before, change.after)
-        store.record_applied(_applied(change.after, made))
-    elif change.action == "replace":
-        assert change.before is not None and change.after is not None
-        if change.before.protected:
-            raise GovcloudError(f"{change.key} is protected and is never replaced",
-                                "remove 'protected: true' from its plan first")
-        store.claim(change.key)
-        driver.delete(change.before)
-        made = driver.create(change.after)
-        store.record_applied(_applied(change.after, made))
-        for volume in volumes:  # kept: detached as the old server went, attached again
-            driver.create(volume)
-    elif change.action == "delete":
-        assert change.before is not None
-        if change.before.protected:
-            raise GovcloudError(f"{change.key} is protected and is never deleted",
-                                "remove 'protected: true' from its plan first")
-        driver.delete(change.before)
-        store.forget_applied(change.key)
-        store.release(change.key)
+        assert after is not None
+        made = driver.create(_on(after, host))
+    elif change.action in ("update", "resize", "replace"):
+        assert before is not None and after is not None
+        if change.action == "replace":
+            driver.delete(before)
+            made = driver.create(after)
+        else:
+            made = driver.update(before, after)
     else:
         raise GovcloudError(f"{change.key}: apply cannot carry out a '{change.action}' change",
                             "this is a bug: only pending changes are applied")
+    record(lambda: store.record_applied(_applied(after, made)))
+    if change.action == "replace":
+        for volume in volumes:  # kept: detached as the old server went, attached again
+            driver.create(volume)
 
 
 def _on(res: Resource, host: str | None) -> Resource:

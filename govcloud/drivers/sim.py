@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from govcloud.clock import now, stamp
 from govcloud.core.desired import Resource
@@ -49,6 +49,22 @@ ACTIONS = """CREATE TABLE IF NOT EXISTS sim_actions (
     at TEXT NOT NULL, subject TEXT NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL)"""
 
 
+class Member(NamedTuple):
+    """What the quotas and addresses of a department need of one of its servers or volumes."""
+
+    kind: str
+    vcpus: float
+    ram_gb: float
+    size_gb: float
+    address: str | None
+
+    @classmethod
+    def of(cls, res: Resource) -> Member:
+        a = res.attrs
+        return cls(res.kind, a.get("vcpus", 0), a.get("ram_gb", 0), a.get("size_gb", 0),
+                   res.computed.get("address"))
+
+
 class SimDriver(Driver):
     name = "sim"
     abilities = frozenset({Ability.RESIZE, Ability.PLACEMENT, Ability.MIGRATION,
@@ -61,10 +77,15 @@ class SimDriver(Driver):
         self.ratios = placement.Ratios.of(settings.host_pool)
         self.delay = float(os.environ.get("GOVCLOUD_SIM_DELAY", "0") or 0)
         self.spread = os.environ.get("GOVCLOUD_SIM_SPREAD", "") == "1"
-        # What each host holds, read once and then kept up to date by this driver's own
-        # changes (placing a server is then no longer a read of every server); read afresh
-        # after every read() and whenever a change fails.
+        # What each host holds, the enabled hosts, the networks' subnets and each department's
+        # servers and volumes: read once and then kept up to date by this driver's own
+        # changes, so that no change reads the whole cloud (a change's cost would grow with
+        # the estate: issue #24); read afresh after every read() and whenever a change fails.
         self._used: dict[str, placement.Usage] | None = None
+        self._on: dict[str, placement.Host] | None = None  # enabled hosts, in pool order
+        self._cidrs: set[str | None] | None = None
+        self._cidr_from: dict[str, int] = {}  # pool -> the index below which all are taken
+        self._members: dict[str, dict[str, Member]] = {}
         store.execute(TABLE)
         store.execute(BY_DEPARTMENT)
         store.execute(HOSTS)
@@ -72,8 +93,14 @@ class SimDriver(Driver):
         store.execute(ACTIONS)
 
     # --- reading --------------------------------------------------------------------------
+    def _forget(self) -> None:
+        """Drop what is kept of the cloud: it is read afresh when next needed."""
+        self._used = self._on = self._cidrs = None
+        self._cidr_from = {}
+        self._members = {}
+
     def read(self) -> list[Resource]:
-        self._used = None
+        self._forget()
         rows = self.store.query("SELECT key, body FROM sim_resources ORDER BY key")
         return [self.store.resource("sim_resources", key, body) for key, body in rows]
 
@@ -106,6 +133,7 @@ class SimDriver(Driver):
     def set_host_enabled(self, host: str, enabled: bool, reason: str) -> None:
         self._known(host)
         with self._changing():
+            self._on = None
             self.store.execute(
                 "INSERT INTO sim_hosts (name, enabled, reason) VALUES (?,?,?) ON CONFLICT "
                 "(name) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason",
@@ -133,7 +161,7 @@ class SimDriver(Driver):
             target = next(h for h in self.pool if h.name == host)
             if not placement.fits(self._demand(server), target,
                                   used.get(host, placement.Usage()), self.ratios):
-                self._used = None
+                self._forget()
                 raise DriverError(f"{server_key} does not fit on {host} (capacity, zone or "
                                   "anti-affinity)", "run govcloud consolidate again: it "
                                   "plans from where servers run now", retryable=False)
@@ -161,7 +189,7 @@ class SimDriver(Driver):
             with self.store.transaction():
                 yield
         except BaseException:
-            self._used = None
+            self._forget()
             raise
 
     def create(self, res: Resource) -> Resource:
@@ -230,6 +258,9 @@ class SimDriver(Driver):
                                    "(?,?,?)", (res.key, json.dumps(body, sort_keys=True,
                                                                    ensure_ascii=False), at))
             self.store.execute("DELETE FROM sim_resources WHERE key = ?", (res.key,))
+            self._members.get(res.department, {}).pop(res.key, None)
+            if res.kind == "network":
+                self._cidrs = None  # its subnet is free again
             if rows and rows[0][1]:
                 self._hold(rows[0][1], self.store.resource("sim_resources", res.key,
                                                            rows[0][0]), -1)
@@ -247,6 +278,24 @@ class SimDriver(Driver):
             (res.key, res.department, res.kind, res.name,
              json.dumps(res.as_dict(), sort_keys=True, ensure_ascii=False), host,
              res.computed.get("created_at", now())))
+        if res.kind in ("server", "volume") and res.department in self._members:
+            self._members[res.department][res.key] = Member.of(res)
+
+    def _members_of(self, department: str) -> dict[str, Member]:
+        """The department's servers and volumes (read once, then kept by ``_write``)."""
+        members = self._members.get(department)
+        if members is None:
+            rows = self.store.query("SELECT key, body FROM sim_resources WHERE department = ? "
+                                    "AND kind IN ('server', 'volume')", (department,))
+            members = {key: Member.of(self.store.resource("sim_resources", key, body))
+                       for key, body in rows}
+            self._members[department] = members
+        return members
+
+    def _others(self, res: Resource, kind: str) -> list[Member]:
+        """The department's other resources of ``kind`` (servers or volumes)."""
+        return [m for key, m in self._members_of(res.department).items()
+                if m.kind == kind and key != res.key]
 
     def _require_parents(self, res: Resource) -> None:
         if res.kind == "project":
@@ -268,11 +317,9 @@ class SimDriver(Driver):
         quota = self._quota(res.department)
         if not quota:
             return
-        rows = self.store.query("SELECT key, body FROM sim_resources WHERE department = ? AND "
-                                "kind = 'server' AND key != ?", (res.department, res.key))
-        servers = [self.store.resource("sim_resources", k, b).attrs for k, b in rows]
-        cores = sum(s["vcpus"] for s in servers) + res.attrs["vcpus"]
-        ram = sum(s["ram_gb"] for s in servers) + res.attrs["ram_gb"]
+        servers = self._others(res, "server")
+        cores = sum(s.vcpus for s in servers) + res.attrs["vcpus"]
+        ram = sum(s.ram_gb for s in servers) + res.attrs["ram_gb"]
         count = len(servers) + 1
         over = []
         if count > quota["instances"]:
@@ -290,9 +337,7 @@ class SimDriver(Driver):
         quota = self._quota(res.department)
         if not quota:
             return
-        rows = self.store.query("SELECT key, body FROM sim_resources WHERE department = ? AND "
-                                "kind = 'volume' AND key != ?", (res.department, res.key))
-        sizes = [self.store.resource("sim_resources", k, b).attrs["size_gb"] for k, b in rows]
+        sizes = [v.size_gb for v in self._others(res, "volume")]
         if len(sizes) + 1 > quota["volumes"] or sum(sizes) + res.attrs["size_gb"] > \
                 quota["volume_gb"]:
             raise DriverError(f"department {res.department}: volume quota exceeded creating "
@@ -344,7 +389,9 @@ class SimDriver(Driver):
         host with room (as nova would with a host it cannot honour: the scheduler picks)."""
         demand = self._demand(res)
         used = self._usage()
-        enabled = [h for h in self.hosts() if h.enabled]
+        if self._on is None:
+            self._on = {h.name: h for h in self.hosts() if h.enabled}
+        enabled = self._on.values()
         if self.spread:  # nova's default: the most free RAM among the hosts that pass
             free = [(placement.capacity(h, self.ratios)[1]
                      - used.get(h.name, placement.Usage()).ram_gb, h.name) for h in enabled
@@ -352,11 +399,10 @@ class SimDriver(Driver):
                                       self.ratios)]
             if free:
                 return min(free, key=lambda t: (-t[0], t[1]))[1]
-        for h in enabled:
-            if h.name == wanted and placement.fits(demand, h, used.get(h.name,
-                                                                       placement.Usage()),
-                                                   self.ratios):
-                return h.name
+        asked = self._on.get(wanted) if wanted else None  # not a search of every host
+        if asked and placement.fits(demand, asked, used.get(asked.name, placement.Usage()),
+                                    self.ratios):
+            return asked.name
         return place_one(demand, enabled, used, self.ratios)
 
     def _allocate_address(self, res: Resource) -> str | None:
@@ -365,11 +411,7 @@ class SimDriver(Driver):
         net = self._get(f"{res.department}/network/{res.attrs.get('network', '')}")
         if net is None or not net.computed.get("cidr"):
             return None
-        taken = set()
-        for key, body in self.store.query("SELECT key, body FROM sim_resources WHERE "
-                                          "department = ? AND kind = 'server'",
-                                          (res.department,)):
-            taken.add(self.store.resource("sim_resources", key, body).computed.get("address"))
+        taken = {s.address for s in self._others(res, "server")}
         for n, host in enumerate(ipaddress.ip_network(net.computed["cidr"]).hosts(), 1):
             if n >= 10 and str(host) not in taken:
                 return str(host)
@@ -378,12 +420,18 @@ class SimDriver(Driver):
 
     def _allocate_cidr(self, res: Resource) -> str:
         pool = ipaddress.ip_network(self.settings.networks[res.attrs["zone"]])
-        taken = set()
-        for key, body in self.store.query("SELECT key, body FROM sim_resources "
-                                          "WHERE kind = 'network'"):
-            taken.add(self.store.resource("sim_resources", key, body).computed.get("cidr"))
-        for subnet in pool.subnets(new_prefix=24):
-            if str(subnet) not in taken:
-                return str(subnet)
+        if self._cidrs is None:
+            self._cidrs = {self.store.resource("sim_resources", key, body).computed.get("cidr")
+                           for key, body in self.store.query(
+                               "SELECT key, body FROM sim_resources WHERE kind = 'network'")}
+            self._cidr_from = {}
+        # The first free /24 from the pool's start: those below _cidr_from are all taken.
+        step, count = 1 << (pool.max_prefixlen - 24), 1 << max(0, 24 - pool.prefixlen)
+        for i in range(self._cidr_from.get(str(pool), 0), count if pool.prefixlen <= 24 else 0):
+            subnet = f"{pool.network_address + i * step}/24"
+            if subnet not in self._cidrs:
+                self._cidr_from[str(pool)] = i + 1
+                self._cidrs.add(subnet)
+                return subnet
         raise DriverError(f"department {res.department}: the {res.attrs['zone']} address pool "
                           f"{pool} is exhausted", f"widen networks.{res.attrs['zone']}")

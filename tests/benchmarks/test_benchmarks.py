@@ -35,6 +35,8 @@ REAL = {"backup_dr": "root, ansible, restic, ClamAV and nginx",
 RUN_BY = {"watcher_consolidate": "placement.py --watcher-python (needs python-watcher)"}
 # What each quick check prints when it has measured: a line of its figures.
 FIGURES = {
+    "apply_scale": r"lopsided: per change at 40 / at 4: [\d.]+×[\s\S]*every one asked for "
+                   r"exactly once: True",
     "chargeback": r"ratio baseline / govcloud: [\d.]+×; same fen everywhere: True",
     "estate_gen": r"estate-3$",
     "exporter_load": r"burst 1: 5 concurrent scrapes: p50 \d+ ms, p95 \d+ ms",
@@ -43,7 +45,8 @@ FIGURES = {
     "startup": r"govcloud --version +[\d.]+ +≤ 0\.10",
     "validate_plan": r"servers +govcloud plan -o json +[\d.]+ +[\d.]+ +[\d.]+×",
 }
-SLOW = {"placement", "exporter_load", "validate_plan", "portal", "startup"}  # 10 s to a minute each
+SLOW = {"placement", "exporter_load", "validate_plan", "portal", "startup",
+        "apply_scale"}  # 10 s to a minute each
 
 
 @dataclass(frozen=True)
