@@ -375,10 +375,15 @@ def usage_collect(ctx: click.Context, period: Month, output: str) -> None:
 @click.option("--interval", type=click.FloatRange(0, 86400), default=10.0, show_default=True,
               help="Rebuild the metrics at most once per this many seconds; scrapes in "
               "between get the last ones.")
+@click.option("--jobs", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Also serve when each periodic job last succeeded and failed: the times of "
+              "DIR/<timer>.succeeded and DIR/<timer>.failed, which the deploy playbook's job "
+              "units touch (docs/operations.md).")
 @click.pass_context
-def exporter(ctx: click.Context, port: int, host: str, interval: float) -> None:
+def exporter(ctx: click.Context, port: int, host: str, interval: float,
+             jobs: Path | None) -> None:
     """Serve Prometheus metrics: per-department resources, quota, cost and savings, the last
-    apply, drift and host utilization.
+    apply, drift and host utilization (and the periodic jobs' last outcomes, with --jobs).
 
     Scrapes are answered from a snapshot rebuilt at most once per --interval, by one event
     loop with a cap on open connections; slow or half-open clients are dropped after a few
@@ -387,8 +392,9 @@ def exporter(ctx: click.Context, port: int, host: str, interval: float) -> None:
     \b
     Example:
       govcloud exporter --port 9464
+      govcloud exporter --jobs /var/lib/govcloud/jobs
     """
     from govcloud.metrics.exporter import serve
 
     click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
-    serve(root(ctx), host, port, interval)
+    serve(root(ctx), host, port, interval, jobs)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -54,10 +55,13 @@ class EstateCollector(Collector):
     """Builds every metric family from one session; a part that fails is reported as metrics
     (``govcloud_exporter_ok 0``, ``govcloud_state_ok 0`` and what failed), never raised."""
 
-    def __init__(self, session: engine.EstateSession) -> None:
+    def __init__(self, session: engine.EstateSession, jobs: Path | None = None) -> None:
         self.s = session
+        self.jobs = jobs
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.jobs is not None:  # files only: served even when the state cannot be read
+            yield from job_families(self.jobs)
         problem: Exception | None = None
         try:
             yield from self._collect()
@@ -270,6 +274,29 @@ class EstateCollector(Collector):
         yield from (age, objective, breach, drill, size)
 
 
+JOB_OUTCOMES = {"succeeded": "success", "failed": "failure"}
+
+
+def job_families(folder: Path) -> Iterator[GaugeMetricFamily]:
+    """When each periodic job last succeeded and last failed, by its timer's name: the times
+    of the files ``<timer>.succeeded`` and ``<timer>.failed`` in ``folder``, which the jobs'
+    units touch (playbooks/roles/govcloud_control); the alert rules in
+    docs/prometheus/govcloud-alerts.yml read them. A job that never ran has neither."""
+    families = {outcome: GaugeMetricFamily(
+        f"govcloud_job_last_{word}_timestamp_seconds", f"When the periodic job (govcloud-"
+        f"<timer>.service) last ended in {word}, Unix time.", labels=["timer"])
+        for outcome, word in JOB_OUTCOMES.items()}
+    try:
+        marks = sorted(folder.iterdir())
+    except OSError as exc:
+        log.warning("the jobs' folder %s cannot be read: %s", folder, exc)
+        marks = []
+    for mark in marks:
+        if mark.suffix[1:] in families and mark.is_file():
+            families[mark.suffix[1:]].add_metric([mark.stem], mark.stat().st_mtime)
+    yield from families.values()
+
+
 def _health(problem: Exception | None) -> Iterator[GaugeMetricFamily]:
     up = GaugeMetricFamily("govcloud_exporter_ok", "1 when the last scrape read everything, "
                            "0 when a part failed (see govcloud_state_error_info and the log).")
@@ -306,11 +333,12 @@ class Snapshot:
     ``page()`` never waits for a rebuild once there is a page: it returns the last one and,
     when that is older than the interval, starts a rebuild in the background."""
 
-    def __init__(self, session: engine.EstateSession, interval: float) -> None:
+    def __init__(self, session: engine.EstateSession, interval: float,
+                 jobs: Path | None = None) -> None:
         from prometheus_client import CollectorRegistry
 
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(EstateCollector(session))
+        self.registry.register(EstateCollector(session, jobs))
         self.interval = interval
         self._mutex = threading.Lock()
         self._building = False
@@ -343,12 +371,14 @@ class Snapshot:
         return page
 
 
-def serve(root: Any, host: str, port: int, interval: float = 10.0) -> None:
-    """Serve the metrics until interrupted."""
+def serve(root: Any, host: str, port: int, interval: float = 10.0,
+          jobs: Path | None = None) -> None:
+    """Serve the metrics until interrupted (with the periodic jobs' outcomes read from the
+    folder ``jobs``, if given)."""
     from govcloud.metrics.scrapes import serve_pages
 
     with engine.session(root) as s:
-        snapshot = Snapshot(s, interval)
+        snapshot = Snapshot(s, interval, jobs)
         threading.Thread(target=_collect_on_schedule, args=(root,), name="usage-schedule",
                          daemon=True).start()
         serve_pages(snapshot.page, host, port)

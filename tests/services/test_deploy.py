@@ -11,15 +11,27 @@ environment — not its sandboxing lines (ProtectSystem=, PrivateTmp=, the syste
 filter), which only systemd applies. nginx runs the site the playbook wrote, under a main
 configuration standing in for Debian's /etc/nginx/nginx.conf. Headless Chromium trusts the
 test's CA through an NSS database in its HOME (certutil), as a browser trusts a government CA.
+
+The one deploy runs on PostgreSQL (the suite's server, a database of the test's, its URL with a
+password the play must not print nor put in a unit file): the portal, the exporter and every
+job use it; the state-backup job dumps it with pg_dump into a local restic repository copied
+to a second one standing in for the DR site. The estate is the example's with one department,
+finance (every request waiting for an operator, as in the whole estate); its backup hosts
+are this machine (local connection, their folders in the service user's home), where the
+backup playbook never ran: the report-backup job reports finance without a snapshot (the
+exit code 2 of a breach is no failure of the job).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime
+import grp
 import http.client
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -27,9 +39,10 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +59,12 @@ from tests.support.pyramid import require
 from tests.support.tls import Pki, make_pki
 from tests.support.units import Supervisor, Unit
 
-pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.chromium]
+pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.chromium,
+              pytest.mark.postgres, pytest.mark.restic]
 SERVER = "portal.govcloud.test"
 USER = f"gcd{os.getpid() % 100000:05d}"
 SECRET = "cookie-key-9c41e7d2a0b3"  # the portal's cookie key, in the units' environment
+PG_PASSWORD = "pg-pass-5e07b1c94f2d"  # in the state store's URL (the server trusts loopback)
 JOBS = ("usage", "usage-last-month", "escalate", "report-backup", "audit-verify",
         "state-backup")
 
@@ -80,25 +95,69 @@ class Deployed:
         return str(self.root / "opt/govcloud/venv/bin/govcloud")
 
 
-def _wheel(base: Path) -> Path:
-    """govcloud's wheel, built from this checkout's package files (as a release is)."""
+@contextlib.contextmanager
+def _wheel(base: Path) -> Iterator[Callable[[], Path]]:
+    """govcloud's wheel, built from this checkout's package files (as a release is) while
+    the caller prepares the rest: the function given waits for it."""
     src = base / "src"
     for part in ("govcloud", "playbooks"):
         shutil.copytree(REPO / part, src / part,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
     for part in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         shutil.copy(REPO / part, src / part)
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                           "--disable-pip-version-check", "-w", str(base / "dist"), str(src)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (wheel,) = (base / "dist").glob("govcloud-*.whl")
-    return wheel
+    build = subprocess.Popen([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                              "--disable-pip-version-check", "-w", str(base / "dist"), str(src)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def built() -> Path:
+        _, err = build.communicate(timeout=600)
+        assert build.returncode == 0, err[-3000:]
+        (wheel,) = (base / "dist").glob("govcloud-*.whl")
+        return wheel
+
+    try:
+        yield built
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
 
 
-def _estate_repository(base: Path) -> Path:
-    """The example estate as the git repository the playbook clones."""
+def _estate_repository(base: Path, root: Path) -> Path:
+    """The example estate as the git repository the playbook clones: its state backed up to
+    two local repositories (primary and DR) under the root, its backup hosts this machine."""
     repo = copy_estate(base / "estate.git")
+    settings = yaml.safe_load((repo / "govcloud.yaml").read_text())
+    home, backups = root / "var/lib/govcloud", root / "var/backups"
+    settings["state_backup"] = {
+        "repository": str(backups / "govcloud-state"),
+        "password_file": str(home / "state-restic.pass"),
+        "dr_repository": str(backups / "govcloud-state-dr"),
+        "dr_password_file": str(home / "state-restic-dr.pass")}
+    (repo / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True,
+                                                       sort_keys=False))
+    # the backup hosts: this machine, their folders in the service user's home; one
+    # department, finance (the status of each costs a few tasks of the report's play)
+    hosts = yaml.safe_load((repo / "inventories/hosts.yml").read_text())
+    for group, prefix in (("backup_hosts", "restic"), ("dr_backup_hosts", "restic_dr")):
+        (name,) = hosts["all"]["children"][group]["hosts"]
+        folder = home / name
+        hosts["all"]["children"][group]["hosts"][name] = {
+            "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+            "govcloud_bin_dir": f"{folder}/bin", "cron_dir": f"{folder}/cron.d",
+            **{f"{prefix}_{part}": f"{folder}/{part}" for part in (
+                "repo_root", "secrets_dir", "cache_dir")},
+            **{f"{'backup' if prefix == 'restic' else prefix}_{part}": f"{folder}/{part}"
+               for part in ("conf_dir", "results_dir", "scratch_dir")}}
+    (repo / "inventories/hosts.yml").write_text(yaml.safe_dump(hosts, allow_unicode=True))
+    for plan in (repo / "plans").glob("*.yaml"):
+        if plan.name != "finance.yaml":
+            plan.unlink()
+    # alone on the hosts, finance's small request would be approved at once: every request
+    # waits for an operator here, as the journey's does in the whole estate
+    approvals = yaml.safe_load((repo / "policies/approvals.yaml").read_text())
+    approvals["rules"] = [r for r in approvals["rules"] if r["approve"] != "auto"]
+    (repo / "policies/approvals.yaml").write_text(yaml.safe_dump(approvals, sort_keys=False))
     git = ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@test"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "estate"]):
         subprocess.run(git + args, check=True, capture_output=True)
@@ -140,9 +199,22 @@ def _remove_user() -> None:
     subprocess.run(["groupdel", USER], capture_output=True)
 
 
+def _database(server: str) -> str:
+    """A new database on the suite's PostgreSQL server; its URL, with a password."""
+    import psycopg
+
+    name = f"deploy_{os.getpid()}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = urllib.parse.urlsplit(server)
+    return url._replace(netloc=f"{url.username}:{PG_PASSWORD}@{url.hostname}:{url.port}",
+                        path=f"/{name}").geturl()
+
+
 @pytest.fixture(scope="module")
-def deployed() -> Iterator[Deployed]:
-    """The playbook run twice on a fresh root."""
+def deployed(postgres_url: str) -> Iterator[Deployed]:
+    """The playbook run twice on a fresh root, its state store in PostgreSQL."""
     require("ansible")
     need("nginx", component="nginx")
     if os.geteuid() != 0:
@@ -152,16 +224,20 @@ def deployed() -> Iterator[Deployed]:
     root = base / "root"
     _nginx_main(root)
     https_port = free_port()
-    pki = make_pki(base / "pki", SERVER)
+    with _wheel(base) as wheel:
+        pki = make_pki(base / "pki", SERVER)
+        estate = _estate_repository(base, root)
+        state_url = _database(postgres_url)
+        built = wheel()
     values = {
         "govcloud_control_root": str(root),
-        "govcloud_control_wheel": str(_wheel(base)),
+        "govcloud_control_wheel": str(built),
         # this machine's Python and its packages (no package index in the test)
         "govcloud_control_python": sys.executable,
         "govcloud_control_venv_site_packages": True,
         "govcloud_control_pip_args": "--no-deps",
         "govcloud_control_user": USER, "govcloud_control_group": USER,
-        "govcloud_control_estate_repo": str(_estate_repository(base)),
+        "govcloud_control_estate_repo": str(estate),
         "govcloud_control_manage_services": False,
         "govcloud_control_tls_certificate": str(pki.certificate),
         "govcloud_control_tls_key": str(pki.key),
@@ -172,6 +248,9 @@ def deployed() -> Iterator[Deployed]:
         "govcloud_control_portal_port": free_port(),
         "govcloud_control_exporter_port": free_port(),
         "govcloud_control_environment": {"GOVCLOUD_PORTAL_SECRET": SECRET},
+        "govcloud_control_state_url": state_url,
+        "govcloud_control_portal_workers": 2,  # (4 by default with PostgreSQL: 2 cores here)
+        "govcloud_control_writable_paths": [str(root / "var/backups")],
     }
     _remove_user()
     try:
@@ -191,11 +270,21 @@ def test_the_second_run_changes_nothing_and_no_secret_is_logged(deployed: Deploy
     assert deployed.changed[1] == 0, deployed.outputs[1][-5000:]
     key = deployed.pki.key.read_text().splitlines()[1]
     for out in deployed.outputs:
-        assert SECRET not in out and key not in out
+        assert SECRET not in out and key not in out and PG_PASSWORD not in out
         assert "censored" in out  # the tasks that carry them say so instead
+    # the state store's URL and the other secrets: in the units' environment file, which
+    # root and the service's group read, and in no unit file (those are world-readable)
     env = deployed.root / "etc/govcloud/govcloud.env"
+    url = deployed.values["govcloud_control_state_url"]
+    assert f"GOVCLOUD_STATE_URL={url}\n" in env.read_text() and PG_PASSWORD in url
     assert SECRET in env.read_text()
-    assert env.stat().st_mode & 0o777 == 0o640
+    assert env.stat().st_mode & 0o777 == 0o640 and env.stat().st_uid == 0
+    assert env.stat().st_gid == grp.getgrnam(USER).gr_gid
+    for unit in deployed.units.glob("govcloud-*"):
+        text = unit.read_text()
+        assert PG_PASSWORD not in text and SECRET not in text, unit.name
+        if unit.suffix == ".service":
+            assert Unit.read(unit).get("EnvironmentFile") == str(env), unit.name
     tls_key = deployed.root / "etc/govcloud/tls/portal.key"
     assert tls_key.stat().st_mode & 0o777 == 0o600 and tls_key.stat().st_uid == 0
 
@@ -225,7 +314,8 @@ def test_every_unit_and_timer_passes_systemd_analyze(deployed: Deployed) -> None
     portal = Unit.read(deployed.unit("govcloud-portal.service"))
     assert portal.get("ProtectSystem") == "strict" and portal.get("PrivateTmp") == "yes"
     assert portal.get("ReadWritePaths").split() == [
-        str(deployed.estate), str(deployed.root / "var/lib/govcloud")]
+        str(deployed.estate), str(deployed.root / "var/lib/govcloud"),
+        str(deployed.root / "var/backups")]
 
 
 @dataclass
@@ -358,9 +448,8 @@ def test_the_portal_behind_nginx_over_tls_in_chromium(running: Running) -> None:
     assert [r["source"] for r in failed] == ["127.0.0.7"], failed
 
 
-def test_the_exporter_at_its_units_address_and_the_jobs_from_their_units(
-        running: Running) -> None:
-    deployed, sup = running.deployed, running.supervisor
+def _scrape(deployed: Deployed, ready: str) -> str:
+    """The exporter's metrics, scraped at its unit's address, once they hold ``ready``."""
     (argv,) = Unit.read(deployed.unit("govcloud-exporter.service")).commands()
     host, port = argv[argv.index("--host") + 1], argv[argv.index("--port") + 1]
 
@@ -368,11 +457,14 @@ def test_the_exporter_at_its_units_address_and_the_jobs_from_their_units(
         with urllib.request.urlopen(f"http://{host}:{port}/metrics",  # noqa: S310
                                     timeout=5) as r:
             body: str = r.read().decode()
-        return body if "govcloud_state_ok 1.0" in body else ""
+        return body if "govcloud_state_ok 1.0" in body and ready in body else ""
 
-    metrics = wait_for("the exporter's metrics", scraped, 60)
-    assert re.search(r"^govcloud_audit_head\{.*\} [1-9]", metrics, re.M), metrics[:2000]
+    return wait_for(f"the exporter's metrics with {ready}", scraped, 60)
 
+
+def test_the_exporter_at_its_units_address_and_the_jobs_from_their_units(
+        running: Running) -> None:
+    deployed, sup = running.deployed, running.supervisor
     # the jobs the timers start, each run from its service's ExecStart as the govcloud user
     today = datetime.date.today()
     usage = sup.run(deployed.unit("govcloud-usage.service"))
@@ -386,3 +478,78 @@ def test_the_exporter_at_its_units_address_and_the_jobs_from_their_units(
     assert escalate.returncode == 0 and "overdue" in escalate.stdout, escalate.stderr
     verify = sup.run(deployed.unit("govcloud-audit-verify.service"))
     assert verify.returncode == 0 and "The audit trail is whole" in verify.stdout
+    # each job left its trace; the exporter serves it for the alert rules
+    jobs = deployed.root / "var/lib/govcloud/jobs"
+    ran = ("usage", "usage-last-month", "escalate", "audit-verify")
+    assert sorted(p.name for p in jobs.glob("*.succeeded")) >= sorted(
+        f"{job}.succeeded" for job in ran)
+    # one scrape once the jobs ran (the exporter rebuilds its page at most every 10 s)
+    metrics = _scrape(deployed, 'govcloud_job_last_success_timestamp_seconds{timer="usage"}')
+    assert re.search(r"^govcloud_audit_head\{.*\} [1-9]", metrics, re.M), metrics[:2000]
+    for job in ran:
+        name = f'govcloud_job_last_success_timestamp_seconds{{timer="{job}"}}'
+        stamp = re.search(rf"^{re.escape(name)} (\S+)$", metrics, re.M)
+        assert stamp and abs(float(stamp[1]) - (jobs / f"{job}.succeeded").stat().st_mtime) < 1
+
+
+def _restic_snapshots(repository: Path, password: Path) -> list[dict[str, Any]]:
+    proc = subprocess.run(["restic", "-r", str(repository), "--password-file", str(password),
+                           "snapshots", "--json", "--no-lock"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "RESTIC_CACHE_DIR": "/nonexistent"})
+    assert proc.returncode == 0, proc.stderr
+    found: list[dict[str, Any]] = json.loads(proc.stdout)
+    return found
+
+
+def test_the_backup_jobs_from_their_units(running: Running) -> None:
+    """The state backup before its repositories exist fails, and says so in its trace; made
+    once as the runbook says (state backup --init, as the govcloud user), the job backs the
+    PostgreSQL store up into the primary repository and copies it to the DR one. The
+    report-backup job collects every department's status from the backup hosts."""
+    deployed, sup = running.deployed, running.supervisor
+    home, backups = deployed.root / "var/lib/govcloud", deployed.root / "var/backups"
+    user = pwd.getpwnam(USER)
+    backups.mkdir(exist_ok=True)
+    os.chown(backups, user.pw_uid, user.pw_gid)
+    for site in ("", "-dr"):
+        secret = home / f"state-restic{site}.pass"
+        secret.write_text(f"state restic password{site}\n")
+        os.chown(secret, user.pw_uid, user.pw_gid)
+        secret.chmod(0o400)
+    # the venv shares this machine's packages (no package index in the test): the commands
+    # pip would have put beside its python with ansible-core are linked there instead
+    bin_dir = Path(deployed.govcloud).parent
+    for command in ("ansible-playbook", "ansible-galaxy"):
+        here = Path(sys.executable).parent / command
+        if here.exists() and not (bin_dir / command).exists():
+            (bin_dir / command).symlink_to(here)
+    started = time.time()
+    # the report job (an Ansible run, the longest) runs while the state backups are taken
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reporting = pool.submit(sup.run, deployed.unit("govcloud-report-backup.service"))
+        jobs, unit = home / "jobs", deployed.unit("govcloud-state-backup.service")
+        early = sup.run(unit)
+        assert early.returncode == 1 and "restic" in early.stderr, early.stdout + early.stderr
+        assert (jobs / "state-backup.failed").exists()
+        assert not (jobs / "state-backup.succeeded").exists()
+
+        _as_user(deployed, sup, "state", "backup", "--init")
+        taken = sup.run(unit)
+        assert taken.returncode == 0, taken.stdout + taken.stderr
+        assert "Backed up the state store (postgresql" in taken.stdout, taken.stdout
+        assert "Copied it to the DR site's repository" in taken.stdout, taken.stdout
+        for repo, pw in (("govcloud-state", ""), ("govcloud-state-dr", "-dr")):
+            snaps = _restic_snapshots(backups / repo, home / f"state-restic{pw}.pass")
+            assert len(snaps) == 2, snaps  # the runbook's first backup and the job's
+        assert (jobs / "state-backup.succeeded").stat().st_mtime > (
+            jobs / "state-backup.failed").stat().st_mtime
+        report = reporting.result()
+    # the hosts hold no backup of finance (the backup playbook never ran there): no snapshot,
+    # a breach (exit 2), which the unit's SuccessExitStatus counts as the job's success
+    # (Prometheus alerts on the breach); the statuses it collected (none) are saved
+    assert report.returncode == 2, report.stdout + report.stderr
+    assert re.search(r"^finance +primary +- .* BREACH", report.stdout, re.M), report.stdout
+    saved = deployed.estate / ".state/services/backup-status.json"
+    assert json.loads(saved.read_text()) == [] and saved.stat().st_mtime > started
+    assert (jobs / "report-backup.succeeded").exists()
+    assert not (jobs / "report-backup.failed").exists()

@@ -1,12 +1,20 @@
 """The deploy role's variables, read as files (no Ansible run: tests/services/test_deploy.py
 runs it): every variable the role uses is set in its defaults (or vars) and every group of
 defaults is explained by a comment; every periodic job has its timer's schedule and a row in
-docs/operations.md."""
+docs/operations.md.
+
+And its state store setting, rendered through Ansible's templating as its tasks render it
+(no play; the real one, on PostgreSQL, is test_deploy.py): without a URL the units keep the
+estate's SQLite store and one portal worker; with a postgresql:// URL it is in the units'
+environment file only (mode 0640, written by a no_log task), never in a unit file, and the
+portal gets several workers."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import pytest
 import yaml
 
 from tests.support.estate import REPO
@@ -47,3 +55,77 @@ def test_every_job_has_a_schedule_and_a_row_in_the_runbook() -> None:
     assert isinstance(timers, dict) and sorted(timers) == sorted(names)
     runbook = (REPO / "docs" / "operations.md").read_text()
     assert [n for n in names if f"| `govcloud-{n}.timer` |" not in runbook] == []
+
+
+URL = "postgresql://govcloud:s3cret-pw-71c2@db.internal/govcloud"
+
+
+def _trusted(value: Any) -> Any:
+    """The role's files as Ansible reads them: strings may be templates."""
+    from ansible.template import trust_as_template
+
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [_trusted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _trusted(v) for k, v in value.items()}
+    return value
+
+
+def _render(template: str, extra: dict[str, Any], item: Any = None) -> str:
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    loader = DataLoader()
+    loader.set_basedir(str(ROLE / "templates"))
+    values = {**yaml.safe_load((ROLE / "defaults/main.yml").read_text()),
+              **yaml.safe_load((ROLE / "vars/main.yml").read_text()),
+              "ansible_managed": "Ansible managed", **extra}
+    if item is not None:
+        values["item"] = item
+    templar = Templar(loader=loader, variables=_trusted(values))
+    text: str = templar.template(_trusted((ROLE / "templates" / template).read_text()))
+    return text
+
+
+def _units(extra: dict[str, Any]) -> dict[str, str]:
+    jobs = yaml.safe_load((ROLE / "vars/main.yml").read_text())["govcloud_control_jobs"]
+    units = {name: _render(f"{name}.j2", extra)
+             for name in ("govcloud-portal.service", "govcloud-exporter.service")}
+    for job in jobs:
+        for kind in ("service", "timer"):
+            units[f"govcloud-{job['name']}.{kind}"] = _render(f"govcloud-job.{kind}.j2", extra,
+                                                               job)
+    return units
+
+
+@pytest.mark.parametrize("url", ["", URL], ids=["sqlite", "postgresql"])
+def test_the_state_store_url_is_in_the_environment_file_only(url: str) -> None:
+    env = _render("govcloud.env.j2", {"govcloud_control_state_url": url})
+    units = _units({"govcloud_control_state_url": url})
+    assert len(units) == 14
+    portal = units["govcloud-portal.service"]
+    if url:
+        assert f"\nGOVCLOUD_STATE_URL={URL}\n" in env
+        assert "--workers 4 " in portal
+    else:  # the estate's own state.url (SQLite): one worker
+        assert "GOVCLOUD_STATE_URL" not in env
+        assert "--workers 1 " in portal
+    for name, text in units.items():
+        assert "s3cret-pw-71c2" not in text and "GOVCLOUD_STATE_URL" not in text, name
+        if name.endswith(".service"):
+            assert "\nEnvironmentFile=/etc/govcloud/govcloud.env\n" in text, name
+
+
+def test_the_environment_file_is_written_unlogged_and_not_world_readable() -> None:
+    tasks = yaml.safe_load((ROLE / "tasks/estate.yml").read_text())
+    (task,) = [t for t in tasks if t.get("ansible.builtin.template", {}).get("src")
+               == "govcloud.env.j2"]
+    assert task["no_log"] is True
+    assert task["ansible.builtin.template"]["mode"] == "0640"
+    assert task["ansible.builtin.template"]["owner"] == "root"
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    assert "postgres" in defaults["govcloud_control_extras"]
+    assert defaults["govcloud_control_state_url"] == ""
+

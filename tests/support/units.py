@@ -49,11 +49,11 @@ class Unit:
         values = self.sections.get(section, {}).get(key, [])
         return values[-1] if values else default
 
-    def commands(self) -> list[list[str]]:
-        """Each ExecStart= line as an argument list, as systemd splits it: specifiers
-        (``%%``) first, then quoting, then ``$$`` to ``$``."""
+    def commands(self, key: str = "ExecStart") -> list[list[str]]:
+        """Each ``key`` line (ExecStart=, ExecStopPost=) as an argument list, as systemd
+        splits it: specifiers (``%%``) first, then quoting, then ``$$`` to ``$``."""
         out = []
-        for line in self.sections["Service"]["ExecStart"]:
+        for line in self.sections["Service"].get(key, []):
             line = line.lstrip("-@:+!")
             assert "%" not in line.replace("%%", ""), f"{self.path.name}: a specifier in {line}"
             out.append([word.replace("$$", "$") for word in shlex.split(line.replace("%%", "%"))])
@@ -121,16 +121,24 @@ class Supervisor:
 
     def run(self, path: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run a Type=oneshot unit: its ExecStart lines in order, stopping at the first that
-        fails (an exit code SuccessExitStatus= does not list). The last one's result."""
+        fails (an exit code SuccessExitStatus= does not list), then its ExecStopPost lines
+        with the outcome in $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS, as systemd sets
+        them. The result of the first ExecStart line (the job's command), or of the line that
+        failed."""
         unit = Unit.read(path)
         assert unit.get("Type") == "oneshot", f"{path.name} is no oneshot service"
         ok = {0, *map(int, unit.get("SuccessExitStatus").split())}
-        proc = None
+        results = []
         for argv in unit.commands():
-            proc = self.exec(unit, argv, timeout=timeout)
-            if proc.returncode not in ok:
+            results.append(self.exec(unit, argv, timeout=timeout))
+            if results[-1].returncode not in ok:
                 break
-        assert proc is not None
+        proc = results[-1] if results[-1].returncode not in ok else results[0]
+        outcome = {"SERVICE_RESULT": "success" if proc.returncode in ok else "exit-code",
+                   "EXIT_CODE": "exited", "EXIT_STATUS": str(proc.returncode)}
+        for argv in unit.commands("ExecStopPost"):
+            post = self.exec(unit, argv, env=outcome, timeout=timeout)
+            assert post.returncode == 0, f"{path.name} ExecStopPost {argv}: {post.stderr}"
         return proc
 
     def exec(self, unit: Unit, argv: list[str], *, env: dict[str, str] | None = None,
