@@ -283,8 +283,12 @@ def rollup(title: str, period: Month, levels: list[Level], measures: tuple[str, 
     own departments', its children's and its total; ``placed``: department → the
     organisation it was counted under; ``tail``: the idle and platform rows."""
     header, rows = tables.rollup_table(levels, measures, tail)
-    shown = [[("  " * (r[2] or 0)) + str(r[1]), *r[4:]] for r in rows]
-    text = _text(["name", *header[4:]], shown, "l" + "r" * (len(header) - 4))
+    # The terminal: the headline measure's own and children's columns, and every total.
+    keep = ["departments", f"own_{measures[-1]}", f"children_{measures[-1]}", *measures]
+    head, picked = columns(header, rows, keep)
+    shown = [[("  " * (r[2] or 0)) + str(r[1]), *p] for r, p in zip(rows, picked,
+                                                                    strict=True)]
+    text = _text(["name", *head], shown, "l" + "r" * len(head))
     top = levels[0]
     text += (f"\n\n{title} by organisation, {period}: {len(levels)} organisations, each "
              "level's total its own departments' plus its child organisations', to the fen; "
