@@ -26,10 +26,12 @@ from govcloud.applying import engine
 from govcloud.books import metering
 from govcloud.books.accounts import report
 from govcloud.books.rollups import rollup_report
+from govcloud.clock import stamp
 from govcloud.core.directory import Change, Organisation
 from govcloud.estate import organisations
 from govcloud.finance.period import Month
 from govcloud.finance.rollup import Node, roll_up
+from govcloud.state.store import Store
 from tests.support.cli import BUILT, NOW, apply_and_collect, govcloud
 from tests.support.estate import copy_estate
 
@@ -207,3 +209,26 @@ def test_a_parent_unknown_or_a_loop_is_the_top_level_and_said() -> None:
     by = {lv.code: lv for lv in levels}
     assert by[""].total == (Decimal("4.00"),)
     assert any("loop" in n for n in notes) and any("gone" in n for n in notes)
+
+
+def test_a_move_is_dated_and_a_store_synced_before_keeps_the_old_parent_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An organisation an older sync recorded (its row, no dated parent) moves in March:
+    its parent until then is kept from its row's last sync, and the move is appended, never
+    written over: a second move adds a third row."""
+    store = Store(f"sqlite:///{tmp_path}/state.db", tmp_path)
+    store.execute(organisations.TABLE)
+    store.execute("INSERT INTO organisations (code, name, parent, cost_centre, dn, left_at, "
+                  "synced_at) VALUES ('d1', 'D1', 'north', 'CC1', 'ou=d1', '', "
+                  "'2026-01-01T00:00:00.000000Z')")
+    north, south, west = (_org("d1", "D1", p, "CC1") for p in ("north", "south", "west"))
+    for at, before, after in ((MOVED, north, south), ("2026-06-01T00:00:00Z", south, west)):
+        monkeypatch.setenv("GOVCLOUD_NOW", at)
+        with store.transaction():
+            organisations.record(store, [Change("move", "d1", before, after, "moved")])
+    parent = {m: organisations.tree_at(store, stamp(Month.parse(m).end))["d1"].parent
+              for m in ("2026-02", "2026-03", "2026-05", "2026-06")}
+    assert parent == {"2026-02": "north", "2026-03": "south", "2026-05": "south",
+                      "2026-06": "west"}
+    assert store.query("SELECT parent FROM organisation_parents ORDER BY at") == [
+        ("north",), ("south",), ("west",)]
