@@ -24,6 +24,11 @@ from govcloud.cli.output import emit_json, emit_report, output_option
 from govcloud.finance.period import Month
 
 FORMATS = ("text", "json", "csv", "xlsx")
+BY = click.option("--by", type=click.Choice(["department", "organisation"]),
+                  default="department", show_default=True,
+                  help="One row per department, or per organisation at every level of the "
+                  "directory's tree as it stood at the month's end (each level's total its "
+                  "own departments' plus its child organisations', to the fen).")
 
 # The security and backup reports are the services' (cli/services); the others are below.
 report = click.Group("report", commands=Lazy({
@@ -34,11 +39,16 @@ report = click.Group("report", commands=Lazy({
 
 
 def _report(ctx: click.Context, kind: str, period: Month, output: str, out: Path | None,
-            detail: bool = False) -> None:
+            detail: bool = False, by: str = "department") -> None:
     from govcloud.books import accounts
 
     with session(ctx) as s:
-        rep = accounts.report(s.estate, s.store, kind, period, detail, output == "xlsx")
+        if by == "organisation":
+            from govcloud.books.rollups import rollup_report
+
+            rep = rollup_report(s.estate, s.store, kind, period)
+        else:
+            rep = accounts.report(s.estate, s.store, kind, period, detail, output == "xlsx")
     emit_report(rep, output, out, Path(f"govcloud-{period}.xlsx"))
 
 
@@ -63,9 +73,10 @@ def utilization(ctx: click.Context, period: Month, output: str, out: Path | None
 @span_options
 @output_option(*FORMATS)
 @out_option
+@BY
 @click.pass_context
 def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
-               to_month: Month | None, output: str, out: Path | None) -> None:
+               to_month: Month | None, output: str, out: Path | None, by: str) -> None:
     """Each department's share of the platform's cost for one month, pool by pool, with idle
     capacity as its own line. Charges + idle = platform cost, to the fen. With --from/--to:
     each department's charge month by month and in total — months recorded as recorded, the
@@ -76,13 +87,17 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
     Example:
       govcloud report chargeback --period 2026-10 --output csv > chargeback-2026-10.csv
       govcloud report chargeback --from 2026-01 --to 2026-12
+      govcloud report chargeback --period 2026-10 --by organisation
     """
     from govcloud.books import spans
 
     span = span_of(ctx, from_month, to_month)
     if span is None:
-        _report(ctx, "chargeback", period, output, out)
+        _report(ctx, "chargeback", period, output, out, by=by)
         return
+    if by == "organisation":
+        raise click.BadParameter("the roll-up is of one month: give --period YYYY-MM "
+                                 "instead of --from/--to", param_hint="--by organisation")
     with session(ctx) as s:
         rep = spans.span_report(s.estate, s.store, span)
     emit_report(rep, output, out, Path(f"govcloud-{span}.xlsx"))
@@ -113,17 +128,22 @@ def unit_costs(ctx: click.Context, period: Month, output: str, out: Path | None)
 @out_option
 @click.option("--detail", is_flag=True, help="Also list every legacy cost line with the plan "
               "and price lines it came from.")
+@BY
 @click.pass_context
 def savings(ctx: click.Context, period: Month, output: str, out: Path | None,
-            detail: bool) -> None:
+            detail: bool, by: str) -> None:
     """What consolidation saved each department against running its own servers, with every
     figure traceable to a plan line and a price line, and the assumptions.
 
     \b
     Example:
       govcloud report savings --period 2026-10 --detail
+      govcloud report savings --period 2026-10 --by organisation
     """
-    _report(ctx, "savings", period, output, out, detail)
+    if detail and by == "organisation":
+        raise click.BadParameter("the legacy lines are per department: drop --detail, or "
+                                 "--by organisation", param_hint="--detail")
+    _report(ctx, "savings", period, output, out, detail, by)
 
 
 @report.command("html")

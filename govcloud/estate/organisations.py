@@ -42,12 +42,18 @@ from govcloud.errors import GovcloudError
 from govcloud.estate.files import write_all, write_text
 from govcloud.estate.loader import SETTINGS_FILE, check_estate, find_root
 from govcloud.estate.planedit import apply_edits
+from govcloud.finance.rollup import Node
 from govcloud.state.store import Store, open_store
 
 TABLE = """CREATE TABLE IF NOT EXISTS organisations (
     code TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT NOT NULL,
     cost_centre TEXT NOT NULL, dn TEXT NOT NULL, left_at TEXT NOT NULL,
     synced_at TEXT NOT NULL)"""
+# Append-only: each organisation's parent from the time a sync recorded it, so a month's
+# roll-up reads the tree as it was then (a department moved in March is under its old
+# district in January's). Never updated or deleted.
+PARENTS = """CREATE TABLE IF NOT EXISTS organisation_parents (
+    code TEXT NOT NULL, parent TEXT NOT NULL, name TEXT NOT NULL, at TEXT NOT NULL)"""
 
 
 @dataclass(frozen=True)
@@ -179,9 +185,7 @@ def apply(root: Path, sync: SyncPlan, actor: str) -> Applied:
     written: list[str] = []
     try:
         with store.transaction():
-            store.execute(TABLE)
-            for change in sync.changes:
-                _record(store, change)
+            record(store, sync.changes)
             _audit(store, sync.changes, actor)
             for r in sync.roles:
                 _role(store, r, actor)
@@ -198,6 +202,15 @@ def apply(root: Path, sync: SyncPlan, actor: str) -> Applied:
     return Applied(len(sync.changes), written, len(sync.roles))
 
 
+def record(store: Store, changes: Iterable[Change]) -> None:
+    """The organisations' rows as ``changes`` leave them, and each new parent or name in
+    the dated record of parents (what a month's roll-up reads)."""
+    store.execute(TABLE)
+    store.execute(PARENTS)
+    for change in changes:
+        _record(store, change)
+
+
 def _record(store: Store, change: Change) -> None:
     """The organisation's row as the change leaves it (a retired one flagged)."""
     o = change.after or change.before
@@ -207,6 +220,16 @@ def _record(store: Store, change: Change) -> None:
         store.execute("UPDATE organisations SET left_at = ?, synced_at = ? WHERE code = ?",
                       (at, at, o.code))
         return
+    before = change.before
+    if before is None or (before.parent, before.name) != (o.parent, o.name):
+        if before is not None and not store.query(
+                "SELECT 1 FROM organisation_parents WHERE code = ?", (o.code,)):
+            # synced before parents were dated: its parent until now, from its last sync
+            store.execute("INSERT INTO organisation_parents (code, parent, name, at) SELECT "
+                          "code, parent, name, synced_at FROM organisations WHERE code = ?",
+                          (o.code,))
+        store.execute("INSERT INTO organisation_parents (code, parent, name, at) "
+                      "VALUES (?,?,?,?)", (o.code, o.parent, o.name, at))
     store.execute("DELETE FROM organisations WHERE code = ?", (o.code,))
     store.execute("INSERT INTO organisations (code, name, parent, cost_centre, dn, left_at, "
                   "synced_at) VALUES (?,?,?,?,?,'',?)",
@@ -272,3 +295,22 @@ def _edit(root: Path, file: str, action: str, o: Organisation) -> str:
     text = path.read_text(encoding="utf-8")
     write_text(path, apply_edits(text, [Edit("set", ("department", key), value)]))
     return file
+
+
+def tree_at(store: Store, at: str) -> dict[str, Node]:
+    """Each organisation's parent and name as recorded just before ``at`` (a
+    ``clock.stamp``): the last one a sync recorded before it; for one first recorded after
+    ``at`` the first one known; for one synced before parents were dated and not moved
+    since, its row's. Empty: no directory, every department at the top level."""
+    store.execute(TABLE)
+    store.execute(PARENTS)
+    out = {r[0]: Node(r[1], r[2]) for r in store.query(
+        "SELECT code, parent, name FROM organisations")}
+    first: dict[str, Node] = {}
+    then: dict[str, Node] = {}
+    for code, parent, name, when in store.query(
+            "SELECT code, parent, name, at FROM organisation_parents ORDER BY at, code"):
+        first.setdefault(code, Node(parent, name))
+        if when < at:
+            then[code] = Node(parent, name)
+    return out | first | then

@@ -6,11 +6,12 @@ idle line and the totals, so every table adds up on its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from govcloud.finance.chargeback import ZERO, Statement, fen
+from govcloud.finance.rollup import Level
 from govcloud.finance.savings import Ledger
 from govcloud.finance.unitcost import UnitCost
 from govcloud.finance.utilization import Utilization
@@ -60,6 +61,16 @@ TITLES = {
     "cost": "成本合计（元） Cost", "cost_per_unit": "单位成本（元/单位） Cost per unit",
     "paid": "部门实付（元） Paid by departments",
     "paid_per_unit": "部门实付单价（元/单位） Paid per unit",
+    "organisation": "机构标识 Organisation", "level": "层级 Level", "path": "上级 Path",
+    "departments": "本级部门数 Own departments",
+    "own_total": "本级部门合计（元） Own departments (yuan)",
+    "children_total": "下级机构合计（元） Child organisations (yuan)",
+    "own_legacy_cost": "本级自建成本（元） Own departments' legacy cost",
+    "children_legacy_cost": "下级自建成本（元） Child organisations' legacy cost",
+    "own_consolidated_cost": "本级整合后费用（元） Own departments' consolidated cost",
+    "children_consolidated_cost": "下级整合后费用（元） Child organisations' consolidated cost",
+    "own_saving": "本级节约（元） Own departments' saving",
+    "children_saving": "下级节约（元） Child organisations' saving",
 }
 
 
@@ -201,4 +212,20 @@ def cost_detail(s: Statement) -> Table:
     for p in s.pools:
         for x in p.lines:
             rows.append([p.name, p.rule, x.label, x.yuan, x.source])
+    return header, rows
+
+
+def rollup_table(levels: Sequence[Level], measures: tuple[str, ...],
+                 tail: Sequence[tuple[str, str, tuple[Decimal, ...]]]) -> Table:
+    """One row per organisation (top level first, then depth first): its level, path, how
+    many departments of its own, and per measure its own departments', its children's and
+    its total; then the ``tail`` rows (idle, the platform's total) in the total columns."""
+    header = ["organisation", "name", "level", "path", "departments",
+              *(f"own_{m}" for m in measures), *(f"children_{m}" for m in measures),
+              *measures]
+    rows: list[list[Any]] = [[lv.code or "(top)", lv.name, lv.depth, "/".join(lv.path),
+                              len(lv.departments), *lv.own, *lv.children, *lv.total]
+                             for lv in levels]
+    blank = [None] * (2 * len(measures))
+    rows += [[code, name, None, "", None, *blank, *values] for code, name, values in tail]
     return header, rows

@@ -13,6 +13,7 @@ from govcloud.finance import unitcost
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.period import Month, Span
 from govcloud.finance.rerate import Rerate
+from govcloud.finance.rollup import Level
 from govcloud.finance.savings import Ledger
 from govcloud.finance.span import FORECAST, FORECAST_METHOD, RECORDED, TO_DATE, SpanTotals
 from govcloud.finance.utilization import Utilization
@@ -273,3 +274,31 @@ def rerate(names: Names, r: Rerate, recorded: bool) -> Report:
                  "Dry run: nothing recorded. Record it with --yes --reason \"…\".")
     return Report(r.period, {"Re-rate": (header, rows)},
                   {**r.as_dict(), "recorded": recorded}, "\n\n".join(parts))
+
+
+def rollup(title: str, period: Month, levels: list[Level], measures: tuple[str, ...],
+           tail: list[tuple[str, str, tuple[Decimal, ...]]], placed: dict[str, str],
+           notes: list[str]) -> Report:
+    """A report rolled up the organisation tree (``finance.rollup``): per organisation its
+    own departments', its children's and its total; ``placed``: department → the
+    organisation it was counted under; ``tail``: the idle and platform rows."""
+    header, rows = tables.rollup_table(levels, measures, tail)
+    # The terminal: the headline measure's own and children's columns, and every total.
+    keep = ["departments", f"own_{measures[-1]}", f"children_{measures[-1]}", *measures]
+    head, picked = columns(header, rows, keep)
+    shown = [[("  " * (r[2] or 0)) + str(r[1]), *p] for r, p in zip(rows, picked,
+                                                                    strict=True)]
+    text = _text(["name", *head], shown, "l" + "r" * len(head))
+    top = levels[0]
+    text += (f"\n\n{title} by organisation, {period}: {len(levels)} organisations, each "
+             "level's total its own departments' plus its child organisations', to the fen; "
+             f"the top level's = every department's ({cell(top.total[-1])}).")
+    text += "".join(f"\n{n}" for n in notes)
+    data = {"period": str(period), "by": "organisation", "measures": list(measures),
+            "organisations": [lv.as_dict(measures) for lv in levels],
+            "departments": placed,
+            **{code.strip("()"): dict(zip(measures, (str(v) for v in values), strict=True))
+               for code, _, values in tail},
+            "notes": notes}
+    return Report(period, {f"{title} by organisation": (header, rows)}, data, text,
+                  tuple(notes))

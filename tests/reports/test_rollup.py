@@ -1,0 +1,234 @@
+"""Issue #25, roll-ups: `report chargeback --by organisation` (and savings) for a year of the
+example estate grouped into districts, every level checked against an independent recompute:
+the department rows of the month's own report summed by walking each department's parents
+up the tree as the test itself keeps it (not the report's paths), to the fen. A department
+moves districts in March: January and February count it under its old district, March on
+under its new one.
+
+The tree is written through the directory sync's own store function
+(``estate.organisations.record``: what ``govcloud directory sync --yes`` records), dated
+with GOVCLOUD_NOW; no slapd is needed for it (tests/core/test_directory.py holds the sync
+against a real one)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govcloud.applying import engine
+from govcloud.books import metering
+from govcloud.books.accounts import report
+from govcloud.books.rollups import rollup_report
+from govcloud.clock import stamp
+from govcloud.core.directory import Change, Organisation
+from govcloud.estate import organisations
+from govcloud.finance.period import Month
+from govcloud.finance.rollup import Node, roll_up
+from govcloud.state.store import Store
+from tests.support.cli import BUILT, NOW, apply_and_collect, govcloud
+from tests.support.estate import copy_estate
+
+MONTHS = [f"2026-{m:02d}" for m in range(1, 12)]  # January to November (to date)
+MOVED = "2026-03-15T09:00:00Z"
+# The city, three districts, a street office under one of them: four levels with the
+# departments.
+LEVELS = {"qingdao": ("", "青岛市"), "shinan": ("qingdao", "市南区"),
+          "shibei": ("qingdao", "市北区"), "laoshan": ("qingdao", "崂山区"),
+          "shinan-west": ("shinan", "市南区西部街道")}
+HOMES = ("qingdao", "shinan", "shibei", "laoshan", "shinan-west")
+
+
+def _org(code: str, name: str, parent: str, cost_centre: str = "") -> Organisation:
+    return Organisation(code, name, parent, cost_centre, f"ou={code},dc=qingdao")
+
+
+def _grouping(departments: list[str]) -> dict[str, str]:
+    """Department → its organisation at first: round robin over the levels, the last one
+    left out of the directory (an estate's department the directory does not hold: the
+    top level)."""
+    return {d: HOMES[i % len(HOMES)] for i, d in enumerate(departments[:-1])}
+
+
+def _sync(root: Path, at: str, changes: list[Change]) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOVCLOUD_NOW", at)
+        with engine.session(root) as s, s.store.transaction():
+            organisations.record(s.store, changes)
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str]:
+    """The example estate applied on 1 January, January to November collected, grouped
+    into districts on 1 January; one department moved from 市南区 to 市北区 on 15 March.
+    Returns the estate, the first grouping and the department moved."""
+    root = apply_and_collect(copy_estate(tmp_path_factory.mktemp("rollup") / "estate"))
+    with pytest.MonkeyPatch.context() as mp:  # collected in one process: a few seconds less
+        mp.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
+        with engine.session(root) as s:
+            for month in MONTHS:
+                metering.collect(s.estate, s.store, s.driver, Month.parse(month))
+    deps = sorted(p.stem for p in (root / "plans").glob("*.yaml"))
+    homes = _grouping(deps)
+    first = [Change("add", c, None, _org(c, n, p), "new") for c, (p, n) in LEVELS.items()]
+    first += [Change("add", d, None, _org(d, d, home, f"CC-{d}"), "new")
+              for d, home in homes.items()]
+    _sync(root, BUILT["GOVCLOUD_NOW"], first)
+    moved = next(d for d, home in homes.items() if home == "shinan")
+    _sync(root, MOVED, [Change("move", moved, _org(moved, moved, "shinan", f"CC-{moved}"),
+                               _org(moved, moved, "shibei", f"CC-{moved}"), "moved")])
+    return root, homes, moved
+
+
+@pytest.fixture
+def estate(year: tuple[Path, dict[str, str], str]) -> Iterator[Any]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
+        with engine.session(year[0]) as s:
+            yield s
+
+
+def _recompute(rows: dict[str, Decimal], parents: dict[str, str]) -> dict[str, Decimal]:
+    """Every organisation's total, and the top level's (""), by walking each department's
+    parents up to the top: written apart from govcloud.finance.rollup."""
+    out: dict[str, Decimal] = {"": Decimal(0)}
+    for dep, value in rows.items():
+        at = parents.get(dep, "")
+        out[""] += value
+        while at:
+            out[at] = out.get(at, Decimal(0)) + value
+            at = parents[at]
+    return out
+
+
+def _parents(homes: dict[str, str], moved: str, month: str) -> dict[str, str]:
+    """The tree as the test keeps it for ``month``: the move counts from March."""
+    parents = {c: p for c, (p, _) in LEVELS.items()} | homes
+    if month >= "2026-03":
+        parents[moved] = "shibei"
+    return parents
+
+
+def _check_levels(data: dict[str, Any], measure: str) -> None:
+    """Each level's total = its own departments' + its children's; its children's = the
+    sum of the rows one level below it (a row's path: the top level's codes down to its
+    own)."""
+    rows = data["organisations"]
+    for r in rows:
+        assert Decimal(r[measure]) == Decimal(r[f"own_{measure}"]) + Decimal(
+            r[f"children_{measure}"]), r
+        kids = [k for k in rows if k["path"] and k["path"][:-1] == r["path"]]
+        assert Decimal(r[f"children_{measure}"]) == sum(
+            (Decimal(k[measure]) for k in kids), Decimal(0)), r
+
+
+def test_every_level_of_a_year_adds_up_to_its_children_to_the_fen(
+        year: tuple[Path, dict[str, str], str], estate: Any) -> None:
+    _, homes, moved = year
+    for month in MONTHS:
+        m = Month.parse(month)
+        flat = report(estate.estate, estate.store, "chargeback", m).data
+        rows = {d["department"]: Decimal(d["total"]) for d in flat["departments"]}
+        want = _recompute(rows, _parents(homes, moved, month))
+        got = rollup_report(estate.estate, estate.store, "chargeback", m).data
+        totals = {r["organisation"]: Decimal(r["total"]) for r in got["organisations"]}
+        assert totals == want, month
+        _check_levels(got, "total")
+        # the top level and idle make the month's bill: nothing rated again
+        assert totals[""] + Decimal(got["idle"]["total"]) == Decimal(got["total"]["total"]) \
+            == Decimal(flat["platform_cost_plus_adjustments"]), month
+        assert all(v == v.quantize(Decimal("0.01")) for v in totals.values())
+        assert {r["organisation"]: r["path"] for r in got["organisations"]}["shinan-west"] \
+            == ["qingdao", "shinan", "shinan-west"]
+
+
+def test_a_department_moved_in_march_counts_under_its_old_district_before(
+        year: tuple[Path, dict[str, str], str], estate: Any) -> None:
+    _, _, moved = year
+    placed = {month: rollup_report(estate.estate, estate.store, "chargeback",
+                                   Month.parse(month)).data["departments"][moved]
+              for month in ("2026-01", "2026-02", "2026-03", "2026-10")}
+    assert placed == {"2026-01": "shinan", "2026-02": "shinan", "2026-03": "shibei",
+                      "2026-10": "shibei"}
+
+
+def test_savings_roll_up_likewise(year: tuple[Path, dict[str, str], str], estate: Any
+                                  ) -> None:
+    _, homes, moved = year
+    for month in ("2026-02", "2026-10"):
+        m = Month.parse(month)
+        flat = report(estate.estate, estate.store, "savings", m).data
+        rows = {d["department"]: Decimal(d["saving"]) for d in flat["departments"]}
+        got = rollup_report(estate.estate, estate.store, "savings", m).data
+        _check_levels(got, "saving")
+        assert {r["organisation"]: Decimal(r["saving"]) for r in got["organisations"]} \
+            == _recompute(rows, _parents(homes, moved, month))
+        assert Decimal(got["total"]["saving"]) == Decimal(flat["saving"])
+
+
+def test_the_roll_up_in_text_csv_and_json(year: tuple[Path, dict[str, str], str]) -> None:
+    root = year[0]
+    args = ("report", "chargeback", "--period", "2026-10", "--by", "organisation")
+    text = govcloud(*args, estate=root, env=NOW, check=True).stdout
+    assert "    市南区西部街道" in text and "by organisation, 2026-10" in text
+    rows = list(csv.DictReader(io.StringIO(govcloud(*args, "-o", "csv", estate=root,
+                                                    env=NOW, check=True).stdout.lstrip("\ufeff"))))
+    data = json.loads(govcloud(*args, "-o", "json", estate=root, env=NOW, check=True).stdout)
+    assert [r["organisation"] for r in rows] == [
+        r["organisation"] or "(top)" for r in data["organisations"]] + ["(idle)", "(total)"]
+    assert rows[0]["total"] == data["organisations"][0]["total"]
+    refused = govcloud("report", "chargeback", "--from", "2026-01", "--to", "2026-02", "--by",
+                       "organisation", estate=root, env=NOW)
+    assert refused.returncode == 2 and "give --period" in refused.stderr
+
+
+def test_an_estate_without_a_directory_is_one_level(tmp_path: Path) -> None:
+    root = apply_and_collect(copy_estate(tmp_path / "estate"), "2026-10")
+    data = json.loads(govcloud("report", "chargeback", "--period", "2026-10", "--by",
+                               "organisation", "-o", "json", estate=root, env=NOW,
+                               check=True).stdout)
+    flat = json.loads(govcloud("report", "chargeback", "--period", "2026-10", "-o", "json",
+                               estate=root, env=NOW, check=True).stdout)
+    [top] = data["organisations"]
+    assert top["path"] == [] and sorted(top["departments"]) == sorted(
+        d["department"] for d in flat["departments"])
+    assert Decimal(top["total"]) == sum((Decimal(d["total"]) for d in flat["departments"]),
+                                        Decimal(0))
+
+
+def test_a_parent_unknown_or_a_loop_is_the_top_level_and_said() -> None:
+    tree = {"a": Node("b", "A"), "b": Node("a", "B"), "c": Node("gone", "C")}
+    figures = {"d1": (Decimal("1.01"),), "a": (Decimal("2.00"),), "c": (Decimal("0.99"),)}
+    levels, notes = roll_up(tree | {"d1": Node("c", "D1")}, figures, "city")
+    by = {lv.code: lv for lv in levels}
+    assert by[""].total == (Decimal("4.00"),)
+    assert any("loop" in n for n in notes) and any("gone" in n for n in notes)
+
+
+def test_a_move_is_dated_and_a_store_synced_before_keeps_the_old_parent_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An organisation an older sync recorded (its row, no dated parent) moves in March:
+    its parent until then is kept from its row's last sync, and the move is appended, never
+    written over: a second move adds a third row."""
+    store = Store(f"sqlite:///{tmp_path}/state.db", tmp_path)
+    store.execute(organisations.TABLE)
+    store.execute("INSERT INTO organisations (code, name, parent, cost_centre, dn, left_at, "
+                  "synced_at) VALUES ('d1', 'D1', 'north', 'CC1', 'ou=d1', '', "
+                  "'2026-01-01T00:00:00.000000Z')")
+    north, south, west = (_org("d1", "D1", p, "CC1") for p in ("north", "south", "west"))
+    for at, before, after in ((MOVED, north, south), ("2026-06-01T00:00:00Z", south, west)):
+        monkeypatch.setenv("GOVCLOUD_NOW", at)
+        with store.transaction():
+            organisations.record(store, [Change("move", "d1", before, after, "moved")])
+    parent = {m: organisations.tree_at(store, stamp(Month.parse(m).end))["d1"].parent
+              for m in ("2026-02", "2026-03", "2026-05", "2026-06")}
+    assert parent == {"2026-02": "north", "2026-03": "south", "2026-05": "south",
+                      "2026-06": "west"}
+    assert store.query("SELECT parent FROM organisation_parents ORDER BY at") == [
+        ("north",), ("south",), ("west",)]
