@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,10 @@ HOST = "govcloud-state"  # the snapshots' host name: the store's, apart from the
 TAG = "govcloud-state"
 TIMEOUT = 6 * 3600
 INSTALL = "install restic (apt-get install restic) on this host"
+# restic's backends that are not a folder on this host (restic's docs, "Preparing a new
+# repository"): these can be unreachable; a local one can be checked before restic runs.
+REMOTE = ("sftp:", "rest:", "s3:", "b2:", "azure:", "gs:", "swift:", "rclone:")
+_warned: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -53,31 +60,85 @@ def _env(repo: Repository, source: Repository | None = None) -> dict[str, str]:
     return env
 
 
+def settings_of(repo: Repository) -> tuple[str, str]:
+    """The settings and options that name ``repo``'s location and password file."""
+    if repo.site == "dr":
+        return ("state_backup.dr_repository in govcloud.yaml, or --copy-to (state restore "
+                "--site dr: --repository)",
+                "state_backup.dr_password_file in govcloud.yaml, or --copy-password-file "
+                "(state restore --site dr: --password-file)")
+    return ("state_backup.repository in govcloud.yaml, or --repository",
+            "state_backup.password_file in govcloud.yaml, or --password-file")
+
+
 def _problem(repo: Repository, said: str, doing: str) -> StateError:
     """restic's complaint as what is wrong and the fix."""
     last = (said.strip().splitlines() or ["restic failed"])[-1][:300]
+    location, secret = settings_of(repo)
     if "wrong password" in said:
         return StateError(f"restic cannot open {repo}: wrong password (read from "
                           f"{repo.password_file})",
                           "point the password file at the one this repository was made with "
-                          "(state_backup in govcloud.yaml, or --password-file)")
+                          f"({secret})")
     if "Is there a repository" in said or "repository does not exist" in said:
         return StateError(f"there is no restic repository at {repo.location} ({repo.site} "
-                          "site)", "check the location (state_backup in govcloud.yaml, or "
-                          "--repository); to start one there, run govcloud state backup "
-                          "--init")
+                          f"site)", f"check the location ({location}); to start one there, "
+                          "run govcloud state backup --init")
     if "does not exist" in said and str(repo.password_file) in said:
         return StateError(f"the password file {repo.password_file} of {repo} does not exist",
                           "write the repository's password into it (owner-only, out of git), "
-                          "or fix state_backup in govcloud.yaml / --password-file")
+                          f"or fix {secret}")
+    if repo.location.startswith(REMOTE):
+        return StateError(f"restic cannot reach {repo} to {doing}: {last}",
+                          "check the address, the network (the host is up and reachable from "
+                          "here) and the credentials (ssh key, or the backend's keys in the "
+                          f"environment); the location is {location}")
     return StateError(f"restic failed to {doing} ({repo}): {last}",
                       "see restic's message; check the repository with restic check")
+
+
+def check(repo: Repository) -> None:
+    """What can be checked before restic runs: a local repository is a folder (or not there
+    yet), the password file a regular, non-empty file; warns on stderr when others may read
+    the password file."""
+    location, secret = settings_of(repo)
+    if not repo.location.startswith(REMOTE):
+        here = Path(repo.location)
+        if here.exists() and not here.is_dir():
+            raise StateError(f"{repo} is not a folder: {here} is a file",
+                             f"give the repository's folder ({location})")
+    pw = repo.password_file
+    try:
+        info = pw.stat()
+    except FileNotFoundError:
+        raise StateError(f"the password file {pw} of {repo} does not exist",
+                         "write the repository's password into it (owner-only, out of git), "
+                         f"or fix {secret}") from None
+    except OSError as exc:
+        raise StateError(f"cannot read the password file {pw} of {repo}: {exc.strerror}",
+                         f"check its permissions, or fix {secret}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise StateError(f"the password file {pw} of {repo} is not a file (a folder?)",
+                         f"give the file that holds the repository's password ({secret})")
+    if info.st_size == 0 or not pw.read_bytes().strip():
+        raise StateError(f"the password file {pw} of {repo} is empty",
+                         "write the repository's password into it (the one it was made with; "
+                         "owner-only, out of git)")
+    if info.st_mode & stat.S_IROTH and pw not in _warned:
+        _warned.add(pw)
+        sys.stderr.write(f"Warning: the password file {pw} of {repo} can be read by every "
+                         f"user of this host — chmod 600 {pw} (or 640, group-only)\n")
 
 
 def run(repo: Repository, args: list[str], doing: str, source: Repository | None = None,
         cwd: Path | None = None) -> str:
     """restic ``args`` on ``repo`` (``source``: the repository a copy reads from); its
     standard output, or StateError naming what went wrong and the fix."""
+    if shutil.which("restic") is None:
+        raise StateError(f"restic is not installed: it is needed to {doing}", INSTALL)
+    for each in (source, repo):
+        if each is not None:
+            check(each)
     try:
         proc = subprocess.run(["restic", *args], env=_env(repo, source), cwd=cwd,
                               capture_output=True, text=True, timeout=TIMEOUT,

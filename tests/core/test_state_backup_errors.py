@@ -6,8 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from govcloud.errors import StateError
+from govcloud.state import restic
 from govcloud.state.dump import libpq
 from govcloud.state.move import in_order
+from govcloud.state.restic import Repository
 from tests.support.cli import govcloud, one_line
 
 
@@ -60,3 +65,62 @@ def test_the_move_compares_rows_value_by_value_in_any_order() -> None:
     assert in_order(sqlite) == in_order(postgres)
     assert in_order(sqlite) != in_order([("meta", 3.5, "x"), ("usage", 731.0, None)])
     assert in_order(sqlite) != in_order([("meta", 3.5, "y"), ("usage", 730, None)])
+
+
+# The trial user's findings (#26): each refusal names the right setting and fix.
+
+def _repo(tmp_path: Path, site: str = "primary", secret: str = "pw\n",
+          location: str | None = None) -> Repository:
+    pw = tmp_path / f"{site}.pass"
+    pw.write_text(secret)
+    pw.chmod(0o600)
+    return Repository(location or str(tmp_path / f"repo-{site}"), pw, site)
+
+
+def test_a_wrong_dr_password_names_the_dr_settings(tmp_path: Path) -> None:
+    said = "Fatal: wrong password or no key found\n"
+    dr = restic._problem(_repo(tmp_path, "dr"), said, "open the repository")
+    assert "state_backup.dr_password_file" in dr.hint and "--copy-password-file" in dr.hint
+    primary = restic._problem(_repo(tmp_path), said, "open the repository")
+    assert "state_backup.password_file" in primary.hint and "dr_" not in primary.hint
+
+
+def test_what_restic_would_only_grumble_about_is_checked_first(tmp_path: Path) -> None:
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("")
+    with pytest.raises(StateError, match="is not a folder") as exc:
+        restic.check(_repo(tmp_path, location=str(a_file)))
+    assert "--repository" in exc.value.hint
+    with pytest.raises(StateError, match="is empty") as exc:
+        restic.check(_repo(tmp_path, secret=""))
+    with pytest.raises(StateError, match="is empty"):
+        restic.check(_repo(tmp_path, secret="\n"))
+    folder = tmp_path / "pw-folder"
+    folder.mkdir()
+    with pytest.raises(StateError, match="is not a file") as exc:
+        restic.check(Repository(str(tmp_path / "r"), folder, "dr"))
+    assert "dr_password_file" in exc.value.hint
+    restic.check(_repo(tmp_path))  # a folder not made yet and a good password file: fine
+
+
+def test_an_unreachable_remote_repository_says_so(tmp_path: Path) -> None:
+    said = ("subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\n"
+            "Fatal: unable to open repository at sftp:nobody@127.0.0.1:/r: unable to start "
+            "the sftp session, error: EOF\n")
+    exc = restic._problem(_repo(tmp_path, "dr", location="sftp:nobody@127.0.0.1:/r"), said,
+                          "open the repository")
+    assert "cannot reach the dr repository sftp:nobody@127.0.0.1:/r" in str(exc)
+    assert "check the address, the network" in exc.hint and "credentials" in exc.hint
+    assert "restic check" not in exc.hint
+
+
+def test_a_password_file_others_can_read_is_warned_about(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _repo(tmp_path)
+    repo.password_file.chmod(0o640)  # group-only, as a deploy may mean it: no warning
+    restic.check(repo)
+    assert capsys.readouterr().err == ""
+    repo.password_file.chmod(0o644)
+    restic.check(repo)
+    err = capsys.readouterr().err
+    assert f"{repo.password_file} " in err and f"chmod 600 {repo.password_file}" in err
