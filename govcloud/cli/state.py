@@ -113,7 +113,7 @@ def backup_cmd(ctx: click.Context, repository: str | None, password_file: Path |
     repo = backup.repository(settings.state_backup, where, "primary", repository,
                              password_file)
     dr = None
-    if copy_to or settings.state_backup.dr_repository:
+    if copy_to is not None or settings.state_backup.dr_repository:
         dr = backup.repository(settings.state_backup, where, "dr", copy_to, copy_password_file)
     with engine.records(where) as (_, store):
         taken = backup.take(store, settings.estate, repo, dr, init)
@@ -130,7 +130,9 @@ def backup_cmd(ctx: click.Context, repository: str | None, password_file: Path |
 @click.option("--rehearse", is_flag=True, help="Restore into a scratch store, verify its audit "
               "trail and count its rows; the live store is not touched.")
 @click.option("--into", "target", metavar="URL-OR-PATH", help="Restore into a new store: a "
-              "file that does not exist yet, or an empty PostgreSQL database.")
+              "path that does not exist yet (a plain path is relative to the current "
+              "folder; sqlite:///x.db, three slashes, is relative to the estate, as state.url; "
+              "sqlite:////srv/x.db is absolute), or an empty PostgreSQL database.")
 @click.option("--yes", is_flag=True, help="Do restore with --into (nothing is asked).")
 @click.option("--snapshot", metavar="ID", help="The snapshot (default: the newest).")
 @click.option("--site", type=click.Choice(["primary", "dr"]), default="primary",
@@ -155,7 +157,7 @@ def restore_cmd(ctx: click.Context, rehearse: bool, target: str | None, yes: boo
     \b
     Example:
       govcloud state restore --rehearse
-      govcloud state restore --site dr --into sqlite:///srv/govcloud/restored.db --yes
+      govcloud state restore --site dr --into sqlite:////srv/govcloud/restored.db --yes
     """
     from govcloud.applying import engine
     from govcloud.state import backup

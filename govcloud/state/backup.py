@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import uuid
@@ -33,7 +34,7 @@ from govcloud.state import dump, restic
 from govcloud.state.restic import Repository, Snapshot
 from govcloud.state.store import Store
 from govcloud.state.tables import SCHEMA_VERSION
-from govcloud.state.url import redact
+from govcloud.state.url import locate, redact
 
 MANIFEST = "manifest.json"
 # What else is asked of a restored store while it is open (the CLI passes ``plan``): a line
@@ -90,9 +91,39 @@ def row_counts(store: Store) -> dict[str, int]:
     return {n: int(store.query(f'SELECT count(*) FROM "{n}"')[0][0]) for (n,) in names}
 
 
+PREFIX = "govcloud-state-"  # then the process's id: govcloud-state-PID-XXXXXXXX
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_folders(base: Path | None = None) -> list[Path]:
+    """Scratch folders (copies of the store) left by a backup or restore that was killed:
+    ours (this user's), of a process no longer running. The ones removed."""
+    removed = []
+    for folder in Path(base or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        with contextlib.suppress(OSError, ValueError):
+            if folder.is_symlink() or not folder.is_dir() or \
+                    folder.stat().st_uid != os.getuid():
+                continue
+            pid = int(folder.name.removeprefix(PREFIX).split("-", 1)[0])
+            if pid != os.getpid() and not _alive(pid):
+                shutil.rmtree(folder)
+                removed.append(folder)
+    return removed
+
+
 @contextlib.contextmanager
 def scratch_folder() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="govcloud-state-"))
+    remove_stale_folders()
+    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
     try:
         yield folder
     finally:
@@ -111,18 +142,16 @@ def _ready(repo: Repository, init: bool, chunker_from: Repository | None = None)
     if not restic.exists(repo):
         if not init:
             raise StateError(f"there is no restic repository at {repo.location} ({repo.site} "
-                             "site)", "check the location (state_backup in govcloud.yaml, or "
-                             "the option); to start one there, run govcloud state backup "
-                             "--init")
+                             f"site)", f"check the location ({restic.settings_of(repo)[0]}); to "
+                             "start one there, run govcloud state backup --init")
         restic.init(repo, chunker_from)
 
 
 def take(store: Store, estate: str, repo: Repository, dr: Repository | None = None,
          init: bool = False) -> Taken:
-    """Back up ``store`` into ``repo`` (and copy the snapshot to ``dr``)."""
+    """Back up ``store`` into ``repo``, then copy the snapshot to ``dr``: a DR site that
+    fails does not cost the primary its snapshot (the error says it was taken)."""
     _ready(repo, init)
-    if dr is not None:
-        _ready(dr, init, chunker_from=repo)
     with scratch_folder() as folder:
         anchors = Custody.of(store).anchors_file
         if anchors.exists():  # before the dump: every head in it is of a record in the dump
@@ -137,7 +166,12 @@ def take(store: Store, estate: str, repo: Repository, dr: Repository | None = No
                 f"taken={manifest['taken_at']}"]
         snapshot = restic.backup(repo, folder, tags)
     if dr is not None:
-        restic.copy(repo, dr, snapshot)
+        try:
+            _ready(dr, init, chunker_from=repo)
+            restic.copy(repo, dr, snapshot)
+        except StateError as exc:
+            raise StateError(f"the state store was backed up as snapshot {snapshot} in {repo}, "
+                             f"but the copy to the DR site failed: {exc}", exc.hint) from exc
     return Taken(snapshot, repo.location, store.kind, rows, dr.location if dr else "")
 
 
@@ -212,10 +246,50 @@ def rehearse(repo: Repository, root: Path, estate: str, audit: AuditSettings,
             return _check(url, root, estate, settings, snap, manifest, probe)
 
 
+# What a restore makes in a PostgreSQL database: its tables (their sequences and indexes
+# go with them) and the append-only trigger's function.
+_MADE = ("SELECT 'TABLE', quote_ident(relname) FROM pg_class WHERE relkind IN ('r', 'p') "
+         "AND relnamespace = current_schema()::regnamespace UNION "
+         "SELECT 'SEQUENCE', quote_ident(relname) FROM pg_class WHERE relkind = 'S' "
+         "AND relnamespace = current_schema()::regnamespace UNION "
+         "SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p WHERE "
+         "p.pronamespace = current_schema()::regnamespace")
+
+
+def _objects(url: str) -> set[tuple[str, str]]:
+    import psycopg  # the postgres extra: the scratch is PostgreSQL
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        return {(str(k), str(n)) for k, n in conn.execute(_MADE).fetchall()}
+
+
+@contextlib.contextmanager
+def _emptied_after(scratch: str) -> Iterator[str]:
+    """A scratch database given with --scratch, left as it was found: what the rehearsal
+    made there is dropped after (whatever its outcome). One that already holds tables is
+    refused by the restore, and never touched."""
+    import psycopg  # the postgres extra: the scratch is PostgreSQL
+
+    where = locate(scratch)
+    if where.kind != "postgresql" or dump.target_problem(where) is not None:
+        yield scratch  # the restore refuses it, naming why
+        return
+    before = _objects(scratch)
+    try:
+        yield scratch
+    finally:
+        order = {"TABLE": 0, "FUNCTION": 1, "SEQUENCE": 2}
+        made = sorted(_objects(scratch) - before, key=lambda o: (order[o[0]], o[1]))
+        with psycopg.connect(scratch, autocommit=True, connect_timeout=10) as conn:
+            for kind, name in made:
+                conn.execute(f"DROP {kind} IF EXISTS {name} CASCADE")
+
+
 @contextlib.contextmanager
 def _scratch_database(scratch: str | None, server: str | None) -> Iterator[str]:
     if scratch is not None:
-        yield scratch
+        with _emptied_after(scratch) as url:
+            yield url
         return
     if server is None or not server.startswith(("postgresql:", "postgres:")):
         raise StateError("this backup is of a PostgreSQL store and there is no PostgreSQL "
@@ -246,6 +320,11 @@ def restore(repo: Repository, root: Path, estate: str, audit: AuditSettings, tar
     empty database), then check it as a rehearsal does. The estate's anchors file is never
     written over: when it is missing (the host was lost) the backup's anchors are put there;
     otherwise they are put beside it, and the notes say what to do."""
+    problem = dump.target_problem(locate(target, root))
+    if problem:  # before restic is asked: refused as load would, after the download
+        raise StateError(f"will not restore over a store: {problem}",
+                         "give a new file or an empty database (createdb NAME), or move the "
+                         "old one away first")
     with scratch_folder() as folder:
         snap, manifest, dumped = _unpack(repo, wanted, folder)
         dump.load(dumped, str(manifest["kind"]), target, root)
@@ -286,6 +365,10 @@ def repository(settings: StateBackupSettings, root: Path, site: str = "primary",
     secret = password_file or Path(settings.dr_password_file if dr else
                                    settings.password_file)
     key = "dr_" if dr else ""
+    if location is not None and not location.strip():
+        raise StateError(f"the {site} repository given is empty",
+                         "give its location to " + ("--copy-to" if dr else "--repository")
+                         + f", or leave the option out for state_backup.{key}repository")
     if not where:
         raise StateError(f"no restic repository for the state store's backups ({site} site)",
                          f"set state_backup.{key}repository in govcloud.yaml, or give "

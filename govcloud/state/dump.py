@@ -85,7 +85,7 @@ def target_problem(where: Location) -> str | None:
     """Why a store cannot be loaded at ``where`` (it holds something), or None."""
     if where.path is not None:
         p = where.path
-        if p.is_symlink() or (p.exists() and (not p.is_file() or p.stat().st_size > 0)):
+        if p.is_symlink() or p.exists():  # even an empty file: it may be someone's
             return f"{p} already exists"
         return None
     import psycopg  # the postgres extra: the URL names a PostgreSQL store
@@ -95,12 +95,23 @@ def target_problem(where: Location) -> str | None:
             rows = conn.execute("SELECT count(*) FROM information_schema.tables WHERE "
                                 "table_schema = current_schema()").fetchone()
     except psycopg.Error as exc:
-        raise StateError(f"cannot connect to {redact(where.url)}: "
-                         f"{str(exc).strip().splitlines()[0]}",
-                         "create the database first (createdb) and check the URL") from exc
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise StateError(f"cannot connect to {redact(where.url)}: {said}",
+                         connect_fix(said)) from exc
     if rows and rows[0]:
         return f"the database {redact(where.url)} already holds {rows[0]} table(s)"
     return None
+
+
+def connect_fix(said: str) -> str:
+    """The fix for libpq's complaint ``said`` about connecting to a target database."""
+    if "authentication failed" in said or "no password supplied" in said:
+        return ("the password or authentication failed: check the user and password in the "
+                "URL (postgresql://USER:PASSWORD@HOST/DB, or PGPASSWORD / ~/.pgpass)")
+    if "does not exist" in said and "database" in said:
+        return "create the database first (createdb NAME) and check the URL"
+    return ("check the URL (host, port, database) and that PostgreSQL is running and lets "
+            "this user in")
 
 
 def load(dumped: Path, kind: str, url: str, root: Path) -> Location:

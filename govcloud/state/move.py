@@ -73,6 +73,9 @@ def _rows(source: Store, table: str) -> list[tuple[Any, ...]]:
 def move(source: Store, target_url: str, root: Path, estate: str,
          audit: AuditSettings) -> Moved:
     """Copy ``source`` (SQLite) into the empty PostgreSQL database at ``target_url``."""
+    if "://" not in target_url:
+        raise StateError(f"--to {target_url} is not a PostgreSQL URL",
+                         "give --to postgresql://USER@HOST/DATABASE (an empty database)")
     where = locate(target_url, root)
     if source.kind != "sqlite" or where.kind != "postgresql":
         raise StateError("state move copies a SQLite store into PostgreSQL "

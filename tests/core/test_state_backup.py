@@ -173,6 +173,7 @@ def test_move_to_postgresql_then_its_backup_rehearsed_and_restored(
     assert taken["kind"] == "postgresql" and taken["rows"] == moved["target_rows"]
     rehearsed = json.loads(_ok(_restore(history, "pg", "--rehearse", url=fresh_pg)))
     assert rehearsed["ok"] and rehearsed["audit"]["whole"]
+    _rehearse_weekly_in_one_scratch_database(history, postgres_url, fresh_pg)
 
     shutil.rmtree(history.parent / "repo-pg")
     import uuid
@@ -188,3 +189,54 @@ def test_move_to_postgresql_then_its_backup_rehearsed_and_restored(
     assert restored["ok"] and restored["rows"] == taken["rows"]
     assert _report(history, "chargeback", target) == _report(history, "chargeback")
     assert _whole(history, target)["head"] == head
+
+
+def _rehearse_weekly_in_one_scratch_database(history: Path, postgres_url: str,
+                                             live: str) -> None:
+    """The scratch given with --scratch is emptied after each rehearsal (the next week's
+    finds it empty); one that held a table before is refused and left as it was."""
+    import uuid
+
+    import psycopg
+
+    name = "scratch_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    scratch = postgres_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(scratch, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION theirs() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+    for week in (1, 2):
+        rehearsed = json.loads(_ok(_restore(history, "pg", "--rehearse", "--scratch", scratch,
+                                            url=live)))
+        assert rehearsed["ok"], (week, rehearsed)
+        with psycopg.connect(scratch) as conn:
+            left = conn.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                                "table_schema = current_schema()").fetchone()
+            assert left == (0,), (week, left)
+            assert conn.execute("SELECT theirs()").fetchone() == (1,)  # not ours: kept
+    with psycopg.connect(scratch, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (n int)")
+    refused = _restore(history, "pg", "--rehearse", "--scratch", scratch, url=live)
+    one_line(refused, "will not restore over a store", "already holds 1 table(s)")
+    with psycopg.connect(scratch) as conn:
+        assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+
+
+def test_a_lost_dr_repository_still_leaves_the_primary_snapshot(
+        estate: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "p.pass"
+    secret.write_text("primary restic password\n")
+    secret.chmod(0o600)
+    primary = tmp_path / "primary"
+    common = ("--repository", str(primary), "--password-file", str(secret))
+    _ok(_cli(estate, "state", "backup", "--init", *common))
+    proc = _cli(estate, "state", "backup", *common, "--copy-to", str(tmp_path / "gone"),
+                "--copy-password-file", str(secret))
+    line = one_line(proc, "backed up as snapshot", f"the primary repository {primary}",
+                    "the copy to the DR site failed", "no restic repository at",
+                    "state_backup.dr_repository", "--init")
+    env = {"RESTIC_REPOSITORY": str(primary), "RESTIC_PASSWORD_FILE": str(secret),
+           "PATH": "/usr/bin:/bin"}
+    listed = json.loads(subprocess.run(["restic", "snapshots", "--json"], env=env,
+                                       capture_output=True, text=True, check=True).stdout)
+    assert len(listed) == 2 and listed[-1]["short_id"] in line

@@ -10,10 +10,10 @@ import pytest
 
 from govcloud.errors import StateError
 from govcloud.state import restic
-from govcloud.state.dump import libpq
+from govcloud.state.dump import connect_fix, libpq
 from govcloud.state.move import in_order
 from govcloud.state.restic import Repository
-from tests.support.cli import govcloud, one_line
+from tests.support.cli import govcloud, help_text, one_line
 
 
 def test_no_repository_configured_names_the_setting(estate: Path) -> None:
@@ -124,3 +124,59 @@ def test_a_password_file_others_can_read_is_warned_about(
     restic.check(repo)
     err = capsys.readouterr().err
     assert f"{repo.password_file} " in err and f"chmod 600 {repo.password_file}" in err
+
+
+def test_restore_help_gives_an_absolute_sqlite_url() -> None:
+    text = help_text("state", "restore")
+    assert "sqlite:////srv/govcloud/restored.db" in text
+    assert "sqlite:///srv/" not in text.replace("sqlite:////srv/", "")
+    assert "relative to the estate" in " ".join(text.split())
+
+
+def test_move_to_a_path_or_with_a_wrong_password_says_what_to_give() -> None:
+    assert "check the user and password" in connect_fix(
+        'connection failed: FATAL:  password authentication failed for user "gc"')
+    assert "createdb" in connect_fix('FATAL:  database "gc26" does not exist')
+
+
+def test_move_to_a_plain_path_asks_for_a_postgresql_url(estate: Path, tmp_path: Path) -> None:
+    proc = govcloud("state", "move", "--to", str(tmp_path / "x.db"), estate=estate)
+    line = one_line(proc, "not a PostgreSQL URL", "--to postgresql://")
+    assert "state.url" not in line
+
+
+def test_restore_refuses_an_existing_empty_file_and_an_empty_repository(
+        estate: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "there.db"
+    empty.write_text("")
+    proc = govcloud("state", "restore", "--into", str(empty), "--yes", "--repository",
+                    str(tmp_path / "r"), "--password-file", "/etc/p", estate=estate)
+    one_line(proc, "will not restore over a store", f"{empty} already exists")
+    assert empty.read_text() == ""
+    proc = govcloud("state", "backup", "--repository", "", "--password-file", "/etc/p",
+                    estate=estate)
+    one_line(proc, "primary repository given is empty", "--repository")
+    proc = govcloud("state", "backup", "--repository", str(tmp_path / "r"), "--password-file",
+                    "/etc/p", "--copy-to", "", estate=estate)
+    one_line(proc, "dr repository given is empty", "--copy-to")
+
+
+def test_a_killed_backups_copy_of_the_store_is_removed_by_the_next(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from govcloud.state import backup
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process no longer running: its folder is stale
+    stale = tmp_path / f"{backup.PREFIX}{gone.pid}-abcd1234"
+    running = tmp_path / f"{backup.PREFIX}{os.getppid()}-efgh5678"  # a live process's
+    mine = tmp_path / f"{backup.PREFIX}{os.getpid()}-ijkl9012"
+    other = tmp_path / f"{backup.PREFIX}old-style"  # no process id: left alone
+    for folder in (stale, running, mine, other):
+        folder.mkdir()
+        (folder / "govcloud-state.db").write_text("a copy of the store")
+    assert backup.remove_stale_folders(tmp_path) == [stale]
+    assert not stale.exists() and running.exists() and mine.exists() and other.exists()
+    with backup.scratch_folder() as folder:
+        assert folder.name.startswith(f"{backup.PREFIX}{os.getpid()}-")
