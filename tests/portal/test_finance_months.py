@@ -6,6 +6,7 @@ centre, and a message after closing a month."""
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from tests.portal.conftest import OWN, Site, account, csrf_of, sign_in
