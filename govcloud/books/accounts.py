@@ -345,8 +345,10 @@ def statement_page(estate: Estate, store: Store, month: Month, department: str) 
                             "one of: " + ", ".join(d.department
                                                    for d in m.statement.departments))
     frozen = stored.closing(store, month)
+    plan = estate.plans.get(department)
     return page(m.title, department, m.names.get(department, (department, ""))[0],
-                m.statement, m.ledger, frozen.book_digest if frozen else "")
+                m.statement, m.ledger, frozen.book_digest if frozen else "",
+                plan.department.cost_centre if plan else "")
 
 
 def html_page(estate: Estate, store: Store, month: Month) -> str:

@@ -8,6 +8,7 @@ sign-in form, signing in and out, the style sheet and the OpenAPI description.""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from govcloud.portal.auth import SignIn, caller
 from govcloud.portal.context import Portal
 from govcloud.portal.errors import Refused
 from govcloud.portal.forms import posted
+from govcloud.portal.headers import with_styles
 from govcloud.portal.i18n import translator
 from govcloud.portal.openapi import openapi
 from govcloud.portal.pages import Pages, json_response
@@ -209,11 +211,15 @@ class Endpoints:
             raise LookupError(f"route {route.name!r} has no view: register one under that name "
                               "in govcloud/portal/views/registry.py (VIEWS)")
 
+        takes_query = "query" in inspect.signature(view).parameters
+
         async def answer(request: Request) -> Response:
             who = caller(request)
             assert who is not None  # admitted: every view's route needs a sign-in
-            extra = {"body": await self._body(request, route)} if route.method == "POST" \
-                else {}
+            extra: dict[str, Any] = {"body": await self._body(request, route)} \
+                if route.method == "POST" else {}
+            if takes_query:  # a view that reads the query string (e.g. ?period=) says so
+                extra["query"] = dict(request.query_params)
             result = await run_in_threadpool(view, self.portal, who, **request.path_params,
                                              **extra)
             return await self._answer(request, route, who, result)
@@ -236,8 +242,11 @@ class Endpoints:
         if isinstance(result, Table):
             result = result.download(translator(self.pages.language(request)))
         if isinstance(result, Download):
-            return Response(result.body, media_type=result.media_type, headers={
-                "content-disposition": f'attachment; filename="{result.filename}"'})
+            how = "inline" if result.inline else "attachment"
+            headers = {"content-disposition": f'{how}; filename="{result.filename}"'}
+            if result.inline:  # a page of its own: its style allowed, nothing else
+                headers["content-security-policy"] = with_styles(result.body)
+            return Response(result.body, media_type=result.media_type, headers=headers)
         if isinstance(result, Redirect):
             return RedirectResponse(result.url, result.status)
         if isinstance(result, Created):

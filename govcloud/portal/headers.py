@@ -4,6 +4,10 @@ middleware so that refusals and error pages carry them too."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,9 +40,21 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for k, v in SECURITY_HEADERS.items():
+                    if k == "content-security-policy" and k in headers:
+                        continue  # a page's own, stricter-or-equal (``with_styles``)
                     headers[k] = v
                 if scope["path"] != "/static/portal.css":
                     headers["cache-control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def with_styles(html: bytes) -> str:
+    """The policy for a whole HTML page the portal serves as it is (a printable statement):
+    SECURITY_HEADERS' with the page's own ``<style>`` blocks allowed by their digests."""
+    digests = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'"
+        for m in re.finditer(rb"<style>(.*?)</style>", html, re.DOTALL))
+    policy = SECURITY_HEADERS["content-security-policy"]
+    return policy.replace("style-src 'self'", f"style-src 'self' {digests}".rstrip())

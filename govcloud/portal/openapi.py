@@ -56,6 +56,8 @@ def _operation(r: Route) -> dict[str, Any]:
                                                    "does not allow it"}}
     params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
               for n in ("department", "number", "period", "handle") if "{" + n + "}" in r.path]
+    params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+               for n in r.query]
     if params:
         op["parameters"] = params
         op["responses"]["404"] = {"description": "no such department, request or month"}

@@ -106,6 +106,7 @@ PATTERNS = (
     phrase("{month} is not over yet: close it after {day}"),
     phrase("no usage is recorded for {month}: nothing to close"),
     phrase("{month} is already closed (by {by})"),
+    phrase("{month} has not begun"), phrase("choose {month} or an earlier month"),
     # the shipped policies (govcloud/templates/policies.yaml)
     phrase("quota.instances is {quota} but the servers need {need}"),
     phrase("raise quota.instances to at least {need} or remove servers"),

@@ -33,6 +33,7 @@ class Route:
     summary: str
     method: str = "GET"
     scoped: bool = False
+    query: tuple[str, ...] = ()  # the query string's parameters it reads (e.g. period)
 
     @property
     def public(self) -> bool:
@@ -67,7 +68,7 @@ ROUTES: tuple[Route, ...] = (
           "twelve months' bills, its backup drills and antivirus findings.", scoped=True),
     Route("/departments/{department}/statements/{period}.html", "department_statement",
           "download", EVERYONE, "A department's printable statement of a month (govcloud "
-          "report statement).", scoped=True),
+          "report statement), opened in the browser.", scoped=True),
     Route("/departments/{department}/bill.csv", "department_bill_csv", "download", EVERYONE,
           "A department's bill of this month, pool by pool, as CSV.", scoped=True),
     Route("/estate", "estate", "page", OVERSIGHT,
@@ -86,7 +87,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/finance/savings", "savings", "page", OVERSIGHT,
           "What consolidation saved each department this month."),
     Route("/finance/chargeback", "chargeback", "page", OVERSIGHT,
-          "This month's chargeback: every department's share of the platform's cost."),
+          "A month's chargeback (?period=YYYY-MM, this month without it; a closed month's "
+          "as frozen): every department's share of the platform's cost.",
+          query=("period",)),
     Route("/finance/chargeback.csv", "chargeback_csv", "download", OVERSIGHT,
           "This month's chargeback as CSV."),
     Route("/finance/chargeback.xlsx", "chargeback_xlsx", "download", OVERSIGHT,
@@ -156,7 +159,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/finance/savings", "savings", "api", OVERSIGHT,
           "This month's savings, as govcloud report savings -o json prints it."),
     Route("/api/finance/chargeback", "chargeback", "api", OVERSIGHT,
-          "This month's chargeback, as govcloud report chargeback -o json prints it."),
+          "A month's chargeback (?period=YYYY-MM, this month without it), as govcloud "
+          "report chargeback -o json prints it.", query=("period",)),
     Route("/api/finance/statements", "statements", "api", OVERSIGHT,
           "The monthly statements: state, who closed each and when, figures."),
     Route("/api/finance/statements/{period}/close", "statement_close", "api", CLOSERS,

@@ -21,7 +21,8 @@ def digest(statement: Statement) -> str:
 
 
 def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
-         book_digest: str = "") -> str:
+         book_digest: str = "", cost_centre: str = "") -> str:
+    """``title``: the estate's; ``name``: the department's, which leads the page's title."""
     charge = next((d for d in st.departments if d.department == department), None)
     saved = next((d for d in ledger.departments if d.department == department), None)
     if charge is None:
@@ -54,7 +55,7 @@ def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
         f"{saved.consolidated:,.2f}{note} = 节约 saving <b>{saved.saving:,.2f}</b> yuan.</p>")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
-<title>{escape(name)} 政务云对账单 statement {escape(str(st.period))}</title>
+<title>{escape(name)} {escape(str(st.period))} 政务云月度对账单 monthly statement</title>
 <style>
 body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", sans-serif; margin: 24px;
        max-width: 900px; color: #111; }}
@@ -64,9 +65,9 @@ tfoot td, tfoot th {{ font-weight: bold; }} .digest {{ font-family: monospace;
        font-size: 11px; word-break: break-all; }}
 @media print {{ body {{ margin: 0; }} @page {{ size: A4; margin: 18mm; }} }}
 </style></head><body>
-<h1>{escape(name)} — {escape(title)} 政务云月度对账单 / monthly statement</h1>
-<p>部门 Department: {escape(department)} · 期间 Period: {escape(period_label(st))} ·
-{escape(status)}</p>
+<h1>{escape(name)} 政务云月度对账单 / monthly statement</h1>
+<p>部门 Department: {escape(department)} · 成本中心 Cost centre: {escape(cost_centre or "—")}
+· 期间 Period: {escape(period_label(st))} · {escape(status)} · 平台 Estate: {escape(title)}</p>
 <table><caption>各资源池分摊 Share of each shared pool (yuan)</caption>
 <thead><tr><th scope="col">资源池 Pool</th><th scope="col">分摊规则 Rule</th>
 <th scope="col">资源池成本 Pool cost</th><th scope="col">本部门权重 / 合计 Basis</th>

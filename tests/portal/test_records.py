@@ -55,7 +55,7 @@ def test_the_last_twelve_months_bills_are_the_clis(site: Site, october: str) -> 
 def test_a_department_statement_downloads_for_its_own_only(site: Site, october: str) -> None:
     c = sign_in(site, account("member"))
     r = c.get(f"/departments/{OWN}/statements/{october}.html")
-    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    assert r.status_code == 200 and "inline" in r.headers["content-disposition"]
     assert _charge(site, october, OWN).replace(".", "") in r.text.replace(",", "").replace(
         ".", "")
     assert c.get(f"/departments/{OTHER}/statements/{october}.html").status_code == 403
@@ -130,7 +130,7 @@ def test_finance_closes_a_month_once_and_it_shows_closed(site: Site, october: st
     assert c.get("/finance/statements/2026-11/close?lang=en").text.count(
         "not over yet") == 1  # no form for a month still running
     r = c.post(f"/finance/statements/{october}/close", data={"csrf": csrf_of(form.text)})
-    assert r.status_code == 303 and r.headers["location"] == "/finance/statements"
+    assert r.status_code == 303 and r.headers["location"] == f"/finance/statements?closed={october}"
 
     listed = {s["period"]: s for s in c.get("/api/finance/statements").json()["statements"]}
     assert listed[october]["state"] == "closed"

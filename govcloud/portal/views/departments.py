@@ -114,7 +114,7 @@ def department_statement(p: Portal, who: Session, department: str, period: str) 
     except GovcloudError as exc:
         raise NotFound(str(exc), exc.hint) from None
     return Download(f"statement-{department}-{month}.html", "text/html; charset=utf-8",
-                    page.encode("utf-8"))
+                    page.encode("utf-8"), inline=True)  # opens in the browser, to print
 
 
 # --- A department's records: the last twelve months' bills, backup drills, antivirus findings

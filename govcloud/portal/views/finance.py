@@ -13,24 +13,30 @@ from govcloud.portal.context import Portal
 from govcloud.portal.forms import from_api
 from govcloud.portal.routes import CLOSERS
 from govcloud.portal.sessions import Session
-from govcloud.portal.views.months import month_in_path, state_of, this_month
+from govcloud.portal.views.months import month_asked, month_in_path, state_of, this_month
 from govcloud.portal.views.results import Data, Download, NotFound, Redirect, Table
 from govcloud.reports.text import csv_cell
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def chargeback(p: Portal, who: Session) -> Data:
-    return _finance(p, "chargeback")
+def chargeback(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
+    """A month's chargeback (``?period=YYYY-MM``, this month without it; a closed month's
+    as it was frozen), with links to the months before and after it."""
+    month = month_asked(query or {})
+    data = _finance(p, "chargeback", month)
+    later = month.next() if month < this_month() else None
+    return {**data, "previous": str(month.previous()), "next": str(later) if later else ""}
 
 
 def savings(p: Portal, who: Session) -> Data:
     return _finance(p, "savings")
 
 
-def _finance(p: Portal, kind: str) -> Data:
-    """This month's chargeback or savings report (made once per change)."""
-    month = this_month()
+def _finance(p: Portal, kind: str, month: Month | None = None) -> Data:
+    """A month's (this month's by default) chargeback or savings report (made once per
+    change)."""
+    month = month or this_month()
 
     def make() -> Data:
         try:
@@ -71,7 +77,7 @@ def chargeback_xlsx(p: Portal, who: Session) -> Download:
 # --- The statements (months), their downloads, closing a month
 
 
-def statements(p: Portal, who: Session) -> Data:
+def statements(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
     """Every month with recorded usage or closed, newest first: its state, who closed it and
     when, and its figures (the chargeback's, frozen for a closed month)."""
     periods = sorted({*stored.periods(p.store), *stored.closed_periods(p.store)},
@@ -91,7 +97,9 @@ def statements(p: Portal, who: Session) -> Data:
                      "platform_cost": str(st.platform_cost),
                      "charged": str(st.shared()), "idle": str(st.idle),
                      "adjustments": str(st.adjusted())})
-    return {"statements": rows, "may_close": who.person.role in CLOSERS}
+    closed = (query or {}).get("closed", "")
+    return {"statements": rows, "may_close": who.person.role in CLOSERS,
+            "closed": closed if closed in periods else ""}  # after closing: say it
 
 
 def statement_csv(p: Portal, who: Session, period: str) -> Table:
@@ -143,4 +151,4 @@ def statement_close(p: Portal, who: Session, period: str, body: Data) -> Any:
         return {"period": str(c.period), "closed_at": c.closed_at, "closed_by": c.closed_by,
                 "platform_cost": str(c.statement.platform_cost),
                 "idle": str(c.statement.idle), "book_digest": c.book_digest}
-    return Redirect("/finance/statements")
+    return Redirect(f"/finance/statements?closed={c.period}")

@@ -25,6 +25,18 @@ def month_in_path(period: str) -> Month:
         raise NotFound(f"no month {period[:20]!r}", "write the month as YYYY-MM") from None
 
 
+def month_asked(query: dict[str, str]) -> Month:
+    """The month ``?period=`` names (this month without it); NotFound unless it is written
+    YYYY-MM and has begun."""
+    now = this_month()
+    if not query.get("period"):
+        return now
+    month = month_in_path(query["period"])
+    if month > now:
+        raise NotFound(f"{month} has not begun", f"choose {now} or an earlier month")
+    return month
+
+
 def state_of(month: Month, st: Any) -> str:
     """closed, open (over, not closed) or month-to-date."""
     if st.closed_at:

@@ -44,6 +44,7 @@ class Download:
     filename: str
     media_type: str
     body: bytes
+    inline: bool = False  # opened in the browser (a printable page), not saved
 
 
 @dataclass(frozen=True)
