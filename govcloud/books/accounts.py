@@ -345,10 +345,12 @@ def statement_page(estate: Estate, store: Store, month: Month, department: str) 
                             "one of: " + ", ".join(d.department
                                                    for d in m.statement.departments))
     frozen = stored.closing(store, month)
-    plan = estate.plans.get(department)
+    # The cost centre the department's plan had at the month's end, from the record (a
+    # statement of the past is not re-labelled by today's plan).
+    recorded = dated.plans(store, month.end).get(department, {})
     return page(m.title, department, m.names.get(department, (department, ""))[0],
                 m.statement, m.ledger, frozen.book_digest if frozen else "",
-                plan.department.cost_centre if plan else "")
+                str(recorded.get("cost_centre", "")))
 
 
 def html_page(estate: Estate, store: Store, month: Month) -> str:

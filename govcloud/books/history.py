@@ -184,9 +184,15 @@ def latest(store: Store, subject: str | None = None) -> dict[tuple[str, str], En
 def names(store: Store, until: datetime | None = None) -> dict[str, tuple[str, str]]:
     """Department → (name, English name) as its plan was last recorded before ``until``
     (now: None) — departments that have left the estate included."""
+    return {k: (str(body.get("name", k)), str(body.get("name_en", "")))
+            for k, body in plans(store, until).items()}
+
+
+def plans(store: Store, until: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """Department → what the record keeps of its plan (``plan_body``: names, cost centre,
+    legacy) as last recorded before ``until`` (now: None), departed ones included."""
     if until is None:
-        return {key: (e.body.get("name", key), e.body.get("name_en", ""))
-                for (_, key), e in latest(store, PLAN).items() if e.body is not None}
+        return {key: e.body for (_, key), e in latest(store, PLAN).items() if e.body is not None}
     ensure_tables(store)
     rows = store.query("SELECT seq, at, subject, key, department, body, source FROM history "
                        "WHERE subject = ? ORDER BY seq", (PLAN,))
@@ -195,8 +201,7 @@ def names(store: Store, until: datetime | None = None) -> dict[str, tuple[str, s
         if e.at < until and e.body is not None and \
                 (e.key not in last or (last[e.key].at, last[e.key].seq) <= (e.at, e.seq)):
             last[e.key] = e
-    return {k: (str(e.body.get("name", k)), str(e.body.get("name_en", "")))
-            for k, e in last.items() if e.body is not None}
+    return {k: e.body for k, e in last.items() if e.body is not None}
 
 
 def plan_body(plan: TenancyPlan, line_of: Any = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from tests.support.cli import govcloud, help_text
+from tests.support.cli import NOW, govcloud, help_text
 from tests.support.estate import edit, golden_estate, line_of
 
 
@@ -254,3 +254,18 @@ def test_unit_costs_as_shown_reconcile_to_the_fen_at_scale(example: Path, tmp_pa
             shown = row[7].value if row[7].number_format == "General" else \
                 Decimal(str(row[7].value)).quantize(Decimal("0.01"))
             check(row[1].value, shown, row[6].value, f"xlsx {row[0].value}")
+
+
+def test_a_past_months_statement_keeps_the_cost_centre_recorded_then(golden: Path,
+                                                                      tmp_path: Path) -> None:
+    """History, not snapshots: October's statement names the cost centre alpha's plan had in
+    October, not the one a later edit of the plan gave it (#23 case 10 put the cost centre
+    on the statement)."""
+    edit(golden / "plans" / "alpha.yaml", "cost_centre: CC-1,", "cost_centre: CC-9,")
+    govcloud("apply", "--yes", estate=golden, check=True, env=NOW)  # the record learns CC-9
+    page = tmp_path / "alpha.html"
+    govcloud("report", "statement", "--period", "2026-10", "--department", "alpha",
+             "--out", str(page), estate=golden, check=True, env=NOW)
+    text = page.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if "Cost centre" in x)
+    assert "Cost centre: CC-1" in line and "CC-9" not in text, line
