@@ -45,8 +45,8 @@ REPO = Path(__file__).resolve().parent.parent
 VERSION_GOAL = 0.10  # --version and a completion request, CPU seconds
 COMMAND_GOAL = 0.20  # COMMAND --help
 # The commands of ``govcloud --help`` (checked against it when the run starts).
-COMMANDS = ("apply", "audit", "backup", "capacity", "consolidate", "credentials", "drift",
-            "exporter", "history", "init", "inventory", "new", "plan", "report", "request",
+COMMANDS = ("apply", "audit", "backup", "capacity", "consolidate", "credentials", "directory",
+            "drift", "exporter", "history", "init", "inventory", "new", "plan", "report", "request",
             "schema", "serve", "services", "show", "state", "statement", "tokens", "usage",
             "users", "validate")
 QUICK = ("plan", "report", "request")
