@@ -20,7 +20,7 @@ import yaml
 from tests.support.estate import REPO
 
 ROLE = REPO / "playbooks" / "roles" / "govcloud_control"
-REGISTERED = {"govcloud_control_cloned"}
+REGISTERED = {"govcloud_control_cloned", "govcloud_control_wheel_copied"}
 
 
 def _defaults() -> dict[str, object]:
@@ -129,3 +129,65 @@ def test_the_environment_file_is_written_unlogged_and_not_world_readable() -> No
     assert "postgres" in defaults["govcloud_control_extras"]
     assert defaults["govcloud_control_state_url"] == ""
 
+
+
+def _install_tasks() -> list[dict[str, Any]]:
+    tasks: list[dict[str, Any]] = yaml.safe_load((ROLE / "tasks/install.yml").read_text())
+    return tasks
+
+
+def test_a_wheel_whose_content_changed_is_installed_again_by_force() -> None:
+    """Every release is version 0.1.0: pip keeps the old code for a new wheel of the same
+    name unless forced, so the copy's change (the wheel's checksum) forces it, govcloud only."""
+    tasks = _install_tasks()
+    (copy,) = [t for t in tasks if "ansible.builtin.copy" in t]
+    forced = [t for t in tasks if "--force-reinstall" in str(t.get("ansible.builtin.pip"))]
+    assert len(forced) == 1, "no task reinstalls a changed wheel"
+    (task,) = forced
+    assert task["when"] == f"{copy['register']} is changed"
+    assert task["notify"] == "restart govcloud"
+    pip = task["ansible.builtin.pip"]
+    assert pip["extra_args"].split()[:2] == ["--force-reinstall", "--no-deps"]
+    assert "[" not in pip["name"]  # govcloud alone; its dependencies are installed as usual
+    others = [t for t in tasks if "ansible.builtin.pip" in t and t is not task]
+    assert [t.get("when") for t in others] == [None]  # the dependencies, on every run
+    assert tasks.index(task) < tasks.index(others[0])
+
+
+def _wheel(folder: Any, content: str) -> Any:
+    import zipfile
+
+    folder.mkdir()
+    path = folder / "demo-0.1.0-py3-none-any.whl"
+    files = {"demo.py": f"CODE = {content!r}\n",
+             "demo-0.1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: demo\nVersion: 0.1.0\n",
+             "demo-0.1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\n"
+                                           "Root-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{name},,\n" for name in files) + "demo-0.1.0.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in {**files, "demo-0.1.0.dist-info/RECORD": record}.items():
+            zf.writestr(name, text)
+    return path
+
+
+def test_pip_installs_a_second_wheel_of_the_same_version_only_by_force(tmp_path: Any) -> None:
+    """The task's pip arguments on a real pip, with two wheels of the same name and version."""
+    import subprocess
+    import sys
+    import venv
+
+    venv.create(tmp_path / "venv", with_pip=False)
+    python = str(tmp_path / "venv" / "bin" / "python")
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-index"]
+    first, second = _wheel(tmp_path / "a", "release A"), _wheel(tmp_path / "b", "release B")
+    installed = [python, "-c", "import demo; print(demo.CODE)"]
+    subprocess.run([*pip, str(first)], check=True)
+    subprocess.run([*pip, str(second)], check=True)  # as the role did: the old code stays
+    assert subprocess.run(installed, check=True, capture_output=True,
+                          text=True).stdout == "release A\n"
+    (task,) = [t for t in _install_tasks()
+               if "--force-reinstall" in str(t.get("ansible.builtin.pip"))]
+    forced = task["ansible.builtin.pip"]["extra_args"].split()[:2]
+    subprocess.run([*pip, *forced, str(second)], check=True)
+    assert subprocess.run(installed, check=True, capture_output=True,
+                          text=True).stdout == "release B\n"
