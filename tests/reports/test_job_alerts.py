@@ -7,6 +7,7 @@ job that stopped running, a failed audit verify and a state backup too old or mi
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -115,12 +116,42 @@ def test_the_job_rules_pass_promtool_and_fire_as_the_runbook_says(tmp_path: Path
          "alert_rule_test": [
              {"eval_time": "25h", "alertname": "GovcloudStateBackupMissing", "exp_alerts": []},
              _alert("GovcloudStateBackupMissing", "26h30m", "state-backup",
+                    target=False),
+             # the other timers never enabled: escalate, report-backup, audit-verify
+             {"eval_time": "25h", "alertname": "GovcloudJobNeverRun", "exp_alerts": []},
+             _alert("GovcloudJobNeverRun", "26h30m", "escalate", "report-backup",
+                    "audit-verify", target=False)]}]}
+    # the monthly collection never enabled, every other job running: evaluated every 6 hours
+    # over 33 days (every 10 minutes would take promtool seconds more)
+    monthly = {"rule_files": [str(RULES)], "evaluation_interval": "6h", "tests": [
+        {"interval": "1d", "input_series": [
+            _series(name, "success", "0+86400x40") for name in _timers()
+            if name != "usage-last-month"], "alert_rule_test": [
+             {"eval_time": "31d", "alertname": "GovcloudMonthlyUsageNeverRun", "exp_alerts": []},
+             {"eval_time": "31d", "alertname": "GovcloudJobNeverRun", "exp_alerts": []},
+             _alert("GovcloudMonthlyUsageNeverRun", "33d", "usage-last-month",
                     target=False)]}]}
-    path = tmp_path / "tests.yml"
-    path.write_text(yaml.safe_dump(test))
-    run = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    for name, tests in (("tests.yml", test), ("monthly.yml", monthly)):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(tests))
+        run = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _timers() -> list[str]:
+    jobs = yaml.safe_load((REPO / "playbooks/roles/govcloud_control/vars/main.yml")
+                          .read_text())["govcloud_control_jobs"]
+    return [str(job["name"]) for job in jobs]
+
+
+def test_every_timer_the_role_installs_has_a_never_run_rule() -> None:
+    """#26 trial: GovcloudJobNotRun measures from a success, so a timer never enabled (no
+    trace, no series) fired nothing; only the state backup had an absent() rule."""
+    absent = {timer for rule in _rules().values()
+              for timer in re.findall(r'absent\(govcloud_job_last_success_timestamp_seconds'
+                                      r'\{timer="([a-z0-9-]+)"\}\)', rule["expr"])}
+    assert sorted(absent) == sorted(_timers())
 
 
 def test_each_rule_of_the_group_is_in_the_runbook() -> None:
