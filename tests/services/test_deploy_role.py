@@ -12,6 +12,7 @@ portal gets several workers."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,7 +86,8 @@ def _render(template: str, extra: dict[str, Any], item: Any = None) -> str:
     if item is not None:
         values["item"] = item
     templar = Templar(loader=loader, variables=_trusted(values))
-    text: str = templar.template(_trusted((ROLE / "templates" / template).read_text()))
+    text: str = templar.template(_trusted((ROLE / "templates" / template).read_text()),
+                                 escape_backslashes=False)  # as the template action does
     return text
 
 
@@ -107,7 +109,7 @@ def test_the_state_store_url_is_in_the_environment_file_only(url: str) -> None:
     assert len(units) == 14
     portal = units["govcloud-portal.service"]
     if url:
-        assert f"\nGOVCLOUD_STATE_URL={URL}\n" in env
+        assert f'\nGOVCLOUD_STATE_URL="{URL}"\n' in env
         assert "--workers 4 " in portal
     else:  # the estate's own state.url (SQLite): one worker
         assert "GOVCLOUD_STATE_URL" not in env
@@ -191,3 +193,81 @@ def test_pip_installs_a_second_wheel_of_the_same_version_only_by_force(tmp_path:
     subprocess.run([*pip, *forced, str(second)], check=True)
     assert subprocess.run(installed, check=True, capture_output=True,
                           text=True).stdout == "release B\n"
+
+
+SECRETS = {"GOVCLOUD_SMTP_PASSWORD": 'p"w \\ q\'s  spaced `x` ; #no',
+           "GOVCLOUD_TOKEN": "$HOME and ${PATH} \\$ end\\",
+           "GOVCLOUD_PLAIN": "=leading equals, trailing space ",
+           "GOVCLOUD_EMPTY": ""}
+
+
+def test_the_environment_file_keeps_every_value_as_systemd_reads_it() -> None:
+    """#26 trial: NAME={{ value }} unquoted: systemd's EnvironmentFile parsing dropped a
+    secret's backslashes and quotes and its trailing space. Read back with the parse of
+    systemd.exec(5) (tests/support/units.env_file; systemd-analyze has no such command)."""
+    from tests.support.units import env_file
+
+    url = URL.replace("s3cret", 'se$"cr\\et')
+    env = _render("govcloud.env.j2", {"govcloud_control_state_url": url,
+                                       "govcloud_control_environment": SECRETS})
+    assert env_file(env) == {"GOVCLOUD_ESTATE": "/srv/govcloud/estate",
+                             "GOVCLOUD_STATE_URL": url, **SECRETS}
+
+
+def test_systemds_own_parser_reads_the_environment_file_the_same(tmp_path: Any) -> None:
+    """systemd's environment.d generator reads files with the same parser as EnvironmentFile=
+    (then expands $VARS, which EnvironmentFile= does not, and skips an empty value: values
+    without $, not empty, here). It prints each value back double-quoted, escaped likewise."""
+    import shutil
+    import subprocess
+
+    from tests.support.units import env_file
+
+    generator = Path("/usr/lib/systemd/user-environment-generators/"
+                     "30-systemd-environment-d-generator")
+    if not generator.exists() or shutil.which("systemctl") is None:
+        pytest.skip("systemd's environment.d generator is not installed")
+    values = {k: v for k, v in SECRETS.items() if v and "$" not in v}
+    text = _render("govcloud.env.j2", {"govcloud_control_environment": values})
+    (tmp_path / "environment.d").mkdir()
+    (tmp_path / "environment.d" / "10-govcloud.conf").write_text(text)
+    out = subprocess.run([str(generator)], capture_output=True, text=True, check=True,
+                         env={"XDG_CONFIG_HOME": str(tmp_path), "HOME": "/nonexistent"})
+    read = dict(line.partition("=")[::2] for line in out.stdout.splitlines())
+    systemd = {k: re.sub(r'\\([\\"`$])', r"\1", v[1:-1]) if v.startswith('"') else v
+               for k, v in read.items() if k in env_file(text)}
+    assert systemd == env_file(text) == {"GOVCLOUD_ESTATE": "/srv/govcloud/estate", **values}
+
+
+def _assert_passes(extra: dict[str, Any]) -> bool:
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    tasks = yaml.safe_load((ROLE / "tasks/main.yml").read_text())
+    (task,) = [t for t in tasks if "estate's URL" in t["name"]]
+    values = {**yaml.safe_load((ROLE / "defaults/main.yml").read_text()), **extra}
+    templar = Templar(loader=DataLoader(), variables=_trusted(values))
+    return all(templar.evaluate_conditional(_trusted(c))
+               for c in task["ansible.builtin.assert"]["that"])
+
+
+@pytest.mark.parametrize(("extra", "ok"), [
+    ({}, True),
+    ({"govcloud_control_environment": SECRETS, "govcloud_control_state_url": URL}, True),
+    ({"govcloud_control_environment": {"GOVCLOUD_KEY": "-----BEGIN\nline 2"}}, False),
+    ({"govcloud_control_state_url": URL + "\n"}, False),
+    ({"govcloud_control_environment": {"BAD NAME": "x"}}, False),
+    ({"govcloud_control_estate_repo": "git@git.internal:ops/estate.git"}, True),
+    ({"govcloud_control_estate_repo": "ssh://git@git.internal/ops/estate.git"}, True),
+    ({"govcloud_control_estate_repo": "https://git.internal/ops/estate.git"}, True),
+    ({"govcloud_control_estate_repo": "https://deploy:glpat-71c2@git.internal/estate.git"},
+     False),
+    ({"govcloud_control_estate_repo": "https://ghp_71c2abc@github.com/ops/estate.git"}, False),
+    ({"govcloud_control_estate_repo": "ssh://git:pw@git.internal/ops/estate.git"}, False),
+], ids=["defaults", "secrets", "multi-line", "url-newline", "name", "scp", "ssh", "https",
+        "https-user-token", "https-token", "ssh-password"])
+def test_the_role_refuses_a_line_break_in_a_setting_and_credentials_in_the_repo_url(
+        extra: dict[str, Any], ok: bool) -> None:
+    """#26 trial: a value with a newline split the environment file; an https://user:token@
+    URL in git clone's argv (no no_log) would be printed by Ansible and git."""
+    assert _assert_passes(extra) is ok
