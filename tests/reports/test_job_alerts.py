@@ -40,6 +40,51 @@ def test_the_exporter_serves_each_jobs_last_success_and_failure(tmp_path: Path) 
     assert all(not f.samples for f in families)
 
 
+def test_a_trace_not_named_as_a_timer_is_skipped_and_one_from_the_future_is_now(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """#26 trial: any file name became a label, and a time in the future was served as is,
+    which kept that job's alerts quiet until the clock caught up."""
+    import time
+
+    future = time.time() + 86400
+    for name, stamp in (("usage.succeeded", future), ('Bad"Name.succeeded', 1000.0),
+                        ("report backup.failed", 1000.0), ("escalate.failed", 1000.0)):
+        (tmp_path / name).touch()
+        os.utime(tmp_path / name, (stamp, stamp))
+    before = time.time()
+    got = {(f.name, s.labels["timer"]): s.value for f in exporter.job_families(tmp_path)
+           for s in f.samples}
+    assert set(got) == {("govcloud_job_last_success_timestamp_seconds", "usage"),
+                        ("govcloud_job_last_failure_timestamp_seconds", "escalate")}
+    assert before <= got[("govcloud_job_last_success_timestamp_seconds", "usage")] <= time.time()
+    said = [r.getMessage() for r in caplog.records]
+    assert any("usage.succeeded is dated in the future" in m and "served as now" in m
+               for m in said), said
+    assert sum("not a timer's name" in m for m in said) == 2, said
+
+
+def test_a_new_trace_is_on_the_very_next_scrape(tmp_path: Path) -> None:
+    """#26 trial: the page is rebuilt in the background after it is served, so a job's new
+    trace appeared only on the scrape after the next; the traces are read for every page."""
+    import gzip
+
+    from govcloud.applying import engine
+    from tests.support.estate import copy_estate
+
+    root = copy_estate(tmp_path / "estate", plans=False)
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    with engine.session(root) as s:
+        snapshot = exporter.Snapshot(s, 3600.0, jobs)
+        assert b'timer="usage"' not in snapshot.page().body
+        (jobs / "usage.succeeded").touch()
+        page = snapshot.page()
+    line = b'govcloud_job_last_success_timestamp_seconds{timer="usage"}'
+    assert line in page.body and b"govcloud_audit_head" in page.body
+    assert gzip.decompress(page.gzipped) == page.body
+    assert page.body.count(b"# TYPE govcloud_job_last_success_timestamp_seconds") == 1
+
+
 HOUR = 3600
 
 
