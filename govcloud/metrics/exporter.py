@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -55,13 +56,10 @@ class EstateCollector(Collector):
     """Builds every metric family from one session; a part that fails is reported as metrics
     (``govcloud_exporter_ok 0``, ``govcloud_state_ok 0`` and what failed), never raised."""
 
-    def __init__(self, session: engine.EstateSession, jobs: Path | None = None) -> None:
+    def __init__(self, session: engine.EstateSession) -> None:
         self.s = session
-        self.jobs = jobs
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        if self.jobs is not None:  # files only: served even when the state cannot be read
-            yield from job_families(self.jobs)
         problem: Exception | None = None
         try:
             yield from self._collect()
@@ -275,13 +273,27 @@ class EstateCollector(Collector):
 
 
 JOB_OUTCOMES = {"succeeded": "success", "failed": "failure"}
+TIMER_NAME = re.compile(r"[a-z0-9-]+")  # the role's job names (tests/services/test_deploy_role)
+
+
+class JobsCollector(Collector):
+    """The periodic jobs' traces in ``folder`` (``job_families``): files only, read at every
+    scrape, so served even when the state cannot be read and never a page late."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield from job_families(self.folder)
 
 
 def job_families(folder: Path) -> Iterator[GaugeMetricFamily]:
     """When each periodic job last succeeded and last failed, by its timer's name: the times
     of the files ``<timer>.succeeded`` and ``<timer>.failed`` in ``folder``, which the jobs'
     units touch (playbooks/roles/govcloud_control); the alert rules in
-    docs/prometheus/govcloud-alerts.yml read them. A job that never ran has neither."""
+    docs/prometheus/govcloud-alerts.yml read them. A job that never ran has neither. A file
+    whose name is not a timer's (``[a-z0-9-]+``) is skipped, and a time in the future served
+    as now (it would keep the job's alerts quiet), each with a warning."""
     families = {outcome: GaugeMetricFamily(
         f"govcloud_job_last_{word}_timestamp_seconds", f"When the periodic job (govcloud-"
         f"<timer>.service) last ended in {word}, Unix time.", labels=["timer"])
@@ -291,9 +303,20 @@ def job_families(folder: Path) -> Iterator[GaugeMetricFamily]:
     except OSError as exc:
         log.warning("the jobs' folder %s cannot be read: %s", folder, exc)
         marks = []
+    now = time.time()
     for mark in marks:
-        if mark.suffix[1:] in families and mark.is_file():
-            families[mark.suffix[1:]].add_metric([mark.stem], mark.stat().st_mtime)
+        if mark.suffix[1:] not in families or not mark.is_file():
+            continue
+        if not TIMER_NAME.fullmatch(mark.stem):
+            log.warning("skipped %s in the jobs' folder: not a timer's name ([a-z0-9-]+)",
+                        mark.name[:100].encode("unicode_escape").decode())
+            continue
+        when = mark.stat().st_mtime
+        if when > now:
+            log.warning("%s is dated in the future (%s); served as now: check the host's "
+                        "clock", mark, datetime.fromtimestamp(when, UTC).isoformat())
+            when = now
+        families[mark.suffix[1:]].add_metric([mark.stem], when)
     yield from families.values()
 
 
@@ -338,7 +361,11 @@ class Snapshot:
         from prometheus_client import CollectorRegistry
 
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(EstateCollector(session, jobs))
+        self.registry.register(EstateCollector(session))
+        self.jobs: CollectorRegistry | None = None  # cheap: read afresh for every page
+        if jobs is not None:
+            self.jobs = CollectorRegistry(auto_describe=False)
+            self.jobs.register(JobsCollector(jobs))
         self.interval = interval
         self._mutex = threading.Lock()
         self._building = False
@@ -368,7 +395,12 @@ class Snapshot:
                 self._building = True
                 threading.Thread(target=self._rebuild, name="metrics-rebuild",
                                  daemon=True).start()
-        return page
+        if self.jobs is None:
+            return page
+        from prometheus_client import generate_latest
+
+        fresh = generate_latest(self.jobs)  # gzip members may follow one another (RFC 1952)
+        return Page(page.body + fresh, page.gzipped + gzip.compress(fresh, 5), page.made)
 
 
 def serve(root: Any, host: str, port: int, interval: float = 10.0,

@@ -131,6 +131,7 @@ class Store:
         self._in_tx = False
         self.created = False  # this open made the store (first use or init)
         self.pre_upgrade: Path | None = None  # the copy taken before this open migrated it
+        self.upgraded_from: str | None = None  # the schema version it migrated from
         self.path: Path | None = self.where.path
         if self.path is not None:
             self.kind = "sqlite"
@@ -228,6 +229,8 @@ class Store:
                     if self.kind == "postgresql":  # one set-up at a time
                         self.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY + 1,))
                     self._check(estate, init, write=True)
+                if self.pre_upgrade is not None:  # said once it is committed
+                    upgrade.announce(self)
         except sqlite3.DatabaseError as exc:
             if self.path is not None and not disk.damaged(exc):
                 raise disk.io_error(self.path, exc) from exc
@@ -260,12 +263,7 @@ class Store:
             else:  # made before stores held a version
                 self._upgrade(None)
         elif not (version.isascii() and version.isdigit()) or int(version) > SCHEMA_VERSION:
-            raise StateError(f"the state store {self.where} has schema version {version}; "
-                             f"this govcloud knows {SCHEMA_VERSION}: a newer release "
-                             "migrated it", "use that release (or newer); to go back to "
-                             "this one, put back the copy the upgrade took first (govcloud-v"
-                             f"{SCHEMA_VERSION}-*, in {upgrade.copy_folder(self)}) as the "
-                             "store")
+            upgrade.refuse(self, version)
         elif int(version) < SCHEMA_VERSION or upgrade.too_narrow(self):  # an older store
             if not write:
                 return True
@@ -285,6 +283,7 @@ class Store:
         """An older govcloud's store (``version``; None: from before stores held one):
         copied first (``state/upgrade``), then brought up to this version."""
         self.pre_upgrade = upgrade.copy_before(self, version)
+        self.upgraded_from = version or "0"
         upgrade.bring_up_to_date(self)
 
     # --- plumbing -------------------------------------------------------------------------

@@ -7,10 +7,12 @@ older release, the upgrade can be undone; without it being taken, nothing is mig
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from govcloud.clock import clock
+from govcloud.errors import StateError
 from govcloud.state import dump
 from govcloud.state.tables import (
     ADDED_COLUMNS,
@@ -47,6 +49,31 @@ def copy_before(store: Store, version: str | None) -> Path:
         n += 1
         name = f"{base}-{n}{suffix}"
     return dump.dump(store, folder, name)
+
+
+def refuse(store: Store, version: str) -> None:
+    """StateError for a store whose recorded schema version this govcloud cannot open: not a
+    version at all (its meta row damaged), or a newer release's."""
+    if not (version.isascii() and version.isdigit()):
+        raise StateError(f"the state store {store.where} records the schema version "
+                         f"{version!r}, which is not a valid version (meta.schema_version "
+                         "is damaged); nothing was changed", "restore the store from a "
+                         "backup (govcloud state restore; docs/operations.md), or put back "
+                         f"the copy the last upgrade took (in {copy_folder(store)}) as the "
+                         "store")
+    raise StateError(f"the state store {store.where} has schema version {version}; this "
+                     f"govcloud knows {SCHEMA_VERSION}: a newer release migrated it",
+                     "use that release (or newer); to go back to this one, put back the "
+                     f"copy the upgrade took first (govcloud-v{SCHEMA_VERSION}-*, in "
+                     f"{copy_folder(store)}) as the store")
+
+
+def announce(store: Store) -> None:
+    """One line on stderr once a store has been migrated: the old and new schema versions
+    and where the copy of the old store is."""
+    print(f"govcloud: the state store {store.where} was migrated from schema "
+          f"{store.upgraded_from} to {SCHEMA_VERSION}; a copy of the old store is at "
+          f"{store.pre_upgrade}", file=sys.stderr)
 
 
 def bring_up_to_date(store: Store) -> None:

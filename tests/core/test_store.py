@@ -180,6 +180,50 @@ def test_a_store_records_its_schema_version_and_estate(url: str, tmp_path: Path)
         f"{tmp_path}" in err.value.hint and "backups)" in err.value.hint
 
 
+@pytest.mark.parametrize("recorded", ["four", "-1", ""])
+def test_an_invalid_schema_version_is_damage_not_a_newer_release(recorded: str,
+                                                                   tmp_path: Path) -> None:
+    """#26 trial: 'four' was reported as "has schema version four; this govcloud knows 4: a
+    newer release migrated it"."""
+    url = f"sqlite:///{tmp_path}/state.db"
+    Store(url, tmp_path, "qingdao").set_meta("schema_version", recorded)
+    before = (tmp_path / "state.db").read_bytes()
+    with pytest.raises(StateError) as err:
+        Store(url, tmp_path, "qingdao")
+    assert str(err.value) == (f"the state store {tmp_path}/state.db records the schema "
+                              f"version {recorded!r}, which is not a valid version "
+                              "(meta.schema_version is damaged); nothing was changed")
+    assert "newer release" not in str(err.value) + err.value.hint
+    assert "restore the store from a backup (govcloud state restore" in err.value.hint
+    assert (tmp_path / "state.db").read_bytes() == before
+    assert not (tmp_path / "backups").exists()
+
+
+def test_an_invalid_schema_version_through_the_cli(estate: Path) -> None:
+    from tests.support.cli import one_line
+
+    govcloud("plan", estate=estate, check=True)
+    (db,) = (estate / ".state").glob("*.db")
+    Store(f"sqlite:///{db}", estate).set_meta("schema_version", "four")
+    one_line(govcloud("plan", estate=estate), "records the schema version 'four', which is "
+             "not a valid version", "nothing was changed", "govcloud state restore")
+
+
+def test_a_migration_says_so_once_on_stderr(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    Store(url, tmp_path, "qingdao").set_meta("schema_version", str(SCHEMA_VERSION - 1))
+    capsys.readouterr()
+    store = Store(url, tmp_path, "qingdao")
+    (copy,) = (tmp_path / "backups").iterdir()
+    assert store.pre_upgrade == copy
+    assert capsys.readouterr().err == (
+        f"govcloud: the state store {tmp_path}/state.db was migrated from schema "
+        f"{SCHEMA_VERSION - 1} to {SCHEMA_VERSION}; a copy of the old store is at {copy}\n")
+    Store(url, tmp_path, "qingdao")  # up to date now: nothing said
+    assert capsys.readouterr().err == ""
+
+
 def test_a_database_of_another_program_is_refused(url: str, tmp_path: Path) -> None:
     if url.startswith("sqlite"):
         import sqlite3

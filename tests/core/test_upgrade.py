@@ -154,12 +154,15 @@ def test_the_previous_releases_sqlite_store_is_copied_migrated_and_not_downgrade
     assert json.loads(_ok(_run(old, estate, "audit", "verify", "-o", "json")))["whole"]
 
     # This checkout opens it: the copy first, then the migration.
-    new_chargeback = _ok(_run(REPO, estate, "report", "chargeback", "-o", "json",
-                              "--period", PERIOD))
+    first = _run(REPO, estate, "report", "chargeback", "-o", "json", "--period", PERIOD)
+    new_chargeback = _ok(first)
     assert _version(db) == str(SCHEMA_VERSION) != str(RELEASE_SCHEMA)
     copies = sorted((db.parent / "backups").iterdir())
     assert [c.name for c in copies] == [f"govcloud-v{RELEASE_SCHEMA}-20261126T120000Z.db"]
     copy = copies[0]
+    assert first.stderr == (f"govcloud: the state store {db} was migrated from schema "  # said
+                            f"{RELEASE_SCHEMA} to {SCHEMA_VERSION}; a copy of the old store "
+                            f"is at {copy}\n")
     assert copy.stat().st_mode & 0o777 == 0o600
     assert copy.parent.stat().st_mode & 0o777 == 0o700
     assert _version(copy) == str(RELEASE_SCHEMA) and _rows(copy) == before

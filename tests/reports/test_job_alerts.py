@@ -7,6 +7,7 @@ job that stopped running, a failed audit verify and a state backup too old or mi
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,51 @@ def test_the_exporter_serves_each_jobs_last_success_and_failure(tmp_path: Path) 
     assert [f.name for f in families] == ["govcloud_job_last_success_timestamp_seconds",
                                           "govcloud_job_last_failure_timestamp_seconds"]
     assert all(not f.samples for f in families)
+
+
+def test_a_trace_not_named_as_a_timer_is_skipped_and_one_from_the_future_is_now(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """#26 trial: any file name became a label, and a time in the future was served as is,
+    which kept that job's alerts quiet until the clock caught up."""
+    import time
+
+    future = time.time() + 86400
+    for name, stamp in (("usage.succeeded", future), ('Bad"Name.succeeded', 1000.0),
+                        ("report backup.failed", 1000.0), ("escalate.failed", 1000.0)):
+        (tmp_path / name).touch()
+        os.utime(tmp_path / name, (stamp, stamp))
+    before = time.time()
+    got = {(f.name, s.labels["timer"]): s.value for f in exporter.job_families(tmp_path)
+           for s in f.samples}
+    assert set(got) == {("govcloud_job_last_success_timestamp_seconds", "usage"),
+                        ("govcloud_job_last_failure_timestamp_seconds", "escalate")}
+    assert before <= got[("govcloud_job_last_success_timestamp_seconds", "usage")] <= time.time()
+    said = [r.getMessage() for r in caplog.records]
+    assert any("usage.succeeded is dated in the future" in m and "served as now" in m
+               for m in said), said
+    assert sum("not a timer's name" in m for m in said) == 2, said
+
+
+def test_a_new_trace_is_on_the_very_next_scrape(tmp_path: Path) -> None:
+    """#26 trial: the page is rebuilt in the background after it is served, so a job's new
+    trace appeared only on the scrape after the next; the traces are read for every page."""
+    import gzip
+
+    from govcloud.applying import engine
+    from tests.support.estate import copy_estate
+
+    root = copy_estate(tmp_path / "estate", plans=False)
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    with engine.session(root) as s:
+        snapshot = exporter.Snapshot(s, 3600.0, jobs)
+        assert b'timer="usage"' not in snapshot.page().body
+        (jobs / "usage.succeeded").touch()
+        page = snapshot.page()
+    line = b'govcloud_job_last_success_timestamp_seconds{timer="usage"}'
+    assert line in page.body and b"govcloud_audit_head" in page.body
+    assert gzip.decompress(page.gzipped) == page.body
+    assert page.body.count(b"# TYPE govcloud_job_last_success_timestamp_seconds") == 1
 
 
 HOUR = 3600
@@ -115,12 +161,42 @@ def test_the_job_rules_pass_promtool_and_fire_as_the_runbook_says(tmp_path: Path
          "alert_rule_test": [
              {"eval_time": "25h", "alertname": "GovcloudStateBackupMissing", "exp_alerts": []},
              _alert("GovcloudStateBackupMissing", "26h30m", "state-backup",
+                    target=False),
+             # the other timers never enabled: escalate, report-backup, audit-verify
+             {"eval_time": "25h", "alertname": "GovcloudJobNeverRun", "exp_alerts": []},
+             _alert("GovcloudJobNeverRun", "26h30m", "escalate", "report-backup",
+                    "audit-verify", target=False)]}]}
+    # the monthly collection never enabled, every other job running: evaluated every 6 hours
+    # over 33 days (every 10 minutes would take promtool seconds more)
+    monthly = {"rule_files": [str(RULES)], "evaluation_interval": "6h", "tests": [
+        {"interval": "1d", "input_series": [
+            _series(name, "success", "0+86400x40") for name in _timers()
+            if name != "usage-last-month"], "alert_rule_test": [
+             {"eval_time": "31d", "alertname": "GovcloudMonthlyUsageNeverRun", "exp_alerts": []},
+             {"eval_time": "31d", "alertname": "GovcloudJobNeverRun", "exp_alerts": []},
+             _alert("GovcloudMonthlyUsageNeverRun", "33d", "usage-last-month",
                     target=False)]}]}
-    path = tmp_path / "tests.yml"
-    path.write_text(yaml.safe_dump(test))
-    run = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    for name, tests in (("tests.yml", test), ("monthly.yml", monthly)):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(tests))
+        run = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _timers() -> list[str]:
+    jobs = yaml.safe_load((REPO / "playbooks/roles/govcloud_control/vars/main.yml")
+                          .read_text())["govcloud_control_jobs"]
+    return [str(job["name"]) for job in jobs]
+
+
+def test_every_timer_the_role_installs_has_a_never_run_rule() -> None:
+    """#26 trial: GovcloudJobNotRun measures from a success, so a timer never enabled (no
+    trace, no series) fired nothing; only the state backup had an absent() rule."""
+    absent = {timer for rule in _rules().values()
+              for timer in re.findall(r'absent\(govcloud_job_last_success_timestamp_seconds'
+                                      r'\{timer="([a-z0-9-]+)"\}\)', rule["expr"])}
+    assert sorted(absent) == sorted(_timers())
 
 
 def test_each_rule_of_the_group_is_in_the_runbook() -> None:

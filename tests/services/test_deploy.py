@@ -57,7 +57,7 @@ from tests.support.estate import REPO, copy_estate
 from tests.support.portal import chromium
 from tests.support.pyramid import require
 from tests.support.tls import Pki, make_pki
-from tests.support.units import Supervisor, Unit
+from tests.support.units import Supervisor, Unit, env_file
 
 pytestmark = [pytest.mark.real, pytest.mark.ansible, pytest.mark.nginx, pytest.mark.chromium,
               pytest.mark.postgres, pytest.mark.restic]
@@ -276,7 +276,7 @@ def test_the_second_run_changes_nothing_and_no_secret_is_logged(deployed: Deploy
     # root and the service's group read, and in no unit file (those are world-readable)
     env = deployed.root / "etc/govcloud/govcloud.env"
     url = deployed.values["govcloud_control_state_url"]
-    assert f"GOVCLOUD_STATE_URL={url}\n" in env.read_text() and PG_PASSWORD in url
+    assert env_file(env.read_text())["GOVCLOUD_STATE_URL"] == url and PG_PASSWORD in url
     assert SECRET in env.read_text()
     assert env.stat().st_mode & 0o777 == 0o640 and env.stat().st_uid == 0
     assert env.stat().st_gid == grp.getgrnam(USER).gr_gid

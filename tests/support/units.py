@@ -65,15 +65,68 @@ class Unit:
         env = {"PATH": CLEAN_PATH, "LANG": "C.UTF-8", "USER": user.pw_name,
                "LOGNAME": user.pw_name, "HOME": user.pw_dir, "SHELL": user.pw_shell}
         for name in self.sections["Service"].get("EnvironmentFile", []):
-            for line in Path(name.lstrip("-")).read_text(encoding="utf-8").splitlines():
-                if line.strip() and not line.lstrip().startswith("#"):
-                    key, _, value = line.partition("=")
-                    env[key.strip()] = value.strip()
+            env.update(env_file(Path(name.lstrip("-")).read_text(encoding="utf-8")))
         for line in self.sections["Service"].get("Environment", []):
             for item in shlex.split(line):
                 key, _, value = item.partition("=")
                 env[key] = value
         return env
+
+
+_DOUBLE_QUOTED_ESCAPES = '"\\`$'
+
+
+def env_file(text: str) -> dict[str, str]:
+    """An EnvironmentFile's assignments as systemd.exec(5) reads them: blank lines, lines
+    without "=" and lines starting with # or ; ignored; a value's surrounding whitespace
+    dropped; a '…' value verbatim; a "…" value with backslash keeping any of " \\ ` $ (and
+    dropping a newline), other backslashes kept as written; an unquoted value with backslash
+    keeping the next character (dropping a newline), interior whitespace kept. Values that
+    span lines inside quotes are read too."""
+    env: dict[str, str] = {}
+    i = 0
+    while i < len(text):
+        end = text.find("\n", i)
+        line = text[i:] if end < 0 else text[i:end]
+        stripped = line.lstrip()
+        if not stripped or stripped[0] in "#;" or "=" not in stripped:
+            i = len(text) if end < 0 else end + 1
+            continue
+        key, _, rest = stripped.partition("=")
+        start = i + (len(line) - len(stripped)) + len(key) + 1
+        value, i = _env_value(text, start)
+        env[key.strip()] = value
+    return env
+
+
+def _env_value(text: str, i: int) -> tuple[str, int]:
+    """The value starting at ``text[i]`` and where the next line begins."""
+    while i < len(text) and text[i] in " \t\r":
+        i += 1
+    out: list[str] = []
+    quote = text[i] if i < len(text) and text[i] in "'\"" else ""
+    i += bool(quote)
+    while i < len(text):
+        c = text[i]
+        if quote and c == quote:
+            quote, i = "", i + 1
+            end = text.find("\n", i)
+            return "".join(out), len(text) if end < 0 else end + 1
+        if c == "\n" and not quote:
+            break
+        if c == "\\" and quote != "'" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "\n":
+                pass
+            elif quote and nxt not in _DOUBLE_QUOTED_ESCAPES:
+                out.append(c + nxt)
+            else:
+                out.append(nxt)
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out).rstrip(" \t\r"), i + 1
 
 
 def _hidden(path: Path) -> Path | None:
