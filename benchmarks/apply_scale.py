@@ -66,7 +66,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.estate_gen import FLAVORS, IMAGES, WEIGHTS  # noqa: E402
+from benchmarks.estate_gen import FLAVORS, IMAGES, WEIGHTS, write_settings  # noqa: E402
 from benchmarks.estate_gen import generate as generate_servers  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,13 +109,7 @@ def generate_lopsided(n: int, dest: Path, seed: int = 11) -> Path:
     """``n`` departments, one in a hundred large (at least one), on estate_gen's settings
     (its host pool grows with ``n``)."""
     generate_servers(0, dest)
-    settings = yaml.safe_load((REPO / "govcloud.yaml").read_text())
-    scale = max(1, n // 16)
-    for zone in ("intranet", "extranet"):
-        settings["host_pool"]["hosts"][zone] = {
-            k: v * scale for k, v in settings["host_pool"]["hosts"][zone].items()}
-    settings["networks"] = {"intranet": "10.0.0.0/9", "extranet": "10.128.0.0/9"}
-    (dest / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
+    write_settings(dest, n)
     rng = random.Random(seed)
     every = 100 if n >= 100 else max(1, n)
     for i in range(n):

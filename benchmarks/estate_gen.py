@@ -68,13 +68,8 @@ def department(i: int, rng: random.Random, shape: str = "servers") -> dict:
     }
 
 
-def generate(n: int, dest: Path, seed: int = 7, shape: str = "servers") -> Path:
-    rng = random.Random(seed)
-    if dest.exists():
-        shutil.rmtree(dest)
-    (dest / "plans").mkdir(parents=True)
-    shutil.copytree(REPO / "policies", dest / "policies")
-    shutil.copy(REPO / "prices.yaml", dest / "prices.yaml")
+def write_settings(dest: Path, n: int) -> None:
+    """The example's settings for ``n`` departments: its host pool grown with ``n``."""
     settings = yaml.safe_load((REPO / "govcloud.yaml").read_text())
     scale = max(1, n // 16)
     for zone in ("intranet", "extranet"):
@@ -83,6 +78,16 @@ def generate(n: int, dest: Path, seed: int = 7, shape: str = "servers") -> Path:
     # Each department takes a /24 of its zone's pool: two /9s hold 32,768 per zone.
     settings["networks"] = {"intranet": "10.0.0.0/9", "extranet": "10.128.0.0/9"}
     (dest / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
+
+
+def generate(n: int, dest: Path, seed: int = 7, shape: str = "servers") -> Path:
+    rng = random.Random(seed)
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "plans").mkdir(parents=True)
+    shutil.copytree(REPO / "policies", dest / "policies")
+    shutil.copy(REPO / "prices.yaml", dest / "prices.yaml")
+    write_settings(dest, n)
     for i in range(n):
         plan = department(i, rng, shape)
         (dest / "plans" / f"{plan['department']['id']}.yaml").write_text(

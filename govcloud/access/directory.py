@@ -306,11 +306,8 @@ def sign_in(store: Store, name: str, password: str, source: str, directory: Dire
         elif decision.role is None:
             refusal = (found.login, "no role", decision.refusal, decision.fix)
         else:
-            person = users.keep(store, before, found.login, DIRECTORY + found.dn, found.email,
-                                decision.role, decision.department,
-                                "directory groups (sign-in)", source)
-            trail.append(store, person.name, "sign-in", person.name, person.department or "",
-                         None, {"via": "directory"}, "", source)
+            person = users.admit(store, before, found.login, DIRECTORY + found.dn, found.email,
+                                 decision, "directory groups", "directory", source)
     if refusal is not None:
         raise refuse(*refusal)
     return person

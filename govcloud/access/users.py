@@ -316,13 +316,24 @@ def sign_in_keystone(store: Store, name: str, password: str, source: str,
         elif decision.role is None:
             refusal = (identity.name, "", "no role", decision.refusal, decision.fix)
         else:
-            person = keep(store, before, identity.name, KEYSTONE + identity.user_id,
-                          identity.email, decision.role, decision.department,
-                          "Keystone role assignments (sign-in)", source)
-            trail.append(store, person.name, "sign-in", person.name, person.department or "",
-                         None, {"via": "keystone"}, "", source)
+            person = admit(store, before, identity.name, KEYSTONE + identity.user_id,
+                           identity.email, decision, "Keystone role assignments", "keystone",
+                           source)
     if refusal is not None:
         raise refuse(*refusal)
+    return person
+
+
+def admit(store: Store, before: Person | None, name: str, held: str, email: str,
+          decision: grants.RoleDecision, basis: str, via: str, source: str) -> Person:
+    """Sign in a person whose password ``via`` (keystone, directory) checked and whose
+    ``decision`` gives a role: their row made or brought up to date from ``basis``, and the
+    sign-in recorded; in the caller's transaction."""
+    assert decision.role is not None
+    person = keep(store, before, name, held, email, decision.role, decision.department,
+                  f"{basis} (sign-in)", source)
+    trail.append(store, person.name, "sign-in", person.name, person.department or "", None,
+                 {"via": via}, "", source)
     return person
 
 
