@@ -222,6 +222,22 @@ def _rehearse_weekly_in_one_scratch_database(history: Path, postgres_url: str,
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
 
 
+def test_an_unreachable_remote_repository_says_so(estate: Path, tmp_path: Path) -> None:
+    """A real restic asked to copy to an sftp site nobody answers at (port 1 of loopback):
+    the fix is the address, the network and the credentials, not "restic check"."""
+    secret = tmp_path / "p.pass"
+    secret.write_text("primary restic password\n")
+    secret.chmod(0o600)
+    common = ("--repository", str(tmp_path / "primary"), "--password-file", str(secret))
+    _ok(_cli(estate, "state", "backup", "--init", *common))
+    site = "sftp://nobody@127.0.0.1:1//r"
+    proc = _cli(estate, "state", "backup", *common, "--copy-to", site,
+                "--copy-password-file", str(secret))
+    line = one_line(proc, f"cannot reach the dr repository {site}",
+                    "check the address, the network", "credentials")
+    assert "restic check" not in line
+
+
 def test_a_lost_dr_repository_still_leaves_the_primary_snapshot(
         estate: Path, tmp_path: Path) -> None:
     secret = tmp_path / "p.pass"

@@ -103,17 +103,6 @@ def test_what_restic_would_only_grumble_about_is_checked_first(tmp_path: Path) -
     restic.check(_repo(tmp_path))  # a folder not made yet and a good password file: fine
 
 
-def test_an_unreachable_remote_repository_says_so(tmp_path: Path) -> None:
-    said = ("subprocess ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused\n"
-            "Fatal: unable to open repository at sftp:nobody@127.0.0.1:/r: unable to start "
-            "the sftp session, error: EOF\n")
-    exc = restic._problem(_repo(tmp_path, "dr", location="sftp:nobody@127.0.0.1:/r"), said,
-                          "open the repository")
-    assert "cannot reach the dr repository sftp:nobody@127.0.0.1:/r" in str(exc)
-    assert "check the address, the network" in exc.hint and "credentials" in exc.hint
-    assert "restic check" not in exc.hint
-
-
 def test_a_password_file_others_can_read_is_warned_about(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = _repo(tmp_path)
