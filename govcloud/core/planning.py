@@ -457,6 +457,10 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
     stays += [c.before for c in changes if c.before is not None and c.key not in going
               and (c.action == "blocked" or c.kind == "server")]
     needs: dict[str, str] = {}  # key -> the key of a resource that stands on it
+    attached: dict[tuple[str, str], list[str]] = {}  # (department, server) -> its volumes
+    for v in actual.values():
+        if v.kind == "volume" and v.attrs.get("server"):
+            attached.setdefault((v.department, v.attrs["server"]), []).append(v.key)
     for r in stays:
         d = r.department
         for kind in stands_on(r.kind):
@@ -465,9 +469,8 @@ def _keep_foundations(changes: list[Change], actual: dict[str, Resource],
         if "server_group" in keeps and r.attrs.get("server_group"):
             needs.setdefault(f"{d}/server_group/{r.attrs['server_group']}", r.key)
         if "volume" in keeps:
-            for v in actual.values():
-                if v.kind == "volume" and v.department == d and v.attrs.get("server") == r.name:
-                    needs.setdefault(v.key, r.key)
+            for volume in attached.get((d, r.name), ()):
+                needs.setdefault(volume, r.key)
     out = []
     for c in changes:
         if c.action in ("delete", "replace") and c.key in needs and c.kind in KEPT_UNDER:
