@@ -175,3 +175,17 @@ def test_the_request_page_shows_the_life_remarks_comments_and_a_message_after_ea
     assert "申请已撤回。" in page and "申请人已撤回" in page and "修改后重新提交" in page
     # the message is one of the portal's own sentences, never the query's text
     assert "<script>" not in member.get(url + "?done=%3Cscript%3E").text
+
+
+def test_a_new_site_is_not_shown_live_before_its_playbooks_ran(estate: Path) -> None:
+    govcloud("apply", "--yes", estate=estate, check=True, env=BUILT)
+    site = {"kind": "website", "department": "finance", "reason": "新网站",
+            "website": {"domain": "czj-new.qingdao.gov.cn", "kind": "php", "public": False}}
+    r = _as(estate, "li", lambda e, s, p: decisions.submit(e, s, p, site, "test"))
+    assert r.state == "approved"  # small, inside quota: approved at once by the rule
+    govcloud("apply", "--yes", estate=estate, check=True, env=BUILT)
+    assert [s for s, _ in _steps(estate, r.id)] == ["filed", "approved", "applied"]
+    page = _client(estate, "li").get("/departments/finance").text
+    row = page[page.index("<td>czj-new.qingdao.gov.cn</td>"):].split("</tr>")[0]
+    # made in the cloud, but the example estate ran no playbook for it: not live (否)
+    assert row.endswith("<td>否</td>"), row
