@@ -36,6 +36,7 @@ from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.estate import planwrites
 from govcloud.estate.files import quiet_gc, read_bytes, write_bytes
 from govcloud.estate.loader import check_book, check_estate, find_root
+from govcloud.finance.reconcile import Priced, Reconciliation, reconcile
 from govcloud.placement import cloud
 from govcloud.placement.arrival import Arrivals, arrivals
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
@@ -338,6 +339,17 @@ def _carried(store: Store, result: ApplyResult, pending: list[tuple[int, str, st
                                             "see govcloud services run")
     with store.transaction():
         life.carry(store, pending, result.apply_id, failed, ran)
+
+
+def reconciled(store: Store, plan: Plan) -> Reconciliation:
+    """The plan's monthly cost change beside the approved requests it carries (approved,
+    not applied yet, or their last apply failed), and why they differ
+    (``finance.reconcile``)."""
+    approved = listing(store, state="approved", limit=100_000)
+    pending = {n for n, _, _ in life.waiting_to_go_live(
+        store, [(r.id, r.department, r.kind) for r in approved])}
+    return reconcile(plan.cost, [Priced.of(r.id, r.department, r.verdict)
+                                 for r in approved if r.id in pending])
 
 
 def where_new_servers_go(s: EstateSession, plan: Plan) -> Arrivals:
