@@ -24,7 +24,7 @@ from govcloud.clock import now
 from govcloud.state.store import Store
 
 TABLE = """CREATE TABLE IF NOT EXISTS request_life (
-    request BIGINT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
+    request BIGINT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
     step TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (request, seq))"""
 STEPS = ("filed", "step", "approved", "rejected", "returned", "withdrawn", "resubmitted",
          "applied", "live", "failed", "comment")
@@ -61,7 +61,7 @@ def record(store: Store, request: int, by: str, step: str,
     ensure_table(store)
     seq = int(store.query("SELECT COALESCE(MAX(seq), 0) + 1 FROM request_life "
                           "WHERE request = ?", (request,))[0][0])
-    store.execute("INSERT INTO request_life (request, seq, at, by, step, detail) "
+    store.execute("INSERT INTO request_life (request, seq, at, actor, step, detail) "
                   "VALUES (?,?,?,?,?,?)",
                   (request, seq, at or now(), by, step,
                    json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)))
@@ -72,7 +72,7 @@ def events(store: Store, request: int) -> list[Event]:
     ensure_table(store)
     return [Event(int(n), int(seq), at, by, step, json.loads(detail))
             for n, seq, at, by, step, detail in store.query(
-                "SELECT request, seq, at, by, step, detail FROM request_life "
+                "SELECT request, seq, at, actor, step, detail FROM request_life "
                 "WHERE request = ? ORDER BY seq", (request,))]
 
 
