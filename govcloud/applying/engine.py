@@ -36,13 +36,14 @@ from govcloud.errors import GovcloudError, ValidationFailed
 from govcloud.estate import planwrites
 from govcloud.estate.files import quiet_gc, read_bytes, write_bytes
 from govcloud.estate.loader import check_book, check_estate, find_root
+from govcloud.finance.reconcile import Priced, Reconciliation, reconcile
 from govcloud.placement import cloud
 from govcloud.placement.arrival import Arrivals, arrivals
 from govcloud.placement.capacity import CapacityReport, WhatIf, demands, what_if
 from govcloud.placement.capacity import report as capacity_report
 from govcloud.placement.consolidation import MigrationPlan
 from govcloud.placement.hosts import Host, Ratios
-from govcloud.requests import decisions
+from govcloud.requests import decisions, life
 from govcloud.requests.records import Request, listing
 from govcloud.services.playbooks import after_apply
 from govcloud.state.store import ApplyRecord, Store, acting, holder_id, open_store
@@ -303,6 +304,9 @@ def apply(s: EstateSession, plan: Plan, on_event: Event | None = None, services:
     if catalogue is not None and catalogue.pending:
         s.driver.make_flavors(list(catalogue.create), list(catalogue.recreate))
     chosen = where_new_servers_go(s, plan)
+    pending = life.waiting_to_go_live(s.store, [
+        (r.id, r.department, r.kind) for r in listing(s.store, state="approved",
+                                                      limit=100_000)])
     # The dated record: what changed outside govcloud since it last looked, then each change.
     dated.observe(s.estate, s.store, s.driver, "observed", line_of(s.estate))
     result = apply_plan(plan, s.driver, s.store, s.estate.settings.concurrency, on_event,
@@ -315,9 +319,37 @@ def apply(s: EstateSession, plan: Plan, on_event: Event | None = None, services:
                             "departments": sorted({c.department for c in result.done})},
                      "", "portal" if person else "cli")
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)
+    _carried(s.store, result, pending)
     if result.done:  # this month's usage, so the finance reports work at once
         result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result
+
+
+def _carried(store: Store, result: ApplyResult, pending: list[tuple[int, str, str]]) -> None:
+    """The approved requests this apply carried: applied (or failed), and live once their
+    services converged (``requests.life``)."""
+    failed = {c.department: m for c, m in result.failed}
+    failed.update({c.department: "not reached: an earlier change of its department failed"
+                   for c in result.skipped if c.department not in failed})
+    outcome = result.services
+    ran: dict[str, str | None] = {}
+    if outcome is not None and not outcome.skipped:
+        for d in outcome.departments:
+            ran[d] = "" if outcome.ok else (outcome.error or "a service playbook failed: "
+                                            "see govcloud services run")
+    with store.transaction():
+        life.carry(store, pending, result.apply_id, failed, ran)
+
+
+def reconciled(store: Store, plan: Plan) -> Reconciliation:
+    """The plan's monthly cost change beside the approved requests it carries (approved,
+    not applied yet, or their last apply failed), and why they differ
+    (``finance.reconcile``)."""
+    approved = listing(store, state="approved", limit=100_000)
+    pending = {n for n, _, _ in life.waiting_to_go_live(
+        store, [(r.id, r.department, r.kind) for r in approved])}
+    return reconcile(plan.cost, [Priced.of(r.id, r.department, r.verdict)
+                                 for r in approved if r.id in pending])
 
 
 def where_new_servers_go(s: EstateSession, plan: Plan) -> Arrivals:

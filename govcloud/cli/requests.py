@@ -1,5 +1,5 @@
 """Requests from the command line, on the portal's code: ``govcloud request
-new|list|show|approve|reject``."""
+new|list|show|approve|reject|withdraw|resubmit|comment|escalate``."""
 
 from __future__ import annotations
 
@@ -234,15 +234,18 @@ def show(ctx: click.Context, number: int, output: str) -> None:
       govcloud request show 12
     """
     from govcloud.core.patterns import visible
-    from govcloud.requests import deciders
+    from govcloud.requests import deciders, life
 
     with _opened(ctx) as (_, store):
         found = records.find(store, number)
         if found is None:
             raise GovcloudError(f"no request {number}", "govcloud request list shows them")
         takes = deciders.taker(store, found)
+        steps = life.events(store, number)
+    stage = life.stage(steps)
     if output == "json":
-        emit_json({**found.as_dict(), "acting": takes.as_dict() if takes else None})
+        emit_json({**found.as_dict(), "acting": takes.as_dict() if takes else None,
+                   "stage": stage, "life": [e.as_dict() for e in steps]})
         return
     # visible(): a reason recorded before line breaks and direction marks were refused
     # prints as what it holds, never as a forged line ("State: approved")
@@ -252,8 +255,19 @@ def show(ctx: click.Context, number: int, output: str) -> None:
     click.echo(_verdict_text(found.verdict))
     for a in found.approvals:
         click.echo(visible(f"Approved by {a['by']} ({a['role']}) at {a['at'][:16]}"))
-    click.echo(visible(f"State: {deciders.shown_state(found, takes)}" + (
+    for e in steps:
+        click.echo(visible(_life_line(e)))
+    click.echo(visible(f"State: {deciders.shown_state(found, takes, stage=stage)}" + (
         f" ({found.note})" if found.note and not found.unwritten() else "")))
+
+
+def _life_line(e: Any) -> str:
+    """One step of a request's life (``requests.life.Event``) as a line: when, what, who,
+    and the remark, reason, apply or comment it carries."""
+    d = e.detail
+    said = [f"{k} {d[k]}" for k in ("role", "apply") if d.get(k)] + \
+        [f"{k}: {d[k]}" for k in ("remark", "reason", "why", "text") if d.get(k)]
+    return f"  {e.at[:16]} {e.step} by {e.by}" + (f" — {'; '.join(said)}" if said else "")
 
 
 @request_.command("approve")
@@ -306,6 +320,72 @@ def reject(ctx: click.Context, number: int, as_: str, reason: str, send_back: bo
                                "returned" if send_back else "rejected", reason,
                                f"cli {holder_id()}", estate)
     click.echo(f"Request {done.id}: {done.state}.")
+
+
+@request_.command("withdraw")
+@click.argument("number", type=REQUEST_NUMBER)
+@click.option("--as", "as_", required=True, metavar="USER", help="The requester.")
+@click.option("--reason", default="", help="Why (optional; shown on the request).")
+@click.pass_context
+def withdraw(ctx: click.Context, number: int, as_: str, reason: str) -> None:
+    """Withdraw one's own request while it waits for an approval.
+
+    \b
+    Example:
+      govcloud request withdraw 12 --as li.wei --reason "no longer needed"
+    """
+    from govcloud.requests import followups
+    from govcloud.state.store import holder_id
+
+    with _opened(ctx) as (_, store):
+        done = followups.withdraw(store, _person(store, as_), number, reason,
+                                  f"cli {holder_id()}")
+    click.echo(f"Request {done.id}: withdrawn.")
+
+
+@request_.command("resubmit")
+@click.argument("number", type=REQUEST_NUMBER)
+@click.argument("file")
+@click.option("--as", "as_", required=True, metavar="USER", help="The requester.")
+@click.pass_context
+def resubmit(ctx: click.Context, number: int, file: str, as_: str) -> None:
+    """File one's own request again, edited, after it was sent back (FILE: the whole request
+    as JSON, - reads standard input); judged as a new one, its approvals start over.
+
+    \b
+    Example:
+      govcloud request resubmit 12 edited.json --as li.wei
+    """
+    from govcloud.requests import followups
+    from govcloud.state.store import holder_id
+
+    data = _payload(file)
+    with _opened(ctx) as (estate, store):
+        done = followups.resubmit(estate, store, _person(store, as_), number, data,
+                                  f"cli {holder_id()}")
+        state = _state(store, done)
+    click.echo(f"Request {done.id} filed again: {state}.")
+
+
+@request_.command("comment")
+@click.argument("number", type=REQUEST_NUMBER)
+@click.argument("text")
+@click.option("--as", "as_", required=True, metavar="USER", help="Who comments.")
+@click.pass_context
+def comment(ctx: click.Context, number: int, text: str, as_: str) -> None:
+    """Add to a request's comment thread (its department's people and those who decide
+    requests read it on the request's page and in govcloud request show).
+
+    \b
+    Example:
+      govcloud request comment 12 "the database needs 16 GB, not 8" --as li.wei
+    """
+    from govcloud.requests import followups
+    from govcloud.state.store import holder_id
+
+    with _opened(ctx) as (_, store):
+        followups.comment(store, _person(store, as_), number, text, f"cli {holder_id()}")
+    click.echo(f"Request {number}: comment added.")
 
 
 @request_.command("escalate")

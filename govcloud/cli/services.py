@@ -80,6 +80,7 @@ def services_run(ctx: click.Context, departments: tuple[str, ...], lock_timeout:
       govcloud services run
     """
     from govcloud.applying import engine
+    from govcloud.requests import life
     from govcloud.services import playbooks
 
     with session(ctx) as s, engine.locked(s, lock_timeout, doing="services run"):
@@ -90,6 +91,9 @@ def services_run(ctx: click.Context, departments: tuple[str, ...], lock_timeout:
                                 "use department ids from plans/")
         outcome = playbooks.run_services(s.estate, s.store, deps,
                                         _progress if output == "text" else None)
+        life.converged(s.store, {d: "" if outcome.ok else outcome.error or "a service "
+                                 "playbook failed" for d in outcome.departments},
+                       "services run")  # the requests it carried to live
     if output == "json":
         emit_json(outcome.as_dict())
     else:

@@ -22,6 +22,7 @@ OVERSIGHT = frozenset({"operator", "finance", "auditor"})
 FILERS = frozenset({"member", "approver", "operator"})  # who files requests
 DECIDERS = frozenset({"approver", "finance", "operator"})  # who approves or rejects them
 CLOSERS = frozenset({"finance"})  # who closes a month
+COMMENTERS = FILERS | DECIDERS  # who comments on a request (an auditor reads)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,15 @@ ROUTES: tuple[Route, ...] = (
     Route("/departments/{department}/requests", "request_file", "form", FILERS,
           "File a request (only a valid one is filed).", method="POST", scoped=True),
     Route("/departments/{department}/requests/{number}", "request", "page", EVERYONE,
-          "One request: what was asked, its verdict, approvals and state.", scoped=True),
+          "One request: what was asked, its verdict, approvals and state, its life and "
+          "comments.", scoped=True, query=("done",)),
+    Route("/departments/{department}/requests/{number}/withdraw", "request_withdraw", "form",
+          FILERS, "Withdraw one's own request while it waits.", method="POST", scoped=True),
+    Route("/departments/{department}/requests/{number}/resubmit", "request_resubmit", "form",
+          FILERS, "File one's own request again, edited, after it was sent back.",
+          method="POST", scoped=True),
+    Route("/departments/{department}/requests/{number}/comment", "request_comment", "form",
+          COMMENTERS, "Add to a request's comment thread.", method="POST", scoped=True),
     Route("/departments/{department}/requests/{number}/approve", "request_approve", "form",
           DECIDERS, "Approve the stage a request waits for.", method="POST", scoped=True),
     Route("/departments/{department}/requests/{number}/reject", "request_reject", "form",
@@ -188,6 +197,15 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/departments/{department}/requests/{number}/reject", "request_reject", "api",
           DECIDERS, "Reject a request (send_back: true to send it back), with a reason.",
           method="POST", scoped=True),
+    Route("/api/departments/{department}/requests/{number}/withdraw", "request_withdraw",
+          "api", FILERS, "Withdraw one's own waiting request (reason: optional).",
+          method="POST", scoped=True),
+    Route("/api/departments/{department}/requests/{number}/resubmit", "request_resubmit",
+          "api", FILERS, "File one's own request again after a send-back (JSON body: the "
+          "whole request, edited).", method="POST", scoped=True),
+    Route("/api/departments/{department}/requests/{number}/comment", "request_comment",
+          "api", COMMENTERS, "Add to a request's comment thread (text).", method="POST",
+          scoped=True),
 )
 
 

@@ -33,13 +33,27 @@ def taker(store: Store, request: Request, people: list[Holder] | None = None
                   holders(store) if people is None else people)
 
 
-def shown_state(request: Request, takes: Acting | None, brief: bool = False) -> str:
+STAGES = {
+    "approved": "approved: the plan file is changed; it still has to be applied (an "
+                "operator's apply)",
+    "applied": "applied; its services are not converged yet (govcloud services run)",
+    "live": "live: applied and its services converged",
+    "failed": "failed: the apply or its service run failed (the next apply tries again)",
+}
+
+
+def shown_state(request: Request, takes: Acting | None, brief: bool = False,
+                stage: str | None = None) -> str:
     """The request's state in words: whom it waits for (``brief``: the role only), or that it
-    is approved and waits to be written (and why), or its state."""
+    is approved and waits to be written (and why), or where its life is (``stage``: approved
+    and still to be applied, applied, live, failed), or its state."""
     if request.unwritten():
         return "approved, waiting to be written" + (
             f": {request.note}" if request.note and not brief else "")
     if takes is None:
+        if request.state == "approved":
+            shown = STAGES.get(stage or "approved", STAGES["approved"])
+            return shown.split(":")[0].split(";")[0] if brief else shown
         return request.state
     if brief:
         return f"waiting for {takes.role}"

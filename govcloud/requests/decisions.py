@@ -24,7 +24,7 @@ from govcloud.core.patterns import check_line
 from govcloud.core.roles import with_article
 from govcloud.errors import GovcloudError, LockHeld
 from govcloud.estate import planwrites
-from govcloud.requests import deciders, notify
+from govcloud.requests import deciders, life, notify
 from govcloud.requests.assessment import Verdict, assess, digest, plan_text
 from govcloud.requests.records import Request, decide, find, insert, listing, save
 from govcloud.state.store import Store
@@ -74,17 +74,33 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
         trail.append(store, person.name, "request new", f"request {n}", verdict.department,
                      None, {"payload": payload, "cost_delta": verdict.cost_delta,
                             "chain": verdict.chain}, payload.get("reason", ""), source)
+        life.record(store, n, person.name, "filed", _filed(verdict.chain), at)
     request = find(store, n)
     assert request is not None
-    if verdict.chain.get("auto"):
-        try:
-            request = _write(estate, store, request, *_by_rule(request), source)
-        except RequestRefused:  # written meanwhile by another command's write_approved
-            request = find(store, n) or request
-        except GovcloudError as exc:
-            raise _not_written(store, request, exc) from None
+    request = at_once(estate, store, request, source)
     _tell(estate, store, request, person.name, source)
     return request
+
+
+def at_once(estate: Estate, store: Store, request: Request, source: str) -> Request:
+    """A request just filed (or filed again) that the rules approve at once, written to its
+    plan file now (``NotWritten`` when the file cannot take it now); others as they are."""
+    if not request.verdict["chain"].get("auto"):
+        return request
+    try:
+        return _write(estate, store, request, *_by_rule(request), source)
+    except RequestRefused:  # written meanwhile by another command's write_approved
+        return find(store, request.id) or request
+    except GovcloudError as exc:
+        raise _not_written(store, request, exc) from None
+
+
+def _filed(chain: dict[str, Any]) -> dict[str, Any]:
+    """What the life's ``filed`` step says: whom the request waits for, or the rule that
+    approves it at once."""
+    if chain.get("auto"):
+        return {"rule": chain["rules"][-1]}
+    return {"chain": chain.get("roles", [])}
 
 
 def may_file(person: Person, payload: Any) -> Any:
@@ -215,6 +231,7 @@ def _returned(store: Store, current: Request, verdict: Verdict, by: str,
         trail.append(store, by, "request returned", f"request {current.id}",
                      current.department, {"state": "waiting"}, {"state": "returned"},
                      returned.note, source)
+        life.record(store, current.id, by, "returned", {"reason": returned.note})
     return returned
 
 
@@ -252,6 +269,9 @@ def _record(estate: Estate, store: Store, current: Request, verdict: Verdict,
             trail.append(store, approval["by"], "request approve", f"request {current.id}",
                          current.department, {"plan": current.base},
                          {"plan": digest(verdict.text), "diff": verdict.diff}, reason, source)
+            life.record(store, current.id, approval["by"], "approved",
+                        {"role": approval["role"], "remark": reason,
+                         "cost_delta": verdict.cost_delta})
             planwrites.write(store, estate.root, n, verdict.text)
     except BaseException:
         planwrites.undo(store, estate.root, n)
@@ -299,6 +319,8 @@ def approve(estate: Estate, store: Store, person: Person, n: int, reason: str = 
         trail.append(store, person.name, "request approve", f"request {n}",
                      current.department, {"waiting_for": step},
                      {"waiting_for": updated.waiting_for()}, reason, source)
+        life.record(store, n, person.name, "step", {"role": step, "remark": reason,
+                                                    "next": updated.waiting_for()})
     _tell(estate, store, updated, person.name, source)
     return updated
 
@@ -370,5 +392,6 @@ def close(store: Store, person: Person, n: int, state: str, reason: str,
         trail.append(store, person.name, f"request {'reject' if state == 'rejected' else 'return'}",
                      f"request {n}", request.department, {"state": "waiting"},
                      {"state": state}, reason.strip(), source)
+        life.record(store, n, person.name, state, {"reason": reason.strip()})
     _tell(estate, store, closed, person.name, source)
     return closed

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported by the request commands' options (STATES): kept light
     from govcloud.state.store import Store
 
-STATES = ("waiting", "approved", "rejected", "returned")
+STATES = ("waiting", "approved", "rejected", "returned", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,16 @@ def save(store: Store, r: Request) -> None:
                   "note = ? WHERE id = ?",
                   (r.state, json.dumps(r.verdict, ensure_ascii=False), json.dumps(r.approvals),
                    r.changed_at, r.note, r.id))
+
+
+def refile(store: Store, r: Request, was: Request) -> bool:
+    """Write a request filed again (``r``: its new payload, base, verdict and state, its
+    approvals cleared) only if it is still as ``was``; False, nothing written, otherwise."""
+    store.execute("UPDATE requests SET state = ?, payload = ?, base = ?, verdict = ?, "
+                  "approvals = ?, changed_at = ?, note = ? WHERE id = ? AND state = ? AND "
+                  "changed_at = ?",
+                  (r.state, json.dumps(r.payload, ensure_ascii=False), r.base,
+                   json.dumps(r.verdict, ensure_ascii=False), json.dumps(r.approvals),
+                   r.changed_at, r.note, r.id, was.state, was.changed_at))
+    now = find(store, r.id)
+    return now is not None and now.state == r.state and now.changed_at == r.changed_at

@@ -87,8 +87,12 @@ def test_a_change_that_destroys_shrinks_or_weakens_is_filed_for_a_person_not_app
         # every other reproduction is a valid request that must wait for a person.
         assert case == "backup paths /etc and /root/.ssh", refused
         return
+    # a new server is the department head's first (the example rules, #23 case 8)
+    head = payload["kind"] == "servers"
     assert r.state == "waiting" and r.verdict["chain"] == {
-        "roles": ["operator"], "rules": ["operator"], "auto": False}, case
+        "roles": ["approver", "operator"] if head else ["operator"],
+        "rules": ["head-for-new-servers", "operator"] if head else ["operator"],
+        "auto": False}, case
     assert any(sentence in s for s in r.verdict["facts"][effect]), r.verdict["facts"]
     assert (estate / "plans" / "finance.yaml").read_bytes() == before  # nothing written yet
 
@@ -189,15 +193,14 @@ def test_no_example_rule_approves_at_once_a_cheap_request_with_an_effect(
             "new_public_website": False, "destroyed_gb": 0, "blast_radius": 1,
             **{e: [] for e in EFFECTS}}
     request = {"kind": kind, "department": "finance", "reason": "test"}
-    assert approvals.chain(stages, request, calm)[0].auto  # the rule does approve at once
+    # the rule does approve at once (a new server: the department head signs it first)
+    assert approvals.chain(stages, request, calm)[0].auto == (kind != "servers")
     chain, _ = approvals.chain(stages, request, {**calm, effect: ["something"]})
     assert not chain.auto and chain.roles, (kind, effect)
 
 
 def test_harmless_requests_are_still_approved_at_once(estate: Path) -> None:
     harmless = [{"kind": "replicas", "server": "fin-budget-app", "count": 4},
-                {"kind": "servers", "server": {"name": "fin-report", "flavor": "m1.small",
-                                               "image": "kylin-v10-sp3"}},
                 {"kind": "website", "website": {"domain": "czj-new.qingdao.gov.cn",
                                                 "kind": "php", "public": False}},
                 {"kind": "backup", "backup": {"rpo_hours": 12}}]
@@ -227,7 +230,7 @@ def test_validate_refuses_an_auto_rule_that_ignores_what_the_change_does(tmp_pat
     errors = check_estate(root).errors
     assert [(e.file, e.line, e.path) for e in errors] == [
         ("policies/approvals.yaml", line_of(rules, "- id: small-inside-quota") + 4,
-         "rules[2].when")]
+         "rules[5].when")]
     assert errors[0].message == (
         "rule 'small-inside-quota' approves at once without requiring that the change "
         "destroys or shrinks or weakens or exposes nothing: it would approve such a change "

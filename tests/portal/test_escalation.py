@@ -45,7 +45,9 @@ def test_a_request_waiting_too_long_is_escalated_once(
     with engine.records(root) as (est, store):
         r = decisions.submit(est, store, users.find(store, "li"), {
             "kind": "quota", "department": "finance", "reason": "年底", "quota": {"cores": 60}})
-        assert r.waiting_for() == "operator" and r.verdict["chain"]["rules"] == ["operator"]
+        # the example rules: a raise of quota is the operators' (#23 case 8)
+        assert r.waiting_for() == "operator" and r.verdict["chain"]["rules"] == [
+            "operators-for-quota", "operator"]
     assert sorted(box.mails[0][0]) == ["op1@qingdao.gov.cn", "op2@qingdao.gov.cn"]
 
     at = {"GOVCLOUD_NOW": "2026-11-23T08:59:00Z"}  # 2 days 23:59 hours: not yet
@@ -55,7 +57,8 @@ def test_a_request_waiting_too_long_is_escalated_once(
     late = {"GOVCLOUD_NOW": "2026-11-23T09:01:00Z"}  # more than the rule's 3 days
     done = govcloud("request", "escalate", "-o", "json", estate=root, env=late, check=True)
     assert json.loads(done.stdout) == [{
-        "request": r.id, "department": "finance", "kind": "quota", "rule": "operator",
+        "request": r.id, "department": "finance", "kind": "quota",
+        "rule": "operators-for-quota",
         "step": "operator", "to": "finance", "after_days": 3, "waited_days": 3,
         "told": ["fin"], "problem": ""}]
     assert len(box.mails) == 2 and box.mails[1][0] == ["fin@qingdao.gov.cn"]
@@ -69,7 +72,8 @@ def test_a_request_waiting_too_long_is_escalated_once(
 
     with engine.records(root) as (est, store):
         record = trail.latest(store, 1, escalation.ACTION)[0]
-        assert (record.actor, record.subject) == ("govcloud (approval rule operator)",
+        assert (record.actor, record.subject) == ("govcloud (approval rule "
+                                                  "operators-for-quota)",
                                                   f"request {r.id}")
 
     monkeypatch.setenv("GOVCLOUD_NOW", late["GOVCLOUD_NOW"])

@@ -78,10 +78,11 @@ def test_mails_go_to_whom_a_request_waits_for_then_to_its_requester(
             "kind": "replicas", "department": "finance", "reason": "x",
             "server": "fin-budget-app", "count": 4})
         assert small.state == "approved" and box.mails[0][0] == ["li@qingdao.gov.cn"]
+        # more replicas, not a new server: a new server goes to the department head first
+        # (the example rules, #23 case 8)
         r = decisions.submit(est, store, li, {
-            "kind": "servers", "department": "finance", "reason": "报表",
-            "server": {"name": "fin-report", "flavor": "m1.large", "image": "kylin-v10-sp3",
-                       "count": 2}})
+            "kind": "replicas", "department": "finance", "reason": "报表",
+            "server": "fin-budget-app", "count": 6})
         assert r.waiting_for() == "finance"
         assert box.mails[1][0] == ["fin@qingdao.gov.cn"]
         decisions.approve(est, store, users.find(store, "fin"), r.id)
@@ -100,7 +101,7 @@ def test_mails_go_to_whom_a_request_waits_for_then_to_its_requester(
     first = box.mails[1][1]
     assert first["From"] == "govcloud@qingdao.gov.cn"
     assert "fin <fin@qingdao.gov.cn>" in first["To"]
-    assert f"申请 #{r.id} (finance, servers)" in str(email.header.make_header(
+    assert f"申请 #{r.id} (finance, replicas)" in str(email.header.make_header(
         email.header.decode_header(first["Subject"])))
     body = _text(box.mails[3][1])
     assert "已批准" in body and "报表" in body

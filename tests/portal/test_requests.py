@@ -174,8 +174,10 @@ def test_a_costly_request_waits_for_finance_then_an_operator(estate: Path) -> No
     r = _file(estate, "li", {"kind": "servers", "department": "finance", "reason": "报表",
                              "server": {"name": "fin-report", "flavor": "m1.large",
                                         "image": "kylin-v10-sp3", "count": 2}})
-    assert r.state == "waiting" and r.verdict["chain"]["roles"] == ["finance", "operator"]
-    assert r.waiting_for() == "finance" and _plans(estate) == before
+    # a new server: the department head first (the example rules, #23 case 8)
+    assert r.verdict["chain"]["roles"] == ["approver", "finance", "operator"]
+    r = _approve(estate, "head2", r.id)
+    assert r.state == "waiting" and r.waiting_for() == "finance" and _plans(estate) == before
     with pytest.raises(decisions.RequestRefused, match="waits for a finance's approval"):
         _approve(estate, "op1", r.id)
     with pytest.raises(decisions.RequestRefused, match="separation of duties"):
@@ -185,7 +187,7 @@ def test_a_costly_request_waits_for_finance_then_an_operator(estate: Path) -> No
     r = _approve(estate, "op1", r.id)
     assert r.state == "approved"
     assert "name: fin-report" in (estate / "plans" / "finance.yaml").read_text()
-    assert [a["role"] for a in r.approvals] == ["finance", "operator"]
+    assert [a["role"] for a in r.approvals] == ["approver", "finance", "operator"]
 
 
 def test_nobody_approves_their_own_request(estate: Path) -> None:

@@ -68,8 +68,10 @@ def _plan_data(plan: Plan) -> Data:
 
 def apply_review(p: Portal, who: Session) -> Data:
     """The plan of the whole estate (``govcloud plan``), with its digest to confirm it by."""
-    plan = p.session(fresh=True).plan()
-    return {"plan": _plan_data(plan), "latest": _progress(p)}
+    s = p.session(fresh=True)
+    plan = s.plan()
+    return {"plan": _plan_data(plan), "latest": _progress(p),
+            "reconciled": engine.reconciled(s.store, plan).as_dict() if plan.cost else None}
 
 
 def apply_start(p: Portal, who: Session, body: Data) -> Any:

@@ -63,9 +63,24 @@ def department(p: Portal, who: Session, department: str) -> Data:
     if department not in p.estate.plans:
         raise no_department(department)
     # The same for everyone who may see it, so made once per change for the department.
-    return {**p.figures(("department", department, this_month()),
+    data = {**p.figures(("department", department, this_month()),
                         lambda: _department(p, department)),
             **_department_records(p, department)}
+    waiting = _not_live_yet(p, department)
+    return {**data, "websites": [{**w, "live": w["live"] and w["domain"] not in waiting}
+                                 for w in data["websites"]]}
+
+
+def _not_live_yet(p: Portal, department: str) -> set[str]:
+    """The websites whose request was applied but whose service playbooks have not
+    converged them yet (``requests.life``): made in the cloud, not live."""
+    from govcloud.requests import life, records
+
+    sites = {r.id: str(r.payload["website"]["domain"])
+             for r in records.listing(p.store, department, "approved", limit=1000)
+             if r.kind == "website"}
+    return {sites[n] for n, step in life.stages(p.store, sites).items()
+            if step in ("applied", "failed")}
 
 
 def _department(p: Portal, department: str) -> Data:

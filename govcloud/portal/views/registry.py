@@ -29,6 +29,9 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "request_check": requests.request_check, "request_dry_run": requests.request_dry_run,
     "request_file": requests.request_file, "request": requests.request,
     "request_approve": requests.request_approve, "request_reject": requests.request_reject,
+    "request_withdraw": requests.request_withdraw,
+    "request_resubmit": requests.request_resubmit,
+    "request_comment": requests.request_comment,
     "queue": requests.queue,
     # finance
     "savings": finance.savings, "chargeback": finance.chargeback,

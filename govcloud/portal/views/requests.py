@@ -19,7 +19,7 @@ from govcloud.portal.views.results import (
     Redirect,
     no_department,
 )
-from govcloud.requests import assessment, deciders, decisions, records
+from govcloud.requests import assessment, deciders, decisions, followups, life, records
 
 
 def _summary(r: records.Request) -> Data:
@@ -88,7 +88,7 @@ def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
     filed = decisions.submit(p.estate, p.store, who.person, payload, "portal")
     if from_api(body):
         return Created(filed.as_dict())
-    return Redirect(f"/departments/{department}/requests/{filed.id}")
+    return Redirect(f"/departments/{department}/requests/{filed.id}?done=filed")
 
 
 def _own(p: Portal, department: str, number: str) -> records.Request:
@@ -99,14 +99,33 @@ def _own(p: Portal, department: str, number: str) -> records.Request:
     return found
 
 
-def request(p: Portal, who: Session, department: str, number: str) -> Data:
+# The message shown once after an action (``?done=``): only these, never the query's text.
+DONE = {"filed": "The request is filed.", "approved": "Your approval is recorded.",
+        "rejected": "The request is rejected.", "returned": "The request is sent back.",
+        "withdrawn": "The request is withdrawn.", "resubmitted": "The request is filed again.",
+        "commented": "Your comment is added."}
+
+
+def request(p: Portal, who: Session, department: str, number: str,
+            query: dict[str, str] | None = None) -> Data:
     """One request, who can take the step it waits for (its own role's people, or the next
-    role up's: ``deciders``), and whether the signed-in person may."""
+    role up's: ``deciders``), whether the signed-in person may, its life (each step with who
+    and when, the apply that carried it), its remarks and comments."""
     r = _own(p, department, number)
     takes = deciders.taker(p.store, r)
+    steps = life.events(p.store, r.id)
+    stage = life.stage(steps)
+    mine = who.person.name == r.requester
     return {**r.as_dict(), "waiting_for": r.waiting_for(), "unwritten": r.unwritten(),
             "acting": takes.as_dict() if takes else None,
-            "may_decide": takes is not None and who.person.name in takes.names}
+            "may_decide": takes is not None and who.person.name in takes.names,
+            "stage": stage, "shown_state": deciders.shown_state(r, takes, stage=stage),
+            "life": [e.as_dict() for e in steps if e.step != "comment"],
+            "comments": [e.as_dict() for e in steps if e.step == "comment"],
+            "may_withdraw": mine and r.state == "waiting" and not r.unwritten(),
+            "may_resubmit": mine and r.state == "returned",
+            "may_comment": who.person.role != "auditor",
+            "flash": DONE.get((query or {}).get("done", ""))}
 
 
 def request_approve(p: Portal, who: Session, department: str, number: str,
@@ -116,7 +135,7 @@ def request_approve(p: Portal, who: Session, department: str, number: str,
                              str(fields_of(body).get("reason", ""))[:500], "portal")
     if from_api(body):
         return done.as_dict()
-    return Redirect(f"/departments/{department}/requests/{done.id}")
+    return Redirect(f"/departments/{department}/requests/{done.id}?done=approved")
 
 
 def request_reject(p: Portal, who: Session, department: str, number: str,
@@ -128,7 +147,39 @@ def request_reject(p: Portal, who: Session, department: str, number: str,
                            str(sent.get("reason", ""))[:500], "portal", p.estate)
     if from_api(body):
         return done.as_dict()
-    return Redirect(f"/departments/{department}/requests/{done.id}")
+    return Redirect(f"/departments/{department}/requests/{done.id}?done={done.state}")
+
+
+def request_withdraw(p: Portal, who: Session, department: str, number: str,
+                     body: Data) -> Any:
+    r = _own(p, department, number)
+    done = followups.withdraw(p.store, who.person, r.id,
+                              str(fields_of(body).get("reason", ""))[:500], "portal")
+    if from_api(body):
+        return done.as_dict()
+    return Redirect(f"/departments/{department}/requests/{done.id}?done=withdrawn")
+
+
+def request_resubmit(p: Portal, who: Session, department: str, number: str,
+                     body: Data) -> Any:
+    r = _own(p, department, number)
+    if from_api(body) and not isinstance(body["_json"], dict):
+        raise BadBody("the body is not a JSON object", "send the whole request, edited")
+    done = followups.resubmit(p.estate, p.store, who.person, r.id,
+                              _body_payload(body, department), "portal")
+    if from_api(body):
+        return done.as_dict()
+    return Redirect(f"/departments/{department}/requests/{done.id}?done=resubmitted")
+
+
+def request_comment(p: Portal, who: Session, department: str, number: str,
+                    body: Data) -> Any:
+    r = _own(p, department, number)
+    said = followups.comment(p.store, who.person, r.id,
+                             str(fields_of(body).get("text", ""))[:life.MAX_COMMENT], "portal")
+    if from_api(body):
+        return Created(said.as_dict())
+    return Redirect(f"/departments/{department}/requests/{r.id}?done=commented")
 
 
 def _takes(p: Portal, r: records.Request, people: list[deciders.Holder]) -> str | None:
