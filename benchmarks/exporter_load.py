@@ -32,27 +32,22 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from benchmarks.estate_gen import generate  # noqa: E402
+from benchmarks.apply_scale import generate  # noqa: E402
 
 # --quick: the smallest run that still goes through every step
 QUICK = {"departments": 5, "clients": 5, "bursts": 1, "half_open": 5, "interval": 1.0}
 
 
-def prepare(n: int, work: Path) -> tuple[Path, float]:
-    """An estate of ``n`` departments applied on the sim cloud; and how long the apply took
-    (0 when an earlier run's was reused)."""
-    estate = work / f"estate-{n}"
+def prepare(n: int, work: Path, shape: str = "servers") -> tuple[Path, float]:
+    """An estate of ``n`` departments of ``shape`` applied on the sim cloud; and how long the
+    apply took (0 when an earlier run's was reused)."""
+    estate = work / (f"estate-{n}" if shape == "servers" else f"estate-{shape}-{n}")
     done = estate / ".state" / f"applied-{n}"
     if done.exists():
         return estate, 0.0
-    generate(n, estate)
-    settings = yaml.safe_load((estate / "govcloud.yaml").read_text())
-    settings["networks"] = {"intranet": "10.64.0.0/14", "extranet": "10.128.0.0/14"}
-    (estate / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
+    generate(shape, n, estate)
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "govcloud", "-C", str(estate), "apply",
                            "--yes", "--no-services"], env=_env(), capture_output=True,
@@ -169,6 +164,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("departments", type=int, nargs="?", default=2000)
     ap.add_argument("--work", type=Path, default=Path("/tmp/govcloud-exporter-bench"))
+    ap.add_argument("--shape", default="servers", choices=["servers", "websites", "lopsided"],
+                    help="estate_gen's servers or websites, or apply_scale's lopsided")
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--bursts", type=int, default=5)
     ap.add_argument("--half-open", type=int, default=300)
@@ -179,8 +176,8 @@ def main() -> None:
         ap.set_defaults(**QUICK)
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    estate, applied = prepare(args.departments, args.work)
-    print(f"estate: {args.departments} departments at {estate}"
+    estate, applied = prepare(args.departments, args.work, args.shape)
+    print(f"estate: {args.departments} departments ({args.shape}) at {estate}"
           + (f" (applied on sim in {applied:.0f} s)" if applied else " (reused)"))
     port = free_port()
     t0 = time.monotonic()
