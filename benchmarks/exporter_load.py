@@ -3,21 +3,40 @@ scrapes and a flood of half-open connections against ``govcloud exporter``.
 
 Goal (issue #11): on 2,000 departments, 200 concurrent scrapes with p95 under 1 s, and the
 exporter's memory flat after the first scrape; 300 half-open connections do not grow it
-without bound. Figures: latency percentiles per burst, the exporter's resident memory (RSS,
-and its peak) after start, after the first scrape, after each burst and during the flood, and
-as the baseline the time one full read of the state takes (what every scrape cost before the
-snapshot).
+without bound. Goal (#24): at 10,000 departments, 200 concurrent scrapes p95 ≤ 500 ms and RSS
+≤ 1 GB. Figures: latency percentiles per burst (at rest, and one burst into a rebuild that
+another connection's write to the store brings), the exporter's resident memory (RSS, and its
+peak) after start, after the first scrape, after each burst and during the flood, and as the
+baseline the time one full read of the state takes (what every scrape cost before the
+snapshot, and what each rebuild costs).
 
     pip install -e '.[bench]'
     python benchmarks/exporter_load.py                   # 2,000 departments
     python benchmarks/exporter_load.py 300 --work /tmp/e300
+    python benchmarks/exporter_load.py 10000 --shape lopsided --work /tmp/e10k
     python benchmarks/exporter_load.py --quick --work /tmp/e5    # a quick check
+
+``--shape``: estate_gen's ``servers`` (the default) or ``websites``, or apply_scale's
+``lopsided`` (one department in a hundred large, the others tiny).
 
 ``--quick``: 5 departments, bursts of 5 scrapes, one burst, 5 half-open connections, a 1 s
 interval (any of them given as well wins).
 
-The estate is generated with estate_gen (address pools widened to /14 so 2,000 departments
-fit) and applied once; a later run with the same --work reuses it.
+Measured 2026-12-07 04:10-04:25 UTC at 10,000 departments, once each, on the project's
+2-core machine shared with other work (load average 17 to 18), 5 bursts at rest:
+
+    shape     page MB (gzipped)  start s  RSS MB  peak MB  p95 at rest s  p95 in a rebuild
+    lopsided  36.9 (1.49)          114      250      515   0.48 - 2.43     0.74
+    servers   37.1 (1.84)          336      556    1,359   1.72 - 3.28     3.11
+
+The peak is the first rendering (at start): the cloud's resources, the applied state and the
+plans' desired state are held at once for drift. One full read of the lopsided state took
+109 s of wall clock at that load. The 200 scrapers are threads of this script on the same 2
+cores, so the latencies here are the machine's as much as the exporter's; neither the p95
+nor (servers) the memory goal is shown met.
+
+The estate is generated (apply_scale's ``generate``: estate_gen's settings, host pool grown
+with the estate) and applied once; a later run with the same --work reuses it.
 """
 
 from __future__ import annotations
@@ -32,27 +51,22 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from benchmarks.estate_gen import generate  # noqa: E402
+from benchmarks.apply_scale import generate  # noqa: E402
 
 # --quick: the smallest run that still goes through every step
 QUICK = {"departments": 5, "clients": 5, "bursts": 1, "half_open": 5, "interval": 1.0}
 
 
-def prepare(n: int, work: Path) -> tuple[Path, float]:
-    """An estate of ``n`` departments applied on the sim cloud; and how long the apply took
-    (0 when an earlier run's was reused)."""
-    estate = work / f"estate-{n}"
+def prepare(n: int, work: Path, shape: str = "servers") -> tuple[Path, float]:
+    """An estate of ``n`` departments of ``shape`` applied on the sim cloud; and how long the
+    apply took (0 when an earlier run's was reused)."""
+    estate = work / (f"estate-{n}" if shape == "servers" else f"estate-{shape}-{n}")
     done = estate / ".state" / f"applied-{n}"
     if done.exists():
         return estate, 0.0
-    generate(n, estate)
-    settings = yaml.safe_load((estate / "govcloud.yaml").read_text())
-    settings["networks"] = {"intranet": "10.64.0.0/14", "extranet": "10.128.0.0/14"}
-    (estate / "govcloud.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
+    generate(shape, n, estate)
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "govcloud", "-C", str(estate), "apply",
                            "--yes", "--no-services"], env=_env(), capture_output=True,
@@ -152,6 +166,21 @@ def half_open(port: int, n: int) -> list[socket.socket]:
     return out
 
 
+def burst_while_rebuilding(estate: Path, port: int, clients: int, interval: float
+                           ) -> list[float]:
+    """A commit to the store by another connection (as an apply's or a usage collection's
+    would be) moves its version; the first scrape past the interval starts a rebuild, and a
+    burst follows at once, into it."""
+    import sqlite3
+
+    with sqlite3.connect(estate / ".state" / "govcloud.db") as db:
+        db.execute("UPDATE meta SET value = value WHERE name = 'schema_version'")
+    db.close()
+    time.sleep(interval)
+    scrape(port)
+    return burst(port, clients)
+
+
 def full_read_seconds(estate: Path) -> float:
     """The baseline: one full read of the state into metrics, what every scrape did before."""
     code = ("import time; from pathlib import Path; from prometheus_client import "
@@ -169,6 +198,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("departments", type=int, nargs="?", default=2000)
     ap.add_argument("--work", type=Path, default=Path("/tmp/govcloud-exporter-bench"))
+    ap.add_argument("--shape", default="servers", choices=["servers", "websites", "lopsided"],
+                    help="estate_gen's servers or websites, or apply_scale's lopsided")
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--bursts", type=int, default=5)
     ap.add_argument("--half-open", type=int, default=300)
@@ -179,8 +210,8 @@ def main() -> None:
         ap.set_defaults(**QUICK)
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    estate, applied = prepare(args.departments, args.work)
-    print(f"estate: {args.departments} departments at {estate}"
+    estate, applied = prepare(args.departments, args.work, args.shape)
+    print(f"estate: {args.departments} departments ({args.shape}) at {estate}"
           + (f" (applied on sim in {applied:.0f} s)" if applied else " (reused)"))
     port = free_port()
     t0 = time.monotonic()
@@ -194,14 +225,21 @@ def main() -> None:
         after_first = memory(proc.pid)[0]
         print(f"first scrape {first * 1000:.0f} ms, {size / 1e6:.1f} MB of metrics "
               f"({len(zipped) / 1e6:.2f} MB gzipped); RSS {after_first:.0f} MB")
+        at_rest = []
         for i in range(args.bursts):
             times = burst(port, args.clients)
+            at_rest.append(times)
             rss, peak = memory(proc.pid)
             print(f"burst {i + 1}: {args.clients} concurrent scrapes: p50 "
                   f"{p(times, 0.5) * 1000:.0f} ms, p95 {p(times, 0.95) * 1000:.0f} ms, max "
                   f"{times[-1] * 1000:.0f} ms; RSS {rss:.0f} MB (peak {peak:.0f} MB, "
                   f"{rss - after_first:+.0f} MB since the first scrape)")
-            time.sleep(args.interval / 2)  # let a rebuild happen between bursts
+            time.sleep(args.interval / 2)  # the interval passes; at rest, no rebuild
+        rebuilding = burst_while_rebuilding(estate, port, args.clients, args.interval)
+        rss, peak = memory(proc.pid)
+        print(f"burst while the page is rebuilt (after another connection's write to the "
+              f"store): p50 {p(rebuilding, 0.5) * 1000:.0f} ms, p95 "
+              f"{p(rebuilding, 0.95) * 1000:.0f} ms; RSS {rss:.0f} MB (peak {peak:.0f} MB)")
         before = memory(proc.pid)[0]
         socks = half_open(port, args.half_open)
         took, _ = scrape(port)
@@ -217,12 +255,16 @@ def main() -> None:
             except OSError:
                 closed += 1
             s.close()
+        peak_rss = memory(proc.pid)[1]
         print(f"after 7 s the exporter had dropped {closed} of {len(socks)}; RSS "
-              f"{memory(proc.pid)[0]:.0f} MB (peak {memory(proc.pid)[1]:.0f} MB)")
+              f"{memory(proc.pid)[0]:.0f} MB (peak {peak_rss:.0f} MB)")
     finally:
         proc.terminate()
         proc.wait(10)
     base = full_read_seconds(estate)
+    print(f"{args.departments} departments ({args.shape}): p95 of the bursts at rest "
+          f"{max(p(t, 0.95) for t in at_rest) * 1000:.0f} ms at worst (goal ≤ 500 ms), peak "
+          f"RSS {peak_rss:.0f} MB (goal ≤ 1,024 MB)")
     print(f"baseline: one full read of the state into metrics takes {base * 1000:.0f} ms "
           f"(before the snapshot, every scrape paid it); p95 of the last burst is "
           f"{p(times, 0.95) / base:.2f}x of it")

@@ -49,7 +49,8 @@ def emit_json(data: Any) -> None:
         out.flush()
         return
     out.flush()
-    raw.write(text + b"\n")
+    raw.write(text)  # and the line's end apart: text + b"\n" copied the whole text (#24)
+    raw.write(b"\n")
     raw.flush()
 
 

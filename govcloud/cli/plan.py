@@ -100,11 +100,13 @@ def plan(ctx: click.Context, prune: bool, delete_unmanaged: tuple[str, ...], out
     """
     from govcloud.applying import engine
     from govcloud.cli.render import plan_text
+    from govcloud.estate.files import quiet_gc
 
     with session(ctx) as s:
         p = s.plan(prune, delete_unmanaged)
         if output == "json":
-            emit_json(p.as_dict())
+            with quiet_gc():  # hundreds of thousands of new dicts, none of them cyclic
+                emit_json(p.as_dict())
         else:
             click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
     if out:

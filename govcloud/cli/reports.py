@@ -393,20 +393,24 @@ def usage_collect(ctx: click.Context, period: Month, output: str) -> None:
 @click.option("--port", type=PORT, default=9464, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--interval", type=click.FloatRange(0, 86400), default=10.0, show_default=True,
-              help="Rebuild the metrics at most once per this many seconds; scrapes in "
-              "between get the last ones.")
+              help="Rebuild the metrics at most once per this many seconds, and only when the "
+              "state store changed; scrapes in between get the last ones.")
+@click.option("--max-age", type=click.FloatRange(0, 86400), default=300.0, show_default=True,
+              help="Rebuild the metrics at least this often even when the store did not "
+              "change (the cloud's drift and the backups' age move outside it).")
 @click.option("--jobs", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Also serve when each periodic job last succeeded and failed: the times of "
               "DIR/<timer>.succeeded and DIR/<timer>.failed, which the deploy playbook's job "
               "units touch (docs/operations.md).")
 @click.pass_context
-def exporter(ctx: click.Context, port: int, host: str, interval: float,
+def exporter(ctx: click.Context, port: int, host: str, interval: float, max_age: float,
              jobs: Path | None) -> None:
     """Serve Prometheus metrics: per-department resources, quota, cost and savings, the last
     apply, drift and host utilization (and the periodic jobs' last outcomes, with --jobs).
 
-    Scrapes are answered from a snapshot rebuilt at most once per --interval, by one event
-    loop with a cap on open connections; slow or half-open clients are dropped after a few
+    Scrapes are answered from a snapshot rebuilt at most once per --interval when the state
+    store changed (at least once per --max-age), by one event loop with a cap on open
+    connections; slow or half-open clients are dropped after a few
     seconds. A state store that cannot be read shows as govcloud_state_ok 0.
 
     \b
@@ -417,4 +421,4 @@ def exporter(ctx: click.Context, port: int, host: str, interval: float,
     from govcloud.metrics.exporter import serve
 
     click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
-    serve(root(ctx), host, port, interval, jobs)
+    serve(root(ctx), host, port, interval, jobs, max_age)

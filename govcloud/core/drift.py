@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from govcloud.core.desired import Resource
@@ -21,9 +22,10 @@ class Drift:
                 "what": self.what, "detail": self.detail}
 
 
-def find_drift(actual: list[Resource], applied: dict[str, Resource],
-               desired: dict[str, Resource]) -> list[Drift]:
-    """Out-of-band changes: the cloud against the last applied state (and the plans)."""
+def find_drift(actual: list[Resource], applied: Mapping[str, Resource],
+               desired: Mapping[str, Resource]) -> list[Drift]:
+    """Out-of-band changes: the cloud against the last applied state (and the plans). Each
+    applied resource is looked up once (``applied`` may decode it when asked)."""
     out: list[Drift] = []
     seen = set()
     for res in actual:
@@ -40,8 +42,9 @@ def find_drift(actual: list[Resource], applied: dict[str, Resource],
                               for k, (a, b) in sorted(delta.items()))
             out.append(Drift(res.key, res.department, res.kind, "changed",
                              shown or "protection flag changed"))
-    for key, before in applied.items():
+    for key in applied:
         if key not in seen:
+            before = applied[key]
             out.append(Drift(key, before.department, before.kind, "deleted",
                              "applied by govcloud, now missing from the cloud"))
     out.sort(key=lambda d: (d.department, d.key))

@@ -1,9 +1,12 @@
 """The Prometheus exporter: per-department resources, quota, cost and savings, the last apply,
 drift and host utilization, read from the state store and the driver.
 
-Scrapes are served from a snapshot of the metrics, rebuilt at most once per interval by one
-thread while scrapes keep getting the last one; so any number of scrapers costs one read of
-the state per interval, and memory stays that of one snapshot. A state that cannot be read
+Scrapes are served from a snapshot of the metrics, rendered once and served as the same bytes
+to every scraper; it is rebuilt by one thread, while scrapes keep getting the last one, at
+most once per interval and only when the state store has changed since (or the page is
+older than the longest age, for what moves outside the store: the cloud's drift, the backups'
+age). So any number of scrapers costs one read of the state per change, an estate at rest
+costs none, and memory stays that of one snapshot. A state that cannot be read
 (a damaged row) is reported as ``govcloud_state_ok 0`` with ``govcloud_state_error_info``
 naming the row, never as an HTTP error. ``govcloud exporter --port 9464`` serves it
 (:mod:`govcloud.metrics.scrapes`); ``docs/grafana/govcloud.json`` is a dashboard over these
@@ -17,8 +20,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -197,7 +200,7 @@ class EstateCollector(Collector):
         drift = GaugeMetricFamily("govcloud_drift_count", "Out-of-band changes: the cloud "
                                   "against the last applied state.", labels=["department"])
         counts: dict[str, int] = {d: 0 for d in self.s.estate.plans}
-        for change in find_drift(resources, self.s.store.applied(), self.s.desired()):
+        for change in find_drift(resources, _Applied(self.s.store), self.s.desired()):
             counts[change.department] = counts.get(change.department, 0) + 1
         for dep, n in sorted(counts.items()):
             drift.add_metric([dep], n)
@@ -270,6 +273,26 @@ class EstateCollector(Collector):
             if r.size_bytes is not None:
                 size.add_metric([r.department, r.site], r.size_bytes)
         yield from (age, objective, breach, drill, size)
+
+
+class _Applied(Mapping[str, Any]):
+    """The last applied state as ``find_drift`` reads it, each resource decoded when asked
+    for: the rows' JSON is held, not every resource decoded at once beside the cloud's (at
+    10,000 departments the decoded state was hundreds of MB of a rebuild's peak). A damaged
+    row is DamagedState, as ``Store.applied`` says it."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.rows: dict[str, Any] = dict(store.query("SELECT key, body FROM applied"))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.store.resource("applied", key, self.rows[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 JOB_OUTCOMES = {"succeeded": "success", "failed": "failure"}
@@ -350,14 +373,21 @@ class Page:
     made: float
 
 
+MAX_AGE = 300.0  # seconds: a page is rebuilt at least this often, the store changed or not
+
+
 class Snapshot:
-    """The metrics, rebuilt at most once per ``interval`` seconds by one thread at a time.
+    """The metrics, rebuilt by one thread at a time: at most once per ``interval`` seconds,
+    and only when the state store's version moved since the page was made (an apply, a
+    usage collection, an approval, another process's write) or the page is ``max_age``
+    seconds old (the cloud's out-of-band changes and the backups' age move without the store).
 
     ``page()`` never waits for a rebuild once there is a page: it returns the last one and,
-    when that is older than the interval, starts a rebuild in the background."""
+    when that is older than the interval, starts a check (and, if due, a rebuild) in the
+    background."""
 
     def __init__(self, session: engine.EstateSession, interval: float,
-                 jobs: Path | None = None) -> None:
+                 jobs: Path | None = None, max_age: float = MAX_AGE) -> None:
         from prometheus_client import CollectorRegistry
 
         self.registry = CollectorRegistry(auto_describe=False)
@@ -366,22 +396,45 @@ class Snapshot:
         if jobs is not None:
             self.jobs = CollectorRegistry(auto_describe=False)
             self.jobs.register(JobsCollector(jobs))
+        self.store = session.store
         self.interval = interval
+        self.max_age = max(max_age, interval)
+        self.builds = 0  # pages rendered (for the benchmark and the tests)
         self._mutex = threading.Lock()
         self._building = False
+        self._version = self._store_version()
+        self._built = time.monotonic()  # when the page was last rendered
         self._page = self._build()
+
+    def _store_version(self) -> Any:
+        try:
+            return self.store.version()
+        except Exception:  # noqa: BLE001 - a store that cannot say: rebuild every interval
+            log.warning("the state store's version cannot be read; rebuilding every interval",
+                        exc_info=True)
+            return object()
 
     def _build(self) -> Page:
         from prometheus_client import generate_latest
 
         body = generate_latest(self.registry)
+        self.builds += 1
         return Page(body, gzip.compress(body, 5), time.monotonic())
 
     def _rebuild(self) -> None:
+        """Render a new page if the store moved (or the page is too old); otherwise keep the
+        page and restart its interval. The version is read before rendering, so a write
+        during the rendering brings another one."""
         try:
+            version = self._store_version()
+            if version == self._version and time.monotonic() - self._built < self.max_age:
+                with self._mutex:
+                    self._page = replace(self._page, made=time.monotonic())
+                return
+            started = time.monotonic()
             page = self._build()
             with self._mutex:
-                self._page = page
+                self._page, self._version, self._built = page, version, started
         except Exception:  # noqa: BLE001 - keep serving the last page; the log says why
             log.exception("rebuilding the metrics failed")
         finally:
@@ -404,13 +457,13 @@ class Snapshot:
 
 
 def serve(root: Any, host: str, port: int, interval: float = 10.0,
-          jobs: Path | None = None) -> None:
+          jobs: Path | None = None, max_age: float = MAX_AGE) -> None:
     """Serve the metrics until interrupted (with the periodic jobs' outcomes read from the
     folder ``jobs``, if given)."""
     from govcloud.metrics.scrapes import serve_pages
 
     with engine.session(root) as s:
-        snapshot = Snapshot(s, interval, jobs)
+        snapshot = Snapshot(s, interval, jobs, max_age)
         threading.Thread(target=_collect_on_schedule, args=(root,), name="usage-schedule",
                          daemon=True).start()
         serve_pages(snapshot.page, host, port)
