@@ -11,6 +11,7 @@ from govcloud.portal.views import (
     departments,
     finance,
     home,
+    notices,
     operations,
     oversight,
     requests,
@@ -19,9 +20,10 @@ from govcloud.portal.views import (
 VIEWS: dict[str, Callable[..., Any]] = {
     # home
     "me": home.me, "home": home.home, "sessions": home.sessions,
-    "session_end": home.session_end,
+    "session_end": home.session_end, "notices": notices.notices,
     # departments
     "departments": departments.departments, "department": departments.department,
+    "departments_csv": departments.departments_csv,
     "department_bill_csv": departments.department_bill_csv,
     "department_statement": departments.department_statement,
     # requests
@@ -29,7 +31,8 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "request_check": requests.request_check, "request_dry_run": requests.request_dry_run,
     "request_file": requests.request_file, "request": requests.request,
     "request_approve": requests.request_approve, "request_reject": requests.request_reject,
-    "queue": requests.queue,
+    "queue": requests.queue, "requests_csv": requests.requests_csv,
+    "queue_csv": requests.queue_csv,
     # finance
     "savings": finance.savings, "chargeback": finance.chargeback,
     "chargeback_csv": finance.chargeback_csv, "chargeback_xlsx": finance.chargeback_xlsx,
@@ -43,5 +46,5 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "apply_review": applies.apply_review, "apply_start": applies.apply_start,
     "apply_progress": applies.apply_progress,
     # oversight
-    "audit": oversight.audit, "users": oversight.users,
+    "audit": oversight.audit, "audit_csv": oversight.audit_csv, "users": oversight.users,
 }
