@@ -34,12 +34,11 @@ def _day(value: str, name: str, zone: str, after: int = 0) -> str:
     if not value:
         return ""
     try:
-        day = date.fromisoformat(value)
-    except ValueError:
+        day = date.fromisoformat(value) + timedelta(days=after)
+        return stamp(datetime.combine(day, time(), ZoneInfo(zone)))
+    except (ValueError, OverflowError):  # not a day, or one no clock can write (9999-12-31)
         raise NotFound(f"no day {value[:20]!r} ({name})", "write the day as YYYY-MM-DD") \
             from None
-    begins = datetime.combine(day + timedelta(days=after), time(), ZoneInfo(zone))
-    return stamp(begins)
 
 
 def _sought(p: Portal, who: Session, asked: Asked) -> trail.Sought:

@@ -31,8 +31,8 @@ class Asked:
         query = query or {}
         page = str(query.get("page", "1"))
         number = int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1
-        return cls(str(query.get("q", "")).strip()[:200], min(max(number, 1), MAX_PAGE),
-                   tuple((k, str(query[k])[:200]) for k in keep if query.get(k)))
+        return cls(_text(query.get("q", "")), min(max(number, 1), MAX_PAGE),
+                   tuple((k, _text(query[k])) for k in keep if _text(query.get(k, ""))))
 
     @property
     def limit(self) -> int:
@@ -54,6 +54,12 @@ class Asked:
         """Whether the search text is in one of ``texts`` (any letter case); no search: all."""
         q = self.q.casefold()
         return not q or any(q in str(x).casefold() for x in texts if x is not None)
+
+
+def _text(value: object) -> str:
+    """A query parameter as a search or filter takes it: without control characters (no
+    database stores a NUL in text), trimmed, at most 200 characters."""
+    return "".join(c for c in str(value) if c >= " " and c != "\x7f").strip()[:200]
 
 
 def window(asked: Asked, total: int) -> Data:
