@@ -30,11 +30,16 @@ def _visible(p: Portal, who: Session) -> list[str]:
 def listed(p: Portal, who: Session, asked: Asked) -> list[Data]:
     """The departments the person may see (``_visible``) that match the search, by id: the
     one list the page, its API twin and the CSV read."""
-    plans = p.estate.plans
-    return [{"id": d, "name": plans[d].department.name, "name_en": plans[d].department.name_en,
-             "zone": plans[d].department.zone}
-            for d in _visible(p, who) if d in plans
-            and asked.matches(d, plans[d].department.name, plans[d].department.name_en)]
+    rows = p.figures("department rows", lambda: _rows(p))
+    return [rows[d] for d in _visible(p, who) if d in rows
+            and asked.matches(d, rows[d]["name"], rows[d]["name_en"])]
+
+
+def _rows(p: Portal) -> dict[str, Data]:
+    """Every department's row of the list, by id (made once per change: 2,000 of them took
+    10 ms a page)."""
+    return {d: {"id": d, "name": plan.department.name, "name_en": plan.department.name_en,
+                "zone": plan.department.zone} for d, plan in p.estate.plans.items()}
 
 
 def departments(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
