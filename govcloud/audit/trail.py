@@ -82,6 +82,105 @@ def latest(store: Store, limit: int, action: str | None = None) -> list[Entry]:
     return [_entry(r) for r in rows]
 
 
+def holding(text: str, columns: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The SQL condition (and its parameters) that one of ``columns`` holds ``text``, in any
+    letter case of its ASCII letters (``%`` and ``_`` in it are themselves)."""
+    like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%") \
+        .replace("_", "\\_") + "%"
+    return ("(" + " OR ".join(f"lower({c}) LIKE ? ESCAPE '\\'" for c in columns) + ")",
+            [like] * len(columns))
+
+
+# The records of signing in and out (actions beginning so), hidden from the audit page
+# unless asked for.
+SIGN_INS = ("sign-", "session end")
+
+
+@dataclass(frozen=True)
+class Sought:
+    """Which records to find: of one action, department, person (who did it), at or after
+    ``since`` and before ``until`` (times as recorded), whose text holds ``text``; sign-ins
+    only with ``sign_ins``; only of ``departments`` when it is given."""
+
+    action: str = ""
+    department: str = ""
+    actor: str = ""
+    since: str = ""
+    until: str = ""
+    text: str = ""
+    sign_ins: bool = False
+    departments: tuple[str, ...] | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        parts, params = [], []
+        for column, value in (("action", self.action), ("department", self.department),
+                              ("actor", self.actor)):
+            if value:
+                parts.append(f"{column} = ?")
+                params.append(value)
+        if self.since:
+            parts.append("at >= ?")
+            params.append(self.since)
+        if self.until:
+            parts.append("at < ?")
+            params.append(self.until)
+        if self.text:
+            sql, more = holding(self.text, ("actor", "action", "subject", "department",
+                                            "reason", "after"))
+            parts.append(sql)
+            params += more
+        if not self.sign_ins and not self.action:
+            parts.append("NOT (" + " OR ".join("action LIKE ?" for _ in SIGN_INS) + ")")
+            params += [f"{a}%" for a in SIGN_INS]
+        if self.departments is not None:
+            parts.append("department IN (" + ", ".join("?" for _ in self.departments) + ")"
+                         if self.departments else "1 = 0")
+            params += list(self.departments)
+        return (" WHERE " + " AND ".join(parts) if parts else ""), params
+
+
+def search(store: Store, sought: Sought, offset: int = 0,
+           limit: int | None = None) -> tuple[int, list[Entry]]:
+    """How many records match, and the matching records from ``offset`` (``limit`` of
+    them; all without), newest first."""
+    where, params = sought.where()
+    total = int(store.query(f"SELECT COUNT(*) FROM audit{where}", params)[0][0])
+    sql = f"SELECT {COLUMNS} FROM audit{where} ORDER BY seq DESC"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = [*params, limit, offset]
+    return total, [_entry(r) for r in store.query(sql, params)]
+
+
+def about_requests(store: Store, others_than: str, department: str | None,
+                   numbers: list[int] | None, after: int = 0,
+                   limit: int | None = None) -> tuple[int, list[Entry]]:
+    """The records of requests (``request …`` actions) of ``department``, or of the request
+    ``numbers``, that someone other than ``others_than`` made: how many after record
+    ``after``, and the newest ``limit`` of them (new or not)."""
+    where, params = ["action LIKE ?", "actor <> ?"], ["request %", others_than]
+    if department is not None:
+        where.append("department = ?")
+        params.append(department)
+    if numbers is not None:
+        where.append("subject IN (" + ", ".join("?" for _ in numbers) + ")" if numbers
+                     else "1 = 0")
+        params += [f"request {n}" for n in numbers]
+    sql = " AND ".join(where)
+    new = int(store.query(f"SELECT COUNT(*) FROM audit WHERE seq > ? AND {sql}",
+                          [after, *params])[0][0])
+    if limit is None:
+        return new, []
+    rows = store.query(f"SELECT {COLUMNS} FROM audit WHERE {sql} ORDER BY seq DESC LIMIT ?",
+                       [*params, limit])
+    return new, [_entry(r) for r in rows]
+
+
+def actions(store: Store) -> list[str]:
+    """The actions the trail holds records of."""
+    return [str(r[0]) for r in store.query("SELECT DISTINCT action FROM audit ORDER BY action")]
+
+
 def count(store: Store, action: str, since: str, subject: str | None = None,
           source: str | None = None) -> int:
     """How many records of ``action`` (for ``subject``, whatever the letter case of its

@@ -32,6 +32,7 @@ from govcloud.portal.openapi import openapi
 from govcloud.portal.pages import Pages, json_response
 from govcloud.portal.routes import Route
 from govcloud.portal.views import VIEWS
+from govcloud.portal.views.notices import navigation
 from govcloud.portal.views.results import Created, Data, Download, Redirect, Table
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -259,7 +260,9 @@ class Endpoints:
             parts[FRAGMENTS[route.name][0]] = await run_in_threadpool(
                 self.portal.figures, ("fragment", route.name, lang),
                 lambda: self._fragment(route.name, who, lang))
-        return self.pages.render(request, f"{route.name}.html", who, data=result, **parts)
+        nav = await run_in_threadpool(navigation, self.portal, who)  # counts in the menu
+        return self.pages.render(request, f"{route.name}.html", who, data=result, nav=nav,
+                                 **parts)
 
     def _fragment(self, name: str, who: sessions.Session, lang: str) -> Markup:
         # The view again, inside: its figures are at least as new as the mark the fragment

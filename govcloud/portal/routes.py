@@ -23,6 +23,9 @@ FILERS = frozenset({"member", "approver", "operator"})  # who files requests
 DECIDERS = frozenset({"approver", "finance", "operator"})  # who approves or rejects them
 CLOSERS = frozenset({"finance"})  # who closes a month
 COMMENTERS = FILERS | DECIDERS  # who comments on a request (an auditor reads)
+LIST_QUERY = ("q", "page")  # a list's search and page (views.paging)
+REQUEST_QUERY = ("q", "state", "page")
+AUDIT_QUERY = ("action", "department", "person", "from", "to", "q", "sign_ins", "page")
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,15 @@ ROUTES: tuple[Route, ...] = (
           "This API's OpenAPI description."),
     Route("/logout", "logout", "form", EVERYONE, "Sign out.", method="POST"),
     Route("/", "home", "page", EVERYONE, "Where each role starts."),
+    Route("/notices", "notices", "page", EVERYONE,
+          "What happened to the requests of the person's department (or that they filed) "
+          "since they last looked, and what waits for them."),
     Route("/departments", "departments", "page", EVERYONE,
-          "The departments the signed-in person may see."),
+          "The departments the signed-in person may see, a page at a time (?q= searches id "
+          "and name, ?page=).", query=LIST_QUERY),
+    Route("/departments.csv", "departments_csv", "download", EVERYONE,
+          "The departments the signed-in person may see that match ?q=, as CSV.",
+          query=("q",)),
     Route("/departments/{department}", "department", "page", EVERYONE,
           "A department: its servers, sites, quota against use, this month's bill, the last "
           "twelve months' bills, its backup drills and antivirus findings.", scoped=True),
@@ -112,11 +122,20 @@ ROUTES: tuple[Route, ...] = (
           frozenset({"operator", "auditor"}),
           "The live migrations govcloud consolidate proposes (read only)."),
     Route("/audit", "audit", "page", frozenset({"auditor"}),
-          "The audit trail, newest first, and whether its chain is whole."),
+          "The audit trail, newest first, a page at a time, found by action, department, "
+          "person (who did it), days (from, to: YYYY-MM-DD) and text (q); sign-ins only "
+          "with sign_ins=1; and whether its chain is whole.", query=AUDIT_QUERY),
+    Route("/audit.csv", "audit_csv", "download", frozenset({"auditor"}),
+          "The audit records that match the same filters as the page, all of them, as CSV.",
+          query=AUDIT_QUERY[:-1]),
     Route("/users", "users", "page", frozenset({"operator", "auditor"}),
           "The portal's accounts."),
     Route("/departments/{department}/requests", "requests", "page", EVERYONE,
-          "A department's requests, newest first.", scoped=True),
+          "A department's requests, newest first, a page at a time (?q= searches, ?state=).",
+          scoped=True, query=REQUEST_QUERY),
+    Route("/departments/{department}/requests.csv", "requests_csv", "download", EVERYONE,
+          "A department's requests that match ?q= and ?state=, as CSV.", scoped=True,
+          query=REQUEST_QUERY[:-1]),
     Route("/departments/{department}/requests/new", "request_form", "page", FILERS,
           "The forms for a new request.", scoped=True),
     Route("/departments/{department}/requests/check", "request_check", "form", FILERS,
@@ -140,7 +159,12 @@ ROUTES: tuple[Route, ...] = (
           scoped=True),
     Route("/requests", "queue", "page", frozenset({"operator", "finance", "approver",
                                                    "auditor"}),
-          "The requests waiting for the signed-in person's role."),
+          "The requests waiting for the signed-in person's role, a page at a time (?q=).",
+          query=LIST_QUERY),
+    Route("/requests.csv", "queue_csv", "download", frozenset({"operator", "finance",
+                                                               "approver", "auditor"}),
+          "The requests waiting for the signed-in person's role that match ?q=, as CSV.",
+          query=("q",)),
     Route("/sessions", "sessions", "page", EVERYONE,
           "The signed-in person's live sessions (an operator's: everyone's), each with an "
           "End button."),
@@ -151,8 +175,12 @@ ROUTES: tuple[Route, ...] = (
           "The signed-in person's live sessions (an operator's: everyone's)."),
     Route("/api/sessions/{handle}/end", "session_end", "api", EVERYONE,
           "End a session: one's own; an operator's, anyone's.", method="POST"),
+    Route("/api/notices", "notices", "api", EVERYONE,
+          "What happened to the caller's department's requests since they last looked, and "
+          "what waits for them."),
     Route("/api/departments", "departments", "api", EVERYONE,
-          "The departments the caller may see."),
+          "The departments the caller may see, a page at a time (?q=, ?page=).",
+          query=LIST_QUERY),
     Route("/api/departments/{department}", "department", "api", EVERYONE,
           "A department: servers, sites, quota against use, this month's bill.", scoped=True),
     Route("/api/estate", "estate", "api", OVERSIGHT, "The estate overview."),
@@ -178,11 +206,14 @@ ROUTES: tuple[Route, ...] = (
           frozenset({"operator", "auditor"}),
           "The consolidation proposal, as govcloud consolidate -o json prints it."),
     Route("/api/audit", "audit", "api", frozenset({"auditor"}),
-          "The newest audit records and whether the chain is whole."),
+          "The audit records, newest first, a page at a time, found as on the audit page "
+          "(action, department, person, from, to, q, sign_ins, page), and whether the "
+          "chain is whole.", query=AUDIT_QUERY),
     Route("/api/users", "users", "api", frozenset({"operator", "auditor"}),
           "The portal's accounts."),
     Route("/api/departments/{department}/requests", "requests", "api", EVERYONE,
-          "A department's requests.", scoped=True),
+          "A department's requests, a page at a time (?q=, ?state=, ?page=).", scoped=True,
+          query=REQUEST_QUERY),
     Route("/api/departments/{department}/requests/dry-run", "request_dry_run", "api", FILERS,
           "The whole verdict of a request (JSON body) without filing it: validation, the "
           "plan diff, the monthly cost delta, capacity and the approval chain.",

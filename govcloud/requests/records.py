@@ -89,6 +89,36 @@ def listing(store: Store, department: str | None = None, state: str | None = Non
     return [_request(store, r) for r in store.query(sql, (*params, limit))]
 
 
+def found(store: Store, department: str, state: str = "", text: str = "", offset: int = 0,
+          limit: int | None = None) -> tuple[int, list[Request]]:
+    """How many of a department's requests (in ``state``) match ``text`` (its number, or
+    words of its requester, kind or what was asked), and those from ``offset``, newest
+    first (``limit`` of them; all without)."""
+    where: list[str] = ["department = ?"]
+    params: list[Any] = [department]
+    if state:
+        where.append("state = ?")
+        params.append(state)
+    if text:
+        from govcloud.audit.trail import holding
+
+        number = text.isascii() and text.isdigit() and len(text) < 12
+        sql, like = holding(text, ("requester", "kind", "payload"))
+        where.append(f"({sql} OR id = ?)" if number else sql)
+        params += like + ([int(text)] if number else [])
+    sql = f"FROM requests WHERE {' AND '.join(where)}"
+    total = int(store.query(f"SELECT COUNT(*) {sql}", params)[0][0])
+    tail, more = ("LIMIT ? OFFSET ?", [limit, offset]) if limit is not None else ("", [])
+    rows = store.query(f"SELECT {COLUMNS} {sql} ORDER BY id DESC {tail}", [*params, *more])
+    return total, [_request(store, r) for r in rows]
+
+
+def filed_by(store: Store, name: str, limit: int = 500) -> list[int]:
+    """The numbers of the newest requests ``name`` filed."""
+    return [int(r[0]) for r in store.query(
+        "SELECT id FROM requests WHERE requester = ? ORDER BY id DESC LIMIT ?", (name, limit))]
+
+
 def insert(store: Store, department: str, kind: str, requester: str, payload: Any,
            base: str, verdict: dict[str, Any], at: str) -> int:
     """File a new waiting request under the next number (the caller holds a transaction);

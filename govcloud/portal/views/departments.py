@@ -11,8 +11,10 @@ from govcloud.clock import clock
 from govcloud.errors import GovcloudError
 from govcloud.finance.period import Month
 from govcloud.portal.context import Portal
+from govcloud.portal.phrases import phrase
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.months import month_in_path, state_of, statement_of, this_month
+from govcloud.portal.views.paging import Asked, paged, table
 from govcloud.portal.views.results import Data, Download, NotFound, Table, no_department
 from govcloud.reports.text import csv_cell
 from govcloud.services import backup, playbooks, recovery
@@ -25,12 +27,33 @@ def _visible(p: Portal, who: Session) -> list[str]:
     return [own] if own is not None else sorted(plans)
 
 
-def departments(p: Portal, who: Session) -> Data:
-    plans = p.estate.plans
-    return {"departments": [{"id": d, "name": plans[d].department.name,
-                             "name_en": plans[d].department.name_en,
-                             "zone": plans[d].department.zone}
-                            for d in _visible(p, who) if d in plans]}
+def listed(p: Portal, who: Session, asked: Asked) -> list[Data]:
+    """The departments the person may see (``_visible``) that match the search, by id: the
+    one list the page, its API twin and the CSV read."""
+    rows = p.figures("department rows", lambda: _rows(p))
+    return [rows[d] for d in _visible(p, who) if d in rows
+            and asked.matches(d, rows[d]["name"], rows[d]["name_en"])]
+
+
+def _rows(p: Portal) -> dict[str, Data]:
+    """Every department's row of the list, by id (made once per change: 2,000 of them took
+    10 ms a page)."""
+    return {d: {"id": d, "name": plan.department.name, "name_en": plan.department.name_en,
+                "zone": plan.department.zone} for d, plan in p.estate.plans.items()}
+
+
+def departments(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
+    """One page of the departments the person may see (``?q=`` searches id and names)."""
+    asked = Asked.of(query)
+    rows, paging = paged(listed(p, who, asked), asked)
+    return {"departments": rows, "paging": paging}
+
+
+def departments_csv(p: Portal, who: Session, query: dict[str, str] | None = None) -> Table:
+    columns = ((phrase("id"), lambda d: d["id"]), (phrase("name"), lambda d: d["name"]),
+               (phrase("English name"), lambda d: d["name_en"] or ""),
+               (phrase("zone"), lambda d: d["zone"]))
+    return table("departments.csv", columns, listed(p, who, Asked.of(query)), ("zone",))
 
 
 def _bill(p: Portal, department: str) -> Data | None:

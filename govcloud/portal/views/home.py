@@ -11,6 +11,7 @@ from govcloud.portal.context import Portal
 from govcloud.portal.forms import from_api
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.departments import departments
+from govcloud.portal.views.notices import navigation
 from govcloud.portal.views.results import Data, NotFound, Redirect
 
 
@@ -20,7 +21,13 @@ def me(p: Portal, who: Session) -> Data:
 
 
 def home(p: Portal, who: Session) -> Data:
-    return {**me(p, who), "departments": departments(p, who)["departments"]}
+    """Where the person starts: their own department (a member's, an approver's); for the
+    oversight roles a summary (how many departments, what waits for them, new notices) and
+    links, never the whole list of departments."""
+    listed = departments(p, who)
+    own = listed["departments"] if who.person.department else []
+    return {**me(p, who), "departments": own, "count": listed["paging"]["total"],
+            **navigation(p, who)}
 
 
 def _whose(who: Session) -> str | None:

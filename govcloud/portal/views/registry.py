@@ -11,6 +11,7 @@ from govcloud.portal.views import (
     departments,
     finance,
     home,
+    notices,
     operations,
     oversight,
     requests,
@@ -19,9 +20,10 @@ from govcloud.portal.views import (
 VIEWS: dict[str, Callable[..., Any]] = {
     # home
     "me": home.me, "home": home.home, "sessions": home.sessions,
-    "session_end": home.session_end,
+    "session_end": home.session_end, "notices": notices.notices,
     # departments
     "departments": departments.departments, "department": departments.department,
+    "departments_csv": departments.departments_csv,
     "department_bill_csv": departments.department_bill_csv,
     "department_statement": departments.department_statement,
     # requests
@@ -33,6 +35,8 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "request_resubmit": requests.request_resubmit,
     "request_comment": requests.request_comment,
     "queue": requests.queue,
+    "queue": requests.queue, "requests_csv": requests.requests_csv,
+    "queue_csv": requests.queue_csv,
     # finance
     "savings": finance.savings, "chargeback": finance.chargeback,
     "chargeback_csv": finance.chargeback_csv, "chargeback_xlsx": finance.chargeback_xlsx,
@@ -46,5 +50,5 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "apply_review": applies.apply_review, "apply_start": applies.apply_start,
     "apply_progress": applies.apply_progress,
     # oversight
-    "audit": oversight.audit, "users": oversight.users,
+    "audit": oversight.audit, "audit_csv": oversight.audit_csv, "users": oversight.users,
 }

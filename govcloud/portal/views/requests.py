@@ -10,13 +10,16 @@ from typing import Any
 from govcloud.core.requests import KIND_NAMES
 from govcloud.portal.context import Portal
 from govcloud.portal.forms import fields_of, from_api, payload_of
+from govcloud.portal.phrases import phrase
 from govcloud.portal.sessions import Session
+from govcloud.portal.views.paging import Asked, paged, table, window
 from govcloud.portal.views.results import (
     BadBody,
     Created,
     Data,
     NotFound,
     Redirect,
+    Table,
     no_department,
 )
 from govcloud.requests import assessment, deciders, decisions, followups, life, records
@@ -29,11 +32,41 @@ def _summary(r: records.Request) -> Data:
             "note": r.note, "unwritten": r.unwritten()}
 
 
-def requests(p: Portal, who: Session, department: str) -> Data:
+def _state(query: dict[str, str] | None) -> str:
+    state = (query or {}).get("state", "")
+    return state if state in records.STATES else ""
+
+
+def requests(p: Portal, who: Session, department: str,
+             query: dict[str, str] | None = None) -> Data:
+    """One page of a department's requests, newest first (``?q=`` searches, ``?state=``)."""
     if department not in p.estate.plans:
         raise no_department(department)
-    return {"department": department,
-            "requests": [_summary(r) for r in records.listing(p.store, department)]}
+    asked = Asked.of(query, "state")
+    total, found = records.found(p.store, department, _state(query), asked.q, asked.offset,
+                                 asked.limit)
+    return {"department": department, "requests": [_summary(r) for r in found],
+            "paging": window(asked, total), "states": list(records.STATES)}
+
+
+COLUMNS = ((phrase("number"), lambda r: r["id"]),
+           (phrase("department"), lambda r: r["department"]),
+           (phrase("kind"), lambda r: r["kind"]), (phrase("requester"), lambda r: r["requester"]),
+           (phrase("state"), lambda r: r["state"]),
+           (phrase("waiting for"), lambda r: r["waiting_for"] or ""),
+           (phrase("yuan a month"), lambda r: r["cost_delta"] or ""),
+           (phrase("reason"), lambda r: r["reason"] or ""),
+           (phrase("filed at"), lambda r: r["created_at"]))
+
+
+def requests_csv(p: Portal, who: Session, department: str,
+                 query: dict[str, str] | None = None) -> Table:
+    """Every request of the department that matches, as CSV."""
+    if department not in p.estate.plans:
+        raise no_department(department)
+    _, found = records.found(p.store, department, _state(query), Asked.of(query).q)
+    return table(f"requests-{department}.csv", COLUMNS, [_summary(r) for r in found],
+                 ("kind", "state", "waiting for"))
 
 
 def request_form(p: Portal, who: Session, department: str) -> Data:
@@ -188,9 +221,10 @@ def _takes(p: Portal, r: records.Request, people: list[deciders.Holder]) -> str 
     return takes.role if takes else None
 
 
-def queue(p: Portal, who: Session) -> Data:
+def waiting_for_me(p: Portal, who: Session) -> list[Data]:
     """The requests waiting for the person's role, and those escalated to it (overdue:
-    ``requests.escalation``), each with its escalation if it is overdue."""
+    ``requests.escalation``), each with its escalation if it is overdue; an auditor sees
+    every waiting one."""
     from govcloud.requests.escalation import overdue
 
     role, own = who.person.role, who.person.department
@@ -200,5 +234,23 @@ def queue(p: Portal, who: Session) -> Data:
     if role != "auditor":
         waiting = [r for r in waiting if r.requester != who.person.name and (
             _takes(p, r, people) == role or (r.id in late and late[r.id].to == role))]
-    return {"requests": [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late
-                          else None} for r in waiting]}
+    return [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late else None}
+            for r in waiting]
+
+
+def _queued(row: Data, asked: Asked) -> bool:
+    return asked.matches(row["id"], row["department"], row["kind"], row["requester"],
+                         row["reason"])
+
+
+def queue(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
+    """One page of the requests waiting for the person (``?q=`` searches)."""
+    asked = Asked.of(query)
+    rows, paging = paged([r for r in waiting_for_me(p, who) if _queued(r, asked)], asked)
+    return {"requests": rows, "paging": paging}
+
+
+def queue_csv(p: Portal, who: Session, query: dict[str, str] | None = None) -> Table:
+    asked = Asked.of(query)
+    return table("queue.csv", COLUMNS, [r for r in waiting_for_me(p, who) if _queued(r, asked)],
+                 ("kind", "state", "waiting for"))
