@@ -23,7 +23,8 @@ from govcloud.access import users
 from govcloud.access.directory import Directory
 from govcloud.access.users import DIRECTORY
 from govcloud.audit import trail
-from govcloud.clock import now
+from govcloud.clock import clock, now, stamp
+from govcloud.core import hierarchy
 from govcloud.core.checks import Checked
 from govcloud.core.directory import (
     Change,
@@ -314,3 +315,16 @@ def tree_at(store: Store, at: str) -> dict[str, Node]:
         if when < at:
             then[code] = Node(parent, name)
     return out | first | then
+
+
+def parents(store: Store) -> dict[str, str]:
+    """Each organisation's parent as recorded now (``core.hierarchy``'s tree): what a
+    person's scope is read against."""
+    return {code: node.parent for code, node in tree_at(store, stamp(clock())).items()}
+
+
+def reach(store: Store, subtree: str, departments: Iterable[str]) -> frozenset[str] | None:
+    """The departments a person scoped to ``subtree`` reaches (None: unscoped, all)."""
+    if not subtree:
+        return None
+    return hierarchy.reach(subtree, departments, parents(store))
