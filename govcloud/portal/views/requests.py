@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from govcloud.core.requests import KIND_NAMES
+from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.forms import fields_of, from_api, payload_of
 from govcloud.portal.sessions import Session
@@ -143,7 +144,8 @@ def queue(p: Portal, who: Session) -> Data:
     from govcloud.requests.escalation import overdue
 
     role, own = who.person.role, who.person.department
-    waiting = records.listing(p.store, own, "waiting", limit=500)
+    waiting = scopes.only(p, who.person, records.listing(p.store, own, "waiting", limit=500),
+                          lambda r: r.department)
     late = overdue(p.estate, waiting)
     people = deciders.holders(p.store)
     if role != "auditor":
