@@ -51,12 +51,3 @@ def at_level(department: str, level: int, parents: Parents) -> str:
     department's chain is not that deep."""
     path = chain(department, parents)[::-1]  # from the top down
     return path[level] if 0 <= level < len(path) else ""
-
-
-def signer(department: str, at: str, levels: tuple[str, ...], parents: Parents) -> str:
-    """The organisation whose scoped approvers sign for ``department`` under a rule that
-    says ``approver@<at>``: at is a level's name (its ancestor at that level) or an
-    organisation's code (that one, if it is above or at the department); "" when neither."""
-    if at in levels:
-        return at_level(department, levels.index(at), parents)
-    return at if inside(department, at, parents) else ""

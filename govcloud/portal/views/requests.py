@@ -132,9 +132,13 @@ def request_reject(p: Portal, who: Session, department: str, number: str,
     return Redirect(f"/departments/{department}/requests/{done.id}")
 
 
-def _takes(p: Portal, r: records.Request, people: list[deciders.Holder]) -> str | None:
-    """The role that takes the step ``r`` waits for."""
+def _takes(p: Portal, r: records.Request, people: list[deciders.Holder], name: str
+           ) -> str | None:
+    """The role that takes the step ``r`` waits for (approver@LEVEL: "approver" for the
+    approvers scoped to that organisation, ``name`` being one, else None)."""
     takes = deciders.taker(p.store, r, people)
+    if takes is not None and "@" in takes.role:
+        return "approver" if name in takes.names else None
     return takes.role if takes else None
 
 
@@ -150,6 +154,7 @@ def queue(p: Portal, who: Session) -> Data:
     people = deciders.holders(p.store)
     if role != "auditor":
         waiting = [r for r in waiting if r.requester != who.person.name and (
-            _takes(p, r, people) == role or (r.id in late and late[r.id].to == role))]
+            _takes(p, r, people, who.person.name) == role or
+            (r.id in late and late[r.id].to == role))]
     return {"requests": [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late
                           else None} for r in waiting]}
