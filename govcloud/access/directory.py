@@ -326,4 +326,4 @@ def follow(store: Store, person: Person, now: Member | None, directory: Director
     with store.transaction():
         return users.keep(store, person, person.name, DIRECTORY + now.dn, now.email,
                           decision.role, decision.department,
-                          "directory groups (while signed in)", "directory")
+                          "directory groups (while signed in)", "directory", decision.subtree)

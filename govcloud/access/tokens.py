@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,6 +56,7 @@ class Token:
     owner: str
     scope: str
     expires_at: str
+    subtree: str = ""  # its owner's scope, as it is now (read with the token)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,7 +68,7 @@ class Token:
         """Who the token acts as in the portal."""
         return Person(f"token:{self.id}", self.role, self.department,
                       self.revoked_at is not None, self.created_at, self.created_at,
-                      owner=self.owner, scope=self.scope)
+                      owner=self.owner, scope=self.scope, subtree=self.subtree)
 
 
 def _digest(token: str) -> str:
@@ -141,7 +142,8 @@ def add(store: Store, departments: set[str], owner: str, label: str, actor: str,
     _tables(store)
     person, problems = _terms(store, owner, role, department, scope, days, max_days)
     role, department = person.role, person.department
-    problems += check_account("token", role, department, departments)
+    problems += check_account("token", role, department, departments, "", person.subtree,
+                              [person.subtree])  # a scoped owner's token: as scoped
     if len(label) > MAX_LABEL:
         problems.append(f"the label is {len(label)} characters long — keep it to {MAX_LABEL}")
     elif not label.isprintable():
@@ -211,4 +213,4 @@ def find(store: Store, text: str | None) -> Token | None:
     if owner is None or owner.disabled or (owner.role, owner.department) != \
             (token.role, token.department):
         return None
-    return token
+    return replace(token, subtree=owner.subtree)

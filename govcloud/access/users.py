@@ -16,7 +16,8 @@ while they are signed in (:func:`follow_keystone`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -64,6 +65,7 @@ class Person:
     directory_dn: str = ""  # the directory entry of a person who signs in with LDAP
     owner: str = ""  # an API token's: the person it belongs to
     scope: str = ""  # an API token's: "read" (safe methods only) or "write"
+    subtree: str = ""  # the organisation whose subtree they are limited to ("": everything)
 
     @property
     def origin(self) -> str:
@@ -83,7 +85,7 @@ class Person:
     def public(self) -> dict[str, Any]:
         """What an audit record holds of an account (never the password hash)."""
         return {"role": self.role, "department": self.department, "disabled": self.disabled,
-                "email": self.email}
+                "email": self.email, **({"subtree": self.subtree} if self.subtree else {})}
 
 
 def _hasher() -> Any:
@@ -105,28 +107,50 @@ def _dummy(hasher: Any) -> str:
 
 
 def _person(row: tuple[Any, ...]) -> Person:
-    name, role, department, disabled, created, changed, email, held = row
+    name, role, department, disabled, created, changed, email, held, subtree = row
     held = held or ""
     return Person(name, role, department or None, bool(disabled), created, changed,
                   email or "", held.removeprefix(KEYSTONE) if held.startswith(KEYSTONE)
                   else "", held.removeprefix(DIRECTORY) if held.startswith(DIRECTORY)
-                  else "")
+                  else "", subtree=subtree or "")
 
 
 # A Keystone person's user id and a directory person's DN come from the password column; a
 # hash is never read here.
-PERSON = ("name, role, department, disabled, created_at, changed_at, email, "
-          f"CASE WHEN substr(password, 1, {len(KEYSTONE)}) = '{KEYSTONE}' OR "
-          f"substr(password, 1, {len(DIRECTORY)}) = '{DIRECTORY}' THEN password ELSE '' END")
+PERSON = ("u.name, u.role, u.department, u.disabled, u.created_at, u.changed_at, u.email, "
+          f"CASE WHEN substr(u.password, 1, {len(KEYSTONE)}) = '{KEYSTONE}' OR "
+          f"substr(u.password, 1, {len(DIRECTORY)}) = '{DIRECTORY}' THEN u.password ELSE '' "
+          "END, s.organisation FROM users u LEFT JOIN user_subtrees s ON s.name = u.name")
+# Each scoped person's organisation (core.hierarchy): a row here limits them to its subtree.
+SUBTREES = """CREATE TABLE IF NOT EXISTS user_subtrees (
+    name TEXT PRIMARY KEY, organisation TEXT NOT NULL)"""
+_READY: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def _tables(store: Store) -> None:
+    if store not in _READY:
+        store.execute(SUBTREES)
+        _READY.add(store)
 
 
 def people(store: Store) -> list[Person]:
-    return [_person(r) for r in store.query(f"SELECT {PERSON} FROM users ORDER BY name")]
+    _tables(store)
+    return [_person(r) for r in store.query(f"SELECT {PERSON} ORDER BY u.name")]
 
 
 def find(store: Store, name: str) -> Person | None:
-    rows = store.query(f"SELECT {PERSON} FROM users WHERE name = ?", (name,))
+    _tables(store)
+    rows = store.query(f"SELECT {PERSON} WHERE u.name = ?", (name,))
     return _person(rows[0]) if rows else None
+
+
+def _set_subtree(store: Store, name: str, subtree: str) -> None:
+    """``name``'s scope, in the caller's transaction ("": none)."""
+    _tables(store)
+    store.execute("DELETE FROM user_subtrees WHERE name = ?", (name,))
+    if subtree:
+        store.execute("INSERT INTO user_subtrees (name, organisation) VALUES (?, ?)",
+                      (name, subtree))
 
 
 def _refuse(problems: list[str]) -> GovcloudError:
@@ -137,11 +161,13 @@ def _refuse(problems: list[str]) -> GovcloudError:
 
 
 def add(store: Store, departments: set[str], name: str, role: str, department: str | None,
-        password: str, actor: str, source: str = "cli", email: str = "") -> Person:
+        password: str, actor: str, source: str = "cli", email: str = "", scope: str = "",
+        organisations: Collection[str] = ()) -> Person:
     """A new account; refused (with every problem) when the name is taken or anything is
-    wrong with it. ``email``: where the portal's notifications reach them (optional)."""
-    problems = check_account(name, role, department, departments, email) + \
-        check_password(name, password)
+    wrong with it. ``email``: where the portal's notifications reach them (optional);
+    ``scope``: the organisation (of ``organisations``) whose subtree limits them."""
+    problems = check_account(name, role, department, departments, email, scope,
+                             organisations) + check_password(name, password)
     if problems:
         raise _refuse(problems)
     hashed = _hasher().hash(password)
@@ -154,6 +180,7 @@ def add(store: Store, departments: set[str], name: str, role: str, department: s
                       "created_at, changed_at, email) VALUES (?,?,?,?,0,?,?,?)",
                       (name, role, department if role in DEPARTMENT_ROLES else None, hashed,
                        at, at, email))
+        _set_subtree(store, name, scope)
         person = find(store, name)
         assert person is not None
         trail.append(store, actor, "user add", name, person.department or "", None,
@@ -187,9 +214,11 @@ def disable(store: Store, name: str, actor: str, reason: str, source: str = "cli
 
 
 def set_role(store: Store, departments: set[str], name: str, role: str,
-             department: str | None, actor: str, reason: str, source: str = "cli") -> Person:
-    """Change an account's role (and department); audited with the reason."""
-    problems = check_account(name, role, department, departments)
+             department: str | None, actor: str, reason: str, source: str = "cli",
+             scope: str = "", organisations: Collection[str] = ()) -> Person:
+    """Change an account's role (and department, and scope: none unless given); audited
+    with the reason."""
+    problems = check_account(name, role, department, departments, "", scope, organisations)
     if problems:
         raise _refuse(problems)
     if not reason.strip():
@@ -205,10 +234,11 @@ def set_role(store: Store, departments: set[str], name: str, role: str,
             raise GovcloudError(f"{name!r} signs in with the directory: their role follows "
                                 "their groups there", "change their groups in the directory "
                                 "(see docs/directory.md)")
-        if (before.role, before.department) == (role, department):
+        if (before.role, before.department, before.subtree) == (role, department, scope):
             raise GovcloudError(f"user {name!r} already has that role", "nothing to do")
         store.execute("UPDATE users SET role = ?, department = ?, changed_at = ? "
                       "WHERE name = ?", (role, department, now(), name))
+        _set_subtree(store, name, scope)
         after = existing(store, name)
         trail.append(store, actor, "user role", name, after.department or "",
                      before.public(), after.public(), reason.strip(), source)
@@ -331,32 +361,34 @@ def admit(store: Store, before: Person | None, name: str, held: str, email: str,
     sign-in recorded; in the caller's transaction."""
     assert decision.role is not None
     person = keep(store, before, name, held, email, decision.role, decision.department,
-                  f"{basis} (sign-in)", source)
+                  f"{basis} (sign-in)", source, decision.subtree)
     trail.append(store, person.name, "sign-in", person.name, person.department or "", None,
                  {"via": via}, "", source)
     return person
 
 
 def keep(store: Store, before: Person | None, name: str, held: str, email: str, role: str,
-         department: str | None, why: str, source: str) -> Person:
+         department: str | None, why: str, source: str, subtree: str = "") -> Person:
     """Make or update the row of a person whose password is checked elsewhere (Keystone, the
     directory: ``held`` says which and who there), in the caller's transaction; audited, the
-    actor being that source ("keystone", "directory")."""
+    actor being that source ("keystone", "directory"). ``subtree``: their scope."""
     at, actor = now(), held[1:].partition(":")[0]
     if before is None:
         store.execute("INSERT INTO users (name, role, department, password, disabled, "
                       "created_at, changed_at, email) VALUES (?,?,?,?,0,?,?,?)",
                       (name, role, department, held, at, at, email))
+        _set_subtree(store, name, subtree)
         after = find(store, name)
         assert after is not None
         trail.append(store, actor, "user add", after.name, after.department or "", None,
                      after.public(), why, source)
         return after
-    if (before.role, before.department, before.email, before.held) == \
-            (role, department, email, held):
+    if (before.role, before.department, before.email, before.held, before.subtree) == \
+            (role, department, email, held, subtree):
         return before
     store.execute("UPDATE users SET role = ?, department = ?, email = ?, password = ?, "
                   "changed_at = ? WHERE name = ?", (role, department, email, held, at, name))
+    _set_subtree(store, name, subtree)
     after = find(store, name)
     assert after is not None
     trail.append(store, actor, "user role", after.name, after.department or "",

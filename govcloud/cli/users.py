@@ -43,13 +43,16 @@ def _password(name: str, from_stdin: bool) -> str:
 @click.option("--role", required=True, type=click.Choice(list(ROLES)),
               help="What the user may do.")
 @click.option("--department", help="The user's department (members and approvers only).")
+@click.option("--scope", default="", help="An organisation (e.g. a district's code): an "
+              "operator, approver, finance officer or auditor limited to it and everything "
+              "under it (default: the whole estate).")
 @click.option("--email", default="", help="Where the portal's notifications reach them.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input instead of "
                    "asking for it (never give it as an argument: others can see those).")
 @click.pass_context
-def add(ctx: click.Context, name: str, role: str, department: str | None, email: str,
-        password_stdin: bool) -> None:
+def add(ctx: click.Context, name: str, role: str, department: str | None, scope: str,
+        email: str, password_stdin: bool) -> None:
     """Add a user who signs in to govcloud serve with a password (at least 12 characters;
     stored as an argon2 hash).
 
@@ -58,15 +61,19 @@ def add(ctx: click.Context, name: str, role: str, department: str | None, email:
       govcloud users add admin --role operator
       printf '%s\\n' "$PW" | govcloud users add li.wei --role member --department finance \\
         --password-stdin
+      govcloud users add wang.fang --role operator --scope shinan
     """
     from govcloud.access import users as user_records
     from govcloud.applying import engine
+    from govcloud.estate.organisations import parents
     from govcloud.state.store import holder_id
 
     with engine.records(root(ctx)) as (estate, store):
         person = user_records.add(store, set(estate.plans), name, role, department,
-                            _password(name, password_stdin), holder_id(), email=email)
-    where = f" of {person.department}" if person.department else ""
+                                  _password(name, password_stdin), holder_id(), email=email,
+                                  scope=scope, organisations=set(parents(store)))
+    where = f" of {person.department}" if person.department else \
+        f" of everything under {person.subtree}" if person.subtree else ""
     click.echo(f"Added {person.name}, {person.role}{where}.")
 
 
@@ -99,7 +106,8 @@ def list_(ctx: click.Context, output: str) -> None:
         return
     click.echo(table(["user", "role", "department", "e-mail", "origin", "state",
                       "second factor", "changed"],
-                     [[p.name, p.role, p.department or "", p.email, p.origin,
+                     [[p.name, p.role, p.department or (p.subtree and f"{p.subtree}/*"),
+                       p.email, p.origin,
                        "disabled" if p.disabled else "active",
                        _factor_text(factors.get(p.name)), p.changed_at[:19]]
                       for p in found]))
@@ -180,9 +188,11 @@ def disable(ctx: click.Context, name: str, reason: str) -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(list(ROLES)), help="The new role.")
 @click.option("--department", help="The department (members and approvers only).")
+@click.option("--scope", default="", help="The organisation whose subtree limits them "
+              "(none: the whole estate).")
 @click.option("--reason", required=True, help="Why (recorded in the audit trail).")
 @click.pass_context
-def role(ctx: click.Context, name: str, role: str, department: str | None,
+def role(ctx: click.Context, name: str, role: str, department: str | None, scope: str,
          reason: str) -> None:
     """Change a user's role (and department). Audited with before, after and the reason.
 
@@ -192,12 +202,15 @@ def role(ctx: click.Context, name: str, role: str, department: str | None,
     """
     from govcloud.access import users as user_records
     from govcloud.applying import engine
+    from govcloud.estate.organisations import parents
     from govcloud.state.store import holder_id
 
     with engine.records(root(ctx)) as (estate, store):
         person = user_records.set_role(store, set(estate.plans), name, role, department,
-                                 holder_id(), reason)
-    where = f" of {person.department}" if person.department else ""
+                                       holder_id(), reason, scope=scope,
+                                       organisations=set(parents(store)))
+    where = f" of {person.department}" if person.department else \
+        f" of everything under {person.subtree}" if person.subtree else ""
     click.echo(f"{person.name} is now {person.role}{where}.")
 
 

@@ -17,6 +17,13 @@ it and who of them may; the step keeps its name (the approval records which step
 in which role it was taken). Above the operators there is no one: a request waiting for an
 operator when no operator but its requester exists names the fix (add an operator).
 
+A rule may name a level of the organisation tree: ``approve: approver@district`` asks the
+approver scoped to the department's ancestor at that level (``core.hierarchy.signer``; the
+levels are ``directory.levels`` in govcloud.yaml) — a district's head signs its
+departments' requests, after the department's own head and before finance. Nobody holds
+that step when the department is under no organisation at that level, or its organisation
+has no scoped approver: the operators take it, as for any step nobody else can take.
+
 A rule may say ``escalate: {after_days: N, to: ROLE}``: a request that has waited more than N
 days for the step the rule asked for is overdue, and ROLE is told (``escalation``; the clock
 is the caller's). Escalating tells; it gives ROLE no right to approve that step.
@@ -30,14 +37,15 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from govcloud.core import expressions
+from govcloud.core import expressions, hierarchy
 from govcloud.core.documents import Document
 from govcloud.core.effects import EFFECTS, required_empty
+from govcloud.core.hierarchy import LEVELS
 from govcloud.core.patterns import IDENT
 from govcloud.core.roles import with_article
 from govcloud.core.schema import arr_of, check, int_of, obj_of, str_of, with_defaults
@@ -54,8 +62,11 @@ APPROVALS_SCHEMA: dict[str, Any] = obj_of("Who must approve a request.", {
         "id": str_of("Rule id, shown in the request's chain.", IDENT),
         "description": str_of("Why the rule exists.", None, default=""),
         "when": str_of("CEL over request and verdict: true when the rule applies.", None),
-        "approve": {"type": "string", "enum": ["auto", *ORDER],
-                    "description": "Who must approve (auto: nobody, approved at once)."},
+        "approve": {"type": "string",
+                    "pattern": "^(auto|approver|finance|operator|approver@[a-z][a-z0-9-]{0,30})$",
+                    "description": "Who must approve (auto: nobody, approved at once; "
+                    "approver@LEVEL: the approver of the department's organisation at that "
+                    "level of directory.levels, e.g. approver@district)."},
         "escalate": obj_of("When the step this rule asks for waits too long: who is told.", {
             "after_days": int_of("Days a request may wait for this step.", 1, 365),
             "to": {"type": "string", "enum": list(ORDER),
@@ -79,6 +90,7 @@ class Stage:
     line: int
     program: Any
     escalate: Escalate | None = None
+    level: int = -1  # approver@LEVEL: the level's place from the top (0), else -1
 
 
 @dataclass(frozen=True)
@@ -104,12 +116,17 @@ class Chain:
     roles: tuple[str, ...]
     rules: tuple[str, ...]
     auto: bool
+    levels: Mapping[str, int] = field(default_factory=dict)  # approver@LEVEL → its depth
 
     def as_dict(self) -> dict[str, Any]:
-        return {"roles": list(self.roles), "rules": list(self.rules), "auto": self.auto}
+        return {"roles": list(self.roles), "rules": list(self.rules), "auto": self.auto,
+                **({"levels": dict(self.levels)} if self.levels else {})}
 
 
-def compile_approvals(doc: Document) -> tuple[list[Stage], list[Diagnostic]]:
+def compile_approvals(doc: Document, levels: tuple[str, ...] = LEVELS
+                      ) -> tuple[list[Stage], list[Diagnostic]]:
+    """The rules, and every problem with them; ``levels``: directory.levels, the names an
+    ``approver@LEVEL`` rule may use."""
     found = check(doc, APPROVALS_SCHEMA)
     if found:
         return [], found
@@ -122,6 +139,15 @@ def compile_approvals(doc: Document) -> tuple[list[Stage], list[Diagnostic]]:
                                      "give each rule its own id"))
             continue
         seen.add(r["id"])
+        level = r["approve"].partition("@")[2]
+        if level and level not in levels:
+            problems.append(doc.diag((*where, "approve"), f"rule '{r['id']}' names the level "
+                                     f"{level!r}, which is not one of directory.levels "
+                                     f"({', '.join(levels) or 'none'})",
+                                     f"write approver@{levels[-1] if levels else 'district'}"
+                                     f", or add {level!r} to directory.levels in "
+                                     "govcloud.yaml (the level names, from the top)"))
+            continue
         cost = expressions.problem(r["when"])
         if cost is None and expressions.shape(r["when"]).comprehensions:
             cost = ("uses a comprehension (all/exists/exists_one/map/filter)",
@@ -154,7 +180,8 @@ def compile_approvals(doc: Document) -> tuple[list[Stage], list[Diagnostic]]:
             continue
         up = Escalate(r["escalate"]["after_days"], r["escalate"]["to"]) \
             if "escalate" in r else None
-        stages.append(Stage(r["id"], r["approve"], r["when"], doc.line(where), program, up))
+        stages.append(Stage(r["id"], r["approve"], r["when"], doc.line(where), program, up,
+                            levels.index(level) if level else -1))
     return stages, problems
 
 
@@ -196,7 +223,14 @@ def chain(stages: list[Stage], request: dict[str, Any], verdict: dict[str, Any]
             roles.append(s.approve)
     if not roles:  # no rule asked for anyone and none approved: an operator decides
         roles = ["operator"]
-    return Chain(tuple(r for r in ORDER if r in roles), tuple(rules), False), problems
+    depth = {s.approve: s.level for s in stages if s.level >= 0 and s.approve in roles}
+    return Chain(tuple(sorted(roles, key=_rank)), tuple(rules), False, depth), problems
+
+
+def _rank(step: str) -> tuple[int, int, str]:
+    """A step's place in the chain: approver, approver@LEVEL, finance, operator."""
+    base, _, level = step.partition("@")
+    return ORDER.index(base), bool(level), level
 
 
 @dataclass(frozen=True)
@@ -206,6 +240,7 @@ class Holder:
     name: str
     role: str
     department: str | None
+    subtree: str = ""  # the organisation whose subtree limits them ("": everything)
 
 
 @dataclass(frozen=True)
@@ -223,21 +258,40 @@ class Acting:
                 "why": self.why}
 
 
-def _may(h: Holder, role: str, department: str, requester: str, done_by: Collection[str]
-         ) -> bool:
-    return h.role == role and h.name != requester and h.name not in done_by and (
-        role != "approver" or h.department == department)
+@dataclass(frozen=True)
+class Tree:
+    """The organisation tree as the steps read it: each organisation's parent, and the
+    depth of each approver@LEVEL step of the request's chain (``Chain.levels``)."""
+
+    parents: Mapping[str, str] = field(default_factory=dict)
+    depth: Mapping[str, int] = field(default_factory=dict)
+
+
+def _may(h: Holder, role: str, department: str, requester: str, done_by: Collection[str],
+         tree: Tree) -> bool:
+    base, _, level = role.partition("@")
+    if h.role != base or h.name == requester or h.name in done_by:
+        return False
+    if h.subtree and not hierarchy.inside(department, h.subtree, tree.parents):
+        return False  # scoped elsewhere
+    if level:
+        signer = hierarchy.at_level(department, tree.depth.get(role, -1), tree.parents)
+        return bool(signer) and h.subtree == signer
+    return base != "approver" or h.department == department
 
 
 def acting(step: str, department: str, requester: str, done_by: Collection[str],
-           holders: Collection[Holder]) -> Acting:
+           holders: Collection[Holder], tree: Tree | None = None) -> Acting:
     """Who takes ``step`` of a request of ``department`` filed by ``requester`` (the people in
     ``done_by`` took its earlier steps): the step's own role if someone other than them holds
-    it (an approver: of the department), else the next role up (``UP``)."""
-    roles = [step, *([UP[step]] if step in UP else [])]
+    it (an approver: of the department; approver@LEVEL: scoped to its organisation at that
+    level; anyone scoped: to an organisation above it), else the next role up (``UP``)."""
+    tree = tree or Tree()
+    up = UP.get(step.partition("@")[0])
+    roles = [step, *([up] if up else [])]
     for role in roles:
         names = tuple(sorted(h.name for h in holders
-                             if _may(h, role, department, requester, done_by)))
+                             if _may(h, role, department, requester, done_by, tree)))
         if names:
             return Acting(step, role, names, "" if role == step else _none(step, department))
     top = roles[-1]
@@ -249,6 +303,9 @@ def acting(step: str, department: str, requester: str, done_by: Collection[str],
 def _none(step: str, department: str) -> str:
     if step == "approver":
         return f"{department} has no approver other than the requester"
+    if "@" in step:
+        return f"no approver scoped to {department}'s {step.partition('@')[2]} other than " \
+            "the requester"
     return f"there is no {step} other than the requester"
 
 
@@ -265,6 +322,10 @@ def may_approve(role: str, department: str | None, name: str, requester: str,
         return "the request needs no more approval"
     step = waiting[0]
     takes = taker.role if taker is not None else step
+    if "@" in takes and taker is not None and role == "approver":
+        return "" if name in taker.names and name not in done_by else \
+            f"the request waits for the approver of its {takes.partition('@')[2]} " \
+            f"({', '.join(taker.names) or 'nobody'})"
     if role != takes:
         up = f" ({taker.why})" if taker is not None and taker.why else ""
         return f"the request waits for {with_article(takes)}'s approval, not " \

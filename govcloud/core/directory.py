@@ -34,6 +34,13 @@ GROUP_ROLES: Mapping[str, str] = {"govcloud-operators": "operator",
                                   "govcloud-auditors": "auditor",
                                   "govcloud-approvers": "approver",
                                   "govcloud-members": "member"}
+# Group name -> the role it gives limited to the person's own organisation and everything
+# under it (core.hierarchy): a district's operators, its head, its finance officer, its
+# auditor. The defaults of directory.groups.scoped_roles.
+SCOPED_GROUP_ROLES: Mapping[str, str] = {"govcloud-org-operators": "operator",
+                                         "govcloud-org-approvers": "approver",
+                                         "govcloud-org-finance": "finance",
+                                         "govcloud-org-auditors": "auditor"}
 ROLES = ("operator", "finance", "auditor", "approver", "member")
 MAX_NAME = 80  # the plan schema's longest department.name
 LOOPBACK = ("localhost",)
@@ -65,6 +72,7 @@ class GroupMapping:
     name: str = "cn"
     member: str = "member"  # holds the DN of each member
     roles: Mapping[str, str] = field(default_factory=lambda: dict(GROUP_ROLES))
+    scoped_roles: Mapping[str, str] = field(default_factory=lambda: dict(SCOPED_GROUP_ROLES))
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ class DirectorySettings:
     people: PeopleMapping = PeopleMapping()
     groups: GroupMapping = GroupMapping()
     reread_seconds: int = 60  # how often a signed-in person's groups are read again
+    levels: tuple[str, ...] = ("city", "district")  # the levels' names, from the top
     timeout_seconds: int = 10
 
     @property
@@ -96,7 +105,9 @@ def settings_from(data: Mapping[str, Any]) -> DirectorySettings:
     if not data:
         return DirectorySettings()
     return DirectorySettings(**{
-        **{k: v for k, v in data.items() if k not in ("organisations", "people", "groups")},
+        **{k: v for k, v in data.items() if k not in ("organisations", "people", "groups",
+                                                      "levels")},
+        "levels": tuple(data.get("levels", ("city", "district"))),
         "organisations": OrganisationMapping(**data["organisations"]),
         "people": PeopleMapping(**data["people"]),
         "groups": GroupMapping(**data["groups"])})
@@ -305,7 +316,14 @@ def decide(member: Member, settings: DirectorySettings,
            departments: Iterable[str]) -> grants.RoleDecision:
     """The portal role ``member``'s groups give them (``core.grants.decide``'s rules: an
     oversight role outranks a department role; a department role is in the person's own
-    organisation, which must be a department of the estate)."""
+    organisation, which must be a department of the estate). A group of
+    ``groups.scoped_roles`` gives its role limited to the person's organisation's subtree;
+    an unscoped oversight role outranks it, and it outranks a department role."""
+    scoped = _scoped(member, settings)
+    if scoped is not None and not any(
+            settings.groups.roles.get(g) in ROLES and settings.groups.roles.get(g)
+            not in DEPARTMENT_ROLES for g in member.groups):
+        return scoped
     held = []
     for group in member.groups:
         role = settings.groups.roles.get(group)
@@ -324,3 +342,14 @@ def decide(member: Member, settings: DirectorySettings,
             fix="ask the directory's administrators to add you to a govcloud group "
             f"({', '.join(sorted(settings.groups.roles))})")
     return decision
+
+
+def _scoped(member: Member, settings: DirectorySettings) -> grants.RoleDecision | None:
+    """The role a scoped group gives ``member``, limited to their organisation (the first
+    of ``grants.RANK`` they hold); None: no scoped group, or no organisation to scope to."""
+    held = {settings.groups.scoped_roles[g] for g in member.groups
+            if g in settings.groups.scoped_roles}
+    if not held or not member.organisation:
+        return None
+    role = next(r for r in grants.RANK if r in held)
+    return grants.RoleDecision(role, None, subtree=member.organisation)

@@ -88,6 +88,7 @@ class RoleDecision:
     department: str | None = None
     refusal: str = ""
     fix: str = ""
+    subtree: str = ""  # the organisation whose subtree limits them ("": everything)
 
 
 def decide(grants: Iterable[Grant], settings: KeystoneSettings,

@@ -16,7 +16,7 @@ from typing import Any
 
 from govcloud.core import grants
 from govcloud.core.diagnosis import walk
-from govcloud.core.directory import GROUP_ROLES, ROLES
+from govcloud.core.directory import GROUP_ROLES, ROLES, SCOPED_GROUP_ROLES
 from govcloud.core.documents import Document
 from govcloud.core.patterns import (
     ABS_PATH,
@@ -38,6 +38,7 @@ from govcloud.core.patterns import (
     TIME_ZONE,
     URL,
 )
+from govcloud.core.roles import SCOPED_ROLES
 from govcloud.core.validity import validator
 from govcloud.errors import Diagnostic
 
@@ -273,7 +274,19 @@ DIRECTORY_SCHEMA = obj_of(
                       "approver in the person's own organisation).",
                       "additionalProperties": {"type": "string", "enum": list(ROLES),
                                                "description": "A portal role."}},
+            "scoped_roles": {"type": "object", "default": dict(SCOPED_GROUP_ROLES),
+                             "description": "Group name → the portal role it gives limited "
+                             "to the person's own organisation and everything under it "
+                             "(docs/directory.md, scopes).",
+                             "additionalProperties": {"type": "string",
+                                                      "enum": sorted(SCOPED_ROLES),
+                                                      "description": "A portal role."}},
         }, default={}),
+        "levels": {"type": "array", "default": ["city", "district"],
+                   "description": "The names of the organisation tree's levels from the top "
+                   "(level 0 first), for approval rules that name one (approver@district).",
+                   "items": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,30}$"},
+                   "maxItems": 12},
         "reread_seconds": int_of("How often a signed-in person's groups are read again (a "
                                  "role taken away ends their session within this).", 1, 3600,
                                  default=60),

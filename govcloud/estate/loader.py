@@ -25,6 +25,7 @@ from govcloud.core.checks import (
     pool_room,
     unique,
 )
+from govcloud.core.hierarchy import LEVELS
 from govcloud.core.model import Settings
 from govcloud.core.policy import PolicyEngine, Rule, Watch, compile_rules
 from govcloud.errors import Diagnostic, GovcloudError, ValidationFailed
@@ -85,7 +86,8 @@ def _check_estate(root: Path, extra_plans: list[Path] | None, policies: bool,
     engine = None
     if policies:
         rules, problems = load_rules(root / "policies", root)
-        out.diagnostics += problems + load_approvals(root)[1]
+        out.diagnostics += problems + load_approvals(
+            root, out.settings.directory.levels if out.settings else LEVELS)[1]
         engine = PolicyEngine(rules, out.settings)
         if engine.skipped:
             out.diagnostics.append(Diagnostic(
@@ -210,15 +212,17 @@ def load_rules(folder: Path, root: Path) -> tuple[list[Rule], list[Diagnostic]]:
     return rules, problems + found
 
 
-def load_approvals(root: Path) -> tuple[list[Stage], list[Diagnostic]]:
-    """The estate's approval rules (policies/approvals.yaml; none without the file)."""
+def load_approvals(root: Path, levels: tuple[str, ...] = LEVELS
+                   ) -> tuple[list[Stage], list[Diagnostic]]:
+    """The estate's approval rules (policies/approvals.yaml; none without the file);
+    ``levels``: directory.levels, what approver@LEVEL may name."""
     path = root / APPROVALS_FILE
     if not os.path.lexists(path):
         return [], []
     doc, diags = read_document(path, APPROVALS_FILE, root)
     if doc is None:
         return [], diags
-    stages, problems = compile_approvals(doc)
+    stages, problems = compile_approvals(doc, levels)
     return stages, diags + problems
 
 

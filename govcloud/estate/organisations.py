@@ -23,7 +23,8 @@ from govcloud.access import users
 from govcloud.access.directory import Directory
 from govcloud.access.users import DIRECTORY
 from govcloud.audit import trail
-from govcloud.clock import now
+from govcloud.clock import clock, now, stamp
+from govcloud.core import hierarchy
 from govcloud.core.checks import Checked
 from govcloud.core.directory import (
     Change,
@@ -64,10 +65,12 @@ class RoleChange:
     name: str
     before: tuple[str, str | None]
     after: tuple[str, str | None] | None
+    scope: tuple[str, str] = ("", "")  # the organisation scoping them, before and after
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "before": list(self.before),
-                "after": list(self.after) if self.after else None}
+                "after": list(self.after) if self.after else None,
+                **({"scope": list(self.scope)} if any(self.scope) else {})}
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,10 @@ def role_changes(store: Store, members: Iterable[Member], found: Directory,
         member = by_dn.get(dn_key(person.directory_dn))
         decision = decide(member, found.settings, departments) if member else None
         after = (decision.role, decision.department) if decision and decision.role else None
-        if after != (person.role, person.department):
-            out.append(RoleChange(person.name, (person.role, person.department), after))
+        scope = (person.subtree, decision.subtree if decision and decision.role else "")
+        if after != (person.role, person.department) or (after and scope[0] != scope[1]):
+            out.append(RoleChange(person.name, (person.role, person.department), after,
+                                  scope))
     return out
 
 
@@ -272,7 +277,7 @@ def _role(store: Store, change: RoleChange, actor: str) -> None:
         return  # no role: the row stays; the next sign-in is refused, a session ends
     users.keep(store, person, person.name, DIRECTORY + person.directory_dn, person.email,
                change.after[0], change.after[1], f"directory groups (sync by {actor})",
-               "directory")
+               "directory", change.scope[1])
 
 
 def _skeletons(root: Path, checked: Checked, new: list[Organisation | None]) -> list[str]:
@@ -314,3 +319,16 @@ def tree_at(store: Store, at: str) -> dict[str, Node]:
         if when < at:
             then[code] = Node(parent, name)
     return out | first | then
+
+
+def parents(store: Store) -> dict[str, str]:
+    """Each organisation's parent as recorded now (``core.hierarchy``'s tree): what a
+    person's scope is read against."""
+    return {code: node.parent for code, node in tree_at(store, stamp(clock())).items()}
+
+
+def reach(store: Store, subtree: str, departments: Iterable[str]) -> frozenset[str] | None:
+    """The departments a person scoped to ``subtree`` reaches (None: unscoped, all)."""
+    if not subtree:
+        return None
+    return hierarchy.reach(subtree, departments, parents(store))

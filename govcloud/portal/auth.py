@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from govcloud.access import directory, second_factor, tokens, users
 from govcloud.drivers.base import Ability
 from govcloud.errors import DriverError
-from govcloud.portal import sessions
+from govcloud.portal import scopes, sessions
 from govcloud.portal.context import Portal
 from govcloud.portal.pages import json_response
 from govcloud.portal.routes import Route, allowed
@@ -302,7 +302,9 @@ class Admission:
             if who.waits and self.route.name not in FACTOR_ROUTES:
                 raise SecondFactorNeeded()
             department = scope.get("path_params", {}).get("department")
-            if not allowed(self.route, who.person.role, who.person.department, department):
+            reach = scopes.reach(scope["app"].state.portal, who.person)
+            if not allowed(self.route, who.person.role, who.person.department, department,
+                           reach):
                 raise NotAllowed()
             if who.person.scope == "read" and scope["method"] not in SAFE_METHODS:
                 raise NotAllowed(READ_ONLY)

@@ -77,6 +77,7 @@ DATA_WORDS = (
     phrase("consolidated_cost"), phrase("saving"), phrase("saving_per_year"),
     phrase("(idle)"), phrase("(total)"), phrase("idle capacity (charged to no department)"),
     phrase("platform cost"), phrase("idle platform capacity"), phrase("estate"),
+    phrase("(subtree)"), phrase("these departments together"),
     phrase("pool"), phrase("yuan"),
     phrase("apply"), phrase("request new"), phrase("request approve"),
     phrase("request reject"), phrase("request return"), phrase("request returned"),

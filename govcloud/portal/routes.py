@@ -5,11 +5,13 @@ authorization-matrix test: a route that is not here does not exist, and a new on
 test the moment it is added.
 
 Department-scoped means the path names a department (``{department}``): members and approvers
-reach only their own; operators, finance and auditors reach every one.
+reach only their own; operators, finance and auditors reach every one, or, scoped to an
+organisation (``core.hierarchy``), every one under it (so does a district's approver).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -240,13 +242,19 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def allowed(route: Route, role: str, own: str | None, department: str | None) -> bool:
-    """May a person with ``role`` (of department ``own``) use ``route`` on ``department``
-    (the path's department, if it names one)?"""
+def allowed(route: Route, role: str, own: str | None, department: str | None,
+            reach: Collection[str] | None = None) -> bool:
+    """May a person with ``role`` (of department ``own``; limited to the departments in
+    ``reach`` when they are scoped to an organisation, None: not scoped) use ``route`` on
+    ``department`` (the path's department, if it names one)?"""
     if route.public:
         return True
     if role not in route.roles:
         return False
-    if route.scoped and role in DEPARTMENT_ROLES:
+    if not route.scoped:
+        return True
+    if reach is not None:
+        return department is not None and department in reach
+    if role in DEPARTMENT_ROLES:
         return department is not None and department == own
     return True

@@ -192,7 +192,7 @@ def _judged(estate: Estate, after: Estate, department: str, payload: Any, edit: 
         else Decimal(0)
     room = what_if(estate, after)
     facts = _facts(estate, after, department, payload, delta, changes, room)
-    stages, rule_problems = load_approvals(estate.root)
+    stages, rule_problems = load_approvals(estate.root, estate.settings.directory.levels)
     chain, eval_problems = approvals.chain(stages, payload, facts)
     errors += [_diag(d) for d in rule_problems]
     return Verdict(

@@ -7,7 +7,8 @@ and Keystone people once they have signed in)."""
 from __future__ import annotations
 
 from govcloud.access import tokens, users
-from govcloud.core.approvals import Acting, Holder, acting
+from govcloud.core.approvals import Acting, Holder, Tree, acting
+from govcloud.estate import organisations
 
 __all__ = ["Acting", "Holder", "holders", "shown_state", "taker"]
 from govcloud.core.roles import with_article
@@ -17,7 +18,7 @@ from govcloud.state.store import Store
 
 def holders(store: Store) -> list[Holder]:
     """Everyone who may take a step, by role."""
-    return [Holder(p.name, p.role, p.department) for p in users.people(store)
+    return [Holder(p.name, p.role, p.department, p.subtree) for p in users.people(store)
             if not p.disabled]
 
 
@@ -28,9 +29,14 @@ def taker(store: Store, request: Request, people: list[Holder] | None = None
     if step is None:
         return None
     # a token counts as its owner (separation of duties, access.tokens.principal)
+    depth = request.verdict.get("chain", {}).get("levels", {})
+    # the tree as recorded now: a request of a department moved meanwhile goes to its new
+    # district's approver
+    people = holders(store) if people is None else people
+    tree = Tree(organisations.parents(store) if depth or any(h.subtree for h in people)
+                else {}, depth)
     return acting(step, request.department, tokens.principal(store, request.requester),
-                  [tokens.principal(store, a["by"]) for a in request.approvals],
-                  holders(store) if people is None else people)
+                  [tokens.principal(store, a["by"]) for a in request.approvals], people, tree)
 
 
 STAGES = {

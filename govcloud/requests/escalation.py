@@ -40,7 +40,7 @@ def overdue(estate: Estate, requests: list[Request], at: datetime | None = None
             ) -> dict[int, Escalation]:
     """The waiting requests among ``requests`` that have waited longer than their rules
     allow, by request number."""
-    stages = load_approvals(estate.root)[0]
+    stages = load_approvals(estate.root, estate.settings.directory.levels)[0]
     if not any(s.escalate for s in stages):
         return {}
     at = at or clock()

@@ -127,7 +127,7 @@ def schema(kind: str) -> list[str]:
 KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
                 "os_records", "usage", "statements", "owned", "users", "audit", "sessions",
                 "requests", "tokens", "second_factors", "organisations",
-                "organisation_parents"}
+                "organisation_parents", "user_subtrees"}
 LEGACY = {"applied", "applies", "journal"}
 # What deleting a damaged row of a table costs, and what brings it back.
 AFTER_DELETE = {

@@ -10,6 +10,7 @@ from govcloud.books import accounts
 from govcloud.clock import clock
 from govcloud.errors import GovcloudError
 from govcloud.finance.period import Month
+from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.phrases import phrase
 from govcloud.portal.sessions import Session
@@ -22,9 +23,7 @@ from govcloud.services.scans import security_report
 
 
 def _visible(p: Portal, who: Session) -> list[str]:
-    plans = p.estate.plans
-    own = who.person.department
-    return [own] if own is not None else sorted(plans)
+    return scopes.only(p, who.person, sorted(p.estate.plans), str)
 
 
 def listed(p: Portal, who: Session, asked: Asked) -> list[Data]:

@@ -9,6 +9,7 @@ from govcloud.books import accounts, closing
 from govcloud.books import records as stored
 from govcloud.errors import GovcloudError
 from govcloud.finance.period import Month
+from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.forms import from_api
 from govcloud.portal.routes import CLOSERS
@@ -24,34 +25,36 @@ def chargeback(p: Portal, who: Session, query: dict[str, str] | None = None) -> 
     """A month's chargeback (``?period=YYYY-MM``, this month without it; a closed month's
     as it was frozen), with links to the months before and after it."""
     month = month_asked(query or {})
-    data = _finance(p, "chargeback", month)
+    data = _finance(p, who, "chargeback", month)
     later = month.next() if month < this_month() else None
     return {**data, "previous": str(month.previous()), "next": str(later) if later else ""}
 
 
 def savings(p: Portal, who: Session) -> Data:
-    return _finance(p, "savings")
+    return _finance(p, who, "savings")
 
 
-def _finance(p: Portal, kind: str, month: Month | None = None) -> Data:
+def _finance(p: Portal, who: Session, kind: str, month: Month | None = None) -> Data:
     """A month's (this month's by default) chargeback or savings report (made once per
-    change)."""
+    change, and per scope: a scoped person's is their subtree's, ``scopes.limited``)."""
     month = month or this_month()
 
     def make() -> Data:
         try:
-            rep = accounts.report(p.estate, p.store, kind, month)
+            rep = scopes.limited(p, who.person,
+                                 accounts.report(p.estate, p.store, kind, month))
         except GovcloudError as exc:
             return {"period": str(month), "missing": exc.render(), "header": [], "rows": []}
         header, rows = rep.main
         return {**rep.data, "missing": "", "header": list(header),
                 "rows": [list(r) for r in rows]}
 
-    return p.figures(("report", kind, month), make)
+    return p.figures(("report", kind, month, who.person.subtree), make)
 
 
 def chargeback_csv(p: Portal, who: Session) -> Table:
-    return _csv(accounts.report(p.estate, p.store, "chargeback", this_month()))
+    return _csv(scopes.limited(p, who.person, accounts.report(p.estate, p.store,
+                                                              "chargeback", this_month())))
 
 
 def _csv(rep: Any) -> Table:
@@ -68,7 +71,8 @@ def chargeback_xlsx(p: Portal, who: Session) -> Download:
     """The workbook ``govcloud report chargeback -o xlsx`` writes, from the same code."""
     from govcloud.reports.xlsx import workbook
 
-    rep = accounts.report(p.estate, p.store, "chargeback", this_month(), workbook=True)
+    rep = scopes.limited(p, who.person, accounts.report(p.estate, p.store, "chargeback",
+                                                        this_month(), workbook=True))
     return Download(f"chargeback-{rep.period}.xlsx", XLSX,
                     workbook(list(rep.sheets.items()), list(rep.notes),
                              active=next(iter(rep.sheets))))
@@ -104,14 +108,14 @@ def statements(p: Portal, who: Session, query: dict[str, str] | None = None) -> 
 
 def statement_csv(p: Portal, who: Session, period: str) -> Table:
     """A month's chargeback as CSV (``govcloud report chargeback -o csv``)."""
-    return _csv(_report(p, month_in_path(period)))
+    return _csv(scopes.limited(p, who.person, _report(p, month_in_path(period))))
 
 
 def statement_xlsx(p: Portal, who: Session, period: str) -> Download:
     """A month's workbook (``govcloud report chargeback --period P -o xlsx``)."""
     from govcloud.reports.xlsx import workbook
 
-    rep = _report(p, month_in_path(period), workbook=True)
+    rep = scopes.limited(p, who.person, _report(p, month_in_path(period), workbook=True))
     return Download(f"chargeback-{rep.period}.xlsx", XLSX,
                     workbook(list(rep.sheets.items()), list(rep.notes),
                              active=next(iter(rep.sheets))))

@@ -17,7 +17,7 @@ from govcloud.portal.views.results import Data, NotFound, Redirect
 
 def me(p: Portal, who: Session) -> Data:
     return {"name": who.person.name, "role": who.person.role,
-            "department": who.person.department}
+            "department": who.person.department, "scope": who.person.subtree or None}
 
 
 def home(p: Portal, who: Session) -> Data:

@@ -5,13 +5,21 @@ consolidation proposal, read only. Applying the plan is ``applies``."""
 from __future__ import annotations
 
 from govcloud.applying import engine
+from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.results import Data
 
 
 def estate(p: Portal, who: Session) -> Data:
-    return p.figures("estate", lambda: _estate(p))
+    whole = p.figures("estate", lambda: _estate(p))
+    seen = scopes.seen(p, who.person)
+    if seen is None:
+        return whole
+    rows = [r for r in whole["rows"] if r["id"] in seen]  # a scoped person's subtree
+    return {**whole, "rows": rows, "departments": len(rows),
+            "servers": sum(r["servers"] for r in rows),
+            "websites": sum(r["websites"] for r in rows)}
 
 
 def _estate(p: Portal) -> Data:

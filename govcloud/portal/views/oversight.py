@@ -12,6 +12,7 @@ from govcloud.access import users as user_records
 from govcloud.audit import trail
 from govcloud.clock import stamp
 from govcloud.core.trail import Entry
+from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.phrases import phrase
 from govcloud.portal.sessions import Session
@@ -24,8 +25,10 @@ REQUEST = re.compile(r"request (\d+)")
 
 def audit_scope(p: Portal, who: Session) -> tuple[str, ...] | None:
     """The departments whose records the person may see in the trail (None: every record).
-    The page, its API twin and its CSV all ask this one function."""
-    return None
+    The page, its API twin and its CSV all ask this one function: a scoped auditor, the
+    records about a department under their organisation (``portal.scopes``)."""
+    seen = scopes.seen(p, who.person)
+    return None if seen is None else tuple(sorted(seen))
 
 
 def _day(value: str, name: str, zone: str, after: int = 0) -> str:

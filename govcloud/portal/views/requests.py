@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from govcloud.core.requests import KIND_NAMES
+from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.forms import fields_of, from_api, payload_of
 from govcloud.portal.phrases import phrase
@@ -215,9 +216,13 @@ def request_comment(p: Portal, who: Session, department: str, number: str,
     return Redirect(f"/departments/{department}/requests/{r.id}?done=commented")
 
 
-def _takes(p: Portal, r: records.Request, people: list[deciders.Holder]) -> str | None:
-    """The role that takes the step ``r`` waits for."""
+def _takes(p: Portal, r: records.Request, people: list[deciders.Holder], name: str
+           ) -> str | None:
+    """The role that takes the step ``r`` waits for (approver@LEVEL: "approver" for the
+    approvers scoped to that organisation, ``name`` being one, else None)."""
     takes = deciders.taker(p.store, r, people)
+    if takes is not None and "@" in takes.role:
+        return "approver" if name in takes.names else None
     return takes.role if takes else None
 
 
@@ -228,12 +233,14 @@ def waiting_for_me(p: Portal, who: Session) -> list[Data]:
     from govcloud.requests.escalation import overdue
 
     role, own = who.person.role, who.person.department
-    waiting = records.listing(p.store, own, "waiting", limit=500)
+    waiting = scopes.only(p, who.person, records.listing(p.store, own, "waiting", limit=500),
+                          lambda r: r.department)
     late = overdue(p.estate, waiting)
     people = deciders.holders(p.store)
     if role != "auditor":
         waiting = [r for r in waiting if r.requester != who.person.name and (
-            _takes(p, r, people) == role or (r.id in late and late[r.id].to == role))]
+            _takes(p, r, people, who.person.name) == role or
+            (r.id in late and late[r.id].to == role))]
     return [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late else None}
             for r in waiting]
 

@@ -1,0 +1,71 @@
+"""What a signed-in person may see of the estate: the one filter the views call. A member or
+a department's approver sees their department; a person scoped to an organisation
+(``Person.subtree``) every department under it (``core.hierarchy``, the tree as the
+directory sync recorded it); anyone else everything (None)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from govcloud.access.users import Person
+from govcloud.estate import organisations
+from govcloud.portal.context import Portal
+from govcloud.reports.views import Report
+
+T = TypeVar("T")
+
+
+def reach(p: Portal, person: Person) -> frozenset[str] | None:
+    """The departments a scoped person reaches (None: not scoped), made once per change."""
+    if not person.subtree:
+        return None
+    return p.figures(("reach", person.subtree), lambda: organisations.reach(
+        p.store, person.subtree, p.estate.plans) or frozenset())
+
+
+def seen(p: Portal, person: Person) -> frozenset[str] | None:
+    """The departments ``person`` may see; None: every one."""
+    if person.department is not None:
+        return frozenset({person.department})
+    return reach(p, person)
+
+
+def only(p: Portal, person: Person, items: Iterable[T], department: Any) -> list[T]:
+    """``items`` whose department (``department(item)``) the person may see; an item of no
+    department ("" or None) only for an unscoped person."""
+    allowed = seen(p, person)
+    if allowed is None:
+        return list(items)
+    return [i for i in items if department(i) in allowed]
+
+
+def limited(p: Portal, person: Person, rep: Report) -> Report:
+    """A finance report as a scoped person may read it: in every sheet by department, the
+    rows of their departments with a total of those (the estate's rows, idle capacity and
+    the others' rows left out); the sheets about the platform (rate card, pools) as they
+    are. Unscoped: ``rep`` itself."""
+    allowed = reach(p, person)
+    if allowed is None:
+        return rep
+    sheets = {name: _rows_within(header, rows, allowed)
+              for name, (header, rows) in rep.sheets.items()}
+    data = rep.data
+    if isinstance(data, dict) and isinstance(data.get("departments"), list):
+        data = {**data, "departments": [d for d in data["departments"]
+                                        if d.get("department") in allowed]}
+    return Report(rep.period, sheets, data, "", rep.notes)
+
+
+def _rows_within(header: list[str], rows: list[list[Any]], allowed: frozenset[str]
+                 ) -> tuple[list[str], list[list[Any]]]:
+    if not header or header[0] != "department":
+        return header, rows
+    kept = [r for r in rows if r[0] in allowed]
+    if len(header) < 3 or header[1] != "name" or not kept:
+        return header, kept
+    sums = [sum((r[i] for r in kept), start=type(kept[0][i])(0))
+            if all(isinstance(r[i], (int, Decimal)) for r in kept) else ""
+            for i in range(2, len(header))]
+    return header, [*kept, ["(subtree)", "these departments together", *sums]]

@@ -1,0 +1,198 @@
+"""The authorization matrix for people scoped to an organisation (#25): a district's
+operator, approver, finance officer and auditor, each checked against every route of the
+route table for a department inside their district and one outside it, in the portal and
+the API (sessions and API tokens): a route the table allows them on a department inside
+answers; on one outside, 403/404 and nothing of it. The lists, overview, queue, finance
+reports (page, CSV, XLSX, API) and audit records hold only the district's departments."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from govcloud.access import users
+from govcloud.core.directory import Change, Organisation
+from govcloud.core.roles import SCOPED_ROLES
+from govcloud.estate import organisations
+from govcloud.portal.routes import ROUTES, Route, allowed
+from tests.portal.conftest import OTHER, OWN, PASSWORD, Site, client, csrf_of, sign_in
+from tests.portal.test_authorization import NUMBERS, PERIOD, SIGN_IN_STEPS
+
+DISTRICT = "shinan"  # OWN and INSIDE are under it; OTHER is under another district
+INSIDE = ("finance", "approval", "big-data")
+OUTSIDE_NAME = "青岛市卫生健康委员会"  # OTHER's name: never on a scoped person's answer
+TREE = [("qingdao", "青岛市", ""), (DISTRICT, "市南区", "qingdao"),
+        ("laoshan", "崂山区", "qingdao"),
+        *[(d, d, DISTRICT) for d in INSIDE], (OTHER, OTHER, "laoshan")]
+ROLES = sorted(SCOPED_ROLES)
+
+
+def scoped(role: str) -> str:
+    return f"{role}.district"
+
+
+@pytest.fixture(scope="module")
+def district(site: Site) -> Iterator[Site]:
+    """The site's store with the tree above recorded (as govcloud directory sync records
+    it) and one person of each scoped role scoped to the district."""
+    with pytest.MonkeyPatch.context() as mp:
+        from tests.support.cli import NOW
+
+        mp.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
+        store = site.store()
+        try:
+            organisations.record(store, [
+                Change("add", code, None, Organisation(code, name, parent,
+                                                      "CC-1" if code in INSIDE else "",
+                                                      f"ou={code}"), "test")
+                for code, name, parent in TREE])
+            known = set(organisations.parents(store))
+            for role in ROLES:
+                users.add(store, {OWN, OTHER, *INSIDE}, scoped(role), role, None, PASSWORD,
+                          "test", scope=DISTRICT, organisations=known)
+        finally:
+            store.close()
+        yield site
+
+
+@pytest.fixture(scope="module")
+def clients(district: Site) -> dict[str, Any]:
+    return {role: sign_in(district, scoped(role)) for role in ROLES}
+
+
+@pytest.fixture(scope="module")
+def api_tokens(district: Site) -> dict[str, str]:
+    from govcloud.access import tokens as api
+
+    store = district.store()
+    try:
+        return {role: api.add(store, {OWN, OTHER}, scoped(role), "matrix", "test")[1]
+                for role in ROLES}
+    finally:
+        store.close()
+
+
+REACH = frozenset(INSIDE)
+TARGETS = [OWN, OTHER]  # inside the district, outside it
+
+
+def _cases(method: str, api_only: bool = False) -> list[Any]:
+    out = []
+    for route in ROUTES:
+        if route.method != method or route.public or route.name in SIGN_IN_STEPS or (
+                api_only and route.kind != "api"):
+            continue
+        for role in ROLES:
+            for target in (TARGETS if route.scoped else [None]):
+                for number in (NUMBERS[:2] if "{number}" in route.path else [None]):
+                    out.append(pytest.param(route, role, target, number,
+                                            id=f"{route.kind}:{route.path}:{role}:{target}:"
+                                            f"{number}"))
+    return out
+
+
+def _path(route: Route, target: str | None, number: str | None, site: Site) -> str:
+    path = route.path.replace("{department}", target or "").replace("{period}", PERIOD)
+    if number is not None:
+        path = path.replace("{number}", str(site.requests[OWN if number == "own" else OTHER]))
+    return path
+
+
+def _expected(route: Route, role: str, target: str | None, number: str | None) -> bool:
+    meant = None if target is None else unquote(target)
+    real = number is None or (number, meant) in (("own", OWN), ("other", OTHER))
+    return allowed(route, role, None, meant, REACH) and real
+
+
+def _check(r: Any, route: Route, role: str, target: str | None, number: str | None) -> None:
+    path = r.request.url.path
+    if target == OTHER or number == "other":  # independent of the table: never outside
+        assert r.status_code in (403, 404), (path, role, r.status_code)
+        assert OUTSIDE_NAME not in r.text and "health-matrix" not in r.text, path
+        return
+    if _expected(route, role, target, number):
+        assert r.status_code == 200, (path, role, r.status_code, r.text[:300])
+    else:
+        assert r.status_code in (403, 404), (path, role, r.status_code)
+
+
+@pytest.mark.parametrize(("route", "role", "target", "number"), _cases("GET"))
+def test_scoped_matrix(route: Route, role: str, target: str | None, number: str | None,
+                       clients: dict[str, Any], district: Site) -> None:
+    r = clients[role].get(_path(route, target, number, district))
+    _check(r, route, role, target, number)
+
+
+@pytest.mark.parametrize(("route", "role", "target", "number"), _cases("GET", api_only=True))
+def test_scoped_matrix_with_api_tokens(route: Route, role: str, target: str | None,
+                                       number: str | None, api_tokens: dict[str, str],
+                                       district: Site) -> None:
+    """A scoped person's API token reaches what they reach, never more."""
+    r = client(district).get(_path(route, target, number, district),
+                             headers={"authorization": f"Bearer {api_tokens[role]}"})
+    _check(r, route, role, target, number)
+
+
+@pytest.mark.parametrize(("route", "role", "target", "number"), _cases("POST"))
+def test_scoped_matrix_of_posts(route: Route, role: str, target: str | None,
+                                number: str | None, clients: dict[str, Any],
+                                district: Site) -> None:
+    """Every post on a department outside the district is refused at the gate (403); one
+    inside gets past it (never 401/403, never a 5xx). Nothing is decided: request numbers
+    that do not exist, a kind that does not exist."""
+    c = clients[role]
+    path = _path(route, target, None, district).replace("{number}", "999999")
+    csrf = csrf_of(c.get("/").text)
+    body = {"kind": "no-such-kind", "reason": "matrix"}
+    if route.kind == "api":
+        r = c.post(path, json=body, headers={"x-csrf-token": csrf})
+    else:
+        r = c.post(path, data={**body, "csrf": csrf})
+    meant = None if target is None else unquote(target)
+    if target == OTHER:
+        assert r.status_code == 403, (path, role, r.status_code)
+    elif allowed(route, role, None, meant, REACH):
+        assert r.status_code not in (401, 403) and r.status_code < 500, (path, role,
+                                                                          r.status_code)
+    else:
+        assert r.status_code == 403, (path, role, r.status_code)
+
+
+def test_lists_reports_and_records_hold_only_the_district(clients: dict[str, Any]) -> None:
+    for role in ROLES:
+        c = clients[role]
+        ids = [d["id"] for d in c.get("/api/departments").json()["departments"]]
+        assert ids == sorted(INSIDE), (role, ids)
+        assert 'href="/departments/health"' not in c.get("/departments").text
+    c = clients["operator"]
+    overview = c.get("/api/estate").json()
+    assert sorted(r["id"] for r in overview["rows"]) == sorted(INSIDE)
+    assert overview["departments"] == len(INSIDE)
+    queue = c.get("/requests")
+    assert queue.status_code == 200 and "health-matrix" not in queue.text
+    assert c.get("/api/me").json()["scope"] == DISTRICT
+    finance = clients["finance"]
+    report = finance.get("/api/finance/chargeback").json()
+    assert {r[0] for r in report["rows"]} == {*INSIDE, "(subtree)"}, report["rows"]
+    assert {d["department"] for d in report["departments"]} <= set(INSIDE)
+    *kept, together = report["rows"]
+    assert Decimal(str(together[-1])) == sum(Decimal(str(r[-1])) for r in kept) > 0
+    for path in ("/finance/chargeback.csv", f"/finance/statements/{PERIOD}/chargeback.csv",
+                 "/finance/chargeback", "/finance/savings", "/api/finance/savings"):
+        r = finance.get(path)
+        assert r.status_code == 200 and OUTSIDE_NAME not in r.text and \
+            "health" not in r.text, path
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(finance.get("/finance/chargeback.xlsx").content))
+    cells = {str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True)
+             for v in row}
+    assert OTHER not in cells and OUTSIDE_NAME not in cells and "finance" in cells
+    audit = clients["auditor"].get("/api/audit").json()["entries"]
+    assert audit and {e["department"] for e in audit} <= set(INSIDE), \
+        {e["department"] for e in audit}
