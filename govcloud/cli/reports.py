@@ -47,6 +47,10 @@ def _report(ctx: click.Context, kind: str, period: Month, output: str, out: Path
             from govcloud.books.rollups import rollup_report
 
             rep = rollup_report(s.estate, s.store, kind, period)
+        elif kind == "budgets":
+            from govcloud.books.budgets import budget_report
+
+            rep = budget_report(s.estate, s.store, period)
         else:
             rep = accounts.report(s.estate, s.store, kind, period, detail, output == "xlsx")
     emit_report(rep, output, out, Path(f"govcloud-{period}.xlsx"))
@@ -56,16 +60,21 @@ def _report(ctx: click.Context, kind: str, period: Month, output: str, out: Path
 @period_option
 @output_option(*FORMATS)
 @out_option
+@BY
 @click.pass_context
-def utilization(ctx: click.Context, period: Month, output: str, out: Path | None) -> None:
+def utilization(ctx: click.Context, period: Month, output: str, out: Path | None,
+                by: str) -> None:
     """Per department: allocated vCPU, RAM, disk, volumes, sites, backup GB, antivirus seats,
-    and measured use, for one month (from the state store; no cloud needed).
+    and measured use, for one month (from the state store; no cloud needed). By
+    organisation: each level's allocated and used vCPU, RAM and disk, and its utilization
+    recomputed from them.
 
     \b
     Example:
       govcloud usage collect --period 2026-10 && govcloud report utilization --period 2026-10
+      govcloud report utilization --period 2026-10 --by organisation
     """
-    _report(ctx, "utilization", period, output, out)
+    _report(ctx, "utilization", period, output, out, by=by)
 
 
 @report.command()
@@ -107,19 +116,43 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
 @period_option
 @output_option(*FORMATS)
 @out_option
+@BY
 @click.pass_context
-def unit_costs(ctx: click.Context, period: Month, output: str, out: Path | None) -> None:
+def unit_costs(ctx: click.Context, period: Month, output: str, out: Path | None,
+               by: str) -> None:
     """What one unit of each billed item (a vCPU-month, a GB of backup, a website, an
     antivirus seat) really cost in a month after the shared pools: each usage pool's cost
     with its idle spread over the units used, the fixed pools spread in proportion, and what
     departments paid per unit. Unit cost × units = cost, and the costs add up to the
-    platform's cost, to the fen.
+    platform's cost, to the fen. By organisation: what each level's departments paid per
+    unit, from its rolled-up charges and units (idle stays the platform's own row).
 
     \b
     Example:
       govcloud report unit-costs --period 2026-10
+      govcloud report unit-costs --period 2026-10 --by organisation
     """
-    _report(ctx, "unit-costs", period, output, out)
+    _report(ctx, "unit-costs", period, output, out, by=by)
+
+
+@report.command()
+@period_option
+@output_option(*FORMATS)
+@out_option
+@BY
+@click.pass_context
+def budgets(ctx: click.Context, period: Month, output: str, out: Path | None,
+            by: str) -> None:
+    """Each department's budget for the year (prices.yaml budgets) against its charges from
+    January to the month, what is left and the share used. By organisation: each month's
+    charges under the organisation the department was in that month.
+
+    \b
+    Example:
+      govcloud report budgets --period 2026-10
+      govcloud report budgets --period 2026-10 --by organisation
+    """
+    _report(ctx, "budgets", period, output, out, by=by)
 
 
 @report.command()

@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 
 from govcloud.applying import engine
-from govcloud.books import metering
+from govcloud.books import accounts, metering
 from govcloud.books.accounts import report
 from govcloud.books.rollups import rollup_report
 from govcloud.clock import stamp
 from govcloud.core.directory import Change, Organisation
 from govcloud.estate import organisations
+from govcloud.finance.measures import BUDGET
 from govcloud.finance.period import Month
 from govcloud.finance.rollup import Node, roll_up
 from govcloud.state.store import Store
@@ -76,11 +77,16 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
                 metering.collect(s.estate, s.store, s.driver, Month.parse(month))
     deps = sorted(p.stem for p in (root / "plans").glob("*.yaml"))
     homes = _grouping(deps)
+    moved = next(d for d, home in homes.items() if home == "shinan")
+    prices = root / "prices.yaml"  # budgets for some: the moved one, one of each district
+    budgeted = {moved, *(next(d for d, h in homes.items() if h == o) for o in HOMES)}
+    prices.write_text(prices.read_text() + "\nbudgets:\n" + "".join(
+        f"  {d}: [{{year: 2026, yuan: {40000 + 1000 * k}.50}}]\n"
+        for k, d in enumerate(sorted(budgeted))))
     first = [Change("add", c, None, _org(c, n, p), "new") for c, (p, n) in LEVELS.items()]
     first += [Change("add", d, None, _org(d, d, home, f"CC-{d}"), "new")
               for d, home in homes.items()]
     _sync(root, BUILT["GOVCLOUD_NOW"], first)
-    moved = next(d for d, home in homes.items() if home == "shinan")
     _sync(root, MOVED, [Change("move", moved, _org(moved, moved, "shinan", f"CC-{moved}"),
                                _org(moved, moved, "shibei", f"CC-{moved}"), "moved")])
     return root, homes, moved
@@ -232,3 +238,128 @@ def test_a_move_is_dated_and_a_store_synced_before_keeps_the_old_parent_before_i
                       "2026-06": "west"}
     assert store.query("SELECT parent FROM organisation_parents ORDER BY at") == [
         ("north",), ("south",), ("west",)]
+
+
+# Unit costs, utilization and budgets (#25): the same year, every level against a recompute
+# written apart from govcloud (each department's figures walked up the test's own parents),
+# each ratio the level's rolled-up numerator over its rolled-up denominator.
+SIX = Decimal("0.000001")
+
+
+def _ratio(num: Decimal, den: Decimal) -> str | None:
+    return None if not den else str((num / den).quantize(SIX))
+
+
+def test_unit_costs_roll_up_and_each_level_s_unit_cost_is_its_own_paid_over_units(
+        year: tuple[Path, dict[str, str], str], estate: Any) -> None:
+    _, homes, moved = year
+    for month in ("2026-01", "2026-03", "2026-10"):
+        m = Month.parse(month)
+        flat = report(estate.estate, estate.store, "chargeback", m).data
+        items = report(estate.estate, estate.store, "unit-costs", m).data["items"]
+        got = rollup_report(estate.estate, estate.store, "unit-costs", m).data
+        parents = _parents(homes, moved, month)
+        by = {r["organisation"]: r for r in got["organisations"]}
+        shares = {d["department"]: sum((Decimal(v) for v in d["by_pool"].values()),
+                                       Decimal(0)) for d in flat["departments"]}
+        assert {o: Decimal(r["paid"]) for o, r in by.items()} == _recompute(shares, parents)
+        for c in (c for c in items if c["item"] != "(no units)"):
+            i = c["item"]
+            units = {d["department"]: Decimal(repr(float(d["usage"].get(i, 0))))
+                     for d in flat["departments"]}
+            assert {o: Decimal(r[f"{i}_units"]) for o, r in by.items()} == _recompute(
+                units, parents), (month, i)
+            _check_levels(got, f"{i}_paid")
+            assert Decimal(by[""][f"{i}_units"]) == Decimal(c["units"]), (month, i)
+            for r in got["organisations"]:
+                assert r[f"{i}_per_unit"] == _ratio(Decimal(r[f"{i}_paid"]),
+                                                    Decimal(r[f"{i}_units"])), (month, i, r)
+        # the top level's pool shares + the idle row = report unit-costs' platform cost
+        assert Decimal(by[""]["paid"]) + Decimal(got["idle"]["paid"]) == Decimal(
+            got["total"]["paid"]) == sum((Decimal(c["cost"]) for c in items), Decimal(0))
+        # every measure's parts make each level's pool shares, to the fen
+        for r in got["organisations"]:
+            parts = [m for m in got["measures"] if m.endswith("_paid")]
+            assert sum((Decimal(r[p]) for p in parts), Decimal(0)) == Decimal(r["paid"]), r
+
+
+def test_utilization_rolls_up_and_is_recomputed_never_averaged(
+        year: tuple[Path, dict[str, str], str], estate: Any) -> None:
+    _, homes, moved = year
+    for month in ("2026-02", "2026-03", "2026-11"):
+        m = Month.parse(month)
+        flat = report(estate.estate, estate.store, "utilization", m).data["departments"]
+        got = rollup_report(estate.estate, estate.store, "utilization", m).data
+        by = {r["organisation"]: r for r in got["organisations"]}
+        parents = _parents(homes, moved, month)
+        for i in ("vcpu", "ram_gb", "disk_gb"):
+            alloc = {d["department"]: Decimal(repr(d["allocated"].get(i, 0))).quantize(
+                Decimal("0.001")) for d in flat}
+            used = {d["department"]: Decimal(repr(d["used"].get(i) or 0)).quantize(
+                Decimal("0.001")) for d in flat}
+            want_alloc, want_used = _recompute(alloc, parents), _recompute(used, parents)
+            assert {o: Decimal(r[i]) for o, r in by.items()} == want_alloc, (month, i)
+            assert {o: Decimal(r[f"{i}_used"]) for o, r in by.items()} == want_used
+            _check_levels(got, f"{i}_used")
+            for o, r in by.items():
+                assert r[f"{i}_utilization"] == _ratio(want_used[o], Decimal(
+                    r[f"{i}_measured"])), (month, i, o)
+    # a district's utilization is not the mean of its departments' (weighted by size)
+    top = by["qingdao"]
+    assert top["vcpu_utilization"] == _ratio(Decimal(top["vcpu_used"]),
+                                             Decimal(top["vcpu_measured"]))
+
+
+def test_budgets_roll_up_each_month_under_the_parent_of_that_month(
+        year: tuple[Path, dict[str, str], str], estate: Any) -> None:
+    """The year to date of October: each month's charge walked up that month's parents
+    (the moved department's January and February under 市南区, March on under 市北区),
+    the budgets under October's."""
+    _, homes, moved = year
+    budgets = {d: years[2026].yuan for d, years in
+               accounts.book_for(estate.estate).budgets.items()}
+    assert moved in budgets
+    want = {m: {o: Decimal(0) for o in ("",)} for m in BUDGET}
+    for month in MONTHS[:10]:
+        flat = report(estate.estate, estate.store, "chargeback", Month.parse(month)).data
+        spent = {d["department"]: Decimal(d["total"]) for d in flat["departments"]}
+        parents = _parents(homes, moved, month)
+        for measure, rows in (("spent", spent),
+                              ("budgeted_spent", {d: v for d, v in spent.items()
+                                                  if d in budgets}),
+                              ("unbudgeted_spent", {d: v for d, v in spent.items()
+                                                    if d not in budgets}),
+                              ("left", {d: -v for d, v in spent.items() if d in budgets})):
+            for o, v in _recompute(rows, parents).items():
+                want[measure][o] = want[measure].get(o, Decimal(0)) + v
+    for measure, rows in (("budget", budgets), ("left", budgets)):
+        for o, v in _recompute(dict(rows), _parents(homes, moved, "2026-10")).items():
+            want[measure][o] = want[measure].get(o, Decimal(0)) + v
+    got = rollup_report(estate.estate, estate.store, "budgets", Month.parse("2026-10")).data
+    for measure in BUDGET:
+        have = {r["organisation"]: Decimal(r[measure]) for r in got["organisations"]}
+        assert have == {o: want[measure].get(o, Decimal(0)) for o in have}, measure
+        assert {o for o, v in want[measure].items() if v} <= set(have), measure
+        _check_levels(got, measure)
+    for r in got["organisations"]:
+        assert r["budget_used"] == _ratio(Decimal(r["budgeted_spent"]), Decimal(r["budget"]))
+    # the moved department's months: its district's spend moved with it in March
+    assert got["departments"][moved] == "shibei"
+    flat = json.loads(govcloud("report", "budgets", "--period", "2026-10", "-o", "json",
+                               estate=year[0], env=NOW, check=True).stdout)
+    mine = next(d for d in flat["departments"] if d["department"] == moved)
+    assert Decimal(mine["budget"]) == budgets[moved]
+    assert Decimal(mine["left"]) == budgets[moved] - Decimal(mine["spent"])
+    assert sum((Decimal(d["spent"]) for d in flat["departments"]), Decimal(0)) == \
+        Decimal(next(r for r in got["organisations"] if r["organisation"] == "")["spent"])
+
+
+@pytest.mark.parametrize("kind", ["unit-costs", "utilization", "budgets"])
+def test_the_new_roll_ups_on_the_command_line(year: tuple[Path, dict[str, str], str],
+                                              kind: str) -> None:
+    args = ("report", kind, "--period", "2026-10", "--by", "organisation")
+    text = govcloud(*args, estate=year[0], env=NOW, check=True).stdout
+    assert "    市南区西部街道" in text and "never an average" in text
+    data = json.loads(govcloud(*args, "-o", "json", estate=year[0], env=NOW,
+                               check=True).stdout)
+    assert data["by"] == "organisation" and data["ratios"]
