@@ -228,20 +228,23 @@ def statement_report(ctx: click.Context, period: Month, department: str,
 @report.command()
 @period_option
 @out_folder("open-data", "Folder for the open-data files.")
+@BY
 @click.pass_context
-def publish(ctx: click.Context, period: Month, out: Path) -> None:
+def publish(ctx: click.Context, period: Month, out: Path, by: str) -> None:
     """Write the open-data release of a closed month's per-department spending and savings: a
     Frictionless data package (datapackage.json, CSV with the idle row, JSON), leaving out
-    everything not meant for the public.
+    everything not meant for the public. By organisation: also a table with each
+    organisation's charge, adjustments, legacy cost and saving at every level.
 
     \b
     Example:
       govcloud report publish --period 2026-10 --out open-data/
+      govcloud report publish --period 2026-10 --out open-data/ --by organisation
     """
     from govcloud.books import closing
 
     with session(ctx) as s:
-        files = closing.publish(s.store, period, out)
+        files = closing.publish(s.store, period, out, by == "organisation")
     for f in files:
         click.echo(f"Wrote {f}")
 

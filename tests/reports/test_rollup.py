@@ -363,3 +363,43 @@ def test_the_new_roll_ups_on_the_command_line(year: tuple[Path, dict[str, str], 
     data = json.loads(govcloud(*args, "-o", "json", estate=year[0], env=NOW,
                                check=True).stdout)
     assert data["by"] == "organisation" and data["ratios"]
+
+
+def test_the_open_data_release_by_organisation_adds_up_each_level(
+        year: tuple[Path, dict[str, str], str], tmp_path: Path) -> None:
+    """February closed and published with --by organisation: a valid Frictionless package
+    whose organisation table is the department table walked up February's parents (the
+    moved department still under 市南区), and whose estate row + idle = the month's totals."""
+    root, homes, moved = year
+    govcloud("statement", "close", "--period", "2026-02", estate=root, env=NOW, check=True)
+    out = tmp_path / "open"
+    govcloud("report", "publish", "--period", "2026-02", "--out", str(out), "--by",
+             "organisation", estate=root, env=NOW, check=True)
+    from frictionless import validate
+
+    checked = validate(str(out / "datapackage.json"))
+    assert checked.valid, checked.flatten(["rowNumber", "fieldName", "type", "note"])
+
+    def rows(name: str) -> list[dict[str, str]]:
+        text = (out / name).read_text("utf-8").lstrip("\ufeff")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    departments = [r for r in rows("spending-and-savings-2026-02.csv")
+                   if r["department_id"] != "(idle)"]
+    orgs = {r["organisation_id"]: r for r in rows(
+        "spending-and-savings-by-organisation-2026-02.csv")}
+    parents = _parents(homes, moved, "2026-02")
+    for field in ("monthly_charge_yuan", "adjustment_yuan", "legacy_cost_yuan",
+                  "saving_yuan"):
+        want = _recompute({r["department_id"]: Decimal(r[field]) for r in departments},
+                          parents)
+        assert {o.replace("(top)", ""): Decimal(r[field]) for o, r in orgs.items()
+                if o != "(idle)"} == want, field
+        total = Decimal(orgs["(top)"][field]) + Decimal(orgs["(idle)"][field])
+        assert total == sum((Decimal(r[field]) for r in rows(
+            "spending-and-savings-2026-02.csv")), Decimal(0)), field
+    assert orgs["shinan-west"]["parent_id"] == "shinan" and orgs["shinan"]["level"] == "2"
+    assert orgs["qingdao"]["parent_id"] == "(top)"
+    published = " ".join((out / n).read_text("utf-8") for n in (
+        "spending-and-savings-by-organisation-2026-02.csv", "datapackage.json"))
+    assert not any(f"CC-{d}" in published for d in homes)  # cost centres stay out
