@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from govcloud.books import records as stored
 from govcloud.books.accounts import (
     savings_for,
     statement_for,
@@ -19,6 +20,7 @@ from govcloud.books.accounts import (
 from govcloud.books.budgets import year_to_date
 from govcloud.clock import stamp
 from govcloud.core.model import Estate
+from govcloud.errors import GovcloudError
 from govcloud.estate.organisations import tree_at
 from govcloud.finance.measures import (
     BUDGET,
@@ -125,3 +127,26 @@ _KINDS = {"chargeback": _chargeback, "savings": _savings, "unit-costs": _unit_co
 
 def _placed(levels: list[Level]) -> dict[str, str]:
     return {d: lv.code for lv in levels for d in lv.departments}
+
+
+def organisation_statement(estate: Estate, store: Store, month: Month,
+                           organisation: str) -> str:
+    """An organisation's printable statement for the month (``reports.statement``): its
+    child organisations and own departments as the tree stood at the month's end, each
+    department's line its own statement's figures (a closed month's frozen ones)."""
+    from govcloud.books.accounts import figures as month_figures
+    from govcloud.reports.statement import line_figures, organisation_page
+
+    m = month_figures(estate, store, month)
+    lines = line_figures(m.statement, m.ledger)
+    tree, top = _tree(estate, store, month)
+    levels, _ = roll_up(tree, lines, top)
+    org = next((lv for lv in levels if lv.code == organisation and lv.path), None)
+    if org is None:
+        raise GovcloudError(
+            f"no organisation '{organisation}' above a department billed in {month}",
+            "one of: " + ", ".join(lv.code for lv in levels if lv.path))
+    children = [lv for lv in levels if lv.path[:-1] == org.path and lv.depth == org.depth + 1]
+    frozen = stored.closing(store, month)
+    return organisation_page(m.title, org, children, lines, m.names, m.statement,
+                             frozen.book_digest if frozen else "")

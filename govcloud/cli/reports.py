@@ -203,24 +203,36 @@ def html_report(ctx: click.Context, period: Month, out: Path | None) -> None:
 
 @report.command("statement")
 @period_option
-@click.option("--department", required=True, help="Department id.")
+@click.option("--department", default=None, help="Department id.")
+@click.option("--organisation", default=None, help="Organisation code (a district…): its "
+              "statement, a line per child organisation and per department of its own.")
 @out_file("HTML file to write (default statement-DEPARTMENT-PERIOD.html).")
 @click.pass_context
-def statement_report(ctx: click.Context, period: Month, department: str,
-                     out: Path | None) -> None:
+def statement_report(ctx: click.Context, period: Month, department: str | None,
+                     organisation: str | None, out: Path | None) -> None:
     """Write a department's monthly statement as a printable HTML page: its share of every
-    pool, adjustments, total and saving, with the statement's digest.
+    pool, adjustments, total and saving, with the statement's digest. With --organisation,
+    an organisation's (a district's): its total, each child organisation's line and each of
+    its own departments' (as on their statements), adding up to the fen, by the tree as it
+    stood at the month's end.
 
     \b
     Example:
       govcloud report statement --period 2026-10 --department finance
+      govcloud report statement --period 2026-10 --organisation shinan
     """
     from govcloud.books import accounts
+    from govcloud.books.rollups import organisation_statement
     from govcloud.estate.files import write_bytes
 
+    if (department is None) == (organisation is None):
+        raise click.UsageError("give --department ID or --organisation CODE (one of them)")
     with session(ctx) as s:
-        page = accounts.statement_page(s.estate, s.store, period, department)
-    path = out or Path(f"statement-{department}-{period}.html")
+        if organisation is not None:
+            page = organisation_statement(s.estate, s.store, period, organisation)
+        else:
+            page = accounts.statement_page(s.estate, s.store, period, str(department))
+    path = out or Path(f"statement-{organisation or department}-{period}.html")
     write_bytes(path, page.encode("utf-8"))
     click.echo(f"Wrote {path}.")
 

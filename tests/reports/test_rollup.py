@@ -403,3 +403,65 @@ def test_the_open_data_release_by_organisation_adds_up_each_level(
     published = " ".join((out / n).read_text("utf-8") for n in (
         "spending-and-savings-by-organisation-2026-02.csv", "datapackage.json"))
     assert not any(f"CC-{d}" in published for d in homes)  # cost centres stay out
+
+
+def _lines(page: str) -> dict[str, Decimal]:
+    """A statement page's lines: kind:code → its total (the third figure of the row)."""
+    import re
+
+    return {m[0]: Decimal(re.findall(r'<td class="num">([-\d,.]+)</td>', m[1])[2]
+                          .replace(",", ""))
+            for m in re.findall(r'<tr data-line="([^"]+)">(.*?)</tr>', page)}
+
+
+def _total(page: str) -> Decimal:
+    """The 合计 Total of a department's or an organisation's statement page."""
+    import re
+
+    found = re.search(r'<tfoot>.*?<td class="num"(?: data-total="total")?>([-\d,.]+)</td>'
+                      r'(?:<td class="num" data-total="saving">|</tr>)', page, re.S)
+    assert found, page[-800:]
+    return Decimal(found[1].replace(",", ""))
+
+
+def test_a_district_statement_is_its_children_and_own_departments_to_the_fen(
+        year: tuple[Path, dict[str, str], str], estate: Any, tmp_path: Path) -> None:
+    """March: the moved department's line is on 市北区's statement, no longer on 市南区's;
+    each department's line is its own statement's total, each child's line its roll-up
+    total, and the lines add up to the district's total."""
+    from govcloud.books.rollups import organisation_statement
+
+    root, homes, moved = year
+    m = Month.parse("2026-03")
+    rolled = {r["organisation"]: Decimal(r["total"]) for r in rollup_report(
+        estate.estate, estate.store, "chargeback", m).data["organisations"]}
+    parents = _parents(homes, moved, "2026-03")
+    for org in ("qingdao", "shinan", "shibei"):
+        page = organisation_statement(estate.estate, estate.store, m, org)
+        lines = _lines(page)
+        own = sorted(d for d, p in parents.items() if p == org and d in homes)
+        kids = sorted(c for c, (p, _) in LEVELS.items() if p == org)
+        assert sorted(k for k in lines if k.startswith("department:")) == [
+            f"department:{d}" for d in own]
+        assert sorted(k for k in lines if k.startswith("organisation:")) == [
+            f"organisation:{c}" for c in kids]
+        assert _total(page) == sum(lines.values(), Decimal(0)) == rolled[org], org
+        for c in kids:
+            assert lines[f"organisation:{c}"] == rolled[c]
+        for d in own:
+            mine = accounts.statement_page(estate.estate, estate.store, m, d)
+            assert lines[f"department:{d}"] == _total(mine), d
+    assert f"department:{moved}" in _lines(organisation_statement(
+        estate.estate, estate.store, m, "shibei"))
+    assert f"department:{moved}" in _lines(organisation_statement(
+        estate.estate, estate.store, Month.parse("2026-02"), "shinan"))
+    out = tmp_path / "shinan.html"
+    govcloud("report", "statement", "--period", "2026-03", "--organisation", "shinan",
+             "--out", str(out), estate=root, env=NOW, check=True)
+    assert "市南区 政务云月度对账单" in out.read_text("utf-8")
+    wrong = govcloud("report", "statement", "--period", "2026-03", "--organisation", "nowhere",
+                     estate=root, env=NOW)
+    assert wrong.returncode == 1 and "no organisation 'nowhere'" in wrong.stderr \
+        and "shinan" in wrong.stderr and "Traceback" not in wrong.stderr
+    both = govcloud("report", "statement", "--period", "2026-03", estate=root, env=NOW)
+    assert both.returncode == 2 and "--organisation CODE" in both.stderr
