@@ -47,7 +47,8 @@ def budget_report(estate: Estate, store: Store, month: Month) -> views.Report:
         by = dict(zip(BUDGET, values, strict=True))
         rows.append([d, names.get(d, (d, ""))[0], *values,
                      ratio(by, ("budget_used", "budgeted_spent", "budget"))])
-    shown = [[r[0], r[1], cell(r[2]), cell(r[6]), cell(r[4]),
+    shown = [[r[0], r[1], cell(r[2]) if r[0] in budgets else "—", cell(r[6]),
+              cell(r[4]) if r[0] in budgets else "—",
               "" if r[7] is None else f"{r[7] * 100:.1f}%"] for r in rows]
     text = table(["department", "name", "budget", "spent", "left", "used"], shown, "llrrrr")
     span = f"{months[0][0]} to {months[-1][0]}" if months else f"no month of {month.year}"

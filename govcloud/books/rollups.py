@@ -110,9 +110,10 @@ def _budgets(estate: Estate, store: Store, month: Month) -> views.Report:
     rolls, seen = [], set(budgets)
     for m, spent in months:
         seen |= set(spent)
-        rolls.append(roll_up(_tree(estate, store, m)[0], spend_measures(spent, budgets), ""))
+        rolls.append(roll_up(_tree(estate, store, m)[0], spend_measures(spent, budgets), "",
+                             len(BUDGET)))
     tree, top = _tree(estate, store, month)
-    rolls.append(roll_up(tree, budget_measures(budgets), top))  # last: its names are kept
+    rolls.append(roll_up(tree, budget_measures(budgets), top, len(BUDGET)))  # names kept
     levels = combine([lv for lv, _ in rolls])
     notes = sorted({n for _, said in rolls for n in said})
     placed = {d: p[-1] if p else TOP for d, p in paths(tree, sorted(seen), []).items()}

@@ -109,13 +109,14 @@ def paths(tree: Tree, codes: list[str], notes: list[str]) -> dict[str, tuple[str
     return out
 
 
-def roll_up(tree: Tree, figures: Mapping[str, tuple[Decimal, ...]], top_name: str
-            ) -> tuple[list[Level], list[str]]:
+def roll_up(tree: Tree, figures: Mapping[str, tuple[Decimal, ...]], top_name: str,
+            width: int | None = None) -> tuple[list[Level], list[str]]:
     """Every organisation above a department with ``figures`` (department → one Decimal per
-    measure), top level first, then depth first in code order; and notes on what the tree
-    could not place."""
+    measure; ``width`` measures, when there may be no department), top level first, then
+    depth first in code order; and notes on what the tree could not place."""
     notes: list[str] = []
-    width = len(next(iter(figures.values()), ()))
+    if width is None:
+        width = len(next(iter(figures.values()), ()))
     where = paths(tree, sorted(figures), notes)
     own: dict[tuple[str, ...], list[str]] = {(): []}
     for dep, path in where.items():

@@ -226,9 +226,9 @@ def rollup_table(levels: Sequence[Level], measures: tuple[str, ...],
               *(f"own_{m}" for m in measures), *(f"children_{m}" for m in measures),
               *measures, *(r[0] for r in ratios)]
 
-    def of(values: tuple[Decimal, ...]) -> list[Decimal | None]:
+    def of(values: tuple[Decimal, ...]) -> list[float | None]:  # six decimals, as a number
         total = dict(zip(measures, values, strict=True))
-        return [ratio(total, r) for r in ratios]
+        return [None if v is None else float(v) for v in (ratio(total, r) for r in ratios)]
 
     rows: list[list[Any]] = [[lv.code or "(top)", lv.name, lv.depth, "/".join(lv.path),
                               len(lv.departments), *lv.own, *lv.children, *lv.total,

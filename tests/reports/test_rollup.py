@@ -206,6 +206,20 @@ def test_an_estate_without_a_directory_is_one_level(tmp_path: Path) -> None:
         d["department"] for d in flat["departments"])
     assert Decimal(top["total"]) == sum((Decimal(d["total"]) for d in flat["departments"]),
                                         Decimal(0))
+    # no budget in the price book: every charge is unbudgeted, nothing is used of nothing
+    budgets = json.loads(govcloud("report", "budgets", "--period", "2026-10", "--by",
+                                  "organisation", "-o", "json", estate=root, env=NOW,
+                                  check=True).stdout)
+    months = json.loads(govcloud("report", "budgets", "--period", "2026-10", "-o", "json",
+                                 estate=root, env=NOW, check=True).stdout)["months"]
+    bills = [json.loads(govcloud("report", "chargeback", "--period", m, "-o", "json",
+                                 estate=root, env=NOW, check=True).stdout) for m in months]
+    charged = sum((Decimal(b["platform_cost_plus_adjustments"]) - Decimal(b["idle"])
+                   for b in bills), Decimal(0))
+    [top] = budgets["organisations"]
+    assert "2026-10" in months
+    assert Decimal(top["unbudgeted_spent"]) == Decimal(top["spent"]) == charged
+    assert top["budget_used"] is None and Decimal(top["budget"]) == 0
 
 
 def test_a_parent_unknown_or_a_loop_is_the_top_level_and_said() -> None:
