@@ -43,8 +43,9 @@ def _item_shares(st: Statement, dep_usage: Mapping[str, float], share: Decimal,
     """One department's share of a usage pool divided between the pool's items by its own
     priced usage, to the fen; None when it used none of them."""
     weights = {i: _dec(dep_usage.get(i, 0)) * st.rates[i][0] for i in items
-               if i in st.rates}
-    if sum(weights.values(), ZERO) <= 0:
+               if i in st.rates and dep_usage.get(i)}
+    weights = {i: w for i, w in weights.items() if w > 0}
+    if not weights:
         return None
     return {i: Decimal(v).scaleb(-2) for i, v in split(int(share * 100), weights).items()}
 
