@@ -11,17 +11,19 @@ from pathlib import Path
 
 from govcloud.books import accounts
 from govcloud.books import records as stored
-from govcloud.clock import now
+from govcloud.clock import now, stamp
 from govcloud.core.model import Estate
 from govcloud.core.patterns import check_line
 from govcloud.errors import GovcloudError
 from govcloud.estate.files import write_bytes
+from govcloud.estate.organisations import tree_at
 from govcloud.finance import usage
 from govcloud.finance.chargeback import Adjustment, Statement
 from govcloud.finance.closing import Closing, cited_lines, digest
 from govcloud.finance.period import Month
 from govcloud.finance.rerate import Rating, Rerate
 from govcloud.finance.rerate import diff as rate_diff
+from govcloud.finance.rollup import roll_up
 from govcloud.finance.savings import ledger
 from govcloud.state.store import Store, holder_id
 
@@ -203,16 +205,22 @@ def _amount(yuan: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))  # kept and shown to the fen: -600 as -600.00
 
 
-def publish(store: Store, month: Month, folder: Path) -> list[Path]:
-    """Write a closed month's open-data release into ``folder``."""
-    from govcloud.reports.publish import release
+def publish(store: Store, month: Month, folder: Path, by_organisation: bool = False
+            ) -> list[Path]:
+    """Write a closed month's open-data release into ``folder``; ``by_organisation``: with
+    its table per organisation, rolled up the tree recorded by the month's end."""
+    from govcloud.reports.publish import department_figures, release
 
     c = stored.closing(store, month)
     if c is None:
         accounts.window(month)  # a month not begun cannot be closed: say that instead
         raise GovcloudError(f"{month} is not closed; open figures can still change",
                             f"govcloud statement close --period {month}, then publish")
-    files = release(c.estate, c.names, c.statement, c.ledger, c.book_digest)
+    levels = None
+    if by_organisation:
+        levels, _ = roll_up(tree_at(store, stamp(month.end)),
+                            department_figures(c.statement, c.ledger), c.estate)
+    files = release(c.estate, c.names, c.statement, c.ledger, c.book_digest, levels)
     for name, data in files.items():
         write_bytes(folder / name, data)
     data_name = f"spending-and-savings-{month}.csv"

@@ -47,6 +47,10 @@ def _report(ctx: click.Context, kind: str, period: Month, output: str, out: Path
             from govcloud.books.rollups import rollup_report
 
             rep = rollup_report(s.estate, s.store, kind, period)
+        elif kind == "budgets":
+            from govcloud.books.budgets import budget_report
+
+            rep = budget_report(s.estate, s.store, period)
         else:
             rep = accounts.report(s.estate, s.store, kind, period, detail, output == "xlsx")
     emit_report(rep, output, out, Path(f"govcloud-{period}.xlsx"))
@@ -56,16 +60,21 @@ def _report(ctx: click.Context, kind: str, period: Month, output: str, out: Path
 @period_option
 @output_option(*FORMATS)
 @out_option
+@BY
 @click.pass_context
-def utilization(ctx: click.Context, period: Month, output: str, out: Path | None) -> None:
+def utilization(ctx: click.Context, period: Month, output: str, out: Path | None,
+                by: str) -> None:
     """Per department: allocated vCPU, RAM, disk, volumes, sites, backup GB, antivirus seats,
-    and measured use, for one month (from the state store; no cloud needed).
+    and measured use, for one month (from the state store; no cloud needed). By
+    organisation: each level's allocated and used vCPU, RAM and disk, and its utilization
+    recomputed from them.
 
     \b
     Example:
       govcloud usage collect --period 2026-10 && govcloud report utilization --period 2026-10
+      govcloud report utilization --period 2026-10 --by organisation
     """
-    _report(ctx, "utilization", period, output, out)
+    _report(ctx, "utilization", period, output, out, by=by)
 
 
 @report.command()
@@ -107,19 +116,43 @@ def chargeback(ctx: click.Context, period: Month, from_month: Month | None,
 @period_option
 @output_option(*FORMATS)
 @out_option
+@BY
 @click.pass_context
-def unit_costs(ctx: click.Context, period: Month, output: str, out: Path | None) -> None:
+def unit_costs(ctx: click.Context, period: Month, output: str, out: Path | None,
+               by: str) -> None:
     """What one unit of each billed item (a vCPU-month, a GB of backup, a website, an
     antivirus seat) really cost in a month after the shared pools: each usage pool's cost
     with its idle spread over the units used, the fixed pools spread in proportion, and what
     departments paid per unit. Unit cost × units = cost, and the costs add up to the
-    platform's cost, to the fen.
+    platform's cost, to the fen. By organisation: what each level's departments paid per
+    unit, from its rolled-up charges and units (idle stays the platform's own row).
 
     \b
     Example:
       govcloud report unit-costs --period 2026-10
+      govcloud report unit-costs --period 2026-10 --by organisation
     """
-    _report(ctx, "unit-costs", period, output, out)
+    _report(ctx, "unit-costs", period, output, out, by=by)
+
+
+@report.command()
+@period_option
+@output_option(*FORMATS)
+@out_option
+@BY
+@click.pass_context
+def budgets(ctx: click.Context, period: Month, output: str, out: Path | None,
+            by: str) -> None:
+    """Each department's budget for the year (prices.yaml budgets) against its charges from
+    January to the month, what is left and the share used. By organisation: each month's
+    charges under the organisation the department was in that month.
+
+    \b
+    Example:
+      govcloud report budgets --period 2026-10
+      govcloud report budgets --period 2026-10 --by organisation
+    """
+    _report(ctx, "budgets", period, output, out, by=by)
 
 
 @report.command()
@@ -170,24 +203,36 @@ def html_report(ctx: click.Context, period: Month, out: Path | None) -> None:
 
 @report.command("statement")
 @period_option
-@click.option("--department", required=True, help="Department id.")
+@click.option("--department", default=None, help="Department id.")
+@click.option("--organisation", default=None, help="Organisation code (a district…): its "
+              "statement, a line per child organisation and per department of its own.")
 @out_file("HTML file to write (default statement-DEPARTMENT-PERIOD.html).")
 @click.pass_context
-def statement_report(ctx: click.Context, period: Month, department: str,
-                     out: Path | None) -> None:
+def statement_report(ctx: click.Context, period: Month, department: str | None,
+                     organisation: str | None, out: Path | None) -> None:
     """Write a department's monthly statement as a printable HTML page: its share of every
-    pool, adjustments, total and saving, with the statement's digest.
+    pool, adjustments, total and saving, with the statement's digest. With --organisation,
+    an organisation's (a district's): its total, each child organisation's line and each of
+    its own departments' (as on their statements), adding up to the fen, by the tree as it
+    stood at the month's end.
 
     \b
     Example:
       govcloud report statement --period 2026-10 --department finance
+      govcloud report statement --period 2026-10 --organisation shinan
     """
     from govcloud.books import accounts
+    from govcloud.books.rollups import organisation_statement
     from govcloud.estate.files import write_bytes
 
+    if (department is None) == (organisation is None):
+        raise click.UsageError("give --department ID or --organisation CODE (one of them)")
     with session(ctx) as s:
-        page = accounts.statement_page(s.estate, s.store, period, department)
-    path = out or Path(f"statement-{department}-{period}.html")
+        if organisation is not None:
+            page = organisation_statement(s.estate, s.store, period, organisation)
+        else:
+            page = accounts.statement_page(s.estate, s.store, period, str(department))
+    path = out or Path(f"statement-{organisation or department}-{period}.html")
     write_bytes(path, page.encode("utf-8"))
     click.echo(f"Wrote {path}.")
 
@@ -195,20 +240,23 @@ def statement_report(ctx: click.Context, period: Month, department: str,
 @report.command()
 @period_option
 @out_folder("open-data", "Folder for the open-data files.")
+@BY
 @click.pass_context
-def publish(ctx: click.Context, period: Month, out: Path) -> None:
+def publish(ctx: click.Context, period: Month, out: Path, by: str) -> None:
     """Write the open-data release of a closed month's per-department spending and savings: a
     Frictionless data package (datapackage.json, CSV with the idle row, JSON), leaving out
-    everything not meant for the public.
+    everything not meant for the public. By organisation: also a table with each
+    organisation's charge, adjustments, legacy cost and saving at every level.
 
     \b
     Example:
       govcloud report publish --period 2026-10 --out open-data/
+      govcloud report publish --period 2026-10 --out open-data/ --by organisation
     """
     from govcloud.books import closing
 
     with session(ctx) as s:
-        files = closing.publish(s.store, period, out)
+        files = closing.publish(s.store, period, out, by == "organisation")
     for f in files:
         click.echo(f"Wrote {f}")
 

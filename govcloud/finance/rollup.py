@@ -14,13 +14,14 @@ the tree does not know, or a loop of parents, is the top level too (named in ``n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 ZERO = Decimal(0)
 TOP = ""  # the estate's own row: the top level
+RATIO_PLACES = Decimal("0.000001")  # a ratio of a level's totals, as given
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,18 @@ class Node:
 
 
 Tree = Mapping[str, Node]  # organisation code → its parent and name
+Ratio = tuple[str, str, str]  # its name, the numerator's measure, the denominator's
+
+
+def ratio(total: Mapping[str, Decimal], r: Ratio) -> Decimal | None:
+    """A ratio of one level's rolled-up totals (numerator over denominator, six decimals;
+    None over nothing): recomputed at each level, never an average of the levels below."""
+    _, num, den = r
+    return (total[num] / total[den]).quantize(RATIO_PLACES) if total[den] else None
+
+
+def _str(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
 
 
 @dataclass(frozen=True)
@@ -52,13 +65,18 @@ class Level:
     def total(self) -> tuple[Decimal, ...]:
         return tuple(a + b for a, b in zip(self.own, self.children, strict=True))
 
-    def as_dict(self, measures: tuple[str, ...]) -> dict[str, Any]:
+    def as_dict(self, measures: tuple[str, ...],
+                ratios: Sequence[Ratio] = ()) -> dict[str, Any]:
+        """Its figures by measure; each ratio (name, numerator, denominator) of its totals,
+        to six decimals (None over nothing)."""
+        total = dict(zip(measures, self.total, strict=True))
         return {"organisation": self.code, "name": self.name, "path": list(self.path),
                 "departments": list(self.departments),
                 **{f"own_{m}": str(v) for m, v in zip(measures, self.own, strict=True)},
                 **{f"children_{m}": str(v) for m, v in zip(measures, self.children,
                                                             strict=True)},
-                **{m: str(v) for m, v in zip(measures, self.total, strict=True)}}
+                **{m: str(v) for m, v in total.items()},
+                **{r[0]: _str(ratio(total, r)) for r in ratios}}
 
 
 def parent_of(tree: Tree, code: str, notes: list[str]) -> str:
@@ -91,13 +109,14 @@ def paths(tree: Tree, codes: list[str], notes: list[str]) -> dict[str, tuple[str
     return out
 
 
-def roll_up(tree: Tree, figures: Mapping[str, tuple[Decimal, ...]], top_name: str
-            ) -> tuple[list[Level], list[str]]:
+def roll_up(tree: Tree, figures: Mapping[str, tuple[Decimal, ...]], top_name: str,
+            width: int | None = None) -> tuple[list[Level], list[str]]:
     """Every organisation above a department with ``figures`` (department → one Decimal per
-    measure), top level first, then depth first in code order; and notes on what the tree
-    could not place."""
+    measure; ``width`` measures, when there may be no department), top level first, then
+    depth first in code order; and notes on what the tree could not place."""
     notes: list[str] = []
-    width = len(next(iter(figures.values()), ()))
+    if width is None:
+        width = len(next(iter(figures.values()), ()))
     where = paths(tree, sorted(figures), notes)
     own: dict[tuple[str, ...], list[str]] = {(): []}
     for dep, path in where.items():
@@ -119,6 +138,21 @@ def roll_up(tree: Tree, figures: Mapping[str, tuple[Decimal, ...]], top_name: st
         levels.append(Level(code, name, path, tuple(sorted(own[path])),
                             _sum([figures[d] for d in own[path]], width), kids))
     return levels, sorted(set(notes))
+
+
+def combine(rolls: list[list[Level]]) -> list[Level]:
+    """Several roll-ups of the same measures (months of a year, each on its own tree) added
+    up per organisation: own, children's and total each the sum of its rows, to the fen;
+    its departments all those it had, its name and path the last roll-up's that has it."""
+    by: dict[str, Level] = {}
+    for levels in rolls:
+        for lv in levels:
+            was = by.get(lv.code)
+            by[lv.code] = lv if was is None else Level(
+                lv.code, lv.name, lv.path, tuple(sorted(set(was.departments) | set(
+                    lv.departments))), _sum([was.own, lv.own], len(lv.own)),
+                _sum([was.children, lv.children], len(lv.own)))
+    return sorted(by.values(), key=lambda lv: lv.path)
 
 
 def _sum(rows: list[tuple[Decimal, ...]], width: int) -> tuple[Decimal, ...]:

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from govcloud.finance.chargeback import Statement
+from govcloud.finance.rollup import Level
 from govcloud.finance.savings import Ledger
 from govcloud.reports.tables import Names
 
@@ -66,6 +67,35 @@ FORBIDDEN = ("contact", "cost_centre", "host", "server_name", "address", "cidr",
              "quota")
 
 
+# The roll-up's table (``report publish --by organisation``): one row per organisation at
+# every level of the directory's tree as it stood at the month's end, then the idle row.
+ORG_FIELDS: list[tuple[str, str, str, str, str, str]] = [
+    ("period", "string", "YYYY-MM", "期间", "Period", "Month the figures are for."),
+    ("organisation_id", "string", "", "机构标识", "Organisation id",
+     "The organisation's code in the directory; '(top)' for the whole estate, '(idle)' for "
+     "the platform capacity charged to no department."),
+    ("organisation_name", "string", "", "机构名称", "Organisation name",
+     "Its name in the directory (Chinese)."),
+    ("parent_id", "string", "", "上级机构标识", "Parent organisation id",
+     "The organisation it belonged to at the month's end; '(top)' for a top-level one."),
+    ("level", "integer", "", "层级", "Level", "1 for a top-level organisation, 2 below it…; "
+     "0 for the estate."),
+    ("monthly_charge_yuan", "number", "yuan", "月度分摊费用（元）", "Monthly charge (yuan)",
+     "Its own departments' charges plus its child organisations' (adjustments included)."),
+    ("adjustment_yuan", "number", "yuan", "调整金额（元）", "Adjustment (yuan)",
+     "Of monthly_charge_yuan, the credits and debits made by hand."),
+    ("legacy_cost_yuan", "number", "yuan", "自建成本（元）", "Legacy cost (yuan)",
+     "Its departments' legacy cost counterfactual, all levels below it included."),
+    ("saving_yuan", "number", "yuan", "节约金额（元）", "Saving (yuan)",
+     "Its departments' saving, all levels below it included."),
+    ("closed", "boolean", "", "已结账", "Closed", "True: the month is closed."),
+]
+ORG_MEASURES = ("monthly_charge_yuan", "adjustment_yuan", "legacy_cost_yuan", "saving_yuan")
+ORG_ADDS_UP = ("Each organisation's figure = its own departments' + its child "
+               "organisations', to the fen; the estate's row (level 0) + the idle row = the "
+               "month's totals.")
+
+
 def _num(v: Decimal) -> float:
     return float(v.quantize(Decimal("0.01")))
 
@@ -99,11 +129,38 @@ def records(names: Names, statement: Statement, ledger: Ledger) -> list[dict[str
     return out
 
 
-def table_schema() -> dict[str, Any]:
+def department_figures(statement: Statement, ledger: Ledger
+                       ) -> dict[str, tuple[Decimal, ...]]:
+    """Department → ``ORG_MEASURES`` (what a roll-up of the release adds up)."""
+    saved = {d.department: d for d in ledger.departments}
+    zero = Decimal(0)
+    return {d.department: (d.total, d.adjustment,
+                           saved[d.department].legacy_total if d.department in saved else zero,
+                           saved[d.department].saving if d.department in saved else zero)
+            for d in statement.departments}
+
+
+def organisation_records(levels: list[Level], statement: Statement) -> list[dict[str, Any]]:
+    """One row per organisation (``finance.rollup``'s levels), then the idle row."""
+    period, closed = str(statement.period), statement.closed_at is not None
+    out = [{"period": period, "organisation_id": lv.code or "(top)", "organisation_name":
+            lv.name, "parent_id": lv.path[-2] if len(lv.path) > 1 else "(top)" if lv.path
+            else "", "level": lv.depth,
+            **{m: _num(v) for m, v in zip(ORG_MEASURES, lv.total, strict=True)},
+            "closed": closed} for lv in levels]
+    return [*out, {"period": period, "organisation_id": IDLE_ID,
+                   "organisation_name": "空闲容量（未分摊）", "parent_id": "", "level": 0,
+                   "monthly_charge_yuan": _num(statement.idle), "adjustment_yuan": 0.0,
+                   "legacy_cost_yuan": 0.0, "saving_yuan": _num(-statement.idle),
+                   "closed": closed}]
+
+
+def table_schema(fields: list[tuple[str, str, str, str, str, str]] = PUBLIC_FIELDS,
+                 key: str = "department_id") -> dict[str, Any]:
     return {"fields": [{"name": n, "type": t, "title": f"{zh} {en}",
                         "description": d, **({"unit": u} if u else {})}
-                       for n, t, u, zh, en, d in PUBLIC_FIELDS],
-            "primaryKey": ["period", "department_id"]}
+                       for n, t, u, zh, en, d in fields],
+            "primaryKey": ["period", key]}
 
 
 def dataset(title: str, names: Names, statement: Statement, ledger: Ledger) -> dict[str, Any]:
@@ -155,22 +212,36 @@ def package(title: str, statement: Statement, book_digest: str, data_name: str
 
 
 def release(title: str, names: Names, statement: Statement, ledger: Ledger,
-            book_digest: str = "") -> dict[str, bytes]:
-    """The release's files by name. Writing them is the caller's."""
+            book_digest: str = "", levels: list[Level] | None = None) -> dict[str, bytes]:
+    """The release's files by name; with ``levels`` (the month rolled up the organisation
+    tree), also its table per organisation. Writing them is the caller's."""
     data = dataset(title, names, statement, ledger)
     period = str(statement.period)
     columns = [f[0] for f in PUBLIC_FIELDS]
     data_name = f"spending-and-savings-{period}.csv"
     rows = [[_csv_value(r[n]) for n in columns] for r in data["records"]]
-    return {
+    pkg = package(title, statement, book_digest, data_name)
+    files = {
         data_name: _csv([columns, *rows]),
         "data-dictionary.csv": _csv([["name", "type", "unit", "title_zh", "title_en",
                                       "description"], *PUBLIC_FIELDS]),
-        f"spending-and-savings-{period}.json":
-            json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"),
-        "datapackage.json": json.dumps(package(title, statement, book_digest, data_name),
-                                       ensure_ascii=False, indent=2).encode("utf-8"),
     }
+    if levels is not None:
+        org_name = f"spending-and-savings-by-organisation-{period}.csv"
+        data["organisations"] = organisation_records(levels, statement)
+        data["organisations_check"] = ORG_ADDS_UP
+        files[org_name] = _csv([[f[0] for f in ORG_FIELDS],
+                                *([_csv_value(r[f[0]]) for f in ORG_FIELDS]
+                                  for r in data["organisations"])])
+        pkg["resources"].append({
+            "name": "spending-and-savings-by-organisation", "path": org_name,
+            "profile": "tabular-data-resource", "format": "csv", "mediatype": "text/csv",
+            "encoding": "utf-8-sig", "description": ORG_ADDS_UP,
+            "schema": table_schema(ORG_FIELDS, "organisation_id")})
+    files[f"spending-and-savings-{period}.json"] = json.dumps(
+        data, ensure_ascii=False, indent=2).encode("utf-8")
+    files["datapackage.json"] = json.dumps(pkg, ensure_ascii=False, indent=2).encode("utf-8")
+    return files
 
 
 def _csv_value(v: Any) -> Any:

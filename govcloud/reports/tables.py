@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from govcloud.finance.chargeback import ZERO, Statement, fen
-from govcloud.finance.rollup import Level
+from govcloud.finance.rollup import Level, Ratio, ratio
 from govcloud.finance.savings import Ledger
 from govcloud.finance.unitcost import UnitCost
 from govcloud.finance.utilization import Utilization
@@ -216,16 +216,24 @@ def cost_detail(s: Statement) -> Table:
 
 
 def rollup_table(levels: Sequence[Level], measures: tuple[str, ...],
-                 tail: Sequence[tuple[str, str, tuple[Decimal, ...]]]) -> Table:
+                 tail: Sequence[tuple[str, str, tuple[Decimal, ...]]],
+                 ratios: Sequence[Ratio] = ()) -> Table:
     """One row per organisation (top level first, then depth first): its level, path, how
     many departments of its own, and per measure its own departments', its children's and
-    its total; then the ``tail`` rows (idle, the platform's total) in the total columns."""
+    its total, then each ratio of its totals; then the ``tail`` rows (idle, the platform's
+    total) in the total and ratio columns."""
     header = ["organisation", "name", "level", "path", "departments",
               *(f"own_{m}" for m in measures), *(f"children_{m}" for m in measures),
-              *measures]
+              *measures, *(r[0] for r in ratios)]
+
+    def of(values: tuple[Decimal, ...]) -> list[float | None]:  # six decimals, as a number
+        total = dict(zip(measures, values, strict=True))
+        return [None if v is None else float(v) for v in (ratio(total, r) for r in ratios)]
+
     rows: list[list[Any]] = [[lv.code or "(top)", lv.name, lv.depth, "/".join(lv.path),
-                              len(lv.departments), *lv.own, *lv.children, *lv.total]
-                             for lv in levels]
+                              len(lv.departments), *lv.own, *lv.children, *lv.total,
+                              *of(lv.total)] for lv in levels]
     blank = [None] * (2 * len(measures))
-    rows += [[code, name, None, "", None, *blank, *values] for code, name, values in tail]
+    rows += [[code, name, None, "", None, *blank, *values, *of(values)]
+             for code, name, values in tail]
     return header, rows

@@ -13,7 +13,7 @@ from govcloud.finance import unitcost
 from govcloud.finance.chargeback import Statement
 from govcloud.finance.period import Month, Span
 from govcloud.finance.rerate import Rerate
-from govcloud.finance.rollup import Level
+from govcloud.finance.rollup import Level, Ratio, ratio
 from govcloud.finance.savings import Ledger
 from govcloud.finance.span import FORECAST, FORECAST_METHOD, RECORDED, TO_DATE, SpanTotals
 from govcloud.finance.utilization import Utilization
@@ -278,27 +278,43 @@ def rerate(names: Names, r: Rerate, recorded: bool) -> Report:
 
 def rollup(title: str, period: Month, levels: list[Level], measures: tuple[str, ...],
            tail: list[tuple[str, str, tuple[Decimal, ...]]], placed: dict[str, str],
-           notes: list[str]) -> Report:
+           notes: list[str], ratios: tuple[Ratio, ...] = (),
+           shown: tuple[str, ...] = ()) -> Report:
     """A report rolled up the organisation tree (``finance.rollup``): per organisation its
-    own departments', its children's and its total; ``placed``: department → the
-    organisation it was counted under; ``tail``: the idle and platform rows."""
-    header, rows = tables.rollup_table(levels, measures, tail)
-    # The terminal: the headline measure's own and children's columns, and every total.
-    keep = ["departments", f"own_{measures[-1]}", f"children_{measures[-1]}", *measures]
+    own departments', its children's and its total, and each of ``ratios`` recomputed from
+    its totals; ``placed``: department → the organisation it was counted under; ``tail``:
+    the idle and platform rows. ``shown``: the columns the terminal shows (by default the
+    headline measure's own and children's, and every total)."""
+    header, rows = tables.rollup_table(levels, measures, tail, ratios)
+    keep = list(shown) or ["departments", f"own_{measures[-1]}", f"children_{measures[-1]}",
+                           *measures]
     head, picked = columns(header, rows, keep)
-    shown = [[("  " * (r[2] or 0)) + str(r[1]), *p] for r, p in zip(rows, picked,
-                                                                    strict=True)]
-    text = _text(["name", *head], shown, "l" + "r" * len(head))
+    fine = {i for i, h in enumerate(head) if h in {r[0] for r in ratios}}  # not to the fen
+    shown_rows = [[("  " * (r[2] or 0)) + str(r[1]),
+                   *(f"{v:,.4f}" if i in fine and v is not None else v
+                     for i, v in enumerate(p))] for r, p in zip(rows, picked, strict=True)]
+    text = _text(["name", *head], shown_rows, "l" + "r" * len(head))
     top = levels[0]
     text += (f"\n\n{title} by organisation, {period}: {len(levels)} organisations, each "
              "level's total its own departments' plus its child organisations', to the fen; "
              f"the top level's = every department's ({cell(top.total[-1])}).")
+    if ratios:
+        text += ("\nRatios (" + ", ".join(r[0] for r in ratios) + ") are each level's "
+                 "rolled-up numerator over its rolled-up denominator, never an average.")
     text += "".join(f"\n{n}" for n in notes)
     data = {"period": str(period), "by": "organisation", "measures": list(measures),
-            "organisations": [lv.as_dict(measures) for lv in levels],
+            "ratios": {name: [num, den] for name, num, den in ratios},
+            "organisations": [lv.as_dict(measures, ratios) for lv in levels],
             "departments": placed,
-            **{code.strip("()"): dict(zip(measures, (str(v) for v in values), strict=True))
+            **{code.strip("()"): _tail_dict(measures, values, ratios)
                for code, _, values in tail},
             "notes": notes}
     return Report(period, {f"{title} by organisation": (header, rows)}, data, text,
                   tuple(notes))
+
+
+def _tail_dict(measures: tuple[str, ...], values: tuple[Decimal, ...],
+               ratios: tuple[Ratio, ...]) -> dict[str, Any]:
+    total = dict(zip(measures, values, strict=True))
+    return {**{m: str(v) for m, v in total.items()},
+            **{r[0]: _card(ratio(total, r)) for r in ratios}}

@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 
 from govcloud.applying import engine
-from govcloud.books import metering
+from govcloud.books import accounts, metering
 from govcloud.books.accounts import report
 from govcloud.books.rollups import rollup_report
 from govcloud.clock import stamp
 from govcloud.core.directory import Change, Organisation
 from govcloud.estate import organisations
+from govcloud.finance.measures import BUDGET
 from govcloud.finance.period import Month
 from govcloud.finance.rollup import Node, roll_up
 from govcloud.state.store import Store
@@ -76,11 +77,16 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
                 metering.collect(s.estate, s.store, s.driver, Month.parse(month))
     deps = sorted(p.stem for p in (root / "plans").glob("*.yaml"))
     homes = _grouping(deps)
+    moved = next(d for d, home in homes.items() if home == "shinan")
+    prices = root / "prices.yaml"  # budgets for some: the moved one, one of each district
+    budgeted = {moved, *(next(d for d, h in homes.items() if h == o) for o in HOMES)}
+    prices.write_text(prices.read_text() + "\nbudgets:\n" + "".join(
+        f"  {d}: [{{year: 2026, yuan: {40000 + 1000 * k}.50}}]\n"
+        for k, d in enumerate(sorted(budgeted))))
     first = [Change("add", c, None, _org(c, n, p), "new") for c, (p, n) in LEVELS.items()]
     first += [Change("add", d, None, _org(d, d, home, f"CC-{d}"), "new")
               for d, home in homes.items()]
     _sync(root, BUILT["GOVCLOUD_NOW"], first)
-    moved = next(d for d, home in homes.items() if home == "shinan")
     _sync(root, MOVED, [Change("move", moved, _org(moved, moved, "shinan", f"CC-{moved}"),
                                _org(moved, moved, "shibei", f"CC-{moved}"), "moved")])
     return root, homes, moved
@@ -200,6 +206,20 @@ def test_an_estate_without_a_directory_is_one_level(tmp_path: Path) -> None:
         d["department"] for d in flat["departments"])
     assert Decimal(top["total"]) == sum((Decimal(d["total"]) for d in flat["departments"]),
                                         Decimal(0))
+    # no budget in the price book: every charge is unbudgeted, nothing is used of nothing
+    budgets = json.loads(govcloud("report", "budgets", "--period", "2026-10", "--by",
+                                  "organisation", "-o", "json", estate=root, env=NOW,
+                                  check=True).stdout)
+    months = json.loads(govcloud("report", "budgets", "--period", "2026-10", "-o", "json",
+                                 estate=root, env=NOW, check=True).stdout)["months"]
+    bills = [json.loads(govcloud("report", "chargeback", "--period", m, "-o", "json",
+                                 estate=root, env=NOW, check=True).stdout) for m in months]
+    charged = sum((Decimal(b["platform_cost_plus_adjustments"]) - Decimal(b["idle"])
+                   for b in bills), Decimal(0))
+    [top] = budgets["organisations"]
+    assert "2026-10" in months
+    assert Decimal(top["unbudgeted_spent"]) == Decimal(top["spent"]) == charged
+    assert top["budget_used"] is None and Decimal(top["budget"]) == 0
 
 
 def test_a_parent_unknown_or_a_loop_is_the_top_level_and_said() -> None:
@@ -232,3 +252,230 @@ def test_a_move_is_dated_and_a_store_synced_before_keeps_the_old_parent_before_i
                       "2026-06": "west"}
     assert store.query("SELECT parent FROM organisation_parents ORDER BY at") == [
         ("north",), ("south",), ("west",)]
+
+
+# Unit costs, utilization and budgets (#25): the same year, every level against a recompute
+# written apart from govcloud (each department's figures walked up the test's own parents),
+# each ratio the level's rolled-up numerator over its rolled-up denominator.
+SIX = Decimal("0.000001")
+
+
+def _ratio(num: Decimal, den: Decimal) -> str | None:
+    return None if not den else str((num / den).quantize(SIX))
+
+
+def test_unit_costs_roll_up_and_each_level_s_unit_cost_is_its_own_paid_over_units(
+        year: tuple[Path, dict[str, str], str], estate: Any) -> None:
+    _, homes, moved = year
+    for month in ("2026-01", "2026-03", "2026-10"):
+        m = Month.parse(month)
+        flat = report(estate.estate, estate.store, "chargeback", m).data
+        items = report(estate.estate, estate.store, "unit-costs", m).data["items"]
+        got = rollup_report(estate.estate, estate.store, "unit-costs", m).data
+        parents = _parents(homes, moved, month)
+        by = {r["organisation"]: r for r in got["organisations"]}
+        shares = {d["department"]: sum((Decimal(v) for v in d["by_pool"].values()),
+                                       Decimal(0)) for d in flat["departments"]}
+        assert {o: Decimal(r["paid"]) for o, r in by.items()} == _recompute(shares, parents)
+        for c in (c for c in items if c["item"] != "(no units)"):
+            i = c["item"]
+            units = {d["department"]: Decimal(repr(float(d["usage"].get(i, 0))))
+                     for d in flat["departments"]}
+            assert {o: Decimal(r[f"{i}_units"]) for o, r in by.items()} == _recompute(
+                units, parents), (month, i)
+            _check_levels(got, f"{i}_paid")
+            assert Decimal(by[""][f"{i}_units"]) == Decimal(c["units"]), (month, i)
+            for r in got["organisations"]:
+                assert r[f"{i}_per_unit"] == _ratio(Decimal(r[f"{i}_paid"]),
+                                                    Decimal(r[f"{i}_units"])), (month, i, r)
+        # the top level's pool shares + the idle row = report unit-costs' platform cost
+        assert Decimal(by[""]["paid"]) + Decimal(got["idle"]["paid"]) == Decimal(
+            got["total"]["paid"]) == sum((Decimal(c["cost"]) for c in items), Decimal(0))
+        # every measure's parts make each level's pool shares, to the fen
+        for r in got["organisations"]:
+            parts = [m for m in got["measures"] if m.endswith("_paid")]
+            assert sum((Decimal(r[p]) for p in parts), Decimal(0)) == Decimal(r["paid"]), r
+
+
+def test_utilization_rolls_up_and_is_recomputed_never_averaged(
+        year: tuple[Path, dict[str, str], str], estate: Any) -> None:
+    _, homes, moved = year
+    for month in ("2026-02", "2026-03", "2026-11"):
+        m = Month.parse(month)
+        flat = report(estate.estate, estate.store, "utilization", m).data["departments"]
+        got = rollup_report(estate.estate, estate.store, "utilization", m).data
+        by = {r["organisation"]: r for r in got["organisations"]}
+        parents = _parents(homes, moved, month)
+        for i in ("vcpu", "ram_gb", "disk_gb"):
+            alloc = {d["department"]: Decimal(repr(d["allocated"].get(i, 0))).quantize(
+                Decimal("0.001")) for d in flat}
+            used = {d["department"]: Decimal(repr(d["used"].get(i) or 0)).quantize(
+                Decimal("0.001")) for d in flat}
+            want_alloc, want_used = _recompute(alloc, parents), _recompute(used, parents)
+            assert {o: Decimal(r[i]) for o, r in by.items()} == want_alloc, (month, i)
+            assert {o: Decimal(r[f"{i}_used"]) for o, r in by.items()} == want_used
+            _check_levels(got, f"{i}_used")
+            for o, r in by.items():
+                assert r[f"{i}_utilization"] == _ratio(want_used[o], Decimal(
+                    r[f"{i}_measured"])), (month, i, o)
+    # a district's utilization is not the mean of its departments' (weighted by size)
+    top = by["qingdao"]
+    assert top["vcpu_utilization"] == _ratio(Decimal(top["vcpu_used"]),
+                                             Decimal(top["vcpu_measured"]))
+
+
+def test_budgets_roll_up_each_month_under_the_parent_of_that_month(
+        year: tuple[Path, dict[str, str], str], estate: Any) -> None:
+    """The year to date of October: each month's charge walked up that month's parents
+    (the moved department's January and February under 市南区, March on under 市北区),
+    the budgets under October's."""
+    _, homes, moved = year
+    budgets = {d: years[2026].yuan for d, years in
+               accounts.book_for(estate.estate).budgets.items()}
+    assert moved in budgets
+    want = {m: {o: Decimal(0) for o in ("",)} for m in BUDGET}
+    for month in MONTHS[:10]:
+        flat = report(estate.estate, estate.store, "chargeback", Month.parse(month)).data
+        spent = {d["department"]: Decimal(d["total"]) for d in flat["departments"]}
+        parents = _parents(homes, moved, month)
+        for measure, rows in (("spent", spent),
+                              ("budgeted_spent", {d: v for d, v in spent.items()
+                                                  if d in budgets}),
+                              ("unbudgeted_spent", {d: v for d, v in spent.items()
+                                                    if d not in budgets}),
+                              ("left", {d: -v for d, v in spent.items() if d in budgets})):
+            for o, v in _recompute(rows, parents).items():
+                want[measure][o] = want[measure].get(o, Decimal(0)) + v
+    for measure, rows in (("budget", budgets), ("left", budgets)):
+        for o, v in _recompute(dict(rows), _parents(homes, moved, "2026-10")).items():
+            want[measure][o] = want[measure].get(o, Decimal(0)) + v
+    got = rollup_report(estate.estate, estate.store, "budgets", Month.parse("2026-10")).data
+    for measure in BUDGET:
+        have = {r["organisation"]: Decimal(r[measure]) for r in got["organisations"]}
+        assert have == {o: want[measure].get(o, Decimal(0)) for o in have}, measure
+        assert {o for o, v in want[measure].items() if v} <= set(have), measure
+        _check_levels(got, measure)
+    for r in got["organisations"]:
+        assert r["budget_used"] == _ratio(Decimal(r["budgeted_spent"]), Decimal(r["budget"]))
+    # the moved department's months: its district's spend moved with it in March
+    assert got["departments"][moved] == "shibei"
+    flat = json.loads(govcloud("report", "budgets", "--period", "2026-10", "-o", "json",
+                               estate=year[0], env=NOW, check=True).stdout)
+    mine = next(d for d in flat["departments"] if d["department"] == moved)
+    assert Decimal(mine["budget"]) == budgets[moved]
+    assert Decimal(mine["left"]) == budgets[moved] - Decimal(mine["spent"])
+    assert sum((Decimal(d["spent"]) for d in flat["departments"]), Decimal(0)) == \
+        Decimal(next(r for r in got["organisations"] if r["organisation"] == "")["spent"])
+
+
+@pytest.mark.parametrize("kind", ["unit-costs", "utilization", "budgets"])
+def test_the_new_roll_ups_on_the_command_line(year: tuple[Path, dict[str, str], str],
+                                              kind: str) -> None:
+    args = ("report", kind, "--period", "2026-10", "--by", "organisation")
+    text = govcloud(*args, estate=year[0], env=NOW, check=True).stdout
+    assert "    市南区西部街道" in text and "never an average" in text
+    data = json.loads(govcloud(*args, "-o", "json", estate=year[0], env=NOW,
+                               check=True).stdout)
+    assert data["by"] == "organisation" and data["ratios"]
+
+
+def test_the_open_data_release_by_organisation_adds_up_each_level(
+        year: tuple[Path, dict[str, str], str], tmp_path: Path) -> None:
+    """February closed and published with --by organisation: a valid Frictionless package
+    whose organisation table is the department table walked up February's parents (the
+    moved department still under 市南区), and whose estate row + idle = the month's totals."""
+    root, homes, moved = year
+    govcloud("statement", "close", "--period", "2026-02", estate=root, env=NOW, check=True)
+    out = tmp_path / "open"
+    govcloud("report", "publish", "--period", "2026-02", "--out", str(out), "--by",
+             "organisation", estate=root, env=NOW, check=True)
+    from frictionless import validate
+
+    checked = validate(str(out / "datapackage.json"))
+    assert checked.valid, checked.flatten(["rowNumber", "fieldName", "type", "note"])
+
+    def rows(name: str) -> list[dict[str, str]]:
+        text = (out / name).read_text("utf-8").lstrip("\ufeff")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    departments = [r for r in rows("spending-and-savings-2026-02.csv")
+                   if r["department_id"] != "(idle)"]
+    orgs = {r["organisation_id"]: r for r in rows(
+        "spending-and-savings-by-organisation-2026-02.csv")}
+    parents = _parents(homes, moved, "2026-02")
+    for field in ("monthly_charge_yuan", "adjustment_yuan", "legacy_cost_yuan",
+                  "saving_yuan"):
+        want = _recompute({r["department_id"]: Decimal(r[field]) for r in departments},
+                          parents)
+        assert {o.replace("(top)", ""): Decimal(r[field]) for o, r in orgs.items()
+                if o != "(idle)"} == want, field
+        total = Decimal(orgs["(top)"][field]) + Decimal(orgs["(idle)"][field])
+        assert total == sum((Decimal(r[field]) for r in rows(
+            "spending-and-savings-2026-02.csv")), Decimal(0)), field
+    assert orgs["shinan-west"]["parent_id"] == "shinan" and orgs["shinan"]["level"] == "2"
+    assert orgs["qingdao"]["parent_id"] == "(top)"
+    published = " ".join((out / n).read_text("utf-8") for n in (
+        "spending-and-savings-by-organisation-2026-02.csv", "datapackage.json"))
+    assert not any(f"CC-{d}" in published for d in homes)  # cost centres stay out
+
+
+def _lines(page: str) -> dict[str, Decimal]:
+    """A statement page's lines: kind:code → its total (the third figure of the row)."""
+    import re
+
+    return {m[0]: Decimal(re.findall(r'<td class="num">([-\d,.]+)</td>', m[1])[2]
+                          .replace(",", ""))
+            for m in re.findall(r'<tr data-line="([^"]+)">(.*?)</tr>', page)}
+
+
+def _total(page: str) -> Decimal:
+    """The 合计 Total of a department's or an organisation's statement page."""
+    import re
+
+    found = re.search(r'<tfoot>.*?<td class="num"(?: data-total="total")?>([-\d,.]+)</td>'
+                      r'(?:<td class="num" data-total="saving">|</tr>)', page, re.S)
+    assert found, page[-800:]
+    return Decimal(found[1].replace(",", ""))
+
+
+def test_a_district_statement_is_its_children_and_own_departments_to_the_fen(
+        year: tuple[Path, dict[str, str], str], estate: Any, tmp_path: Path) -> None:
+    """March: the moved department's line is on 市北区's statement, no longer on 市南区's;
+    each department's line is its own statement's total, each child's line its roll-up
+    total, and the lines add up to the district's total."""
+    from govcloud.books.rollups import organisation_statement
+
+    root, homes, moved = year
+    m = Month.parse("2026-03")
+    rolled = {r["organisation"]: Decimal(r["total"]) for r in rollup_report(
+        estate.estate, estate.store, "chargeback", m).data["organisations"]}
+    parents = _parents(homes, moved, "2026-03")
+    for org in ("qingdao", "shinan", "shibei"):
+        page = organisation_statement(estate.estate, estate.store, m, org)
+        lines = _lines(page)
+        own = sorted(d for d, p in parents.items() if p == org and d in homes)
+        kids = sorted(c for c, (p, _) in LEVELS.items() if p == org)
+        assert sorted(k for k in lines if k.startswith("department:")) == [
+            f"department:{d}" for d in own]
+        assert sorted(k for k in lines if k.startswith("organisation:")) == [
+            f"organisation:{c}" for c in kids]
+        assert _total(page) == sum(lines.values(), Decimal(0)) == rolled[org], org
+        for c in kids:
+            assert lines[f"organisation:{c}"] == rolled[c]
+        for d in own:
+            mine = accounts.statement_page(estate.estate, estate.store, m, d)
+            assert lines[f"department:{d}"] == _total(mine), d
+    assert f"department:{moved}" in _lines(organisation_statement(
+        estate.estate, estate.store, m, "shibei"))
+    assert f"department:{moved}" in _lines(organisation_statement(
+        estate.estate, estate.store, Month.parse("2026-02"), "shinan"))
+    out = tmp_path / "shinan.html"
+    govcloud("report", "statement", "--period", "2026-03", "--organisation", "shinan",
+             "--out", str(out), estate=root, env=NOW, check=True)
+    assert "市南区 政务云月度对账单" in out.read_text("utf-8")
+    wrong = govcloud("report", "statement", "--period", "2026-03", "--organisation", "nowhere",
+                     estate=root, env=NOW)
+    assert wrong.returncode == 1 and "no organisation 'nowhere'" in wrong.stderr \
+        and "shinan" in wrong.stderr and "Traceback" not in wrong.stderr
+    both = govcloud("report", "statement", "--period", "2026-03", estate=root, env=NOW)
+    assert both.returncode == 2 and "--organisation CODE" in both.stderr
