@@ -34,7 +34,6 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "request_withdraw": requests.request_withdraw,
     "request_resubmit": requests.request_resubmit,
     "request_comment": requests.request_comment,
-    "queue": requests.queue,
     "queue": requests.queue, "requests_csv": requests.requests_csv,
     "queue_csv": requests.queue_csv,
     # finance
