@@ -20,6 +20,19 @@ def digest(statement: Statement) -> str:
     return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+_STYLE = """<style>
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", sans-serif; margin: 24px;
+       max-width: 900px; color: #111; }
+table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #999;
+       padding: 4px 8px; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tfoot td, tfoot th { font-weight: bold; } .digest { font-family: monospace;
+       font-size: 11px; word-break: break-all; }
+@media print { body { margin: 0; } @page { size: A4; margin: 18mm; } }
+@media screen and (max-width: 40rem) { body { margin: 12px; }
+       table { display: block; overflow-x: auto; } }
+</style>"""  # a phone sees it at its own width
+
+
 def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
          book_digest: str = "", cost_centre: str = "") -> str:
     """``title``: the estate's; ``name``: the department's, which leads the page's title."""
@@ -55,16 +68,9 @@ def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
         f"{saved.consolidated:,.2f}{note} = 节约 saving <b>{saved.saving:,.2f}</b> yuan.</p>")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(name)} {escape(str(st.period))} 政务云月度对账单 monthly statement</title>
-<style>
-body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", sans-serif; margin: 24px;
-       max-width: 900px; color: #111; }}
-table {{ border-collapse: collapse; width: 100%; }} th, td {{ border: 1px solid #999;
-       padding: 4px 8px; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-tfoot td, tfoot th {{ font-weight: bold; }} .digest {{ font-family: monospace;
-       font-size: 11px; word-break: break-all; }}
-@media print {{ body {{ margin: 0; }} @page {{ size: A4; margin: 18mm; }} }}
-</style></head><body>
+{_STYLE}</head><body>
 <h1>{escape(name)} 政务云月度对账单 / monthly statement</h1>
 <p>部门 Department: {escape(department)} · 成本中心 Cost centre: {escape(cost_centre or "—")}
 · 期间 Period: {escape(period_label(st))} · {escape(status)} · 平台 Estate: {escape(title)}</p>
