@@ -76,8 +76,8 @@ def _post_form(c: Any, page: str, cls: str, path: str) -> Any:
 def test_a_follow_up_names_a_quota_request_of_its_own_department(site: Site) -> None:
     c: Any = sign_in(site, account("member"))
     form = c.get(f"/departments/{OWN}/requests/new")
-    payload = {"kind": "quota", "reason": "after another department", "after": site.requests["health"],
-               "quota": {"websites": 3}}
+    payload = {"kind": "quota", "reason": "after another department",
+               "after": site.requests["health"], "quota": {"websites": 3}}
     r = c.post(f"/api/departments/{OWN}/requests", json=payload,
                headers={"x-csrf-token": csrf_of(form.text)})
     assert r.status_code == 400 and "is not a quota request of finance" in r.text, r.text
