@@ -30,6 +30,7 @@ class Flavor:
 class Image:
     name: str
     os: str = ""
+    retiring: bool = False  # still allowed; never the portal's default
 
 
 @dataclass(frozen=True)

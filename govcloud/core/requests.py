@@ -38,6 +38,8 @@ def _common(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
         "department": str_of("The department's id.", IDENT),
         "reason": str_of("Why it is needed (shown to the approvers).", TEXT, minLength=1,
                          maxLength=MAX_REASON),
+        "after": int_of("The quota request filed first to cover this one (its number).", 1,
+                        10**11),
         **fields}, ["kind", "department", "reason", *required])
 
 
@@ -52,7 +54,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         ["server", "count"]),
     "resize": _common({"server": str_of("The server's name.", NAME),
                        "flavor": str_of("The new flavor.", NAME)}, ["server", "flavor"]),
-    "quota": _common({"quota": _PLAN["quota"]}, ["quota"]),
+    "quota": _common({"quota": _PLAN["quota"],
+                      "covers": str_of("The request refused over quota that this quota is "
+                                       "asked for, as JSON: offered again once it is "
+                                       "approved.", maxLength=8000)}, ["quota"]),
     "remove": _common({"server": str_of("A server to remove.", NAME),
                        "website": str_of("A website to remove.", DNS)}, []),
     "backup": _common({"backup": _SERVICES["backup"]}, ["backup"]),

@@ -338,6 +338,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "images": arr_of("Images.", obj_of("An image.", {
                 "name": str_of("Image name.", NAME),
                 "os": str_of("Operating system.", TEXT, default=""),
+                "retiring": {"type": "boolean", "default": False,
+                             "description": "Being retired: still allowed, never the "
+                                            "portal's default, shown last and marked."},
             }, ["name"]), minItems=1),
             "website_suffixes": arr_of("Allowed domain suffixes for hosted websites.",
                                      str_of("A DNS suffix.", DNS), default=[]),

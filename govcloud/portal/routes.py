@@ -139,7 +139,8 @@ ROUTES: tuple[Route, ...] = (
           "A department's requests that match ?q= and ?state=, as CSV.", scoped=True,
           query=REQUEST_QUERY[:-1]),
     Route("/departments/{department}/requests/new", "request_form", "page", FILERS,
-          "The forms for a new request.", scoped=True),
+          "The kinds of request to choose from; with ?kind= that kind's form, filled with "
+          "the department's current settings.", scoped=True, query=("kind",)),
     Route("/departments/{department}/requests/check", "request_check", "form", FILERS,
           "A request's verdict before it is filed.", method="POST", scoped=True),
     Route("/departments/{department}/requests", "request_file", "form", FILERS,

@@ -25,7 +25,9 @@ table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #99
 tfoot td, tfoot th { font-weight: bold; } .digest { font-family: monospace;
        font-size: 11px; word-break: break-all; }
 @media print { body { margin: 0; } @page { size: A4; margin: 18mm; } }
-</style>"""
+@media screen and (max-width: 40rem) { body { margin: 12px; }
+       table { display: block; overflow-x: auto; } }
+</style>"""  # a phone sees it at its own width
 # An organisation's statement: per line its pool shares, adjustments, charge and saving.
 LINE = ("shares", "adjustment", "total", "saving")
 
@@ -34,6 +36,8 @@ def digest(statement: Statement) -> str:
     """The statement's fingerprint: sha256 of its figures as JSON (sorted keys)."""
     body = json.dumps(statement.as_dict(), sort_keys=True, ensure_ascii=False)
     return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
 
 
 def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
@@ -71,6 +75,7 @@ def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
         f"{saved.consolidated:,.2f}{note} = 节约 saving <b>{saved.saving:,.2f}</b> yuan.</p>")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(name)} {escape(str(st.period))} 政务云月度对账单 monthly statement</title>
 {STYLE}</head><body>
 <h1>{escape(name)} 政务云月度对账单 / monthly statement</h1>

@@ -389,9 +389,8 @@ def test_member_journey_in_chromium(keystone: Cloud, tmp_path: Path) -> None:
         assert "退出" in driver.page_source, driver.page_source[:1000]
         driver.get(f"{base}/departments/{OWN}")
         shot(driver, "keystone-1-member-department")
-        driver.get(f"{base}/departments/{OWN}/requests/new")
-        form = driver.find_element(By.XPATH,
-                                   "//form[input[@name='kind' and @value='website']]")
+        driver.get(f"{base}/departments/{OWN}/requests/new?kind=website")
+        form = driver.find_element(By.ID, "request-form")
         from selenium.webdriver.support.ui import Select
 
         form.find_element(By.ID, "w-domain").send_keys("tjj-open.qingdao.gov.cn")

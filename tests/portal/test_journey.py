@@ -108,8 +108,9 @@ def ask(driver: Any, base: str, kind: str, fields: dict[str, str], reason: str,
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    driver.get(f"{base}/departments/finance/requests/new")
-    form = driver.find_element(By.XPATH, f"//form[input[@name='kind' and @value='{kind}']]")
+    driver.get(f"{base}/departments/finance/requests/new")  # the kinds first, then one form
+    follow(driver, driver.find_element(By.XPATH, f"//a[contains(@href, '?kind={kind}')]"))
+    form = driver.find_element(By.ID, "request-form")
     for field_id, value in fields.items():
         element = form.find_element(By.ID, field_id)
         if element.tag_name == "select":

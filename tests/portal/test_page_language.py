@@ -137,11 +137,11 @@ def test_the_sign_in_page_is_all_chinese(site: Site, allowed: set[str]) -> None:
 
 
 @pytest.mark.parametrize("payload", [
-    {"kind": "quota", "quota.cores": "8", "reason": "fewer cores than the servers use"},
+    {"kind": "quota", "quota.cores": "8", "reason": "核数少于服务器所需"},
     {"kind": "website", "website.domain": "survey.tj.qingdao.gov.cn", "website.kind": "php",
-     "website.public": "on", "booleans": "website.public", "reason": "a public site"},
+     "website.public": "on", "booleans": "website.public", "reason": "对外公开的网站"},
     {"kind": "servers", "server.name": "tj-extra", "server.flavor": "c1.small",
-     "server.image": "ubuntu-22.04", "server.count": "1", "reason": "one more server"},
+     "server.image": "ubuntu-22.04", "server.count": "1", "reason": "再加一台服务器"},
 ], ids=["over-quota", "public-site", "new-server"])
 def test_a_verdict_is_all_chinese(site: Site, clients: dict[str, Any], allowed: set[str],
                                   payload: dict[str, str]) -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from govcloud.core.requests import KIND_NAMES
 from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.forms import fields_of, from_api, payload_of
 from govcloud.portal.phrases import phrase
 from govcloud.portal.sessions import Session
+from govcloud.portal.views import choices
 from govcloud.portal.views.paging import Asked, paged, table, window
 from govcloud.portal.views.results import (
     BadBody,
@@ -55,7 +55,7 @@ COLUMNS = ((phrase("number"), lambda r: r["id"]),
            (phrase("kind"), lambda r: r["kind"]), (phrase("requester"), lambda r: r["requester"]),
            (phrase("state"), lambda r: r["state"]),
            (phrase("waiting for"), lambda r: r["waiting_for"] or ""),
-           (phrase("yuan a month"), lambda r: r["cost_delta"] or ""),
+           (phrase("monthly cost (yuan)"), lambda r: r["cost_delta"] or ""),
            (phrase("reason"), lambda r: r["reason"] or ""),
            (phrase("filed at"), lambda r: r["created_at"]))
 
@@ -70,16 +70,56 @@ def requests_csv(p: Portal, who: Session, department: str,
                  ("kind", "state", "waiting for"))
 
 
-def request_form(p: Portal, who: Session, department: str) -> Data:
+# The forms of a new request, by their key in ``?kind=``: the title of the form's page and
+# what it asks for (removing a website is a "remove" request, on a form of its own).
+FORMS = (
+    ("website", phrase("A new website"), phrase("a site on the shared web platform")),
+    ("servers", phrase("New servers"), phrase("virtual machines of a flavor and an image")),
+    ("replicas", phrase("More (or fewer) replicas"), phrase("of a server the department runs")),
+    ("resize", phrase("A resize"), phrase("another flavor for a server")),
+    ("remove", phrase("Remove a server"), phrase("and its data volume")),
+    ("remove-site", phrase("Remove a website"), phrase("and its storage")),
+    ("quota", phrase("More quota"), phrase("room for more servers, storage or websites")),
+    ("backup", phrase("Backup settings"), phrase("on or off, and when backups run")),
+    ("antivirus", phrase("Antivirus settings"), phrase("on or off, and when scans run")),
+)
+TITLES = {key: title for key, title, _ in FORMS}
+ON_SERVERS = ("replicas", "resize", "remove")  # offered when the department has servers
+
+
+def _form_of(payload: Any) -> str | None:
+    """The form a request's payload was typed into."""
+    kind = payload.get("kind") if isinstance(payload, dict) else None
+    if kind == "remove" and payload.get("website"):
+        return "remove-site"
+    return kind if kind in TITLES else None
+
+
+def _form_data(p: Portal, department: str, form: str | None,
+               values: dict[str, Any] | None = None) -> Data:
+    """The data of one kind's form (``form``), filled with ``values`` over its defaults; or,
+    without a form, the kinds to choose from."""
     plan = p.estate.plans.get(department)
     if plan is None:
         raise no_department(department)
-    cat = p.estate.settings.catalogue
-    return {"department": department, "kinds": list(KIND_NAMES),
-            "flavors": sorted(cat.flavors), "images": sorted(cat.images),
-            "servers": [s.name for s in plan.servers],
-            "websites": [w.domain for w in plan.websites],
-            "quota": vars(plan.quota)}
+    if form not in TITLES:
+        return {"department": department, "form": None, "title": "New request",
+                "kinds": [k for k in FORMS if (k[0] not in ON_SERVERS or plan.servers) and
+                          (k[0] != "remove-site" or plan.websites)]}
+    offered = choices.offers(p, department, plan)
+    return {"department": department, "form": form, "title": TITLES[form],
+            "choices": {**offered, "servers": [s.name for s in plan.servers],
+                        "websites": [w.domain for w in plan.websites],
+                        "quota": list(vars(plan.quota)),
+                        "current": {n: {"enabled": s.enabled, "schedule": s.schedule} for n, s in
+                                    (("backup", plan.backup), ("antivirus", plan.antivirus))}},
+            "values": {**offered["defaults"], **(values or {})}}
+
+
+def request_form(p: Portal, who: Session, department: str, query: dict[str, str]) -> Data:
+    """The kinds of request to choose from, or (``?kind=``) that kind's form, filled with the
+    department's current settings and defaults that fit its remaining quota."""
+    return _form_data(p, department, query.get("kind"))
 
 
 def _body_payload(body: dict[str, Any], department: str) -> Any:
@@ -103,10 +143,26 @@ def _body_payload(body: dict[str, Any], department: str) -> Any:
 
 
 def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
+    """A request's verdict; refused, its form again with what was typed (and, over quota,
+    the quota request that covers it)."""
     payload = _body_payload(body, department)
     verdict = assessment.assess(p.estate, department, payload)
-    return {"department": department, "verdict": verdict.as_dict(), "payload": payload,
-            "payload_json": json.dumps(payload, ensure_ascii=False)}
+    out = {"department": department, "verdict": verdict.as_dict(), "payload": payload,
+           "payload_json": json.dumps(payload, ensure_ascii=False)}
+    if verdict.ok:
+        return out
+    form = _form_of(payload)
+    if form is not None:
+        out |= {k: v for k, v in _form_data(p, department, form, choices.flat(payload)).items()
+                if k in ("form", "title", "choices", "values")}
+    over = any(str(e.get("path", "")).startswith("quota") for e in verdict.errors)
+    need = choices.covering(p.estate.plans[department], p.estate.settings.catalogue,
+                            payload) if over else {}
+    if need:  # one click files the quota request that covers it, which keeps this one
+        quota = {"kind": "quota", "department": department, "reason": payload["reason"],
+                 "quota": need, "covers": json.dumps(payload, ensure_ascii=False)}
+        out |= {"covering": quota, "covering_json": json.dumps(quota, ensure_ascii=False)}
+    return out
 
 
 def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Data:
@@ -117,8 +173,20 @@ def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Dat
     return assessment.assess(p.estate, department, payload).as_dict()
 
 
+def _after(p: Portal, department: str, payload: Any) -> None:
+    """A request filed after a quota request names one of its own department's."""
+    after = payload.get("after") if isinstance(payload, dict) else None
+    if after is None or not isinstance(after, int) or isinstance(after, bool):
+        return  # absent, or the request's own check names the field
+    first = records.find(p.store, after)
+    if first is None or first.department != department or first.kind != "quota":
+        raise BadBody(f"after: {after} is not a quota request of {department}",
+                      "name the quota request filed for this one, or leave after out")
+
+
 def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
     payload = _body_payload(body, department)
+    _after(p, department, payload)
     filed = decisions.submit(p.estate, p.store, who.person, payload, "portal")
     if from_api(body):
         return Created(filed.as_dict())
@@ -159,7 +227,26 @@ def request(p: Portal, who: Session, department: str, number: str,
             "may_withdraw": mine and r.state == "waiting" and not r.unwritten(),
             "may_resubmit": mine and r.state == "returned",
             "may_comment": who.person.role != "auditor",
-            "flash": DONE.get((query or {}).get("done", ""))}
+            "flash": DONE.get((query or {}).get("done", "")),
+            **_links(p, r)}
+
+
+def _links(p: Portal, r: records.Request) -> Data:
+    """A quota request's link to the request it was filed for (kept in it as ``covers``,
+    and the requests filed after it: ``after``), and a request's to its quota request."""
+    covers = None
+    if r.kind == "quota" and isinstance(r.payload.get("covers"), str):
+        try:
+            covers = json.loads(r.payload["covers"])
+        except ValueError:
+            covers = None
+    if isinstance(covers, dict):
+        covers = {**covers, "department": r.department, "after": r.id}
+    later = [q.id for q in records.listing(p.store, r.department, limit=500)
+             if q.payload.get("after") == r.id] if covers else []
+    return {"covers": covers if isinstance(covers, dict) else None,
+            "covers_json": json.dumps(covers, ensure_ascii=False) if covers else "",
+            "followed_by": sorted(later), "after": r.payload.get("after")}
 
 
 def request_approve(p: Portal, who: Session, department: str, number: str,
