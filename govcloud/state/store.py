@@ -51,11 +51,12 @@ from govcloud.state.url import locate, redact
 # SQLite's names for a statement the disk failed (SQLITE_IOERR_WRITE and the like included).
 _DISK_FAULTS = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
 # Tables whose rows no derived figure reads: sessions, the audit trail (and its head in
-# meta, with the schema version, the estate's name and the session secret), accounts, API
-# tokens, the lock's holder. Writing them does not move ``Store.version``; a write of any
-# other table sets the meta row VERSION to a new random value in the write's transaction.
+# meta, with the schema version, the estate's name and the session secret), accounts and
+# their second factors, API tokens, the lock's holder. Writing them leaves ``Store.version``
+# (the meta row VERSION, set anew in the transaction of a write of any other table) alone.
 VERSION = "figures_version"
-BOOKKEEPING = frozenset({"sessions", "audit", "meta", "users", "tokens", "lock_holder"})
+BOOKKEEPING = frozenset({"sessions", "audit", "meta", "users", "second_factors", "tokens",
+                         "lock_holder"})
 _WRITE = re.compile(r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|"
                     r"DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 # The schema made sure of before a read (``records.ensure_tables``, ``tokens``): at most an
@@ -386,8 +387,7 @@ class Store:
         for action in actions:
             action()
 
-    def _move_version(self) -> None:
-        """Within the transaction that wrote what a figure reads: a new ``version``."""
+    def _move_version(self) -> None:  # in the transaction that wrote what a figure reads
         if self._changed:
             self.set_meta(VERSION, os.urandom(8).hex())
 

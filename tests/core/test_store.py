@@ -105,8 +105,10 @@ def test_sign_ins_by_any_connection_leave_the_version_alone(url: str, tmp_path: 
     person = users.sign_in(store, "li.wei", "correct horse battery", "127.0.0.1")
     with pytest.raises(users.SignInRefused):
         users.sign_in(store, "li.wei", "wrong password", "127.0.0.1")
+    from govcloud.access import second_factor
     from govcloud.portal import sessions
     sessions.start(store, person)
+    second_factor.begin(store, "li.wei")  # enrolling a second factor
     trail.append(store, "li.wei", "request", "x", "finance", None, None, "", "127.0.0.1")
     assert worker.version() == store.version() == first
     with pytest.raises(RuntimeError):
