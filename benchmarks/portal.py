@@ -312,7 +312,7 @@ def locust(port: int, plan: Path, users: int, seconds: float, out: Path) -> None
     proc = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
          "-u", str(users), "-r", str(max(1, users)), "-t", f"{seconds:g}s",
-         "--stop-timeout", "10", "--host", f"http://127.0.0.1:{port}", "--csv", str(out),
+         "--stop-timeout", "30", "--host", f"http://127.0.0.1:{port}", "--csv", str(out),
          "--loglevel", "WARNING", "--exit-code-on-error", "0"],
         env={**_env(NOW), "GOVCLOUD_BENCH_PLAN": str(plan)}, capture_output=True, text=True,
         stdin=subprocess.DEVNULL)
