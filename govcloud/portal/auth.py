@@ -21,7 +21,10 @@ only when ``routes.allowed`` says the caller's role and department may use the r
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+from collections import OrderedDict
+from typing import Generic, TypeVar
 
 from starlette.authentication import (
     AuthCredentials,
@@ -45,8 +48,53 @@ from govcloud.portal.routes import Route, allowed
 # How often a Keystone person's role assignments are read again while they are signed in
 # (a role removed in Keystone ends their session within this many seconds).
 FOLLOW_SECONDS = 60.0
+# How many sessions' (and Keystone tokens') last reading each worker remembers: the least
+# recently used is forgotten first, so a worker's memory stays bounded however many people
+# sign in, and the people active now are not all asked again at once.
+REMEMBERED = 10_000
 ROUTE = "govcloud.route"  # where the scope names the table's route (set by Admission)
 BAD_TOKEN = "the API token is unknown, revoked or expired, or gives no role here"
+
+
+V = TypeVar("V")
+
+
+class Recent(Generic[V]):
+    """What was read for each key and when: kept for ``size`` keys at most, the least
+    recently used forgotten first; an entry older than the age a reader accepts is forgotten
+    when read. Each worker keeps its own: with N workers a person's roles are read at most N
+    times per FOLLOW_SECONDS."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: str, within: float) -> tuple[V] | None:
+        """The value kept for ``key`` if read less than ``within`` seconds ago."""
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                return None
+            if time.monotonic() - kept[0] >= within:
+                del self._kept[key]
+                return None
+            self._kept.move_to_end(key)
+            return (kept[1],)
+
+    def put(self, key: str, value: V) -> None:
+        with self._lock:
+            self._kept[key] = (time.monotonic(), value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._kept.pop(key, None)
 
 
 class Caller(BaseUser):
@@ -82,8 +130,8 @@ class SignIn:
         self.signer = signer
         # people sign in with the cloud's (Keystone) accounts
         self.keystone = portal.driver.can(Ability.SIGN_IN)
-        self._followed: dict[str, float] = {}  # session token -> when its roles were read
-        self._callers: dict[str, tuple[float, users.Person | None]] = {}  # token digests
+        self._followed: Recent[None] = Recent(REMEMBERED)  # sessions whose roles were read
+        self._callers: Recent[users.Person | None] = Recent(REMEMBERED)  # token digests
         settings = portal.estate.settings.directory
         self.directory = directory.Directory(settings, portal.root) if settings.enabled \
             else None
@@ -108,8 +156,7 @@ class SignIn:
             return self._follow_directory(session, self.directory)
         if not session.person.keystone_id or not self.keystone:
             return session
-        last = self._followed.get(session.token)
-        if last is not None and time.monotonic() - last < FOLLOW_SECONDS:
+        if self._followed.get(session.token, FOLLOW_SECONDS) is not None:
             return session
         estate = portal.estate
         try:
@@ -125,9 +172,7 @@ class SignIn:
                           ) -> sessions.Session | None:
         """A directory person's session, their groups read again when
         ``directory.reread_seconds`` have passed (None once they give no role)."""
-        last = self._followed.get(session.token)
-        if last is not None and \
-                time.monotonic() - last < found.settings.reread_seconds:
+        if self._followed.get(session.token, found.settings.reread_seconds) is not None:
             return session
         try:
             now = found.member(session.person.directory_dn)
@@ -143,7 +188,7 @@ class SignIn:
         portal = self.portal
         if person is None:
             sessions.end(portal.store, session.token)
-            self._followed.pop(session.token, None)
+            self._followed.forget(session.token)
             return None
         self.started(session)
         return self._factor(sessions.Session(person, session.csrf, session.token,
@@ -166,9 +211,7 @@ class SignIn:
     def started(self, session: sessions.Session) -> None:
         """A Keystone or directory person's roles were read just now (at sign-in, or
         followed)."""
-        if len(self._followed) > 10_000:
-            self._followed.clear()
-        self._followed[session.token] = time.monotonic()
+        self._followed.put(session.token, None)
 
     def bearer(self, conn: HTTPConnection) -> sessions.Session | None:
         """The caller of an API route with ``Authorization: Bearer <govcloud API token>``
@@ -185,19 +228,17 @@ class SignIn:
         """A Keystone token's person, checked with Keystone at most every FOLLOW_SECONDS."""
         portal = self.portal
         key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-        seen = self._callers.get(key)
-        if seen is None or time.monotonic() - seen[0] >= FOLLOW_SECONDS:
+        seen = self._callers.get(key, FOLLOW_SECONDS)
+        if seen is None:
             estate = portal.estate
             try:
                 identity = portal.driver.token_identity(token, estate.settings.keystone)
             except DriverError:
                 return None
-            person = users.keystone_caller(portal.store, identity, estate.settings.keystone,
-                                            set(estate.plans)) if identity else None
-            if len(self._callers) > 10_000:
-                self._callers.clear()
-            seen = self._callers[key] = (time.monotonic(), person)
-        person = seen[1] and users.find(portal.store, seen[1].name)  # disabled since?
+            seen = (users.keystone_caller(portal.store, identity, estate.settings.keystone,
+                                          set(estate.plans)) if identity else None,)
+            self._callers.put(key, seen[0])
+        person = seen[0] and users.find(portal.store, seen[0].name)  # disabled since?
         return sessions.Session(person, "", "") if person and not person.disabled else None
 
     def check_password(self, name: str, password: str, client: str

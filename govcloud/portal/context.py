@@ -2,8 +2,9 @@
 driver, all through the engine the CLI uses; and the figures derived from them (a
 department's page, the estate overview, a month's chargeback), made once per change.
 
-A change is anything written to the state store, by this process or another (an apply, a
-usage collection, an approval, a closed month: ``Store.version``), or an edit of the
+A change is a write of what a figure reads to the state store, by this worker or another
+process (an apply, a usage collection, an approval, a closed month; not a sign-in nor a
+session: ``Store.version``, shared by every worker on the store), or an edit of the
 estate's files (plans, settings, prices, policies). The store is asked on every request; the
 files, up to 2,000 plans, are looked at again when the store changed or at least every
 ``FILES_RECHECK`` seconds (a hand edit of a plan file shows within that). A cloud outside the
@@ -29,7 +30,7 @@ FILES_RECHECK = 1.0  # seconds
 CLOUD_RECHECK = 30.0  # seconds
 IN_STORE = frozenset({"sim"})  # drivers whose cloud lives in the state store
 T = TypeVar("T")
-Mark = tuple[int, tuple[int, int], int]
+Mark = tuple[int, str, int]
 
 
 def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:

@@ -48,12 +48,15 @@ from govcloud.state.tables import (
 )
 from govcloud.state.url import locate, redact
 
-# Tables whose rows no derived figure reads: sessions, the audit trail (and its head in
-# meta, with the schema version, the estate's name and the session secret), accounts, API
-# tokens, the lock's holder. Writing them does not move ``Store.version``.
 # SQLite's names for a statement the disk failed (SQLITE_IOERR_WRITE and the like included).
 _DISK_FAULTS = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
-BOOKKEEPING = frozenset({"sessions", "audit", "meta", "users", "tokens", "lock_holder"})
+# Tables whose rows no derived figure reads: sessions, the audit trail (and its head in
+# meta, with the schema version, the estate's name and the session secret), accounts and
+# their second factors, API tokens, the lock's holder. Writing them leaves ``Store.version``
+# (the meta row VERSION, set anew in the transaction of a write of any other table) alone.
+VERSION = "figures_version"
+BOOKKEEPING = frozenset({"sessions", "audit", "meta", "users", "second_factors", "tokens",
+                         "lock_holder"})
 _WRITE = re.compile(r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|"
                     r"DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 # The schema made sure of before a read (``records.ensure_tables``, ``tokens``): at most an
@@ -125,7 +128,7 @@ class Store:
         self.audit = audit
         self._after_commit: list[Callable[[], None]] = []
         self._mutex = threading.RLock()
-        self._writes = 0  # this connection's statements that may change a figure
+        self._changed = False  # the open transaction wrote what a figure reads
         self._lock_file: Any = None
         self._lock_conn: Any = None
         self._in_tx = False
@@ -290,14 +293,14 @@ class Store:
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.kind == "postgresql" else sql
 
-    def _wrote(self, sql: str) -> None:
-        """Count a statement towards ``version`` unless it only writes bookkeeping (any
-        statement that is not a plain write of a bookkeeping table counts)."""
-        if _ENSURE.match(sql):
-            return
-        match = _WRITE.match(sql)
-        if match is None or match.group(1).lower() not in BOOKKEEPING:
-            self._writes += 1
+    def _changes_figures(self, sql: str) -> bool:
+        """Whether ``sql`` writes a table a figure reads (not BOOKKEEPING, nor a schema
+        made sure of); inside a transaction it is noted, and the transaction moves
+        ``version`` when it commits."""
+        match = None if _ENSURE.match(sql) else _WRITE.match(sql)
+        changes = match is not None and match.group(1).lower() not in BOOKKEEPING
+        self._changed |= changes and self._in_tx
+        return changes
 
     @contextlib.contextmanager
     def _disk(self) -> Iterator[None]:
@@ -313,18 +316,26 @@ class Store:
             raise disk.io_error(self.path, exc) from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self._mutex, self._disk():
-            self._wrote(sql)
-            self._conn.execute(self._sql(sql), tuple(params))
+        with self._mutex:
+            if self._changes_figures(sql) and not self._in_tx:
+                with self.transaction():  # the write and the version's move, together
+                    self.execute(sql, params)
+                return
+            with self._disk():
+                self._conn.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._mutex, self._disk():
-            self._wrote(sql)
-            if self.kind == "sqlite":
-                self._conn.executemany(sql, rows)
-            else:
-                with self._conn.cursor() as cur:
-                    cur.executemany(self._sql(sql), rows)
+        with self._mutex:
+            if self._changes_figures(sql) and not self._in_tx:
+                with self.transaction():
+                    self.executemany(sql, rows)
+                return
+            with self._disk():
+                if self.kind == "sqlite":
+                    self._conn.executemany(sql, rows)
+                else:
+                    with self._conn.cursor() as cur:
+                        cur.executemany(self._sql(sql), rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._mutex, self._disk():
@@ -345,6 +356,7 @@ class Store:
                         self._conn.execute("BEGIN IMMEDIATE")
                     try:
                         yield
+                        self._move_version()
                     except BaseException:
                         with contextlib.suppress(sqlite3.OperationalError):
                             self._conn.execute("ROLLBACK")  # none left when SQLite undid it
@@ -354,11 +366,12 @@ class Store:
                 else:
                     with self._conn.transaction():
                         yield
+                        self._move_version()
             except BaseException:
                 self._after_commit.clear()
                 raise
             finally:
-                self._in_tx = False
+                self._in_tx = self._changed = False
             self._committed()
 
     def after_commit(self, action: Callable[[], None]) -> None:
@@ -374,22 +387,17 @@ class Store:
         for action in actions:
             action()
 
-    def version(self) -> tuple[int, int]:
-        """A value that differs whenever something a derived figure reads was written since
-        it was last asked, by this connection or any other (another process's apply, usage
-        collection, approval): for caches of figures derived from the store. This
-        connection's writes of bookkeeping only (a sign-in, a session, an audit record: see
-        BOOKKEEPING) leave it alone, so a portal's sign-ins keep its figures; another
-        process's writes of any table move it, as does anything on PostgreSQL, where the
-        value is the server's next transaction id. SQLite: the database's data version
-        (others' commits) and this connection's count of other writes."""
-        with self._mutex:
-            if self.kind == "sqlite":
-                others = self._conn.execute("PRAGMA data_version").fetchone()[0]
-                return int(others), self._writes
-            row = self._conn.execute(
-                "SELECT txid_snapshot_xmax(txid_current_snapshot())").fetchone()
-            return int(row[0]), 0
+    def _move_version(self) -> None:  # in the transaction that wrote what a figure reads
+        if self._changed:
+            self.set_meta(VERSION, os.urandom(8).hex())
+
+    def version(self) -> str:
+        """A value that moves with every write of what a derived figure reads, by any
+        connection (an apply, a usage collection, an approval; any worker or process), and
+        with nothing else: a sign-in, a session or an audit record keeps every worker's
+        figures. The meta row VERSION, set in the writing transaction (``_move_version``);
+        random, so a store restored from a backup never repeats a value meaning other rows."""
+        return self.get_meta(VERSION) or ""
 
     def close(self) -> None:
         self.unlock()

@@ -75,7 +75,9 @@ def test_the_version_moves_with_every_figure_write_by_anyone_and_not_with_reads(
     portal.applied()
     portal.get_meta("k")
     assert portal.version() == first  # reading changes nothing
-    other.set_meta("k", "by another connection (another process)")
+    other.set_meta("k", "bookkeeping by another connection (another process)")
+    assert portal.version() == first  # no figure reads meta
+    other.record_applied(Resource("project", "water", "water", {"name": "z"}))
     second = portal.version()
     assert second != first
     assert portal.version() == second
@@ -88,25 +90,35 @@ def test_the_version_moves_with_every_figure_write_by_anyone_and_not_with_reads(
     assert portal.version() != third
 
 
-def test_the_portal_s_own_sign_ins_leave_the_version_alone_on_sqlite(tmp_path: Path) -> None:
-    """A sign-in writes a session and audit records only: the portal's figures (keyed on the
-    version) survive it; a write of anything else by the same connection moves it."""
+def test_sign_ins_by_any_connection_leave_the_version_alone(url: str, tmp_path: Path) -> None:
+    """A sign-in writes a session and audit records only: every portal worker's figures
+    (keyed on the version) survive it, whichever worker (connection) took it; a write of
+    anything else moves it. Before, on PostgreSQL any write moved it (the next transaction
+    id), and on SQLite any write by another connection (the data version)."""
     from govcloud.access import users
     from govcloud.audit import trail
 
-    store = Store("sqlite:///" + str(tmp_path / "s.db"), tmp_path)
+    worker = Store(url, tmp_path)
+    store = Store(url, tmp_path)  # another worker, signing people in
     users.add(store, {"finance"}, "li.wei", "member", "finance", "correct horse battery", "t")
-    first = store.version()
+    first = worker.version()
     person = users.sign_in(store, "li.wei", "correct horse battery", "127.0.0.1")
     with pytest.raises(users.SignInRefused):
         users.sign_in(store, "li.wei", "wrong password", "127.0.0.1")
+    from govcloud.access import second_factor
     from govcloud.portal import sessions
     sessions.start(store, person)
+    second_factor.begin(store, "li.wei")  # enrolling a second factor
     trail.append(store, "li.wei", "request", "x", "finance", None, None, "", "127.0.0.1")
-    assert store.version() == first
+    assert worker.version() == store.version() == first
+    with pytest.raises(RuntimeError):
+        with store.transaction():  # rolled back: nothing moved
+            store.record_applied(Resource("project", "finance", "finance", {"name": "x"}))
+            raise RuntimeError("undone")
+    assert worker.version() == first
     with store.transaction():
         store.record_applied(Resource("project", "finance", "finance", {"name": "x"}))
-    assert store.version() != first
+    assert worker.version() == store.version() != first
 
 
 def test_lock_is_exclusive_names_holder_and_can_be_waited_for(url: str, tmp_path: Path) -> None:
