@@ -41,13 +41,16 @@ class Session(FastHttpUser):
     def on_start(self) -> None:
         index = next(_NEXT)
         kept = PLAN["sessions"][index % len(PLAN["sessions"])]
-        self.who = Account(kept["name"], kept["role"], kept["department"])
+        self.who = Account(kept["name"], kept["role"], kept["department"],
+                           kept.get("scope") or "")
+        # a district's overseer: the departments of the district (--districts)
+        self.departments = PLAN["reach"].get(self.who.scope) or PLAN["departments"]
         self.cookie = {"Cookie": kept["cookie"]}
         self.rng = random.Random(PLAN["seed"] + index)
 
     @task
     def page(self) -> None:
-        kind, path = choose(self.who, PLAN["departments"], self.rng)
+        kind, path = choose(self.who, self.departments, self.rng)
         with self.client.get(path, name=kind, headers=self.cookie, allow_redirects=False,
                              catch_response=True) as answer:
             if answer.status_code != 200:

@@ -41,7 +41,7 @@ FIGURES = {
     "estate_gen": r"estate-3$",
     "exporter_load": r"burst 1: 5 concurrent scrapes: p50 \d+ ms, p95 \d+ ms",
     "placement": r"\[ok\] hard instances: within 1 host of the optimum",
-    "portal": r"department +\d+ +0 +\d+ +\d+",
+    "portal": r"department +\d+ +0 +\d+ +\d+[\s\S]*district +\d+ +0 +\d+ +\d+",
     "startup": r"govcloud --version +[\d.]+ +≤ 0\.10",
     "validate_plan": r"servers +govcloud plan -o json +[\d.]+ +[\d.]+ +[\d.]+×",
 }
