@@ -169,7 +169,7 @@ def new(ctx: click.Context, file: str, as_: str, dry_run: bool, output: str) -> 
     data = _payload(file)
     with _opened(ctx) as (estate, store):
         person = _person(store, as_)
-        department = decisions.may_file(person, data)  # the dry run asks it too
+        department = decisions.may_file(person, data, estate, store)  # the dry run too
         if dry_run:
             verdict = assessment.assess(estate, str(department or ""), data).as_dict()
             emit_json(verdict) if output == "json" else click.echo(_verdict_text(verdict))

@@ -23,7 +23,7 @@ from govcloud.core.model import Estate
 from govcloud.core.patterns import check_line
 from govcloud.core.roles import with_article
 from govcloud.errors import GovcloudError, LockHeld
-from govcloud.estate import planwrites
+from govcloud.estate import organisations, planwrites
 from govcloud.requests import deciders, life, notify
 from govcloud.requests.assessment import Verdict, assess, digest, plan_text
 from govcloud.requests.records import Request, decide, find, insert, listing, save
@@ -60,7 +60,7 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
     that the rules approve at once is written to the plan file now, or, when the file cannot
     take the write now, by the next command that can (``NotWritten`` says why, and what
     then)."""
-    department = may_file(person, payload)
+    department = may_file(person, payload, estate, store)
     write_approved(estate, store, source)
     verdict = assess(estate, str(department or ""), payload)
     if not verdict.ok:
@@ -103,9 +103,12 @@ def _filed(chain: dict[str, Any]) -> dict[str, Any]:
     return {"chain": chain.get("roles", [])}
 
 
-def may_file(person: Person, payload: Any) -> Any:
+def may_file(person: Person, payload: Any, estate: Estate | None = None,
+             store: Store | None = None) -> Any:
     """The department ``payload`` is for, when ``person`` may file it (filing and its dry
-    run ask the same); else RequestRefused with who may."""
+    run ask the same); else RequestRefused with who may. A person scoped to an organisation
+    files only for the departments under it (given the estate and the store to read the
+    tree from)."""
     department = payload.get("department") if isinstance(payload, dict) else None
     if person.role not in FILERS:
         raise RequestRefused(f"{with_article(person.role)} does not file requests",
@@ -113,6 +116,12 @@ def may_file(person: Person, payload: Any) -> Any:
     if person.department is not None and department != person.department:
         raise RequestRefused(f"{person.name} files requests for {person.department} only",
                              f'set "department": "{person.department}"')
+    if person.subtree and estate is not None and store is not None:
+        reach = organisations.reach(store, person.subtree, estate.plans) or frozenset()
+        if department not in reach:
+            raise RequestRefused(f"{person.name} files requests for the departments under "
+                                 f"{person.subtree} only, not {str(department)[:64]!r}",
+                                 "name one of them in \"department\"")
     return department
 
 

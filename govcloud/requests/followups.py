@@ -64,7 +64,7 @@ def resubmit(estate: Estate, store: Store, person: Person, n: int, payload: Any,
     r = _own(store, person, n, "returned", "files")
     if isinstance(payload, dict):
         payload = {**payload, "department": r.department}
-    may_file(person, payload)
+    may_file(person, payload, estate, store)
     verdict = assess(estate, r.department, payload)
     if not verdict.ok:
         first = verdict.errors[0] if verdict.errors else {"message": "invalid"}

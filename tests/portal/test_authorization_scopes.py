@@ -196,3 +196,27 @@ def test_lists_reports_and_records_hold_only_the_district(clients: dict[str, Any
     audit = clients["auditor"].get("/api/audit").json()["entries"]
     assert audit and {e["department"] for e in audit} <= set(INSIDE), \
         {e["department"] for e in audit}
+
+
+def test_a_scoped_operator_files_only_for_the_district(district: Site,
+                                                      clients: dict[str, Any]) -> None:
+    """Trial of #25: a district operator posted to an inside department's address with a
+    body naming a department outside the district, and the request was filed for it. The
+    body's department must be the address's; and filing (portal, CLI, resubmit: one
+    decisions.may_file) refuses a department outside the scope."""
+    from govcloud.applying import engine
+    from govcloud.requests import decisions
+
+    c = clients["operator"]
+    csrf = csrf_of(c.get("/").text)
+    body = {"kind": "quota", "department": OTHER, "reason": "smuggle", "quota": {"cores": 6}}
+    r = c.post(f"/api/departments/{OWN}/requests", json=body, headers={"x-csrf-token": csrf})
+    assert r.status_code == 400 and OTHER in r.text, r.text[:300]
+    with engine.records(district.estate) as (est, store):
+        person = users.find(store, scoped("operator"))
+        assert person is not None and person.subtree == DISTRICT
+        with pytest.raises(decisions.RequestRefused, match=f"under {DISTRICT} only"):
+            decisions.may_file(person, body, est, store)
+        assert decisions.may_file(person, {**body, "department": OWN}, est, store) == OWN
+        filed = [r for r in decisions.listing(store, OTHER) if r.requester == person.name]
+    assert filed == []

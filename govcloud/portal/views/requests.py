@@ -138,6 +138,11 @@ def _body_payload(body: dict[str, Any], department: str) -> Any:
         payload = body["_json"]
         if isinstance(payload, dict) and "department" not in payload:
             payload = {**payload, "department": department}
+        if isinstance(payload, dict) and payload["department"] != department:
+            raise BadBody(f"the body's department {str(payload['department'])[:64]!r} is not "
+                          f"{department!r}, the one the address names",
+                          f"send it to /api/departments/{department}/requests with "
+                          f'"department": "{department}", or leave "department" out')
         return payload
     return payload_of({k: v for k, v in body.items() if isinstance(v, str)}, department)
 
