@@ -24,6 +24,8 @@ OVERSIGHT = frozenset({"operator", "finance", "auditor"})
 FILERS = frozenset({"member", "approver", "operator"})  # who files requests
 DECIDERS = frozenset({"approver", "finance", "operator"})  # who approves or rejects them
 CLOSERS = frozenset({"finance"})  # who closes a month
+# What acts on every department at once: not for a person scoped to an organisation.
+WHOLE_ESTATE = frozenset({"statement_close_form", "statement_close"})
 COMMENTERS = FILERS | DECIDERS  # who comments on a request (an auditor reads)
 LIST_QUERY = ("q", "page")  # a list's search and page (views.paging)
 REQUEST_QUERY = ("q", "state", "page")
@@ -251,6 +253,8 @@ def allowed(route: Route, role: str, own: str | None, department: str | None,
     if route.public:
         return True
     if role not in route.roles:
+        return False
+    if reach is not None and route.name in WHOLE_ESTATE:
         return False
     if not route.scoped:
         return True

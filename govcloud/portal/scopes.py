@@ -15,6 +15,14 @@ from govcloud.portal.context import Portal
 from govcloud.reports.views import Report
 
 T = TypeVar("T")
+# A finance report's figures about the whole estate, which a scoped person does not see
+# (None: shown as nothing), its lists about every department's share of each pool (emptied),
+# and the workbook's sheets about the platform that are kept (the prices, the same for all).
+ESTATE_WIDE = frozenset({"platform_cost", "idle", "charged", "adjusted",
+                         "platform_cost_plus_adjustments", "legacy_total",
+                         "consolidated_total", "saving", "saving_per_year"})
+ESTATE_LISTS = frozenset({"pools", "hours", "hosts", "adjustments"})
+PLATFORM_SHEETS = frozenset({"Rate card"})
 
 
 def reach(p: Portal, person: Person) -> frozenset[str] | None:
@@ -44,17 +52,22 @@ def only(p: Portal, person: Person, items: Iterable[T], department: Any) -> list
 def limited(p: Portal, person: Person, rep: Report) -> Report:
     """A finance report as a scoped person may read it: in every sheet by department, the
     rows of their departments with a total of those (the estate's rows, idle capacity and
-    the others' rows left out); the sheets about the platform (rate card, pools) as they
-    are. Unscoped: ``rep`` itself."""
+    the others' rows left out); of the sheets about the platform only the rate card (the
+    pools, hours and unit costs hold the estate's totals and every department's share);
+    the estate's totals in its data none (trial of #25). Unscoped: ``rep`` itself."""
     allowed = reach(p, person)
     if allowed is None:
         return rep
     sheets = {name: _rows_within(header, rows, allowed)
-              for name, (header, rows) in rep.sheets.items()}
+              for name, (header, rows) in rep.sheets.items()
+              if (header and header[0] == "department") or name in PLATFORM_SHEETS}
     data = rep.data
-    if isinstance(data, dict) and isinstance(data.get("departments"), list):
-        data = {**data, "departments": [d for d in data["departments"]
-                                        if d.get("department") in allowed]}
+    if isinstance(data, dict):
+        data = {**data, **{k: None for k in ESTATE_WIDE if k in data},
+                **{k: type(data[k])() for k in ESTATE_LISTS if k in data}}
+        if isinstance(data.get("departments"), list):
+            data["departments"] = [d for d in data["departments"]
+                                   if d.get("department") in allowed]
     return Report(rep.period, sheets, data, "", rep.notes)
 
 

@@ -220,3 +220,36 @@ def test_a_scoped_operator_files_only_for_the_district(district: Site,
         assert decisions.may_file(person, {**body, "department": OWN}, est, store) == OWN
         filed = [r for r in decisions.listing(store, OTHER) if r.requester == person.name]
     assert filed == []
+
+
+def test_a_scoped_finance_officer_sees_no_estate_totals_and_closes_no_month(
+        district: Site, clients: dict[str, Any]) -> None:
+    """Trial of #25: a district's finance officer read the estate's platform cost, idle
+    capacity and charged total in the chargeback, savings and statements (page, API, XLSX:
+    the pools and unit-costs sheets), and could close the whole estate's month."""
+    unscoped = sign_in(district, "finance.one")
+    whole = unscoped.get("/api/finance/chargeback").json()
+    estate_figures = {whole["platform_cost"], whole["idle"], whole["charged"]}
+    assert all(Decimal(v) > 0 for v in estate_figures)
+    finance = clients["finance"]
+    report = finance.get("/api/finance/chargeback").json()
+    assert report["platform_cost"] is None and report["idle"] is None
+    assert report["pools"] == [] and report["charged"] is None
+    savings = finance.get("/api/finance/savings").json()
+    assert savings["legacy_total"] is None and savings["saving"] is None
+    for path in ("/api/finance/statements", "/finance/statements", "/finance/chargeback",
+                 f"/finance/chargeback?period={PERIOD}"):
+        text = finance.get(path).text
+        shown = {v for v in estate_figures if v in text or f"{Decimal(v):,.2f}" in text}
+        assert shown == set(), (path, shown)
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(finance.get("/finance/chargeback.xlsx").content))
+    cells = {f"{v:.2f}" if isinstance(v, float) else str(v) for ws in book.worksheets
+             for row in ws.iter_rows(values_only=True) for v in row}
+    assert not estate_figures & cells, estate_figures & cells
+    csrf = csrf_of(finance.get("/").text)
+    r = finance.post(f"/api/finance/statements/{PERIOD}/close", json={},
+                     headers={"x-csrf-token": csrf})
+    assert r.status_code in (403, 404), r.text[:300]
+    assert finance.get(f"/finance/statements/{PERIOD}/close").status_code in (403, 404)

@@ -181,7 +181,7 @@ def test_history_names_who_asked_and_who_approved(site: Site) -> None:
         (number, account("member"), [f"{account('operator')} (operator)"])]
     assert first["requests"] == []  # the estate's first apply applied no request
     ops = c.get("/operations?lang=en").text
-    assert f'requests/{number}">#{number}</a> asked by {account("member")}' in ops
+    assert f'requests/{number}">request {number}</a> asked by {account("member")}' in ops
     text = govcloud("history", estate=site.estate, env=NOW, check=True).stdout
     assert (f"request {number} ({OWN}, quota) asked by {account('member')}, approved by "
             f"{account('operator')} (operator)") in text

@@ -95,14 +95,17 @@ def statements(p: Portal, who: Session, query: dict[str, str] | None = None) -> 
         except GovcloudError as exc:
             rows.append({"period": period, "state": "no usage", "missing": exc.render()})
             continue
+        whole = who.person.subtree == ""  # a scoped person: not the estate's figures
         rows.append({"period": period, "state": state_of(month, st),
                      "closed_at": frozen.closed_at if frozen else None,
                      "closed_by": frozen.closed_by if frozen else None,
-                     "platform_cost": str(st.platform_cost),
-                     "charged": str(st.shared()), "idle": str(st.idle),
-                     "adjustments": str(st.adjusted())})
+                     "platform_cost": str(st.platform_cost) if whole else None,
+                     "charged": str(st.shared()) if whole else None,
+                     "idle": str(st.idle) if whole else None,
+                     "adjustments": str(st.adjusted()) if whole else None})
     closed = (query or {}).get("closed", "")
-    return {"statements": rows, "may_close": who.person.role in CLOSERS,
+    return {"statements": rows,
+            "may_close": who.person.role in CLOSERS and not who.person.subtree,
             "closed": closed if closed in periods else ""}  # after closing: say it
 
 
