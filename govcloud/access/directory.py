@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,7 +270,7 @@ LOCKED_MESSAGE = ("your directory account is locked (after repeated wrong passwo
 
 
 def sign_in(store: Store, name: str, password: str, source: str, directory: Directory,
-            departments: set[str]) -> Person:
+            departments: set[str], organisations: Collection[str] = ()) -> Person:
     """The person ``name`` if the directory takes ``password`` for them and their groups
     give them a portal role; else SignInRefused, recorded as a local account's is. Their
     row is made or brought up to date (audited, actor "directory")."""
@@ -293,7 +293,7 @@ def sign_in(store: Store, name: str, password: str, source: str, directory: Dire
         raise refuse(found.login or users.UNKNOWN,
                      "wrong password" if found.dn else "unknown user", *users.WRONG)
     users.throttle(store, found.login, source)  # a lock holds however the name was typed
-    decision = decide(found, directory.settings, departments)
+    decision = decide(found, directory.settings, departments, organisations)
     refusal: tuple[str, str, str, str] | None = None
     with store.transaction():
         before = users.find(store, found.login)
@@ -314,13 +314,13 @@ def sign_in(store: Store, name: str, password: str, source: str, directory: Dire
 
 
 def follow(store: Store, person: Person, now: Member | None, directory: Directory,
-           departments: set[str]) -> Person | None:
+           departments: set[str], organisations: Collection[str] = ()) -> Person | None:
     """``person`` (a directory person) with the role their groups give now, updated and
     audited if it changed; None when they have none any more, or their entry is gone or
     locked (``now`` None), so their session ends."""
     if now is None:
         return None
-    decision = decide(now, directory.settings, departments)
+    decision = decide(now, directory.settings, departments, organisations)
     if decision.role is None:
         return None
     with store.transaction():

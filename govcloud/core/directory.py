@@ -312,14 +312,17 @@ class Member:
     groups: tuple[str, ...]
 
 
-def decide(member: Member, settings: DirectorySettings,
-           departments: Iterable[str]) -> grants.RoleDecision:
+def decide(member: Member, settings: DirectorySettings, departments: Iterable[str],
+           organisations: Iterable[str] = ()) -> grants.RoleDecision:
     """The portal role ``member``'s groups give them (``core.grants.decide``'s rules: an
     oversight role outranks a department role; a department role is in the person's own
     organisation, which must be a department of the estate). A group of
     ``groups.scoped_roles`` gives its role limited to the person's organisation's subtree;
-    an unscoped oversight role outranks it, and it outranks a department role."""
-    scoped = _scoped(member, settings)
+    an unscoped oversight role outranks it, and it outranks a department role. The
+    person's organisation must be one govcloud knows (``organisations``: the synced ones
+    still in the directory, or a department): a scope govcloud cannot read is refused."""
+    departments = set(departments)
+    scoped = _scoped(member, settings, departments | set(organisations))
     if scoped is not None and not any(
             settings.groups.roles.get(g) in ROLES and settings.groups.roles.get(g)
             not in DEPARTMENT_ROLES for g in member.groups):
@@ -340,16 +343,25 @@ def decide(member: Member, settings: DirectorySettings,
             None, refusal="your directory account is in no group that gives access to this "
             "portal, or your organisation has no department here",
             fix="ask the directory's administrators to add you to a govcloud group "
-            f"({', '.join(sorted(settings.groups.roles))})")
+            f"({', '.join(sorted({*settings.groups.roles, *settings.groups.scoped_roles}))})"
+            ", with your organisation's code")
     return decision
 
 
-def _scoped(member: Member, settings: DirectorySettings) -> grants.RoleDecision | None:
+def _scoped(member: Member, settings: DirectorySettings, known: set[str]
+            ) -> grants.RoleDecision | None:
     """The role a scoped group gives ``member``, limited to their organisation (the first
-    of ``grants.RANK`` they hold); None: no scoped group, or no organisation to scope to."""
+    of ``grants.RANK`` they hold); None: no scoped group, or no organisation to scope to; a
+    refusal when their organisation is not one of ``known``."""
     held = {settings.groups.scoped_roles[g] for g in member.groups
             if g in settings.groups.scoped_roles}
     if not held or not member.organisation:
         return None
+    if member.organisation not in known:
+        return grants.RoleDecision(
+            None, refusal=f"your organisation {member.organisation[:64]!r} (the directory's "
+            f"{settings.people.organisation}) is not one govcloud knows",
+            fix="ask an operator to run govcloud directory sync, or the directory's "
+            "administrators to correct your organisation's code")
     role = next(r for r in grants.RANK if r in held)
     return grants.RoleDecision(role, None, subtree=member.organisation)

@@ -127,7 +127,7 @@ def plan(root: Path) -> SyncPlan:
     try:
         changes = plan_sync(orgs, known(store))
         departments = set(checked.plans) | {o.code for o in orgs if o.department}
-        roles = role_changes(store, members, found, departments)
+        roles = role_changes(store, members, found, departments, {o.code for o in orgs})
     finally:
         store.close()
     skeletons = [c.code for c in changes if c.action in ("add", "return", "update") and
@@ -155,7 +155,7 @@ def _cost_centres(orgs: list[Organisation], checked: Checked
 
 
 def role_changes(store: Store, members: Iterable[Member], found: Directory,
-                 departments: set[str]) -> list[RoleChange]:
+                 departments: set[str], codes: Iterable[str] = ()) -> list[RoleChange]:
     """The directory people with a row here whose groups now give another role."""
     by_dn = {dn_key(m.dn): m for m in members}
     out = []
@@ -163,7 +163,7 @@ def role_changes(store: Store, members: Iterable[Member], found: Directory,
         if not person.directory_dn:
             continue
         member = by_dn.get(dn_key(person.directory_dn))
-        decision = decide(member, found.settings, departments) if member else None
+        decision = decide(member, found.settings, departments, codes) if member else None
         after = (decision.role, decision.department) if decision and decision.role else None
         scope = (person.subtree, decision.subtree if decision and decision.role else "")
         if after != (person.role, person.department) or (after and scope[0] != scope[1]):

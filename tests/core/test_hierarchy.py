@@ -39,7 +39,7 @@ def test_a_scoped_group_gives_its_role_in_the_persons_organisation() -> None:
     deps = {"finance", "water"}
 
     def decided(groups: tuple[str, ...], org: str = "shinan") -> tuple[str | None, str]:
-        d = decide(Member("x", "uid=x", "X", "", org, groups), settings, deps)
+        d = decide(Member("x", "uid=x", "X", "", org, groups), settings, deps, {"shinan"})
         return d.role, d.subtree
 
     assert decided(("govcloud-org-operators",)) == ("operator", "shinan")
@@ -50,6 +50,16 @@ def test_a_scoped_group_gives_its_role_in_the_persons_organisation() -> None:
     assert decided(("govcloud-org-auditors", "govcloud-members"), "finance") == \
         ("auditor", "finance")
     assert decided(("govcloud-org-operators",), org="") == (None, "")  # no organisation
+    # trial of #25: an organisation govcloud does not know (never synced, retired, or a
+    # filter written into departmentNumber) gives no scope and no role: refused, saying why
+    for org in ("*)(uid=*", "shinann"):
+        d = decide(Member("x", "uid=x", "X", "", org, ("govcloud-org-operators",)), settings,
+                   deps, {"shinan"})
+        assert d.role is None and "is not one govcloud knows" in d.refusal, d
+        assert "directory sync" in d.fix
+    plain = decide(Member("x", "uid=x", "X", "", "", ("govcloud-org-operators",)), settings,
+                   deps)
+    assert plain.role is None and "govcloud-org-operators" in plain.fix  # the groups named
 
 
 def test_a_scope_is_checked_like_a_department() -> None:
