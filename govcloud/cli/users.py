@@ -43,7 +43,7 @@ def _password(name: str, from_stdin: bool) -> str:
 @click.option("--role", required=True, type=click.Choice(list(ROLES)),
               help="What the user may do.")
 @click.option("--department", help="The user's department (members and approvers only).")
-@click.option("--scope", default="", help="An organisation (e.g. a district's code): an "
+@click.option("--scope", default=None, help="An organisation (e.g. a district's code): an "
               "operator, approver, finance officer or auditor limited to it and everything "
               "under it (default: the whole estate).")
 @click.option("--email", default="", help="Where the portal's notifications reach them.")
@@ -51,8 +51,8 @@ def _password(name: str, from_stdin: bool) -> str:
               help="Read the password from the first line of standard input instead of "
                    "asking for it (never give it as an argument: others can see those).")
 @click.pass_context
-def add(ctx: click.Context, name: str, role: str, department: str | None, scope: str,
-        email: str, password_stdin: bool) -> None:
+def add(ctx: click.Context, name: str, role: str, department: str | None,
+        scope: str | None, email: str, password_stdin: bool) -> None:
     """Add a user who signs in to govcloud serve with a password (at least 12 characters;
     stored as an argon2 hash).
 
@@ -65,13 +65,12 @@ def add(ctx: click.Context, name: str, role: str, department: str | None, scope:
     """
     from govcloud.access import users as user_records
     from govcloud.applying import engine
-    from govcloud.estate.organisations import parents
     from govcloud.state.store import holder_id
 
     with engine.records(root(ctx)) as (estate, store):
         person = user_records.add(store, set(estate.plans), name, role, department,
                                   _password(name, password_stdin), holder_id(), email=email,
-                                  scope=scope, organisations=set(parents(store)))
+                                  scope=_scope(scope), organisations=_in_directory(store))
     where = f" of {person.department}" if person.department else \
         f" of everything under {person.subtree}" if person.subtree else ""
     click.echo(f"Added {person.name}, {person.role}{where}.")
@@ -188,12 +187,12 @@ def disable(ctx: click.Context, name: str, reason: str) -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(list(ROLES)), help="The new role.")
 @click.option("--department", help="The department (members and approvers only).")
-@click.option("--scope", default="", help="The organisation whose subtree limits them "
+@click.option("--scope", default=None, help="The organisation whose subtree limits them "
               "(none: the whole estate).")
 @click.option("--reason", required=True, help="Why (recorded in the audit trail).")
 @click.pass_context
-def role(ctx: click.Context, name: str, role: str, department: str | None, scope: str,
-         reason: str) -> None:
+def role(ctx: click.Context, name: str, role: str, department: str | None,
+         scope: str | None, reason: str) -> None:
     """Change a user's role (and department). Audited with before, after and the reason.
 
     \b
@@ -202,13 +201,12 @@ def role(ctx: click.Context, name: str, role: str, department: str | None, scope
     """
     from govcloud.access import users as user_records
     from govcloud.applying import engine
-    from govcloud.estate.organisations import parents
     from govcloud.state.store import holder_id
 
     with engine.records(root(ctx)) as (estate, store):
         person = user_records.set_role(store, set(estate.plans), name, role, department,
-                                       holder_id(), reason, scope=scope,
-                                       organisations=set(parents(store)))
+                                       holder_id(), reason, scope=_scope(scope),
+                                       organisations=_in_directory(store))
     where = f" of {person.department}" if person.department else \
         f" of everything under {person.subtree}" if person.subtree else ""
     click.echo(f"{person.name} is now {person.role}{where}.")
@@ -272,3 +270,20 @@ def end_session(ctx: click.Context, handle: str) -> None:
     with engine.records(root(ctx)) as (_, store):
         ended = kept.end_listed(store, handle, holder_id())
     click.echo(f"Ended session {ended.handle} of {ended.name}.")
+
+
+def _scope(scope: str | None) -> str:
+    """``--scope`` as given ("" when left out); an empty one is a mistake (a script's unset
+    variable), not the whole estate."""
+    if scope is not None and not scope.strip():
+        raise click.BadParameter("is empty — give an organisation's code (govcloud directory "
+                                 "sync lists them), or leave --scope out for the whole estate",
+                                 param_hint="--scope")
+    return scope or ""
+
+
+def _in_directory(store: Any) -> set[str]:
+    """The organisations a scope may name: the synced ones still in the directory."""
+    from govcloud.estate.organisations import known
+
+    return {code for code, k in known(store).items() if not k.left}

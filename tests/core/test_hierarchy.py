@@ -100,3 +100,16 @@ def test_users_add_scope_names_a_synced_organisation(tmp_path: Path) -> None:
     assert "Added wang.fang, operator of everything under shinan." in done.stdout
     one_line(_users(estate, "add", "li.na", "--role", "member", "--scope", "shinan"),
              "a member belongs to one department")
+    # trial of #25: an empty --scope (a script's unset variable) made an estate-wide
+    # operator; a retired organisation was taken as a scope
+    empty = _users(estate, "add", "b8", "--role", "operator", "--scope", "")
+    assert empty.returncode == 2 and "--scope" in empty.stderr and "is empty" in empty.stderr
+    assert "Traceback" not in empty.stderr
+    store = Store(f"sqlite:///{estate}/.state/govcloud.db", estate)
+    try:
+        organisations.record(store, [Change("retire", "shinan", Organisation(
+            "shinan", "shinan", "qingdao", "", "shinan"), None, "t")])
+    finally:
+        store.close()
+    one_line(_users(estate, "add", "b7", "--role", "auditor", "--scope", "shinan"),
+             "organisation 'shinan' is not known")
