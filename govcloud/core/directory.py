@@ -206,22 +206,45 @@ def organisations(entries: Iterable[Entry], by_dn_parent: bool = True
     cost centre a plan could not hold."""
     entries = list(entries)
     code_of = {dn_key(e.dn): e.code for e in entries}
-    seen: dict[str, str] = {}
+    holders: dict[str, list[str]] = {}
+    for e in entries:
+        holders.setdefault(e.code, []).append(e.dn)
     found: list[Organisation] = []
     rejected: list[Rejected] = []
     for e in entries:
         why = _unfit(e)
-        if not why and e.code in seen:
-            why = f"its code {e.code!r} is also the code of {seen[e.code]}"
+        if not why and len(holders[e.code]) > 1:  # neither is taken: which is meant?
+            others = "; ".join(d for d in holders[e.code] if d != e.dn)
+            why = f"its code {e.code!r} is also the code of {others}"
         if why:
             rejected.append(Rejected(e.dn, e.code, why))
             continue
-        seen[e.code] = e.dn
         parent = code_of.get(dn_key(e.above), "") if by_dn_parent else e.parent_code
         found.append(Organisation(e.code, e.name, parent, e.cost_centre, e.dn))
+    found, looping = _without_loops(found)
+    rejected += looping
     taken = {o.code for o in found}
     return [o if o.parent in taken or not o.parent else
             Organisation(o.code, o.name, "", o.cost_centre, o.dn) for o in found], rejected
+
+
+def _without_loops(found: list[Organisation]) -> tuple[list[Organisation], list[Rejected]]:
+    """``found`` without the organisations whose parents loop back to them (a parent
+    attribute can say a is under b and b under a), each of those refused with its loop."""
+    parent = {o.code: o.parent for o in found}
+    looping: dict[str, list[str]] = {}
+    for start in parent:
+        path, code = [start], parent[start]
+        while code in parent and code not in path:
+            path.append(code)
+            code = parent[code]
+        if code in path:  # the walk came back: the nodes from there on are the loop
+            loop = path[path.index(code):]
+            for i, member in enumerate(loop):
+                looping.setdefault(member, [*loop[i:], *loop[:i], member])
+    refused = [Rejected(o.dn, o.code, f"its parents loop: {' → '.join(looping[o.code])}")
+               for o in found if o.code in looping]
+    return [o for o in found if o.code not in looping], refused
 
 
 def _unfit(e: Entry) -> str:
@@ -267,11 +290,15 @@ class Change:
                 "after": self.after.as_dict() if self.after else None}
 
 
-def plan_sync(found: Iterable[Organisation], known: Mapping[str, Known]) -> list[Change]:
+def plan_sync(found: Iterable[Organisation], known: Mapping[str, Known],
+              held: Iterable[str] = ()) -> list[Change]:
     """What a sync changes: the directory's organisations (``found``) against govcloud's
     record of them (``known``, by code). A code is the identity: a new name under the same
     code is a rename, a new parent a move; a code no longer in the directory retires its
-    organisation (flagged, nothing deleted) and one seen again returns."""
+    organisation (flagged, nothing deleted) and one seen again returns. ``held``: codes
+    still in the directory whose entries were refused (left as they are until fixed, not
+    retired)."""
+    held = set(held)
     out: list[Change] = []
     now = {o.code: o for o in found}
     for code, o in sorted(now.items()):
@@ -293,7 +320,7 @@ def plan_sync(found: Iterable[Organisation], known: Mapping[str, Known]) -> list
         elif b.dn != o.dn and len(out) == first:
             out.append(Change("update", code, b, o, "its entry moved in the directory"))
     for code, was in sorted(known.items()):
-        if code not in now and not was.left:
+        if code not in now and code not in held and not was.left:
             out.append(Change("retire", code, was.organisation, None,
                               "no longer in the directory: flagged, its resources kept"))
     return out

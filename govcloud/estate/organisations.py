@@ -125,7 +125,8 @@ def plan(root: Path) -> SyncPlan:
     members = found.members()
     store = open_store(settings.state_url, root, settings.estate, audit=settings.audit)
     try:
-        changes = plan_sync(orgs, known(store))
+        changes = plan_sync(orgs, _with_plans(known(store), orgs, checked),
+                            {r.code for r in rejected + refused})
         departments = set(checked.plans) | {o.code for o in orgs if o.department}
         roles = role_changes(store, members, found, departments, {o.code for o in orgs})
     finally:
@@ -134,6 +135,21 @@ def plan(root: Path) -> SyncPlan:
                  c.after is not None and c.after.department and c.code not in checked.plans]
     return SyncPlan(changes, rejected + refused, roles, len(orgs), len(members),
                     sorted(set(skeletons)))
+
+
+def _with_plans(recorded: dict[str, Known], orgs: list[Organisation], checked: Checked
+                ) -> dict[str, Known]:
+    """govcloud's record, and for a directory code that is already a department here but
+    was never synced, its plan as it stands: the directory's name and cost centre are then
+    compared with the plan's (a rename, an update, its move under the directory's parent)
+    rather than taken over silently."""
+    out = dict(recorded)
+    for o in orgs:
+        plan = checked.plans.get(o.code)
+        if o.code not in out and plan is not None:
+            d = plan.department
+            out[o.code] = Known(Organisation(o.code, d.name, "", d.cost_centre or "", ""))
+    return out
 
 
 def _cost_centres(orgs: list[Organisation], checked: Checked

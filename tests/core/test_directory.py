@@ -122,6 +122,21 @@ def test_sync_of_a_generated_tree_then_a_rename_a_move_and_a_removal(
     assert deletes == []  # the retired department's plan is still there: nothing deleted
     assert govcloud("audit", "verify", estate=estate).returncode == 0
 
+    # trial of #25: a directory code that is already a department here (its plan written by
+    # hand, never synced) was taken over silently; an entry turned invalid was retired
+    hand = (estate / "plans" / "dept-2-31.yaml").read_text().replace("dept-2-31", "handmade")
+    (estate / "plans" / "handmade.yaml").write_text(
+        hand.replace('name: "局2-31"', 'name: "手工局"').replace("CC-9231", "CC-7777"))
+    with admin(slapd) as conn:
+        city = f"ou=城市,{base}"
+        org(conn, f"ou=目录局,ou=区1,{city}", "目录局", "handmade", "CC-7778")
+        conn.modify(f"ou=局1-7,ou=区1,{city}",
+                    {"govcloudCostCentre": [("MODIFY_REPLACE", ["CC-" + "9" * 5000])]})
+    shown = _sync(estate)
+    assert {(c["action"], c["code"]) for c in shown["changes"]} == {
+        ("rename", "handmade"), ("move", "handmade"), ("update", "handmade")}, shown["changes"]
+    assert [r["code"] for r in shown["rejected"]] == ["Bad_Code*)(ou=*", "dept-1-7"]
+
 
 # ---- the portal: sign-in by bind ------------------------------------------------------------
 
