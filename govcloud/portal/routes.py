@@ -40,6 +40,7 @@ class Route:
     method: str = "GET"
     scoped: bool = False
     query: tuple[str, ...] = ()  # the query string's parameters it reads (e.g. period)
+    whole: bool = False  # acts on the whole estate: never for a person scoped to a subtree
 
     @property
     def public(self) -> bool:
@@ -90,10 +91,11 @@ ROUTES: tuple[Route, ...] = (
           "The recent applies, drift (the cloud against the last apply) and the hosts the "
           "estate needs."),
     Route("/operations/apply", "apply_review", "page", frozenset({"operator"}),
-          "The plan of the whole estate (as govcloud plan shows it), to confirm and apply."),
+          "The plan of the whole estate (as govcloud plan shows it), to confirm and apply.",
+          whole=True),
     Route("/operations/apply", "apply_start", "form", frozenset({"operator"}),
           "Apply the plan confirmed on the page (refused if it has changed since, or while "
-          "another apply holds the lock).", method="POST"),
+          "another apply holds the lock).", method="POST", whole=True),
     Route("/operations/apply/progress", "apply_progress", "page",
           frozenset({"operator", "auditor"}),
           "The newest apply's journal as it happens (the page refreshes until it is done)."),
@@ -190,10 +192,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/operations", "operations", "api", frozenset({"operator", "auditor"}),
           "The recent applies, drift and capacity."),
     Route("/api/operations/plan", "apply_review", "api", frozenset({"operator"}),
-          "The plan of the whole estate and its digest (to pass to POST /api/operations/apply)."),
+          "The plan of the whole estate and its digest (to pass to POST /api/operations/apply).",
+          whole=True),
     Route("/api/operations/apply", "apply_start", "api", frozenset({"operator"}),
           "Apply the plan whose digest is sent ({\"digest\": …}); 409 if the plan has changed "
-          "or another apply holds the lock.", method="POST"),
+          "or another apply holds the lock.", method="POST", whole=True),
     Route("/api/operations/apply", "apply_progress", "api", frozenset({"operator", "auditor"}),
           "The newest apply: its record, journal steps so far, whether it still runs."),
     Route("/api/finance/savings", "savings", "api", OVERSIGHT,
@@ -252,6 +255,8 @@ def allowed(route: Route, role: str, own: str | None, department: str | None,
         return True
     if role not in route.roles:
         return False
+    if reach is not None and route.whole:
+        return False  # the whole estate's apply: not a subtree's to start
     if not route.scoped:
         return True
     if reach is not None:

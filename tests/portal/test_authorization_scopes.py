@@ -8,6 +8,7 @@ reports (page, CSV, XLSX, API) and audit records hold only the district's depart
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,8 @@ TREE = [("qingdao", "青岛市", ""), (DISTRICT, "市南区", "qingdao"),
         ("laoshan", "崂山区", "qingdao"),
         *[(d, d, DISTRICT) for d in INSIDE], (OTHER, OTHER, "laoshan")]
 ROLES = sorted(SCOPED_ROLES)
+OUTSIDERS = [("member.health", "member", OTHER, ""), ("operator.laoshan", "operator", None,
+                                                      "laoshan")]
 
 
 def scoped(role: str) -> str:
@@ -55,6 +58,9 @@ def district(site: Site) -> Iterator[Site]:
             for role in ROLES:
                 users.add(store, {OWN, OTHER, *INSIDE}, scoped(role), role, None, PASSWORD,
                           "test", scope=DISTRICT, organisations=known)
+            for name, role, dep, scope in OUTSIDERS:  # accounts outside the district
+                users.add(store, {OWN, OTHER, *INSIDE}, name, role, dep, PASSWORD, "test",
+                          scope=scope, organisations=known)
         finally:
             store.close()
         yield site
@@ -196,3 +202,84 @@ def test_lists_reports_and_records_hold_only_the_district(clients: dict[str, Any
     audit = clients["auditor"].get("/api/audit").json()["entries"]
     assert audit and {e["department"] for e in audit} <= set(INSIDE), \
         {e["department"] for e in audit}
+
+
+def _handles(c: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for s in c.get("/api/sessions").json()["sessions"]:
+        out.setdefault(s["name"], []).append(s["handle"])
+    return out
+
+
+def test_accounts_and_sessions_hold_only_the_district(clients: dict[str, Any],
+                                                      district: Site) -> None:
+    """#25: /users, /api/users and a scoped operator's sessions list the accounts of the
+    district's departments and people scoped inside it; a session outside is not theirs to
+    end (404, still live). An unscoped operator's lists keep everyone."""
+    outsiders = [sign_in(district, name) for name, *_ in OUTSIDERS]
+    whole = sign_in(district, "operator.one")
+    everyone = {u["name"] for u in whole.get("/api/users").json()["users"]}
+    assert {"member.health", "operator.laoshan", "member.one", "operator.one"} <= everyone
+    for role in ("operator", "auditor"):
+        c = clients[role]
+        names = {u["name"] for u in c.get("/api/users").json()["users"]}
+        assert names >= {scoped(r) for r in ROLES} | {"member.one", "approver.one"}, names
+        assert not names & {"member.health", "operator.laoshan", "operator.one"}, names
+        page = c.get("/users").text
+        assert "member.health" not in page and "operator.laoshan" not in page
+    c = clients["operator"]
+    seen = _handles(c)
+    assert scoped("operator") in seen and not set(seen) & {"member.health",
+                                                          "operator.laoshan", "operator.one"}
+    theirs = _handles(whole)
+    assert {"member.health", "operator.laoshan"} <= set(theirs)
+    handle = theirs["member.health"][0]
+    r = c.post(f"/api/sessions/{handle}/end", json={},
+               headers={"x-csrf-token": csrf_of(c.get("/").text)})
+    assert r.status_code == 404, (r.status_code, r.text[:300])
+    assert handle in _handles(whole)["member.health"]
+    assert outsiders[0].get("/api/me").status_code == 200  # still signed in
+
+
+def test_operations_hold_only_the_district(clients: dict[str, Any], district: Site) -> None:
+    """#25: an apply's journal, the applied requests, drift and consolidation moves name
+    departments; a scoped operator's and auditor's hold only the district's (the hosts'
+    figures as they are). The whole estate's apply is not theirs: 403, saying why."""
+    whole = sign_in(district, "operator.one")
+    assert OTHER in {s["key"].split("/")[0]
+                     for s in whole.get("/api/operations/apply").json()["steps"]}
+    for role in ("operator", "auditor"):
+        c = clients[role]
+        steps = c.get("/api/operations/apply").json()["steps"]
+        assert steps and {s["key"].split("/")[0] for s in steps} <= REACH, steps[:3]
+        ops = c.get("/api/operations").json()
+        assert {d["department"] for d in ops["drift"]} <= REACH
+        assert {q["department"] for a in ops["applies"] for q in a["requests"]} <= REACH
+        moves = c.get("/api/operations/consolidation").json()["steps"]
+        assert {m["server"].split("/")[0] for m in moves} <= REACH, moves[:3]
+        for path in ("/operations", "/operations/apply/progress", "/operations/consolidation"):
+            r = c.get(path)
+            assert r.status_code == 200 and f"{OTHER}/" not in r.text, path
+    c = clients["operator"]
+    for r in (c.get("/api/operations/plan"), c.get("/operations/apply"),
+              c.post("/api/operations/apply", json={"digest": "x"},
+                     headers={"x-csrf-token": csrf_of(c.get("/").text)})):
+        assert r.status_code == 403, (r.request.url.path, r.status_code)
+        assert "whole estate" in r.text, r.text[:300]
+
+
+def test_the_command_line_refuses_a_decision_outside_the_district(district: Site) -> None:
+    """#25: ``govcloud request approve|reject --as`` a scoped person, on a request of a
+    department outside their subtree: exit 1, one line naming why, nothing decided (the
+    shared decisions code refuses it, as the portal's gate does)."""
+    from tests.support.cli import NOW, govcloud
+
+    number = str(district.requests[OTHER])
+    for args in (["approve", number], ["reject", number, "--reason", "not yours"]):
+        proc = govcloud("request", *args, "--as", scoped("operator"), estate=district.estate,
+                        env=NOW)
+        assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr and f"outside {DISTRICT}" in proc.stderr, \
+            proc.stderr
+    shown = govcloud("request", "show", number, "-o", "json", estate=district.estate, env=NOW)
+    assert json.loads(shown.stdout)["state"] == "waiting", shown.stdout[:300]
