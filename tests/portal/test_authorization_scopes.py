@@ -283,3 +283,37 @@ def test_the_command_line_refuses_a_decision_outside_the_district(district: Site
             proc.stderr
     shown = govcloud("request", "show", number, "-o", "json", estate=district.estate, env=NOW)
     assert json.loads(shown.stdout)["state"] == "waiting", shown.stdout[:300]
+
+
+def test_notices_and_home_hold_only_the_district(clients: dict[str, Any],
+                                                 district: Site) -> None:
+    """#25: a person scoped to the district after filing a request of a department outside
+    it is no longer noticed of that request (the notices page, its API twin and every page's
+    count); the home page counts the district's departments."""
+    from govcloud.applying import engine
+    from govcloud.requests import decisions
+    from tests.support.cli import NOW
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
+        with engine.records(district.estate) as (est, store):
+            known = set(organisations.parents(store))
+            users.add(store, set(est.plans), "operator.moved", "operator", None, PASSWORD,
+                      "test")
+            filed = decisions.submit(est, store, users.find(store, "operator.moved"), {
+                "kind": "quota", "department": OTHER, "reason": "filed before the move",
+                "quota": {"cores": est.plans[OTHER].quota.cores + 4}})
+            decisions.close(store, users.find(store, "operator.one"), filed.id, "rejected",
+                            "not now")
+            users.set_role(store, set(est.plans), "operator.moved", "operator", None, "test",
+                           "moved to the district", scope=DISTRICT, organisations=known)
+    c = sign_in(district, "operator.moved")
+    home = c.get("/api/me").json()
+    assert home["scope"] == DISTRICT
+    notices = c.get("/api/notices").json()
+    assert notices["new"] == 0 and not notices["notices"], notices
+    assert {r["department"] for r in notices["waiting"]} <= REACH
+    assert "not now" not in c.get("/notices").text
+    start = c.get("/?lang=en").text
+    assert "0 new since you last looked." in start, start
+    assert f"{len(INSIDE)} departments" in clients["operator"].get("/?lang=en").text
