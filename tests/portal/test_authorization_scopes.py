@@ -260,6 +260,7 @@ def test_operations_hold_only_the_district(clients: dict[str, Any], district: Si
         for path in ("/operations", "/operations/apply/progress", "/operations/consolidation"):
             r = c.get(path)
             assert r.status_code == 200 and f"{OTHER}/" not in r.text, path
+            assert 'href="/operations/apply"' not in r.text, path  # not theirs to start
     c = clients["operator"]
     for r in (c.get("/api/operations/plan"), c.get("/operations/apply"),
               c.post("/api/operations/apply", json={"digest": "x"},
