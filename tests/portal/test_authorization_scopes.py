@@ -241,11 +241,35 @@ def test_accounts_and_sessions_hold_only_the_district(clients: dict[str, Any],
     assert outsiders[0].get("/api/me").status_code == 200  # still signed in
 
 
-def test_operations_hold_only_the_district(clients: dict[str, Any], district: Site) -> None:
+@pytest.fixture
+def drifted(district: Site) -> Iterator[None]:
+    """Out-of-band changes to a quota inside the district and one outside, put back after."""
+    from govcloud.applying import engine
+    from govcloud.core.desired import Resource
+
+    keys = [f"{OWN}/quota/{OWN}", f"{OTHER}/quota/{OTHER}"]
+    with engine.session(district.estate) as s:
+        before = {r.key: r for r in s.driver.read() if r.key in keys}
+        for r in before.values():
+            s.driver.update(r, Resource(r.kind, r.department, r.name,
+                                        {**r.attrs, "cores": 999}))
+    try:
+        yield
+    finally:
+        with engine.session(district.estate) as s:
+            now_ = {r.key: r for r in s.driver.read() if r.key in keys}
+            for key, r in before.items():
+                s.driver.update(now_[key], r)
+
+
+def test_operations_hold_only_the_district(clients: dict[str, Any], district: Site,
+                                           drifted: None) -> None:
     """#25: an apply's journal, the applied requests, drift and consolidation moves name
     departments; a scoped operator's and auditor's hold only the district's (the hosts'
     figures as they are). The whole estate's apply is not theirs: 403, saying why."""
     whole = sign_in(district, "operator.one")
+    assert {d["department"] for d in whole.get("/api/operations").json()["drift"]} == {
+        OWN, OTHER}
     assert OTHER in {s["key"].split("/")[0]
                      for s in whole.get("/api/operations/apply").json()["steps"]}
     for role in ("operator", "auditor"):
@@ -253,7 +277,7 @@ def test_operations_hold_only_the_district(clients: dict[str, Any], district: Si
         steps = c.get("/api/operations/apply").json()["steps"]
         assert steps and {s["key"].split("/")[0] for s in steps} <= REACH, steps[:3]
         ops = c.get("/api/operations").json()
-        assert {d["department"] for d in ops["drift"]} <= REACH
+        assert {d["department"] for d in ops["drift"]} == {OWN}, ops["drift"]
         assert {q["department"] for a in ops["applies"] for q in a["requests"]} <= REACH
         moves = c.get("/api/operations/consolidation").json()["steps"]
         assert {m["server"].split("/")[0] for m in moves} <= REACH, moves[:3]
