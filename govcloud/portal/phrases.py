@@ -60,6 +60,8 @@ WORDS = (
            "first if you have not), or call the API with an API token"),
     phrase("this API token may only read (scope read) — make one that may act with govcloud "
            "tokens add --owner NAME --scope write"),
+    phrase("the apply is the whole estate's and you are limited to an organisation's subtree "
+           "— an operator not scoped to one applies it (govcloud apply)"),
 )
 
 # Zones, the example estate's pools, a website's kind, a change's action and a journal's

@@ -286,11 +286,12 @@ def test_operations_hold_only_the_district(clients: dict[str, Any], district: Si
             assert r.status_code == 200 and f"{OTHER}/" not in r.text, path
             assert 'href="/operations/apply"' not in r.text, path  # not theirs to start
     c = clients["operator"]
-    for r in (c.get("/api/operations/plan"), c.get("/operations/apply"),
+    for r in (c.get("/api/operations/plan?lang=en"), c.get("/operations/apply?lang=en"),
               c.post("/api/operations/apply", json={"digest": "x"},
                      headers={"x-csrf-token": csrf_of(c.get("/").text)})):
         assert r.status_code == 403, (r.request.url.path, r.status_code)
         assert "whole estate" in r.text, r.text[:300]
+    assert "整个平台" in c.get("/operations/apply?lang=zh").text  # in Chinese too
 
 
 def test_the_command_line_refuses_a_decision_outside_the_district(district: Site) -> None:
