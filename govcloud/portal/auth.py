@@ -323,6 +323,9 @@ class SecondFactorNeeded(Exception):
 FACTOR_ROUTES = frozenset({"second_factor_form", "second_factor", "logout"})
 READ_ONLY = ("this API token may only read (scope read) — make one that may act with "
              "govcloud tokens add --owner NAME --scope write")
+WHOLE_ESTATE = ("this acts on the whole estate (its apply, closing a month) and you are "
+                "limited to an organisation's subtree — someone not scoped to one does it "
+                "(govcloud apply, govcloud statement close)")
 SAFE_METHODS = ("GET", "HEAD")
 
 
@@ -348,7 +351,8 @@ class Admission:
             reach = scopes.reach(scope["app"].state.portal, who.person)
             if not allowed(self.route, who.person.role, who.person.department, department,
                            reach):
-                raise NotAllowed()
+                raise NotAllowed(WHOLE_ESTATE if reach is not None and self.route.whole
+                                 and who.person.role in self.route.roles else "")
             if who.person.scope == "read" and scope["method"] not in SAFE_METHODS:
                 raise NotAllowed(READ_ONLY)
         await self.app(scope, receive, send)

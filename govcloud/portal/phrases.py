@@ -60,6 +60,9 @@ WORDS = (
            "first if you have not), or call the API with an API token"),
     phrase("this API token may only read (scope read) — make one that may act with govcloud "
            "tokens add --owner NAME --scope write"),
+    phrase("this acts on the whole estate (its apply, closing a month) and you are limited to "
+           "an organisation's subtree — someone not scoped to one does it (govcloud apply, "
+           "govcloud statement close)"),
 )
 
 # Zones, the example estate's pools, a website's kind, a change's action and a journal's

@@ -24,8 +24,6 @@ OVERSIGHT = frozenset({"operator", "finance", "auditor"})
 FILERS = frozenset({"member", "approver", "operator"})  # who files requests
 DECIDERS = frozenset({"approver", "finance", "operator"})  # who approves or rejects them
 CLOSERS = frozenset({"finance"})  # who closes a month
-# What acts on every department at once: not for a person scoped to an organisation.
-WHOLE_ESTATE = frozenset({"statement_close_form", "statement_close"})
 COMMENTERS = FILERS | DECIDERS  # who comments on a request (an auditor reads)
 LIST_QUERY = ("q", "page")  # a list's search and page (views.paging)
 REQUEST_QUERY = ("q", "state", "page")
@@ -42,6 +40,7 @@ class Route:
     method: str = "GET"
     scoped: bool = False
     query: tuple[str, ...] = ()  # the query string's parameters it reads (e.g. period)
+    whole: bool = False  # acts on the whole estate: never for a person scoped to a subtree
 
     @property
     def public(self) -> bool:
@@ -92,10 +91,11 @@ ROUTES: tuple[Route, ...] = (
           "The recent applies, drift (the cloud against the last apply) and the hosts the "
           "estate needs."),
     Route("/operations/apply", "apply_review", "page", frozenset({"operator"}),
-          "The plan of the whole estate (as govcloud plan shows it), to confirm and apply."),
+          "The plan of the whole estate (as govcloud plan shows it), to confirm and apply.",
+          whole=True),
     Route("/operations/apply", "apply_start", "form", frozenset({"operator"}),
           "Apply the plan confirmed on the page (refused if it has changed since, or while "
-          "another apply holds the lock).", method="POST"),
+          "another apply holds the lock).", method="POST", whole=True),
     Route("/operations/apply/progress", "apply_progress", "page",
           frozenset({"operator", "auditor"}),
           "The newest apply's journal as it happens (the page refreshes until it is done)."),
@@ -118,10 +118,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/finance/statements/{period}/chargeback.xlsx", "statement_xlsx", "download",
           OVERSIGHT, "A month's chargeback workbook (frozen once the month is closed)."),
     Route("/finance/statements/{period}/close", "statement_close_form", "page", CLOSERS,
-          "What closing a month freezes, and the form that closes it."),
+          "What closing a month freezes, and the form that closes it.", whole=True),
     Route("/finance/statements/{period}/close", "statement_close", "form", CLOSERS,
           "Close a month (govcloud statement close), as the signed-in person.",
-          method="POST"),
+          method="POST", whole=True),
     Route("/operations/consolidation", "consolidation", "page",
           frozenset({"operator", "auditor"}),
           "The live migrations govcloud consolidate proposes (read only)."),
@@ -192,10 +192,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/operations", "operations", "api", frozenset({"operator", "auditor"}),
           "The recent applies, drift and capacity."),
     Route("/api/operations/plan", "apply_review", "api", frozenset({"operator"}),
-          "The plan of the whole estate and its digest (to pass to POST /api/operations/apply)."),
+          "The plan of the whole estate and its digest (to pass to POST /api/operations/apply).",
+          whole=True),
     Route("/api/operations/apply", "apply_start", "api", frozenset({"operator"}),
           "Apply the plan whose digest is sent ({\"digest\": …}); 409 if the plan has changed "
-          "or another apply holds the lock.", method="POST"),
+          "or another apply holds the lock.", method="POST", whole=True),
     Route("/api/operations/apply", "apply_progress", "api", frozenset({"operator", "auditor"}),
           "The newest apply: its record, journal steps so far, whether it still runs."),
     Route("/api/finance/savings", "savings", "api", OVERSIGHT,
@@ -206,7 +207,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/finance/statements", "statements", "api", OVERSIGHT,
           "The monthly statements: state, who closed each and when, figures."),
     Route("/api/finance/statements/{period}/close", "statement_close", "api", CLOSERS,
-          "Close a month (govcloud statement close), as the caller.", method="POST"),
+          "Close a month (govcloud statement close), as the caller.", method="POST",
+          whole=True),
     Route("/api/operations/consolidation", "consolidation", "api",
           frozenset({"operator", "auditor"}),
           "The consolidation proposal, as govcloud consolidate -o json prints it."),
@@ -254,8 +256,8 @@ def allowed(route: Route, role: str, own: str | None, department: str | None,
         return True
     if role not in route.roles:
         return False
-    if reach is not None and route.name in WHOLE_ESTATE:
-        return False
+    if reach is not None and route.whole:
+        return False  # the whole estate's apply or month: not a subtree's to act on
     if not route.scoped:
         return True
     if reach is not None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from govcloud.access.users import Person
+from govcloud.core import hierarchy
 from govcloud.estate import organisations
 from govcloud.portal.context import Portal
 from govcloud.reports.views import Report
@@ -47,6 +48,30 @@ def only(p: Portal, person: Person, items: Iterable[T], department: Any) -> list
     if allowed is None:
         return list(items)
     return [i for i in items if department(i) in allowed]
+
+
+def keyed(p: Portal, person: Person, items: Iterable[T], key: Any) -> list[T]:
+    """``items`` named by a resource key ("department/kind/name": an apply's journal step, a
+    consolidation's move) whose department the person may see."""
+    return only(p, person, items, lambda i: str(key(i)).split("/", 1)[0])
+
+
+def accounts(p: Portal, person: Person, people: Iterable[Person]) -> list[Person]:
+    """The accounts a scoped person may see: of a department they reach, scoped to an
+    organisation in their subtree, and those accounts' API tokens; unscoped: every one."""
+    listed = list(people)
+    allowed = reach(p, person)
+    if allowed is None:
+        return listed
+    tree = organisations.parents(p.store)
+
+    def inside(x: Person) -> bool:
+        if x.department:
+            return x.department in allowed
+        return bool(x.subtree) and hierarchy.inside(x.subtree, person.subtree, tree)
+
+    kept = {x.name for x in listed if not x.owner and inside(x)}
+    return [x for x in listed if (x.owner or x.name) in kept]
 
 
 def limited(p: Portal, person: Person, rep: Report) -> Report:

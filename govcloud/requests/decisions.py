@@ -18,7 +18,7 @@ from govcloud.access import tokens
 from govcloud.access.users import Person
 from govcloud.audit import trail
 from govcloud.clock import now
-from govcloud.core import approvals
+from govcloud.core import approvals, hierarchy
 from govcloud.core.model import Estate
 from govcloud.core.patterns import check_line
 from govcloud.core.roles import with_article
@@ -367,6 +367,7 @@ def _decidable(store: Store, person: Person, n: int) -> Request:
         who = f" (decided by {last.actor} at {last.at})" if last is not None else ""
         raise RequestRefused(f"request {n} is {request.state}{who}", "only a waiting request "
                              "is decided")
+    _within(store, person, request)
     chain = approvals.Chain(tuple(request.verdict["chain"]["roles"]), (), False)
     why = approvals.may_approve(person.role, person.department,
                                 tokens.principal(store, person.name),
@@ -379,6 +380,18 @@ def _decidable(store: Store, person: Person, n: int) -> Request:
         raise RequestRefused(f"{person.name} cannot decide request {n}: {why}",
                              "the request shows who it waits for")
     return request
+
+
+def _within(store: Store, person: Person, request: Request) -> None:
+    """Refuse a person scoped to an organisation a request of a department outside their
+    subtree (the portal's gate refuses its path; the command line comes here too)."""
+    scope = person.subtree
+    if scope and not hierarchy.inside(request.department, scope,
+                                      organisations.parents(store)):
+        raise RequestRefused(
+            f"{person.name} cannot decide request {request.id}: its department "
+            f"{request.department} is outside {scope}, the organisation they are limited to",
+            f"someone whose scope holds {request.department} decides it")
 
 
 def close(store: Store, person: Person, n: int, state: str, reason: str,

@@ -6,6 +6,7 @@ request is judged by lives in ``assessment``, how it is decided in ``decisions``
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -113,10 +114,13 @@ def found(store: Store, department: str, state: str = "", text: str = "", offset
     return total, [_request(store, r) for r in rows]
 
 
-def filed_by(store: Store, name: str, limit: int = 500) -> list[int]:
-    """The numbers of the newest requests ``name`` filed."""
-    return [int(r[0]) for r in store.query(
-        "SELECT id FROM requests WHERE requester = ? ORDER BY id DESC LIMIT ?", (name, limit))]
+def filed_by(store: Store, name: str, limit: int = 500,
+             within: Collection[str] | None = None) -> list[int]:
+    """The numbers of the newest requests ``name`` filed (of the departments ``within``
+    only, unless None)."""
+    return [int(n) for n, d in store.query(
+        "SELECT id, department FROM requests WHERE requester = ? ORDER BY id DESC LIMIT ?",
+        (name, limit)) if within is None or d in within]
 
 
 def insert(store: Store, department: str, kind: str, requester: str, payload: Any,

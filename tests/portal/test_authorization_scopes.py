@@ -8,6 +8,7 @@ reports (page, CSV, XLSX, API) and audit records hold only the district's depart
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,8 @@ TREE = [("qingdao", "青岛市", ""), (DISTRICT, "市南区", "qingdao"),
         ("laoshan", "崂山区", "qingdao"),
         *[(d, d, DISTRICT) for d in INSIDE], (OTHER, OTHER, "laoshan")]
 ROLES = sorted(SCOPED_ROLES)
+OUTSIDERS = [("member.health", "member", OTHER, ""), ("operator.laoshan", "operator", None,
+                                                      "laoshan")]
 
 
 def scoped(role: str) -> str:
@@ -55,6 +58,9 @@ def district(site: Site) -> Iterator[Site]:
             for role in ROLES:
                 users.add(store, {OWN, OTHER, *INSIDE}, scoped(role), role, None, PASSWORD,
                           "test", scope=DISTRICT, organisations=known)
+            for name, role, dep, scope in OUTSIDERS:  # accounts outside the district
+                users.add(store, {OWN, OTHER, *INSIDE}, name, role, dep, PASSWORD, "test",
+                          scope=scope, organisations=known)
         finally:
             store.close()
         yield site
@@ -253,3 +259,144 @@ def test_a_scoped_finance_officer_sees_no_estate_totals_and_closes_no_month(
                      headers={"x-csrf-token": csrf})
     assert r.status_code in (403, 404), r.text[:300]
     assert finance.get(f"/finance/statements/{PERIOD}/close").status_code in (403, 404)
+
+
+def _handles(c: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for s in c.get("/api/sessions").json()["sessions"]:
+        out.setdefault(s["name"], []).append(s["handle"])
+    return out
+
+
+def test_accounts_and_sessions_hold_only_the_district(clients: dict[str, Any],
+                                                      district: Site) -> None:
+    """#25: /users, /api/users and a scoped operator's sessions list the accounts of the
+    district's departments and people scoped inside it; a session outside is not theirs to
+    end (404, still live). An unscoped operator's lists keep everyone."""
+    outsiders = [sign_in(district, name) for name, *_ in OUTSIDERS]
+    whole = sign_in(district, "operator.one")
+    everyone = {u["name"] for u in whole.get("/api/users").json()["users"]}
+    assert {"member.health", "operator.laoshan", "member.one", "operator.one"} <= everyone
+    for role in ("operator", "auditor"):
+        c = clients[role]
+        names = {u["name"] for u in c.get("/api/users").json()["users"]}
+        assert names >= {scoped(r) for r in ROLES} | {"member.one", "approver.one"}, names
+        assert not names & {"member.health", "operator.laoshan", "operator.one"}, names
+        page = c.get("/users").text
+        assert "member.health" not in page and "operator.laoshan" not in page
+    c = clients["operator"]
+    seen = _handles(c)
+    assert scoped("operator") in seen and not set(seen) & {"member.health",
+                                                          "operator.laoshan", "operator.one"}
+    theirs = _handles(whole)
+    assert {"member.health", "operator.laoshan"} <= set(theirs)
+    handle = theirs["member.health"][0]
+    r = c.post(f"/api/sessions/{handle}/end", json={},
+               headers={"x-csrf-token": csrf_of(c.get("/").text)})
+    assert r.status_code == 404, (r.status_code, r.text[:300])
+    assert handle in _handles(whole)["member.health"]
+    assert outsiders[0].get("/api/me").status_code == 200  # still signed in
+
+
+@pytest.fixture
+def drifted(district: Site) -> Iterator[None]:
+    """Out-of-band changes to a quota inside the district and one outside, put back after."""
+    from govcloud.applying import engine
+    from govcloud.core.desired import Resource
+
+    keys = [f"{OWN}/quota/{OWN}", f"{OTHER}/quota/{OTHER}"]
+    with engine.session(district.estate) as s:
+        before = {r.key: r for r in s.driver.read() if r.key in keys}
+        for r in before.values():
+            s.driver.update(r, Resource(r.kind, r.department, r.name,
+                                        {**r.attrs, "cores": 999}))
+    try:
+        yield
+    finally:
+        with engine.session(district.estate) as s:
+            now_ = {r.key: r for r in s.driver.read() if r.key in keys}
+            for key, r in before.items():
+                s.driver.update(now_[key], r)
+
+
+def test_operations_hold_only_the_district(clients: dict[str, Any], district: Site,
+                                           drifted: None) -> None:
+    """#25: an apply's journal, the applied requests, drift and consolidation moves name
+    departments; a scoped operator's and auditor's hold only the district's (the hosts'
+    figures as they are). The whole estate's apply is not theirs: 403, saying why."""
+    whole = sign_in(district, "operator.one")
+    assert {d["department"] for d in whole.get("/api/operations").json()["drift"]} == {
+        OWN, OTHER}
+    assert OTHER in {s["key"].split("/")[0]
+                     for s in whole.get("/api/operations/apply").json()["steps"]}
+    for role in ("operator", "auditor"):
+        c = clients[role]
+        steps = c.get("/api/operations/apply").json()["steps"]
+        assert steps and {s["key"].split("/")[0] for s in steps} <= REACH, steps[:3]
+        ops = c.get("/api/operations").json()
+        assert {d["department"] for d in ops["drift"]} == {OWN}, ops["drift"]
+        assert {q["department"] for a in ops["applies"] for q in a["requests"]} <= REACH
+        moves = c.get("/api/operations/consolidation").json()["steps"]
+        assert {m["server"].split("/")[0] for m in moves} <= REACH, moves[:3]
+        for path in ("/operations", "/operations/apply/progress", "/operations/consolidation"):
+            r = c.get(path)
+            assert r.status_code == 200 and f"{OTHER}/" not in r.text, path
+            assert 'href="/operations/apply"' not in r.text, path  # not theirs to start
+    c = clients["operator"]
+    for r in (c.get("/api/operations/plan?lang=en"), c.get("/operations/apply?lang=en"),
+              c.post("/api/operations/apply", json={"digest": "x"},
+                     headers={"x-csrf-token": csrf_of(c.get("/").text)})):
+        assert r.status_code == 403, (r.request.url.path, r.status_code)
+        assert "whole estate" in r.text, r.text[:300]
+    assert "整个平台" in c.get("/operations/apply?lang=zh").text  # in Chinese too
+
+
+def test_the_command_line_refuses_a_decision_outside_the_district(district: Site) -> None:
+    """#25: ``govcloud request approve|reject --as`` a scoped person, on a request of a
+    department outside their subtree: exit 1, one line naming why, nothing decided (the
+    shared decisions code refuses it, as the portal's gate does)."""
+    from tests.support.cli import NOW, govcloud
+
+    number = str(district.requests[OTHER])
+    for args in (["approve", number], ["reject", number, "--reason", "not yours"]):
+        proc = govcloud("request", *args, "--as", scoped("operator"), estate=district.estate,
+                        env=NOW)
+        assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and f"outside {DISTRICT}" in proc.stderr, \
+            proc.stderr  # one line, no traceback
+    shown = govcloud("request", "show", number, "-o", "json", estate=district.estate, env=NOW)
+    assert json.loads(shown.stdout)["state"] == "waiting", shown.stdout[:300]
+
+
+def test_notices_and_home_hold_only_the_district(clients: dict[str, Any],
+                                                 district: Site) -> None:
+    """#25: a person scoped to the district after filing a request of a department outside
+    it is no longer noticed of that request (the notices page, its API twin and every page's
+    count); the home page counts the district's departments."""
+    from govcloud.applying import engine
+    from govcloud.requests import decisions
+    from tests.support.cli import NOW
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
+        with engine.records(district.estate) as (est, store):
+            known = set(organisations.parents(store))
+            users.add(store, set(est.plans), "operator.moved", "operator", None, PASSWORD,
+                      "test")
+            filed = decisions.submit(est, store, users.find(store, "operator.moved"), {
+                "kind": "quota", "department": OTHER, "reason": "filed before the move",
+                "quota": {"cores": est.plans[OTHER].quota.cores + 4}})
+            decisions.close(store, users.find(store, "operator.one"), filed.id, "rejected",
+                            "not now")
+            users.set_role(store, set(est.plans), "operator.moved", "operator", None, "test",
+                           "moved to the district", scope=DISTRICT, organisations=known)
+    c = sign_in(district, "operator.moved")
+    home = c.get("/api/me").json()
+    assert home["scope"] == DISTRICT
+    notices = c.get("/api/notices").json()
+    assert notices["new"] == 0 and not notices["notices"], notices
+    assert {r["department"] for r in notices["waiting"]} <= REACH
+    assert "not now" not in c.get("/notices").text
+    start = c.get("/?lang=en").text
+    assert "0 new since you last looked." in start, start
+    assert f"{len(INSIDE)} departments" in clients["operator"].get("/?lang=en").text

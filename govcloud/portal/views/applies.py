@@ -22,6 +22,7 @@ from govcloud.core import jsontext
 from govcloud.core.planning import Plan
 from govcloud.drivers import open_driver
 from govcloud.errors import GovcloudError, LockHeld
+from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.results import Created, Data, Redirect
@@ -184,4 +185,6 @@ def _progress(p: Portal) -> Data:
 
 
 def apply_progress(p: Portal, who: Session) -> Data:
-    return _progress(p)
+    """The newest apply; a scoped person sees the journal's steps of their subtree."""
+    shown = _progress(p)
+    return {**shown, "steps": scopes.keyed(p, who.person, shown["steps"], lambda s: s["key"])}

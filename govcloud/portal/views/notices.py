@@ -8,6 +8,7 @@ from __future__ import annotations
 from govcloud.audit import trail
 from govcloud.core.roles import DEPARTMENT_ROLES
 from govcloud.core.trail import Entry
+from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.oversight import audit_record
@@ -27,10 +28,12 @@ def _seen(p: Portal, who: Session) -> int:
 
 def _found(p: Portal, who: Session, limit: int | None) -> tuple[int, list[Entry]]:
     """The records the person is noticed of: their department's requests (a member's and an
-    approver's), else the requests they filed; never their own doing."""
+    approver's), else the requests they filed (a scoped person's: of their subtree); never
+    their own doing."""
     person = who.person
     own = person.department if person.role in DEPARTMENT_ROLES else None
-    numbers = None if own is not None else records.filed_by(p.store, person.name)
+    numbers = None if own is not None else records.filed_by(
+        p.store, person.name, within=scopes.reach(p, person))
     return trail.about_requests(p.store, person.name, own, numbers, _seen(p, who), limit)
 
 

@@ -37,14 +37,23 @@ def _estate(p: Portal) -> Data:
 
 
 def operations(p: Portal, who: Session) -> Data:
-    """What ``govcloud history``, ``drift`` and ``capacity`` show, from the same calls."""
+    """What ``govcloud history``, ``drift`` and ``capacity`` show, from the same calls.
+    A scoped person's: their subtree's drift and applied requests; the applies' records and
+    the capacity (hosts, no department) as they are."""
     s = p.session()
     room = engine.capacity(p.root, [])
-    return {"applies": engine.history(s, 10),
-            "drift": [d.as_dict() for d in engine.drift(s)],
+    person = who.person
+    applies = [{**a, "requests": scopes.only(p, person, a["requests"],
+                                             lambda r: r["department"])}
+               for a in engine.history(s, 10)]
+    return {"applies": applies,
+            "drift": scopes.only(p, person, [d.as_dict() for d in engine.drift(s)],
+                                 lambda d: d["department"]),
             "capacity": room.as_dict()}
 
 
 def consolidation(p: Portal, who: Session) -> Data:
-    """The live migrations ``govcloud consolidate`` proposes (not carried out here)."""
-    return engine.consolidation(p.session()).as_dict()
+    """The live migrations ``govcloud consolidate`` proposes (not carried out here); a scoped
+    person's, the moves of their subtree's servers (the hosts' figures as they are)."""
+    plan = engine.consolidation(p.session()).as_dict()
+    return {**plan, "steps": scopes.keyed(p, who.person, plan["steps"], lambda m: m["server"])}

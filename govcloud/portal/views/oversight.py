@@ -83,4 +83,6 @@ def audit_csv(p: Portal, who: Session, query: dict[str, str] | None = None) -> T
 
 
 def users(p: Portal, who: Session) -> Data:
-    return {"users": [x.as_dict() for x in user_records.people(p.store)]}
+    """The portal's accounts (a scoped person's: those inside their subtree)."""
+    return {"users": [x.as_dict() for x in
+                      scopes.accounts(p, who.person, user_records.people(p.store))]}
