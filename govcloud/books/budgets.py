@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from govcloud.books import records as stored
-from govcloud.books.accounts import book_for, charges_for, names_of
+from govcloud.books.accounts import before_record, book_for, charges_for, names_of
 from govcloud.core.model import Estate
 from govcloud.finance.measures import BUDGET, budget_measures, spend_measures
 from govcloud.finance.period import Month, Span
@@ -22,7 +22,8 @@ YearToDate = tuple[dict[str, Decimal], list[tuple[Month, dict[str, Decimal]]]]
 
 def year_to_date(estate: Estate, store: Store, month: Month) -> YearToDate:
     """The budgets for ``month``'s year, and each month's charges from January to ``month``
-    (those with usage recorded)."""
+    (those with usage recorded); a month before the estate's record began is refused."""
+    before_record(store, month)
     book = book_for(estate)
     budgets = {d: years[month.year].yuan for d, years in book.budgets.items()
                if month.year in years}

@@ -33,7 +33,7 @@ from govcloud.finance.measures import BUDGET
 from govcloud.finance.period import Month
 from govcloud.finance.rollup import Node, roll_up
 from govcloud.state.store import Store
-from tests.support.cli import BUILT, NOW, apply_and_collect, govcloud
+from tests.support.cli import BUILT, NOW, apply_and_collect, govcloud, one_line
 from tests.support.estate import copy_estate
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 12)]  # January to November (to date)
@@ -479,3 +479,12 @@ def test_a_district_statement_is_its_children_and_own_departments_to_the_fen(
         and "shinan" in wrong.stderr and "Traceback" not in wrong.stderr
     both = govcloud("report", "statement", "--period", "2026-03", estate=root, env=NOW)
     assert both.returncode == 2 and "--organisation CODE" in both.stderr
+
+
+@pytest.mark.parametrize("by", [(), ("--by", "organisation")], ids=["departments", "levels"])
+def test_budgets_before_the_record_are_refused_like_every_report(
+        year: tuple[Path, dict[str, str], str], by: tuple[str, ...]) -> None:
+    """Trial of #25: report budgets for a month before the estate's record began answered
+    a table of zeros (exit 0) where the other reports say the month is before the record."""
+    one_line(govcloud("report", "budgets", "--period", "2025-12", *by, estate=year[0],
+                      env=NOW), "before the estate's record began")
