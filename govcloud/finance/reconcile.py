@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from govcloud.errors import GovcloudError
+from govcloud.finance.period import Month
+
 ZERO = Decimal("0.00")
 
 
@@ -31,14 +34,14 @@ class Priced:
     department: str
     delta: Decimal
     others: Decimal
-    period: str
+    period: Month | None
 
     @classmethod
     def of(cls, request: int, department: str, verdict: Mapping[str, Any]) -> Priced:
         cost = verdict.get("cost") or {}
         others = (cost.get("other_departments") or {}).get("delta", "0")
         return cls(request, department, Decimal(str(verdict.get("cost_delta", "0"))),
-                   Decimal(str(others)), str(cost.get("period", "")))
+                   Decimal(str(others)), _month(cost.get("period")))
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def reconcile(cost: Mapping[str, Any] | None, priced: Iterable[Priced]) -> Recon
     cost = cost or {}
     plan = {d: _money(v["delta"]) for d, v in (cost.get("departments") or {}).items()}
     total = _money((cost.get("charged") or {}).get("delta", "0"))
-    period = str(cost.get("period", ""))
+    period = _month(cost.get("period"))
     lines = []
     for d in sorted(set(plan) | {p.department for p in asked}):
         own = [p for p in asked if p.department == d]
@@ -130,8 +133,16 @@ def _numbers(requests: Iterable[Priced]) -> str:
     return ", ".join(f"#{p.request}" for p in requests)
 
 
+def _month(value: Any) -> Month | None:
+    """The month a verdict or the plan was priced at (None: not said, or not a month)."""
+    try:
+        return Month.parse(str(value), "period") if value else None
+    except GovcloudError:
+        return None
+
+
 def _why(department: str, plan: Decimal, own: list[Priced], asked: list[Priced],
-         period: str) -> list[dict[str, str]]:
+         period: Month | None) -> list[dict[str, str]]:
     """Why ``department``'s change in the plan is not its requests' verdicts' sum."""
     why = []
     sharing = [p for p in asked if p.department != department and p.others]
@@ -139,8 +150,8 @@ def _why(department: str, plan: Decimal, own: list[Priced], asked: list[Priced],
         why.append({"code": "shares", "requests": _numbers(sharing)})
     older = [p for p in own if period and p.period and p.period != period]
     if older:
-        why.append({"code": "prices", "requests": _numbers(older), "period": older[0].period,
-                    "plan_period": period})
+        why.append({"code": "prices", "requests": _numbers(older),
+                    "period": str(older[0].period), "plan_period": str(period)})
     if own and plan == ZERO:
         why.append({"code": "nothing_left", "requests": _numbers(own)})
     elif len(own) > 1:

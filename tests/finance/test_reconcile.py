@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from govcloud.finance.period import Month
 from govcloud.finance.reconcile import Priced, reconcile, said
 
 
@@ -16,8 +17,9 @@ def _cost(period: str, **departments: str) -> dict[str, object]:
 
 
 def test_two_verdicts_that_sum_to_more_than_the_plan_are_explained_line_by_line() -> None:
-    verdicts = [Priced(1, "statistics", Decimal("208.71"), Decimal("-120.00"), "2026-12"),
-                Priced(2, "health", Decimal("342.12"), Decimal("-129.78"), "2026-11")]
+    verdicts = [Priced(1, "statistics", Decimal("208.71"), Decimal("-120.00"),
+                       Month(2026, 12)),
+                Priced(2, "health", Decimal("342.12"), Decimal("-129.78"), Month(2026, 11))]
     plan = _cost("2026-12", statistics="90.33", health="210.72")  # 301.05 in all
     r = reconcile(plan, verdicts)
     assert (r.plan, r.verdicts, r.difference) == (Decimal("301.05"), Decimal("550.83"),
@@ -36,7 +38,7 @@ def test_two_verdicts_that_sum_to_more_than_the_plan_are_explained_line_by_line(
 
 def test_a_change_with_no_request_and_one_already_in_the_cloud_say_so() -> None:
     r = reconcile(_cost("2026-12", finance="0.00", ecology="55.10"),
-                  [Priced(3, "finance", Decimal("40.00"), Decimal(0), "2026-12")])
+                  [Priced(3, "finance", Decimal("40.00"), Decimal(0), Month(2026, 12))])
     lines = {x.department: [said(w) for w in x.why] for x in r.lines}
     assert lines == {
         "ecology": ["no approved request changes it: its plan file was edited directly, or "
@@ -47,5 +49,5 @@ def test_a_change_with_no_request_and_one_already_in_the_cloud_say_so() -> None:
 
 def test_verdicts_that_match_the_plan_need_no_line() -> None:
     r = reconcile(_cost("2026-12", finance="40.00"),
-                  [Priced(3, "finance", Decimal("40.00"), Decimal(0), "2026-12")])
+                  [Priced(3, "finance", Decimal("40.00"), Decimal(0), Month(2026, 12))])
     assert r.difference == 0 and r.lines == ()

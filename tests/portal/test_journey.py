@@ -39,6 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     try:
         with engine.records(estate) as (est, store):
             for name, role, dep in (("li.wei", "member", "finance"),
+                                    ("zhou.head", "approver", "finance"),
                                     ("admin", "operator", None), ("qian", "finance", None)):
                 users.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
     finally:
@@ -127,6 +128,19 @@ def ask(driver: Any, base: str, kind: str, fields: dict[str, str], reason: str,
     return cost
 
 
+def approve_next(driver: Any, base: str, who: str) -> str:
+    """``who`` signs in, opens the first of the finance department's requests in their
+    queue and approves the step it waits for: the state it is in then."""
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, base, who)
+    driver.get(f"{base}/requests")
+    follow(driver, driver.find_element(By.XPATH, "//td/a[starts-with(@href, "
+                                                 "'/departments/finance/requests/')]"))
+    follow(driver, driver.find_element(By.XPATH, "//button[@value='approve']"))
+    return str(driver.find_element(By.CSS_SELECTOR, "dd.state").text)
+
+
 def _bill(driver: Any) -> Decimal:
     from selenium.webdriver.common.by import By
 
@@ -154,13 +168,10 @@ def test_member_operator_and_finance_journeys(served: tuple[str, Path], browser:
     assert browser.find_element(By.CSS_SELECTOR, "dd.state").text.startswith("待审批")
     shot(browser, "4-member-request-waiting")
 
-    sign_in(browser, base, "admin")
-    browser.get(f"{base}/requests")
-    shot(browser, "5-operator-queue")
-    follow(browser, browser.find_element(By.XPATH, "//td/a[starts-with(@href, "
-                                                   "'/departments/finance/requests/')]"))
-    follow(browser, browser.find_element(By.XPATH, "//button[@value='approve']"))
-    assert browser.find_element(By.CSS_SELECTOR, "dd.state").text.startswith("已批准")
+    # the example's rules: the department head signs new servers, then an operator
+    assert approve_next(browser, base, "zhou.head").startswith("待审批")
+    shot(browser, "5-head-approved")
+    assert approve_next(browser, base, "admin").startswith("已批准")
     shot(browser, "6-operator-approved")
     plan = (estate / "plans" / "finance.yaml").read_text()
     assert "name: fin-report" in plan and "czj-web.qingdao.gov.cn" in plan

@@ -6,13 +6,13 @@ page after the interval; a page older than the longest age is rebuilt even at re
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from govcloud.applying import engine
 from govcloud.metrics import exporter
+from govcloud.state.store import Store
 from tests.support.cli import govcloud
 from tests.support.estate import copy_estate
 
@@ -36,11 +36,14 @@ def test_a_page_is_rendered_once_per_store_version(tmp_path: Path) -> None:
             time.sleep(0.1)
             assert _settled(snapshot).body is first.body
         assert snapshot.builds == 1
-        # another connection writes the store (a damaged row, as the state shows it)
-        with sqlite3.connect(root / ".state" / "govcloud.db") as conn:
-            conn.execute("UPDATE sim_resources SET body = '{broken' WHERE key = "
-                         "'finance/server/fin-budget-db'")
-        conn.close()
+        # another connection (another govcloud process's store) writes what a figure
+        # reads: a damaged row, as the state shows it
+        other = Store(f"sqlite:///{root}/.state/govcloud.db", root)
+        try:
+            other.execute("UPDATE sim_resources SET body = '{broken' WHERE key = "
+                          "'finance/server/fin-budget-db'")
+        finally:
+            other.close()
         time.sleep(0.1)
         changed = _settled(snapshot)
         assert snapshot.builds == 2 and changed.body is not first.body
