@@ -65,12 +65,13 @@ def add(ctx: click.Context, name: str, role: str, department: str | None,
     """
     from govcloud.access import users as user_records
     from govcloud.applying import engine
+    from govcloud.estate.organisations import in_directory
     from govcloud.state.store import holder_id
 
     with engine.records(root(ctx)) as (estate, store):
         person = user_records.add(store, set(estate.plans), name, role, department,
                                   _password(name, password_stdin), holder_id(), email=email,
-                                  scope=_scope(scope), organisations=_in_directory(store))
+                                  scope=_scope(scope), organisations=in_directory(store))
     where = f" of {person.department}" if person.department else \
         f" of everything under {person.subtree}" if person.subtree else ""
     click.echo(f"Added {person.name}, {person.role}{where}.")
@@ -201,12 +202,13 @@ def role(ctx: click.Context, name: str, role: str, department: str | None,
     """
     from govcloud.access import users as user_records
     from govcloud.applying import engine
+    from govcloud.estate.organisations import in_directory
     from govcloud.state.store import holder_id
 
     with engine.records(root(ctx)) as (estate, store):
         person = user_records.set_role(store, set(estate.plans), name, role, department,
                                        holder_id(), reason, scope=_scope(scope),
-                                       organisations=_in_directory(store))
+                                       organisations=in_directory(store))
     where = f" of {person.department}" if person.department else \
         f" of everything under {person.subtree}" if person.subtree else ""
     click.echo(f"{person.name} is now {person.role}{where}.")
@@ -280,10 +282,3 @@ def _scope(scope: str | None) -> str:
                                  "sync lists them), or leave --scope out for the whole estate",
                                  param_hint="--scope")
     return scope or ""
-
-
-def _in_directory(store: Any) -> set[str]:
-    """The organisations a scope may name: the synced ones still in the directory."""
-    from govcloud.estate.organisations import known
-
-    return {code for code, k in known(store).items() if not k.left}

@@ -94,6 +94,12 @@ class SyncPlan:
                 "roles": [r.as_dict() for r in self.roles]}
 
 
+def in_directory(store: Store) -> frozenset[str]:
+    """The organisations the last sync recorded that are still in the directory: what a
+    person's scope may name (``users add --scope``, a directory person's organisation)."""
+    return frozenset(code for code, k in known(store).items() if not k.left)
+
+
 def known(store: Store) -> dict[str, Known]:
     store.execute(TABLE)
     return {r[0]: Known(Organisation(r[0], r[1], r[2], r[3], r[4]), r[5])

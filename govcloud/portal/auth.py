@@ -40,11 +40,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from govcloud.access import directory, second_factor, tokens, users
 from govcloud.drivers.base import Ability
 from govcloud.errors import DriverError
+from govcloud.estate import organisations
 from govcloud.portal import scopes, sessions
 from govcloud.portal.context import Portal
 from govcloud.portal.pages import json_response
 from govcloud.portal.routes import Route, allowed
-from govcloud.state.store import Store
 
 # How often a Keystone person's role assignments are read again while they are signed in
 # (a role removed in Keystone ends their session within this many seconds).
@@ -181,7 +181,7 @@ class SignIn:
             return session  # the directory does not answer: read again on the next request
         person = directory.follow(self.portal.store, session.person, now, found,
                                   set(self.portal.estate.plans),
-                                  synced_organisations(self.portal.store))
+                                  organisations.in_directory(self.portal.store))
         return self._followed_to(session, person)
 
     def _followed_to(self, session: sessions.Session, person: users.Person | None
@@ -253,7 +253,7 @@ class SignIn:
         local = users.find(portal.store, name) if len(name) <= 64 else None
         if self.directory is not None and (local is None or local.origin != "local"):
             person = directory.sign_in(portal.store, name, password, client, self.directory,
-                                       set(estate.plans), synced_organisations(portal.store))
+                                       set(estate.plans), organisations.in_directory(portal.store))
         elif not self.keystone:
             person = users.sign_in(portal.store, name, password, client)
         else:
@@ -356,11 +356,3 @@ class Admission:
             if who.person.scope == "read" and scope["method"] not in SAFE_METHODS:
                 raise NotAllowed(READ_ONLY)
         await self.app(scope, receive, send)
-
-
-def synced_organisations(store: Store) -> frozenset[str]:
-    """The organisations the last directory sync recorded and that are still in the
-    directory: the scopes a directory person may be given."""
-    from govcloud.estate import organisations
-
-    return frozenset(code for code, k in organisations.known(store).items() if not k.left)

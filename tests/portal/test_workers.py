@@ -18,6 +18,7 @@ from govcloud.applying import engine
 from govcloud.core.desired import Resource
 from govcloud.portal import context
 from tests.portal.conftest import PASSWORD, csrf_of
+from tests.portal.test_apply import _signed_in
 from tests.support.estate import copy_estate
 
 
@@ -40,16 +41,6 @@ def workers(request: pytest.FixtureRequest, tmp_path: Path,
     yield apps
     for app in apps:
         app.state.portal.close()
-
-
-def _signed_in(app: Any, name: str) -> Any:
-    from starlette.testclient import TestClient
-
-    c = TestClient(app, base_url="http://testserver", follow_redirects=False)
-    r = c.post("/login", data={"name": name, "password": PASSWORD,
-                               "csrf": csrf_of(c.get("/login").text), "next": "/"})
-    assert r.status_code == 303, r.text[:300]
-    return c
 
 
 def test_a_sign_in_on_another_worker_keeps_the_figures_a_write_there_renews_them(
