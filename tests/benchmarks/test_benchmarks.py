@@ -154,3 +154,12 @@ def test_the_quick_check_runs_as_documented(name: str, tmp_path: Path) -> None:
                           timeout=600)
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert re.search(FIGURES[name], done.stdout, re.M), done.stdout[-3000:]
+
+
+def test_the_portal_benchmark_runs_without_districts() -> None:
+    """``benchmarks/portal.py`` with no --districts (its default) deals no department to a
+    district; it divided by zero once (the first line of its docstring's commands)."""
+    from benchmarks.portal import in_districts
+
+    assert in_districts(["a", "b"], 0) == {}
+    assert in_districts(["a", "b", "c"], 2) == {"district-00": ["a", "c"], "district-01": ["b"]}
