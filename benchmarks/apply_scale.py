@@ -31,21 +31,23 @@ apply each resumed to a converged estate.
     python benchmarks/apply_scale.py --sizes 10000 --shapes servers --kills 5
     python benchmarks/apply_scale.py --quick    # 4 and 40 departments, then one kill
 
-Measured 2026-12-07 on the project's 2-core machine shared with other work (load average 11
-to 14), one run each (medians of 3 below 5,000 departments):
+Measured 2026-12-07 07:08-07:17 UTC on the project's 2-core machine, quiet (load average 0.7
+when it started, nothing else running but this), one run each (``--sizes 100,1000,10000
+--shapes servers,lopsided``):
 
     shape     depts  changes  apply s  ms/change  command s  cpu s  peak MB
-    servers     100     2772     2.60      0.939       19.5    3.3       64
-    servers    1000    29268    22.71      0.776       62.2   15.7      220
-    servers   10000   291698   201.81      0.692      649.9  245.1     1793
-    lopsided    100      984     0.63      0.642        2.0    0.8       47
-    lopsided   1000    10100     6.74      0.667       13.2    6.1       96
-    lopsided  10000   101402    70.59      0.696      149.0   68.2      571
+    servers     100     2772     1.72      0.622        3.8    3.8       64
+    servers    1000    29268    19.52      0.667       24.7   25.0      222
+    servers   10000   291698   185.85      0.637      246.6  224.3     1793
+    lopsided    100      984     0.60      0.607        1.8    1.0       48
+    lopsided   1000    10100     7.85      0.778       10.5    8.8       97
+    lopsided  10000   101402    68.82      0.679       87.8   79.0      571
 
-Per change at 10,000 / at 100: 0.74x (servers), 1.08x (lopsided). The servers estate's whole
-apply took 10.8 min of wall clock under that load, 4.1 min of CPU. Side by side with the loop
-before #24 (``--vs``, one round, load 13): 1.22 against 4.49 ms per change at 1,000 servers
-departments (0.27x), 0.92 against 1.29 at 100; lopsided 0.72 against 2.72 at 1,000.
+Per change at 10,000 / at 100: 1.02x (servers), 1.12x (lopsided). The servers estate's whole
+apply took 4.1 min of wall clock (goal 10), lopsided 1.5 min. The same run the day before at
+load average 11 to 14 took 10.8 min for the servers estate (4.1 min of CPU). Side by side with
+the loop before #24 (``--vs``, one round, load 13): 1.22 against 4.49 ms per change at 1,000
+servers departments (0.27x), 0.92 against 1.29 at 100; lopsided 0.72 against 2.72 at 1,000.
 
 ``--sizes 10000 --shapes servers --kills 5``, 2026-12-07 (nice 19, beside other work): SIGKILLs
 after 81,268 of 291,698 changes, 206,653 of 210,426, 419 of 3,773, 2,872 of 3,348 and 75 of
