@@ -33,7 +33,7 @@ from govcloud.portal.pages import Pages, json_response
 from govcloud.portal.routes import Route
 from govcloud.portal.views import VIEWS
 from govcloud.portal.views.notices import navigation
-from govcloud.portal.views.results import Created, Data, Download, Redirect, Table
+from govcloud.portal.views.results import Created, Data, Download, Redirect, Table, Workbook
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 STATIC = Path(__file__).parent / "static"
@@ -240,8 +240,10 @@ class Endpoints:
 
     async def _answer(self, request: Request, route: Route, who: sessions.Session,
                       result: Any) -> Response:
-        if isinstance(result, Table):
-            result = result.download(translator(self.pages.language(request)))
+        if isinstance(result, Table | Workbook):
+            lang = self.pages.language(request)
+            result = (result.download(translator(lang)) if isinstance(result, Table)
+                      else result.download(translator(lang), lang == "zh"))
         if isinstance(result, Download):
             how = "inline" if result.inline else "attachment"
             headers = {"content-disposition": f'{how}; filename="{result.filename}"'}

@@ -82,6 +82,9 @@ DATA_WORDS = (
     phrase("platform cost"), phrase("idle platform capacity"), phrase("estate"),
     phrase("(subtree)"), phrase("these departments together"),
     phrase("pool"), phrase("yuan"),
+    # the finance workbook's own sheets (reports.xlsx, books.accounts)
+    phrase("Utilization"), phrase("Savings sources"), phrase("Unit costs"),
+    phrase("Rate card"), phrase("Assumptions"), phrase("assumption"),
     phrase("apply"), phrase("request new"), phrase("request approve"),
     phrase("request reject"), phrase("request return"), phrase("request returned"),
     phrase("request judged again"), phrase("sign-in"), phrase("sign-in failed"),

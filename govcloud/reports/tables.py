@@ -90,6 +90,16 @@ def title(code: str) -> str:
     return f"{words} 资源池分摊（元） {words} pool share (yuan)"
 
 
+def title_in(code: str, chinese: bool) -> str | None:
+    """A known column's title in one language (the Chinese or the English half of
+    ``TITLES``, which writes the Chinese first, without a space, then the English); None for
+    a column named after a pool or a month, which the caller names in its own words."""
+    if code not in TITLES:
+        return None
+    zh, _, en = TITLES[code].partition(" ")
+    return zh if chinese else en
+
+
 def utilization_table(data: Utilization) -> Table:
     header = ["department", "name", "servers", "vcpu", "vcpu_used", "vcpu_util", "ram_gb",
               "ram_gb_used", "ram_util", "disk_gb", "volumes", "volume_gb", "websites",

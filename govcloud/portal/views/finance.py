@@ -15,10 +15,8 @@ from govcloud.portal.forms import from_api
 from govcloud.portal.routes import CLOSERS
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.months import month_asked, month_in_path, state_of, this_month
-from govcloud.portal.views.results import Data, Download, NotFound, Redirect, Table
+from govcloud.portal.views.results import Data, NotFound, Redirect, Table, Workbook
 from govcloud.reports.text import csv_cell
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def chargeback(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
@@ -67,15 +65,11 @@ def _csv(rep: Any) -> Table:
     return Table(f"chargeback-{rep.period}.csv", list(header), cells, labels)
 
 
-def chargeback_xlsx(p: Portal, who: Session) -> Download:
+def chargeback_xlsx(p: Portal, who: Session) -> Workbook:
     """The workbook ``govcloud report chargeback -o xlsx`` writes, from the same code."""
-    from govcloud.reports.xlsx import workbook
-
     rep = scopes.limited(p, who.person, accounts.report(p.estate, p.store, "chargeback",
                                                         this_month(), workbook=True))
-    return Download(f"chargeback-{rep.period}.xlsx", XLSX,
-                    workbook(list(rep.sheets.items()), list(rep.notes),
-                             active=next(iter(rep.sheets))))
+    return Workbook(f"chargeback-{rep.period}.xlsx", list(rep.sheets.items()), list(rep.notes))
 
 
 # --- The statements (months), their downloads, closing a month
@@ -114,14 +108,10 @@ def statement_csv(p: Portal, who: Session, period: str) -> Table:
     return _csv(scopes.limited(p, who.person, _report(p, month_in_path(period))))
 
 
-def statement_xlsx(p: Portal, who: Session, period: str) -> Download:
+def statement_xlsx(p: Portal, who: Session, period: str) -> Workbook:
     """A month's workbook (``govcloud report chargeback --period P -o xlsx``)."""
-    from govcloud.reports.xlsx import workbook
-
     rep = scopes.limited(p, who.person, _report(p, month_in_path(period), workbook=True))
-    return Download(f"chargeback-{rep.period}.xlsx", XLSX,
-                    workbook(list(rep.sheets.items()), list(rep.notes),
-                             active=next(iter(rep.sheets))))
+    return Workbook(f"chargeback-{rep.period}.xlsx", list(rep.sheets.items()), list(rep.notes))
 
 
 def _report(p: Portal, month: Month, workbook: bool = False) -> Any:

@@ -65,6 +65,31 @@ class Table:
                         csv_body([t(h) for h in self.header], rows))
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class Workbook:
+    """An XLSX download for people (``govcloud report ... -o xlsx``'s workbook, made by the
+    same code): the endpoint names its sheets, columns and the words of its idle and total
+    rows in the person's language; the figures and the assumptions as they are."""
+
+    filename: str
+    sheets: list[tuple[str, tuple[list[str], list[list[Any]]]]]
+    notes: list[str]
+
+    def download(self, t: Callable[[str], str], chinese: bool) -> Download:
+        from govcloud.reports.tables import title_in
+        from govcloud.reports.xlsx import workbook
+
+        def label(code: str) -> str:  # a pool's share column is headed by the pool's name
+            return title_in(code, chinese) or t(code)
+
+        return Download(self.filename, XLSX,
+                        workbook(self.sheets, self.notes, active=self.sheets[0][0],
+                                 label=label, words=t))
+
+
 def csv_body(header: list[str], rows: list[list[Any]]) -> bytes:
     """A CSV file as a spreadsheet opens it: UTF-8 with a byte-order mark."""
     buf = io.StringIO("\ufeff")
