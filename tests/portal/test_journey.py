@@ -201,17 +201,17 @@ def test_member_operator_and_finance_journeys(served: tuple[str, Path], browser:
         data = http.get("/api/finance/chargeback").json()
         xlsx = http.get("/finance/chargeback.xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
-    from govcloud.reports.tables import TITLES
+    from govcloud.reports.tables import TITLES, title_in
 
-    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content))["Chargeback"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content))["费用分摊"]  # in Chinese
     rows = list(sheet.iter_rows(values_only=True))
-    code = {t: c for c, t in TITLES.items()}
+    code = {title_in(c, True): c for c in TITLES}
     header = [code.get(h, h) for h in rows[0]]
     book = {str(r[0]): dict(zip(header, r, strict=True)) for r in rows[1:]}
     for d in data["departments"]:
         assert f"{book[d['department']]['total']:.2f}" == d["total"], d["department"]
-    assert f"{book['(total)']['total']:.2f}" == data["platform_cost"]
-    assert f"{book['(idle)']['total']:.2f}" == data["idle"]
+    assert f"{book['（合计）']['total']:.2f}" == data["platform_cost"]
+    assert f"{book['（闲置）']['total']:.2f}" == data["idle"]
     finance = next(d for d in data["departments"] if d["department"] == "finance")
     assert Decimal(finance["total"]) == after  # the bill the member saw
 
