@@ -24,6 +24,7 @@ _SERVER = _PLAN["servers"]["items"]
 _WEBSITE = _PLAN["websites"]["items"]
 _SERVICES = _PLAN["services"]["properties"]
 MAX_REASON = 500
+MAX_NUMBER = 10**11  # the largest request number a request may name (after)
 
 
 def _without(schema: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def _common(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
         "reason": str_of("Why it is needed (shown to the approvers).", TEXT, minLength=1,
                          maxLength=MAX_REASON),
         "after": int_of("The quota request filed first to cover this one (its number).", 1,
-                        10**11),
+                        MAX_NUMBER),
         **fields}, ["kind", "department", "reason", *required])
 
 

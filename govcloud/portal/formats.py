@@ -78,6 +78,22 @@ def amount(value: Any, lang: str) -> str:
     return f"{number:,.2f}".translate({ord(","): group, ord("."): point})
 
 
+def quantity(value: Any, lang: str) -> str:
+    """A number with every decimal it has (units billed, a yuan-per-unit figure that must
+    multiply back to its total to the fen) and the locale's separators: 116,365.5, 0.40803481.
+    Empty for none; a text that is no number as it is."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    group, point = symbols(lang)
+    return f"{number:,f}".translate({ord(","): group, ord("."): point})
+
+
 @functools.cache
 def symbols(lang: str) -> tuple[str, str]:
     """The locale's thousands separator and decimal point (Babel's CLDR data)."""

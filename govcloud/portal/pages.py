@@ -30,6 +30,7 @@ from govcloud.portal import formats
 from govcloud.portal.forms import BODY
 from govcloud.portal.i18n import LANGUAGES, translator
 from govcloud.portal.sessions import Session
+from govcloud.reports.tables import title_in
 
 # Pages answering a post that are their own form (reached with GET too): their language
 # links load the form again; what was typed there (a password, a code) is never posted.
@@ -61,13 +62,26 @@ def _amount(context: Any, value: Any) -> str:
     return formats.amount(value, context["lang"])
 
 
+@jinja2.pass_context
+def _quantity(context: Any, value: Any) -> str:
+    return formats.quantity(value, context["lang"])
+
+
+@jinja2.pass_context
+def _column(context: Any, code: str) -> str:
+    """A finance report's column title in the page's language (the workbook's, see
+    ``reports.tables.title_in``); a pool's share column is headed by the pool's name."""
+    return title_in(code, context["lang"] == "zh") or str(context["t"](code))
+
+
 def environment(folder: Path) -> jinja2.Environment:
     """The templates of ``folder`` with the i18n extension and the formatting filters."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True,
                              undefined=jinja2.StrictUndefined,
                              extensions=["jinja2.ext.i18n"])
     env.install_null_translations()  # type: ignore[attr-defined]  # each render passes its own
-    env.filters.update(when=_when, day=_day, amount=_amount)
+    env.filters.update(when=_when, day=_day, amount=_amount, quantity=_quantity,
+                       column=_column)
     return env
 
 

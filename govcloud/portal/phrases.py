@@ -85,6 +85,8 @@ DATA_WORDS = (
     # the finance workbook's own sheets (reports.xlsx, books.accounts)
     phrase("Utilization"), phrase("Savings sources"), phrase("Unit costs"),
     phrase("Rate card"), phrase("Assumptions"), phrase("assumption"),
+    # the shipped price book's billed items (prices.yaml) the unit costs page lists
+    phrase("vcpu"), phrase("disk_gb"), phrase("backup_gb"), phrase("antivirus_seat"),
     phrase("apply"), phrase("request new"), phrase("request approve"),
     phrase("request reject"), phrase("request return"), phrase("request returned"),
     phrase("request judged again"), phrase("sign-in"), phrase("sign-in failed"),

@@ -100,7 +100,12 @@ ROUTES: tuple[Route, ...] = (
           frozenset({"operator", "auditor"}),
           "The newest apply's journal as it happens (the page refreshes until it is done)."),
     Route("/finance/savings", "savings", "page", OVERSIGHT,
-          "What consolidation saved each department this month."),
+          "What consolidation saved each department in a month (?period=YYYY-MM, this month "
+          "without it).", query=("period",)),
+    Route("/finance/unit-costs", "unit_costs", "page", OVERSIGHT,
+          "A month's unit costs (?period=YYYY-MM): what each billed item costs the platform "
+          "per unit, idle capacity included, against what departments pay.",
+          query=("period",)),
     Route("/finance/chargeback", "chargeback", "page", OVERSIGHT,
           "A month's chargeback (?period=YYYY-MM, this month without it; a closed month's "
           "as frozen): every department's share of the platform's cost.",
@@ -200,7 +205,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/operations/apply", "apply_progress", "api", frozenset({"operator", "auditor"}),
           "The newest apply: its record, journal steps so far, whether it still runs."),
     Route("/api/finance/savings", "savings", "api", OVERSIGHT,
-          "This month's savings, as govcloud report savings -o json prints it."),
+          "A month's savings (?period=YYYY-MM, this month without it), as govcloud report "
+          "savings -o json prints it.", query=("period",)),
+    Route("/api/finance/unit-costs", "unit_costs", "api", OVERSIGHT,
+          "A month's unit costs (?period=YYYY-MM), as govcloud report unit-costs -o json "
+          "prints it.", query=("period",)),
     Route("/api/finance/chargeback", "chargeback", "api", OVERSIGHT,
           "A month's chargeback (?period=YYYY-MM, this month without it), as govcloud "
           "report chargeback -o json prints it.", query=("period",)),

@@ -12,6 +12,8 @@ import re
 from html import unescape
 from typing import Any
 
+import pytest
+
 from tests.portal.conftest import OWN, Site, account, csrf_of, sign_in
 
 
@@ -81,6 +83,19 @@ def test_a_follow_up_names_a_quota_request_of_its_own_department(site: Site) -> 
     r = c.post(f"/api/departments/{OWN}/requests", json=payload,
                headers={"x-csrf-token": csrf_of(form.text)})
     assert r.status_code == 400 and "is not a quota request of finance" in r.text, r.text
+
+
+@pytest.mark.parametrize("after", [9223372036854775808, 10**11 + 1, 0, -1])
+def test_a_follow_up_naming_a_number_no_request_can_have_is_refused_by_its_check(
+        site: Site, after: int) -> None:
+    """schemathesis found ``"after": 9223372036854775808`` a 500 (OverflowError): the
+    number was looked up in the store before the request's check had read it."""
+    c: Any = sign_in(site, account("member"))
+    form = c.get(f"/departments/{OWN}/requests/new")
+    r = c.post(f"/api/departments/{OWN}/requests", json={
+        "kind": "quota", "reason": "a follow-up", "after": after, "quota": {"websites": 3}},
+        headers={"x-csrf-token": csrf_of(form.text)})
+    assert r.status_code in (400, 422) and "after" in r.text, r.text
 
 
 def test_the_kind_comes_first_and_each_form_has_its_heading(site: Site) -> None:

@@ -23,13 +23,29 @@ def chargeback(p: Portal, who: Session, query: dict[str, str] | None = None) -> 
     """A month's chargeback (``?period=YYYY-MM``, this month without it; a closed month's
     as it was frozen), with links to the months before and after it."""
     month = month_asked(query or {})
-    data = _finance(p, who, "chargeback", month)
+    return {**_finance(p, who, "chargeback", month), **_around(month)}
+
+
+def savings(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
+    """A month's savings (``?period=YYYY-MM``, this month without it; a closed month's from
+    its frozen figures), with links to the months before and after it."""
+    month = month_asked(query or {})
+    return {**_finance(p, who, "savings", month), **_around(month)}
+
+
+def unit_costs(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
+    """A month's unit costs (``govcloud report unit-costs``, ``?period=``): what each billed
+    item costs the platform per unit, idle capacity included, against what departments pay.
+    They are the whole platform's figures: a person limited to a subtree sees none
+    (``scopes.limited`` keeps no sheet of them), and the page says where theirs are."""
+    month = month_asked(query or {})
+    return {**_finance(p, who, "unit-costs", month), **_around(month)}
+
+
+def _around(month: Month) -> Data:
+    """The months before and after ``month`` for the page's links (none after this one)."""
     later = month.next() if month < this_month() else None
-    return {**data, "previous": str(month.previous()), "next": str(later) if later else ""}
-
-
-def savings(p: Portal, who: Session) -> Data:
-    return _finance(p, who, "savings")
+    return {"previous": str(month.previous()), "next": str(later) if later else ""}
 
 
 def _finance(p: Portal, who: Session, kind: str, month: Month | None = None) -> Data:
@@ -42,9 +58,13 @@ def _finance(p: Portal, who: Session, kind: str, month: Month | None = None) -> 
             rep = scopes.limited(p, who.person,
                                  accounts.report(p.estate, p.store, kind, month))
         except GovcloudError as exc:
-            return {"period": str(month), "missing": exc.render(), "header": [], "rows": []}
+            return {"period": str(month), "missing": exc.render(), "whole_platform": False,
+                    "header": [], "rows": []}
+        if not rep.sheets:  # the platform's figures, to a person limited to a subtree
+            return {"period": str(month), "missing": "", "whole_platform": True,
+                    "header": [], "rows": []}
         header, rows = rep.main
-        return {**rep.data, "missing": "", "header": list(header),
+        return {**rep.data, "missing": "", "whole_platform": False, "header": list(header),
                 "rows": [list(r) for r in rows]}
 
     return p.figures(("report", kind, month, who.person.subtree), make)

@@ -38,6 +38,7 @@ VIEWS: dict[str, Callable[..., Any]] = {
     "queue_csv": requests.queue_csv,
     # finance
     "savings": finance.savings, "chargeback": finance.chargeback,
+    "unit_costs": finance.unit_costs,
     "chargeback_csv": finance.chargeback_csv, "chargeback_xlsx": finance.chargeback_xlsx,
     "statements": finance.statements, "statement_csv": finance.statement_csv,
     "statement_xlsx": finance.statement_xlsx,

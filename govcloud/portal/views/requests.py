@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from govcloud.core.requests import MAX_NUMBER
 from govcloud.portal import scopes
 from govcloud.portal.context import Portal
 from govcloud.portal.forms import fields_of, from_api, payload_of
@@ -181,8 +182,9 @@ def request_dry_run(p: Portal, who: Session, department: str, body: Data) -> Dat
 def _after(p: Portal, department: str, payload: Any) -> None:
     """A request filed after a quota request names one of its own department's."""
     after = payload.get("after") if isinstance(payload, dict) else None
-    if after is None or not isinstance(after, int) or isinstance(after, bool):
-        return  # absent, or the request's own check names the field
+    if after is None or not isinstance(after, int) or isinstance(after, bool) \
+            or not 1 <= after <= MAX_NUMBER:
+        return  # absent, or the request's own check names the field (before any lookup)
     first = records.find(p.store, after)
     if first is None or first.department != department or first.kind != "quota":
         raise BadBody(f"after: {after} is not a quota request of {department}",
