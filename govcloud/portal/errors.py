@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
@@ -71,6 +71,19 @@ def answers_json(request: Request) -> bool:
     return route.kind == "api" if route is not None else request.url.path.startswith("/api/")
 
 
+def back_to(request: Request) -> str:
+    """Where to come back after signing in: the page asked for with its query (filters, a
+    month, a page of a list); for a form posted when the session had ended, the page the
+    form was on (the Referer, when it is this site's), not the address it posts to."""
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    came = urlsplit(request.headers.get("referer", ""))
+    if came.netloc == request.url.netloc and came.path.startswith("/"):
+        return came.path + (f"?{came.query}" if came.query else "")
+    return "/"
+
+
 class Handlers:
     """The handlers, for ``Starlette(exception_handlers=Handlers(…).table())``."""
 
@@ -103,7 +116,7 @@ class Handlers:
         # a session cookie that signs in nobody: its session ended (idle, its lifetime, or
         # ended from another session); the sign-in form says so
         ended = "&ended=1" if request.cookies.get(sessions.COOKIE) else ""
-        return RedirectResponse(f"/login?next={request.url.path}{ended}", 303)
+        return RedirectResponse(f"/login?next={quote(back_to(request), safe='/')}{ended}", 303)
 
     async def second_factor_needed(self, request: Request, exc: Exception) -> Response:
         await refused(request, 403, "second factor not given")
@@ -112,7 +125,8 @@ class Handlers:
             return json_response({"error": t(SECOND_FACTOR_REQUIRED[0]),
                                   "code": "second_factor_required",
                                   "fix": t(SECOND_FACTOR_REQUIRED[1])}, 403)
-        return RedirectResponse("/login/second-factor?next=" + quote(request.url.path), 303)
+        return RedirectResponse("/login/second-factor?next=" + quote(back_to(request), safe="/"),
+                                303)
 
     async def not_allowed(self, request: Request, exc: Exception) -> Response:
         t = translator(self.pages.language(request))
