@@ -92,3 +92,16 @@ def test_a_departments_page_charts_its_twelve_bills(site: Site, october: str) ->
     for _x, _y, height, period, _shown in bars:  # each bar in proportion to its bill
         assert abs(Decimal(height) / int(tallest[2]) - bills[period] / max(bills.values())) \
             < Decimal("0.02"), period
+
+
+def test_a_closed_months_chargeback_says_who_closed_it_when_and_its_price_book(
+        site: Site, october: str) -> None:
+    c = sign_in(site, account("auditor"))
+    data = c.get(f"/api/finance/chargeback?period={october}").json()
+    assert data["closed_by"] and data["price_book"]["digest"]
+    for lang, closed in (("en", "Closed"), ("zh", "结账时间")):
+        page = c.get(f"/finance/chargeback?period={october}&lang={lang}").text
+        assert f"<dt>{closed}</dt>" in page and data["closed_by"] in page
+        assert data["price_book"]["digest"] in page
+        assert data["closed_at"] not in page  # a time in the page's zone, not the raw record
+    assert "<dt>Closed</dt>" not in c.get("/finance/chargeback?lang=en").text  # still open

@@ -8,6 +8,7 @@ journeys' (GOVCLOUD_ARTIFACTS, default test-artifacts/portal/)."""
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import time
@@ -45,9 +46,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
                 users.add(store, set(est.plans), name, role,
                           "finance" if role in ("member", "approver") else None, PASSWORD,
                           "test")
+            # a covering quota request (its page has the longest heading: the trial saw it
+            # 400 px wide at 390)
             filed = decisions.submit(est, store, users.find(store, "li.wei"), {
                 "kind": "quota", "department": "finance", "reason": "两台报表服务器的配额",
-                "quota": {"cores": 64}})
+                "quota": {"cores": 64}, "covers": json.dumps({
+                    "kind": "servers", "department": "finance", "reason": "两台报表服务器",
+                    "server": {"name": "fin-report", "flavor": "c1.xlarge",
+                               "image": "debian-12", "count": 2}}, ensure_ascii=False)})
     finally:
         del os.environ["GOVCLOUD_NOW"]
     with serving(estate, _env(NOW), estate / "serve.log") as base:
