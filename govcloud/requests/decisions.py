@@ -26,7 +26,16 @@ from govcloud.errors import GovcloudError, LockHeld
 from govcloud.estate import organisations, planwrites
 from govcloud.requests import deciders, life, notify
 from govcloud.requests.assessment import Verdict, assess, digest, plan_text
-from govcloud.requests.records import Request, decide, find, insert, listing, save
+from govcloud.requests.records import (
+    Request,
+    decide,
+    filed_from,
+    find,
+    from_form,
+    insert,
+    listing,
+    save,
+)
 from govcloud.state.store import Store
 
 FILERS = {"member", "approver", "operator"}  # who may file a request
@@ -55,12 +64,17 @@ def _tell(estate: Estate | None, store: Store, request: Request, by: str, source
 
 
 def submit(estate: Estate, store: Store, person: Person, payload: Any,
-           source: str = "portal") -> Request:
+           source: str = "portal", once: str = "") -> Request:
     """File a request (refused, with every field's problem, when its verdict is not ok); one
     that the rules approve at once is written to the plan file now, or, when the file cannot
     take the write now, by the next command that can (``NotWritten`` says why, and what
-    then)."""
+    then). ``once``: the filing form's one-time token; a form that already filed a request
+    files nothing more and gives that request (a double click, a retried post)."""
     department = may_file(person, payload, estate, store)
+    if once and (earlier := _filed_from(store, once, person)) is not None:
+        return earlier
+    if once and filed_from(store, once) is not None:
+        once = ""  # another person's form's token: theirs stays theirs, this files anew
     write_approved(estate, store, source)
     verdict = assess(estate, str(department or ""), payload)
     if not verdict.ok:
@@ -68,18 +82,39 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
         raise RequestRefused(f"the request cannot be filed: {first['message']}",
                              first.get("hint", ""), verdict)
     at = now()
-    with store.transaction():
-        n = insert(store, verdict.department, payload["kind"], person.name, payload,
-                   verdict.base, verdict.as_dict(), at)
-        trail.append(store, person.name, "request new", f"request {n}", verdict.department,
-                     None, {"payload": payload, "cost_delta": verdict.cost_delta,
-                            "chain": verdict.chain}, payload.get("reason", ""), source)
-        life.record(store, n, person.name, "filed", _filed(verdict.chain), at)
+    try:
+        with store.transaction():
+            n = insert(store, verdict.department, payload["kind"], person.name, payload,
+                       verdict.base, verdict.as_dict(), at)
+            if once:
+                from_form(store, once, n)
+            _filed_records(store, person, payload, verdict, n, at, source)
+    except Exception:
+        if once and (earlier := _filed_from(store, once, person)) is not None:
+            return earlier  # the same form, filed meanwhile by its other post
+        raise
     request = find(store, n)
     assert request is not None
     request = at_once(estate, store, request, source)
     _tell(estate, store, request, person.name, source)
     return request
+
+
+def _filed_records(store: Store, person: Person, payload: Any, verdict: Any, n: int, at: str,
+                   source: str) -> None:
+    """A new request's audit record and the first step of its life."""
+    trail.append(store, person.name, "request new", f"request {n}", verdict.department,
+                 None, {"payload": payload, "cost_delta": verdict.cost_delta,
+                        "chain": verdict.chain}, payload.get("reason", ""), source)
+    life.record(store, n, person.name, "filed", _filed(verdict.chain), at)
+
+
+def _filed_from(store: Store, once: str, person: Person) -> Request | None:
+    """The request the form ``once`` already filed, when ``person`` filed it (a token is
+    never a way to reach another person's request)."""
+    n = filed_from(store, once)
+    earlier = find(store, n) if n is not None else None
+    return earlier if earlier is not None and earlier.requester == person.name else None
 
 
 def at_once(estate: Estate, store: Store, request: Request, source: str) -> Request:

@@ -123,6 +123,26 @@ def filed_by(store: Store, name: str, limit: int = 500,
         (name, limit)) if within is None or d in within]
 
 
+# The filing form each request came from (its one-time token, ``decisions.submit``'s
+# ``once``): the same form posted twice (a double click, a retry) files one request.
+FORMS = """CREATE TABLE IF NOT EXISTS request_forms (
+    token TEXT PRIMARY KEY, request BIGINT NOT NULL)"""
+
+
+def filed_from(store: Store, once: str) -> int | None:
+    """The request the form ``once`` filed, if it filed one."""
+    store.execute(FORMS)
+    rows = store.query("SELECT request FROM request_forms WHERE token = ?", (once,))
+    return int(rows[0][0]) if rows else None
+
+
+def from_form(store: Store, once: str, n: int) -> None:
+    """Record that the form ``once`` filed request ``n`` (in the filing's transaction: a
+    second filing from the same form fails its insert and is undone whole)."""
+    store.execute(FORMS)
+    store.execute("INSERT INTO request_forms (token, request) VALUES (?, ?)", (once, n))
+
+
 def insert(store: Store, department: str, kind: str, requester: str, payload: Any,
            base: str, verdict: dict[str, Any], at: str) -> int:
     """File a new waiting request under the next number (the caller holds a transaction);

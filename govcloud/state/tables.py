@@ -126,7 +126,8 @@ def schema(kind: str) -> list[str]:
 # table held a schema version has at least LEGACY.
 KNOWN_TABLES = {"meta", "applied", "applies", "journal", "lock_holder", "sim_resources",
                 "os_records", "usage", "statements", "owned", "users", "audit", "sessions",
-                "requests", "tokens", "second_factors", "organisations",
+                "requests", "tokens", "second_factors", "organisations", "request_life",
+                "request_forms",
                 "organisation_parents", "user_subtrees"}
 LEGACY = {"applied", "applies", "journal"}
 # What deleting a damaged row of a table costs, and what brings it back.

@@ -5,6 +5,8 @@ signed-in person's role."""
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from typing import Any
 
 from govcloud.core.requests import MAX_NUMBER
@@ -25,6 +27,8 @@ from govcloud.portal.views.results import (
     no_department,
 )
 from govcloud.requests import assessment, deciders, decisions, followups, life, records
+
+ONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # a filing form's one-time token
 
 
 def _summary(r: records.Request) -> Data:
@@ -154,7 +158,8 @@ def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
     payload = _body_payload(body, department)
     verdict = assessment.assess(p.estate, department, payload)
     out = {"department": department, "verdict": verdict.as_dict(), "payload": payload,
-           "payload_json": json.dumps(payload, ensure_ascii=False)}
+           "payload_json": json.dumps(payload, ensure_ascii=False),
+           "once": secrets.token_urlsafe(18), "once_quota": secrets.token_urlsafe(18)}
     if verdict.ok:
         return out
     form = _form_of(payload)
@@ -194,7 +199,9 @@ def _after(p: Portal, department: str, payload: Any) -> None:
 def request_file(p: Portal, who: Session, department: str, body: Data) -> Any:
     payload = _body_payload(body, department)
     _after(p, department, payload)
-    filed = decisions.submit(p.estate, p.store, who.person, payload, "portal")
+    once = body.get("once")  # the verdict page's one-time token: posted twice, filed once
+    once = once if isinstance(once, str) and ONCE.fullmatch(once) else ""
+    filed = decisions.submit(p.estate, p.store, who.person, payload, "portal", once)
     if from_api(body):
         return Created(filed.as_dict())
     return Redirect(f"/departments/{department}/requests/{filed.id}?done=filed")
