@@ -158,8 +158,10 @@ def department_statement(p: Portal, who: Session, department: str, period: str) 
 
 
 def _department_records(p: Portal, department: str) -> Data:
-    """The drills and findings, read on every request: they come from files the service
-    commands leave in the state folder, which the figures' cache does not watch."""
+    """The drills and findings, looked at on every request: they come from files the
+    service commands leave in the state folder, which the figures' cache does not watch
+    (the backup statuses read again when their file changed, the department's own scan
+    logs alone)."""
     return {"drills": _drills(p, department), "security": _security(p, department)}
 
 
@@ -187,7 +189,8 @@ def _drills(p: Portal, department: str) -> list[Data]:
     (``backup.saved_report``'s rows for one department; the estate's RPOs made once per
     change)."""
     path = playbooks.state_dir(p.estate, p.store) / "services" / backup.STATUS_FILE
-    saved = [s for s in backup.load_statuses(path) if s.department == department]
+    saved = p.from_file(path, lambda: _by_department(backup.load_statuses(path))).get(
+        department, [])
     every = p.figures("rpo", lambda: backup.rpo_hours(p.estate))
     rpo = {department: every[department]} if saved and department in every else {}
     return [{"site": r.site, "host": r.host, "drill_at": r.drill_at or None,
@@ -197,9 +200,16 @@ def _drills(p: Portal, department: str) -> list[Data]:
             for r in recovery.backup_report(saved, rpo, clock())]
 
 
+def _by_department(statuses: list[recovery.SiteStatus]) -> dict[str, list[recovery.SiteStatus]]:
+    """The saved statuses by department (read once per change of their file)."""
+    out: dict[str, list[recovery.SiteStatus]] = {}
+    for s in statuses:
+        out.setdefault(s.department, []).append(s)
+    return out
+
+
 def _security(p: Portal, department: str) -> Data:
     """The antivirus findings of the department's latest scan on each host, from the scan
-    logs the last ``govcloud report security`` collected."""
-    logs = [x for x in playbooks.collected_scans(p.estate, p.store)
-            if x.department == department]
+    logs the last ``govcloud report security`` collected (its own logs only)."""
+    logs = playbooks.collected_scans(p.estate, p.store, department)
     return security_report(logs, [department])[0].as_dict()
