@@ -171,16 +171,27 @@ def _twelve_bills(p: Portal, department: str) -> list[Data]:
     month without recorded usage has no total."""
     month, out = this_month(), []
     for _ in range(12):
-        st = statement_of(p, month)
-        if st is None:
+        found = _charges(p, month)
+        if found is None:
             out.append({"period": str(month), "state": "no usage", "total": None})
         else:
-            row = next((d for d in st.departments if d.department == department), None)
+            st, charges = found
+            row = charges.get(department)
             out.append({"period": str(month), "state": state_of(month, st),
                         "total": None if row is None else str(row.total),
                         "adjustment": None if row is None else str(row.adjustment)})
         month = month.previous()
     return out
+
+
+def _charges(p: Portal, month: Month) -> tuple[Any, dict[str, Any]] | None:
+    """The month's statement and its charges by department (made once per change: one
+    department's bills look up its own, not every department's)."""
+    def make() -> tuple[Any, dict[str, Any]] | None:
+        st = statement_of(p, month)
+        return None if st is None else (st, {d.department: d for d in st.departments})
+
+    return p.figures(("charges", month), make)
 
 
 def _drills(p: Portal, department: str) -> list[Data]:
