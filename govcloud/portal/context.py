@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from govcloud.applying import engine
+from govcloud.audit import trail
 from govcloud.core.model import Estate
 from govcloud.drivers import Driver, open_driver
 from govcloud.estate.loader import find_root
+from govcloud.requests import records
 from govcloud.state.store import Store, open_store
 
 FILES_RECHECK = 1.0  # seconds
@@ -69,6 +71,8 @@ class Portal:
                                        self._estate.settings.estate,
                                        audit=self._estate.settings.audit)
         self.driver: Driver = open_driver(self._estate, self.store)
+        # what every page's lists and counts read through
+        records.ensure_indexes(self.store, (*records.INDEXES, trail.BY_DEPARTMENT))
         self.problem = ""  # set while the files on disk do not validate
         self._files = 0  # counts the changes of the estate's files seen
         self._files_checked = time.monotonic()

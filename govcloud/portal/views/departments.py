@@ -28,17 +28,25 @@ def _visible(p: Portal, who: Session) -> list[str]:
 
 def listed(p: Portal, who: Session, asked: Asked) -> list[Data]:
     """The departments the person may see (``_visible``) that match the search, by id: the
-    one list the page, its API twin and the CSV read."""
-    rows = p.figures("department rows", lambda: _rows(p))
-    return [rows[d] for d in _visible(p, who) if d in rows
-            and asked.matches(d, rows[d]["name"], rows[d]["name_en"])]
+    one list the page, its API twin and the CSV read (searched as ``Asked.matches`` does:
+    any letter case, in the id or either name)."""
+    def make() -> list[tuple[str, Data]]:
+        every, seen = _rows(p), _visible(p, who)
+        return [every[d] for d in seen if d in every]
+
+    rows: list[tuple[str, Data]] = p.figures(
+        ("department rows", who.person.department, who.person.subtree), make)
+    q = asked.q.casefold()
+    return [row for text, row in rows if q in text]
 
 
-def _rows(p: Portal) -> dict[str, Data]:
-    """Every department's row of the list, by id (made once per change: 2,000 of them took
-    10 ms a page)."""
-    return {d: {"id": d, "name": plan.department.name, "name_en": plan.department.name_en,
-                "zone": plan.department.zone} for d, plan in p.estate.plans.items()}
+def _rows(p: Portal) -> dict[str, tuple[str, Data]]:
+    """Every department's row of the list, by id, with the text a search looks in (the
+    visible ones made once per change and person's scope: filtering 2,000 on each page took
+    several ms)."""
+    return {d: ("\n".join((d, plan.department.name, plan.department.name_en or "")).casefold(),
+                {"id": d, "name": plan.department.name, "name_en": plan.department.name_en,
+                 "zone": plan.department.zone}) for d, plan in p.estate.plans.items()}
 
 
 def departments(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:

@@ -359,8 +359,7 @@ def waiting_for_me(p: Portal, who: Session) -> list[Data]:
     from govcloud.requests.escalation import overdue
 
     role, own = who.person.role, who.person.department
-    waiting = scopes.only(p, who.person, records.listing(p.store, own, "waiting", limit=500),
-                          lambda r: r.department)
+    waiting = scopes.only(p, who.person, _waiting(p, own), lambda r: r.department)
     late = overdue(p.estate, waiting)
     people = deciders.holders(p.store)
     if role != "auditor":
@@ -369,6 +368,14 @@ def waiting_for_me(p: Portal, who: Session) -> list[Data]:
             (r.id in late and late[r.id].to == role))]
     return [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late else None}
             for r in waiting]
+
+
+def _waiting(p: Portal, department: str | None) -> list[records.Request]:
+    """The newest 500 waiting requests (of ``department``, or every one), read and decoded
+    once per change (a request filed or decided moves the store's version), not on every
+    page of the queue and every count in the navigation."""
+    return p.figures(("waiting", department),
+                     lambda: records.listing(p.store, department, "waiting", limit=500))
 
 
 def _queued(row: Data, asked: Asked) -> bool:
