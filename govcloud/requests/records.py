@@ -17,7 +17,8 @@ STATES = ("waiting", "approved", "rejected", "returned", "withdrawn")
 # A department's requests, those a person filed and those waiting are read on every page of
 # the portal (its list, its navigation's counts, the queue): without these, each read was a
 # scan of every department's requests, their payloads and verdicts too (``ensure_indexes``).
-INDEXES = ("CREATE INDEX IF NOT EXISTS requests_by_department ON requests (department, id)",
+INDEXES = ("CREATE INDEX IF NOT EXISTS requests_of_department "
+           "ON requests (department, state, id)",
            "CREATE INDEX IF NOT EXISTS requests_by_requester ON requests (requester, id)",
            "CREATE INDEX IF NOT EXISTS requests_by_state ON requests (state, id)")
 
