@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from govcloud.applying import engine
+from govcloud.audit import trail
 from govcloud.core.model import Estate
 from govcloud.drivers import Driver, open_driver
 from govcloud.estate.loader import find_root
+from govcloud.requests import records
 from govcloud.state.store import Store, open_store
 
 FILES_RECHECK = 1.0  # seconds
@@ -69,12 +71,15 @@ class Portal:
                                        self._estate.settings.estate,
                                        audit=self._estate.settings.audit)
         self.driver: Driver = open_driver(self._estate, self.store)
+        # what every page's lists and counts read through
+        records.ensure_indexes(self.store, (*records.INDEXES, trail.BY_DEPARTMENT))
         self.problem = ""  # set while the files on disk do not validate
         self._files = 0  # counts the changes of the estate's files seen
         self._files_checked = time.monotonic()
         self._store_seen = self.store.version()
         self._figures: dict[Hashable, tuple[Mark, Any]] = {}
         self._making: dict[Hashable, threading.Lock] = {}
+        self._files_read: dict[Path, tuple[tuple[int, int] | None, Any]] = {}
 
     def mark(self) -> Mark:
         """What the figures are made from, as a value that changes with it: the estate's
@@ -123,6 +128,22 @@ class Portal:
             value = make()
             self._figures[key] = (mark, value)
             return value
+
+    def from_file(self, path: Path, read: Callable[[], T]) -> T:
+        """``read()``, read again only when the file at ``path`` changed (its size and time
+        of change; being absent is a state too): for a file the service commands leave in
+        the state folder, which the mark does not watch. One value per path is kept."""
+        try:
+            st = path.stat()
+            seen: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            seen = None
+        kept = self._files_read.get(path)
+        if kept is not None and kept[0] == seen:
+            return kept[1]  # type: ignore[no-any-return]
+        value = read()  # a change while it is read leaves it under the older stamp
+        self._files_read[path] = (seen, value)
+        return value
 
     def fresh_estate(self) -> Estate:
         """The estate as its files are at this moment: an apply, and the plan shown to

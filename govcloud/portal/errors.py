@@ -8,8 +8,9 @@ an API call and as an error page otherwise.
 - ``Refused``: the post itself is refused (403 CSRF or a body too large, 400 a body that
   cannot be read, 415 an API post that is not JSON);
 - a view's ``views.results.NotFound``: 404; ``decisions.RequestRefused``: 409, or 422 with the
-  verdict (its field-level errors) when the request is invalid; any other ``GovcloudError``:
-  409 with its message and fix;
+  verdict (its field-level errors) when the request is invalid (a page: the verdict and the
+  kind's form with the fields as posted); any other ``GovcloudError``: 409 with its message
+  and fix;
 - a path that names no route: 404, a method the route does not take: 405;
 - anything else is a bug in govcloud: 500, the traceback written to a crash log.
 
@@ -34,6 +35,7 @@ from govcloud.portal.auth import ROUTE, NotAllowed, NotSignedIn, SecondFactorNee
 from govcloud.portal.forms import posted
 from govcloud.portal.i18n import translator
 from govcloud.portal.pages import Pages, json_response
+from govcloud.portal.views import requests
 from govcloud.portal.views.results import BadBody, NotFound
 from govcloud.requests import decisions
 from govcloud.state import crashlog
@@ -82,6 +84,20 @@ def back_to(request: Request) -> str:
     if came.netloc == request.url.netloc and came.path.startswith("/"):
         return came.path + (f"?{came.query}" if came.query else "")
     return "/"
+
+
+def refused_page(portal: Any, verdict: dict[str, Any], form: dict[str, Any],
+                 number: str | None) -> dict[str, Any]:
+    """The verdict page of a request refused when it was filed (or filed again: ``number``),
+    its form filled with what was posted (``views.requests.verdict_page``)."""
+    department = str(verdict["department"])
+    if portal is None or department not in portal.estate.plans:
+        return {"department": department, "verdict": verdict, "payload": {}, "again": None,
+                "payload_json": form.get("payload") or json.dumps(
+                    {k: v for k, v in form.items() if k != "csrf"}, ensure_ascii=False)}
+    payload = requests.posted_payload(form, department)
+    again = int(number) if number and number.isascii() and number.isdigit() else None
+    return requests.verdict_page(portal, department, payload, verdict, again)
 
 
 class Handlers:
@@ -162,11 +178,11 @@ class Handlers:
         if answers_json(request):
             return json_response({"error": exc.render(), "verdict": verdict}, 422)
         form = (await posted(request) or {}) if request.method == "POST" else {}
-        payload = form.get("payload") or json.dumps(
-            {k: v for k, v in form.items() if k != "csrf"}, ensure_ascii=False)
-        return self.pages.render(request, "request_check.html", caller(request), 422, data={
-            "department": verdict["department"], "verdict": verdict,
-            "payload": {}, "payload_json": payload})
+        portal = getattr(request.app.state, "portal", None)
+        data = await run_in_threadpool(refused_page, portal, verdict, form,
+                                       request.path_params.get("number"))
+        return self.pages.render(request, "request_check.html", caller(request), 422,
+                                 data=data)
 
     async def failed(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GovcloudError)

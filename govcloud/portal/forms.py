@@ -20,7 +20,7 @@ from govcloud.core.requests import SCHEMAS
 MAX_FORM_BYTES = 64 * 1024
 BODY = "govcloud.body"  # where the scope keeps the body read
 NUMBER = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
-RESERVED = {"csrf", "booleans", "payload"}
+RESERVED = {"csrf", "booleans", "payload", "again"}
 MAX_FIELDS = 40
 
 

@@ -7,7 +7,9 @@ and ``{% trans %}`` work too) gives the text in the page's language, and the fil
 ``when``, ``day`` and ``amount`` (``formats``) write moments in the estate's time zone and
 amounts with the locale's separators.
 
-A page answering a post has no address of its own to load again in the other language.
+A page reached with GET links to itself in the other language, its query string kept
+(``kept_query``: a list's filters and page, a month). A page answering a post has no address
+of its own to load again in the other language.
 The verdict of a request (``request_check.html``, checking a request changes nothing) is
 checked again: its language links post the same fields to the check with ``?lang=``
 (``replay``). Any other page answering a post (a refusal) links to the home page in the
@@ -19,6 +21,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from markupsafe import Markup
@@ -36,6 +39,7 @@ from govcloud.reports.tables import title_in
 # links load the form again; what was typed there (a password, a code) is never posted.
 OWN_FORMS = frozenset({"login_form.html", "second_factor.html"})
 CHECK = "/departments/{department}/requests/check"  # where a verdict's fields are posted
+MAX_KEPT = 2000  # characters of a page's query string its language links keep
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -140,16 +144,31 @@ def time_zone(request: Request) -> str:
 
 
 def switch(request: Request, template: str, context: dict[str, Any]) -> dict[str, Any]:
-    """Where the page's language links lead: ``lang_path`` with ``?lang=`` (the page
-    itself when it was reached with GET), or for a verdict the check posted again with the
-    form's fields (``replay``, ``replay_to``)."""
+    """Where the page's language links lead: ``lang_path`` with ``lang_query`` and then
+    ``lang=`` (``kept_query``: the page itself when it was reached with GET, its filters,
+    search, page and period kept), or for a verdict the check posted again with the form's
+    fields (``replay``, ``replay_to``)."""
     if request.method != "POST" or template in OWN_FORMS:
-        return {"lang_path": "", "replay": None, "replay_to": ""}
+        return {"lang_path": "", "lang_query": kept_query(request), "replay": None,
+                "replay_to": ""}
     data = context.get("data")
     if template == "request_check.html" and isinstance(data, dict):
         body = request.scope.get(BODY) or {}
         fields = [(k, v) for k, v in body.items() if isinstance(v, str)
                   and not k.startswith("_")]
-        return {"lang_path": "", "replay": fields,
+        return {"lang_path": "", "lang_query": "?", "replay": fields,
                 "replay_to": CHECK.format(department=data["department"])}
-    return {"lang_path": "/", "replay": None, "replay_to": ""}
+    return {"lang_path": "/", "lang_query": "?", "replay": None, "replay_to": ""}
+
+
+def kept_query(request: Request) -> str:
+    """The page's own query string without its ``lang``, written again (each name and value
+    percent-encoded as a form would), ready for ``lang=`` to follow: ``?q=x&page=2&``.
+
+    The link it makes has no path and no host (``?…``): the browser keeps the page's own
+    address, so no parameter (a ``next``) nor header (a Referer) can lead it to another
+    site. A query longer than ``MAX_KEPT`` is not kept (the page in the other language
+    starts afresh)."""
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    kept = urlencode(pairs)
+    return f"?{kept}&" if kept and len(kept) <= MAX_KEPT else "?"

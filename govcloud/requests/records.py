@@ -14,6 +14,13 @@ if TYPE_CHECKING:  # imported by the request commands' options (STATES): kept li
     from govcloud.state.store import Store
 
 STATES = ("waiting", "approved", "rejected", "returned", "withdrawn")
+# A department's requests, those a person filed and those waiting are read on every page of
+# the portal (its list, its navigation's counts, the queue): without these, each read was a
+# scan of every department's requests, their payloads and verdicts too (``ensure_indexes``).
+INDEXES = ("CREATE INDEX IF NOT EXISTS requests_of_department "
+           "ON requests (department, state, id)",
+           "CREATE INDEX IF NOT EXISTS requests_by_requester ON requests (requester, id)",
+           "CREATE INDEX IF NOT EXISTS requests_by_state ON requests (state, id)")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,24 @@ def _own(verdict: Any, department: str) -> Any:
             isinstance(verdict["cost"].get("departments"), dict):
         return {**verdict, "cost": for_department(verdict["cost"], department)}
     return verdict
+
+
+def ensure_indexes(store: Store, statements: tuple[str, ...] = INDEXES) -> None:
+    """The indexes the portal's lists read through (``INDEXES``), made when missing (a
+    store made before them): looked for first (no write lock waited for when they are
+    there), then made one process at a time (workers start together)."""
+    names = [s.split(" EXISTS ")[1].split()[0] for s in statements]
+    sql = "SELECT indexname FROM pg_indexes WHERE indexname = ?" if store.kind == \
+        "postgresql" else "SELECT name FROM sqlite_master WHERE type = 'index' AND name = ?"
+    if all(store.query(sql, (name,)) for name in names):
+        return
+    from govcloud.state.store import LOCK_KEY
+
+    with store.transaction():
+        if store.kind == "postgresql":  # the store's one-set-up-at-a-time lock
+            store.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY + 1,))
+        for statement in statements:
+            store.execute(statement)
 
 
 def find(store: Store, n: int) -> Request | None:

@@ -9,6 +9,7 @@ departments an apply changed are re-run.
 
 from __future__ import annotations
 
+import glob
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -208,10 +209,14 @@ def collect_scans(estate: Estate, store: AppliedState, departments: list[str],
     return collected_scans(estate, store), runs
 
 
-def collected_scans(estate: Estate, store: AppliedState) -> list[Any]:
+def collected_scans(estate: Estate, store: AppliedState,
+                    department: str | None = None) -> list[Any]:
     """The scan logs the last ``govcloud report security`` fetched (kept in the state
-    folder), as ``security.ScanLog`` values, without running anything."""
+    folder: host/department/stamp.log), as ``security.ScanLog`` values, without running
+    anything; with ``department``, that department's alone (its folder on each host, not
+    every department's logs read)."""
     fetched = state_dir(estate, store) / "services" / "fetched" / "security"
+    pattern = f"*/{glob.escape(department)}/*.log" if department is not None else "*/*/*.log"
     return [ScanLog(log.parent.parent.name, log.parent.name, log.stem,
                     log.read_text(errors="replace"))
-            for log in sorted(fetched.glob("*/*/*.log"))]
+            for log in sorted(fetched.glob(pattern))]

@@ -161,3 +161,28 @@ def test_error_pages_are_all_chinese(site: Site, clients: dict[str, Any], allowe
     r = clients[role].get(path.format(own=OWN) + "?lang=zh")
     assert r.status_code == 404, r.text[:300]
     assert_chinese(r.text, allowed, path)
+
+
+def test_a_request_sent_back_with_its_form_and_its_verdict_is_all_chinese(
+        site: Site, clients: dict[str, Any], allowed: set[str]) -> None:
+    """The request page of a request sent back shows its own form to edit it (#23), and
+    the verdict of the edit names the request it files again: all in Chinese."""
+    from govcloud.access import users
+    from govcloud.requests import decisions
+
+    with engine.records(site.estate) as (est, store):
+        r = decisions.submit(est, store, users.find(store, account("member")), {
+            "kind": "quota", "department": OWN, "reason": "再加八核",
+            "quota": {"cores": est.plans[OWN].quota.cores + 8}}, "test")
+        decisions.close(store, users.find(store, account("operator")), r.id, "returned",
+                        "先说明用途", "test", est)
+    c = clients["member"]
+    page = c.get(f"/departments/{OWN}/requests/{r.id}?lang=zh").text
+    assert f'name="again" value="{r.id}"' in page
+    assert_chinese(page, allowed, "a request sent back, to its requester")
+    assert 'id="q-cores" name="quota.cores"' in page  # the quota form, not JSON
+    checked = c.post(f"/departments/{OWN}/requests/check?lang=zh", data={
+        "csrf": csrf_of(page), "kind": "quota", "again": str(r.id), "reason": "再加八核，用于报表",
+        "quota.cores": str(est.plans[OWN].quota.cores + 8)})
+    assert checked.status_code == 200 and "重新提交" in checked.text
+    assert_chinese(checked.text, allowed, "the verdict of a request filed again")

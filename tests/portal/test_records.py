@@ -205,3 +205,34 @@ def test_the_rule_that_credits_an_approved_request_to_an_apply() -> None:
     assert got[0]["approvers"] == ["op.one (operator)"] and got[1]["approvers"] == []
     assert got[1]["approved_at"] == "2026-11-03T10:00:00Z"  # approved at once: changed_at
     assert [q["id"] for q in applied_requests(approved, "", "2026-11-01T10:00:00Z")] == [1]
+
+
+def test_a_department_page_reads_its_own_scan_logs_and_the_statuses_once_per_change(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#23 speed: one department's page reads that department's scan logs, not every
+    department's (2,000 departments' logs on every page load), and the saved backup
+    statuses of every department once per change of their file, not once per page."""
+    _seed_records(site)
+    c = sign_in(site, account("member"))
+    c.get(f"/departments/{OWN}")  # what an earlier page left read is not counted
+    read: list[Path] = []
+    real = Path.read_text
+
+    def counted(path: Path, *args: Any, **kwargs: Any) -> str:
+        read.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    for _ in range(3):
+        assert f"Php.Webshell-{OWN}" in c.get(f"/departments/{OWN}").text
+    logs = [p for p in read if "fetched" in p.parts]
+    assert logs and {p.parent.name for p in logs} == {OWN}, logs
+    assert not [p for p in read if p.name == "backup-status.json"]  # kept from before
+    statuses = _state_folder(site) / "backup-status.json"
+    saved = json.loads(statuses.read_text())
+    for s in saved:
+        s["drill_status"] = "failed: restored nothing" if s["department"] == OWN else \
+            s["drill_status"]
+    statuses.write_text(json.dumps(saved))  # what the next report backup leaves
+    page = c.get(f"/departments/{OWN}?lang=en").text
+    assert "restored nothing" in page and "Php.Webshell" in page

@@ -7,6 +7,7 @@ after each action. Every step is recorded as it happens, with who and when."""
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,143 @@ def test_a_new_site_is_not_shown_live_before_its_playbooks_ran(estate: Path) -> 
     row = page[page.index("<td>czj-new.qingdao.gov.cn</td>"):].split("</tr>")[0]
     # made in the cloud, but the example estate ran no playbook for it: not live (否)
     assert row.endswith("<td>否</td>"), row
+
+
+class _Fields(HTMLParser):
+    """The fields a browser would post from the form ``form_id`` of a page: inputs with
+    their values (a checkbox only when ticked), each select's chosen option, textareas."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id, self.inside, self.fields = form_id, False, []
+        self.action = ""
+        self._select: str | None = None
+        self._area: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+            self.action = a.get("action", "") if self.inside else self.action
+        elif not self.inside:
+            return
+        elif tag == "input" and (a.get("type") != "checkbox" or "checked" in a):
+            self.fields.append((a["name"], a.get("value", "on" if a.get("type") ==
+                                                 "checkbox" else "")))
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select and "selected" in a:
+            self.fields.append((self._select, a["value"]))
+        elif tag == "textarea":
+            self._area = a["name"]
+            self.fields.append((self._area, ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._area:
+            self.fields[-1] = (self._area, self.fields[-1][1] + data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        self._select = None if tag == "select" else self._select
+        self._area = None if tag == "textarea" else self._area
+
+
+def form_of(page: str, form_id: str = "request-form") -> tuple[str, dict[str, str]]:
+    """The action and the fields of a page's form, as a browser would post them."""
+    found = _Fields(form_id)
+    found.feed(page)
+    assert found.fields, f"no form {form_id} on the page"
+    return found.action, dict(found.fields)
+
+
+def _sent_back(root: Path) -> int:
+    """The server request, approved by the department head and sent back by an operator."""
+    r = _as(root, "li", lambda e, s, p: decisions.submit(e, s, p, SERVER, "test"))
+    _as(root, "head", lambda e, s, p: decisions.approve(e, s, p, r.id, "同意", "test"))
+    _as(root, "op1", lambda e, s, p: decisions.close(s, p, r.id, "returned", "用 m1.medium",
+                                                     "test", e))
+    return int(r.id)
+
+
+def test_a_request_sent_back_is_edited_in_its_own_form_and_its_verdict_shown_first(
+        estate: Path) -> None:
+    """#23: after a send-back the requester edits the request in the form that filed it
+    (the kind's form, filled with the request's values), sees the verdict, then files it
+    again. On the old main the page offered the request as JSON in a text box."""
+    n = _sent_back(estate)
+    member = _client(estate, "li")
+    url = f"/departments/finance/requests/{n}"
+    page = member.get(url).text
+    assert 'name="payload"' not in page  # no JSON text box to edit
+    action, fields = form_of(page)
+    assert action == "/departments/finance/requests/check"
+    assert fields["kind"] == "servers" and fields["again"] == str(n)
+    assert fields["server.name"] == "fin-report" and fields["server.flavor"] == "m1.small"
+    assert fields["server.image"] == "kylin-v10-sp3" and fields["reason"] == "报表系统"
+    assert "修改并重新提交" in page and "用 m1.medium" in page  # the send-back's reason
+
+    checked = member.post(action, data={**fields, "server.flavor": "m1.medium"})
+    assert checked.status_code == 200 and "有效" in checked.text
+    assert f'href="{url}"' in checked.text  # which request it files again
+    file_it, sent = form_of(checked.text, "file-request")
+    assert file_it == f"{url}/resubmit" and "重新提交" in checked.text
+    with engine.records(estate) as (_, store):
+        assert records.find(store, n).state == "returned"  # the verdict filed nothing
+    again = member.post(file_it, data=sent)
+    assert again.status_code == 303 and again.headers["location"] == f"{url}?done=resubmitted"
+    with engine.records(estate) as (_, store):
+        r = records.find(store, n)
+        assert r.state == "waiting" and r.payload["server"]["flavor"] == "m1.medium"
+        assert r.payload["server"]["name"] == "fin-report"  # the rest as it was
+        last = life.events(store, n)[-1]
+        assert last.step == "resubmitted" and last.by == "li"
+        assert last.detail["was"]["server"]["flavor"] == "m1.small"
+    assert 'id="request-form"' not in member.get(url).text  # waiting: nothing to edit
+
+
+def test_a_refused_resubmit_keeps_what_was_typed(estate: Path) -> None:
+    n = _sent_back(estate)
+    member = _client(estate, "li")
+    url = f"/departments/finance/requests/{n}"
+    action, fields = form_of(member.get(url).text)
+    typed = {**fields, "server.name": "Fin Report!", "reason": "换个名字再试"}
+    refused = member.post(action, data=typed)
+    assert refused.status_code == 200 and "无效" in refused.text
+    _, kept = form_of(refused.text)
+    assert kept["server.name"] == "Fin Report!" and kept["reason"] == "换个名字再试"
+    assert kept["again"] == str(n) and kept["server.flavor"] == "m1.small"
+    assert f"{url}/resubmit" not in refused.text  # nothing to file
+    # posted straight to resubmit (as a verdict page would after the estate changed):
+    # refused, 422, and the form comes back with the fields as they were posted
+    bad = {**SERVER, "server": {**SERVER["server"], "name": "Fin Report!"}}
+    posted = member.post(f"{url}/resubmit", data={"csrf": fields["csrf"],
+                                                   "payload": json.dumps(bad)})
+    assert posted.status_code == 422
+    _, kept = form_of(posted.text)
+    assert kept["server.name"] == "Fin Report!" and kept["again"] == str(n)
+    with engine.records(estate) as (_, store):
+        assert records.find(store, n).state == "returned"
+        assert records.find(store, n).payload == SERVER
+
+
+def test_another_departments_member_cannot_file_it_again(estate: Path) -> None:
+    n = _sent_back(estate)
+    url = f"/departments/finance/requests/{n}"
+    _, fields = form_of(_client(estate, "li").get(url).text)
+    other = _client(estate, "wang")  # a member of health
+    token = csrf_of(other.get("/departments/health/requests/new").text)
+    assert other.get(url).status_code in (403, 404)
+    edited = {**fields, "csrf": token, "server.flavor": "m1.medium"}
+    assert other.post("/departments/finance/requests/check", data=edited).status_code == 403
+    # through its own department's address the request is not found
+    assert other.post("/departments/health/requests/check",
+                      data=edited).status_code == 404
+    sent = {"csrf": token, "payload": json.dumps({**SERVER, "server": {
+        **SERVER["server"], "flavor": "m1.medium"}}, ensure_ascii=False)}
+    assert other.post(f"{url}/resubmit", data=sent).status_code in (403, 404)
+    assert other.post(f"/departments/health/requests/{n}/resubmit",
+                      data=sent).status_code == 404
+    with engine.records(estate) as (_, store):
+        assert records.find(store, n).state == "returned"
+        assert records.find(store, n).payload == SERVER

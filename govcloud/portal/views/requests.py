@@ -1,6 +1,7 @@
 """A department's requests: the list, the forms for a new one, its verdict before filing,
-filing it, one request, approving and rejecting; and the queue of requests waiting for the
-signed-in person's role."""
+filing it, one request (sent back: its own form again, to check and file it again),
+approving and rejecting; and the queue of requests waiting for the signed-in person's
+role."""
 
 from __future__ import annotations
 
@@ -152,23 +153,45 @@ def _body_payload(body: dict[str, Any], department: str) -> Any:
     return payload_of({k: v for k, v in body.items() if isinstance(v, str)}, department)
 
 
+def _again(p: Portal, department: str, body: Data) -> int | None:
+    """The request the form files again (its ``again`` field: the request page's form of a
+    request sent back), one of the path's department's; None for a new request."""
+    number = str(fields_of(body).get("again", "")) if not from_api(body) else ""
+    return _own(p, department, number).id if number else None
+
+
+def posted_payload(form: Data, department: str) -> Any:
+    """The payload a portal form posted (the verdict page's JSON, or a kind's fields)."""
+    return _body_payload({k: v for k, v in form.items() if k != "_json"}, department)
+
+
 def request_check(p: Portal, who: Session, department: str, body: Data) -> Data:
-    """A request's verdict; refused, its form again with what was typed (and, over quota,
-    the quota request that covers it)."""
+    """A request's verdict (of a request sent back, filed again: ``again``); refused, its
+    form again with what was typed (and, over quota, the quota request that covers it)."""
+    again = _again(p, department, body)
     payload = _body_payload(body, department)
     verdict = assessment.assess(p.estate, department, payload)
-    out = {"department": department, "verdict": verdict.as_dict(), "payload": payload,
-           "payload_json": json.dumps(payload, ensure_ascii=False),
+    return verdict_page(p, department, payload, verdict.as_dict(), again)
+
+
+def verdict_page(p: Portal, department: str, payload: Any, verdict: Data,
+                 again: int | None = None) -> Data:
+    """The verdict page's data: the verdict and the payload it judged; refused, the kind's
+    form filled with the payload's fields (and, for a new request over quota, the quota
+    request that covers it). Also the page of a filing refused when it was posted
+    (``errors``: the verdict changed after it was shown)."""
+    out = {"department": department, "verdict": verdict, "payload": payload,
+           "payload_json": json.dumps(payload, ensure_ascii=False), "again": again,
            "once": secrets.token_urlsafe(18), "once_quota": secrets.token_urlsafe(18)}
-    if verdict.ok:
+    if verdict["ok"]:
         return out
     form = _form_of(payload)
     if form is not None:
         out |= {k: v for k, v in _form_data(p, department, form, choices.flat(payload)).items()
                 if k in ("form", "title", "choices", "values")}
-    over = any(str(e.get("path", "")).startswith("quota") for e in verdict.errors)
+    over = any(str(e.get("path", "")).startswith("quota") for e in verdict["errors"])
     need = choices.covering(p.estate.plans[department], p.estate.settings.catalogue,
-                            payload) if over else {}
+                            payload) if over and again is None else {}
     if need:  # one click files the quota request that covers it, which keeps this one
         quota = {"kind": "quota", "department": department, "reason": payload["reason"],
                  "quota": need, "covers": json.dumps(payload, ensure_ascii=False)}
@@ -242,7 +265,18 @@ def request(p: Portal, who: Session, department: str, number: str,
             "may_resubmit": mine and r.state == "returned",
             "may_comment": who.person.role != "auditor",
             "flash": DONE.get((query or {}).get("done", "")),
+            "edit": _edit(p, r) if mine and r.state == "returned" else None,
             **_links(p, r)}
+
+
+def _edit(p: Portal, r: records.Request) -> Data | None:
+    """The form that filed a request sent back, filled with what it asks for, to edit and
+    check it again before it is filed again (``again``)."""
+    form = _form_of(r.payload)
+    if form is None or r.department not in p.estate.plans:
+        return None
+    data = _form_data(p, r.department, form, choices.flat(r.payload))
+    return {k: data[k] for k in ("form", "title", "choices", "values")}
 
 
 def _links(p: Portal, r: records.Request) -> Data:
@@ -334,8 +368,7 @@ def waiting_for_me(p: Portal, who: Session) -> list[Data]:
     from govcloud.requests.escalation import overdue
 
     role, own = who.person.role, who.person.department
-    waiting = scopes.only(p, who.person, records.listing(p.store, own, "waiting", limit=500),
-                          lambda r: r.department)
+    waiting = scopes.only(p, who.person, _waiting(p, own), lambda r: r.department)
     late = overdue(p.estate, waiting)
     people = deciders.holders(p.store)
     if role != "auditor":
@@ -344,6 +377,14 @@ def waiting_for_me(p: Portal, who: Session) -> list[Data]:
             (r.id in late and late[r.id].to == role))]
     return [{**_summary(r), "overdue": late[r.id].as_dict() if r.id in late else None}
             for r in waiting]
+
+
+def _waiting(p: Portal, department: str | None) -> list[records.Request]:
+    """The newest 500 waiting requests (of ``department``, or every one), read and decoded
+    once per change (a request filed or decided moves the store's version), not on every
+    page of the queue and every count in the navigation."""
+    return p.figures(("waiting", department),
+                     lambda: records.listing(p.store, department, "waiting", limit=500))
 
 
 def _queued(row: Data, asked: Asked) -> bool:
