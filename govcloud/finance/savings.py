@@ -51,7 +51,7 @@ class DepartmentSavings:
     consolidated_source: str
     saving: Decimal
     legacy_servers: int
-    per_year: Decimal = Decimal(12)  # 12; a month to date: the year's hours / hours run
+    per_year: Decimal = Decimal(12)  # 12; a month to date: 12 × the month's hours / hours counted
 
     @property
     def saving_per_year(self) -> Decimal:
@@ -77,7 +77,7 @@ class Ledger:
     idle: Decimal
     saving: Decimal
     assumptions: tuple[str, ...]
-    per_year: Decimal = Decimal(12)  # 12; a month to date: the year's hours / hours run
+    per_year: Decimal = Decimal(12)  # 12; a month to date: 12 × the month's hours / hours counted
 
     @property
     def saving_per_year(self) -> Decimal:
