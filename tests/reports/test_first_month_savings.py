@@ -119,3 +119,15 @@ def test_the_month_before_and_a_month_the_estate_ran_whole_count_every_hour(
     st = json.loads(jan)
     assert st["hours"] == [744, 744] and "first_hour" not in st
     assert Decimal(next(p for p in st["pools"] if p["name"] == "security")["cost"]) == 30000
+
+
+def test_the_month_closes_with_its_hours_and_reads_back_as_it_was_shown(
+        december: December) -> None:
+    estate, got, charged = december
+    env = {"GOVCLOUD_NOW": JANUARY}
+    govcloud("statement", "close", "--period", "2026-12", estate=estate, check=True, env=env)
+    frozen = report(estate, JANUARY, "savings")
+    assert frozen["departments"] == got[JANUARY]["departments"]
+    assert frozen["assumptions"] == got[JANUARY]["assumptions"]
+    st = report(estate, JANUARY, "chargeback")
+    assert st["first_hour"] == 151 and st["pools"] == charged[JANUARY]["pools"]
