@@ -182,7 +182,7 @@ def statement_for(estate: Estate, store: Store, month: Month,
     platform = Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts,
                            got.host_months)
     s = chargeback(book or book_for(estate), month, got.by_department, platform, got.hours,
-                   stored.adjustments(store, month))
+                   stored.adjustments(store, month), got.first_hour)
     check_invariant(s)
     return s
 
@@ -204,7 +204,7 @@ def charges_for(estate: Estate, store: Store, month: Month, book: PriceBook) -> 
     return month_charges(book, month, got.by_department,
                          Platform.of(estate.settings.host_pool, got.hosts_in_use, got.hosts,
                                      got.host_months),
-                         got.hours, stored.adjustments(store, month))
+                         got.hours, stored.adjustments(store, month), got.first_hour)
 
 
 def line_of(estate: Estate) -> Any:
@@ -382,7 +382,8 @@ def utilization_of(estate: Estate, store: Store, month: Month) -> Utilization:
     alloc = usage.average(records)
     used = usage.used_by_department(records)
     run = usage.hours_run(records)
-    scale = run[1] / run[0] if run and run[0] else 1.0
+    counted = usage.hours_counted(records)
+    scale = counted[1] / counted[0] if counted and counted[0] else 1.0
     rows = []
     for dep in sorted(alloc):
         p = estate.plans.get(dep)
@@ -407,7 +408,7 @@ def history(store: Store, upto: Month | None = None) -> list[dict[str, Any]]:
         if upto is not None and month > upto:
             continue
         records = stored.load(store, month)
-        run = usage.hours_run(records)
+        run = usage.hours_counted(records)
         scale = run[1] / run[0] if run and run[0] else 1.0
         tot: dict[str, float] = {"vcpu": 0, "vcpu_used": 0, "ram_gb": 0, "ram_gb_used": 0}
         for r in records:

@@ -37,7 +37,7 @@ from govcloud.drivers.base import CONSOLIDATED, Ability, Driver, Happening
 from govcloud.errors import DamagedState
 from govcloud.finance import history as record
 from govcloud.finance.history import HOST, PLAN, RESOURCE, Entry
-from govcloud.finance.period import Month, Window, parse_time
+from govcloud.finance.period import Month, Window, floor_hour, parse_time
 from govcloud.placement.hosts import Host
 from govcloud.state.store import Store
 
@@ -158,14 +158,30 @@ def entries(store: Store, until: datetime | None = None) -> list[Entry]:
 def began(store: Store) -> Month | None:
     """The month of the record's first row: no month before it can have run (None: the
     record is empty)."""
+    first = began_at(store)
+    return None if first is None else Month.of(first)
+
+
+def began_at(store: Store) -> datetime | None:
+    """When the record's earliest row happened: nothing of the estate ran before it, so no
+    hour before it is billed (None: the record is empty, or that row's time is damaged)."""
     ensure_tables(store)
     first = store.query("SELECT at FROM history ORDER BY at LIMIT 1")
     if not first:
         return None
     try:
-        return Month.of(parse_time(str(first[0][0])))
+        return parse_time(str(first[0][0]))
     except ValueError:
         return None  # a damaged time: entries() names it when the record is read
+
+
+def first_hour(store: Store, window: Window) -> int:
+    """The hours of ``window`` before the estate's record began (the hour it began, begun,
+    is counted): 0 when it began before the window."""
+    first = began_at(store)
+    if first is None or first <= window.start:
+        return 0
+    return min(int((floor_hour(first) - window.start).total_seconds()) // 3600, window.hours)
 
 
 def in_window(store: Store, window: Window) -> list[record.Stretch]:

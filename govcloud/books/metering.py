@@ -66,7 +66,8 @@ def measured_records(resources: list[Any], driver: Driver, window: Window
 def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[str, Any]:
     """Bring the dated record up to date with the cloud, then store the month's usage from
     the record: each resource for the hours of each of its states (a resize splits it),
-    each department's months in the estate, each host's hours running, idle and parked. A
+    each department's months in the estate, each host's hours running, idle and parked, and
+    in the month the record began, the hours before it (not counted: nothing ran). A
     closed month is refused: reopen it first. Collecting a past month again gives the same
     figures whatever changed since: they are read from what ran then."""
     win = window(month)
@@ -93,9 +94,12 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
                             "collect a month in which the estate existed")
     hosts = _hosts_of(estate, driver)
     counts, source = _counts(estate, driver, found, resources, win, hosts)
-    records += usage.host_month_records(month, record.host_months(found, win, hosts), source)
+    first = dated.first_hour(store, win)
+    records += usage.host_month_records(month, record.host_months(found, win, hosts, first),
+                                        source)
     records += usage.host_records(month, counts, source)
     records.append(usage.window_record(win, source))
+    records += usage.first_record(win, first, source)
     n = stored.record(store, records, replacing=month)
     return {"period": str(month), "label": win.label(), "records": n,
             "month_to_date": win.month_to_date, "hours": win.hours,

@@ -225,6 +225,14 @@ class Statement:
     hours: tuple[int, int] | None = None  # hours run of the month's hours; None: all
     # Shared hosts running, idle but on, parked and needed (Platform.counts); None: unknown.
     hosts: dict[str, int] | None = None
+    first_hour: int = 0  # hours of the month before the estate's record began: not counted
+
+    @property
+    def counted(self) -> tuple[int, int]:
+        """(hours the figures count, hours in the month): the hours run since the estate's
+        record began — the hours every pool, capacity and legacy cost is counted for."""
+        run, full = self.hours or (self.period.hours,) * 2
+        return max(run - self.first_hour, 0), full
 
     def hosts_note(self) -> str:
         """The real count of hosts beside the ideal one, and what to do about a gap."""
@@ -253,7 +261,8 @@ class Statement:
                 "departments": [d.as_dict() for d in self.departments],
                 "pools": [p.as_dict() for p in self.pools], "notes": list(self.notes),
                 "adjustments": [a.as_dict() for a in self.adjustments],
-                "hours": list(self.hours) if self.hours else None, "hosts": self.hosts}
+                "hours": list(self.hours) if self.hours else None, "hosts": self.hosts,
+                **({"first_hour": self.first_hour} if self.first_hour else {})}
 
     @property
     def month(self) -> Month:
@@ -296,7 +305,7 @@ class Statement:
             closed_at=data.get("closed_at"), notes=tuple(data.get("notes", ())),
             adjustments=tuple(Adjustment.from_dict(a) for a in data.get("adjustments", ())),
             hours=(data["hours"][0], data["hours"][1]) if data.get("hours") else None,
-            hosts=data.get("hosts"))
+            hosts=data.get("hosts"), first_hour=int(data.get("first_hour") or 0))
 
 
 def _dec(v: float | int | None) -> Decimal:
@@ -396,11 +405,13 @@ class MonthCharges:
     hours: tuple[int, int] | None = None
     closed: bool = False
     adjustments: Decimal = ZERO  # Σ adjustments, inside ``charges``
+    first_hour: int = 0  # hours of the month before the estate's record began: not counted
 
     @classmethod
     def of(cls, s: Statement) -> MonthCharges:
         return cls(s.month, {d.department: d.total for d in s.departments}, s.idle,
-                   s.platform_cost, s.hours, s.closed_at is not None, s.adjusted())
+                   s.platform_cost, s.hours, s.closed_at is not None, s.adjusted(),
+                   s.first_hour)
 
 
 @dataclass(frozen=True)
@@ -428,7 +439,7 @@ class _Month:
 
     @classmethod
     def of(cls, book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, float]],
-           hours: tuple[int, int] | None) -> _Month:
+           hours: tuple[int, int] | None, first_hour: int = 0) -> _Month:
         rates = book.rates(month)
         price = {item: rates[item].yuan for item in ITEMS}
         deps = sorted(usage)
@@ -437,7 +448,9 @@ class _Month:
         priced = {d: {i: q[i] * price[i] for i in ITEMS} for d, q in qty.items()}
         member = {d: _dec(usage[d]["member"]) if "member" in usage[d] else Decimal(1)
                   for d in deps}
-        return cls(Decimal(hours[0]) / Decimal(hours[1]) if hours else Decimal(1), price,
+        run, full = hours or (month.hours,) * 2
+        counted = max(run - first_hour, 0)
+        return cls(Decimal(counted) / Decimal(full) if counted != full else Decimal(1), price,
                    deps, qty, priced, member)
 
 
@@ -471,13 +484,15 @@ def _adjusting(adjustments: tuple[Adjustment, ...]) -> dict[str, Decimal]:
 
 def chargeback(book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, float]],
                platform: Platform, hours: tuple[int, int] | None = None,
-               adjustments: tuple[Adjustment, ...] = ()) -> Statement:
+               adjustments: tuple[Adjustment, ...] = (), first_hour: int = 0) -> Statement:
     """The month's statement: every pool split between departments and idle, to the fen.
 
     ``usage`` is in unit-months; ``hours`` (run, in the month) makes it a month to date: every
-    pool's cost and the host capacity count for that fraction of the month. Adjustments add
-    to their department's total (charges + idle = platform cost + adjustments)."""
-    m = _Month.of(book, month, usage, hours)
+    pool's cost and the host capacity count for that fraction of the month. ``first_hour``:
+    the hours before the estate's record began (in the month it began), not counted either:
+    nothing ran then. Adjustments add to their department's total (charges + idle = platform
+    cost + adjustments)."""
+    m = _Month.of(book, month, usage, hours, first_hour)
     rates = book.rates(month)
     pools = [PoolSplit(x.pool.name, x.pool.rule, x.cost, x.lines, x.basis,
                        {d: Decimal(x.fen.get(d, 0)).scaleb(-2) for d in m.deps},
@@ -501,16 +516,18 @@ def chargeback(book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, f
     return Statement(month, tuple(charges), tuple(pools),
                      {i: (rates[i].yuan, str(rates[i].source)) for i in ITEMS},
                      sum((p.cost for p in pools), ZERO), sum((p.idle for p in pools), ZERO),
-                     adjustments=tuple(adjustments), hours=hours, hosts=platform.counts())
+                     adjustments=tuple(adjustments), hours=hours, hosts=platform.counts(),
+                     first_hour=first_hour)
 
 
 def month_charges(book: PriceBook, month: Month, usage: Mapping[str, Mapping[str, float]],
                   platform: Platform, hours: tuple[int, int] | None = None,
-                  adjustments: tuple[Adjustment, ...] = ()) -> MonthCharges:
+                  adjustments: tuple[Adjustment, ...] = (), first_hour: int = 0
+                  ) -> MonthCharges:
     """The month's charge per department, idle and platform cost: the same splits as
     ``chargeback`` (each total equal to its statement's, to the fen), without building the
     statement's detail — what a span of months reads."""
-    m = _Month.of(book, month, usage, hours)
+    m = _Month.of(book, month, usage, hours, first_hour)
     splits = _splits(book, month, m, platform)
     adjust = _adjusting(adjustments)
     charges: dict[str, Decimal] = {}
@@ -524,7 +541,7 @@ def month_charges(book: PriceBook, month: Month, usage: Mapping[str, Mapping[str
     return MonthCharges(month, {d: charges.get(d, ZERO) for d in every},
                         sum((Decimal(x.fen.get(IDLE, 0)).scaleb(-2) for x in splits), ZERO),
                         sum((x.cost for x in splits), ZERO), hours,
-                        adjustments=sum(adjust.values(), ZERO))
+                        adjustments=sum(adjust.values(), ZERO), first_hour=first_hour)
 
 
 class _Exact(dict[float, Decimal]):

@@ -220,14 +220,20 @@ def _pieces(s: Stretch, services: Switches) -> list[tuple[int, int, dict[str, An
 
 
 def host_months(found: Iterable[Stretch], window: Window,
-                hosts: Mapping[str, tuple[str, str]]) -> dict[str, dict[str, dict[str, Fraction]]]:
+                hosts: Mapping[str, tuple[str, str]], first: int = 0
+                ) -> dict[str, dict[str, dict[str, Fraction]]]:
     """State (running, idle, off) → zone → class → host-months in the window: Σ hours in
     that state / hours in the month. ``hosts``: name → (zone, class) of every host of the
     pool. Per hour a host is running when a server's stretch is on it, else idle when it is
-    enabled (a host never recorded is enabled), else off (parked: it draws no power)."""
+    enabled (a host never recorded is enabled), else off (parked: it draws no power). The
+    ``first`` hours (before the estate's record began) are not counted: nothing of the
+    estate ran then."""
     n = window.hours
     running = {h: bytearray(n) for h in hosts}
     enabled = {h: bytearray(b"\x01" * n) for h in hosts}
+    if first:
+        for before_record in enabled.values():
+            before_record[:first] = bytes(min(first, n))
     ones = b"\x01" * n
     for s in found:
         if s.subject == RESOURCE and s.body.get("kind") == "server":
@@ -238,11 +244,12 @@ def host_months(found: Iterable[Stretch], window: Window,
             enabled[s.key][s.start:s.end] = bytes(s.hours)
     out: dict[str, dict[str, dict[str, Fraction]]] = {state: {} for state in STATES}
     month_hours = window.month.hours
+    before = min(first, n)
     for name, (zone, cls) in sorted(hosts.items()):
         run = running[name].count(1)
         on = sum(1 for r, e in zip(running[name], enabled[name], strict=True) if r or e) \
             if run < n else n
-        for state, h in (("running", run), ("idle", on - run), ("off", n - on)):
+        for state, h in (("running", run), ("idle", on - run), ("off", max(n - on - before, 0))):
             if h:
                 z = out[state].setdefault(zone, {})
                 z[cls] = z.get(cls, Fraction(0)) + Fraction(h, month_hours)

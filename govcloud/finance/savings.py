@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,7 +51,7 @@ class DepartmentSavings:
     consolidated_source: str
     saving: Decimal
     legacy_servers: int
-    per_year: Decimal = Decimal(12)  # 12; a month to date: the year's hours / hours run
+    per_year: Decimal = Decimal(12)  # 12; a month to date: 12 × the month's hours / hours counted
 
     @property
     def saving_per_year(self) -> Decimal:
@@ -76,7 +77,7 @@ class Ledger:
     idle: Decimal
     saving: Decimal
     assumptions: tuple[str, ...]
-    per_year: Decimal = Decimal(12)  # 12; a month to date: the year's hours / hours run
+    per_year: Decimal = Decimal(12)  # 12; a month to date: 12 × the month's hours / hours counted
 
     @property
     def saving_per_year(self) -> Decimal:
@@ -230,22 +231,43 @@ def _skip(statement: Statement) -> int:
 
 
 def _to_date(statement: Statement) -> list[str]:
-    """A month to date's first assumption, in place of the whole month's."""
+    """A month to date's first assumption, in place of the whole month's; in the month the
+    estate's record began, which hours both sides count."""
+    counted, full = statement.counted
+    began = _began(statement)
     if not statement.month_to_date or not statement.hours:
-        return []
-    run, full = statement.hours
-    return [f"Figures are yuan for {statement.month} month to date ({run} of {full} hours): "
-            "the legacy cost counts the same hours as the charge; 'a year' figures are the "
-            f"{run} hour{'' if run == 1 else 's'} run normalised to the month's {full}, × 12."]
+        return [f"The estate's dated record began {began}: the charge (every pool, the "
+                f"hosts' write-off and every capacity) and the legacy cost both count the "
+                f"{_hours(counted)} since, of the month's {full}; nothing ran before."] \
+            if began else []
+    run = statement.hours[0]
+    since = f", {counted} since the estate's dated record began {began}" if began else ""
+    return [f"Figures are yuan for {statement.month} month to date ({run} of {full} hours"
+            f"{since}): the legacy cost counts the same hours as the charge; 'a year' figures "
+            f"are the {_hours(counted)} counted normalised to the month's {full}, × 12."]
+
+
+def _hours(n: int) -> str:
+    return f"{n} hour{'' if n == 1 else 's'}"
+
+
+def _began(statement: Statement) -> str:
+    """When the estate's record began, for a month it began in ('' for any other month)."""
+    if not statement.first_hour:
+        return ""
+    at = statement.month.start + timedelta(hours=statement.first_hour)
+    return f"{at:%Y-%m-%d %H:00} UTC (hour {statement.first_hour + 1} of the month)"
 
 
 def _per_year(statement: Statement) -> Decimal:
     """What a figure of the statement's period is multiplied by for a year: 12 for a whole
     month; for a month to date, first normalised to the whole month (its hours over the
-    hours run), then 12 — the same year a whole month of that rate gives."""
-    if not statement.hours or statement.hours[0] >= statement.hours[1] or not statement.hours[0]:
+    hours counted: run since the estate's record began), then 12 — the same year a whole
+    month of that rate gives."""
+    counted, full = statement.counted
+    if not statement.month_to_date or not counted:
         return Decimal(12)
-    return Decimal(statement.hours[1]) * 12 / Decimal(statement.hours[0])
+    return Decimal(full) * 12 / Decimal(counted)
 
 
 def assumptions(book: PriceBook, month: Month) -> list[str]:

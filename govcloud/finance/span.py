@@ -38,18 +38,25 @@ FORECAST_METHOD = ("a month not begun costs what the latest month run costs for 
 @dataclass(frozen=True)
 class Rate:
     """A month run, as a rate: each department's charge and the idle line without
-    adjustments, and the hours they were run over (run, whole month)."""
+    adjustments, the hours of the month run (run, whole month) and those before the estate's
+    record began (``first``): the charges count the hours run since."""
 
     base: Month
     charges: dict[str, Decimal]
     idle: Decimal
     hours: tuple[int, int]
+    first: int = 0
 
     @classmethod
     def of(cls, m: MonthCharges, adjustments: Mapping[str, Decimal]) -> Rate:
         charges = {d: v - adjustments.get(d, ZERO) for d, v in m.charges.items()}
         return cls(m.month, {d: v for d, v in charges.items() if v}, m.idle,
-                   m.hours or (m.month.hours,) * 2)
+                   m.hours or (m.month.hours,) * 2, m.first_hour)
+
+    @property
+    def counted(self) -> int:
+        """The hours the charges count: run since the estate's record began."""
+        return max(self.hours[0] - self.first, 1)
 
     def scaled(self, month: Month, run: int, hours: int) -> MonthCharges:
         """``hours`` of this rate (whose ``run`` hours cost its charges), as ``month``'s
@@ -61,13 +68,12 @@ class Rate:
 
     def month(self, month: Month) -> MonthCharges:
         """``month`` (not begun) forecast: the base month's cost for a whole month."""
-        run, full = self.hours
-        return self.scaled(month, run, full)
+        return self.scaled(month, self.counted, self.hours[1])
 
     def rest(self) -> MonthCharges:
         """The base month's hours still to run, at its own hourly rate."""
         run, full = self.hours
-        return self.scaled(self.base, run, full - run)
+        return self.scaled(self.base, self.counted, full - run)
 
 
 @dataclass(frozen=True)

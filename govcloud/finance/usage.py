@@ -23,8 +23,9 @@ running servers, ``hosts_idle:`` those powered on (enabled) with no server, ``ho
 those disabled with no server (parked by a consolidation: no power), and ``hosts_needed:``
 the fewest the placement would need for the same servers (the ideal, shown beside the real
 count); and the hours of the month that had run when it was collected (``hours``:
-allocated = hours run, used = hours in the month),
-and with the cloud's measured hours when they were asked for (``measured_to``: allocated =
+allocated = hours run, used = hours in the month); in the month the estate's dated record
+began, the hour it began (``first_hour``: allocated = hours of the month before it, not
+counted), and with the cloud's measured hours when they were asked for (``measured_to``: allocated =
 POSIX seconds when asked, used = when answered; nova counts up to a moment between the two).
 
 Proration (the documented rule): a resource counts for the hours of its life inside the
@@ -147,6 +148,35 @@ def window_record(window: Window, source: str) -> Record:
                   float(window.month.hours), source)
 
 
+FIRST_HOUR = "first_hour"
+
+
+def first_record(window: Window, first: int, source: str) -> list[Record]:
+    """The platform row saying the estate's record began ``first`` hours into the month
+    (none when it began before the month): those hours are not counted."""
+    return [Record(window.month, PLATFORM, FIRST_HOUR, float(first), float(first), source)] \
+        if first else []
+
+
+def first_hour(records: Iterable[Record]) -> int:
+    """Hours of the month before the estate's record began (0: none)."""
+    for r in records:
+        if r.department == PLATFORM and r.item == FIRST_HOUR:
+            return int(r.allocated)
+    return 0
+
+
+def hours_counted(records: Iterable[Record]) -> tuple[int, int] | None:
+    """(hours counted, hours in the month): the hours run since the estate's record began
+    (all the hours run when it began before the month); None: a whole month."""
+    recs = list(records)
+    run = hours_run(recs)
+    first = first_hour(recs)
+    if run is None:
+        return None
+    return max(run[0] - first, 0), run[1]
+
+
 def hours_run(records: Iterable[Record]) -> tuple[int, int] | None:
     """(hours run, hours in the month) from the platform row, or None (a whole month)."""
     for r in records:
@@ -256,10 +286,10 @@ def by_department(records: Iterable[Record]) -> dict[str, dict[str, float]]:
 
 
 def average(records: Iterable[Record]) -> dict[str, dict[str, float]]:
-    """Department → item → average units over the hours run (unit-months scaled up for a
-    month to date), for utilization."""
+    """Department → item → average units over the hours counted (unit-months scaled up for a
+    month to date, or a month the estate's record began in), for utilization."""
     recs = list(records)
-    run = hours_run(recs)
+    run = hours_counted(recs)
     scale = run[1] / run[0] if run and run[0] else 1.0
     return {d: {i: round(v * scale, 3) for i, v in items.items()}
             for d, items in by_department(recs).items()}
@@ -294,16 +324,18 @@ class Allocated:
     # state → zone → class → host-months, from the dated record; None: a month collected
     # before govcloud kept one (power is then billed on the counts at collection).
     host_months: dict[str, dict[str, dict[str, float]]] | None = None
+    first_hour: int = 0  # hours of the month before the estate's record began: not counted
 
 
 def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated:
     """From (department, item, allocated) rows: department → item → units (``member`` only
     where recorded: a department without it counts 1 in the even and weighted pools), the
-    hosts in use (platform rows ``hosts:zone:class``) and the hours run (platform row
-    ``hours``)."""
+    hosts in use (platform rows ``hosts:zone:class``), the hours run (platform row
+    ``hours``) and those before the estate's record began (``first_hour``)."""
     out: dict[str, dict[str, float]] = {}
     states: dict[str, dict[str, dict[str, int]]] = {s: {} for s in HOST_STATES.values()}
     run = None
+    first = 0
     months: dict[str, dict[str, dict[str, float]]] = {}
     for dep, item, value in rows:
         if dep == PLATFORM:
@@ -316,6 +348,8 @@ def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated
                 states[HOST_STATES[prefix]].setdefault(zone, {})[cls] = int(value)
             elif item == "hours":
                 run = value
+            elif item == FIRST_HOUR:
+                first = int(value)
             continue
         row = out.get(dep)
         if row is None:
@@ -326,4 +360,4 @@ def allocated(month: Month, rows: Iterable[tuple[str, str, float]]) -> Allocated
         else None
     return Allocated(out, states["running"],
                      None if run is None else (int(run), month.hours), counts,
-                     months or None)
+                     months or None, first)

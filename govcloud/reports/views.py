@@ -63,8 +63,14 @@ def utilization(util: Utilization) -> Report:
 
 
 def period_label(st: Statement) -> str:
+    """The period and, for a month to date or the month the estate's record began in, its
+    hours: run, and counted since the record began."""
+    counted, full = st.counted
+    since = f", {counted} since the estate's record began" if st.first_hour else ""
     if st.month_to_date and st.hours:
-        return f"{st.period} month to date ({st.hours[0]} of {st.hours[1]} hours)"
+        return f"{st.period} month to date ({st.hours[0]} of {full} hours{since})"
+    if st.first_hour:
+        return f"{st.period} ({counted} of {full} hours, since the estate's record began)"
     return str(st.period)
 
 

@@ -195,3 +195,23 @@ def test_the_hosts_counts_and_the_note_that_goes_with_them() -> None:
         "Shared hosts: 1 needed, 3 running (1 with servers, 2 idle), 1 parked (disabled, "
         "no power); power is billed for the 3 running: run govcloud consolidate --apply to "
         "free and park the rest.")
+
+
+def test_the_hours_before_the_estate_s_record_began_are_not_counted() -> None:
+    """The month the estate began in (its record from hour 300 of September's 720), read at
+    hour 360: every pool, the hosts' write-off and every capacity count the 60 hours since,
+    not the 360 since the 1st — as a month before the record counts none."""
+    s = chargeback(BOOK, SEPTEMBER, USAGE, platform(), hours=(360, 720), first_hour=300)
+    whole = chargeback(BOOK, SEPTEMBER, USAGE, platform())
+    # a twelfth of each fixed pool (60/720): network 75, staff 83.33, web 25
+    assert pool(s, "network")[0] == Decimal(900) / 12 == 75
+    assert pool(s, "staff")[0] == fen(Decimal(1000) / 12) == Decimal("83.33")
+    assert pool(s, "web")[0] == 25
+    assert pool(s, "hosts")[0] == fen(pool(whole, "hosts")[0] / 12)
+    assert s.counted == (60, 720) and s.month_to_date and s.first_hour == 300
+    assert month_charges(BOOK, SEPTEMBER, USAGE, platform(), (360, 720), (), 300) == \
+        MonthCharges.of(s)
+    check_invariant(s)
+    # read back as written; a month with no such hours writes nothing new (frozen JSON alike)
+    assert Statement.from_dict(s.as_dict()) == s and s.as_dict()["first_hour"] == 300
+    assert "first_hour" not in whole.as_dict() and whole.counted == (720, 720)

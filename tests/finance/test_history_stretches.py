@@ -107,3 +107,14 @@ def test_a_service_made_during_the_month_protects_nothing_before_it_was_made() -
                                                             "enabled": True})]
     got = usage.prorated(record.resources(record.stretches(rows, WHOLE), WHOLE), WHOLE)
     assert got["d"]["backup_gb"] == round(100 * 715 / 720, 6)
+
+
+def test_a_host_is_not_counted_before_the_estate_s_record_began() -> None:
+    """The record began on day 11 (hour 240): an unrecorded host counts as on from then, not
+    from the 1st, and nothing before is counted off either."""
+    rows = [server(t(11, 0), 2)]
+    got = record.host_months(record.stretches(rows, WHOLE), WHOLE,
+                             {"h1": ("z", "c"), "h2": ("z", "c")}, first=240)
+    assert got["running"] == {"z": {"c": Fraction(480, 720)}}
+    assert got["idle"] == {"z": {"c": Fraction(480, 720)}}  # h2, from hour 240
+    assert got["off"] == {}

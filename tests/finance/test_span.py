@@ -118,3 +118,14 @@ def test_the_span_is_written_with_its_months_as_text() -> None:
     assert data["months"] == ["2026-01"] and data["closed"] == [True]
     assert data["departments"] == {"a": {"months": ["10.00"], "total": "10.00"}}
     assert data["total_platform_cost"] == "12.50" and data["total_idle"] == "2.50"
+
+
+def test_the_month_the_estate_began_is_a_rate_over_the_hours_it_ran() -> None:
+    """February to date, 349 hours run of which the estate's record began at hour 249: its
+    100.00 is 100 hours' charge; a whole month is 100 × 672 / 100 = 672.00 and the rest of
+    February (323 hours) 323.00 — not 100 × 672 / 349."""
+    m = MonthCharges(FEB, {"a": Decimal("100.00")}, Decimal(0), Decimal("100.00"), (349, 672),
+                     first_hour=249)
+    rate = Rate.of(m, {})
+    assert rate.month(APR).charges == {"a": Decimal("672.00")}
+    assert rate.rest().charges == {"a": Decimal("323.00")}

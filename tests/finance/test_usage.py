@@ -95,6 +95,21 @@ def test_average_over_the_hours_run_scales_a_month_to_date_up() -> None:
     assert usage.used_by_department(rows) == {"a": {"vcpu": 0.5}}
 
 
+def test_the_hours_before_the_estate_s_record_began_are_kept_and_not_averaged_over() -> None:
+    # the record began at hour 150 of October; 186 hours run: 1 vCPU-month is 36 hours'
+    # worth, so on average 1 × 744 / 36 vCPU ran in them
+    month = Month(2026, 10)
+    window = Window(month, month.start.replace(day=8, hour=18))
+    rows = [usage.Record(month, "a", "vcpu", 1.0, 0.5, "sim"), usage.window_record(window, "sim"),
+            *usage.first_record(window, 150, "sim")]
+    assert usage.hours_run(rows) == (186, 744) and usage.first_hour(rows) == 150
+    assert usage.hours_counted(rows) == (36, 744)
+    assert usage.average(rows)["a"]["vcpu"] == round(744 / 36, 3)
+    got = usage.allocated(month, [(r.department, r.item, r.allocated) for r in rows])
+    assert got.hours == (186, 744) and got.first_hour == 150
+    assert usage.first_record(window, 0, "sim") == []  # began before: no row
+
+
 @pytest.mark.parametrize("item", ["vcpu_hours", "ram_mb_hours", "disk_gb_hours"])
 def test_the_cloud_s_measured_hours_are_never_billed(item: str) -> None:
     rows = [usage.Record(Month(2026, 10), "a", item, 744.0, None, "openstack")]

@@ -20,8 +20,8 @@ def _verdict_form(c: Any) -> dict[str, str]:
     form = c.get(f"/departments/{OWN}/requests/new?kind=quota")
     page = c.post(f"/departments/{OWN}/requests/check",
                   data={**QUOTA, "csrf": csrf_of(form.text)}).text
-    found = re.search(rf'<form method="post" action="/departments/{OWN}/requests"[^>]*>(.*?)</form>',
-                      page, re.S)
+    filing = rf'<form method="post" action="/departments/{OWN}/requests"[^>]*>(.*?)</form>'
+    found = re.search(filing, page, re.S)
     assert found, "no filing form on the verdict page"
     return {k: unescape(v) for k, v in re.findall(
         r'<input type="hidden" name="([^"]+)" value="([^"]*)">', found.group(1))}
