@@ -9,7 +9,11 @@ the person as English text with its values filled in. ``phrases.PATTERNS`` write
 common ones with named placeholders (``no request {number} of {department}``): the text is
 matched against them and the catalogue's translation of the pattern is filled in with the
 values the text carried. Text that is neither in the catalogue nor matches a pattern is
-shown as it is."""
+shown as it is. Some placeholders carry words of the catalogue themselves (``NESTED``): a
+list of them (``fields``, ``bad``, ``choices``: comma-separated) or one message (``why``, ``got``,
+``expected``, ``description``), each translated in turn; a pattern whose ``why``, ``got`` or
+``expected`` has no translation is passed over for the next that matches, so a text is
+never shown half translated."""
 
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_GB"}  # and Babel's for dates and
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 FIELD = re.compile(r"\\\{(\w+)\\\}")
+LISTS = ("fields", "bad", "choices")  # comma-separated lists of catalogue words
+WHOLE = ("why", "got", "expected", "description")  # holding one message of the catalogue
+NEEDED = ("why", "got", "expected")  # a pattern is not taken when one of these is not known
 
 
 @functools.cache
@@ -43,13 +50,20 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 
 @functools.lru_cache(maxsize=8192)
-def understood(text: str) -> tuple[str, dict[str, str]] | None:
-    """The pattern ``text`` was made from, and the values it carried, if one was."""
+def readings(text: str) -> tuple[tuple[str, dict[str, str]], ...]:
+    """Each pattern ``text`` matches, first to last, with the values it carried."""
+    out = []
     for pattern, msgid in _patterns():
         found = pattern.fullmatch(text)
         if found:
-            return msgid, found.groupdict()
-    return None
+            out.append((msgid, found.groupdict()))
+    return tuple(out)
+
+
+def understood(text: str) -> tuple[str, dict[str, str]] | None:
+    """The pattern ``text`` was made from, and the values it carried, if one was."""
+    found = readings(text)
+    return found[0] if found else None
 
 
 class Translator:
@@ -64,15 +78,27 @@ class Translator:
             return ""  # gettext("") is the catalogue's header
         said = self.catalogue.gettext(text)
         if said == text and not values and text:
-            found = understood(text)
-            if found is not None:
-                msgid, values = found[0], dict(found[1])
-                said = self.catalogue.gettext(msgid)
-                if "fields" in values:
-                    values["fields"] = "、".join(self(f) for f in
-                                                str(values["fields"]).split(", ")) \
-                        if self.lang != "en" else values["fields"]
+            for msgid, carried in readings(text):
+                filled = self._filled(carried)
+                if filled is not None:
+                    return self.catalogue.gettext(msgid).format(**filled)
         return said.format(**values) if values else said
+
+    def _filled(self, values: dict[str, str]) -> dict[str, str] | None:
+        """A pattern's values, the ``NESTED`` ones translated; None when one ``NEEDED``
+        has no translation."""
+        if self.lang == "en":
+            return values
+        out = dict(values)
+        for name in LISTS:
+            if name in out:
+                out[name] = "、".join(self(f) for f in out[name].split(", "))
+        for name in WHOLE:
+            if name in out:
+                out[name] = self(out[name])
+                if out[name] == values[name] and name in NEEDED:
+                    return None
+        return out
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.catalogue.ngettext(singular, plural, n)

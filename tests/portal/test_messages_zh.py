@@ -1,0 +1,129 @@
+"""What a person reads on a Chinese page in their own terms (#23 case 1, a trial user's
+findings): a request form's field errors in Chinese, naming the field by its label on the
+form (the request's path kept as a small detail for operators); refusals, states, notices
+and the audit trail in Chinese. The command line keeps its English."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from govcloud.portal.i18n import translator
+from tests.portal.conftest import OWN, Site, account, csrf_of, sign_in
+from tests.portal.test_page_language import english, estate_words, visible
+
+SERVER = {"kind": "servers", "server.name": "fin-extra", "server.flavor": "m1.small",
+          "server.image": "debian-12", "server.count": "1", "reason": "再加一台服务器"}
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def member(site: Site) -> Any:
+    return sign_in(site, account("member"))
+
+
+def errors_html(html: str) -> str:
+    """A verdict's list of errors."""
+    found = re.search(r'<div class="error" role="alert">(.*?)</div>', html, re.DOTALL)
+    assert found, f"no list of errors on the page:\n{visible(html)[:1500]}"
+    return found.group(1)
+
+
+def errors_of(html: str) -> str:
+    """The visible text of a verdict's list of errors (code left out)."""
+    return visible(errors_html(html))
+
+
+def check(member: Any, fields: dict[str, str], lang: str = "zh") -> Any:
+    form = member.get(f"/departments/{OWN}/requests/new?kind=servers&lang={lang}")
+    return member.post(f"/departments/{OWN}/requests/check?lang={lang}",
+                       data={**fields, "csrf": csrf_of(form.text)})
+
+
+# (the fields changed from a good new server, the field's label in Chinese, its path)
+CASES = [
+    ({"server.name": "统计服务器"}, "名称", "server.name"),
+    ({"server.name": "<img src=x onerror=alert(1)>"}, "名称", "server.name"),
+    ({"server.name": "fin-budget-db"}, "名称", "server.name"),
+    ({"server.name": ""}, "名称", "server.name"),
+    ({"server.name": "x" * 70}, "名称", "server.name"),
+    ({"server.count": "-5"}, "数量", "server.count"),
+    ({"server.count": "500"}, "数量", "server.count"),
+    ({"server.count": "三"}, "数量", "server.count"),
+    ({"server.count": "99999999999999999999"}, "数量", "server.count"),
+    ({"server.volume_gb": "1.5"}, "每台数据盘", "server.volume_gb"),
+    ({"server.volume_gb": "-100"}, "每台数据盘", "server.volume_gb"),
+    ({"server.flavor": "m1.huge"}, "规格", "server.flavor"),
+    ({"reason": "   "}, "原因", "reason"),
+    ({"reason": "a;b"}, "原因", "reason"),
+    ({"kind": "rocket"}, "申请类型", "kind"),
+]
+
+
+@pytest.mark.parametrize(("change", "label", "path"), CASES,
+                         ids=[f"{p}={v[:12]!r}" for c, _, p in CASES for v in c.values()])
+def test_a_field_error_is_chinese_and_names_the_field(site: Site, member: Any,
+                                                     change: dict[str, str], label: str,
+                                                     path: str) -> None:
+    r = check(member, {**SERVER, **change})
+    said = errors_of(r.text)
+    assert said.startswith(label), said
+    detail = re.compile(r'<small class="path">\(<code>[^<]*' + re.escape(path.split(".")[-1])
+                        + r"</code>\)</small>")
+    assert detail.search(errors_html(r.text)), f"the path is kept as a detail: {said}"
+    # what the person typed is quoted back as it is; the rest is Chinese
+    words = english(re.sub(r"'[^']*'", " ", said), estate_words(site))
+    assert words == [], f"English in the Chinese error: {words}\n{said}"
+    assert CHINESE.search(said), said
+
+
+def test_the_english_page_keeps_the_english_message(member: Any) -> None:
+    said = errors_of(check(member, {**SERVER, "server.count": "-5"}, "en").text)
+    assert "How many" in said and "-5 is below the minimum 1" in said, said
+
+
+@pytest.mark.parametrize(("message", "fragment"), [
+    ("-5 is below the minimum 1", "最小值"),
+    ("101 is above the maximum 100", "最大值"),
+    ("expected a whole number, got '三' (text)", "整数"),
+    ("expected true or false, got 'x' (text)", "是或否"),
+    ("missing required key 'name'", "必填"),
+    ("'x' is not allowed", "不在可选范围"),
+    ("is 70 characters, over 63", "63"),
+    ("unknown kind of request 'rocket'", "rocket"),
+    ("Refused: a form without a length, or larger than 64 KB.", "64 KB"),
+    ("Refused: a form without this session's CSRF token (reload the page).", "刷新"),
+    ("Refused: a post from another origin (http://evil.example).", "http://evil.example"),
+    ("add 'name:' (Server name, unique in the estate; replicas after the first get -2, -3 "
+     "… appended)", "名称"),
+    ("write a whole number, e.g. 1", "整数"),
+])
+def test_each_kind_of_diagnostic_has_its_chinese(message: str, fragment: str) -> None:
+    said = translator("zh")(message)
+    assert said != message and fragment in said and CHINESE.search(said), said
+    assert translator("en")(message) == message
+
+
+def test_a_pattern_is_not_taken_half_translated() -> None:
+    """A text that matches a pattern but carries English the catalogue does not know is left
+    whole, never half Chinese."""
+    text = "expected a fish, got 'x' (text)"
+    assert translator("zh")(text) == text
+
+
+@pytest.mark.parametrize("fields", [
+    {"reason": "x" * 61_000},  # more than 64 KB of form once encoded
+    {"csrf": "wrong"},
+], ids=["too-large", "no-csrf"])
+def test_a_refused_post_is_chinese(site: Site, member: Any, fields: dict[str, str]) -> None:
+    form = member.get(f"/departments/{OWN}/requests/new?kind=servers&lang=zh")
+    data = {**SERVER, "csrf": csrf_of(form.text), **fields}
+    if "reason" in fields:
+        data["reason"] = "原" * 22_000  # 9 bytes a character once percent-encoded
+    r = member.post(f"/departments/{OWN}/requests/check?lang=zh", data=data)
+    assert r.status_code == 403, r.text[:300]
+    text = visible(r.text)
+    assert CHINESE.search(text.split("拒绝", 1)[-1]), text
+    assert "Refused:" not in text and "a form without" not in text, text
