@@ -183,6 +183,8 @@ PATTERNS = (
     phrase("no website {domain} in the plan"),
     phrase("no server {name} in the plan"),
     phrase("Refused: {why}."),
+    phrase("no day {value} (from)"), phrase("no day {value} (to)"),  # the audit page's filter
+    phrase("{person} (portal, {process})"),  # who holds an apply (state.store.holder_id)
     phrase("a post from another origin ({origin})"),
 )
 
@@ -234,6 +236,12 @@ DIAGNOSTIC_WORDS = (
     phrase("a body without a length, or larger than 64 KB"),
     phrase("a form without this session's CSRF token (reload the page)"),
     phrase("a cross-site post"), phrase("a post from another site"),
+    # audit actions of the request's life (requests.followups, escalation), the directory
+    # (estate.organisations) and the trail's pruning; who did what where no one signed in
+    phrase("request comment"), phrase("request withdraw"), phrase("request resubmit"),
+    phrase("request escalate"), phrase("audit prune"), phrase("directory add"),
+    phrase("directory rename"), phrase("directory retire"), phrase("directory update"),
+    phrase("(not signed in)"), phrase("write the day as YYYY-MM-DD"),
 )
 
 # A request's field (its path in the request, as a diagnostic names it) by the label its

@@ -127,3 +127,40 @@ def test_a_refused_post_is_chinese(site: Site, member: Any, fields: dict[str, st
     text = visible(r.text)
     assert CHINESE.search(text.split("拒绝", 1)[-1]), text
     assert "Refused:" not in text and "a form without" not in text, text
+
+
+def test_the_audit_trail_speaks_chinese(site: Site, member: Any) -> None:
+    """Case 4 and 5: the request life's actions and a refusal of no one signed in read in
+    Chinese; the date filter's labels are days (起始日期), not "move out" (迁出)."""
+    from tests.portal.conftest import client
+
+    n = site.requests[OWN]
+    page = member.get(f"/departments/{OWN}/requests/{n}?lang=zh")
+    r = member.post(f"/departments/{OWN}/requests/{n}/comment",
+                    data={"csrf": csrf_of(page.text), "text": "请尽快处理"})
+    assert r.status_code == 303, r.text[:300]
+    client(site).get(f"/departments/{OWN}")  # refused: no one signed in
+    auditor = sign_in(site, account("auditor"))
+    trail = visible(auditor.get("/audit?lang=zh&action=request+comment").text)
+    assert "申请留言" in trail and "request comment" not in trail, trail
+    refused = visible(auditor.get("/audit?lang=zh&action=refused").text)
+    assert "（未登录）" in refused and "not signed in)" not in refused, refused
+    assert "起始日期" in trail and "截止日期" in trail and "迁出" not in trail, trail
+    zh = translator("zh")
+    for action in ("request comment", "request withdraw", "request resubmit"):
+        assert CHINESE.search(zh(action)), action
+    assert zh("admin (portal, root@vm pid 16615)") == "admin（门户，root@vm pid 16615）"
+
+
+def test_a_day_that_is_no_day_keeps_the_audit_page(site: Site) -> None:
+    """Case 2: /audit?from=2026-99-01 was a 404 page in English without the filter form."""
+    auditor = sign_in(site, account("auditor"))
+    r = auditor.get("/audit?from=2026-99-01&department=finance&lang=zh")
+    assert r.status_code == 400, r.text[:300]
+    assert 'name="from" type="date" value="2026-99-01"' in r.text
+    assert 'name="department" value="finance"' in r.text
+    text = visible(r.text)
+    assert "起始日期 '2026-99-01' 不是有效的日期" in text and "YYYY-MM-DD" in text, text
+    assert "no day" not in text, text
+    api = auditor.get("/api/audit?from=2026-99-01")
+    assert api.status_code == 404 and "no day" in api.json()["error"], api.text
