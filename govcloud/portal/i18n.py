@@ -9,11 +9,10 @@ the person as English text with its values filled in. ``phrases.PATTERNS`` write
 common ones with named placeholders (``no request {number} of {department}``): the text is
 matched against them and the catalogue's translation of the pattern is filled in with the
 values the text carried. Text that is neither in the catalogue nor matches a pattern is
-shown as it is. Some placeholders carry words of the catalogue themselves (``NESTED``): a
-list of them (``fields``, ``bad``, ``choices``: comma-separated) or one message (``why``, ``got``,
-``expected``, ``description``), each translated in turn; a pattern whose ``why``, ``got`` or
-``expected`` has no translation is passed over for the next that matches, so a text is
-never shown half translated."""
+shown as it is. Some placeholders carry words of the catalogue themselves: a
+list of them (``LISTS``: comma-separated) or one message (``WHOLE``), each translated in
+turn; a pattern whose ``NEEDED`` value has no translation is passed over for the next that
+matches, so a text is never shown half translated."""
 
 from __future__ import annotations
 
@@ -31,8 +30,8 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 FIELD = re.compile(r"\\\{(\w+)\\\}")
 LISTS = ("fields", "bad", "choices")  # comma-separated lists of catalogue words
-WHOLE = ("why", "got", "expected", "description")  # holding one message of the catalogue
-NEEDED = ("why", "got", "expected")  # a pattern is not taken when one of these is not known
+WHOLE = ("why", "got", "expected", "description", "role", "own", "state", "window")
+NEEDED = ("why", "got", "expected", "role")  # each known, or the pattern is not taken
 
 
 @functools.cache
@@ -51,13 +50,14 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 @functools.lru_cache(maxsize=8192)
 def readings(text: str) -> tuple[tuple[str, dict[str, str]], ...]:
-    """Each pattern ``text`` matches, first to last, with the values it carried."""
+    """Each pattern ``text`` matches, with the values it carried: the most specific first
+    (the one whose values are shortest, i.e. whose own words cover most of the text)."""
     out = []
     for pattern, msgid in _patterns():
         found = pattern.fullmatch(text)
         if found:
             out.append((msgid, found.groupdict()))
-    return tuple(out)
+    return tuple(sorted(out, key=lambda m: sum(len(v) for v in m[1].values())))
 
 
 def understood(text: str) -> tuple[str, dict[str, str]] | None:

@@ -111,6 +111,8 @@ PATTERNS = (
     phrase("no request {number} of {department}"),
     phrase("no department '{department}'"),
     phrase("no month '{month}'"),
+    phrase("request {number} is {state} (decided by {actor} at {at})"),
+    phrase("request {number} is {state}"),
     phrase("request {number}"),
     phrase("apply {id}"),
     phrase("the request changes {fields}"),
@@ -183,6 +185,24 @@ PATTERNS = (
     phrase("no website {domain} in the plan"),
     phrase("no server {name} in the plan"),
     phrase("Refused: {why}."),
+    # refusals of a decision (requests.decisions, core.approvals) and of a month
+    # (books.closing, books.accounts)
+    phrase("{person} cannot decide request {number}: {why}"),
+    phrase("you have already approved this request: it now waits for {role}'s approval"),
+    phrase("the request waits for {role}'s approval, not {own}'s"),
+    phrase("the request waits for {role}'s approval, not {own}'s ({why})"),
+    phrase("{month} is already closed"),
+    phrase("{month} is not over yet ({window})"),
+    phrase("close it after {day}"),
+    phrase("{month} month to date ({hours} of {total} hours, to {end} UTC)"),
+    phrase("no usage is recorded for {month}"),
+    phrase("run govcloud usage collect --period {month} first"),
+    phrase("{month} is before the estate's record began ({first}): nothing of it ran then"),
+    phrase("give a month from {since} to {until}"),
+    phrase("{month} is before the estate's record began ({first}): nothing of it ran then — "
+           "give a month from {since} to {until}"),
+    phrase("no usage is recorded for {month} — run govcloud usage collect --period {again} "
+           "first"),
     phrase("no day {value} (from)"), phrase("no day {value} (to)"),  # the audit page's filter
     phrase("{person} (portal, {process})"),  # who holds an apply (state.store.holder_id)
     phrase("a post from another origin ({origin})"),
@@ -242,6 +262,15 @@ DIAGNOSTIC_WORDS = (
     phrase("request escalate"), phrase("audit prune"), phrase("directory add"),
     phrase("directory rename"), phrase("directory retire"), phrase("directory update"),
     phrase("(not signed in)"), phrase("write the day as YYYY-MM-DD"),
+    phrase("the request shows who it waits for"), phrase("only a waiting request is decided"),
+    phrase("a closed month cannot change; reopen it (govcloud statement reopen) or adjust a "
+           "later month"),
+    phrase("nobody approves their own request (separation of duties)"),
+    phrase("the request needs no more approval"),
+    phrase("an approver signs off only their own department's requests"),
+    phrase("you approved an earlier step of this request; another person approves this one"),
+    phrase("an operator"), phrase("a member"), phrase("an approver"), phrase("a finance"),
+    phrase("an auditor"),
 )
 
 # A request's field (its path in the request, as a diagnostic names it) by the label its

@@ -164,3 +164,46 @@ def test_a_day_that_is_no_day_keeps_the_audit_page(site: Site) -> None:
     assert "no day" not in text, text
     api = auditor.get("/api/audit?from=2026-99-01")
     assert api.status_code == 404 and "no day" in api.json()["error"], api.text
+
+
+def test_a_second_approval_says_you_already_approved() -> None:
+    """Case 2: the approver clicking 批准 twice was told the request waits for an operator,
+    not an approver — true, but not what happened."""
+    from govcloud.core import approvals
+
+    chain = approvals.Chain(("approver", "operator"), (), False)
+    why = approvals.may_approve("approver", OWN, "fin.head", "fin.clerk", OWN, chain,
+                                ["approver"], None, ["fin.head"])
+    assert why == "you have already approved this request: it now waits for an operator's " \
+                  "approval", why
+    said = translator("zh")(f"fin.head cannot decide request 2: {why}")
+    assert said == "fin.head 现在不能审批申请 2：您已经批准过这个申请，现在等待运维人员审批", said
+
+
+@pytest.mark.parametrize("message", [
+    "stat.head cannot decide request 2: the request waits for an operator's approval, not "
+    "an approver's",
+    "the request shows who it waits for",
+    "request 2 is approved",
+    "2026-12 is already closed",
+    "a closed month cannot change; reopen it (govcloud statement reopen) or adjust a later "
+    "month",
+    "2027-01 is not over yet (2027-01 month to date (100 of 744 hours, to 2027-01-05 04:00 "
+    "UTC))",
+    "close it after 2027-02-01",
+    "2026-11 is before the estate's record began (2026-12): nothing of it ran then — give a "
+    "month from 2026-12 to 2026-12",
+    "no usage is recorded for 2026-12 — run govcloud usage collect --period 2026-12 first",
+])
+def test_a_refusal_is_chinese(site: Site, message: str) -> None:
+    said = translator("zh")(message)
+    words = english(said, estate_words(site) | {"stat.head", "UTC"})
+    assert CHINESE.search(said) and words == [], (said, words)
+
+
+def test_a_month_before_the_record_is_chinese(site: Site) -> None:
+    """Case 2: the chargeback of a month before the record began said why in English."""
+    finance = sign_in(site, account("finance"))
+    text = visible(finance.get("/finance/chargeback?period=2020-01&lang=zh").text)
+    assert "早于本平台开始记录的月份" in text, text
+    assert "record began" not in text and "give a month" not in text, text
