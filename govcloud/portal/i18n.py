@@ -31,6 +31,9 @@ DOMAIN = "messages"
 FIELD = re.compile(r"\\\{(\w+)\\\}")
 LISTS = ("fields", "bad", "choices")  # comma-separated lists of catalogue words
 WHOLE = ("why", "got", "expected", "description", "role", "own", "state", "window")
+# A change's reason listing what moves (core.planning): ``cores 16 → 44, ram_gb 64 → 80``
+MOVE = r"[a-z_]+ [^ ,]+ → [^ ,]+"
+MOVES = re.compile(f"{MOVE}(, {MOVE})*")
 NEEDED = ("why", "got", "expected", "role")  # each known, or the pattern is not taken
 
 
@@ -82,10 +85,18 @@ class Translator:
                 filled = self._filled(carried)
                 if filled is not None:
                     return self.catalogue.gettext(msgid).format(**filled)
+            if MOVES.fullmatch(text):
+                return ("，" if self.lang == "zh" else ", ").join(
+                    self._moved(m) for m in text.split(", "))
         return said.format(**values) if values else said
 
+    def _moved(self, move: str) -> str:
+        """``cores 16 → 44``: the item (a quota item, a server's attribute) by its label."""
+        item, _, rest = move.partition(" ")
+        return f"{self(item)} {rest}"
+
     def _filled(self, values: dict[str, str]) -> dict[str, str] | None:
-        """A pattern's values, the ``NESTED`` ones translated; None when one ``NEEDED``
+        """A pattern's values, ``LISTS`` and ``WHOLE`` translated; None when one ``NEEDED``
         has no translation."""
         if self.lang == "en":
             return values

@@ -261,7 +261,12 @@ DIAGNOSTIC_WORDS = (
     phrase("request comment"), phrase("request withdraw"), phrase("request resubmit"),
     phrase("request escalate"), phrase("audit prune"), phrase("directory add"),
     phrase("directory rename"), phrase("directory retire"), phrase("directory update"),
-    phrase("(not signed in)"), phrase("write the day as YYYY-MM-DD"),
+    phrase("(not signed in)"),
+    # a server's, a volume's and a website's attributes a change's reason names
+    # (core.planning: ``flavor m1.small → m1.large``)
+    phrase("flavor"), phrase("image"), phrase("size_gb"), phrase("protected"),
+    phrase("count"), phrase("storage_gb"), phrase("public"), phrase("upstream"),
+    phrase("write the day as YYYY-MM-DD"),
     phrase("the request shows who it waits for"), phrase("only a waiting request is decided"),
     phrase("a closed month cannot change; reopen it (govcloud statement reopen) or adjust a "
            "later month"),

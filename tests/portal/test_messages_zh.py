@@ -207,3 +207,31 @@ def test_a_month_before_the_record_is_chinese(site: Site) -> None:
     text = visible(finance.get("/finance/chargeback?period=2020-01&lang=zh").text)
     assert "早于本平台开始记录的月份" in text, text
     assert "record began" not in text and "give a month" not in text, text
+
+
+def test_a_change_reason_names_quota_items_by_their_labels() -> None:
+    """Case 6: the apply review's reasons read ``cores 16 → 44, ram_gb 64 → 80``."""
+    zh = translator("zh")
+    assert zh("cores 16 → 44, ram_gb 64 → 80") == "vCPU 16 → 44，内存 (GB) 64 → 80"
+    assert zh("flavor m1.small → m1.large") == "规格 m1.small → m1.large"
+    assert translator("en")("cores 16 → 44, ram_gb 64 → 80") == "cores 16 → 44, ram_gb 64 → 80"
+
+
+def test_the_apply_review_says_yuan(site: Site) -> None:
+    """Case 6: 每月费用变化 46.17 had no unit."""
+    operator = sign_in(site, account("operator"))
+    html = operator.get("/operations/apply?lang=zh").text
+    found = re.search(r"每月费用变化</dt><dd class=\"num\">([^<]*)</dd>", html)
+    assert found and found.group(1).endswith("元/月"), visible(html)[:800]
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("zh", "审核结果还会加上本部门分摊的固定费用"),
+    ("en", "the verdict adds your department's share of the fixed pools"),
+])
+def test_the_flavour_list_says_the_verdict_adds_fixed_shares(member: Any, lang: str,
+                                                             said: str) -> None:
+    """Case 7: the list said m1.small — 66.00 元/月, the verdict 261.62 元/月."""
+    for kind in ("servers", "resize"):
+        page = member.get(f"/departments/{OWN}/requests/new?kind={kind}&lang={lang}").text
+        assert said in page.replace("&#39;", "'"), kind
