@@ -235,3 +235,36 @@ def test_the_flavour_list_says_the_verdict_adds_fixed_shares(member: Any, lang: 
     for kind in ("servers", "resize"):
         page = member.get(f"/departments/{OWN}/requests/new?kind={kind}&lang={lang}").text
         assert said in page.replace("&#39;", "'"), kind
+
+
+def test_the_printable_statement_says_when_it_closed_in_the_estates_time(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Case 8: 已结账 closed 2027-01-02T02:00:00.000000Z (UTC, to the microsecond)."""
+    from dataclasses import replace
+
+    from govcloud.applying import engine
+    from govcloud.books import accounts
+    from govcloud.finance.period import Month
+    from govcloud.reports.statement import page
+    from tests.support.cli import NOW
+
+    assert accounts.local("2027-01-02T02:00:00.000000Z", "Asia/Shanghai") == \
+        "2027-01-02 10:00 (Asia/Shanghai)"
+    monkeypatch.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
+    with engine.records(site.estate) as (est, store):
+        m = accounts.figures(est, store, Month.parse("2026-11"))
+        st = replace(m.statement, closed_at="2026-12-01T16:05:09.123456Z")
+        html = page(m.title, OWN, OWN, st, m.ledger, "",
+                    closed=accounts.local(st.closed_at, est.settings.time_zone))
+    assert "已结账 closed 2026-12-02 00:05 (Asia/Shanghai)" in html, visible(html)[:500]
+    assert "T16:05" not in html
+
+
+def test_a_statement_is_viewed_not_downloaded(member: Any) -> None:
+    """Case 8: the department page's link read 下载 and saved the printable page."""
+    html = member.get(f"/departments/{OWN}?lang=zh").text
+    links = re.findall(r'<a href="/departments/[^"]+/statements/[^"]+\.html"[^>]*>[^<]*</a>',
+                       html)
+    assert links, visible(html)[:800]
+    for link in links:
+        assert " download" not in link and link.endswith(">查看</a>"), link
