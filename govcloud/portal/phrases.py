@@ -203,6 +203,8 @@ PATTERNS = (
            "give a month from {since} to {until}"),
     phrase("no usage is recorded for {month} — run govcloud usage collect --period {again} "
            "first"),
+    phrase("judged again before it was written: the plan file had changed, and the request "
+           "now needs {roles}"),
     phrase("no day {value} (from)"), phrase("no day {value} (to)"),  # the audit page's filter
     phrase("{person} (portal, {process})"),  # who holds an apply (state.store.holder_id)
     phrase("a post from another origin ({origin})"),
@@ -267,6 +269,10 @@ DIAGNOSTIC_WORDS = (
     phrase("flavor"), phrase("image"), phrase("size_gb"), phrase("protected"),
     phrase("count"), phrase("storage_gb"), phrase("public"), phrase("upstream"),
     phrase("write the day as YYYY-MM-DD"),
+    # a request's note and its life's (requests.decisions, applying.engine, request.html)
+    phrase("judged again: the plan file had changed"), phrase("from the portal"),
+    phrase("a service playbook failed: see govcloud services run"),
+    phrase("not reached: an earlier change of its department failed"),
     phrase("the request shows who it waits for"), phrase("only a waiting request is decided"),
     phrase("a closed month cannot change; reopen it (govcloud statement reopen) or adjust a "
            "later month"),

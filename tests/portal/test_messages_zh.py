@@ -268,3 +268,56 @@ def test_a_statement_is_viewed_not_downloaded(member: Any) -> None:
     assert links, visible(html)[:800]
     for link in links:
         assert " download" not in link and link.endswith(">查看</a>"), link
+
+
+def test_a_request_reads_without_a_git_hash_and_says_it_was_applied_from_the_portal(
+        tmp_path: Any) -> None:
+    """Case 3: 状态 read "已批准 — committed 7766f66" beside 阶段 "已上线", the life said
+    "已实施 — govcloud apply" for an apply from the portal, and govcloud request list said
+    approved where request show said failed."""
+    from starlette.testclient import TestClient
+
+    from govcloud.access import users
+    from govcloud.applying import engine
+    from govcloud.portal.app import create_app
+    from govcloud.requests import decisions
+    from govcloud.state.store import acting_for
+    from tests.portal.conftest import PASSWORD
+    from tests.support.cli import BUILT, govcloud
+    from tests.support.estate import copy_estate
+
+    root = copy_estate(tmp_path / "estate")
+    govcloud("apply", "--yes", estate=root, check=True, env=BUILT)
+    with engine.records(root) as (est, store):
+        for name, role, dep in (("li", "member", OWN), ("op1", "operator", None)):
+            users.add(store, set(est.plans), name, role, dep, PASSWORD, "test")
+        quota = {"kind": "quota", "department": OWN, "reason": "年底扩容",
+                 "quota": {"cores": est.plans[OWN].quota.cores + 8}}
+        n = decisions.submit(est, store, users.find(store, "li"), quota, "test").id
+        done = decisions.approve(est, store, users.find(store, "op1"), n, "", "test")
+        assert done.state == "approved"
+        # a plan kept in git: the approval's note names the commit that wrote it
+        store.execute("UPDATE requests SET note = ? WHERE id = ?",
+                      ("judged again: the plan file had changed; committed 42fd135", n))
+    with engine.session(root) as s, acting_for("op1"):
+        s.store.lock(doing="apply")
+        try:
+            engine.apply(s, s.plan(), services=False)
+        finally:
+            s.store.unlock()
+    c = TestClient(create_app(root, secret="k"), base_url="http://testserver",
+                   follow_redirects=False)
+    assert c.post("/login", data={"name": "li", "password": PASSWORD,
+                                  "csrf": csrf_of(c.get("/login").text)}).status_code == 303
+    html = c.get(f"/departments/{OWN}/requests/{n}?lang=zh").text
+    state = re.search(r'<dd class="state">(.*?)</dd>', html, re.DOTALL)
+    assert state and visible(state.group(1)) == "已批准 — 计划文件已有变动，已重新审核", state
+    assert not re.search(r"committed|\b[0-9a-f]{7}\b", visible(html)), visible(html)
+    life = visible(re.search(r'<ol class="life">(.*?)</ol>', html, re.DOTALL).group(1))
+    assert "op1 (在门户中操作)" in life or "op1," in life and "在门户中操作" in life, life
+    assert "govcloud apply" not in life, life
+    listed = govcloud("request", "list", estate=root, check=True).stdout
+    shown = govcloud("request", "show", str(n), estate=root, check=True).stdout
+    row = next(line for line in listed.splitlines() if line.split()[:1] == [str(n)])
+    stage = shown.split("State: ")[1].split(":")[0].split(";")[0].strip()
+    assert stage in row and stage == "live", (row, shown)
