@@ -319,15 +319,17 @@ def apply(s: EstateSession, plan: Plan, on_event: Event | None = None, services:
                             "departments": sorted({c.department for c in result.done})},
                      "", "portal" if person else "cli")
     result.services = after_apply(s.estate, s.store, result.done, services, on_service)
-    _carried(s.store, result, pending)
+    _carried(s.store, result, pending, acting())
     if result.done:  # this month's usage, so the finance reports work at once
         result.usage = collect_quietly(s.estate, s.store, s.driver)
     return result
 
 
-def _carried(store: Store, result: ApplyResult, pending: list[tuple[int, str, str]]) -> None:
+def _carried(store: Store, result: ApplyResult, pending: list[tuple[int, str, str]],
+             person: str | None) -> None:
     """The approved requests this apply carried: applied (or failed), and live once their
-    services converged (``requests.life``)."""
+    services converged (``requests.life``), by ``person`` from the portal or else by
+    govcloud apply."""
     failed = {c.department: m for c, m in result.failed}
     failed.update({c.department: "not reached: an earlier change of its department failed"
                    for c in result.skipped if c.department not in failed})
@@ -338,7 +340,8 @@ def _carried(store: Store, result: ApplyResult, pending: list[tuple[int, str, st
             ran[d] = "" if outcome.ok else (outcome.error or "a service playbook failed: "
                                             "see govcloud services run")
     with store.transaction():
-        life.carry(store, pending, result.apply_id, failed, ran)
+        life.carry(store, pending, result.apply_id, failed, ran, person or "govcloud apply",
+                   "portal" if person else "cli")
 
 
 def reconciled(store: Store, plan: Plan) -> Reconciliation:

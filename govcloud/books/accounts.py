@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from govcloud.books import history as dated
 from govcloud.books import records as stored
@@ -350,7 +351,20 @@ def statement_page(estate: Estate, store: Store, month: Month, department: str) 
     recorded = dated.plans(store, month.end).get(department, {})
     return page(m.title, department, m.names.get(department, (department, ""))[0],
                 m.statement, m.ledger, frozen.book_digest if frozen else "",
-                str(recorded.get("cost_centre", "")))
+                str(recorded.get("cost_centre", "")),
+                local(m.statement.closed_at, estate.settings.time_zone))
+
+
+def local(at: str | None, zone: str) -> str:
+    """A recorded moment (UTC, to the microsecond) as a statement shows it: to the minute in
+    the estate's time zone (``portal.time_zone``), naming the zone."""
+    if not at:
+        return ""
+    try:
+        moment = datetime.fromisoformat(at)
+        return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return at
 
 
 def html_page(estate: Estate, store: Store, month: Month) -> str:

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from govcloud.books import records as stored
 from govcloud.books.accounts import (
+    local,
     savings_for,
     statement_for,
     utilization,
@@ -150,4 +151,5 @@ def organisation_statement(estate: Estate, store: Store, month: Month,
     children = [lv for lv in levels if lv.path[:-1] == org.path and lv.depth == org.depth + 1]
     frozen = stored.closing(store, month)
     return organisation_page(m.title, org, children, lines, m.names, m.statement,
-                             frozen.book_digest if frozen else "")
+                             frozen.book_digest if frozen else "",
+                             local(m.statement.closed_at, estate.settings.time_zone))

@@ -206,13 +206,14 @@ def list_(ctx: click.Context, department: str | None, state: str | None, output:
     Example:
       govcloud request list --state waiting
     """
-    from govcloud.requests import deciders
+    from govcloud.requests import deciders, life
 
     with _opened(ctx) as (_, store):
         found = records.listing(store, department, state)
         people = deciders.holders(store)
-        states = [deciders.shown_state(r, deciders.taker(store, r, people), brief=True)
-                  for r in found]
+        stage = life.stages(store, (r.id for r in found))  # as request show says it
+        states = [deciders.shown_state(r, deciders.taker(store, r, people), brief=True,
+                                       stage=stage.get(r.id)) for r in found]
     if output == "json":
         emit_json([r.as_dict() for r in found])
         return

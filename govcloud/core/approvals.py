@@ -326,6 +326,9 @@ def may_approve(role: str, department: str | None, name: str, requester: str,
         return "" if name in taker.names and name not in done_by else \
             f"the request waits for the approver of its {takes.partition('@')[2]} " \
             f"({', '.join(taker.names) or 'nobody'})"
+    if role != takes and name in done_by:  # a second click on 批准, or a later step's
+        return f"you have already approved this request: it now waits for " \
+               f"{with_article(takes)}'s approval"
     if role != takes:
         up = f" ({taker.why})" if taker is not None and taker.why else ""
         return f"the request waits for {with_article(takes)}'s approval, not " \

@@ -33,7 +33,15 @@ from govcloud.portal.pages import Pages, json_response
 from govcloud.portal.routes import Route
 from govcloud.portal.views import VIEWS
 from govcloud.portal.views.notices import navigation
-from govcloud.portal.views.results import Created, Data, Download, Redirect, Table, Workbook
+from govcloud.portal.views.results import (
+    Amiss,
+    Created,
+    Data,
+    Download,
+    Redirect,
+    Table,
+    Workbook,
+)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 STATIC = Path(__file__).parent / "static"
@@ -254,17 +262,22 @@ class Endpoints:
             return RedirectResponse(result.url, result.status)
         if isinstance(result, Created):
             return json_response(result.data, 201)
+        if isinstance(result, Amiss) and route.kind == "api":
+            raise result.error
         if route.kind == "api":
             return json_response(result)
-        parts: dict[str, Any] = {}
+        status, parts = 200, {}
+        if isinstance(result, Amiss):
+            status, parts["problem"] = 400, self.pages.said(request, result.error)
+            result = result.data
         if route.name in FRAGMENTS:
             lang = self.pages.language(request)
             parts[FRAGMENTS[route.name][0]] = await run_in_threadpool(
                 self.portal.figures, ("fragment", route.name, lang),
                 lambda: self._fragment(route.name, who, lang))
         nav = await run_in_threadpool(navigation, self.portal, who)  # counts in the menu
-        return self.pages.render(request, f"{route.name}.html", who, data=result, nav=nav,
-                                 **parts)
+        return self.pages.render(request, f"{route.name}.html", who, status, data=result,
+                                 nav=nav, **parts)
 
     def _fragment(self, name: str, who: sessions.Session, lang: str) -> Markup:
         # The view again, inside: its figures are at least as new as the mark the fragment

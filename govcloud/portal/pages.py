@@ -32,6 +32,7 @@ from govcloud.errors import GovcloudError
 from govcloud.portal import formats
 from govcloud.portal.forms import BODY
 from govcloud.portal.i18n import LANGUAGES, translator
+from govcloud.portal.phrases import field_label
 from govcloud.portal.sessions import Session
 from govcloud.reports.tables import title_in
 
@@ -86,6 +87,7 @@ def environment(folder: Path) -> jinja2.Environment:
     env.install_null_translations()  # type: ignore[attr-defined]  # each render passes its own
     env.filters.update(when=_when, day=_day, amount=_amount, quantity=_quantity,
                        column=_column)
+    env.globals["field_label"] = field_label
     return env
 
 

@@ -40,15 +40,22 @@ def digest(statement: Statement) -> str:
 
 
 
+def _status(st: Statement, closed: str) -> str:
+    """Closed (when, as ``closed`` says it: the estate's time zone, to the minute), or open."""
+    if st.closed_at:
+        return f"已结账 closed {closed or st.closed_at}"
+    return "未结账 open: the figures may still change"
+
+
 def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
-         book_digest: str = "", cost_centre: str = "") -> str:
-    """``title``: the estate's; ``name``: the department's, which leads the page's title."""
+         book_digest: str = "", cost_centre: str = "", closed: str = "") -> str:
+    """``title``: the estate's; ``name``: the department's, which leads the page's title;
+    ``closed``: when the month was closed, as people read it (``books.accounts.local``)."""
     charge = next((d for d in st.departments if d.department == department), None)
     saved = next((d for d in ledger.departments if d.department == department), None)
     if charge is None:
         raise ValueError(f"{department} has no charge in {st.period}")
-    status = (f"已结账 closed {st.closed_at}" if st.closed_at
-              else "未结账 open: the figures may still change")
+    status = _status(st, closed)
     rows = []
     for p in st.pools:
         share = charge.by_pool.get(p.name, Decimal(0))
@@ -113,14 +120,13 @@ def _line(kind: str, code: str, name: str, values: tuple[Decimal, ...], what: st
 def organisation_page(title: str, org: Level, children: list[Level],
                       lines: Mapping[str, tuple[Decimal, ...]],
                       names: Mapping[str, tuple[str, str]], st: Statement,
-                      book_digest: str = "") -> str:
+                      book_digest: str = "", closed: str = "") -> str:
     """An organisation's statement for the month (a district's 对账单): a line per child
     organisation (its total, every level below it included), a line per department of its
     own (what that department's statement says), and the total = the sum of the lines, to
     the fen. ``org`` and ``children``: ``finance.rollup`` levels of ``LINE``; ``lines``:
     its own departments' (``line_figures``)."""
-    status = (f"已结账 closed {st.closed_at}" if st.closed_at
-              else "未结账 open: the figures may still change")
+    status = _status(st, closed)
     by_dep = {d: lines[d] for d in org.departments}
     rows = [_line("organisation", c.code, c.name, c.total,
                   "下级机构 organisation") for c in children]

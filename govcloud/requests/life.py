@@ -102,24 +102,26 @@ def carried(store: Store, apply_id: str) -> list[int]:
 
 
 def carry(store: Store, pending: list[tuple[int, str, str]], apply_id: str,
-          failed: dict[str, str], services: dict[str, str | None]) -> None:
+          failed: dict[str, str], services: dict[str, str | None],
+          by: str = "govcloud apply", source: str = "cli") -> None:
     """Record what an apply did for the approved requests it carried (``pending``: id,
     department, kind): ``failed`` with why, per department whose changes failed; else
     ``applied``, then ``live`` when nothing more is needed or its department's service run
-    converged (``services``: "" ok, a sentence when it failed, None when it did not run)."""
-    by = "govcloud apply"
+    converged (``services``: "" ok, a sentence when it failed, None when it did not run).
+    ``by``, ``source``: who applied, from where (the portal, or the command line)."""
+    applied = {"apply": apply_id, "source": source}
     for n, department, kind in pending:
         if department in failed:
-            record(store, n, by, "failed", {"apply": apply_id, "why": failed[department]})
+            record(store, n, by, "failed", {**applied, "why": failed[department]})
             continue
-        record(store, n, by, "applied", {"apply": apply_id})
+        record(store, n, by, "applied", applied)
         ran = services.get(department)
         if kind not in SERVICE_KINDS:
-            record(store, n, by, "live", {"apply": apply_id, "services": "none needed"})
+            record(store, n, by, "live", {**applied, "services": "none needed"})
         elif ran == "":
-            record(store, n, by, "live", {"apply": apply_id, "services": "converged"})
+            record(store, n, by, "live", {**applied, "services": "converged"})
         elif ran is not None:
-            record(store, n, by, "failed", {"apply": apply_id, "why": ran})
+            record(store, n, by, "failed", {**applied, "why": ran})
 
 
 def waiting_to_go_live(store: Store, requests: list[tuple[int, str, str]]

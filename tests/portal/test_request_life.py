@@ -71,7 +71,7 @@ def test_a_new_server_lives_from_filed_to_applied_each_step_with_who_and_when(
     with engine.records(estate) as (_, store):
         server, quota = life.events(store, r.id), life.events(store, q.id)
         assert [e.step for e in server] == ["filed", "step", "approved", "applied"]
-        assert server[-1].detail == {"apply": applied["apply_id"]}
+        assert server[-1].detail == {"apply": applied["apply_id"], "source": "cli"}
         # the example estate runs no service playbooks: the new server is not live yet
         assert life.stage(server) == "applied"
         # a quota needs no playbook: live once applied, by the same apply

@@ -17,7 +17,7 @@ from govcloud.portal.context import Portal
 from govcloud.portal.phrases import phrase
 from govcloud.portal.sessions import Session
 from govcloud.portal.views.paging import Asked, table, window
-from govcloud.portal.views.results import Data, NotFound, Table
+from govcloud.portal.views.results import Amiss, Data, NotFound, Table
 
 AUDIT_QUERY = ("action", "department", "person", "from", "to", "sign_ins")
 REQUEST = re.compile(r"request (\d+)")
@@ -60,10 +60,16 @@ def audit_record(e: Entry) -> Data:
     return {**e.as_dict(), "link": link}
 
 
-def audit(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data:
-    """The chain's check and one page of the records that match, newest first."""
+def audit(p: Portal, who: Session, query: dict[str, str] | None = None) -> Data | Amiss:
+    """The chain's check and one page of the records that match, newest first (none, and
+    what is wrong, when a day of the filter is no day)."""
     asked = Asked.of(query, *AUDIT_QUERY)
-    total, found = trail.search(p.store, _sought(p, who, asked), asked.offset, asked.limit)
+    try:
+        sought = _sought(p, who, asked)
+    except NotFound as exc:  # a day that is no day: the page, its form kept, says so
+        return Amiss({**trail.verify(p.store).as_dict(), "entries": [],
+                      "paging": window(asked, 0), "actions": trail.actions(p.store)}, exc)
+    total, found = trail.search(p.store, sought, asked.offset, asked.limit)
     verdict = trail.verify(p.store)
     return {**verdict.as_dict(), "entries": [audit_record(e) for e in found],
             "paging": window(asked, total), "actions": trail.actions(p.store)}

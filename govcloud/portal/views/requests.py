@@ -259,6 +259,7 @@ def request(p: Portal, who: Session, department: str, number: str,
             "acting": takes.as_dict() if takes else None,
             "may_decide": takes is not None and who.person.name in takes.names,
             "stage": stage, "shown_state": deciders.shown_state(r, takes, stage=stage),
+            "note_shown": shown_note(r.note),
             "life": [e.as_dict() for e in steps if e.step != "comment"],
             "comments": [e.as_dict() for e in steps if e.step == "comment"],
             "may_withdraw": mine and r.state == "waiting" and not r.unwritten(),
@@ -277,6 +278,15 @@ def _edit(p: Portal, r: records.Request) -> Data | None:
         return None
     data = _form_data(p, r.department, form, choices.flat(r.payload))
     return {k: data[k] for k in ("form", "title", "choices", "values")}
+
+
+COMMITTED = re.compile(r"(;\s*)?\bcommitted [0-9a-f]{7,40}\b")
+
+
+def shown_note(note: str | None) -> str:
+    """A request's note as a person reads it: without the plan commit that wrote it (a git
+    hash, kept in the API's ``note`` and the audit trail)."""
+    return COMMITTED.sub("", note or "").strip(" ;")
 
 
 def _links(p: Portal, r: records.Request) -> Data:

@@ -25,6 +25,15 @@ class BadBody(GovcloudError):
 
 
 @dataclass(frozen=True)
+class Amiss:
+    """A page's query is wrong (a filter that is no day): the page shows ``data`` with
+    ``error`` above it and its form kept to fix it (400); an API call gets the error alone."""
+
+    data: Data
+    error: GovcloudError
+
+
+@dataclass(frozen=True)
 class Redirect:
     """After a form post: the page to see next (303 See Other)."""
 
