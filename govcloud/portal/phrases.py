@@ -95,7 +95,7 @@ DATA_WORDS = (
     phrase("the request adds it"), phrase("the request removes it"),
     phrase("not run from the portal: run govcloud services run --department ID"),
     phrase("write the month as YYYY-MM"), phrase("see the request list"),
-    phrase("choose one from the list"),
+    phrase("choose one from the list"), phrase("govcloud history lists every apply"),
 )
 
 # Messages made with values. A placeholder named ``fields`` holds words of the catalogue
@@ -106,6 +106,7 @@ PATTERNS = (
     phrase("no month '{month}'"),
     phrase("request {number}"),
     phrase("apply {id}"),
+    phrase("no apply {id}"),
     phrase("the request changes {fields}"),
     phrase("{month} is not over yet: close it after {day}"),
     phrase("no usage is recorded for {month}: nothing to close"),
