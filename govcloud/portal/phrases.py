@@ -96,6 +96,8 @@ DATA_WORDS = (
     phrase("not run from the portal: run govcloud services run --department ID"),
     phrase("write the month as YYYY-MM"), phrase("see the request list"),
     phrase("choose one from the list"), phrase("govcloud history lists every apply"),
+    # a request's note after an approval wrote a plan file changed since it was filed
+    phrase("judged again: the plan file had changed"),
 )
 
 # Messages made with values. A placeholder named ``fields`` holds words of the catalogue
@@ -107,6 +109,7 @@ PATTERNS = (
     phrase("request {number}"),
     phrase("apply {id}"),
     phrase("no apply {id}"),
+    phrase("statement {month}"),  # a month's close or reopen in the audit trail
     phrase("the request changes {fields}"),
     phrase("{month} is not over yet: close it after {day}"),
     phrase("no usage is recorded for {month}: nothing to close"),

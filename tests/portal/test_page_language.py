@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,9 +63,9 @@ def visible(html: str) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-def estate_words(site: Site) -> set[str]:
+def estate_words(estate: Path) -> set[str]:
     """The estate's own names: departments, servers, sites, flavors, images, hosts, pools."""
-    with engine.records(site.estate) as (est, store):
+    with engine.records(estate) as (est, store):
         words = set(est.plans)
         for plan in est.plans.values():
             words |= {s.name for s in plan.servers} | {w.domain for w in plan.websites}
@@ -104,7 +105,7 @@ def pages() -> list[Any]:
 
 @pytest.fixture(scope="module")
 def allowed(site: Site) -> set[str]:
-    return estate_words(site)
+    return estate_words(site.estate)
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +162,14 @@ def test_error_pages_are_all_chinese(site: Site, clients: dict[str, Any], allowe
     r = clients[role].get(path.format(own=OWN) + "?lang=zh")
     assert r.status_code == 404, r.text[:300]
     assert_chinese(r.text, allowed, path)
+
+
+@pytest.mark.parametrize("text", ["statement 2026-10", "judged again: the plan file had changed"])
+def test_what_the_journeys_found_in_english_is_chinese(text: str) -> None:
+    """What the selenium journeys (test_journey.py) found left in English on Chinese pages:
+    a month's close in the audit trail (its subject), and the note on a request approved
+    after its plan file changed."""
+    from govcloud.portal.i18n import translator
+
+    said = translator("zh")(text)
+    assert english(said, set()) == [], said
