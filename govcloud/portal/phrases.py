@@ -110,6 +110,8 @@ PATTERNS = (
     phrase("apply {id}"),
     phrase("no apply {id}"),
     phrase("statement {month}"),  # a month's close or reopen in the audit trail
+    # a change's reason in a plan: what moves (its field, translated), from what to what
+    phrase("{fields} {before} → {after}"),
     phrase("the request changes {fields}"),
     phrase("{month} is not over yet: close it after {day}"),
     phrase("no usage is recorded for {month}: nothing to close"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
 
@@ -40,6 +41,17 @@ def digest(statement: Statement) -> str:
 
 
 
+def closed_on(at: str) -> str:
+    """When a month was closed, as a printed statement says it: to the minute, with its zone
+    (2026年11月26日 12:00 UTC), not the stored ISO text with microseconds (#23 case 3)."""
+    try:
+        moment = datetime.fromisoformat(at.strip())
+    except ValueError:
+        return at
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M} UTC"
+
+
 def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
          book_digest: str = "", cost_centre: str = "") -> str:
     """``title``: the estate's; ``name``: the department's, which leads the page's title."""
@@ -47,7 +59,7 @@ def page(title: str, department: str, name: str, st: Statement, ledger: Ledger,
     saved = next((d for d in ledger.departments if d.department == department), None)
     if charge is None:
         raise ValueError(f"{department} has no charge in {st.period}")
-    status = (f"已结账 closed {st.closed_at}" if st.closed_at
+    status = (f"已结账 closed {closed_on(st.closed_at)}" if st.closed_at
               else "未结账 open: the figures may still change")
     rows = []
     for p in st.pools:
@@ -119,7 +131,7 @@ def organisation_page(title: str, org: Level, children: list[Level],
     own (what that department's statement says), and the total = the sum of the lines, to
     the fen. ``org`` and ``children``: ``finance.rollup`` levels of ``LINE``; ``lines``:
     its own departments' (``line_figures``)."""
-    status = (f"已结账 closed {st.closed_at}" if st.closed_at
+    status = (f"已结账 closed {closed_on(st.closed_at)}" if st.closed_at
               else "未结账 open: the figures may still change")
     by_dep = {d: lines[d] for d in org.departments}
     rows = [_line("organisation", c.code, c.name, c.total,

@@ -164,12 +164,22 @@ def test_error_pages_are_all_chinese(site: Site, clients: dict[str, Any], allowe
     assert_chinese(r.text, allowed, path)
 
 
-@pytest.mark.parametrize("text", ["statement 2026-10", "judged again: the plan file had changed"])
+@pytest.mark.parametrize("text", ["statement 2026-10", "judged again: the plan file had changed",
+                                  "volumes 3 → 6"])
 def test_what_the_journeys_found_in_english_is_chinese(text: str) -> None:
     """What the selenium journeys (test_journey.py) found left in English on Chinese pages:
-    a month's close in the audit trail (its subject), and the note on a request approved
-    after its plan file changed."""
+    a month's close in the audit trail (its subject), the note on a request approved after
+    its plan file changed, and a quota change's reason on the apply review page."""
     from govcloud.portal.i18n import translator
 
     said = translator("zh")(text)
     assert english(said, set()) == [], said
+
+
+def test_a_printed_statement_says_when_it_was_closed_without_iso() -> None:
+    """The printable statement read '已结账 closed 2026-11-26T12:00:00.000000Z' (#23 case 3,
+    found by the finance journey)."""
+    from govcloud.reports.statement import closed_on
+
+    said = closed_on("2026-11-26T12:00:00.000000Z")
+    assert said == "2026年11月26日 12:00 UTC" and not ISO.search(said)
