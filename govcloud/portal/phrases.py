@@ -84,7 +84,8 @@ DATA_WORDS = (
     phrase("pool"), phrase("yuan"),
     phrase("apply"), phrase("request new"), phrase("request approve"),
     phrase("request reject"), phrase("request return"), phrase("request returned"),
-    phrase("request judged again"), phrase("sign-in"), phrase("sign-in failed"),
+    phrase("request judged again"), phrase("request withdraw"), phrase("request resubmit"),
+    phrase("request comment"), phrase("sign-in"), phrase("sign-in failed"),
     phrase("sign-in error"), phrase("sign-in second factor"), phrase("second factor enrol"),
     phrase("second factor reset"), phrase("token add"), phrase("token revoke"),
     phrase("user add"), phrase("user disable"), phrase("user role"),
@@ -110,6 +111,7 @@ PATTERNS = (
     phrase("apply {id}"),
     phrase("no apply {id}"),
     phrase("statement {month}"),  # a month's close or reopen in the audit trail
+    phrase("{who} (portal, {where})"),  # who holds an apply started from the portal
     # a change's reason in a plan: what moves (its field, translated), from what to what
     phrase("{fields} {before} → {after}"),
     phrase("the request changes {fields}"),

@@ -165,11 +165,14 @@ def test_error_pages_are_all_chinese(site: Site, clients: dict[str, Any], allowe
 
 
 @pytest.mark.parametrize("text", ["statement 2026-10", "judged again: the plan file had changed",
-                                  "volumes 3 → 6"])
+                                  "volumes 3 → 6", "request withdraw", "request resubmit",
+                                  "request comment", "li.wei (portal, root@vm pid 8)"])
 def test_what_the_journeys_found_in_english_is_chinese(text: str) -> None:
     """What the selenium journeys (test_journey.py) found left in English on Chinese pages:
     a month's close in the audit trail (its subject), the note on a request approved after
-    its plan file changed, and a quota change's reason on the apply review page."""
+    its plan file changed, a quota change's reason on the apply review page, a request's
+    withdrawal, resubmission and comment in the audit trail, and who holds an apply started
+    from the portal."""
     from govcloud.portal.i18n import translator
 
     said = translator("zh")(text)
