@@ -91,7 +91,8 @@ DATA_WORDS = (
     phrase("vcpu"), phrase("disk_gb"), phrase("backup_gb"), phrase("antivirus_seat"),
     phrase("apply"), phrase("request new"), phrase("request approve"),
     phrase("request reject"), phrase("request return"), phrase("request returned"),
-    phrase("request judged again"), phrase("sign-in"), phrase("sign-in failed"),
+    phrase("request judged again"), phrase("request withdraw"), phrase("request resubmit"),
+    phrase("request comment"), phrase("sign-in"), phrase("sign-in failed"),
     phrase("sign-in error"), phrase("sign-in second factor"), phrase("second factor enrol"),
     phrase("second factor reset"), phrase("token add"), phrase("token revoke"),
     phrase("user add"), phrase("user disable"), phrase("user role"),
@@ -102,7 +103,9 @@ DATA_WORDS = (
     phrase("the request adds it"), phrase("the request removes it"),
     phrase("not run from the portal: run govcloud services run --department ID"),
     phrase("write the month as YYYY-MM"), phrase("see the request list"),
-    phrase("choose one from the list"),
+    phrase("choose one from the list"), phrase("govcloud history lists every apply"),
+    # a request's note after an approval wrote a plan file changed since it was filed
+    phrase("judged again: the plan file had changed"),
 )
 
 # Messages made with values. A placeholder named ``fields`` holds words of the catalogue
@@ -115,6 +118,11 @@ PATTERNS = (
     phrase("request {number} is {state}"),
     phrase("request {number}"),
     phrase("apply {id}"),
+    phrase("no apply {id}"),
+    phrase("statement {month}"),  # a month's close or reopen in the audit trail
+    phrase("{who} (portal, {where})"),  # who holds an apply started from the portal
+    # a change's reason in a plan: what moves (its field, translated), from what to what
+    phrase("{fields} {before} → {after}"),
     phrase("the request changes {fields}"),
     phrase("{month} is not over yet: close it after {day}"),
     phrase("no usage is recorded for {month}: nothing to close"),

@@ -98,7 +98,8 @@ ROUTES: tuple[Route, ...] = (
           "another apply holds the lock).", method="POST", whole=True),
     Route("/operations/apply/progress", "apply_progress", "page",
           frozenset({"operator", "auditor"}),
-          "The newest apply's journal as it happens (the page refreshes until it is done)."),
+          "The newest apply's journal as it happens (the page refreshes until it is done); "
+          "?apply=ID: that apply's (a request's life links to it).", query=("apply",)),
     Route("/finance/savings", "savings", "page", OVERSIGHT,
           "What consolidation saved each department in a month (?period=YYYY-MM, this month "
           "without it).", query=("period",)),
@@ -203,7 +204,8 @@ ROUTES: tuple[Route, ...] = (
           "Apply the plan whose digest is sent ({\"digest\": …}); 409 if the plan has changed "
           "or another apply holds the lock.", method="POST", whole=True),
     Route("/api/operations/apply", "apply_progress", "api", frozenset({"operator", "auditor"}),
-          "The newest apply: its record, journal steps so far, whether it still runs."),
+          "The newest apply (?apply=ID: that one): its record, journal steps so far, whether "
+          "it still runs.", query=("apply",)),
     Route("/api/finance/savings", "savings", "api", OVERSIGHT,
           "A month's savings (?period=YYYY-MM, this month without it), as govcloud report "
           "savings -o json prints it.", query=("period",)),

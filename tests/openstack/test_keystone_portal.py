@@ -377,7 +377,7 @@ def test_api_calls_with_a_keystone_token(keystone: Cloud, app: Any,
 def test_member_journey_in_chromium(keystone: Cloud, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    from tests.portal.test_journey import follow, shot
+    from tests.portal.journeys import follow, shot
 
     with serving(keystone.estate, _env(env()), tmp_path / "serve.log", 120) as base, \
             chromium() as driver:

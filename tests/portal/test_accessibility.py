@@ -20,7 +20,7 @@ from govcloud.applying import engine
 from govcloud.core.roles import DEPARTMENT_ROLES, ROLES
 from govcloud.portal.routes import ROUTES
 from govcloud.requests import decisions
-from tests.portal.test_journey import PASSWORD, follow
+from tests.portal.journeys import PASSWORD, follow
 from tests.support.cli import NOW, _env, apply_and_collect
 from tests.support.components import unavailable
 from tests.support.estate import copy_estate

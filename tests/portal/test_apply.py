@@ -107,6 +107,28 @@ def test_an_operator_applies_the_plan_and_the_cloud_is_built(site: tuple[Path, A
                                                               f"apply {record['id']}")
 
 
+def test_an_earlier_apply_is_shown_by_its_id(site: tuple[Path, Any]) -> None:
+    """#23: a request's life links to the apply that carried it (?apply=ID), also once a
+    newer apply has run; an id that names no apply is a 404 that says so."""
+    root, app = site
+    op = _signed_in(app, "op1")
+    csrf, digest = _review(op)
+    op.post("/operations/apply", data={"csrf": csrf, "digest": digest})
+    first = _wait(op)
+    edit(root / "plans" / "finance.yaml", "  cores: 48\n", "  cores: 52\n")
+    csrf, digest = _review(op)
+    op.post("/operations/apply", data={"csrf": csrf, "digest": digest})
+    second = _wait(op)
+    assert second["apply"]["id"] != first["apply"]["id"] and second["apply"]["result"] == "ok"
+    shown = op.get(f"/api/operations/apply?apply={first['apply']['id']}").json()
+    assert shown["apply"]["id"] == first["apply"]["id"] and not shown["running"]
+    assert [s["key"] for s in shown["steps"]] == [s["key"] for s in first["steps"]]
+    page = op.get(f"/operations/apply/progress?apply={first['apply']['id']}").text
+    assert first["apply"]["id"] in page and second["apply"]["id"] not in page
+    missing = op.get("/operations/apply/progress?apply=nope&lang=zh")
+    assert missing.status_code == 404 and "没有编号为 nope 的实施记录" in missing.text
+
+
 def _store(root: Path) -> Store:
     """Another connection to the estate's state store, as another process has."""
     url = os.environ.get("GOVCLOUD_STATE_URL") or f"sqlite:///{root}/.state/govcloud.db"

@@ -1,8 +1,7 @@
 """#23 "Finance in the browser": any month's savings and unit costs at ``?period=`` (closed
 months included, as the chargeback already was), the same figures as ``govcloud report``
-prints, in the person's language; and a chart (inline SVG, no script) of a department's
-last twelve bills on its page. Before, /finance/savings ignored ?period=, unit costs had
-no page, and the department page had only the table."""
+prints, in the person's language. Before, /finance/savings ignored ?period= and unit costs
+had no page. (The chart of a department's last twelve bills: tests/portal/test_records.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from html import unescape
 
 import pytest
 
-from tests.portal.conftest import OWN, Site, account, sign_in
+from tests.portal.conftest import Site, account, sign_in
 from tests.support.cli import NOW, govcloud
 
 
@@ -70,28 +69,6 @@ def test_unit_costs_page_in_both_languages(site: Site, october: str) -> None:
         assert abs(units * per_unit - cost) < Decimal("0.005"), item
         checked += 1
     assert checked >= 5
-
-
-def test_a_departments_page_charts_its_twelve_bills(site: Site, october: str) -> None:
-    c = sign_in(site, account("member"))
-    page = c.get(f"/departments/{OWN}?lang=en").text
-    svg = re.search(r"<svg [^>]*role=\"img\".*?</svg>", page, re.S)
-    assert svg, "no chart"
-    months = re.findall(r"<text [^>]*>(\d\d)</text>", svg.group(0))
-    assert months == ["12", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"]
-    bars = re.findall(r'<rect x="(\d+)" y="(\d+)" width="20" height="(\d+)" fill="[^"]+">'
-                      r"<title>(\d{4}-\d\d): ([\d,.]+)</title>", svg.group(0))
-    bills = {b["period"]: Decimal(b["total"])
-             for b in c.get(f"/api/departments/{OWN}").json()["bills"] if b["total"]}
-    assert "2026-10" in bills and "2026-11" in bills and len(bills) < 12
-    assert [b[3] for b in bars] == sorted(p for p, v in bills.items() if v > 0)  # none else
-    for _x, _y, _height, period, shown in bars:
-        assert Decimal(shown.replace(",", "")) == bills[period]
-    tallest = max(bars, key=lambda b: int(b[2]))
-    assert bills[tallest[3]] == max(bills.values())
-    for _x, _y, height, period, _shown in bars:  # each bar in proportion to its bill
-        assert abs(Decimal(height) / int(tallest[2]) - bills[period] / max(bills.values())) \
-            < Decimal("0.02"), period
 
 
 def test_a_closed_months_chargeback_says_who_closed_it_when_and_its_price_book(

@@ -145,7 +145,7 @@ def test_every_kind_of_form_is_all_chinese(site: Site) -> None:
     from tests.portal.test_page_language import assert_chinese, estate_words
 
     c: Any = sign_in(site, account("member"))
-    allowed = estate_words(site)
+    allowed = estate_words(site.estate)
     for kind in ("website", "servers", "replicas", "resize", "remove", "remove-site", "quota",
                  "backup", "antivirus"):
         page = c.get(f"/departments/{OWN}/requests/new?kind={kind}&lang=zh").text

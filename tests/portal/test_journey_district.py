@@ -13,7 +13,7 @@ import pytest
 
 from govcloud.access import users
 from govcloud.applying import engine
-from tests.portal.test_journey import follow, shot
+from tests.portal.journeys import follow, shot
 from tests.support.cli import NOW, _env, apply_and_collect, govcloud
 from tests.support.directory import (
     PEOPLE_PASSWORD,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,9 +63,9 @@ def visible(html: str) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-def estate_words(site: Site) -> set[str]:
+def estate_words(estate: Path) -> set[str]:
     """The estate's own names: departments, servers, sites, flavors, images, hosts, pools."""
-    with engine.records(site.estate) as (est, store):
+    with engine.records(estate) as (est, store):
         words = set(est.plans)
         for plan in est.plans.values():
             words |= {s.name for s in plan.servers} | {w.domain for w in plan.websites}
@@ -104,7 +105,7 @@ def pages() -> list[Any]:
 
 @pytest.fixture(scope="module")
 def allowed(site: Site) -> set[str]:
-    return estate_words(site)
+    return estate_words(site.estate)
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +187,19 @@ def test_a_request_sent_back_with_its_form_and_its_verdict_is_all_chinese(
         "quota.cores": str(est.plans[OWN].quota.cores + 8)})
     assert checked.status_code == 200 and "重新提交" in checked.text
     assert_chinese(checked.text, allowed, "the verdict of a request filed again")
+
+
+@pytest.mark.parametrize("text", ["statement 2026-10", "judged again: the plan file had changed",
+                                  "volumes 3 → 6", "request withdraw", "request resubmit",
+                                  "request comment", "li.wei (portal, root@vm pid 8)"])
+def test_what_the_journeys_found_in_english_is_chinese(text: str) -> None:
+    """What the selenium journeys (test_journey.py) found left in English on Chinese pages:
+    a month's close in the audit trail (its subject), the note on a request approved after
+    its plan file changed, a quota change's reason on the apply review page, a request's
+    withdrawal, resubmission and comment in the audit trail, and who holds an apply started
+    from the portal."""
+    from govcloud.portal.i18n import translator
+
+    said = translator("zh")(text)
+    assert english(said, set()) == [], said
+

@@ -22,7 +22,7 @@ from govcloud.access import users
 from govcloud.applying import engine
 from govcloud.portal.routes import ROUTES, Route
 from govcloud.requests import decisions
-from tests.portal.test_journey import ARTIFACTS, PASSWORD, follow
+from tests.portal.journeys import ARTIFACTS, PASSWORD, follow
 from tests.support.cli import NOW, _env, apply_and_collect
 from tests.support.estate import copy_estate
 from tests.support.portal import chromium, serving

@@ -52,6 +52,27 @@ def test_the_last_twelve_months_bills_are_the_clis(site: Site, october: str) -> 
     assert f'href="/departments/{OWN}/statements/2026-10.html"' in page
 
 
+def test_the_twelve_bills_are_a_chart(site: Site, october: str) -> None:
+    """#23: a department's last twelve months as an inline SVG chart (no script): twelve
+    months named, oldest first, a bar for each month with a bill, its title the month and
+    the amount, the highest bill the tallest bar (the page had only the table)."""
+    import re
+
+    c = sign_in(site, account("member"))
+    bills = {b["period"]: b["total"] for b in c.get(f"/api/departments/{OWN}").json()["bills"]}
+    page = c.get(f"/departments/{OWN}?lang=zh").text
+    chart = re.search(r'<svg class="bills".*?</svg>', page, re.S)
+    assert chart and 'aria-label="近十二个月账单"' in chart.group(), page[-3000:]
+    labels = re.findall(r"<text [^>]*>([^<]+)</text>", chart.group())
+    assert labels == [p[2:] for p in sorted(bills)], labels
+    bars = {t: float(h) for t, h in re.findall(
+        r"<title>([^<]+)</title><rect [^>]*height=\"([\d.]+)\"", chart.group())}
+    billed = {p: v for p, v in bills.items() if v is not None}
+    assert set(bars) == {f"{p}: {amount(v, 'zh')}" for p, v in billed.items()}, bars
+    top = max(billed, key=lambda p: float(billed[p]))
+    assert bars[f"{top}: {amount(billed[top], 'zh')}"] == max(bars.values()) == 140.0
+
+
 def test_a_department_statement_downloads_for_its_own_only(site: Site, october: str) -> None:
     c = sign_in(site, account("member"))
     r = c.get(f"/departments/{OWN}/statements/{october}.html")

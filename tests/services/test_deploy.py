@@ -50,7 +50,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.portal.test_journey import PASSWORD, approve_next, ask, sign_in
+from tests.portal.journeys import PASSWORD, approve_next, ask, sign_in
 from tests.support.cli import BUILT
 from tests.support.components import free_port, need, unavailable, wait_for, wait_port
 from tests.support.estate import REPO, copy_estate

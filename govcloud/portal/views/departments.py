@@ -4,7 +4,6 @@ bills (each month's printable statement), backup drills and antivirus findings."
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from govcloud.books import accounts
@@ -134,7 +133,7 @@ def _department(p: Portal, department: str) -> Data:
             "websites": [{"domain": w.domain, "kind": w.kind, "public": w.public,
                           "live": any(r.kind == "website" and r.name == w.domain
                                       for r in actual)} for w in plan.websites],
-            "bill": _bill(p, department), **_bills_and_chart(p, department)}
+            "bill": _bill(p, department), "bills": _twelve_bills(p, department)}
 
 
 def department_bill_csv(p: Portal, who: Session, department: str) -> Table:
@@ -190,33 +189,6 @@ def _twelve_bills(p: Portal, department: str) -> list[Data]:
                         "total": None if row is None else str(row.total),
                         "adjustment": None if row is None else str(row.adjustment)})
         month = month.previous()
-    return out
-
-
-def _bills_and_chart(p: Portal, department: str) -> Data:
-    bills = _twelve_bills(p, department)
-    return {"bills": bills, "chart": bars(bills)}
-
-
-CHART = {"width": 360, "height": 130, "slot": 30, "bar": 20, "top": 12, "base": 104}
-
-
-def bars(bills: list[Data]) -> list[Data]:
-    """The twelve bills as the bars of an inline SVG chart (no script), oldest on the left:
-    each bar's x, y and height in the chart's units, scaled to the largest bill; a month
-    without a charge has no bar but keeps its place and its label."""
-    totals = [Decimal(b["total"]) if b.get("total") is not None else None
-              for b in reversed(bills)]
-    largest = max([t for t in totals if t is not None and t > 0], default=Decimal(0))
-    room = CHART["base"] - CHART["top"]
-    out = []
-    for i, (b, total) in enumerate(zip(reversed(bills), totals, strict=True)):
-        height = 0 if total is None or largest == 0 or total <= 0 else \
-            max(1, round(room * total / largest))
-        x = i * CHART["slot"] + (CHART["slot"] - CHART["bar"]) // 2
-        out.append({"period": b["period"], "month": b["period"][5:], "total": b.get("total"),
-                    "x": x, "y": CHART["base"] - height, "height": height,
-                    "middle": i * CHART["slot"] + CHART["slot"] // 2})
     return out
 
 
