@@ -357,12 +357,13 @@ def statement_page(estate: Estate, store: Store, month: Month, department: str) 
 
 def local(at: str | None, zone: str) -> str:
     """A recorded moment (UTC, to the microsecond) as a statement shows it: to the minute in
-    the estate's time zone (``portal.time_zone``), naming the zone."""
+    the estate's time zone (``portal.time_zone``), naming the zone, the date written as the
+    statement's Chinese reads it (2027年1月2日 10:00 (Asia/Shanghai))."""
     if not at:
         return ""
     try:
-        moment = datetime.fromisoformat(at)
-        return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+        there = datetime.fromisoformat(at).astimezone(ZoneInfo(zone))
+        return f"{there.year}年{there.month}月{there.day}日 {there:%H:%M} ({zone})"
     except (ValueError, KeyError, ZoneInfoNotFoundError):
         return at
 

@@ -121,8 +121,6 @@ PATTERNS = (
     phrase("no apply {id}"),
     phrase("statement {month}"),  # a month's close or reopen in the audit trail
     phrase("{who} (portal, {where})"),  # who holds an apply started from the portal
-    # a change's reason in a plan: what moves (its field, translated), from what to what
-    phrase("{fields} {before} → {after}"),
     phrase("the request changes {fields}"),
     phrase("{month} is not over yet: close it after {day}"),
     phrase("no usage is recorded for {month}: nothing to close"),

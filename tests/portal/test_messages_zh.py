@@ -74,7 +74,7 @@ def test_a_field_error_is_chinese_and_names_the_field(site: Site, member: Any,
                         + r"</code>\)</small>")
     assert detail.search(errors_html(r.text)), f"the path is kept as a detail: {said}"
     # what the person typed is quoted back as it is; the rest is Chinese
-    words = english(re.sub(r"'[^']*'", " ", said), estate_words(site))
+    words = english(re.sub(r"'[^']*'", " ", said), estate_words(site.estate))
     assert words == [], f"English in the Chinese error: {words}\n{said}"
     assert CHINESE.search(said), said
 
@@ -197,7 +197,7 @@ def test_a_second_approval_says_you_already_approved() -> None:
 ])
 def test_a_refusal_is_chinese(site: Site, message: str) -> None:
     said = translator("zh")(message)
-    words = english(said, estate_words(site) | {"stat.head", "UTC"})
+    words = english(said, estate_words(site.estate) | {"stat.head", "UTC"})
     assert CHINESE.search(said) and words == [], (said, words)
 
 
@@ -249,14 +249,14 @@ def test_the_printable_statement_says_when_it_closed_in_the_estates_time(
     from tests.support.cli import NOW
 
     assert accounts.local("2027-01-02T02:00:00.000000Z", "Asia/Shanghai") == \
-        "2027-01-02 10:00 (Asia/Shanghai)"
+        "2027年1月2日 10:00 (Asia/Shanghai)"
     monkeypatch.setenv("GOVCLOUD_NOW", NOW["GOVCLOUD_NOW"])
     with engine.records(site.estate) as (est, store):
         m = accounts.figures(est, store, Month.parse("2026-11"))
         st = replace(m.statement, closed_at="2026-12-01T16:05:09.123456Z")
         html = page(m.title, OWN, OWN, st, m.ledger, "",
                     closed=accounts.local(st.closed_at, est.settings.time_zone))
-    assert "已结账 closed 2026-12-02 00:05 (Asia/Shanghai)" in html, visible(html)[:500]
+    assert "已结账 closed 2026年12月2日 00:05 (Asia/Shanghai)" in html, visible(html)[:500]
     assert "T16:05" not in html
 
 
@@ -311,7 +311,7 @@ def test_a_request_reads_without_a_git_hash_and_says_it_was_applied_from_the_por
                                   "csrf": csrf_of(c.get("/login").text)}).status_code == 303
     html = c.get(f"/departments/{OWN}/requests/{n}?lang=zh").text
     state = re.search(r'<dd class="state">(.*?)</dd>', html, re.DOTALL)
-    assert state and visible(state.group(1)) == "已批准 — 计划文件已有变动，已重新审核", state
+    assert state and visible(state.group(1)) == "已批准 — 计划文件已变动，已重新审核", state
     assert not re.search(r"committed|\b[0-9a-f]{7}\b", visible(html)), visible(html)
     life = visible(re.search(r'<ol class="life">(.*?)</ol>', html, re.DOTALL).group(1))
     assert "op1 (在门户中操作)" in life or "op1," in life and "在门户中操作" in life, life
