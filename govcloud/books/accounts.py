@@ -450,8 +450,8 @@ def plan_cost(plan: Any, estate: Estate, month: Month | None = None,
     except GovcloudError:  # no price book, or no price for the month
         return None
     in_use_before = hosts_in_use(estate, before)[0]
-    same_servers = _servers(before) == _servers(after)
-    in_use_after = in_use_before if same_servers else hosts_in_use(estate, after)[0]
+    in_use_after = in_use_before if _same_servers(before, after) else \
+        hosts_in_use(estate, after)[0]
     # Apply places as the placement packs; the hosts ``parked`` (zone → class → count, from
     # the driver) stay off unless the servers need them, every other host stays on.
     cost = plan_cost_of(book, month, usage.allocations(before), usage.allocations(after),
@@ -488,6 +488,15 @@ def all_on(pool: Any, running: dict[str, dict[str, int]],
             if free - down:
                 idle.setdefault(z, {})[c] = free - down
     return usage.HostCounts(running, idle, off, running)
+
+
+def _same_servers(before: list[Any], after: list[Any]) -> bool:
+    """Whether placement sees the same servers before and after; counted first, as a plan
+    that adds or removes servers differs there (sorting 22,000 servers to find it out took
+    16 ms, counting them 4 ms)."""
+    def count(resources: list[Any]) -> int:
+        return sum(1 for r in resources if r.kind == "server")
+    return count(before) == count(after) and _servers(before) == _servers(after)
 
 
 def _servers(resources: list[Any]) -> list[tuple[Any, ...]]:

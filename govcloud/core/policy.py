@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from govcloud.core import expressions
+from govcloud.core import expressions, jsontext
 from govcloud.core.documents import Document, Path_, dotted
 from govcloud.core.model import Catalogue, Settings
 from govcloud.core.patterns import IDENT, TEXT
@@ -209,6 +209,17 @@ def _reads(rules: list[Rule], messages: bool = True) -> expressions.Reads | None
     return expressions.tree(paths)
 
 
+# What a rule of ``by_item`` may read: its item and the catalogue (the same for every plan).
+ITEM_ONLY = frozenset({"item", "catalogue"})
+
+
+def _item_reads(rules: list[Rule]) -> expressions.Reads | None:
+    """What rules over one scope's items read of an item (None: the whole item)."""
+    found = _reads(rules, messages=False)
+    scope = found.get(rules[0].each) if found is not None else None
+    return scope.get(expressions.ELEMENT) if scope is not None else None
+
+
 def catalogue_view(catalogue: Catalogue) -> dict[str, Any]:
     return {
         "flavors": {f.name: {"vcpus": f.vcpus, "ram_gb": f.ram_gb, "disk_gb": f.disk_gb}
@@ -243,7 +254,9 @@ class PolicyEngine:
     together into one program returning every verdict at once, so a plan costs a handful of
     CEL calls instead of one per rule and item; if that combined call fails, the rules are
     evaluated one by one to name the rule at fault. Unbounded rules are evaluated one by one,
-    each announced to ``watch``.
+    each announced to ``watch``. Where every rule over servers (or websites) reads only the
+    item and the catalogue (``by_item``), their verdicts on an item are its own: each distinct
+    item is judged once per engine, and a failing one rule by rule in its own plan.
 
     Without settings there is no catalogue to check against: the rules that read it are left
     out (``skipped``) rather than failing every server of every plan.
@@ -258,10 +271,17 @@ class PolicyEngine:
             {"flavors": {}, "images": {}, "website_suffixes": []}
         self.scopes: dict[str, tuple[list[Rule], dict[str, int], Any]] = {}
         self._ctx: Any = None
+        # Rules over each server (or website) that read nothing but the item and the
+        # catalogue give equal items equal verdicts: each distinct item is evaluated once.
+        self.by_item = {scope: _item_reads(members) for scope in ("servers", "websites")
+                        if (members := [r for r in self.rules if r.each == scope])
+                        and all(r.bounded and r.variables <= ITEM_ONLY for r in members)}
+        self.verdicts: dict[tuple[str, bytes], Any] = {}
         # A plan is handed to CEL with only what the rules' expressions read (converting it is
         # most of a plan's policy time); when a rule fails, with what its message reads too.
         self.reads = _reads(self.rules)
-        self.checked_reads = _reads(self.rules, messages=False)
+        self.checked_reads = _reads([r for r in self.rules if r.each not in self.by_item],
+                                    messages=False)
         for scope in ("plan", "servers", "websites"):
             members = [r for r in self.rules if r.each == scope]
             if not members:
@@ -270,7 +290,8 @@ class PolicyEngine:
             combined = None
             if batch:
                 body = "[" + ", ".join(f"({r.expression})" for r in batch) + "]"
-                source = body if scope == "plan" else f"plan.{scope}.map(item, {body})"
+                source = body if scope in ("plan", *self.by_item) else \
+                    f"plan.{scope}.map(item, {body})"
                 try:
                     combined = cel.compile(source)
                 except ValueError:
@@ -302,11 +323,14 @@ class PolicyEngine:
         ctx.add_variable("item", {})
         out: list[Diagnostic] = []
         for scope, (members, batch, combined) in self.scopes.items():
-            items = [None] if scope == "plan" else view[scope]
+            items = [None] if scope == "plan" else plan[scope] if scope in self.by_item \
+                else view[scope]
             if not items:
                 continue
             verdicts = None
-            if combined is not None:
+            if scope in self.by_item:
+                verdicts = [self._item_verdicts(scope, item, combined, ctx) for item in items]
+            elif combined is not None:
                 try:
                     verdicts = combined.execute(ctx)
                 except Exception:  # noqa: BLE001 - fall back to rule-by-rule to name the culprit
@@ -338,6 +362,20 @@ class PolicyEngine:
                     finally:
                         watch(None)
         return out
+
+    def _item_verdicts(self, scope: str, item: Any, combined: Any, ctx: Any) -> Any:
+        """The verdicts of a scope's rules that read only the item (``by_item``) on one item,
+        evaluated once per distinct item (None when they cannot be evaluated together)."""
+        seen = expressions.pick(item, self.by_item[scope])
+        key = (scope, jsontext.dumps(seen, sort_keys=True))
+        if key not in self.verdicts:
+            ctx.add_variable("item", seen)
+            try:
+                self.verdicts[key] = combined.execute(ctx) if combined is not None else None
+            except Exception:  # noqa: BLE001 - fall back to rule-by-rule to name the culprit
+                self.verdicts[key] = None
+            ctx.add_variable("item", {})
+        return self.verdicts[key]
 
     def _one(self, rule: Rule, ctx: Any, doc: Document, base: Path_,
              out: list[Diagnostic]) -> None:

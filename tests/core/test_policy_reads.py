@@ -12,6 +12,7 @@ import pytest
 
 from govcloud.core import policy
 from govcloud.core.checks import Checked
+from govcloud.core.documents import Document, parse
 from govcloud.core.expressions import ELEMENT, pick, reads, tree
 from govcloud.core.schema import PLAN_SCHEMA, with_defaults
 from govcloud.estate.files import read_document
@@ -102,3 +103,75 @@ def test_findings_are_those_of_the_whole_plan() -> None:
     assert sum(len(f) for f in found) > len(plans)  # the broken plans did break rules
     names = {s["name"] for _, data in plans for s in data["servers"]}
     assert any(n in d.message for f in found for d in f for n in names)  # rendered names
+
+
+def _plans(seed: int, copies: int) -> list[tuple[Document, dict[str, Any]]]:
+    """The example's plans, each as it is and broken ``copies`` times."""
+    rng = random.Random(seed)
+    plans = []
+    for path in sorted((ROOT / "plans").glob("*.yaml")):
+        doc, _ = read_document(path, f"plans/{path.name}", ROOT)
+        assert doc is not None
+        data = with_defaults(doc.data, PLAN_SCHEMA)
+        plans += [(doc, data)] + [(doc, _broken(data, rng)) for _ in range(copies)]
+    return plans
+
+
+def _with(rules_yaml: str) -> list[policy.Rule]:
+    doc, problems = parse(rules_yaml, "policies/extra.yaml")
+    assert doc is not None and not problems
+    rules, problems = policy.compile_rules([doc])
+    assert rules and not problems
+    return rules
+
+
+def test_equal_servers_are_judged_once_with_the_same_findings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules over servers that read only the server and the catalogue (the shipped ones) judge
+    each distinct server once per engine (#24: a third of a plan's policy time at 10,000
+    departments); the findings are those of judging every server in its own plan, a failing
+    server named at its own line of its own file however often its like was judged."""
+    engine = _engine()
+    assert set(engine.by_item) == {"servers"}  # a website rule reads the plan's zone
+    monkeypatch.setattr(policy, "ITEM_ONLY", frozenset())
+    each = _engine()
+    assert not each.by_item
+    plans = _plans(24, 6)
+    found = [engine.evaluate(doc, data) for doc, data in plans]
+    assert found == [each.evaluate(doc, data) for doc, data in plans]
+    servers = sum(len(data["servers"]) for _, data in plans)
+    assert 0 < len(engine.verdicts) < servers / 3
+    failing = [d for f in found for d in f if d.rule == "flavor-in-catalogue"]
+    assert len({(d.file, d.line) for d in failing}) > 1  # one judged server, every place named
+
+
+def test_a_server_rule_that_cannot_be_evaluated_is_named_for_each_server(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule that fails to evaluate on some servers (a division by zero on single ones) is
+    evaluated rule by rule on those, as when every server was judged in its plan; a rule over
+    servers that reads the plan is judged server by server, in its plan."""
+    extra = _with("""
+rules:
+  - id: volume-per-replica
+    each: servers
+    expression: item.volume_gb / (item.count - 1) >= 0
+    message: "cannot split {{ item.volume_gb }}"
+  - id: fits-the-zone
+    each: servers
+    expression: plan.department.zone == 'intranet' || item.count < 4
+    message: "{{ item.name }} is too many for the extranet"
+""")
+    rules, problems = load_rules(ROOT / "policies", ROOT)
+    settings = _settings(ROOT, Checked(ROOT))
+    assert not problems and settings is not None
+    only_item = [r for r in extra if r.id == "volume-per-replica"]
+    engine = policy.PolicyEngine(rules + only_item, settings)
+    assert set(engine.by_item) == {"servers"}
+    assert not policy.PolicyEngine(rules + extra, settings).by_item  # fits-the-zone reads plan
+    monkeypatch.setattr(policy, "ITEM_ONLY", frozenset())
+    each = policy.PolicyEngine(rules + only_item, settings)
+    plans = _plans(7, 2)
+    found = [engine.evaluate(doc, data) for doc, data in plans]
+    assert found == [each.evaluate(doc, data) for doc, data in plans]
+    assert any("volume-per-replica" in d.path and "cannot be evaluated" in d.message
+               for f in found for d in f)
