@@ -53,6 +53,14 @@ apply took 10.8 min of wall clock under that load, 4.1 min of CPU. Side by side 
 before #24 (``--vs``, one round, load 13): 1.22 against 4.49 ms per change at 1,000 servers
 departments (0.27x), 0.92 against 1.29 at 100; lopsided 0.72 against 2.72 at 1,000.
 
+``--sizes 1000 --shapes servers --state sqlite,postgres --rounds 1``, 2026-12-07 08:06 (nice 10,
+load average 14, beside a 10,000-department apply on PostgreSQL): SQLite 0.391 ms per change
+(11.5 s for 29,268 changes), PostgreSQL 4.483 ms (131 s), 11.5x. Before the group commit one
+PostgreSQL commit waited for the disk (4-5.5 ms here) twice per change: at 200 departments
+(5,710 changes, in process, load 8) 12.8 ms per change against SQLite's 1.2; after it 4.7
+against 0.6, of which the sim's own statements (a cloud kept in the store: ~8 round trips
+per change to a server process on the same 2 cores) are most.
+
 ``--sizes 10000 --shapes servers --kills 5``, 2026-12-07 (nice 19, beside other work): SIGKILLs
 after 81,268 of 291,698 changes, 206,653 of 210,426, 419 of 3,773, 2,872 of 3,348 and 75 of
 476; after each, no resource twice and none not asked for; the last apply made the 390 left,
