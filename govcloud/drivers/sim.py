@@ -184,11 +184,9 @@ class SimDriver(Driver):
     # --- writing --------------------------------------------------------------------------
     @contextlib.contextmanager
     def _changing(self) -> Iterator[None]:
-        """One change, in one transaction; if it fails, host usage is read afresh. Its commit
-        need not wait for the disk (``durable=False``): the sim stands for a cloud, whose
-        durability is its own; govcloud's records of a change are committed apart."""
+        """One change, in one transaction; if it fails, host usage is read afresh."""
         try:
-            with self.store.transaction(durable=False):
+            with self.store.transaction():
                 yield
         except BaseException:
             self._forget()
