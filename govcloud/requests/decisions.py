@@ -71,9 +71,9 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
     then). ``once``: the filing form's one-time token; a form that already filed a request
     files nothing more and gives that request (a double click, a retried post)."""
     department = may_file(person, payload, estate, store)
-    if once and (earlier := _filed_from(store, once, person)) is not None:
-        return earlier
-    if once and filed_from(store, once) is not None:
+    if once and (n := filed_from(store, once)) is not None:
+        if (earlier := _filed_by(store, n, person)) is not None:
+            return earlier
         once = ""  # another person's form's token: theirs stays theirs, this files anew
     write_approved(estate, store, source)
     verdict = assess(estate, str(department or ""), payload)
@@ -90,7 +90,8 @@ def submit(estate: Estate, store: Store, person: Person, payload: Any,
                 from_form(store, once, n)
             _filed_records(store, person, payload, verdict, n, at, source)
     except Exception:
-        if once and (earlier := _filed_from(store, once, person)) is not None:
+        n = filed_from(store, once) if once else None
+        if n is not None and (earlier := _filed_by(store, n, person)) is not None:
             return earlier  # the same form, filed meanwhile by its other post
         raise
     request = find(store, n)
@@ -109,11 +110,10 @@ def _filed_records(store: Store, person: Person, payload: Any, verdict: Any, n: 
     life.record(store, n, person.name, "filed", _filed(verdict.chain), at)
 
 
-def _filed_from(store: Store, once: str, person: Person) -> Request | None:
-    """The request the form ``once`` already filed, when ``person`` filed it (a token is
-    never a way to reach another person's request)."""
-    n = filed_from(store, once)
-    earlier = find(store, n) if n is not None else None
+def _filed_by(store: Store, n: int, person: Person) -> Request | None:
+    """Request ``n`` (the one a form's token filed) when ``person`` filed it: a token is
+    never a way to reach another person's request."""
+    earlier = find(store, n)
     return earlier if earlier is not None and earlier.requester == person.name else None
 
 

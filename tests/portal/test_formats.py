@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from babel.numbers import format_decimal
 
-from govcloud.portal.formats import amount, when, zone_name
+from govcloud.portal.formats import amount, quantity, when, zone_name
 from govcloud.portal.i18n import BABEL_LOCALES
 
 
@@ -38,3 +38,11 @@ def test_a_moment_is_shown_in_the_zone_to_the_minute() -> None:
 def test_the_zone_is_named() -> None:
     assert zone_name("Asia/Shanghai", "zh") == "中国时间 (Asia/Shanghai)"
     assert zone_name("UTC", "en") == "UTC"
+
+
+def test_a_quantity_keeps_every_decimal_it_has_with_the_locales_separators() -> None:
+    """Units billed and a yuan-per-unit figure (the unit costs page) must multiply back to
+    their cost to the fen: written with all their decimals, not rounded to two."""
+    assert quantity(Decimal("116365.5"), "en") == "116,365.5"
+    assert quantity(0.40803481, "zh") == "0.40803481"
+    assert quantity(None, "en") == "" and quantity("n/a", "en") == "n/a"
