@@ -14,12 +14,16 @@ run ``--rounds`` times, in turns, and the medians taken; larger ones once. ``--g
 runs another checkout's govcloud (main's, say) for a side-by-side comparison: give it
 ``--vs DIR`` instead to run both in turns, each size A B A B.
 
+``--state postgres`` keeps the state store (and so the sim's cloud, kept in it) on
+PostgreSQL: a server of the script's own (benchmarks/portal.py's, its default settings: a
+commit waits for the disk), a new database for each run; ``--state sqlite,postgres`` runs
+both in turns, each size A B A B, and prints the ratio per change.
+
 ``--kills K`` (instead of the timings): the largest size of the first shape is applied from
-empty and SIGKILLed K times,
-each after a random number of its changes were reported done (others in flight); after each
-kill the sim cloud's resources are counted by name (none twice, none not asked for); then one
-apply runs to its end, ``plan --detailed-exitcode`` must exit 0, and every resource asked for is
-in the cloud exactly once.
+empty, on the first store --state names, and SIGKILLed K times, each after a random number of
+its changes were reported done (others in flight); after each kill the sim cloud's resources
+are counted by name (none twice, none not asked for); then one apply runs to its end, ``plan
+--detailed-exitcode`` must exit 0, and every resource asked for is in the cloud exactly once.
 
 Goals (#24): per change at 10,000 departments within 1.3x of that at 100; 10,000 departments
 applied in at most 10 minutes on the project's 2-core machine; 5 SIGKILLs during the 10,000
@@ -29,6 +33,8 @@ apply each resumed to a converged estate.
     python benchmarks/apply_scale.py [--sizes 100,1000,10000] [--shapes servers,lopsided]
     python benchmarks/apply_scale.py --sizes 100,1000 --vs /work/main    # before and after
     python benchmarks/apply_scale.py --sizes 10000 --shapes servers --kills 5
+    python benchmarks/apply_scale.py --sizes 1000 --shapes servers --state sqlite,postgres
+    python benchmarks/apply_scale.py --sizes 200 --shapes servers --state postgres --kills 3
     python benchmarks/apply_scale.py --quick    # 4 and 40 departments, then one kill
 
 Measured 2026-12-07 07:08-07:17 UTC on the project's 2-core machine, quiet (load average 0.7
@@ -48,6 +54,14 @@ apply took 4.1 min of wall clock (goal 10), lopsided 1.5 min. The same run the d
 load average 11 to 14 took 10.8 min for the servers estate (4.1 min of CPU). Side by side with
 the loop before #24 (``--vs``, one round, load 13): 1.22 against 4.49 ms per change at 1,000
 servers departments (0.27x), 0.92 against 1.29 at 100; lopsided 0.72 against 2.72 at 1,000.
+
+``--sizes 1000 --shapes servers --state sqlite,postgres --rounds 1``, 2026-12-07 08:06 (nice 10,
+load average 14, beside a 10,000-department apply on PostgreSQL): SQLite 0.391 ms per change
+(11.5 s for 29,268 changes), PostgreSQL 4.483 ms (131 s), 11.5x. Before the group commit one
+PostgreSQL commit waited for the disk (4-5.5 ms here) twice per change: at 200 departments
+(5,710 changes, in process, load 8) 12.8 ms per change against SQLite's 1.2; after it 4.7
+against 0.6, of which the sim's own statements (a cloud kept in the store: ~8 round trips
+per change to a server process on the same 2 cores) are most.
 
 ``--sizes 10000 --shapes servers --kills 5``, 2026-12-07 (nice 19, beside other work): SIGKILLs
 after 81,268 of 291,698 changes, 206,653 of 210,426, 419 of 3,773, 2,872 of 3,348 and 75 of
@@ -71,6 +85,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -150,11 +165,45 @@ class Run:
 
 def environment(checkout: Path, cache: Path) -> dict[str, str]:
     """The commands' environment: ``checkout``'s govcloud first on the path, its modules
-    compiled into ``cache`` (as an installed package's are)."""
+    compiled into ``cache`` (as an installed package's are), the estate's own SQLite store."""
     env = {**os.environ, "PYTHONPATH": str(checkout), "PYTHONPYCACHEPREFIX": str(cache)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("GOVCLOUD_SIM_DELAY", None)
+    for name in ("PYTHONDONTWRITEBYTECODE", "GOVCLOUD_SIM_DELAY", "GOVCLOUD_STATE_URL"):
+        env.pop(name, None)
     return env
+
+
+class Stores:
+    """Where each run keeps its state: the estate's SQLite file (removed before each run), or
+    a new database on the script's own PostgreSQL server (benchmarks/portal.py's, with the
+    server's default settings: every commit waits for the disk), started on first use."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.server: Any = None
+        self.made = 0
+
+    def fresh(self, state: str, root: Path, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with a new, empty store of kind ``state`` for ``root``."""
+        shutil.rmtree(root / ".state", ignore_errors=True)
+        if state == "sqlite":
+            return env
+        import psycopg
+
+        if self.server is None:
+            from benchmarks.portal import Postgres
+
+            self.server = Postgres(self.tmp)
+        admin = f"postgresql://govcloud@127.0.0.1:{self.server.port}/postgres"
+        self.made += 1
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for n in range(1, self.made):  # the runs before: a 10,000 estate is gigabytes
+                conn.execute(f"DROP DATABASE IF EXISTS apply_{n}")
+            conn.execute(f"CREATE DATABASE apply_{self.made}")
+        return {**env, "GOVCLOUD_STATE_URL": admin.rsplit("/", 1)[0] + f"/apply_{self.made}"}
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
 
 
 def govcloud(root: Path, env: dict[str, str], *args: str) -> list[str]:
@@ -169,8 +218,7 @@ def waited(proc: subprocess.Popen[bytes]) -> tuple[int, float, float]:
 
 
 def apply_once(root: Path, env: dict[str, str], out: Path) -> Run:
-    """One apply from an empty cloud, to its end."""
-    shutil.rmtree(root / ".state", ignore_errors=True)
+    """One apply from an empty cloud (``env`` names an empty store), to its end."""
     started = time.perf_counter()
     with out.open("wb") as stdout:
         proc = subprocess.Popen(govcloud(root, env, "apply", "--yes", "-o", "json",
@@ -186,21 +234,30 @@ def apply_once(root: Path, env: dict[str, str], out: Path) -> Run:
     return Run(result["summary"]["done"], result["seconds"], wall, cpu, rss)
 
 
-def measure(shape: str, sizes: list[int], checkouts: dict[str, Path], rounds: int,
-            tmp: Path) -> dict[tuple[str, int], Run]:
-    """Per checkout and size, the median run (by the apply's seconds)."""
+@dataclass(frozen=True)
+class Setup:
+    checkout: Path  # whose govcloud runs
+    cache: str  # its compiled modules' folder, one per checkout
+    state: str  # sqlite or postgres
+
+
+def measure(shape: str, sizes: list[int], setups: dict[str, Setup], rounds: int,
+            tmp: Path, stores: Stores) -> dict[tuple[str, int], Run]:
+    """Per setup (a checkout and a kind of store) and size, the median run (by the apply's
+    seconds)."""
     out: dict[tuple[str, int], Run] = {}
     for n in sizes:
         root = generate(shape, n, tmp / f"{shape}-{n}")
-        runs: dict[str, list[Run]] = {name: [] for name in checkouts}
+        runs: dict[str, list[Run]] = {name: [] for name in setups}
         for _ in range(rounds if n < 5000 else 1):
-            for name, checkout in checkouts.items():
-                env = environment(checkout, tmp / f"pycache-{name}")
-                runs[name].append(apply_once(root, env, tmp / "apply.json"))
+            for name, setup in setups.items():
+                env = environment(setup.checkout, tmp / setup.cache)
+                runs[name].append(apply_once(root, stores.fresh(setup.state, root, env),
+                                             tmp / "apply.json"))
         for name, done in runs.items():
             done.sort(key=lambda r: r.apply_s)
             out[name, n] = done[len(done) // 2]
-            report(shape, n, name, out[name, n], len(checkouts) > 1)
+            report(shape, n, name, out[name, n], len(setups) > 1)
         shutil.rmtree(root)
     return out
 
@@ -244,14 +301,21 @@ def wanted(root: Path) -> set[tuple[str, str, str]]:
             for r in desired_state(engine.validate(root).estate()).values()}
 
 
-def counted(root: Path) -> dict[tuple[str, str, str], int]:
-    """The sim cloud's resources counted by name."""
-    db = sqlite3.connect(f"file:{root / '.state' / 'govcloud.db'}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT department, kind, name, COUNT(*) FROM sim_resources "
-                          "GROUP BY department, kind, name").fetchall()
-    finally:
-        db.close()
+def counted(root: Path, env: dict[str, str]) -> dict[tuple[str, str, str], int]:
+    """The sim cloud's resources counted by name (in the store ``env`` names)."""
+    sql = "SELECT department, kind, name, COUNT(*) FROM sim_resources GROUP BY department, " \
+        "kind, name"
+    if "GOVCLOUD_STATE_URL" in env:
+        import psycopg
+
+        with psycopg.connect(env["GOVCLOUD_STATE_URL"]) as conn:
+            rows = conn.execute(sql).fetchall()
+    else:
+        db = sqlite3.connect(f"file:{root / '.state' / 'govcloud.db'}?mode=ro", uri=True)
+        try:
+            rows = db.execute(sql).fetchall()
+        finally:
+            db.close()
     return {(d, k, n): c for d, k, n, c in rows}
 
 
@@ -279,17 +343,17 @@ def killed(root: Path, env: dict[str, str], rng: random.Random) -> tuple[int, in
     return target, total, code
 
 
-def kills(shape: str, n: int, times: int, checkout: Path, tmp: Path, seed: int) -> bool:
+def kills(shape: str, n: int, times: int, setup: Setup, tmp: Path, seed: int,
+          stores: Stores) -> bool:
     root = generate(shape, n, tmp / f"kills-{shape}-{n}")
-    env = environment(checkout, tmp / "pycache-kills")
+    env = stores.fresh(setup.state, root, environment(setup.checkout, tmp / "pycache-kills"))
     asked = wanted(root)
     rng = random.Random(seed)
     ok = True
-    shutil.rmtree(root / ".state", ignore_errors=True)
     started = time.perf_counter()
     for k in range(1, times + 1):
         target, total, code = killed(root, env, rng)
-        cloud = counted(root)
+        cloud = counted(root, env)
         twice = [key for key, c in cloud.items() if c > 1]
         stray = set(cloud) - asked
         fine = code == -9 and not twice and not stray
@@ -300,10 +364,10 @@ def kills(shape: str, n: int, times: int, checkout: Path, tmp: Path, seed: int) 
     final = apply_once_resumed(root, env, tmp / "resumed.json")
     plan = subprocess.run(govcloud(root, env, "plan", "--detailed-exitcode", "-o", "json"),
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=root)
-    cloud = counted(root)
+    cloud = counted(root, env)
     each_once = set(cloud) == asked and all(c == 1 for c in cloud.values())
     ok &= plan.returncode == 0 and each_once
-    print(f"after {times} kills: the last apply made {final:,} changes; plan "
+    print(f"{setup.state}: after {times} kills: the last apply made {final:,} changes; plan "
           f"--detailed-exitcode {plan.returncode}; {len(cloud):,} resources, every one asked "
           f"for exactly once: {each_once} ({(time.perf_counter() - started) / 60:.1f} min "
           "in all)")
@@ -336,6 +400,9 @@ def main() -> int:
     args.add_argument("--vs", type=Path, help="a second checkout, run in turns with the first")
     args.add_argument("--kills", type=int, default=0,
                       help="SIGKILL the largest size's apply this many times, resume, check")
+    args.add_argument("--state", default="sqlite",
+                      help="the state store: sqlite, postgres, or both in turns "
+                           "(sqlite,postgres)")
     args.add_argument("--seed", type=int, default=20261207)
     args.add_argument("--quick", action="store_true",
                       help="4 and 40 departments, one round, one kill")
@@ -347,29 +414,46 @@ def main() -> int:
     checkouts = {"this": opts.govcloud.resolve()}
     if opts.vs:
         checkouts["vs"] = opts.vs.resolve()
+    states = opts.state.split(",")
+    setups = {(c if len(states) == 1 else s if len(checkouts) == 1 else f"{c}-{s}"):
+              Setup(path, f"pycache-{c}", s) for c, path in checkouts.items() for s in states}
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"apply on the sim, {os.cpu_count()} cores, load average {load}; "
-          + "; ".join(f"{k}: {v}" for k, v in checkouts.items()))
-    who = f" {'govcloud':<8}" if len(checkouts) > 1 else ""
+          + "; ".join(f"{k}: {v}" for k, v in checkouts.items()) + "; state: " + opts.state)
+    who = f" {'setup':<8}" if len(setups) > 1 else ""
     print(f"{'shape':<9}{who} {'depts':>6} {'changes':>8} {'apply s':>9} {'ms/change':>10} "
           f"{'command s':>10} {'cpu s':>8} {'peak MB':>9}")
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        if opts.kills:
-            return 0 if kills(shapes[0], max(sizes), opts.kills, checkouts["this"], Path(tmp),
-                              opts.seed) else 1
-        for shape in shapes:
-            runs = measure(shape, sizes, checkouts, opts.rounds, Path(tmp))
-            for name in checkouts:
-                ok &= verdicts(shape, sizes, runs, name)
-            if "vs" in checkouts:
-                for n in sizes:
-                    print(f"{shape}: at {n} this / vs per change: "
-                          f"{runs['this', n].per_change_ms / runs['vs', n].per_change_ms:.2f}×")
-        if opts.quick:
-            ok &= kills(shapes[0], max(sizes), 1, checkouts["this"], Path(tmp), opts.seed)
+        stores = Stores(Path(tmp))
+        try:
+            if opts.kills:
+                return 0 if kills(shapes[0], max(sizes), opts.kills,
+                                  next(iter(setups.values())), Path(tmp), opts.seed,
+                                  stores) else 1
+            for shape in shapes:
+                ok &= timings(shape, sizes, setups, opts.rounds, Path(tmp), stores)
+            if opts.quick:
+                ok &= kills(shapes[0], max(sizes), 1, next(iter(setups.values())), Path(tmp),
+                            opts.seed, stores)
+        finally:
+            stores.stop()
     return 0 if ok else 1
 
+
+def timings(shape: str, sizes: list[int], setups: dict[str, Setup], rounds: int, tmp: Path,
+            stores: Stores) -> bool:
+    """Measure, print the verdicts and the side-by-side ratios; whether the goals were met."""
+    runs = measure(shape, sizes, setups, rounds, tmp, stores)
+    ok = True
+    for name in setups:
+        ok &= verdicts(shape, sizes, runs, name)
+    first, *others = setups
+    for other in others:
+        for n in sizes:
+            print(f"{shape}: at {n} {other} / {first} per change: "
+                  f"{runs[other, n].per_change_ms / runs[first, n].per_change_ms:.2f}×")
+    return ok
 
 if __name__ == "__main__":
     sys.exit(main())

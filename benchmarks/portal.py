@@ -131,7 +131,8 @@ def district(i: int) -> str:
 
 
 def in_districts(departments: list[str], districts: int) -> dict[str, list[str]]:
-    """Each district's departments (--districts): the departments dealt out in turn."""
+    """Each district's departments (--districts): the departments dealt out in turn; none
+    without districts."""
     out: dict[str, list[str]] = {district(i): [] for i in range(districts)}
     for i, d in enumerate(departments if districts else []):
         out[district(i % districts)].append(d)

@@ -184,9 +184,11 @@ class SimDriver(Driver):
     # --- writing --------------------------------------------------------------------------
     @contextlib.contextmanager
     def _changing(self) -> Iterator[None]:
-        """One change, in one transaction; if it fails, host usage is read afresh."""
+        """One change, in one transaction; if it fails, host usage is read afresh. Its commit
+        need not wait for the disk (``durable=False``): the sim stands for a cloud, whose
+        durability is its own; govcloud's records of a change are committed apart."""
         try:
-            with self.store.transaction():
+            with self.store.transaction(durable=False):
                 yield
         except BaseException:
             self._forget()

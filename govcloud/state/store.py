@@ -330,12 +330,8 @@ class Store:
                 with self.transaction():
                     self.executemany(sql, rows)
                 return
-            with self._disk():
-                if self.kind == "sqlite":
-                    self._conn.executemany(sql, rows)
-                else:
-                    with self._conn.cursor() as cur:
-                        cur.executemany(self._sql(sql), rows)
+            with self._disk(), contextlib.closing(self._conn.cursor()) as cur:
+                cur.executemany(self._sql(sql), rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._mutex, self._disk():
@@ -343,8 +339,10 @@ class Store:
             return list(cur.fetchall())
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All statements inside commit together or not at all."""
+    def transaction(self, durable: bool = True, batched: bool = False) -> Iterator[None]:
+        """All statements inside commit together or not at all. On PostgreSQL, ``durable=False``
+        commits without waiting for the disk, as SQLite does (a SIGKILL loses nothing, a host's
+        crash the last such commits); ``batched`` sends writes without waiting for answers."""
         with self._mutex:
             if self._in_tx:
                 yield
@@ -364,7 +362,10 @@ class Store:
                     with self._disk():
                         self._conn.execute("COMMIT")
                 else:
-                    with self._conn.transaction():
+                    with self._conn.pipeline() if batched else contextlib.nullcontext(), \
+                            self._conn.transaction():
+                        if not durable:
+                            self._conn.execute("SET LOCAL synchronous_commit TO OFF")
                         yield
                         self._move_version()
             except BaseException:
