@@ -87,12 +87,18 @@ def start_apply(estate: Path, *args: str, env: dict[str, str] | None = None
 def apply_killed_after(estate: Path, finished: int, *args: str,
                        env: dict[str, str] | None = None) -> int:
     """Start ``govcloud apply --yes ARGS`` and SIGKILL it as soon as it reports ``finished``
-    changes done (others are in flight then); return its exit status (-9 if killed)."""
+    changes done (others are in flight then); return its exit status (-9 if killed).
+
+    The kill lands some time after the line is read: a caller that wants the apply cut short
+    picks ``finished`` with cloud calls still to make after it, not only the store's own rows
+    (websites, antivirus, backup take milliseconds, and the run may record its end first)."""
     proc = start_apply(estate, *args, env=env)
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith(f"[{finished}/"):
             proc.send_signal(signal.SIGKILL)
+            total = int(line.split("/", 1)[1].split("]", 1)[0])
+            assert finished < total, f"{finished} is the last of {total} changes: nothing to cut"
             break
     return proc.wait()
 
