@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route as StarletteRoute
@@ -33,6 +34,7 @@ from govcloud.portal.openapi import openapi
 from govcloud.portal.pages import Pages
 from govcloud.portal.refusals import Refusals
 from govcloud.portal.routes import ROUTES, Route
+from govcloud.portal.views import warm
 
 HERE = Path(__file__).parent
 
@@ -83,9 +85,11 @@ def _served(route: Route, endpoints: Endpoints, sign_in: SignIn) -> StarletteRou
 
 
 def _closing(portal: Portal) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
-    """The app's lifespan: the portal's store and driver closed when it stops."""
+    """The app's lifespan: the figures most pages read made before the first request is
+    taken (``views.warm``); the portal's store and driver closed when it stops."""
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(warm, portal)
         yield
         portal.close()
 

@@ -9,14 +9,23 @@ estate's files (plans, settings, prices, policies). The store is asked on every 
 files, up to 2,000 plans, are looked at again when the store changed or at least every
 ``FILES_RECHECK`` seconds (a hand edit of a plan file shows within that). A cloud outside the
 state store (the openstack driver) can also change behind govcloud's back: what was read from
-it is read again at least every ``CLOUD_RECHECK`` seconds."""
+it is read again at least every ``CLOUD_RECHECK`` seconds.
+
+Figures made once are made again after a change by one thread, behind the requests: a
+request waits for them at most ``REBUILD_WAIT`` seconds, and is otherwise given the last ones,
+with the time they were made (``Late``; the page says so). At a province's size the figures
+of the whole estate (every department's bill, what the cloud runs) take tens of seconds to
+make, and every person's page would otherwise wait that long after each approval or usage
+collection (issue #24)."""
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +39,7 @@ from govcloud.state.store import Store, open_store
 
 FILES_RECHECK = 1.0  # seconds
 CLOUD_RECHECK = 30.0  # seconds
+REBUILD_WAIT = 2.0  # seconds a request waits for figures being made again after a change
 IN_STORE = frozenset({"sim"})  # drivers whose cloud lives in the state store
 T = TypeVar("T")
 Mark = tuple[int, str, int]
@@ -59,6 +69,30 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted(out))
 
 
+@dataclass
+class Late:
+    """The figures one request was given from before the last change, while they are made
+    again: the oldest one's time (``time.time()``), or 0 when all were current."""
+
+    made_at: float = 0.0
+
+    def saw(self, made_at: float) -> None:
+        self.made_at = min(self.made_at, made_at) if self.made_at else made_at
+
+
+LATE: contextvars.ContextVar[Late | None] = contextvars.ContextVar("late", default=None)
+_JOB = threading.local()  # ``inside``: this thread makes figures
+
+
+@dataclass
+class _Making:
+    """Figures being made for one key: by one thread, awaited by any number of requests."""
+
+    mark: Mark
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
 class Portal:
     """The estate, store and driver of one ``govcloud serve`` process, and its figures."""
 
@@ -77,8 +111,8 @@ class Portal:
         self._files = 0  # counts the changes of the estate's files seen
         self._files_checked = time.monotonic()
         self._store_seen = self.store.version()
-        self._figures: dict[Hashable, tuple[Mark, Any]] = {}
-        self._making: dict[Hashable, threading.Lock] = {}
+        self._figures: dict[Hashable, tuple[Mark, Any, float]] = {}  # and when made
+        self._making: dict[Hashable, _Making] = {}
         self._files_read: dict[Path, tuple[tuple[int, int] | None, Any]] = {}
 
     def mark(self) -> Mark:
@@ -112,22 +146,54 @@ class Portal:
     def figures(self, key: Hashable, make: Callable[[], T]) -> T:
         """``make()``, made once per change (``mark``) for ``key``: the key names everything
         the figures depend on besides the estate and the store (a department, a month). One
-        thread makes them while the others asking for the same key wait."""
+        thread makes them while the others asking for the same key wait; for figures made
+        before, at most ``REBUILD_WAIT`` seconds, after which they are given the last ones
+        and the request's ``LATE`` records when those were made. Figures made from other
+        figures always wait for those (``_JOB``): none is kept as current made from old."""
         mark = self.mark()
         kept = self._figures.get(key)
         if kept is not None and kept[0] == mark:
             return kept[1]  # type: ignore[no-any-return]
+        patient = kept is None or getattr(_JOB, "inside", False)
+        deadline = time.monotonic() + REBUILD_WAIT
+        while True:
+            job = self._made_again(key, mark, make)
+            job.done.wait(None if patient else max(0.0, deadline - time.monotonic()))
+            now = self._figures.get(key)
+            if now is not None and now[0] == mark:
+                return now[1]  # type: ignore[no-any-return]
+            if job.done.is_set() and job.mark == mark and job.error is not None:
+                raise job.error
+            if now is not None and not patient and time.monotonic() >= deadline:
+                break  # still being made: the last ones, said to be late
+        late = LATE.get()
+        if late is not None:
+            late.saw(now[2])
+        return now[1]  # type: ignore[no-any-return]
+
+    def _made_again(self, key: Hashable, mark: Mark, make: Callable[[], Any]) -> _Making:
+        """The job making ``key``'s figures: the one under way, or one started now for
+        ``mark`` (made after the mark was taken: a change while they are made leaves them
+        under the older mark, so a request after it makes them again)."""
         with self._lock:
-            making = self._making.setdefault(key, threading.Lock())
-        with making:
-            kept = self._figures.get(key)
-            if kept is not None and kept[0] == mark:
-                return kept[1]  # type: ignore[no-any-return]
-            # Made after the mark was taken: a change while they are made leaves them under
-            # the older mark, so the next request makes them again.
-            value = make()
-            self._figures[key] = (mark, value)
-            return value
+            job = self._making.get(key)
+            if job is not None and not job.done.is_set():
+                return job
+            job = self._making[key] = _Making(mark)
+
+        def run() -> None:
+            _JOB.inside = True
+            try:
+                made_at = time.time()
+                value = make()
+                self._figures[key] = (mark, value, made_at)
+            except BaseException as exc:  # noqa: BLE001 - given to every request that waits
+                job.error = exc
+            finally:
+                job.done.set()
+
+        threading.Thread(target=run, name=f"figures {key!r}"[:60], daemon=True).start()
+        return job
 
     def from_file(self, path: Path, read: Callable[[], T]) -> T:
         """``read()``, read again only when the file at ``path`` changed (its size and time

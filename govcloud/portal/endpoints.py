@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from govcloud.access import second_factor, users
 from govcloud.errors import GovcloudError
 from govcloud.portal import sessions
 from govcloud.portal.auth import SignIn, caller
-from govcloud.portal.context import Portal
+from govcloud.portal.context import LATE, Late, Portal
 from govcloud.portal.errors import Refused
 from govcloud.portal.forms import posted
 from govcloud.portal.headers import with_styles
@@ -229,6 +230,7 @@ class Endpoints:
                 if route.method == "POST" else {}
             if takes_query:  # a view that reads the query string (e.g. ?period=) says so
                 extra["query"] = dict(request.query_params)
+            LATE.set(Late())  # the view's thread shares it (its context is a copy)
             result = await run_in_threadpool(view, self.portal, who, **request.path_params,
                                              **extra)
             return await self._answer(request, route, who, result)
@@ -264,9 +266,15 @@ class Endpoints:
             return json_response(result.data, 201)
         if isinstance(result, Amiss) and route.kind == "api":
             raise result.error
+        late = LATE.get()
+        late_at = datetime.fromtimestamp(late.made_at, UTC).isoformat() \
+            if late is not None and late.made_at else ""
         if route.kind == "api":
-            return json_response(result)
-        status, parts = 200, {}
+            response = json_response(result)
+            if late_at:  # figures from before the last change, being made again
+                response.headers["x-figures-made-at"] = late_at
+            return response
+        status, parts = 200, {"late": late_at}
         if isinstance(result, Amiss):
             status, parts["problem"] = 400, self.pages.said(request, result.error)
             result = result.data

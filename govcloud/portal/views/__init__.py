@@ -8,6 +8,6 @@ One module per kind of page: ``home``, ``departments``, ``requests``, ``finance`
 the accounts); ``results`` holds what a view returns besides data, ``months`` the months the
 finance figures are read for."""
 
-from govcloud.portal.views.registry import VIEWS
+from govcloud.portal.views.registry import VIEWS, warm
 
-__all__ = ["VIEWS"]
+__all__ = ["VIEWS", "warm"]

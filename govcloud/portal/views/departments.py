@@ -101,6 +101,14 @@ def department(p: Portal, who: Session, department: str) -> Data:
                                  for w in data["websites"]]}
 
 
+def warm(p: Portal) -> None:
+    """The figures every department's page reads (what the cloud runs, this month's charges
+    and the last twelve months'), made for the first department before the first request."""
+    first = min(p.estate.plans, default=None)
+    if first is not None:
+        p.figures(("department", first, this_month()), lambda: _department(p, first))
+
+
 def _not_live_yet(p: Portal, department: str) -> set[str]:
     """The websites whose request was applied but whose service playbooks have not
     converged them yet (``requests.life``): made in the cloud, not live."""

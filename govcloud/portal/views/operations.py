@@ -22,6 +22,11 @@ def estate(p: Portal, who: Session) -> Data:
             "websites": sum(r["websites"] for r in rows)}
 
 
+def warm(p: Portal) -> None:
+    """The estate overview's figures, made before the first request."""
+    p.figures("estate", lambda: _estate(p))
+
+
 def _estate(p: Portal) -> Data:
     shown = engine.show(p.session())
     deps = shown["departments"]

@@ -3,9 +3,12 @@ the data of a page or of its API twin."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from govcloud.errors import GovcloudError
+from govcloud.portal.context import Portal
 from govcloud.portal.views import (
     applies,
     departments,
@@ -52,3 +55,15 @@ VIEWS: dict[str, Callable[..., Any]] = {
     # oversight
     "audit": oversight.audit, "audit_csv": oversight.audit_csv, "users": oversight.users,
 }
+
+
+def warm(p: Portal) -> None:
+    """The figures of the whole estate that the most used pages read, made as a worker starts
+    (``govcloud serve``), so that its first requests do not wait for them: at a province's
+    size they take tens of seconds (issue #24). A state that cannot be read is left to the
+    pages, which say what is wrong."""
+    try:
+        departments.warm(p)
+        operations.warm(p)
+    except GovcloudError as exc:
+        logging.getLogger(__name__).warning("figures not made at start: %s", exc.render())
