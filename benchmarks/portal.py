@@ -288,7 +288,9 @@ def free_port() -> int:
 
 
 def start_server(estate: Path, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    """``govcloud serve`` as its own process, once it answers."""
+    """``govcloud serve`` as its own process, once it answers and every worker has started
+    (each makes the figures most pages read before it takes a request: a worker still making
+    them would share the cores with the ones measured)."""
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate), "serve",
                                  "--port", str(port), "--workers", str(workers)],
@@ -301,13 +303,15 @@ def start_server(estate: Path, port: int, workers: int, log: Path) -> subprocess
                              f"{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
-                if r.status == 200:
+                started = log.read_text(errors="replace").count("Application startup complete")
+                if r.status == 200 and started >= workers:
                     return proc
         except OSError:
             pass
         time.sleep(0.5)
     stop_server(proc)
-    raise SystemExit(f"govcloud serve did not answer within 300 s (see {log})")
+    raise SystemExit(f"govcloud serve did not answer with {workers} worker(s) within 300 s "
+                     f"(see {log})")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
