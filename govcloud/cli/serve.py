@@ -10,6 +10,12 @@ import click
 from govcloud.cli.options import PORT, root
 from govcloud.errors import MissingExtra
 
+# Seconds a worker may take to answer uvicorn's health check before it is killed and started
+# again (uvicorn's default is 5). A worker making the figures of a province's estate (tens of
+# seconds of work, some of it in long calls that hold the interpreter) on a busy machine can
+# miss 5 s: in the 10,000-department run three of four workers were killed while starting.
+WORKER_HEALTHCHECK = 60
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -56,7 +62,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int,
         create_app(estate, secure_cookies=secure_cookies,
                    forwarded_allow_ips=proxies).state.portal.close()  # checks it
         uvicorn.run("govcloud.portal.app:from_environment", factory=True, host=host,
-                    port=port, workers=workers, log_level="info", proxy_headers=False)
+                    port=port, workers=workers, log_level="info", proxy_headers=False,
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK)
         return
     app = create_app(estate, secure_cookies=secure_cookies, forwarded_allow_ips=proxies)
     click.echo(f"Serving the portal of {estate} on http://{host}:{port}/ (Ctrl-C stops).",
