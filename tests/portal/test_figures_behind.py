@@ -222,3 +222,17 @@ def _csrf(c: TestClient) -> str:
     from tests.portal.conftest import csrf_of
 
     return csrf_of(c.get("/login").text)
+
+
+@pytest.mark.parametrize("error", [GovcloudError("a row cannot be read", "repair it"),
+                                   RuntimeError("a bug")])
+def test_a_worker_whose_figures_fail_at_start_starts_all_the_same(
+        site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        error: Exception) -> None:
+    def failing(p: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(operations, "_estate", failing)
+    with TestClient(site.app) as c:
+        assert c.get("/login").status_code == 200
+    assert "figures not made at start" in caplog.text

@@ -20,6 +20,8 @@ from govcloud.portal.views import (
     requests,
 )
 
+log = logging.getLogger(__name__)
+
 VIEWS: dict[str, Callable[..., Any]] = {
     # home
     "me": home.me, "home": home.home, "sessions": home.sessions,
@@ -60,10 +62,12 @@ VIEWS: dict[str, Callable[..., Any]] = {
 def warm(p: Portal) -> None:
     """The figures of the whole estate that the most used pages read, made as a worker starts
     (``govcloud serve``), so that its first requests do not wait for them: at a province's
-    size they take tens of seconds (issue #24). A state that cannot be read is left to the
-    pages, which say what is wrong."""
+    size they take tens of seconds (issue #24). What fails here is left to the pages, which
+    say what is wrong: the portal starts all the same."""
     try:
         departments.warm(p)
         operations.warm(p)
     except GovcloudError as exc:
-        logging.getLogger(__name__).warning("figures not made at start: %s", exc.render())
+        log.warning("figures not made at start: %s", exc.render())
+    except Exception:  # noqa: BLE001 - a bug: logged with its traceback, the pages show it
+        log.exception("figures not made at start")
