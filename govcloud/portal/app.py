@@ -12,6 +12,7 @@ security headers (``headers.SECURITY_HEADERS``).
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -86,10 +87,15 @@ def _served(route: Route, endpoints: Endpoints, sign_in: SignIn) -> StarletteRou
 
 def _closing(portal: Portal) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     """The app's lifespan: the figures most pages read made before the first request is
-    taken (``views.warm``); the portal's store and driver closed when it stops."""
+    taken (``views.warm``); the portal's store and driver closed when it stops.
+
+    What is made by then (the estate, the figures) is kept out of the collector's full
+    passes (``gc.freeze``): at 10,000 departments that is about 900,000 objects, and each
+    full pass over them took a second of the requests' time (2-5 s on a busy machine)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(warm, portal)
+        gc.freeze()
         yield
         portal.close()
 
