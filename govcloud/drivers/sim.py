@@ -104,6 +104,18 @@ class SimDriver(Driver):
         rows = self.store.query("SELECT key, body FROM sim_resources ORDER BY key")
         return [self.store.resource("sim_resources", key, body) for key, body in rows]
 
+    def read_by_department(self) -> Iterator[tuple[str, list[Resource]]]:
+        """One query per department (the department index), so a reader holds one
+        department's resources at a time, never the cloud's."""
+        self._forget()
+        departments = [d for (d,) in self.store.query(
+            "SELECT DISTINCT department FROM sim_resources ORDER BY department")]
+        for department in departments:
+            rows = self.store.query("SELECT key, body FROM sim_resources WHERE department = ? "
+                                    "ORDER BY key", (department,))
+            yield department, [self.store.resource("sim_resources", key, body)
+                               for key, body in rows]
+
     def retired(self, since: datetime) -> list[Resource]:
         rows = self.store.query("SELECT body, deleted_at FROM sim_retired WHERE deleted_at >= ? "
                                 "ORDER BY key, deleted_at", (stamp(since),))

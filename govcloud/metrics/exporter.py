@@ -6,7 +6,10 @@ to every scraper; it is rebuilt by one thread, while scrapes keep getting the la
 most once per interval and only when the state store has changed since (or the page is
 older than the longest age, for what moves outside the store: the cloud's drift, the backups'
 age). So any number of scrapers costs one read of the state per change, an estate at rest
-costs none, and memory stays that of one snapshot. A state that cannot be read
+costs none, and memory stays that of one snapshot. Each page is rendered in a child process
+(:mod:`govcloud.metrics.children`), the cloud read a department at a time
+(:mod:`govcloud.metrics.cloud`): the serving process keeps the page, not what it was made
+from, and its event loop is never held up by a rendering. A state that cannot be read
 (a damaged row) is reported as ``govcloud_state_ok 0`` with ``govcloud_state_error_info``
 naming the row, never as an HTTP error. ``govcloud exporter --port 9464`` serves it
 (:mod:`govcloud.metrics.scrapes`); ``docs/grafana/govcloud.json`` is a dashboard over these
@@ -18,9 +21,10 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import resource
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,12 +37,15 @@ from govcloud.applying import engine
 from govcloud.audit import trail
 from govcloud.books import accounts, metering, spans
 from govcloud.books import records as stored
-from govcloud.core.drift import find_drift
-from govcloud.drivers.base import Ability
+from govcloud.drivers import open_driver
 from govcloud.errors import DamagedState, GovcloudError, StateError
+from govcloud.estate.loader import check_estate, find_root
 from govcloud.finance import usage
 from govcloud.finance.period import Month, Span
+from govcloud.metrics import children
+from govcloud.metrics.cloud import Cloud, read_cloud
 from govcloud.placement import hosts as placement
+from govcloud.state.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +109,12 @@ class EstateCollector(Collector):
         s = self.s
         names = {d: p.department.name for d, p in s.estate.plans.items()}
         yield self._quota(names)  # from the plans: served even when the state cannot be read
-        resources = s.driver.read()
-        yield self._allocated(resources, names)
+        cloud = read_cloud(s)
+        yield self._allocated(cloud.allocated, names)
         yield from self._latest_month(max(stored.months(s.store), default=None), names)
         yield from self._last_apply()
-        yield self._drift(resources)
-        yield from self._hosts(resources)
+        yield self._drift(cloud)
+        yield from self._hosts(cloud.on_hosts)
         yield from self._backups()
         yield self._audit_head()
 
@@ -131,8 +138,8 @@ class EstateCollector(Collector):
                 q.add_metric([dep, names[dep], res], float(getattr(p.quota, field)))
         return q
 
-    def _allocated(self, resources: list[Any], names: dict[str, str]) -> GaugeMetricFamily:
-        alloc = usage.allocations(resources)
+    def _allocated(self, alloc: dict[str, dict[str, float]], names: dict[str, str]
+                   ) -> GaugeMetricFamily:
         g = GaugeMetricFamily("govcloud_department_allocated", "Resources allocated to a "
                               "department (units: vcpu, GiB, GB, count).",
                               labels=["department", "name", "resource"])
@@ -196,31 +203,19 @@ class EstateCollector(Collector):
         yield t
         yield ok
 
-    def _drift(self, resources: list[Any]) -> GaugeMetricFamily:
+    def _drift(self, cloud: Cloud) -> GaugeMetricFamily:
         drift = GaugeMetricFamily("govcloud_drift_count", "Out-of-band changes: the cloud "
                                   "against the last applied state.", labels=["department"])
-        counts: dict[str, int] = {d: 0 for d in self.s.estate.plans}
-        for change in find_drift(resources, _Applied(self.s.store), self.s.desired()):
-            counts[change.department] = counts.get(change.department, 0) + 1
-        for dep, n in sorted(counts.items()):
+        if cloud.drift_failed is not None:
+            raise cloud.drift_failed
+        for dep, n in sorted(cloud.drift.items()):
             drift.add_metric([dep], n)
         return drift
 
-    def _hosts(self, resources: list[Any]) -> Iterator[GaugeMetricFamily]:
+    def _hosts(self, used: dict[str, list[float]]) -> Iterator[GaugeMetricFamily]:
         pool = self.s.estate.settings.host_pool
         ratios = placement.Ratios.of(pool)
         hosts = {h.name: h for h in placement.pool_hosts(pool)}
-        where = self.s.driver.servers_on_hosts() if self.s.driver.can(Ability.PLACEMENT) else {}
-        used: dict[str, list[float]] = {}
-        for r in resources:
-            if r.kind != "server":
-                continue
-            host = where.get(r.key) or r.computed.get("host")
-            if host in hosts:
-                u = used.setdefault(host, [0.0, 0.0, 0.0])
-                u[0] += r.attrs["vcpus"]
-                u[1] += r.attrs["ram_gb"]
-                u[2] += r.attrs["disk_gb"]
         g = GaugeMetricFamily("govcloud_host_utilization_ratio", "Share of a host's "
                               "allocatable capacity (physical × allocation ratio) allocated.",
                               labels=["host", "zone", "host_class", "resource"])
@@ -273,26 +268,6 @@ class EstateCollector(Collector):
             if r.size_bytes is not None:
                 size.add_metric([r.department, r.site], r.size_bytes)
         yield from (age, objective, breach, drill, size)
-
-
-class _Applied(Mapping[str, Any]):
-    """The last applied state as ``find_drift`` reads it, each resource decoded when asked
-    for: the rows' JSON is held, not every resource decoded at once beside the cloud's (at
-    10,000 departments the decoded state was hundreds of MB of a rebuild's peak). A damaged
-    row is DamagedState, as ``Store.applied`` says it."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self.rows: dict[str, Any] = dict(store.query("SELECT key, body FROM applied"))
-
-    def __getitem__(self, key: str) -> Any:
-        return self.store.resource("applied", key, self.rows[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 JOB_OUTCOMES = {"succeeded": "success", "failed": "failure"}
@@ -376,11 +351,77 @@ class Page:
 MAX_AGE = 300.0  # seconds: a page is rebuilt at least this often, the store changed or not
 
 
+def render_page(root: Path) -> list[bytes]:
+    """The page and its gzip, rendered in a child process (``children.run``): the estate,
+    its store and its cloud opened afresh there (read only: the serving process settled
+    them at start), every family collected, and how long the rendering took and its peak
+    memory appended. An estate or a store that cannot be opened is the health families."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    started = time.monotonic()
+    registry = CollectorRegistry(auto_describe=False)
+    try:
+        # the plans without the policies' rules: what they ask for is all the figures read
+        # (the rules are apply's gate; the serving process checked them at its start)
+        estate = check_estate(find_root(root), policies=False).estate()
+        store = open_store(estate.settings.state_url, estate.root, estate.settings.estate,
+                           audit=estate.settings.audit)
+        try:
+            driver = open_driver(estate, store)
+            try:
+                registry.register(EstateCollector(engine.EstateSession(estate, store, driver)))
+                body = generate_latest(registry)
+            finally:
+                driver.close()
+        finally:
+            store.close()
+    except GovcloudError as exc:  # report, never crash the exporter
+        log.warning("the metrics' estate cannot be opened: %s", exc.render())
+        body = _families(_health(exc))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    body += _families(_rendering(time.monotonic() - started, peak))
+    return [body, gzip.compress(body, 5)]
+
+
+def _rendering(seconds: float, peak: int) -> Iterator[GaugeMetricFamily]:
+    took = GaugeMetricFamily("govcloud_exporter_render_seconds", "How long the last "
+                             "rendering of the metrics took (in a child process), seconds.")
+    took.add_metric([], round(seconds, 3))
+    yield took
+    rss = GaugeMetricFamily("govcloud_exporter_render_peak_rss_bytes", "The peak resident "
+                            "memory of the child process that rendered the metrics, bytes.")
+    rss.add_metric([], float(peak))
+    yield rss
+
+
+def _families(families: Iterator[GaugeMetricFamily]) -> bytes:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    class Fixed(Collector):
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            yield from families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed())
+    return generate_latest(registry)
+
+
+class RenderingFailed(GovcloudError):
+    """The child process that renders the metrics ended without a page."""
+
+
 class Snapshot:
     """The metrics, rebuilt by one thread at a time: at most once per ``interval`` seconds,
     and only when the state store's version moved since the page was made (an apply, a
     usage collection, an approval, another process's write) or the page is ``max_age``
     seconds old (the cloud's out-of-band changes and the backups' age move without the store).
+
+    Each page is rendered in a child process (:func:`render_page`), which opens the estate,
+    the store and the cloud of its own: the rendering's CPU is not taken under this
+    process's GIL (the event loop keeps answering scrapes) and its memory goes back to the
+    system when it ends; this process keeps only the page it serves. A child that dies
+    (killed, out of memory) leaves a page saying so (``govcloud_exporter_ok 0``) and the next
+    interval renders again.
 
     ``page()`` never waits for a rebuild once there is a page: it returns the last one and,
     when that is older than the interval, starts a check (and, if due, a rebuild) in the
@@ -390,8 +431,7 @@ class Snapshot:
                  jobs: Path | None = None, max_age: float = MAX_AGE) -> None:
         from prometheus_client import CollectorRegistry
 
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(EstateCollector(session))
+        self.root = session.estate.root
         self.jobs: CollectorRegistry | None = None  # cheap: read afresh for every page
         if jobs is not None:
             self.jobs = CollectorRegistry(auto_describe=False)
@@ -404,7 +444,9 @@ class Snapshot:
         self._building = False
         self._version = self._store_version()
         self._built = time.monotonic()  # when the page was last rendered
-        self._page = self._build()
+        self._page, done = self._build()
+        if not done:
+            self._version = object()  # never the store's: the next check renders again
 
     def _store_version(self) -> Any:
         try:
@@ -414,12 +456,17 @@ class Snapshot:
                         exc_info=True)
             return object()
 
-    def _build(self) -> Page:
-        from prometheus_client import generate_latest
-
-        body = generate_latest(self.registry)
+    def _build(self) -> tuple[Page, bool]:
+        """A page rendered in a child, and whether it was (False: the page says why not)."""
+        outcome = children.run("the rendering of the metrics", render_page, self.root)
         self.builds += 1
-        return Page(body, gzip.compress(body, 5), time.monotonic())
+        if outcome.failure is None:
+            body, gzipped = outcome.parts
+            return Page(body, gzipped, time.monotonic()), True
+        log.error("%s%s", outcome.failure, f"\n{outcome.detail}" if outcome.detail else "")
+        body = _families(_health(RenderingFailed(outcome.failure, "see the exporter's log; "
+                                                 "the next rebuild tries again")))
+        return Page(body, gzip.compress(body, 5), time.monotonic()), False
 
     def _rebuild(self) -> None:
         """Render a new page if the store moved (or the page is too old); otherwise keep the
@@ -432,9 +479,13 @@ class Snapshot:
                     self._page = replace(self._page, made=time.monotonic())
                 return
             started = time.monotonic()
-            page = self._build()
+            page, done = self._build()
             with self._mutex:
-                self._page, self._version, self._built = page, version, started
+                self._page = page
+                if done:
+                    self._version, self._built = version, started
+                else:
+                    self._version = object()
         except Exception:  # noqa: BLE001 - keep serving the last page; the log says why
             log.exception("rebuilding the metrics failed")
         finally:
@@ -459,26 +510,36 @@ class Snapshot:
 def serve(root: Any, host: str, port: int, interval: float = 10.0,
           jobs: Path | None = None, max_age: float = MAX_AGE) -> None:
     """Serve the metrics until interrupted (with the periodic jobs' outcomes read from the
-    folder ``jobs``, if given)."""
+    folder ``jobs``, if given). The session opened here settles the estate as every command
+    does at its start; the pages and the usage collections run in child processes."""
     from govcloud.metrics.scrapes import serve_pages
 
     with engine.session(root) as s:
         snapshot = Snapshot(s, interval, jobs, max_age)
-        threading.Thread(target=_collect_on_schedule, args=(root,), name="usage-schedule",
-                         daemon=True).start()
+        threading.Thread(target=_collect_on_schedule, args=(s.estate.root,),
+                         name="usage-schedule", daemon=True).start()
         serve_pages(snapshot.page, host, port)
 
 
-def _collect_on_schedule(root: Any) -> None:
+def _collect_on_schedule(root: Path) -> None:
     """The schedule: this month's usage every hour, last month's once it ends.
 
-    Each run opens a session of its own — its own state-store connection and its own cloud
-    connection — and closes it: the scrapes' rebuild thread keeps using the serving session,
-    and an openstacksdk Connection (a keystoneauth session, a requests session, the
-    driver's caches) is not safe to share between threads."""
+    Each run is a child process (:func:`collect_in_child`) with a session of its own — its
+    own state-store connection and its own cloud connection: a collection reads the whole
+    cloud, and its memory and CPU are not the serving process's to keep."""
     while True:
-        collect_once(root)
+        outcome = children.run("the usage collection", collect_in_child, root)
+        if outcome.failure is not None:
+            log.warning("%s%s", outcome.failure,
+                        f"\n{outcome.detail}" if outcome.detail else "")
+        for note in outcome.parts:
+            log.info("%s", note.decode())
         time.sleep(3600)
+
+
+def collect_in_child(root: Path) -> list[bytes]:
+    """:func:`collect_once` in a child process: its notes."""
+    return [note.encode() for note in collect_once(root)]
 
 
 def collect_once(root: Any) -> list[str]:
