@@ -107,10 +107,13 @@ parse:
     websites  govcloud plan -o json   10.02  2.47×     11.65  2.87×     336 / 475
 
 In CPU the goal is met on both shapes, by a thin margin on servers. Wall time: websites as CPU
-(plan 2.48×, main 2.87×); servers stretched by the load (plan 3.36×, main 3.32×). What is left
-is spread thin: reading the YAML (the C composer and the conversion keeping each key's line)
-is about the C parse's own time; the policies about 1.2 s (half of it handing each plan to
-CEL); placement's packing about 1.1 s (its portfolio on 54,000 servers a zone); the desired
+(plan 2.48×, main 2.87×); servers stretched by the load (plan 3.36×, main 3.32×). The servers
+shape again (11:29-11:36 UTC, ``--estate`` servers ``--rounds 3 --against`` main, load 1.2 to
+4.7): parse 4.64 s CPU; validate 7.52 s (1.62×, main 1.84×, peak 112 MB); plan -o json 12.92 s
+(2.79×, main 3.05×, peak 550 MB, main 709); wall still stretched (3.69×, main 3.77×). What is
+left is spread thin: reading the YAML (the C composer and the conversion keeping each key's
+line) is about the C parse's own time; the policies about 1.2 s (half of it handing each plan
+to CEL); placement's packing about 1.1 s (its portfolio on 54,000 servers a zone); the desired
 state about 1 s and making the plan 1.6 s (0.4 s of it the inputs' fingerprint), mostly
 building frozen dataclasses and dicts; and freeing those millions of objects as the command
 ends, about 0.5-0.8 s (ending the process right after the output saved that much in a trial;
