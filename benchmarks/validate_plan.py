@@ -82,12 +82,42 @@ machine shared at load average 14 to 16, so CPU time is the figure; wall time st
     websites  govcloud validate        9.01  2.34×      9.11  2.37×     141 / 141
     websites  govcloud plan -o json   11.47  2.98×     12.07  3.14×     475 / 475
 
-The 3× goal for ``plan -o json`` is still missed at 10,000 departments on the servers shape
-in this run, and met in CPU (not in wall time, 3.48× against main's 3.94×) on the websites
-shape. What is left is spread thin: reading the YAML (the C composer
-and the conversion keeping each key's line) is about the C parse's own time; placement
-(the packing portfolio on 55,000 servers a zone), the desired state, the plan's changes and
-their cost each 6-12%, mostly building frozen dataclasses and dicts.
+The 3× goal for ``plan -o json`` was then still missed at 10,000 departments on the servers
+shape, and met in CPU (not in wall time, 3.48× against main's 3.94×) on the websites shape.
+
+Since then (2026-12-07, issue #24): reading a plan keeps none of its YAML nodes (the safe
+constructor's memo had kept every node it built, each true, false, null and date of every file
+read: 65,000 nodes and 130,000 marks at 10,000 departments; true, false and null are now read
+without it, as it reads them, and text without a call per value); the plan's cost counts the
+hosts placement packs per class (``place.hosts_by_class``) instead of building a placement of
+108,000 servers to count them; ``plan -o json`` writes its JSON in parts
+(``jsontext.dumps_parts``), its changes' dicts made 2,000 at a time, never all at once. The
+plan's JSON is still byte for byte main's on both shapes (``cmp`` of the two outputs,
+``GOVCLOUD_NOW`` fixed). Side by side with main (2026-12-07 11:08-11:29 UTC, ``--estate`` of
+estate_gen's two shapes at 10,000 departments, ``--rounds 3 --against`` main; servers at load
+average 5.5 to 7, websites as the machine went quiet, 1.3 to 6), CPU s and ratio to the C
+parse:
+
+    estate    command                 this branch      main (before)    peak MB
+    servers   parse (C loader)         5.46  1.00×                          21
+    servers   govcloud validate        9.44  1.73×     12.61  2.31×     112 / 137
+    servers   govcloud plan -o json   15.98  2.92×     18.52  3.39×     546 / 707
+    websites  parse (C loader)         4.07  1.00×                          24
+    websites  govcloud validate        7.72  1.90×      8.87  2.18×     106 / 142
+    websites  govcloud plan -o json   10.02  2.47×     11.65  2.87×     336 / 475
+
+In CPU the goal is met on both shapes, by a thin margin on servers. Wall time: websites as CPU
+(plan 2.48×, main 2.87×); servers stretched by the load (plan 3.36×, main 3.32×). The servers
+shape again (11:29-11:36 UTC, ``--estate`` servers ``--rounds 3 --against`` main, load 1.2 to
+4.7): parse 4.64 s CPU; validate 7.52 s (1.62×, main 1.84×, peak 112 MB); plan -o json 12.92 s
+(2.79×, main 3.05×, peak 550 MB, main 709); wall still stretched (3.69×, main 3.77×). What is
+left is spread thin: reading the YAML (the C composer and the conversion keeping each key's
+line) is about the C parse's own time; the policies about 1.2 s (half of it handing each plan
+to CEL); placement's packing about 1.1 s (its portfolio on 54,000 servers a zone); the desired
+state about 1 s and making the plan 1.6 s (0.4 s of it the inputs' fingerprint), mostly
+building frozen dataclasses and dicts; and freeing those millions of objects as the command
+ends, about 0.5-0.8 s (ending the process right after the output saved that much in a trial;
+not done: ``main`` is also called in-process).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from govcloud.finance.pricebook import PriceBook
 from govcloud.finance.savings import Ledger, RecordedPlan, ledger
 from govcloud.finance.utilization import Utilization, UtilRow
 from govcloud.placement import hosts as placement
-from govcloud.placement.place import place
+from govcloud.placement.place import hosts_by_class
 from govcloud.reports import views
 from govcloud.state.store import Store
 
@@ -128,11 +128,12 @@ def _zone_hosts(demands: tuple[Any, ...], hosts: tuple[Any, ...], ratios: Any
     plan asks for the same zone before and after when it changes another: a zone is packed
     once per process."""
     key = (demands, hosts, ratios)
-    if key not in _PLACED:
+    used = _PLACED.get(key)  # looked up once: hashing the key hashes every demand
+    if used is None:
         if len(_PLACED) > 8:
             _PLACED.clear()
-        _PLACED[key] = place(demands, hosts, ratios).by_class()
-    return dict(_PLACED[key])
+        used = _PLACED[key] = hosts_by_class(demands, hosts, ratios)
+    return dict(used)
 
 
 def window(month: Month) -> Window:

@@ -37,19 +37,21 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "")
 
 def emit_json(data: Any) -> None:
     """JSON for machines, compact (orjson: a 2,000-department plan in a tenth of a second);
-    indented only for a person at a terminal."""
+    indented only for a person at a terminal. ``data`` may hold ``jsontext.Lazy`` lists
+    (``Plan.as_dict(lazy=True)``): they are made a chunk at a time as the text is."""
     from govcloud.core import jsontext
 
     out = sys.stdout
-    text = jsontext.dumps(data, indent=out.isatty())
+    parts = [jsontext.dumps(jsontext.whole(data), indent=True)] if out.isatty() else \
+        jsontext.dumps_parts(data)
     # Written as it is: click.echo would scan the whole text for colour codes to strip.
     raw = getattr(out, "buffer", None)
     if raw is None:  # a text-only stream (an embedding program's)
-        out.write(text.decode() + "\n")
+        out.write(b"".join(parts).decode() + "\n")
         out.flush()
         return
     out.flush()
-    raw.write(text)  # and the line's end apart: text + b"\n" copied the whole text (#24)
+    raw.writelines(parts)  # and the line's end apart: copying the text to add it cost (#24)
     raw.write(b"\n")
     raw.flush()
 

@@ -128,7 +128,7 @@ def _planned(ctx: click.Context, prune: bool, delete_unmanaged: tuple[str, ...],
     with session(ctx) as s:
         p = s.plan(prune, delete_unmanaged)
         if output == "json":
-            emit_json(p.as_dict())
+            emit_json(p.as_dict(lazy=True))
         else:
             click.echo(plan_text(p, s.estate, color=sys.stdout.isatty()))
     if out:

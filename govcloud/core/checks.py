@@ -275,9 +275,11 @@ def claims(doc: Document, data: dict[str, Any]) -> list[Claim]:
           "finance charges each cost centre to one department; correct one of them",
           centre.upper())
     for i, s in enumerate(data["servers"]):
-        for name in replica_names(s["name"], s["count"]):
-            claim("server", name, ("servers", i, "name"),
-                  "server names are host names and must be unique in the estate; rename one")
+        path = ("servers", i, "name")  # the replicas' one place: found once, not each
+        line, where = doc.line(path), dotted(path)
+        out.extend(Claim("server", name, doc.file, line, where, "server names are host names "
+                         "and must be unique in the estate; rename one")
+                   for name in replica_names(s["name"], s["count"]))
     for i, w in enumerate(data["websites"]):
         claim("domain", w["domain"], ("websites", i, "domain"),
               "one domain is served by one department; remove or rename one")

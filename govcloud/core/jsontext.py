@@ -1,7 +1,8 @@
 """JSON text for large values: orjson's encoder, what the standard library writes with
 ``ensure_ascii=False``, ``default=str`` and compact separators (only very large or small
 floats are spelt otherwise: ``1e20`` for ``1e+20``; both read back the same), five times
-faster on a 2,000-department plan.
+faster on a 2,000-department plan. :func:`dumps_parts` writes the same text in parts, the
+long lists of a value made a chunk at a time.
 
 Anything orjson refuses (an integer beyond 64 bits, a key that is not text) goes through the
 standard library instead, so the text never depends on which encoder wrote it; dates and
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,6 +36,56 @@ def dumps(value: Any, sort_keys: bool = False, indent: bool = False) -> bytes:
                           indent=2 if indent else None,
                           separators=(",", ": ") if indent else (",", ":"))
         return text.encode()
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A long list in a value for :func:`dumps_parts`: ``convert`` of each of ``items``, made
+    a chunk at a time as the text is written, never all at once."""
+
+    items: Sequence[Any]
+    convert: Callable[[Any], Any]
+
+    def whole(self) -> list[Any]:
+        return [self.convert(x) for x in self.items]
+
+
+def whole(value: Any) -> Any:
+    """``value`` (a mapping whose values may be :class:`Lazy`) with every list made."""
+    if not isinstance(value, dict):
+        return value
+    return {k: v.whole() if isinstance(v, Lazy) else v for k, v in value.items()}
+
+
+def dumps_parts(value: Any, chunk: int = 2000) -> list[bytes]:
+    """``dumps(whole(value))`` in parts whose joining is the same text, the :class:`Lazy`
+    lists of ``value`` converted ``chunk`` items at a time: a plan of 10,000 departments
+    never holds all its changes' dicts (a third of its peak memory) at once."""
+    try:
+        return list(_parts(value, chunk))
+    except (orjson.JSONEncodeError, TypeError):  # as dumps does, for the whole value
+        return [dumps(whole(value))]
+
+
+def _parts(value: Any, chunk: int) -> Iterator[bytes]:
+    if not isinstance(value, dict):
+        yield orjson.dumps(value, default=str, option=_PASS)
+        return
+    yield b"{"
+    for n, (key, item) in enumerate(value.items()):
+        if not isinstance(key, str):
+            raise TypeError("a key that is not text")  # orjson refuses it too
+        yield (b"," if n else b"") + orjson.dumps(key) + b":"
+        if not isinstance(item, Lazy):
+            yield orjson.dumps(item, default=str, option=_PASS)
+            continue
+        yield b"["
+        for i in range(0, len(item.items), chunk):
+            text = orjson.dumps([item.convert(x) for x in item.items[i:i + chunk]],
+                                default=str, option=_PASS)
+            yield (b"," if i else b"") + text[1:-1]
+        yield b"]"
+    yield b"}"
 
 
 class DuplicateKey(ValueError):

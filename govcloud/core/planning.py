@@ -24,6 +24,7 @@ import json
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any, Literal
 
 from govcloud.core import jsontext
@@ -209,7 +210,12 @@ class Plan:
                 out.setdefault(c.after.attrs["image"], []).append(c.key)
         return out
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, lazy: bool = False) -> dict[str, Any]:
+        """The plan as JSON data; ``lazy``: its changes, orphans and unmanaged resources as
+        ``jsontext.Lazy`` lists, made as ``jsontext.dumps_parts`` writes them."""
+        listed = {"changes": jsontext.Lazy(self.changes, Change.as_dict),
+                  "orphans": jsontext.Lazy(self.orphans, Orphan.as_dict),
+                  "unmanaged": jsontext.Lazy(self.unmanaged, Orphan.as_dict)}
         return {
             "format": PLAN_FORMAT,
             "state_fingerprint": self.state_fingerprint,
@@ -221,9 +227,7 @@ class Plan:
             "cost": self.cost,
             "catalogue": self.catalogue.as_dict() if self.catalogue else None,
             "warnings": list(self.warnings),
-            "changes": [c.as_dict() for c in self.changes],
-            "orphans": [o.as_dict() for o in self.orphans],
-            "unmanaged": [o.as_dict() for o in self.unmanaged],
+            **(listed if lazy else {k: v.whole() for k, v in listed.items()}),
         }
 
     @classmethod
@@ -248,7 +252,8 @@ def inputs_fingerprint(desired: dict[str, Resource], planned_departments: set[st
     """A digest of everything a plan follows from besides the cloud: the desired state the
     plans, policies and settings give (policies only admit or refuse it) and which
     departments have a plan."""
-    rows = [[r.key, r.attrs, r.protected] for _, r in sorted(desired.items())]
+    # By the keys alone, each the key of its resource (as make_plan takes them).
+    rows = [[k, r.attrs, r.protected] for k, r in sorted(desired.items(), key=itemgetter(0))]
     return hashlib.sha256(jsontext.dumps([rows, sorted(planned_departments)],
                                          sort_keys=True)).hexdigest()
 

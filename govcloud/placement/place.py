@@ -3,6 +3,7 @@ the same input.
 
 * ``place`` packs a whole estate onto the fewest hosts (then the cheapest classes), zone by
   zone, through the packing search (``packing.pack``);
+* ``hosts_by_class`` counts the hosts ``place`` would use, per class, without the placement;
 * ``place_one`` adds one server to what is placed already (the sim driver's apply);
 * ``lower_bound`` says how few hosts any packing could use, per zone;
 * ``spread`` and ``first_fit_decreasing`` are the baselines ``place`` is measured against:
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from govcloud.errors import CapacityError
 from govcloud.placement import packing
@@ -100,6 +101,31 @@ def place(demands: Iterable[Demand], hosts: Iterable[Host], ratios: Ratios) -> P
     demands = sorted(demands, key=lambda d: d.key)
     hosts = list(hosts)
     assignment: dict[str, str] = {}
+    for zone_demands, packed, _ in _packed(demands, hosts, ratios):
+        for _, name, members in packed.bins:
+            for i in members:
+                assignment[zone_demands[i].key] = name
+    return _result(demands, hosts, assignment, ratios)
+
+
+def hosts_by_class(demands: Iterable[Demand], hosts: Iterable[Host], ratios: Ratios
+                   ) -> dict[str, int]:
+    """Host class → the hosts :func:`place` puts the servers on (its placement's
+    ``by_class()``), without the placement itself: what a plan's cost needs of it (building
+    the placement of 100,000 servers only to count its hosts took a quarter of the time)."""
+    out: dict[str, int] = {}
+    for _, packed, classes in _packed(sorted(demands, key=lambda d: d.key), list(hosts),
+                                      ratios):
+        for stock, _, members in packed.bins:
+            if members:
+                out[classes[stock]] = out.get(classes[stock], 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _packed(demands: Sequence[Demand], hosts: Sequence[Host], ratios: Ratios
+            ) -> Iterator[tuple[list[Demand], packing.Packed, list[str]]]:
+    """Zone by zone, ``demands`` (sorted by key) packed onto the zone's hosts, with each
+    stock's host class; CapacityError for the first zone that does not fit."""
     for zone, zone_demands in _by_zone(demands).items():
         zone_hosts = [h for h in hosts if h.zone == zone]
         items, stocks, classes = _problem(zone_demands, zone_hosts, ratios)
@@ -108,10 +134,7 @@ def place(demands: Iterable[Demand], hosts: Iterable[Host], ratios: Ratios) -> P
         if packed.unplaced:
             raise CapacityError(*_pool_short(zone_demands, zone, items, stocks, classes,
                                              packed))
-        for _, name, members in packed.bins:
-            for i in members:
-                assignment[zone_demands[i].key] = name
-    return _result(demands, hosts, assignment, ratios)
+        yield zone_demands, packed, classes
 
 
 def first_fit_decreasing(demands: Iterable[Demand], hosts: Iterable[Host],

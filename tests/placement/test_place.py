@@ -9,6 +9,7 @@ from govcloud.errors import CapacityError
 from govcloud.placement.hosts import Demand, Host, Ratios, Usage
 from govcloud.placement.place import (
     first_fit_decreasing,
+    hosts_by_class,
     lower_bound,
     place,
     place_one,
@@ -167,3 +168,21 @@ def test_a_server_larger_than_every_host_is_named_with_what_is_short() -> None:
     assert str(err.value) == ("department a: a/server/s1-intranet is larger than any intranet "
                               "host (std) after ratios and headroom: short of vCPU (needs 11, "
                               "largest usable host has 10)")
+
+
+def test_hosts_by_class_counts_what_place_uses() -> None:
+    """Two zones, two classes each (the big class cheaper per vCPU), anti-affinity: the
+    count per class is the placement's, without building it."""
+    hosts = [*_hosts(4, cls="small", cost=1.0), *_hosts(3, cls="big", cpu=20, ram=20, cost=1.5),
+             *_hosts(3, zone="extranet", cls="small"),
+             *_hosts(2, zone="extranet", cls="big", cpu=20, ram=20, cost=1.5)]
+    demands = [*_servers(6, 4, 5, 3, 2, 9, 8, 7), *_servers(4, 4, 4, 4, group="a/g"),
+               *_servers(12, 3, 3, zone="extranet")]
+    demands = [Demand(f"{d.key}-{n}", d.department, d.zone, d.vcpus, d.ram_gb, d.disk_gb,
+                      d.group) for n, d in enumerate(demands)]
+    assert hosts_by_class(reversed(demands), hosts, EXACT) == \
+        place(demands, hosts, EXACT).by_class()
+    assert sum(hosts_by_class(demands, hosts, EXACT).values()) == \
+        place(demands, hosts, EXACT).count()
+    with pytest.raises(CapacityError):
+        hosts_by_class(_servers(30), hosts, EXACT)
