@@ -55,6 +55,20 @@ load average 11 to 14 took 10.8 min for the servers estate (4.1 min of CPU). Sid
 the loop before #24 (``--vs``, one round, load 13): 1.22 against 4.49 ms per change at 1,000
 servers departments (0.27x), 0.92 against 1.29 at 100; lopsided 0.72 against 2.72 at 1,000.
 
+With the group commit of the starts (the same command, 2026-12-07 10:50-11:02 UTC, load
+average 6.4 to 8.4, two helper sessions' benchmarks beside it):
+
+    shape     depts  changes   apply s  ms/change  command s  cpu s   peak MB
+    servers     100     2772      1.62      0.585        6.1    2.8        62
+    servers    1000    29268     14.11      0.482       31.3   16.9       220
+    servers   10000   291698    145.61      0.499      345.7  167.4      1797
+    lopsided    100      984      0.50      0.504        1.7    0.8        48
+    lopsided   1000    10100      5.65      0.559       16.0    6.2        97
+    lopsided  10000   101402     50.90      0.502       85.0   54.4       571
+
+Per change at 10,000 / at 100: 0.85x (servers), 1.00x (lopsided); the servers estate applied
+in 5.8 min of wall clock at that load (2.4 min of the apply's own), lopsided 1.4 min.
+
 ``--sizes 1000 --shapes servers --state sqlite,postgres --rounds 1``, 2026-12-07 08:06 (nice 10,
 load average 14, beside a 10,000-department apply on PostgreSQL): SQLite 0.391 ms per change
 (11.5 s for 29,268 changes), PostgreSQL 4.483 ms (131 s), 11.5x. Before the group commit one
