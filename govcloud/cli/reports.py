@@ -468,5 +468,5 @@ def exporter(ctx: click.Context, port: int, host: str, interval: float, max_age:
     """
     from govcloud.metrics.exporter import serve
 
-    click.echo(f"Serving metrics on http://{host}:{port}/metrics", err=True)
-    serve(root(ctx), host, port, interval, jobs, max_age)
+    serve(root(ctx), host, port, interval, jobs, max_age, serving=lambda: click.echo(
+        f"Serving metrics on http://{host}:{port}/metrics", err=True))

@@ -24,7 +24,7 @@ import re
 import resource
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -508,17 +508,21 @@ class Snapshot:
 
 
 def serve(root: Any, host: str, port: int, interval: float = 10.0,
-          jobs: Path | None = None, max_age: float = MAX_AGE) -> None:
+          jobs: Path | None = None, max_age: float = MAX_AGE,
+          serving: Callable[[], None] | None = None) -> None:
     """Serve the metrics until interrupted (with the periodic jobs' outcomes read from the
-    folder ``jobs``, if given). The session opened here settles the estate as every command
-    does at its start; the pages and the usage collections run in child processes."""
-    from govcloud.metrics.scrapes import serve_pages
+    folder ``jobs``, if given). The port is taken first (one in use is refused before
+    anything starts); the session opened here settles the estate as every command does at its
+    start; the pages and the usage collections run in child processes. ``serving()`` is
+    called once the first page is made and scrapes are answered."""
+    from govcloud.metrics.scrapes import listen, serve_pages
 
-    with engine.session(root) as s:
+    sock = listen(host, port)
+    with sock, engine.session(root) as s:
         snapshot = Snapshot(s, interval, jobs, max_age)
         threading.Thread(target=_collect_on_schedule, args=(s.estate.root,),
                          name="usage-schedule", daemon=True).start()
-        serve_pages(snapshot.page, host, port)
+        serve_pages(snapshot.page, sock, None if serving is None else lambda _: serving())
 
 
 def _collect_on_schedule(root: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -120,22 +121,28 @@ class ScrapeServer:
         await writer.drain()
 
 
-async def _serve(server: ScrapeServer, host: str, port: int,
-                 ready: Callable[[Any], None] | None = None) -> None:
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, made before anything else is started: a port already in use is
+    refused at once, with nothing started that would have to be stopped."""
     try:
-        listener = await asyncio.start_server(server.handle, host, port, limit=MAX_HEAD,
-                                              backlog=1024, reuse_address=True)
+        return socket.create_server((host, port), backlog=1024,
+                                    family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:
         raise GovcloudError(f"cannot listen on {host}:{port}: {exc.strerror}",
                             "choose a free port with --port") from exc
+
+
+async def _serve(server: ScrapeServer, sock: socket.socket,
+                 ready: Callable[[Any], None] | None = None) -> None:
+    listener = await asyncio.start_server(server.handle, sock=sock, limit=MAX_HEAD)
     if ready is not None:
         ready(listener)
     async with listener:
         await listener.serve_forever()
 
 
-def serve_pages(page: Callable[[], Servable], host: str, port: int,
+def serve_pages(page: Callable[[], Servable], sock: socket.socket,
                 ready: Callable[[Any], None] | None = None) -> None:
-    """Serve ``page()`` on ``host:port`` until interrupted."""
+    """Serve ``page()`` on the listening socket ``sock`` (:func:`listen`) until interrupted."""
     with contextlib.suppress(asyncio.CancelledError):
-        asyncio.run(_serve(ScrapeServer(page), host, port, ready))
+        asyncio.run(_serve(ScrapeServer(page), sock, ready))
