@@ -339,6 +339,21 @@ def _health(problem: Exception | None) -> Iterator[GaugeMetricFamily]:
     yield info
 
 
+HEALTH = (b"govcloud_exporter_ok", b"govcloud_state_ok", b"govcloud_state_error_info")
+
+
+def _without_health(body: bytes) -> bytes:
+    """A page's text without its health families (``_health``'s), to be followed by others:
+    a rendering that died keeps the last page's series, so one failed rendering does not
+    empty every department's series (and fire every ``absent()`` alert)."""
+    def health(line: bytes) -> bool:
+        name = line[7:] if line.startswith((b"# HELP ", b"# TYPE ")) else line
+        return any(name.startswith(h) and name[len(h):len(h) + 1] in (b" ", b"{")
+                   for h in HEALTH)
+
+    return b"".join(line for line in body.splitlines(keepends=True) if not health(line))
+
+
 @dataclass(frozen=True)
 class Page:
     """One rendering of the metrics, as served: plain and gzipped, and when it was made."""
@@ -442,6 +457,7 @@ class Snapshot:
         self.builds = 0  # pages rendered (for the benchmark and the tests)
         self._mutex = threading.Lock()
         self._building = False
+        self._good: Page | None = None  # the last page rendered in full
         self._version = self._store_version()
         self._built = time.monotonic()  # when the page was last rendered
         self._page, done = self._build()
@@ -462,10 +478,14 @@ class Snapshot:
         self.builds += 1
         if outcome.failure is None:
             body, gzipped = outcome.parts
-            return Page(body, gzipped, time.monotonic()), True
+            self._good = Page(body, gzipped, time.monotonic())
+            return self._good, True
         log.error("%s%s", outcome.failure, f"\n{outcome.detail}" if outcome.detail else "")
         body = _families(_health(RenderingFailed(outcome.failure, "see the exporter's log; "
                                                  "the next rebuild tries again")))
+        good = self._good
+        if good is not None:  # the last page's series kept, said to be old by the health
+            body = _without_health(good.body) + body
         return Page(body, gzip.compress(body, 5), time.monotonic()), False
 
     def _rebuild(self) -> None:

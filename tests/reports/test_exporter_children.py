@@ -88,6 +88,15 @@ def test_a_child_that_dies_is_reported_and_the_next_rebuild_renders(
         info = next(line for line in died.splitlines()
                     if line.startswith("govcloud_state_error_info{"))
         assert "killed by signal SIGKILL" in info
+        # the last page's series are kept (an emptied page would fire every absent() alert),
+        # each health family once, saying the page is the last one
+        assert 'govcloud_department_quota{department="finance"' in died
+        assert 'govcloud_drift_count{department="finance"}' in died
+        for family in ("govcloud_exporter_ok", "govcloud_state_ok", "govcloud_state_error_info"):
+            assert died.count(f"# TYPE {family} gauge") == 1, family
+        assert "govcloud_exporter_ok 1.0" not in died
+        from prometheus_client.parser import text_string_to_metric_families
+        assert len(list(text_string_to_metric_families(died))) > 10  # a page Prometheus reads
         monkeypatch.setattr(exporter, "render_page", children_render)
         time.sleep(0.1)  # the store did not move since: the failed page is rendered again
         again = _settled(snapshot).body.decode()
