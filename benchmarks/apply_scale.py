@@ -104,6 +104,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import arguments  # noqa: E402
 from benchmarks.estate_gen import FLAVORS, IMAGES, WEIGHTS, write_settings  # noqa: E402
 from benchmarks.estate_gen import generate as generate_servers  # noqa: E402
 
@@ -403,18 +404,20 @@ def apply_once_resumed(root: Path, env: dict[str, str], out: Path) -> int:
 
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--sizes", default="100,1000,10000",
+    args.add_argument("--sizes", type=arguments.counts(1), default="100,1000,10000",
                       help="departments, comma-separated (default 100,1000,10000)")
-    args.add_argument("--shapes", default="servers,lopsided",
+    args.add_argument("--shapes", type=arguments.choices(("servers", "websites", "lopsided")),
+                      default="servers,lopsided",
                       help="estate shapes: servers, websites (estate_gen's), lopsided")
-    args.add_argument("--rounds", type=int, default=3,
+    args.add_argument("--rounds", type=arguments.count(1), default=3,
                       help="runs of each size below 5,000 departments (the median counts)")
-    args.add_argument("--govcloud", type=Path, default=REPO,
+    args.add_argument("--govcloud", type=arguments.checkout, default=REPO,
                       help="the checkout whose govcloud runs (default this one)")
-    args.add_argument("--vs", type=Path, help="a second checkout, run in turns with the first")
-    args.add_argument("--kills", type=int, default=0,
+    args.add_argument("--vs", type=arguments.checkout,
+                      help="a second checkout, run in turns with the first")
+    args.add_argument("--kills", type=arguments.count(0), default=0,
                       help="SIGKILL the largest size's apply this many times, resume, check")
-    args.add_argument("--state", default="sqlite",
+    args.add_argument("--state", type=arguments.choices(("sqlite", "postgres")), default="sqlite",
                       help="the state store: sqlite, postgres, or both in turns "
                            "(sqlite,postgres)")
     args.add_argument("--seed", type=int, default=20261207)
@@ -422,18 +425,18 @@ def main() -> int:
                       help="4 and 40 departments, one round, one kill")
     opts = args.parse_args()
     if opts.quick:  # the timings, then one kill
-        opts.sizes, opts.rounds = "4,40", 1
-    sizes = sorted(int(s) for s in opts.sizes.split(","))
-    shapes = opts.shapes.split(",")
+        opts.sizes, opts.rounds = [4, 40], 1
+    sizes = sorted(opts.sizes)
+    shapes = opts.shapes
     checkouts = {"this": opts.govcloud.resolve()}
     if opts.vs:
         checkouts["vs"] = opts.vs.resolve()
-    states = opts.state.split(",")
+    states = opts.state
     setups = {(c if len(states) == 1 else s if len(checkouts) == 1 else f"{c}-{s}"):
               Setup(path, f"pycache-{c}", s) for c, path in checkouts.items() for s in states}
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"apply on the sim, {os.cpu_count()} cores, load average {load}; "
-          + "; ".join(f"{k}: {v}" for k, v in checkouts.items()) + "; state: " + opts.state)
+          + "; ".join(f"{k}: {v}" for k, v in checkouts.items()) + "; state: " + ",".join(states))
     who = f" {'setup':<8}" if len(setups) > 1 else ""
     print(f"{'shape':<9}{who} {'depts':>6} {'changes':>8} {'apply s':>9} {'ms/change':>10} "
           f"{'command s':>10} {'cpu s':>8} {'peak MB':>9}")

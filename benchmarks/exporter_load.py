@@ -72,6 +72,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from benchmarks import arguments  # noqa: E402
 from benchmarks.apply_scale import generate  # noqa: E402
 
 # --quick: the smallest run that still goes through every step
@@ -292,15 +293,15 @@ def full_read_seconds(estate: Path) -> float:
 def main() -> None:
     global GOVCLOUD
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("departments", type=int, nargs="?", default=2000)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/govcloud-exporter-bench"))
+    ap.add_argument("departments", type=arguments.count(1), nargs="?", default=2000)
+    ap.add_argument("--work", type=arguments.folder, default=Path("/tmp/govcloud-exporter-bench"))
     ap.add_argument("--shape", default="servers", choices=["servers", "websites", "lopsided"],
                     help="estate_gen's servers or websites, or apply_scale's lopsided")
-    ap.add_argument("--clients", type=int, default=200)
-    ap.add_argument("--bursts", type=int, default=5)
-    ap.add_argument("--half-open", type=int, default=300)
+    ap.add_argument("--clients", type=arguments.count(1), default=200)
+    ap.add_argument("--bursts", type=arguments.count(1), default=5)
+    ap.add_argument("--half-open", type=arguments.count(0), default=300)
     ap.add_argument("--interval", type=float, default=10.0)
-    ap.add_argument("--govcloud", type=Path, default=REPO, metavar="DIR",
+    ap.add_argument("--govcloud", type=arguments.checkout, default=REPO, metavar="DIR",
                     help="run the exporter of another checkout (main's, for the baseline)")
     ap.add_argument("--quick", action="store_true",
                     help=f"a quick check: {', '.join(f'{k} {v:g}' for k, v in QUICK.items())}")

@@ -68,6 +68,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from benchmarks import arguments  # noqa: E402
 from benchmarks.estate_gen import generate  # noqa: E402
 
 # p95, seconds; "district": the estate overview of an overseer limited to a district (#25)
@@ -480,27 +481,37 @@ def compare(runs: list[Figures], judged: bool) -> bool:
     return ok
 
 
+def think_range(text: str) -> list[float]:
+    """``MIN,MAX`` seconds, 0 <= MIN <= MAX."""
+    try:
+        low, high = (float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give MIN,MAX seconds, e.g. 1,3") from None
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError(f"{text}: give 0 <= MIN <= MAX")
+    return [low, high]
+
+
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--departments", type=int, default=50)
-    args.add_argument("--sessions", type=int, default=20)
-    args.add_argument("--seconds", type=float, default=10)
-    args.add_argument("--workers", default="1,4",
+    args.add_argument("--departments", type=arguments.count(1), default=50)
+    args.add_argument("--sessions", type=arguments.count(1), default=20)
+    args.add_argument("--seconds", type=arguments.seconds, default=10)
+    args.add_argument("--workers", type=arguments.counts(1), default="1,4",
                       help="govcloud serve --workers, each in turn (comma-separated)")
-    args.add_argument("--think", default="1,3",
+    args.add_argument("--think", type=think_range, default="1,3",
                       help="seconds between a session's pages, MIN,MAX (uniform)")
     args.add_argument("--state", choices=("postgresql", "sqlite"), default="postgresql")
     args.add_argument("--postgres", metavar="URL",
                       help="a PostgreSQL database to use instead of the script's own server")
-    args.add_argument("--districts", type=int, default=0,
+    args.add_argument("--districts", type=arguments.count(0), default=0,
                       help="group the departments into this many districts and limit every "
                            "second operator and finance officer to one (#25)")
     args.add_argument("--seed", type=int, default=7)
-    args.add_argument("--work", type=Path, default=Path("/tmp/govcloud-bench-portal"),
+    args.add_argument("--work", type=arguments.folder, default=Path("/tmp/govcloud-bench-portal"),
                       help="where the estate is prepared (and reused by later runs)")
     opts = args.parse_args()
-    counts = [int(n) for n in opts.workers.split(",")]
-    think = [float(t) for t in opts.think.split(",")]
+    counts, think = opts.workers, opts.think
     opts.work.mkdir(parents=True, exist_ok=True)
     server = Postgres(opts.work) if opts.state == "postgresql" and not opts.postgres else None
     try:

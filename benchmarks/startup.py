@@ -42,6 +42,9 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from benchmarks import arguments  # noqa: E402
+
 VERSION_GOAL = 0.10  # --version and a completion request, CPU seconds
 COMMAND_GOAL = 0.20  # COMMAND --help
 # The commands of ``govcloud --help`` (checked against it when the run starts).
@@ -122,10 +125,10 @@ def listed(env: dict[str, str], where: Path) -> list[str]:
 
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--runs", type=int, default=9)
+    args.add_argument("--runs", type=arguments.count(1), default=9)
     args.add_argument("--quick", action="store_true",
                       help="A few lines (three commands' help), once each, no verdict.")
-    args.add_argument("--against", type=Path, metavar="CHECKOUT",
+    args.add_argument("--against", type=arguments.checkout, metavar="CHECKOUT",
                       help="Also run every line on this checkout, in the same turns.")
     opts = args.parse_args()
     runs = 1 if opts.quick else opts.runs

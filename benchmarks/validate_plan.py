@@ -133,6 +133,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import arguments  # noqa: E402
 from benchmarks.estate_gen import generate  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -206,12 +207,12 @@ def estates(opts: argparse.Namespace, tmp: Path) -> list[tuple[str, Path]]:
 
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("--departments", type=int, default=10000)
-    args.add_argument("--rounds", type=int, default=5)
-    args.add_argument("--estate", type=Path, action="append", metavar="DIR",
+    args.add_argument("--departments", type=arguments.count(1), default=10000)
+    args.add_argument("--rounds", type=arguments.count(1), default=5)
+    args.add_argument("--estate", type=arguments.estate, action="append", metavar="DIR",
                       help="Measure this estate (generated elsewhere) instead of generating "
                            "two; repeatable.")
-    args.add_argument("--against", type=Path, metavar="CHECKOUT",
+    args.add_argument("--against", type=arguments.checkout, metavar="CHECKOUT",
                       help="Also run validate and plan of this checkout, in the same turns.")
     opts = args.parse_args()
     ok = True
