@@ -82,21 +82,15 @@ def collect(estate: Estate, store: Store, driver: Driver, month: Month) -> dict[
                             "check the system clock (or GOVCLOUD_NOW); the month's usage "
                             "is left as it was")
     dated.observe(estate, store, driver, "collect", line_of(estate))
-    found = dated.in_window(store, win)
-    resources = record.resources(found, win)
-    if driver.name == "sim":
-        records = usage.sim_samples(resources, win)
-    else:
-        records = measured_records(resources, driver, win)
+    hosts = _hosts_of(estate, driver)
+    first = dated.first_hour(store, win)
+    records, alive, last, months = _from_record(store, driver, win, hosts, first)
     if not any(r.allocated for r in records if r.item in usage.BILLED):
         before_record(store, month)
         raise GovcloudError(f"nothing ran in {month}: no resource lived in it",
                             "collect a month in which the estate existed")
-    hosts = _hosts_of(estate, driver)
-    counts, source = _counts(estate, driver, found, resources, win, hosts)
-    first = dated.first_hour(store, win)
-    records += usage.host_month_records(month, record.host_months(found, win, hosts, first),
-                                        source)
+    counts, source = _counts(estate, driver, alive, last, win)
+    records += usage.host_month_records(month, months, source)
     records += usage.host_records(month, counts, source)
     records.append(usage.window_record(win, source))
     records += usage.first_record(win, first, source)
@@ -117,17 +111,40 @@ def _hosts_of(estate: Estate, driver: Driver) -> dict[str, tuple[str, str]]:
     return {h.name: (h.zone, h.host_class) for h in hosts}
 
 
-def _counts(estate: Estate, driver: Driver, found: list[Any], resources: list[Any],
-            win: Window, hosts: dict[str, tuple[str, str]]) -> tuple[usage.HostCounts, str]:
-    """The hosts in each state at the end of the window: as the cloud is now for the month
-    under way, from the record's last hour for a month that has ended."""
+def _from_record(store: Store, driver: Driver, win: Window, hosts: dict[str, tuple[str, str]],
+                 first: int) -> tuple[list[usage.Record], list[Any], Any, Any]:
+    """The month's usage records from the dated record, with what the host counts need of
+    it: the resources alive at the window's end and the hosts' states in its last hour (a
+    month that has ended), and the host-months. Only these leave: the record's stretches
+    and resources are let go before the host counts read the cloud (at 10,000 departments
+    each is some hundreds of MB)."""
+    found = dated.in_window(store, win)
+    resources = record.resources(found, win)
+    if driver.name == "sim":
+        records = usage.sim_samples(resources, win)
+    else:
+        records = measured_records(resources, driver, win)
+    months = record.host_months(found, win, hosts, first)
     if win.month_to_date:
-        return host_counts(estate, driver.read(), driver)
+        return records, [], None, months
     alive = [r for r in resources if r.computed.get("deleted_at") == win.end.isoformat()]
+    last = record.host_states_at(found, win.hours - 1, hosts) \
+        if driver.can(Ability.PLACEMENT) else None
+    return records, alive, last, months
+
+
+def _counts(estate: Estate, driver: Driver, alive: list[Any], last: Any, win: Window
+            ) -> tuple[usage.HostCounts, str]:
+    """The hosts in each state at the end of the window: as the cloud is now for the month
+    under way (its servers read a department at a time: the placement needs no more), from
+    the record's last hour (``alive``, ``last``) for a month that has ended."""
+    if win.month_to_date:
+        servers = [r for _, found in driver.read_by_department() for r in found
+                   if r.kind == "server"]
+        return host_counts(estate, servers, driver)
     needed, how = hosts_in_use(estate, alive)
     if not driver.can(Ability.PLACEMENT):
         return all_on(estate.settings.host_pool, needed), how
-    last = record.host_states_at(found, win.hours - 1, hosts)
     return usage.HostCounts(last["running"], last["idle"], last["off"],
                             needed if how == "placement" else {}), "driver"
 

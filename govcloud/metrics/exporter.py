@@ -474,7 +474,8 @@ class Snapshot:
 
     def _build(self) -> tuple[Page, bool]:
         """A page rendered in a child, and whether it was (False: the page says why not)."""
-        outcome = children.run("the rendering of the metrics", render_page, self.root)
+        with children.one_at_a_time():
+            outcome = children.run("the rendering of the metrics", render_page, self.root)
         self.builds += 1
         if outcome.failure is None:
             body, gzipped = outcome.parts
@@ -552,7 +553,8 @@ def _collect_on_schedule(root: Path) -> None:
     own state-store connection and its own cloud connection: a collection reads the whole
     cloud, and its memory and CPU are not the serving process's to keep."""
     while True:
-        outcome = children.run("the usage collection", collect_in_child, root)
+        with children.one_at_a_time():
+            outcome = children.run("the usage collection", collect_in_child, root)
         if outcome.failure is not None:
             log.warning("%s%s", outcome.failure,
                         f"\n{outcome.detail}" if outcome.detail else "")

@@ -252,3 +252,65 @@ def test_a_child_whose_server_died_stops(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert not Path(f"/proc/{kids[0]}").exists() or \
         "Z" in Path(f"/proc/{kids[0]}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_the_children_that_read_the_whole_state_run_one_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rendering and a usage collection never hold their memory at once (1.8 GB together
+    at 10,000 departments); after HEAVY_WAIT the next runs beside a child that hangs."""
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def child() -> None:
+        with children.one_at_a_time():
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=child) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
+    monkeypatch.setattr(children, "HEAVY_WAIT", 0.1)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hanging() -> None:
+        with children.one_at_a_time():
+            held.set()
+            release.wait(30)
+
+    hang = threading.Thread(target=hanging)
+    hang.start()
+    try:
+        assert held.wait(10)
+        ran = threading.Event()
+        with children.one_at_a_time():  # waits HEAVY_WAIT, then runs beside it
+            ran.set()
+        assert ran.is_set()
+    finally:
+        release.set()
+        hang.join()
+
+
+def test_the_rendering_and_the_collection_go_one_at_a_time(
+        applied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def run(what: str, target: Any, *args: Any) -> children.Outcome:
+        seen.append((what, children._HEAVY.locked()))
+        if target is exporter.collect_in_child:
+            raise SystemExit  # ends the hourly loop after one collection
+        return children.Outcome([b"", b""], None, 0.0, 0)
+
+    monkeypatch.setattr(children, "run", run)
+    with engine.session(applied) as s:
+        exporter.Snapshot(s, 60.0)
+    with pytest.raises(SystemExit):
+        exporter._collect_on_schedule(applied)
+    assert seen == [("the rendering of the metrics", True), ("the usage collection", True)]
