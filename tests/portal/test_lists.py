@@ -74,6 +74,10 @@ def test_every_audit_record_is_reachable_page_by_page(signed_in: Site) -> None:
                for e in every)
     page = c.get("/audit?lang=en&sign_ins=1&page=2").text
     assert f"{first['records']} found; page 2 of {-(-first['records'] // 50)}." in page
+    pages = first["paging"]["pages"]
+    beyond = c.get("/api/audit?sign_ins=1&page=999").json()
+    assert beyond["entries"] == [] and beyond["paging"]["previous"] == \
+        f"?sign_ins=1&page={pages}"  # back to the last page, not to page 998
 
 
 def test_sign_ins_are_hidden_unless_asked_for(signed_in: Site) -> None:
@@ -146,6 +150,16 @@ def test_departments_are_searched_and_paged(site: Site,
     seen = [d["id"] for n in range(1, first["paging"]["pages"] + 1)
             for d in c.get(f"/api/departments?page={n}").json()["departments"]]
     assert seen == ids
+    # past the last page (found trying #24: page 999 of 1, empty, its "previous" 998): the
+    # last page; a huge number too, and anything not a number is the first
+    pages = first["paging"]["pages"]
+    last = c.get(f"/api/departments?page={pages}").json()
+    for beyond in (pages + 1, 999, 1000000, "99999999999999999999999"):
+        got = c.get(f"/api/departments?page={beyond}").json()
+        assert got == last, beyond
+    for odd in ("-1", "abc", "0"):
+        assert c.get(f"/api/departments?page={odd}").json() == first, odd
+    assert f"page {pages} of {pages}." in c.get("/departments?page=999&lang=en").text
     found = c.get(f"/api/departments?q={OTHER.upper()}").json()
     assert [d["id"] for d in found["departments"]] == [OTHER]
     page = c.get(f"/departments?q={OTHER}&lang=en").text

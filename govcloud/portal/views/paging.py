@@ -6,7 +6,7 @@ every row that matches, not one page."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,11 +26,12 @@ class Asked:
 
     @classmethod
     def of(cls, query: dict[str, str] | None, *keep: str) -> Asked:
-        """From the query string: ``q``, ``page`` (anything but a number from 1 is page 1)
-        and the parameters named in ``keep``."""
+        """From the query string: ``q``, ``page`` (anything but a number is page 1; a number
+        past the last page is the last page, ``paged``) and the parameters named in ``keep``."""
         query = query or {}
         page = str(query.get("page", "1"))
-        number = int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1
+        number = (int(page) if len(page) < 7 else MAX_PAGE) \
+            if page.isascii() and page.isdigit() else 1
         return cls(_text(query.get("q", "")), min(max(number, 1), MAX_PAGE),
                    tuple((k, _text(query[k])) for k in keep if _text(query.get(k, ""))))
 
@@ -67,13 +68,17 @@ def window(asked: Asked, total: int) -> Data:
     pages, page = max(1, -(-total // asked.limit)), asked.page
     return {"total": total, "page": page, "pages": pages, "per_page": asked.limit,
             "q": asked.q, "filters": dict(asked.filters),
-            "previous": asked.link(page - 1) or "?" if page > 1 else None,
+            "previous": asked.link(min(page - 1, pages)) or "?" if page > 1 else None,
             "next": asked.link(page + 1) if page < pages else None,
             "csv": asked.link()}
 
 
 def paged(rows: Sequence[Any], asked: Asked) -> tuple[list[Any], Data]:
-    """The rows of the page asked for (of rows already filtered), and its window."""
+    """The rows of the page asked for (of rows already filtered; past the last page, the
+    last page's), and its window."""
+    last = max(1, -(-len(rows) // asked.limit))
+    if asked.page > last:
+        asked = replace(asked, page=last)
     return list(rows[asked.offset:asked.offset + asked.limit]), window(asked, len(rows))
 
 
