@@ -115,8 +115,9 @@ def free_port() -> int:
 
 def start_exporter(estate: Path, port: int, interval: float, log: Path,
                    started: Callable[[int], None] | None = None) -> subprocess.Popen[bytes]:
-    """``govcloud exporter`` in a subprocess, returned once it answers (``started`` is
-    called with its pid at once)."""
+    """``govcloud exporter`` in a subprocess, returned once it answers: it says "Serving
+    metrics" when its first page is made (its port is taken before, so a connection alone
+    would only wait). ``started`` is called with its pid at once."""
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "govcloud", "-C", str(estate),
                                  "exporter", "--port", str(port), "--interval", str(interval)],
@@ -129,13 +130,11 @@ def start_exporter(estate: Path, port: int, interval: float, log: Path,
         if proc.poll() is not None:
             raise RuntimeError(f"the exporter exited {proc.returncode}:\n"
                                f"{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.2)
+        if b"Serving metrics on" in log.read_bytes():
+            return proc
+        time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("the exporter did not start listening within 600 s")
+    raise RuntimeError("the exporter did not start serving within 600 s")
 
 
 def memory(pid: int) -> tuple[float, float]:
