@@ -11,9 +11,12 @@ costs none, and memory stays that of one snapshot. Each page is rendered in a ch
 (:mod:`govcloud.metrics.cloud`): the serving process keeps the page, not what it was made
 from, and its event loop is never held up by a rendering. A state that cannot be read
 (a damaged row) is reported as ``govcloud_state_ok 0`` with ``govcloud_state_error_info``
-naming the row, never as an HTTP error. ``govcloud exporter --port 9464`` serves it
-(:mod:`govcloud.metrics.scrapes`); ``docs/grafana/govcloud.json`` is a dashboard over these
-metrics.
+naming the row, never as an HTTP error; a rendering that dies keeps the last page's series,
+with ``govcloud_exporter_ok 0`` saying why. The rendering and the hourly usage collection run
+one at a time (``children.one_at_a_time``). ``govcloud exporter --port 9464`` serves it
+(:mod:`govcloud.metrics.scrapes`): the port is taken first, and scrapes are answered (and
+"Serving metrics" said) once the first page is made; ``docs/grafana/govcloud.json`` is a
+dashboard over these metrics.
 """
 
 from __future__ import annotations
