@@ -314,3 +314,15 @@ def test_the_rendering_and_the_collection_go_one_at_a_time(
     with pytest.raises(SystemExit):
         exporter._collect_on_schedule(applied)
     assert seen == [("the rendering of the metrics", True), ("the usage collection", True)]
+
+
+def _niceness(root: Path) -> list[bytes]:
+    return [str(os.nice(0)).encode()]
+
+
+def test_a_child_runs_below_the_server_for_the_cpu() -> None:
+    """A rendering (a minute of CPU at 10,000 departments) yields the cores to the server
+    answering scrapes."""
+    outcome = children.run("the test", _niceness, Path("."))
+    assert outcome.failure is None, outcome.detail
+    assert int(outcome.parts[0]) >= min(19, os.nice(0) + children.NICE)
