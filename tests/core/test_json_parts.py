@@ -5,6 +5,7 @@ writes of the whole value, whichever encoder writes it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from govcloud.core import jsontext
@@ -50,3 +51,22 @@ def test_a_plan_in_parts_is_its_json_byte_for_byte() -> None:
     assert len(plan.changes) == 5000 and len(plan.orphans) == 300
     assert b"".join(jsontext.dumps_parts(plan.as_dict(lazy=True))) == \
         jsontext.dumps(plan.as_dict())
+
+
+def test_the_json_reaches_a_stream_that_copies_what_is_written(tmp_path: Path) -> None:
+    """click's CliRunner (what programs and tests embed govcloud with) copies each write()
+    of its stdout's buffer: the text written in parts must go through write(), or the
+    caller gets an empty line (CI, test_recompute, after the parts came in)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from govcloud.cli.app import cli
+    from tests.support.estate import copy_estate
+
+    estate = copy_estate(tmp_path / "estate")
+    got = CliRunner().invoke(cli, ["-C", str(estate), "plan", "-o", "json"],
+                             catch_exceptions=False)
+    assert got.exit_code == 0
+    plan = json.loads(got.output)
+    assert plan["changes"], "the example estate's plan has changes to make"
