@@ -118,6 +118,11 @@ state about 1 s and making the plan 1.6 s (0.4 s of it the inputs' fingerprint),
 building frozen dataclasses and dicts; and freeing those millions of objects as the command
 ends, about 0.5-0.8 s (ending the process right after the output saved that much in a trial;
 not done: ``main`` is also called in-process).
+
+On a quiet machine (2026-12-07 12:30 UTC, nothing else running, load average 1.2 to 2.7,
+``--estate`` servers ``--rounds 3``, after the merge of the work above with the rest of #24),
+wall clock and CPU agree: parse 4.55 s wall; validate 7.27 s (1.60× wall, 1.61× CPU, peak 112
+MB); plan -o json 12.97 s (2.85× wall, 2.86× CPU, peak 551 MB): the goal met in wall time.
 """
 
 from __future__ import annotations
