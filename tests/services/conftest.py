@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.components import free_port, need, unavailable, wait_for, wait_port
+from tests.support.components import free_ports, need, unavailable, wait_for, wait_port
 from tests.support.estate import REPO, copy_estate
 from tests.support.pyramid import require
 from tests.support.rig import SIGNATURE, Backend, Rig, local_services, remove_test_users
@@ -47,7 +47,7 @@ def rig() -> Iterator[Rig]:
     base.chmod(0o755)
     estate = copy_estate(base / "estate")
     shutil.copytree(REPO / "playbooks", estate / "playbooks")
-    http_port, https_port, backend_port = free_port(), free_port(), free_port()
+    http_port, https_port, backend_port = free_ports(3)
 
     # Settings: services on, signatures from a folder the tests write.
     sigs = base / "signatures"

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.components import free_port, need, unavailable, wait_for
+from tests.support.components import free_ports, need, unavailable, wait_for
 from tests.support.estate import REPO, copy_estate
 from tests.support.pyramid import require
 from tests.support.rig import (
@@ -161,8 +161,9 @@ def servers_estate() -> Iterator[Estate]:
     for n, dep in enumerate(DEPS):
         (root / "plans" / f"{dep}.yaml").write_text(yaml.safe_dump(plan(dep, n)),
                                                      encoding="utf-8")
+    http_port, https_port = free_ports(2)
     values = local_services(root, base / "srv", nginx=nginx, clamscan=clamscan,
-                            restic=restic, http_port=free_port(), https_port=free_port(),
+                            restic=restic, http_port=http_port, https_port=https_port,
                             user_prefix=SERVERS_USER_PREFIX)
     on_server = {"ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
                  "govcloud_bin_dir": "/srv/govcloud/bin", "cron_dir": "/srv/govcloud/cron.d",
