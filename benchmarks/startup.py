@@ -132,7 +132,7 @@ def main() -> int:
                       help="Also run every line on this checkout, in the same turns.")
     opts = args.parse_args()
     runs = 1 if opts.quick else opts.runs
-    checkouts = [REPO] + ([opts.against.resolve()] if opts.against else [])
+    checkouts = [REPO] + ([opts.against] if opts.against else [])
     with tempfile.TemporaryDirectory() as tmp:
         shown = listed(environment(REPO, Path(tmp) / "0"), Path(tmp))
         if sorted(shown) != sorted(COMMANDS):

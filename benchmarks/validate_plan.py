@@ -226,7 +226,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         envs = [environment(Path(tmp) / "pycache")]
         if opts.against:
-            envs.append(environment(Path(tmp) / "pycache-before", opts.against.resolve()))
+            envs.append(environment(Path(tmp) / "pycache-before", opts.against))
         for shape, root in estates(opts, Path(tmp)):
             plans = list((root / "plans").glob("*.yaml"))
             judged = len(plans) >= GOAL_DEPARTMENTS

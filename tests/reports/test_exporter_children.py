@@ -27,16 +27,9 @@ from govcloud.metrics import children, exporter
 from govcloud.metrics.cloud import read_cloud
 from govcloud.placement import hosts as placement
 from govcloud.state.store import Store
+from tests.reports.test_exporter_versions import _settled
 from tests.support.cli import govcloud
 from tests.support.estate import REPO, copy_estate
-
-
-def _settled(snapshot: exporter.Snapshot) -> exporter.Page:
-    snapshot.page()
-    for t in threading.enumerate():
-        if t.name == "metrics-rebuild":
-            t.join(60)
-    return snapshot.page()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def _settled(snapshot: exporter.Snapshot) -> exporter.Page:
     snapshot.page()
     for t in threading.enumerate():
         if t.name == "metrics-rebuild":
-            t.join(30)
+            t.join(60)  # a rebuild is a child process: its start too
     return snapshot.page()
 
 
